@@ -1,0 +1,17 @@
+// winpv package: not built yet (issue #9). The command exists so that the CLI's shape is fixed.
+import type { Command } from '../command';
+import { infraError } from '../../model/errors';
+
+const command: Command = {
+  name: 'package',
+  summary: '',
+  help: 'usage: winpv package ...\n\n(not implemented yet: issue #9)\n',
+  async run(ctx) {
+    if (ctx.argv.includes('--help') || ctx.argv.includes('-h')) {
+      ctx.out.write(this.help);
+      return 0;
+    }
+    throw infraError('NOT_IMPLEMENTED', 'winpv package is not implemented yet (issue #9)');
+  },
+};
+export default command;

@@ -1,0 +1,80 @@
+// The fixed vocabulary shared by scenarios, the simulator, the checks and the tests:
+// host capabilities, injectable faults and checks. Each fault names the check that must catch it;
+// harness/test proves every pair.
+
+/** Optional powers of a host backend; a scenario that needs one the host lacks is skipped with the reason. */
+export const CAPABILITIES = {
+  hotplug: 'attach and detach VBDs and VIFs on a running guest',
+  suspend: 'suspend and resume a guest in place',
+  'save-restore': 'save a guest to a file and restore it',
+  migrate: 'move a running guest (to another host, or to a new domid on the same one)',
+  snapshot: 'snapshot a guest and revert to the snapshot',
+  'backend-control': 'restart a backend or force its XenbusState',
+  'fault-injection': 'inject the named faults of FAULTS (simulated host only)',
+  'ring-ids': 'observe request and response ids on the shared rings',
+  'grant-audit': 'observe the grant table (who granted and mapped what)',
+  'windows-guest': 'boot Windows guests and install the PV driver packages',
+  'linux-guest': 'boot Linux guests as reference frontends',
+} as const;
+export type Capability = keyof typeof CAPABILITIES;
+
+export interface CheckInfo {
+  summary: string;
+  /** Capability a host needs for this check to be meaningful; without it the check is skipped. */
+  needs?: Capability;
+}
+
+/** The checks. They read only the trace and the driver specs. */
+export const CHECKS = {
+  'xenbus-transitions': { summary: 'every XenbusState transition of frontends and backends is one the spec allows, in the right order relative to the other end' },
+  'xenstore-keys': { summary: 'required keys are present with valid values before each state, as the spec says' },
+  'devices-connected': { summary: 'every device reaches Connected on both ends (initially and after each reconnect) within the limit' },
+  'ring-invariants': { summary: 'at every ring sample rsp_prod <= req_prod and at most nr_ents requests outstanding' },
+  'ring-progress': { summary: 'no ring is STUCK: outstanding work with no index moving over an interval (xen-ringwatch BUSY/IDLE/STUCK)' },
+  'ring-responses': { summary: 'every request is answered exactly once, with an id that was requested', needs: 'ring-ids' },
+  grants: { summary: 'no grant left after close, none ended while still mapped', needs: 'grant-audit' },
+  workload: { summary: 'zero I/O errors, data verified, throughput at least baseline minus tolerance, latency percentiles under limits' },
+  'guest-alive': { summary: 'no guest crashed, rebooted or halted unexpectedly' },
+  'drivers-bound': { summary: 'the expected drivers bound at the expected versions and the emulated devices were unplugged' },
+  'guest-keys': { summary: 'guest-level keys (drivers/<N>, control/feature-suspend, ...) present, and present again after each resume' },
+} as const satisfies Record<string, CheckInfo>;
+export type CheckName = keyof typeof CHECKS;
+
+export interface FaultInfo {
+  summary: string;
+  /** The check that must report `not ok` when this fault is injected. */
+  caughtBy: CheckName;
+}
+
+/** Faults the simulated host can inject; each is switched on by name from a scenario. */
+export const FAULTS = {
+  'missed-notify': { summary: 'the backend pushes responses without notifying the event channel', caughtBy: 'ring-progress' },
+  'lost-wakeup': { summary: 'the backend skips the final check for more work (req_event not re-armed)', caughtBy: 'ring-progress' },
+  'backend-stall': { summary: 'the backend stops consuming requests', caughtBy: 'ring-progress' },
+  'unknown-response-id': { summary: 'the backend answers with an id that was never requested', caughtBy: 'ring-responses' },
+  'duplicate-response': { summary: 'the backend answers one request twice', caughtBy: 'ring-responses' },
+  'ring-overrun': { summary: 'the frontend produces more than nr_ents outstanding requests', caughtBy: 'ring-invariants' },
+  'grant-leak': { summary: 'the frontend does not end its grants after the device closes', caughtBy: 'grants' },
+  'grant-revoke-mapped': { summary: 'the frontend ends a grant the backend still has mapped', caughtBy: 'grants' },
+  'skip-state': { summary: 'the frontend skips a XenbusState (Initialising straight to Connected)', caughtBy: 'xenbus-transitions' },
+  'early-connect': { summary: 'the frontend writes Initialised/Connected before the backend reached InitWait', caughtBy: 'xenbus-transitions' },
+  'missing-key': { summary: 'the frontend omits a required key (ring-ref / tx-ring-ref)', caughtBy: 'xenstore-keys' },
+  'malformed-key': { summary: 'the frontend writes a required key with an invalid value (ring-page-order out of range)', caughtBy: 'xenstore-keys' },
+  'wrong-protocol': { summary: 'the frontend writes protocol=x86_32-abi on a 64-bit guest', caughtBy: 'xenstore-keys' },
+  'eagain-storm': { summary: 'every transaction commit answers EAGAIN for a while; a frontend that gives up never connects', caughtBy: 'devices-connected' },
+  'watch-drop': { summary: 'xenstore drops the watch event for the backend state change', caughtBy: 'devices-connected' },
+  'watch-delay': { summary: 'xenstore delays watch events beyond the connect limit', caughtBy: 'devices-connected' },
+  'backend-closing': { summary: 'the backend is forced to Closing during I/O', caughtBy: 'workload' },
+  'surprise-unplug': { summary: 'the device is removed with no Closing handshake while requests are in flight', caughtBy: 'ring-responses' },
+  'suspend-inflight': { summary: 'the guest is suspended with requests in flight and they are lost', caughtBy: 'ring-responses' },
+  'slow-backend': { summary: 'the backend answers with latency spikes', caughtBy: 'workload' },
+  'guest-crash': { summary: 'the guest crashes', caughtBy: 'guest-alive' },
+  'revision-mismatch': { summary: 'the installed child driver binds a revision the installed xenbus does not advertise', caughtBy: 'drivers-bound' },
+  'no-unplug': { summary: 'the guest does not unplug the emulated devices', caughtBy: 'drivers-bound' },
+  'feature-suspend-lost': { summary: 'the guest does not rewrite control/feature-suspend after resume', caughtBy: 'guest-keys' },
+} as const satisfies Record<string, FaultInfo>;
+export type FaultName = keyof typeof FAULTS;
+
+export const isCapability = (s: string): s is Capability => Object.hasOwn(CAPABILITIES, s);
+export const isCheckName = (s: string): s is CheckName => Object.hasOwn(CHECKS, s);
+export const isFaultName = (s: string): s is FaultName => Object.hasOwn(FAULTS, s);

@@ -1,0 +1,49 @@
+// Configuration: what the user writes (file, environment, flags) and what a run uses after
+// resolution. Precedence lives in one place, harness/src/cli/config.ts: flags > environment > file > defaults.
+import type { Secret } from './secret';
+
+/** A named host in the config file. Passwords are never stored here; they are read from passwordEnv or passwordFile. */
+export interface HostEntry {
+  url: string; // sim:, lab, xl://user@host:port, xapi://user@pool-master
+  passwordEnv?: string;
+  passwordFile?: string;
+  identityFile?: string; // SSH private key for xl / dom0 probes / guests
+  knownHostsFile?: string;
+  /** Opt out of TLS verification (XenAPI). Never the default. */
+  insecure?: boolean;
+  /** XenAPI: template to clone Windows guests from, SR for ISOs, network. */
+  template?: string;
+  isoSr?: string;
+  network?: string;
+}
+
+export interface UserConfig {
+  defaultHost?: string;
+  hosts?: Record<string, HostEntry>;
+  reportDir?: string;
+  labDir?: string;
+}
+
+export interface ResolvedHost {
+  name: string;
+  kind: 'sim' | 'xl' | 'xapi';
+  /** Without credentials: safe for reports. */
+  label: string;
+  user?: string;
+  hostname?: string;
+  port?: number;
+  password?: Secret;
+  identityFile?: string;
+  knownHostsFile?: string;
+  insecure: boolean;
+  entry: HostEntry;
+}
+
+export interface ResolvedConfig {
+  configFile?: string;
+  host: ResolvedHost;
+  reportDir: string;
+  labDir: string;
+  seed: number;
+  verbose: boolean;
+}

@@ -1,0 +1,173 @@
+// The host backend interface. Three backends implement it: the embedded simulator (`sim`, the default),
+// plain Xen through `xl` over SSH (`xl://user@host`, `lab`) and XenServer/XCP-ng through XenAPI
+// (`xapi://user@pool-master`). The core interface is narrow: domain lifecycle, the guest agent, and
+// the two probe surfaces (xenstore and rings). Optional powers are separate capability objects that a
+// backend may leave undefined; the runner skips a scenario that needs a missing one, with the reason.
+//
+// Call order the runner follows: open() -> [createGuest -> startGuest -> ...steps... -> destroyGuest]* -> close().
+// Teardown runs in reverse order even when a setup step failed; destroyGuest must be safe to call
+// on a guest in any state (and twice).
+import type { Capability } from './catalog';
+import type { DeviceRef, FaultConfig, GuestShape, VbdShape, VifShape, BlockWorkloadStep, NetWorkloadStep } from './scenario';
+import type { BlockResult, NetResult, RingName, TraceSink } from './trace';
+import type { DriverName } from './spec';
+
+export type HostKind = 'sim' | 'xl' | 'xapi';
+
+/** Time as the host sees it. On the simulator this is a virtual clock driven by the seeded scheduler:
+ *  sleep() returns when virtual time reaches the deadline, with no real waiting. Everything in a run
+ *  that waits (runner, probes, timeouts) must wait through this clock, never setTimeout. */
+export interface HostClock {
+  /** Milliseconds since open(). */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface GuestRef {
+  /** Name from the scenario's guest shape. */
+  name: string;
+  /** Current domid (changes on migrate and restore). */
+  domid: number;
+  /** Host-native handle: sim domid, xl domain name, XenAPI VM OpaqueRef. */
+  handle: string;
+}
+
+export type GuestPowerState = 'running' | 'paused' | 'suspended' | 'halted' | 'crashed' | 'gone';
+
+/** dom0's view of xenstore, used by probes and wait steps. Paths are absolute. */
+export interface XenstoreView {
+  read(path: string): Promise<string | null>;
+  directory(path: string): Promise<string[]>;
+  /** Calls back with the changed path for every change at or below `path`; resolves once registered. */
+  watch(path: string, onChange: (changedPath: string) => void): Promise<() => Promise<void>>;
+  write(path: string, value: string): Promise<void>;
+  rm(path: string): Promise<void>;
+}
+
+export interface RingId {
+  dev: DeviceRef;
+  queue: number;
+  ring: RingName;
+}
+
+export interface RingIndices {
+  nr_ents: number;
+  req_prod: number;
+  req_event: number;
+  rsp_prod: number;
+  rsp_event: number;
+  req_cons?: number;
+  rsp_cons?: number;
+}
+
+/** Read access to the shared rings of a guest's devices (sim: ring memory; xl/xapi: netback debugfs). */
+export interface RingView {
+  rings(guest: GuestRef): Promise<RingId[]>;
+  sample(guest: GuestRef, ring: RingId): Promise<RingIndices | null>;
+  /** Backend counters (blkback statistics/, netback totals), if the host has them. */
+  backendStats?(guest: GuestRef, dev: DeviceRef): Promise<Record<string, number> | null>;
+}
+
+/** A driver package set to install: a directory with one subfolder per driver, each with .inf/.sys/.cat. */
+export interface DriverBundle {
+  /** Directory on the machine running winpv (unpacked bundle) or `builtin:<version>` on the simulator. */
+  location: string;
+  version: string;
+  drivers: DriverName[];
+}
+
+export interface BoundDriver {
+  driver: string;
+  version: string;
+  hardwareId: string;
+  service: string;
+}
+
+export interface DriverStatus {
+  bound: BoundDriver[];
+  unbound: { hardwareId: string; reason: string }[];
+  unplugged: { disks: boolean; nics: boolean };
+}
+
+/** What runs inside a guest: driver install, workloads, status. Windows over SSH/PowerShell,
+ *  Linux over SSH/console, or the simulator's modelled Windows guest. */
+export interface GuestAgent {
+  installDrivers(bundle: DriverBundle): Promise<void>;
+  driverStatus(): Promise<DriverStatus>;
+  /** Runs the workload and returns the parsed result plus the tool's raw XML/text output. */
+  blockWorkload(w: BlockWorkloadStep): Promise<{ result: BlockResult; raw?: string }>;
+  netWorkload(w: NetWorkloadStep, peer?: GuestAgent): Promise<{ result: NetResult; raw?: string }>;
+}
+
+export interface HotplugCapability {
+  attachVbd(guest: GuestRef, vbd: VbdShape): Promise<DeviceRef>;
+  attachVif(guest: GuestRef, vif: VifShape): Promise<DeviceRef>;
+  /** surprise=true removes the backend without the Closing handshake. */
+  detach(guest: GuestRef, dev: DeviceRef, opts: { surprise: boolean }): Promise<void>;
+}
+
+export interface SuspendCapability {
+  suspend(guest: GuestRef): Promise<void>;
+  resume(guest: GuestRef): Promise<void>;
+}
+
+export interface SaveRestoreCapability {
+  save(guest: GuestRef): Promise<string>;
+  /** Returns the guest under its new domid. */
+  restore(guest: GuestRef, image: string): Promise<GuestRef>;
+}
+
+export interface MigrateCapability {
+  /** Live-migrates; returns the guest under its new domid (and host, for pools). */
+  migrate(guest: GuestRef, target?: string): Promise<GuestRef>;
+}
+
+export interface SnapshotCapability {
+  snapshot(guest: GuestRef, label: string): Promise<string>;
+  revert(guest: GuestRef, snapshot: string): Promise<void>;
+  deleteSnapshot(snapshot: string): Promise<void>;
+}
+
+export interface BackendControlCapability {
+  restartBackend(guest: GuestRef, dev: DeviceRef): Promise<void>;
+  /** Force the backend's XenbusState (e.g. Closing) as `xenstore-write` would. */
+  forceBackendState(guest: GuestRef, dev: DeviceRef, state: number): Promise<void>;
+}
+
+export interface FaultCapability {
+  /** Switch a fault on; the returned function switches it off. */
+  inject(fault: FaultConfig, guest?: GuestRef): Promise<() => Promise<void>>;
+}
+
+export interface HostBackend {
+  readonly kind: HostKind;
+  /** For reports: no credentials, no local paths. */
+  readonly label: string;
+  readonly capabilities: ReadonlySet<Capability>;
+  readonly clock: HostClock;
+  readonly xenstore: XenstoreView;
+  readonly rings: RingView;
+
+  /** Connects (or boots the simulator). Lifecycle events of guests go to the sink as `guest` events. */
+  open(trace: TraceSink, opts: { seed: number }): Promise<void>;
+  close(): Promise<void>;
+
+  createGuest(shape: GuestShape, inst: string): Promise<GuestRef>;
+  startGuest(guest: GuestRef): Promise<void>;
+  rebootGuest(guest: GuestRef): Promise<void>;
+  shutdownGuest(guest: GuestRef, how: 'clean' | 'hard'): Promise<void>;
+  /** Idempotent; safe in any state. */
+  destroyGuest(guest: GuestRef): Promise<void>;
+  powerState(guest: GuestRef): Promise<GuestPowerState>;
+  agent(guest: GuestRef): GuestAgent;
+  /** The guest's xenstore home (`/local/domain/<domid>`). */
+  homePath(guest: GuestRef): string;
+
+  readonly hotplug?: HotplugCapability;
+  readonly suspend?: SuspendCapability;
+  readonly saveRestore?: SaveRestoreCapability;
+  readonly migrate?: MigrateCapability;
+  readonly snapshot?: SnapshotCapability;
+  readonly backendControl?: BackendControlCapability;
+  readonly faults?: FaultCapability;
+}

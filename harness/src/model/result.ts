@@ -1,0 +1,47 @@
+// Verdicts: what checks produce from a trace and what reporters consume.
+import type { CheckName } from './catalog';
+
+export type Verdict = 'pass' | 'fail' | 'skip';
+
+/** YAML diagnostics of a failed check point (TAP 14). */
+export interface Diagnostics {
+  expected?: unknown;
+  observed?: unknown;
+  /** Trace time (ms) of the offending observation. */
+  at?: number;
+  path?: string; // xenstore path
+  ring?: string; // `vbd/51712 q0 blk`
+  seq?: number; // trace event
+  [more: string]: unknown;
+}
+
+export interface CheckResult {
+  check: CheckName;
+  verdict: Verdict;
+  /** One line: what was judged, e.g. `vbd/51712: Initialising -> InitWait -> Connected`. */
+  message: string;
+  diagnostics?: Diagnostics;
+}
+
+export interface InstanceResult {
+  inst: string;
+  scenario: string;
+  file: string;
+  params: Record<string, string>;
+  tags: string[];
+  /** skip: whole instance skipped (reason in skipReason); fail: a check failed or the run aborted. */
+  verdict: Verdict;
+  skipReason?: string;
+  aborted?: { code: string; message: string };
+  checks: CheckResult[];
+  durationMs: number;
+}
+
+export interface RunSummary {
+  seed: number;
+  host: { kind: string; label: string };
+  complete: boolean;
+  bailOut?: string;
+  counts: { instances: number; passed: number; failed: number; skipped: number; checks: number; checksFailed: number };
+  instances: InstanceResult[];
+}

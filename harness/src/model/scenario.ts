@@ -1,0 +1,199 @@
+// A scenario, as loaded from scenarios/*.xml (before matrix expansion), and the guest shapes it asks for.
+import type { SourceLocation } from './errors';
+import type { Capability, CheckName, FaultName } from './catalog';
+import type { DriverName } from './spec';
+
+export type Tag = 'smoke' | 'nightly' | 'release' | 'lab' | (string & {});
+
+export interface Scenario {
+  source: SourceLocation;
+  name: string;
+  title: string;
+  description: string;
+  tags: Tag[];
+  drivers: DriverName[];
+  needs: Capability[];
+  guests: GuestShape[];
+  steps: Step[];
+  checks: CheckConfig[];
+  /** Faults switched on for the whole scenario (time-bounded ones are steps). */
+  faults: FaultConfig[];
+  /** Axes expanded by the planner; `${name}` in attribute values is replaced per instance. */
+  matrix: MatrixAxis[];
+  /** Upper bound for the whole instance, in ms (virtual on the simulator). */
+  timeoutMs: number;
+}
+
+export interface MatrixAxis {
+  name: string;
+  values: string[];
+}
+
+export type GuestOs = 'windows' | 'linux';
+
+export interface GuestShape {
+  name: string;
+  os: GuestOs;
+  vcpus: number;
+  memoryMiB: number;
+  vbds: VbdShape[];
+  vifs: VifShape[];
+  /** Host-specific image or template (xl: disk image; xapi: template name); the simulator ignores it. */
+  image?: string;
+}
+
+export interface VbdShape {
+  /** Xen virtual device, e.g. xvda, hda; the numeric devid follows Xen's vdev encoding. */
+  vdev: string;
+  sizeMiB: number;
+  mode: 'w' | 'r';
+  /** What the frontend asks for (capped by the backend's max-ring-page-order). */
+  ringPageOrder?: number;
+  queues?: number;
+  /** Backend keys to override, e.g. {'max-ring-page-order': '0', 'multi-queue-max-queues': '1'}. */
+  backend: Record<string, string>;
+}
+
+export interface VifShape {
+  devid: number;
+  mac?: string;
+  queues?: number;
+  bridge?: string;
+  backend: Record<string, string>;
+}
+
+/** Device address used in steps, probes and trace events: `vbd/51712`, `vif/0`. */
+export type DeviceRef = `${'vbd' | 'vif'}/${number}`;
+
+export type Step =
+  | InstallDriversStep
+  | RebootStep
+  | WaitStep
+  | BlockWorkloadStep
+  | NetWorkloadStep
+  | HotplugStep
+  | LifecycleStep
+  | BackendStep
+  | FaultStep
+  | SleepStep
+  | ParallelStep
+  | RepeatStep;
+
+interface StepBase {
+  source: SourceLocation;
+  /** Short label for reports; defaults to the step kind. */
+  label?: string;
+}
+
+export interface InstallDriversStep extends StepBase {
+  kind: 'install-drivers';
+  guest: string;
+  /** A bundle directory/ISO/zip, or `builtin:<version>` for the simulator's reference package. */
+  bundle: string;
+  /** Drivers to install from it (default: the scenario's drivers). */
+  drivers?: DriverName[];
+  reboot: boolean;
+}
+
+export interface RebootStep extends StepBase {
+  kind: 'reboot';
+  guest: string;
+}
+
+/** Wait for a xenstore condition: a path to exist, equal a value, or a device to reach a state. */
+export interface WaitStep extends StepBase {
+  kind: 'wait';
+  guest: string;
+  /** Relative to the guest home (`device/vbd/51712/state`) or absolute. */
+  path: string;
+  equals?: string;
+  exists?: boolean;
+  timeoutMs: number;
+}
+
+export interface BlockWorkloadStep extends StepBase {
+  kind: 'block';
+  guest: string;
+  device: DeviceRef;
+  blockSize: number; // bytes
+  queueDepth: number;
+  threads: number;
+  writePercent: number; // 0..100
+  pattern: 'random' | 'sequential';
+  durationMs: number;
+  /** Write a pattern and read it back; a mismatch is a data error. */
+  verify: boolean;
+  /** Issue discard/TRIM (or flush) requests as part of the mix. */
+  discard?: boolean;
+  flush?: boolean;
+}
+
+export interface NetWorkloadStep extends StepBase {
+  kind: 'net';
+  guest: string;
+  device: DeviceRef;
+  /** Second guest receiving (or sending); default the host's bridge peer (dom0). */
+  peer?: string;
+  threads: number;
+  direction: 'send' | 'receive' | 'both';
+  durationMs: number;
+}
+
+export interface HotplugStep extends StepBase {
+  kind: 'hotplug';
+  guest: string;
+  action: 'unplug' | 'plug';
+  device: DeviceRef;
+  /** Surprise removal: the backend goes away with no Closing handshake. */
+  surprise: boolean;
+}
+
+export interface LifecycleStep extends StepBase {
+  kind: 'suspend' | 'resume' | 'suspend-resume' | 'migrate' | 'save-restore' | 'shutdown' | 'start';
+  guest: string;
+}
+
+export interface BackendStep extends StepBase {
+  kind: 'backend-restart' | 'backend-close';
+  guest: string;
+  device: DeviceRef;
+}
+
+/** Switch a fault on for a time (or until the end of the enclosing block when durationMs is absent). */
+export interface FaultStep extends StepBase {
+  kind: 'fault';
+  fault: FaultConfig;
+}
+
+export interface SleepStep extends StepBase {
+  kind: 'sleep';
+  durationMs: number;
+}
+
+export interface ParallelStep extends StepBase {
+  kind: 'parallel';
+  /** Each branch is a sequence; branches run concurrently ("hot-unplug under I/O"). */
+  branches: Step[][];
+}
+
+export interface RepeatStep extends StepBase {
+  kind: 'repeat';
+  count: number;
+  steps: Step[];
+}
+
+export interface FaultConfig {
+  name: FaultName;
+  guest?: string;
+  device?: DeviceRef;
+  durationMs?: number;
+  /** Fault-specific knobs (e.g. latencyMs for slow-backend). */
+  params: Record<string, string>;
+}
+
+export interface CheckConfig {
+  name: CheckName;
+  /** Thresholds, e.g. workload: {minMBps: '50', tolerancePct: '10', maxP99Ms: '20'}. */
+  params: Record<string, string>;
+  source?: SourceLocation;
+}

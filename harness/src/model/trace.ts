@@ -1,0 +1,237 @@
+// The trace: what a run observed, one JSON object per line (trace.jsonl). Every host backend writes
+// this same schema; checks read only it (plus the driver specs), so a stored trace can be re-judged
+// offline by `winpv check` and shards merge by replaying their traces.
+//
+// Rules that keep traces comparable and deterministic:
+// - `t` is milliseconds since the run started: virtual time on the simulator, wall time elsewhere.
+// - No wall-clock dates, random ids, host names with credentials or absolute paths go into a trace;
+//   the run id and dates live in summary.json. Same seed + same inputs on the simulator => same bytes.
+// - `seq` increases by one per event; a gap means a lost event.
+// - The last event is `run.end`; a trace without it was cut off (the reader reports it as truncated).
+import type { CheckConfig, DeviceRef, FaultConfig, GuestShape, Step } from './scenario';
+import type { Capability } from './catalog';
+
+export const TRACE_SCHEMA = 'winpv-trace/1';
+
+interface Base {
+  seq: number;
+  t: number;
+}
+
+/** Fields of events that belong to one scenario instance. */
+interface InInstance extends Base {
+  inst: string;
+}
+
+export interface RunStartEvent extends Base {
+  ev: 'run.start';
+  schema: typeof TRACE_SCHEMA;
+  seed: number;
+  host: { kind: string; label: string; capabilities: Capability[] };
+  /** sha256 of each driver spec file used, so `winpv check` can say when specs changed since. */
+  specs: Record<string, string>;
+  instances: string[];
+  shard?: { index: number; count: number };
+}
+
+export interface ScenarioStartEvent extends InInstance {
+  ev: 'scenario.start';
+  scenario: string;
+  file: string;
+  params: Record<string, string>;
+  tags: string[];
+  drivers: string[];
+  guests: GuestShape[];
+  /** The checks and thresholds to apply, so the trace is self-contained. */
+  checks: CheckConfig[];
+  faults: FaultConfig[];
+}
+
+export interface ScenarioSkipEvent extends InInstance {
+  ev: 'scenario.skip';
+  reason: string;
+}
+
+export interface ScenarioEndEvent extends InInstance {
+  ev: 'scenario.end';
+  /** `aborted` when a step failed or the host dropped; checks still run on what was recorded. */
+  status: 'completed' | 'aborted';
+  error?: { code: string; message: string };
+}
+
+export interface StepEvent extends InInstance {
+  ev: 'step.start' | 'step.end';
+  /** Dotted position in the step tree: `3`, `4.1.2` (parallel branch 1, step 2). */
+  step: string;
+  kind: Step['kind'];
+  label: string;
+  ok?: boolean; // step.end
+  error?: { code: string; message: string }; // step.end
+}
+
+export type GuestLifecycle =
+  | 'created' | 'started' | 'rebooted' | 'shutdown' | 'destroyed' | 'crashed' | 'halted-unexpectedly'
+  | 'paused' | 'unpaused' | 'suspended' | 'resumed' | 'saved' | 'restored' | 'migrated' | 'snapshot' | 'reverted';
+
+export interface GuestEvent extends InInstance {
+  ev: 'guest';
+  guest: string;
+  domid: number;
+  what: GuestLifecycle;
+  /** For migrated/restored: the new domid. For crashed: where the dump is. */
+  detail?: Record<string, string | number>;
+}
+
+/** A xenstore change seen by the xenstore probe; value null means the node was removed. */
+export interface XenstoreEvent extends InInstance {
+  ev: 'xs';
+  path: string;
+  value: string | null;
+}
+
+export type RingName = 'blk' | 'tx' | 'rx' | 'ctrl';
+
+/** Indices of one shared ring (ring.h sring header plus the private consumer positions where visible). */
+export interface RingSampleEvent extends InInstance {
+  ev: 'ring';
+  guest: string;
+  dev: DeviceRef;
+  queue: number;
+  ring: RingName;
+  nr_ents: number;
+  req_prod: number;
+  req_event: number;
+  rsp_prod: number;
+  rsp_event: number;
+  /** Backend's private req_cons and frontend's rsp_cons, when the host can see them. */
+  req_cons?: number;
+  rsp_cons?: number;
+  why: 'periodic' | 'notify' | 'final';
+}
+
+/** One request produced or one response consumed on a ring (hosts with the `ring-ids` capability). */
+export interface RingIoEvent extends InInstance {
+  ev: 'ring.io';
+  guest: string;
+  dev: DeviceRef;
+  queue: number;
+  ring: RingName;
+  dir: 'req' | 'rsp';
+  id: number;
+  op?: number;
+  status?: number;
+}
+
+/** Backend counters (blkback statistics/, netback io_ring_q*), as the host reports them. */
+export interface BackendStatsEvent extends InInstance {
+  ev: 'backend.stats';
+  guest: string;
+  dev: DeviceRef;
+  stats: Record<string, number>;
+}
+
+/** Grant-table audit for one domain (hosts with `grant-audit`): emitted on each device close and at teardown. */
+export interface GrantAuditEvent extends InInstance {
+  ev: 'grants';
+  guest: string;
+  domid: number;
+  dev?: DeviceRef;
+  when: 'device-closed' | 'teardown';
+  /** Grant refs still granted by the domain for this device. */
+  active: number[];
+  /** Refs still mapped by the backend. */
+  mapped: number[];
+  /** Grants the frontend ended while the backend still had them mapped. */
+  revokedWhileMapped: number[];
+}
+
+export interface BlockResult {
+  kind: 'block';
+  bytes: number;
+  ios: number;
+  readBytes: number;
+  writeBytes: number;
+  seconds: number;
+  iops: number;
+  mbps: number; // MB/s, 10^6 bytes
+  errors: number;
+  verifyErrors: number;
+  /** Latency percentiles in ms, keyed by percentile ("50", "99", "99.9"). */
+  latencyMs: Record<string, number>;
+}
+
+export interface NetResult {
+  kind: 'net';
+  bytes: number;
+  seconds: number;
+  mbps: number; // megabits per second as NTttcp reports
+  retransmits: number;
+  errors: number;
+  cpuPercent?: number;
+}
+
+export interface WorkloadEvent extends InInstance {
+  ev: 'workload';
+  guest: string;
+  step: string;
+  dev: DeviceRef;
+  result: BlockResult | NetResult;
+  /** The raw tool output the result was parsed from (diskspd/NTttcp XML), for the report. */
+  raw?: string;
+}
+
+export interface DriversEvent extends InInstance {
+  ev: 'drivers';
+  guest: string;
+  bound: { driver: string; version: string; hardwareId: string; service: string }[];
+  /** Devices that wanted a driver and got none, with the reason Windows would give. */
+  unbound: { hardwareId: string; reason: string }[];
+  unplugged: { disks: boolean; nics: boolean };
+}
+
+export interface FaultEvent extends InInstance {
+  ev: 'fault';
+  name: string;
+  on: boolean;
+  detail?: Record<string, string | number>;
+}
+
+export interface LogEvent extends Base {
+  ev: 'log';
+  inst?: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+}
+
+export interface RunEndEvent extends Base {
+  ev: 'run.end';
+  complete: boolean;
+  reason?: 'interrupted' | 'host-failure' | 'internal-error';
+  error?: { code: string; message: string };
+}
+
+export type TraceEvent =
+  | RunStartEvent
+  | ScenarioStartEvent
+  | ScenarioSkipEvent
+  | ScenarioEndEvent
+  | StepEvent
+  | GuestEvent
+  | XenstoreEvent
+  | RingSampleEvent
+  | RingIoEvent
+  | BackendStatsEvent
+  | GrantAuditEvent
+  | WorkloadEvent
+  | DriversEvent
+  | FaultEvent
+  | LogEvent
+  | RunEndEvent;
+
+/** What a trace event looks like before the sink stamps seq and t. */
+export type TraceEventInput = TraceEvent extends infer E ? (E extends TraceEvent ? Omit<E, 'seq' | 't'> : never) : never;
+
+/** Where probes, hosts and the runner send events. The sink stamps seq and t (from the host clock). */
+export interface TraceSink {
+  emit(e: TraceEventInput): void;
+}

@@ -1,0 +1,22 @@
+// XenbusState numbers, from xen/include/public/io/xenbus.h (enum xenbus_state).
+export const XenbusState = {
+  Unknown: 0,
+  Initialising: 1,
+  InitWait: 2,
+  Initialised: 3,
+  Connected: 4,
+  Closing: 5,
+  Closed: 6,
+  Reconfiguring: 7,
+  Reconfigured: 8,
+} as const;
+export type XenbusState = (typeof XenbusState)[keyof typeof XenbusState];
+export type XenbusStateName = keyof typeof XenbusState;
+
+export const xenbusStateName = (n: number): string =>
+  (Object.keys(XenbusState) as XenbusStateName[]).find((k) => XenbusState[k] === n) ?? `invalid(${n})`;
+
+export function parseXenbusState(s: string): XenbusState | undefined {
+  if (/^[0-8]$/.test(s)) return Number(s) as XenbusState;
+  return (XenbusState as Record<string, XenbusState>)[s];
+}
