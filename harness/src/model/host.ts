@@ -66,6 +66,9 @@ export interface RingView {
   sample(guest: GuestRef, ring: RingId): Promise<RingIndices | null>;
   /** Backend counters (blkback statistics/, netback totals), if the host has them. */
   backendStats?(guest: GuestRef, dev: DeviceRef): Promise<Record<string, number> | null>;
+  /** Called on every event-channel notification of a ring (hosts that can see them: the simulator).
+   *  The ring probe takes a `why: 'notify'` sample there. Returns the unsubscribe function. */
+  onNotify?(cb: (guest: GuestRef, ring: RingId) => void): () => void;
 }
 
 /** A driver package set to install: a directory with one subfolder per driver, each with .inf/.sys/.cat. */
