@@ -149,14 +149,17 @@ const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
 /**
  * Every concrete hardware ID a driver binds: each template filled for each vendor prefix, each
  * platform device id (0001, 0002 and the vendor's own) and each revision in `bindsRevisions`.
- * PCI templates name their device id themselves and are not multiplied.
+ * The platform device's vendor template (`PCI\\VEN_5853&DEV_<device>...`) is filled once per vendor
+ * that has its own device id; fixed PCI IDs are kept as they are.
  */
 export function expandHardwareIds(spec: Pick<DriverSpec, 'identity' | 'bindsRevisions'>, vendors?: readonly VendorPrefix[]): string[] {
   const out: string[] = [];
   const revs = spec.bindsRevisions.length ? spec.bindsRevisions : [''];
   for (const template of spec.identity.hardwareIds) {
     if (!template.includes('<prefix>')) {
-      out.push(template);
+      // The platform device: fixed ids as they are, the vendor template once per vendor device id.
+      if (!template.includes('<device>')) out.push(template);
+      else for (const v of vendors ?? spec.identity.vendorPrefixes) if (v.deviceId !== undefined) out.push(template.replace(/<device>/g, hex4(v.deviceId)));
       continue;
     }
     for (const v of vendors ?? spec.identity.vendorPrefixes) {

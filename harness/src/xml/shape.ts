@@ -45,8 +45,10 @@ export interface ChildShape {
 
 export interface ElementShape {
   attrs?: Record<string, AttrShape>;
-  /** Allowed child elements; any other child is a problem. Order is not checked. */
+  /** Allowed child elements; any other child is a problem. */
   children?: Record<string, ChildShape>;
+  /** Children must appear in the order of `children` (an XSD sequence); otherwise any order. */
+  ordered?: boolean;
   /** Text content; when absent, only white space may appear between children. */
   text?: { type: ValueType; required?: boolean };
 }
@@ -105,7 +107,7 @@ const isSchemaAttribute = (name: string) => name === 'xmlns' || name.startsWith(
 /**
  * Check `root` (whose name must be `rootName`) and everything under it against `shape`.
  * Rules: `root-element`, `unknown-element`, `unknown-attribute`, `missing-attribute`,
- * `attribute-value`, `child-count`, `text-content`.
+ * `attribute-value`, `child-count`, `child-order`, `text-content`.
  */
 export function validate(root: XmlElement, rootName: string, shape: ElementShape): Problem[] {
   const problems: Problem[] = [];
@@ -142,8 +144,16 @@ function validateElement(el: XmlElement, shape: ElementShape, problems: Problem[
 
   const children = shape.children ?? {};
   const counts = new Map<string, number>();
+  const order = Object.keys(children);
+  let last = -1;
   for (const c of el.children) {
     const cs = children[c.name];
+    if (cs && shape.ordered) {
+      const at = order.indexOf(c.name);
+      if (at < last) {
+        problems.push({ location: c.at(), message: `<${c.name}> must come before <${order[last]}> in <${el.name}> (order: ${order.join(', ')})`, rule: 'child-order' });
+      } else last = at;
+    }
     if (!cs) {
       const known = Object.keys(children);
       problems.push({
