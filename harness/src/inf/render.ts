@@ -41,20 +41,37 @@ function vendorOf(spec: DriverSpec, prefix: string): VendorPrefix {
 
 const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
 
+/** A vendor prefix with the platform device id its builds use (drivers-spec adds `deviceId`). */
+type Vendor = VendorPrefix & { deviceId?: number };
+
+/** The platform PCI device ids a vendor's child IDs are listed for: 0001, 0002 and the vendor's own. */
+export function vendorDeviceIds(vendor: Vendor): number[] {
+  const own = vendor.deviceId ?? vendor.deviceRange?.[0];
+  return [0x0001, 0x0002, ...(own !== undefined ? [own] : [])];
+}
+
 /**
- * The hardware IDs a package for this vendor lists: each spec pattern with `<prefix>` filled, once
- * per revision for `<rev>` (the parent's revisions a child binds, or a bus driver's own), and
- * `<dev>` with the first device id of the vendor's PCI range.
+ * The hardware IDs a package for this vendor lists, as the win-pv INFs do: each spec template with
+ * `<prefix>` filled, `<device>` once per platform device id (0001, 0002, the vendor's own; a PCI
+ * template only with the vendor's own), and `<rev>` once per revision (the parent's revisions a
+ * child binds, or a bus driver's own).
  */
 export function renderHardwareIds(spec: DriverSpec, vendorPrefix: string, revisions?: string[]): string[] {
-  const vendor = vendorOf(spec, vendorPrefix);
+  const vendor: Vendor = vendorOf(spec, vendorPrefix);
   const revs = revisions ?? (spec.bindsRevisions.length > 0 ? spec.bindsRevisions : spec.revisions.map((r) => r.id));
   const out: string[] = [];
-  for (const pattern of spec.identity.hardwareIds) {
-    if (pattern.includes('<dev>') && !vendor.deviceRange) continue;
-    const filled = pattern.replace(/<prefix>/g, vendor.prefix).replace(/<dev>/g, vendor.deviceRange ? hex4(vendor.deviceRange[0]) : '');
-    if (filled.includes('<rev>')) for (const r of revs) out.push(filled.replace(/<rev>/g, r.toUpperCase()));
-    else out.push(filled);
+  for (const template of spec.identity.hardwareIds) {
+    const withPrefix = template.replace(/<prefix>/g, vendor.prefix);
+    let devices: (number | undefined)[] = [undefined];
+    if (template.includes('<device>')) {
+      const own = vendor.deviceId ?? vendor.deviceRange?.[0];
+      devices = template.includes('<prefix>') ? vendorDeviceIds(vendor) : own !== undefined ? [own] : [];
+    }
+    for (const d of devices) {
+      const filled = d === undefined ? withPrefix : withPrefix.replace(/<device>/g, hex4(d));
+      if (filled.includes('<rev>')) for (const r of revs) out.push(filled.replace(/<rev>/g, r.toUpperCase()));
+      else out.push(filled);
+    }
   }
   return [...new Set(out)];
 }

@@ -18,12 +18,12 @@ t.test('every spec renders an INF that parses back without problems', async (t) 
   }
 });
 
-t.test('hardware IDs: prefix and revisions filled; <dev> from the vendor PCI range', async (t) => {
-  t.same(renderHardwareIds(specs.get('xenvif')!, 'XN'), ['XENBUS\\VEN_XN&DEV_VIF&REV_09000009']);
-  t.same(renderHardwareIds(specs.get('xenbus')!, 'XP'), ['PCI\\VEN_5853&DEV_0001', 'PCI\\VEN_5853&DEV_0002'], 'no vendor range: no <dev> id');
+t.test('hardware IDs: prefix and revisions filled; <device> from the platform device ids', async (t) => {
+  t.same(renderHardwareIds(specs.get('xenvif')!, 'XN'), ['XENBUS\\VEN_XN0001&DEV_VIF&REV_09000009', 'XENBUS\\VEN_XN0002&DEV_VIF&REV_09000009', 'XENBUS\\VEN_XNC200&DEV_VIF&REV_09000009']);
+  t.same(renderHardwareIds(specs.get('xenbus')!, 'XP'), ['PCI\\VEN_5853&DEV_0001', 'PCI\\VEN_5853&DEV_0002'], 'no vendor device id: no vendor PCI id');
   t.same(renderHardwareIds(specs.get('xenbus')!, 'XS')[2], 'PCI\\VEN_5853&DEV_C000&SUBSYS_C0005853&REV_01');
   const inf = readDriverInf(renderInf(specs.get('xennet')!, { version: '1.2.3.4', vendorPrefix: 'XN', archs: ['x64'], revisions: ['0900000B'] }), 'xennet.inf');
-  t.same(devicesFor(inf, 'x64').map((d) => d.hardwareId), ['XENVIF\\VEN_XN&DEV_NET&REV_0900000B'], 'revisions override');
+  t.same(devicesFor(inf, 'x64').map((d) => d.hardwareId), ['XENVIF\\VEN_XN0001&DEV_NET&REV_0900000B', 'XENVIF\\VEN_XN0002&DEV_NET&REV_0900000B', 'XENVIF\\VEN_XNC200&DEV_NET&REV_0900000B'], 'revisions override');
   t.same(devicesFor(inf, 'x86'), [], 'only x64 rendered');
 });
 
