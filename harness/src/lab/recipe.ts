@@ -90,8 +90,6 @@ export const DOM0_FILES: Record<string, string> = {
     '',
   ].join('\n'),
   '/etc/modules-load.d/winpv-lab.conf': 'xen-blkback\nxen-netback\nloop\n',
-  // xenconsoled writes guest consoles to /var/log/xen/console/guest-<name>.log (the guest agent reads them)
-  '/etc/default/xencommons': 'XENCONSOLED_TRACE=guest\n',
   '/etc/ssh/sshd_config.d/winpv-lab.conf': 'PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\nMaxSessions 20\n',
   '/usr/sbin/policy-rc.d': '#!/bin/sh\n# no service starts inside the build chroot\nexit 101\n',
 };
@@ -138,6 +136,8 @@ chroot "$rootfs" apt-get -y -q -o Dpkg::Options::=--force-confold dist-upgrade >
 step qemu-system-xen
 chroot "$rootfs" apt-get -y -q --no-install-recommends -o Dpkg::Options::=--force-confold install $EXTRA >> "$work/apt.log" 2>&1 || { tail -n 30 "$work/apt.log"; exit 1; }
 chroot "$rootfs" apt-get clean
+# xenconsoled logs guest consoles to /var/log/xen/console/guest-<name>.log (the Linux guest agent reads them)
+echo 'XENCONSOLED_ARGS="--log=guest"' >> "$rootfs/etc/default/xen"
 chroot "$rootfs" systemctl disable xendomains.service >/dev/null 2>&1 || true
 chroot "$rootfs" systemctl enable ssh.service >/dev/null 2>&1 || true
 mkdir -p "$rootfs/var/log/xen/console" "$rootfs/root/.ssh" "$rootfs$LABDIR/guest" "$rootfs$LABDIR/run"
