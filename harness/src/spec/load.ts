@@ -3,7 +3,7 @@
 // every file is collected; `loadSpecs` throws them all as one WinpvError (exit 2), `checkSpecs`
 // returns them.
 import { readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Problem } from '../model/errors';
 import type { DriverName, DriverSpec, SpecSet } from '../model/spec';
 import { problemsError, readXmlFile, validate, type XmlElement } from '../xml';
@@ -61,7 +61,11 @@ export function checkSpecFiles(files: readonly string[], cwd: string = process.c
     const file = displayPath(resolve(cwd, path), cwd);
     const { root, problems: readProblems } = readXmlFile(resolve(cwd, path), file);
     problems.push(...readProblems);
-    if (!root) continue;
+    if (!root) {
+      // Unreadable: its driver is probably the one the file is named after; spare its children follow-on complaints.
+      broken.add(basename(path).replace(/\.xml$/i, ''));
+      continue;
+    }
     const shapeProblems = validate(root, 'driver', driverSpecShape);
     problems.push(...shapeProblems);
     if (shapeProblems.length) {
