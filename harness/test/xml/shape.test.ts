@@ -122,3 +122,12 @@ t.test('problems become one input error listing all of them, in document order',
   t.throws(() => throwIfProblems('X', 'y', problems), WinpvError);
   t.doesNotThrow(() => throwIfProblems('X', 'y', []));
 });
+
+t.test('ordered children are checked like an XSD sequence', async (t) => {
+  const ordered: ElementShape = { ordered: true, children: { a: { shape: {} }, b: { shape: {} } } };
+  const { root } = parseXml('<r>\n  <a/>\n  <b/>\n  <a/>\n</r>', 'o.xml');
+  const p = validate(root!, 'r', ordered);
+  t.same(p.map((x) => [x.rule, x.location.path, x.location.line]), [['child-order', '/r/a[2]', 4]]);
+  t.match(p[0].message, /<a> must come before <b> in <r>/);
+  t.same(validate(root!, 'r', { ...ordered, ordered: false }), [], 'unordered shapes accept any order');
+});
