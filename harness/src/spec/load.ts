@@ -6,7 +6,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Problem } from '../model/errors';
 import type { DriverName, DriverSpec, SpecSet } from '../model/spec';
-import { problemsError, readXmlFile, validate, type XmlElement } from '../xml';
+import { problemsError, readXmlFile, validate, type XmlElement } from '../xml/index';
 import { buildSpec } from './build';
 import { lintSpecs } from './lint';
 import { driverSpecShape } from './shape';

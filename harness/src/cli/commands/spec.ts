@@ -3,7 +3,7 @@ import type { Command, CommandContext } from '../command';
 import { parseCommandArgs, runSubcommand } from '../command';
 import { formatProblem, usageError } from '../../model/errors';
 import type { DriverName } from '../../model/spec';
-import { checkSpecs, defaultSpecDir, displayPath, LINT_RULES, loadSpecs, renderSpec, specJson } from '../../spec';
+import { checkSpecs, defaultSpecDir, displayPath, LINT_RULES, loadSpecs, renderSpec, specJson } from '../../spec/index';
 
 const help = `usage: winpv spec <subcommand>
 
