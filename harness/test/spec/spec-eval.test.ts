@@ -1,7 +1,7 @@
 // The model's spec helpers, exercised on the shipped specs (the simulator and the checks use them).
 import t from 'tap';
 import { loadSpecs } from '../../src/spec';
-import { conditionHolds, constraintProblems, findKey, findTransition, keyNamePattern, keyValueProblem, matchKey, type KeyReader } from '../../src/model/spec-eval';
+import { conditionHolds, constraintProblems, findKey, findTransition, keyNamePattern, keyValueProblem, matchHardwareId, matchKey, type KeyReader } from '../../src/model/spec-eval';
 import type { KeyRef } from '../../src/model/spec';
 import { shippedDir } from './mutate';
 
@@ -60,4 +60,19 @@ t.test('transitions are allowed only in the right peer state', async (t) => {
   t.notOk(findTransition(vbd.frontendTransitions, 1, 4), 'xenvbd never skips Initialised');
   t.ok(findTransition(vif.frontendTransitions, 1, 4, 2), 'xenvif goes straight to Connected');
   t.ok(findTransition(vif.frontendTransitions, 4, 6, 5), 'surprise removal');
+});
+
+t.test('hardware IDs of a package are matched against the templates, vendor ranges and revisions', async (t) => {
+  const vbdSpec = specs.get('xenvbd')!;
+  const ok = matchHardwareId(vbdSpec, 'XENBUS\\VEN_XNC201&DEV_VBD&REV_0900000B');
+  t.same(ok, { ok: true, template: 'XENBUS\\VEN_<prefix><device>&DEV_VBD&REV_<rev>', prefix: 'XN', device: 0xc201, revision: '0900000B' });
+  t.match(matchHardwareId(vbdSpec, 'XENBUS\\VEN_XNC101&DEV_VBD&REV_0900000B'), { ok: false, reason: /C101 is not 0001, 0002 or inside XCP-ng's device range C200-C2FF/ });
+  t.match(matchHardwareId(vbdSpec, 'XENBUS\\VEN_XP0001&DEV_VBD&REV_0900000A'), { ok: false, reason: /revision 0900000A is not one the driver binds/ });
+  t.match(matchHardwareId(vbdSpec, 'XENBUS\\VEN_ZZ0001&DEV_VBD&REV_0900000B'), { ok: false, reason: /vendor prefix ZZ/ });
+  t.match(matchHardwareId(vbdSpec, 'XENBUS\\VEN_XP0001&DEV_VIF&REV_0900000B'), { ok: false, reason: /does not have the form/ });
+  const bus = specs.get('xenbus')!;
+  t.match(matchHardwareId(bus, 'PCI\\VEN_5853&DEV_0001'), { ok: true });
+  t.match(matchHardwareId(bus, 'PCI\\VEN_5853&DEV_C200&SUBSYS_C2005853&REV_01'), { ok: true, device: 0xc200 });
+  t.match(matchHardwareId(bus, 'PCI\\VEN_5853&DEV_D000&SUBSYS_D0005853&REV_01'), { ok: false });
+  t.match(matchHardwareId(bus, 'PCI\\VEN_5853&DEV_C200&SUBSYS_C2015853&REV_01'), { ok: false }, 'DEV and SUBSYS must name the same device');
 });
