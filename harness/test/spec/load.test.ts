@@ -2,7 +2,7 @@ import t from 'tap';
 import { existsSync, mkdtempSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkSpecs, checkSpecFiles, defaultSpecDir, loadSpecs } from '../../src/spec';
+import { checkSpecs, checkSpecFiles, defaultSpecDir, loadSpecs, specDigests } from '../../src/spec';
 import { WinpvError } from '../../src/model/errors';
 import { expandHardwareIds, findKey, keyValueProblem } from '../../src/model/spec-eval';
 import { shippedDir } from './mutate';
@@ -18,6 +18,9 @@ t.test('the five shipped specs load without a problem', async (t) => {
   t.same([...r.specs.keys()].sort(), ['xenbus', 'xeniface', 'xennet', 'xenvbd', 'xenvif']);
   const specs = loadSpecs();
   t.equal(specs.size, 5);
+  const digests = specDigests(r);
+  t.same(Object.keys(digests).sort(), ['xenbus', 'xeniface', 'xennet', 'xenvbd', 'xenvif']);
+  t.match(digests.xenvbd, /^[0-9a-f]{64}$/);
 });
 
 t.test('the specs agree with the facts', async (t) => {
