@@ -19,7 +19,7 @@ export function needTool(t: Test, name: string, pkg: string): string | undefined
   const p = findTool(name);
   if (p) return p;
   if (process.env.CI) t.fail(`${name} is missing (Debian package ${pkg}, installed by .ci/run)`);
-  else t.skip(`${name} not installed (Debian package ${pkg})`);
+  else t.plan(0, `${name} not installed (Debian package ${pkg})`);
   return undefined;
 }
 
@@ -40,6 +40,12 @@ export function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}, t
 }
 
 /** Debian's python, where python3-pyxs is installed (a pyenv python first on PATH would not see it). */
+/** Skips the running test (outside CI) or fails it (in CI) for a missing prerequisite. */
+export function missing(t: Test, what: string): void {
+  if (process.env.CI) t.fail(`${what} is missing (installed by .ci/run)`);
+  else t.plan(0, `${what} not installed`);
+}
+
 export function debianPython(): string | undefined {
   return findTool('/usr/bin/python3') ?? findTool('python3');
 }
