@@ -160,6 +160,8 @@ export interface BlockResult {
   verifyErrors: number;
   /** Latency percentiles in ms, keyed by percentile ("50", "99", "99.9"). */
   latencyMs: Record<string, number>;
+  /** Average CPU utilisation of the guest during the run, percent (diskspd CpuUtilization/Average). */
+  cpuPercent?: number;
 }
 
 export interface NetResult {
