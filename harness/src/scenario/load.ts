@@ -70,9 +70,16 @@ export function loadScenarioFile(path: string, display = path): LoadedScenario {
   for (const { p, combos: cs } of seen.values()) {
     all.push(cs.length < list.length ? { ...p, message: `${p.message} (matrix ${cs.join('; ')})` } : p);
   }
-  if (all.length) return { problems: fix(all) };
-  const built = buildScenario(root, display, list[0], axes);
-  return { scenario: built.problems.length ? undefined : built.scenario, problems: fix(built.problems) };
+  // The semantic problems (references, variables, parameters) are reported with the shape ones, so a
+  // user fixes a file in one pass; a file with shape problems never yields a scenario.
+  let built: ReturnType<typeof buildScenario> | undefined;
+  try {
+    built = buildScenario(root, display, list[0], axes);
+  } catch (e) {
+    if (!all.length) throw e; // a malformed tree the builder tripped on: the shape problems say why
+  }
+  all.push(...(built?.problems ?? []));
+  return { scenario: all.length ? undefined : built?.scenario, problems: fix(all) };
 }
 
 /** Scenario files named directly, or found in folders (recursively, sorted); other files are ignored in folders. */
