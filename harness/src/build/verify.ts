@@ -254,11 +254,11 @@ function checkHardwareIds({ pkg, spec, arch, vendorPrefix }: PackageContext): Ch
     if (why) bad.push(`${locText(d.loc)}: ${d.hardwareId}: ${why}`);
   }
   if (bad.length) return fail(`${spec.name}: ${bad.length} hardware ID(s) outside the spec or the vendor's range`, { at: bad[0].split(': ')[0], problems: bad });
-  return pass(`${spec.name}: ${devices.length} hardware ID(s) for ${arch} inside ${vendorPrefix ?? 'the spec'}'s range`);
+  return pass(`${spec.name}: ${devices.length} hardware ID(s) for ${arch} match the spec${vendorPrefix ? ` for vendor ${vendorPrefix}` : ''}`);
 }
 
 function checkRevisions({ pkg, spec, arch, set, specs }: PackageContext): CheckOutcome {
-  if (!spec.parent) return { ok: true, skip: `${spec.name} is a bus driver (binds no parent revision)`, message: `${spec.name}: revisions` };
+  if (!spec.parent) return { ok: true, skip: `${spec.name} is a bus driver (binds no parent revision)`, message: `${spec.name}: not applicable` };
   const parentSpec = specs.get(spec.parent);
   const parentInSet = set.find((k) => k.spec.name === spec.parent);
   const advertised = new Set((parentSpec?.revisions ?? []).map((r) => r.id.toUpperCase()));
