@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { BUNDLE_MANIFEST_SCHEMA, type BundleDriver, type BundleManifest } from '../model/bundle';
 import { inputError, isWinpvError } from '../model/errors';
 import type { DriverName, DriverSpec, SpecSet } from '../model/spec';
-import { describeFiles, MANIFEST_NAME, readDriverInf } from '../inf';
+import { describeFiles, MANIFEST_NAME, readDriverInf } from '../inf/index';
 import type { Builder } from './builder';
 import { buildOrder, dependentsOf } from './order';
 import { buildScript, takeMarker, type BuildMarkers } from './powershell';

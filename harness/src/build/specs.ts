@@ -10,7 +10,7 @@ export async function loadSpecSet(dir: string): Promise<SpecSet> {
   let mod: { loadSpecs?: (dir: string) => Loaded | Promise<Loaded> };
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require('../spec');
+    mod = require('../spec/index');
   } catch {
     mod = {};
   }

@@ -22,7 +22,7 @@ import { basename, join, posix } from 'node:path';
 import { inputError, type Problem, type SourceLocation } from '../model/errors';
 import type { DriverName, DriverSpec, SpecSet } from '../model/spec';
 import type { BundleManifest } from '../model/bundle';
-import { catalogFor, checkManifestFiles, devicesFor, listFiles, readManifest, readPackageSet, type Arch, type DriverInf, type PackageInf } from '../inf';
+import { catalogFor, checkManifestFiles, devicesFor, listFiles, readManifest, readPackageSet, type Arch, type DriverInf, type PackageInf } from '../inf/index';
 import { catalogDigest, type DigestAlgorithm } from './authenticode';
 import { CatalogFormatError, parseCatalog } from './catalog';
 import { matchHardwareId, vendorProblem } from './hardware-ids';

@@ -11,7 +11,7 @@ import { openBuilder, type Builder } from '../../build/builder';
 import { runBuild } from '../../build/run-build';
 import { loadSpecSet } from '../../build/specs';
 import { TapWriter } from '../../build/tap';
-import { parseFourPartVersion } from '../../inf';
+import { parseFourPartVersion } from '../../inf/index';
 
 const HELP = `usage: winpv build [options]
 

@@ -6,7 +6,7 @@ import { parseCommandArgs, runSubcommand } from '../command';
 import { packageRoot } from '../config';
 import { ExitCode, usageError } from '../../model/errors';
 import type { SpecSet } from '../../model/spec';
-import type { Arch } from '../../inf';
+import type { Arch } from '../../inf/index';
 import { loadSpecSet } from '../../build/specs';
 import { TapWriter } from '../../build/tap';
 import { verifyPackageSet, type VerifyPoint, type VerifyReport } from '../../build/verify';
