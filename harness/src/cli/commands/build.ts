@@ -9,7 +9,7 @@ import { Secret } from '../../model/secret';
 import type { DriverName, SpecSet } from '../../model/spec';
 import { openBuilder, type Builder } from '../../build/builder';
 import { runBuild } from '../../build/run-build';
-import { loadSpecSet } from '../../build/specs';
+import { loadSpecs } from '../../spec/load';
 import { TapWriter } from '../../build/tap';
 import { parseFourPartVersion } from '../../inf/index';
 
@@ -62,7 +62,7 @@ const OPTIONS = {
 } as const;
 
 export interface BuildDeps {
-  loadSpecs(dir: string): Promise<SpecSet>;
+  loadSpecs(dir: string, cwd: string): SpecSet | Promise<SpecSet>;
   openBuilder: typeof openBuilder;
 }
 
@@ -77,7 +77,7 @@ export async function buildMain(ctx: CommandContext, deps: BuildDeps): Promise<n
   if (v['build-version'] !== undefined && !parseFourPartVersion(v['build-version']).ok) throw usageError(`--build-version takes w.x.y.z (each 0..65535), not '${v['build-version']}'`);
   const timeout = v.timeout !== undefined ? Number(v.timeout) : 3600;
   if (!Number.isInteger(timeout) || timeout <= 0) throw usageError(`--timeout takes whole seconds, not '${v.timeout}'`);
-  const specs = await deps.loadSpecs(resolve(ctx.cwd, v.specs ?? join(packageRoot(), 'drivers-spec')));
+  const specs = await deps.loadSpecs(resolve(ctx.cwd, v.specs ?? join(packageRoot(), 'drivers-spec')), ctx.cwd);
   const drivers = (v.drivers ? v.drivers.split(',').map((d) => d.trim()).filter(Boolean) : [...specs.keys()]) as DriverName[];
   if (drivers.length === 0) throw usageError('--drivers names no driver');
 
@@ -123,7 +123,7 @@ const command: Command = {
   summary: 'build the drivers with their build.ps1 on a Windows builder',
   help: HELP,
   run(ctx) {
-    return buildMain(ctx, { loadSpecs: loadSpecSet, openBuilder });
+    return buildMain(ctx, { loadSpecs, openBuilder });
   },
 };
 export default command;

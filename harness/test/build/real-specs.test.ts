@@ -1,0 +1,91 @@
+// The build toolkit against the repository's own drivers-spec/: rendered packages parse cleanly
+// and pass verification through the real `winpv package verify` command line, and a stand-in
+// builder driven by the real specs produces a set that verifies too.
+import t from 'tap';
+import { PassThrough } from 'node:stream';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main';
+import { buildMain } from '../../src/cli/commands/build';
+import { openBuilder } from '../../src/build/builder';
+import { defaultSpecDir, loadSpecs } from '../../src/spec/load';
+import { readDriverInf, renderInf } from '../../src/inf/index';
+import { makePackageSet, makeTestSigner, type TestSigner } from '../fixtures/build/package-set';
+import { skipUnlessTool } from '../fixtures/build/tools';
+import { startStandinBuilder } from '../fixtures/build/standin-builder';
+
+const specs = loadSpecs(defaultSpecDir());
+const skip = skipUnlessTool('osslsigncode', 'openssl');
+const work = mkdtempSync(join(tmpdir(), 'winpv-realspec-'));
+t.teardown(() => rmSync(work, { recursive: true, force: true }));
+let signer: TestSigner;
+t.before(() => {
+  if (!skip) signer = makeTestSigner(work);
+});
+
+function capture() {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let o = '';
+  let e = '';
+  out.on('data', (b) => (o += b));
+  err.on('data', (b) => (e += b));
+  return { out, err, text: () => o, errText: () => e };
+}
+
+t.test('every real spec renders an INF that parses cleanly for every vendor', async (t) => {
+  t.same([...specs.keys()].sort(), ['xenbus', 'xeniface', 'xennet', 'xenvbd', 'xenvif']);
+  for (const spec of specs.values()) {
+    for (const v of spec.identity.vendorPrefixes) {
+      const inf = readDriverInf(renderInf(spec, { version: '9.1.0.1', vendorPrefix: v.prefix }), spec.identity.inf);
+      t.same(inf.problems, [], `${spec.name} for ${v.prefix}`);
+      t.same(inf.services.map((s) => s.name), spec.identity.services, `${spec.name}: services`);
+    }
+  }
+  const monitor = readDriverInf(renderInf(specs.get('xenbus')!, { version: '9.1.0.1', vendorPrefix: 'XS' }), 'xenbus.inf').services.find((s) => s.name === 'xenbus_monitor');
+  t.match(monitor, { serviceType: 0x10, startType: 2, serviceBinary: '%11%\\xenbus_monitor.exe' }, 'a Win32 helper service');
+});
+
+t.test('winpv package verify passes a signed set rendered from the real specs (exit 0)', { skip }, async (t) => {
+  const root = join(work, 'set');
+  makePackageSet(root, specs.values(), signer, { vendorPrefix: 'XS' });
+  const io = capture();
+  const code = await main(['package', 'verify', root, '--ca-file', signer.cert], io);
+  t.equal(code, 0, io.text() + io.errText());
+  t.notMatch(io.text(), /^not ok/m);
+  t.match(io.text(), /ok \d+ - xennet\/x64 revisions: binds xenvif revision\(s\) 09000005/);
+  t.match(io.text(), /ok \d+ - xenbus\/x64 services: services xenbus, xenfilt, xenbus_monitor as in the spec/);
+});
+
+t.test('winpv package verify on the real specs catches a child bound to a retired bus revision (exit 1)', { skip }, async (t) => {
+  const root = join(work, 'badset');
+  makePackageSet(root, specs.values(), signer, { vendorPrefix: 'XS', revisions: { xenvbd: ['09000007'] } });
+  const io = capture();
+  const code = await main(['package', 'verify', root, '--ca-file', signer.cert], io);
+  t.equal(code, 1);
+  t.match(io.text(), /not ok \d+ - xenvbd\/x64 revisions: revision mismatch with xenbus\n  ---\n  check: revisions\n  driver: xenvbd\n  at: "xenvbd\/x64\/xenvbd\.inf:\d+ \[Inst\.NTamd64\]/);
+  t.match(io.text(), /binds xenbus revision 09000007, which xenbus does not advertise \(09000008, 09000009, 0900000A, 0900000B, 0900000C\)/);
+});
+
+t.test('winpv build with the real specs against the stand-in builder, then verify', { skip }, async (t) => {
+  const sftpRoot = mkdtempSync(join(work, 'sftp-'));
+  const server = await startStandinBuilder({ specs, signer, sftpRoot, password: 'pw' });
+  t.teardown(() => server.close());
+  const io = capture();
+  const ctx = {
+    argv: ['--builder', `ssh://builder@127.0.0.1:${server.port}`, '--host-key', server.hostKeyFingerprint, '--build-version', '9.1.1.7', '--vendor', 'XN', '--out', join(work, 'build')],
+    env: { WINPV_SSH_PASSWORD: 'pw' },
+    cwd: work,
+    out: io.out,
+    err: io.err,
+    verbose: false,
+    signal: new AbortController().signal,
+  };
+  t.equal(await buildMain(ctx, { loadSpecs, openBuilder }), 0, io.text());
+  const order = [...io.text().matchAll(/^ok \d+ - build (\w+)/gm)].map((m) => m[1]);
+  t.equal(order.length, 5, 'all five built');
+  t.ok(order.indexOf('xenbus') < order.indexOf('xenvif') && order.indexOf('xenvif') < order.indexOf('xennet'), `xenbus before xenvif before xennet: ${order.join(', ')}`);
+  const v = capture();
+  t.equal(await main(['package', 'verify', join(work, 'build', '9.1.1.7'), '--ca-file', signer.cert], v), 0, v.text());
+});
