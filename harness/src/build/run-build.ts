@@ -9,20 +9,14 @@ import type { DriverName, DriverSpec, SpecSet } from '../model/spec';
 import { describeFiles, MANIFEST_NAME, readDriverInf } from '../inf/index';
 import type { Builder } from './builder';
 import { buildOrder, dependentsOf } from './order';
-import { buildScript, takeMarker, type BuildMarkers } from './powershell';
+import { buildScript, takeMarker, type BuildMarkers, type DriverBuildRequest } from './powershell';
 import type { TapWriter } from './tap';
 
-export interface BuildOptions {
+/** The build settings shared by every driver (type, arch, signMode, version, vendor), plus the run's. */
+export interface BuildOptions extends Pick<DriverBuildRequest, 'type' | 'arch' | 'signMode' | 'version' | 'vendorPrefix' | 'vendorName'> {
   specs: SpecSet;
   /** Drivers to build; the order comes from the specs' dependsOn. */
   drivers: DriverName[];
-  type: 'free' | 'checked';
-  arch: 'x64' | 'x86';
-  signMode?: string;
-  /** w.x.y.z stamped into every driver; default each checkout's own. */
-  version?: string;
-  vendorPrefix?: string;
-  vendorName?: string;
   /** Directory on the builder holding one checkout per driver (`<root>\xenbus`, ...). */
   sourceRoot: string;
   /** Local output root; packages land in <outRoot>/<version>/<driver>/. */

@@ -1,48 +1,33 @@
 import t from 'tap';
-import { PassThrough } from 'node:stream';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Parser } from 'tap-parser';
 import { buildMain } from '../../src/cli/commands/build';
 import type { CommandContext } from '../../src/cli/command';
 import { openBuilder, parseBuilderUrl, LocalBuilder, lineSplitter } from '../../src/build/builder';
 import { buildOrder, dependentsOf } from '../../src/build/order';
 import { verifyPackageSet } from '../../src/build/verify';
 import { openBundle } from '../../src/inf';
-import { makeTestSigner, type TestSigner } from '../fixtures/build/package-set';
 import { testSpecs } from '../fixtures/build/specs';
-import { skipUnlessTool } from '../fixtures/build/tools';
+import { signingWorkspace, captureOutput, parseTap } from '../fixtures/build/workspace';
 import { startStandinBuilder } from '../fixtures/build/standin-builder';
 
-const skip = skipUnlessTool('osslsigncode', 'openssl');
-const work = mkdtempSync(join(tmpdir(), 'winpv-build-'));
-t.teardown(() => rmSync(work, { recursive: true, force: true }));
-let signer: TestSigner;
-t.before(() => {
-  if (!skip) signer = makeTestSigner(work);
-});
+const ws = signingWorkspace(t, 'winpv-build-');
+const { skip, work } = ws;
 const specs = testSpecs();
 const PASSWORD = 'builder-pw';
 
 async function standin(failing: Record<string, number> = {}) {
   const sftpRoot = mkdtempSync(join(work, 'sftp-'));
   const scripts: string[] = [];
-  const server = await startStandinBuilder({ specs, signer, sftpRoot, password: PASSWORD, failing, scripts });
+  const server = await startStandinBuilder({ specs, signer: ws.signer, sftpRoot, password: PASSWORD, failing, scripts });
   return { server, scripts, sftpRoot };
 }
 
 async function build(server: { port: number; hostKeyFingerprint: string }, argv: string[], env: NodeJS.ProcessEnv = { WINPV_SSH_PASSWORD: PASSWORD }) {
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (b) => (text += b));
-  const ctx: CommandContext = { argv: ['--builder', `ssh://builder@127.0.0.1:${server.port}`, '--host-key', server.hostKeyFingerprint, ...argv], env, cwd: work, out, err: new PassThrough(), verbose: false, signal: new AbortController().signal };
+  const io = captureOutput();
+  const ctx: CommandContext = { argv: ['--builder', `ssh://builder@127.0.0.1:${server.port}`, '--host-key', server.hostKeyFingerprint, ...argv], env, cwd: work, out: io.out, err: io.err, verbose: false, signal: new AbortController().signal };
   const code = await buildMain(ctx, { loadSpecs: async () => specs, openBuilder });
-  const parsed = await new Promise<{ ok: boolean; count: number; fail: number; skip: number }>((resolve) => {
-    const p = new Parser((r) => resolve({ ok: r.ok, count: r.count, fail: r.fail, skip: r.skip }));
-    p.end(text);
-  });
-  return { code, text, ...parsed };
+  return { code, text: io.text(), ...(await parseTap(io.text())) };
 }
 
 t.test('build order follows dependsOn; a failure blocks the transitive dependents', async (t) => {
@@ -95,7 +80,7 @@ t.test('five drivers built end to end over SSH, collected, manifest written, and
 
   const b = await openBundle(join(out, '9.2.0.17'));
   t.ok(b.manifest);
-  const report = await verifyPackageSet(b.dir, { specs, caFile: signer.cert });
+  const report = await verifyPackageSet(b.dir, { specs, caFile: ws.signer.cert });
   t.same(report.points.filter((p) => !p.ok && !p.skip), [], 'the built set passes package verify');
   t.equal(report.version, '9.2.0.17');
   t.same(report.points.find((p) => p.check === 'manifest')?.ok, true);
@@ -126,7 +111,7 @@ t.test('a failing bus driver stops everything; nothing is collected', { skip }, 
   t.equal(r.code, 1);
   t.match(r.text, /not ok 1 - build xenbus: build\.ps1 exited with 2/);
   for (const d of ['xenvif', 'xennet', 'xenvbd', 'xeniface']) t.match(r.text, new RegExp(`ok \\d - build ${d} # SKIP dependency xenbus failed`));
-  t.notOk(existsSync(out) && require('node:fs').readdirSync(out).length > 0, 'no package directory left behind');
+  t.notOk(existsSync(out) && readdirSync(out).length > 0, 'no package directory left behind');
 });
 
 t.test('a setting the spec does not support fails that driver before it runs', { skip }, async (t) => {

@@ -2,37 +2,20 @@
 // and pass verification through the real `winpv package verify` command line, and a stand-in
 // builder driven by the real specs produces a set that verifies too.
 import t from 'tap';
-import { PassThrough } from 'node:stream';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main';
 import { buildMain } from '../../src/cli/commands/build';
 import { openBuilder } from '../../src/build/builder';
 import { defaultSpecDir, loadSpecs } from '../../src/spec/load';
 import { readDriverInf, renderInf } from '../../src/inf/index';
-import { makePackageSet, makeTestSigner, type TestSigner } from '../fixtures/build/package-set';
-import { skipUnlessTool } from '../fixtures/build/tools';
+import { makePackageSet } from '../fixtures/build/package-set';
+import { signingWorkspace, captureOutput } from '../fixtures/build/workspace';
 import { startStandinBuilder } from '../fixtures/build/standin-builder';
 
 const specs = loadSpecs(defaultSpecDir());
-const skip = skipUnlessTool('osslsigncode', 'openssl');
-const work = mkdtempSync(join(tmpdir(), 'winpv-realspec-'));
-t.teardown(() => rmSync(work, { recursive: true, force: true }));
-let signer: TestSigner;
-t.before(() => {
-  if (!skip) signer = makeTestSigner(work);
-});
-
-function capture() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (b) => (o += b));
-  err.on('data', (b) => (e += b));
-  return { out, err, text: () => o, errText: () => e };
-}
+const ws = signingWorkspace(t, 'winpv-realspec-');
+const { skip, work } = ws;
 
 t.test('every real spec renders an INF that parses cleanly for every vendor', async (t) => {
   t.same([...specs.keys()].sort(), ['xenbus', 'xeniface', 'xennet', 'xenvbd', 'xenvif']);
@@ -49,9 +32,9 @@ t.test('every real spec renders an INF that parses cleanly for every vendor', as
 
 t.test('winpv package verify passes a signed set rendered from the real specs (exit 0)', { skip }, async (t) => {
   const root = join(work, 'set');
-  makePackageSet(root, specs.values(), signer, { vendorPrefix: 'XS' });
-  const io = capture();
-  const code = await main(['package', 'verify', root, '--ca-file', signer.cert], io);
+  makePackageSet(root, specs.values(), ws.signer, { vendorPrefix: 'XS' });
+  const io = captureOutput();
+  const code = await main(['package', 'verify', root, '--ca-file', ws.signer.cert], io);
   t.equal(code, 0, io.text() + io.errText());
   t.notMatch(io.text(), /^not ok/m);
   t.match(io.text(), /ok \d+ - xennet\/x64 revisions: binds xenvif revision\(s\) 09000005/);
@@ -60,9 +43,9 @@ t.test('winpv package verify passes a signed set rendered from the real specs (e
 
 t.test('winpv package verify on the real specs catches a child bound to a retired bus revision (exit 1)', { skip }, async (t) => {
   const root = join(work, 'badset');
-  makePackageSet(root, specs.values(), signer, { vendorPrefix: 'XS', revisions: { xenvbd: ['09000007'] } });
-  const io = capture();
-  const code = await main(['package', 'verify', root, '--ca-file', signer.cert], io);
+  makePackageSet(root, specs.values(), ws.signer, { vendorPrefix: 'XS', revisions: { xenvbd: ['09000007'] } });
+  const io = captureOutput();
+  const code = await main(['package', 'verify', root, '--ca-file', ws.signer.cert], io);
   t.equal(code, 1);
   t.match(io.text(), /not ok \d+ - xenvbd\/x64 revisions: revision mismatch with xenbus\n  ---\n  check: revisions\n  driver: xenvbd\n  at: "xenvbd\/x64\/xenvbd\.inf:\d+ \[Inst\.NTamd64\]/);
   t.match(io.text(), /binds xenbus revision 09000007, which xenbus does not advertise \(09000008, 09000009, 0900000A, 0900000B, 0900000C\)/);
@@ -70,9 +53,9 @@ t.test('winpv package verify on the real specs catches a child bound to a retire
 
 t.test('winpv build with the real specs against the stand-in builder, then verify', { skip }, async (t) => {
   const sftpRoot = mkdtempSync(join(work, 'sftp-'));
-  const server = await startStandinBuilder({ specs, signer, sftpRoot, password: 'pw' });
+  const server = await startStandinBuilder({ specs, signer: ws.signer, sftpRoot, password: 'pw' });
   t.teardown(() => server.close());
-  const io = capture();
+  const io = captureOutput();
   const ctx = {
     argv: ['--builder', `ssh://builder@127.0.0.1:${server.port}`, '--host-key', server.hostKeyFingerprint, '--build-version', '9.1.1.7', '--vendor', 'XN', '--out', join(work, 'build')],
     env: { WINPV_SSH_PASSWORD: 'pw' },
@@ -86,6 +69,6 @@ t.test('winpv build with the real specs against the stand-in builder, then verif
   const order = [...io.text().matchAll(/^ok \d+ - build (\w+)/gm)].map((m) => m[1]);
   t.equal(order.length, 5, 'all five built');
   t.ok(order.indexOf('xenbus') < order.indexOf('xenvif') && order.indexOf('xenvif') < order.indexOf('xennet'), `xenbus before xenvif before xennet: ${order.join(', ')}`);
-  const v = capture();
-  t.equal(await main(['package', 'verify', join(work, 'build', '9.1.1.7'), '--ca-file', signer.cert], v), 0, v.text());
+  const v = captureOutput();
+  t.equal(await main(['package', 'verify', join(work, 'build', '9.1.1.7'), '--ca-file', ws.signer.cert], v), 0, v.text());
 });
