@@ -5,6 +5,9 @@
 import { inputError, type Problem } from '../model/errors';
 import type { DriverName, SpecSet } from '../model/spec';
 
+/** The order win-pv builds its drivers in when dependencies leave a choice. */
+const CANONICAL: readonly DriverName[] = ['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface', 'xencons', 'xenhid'];
+
 export function buildOrder(specs: SpecSet, selected: readonly DriverName[]): DriverName[] {
   const problems: Problem[] = [];
   for (const d of selected) {
@@ -25,8 +28,9 @@ export function buildOrder(specs: SpecSet, selected: readonly DriverName[]): Dri
     state.set(d, 'done');
     order.push(d);
   };
-  // Visit in the specs' own order so independent drivers come out in a stable order.
-  for (const d of [...specs.keys()].filter((k) => want.has(k))) visit(d, []);
+  // Visit in win-pv's canonical order (then any other spec's) so independent drivers come out stable.
+  const rank = (d: DriverName) => (CANONICAL.includes(d) ? CANONICAL.indexOf(d) : CANONICAL.length);
+  for (const d of [...specs.keys()].filter((k) => want.has(k)).sort((a, b) => rank(a) - rank(b))) visit(d, []);
   return order;
 }
 

@@ -145,3 +145,17 @@ t.test('unusable input: exit-2 errors, and INFs of unknown drivers', { skip }, a
   const r = await verifyPackageSet(empty, { specs });
   t.match(r.points, [{ check: 'identify', ok: false, message: /other\.inf is not the INF of any driver/ }]);
 });
+
+t.test('a catalog that is not a catalog, and DER that lies about its lengths', { skip }, async (t) => {
+  const { root } = await build(['xenbus']);
+  const cat = join(root, 'xenbus', 'x64', 'xenbus.cat');
+  const good = readFileSync(cat);
+  writeFileSync(cat, Buffer.from('this is not DER'));
+  let report = await verifyPackageSet(root, { specs, caFile: ws.signer.cert });
+  t.match(point(report, 'xenbus', 'catalog'), { ok: false, message: /xenbus\/x64\/xenbus\.cat is not a security catalog/ });
+  const truncated = good.subarray(0, good.length - 300);
+  writeFileSync(cat, truncated);
+  report = await verifyPackageSet(root, { specs, caFile: ws.signer.cert });
+  t.match(point(report, 'xenbus', 'catalog').message, /not a security catalog: .*(runs past|truncated)/);
+  t.match(point(report, 'xenbus', 'signature').diagnostics?.problems, [/xenbus\.cat: (cannot be verified|modified after signing|not signed)/]);
+});
