@@ -9,7 +9,8 @@ import type { BlockResult, NetResult } from '../../model/trace';
 import type { DriverName } from '../../model/spec';
 import { hostError, inputError, WinpvError } from '../../model/errors';
 import type { SshConnection } from '../../remote/ssh';
-import { parseDiskspdXml, parseNtttcpXml } from '../../workloads';
+import { parseDiskspdXml } from '../../workloads/diskspd';
+import { parseNtttcpXml } from '../../workloads/ntttcp';
 import { runPs, runPsJson } from './powershell';
 import { installedDriver, parseAddDriver, parseEnumDevices } from './pnputil';
 
