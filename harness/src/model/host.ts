@@ -38,8 +38,11 @@ export type GuestPowerState = 'running' | 'paused' | 'suspended' | 'halted' | 'c
 export interface XenstoreView {
   read(path: string): Promise<string | null>;
   directory(path: string): Promise<string[]>;
-  /** Calls back with the changed path for every change at or below `path`; resolves once registered. */
-  watch(path: string, onChange: (changedPath: string) => void): Promise<() => Promise<void>>;
+  /** Calls back with the changed path for every change at or below `path`; resolves once registered.
+   *  Hosts that know the value at the time of the change (the simulator) pass it as `value`
+   *  (null = removed), so the probe records every intermediate state exactly; others leave it
+   *  undefined and the probe reads the path. */
+  watch(path: string, onChange: (changedPath: string, value?: string | null) => void): Promise<() => Promise<void>>;
   write(path: string, value: string): Promise<void>;
   rm(path: string): Promise<void>;
 }

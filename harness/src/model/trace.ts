@@ -87,6 +87,8 @@ export interface XenstoreEvent extends InInstance {
   ev: 'xs';
   path: string;
   value: string | null;
+  /** The guest whose probe saw the change (the probe knows; checks fall back to the domid in the path). */
+  guest?: string;
 }
 
 export type RingName = 'blk' | 'tx' | 'rx' | 'ctrl';
@@ -189,6 +191,8 @@ export interface DriversEvent extends InInstance {
   /** Devices that wanted a driver and got none, with the reason Windows would give. */
   unbound: { hardwareId: string; reason: string }[];
   unplugged: { disks: boolean; nics: boolean };
+  /** What the run installed last (from the install step), so drivers-bound can judge the trace alone. */
+  expected?: { version: string; drivers: string[] };
 }
 
 export interface FaultEvent extends InInstance {

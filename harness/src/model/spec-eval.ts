@@ -1,0 +1,173 @@
+// Pure helpers that interpret driver specs, shared by every reader of a spec: the simulator's
+// frontends (what to write), the checks (is this key valid, is this transition allowed) and the
+// package verifier (which hardware IDs a driver binds). They live in the model layer because those
+// readers may import only model/.
+import type { Condition, Constraint, DriverSpec, KeyRef, KeySide, KeySpec, StateTransition, VendorPrefix } from './spec';
+
+/** The spec of the key `name` (a template such as `ring-ref<i>`) on `side`, if the spec lists it. */
+export function findKey(keys: readonly KeySpec[], side: KeySide, name: string): KeySpec | undefined {
+  return keys.find((k) => k.side === side && k.name === name);
+}
+
+const placeholderRe: Record<string, string> = {
+  i: '(0|[1-9][0-9]*)',
+  q: '(0|[1-9][0-9]*)',
+  N: '(0|[1-9][0-9]*)',
+  n: '(0|[1-9][0-9]*)',
+  id: '([^/]+)',
+};
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A regular expression matching the paths (relative to the side's directory) a key spec covers:
+ * placeholders become index or component patterns, and a per-queue key also matches `queue-<q>/<name>`.
+ */
+export function keyNamePattern(key: Pick<KeySpec, 'name' | 'perQueue'>): RegExp {
+  const body = key.name
+    .split(/(<[A-Za-z]+>)/)
+    .map((part) => {
+      const m = /^<([A-Za-z]+)>$/.exec(part);
+      return m ? (placeholderRe[m[1]] ?? '([^/]+)') : escapeRe(part);
+    })
+    .join('');
+  return new RegExp(`^${key.perQueue ? '(?:queue-(?:0|[1-9][0-9]*)/)?' : ''}${body}$`);
+}
+
+/** The spec of the key at relative `path` on `side` (placeholders and queue directories resolved). */
+export function matchKey(keys: readonly KeySpec[], side: KeySide, path: string): KeySpec | undefined {
+  return keys.find((k) => k.side === side && keyNamePattern(k).test(path));
+}
+
+const decimal = /^(0|-?[1-9][0-9]*)$/;
+const udecimal = /^(0|[1-9][0-9]*)$/;
+const macRe = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+
+/**
+ * Why `value` is not a valid value of `key` (type, range, enum, pattern, fixed value), or undefined.
+ * Cross-key constraints are `constraintProblems`.
+ */
+export function keyValueProblem(key: KeySpec, value: string): string | undefined {
+  switch (key.type) {
+    case 'int':
+    case 'uint':
+    case 'state': {
+      const re = key.type === 'int' ? decimal : udecimal;
+      if (!re.test(value)) return `'${value}' is not ${key.type === 'int' ? 'an integer' : 'an unsigned decimal integer'}`;
+      const n = Number(value);
+      const min = key.type === 'state' ? Math.max(0, key.min ?? 0) : key.min;
+      const max = key.type === 'state' ? Math.min(8, key.max ?? 8) : key.max;
+      if (min !== undefined && n < min) return `${n} is below the minimum ${min}`;
+      if (max !== undefined && n > max) return `${n} is above the maximum ${max}`;
+      break;
+    }
+    case 'bool':
+      if (value !== '0' && value !== '1') return `'${value}' is not 0 or 1`;
+      break;
+    case 'enum':
+      if (!(key.enumValues ?? []).includes(value)) return `'${value}' is not one of ${(key.enumValues ?? []).join(', ')}`;
+      break;
+    case 'mac':
+      if (!macRe.test(value)) return `'${value}' is not a MAC address (xx:xx:xx:xx:xx:xx)`;
+      break;
+    case 'string':
+      break;
+  }
+  if (key.pattern !== undefined && !new RegExp(`^(?:${key.pattern})$`).test(value)) return `'${value}' does not match ${key.pattern}`;
+  if (key.value !== undefined && value !== key.value) return `'${value}' is not the value the driver writes ('${key.value}')`;
+  return undefined;
+}
+
+/** Reads a key's current value (undefined when absent). */
+export type KeyReader = (ref: KeyRef) => string | undefined;
+
+/** The value of a referenced key, or its spec's default when absent. */
+export function valueOrDefault(keys: readonly KeySpec[], ref: KeyRef, read: KeyReader): string | undefined {
+  return read(ref) ?? findKey(keys, ref.side, ref.name)?.default;
+}
+
+function compare(a: string | number, op: string, b: string | number): boolean {
+  const numeric = typeof b === 'number' || (udecimal.test(String(a)) && udecimal.test(String(b)));
+  const x = numeric ? Number(a) : String(a);
+  const y = numeric ? Number(b) : String(b);
+  switch (op) {
+    case '=':
+      return x === y;
+    case '!=':
+      return x !== y;
+    case '<':
+      return x < y;
+    case '<=':
+      return x <= y;
+    case '>':
+      return x > y;
+    case '>=':
+      return x >= y;
+  }
+  return false;
+}
+
+/** Whether every term of a parsed `when` holds (no terms: true). */
+export function conditionHolds(conditions: readonly Condition[] | undefined, keys: readonly KeySpec[], read: KeyReader): boolean {
+  for (const c of conditions ?? []) {
+    const v = valueOrDefault(keys, c.ref, read);
+    let holds: boolean;
+    if (c.op === undefined) holds = v !== undefined && v !== '0' && v !== '';
+    else holds = v !== undefined && compare(v, c.op, c.value ?? '');
+    if (c.negate) holds = !holds;
+    if (!holds) return false;
+  }
+  return true;
+}
+
+/** The constraints of `key` that `value` breaks, as messages. */
+export function constraintProblems(key: KeySpec, value: string, keys: readonly KeySpec[], read: KeyReader): string[] {
+  const out: string[] = [];
+  for (const c of key.constraints ?? ([] as Constraint[])) {
+    const other = c.ref ? valueOrDefault(keys, c.ref, read) : c.value;
+    if (other === undefined) continue; // nothing to compare with: the reference is absent and has no default
+    if (!compare(Number(value), c.op, Number(other))) {
+      out.push(`${key.name}=${value} breaks '${c.text}'${c.ref ? ` (${c.ref.side}:${c.ref.name}=${other})` : ''}`);
+    }
+  }
+  return out;
+}
+
+/** The transition spec allowing `from` -> `to` while the other end is in `peerState` (if known). */
+export function findTransition(
+  transitions: readonly StateTransition[],
+  from: number,
+  to: number,
+  peerState?: number,
+): StateTransition | undefined {
+  return transitions.find(
+    (t) => t.from === from && t.to === to && (peerState === undefined || t.peerStates === undefined || t.peerStates.includes(peerState)),
+  );
+}
+
+const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+
+/**
+ * Every concrete hardware ID a driver binds: each template filled for each vendor prefix, each
+ * platform device id (0001, 0002 and the vendor's own) and each revision in `bindsRevisions`.
+ * The platform device's vendor template (`PCI\\VEN_5853&DEV_<device>...`) is filled once per vendor
+ * that has its own device id; fixed PCI IDs are kept as they are.
+ */
+export function expandHardwareIds(spec: Pick<DriverSpec, 'identity' | 'bindsRevisions'>, vendors?: readonly VendorPrefix[]): string[] {
+  const out: string[] = [];
+  const revs = spec.bindsRevisions.length ? spec.bindsRevisions : [''];
+  for (const template of spec.identity.hardwareIds) {
+    if (!template.includes('<prefix>')) {
+      // The platform device: fixed ids as they are, the vendor template once per vendor device id.
+      if (!template.includes('<device>')) out.push(template);
+      else for (const v of vendors ?? spec.identity.vendorPrefixes) if (v.deviceId !== undefined) out.push(template.replace(/<device>/g, hex4(v.deviceId)));
+      continue;
+    }
+    for (const v of vendors ?? spec.identity.vendorPrefixes) {
+      const devices = [0x0001, 0x0002, ...(v.deviceId !== undefined ? [v.deviceId] : [])];
+      for (const d of devices) {
+        for (const r of revs) out.push(template.replace('<prefix>', v.prefix).replace('<device>', hex4(d)).replace('<rev>', r));
+      }
+    }
+  }
+  return [...new Set(out)];
+}

@@ -1,0 +1,153 @@
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { verifyPackageSet, type VerifyPoint, type VerifyReport } from '../../src/build/verify';
+import type { DriverName, DriverSpec } from '../../src/model/spec';
+import { makePackageSet, makeTestSigner, type SetOptions, type TestSigner } from '../fixtures/build/package-set';
+import { testSpecs } from '../fixtures/build/specs';
+import { skipUnlessTool } from '../fixtures/build/tools';
+
+const skip = skipUnlessTool('osslsigncode', 'openssl');
+const work = mkdtempSync(join(tmpdir(), 'winpv-verify-'));
+t.teardown(() => rmSync(work, { recursive: true, force: true }));
+let signer: TestSigner;
+t.before(() => {
+  if (!skip) signer = makeTestSigner(work);
+});
+
+const specs = testSpecs();
+let n = 0;
+async function build(drivers: DriverName[], opts: SetOptions = {}, verifyOpts: { caFile?: string | null; specs?: Map<DriverName, DriverSpec> } = {}) {
+  const root = join(work, `set${n++}`);
+  makePackageSet(root, drivers.map((d) => specs.get(d)!), signer, opts);
+  const report = await verifyPackageSet(root, {
+    specs: verifyOpts.specs ?? specs,
+    ...(verifyOpts.caFile === null ? {} : { caFile: verifyOpts.caFile ?? signer.cert }),
+  });
+  return { root, report };
+}
+const failedChecks = (r: VerifyReport) => r.points.filter((p) => !p.ok && !p.skip).map((p) => `${p.driver}:${p.check}`);
+const point = (r: VerifyReport, driver: string, check: string): VerifyPoint => r.points.find((p) => p.driver === driver && p.check === check)!;
+
+t.test('a complete signed set passes every check and names the signer', { skip }, async (t) => {
+  const { report } = await build(['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface']);
+  t.same(failedChecks(report), [], JSON.stringify(report.points.filter((p) => !p.ok), null, 1));
+  t.equal(report.points.length, 5 * 9, 'nine checks per driver');
+  t.equal(report.version, '9.1.0.42');
+  t.equal(report.vendorPrefix, 'XN');
+  t.same(report.signers, [signer.subject]);
+  t.match(point(report, 'xenbus', 'signature').message, /xenbus\.cat, xenbus\.sys, xenfilt\.sys signed by \/CN=winpv test signing/);
+  t.match(point(report, 'xenvif', 'revisions').message, /binds xenbus revision\(s\) 09000009/);
+  t.ok(point(report, 'xenbus', 'revisions').skip, 'a bus driver binds no parent revision');
+});
+
+t.test('a child bound to a revision its bus driver does not advertise', { skip }, async (t) => {
+  const { report } = await build(['xenbus', 'xenvif'], { revisions: { xenvif: ['08000001'] } });
+  t.same(failedChecks(report), ['xenvif:revisions']);
+  const p = point(report, 'xenvif', 'revisions');
+  t.match(p.diagnostics?.at, /^xenvif\/x64\/xenvif\.inf:\d+ \[Inst\.NTamd64\]/, 'located at the models entry');
+  t.match(p.diagnostics?.problems, [/binds xenbus revision 08000001, which xenbus does not advertise \(09000008, 09000009\)/]);
+});
+
+t.test('a child whose parent is missing from the set', { skip }, async (t) => {
+  const { report } = await build(['xenvif']);
+  t.same(failedChecks(report), ['xenvif:revisions']);
+  t.match(point(report, 'xenvif', 'revisions').diagnostics?.problems, [/parent xenbus is not in the set/]);
+});
+
+t.test('a revision the bus advertises but the child spec does not bind', { skip }, async (t) => {
+  const { report } = await build(['xenbus', 'xenvbd'], { revisions: { xenvbd: ['09000008'] } });
+  t.match(point(report, 'xenvbd', 'revisions').diagnostics?.problems, [/binds revision 09000008, but drivers-spec\/xenvbd binds 09000009/]);
+});
+
+t.test('a missing file is reported where the INF names it', { skip }, async (t) => {
+  const root = join(work, `set${n++}`);
+  makePackageSet(root, ['xenbus'].map((d) => specs.get(d as DriverName)!), signer);
+  rmSync(join(root, 'xenbus', 'x64', 'xenfilt.sys'));
+  const report = await verifyPackageSet(root, { specs, caFile: signer.cert });
+  t.same(failedChecks(report), ['xenbus:files']);
+  const p = point(report, 'xenbus', 'files');
+  t.match(p.diagnostics?.problems, [/xenbus\.inf:\d+ \[Xenbus_CopyFiles\]: xenfilt\.sys is missing from xenbus\/x64/, /xenfilt\.sys \(required by drivers-spec\/xenbus\) is missing/]);
+});
+
+t.test('a bad DriverVer is located', { skip }, async (t) => {
+  const { report } = await build(['xenbus', 'xenvbd'], { editInf: (d, s) => (d === 'xenvbd' ? s.replace(/DriverVer=[^\r\n]*/, 'DriverVer=02/30/2026,9.1.0.42') : s) });
+  t.same(failedChecks(report), ['xenvbd:driver-ver']);
+  t.match(point(report, 'xenvbd', 'driver-ver'), { message: /2026-02 has no day 30/, diagnostics: { at: /^xenvbd\/x64\/xenvbd\.inf:10 \[Version\] DriverVer$/ } });
+  t.ok(point(report, 'xenvbd', 'version').skip, 'version comparison skipped without a DriverVer');
+});
+
+t.test('versions must agree across the set', { skip }, async (t) => {
+  const { report } = await build(['xenbus', 'xenvif'], { versions: { xenvif: '9.1.0.41' } });
+  t.same(failedChecks(report), ['xenvif:version']);
+  t.match(point(report, 'xenvif', 'version'), { diagnostics: { expected: '9.1.0.42', observed: '9.1.0.41', at: /xenvif\.inf:10/ } });
+});
+
+t.test("a hardware ID outside the vendor's range or with a foreign prefix", { skip }, async (t) => {
+  const { report } = await build(['xenbus', 'xeniface'], {
+    editInf: (d, s) => (d === 'xeniface' ? s.replace('VEN_XNC200&DEV_IFACE', 'VEN_XNC300&DEV_IFACE').replace('VEN_XN0002&DEV_IFACE', 'VEN_XS0002&DEV_IFACE') : s),
+  });
+  t.same(failedChecks(report), ['xeniface:hardware-ids']);
+  const problems = point(report, 'xeniface', 'hardware-ids').diagnostics?.problems as string[];
+  t.match(problems, [/xeniface\.inf:\d+ \[Inst\.NTamd64\] %XenifaceDesc%: XENBUS\\VEN_XS0002&DEV_IFACE&REV_09000009: vendor prefix XS is not the set's vendor XN/, /C300 is outside XCP-ng's range \(XCP-ng C200-C2FF/]);
+});
+
+t.test('an ID that matches no spec template', { skip }, async (t) => {
+  const { report } = await build(['xenbus'], { editInf: (_d, s) => s.replace('PCI\\VEN_5853&DEV_0002', 'PCI\\VEN_1234&DEV_0002') });
+  t.match(point(report, 'xenbus', 'hardware-ids').diagnostics?.problems, [/PCI\\VEN_1234&DEV_0002 matches none of the spec's IDs/]);
+});
+
+t.test('a malformed line is located and the rest still judged', { skip }, async (t) => {
+  const { report } = await build(['xenbus'], { editInf: (_d, s) => s.replace('[DestinationDirs]', '[DestinationDirs\r\nbroken "quote') });
+  t.same(failedChecks(report), ['xenbus:inf']);
+  const p = point(report, 'xenbus', 'inf');
+  t.match(p.diagnostics?.problems, [/xenbus\.inf:14: section header without '\]'/, /xenbus\.inf:15: unterminated quoted string/]);
+});
+
+t.test('services must be the spec services', { skip }, async (t) => {
+  const changed = testSpecs();
+  const vif = changed.get('xenvif')!;
+  changed.set('xenvif', { ...vif, identity: { ...vif.identity, services: ['xenvif', 'xenvif_monitor'] } });
+  const { report } = await build(['xenbus', 'xenvif'], {}, { specs: changed });
+  t.same(failedChecks(report), ['xenvif:services']);
+  t.match(point(report, 'xenvif', 'services').diagnostics?.problems, [/no AddService for xenvif_monitor/]);
+});
+
+t.test('a tampered .sys fails its signature and the catalog', { skip }, async (t) => {
+  const root = join(work, `set${n++}`);
+  makePackageSet(root, [specs.get('xenbus')!], signer);
+  const sys = join(root, 'xenbus', 'x64', 'xenbus.sys');
+  const bytes = readFileSync(sys);
+  bytes[0x205] ^= 0x55; // a byte of the .text section (headers end at 0x200)
+  writeFileSync(sys, bytes);
+  const report = await verifyPackageSet(root, { specs, caFile: signer.cert });
+  t.same(failedChecks(report), ['xenbus:catalog', 'xenbus:signature']);
+  t.match(point(report, 'xenbus', 'signature').diagnostics?.problems, [/xenbus\/x64\/xenbus\.sys: modified after signing \(.*MISMATCH/]);
+  t.match(point(report, 'xenbus', 'catalog').diagnostics?.problems, [/xenbus\.sys differs from its digest in xenbus\.cat/]);
+});
+
+t.test('a file left out of the catalog', { skip }, async (t) => {
+  const { report } = await build(['xenbus'], { uncatalogued: ['xenfilt.sys'] });
+  t.same(failedChecks(report), ['xenbus:catalog']);
+  t.match(point(report, 'xenbus', 'catalog').diagnostics?.problems, [/\[Xenbus_CopyFiles\]: xenfilt\.sys is not listed in xenbus\.cat/]);
+});
+
+t.test('without the test certificate the chain is untrusted; unsigned files are caught', { skip }, async (t) => {
+  const { report } = await build(['xenbus'], {}, { caFile: null });
+  t.match(point(report, 'xenbus', 'signature').diagnostics?.problems, [/signed by \/CN=winpv test signing.*chain is not trusted \(give the test certificate with --ca-file\)/]);
+  const unsigned = await build(['xenbus'], { unsigned: true });
+  t.match(point(unsigned.report, 'xenbus', 'signature').diagnostics?.problems, [/xenbus\.cat: (not signed|cannot be verified)/, /xenbus\.sys: not signed/, /xenfilt\.sys: not signed/]);
+  const nosign = await verifyPackageSet(unsigned.root, { specs, signMode: 'NoSign' });
+  t.same(failedChecks(nosign), [], 'NoSign: signatures are not expected');
+});
+
+t.test('unusable input: exit-2 errors, and INFs of unknown drivers', { skip }, async (t) => {
+  await t.rejects(verifyPackageSet(join(work, 'nope'), { specs }), { code: 'PACKAGE_DIR' });
+  const empty = join(work, `empty${n++}`);
+  require('node:fs').mkdirSync(empty);
+  await t.rejects(verifyPackageSet(empty, { specs }), { code: 'PACKAGE_EMPTY' });
+  writeFileSync(join(empty, 'other.inf'), '[Version]\nSignature="$Windows NT$"\n');
+  const r = await verifyPackageSet(empty, { specs });
+  t.match(r.points, [{ check: 'identify', ok: false, message: /other\.inf is not the INF of any driver/ }]);
+});
