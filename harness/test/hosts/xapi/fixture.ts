@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startXapiServer, type XapiTestServer } from '../../support/xapi-server';
 import { generateHostKey, startWindowsDouble, type WindowsDouble } from '../../support/windows-double';
+import { startDom0Double, type Dom0Double } from '../../support/dom0-double';
 import { XapiHost } from '../../../src/hosts/xapi/host';
 import type { XapiHostConfig } from '../../../src/hosts/xapi/config';
 import { Secret } from '../../../src/model/secret';
@@ -15,11 +16,13 @@ import type { DriverName } from '../../../src/model/spec';
 
 export const XAPI_PW = 'planted-XAPI-pw-4c1e9d';
 export const GUEST_PW = 'planted-guest-pw-88b2f0';
+export const DOM0_PW = 'planted-dom0-pw-31aa7c';
 export const TEMPLATE = 'Windows Server 2022 (winpv base)';
 
 export interface Pool {
   srv: XapiTestServer;
   doubles: WindowsDouble[];
+  dom0?: Dom0Double;
   byVm: Map<string, WindowsDouble>;
   cfg: XapiHostConfig;
   events: TraceEvent[];
@@ -28,7 +31,7 @@ export interface Pool {
   close(): Promise<void>;
 }
 
-export async function startPool(opts: { guests?: number } = {}): Promise<Pool> {
+export async function startPool(opts: { guests?: number; dom0?: boolean } = {}): Promise<Pool> {
   const hostKey = generateHostKey();
   const doubles: WindowsDouble[] = [];
   for (let i = 0; i < (opts.guests ?? 2); i++) {
@@ -41,6 +44,7 @@ export async function startPool(opts: { guests?: number } = {}): Promise<Pool> {
     password: XAPI_PW,
     tls: true,
     bootDelayMs: 20,
+    hostAddress: '127.0.0.1',
     guest: (vmRef) => {
       let d = byVm.get(vmRef);
       if (!d) {
@@ -56,6 +60,7 @@ export async function startPool(opts: { guests?: number } = {}): Promise<Pool> {
       d?.state.bound.clear();
     },
   });
+  const dom0 = opts.dom0 ? await startDom0Double(srv.pool, { user: 'root', password: DOM0_PW }) : undefined;
   const events: TraceEvent[] = [];
   let seq = 0;
   const sink: TraceSink = { emit: (e: TraceEventInput) => void events.push({ ...e, seq: seq++, t: 0 } as TraceEvent) };
@@ -66,13 +71,15 @@ export async function startPool(opts: { guests?: number } = {}): Promise<Pool> {
     password: new Secret(XAPI_PW),
     insecure: true,
     template: TEMPLATE,
+    dom0: dom0 ? { user: 'root', port: dom0.ssh.port, password: new Secret(DOM0_PW), hostKeySha256: dom0.ssh.hostKeyFingerprint } : undefined,
     guest: { user: 'Administrator', port: doubles[0]!.port, password: new Secret(GUEST_PW), hostKeySha256: doubles[0]!.hostKeyFingerprint },
     timeouts: { bootMs: 10_000, shutdownMs: 3_000, taskMs: 10_000 },
   };
   return {
-    srv, doubles, byVm, cfg, events, sink,
+    srv, doubles, dom0, byVm, cfg, events, sink,
     host: () => new XapiHost(cfg, { runId: `20261124T060000Z-${Math.random().toString(16).slice(2, 8)}` }),
     async close() {
+      await dom0?.close();
       await srv.close();
       for (const d of doubles) await d.close();
     },

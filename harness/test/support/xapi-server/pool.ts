@@ -34,6 +34,8 @@ export interface PoolOptions {
   user: string;
   password: string;
   hosts?: string[];
+  /** Address of every pool member (dom0 SSH goes there); default 192.0.2.1x. */
+  hostAddress?: string;
   /** Delay before guest metrics appear after start/reboot/resume (ms). */
   bootDelayMs?: number;
   guest?: (vmRef: string, vm: Rec) => GuestState;
@@ -62,7 +64,7 @@ export class FakePool {
   constructor(readonly opts: PoolOptions) {
     const hosts = opts.hosts ?? ['xs-host1', 'xs-host2'];
     hosts.forEach((name, i) => {
-      this.hostRefs.push(this.add('host', { name_label: name, address: `192.0.2.${10 + i}`, enabled: true, resident_VMs: [], other_config: {}, API_version_major: 2, API_version_minor: 21 }));
+      this.hostRefs.push(this.add('host', { name_label: name, address: opts.hostAddress ?? `192.0.2.${10 + i}`, enabled: true, resident_VMs: [], other_config: {}, API_version_major: 2, API_version_minor: 21 }));
     });
     this.defaultSr = this.add('SR', { name_label: 'Local storage', type: 'lvm', content_type: 'user', VDIs: [], PBDs: [], other_config: {}, physical_size: 500 * 2 ** 30, shared: false });
     this.isoSr = this.add('SR', { name_label: 'ISOs', type: 'iso', content_type: 'iso', VDIs: [], PBDs: [], other_config: {}, physical_size: 0, shared: true });
@@ -149,7 +151,11 @@ export class FakePool {
     return [...this.objects].filter(([, o]) => o.cls === cls).map(([r, o]) => [r, o.rec]);
   }
 
+  /** Test doubles that follow the pool (dom0's xenstore) subscribe here. */
+  readonly listeners = new Set<(cls: string, operation: Event['operation'], ref: string, rec: Rec | null) => void>();
+
   private emit(cls: string, operation: Event['operation'], ref: string, rec: Rec | null) {
+    for (const l of this.listeners) l(cls, operation, ref, rec);
     this.events.push({ id: this.nextEvent++, cls, operation, ref, snapshot: rec ? structuredClone(rec) : null });
     if (this.events.length > 5000) this.events.splice(0, 1000);
     for (const w of [...this.waiters]) w();
@@ -253,10 +259,11 @@ export class FakePool {
     const domid = this.nextDomid++;
     const metrics = this.add('VM_metrics', { VCPUs_number: vm.VCPUs_at_startup, memory_actual: vm.memory_dynamic_max, start_time: '20261124T06:00:00Z', other_config: {} });
     if (vm.metrics !== NULL) this.remove(vm.metrics as string);
-    this.set(vmRef, { power_state: 'Running', domid, resident_on: resident, metrics });
-    this.push(resident, 'resident_VMs', vmRef);
+    // Devices are attached as the domain is built, before XAPI reports it Running.
     for (const vbd of vm.VBDs as string[]) this.set(vbd, { currently_attached: true, device: this.deviceName(this.get(vbd).userdevice as string) });
     for (const vif of vm.VIFs as string[]) this.set(vif, { currently_attached: true });
+    this.set(vmRef, { power_state: 'Running', domid, resident_on: resident, metrics });
+    this.push(resident, 'resident_VMs', vmRef);
     this.bootGuest(vmRef, domid);
   }
 
