@@ -84,6 +84,15 @@ export class FakeDom0 implements Dom0Link {
         const kids = new Set([...this.xs.keys()].filter((k) => k.startsWith(base)).map((k) => k.slice(base.length).split('/')[0]!));
         return kids.size ? this.ok([...kids].join('\n') + '\n') : { code: 1, stdout: '', stderr: 'not found' };
       }
+      case 'xenstore-ls': {
+        const base = args[1]!.replace(/\/$/, '');
+        const rows = [...this.xs.keys()].filter((k) => k.startsWith(base + '/')).sort();
+        if (!rows.length && !this.xs.has(base)) return { code: 1, stdout: '', stderr: 'not found' };
+        // interior nodes appear with an empty value, as xenstored lists them
+        const all = new Set<string>();
+        for (const k of rows) for (let p = k; p.length > base.length; p = p.slice(0, p.lastIndexOf('/'))) all.add(p);
+        return this.ok([...all].sort().map((k) => `${k} = "${(this.xs.get(k) ?? '').replace(/\n/g, '\\n')}"`).join('\n') + '\n');
+      }
       case 'xenstore-write':
         this.setKey(args[0]!, args[1]!);
         return this.ok();
@@ -145,12 +154,13 @@ export class FakeDom0 implements Dom0Link {
     this.lines.push(line);
     let finish!: (r: ExecResult) => void;
     const done = new Promise<ExecResult>((r) => (finish = r));
-    const root = unquote(line.replace(/^exec /, '')).pop()!;
+    const root = unquote(line).pop()!;
+    const say = (p: string) => onLine(this.xs.has(p) ? `V${p} ${Buffer.from(this.xs.get(p)!).toString('base64')}` : `N${p}`);
     const w = (p: string) => {
-      if (p === root || p.startsWith(root + '/')) onLine(p);
+      if (p === root || p.startsWith(root + '/')) say(p);
     };
     this.watchers.push(w);
-    setImmediate(() => onLine(root));
+    setImmediate(() => say(root));
     return {
       stop: () => {
         this.watchers = this.watchers.filter((x) => x !== w);
