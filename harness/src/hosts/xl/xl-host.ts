@@ -188,6 +188,7 @@ export class XlHost implements HostBackend {
     const rec = this.guests.get(guest.handle);
     if (!rec) return;
     if ((await this.domid(rec.ref.handle)) !== undefined) {
+      await this.emitBackendStats(rec).catch(() => undefined); // the final counters
       await this.dom0.run(['xl', 'destroy', rec.ref.handle]);
       this.emit(rec, 'destroyed');
     }
@@ -225,8 +226,26 @@ export class XlHost implements HostBackend {
     if (rec.shape.os !== 'linux' || rec.shape.image) {
       throw new WinpvError('host', 'NOT_SUPPORTED', `guest ${guest.name}: the xl backend drives the lab's Linux reference guest; a Windows guest agent for xl hosts is not built yet`);
     }
-    rec.agent ??= new LinuxConsoleAgent(guest.name, this.consoleChannel(rec));
+    if (!rec.agent) {
+      const linux = new LinuxConsoleAgent(guest.name, this.consoleChannel(rec));
+      // After every workload the backends' counters go into the trace (blkback statistics/, netback rings).
+      const withStats = <T>(p: Promise<T>): Promise<T> => p.finally(() => this.emitBackendStats(rec).catch(() => undefined));
+      rec.agent = {
+        installDrivers: (b) => linux.installDrivers(b),
+        driverStatus: () => linux.driverStatus(),
+        blockWorkload: (w) => withStats(linux.blockWorkload(w)),
+        netWorkload: (w, peer) => withStats(linux.netWorkload(w, peer)),
+      };
+    }
     return rec.agent;
+  }
+
+  /** One backend.stats event per device of the guest, as dom0 reports the counters now. */
+  async emitBackendStats(rec: GuestRecord): Promise<void> {
+    for (const dev of await this.devices(rec.ref)) {
+      const stats = await this.rings.backendStats(rec.ref, dev);
+      if (stats) this.trace?.emit({ ev: 'backend.stats', inst: rec.inst, guest: rec.ref.name, dev, stats });
+    }
   }
 
   private consoleChannel(rec: GuestRecord): ConsoleChannel {

@@ -78,3 +78,13 @@ t.test('a Windows (HVM image) guest has no Linux agent', async (t) => {
   const g = await host.createGuest({ ...shape, os: 'windows', image: '/img/w.raw' }, 'w');
   t.throws(() => host.agent(g), { code: 'NOT_SUPPORTED' });
 });
+
+t.test('the final blkback counters go into the trace when a guest is destroyed', async (t) => {
+  const { fake, host, events } = await open();
+  fake.other = (a) => (a[0] === 'grep' && a[3]?.includes('/vbd-') ? { code: 0, stdout: `${a[3]}/rd_req:3\n${a[3]}/wr_req:512\n`, stderr: '' } : { code: 1, stdout: '', stderr: '' });
+  const g = await host.createGuest(shape, 's');
+  await host.destroyGuest(g);
+  const stats = events.filter((e) => e.ev === 'backend.stats');
+  t.same(stats.map((e) => (e as { dev: string; stats: unknown }).stats), [{ rd_req: 3, wr_req: 512 }]);
+  t.equal((stats[0] as { dev: string }).dev, 'vbd/51712');
+});
