@@ -4,9 +4,9 @@
 import { hostError, WinpvError } from '../../model/errors';
 import type { Capability } from '../../model/catalog';
 import type {
-  BackendControlCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, SaveRestoreCapability,
+  BackendControlCapability, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, SaveRestoreCapability,
 } from '../../model/host';
-import type { DeviceRef, GuestShape, VbdShape, VifShape } from '../../model/scenario';
+import type { DeviceRef, FaultConfig, GuestShape, VbdShape, VifShape } from '../../model/scenario';
 import type { GuestLifecycle, TraceSink } from '../../model/trace';
 import { LinuxConsoleAgent, type ConsoleChannel } from '../../guests/linux/console-agent';
 import { Dom0, type Dom0Link } from './dom0';
@@ -271,6 +271,7 @@ export class XlHost implements HostBackend {
         },
       },
       guestAddress: `${prefix}.${100 + (rec.ref.domid % 150)}`,
+      alive: async () => (await this.powerState(rec.ref)) === 'running',
       sleep,
     };
   }
@@ -329,6 +330,36 @@ export class XlHost implements HostBackend {
     forceBackendState: async (guest: GuestRef, dev: DeviceRef, state: number): Promise<void> => {
       const [kind, id] = dev.split('/');
       await this.xenstore.write(`/local/domain/0/backend/${kind}/${guest.domid}/${id}/state`, String(state));
+    },
+  };
+
+  /** Faults real Xen can really have, injected the way they happen: the guest kernel panics
+   *  (sysrq `c` through its console), the backend is forced to Closing, the backend directory is
+   *  removed under the frontend. The simulator-only faults (ring and xenstore misbehaviour) are refused. */
+  readonly faults: FaultCapability = {
+    inject: async (fault: FaultConfig, guest?: GuestRef): Promise<() => Promise<void>> => {
+      const off = async () => undefined;
+      if (!guest) throw hostError('FAULT_NO_GUEST', `fault ${fault.name} needs a guest`);
+      const rec = this.rec(guest);
+      const dev = fault.device ?? (rec.shape.vbds[0] ? (`vbd/${vdevToDevid(rec.shape.vbds[0].vdev)}` as DeviceRef) : undefined);
+      switch (fault.name) {
+        case 'guest-crash':
+          this.trace?.emit({ ev: 'fault', inst: rec.inst, name: fault.name, on: true, detail: { how: 'sysrq c (kernel panic) in the guest' } });
+          await this.consoleChannel(rec).send(`crash ${Buffer.from('echo c > /proc/sysrq-trigger').toString('base64')}`);
+          return off;
+        case 'backend-closing':
+          if (!dev) throw hostError('FAULT_NO_DEVICE', `fault ${fault.name}: guest ${guest.name} has no device`);
+          this.trace?.emit({ ev: 'fault', inst: rec.inst, name: fault.name, on: true, detail: { dev, how: 'xenstore-write state 5' } });
+          await this.backendControl.forceBackendState(rec.ref, dev, 5);
+          return off;
+        case 'surprise-unplug':
+          if (!dev) throw hostError('FAULT_NO_DEVICE', `fault ${fault.name}: guest ${guest.name} has no device`);
+          this.trace?.emit({ ev: 'fault', inst: rec.inst, name: fault.name, on: true, detail: { dev, how: 'xenstore-rm of the backend directory' } });
+          await this.hotplug.detach(rec.ref, dev, { surprise: true });
+          return off;
+        default:
+          throw new WinpvError('host', 'NOT_SUPPORTED', `fault ${fault.name} can only be injected on the simulated host (real Xen: guest-crash, backend-closing, surprise-unplug)`);
+      }
     },
   };
 
