@@ -74,14 +74,33 @@ export class XlHost implements HostBackend {
     return this.ringView;
   }
 
+  private async connect(): Promise<void> {
+    const link = await this.opts.connect();
+    link.onClose((err) => {
+      if (err && this.dom0Conn?.link === link) this.dropped = err instanceof WinpvError ? err : hostError('SSH_DROPPED', `connection to ${this.label} dropped: ${err.message}`);
+    });
+    this.dom0Conn = new Dom0(link, this.label);
+    this.dropped = undefined;
+    this.xs?.stopAll();
+    this.xs = new XlXenstore(this.dom0Conn);
+    this.ringView = new XlRings(this.dom0Conn, (g) => this.devices(g));
+  }
+
+  /** Teardown after the connection dropped: one new connection, so what the run created is still removed. */
+  private async reconnectForTeardown(): Promise<void> {
+    if (!this.dropped) return;
+    const why = this.dropped;
+    try {
+      await this.connect();
+    } catch {
+      throw why;
+    }
+  }
+
   async open(trace: TraceSink, _opts: { seed: number }): Promise<void> {
     this.trace = trace;
     this.t0 = Date.now();
-    const link = await this.opts.connect();
-    link.onClose((err) => {
-      if (err) this.dropped = err instanceof WinpvError ? err : hostError('SSH_DROPPED', `connection to ${this.label} dropped: ${err.message}`);
-    });
-    this.dom0Conn = new Dom0(link, this.label);
+    await this.connect();
     const info = await this.dom0.try(['xl', 'info']);
     if (info.code !== 0) throw hostError('XL_UNAVAILABLE', `\`xl info\` failed on ${this.label}: ${info.stderr.trim()} (is this a Xen dom0 with the toolstack running?)`);
     if (!/virt_caps\s*:.*\bhvm\b/.test(info.stdout)) this.capabilities = new Set([...this.capabilities].filter((c) => c !== 'windows-guest'));
@@ -90,8 +109,6 @@ export class XlHost implements HostBackend {
     if (hasPvGuest.code !== 0) this.capabilities = new Set([...this.capabilities].filter((c) => c !== 'linux-guest'));
     const addr = await this.dom0.try(['ip', '-4', '-o', 'addr', 'show', 'dev', BRIDGE]);
     this.bridgeAddress = /inet (\d+\.\d+\.\d+\.\d+)/.exec(addr.stdout)?.[1] ?? '';
-    this.xs = new XlXenstore(this.dom0);
-    this.ringView = new XlRings(this.dom0, (g) => this.devices(g));
   }
 
   async close(): Promise<void> {
@@ -187,6 +204,7 @@ export class XlHost implements HostBackend {
   async destroyGuest(guest: GuestRef): Promise<void> {
     const rec = this.guests.get(guest.handle);
     if (!rec) return;
+    await this.reconnectForTeardown();
     if ((await this.domid(rec.ref.handle)) !== undefined) {
       await this.emitBackendStats(rec).catch(() => undefined); // the final counters
       await this.dom0.run(['xl', 'destroy', rec.ref.handle]);

@@ -3,7 +3,7 @@
 // Needs a running lab: .ci/lab sets WINPV_LAB_LIVE=1 after `winpv lab up`; by hand:
 //   winpv lab up && WINPV_LAB_LIVE=1 npx tap harness/test/hosts/xl/lab-live.test.ts --disable-coverage
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,4 +39,26 @@ if (!process.env.WINPV_LAB_LIVE) {
       t.notMatch(left.stdout, /winpv-/, 'no domain of the run left in xl list');
     });
   }
+
+  t.test('lab-fault-ssh-cut: the connection to dom0 cut mid-run gives Bail out, valid TAP, and the domain is still removed', async (t) => {
+    const reports = mkdtempSync(join(tmpdir(), 'winpv-lab-live-'));
+    const child = spawn(process.execPath, [join(root, 'harness', 'bin', 'winpv'), 'run', '--host', 'lab', '--reporter', 'none', '--report-dir', reports, join('harness', 'test', 'fixtures', 'lab', 'faults', 'lab-fault-ssh-cut.xml')], { cwd: root, stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    // wait until the guest runs and its block workload is under way
+    for (let i = 0; i < 120; i++) {
+      const row = winpv(['lab', 'ssh', '--', 'xl', 'list']).stdout.split('\n').find((l) => l.startsWith('winpv-lab-fault-ssh-cut-ref '));
+      const flags = row?.trim().split(/\s+/)[4];
+      if (flags && !flags.includes('p')) break; // created and unpaused
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+    await new Promise((r) => setTimeout(r, 25_000));
+    // Inside the lab's dom0 (our own VM): end every SSH session except the one running this command.
+    winpv(['lab', 'ssh', '--', 'sh', '-c', 'for p in $(pgrep -f "sshd: root@notty"); do [ "$p" = "$PPID" ] || kill "$p"; done']);
+    const code = await exited;
+    t.equal(code, 3, 'winpv run exits 3 (host failure)');
+    const tap = readFileSync(join(reports, 'latest', 'results.tap'), 'utf8');
+    t.match(tap, /^Bail out!/m, 'TAP says where the run stopped');
+    t.notOk(parseTap(tap).ok);
+    t.notMatch(winpv(['lab', 'ssh', '--', 'xl', 'list']).stdout, /winpv-/, 'the domain was removed over a new connection');
+  });
 }

@@ -108,3 +108,19 @@ t.test('faults real Xen can have: backend forced to Closing, surprise removal, a
   await t.rejects(host.faults.inject({ name: 'missed-notify', params: {} }, g), { code: 'NOT_SUPPORTED' });
   t.same(events.filter((e) => e.ev === 'fault').map((e) => (e as { name: string }).name), ['backend-closing', 'guest-crash', 'surprise-unplug']);
 });
+
+t.test('after the SSH connection dropped, the run fails but teardown reconnects and destroys what it created', async (t) => {
+  const first = new FakeDom0();
+  const second = new FakeDom0();
+  let connects = 0;
+  const host = new XlHost({ label: 'drop', connect: async () => (++connects === 1 ? first : second) });
+  await host.open({ emit: () => undefined }, { seed: 1 });
+  const g = await host.createGuest(shape, 'cut');
+  second.domains.set(g.handle, { ...first.domains.get(g.handle)! });
+  first.drop();
+  await t.rejects(host.startGuest(g), { code: 'SSH_DROPPED' });
+  await host.destroyGuest(g);
+  t.equal(connects, 2, 'one new connection for the teardown');
+  t.ok(second.lines.some((l) => l === `xl destroy ${g.handle}`), 'the domain is destroyed over it');
+  t.equal(second.domains.size, 0);
+});
