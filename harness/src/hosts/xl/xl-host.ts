@@ -28,6 +28,8 @@ interface GuestRecord {
   inst: string;
   shape: GuestShape;
   files: string[];
+  /** Loop devices set up for the guest's disks (released at destroy). */
+  loops: string[];
   agent?: GuestAgent;
   consoleOffset: number;
 }
@@ -145,16 +147,17 @@ export class XlHost implements HostBackend {
     const name = domainName(inst, shape.name);
     if ((await this.domid(name)) !== undefined) await this.dom0.try(['xl', 'destroy', name]); // left over by a crashed run
     const files: string[] = [];
+    const loops: string[] = [];
     const disks: Record<string, string> = {};
     for (const [i, vbd] of shape.vbds.entries()) {
       if (i === 0 && shape.image) {
         disks[vbd.vdev] = shape.image;
         continue;
       }
-      const f = `${RUN_DIR}/${name}-${vbd.vdev}.img`;
-      await this.dom0.run(['truncate', '-s', `${Math.max(1, Math.floor(vbd.sizeMiB))}M`, f]);
-      files.push(f);
-      disks[vbd.vdev] = f;
+      const { file, loop } = await this.makeDisk(name, vbd);
+      files.push(file);
+      loops.push(loop);
+      disks[vbd.vdev] = loop;
     }
     const cfg = `${RUN_DIR}/${name}.cfg`;
     await this.dom0Conn!.link.putFile(Buffer.from(xlConfig(name, shape, { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, disks }, { bridge: BRIDGE })), cfg);
@@ -165,13 +168,25 @@ export class XlHost implements HostBackend {
     const domid = await this.domid(name);
     if (domid === undefined) throw hostError('XL_CREATE', `xl create ${name} returned but the domain is not listed`);
     const ref: GuestRef = { name: shape.name, domid, handle: name };
-    const rec: GuestRecord = { ref, inst, shape, files, consoleOffset };
+    const rec: GuestRecord = { ref, inst, shape, files, loops, consoleOffset };
     this.guests.set(name, rec);
     // Backend overrides (e.g. max-ring-page-order 0) are written while the frontends cannot yet read them.
     for (const vbd of shape.vbds) await this.overrideBackend(domid, `vbd/${vdevToDevid(vbd.vdev)}`, vbd.backend);
     for (const vif of shape.vifs) await this.overrideBackend(domid, `vif/${vif.devid}`, vif.backend);
     this.emit(rec, 'created');
     return ref;
+  }
+
+  /** A sparse disk file behind a loop device. The loop is set up here rather than by the block
+   *  hotplug script: libxl kills hotplug scripts after 10 s, and the script's file path (locking,
+   *  scanning every loop device) took longer than that in the lab on a loaded machine; for a block
+   *  device the script only records it. */
+  private async makeDisk(name: string, vbd: VbdShape): Promise<{ file: string; loop: string }> {
+    const file = `${RUN_DIR}/${name}-${vbd.vdev}.img`;
+    await this.dom0.run(['truncate', '-s', `${Math.max(1, Math.floor(vbd.sizeMiB))}M`, file]);
+    const loop = (await this.dom0.run(['losetup', '--find', '--show', file])).trim();
+    if (!/^\/dev\/loop\d+$/.test(loop)) throw hostError('XL_LOOP', `losetup gave no loop device for ${file}: ${loop}`);
+    return { file, loop };
   }
 
   private async overrideBackend(domid: number, dev: string, keys: Record<string, string>): Promise<void> {
@@ -210,6 +225,7 @@ export class XlHost implements HostBackend {
       await this.dom0.run(['xl', 'destroy', rec.ref.handle]);
       this.emit(rec, 'destroyed');
     }
+    for (const loop of rec.loops) await this.dom0.try(['losetup', '--detach', loop]);
     if (rec.files.length) await this.dom0.try(['rm', '-f', '--', ...rec.files]);
     this.guests.delete(guest.handle);
   }
@@ -297,10 +313,10 @@ export class XlHost implements HostBackend {
   readonly hotplug: HotplugCapability = {
     attachVbd: async (guest: GuestRef, vbd: VbdShape): Promise<DeviceRef> => {
       const rec = this.rec(guest);
-      const f = `${RUN_DIR}/${rec.ref.handle}-${vbd.vdev}.img`;
-      await this.dom0.run(['truncate', '-s', `${Math.max(1, Math.floor(vbd.sizeMiB))}M`, f]);
-      rec.files.push(f);
-      await this.dom0.run(['xl', 'block-attach', rec.ref.handle, diskSpec(vbd, f)]);
+      const { file, loop } = await this.makeDisk(rec.ref.handle, vbd);
+      rec.files.push(file);
+      rec.loops.push(loop);
+      await this.dom0.run(['xl', 'block-attach', rec.ref.handle, diskSpec(vbd, loop)]);
       return `vbd/${vdevToDevid(vbd.vdev)}`;
     },
     attachVif: async (guest: GuestRef, vif: VifShape): Promise<DeviceRef> => {

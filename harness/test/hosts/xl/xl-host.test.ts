@@ -25,6 +25,7 @@ t.test('create paused from a generated config, backend overrides before unpause,
   t.equal(await host.powerState(g), 'paused');
   const cfg = fake.files.get('/var/lib/winpv/run/winpv-inst1-g1.cfg')!;
   t.match(cfg, /on_crash = "preserve"/);
+  t.match(cfg, /target=\/dev\/loop0"/, 'the disk is a loop device set up by the backend, not by the hotplug script');
   const create = fake.lines.findIndex((l) => l.startsWith('xl create -p'));
   const override = fake.lines.findIndex((l) => l.includes('max-ring-page-order'));
   t.ok(create >= 0 && override > create, 'override written after the paused create');
@@ -35,6 +36,7 @@ t.test('create paused from a generated config, backend overrides before unpause,
   await host.destroyGuest(g);
   await host.destroyGuest(g);
   t.equal(await host.powerState(g), 'gone');
+  t.equal(fake.loops.size, 0, 'loop devices released');
   t.same(events.map((e) => (e as { what: string }).what), ['created', 'started', 'destroyed']);
   await host.close();
 });
