@@ -62,8 +62,8 @@ export class Hypervisor {
   private domains = new Map<number, Domain>();
   private nextDomid = 1;
 
-  constructor(seed: number, readonly xenstore: XenstoreAttach) {
-    this.sched = new Scheduler(seed);
+  constructor(sched: Scheduler | number, readonly xenstore: XenstoreAttach) {
+    this.sched = typeof sched === 'number' ? new Scheduler(sched) : sched;
     this.evtchn = new EventChannels(this.sched);
     this.grantOps = new GrantOps((d) => this.domains.get(d));
   }
@@ -79,11 +79,12 @@ export class Hypervisor {
   }
 
   /** XEN_DOMCTL_createdomain + introduce to xenstore; the domain starts paused. */
-  async createDomain(name: string): Promise<Domain> {
+  async createDomain(name: string, from?: { memory: GuestMemory; grants: GrantTable }): Promise<Domain> {
     const domid = this.nextDomid++;
     await this.xenstore.introduce(domid);
     const xs = await this.xenstore.connect(domid);
-    const d = new Domain(this, domid, name, new GuestMemory(domid), new GrantTable(domid), xs);
+    // A restored domain gets its saved memory and grant table back under the new domid.
+    const d = new Domain(this, domid, name, from?.memory ?? new GuestMemory(domid), from?.grants ?? new GrantTable(domid), xs);
     this.domains.set(domid, d);
     this.evtchn.addDomain(domid);
     return d;
@@ -99,8 +100,8 @@ export class Hypervisor {
     return d;
   }
 
-  /** XEN_DOMCTL_destroydomain: closes ports, drops mappings of its grants held by others stay visible to the audit. */
-  async destroyDomain(domid: number): Promise<void> {
+  /** XEN_DOMCTL_destroydomain: closes its ports and the mappings it holds; its memory object is only dropped by the caller (save keeps it). */
+  async destroyDomain(domid: number, _opts: { keepMemory?: boolean } = {}): Promise<void> {
     const d = this.domains.get(domid);
     if (!d || d.state === 'dead') return;
     d.setState('dead');

@@ -6,9 +6,11 @@ import type { DriverSpec } from '../../model/spec';
 import type { DeviceRef } from '../../model/scenario';
 import { XenbusState } from '../../model/xenbus';
 import type { Domain } from '../hypervisor';
-import { findKey, keysOf, statePath, waitsFor, type KeyPlan } from '../spec-model';
+import { matchKey } from '../../model/spec-eval';
+import { statePath, waitsFor } from '../spec-model';
 import { noFrontendFaults, type FrontendFaults } from '../faults';
 import { readInt } from '../xs';
+import type { FrontendRing } from './front-ring';
 
 export type FrontendPhase = 'idle' | 'connecting' | 'connected' | 'closing' | 'closed' | 'gone' | 'failed';
 
@@ -17,8 +19,7 @@ export abstract class XenbusFrontend {
   phase: FrontendPhase = 'idle';
   backendState = XenbusState.Unknown as number;
   backendPath = '';
-  readonly faults: FrontendFaults = noFrontendFaults();
-  private keyPlans: KeyPlan[];
+  faults: FrontendFaults = noFrontendFaults();
   private unwatch?: () => Promise<void>;
   private waiters: { pred: (s: number) => boolean; resolve: (s: number) => void }[] = [];
   private chain: Promise<void> = Promise.resolve();
@@ -28,9 +29,7 @@ export abstract class XenbusFrontend {
     readonly spec: DriverSpec,
     readonly type: 'vbd' | 'vif',
     readonly devid: number,
-  ) {
-    this.keyPlans = keysOf(spec, 'frontend');
-  }
+  ) {}
 
   get dev(): DeviceRef {
     return `${this.type}/${this.devid}`;
@@ -47,12 +46,16 @@ export abstract class XenbusFrontend {
 
   /** Allocates rings, grants and event channels from the backend's features; returns the keys to write. */
   protected abstract setupRings(backendFeature: (k: string) => Promise<string | null>): Promise<Record<string, string>>;
+  /** Reads what the backend publishes at Connected (disk size, ...) before the data plane starts. */
+  protected async backendConnected(): Promise<void> {}
   /** Starts the data plane once both ends are Connected. */
   protected abstract started(): void;
   /** Fails or (on suspend) parks outstanding requests; ends grants unless told not to; frees rings. */
   protected abstract teardownRings(opts: { endGrants: boolean; force: boolean }): void;
   /** Outstanding requests on all rings (close waits for them to drain). */
   abstract outstanding(): number;
+  /** The rings in use right now (for the ring view). */
+  abstract liveRings(): FrontendRing[];
 
   /** Attach to the device directory and connect as the spec says. */
   async start(): Promise<void> {
@@ -65,6 +68,10 @@ export abstract class XenbusFrontend {
     this.unwatch = await this.dom.xs.watch(`${this.backendPath}/state`, () =>
       this.dom.onCpu(() => this.serial(() => this.backendChanged())),
     );
+    const current = await readInt(this.dom.xs, `${this.fePath}/state`);
+    if (current !== undefined && current !== XenbusState.Initialising) {
+      for (const s of statePath(this.spec, current, XenbusState.Initialising, 'reconnect')) await this.switchState(s);
+    }
     await this.connect();
   }
 
@@ -133,26 +140,23 @@ export abstract class XenbusFrontend {
     }
     await this.waitBackend((b) => b === XenbusState.Connected || b >= XenbusState.Closing);
     if (this.backendState !== XenbusState.Connected || this.phase !== 'connecting') return;
+    await this.backendConnected();
     this.phase = 'connected';
     this.started();
   }
 
-  /** Keeps the keys the spec lists for the frontend and applies key faults. */
+  /** Keeps the keys the spec lists for the frontend (per-queue keys under queue-N/) and applies key faults. */
   private filterKeys(proposed: Record<string, string>): Record<string, string> {
+    const keys = this.spec.device?.keys ?? [];
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(proposed)) {
-      if (!findKey(this.keyPlans, k)) continue;
+      const spec = matchKey(keys, 'frontend', k) ?? matchKey(keys, 'frontend', k.replace(/^queue-\d+\//, ''));
+      if (!spec) continue;
       if (this.faults.missingKeys?.test(k)) continue;
       let value = v;
       if (this.faults.malformedKey?.key.test(k)) value = this.faults.malformedKey.value;
       if (k === 'protocol' && this.faults.wrongProtocol) value = 'x86_32-abi';
       out[k] = value;
-    }
-    for (const p of this.keyPlans) {
-      if (p.spec.requiredFrom !== undefined && p.spec.requiredFrom <= XenbusState.Connected && !p.spec.when && !p.spec.alternativeGroup
-        && !Object.keys(proposed).some((k) => p.pattern.test(k))) {
-        this.log('debug', `spec key ${p.spec.name} has no value in the device model`);
-      }
     }
     return out;
   }

@@ -95,7 +95,7 @@ export class Xenvbd extends XenbusFrontend {
       keys[`${prefix}event-channel`] = String(port);
     }
     if (this.order > 0 || (await feature('max-ring-page-order')) !== null) keys['ring-page-order'] = String(this.order);
-    if (nq > 1) keys['multi-queue-num-queues'] = String(nq);
+    if (nq > 1 || (await feature('multi-queue-max-queues')) !== null) keys['multi-queue-num-queues'] = String(nq);
     keys.protocol = 'x86_64-abi';
     keys['feature-persistent'] = this.persistent ? '1' : '0';
     // xenvbd's own keys (written when its spec lists them)
@@ -103,6 +103,10 @@ export class Xenvbd extends XenbusFrontend {
     keys['feature-surprise-remove'] = '1';
     keys['feature-online-resize'] = '1';
     return keys;
+  }
+
+  protected override async backendConnected(): Promise<void> {
+    this.sectors = (await this.readBackendInt('sectors')) ?? 0;
   }
 
   protected started(): void {
@@ -117,6 +121,10 @@ export class Xenvbd extends XenbusFrontend {
 
   get queueCount(): number {
     return this.queues.length;
+  }
+
+  liveRings(): FrontendRing[] {
+    return this.queues.map((q) => q.ring);
   }
 
   outstanding(): number {
