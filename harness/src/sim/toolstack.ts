@@ -164,9 +164,7 @@ export class Toolstack {
       await this.hv.sched.sleep(5);
     }
     await old.force(XenbusState.Closed);
-    await old.detachDriver();
-    rec.backend = this.freshBackend(d, rec);
-    await rec.backend.probe();
+    await this.resetBackend(d, dev);
   }
 
   /** Replaces a backend without a handshake (the frontend is suspended): the new one probes to InitWait. */
@@ -174,6 +172,9 @@ export class Toolstack {
     const rec = this.record(d.domid, dev);
     if (!rec) return;
     await rec.backend.detachDriver();
+    // As when libxl re-creates a device for a resumed domain: the frontend entry starts over at
+    // Initialising, so the fresh backend does not connect to the rings of before the suspend.
+    await this.dom0.xs.write(`${rec.backend.fePath}/state`, String(XenbusState.Initialising));
     rec.backend = this.freshBackend(d, rec);
     await rec.backend.probe();
   }

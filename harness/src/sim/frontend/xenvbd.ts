@@ -221,8 +221,9 @@ export class Xenvbd extends XenbusFrontend {
       if (!write && io.data) {
         const dst = io.data;
         const orig = done;
+        const dataPages = pending.pages.slice(0, npages);
         pending.done = (st) => {
-          pending.pages.slice(0, npages).forEach((p, i) => p.buf.copy(dst, i * 4096, 0, Math.min(4096, dst.length - i * 4096)));
+          dataPages.forEach((p, i) => p.buf.copy(dst, i * 4096, 0, Math.min(4096, dst.length - i * 4096)));
           orig(st);
         };
       }

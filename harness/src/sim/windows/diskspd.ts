@@ -57,11 +57,16 @@ export async function runDiskspd(w: BlockWorkloadStep, ctx: BlockRunContext): Pr
     return b;
   };
 
-  const worker = async () => {
+  // With verification each worker owns every outstanding-th block, so no two workers ever race on
+  // one block between its write and its read-back.
+  const worker = async (k: number) => {
+    const own = Math.max(1, Math.floor(span / outstanding));
     while (sched.nowMicros() < deadline && counts.issued < budget) {
       counts.issued++;
       const n = counts.issued;
-      const block = w.pattern === 'sequential' ? seq++ % span : rng.int(0, span - 1);
+      const block = w.verify
+        ? k + outstanding * (w.pattern === 'sequential' ? seq++ % own : rng.int(0, own - 1))
+        : w.pattern === 'sequential' ? seq++ % span : rng.int(0, span - 1);
       const sector = block * nsect;
       if (w.flush && n % 16 === 0) {
         const r = await fe.submit({ op: 'flush', sector: 0, nsect: 0 });
@@ -104,7 +109,7 @@ export async function runDiskspd(w: BlockWorkloadStep, ctx: BlockRunContext): Pr
     }
   };
   try {
-    await Promise.all(Array.from({ length: outstanding }, () => worker()));
+    await Promise.all(Array.from({ length: outstanding }, (_, k) => worker(k)));
     // diskspd runs for its duration even when the I/O finished early.
     if (sched.nowMicros() < deadline) await sched.sleep((deadline - sched.nowMicros()) / 1000);
   } finally {
