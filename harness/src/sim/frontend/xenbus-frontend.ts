@@ -12,6 +12,9 @@ import { noFrontendFaults, type FrontendFaults } from '../faults';
 import { readInt } from '../xs';
 import type { FrontendRing } from './front-ring';
 
+/** How long a closing frontend waits for the backend before it closes anyway. */
+export const CLOSE_TIMEOUT_MS = 10_000;
+
 export type FrontendPhase = 'idle' | 'connecting' | 'connected' | 'closing' | 'closed' | 'gone' | 'failed';
 
 export abstract class XenbusFrontend {
@@ -98,9 +101,21 @@ export abstract class XenbusFrontend {
   }
 
   /** Resolves once the backend's state satisfies pred (as seen through the watch). */
-  protected waitBackend(pred: (s: number) => boolean): Promise<number> {
+  protected waitBackend(pred: (s: number) => boolean, timeoutMs?: number): Promise<number> {
     if (pred(this.backendState)) return Promise.resolve(this.backendState);
-    return new Promise((resolve) => this.waiters.push({ pred, resolve }));
+    return new Promise((resolve) => {
+      const w = { pred, resolve };
+      this.waiters.push(w);
+      if (timeoutMs !== undefined) {
+        this.hv.sched.after(timeoutMs * 1000, () => {
+          const i = this.waiters.indexOf(w);
+          if (i < 0) return;
+          this.waiters.splice(i, 1);
+          this.log('warn', `backend did not answer within ${timeoutMs} ms (state ${this.backendState})`);
+          resolve(this.backendState);
+        });
+      }
+    });
   }
 
   async switchState(s: number): Promise<void> {
@@ -112,7 +127,9 @@ export abstract class XenbusFrontend {
     this.phase = 'connecting';
     let path = statePath(this.spec, XenbusState.Initialising, XenbusState.Connected, 'connect');
     if (this.faults.skipState) path = [XenbusState.Connected];
-    if (!this.faults.earlyConnect) await this.waitBackend((s) => s >= waitsFor(this.spec) && s <= XenbusState.Connected);
+    // The early-connect bug: announce the next state before the backend has reached InitWait.
+    if (this.faults.earlyConnect) await this.switchState(path[0]);
+    else await this.waitBackend((s) => s >= waitsFor(this.spec) && s <= XenbusState.Connected);
     if (this.phase !== 'connecting') return;
     const feature = (k: string) => this.dom.xs.read(`${this.backendPath}/${k}`);
     const proposed = await this.setupRings(feature);
@@ -122,6 +139,7 @@ export abstract class XenbusFrontend {
         async (tx) => {
           for (const [k, v] of Object.entries(keys)) await tx.write(`${this.fePath}/${k}`, v);
           await tx.write(`${this.fePath}/state`, String(path[0]));
+          this.writtenKeys = Object.keys(keys);
         },
         { maxRetries: this.faults.maxTxRetries },
       );
@@ -170,11 +188,26 @@ export abstract class XenbusFrontend {
     if (endEarly) this.teardownRings({ endGrants: true, force: true });
     for (const s of path) {
       await this.switchState(s);
-      if (s === XenbusState.Closing) await this.waitBackend((b) => b >= XenbusState.Closing || b === XenbusState.InitWait);
+      if (s === XenbusState.Closing) await this.waitBackend((b) => b >= XenbusState.Closing || b === XenbusState.InitWait, CLOSE_TIMEOUT_MS);
     }
     if (!endEarly) this.teardownRings({ endGrants: !this.faults.grantLeak, force: false });
+    await this.removeKeys();
     this.phase = 'closed';
     this.hv.report.deviceClosed(this.dom.domid, this.dev);
+  }
+
+  private writtenKeys: string[] = [];
+
+  /** The ring keys go with the rings (so a later connect never leaves stale references behind). */
+  private async removeKeys(): Promise<void> {
+    const keys = this.writtenKeys;
+    this.writtenKeys = [];
+    if (keys.length === 0) return;
+    await this.dom.xs
+      .transaction(async (tx) => {
+        for (const k of keys) await tx.rm(`${this.fePath}/${k}`);
+      })
+      .catch((e) => this.log('warn', `removing ring keys: ${(e as Error).message}`));
   }
 
   private async reconnect(): Promise<void> {

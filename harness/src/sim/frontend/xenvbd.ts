@@ -284,7 +284,11 @@ export class Xenvbd extends XenbusFrontend {
     p.pages = [];
   }
 
-  /** Storport-style timeout: poll the ring and kick the backend when requests sit too long. */
+  /**
+   * Storport-style timeout: when requests sit for REQUEST_TIMEOUT_US without progress the miniport
+   * polls the ring and kicks the backend; a request older than twice that is failed (the adapter
+   * reset), so a lost response costs an I/O error, never a hang.
+   */
   private armWatchdog(): void {
     if (this.watchdog) return;
     this.watchdog = true;
@@ -293,13 +297,24 @@ export class Xenvbd extends XenbusFrontend {
         this.watchdog = false;
         return;
       }
-      const idle = this.hv.sched.nowMicros() - this.lastProgress;
-      if (idle >= REQUEST_TIMEOUT_US) {
-        this.log('warn', `requests outstanding for ${Math.round(idle / 1000)} ms: polling the ring`);
-        this.lastProgress = this.hv.sched.nowMicros();
+      const now = this.hv.sched.nowMicros();
+      if (now - this.lastProgress >= REQUEST_TIMEOUT_US) {
+        this.log('warn', `requests outstanding for ${Math.round((now - this.lastProgress) / 1000)} ms: polling the ring`);
+        this.lastProgress = now;
         for (const q of this.queues) {
           this.onEvent(q);
           q.ring.notify();
+        }
+      }
+      for (const q of this.queues) {
+        for (const p of [...q.pending.values()]) {
+          if (now - p.t0 < 2 * REQUEST_TIMEOUT_US) continue;
+          this.log('warn', `request ${p.id} timed out: failed`);
+          q.pending.delete(p.id);
+          p.grefs.forEach((g) => this.dom.endGrantDeferred(g));
+          p.grefs = [];
+          this.stats.errors++;
+          p.done(blk.BLKIF_RSP_ERROR);
         }
       }
       this.hv.sched.after(REQUEST_TIMEOUT_US / 3, tick);
