@@ -16,16 +16,15 @@ const { skip, work } = ws;
 const specs = testSpecs();
 const PASSWORD = 'builder-pw';
 
-async function standin(failing: Record<string, number> = {}) {
+async function standin(failing: Record<string, number> = {}, hang?: string) {
   const sftpRoot = mkdtempSync(join(work, 'sftp-'));
   const scripts: string[] = [];
-  const server = await startStandinBuilder({ specs, signer: ws.signer, sftpRoot, password: PASSWORD, failing, scripts });
+  const server = await startStandinBuilder({ specs, signer: ws.signer, sftpRoot, password: PASSWORD, failing, scripts, ...(hang ? { hang } : {}) });
   return { server, scripts, sftpRoot };
 }
 
-async function build(server: { port: number; hostKeyFingerprint: string }, argv: string[], env: NodeJS.ProcessEnv = { WINPV_SSH_PASSWORD: PASSWORD }) {
-  const io = captureOutput();
-  const ctx: CommandContext = { argv: ['--builder', `ssh://builder@127.0.0.1:${server.port}`, '--host-key', server.hostKeyFingerprint, ...argv], env, cwd: work, out: io.out, err: io.err, verbose: false, signal: new AbortController().signal };
+async function build(server: { port: number; hostKeyFingerprint: string }, argv: string[], env: NodeJS.ProcessEnv = { WINPV_SSH_PASSWORD: PASSWORD }, io = captureOutput(), signal = new AbortController().signal) {
+  const ctx: CommandContext = { argv: ['--builder', `ssh://builder@127.0.0.1:${server.port}`, '--host-key', server.hostKeyFingerprint, ...argv], env, cwd: work, out: io.out, err: io.err, verbose: false, signal };
   const code = await buildMain(ctx, { loadSpecs: async () => specs, openBuilder });
   return { code, text: io.text(), ...(await parseTap(io.text())) };
 }
@@ -131,4 +130,18 @@ t.test('builder problems: wrong host key and wrong password are host errors (exi
   await t.rejects(build(server, ['--out', join(work, 'x')], { WINPV_SSH_PASSWORD: 'wrong' }), { code: 'SSH_AUTH', exitCode: 3 });
   await t.rejects(build(server, ['--type', 'release']), { code: 'USAGE' });
   await t.rejects(build(server, ['--build-version', '9.1.0']), { code: 'USAGE' });
+});
+
+t.test('an interrupted build bails out, ends the remote build and leaves no partial set', { skip }, async (t) => {
+  const { server } = await standin({}, 'xenvif');
+  t.teardown(() => server.close());
+  const out = join(work, 'out-int');
+  const io = captureOutput();
+  const abort = new AbortController();
+  io.out.on('data', (b: Buffer) => {
+    if (b.toString().includes('xenvif | Building xenvif: linking')) abort.abort();
+  });
+  await t.rejects(build(server, ['--out', out], undefined, io, abort.signal), { code: 'SSH_DROPPED', exitCode: 3 });
+  t.match(io.text(), /ok 1 - build xenbus[\s\S]*Bail out! xenvif: SSH connection/);
+  t.same(existsSync(out) ? readdirSync(out) : [], [], 'nothing collected');
 });
