@@ -159,3 +159,12 @@ t.test('a catalog that is not a catalog, and DER that lies about its lengths', {
   t.match(point(report, 'xenbus', 'catalog').message, /not a security catalog: .*(runs past|truncated)/);
   t.match(point(report, 'xenbus', 'signature').diagnostics?.problems, [/xenbus\.cat: (cannot be verified|modified after signing|not signed)/]);
 });
+
+t.test('x86 packages and SHA-1 catalogs; an x64-only INF in an x86 directory lists no device', { skip }, async (t) => {
+  const { report } = await build(['xenbus', 'xenvif'], { arch: 'x86', catalogAlg: 'sha1' });
+  t.same(failedChecks(report), []);
+  t.match(point(report, 'xenvif', 'catalog').message, /covers 2 file\(s\) \(sha1\)/);
+  t.same(report.packages.map((p) => p.arch), ['x86', 'x86']);
+  const wrong = await build(['xenbus'], { arch: 'x86', editInf: (_d, s) => s.replace(/NTx86/g, 'NTamd64') });
+  t.match(point(wrong.report, 'xenbus', 'hardware-ids'), { ok: false, message: /no device is listed for x86/ });
+});
