@@ -15,10 +15,11 @@ import { writeBundle } from '../../build/bundle';
 const HELP = `usage: winpv package verify <dir|iso|zip> [options]
        winpv package bundle <dir> [--out DIR] [options]
 
-verify   parse every INF below <dir> (or inside an ISO or zip bundle) and check the set against drivers-spec/: INF syntax,
-         DriverVer, one version across the set, hardware IDs inside the spec and the vendor's
-         range, child revisions advertised by the bus driver in the set, services, files
-         present, catalog digests, Authenticode signatures of .sys and .cat (osslsigncode)
+verify   parse every INF of a set (a directory, or a shipped ISO or zip) and check it
+         against drivers-spec/: INF syntax, DriverVer, one version across the set, hardware
+         IDs inside the spec and the vendor's range, child revisions advertised by the bus
+         driver in the set, services, files present, catalog digests, Authenticode
+         signatures of .sys and .cat (osslsigncode), the manifest's sizes and sha256
 bundle   verify, then write winpv-drivers-<version>.iso and .zip with manifest.json inside
          (default --out: <dir>/..), and read both back
 
@@ -26,7 +27,7 @@ options:
   --specs DIR        driver specs (default: drivers-spec/ of this installation)
   --arch x64|x86     architecture of packages whose directory does not name one (default x64)
   --vendor PREFIX    the set's vendor prefix (default: the manifest's, else the bus driver's IDs)
-  --sign-mode MODE   TestSign, ReleaseSign, or NoSign/Off to skip signature checks
+  --sign-mode MODE   TestSign, ProductionSign, or Off (NoSign) to skip signature checks
   --ca-file PEM      trusted root for signature chains (the TestSign certificate)
   --version W.X.Y.Z  the version every package must have (default: the manifest's, else xenbus's)
 
