@@ -16,10 +16,10 @@ const { skip, work } = ws;
 const specs = testSpecs();
 const PASSWORD = 'builder-pw';
 
-async function standin(failing: Record<string, number> = {}, hang?: string) {
+async function standin(failing: Record<string, number> = {}, hang?: string, more: { emptyPackage?: string[]; noInf?: string[] } = {}) {
   const sftpRoot = mkdtempSync(join(work, 'sftp-'));
   const scripts: string[] = [];
-  const server = await startStandinBuilder({ specs, signer: ws.signer, sftpRoot, password: PASSWORD, failing, scripts, ...(hang ? { hang } : {}) });
+  const server = await startStandinBuilder({ specs, signer: ws.signer, sftpRoot, password: PASSWORD, failing, scripts, ...(hang ? { hang } : {}), ...more });
   return { server, scripts, sftpRoot };
 }
 
@@ -144,4 +144,22 @@ t.test('an interrupted build bails out, ends the remote build and leaves no part
   await t.rejects(build(server, ['--out', out], undefined, io, abort.signal), { code: 'SSH_DROPPED', exitCode: 3 });
   t.match(io.text(), /ok 1 - build xenbus[\s\S]*Bail out! xenvif: SSH connection/);
   t.same(existsSync(out) ? readdirSync(out) : [], [], 'nothing collected');
+});
+
+t.test('a build that leaves no package, or a package without its INF, fails that driver', { skip }, async (t) => {
+  const { server } = await standin({}, undefined, { emptyPackage: ['xenvbd'], noInf: ['xeniface'] });
+  t.teardown(() => server.close());
+  const r = await build(server, ['--drivers', 'xenbus,xenvbd,xeniface', '--out', join(work, 'out-empty')]);
+  t.equal(r.code, 1);
+  t.match(r.text, /not ok 2 - build xenvbd: build\.ps1 succeeded but left no package/);
+  t.match(r.text, /not ok 3 - build xeniface: collecting the package failed\n  ---\n  problem: "?the package has no xeniface\.inf/);
+});
+
+t.test('a build that runs past --timeout is not ok, and the next driver still runs', { skip }, async (t) => {
+  const { server } = await standin({}, 'xenvbd');
+  t.teardown(() => server.close());
+  const r = await build(server, ['--drivers', 'xenvbd,xeniface', '--timeout', '1', '--out', join(work, 'out-timeout')]);
+  t.equal(r.code, 1);
+  t.match(r.text, /not ok 1 - build xenvbd: timed out/);
+  t.match(r.text, /ok 2 - build xeniface \(/);
 });

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { verifyPackageSet, type VerifyPoint, type VerifyReport } from '../../src/build/verify';
 import { describeFiles } from '../../src/inf/index';
+import { runTool } from '../../src/build/tool';
 import type { DriverName, DriverSpec } from '../../src/model/spec';
 import { makePackageSet, type SetOptions } from '../fixtures/build/package-set';
 import { testSpecs } from '../fixtures/build/specs';
@@ -190,4 +191,8 @@ t.test('a manifest that no longer matches the files', { skip }, async (t) => {
   writeFileSync(join(root, 'manifest.json'), JSON.stringify({ schema: 'winpv-bundle/1', version: '9.1.0.42', signMode: 'TestSign', createdAt: '2026-01-01T00:00:00Z', drivers: [], files: files.slice(1) }));
   const report = await verifyPackageSet(root, { specs, caFile: ws.signer.cert });
   t.match(report.points.find((p) => p.check === 'manifest'), { ok: false, diagnostics: { problems: [/is in the bundle but not in the manifest/] } });
+});
+
+t.test('a missing tool is an infra error naming the Debian package', async (t) => {
+  await t.rejects(runTool('winpv-no-such-tool', []), { code: 'TOOL_MISSING', exitCode: 3 });
 });
