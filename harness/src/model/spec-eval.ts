@@ -2,7 +2,7 @@
 // frontends (what to write), the checks (is this key valid, is this transition allowed) and the
 // package verifier (which hardware IDs a driver binds). They live in the model layer because those
 // readers may import only model/.
-import type { Condition, Constraint, DriverSpec, KeyRef, KeySide, KeySpec, StateTransition, VendorPrefix } from './spec';
+import type { Condition, Constraint, DeviceProtocol, DriverSpec, KeyRef, KeySide, KeySpec, StateTransition, VendorPrefix } from './spec';
 
 /** The spec of the key `name` (a template such as `ring-ref<i>`) on `side`, if the spec lists it. */
 export function findKey(keys: readonly KeySpec[], side: KeySide, name: string): KeySpec | undefined {
@@ -304,4 +304,51 @@ export function planFrontendKeys(
     }
   }
   return { ringPageOrder, numQueues, keys: out };
+}
+
+/** A required key that is missing or invalid. */
+export interface KeyProblem {
+  key: KeySpec;
+  /** Concrete path relative to the side's directory. */
+  path: string;
+  problem: string;
+}
+
+/**
+ * Judge the keys `side` must carry in `state`: every key whose requiredStates include it and whose
+ * condition holds, expanded per queue (the frontend's multi-queue-num-queues) and per ring page (its
+ * ring-page-order), must be present with a valid value that meets its constraints. `read` resolves
+ * `{side, name}` with concrete names (`queue-1/ring-ref0`). Keys with other placeholders (`<N>`,
+ * `<id>`) name families, not single keys, and are not judged here.
+ */
+export function requiredKeyProblems(dev: Pick<DeviceProtocol, 'keys'>, side: KeySide, state: number, read: KeyReader): KeyProblem[] {
+  const keys = dev.keys;
+  const num = (v: string | undefined) => (v !== undefined && udecimal.test(v) ? Number(v) : undefined);
+  const queueKey = keys.find((k) => k.side === 'frontend' && k.role === 'queue-count');
+  const orderKey = keys.find((k) => k.side === 'frontend' && k.role === 'ring-page-order');
+  const numQueues = (queueKey && num(read({ side: 'frontend', name: queueKey.name }))) || 1;
+  const order = (orderKey && num(read({ side: 'frontend', name: orderKey.name }))) ?? 0;
+  const out: KeyProblem[] = [];
+  for (const k of keys) {
+    if (k.side !== side) continue;
+    if (!k.requiredStates?.includes(state)) continue;
+    if (!conditionHolds(k.conditions, keys, read)) continue;
+    if (/<(?!i>)[A-Za-z]+>/.test(k.name)) continue;
+    const pages = k.name.includes('<i>') ? Array.from({ length: 1 << Math.min(order, 8) }, (_, i) => i) : [undefined];
+    const queues = k.perQueue && numQueues > 1 ? Array.from({ length: numQueues }, (_, q) => q) : [undefined];
+    for (const q of queues) {
+      for (const i of pages) {
+        const name = i === undefined ? k.name : k.name.replace('<i>', String(i));
+        const path = q === undefined ? name : `queue-${q}/${name}`;
+        const v = read({ side, name: path });
+        if (v === undefined) {
+          out.push({ key: k, path, problem: `${path} is missing` });
+          continue;
+        }
+        const p = keyValueProblem(k, v) ?? constraintProblems(k, v, keys, read)[0];
+        if (p) out.push({ key: k, path, problem: `${path}: ${p}` });
+      }
+    }
+  }
+  return out;
 }

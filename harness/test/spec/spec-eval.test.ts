@@ -1,7 +1,7 @@
 // The model's spec helpers, exercised on the shipped specs (the simulator and the checks use them).
 import t from 'tap';
 import { loadSpecs } from '../../src/spec';
-import { conditionHolds, constraintProblems, findKey, findTransition, keyNamePattern, keyValueProblem, matchHardwareId, matchKey, planFrontendKeys, type KeyReader } from '../../src/model/spec-eval';
+import { conditionHolds, constraintProblems, findKey, findTransition, keyNamePattern, keyValueProblem, matchHardwareId, matchKey, planFrontendKeys, requiredKeyProblems, type KeyReader } from '../../src/model/spec-eval';
 import type { KeyRef } from '../../src/model/spec';
 import { shippedDir } from './mutate';
 
@@ -104,4 +104,40 @@ t.test('planFrontendKeys: what a frontend writes, driven by the spec and the bac
   t.notOk(vifPaths.includes('ctrl-ring-ref'), 'no control ring without feature-ctrl-ring');
   t.ok(planFrontendKeys(xenvif, reader({ 'backend:feature-ctrl-ring': '1' })).keys.some((k) => k.path === 'ctrl-ring-ref'));
   t.same(planFrontendKeys(specs.get('xennet')!, reader({})), { ringPageOrder: 0, numQueues: 1, keys: [] }, 'no device: nothing to write');
+});
+
+t.test('requiredKeyProblems judges a side at a state, per queue and per page', async (t) => {
+  const store = (values: Record<string, string>): KeyReader => (ref: KeyRef) => values[`${ref.side}:${ref.name}`];
+  const good: Record<string, string> = {
+    'frontend:state': '3',
+    'frontend:ring-page-order': '1',
+    'frontend:multi-queue-num-queues': '2',
+    'frontend:queue-0/ring-ref0': '8',
+    'frontend:queue-0/ring-ref1': '9',
+    'frontend:queue-0/event-channel': '5',
+    'frontend:queue-1/ring-ref0': '10',
+    'frontend:queue-1/ring-ref1': '11',
+    'frontend:queue-1/event-channel': '6',
+    'frontend:protocol': 'x86_64-abi',
+    'frontend:target-id': '0',
+    'frontend:feature-surprise-remove': '1',
+    'frontend:feature-online-resize': '1',
+    'frontend:feature-large-sector-size': '1',
+    'backend:max-ring-page-order': '4',
+    'backend:multi-queue-max-queues': '4',
+  };
+  t.same(requiredKeyProblems(vbd, 'frontend', 3, store(good)), []);
+  t.same(requiredKeyProblems(vbd, 'frontend', 1, store({ 'frontend:state': '1' })), [], 'nothing but state is required while Initialising');
+  const missing = { ...good };
+  delete missing['frontend:queue-1/ring-ref1'];
+  t.same(requiredKeyProblems(vbd, 'frontend', 3, store(missing)).map((p) => p.problem), ['queue-1/ring-ref1 is missing']);
+  const tooMany = { ...good, 'backend:multi-queue-max-queues': '1' };
+  t.match(requiredKeyProblems(vbd, 'frontend', 4, store(tooMany)).map((p) => p.problem), [/multi-queue-num-queues: multi-queue-num-queues=2 breaks/]);
+  const wrongProtocol = { ...good, 'frontend:protocol': 'x86_32-abi' };
+  t.match(requiredKeyProblems(vbd, 'frontend', 3, store(wrongProtocol)).map((p) => p.problem), [/protocol: 'x86_32-abi' is not one of/]);
+  t.same(requiredKeyProblems(vbd, 'backend', 4, store({ 'backend:state': '4' })).map((p) => p.path).sort(), ['info', 'sector-size', 'sectors']);
+  // netif: the split event channels are required only when the backend offers them.
+  const vifBase: Record<string, string> = { 'frontend:state': '4', 'frontend:tx-ring-ref': '1', 'frontend:rx-ring-ref': '2', 'frontend:multi-queue-num-queues': '1', 'frontend:request-rx-copy': '1', 'frontend:feature-sg': '1', 'frontend:feature-rx-notify': '1' };
+  t.same(requiredKeyProblems(vif, 'frontend', 4, store({ ...vifBase, 'frontend:event-channel': '7' })), []);
+  t.same(requiredKeyProblems(vif, 'frontend', 4, store({ ...vifBase, 'frontend:event-channel': '7', 'backend:feature-split-event-channels': '1' })).map((p) => p.problem), ['event-channel-tx is missing', 'event-channel-rx is missing']);
 });
