@@ -34,22 +34,29 @@ export class Domain {
     else if (this.state === 'paused' || this.state === 'suspended') this.deferred.push(fn);
   }
 
-  private deferredGrants = new Set<number>();
+  private deferredGrants = new Map<number, (() => void) | undefined>();
 
   /**
    * Ends a grant now, or (when the remote domain still has it mapped) later: retried
    * every 10 ms (a deferred revoke as gnttab_end_foreign_access does it), so a grant is never freed while mapped.
    */
-  endGrantDeferred(ref: number): void {
-    if (this.grants.endAccess(ref)) return;
+  endGrantDeferred(ref: number, onEnded?: () => void): void {
+    if (this.grants.endAccess(ref)) {
+      onEnded?.();
+      return;
+    }
     const arm = this.deferredGrants.size === 0;
-    this.deferredGrants.add(ref);
+    this.deferredGrants.set(ref, onEnded);
     if (arm) this.retryDeferred();
   }
 
   private retryDeferred(): void {
     this.hv.sched.after(10_000, () => {
-      for (const r of [...this.deferredGrants]) if (this.grants.endAccess(r)) this.deferredGrants.delete(r);
+      for (const [r, done] of [...this.deferredGrants]) {
+        if (!this.grants.endAccess(r)) continue;
+        this.deferredGrants.delete(r);
+        done?.();
+      }
       if (this.deferredGrants.size > 0) this.retryDeferred();
     });
   }

@@ -41,6 +41,8 @@ export interface SimHostOptions {
   specs: SpecSet;
 }
 
+/** Virtual delay between a restore returning and the restored domain being unpaused. */
+const RESTORE_UNPAUSE_MS = 5;
 /** How long a cooperative suspend may take before the host gives up (virtual ms). */
 const SUSPEND_TIMEOUT_MS = 60_000;
 
@@ -71,7 +73,8 @@ export class SimHost implements HostBackend {
   private sink?: TraceSink;
   private view?: SimXenstoreView;
   private bridges = new Map<string, VirtualBridge>();
-  private dom0Endpoint = new Dom0Endpoint(parseMac('00:16:3e:00:00:01'));
+  // dom0's own port on the bridge uses the address Xen gives dom0 vifs (fe:ff:ff:ff:ff:ff).
+  private dom0Endpoint = new Dom0Endpoint(parseMac('fe:ff:ff:ff:ff:ff'));
   readonly guests = new Map<string, SimGuest>();
   private images = new Map<string, SavedImage>();
   private snapshots = new Map<string, { guest: string; disks: Map<string, SparseDisk> }>();
@@ -429,7 +432,7 @@ export class SimHost implements HostBackend {
     await this.ts().removeDevice(g.dom, dev, { surprise });
   }
 
-  private async suspendGuest(ref: GuestRef): Promise<void> {
+  private async suspendGuest(ref: GuestRef, opts: { inPlace: boolean } = { inPlace: true }): Promise<void> {
     const g = this.guest(ref);
     if (g.power !== 'running') throw hostError('SIM_NOT_RUNNING', `${ref.name} is ${g.power}`);
     const xs = this.dom0!.xs;
@@ -441,8 +444,10 @@ export class SimHost implements HostBackend {
     }
     // The backends are reset for the resume; the toolstack clears the guest's feature flags so it
     // can tell when the resumed guest is ready again (the guest rewrites control/feature-suspend).
-    for (const rec of this.ts().devicesOf(g.dom.domid)) await this.ts().resetBackend(g.dom, rec.dev);
-    await xs.rm(`${g.dom.home}/control/feature-suspend`);
+    if (opts.inPlace) {
+      for (const rec of this.ts().devicesOf(g.dom.domid)) await this.ts().resetBackend(g.dom, rec.dev);
+      await xs.rm(`${g.dom.home}/control/feature-suspend`);
+    }
     g.power = 'suspended';
     this.lifecycle(g, 'suspended');
   }
@@ -458,7 +463,7 @@ export class SimHost implements HostBackend {
 
   private async save(ref: GuestRef): Promise<string> {
     const g = this.guest(ref);
-    await this.suspendGuest(ref);
+    await this.suspendGuest(ref, { inPlace: false });
     const disks = new Map<string, SparseDisk>();
     for (const rec of this.ts().devicesOf(g.dom.domid)) if (rec.disk && 'vdev' in rec.shape) disks.set(rec.shape.vdev, rec.disk);
     const id = `sim-image:${this.nextImage++}`;
@@ -482,10 +487,14 @@ export class SimHost implements HostBackend {
     g.dom = dom;
     g.ref = { name: g.ref.name, domid: dom.domid, handle: String(dom.domid) };
     this.images.delete(image);
-    dom.setState('running');
     g.power = 'running';
     this.lifecycle(g, 'restored', { from: old, domid: dom.domid });
-    await g.win.resumed(dom);
+    // The restore returns with the domain built and paused; it is unpaused a moment later and the
+    // guest reconnects on its own, as after `xl restore` (the caller's probes attach meanwhile).
+    this.hv.sched.after(RESTORE_UNPAUSE_MS * 1000, () => {
+      dom.setState('running');
+      void g.win.resumed(dom).catch((e) => this.hv.report.log('error', `${g.ref.name}: resume after restore: ${(e as Error).message}`));
+    });
     void ref;
     return { ...g.ref };
   }

@@ -28,9 +28,23 @@ export class SimXenstoreView implements XenstoreView {
     if (!cb) return 'drop';
     const node = path.startsWith('@') ? undefined : this.server.store.get(path);
     const value = node ? node.value.toString('utf8') : null;
-    this.sched.after(XS_LATENCY_US, () => cb(path, value));
+    // One delivery event for everything queued at this instant, so the order xenstored fired the
+    // events in (a transaction's changes, then later writes) is kept exactly.
+    this.queue.push(() => cb(path, value));
+    if (!this.flushArmed) {
+      this.flushArmed = true;
+      this.sched.after(XS_LATENCY_US, () => {
+        this.flushArmed = false;
+        const q = this.queue;
+        this.queue = [];
+        for (const fn of q) fn();
+      });
+    }
     return 'drop';
   }
+
+  private queue: (() => void)[] = [];
+  private flushArmed = false;
 
   read(path: string): Promise<string | null> {
     return this.client.read(path);

@@ -56,12 +56,17 @@ export class FrontendRing {
     if (this.ended) return;
     this.ended = true;
     if (!opts.endGrants) return;
+    // The pages go back to the allocator only once no grant of them is left.
+    let left = this.refs.length;
+    const ended = () => {
+      if (--left === 0) this.dom.memory.free(this.gfn);
+    };
     for (const r of this.refs) {
       if (opts.force) {
         if (!this.dom.grants.endAccess(r)) this.dom.grants.forceEnd(r);
-      } else this.dom.endGrantDeferred(r);
+        ended();
+      } else this.dom.endGrantDeferred(r, ended);
     }
-    this.dom.memory.free(this.gfn);
   }
 
   get isEnded(): boolean {

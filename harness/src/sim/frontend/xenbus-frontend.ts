@@ -132,7 +132,13 @@ export abstract class XenbusFrontend {
     else await this.waitBackend((s) => s >= waitsFor(this.spec) && s <= XenbusState.Connected);
     if (this.phase !== 'connecting') return;
     const feature = (k: string) => this.dom.xs.read(`${this.backendPath}/${k}`);
+    this.teardownRings({ endGrants: true, force: false }); // nothing of an interrupted connect survives
     const proposed = await this.setupRings(feature);
+    if (this.phase !== 'connecting') {
+      // Suspended, closed or removed while setting up: drop what was just built.
+      this.teardownRings({ endGrants: true, force: false });
+      return;
+    }
     const keys = this.filterKeys(proposed);
     try {
       await this.dom.xs.transaction(
@@ -192,8 +198,15 @@ export abstract class XenbusFrontend {
     }
     if (!endEarly) this.teardownRings({ endGrants: !this.faults.grantLeak, force: false });
     await this.removeKeys();
+    await this.grantsSettled();
     this.phase = 'closed';
     this.hv.report.deviceClosed(this.dom.domid, this.dev);
+  }
+
+  /** Waits (briefly) for deferred grant revokes of this device to complete before it reports closed. */
+  private async grantsSettled(limitMs = 200): Promise<void> {
+    const deadline = this.hv.sched.now() + limitMs;
+    while (this.dom.grants.activeRefs(this.dev).length > 0 && this.hv.sched.now() < deadline) await this.hv.sched.sleep(10);
   }
 
   private writtenKeys: string[] = [];

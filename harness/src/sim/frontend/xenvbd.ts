@@ -102,6 +102,7 @@ export class Xenvbd extends XenbusFrontend {
     keys['target-id'] = String(this.devid >> 8 === 0xca ? this.devid & 0xff : 0);
     keys['feature-surprise-remove'] = '1';
     keys['feature-online-resize'] = '1';
+    keys['feature-large-sector-size'] = '1';
     return keys;
   }
 

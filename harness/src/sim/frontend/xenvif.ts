@@ -274,8 +274,11 @@ export class Xenvif extends XenbusFrontend {
       q.txSlots.clear();
       q.txPackets.clear();
       for (const b of q.rxBufs) {
-        if (!b) continue;
-        if (opts.endGrants && !this.dom.grants.endAccess(b.gref) && opts.force) this.dom.grants.forceEnd(b.gref);
+        if (!b || !opts.endGrants) continue;
+        if (opts.force) {
+          if (!this.dom.grants.endAccess(b.gref)) this.dom.grants.forceEnd(b.gref);
+          this.dom.memory.free(b.gfn);
+        } else this.dom.endGrantDeferred(b.gref, () => this.dom.memory.free(b.gfn));
       }
       q.rxBufs = [];
       q.tx.end(opts);

@@ -239,7 +239,8 @@ export class WindowsGuest {
       } else {
         const n = [...this.frontends.values()].filter((f) => f.type === 'vbd').indexOf(fe);
         await this.writeGuestKey('xenvbd', `data/scsi/target/${n}/frontend`, fe.fePath);
-        await this.writeGuestKey('xenvbd', `data/scsi/target/${n}/device`, `\\Device\\Harddisk${n}`);
+        // The disk number Windows gave the target (Disk <n> in diskmgmt).
+        await this.writeGuestKey('xenvbd', `data/scsi/target/${n}/device`, String(n));
       }
       await fe.start();
     } catch (e) {
