@@ -80,6 +80,8 @@ export interface DriverBundle {
   location: string;
   version: string;
   drivers: DriverName[];
+  /** Enable Driver Verifier (standard settings) for the installed drivers (real Windows guests). */
+  verifier?: boolean;
 }
 
 export interface BoundDriver {

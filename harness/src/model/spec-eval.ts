@@ -171,3 +171,59 @@ export function expandHardwareIds(spec: Pick<DriverSpec, 'identity' | 'bindsRevi
   }
   return [...new Set(out)];
 }
+
+/** A concrete hardware ID understood against a driver's templates. */
+export type HardwareIdMatch =
+  | { ok: true; template: string; prefix?: string; device?: number; revision?: string }
+  | { ok: false; reason: string };
+
+/**
+ * Whether `id` (as an INF's models section or a PnP query lists it) is one the driver binds:
+ * it must fit one of the templates, with a known vendor prefix, a platform device id that is 0001,
+ * 0002 or inside that vendor's device range, and a revision the driver binds. The reason says
+ * which part is wrong (the package verifier reports it).
+ */
+export function matchHardwareId(spec: Pick<DriverSpec, 'identity' | 'bindsRevisions'>, id: string, vendors?: readonly VendorPrefix[]): HardwareIdMatch {
+  const known = vendors ?? spec.identity.vendorPrefixes;
+  let closest: string | undefined;
+  for (const template of spec.identity.hardwareIds) {
+    const groups: Record<string, string> = { '<prefix>': '[A-Z]{2}', '<device>': '[0-9A-Fa-f]{4}', '<rev>': '[0-9A-Fa-f]{8}' };
+    const seen = new Set<string>();
+    const body = template
+      .split(/(<prefix>|<device>|<rev>)/)
+      .map((p) => {
+        if (!groups[p]) return escapeRe(p);
+        const name = p.slice(1, -1);
+        if (seen.has(name)) return `\\k<${name}>`; // a placeholder used twice must repeat the same value
+        seen.add(name);
+        return `(?<${name}>${groups[p]})`;
+      })
+      .join('');
+    const re = new RegExp(`^${body}$`, 'i');
+    const m = re.exec(id);
+    if (!m) continue;
+    const g = m.groups ?? {};
+    const device = g.device !== undefined ? parseInt(g.device, 16) : undefined;
+    let vendor: VendorPrefix | undefined;
+    if (g.prefix !== undefined) {
+      vendor = known.find((v) => v.prefix === g.prefix.toUpperCase());
+      if (!vendor) {
+        closest = `vendor prefix ${g.prefix} is not one of ${known.map((v) => v.prefix).join(', ')}`;
+        continue;
+      }
+    }
+    if (device !== undefined && device !== 0x0001 && device !== 0x0002) {
+      const ranges = vendor ? [vendor] : known;
+      if (!ranges.some((v) => v.deviceRange && device >= v.deviceRange[0] && device <= v.deviceRange[1])) {
+        closest = `device id ${hex4(device)} is not 0001, 0002 or inside ${vendor ? `${vendor.vendor}'s device range` : 'a vendor device range'}${vendor?.deviceRange ? ` ${hex4(vendor.deviceRange[0])}-${hex4(vendor.deviceRange[1])}` : ''}`;
+        continue;
+      }
+    }
+    if (g.rev !== undefined && !spec.bindsRevisions.includes(g.rev.toUpperCase())) {
+      closest = `revision ${g.rev.toUpperCase()} is not one the driver binds (${spec.bindsRevisions.join(', ')})`;
+      continue;
+    }
+    return { ok: true, template, prefix: g.prefix?.toUpperCase(), device, revision: g.rev?.toUpperCase() };
+  }
+  return { ok: false, reason: closest ?? `does not have the form of ${spec.identity.hardwareIds.join(' or ')}` };
+}

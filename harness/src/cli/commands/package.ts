@@ -6,8 +6,8 @@ import { parseCommandArgs, runSubcommand } from '../command';
 import { packageRoot } from '../config';
 import { ExitCode, usageError } from '../../model/errors';
 import type { SpecSet } from '../../model/spec';
-import type { Arch } from '../../inf';
-import { loadSpecSet } from '../../build/specs';
+import type { Arch } from '../../inf/index';
+import { loadSpecs } from '../../spec/load';
 import { TapWriter } from '../../build/tap';
 import { verifyPackageSet, type VerifyPoint, type VerifyReport } from '../../build/verify';
 import { writeBundle } from '../../build/bundle';
@@ -43,7 +43,7 @@ const OPTIONS = {
   out: { type: 'string' },
 } as const;
 
-export type SpecLoader = (dir: string) => Promise<SpecSet>;
+export type SpecLoader = (dir: string, cwd: string) => SpecSet | Promise<SpecSet>;
 
 function pointToTap(tap: TapWriter, p: VerifyPoint): void {
   const message = p.driver && p.message.startsWith(`${p.driver}: `) ? p.message.slice(p.driver.length + 2) : p.message;
@@ -63,7 +63,7 @@ async function verifyFromArgs(ctx: CommandContext, loadSpecs: SpecLoader, bundle
   if (!bundle && values.out) throw usageError('--out is an option of winpv package bundle');
   if (values.arch && values.arch !== 'x64' && values.arch !== 'x86') throw usageError(`--arch takes x64 or x86, not '${values.arch}'`);
   const root = resolve(ctx.cwd, positionals[0]);
-  const specs = await loadSpecs(resolve(ctx.cwd, values.specs ?? join(packageRoot(), 'drivers-spec')));
+  const specs = await loadSpecs(resolve(ctx.cwd, values.specs ?? join(packageRoot(), 'drivers-spec')), ctx.cwd);
   const signMode = values['sign-mode'] === 'Off' ? 'NoSign' : values['sign-mode'];
   const report = await verifyPackageSet(root, {
     specs,
@@ -121,7 +121,7 @@ const command: Command = {
   summary: 'verify and bundle driver packages',
   help: HELP,
   run(ctx) {
-    return runSubcommand(ctx, { name: 'package', help: HELP }, packageTable(loadSpecSet));
+    return runSubcommand(ctx, { name: 'package', help: HELP }, packageTable(loadSpecs));
   },
 };
 export default command;
