@@ -5,7 +5,7 @@
 import type { CheckResult } from '../model/result';
 import type { DriverName, KeySpec, SpecSet } from '../model/spec';
 import { Findings, skip } from './findings';
-import { judgeRequiredKey } from './specs';
+import { judgeRequiredKey, requiredAt } from './specs';
 import { XsReplay, afterCrash, numParam, type InstanceView } from './view';
 
 interface Checkpoint {
@@ -26,6 +26,7 @@ export function guestKeys(v: InstanceView, params: Record<string, string>, specs
   const drivers = (v.start?.drivers ?? []) as DriverName[];
   const keys: KeySpec[] = [];
   for (const d of drivers) for (const k of specs.get(d)?.guestKeys ?? []) if (k.requiredFrom !== undefined) keys.push(k);
+  // a key whose condition does not hold (control/feature-balloon without memory/target) is not required
   if (keys.length === 0) return skip('guest-keys', `the specs of ${drivers.join(', ') || 'no driver'} require no guest keys`);
   const horizonEvent = v.events.find((e) => e.ev === 'scenario.end');
   const horizon = horizonEvent?.t ?? v.end;
@@ -61,7 +62,8 @@ export function guestKeys(v: InstanceView, params: Record<string, string>, specs
     if (!home) return;
     judged++;
     for (const ks of keys) {
-      const p = judgeRequiredKey(ks, { replay, dir: home });
+      if (!requiredAt(ks, 1, { replay, dir: home, home, keys })) continue;
+      const p = judgeRequiredKey(ks, { replay, dir: home, home, keys });
       if (p) {
         f.fail(`${cp.guest}: ${p} ${cp.why} (checked ${Math.round(when - cp.at)} ms later)`, {
           path: `${home}/${ks.name}`, at: when, seq: cp.seq, expected: `${ks.name} present within ${limit} ms`, observed: p,

@@ -5,7 +5,7 @@ import { XenbusState, xenbusStateName as sn } from '../model/xenbus';
 import type { KeySpec, SpecSet } from '../model/spec';
 import type { CheckResult } from '../model/result';
 import { Findings } from './findings';
-import { conditionHolds, judgeRequiredKey, judgeValue, presentNames, specForDeviceType, type KeyContext } from './specs';
+import { judgeRequiredKey, judgeValue, presentNames, requiredAt, specForDeviceType, type KeyContext } from './specs';
 import { walkStates } from './devices';
 import { devName, type InstanceView } from './view';
 
@@ -17,12 +17,12 @@ export function xenstoreKeys(v: InstanceView, _params: Record<string, string>, s
     const spec = specForDeviceType(specs, c.type);
     if (!spec?.device) return;
     points++;
-    const ctx: KeyContext = { replay, dir: c.dir, frontendDir: c.frontendDir, backendDir: c.backendDir };
+    const ctx: KeyContext = { replay, dir: c.dir, frontendDir: c.frontendDir, backendDir: c.backendDir, home: `/local/domain/${c.domid}`, keys: spec.device.keys };
     const where = `${c.guest} ${c.side} ${devName(c.type, c.devid)} entering ${sn(c.to)}`;
     const keys = spec.device.keys.filter((k) => k.side === c.side);
     const groups = new Map<string, KeySpec[]>();
     for (const ks of keys) {
-      const required = ks.requiredFrom !== undefined && ks.requiredFrom <= c.to && conditionHolds(ks.when, ctx);
+      const required = requiredAt(ks, c.to!, ctx);
       if (required) {
         if (ks.alternativeGroup) {
           groups.set(ks.alternativeGroup, [...(groups.get(ks.alternativeGroup) ?? []), ks]);
