@@ -12,7 +12,7 @@ import { devName, type InstanceView } from './view';
 export function xenstoreKeys(v: InstanceView, _params: Record<string, string>, specs: SpecSet): CheckResult {
   const f = new Findings('xenstore-keys');
   let points = 0;
-  walkStates(v, (c, replay) => {
+  walkStates(v, (c, _now, replay) => {
     if (c.to === null || Number.isNaN(c.to) || c.to < XenbusState.Initialising || c.to > XenbusState.Connected) return;
     const spec = specForDeviceType(specs, c.type);
     if (!spec?.device) return;
