@@ -16,6 +16,9 @@ export function xenstoreKeys(v: InstanceView, _params: Record<string, string>, s
     if (c.to === null || Number.isNaN(c.to) || c.to < XenbusState.Initialising || c.to > XenbusState.Connected) return;
     const spec = specForDeviceType(specs, c.type);
     if (!spec?.device) return;
+    // conditions and constraints read the other end: one the probe has not seen yet (attached after a
+    // migration, while the toolstack had already written it) cannot be judged against
+    if (replay.get(`${c.side === 'frontend' ? c.backendDir : c.frontendDir}/state`) === undefined) return;
     points++;
     const ctx: KeyContext = { replay, dir: c.dir, frontendDir: c.frontendDir, backendDir: c.backendDir, home: `/local/domain/${c.domid}`, keys: spec.device.keys };
     const where = `${c.guest} ${c.side} ${devName(c.type, c.devid)} entering ${sn(c.to)}`;
