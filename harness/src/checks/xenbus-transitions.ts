@@ -15,6 +15,10 @@ export function xenbusTransitions(v: InstanceView, _params: Record<string, strin
   let judged = 0;
   const ends = new Set<string>();
   const unknownTypes = new Set<string>();
+  // When the other end's state is unknown at a transition, it either did not exist yet (a real
+  // ordering fault) or existed before the probe attached (after a migration): the first later event
+  // of its state says which (a snapshot read means it was there all along).
+  const firstLater = (path: string, seq: number) => v.xs.find((x) => x.seq > seq && x.path === path);
   walkStates(v, (c, replay) => {
     if (c.to === null) return;
     const where = `${c.guest} ${c.side} ${devName(c.type, c.devid)}`;
@@ -60,12 +64,12 @@ export function xenbusTransitions(v: InstanceView, _params: Record<string, strin
     if (leavesInit) {
       const b = peer;
       const want = spec.device.waitsForBackendState;
-      // a backend the probe has not seen yet (attached after a migration) is not judged
-      if (b !== undefined && (b < want || b >= XenbusState.Closing)) {
-        f.fail(`${where}: went ${sn(c.from ?? XenbusState.Initialising)} -> ${sn(c.to)} while the backend was ${sn(b)}`, {
+      const absent = b === undefined && firstLater(`${c.backendDir}/state`, c.e.seq)?.snapshot !== true;
+      if (absent || (b !== undefined && (b < want || b >= XenbusState.Closing))) {
+        f.fail(`${where}: went ${sn(c.from ?? XenbusState.Initialising)} -> ${sn(c.to)} while the backend was ${b === undefined ? 'absent' : sn(b)}`, {
           ...diag,
           expected: `backend at ${sn(want)} or later before the frontend leaves Initialising`,
-          observed: `backend ${sn(b)}`,
+          observed: `backend ${b === undefined ? 'absent' : sn(b)}`,
         });
       }
     }

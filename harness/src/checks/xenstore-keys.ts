@@ -18,7 +18,8 @@ export function xenstoreKeys(v: InstanceView, _params: Record<string, string>, s
     if (!spec?.device) return;
     // conditions and constraints read the other end: one the probe has not seen yet (attached after a
     // migration, while the toolstack had already written it) cannot be judged against
-    if (replay.get(`${c.side === 'frontend' ? c.backendDir : c.frontendDir}/state`) === undefined) return;
+    const other = `${c.side === 'frontend' ? c.backendDir : c.frontendDir}/state`;
+    if (replay.get(other) === undefined && v.xs.find((x) => x.seq > c.e.seq && x.path === other)?.snapshot === true) return;
     points++;
     const ctx: KeyContext = { replay, dir: c.dir, frontendDir: c.frontendDir, backendDir: c.backendDir, home: `/local/domain/${c.domid}`, keys: spec.device.keys };
     const where = `${c.guest} ${c.side} ${devName(c.type, c.devid)} entering ${sn(c.to)}`;

@@ -85,12 +85,12 @@ export class XenstoreProbe {
     if (this.stopped) return;
     const value = await this.xs.read(path).catch(() => null);
     if (value === null) return;
-    this.record(path, value, guest);
+    this.record(path, value, guest, true);
     const children = await this.xs.directory(path).catch(() => [] as string[]);
     for (const c of [...children].sort()) await this.snapshot(`${path}/${c}`, guest);
   }
 
-  private record(path: string, value: string | null, guest: string): void {
+  private record(path: string, value: string | null, guest: string, snapshot = false): void {
     if (this.stopped) return;
     if (value === null) {
       let any = false;
@@ -105,7 +105,7 @@ export class XenstoreProbe {
       if (this.known.get(path) === value) return;
       this.known.set(path, value);
     }
-    this.sink.emit({ ev: 'xs', inst: this.inst, path, value, guest });
+    this.sink.emit({ ev: 'xs', inst: this.inst, path, value, guest, ...(snapshot ? { snapshot: true } : {}) });
     // follow a frontend's backend pointer into a backend domain we do not watch yet
     if (value && /\/device\/[a-z0-9]+\/\d+\/backend$/.test(path) && value.startsWith('/local/domain/')) {
       const covered = [...this.roots].some((r) => value === r || value.startsWith(r + '/'));
