@@ -50,6 +50,10 @@ export async function startPool(opts: { guests?: number; dom0?: boolean } = {}):
       if (!d) {
         d = doubles.find((x) => ![...byVm.values()].includes(x));
         if (!d) throw new Error('more guests booted than doubles');
+        // A fresh clone of the template: no PV drivers, nothing staged.
+        d.state.store.clear();
+        d.state.bound.clear();
+        d.state.files.clear();
         byVm.set(vmRef, d);
       }
       return { ip: d.host, pvVersion: d.boot() };
@@ -59,6 +63,10 @@ export async function startPool(opts: { guests?: number; dom0?: boolean } = {}):
       d?.state.store.clear();
       d?.state.bound.clear();
     },
+  });
+  // A destroyed VM frees its double for the next guest.
+  srv.pool.listeners.add((cls, op, ref) => {
+    if (cls === 'VM' && op === 'del') byVm.delete(ref);
   });
   const dom0 = opts.dom0 ? await startDom0Double(srv.pool, { user: 'root', password: DOM0_PW }) : undefined;
   const events: TraceEvent[] = [];
