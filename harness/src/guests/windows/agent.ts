@@ -1,5 +1,5 @@
-// The Windows guest agent: PowerShell over OpenSSH. Installs driver packages with pnputil, reboots
-// through the host, reads what Windows bound (Get-PnpDevice and pnputil /enum-devices), runs
+// The Windows guest agent: PowerShell over OpenSSH. Installs driver packages with pnputil (the
+// scenario's reboot step finishes the install), reads what Windows bound (Get-PnpDevice and pnputil /enum-devices), runs
 // diskspd and NTttcp and parses their XML with the workloads parsers.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,14 +18,10 @@ import { installedDriver, parseAddDriver, parseEnumDevices } from './pnputil';
 export interface WindowsGuestLink {
   name: string;
   connect(): Promise<SshConnection>;
-  /** Reboot through the host and wait until the guest is back. */
-  reboot(): Promise<void>;
   /** The address peers reach this guest at (NTttcp). */
   address(): Promise<string>;
   /** XENVBD target id of a disk, when the host can read it from xenstore. */
   vbdTarget?(dev: DeviceRef): Promise<number | undefined>;
-  /** Waits for the host to see the guest's PV drivers at a version (XenAPI guest metrics). */
-  waitPvDrivers?(version?: string): Promise<string>;
   log?(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
 }
 
@@ -65,12 +61,14 @@ export class WindowsAgent implements GuestAgent {
       this.link.log?.('info', `${this.link.name}: Driver Verifier (standard) enabled for ${sys.join(' ')}`);
       reboot = true;
     }
-    // A package that needs a reboot gets it here; otherwise the scenario's own reboot step does it.
-    if (reboot) {
-      await this.link.reboot();
-      if (this.link.waitPvDrivers) await this.link.waitPvDrivers(bundle.version);
-    }
+    // The reboot belongs to the scenario (install-drivers reboot="true", or a reboot step): the
+    // runner then follows the guest's new domain with its probes. Here it is only reported.
+    if (reboot) this.link.log?.('info', `${this.link.name}: Windows needs a reboot to finish the driver install`);
+    this.rebootPendingFor = reboot ? bundle.version : undefined;
   }
+
+  /** Set after an install that needs a reboot (the version installed). */
+  rebootPendingFor?: string;
 
   /** Copies the bundle (one folder per driver with .inf/.sys/.cat) into the guest; returns each driver's INF path there. */
   private async stage(ssh: SshConnection, bundle: DriverBundle, dest: string): Promise<Map<DriverName, string>> {

@@ -12,7 +12,7 @@ const MISSING = '\u0000missing';
 /** The xenstore of one dom0, as the probes and wait steps see it. */
 export class Dom0Xenstore implements XenstoreView {
   private pending: { path: string; resolve(v: string | null): void; reject(e: unknown): void }[] = [];
-  private streams = new Map<string, { stop(): void; subscribers: Set<(p: string) => void>; ready: Promise<void> }>();
+  private streams = new Map<string, { stop(): void; subscribers: Set<(p: string, v: string | null) => void>; ready: Promise<void> }>();
 
   constructor(private readonly ssh: () => Promise<SshConnection>) {}
 
@@ -60,33 +60,39 @@ export class Dom0Xenstore implements XenstoreView {
 
   /**
    * One xenstore-watch stream per root (`/local/domain` covers every guest and backend path); each
-   * subscriber gets the changed paths at or below its own path. Resolves once the stream is live
-   * (xenstore-watch fires once for the watched path when the watch is registered).
+   * subscriber gets the changed paths at or below its own path, with the value. xenstore watch events
+   * carry only the path, so the value is read in dom0 right as the event arrives (a read over SSH
+   * later would miss fast transitions such as Initialised -> Connected). Resolves once the stream is
+   * live (xenstore-watch fires once for the watched path when the watch is registered).
    */
-  async watch(path: string, onChange: (changedPath: string) => void): Promise<() => Promise<void>> {
+  async watch(path: string, onChange: (changedPath: string, value?: string | null) => void): Promise<() => Promise<void>> {
     const root = path.startsWith('/local/domain/') || path === '/local/domain' ? '/local/domain' : path;
     let s = this.streams.get(root);
     if (!s) {
-      const subscribers = new Set<(p: string) => void>();
+      const subscribers = new Set<(p: string, v: string | null) => void>();
       let live!: () => void;
       const ready = new Promise<void>((r) => (live = r));
       let first = true;
       const conn = await this.ssh();
-      const st = conn.stream(`xenstore-watch ${shQuote(root)}`, (line) => {
-        const changed = line.split(' ')[0]!;
+      const line = `xenstore-watch ${shQuote(root)} | while read -r p _; do v=$(xenstore-read "$p" 2>/dev/null) && printf '%s\\t+%s\\n' "$p" "$v" || printf '%s\\t-\\n' "$p"; done`;
+      const st = conn.stream(line, (l) => {
+        const tab = l.indexOf('\t');
+        if (tab < 0) return;
+        const changed = l.slice(0, tab);
+        const v = l.slice(tab + 1);
         if (first) {
           first = false;
           live();
           return;
         }
-        for (const sub of subscribers) sub(changed);
+        for (const sub of subscribers) sub(changed, v.startsWith('+') ? v.slice(1) : null);
       });
       st.done.catch(() => undefined);
       s = { stop: st.stop, subscribers, ready };
       this.streams.set(root, s);
     }
-    const sub = (changed: string) => {
-      if (changed === path || changed.startsWith(path.endsWith('/') ? path : `${path}/`)) onChange(changed);
+    const sub = (changed: string, value: string | null) => {
+      if (changed === path || changed.startsWith(path.endsWith('/') ? path : `${path}/`)) onChange(changed, value);
     };
     s.subscribers.add(sub);
     await s.ready;

@@ -19,7 +19,11 @@ function scenario(name: string, steps: Step[], extra: Partial<Scenario> = {}): S
   return {
     source: src, name, title: name, description: '', tags: ['smoke'], drivers: DRIVERS, needs: ['windows-guest'],
     guests: [{ name: 'win', os: 'windows', vcpus: 2, memoryMiB: 2048, vbds: [{ vdev: 'hda', sizeMiB: 40960, mode: 'w', backend: {} }, { vdev: 'hdb', sizeMiB: 8192, mode: 'w', backend: {} }], vifs: [{ devid: 0, backend: {} }] }],
-    steps, checks: [{ name: 'workload', params: { maxP99Ms: '200' } }], faults: [], matrix: [], timeoutMs: 60_000, ...extra,
+    steps,
+    checks: [
+      { name: 'workload', params: { maxP99Ms: '200' } },
+      ...(['xenbus-transitions', 'xenstore-keys', 'devices-connected', 'ring-invariants', 'guest-alive', 'drivers-bound', 'guest-keys'] as const).map((name) => ({ name, params: {} })),
+    ], faults: [], matrix: [], timeoutMs: 60_000, ...extra,
   };
 }
 
@@ -50,7 +54,7 @@ t.test('install-connect and suspend-resume on the XenAPI test pool: TAP out, not
   out.on('data', (b) => (tap += b));
   const outcome = await runPlan({
     host, plan: runPlanned, specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(out),
-    openBundle: async (path, drivers) => ({ location: path, version: '9.1.0', drivers }),
+    openBundle: async (path, drivers) => ({ location: path, version: '9.1.0.156', drivers }),
   });
   t.comment(tap);
 

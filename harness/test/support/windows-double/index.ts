@@ -161,7 +161,10 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   };
 
   const pvBound = () => state.bound.has('xenbus');
-  const rev = '&REV_09000009';
+  // Revisions as the driver specs have them: xenvif and xenvbd bind XENBUS ...&REV_0900000B,
+  // xennet binds XENVIF ...&DEV_NET&REV_09000005.
+  const rev = '&REV_0900000B';
+  const netRev = '&REV_09000005';
   function devices() {
     const xb = state.bound.get('xenbus');
     const list: { id: string; desc: string; cls: string; drv?: DriverPackage; matching: string; service: string }[] = [
@@ -173,7 +176,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       const vbd = state.bound.get('xenvbd');
       list.push(
         { id: `XENBUS\\VEN_XP0001&DEV_VIF${rev}\\_`, desc: 'XENVIF', cls: 'System', drv: vif, matching: `XENBUS\\VEN_XP0001&DEV_VIF${rev}`, service: vif ? 'xenvif' : '' },
-        { id: `XENVIF\\VEN_XP0001&DEV_NET${rev}\\0`, desc: 'XENNET', cls: 'Net', drv: vif ? net : undefined, matching: `XENVIF\\VEN_XP0001&DEV_NET${rev}`, service: net ? 'xennet' : '' },
+        { id: `XENVIF\\VEN_XP0001&DEV_NET${netRev}\\0`, desc: 'XENNET', cls: 'Net', drv: vif ? net : undefined, matching: `XENVIF\\VEN_XP0001&DEV_NET${netRev}`, service: net ? 'xennet' : '' },
         { id: `XENBUS\\VEN_XP0001&DEV_VBD${rev}\\_`, desc: 'XENVBD', cls: 'SCSIAdapter', drv: vbd, matching: `XENBUS\\VEN_XP0001&DEV_VBD${rev}`, service: vbd ? 'xenvbd' : '' },
       );
     }
