@@ -1,23 +1,32 @@
 // dom0 probes over SSH on the host running the guest: xenstore through the xenstore-* tools (one
-// long-lived xenstore-watch stream per root, reads batched into one command per tick), netback's
-// debugfs io_ring_q* files for ring indices, and blkback/netback counters from sysfs.
+// long-lived xenstore-watch stream per root, reads batched into one command per tick, watched
+// subtrees mirrored locally), netback's debugfs io_ring_q* files for ring indices, and
+// blkback/netback counters from sysfs.
 import type { RingId, RingIndices, XenstoreView } from '../../model/host';
 import type { DeviceRef } from '../../model/scenario';
 import { hostError } from '../../model/errors';
 import { shQuote } from '../../util/quote';
 import type { SshConnection } from '../../remote/ssh';
-
-const MISSING = '\u0000missing';
+import { parseXenstoreLs, XenstoreMirror } from './xs-mirror';
 
 /** The xenstore of one dom0, as the probes and wait steps see it. */
 export class Dom0Xenstore implements XenstoreView {
   private pending: { path: string; resolve(v: string | null): void; reject(e: unknown): void }[] = [];
   private streams = new Map<string, { stop(): void; subscribers: Set<(p: string, v: string | null) => void>; ready: Promise<void> }>();
 
+  private readonly mirror = new XenstoreMirror();
+  private loads = new Map<string, Promise<void>>();
+
   constructor(private readonly ssh: () => Promise<SshConnection>) {}
 
-  /** Reads issued in the same tick go to dom0 as one command. */
+  /** A watch stream delivers every change below this path, so a mirror of it stays exact. */
+  private streamed(path: string): boolean {
+    return [...this.streams.keys()].some((r) => path === r || path.startsWith(`${r}/`));
+  }
+
+  /** Reads issued in the same tick go to dom0 as one command; mirrored subtrees answer locally. */
   read(path: string): Promise<string | null> {
+    if (this.mirror.covering(path)) return Promise.resolve(this.mirror.read(path));
     return new Promise((resolve, reject) => {
       this.pending.push({ path, resolve, reject });
       if (this.pending.length === 1) setImmediate(() => void this.flushReads());
@@ -43,9 +52,32 @@ export class Dom0Xenstore implements XenstoreView {
   }
 
   async directory(path: string): Promise<string[]> {
+    if (!this.mirror.covering(path) && this.streamed(path)) await this.load(path);
+    if (this.mirror.covering(path)) return this.mirror.list(path) ?? [];
     const r = await (await this.ssh()).exec(['xenstore-list', path]);
     if (r.code !== 0) return [];
     return r.stdout.split('\n').filter((l) => l !== '');
+  }
+
+  /** Loads a subtree into the mirror with one `xenstore-ls -f` (a missing node is an empty subtree). */
+  private load(root: string): Promise<void> {
+    let p = this.loads.get(root);
+    if (!p) {
+      p = (async () => {
+        this.mirror.beginLoad(root);
+        try {
+          const r = await (await this.ssh()).exec(['xenstore-ls', '-f', root]);
+          this.mirror.finishLoad(root, r.code === 0 ? parseXenstoreLs(r.stdout) : new Map());
+        } catch (e) {
+          this.mirror.abortLoad(root);
+          throw e;
+        } finally {
+          this.loads.delete(root);
+        }
+      })();
+      this.loads.set(root, p);
+    }
+    return p;
   }
 
   async write(path: string, value: string): Promise<void> {
@@ -85,7 +117,9 @@ export class Dom0Xenstore implements XenstoreView {
           live();
           return;
         }
-        for (const sub of subscribers) sub(changed, v.startsWith('+') ? v.slice(1) : null);
+        const value = v.startsWith('+') ? v.slice(1) : null;
+        this.mirror.apply(changed, value);
+        for (const sub of subscribers) sub(changed, value);
       });
       st.done.catch(() => undefined);
       s = { stop: st.stop, subscribers, ready };
@@ -103,6 +137,7 @@ export class Dom0Xenstore implements XenstoreView {
       if (cur.subscribers.size === 0) {
         cur.stop();
         this.streams.delete(root);
+        this.mirror.clear(); // nothing keeps it current any more
       }
     };
   }
@@ -110,6 +145,7 @@ export class Dom0Xenstore implements XenstoreView {
   close() {
     for (const s of this.streams.values()) s.stop();
     this.streams.clear();
+    this.mirror.clear();
   }
 }
 

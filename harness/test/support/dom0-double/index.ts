@@ -194,6 +194,17 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         ctx.stdout(l.map((x) => x + '\n').join(''));
         return 0;
       }
+      if (w[0] === 'xenstore-ls' && w[1] === '-f') {
+        const root = w[2]!;
+        if (!xs.nodes.has(root)) {
+          ctx.stderr(`xenstore-ls: xs_directory (${root}): No such file or directory\n`);
+          return 1;
+        }
+        for (const [k, v] of [...xs.nodes].filter(([k]) => k === root || k.startsWith(root + '/')).sort(([a], [b]) => a.localeCompare(b))) {
+          ctx.stdout(`${k} = "${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"\n`);
+        }
+        return 0;
+      }
       if (w[0] === 'xenstore-write') {
         xs.write(w[1]!, w[2] ?? '');
         return 0;
