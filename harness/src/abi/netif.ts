@@ -168,3 +168,6 @@ export const decodeCtrlResponse = (b: Buffer, o: number): NetifCtrlResponse => (
 export const NETIF_STRUCTS: StructLayout[] = [
   NETIF_TX_REQUEST, NETIF_TX_RESPONSE, NETIF_RX_REQUEST, NETIF_RX_RESPONSE, NETIF_EXTRA_INFO, XEN_NETIF_CTRL_REQUEST, XEN_NETIF_CTRL_RESPONSE,
 ];
+
+/** Requests available to a consumer: `prod - cons` in RING_IDX arithmetic. */
+export const idxAvail = (prod: number, cons: number): number => (prod - cons) >>> 0;

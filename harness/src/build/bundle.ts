@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUNDLE_MANIFEST_SCHEMA, type BundleDriver, type BundleManifest } from '../model/bundle';
 import { hostError } from '../model/errors';
-import { checkManifestFiles, describeFiles, MANIFEST_NAME, openBundle, writeZip } from '../inf';
+import { checkManifestFiles, describeFiles, MANIFEST_NAME, openBundle, writeZip } from '../inf/index';
 import { runTool } from './tool';
 import type { VerifyReport } from './verify';
 

@@ -61,7 +61,9 @@ export function vendorProblem(spec: DriverSpec, match: HardwareIdMatch, vendorPr
     return `vendor prefix ${match.prefix} is not the set's vendor ${vendorPrefix}`;
   }
   if (match.device === undefined) return undefined;
-  const shared = new Set([0x0001, 0x0002, ...(spec.identity.pci ?? []).flatMap((p) => p.deviceIds)]);
+  // Shared ids: Xen's 0001, XenServer's legacy 0002, and any spec PCI id outside every vendor range.
+  const inSomeRange = (id: number) => vendors.some((v) => v.deviceRange && id >= v.deviceRange[0] && id <= v.deviceRange[1]);
+  const shared = new Set([0x0001, 0x0002, ...(spec.identity.pci ?? []).flatMap((p) => p.deviceIds).filter((id) => !inSomeRange(id))]);
   if (shared.has(match.device)) return undefined;
   const vendor = vendors.find((v) => v.prefix.toLowerCase() === (match.prefix ?? vendorPrefix ?? '').toLowerCase());
   const candidates = vendor ? [vendor] : vendors;

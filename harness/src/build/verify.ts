@@ -22,7 +22,7 @@ import { basename, join, posix } from 'node:path';
 import { inputError, type Problem, type SourceLocation } from '../model/errors';
 import type { DriverName, DriverSpec, SpecSet } from '../model/spec';
 import type { BundleManifest } from '../model/bundle';
-import { catalogFor, checkManifestFiles, devicesFor, listFiles, readManifest, readPackageSet, type Arch, type DriverInf, type PackageInf } from '../inf';
+import { catalogFor, checkManifestFiles, devicesFor, listFiles, readManifest, readPackageSet, type Arch, type DriverInf, type PackageInf } from '../inf/index';
 import { catalogDigest, type DigestAlgorithm } from './authenticode';
 import { CatalogFormatError, parseCatalog } from './catalog';
 import { matchHardwareId, vendorProblem } from './hardware-ids';
@@ -48,7 +48,7 @@ export interface VerifyOptions {
   arch?: Arch;
   /** The set's vendor prefix; default the manifest's, else the prefix the bus driver's IDs use. */
   vendorPrefix?: string;
-  /** TestSign, ReleaseSign or NoSign (signatures not expected); default the manifest's, else signed. */
+  /** TestSign, ProductionSign, or Off/NoSign (signatures not expected); default the manifest's, else signed. */
   signMode?: string;
   /** Trusted roots for signature chains (the TestSign certificate). */
   caFile?: string;
@@ -103,10 +103,10 @@ function inferVendor(specs: SpecSet, pkgs: { pkg: PackageInf; spec: DriverSpec }
 
 export async function verifyPackageSet(root: string, opts: VerifyOptions): Promise<VerifyReport> {
   const st = await stat(root).catch(() => undefined);
-  if (!st?.isDirectory()) throw inputError('PACKAGE_DIR', `${root}: not a directory`, [], { file: root });
+  if (!st?.isDirectory()) throw inputError('PACKAGE_DIR', 'not a directory', [], { file: root });
   const manifest = await readManifest(root);
   const all = await readPackageSet(root);
-  if (all.length === 0) throw inputError('PACKAGE_EMPTY', `${root}: no .inf files found`, [], { file: root });
+  if (all.length === 0) throw inputError('PACKAGE_EMPTY', 'no .inf files found', [], { file: root });
 
   const points: VerifyPoint[] = [];
   const known: { pkg: PackageInf; spec: DriverSpec }[] = [];
@@ -254,11 +254,11 @@ function checkHardwareIds({ pkg, spec, arch, vendorPrefix }: PackageContext): Ch
     if (why) bad.push(`${locText(d.loc)}: ${d.hardwareId}: ${why}`);
   }
   if (bad.length) return fail(`${spec.name}: ${bad.length} hardware ID(s) outside the spec or the vendor's range`, { at: bad[0].split(': ')[0], problems: bad });
-  return pass(`${spec.name}: ${devices.length} hardware ID(s) for ${arch} inside ${vendorPrefix ?? 'the spec'}'s range`);
+  return pass(`${spec.name}: ${devices.length} hardware ID(s) for ${arch} match the spec${vendorPrefix ? ` for vendor ${vendorPrefix}` : ''}`);
 }
 
 function checkRevisions({ pkg, spec, arch, set, specs }: PackageContext): CheckOutcome {
-  if (!spec.parent) return { ok: true, skip: `${spec.name} is a bus driver (binds no parent revision)`, message: `${spec.name}: revisions` };
+  if (!spec.parent) return { ok: true, skip: `${spec.name} is a bus driver (binds no parent revision)`, message: `${spec.name}: not applicable` };
   const parentSpec = specs.get(spec.parent);
   const parentInSet = set.find((k) => k.spec.name === spec.parent);
   const advertised = new Set((parentSpec?.revisions ?? []).map((r) => r.id.toUpperCase()));
@@ -285,8 +285,10 @@ function checkServices({ pkg, spec }: PackageContext): CheckOutcome {
   for (const w of want) if (!have.has(w)) bad.push(`${pkg.path}: no AddService for ${w} (drivers-spec/${spec.name} lists ${spec.identity.services.join(', ')})`);
   for (const [name, s] of have) {
     if (!want.has(name)) bad.push(`${locText(s.loc)}: service ${s.name} is not in drivers-spec/${spec.name}`);
-    if (s.serviceType !== undefined && s.serviceType !== 1) bad.push(`${locText(s.loc)}: service ${s.name} ServiceType ${s.serviceType} is not SERVICE_KERNEL_DRIVER (1)`);
     const binary = s.serviceBinary?.split(/[\\/]/).pop()?.toLowerCase();
+    // Drivers (.sys) are SERVICE_KERNEL_DRIVER (1); helper services (.exe) run in their own process (0x10).
+    const wantType = binary?.endsWith('.exe') ? 0x10 : 0x1;
+    if (s.serviceType !== wantType) bad.push(`${locText(s.loc)}: service ${s.name} ServiceType ${s.serviceType ?? '(none)'} should be 0x${wantType.toString(16)} for ${binary ?? 'its binary'}`);
     if (binary && !inf.copyFiles.some((c) => c.destination.toLowerCase() === binary)) bad.push(`${locText(s.loc)}: service ${s.name} binary ${binary} is not copied by the INF`);
   }
   const assoc = inf.services.filter((s) => s.flags & 0x2);
@@ -352,7 +354,7 @@ async function checkCatalog({ root, pkg, spec, arch }: PackageContext): Promise<
 }
 
 async function checkSignatures({ root, pkg, spec, signMode, caFile }: PackageContext): Promise<CheckOutcome> {
-  if (signMode === 'NoSign') return { ok: true, skip: 'sign mode NoSign', message: `${spec.name}: signatures` };
+  if (signMode === 'NoSign' || signMode === 'Off') return { ok: true, skip: `sign mode ${signMode}`, message: `${spec.name}: signatures not expected` };
   const files = [...(await packageFiles(root, pkg.dir)).values()].filter((f) => /\.(sys|cat)$/i.test(f)).sort();
   if (files.length === 0) return { ok: false, skip: 'no .sys or .cat files (see the files check)', message: `${spec.name}: signatures` };
   const results: [string, SignatureResult][] = [];

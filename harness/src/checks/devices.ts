@@ -41,7 +41,7 @@ export function walkStates(v: InstanceView, onState: (c: StateChange, replay: Xs
       onOther?.(e, replay);
       continue;
     }
-    if (afterCrash(v, guest, e.t)) continue;
+    if (afterCrash(v, guest, e)) continue;
     const frontendDir =
       p.side === 'frontend' ? p.dir : (replay.get(`${p.dir}/frontend`) ?? FRONT_DEFAULT(p.domid, p.type, p.devid));
     const backendDir =

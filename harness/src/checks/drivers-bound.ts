@@ -12,7 +12,7 @@ const REV = /REV_([0-9A-Fa-f]{8})/;
 export function driversBound(v: InstanceView, _params: Record<string, string>, specs: SpecSet): CheckResult {
   const f = new Findings('drivers-bound');
   const reports: DriversEvent[] = [];
-  for (const e of v.events) if (e.ev === 'drivers' && !afterCrash(v, e.guest, e.t)) reports.push(e);
+  for (const e of v.events) if (e.ev === 'drivers' && !afterCrash(v, e.guest, e)) reports.push(e);
   const installs = v.events.filter((e): e is StepEvent => e.ev === 'step.end' && e.kind === 'install-drivers' && e.ok === true);
   if (reports.length === 0) {
     if (installs.length) {

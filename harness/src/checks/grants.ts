@@ -10,7 +10,7 @@ export function grants(v: InstanceView): CheckResult {
   const f = new Findings('grants');
   let audits = 0;
   for (const e of v.events) {
-    if (e.ev !== 'grants' || afterCrash(v, e.guest, e.t)) continue;
+    if (e.ev !== 'grants' || afterCrash(v, e.guest, e)) continue;
     audits++;
     const where = `${e.guest}${e.dev ? ` ${e.dev}` : ''} (${e.when})`;
     const diag = { at: e.t, seq: e.seq, ...(e.dev ? { device: e.dev } : {}) };

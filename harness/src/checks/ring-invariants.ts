@@ -11,7 +11,7 @@ export function ringInvariants(v: InstanceView): CheckResult {
   let samples = 0;
   const rings = new Set<string>();
   for (const e of v.events) {
-    if (e.ev !== 'ring' || afterCrash(v, e.guest, e.t)) continue;
+    if (e.ev !== 'ring' || afterCrash(v, e.guest, e)) continue;
     samples++;
     const ring = ringKey(e);
     rings.add(ring);

@@ -50,7 +50,7 @@ export function ringProgress(v: InstanceView, params: Record<string, string>): C
       while (a + 1 < j && samples[a + 1].t <= s.t - interval) a++;
       if (samples[a].t > s.t - interval) continue; // not a full interval of history yet
       const from = samples[a];
-      if (afterCrash(v, s.guest, s.t) || notRunningAt(v, s.guest, from.t, s.t)) continue;
+      if (afterCrash(v, s.guest, s) || notRunningAt(v, s.guest, from.t, s.t)) continue;
       if (lastChange > a) counts.busy++;
       else {
         const pending = pendingWork(s);

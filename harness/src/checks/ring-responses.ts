@@ -20,7 +20,7 @@ export function ringResponses(v: InstanceView): CheckResult {
     for (const [k, m] of outstanding) {
       const first = m.values().next().value as RingIoEvent | undefined;
       if (!first || first.ring === 'rx' || !match(k, first)) continue;
-      if (afterCrash(v, first.guest, at)) continue;
+      if (afterCrash(v, first.guest, { seq })) continue;
       const ids = [...m.keys()];
       f.fail(`${k}: ${ids.length} request${ids.length === 1 ? '' : 's'} never answered (${why})`, {
         ring: k, at, seq, expected: 'a response for every request', observed: { unanswered: ids.slice(0, 16), requestedAt: first.t },
@@ -32,7 +32,7 @@ export function ringResponses(v: InstanceView): CheckResult {
   for (const e of v.events) {
     if (horizon && e.seq > horizon.seq) break;
     if (e.ev === 'ring.io') {
-      if (afterCrash(v, e.guest, e.t)) continue;
+      if (afterCrash(v, e.guest, e)) continue;
       const k = ringKey(e);
       let m = outstanding.get(k);
       if (!m) outstanding.set(k, (m = new Map()));

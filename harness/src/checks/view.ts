@@ -41,6 +41,7 @@ export interface GuestTimeline {
   /** Every domid the guest had, with the time it got it. */
   domids: { domid: number; from: number }[];
   crashedAt?: number;
+  crashedSeq?: number;
   /** Windows in which the guest was deliberately not running (suspended, saved, paused, migrating). */
   notRunning: { from: number; to: number }[];
 }
@@ -99,7 +100,10 @@ export function buildView(inst: string, events: TraceEvent[], runStart?: RunStar
       addDomid(e.guest, e.domid, e.t);
       const nd = newDomid(e);
       if (nd !== undefined) addDomid(e.guest, nd, e.t);
-      if (e.what === 'crashed' || e.what === 'halted-unexpectedly') guest(e.guest).crashedAt ??= e.t;
+      if ((e.what === 'crashed' || e.what === 'halted-unexpectedly') && guest(e.guest).crashedSeq === undefined) {
+        guest(e.guest).crashedAt = e.t;
+        guest(e.guest).crashedSeq = e.seq;
+      }
       if (NOT_RUNNING_START.has(e.what) && !open.has(e.guest)) open.set(e.guest, e.t);
       if (NOT_RUNNING_END.has(e.what) && open.has(e.guest)) {
         guest(e.guest).notRunning.push({ from: open.get(e.guest)!, to: e.t });
@@ -120,9 +124,10 @@ export const guestName = (v: InstanceView, domid: number) => v.guestOfDomid.get(
 
 /** True when observations of this guest at time t must not be judged by other checks: the guest
  *  crashed before (that is guest-alive's verdict alone). */
-export function afterCrash(v: InstanceView, guest: string, t: number): boolean {
-  const c = v.guests.get(guest)?.crashedAt;
-  return c !== undefined && t >= c;
+export function afterCrash(v: InstanceView, guest: string, at: { seq: number } | number): boolean {
+  const g = v.guests.get(guest);
+  if (g?.crashedSeq === undefined) return false;
+  return typeof at === 'number' ? at >= g.crashedAt! : at.seq > g.crashedSeq;
 }
 
 export function notRunningAt(v: InstanceView, guest: string, from: number, to: number): boolean {

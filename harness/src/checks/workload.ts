@@ -19,7 +19,7 @@ export function workload(v: InstanceView, params: Record<string, string>): Check
   for (const e of v.events) {
     if (e.ev !== 'workload') continue;
     stepsWithResult.add(e.step);
-    if (afterCrash(v, e.guest, e.t)) continue;
+    if (afterCrash(v, e.guest, e)) continue;
     results.push(e);
     const r = e.result;
     const label = `${e.guest} ${e.dev} step ${e.step} (${r.kind})`;

@@ -102,7 +102,8 @@ export function renderInf(spec: DriverSpec, opts: RenderOptions): string {
   const files = spec.identity.files.filter((f) => f.kind !== 'inf' && f.kind !== 'cat');
   const sysFiles = files.filter((f) => f.kind === 'sys');
   const coinstallers = files.filter((f) => f.kind === 'coinstaller');
-  const others = files.filter((f) => f.kind !== 'sys' && f.kind !== 'coinstaller');
+  // Service executables, their message DLLs and other helpers go to System32 (dirid 11).
+  const support = files.filter((f) => f.kind !== 'sys' && f.kind !== 'coinstaller');
   const catalog = spec.identity.files.find((f) => f.kind === 'cat')?.name ?? `${spec.name}.cat`;
   const style = serviceStyle(spec);
   const hwIds = renderHardwareIds(spec, vendor.prefix, opts.revisions);
@@ -124,7 +125,8 @@ export function renderInf(spec: DriverSpec, opts: RenderOptions): string {
   line();
   line('[DestinationDirs]');
   line('DefaultDestDir=12');
-  if (coinstallers.length > 0 || others.length > 0) line(`${base}_CoInst_CopyFiles=11`);
+  if (support.length > 0) line(`${base}_Support_CopyFiles=11`);
+  if (coinstallers.length > 0) line(`${base}_CoInst_CopyFiles=11`);
   line();
   line('[SourceDisksNames]');
   line('1=%DiskDesc%,,,""');
@@ -143,6 +145,7 @@ export function renderInf(spec: DriverSpec, opts: RenderOptions): string {
   line();
   line(`[${base}_Inst]`);
   if (sysFiles.length > 0) line(`CopyFiles=${base}_CopyFiles`);
+  if (support.length > 0) line(`CopyFiles=${base}_Support_CopyFiles`);
   if (spec.identity.deviceClass.toLowerCase() === 'net') {
     // NDIS miniports declare their interface type and characteristics (NCF_PHYSICAL | NCF_HAS_UI).
     line('Characteristics=0x84');
@@ -158,19 +161,22 @@ export function renderInf(spec: DriverSpec, opts: RenderOptions): string {
     for (const f of sysFiles) line(f.name);
     line();
   }
-  if (coinstallers.length > 0 || others.length > 0) {
+  if (support.length > 0) {
+    line(`[${base}_Support_CopyFiles]`);
+    for (const f of support) line(f.name);
+    line();
+  }
+  if (coinstallers.length > 0) {
     line(`[${base}_CoInst_CopyFiles]`);
-    for (const f of [...coinstallers, ...others]) line(f.name);
+    for (const f of coinstallers) line(f.name);
     line();
     line(`[${base}_Inst.CoInstallers]`);
     line(`CopyFiles=${base}_CoInst_CopyFiles`);
-    if (coinstallers.length > 0) line(`AddReg=${base}_CoInst_AddReg`);
+    line(`AddReg=${base}_CoInst_AddReg`);
     line();
-    if (coinstallers.length > 0) {
-      line(`[${base}_CoInst_AddReg]`);
-      line(`HKR,,CoInstallers32,0x00010000,"${coinstallers[0].name},Entry"`);
-      line();
-    }
+    line(`[${base}_CoInst_AddReg]`);
+    line(`HKR,,CoInstallers32,0x00010000,"${coinstallers[0].name},Entry"`);
+    line();
   }
   if (spec.identity.deviceClass.toLowerCase() === 'net') {
     line(`[${base}_Ndi]`);
@@ -179,22 +185,29 @@ export function renderInf(spec: DriverSpec, opts: RenderOptions): string {
     line('HKR,Ndi\\Interfaces,LowerRange,0,"ethernet"');
     line();
   }
+  // A service's binary: <service>.sys (kernel driver) or <service>.exe (a Win32 service such as
+  // xenbus_monitor or xenagent); otherwise the package's first driver.
+  const binaryOf = (svc: string) =>
+    files.find((f) => f.name.toLowerCase() === `${svc.toLowerCase()}.sys`) ?? files.find((f) => f.name.toLowerCase() === `${svc.toLowerCase()}.exe`) ?? sysFiles[0];
+  const isWin32 = (svc: string) => binaryOf(svc)?.name.toLowerCase().endsWith('.exe') ?? false;
   line(`[${base}_Inst.Services]`);
   spec.identity.services.forEach((svc, i) => {
     // The first service is the function driver of the device (SPSVCINST_ASSOCSERVICE); the others
-    // (xenbus's xenfilt) are installed beside it.
-    line(`AddService=${svc},${i === 0 ? '%SPSVCINST_ASSOCSERVICE%' : '0'},${cap(svc)}_Service`);
+    // (xenbus's xenfilt, xenvbd's xendisk) are installed beside it; Win32 services are started.
+    const flags = i === 0 ? '%SPSVCINST_ASSOCSERVICE%' : isWin32(svc) ? '%SPSVCINST_STARTSERVICE%' : '0';
+    line(`AddService=${svc},${flags},${cap(svc)}_Service`);
   });
   for (const svc of spec.identity.services) {
-    const binary = sysFiles.find((f) => f.name.toLowerCase() === `${svc.toLowerCase()}.sys`) ?? sysFiles[0];
+    const binary = binaryOf(svc);
+    const win32 = isWin32(svc);
     line();
     line(`[${cap(svc)}_Service]`);
     line(`DisplayName=%${cap(svc)}Desc%`);
-    line('ServiceType=%SERVICE_KERNEL_DRIVER%');
-    line(`StartType=${style.startType === 0 ? '%SERVICE_BOOT_START%' : '%SERVICE_DEMAND_START%'}`);
+    line(`ServiceType=${win32 ? '%SERVICE_WIN32_OWN_PROCESS%' : '%SERVICE_KERNEL_DRIVER%'}`);
+    line(`StartType=${win32 ? '%SERVICE_AUTO_START%' : style.startType === 0 ? '%SERVICE_BOOT_START%' : '%SERVICE_DEMAND_START%'}`);
     line('ErrorControl=%SERVICE_ERROR_NORMAL%');
-    line(`ServiceBinary=%12%\\${binary?.name ?? `${svc}.sys`}`);
-    if (style.loadOrderGroup) line(`LoadOrderGroup="${style.loadOrderGroup}"`);
+    line(`ServiceBinary=${win32 ? '%11%' : '%12%'}\\${binary?.name ?? `${svc}.sys`}`);
+    if (style.loadOrderGroup && !win32) line(`LoadOrderGroup="${style.loadOrderGroup}"`);
     line(`AddReg=${cap(svc)}_Parameters`);
     line();
     line(`[${cap(svc)}_Parameters]`);
@@ -207,8 +220,11 @@ export function renderInf(spec: DriverSpec, opts: RenderOptions): string {
   line(`${base}Desc=${q(`${product} ${spec.description || spec.name}`)}`);
   for (const svc of spec.identity.services) if (cap(svc) !== base) line(`${cap(svc)}Desc=${q(`${product} ${svc}`)}`);
   line('SPSVCINST_ASSOCSERVICE=0x00000002');
+  line('SPSVCINST_STARTSERVICE=0x00000800');
   line('SERVICE_KERNEL_DRIVER=0x1');
+  line('SERVICE_WIN32_OWN_PROCESS=0x10');
   line('SERVICE_BOOT_START=0x0');
+  line('SERVICE_AUTO_START=0x2');
   line('SERVICE_DEMAND_START=0x3');
   line('SERVICE_ERROR_NORMAL=0x1');
   line();

@@ -7,7 +7,7 @@ import type {
   KeySpec, KeyType, PackageFile, PciIdRange, RegistryParam, RingSpec, StateTransition, UnplugSpec, VendorPrefix,
 } from '../model/spec';
 import { XenbusState } from '../model/xenbus';
-import { boolValue, hexValue, intValue, splitList, type XmlElement } from '../xml';
+import { boolValue, hexValue, intValue, splitList, type XmlElement } from '../xml/index';
 import { parseCondition, parseConstraint } from './expressions';
 
 /** `{i}` placeholders of the XML become the model's `<i>`. */

@@ -4,7 +4,7 @@ import type { Problem, SourceLocation } from '../model/errors';
 import type { KeySpec } from '../model/spec';
 import { keyValueProblem } from '../model/spec-eval';
 import { XenbusState } from '../model/xenbus';
-import type { XmlElement } from '../xml';
+import type { XmlElement } from '../xml/index';
 import { stateValue } from './build';
 import type { SpecDocument } from './load';
 

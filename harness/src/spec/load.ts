@@ -2,11 +2,12 @@
 // DriverSpec, resolved (children inherit the root bus's vendor prefixes) and linted. Every problem of
 // every file is collected; `loadSpecs` throws them all as one WinpvError (exit 2), `checkSpecs`
 // returns them.
-import { readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Problem } from '../model/errors';
 import type { DriverName, DriverSpec, SpecSet } from '../model/spec';
-import { problemsError, readXmlFile, validate, type XmlElement } from '../xml';
+import { problemsError, readXmlFile, validate, type XmlElement } from '../xml/index';
 import { buildSpec } from './build';
 import { lintSpecs } from './lint';
 import { driverSpecShape } from './shape';
@@ -17,6 +18,8 @@ export interface SpecDocument {
   file: string;
   root: XmlElement;
   spec: DriverSpec;
+  /** sha256 (hex) of the file's bytes, for the trace header (`run.start` specs). */
+  sha256: string;
 }
 
 export interface SpecCheckResult {
@@ -61,7 +64,11 @@ export function checkSpecFiles(files: readonly string[], cwd: string = process.c
     const file = displayPath(resolve(cwd, path), cwd);
     const { root, problems: readProblems } = readXmlFile(resolve(cwd, path), file);
     problems.push(...readProblems);
-    if (!root) continue;
+    if (!root) {
+      // Unreadable: its driver is probably the one the file is named after; spare its children follow-on complaints.
+      broken.add(basename(path).replace(/\.xml$/i, ''));
+      continue;
+    }
     const shapeProblems = validate(root, 'driver', driverSpecShape);
     problems.push(...shapeProblems);
     if (shapeProblems.length) {
@@ -71,7 +78,8 @@ export function checkSpecFiles(files: readonly string[], cwd: string = process.c
     }
     const built = buildSpec(root);
     problems.push(...built.problems);
-    documents.push({ file, root, spec: built.spec });
+    const sha256 = createHash('sha256').update(readFileSync(resolve(cwd, path))).digest('hex');
+    documents.push({ file, root, spec: built.spec, sha256 });
   }
   const specs = new Map<DriverName, DriverSpec>();
   for (const d of documents) if (!specs.has(d.spec.name)) specs.set(d.spec.name, d.spec);
@@ -109,4 +117,9 @@ function sortByFile(problems: Problem[]): Problem[] {
     .map((p, i) => ({ p, i }))
     .sort((a, b) => a.p.location.file.localeCompare(b.p.location.file) || (a.p.location.line ?? 0) - (b.p.location.line ?? 0) || (a.p.location.column ?? 0) - (b.p.location.column ?? 0) || a.i - b.i)
     .map((x) => x.p);
+}
+
+/** sha256 of each driver's spec file, by driver name (what a trace records so `winpv check` can tell the specs changed). */
+export function specDigests(result: Pick<SpecCheckResult, 'documents'>): Record<string, string> {
+  return Object.fromEntries(result.documents.map((d) => [d.spec.name, d.sha256]));
 }

@@ -1,6 +1,6 @@
 // The shape of drivers-spec/<driver>.xml, in the validator's terms. drivers-spec/driver-spec.xsd says
 // the same for editors and xmllint; harness/test/spec/xsd.test.ts keeps the two in agreement.
-import { types, type ElementShape, type ValueType } from '../xml';
+import { types, type ElementShape, type ValueType } from '../xml/index';
 
 export const DRIVER_NAMES = ['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface', 'xencons', 'xenhid'] as const;
 export const STATE_NAMES = ['Unknown', 'Initialising', 'InitWait', 'Initialised', 'Connected', 'Closing', 'Closed', 'Reconfiguring', 'Reconfigured'] as const;

@@ -17,4 +17,4 @@ export {
   type ChildShape,
   type ElementShape,
 } from './shape';
-export { problemsError, throwIfProblems, sortProblems } from './problems';
+export { problemsError, throwIfProblems, sortProblems, formatProblems } from './problems';

@@ -12,15 +12,18 @@ export function sortProblems(problems: readonly Problem[]): Problem[] {
 }
 
 /**
- * One WinpvError (kind 'input', exit 2) carrying every problem; its message lists them all,
- * one `file:line:col path: message [rule]` per line, so printing the message is enough.
- * `what` names the input, e.g. `driver spec` or `scenario`.
+ * One WinpvError (kind 'input', exit 2) carrying every problem, sorted. Its message is a one-line
+ * summary (`3 problems in driver specs`); the CLI prints each problem below it as
+ * `file:line:col path: message [rule]` (formatProblem). `what` names the input, e.g. `driver specs`.
  */
 export function problemsError(code: string, what: string, problems: readonly Problem[]): WinpvError {
   const sorted = sortProblems(problems);
   const head = `${sorted.length} problem${sorted.length === 1 ? '' : 's'} in ${what}`;
-  return inputError(code, [head + ':', ...sorted.map((p) => '  ' + formatProblem(p))].join('\n'), sorted, sorted[0]?.location);
+  return inputError(code, sorted.length === 1 ? `${head}: ${sorted[0].message}` : head, sorted);
 }
+
+/** Every problem of an error, one `file:line:col path: message [rule]` per line. */
+export const formatProblems = (problems: readonly Problem[]): string => problems.map(formatProblem).join('\n');
 
 /** Throw `problemsError` when there is any problem. */
 export function throwIfProblems(code: string, what: string, problems: readonly Problem[]): void {

@@ -56,6 +56,7 @@ t.test('malformed XML is one located problem, not an exception', async (t) => {
     ['', 1, /no document element|Unexpected end/],
     ['<a/><b/>', 1, /second document element/],
     ['<a>&bogus;</a>', 1, /entity/i],
+    ['<a>\n<!-- run with --verbose -->\n</a>', 2, /Malformed comment/],
   ];
   for (const [text, line, msg] of cases) {
     const r = parseXml(text, 'bad.xml');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseXml, validate, types, checkValue, problemsError, throwIfProblems, type ElementShape, intValue, hexValue, boolValue, splitList } from '../../src/xml';
+import { parseXml, validate, types, checkValue, problemsError, throwIfProblems, formatProblems, type ElementShape, intValue, hexValue, boolValue, splitList } from '../../src/xml';
 import { WinpvError, formatProblem } from '../../src/model/errors';
 
 const keyShape: ElementShape = {
@@ -113,9 +113,21 @@ t.test('problems become one input error listing all of them, in document order',
   t.equal(e.exitCode, 2);
   t.equal(e.code, 'SPEC_INVALID');
   t.equal(e.problems.length, 2);
-  t.match(e.message, /^2 problems in driver spec:\n/);
-  for (const p of problems) t.ok(e.message.includes(formatProblem(p)));
+  t.equal(e.message, '2 problems in driver spec');
+  t.equal(e.location, undefined, 'each problem has its own location');
+  t.equal(formatProblems(e.problems).split('\n').length, 2);
+  for (const p of problems) t.ok(formatProblems(e.problems).includes(formatProblem(p)));
+  t.match(problemsError('X', 'y', problems.slice(0, 1)).message, /^1 problem in y: /);
   t.ok(e.problems[0].location.line! <= e.problems[1].location.line!);
   t.throws(() => throwIfProblems('X', 'y', problems), WinpvError);
   t.doesNotThrow(() => throwIfProblems('X', 'y', []));
+});
+
+t.test('ordered children are checked like an XSD sequence', async (t) => {
+  const ordered: ElementShape = { ordered: true, children: { a: { shape: {} }, b: { shape: {} } } };
+  const { root } = parseXml('<r>\n  <a/>\n  <b/>\n  <a/>\n</r>', 'o.xml');
+  const p = validate(root!, 'r', ordered);
+  t.same(p.map((x) => [x.rule, x.location.path, x.location.line]), [['child-order', '/r/a[2]', 4]]);
+  t.match(p[0].message, /<a> must come before <b> in <r>/);
+  t.same(validate(root!, 'r', { ...ordered, ordered: false }), [], 'unordered shapes accept any order');
 });

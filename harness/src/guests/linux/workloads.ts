@@ -57,7 +57,8 @@ export function blockScript(w: BlockWorkloadStep, dev: string): string {
     'worker() {',
     '  t=$1; base=$(( t * region )); ios=0; rb=0; wb=0; err=0; verr=0',
     '  [ $wcount -gt 0 ] && dd if=/dev/urandom of=/tmp/pat$t bs=$bs count=$wcount 2>/dev/null',
-    '  while [ $(cs) -lt $end ]; do',
+    // at least one pass, however slow the guest is
+    '  while :; do',
     '    if [ $random = 1 ]; then',
     '      i=0; while [ $i -lt 64 ]; do',
     '        o=$(( base + RANDOM % region ))',
@@ -78,6 +79,7 @@ export function blockScript(w: BlockWorkloadStep, dev: string): string {
     '      fi',
     '    fi',
     '    [ $discard = 1 ] && { blkdiscard -o $(( base * bs )) -l $(( region * bs )) $dev 2>/dev/null || err=$((err+1)); }',
+    '    [ $(cs) -lt $end ] || break',
     '  done',
     '  rm -f /tmp/pat$t',
     '  echo "$ios $rb $wb $err $verr" > /tmp/res$t',
@@ -91,7 +93,9 @@ export function blockScript(w: BlockWorkloadStep, dev: string): string {
   ].join('\n');
 }
 
-/** Guest and dom0 halves of a network workload: the guest pings the peer, then streams through nc. */
+/** Guest and dom0 halves of a network workload: the guest pings the peer, then one side streams
+ *  zeros through busybox nc for the duration while the other counts them. Both ends use `nc -e`
+ *  (the program gets the socket as stdin/stdout): busybox nc otherwise quits when its own stdin ends. */
 export function netScript(w: NetWorkloadStep, a: { guestAddress: string; peerAddress: string }, port = 5001): { guest: string; peer: string } {
   for (const ip of [a.guestAddress, a.peerAddress]) if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw usageError(`not an IPv4 address: ${ip}`);
   const secs = Math.max(1, Math.ceil(int('durationMs', w.durationMs) / 1000));
@@ -105,13 +109,13 @@ export function netScript(w: NetWorkloadStep, a: { guestAddress: string; peerAdd
     'sleep 1',
     't0=$(cs)',
     send
-      ? `dd if=/dev/zero bs=65536 2>/dev/null | timeout ${secs} nc ${a.peerAddress} ${port}; t1=$(cs)`
-      : `n=$(timeout ${secs + 5} nc ${a.peerAddress} ${port} | wc -c); t1=$(cs); echo "@@r bytes=$n"`,
+      ? `timeout ${secs} nc ${a.peerAddress} ${port} -e dd if=/dev/zero bs=65536; t1=$(cs)`
+      : `rm -f /tmp/nbytes; nc ${a.peerAddress} ${port} -e sh -c 'wc -c > /tmp/nbytes'; t1=$(cs); echo "@@r bytes=$(cat /tmp/nbytes)"`,
     'echo "@@r centis=$((t1-t0))"',
   ].join('\n');
   const peer = send
-    ? `n=$(timeout ${secs + 20} busybox nc -l -p ${port} | wc -c); echo "@@r bytes=$n"`
-    : `dd if=/dev/zero bs=65536 2>/dev/null | timeout ${secs + 2} busybox nc -l -p ${port}; true`;
+    ? `f=$(mktemp); timeout ${secs + 30} busybox nc -l -p ${port} -e sh -c 'wc -c > "$0"' "$f"; echo "@@r bytes=$(cat "$f")"; rm -f "$f"`
+    : `timeout ${secs + 1} busybox nc -l -p ${port} -e dd if=/dev/zero bs=65536; true`;
   return { guest, peer };
 }
 

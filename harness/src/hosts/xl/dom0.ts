@@ -12,15 +12,33 @@ export interface Dom0Link {
   close(): Promise<void>;
 }
 
+/** Commands in flight at once on the connection. sshd allows 10 sessions per connection by default
+ *  (MaxSessions); the xenstore watch stream and a workload's far end need sessions of their own. */
+export const MAX_CHANNELS = 6;
+
 export class Dom0 {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
   constructor(
     readonly link: Dom0Link,
     readonly label: string,
   ) {}
 
+  private async slot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= MAX_CHANNELS) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+
   /** Runs argv; non-zero exit becomes a host error with the command's stderr. */
   async run(argv: readonly string[], opts: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
-    const r = await this.link.exec(argv, { timeoutMs: 120_000, ...opts });
+    const r = await this.slot(() => this.link.exec(argv, { timeoutMs: 120_000, ...opts }));
     if (r.code !== 0) {
       throw hostError('XL_COMMAND', `${argv.slice(0, 3).join(' ')} failed on ${this.label} (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`);
     }
@@ -29,6 +47,6 @@ export class Dom0 {
 
   /** Runs argv and returns the whole result, whatever the exit status. */
   try(argv: readonly string[], opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
-    return this.link.exec(argv, { timeoutMs: 120_000, ...opts });
+    return this.slot(() => this.link.exec(argv, { timeoutMs: 120_000, ...opts }));
   }
 }
