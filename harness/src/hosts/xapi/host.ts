@@ -352,6 +352,7 @@ export class XapiHost implements HostBackend {
       connect: () => this.guestSsh(g),
       address: async () => this.ipOf(g) ?? (await this.s.waitFor(`${g.ref.name}'s IP`, this.cfg.timeouts.bootMs, () => this.ipOf(g))),
       vbdTarget: (dev) => this.vbdTarget(g, dev),
+      insertIso: (name) => this.insertIso(g.ref, name),
       log: (level, msg) => this.trace?.emit({ ev: 'log', inst: g.inst, level, msg }),
     });
     return g.agent;

@@ -39,7 +39,8 @@ t.test('install-connect and suspend-resume on the XenAPI test pool: TAP out, not
       { kind: 'block', guest: 'win', device: 'vbd/832', blockSize: 4096, queueDepth: 16, threads: 2, writePercent: 30, pattern: 'random', durationMs: 2000, verify: true, source: src },
     ]),
     scenario('suspend-resume', [
-      { kind: 'install-drivers', guest: 'win', bundle, reboot: true, source: src },
+      // builtin:<version> on a pool: the bundle ISO winpv-<version>.iso from the ISO SR, in the CD drive
+      { kind: 'install-drivers', guest: 'win', bundle: 'builtin:9.1.0', reboot: true, source: src },
       { kind: 'wait', guest: 'win', path: 'control/feature-suspend', equals: '1', timeoutMs: 10_000, source: src },
       { kind: 'suspend-resume', guest: 'win', source: src },
       { kind: 'wait', guest: 'win', path: 'control/feature-suspend', equals: '1', timeoutMs: 10_000, source: src },
@@ -75,6 +76,8 @@ t.test('install-connect and suspend-resume on the XenAPI test pool: TAP out, not
   t.ok(blk && blk.ev === 'workload' && blk.result.kind === 'block' && blk.result.iops > 10000, 'the diskspd result is in the trace');
   t.ok(trace.events.some((e) => e.ev === 'xs' && /device\/vbd\/832\/state$/.test(e.path) && e.value === '4'), 'the xenstore probe recorded the frontend connecting');
   t.ok(trace.events.some((e) => e.ev === 'guest' && e.what === 'suspended') && trace.events.some((e) => e.ev === 'guest' && e.what === 'resumed'));
+  const fromIso = trace.events.filter((e) => e.ev === 'drivers' && e.inst === 'suspend-resume');
+  t.ok(fromIso.length > 0 && fromIso.every((e) => e.ev === 'drivers' && e.bound.every((b) => b.version === '9.1.0')), 'the drivers came from the pool ISO winpv-9.1.0.iso');
   t.same(leftovers(pool.srv), [], 'a normal run leaves nothing on the pool');
   const all = JSON.stringify(trace.events) + tap;
   for (const pw of [XAPI_PW, GUEST_PW, DOM0_PW]) t.notMatch(all, pw, 'no password in the trace or the TAP');
