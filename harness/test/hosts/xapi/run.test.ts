@@ -11,6 +11,10 @@ import { TapStreamReporter } from '../../../src/report/tap';
 import { loadSpecs } from '../../../src/spec/load';
 import type { Scenario, Step } from '../../../src/model/scenario';
 import type { DriverName } from '../../../src/model/spec';
+import { writeReports } from '../../../src/report/files';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const src = { file: 'scenarios/xapi-smoke.xml' };
 const DRIVERS: DriverName[] = ['xenbus', 'xenvbd', 'xenvif', 'xennet'];
@@ -49,7 +53,8 @@ t.test('install-connect and suspend-resume on the XenAPI test pool: TAP out, not
   ];
   const host = pool.host();
   const runPlanned = plan(scenarios, { seed: 7, capabilities: host.capabilities, hostKind: host.kind });
-  const trace = new TraceWriter();
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-run-'));
+  const trace = new TraceWriter({ file: join(dir, 'trace.jsonl') });
   const out = new PassThrough();
   let tap = '';
   out.on('data', (b) => (tap += b));
@@ -79,6 +84,9 @@ t.test('install-connect and suspend-resume on the XenAPI test pool: TAP out, not
   const fromIso = trace.events.filter((e) => e.ev === 'drivers' && e.inst === 'suspend-resume');
   t.ok(fromIso.length > 0 && fromIso.every((e) => e.ev === 'drivers' && e.bound.every((b) => b.version === '9.1.0')), 'the drivers came from the pool ISO winpv-9.1.0.iso');
   t.same(leftovers(pool.srv), [], 'a normal run leaves nothing on the pool');
-  const all = JSON.stringify(trace.events) + tap;
-  for (const pw of [XAPI_PW, GUEST_PW, DOM0_PW]) t.notMatch(all, pw, 'no password in the trace or the TAP');
+  writeReports(dir, outcome.summary, { runId: host.runId, startedAt: '2026-11-24T06:00:00Z', inputs: ['scenarios/xapi-smoke.xml'], command: 'winpv run --host xapi://root@pool-master.test' }, trace.events);
+  const files = readdirSync(dir);
+  t.same(files.sort(), ['junit.xml', 'report.html', 'results.tap', 'summary.json', 'trace.jsonl']);
+  const all = files.map((f) => readFileSync(join(dir, f), 'utf8')).join('\n') + tap;
+  for (const pw of [XAPI_PW, GUEST_PW, DOM0_PW]) t.notMatch(all, pw, 'no password in any report, the trace or the TAP');
 });
