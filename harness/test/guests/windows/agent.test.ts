@@ -2,22 +2,12 @@ import t from 'tap';
 import { WindowsAgent } from '../../../src/guests/windows/agent';
 import { SshConnection } from '../../../src/remote/ssh';
 import { Secret } from '../../../src/model/secret';
-import { WinpvError } from '../../../src/model/errors';
 import { startWindowsDouble } from '../../support/windows-double';
-import { makeBundle } from '../../hosts/xapi/fixture';
+import { makeBundle, rejects } from '../../hosts/xapi/fixture';
 import type { BlockWorkloadStep } from '../../../src/model/scenario';
 
 const PW = 'planted-Agent-pw-1b7';
 
-async function rejects(p: Promise<unknown>): Promise<WinpvError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof WinpvError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
 
 const blk = (over: Partial<BlockWorkloadStep> = {}): BlockWorkloadStep => ({ kind: 'block', guest: 'w', device: 'vbd/832', blockSize: 65536, queueDepth: 8, threads: 1, writePercent: 0, pattern: 'sequential', durationMs: 3000, verify: false, source: { file: 's.xml' }, ...over });
 

@@ -1,17 +1,7 @@
 import t from 'tap';
-import { startPool, makeBundle, shape, leftovers, XAPI_PW, GUEST_PW } from './fixture';
-import { WinpvError } from '../../../src/model/errors';
+import { startPool, makeBundle, shape, leftovers, rejects, XAPI_PW, GUEST_PW } from './fixture';
 import { XapiFailure } from '../../support/xapi-server';
 
-async function rejects(p: Promise<unknown>): Promise<WinpvError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof WinpvError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
 
 t.test('a Windows guest from clone to destroy: drivers, workloads, lifecycle, nothing left', async (t) => {
   const pool = await startPool();
