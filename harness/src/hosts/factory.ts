@@ -37,9 +37,7 @@ const MAKERS: Record<ResolvedHost['kind'], () => Maker> = {
   xl: () => {
     throw infraError('HOST_BACKEND_MISSING', 'the xl host backend is not part of this build yet (issue 7)');
   },
-  xapi: () => {
-    throw infraError('HOST_BACKEND_MISSING', 'the XenAPI host backend is not part of this build yet (issue 8)');
-  },
+  xapi: () => load('XenAPI', './xapi', (m) => (m.makeXapiHost as Maker | undefined) && ((h) => (m.makeXapiHost as (h: ResolvedHost) => HostBackend)(h))),
 };
 
 export function createHost(host: ResolvedHost, opts: HostFactoryOptions): HostBackend {
