@@ -15,6 +15,17 @@ export interface HostEntry {
   template?: string;
   isoSr?: string;
   network?: string;
+  /** XenAPI: Windows guests are reached over OpenSSH with these credentials (password from an env var or file). */
+  guestUser?: string;
+  guestPort?: number;
+  guestIdentityFile?: string;
+  guestPasswordEnv?: string;
+  guestPasswordFile?: string;
+  guestKnownHostsFile?: string;
+  /** Pinned host key of the guests (clones of one template share it), `SHA256:...`. */
+  guestHostKeySha256?: string;
+  /** XenAPI: false = no SSH to dom0 (no xenstore or ring probes). */
+  dom0Ssh?: boolean;
 }
 
 export interface UserConfig {

@@ -38,8 +38,11 @@ export type GuestPowerState = 'running' | 'paused' | 'suspended' | 'halted' | 'c
 export interface XenstoreView {
   read(path: string): Promise<string | null>;
   directory(path: string): Promise<string[]>;
-  /** Calls back with the changed path for every change at or below `path`; resolves once registered. */
-  watch(path: string, onChange: (changedPath: string) => void): Promise<() => Promise<void>>;
+  /** Calls back with the changed path for every change at or below `path`; resolves once registered.
+   *  Hosts that know the value at the time of the change (the simulator) pass it as `value`
+   *  (null = removed), so the probe records every intermediate state exactly; others leave it
+   *  undefined and the probe reads the path. */
+  watch(path: string, onChange: (changedPath: string, value?: string | null) => void): Promise<() => Promise<void>>;
   write(path: string, value: string): Promise<void>;
   rm(path: string): Promise<void>;
 }
@@ -77,6 +80,8 @@ export interface DriverBundle {
   location: string;
   version: string;
   drivers: DriverName[];
+  /** Enable Driver Verifier (standard settings) for the installed drivers (real Windows guests). */
+  verifier?: boolean;
 }
 
 export interface BoundDriver {
@@ -100,6 +105,10 @@ export interface GuestAgent {
   /** Runs the workload and returns the parsed result plus the tool's raw XML/text output. */
   blockWorkload(w: BlockWorkloadStep): Promise<{ result: BlockResult; raw?: string }>;
   netWorkload(w: NetWorkloadStep, peer?: GuestAgent): Promise<{ result: NetResult; raw?: string }>;
+}
+
+export interface RebootOptions {
+  beforeUnpause?(guest: GuestRef): Promise<void>;
 }
 
 export interface HotplugCapability {
@@ -157,7 +166,10 @@ export interface HostBackend {
 
   createGuest(shape: GuestShape, inst: string): Promise<GuestRef>;
   startGuest(guest: GuestRef): Promise<void>;
-  rebootGuest(guest: GuestRef): Promise<void>;
+  /** Reboots and waits until the guest is back. Hosts where a reboot builds a new domain (XenAPI)
+   *  call `opts.beforeUnpause` with the new domid once the domain exists but before it runs, so
+   *  probes can follow it from the first frontend write. */
+  rebootGuest(guest: GuestRef, opts?: RebootOptions): Promise<void>;
   shutdownGuest(guest: GuestRef, how: 'clean' | 'hard'): Promise<void>;
   /** Idempotent; safe in any state. */
   destroyGuest(guest: GuestRef): Promise<void>;

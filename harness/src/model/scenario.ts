@@ -22,6 +22,16 @@ export interface Scenario {
   matrix: MatrixAxis[];
   /** Upper bound for the whole instance, in ms (virtual on the simulator). */
   timeoutMs: number;
+  /** Typed values that depend on matrix variables: the planner substitutes `${name}` in `template`
+   *  per instance and writes the converted value at `at` (a property path into this object).
+   *  String values with `${name}` anywhere in the scenario are substituted directly. */
+  templated?: TemplatedValue[];
+}
+
+export interface TemplatedValue {
+  at: (string | number)[];
+  template: string;
+  as: 'int' | 'bool' | 'string';
 }
 
 export interface MatrixAxis {
@@ -163,6 +173,8 @@ export interface BackendStep extends StepBase {
 export interface FaultStep extends StepBase {
   kind: 'fault';
   fault: FaultConfig;
+  /** 'off' switches off a fault an earlier step of the same scenario switched on (default 'on'). */
+  action?: 'on' | 'off';
 }
 
 export interface SleepStep extends StepBase {

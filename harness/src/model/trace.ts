@@ -87,6 +87,10 @@ export interface XenstoreEvent extends InInstance {
   ev: 'xs';
   path: string;
   value: string | null;
+  /** The guest whose probe saw the change (the probe knows; checks fall back to the domid in the path). */
+  guest?: string;
+  /** Read when the probe attached (the value was already there), not seen changing. */
+  snapshot?: boolean;
 }
 
 export type RingName = 'blk' | 'tx' | 'rx' | 'ctrl';
@@ -158,6 +162,8 @@ export interface BlockResult {
   verifyErrors: number;
   /** Latency percentiles in ms, keyed by percentile ("50", "99", "99.9"). */
   latencyMs: Record<string, number>;
+  /** Average CPU utilisation of the guest during the run, percent (diskspd CpuUtilization/Average). */
+  cpuPercent?: number;
 }
 
 export interface NetResult {
@@ -187,6 +193,8 @@ export interface DriversEvent extends InInstance {
   /** Devices that wanted a driver and got none, with the reason Windows would give. */
   unbound: { hardwareId: string; reason: string }[];
   unplugged: { disks: boolean; nics: boolean };
+  /** What the run installed last (from the install step), so drivers-bound can judge the trace alone. */
+  expected?: { version: string; drivers: string[] };
 }
 
 export interface FaultEvent extends InInstance {

@@ -36,3 +36,8 @@ t.test('checks may not reach the trace writer or hosts', async (t) => {
 t.test('an unknown folder is reported', async (t) => {
   t.equal(checkFile('misc/x.ts', '', rules).length, 1);
 });
+
+t.test('a folder index import counts as that folder', async (t) => {
+  t.equal(checkFile('build/x.ts', "import { openBundle } from '../inf';\n", rules).length, 0);
+  t.equal(checkFile('report/x.ts', "import { SimHost } from '../sim';\n", rules).length, 1);
+});

@@ -53,7 +53,8 @@ export function checkFile(file: string, text: string, rules: Map<string, LayerRu
       if (spec.startsWith('.')) {
         const target = resolve('/', dirname(file), spec).slice(1);
         const targetLayer = target.split('/')[0];
-        if (target.startsWith('..') || targetLayer === '' || !target.includes('/')) {
+        // `../inf` (a folder's index) is inside; `../../package.json` is outside.
+        if (target.startsWith('..') || targetLayer === '' || (!target.includes('/') && !rules.has(target))) {
           // outside harness/src (package.json is allowed for the version only from cli)
           if (!(layer === 'cli' && spec.endsWith('package.json'))) {
             out.push({ file, line: i + 1, spec, reason: 'imports from outside harness/src' });

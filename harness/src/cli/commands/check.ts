@@ -1,17 +1,54 @@
-// winpv check: not built yet (issue #6). The command exists so that the CLI's shape is fixed.
-import type { Command } from '../command';
-import { infraError } from '../../model/errors';
+// winpv check: re-judge a recorded trace offline with the current driver specs, printing the same
+// TAP the live run wrote (the same evaluation, so the same verdicts for the same specs).
+import type { Command, CommandContext } from '../command';
+import { parseCommandArgs } from '../command';
+import { ExitCode, usageError } from '../../model/errors';
+import { readTraceFile } from '../../trace/reader';
+import { evaluate, groupByInstance, summarize } from '../../checks/evaluate';
+import { ReporterMultiplexer } from '../../report/multiplexer';
+import { changedSpecs, driverSpecs, exitForSummary, stdoutReporter } from '../run-support';
+
+const help = `usage: winpv check <trace.jsonl> [--reporter tap|console|none] [--specs DIR]
+
+Re-evaluates every check of a recorded trace (reports/<run>/trace.jsonl) with the current driver
+specs and prints TAP 14 (as results.tap of the run). A trace cut short (no run.end) is judged as
+far as it goes and ends with Bail out!.
+
+options:
+  --reporter R   tap (default), console or none
+  --specs DIR    driver specs to judge with (default: drivers-spec/ of this checkout)
+
+exit status: 0 all passed, 1 a check failed or the trace is incomplete, 2 bad input
+`;
 
 const command: Command = {
   name: 'check',
-  summary: '',
-  help: 'usage: winpv check ...\n\n(not implemented yet: issue #6)\n',
-  async run(ctx) {
-    if (ctx.argv.includes('--help') || ctx.argv.includes('-h')) {
-      ctx.out.write(this.help);
-      return 0;
+  summary: 're-evaluate the checks of a recorded trace offline',
+  help,
+  async run(ctx: CommandContext) {
+    const parsed = parseCommandArgs(ctx, this, { reporter: { type: 'string' }, specs: { type: 'string' } }, { positionals: true });
+    if (!parsed) return ExitCode.ok;
+    const { values: v, positionals } = parsed;
+    if (positionals.length !== 1) throw usageError(`winpv check takes one trace file\n\n${help}`);
+    const file = positionals[0];
+    const trace = readTraceFile(file);
+    const { specs, hashes } = v.specs ? driverSpecs(ctx.cwd, v.specs) : driverSpecs(ctx.cwd);
+    const g = groupByInstance(trace.events);
+    const changed = changedSpecs(g.runStart?.specs ?? {}, hashes);
+    if (changed.length && Object.keys(g.runStart?.specs ?? {}).length) {
+      ctx.err.write(`winpv check: judging with specs that changed since the run: ${changed.join(', ')}\n`);
     }
-    throw infraError('NOT_IMPLEMENTED', 'winpv check is not implemented yet (issue #6)');
+    const results = evaluate(trace.events, specs);
+    const summary = summarize(results, g.runStart, g.runEnd);
+    const reporter = new ReporterMultiplexer(stdoutReporter(v.reporter, ctx, 'tap'));
+    await reporter.onRunStart({ seed: summary.seed, host: summary.host, instances: results.map((r) => r.inst) });
+    for (const r of results) {
+      await reporter.onInstanceStart(r.inst);
+      await reporter.onInstanceEnd(r);
+    }
+    await reporter.onRunEnd(summary);
+    for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
+    return reporter.errors.length ? ExitCode.hostError : exitForSummary(summary);
   },
 };
 export default command;

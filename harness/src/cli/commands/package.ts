@@ -1,17 +1,130 @@
-// winpv package: not built yet (issue #9). The command exists so that the CLI's shape is fixed.
-import type { Command } from '../command';
-import { infraError } from '../../model/errors';
+// winpv package verify|bundle: judge a package set against drivers-spec/ and ship it as ISO + zip.
+// Both report in TAP (one point per check per driver), so CI treats a broken package like a failed test.
+import { join, resolve } from 'node:path';
+import type { Command, CommandContext } from '../command';
+import { parseCommandArgs, runSubcommand } from '../command';
+import { packageRoot } from '../config';
+import { ExitCode, usageError } from '../../model/errors';
+import type { SpecSet } from '../../model/spec';
+import { openBundle, type Arch } from '../../inf/index';
+import { loadSpecs } from '../../spec/load';
+import { TapWriter } from '../../build/tap';
+import { verifyPackageSet, type VerifyPoint, type VerifyReport } from '../../build/verify';
+import { writeBundle } from '../../build/bundle';
+
+const HELP = `usage: winpv package verify <dir|iso|zip> [options]
+       winpv package bundle <dir> [--out DIR] [options]
+
+verify   parse every INF of a set (a directory, or a shipped ISO or zip) and check it
+         against drivers-spec/: INF syntax, DriverVer, one version across the set, hardware
+         IDs inside the spec and the vendor's range, child revisions advertised by the bus
+         driver in the set, services, files present, catalog digests, Authenticode
+         signatures of .sys and .cat (osslsigncode), the manifest's sizes and sha256
+bundle   verify, then write winpv-drivers-<version>.iso and .zip with manifest.json inside
+         (default --out: <dir>/..), and read both back
+
+options:
+  --specs DIR        driver specs (default: drivers-spec/ of this installation)
+  --arch x64|x86     architecture of packages whose directory does not name one (default x64)
+  --vendor PREFIX    the set's vendor prefix (default: the manifest's, else the bus driver's IDs)
+  --sign-mode MODE   TestSign, ProductionSign, or Off (NoSign) to skip signature checks
+  --ca-file PEM      trusted root for signature chains (the TestSign certificate)
+  --version W.X.Y.Z  the version every package must have (default: the manifest's, else xenbus's)
+
+output: TAP version 14; exit 0 all checks pass, 1 a check failed, 2 unusable input
+`;
+
+const OPTIONS = {
+  specs: { type: 'string' },
+  arch: { type: 'string' },
+  vendor: { type: 'string' },
+  'sign-mode': { type: 'string' },
+  'ca-file': { type: 'string' },
+  version: { type: 'string' },
+  out: { type: 'string' },
+} as const;
+
+export type SpecLoader = (dir: string, cwd: string) => SpecSet | Promise<SpecSet>;
+
+function pointToTap(tap: TapWriter, p: VerifyPoint): void {
+  const message = p.driver && p.message.startsWith(`${p.driver}: `) ? p.message.slice(p.driver.length + 2) : p.message;
+  tap.point({
+    ok: p.ok,
+    description: `${p.subject} ${p.check}: ${message}`,
+    ...(p.skip ? { skip: p.skip } : {}),
+    ...(p.diagnostics && !p.ok ? { diagnostics: { check: p.check, ...(p.driver ? { driver: p.driver } : {}), ...p.diagnostics } } : {}),
+  });
+}
+
+async function verifyFromArgs(ctx: CommandContext, loadSpecs: SpecLoader, bundle: boolean) {
+  const parsed = parseCommandArgs(ctx, { help: HELP }, OPTIONS, { positionals: true });
+  if (!parsed) return undefined;
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw usageError(`winpv package ${bundle ? 'bundle' : 'verify'} takes one directory\n\n${HELP}`);
+  if (!bundle && values.out) throw usageError('--out is an option of winpv package bundle');
+  if (values.arch && values.arch !== 'x64' && values.arch !== 'x86') throw usageError(`--arch takes x64 or x86, not '${values.arch}'`);
+  const root = resolve(ctx.cwd, positionals[0]);
+  const specs = await loadSpecs(resolve(ctx.cwd, values.specs ?? join(packageRoot(), 'drivers-spec')), ctx.cwd);
+  const signMode = values['sign-mode'] === 'Off' ? 'NoSign' : values['sign-mode'];
+  // verify also takes a shipped ISO or zip; bundle works from the directory it packs.
+  const opened = bundle ? undefined : await openBundle(root);
+  const report = await verifyPackageSet(opened?.dir ?? root, {
+    specs,
+    ...(values.arch ? { arch: values.arch as Arch } : {}),
+    ...(values.vendor ? { vendorPrefix: values.vendor } : {}),
+    ...(signMode ? { signMode } : {}),
+    ...(values['ca-file'] ? { caFile: resolve(ctx.cwd, values['ca-file']) } : {}),
+    ...(values.version ? { version: values.version } : {}),
+  }).finally(() => opened?.cleanup());
+  return { root, report, out: values.out ? resolve(ctx.cwd, values.out) : resolve(root, '..') };
+}
+
+function writeReport(tap: TapWriter, root: string, report: VerifyReport): void {
+  tap.comment(`package set ${root}: version ${report.version ?? '?'}, vendor ${report.vendorPrefix ?? '?'}, ${report.packages.length} package(s)`);
+  for (const p of report.points) pointToTap(tap, p);
+  if (report.signers.length > 0) tap.comment(`signed by ${report.signers.join('; ')}`);
+}
+
+export function packageTable(loadSpecs: SpecLoader): Record<string, (ctx: CommandContext) => Promise<number>> {
+  return {
+    async verify(ctx) {
+      const v = await verifyFromArgs(ctx, loadSpecs, false);
+      if (!v) return ExitCode.ok;
+      const tap = new TapWriter(ctx.out);
+      writeReport(tap, v.root, v.report);
+      return tap.end().failed > 0 ? ExitCode.testFailed : ExitCode.ok;
+    },
+    async bundle(ctx) {
+      const v = await verifyFromArgs(ctx, loadSpecs, true);
+      if (!v) return ExitCode.ok;
+      const tap = new TapWriter(ctx.out);
+      writeReport(tap, v.root, v.report);
+      if (v.report.failed > 0) {
+        tap.point({ ok: false, description: `bundle: not written, ${v.report.failed} check(s) failed` });
+        tap.end();
+        return ExitCode.testFailed;
+      }
+      const b = await writeBundle(v.root, v.out, v.report);
+      const n = b.manifest.files.length;
+      for (const [kind, path] of [['iso', b.iso], ['zip', b.zip]] as const) {
+        const problems = b.readBack[kind];
+        tap.point({
+          ok: problems.length === 0,
+          description: `bundle ${kind}: ${path} (${n} files + manifest.json${problems.length ? '' : ', read back and matching the manifest'})`,
+          ...(problems.length ? { diagnostics: { file: path, problems } } : {}),
+        });
+      }
+      return tap.end().failed > 0 ? ExitCode.testFailed : ExitCode.ok;
+    },
+  };
+}
 
 const command: Command = {
   name: 'package',
-  summary: '',
-  help: 'usage: winpv package ...\n\n(not implemented yet: issue #9)\n',
-  async run(ctx) {
-    if (ctx.argv.includes('--help') || ctx.argv.includes('-h')) {
-      ctx.out.write(this.help);
-      return 0;
-    }
-    throw infraError('NOT_IMPLEMENTED', 'winpv package is not implemented yet (issue #9)');
+  summary: 'verify and bundle driver packages',
+  help: HELP,
+  run(ctx) {
+    return runSubcommand(ctx, { name: 'package', help: HELP }, packageTable(loadSpecs));
   },
 };
 export default command;

@@ -1,0 +1,62 @@
+// Authenticode verification of .sys and .cat files with osslsigncode (Debian package), reduced
+// to what a release decision needs: is there a signature, does the digest still match the bytes,
+// does the chain verify against the trusted CAs, and who signed it.
+import { runTool } from './tool';
+
+export type SignatureStatus =
+  /** Signature present, digest matches, chain verifies. */
+  | 'ok'
+  /** Signature and digest fine, but the certificate chain is not trusted (a test certificate without --ca-file). */
+  | 'untrusted'
+  /** The file changed after signing (message digest mismatch, or a PKCS#7 digest failure). */
+  | 'tampered'
+  | 'unsigned'
+  /** osslsigncode could not read the file or failed otherwise. */
+  | 'error';
+
+export interface SignatureResult {
+  status: SignatureStatus;
+  /** Subject of the signer's certificate (`/CN=...`), as osslsigncode prints it. */
+  signer?: string;
+  issuer?: string;
+  digestAlgorithm?: string;
+  /** The lines of osslsigncode's output that explain the verdict. */
+  detail: string;
+}
+
+export interface VerifyOptions {
+  /** PEM file of trusted roots (a TestSign certificate); default: the system bundle. */
+  caFile?: string;
+}
+
+export async function verifySignature(file: string, opts: VerifyOptions = {}): Promise<SignatureResult> {
+  const args = ['verify', ...(opts.caFile ? ['-CAfile', opts.caFile] : []), '-in', file];
+  const r = await runTool('osslsigncode', args);
+  return judgeOsslsigncode(r.code, `${r.stdout}\n${r.stderr}`);
+}
+
+/** Interprets osslsigncode verify's exit status and output (pure: tested on recorded outputs). */
+export function judgeOsslsigncode(code: number, output: string): SignatureResult {
+  const first = (re: RegExp) => re.exec(output)?.[1]?.trim();
+  const signerBlock = /Signer's certificate:[\s\S]*?Subject:\s*(.+)\n\s*Issuer\s*:\s*(.+)/.exec(output);
+  const signer = signerBlock?.[1].trim();
+  const issuer = signerBlock?.[2].trim();
+  const digestAlgorithm = first(/Message digest algorithm\s*:\s*(\S+)/);
+  const current = first(/Current message digest\s*:\s*([0-9A-F]+)/i);
+  const calculated = first(/Calculated message digest\s*:\s*([0-9A-F]+)/i);
+  const interesting = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /MISMATCH|digest failure|signature failure|No signature found|verify error|Signature verification|unsupported input|Failed to open/i.test(l));
+  const detail = [...new Set(interesting)].join('; ');
+  const base = { ...(signer ? { signer } : {}), ...(issuer ? { issuer } : {}), ...(digestAlgorithm ? { digestAlgorithm } : {}) };
+  if (/No signature found/i.test(output)) return { status: 'unsigned', ...base, detail: detail || 'no signature found' };
+  if ((current && calculated && current !== calculated) || /MISMATCH|digest failure|signature failure/i.test(output)) {
+    return { status: 'tampered', ...base, detail };
+  }
+  if (code === 0 && /Signature verification: ok/i.test(output)) return { status: 'ok', ...base, detail };
+  if (/self.signed certificate|unable to get local issuer|certificate verify error|unable to get issuer/i.test(output) && signer) {
+    return { status: 'untrusted', ...base, detail };
+  }
+  return { status: 'error', ...base, detail: detail || output.trim().split('\n').slice(-3).join('; ') };
+}

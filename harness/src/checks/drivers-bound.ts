@@ -1,0 +1,69 @@
+// drivers-bound: after each driver install, every expected driver bound at the expected version,
+// no device was left without its driver, the emulated disks/NICs were unplugged, and every child
+// driver bound a revision its parent bus driver advertises (as the specs list them).
+import type { CheckResult } from '../model/result';
+import type { DriverName, SpecSet } from '../model/spec';
+import type { DriversEvent, StepEvent } from '../model/trace';
+import { Findings, skip } from './findings';
+import { afterCrash, type InstanceView } from './view';
+
+const REV = /REV_([0-9A-Fa-f]{8})/;
+
+/** Windows driver versions have four parts; 9.1.0 and 9.1.0.0 are the same version. */
+export const sameVersion = (a: string, b: string) => {
+  const norm = (v: string) => [...v.split('.'), '0', '0', '0', '0'].slice(0, 4).map((x) => String(Number(x))).join('.');
+  return norm(a) === norm(b);
+};
+
+export function driversBound(v: InstanceView, _params: Record<string, string>, specs: SpecSet): CheckResult {
+  const f = new Findings('drivers-bound');
+  const reports: DriversEvent[] = [];
+  for (const e of v.events) if (e.ev === 'drivers' && !afterCrash(v, e.guest, e)) reports.push(e);
+  const installs = v.events.filter((e): e is StepEvent => e.ev === 'step.end' && e.kind === 'install-drivers' && e.ok === true);
+  if (reports.length === 0) {
+    if (installs.length) {
+      const e = installs[0];
+      f.fail(`driver install step ${e.step} reported no driver status`, { at: e.t, seq: e.seq, expected: 'a drivers event after the install', observed: 'none' });
+      return f.result('');
+    }
+    return skip('drivers-bound', 'the scenario installs no drivers');
+  }
+  const shapes = new Map((v.start?.guests ?? []).map((g) => [g.name, g]));
+  for (const e of reports) {
+    const diag = { at: e.t, seq: e.seq, guest: e.guest };
+    const bound = new Map(e.bound.map((b) => [b.driver.toLowerCase(), b]));
+    const expected = e.expected;
+    for (const d of expected?.drivers ?? []) {
+      const b = bound.get(d.toLowerCase());
+      if (!b) f.fail(`${e.guest}: ${d} is not bound`, { ...diag, expected: `${d} ${expected!.version}`, observed: e.bound.map((x) => `${x.driver} ${x.version}`) });
+      else if (!sameVersion(b.version, expected!.version)) {
+        f.fail(`${e.guest}: ${d} bound at version ${b.version}, expected ${expected!.version}`, { ...diag, expected: expected!.version, observed: b.version, hardwareId: b.hardwareId });
+      }
+    }
+    for (const u of e.unbound) {
+      f.fail(`${e.guest}: ${u.hardwareId} has no driver: ${u.reason}`, { ...diag, expected: 'every PV device bound', observed: u });
+    }
+    const shape = shapes.get(e.guest);
+    const want = new Set((expected?.drivers ?? []).map((d) => d.toLowerCase()));
+    if (shape?.vbds.length && want.has('xenvbd') && !e.unplugged.disks) {
+      f.fail(`${e.guest}: the emulated disks were not unplugged`, { ...diag, expected: 'emulated disks unplugged once xenvbd binds', observed: e.unplugged });
+    }
+    if (shape?.vifs.length && (want.has('xennet') || want.has('xenvif')) && !e.unplugged.nics) {
+      f.fail(`${e.guest}: the emulated NICs were not unplugged`, { ...diag, expected: 'emulated NICs unplugged once xennet binds', observed: e.unplugged });
+    }
+    for (const b of e.bound) {
+      const spec = specs.get(b.driver.toLowerCase() as DriverName);
+      const rev = REV.exec(b.hardwareId)?.[1]?.toUpperCase();
+      if (!spec?.parent || !rev) continue;
+      const parent = specs.get(spec.parent);
+      const advertised = parent?.revisions.map((r) => r.id.toUpperCase()) ?? [];
+      if (parent && advertised.length && !advertised.includes(rev)) {
+        f.fail(`${e.guest}: ${b.driver} bound revision ${rev}, which ${parent.name} does not advertise`, { ...diag, expected: advertised, observed: b.hardwareId });
+      } else if (spec.bindsRevisions.length && !spec.bindsRevisions.map((r) => r.toUpperCase()).includes(rev)) {
+        f.fail(`${e.guest}: ${b.driver} bound revision ${rev}, not one its INF lists`, { ...diag, expected: spec.bindsRevisions, observed: b.hardwareId });
+      }
+    }
+  }
+  const last = reports[reports.length - 1];
+  return f.result(`${reports.length} driver report${reports.length === 1 ? '' : 's'}; last: ${last.bound.map((b) => `${b.driver} ${b.version}`).join(', ') || 'none bound'}`);
+}

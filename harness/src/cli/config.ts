@@ -1,0 +1,160 @@
+// Configuration precedence, in one place: command-line flags, then environment (WINPV_*), then the
+// config file ($WINPV_CONFIG, else $XDG_CONFIG_HOME/winpv/config.json, else ~/.config/winpv/config.json:
+// outside the repository), then defaults. Passwords come only from an environment variable or a file
+// named by the config, never from the command line, and are held as Secrets.
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomInt } from 'node:crypto';
+import { inputError, usageError } from '../model/errors';
+import { Secret } from '../model/secret';
+import type { HostEntry, ResolvedConfig, ResolvedHost, UserConfig } from '../model/config';
+
+/** The repository root of this installation (harness/dist/cli -> ../../..). */
+export const packageRoot = (): string => resolve(__dirname, '..', '..', '..');
+
+export interface ConfigFlags {
+  host?: string;
+  reportDir?: string;
+  seed?: string;
+  config?: string;
+  labDir?: string;
+  verbose?: boolean;
+}
+
+export function configFilePath(env: NodeJS.ProcessEnv): string {
+  if (env.WINPV_CONFIG) return env.WINPV_CONFIG;
+  const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
+  return join(base, 'winpv', 'config.json');
+}
+
+/** Reads the config file; a missing default file is an empty config, a missing named one is an error. */
+export function loadUserConfig(path: string, required: boolean): UserConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw inputError('CONFIG_UNREADABLE', `cannot read the config file: ${(e as Error).message}`, [], { file: path });
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    const m = /position (\d+)/.exec((e as Error).message);
+    const line = m ? text.slice(0, Number(m[1])).split('\n').length : undefined;
+    throw inputError('CONFIG_INVALID', `the config file is not valid JSON: ${(e as Error).message}`, [], { file: path, line });
+  }
+  return validateUserConfig(data, path);
+}
+
+const HOST_KEYS = new Set(['url', 'passwordEnv', 'passwordFile', 'identityFile', 'knownHostsFile', 'insecure', 'template', 'isoSr', 'network',
+  // XenAPI guests and dom0 (hosts/xapi/config.ts)
+  'guestUser', 'guestPort', 'guestIdentityFile', 'guestPasswordEnv', 'guestPasswordFile', 'guestKnownHostsFile', 'guestHostKeySha256', 'dom0Ssh']);
+
+function validateUserConfig(data: unknown, file: string): UserConfig {
+  const problems: { location: { file: string; path: string }; message: string }[] = [];
+  const bad = (path: string, message: string) => problems.push({ location: { file, path }, message });
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw inputError('CONFIG_INVALID', 'the config file must hold a JSON object', [], { file });
+  }
+  const c = data as Record<string, unknown>;
+  for (const k of Object.keys(c)) if (!['defaultHost', 'hosts', 'reportDir', 'labDir'].includes(k)) bad(`/${k}`, `unknown setting '${k}'`);
+  for (const k of ['defaultHost', 'reportDir', 'labDir']) if (c[k] !== undefined && typeof c[k] !== 'string') bad(`/${k}`, 'must be a string');
+  if (c.hosts !== undefined) {
+    if (typeof c.hosts !== 'object' || c.hosts === null) bad('/hosts', 'must be an object of named hosts');
+    else
+      for (const [name, h] of Object.entries(c.hosts as Record<string, unknown>)) {
+        if (typeof h !== 'object' || h === null) {
+          bad(`/hosts/${name}`, 'must be an object');
+          continue;
+        }
+        const e = h as Record<string, unknown>;
+        if (typeof e.url !== 'string') bad(`/hosts/${name}/url`, 'a host needs a url');
+        for (const k of Object.keys(e)) {
+          if (k === 'password') bad(`/hosts/${name}/password`, 'passwords are not kept in the config: use passwordEnv or passwordFile');
+          else if (!HOST_KEYS.has(k)) bad(`/hosts/${name}/${k}`, `unknown host setting '${k}'`);
+        }
+      }
+  }
+  if (problems.length) throw inputError('CONFIG_INVALID', `the config file has ${problems.length} problem(s)`, problems, { file });
+  return c as UserConfig;
+}
+
+export interface HostUrl {
+  kind: 'sim' | 'xl' | 'xapi';
+  lab: boolean;
+  user?: string;
+  hostname?: string;
+  port?: number;
+}
+
+/** `sim`, `lab`, `xl://user@host[:port]`, `xapi://user@host[:port]`. Credentials in URLs are refused. */
+export function parseHostUrl(url: string): HostUrl {
+  if (url === 'sim' || url === 'sim:' || url === 'sim://') return { kind: 'sim', lab: false };
+  if (url === 'lab') return { kind: 'xl', lab: true };
+  const m = /^(xl|xapi):\/\/(?:([^@:/]+)(:[^@/]*)?@)?([^:/@]+|\[[0-9a-fA-F:]+\])(?::(\d+))?\/?$/.exec(url);
+  if (!m) throw usageError(`not a host: '${url}' (expected sim, lab, xl://user@host[:port] or xapi://user@host[:port], or a host name from the config file)`);
+  if (m[3]) throw usageError('passwords are not accepted in host URLs: use the environment or the config file');
+  const port = m[5] ? Number(m[5]) : undefined;
+  if (port !== undefined && (port < 1 || port > 65535)) throw usageError(`bad port in '${url}'`);
+  return { kind: m[1] as 'xl' | 'xapi', lab: false, user: m[2] ?? 'root', hostname: m[4], port };
+}
+
+function readPassword(name: string, entry: HostEntry, env: NodeJS.ProcessEnv, kind: string): Secret | undefined {
+  if (entry.passwordEnv) {
+    const v = env[entry.passwordEnv];
+    if (v === undefined) throw usageError(`host '${name}': environment variable ${entry.passwordEnv} (passwordEnv) is not set`);
+    return new Secret(v);
+  }
+  if (entry.passwordFile) {
+    try {
+      return new Secret(readFileSync(entry.passwordFile, 'utf8').replace(/\r?\n$/, ''));
+    } catch (e) {
+      throw inputError('CONFIG_PASSWORD_FILE', `host '${name}': cannot read passwordFile: ${(e as Error).message}`, [], { file: entry.passwordFile });
+    }
+  }
+  const generic = kind === 'xapi' ? env.WINPV_XAPI_PASSWORD : env.WINPV_SSH_PASSWORD;
+  return generic !== undefined ? new Secret(generic) : undefined;
+}
+
+export function resolveHost(nameOrUrl: string, user: UserConfig, env: NodeJS.ProcessEnv): ResolvedHost {
+  const named = user.hosts?.[nameOrUrl];
+  const entry: HostEntry = named ?? { url: nameOrUrl };
+  const u = parseHostUrl(entry.url);
+  const label = u.kind === 'sim' ? 'sim' : u.lab ? 'lab' : `${u.kind}://${u.user}@${u.hostname}${u.port ? `:${u.port}` : ''}`;
+  return {
+    name: named ? nameOrUrl : label,
+    kind: u.kind,
+    label,
+    user: u.user,
+    hostname: u.hostname,
+    port: u.port,
+    password: u.kind === 'sim' ? undefined : readPassword(nameOrUrl, entry, env, u.kind),
+    identityFile: entry.identityFile ?? env.WINPV_SSH_IDENTITY,
+    knownHostsFile: entry.knownHostsFile,
+    insecure: entry.insecure === true,
+    entry,
+  };
+}
+
+export function parseSeed(s: string): number {
+  if (!/^\d{1,10}$/.test(s) || Number(s) > 0xffffffff) throw usageError(`--seed takes a whole number from 0 to 4294967295, not '${s}'`);
+  return Number(s);
+}
+
+/** The one place where flags, environment, file and defaults meet. */
+export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): ResolvedConfig {
+  const file = flags.config ?? configFilePath(env);
+  const user = loadUserConfig(file, flags.config !== undefined || env.WINPV_CONFIG !== undefined);
+  const hostName = flags.host ?? env.WINPV_HOST ?? user.defaultHost ?? 'sim';
+  const seedText = flags.seed ?? env.WINPV_SEED;
+  return {
+    configFile: file,
+    host: resolveHost(hostName, user, env),
+    reportDir: resolve(flags.reportDir ?? env.WINPV_REPORT_DIR ?? user.reportDir ?? join(packageRoot(), 'reports')),
+    labDir: resolve(flags.labDir ?? env.WINPV_LAB_DIR ?? user.labDir ?? join(env.HOME || homedir(), '.cache', 'winpv', 'lab')),
+    seed: seedText !== undefined ? parseSeed(seedText) : randomInt(0, 0xffffffff),
+    verbose: flags.verbose ?? false,
+  };
+}

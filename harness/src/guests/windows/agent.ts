@@ -1,0 +1,275 @@
+// The Windows guest agent: PowerShell over OpenSSH. Installs driver packages with pnputil (the
+// scenario's reboot step finishes the install), reads what Windows bound (Get-PnpDevice and pnputil /enum-devices), runs
+// diskspd and NTttcp and parses their XML with the workloads parsers.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BoundDriver, DriverBundle, DriverStatus, GuestAgent } from '../../model/host';
+import type { BlockWorkloadStep, DeviceRef, NetWorkloadStep } from '../../model/scenario';
+import type { BlockResult, NetResult } from '../../model/trace';
+import type { DriverName } from '../../model/spec';
+import { hostError, inputError, WinpvError } from '../../model/errors';
+import type { SshConnection } from '../../remote/ssh';
+import { parseDiskspdXml } from '../../workloads/diskspd';
+import { parseNtttcpXml } from '../../workloads/ntttcp';
+import { runPs, runPsJson } from './powershell';
+import { installedDriver, parseAddDriver, parseEnumDevices } from './pnputil';
+
+/** What the agent needs from the host it runs on. */
+export interface WindowsGuestLink {
+  name: string;
+  connect(): Promise<SshConnection>;
+  /** The address peers reach this guest at (NTttcp). */
+  address(): Promise<string>;
+  /** Insert a bundle ISO (by name, from the host's ISO SR) into the guest's CD drive. */
+  insertIso?(name: string): Promise<void>;
+  /** XENVBD target id of a disk, when the host can read it from xenstore. */
+  vbdTarget?(dev: DeviceRef): Promise<number | undefined>;
+  log?(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
+}
+
+/** Install order: the bus first, then its children. */
+const ORDER: DriverName[] = ['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface', 'xencons', 'xenhid'];
+/** Hardware id prefixes of the devices the PV drivers bind (and the platform device xenbus binds). */
+const XEN_IDS = /^(PCI\\VEN_5853|XENBUS\\|XENVIF\\|XENVBD\\|XENIFACE\\|XENCONS\\|XENHID\\)/i;
+const BUNDLE_ROOT = 'C:\\winpv\\bundle';
+
+export class WindowsAgent implements GuestAgent {
+  constructor(private readonly link: WindowsGuestLink) {}
+
+  private ssh(): Promise<SshConnection> {
+    return this.link.connect();
+  }
+
+  // ----------------------------------------------------------------------------------- drivers
+
+  async installDrivers(bundle: DriverBundle): Promise<void> {
+    const ssh = await this.ssh();
+    const iso = isoName(bundle);
+    const infs = iso ? await this.mount(ssh, bundle, iso) : await this.stage(ssh, bundle, `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`);
+    let reboot = false;
+    for (const drv of ORDER.filter((d) => infs.has(d))) {
+      const inf = infs.get(drv)!;
+      const r = await runPs(ssh, 'pnputil-add', { inf }, `& pnputil.exe /add-driver $p.inf /install\nexit $LASTEXITCODE`, { okCodes: [0, 259, 3010], timeoutMs: 10 * 60_000 });
+      const res = parseAddDriver(r.stdout, r.code ?? -1);
+      if (res.failed.length || (res.added === 0 && r.code !== 259)) {
+        throw hostError('GUEST_DRIVER_INSTALL', `${this.link.name}: pnputil could not install ${drv} (${inf}): ${res.failed.join('; ') || 'no package added'}`);
+      }
+      this.link.log?.('info', `${this.link.name}: ${drv} ${bundle.version} added as ${res.published.join(', ') || '(already present)'}${res.rebootRequired ? ', reboot required' : ''}`);
+      reboot ||= res.rebootRequired;
+    }
+    if (bundle.verifier) {
+      const sys = [...infs.keys()].map((d) => `${d}.sys`);
+      await runPs(ssh, 'verifier', { drivers: sys }, `& verifier.exe /standard /driver @($p.drivers)\nexit $LASTEXITCODE`, { okCodes: [0, 2] });
+      this.link.log?.('info', `${this.link.name}: Driver Verifier (standard) enabled for ${sys.join(' ')}`);
+      reboot = true;
+    }
+    // The reboot belongs to the scenario (install-drivers reboot="true", or a reboot step): the
+    // runner then follows the guest's new domain with its probes. Here it is only reported.
+    if (reboot) this.link.log?.('info', `${this.link.name}: Windows needs a reboot to finish the driver install`);
+    this.rebootPendingFor = reboot ? bundle.version : undefined;
+  }
+
+  /** Set after an install that needs a reboot (the version installed). */
+  rebootPendingFor?: string;
+
+  /** Copies the bundle (one folder per driver with .inf/.sys/.cat) into the guest; returns each driver's INF path there. */
+  private async stage(ssh: SshConnection, bundle: DriverBundle, dest: string): Promise<Map<DriverName, string>> {
+    const infs = new Map<DriverName, string>();
+    const files: { local: string; remote: string }[] = [];
+    for (const drv of bundle.drivers) {
+      const dir = join(bundle.location, drv);
+      let names: string[];
+      try {
+        names = readdirSync(dir).filter((n) => statSync(join(dir, n)).isFile());
+      } catch {
+        throw inputError('BUNDLE_DRIVER_MISSING', `the bundle has no folder for ${drv}`, [], { file: dir });
+      }
+      const inf = names.find((n) => n.toLowerCase() === `${drv}.inf`) ?? names.find((n) => n.toLowerCase().endsWith('.inf'));
+      if (!inf) throw inputError('BUNDLE_NO_INF', `the bundle's ${drv} folder has no .inf`, [], { file: dir });
+      for (const n of names) files.push({ local: join(dir, n), remote: `${dest}\\${drv}\\${n}` });
+      infs.set(drv, `${dest}\\${drv}\\${inf}`);
+    }
+    const dirs = [...new Set(files.map((f) => f.remote.slice(0, f.remote.lastIndexOf('\\'))))];
+    await runPs(ssh, 'mkdir', { dirs }, `foreach ($d in $p.dirs) { New-Item -ItemType Directory -Force -Path $d | Out-Null }`);
+    for (const f of files) await ssh.putFile(f.local, f.remote.replace(/\\/g, '/'));
+    return infs;
+  }
+
+  /** The bundle as an ISO in the guest's CD drive: one folder per driver at the root of the disc. */
+  private async mount(ssh: SshConnection, bundle: DriverBundle, iso: string): Promise<Map<DriverName, string>> {
+    if (!this.link.insertIso) throw new WinpvError('host', 'BUNDLE_ISO_UNSUPPORTED', `${this.link.name}: this host cannot insert ISO ${iso}`);
+    await this.link.insertIso(iso);
+    const cd = await runPsJson<{ Letter: string }>(ssh, 'cd-drive', {}, CD_SCRIPT);
+    if (!/^[A-Z]$/.test(cd.Letter)) throw hostError('GUEST_OUTPUT', `${this.link.name}: no CD drive letter for ${iso}`);
+    return new Map(bundle.drivers.map((d) => [d, `${cd.Letter}:\\${d}\\${d}.inf`]));
+  }
+
+  async driverStatus(): Promise<DriverStatus> {
+    const ssh = await this.ssh();
+    const enumOut = await runPs(ssh, 'pnputil-enum', {}, `& pnputil.exe /enum-devices /connected /drivers\nexit $LASTEXITCODE`);
+    const devices = parseEnumDevices(enumOut.stdout).filter((d) => XEN_IDS.test(d.instanceId));
+    const pnp = await runPsJson<PnpInfo>(ssh, 'pnp-devices', {}, PNP_SCRIPT);
+    const services = new Map(pnp.xen.map((x) => [x.InstanceId.toUpperCase(), x]));
+    const bound: BoundDriver[] = [];
+    const unbound: { hardwareId: string; reason: string }[] = [];
+    for (const d of devices) {
+      const drv = installedDriver(d);
+      const info = services.get(d.instanceId.toUpperCase());
+      const hwid = drv?.matchingDeviceId ?? info?.HardwareIds?.[0] ?? d.instanceId;
+      if (drv && d.status === 'Started' && drv.originalName) {
+        bound.push({ driver: drv.originalName.replace(/\.inf$/i, '').toLowerCase(), version: drv.version ?? '', hardwareId: hwid, service: info?.Service ?? '' });
+      } else {
+        unbound.push({ hardwareId: hwid, reason: d.problem ?? info?.Problem ?? d.status ?? 'no driver' });
+      }
+    }
+    return { bound, unbound, unplugged: { disks: pnp.emulatedDisks.length === 0, nics: pnp.emulatedNics.length === 0 } };
+  }
+
+  /** Where Windows wrote a crash dump, if it did (after the reboot that follows a bugcheck). */
+  async findCrashDump(): Promise<{ path: string; bytes: number } | undefined> {
+    const ssh = await this.ssh();
+    const found = await runPsJson<{ FullName: string; Length: number }[]>(ssh, 'crash-dump', {}, CRASH_SCRIPT);
+    const newest = found[0];
+    return newest ? { path: newest.FullName, bytes: newest.Length } : undefined;
+  }
+
+  // ----------------------------------------------------------------------------------- workloads
+
+  async blockWorkload(w: BlockWorkloadStep): Promise<{ result: BlockResult; raw?: string }> {
+    const ssh = await this.ssh();
+    const target = (await this.link.vbdTarget?.(w.device)) ?? defaultTarget(w.device);
+    const disk = await runPsJson<{ Number: number; IsSystem: boolean; IsBoot: boolean }>(ssh, 'disk-of', { target }, DISK_SCRIPT);
+    const seconds = Math.max(1, Math.round(w.durationMs / 1000));
+    const args = [`-b${w.blockSize}`, `-o${w.queueDepth}`, `-t${w.threads}`, `-w${w.writePercent}`, w.pattern === 'random' ? `-r${w.blockSize}` : `-si${w.blockSize}`, `-d${seconds}`, '-W0', '-L', '-Sh', '-Rxml'];
+    let path: string;
+    if (disk.IsSystem || disk.IsBoot) {
+      // Never write to the raw system disk: use a test file on it instead.
+      path = 'C:\\winpv\\diskspd.dat';
+      args.push('-c1G');
+    } else path = `#${disk.Number}`;
+    args.push(path);
+    const r = await runPs(ssh, 'diskspd', { args }, `New-Item -ItemType Directory -Force -Path 'C:\\winpv' | Out-Null\n& diskspd.exe @($p.args)\nexit $LASTEXITCODE`, { timeoutMs: (seconds + 120) * 1000 });
+    const raw = r.stdout;
+    const result = parseDiskspdXml(raw, `${this.link.name}:diskspd`);
+    if (w.verify) {
+      const v = await runPsJson<{ blocks: number; mismatches: number }>(ssh, 'verify', { disk: disk.IsSystem || disk.IsBoot ? -1 : disk.Number, mib: 64, seed: 0x5eed }, VERIFY_SCRIPT, { timeoutMs: 10 * 60_000 });
+      result.verifyErrors = v.mismatches;
+    }
+    return { result, raw };
+  }
+
+  async netWorkload(w: NetWorkloadStep, peer?: GuestAgent): Promise<{ result: NetResult; raw?: string }> {
+    if (!(peer instanceof WindowsAgent)) {
+      throw new WinpvError('host', 'NOT_IMPLEMENTED', `${this.link.name}: network workloads on XenAPI need a second Windows guest as the peer (ntttcp-for-linux in dom0 is not implemented)`);
+    }
+    const seconds = Math.max(1, Math.round(w.durationMs / 1000));
+    const receiverIp = w.direction === 'receive' ? await this.link.address() : await peer.link.address();
+    const [sender, receiver] = w.direction === 'receive' ? [peer, this as WindowsAgent] : [this as WindowsAgent, peer];
+    const common = { threads: w.threads, ip: receiverIp, seconds };
+    const recv = receiver.ntttcp('r', common);
+    const send = sender.ntttcp('s', common);
+    const [r, s] = await Promise.all([recv, send]);
+    const raw = w.direction === 'receive' ? r : s;
+    return { result: parseNtttcpXml(raw, `${this.link.name}:ntttcp`), raw };
+  }
+
+  private async ntttcp(role: 'r' | 's', o: { threads: number; ip: string; seconds: number }): Promise<string> {
+    const ssh = await this.ssh();
+    const args = [`-${role}`, '-m', `${o.threads},*,${o.ip}`, '-t', String(o.seconds), '-xml', 'C:\\winpv\\ntttcp.xml'];
+    const r = await runPs(ssh, 'ntttcp', { args, xml: 'C:\\winpv\\ntttcp.xml' }, NTTTCP_SCRIPT, { timeoutMs: (o.seconds + 120) * 1000 });
+    return r.stdout;
+  }
+}
+
+/** XENVBD numbers disks by target id; without xenstore, the Xen vdev's disk index is the best guess. */
+function defaultTarget(dev: DeviceRef): number {
+  const id = Number(dev.split('/')[1]);
+  if (id >= 51712) return (id - 51712) >> 4;
+  return [768, 832, 5632, 5696].indexOf(id & ~63) < 0 ? 0 : [768, 832, 5632, 5696].indexOf(id & ~63);
+}
+
+/** `builtin:<version>` on a real host means the pool's bundle ISO `winpv-<version>.iso`; `iso:<name>` names one. */
+function isoName(b: DriverBundle): string | undefined {
+  if (b.location.startsWith('iso:')) return b.location.slice(4);
+  const m = /^builtin:(\d+(?:\.\d+){1,3})$/.exec(b.location);
+  return m ? `winpv-${m[1]}.iso` : undefined;
+}
+
+function safeSegment(s: string): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(s)) throw inputError('BUNDLE_VERSION', `bundle version '${s}' is not a safe folder name`);
+  return s;
+}
+
+interface PnpInfo {
+  xen: { InstanceId: string; Status: string; Problem?: string; Service?: string; HardwareIds?: string[] }[];
+  emulatedDisks: { InstanceId: string; FriendlyName: string }[];
+  emulatedNics: { InstanceId: string; FriendlyName: string }[];
+}
+
+const PNP_SCRIPT = `
+$xen = @(Get-PnpDevice -PresentOnly | Where-Object { $_.InstanceId -match '^(PCI\\\\VEN_5853|XENBUS\\\\|XENVIF\\\\|XENVBD\\\\|XENIFACE\\\\)' } | ForEach-Object {
+  [pscustomobject]@{
+    InstanceId = $_.InstanceId; Status = [string]$_.Status; Problem = [string]$_.Problem
+    Service = (Get-PnpDeviceProperty -InstanceId $_.InstanceId -KeyName 'DEVPKEY_Device_Service' -ErrorAction SilentlyContinue).Data
+    HardwareIds = @((Get-PnpDeviceProperty -InstanceId $_.InstanceId -KeyName 'DEVPKEY_Device_HardwareIds' -ErrorAction SilentlyContinue).Data)
+  } })
+$disks = @(Get-PnpDevice -PresentOnly -Class DiskDrive | Where-Object { $_.FriendlyName -match 'QEMU' } | Select-Object InstanceId, FriendlyName)
+$nics = @(Get-PnpDevice -PresentOnly -Class Net | Where-Object { $_.FriendlyName -match 'Realtek|RTL8139|Intel\\(R\\) PRO/1000|e1000' } | Select-Object InstanceId, FriendlyName)
+[pscustomobject]@{ xen = $xen; emulatedDisks = $disks; emulatedNics = $nics } | ConvertTo-Json -Depth 4 -Compress
+`;
+
+const DISK_SCRIPT = `
+$d = Get-Disk | Where-Object { $_.Location -match ('Target ' + [int]$p.target + ' ') } | Select-Object -First 1
+if (-not $d) { throw ('no disk at XENVBD target ' + [int]$p.target) }
+[pscustomobject]@{ Number = $d.Number; IsSystem = [bool]$d.IsSystem; IsBoot = [bool]$d.IsBoot } | ConvertTo-Json -Compress
+`;
+
+// Writes a seeded pattern block by block, flushes, reads it back and counts blocks that differ.
+const VERIFY_SCRIPT = `
+$block = 1MB
+# .NET Framework's FileStream refuses \\\\.\\ device paths: open the raw disk with CreateFile (write-through).
+Add-Type -TypeDefinition @'
+using System; using System.IO; using System.Runtime.InteropServices; using Microsoft.Win32.SafeHandles;
+public static class WinpvRaw {
+  [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode)]
+  static extern SafeFileHandle CreateFile(string name, uint access, uint share, IntPtr sa, uint disposition, uint flags, IntPtr template);
+  public static FileStream Open(string path) {
+    var h = CreateFile(path, 0xC0000000, 3, IntPtr.Zero, 4, 0x80000000, IntPtr.Zero);
+    if (h.IsInvalid) throw new IOException("CreateFile " + path + ": error " + Marshal.GetLastWin32Error());
+    return new FileStream(h, FileAccess.ReadWrite, 4096, false);
+  }
+}
+'@
+if ($p.disk -ge 0) { $path = '\\\\.\\PhysicalDrive' + [int]$p.disk } else { $path = 'C:\\winpv\\verify.dat' }
+$fs = [WinpvRaw]::Open($path)
+$buf = New-Object byte[] $block; $back = New-Object byte[] $block
+$bad = 0
+for ($i = 0; $i -lt $p.mib; $i++) { $r = New-Object System.Random ($p.seed + $i); $r.NextBytes($buf); $fs.Write($buf, 0, $block) }
+$fs.Flush($true); $fs.Seek(0, 'Begin') | Out-Null
+for ($i = 0; $i -lt $p.mib; $i++) {
+  $r = New-Object System.Random ($p.seed + $i); $r.NextBytes($buf)
+  $n = 0; while ($n -lt $block) { $n += $fs.Read($back, $n, $block - $n) }
+  if (-not [System.Linq.Enumerable]::SequenceEqual($buf, $back)) { $bad++ }
+}
+$fs.Close()
+[pscustomobject]@{ blocks = [int]$p.mib; mismatches = $bad } | ConvertTo-Json -Compress
+`;
+
+const NTTTCP_SCRIPT = `
+New-Item -ItemType Directory -Force -Path 'C:\\winpv' | Out-Null
+Remove-Item -Force -ErrorAction SilentlyContinue $p.xml
+& ntttcp.exe @($p.args) | Out-Null
+if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+Get-Content -Raw $p.xml
+`;
+
+const CD_SCRIPT = `
+$d = Get-CimInstance Win32_CDROMDrive | Where-Object { $_.MediaLoaded } | Select-Object -First 1
+if (-not $d) { throw 'no CD in the drive' }
+[pscustomobject]@{ Letter = $d.Drive.TrimEnd(':') } | ConvertTo-Json -Compress
+`;
+
+const CRASH_SCRIPT = `
+$f = @(Get-Item -ErrorAction SilentlyContinue 'C:\\Windows\\MEMORY.DMP') + @(Get-ChildItem -ErrorAction SilentlyContinue 'C:\\Windows\\Minidump\\*.dmp')
+ConvertTo-Json -Compress -InputObject @($f | Where-Object { $_ } | Sort-Object LastWriteTime -Descending | Select-Object FullName, Length)
+`;

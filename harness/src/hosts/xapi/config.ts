@@ -1,0 +1,87 @@
+// What the XenAPI backend needs, resolved from the host entry of the config file and the environment.
+// Secrets come from environment variables or files named by the config, never from the command line.
+import { readFileSync } from 'node:fs';
+import type { ResolvedHost } from '../../model/config';
+import { inputError, usageError } from '../../model/errors';
+import { Secret } from '../../model/secret';
+import type { SshTarget } from '../../remote/ssh';
+
+export interface SshCredentials {
+  user: string;
+  port?: number;
+  identityFile?: string;
+  password?: Secret;
+  knownHostsFile?: string;
+  hostKeySha256?: string;
+}
+
+export interface XapiHostConfig {
+  /** For reports: no credentials. */
+  label: string;
+  /** https://host[:port] */
+  url: string;
+  user: string;
+  password: Secret;
+  insecure: boolean;
+  transport?: 'auto' | 'json-rpc' | 'xml-rpc';
+  /** Template (name label or UUID) to fast-clone guests from, unless the guest shape names one. */
+  template?: string;
+  /** Network (name label, bridge or UUID) for the guests' VIFs; default: the template's. */
+  network?: string;
+  /** ISO SR (name label or UUID) holding driver bundle ISOs. */
+  isoSr?: string;
+  /** SSH to dom0 of each pool member for the xenstore and ring probes; absent: no dom0 probes. */
+  dom0?: SshCredentials;
+  /** SSH (OpenSSH on Windows) to the guests. */
+  guest: SshCredentials;
+  timeouts: { bootMs: number; shutdownMs: number; taskMs: number };
+}
+
+function secretFrom(envName: string | undefined, file: string | undefined, env: NodeJS.ProcessEnv, what: string): Secret | undefined {
+  if (envName) {
+    const v = env[envName];
+    if (v === undefined) throw usageError(`${what}: environment variable ${envName} is not set`);
+    return new Secret(v);
+  }
+  if (file) {
+    try {
+      return new Secret(readFileSync(file, 'utf8').replace(/\r?\n$/, ''));
+    } catch (e) {
+      throw inputError('CONFIG_PASSWORD_FILE', `${what}: cannot read ${file}: ${(e as Error).message}`, [], { file });
+    }
+  }
+  return undefined;
+}
+
+export function xapiConfigFrom(h: ResolvedHost, env: NodeJS.ProcessEnv): XapiHostConfig {
+  if (h.kind !== 'xapi' || !h.hostname) throw usageError(`not a XenAPI host: ${h.label}`);
+  if (!h.password) {
+    throw usageError(`no password for ${h.label}: set WINPV_XAPI_PASSWORD, or passwordEnv / passwordFile in the host's config entry`);
+  }
+  const e = h.entry;
+  const guestPassword = secretFrom(e.guestPasswordEnv ?? (env.WINPV_GUEST_PASSWORD !== undefined ? 'WINPV_GUEST_PASSWORD' : undefined), e.guestPasswordFile, env, `guests of ${h.label}`);
+  return {
+    label: h.label,
+    url: `https://${h.hostname}${h.port ? `:${h.port}` : ''}`,
+    user: h.user ?? 'root',
+    password: h.password,
+    insecure: h.insecure,
+    template: e.template,
+    network: e.network,
+    isoSr: e.isoSr,
+    dom0: e.dom0Ssh === false ? undefined : { user: 'root', identityFile: h.identityFile, password: h.identityFile ? undefined : h.password, knownHostsFile: h.knownHostsFile },
+    guest: {
+      user: e.guestUser ?? 'Administrator',
+      port: e.guestPort,
+      identityFile: e.guestIdentityFile ?? h.identityFile,
+      password: guestPassword,
+      knownHostsFile: e.guestKnownHostsFile ?? h.knownHostsFile,
+      hostKeySha256: e.guestHostKeySha256,
+    },
+    timeouts: { bootMs: 15 * 60_000, shutdownMs: 5 * 60_000, taskMs: 30 * 60_000 },
+  };
+}
+
+export function sshTarget(c: SshCredentials, host: string): SshTarget {
+  return { host, port: c.port, user: c.user, identityFile: c.identityFile, password: c.password, knownHostsFile: c.knownHostsFile, hostKeySha256: c.hostKeySha256 };
+}

@@ -1,0 +1,206 @@
+// dom0 probes over SSH on the host running the guest: xenstore through the xenstore-* tools (one
+// long-lived xenstore-watch stream per root, reads batched into one command per tick, watched
+// subtrees mirrored locally), netback's debugfs io_ring_q* files for ring indices, and
+// blkback/netback counters from sysfs.
+import type { RingId, RingIndices, XenstoreView } from '../../model/host';
+import type { DeviceRef } from '../../model/scenario';
+import { hostError } from '../../model/errors';
+import { shQuote } from '../../util/quote';
+import type { SshConnection } from '../../remote/ssh';
+import { parseXenstoreLs, XenstoreMirror } from './xs-mirror';
+
+/** The xenstore of one dom0, as the probes and wait steps see it. */
+export class Dom0Xenstore implements XenstoreView {
+  private pending: { path: string; resolve(v: string | null): void; reject(e: unknown): void }[] = [];
+  private streams = new Map<string, { stop(): void; subscribers: Set<(p: string, v: string | null) => void>; ready: Promise<void> }>();
+
+  private readonly mirror = new XenstoreMirror();
+  private loads = new Map<string, Promise<void>>();
+
+  constructor(private readonly ssh: () => Promise<SshConnection>) {}
+
+  /** A watch stream delivers every change below this path, so a mirror of it stays exact. */
+  private streamed(path: string): boolean {
+    return [...this.streams.keys()].some((r) => path === r || path.startsWith(`${r}/`));
+  }
+
+  /** Reads issued in the same tick go to dom0 as one command; mirrored subtrees answer locally. */
+  read(path: string): Promise<string | null> {
+    if (this.mirror.covering(path)) return Promise.resolve(this.mirror.read(path));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ path, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => void this.flushReads());
+    });
+  }
+
+  private async flushReads() {
+    const batch = this.pending;
+    this.pending = [];
+    // One line per path: '+value' or '-' (missing). Values are single-line in the paths probes read.
+    const script = `for p in ${batch.map((b) => shQuote(b.path)).join(' ')}; do v=$(xenstore-read "$p" 2>/dev/null) && printf '+%s\\n' "$v" || echo -; done`;
+    try {
+      const r = await (await this.ssh()).execLine(script);
+      const lines = r.stdout.split('\n');
+      batch.forEach((b, i) => {
+        const l = lines[i];
+        if (l === undefined) b.reject(hostError('DOM0_XENSTORE', `xenstore-read gave no answer for ${b.path}`));
+        else b.resolve(l === '-' ? null : l.slice(1));
+      });
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+    }
+  }
+
+  async directory(path: string): Promise<string[]> {
+    if (!this.mirror.covering(path) && this.streamed(path)) await this.load(path);
+    if (this.mirror.covering(path)) return this.mirror.list(path) ?? [];
+    const r = await (await this.ssh()).exec(['xenstore-list', path]);
+    if (r.code !== 0) return [];
+    return r.stdout.split('\n').filter((l) => l !== '');
+  }
+
+  /** Loads a subtree into the mirror with one `xenstore-ls -f` (a missing node is an empty subtree). */
+  private load(root: string): Promise<void> {
+    let p = this.loads.get(root);
+    if (!p) {
+      p = (async () => {
+        this.mirror.beginLoad(root);
+        try {
+          const r = await (await this.ssh()).exec(['xenstore-ls', '-f', root]);
+          this.mirror.finishLoad(root, r.code === 0 ? parseXenstoreLs(r.stdout) : new Map());
+        } catch (e) {
+          this.mirror.abortLoad(root);
+          throw e;
+        } finally {
+          this.loads.delete(root);
+        }
+      })();
+      this.loads.set(root, p);
+    }
+    return p;
+  }
+
+  async write(path: string, value: string): Promise<void> {
+    const r = await (await this.ssh()).exec(['xenstore-write', path, value]);
+    if (r.code !== 0) throw hostError('DOM0_XENSTORE', `xenstore-write ${path} failed: ${r.stderr.trim()}`);
+  }
+
+  async rm(path: string): Promise<void> {
+    const r = await (await this.ssh()).exec(['xenstore-rm', path]);
+    if (r.code !== 0 && !/could not remove|no such file/i.test(r.stderr)) throw hostError('DOM0_XENSTORE', `xenstore-rm ${path} failed: ${r.stderr.trim()}`);
+  }
+
+  /**
+   * One xenstore-watch stream per root (`/local/domain` covers every guest and backend path); each
+   * subscriber gets the changed paths at or below its own path, with the value. xenstore watch events
+   * carry only the path, so the value is read in dom0 right as the event arrives (a read over SSH
+   * later would miss fast transitions such as Initialised -> Connected). Resolves once the stream is
+   * live (xenstore-watch fires once for the watched path when the watch is registered).
+   */
+  async watch(path: string, onChange: (changedPath: string, value?: string | null) => void): Promise<() => Promise<void>> {
+    const root = path.startsWith('/local/domain/') || path === '/local/domain' ? '/local/domain' : path;
+    let s = this.streams.get(root);
+    if (!s) {
+      const subscribers = new Set<(p: string, v: string | null) => void>();
+      let live!: () => void;
+      const ready = new Promise<void>((r) => (live = r));
+      let first = true;
+      const conn = await this.ssh();
+      const line = `xenstore-watch ${shQuote(root)} | while read -r p _; do v=$(xenstore-read "$p" 2>/dev/null) && printf '%s\\t+%s\\n' "$p" "$v" || printf '%s\\t-\\n' "$p"; done`;
+      const st = conn.stream(line, (l) => {
+        const tab = l.indexOf('\t');
+        if (tab < 0) return;
+        const changed = l.slice(0, tab);
+        const v = l.slice(tab + 1);
+        if (first) {
+          first = false;
+          live();
+          return;
+        }
+        const value = v.startsWith('+') ? v.slice(1) : null;
+        this.mirror.apply(changed, value);
+        for (const sub of subscribers) sub(changed, value);
+      });
+      st.done.catch(() => undefined);
+      s = { stop: st.stop, subscribers, ready };
+      this.streams.set(root, s);
+    }
+    const sub = (changed: string, value: string | null) => {
+      if (changed === path || changed.startsWith(path.endsWith('/') ? path : `${path}/`)) onChange(changed, value);
+    };
+    s.subscribers.add(sub);
+    await s.ready;
+    return async () => {
+      const cur = this.streams.get(root);
+      if (!cur) return;
+      cur.subscribers.delete(sub);
+      if (cur.subscribers.size === 0) {
+        cur.stop();
+        this.streams.delete(root);
+        this.mirror.clear(); // nothing keeps it current any more
+      }
+    };
+  }
+
+  close() {
+    for (const s of this.streams.values()) s.stop();
+    this.streams.clear();
+    this.mirror.clear();
+  }
+}
+
+/** Parse one netback debugfs io_ring_q<N> file (drivers/net/xen-netback/xenbus.c, xenvif_read_io_ring). */
+export function parseIoRing(text: string): { queue: number; tx?: RingIndices; rx?: RingIndices } {
+  const q = /^Queue (\d+)/m.exec(text);
+  const section = (name: 'TX' | 'RX'): RingIndices | undefined => {
+    const m = new RegExp(
+      `${name}: nr_ents (\\d+)\\s*\\nreq prod (\\d+) \\(-?\\d+\\) cons (\\d+) \\(-?\\d+\\) event (\\d+) \\(-?\\d+\\)\\s*\\nrsp prod (\\d+) \\(base\\) pvt (\\d+) \\(-?\\d+\\) event (\\d+)`,
+    ).exec(text);
+    if (!m) return undefined;
+    const n = m.slice(1).map(Number);
+    return { nr_ents: n[0]!, req_prod: n[1]!, req_cons: n[2]!, req_event: n[3]!, rsp_prod: n[4]!, rsp_event: n[6]! };
+  };
+  return { queue: q ? Number(q[1]) : 0, tx: section('TX'), rx: section('RX') };
+}
+
+const NETBACK_DEBUGFS = '/sys/kernel/debug/xen-netback';
+
+/** Ring indices and backend counters read from dom0's debugfs and sysfs. */
+export class Dom0Rings {
+  constructor(private readonly ssh: () => Promise<SshConnection>) {}
+
+  /** Netback rings of a domain: one tx and one rx per queue of each vif. Blkback exposes no ring indices. */
+  async rings(domid: number): Promise<RingId[]> {
+    const r = await (await this.ssh()).execLine(`cd ${NETBACK_DEBUGFS} 2>/dev/null && for d in vif${domid}.*; do [ -d "$d" ] && ls "$d" | sed "s|^|$d/|"; done`);
+    const out: RingId[] = [];
+    for (const line of r.stdout.split('\n')) {
+      const m = /^vif(\d+)\.(\d+)\/io_ring_q(\d+)$/.exec(line.trim());
+      if (!m || Number(m[1]) !== domid) continue;
+      const dev = `vif/${Number(m[2])}` as DeviceRef;
+      out.push({ dev, queue: Number(m[3]), ring: 'tx' }, { dev, queue: Number(m[3]), ring: 'rx' });
+    }
+    return out;
+  }
+
+  async sample(domid: number, ring: RingId): Promise<RingIndices | null> {
+    if (!ring.dev.startsWith('vif/') || (ring.ring !== 'tx' && ring.ring !== 'rx')) return null;
+    const devid = ring.dev.slice(4);
+    const r = await (await this.ssh()).exec(['cat', `${NETBACK_DEBUGFS}/vif${domid}.${devid}/io_ring_q${ring.queue}`]);
+    if (r.code !== 0) return null;
+    return parseIoRing(r.stdout)[ring.ring] ?? null;
+  }
+
+  /** blkback statistics/ (vbd) or the vif's net device counters (vif). */
+  async stats(domid: number, dev: DeviceRef): Promise<Record<string, number> | null> {
+    const [kind, devid] = dev.split('/') as ['vbd' | 'vif', string];
+    const dir = kind === 'vbd' ? `/sys/bus/xen-backend/devices/vbd-${domid}-${devid}/statistics` : `/sys/class/net/vif${domid}.${devid}/statistics`;
+    const r = await (await this.ssh()).execLine(`cd ${shQuote(dir)} 2>/dev/null && grep -H . *`);
+    if (r.code !== 0) return null;
+    const stats: Record<string, number> = {};
+    for (const line of r.stdout.split('\n')) {
+      const m = /^([A-Za-z0-9_]+):\s*(\d+)\s*$/.exec(line);
+      if (m) stats[m[1]!] = Number(m[2]);
+    }
+    return stats;
+  }
+}

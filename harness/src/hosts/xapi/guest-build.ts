@@ -1,0 +1,132 @@
+// Building a guest from a scenario's guest shape on a pool: fast clone of a template, vCPUs and
+// memory, VIFs and VBDs as the shape asks, every object tagged with the run. Pure XenAPI calls; the
+// caller destroys the VM (and so everything here) when a step fails.
+import type { XapiRecord } from 'xen-api';
+import type { GuestShape, VbdShape } from '../../model/scenario';
+import { hostError, usageError } from '../../model/errors';
+import { NULL_REF, num, XapiSession } from './session';
+import { tagsFor, vmName } from './tags';
+
+const MiB = 2 ** 20;
+
+/** XAPI userdevice for a Xen vdev name: hd[a-d] -> 0..3, xvd?/sd? -> letter index. */
+export function userdeviceOf(vdev: string): string {
+  const m = /^(?:hd|xvd|sd)([a-z])$/.exec(vdev);
+  if (!m) throw usageError(`XenAPI guests take disks named hda..hdd or xvda..xvdz, not '${vdev}'`);
+  return String(m[1]!.charCodeAt(0) - 97);
+}
+
+export function findByNameOrUuid(s: XapiSession, type: string, key: string, extra: (r: XapiRecord) => boolean = () => true): XapiRecord | undefined {
+  const all = s.all(type).filter(extra);
+  return all.find((r) => r.uuid === key) ?? all.find((r) => r.name_label === key) ?? all.find((r) => r.bridge === key);
+}
+
+export function findTemplate(s: XapiSession, key: string): XapiRecord {
+  const t = findByNameOrUuid(s, 'VM', key, (r) => r.is_a_template === true && r.is_a_snapshot !== true);
+  if (!t) throw hostError('XAPI_NO_TEMPLATE', `no template named '${key}' on the pool (give a name label or UUID in the host's "template" setting or the guest's image)`);
+  return t;
+}
+
+function networkFor(s: XapiSession, template: XapiRecord, key: string | undefined): string {
+  if (key) {
+    const n = findByNameOrUuid(s, 'network', key);
+    if (!n) throw hostError('XAPI_NO_NETWORK', `no network named '${key}' on the pool`);
+    return n.$ref;
+  }
+  for (const v of (template.VIFs as string[]) ?? []) {
+    const vif = s.get(v);
+    if (vif) return vif.network as string;
+  }
+  const any = s.all('network').find((n) => n.bridge === 'xenbr0') ?? s.all('network')[0];
+  if (!any) throw hostError('XAPI_NO_NETWORK', 'the pool has no network for the guest VIFs');
+  return any.$ref;
+}
+
+function diskSr(s: XapiSession, vm: XapiRecord): string {
+  const pool = s.all('pool')[0];
+  if (pool && pool.default_SR !== NULL_REF && s.get(pool.default_SR as string)) return pool.default_SR as string;
+  for (const b of (vm.VBDs as string[]) ?? []) {
+    const vbd = s.get(b);
+    const vdi = vbd && vbd.type === 'Disk' ? s.get(vbd.VDI as string) : undefined;
+    if (vdi) return vdi.SR as string;
+  }
+  throw hostError('XAPI_NO_SR', 'the pool has no default SR for the guest disks');
+}
+
+export interface BuildOptions {
+  runId: string;
+  owner: string;
+  template: string;
+  network?: string;
+  now: Date;
+  /** Called with each VM ref as soon as it exists, so a failure later still destroys it. */
+  created(vmRef: string): void;
+}
+
+export async function buildGuest(s: XapiSession, shape: GuestShape, o: BuildOptions): Promise<string> {
+  for (const v of shape.vbds) {
+    if (Object.keys(v.backend).length) {
+      throw hostError('XAPI_UNSUPPORTED_SHAPE', `guest ${shape.name}: XenAPI cannot override backend keys (${Object.keys(v.backend).join(', ')}) of ${v.vdev}`);
+    }
+  }
+  for (const v of shape.vifs) {
+    if (Object.keys(v.backend).length) {
+      throw hostError('XAPI_UNSUPPORTED_SHAPE', `guest ${shape.name}: XenAPI cannot override backend keys (${Object.keys(v.backend).join(', ')}) of vif ${v.devid}`);
+    }
+  }
+  const tpl = findTemplate(s, shape.image ?? o.template);
+  const tags = tagsFor(o.runId, o.owner, o.now);
+  const vm = await s.callAsync<string>('VM.clone', tpl.$ref, vmName(o.runId, o.owner));
+  o.created(vm);
+  for (const [k, v] of Object.entries(tags)) await s.call('VM.add_to_other_config', vm, k, v);
+  await s.callAsync('VM.provision', vm);
+  await s.call('VM.set_is_a_template', vm, false);
+  // A crash leaves the domain in place (Paused) so that it is seen as a crash, not a reboot.
+  await s.call('VM.set_actions_after_crash', vm, 'preserve');
+
+  const rec = await s.client.getRecord('VM', vm);
+  if (shape.vcpus > num(rec.VCPUs_max)) {
+    await s.call('VM.set_VCPUs_max', vm, shape.vcpus);
+    await s.call('VM.set_VCPUs_at_startup', vm, shape.vcpus);
+  } else {
+    await s.call('VM.set_VCPUs_at_startup', vm, shape.vcpus);
+    await s.call('VM.set_VCPUs_max', vm, shape.vcpus);
+  }
+  const mem = shape.memoryMiB * MiB;
+  await s.call('VM.set_memory_limits', vm, Math.min(num(rec.memory_static_min), mem), mem, mem, mem);
+
+  // VIFs exactly as the shape says: the clone's own go, the shape's come.
+  const network = networkFor(s, tpl, o.network);
+  for (const v of (rec.VIFs as string[]) ?? []) await s.call('VIF.destroy', v);
+  for (const v of shape.vifs) {
+    await s.call('VIF.create', {
+      device: String(v.devid), network, VM: vm, MAC: v.mac ?? '', MTU: 1500, other_config: tags,
+      qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default', ipv4_allowed: [], ipv6_allowed: [],
+    });
+  }
+
+  // Disks: the template's (cloned) disk at a userdevice is kept; others the shape names are created.
+  const existing = new Map<string, XapiRecord>();
+  for (const b of (rec.VBDs as string[]) ?? []) {
+    const vbd = await s.client.getRecord('VBD', b);
+    existing.set(String(vbd.userdevice), vbd);
+  }
+  const sr = diskSr(s, rec);
+  for (const v of shape.vbds) await addDisk(s, vm, v, existing, sr, tags, o);
+  return vm;
+}
+
+async function addDisk(s: XapiSession, vm: string, v: VbdShape, existing: Map<string, XapiRecord>, sr: string, tags: Record<string, string>, o: BuildOptions) {
+  const ud = userdeviceOf(v.vdev);
+  const have = existing.get(ud);
+  if (have && have.type === 'Disk') return;
+  if (have) await s.call('VBD.destroy', have.$ref);
+  const vdi = await s.call<string>('VDI.create', {
+    name_label: `${vmName(o.runId, o.owner)}:${v.vdev}`, name_description: 'winpv test disk', SR: sr, virtual_size: v.sizeMiB * MiB,
+    type: 'user', sharable: false, read_only: false, other_config: tags, xenstore_data: {}, sm_config: {}, tags: [],
+  });
+  await s.call('VBD.create', {
+    VM: vm, VDI: vdi, userdevice: ud, bootable: false, mode: v.mode === 'r' ? 'RO' : 'RW', type: 'Disk', empty: false,
+    other_config: tags, qos_algorithm_type: '', qos_algorithm_params: {},
+  });
+}

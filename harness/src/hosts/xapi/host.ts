@@ -1,0 +1,593 @@
+// The XenAPI host backend (`xapi://user@pool-master`): Windows guests on a XenServer / XCP-ng pool.
+// Lifecycle through XenAPI tasks, waits on event.from (never polling), every object tagged with the
+// run so nothing is left behind, dom0 probes over SSH, Windows guests over OpenSSH + PowerShell.
+import { randomBytes } from 'node:crypto';
+import type { XapiRecord } from 'xen-api';
+import type {
+  DriverBundle, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, MigrateCapability, RebootOptions,
+  RingId, RingIndices, RingView, SnapshotCapability, SuspendCapability, XenstoreView, BackendControlCapability,
+} from '../../model/host';
+import type { Capability } from '../../model/catalog';
+import type { DeviceRef, GuestShape, VbdShape, VifShape } from '../../model/scenario';
+import type { GuestLifecycle, TraceSink } from '../../model/trace';
+import { hostError, isWinpvError, WinpvError } from '../../model/errors';
+import { SshConnection } from '../../remote/ssh';
+import { WindowsAgent } from '../../guests/windows/agent';
+import type { XapiHostConfig } from './config';
+import { sshTarget } from './config';
+import { NULL_REF, num, XapiSession } from './session';
+import { buildGuest, userdeviceOf } from './guest-build';
+import { destroyVm } from './teardown';
+import { newRunId, OWNER_KEY, RUN_KEY, tagsFor } from './tags';
+import { Dom0Rings, Dom0Xenstore } from './dom0';
+
+interface XGuest {
+  ref: GuestRef;
+  vm: string;
+  inst: string;
+  shape: GuestShape;
+  owner: string;
+  /** Lifecycle operations of ours in flight: power changes then are expected. */
+  busy: number;
+  last: { power: string; domid: number };
+  agent?: WindowsAgent;
+  ssh?: Promise<SshConnection>;
+  destroyed: boolean;
+}
+
+const POWER: Record<string, GuestPowerState> = { Running: 'running', Paused: 'paused', Suspended: 'suspended', Halted: 'halted' };
+
+export class XapiHost implements HostBackend {
+  readonly kind = 'xapi' as const;
+  readonly label: string;
+  readonly capabilities: ReadonlySet<Capability>;
+  readonly clock: HostClock;
+  readonly xenstore: XenstoreView;
+  readonly rings: RingView;
+  readonly runId: string;
+
+  private session?: XapiSession;
+  private trace?: TraceSink;
+  private readonly guests = new Map<string, XGuest>();
+  private readonly dom0Conns = new Map<string, Promise<SshConnection>>();
+  private readonly dom0Xs: Dom0Xenstore;
+  private readonly dom0Rings: Dom0Rings;
+  private readonly t0 = Date.now();
+  private onObjects?: () => void;
+
+  constructor(
+    private readonly cfg: XapiHostConfig,
+    opts: { runId?: string } = {},
+  ) {
+    this.label = cfg.label;
+    this.runId = opts.runId ?? newRunId(new Date(), randomBytes(3).toString('hex'));
+    const caps: Capability[] = ['windows-guest', 'suspend', 'migrate', 'snapshot', 'hotplug'];
+    if (cfg.dom0) caps.push('backend-control');
+    this.capabilities = new Set(caps);
+    this.clock = {
+      now: () => Date.now() - this.t0,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    };
+    this.dom0Xs = new Dom0Xenstore(() => this.dom0());
+    this.dom0Rings = new Dom0Rings(() => this.dom0());
+    this.xenstore = cfg.dom0 ? this.dom0Xs : noDom0Xenstore();
+    const rings = this.dom0Rings;
+    this.rings = {
+      rings: async (g) => (cfg.dom0 ? rings.rings(g.domid) : []),
+      sample: async (g, r: RingId): Promise<RingIndices | null> => (cfg.dom0 ? rings.sample(g.domid, r) : null),
+      backendStats: async (g, dev) => (cfg.dom0 ? rings.stats(g.domid, dev) : null),
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------ session
+
+  private get s(): XapiSession {
+    if (!this.session) throw hostError('XAPI_NOT_OPEN', 'the XenAPI host is not open');
+    return this.session;
+  }
+
+  async open(trace: TraceSink, _opts: { seed: number }): Promise<void> {
+    this.trace = trace;
+    this.session = await XapiSession.open({ url: this.cfg.url, user: this.cfg.user, password: this.cfg.password, insecure: this.cfg.insecure, transport: this.cfg.transport });
+    this.onObjects = () => this.watchGuests();
+    this.session.client.objects.on('finish', this.onObjects);
+  }
+
+  async close(): Promise<void> {
+    // Whatever the runner did not destroy (a crash of the runner itself) goes now.
+    for (const g of this.guests.values()) await this.destroyGuest(g.ref).catch(() => undefined);
+    this.dom0Xs.close();
+    for (const c of this.dom0Conns.values()) await c.then((x) => x.close()).catch(() => undefined);
+    this.dom0Conns.clear();
+    if (this.session && this.onObjects) this.session.client.objects.removeListener('finish', this.onObjects);
+    await this.session?.close();
+    this.session = undefined;
+  }
+
+  // ------------------------------------------------------------------------------------------ guests
+
+  private g(ref: GuestRef): XGuest {
+    const g = this.guests.get(ref.handle);
+    if (!g) throw hostError('XAPI_NO_GUEST', `unknown guest ${ref.name}`);
+    return g;
+  }
+
+  private emit(g: XGuest, what: GuestLifecycle, detail?: Record<string, string | number>) {
+    this.trace?.emit({ ev: 'guest', inst: g.inst, guest: g.ref.name, domid: g.ref.domid, what, ...(detail ? { detail } : {}) });
+  }
+
+  private vm(g: XGuest): XapiRecord | undefined {
+    return this.s.get(g.vm);
+  }
+
+  /** Runs a lifecycle operation of ours: power changes during it are expected, not crashes. */
+  private async ours<T>(g: XGuest, fn: () => Promise<T>): Promise<T> {
+    g.busy++;
+    try {
+      return await fn();
+    } finally {
+      g.busy--;
+      const vm = this.vm(g);
+      if (vm) g.last = { power: vm.power_state as string, domid: num(vm.domid) };
+    }
+  }
+
+  /** Called after every batch of events: power changes nobody asked for are crashes or unexpected halts. */
+  private watchGuests() {
+    for (const g of this.guests.values()) {
+      if (g.destroyed || g.busy > 0) continue;
+      const vm = this.vm(g);
+      if (!vm) continue;
+      const now = { power: vm.power_state as string, domid: num(vm.domid) };
+      const was = g.last;
+      if (now.power === was.power && now.domid === was.domid) continue;
+      g.last = now;
+      if (was.power !== 'Running') continue;
+      if (now.power === 'Paused') {
+        this.emit(g, 'crashed', { power_state: 'Paused' });
+        void this.collectCrashDump(g);
+      } else if (now.power === 'Halted') {
+        this.emit(g, 'halted-unexpectedly');
+      } else if (now.power === 'Running' && now.domid !== was.domid) {
+        g.ref.domid = now.domid;
+        this.emit(g, 'rebooted', { unexpected: 1 });
+      }
+    }
+  }
+
+  /** A preserved crashed domain is restarted so Windows writes its dump out; the dump's place is logged. */
+  private async collectCrashDump(g: XGuest) {
+    try {
+      await this.ours(g, async () => {
+        await this.s.callAsync('VM.hard_reboot', g.vm);
+        await this.waitBooted(g);
+      });
+      const dump = await this.agentOf(g).findCrashDump();
+      this.trace?.emit({ ev: 'log', inst: g.inst, level: 'error', msg: dump ? `crash dump of ${g.ref.name}: ${dump.path} (${dump.bytes} bytes)` : `no crash dump found in ${g.ref.name}` });
+    } catch (e) {
+      this.trace?.emit({ ev: 'log', inst: g.inst, level: 'warn', msg: `could not collect the crash dump of ${g.ref.name}: ${(e as Error).message}` });
+    }
+  }
+
+  async createGuest(shape: GuestShape, inst: string): Promise<GuestRef> {
+    if (shape.os !== 'windows') throw hostError('XAPI_UNSUPPORTED_SHAPE', `guest ${shape.name}: the XenAPI backend runs Windows guests (asked for ${shape.os})`);
+    const template = shape.image ?? this.cfg.template;
+    if (!template) throw hostError('XAPI_NO_TEMPLATE', `guest ${shape.name}: no template (set "template" in the host's config entry or the guest's image)`);
+    const owner = `${inst}/${shape.name}`;
+    let vmRef: string | undefined;
+    try {
+      await buildGuest(this.s, shape, {
+        runId: this.runId, owner, template, network: this.cfg.network, now: new Date(),
+        created: (ref) => {
+          vmRef = ref;
+          // Registered at once: destroyGuest can remove a half-built guest.
+          const g: XGuest = { ref: { name: shape.name, domid: -1, handle: ref }, vm: ref, inst, shape, owner, busy: 0, last: { power: 'Halted', domid: -1 }, destroyed: false };
+          this.guests.set(ref, g);
+        },
+      });
+    } catch (e) {
+      if (vmRef) await this.destroyGuest(this.guests.get(vmRef)!.ref).catch(() => undefined);
+      else await this.sweepOwner(owner).catch(() => undefined);
+      throw e;
+    }
+    const g = this.guests.get(vmRef!)!;
+    // The domain is built now, paused: its domid and backends exist before the runner attaches its
+    // probes, so they see every frontend from Initialising on. startGuest unpauses it.
+    try {
+      await this.ours(g, async () => {
+        await this.s.callAsync('VM.start', g.vm, true, false);
+        await this.s.waitFor(`${shape.name} to be built (paused)`, this.cfg.timeouts.bootMs, () => (this.vm(g)?.power_state === 'Paused' ? true : undefined));
+        g.ref.domid = num(this.vm(g)!.domid);
+      });
+    } catch (e) {
+      await this.destroyGuest(g.ref).catch(() => undefined);
+      throw e;
+    }
+    this.emit(g, 'created', { vm: String(this.s.get(vmRef!)?.uuid ?? '') });
+    return g.ref;
+  }
+
+  /** Waits (on events) until the guest runs, reports metrics with an IP, and then answers SSH. */
+  private async waitBooted(g: XGuest): Promise<void> {
+    const t = this.cfg.timeouts.bootMs;
+    await this.s.waitFor(`${g.ref.name} to run`, t, () => (this.vm(g)?.power_state === 'Running' ? true : undefined));
+    g.ref.domid = num(this.vm(g)!.domid);
+    await this.s.waitFor(`${g.ref.name} to report its IP address (VM_guest_metrics.networks)`, t, () => this.ipOf(g));
+    g.ssh = undefined;
+  }
+
+  private ipOf(g: XGuest): string | undefined {
+    const vm = this.vm(g);
+    const gm = vm && vm.guest_metrics !== NULL_REF ? this.s.get(vm.guest_metrics as string) : undefined;
+    const nets = (gm?.networks ?? {}) as Record<string, string>;
+    return nets['0/ip'] ?? nets['0/ipv4/0'] ?? Object.entries(nets).find(([k]) => /\/ip(v4\/0)?$/.test(k))?.[1];
+  }
+
+  /** Waits until the guest's PV drivers report themselves (VM_guest_metrics.PV_drivers_detected / _version). */
+  async waitPvDrivers(ref: GuestRef, version?: string): Promise<string> {
+    const g = this.g(ref);
+    return this.s.waitFor(`${ref.name} to report PV drivers${version ? ` ${version}` : ''}`, this.cfg.timeouts.bootMs, () => {
+      const vm = this.vm(g);
+      const gm = vm && vm.guest_metrics !== NULL_REF ? this.s.get(vm.guest_metrics as string) : undefined;
+      if (!gm || gm.PV_drivers_detected !== true) return undefined;
+      const v = gm.PV_drivers_version as Record<string, string>;
+      const have = `${v.major}.${v.minor}.${v.micro}.${v.build}`;
+      return !version || have === version || have.startsWith(`${version}.`) ? have : undefined;
+    });
+  }
+
+  async startGuest(ref: GuestRef): Promise<void> {
+    const g = this.g(ref);
+    await this.ours(g, async () => {
+      if (this.vm(g)?.power_state === 'Paused') await this.s.callAsync('VM.unpause', g.vm);
+      else await this.s.callAsync('VM.start', g.vm, false, false);
+      await this.waitBooted(g);
+    });
+    this.emit(g, 'started');
+  }
+
+  async rebootGuest(ref: GuestRef, opts: RebootOptions = {}): Promise<void> {
+    const g = this.g(ref);
+    await this.dropGuestSsh(g);
+    await this.ours(g, async () => {
+      if (opts.beforeUnpause) {
+        // Shut down, build the new domain paused, let the caller attach to it, then run it.
+        await this.haltForReboot(g);
+        await this.s.callAsync('VM.start', g.vm, true, false);
+        await this.s.waitFor(`${ref.name} to be rebuilt (paused)`, this.cfg.timeouts.bootMs, () => (this.vm(g)?.power_state === 'Paused' ? true : undefined));
+        g.ref.domid = num(this.vm(g)!.domid);
+        await opts.beforeUnpause(g.ref);
+        await this.s.callAsync('VM.unpause', g.vm);
+      } else {
+        try {
+          await this.s.callAsync('VM.clean_reboot', g.vm);
+        } catch (e) {
+          if (!isWinpvError(e) || !/LACKS_FEATURE|MISSING_PV|TIMEOUT/.test(e.code)) throw e;
+          await this.s.callAsync('VM.hard_reboot', g.vm);
+        }
+      }
+      await this.waitBooted(g);
+      // After a driver install the reboot is done when XAPI sees the PV drivers (guest metrics).
+      if (g.agent?.rebootPendingFor) {
+        await this.waitPvDrivers(g.ref);
+        g.agent.rebootPendingFor = undefined;
+      }
+    });
+    this.emit(g, 'rebooted');
+  }
+
+  /** Clean shutdown (Windows shuts down as for a restart), hard if the guest cannot or does not. */
+  private async haltForReboot(g: XGuest) {
+    try {
+      await withTimeout(this.s.callAsync('VM.clean_shutdown', g.vm), this.cfg.timeouts.shutdownMs, `clean shutdown of ${g.ref.name}`);
+    } catch {
+      if (this.vm(g)?.power_state !== 'Halted') await this.s.callAsync('VM.hard_shutdown', g.vm);
+    }
+  }
+
+  async shutdownGuest(ref: GuestRef, how: 'clean' | 'hard'): Promise<void> {
+    const g = this.g(ref);
+    await this.dropGuestSsh(g);
+    await this.ours(g, async () => {
+      if (how === 'clean') {
+        try {
+          await withTimeout(this.s.callAsync('VM.clean_shutdown', g.vm), this.cfg.timeouts.shutdownMs, `clean shutdown of ${ref.name}`);
+          return;
+        } catch (e) {
+          this.trace?.emit({ ev: 'log', inst: g.inst, level: 'warn', msg: `clean shutdown of ${ref.name} failed (${(e as Error).message}); hard shutdown` });
+        }
+      }
+      if (this.vm(g)?.power_state !== 'Halted') await this.s.callAsync('VM.hard_shutdown', g.vm);
+    });
+    this.emit(g, 'shutdown', { how });
+  }
+
+  async destroyGuest(ref: GuestRef): Promise<void> {
+    const g = this.guests.get(ref.handle);
+    if (!g || g.destroyed) return;
+    g.destroyed = true;
+    await this.dropGuestSsh(g);
+    g.busy++;
+    try {
+      await destroyVm(this.s, g.vm);
+      await this.sweepOwner(g.owner);
+    } finally {
+      g.busy--;
+    }
+    this.guests.delete(ref.handle);
+    this.emit(g, 'destroyed');
+  }
+
+  /** Removes loose VDIs of one guest (created before their VBD existed, or left by a failed step). */
+  private async sweepOwner(owner: string) {
+    for (const vdi of this.s.all('VDI')) {
+      const oc = (vdi.other_config ?? {}) as Record<string, string>;
+      if (oc[RUN_KEY] !== this.runId || oc[OWNER_KEY] !== owner) continue;
+      try {
+        await this.s.callAsync('VDI.destroy', vdi.$ref);
+      } catch (e) {
+        if (!isWinpvError(e) || e.code !== 'XAPI_HANDLE_INVALID') throw e;
+      }
+    }
+  }
+
+  async powerState(ref: GuestRef): Promise<GuestPowerState> {
+    const g = this.guests.get(ref.handle);
+    const vm = g ? this.vm(g) : this.s.get(ref.handle);
+    if (!vm) return 'gone';
+    return POWER[vm.power_state as string] ?? 'crashed';
+  }
+
+  homePath(ref: GuestRef): string {
+    return `/local/domain/${ref.domid}`;
+  }
+
+  agent(ref: GuestRef): GuestAgent {
+    return this.agentOf(this.g(ref));
+  }
+
+  private agentOf(g: XGuest): WindowsAgent {
+    g.agent ??= new WindowsAgent({
+      name: g.ref.name,
+      connect: () => this.guestSsh(g),
+      address: async () => this.ipOf(g) ?? (await this.s.waitFor(`${g.ref.name}'s IP`, this.cfg.timeouts.bootMs, () => this.ipOf(g))),
+      vbdTarget: (dev) => this.vbdTarget(g, dev),
+      insertIso: (name) => this.insertIso(g.ref, name),
+      log: (level, msg) => this.trace?.emit({ ev: 'log', inst: g.inst, level, msg }),
+    });
+    return g.agent;
+  }
+
+  /** XENVBD's target id of a disk: read from the frontend (device/vbd/<id>/target-id) or the userdevice. */
+  private async vbdTarget(g: XGuest, dev: DeviceRef): Promise<number | undefined> {
+    const devid = dev.split('/')[1];
+    if (this.cfg.dom0) {
+      const v = await this.dom0Xs.read(`${this.homePath(g.ref)}/device/vbd/${devid}/target-id`).catch(() => null);
+      if (v !== null && /^\d+$/.test(v)) return Number(v);
+    }
+    return undefined;
+  }
+
+  private async guestSsh(g: XGuest): Promise<SshConnection> {
+    g.ssh ??= (async () => {
+      const ip = this.ipOf(g) ?? (await this.s.waitFor(`${g.ref.name}'s IP`, this.cfg.timeouts.bootMs, () => this.ipOf(g)));
+      const deadline = Date.now() + this.cfg.timeouts.bootMs;
+      // sshd starts a little after the guest agent reports the IP.
+      for (;;) {
+        try {
+          const c = await SshConnection.connect(sshTarget(this.cfg.guest, ip), { timeoutMs: 20_000 });
+          c.onClose(() => {
+            if (g.ssh) g.ssh = undefined;
+          });
+          return c;
+        } catch (e) {
+          const retry = isWinpvError(e) && (e.code === 'SSH_CONNECT' || e.code === 'SSH_TIMEOUT');
+          if (!retry || Date.now() > deadline) throw e;
+          await this.clock.sleep(2_000);
+        }
+      }
+    })();
+    try {
+      return await g.ssh;
+    } catch (e) {
+      g.ssh = undefined;
+      throw e;
+    }
+  }
+
+  private async dropGuestSsh(g: XGuest) {
+    const c = g.ssh;
+    g.ssh = undefined;
+    if (c) await c.then((x) => x.close()).catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------------------------------ dom0
+
+  /** dom0 of the host running the guests (the pool master when none runs). */
+  private dom0(): Promise<SshConnection> {
+    const cred = this.cfg.dom0;
+    if (!cred) return Promise.reject(hostError('XAPI_NO_DOM0', 'dom0 SSH is switched off for this host (dom0Ssh: false)'));
+    const running = [...this.guests.values()].map((g) => this.vm(g)).find((vm) => vm && vm.resident_on !== NULL_REF);
+    const hostRef = (running?.resident_on as string | undefined) ?? (this.s.all('pool')[0]?.master as string);
+    const host = this.s.get(hostRef);
+    const address = (host?.address as string | undefined) ?? new URL(this.cfg.url).hostname;
+    let c = this.dom0Conns.get(address);
+    if (!c) {
+      c = SshConnection.connect(sshTarget(cred, address), { timeoutMs: 20_000 });
+      c.catch(() => this.dom0Conns.delete(address));
+      this.dom0Conns.set(address, c);
+    }
+    return c;
+  }
+
+  // ------------------------------------------------------------------------------------------ capabilities
+
+  readonly suspend: SuspendCapability = {
+    suspend: async (ref) => {
+      const g = this.g(ref);
+      await this.dropGuestSsh(g);
+      await this.ours(g, () => this.s.callAsync('VM.suspend', g.vm));
+      this.emit(g, 'suspended');
+    },
+    resume: async (ref) => {
+      const g = this.g(ref);
+      await this.ours(g, async () => {
+        await this.s.callAsync('VM.resume', g.vm, false, false);
+        await this.s.waitFor(`${ref.name} to run after resume`, this.cfg.timeouts.bootMs, () => (this.vm(g)?.power_state === 'Running' ? true : undefined));
+        g.ref.domid = num(this.vm(g)!.domid);
+      });
+      this.emit(g, 'resumed', { domid: g.ref.domid });
+    },
+  };
+
+  readonly migrate: MigrateCapability = {
+    migrate: async (ref, target) => {
+      const g = this.g(ref);
+      const vm = this.vm(g);
+      const hosts = this.s.all('host');
+      const dest = target ? hosts.find((h) => h.name_label === target || h.uuid === target || h.address === target) : hosts.find((h) => h.$ref !== vm?.resident_on) ?? hosts[0];
+      if (!dest) throw hostError('XAPI_NO_HOST', `no pool member '${target}' to migrate ${ref.name} to`);
+      await this.dropGuestSsh(g);
+      await this.ours(g, async () => {
+        await this.s.callAsync('VM.pool_migrate', g.vm, dest.$ref, { live: 'true' });
+        await this.s.waitFor(`${ref.name} to run on ${dest.name_label}`, this.cfg.timeouts.bootMs, () => {
+          const v = this.vm(g);
+          return v && v.power_state === 'Running' && v.resident_on === dest.$ref ? true : undefined;
+        });
+        g.ref.domid = num(this.vm(g)!.domid);
+      });
+      this.emit(g, 'migrated', { domid: g.ref.domid, host: String(dest.name_label) });
+      return g.ref;
+    },
+  };
+
+  readonly snapshot: SnapshotCapability = {
+    snapshot: async (ref, label) => {
+      const g = this.g(ref);
+      const snap = await this.s.callAsync<string>('VM.snapshot', g.vm, `${g.owner}:${label}`);
+      for (const [k, v] of Object.entries(tagsFor(this.runId, g.owner, new Date()))) {
+        await this.s.call('VM.remove_from_other_config', snap, k);
+        await this.s.call('VM.add_to_other_config', snap, k, v);
+      }
+      this.emit(g, 'snapshot', { label });
+      return snap;
+    },
+    revert: async (ref, snap) => {
+      const g = this.g(ref);
+      await this.dropGuestSsh(g);
+      await this.ours(g, () => this.s.callAsync('VM.revert', snap));
+      this.emit(g, 'reverted');
+    },
+    deleteSnapshot: async (snap) => {
+      await destroyVm(this.s, snap);
+    },
+  };
+
+  readonly hotplug: HotplugCapability = {
+    attachVbd: async (ref, vbd: VbdShape) => {
+      const g = this.g(ref);
+      const ud = userdeviceOf(vbd.vdev);
+      const vdi = await this.s.call<string>('VDI.create', {
+        name_label: `${g.owner}:${vbd.vdev}`, name_description: 'winpv hot-plugged disk', SR: this.s.all('pool')[0]?.default_SR, virtual_size: vbd.sizeMiB * 2 ** 20,
+        type: 'user', sharable: false, read_only: false, other_config: tagsFor(this.runId, g.owner, new Date()), xenstore_data: {}, sm_config: {}, tags: [],
+      });
+      const vbdRef = await this.s.call<string>('VBD.create', {
+        VM: g.vm, VDI: vdi, userdevice: ud, bootable: false, mode: vbd.mode === 'r' ? 'RO' : 'RW', type: 'Disk', empty: false,
+        other_config: tagsFor(this.runId, g.owner, new Date()), qos_algorithm_type: '', qos_algorithm_params: {},
+      });
+      await this.s.callAsync('VBD.plug', vbdRef);
+      return this.deviceOf(vbdRef);
+    },
+    attachVif: async (ref, vif: VifShape) => {
+      const g = this.g(ref);
+      const vm = this.vm(g)!;
+      const first = ((vm.VIFs as string[]) ?? []).map((v) => this.s.get(v)).find(Boolean);
+      const network = (first?.network as string | undefined) ?? this.s.all('network')[0]!.$ref;
+      const vifRef = await this.s.call<string>('VIF.create', {
+        device: String(vif.devid), network, VM: g.vm, MAC: vif.mac ?? '', MTU: 1500, other_config: tagsFor(this.runId, g.owner, new Date()),
+        qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default', ipv4_allowed: [], ipv6_allowed: [],
+      });
+      await this.s.callAsync('VIF.plug', vifRef);
+      return `vif/${vif.devid}` as DeviceRef;
+    },
+    detach: async (ref, dev, opts) => {
+      const g = this.g(ref);
+      const devRef = this.findDevice(g, dev);
+      const cls = dev.startsWith('vbd/') ? 'VBD' : 'VIF';
+      await this.s.callAsync(`${cls}.${opts.surprise ? 'unplug_force' : 'unplug'}`, devRef);
+      await this.s.call(`${cls}.destroy`, devRef);
+    },
+  };
+
+  /** `vbd/<devid>` from the device name XAPI gave the VBD once attached (hda = 768, xvdb = 51728, ...). */
+  private deviceOf(vbdRef: string): DeviceRef {
+    const vbd = this.s.get(vbdRef);
+    return `vbd/${vdevNumber(String(vbd?.device ?? ''))}` as DeviceRef;
+  }
+
+  private findDevice(g: XGuest, dev: DeviceRef): string {
+    const vm = this.vm(g)!;
+    const [kind, id] = dev.split('/') as ['vbd' | 'vif', string];
+    if (kind === 'vif') {
+      const hit = ((vm.VIFs as string[]) ?? []).find((v) => String(this.s.get(v)?.device) === id);
+      if (hit) return hit;
+    } else {
+      const hit = ((vm.VBDs as string[]) ?? []).find((b) => String(vdevNumber(String(this.s.get(b)?.device ?? ''))) === id);
+      if (hit) return hit;
+    }
+    throw hostError('XAPI_NO_DEVICE', `${g.ref.name} has no ${dev}`);
+  }
+
+  readonly backendControl: BackendControlCapability = {
+    restartBackend: async (ref, dev) => {
+      // Unplug and plug the device through XAPI: the backend goes through Closing/Closed and comes back.
+      const g = this.g(ref);
+      const devRef = this.findDevice(g, dev);
+      const cls = dev.startsWith('vbd/') ? 'VBD' : 'VIF';
+      await this.s.callAsync(`${cls}.unplug`, devRef);
+      await this.s.callAsync(`${cls}.plug`, devRef);
+    },
+    forceBackendState: async (ref, dev, state) => {
+      const [kind, devid] = dev.split('/');
+      await this.dom0Xs.write(`/local/domain/0/backend/${kind}/${ref.domid}/${devid}/state`, String(state));
+    },
+  };
+
+  /** For `winpv run`'s install step on this host: insert a bundle ISO from the ISO SR into the guest's CD drive. */
+  async insertIso(ref: GuestRef, isoName: string): Promise<void> {
+    const g = this.g(ref);
+    const sr = this.cfg.isoSr;
+    const vdi = this.s.all('VDI').find((v) => v.name_label === isoName && (!sr || this.s.get(v.SR as string)?.name_label === sr || this.s.get(v.SR as string)?.uuid === sr));
+    if (!vdi) throw hostError('XAPI_NO_ISO', `no ISO '${isoName}' in ${sr ? `SR '${sr}'` : 'any SR'}`);
+    const vm = this.vm(g)!;
+    const cd = ((vm.VBDs as string[]) ?? []).map((b) => this.s.get(b)).find((b) => b?.type === 'CD');
+    if (!cd) throw hostError('XAPI_NO_CD', `${ref.name} has no CD drive for the bundle ISO`);
+    if (cd.empty !== true) await this.s.callAsync('VBD.eject', cd.$ref);
+    await this.s.callAsync('VBD.insert', cd.$ref, vdi.$ref);
+  }
+}
+
+/** Xen's vdev numbering: hd[a-d] -> 768/832/5632/5696 (+partition), xvd[a-p] -> 51712 + 16*n, larger -> extended. */
+export function vdevNumber(name: string): number {
+  const hd = /^hd([a-d])$/.exec(name);
+  if (hd) return [768, 832, 5632, 5696][hd[1]!.charCodeAt(0) - 97]!;
+  const xvd = /^xvd([a-z])$/.exec(name);
+  if (xvd) return 51712 + 16 * (xvd[1]!.charCodeAt(0) - 97);
+  return -1;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(hostError('XAPI_TIMEOUT', `${what} did not finish within ${Math.round(ms / 1000)} s`)), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
+}
+
+function noDom0Xenstore(): XenstoreView {
+  const no = (): never => {
+    throw new WinpvError('host', 'XAPI_NO_DOM0', 'this XenAPI host has dom0 SSH switched off (dom0Ssh: false): no xenstore view');
+  };
+  return { read: async () => no(), directory: async () => no(), watch: async () => no(), write: async () => no(), rm: async () => no() };
+}
+
+export type { DriverBundle };

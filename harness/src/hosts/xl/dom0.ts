@@ -1,0 +1,52 @@
+// dom0 as the xl backend sees it: one SSH connection, commands always given as argv (quoted by
+// remote/ssh), and a failed command turned into a WinpvError that names it.
+import { hostError } from '../../model/errors';
+import type { ExecResult } from '../../remote/ssh';
+
+/** The part of an SSH connection the xl backend uses (a fake one drives the unit tests). */
+export interface Dom0Link {
+  exec(argv: readonly string[], opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<ExecResult>;
+  stream(line: string, onLine: (line: string) => void): { stop(): void; done: Promise<ExecResult> };
+  putFile(local: string | Buffer, remotePath: string): Promise<void>;
+  onClose(cb: (err?: Error) => void): void;
+  close(): Promise<void>;
+}
+
+/** Commands in flight at once on the connection. sshd allows 10 sessions per connection by default
+ *  (MaxSessions); the xenstore watch stream and a workload's far end need sessions of their own. */
+export const MAX_CHANNELS = 6;
+
+export class Dom0 {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    readonly link: Dom0Link,
+    readonly label: string,
+  ) {}
+
+  private async slot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= MAX_CHANNELS) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  /** Runs argv; non-zero exit becomes a host error with the command's stderr. */
+  async run(argv: readonly string[], opts: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
+    const r = await this.slot(() => this.link.exec(argv, { timeoutMs: 120_000, ...opts }));
+    if (r.code !== 0) {
+      throw hostError('XL_COMMAND', `${argv.slice(0, 3).join(' ')} failed on ${this.label} (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`);
+    }
+    return r.stdout;
+  }
+
+  /** Runs argv and returns the whole result, whatever the exit status. */
+  try(argv: readonly string[], opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+    return this.slot(() => this.link.exec(argv, { timeoutMs: 120_000, ...opts }));
+  }
+}

@@ -1,0 +1,68 @@
+// The xl domain configuration a guest shape becomes. Values are written as xl config strings
+// (double-quoted, with the characters xl's parser treats specially refused), never spliced raw.
+import { usageError } from '../../model/errors';
+import type { GuestShape, VbdShape, VifShape } from '../../model/scenario';
+
+/** A string literal in xl's config syntax. xl has no escapes, so quotes and newlines are refused. */
+export function xlString(s: string): string {
+  if (/["\\\n\r\0]/.test(s)) throw usageError(`value not allowed in an xl config (quote, backslash or newline): ${JSON.stringify(s)}`);
+  return `"${s}"`;
+}
+
+/** Refuses the separators of xl's disk/vif specification strings inside one value. */
+function specValue(what: string, s: string): string {
+  if (/[,=\s"\\]/.test(s)) throw usageError(`${what} must not contain commas, '=', quotes or whitespace: ${JSON.stringify(s)}`);
+  return s;
+}
+
+export interface XlGuestFiles {
+  /** PV guests without an image: the kernel and initramfs in dom0. */
+  kernel?: string;
+  ramdisk?: string;
+  /** Disk file per vdev, in dom0. */
+  disks: Record<string, string>;
+}
+
+export function diskSpec(vbd: VbdShape, target: string): string {
+  return `format=raw,vdev=${specValue('vdev', vbd.vdev)},access=${vbd.mode === 'r' ? 'ro' : 'rw'},target=${specValue('disk path', target)}`;
+}
+
+export function vifSpec(vif: VifShape, defaultBridge: string): string {
+  const parts = [`bridge=${specValue('bridge', vif.bridge ?? defaultBridge)}`, `devid=${vif.devid}`];
+  if (vif.mac) {
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(vif.mac)) throw usageError(`not a MAC address: ${vif.mac}`);
+    parts.push(`mac=${vif.mac}`);
+  }
+  return parts.join(',');
+}
+
+/** The config file text. PV when there is no image (the lab's reference Linux guest), HVM with the
+ *  Xen platform PCI device otherwise (a user-supplied disk image, e.g. Windows). */
+export function xlConfig(name: string, shape: GuestShape, files: XlGuestFiles, opts: { bridge: string }): string {
+  const hvm = shape.image !== undefined;
+  const lines = [
+    `name = ${xlString(name)}`,
+    `type = ${hvm ? '"hvm"' : '"pv"'}`,
+    `memory = ${Math.floor(shape.memoryMiB)}`,
+    `vcpus = ${Math.floor(shape.vcpus)}`,
+    // A crashed domain stays listed (state `c`) so the run sees the crash and can collect it.
+    'on_crash = "preserve"',
+    'on_poweroff = "destroy"',
+    'on_reboot = "restart"',
+  ];
+  if (hvm) {
+    lines.push('xen_platform_pci = 1', 'device_model_version = "qemu-xen"', 'vnc = 0', 'serial = "pty"', 'boot = "c"');
+  } else {
+    if (!files.kernel || !files.ramdisk) throw usageError(`guest ${shape.name}: a PV guest needs a kernel and ramdisk in dom0 (the lab provides them)`);
+    lines.push(`kernel = ${xlString(files.kernel)}`, `ramdisk = ${xlString(files.ramdisk)}`, 'extra = "console=hvc0 quiet"');
+  }
+  const disks = shape.vbds.map((v) => diskSpec(v, files.disks[v.vdev]!));
+  lines.push(`disk = [ ${disks.map(xlString).join(', ')} ]`);
+  lines.push(`vif = [ ${shape.vifs.map((v) => xlString(vifSpec(v, opts.bridge))).join(', ')} ]`);
+  return lines.join('\n') + '\n';
+}
+
+/** A domain name for a guest of a scenario instance: xl allows letters, digits, `-`, `_`, `.`. */
+export function domainName(inst: string, guest: string): string {
+  return `winpv-${inst}-${guest}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 60);
+}

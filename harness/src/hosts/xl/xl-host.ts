@@ -1,0 +1,322 @@
+// Plain Xen through `xl` over SSH (`xl://user@host[:port]`, and `lab`). Guests are created paused
+// from a generated config, so the probes are attached before any frontend moves; everything the run
+// creates in dom0 (configs, disks, save images) lives under RUN_DIR and goes with its domain.
+import { hostError, WinpvError } from '../../model/errors';
+import type { Capability } from '../../model/catalog';
+import type {
+  BackendControlCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, SaveRestoreCapability,
+} from '../../model/host';
+import type { DeviceRef, GuestShape, VbdShape, VifShape } from '../../model/scenario';
+import type { GuestLifecycle, TraceSink } from '../../model/trace';
+import { LinuxConsoleAgent, type ConsoleChannel } from '../../guests/linux/console-agent';
+import { Dom0, type Dom0Link } from './dom0';
+import { parseXlList, powerStateOf } from './parse';
+import { XlRings } from './rings';
+import { vdevToDevid } from './vdev';
+import { XlXenstore } from './xenstore';
+import { diskSpec, domainName, vifSpec, xlConfig } from './xl-config';
+
+/** Where the lab image keeps the reference PV guest (lab/recipe: DOM0_GUEST_KERNEL/INITRD). */
+export const GUEST_KERNEL = '/var/lib/winpv-lab/guest/vmlinuz';
+export const GUEST_INITRD = '/var/lib/winpv-lab/guest/initrd-pv.img';
+/** Per-run files in dom0. */
+export const RUN_DIR = '/var/lib/winpv/run';
+export const BRIDGE = 'xenbr0';
+
+interface GuestRecord {
+  ref: GuestRef;
+  inst: string;
+  shape: GuestShape;
+  files: string[];
+  agent?: GuestAgent;
+  consoleOffset: number;
+}
+
+export interface XlHostOptions {
+  label: string;
+  /** Connects to dom0 (remote/ssh SshConnection.connect for real hosts; a fake in tests). */
+  connect: () => Promise<Dom0Link>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class XlHost implements HostBackend {
+  readonly kind = 'xl' as const;
+  readonly label: string;
+  capabilities: ReadonlySet<Capability> = new Set<Capability>(['hotplug', 'save-restore', 'backend-control', 'linux-guest', 'windows-guest']);
+  private t0 = Date.now();
+  readonly clock: HostClock = { now: () => Date.now() - this.t0, sleep };
+  private dom0Conn?: Dom0;
+  private xs?: XlXenstore;
+  private ringView?: XlRings;
+  private trace?: TraceSink;
+  private readonly guests = new Map<string, GuestRecord>();
+  private bridgeAddress = '';
+  private dropped?: Error;
+
+  constructor(private readonly opts: XlHostOptions) {
+    this.label = opts.label;
+  }
+
+  private get dom0(): Dom0 {
+    if (this.dropped) throw this.dropped;
+    if (!this.dom0Conn) throw hostError('XL_NOT_OPEN', `host ${this.label} is not open`);
+    return this.dom0Conn;
+  }
+
+  get xenstore(): XlXenstore {
+    if (!this.xs) throw hostError('XL_NOT_OPEN', `host ${this.label} is not open`);
+    return this.xs;
+  }
+
+  get rings(): XlRings {
+    if (!this.ringView) throw hostError('XL_NOT_OPEN', `host ${this.label} is not open`);
+    return this.ringView;
+  }
+
+  async open(trace: TraceSink, _opts: { seed: number }): Promise<void> {
+    this.trace = trace;
+    this.t0 = Date.now();
+    const link = await this.opts.connect();
+    link.onClose((err) => {
+      if (err) this.dropped = err instanceof WinpvError ? err : hostError('SSH_DROPPED', `connection to ${this.label} dropped: ${err.message}`);
+    });
+    this.dom0Conn = new Dom0(link, this.label);
+    const info = await this.dom0.try(['xl', 'info']);
+    if (info.code !== 0) throw hostError('XL_UNAVAILABLE', `\`xl info\` failed on ${this.label}: ${info.stderr.trim()} (is this a Xen dom0 with the toolstack running?)`);
+    if (!/virt_caps\s*:.*\bhvm\b/.test(info.stdout)) this.capabilities = new Set([...this.capabilities].filter((c) => c !== 'windows-guest'));
+    await this.dom0.run(['mkdir', '-p', RUN_DIR]);
+    const hasPvGuest = await this.dom0.try(['test', '-r', GUEST_KERNEL, '-a', '-r', GUEST_INITRD]);
+    if (hasPvGuest.code !== 0) this.capabilities = new Set([...this.capabilities].filter((c) => c !== 'linux-guest'));
+    const addr = await this.dom0.try(['ip', '-4', '-o', 'addr', 'show', 'dev', BRIDGE]);
+    this.bridgeAddress = /inet (\d+\.\d+\.\d+\.\d+)/.exec(addr.stdout)?.[1] ?? '';
+    this.xs = new XlXenstore(this.dom0);
+    this.ringView = new XlRings(this.dom0, (g) => this.devices(g));
+  }
+
+  async close(): Promise<void> {
+    this.xs?.stopAll();
+    await this.dom0Conn?.link.close();
+    this.dom0Conn = undefined;
+  }
+
+  private emit(rec: GuestRecord, what: GuestLifecycle, detail?: Record<string, string | number>): void {
+    this.trace?.emit({ ev: 'guest', inst: rec.inst, guest: rec.ref.name, domid: rec.ref.domid, what, ...(detail ? { detail } : {}) });
+  }
+
+  private rec(guest: GuestRef): GuestRecord {
+    const r = this.guests.get(guest.handle);
+    if (!r) throw hostError('XL_UNKNOWN_GUEST', `guest ${guest.name} (${guest.handle}) was not created by this run`);
+    return r;
+  }
+
+  private async domid(name: string): Promise<number | undefined> {
+    const r = await this.dom0.try(['xl', 'domid', name]);
+    return r.code === 0 && /^\d+$/.test(r.stdout.trim()) ? Number(r.stdout.trim()) : undefined;
+  }
+
+  private consoleLog(name: string): string {
+    return `/var/log/xen/console/guest-${name}.log`;
+  }
+
+  private async logSize(name: string): Promise<number> {
+    const r = await this.dom0.try(['stat', '-c', '%s', this.consoleLog(name)]);
+    return r.code === 0 ? Number(r.stdout.trim()) : 0;
+  }
+
+  async createGuest(shape: GuestShape, inst: string): Promise<GuestRef> {
+    const name = domainName(inst, shape.name);
+    if ((await this.domid(name)) !== undefined) await this.dom0.try(['xl', 'destroy', name]); // left over by a crashed run
+    const files: string[] = [];
+    const disks: Record<string, string> = {};
+    for (const [i, vbd] of shape.vbds.entries()) {
+      if (i === 0 && shape.image) {
+        disks[vbd.vdev] = shape.image;
+        continue;
+      }
+      const f = `${RUN_DIR}/${name}-${vbd.vdev}.img`;
+      await this.dom0.run(['truncate', '-s', `${Math.max(1, Math.floor(vbd.sizeMiB))}M`, f]);
+      files.push(f);
+      disks[vbd.vdev] = f;
+    }
+    const cfg = `${RUN_DIR}/${name}.cfg`;
+    await this.dom0Conn!.link.putFile(Buffer.from(xlConfig(name, shape, { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, disks }, { bridge: BRIDGE })), cfg);
+    files.push(cfg);
+    const consoleOffset = await this.logSize(name);
+    // Paused: the probes attach before the frontends start.
+    await this.dom0.run(['xl', 'create', '-p', cfg]);
+    const domid = await this.domid(name);
+    if (domid === undefined) throw hostError('XL_CREATE', `xl create ${name} returned but the domain is not listed`);
+    const ref: GuestRef = { name: shape.name, domid, handle: name };
+    const rec: GuestRecord = { ref, inst, shape, files, consoleOffset };
+    this.guests.set(name, rec);
+    // Backend overrides (e.g. max-ring-page-order 0) are written while the frontends cannot yet read them.
+    for (const vbd of shape.vbds) await this.overrideBackend(domid, `vbd/${vdevToDevid(vbd.vdev)}`, vbd.backend);
+    for (const vif of shape.vifs) await this.overrideBackend(domid, `vif/${vif.devid}`, vif.backend);
+    this.emit(rec, 'created');
+    return ref;
+  }
+
+  private async overrideBackend(domid: number, dev: string, keys: Record<string, string>): Promise<void> {
+    for (const [k, v] of Object.entries(keys)) await this.xenstore.write(`/local/domain/0/backend/${dev.replace('/', `/${domid}/`)}/${k}`, v);
+  }
+
+  async startGuest(guest: GuestRef): Promise<void> {
+    const rec = this.rec(guest);
+    await this.dom0.run(['xl', 'unpause', rec.ref.handle]);
+    this.emit(rec, 'started');
+  }
+
+  async rebootGuest(guest: GuestRef): Promise<void> {
+    const rec = this.rec(guest);
+    rec.consoleOffset = await this.logSize(rec.ref.handle);
+    rec.agent = undefined;
+    await this.dom0.run(['xl', 'reboot', '-w', rec.ref.handle], { timeoutMs: 180_000 });
+    rec.ref.domid = (await this.domid(rec.ref.handle)) ?? rec.ref.domid;
+    guest.domid = rec.ref.domid;
+    this.emit(rec, 'rebooted');
+  }
+
+  async shutdownGuest(guest: GuestRef, how: 'clean' | 'hard'): Promise<void> {
+    const rec = this.rec(guest);
+    if (how === 'hard') await this.dom0.run(['xl', 'destroy', rec.ref.handle]);
+    else await this.dom0.run(['timeout', '120', 'xl', 'shutdown', '-w', rec.ref.handle], { timeoutMs: 130_000 });
+    this.emit(rec, 'shutdown', { how });
+  }
+
+  async destroyGuest(guest: GuestRef): Promise<void> {
+    const rec = this.guests.get(guest.handle);
+    if (!rec) return;
+    if ((await this.domid(rec.ref.handle)) !== undefined) {
+      await this.dom0.run(['xl', 'destroy', rec.ref.handle]);
+      this.emit(rec, 'destroyed');
+    }
+    if (rec.files.length) await this.dom0.try(['rm', '-f', '--', ...rec.files]);
+    this.guests.delete(guest.handle);
+  }
+
+  async powerState(guest: GuestRef): Promise<GuestPowerState> {
+    const r = await this.dom0.try(['xl', 'list', guest.handle]);
+    if (r.code !== 0) return 'gone';
+    return powerStateOf(parseXlList(r.stdout).find((e) => e.name === guest.handle)?.state);
+  }
+
+  homePath(guest: GuestRef): string {
+    return `/local/domain/${guest.domid}`;
+  }
+
+  /** The devices of a guest, from the backend directories in xenstore. */
+  async devices(guest: GuestRef): Promise<DeviceRef[]> {
+    const out: DeviceRef[] = [];
+    for (const kind of ['vbd', 'vif'] as const) {
+      for (const id of await this.xenstore.directory(`/local/domain/0/backend/${kind}/${guest.domid}`)) out.push(`${kind}/${Number(id)}`);
+    }
+    return out;
+  }
+
+  /** The guest's console as xenconsoled logged it (for diagnostics). */
+  async consoleText(guest: GuestRef, maxBytes = 4096): Promise<string> {
+    const r = await this.dom0.try(['tail', '-c', String(maxBytes), this.consoleLog(guest.handle)]);
+    return r.stdout;
+  }
+
+  agent(guest: GuestRef): GuestAgent {
+    const rec = this.rec(guest);
+    if (rec.shape.os !== 'linux' || rec.shape.image) {
+      throw new WinpvError('host', 'NOT_SUPPORTED', `guest ${guest.name}: the xl backend drives the lab's Linux reference guest; a Windows guest agent for xl hosts is not built yet`);
+    }
+    rec.agent ??= new LinuxConsoleAgent(guest.name, this.consoleChannel(rec));
+    return rec.agent;
+  }
+
+  private consoleChannel(rec: GuestRecord): ConsoleChannel {
+    const log = this.consoleLog(rec.ref.handle);
+    const prefix = this.bridgeAddress.split('.').slice(0, 3).join('.');
+    return {
+      send: async (line) => {
+        const tty = (await this.xenstore.read(`/local/domain/${rec.ref.domid}/console/tty`)) ?? '';
+        if (!/^\/dev\/pts\/\d+$/.test(tty)) throw hostError('XL_CONSOLE', `guest ${rec.ref.name} has no console pty (${tty || 'none'})`);
+        await this.dom0.run(['sh', '-c', 'printf "%s\\n" "$1" > "$2"', 'sh', line, tty]);
+      },
+      readFrom: async (offset) => {
+        const r = await this.dom0.try(['tail', '-c', `+${offset + 1}`, log]);
+        const text = r.code === 0 ? r.stdout : '';
+        return { text, next: offset + Buffer.byteLength(text) };
+      },
+      bootOffset: () => rec.consoleOffset,
+      peer: {
+        address: this.bridgeAddress,
+        run: async (script, timeoutMs) => {
+          const r = await this.dom0.try(['sh', '-c', script], { timeoutMs });
+          return { code: r.code, stdout: r.stdout };
+        },
+      },
+      guestAddress: `${prefix}.${100 + (rec.ref.domid % 150)}`,
+      sleep,
+    };
+  }
+
+  readonly hotplug: HotplugCapability = {
+    attachVbd: async (guest: GuestRef, vbd: VbdShape): Promise<DeviceRef> => {
+      const rec = this.rec(guest);
+      const f = `${RUN_DIR}/${rec.ref.handle}-${vbd.vdev}.img`;
+      await this.dom0.run(['truncate', '-s', `${Math.max(1, Math.floor(vbd.sizeMiB))}M`, f]);
+      rec.files.push(f);
+      await this.dom0.run(['xl', 'block-attach', rec.ref.handle, diskSpec(vbd, f)]);
+      return `vbd/${vdevToDevid(vbd.vdev)}`;
+    },
+    attachVif: async (guest: GuestRef, vif: VifShape): Promise<DeviceRef> => {
+      const rec = this.rec(guest);
+      await this.dom0.run(['xl', 'network-attach', rec.ref.handle, ...vifSpec(vif, BRIDGE).split(',')]);
+      return `vif/${vif.devid}`;
+    },
+    detach: async (guest: GuestRef, dev: DeviceRef, opts: { surprise: boolean }): Promise<void> => {
+      const rec = this.rec(guest);
+      const [kind, id] = dev.split('/') as ['vbd' | 'vif', string];
+      if (opts.surprise) {
+        // No Closing handshake: the backend directory goes away under the frontend.
+        await this.xenstore.rm(`/local/domain/0/backend/${kind}/${rec.ref.domid}/${id}`);
+        return;
+      }
+      await this.dom0.run(['xl', kind === 'vbd' ? 'block-detach' : 'network-detach', rec.ref.handle, id], { timeoutMs: 120_000 });
+    },
+  };
+
+  readonly saveRestore: SaveRestoreCapability = {
+    save: async (guest: GuestRef): Promise<string> => {
+      const rec = this.rec(guest);
+      const image = `${RUN_DIR}/${rec.ref.handle}.save`;
+      await this.dom0.run(['xl', 'save', rec.ref.handle, image], { timeoutMs: 300_000 });
+      rec.files.push(image);
+      this.emit(rec, 'saved');
+      return image;
+    },
+    restore: async (guest: GuestRef, image: string): Promise<GuestRef> => {
+      const rec = this.rec(guest);
+      await this.dom0.run(['xl', 'restore', image], { timeoutMs: 300_000 });
+      const domid = await this.domid(rec.ref.handle);
+      if (domid === undefined) throw hostError('XL_RESTORE', `xl restore of ${rec.ref.handle} returned but the domain is not listed`);
+      const old = rec.ref.domid;
+      rec.ref.domid = domid;
+      this.emit(rec, 'restored', { from: old, domid });
+      return { ...rec.ref };
+    },
+  };
+
+  readonly backendControl: BackendControlCapability = {
+    restartBackend: async (guest: GuestRef, dev: DeviceRef): Promise<void> => {
+      throw new WinpvError('host', 'NOT_SUPPORTED', `restarting the backend of ${guest.name} ${dev} is not supported by the xl backend (Linux backends are kernel drivers)`);
+    },
+    forceBackendState: async (guest: GuestRef, dev: DeviceRef, state: number): Promise<void> => {
+      const [kind, id] = dev.split('/');
+      await this.xenstore.write(`/local/domain/0/backend/${kind}/${guest.domid}/${id}/state`, String(state));
+    },
+  };
+
+  /** Domains of this run still listed (for teardown checks). */
+  async leftovers(): Promise<string[]> {
+    const r = await this.dom0.try(['xl', 'list']);
+    return parseXlList(r.stdout).map((e) => e.name).filter((n) => n.startsWith('winpv-'));
+  }
+
+}

@@ -1,0 +1,1 @@
+export { plan, expand, combinations, substitute, instanceId, fnv1a, inShard, parseShard, type PlanOptions } from './planner';

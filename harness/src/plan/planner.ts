@@ -1,0 +1,117 @@
+// The planner: pure functions from loaded scenarios and run options to a RunPlan. It expands each
+// scenario's matrix (substituting ${name} per instance), applies --tag/--grep, keeps this shard's
+// instances (stable by instance id, so adding a scenario does not reshuffle the others), and marks
+// instances the host cannot run (missing capability) as skipped with the reason.
+import type { Capability } from '../model/catalog';
+import type { PlanInstance, RunPlan } from '../model/plan';
+import type { MatrixAxis, Scenario, TemplatedValue } from '../model/scenario';
+
+export interface PlanOptions {
+  seed: number;
+  /** Keep instances carrying at least one of these tags (none given: all). */
+  tags?: string[];
+  /** Keep instances whose id or title matches (a regular expression, case-insensitive). */
+  grep?: string;
+  /** 1-based shard index and count. */
+  shard?: { index: number; count: number };
+  /** What the host can do; undefined means "do not judge" (e.g. planning for a listing). */
+  capabilities?: ReadonlySet<Capability>;
+  hostKind?: string;
+}
+
+/** Every combination of the axes, in order (the first axis varies slowest). */
+export function combinations(axes: readonly MatrixAxis[]): Record<string, string>[] {
+  let out: Record<string, string>[] = [{}];
+  for (const axis of axes) {
+    const next: Record<string, string>[] = [];
+    for (const c of out) for (const v of axis.values) next.push({ ...c, [axis.name]: v });
+    out = next;
+  }
+  return out;
+}
+
+/** `${name}` replaced by the parameter's value; unknown names are left as they are. */
+export const substitute = (s: string, params: Record<string, string>) =>
+  s.replace(/\$\{([A-Za-z_][\w-]*)\}/g, (m, n: string) => (Object.hasOwn(params, n) ? params[n] : m));
+
+export function instanceId(name: string, params: Record<string, string>): string {
+  const keys = Object.keys(params);
+  return keys.length ? `${name}[${keys.map((k) => `${k}=${params[k]}`).join(',')}]` : name;
+}
+
+function deepSubstitute<T>(v: T, params: Record<string, string>): T {
+  if (typeof v === 'string') return substitute(v, params) as T;
+  if (Array.isArray(v)) return v.map((x) => deepSubstitute(x, params)) as T;
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = k === 'source' ? x : deepSubstitute(x, params);
+    return out as T;
+  }
+  return v;
+}
+
+function convert(t: TemplatedValue, params: Record<string, string>): string | number | boolean {
+  const s = substitute(t.template, params);
+  if (t.as === 'int') return Number(s);
+  if (t.as === 'bool') return /^(true|1)$/.test(s);
+  return s;
+}
+
+function setAt(obj: unknown, at: (string | number)[], value: unknown): void {
+  let o = obj as Record<string | number, unknown>;
+  for (const k of at.slice(0, -1)) o = o[k] as Record<string | number, unknown>;
+  o[at[at.length - 1]] = value;
+}
+
+/** One scenario expanded into its instances (a scenario without a matrix is one instance). */
+export function expand(s: Scenario): PlanInstance[] {
+  return combinations(s.matrix).map((params) => {
+    const { templated, ...rest } = s;
+    const scenario = deepSubstitute({ ...rest, matrix: [] as MatrixAxis[] }, params) as Scenario;
+    for (const t of templated ?? []) setAt(scenario, t.at, convert(t, params));
+    return { id: instanceId(s.name, params), scenario, params };
+  });
+}
+
+/** FNV-1a, 32 bit: a stable hash so shard membership depends only on the instance id. */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+export const inShard = (id: string, shard: { index: number; count: number }) => fnv1a(id) % shard.count === shard.index - 1;
+
+export function plan(scenarios: readonly Scenario[], opts: PlanOptions): RunPlan {
+  const grep = opts.grep ? new RegExp(opts.grep, 'i') : undefined;
+  const seen = new Set<string>();
+  const instances: PlanInstance[] = [];
+  for (const s of scenarios) {
+    for (const inst of expand(s)) {
+      if (seen.has(inst.id)) continue; // the same file given twice
+      seen.add(inst.id);
+      if (opts.tags?.length && !inst.scenario.tags.some((t) => opts.tags!.includes(t))) continue;
+      if (grep && !grep.test(inst.id) && !grep.test(inst.scenario.title)) continue;
+      if (opts.shard && !inShard(inst.id, opts.shard)) continue;
+      if (opts.capabilities) {
+        const missing = inst.scenario.needs.filter((c) => !opts.capabilities!.has(c));
+        if (missing.length) inst.skip = `host ${opts.hostKind ?? ''} lacks ${missing.map((m) => `'${m}'`).join(', ')}`.replace('host  ', 'host ');
+      }
+      instances.push(inst);
+    }
+  }
+  return { seed: opts.seed, instances, ...(opts.shard ? { shard: opts.shard } : {}) };
+}
+
+/** Parses `k/n` (1 <= k <= n); returns an error message instead of throwing (plan/ is pure). */
+export function parseShard(s: string): { index: number; count: number } | string {
+  const m = /^(\d+)\/(\d+)$/.exec(s.trim());
+  if (!m) return `--shard must be k/n (e.g. 2/4), not '${s}'`;
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || index < 1 || index > count) return `--shard ${s}: need 1 <= k <= n`;
+  return { index, count };
+}

@@ -1,0 +1,93 @@
+// The ring probe: samples every ring of the attached guests (req_prod, req_event, rsp_prod,
+// rsp_event and the private consumers where visible) periodically through the host clock, and at
+// every event-channel notification the host can see; per queue. A final sample of each ring is
+// taken when the probe stops. Pure layer: time only through host.clock, data only through host.rings.
+import type { GuestRef, HostClock, RingId, RingIndices, RingView } from '../model/host';
+import type { TraceSink } from '../model/trace';
+
+export interface RingProbeOptions {
+  /** Period of the periodic samples in host ms (must be well below ring-progress's interval). */
+  periodMs: number;
+}
+
+const key = (g: string, r: RingId) => `${g} ${r.dev} q${r.queue} ${r.ring}`;
+const same = (a: RingIndices, b: RingIndices) =>
+  a.req_prod === b.req_prod && a.rsp_prod === b.rsp_prod && a.req_event === b.req_event && a.rsp_event === b.rsp_event && a.req_cons === b.req_cons && a.rsp_cons === b.rsp_cons && a.nr_ents === b.nr_ents;
+
+export class RingProbe {
+  private readonly guests = new Map<string, GuestRef>();
+  private readonly last = new Map<string, RingIndices>();
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private offNotify: (() => void) | undefined;
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly host: { clock: HostClock; rings: RingView },
+    private readonly sink: TraceSink,
+    private readonly inst: string,
+    private readonly opts: RingProbeOptions = { periodMs: 200 },
+  ) {}
+
+  /** Adds a guest, or replaces it under its new domid after a migration or restore. */
+  attach(guest: GuestRef): void {
+    this.guests.set(guest.name, guest);
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.offNotify = this.host.rings.onNotify?.((guest, ring) => {
+      const g = this.guests.get(guest.name);
+      if (!g || g.domid !== guest.domid || this.stopped) return;
+      this.track(this.sampleOne(g, ring, 'notify'));
+    });
+    this.loop = this.periodic();
+  }
+
+  /** Stops sampling and takes the final sample of every ring. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.offNotify?.();
+    await Promise.allSettled([...this.inflight]);
+    await this.sampleAll('final').catch(() => undefined);
+    // the periodic loop ends at its next wake-up; do not wait for it (its sleep may be long)
+  }
+
+  private track(p: Promise<void>): void {
+    this.inflight.add(p);
+    p.catch(() => undefined).finally(() => this.inflight.delete(p));
+  }
+
+  private async periodic(): Promise<void> {
+    while (!this.stopped) {
+      await this.host.clock.sleep(this.opts.periodMs);
+      if (this.stopped) break;
+      await this.sampleAll('periodic').catch(() => undefined);
+    }
+  }
+
+  private async sampleAll(why: 'periodic' | 'final'): Promise<void> {
+    for (const g of [...this.guests.values()]) {
+      const rings = await this.host.rings.rings(g);
+      for (const r of rings) await this.sampleOne(g, r, why, true);
+    }
+  }
+
+  private async sampleOne(g: GuestRef, r: RingId, why: 'periodic' | 'notify' | 'final', force = false): Promise<void> {
+    const s = await this.host.rings.sample(g, r);
+    if (!s || (this.stopped && why !== 'final')) return;
+    const k = key(g.name, r);
+    const prev = this.last.get(k);
+    // notification samples that show nothing new add no information; periodic ones mark time
+    if (!force && prev && same(prev, s)) return;
+    this.last.set(k, s);
+    this.sink.emit({
+      ev: 'ring', inst: this.inst, guest: g.name, dev: r.dev, queue: r.queue, ring: r.ring,
+      nr_ents: s.nr_ents, req_prod: s.req_prod, req_event: s.req_event, rsp_prod: s.rsp_prod, rsp_event: s.rsp_event,
+      ...(s.req_cons !== undefined ? { req_cons: s.req_cons } : {}),
+      ...(s.rsp_cons !== undefined ? { rsp_cons: s.rsp_cons } : {}),
+      why,
+    });
+  }
+}

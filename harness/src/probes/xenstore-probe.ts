@@ -1,0 +1,115 @@
+// The xenstore probe: records every change under a guest's device frontends, their backends and
+// the guest's drivers/, control/, data/ and attr/ paths as `xs` events (value null = removed).
+// It takes a snapshot of each subtree when its watch is registered, follows each frontend's
+// `backend` key (so a driver-domain backend is watched too), and drops rewrites of the same value.
+// Pure layer: everything goes through the host's XenstoreView and the trace sink.
+import type { GuestRef, XenstoreView } from '../model/host';
+import type { TraceSink } from '../model/trace';
+
+/** Guest paths watched below the home, besides `device`. */
+export const GUEST_PATHS = ['drivers', 'control', 'data', 'attr'] as const;
+/** Device types whose dom0 backends are watched from the start (others are found through `backend`). */
+export const BACKEND_TYPES = ['vbd', 'vif'] as const;
+
+export class XenstoreProbe {
+  private readonly known = new Map<string, string>();
+  private readonly roots = new Set<string>();
+  private readonly unwatch: (() => Promise<void>)[] = [];
+  private readonly guestOf = new Map<string, string>(); // root -> guest name
+  private stopped = false;
+  /** Reads and watch registrations in flight, so detach can wait for them. */
+  private pending: Promise<unknown>[] = [];
+
+  constructor(
+    private readonly xs: XenstoreView,
+    private readonly sink: TraceSink,
+    private readonly inst: string,
+  ) {}
+
+  /** Watches a guest's paths (again after a migration or restore gave it a new domid and home). */
+  async attach(guest: GuestRef, home: string): Promise<void> {
+    // Backends first, then frontends, then guest keys: when attaching to a guest whose devices
+    // already exist (after a migration or restore) the backend's state and features are known
+    // before the frontend's values are judged against them. All watches are registered before
+    // any snapshot, so no change falls between the two.
+    const roots = [...BACKEND_TYPES.map((t) => `/local/domain/0/backend/${t}/${guest.domid}`), `${home}/device`, ...GUEST_PATHS.map((p) => `${home}/${p}`)];
+    const fresh: string[] = [];
+    for (const r of roots) if (await this.watchRoot(r, guest.name, false)) fresh.push(r);
+    for (const r of fresh) await this.snapshot(r, guest.name);
+  }
+
+  /** Stops watching; changes after this are not recorded. */
+  async detach(): Promise<void> {
+    this.stopped = true;
+    await Promise.allSettled(this.pending);
+    const fns = this.unwatch.splice(0);
+    for (const fn of fns.reverse()) {
+      try {
+        await fn();
+      } catch {
+        // the host may already be gone; nothing more to record
+      }
+    }
+  }
+
+  /** Registers a watch on root (once); returns whether it is new. */
+  private async watchRoot(root: string, guest: string, snapshot = true): Promise<boolean> {
+    if (this.roots.has(root) || this.stopped) return false;
+    this.roots.add(root);
+    this.guestOf.set(root, guest);
+    const off = await this.xs.watch(root, (path, value) => this.track(this.onChange(path, value, guest)));
+    this.unwatch.push(off);
+    if (snapshot) await this.snapshot(root, guest);
+    return true;
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.pending.push(p);
+    p.finally(() => {
+      const i = this.pending.indexOf(p);
+      if (i >= 0) this.pending.splice(i, 1);
+    }).catch(() => undefined);
+  }
+
+  private async onChange(path: string, value: string | null | undefined, guest: string): Promise<void> {
+    if (this.stopped) return;
+    const v = value !== undefined ? value : await this.xs.read(path).catch(() => null);
+    this.record(path, v, guest);
+    if (v !== null && value === undefined) {
+      // a host without values may report only the parent of a new subtree: read what is below
+      await this.snapshot(path, guest);
+    }
+  }
+
+  private async snapshot(path: string, guest: string): Promise<void> {
+    if (this.stopped) return;
+    const value = await this.xs.read(path).catch(() => null);
+    if (value === null) return;
+    this.record(path, value, guest, true);
+    const children = await this.xs.directory(path).catch(() => [] as string[]);
+    for (const c of [...children].sort()) await this.snapshot(`${path}/${c}`, guest);
+  }
+
+  private record(path: string, value: string | null, guest: string, snapshot = false): void {
+    if (this.stopped) return;
+    if (value === null) {
+      let any = false;
+      for (const k of [...this.known.keys()]) {
+        if (k === path || k.startsWith(path + '/')) {
+          this.known.delete(k);
+          any = true;
+        }
+      }
+      if (!any) return;
+    } else {
+      if (this.known.get(path) === value) return;
+      this.known.set(path, value);
+    }
+    this.sink.emit({ ev: 'xs', inst: this.inst, path, value, guest, ...(snapshot ? { snapshot: true } : {}) });
+    // follow a frontend's backend pointer into a backend domain we do not watch yet
+    if (value && /\/device\/[a-z0-9]+\/\d+\/backend$/.test(path) && value.startsWith('/local/domain/')) {
+      const covered = [...this.roots].some((r) => value === r || value.startsWith(r + '/'));
+      if (!covered) this.track(this.watchRoot(value, guest));
+    }
+  }
+}

@@ -1,0 +1,67 @@
+// The report directory: results.tap, junit.xml, summary.json and report.html written atomically
+// (beside trace.jsonl, which the trace writer appends as the run goes), and `latest` pointing at
+// the newest run, replaced atomically (a new symlink renamed over the old one).
+import { lstatSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-write';
+import type { RunSummary } from '../model/result';
+import type { Reporter } from '../model/reporter';
+import type { TraceEvent } from '../model/trace';
+import { renderTap } from './tap';
+import { renderJunit } from './junit';
+import { renderHtml } from './html';
+
+export interface RunMeta {
+  runId: string;
+  startedAt: string;
+  finishedAt?: string;
+  /** Scenario files or folders the run was given, relative to the working directory. */
+  inputs: string[];
+  shard?: { index: number; count: number };
+  /** For `report merge`: the shard directories merged. */
+  mergedFrom?: string[];
+  command: string;
+}
+
+export function renderSummaryJson(s: RunSummary, meta: RunMeta): string {
+  return JSON.stringify({ schema: 'winpv-summary/1', ...meta, ...s }, null, 2) + '\n';
+}
+
+/** Writes every report of a finished (or stopped) run into dir. */
+export function writeReports(dir: string, s: RunSummary, meta: RunMeta, events: readonly TraceEvent[]): void {
+  writeFileAtomic(join(dir, 'results.tap'), renderTap(s));
+  writeFileAtomic(join(dir, 'junit.xml'), renderJunit(s));
+  writeFileAtomic(join(dir, 'summary.json'), renderSummaryJson(s, meta));
+  writeFileAtomic(join(dir, 'report.html'), renderHtml(s, events, meta));
+}
+
+/** Points `<reportsRoot>/latest` at runDir (relative link), atomically. */
+export function updateLatest(runDir: string): void {
+  const root = dirname(runDir);
+  const link = join(root, 'latest');
+  const tmp = join(root, `.latest.${process.pid}.tmp`);
+  rmSync(tmp, { force: true });
+  symlinkSync(relative(root, runDir) || basename(runDir), tmp);
+  try {
+    const st = lstatSync(link, { throwIfNoEntry: false });
+    if (st && !st.isSymbolicLink()) rmSync(link, { recursive: true, force: true });
+  } catch {
+    // nothing to replace
+  }
+  renameSync(tmp, link);
+}
+
+export const latestTarget = (reportsRoot: string) => readlinkSync(join(reportsRoot, 'latest'));
+
+/** A reporter that writes the report files when the run ends. */
+export class FileReporter implements Reporter {
+  constructor(
+    private readonly dir: string,
+    private readonly meta: () => RunMeta,
+    private readonly events: () => readonly TraceEvent[],
+  ) {}
+  onRunEnd(s: RunSummary): void {
+    writeReports(this.dir, s, this.meta(), this.events());
+    updateLatest(this.dir);
+  }
+}

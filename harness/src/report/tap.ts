@@ -1,0 +1,67 @@
+// TAP 14: one subtest per scenario instance, one test point per check plus a `steps` point (did
+// every step run), YAML diagnostics on failures (check, expected, observed, time, xenstore path or
+// ring, seed), `# SKIP reason` for skips, `Bail out!` where a run stopped early.
+import type { CheckResult, InstanceResult, RunSummary } from '../model/result';
+import type { Reporter, RunInfo } from '../model/reporter';
+import { yamlBlock } from './yaml';
+
+/** A TAP description must not contain a newline or an unescaped '#'. */
+const desc = (s: string) => s.replace(/\s*\n\s*/g, ' ').replace(/\\/g, '\\\\').replace(/#/g, '\\#');
+
+function point(n: number, c: CheckResult, seed: number, indent: string): string {
+  if (c.verdict === 'skip') return `${indent}ok ${n} - ${c.check} # SKIP ${desc(c.message)}`;
+  const line = `${indent}${c.verdict === 'pass' ? 'ok' : 'not ok'} ${n} - ${c.check}: ${desc(c.message)}`;
+  if (c.verdict === 'pass') return line;
+  const d = c.diagnostics ?? {};
+  const { expected, observed, at, path, ring, ...rest } = d;
+  const yaml = yamlBlock({ check: c.check, message: c.message, expected, observed, time: at, path, ring, ...rest, seed }, `${indent}  `);
+  return `${line}\n${indent}  ---\n${yaml}\n${indent}  ...`;
+}
+
+/** The TAP lines of one instance (subtest and its parent point numbered n). */
+export function renderInstance(n: number, r: InstanceResult, seed: number): string {
+  if (r.verdict === 'skip') return `ok ${n} - ${desc(r.inst)} # SKIP ${desc(r.skipReason ?? 'skipped')}`;
+  const ind = '    ';
+  const lines = [`# Subtest: ${desc(r.inst)}`];
+  r.checks.forEach((c, i) => lines.push(point(i + 1, c, seed, ind)));
+  const stepsN = r.checks.length + 1;
+  if (r.aborted) {
+    lines.push(`${ind}not ok ${stepsN} - steps: ${desc(r.aborted.message)}`);
+    lines.push(`${ind}  ---\n${yamlBlock({ check: 'steps', code: r.aborted.code, message: r.aborted.message, seed }, `${ind}  `)}\n${ind}  ...`);
+  } else lines.push(`${ind}ok ${stepsN} - steps: all steps completed`);
+  lines.push(`${ind}1..${stepsN}`);
+  const failed = r.checks.filter((c) => c.verdict === 'fail').map((c) => c.check);
+  lines.push(`${r.verdict === 'fail' ? 'not ok' : 'ok'} ${n} - ${desc(r.inst)} # time=${r.durationMs}ms`);
+  if (r.verdict === 'fail') {
+    lines.push(`  ---\n${yamlBlock({ scenario: r.scenario, file: r.file, params: Object.keys(r.params).length ? r.params : undefined, failed: failed.length ? failed : undefined, aborted: r.aborted?.code, seed }, '  ')}\n  ...`);
+  }
+  return lines.join('\n');
+}
+
+export const TAP_HEADER = 'TAP version 14';
+
+/** The closing lines: the plan, or `Bail out!` when the run stopped early. */
+export function renderTapEnd(s: Pick<RunSummary, 'bailOut' | 'instances'>): string {
+  return s.bailOut ? `Bail out! ${desc(s.bailOut)}` : `1..${s.instances.length}`;
+}
+
+export function renderTap(s: RunSummary): string {
+  return [TAP_HEADER, ...s.instances.map((r, i) => renderInstance(i + 1, r, s.seed)), renderTapEnd(s)].join('\n') + '\n';
+}
+
+/** Streams TAP as instances end (for `--reporter tap` on stdout). */
+export class TapStreamReporter implements Reporter {
+  private n = 0;
+  private seed = 0;
+  constructor(private readonly out: NodeJS.WritableStream) {}
+  onRunStart(info: RunInfo): void {
+    this.seed = info.seed;
+    this.out.write(TAP_HEADER + '\n');
+  }
+  onInstanceEnd(r: InstanceResult): void {
+    this.out.write(renderInstance(++this.n, r, this.seed) + '\n');
+  }
+  onRunEnd(s: RunSummary): void {
+    this.out.write(renderTapEnd(s) + '\n');
+  }
+}

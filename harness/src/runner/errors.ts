@@ -1,0 +1,30 @@
+// How the runner classifies what went wrong in a step: a step failure (the scenario is aborted and
+// the run goes on), an interruption (SIGINT), or a host failure (the run bails out).
+import { isWinpvError } from '../model/errors';
+
+/** A step did not achieve what it asked for (a wait timed out, a capability was missing). */
+export class StepFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StepFailure';
+  }
+}
+
+export class Interrupted extends Error {
+  readonly code = 'INTERRUPTED';
+  constructor(reason = 'interrupted') {
+    super(reason);
+    this.name = 'Interrupted';
+  }
+}
+
+export const isHostFailure = (e: unknown) => isWinpvError(e) && (e.kind === 'host' || e.kind === 'infra');
+
+export function errorInfo(e: unknown): { code: string; message: string } {
+  if (e instanceof StepFailure || e instanceof Interrupted) return { code: e.code, message: e.message };
+  if (isWinpvError(e)) return { code: e.code, message: e.message };
+  return { code: 'INTERNAL', message: (e as Error)?.message ?? String(e) };
+}

@@ -1,0 +1,178 @@
+// The runner: drives a host through the plan, one instance after another. Per instance a task list
+// (create guests, attach probes, switch on the scenario's faults, start guests, steps) whose
+// teardowns run in reverse order even when a setup failed, on SIGINT (ctx.signal) and when the host
+// drops. Every wait is on the host clock. Each instance is judged by the checks as soon as it ends;
+// a host failure stops the run with the trace closed as incomplete (reports still valid, Bail out!).
+import type { GuestRef, HostBackend } from '../model/host';
+import type { PlanInstance, RunPlan } from '../model/plan';
+import type { InstanceResult, RunSummary } from '../model/result';
+import type { Reporter } from '../model/reporter';
+import type { SpecSet } from '../model/spec';
+import type { RunStartEvent, TraceEvent } from '../model/trace';
+import { TRACE_SCHEMA } from '../model/trace';
+import { evaluate, evaluateInstance, groupByInstance, summarize } from '../checks/evaluate';
+import { RingProbe } from '../probes/ring-probe';
+import { XenstoreProbe } from '../probes/xenstore-probe';
+import type { TraceWriter } from '../trace/writer';
+import type { BundleOpener } from './bundle';
+import { errorInfo, Interrupted, isHostFailure } from './errors';
+import { runSteps, type StepContext } from './steps';
+import { TeardownStack } from './teardown';
+import { withDeadline } from './deadline';
+
+export interface RunOptions {
+  host: HostBackend;
+  plan: RunPlan;
+  specs: SpecSet;
+  /** sha256 of each spec file, recorded in run.start. */
+  specHashes: Record<string, string>;
+  trace: TraceWriter;
+  reporter: Reporter;
+  signal?: AbortSignal;
+  openBundle?: BundleOpener;
+  /** Ring probe period in host ms. */
+  ringPeriodMs?: number;
+}
+
+export interface RunOutcome {
+  summary: RunSummary;
+  /** Set when the run stopped because the host failed (exit 3). */
+  hostError?: { code: string; message: string };
+  interrupted: boolean;
+}
+
+export async function runPlan(o: RunOptions): Promise<RunOutcome> {
+  const { host, plan, trace, reporter } = o;
+  const runStart: Omit<RunStartEvent, 'seq' | 't'> = {
+    ev: 'run.start',
+    schema: TRACE_SCHEMA,
+    seed: plan.seed,
+    host: { kind: host.kind, label: host.label, capabilities: [...host.capabilities].sort() },
+    specs: o.specHashes,
+    instances: plan.instances.map((i) => i.id),
+    ...(plan.shard ? { shard: plan.shard } : {}),
+  };
+  trace.emit(runStart);
+  await reporter.onRunStart?.({ seed: plan.seed, host: { kind: host.kind, label: host.label }, instances: runStart.instances });
+
+  let hostError: RunOutcome['hostError'];
+  let interrupted = false;
+  try {
+    await host.open(trace, { seed: plan.seed });
+    trace.setClock(() => host.clock.now());
+  } catch (e) {
+    hostError = errorInfo(e);
+  }
+
+  if (!hostError) {
+    for (const inst of plan.instances) {
+      if (o.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      await reporter.onInstanceStart?.(inst.id);
+      const from = trace.events.length;
+      const outcome = await runInstance(inst, o);
+      const result = evaluateInstance(inst.id, trace.events.slice(from).filter((e) => (e as { inst?: string }).inst === inst.id), o.specs, trace.events[0] as RunStartEvent);
+      await reporter.onInstanceEnd?.(result);
+      if (outcome === 'host-failure') {
+        hostError = lastAbort(trace.events, inst.id);
+        break;
+      }
+      if (outcome === 'interrupted') {
+        interrupted = true;
+        break;
+      }
+    }
+    try {
+      await host.close();
+    } catch (e) {
+      trace.emit({ ev: 'log', level: 'error', msg: `closing the host failed: ${errorInfo(e).message}` });
+    }
+  }
+
+  trace.close(
+    hostError
+      ? { complete: false, reason: 'host-failure', error: hostError }
+      : interrupted
+        ? { complete: false, reason: 'interrupted' }
+        : { complete: true },
+  );
+  // The final verdicts come from the whole trace through the same evaluation `winpv check` uses.
+  const results: InstanceResult[] = evaluate(trace.events, o.specs);
+  const g = groupByInstance(trace.events);
+  const summary = summarize(results, g.runStart, g.runEnd);
+  await reporter.onRunEnd?.(summary);
+  return { summary, ...(hostError ? { hostError } : {}), interrupted };
+}
+
+function lastAbort(events: readonly TraceEvent[], inst: string): { code: string; message: string } {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e.ev === 'scenario.end' && e.inst === inst && e.error) return e.error;
+  }
+  return { code: 'HOST_FAILURE', message: 'the host failed' };
+}
+
+type InstanceOutcome = 'completed' | 'aborted' | 'host-failure' | 'interrupted';
+
+async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceOutcome> {
+  const { host, trace } = o;
+  const s = inst.scenario;
+  if (inst.skip) {
+    trace.emit({ ev: 'scenario.skip', inst: inst.id, reason: inst.skip });
+    return 'completed';
+  }
+  trace.emit({
+    ev: 'scenario.start', inst: inst.id, scenario: s.name, file: s.source.file, params: inst.params, tags: s.tags,
+    drivers: s.drivers, guests: s.guests, checks: s.checks, faults: s.faults,
+  });
+  const teardown = new TeardownStack();
+  const guests = new Map<string, GuestRef>();
+  let cancelled = false;
+  const ctx: StepContext = {
+    host, sink: trace, inst: inst.id, scenario: s, guests,
+    xsProbe: new XenstoreProbe(host.xenstore, trace, inst.id),
+    ringProbe: new RingProbe(host, trace, inst.id, { periodMs: o.ringPeriodMs ?? 200 }),
+    faultsOn: new Map(), cancelled: () => cancelled, signal: o.signal, openBundle: o.openBundle,
+  };
+  let outcome: InstanceOutcome = 'completed';
+  let error: { code: string; message: string } | undefined;
+  try {
+    await withDeadline(host.clock, s.timeoutMs, o.signal, `scenario ${inst.id}`, async () => {
+      for (const shape of s.guests) {
+        const ref = await host.createGuest(shape, inst.id);
+        guests.set(shape.name, ref);
+        // destroy whatever domid the guest has by then (migrate and restore replace the ref)
+        teardown.defer(`destroy guest ${shape.name}`, () => host.destroyGuest(guests.get(shape.name) ?? ref));
+      }
+      teardown.defer('stop probes', async () => {
+        await ctx.ringProbe.stop();
+        await ctx.xsProbe.detach();
+      });
+      for (const ref of guests.values()) {
+        await ctx.xsProbe.attach(ref, host.homePath(ref));
+        ctx.ringProbe.attach(ref);
+      }
+      ctx.ringProbe.start();
+      for (const f of s.faults) {
+        if (!host.faults) throw new Error(`fault ${f.name} needs the host capability 'fault-injection'`);
+        const off = await host.faults.inject(f, f.guest ? guests.get(f.guest) : undefined);
+        teardown.defer(`fault ${f.name} off`, off);
+      }
+      for (const ref of guests.values()) await host.startGuest(ref);
+      await runSteps(s.steps, '', ctx);
+    }, () => {
+      cancelled = true;
+    });
+  } catch (e) {
+    cancelled = true;
+    error = errorInfo(e);
+    outcome = e instanceof Interrupted ? 'interrupted' : isHostFailure(e) ? 'host-failure' : 'aborted';
+  }
+  trace.emit({ ev: 'scenario.end', inst: inst.id, status: outcome === 'completed' ? 'completed' : 'aborted', ...(error ? { error } : {}) });
+  for (const f of await teardown.unwind()) {
+    trace.emit({ ev: 'log', inst: inst.id, level: 'error', msg: `teardown: ${f.label} failed: ${f.error.message}` });
+  }
+  return outcome;
+}

@@ -1,0 +1,263 @@
+// Step execution: each scenario step through the HostBackend and its capability objects, with
+// step.start/step.end events, workload and drivers events, dotted step ids (`4.1.2` = step 4,
+// branch or iteration 1, step 2) and block-scoped faults switched off when their block ends.
+import type { Capability } from '../model/catalog';
+import type { GuestRef, HostBackend } from '../model/host';
+import type { DeviceRef, GuestShape, Scenario, Step, WaitStep } from '../model/scenario';
+import type { DriverName } from '../model/spec';
+import type { TraceSink } from '../model/trace';
+import { vdevToDevid } from '../model/vdev';
+import type { RingProbe } from '../probes/ring-probe';
+import type { XenstoreProbe } from '../probes/xenstore-probe';
+import { resolveBundle, type BundleOpener } from './bundle';
+import { errorInfo, Interrupted, StepFailure } from './errors';
+import { TeardownStack } from './teardown';
+import { withDeadline } from './deadline';
+
+export interface StepContext {
+  host: HostBackend;
+  sink: TraceSink;
+  inst: string;
+  scenario: Scenario;
+  guests: Map<string, GuestRef>;
+  xsProbe: XenstoreProbe;
+  ringProbe: RingProbe;
+  /** Faults switched on by steps, by name, with their off function. */
+  faultsOn: Map<string, () => Promise<void>>;
+  cancelled: () => boolean;
+  signal?: AbortSignal;
+  openBundle?: BundleOpener;
+}
+
+function need<T>(v: T | undefined, cap: Capability, what: string): T {
+  if (!v) throw new StepFailure('CAPABILITY_MISSING', `${what} needs the host capability '${cap}'`);
+  return v;
+}
+
+function guestOf(ctx: StepContext, name: string): GuestRef {
+  const g = ctx.guests.get(name);
+  if (!g) throw new StepFailure('NO_SUCH_GUEST', `no guest '${name}' in this scenario`);
+  return g;
+}
+
+function shapeOf(ctx: StepContext, name: string): GuestShape {
+  const s = ctx.scenario.guests.find((g) => g.name === name);
+  if (!s) throw new StepFailure('NO_SUCH_GUEST', `no guest '${name}' in this scenario`);
+  return s;
+}
+
+/** The guest got a new domid (migrate, restore): probes follow it. */
+async function rebind(ctx: StepContext, ref: GuestRef): Promise<void> {
+  ctx.guests.set(ref.name, ref);
+  await ctx.xsProbe.attach(ref, ctx.host.homePath(ref));
+  ctx.ringProbe.attach(ref);
+}
+
+function label(step: Step): string {
+  if (step.label) return step.label;
+  switch (step.kind) {
+    case 'install-drivers':
+      return `install ${step.bundle}${step.reboot ? ' + reboot' : ''}`;
+    case 'wait':
+      return `wait ${step.path}${step.equals !== undefined ? ` = ${step.equals}` : step.exists === false ? ' absent' : ''}`;
+    case 'block':
+      return `block ${step.device} ${step.blockSize / 1024}K qd${step.queueDepth} ${step.writePercent}%w ${step.pattern} ${step.durationMs} ms`;
+    case 'net':
+      return `net ${step.device} ${step.direction} x${step.threads} ${step.durationMs} ms${step.peer ? ` with ${step.peer}` : ''}`;
+    case 'hotplug':
+      return `${step.surprise ? 'surprise-' : ''}${step.action} ${step.device}`;
+    case 'backend-restart':
+    case 'backend-close':
+      return `${step.kind} ${step.device}`;
+    case 'fault':
+      return `fault ${step.fault.name} ${step.action ?? 'on'}${step.fault.durationMs ? ` for ${step.fault.durationMs} ms` : ''}`;
+    case 'sleep':
+      return `sleep ${step.durationMs} ms`;
+    case 'parallel':
+      return `parallel x${step.branches.length}`;
+    case 'repeat':
+      return `repeat x${step.count}`;
+    default:
+      return `${step.kind} ${'guest' in step ? step.guest : ''}`.trim();
+  }
+}
+
+/** Runs a block of steps in order; faults switched on in the block without a duration go off at its end. */
+export async function runSteps(steps: readonly Step[], prefix: string, ctx: StepContext): Promise<void> {
+  const block = new TeardownStack();
+  let failure: unknown;
+  try {
+    for (let i = 0; i < steps.length; i++) {
+      if (ctx.cancelled()) throw new Interrupted('cancelled');
+      const id = prefix ? `${prefix}.${i + 1}` : String(i + 1);
+      await runStep(steps[i], id, ctx, block);
+    }
+  } catch (e) {
+    failure = e;
+  }
+  const undone = await block.unwind();
+  for (const u of undone) ctx.sink.emit({ ev: 'log', inst: ctx.inst, level: 'error', msg: `switching off ${u.label} failed: ${u.error.message}` });
+  if (failure !== undefined) throw failure;
+}
+
+async function runStep(step: Step, id: string, ctx: StepContext, block: TeardownStack): Promise<void> {
+  const l = label(step);
+  ctx.sink.emit({ ev: 'step.start', inst: ctx.inst, step: id, kind: step.kind, label: l });
+  try {
+    await execute(step, id, ctx, block);
+  } catch (e) {
+    ctx.sink.emit({ ev: 'step.end', inst: ctx.inst, step: id, kind: step.kind, label: l, ok: false, error: errorInfo(e) });
+    throw e;
+  }
+  ctx.sink.emit({ ev: 'step.end', inst: ctx.inst, step: id, kind: step.kind, label: l, ok: true });
+}
+
+async function execute(step: Step, id: string, ctx: StepContext, block: TeardownStack): Promise<void> {
+  const { host } = ctx;
+  switch (step.kind) {
+    case 'install-drivers': {
+      const g = guestOf(ctx, step.guest);
+      const drivers = (step.drivers ?? ctx.scenario.drivers) as DriverName[];
+      const { bundle, cleanup } = await resolveBundle(step.bundle, drivers, ctx.scenario.source.file, ctx.openBundle);
+      block.defer(`bundle ${step.bundle}`, cleanup);
+      await host.agent(g).installDrivers(bundle);
+      if (step.reboot) await reboot(ctx, step.guest);
+      const st = await host.agent(guestOf(ctx, step.guest)).driverStatus();
+      ctx.sink.emit({ ev: 'drivers', inst: ctx.inst, guest: step.guest, bound: st.bound, unbound: st.unbound, unplugged: st.unplugged, expected: { version: bundle.version, drivers } });
+      return;
+    }
+    case 'reboot':
+      return reboot(ctx, step.guest);
+    case 'wait':
+      return waitFor(step, ctx);
+    case 'block': {
+      const { result, raw } = await host.agent(guestOf(ctx, step.guest)).blockWorkload(step);
+      ctx.sink.emit({ ev: 'workload', inst: ctx.inst, guest: step.guest, step: id, dev: step.device, result, ...(raw !== undefined ? { raw } : {}) });
+      return;
+    }
+    case 'net': {
+      const peer = step.peer ? host.agent(guestOf(ctx, step.peer)) : undefined;
+      const { result, raw } = await host.agent(guestOf(ctx, step.guest)).netWorkload(step, peer);
+      ctx.sink.emit({ ev: 'workload', inst: ctx.inst, guest: step.guest, step: id, dev: step.device, result, ...(raw !== undefined ? { raw } : {}) });
+      return;
+    }
+    case 'hotplug': {
+      const hp = need(host.hotplug, 'hotplug', 'hotplug');
+      const g = guestOf(ctx, step.guest);
+      if (step.action === 'unplug') return hp.detach(g, step.device, { surprise: step.surprise });
+      const dev = await plug(ctx, g, step.device);
+      if (dev !== step.device) ctx.sink.emit({ ev: 'log', inst: ctx.inst, level: 'info', msg: `plugged ${step.device} came back as ${dev}` });
+      return;
+    }
+    case 'suspend':
+      return need(host.suspend, 'suspend', 'suspend').suspend(guestOf(ctx, step.guest));
+    case 'resume':
+      return need(host.suspend, 'suspend', 'resume').resume(guestOf(ctx, step.guest));
+    case 'suspend-resume': {
+      const s = need(host.suspend, 'suspend', 'suspend-resume');
+      await s.suspend(guestOf(ctx, step.guest));
+      return s.resume(guestOf(ctx, step.guest));
+    }
+    case 'migrate': {
+      const ref = await need(host.migrate, 'migrate', 'migrate').migrate(guestOf(ctx, step.guest));
+      return rebind(ctx, ref);
+    }
+    case 'save-restore': {
+      const sr = need(host.saveRestore, 'save-restore', 'save-restore');
+      const image = await sr.save(guestOf(ctx, step.guest));
+      return rebind(ctx, await sr.restore(guestOf(ctx, step.guest), image));
+    }
+    case 'shutdown':
+      return host.shutdownGuest(guestOf(ctx, step.guest), 'clean');
+    case 'start':
+      return host.startGuest(guestOf(ctx, step.guest));
+    case 'backend-restart':
+      return need(host.backendControl, 'backend-control', 'backend-restart').restartBackend(guestOf(ctx, step.guest), step.device);
+    case 'backend-close':
+      return need(host.backendControl, 'backend-control', 'backend-close').forceBackendState(guestOf(ctx, step.guest), step.device, 5);
+    case 'fault': {
+      const name = step.fault.name;
+      if (step.action === 'off') {
+        const off = ctx.faultsOn.get(name);
+        if (!off) throw new StepFailure('FAULT_NOT_ON', `fault '${name}' is not on`);
+        ctx.faultsOn.delete(name);
+        return off();
+      }
+      const faults = need(host.faults, 'fault-injection', `fault ${name}`);
+      const off = await faults.inject(step.fault, step.fault.guest ? guestOf(ctx, step.fault.guest) : undefined);
+      if (step.fault.durationMs !== undefined) {
+        await host.clock.sleep(step.fault.durationMs);
+        return off();
+      }
+      ctx.faultsOn.set(name, off);
+      block.defer(`fault ${name}`, async () => {
+        if (ctx.faultsOn.get(name) === off) {
+          ctx.faultsOn.delete(name);
+          await off();
+        }
+      });
+      return;
+    }
+    case 'sleep':
+      return host.clock.sleep(step.durationMs);
+    case 'parallel': {
+      const settled = await Promise.allSettled(step.branches.map((b, i) => runSteps(b, `${id}.${i + 1}`, ctx)));
+      const bad = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (bad) throw bad.reason;
+      return;
+    }
+    case 'repeat':
+      for (let i = 0; i < step.count; i++) await runSteps(step.steps, `${id}.${i + 1}`, ctx);
+      return;
+  }
+}
+
+/** Hosts where a reboot makes a new domain (xl) update the GuestRef in place; probes follow it. */
+async function reboot(ctx: StepContext, name: string): Promise<void> {
+  const g = guestOf(ctx, name);
+  const before = g.domid;
+  await ctx.host.rebootGuest(g);
+  if (g.domid !== before) await rebind(ctx, g);
+}
+
+async function plug(ctx: StepContext, g: GuestRef, dev: DeviceRef): Promise<DeviceRef> {
+  const hp = ctx.host.hotplug!;
+  const shape = shapeOf(ctx, g.name);
+  const [type, n] = dev.split('/');
+  if (type === 'vbd') {
+    const vbd = shape.vbds.find((v) => vdevToDevid(v.vdev) === Number(n));
+    if (!vbd) throw new StepFailure('NO_SUCH_DEVICE', `${g.name} has no VBD ${dev} in its shape to plug`);
+    return hp.attachVbd(g, vbd);
+  }
+  const vif = shape.vifs.find((v) => v.devid === Number(n));
+  if (!vif) throw new StepFailure('NO_SUCH_DEVICE', `${g.name} has no VIF ${dev} in its shape to plug`);
+  return hp.attachVif(g, vif);
+}
+
+function condition(step: WaitStep, value: string | null): boolean {
+  if (step.equals !== undefined) return value === step.equals;
+  return step.exists === false ? value === null : value !== null;
+}
+
+/** Waits for a xenstore condition through a watch, bounded by host time. */
+async function waitFor(step: WaitStep, ctx: StepContext): Promise<void> {
+  const g = guestOf(ctx, step.guest);
+  const path = step.path.startsWith('/') ? step.path : `${ctx.host.homePath(g)}/${step.path}`;
+  let resolveMet!: () => void;
+  const met = new Promise<void>((r) => (resolveMet = r));
+  const test = async (value?: string | null) => {
+    const v = value !== undefined ? value : await ctx.host.xenstore.read(path);
+    if (condition(step, v)) resolveMet();
+  };
+  const off = await ctx.host.xenstore.watch(path, (changed, value) => {
+    if (changed === path) void test(value).catch(() => undefined);
+    else void test().catch(() => undefined);
+  });
+  try {
+    await test();
+    const what = `wait for ${path}${step.equals !== undefined ? ` = ${step.equals}` : step.exists === false ? ' to vanish' : ' to exist'}`;
+    await withDeadline(ctx.host.clock, step.timeoutMs, ctx.signal, what, () => met);
+  } finally {
+    await off().catch(() => undefined);
+  }
+}

@@ -1,0 +1,371 @@
+// Turning a validated scenario element into the model's Scenario, with the checks XSD cannot make:
+// guest, peer and device references, fault names, check parameters, matrix variables (known, and
+// only in integer, boolean or text attributes), and the capabilities the steps need.
+import { isFaultName, type Capability, type CheckName, CHECKS } from '../model/catalog';
+import { checkParamInfo } from '../model/check-params';
+import type { Problem, SourceLocation } from '../model/errors';
+import type {
+  CheckConfig, DeviceRef, FaultConfig, GuestShape, MatrixAxis, Scenario, Step, TemplatedValue, VbdShape, VifShape,
+} from '../model/scenario';
+import type { DriverName } from '../model/spec';
+import { vdevToDevid } from '../model/vdev';
+import { boolValue, splitList, type XmlElement } from '../xml';
+import { parseDuration, parseSize } from './units';
+
+const VAR = /\$\{([A-Za-z_][\w-]*)\}/g;
+const HAS_VAR = /\$\{/;
+type Path = (string | number)[];
+
+/** Reads attributes of the raw (unsubstituted) tree; values with ${var} are templated for the planner. */
+class Reader {
+  readonly problems: Problem[] = [];
+  readonly templated: TemplatedValue[] = [];
+  constructor(
+    private readonly vars: Record<string, string>,
+    private readonly axes: Set<string>,
+  ) {}
+
+  private sub(el: XmlElement, attr: string, raw: string, kind: 'int' | 'bool' | 'string' | 'fixed'): string {
+    let used = false;
+    const out = raw.replace(VAR, (m, n: string) => {
+      used = true;
+      if (!this.axes.has(n)) {
+        this.problems.push({ location: el.attrLoc(attr), message: `\${${n}} is not a matrix variable${this.axes.size ? ` (have: ${[...this.axes].join(', ')})` : ' (the scenario has no <matrix>)'}`, rule: 'matrix-variable' });
+        return m;
+      }
+      return this.vars[n];
+    });
+    if (used && kind === 'fixed') {
+      this.problems.push({ location: el.attrLoc(attr), message: `attribute '${attr}' cannot use matrix variables (only integer, boolean and text attributes can)`, rule: 'matrix-variable' });
+    }
+    return out;
+  }
+
+  /** Text values keep their ${var}: the planner substitutes strings everywhere. */
+  str(el: XmlElement, attr: string): string | undefined {
+    const raw = el.attr(attr);
+    if (raw === undefined) return undefined;
+    this.sub(el, attr, raw, 'string'); // reports unknown variables
+    return raw;
+  }
+
+  int(el: XmlElement, attr: string, at: Path): number | undefined;
+  int(el: XmlElement, attr: string, at: Path, dflt: number): number;
+  int(el: XmlElement, attr: string, at: Path, dflt?: number): number | undefined {
+    const raw = el.attr(attr);
+    if (raw === undefined) return dflt;
+    const v = this.sub(el, attr, raw, 'int');
+    if (HAS_VAR.test(raw)) this.templated.push({ at, template: raw, as: 'int' });
+    return Number(v);
+  }
+
+  bool(el: XmlElement, attr: string, at: Path, dflt: boolean): boolean {
+    const raw = el.attr(attr);
+    if (raw === undefined) return dflt;
+    const v = this.sub(el, attr, raw, 'bool');
+    if (HAS_VAR.test(raw)) this.templated.push({ at, template: raw, as: 'bool' });
+    return boolValue(v);
+  }
+
+  duration(el: XmlElement, attr: string, dflt?: number): number {
+    const raw = el.attr(attr);
+    if (raw === undefined) return dflt ?? 0;
+    return parseDuration(this.sub(el, attr, raw, 'fixed')) ?? 0;
+  }
+
+  size(el: XmlElement, attr: string, dflt: number): number {
+    const raw = el.attr(attr);
+    if (raw === undefined) return dflt;
+    return parseSize(this.sub(el, attr, raw, 'fixed')) ?? 0;
+  }
+
+  fixed(el: XmlElement, attr: string): string | undefined {
+    const raw = el.attr(attr);
+    return raw === undefined ? undefined : this.sub(el, attr, raw, 'fixed');
+  }
+
+  problem(location: SourceLocation, message: string, rule: string): void {
+    this.problems.push({ location, message, rule });
+  }
+}
+
+const STEP_NEEDS: Partial<Record<Step['kind'], Capability>> = {
+  hotplug: 'hotplug',
+  suspend: 'suspend',
+  resume: 'suspend',
+  'suspend-resume': 'suspend',
+  migrate: 'migrate',
+  'save-restore': 'save-restore',
+  'backend-restart': 'backend-control',
+  'backend-close': 'backend-control',
+  fault: 'fault-injection',
+};
+
+const loc = (el: XmlElement, file: string): SourceLocation => ({ ...el.loc, file });
+
+export function buildScenario(root: XmlElement, file: string, firstCombo: Record<string, string>, axes: MatrixAxis[]): { scenario?: Scenario; problems: Problem[] } {
+  const r = new Reader(firstCombo, new Set(axes.map((a) => a.name)));
+  const text = (name: string) => root.child(name)?.trimmedText ?? '';
+  const guests: GuestShape[] = root.childrenNamed('guest').map((g, gi) => buildGuest(g, gi, r));
+  const guestNames = new Set<string>();
+  for (const [i, g] of guests.entries()) {
+    if (guestNames.has(g.name)) r.problem(root.childrenNamed('guest')[i].attrLoc('name'), `guest '${g.name}' is defined twice`, 'unique-guest');
+    guestNames.add(g.name);
+  }
+  const needs = new Set<Capability>(splitList(text('needs')) as Capability[]);
+  for (const g of guests) needs.add(g.os === 'windows' ? 'windows-guest' : 'linux-guest');
+  const ctx: StepCtx = { r, guests, needs, file };
+
+  const faults: FaultConfig[] = (root.child('faults')?.childrenNamed('fault') ?? []).map((f) => buildFault(f, ctx));
+  if (faults.length) needs.add('fault-injection');
+  const stepsEl = root.child('steps');
+  const steps = stepsEl ? buildSteps(stepsEl, ['steps'], ctx) : [];
+
+  const configured = new Map<CheckName, CheckConfig>();
+  for (const c of root.child('checks')?.childrenNamed('check') ?? []) {
+    const name = c.attr('name') as CheckName;
+    if (!Object.hasOwn(CHECKS, name)) continue; // the shape validator reported it
+    if (configured.has(name)) r.problem(c.attrLoc('name'), `check '${name}' is configured twice`, 'unique-check');
+    const params: Record<string, string> = {};
+    for (const p of c.childrenNamed('param')) {
+      const pn = p.attr('name') ?? '';
+      const pv = r.fixed(p, 'value') ?? '';
+      if (!checkParamInfo(name, pn)) {
+        r.problem(p.attrLoc('name'), `check '${name}' has no parameter '${pn}'`, 'check-param');
+      } else if (!Number.isFinite(Number(pv)) || pv.trim() === '') {
+        r.problem(p.attrLoc('value'), `parameter '${pn}' of '${name}' must be a number, not '${pv}'`, 'check-param');
+      }
+      params[pn] = pv;
+    }
+    configured.set(name, { name, params, source: loc(c, file) });
+  }
+  // Every check judges every scenario; <check> elements only set thresholds.
+  const checks: CheckConfig[] = (Object.keys(CHECKS) as CheckName[]).map((n) => configured.get(n) ?? { name: n, params: {} });
+
+  const scenario: Scenario = {
+    source: { ...root.loc, file },
+    name: root.attr('name') ?? '',
+    title: text('title'),
+    description: (root.child('description')?.trimmedText ?? '').replace(/\s+/g, ' '),
+    tags: splitList(text('tags')),
+    drivers: splitList(text('drivers')) as DriverName[],
+    needs: [...needs].sort(),
+    guests,
+    steps,
+    checks,
+    faults,
+    matrix: axes,
+    timeoutMs: r.duration(root, 'timeout', 600_000),
+    ...(r.templated.length ? { templated: r.templated } : {}),
+  };
+  return { scenario, problems: r.problems };
+}
+
+function backendKeys(el: XmlElement, r: Reader): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const b of el.childrenNamed('backend')) {
+    const k = b.attr('key') ?? '';
+    if (Object.hasOwn(out, k)) r.problem(b.attrLoc('key'), `backend key '${k}' is set twice`, 'unique-key');
+    out[k] = r.fixed(b, 'value') ?? '';
+  }
+  return out;
+}
+
+function buildGuest(g: XmlElement, gi: number, r: Reader): GuestShape {
+  const at = ['guests', gi];
+  const vbds: VbdShape[] = g.childrenNamed('vbd').map((v, i) => {
+    const p = [...at, 'vbds', i];
+    const order = r.int(v, 'ring-page-order', [...p, 'ringPageOrder']);
+    const queues = r.int(v, 'queues', [...p, 'queues']);
+    return {
+      vdev: r.fixed(v, 'vdev') ?? '',
+      sizeMiB: Math.max(1, Math.round(r.size(v, 'size', 0) / 1024 ** 2)),
+      mode: (v.attr('mode') ?? 'w') as 'w' | 'r',
+      ...(order !== undefined ? { ringPageOrder: order } : {}),
+      ...(queues !== undefined ? { queues } : {}),
+      backend: backendKeys(v, r),
+    };
+  });
+  const vifs: VifShape[] = g.childrenNamed('vif').map((v, i) => {
+    const p = [...at, 'vifs', i];
+    const queues = r.int(v, 'queues', [...p, 'queues']);
+    const mac = r.fixed(v, 'mac');
+    const bridge = r.str(v, 'bridge');
+    return {
+      devid: r.int(v, 'devid', [...p, 'devid'], 0),
+      ...(mac ? { mac } : {}),
+      ...(queues !== undefined ? { queues } : {}),
+      ...(bridge ? { bridge } : {}),
+      backend: backendKeys(v, r),
+    };
+  });
+  const seen = new Set<string>();
+  for (const [i, v] of vbds.entries()) {
+    if (seen.has(v.vdev)) r.problem(g.childrenNamed('vbd')[i].attrLoc('vdev'), `VBD ${v.vdev} is defined twice`, 'unique-device');
+    seen.add(v.vdev);
+  }
+  for (const [i, v] of vifs.entries()) {
+    if (seen.has(`vif${v.devid}`)) r.problem(g.childrenNamed('vif')[i].attrLoc('devid'), `VIF ${v.devid} is defined twice`, 'unique-device');
+    seen.add(`vif${v.devid}`);
+  }
+  const image = r.str(g, 'image');
+  return {
+    name: g.attr('name') ?? '',
+    os: (g.attr('os') ?? 'windows') as 'windows' | 'linux',
+    vcpus: r.int(g, 'vcpus', [...at, 'vcpus'], 2),
+    memoryMiB: Math.max(1, Math.round(r.size(g, 'memory', 2 * 1024 ** 3) / 1024 ** 2)),
+    vbds,
+    vifs,
+    ...(image ? { image } : {}),
+  };
+}
+
+interface StepCtx {
+  r: Reader;
+  guests: GuestShape[];
+  needs: Set<Capability>;
+  file: string;
+}
+
+function guestRef(el: XmlElement, attr: string, ctx: StepCtx): string {
+  const name = el.attr(attr) ?? '';
+  if (el.attr(attr) !== undefined && !ctx.guests.some((g) => g.name === name)) {
+    ctx.r.problem(el.attrLoc(attr), `no guest '${name}' (have: ${ctx.guests.map((g) => g.name).join(', ') || 'none'})`, 'guest-ref');
+  }
+  return name;
+}
+
+/** `xvda` / `51712` / `vbd/51712` / `vif/0` -> DeviceRef, checked against the guest's shape. */
+function deviceRef(el: XmlElement, guest: string | undefined, ctx: StepCtx): DeviceRef {
+  const raw = ctx.r.fixed(el, 'device') ?? '';
+  let ref: DeviceRef | undefined;
+  const m = /^(vbd|vif)\/(\d+)$/.exec(raw);
+  if (m) ref = `${m[1] as 'vbd' | 'vif'}/${Number(m[2])}`;
+  else {
+    const id = vdevToDevid(raw);
+    if (id !== undefined) ref = `vbd/${id}`;
+  }
+  if (!ref) {
+    ctx.r.problem(el.attrLoc('device'), `'${raw}' is not a device (xvda, vbd/51712, vif/0)`, 'device-ref');
+    return 'vbd/0';
+  }
+  const shape = ctx.guests.find((g) => g.name === guest);
+  if (shape) {
+    const [type, n] = ref.split('/');
+    const known = type === 'vbd' ? shape.vbds.some((v) => vdevToDevid(v.vdev) === Number(n)) : shape.vifs.some((v) => v.devid === Number(n));
+    if (!known) {
+      const have = [...shape.vbds.map((v) => `${v.vdev} (vbd/${vdevToDevid(v.vdev)})`), ...shape.vifs.map((v) => `vif/${v.devid}`)];
+      ctx.r.problem(el.attrLoc('device'), `guest '${guest}' has no device ${raw} (has: ${have.join(', ') || 'none'})`, 'device-ref');
+    }
+  }
+  return ref;
+}
+
+function buildFault(f: XmlElement, ctx: StepCtx): FaultConfig {
+  const name = f.attr('name') ?? '';
+  if (!isFaultName(name)) ctx.r.problem(f.attrLoc('name'), `'${name}' is not a fault the hosts know (see FAULTS)`, 'fault-name');
+  const guest = f.attr('guest') !== undefined ? guestRef(f, 'guest', ctx) : undefined;
+  if (f.attr('device') !== undefined && guest === undefined) ctx.r.problem(f.attrLoc('device'), 'a fault on a device also names its guest', 'fault-device');
+  const params: Record<string, string> = {};
+  for (const p of f.childrenNamed('param')) params[p.attr('name') ?? ''] = ctx.r.fixed(p, 'value') ?? '';
+  return {
+    name: name as FaultConfig['name'],
+    ...(guest !== undefined ? { guest } : {}),
+    ...(f.attr('device') !== undefined ? { device: deviceRef(f, guest, ctx) } : {}),
+    ...(f.attr('duration') !== undefined ? { durationMs: ctx.r.duration(f, 'duration') } : {}),
+    params,
+  };
+}
+
+function buildSteps(parent: XmlElement, at: Path, ctx: StepCtx): Step[] {
+  const steps: Step[] = [];
+  if (parent.children.length === 0) ctx.r.problem(parent.at(), `<${parent.name}> needs at least one step`, 'child-count');
+  parent.children.forEach((el, i) => {
+    const s = buildStep(el, [...at, i], ctx);
+    if (s) {
+      const need = STEP_NEEDS[s.kind];
+      if (need) ctx.needs.add(need);
+      steps.push(s);
+    }
+  });
+  return steps;
+}
+
+function buildStep(el: XmlElement, at: Path, ctx: StepCtx): Step | undefined {
+  const { r } = ctx;
+  const source = loc(el, ctx.file);
+  const label = r.str(el, 'label');
+  const base = { source, ...(label ? { label } : {}) };
+  const guest = () => guestRef(el, 'guest', ctx);
+  switch (el.name) {
+    case 'install-drivers': {
+      const drivers = el.attr('drivers');
+      return { ...base, kind: 'install-drivers', guest: guest(), bundle: r.str(el, 'bundle') ?? '', ...(drivers ? { drivers: splitList(drivers) as DriverName[] } : {}), reboot: r.bool(el, 'reboot', [...at, 'reboot'], true) };
+    }
+    case 'reboot':
+    case 'suspend':
+    case 'resume':
+    case 'suspend-resume':
+    case 'migrate':
+    case 'save-restore':
+    case 'shutdown':
+    case 'start':
+      return { ...base, kind: el.name, guest: guest() };
+    case 'wait': {
+      const equals = r.str(el, 'equals');
+      const exists = el.attr('exists') !== undefined ? r.bool(el, 'exists', [...at, 'exists'], true) : undefined;
+      if (equals !== undefined && exists === false) r.problem(el.at(), '<wait> cannot both require a value and require absence', 'wait-condition');
+      return { ...base, kind: 'wait', guest: guest(), path: r.str(el, 'path') ?? '', ...(equals !== undefined ? { equals } : {}), ...(exists !== undefined ? { exists } : {}), timeoutMs: r.duration(el, 'timeout', 60_000) };
+    }
+    case 'block': {
+      const g = guest();
+      const device = deviceRef(el, g, ctx);
+      if (device.startsWith('vif/')) r.problem(el.attrLoc('device'), 'a block workload runs on a VBD', 'device-ref');
+      return {
+        ...base, kind: 'block', guest: g, device,
+        blockSize: r.size(el, 'block-size', 4096),
+        queueDepth: r.int(el, 'queue-depth', [...at, 'queueDepth'], 32),
+        threads: r.int(el, 'threads', [...at, 'threads'], 1),
+        writePercent: r.int(el, 'write-percent', [...at, 'writePercent'], 0),
+        pattern: (el.attr('pattern') ?? 'random') as 'random' | 'sequential',
+        durationMs: r.duration(el, 'duration'),
+        verify: r.bool(el, 'verify', [...at, 'verify'], false),
+        discard: r.bool(el, 'discard', [...at, 'discard'], false),
+        flush: r.bool(el, 'flush', [...at, 'flush'], false),
+      };
+    }
+    case 'net': {
+      const g = guest();
+      const device = deviceRef(el, g, ctx);
+      if (device.startsWith('vbd/')) r.problem(el.attrLoc('device'), 'a network workload runs on a VIF', 'device-ref');
+      const peer = el.attr('peer') !== undefined ? guestRef(el, 'peer', ctx) : undefined;
+      if (peer !== undefined && peer === g) r.problem(el.attrLoc('peer'), 'a guest cannot be its own peer', 'guest-ref');
+      return {
+        ...base, kind: 'net', guest: g, device, ...(peer !== undefined ? { peer } : {}),
+        threads: r.int(el, 'threads', [...at, 'threads'], 1),
+        direction: (el.attr('direction') ?? 'send') as 'send' | 'receive' | 'both',
+        durationMs: r.duration(el, 'duration'),
+      };
+    }
+    case 'unplug':
+    case 'plug': {
+      const g = guest();
+      return { ...base, kind: 'hotplug', guest: g, action: el.name, device: deviceRef(el, g, ctx), surprise: el.name === 'unplug' && r.bool(el, 'surprise', [...at, 'surprise'], false) };
+    }
+    case 'backend-restart':
+    case 'backend-close': {
+      const g = guest();
+      return { ...base, kind: el.name, guest: g, device: deviceRef(el, g, ctx) };
+    }
+    case 'fault':
+      return { ...base, kind: 'fault', fault: buildFault(el, ctx), action: (el.attr('action') ?? 'on') as 'on' | 'off' };
+    case 'sleep':
+      return { ...base, kind: 'sleep', durationMs: r.duration(el, 'duration') };
+    case 'parallel':
+      return { ...base, kind: 'parallel', branches: el.childrenNamed('branch').map((b, i) => buildSteps(b, [...at, 'branches', i], ctx)) };
+    case 'repeat':
+      return { ...base, kind: 'repeat', count: r.int(el, 'count', [...at, 'count'], 1), steps: buildSteps(el, [...at, 'steps'], ctx) };
+    default:
+      return undefined; // an unknown element: the shape validator reported it
+  }
+}

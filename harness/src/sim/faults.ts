@@ -1,0 +1,42 @@
+// Fault switches the injector flips. Backend faults live on each backend (backend/xenbus-backend.ts);
+// these are the guest-side ones, per device or per guest. Each is documented in hosts/sim/faults.ts
+// with the trace symptom it produces.
+
+export interface FrontendFaults {
+  /** skip-state: go from Initialising straight to Connected. */
+  skipState: boolean;
+  /** early-connect: write keys and Initialised/Connected without waiting for the backend's InitWait. */
+  earlyConnect: boolean;
+  /** missing-key: omit these keys (default: the ring reference keys). */
+  missingKeys: RegExp | null;
+  /** malformed-key: write this key with an invalid value. */
+  malformedKey: { key: RegExp; value: string } | null;
+  /** wrong-protocol: protocol=x86_32-abi. */
+  wrongProtocol: boolean;
+  /** ring-overrun: produce this many requests beyond a full ring. */
+  overrun: number;
+  /** grant-leak: do not end grants when the device closes. */
+  grantLeak: boolean;
+  /** grant-revoke-mapped: end grants before the backend has unmapped them. */
+  revokeMapped: boolean;
+  /** suspend-inflight: suspend without draining, dropping requests in flight. */
+  suspendInflight: boolean;
+  /** Transaction retries before a frontend gives up (eagain-storm makes a short-tempered frontend visible). */
+  maxTxRetries: number;
+}
+
+export const noFrontendFaults = (): FrontendFaults => ({
+  skipState: false, earlyConnect: false, missingKeys: null, malformedKey: null, wrongProtocol: false, overrun: 0,
+  grantLeak: false, revokeMapped: false, suspendInflight: false, maxTxRetries: 16,
+});
+
+export interface GuestFaults {
+  /** revision-mismatch: child drivers bind a revision xenbus does not advertise. */
+  revisionMismatch: boolean;
+  /** no-unplug: skip the emulated-device unplug handshake. */
+  noUnplug: boolean;
+  /** feature-suspend-lost: do not rewrite control/feature-suspend after resume. */
+  featureSuspendLost: boolean;
+}
+
+export const noGuestFaults = (): GuestFaults => ({ revisionMismatch: false, noUnplug: false, featureSuspendLost: false });

@@ -1,0 +1,270 @@
+// The xenbus side of a Windows PV frontend (xenvbd, xenvif), driven by the driver's spec: it waits
+// for the backend state the spec names, writes the keys the spec lists (values from the device
+// model) in one transaction together with the first state of the spec's connect path, follows the
+// spec's path to Connected, and closes along the spec's close path. Faults bend exactly one rule.
+import type { DriverSpec } from '../../model/spec';
+import type { DeviceRef } from '../../model/scenario';
+import { XenbusState } from '../../model/xenbus';
+import type { Domain } from '../hypervisor';
+import { matchKey } from '../../model/spec-eval';
+import { statePath, waitsFor } from '../spec-model';
+import { noFrontendFaults, type FrontendFaults } from '../faults';
+import { readInt } from '../xs';
+import type { FrontendRing } from './front-ring';
+
+/** How long a closing frontend waits for the backend before it closes anyway. */
+export const CLOSE_TIMEOUT_MS = 10_000;
+
+export type FrontendPhase = 'idle' | 'connecting' | 'connected' | 'closing' | 'closed' | 'gone' | 'failed';
+
+export abstract class XenbusFrontend {
+  state: number = XenbusState.Initialising;
+  phase: FrontendPhase = 'idle';
+  backendState = XenbusState.Unknown as number;
+  backendPath = '';
+  faults: FrontendFaults = noFrontendFaults();
+  private unwatch?: () => Promise<void>;
+  private waiters: { pred: (s: number) => boolean; resolve: (s: number) => void }[] = [];
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly dom: Domain,
+    readonly spec: DriverSpec,
+    readonly type: 'vbd' | 'vif',
+    readonly devid: number,
+  ) {}
+
+  get dev(): DeviceRef {
+    return `${this.type}/${this.devid}`;
+  }
+  get fePath(): string {
+    return `${this.dom.home}/device/${this.type}/${this.devid}`;
+  }
+  protected get hv() {
+    return this.dom.hv;
+  }
+  protected log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void {
+    this.hv.report.log(level, `d${this.dom.domid} ${this.dev} ${this.spec.name}: ${msg}`);
+  }
+
+  /** Allocates rings, grants and event channels from the backend's features; returns the keys to write. */
+  protected abstract setupRings(backendFeature: (k: string) => Promise<string | null>): Promise<Record<string, string>>;
+  /** Reads what the backend publishes at Connected (disk size, ...) before the data plane starts. */
+  protected async backendConnected(): Promise<void> {}
+  /** Starts the data plane once both ends are Connected. */
+  protected abstract started(): void;
+  /** Fails or (on suspend) parks outstanding requests; ends grants unless told not to; frees rings. */
+  protected abstract teardownRings(opts: { endGrants: boolean; force: boolean }): void;
+  /** Outstanding requests on all rings (close waits for them to drain). */
+  abstract outstanding(): number;
+  /** The rings in use right now (for the ring view). */
+  abstract liveRings(): FrontendRing[];
+
+  /** Attach to the device directory and connect as the spec says. */
+  async start(): Promise<void> {
+    this.backendPath = (await this.dom.xs.read(`${this.fePath}/backend`)) ?? '';
+    if (!this.backendPath) {
+      this.phase = 'failed';
+      this.log('warn', 'no backend path in the device directory');
+      return;
+    }
+    this.unwatch = await this.dom.xs.watch(`${this.backendPath}/state`, () =>
+      this.dom.onCpu(() => this.serial(() => this.backendChanged())),
+    );
+    const current = await readInt(this.dom.xs, `${this.fePath}/state`);
+    if (current !== undefined && current !== XenbusState.Initialising) {
+      for (const s of statePath(this.spec, current, XenbusState.Initialising, 'reconnect')) await this.switchState(s);
+    }
+    await this.connect();
+  }
+
+  protected serial(fn: () => Promise<void>): void {
+    this.chain = this.chain.then(fn).catch((e) => this.log('error', (e as Error).message));
+  }
+
+  private async backendChanged(): Promise<void> {
+    const v = await this.dom.xs.read(`${this.backendPath}/state`);
+    if (v === null) {
+      if (this.phase !== 'gone' && this.phase !== 'idle') await this.surpriseRemoved();
+      return;
+    }
+    this.backendState = Number(v);
+    for (const w of [...this.waiters]) if (w.pred(this.backendState)) {
+      this.waiters.splice(this.waiters.indexOf(w), 1);
+      w.resolve(this.backendState);
+    }
+    if ((this.backendState === XenbusState.Closing || this.backendState === XenbusState.Closed) && (this.phase === 'connected' || this.phase === 'connecting')) {
+      void this.close();
+    } else if (this.backendState === XenbusState.InitWait && this.phase === 'closed') {
+      void this.reconnect();
+    }
+  }
+
+  /** Resolves once the backend's state satisfies pred (as seen through the watch). */
+  protected waitBackend(pred: (s: number) => boolean, timeoutMs?: number): Promise<number> {
+    if (pred(this.backendState)) return Promise.resolve(this.backendState);
+    return new Promise((resolve) => {
+      const w = { pred, resolve };
+      this.waiters.push(w);
+      if (timeoutMs !== undefined) {
+        this.hv.sched.after(timeoutMs * 1000, () => {
+          const i = this.waiters.indexOf(w);
+          if (i < 0) return;
+          this.waiters.splice(i, 1);
+          this.log('warn', `backend did not answer within ${timeoutMs} ms (state ${this.backendState})`);
+          resolve(this.backendState);
+        });
+      }
+    });
+  }
+
+  async switchState(s: number): Promise<void> {
+    this.state = s;
+    await this.dom.xs.write(`${this.fePath}/state`, String(s));
+  }
+
+  async connect(): Promise<void> {
+    this.phase = 'connecting';
+    let path = statePath(this.spec, XenbusState.Initialising, XenbusState.Connected, 'connect');
+    if (this.faults.skipState) path = [XenbusState.Connected];
+    // The early-connect bug: announce the next state before the backend has reached InitWait.
+    if (this.faults.earlyConnect) await this.switchState(path[0]);
+    else await this.waitBackend((s) => s >= waitsFor(this.spec) && s <= XenbusState.Connected);
+    if (this.phase !== 'connecting') return;
+    const feature = (k: string) => this.dom.xs.read(`${this.backendPath}/${k}`);
+    this.teardownRings({ endGrants: true, force: false }); // nothing of an interrupted connect survives
+    const proposed = await this.setupRings(feature);
+    if (this.phase !== 'connecting') {
+      // Suspended, closed or removed while setting up: drop what was just built.
+      this.teardownRings({ endGrants: true, force: false });
+      return;
+    }
+    const keys = this.filterKeys(proposed);
+    try {
+      await this.dom.xs.transaction(
+        async (tx) => {
+          for (const [k, v] of Object.entries(keys)) await tx.write(`${this.fePath}/${k}`, v);
+          await tx.write(`${this.fePath}/state`, String(path[0]));
+          this.writtenKeys = Object.keys(keys);
+        },
+        { maxRetries: this.faults.maxTxRetries },
+      );
+    } catch (e) {
+      // A frontend that gives up on its transaction stays in Initialising: the device never connects.
+      this.log('warn', `connect transaction failed: ${(e as Error).message}`);
+      this.teardownRings({ endGrants: true, force: false });
+      this.phase = 'failed';
+      return;
+    }
+    this.state = path[0];
+    for (const s of path.slice(1)) {
+      await this.waitBackend((b) => b === XenbusState.Connected || b >= XenbusState.Closing);
+      if (this.backendState !== XenbusState.Connected) return;
+      await this.switchState(s);
+    }
+    await this.waitBackend((b) => b === XenbusState.Connected || b >= XenbusState.Closing);
+    if (this.backendState !== XenbusState.Connected || this.phase !== 'connecting') return;
+    await this.backendConnected();
+    this.phase = 'connected';
+    this.started();
+  }
+
+  /** Keeps the keys the spec lists for the frontend (per-queue keys under queue-N/) and applies key faults. */
+  private filterKeys(proposed: Record<string, string>): Record<string, string> {
+    const keys = this.spec.device?.keys ?? [];
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(proposed)) {
+      const spec = matchKey(keys, 'frontend', k) ?? matchKey(keys, 'frontend', k.replace(/^queue-\d+\//, ''));
+      if (!spec) continue;
+      if (this.faults.missingKeys?.test(k)) continue;
+      let value = v;
+      if (this.faults.malformedKey?.key.test(k)) value = this.faults.malformedKey.value;
+      if (k === 'protocol' && this.faults.wrongProtocol) value = 'x86_32-abi';
+      out[k] = value;
+    }
+    return out;
+  }
+
+  /** Orderly close along the spec's close path: quiesce, Closing, wait for the backend, end grants, Closed. */
+  async close(): Promise<void> {
+    if (this.phase === 'closing' || this.phase === 'closed' || this.phase === 'gone') return;
+    this.phase = 'closing';
+    const path = statePath(this.spec, this.state, XenbusState.Closed, 'close');
+    const endEarly = this.faults.revokeMapped;
+    if (endEarly) this.teardownRings({ endGrants: true, force: true });
+    for (const s of path) {
+      await this.switchState(s);
+      if (s === XenbusState.Closing) await this.waitBackend((b) => b >= XenbusState.Closing || b === XenbusState.InitWait, CLOSE_TIMEOUT_MS);
+    }
+    if (!endEarly) this.teardownRings({ endGrants: !this.faults.grantLeak, force: false });
+    await this.removeKeys();
+    await this.grantsSettled();
+    this.phase = 'closed';
+    this.hv.report.deviceClosed(this.dom.domid, this.dev);
+  }
+
+  /** Waits (briefly) for deferred grant revokes of this device to complete before it reports closed. */
+  private async grantsSettled(limitMs = 200): Promise<void> {
+    const deadline = this.hv.sched.now() + limitMs;
+    while (this.dom.grants.activeRefs(this.dev).length > 0 && this.hv.sched.now() < deadline) await this.hv.sched.sleep(10);
+  }
+
+  private writtenKeys: string[] = [];
+
+  /** The ring keys go with the rings (so a later connect never leaves stale references behind). */
+  private async removeKeys(): Promise<void> {
+    const keys = this.writtenKeys;
+    this.writtenKeys = [];
+    if (keys.length === 0) return;
+    await this.dom.xs
+      .transaction(async (tx) => {
+        for (const k of keys) await tx.rm(`${this.fePath}/${k}`);
+      })
+      .catch((e) => this.log('warn', `removing ring keys: ${(e as Error).message}`));
+  }
+
+  private async reconnect(): Promise<void> {
+    const path = statePath(this.spec, XenbusState.Closed, XenbusState.Initialising, 'reconnect');
+    for (const s of path) await this.switchState(s);
+    await this.connect();
+  }
+
+  /** The backend directory vanished (surprise removal): fail everything, clean up, stop. */
+  private async surpriseRemoved(): Promise<void> {
+    this.phase = 'gone';
+    this.teardownRings({ endGrants: !this.faults.grantLeak, force: false });
+    this.hv.report.deviceClosed(this.dom.domid, this.dev);
+    await this.unwatch?.().catch(() => undefined);
+  }
+
+  /** The guest removes the device (PnP remove after the toolstack deleted it) or shuts down. */
+  async detach(): Promise<void> {
+    if (this.phase !== 'gone' && this.phase !== 'closed') {
+      this.teardownRings({ endGrants: !this.faults.grantLeak, force: false });
+      if (this.phase !== 'idle') this.hv.report.deviceClosed(this.dom.domid, this.dev);
+    }
+    this.phase = 'gone';
+    await this.unwatch?.().catch(() => undefined);
+  }
+
+  /** Suspend: drain (unless the suspend-inflight fault), then drop rings; resume reconnects. */
+  async suspend(): Promise<void> {
+    this.teardownRings({ endGrants: true, force: false });
+    this.phase = 'idle';
+  }
+
+  async resumeReconnect(): Promise<void> {
+    this.backendPath = (await this.dom.xs.read(`${this.fePath}/backend`)) ?? this.backendPath;
+    await this.unwatch?.().catch(() => undefined);
+    this.backendState = XenbusState.Unknown;
+    this.unwatch = await this.dom.xs.watch(`${this.backendPath}/state`, () =>
+      this.dom.onCpu(() => this.serial(() => this.backendChanged())),
+    );
+    await this.switchState(XenbusState.Initialising);
+    await this.connect();
+  }
+
+  protected async readBackendInt(k: string): Promise<number | undefined> {
+    return readInt(this.dom.xs, `${this.backendPath}/${k}`);
+  }
+}

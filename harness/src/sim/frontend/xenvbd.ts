@@ -1,0 +1,373 @@
+// The xenvbd model: a blkif frontend whose ring geometry and features come from the xenvbd spec,
+// negotiated against the backend's keys (ring-page-order capped by max-ring-page-order, queues by
+// multi-queue-max-queues, persistent grants and indirect segments only when both sides offer them).
+import * as blk from '../../abi/blkif';
+import { idxAdd } from '../../abi/ring';
+import type { DriverSpec } from '../../model/spec';
+import type { VbdShape } from '../../model/scenario';
+import type { Domain } from '../hypervisor';
+import { ringOf } from '../spec-model';
+import { allocPort, FrontendRing } from './front-ring';
+import { XenbusFrontend } from './xenbus-frontend';
+
+export type BlkOp = 'read' | 'write' | 'flush' | 'discard';
+
+export interface BlkIo {
+  op: BlkOp;
+  sector: number;
+  nsect: number;
+  /** Write source or read destination, nsect * 512 bytes. */
+  data?: Buffer;
+}
+
+export interface BlkIoResult {
+  status: number;
+  latencyUs: number;
+}
+
+/** Storport's default per-request timeout; after it the miniport polls the ring and kicks the backend. */
+export const REQUEST_TIMEOUT_US = 30_000_000;
+
+interface Page {
+  gfn: number;
+  buf: Buffer;
+  /** Persistent grant (kept across requests) when negotiated. */
+  gref?: number;
+}
+
+interface Pending {
+  id: number;
+  op: number;
+  t0: number;
+  pages: Page[];
+  grefs: number[];
+  done: (status: number) => void;
+}
+
+interface Queue {
+  ring: FrontendRing;
+  pending: Map<number, Pending>;
+  slotWaiters: (() => void)[];
+}
+
+export class Xenvbd extends XenbusFrontend {
+  private queues: Queue[] = [];
+  private pool: Page[] = [];
+  private nextId = 1;
+  private rr = 0;
+  persistent = false;
+  indirectSegs = 0;
+  order = 0;
+  sectors = 0;
+  private lastProgress = 0;
+  private watchdog = false;
+  /** Requests submitted while not connected wait here (suspend, reconnect). */
+  private parked: (() => void)[] = [];
+  stats = { requests: 0, responses: 0, unknownIds: 0, errors: 0 };
+
+  constructor(dom: Domain, spec: DriverSpec, devid: number, readonly shape: VbdShape) {
+    super(dom, spec, 'vbd', devid);
+  }
+
+  protected async setupRings(feature: (k: string) => Promise<string | null>): Promise<Record<string, string>> {
+    const ring = ringOf(this.spec);
+    const num = async (k: string) => {
+      const v = await feature(k);
+      return v !== null && /^\d+$/.test(v) ? Number(v) : undefined;
+    };
+    const wanted = this.shape.ringPageOrder ?? ring.maxRingPageOrder;
+    this.order = Math.max(0, Math.min(wanted, ring.maxRingPageOrder, (await num('max-ring-page-order')) ?? 0));
+    const vcpus = Math.max(1, this.shape.queues ?? 1);
+    const nq = ring.multiQueue ? Math.max(1, Math.min(vcpus, ring.maxQueues ?? vcpus, (await num('multi-queue-max-queues')) ?? 1)) : 1;
+    this.persistent = ring.persistentGrants && (await feature('feature-persistent')) === '1';
+    this.indirectSegs = Math.min(ring.indirectSegments ?? 0, (await num('feature-max-indirect-segments')) ?? 0);
+    this.sectors = (await num('sectors')) ?? 0;
+    const keys: Record<string, string> = {};
+    const backendDomid = Number((await this.dom.xs.read(`${this.fePath}/backend-id`)) ?? '0');
+    for (let q = 0; q < nq; q++) {
+      const queue = { pending: new Map(), slotWaiters: [] } as unknown as Queue;
+      const port = allocPort(this.dom, backendDomid, () => this.onEvent(queue));
+      queue.ring = new FrontendRing(this.dom, this.dev, q, 'blk', this.order, blk.BLKIF_ENTRY_SIZE, backendDomid, port);
+      this.queues.push(queue);
+      const prefix = nq === 1 ? '' : `queue-${q}/`;
+      if (this.order === 0) keys[`${prefix}ring-ref`] = String(queue.ring.refs[0]);
+      else queue.ring.refs.forEach((r, i) => (keys[`${prefix}ring-ref${i}`] = String(r)));
+      keys[`${prefix}event-channel`] = String(port);
+    }
+    if (this.order > 0 || (await feature('max-ring-page-order')) !== null) keys['ring-page-order'] = String(this.order);
+    if (nq > 1 || (await feature('multi-queue-max-queues')) !== null) keys['multi-queue-num-queues'] = String(nq);
+    keys.protocol = 'x86_64-abi';
+    keys['feature-persistent'] = this.persistent ? '1' : '0';
+    // xenvbd's own keys (written when its spec lists them)
+    keys['target-id'] = String(this.devid >> 8 === 0xca ? this.devid & 0xff : 0);
+    keys['feature-surprise-remove'] = '1';
+    keys['feature-online-resize'] = '1';
+    keys['feature-large-sector-size'] = '1';
+    return keys;
+  }
+
+  protected override async backendConnected(): Promise<void> {
+    this.sectors = (await this.readBackendInt('sectors')) ?? 0;
+  }
+
+  protected started(): void {
+    const run = this.parked;
+    this.parked = [];
+    for (const fn of run) fn();
+  }
+
+  get nrEnts(): number {
+    return this.queues[0]?.ring.front.nrEnts ?? blk.blkifRingEntries(this.order);
+  }
+
+  get queueCount(): number {
+    return this.queues.length;
+  }
+
+  liveRings(): FrontendRing[] {
+    return this.queues.map((q) => q.ring);
+  }
+
+  outstanding(): number {
+    return this.queues.reduce((n, q) => n + q.pending.size, 0);
+  }
+
+  /** Largest transfer in one request, in pages. */
+  get maxPagesPerRequest(): number {
+    return this.indirectSegs > 0 ? Math.min(this.indirectSegs, blk.BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * blk.BLKIF_SEGS_PER_INDIRECT_FRAME) : blk.BLKIF_MAX_SEGMENTS_PER_REQUEST;
+  }
+
+  /** Issues one I/O; splits it into several requests when it needs more segments than one carries. */
+  async submit(io: BlkIo): Promise<BlkIoResult> {
+    const t0 = this.hv.sched.nowMicros();
+    if (io.op === 'read' || io.op === 'write') {
+      const pages = Math.ceil(io.nsect / blk.SECTORS_PER_PAGE);
+      const per = this.maxPagesPerRequest;
+      if (pages > per) {
+        const parts: Promise<BlkIoResult>[] = [];
+        for (let p = 0; p < pages; p += per) {
+          const s0 = p * blk.SECTORS_PER_PAGE;
+          const n = Math.min(io.nsect - s0, per * blk.SECTORS_PER_PAGE);
+          parts.push(this.submitOne({ ...io, sector: io.sector + s0, nsect: n, data: io.data?.subarray(s0 * 512, (s0 + n) * 512) }));
+        }
+        const rs = await Promise.all(parts);
+        return { status: rs.find((r) => r.status !== 0)?.status ?? 0, latencyUs: this.hv.sched.nowMicros() - t0 };
+      }
+    }
+    return this.submitOne(io);
+  }
+
+  private async submitOne(io: BlkIo): Promise<BlkIoResult> {
+    const t0 = this.hv.sched.nowMicros();
+    if (this.phase !== 'connected') {
+      if (this.phase === 'gone' || this.phase === 'failed' || this.phase === 'closed' || this.phase === 'closing') return { status: blk.BLKIF_RSP_ERROR, latencyUs: 0 };
+      await new Promise<void>((r) => this.parked.push(r));
+      if ((this.phase as string) !== 'connected') return { status: blk.BLKIF_RSP_ERROR, latencyUs: 0 };
+    }
+    const q = this.queues[this.rr++ % this.queues.length];
+    while (q.ring.front.full() && this.faults.overrun === 0) {
+      await new Promise<void>((r) => q.slotWaiters.push(r));
+      if (this.phase !== 'connected' || q.ring.isEnded) return { status: blk.BLKIF_RSP_ERROR, latencyUs: 0 };
+    }
+    const status = await new Promise<number>((done) => this.produce(q, io, done));
+    return { status, latencyUs: this.hv.sched.nowMicros() - t0 };
+  }
+
+  /** Writes one request into the next slot and pushes it. */
+  private produce(q: Queue, io: BlkIo, done: (status: number) => void): void {
+    const front = q.ring.front;
+    const mem = q.ring.mem;
+    const id = this.nextId++;
+    const backend = q.ring.backendDomid;
+    const pending: Pending = { id, op: 0, t0: this.hv.sched.nowMicros(), pages: [], grefs: [], done };
+    const off = front.nextRequestOffset();
+    const handle = this.devid & 0xffff;
+    if (io.op === 'flush') {
+      pending.op = blk.BLKIF_OP_FLUSH_DISKCACHE;
+      blk.encodeBlkifRequest(mem, off, { operation: 3, handle, id, sector: 0, segments: [] });
+    } else if (io.op === 'discard') {
+      pending.op = blk.BLKIF_OP_DISCARD;
+      blk.encodeBlkifRequest(mem, off, { operation: 5, handle, id, sector: io.sector, nrSectors: io.nsect, secure: false });
+    } else {
+      const write = io.op === 'write';
+      const segs: blk.BlkifSegment[] = [];
+      const npages = Math.ceil(io.nsect / blk.SECTORS_PER_PAGE);
+      for (let i = 0; i < npages; i++) {
+        const page = this.page();
+        const n = Math.min(blk.SECTORS_PER_PAGE, io.nsect - i * blk.SECTORS_PER_PAGE);
+        if (write && io.data) io.data.copy(page.buf, 0, i * 4096, i * 4096 + n * 512);
+        const gref = page.gref ?? this.dom.grants.grantAccess(backend, page.gfn, write, this.dev);
+        if (page.gref === undefined) pending.grefs.push(gref);
+        pending.pages.push(page);
+        segs.push({ gref, firstSect: 0, lastSect: n - 1 });
+      }
+      const op = write ? blk.BLKIF_OP_WRITE : blk.BLKIF_OP_READ;
+      if (segs.length <= blk.BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+        pending.op = op;
+        blk.encodeBlkifRequest(mem, off, { operation: op, handle, id, sector: io.sector, segments: segs });
+      } else {
+        // Indirect: the segment array lives in extra pages granted read-only to the backend.
+        pending.op = blk.BLKIF_OP_INDIRECT;
+        const indirectGrefs: number[] = [];
+        for (let p = 0; p * blk.BLKIF_SEGS_PER_INDIRECT_FRAME < segs.length; p++) {
+          const ip = this.page();
+          segs.slice(p * blk.BLKIF_SEGS_PER_INDIRECT_FRAME, (p + 1) * blk.BLKIF_SEGS_PER_INDIRECT_FRAME).forEach((s, i) => blk.encodeSegment(ip.buf, i * 8, s));
+          const g = ip.gref ?? this.dom.grants.grantAccess(backend, ip.gfn, true, this.dev);
+          if (ip.gref === undefined) pending.grefs.push(g);
+          pending.pages.push(ip);
+          indirectGrefs.push(g);
+        }
+        blk.encodeBlkifRequest(mem, off, { operation: 6, indirectOp: op, handle, id, sector: io.sector, nrSegments: segs.length, indirectGrefs });
+      }
+      if (!write && io.data) {
+        const dst = io.data;
+        const orig = done;
+        const dataPages = pending.pages.slice(0, npages);
+        pending.done = (st) => {
+          dataPages.forEach((p, i) => p.buf.copy(dst, i * 4096, 0, Math.min(4096, dst.length - i * 4096)));
+          orig(st);
+        };
+      }
+    }
+    front.reqProdPvt = idxAdd(front.reqProdPvt, 1);
+    q.pending.set(id, pending);
+    this.stats.requests++;
+    this.hv.report.ringIo({ domid: this.dom.domid, dev: this.dev, queue: q.ring.queue, ring: 'blk', dir: 'req', id, op: pending.op });
+    q.ring.push();
+    this.armWatchdog();
+  }
+
+  /** A data page: persistent pages keep their grant (granted read-write once). */
+  private page(): Page {
+    const p = this.pool.pop();
+    if (p) return p;
+    const { gfn, buf } = this.dom.memory.alloc(1);
+    const page: Page = { gfn, buf };
+    if (this.persistent) page.gref = this.dom.grants.grantAccess(this.queues[0].ring.backendDomid, gfn, false, this.dev);
+    return page;
+  }
+
+  /** Interrupt: consume responses, then RING_FINAL_CHECK_FOR_RESPONSES. */
+  private onEvent(q: Queue): void {
+    if (q.ring.isEnded) return;
+    const front = q.ring.front;
+    do {
+      while (front.rspCons !== front.sring.rspProd) {
+        const r = blk.decodeBlkifResponse(q.ring.mem, front.sring.slotOffset(front.rspCons));
+        front.rspCons = idxAdd(front.rspCons, 1);
+        this.complete(q, r);
+      }
+    } while (front.finalCheckForResponses());
+    const waiters = q.slotWaiters.splice(0, front.freeRequests());
+    for (const w of waiters) w();
+  }
+
+  private complete(q: Queue, r: blk.BlkifResponse): void {
+    this.stats.responses++;
+    this.lastProgress = this.hv.sched.nowMicros();
+    this.hv.report.ringIo({ domid: this.dom.domid, dev: this.dev, queue: q.ring.queue, ring: 'blk', dir: 'rsp', id: r.id, op: r.operation, status: r.status });
+    const p = q.pending.get(r.id);
+    if (!p) {
+      this.stats.unknownIds++;
+      this.log('warn', `response with unknown id ${r.id}`);
+      return;
+    }
+    q.pending.delete(r.id);
+    this.release(p);
+    if (r.status !== blk.BLKIF_RSP_OKAY) this.stats.errors++;
+    p.done(r.status);
+  }
+
+  private release(p: Pending): void {
+    for (const g of p.grefs) if (!this.dom.grants.endAccess(g)) this.dom.grants.forceEnd(g);
+    p.grefs = [];
+    this.pool.push(...p.pages);
+    p.pages = [];
+  }
+
+  /**
+   * Storport-style timeout: when requests sit for REQUEST_TIMEOUT_US without progress the miniport
+   * polls the ring and kicks the backend; a request older than twice that is failed (the adapter
+   * reset), so a lost response costs an I/O error, never a hang.
+   */
+  private armWatchdog(): void {
+    if (this.watchdog) return;
+    this.watchdog = true;
+    const tick = () => {
+      if (this.outstanding() === 0 || this.phase === 'gone') {
+        this.watchdog = false;
+        return;
+      }
+      const now = this.hv.sched.nowMicros();
+      if (now - this.lastProgress >= REQUEST_TIMEOUT_US) {
+        this.log('warn', `requests outstanding for ${Math.round((now - this.lastProgress) / 1000)} ms: polling the ring`);
+        this.lastProgress = now;
+        for (const q of this.queues) {
+          this.onEvent(q);
+          q.ring.notify();
+        }
+      }
+      for (const q of this.queues) {
+        for (const p of [...q.pending.values()]) {
+          if (now - p.t0 < 2 * REQUEST_TIMEOUT_US) continue;
+          this.log('warn', `request ${p.id} timed out: failed`);
+          q.pending.delete(p.id);
+          p.grefs.forEach((g) => this.dom.endGrantDeferred(g));
+          p.grefs = [];
+          this.stats.errors++;
+          p.done(blk.BLKIF_RSP_ERROR);
+        }
+      }
+      this.hv.sched.after(REQUEST_TIMEOUT_US / 3, tick);
+    };
+    this.lastProgress = Math.max(this.lastProgress, this.hv.sched.nowMicros());
+    this.hv.sched.after(REQUEST_TIMEOUT_US / 3, tick);
+  }
+
+  /** Pushes `extra` flush requests past a full ring, ignoring RING_FULL (the ring-overrun fault). */
+  overrunBurst(extra: number): void {
+    const q = this.queues[0];
+    if (!q || this.phase !== 'connected') return;
+    const n = q.ring.front.freeRequests() + extra;
+    for (let i = 0; i < n; i++) this.produce(q, { op: 'flush', sector: 0, nsect: 0 }, () => undefined);
+  }
+
+  protected teardownRings(opts: { endGrants: boolean; force: boolean }): void {
+    for (const q of this.queues) {
+      for (const p of q.pending.values()) {
+        if (opts.endGrants) this.release(p);
+        p.done(blk.BLKIF_RSP_ERROR);
+      }
+      q.pending.clear();
+      q.ring.end(opts);
+      for (const w of q.slotWaiters.splice(0)) w();
+    }
+    this.queues = [];
+    for (const p of this.pool.splice(0)) {
+      if (p.gref !== undefined && opts.endGrants && !this.dom.grants.endAccess(p.gref) && opts.force) this.dom.grants.forceEnd(p.gref);
+      if (opts.endGrants) this.dom.memory.free(p.gfn);
+    }
+  }
+
+  /** Suspend: wait for the ring to drain (or drop in-flight requests with the fault), then disconnect. */
+  override async suspend(): Promise<void> {
+    if (!this.faults.suspendInflight) {
+      while (this.outstanding() > 0 && this.phase === 'connected') await this.hv.sched.sleep(1);
+      await super.suspend();
+      return;
+    }
+    // The bug: rings are dropped with requests in flight; those requests are never answered and
+    // Windows fails them when their timeout expires.
+    for (const q of this.queues) {
+      const lost = [...q.pending.values()];
+      q.pending.clear();
+      for (const p of lost) {
+        p.grefs = p.grefs.filter((g) => !this.dom.grants.endAccess(g));
+        this.pool.push(...p.pages);
+        p.pages = [];
+      }
+      this.hv.sched.after(REQUEST_TIMEOUT_US, () => lost.forEach((p) => p.done(blk.BLKIF_RSP_ERROR)));
+    }
+    await super.suspend();
+  }
+}

@@ -1,0 +1,39 @@
+// Reading a DriverSpec the way the simulated frontends need it: the state path to take for each
+// procedure, which frontend keys the driver writes (name patterns with <q>/{N} placeholders), and
+// the ring parameters. Nothing here hard-codes a driver: change the spec and the frontend changes.
+import type { DriverSpec, RingSpec } from '../model/spec';
+import { XenbusState } from '../model/xenbus';
+import { WinpvError } from '../model/errors';
+
+/** Shortest state path from `from` to `to` over the spec's frontend transitions of `phase` (any phase as fallback). */
+export function statePath(spec: DriverSpec, from: number, to: number, phase: string): number[] {
+  const all = spec.device?.frontendTransitions ?? [];
+  const byPhase = all.filter((t) => t.phase === phase);
+  for (const set of [byPhase, all]) {
+    const prev = new Map<number, number>([[from, -1]]);
+    const queue = [from];
+    while (queue.length) {
+      const s = queue.shift()!;
+      if (s === to) break;
+      for (const t of set) if (t.from === s && !prev.has(t.to)) {
+        prev.set(t.to, s);
+        queue.push(t.to);
+      }
+    }
+    if (prev.has(to)) {
+      const path: number[] = [];
+      for (let s = to; s !== from; s = prev.get(s)!) path.unshift(s);
+      return path;
+    }
+  }
+  throw new WinpvError('input', 'SPEC_NO_PATH', `${spec.name}: the spec allows no frontend path from state ${from} to ${to} (${phase})`, { location: spec.source });
+}
+
+/** Ring parameters with the defaults the blkif/netif protocols imply when the spec leaves them out. */
+export function ringOf(spec: DriverSpec): RingSpec {
+  if (!spec.ring) throw new WinpvError('input', 'SPEC_NO_RING', `${spec.name}: the spec describes no ring`, { location: spec.source });
+  return spec.ring;
+}
+
+/** Backend state the frontend waits for before leaving Initialising (InitWait unless the spec says otherwise). */
+export const waitsFor = (spec: DriverSpec): number => spec.device?.waitsForBackendState ?? XenbusState.InitWait;

@@ -1,0 +1,72 @@
+// The trace writer: the TraceSink every probe, host and the runner emits into. It stamps `seq`
+// (consecutive from 0) and `t` (host clock milliseconds), appends one JSON line per event to the
+// trace file as the run goes (so a crash leaves everything up to the crash), and keeps the events
+// in memory for the live evaluation. `close()` writes `run.end`; a trace without it is truncated.
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { RunEndEvent, TraceEvent, TraceEventInput, TraceSink } from '../model/trace';
+
+export interface TraceWriterOptions {
+  /** File to append JSONL to; omit for an in-memory trace (tests, `winpv check`). */
+  file?: string;
+  /** Host time in ms. Until the host is open the writer stamps 0 (or the last time seen). */
+  clock?: () => number;
+  /** Called with each stamped event (live reporters, progress). */
+  onEvent?: (e: TraceEvent) => void;
+}
+
+export class TraceWriter implements TraceSink {
+  private fd: number | undefined;
+  private seq = 0;
+  private lastT = 0;
+  private closed = false;
+  private clock: (() => number) | undefined;
+  readonly events: TraceEvent[] = [];
+
+  constructor(private readonly opts: TraceWriterOptions = {}) {
+    this.clock = opts.clock;
+    if (opts.file) {
+      mkdirSync(dirname(opts.file), { recursive: true });
+      this.fd = openSync(opts.file, 'w');
+    }
+  }
+
+  /** The host clock becomes known after host.open(). */
+  setClock(clock: () => number): void {
+    this.clock = clock;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  emit(input: TraceEventInput): void {
+    if (this.closed) return; // late events of a torn-down host are dropped, not written after run.end
+    // Time never runs backwards in a trace, even if a host clock is replaced (reopen after a drop).
+    const t = Math.max(this.lastT, Math.round((this.clock?.() ?? this.lastT) * 1000) / 1000);
+    this.lastT = t;
+    const e = { seq: this.seq++, t, ...input } as TraceEvent;
+    this.events.push(e);
+    if (this.fd !== undefined) writeSync(this.fd, JSON.stringify(e) + '\n');
+    this.opts.onEvent?.(e);
+  }
+
+  /** Writes run.end and closes the file. Idempotent. */
+  close(end: Omit<RunEndEvent, 'seq' | 't' | 'ev'>): void {
+    if (this.closed) return;
+    this.emit({ ev: 'run.end', ...end });
+    this.closed = true;
+    if (this.fd !== undefined) {
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      this.fd = undefined;
+    }
+  }
+
+  /** Closes the file without run.end: what a crash leaves (tests of truncation use it). */
+  abandon(): void {
+    this.closed = true;
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

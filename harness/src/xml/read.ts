@@ -1,0 +1,149 @@
+// Reading XML with locations. xml2js (the project's XML dependency) is a thin layer over sax
+// that drops positions, so the tree is built from sax's strict parser directly: same tokenizer,
+// plus the file, line, column and element path of every element and attribute.
+// Malformed input is a located Problem (rule `xml-wellformed`), never an exception.
+// sax expands only the XML predefined entities and never fetches DTDs or external entities.
+import { readFileSync } from 'node:fs';
+import sax from 'sax';
+import type { Problem, SourceLocation } from '../model/errors';
+import { XmlElement } from './element';
+
+export interface XmlReadResult {
+  /** The document element; absent when the document is not well formed (or unreadable). */
+  root?: XmlElement;
+  problems: Problem[];
+}
+
+/** Line starts of `text`, to turn a character offset into a 1-based line and column. */
+function lineIndex(text: string): (offset: number) => { line: number; column: number } {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
+  return (offset) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - starts[lo] + 1 };
+  };
+}
+
+/** sax appends "\nLine: ...\nColumn: ...\nChar: ..." to its messages; the location says that already. */
+const saxMessage = (e: Error) => e.message.split('\n')[0].replace(/\.$/, '');
+
+/**
+ * Parse `text` (the content of `file`, which is only used for locations).
+ * Element paths use 1-based indexes among same-named siblings when there is more than one
+ * (`/driver/xenstore/key[3]`), as XPath writes them.
+ */
+export function parseXml(text: string, file: string): XmlReadResult {
+  const where = lineIndex(text);
+  const parser = sax.parser(true, { trackPosition: true, xmlns: false, position: true } as sax.SAXOptions);
+  const stack: XmlElement[] = [];
+  let root: XmlElement | undefined;
+  let failure: Problem | undefined;
+
+  parser.onopentag = (tag) => {
+    // startTagPosition is the offset just past '<'; position is just past the closing '>'.
+    const tagStartOffset = Math.max(0, (parser as unknown as { startTagPosition: number }).startTagPosition - 1);
+    const tagText = text.slice(tagStartOffset, parser.position);
+    const start = where(tagStartOffset);
+    const parent = stack[stack.length - 1];
+    const el = new XmlElement(tag.name, { file, line: start.line, column: start.column }, parent);
+    const positions = attributeOffsets(tagText);
+    for (const [name, value] of Object.entries(tag.attributes as Record<string, string>)) {
+      el.attrs[name] = value;
+      const rel = positions.find((p) => p.name === name)?.offset;
+      const pos = rel !== undefined ? where(tagStartOffset + rel) : start;
+      el.attrLocs[name] = { file, line: pos.line, column: pos.column };
+    }
+    // sax keeps one of duplicate attributes silently; XML says the document is not well formed.
+    const dup = positions.find((p, i) => positions.findIndex((q) => q.name === p.name) !== i);
+    if (dup && !failure) {
+      const pos = where(tagStartOffset + dup.offset);
+      failure = {
+        location: { file, line: pos.line, column: pos.column, path: currentPath([...stack, el]) },
+        message: `not well-formed XML: duplicate attribute '${dup.name}'`,
+        rule: 'xml-wellformed',
+      };
+    }
+    if (parent) parent.children.push(el);
+    else if (!root) root = el;
+    else if (!failure) {
+      failure = { location: { ...el.loc, path: `/${el.name}` }, message: 'not well-formed XML: a second document element', rule: 'xml-wellformed' };
+    }
+    stack.push(el);
+  };
+  parser.onclosetag = () => {
+    stack.pop();
+  };
+  const onText = (t: string) => {
+    const top = stack[stack.length - 1];
+    if (top) top.text += t;
+  };
+  parser.ontext = onText;
+  parser.oncdata = onText;
+  parser.onerror = (e) => {
+    if (!failure) {
+      failure = {
+        location: { file, line: parser.line + 1, column: Math.max(1, parser.column), path: currentPath(stack) },
+        message: `not well-formed XML: ${saxMessage(e)}`,
+        rule: 'xml-wellformed',
+      };
+    }
+  };
+
+  try {
+    parser.write(text).close();
+  } catch (e) {
+    // sax throws when written to after an error; the first error is already recorded.
+    if (!failure) {
+      failure = { location: { file }, message: `not well-formed XML: ${(e as Error).message}`, rule: 'xml-wellformed' };
+    }
+  }
+  if (failure) return { problems: [failure] };
+  if (!root) return { problems: [{ location: { file, line: 1, column: 1 }, message: 'no document element', rule: 'xml-wellformed' }] };
+  assignPaths(root, `/${root.name}`);
+  return { root, problems: [] };
+}
+
+/** Read and parse a file; an unreadable file is a problem too. */
+export function readXmlFile(path: string, displayName: string = path): XmlReadResult {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { problems: [{ location: { file: displayName }, message: `cannot read: ${err.code ?? err.message}`, rule: 'xml-read' }] };
+  }
+  return parseXml(text, displayName);
+}
+
+/** Names and offsets of the attributes in a start tag's source (quoted values skipped). */
+function attributeOffsets(tag: string): { name: string; offset: number }[] {
+  const found: { name: string; offset: number }[] = [];
+  // Blank out quoted values (same length) so that '=' or names inside them are not seen.
+  const bare = tag.replace(/"[^"]*"|'[^']*'/g, (q) => ' '.repeat(q.length));
+  const re = /\s([^\s=/>]+)\s*=/g;
+  for (let m = re.exec(bare); m; m = re.exec(bare)) found.push({ name: m[1], offset: m.index + 1 });
+  return found;
+}
+
+function currentPath(stack: XmlElement[]): string | undefined {
+  return stack.length ? '/' + stack.map((e) => e.name).join('/') : undefined;
+}
+
+function assignPaths(el: XmlElement, path: string): void {
+  el.loc.path = path;
+  for (const [name, loc] of Object.entries(el.attrLocs)) loc.path = `${path}/@${name}`;
+  const total = new Map<string, number>();
+  for (const c of el.children) total.set(c.name, (total.get(c.name) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  for (const c of el.children) {
+    const n = (seen.get(c.name) ?? 0) + 1;
+    seen.set(c.name, n);
+    assignPaths(c, `${path}/${c.name}${total.get(c.name)! > 1 ? `[${n}]` : ''}`);
+  }
+}

@@ -1,0 +1,54 @@
+import t from 'tap';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseHostUrl, resolveConfig } from '../../src/cli/config';
+import { isWinpvError } from '../../src/model/errors';
+
+const dir = mkdtempSync(join(tmpdir(), 'winpv-config-'));
+const cfg = (o: unknown) => {
+  const p = join(dir, `c${Math.random().toString(16).slice(2)}.json`);
+  writeFileSync(p, typeof o === 'string' ? o : JSON.stringify(o, null, 2));
+  return p;
+};
+
+t.test('host URLs', async (t) => {
+  t.same(parseHostUrl('sim'), { kind: 'sim', lab: false });
+  t.same(parseHostUrl('lab'), { kind: 'xl', lab: true });
+  t.same(parseHostUrl('xl://root@10.0.0.2:2222'), { kind: 'xl', lab: false, user: 'root', hostname: '10.0.0.2', port: 2222 });
+  t.same(parseHostUrl('xapi://admin@pool-master'), { kind: 'xapi', lab: false, user: 'admin', hostname: 'pool-master', port: undefined });
+  t.throws(() => parseHostUrl('xapi://root:hunter2@pool'), /passwords are not accepted/);
+  t.throws(() => parseHostUrl('ftp://x'), /not a host/);
+});
+
+t.test('precedence: flags > environment > file > defaults', async (t) => {
+  const file = cfg({ defaultHost: 'pool', reportDir: '/from-file', hosts: { pool: { url: 'xapi://root@pool-master', passwordEnv: 'POOL_PW' } } });
+  const env = { WINPV_CONFIG: file, POOL_PW: 'planted-secret-123' };
+  const fromFile = resolveConfig({}, env);
+  t.equal(fromFile.host.kind, 'xapi');
+  t.equal(fromFile.host.label, 'xapi://root@pool-master');
+  t.equal(fromFile.host.password?.reveal(), 'planted-secret-123');
+  t.notMatch(JSON.stringify(fromFile), /planted-secret-123/, 'the password never serialises');
+  t.equal(fromFile.reportDir, '/from-file');
+  const fromEnv = resolveConfig({}, { ...env, WINPV_HOST: 'sim', WINPV_REPORT_DIR: '/from-env', WINPV_SEED: '7' });
+  t.equal(fromEnv.host.kind, 'sim');
+  t.equal(fromEnv.reportDir, '/from-env');
+  t.equal(fromEnv.seed, 7);
+  const fromFlags = resolveConfig({ host: 'xl://root@h', reportDir: '/from-flag', seed: '9' }, { ...env, WINPV_HOST: 'sim', WINPV_REPORT_DIR: '/from-env' });
+  t.equal(fromFlags.host.kind, 'xl');
+  t.equal(fromFlags.reportDir, '/from-flag');
+  t.equal(fromFlags.seed, 9);
+  const defaults = resolveConfig({}, { HOME: dir });
+  t.equal(defaults.host.kind, 'sim');
+});
+
+t.test('bad config files are located input errors', async (t) => {
+  const e1 = (() => { try { resolveConfig({ config: cfg('{\n  "hosts": {\n  ,\n}') }, {}); } catch (e) { return e; } })();
+  t.ok(isWinpvError(e1));
+  t.equal((e1 as { exitCode: number }).exitCode, 2);
+  const e2 = (() => { try { resolveConfig({ config: cfg({ hosts: { p: { url: 'xapi://root@p', password: 'x' } }, colour: 1 }) }, {}); } catch (e) { return e; } })() as { problems: { location: { path: string } }[] };
+  t.same(e2.problems.map((p) => p.location.path).sort(), ['/colour', '/hosts/p/password']);
+  t.throws(() => resolveConfig({ seed: 'abc' }, {}), /--seed/);
+  t.throws(() => resolveConfig({ config: join(dir, 'missing.json') }, {}), /cannot read/);
+  t.throws(() => resolveConfig({ host: 'pool' }, { WINPV_CONFIG: cfg({ hosts: { pool: { url: 'xapi://root@p', passwordEnv: 'NOPE' } } }) }), /NOPE/);
+});

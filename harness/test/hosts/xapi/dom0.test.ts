@@ -1,0 +1,86 @@
+import t from 'tap';
+import { startPool, makeBundle, shape, leftovers } from './fixture';
+import { parseIoRing } from '../../../src/hosts/xapi/dom0';
+
+t.test('netback io_ring_q* as Linux prints it', async (t) => {
+  const text = 'Queue 1\nTX: nr_ents 256\nreq prod 4121 (7) cons 4119 (5) event 4122 (8)\nrsp prod 4114 (base) pvt 4114 (0) event 4115 (1)\npending prod 4251 pending cons 4249 nr_pending_reqs 2\ndealloc prod 3990 dealloc cons 3990 dealloc_queue 0\n\nRX: nr_ents 256\nreq prod 9012 (255) cons 8760 (3) event 8758 (1)\nrsp prod 8757 (base) pvt 8757 (0) event 8758 (1)\n';
+  const r = parseIoRing(text);
+  t.equal(r.queue, 1);
+  t.same(r.tx, { nr_ents: 256, req_prod: 4121, req_cons: 4119, req_event: 4122, rsp_prod: 4114, rsp_event: 4115 });
+  t.same(r.rx, { nr_ents: 256, req_prod: 9012, req_cons: 8760, req_event: 8758, rsp_prod: 8757, rsp_event: 8758 });
+  t.same(parseIoRing('Queue 0\n'), { queue: 0, tx: undefined, rx: undefined }, 'a ring not yet connected has no sections');
+});
+
+t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, blkback statistics', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true });
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  await host.open(pool.sink, { seed: 1 });
+  t.ok(host.capabilities.has('backend-control'));
+  const g = await host.createGuest(shape('win1'), 'dom0');
+
+  const seen: string[] = [];
+  const before = pool.dom0!.ssh.commands.length;
+  await host.startGuest(g);
+  let home = host.homePath(g);
+  // The driver install reboots the guest into a new domain: watch above the guests' homes.
+  const unwatch = await host.xenstore.watch('/local/domain', (p) => seen.push(p));
+  const unwatch2 = await host.xenstore.watch('/local/domain/0/backend/vbd', (p) => seen.push(`backend:${p}`));
+  t.equal(pool.dom0!.ssh.commands.filter((c) => c.startsWith('xenstore-watch')).length, 1, 'one xenstore-watch stream serves both watches');
+  t.match(pool.dom0!.ssh.commands.find((c) => c.startsWith('xenstore-watch'))!, /xenstore-read "\$p"/, 'values are read in dom0 as each event arrives');
+
+  t.equal(await host.xenstore.read(`${home}/device/vbd/768/state`), '1', 'frontend waits for PV drivers');
+  await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 156), version: '9.1.0.156', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
+  await host.rebootGuest(g);
+  home = host.homePath(g);
+  const n = pool.dom0!.ssh.commands.length;
+  const [state, drivers, suspend, missing] = await Promise.all([
+    host.xenstore.read(`${home}/device/vbd/832/state`),
+    host.xenstore.read(`${home}/drivers/0`),
+    host.xenstore.read(`${home}/control/feature-suspend`),
+    host.xenstore.read(`${home}/no/such/key`),
+  ]);
+  t.same([state, drivers, suspend, missing], ['4', 'XenProject XENBUS 9.1.0.156', '1', null]);
+  t.equal(pool.dom0!.ssh.commands.length, n + 1, 'four reads in one tick are one command');
+  t.same((await host.xenstore.directory(`${home}/device/vbd`)).sort(), ['768', '832']);
+  t.same(await host.xenstore.directory(`${home}/no/such`), []);
+  t.ok(seen.includes(`${home}/drivers/0`), 'the watch saw xenbus write drivers/0');
+  t.ok(seen.includes(`backend:/local/domain/0/backend/vbd/${g.domid}/832/state`), 'the backend watch saw its state');
+  t.notOk(seen.some((p) => p.startsWith('backend:/local/domain/0/backend/vif')), 'a watch only sees its own subtree');
+
+  const rings = await host.rings.rings(g);
+  t.same(rings.map((r) => `${r.dev} q${r.queue} ${r.ring}`), ['vif/0 q0 tx', 'vif/0 q0 rx', 'vif/0 q1 tx', 'vif/0 q1 rx']);
+  const sample = await host.rings.sample(g, rings[1]!);
+  t.same(sample, { nr_ents: 256, req_prod: 9012, req_cons: 8760, req_event: 8758, rsp_prod: 8757, rsp_event: 8758 });
+  t.equal(await host.rings.sample(g, { dev: 'vbd/768', queue: 0, ring: 'blk' }), null, 'blkback has no ring indices to read');
+  const stats = await host.rings.backendStats!(g, 'vbd/832');
+  t.equal(stats?.rd_req, 210344);
+
+  await host.backendControl!.forceBackendState(g, 'vbd/832', 5);
+  t.equal(await host.xenstore.read(`/local/domain/0/backend/vbd/${g.domid}/832/state`), '5');
+  // A reboot with beforeUnpause: the caller attaches to the new domain before it runs, so it sees the
+  // frontend connect from Initialising on.
+  const states: string[] = [];
+  let offNew: (() => Promise<void>) | undefined;
+  let pausedAtCallback = '';
+  await host.rebootGuest(g, {
+    beforeUnpause: async (ref) => {
+      pausedAtCallback = await host.powerState(ref);
+      const path = `${host.homePath(ref)}/device/vbd/832/state`;
+      offNew = await host.xenstore.watch(path, (_p, v) => v && states.push(v));
+      const now = await host.xenstore.read(path); // what was there when the watch began (a probe's snapshot)
+      if (now !== null) states.unshift(now);
+    },
+  });
+  t.equal(pausedAtCallback, 'paused', 'the callback runs while the new domain is paused');
+  const until = Date.now() + 3000;
+  while (!states.includes('4') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  t.same([...new Set(states)], ['1', '3', '4'], 'Initialising, Initialised, Connected all seen on the new domain');
+  await offNew?.();
+  await unwatch();
+  await unwatch2();
+  t.ok(before >= 0 && pool.dom0!.ssh.commands.every((c) => !c.includes('planted')), 'no secret on a dom0 command line');
+  await host.close();
+  t.same(leftovers(pool.srv), []);
+  t.equal(pool.dom0!.xs.list('/local/domain')?.filter((d) => d !== '0').length ?? 0, 0, 'the guest domain is gone from xenstore');
+});

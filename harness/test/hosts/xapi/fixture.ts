@@ -1,0 +1,149 @@
+// A pool without a pool: the XAPI test server plus Windows guest doubles over real SSH, wired so that
+// a VM the server boots is answered by one double (its IP), and the double's driver store decides the
+// PV driver version the guest metrics report.
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startXapiServer, type XapiTestServer } from '../../support/xapi-server';
+import { generateHostKey, startWindowsDouble, type WindowsDouble } from '../../support/windows-double';
+import { startDom0Double, type Dom0Double } from '../../support/dom0-double';
+import { XapiHost } from '../../../src/hosts/xapi/host';
+import type { XapiHostConfig } from '../../../src/hosts/xapi/config';
+import { Secret } from '../../../src/model/secret';
+import type { TraceEvent, TraceEventInput, TraceSink } from '../../../src/model/trace';
+import type { GuestShape } from '../../../src/model/scenario';
+import type { DriverName } from '../../../src/model/spec';
+import { WinpvError } from '../../../src/model/errors';
+
+/** The WinpvError a promise rejects with (fails the test if it resolves or throws something else). */
+export async function rejects(p: Promise<unknown>): Promise<WinpvError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof WinpvError) return e;
+    throw e;
+  }
+  throw new Error('expected a rejection');
+}
+
+export const XAPI_PW = 'planted-XAPI-pw-4c1e9d';
+export const GUEST_PW = 'planted-guest-pw-88b2f0';
+export const DOM0_PW = 'planted-dom0-pw-31aa7c';
+export const TEMPLATE = 'Windows Server 2022 (winpv base)';
+
+export interface Pool {
+  srv: XapiTestServer;
+  doubles: WindowsDouble[];
+  dom0?: Dom0Double;
+  byVm: Map<string, WindowsDouble>;
+  cfg: XapiHostConfig;
+  events: TraceEvent[];
+  sink: TraceSink;
+  host(): XapiHost;
+  close(): Promise<void>;
+}
+
+export async function startPool(opts: { guests?: number; dom0?: boolean } = {}): Promise<Pool> {
+  const hostKey = generateHostKey();
+  const doubles: WindowsDouble[] = [];
+  for (let i = 0; i < (opts.guests ?? 2); i++) {
+    // Same port on 127.0.0.2, .3, ...: guests differ by address, as on a real network.
+    doubles.push(await startWindowsDouble({ name: `win${i + 1}`, host: `127.0.0.${i + 2}`, port: doubles[0]?.port, user: 'Administrator', password: GUEST_PW, hostKey }));
+  }
+  const byVm = new Map<string, WindowsDouble>();
+  const srv = await startXapiServer({
+    user: 'root',
+    password: XAPI_PW,
+    tls: true,
+    bootDelayMs: 20,
+    hostAddress: '127.0.0.1',
+    guest: (vmRef) => {
+      let d = byVm.get(vmRef);
+      if (!d) {
+        d = doubles.find((x) => ![...byVm.values()].includes(x));
+        if (!d) throw new Error('more guests booted than doubles');
+        // A fresh clone of the template: no PV drivers, nothing staged.
+        d.state.store.clear();
+        d.state.bound.clear();
+        d.state.files.clear();
+        byVm.set(vmRef, d);
+      }
+      return { ip: d.host, pvVersion: d.boot() };
+    },
+    onRevert: (vmRef) => {
+      const d = byVm.get(vmRef);
+      d?.state.store.clear();
+      d?.state.bound.clear();
+    },
+  });
+  // A destroyed VM frees its double for the next guest.
+  srv.pool.listeners.add((cls, op, ref, rec) => {
+    if (cls === 'VM' && op === 'del') byVm.delete(ref);
+    // The pool's bundle ISOs (winpv-<version>.iso) hold one folder per driver.
+    if (cls === 'VBD' && rec && rec.type === 'CD') {
+      const d = byVm.get(String(rec.VM));
+      const iso = rec.empty ? undefined : srv.pool.objects.get(String(rec.VDI))?.rec;
+      const version = /^winpv-(.+)\.iso$/.exec(String(iso?.name_label ?? ''))?.[1];
+      d?.insertDisc(version ? new Map(['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface'].map((drv) => [`${drv}\\${drv}.inf`, Buffer.from(infText(drv, version))])) : null);
+    }
+  });
+  const dom0 = opts.dom0 ? await startDom0Double(srv.pool, { user: 'root', password: DOM0_PW }) : undefined;
+  const events: TraceEvent[] = [];
+  let seq = 0;
+  const sink: TraceSink = { emit: (e: TraceEventInput) => void events.push({ ...e, seq: seq++, t: 0 } as TraceEvent) };
+  const cfg: XapiHostConfig = {
+    label: 'xapi://root@pool-master.test',
+    url: srv.url,
+    user: 'root',
+    password: new Secret(XAPI_PW),
+    insecure: true,
+    template: TEMPLATE,
+    dom0: dom0 ? { user: 'root', port: dom0.ssh.port, password: new Secret(DOM0_PW), hostKeySha256: dom0.ssh.hostKeyFingerprint } : undefined,
+    guest: { user: 'Administrator', port: doubles[0]!.port, password: new Secret(GUEST_PW), hostKeySha256: doubles[0]!.hostKeyFingerprint },
+    timeouts: { bootMs: 10_000, shutdownMs: 3_000, taskMs: 10_000 },
+  };
+  return {
+    srv, doubles, dom0, byVm, cfg, events, sink,
+    host: () => new XapiHost(cfg, { runId: `20261124T060000Z-${Math.random().toString(16).slice(2, 8)}` }),
+    async close() {
+      await dom0?.close();
+      await srv.close();
+      for (const d of doubles) await d.close();
+    },
+  };
+}
+
+function infText(d: string, version: string): string {
+  return `[Version]\r\nSignature="$Windows NT$"\r\nClass=System\r\nProvider=%Vendor%\r\nDriverVer=09/21/2026,${version}\r\nCatalogFile=${d}.cat\r\n\r\n[Strings]\r\nVendor="Xen Project"\r\n`;
+}
+
+/** A driver bundle on disk: one folder per driver with an INF (DriverVer) and a .sys/.cat. */
+export function makeBundle(version: string, build: number, drivers: DriverName[] = ['xenbus', 'xenvif', 'xennet', 'xenvbd']): string {
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-bundle-'));
+  for (const d of drivers) {
+    mkdirSync(join(dir, d));
+    writeFileSync(join(dir, d, `${d}.inf`), infText(d, `${version}.${build}`));
+    writeFileSync(join(dir, d, `${d}.sys`), Buffer.from('MZ\x90\x00test driver image'));
+    writeFileSync(join(dir, d, `${d}.cat`), Buffer.from('0\x82catalog'));
+  }
+  return dir;
+}
+
+export const shape = (name: string, extra: Partial<GuestShape> = {}): GuestShape => ({
+  name, os: 'windows', vcpus: 4, memoryMiB: 4096,
+  vbds: [{ vdev: 'hda', sizeMiB: 40960, mode: 'w', backend: {} }, { vdev: 'hdb', sizeMiB: 1024, mode: 'w', backend: {} }],
+  vifs: [{ devid: 0, backend: {} }],
+  ...extra,
+});
+
+/** What the pool holds that is not part of its furniture (dom0, the template and its disk, the ISO). */
+export function leftovers(srv: XapiTestServer): string[] {
+  const out: string[] = [];
+  for (const [ref, o] of srv.pool.objects) {
+    const r = o.rec;
+    if (o.cls === 'VM' && !r.is_control_domain && ref !== srv.pool.templateRef) out.push(`VM ${String(r.name_label)}`);
+    if (o.cls === 'VDI' && !['win2022 base disk', 'winpv-9.1.0.iso'].includes(String(r.name_label))) out.push(`VDI ${String(r.name_label)}`);
+    if ((o.cls === 'VBD' || o.cls === 'VIF') && !srv.pool.objects.has(String(r.VM))) out.push(`${o.cls} of a missing VM`);
+  }
+  return out;
+}

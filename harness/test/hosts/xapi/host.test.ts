@@ -1,0 +1,162 @@
+import t from 'tap';
+import { startPool, makeBundle, shape, leftovers, rejects, XAPI_PW, GUEST_PW } from './fixture';
+import { XapiFailure } from '../../support/xapi-server';
+
+
+t.test('a Windows guest from clone to destroy: drivers, workloads, lifecycle, nothing left', async (t) => {
+  const pool = await startPool();
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  await host.open(pool.sink, { seed: 1 });
+  t.ok(host.capabilities.has('windows-guest') && host.capabilities.has('migrate') && host.capabilities.has('snapshot'));
+  t.notOk(host.capabilities.has('backend-control'), 'no dom0 SSH configured: no backend control');
+
+  const g1 = await host.createGuest(shape('win1'), 'smoke');
+  const vm = pool.srv.pool.get(g1.handle);
+  t.equal(vm.VCPUs_max, 4);
+  t.equal(vm.memory_static_max, 4096 * 2 ** 20);
+  t.equal(vm.is_a_template, false);
+  t.equal((vm.other_config as Record<string, string>)['winpv-run'], host.runId, 'tagged with the run');
+  t.match(String(vm.name_label), `winpv:${host.runId}:smoke/win1`);
+  t.equal((vm.VBDs as string[]).length, 3, 'OS disk, the new data disk, the CD drive');
+  t.equal((vm.VIFs as string[]).length, 1);
+
+  await host.startGuest(g1);
+  t.ok(g1.domid > 0, `domid ${g1.domid}`);
+  t.equal(await host.powerState(g1), 'running');
+  t.equal(host.homePath(g1), `/local/domain/${g1.domid}`);
+
+  const snap = await host.snapshot!.snapshot(g1, 'before-install');
+  const agent = host.agent(g1);
+  const before = await agent.driverStatus();
+  t.same(before.bound, []);
+  t.same(before.unplugged, { disks: false, nics: false }, 'emulated disk and NIC still there');
+
+  const bundle = makeBundle('9.1.0', 156);
+  const domidBefore = g1.domid;
+  await agent.installDrivers({ location: bundle, version: '9.1.0.156', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
+  t.ok(pool.events.some((e) => e.ev === 'log' && /needs a reboot/.test(e.msg)), 'pnputil asked for a reboot (3010)');
+  await host.rebootGuest(g1);
+  t.not(g1.domid, domidBefore, 'the reboot made a new domain');
+  const d = pool.byVm.get(g1.handle)!;
+  t.ok(d.state.files.has('C:\\winpv\\bundle\\9.1.0.156\\xenbus\\xenbus.sys'), 'the bundle was copied over SFTP');
+  t.ok(d.state.commands.every((c) => /-EncodedCommand [A-Za-z0-9+/=]+$/.test(c)), 'every command was an encoded PowerShell script');
+  const status = await agent.driverStatus();
+  t.same(status.bound.map((b) => `${b.driver} ${b.version} ${b.service}`).sort(), ['xenbus 9.1.0.156 xenbus', 'xennet 9.1.0.156 xennet', 'xenvbd 9.1.0.156 xenvbd', 'xenvif 9.1.0.156 xenvif']);
+  t.same(status.unplugged, { disks: true, nics: true });
+  const gm = pool.srv.pool.get(pool.srv.pool.get(g1.handle).guest_metrics);
+  t.equal(gm.PV_drivers_detected, true);
+
+  const blk = await agent.blockWorkload({ kind: 'block', guest: 'win1', device: 'vbd/832', blockSize: 4096, queueDepth: 32, threads: 2, writePercent: 30, pattern: 'random', durationMs: 10_000, verify: true, source: { file: 's.xml' } });
+  t.equal(blk.result.kind, 'block');
+  t.ok(Math.abs(blk.result.iops - 42000) < 1, `IOPS ${blk.result.iops}`);
+  t.equal(blk.result.verifyErrors, 0);
+  t.ok(blk.result.latencyMs['99']! > 0);
+  const diskspdScript = d.state.scripts.find((s) => s.startsWith('# winpv:diskspd'))!;
+  t.match(diskspdScript, /"#1"/, 'diskspd ran against the data disk (XENVBD target 1), not the system disk');
+
+  // A second guest to exchange traffic with.
+  const g2 = await host.createGuest(shape('win2', { vbds: [{ vdev: 'hda', sizeMiB: 40960, mode: 'w', backend: {} }] }), 'smoke');
+  await host.startGuest(g2);
+  await host.agent(g2).installDrivers({ location: bundle, version: '9.1.0.156', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
+  await host.rebootGuest(g2);
+  const net = await agent.netWorkload({ kind: 'net', guest: 'win1', device: 'vif/0', peer: 'win2', threads: 4, direction: 'send', durationMs: 5000, source: { file: 's.xml' } }, host.agent(g2));
+  t.ok(net.result.mbps > 1000, `${net.result.mbps} Mbit/s`);
+  t.match(net.raw!, /^<ntttcps /);
+
+  await host.suspend!.suspend(g1);
+  t.equal(await host.powerState(g1), 'suspended');
+  await host.suspend!.resume(g1);
+  t.equal(await host.powerState(g1), 'running');
+  const resident = pool.srv.pool.get(g1.handle).resident_on;
+  await host.migrate!.migrate(g1);
+  t.not(pool.srv.pool.get(g1.handle).resident_on, resident, 'moved to the other pool member');
+
+  await host.snapshot!.revert(g1, snap);
+  t.equal(await host.powerState(g1), 'halted', 'a disk snapshot reverts to a halted VM');
+  await host.snapshot!.deleteSnapshot(snap);
+  await host.startGuest(g1);
+  t.same((await agent.driverStatus()).bound, [], 'the revert took the drivers away');
+
+  await host.shutdownGuest(g1, 'clean');
+  t.equal(await host.powerState(g1), 'halted');
+  await host.destroyGuest(g1);
+  await host.destroyGuest(g1);
+  t.equal(await host.powerState(g1), 'gone');
+  await host.close();
+  t.same(leftovers(pool.srv), [], 'close() removed the second guest too: nothing left');
+
+  const whats = pool.events.filter((e) => e.ev === 'guest').map((e) => (e as { guest: string; what: string }).guest + ':' + (e as { what: string }).what);
+  for (const w of ['win1:created', 'win1:started', 'win1:snapshot', 'win1:rebooted', 'win1:suspended', 'win1:resumed', 'win1:migrated', 'win1:reverted', 'win1:shutdown', 'win1:destroyed', 'win2:destroyed']) {
+    t.ok(whats.includes(w), w);
+  }
+  const text = JSON.stringify(pool.events);
+  t.notMatch(text, XAPI_PW, 'the XAPI password is in no trace event');
+  t.notMatch(text, GUEST_PW, 'the guest password is in no trace event');
+});
+
+t.test('every failure path removes what the run created', async (t) => {
+  const pool = await startPool({ guests: 1 });
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  await host.open(pool.sink, { seed: 1 });
+
+  for (const method of ['VM.provision', 'VIF.create', 'VDI.create', 'VBD.create', 'VM.set_memory_limits']) {
+    pool.srv.pool.failNext.set(method, new XapiFailure('SR_FULL', ['OpaqueRef:sr', '1073741824']));
+    const e = await rejects(host.createGuest(shape('win1'), `fail-${method}`));
+    t.equal(e.code, 'XAPI_SR_FULL', `${method} failure surfaces`);
+    t.same(leftovers(pool.srv), [], `nothing left after ${method} failed`);
+  }
+
+  const e2 = await rejects(host.createGuest(shape('win1', { vbds: [{ vdev: 'hda', sizeMiB: 1, mode: 'w', backend: { 'max-ring-page-order': '0' } }] }), 'x'));
+  t.equal(e2.code, 'XAPI_UNSUPPORTED_SHAPE');
+  t.same(leftovers(pool.srv), []);
+
+  // A domain that cannot be built (create starts it paused), and a driver install that fails (the
+  // runner's teardown, or close(), destroys the guest).
+  pool.srv.pool.failNext.set('VM.start', new XapiFailure('HOST_NOT_ENOUGH_FREE_MEMORY', ['4294967296', '1073741824']));
+  const e3 = await rejects(host.createGuest(shape('win1'), 'boot-fails'));
+  t.equal(e3.code, 'XAPI_HOST_NOT_ENOUGH_FREE_MEMORY');
+  t.same(leftovers(pool.srv), []);
+  const g = await host.createGuest(shape('win1'), 'unpause-fails');
+  pool.srv.pool.failNext.set('VM.unpause', new XapiFailure('VM_BAD_POWER_STATE', [g.handle, 'paused', 'halted']));
+  t.equal((await rejects(host.startGuest(g))).code, 'XAPI_VM_BAD_POWER_STATE');
+  await host.destroyGuest(g);
+  t.same(leftovers(pool.srv), []);
+
+  const g2 = await host.createGuest(shape('win1'), 'install-fails');
+  await host.startGuest(g2);
+  const broken = makeBundle('9.2.0', 7, ['xenbus']);
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(`${broken}/xenbus/xenbus.inf`, '[Version]\r\nSignature="$Windows NT$"\r\n');
+  const e4 = await rejects(host.agent(g2).installDrivers({ location: broken, version: '9.2.0', drivers: ['xenbus'] }));
+  t.equal(e4.code, 'GUEST_COMMAND');
+  t.match(e4.message, /pnputil-add failed.*INF is invalid/);
+  await host.close();
+  t.same(leftovers(pool.srv), [], 'close() destroyed the guest the failed install left');
+});
+
+t.test('a crash is a guest crashed event and the dump is looked for after restart', async (t) => {
+  const pool = await startPool({ guests: 1 });
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  await host.open(pool.sink, { seed: 1 });
+  const g = await host.createGuest(shape('win1'), 'crash');
+  t.equal(pool.srv.pool.get(g.handle).actions_after_crash, 'preserve');
+  await host.startGuest(g);
+  pool.byVm.get(g.handle)!.state.crashDumps.push({ path: 'C:\\Windows\\MEMORY.DMP', bytes: 1073741824 });
+  pool.srv.pool.crash(g.handle);
+  const deadline = Date.now() + 8000;
+  while (!pool.events.some((e) => e.ev === 'log' && /crash dump/.test(e.msg)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const crashed = pool.events.find((e) => e.ev === 'guest' && e.what === 'crashed');
+  t.ok(crashed, 'crashed event');
+  const log = pool.events.find((e) => e.ev === 'log' && /crash dump/.test(e.msg));
+  t.match(log && log.ev === 'log' ? log.msg : '', /C:\\Windows\\MEMORY\.DMP \(1073741824 bytes\)/);
+
+  pool.srv.pool.guestHalt(g.handle);
+  const deadline2 = Date.now() + 5000;
+  while (!pool.events.some((e) => e.ev === 'guest' && e.what === 'halted-unexpectedly') && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 50));
+  t.ok(pool.events.some((e) => e.ev === 'guest' && e.what === 'halted-unexpectedly'), 'an unexpected halt is reported');
+  await host.close();
+  t.same(leftovers(pool.srv), []);
+});

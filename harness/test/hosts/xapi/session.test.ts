@@ -1,0 +1,67 @@
+import t from 'tap';
+import { XapiSession } from '../../../src/hosts/xapi/session';
+import { Secret } from '../../../src/model/secret';
+import { startXapiServer } from '../../support/xapi-server';
+import { rejects } from './fixture';
+
+const PW = 'planted-Pa55word-7f3a';
+
+
+t.test('TLS is verified by default: a self-signed server is refused, insecure accepts it', async (t) => {
+  const srv = await startXapiServer({ user: 'root', password: PW, tls: true });
+  t.teardown(() => srv.close());
+  const e = await rejects(XapiSession.open({ url: srv.url, user: 'root', password: new Secret(PW), insecure: false }));
+  t.equal(e.code, 'XAPI_TLS');
+  t.equal(e.kind, 'host');
+  t.match(e.message, /insecure/);
+  t.equal(srv.pool.sessions.size, 0, 'no session was opened over the untrusted channel');
+
+  const s = await XapiSession.open({ url: srv.url, user: 'root', password: new Secret(PW), insecure: true });
+  t.ok(s.all('VM').some((v) => v.is_a_template), 'the object cache is filled by event.from');
+  await s.close();
+});
+
+for (const transport of ['json-rpc', 'xml-rpc'] as const) {
+  t.test(`${transport}: login, calls, tasks and events`, async (t) => {
+    const srv = await startXapiServer({ user: 'root', password: PW, tls: true });
+    t.teardown(() => srv.close());
+    const s = await XapiSession.open({ url: srv.url, user: 'root', password: new Secret(PW), insecure: true, transport });
+    t.teardown(() => s.close());
+    t.ok(transport === 'json-rpc' ? srv.hits.json > 0 && srv.hits.xml === 0 : srv.hits.xml > 0 && srv.hits.json === 0, 'the chosen transport carried every call');
+
+    const tpl = s.all('VM').find((v) => v.is_a_template && !v.is_a_snapshot)!;
+    const clone = await s.callAsync<string>('VM.clone', tpl.$ref, 'winpv:test:x');
+    t.match(clone, /^OpaqueRef:/, 'a task result carries the new reference');
+    const rec = await s.waitFor('the clone in the cache', 5000, () => s.get(clone));
+    t.equal(rec.name_label, 'winpv:test:x');
+    t.equal(Number(rec.memory_static_max), 4096 * 2 ** 20, '64-bit ints arrive (as strings over XML-RPC)');
+
+    const e = await rejects(s.callAsync('VM.start', tpl.$ref, false, false));
+    t.equal(e.code, 'XAPI_VM_IS_TEMPLATE');
+    const e2 = await rejects(s.call('VM.get_power_state', 'OpaqueRef:nope'));
+    t.equal(e2.code, 'XAPI_HANDLE_INVALID');
+
+    await s.call('VM.set_is_a_template', clone, false);
+    await s.callAsync('VM.start', clone, false, false);
+    const e3 = await rejects(s.callAsync('VM.destroy', clone));
+    t.equal(e3.code, 'XAPI_VM_BAD_POWER_STATE');
+    t.match(e3.message, /halted, running/);
+    const ip = await s.waitFor('guest metrics', 5000, () => {
+      const vm = s.get(clone)!;
+      return vm.guest_metrics !== 'OpaqueRef:NULL' ? s.get(vm.guest_metrics as string)?.networks : undefined;
+    });
+    t.same(ip, { '0/ip': '192.0.2.100', '0/ipv4/0': '192.0.2.100' });
+    const e4 = await rejects(s.waitFor('something that never happens', 100, () => undefined));
+    t.equal(e4.code, 'XAPI_TIMEOUT');
+  });
+}
+
+t.test('a wrong password is SESSION_AUTHENTICATION_FAILED and never echoed', async (t) => {
+  const srv = await startXapiServer({ user: 'root', password: PW, tls: true });
+  t.teardown(() => srv.close());
+  const wrong = 'wrong-Secret-91bd';
+  const e = await rejects(XapiSession.open({ url: srv.url, user: 'root', password: new Secret(wrong), insecure: true }));
+  t.equal(e.code, 'XAPI_SESSION_AUTHENTICATION_FAILED');
+  t.notMatch(e.message, wrong);
+  t.notMatch(JSON.stringify(e), wrong);
+});

@@ -1,0 +1,122 @@
+import t from 'tap';
+import { runPlan } from '../../src/runner/run';
+import { TraceWriter } from '../../src/trace/writer';
+import { ReporterMultiplexer } from '../../src/report/multiplexer';
+import type { InstanceResult, RunSummary } from '../../src/model/result';
+import { evaluate } from '../../src/checks/evaluate';
+import { FakeHost } from '../fixtures/fake-host';
+import { fixtureSpecs } from '../fixtures/specs';
+import { block, install, planOf, scenario, sleep, waitConnected } from '../fixtures/scenarios';
+import type { Step } from '../../src/model/scenario';
+
+const specs = fixtureSpecs();
+
+async function run(host: FakeHost, steps: Step[], opts: { signal?: AbortSignal; timeoutMs?: number } = {}) {
+  const trace = new TraceWriter();
+  const seen: InstanceResult[] = [];
+  let end: RunSummary | undefined;
+  const reporter = new ReporterMultiplexer([{ onInstanceEnd: (r) => void seen.push(r), onRunEnd: (s) => void (end = s) }]);
+  const s = scenario('t', steps, opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {});
+  const outcome = await runPlan({ host, plan: planOf(s), specs, specHashes: {}, trace, reporter, signal: opts.signal, ringPeriodMs: 100 });
+  return { outcome, trace, seen, end: end!, result: outcome.summary.instances[0] };
+}
+
+const failing = (r: InstanceResult) => r.checks.filter((c) => c.verdict === 'fail').map((c) => c.check);
+
+t.test('a healthy scenario passes every check it can judge, and live == offline', async (t) => {
+  const host = new FakeHost();
+  const { outcome, trace, seen, result } = await run(host, [install(), waitConnected(), block(2000)]);
+  t.same(failing(result), [], JSON.stringify(result.checks.filter((c) => c.verdict === 'fail')));
+  t.equal(result.verdict, 'pass');
+  t.equal(outcome.summary.complete, true);
+  t.same(evaluate(trace.events, specs), outcome.summary.instances, 're-evaluating the trace gives the same verdicts');
+  t.same(seen, outcome.summary.instances, 'the live per-instance results are the final ones');
+  t.ok(trace.events.some((e) => e.ev === 'ring' && e.why === 'notify'), 'notification samples');
+  t.ok(trace.events.some((e) => e.ev === 'ring' && e.why === 'periodic'), 'periodic samples');
+  t.ok(trace.events.some((e) => e.ev === 'drivers' && e.expected?.version === '9.1.0'), 'drivers event after the install');
+  t.same(host.calls, ['create win', 'destroy win', 'close']);
+  const last = trace.events[trace.events.length - 1];
+  t.same(last.ev === 'run.end' && last.complete, true);
+});
+
+t.test('a ring that stops being consumed is STUCK: ring-progress fails, and only it', async (t) => {
+  const host = new FakeHost({ stall: 'vbd/51712' });
+  const { result } = await run(host, [install(), waitConnected(), block(3000)]);
+  t.same(failing(result), ['ring-progress', 'ring-responses']);
+  t.match(result.checks.find((c) => c.check === 'ring-progress')!.message, /STUCK/);
+});
+
+t.test('workload errors fail the workload check', async (t) => {
+  const { result } = await run(new FakeHost({ workloadErrors: 3 }), [install(), waitConnected(), block(500)]);
+  t.same(failing(result), ['workload']);
+});
+
+t.test('a frontend skipping Initialised fails xenbus-transitions', async (t) => {
+  const { result } = await run(new FakeHost({ skipState: true }), [install(), waitConnected(), sleep(100)]);
+  t.same(failing(result), ['xenbus-transitions']);
+});
+
+t.test('a crashed guest fails guest-alive and aborts the scenario; teardown still runs', async (t) => {
+  const host = new FakeHost({ crashOnWorkload: true });
+  const { result } = await run(host, [install(), waitConnected(), block(500)]);
+  t.same(failing(result), ['guest-alive']);
+  t.equal(result.aborted?.code, 'FAKE_CRASHED');
+  t.same(host.calls, ['create win', 'destroy win', 'close']);
+});
+
+t.test('a lost feature-suspend after resume fails guest-keys', async (t) => {
+  const host = new FakeHost({ noFeatureSuspend: true });
+  const { result } = await run(host, [install(), waitConnected(), sleep(100)]);
+  t.same(failing(result), ['guest-keys']);
+});
+
+t.test('a wait that never comes true times out in host time and aborts the scenario', async (t) => {
+  const host = new FakeHost();
+  const w: Step = { kind: 'wait', source: { file: 'x' }, guest: 'win', path: 'device/vbd/51712/state', equals: '7', timeoutMs: 2000 };
+  const { result } = await run(host, [install(), w]);
+  t.equal(result.aborted?.code, 'TIMEOUT');
+  t.equal(result.verdict, 'fail');
+  t.same(host.calls, ['create win', 'destroy win', 'close']);
+});
+
+t.test('the instance timeout is in host time', async (t) => {
+  const { result } = await run(new FakeHost(), [install(), sleep(60_000)], { timeoutMs: 5000 });
+  t.equal(result.aborted?.code, 'TIMEOUT');
+});
+
+t.test('a host that drops mid-run: not ok, teardown attempted, trace incomplete, bail out', async (t) => {
+  const host = new FakeHost({ dropAfterWorkloads: 0 });
+  const { outcome, trace, end } = await run(host, [install(), waitConnected(), block(500)]);
+  t.equal(outcome.hostError?.code, 'FAKE_DROPPED');
+  t.equal(end.complete, false);
+  t.match(end.bailOut, /host failure/);
+  t.equal(end.instances[0].verdict, 'fail');
+  t.ok(host.calls.includes('destroy win'), 'teardown ran');
+  const last = trace.events[trace.events.length - 1];
+  t.same(last.ev === 'run.end' && [last.complete, last.reason], [false, 'host-failure']);
+});
+
+t.test('SIGINT tears down and closes the trace as interrupted', async (t) => {
+  const host = new FakeHost();
+  const ac = new AbortController();
+  const steps: Step[] = [install(), waitConnected(), block(1000), { kind: 'sleep', source: { file: 'x' }, durationMs: 100_000 }];
+  setTimeout(() => ac.abort('SIGINT'), 50);
+  const { outcome, end, trace } = await run(host, steps, { signal: ac.signal });
+  t.equal(outcome.interrupted, true);
+  t.equal(end.bailOut, 'interrupted');
+  t.same(host.calls, ['create win', 'destroy win', 'close']);
+  const last = trace.events[trace.events.length - 1];
+  t.same(last.ev === 'run.end' && last.reason, 'interrupted');
+});
+
+t.test('a reporter that throws becomes a run error, the others still run', async (t) => {
+  const calls: string[] = [];
+  const m = new ReporterMultiplexer([
+    { onRunStart: () => { throw new Error('boom'); } },
+    { onRunStart: () => void calls.push('second') },
+  ]);
+  await m.onRunStart({ seed: 1, host: { kind: 'sim', label: 'sim' }, instances: [] });
+  t.same(calls, ['second']);
+  t.equal(m.errors.length, 1);
+  t.match(m.errors[0].error.message, /boom/);
+});

@@ -1,0 +1,99 @@
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadScenarios, loadScenarioFile } from '../../src/scenario';
+import { isWinpvError } from '../../src/model/errors';
+import { plan } from '../../src/plan/planner';
+
+const repo = resolve(__dirname, '..', '..', '..');
+const catalogue = join(repo, 'scenarios');
+
+t.test('the catalogue loads, is at least 20 scenarios, and is tagged', async (t) => {
+  const all = loadScenarios(['scenarios'], repo);
+  t.ok(all.length >= 20, `${all.length} scenarios`);
+  for (const s of all) {
+    t.ok(s.tags.some((x) => ['smoke', 'nightly', 'release', 'lab'].includes(x)), `${s.name} has a known tag`);
+    t.ok(s.steps.length > 0, `${s.name} has steps`);
+    t.equal(s.source.file.startsWith('scenarios/'), true, 'files are named relative to the working directory');
+  }
+  const names = all.map((s) => s.name);
+  for (const n of ['install-connect', 'upgrade-over-older', 'multi-page-ring', 'suspend-resume-x3-under-io', 'migrate-under-io', 'surprise-removal', 'two-guests-traffic']) {
+    t.ok(names.includes(n), n);
+  }
+  const p = plan(all, { seed: 1 });
+  t.ok(p.instances.length > all.length, 'the matrix adds instances');
+});
+
+t.test('matrix expansion substitutes typed values per instance', async (t) => {
+  const [s] = loadScenarios(['scenarios/multi-page-ring.xml'], repo);
+  t.same(s.matrix, [{ name: 'order', values: ['0', '1', '2', '3', '4'] }]);
+  const p = plan([s], { seed: 1 });
+  t.same(p.instances.map((i) => i.id), [0, 1, 2, 3, 4].map((o) => `multi-page-ring[order=${o}]`));
+  t.same(p.instances.map((i) => i.scenario.guests[0].vbds[0].ringPageOrder), [0, 1, 2, 3, 4]);
+  t.equal(p.instances[3].scenario.title, 'Multi-page blkif ring at ring-page-order 3');
+  t.equal(s.guests[0].vbds[0].backend['max-ring-page-order'], '4');
+});
+
+t.test('capability needs are derived from the steps', async (t) => {
+  const [s] = loadScenarios(['scenarios/migrate-under-io.xml'], repo);
+  t.ok(s.needs.includes('migrate'));
+  t.ok(s.needs.includes('windows-guest'));
+  const p = plan([s], { seed: 1, capabilities: new Set(['windows-guest']), hostKind: 'xl' });
+  t.equal(p.instances[0].skip, "host xl lacks 'migrate'");
+});
+
+const hasXmllint = spawnSync('xmllint', ['--version']).status === 0;
+t.test('scenario.xsd accepts every catalogue file (xmllint)', { skip: !hasXmllint && !process.env.CI ? 'xmllint (libxml2-utils) is not installed' : false }, async (t) => {
+  for (const f of readdirSync(catalogue).filter((n) => n.endsWith('.xml'))) {
+    const r = spawnSync('xmllint', ['--noout', '--schema', join(catalogue, 'scenario.xsd'), join(catalogue, f)], { encoding: 'utf8' });
+    t.equal(r.status, 0, `${f}: ${r.stderr.trim()}`);
+  }
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'winpv-scn-'));
+function bad(name: string, body: string, head = '<title>t</title><tags>smoke</tags><drivers>xenbus xenvbd</drivers>'): string {
+  const text = `<?xml version="1.0"?>\n<scenario name="${name}">\n${head}\n${body}\n</scenario>\n`;
+  const f = join(dir, `${name}.xml`);
+  writeFileSync(f, text);
+  return f;
+}
+const GUEST = '<guest name="win"><vbd vdev="xvda" size="1G"/><vif devid="0"/></guest>';
+
+const has = (list: string[], re: RegExp) => list.some((x) => re.test(x)) || `no problem matching ${re} in ${JSON.stringify(list)}`;
+function problems(file: string): string[] {
+  return loadScenarioFile(file, 'x.xml').problems.map((p) => `${p.location.line}:${p.location.path ?? ''}: ${p.message}`);
+}
+
+t.test('bad scenarios get located problems, all of them at once', async (t) => {
+  t.equal(has(problems(bad('a', `${GUEST}<steps><frobnicate guest="win"/></steps>`)), /^4:\/scenario\/steps\/frobnicate: element <frobnicate> is not allowed/), true);
+  t.equal(has(problems(bad('b', `${GUEST}<steps><block guest="win" device="xvdq" duration="1s"/></steps>`)), /^4:.*@device: guest 'win' has no device xvdq/), true);
+  t.equal(has(problems(bad('c', `${GUEST}<steps><reboot guest="nobody"/></steps>`)), /no guest 'nobody'/), true);
+  t.equal(has(problems(bad('d', `${GUEST}<steps><block guest="win" device="xvda" duration="1s" write-percent="130"/></steps>`)), /write-percent.*above the maximum 100/), true);
+  t.equal(has(problems(bad('e', `${GUEST}<faults><fault name="gremlins"/></faults><steps><sleep duration="1s"/></steps>`)), /'gremlins' is not a fault/), true);
+  t.equal(has(problems(bad('f', `${GUEST}<steps><sleep duration="1s"/></steps><checks><check name="workload"><param name="minGiraffes" value="1"/></check></checks>`)), /no parameter 'minGiraffes'/), true);
+  const two = problems(bad('g', `${GUEST}<steps><sleep duration="soon"/><net guest="win" device="xvda" duration="1s"/></steps>`));
+  t.equal(two.length, 2, 'every problem reported');
+  t.equal(has(problems(bad('h', `<guest name="win"><vbd vdev="xvda" size="1G" ring-page-order="\${order}"/></guest><steps><sleep duration="1s"/></steps>`)), /\$\{order\} is not a matrix variable/), true);
+  const i = problems(bad('i', `<guest name="win"><vbd vdev="xvda" size="1G" ring-page-order="\${o}"/></guest><steps><sleep duration="1s"/></steps>`, '<title>t</title><tags>smoke</tags><drivers>xenbus</drivers><matrix><axis name="o" values="3 4 5"/></matrix>'));
+  t.equal(has(i, /ring-page-order.*above the maximum 4 \(matrix o=5\)/), true);
+  t.equal(i.length, 1, 'only the combination that is wrong');
+  t.equal(has(problems(bad('j', '<guest name="win"/><steps><sleep duration="1s"/></steps><oops/>')), /<oops> is not allowed/), true);
+  t.ok(problems(bad('k', '<guest name="win"/><steps><sleep duration="1s"/>')).length > 0, 'not well formed');
+});
+
+t.test('loadScenarios throws one input error listing every file problem', async (t) => {
+  try {
+    loadScenarios([dir], dir);
+    t.fail('should throw');
+  } catch (e) {
+    t.ok(isWinpvError(e));
+    if (isWinpvError(e)) {
+      t.equal(e.exitCode, 2);
+      t.ok(e.problems.length >= 10);
+      t.ok(e.problems.every((p) => !p.location.file.startsWith('/')), 'no absolute paths');
+    }
+  }
+  t.throws(() => loadScenarios(['no/such/dir'], repo), { code: 'SCENARIO_NOT_FOUND' });
+});

@@ -1,0 +1,273 @@
+// dom0 of the test pool, reached over real SSH (the test SSH server): it answers the xenstore-*
+// tools, netback's debugfs io_ring_q* files and the backend statistics from a xenstore that follows
+// the pool: a started domain gets its backends (Initialising -> InitWait) and frontends; when the
+// guest reports PV drivers its frontends connect the way blkback/netback and the Windows drivers do.
+import { startTestSshServer, type TestSshServer } from '../ssh-server';
+import type { FakePool } from '../xapi-server/pool';
+
+export class FakeXenstore {
+  readonly nodes = new Map<string, string>();
+  readonly watchers = new Set<(path: string) => void>();
+  write(path: string, value: string) {
+    // parents exist implicitly, as with xenstore-write
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 1; i < parts.length; i++) {
+      const p = '/' + parts.slice(0, i).join('/');
+      if (!this.nodes.has(p)) this.nodes.set(p, '');
+    }
+    this.nodes.set(path, value);
+    for (const w of this.watchers) w(path);
+  }
+  rm(path: string) {
+    const had = [...this.nodes.keys()].filter((k) => k === path || k.startsWith(path + '/'));
+    for (const k of had) this.nodes.delete(k);
+    if (had.length) for (const w of this.watchers) w(path);
+    return had.length > 0;
+  }
+  list(path: string): string[] | undefined {
+    if (!this.nodes.has(path)) return undefined;
+    const pre = path === '/' ? '/' : path + '/';
+    return [...new Set([...this.nodes.keys()].filter((k) => k.startsWith(pre)).map((k) => k.slice(pre.length).split('/')[0]!))];
+  }
+}
+
+/** Xen vdev numbers of the device names XAPI gives HVM guests. */
+const vdev = (name: string) => ({ hda: 768, hdb: 832, hdc: 5632, hdd: 5696 } as Record<string, number>)[name] ?? 51712 + 16 * (name.charCodeAt(3) - 97);
+
+/** Parse the words of a POSIX sh command line built with shQuote. */
+function shWords(s: string): string[] {
+  const out: string[] = [];
+  const re = /'((?:[^']|'\\'')*)'|([^\s']+)/g;
+  for (const m of s.matchAll(re)) out.push(m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]!);
+  return out;
+}
+
+export interface Dom0Double {
+  ssh: TestSshServer;
+  xs: FakeXenstore;
+  close(): Promise<void>;
+}
+
+export async function startDom0Double(pool: FakePool, o: { user: string; password: string }): Promise<Dom0Double> {
+  const xs = new FakeXenstore();
+  const domains = new Map<string, number>(); // VM ref -> domid
+  const connected = new Set<number>();
+
+  const devicesOf = (vmRef: string) => {
+    const vm = pool.objects.get(vmRef)?.rec;
+    if (!vm) return { vbds: [] as number[], vifs: [] as number[] };
+    const vbds = (vm.VBDs as string[]).map((b) => pool.objects.get(b)?.rec).filter((b) => b && b.type === 'Disk' && b.currently_attached).map((b) => vdev(String(b!.device)));
+    const vifs = (vm.VIFs as string[]).map((v) => pool.objects.get(v)?.rec).filter((v) => v && v.currently_attached).map((v) => Number(v!.device));
+    return { vbds, vifs };
+  };
+
+  function domainUp(vmRef: string, domid: number) {
+    domains.set(vmRef, domid);
+    const home = `/local/domain/${domid}`;
+    xs.write(`${home}/domid`, String(domid));
+    xs.write(`${home}/name`, String(pool.objects.get(vmRef)?.rec.name_label ?? ''));
+    const { vbds, vifs } = devicesOf(vmRef);
+    for (const [kind, ids] of [['vbd', vbds], ['vif', vifs]] as const) {
+      for (const id of ids) {
+        const be = `/local/domain/0/backend/${kind}/${domid}/${id}`;
+        const fe = `${home}/device/${kind}/${id}`;
+        xs.write(`${be}/frontend`, fe);
+        xs.write(`${be}/frontend-id`, String(domid));
+        xs.write(`${be}/online`, '1');
+        xs.write(`${be}/state`, '1');
+        xs.write(`${fe}/backend`, be);
+        xs.write(`${fe}/backend-id`, '0');
+        if (kind === 'vif') {
+          xs.write(`${fe}/mac`, '00:16:3e:00:00:01');
+          xs.write(`${fe}/mtu`, '1500');
+        }
+        xs.write(`${fe}/state`, '1');
+        if (kind === 'vbd') {
+          for (const [k, v] of [['max-ring-page-order', '4'], ['feature-persistent', '1'], ['feature-max-indirect-segments', '256'], ['feature-flush-cache', '1'], ['feature-discard', '1'], ['multi-queue-max-queues', '2']]) xs.write(`${be}/${k}`, v);
+        } else {
+          for (const [k, v] of [['feature-sg', '1'], ['feature-gso-tcpv4', '1'], ['feature-gso-tcpv6', '1'], ['feature-rx-copy', '1'], ['feature-split-event-channels', '1'], ['feature-ctrl-ring', '1'], ['multi-queue-max-queues', '2'], ['mac', '00:16:3e:00:00:01']]) xs.write(`${be}/${k}`, v);
+        }
+        xs.write(`${be}/state`, '2');
+      }
+    }
+  }
+
+  /** The Windows drivers come up: xenbus's guest keys, then each frontend connects as the specs say
+   *  (xenvbd: keys, Initialised, backend Connected, Connected; xenvif: keys in Initialising, then
+   *  straight to Connected). */
+  function pvConnect(vmRef: string, domid: number, version: string) {
+    if (connected.has(domid)) return;
+    connected.add(domid);
+    const home = `/local/domain/${domid}`;
+    xs.write(`${home}/drivers/0`, `XenProject XENBUS ${version}`);
+    xs.write(`${home}/control/feature-suspend`, '1');
+    const { vbds, vifs } = devicesOf(vmRef);
+    let gref = 8;
+    let port = 10;
+    vbds.forEach((id, target) => {
+      const fe = `${home}/device/vbd/${id}`;
+      const be = `/local/domain/0/backend/vbd/${domid}/${id}`;
+      xs.write(`${fe}/target-id`, String(target));
+      xs.write(`${fe}/feature-surprise-remove`, '1');
+      xs.write(`${fe}/feature-online-resize`, '1');
+      xs.write(`${fe}/feature-large-sector-size`, '1');
+      xs.write(`${fe}/ring-page-order`, '4');
+      for (let i = 0; i < 16; i++) xs.write(`${fe}/ring-ref${i}`, String(gref++));
+      xs.write(`${fe}/event-channel`, String(port++));
+      xs.write(`${fe}/multi-queue-num-queues`, '1');
+      xs.write(`${fe}/protocol`, 'x86_64-abi');
+      xs.write(`${fe}/feature-persistent`, '1');
+      xs.write(`${home}/data/scsi/target/${target}/frontend`, fe);
+      xs.write(`${home}/data/scsi/target/${target}/device`, String(id));
+      xs.write(`${fe}/state`, '3');
+      xs.write(`${be}/sectors`, '2097152');
+      xs.write(`${be}/sector-size`, '512');
+      xs.write(`${be}/info`, '0');
+      xs.write(`${be}/state`, '4');
+      xs.write(`${fe}/state`, '4');
+    });
+    for (const id of vifs) {
+      const fe = `${home}/device/vif/${id}`;
+      const be = `/local/domain/0/backend/vif/${domid}/${id}`;
+      xs.write(`${fe}/tx-ring-ref`, String(gref++));
+      xs.write(`${fe}/rx-ring-ref`, String(gref++));
+      xs.write(`${fe}/event-channel`, String(port++));
+      xs.write(`${fe}/multi-queue-num-queues`, '1');
+      xs.write(`${fe}/request-rx-copy`, '1');
+      xs.write(`${fe}/feature-sg`, '1');
+      xs.write(`${fe}/feature-rx-notify`, '1');
+      xs.write(`${fe}/feature-gso-tcpv4`, '1');
+      xs.write(`${fe}/feature-gso-tcpv6`, '1');
+      xs.write(`${fe}/state`, '4');
+      xs.write(`${be}/state`, '4');
+      xs.write(`${home}/feature/hotplug/vif`, '1');
+      xs.write(`${home}/attr/vif/${id}/ipv4/0`, '127.0.0.2');
+    }
+  }
+
+  function domainDown(vmRef: string) {
+    const domid = domains.get(vmRef);
+    if (domid === undefined) return;
+    domains.delete(vmRef);
+    connected.delete(domid);
+    xs.rm(`/local/domain/0/backend/vbd/${domid}`);
+    xs.rm(`/local/domain/0/backend/vif/${domid}`);
+    xs.rm(`/local/domain/${domid}`);
+  }
+
+  const listener = (cls: string, _op: string, ref: string, rec: Record<string, unknown> | null) => {
+    if (cls === 'VM') {
+      const prev = domains.get(ref);
+      // A paused domain exists too (built, backends created); a crashed one kept for its dump as well.
+      const running = rec && (rec.power_state === 'Running' || rec.power_state === 'Paused') ? Number(rec.domid) : undefined;
+      if (prev !== undefined && prev !== running) domainDown(ref);
+      if (running !== undefined && running !== prev) domainUp(ref, running);
+      if (running !== undefined && rec && rec.guest_metrics !== 'OpaqueRef:NULL') {
+        const gm = pool.objects.get(String(rec.guest_metrics))?.rec;
+        const v = gm?.PV_drivers_version as Record<string, string> | undefined;
+        if (gm?.PV_drivers_detected && v) pvConnect(ref, running, `${v.major}.${v.minor}.${v.micro}.${v.build}`);
+      }
+    }
+  };
+  pool.listeners.add(listener);
+
+  const ioRing = (domid: number, q: number) =>
+    `Queue ${q}\nTX: nr_ents 256\nreq prod 4121 (7) cons 4119 (5) event 4122 (8)\nrsp prod 4114 (base) pvt 4114 (0) event 4115 (1)\npending prod 4251 pending cons 4249 nr_pending_reqs 2\ndealloc prod 3990 dealloc cons 3990 dealloc_queue 0\n\nRX: nr_ents 256\nreq prod 9012 (255) cons 8760 (3) event 8758 (1)\nrsp prod 8757 (base) pvt 8757 (0) event 8758 (1)\n\nNAPI state: 1 NAPI weight: 64 TX queue len ${domid}\n`;
+
+  const ssh = await startTestSshServer({
+    user: o.user,
+    password: o.password,
+    onExec: (ctx) => {
+      const c = ctx.command;
+      let m: RegExpExecArray | null;
+      if ((m = /^for p in (.*); do v=\$\(xenstore-read "\$p" 2>\/dev\/null\) && printf '\+%s\\n' "\$v" \|\| echo -; done$/.exec(c))) {
+        for (const p of shWords(m[1]!)) ctx.stdout(xs.nodes.has(p) ? `+${xs.nodes.get(p)}\n` : '-\n');
+        return 0;
+      }
+      const w = shWords(c);
+      if (w[0] === 'xenstore-list') {
+        const l = xs.list(w[1]!);
+        if (!l) {
+          ctx.stderr(`xenstore-list: could not access path ${w[1]}\n`);
+          return 1;
+        }
+        ctx.stdout(l.map((x) => x + '\n').join(''));
+        return 0;
+      }
+      if (w[0] === 'xenstore-ls' && w[1] === '-f') {
+        const root = w[2]!;
+        if (!xs.nodes.has(root)) {
+          ctx.stderr(`xenstore-ls: xs_directory (${root}): No such file or directory\n`);
+          return 1;
+        }
+        for (const [k, v] of [...xs.nodes].filter(([k]) => k === root || k.startsWith(root + '/')).sort(([a], [b]) => a.localeCompare(b))) {
+          ctx.stdout(`${k} = "${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"\n`);
+        }
+        return 0;
+      }
+      if (w[0] === 'xenstore-write') {
+        xs.write(w[1]!, w[2] ?? '');
+        return 0;
+      }
+      if (w[0] === 'xenstore-rm') {
+        if (!xs.rm(w[1]!)) {
+          ctx.stderr(`could not remove ${w[1]}\n`);
+          return 1;
+        }
+        return 0;
+      }
+      if ((m = /^xenstore-watch (\S+) \| while read -r p _; do v=\$\(xenstore-read "\$p" 2>\/dev\/null\) && printf '%s\\t\+%s\\n' "\$p" "\$v" \|\| printf '%s\\t-\\n' "\$p"; done$/.exec(c))) {
+        const root = shWords(m[1]!)[0]!;
+        // xenstore-watch prints the path; the shell loop reads the value right away, in dom0.
+        const line = (p: string) => `${p}\t${xs.nodes.has(p) ? `+${xs.nodes.get(p)}` : '-'}\n`;
+        return new Promise<number>((resolve) => {
+          const send = (p: string) => {
+            if (p === root || p.startsWith(root + '/')) ctx.channel.write(line(p));
+          };
+          ctx.channel.write(line(root)); // fired once when the watch is registered
+          xs.watchers.add(send);
+          ctx.channel.on('close', () => {
+            xs.watchers.delete(send);
+            resolve(0);
+          });
+        });
+      }
+      if ((m = /^cd \/sys\/kernel\/debug\/xen-netback 2>\/dev\/null && for d in vif(\d+)\.\*;/.exec(c))) {
+        const domid = Number(m[1]);
+        const vmRef = [...domains].find(([, d]) => d === domid)?.[0];
+        if (vmRef && connected.has(domid)) for (const id of devicesOf(vmRef).vifs) ctx.stdout(`vif${domid}.${id}/io_ring_q0\nvif${domid}.${id}/io_ring_q1\n`);
+        return 0;
+      }
+      if (w[0] === 'cat' && (m = /^\/sys\/kernel\/debug\/xen-netback\/vif(\d+)\.(\d+)\/io_ring_q(\d+)$/.exec(w[1] ?? ''))) {
+        if (!connected.has(Number(m[1]))) {
+          ctx.stderr(`cat: ${w[1]}: No such file or directory\n`);
+          return 1;
+        }
+        ctx.stdout(ioRing(Number(m[1]), Number(m[3])));
+        return 0;
+      }
+      if ((m = /^cd (\S+) 2>\/dev\/null && grep -H \. \*$/.exec(c))) {
+        const dir = shWords(m[1]!)[0]!;
+        if (/^\/sys\/bus\/xen-backend\/devices\/vbd-\d+-\d+\/statistics$/.test(dir)) {
+          ctx.stdout('ds_req:0\nf_req:12\noo_req:0\nrd_req:210344\nrd_sect:1682752\nwr_req:90147\nwr_sect:721176\n');
+          return 0;
+        }
+        if (/^\/sys\/class\/net\/vif\d+\.\d+\/statistics$/.test(dir)) {
+          ctx.stdout('rx_bytes:1250000123\nrx_packets:860000\ntx_bytes:52000000\ntx_packets:400000\nrx_dropped:0\ntx_dropped:0\n');
+          return 0;
+        }
+        return 1;
+      }
+      ctx.stderr(`sh: 1: ${w[0]}: not found\n`);
+      return 127;
+    },
+  });
+  return {
+    ssh,
+    xs,
+    async close() {
+      pool.listeners.delete(listener);
+      await ssh.close();
+    },
+  };
+}

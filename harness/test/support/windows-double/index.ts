@@ -1,0 +1,343 @@
+// A Windows Server guest double reached over real SSH (ssh2's Server, like Windows' OpenSSH with
+// cmd.exe as the default shell): it accepts only `powershell.exe ... -EncodedCommand <base64>`
+// command lines, decodes the script, reads the operation marker and the JSON parameters, and answers
+// the way Windows would: pnputil's text, Get-PnpDevice JSON, diskspd -Rxml and NTttcp -xml documents.
+// Files come in over SFTP into an in-memory C: drive; pnputil reads the staged INF's DriverVer.
+import { Server, utils, type Connection, type SFTPWrapper } from 'ssh2';
+import type { AddressInfo } from 'node:net';
+import { sha256Fingerprint } from '../../../src/remote/known-hosts';
+import { decodeCommand, OP_MARKER } from '../../../src/guests/windows/powershell';
+import { renderDiskspdXml } from '../../../src/workloads/diskspd';
+import { renderNtttcpXml } from '../../../src/workloads/ntttcp';
+
+export interface DriverPackage {
+  driver: string;
+  version: string;
+  date: string;
+  provider: string;
+  published: string;
+}
+
+export interface WindowsGuestState {
+  name: string;
+  /** Driver store: packages added with pnputil (by driver name). */
+  store: Map<string, DriverPackage>;
+  /** What is bound now (changes at boot to what the store holds). */
+  bound: Map<string, DriverPackage>;
+  /** Files on C: (path with \ separators, upper-cased drive). */
+  files: Map<string, Buffer>;
+  crashDumps: { path: string; bytes: number }[];
+  verifier: string[];
+  /** Every decoded script, in order. */
+  scripts: string[];
+  /** Raw command lines as received. */
+  commands: string[];
+  /** Make the next diskspd run fail like an interrupted run (<Error>). */
+  failNextDiskspd?: boolean;
+  /** I/O blocks the verify pass reports as different. */
+  verifyMismatches: number;
+  /** A disc is in the CD drive (D:). */
+  cdLoaded: boolean;
+}
+
+export interface WindowsDouble {
+  host: string;
+  port: number;
+  hostKeyFingerprint: string;
+  state: WindowsGuestState;
+  /** A disc goes into the CD drive: its files appear under D:\\ (null: ejected). */
+  insertDisc(files: Map<string, Buffer> | null): void;
+  /** The guest "boots": drivers in the store become bound. Returns the PV version xenbus reports. */
+  boot(): { major: number; minor: number; micro: number; build: number } | undefined;
+  close(): Promise<void>;
+}
+
+const normPath = (p: string) => p.replace(/\//g, '\\').replace(/^\\?([a-zA-Z]):/, (_, d: string) => `${d.toUpperCase()}:`);
+
+/** Clones of one template share the host key: pass one to several doubles. */
+export const generateHostKey = (): string => utils.generateKeyPairSync('ed25519').private;
+
+export async function startWindowsDouble(o: { name: string; host: string; port?: number; user: string; password?: string; authorizedKey?: string; hostKey?: string }): Promise<WindowsDouble> {
+  const hostKey = { private: o.hostKey ?? generateHostKey() };
+  const parsed = utils.parseKey(hostKey.private);
+  if (parsed instanceof Error) throw parsed;
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  const authorized = o.authorizedKey ? utils.parseKey(o.authorizedKey) : undefined;
+  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, cdLoaded: false };
+  const conns = new Set<Connection>();
+  let nextOem = 3;
+
+  const server = new Server({ hostKeys: [hostKey.private] }, (client) => {
+    conns.add(client);
+    client.on('close', () => conns.delete(client));
+    client.on('error', () => undefined);
+    client.on('authentication', (ctx) => {
+      if (ctx.username !== o.user) return ctx.reject();
+      if (ctx.method === 'password' && o.password !== undefined && ctx.password === o.password) return ctx.accept();
+      if (ctx.method === 'publickey' && authorized && !(authorized instanceof Error)) {
+        const k = Array.isArray(authorized) ? authorized[0] : authorized;
+        if (ctx.key.algo === k.type && ctx.key.data.equals(k.getPublicSSH())) {
+          if (!ctx.signature) return ctx.accept();
+          if (ctx.blob && k.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
+        }
+      }
+      ctx.reject(['password', 'publickey']);
+    });
+    client.on('ready', () => {
+      client.on('session', (accept) => {
+        const session = accept();
+        session.on('exec', (acceptExec, _reject, info) => {
+          const ch = acceptExec();
+          ch.on('data', () => undefined);
+          state.commands.push(info.command);
+          const r = execute(info.command);
+          setImmediate(() => {
+            if (r.stdout) ch.write(r.stdout);
+            if (r.stderr) ch.stderr.write(r.stderr);
+            ch.exit(r.code);
+            ch.end();
+          });
+        });
+        session.on('sftp', (acceptSftp) => serveSftp(acceptSftp(), state.files));
+      });
+    });
+  });
+
+  function execute(line: string): { code: number; stdout: string; stderr: string } {
+    if (!/^powershell\.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand [A-Za-z0-9+/=]+$/.test(line)) {
+      return { code: 1, stdout: '', stderr: `'${line.split(' ')[0]}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n` };
+    }
+    const script = decodeCommand(line)!;
+    state.scripts.push(script);
+    const op = script.startsWith(OP_MARKER) ? script.slice(OP_MARKER.length, script.indexOf('\n')) : '';
+    // The parameters are the single-quoted JSON literal of the $p line (quotes doubled inside).
+    const pm = /^\$p = ConvertFrom-Json '((?:[^']|'')*)'$/m.exec(script);
+    const p = pm ? (JSON.parse(pm[1]!.replace(/''/g, "'")) as Record<string, unknown>) : {};
+    try {
+      return ops[op]?.(p) ?? { code: 1, stdout: '', stderr: `unknown script (${op || 'no marker'})\r\n` };
+    } catch (e) {
+      return { code: 1, stdout: '', stderr: `${(e as Error).message}\r\n` };
+    }
+  }
+
+  const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
+
+  const ops: Record<string, (p: Record<string, unknown>) => { code: number; stdout: string; stderr: string }> = {
+    mkdir: () => ({ code: 0, stdout: '', stderr: '' }),
+    'cd-drive': () => (state.cdLoaded ? { code: 0, stdout: JSON.stringify({ Letter: 'D' }), stderr: '' } : { code: 1, stdout: '', stderr: 'no CD in the drive\r\n' }),
+    'pnputil-add': (p) => {
+      const inf = normPath(String(p.inf));
+      const base = inf.slice(inf.lastIndexOf('\\') + 1);
+      const text = state.files.get(inf)?.toString('utf8');
+      if (text === undefined) {
+        return { code: 2, stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nFailed to add driver package: The system cannot find the file specified.\n\nTotal driver packages:  1\nAdded driver packages:  0\n`), stderr: '' };
+      }
+      const dv = /^\s*DriverVer\s*=\s*([0-9/]+)\s*,\s*([0-9.]+)/im.exec(text);
+      const prov = /^\s*Provider\s*=\s*(.+)$/im.exec(text);
+      if (!dv) {
+        return { code: 13, stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nFailed to add driver package: The INF is invalid.\n\nTotal driver packages:  1\nAdded driver packages:  0\n`), stderr: '' };
+      }
+      const driver = base.replace(/\.inf$/i, '').toLowerCase();
+      const published = `oem${nextOem++}.inf`;
+      state.store.set(driver, { driver, version: dv[2]!, date: dv[1]!, provider: (prov?.[1] ?? 'Xen Project').replace(/"/g, '').trim(), published });
+      // A device already bound to an older package needs a reboot to take the new one.
+      const reboot = driver === 'xenbus' || state.bound.has(driver);
+      return {
+        code: reboot ? 3010 : 0,
+        stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nDriver package added successfully.\nPublished Name:         ${published}\nDriver package installed on matching devices.\n\nTotal driver packages:  1\nAdded driver packages:  1\n${reboot ? 'System reboot is needed to complete install operations!\n' : ''}`),
+        stderr: '',
+      };
+    },
+    'pnputil-enum': () => ({ code: 0, stdout: crlf(enumDevices()), stderr: '' }),
+    'pnp-devices': () => ({ code: 0, stdout: JSON.stringify(pnpDevices()), stderr: '' }),
+    verifier: (p) => {
+      state.verifier = (p.drivers as string[]) ?? [];
+      return { code: 2, stdout: crlf('\nThe system reboot is required for the changes to take effect.\n'), stderr: '' };
+    },
+    'disk-of': (p) => {
+      const target = Number(p.target);
+      if (!Number.isInteger(target) || target < 0 || target > 3) return { code: 1, stdout: '', stderr: `no disk at XENVBD target ${p.target}\r\n` };
+      return { code: 0, stdout: JSON.stringify({ Number: target, IsSystem: target === 0, IsBoot: target === 0 }), stderr: '' };
+    },
+    diskspd: (p) => diskspd(p.args as string[]),
+    verify: (p) => ({ code: 0, stdout: JSON.stringify({ blocks: Number(p.mib), mismatches: state.verifyMismatches }), stderr: '' }),
+    ntttcp: (p) => ntttcp(p.args as string[]),
+    'crash-dump': () => ({ code: 0, stdout: JSON.stringify(state.crashDumps.map((d) => ({ FullName: d.path, Length: d.bytes }))), stderr: '' }),
+  };
+
+  const pvBound = () => state.bound.has('xenbus');
+  // Revisions as the driver specs have them: xenvif and xenvbd bind XENBUS ...&REV_0900000B,
+  // xennet binds XENVIF ...&DEV_NET&REV_09000005.
+  const rev = '&REV_0900000B';
+  const netRev = '&REV_09000005';
+  function devices() {
+    const xb = state.bound.get('xenbus');
+    const list: { id: string; desc: string; cls: string; drv?: DriverPackage; matching: string; service: string }[] = [
+      { id: 'PCI\\VEN_5853&DEV_0001&SUBSYS_00015853&REV_02\\3&267A616A&0&18', desc: xb ? 'XENBUS' : 'PCI Device', cls: 'System', drv: xb, matching: 'PCI\\VEN_5853&DEV_0001&SUBSYS_00015853&REV_02', service: xb ? 'xenbus' : '' },
+    ];
+    if (xb) {
+      const vif = state.bound.get('xenvif');
+      const net = state.bound.get('xennet');
+      const vbd = state.bound.get('xenvbd');
+      list.push(
+        { id: `XENBUS\\VEN_XP0001&DEV_VIF${rev}\\_`, desc: 'XENVIF', cls: 'System', drv: vif, matching: `XENBUS\\VEN_XP0001&DEV_VIF${rev}`, service: vif ? 'xenvif' : '' },
+        { id: `XENVIF\\VEN_XP0001&DEV_NET${netRev}\\0`, desc: 'XENNET', cls: 'Net', drv: vif ? net : undefined, matching: `XENVIF\\VEN_XP0001&DEV_NET${netRev}`, service: net ? 'xennet' : '' },
+        { id: `XENBUS\\VEN_XP0001&DEV_VBD${rev}\\_`, desc: 'XENVBD', cls: 'SCSIAdapter', drv: vbd, matching: `XENBUS\\VEN_XP0001&DEV_VBD${rev}`, service: vbd ? 'xenvbd' : '' },
+      );
+    }
+    return list;
+  }
+
+  function enumDevices(): string {
+    let out = 'Microsoft PnP Utility\n\n';
+    for (const d of devices()) {
+      out += `Instance ID:                ${d.id}\nDevice Description:         ${d.drv ? d.desc : 'Unknown device'}\nClass Name:                 ${d.cls}\n`;
+      out += `Manufacturer Name:          ${d.drv?.provider ?? '(Unknown)'}\nStatus:                     ${d.drv ? 'Started' : 'Problem'}\n`;
+      if (d.drv) {
+        out += `Driver Name:                ${d.drv.published}\nMatching Drivers:\n    Driver Name:            ${d.drv.published}\n    Original Name:          ${d.drv.driver}.inf\n`;
+        out += `    Provider Name:          ${d.drv.provider}\n    Class Name:             ${d.cls}\n    Driver Version:         ${d.drv.date} ${d.drv.version}\n`;
+        out += `    Matching Device ID:     ${d.matching}\n    Driver Rank:            00FF0000\n    Driver Status:          Best Ranked / Installed\n`;
+      } else out += 'Problem Code:               28 (0x1C) [CM_PROB_FAILED_INSTALL]\n';
+      out += '\n';
+    }
+    if (!pvBound()) {
+      out += 'Instance ID:                IDE\\DISKQEMU_HARDDISK___________________________2.5+____\\5&1F5B7A2&0&0.0.0\nDevice Description:         QEMU HARDDISK ATA Device\nClass Name:                 DiskDrive\nStatus:                     Started\nDriver Name:                disk.inf\n\n';
+    }
+    return out;
+  }
+
+  function pnpDevices() {
+    return {
+      xen: devices().map((d) => ({ InstanceId: d.id, Status: d.drv ? 'OK' : 'Error', Problem: d.drv ? 'CM_PROB_NONE' : 'CM_PROB_FAILED_INSTALL', Service: d.service || null, HardwareIds: [d.matching] })),
+      emulatedDisks: pvBound() ? [] : [{ InstanceId: 'IDE\\DISKQEMU_HARDDISK\\5&1F5B7A2&0&0.0.0', FriendlyName: 'QEMU HARDDISK ATA Device' }],
+      emulatedNics: pvBound() ? [] : [{ InstanceId: 'PCI\\VEN_10EC&DEV_8139\\3&267A616A&0&20', FriendlyName: 'Realtek RTL8139C+ Fast Ethernet NIC' }],
+    };
+  }
+
+  const flag = (args: string[], f: string) => {
+    const a = args.find((x) => x.startsWith(f));
+    return a === undefined ? undefined : a.slice(f.length);
+  };
+
+  function diskspd(args: string[]): { code: number; stdout: string; stderr: string } {
+    const bs = Number(flag(args, '-b'));
+    const qd = Number(flag(args, '-o'));
+    const threads = Number(flag(args, '-t'));
+    const wp = Number(flag(args, '-w'));
+    const secs = Number(flag(args, '-d'));
+    const target = args[args.length - 1]!;
+    if (![bs, qd, threads, wp, secs].every(Number.isFinite) || !args.includes('-Rxml')) return { code: 1, stdout: '', stderr: 'diskspd: invalid arguments\r\n' };
+    // PV storage is faster than the emulated disk: the double answers with plausible figures.
+    const iops = pvBound() ? 42000 : 900;
+    const perThread = Math.floor((iops * secs) / threads);
+    const writes = Math.floor((perThread * wp) / 100);
+    const lat = (n: number, base: number) => Array.from({ length: Math.min(n, 2000) }, (_, i) => base + (i % 97) / 40);
+    const fail = state.failNextDiskspd;
+    state.failNextDiskspd = false;
+    const xml = renderDiskspdXml({
+      computerName: state.name.toUpperCase(),
+      profile: { durationSeconds: secs, warmupSeconds: 0, blockSize: bs, queueDepth: qd, threadsPerTarget: threads, writePercent: wp, random: args.some((a) => a.startsWith('-r')), measureLatency: args.includes('-L'), disableOsCache: args.includes('-Sh') },
+      testTimeSeconds: secs,
+      cpus: [{ userPercent: 2, kernelPercent: 18, idlePercent: 80 }, { userPercent: 1.5, kernelPercent: 12.5, idlePercent: 86 }],
+      threads: Array.from({ length: threads }, () => ({ targets: [{ path: target, fileSize: 10 * 2 ** 30, readBytes: (perThread - writes) * bs, readCount: perThread - writes, writeBytes: writes * bs, writeCount: writes, readLatencyMs: lat(perThread - writes, 0.3), writeLatencyMs: lat(writes, 0.6) }] })),
+      error: fail ? 'The test was interrupted before the measurements began. No results are displayed.' : undefined,
+    });
+    return { code: 0, stdout: crlf(xml), stderr: '' };
+  }
+
+  function ntttcp(args: string[]): { code: number; stdout: string; stderr: string } {
+    const role = args.includes('-s') ? 'sender' : 'receiver';
+    const m = args[args.indexOf('-m') + 1] ?? '';
+    const threads = Number(m.split(',')[0]);
+    const secs = Number(args[args.indexOf('-t') + 1]);
+    if (!Number.isFinite(threads) || !Number.isFinite(secs)) return { code: 1, stdout: '', stderr: 'ntttcp: invalid arguments\r\n' };
+    const bytesPerThread = (pvBound() ? 1.2e9 : 9e7) * secs / threads;
+    const xml = renderNtttcpXml({
+      role, computerName: state.name.toUpperCase(),
+      params: { port: 5001, runTimeMs: secs * 1000, warmupMs: 0, cooldownMs: 0, udp: false, verifyData: false, bufferLen: 65536, async: false },
+      threads: Array.from({ length: threads }, () => ({ bytes: Math.round(bytesPerThread), realtimeSeconds: secs })),
+      realtimeSeconds: secs, packetsSent: 1000 * secs, packetsReceived: 1000 * secs, packetsRetransmitted: role === 'sender' ? 3 : 0, errors: 0, cpuPercent: 21.5,
+    });
+    return { code: 0, stdout: crlf(xml), stderr: '' };
+  }
+
+  await new Promise<void>((res) => server.listen(o.port ?? 0, o.host, () => res()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    host: o.host,
+    port,
+    hostKeyFingerprint: sha256Fingerprint(key.getPublicSSH()),
+    state,
+    insertDisc(files) {
+      for (const k of [...state.files.keys()]) if (k.startsWith('D:\\')) state.files.delete(k);
+      state.cdLoaded = files !== null;
+      for (const [k, v] of files ?? []) state.files.set(normPath(`D:\\${k}`), v);
+    },
+    boot() {
+      for (const [k, v] of state.store) state.bound.set(k, v);
+      const xb = state.bound.get('xenbus');
+      if (!xb) return undefined;
+      const [major, minor, micro, build] = xb.version.split('.').map(Number) as [number, number, number, number];
+      return { major, minor, micro, build };
+    },
+    close: () =>
+      new Promise<void>((res) => {
+        for (const c of conns) c.end();
+        server.close(() => res());
+      }),
+  };
+}
+
+const { STATUS_CODE, OPEN_MODE } = utils.sftp;
+
+/** An SFTP subsystem over an in-memory C: drive (enough for OpenSSH-for-Windows uploads and reads). */
+function serveSftp(sftp: SFTPWrapper, files: Map<string, Buffer>) {
+  const handles = new Map<number, { path: string; data: Buffer; write: boolean }>();
+  let next = 1;
+  const h = (id: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(id);
+    return b;
+  };
+  sftp.on('OPEN', (reqid, filename, flags) => {
+    const path = normPath(filename);
+    const write = (flags & OPEN_MODE.WRITE) !== 0;
+    const existing = files.get(path);
+    if (!write && !existing) return sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE);
+    const id = next++;
+    handles.set(id, { path, data: write && flags & OPEN_MODE.TRUNC ? Buffer.alloc(0) : (existing ?? Buffer.alloc(0)), write });
+    sftp.handle(reqid, h(id));
+  });
+  sftp.on('WRITE', (reqid, handle, offset, data) => {
+    const f = handles.get(handle.readUInt32BE(0));
+    if (!f) return sftp.status(reqid, STATUS_CODE.FAILURE);
+    const end = offset + data.length;
+    if (end > f.data.length) f.data = Buffer.concat([f.data, Buffer.alloc(end - f.data.length)]);
+    data.copy(f.data, offset);
+    sftp.status(reqid, STATUS_CODE.OK);
+  });
+  sftp.on('READ', (reqid, handle, offset, length) => {
+    const f = handles.get(handle.readUInt32BE(0));
+    if (!f) return sftp.status(reqid, STATUS_CODE.FAILURE);
+    if (offset >= f.data.length) return sftp.status(reqid, STATUS_CODE.EOF);
+    sftp.data(reqid, f.data.subarray(offset, offset + length));
+  });
+  sftp.on('FSTAT', (reqid, handle) => {
+    const f = handles.get(handle.readUInt32BE(0));
+    if (!f) return sftp.status(reqid, STATUS_CODE.FAILURE);
+    sftp.attrs(reqid, { mode: 0o100644, size: f.data.length, uid: 0, gid: 0, atime: 0, mtime: 0 });
+  });
+  sftp.on('STAT', (reqid, p) => {
+    const d = files.get(normPath(p));
+    if (!d) return sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE);
+    sftp.attrs(reqid, { mode: 0o100644, size: d.length, uid: 0, gid: 0, atime: 0, mtime: 0 });
+  });
+  sftp.on('CLOSE', (reqid, handle) => {
+    const id = handle.readUInt32BE(0);
+    const f = handles.get(id);
+    if (f?.write) files.set(f.path, f.data);
+    handles.delete(id);
+    sftp.status(reqid, STATUS_CODE.OK);
+  });
+  sftp.on('REALPATH', (reqid, p) => sftp.name(reqid, [{ filename: p, longname: p, attrs: {} as never }]));
+}

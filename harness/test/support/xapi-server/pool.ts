@@ -1,0 +1,327 @@
+// The stateful model behind the XAPI test server: a one- or two-host pool with VMs, VBDs, VDIs, SRs,
+// VIFs, networks, guest metrics and tasks, an event log served by event.from, and the real XenAPI
+// error codes. Guests are modelled just enough for a harness to drive them: a started VM gets a domid
+// and, shortly after, guest metrics naming its IP and the PV driver version its guest reports.
+import { randomUUID } from 'node:crypto';
+import type { XrValue } from './xmlrpc';
+
+export class XapiFailure extends Error {
+  constructor(readonly code: string, readonly params: string[] = []) {
+    super(`${code}(${params.join(', ')})`);
+  }
+}
+
+type Rec = Record<string, XrValue>;
+const CLASSES = ['pool', 'host', 'SR', 'VDI', 'VBD', 'VIF', 'network', 'VM', 'VM_metrics', 'VM_guest_metrics', 'task', 'PBD', 'console', 'message'] as const;
+const NULL = 'OpaqueRef:NULL';
+
+interface Event {
+  id: number;
+  cls: string;
+  operation: 'add' | 'mod' | 'del';
+  ref: string;
+  snapshot: Rec | null;
+}
+
+/** What the guest inside a VM reports, set by tests (the Windows double updates it on driver install). */
+export interface GuestState {
+  ip: string;
+  /** PV driver version reported once the guest runs with PV drivers; undefined = no PV drivers. */
+  pvVersion?: { major: number; minor: number; micro: number; build: number };
+}
+
+export interface PoolOptions {
+  user: string;
+  password: string;
+  hosts?: string[];
+  /** Address of every pool member (dom0 SSH goes there); default 192.0.2.1x. */
+  hostAddress?: string;
+  /** Delay before guest metrics appear after start/reboot/resume (ms). */
+  bootDelayMs?: number;
+  guest?: (vmRef: string, vm: Rec) => GuestState;
+  /** Called after VM.revert restored a snapshot (the guest's own state goes back too). */
+  onRevert?: (vmRef: string, snapshotRef: string) => void;
+}
+
+export class FakePool {
+  readonly objects = new Map<string, { cls: string; rec: Rec }>();
+  private events: Event[] = [];
+  private nextEvent = 1;
+  private waiters = new Set<() => void>();
+  readonly sessions = new Map<string, { user: string }>();
+  readonly calls: { method: string; params: XrValue[] }[] = [];
+  readonly poolRef: string;
+  readonly hostRefs: string[] = [];
+  readonly defaultSr: string;
+  readonly isoSr: string;
+  readonly networkRef: string;
+  readonly templateRef: string;
+  private nextDomid = 1;
+  private timers = new Set<NodeJS.Timeout>();
+  /** Methods that fail with the given error the next time they are called (fault injection). */
+  readonly failNext = new Map<string, XapiFailure>();
+
+  constructor(readonly opts: PoolOptions) {
+    const hosts = opts.hosts ?? ['xs-host1', 'xs-host2'];
+    hosts.forEach((name, i) => {
+      this.hostRefs.push(this.add('host', { name_label: name, address: opts.hostAddress ?? `192.0.2.${10 + i}`, enabled: true, resident_VMs: [], other_config: {}, API_version_major: 2, API_version_minor: 21 }));
+    });
+    this.defaultSr = this.add('SR', { name_label: 'Local storage', type: 'lvm', content_type: 'user', VDIs: [], PBDs: [], other_config: {}, physical_size: 500 * 2 ** 30, shared: false });
+    this.isoSr = this.add('SR', { name_label: 'ISOs', type: 'iso', content_type: 'iso', VDIs: [], PBDs: [], other_config: {}, physical_size: 0, shared: true });
+    this.add('VDI', this.vdiRecord(this.isoSr, 'winpv-9.1.0.iso', 60 * 2 ** 20, { read_only: true, type: 'user' }));
+    this.networkRef = this.add('network', { name_label: 'Pool-wide network associated with eth0', bridge: 'xenbr0', VIFs: [], other_config: {} });
+    this.poolRef = this.add('pool', { name_label: 'test pool', master: this.hostRefs[0]!, default_SR: this.defaultSr, other_config: {} });
+    // dom0: must never be touched by a harness.
+    this.add('VM', { ...this.vmRecord('Control domain on host: xs-host1'), is_control_domain: true, power_state: 'Running', domid: 0, resident_on: this.hostRefs[0]! });
+    this.templateRef = this.add('VM', { ...this.vmRecord('Windows Server 2022 (winpv base)'), is_a_template: true });
+    const osVdi = this.add('VDI', this.vdiRecord(this.defaultSr, 'win2022 base disk', 40 * 2 ** 30));
+    this.createVbd(this.templateRef, osVdi, '0', 'Disk', false);
+    this.createVbd(this.templateRef, NULL, '3', 'CD', true);
+    this.createVif(this.templateRef, '0', '');
+  }
+
+  // ---------------------------------------------------------------------------- records and events
+
+  private record(cls: string, fields: Rec): Rec {
+    return { uuid: randomUUID(), ...fields };
+  }
+
+  add(cls: string, fields: Rec): string {
+    const ref = `OpaqueRef:${randomUUID()}`;
+    const rec = this.record(cls, fields);
+    this.objects.set(ref, { cls, rec });
+    this.emit(cls, 'add', ref, rec);
+    // keep back-pointers the way XAPI does
+    if (cls === 'VDI') this.push(rec.SR as string, 'VDIs', ref);
+    if (cls === 'VBD') {
+      this.push(rec.VM as string, 'VBDs', ref);
+      if (rec.VDI !== NULL) this.push(rec.VDI as string, 'VBDs', ref);
+    }
+    if (cls === 'VIF') {
+      this.push(rec.VM as string, 'VIFs', ref);
+      this.push(rec.network as string, 'VIFs', ref);
+    }
+    return ref;
+  }
+
+  private push(ref: string, field: string, value: string) {
+    const o = this.objects.get(ref);
+    if (!o) return;
+    o.rec[field] = [...(o.rec[field] as string[]), value];
+    this.emit(o.cls, 'mod', ref, o.rec);
+  }
+
+  private pull(ref: string, field: string, value: string) {
+    const o = this.objects.get(ref);
+    if (!o) return;
+    o.rec[field] = (o.rec[field] as string[]).filter((x) => x !== value);
+    this.emit(o.cls, 'mod', ref, o.rec);
+  }
+
+  set(ref: string, fields: Rec) {
+    const o = this.objects.get(ref);
+    if (!o) throw new XapiFailure('HANDLE_INVALID', ['', ref]);
+    Object.assign(o.rec, fields);
+    this.emit(o.cls, 'mod', ref, o.rec);
+  }
+
+  remove(ref: string) {
+    const o = this.objects.get(ref);
+    if (!o) return;
+    this.objects.delete(ref);
+    this.emit(o.cls, 'del', ref, null);
+    if (o.cls === 'VDI') this.pull(o.rec.SR as string, 'VDIs', ref);
+    if (o.cls === 'VBD') {
+      this.pull(o.rec.VM as string, 'VBDs', ref);
+      if (o.rec.VDI !== NULL) this.pull(o.rec.VDI as string, 'VBDs', ref);
+    }
+    if (o.cls === 'VIF') {
+      this.pull(o.rec.VM as string, 'VIFs', ref);
+      this.pull(o.rec.network as string, 'VIFs', ref);
+    }
+  }
+
+  get(ref: unknown, cls?: string): Rec {
+    const o = typeof ref === 'string' ? this.objects.get(ref) : undefined;
+    if (!o || (cls && o.cls !== cls)) throw new XapiFailure('HANDLE_INVALID', [cls ?? 'object', String(ref)]);
+    return o.rec;
+  }
+
+  all(cls: string): [string, Rec][] {
+    return [...this.objects].filter(([, o]) => o.cls === cls).map(([r, o]) => [r, o.rec]);
+  }
+
+  /** Test doubles that follow the pool (dom0's xenstore) subscribe here. */
+  readonly listeners = new Set<(cls: string, operation: Event['operation'], ref: string, rec: Rec | null) => void>();
+
+  private emit(cls: string, operation: Event['operation'], ref: string, rec: Rec | null) {
+    for (const l of this.listeners) l(cls, operation, ref, rec);
+    this.events.push({ id: this.nextEvent++, cls, operation, ref, snapshot: rec ? structuredClone(rec) : null });
+    if (this.events.length > 5000) this.events.splice(0, 1000);
+    for (const w of [...this.waiters]) w();
+  }
+
+  token(): string {
+    return String(this.nextEvent - 1).padStart(20, '0');
+  }
+
+  /** event.from: events after the token for the given classes, waiting up to timeoutS for one. */
+  async eventFrom(classes: string[], token: string, timeoutS: number, sessionValid: () => boolean): Promise<Rec> {
+    const wanted = new Set(classes.map((c) => c.toLowerCase()));
+    const all = wanted.has('*');
+    const from = token === '' ? 0 : Number(token);
+    if (!Number.isFinite(from)) throw new XapiFailure('EVENT_FROM_TOKEN_PARSE_FAILURE', [token]);
+    if (this.events.length && from < this.events[0]!.id - 1) throw new XapiFailure('EVENTS_LOST');
+    const pick = () => this.events.filter((e) => e.id > from && (all || wanted.has(e.cls.toLowerCase())));
+    let found = pick();
+    if (found.length === 0) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.waiters.delete(check);
+          resolve();
+        };
+        const check = () => {
+          if (!sessionValid() || pick().length) done();
+        };
+        const timer = setTimeout(done, timeoutS * 1000);
+        this.waiters.add(check);
+      });
+      if (!sessionValid()) throw new XapiFailure('SESSION_INVALID', ['']);
+      found = pick();
+    }
+    const counts: Rec = {};
+    for (const c of classes) if (c !== '*') counts[c] = this.all(CLASSES.find((k) => k.toLowerCase() === c.toLowerCase()) ?? c).length;
+    return {
+      events: found.map((e) => ({ id: String(e.id), timestamp: String(e.id), class: e.cls.toLowerCase(), operation: e.operation, ref: e.ref, snapshot: e.snapshot ?? {} })),
+      valid_ref_counts: counts,
+      token: this.token(),
+    };
+  }
+
+  /** Wakes every pending event.from (used when a session ends). */
+  wakeAll() {
+    for (const w of [...this.waiters]) w();
+  }
+
+  later(ms: number, fn: () => void) {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  stop() {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.wakeAll();
+  }
+
+  // ---------------------------------------------------------------------------- record shapes
+
+  vmRecord(name: string): Rec {
+    return {
+      name_label: name, name_description: '', is_a_template: false, is_a_snapshot: false, is_control_domain: false,
+      snapshot_of: NULL, snapshots: [], parent: NULL, power_state: 'Halted', domid: -1,
+      VCPUs_max: 2, VCPUs_at_startup: 2, memory_static_min: 1024 * 2 ** 20, memory_static_max: 4096 * 2 ** 20,
+      memory_dynamic_min: 4096 * 2 ** 20, memory_dynamic_max: 4096 * 2 ** 20, VBDs: [], VIFs: [],
+      guest_metrics: NULL, metrics: NULL, resident_on: NULL, other_config: {}, tags: [], platform: { viridian: 'true' },
+      HVM_boot_policy: 'BIOS order', actions_after_crash: 'restart', actions_after_shutdown: 'destroy', actions_after_reboot: 'restart',
+      allowed_operations: [], blocked_operations: {}, xenstore_data: {}, snapshot_time: '19700101T00:00:00Z',
+    };
+  }
+
+  vdiRecord(sr: string, name: string, size: number, extra: Rec = {}): Rec {
+    return { name_label: name, name_description: '', SR: sr, virtual_size: size, physical_utilisation: 0, type: 'user', sharable: false, read_only: false, VBDs: [], other_config: {}, sm_config: {}, xenstore_data: {}, is_a_snapshot: false, snapshot_of: NULL, snapshots: [], managed: true, missing: false, tags: [], ...extra };
+  }
+
+  createVbd(vm: string, vdi: string, userdevice: string, type: string, empty: boolean, other: Rec = {}): string {
+    return this.add('VBD', { VM: vm, VDI: vdi, userdevice, device: '', type, mode: type === 'CD' ? 'RO' : 'RW', bootable: userdevice === '0', empty, currently_attached: false, other_config: other, qos_algorithm_type: '', qos_algorithm_params: {}, allowed_operations: [] });
+  }
+
+  createVif(vm: string, device: string, mac: string, other: Rec = {}): string {
+    const m = mac || `c2:${[1, 2, 3, 4, 5].map(() => Math.floor(Math.random() * 256).toString(16).padStart(2, '0')).join(':')}`;
+    return this.add('VIF', { VM: vm, network: this.networkRef, device, MAC: m, MTU: 1500, currently_attached: false, other_config: other, qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default' });
+  }
+
+  // ---------------------------------------------------------------------------- guests
+
+  /** Device names XAPI gives HVM guests: userdevice 0..3 are IDE (hda..hdd), the rest xvd*. */
+  private deviceName(userdevice: string): string {
+    const n = Number(userdevice);
+    return n < 4 ? `hd${'abcd'[n]}` : `xvd${String.fromCharCode(97 + n)}`;
+  }
+
+  /** Builds the domain; a paused one boots (and reports metrics) only when unpaused. */
+  startDomain(vmRef: string, host?: string, paused = false) {
+    const vm = this.get(vmRef, 'VM');
+    const resident = host ?? this.hostRefs[0]!;
+    const domid = this.nextDomid++;
+    const metrics = this.add('VM_metrics', { VCPUs_number: vm.VCPUs_at_startup, memory_actual: vm.memory_dynamic_max, start_time: '20261124T06:00:00Z', other_config: {} });
+    if (vm.metrics !== NULL) this.remove(vm.metrics as string);
+    // Devices are attached as the domain is built, before XAPI reports it Running.
+    for (const vbd of vm.VBDs as string[]) this.set(vbd, { currently_attached: true, device: this.deviceName(this.get(vbd).userdevice as string) });
+    for (const vif of vm.VIFs as string[]) this.set(vif, { currently_attached: true });
+    this.set(vmRef, { power_state: paused ? 'Paused' : 'Running', domid, resident_on: resident, metrics });
+    this.push(resident, 'resident_VMs', vmRef);
+    if (!paused) this.bootGuest(vmRef, domid);
+  }
+
+  /** After the guest has "booted", it reports its metrics (IP, PV drivers) through the guest agent. */
+  bootGuest(vmRef: string, domid: number) {
+    const vm0 = this.get(vmRef, 'VM');
+    if (vm0.guest_metrics !== NULL) {
+      this.remove(vm0.guest_metrics as string);
+      this.set(vmRef, { guest_metrics: NULL });
+    }
+    this.later(this.opts.bootDelayMs ?? 30, () => {
+      const o = this.objects.get(vmRef);
+      if (!o || o.rec.power_state !== 'Running' || o.rec.domid !== domid) return;
+      const g = this.opts.guest?.(vmRef, o.rec) ?? { ip: '192.0.2.100' };
+      const pv = g.pvVersion;
+      const gm = this.add('VM_guest_metrics', {
+        os_version: { name: 'Microsoft Windows Server 2022 Datacenter|C:\\Windows|\\Device\\Harddisk0\\Partition2', distro: 'windows', major: '10', minor: '0' },
+        PV_drivers_version: pv ? { major: String(pv.major), minor: String(pv.minor), micro: String(pv.micro), build: String(pv.build) } : {},
+        PV_drivers_detected: pv !== undefined,
+        PV_drivers_up_to_date: pv !== undefined,
+        networks: { '0/ip': g.ip, '0/ipv4/0': g.ip },
+        other: { 'feature-suspend': pv ? '1' : '0', 'feature-shutdown': '1' },
+        live: true,
+        last_updated: '20261124T06:00:00Z',
+        can_use_hotplug_vbd: pv ? 'yes' : 'unspecified',
+        can_use_hotplug_vif: pv ? 'yes' : 'unspecified',
+      });
+      this.set(vmRef, { guest_metrics: gm });
+    });
+  }
+
+  haltDomain(vmRef: string) {
+    const vm = this.get(vmRef, 'VM');
+    if (vm.resident_on !== NULL) this.pull(vm.resident_on as string, 'resident_VMs', vmRef);
+    if (vm.guest_metrics !== NULL) this.remove(vm.guest_metrics as string);
+    this.set(vmRef, { power_state: 'Halted', domid: -1, resident_on: NULL, guest_metrics: NULL });
+    for (const vbd of vm.VBDs as string[]) this.set(vbd, { currently_attached: false });
+    for (const vif of vm.VIFs as string[]) this.set(vif, { currently_attached: false });
+  }
+
+  /** Test hook: the guest crashes; XAPI applies actions_after_crash. */
+  crash(vmRef: string) {
+    const vm = this.get(vmRef, 'VM');
+    const action = vm.actions_after_crash as string;
+    if (action === 'restart' || action === 'rename_restart') {
+      const host = vm.resident_on as string;
+      this.haltDomain(vmRef);
+      this.startDomain(vmRef, host);
+    } else if (action === 'preserve' || action === 'coredump_and_restart') {
+      this.set(vmRef, { power_state: 'Paused' });
+    } else {
+      this.haltDomain(vmRef);
+    }
+  }
+
+  /** Test hook: the guest shuts itself down (or its power fails). */
+  guestHalt(vmRef: string) {
+    this.haltDomain(vmRef);
+  }
+}

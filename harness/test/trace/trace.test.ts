@@ -1,0 +1,69 @@
+import t from 'tap';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TraceWriter } from '../../src/trace/writer';
+import { parseTrace, readTraceFile } from '../../src/trace/reader';
+import { TRACE_SCHEMA, type RunStartEvent } from '../../src/model/trace';
+
+const dir = mkdtempSync(join(tmpdir(), 'winpv-trace-'));
+const start: Omit<RunStartEvent, 'seq' | 't'> = { ev: 'run.start', schema: TRACE_SCHEMA, seed: 1, host: { kind: 'sim', label: 'sim', capabilities: [] }, specs: {}, instances: ['a'] };
+
+t.test('the writer stamps seq and host time, writes JSONL as it goes, and closes with run.end', async (t) => {
+  let now = 0;
+  const file = join(dir, 'a.jsonl');
+  const w = new TraceWriter({ file });
+  w.emit(start);
+  w.setClock(() => now);
+  now = 12.5;
+  w.emit({ ev: 'xs', inst: 'a', path: '/local/domain/1/device/vbd/51712/state', value: '1' });
+  t.equal(readFileSync(file, 'utf8').split('\n').length - 1, 2, 'written before the run ends');
+  now = 5; // a clock going backwards never makes time go backwards in the trace
+  w.emit({ ev: 'xs', inst: 'a', path: '/x', value: null });
+  w.close({ complete: true });
+  w.emit({ ev: 'log', level: 'info', msg: 'late' });
+  const r = readTraceFile(file);
+  t.same(r.problems, []);
+  t.equal(r.complete, true);
+  t.same(r.events.map((e) => [e.seq, e.t, e.ev]), [[0, 0, 'run.start'], [1, 12.5, 'xs'], [2, 12.5, 'xs'], [3, 12.5, 'run.end']]);
+  t.same(r.events, w.events);
+});
+
+t.test('a trace without run.end is truncated, and a half-written last line is truncation too', async (t) => {
+  const w = new TraceWriter();
+  w.emit(start);
+  w.emit({ ev: 'scenario.skip', inst: 'a', reason: 'x' });
+  const text = w.events.map((e) => JSON.stringify(e)).join('\n') + '\n';
+  const r1 = parseTrace(text, 'trace.jsonl');
+  t.equal(r1.truncated, true);
+  t.same(r1.problems, []);
+  const r2 = parseTrace(text + '{"seq":2,"t":0,"ev":"lo', 'trace.jsonl');
+  t.equal(r2.truncated, true);
+  t.same(r2.problems, [], 'a cut last line is not corruption');
+  t.equal(r2.events.length, 2);
+});
+
+t.test('bad lines are located problems', async (t) => {
+  const lines = [
+    JSON.stringify({ seq: 0, t: 3, ...start, schema: 'winpv-trace/0' }),
+    '{not json}',
+    JSON.stringify({ seq: 1, t: 1, ev: 'ring', inst: 'a' }),
+    JSON.stringify({ seq: 5, t: 0.5, ev: 'log', level: 'info', msg: 'x' }),
+    JSON.stringify({ seq: 6, t: 2, ev: 'teleport' }),
+    JSON.stringify({ seq: 6, t: 2, ev: 'run.end', complete: true }),
+  ];
+  const r = parseTrace(lines.join('\n') + '\n', 'run/trace.jsonl');
+  const msgs = r.problems.map((p) => `${p.location.file}:${p.location.line}: ${p.message}`);
+  t.match(msgs, [
+    /^run\/trace.jsonl:1: schema 'winpv-trace\/0' is not winpv-trace\/1/,
+    /^run\/trace.jsonl:2: not valid JSON/,
+    /^run\/trace.jsonl:3: ring: missing field 'guest'/,
+  ]);
+  t.ok(msgs.some((m) => /:4: seq 5 where 1 was expected/.test(m)), 'a gap in seq');
+  t.ok(msgs.some((m) => /:4: time runs backwards/.test(m)));
+  t.ok(msgs.some((m) => /:5: unknown event type 'teleport'/.test(m)));
+  const f = join(dir, 'bad.jsonl');
+  writeFileSync(f, lines.join('\n') + '\n');
+  t.throws(() => readTraceFile(f, 'bad.jsonl'), { code: 'TRACE_INVALID' });
+  t.throws(() => readTraceFile(join(dir, 'missing.jsonl'), 'missing.jsonl'), { code: 'TRACE_UNREADABLE' });
+});
