@@ -437,14 +437,14 @@ export class SimHost implements HostBackend {
       if (this.hv.sched.now() >= deadline || g.dom.state === 'crashed') throw hostError('SIM_SUSPEND_TIMEOUT', `${ref.name} did not suspend within ${SUSPEND_TIMEOUT_MS} ms`);
       await this.hv.sched.sleep(10);
     }
-    // The backends are reset for the resume; the toolstack clears the guest's feature flags so it
-    // can tell when the resumed guest is ready again (the guest rewrites control/feature-suspend).
+    g.power = 'suspended';
+    this.lifecycle(g, 'suspended');
+    // Then the toolstack resets the backends for the resume and clears the guest's feature flags,
+    // so it can tell when the resumed guest is ready again (the guest rewrites control/feature-suspend).
     if (opts.inPlace) {
       for (const rec of this.ts().devicesOf(g.dom.domid)) await this.ts().resetBackend(g.dom, rec.dev);
       await xs.rm(`${g.dom.home}/control/feature-suspend`);
     }
-    g.power = 'suspended';
-    this.lifecycle(g, 'suspended');
   }
 
   private async resumeGuest(ref: GuestRef): Promise<void> {
