@@ -292,7 +292,7 @@ export class SimHost implements HostBackend {
   agent(ref: GuestRef): GuestAgent {
     const name = ref.name;
     const host = this;
-    return {
+    const agent: GuestAgent = {
       async installDrivers(bundle: DriverBundle) {
         const g = host.guest({ ...ref, name });
         const drivers = bundle.drivers as DriverName[];
@@ -307,7 +307,12 @@ export class SimHost implements HostBackend {
       blockWorkload: (w) => host.blockWorkload(host.guest({ ...ref, name }), w),
       netWorkload: (w, peer) => host.netWorkload(host.guest({ ...ref, name }), w, peer),
     };
+    this.agentGuest.set(agent, name);
+    return agent;
   }
+
+  /** Which guest an agent belongs to (a net workload may name its peer by agent). */
+  private agentGuest = new WeakMap<GuestAgent, string>();
 
   private async blockWorkload(g: SimGuest, w: BlockWorkloadStep) {
     const fe = g.win.frontend(w.device);
@@ -333,14 +338,12 @@ export class SimHost implements HostBackend {
       throw hostError('SIM_NO_PV_NIC', `${g.ref.name}: ${dev} has no PV network device (is xenvif installed and bound?)`);
     }
     const nb = rec.backend;
-    const macText = (rec.shape as VifShape).mac ?? '';
     const ep: NetEndpoint = {
-      mac: Buffer.alloc(6),
+      mac: Buffer.alloc(6), // filled from the frontend's mac key by the caller
       send: (f) => fe.send(f),
       onReceive: (cb) => fe.onReceive(cb),
       links: [nb.model],
     };
-    void macText;
     return { ep, fe };
   }
 
@@ -349,8 +352,8 @@ export class SimHost implements HostBackend {
     await this.waitConnected(fe);
     local.mac = parseMac((await g.dom.xs.read(`${fe.fePath}/mac`)) ?? '00:16:3e:00:00:02');
     let peer: NetEndpoint;
-    const peerGuest = w.peer ? this.guests.get(w.peer) : undefined;
-    void peerAgent;
+    const peerName = w.peer ?? (peerAgent ? this.agentGuest.get(peerAgent) : undefined);
+    const peerGuest = peerName ? this.guests.get(peerName) : undefined;
     if (peerGuest) {
       const dev = (peerGuest.shape.vifs[0] ? `vif/${peerGuest.shape.vifs[0].devid}` : w.device) as DeviceRef;
       const p = this.endpointOf(peerGuest, dev);
@@ -360,25 +363,17 @@ export class SimHost implements HostBackend {
     } else {
       const d0 = this.dom0Endpoint;
       const bridge = this.bridge((this.ts().record(g.dom.domid, w.device)!.shape as VifShape).bridge ?? 'xenbr0');
-      const listeners = new Set<(f: Buffer) => void>();
-      const orig = d0.deliver.bind(d0);
-      d0.deliver = (f) => {
-        orig(f);
-        for (const l of listeners) l(f);
-      };
+      const link = local.links[0];
       peer = {
         mac: d0.mac,
         links: [],
         send: async (f) => {
           // dom0's stack paces its frames by the link model of the guest's vif.
-          await this.hv.sched.sleep(((local.links[0].latencyUs + f.length / local.links[0].bytesPerUs) * local.links[0].dilation) / 1000);
+          await this.hv.sched.sleep(((link.latencyUs + f.length / link.bytesPerUs) * link.dilation) / 1000);
           bridge.transmit(d0, f);
           return 0;
         },
-        onReceive: (cb) => {
-          listeners.add(cb);
-          return () => listeners.delete(cb);
-        },
+        onReceive: (cb) => d0.onReceive(cb),
       };
     }
     const gso = (await g.dom.xs.read(`${fe.fePath}/feature-gso-tcpv4`)) === '1';
@@ -442,14 +437,14 @@ export class SimHost implements HostBackend {
       if (this.hv.sched.now() >= deadline || g.dom.state === 'crashed') throw hostError('SIM_SUSPEND_TIMEOUT', `${ref.name} did not suspend within ${SUSPEND_TIMEOUT_MS} ms`);
       await this.hv.sched.sleep(10);
     }
-    // The backends are reset for the resume; the toolstack clears the guest's feature flags so it
-    // can tell when the resumed guest is ready again (the guest rewrites control/feature-suspend).
+    g.power = 'suspended';
+    this.lifecycle(g, 'suspended');
+    // Then the toolstack resets the backends for the resume and clears the guest's feature flags,
+    // so it can tell when the resumed guest is ready again (the guest rewrites control/feature-suspend).
     if (opts.inPlace) {
       for (const rec of this.ts().devicesOf(g.dom.domid)) await this.ts().resetBackend(g.dom, rec.dev);
       await xs.rm(`${g.dom.home}/control/feature-suspend`);
     }
-    g.power = 'suspended';
-    this.lifecycle(g, 'suspended');
   }
 
   private async resumeGuest(ref: GuestRef): Promise<void> {

@@ -199,7 +199,8 @@ export class Blkback extends XenbusBackend {
     const jitter = (0.8 + 0.4 * rng.float()) * (rng.chance(0.01) ? 3 : 1);
     let us = (m.latencyUs + bytes / m.bytesPerUs) * m.dilation * Math.max(1, q.inflight / m.parallel) * jitter;
     this.served++;
-    if (this.faults.spikeUs > 0 && this.faults.spikeEvery > 0 && this.served % this.faults.spikeEvery === 0) us += this.faults.spikeUs;
+    // A spike is per I/O: dilated like the rest, so the reported (undilated) latency shows it whole.
+    if (this.faults.spikeUs > 0 && this.faults.spikeEvery > 0 && this.served % this.faults.spikeEvery === 0) us += this.faults.spikeUs * m.dilation;
     const rsp: blk.BlkifResponse = { id: req.id, operation: req.operation, status };
     this.hv.sched.after(us, () => {
       q.inflight--;

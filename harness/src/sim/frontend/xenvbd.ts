@@ -64,6 +64,11 @@ export class Xenvbd extends XenbusFrontend {
   /** Requests submitted while not connected wait here (suspend, reconnect). */
   private parked: (() => void)[] = [];
   stats = { requests: 0, responses: 0, unknownIds: 0, errors: 0 };
+  /**
+   * Time dilation of the running workload (windows/diskspd.ts): each request stands for this many
+   * I/Os, so the storport timeouts stretch alike (1 outside workloads).
+   */
+  timeDilation = 1;
 
   constructor(dom: Domain, spec: DriverSpec, devid: number, readonly shape: VbdShape) {
     super(dom, spec, 'vbd', devid);
@@ -299,7 +304,8 @@ export class Xenvbd extends XenbusFrontend {
         return;
       }
       const now = this.hv.sched.nowMicros();
-      if (now - this.lastProgress >= REQUEST_TIMEOUT_US) {
+      const timeout = REQUEST_TIMEOUT_US * this.timeDilation;
+      if (now - this.lastProgress >= timeout) {
         this.log('warn', `requests outstanding for ${Math.round((now - this.lastProgress) / 1000)} ms: polling the ring`);
         this.lastProgress = now;
         for (const q of this.queues) {
@@ -309,7 +315,7 @@ export class Xenvbd extends XenbusFrontend {
       }
       for (const q of this.queues) {
         for (const p of [...q.pending.values()]) {
-          if (now - p.t0 < 2 * REQUEST_TIMEOUT_US) continue;
+          if (now - p.t0 < 2 * timeout) continue;
           this.log('warn', `request ${p.id} timed out: failed`);
           q.pending.delete(p.id);
           p.grefs.forEach((g) => this.dom.endGrantDeferred(g));

@@ -42,6 +42,7 @@ export async function runDiskspd(w: BlockWorkloadStep, ctx: BlockRunContext): Pr
   const dilation = totalIos / budget;
   const saved = disk.dilation;
   disk.dilation = dilation;
+  fe.timeDilation = dilation;
 
   const sectors = Math.max(nsect, fe.sectors || 2048 * 1024);
   const span = Math.max(1, Math.floor(sectors / nsect) - 1);
@@ -114,6 +115,7 @@ export async function runDiskspd(w: BlockWorkloadStep, ctx: BlockRunContext): Pr
     if (sched.nowMicros() < deadline) await sched.sleep((deadline - sched.nowMicros()) / 1000);
   } finally {
     disk.dilation = saved;
+    fe.timeDilation = 1;
   }
   const scale = (n: number) => Math.round(n * dilation);
   const raw = renderDiskspdXml({
