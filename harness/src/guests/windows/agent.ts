@@ -1,5 +1,5 @@
-// The Windows guest agent: PowerShell over OpenSSH. Installs driver packages with pnputil, reboots
-// through the host, reads what Windows bound (Get-PnpDevice and pnputil /enum-devices), runs
+// The Windows guest agent: PowerShell over OpenSSH. Installs driver packages with pnputil (the
+// scenario's reboot step finishes the install), reads what Windows bound (Get-PnpDevice and pnputil /enum-devices), runs
 // diskspd and NTttcp and parses their XML with the workloads parsers.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,14 +18,12 @@ import { installedDriver, parseAddDriver, parseEnumDevices } from './pnputil';
 export interface WindowsGuestLink {
   name: string;
   connect(): Promise<SshConnection>;
-  /** Reboot through the host and wait until the guest is back. */
-  reboot(): Promise<void>;
   /** The address peers reach this guest at (NTttcp). */
   address(): Promise<string>;
+  /** Insert a bundle ISO (by name, from the host's ISO SR) into the guest's CD drive. */
+  insertIso?(name: string): Promise<void>;
   /** XENVBD target id of a disk, when the host can read it from xenstore. */
   vbdTarget?(dev: DeviceRef): Promise<number | undefined>;
-  /** Waits for the host to see the guest's PV drivers at a version (XenAPI guest metrics). */
-  waitPvDrivers?(version?: string): Promise<string>;
   log?(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
 }
 
@@ -46,8 +44,8 @@ export class WindowsAgent implements GuestAgent {
 
   async installDrivers(bundle: DriverBundle): Promise<void> {
     const ssh = await this.ssh();
-    const dest = `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`;
-    const infs = await this.stage(ssh, bundle, dest);
+    const iso = isoName(bundle);
+    const infs = iso ? await this.mount(ssh, bundle, iso) : await this.stage(ssh, bundle, `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`);
     let reboot = false;
     for (const drv of ORDER.filter((d) => infs.has(d))) {
       const inf = infs.get(drv)!;
@@ -65,12 +63,14 @@ export class WindowsAgent implements GuestAgent {
       this.link.log?.('info', `${this.link.name}: Driver Verifier (standard) enabled for ${sys.join(' ')}`);
       reboot = true;
     }
-    // A package that needs a reboot gets it here; otherwise the scenario's own reboot step does it.
-    if (reboot) {
-      await this.link.reboot();
-      if (this.link.waitPvDrivers) await this.link.waitPvDrivers(bundle.version);
-    }
+    // The reboot belongs to the scenario (install-drivers reboot="true", or a reboot step): the
+    // runner then follows the guest's new domain with its probes. Here it is only reported.
+    if (reboot) this.link.log?.('info', `${this.link.name}: Windows needs a reboot to finish the driver install`);
+    this.rebootPendingFor = reboot ? bundle.version : undefined;
   }
+
+  /** Set after an install that needs a reboot (the version installed). */
+  rebootPendingFor?: string;
 
   /** Copies the bundle (one folder per driver with .inf/.sys/.cat) into the guest; returns each driver's INF path there. */
   private async stage(ssh: SshConnection, bundle: DriverBundle, dest: string): Promise<Map<DriverName, string>> {
@@ -93,6 +93,15 @@ export class WindowsAgent implements GuestAgent {
     await runPs(ssh, 'mkdir', { dirs }, `foreach ($d in $p.dirs) { New-Item -ItemType Directory -Force -Path $d | Out-Null }`);
     for (const f of files) await ssh.putFile(f.local, f.remote.replace(/\\/g, '/'));
     return infs;
+  }
+
+  /** The bundle as an ISO in the guest's CD drive: one folder per driver at the root of the disc. */
+  private async mount(ssh: SshConnection, bundle: DriverBundle, iso: string): Promise<Map<DriverName, string>> {
+    if (!this.link.insertIso) throw new WinpvError('host', 'BUNDLE_ISO_UNSUPPORTED', `${this.link.name}: this host cannot insert ISO ${iso}`);
+    await this.link.insertIso(iso);
+    const cd = await runPsJson<{ Letter: string }>(ssh, 'cd-drive', {}, CD_SCRIPT);
+    if (!/^[A-Z]$/.test(cd.Letter)) throw hostError('GUEST_OUTPUT', `${this.link.name}: no CD drive letter for ${iso}`);
+    return new Map(bundle.drivers.map((d) => [d, `${cd.Letter}:\\${d}\\${d}.inf`]));
   }
 
   async driverStatus(): Promise<DriverStatus> {
@@ -179,6 +188,13 @@ function defaultTarget(dev: DeviceRef): number {
   return [768, 832, 5632, 5696].indexOf(id & ~63) < 0 ? 0 : [768, 832, 5632, 5696].indexOf(id & ~63);
 }
 
+/** `builtin:<version>` on a real host means the pool's bundle ISO `winpv-<version>.iso`; `iso:<name>` names one. */
+function isoName(b: DriverBundle): string | undefined {
+  if (b.location.startsWith('iso:')) return b.location.slice(4);
+  const m = /^builtin:(\d+(?:\.\d+){1,3})$/.exec(b.location);
+  return m ? `winpv-${m[1]}.iso` : undefined;
+}
+
 function safeSegment(s: string): string {
   if (!/^[A-Za-z0-9._-]+$/.test(s)) throw inputError('BUNDLE_VERSION', `bundle version '${s}' is not a safe folder name`);
   return s;
@@ -245,6 +261,12 @@ Remove-Item -Force -ErrorAction SilentlyContinue $p.xml
 & ntttcp.exe @($p.args) | Out-Null
 if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 Get-Content -Raw $p.xml
+`;
+
+const CD_SCRIPT = `
+$d = Get-CimInstance Win32_CDROMDrive | Where-Object { $_.MediaLoaded } | Select-Object -First 1
+if (-not $d) { throw 'no CD in the drive' }
+[pscustomobject]@{ Letter = $d.Drive.TrimEnd(':') } | ConvertTo-Json -Compress
 `;
 
 const CRASH_SCRIPT = `

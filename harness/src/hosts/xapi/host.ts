@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { XapiRecord } from 'xen-api';
 import type {
-  DriverBundle, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, MigrateCapability,
+  DriverBundle, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, MigrateCapability, RebootOptions,
   RingId, RingIndices, RingView, SnapshotCapability, SuspendCapability, XenstoreView, BackendControlCapability,
 } from '../../model/host';
 import type { Capability } from '../../model/catalog';
@@ -191,7 +191,19 @@ export class XapiHost implements HostBackend {
       throw e;
     }
     const g = this.guests.get(vmRef!)!;
-    this.emit(g, 'created', { vm: this.s.get(vmRef!)?.uuid as string ?? '' });
+    // The domain is built now, paused: its domid and backends exist before the runner attaches its
+    // probes, so they see every frontend from Initialising on. startGuest unpauses it.
+    try {
+      await this.ours(g, async () => {
+        await this.s.callAsync('VM.start', g.vm, true, false);
+        await this.s.waitFor(`${shape.name} to be built (paused)`, this.cfg.timeouts.bootMs, () => (this.vm(g)?.power_state === 'Paused' ? true : undefined));
+        g.ref.domid = num(this.vm(g)!.domid);
+      });
+    } catch (e) {
+      await this.destroyGuest(g.ref).catch(() => undefined);
+      throw e;
+    }
+    this.emit(g, 'created', { vm: String(this.s.get(vmRef!)?.uuid ?? '') });
     return g.ref;
   }
 
@@ -227,25 +239,50 @@ export class XapiHost implements HostBackend {
   async startGuest(ref: GuestRef): Promise<void> {
     const g = this.g(ref);
     await this.ours(g, async () => {
-      await this.s.callAsync('VM.start', g.vm, false, false);
+      if (this.vm(g)?.power_state === 'Paused') await this.s.callAsync('VM.unpause', g.vm);
+      else await this.s.callAsync('VM.start', g.vm, false, false);
       await this.waitBooted(g);
     });
     this.emit(g, 'started');
   }
 
-  async rebootGuest(ref: GuestRef): Promise<void> {
+  async rebootGuest(ref: GuestRef, opts: RebootOptions = {}): Promise<void> {
     const g = this.g(ref);
     await this.dropGuestSsh(g);
     await this.ours(g, async () => {
-      try {
-        await this.s.callAsync('VM.clean_reboot', g.vm);
-      } catch (e) {
-        if (!isWinpvError(e) || !/LACKS_FEATURE|MISSING_PV|TIMEOUT/.test(e.code)) throw e;
-        await this.s.callAsync('VM.hard_reboot', g.vm);
+      if (opts.beforeUnpause) {
+        // Shut down, build the new domain paused, let the caller attach to it, then run it.
+        await this.haltForReboot(g);
+        await this.s.callAsync('VM.start', g.vm, true, false);
+        await this.s.waitFor(`${ref.name} to be rebuilt (paused)`, this.cfg.timeouts.bootMs, () => (this.vm(g)?.power_state === 'Paused' ? true : undefined));
+        g.ref.domid = num(this.vm(g)!.domid);
+        await opts.beforeUnpause(g.ref);
+        await this.s.callAsync('VM.unpause', g.vm);
+      } else {
+        try {
+          await this.s.callAsync('VM.clean_reboot', g.vm);
+        } catch (e) {
+          if (!isWinpvError(e) || !/LACKS_FEATURE|MISSING_PV|TIMEOUT/.test(e.code)) throw e;
+          await this.s.callAsync('VM.hard_reboot', g.vm);
+        }
       }
       await this.waitBooted(g);
+      // After a driver install the reboot is done when XAPI sees the PV drivers (guest metrics).
+      if (g.agent?.rebootPendingFor) {
+        await this.waitPvDrivers(g.ref);
+        g.agent.rebootPendingFor = undefined;
+      }
     });
     this.emit(g, 'rebooted');
+  }
+
+  /** Clean shutdown (Windows shuts down as for a restart), hard if the guest cannot or does not. */
+  private async haltForReboot(g: XGuest) {
+    try {
+      await withTimeout(this.s.callAsync('VM.clean_shutdown', g.vm), this.cfg.timeouts.shutdownMs, `clean shutdown of ${g.ref.name}`);
+    } catch {
+      if (this.vm(g)?.power_state !== 'Halted') await this.s.callAsync('VM.hard_shutdown', g.vm);
+    }
   }
 
   async shutdownGuest(ref: GuestRef, how: 'clean' | 'hard'): Promise<void> {
@@ -313,10 +350,9 @@ export class XapiHost implements HostBackend {
     g.agent ??= new WindowsAgent({
       name: g.ref.name,
       connect: () => this.guestSsh(g),
-      reboot: () => this.rebootGuest(g.ref),
       address: async () => this.ipOf(g) ?? (await this.s.waitFor(`${g.ref.name}'s IP`, this.cfg.timeouts.bootMs, () => this.ipOf(g))),
       vbdTarget: (dev) => this.vbdTarget(g, dev),
-      waitPvDrivers: (version) => this.waitPvDrivers(g.ref, version),
+      insertIso: (name) => this.insertIso(g.ref, name),
       log: (level, msg) => this.trace?.emit({ ev: 'log', inst: g.inst, level, msg }),
     });
     return g.agent;

@@ -27,9 +27,11 @@ t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, 
   const unwatch = await host.xenstore.watch('/local/domain', (p) => seen.push(p));
   const unwatch2 = await host.xenstore.watch('/local/domain/0/backend/vbd', (p) => seen.push(`backend:${p}`));
   t.equal(pool.dom0!.ssh.commands.filter((c) => c.startsWith('xenstore-watch')).length, 1, 'one xenstore-watch stream serves both watches');
+  t.match(pool.dom0!.ssh.commands.find((c) => c.startsWith('xenstore-watch'))!, /xenstore-read "\$p"/, 'values are read in dom0 as each event arrives');
 
   t.equal(await host.xenstore.read(`${home}/device/vbd/768/state`), '1', 'frontend waits for PV drivers');
-  await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 156), version: '9.1.0', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
+  await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 156), version: '9.1.0.156', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
+  await host.rebootGuest(g);
   home = host.homePath(g);
   const n = pool.dom0!.ssh.commands.length;
   const [state, drivers, suspend, missing] = await Promise.all([
@@ -38,7 +40,7 @@ t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, 
     host.xenstore.read(`${home}/control/feature-suspend`),
     host.xenstore.read(`${home}/no/such/key`),
   ]);
-  t.same([state, drivers, suspend, missing], ['4', 'Xen Project XENBUS 9.1.0.156', '1', null]);
+  t.same([state, drivers, suspend, missing], ['4', 'XenProject XENBUS 9.1.0.156', '1', null]);
   t.equal(pool.dom0!.ssh.commands.length, n + 1, 'four reads in one tick are one command');
   t.same((await host.xenstore.directory(`${home}/device/vbd`)).sort(), ['768', '832']);
   t.same(await host.xenstore.directory(`${home}/no/such`), []);
@@ -56,6 +58,25 @@ t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, 
 
   await host.backendControl!.forceBackendState(g, 'vbd/832', 5);
   t.equal(await host.xenstore.read(`/local/domain/0/backend/vbd/${g.domid}/832/state`), '5');
+  // A reboot with beforeUnpause: the caller attaches to the new domain before it runs, so it sees the
+  // frontend connect from Initialising on.
+  const states: string[] = [];
+  let offNew: (() => Promise<void>) | undefined;
+  let pausedAtCallback = '';
+  await host.rebootGuest(g, {
+    beforeUnpause: async (ref) => {
+      pausedAtCallback = await host.powerState(ref);
+      const path = `${host.homePath(ref)}/device/vbd/832/state`;
+      offNew = await host.xenstore.watch(path, (_p, v) => v && states.push(v));
+      const now = await host.xenstore.read(path); // what was there when the watch began (a probe's snapshot)
+      if (now !== null) states.unshift(now);
+    },
+  });
+  t.equal(pausedAtCallback, 'paused', 'the callback runs while the new domain is paused');
+  const until = Date.now() + 3000;
+  while (!states.includes('4') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  t.same([...new Set(states)], ['1', '3', '4'], 'Initialising, Initialised, Connected all seen on the new domain');
+  await offNew?.();
   await unwatch();
   await unwatch2();
   t.ok(before >= 0 && pool.dom0!.ssh.commands.every((c) => !c.includes('planted')), 'no secret on a dom0 command line');

@@ -1,20 +1,11 @@
 import t from 'tap';
 import { XapiSession } from '../../../src/hosts/xapi/session';
 import { Secret } from '../../../src/model/secret';
-import { WinpvError } from '../../../src/model/errors';
 import { startXapiServer } from '../../support/xapi-server';
+import { rejects } from './fixture';
 
 const PW = 'planted-Pa55word-7f3a';
 
-async function rejects(p: Promise<unknown>): Promise<WinpvError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof WinpvError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
 
 t.test('TLS is verified by default: a self-signed server is refused, insecure accepts it', async (t) => {
   const srv = await startXapiServer({ user: 'root', password: PW, tls: true });

@@ -77,6 +77,10 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         xs.write(`${be}/state`, '1');
         xs.write(`${fe}/backend`, be);
         xs.write(`${fe}/backend-id`, '0');
+        if (kind === 'vif') {
+          xs.write(`${fe}/mac`, '00:16:3e:00:00:01');
+          xs.write(`${fe}/mtu`, '1500');
+        }
         xs.write(`${fe}/state`, '1');
         if (kind === 'vbd') {
           for (const [k, v] of [['max-ring-page-order', '4'], ['feature-persistent', '1'], ['feature-max-indirect-segments', '256'], ['feature-flush-cache', '1'], ['feature-discard', '1'], ['multi-queue-max-queues', '2']]) xs.write(`${be}/${k}`, v);
@@ -88,44 +92,55 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     }
   }
 
+  /** The Windows drivers come up: xenbus's guest keys, then each frontend connects as the specs say
+   *  (xenvbd: keys, Initialised, backend Connected, Connected; xenvif: keys in Initialising, then
+   *  straight to Connected). */
   function pvConnect(vmRef: string, domid: number, version: string) {
     if (connected.has(domid)) return;
     connected.add(domid);
     const home = `/local/domain/${domid}`;
-    xs.write(`${home}/drivers/0`, `Xen Project XENBUS ${version}`);
+    xs.write(`${home}/drivers/0`, `XenProject XENBUS ${version}`);
     xs.write(`${home}/control/feature-suspend`, '1');
-    xs.write(`${home}/control/feature-balloon`, '1');
     const { vbds, vifs } = devicesOf(vmRef);
     let gref = 8;
     let port = 10;
-    for (const id of vbds) {
+    vbds.forEach((id, target) => {
       const fe = `${home}/device/vbd/${id}`;
       const be = `/local/domain/0/backend/vbd/${domid}/${id}`;
+      xs.write(`${fe}/target-id`, String(target));
+      xs.write(`${fe}/feature-surprise-remove`, '1');
+      xs.write(`${fe}/feature-online-resize`, '1');
+      xs.write(`${fe}/feature-large-sector-size`, '1');
       xs.write(`${fe}/ring-page-order`, '4');
       for (let i = 0; i < 16; i++) xs.write(`${fe}/ring-ref${i}`, String(gref++));
       xs.write(`${fe}/event-channel`, String(port++));
+      xs.write(`${fe}/multi-queue-num-queues`, '1');
       xs.write(`${fe}/protocol`, 'x86_64-abi');
       xs.write(`${fe}/feature-persistent`, '1');
-      xs.write(`${fe}/target-id`, String([768, 832, 5632, 5696].indexOf(id)));
+      xs.write(`${home}/data/scsi/target/${target}/frontend`, fe);
+      xs.write(`${home}/data/scsi/target/${target}/device`, String(id));
       xs.write(`${fe}/state`, '3');
       xs.write(`${be}/sectors`, '2097152');
       xs.write(`${be}/sector-size`, '512');
       xs.write(`${be}/info`, '0');
       xs.write(`${be}/state`, '4');
       xs.write(`${fe}/state`, '4');
-    }
+    });
     for (const id of vifs) {
       const fe = `${home}/device/vif/${id}`;
       const be = `/local/domain/0/backend/vif/${domid}/${id}`;
       xs.write(`${fe}/tx-ring-ref`, String(gref++));
       xs.write(`${fe}/rx-ring-ref`, String(gref++));
-      xs.write(`${fe}/event-channel-tx`, String(port++));
-      xs.write(`${fe}/event-channel-rx`, String(port++));
+      xs.write(`${fe}/event-channel`, String(port++));
+      xs.write(`${fe}/multi-queue-num-queues`, '1');
       xs.write(`${fe}/request-rx-copy`, '1');
-      xs.write(`${fe}/feature-rx-notify`, '1');
       xs.write(`${fe}/feature-sg`, '1');
+      xs.write(`${fe}/feature-rx-notify`, '1');
+      xs.write(`${fe}/feature-gso-tcpv4`, '1');
+      xs.write(`${fe}/feature-gso-tcpv6`, '1');
       xs.write(`${fe}/state`, '4');
       xs.write(`${be}/state`, '4');
+      xs.write(`${home}/feature/hotplug/vif`, '1');
       xs.write(`${home}/attr/vif/${id}/ipv4/0`, '127.0.0.2');
     }
   }
@@ -143,7 +158,8 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
   const listener = (cls: string, _op: string, ref: string, rec: Record<string, unknown> | null) => {
     if (cls === 'VM') {
       const prev = domains.get(ref);
-      const running = rec && rec.power_state === 'Running' ? Number(rec.domid) : undefined;
+      // A paused domain exists too (built, backends created); a crashed one kept for its dump as well.
+      const running = rec && (rec.power_state === 'Running' || rec.power_state === 'Paused') ? Number(rec.domid) : undefined;
       if (prev !== undefined && prev !== running) domainDown(ref);
       if (running !== undefined && running !== prev) domainUp(ref, running);
       if (running !== undefined && rec && rec.guest_metrics !== 'OpaqueRef:NULL') {
@@ -178,6 +194,17 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         ctx.stdout(l.map((x) => x + '\n').join(''));
         return 0;
       }
+      if (w[0] === 'xenstore-ls' && w[1] === '-f') {
+        const root = w[2]!;
+        if (!xs.nodes.has(root)) {
+          ctx.stderr(`xenstore-ls: xs_directory (${root}): No such file or directory\n`);
+          return 1;
+        }
+        for (const [k, v] of [...xs.nodes].filter(([k]) => k === root || k.startsWith(root + '/')).sort(([a], [b]) => a.localeCompare(b))) {
+          ctx.stdout(`${k} = "${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"\n`);
+        }
+        return 0;
+      }
       if (w[0] === 'xenstore-write') {
         xs.write(w[1]!, w[2] ?? '');
         return 0;
@@ -189,13 +216,15 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         }
         return 0;
       }
-      if (w[0] === 'xenstore-watch') {
-        const root = w[1]!;
+      if ((m = /^xenstore-watch (\S+) \| while read -r p _; do v=\$\(xenstore-read "\$p" 2>\/dev\/null\) && printf '%s\\t\+%s\\n' "\$p" "\$v" \|\| printf '%s\\t-\\n' "\$p"; done$/.exec(c))) {
+        const root = shWords(m[1]!)[0]!;
+        // xenstore-watch prints the path; the shell loop reads the value right away, in dom0.
+        const line = (p: string) => `${p}\t${xs.nodes.has(p) ? `+${xs.nodes.get(p)}` : '-'}\n`;
         return new Promise<number>((resolve) => {
           const send = (p: string) => {
-            if (p === root || p.startsWith(root + '/')) ctx.channel.write(`${p}\n`);
+            if (p === root || p.startsWith(root + '/')) ctx.channel.write(line(p));
           };
-          ctx.channel.write(`${root}\n`); // fired once when the watch is registered
+          ctx.channel.write(line(root)); // fired once when the watch is registered
           xs.watchers.add(send);
           ctx.channel.on('close', () => {
             xs.watchers.delete(send);

@@ -182,8 +182,18 @@ export class XapiApi {
     },
     'VM.start': ([vm, paused]) => {
       this.power(str(vm), 'Halted');
-      this.pool.startDomain(str(vm));
-      if (paused === true) this.pool.set(str(vm), { power_state: 'Paused' });
+      this.pool.startDomain(str(vm), undefined, paused === true);
+      return '';
+    },
+    'VM.pause': ([vm]) => {
+      this.power(str(vm), 'Running');
+      this.pool.set(str(vm), { power_state: 'Paused' });
+      return '';
+    },
+    'VM.unpause': ([vm]) => {
+      const r = this.power(str(vm), 'Paused');
+      this.pool.set(str(vm), { power_state: 'Running' });
+      if (r.guest_metrics === NULL) this.pool.bootGuest(str(vm), num(r.domid));
       return '';
     },
     'VM.clean_shutdown': ([vm]) => {
