@@ -130,3 +130,16 @@ t.test('console: one line per instance off a terminal, and a summary', async (t)
   t.match(out, /failures:\n  multi-page-ring\[order=2\]: ring-progress/);
   t.notMatch(out, /\x1b/, 'no terminal escapes off a terminal');
 });
+
+t.test('console on a terminal: a progress line rewritten in place', async (t) => {
+  let out = '';
+  const stream = { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream;
+  const c = new ConsoleReporter(stream, true);
+  c.onRunStart({ seed: 1, host: { kind: 'sim', label: 'sim' }, instances: ['vbd-connect', 'x'] });
+  c.onInstanceStart('vbd-connect');
+  t.match(out, /\r\x1b\[2K\[1\/2\] vbd-connect \.\.\.$/);
+  c.onInstanceEnd(pass);
+  t.match(out, /\r\x1b\[2Kok    vbd-connect/);
+  c.onRunEnd(summary([pass]));
+  t.match(out, /1 passed, 2 failed/);
+});
