@@ -58,6 +58,8 @@ t.test('ring probe: periodic samples on the host clock, notify samples when some
     t.notSame([notify[i].req_prod, notify[i].rsp_prod], [notify[i - 1].req_prod, notify[i - 1].rsp_prod], 'a notify sample shows something new');
   }
   t.same([rings[0].dev, rings[0].queue, rings[0].ring, rings[0].nr_ents], ['vbd/51712', 0, 'blk', 32]);
+  const stats = trace.events.filter((e) => e.ev === 'backend.stats');
+  t.same(stats.map((e) => e.ev === 'backend.stats' && [e.dev, e.stats.rsp_prod]), [['vbd/51712', rings[rings.length - 1].rsp_prod]], 'backend counters at the end');
 });
 
 t.test('xenstore probe: before a migration it records the new domain from its first write', async (t) => {
