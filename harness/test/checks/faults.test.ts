@@ -127,13 +127,8 @@ const describe = (r: InstanceResult) => r.checks.filter((c) => c.verdict === 'fa
  * then the clean runs are marked todo when these are all they show, and fail on anything else.
  */
 const KNOWN_DISAGREEMENTS: RegExp[] = [
-  /feature-large-sector-size is missing/, // xenvbd.xml requires it from Initialised; the sim's xenvbd does not write it
-  /data\/scsi\/target\/N\/device: '.*' is not an unsigned decimal integer/, // spec: uint; sim writes \Device\HarddiskN
   /feature\/hotplug\/vif is missing/, // xenvif.xml requires it; the sim's xenvif does not write it
   /(Connected|Initialising|Initialised) -> Closing while the backend was Closing/, // spec: straight to Closed when the backend already closes
-  /Closed -> InitWait while the frontend was Closed/, // spec: a backend re-offers InitWait only to an Initialising frontend
-  /Closed -> (Initialised|Connected) is not allowed/, // sim resumes frontends without writing Initialising
-  /N grants still granted/, // sim: after a resume the frontends close their old rings without ending the ring grants
 ];
 const known = (m: string) => KNOWN_DISAGREEMENTS.some((re) => re.test(m));
 
