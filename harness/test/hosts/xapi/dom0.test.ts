@@ -77,6 +77,22 @@ t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, 
   while (!states.includes('4') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   t.same([...new Set(states)], ['1', '3', '4'], 'Initialising, Initialised, Connected all seen on the new domain');
   await offNew?.();
+
+  // Hot-unplug and replug of the data disk: the backend closes, the disk comes back with the same VDI.
+  const vdiBefore = pool.srv.pool.get((pool.srv.pool.get(g.handle).VBDs as string[]).map((b) => pool.srv.pool.get(b)).find((b) => b.userdevice === '1')!.VDI);
+  await host.hotplug!.detach(g, 'vbd/832', { surprise: false });
+  home = host.homePath(g);
+  t.equal(await host.xenstore.read(`/local/domain/0/backend/vbd/${g.domid}/832/state`), null, 'the backend is gone after the unplug');
+  t.ok(seen.includes(`backend:/local/domain/0/backend/vbd/${g.domid}/832/state`));
+  const dev = await host.hotplug!.attachVbd(g, { vdev: 'hdb', sizeMiB: 1024, mode: 'w', backend: {} });
+  t.equal(dev, 'vbd/832');
+  t.equal(await host.xenstore.read(`${home}/device/vbd/832/state`), '4', 'the replugged disk connected');
+  const vdiAfter = pool.srv.pool.get((pool.srv.pool.get(g.handle).VBDs as string[]).map((b) => pool.srv.pool.get(b)).find((b) => b.userdevice === '1')!.VDI);
+  t.equal(vdiAfter.uuid, vdiBefore.uuid, 'the same disk (VDI) came back');
+  await host.hotplug!.detach(g, 'vif/0', { surprise: true });
+  t.equal(await host.xenstore.read(`${home}/device/vif/0/state`), null);
+  t.equal(await host.hotplug!.attachVif(g, { devid: 0, backend: {} }), 'vif/0');
+  t.equal(await host.xenstore.read(`${home}/device/vif/0/state`), '4');
   await unwatch();
   await unwatch2();
   t.ok(before >= 0 && pool.dom0!.ssh.commands.every((c) => !c.includes('planted')), 'no secret on a dom0 command line');

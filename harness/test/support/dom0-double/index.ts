@@ -61,52 +61,39 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     return { vbds, vifs };
   };
 
-  function domainUp(vmRef: string, domid: number) {
-    domains.set(vmRef, domid);
-    const home = `/local/domain/${domid}`;
-    xs.write(`${home}/domid`, String(domid));
-    xs.write(`${home}/name`, String(pool.objects.get(vmRef)?.rec.name_label ?? ''));
-    const { vbds, vifs } = devicesOf(vmRef);
-    for (const [kind, ids] of [['vbd', vbds], ['vif', vifs]] as const) {
-      for (const id of ids) {
-        const be = `/local/domain/0/backend/${kind}/${domid}/${id}`;
-        const fe = `${home}/device/${kind}/${id}`;
-        xs.write(`${be}/frontend`, fe);
-        xs.write(`${be}/frontend-id`, String(domid));
-        xs.write(`${be}/online`, '1');
-        xs.write(`${be}/state`, '1');
-        xs.write(`${fe}/backend`, be);
-        xs.write(`${fe}/backend-id`, '0');
-        if (kind === 'vif') {
-          xs.write(`${fe}/mac`, '00:16:3e:00:00:01');
-          xs.write(`${fe}/mtu`, '1500');
-        }
-        xs.write(`${fe}/state`, '1');
-        if (kind === 'vbd') {
-          for (const [k, v] of [['max-ring-page-order', '4'], ['feature-persistent', '1'], ['feature-max-indirect-segments', '256'], ['feature-flush-cache', '1'], ['feature-discard', '1'], ['multi-queue-max-queues', '2']]) xs.write(`${be}/${k}`, v);
-        } else {
-          for (const [k, v] of [['feature-sg', '1'], ['feature-gso-tcpv4', '1'], ['feature-gso-tcpv6', '1'], ['feature-rx-copy', '1'], ['feature-split-event-channels', '1'], ['feature-ctrl-ring', '1'], ['multi-queue-max-queues', '2'], ['mac', '00:16:3e:00:00:01']]) xs.write(`${be}/${k}`, v);
-        }
-        xs.write(`${be}/state`, '2');
-      }
+  /** The toolstack creates a device: backend Initialising -> InitWait with its features, frontend Initialising. */
+  function deviceUp(domid: number, kind: 'vbd' | 'vif', id: number) {
+    const be = `/local/domain/0/backend/${kind}/${domid}/${id}`;
+    const fe = `/local/domain/${domid}/device/${kind}/${id}`;
+    xs.write(`${be}/frontend`, fe);
+    xs.write(`${be}/frontend-id`, String(domid));
+    xs.write(`${be}/online`, '1');
+    xs.write(`${be}/state`, '1');
+    xs.write(`${fe}/backend`, be);
+    xs.write(`${fe}/backend-id`, '0');
+    if (kind === 'vif') {
+      xs.write(`${fe}/mac`, '00:16:3e:00:00:01');
+      xs.write(`${fe}/mtu`, '1500');
     }
+    xs.write(`${fe}/state`, '1');
+    if (kind === 'vbd') {
+      for (const [k, v] of [['max-ring-page-order', '4'], ['feature-persistent', '1'], ['feature-max-indirect-segments', '256'], ['feature-flush-cache', '1'], ['feature-discard', '1'], ['multi-queue-max-queues', '2']]) xs.write(`${be}/${k}`, v);
+    } else {
+      for (const [k, v] of [['feature-sg', '1'], ['feature-gso-tcpv4', '1'], ['feature-gso-tcpv6', '1'], ['feature-rx-copy', '1'], ['feature-split-event-channels', '1'], ['feature-ctrl-ring', '1'], ['multi-queue-max-queues', '2'], ['mac', '00:16:3e:00:00:01']]) xs.write(`${be}/${k}`, v);
+    }
+    xs.write(`${be}/state`, '2');
   }
 
-  /** The Windows drivers come up: xenbus's guest keys, then each frontend connects as the specs say
-   *  (xenvbd: keys, Initialised, backend Connected, Connected; xenvif: keys in Initialising, then
-   *  straight to Connected). */
-  function pvConnect(vmRef: string, domid: number, version: string) {
-    if (connected.has(domid)) return;
-    connected.add(domid);
+  let gref = 8;
+  let port = 10;
+  /** A frontend of the Windows drivers connects as the specs say (xenvbd: keys, Initialised, backend
+   *  Connected, Connected; xenvif: keys while Initialising, then straight to Connected). */
+  function deviceConnect(domid: number, kind: 'vbd' | 'vif', id: number) {
     const home = `/local/domain/${domid}`;
-    xs.write(`${home}/drivers/0`, `XenProject XENBUS ${version}`);
-    xs.write(`${home}/control/feature-suspend`, '1');
-    const { vbds, vifs } = devicesOf(vmRef);
-    let gref = 8;
-    let port = 10;
-    vbds.forEach((id, target) => {
-      const fe = `${home}/device/vbd/${id}`;
-      const be = `/local/domain/0/backend/vbd/${domid}/${id}`;
+    const fe = `${home}/device/${kind}/${id}`;
+    const be = `/local/domain/0/backend/${kind}/${domid}/${id}`;
+    if (kind === 'vbd') {
+      const target = [768, 832, 5632, 5696].indexOf(id) >= 0 ? [768, 832, 5632, 5696].indexOf(id) : (id - 51712) >> 4;
       xs.write(`${fe}/target-id`, String(target));
       xs.write(`${fe}/feature-surprise-remove`, '1');
       xs.write(`${fe}/feature-online-resize`, '1');
@@ -125,24 +112,51 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
       xs.write(`${be}/info`, '0');
       xs.write(`${be}/state`, '4');
       xs.write(`${fe}/state`, '4');
-    });
-    for (const id of vifs) {
-      const fe = `${home}/device/vif/${id}`;
-      const be = `/local/domain/0/backend/vif/${domid}/${id}`;
-      xs.write(`${fe}/tx-ring-ref`, String(gref++));
-      xs.write(`${fe}/rx-ring-ref`, String(gref++));
+    } else {
+      for (const k of ['tx-ring-ref', 'rx-ring-ref']) xs.write(`${fe}/${k}`, String(gref++));
       xs.write(`${fe}/event-channel`, String(port++));
-      xs.write(`${fe}/multi-queue-num-queues`, '1');
-      xs.write(`${fe}/request-rx-copy`, '1');
-      xs.write(`${fe}/feature-sg`, '1');
-      xs.write(`${fe}/feature-rx-notify`, '1');
-      xs.write(`${fe}/feature-gso-tcpv4`, '1');
-      xs.write(`${fe}/feature-gso-tcpv6`, '1');
+      for (const [k, v] of [['multi-queue-num-queues', '1'], ['request-rx-copy', '1'], ['feature-sg', '1'], ['feature-rx-notify', '1'], ['feature-gso-tcpv4', '1'], ['feature-gso-tcpv6', '1']]) xs.write(`${fe}/${k}`, v);
       xs.write(`${fe}/state`, '4');
       xs.write(`${be}/state`, '4');
       xs.write(`${home}/feature/hotplug/vif`, '1');
       xs.write(`${home}/attr/vif/${id}/ipv4/0`, '127.0.0.2');
     }
+  }
+
+  /** Unplug: the backend closes, the frontend follows, the toolstack removes both. */
+  function deviceDown(domid: number, kind: 'vbd' | 'vif', id: number) {
+    const be = `/local/domain/0/backend/${kind}/${domid}/${id}`;
+    const fe = `/local/domain/${domid}/device/${kind}/${id}`;
+    if (xs.nodes.has(`${be}/state`)) {
+      xs.write(`${be}/state`, '5');
+      if (connected.has(domid)) xs.write(`${fe}/state`, '5');
+      xs.write(`${be}/state`, '6');
+      if (connected.has(domid)) xs.write(`${fe}/state`, '6');
+    }
+    xs.rm(be);
+    xs.rm(fe);
+  }
+
+  function domainUp(vmRef: string, domid: number) {
+    domains.set(vmRef, domid);
+    const home = `/local/domain/${domid}`;
+    xs.write(`${home}/domid`, String(domid));
+    xs.write(`${home}/name`, String(pool.objects.get(vmRef)?.rec.name_label ?? ''));
+    const { vbds, vifs } = devicesOf(vmRef);
+    for (const id of vbds) deviceUp(domid, 'vbd', id);
+    for (const id of vifs) deviceUp(domid, 'vif', id);
+  }
+
+  /** The Windows drivers come up: xenbus's guest keys, then every frontend connects. */
+  function pvConnect(vmRef: string, domid: number, version: string) {
+    if (connected.has(domid)) return;
+    connected.add(domid);
+    const home = `/local/domain/${domid}`;
+    xs.write(`${home}/drivers/0`, `XenProject XENBUS ${version}`);
+    xs.write(`${home}/control/feature-suspend`, '1');
+    const { vbds, vifs } = devicesOf(vmRef);
+    for (const id of vbds) deviceConnect(domid, 'vbd', id);
+    for (const id of vifs) deviceConnect(domid, 'vif', id);
   }
 
   function domainDown(vmRef: string) {
@@ -155,7 +169,25 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     xs.rm(`/local/domain/${domid}`);
   }
 
+  const attached = new Map<string, boolean>();
   const listener = (cls: string, _op: string, ref: string, rec: Record<string, unknown> | null) => {
+    if ((cls === 'VBD' || cls === 'VIF') && rec && !(cls === 'VBD' && rec.type !== 'Disk')) {
+      // Hot-plug and unplug on a running domain (devices attached while the domain is being built
+      // come up with domainUp; a halted domain's devices go with domainDown).
+      const on = rec.currently_attached === true;
+      const was = attached.get(ref) ?? false;
+      attached.set(ref, on);
+      const domid = domains.get(String(rec.VM));
+      if (on === was || domid === undefined) return;
+      const kind = cls === 'VBD' ? 'vbd' : 'vif';
+      const id = kind === 'vbd' ? vdev(String(rec.device)) : Number(rec.device);
+      const present = xs.nodes.has(`/local/domain/0/backend/${kind}/${domid}/${id}/state`);
+      if (on && !present) {
+        deviceUp(domid, kind, id);
+        if (connected.has(domid)) deviceConnect(domid, kind, id);
+      } else if (!on && present) deviceDown(domid, kind, id);
+      return;
+    }
     if (cls === 'VM') {
       const prev = domains.get(ref);
       // A paused domain exists too (built, backends created); a crashed one kept for its dump as well.

@@ -248,7 +248,7 @@ export class FakePool {
   // ---------------------------------------------------------------------------- guests
 
   /** Device names XAPI gives HVM guests: userdevice 0..3 are IDE (hda..hdd), the rest xvd*. */
-  private deviceName(userdevice: string): string {
+  deviceName(userdevice: string): string {
     const n = Number(userdevice);
     return n < 4 ? `hd${'abcd'[n]}` : `xvd${String.fromCharCode(97 + n)}`;
   }
