@@ -7,11 +7,11 @@ import type { BoundDriver, DriverBundle, DriverStatus, GuestAgent } from '../../
 import type { BlockWorkloadStep, DeviceRef, NetWorkloadStep } from '../../model/scenario';
 import type { BlockResult, NetResult } from '../../model/trace';
 import type { DriverName } from '../../model/spec';
-import { hostError, inputError, WinpvError } from '../../model/errors';
+import { inputError } from '../../model/errors';
 import type { SshConnection } from '../../remote/ssh';
 import { parseDiskspdXml } from '../../workloads/diskspd';
 import { parseNtttcpXml } from '../../workloads/ntttcp';
-import { runPs, runPsJson } from './powershell';
+import { guestError, runPs, runPsJson } from './powershell';
 import { installedDriver, parseAddDriver, parseEnumDevices } from './pnputil';
 
 /** What the agent needs from the host it runs on. */
@@ -52,7 +52,7 @@ export class WindowsAgent implements GuestAgent {
       const r = await runPs(ssh, 'pnputil-add', { inf }, `& pnputil.exe /add-driver $p.inf /install\nexit $LASTEXITCODE`, { okCodes: [0, 259, 3010], timeoutMs: 10 * 60_000 });
       const res = parseAddDriver(r.stdout, r.code ?? -1);
       if (res.failed.length || (res.added === 0 && r.code !== 259)) {
-        throw hostError('GUEST_DRIVER_INSTALL', `${this.link.name}: pnputil could not install ${drv} (${inf}): ${res.failed.join('; ') || 'no package added'}`);
+        throw guestError('GUEST_DRIVER_INSTALL', `${this.link.name}: pnputil could not install ${drv} (${inf}): ${res.failed.join('; ') || 'no package added'}`);
       }
       this.link.log?.('info', `${this.link.name}: ${drv} ${bundle.version} added as ${res.published.join(', ') || '(already present)'}${res.rebootRequired ? ', reboot required' : ''}`);
       reboot ||= res.rebootRequired;
@@ -97,10 +97,10 @@ export class WindowsAgent implements GuestAgent {
 
   /** The bundle as an ISO in the guest's CD drive: one folder per driver at the root of the disc. */
   private async mount(ssh: SshConnection, bundle: DriverBundle, iso: string): Promise<Map<DriverName, string>> {
-    if (!this.link.insertIso) throw new WinpvError('host', 'BUNDLE_ISO_UNSUPPORTED', `${this.link.name}: this host cannot insert ISO ${iso}`);
+    if (!this.link.insertIso) throw guestError('BUNDLE_ISO_UNSUPPORTED', `${this.link.name}: this host cannot insert ISO ${iso}`);
     await this.link.insertIso(iso);
     const cd = await runPsJson<{ Letter: string }>(ssh, 'cd-drive', {}, CD_SCRIPT);
-    if (!/^[A-Z]$/.test(cd.Letter)) throw hostError('GUEST_OUTPUT', `${this.link.name}: no CD drive letter for ${iso}`);
+    if (!/^[A-Z]$/.test(cd.Letter)) throw guestError('GUEST_OUTPUT', `${this.link.name}: no CD drive letter for ${iso}`);
     return new Map(bundle.drivers.map((d) => [d, `${cd.Letter}:\\${d}\\${d}.inf`]));
   }
 
@@ -160,7 +160,7 @@ export class WindowsAgent implements GuestAgent {
 
   async netWorkload(w: NetWorkloadStep, peer?: GuestAgent): Promise<{ result: NetResult; raw?: string }> {
     if (!(peer instanceof WindowsAgent)) {
-      throw new WinpvError('host', 'NOT_IMPLEMENTED', `${this.link.name}: network workloads on XenAPI need a second Windows guest as the peer (ntttcp-for-linux in dom0 is not implemented)`);
+      throw guestError('NOT_IMPLEMENTED', `${this.link.name}: network workloads need a second Windows guest as the peer (NTttcp against ntttcp-for-linux in dom0 is not implemented)`);
     }
     const seconds = Math.max(1, Math.round(w.durationMs / 1000));
     const receiverIp = w.direction === 'receive' ? await this.link.address() : await peer.link.address();

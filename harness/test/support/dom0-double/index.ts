@@ -115,6 +115,9 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     } else {
       for (const k of ['tx-ring-ref', 'rx-ring-ref']) xs.write(`${fe}/${k}`, String(gref++));
       xs.write(`${fe}/event-channel`, String(port++));
+      // the backend offers feature-ctrl-ring: xenvif sets up the control ring
+      xs.write(`${fe}/ctrl-ring-ref`, String(gref++));
+      xs.write(`${fe}/event-channel-ctrl`, String(port++));
       for (const [k, v] of [['multi-queue-num-queues', '1'], ['request-rx-copy', '1'], ['feature-sg', '1'], ['feature-rx-notify', '1'], ['feature-gso-tcpv4', '1'], ['feature-gso-tcpv6', '1']]) xs.write(`${fe}/${k}`, v);
       xs.write(`${fe}/state`, '4');
       xs.write(`${be}/state`, '4');
@@ -203,8 +206,16 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
   };
   pool.listeners.add(listener);
 
-  const ioRing = (domid: number, q: number) =>
-    `Queue ${q}\nTX: nr_ents 256\nreq prod 4121 (7) cons 4119 (5) event 4122 (8)\nrsp prod 4114 (base) pvt 4114 (0) event 4115 (1)\npending prod 4251 pending cons 4249 nr_pending_reqs 2\ndealloc prod 3990 dealloc cons 3990 dealloc_queue 0\n\nRX: nr_ents 256\nreq prod 9012 (255) cons 8760 (3) event 8758 (1)\nrsp prod 8757 (base) pvt 8757 (0) event 8758 (1)\n\nNAPI state: 1 NAPI weight: 64 TX queue len ${domid}\n`;
+  // Ring indices move on between samples, all requests answered (a busy, healthy netback queue).
+  const ringReads = new Map<string, number>();
+  const ioRing = (domid: number, dev: number, q: number) => {
+    const key = `${domid}.${dev}.${q}`;
+    const n = (ringReads.get(key) ?? 0) + 1;
+    ringReads.set(key, n);
+    const tx = 4096 + 16 * n;
+    const rx = 8192 + 32 * n;
+    return `Queue ${q}\nTX: nr_ents 256\nreq prod ${tx} (0) cons ${tx} (0) event ${tx + 1} (1)\nrsp prod ${tx} (base) pvt ${tx} (0) event ${tx + 1} (1)\npending prod ${tx} pending cons ${tx} nr_pending_reqs 0\ndealloc prod ${tx} dealloc cons ${tx} dealloc_queue 0\n\nRX: nr_ents 256\nreq prod ${rx + 256} (256) cons ${rx} (0) event ${rx + 1} (1)\nrsp prod ${rx} (base) pvt ${rx} (0) event ${rx + 1} (1)\n\n`;
+  };
 
   const ssh = await startTestSshServer({
     user: o.user,
@@ -275,7 +286,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
           ctx.stderr(`cat: ${w[1]}: No such file or directory\n`);
           return 1;
         }
-        ctx.stdout(ioRing(Number(m[1]), Number(m[3])));
+        ctx.stdout(ioRing(Number(m[1]), Number(m[2]), Number(m[3])));
         return 0;
       }
       if ((m = /^cd (\S+) 2>\/dev\/null && grep -H \. \*$/.exec(c))) {
