@@ -356,6 +356,7 @@ export class XapiHost implements HostBackend {
       address: async () => this.ipOf(g) ?? (await this.s.waitFor(`${g.ref.name}'s IP`, this.cfg.timeouts.bootMs, () => this.ipOf(g))),
       vbdTarget: (dev) => this.vbdTarget(g, dev),
       insertIso: (name) => this.insertIso(g.ref, name),
+      dom0Ntttcp: this.cfg.dom0 ? { address: async () => this.dom0Address(), run: (role, o) => this.dom0Ntttcp(role, o) } : undefined,
       log: (level, msg) => this.trace?.emit({ ev: 'log', inst: g.inst, level, msg }),
     });
     return g.agent;
@@ -406,14 +407,25 @@ export class XapiHost implements HostBackend {
 
   // ------------------------------------------------------------------------------------------ dom0
 
+  /** Address of the pool member running the guests (the pool master when none runs). */
+  private dom0Address(): string {
+    const running = [...this.guests.values()].map((g) => this.vm(g)).find((vm) => vm && vm.resident_on !== NULL_REF);
+    const hostRef = (running?.resident_on as string | undefined) ?? (this.s.all('pool')[0]?.master as string);
+    return (this.s.get(hostRef)?.address as string | undefined) ?? new URL(this.cfg.url).hostname;
+  }
+
+  /** ntttcp-for-linux in dom0 as the far end of a guest's NTttcp (-N: no sync port handshake). */
+  private async dom0Ntttcp(role: 'r' | 's', o: { threads: number; ip: string; seconds: number }): Promise<void> {
+    const r = await (await this.dom0()).exec(['ntttcp', `-${role}`, '-N', '-m', `${o.threads},*,${o.ip}`, '-t', String(o.seconds)], { timeoutMs: (o.seconds + 120) * 1000 });
+    if (r.code === 127) throw new WinpvError('input', 'DOM0_NTTTCP_MISSING', `ntttcp (ntttcp-for-linux) is not installed in dom0 of ${this.dom0Address()}: install it there, or give the network workload a peer guest`);
+    if (r.code !== 0) throw new WinpvError('input', 'DOM0_NTTTCP_FAILED', `ntttcp in dom0 failed (exit ${r.code}): ${r.stderr.trim().split('\n')[0] ?? ''}`);
+  }
+
   /** dom0 of the host running the guests (the pool master when none runs). */
   private dom0(): Promise<SshConnection> {
     const cred = this.cfg.dom0;
     if (!cred) return Promise.reject(hostError('XAPI_NO_DOM0', 'dom0 SSH is switched off for this host (dom0Ssh: false)'));
-    const running = [...this.guests.values()].map((g) => this.vm(g)).find((vm) => vm && vm.resident_on !== NULL_REF);
-    const hostRef = (running?.resident_on as string | undefined) ?? (this.s.all('pool')[0]?.master as string);
-    const host = this.s.get(hostRef);
-    const address = (host?.address as string | undefined) ?? new URL(this.cfg.url).hostname;
+    const address = this.dom0Address();
     let c = this.dom0Conns.get(address);
     if (!c) {
       c = SshConnection.connect(sshTarget(cred, address), { timeoutMs: 20_000 });

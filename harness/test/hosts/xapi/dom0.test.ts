@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startPool, makeBundle, shape, leftovers } from './fixture';
+import { startPool, makeBundle, shape, leftovers } from '../../support/xapi-pool';
 import { parseIoRing } from '../../../src/hosts/xapi/dom0';
 
 t.test('netback io_ring_q* as Linux prints it', async (t) => {

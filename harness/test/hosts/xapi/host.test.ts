@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startPool, makeBundle, shape, leftovers, rejects, XAPI_PW, GUEST_PW } from './fixture';
+import { startPool, makeBundle, shape, leftovers, rejects, XAPI_PW, GUEST_PW } from '../../support/xapi-pool';
 import { XapiFailure } from '../../support/xapi-server';
 
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { XapiSession } from '../../../src/hosts/xapi/session';
 import { Secret } from '../../../src/model/secret';
 import { startXapiServer } from '../../support/xapi-server';
-import { rejects } from './fixture';
+import { rejects } from '../../support/xapi-pool';
 
 const PW = 'planted-Pa55word-7f3a';
 

@@ -45,11 +45,14 @@ function shWords(s: string): string[] {
 export interface Dom0Double {
   ssh: TestSshServer;
   xs: FakeXenstore;
+  /** ntttcp-for-linux runs (arguments). */
+  ntttcpRuns: string[];
   close(): Promise<void>;
 }
 
 export async function startDom0Double(pool: FakePool, o: { user: string; password: string }): Promise<Dom0Double> {
   const xs = new FakeXenstore();
+  const ntttcpRuns: string[] = [];
   const domains = new Map<string, number>(); // VM ref -> domid
   const connected = new Set<number>();
 
@@ -301,6 +304,11 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         }
         return 1;
       }
+      if (w[0] === 'ntttcp' && (w[1] === '-r' || w[1] === '-s') && w.includes('-N')) {
+        ntttcpRuns.push(w.slice(1).join(' '));
+        ctx.stdout(`NTTTCP for Linux 1.4.0\n---------------------------------------------------------\n${w[1] === '-r' ? 'test duration' : 'network activity progressing'}...\n`);
+        return 0;
+      }
       ctx.stderr(`sh: 1: ${w[0]}: not found\n`);
       return 127;
     },
@@ -308,6 +316,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
   return {
     ssh,
     xs,
+    ntttcpRuns,
     async close() {
       pool.listeners.delete(listener);
       await ssh.close();
