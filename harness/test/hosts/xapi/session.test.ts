@@ -18,7 +18,9 @@ t.test('TLS is verified by default: a self-signed server is refused, insecure ac
 
   const s = await XapiSession.open({ url: srv.url, user: 'root', password: new Secret(PW), insecure: true });
   t.ok(s.all('VM').some((v) => v.is_a_template), 'the object cache is filled by event.from');
+  t.equal(srv.pool.sessions.size, 1);
   await s.close();
+  t.equal(srv.pool.sessions.size, 0, 'close() logged the session out');
 });
 
 for (const transport of ['json-rpc', 'xml-rpc'] as const) {
