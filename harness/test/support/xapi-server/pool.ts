@@ -320,6 +320,13 @@ export class FakePool {
     }
   }
 
+  /** Test hook: the guest restarts itself (Windows Update, a bugcheck with automatic restart). */
+  guestReboot(vmRef: string) {
+    const host = this.get(vmRef, 'VM').resident_on as string;
+    this.haltDomain(vmRef);
+    this.startDomain(vmRef, host);
+  }
+
   /** Test hook: the guest shuts itself down (or its power fails). */
   guestHalt(vmRef: string) {
     this.haltDomain(vmRef);
