@@ -34,9 +34,7 @@ const MAKERS: Record<ResolvedHost['kind'], () => Maker> = {
       const SimHost = m.SimHost as (new (o: { specs: SpecSet }) => HostBackend) | undefined;
       return SimHost ? (_h, o) => new SimHost({ specs: o.specs }) : undefined;
     }),
-  xl: () => {
-    throw infraError('HOST_BACKEND_MISSING', 'the xl host backend is not part of this build yet (issue 7)');
-  },
+  xl: () => load('xl', './xl', (m) => m.makeXlHost as Maker | undefined),
   xapi: () => load('XenAPI', './xapi', (m) => (m.makeXapiHost as Maker | undefined) && ((h) => (m.makeXapiHost as (h: ResolvedHost) => HostBackend)(h))),
 };
 

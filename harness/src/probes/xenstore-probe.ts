@@ -28,8 +28,14 @@ export class XenstoreProbe {
 
   /** Watches a guest's paths (again after a migration or restore gave it a new domid and home). */
   async attach(guest: GuestRef, home: string): Promise<void> {
-    const roots = [`${home}/device`, ...GUEST_PATHS.map((p) => `${home}/${p}`), ...BACKEND_TYPES.map((t) => `/local/domain/0/backend/${t}/${guest.domid}`)];
-    for (const r of roots) await this.watchRoot(r, guest.name);
+    // Backends first, then frontends, then guest keys: when attaching to a guest whose devices
+    // already exist (after a migration or restore) the backend's state and features are known
+    // before the frontend's values are judged against them. All watches are registered before
+    // any snapshot, so no change falls between the two.
+    const roots = [...BACKEND_TYPES.map((t) => `/local/domain/0/backend/${t}/${guest.domid}`), `${home}/device`, ...GUEST_PATHS.map((p) => `${home}/${p}`)];
+    const fresh: string[] = [];
+    for (const r of roots) if (await this.watchRoot(r, guest.name, false)) fresh.push(r);
+    for (const r of fresh) await this.snapshot(r, guest.name);
   }
 
   /** Stops watching; changes after this are not recorded. */
@@ -46,13 +52,15 @@ export class XenstoreProbe {
     }
   }
 
-  private async watchRoot(root: string, guest: string): Promise<void> {
-    if (this.roots.has(root) || this.stopped) return;
+  /** Registers a watch on root (once); returns whether it is new. */
+  private async watchRoot(root: string, guest: string, snapshot = true): Promise<boolean> {
+    if (this.roots.has(root) || this.stopped) return false;
     this.roots.add(root);
     this.guestOf.set(root, guest);
     const off = await this.xs.watch(root, (path, value) => this.track(this.onChange(path, value, guest)));
     this.unwatch.push(off);
-    await this.snapshot(root, guest);
+    if (snapshot) await this.snapshot(root, guest);
+    return true;
   }
 
   private track(p: Promise<unknown>): void {
@@ -77,12 +85,12 @@ export class XenstoreProbe {
     if (this.stopped) return;
     const value = await this.xs.read(path).catch(() => null);
     if (value === null) return;
-    this.record(path, value, guest);
+    this.record(path, value, guest, true);
     const children = await this.xs.directory(path).catch(() => [] as string[]);
     for (const c of [...children].sort()) await this.snapshot(`${path}/${c}`, guest);
   }
 
-  private record(path: string, value: string | null, guest: string): void {
+  private record(path: string, value: string | null, guest: string, snapshot = false): void {
     if (this.stopped) return;
     if (value === null) {
       let any = false;
@@ -97,7 +105,7 @@ export class XenstoreProbe {
       if (this.known.get(path) === value) return;
       this.known.set(path, value);
     }
-    this.sink.emit({ ev: 'xs', inst: this.inst, path, value, guest });
+    this.sink.emit({ ev: 'xs', inst: this.inst, path, value, guest, ...(snapshot ? { snapshot: true } : {}) });
     // follow a frontend's backend pointer into a backend domain we do not watch yet
     if (value && /\/device\/[a-z0-9]+\/\d+\/backend$/.test(path) && value.startsWith('/local/domain/')) {
       const covered = [...this.roots].some((r) => value === r || value.startsWith(r + '/'));

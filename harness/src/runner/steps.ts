@@ -118,7 +118,8 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
     case 'install-drivers': {
       const g = guestOf(ctx, step.guest);
       const drivers = (step.drivers ?? ctx.scenario.drivers) as DriverName[];
-      const bundle = await resolveBundle(step.bundle, drivers, ctx.scenario.source.file, ctx.openBundle);
+      const { bundle, cleanup } = await resolveBundle(step.bundle, drivers, ctx.scenario.source.file, ctx.openBundle);
+      block.defer(`bundle ${step.bundle}`, cleanup);
       await host.agent(g).installDrivers(bundle);
       if (step.reboot) await reboot(ctx, step.guest);
       const st = await host.agent(guestOf(ctx, step.guest)).driverStatus();

@@ -1,7 +1,7 @@
 // Reading a DriverSpec the way the simulated frontends need it: the state path to take for each
 // procedure, which frontend keys the driver writes (name patterns with <q>/{N} placeholders), and
 // the ring parameters. Nothing here hard-codes a driver: change the spec and the frontend changes.
-import type { DriverSpec, KeySpec, RingSpec } from '../model/spec';
+import type { DriverSpec, RingSpec } from '../model/spec';
 import { XenbusState } from '../model/xenbus';
 import { WinpvError } from '../model/errors';
 
@@ -27,27 +27,6 @@ export function statePath(spec: DriverSpec, from: number, to: number, phase: str
     }
   }
   throw new WinpvError('input', 'SPEC_NO_PATH', `${spec.name}: the spec allows no frontend path from state ${from} to ${to} (${phase})`, { location: spec.source });
-}
-
-/** Turns a spec key name (`queue-<q>/ring-ref<N>`, `drivers/{N}`) into a regex over concrete names. */
-export function keyPattern(name: string): RegExp {
-  const esc = name.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
-  return new RegExp('^' + esc.replace(/<[A-Za-z]+>|\{[A-Za-z]+\}/g, '\\d+') + '$');
-}
-
-export interface KeyPlan {
-  spec: KeySpec;
-  pattern: RegExp;
-}
-
-export function keysOf(spec: DriverSpec, side: KeySpec['side']): KeyPlan[] {
-  const list = side === 'guest' ? spec.guestKeys : (spec.device?.keys ?? []);
-  return list.filter((k) => k.side === side).map((k) => ({ spec: k, pattern: keyPattern(k.name) }));
-}
-
-/** The spec entry a concrete key falls under, if any. */
-export function findKey(plans: KeyPlan[], name: string): KeyPlan | undefined {
-  return plans.find((p) => p.pattern.test(name));
 }
 
 /** Ring parameters with the defaults the blkif/netif protocols imply when the spec leaves them out. */

@@ -36,6 +36,8 @@ export class LinuxConsoleAgent implements GuestAgent {
   constructor(
     private readonly guest: string,
     private readonly ch: ConsoleChannel,
+    /** How long a fresh guest may take to boot to its console agent (measured on the lab: ~6 s, more under load). */
+    private readonly readyTimeoutMs = 120_000,
   ) {}
 
   private async waitReady(timeoutMs: number): Promise<void> {
@@ -59,7 +61,7 @@ export class LinuxConsoleAgent implements GuestAgent {
 
   /** Runs a shell script in the guest; output is what it printed (stdout and stderr). */
   async run(script: string, timeoutMs = 120_000): Promise<ScriptResult> {
-    await this.waitReady(90_000);
+    await this.waitReady(this.readyTimeoutMs);
     const id = `c${++this.seq}`;
     let off = this.offset!;
     await this.ch.send(`${id} ${Buffer.from(script).toString('base64')}`);

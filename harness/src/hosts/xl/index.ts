@@ -1,5 +1,6 @@
 // The xl backend's entry points for the host factory: `xl://user@host[:port]` and `lab`.
 import type { HostBackend } from '../../model/host';
+import type { ResolvedHost } from '../../model/config';
 import type { Secret } from '../../model/secret';
 import { hostError } from '../../model/errors';
 import { SshConnection, type SshTarget } from '../../remote/ssh';
@@ -40,4 +41,13 @@ export function labTarget(env: NodeJS.ProcessEnv, dir?: string): SshTarget {
 /** `lab`: the xl backend on the lab started by `winpv lab up`. */
 export function createLabHost(env: NodeJS.ProcessEnv, dir?: string): HostBackend {
   return new XlHost({ label: 'lab', connect: () => SshConnection.connect(labTarget(env, dir)) });
+}
+
+/** The factory's maker: `lab` (no host name) or `xl://user@host[:port]`. */
+export function makeXlHost(host: ResolvedHost): HostBackend {
+  if (host.hostname === undefined) return createLabHost(process.env);
+  return createXlHost({
+    hostname: host.hostname, port: host.port, user: host.user, identityFile: host.identityFile,
+    knownHostsFile: host.knownHostsFile, password: host.password, label: host.label,
+  });
 }

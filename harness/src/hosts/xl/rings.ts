@@ -26,14 +26,22 @@ export function splitIoRings(text: string): Map<number, string> {
 }
 
 export class XlRings implements RingView {
+  /** One read of a vif's io_ring files answers every ring sample of the same moment (tx and rx of all queues). */
+  private readonly recent = new Map<string, { at: number; rings: Promise<Map<number, string>> }>();
+  freshMs = 150;
+
   constructor(
     private readonly dom0: Dom0,
     private readonly devices: (guest: GuestRef) => Promise<DeviceRef[]>,
   ) {}
 
-  private async ioRings(domid: number, dev: DeviceRef): Promise<Map<number, string>> {
-    const r = await this.dom0.try(['sh', '-c', IO_RINGS_SCRIPT, 'sh', netbackDir(domid, devid(dev))]);
-    return r.code === 0 ? splitIoRings(r.stdout) : new Map();
+  private ioRings(domid: number, dev: DeviceRef): Promise<Map<number, string>> {
+    const k = `${domid}/${dev}`;
+    const hit = this.recent.get(k);
+    if (hit && Date.now() - hit.at < this.freshMs) return hit.rings;
+    const rings = this.dom0.try(['sh', '-c', IO_RINGS_SCRIPT, 'sh', netbackDir(domid, devid(dev))]).then((r) => (r.code === 0 ? splitIoRings(r.stdout) : new Map<number, string>()));
+    this.recent.set(k, { at: Date.now(), rings });
+    return rings;
   }
 
   async rings(guest: GuestRef): Promise<RingId[]> {
@@ -51,9 +59,9 @@ export class XlRings implements RingView {
 
   async sample(guest: GuestRef, ring: RingId): Promise<RingIndices | null> {
     if (!ring.dev.startsWith('vif/') || (ring.ring !== 'tx' && ring.ring !== 'rx')) return null;
-    const r = await this.dom0.try(['cat', `${netbackDir(guest.domid, devid(ring.dev))}/io_ring_q${ring.queue}`]);
-    if (r.code !== 0) return null;
-    const q = parseNetbackIoRing(r.stdout);
+    const text = (await this.ioRings(guest.domid, ring.dev)).get(ring.queue);
+    if (text === undefined) return null;
+    const q = parseNetbackIoRing(text);
     return (ring.ring === 'tx' ? q?.tx : q?.rx) ?? null;
   }
 

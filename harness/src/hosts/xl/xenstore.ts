@@ -1,6 +1,9 @@
 // dom0's xenstore over SSH without one round trip per key: a single long-lived `xenstore-watch`
 // on /local/domain feeds every watcher (frontends, backends under /local/domain/0/backend, and the
-// guests' own paths all live there), and reads issued together go to dom0 as one batched command.
+// guests' own paths all live there) with the value read in dom0 right after the change; reads issued
+// together go to dom0 as one batched command; a directory listing fetches its whole subtree with one
+// `xenstore-ls -f`, so walking a device directory is one command, not two per key. (Measured on the
+// lab under TCG on a loaded 2-core machine: 0.25-0.6 s per SSH command, ~0.2 s per process in dom0.)
 import { hostError } from '../../model/errors';
 import type { XenstoreView } from '../../model/host';
 import { shJoin } from '../../util/quote';
@@ -12,6 +15,27 @@ export const WATCH_ROOT = '/local/domain';
 /** Reads many keys in one command; each answer is `V<base64>` or `N` (no such key), one line per path. */
 export const BATCH_READ_SCRIPT =
   'for p in "$@"; do if v=$(xenstore-read -- "$p" 2>/dev/null); then printf "V%s\\n" "$(printf %s "$v" | base64 -w0)"; else echo N; fi; done';
+
+/** The watch stream: each event as `V<path> <base64 value>` or `N<path>` (removed). */
+export const WATCH_SCRIPT =
+  'xenstore-watch -- "$1" | while IFS= read -r p; do if v=$(xenstore-read -- "$p" 2>/dev/null); then printf "V%s %s\\n" "$p" "$(printf %s "$v" | base64 -w0)"; else printf "N%s\\n" "$p"; fi; done';
+
+export function parseWatchLine(line: string): { path: string; value: string | null } | undefined {
+  if (line.startsWith('N/')) return { path: line.slice(1).trim(), value: null };
+  const m = /^V(\/\S*) ?(\S*)$/.exec(line.trim());
+  return m ? { path: m[1]!, value: Buffer.from(m[2]!, 'base64').toString('utf8') } : undefined;
+}
+
+/** `xenstore-ls -f` output: `<path> = "<value>"`, values with C escapes (\n, \t, \\, octal). */
+export function parseXenstoreLs(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^(\/\S*) = "(.*)"$/.exec(line);
+    if (!m) continue;
+    out.set(m[1]!, m[2]!.replace(/\\(n|t|r|\\|[0-7]{3})/g, (_, e: string) => (e === 'n' ? '\n' : e === 't' ? '\t' : e === 'r' ? '\r' : e === '\\' ? '\\' : String.fromCharCode(parseInt(e, 8)))));
+  }
+  return out;
+}
 
 export function parseBatchRead(paths: readonly string[], stdout: string): Map<string, string | null> {
   const lines = stdout.split('\n').filter((l) => l !== '');
@@ -25,7 +49,7 @@ const under = (path: string, root: string) => path === root || path.startsWith(r
 
 interface Watcher {
   path: string;
-  cb: (changed: string) => void;
+  cb: (changed: string, value?: string | null) => void;
 }
 
 interface RemoteWatch {
@@ -45,10 +69,25 @@ export class XlXenstore implements XenstoreView {
   private flushScheduled = false;
   /** Commands issued (for the fidelity of "batched": tests count them). */
   commands = 0;
+  /** Subtrees fetched by directory(): values and children, fresh until `until`. */
+  private readonly trees = new Map<string, { until: number; values: Map<string, string>; children: Map<string, Set<string>> }>();
+  /** How long a fetched subtree answers reads and listings (watch events keep it current meanwhile). */
+  treeTtlMs = 3000;
 
   constructor(private readonly dom0: Dom0) {}
 
+  private tree(path: string) {
+    const now = Date.now();
+    for (const [root, t] of this.trees) {
+      if (t.until < now) this.trees.delete(root);
+      else if (path !== root && under(path, root)) return t;
+    }
+    return undefined;
+  }
+
   read(path: string): Promise<string | null> {
+    const t = this.tree(path);
+    if (t) return Promise.resolve(t.values.get(path) ?? null);
     return new Promise((resolve, reject) => {
       const waiting = this.queue.get(path) ?? [];
       waiting.push(resolve);
@@ -82,10 +121,43 @@ export class XlXenstore implements XenstoreView {
   }
 
   async directory(path: string): Promise<string[]> {
+    const cached = this.tree(path) ?? this.trees.get(path);
+    if (cached && cached.until >= Date.now()) return [...(cached.children.get(path) ?? [])].sort();
     this.commands++;
-    const r = await this.dom0.try(['xenstore-list', '--', path]);
+    const r = await this.dom0.try(['xenstore-ls', '-f', '--', path]);
     if (r.code !== 0) return [];
-    return r.stdout.split('\n').filter((l) => l !== '');
+    const values = parseXenstoreLs(r.stdout);
+    const children = new Map<string, Set<string>>();
+    for (const p of values.keys()) this.linkChild(children, p, path);
+    this.trees.set(path, { until: Date.now() + this.treeTtlMs, values, children });
+    return [...(children.get(path) ?? [])].sort();
+  }
+
+  /** Records p (and its ancestors up to root) as children of their parents. */
+  private linkChild(children: Map<string, Set<string>>, p: string, root: string): void {
+    while (p !== root && p.length > root.length) {
+      const parent = p.slice(0, p.lastIndexOf('/'));
+      let set = children.get(parent);
+      if (!set) children.set(parent, (set = new Set()));
+      set.add(p.slice(parent.length + 1));
+      p = parent;
+    }
+  }
+
+  /** Keeps fetched subtrees current with a change seen on the watch stream. */
+  private applyChange(path: string, value: string | null): void {
+    for (const [root, t] of this.trees) {
+      if (!under(path, root) || path === root) continue;
+      if (value === null) {
+        for (const k of [...t.values.keys()]) if (under(k, path)) t.values.delete(k);
+        const parent = path.slice(0, path.lastIndexOf('/'));
+        t.children.get(parent)?.delete(path.slice(parent.length + 1));
+        for (const k of [...t.children.keys()]) if (under(k, path)) t.children.delete(k);
+      } else {
+        t.values.set(path, value);
+        this.linkChild(t.children, path, root);
+      }
+    }
   }
 
   async write(path: string, value: string): Promise<void> {
@@ -98,7 +170,7 @@ export class XlXenstore implements XenstoreView {
     await this.dom0.run(['xenstore-rm', '--', path]);
   }
 
-  async watch(path: string, onChange: (changedPath: string) => void): Promise<() => Promise<void>> {
+  async watch(path: string, onChange: (changedPath: string, value?: string | null) => void): Promise<() => Promise<void>> {
     const root = under(path, WATCH_ROOT) ? WATCH_ROOT : path;
     let rw = this.streams.get(root);
     if (!rw) {
@@ -128,16 +200,17 @@ export class XlXenstore implements XenstoreView {
       fail = rej;
     });
     let first = true;
-    // xenstore-watch flushes after every event; exec so that closing the channel ends it.
-    const s = this.dom0.link.stream(`exec ${shJoin(['xenstore-watch', '--', root])}`, (line) => {
+    // xenstore-watch flushes after every event; the value is read in dom0 as soon as it is seen.
+    const s = this.dom0.link.stream(shJoin(['sh', '-c', WATCH_SCRIPT, 'sh', root]), (line) => {
+      const ev = parseWatchLine(line);
+      if (!ev) return;
       if (first) {
         first = false;
         markReady();
         return; // the registration event for the root itself
       }
-      const changed = line.trim();
-      if (!changed) return;
-      for (const w of watchers) if (under(changed, w.path)) w.cb(changed);
+      this.applyChange(ev.path, ev.value);
+      for (const w of watchers) if (under(ev.path, w.path)) w.cb(ev.path, ev.value);
     });
     s.done.then(
       (r) => {

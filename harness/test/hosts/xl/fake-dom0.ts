@@ -1,0 +1,189 @@
+// A dom0 double for the xl backend's unit tests: commands arrive as the quoted lines remote/ssh
+// would send, are parsed back into argv, and answered from an in-memory xenstore and domain table.
+import type { Dom0Link } from '../../../src/hosts/xl/dom0';
+import type { ExecResult } from '../../../src/remote/ssh';
+import { shJoin } from '../../../src/util/quote';
+
+/** Splits a line built by shJoin back into words (single quotes and '\'' only, as shQuote writes). */
+export function unquote(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let inWord = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      cur += line.slice(i + 1, end);
+      i = end;
+      inWord = true;
+    } else if (c === '\\') {
+      cur += line[++i];
+      inWord = true;
+    } else if (c === ' ') {
+      if (inWord) out.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (inWord) out.push(cur);
+  return out;
+}
+
+export interface FakeDomain {
+  name: string;
+  domid: number;
+  state: string;
+}
+
+export class FakeDom0 implements Dom0Link {
+  readonly xs = new Map<string, string>();
+  readonly domains = new Map<string, FakeDomain>();
+  readonly files = new Map<string, string>();
+  readonly lines: string[] = [];
+  private nextDomid = 1;
+  private watchers: ((p: string) => void)[] = [];
+  private closeCbs: ((err?: Error) => void)[] = [];
+  /** Answer for commands the double does not model. */
+  other: (argv: string[]) => ExecResult = (argv) => ({ code: 127, stdout: '', stderr: `fake dom0: ${argv[0]}: not found` });
+
+  constructor() {
+    this.xs.set('/local/domain/0/name', 'Domain-0');
+  }
+
+  setKey(path: string, value: string): void {
+    this.xs.set(path, value);
+    for (const w of this.watchers) w(path);
+  }
+
+  async exec(argv: readonly string[]): Promise<ExecResult> {
+    const line = shJoin(argv);
+    this.lines.push(line);
+    return this.answer(unquote(line));
+  }
+
+  private ok(stdout = ''): ExecResult {
+    return { code: 0, stdout, stderr: '' };
+  }
+
+  private answer(a: string[]): ExecResult {
+    const [cmd, ...rest] = a;
+    const args = rest.filter((x) => x !== '--');
+    switch (cmd) {
+      case 'sh': {
+        // the batched read: sh -c SCRIPT sh path...
+        if (a[2]?.includes('xenstore-read')) {
+          return this.ok(a.slice(4).map((p) => (this.xs.has(p) ? `V${Buffer.from(this.xs.get(p)!).toString('base64')}\n` : 'N\n')).join(''));
+        }
+        return this.other(a);
+      }
+      case 'xenstore-list': {
+        const base = args[0]!.replace(/\/$/, '') + '/';
+        const kids = new Set([...this.xs.keys()].filter((k) => k.startsWith(base)).map((k) => k.slice(base.length).split('/')[0]!));
+        return kids.size ? this.ok([...kids].join('\n') + '\n') : { code: 1, stdout: '', stderr: 'not found' };
+      }
+      case 'xenstore-ls': {
+        const base = args[1]!.replace(/\/$/, '');
+        const rows = [...this.xs.keys()].filter((k) => k.startsWith(base + '/')).sort();
+        if (!rows.length && !this.xs.has(base)) return { code: 1, stdout: '', stderr: 'not found' };
+        // interior nodes appear with an empty value, as xenstored lists them
+        const all = new Set<string>();
+        for (const k of rows) for (let p = k; p.length > base.length; p = p.slice(0, p.lastIndexOf('/'))) all.add(p);
+        return this.ok([...all].sort().map((k) => `${k} = "${(this.xs.get(k) ?? '').replace(/\n/g, '\\n')}"`).join('\n') + '\n');
+      }
+      case 'xenstore-write':
+        this.setKey(args[0]!, args[1]!);
+        return this.ok();
+      case 'xenstore-rm':
+        for (const k of [...this.xs.keys()]) if (k === args[0] || k.startsWith(args[0] + '/')) this.xs.delete(k);
+        for (const w of this.watchers) w(args[0]!);
+        return this.ok();
+      case 'xl':
+        return this.xl(args);
+      case 'mkdir': case 'truncate': case 'rm': case 'test':
+        return this.ok();
+      case 'ip':
+        return this.ok('3: xenbr0    inet 10.0.2.15/24 brd 10.0.2.255 scope global xenbr0\n');
+      case 'stat':
+        return { code: 1, stdout: '', stderr: 'no such file' };
+      default:
+        return this.other(a);
+    }
+  }
+
+  private xl(args: string[]): ExecResult {
+    const [sub, ...r] = args;
+    const byName = (n: string) => this.domains.get(n);
+    switch (sub) {
+      case 'info':
+        return this.ok('xen_version            : 4.17.7\nvirt_caps              : pv hvm hap\n');
+      case 'create': {
+        const cfg = this.files.get(r[r.length - 1]!) ?? '';
+        const name = /^name = "(.*)"$/m.exec(cfg)?.[1];
+        if (!name) return { code: 1, stdout: '', stderr: 'bad config' };
+        const d: FakeDomain = { name, domid: this.nextDomid++, state: r.includes('-p') ? '--p---' : 'r-----' };
+        this.domains.set(name, d);
+        for (const m of cfg.matchAll(/vdev=(xvd[a-z]+)/g)) this.setKey(`/local/domain/0/backend/vbd/${d.domid}/${m[1] === 'xvda' ? 51712 : 51728}/state`, '2');
+        for (const m of cfg.matchAll(/devid=(\d+)/g)) this.setKey(`/local/domain/0/backend/vif/${d.domid}/${m[1]}/state`, '2');
+        return this.ok();
+      }
+      case 'domid': {
+        const d = byName(r[0]!);
+        return d ? this.ok(`${d.domid}\n`) : { code: 1, stdout: '', stderr: `${r[0]} is an invalid domain identifier` };
+      }
+      case 'unpause': case 'pause': case 'destroy': case 'shutdown': {
+        const d = byName(r[r.length - 1]!);
+        if (!d) return { code: 1, stdout: '', stderr: 'invalid domain identifier' };
+        if (sub === 'destroy' || sub === 'shutdown') this.domains.delete(d.name);
+        else d.state = sub === 'pause' ? '--p---' : 'r-----';
+        return this.ok();
+      }
+      case 'list': {
+        const ds = r.length ? [byName(r[0]!)].filter((x): x is FakeDomain => !!x) : [...this.domains.values()];
+        if (r.length && !ds.length) return { code: 1, stdout: '', stderr: 'invalid domain' };
+        return this.ok('Name                                        ID   Mem VCPUs\tState\tTime(s)\n' + ds.map((d) => `${d.name.padEnd(40)} ${String(d.domid).padStart(5)}   128     1     ${d.state}       0.1`).join('\n') + '\n');
+      }
+      default:
+        return this.other(['xl', ...args]);
+    }
+  }
+
+  stream(line: string, onLine: (line: string) => void): { stop(): void; done: Promise<ExecResult> } {
+    this.lines.push(line);
+    let finish!: (r: ExecResult) => void;
+    const done = new Promise<ExecResult>((r) => (finish = r));
+    const root = unquote(line).pop()!;
+    const say = (p: string) => onLine(this.xs.has(p) ? `V${p} ${Buffer.from(this.xs.get(p)!).toString('base64')}` : `N${p}`);
+    const w = (p: string) => {
+      if (p === root || p.startsWith(root + '/')) say(p);
+    };
+    this.watchers.push(w);
+    setImmediate(() => say(root));
+    return {
+      stop: () => {
+        this.watchers = this.watchers.filter((x) => x !== w);
+        finish({ code: 0, stdout: '', stderr: '' });
+      },
+      done,
+    };
+  }
+
+  async putFile(local: string | Buffer, remotePath: string): Promise<void> {
+    this.files.set(remotePath, local.toString());
+  }
+
+  onClose(cb: (err?: Error) => void): void {
+    this.closeCbs.push(cb);
+  }
+
+  /** Simulates the SSH connection dropping. */
+  drop(): void {
+    for (const cb of this.closeCbs) cb(new Error('connection reset'));
+  }
+
+  async close(): Promise<void> {
+    /* nothing to release */
+  }
+}

@@ -1,0 +1,44 @@
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseNetbackIoRing, parseStatsGrep, parseXlList, powerStateOf } from '../../../src/hosts/xl/parse';
+import { splitIoRings } from '../../../src/hosts/xl/rings';
+
+// Captured from the lab (netback of Linux 6.1, after a 3 s nc stream from a PV guest).
+const ioRing = readFileSync(join(__dirname, '..', '..', 'fixtures', 'lab', 'io_ring_q0.txt'), 'utf8');
+
+t.test('xl list: name, domid, flags', async (t) => {
+  const l = parseXlList('Name                                        ID   Mem VCPUs\tState\tTime(s)\nDomain-0                                     0  1536     2     r-----     305.1\nwinpv-smoke-g1                               5   128     1     --p---       0.0\nwinpv-x                               7   128     1     ----c-       1.0\n');
+  t.same(l.map((e) => [e.name, e.domid, e.state]), [['Domain-0', 0, 'r-----'], ['winpv-smoke-g1', 5, '--p---'], ['winpv-x', 7, '----c-']]);
+});
+
+t.test('power states from the flags; a crashed (preserved) domain is crashed, a missing one gone', async (t) => {
+  t.equal(powerStateOf('r-----'), 'running');
+  t.equal(powerStateOf('-b----'), 'running');
+  t.equal(powerStateOf('--p---'), 'paused');
+  t.equal(powerStateOf('---s--'), 'halted');
+  t.equal(powerStateOf('----c-'), 'crashed');
+  t.equal(powerStateOf(undefined), 'gone');
+});
+
+t.test('netback io_ring: TX and RX indices, backend req_cons', async (t) => {
+  const q = parseNetbackIoRing(ioRing)!;
+  t.equal(q.queue, 0);
+  t.same(q.tx, { nr_ents: 256, req_prod: 85863, req_cons: 85863, req_event: 85864, rsp_prod: 85863, rsp_event: 85864 });
+  t.same(q.rx, { nr_ents: 256, req_prod: 2712, req_cons: 2456, req_event: 1, rsp_prod: 2456, rsp_event: 2457 });
+});
+
+t.test('a truncated or foreign io_ring file is refused, not half-parsed', async (t) => {
+  t.equal(parseNetbackIoRing('nothing here'), null);
+  t.equal(parseNetbackIoRing(ioRing.replace(/rsp prod 85863 \(base\)/, 'rsp prod ?')), null);
+});
+
+t.test('several queues are split by file', async (t) => {
+  const m = splitIoRings(`==> /d/vif1.0/io_ring_q0 <==\n${ioRing}==> /d/vif1.0/io_ring_q1 <==\n${ioRing.replace('Queue 0', 'Queue 1')}`);
+  t.same([...m.keys()], [0, 1]);
+  t.equal(parseNetbackIoRing(m.get(1)!)!.queue, 1);
+});
+
+t.test('blkback statistics through grep -r', async (t) => {
+  t.same(parseStatsGrep('/sys/bus/xen-backend/devices/vbd-1-51712/statistics/wr_req:512\n/sys/bus/xen-backend/devices/vbd-1-51712/statistics/rd_sect:8216\n'), { wr_req: 512, rd_sect: 8216 });
+});

@@ -1,0 +1,95 @@
+import t from 'tap';
+import { Dom0 } from '../../../src/hosts/xl/dom0';
+import { parseBatchRead, parseWatchLine, parseXenstoreLs, XlXenstore } from '../../../src/hosts/xl/xenstore';
+import { FakeDom0 } from './fake-dom0';
+
+t.test('reads issued together are one remote command', async (t) => {
+  const fake = new FakeDom0();
+  fake.xs.set('/local/domain/1/device/vbd/51712/state', '4');
+  fake.xs.set('/local/domain/1/name', 'g "quoted" $(x)');
+  const xs = new XlXenstore(new Dom0(fake, 'fake'));
+  const before = fake.lines.length;
+  const [a, b, c] = await Promise.all([
+    xs.read('/local/domain/1/device/vbd/51712/state'),
+    xs.read('/local/domain/1/name'),
+    xs.read('/local/domain/1/missing'),
+  ]);
+  t.equal(a, '4');
+  t.equal(b, 'g "quoted" $(x)', 'values survive any characters');
+  t.equal(c, null);
+  t.equal(fake.lines.length - before, 1, 'one command for three reads');
+});
+
+t.test('a batch answer that does not match the request is an error, not a shifted value', async (t) => {
+  t.throws(() => parseBatchRead(['/a', '/b'], 'Vx\n'), /answered 1 of 2/);
+});
+
+t.test('one watch stream feeds every watcher, each only with changes under its path', async (t) => {
+  const fake = new FakeDom0();
+  const xs = new XlXenstore(new Dom0(fake, 'fake'));
+  const a: string[] = [];
+  const b: string[] = [];
+  const stopA = await xs.watch('/local/domain/1/device', (p) => a.push(p));
+  await xs.watch('/local/domain/0/backend/vbd/1', (p) => b.push(p));
+  fake.setKey('/local/domain/1/device/vbd/51712/state', '1');
+  fake.setKey('/local/domain/0/backend/vbd/1/51712/state', '2');
+  fake.setKey('/local/domain/2/device/vif/0/state', '1');
+  t.same(a, ['/local/domain/1/device', '/local/domain/1/device/vbd/51712/state']);
+  t.same(b, ['/local/domain/0/backend/vbd/1', '/local/domain/0/backend/vbd/1/51712/state']);
+  t.equal(fake.lines.filter((l) => l.includes('xenstore-watch')).length, 1, 'a single remote xenstore-watch');
+  await stopA();
+  fake.setKey('/local/domain/1/device/vbd/51712/state', '4');
+  t.equal(a.length, 2, 'no events after unwatch');
+});
+
+t.test('writes and removals go through quoted argv', async (t) => {
+  const fake = new FakeDom0();
+  const xs = new XlXenstore(new Dom0(fake, 'fake'));
+  await xs.write('/local/domain/1/data/x', "it's; rm -rf /");
+  t.equal(fake.xs.get('/local/domain/1/data/x'), "it's; rm -rf /");
+  t.ok(fake.lines.at(-1)!.includes("'it'\\''s; rm -rf /'"));
+  await xs.rm('/local/domain/1/data');
+  t.equal(fake.xs.get('/local/domain/1/data/x'), undefined);
+  t.same(await xs.directory('/nowhere'), []);
+});
+
+t.test('a directory walk is one xenstore-ls for the whole subtree; reads below it need no command', async (t) => {
+  const fake = new FakeDom0();
+  fake.xs.set('/local/domain/0/backend/vbd/1/51712/state', '4');
+  fake.xs.set('/local/domain/0/backend/vbd/1/51712/sectors', '131072');
+  fake.xs.set('/local/domain/0/backend/vbd/1/51728/state', '2');
+  const xs = new XlXenstore(new Dom0(fake, 'fake'));
+  const n0 = fake.lines.length;
+  t.same(await xs.directory('/local/domain/0/backend/vbd/1'), ['51712', '51728']);
+  t.same(await xs.directory('/local/domain/0/backend/vbd/1/51712'), ['sectors', 'state']);
+  t.equal(await xs.read('/local/domain/0/backend/vbd/1/51712/sectors'), '131072');
+  t.equal(await xs.read('/local/domain/0/backend/vbd/1/51712/missing'), null);
+  t.equal(fake.lines.length - n0, 1, 'one command');
+  const uncached = new XlXenstore(new Dom0(fake, 'fake'));
+  uncached.treeTtlMs = -1;
+  const n1 = fake.lines.length;
+  await uncached.directory('/local/domain/0/backend/vbd/1');
+  t.equal(await uncached.read('/local/domain/0/backend/vbd/1/51712/sectors'), '131072');
+  t.equal(fake.lines.length - n1, 2, 'an expired subtree answers nothing: the read is a command');
+});
+
+t.test('watch events carry the value read in dom0 and keep a fetched subtree current', async (t) => {
+  const fake = new FakeDom0();
+  fake.xs.set('/local/domain/1/device/vbd/51712/state', '1');
+  const xs = new XlXenstore(new Dom0(fake, 'fake'));
+  const seen: [string, string | null | undefined][] = [];
+  await xs.watch('/local/domain/1/device', (p, v) => seen.push([p, v]));
+  await xs.directory('/local/domain/1/device');
+  fake.setKey('/local/domain/1/device/vbd/51712/state', '4');
+  await xs.rm('/local/domain/1/device/vbd/51712');
+  t.same(seen.slice(1), [['/local/domain/1/device/vbd/51712/state', '4'], ['/local/domain/1/device/vbd/51712', null]]);
+  t.same(await xs.directory('/local/domain/1/device/vbd'), [], 'the removal reached the cached subtree');
+});
+
+t.test('stream lines and xenstore-ls escapes', async (t) => {
+  t.same(parseWatchLine('V/a/b aGk='), { path: '/a/b', value: 'hi' });
+  t.same(parseWatchLine('V/a/e '), { path: '/a/e', value: '' });
+  t.same(parseWatchLine('N/a/b'), { path: '/a/b', value: null });
+  t.equal(parseWatchLine('garbage'), undefined);
+  t.same([...parseXenstoreLs('/a = "x "q" \\n\\t\\101"\n/b = ""\nnoise\n')], [['/a', 'x "q" \n\tA'], ['/b', '']]);
+});

@@ -1,0 +1,33 @@
+import t from 'tap';
+import { domainName, xlConfig, xlString } from '../../../src/hosts/xl/xl-config';
+import type { GuestShape } from '../../../src/model/scenario';
+
+const shape: GuestShape = { name: 'g1', os: 'linux', vcpus: 1, memoryMiB: 128, vbds: [{ vdev: 'xvda', sizeMiB: 64, mode: 'w', backend: {} }], vifs: [{ devid: 0, backend: {} }] };
+const files = { kernel: '/k/vmlinuz', ramdisk: '/k/initrd', disks: { xvda: '/r/g1-xvda.img' } };
+
+t.test('a PV guest: lab kernel, crash preserved, one disk and one vif', async (t) => {
+  const c = xlConfig('winpv-i-g1', shape, files, { bridge: 'xenbr0' });
+  t.match(c, /^type = "pv"$/m);
+  t.match(c, /^on_crash = "preserve"$/m);
+  t.match(c, /^kernel = "\/k\/vmlinuz"$/m);
+  t.match(c, /^disk = \[ "format=raw,vdev=xvda,access=rw,target=\/r\/g1-xvda.img" \]$/m);
+  t.match(c, /^vif = \[ "bridge=xenbr0,devid=0" \]$/m);
+});
+
+t.test('an HVM guest from a user image gets the Xen platform PCI device', async (t) => {
+  const c = xlConfig('w', { ...shape, os: 'windows', image: '/img/win.raw' }, { disks: { xvda: '/img/win.raw' } }, { bridge: 'xenbr0' });
+  t.match(c, /^type = "hvm"$/m);
+  t.match(c, /^xen_platform_pci = 1$/m);
+  t.notMatch(c, /kernel/);
+});
+
+t.test('values that would break out of the config or a spec string are refused', async (t) => {
+  t.throws(() => xlString('a"b'), /not allowed/);
+  t.throws(() => xlConfig('n', shape, { ...files, disks: { xvda: '/r/x,script=/evil' } }, { bridge: 'xenbr0' }), /must not contain/);
+  t.throws(() => xlConfig('n', { ...shape, vifs: [{ devid: 0, mac: '00:16:3e:00:00:zz', backend: {} }] }, files, { bridge: 'xenbr0' }), /not a MAC/);
+  t.throws(() => xlConfig('n', shape, { disks: files.disks }, { bridge: 'xenbr0' }), /needs a kernel/);
+});
+
+t.test('domain names keep to what xl accepts', async (t) => {
+  t.equal(domainName('vbd-connect[order=2]', 'g 1'), 'winpv-vbd-connect_order_2_-g_1');
+});

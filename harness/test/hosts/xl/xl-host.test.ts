@@ -1,0 +1,80 @@
+import t from 'tap';
+import { XlHost } from '../../../src/hosts/xl/xl-host';
+import type { GuestShape } from '../../../src/model/scenario';
+import type { TraceEventInput } from '../../../src/model/trace';
+import { FakeDom0 } from './fake-dom0';
+
+const shape: GuestShape = {
+  name: 'g1', os: 'linux', vcpus: 1, memoryMiB: 128,
+  vbds: [{ vdev: 'xvda', sizeMiB: 64, mode: 'w', backend: { 'max-ring-page-order': '0' } }],
+  vifs: [{ devid: 0, backend: {} }],
+};
+
+async function open() {
+  const fake = new FakeDom0();
+  const events: TraceEventInput[] = [];
+  const host = new XlHost({ label: 'fake', connect: async () => fake });
+  await host.open({ emit: (e) => events.push(e) }, { seed: 1 });
+  return { fake, host, events };
+}
+
+t.test('create paused from a generated config, backend overrides before unpause, destroy idempotent', async (t) => {
+  const { fake, host, events } = await open();
+  const g = await host.createGuest(shape, 'inst1');
+  t.equal(g.handle, 'winpv-inst1-g1');
+  t.equal(await host.powerState(g), 'paused');
+  const cfg = fake.files.get('/var/lib/winpv/run/winpv-inst1-g1.cfg')!;
+  t.match(cfg, /on_crash = "preserve"/);
+  const create = fake.lines.findIndex((l) => l.startsWith('xl create -p'));
+  const override = fake.lines.findIndex((l) => l.includes('max-ring-page-order'));
+  t.ok(create >= 0 && override > create, 'override written after the paused create');
+  t.equal(fake.xs.get(`/local/domain/0/backend/vbd/${g.domid}/51712/max-ring-page-order`), '0');
+  await host.startGuest(g);
+  t.equal(await host.powerState(g), 'running');
+  t.same(await host.devices(g), ['vbd/51712', 'vif/0']);
+  await host.destroyGuest(g);
+  await host.destroyGuest(g);
+  t.equal(await host.powerState(g), 'gone');
+  t.same(events.map((e) => (e as { what: string }).what), ['created', 'started', 'destroyed']);
+  await host.close();
+});
+
+t.test('a crashed domain (preserved by on_crash) is reported as crashed', async (t) => {
+  const { fake, host } = await open();
+  const g = await host.createGuest(shape, 'c');
+  fake.domains.get(g.handle)!.state = '----c-';
+  t.equal(await host.powerState(g), 'crashed');
+});
+
+t.test('the backend forced to Closing is a xenstore write of state 5 in the backend directory', async (t) => {
+  const { fake, host } = await open();
+  const g = await host.createGuest(shape, 'b');
+  await host.backendControl.forceBackendState(g, 'vbd/51712', 5);
+  t.equal(fake.xs.get(`/local/domain/0/backend/vbd/${g.domid}/51712/state`), '5');
+  await t.rejects(host.backendControl.restartBackend(g, 'vbd/51712'), { code: 'NOT_SUPPORTED' });
+});
+
+t.test('a failing xl command is a host error naming it; a dropped connection fails what follows', async (t) => {
+  const { fake, host } = await open();
+  fake.files.set('/var/lib/winpv/run/x.cfg', 'garbage');
+  const g = await host.createGuest(shape, 'd');
+  fake.domains.delete(g.handle);
+  await t.rejects(host.startGuest(g), { code: 'XL_COMMAND', message: /xl unpause/ });
+  fake.drop();
+  await t.rejects(host.powerState(g), { code: 'SSH_DROPPED' });
+});
+
+t.test('a host without xl is refused at open', async (t) => {
+  const fake = new FakeDom0();
+  fake.other = () => ({ code: 127, stdout: '', stderr: 'xl: not found' });
+  const orig = fake.exec.bind(fake);
+  fake.exec = async (argv) => (argv[0] === 'xl' ? { code: 127, stdout: '', stderr: 'xl: not found' } : orig(argv));
+  const host = new XlHost({ label: 'nox', connect: async () => fake });
+  await t.rejects(host.open({ emit: () => undefined }, { seed: 1 }), { code: 'XL_UNAVAILABLE' });
+});
+
+t.test('a Windows (HVM image) guest has no Linux agent', async (t) => {
+  const { host } = await open();
+  const g = await host.createGuest({ ...shape, os: 'windows', image: '/img/w.raw' }, 'w');
+  t.throws(() => host.agent(g), { code: 'NOT_SUPPORTED' });
+});
