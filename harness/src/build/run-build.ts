@@ -58,6 +58,16 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
   const order = buildOrder(o.specs, o.drivers);
   const staging = join(o.outRoot, `.partial-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
+  try {
+    return await buildAll(o, order, staging);
+  } catch (e) {
+    // Interrupted or the builder dropped: no half-collected set is left behind.
+    await rm(staging, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function buildAll(o: BuildOptions, order: DriverName[], staging: string): Promise<BuildResult> {
   const blockedBy = new Map<DriverName, DriverName>();
   const result: BuildResult = { built: [], failed: [], skipped: [] };
   const built: Built[] = [];

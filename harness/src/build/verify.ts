@@ -48,7 +48,7 @@ export interface VerifyOptions {
   arch?: Arch;
   /** The set's vendor prefix; default the manifest's, else the prefix the bus driver's IDs use. */
   vendorPrefix?: string;
-  /** TestSign, ReleaseSign or NoSign (signatures not expected); default the manifest's, else signed. */
+  /** TestSign, ProductionSign, or Off/NoSign (signatures not expected); default the manifest's, else signed. */
   signMode?: string;
   /** Trusted roots for signature chains (the TestSign certificate). */
   caFile?: string;
@@ -103,10 +103,10 @@ function inferVendor(specs: SpecSet, pkgs: { pkg: PackageInf; spec: DriverSpec }
 
 export async function verifyPackageSet(root: string, opts: VerifyOptions): Promise<VerifyReport> {
   const st = await stat(root).catch(() => undefined);
-  if (!st?.isDirectory()) throw inputError('PACKAGE_DIR', `${root}: not a directory`, [], { file: root });
+  if (!st?.isDirectory()) throw inputError('PACKAGE_DIR', 'not a directory', [], { file: root });
   const manifest = await readManifest(root);
   const all = await readPackageSet(root);
-  if (all.length === 0) throw inputError('PACKAGE_EMPTY', `${root}: no .inf files found`, [], { file: root });
+  if (all.length === 0) throw inputError('PACKAGE_EMPTY', 'no .inf files found', [], { file: root });
 
   const points: VerifyPoint[] = [];
   const known: { pkg: PackageInf; spec: DriverSpec }[] = [];

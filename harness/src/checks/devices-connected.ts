@@ -8,6 +8,7 @@ import { walkStates } from './devices';
 import { devName, numParam, type InstanceView } from './view';
 
 interface Episode {
+  domid: number;
   start: number;
   seq: number;
   path: string;
@@ -50,11 +51,11 @@ export function devicesConnected(v: InstanceView, params: Record<string, string>
       if (c.to === XenbusState.Initialising && (c.from !== XenbusState.Initialising || !ep)) {
         if (ep) judge(ep, c.e.t, false);
         episodes++;
-        open.set(c.frontendDir, { start: c.e.t, seq: c.e.seq, path: c.e.path, label: `${c.guest} ${devName(c.type, c.devid)}`, guest: c.guest, backendDir: c.backendDir });
+        open.set(c.frontendDir, { domid: c.domid, start: c.e.t, seq: c.e.seq, path: c.e.path, label: `${c.guest} ${devName(c.type, c.devid)}`, guest: c.guest, backendDir: c.backendDir });
       } else if (!ep && c.from === undefined) {
         // first seen past Initialising (probe attached late): judge from here
         episodes++;
-        open.set(c.frontendDir, { start: c.e.t, seq: c.e.seq, path: c.e.path, label: `${c.guest} ${devName(c.type, c.devid)}`, guest: c.guest, backendDir: c.backendDir });
+        open.set(c.frontendDir, { domid: c.domid, start: c.e.t, seq: c.e.seq, path: c.e.path, label: `${c.guest} ${devName(c.type, c.devid)}`, guest: c.guest, backendDir: c.backendDir });
       }
     }
     // after any state change, see whether an open episode of this device is now connected on both ends
@@ -65,9 +66,14 @@ export function devicesConnected(v: InstanceView, params: Record<string, string>
       if (fs === String(XenbusState.Connected) && bs === String(XenbusState.Connected)) ep.connectedAt = c.e.t;
     }
   });
+  // the domid a guest had last at time t: devices of a domain the guest left (saved, migrated) end there
+  const latestDomid = (guest: string, t: number) => [...(v.guests.get(guest)?.domids ?? [])].filter((d) => d.from <= t).pop()?.domid;
   for (const ep of open.values()) {
     // a crashed guest's devices are guest-alive's business
-    if (v.guests.get(ep.guest)?.crashedAt === undefined) judge(ep, horizon, ep.connectedAt === undefined);
+    if (v.guests.get(ep.guest)?.crashedAt !== undefined) continue;
+    const current = latestDomid(ep.guest, horizon);
+    if (current !== undefined && current !== ep.domid) continue;
+    judge(ep, horizon, ep.connectedAt === undefined);
   }
   return f.result(`${episodes} connect episode${episodes === 1 ? '' : 's'}, each Connected on both ends within ${limit} ms`);
 }

@@ -23,11 +23,27 @@ export interface StateChange {
 const FRONT_DEFAULT = (domid: number, type: string, devid: number) => `/local/domain/${domid}/device/${type}/${devid}`;
 const BACK_DEFAULT = (domid: number, type: string, devid: number) => `/local/domain/0/backend/${type}/${domid}/${devid}`;
 
-/** Replays the instance's xenstore events; calls `onState` after each `state` key change has been applied. */
-export function walkStates(v: InstanceView, onState: (c: StateChange, replay: XsReplay) => void, onOther?: (e: XenstoreEvent, replay: XsReplay) => void): void {
+/**
+ * Replays the instance's xenstore events; calls `onState` after each `state` key change has been
+ * applied. `replay` is the store as of that event; `settled` is the store at the end of that
+ * instant: a transaction's writes reach the probe one watch event at a time, in no particular
+ * order, but they happened together, so keys written with a state in one commit count as present.
+ */
+export function walkStates(
+  v: InstanceView,
+  onState: (c: StateChange, replay: XsReplay, settled: XsReplay) => void,
+  onOther?: (e: XenstoreEvent, replay: XsReplay) => void,
+): void {
   const replay = new XsReplay();
+  const settled = new XsReplay();
   const last = new Map<string, number>();
-  for (const e of v.xs) {
+  let ahead = 0; // index of the first event not yet applied to `settled`
+  for (let i = 0; i < v.xs.length; i++) {
+    const e = v.xs[i];
+    if (ahead <= i) {
+      do settled.apply(v.xs[ahead++]);
+      while (ahead < v.xs.length && v.xs[ahead].t === e.t);
+    }
     const p = placeOf(e.path);
     replay.apply(e);
     if (!p || p.kind !== 'device') {
@@ -53,6 +69,22 @@ export function walkStates(v: InstanceView, onState: (c: StateChange, replay: Xs
     else if (!Number.isNaN(to)) last.set(key, to);
     if (to !== null && from === to) continue; // rewritten with the same value: no transition
     if (to === null && from === undefined) continue;
-    onState({ e, side: p.side, domid: p.domid, type: p.type, devid: p.devid, guest, dir: p.dir, frontendDir, backendDir, from, to }, replay);
+    onState({ e, side: p.side, domid: p.domid, type: p.type, devid: p.devid, guest, dir: p.dir, frontendDir, backendDir, from, to }, replay, settled);
   }
+}
+
+/**
+ * True when the probe had not yet looked at `dir` by event `seq` although it existed: nothing under
+ * it was recorded before, and what was recorded later includes a snapshot read (the probe attached
+ * after the toolstack wrote it, as after a migration). An end the probe did look at, or one that
+ * appeared later by a live change, really was absent.
+ */
+export function unobservedAt(v: InstanceView, dir: string, seq: number): boolean {
+  let snapshot = false;
+  for (const x of v.xs) {
+    if (x.path !== dir && !x.path.startsWith(dir + '/')) continue;
+    if (x.seq < seq) return false;
+    if (x.snapshot) snapshot = true;
+  }
+  return snapshot;
 }

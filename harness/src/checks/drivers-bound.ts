@@ -9,6 +9,12 @@ import { afterCrash, type InstanceView } from './view';
 
 const REV = /REV_([0-9A-Fa-f]{8})/;
 
+/** Windows driver versions have four parts; 9.1.0 and 9.1.0.0 are the same version. */
+export const sameVersion = (a: string, b: string) => {
+  const norm = (v: string) => [...v.split('.'), '0', '0', '0', '0'].slice(0, 4).map((x) => String(Number(x))).join('.');
+  return norm(a) === norm(b);
+};
+
 export function driversBound(v: InstanceView, _params: Record<string, string>, specs: SpecSet): CheckResult {
   const f = new Findings('drivers-bound');
   const reports: DriversEvent[] = [];
@@ -30,7 +36,7 @@ export function driversBound(v: InstanceView, _params: Record<string, string>, s
     for (const d of expected?.drivers ?? []) {
       const b = bound.get(d.toLowerCase());
       if (!b) f.fail(`${e.guest}: ${d} is not bound`, { ...diag, expected: `${d} ${expected!.version}`, observed: e.bound.map((x) => `${x.driver} ${x.version}`) });
-      else if (b.version !== expected!.version) {
+      else if (!sameVersion(b.version, expected!.version)) {
         f.fail(`${e.guest}: ${d} bound at version ${b.version}, expected ${expected!.version}`, { ...diag, expected: expected!.version, observed: b.version, hardwareId: b.hardwareId });
       }
     }

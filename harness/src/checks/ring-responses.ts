@@ -19,8 +19,11 @@ export function ringResponses(v: InstanceView): CheckResult {
   const lose = (match: (k: string, sample: RingIoEvent) => boolean, why: string, at: number, seq: number) => {
     for (const [k, m] of outstanding) {
       const first = m.values().next().value as RingIoEvent | undefined;
-      if (!first || first.ring === 'rx' || !match(k, first)) continue;
-      if (afterCrash(v, first.guest, { seq })) continue;
+      if (!first || !match(k, first)) continue;
+      if (first.ring === 'rx' || afterCrash(v, first.guest, { seq })) {
+        m.clear(); // posted receive buffers die with the ring; a crashed guest is guest-alive's
+        continue;
+      }
       const ids = [...m.keys()];
       f.fail(`${k}: ${ids.length} request${ids.length === 1 ? '' : 's'} never answered (${why})`, {
         ring: k, at, seq, expected: 'a response for every request', observed: { unanswered: ids.slice(0, 16), requestedAt: first.t },
@@ -57,15 +60,21 @@ export function ringResponses(v: InstanceView): CheckResult {
       }
     } else if (e.ev === 'guest' && LOSES_INFLIGHT.has(e.what)) {
       lose((_k, s) => s.guest === e.guest, `lost when the guest was ${e.what}`, e.t, e.seq);
-    } else if (e.ev === 'xs' && e.value === null) {
+    } else if (e.ev === 'xs') {
+      // the ring's life ends when its frontend is removed, reaches Closed or starts over
       const p = placeOf(e.path);
-      if (p?.kind === 'device' && p.side === 'frontend' && p.key === '') {
+      if (p?.kind !== 'device' || p.side !== 'frontend') continue;
+      const removed = e.value === null && (p.key === '' || p.key === 'state');
+      const closed = p.key === 'state' && (e.value === '6' || e.value === '1');
+      if (removed || closed) {
         const guest = e.guest ?? guestName(v, p.domid);
-        lose((_k, s) => s.guest === guest && s.dev === `${p.type}/${p.devid}`, 'lost when the device was removed', e.t, e.seq);
+        const why = removed ? 'lost when the device was removed' : e.value === '6' ? 'lost when the frontend closed' : 'lost when the frontend re-initialised';
+        lose((_k, s) => s.guest === guest && s.dev === `${p.type}/${p.devid}`, why, e.t, e.seq);
       }
     }
   }
   if (horizon) lose(() => true, 'still in flight when the steps ended', horizon.t, horizon.seq);
   if (reqs === 0 && rsps === 0 && f.count === 0) return skip('ring-responses', 'no request traffic on any ring in this scenario');
-  return f.result(`${reqs} requests and ${rsps} responses matched one to one`);
+  const posted = [...outstanding.entries()].filter(([k]) => k.endsWith(' rx')).reduce((n, [, m]) => n + m.size, 0);
+  return f.result(`${rsps} responses, each to one request in flight (${reqs} requests${posted ? `; ${posted} rx buffers still posted` : ''})`);
 }

@@ -3,10 +3,11 @@
 // it waits for (InitWait).
 import { xenbusStateName as sn, XenbusState } from '../model/xenbus';
 import type { SpecSet } from '../model/spec';
+import { findTransition } from '../model/spec-eval';
 import type { CheckResult } from '../model/result';
 import { Findings } from './findings';
 import { specForDeviceType } from './specs';
-import { walkStates } from './devices';
+import { unobservedAt, walkStates } from './devices';
 import { devName, type InstanceView } from './view';
 
 export function xenbusTransitions(v: InstanceView, _params: Record<string, string>, specs: SpecSet): CheckResult {
@@ -28,25 +29,40 @@ export function xenbusTransitions(v: InstanceView, _params: Record<string, strin
       return;
     }
     ends.add(c.dir);
+    const otherDir = c.side === 'frontend' ? c.backendDir : c.frontendDir;
+    const ps = replay.get(`${otherDir}/state`);
+    const peer = ps !== undefined && /^\d+$/.test(ps) ? Number(ps) : undefined;
+    const other = c.side === 'frontend' ? 'backend' : 'frontend';
     if (c.from !== undefined) {
       judged++;
       const allowed = c.side === 'frontend' ? spec.device.frontendTransitions : spec.device.backendTransitions;
-      if (!allowed.some((t) => t.from === c.from && t.to === c.to)) {
-        const targets = allowed.filter((t) => t.from === c.from).map((t) => sn(t.to));
+      const t = findTransition(allowed, c.from, c.to);
+      if (!t) {
+        const targets = [...new Set(allowed.filter((x) => x.from === c.from).map((x) => sn(x.to)))];
         f.fail(`${where}: ${sn(c.from)} -> ${sn(c.to)} is not allowed by the ${spec.name} spec`, {
           ...diag,
           expected: targets.length ? `${sn(c.from)} -> ${targets.join(' | ')}` : `no transition out of ${sn(c.from)}`,
           observed: `${sn(c.from)} -> ${sn(c.to)}`,
         });
+      } else if (peer !== undefined && !findTransition(allowed, c.from, c.to, peer)) {
+        // allowed, but not while the other end is where it is (e.g. Initialised before the backend's InitWait)
+        const want = [...new Set(allowed.filter((x) => x.from === c.from && x.to === c.to).flatMap((x) => x.peerStates ?? []))].map(sn);
+        f.fail(`${where}: ${sn(c.from)} -> ${sn(c.to)} while the ${other} was ${sn(peer)}`, {
+          ...diag,
+          expected: `${other} in ${want.join(' | ')}`,
+          observed: `${other} ${sn(peer)}`,
+        });
+        return;
       }
     }
     // Ordering against the other end: the frontend leaves Initialising only once the backend waits for it.
     const leavesInit = c.side === 'frontend' && (c.from === XenbusState.Initialising || c.from === undefined) && (c.to === XenbusState.Initialised || c.to === XenbusState.Connected);
     if (leavesInit) {
-      const bs = replay.get(`${c.backendDir}/state`);
-      const b = bs !== undefined && /^\d+$/.test(bs) ? Number(bs) : undefined;
+      const b = peer;
       const want = spec.device.waitsForBackendState;
-      if (b === undefined || b < want || b >= XenbusState.Closing) {
+      // unknown either because it did not exist yet (the fault) or because the probe attached late
+      const absent = b === undefined && !unobservedAt(v, c.backendDir, c.e.seq);
+      if (absent || (b !== undefined && (b < want || b >= XenbusState.Closing))) {
         f.fail(`${where}: went ${sn(c.from ?? XenbusState.Initialising)} -> ${sn(c.to)} while the backend was ${b === undefined ? 'absent' : sn(b)}`, {
           ...diag,
           expected: `backend at ${sn(want)} or later before the frontend leaves Initialising`,

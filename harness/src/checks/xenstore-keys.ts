@@ -5,24 +5,28 @@ import { XenbusState, xenbusStateName as sn } from '../model/xenbus';
 import type { KeySpec, SpecSet } from '../model/spec';
 import type { CheckResult } from '../model/result';
 import { Findings } from './findings';
-import { conditionHolds, judgeRequiredKey, judgeValue, presentNames, specForDeviceType, type KeyContext } from './specs';
-import { walkStates } from './devices';
+import { judgeRequiredKey, judgeValue, presentNames, requiredAt, specForDeviceType, type KeyContext } from './specs';
+import { unobservedAt, walkStates } from './devices';
 import { devName, type InstanceView } from './view';
 
 export function xenstoreKeys(v: InstanceView, _params: Record<string, string>, specs: SpecSet): CheckResult {
   const f = new Findings('xenstore-keys');
   let points = 0;
-  walkStates(v, (c, replay) => {
+  walkStates(v, (c, _now, replay) => {
     if (c.to === null || Number.isNaN(c.to) || c.to < XenbusState.Initialising || c.to > XenbusState.Connected) return;
     const spec = specForDeviceType(specs, c.type);
     if (!spec?.device) return;
+    // conditions and constraints read the other end: one the probe has not seen yet (attached after a
+    // migration, while the toolstack had already written it) cannot be judged against
+    const other = c.side === 'frontend' ? c.backendDir : c.frontendDir;
+    if (replay.get(`${other}/state`) === undefined && unobservedAt(v, other, c.e.seq)) return;
     points++;
-    const ctx: KeyContext = { replay, dir: c.dir, frontendDir: c.frontendDir, backendDir: c.backendDir };
+    const ctx: KeyContext = { replay, dir: c.dir, frontendDir: c.frontendDir, backendDir: c.backendDir, home: `/local/domain/${c.domid}`, keys: spec.device.keys };
     const where = `${c.guest} ${c.side} ${devName(c.type, c.devid)} entering ${sn(c.to)}`;
     const keys = spec.device.keys.filter((k) => k.side === c.side);
     const groups = new Map<string, KeySpec[]>();
     for (const ks of keys) {
-      const required = ks.requiredFrom !== undefined && ks.requiredFrom <= c.to && conditionHolds(ks.when, ctx);
+      const required = requiredAt(ks, c.to!, ctx);
       if (required) {
         if (ks.alternativeGroup) {
           groups.set(ks.alternativeGroup, [...(groups.get(ks.alternativeGroup) ?? []), ks]);

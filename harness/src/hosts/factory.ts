@@ -35,9 +35,7 @@ const MAKERS: Record<ResolvedHost['kind'], () => Maker> = {
       return SimHost ? (_h, o) => new SimHost({ specs: o.specs }) : undefined;
     }),
   xl: () => load('xl', './xl', (m) => m.makeXlHost as Maker | undefined),
-  xapi: () => {
-    throw infraError('HOST_BACKEND_MISSING', 'the XenAPI host backend is not part of this build yet (issue 8)');
-  },
+  xapi: () => load('XenAPI', './xapi', (m) => (m.makeXapiHost as Maker | undefined) && ((h) => (m.makeXapiHost as (h: ResolvedHost) => HostBackend)(h))),
 };
 
 export function createHost(host: ResolvedHost, opts: HostFactoryOptions): HostBackend {

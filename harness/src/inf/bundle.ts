@@ -26,7 +26,7 @@ const run = promisify(execFile);
 
 async function detectKind(path: string): Promise<'dir' | 'iso' | 'zip'> {
   const st = await stat(path).catch(() => undefined);
-  if (!st) throw inputError('BUNDLE_NOT_FOUND', `${path}: no such file or directory`, [], { file: path });
+  if (!st) throw inputError('BUNDLE_NOT_FOUND', 'no such file or directory', [], { file: path });
   if (st.isDirectory()) return 'dir';
   const fh = await open(path, 'r');
   try {
@@ -40,7 +40,7 @@ async function detectKind(path: string): Promise<'dir' | 'iso' | 'zip'> {
   } finally {
     await fh.close();
   }
-  throw inputError('BUNDLE_FORMAT', `${path}: not a directory, an ISO 9660 image or a zip archive`, [], { file: path });
+  throw inputError('BUNDLE_FORMAT', 'not a directory, an ISO 9660 image or a zip archive', [], { file: path });
 }
 
 /** Opens a bundle (directory, ISO or zip); a manifest.json at its root is read and validated. */
@@ -56,7 +56,7 @@ export async function openBundle(path: string): Promise<OpenedBundle> {
       else await extractIso(path, dir);
     } catch (e) {
       await cleanup();
-      if (e instanceof ZipFormatError) throw inputError('BUNDLE_FORMAT', `${path}: ${e.message}`, [], { file: path });
+      if (e instanceof ZipFormatError) throw inputError('BUNDLE_FORMAT', `corrupt zip: ${e.message}`, [], { file: path });
       throw e;
     }
   }
@@ -75,7 +75,7 @@ async function extractIso(iso: string, dir: string): Promise<void> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: string };
     if (err.code === 'ENOENT') throw infraError('TOOL_MISSING', 'xorriso is not installed (Debian package xorriso); it is needed to read ISO bundles', e);
-    throw inputError('BUNDLE_FORMAT', `${iso}: xorriso could not extract it: ${lastLines(err.stderr ?? err.message)}`, [], { file: iso });
+    throw inputError('BUNDLE_FORMAT', `xorriso could not extract it: ${lastLines(err.stderr ?? err.message)}`, [], { file: iso });
   }
   // xorriso extracts files read-only, as they are on the medium; make the copy removable.
   await run('chmod', ['-R', 'u+w', dir]);
@@ -96,10 +96,10 @@ export async function readManifest(dir: string, label = dir): Promise<BundleMani
   try {
     data = JSON.parse(text);
   } catch (e) {
-    throw inputError('BUNDLE_MANIFEST', `${where}: not JSON (${(e as Error).message})`, [], { file: where });
+    throw inputError('BUNDLE_MANIFEST', `not JSON (${(e as Error).message})`, [], { file: where });
   }
   const problems = validateManifest(data, where);
-  if (problems.length > 0) throw inputError('BUNDLE_MANIFEST', `${where}: invalid manifest`, problems, { file: where });
+  if (problems.length > 0) throw inputError('BUNDLE_MANIFEST', `invalid manifest (${problems.length} problem(s))`, problems, { file: where });
   return data as BundleManifest;
 }
 

@@ -31,7 +31,7 @@ export interface BundleManifest {
   vendorPrefix?: string;
   arch?: 'x64' | 'x86';
   buildType?: 'free' | 'checked';
-  /** TestSign, ReleaseSign, NoSign, or `unknown` for a set not built by winpv. */
+  /** build.ps1 -SignMode: TestSign, ProductionSign, Off; `unknown` for a set not built by winpv. */
   signMode: string;
   /** Subject of the certificate the .sys/.cat files were signed with, when verified. */
   signer?: string;

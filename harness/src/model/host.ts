@@ -107,6 +107,10 @@ export interface GuestAgent {
   netWorkload(w: NetWorkloadStep, peer?: GuestAgent): Promise<{ result: NetResult; raw?: string }>;
 }
 
+export interface RebootOptions {
+  beforeUnpause?(guest: GuestRef): Promise<void>;
+}
+
 export interface HotplugCapability {
   attachVbd(guest: GuestRef, vbd: VbdShape): Promise<DeviceRef>;
   attachVif(guest: GuestRef, vif: VifShape): Promise<DeviceRef>;
@@ -162,7 +166,10 @@ export interface HostBackend {
 
   createGuest(shape: GuestShape, inst: string): Promise<GuestRef>;
   startGuest(guest: GuestRef): Promise<void>;
-  rebootGuest(guest: GuestRef): Promise<void>;
+  /** Reboots and waits until the guest is back. Hosts where a reboot builds a new domain (XenAPI)
+   *  call `opts.beforeUnpause` with the new domid once the domain exists but before it runs, so
+   *  probes can follow it from the first frontend write. */
+  rebootGuest(guest: GuestRef, opts?: RebootOptions): Promise<void>;
   shutdownGuest(guest: GuestRef, how: 'clean' | 'hard'): Promise<void>;
   /** Idempotent; safe in any state. */
   destroyGuest(guest: GuestRef): Promise<void>;

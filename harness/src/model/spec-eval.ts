@@ -2,7 +2,7 @@
 // frontends (what to write), the checks (is this key valid, is this transition allowed) and the
 // package verifier (which hardware IDs a driver binds). They live in the model layer because those
 // readers may import only model/.
-import type { Condition, Constraint, DriverSpec, KeyRef, KeySide, KeySpec, StateTransition, VendorPrefix } from './spec';
+import type { Condition, Constraint, DeviceProtocol, DriverSpec, KeyRef, KeySide, KeySpec, StateTransition, VendorPrefix } from './spec';
 
 /** The spec of the key `name` (a template such as `ring-ref<i>`) on `side`, if the spec lists it. */
 export function findKey(keys: readonly KeySpec[], side: KeySide, name: string): KeySpec | undefined {
@@ -226,4 +226,129 @@ export function matchHardwareId(spec: Pick<DriverSpec, 'identity' | 'bindsRevisi
     return { ok: true, template, prefix: g.prefix?.toUpperCase(), device, revision: g.rev?.toUpperCase() };
   }
   return { ok: false, reason: closest ?? `does not have the form of ${spec.identity.hardwareIds.join(' or ')}` };
+}
+
+/** One concrete key a frontend writes while connecting. */
+export interface PlannedKey {
+  /** Path relative to the frontend directory (`queue-1/ring-ref0`). */
+  path: string;
+  key: KeySpec;
+  /** The value when the spec fixes it or the plan decides it (ring-page-order, queue count); else the frontend supplies it (grant refs, ports, ids). */
+  value?: string;
+  queue?: number;
+  page?: number;
+}
+
+export interface FrontendPlan {
+  ringPageOrder: number;
+  numQueues: number;
+  keys: PlannedKey[];
+}
+
+/**
+ * What a frontend following `spec` writes before leaving Initialising, given the backend's keys
+ * (`read`) and the guest's own limits (registry caps, vCPUs): the ring-page-order is capped by the
+ * driver's maximum, the guest limit and the backend's max-ring-page-order; the queue count by the
+ * driver's maximum, the guest limit and the backend's multi-queue-max-queues; then every frontend key
+ * with `writtenIn` whose condition holds, expanded per queue (`queue-<q>/` when more than one) and per
+ * ring page (`<i>`).
+ */
+export function planFrontendKeys(
+  spec: Pick<DriverSpec, 'device' | 'ring'>,
+  read: KeyReader,
+  limits: { ringPageOrder?: number; queues?: number } = {},
+): FrontendPlan {
+  const dev = spec.device;
+  if (!dev) return { ringPageOrder: 0, numQueues: 1, keys: [] };
+  const keys = dev.keys;
+  const ring = spec.ring;
+  const num = (v: string | undefined) => (v !== undefined && udecimal.test(v) ? Number(v) : undefined);
+  const orderKey = keys.find((k) => k.side === 'frontend' && k.role === 'ring-page-order');
+  let ringPageOrder = 0;
+  if (orderKey && conditionHolds(orderKey.conditions, keys, read)) {
+    const backendMax = orderKey.constraints?.find((c) => c.ref && c.op === '<=');
+    const caps = [ring?.maxRingPageOrder ?? 0, orderKey.max, limits.ringPageOrder, backendMax?.ref ? num(valueOrDefault(keys, backendMax.ref, read)) : undefined];
+    ringPageOrder = Math.max(0, Math.min(...caps.filter((x): x is number => x !== undefined)));
+  }
+  const queueKey = keys.find((k) => k.side === 'frontend' && k.role === 'queue-count');
+  let numQueues = 1;
+  if (ring?.multiQueue && queueKey) {
+    const backendMax = queueKey.constraints?.find((c) => c.ref && c.op === '<=');
+    const caps = [ring.maxQueues, queueKey.max, limits.queues, backendMax?.ref ? num(valueOrDefault(keys, backendMax.ref, read)) : undefined];
+    numQueues = Math.max(1, Math.min(...caps.filter((x): x is number => x !== undefined)));
+  }
+  const planned = (ref: KeyRef): string | undefined => {
+    if (ref.side !== 'frontend') return read(ref);
+    const k = findKey(keys, 'frontend', ref.name);
+    if (k?.role === 'ring-page-order') return orderKey && conditionHolds(orderKey.conditions, keys, read) ? String(ringPageOrder) : undefined;
+    if (k?.role === 'queue-count') return queueKey ? String(numQueues) : undefined;
+    return read(ref);
+  };
+  const out: PlannedKey[] = [];
+  for (const k of keys) {
+    if (k.side !== 'frontend' || k.read || k.writtenIn === undefined) continue;
+    if (!conditionHolds(k.conditions, keys, planned)) continue;
+    const value = k.value ?? (k.role === 'ring-page-order' ? String(ringPageOrder) : k.role === 'queue-count' ? String(numQueues) : undefined);
+    const queues = k.perQueue ? Array.from({ length: numQueues }, (_, q) => q) : [undefined];
+    const pages = k.name.includes('<i>') ? Array.from({ length: 1 << ringPageOrder }, (_, i) => i) : [undefined];
+    for (const q of queues) {
+      for (const i of pages) {
+        const name = i === undefined ? k.name : k.name.replace('<i>', String(i));
+        const path = q !== undefined && numQueues > 1 ? `queue-${q}/${name}` : name;
+        const p: PlannedKey = { path, key: k };
+        if (value !== undefined) p.value = value;
+        if (q !== undefined) p.queue = q;
+        if (i !== undefined) p.page = i;
+        out.push(p);
+      }
+    }
+  }
+  return { ringPageOrder, numQueues, keys: out };
+}
+
+/** A required key that is missing or invalid. */
+export interface KeyProblem {
+  key: KeySpec;
+  /** Concrete path relative to the side's directory. */
+  path: string;
+  problem: string;
+}
+
+/**
+ * Judge the keys `side` must carry in `state`: every key whose requiredStates include it and whose
+ * condition holds, expanded per queue (the frontend's multi-queue-num-queues) and per ring page (its
+ * ring-page-order), must be present with a valid value that meets its constraints. `read` resolves
+ * `{side, name}` with concrete names (`queue-1/ring-ref0`). Keys with other placeholders (`<N>`,
+ * `<id>`) name families, not single keys, and are not judged here.
+ */
+export function requiredKeyProblems(dev: Pick<DeviceProtocol, 'keys'>, side: KeySide, state: number, read: KeyReader): KeyProblem[] {
+  const keys = dev.keys;
+  const num = (v: string | undefined) => (v !== undefined && udecimal.test(v) ? Number(v) : undefined);
+  const queueKey = keys.find((k) => k.side === 'frontend' && k.role === 'queue-count');
+  const orderKey = keys.find((k) => k.side === 'frontend' && k.role === 'ring-page-order');
+  const numQueues = (queueKey && num(read({ side: 'frontend', name: queueKey.name }))) || 1;
+  const order = (orderKey && num(read({ side: 'frontend', name: orderKey.name }))) ?? 0;
+  const out: KeyProblem[] = [];
+  for (const k of keys) {
+    if (k.side !== side) continue;
+    if (!k.requiredStates?.includes(state)) continue;
+    if (!conditionHolds(k.conditions, keys, read)) continue;
+    if (/<(?!i>)[A-Za-z]+>/.test(k.name)) continue;
+    const pages = k.name.includes('<i>') ? Array.from({ length: 1 << Math.min(order, 8) }, (_, i) => i) : [undefined];
+    const queues = k.perQueue && numQueues > 1 ? Array.from({ length: numQueues }, (_, q) => q) : [undefined];
+    for (const q of queues) {
+      for (const i of pages) {
+        const name = i === undefined ? k.name : k.name.replace('<i>', String(i));
+        const path = q === undefined ? name : `queue-${q}/${name}`;
+        const v = read({ side, name: path });
+        if (v === undefined) {
+          out.push({ key: k, path, problem: `${path} is missing` });
+          continue;
+        }
+        const p = keyValueProblem(k, v) ?? constraintProblems(k, v, keys, read)[0];
+        if (p) out.push({ key: k, path, problem: `${path}: ${p}` });
+      }
+    }
+  }
+  return out;
 }

@@ -89,6 +89,8 @@ export interface XenstoreEvent extends InInstance {
   value: string | null;
   /** The guest whose probe saw the change (the probe knows; checks fall back to the domid in the path). */
   guest?: string;
+  /** Read when the probe attached (the value was already there), not seen changing. */
+  snapshot?: boolean;
 }
 
 export type RingName = 'blk' | 'tx' | 'rx' | 'ctrl';

@@ -1,17 +1,39 @@
 // Driver bundles named by install steps: `builtin:<version>` (the simulator's reference package)
-// or a directory/ISO/zip path relative to the scenario file.
+// or a directory, ISO or zip (relative to the scenario file) read with inf/'s bundle reader; the
+// version comes from its manifest.json (written by `winpv build` and `winpv package bundle`).
 import { isAbsolute, dirname, resolve } from 'node:path';
 import type { DriverBundle } from '../model/host';
 import type { DriverName } from '../model/spec';
+import { openBundle } from '../inf/bundle';
 import { StepFailure } from './errors';
 
-export type BundleOpener = (path: string, drivers: DriverName[]) => Promise<DriverBundle>;
+export interface ResolvedBundle {
+  bundle: DriverBundle;
+  /** Removes what opening it unpacked (ISO and zip bundles). */
+  cleanup(): Promise<void>;
+}
 
-export async function resolveBundle(spec: string, drivers: DriverName[], scenarioFile: string, open?: BundleOpener): Promise<DriverBundle> {
+export type BundleOpener = (path: string, drivers: DriverName[]) => Promise<ResolvedBundle>;
+
+/** Opens a bundle with inf/openBundle; its manifest gives the version the drivers must bind at. */
+export const openDriverBundle: BundleOpener = async (path, drivers) => {
+  const opened = await openBundle(path);
+  if (!opened.manifest) {
+    await opened.cleanup();
+    throw new StepFailure('BUNDLE_NO_MANIFEST', `${path}: no manifest.json (make the bundle with winpv package bundle)`);
+  }
+  const have = new Set(opened.manifest.drivers.map((d) => d.name.toLowerCase()));
+  const missing = drivers.filter((d) => !have.has(d));
+  if (missing.length) {
+    await opened.cleanup();
+    throw new StepFailure('BUNDLE_INCOMPLETE', `${path}: the bundle has no ${missing.join(', ')}`);
+  }
+  return { bundle: { location: opened.dir, version: opened.manifest.version, drivers }, cleanup: () => opened.cleanup() };
+};
+
+export async function resolveBundle(spec: string, drivers: DriverName[], scenarioFile: string, open: BundleOpener = openDriverBundle): Promise<ResolvedBundle> {
   const m = /^builtin:(\d+(?:\.\d+){1,3})$/.exec(spec);
-  if (m) return { location: spec, version: m[1], drivers };
+  if (m) return { bundle: { location: spec, version: m[1], drivers }, cleanup: async () => undefined };
   if (spec.startsWith('builtin:')) throw new StepFailure('BUNDLE_INVALID', `'${spec}': builtin bundles are builtin:<version>, e.g. builtin:9.1.0`);
-  const path = isAbsolute(spec) ? spec : resolve(dirname(scenarioFile), spec);
-  if (!open) throw new StepFailure('BUNDLE_UNSUPPORTED', `driver bundle '${spec}': reading bundle directories needs the bundle reader (harness/src/inf), which this build lacks`);
-  return open(path, drivers);
+  return open(isAbsolute(spec) ? spec : resolve(dirname(scenarioFile), spec), drivers);
 }

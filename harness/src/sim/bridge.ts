@@ -46,12 +46,18 @@ export class Dom0Endpoint implements BridgePort {
   readonly name = 'dom0';
   rxBytes = 0;
   rxFrames = 0;
+  private listeners = new Set<(frame: Buffer) => void>();
   constructor(readonly mac: Buffer) {}
   deliver(frame: Buffer): void {
-    if (frame.subarray(0, 6).equals(this.mac)) {
-      this.rxBytes += frame.length;
-      this.rxFrames++;
-    }
+    if (!frame.subarray(0, 6).equals(this.mac)) return;
+    this.rxBytes += frame.length;
+    this.rxFrames++;
+    for (const l of this.listeners) l(frame);
+  }
+  /** dom0's network stack: frames addressed to dom0. */
+  onReceive(cb: (frame: Buffer) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
   }
 }
 

@@ -44,6 +44,18 @@ export class SparseDisk {
     }
   }
 
+  /** A copy (snapshots). */
+  clone(): SparseDisk {
+    const d = new SparseDisk(this.sectors);
+    for (const [k, v] of this.chunks) d.chunks.set(k, Buffer.from(v));
+    return d;
+  }
+
+  /** Takes over another disk's contents (revert to a snapshot). */
+  replaceWith(other: SparseDisk): void {
+    this.chunks = other.chunks;
+  }
+
   /** Bytes actually allocated (sparse usage). */
   allocatedBytes(): number {
     return this.chunks.size * CHUNK;

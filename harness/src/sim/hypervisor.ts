@@ -34,6 +34,33 @@ export class Domain {
     else if (this.state === 'paused' || this.state === 'suspended') this.deferred.push(fn);
   }
 
+  private deferredGrants = new Map<number, (() => void) | undefined>();
+
+  /**
+   * Ends a grant now, or (when the remote domain still has it mapped) later: retried
+   * every 10 ms (a deferred revoke as gnttab_end_foreign_access does it), so a grant is never freed while mapped.
+   */
+  endGrantDeferred(ref: number, onEnded?: () => void): void {
+    if (this.grants.endAccess(ref)) {
+      onEnded?.();
+      return;
+    }
+    const arm = this.deferredGrants.size === 0;
+    this.deferredGrants.set(ref, onEnded);
+    if (arm) this.retryDeferred();
+  }
+
+  private retryDeferred(): void {
+    this.hv.sched.after(10_000, () => {
+      for (const [r, done] of [...this.deferredGrants]) {
+        if (!this.grants.endAccess(r)) continue;
+        this.deferredGrants.delete(r);
+        done?.();
+      }
+      if (this.deferredGrants.size > 0) this.retryDeferred();
+    });
+  }
+
   setState(s: DomainState): void {
     this.state = s;
     if (s === 'running') {
@@ -62,8 +89,8 @@ export class Hypervisor {
   private domains = new Map<number, Domain>();
   private nextDomid = 1;
 
-  constructor(seed: number, readonly xenstore: XenstoreAttach) {
-    this.sched = new Scheduler(seed);
+  constructor(sched: Scheduler | number, readonly xenstore: XenstoreAttach) {
+    this.sched = typeof sched === 'number' ? new Scheduler(sched) : sched;
     this.evtchn = new EventChannels(this.sched);
     this.grantOps = new GrantOps((d) => this.domains.get(d));
   }
@@ -79,11 +106,12 @@ export class Hypervisor {
   }
 
   /** XEN_DOMCTL_createdomain + introduce to xenstore; the domain starts paused. */
-  async createDomain(name: string): Promise<Domain> {
+  async createDomain(name: string, from?: { memory: GuestMemory; grants: GrantTable }): Promise<Domain> {
     const domid = this.nextDomid++;
     await this.xenstore.introduce(domid);
     const xs = await this.xenstore.connect(domid);
-    const d = new Domain(this, domid, name, new GuestMemory(domid), new GrantTable(domid), xs);
+    // A restored domain gets its saved memory and grant table back under the new domid.
+    const d = new Domain(this, domid, name, from?.memory ?? new GuestMemory(domid), from?.grants ?? new GrantTable(domid), xs);
     this.domains.set(domid, d);
     this.evtchn.addDomain(domid);
     return d;
@@ -99,8 +127,8 @@ export class Hypervisor {
     return d;
   }
 
-  /** XEN_DOMCTL_destroydomain: closes ports, drops mappings of its grants held by others stay visible to the audit. */
-  async destroyDomain(domid: number): Promise<void> {
+  /** XEN_DOMCTL_destroydomain: closes its ports and the mappings it holds; its memory object is only dropped by the caller (save keeps it). */
+  async destroyDomain(domid: number, _opts: { keepMemory?: boolean } = {}): Promise<void> {
     const d = this.domains.get(domid);
     if (!d || d.state === 'dead') return;
     d.setState('dead');

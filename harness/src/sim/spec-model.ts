@@ -1,21 +1,25 @@
 // Reading a DriverSpec the way the simulated frontends need it: the state path to take for each
 // procedure, which frontend keys the driver writes (name patterns with <q>/{N} placeholders), and
 // the ring parameters. Nothing here hard-codes a driver: change the spec and the frontend changes.
-import type { DriverSpec, KeySpec, RingSpec } from '../model/spec';
+import type { DriverSpec, RingSpec } from '../model/spec';
 import { XenbusState } from '../model/xenbus';
 import { WinpvError } from '../model/errors';
 
-/** Shortest state path from `from` to `to` over the spec's frontend transitions of `phase` (any phase as fallback). */
-export function statePath(spec: DriverSpec, from: number, to: number, phase: string): number[] {
+/** Shortest state path from `from` to `to` over the spec's frontend transitions of `phase` (any phase as fallback).
+ *  With `backendState`, the first hop must be one the spec allows while the backend is in that state
+ *  (a frontend whose backend is already Closing goes straight to Closed, as xenvbd's FrontendClose does). */
+export function statePath(spec: DriverSpec, from: number, to: number, phase: string, backendState?: number): number[] {
   const all = spec.device?.frontendTransitions ?? [];
   const byPhase = all.filter((t) => t.phase === phase);
+  const firstHopAllowed = (t: { from: number; peerStates?: number[] }) =>
+    backendState === undefined || t.from !== from || !t.peerStates?.length || t.peerStates.includes(backendState);
   for (const set of [byPhase, all]) {
     const prev = new Map<number, number>([[from, -1]]);
     const queue = [from];
     while (queue.length) {
       const s = queue.shift()!;
       if (s === to) break;
-      for (const t of set) if (t.from === s && !prev.has(t.to)) {
+      for (const t of set) if (t.from === s && !prev.has(t.to) && firstHopAllowed(t)) {
         prev.set(t.to, s);
         queue.push(t.to);
       }
@@ -27,27 +31,6 @@ export function statePath(spec: DriverSpec, from: number, to: number, phase: str
     }
   }
   throw new WinpvError('input', 'SPEC_NO_PATH', `${spec.name}: the spec allows no frontend path from state ${from} to ${to} (${phase})`, { location: spec.source });
-}
-
-/** Turns a spec key name (`queue-<q>/ring-ref<N>`, `drivers/{N}`) into a regex over concrete names. */
-export function keyPattern(name: string): RegExp {
-  const esc = name.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
-  return new RegExp('^' + esc.replace(/<[A-Za-z]+>|\{[A-Za-z]+\}/g, '\\d+') + '$');
-}
-
-export interface KeyPlan {
-  spec: KeySpec;
-  pattern: RegExp;
-}
-
-export function keysOf(spec: DriverSpec, side: KeySpec['side']): KeyPlan[] {
-  const list = side === 'guest' ? spec.guestKeys : (spec.device?.keys ?? []);
-  return list.filter((k) => k.side === side).map((k) => ({ spec: k, pattern: keyPattern(k.name) }));
-}
-
-/** The spec entry a concrete key falls under, if any. */
-export function findKey(plans: KeyPlan[], name: string): KeyPlan | undefined {
-  return plans.find((p) => p.pattern.test(name));
 }
 
 /** Ring parameters with the defaults the blkif/netif protocols imply when the spec leaves them out. */

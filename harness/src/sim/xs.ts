@@ -7,6 +7,8 @@ export interface XsTx {
   read(path: string): Promise<string | null>;
   write(path: string, value: string): Promise<void>;
   rm(path: string): Promise<void>;
+  /** Permission list in xenstore's text form: first entry owner/default (`n0`), then `r5`, `b3`, ... */
+  setPerms(path: string, perms: string[]): Promise<void>;
 }
 
 export interface Xs extends XsTx {
@@ -14,8 +16,6 @@ export interface Xs extends XsTx {
   /** Children of a node; [] when it does not exist. */
   directory(path: string): Promise<string[]>;
   mkdir(path: string): Promise<void>;
-  /** Permission list in xenstore's text form: first entry owner/default (`n0`), then `r5`, `b3`, ... */
-  setPerms(path: string, perms: string[]): Promise<void>;
   /** Watch `path` (and below); fires once at registration as xenstored does. Returns the unwatch function. */
   watch(path: string, cb: (changed: string) => void): Promise<() => Promise<void>>;
   /** Runs fn in a transaction, retrying the whole of it on EAGAIN (up to `maxRetries`). */

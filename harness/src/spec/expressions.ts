@@ -58,8 +58,3 @@ export function parseConstraint(text: string): Parsed<Constraint[]> {
   }
   return { ok: true, value: out };
 }
-
-/** Key references of parsed conditions and constraints, for the `key-ref` lint rule. */
-export function referencedKeys(conditions: readonly Condition[] = [], constraints: readonly Constraint[] = []): KeyRef[] {
-  return [...conditions.map((c) => c.ref), ...constraints.flatMap((c) => (c.ref ? [c.ref] : []))];
-}

@@ -16,16 +16,15 @@ const { skip, work } = ws;
 const specs = testSpecs();
 const PASSWORD = 'builder-pw';
 
-async function standin(failing: Record<string, number> = {}) {
+async function standin(failing: Record<string, number> = {}, hang?: string, more: { emptyPackage?: string[]; noInf?: string[] } = {}) {
   const sftpRoot = mkdtempSync(join(work, 'sftp-'));
   const scripts: string[] = [];
-  const server = await startStandinBuilder({ specs, signer: ws.signer, sftpRoot, password: PASSWORD, failing, scripts });
+  const server = await startStandinBuilder({ specs, signer: ws.signer, sftpRoot, password: PASSWORD, failing, scripts, ...(hang ? { hang } : {}), ...more });
   return { server, scripts, sftpRoot };
 }
 
-async function build(server: { port: number; hostKeyFingerprint: string }, argv: string[], env: NodeJS.ProcessEnv = { WINPV_SSH_PASSWORD: PASSWORD }) {
-  const io = captureOutput();
-  const ctx: CommandContext = { argv: ['--builder', `ssh://builder@127.0.0.1:${server.port}`, '--host-key', server.hostKeyFingerprint, ...argv], env, cwd: work, out: io.out, err: io.err, verbose: false, signal: new AbortController().signal };
+async function build(server: { port: number; hostKeyFingerprint: string }, argv: string[], env: NodeJS.ProcessEnv = { WINPV_SSH_PASSWORD: PASSWORD }, io = captureOutput(), signal = new AbortController().signal) {
+  const ctx: CommandContext = { argv: ['--builder', `ssh://builder@127.0.0.1:${server.port}`, '--host-key', server.hostKeyFingerprint, ...argv], env, cwd: work, out: io.out, err: io.err, verbose: false, signal };
   const code = await buildMain(ctx, { loadSpecs: async () => specs, openBuilder });
   return { code, text: io.text(), ...(await parseTap(io.text())) };
 }
@@ -117,10 +116,10 @@ t.test('a failing bus driver stops everything; nothing is collected', { skip }, 
 t.test('a setting the spec does not support fails that driver before it runs', { skip }, async (t) => {
   const { server, scripts } = await standin();
   t.teardown(() => server.close());
-  const r = await build(server, ['--drivers', 'xenbus,xenvif', '--sign-mode', 'ReleaseSign', '--out', join(work, 'out-mode')]);
+  const r = await build(server, ['--drivers', 'xenbus,xenvif', '--sign-mode', 'ProductionSign', '--out', join(work, 'out-mode')]);
   t.equal(r.code, 1);
   t.match(r.text, /ok 1 - build xenbus/);
-  t.match(r.text, /not ok 2 - build xenvif: not supported by its spec\n  ---\n  problem: xenvif supports sign modes TestSign, not ReleaseSign/);
+  t.match(r.text, /not ok 2 - build xenvif: not supported by its spec\n  ---\n  problem: xenvif supports sign modes TestSign, not ProductionSign/);
   t.equal(scripts.length, 1, 'xenvif was never sent to the builder');
 });
 
@@ -131,4 +130,36 @@ t.test('builder problems: wrong host key and wrong password are host errors (exi
   await t.rejects(build(server, ['--out', join(work, 'x')], { WINPV_SSH_PASSWORD: 'wrong' }), { code: 'SSH_AUTH', exitCode: 3 });
   await t.rejects(build(server, ['--type', 'release']), { code: 'USAGE' });
   await t.rejects(build(server, ['--build-version', '9.1.0']), { code: 'USAGE' });
+});
+
+t.test('an interrupted build bails out, ends the remote build and leaves no partial set', { skip }, async (t) => {
+  const { server } = await standin({}, 'xenvif');
+  t.teardown(() => server.close());
+  const out = join(work, 'out-int');
+  const io = captureOutput();
+  const abort = new AbortController();
+  io.out.on('data', (b: Buffer) => {
+    if (b.toString().includes('xenvif | Building xenvif: linking')) abort.abort();
+  });
+  await t.rejects(build(server, ['--out', out], undefined, io, abort.signal), { code: 'SSH_DROPPED', exitCode: 3 });
+  t.match(io.text(), /ok 1 - build xenbus[\s\S]*Bail out! xenvif: SSH connection/);
+  t.same(existsSync(out) ? readdirSync(out) : [], [], 'nothing collected');
+});
+
+t.test('a build that leaves no package, or a package without its INF, fails that driver', { skip }, async (t) => {
+  const { server } = await standin({}, undefined, { emptyPackage: ['xenvbd'], noInf: ['xeniface'] });
+  t.teardown(() => server.close());
+  const r = await build(server, ['--drivers', 'xenbus,xenvbd,xeniface', '--out', join(work, 'out-empty')]);
+  t.equal(r.code, 1);
+  t.match(r.text, /not ok 2 - build xenvbd: build\.ps1 succeeded but left no package/);
+  t.match(r.text, /not ok 3 - build xeniface: collecting the package failed\n  ---\n  problem: "?the package has no xeniface\.inf/);
+});
+
+t.test('a build that runs past --timeout is not ok, and the next driver still runs', { skip }, async (t) => {
+  const { server } = await standin({}, 'xenvbd');
+  t.teardown(() => server.close());
+  const r = await build(server, ['--drivers', 'xenvbd,xeniface', '--timeout', '1', '--out', join(work, 'out-timeout')]);
+  t.equal(r.code, 1);
+  t.match(r.text, /not ok 1 - build xenvbd: timed out/);
+  t.match(r.text, /ok 2 - build xeniface \(/);
 });

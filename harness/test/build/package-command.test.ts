@@ -40,7 +40,7 @@ t.test('a failed check: exit 1, not ok with YAML diagnostics located by file:lin
 });
 
 t.test('unusable input and usage errors', { skip }, async (t) => {
-  await t.rejects(run('verify', ['nothing-here']), { code: 'PACKAGE_DIR', exitCode: 2 });
+  await t.rejects(run('verify', ['nothing-here']), { code: 'BUNDLE_NOT_FOUND', exitCode: 2 });
   await t.rejects(run('verify', []), { code: 'USAGE' });
   await t.rejects(run('verify', ['good', '--out', 'x']), { code: 'USAGE' });
   await t.rejects(run('verify', ['good', '--arch', 'arm']), { code: 'USAGE' });
@@ -64,6 +64,9 @@ t.test('bundle writes an ISO and a zip that open as the same verified set', { sk
     t.ok(devicesFor(vif.inf, 'x64').some((d) => d.hardwareId === 'XENBUS\\VEN_XN0001&DEV_VIF&REV_09000009'), `${ext}: xenvif binds XENBUS\\VEN_XN0001&DEV_VIF&REV_09000009`);
   }
   t.notOk(existsSync(join(set, 'manifest.json')), 'the source directory is left as it was');
+  const iso = await run('verify', [join(work, 'out', 'winpv-drivers-9.1.0.42.iso'), '--ca-file', ws.signer.cert]);
+  t.equal(iso.code, 0, 'the shipped ISO verifies as it is');
+  t.match(iso.text, /ok 1 - set manifest: manifest\.json lists all \d+ files with matching sizes and sha256/);
 });
 
 t.test('bundle refuses a set that fails verification', { skip }, async (t) => {

@@ -2,6 +2,8 @@ import t from 'tap';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { verifyPackageSet, type VerifyPoint, type VerifyReport } from '../../src/build/verify';
+import { describeFiles } from '../../src/inf/index';
+import { runTool } from '../../src/build/tool';
 import type { DriverName, DriverSpec } from '../../src/model/spec';
 import { makePackageSet, type SetOptions } from '../fixtures/build/package-set';
 import { testSpecs } from '../fixtures/build/specs';
@@ -158,4 +160,39 @@ t.test('a catalog that is not a catalog, and DER that lies about its lengths', {
   report = await verifyPackageSet(root, { specs, caFile: ws.signer.cert });
   t.match(point(report, 'xenbus', 'catalog').message, /not a security catalog: .*(runs past|truncated)/);
   t.match(point(report, 'xenbus', 'signature').diagnostics?.problems, [/xenbus\.cat: (cannot be verified|modified after signing|not signed)/]);
+});
+
+t.test('x86 packages and SHA-1 catalogs; an x64-only INF in an x86 directory lists no device', { skip }, async (t) => {
+  const { report } = await build(['xenbus', 'xenvif'], { arch: 'x86', catalogAlg: 'sha1' });
+  t.same(failedChecks(report), []);
+  t.match(point(report, 'xenvif', 'catalog').message, /covers 2 file\(s\) \(sha1\)/);
+  t.same(report.packages.map((p) => p.arch), ['x86', 'x86']);
+  const wrong = await build(['xenbus'], { arch: 'x86', editInf: (_d, s) => s.replace(/NTx86/g, 'NTamd64') });
+  t.match(point(wrong.report, 'xenbus', 'hardware-ids'), { ok: false, message: /no device is listed for x86/ });
+});
+
+t.test('service entries that are wrong in kind, binary or association', { skip }, async (t) => {
+  const { report } = await build(['xenbus'], {
+    editInf: (_d, s) =>
+      s
+        .replace('AddService=xenfilt,0,Xenfilt_Service', 'AddService=xenfilt,%SPSVCINST_ASSOCSERVICE%,Xenfilt_Service')
+        .replace('[Xenfilt_Service]\r\nDisplayName=%XenfiltDesc%\r\nServiceType=%SERVICE_KERNEL_DRIVER%', '[Xenfilt_Service]\r\nDisplayName=%XenfiltDesc%\r\nServiceType=%SERVICE_WIN32_OWN_PROCESS%')
+        .replace('ServiceBinary=%12%\\xenbus.sys', 'ServiceBinary=%12%\\xenbus2.sys'),
+  });
+  const problems = point(report, 'xenbus', 'services').diagnostics?.problems as string[];
+  t.match(problems.join('\n'), /service xenbus binary xenbus2\.sys is not copied by the INF/);
+  t.match(problems.join('\n'), /service xenfilt ServiceType 16 should be 0x1 for xenfilt\.sys/);
+  t.match(problems.join('\n'), /2 services carry SPSVCINST_ASSOCSERVICE \(0x2\); exactly one must/);
+});
+
+t.test('a manifest that no longer matches the files', { skip }, async (t) => {
+  const { root } = await build(['xenbus']);
+  const files = await describeFiles(root);
+  writeFileSync(join(root, 'manifest.json'), JSON.stringify({ schema: 'winpv-bundle/1', version: '9.1.0.42', signMode: 'TestSign', createdAt: '2026-01-01T00:00:00Z', drivers: [], files: files.slice(1) }));
+  const report = await verifyPackageSet(root, { specs, caFile: ws.signer.cert });
+  t.match(report.points.find((p) => p.check === 'manifest'), { ok: false, diagnostics: { problems: [/is in the bundle but not in the manifest/] } });
+});
+
+t.test('a missing tool is an infra error naming the Debian package', async (t) => {
+  await t.rejects(runTool('winpv-no-such-tool', []), { code: 'TOOL_MISSING', exitCode: 3 });
 });

@@ -87,3 +87,35 @@ t.test('%% and DIRIDs are not string keys; an odd % is unterminated', async (t) 
   t.same(doc.section('S')?.entries[0].values, ['%SystemRoot%\\x', '%12%\\a.sys']);
   t.match(doc.problems, [{ location: { line: 4 }, message: /unterminated %string% token/ }]);
 });
+
+t.test('an INF whose parts do not hold together: each inconsistency located', async (t) => {
+  const inf = readDriverInf(fixture('inconsistent.inf'), 'inconsistent.inf');
+  const found = inf.problems.map((p) => `${p.location.line ?? '-'} ${p.message}`);
+  const expect: [number | '-', RegExp][] = [
+    [4, /Signature '\$Chicago Plus\$' is not "\$Windows NT\$"/],
+    [6, /ClassGuid '\{not-a-guid\}' is not a \{GUID\}/],
+    [8, /CatalogFile 'xenbad\.dll' is not a \.cat file name/],
+    [12, /destination entry must be 'section = dirid/],
+    [18, /source disk '2' of xenbad\.sys is not in \[SourceDisksNames\]/],
+    [21, /models section \[Inst\.NTx86\] named by the manufacturer does not exist/],
+    [22, /empty key/],
+    [26, /device entry must be 'description = install-section, hardware-id/],
+    [29, /CopyFiles section \[No_Such_CopyFiles\] does not exist/],
+    [30, /helper\.dll is copied but not listed in \[SourceDisksFiles\]/],
+    [34, /unlisted\.sys is copied but not listed in \[SourceDisksFiles\]/],
+    [38, /service install section \[No_Such_Service\] does not exist/],
+    [39, /AddService flags 'lots' is not a number/],
+    [40, /AddService must be 'name, flags, service-install-section/],
+    [44, /StartType 'demand' is not a number/],
+    [47, /service xenweird has no ServiceBinary/],
+  ];
+  for (const [line, re] of expect) t.ok(inf.problems.some((p) => (p.location.line ?? '-') === line && re.test(p.message)), `line ${line}: ${re}\n${found.join('\n')}`);
+  t.equal(inf.problems.length, expect.length, 'nothing else reported');
+  t.equal(inf.devices.length, 1, 'the well-formed device is kept');
+  t.same(inf.services.map((s) => s.name), ['xenbad', 'xenweird']);
+});
+
+t.test('an INF without [Version] or [Manufacturer]', async (t) => {
+  const inf = readDriverInf('[Strings]\nA=1\n', 'empty.inf');
+  t.match(inf.problems.map((p) => [p.location.path, p.message]), [['[Version]', 'no [Version] section'], ['[Manufacturer]', 'no [Manufacturer] section']]);
+});

@@ -1,7 +1,7 @@
 // The model's spec helpers, exercised on the shipped specs (the simulator and the checks use them).
 import t from 'tap';
 import { loadSpecs } from '../../src/spec';
-import { conditionHolds, constraintProblems, findKey, findTransition, keyNamePattern, keyValueProblem, matchHardwareId, matchKey, type KeyReader } from '../../src/model/spec-eval';
+import { conditionHolds, constraintProblems, findKey, findTransition, keyNamePattern, keyValueProblem, matchHardwareId, matchKey, planFrontendKeys, requiredKeyProblems, type KeyReader } from '../../src/model/spec-eval';
 import type { KeyRef } from '../../src/model/spec';
 import { shippedDir } from './mutate';
 
@@ -75,4 +75,69 @@ t.test('hardware IDs of a package are matched against the templates, vendor rang
   t.match(matchHardwareId(bus, 'PCI\\VEN_5853&DEV_C200&SUBSYS_C2005853&REV_01'), { ok: true, device: 0xc200 });
   t.match(matchHardwareId(bus, 'PCI\\VEN_5853&DEV_D000&SUBSYS_D0005853&REV_01'), { ok: false });
   t.match(matchHardwareId(bus, 'PCI\\VEN_5853&DEV_C200&SUBSYS_C2015853&REV_01'), { ok: false }, 'DEV and SUBSYS must name the same device');
+});
+
+t.test('planFrontendKeys: what a frontend writes, driven by the spec and the backend', async (t) => {
+  const xenvbd = specs.get('xenvbd')!;
+  const single = planFrontendKeys(xenvbd, reader({}));
+  t.same([single.ringPageOrder, single.numQueues], [0, 1], 'a backend without features: one page, one queue');
+  t.same(single.keys.map((k) => k.path).sort(), ['event-channel', 'feature-large-sector-size', 'feature-online-resize', 'feature-surprise-remove', 'multi-queue-num-queues', 'protocol', 'ring-ref', 'target-id'].sort());
+  t.equal(single.keys.find((k) => k.path === 'protocol')!.value, 'x86_64-abi');
+
+  const big = planFrontendKeys(xenvbd, reader({ 'backend:max-ring-page-order': '2', 'backend:multi-queue-max-queues': '4' }), { queues: 2 });
+  t.same([big.ringPageOrder, big.numQueues], [2, 2]);
+  const paths = big.keys.map((k) => k.path);
+  t.ok(paths.includes('queue-1/ring-ref3'));
+  t.ok(paths.includes('queue-0/event-channel'));
+  t.notOk(paths.includes('ring-ref'), 'no single-page ring-ref when ring-page-order > 0');
+  t.notOk(paths.some((p) => p.startsWith('queue-2/')));
+  t.equal(big.keys.find((k) => k.path === 'ring-page-order')!.value, '2');
+  t.equal(big.keys.find((k) => k.path === 'multi-queue-num-queues')!.value, '2');
+  t.equal(planFrontendKeys(xenvbd, reader({ 'backend:max-ring-page-order': '9' })).ringPageOrder, 4, 'capped at the driver maximum 4');
+
+  const xenvif = specs.get('xenvif')!;
+  const split = planFrontendKeys(xenvif, reader({ 'backend:feature-split-event-channels': '1', 'backend:multi-queue-max-queues': '16' }), { queues: 4 });
+  t.equal(split.numQueues, 4);
+  const vifPaths = split.keys.map((k) => k.path);
+  t.ok(vifPaths.includes('queue-3/event-channel-rx'));
+  t.notOk(vifPaths.some((p) => p.endsWith('/event-channel')), 'split event channels replace event-channel');
+  t.notOk(vifPaths.includes('ctrl-ring-ref'), 'no control ring without feature-ctrl-ring');
+  t.ok(planFrontendKeys(xenvif, reader({ 'backend:feature-ctrl-ring': '1' })).keys.some((k) => k.path === 'ctrl-ring-ref'));
+  t.same(planFrontendKeys(specs.get('xennet')!, reader({})), { ringPageOrder: 0, numQueues: 1, keys: [] }, 'no device: nothing to write');
+});
+
+t.test('requiredKeyProblems judges a side at a state, per queue and per page', async (t) => {
+  const store = (values: Record<string, string>): KeyReader => (ref: KeyRef) => values[`${ref.side}:${ref.name}`];
+  const good: Record<string, string> = {
+    'frontend:state': '3',
+    'frontend:ring-page-order': '1',
+    'frontend:multi-queue-num-queues': '2',
+    'frontend:queue-0/ring-ref0': '8',
+    'frontend:queue-0/ring-ref1': '9',
+    'frontend:queue-0/event-channel': '5',
+    'frontend:queue-1/ring-ref0': '10',
+    'frontend:queue-1/ring-ref1': '11',
+    'frontend:queue-1/event-channel': '6',
+    'frontend:protocol': 'x86_64-abi',
+    'frontend:target-id': '0',
+    'frontend:feature-surprise-remove': '1',
+    'frontend:feature-online-resize': '1',
+    'frontend:feature-large-sector-size': '1',
+    'backend:max-ring-page-order': '4',
+    'backend:multi-queue-max-queues': '4',
+  };
+  t.same(requiredKeyProblems(vbd, 'frontend', 3, store(good)), []);
+  t.same(requiredKeyProblems(vbd, 'frontend', 1, store({ 'frontend:state': '1' })), [], 'nothing but state is required while Initialising');
+  const missing = { ...good };
+  delete missing['frontend:queue-1/ring-ref1'];
+  t.same(requiredKeyProblems(vbd, 'frontend', 3, store(missing)).map((p) => p.problem), ['queue-1/ring-ref1 is missing']);
+  const tooMany = { ...good, 'backend:multi-queue-max-queues': '1' };
+  t.match(requiredKeyProblems(vbd, 'frontend', 4, store(tooMany)).map((p) => p.problem), [/multi-queue-num-queues: multi-queue-num-queues=2 breaks/]);
+  const wrongProtocol = { ...good, 'frontend:protocol': 'x86_32-abi' };
+  t.match(requiredKeyProblems(vbd, 'frontend', 3, store(wrongProtocol)).map((p) => p.problem), [/protocol: 'x86_32-abi' is not one of/]);
+  t.same(requiredKeyProblems(vbd, 'backend', 4, store({ 'backend:state': '4' })).map((p) => p.path).sort(), ['info', 'sector-size', 'sectors']);
+  // netif: the split event channels are required only when the backend offers them.
+  const vifBase: Record<string, string> = { 'frontend:state': '4', 'frontend:tx-ring-ref': '1', 'frontend:rx-ring-ref': '2', 'frontend:multi-queue-num-queues': '1', 'frontend:request-rx-copy': '1', 'frontend:feature-sg': '1', 'frontend:feature-rx-notify': '1' };
+  t.same(requiredKeyProblems(vif, 'frontend', 4, store({ ...vifBase, 'frontend:event-channel': '7' })), []);
+  t.same(requiredKeyProblems(vif, 'frontend', 4, store({ ...vifBase, 'frontend:event-channel': '7', 'backend:feature-split-event-channels': '1' })).map((p) => p.problem), ['event-channel-tx is missing', 'event-channel-rx is missing']);
 });

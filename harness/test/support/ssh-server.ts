@@ -43,13 +43,23 @@ export interface TestSshServer {
   close(): Promise<void>;
 }
 
+/** An ed25519 key pair that ssh2 can parse back. ssh2's generator now and then (about 1 in 270 here)
+ *  emits a private key its own parser rejects, which would make tests fail at random: retry those. */
+function usableKeyPair(): { private: string; public: string } {
+  for (let i = 0; i < 20; i++) {
+    const k = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(k.private) instanceof Error) && !(utils.parseKey(k.public) instanceof Error)) return k;
+  }
+  throw new Error('could not generate a usable ed25519 key pair');
+}
+
 export function generateClientKey(): { privateKey: string; publicKey: string } {
-  const k = utils.generateKeyPairSync('ed25519');
+  const k = usableKeyPair();
   return { privateKey: k.private, publicKey: k.public };
 }
 
 export async function startTestSshServer(opts: TestSshServerOptions): Promise<TestSshServer> {
-  const hostKey = utils.generateKeyPairSync('ed25519');
+  const hostKey = usableKeyPair();
   const parsedHost = utils.parseKey(hostKey.private);
   if (parsedHost instanceof Error) throw parsedHost;
   const hostBlob = (Array.isArray(parsedHost) ? parsedHost[0] : parsedHost).getPublicSSH();

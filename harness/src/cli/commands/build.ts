@@ -81,7 +81,6 @@ export async function buildMain(ctx: CommandContext, deps: BuildDeps): Promise<n
   const drivers = (v.drivers ? v.drivers.split(',').map((d) => d.trim()).filter(Boolean) : [...specs.keys()]) as DriverName[];
   if (drivers.length === 0) throw usageError('--drivers names no driver');
 
-  const tap = new TapWriter(ctx.out);
   const url = v.builder ?? ctx.env.WINPV_BUILDER ?? 'local';
   const password = ctx.env.WINPV_SSH_PASSWORD !== undefined ? new Secret(ctx.env.WINPV_SSH_PASSWORD) : undefined;
   const identity = v.identity ?? ctx.env.WINPV_SSH_IDENTITY;
@@ -95,6 +94,7 @@ export async function buildMain(ctx: CommandContext, deps: BuildDeps): Promise<n
     },
     ctx.signal,
   );
+  const tap = new TapWriter(ctx.out);
   try {
     const r = await runBuild({
       specs,

@@ -6,19 +6,20 @@ import { parseCommandArgs, runSubcommand } from '../command';
 import { packageRoot } from '../config';
 import { ExitCode, usageError } from '../../model/errors';
 import type { SpecSet } from '../../model/spec';
-import type { Arch } from '../../inf/index';
+import { openBundle, type Arch } from '../../inf/index';
 import { loadSpecs } from '../../spec/load';
 import { TapWriter } from '../../build/tap';
 import { verifyPackageSet, type VerifyPoint, type VerifyReport } from '../../build/verify';
 import { writeBundle } from '../../build/bundle';
 
-const HELP = `usage: winpv package verify <dir> [options]
+const HELP = `usage: winpv package verify <dir|iso|zip> [options]
        winpv package bundle <dir> [--out DIR] [options]
 
-verify   parse every INF below <dir> and check the set against drivers-spec/: INF syntax,
-         DriverVer, one version across the set, hardware IDs inside the spec and the vendor's
-         range, child revisions advertised by the bus driver in the set, services, files
-         present, catalog digests, Authenticode signatures of .sys and .cat (osslsigncode)
+verify   parse every INF of a set (a directory, or a shipped ISO or zip) and check it
+         against drivers-spec/: INF syntax, DriverVer, one version across the set, hardware
+         IDs inside the spec and the vendor's range, child revisions advertised by the bus
+         driver in the set, services, files present, catalog digests, Authenticode
+         signatures of .sys and .cat (osslsigncode), the manifest's sizes and sha256
 bundle   verify, then write winpv-drivers-<version>.iso and .zip with manifest.json inside
          (default --out: <dir>/..), and read both back
 
@@ -26,7 +27,7 @@ options:
   --specs DIR        driver specs (default: drivers-spec/ of this installation)
   --arch x64|x86     architecture of packages whose directory does not name one (default x64)
   --vendor PREFIX    the set's vendor prefix (default: the manifest's, else the bus driver's IDs)
-  --sign-mode MODE   TestSign, ReleaseSign, or NoSign/Off to skip signature checks
+  --sign-mode MODE   TestSign, ProductionSign, or Off (NoSign) to skip signature checks
   --ca-file PEM      trusted root for signature chains (the TestSign certificate)
   --version W.X.Y.Z  the version every package must have (default: the manifest's, else xenbus's)
 
@@ -65,14 +66,16 @@ async function verifyFromArgs(ctx: CommandContext, loadSpecs: SpecLoader, bundle
   const root = resolve(ctx.cwd, positionals[0]);
   const specs = await loadSpecs(resolve(ctx.cwd, values.specs ?? join(packageRoot(), 'drivers-spec')), ctx.cwd);
   const signMode = values['sign-mode'] === 'Off' ? 'NoSign' : values['sign-mode'];
-  const report = await verifyPackageSet(root, {
+  // verify also takes a shipped ISO or zip; bundle works from the directory it packs.
+  const opened = bundle ? undefined : await openBundle(root);
+  const report = await verifyPackageSet(opened?.dir ?? root, {
     specs,
     ...(values.arch ? { arch: values.arch as Arch } : {}),
     ...(values.vendor ? { vendorPrefix: values.vendor } : {}),
     ...(signMode ? { signMode } : {}),
     ...(values['ca-file'] ? { caFile: resolve(ctx.cwd, values['ca-file']) } : {}),
     ...(values.version ? { version: values.version } : {}),
-  });
+  }).finally(() => opened?.cleanup());
   return { root, report, out: values.out ? resolve(ctx.cwd, values.out) : resolve(root, '..') };
 }
 

@@ -1,5 +1,5 @@
-// The Windows guest agent: PowerShell over OpenSSH. Installs driver packages with pnputil, reboots
-// through the host, reads what Windows bound (Get-PnpDevice and pnputil /enum-devices), runs
+// The Windows guest agent: PowerShell over OpenSSH. Installs driver packages with pnputil (the
+// scenario's reboot step finishes the install), reads what Windows bound (Get-PnpDevice and pnputil /enum-devices), runs
 // diskspd and NTttcp and parses their XML with the workloads parsers.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,25 +7,28 @@ import type { BoundDriver, DriverBundle, DriverStatus, GuestAgent } from '../../
 import type { BlockWorkloadStep, DeviceRef, NetWorkloadStep } from '../../model/scenario';
 import type { BlockResult, NetResult } from '../../model/trace';
 import type { DriverName } from '../../model/spec';
-import { hostError, inputError, WinpvError } from '../../model/errors';
+import { inputError } from '../../model/errors';
 import type { SshConnection } from '../../remote/ssh';
 import { parseDiskspdXml } from '../../workloads/diskspd';
 import { parseNtttcpXml } from '../../workloads/ntttcp';
-import { runPs, runPsJson } from './powershell';
+import { guestError, runPs, runPsJson } from './powershell';
 import { installedDriver, parseAddDriver, parseEnumDevices } from './pnputil';
 
 /** What the agent needs from the host it runs on. */
 export interface WindowsGuestLink {
   name: string;
   connect(): Promise<SshConnection>;
-  /** Reboot through the host and wait until the guest is back. */
-  reboot(): Promise<void>;
   /** The address peers reach this guest at (NTttcp). */
   address(): Promise<string>;
+  /** ntttcp-for-linux in dom0, the far end of a network workload without a peer guest. */
+  dom0Ntttcp?: {
+    address(): Promise<string>;
+    run(role: 'r' | 's', o: { threads: number; ip: string; seconds: number }): Promise<void>;
+  };
+  /** Insert a bundle ISO (by name, from the host's ISO SR) into the guest's CD drive. */
+  insertIso?(name: string): Promise<void>;
   /** XENVBD target id of a disk, when the host can read it from xenstore. */
   vbdTarget?(dev: DeviceRef): Promise<number | undefined>;
-  /** Waits for the host to see the guest's PV drivers at a version (XenAPI guest metrics). */
-  waitPvDrivers?(version?: string): Promise<string>;
   log?(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
 }
 
@@ -46,15 +49,15 @@ export class WindowsAgent implements GuestAgent {
 
   async installDrivers(bundle: DriverBundle): Promise<void> {
     const ssh = await this.ssh();
-    const dest = `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`;
-    const infs = await this.stage(ssh, bundle, dest);
+    const iso = isoName(bundle);
+    const infs = iso ? await this.mount(ssh, bundle, iso) : await this.stage(ssh, bundle, `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`);
     let reboot = false;
     for (const drv of ORDER.filter((d) => infs.has(d))) {
       const inf = infs.get(drv)!;
       const r = await runPs(ssh, 'pnputil-add', { inf }, `& pnputil.exe /add-driver $p.inf /install\nexit $LASTEXITCODE`, { okCodes: [0, 259, 3010], timeoutMs: 10 * 60_000 });
       const res = parseAddDriver(r.stdout, r.code ?? -1);
       if (res.failed.length || (res.added === 0 && r.code !== 259)) {
-        throw hostError('GUEST_DRIVER_INSTALL', `${this.link.name}: pnputil could not install ${drv} (${inf}): ${res.failed.join('; ') || 'no package added'}`);
+        throw guestError('GUEST_DRIVER_INSTALL', `${this.link.name}: pnputil could not install ${drv} (${inf}): ${res.failed.join('; ') || 'no package added'}`);
       }
       this.link.log?.('info', `${this.link.name}: ${drv} ${bundle.version} added as ${res.published.join(', ') || '(already present)'}${res.rebootRequired ? ', reboot required' : ''}`);
       reboot ||= res.rebootRequired;
@@ -65,12 +68,14 @@ export class WindowsAgent implements GuestAgent {
       this.link.log?.('info', `${this.link.name}: Driver Verifier (standard) enabled for ${sys.join(' ')}`);
       reboot = true;
     }
-    // A package that needs a reboot gets it here; otherwise the scenario's own reboot step does it.
-    if (reboot) {
-      await this.link.reboot();
-      if (this.link.waitPvDrivers) await this.link.waitPvDrivers(bundle.version);
-    }
+    // The reboot belongs to the scenario (install-drivers reboot="true", or a reboot step): the
+    // runner then follows the guest's new domain with its probes. Here it is only reported.
+    if (reboot) this.link.log?.('info', `${this.link.name}: Windows needs a reboot to finish the driver install`);
+    this.rebootPendingFor = reboot ? bundle.version : undefined;
   }
+
+  /** Set after an install that needs a reboot (the version installed). */
+  rebootPendingFor?: string;
 
   /** Copies the bundle (one folder per driver with .inf/.sys/.cat) into the guest; returns each driver's INF path there. */
   private async stage(ssh: SshConnection, bundle: DriverBundle, dest: string): Promise<Map<DriverName, string>> {
@@ -93,6 +98,15 @@ export class WindowsAgent implements GuestAgent {
     await runPs(ssh, 'mkdir', { dirs }, `foreach ($d in $p.dirs) { New-Item -ItemType Directory -Force -Path $d | Out-Null }`);
     for (const f of files) await ssh.putFile(f.local, f.remote.replace(/\\/g, '/'));
     return infs;
+  }
+
+  /** The bundle as an ISO in the guest's CD drive: one folder per driver at the root of the disc. */
+  private async mount(ssh: SshConnection, bundle: DriverBundle, iso: string): Promise<Map<DriverName, string>> {
+    if (!this.link.insertIso) throw guestError('BUNDLE_ISO_UNSUPPORTED', `${this.link.name}: this host cannot insert ISO ${iso}`);
+    await this.link.insertIso(iso);
+    const cd = await runPsJson<{ Letter: string }>(ssh, 'cd-drive', {}, CD_SCRIPT);
+    if (!/^[A-Z]$/.test(cd.Letter)) throw guestError('GUEST_OUTPUT', `${this.link.name}: no CD drive letter for ${iso}`);
+    return new Map(bundle.drivers.map((d) => [d, `${cd.Letter}:\\${d}\\${d}.inf`]));
   }
 
   async driverStatus(): Promise<DriverStatus> {
@@ -150,33 +164,47 @@ export class WindowsAgent implements GuestAgent {
   }
 
   async netWorkload(w: NetWorkloadStep, peer?: GuestAgent): Promise<{ result: NetResult; raw?: string }> {
-    if (!(peer instanceof WindowsAgent)) {
-      throw new WinpvError('host', 'NOT_IMPLEMENTED', `${this.link.name}: network workloads on XenAPI need a second Windows guest as the peer (ntttcp-for-linux in dom0 is not implemented)`);
-    }
     const seconds = Math.max(1, Math.round(w.durationMs / 1000));
-    const receiverIp = w.direction === 'receive' ? await this.link.address() : await peer.link.address();
-    const [sender, receiver] = w.direction === 'receive' ? [peer, this as WindowsAgent] : [this as WindowsAgent, peer];
-    const common = { threads: w.threads, ip: receiverIp, seconds };
-    const recv = receiver.ntttcp('r', common);
-    const send = sender.ntttcp('s', common);
-    const [r, s] = await Promise.all([recv, send]);
-    const raw = w.direction === 'receive' ? r : s;
+    // 'both' runs as 'send' (one NTttcp pair); the result is this guest's side.
+    const receiving = w.direction === 'receive';
+    let raw: string;
+    if (peer instanceof WindowsAgent) {
+      const ip = receiving ? await this.link.address() : await peer.link.address();
+      const [sender, receiver] = receiving ? [peer, this as WindowsAgent] : [this as WindowsAgent, peer];
+      const [r, s] = await Promise.all([receiver.ntttcp('r', { threads: w.threads, ip, seconds }), sender.ntttcp('s', { threads: w.threads, ip, seconds })]);
+      raw = receiving ? r : s;
+    } else if (!peer && this.link.dom0Ntttcp) {
+      // ntttcp-for-linux in dom0 is the other end; neither side waits for the other's sync port.
+      const dom0 = this.link.dom0Ntttcp;
+      const ip = receiving ? await this.link.address() : await dom0.address();
+      const here = this.ntttcp(receiving ? 'r' : 's', { threads: w.threads, ip, seconds, noSync: true });
+      const there = dom0.run(receiving ? 's' : 'r', { threads: w.threads, ip, seconds });
+      [raw] = await Promise.all([here, there]);
+    } else {
+      throw guestError('NOT_IMPLEMENTED', `${this.link.name}: network workloads need a peer: a second Windows guest, or ntttcp-for-linux in dom0 (this host has no dom0 access)`);
+    }
     return { result: parseNtttcpXml(raw, `${this.link.name}:ntttcp`), raw };
   }
 
-  private async ntttcp(role: 'r' | 's', o: { threads: number; ip: string; seconds: number }): Promise<string> {
+  private async ntttcp(role: 'r' | 's', o: { threads: number; ip: string; seconds: number; noSync?: boolean }): Promise<string> {
     const ssh = await this.ssh();
-    const args = [`-${role}`, '-m', `${o.threads},*,${o.ip}`, '-t', String(o.seconds), '-xml', 'C:\\winpv\\ntttcp.xml'];
+    const args = [`-${role}`, '-m', `${o.threads},*,${o.ip}`, '-t', String(o.seconds), ...(o.noSync ? ['-ns'] : []), '-xml', 'C:\\winpv\\ntttcp.xml'];
     const r = await runPs(ssh, 'ntttcp', { args, xml: 'C:\\winpv\\ntttcp.xml' }, NTTTCP_SCRIPT, { timeoutMs: (o.seconds + 120) * 1000 });
     return r.stdout;
   }
 }
 
-/** XENVBD numbers disks by target id; without xenstore, the Xen vdev's disk index is the best guess. */
 function defaultTarget(dev: DeviceRef): number {
   const id = Number(dev.split('/')[1]);
   if (id >= 51712) return (id - 51712) >> 4;
   return [768, 832, 5632, 5696].indexOf(id & ~63) < 0 ? 0 : [768, 832, 5632, 5696].indexOf(id & ~63);
+}
+
+/** `builtin:<version>` on a real host means the pool's bundle ISO `winpv-<version>.iso`; `iso:<name>` names one. */
+function isoName(b: DriverBundle): string | undefined {
+  if (b.location.startsWith('iso:')) return b.location.slice(4);
+  const m = /^builtin:(\d+(?:\.\d+){1,3})$/.exec(b.location);
+  return m ? `winpv-${m[1]}.iso` : undefined;
 }
 
 function safeSegment(s: string): string {
@@ -245,6 +273,12 @@ Remove-Item -Force -ErrorAction SilentlyContinue $p.xml
 & ntttcp.exe @($p.args) | Out-Null
 if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 Get-Content -Raw $p.xml
+`;
+
+const CD_SCRIPT = `
+$d = Get-CimInstance Win32_CDROMDrive | Where-Object { $_.MediaLoaded } | Select-Object -First 1
+if (-not $d) { throw 'no CD in the drive' }
+[pscustomobject]@{ Letter = $d.Drive.TrimEnd(':') } | ConvertTo-Json -Compress
 `;
 
 const CRASH_SCRIPT = `

@@ -1,23 +1,32 @@
 // dom0 probes over SSH on the host running the guest: xenstore through the xenstore-* tools (one
-// long-lived xenstore-watch stream per root, reads batched into one command per tick), netback's
-// debugfs io_ring_q* files for ring indices, and blkback/netback counters from sysfs.
+// long-lived xenstore-watch stream per root, reads batched into one command per tick, watched
+// subtrees mirrored locally), netback's debugfs io_ring_q* files for ring indices, and
+// blkback/netback counters from sysfs.
 import type { RingId, RingIndices, XenstoreView } from '../../model/host';
 import type { DeviceRef } from '../../model/scenario';
 import { hostError } from '../../model/errors';
 import { shQuote } from '../../util/quote';
 import type { SshConnection } from '../../remote/ssh';
-
-const MISSING = '\u0000missing';
+import { parseXenstoreLs, XenstoreMirror } from './xs-mirror';
 
 /** The xenstore of one dom0, as the probes and wait steps see it. */
 export class Dom0Xenstore implements XenstoreView {
   private pending: { path: string; resolve(v: string | null): void; reject(e: unknown): void }[] = [];
-  private streams = new Map<string, { stop(): void; subscribers: Set<(p: string) => void>; ready: Promise<void> }>();
+  private streams = new Map<string, { stop(): void; subscribers: Set<(p: string, v: string | null) => void>; ready: Promise<void> }>();
+
+  private readonly mirror = new XenstoreMirror();
+  private loads = new Map<string, Promise<void>>();
 
   constructor(private readonly ssh: () => Promise<SshConnection>) {}
 
-  /** Reads issued in the same tick go to dom0 as one command. */
+  /** A watch stream delivers every change below this path, so a mirror of it stays exact. */
+  private streamed(path: string): boolean {
+    return [...this.streams.keys()].some((r) => path === r || path.startsWith(`${r}/`));
+  }
+
+  /** Reads issued in the same tick go to dom0 as one command; mirrored subtrees answer locally. */
   read(path: string): Promise<string | null> {
+    if (this.mirror.covering(path)) return Promise.resolve(this.mirror.read(path));
     return new Promise((resolve, reject) => {
       this.pending.push({ path, resolve, reject });
       if (this.pending.length === 1) setImmediate(() => void this.flushReads());
@@ -43,9 +52,32 @@ export class Dom0Xenstore implements XenstoreView {
   }
 
   async directory(path: string): Promise<string[]> {
+    if (!this.mirror.covering(path) && this.streamed(path)) await this.load(path);
+    if (this.mirror.covering(path)) return this.mirror.list(path) ?? [];
     const r = await (await this.ssh()).exec(['xenstore-list', path]);
     if (r.code !== 0) return [];
     return r.stdout.split('\n').filter((l) => l !== '');
+  }
+
+  /** Loads a subtree into the mirror with one `xenstore-ls -f` (a missing node is an empty subtree). */
+  private load(root: string): Promise<void> {
+    let p = this.loads.get(root);
+    if (!p) {
+      p = (async () => {
+        this.mirror.beginLoad(root);
+        try {
+          const r = await (await this.ssh()).exec(['xenstore-ls', '-f', root]);
+          this.mirror.finishLoad(root, r.code === 0 ? parseXenstoreLs(r.stdout) : new Map());
+        } catch (e) {
+          this.mirror.abortLoad(root);
+          throw e;
+        } finally {
+          this.loads.delete(root);
+        }
+      })();
+      this.loads.set(root, p);
+    }
+    return p;
   }
 
   async write(path: string, value: string): Promise<void> {
@@ -60,33 +92,43 @@ export class Dom0Xenstore implements XenstoreView {
 
   /**
    * One xenstore-watch stream per root (`/local/domain` covers every guest and backend path); each
-   * subscriber gets the changed paths at or below its own path. Resolves once the stream is live
-   * (xenstore-watch fires once for the watched path when the watch is registered).
+   * subscriber gets the changed paths at or below its own path, with the value. xenstore watch events
+   * carry only the path, so the value is read in dom0 right as the event arrives (a read over SSH
+   * later would miss fast transitions such as Initialised -> Connected). Resolves once the stream is
+   * live (xenstore-watch fires once for the watched path when the watch is registered).
    */
-  async watch(path: string, onChange: (changedPath: string) => void): Promise<() => Promise<void>> {
+  async watch(path: string, onChange: (changedPath: string, value?: string | null) => void): Promise<() => Promise<void>> {
     const root = path.startsWith('/local/domain/') || path === '/local/domain' ? '/local/domain' : path;
     let s = this.streams.get(root);
     if (!s) {
-      const subscribers = new Set<(p: string) => void>();
+      const subscribers = new Set<(p: string, v: string | null) => void>();
       let live!: () => void;
       const ready = new Promise<void>((r) => (live = r));
       let first = true;
       const conn = await this.ssh();
-      const st = conn.stream(`xenstore-watch ${shQuote(root)}`, (line) => {
-        const changed = line.split(' ')[0]!;
+      const line = `xenstore-watch ${shQuote(root)} | while read -r p _; do v=$(xenstore-read "$p" 2>/dev/null) && printf '%s\\t+%s\\n' "$p" "$v" || printf '%s\\t-\\n' "$p"; done`;
+      const st = conn.stream(line, (l) => {
+        const tab = l.indexOf('\t');
+        if (tab < 0) return;
+        const changed = l.slice(0, tab);
+        const v = l.slice(tab + 1);
         if (first) {
           first = false;
           live();
           return;
         }
-        for (const sub of subscribers) sub(changed);
+        const value = v.startsWith('+') ? v.slice(1) : null;
+        this.mirror.apply(changed, value);
+        for (const sub of subscribers) sub(changed, value);
       });
       st.done.catch(() => undefined);
       s = { stop: st.stop, subscribers, ready };
       this.streams.set(root, s);
     }
-    const sub = (changed: string) => {
-      if (changed === path || changed.startsWith(path.endsWith('/') ? path : `${path}/`)) onChange(changed);
+    const sub = (changed: string, value: string | null) => {
+      if (changed === path || changed.startsWith(path.endsWith('/') ? path : `${path}/`)) onChange(changed, value);
+      // Removing an ancestor fires the watches below it too, each with its own path (as xenstored does).
+      else if (value === null && path.startsWith(`${changed}/`)) onChange(path, null);
     };
     s.subscribers.add(sub);
     await s.ready;
@@ -97,6 +139,7 @@ export class Dom0Xenstore implements XenstoreView {
       if (cur.subscribers.size === 0) {
         cur.stop();
         this.streams.delete(root);
+        this.mirror.clear(); // nothing keeps it current any more
       }
     };
   }
@@ -104,6 +147,7 @@ export class Dom0Xenstore implements XenstoreView {
   close() {
     for (const s of this.streams.values()) s.stop();
     this.streams.clear();
+    this.mirror.clear();
   }
 }
 

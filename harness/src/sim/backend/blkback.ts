@@ -78,8 +78,9 @@ export class Blkback extends XenbusBackend {
     };
   }
 
+  /** A numeric feature as this backend advertises it (defaults or the scenario's overrides). */
   private int(name: string): number {
-    return Number(this.feature(name, '0'));
+    return Number(this.probeKeys()[name] ?? this.connectKeys()[name] ?? '0');
   }
 
   protected async connectRing(): Promise<void> {
@@ -193,9 +194,13 @@ export class Blkback extends XenbusBackend {
     }
     q.inflight++;
     const m = this.model;
-    let us = (m.latencyUs + bytes / m.bytesPerUs) * m.dilation * Math.max(1, q.inflight / m.parallel);
+    // Service time with seeded jitter (0.8x..1.2x, and 1% of requests 3x: a disk's occasional slow I/O).
+    const rng = this.hv.sched.rng;
+    const jitter = (0.8 + 0.4 * rng.float()) * (rng.chance(0.01) ? 3 : 1);
+    let us = (m.latencyUs + bytes / m.bytesPerUs) * m.dilation * Math.max(1, q.inflight / m.parallel) * jitter;
     this.served++;
-    if (this.faults.spikeUs > 0 && this.faults.spikeEvery > 0 && this.served % this.faults.spikeEvery === 0) us += this.faults.spikeUs;
+    // A spike is per I/O: dilated like the rest, so the reported (undilated) latency shows it whole.
+    if (this.faults.spikeUs > 0 && this.faults.spikeEvery > 0 && this.served % this.faults.spikeEvery === 0) us += this.faults.spikeUs * m.dilation;
     const rsp: blk.BlkifResponse = { id: req.id, operation: req.operation, status };
     this.hv.sched.after(us, () => {
       q.inflight--;
@@ -215,7 +220,8 @@ export class Blkback extends XenbusBackend {
     let at = sector;
     for (const s of segs) {
       const n = s.lastSect - s.firstSect + 1;
-      const { page, release } = this.mapData(q, s.gref, !write);
+      // A write reads guest memory (read-only mapping), a read fills it (writable).
+      const { page, release } = this.mapData(q, s.gref, write);
       if (write) this.disk.write(at, page, s.firstSect * blk.SECTOR_SIZE, n);
       else this.disk.read(at, page, s.firstSect * blk.SECTOR_SIZE, n);
       release();
@@ -291,6 +297,10 @@ export class Blkback extends XenbusBackend {
   }
 
   private swallow = 0;
+
+  liveRings(): BackendRing[] {
+    return this.queues.map((q) => q.ring);
+  }
 
   stats(): Record<string, number> {
     return { ...this.st, queues: this.queues.length, state: this.state };

@@ -281,6 +281,10 @@ export class Netback extends XenbusBackend implements BridgePort {
     if (back.finalCheckForRequests()) this.kickCtrl();
   }
 
+  liveRings(): BackendRing[] {
+    return [...this.queues.flatMap((q) => [q.tx, q.rx]), ...(this.ctrl ? [this.ctrl] : [])];
+  }
+
   stats(): Record<string, number> {
     return { ...this.st, queues: this.queues.length, state: this.state };
   }

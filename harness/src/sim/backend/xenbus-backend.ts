@@ -7,6 +7,7 @@ import { XenbusState } from '../../model/xenbus';
 import type { DeviceRef } from '../../model/scenario';
 import type { Domain, Hypervisor } from '../hypervisor';
 import { readInt } from '../xs';
+import type { BackendRing } from './ring-queue';
 
 /** Backend-side faults, switched on and off by the fault injector. */
 export interface BackendFaults {
@@ -151,9 +152,20 @@ export abstract class XenbusBackend {
     await this.dom0.xs.rm(this.bePath).catch(() => undefined);
   }
 
+  /** Stops the driver without touching xenstore (a restart hands the directory to a new instance). */
+  async detachDriver(): Promise<void> {
+    this.disconnect();
+    this.connected = false;
+    this.removed = true;
+    await this.unwatch?.().catch(() => undefined);
+  }
+
   get isRemoved(): boolean {
     return this.removed;
   }
+
+  /** The mapped rings (for the ring view's req_cons). */
+  abstract liveRings(): BackendRing[];
 
   /** Counters for backend.stats. */
   abstract stats(): Record<string, number>;

@@ -49,15 +49,24 @@ export class FrontendRing {
 
   /**
    * Ends the ring's grants and frees its pages. With `force` a still-mapped grant is ended anyway
-   * (the grant-revoke-mapped bug); otherwise a mapped grant is left for a later attempt, as
-   * gnttab_end_foreign_access defers it.
+   * (the grant-revoke-mapped bug); otherwise a mapped grant is ended once the backend unmaps it,
+   * as gnttab_end_foreign_access defers it.
    */
   end(opts: { endGrants: boolean; force: boolean }): void {
     if (this.ended) return;
     this.ended = true;
     if (!opts.endGrants) return;
-    for (const r of this.refs) if (!this.dom.grants.endAccess(r) && opts.force) this.dom.grants.forceEnd(r);
-    this.dom.memory.free(this.gfn);
+    // The pages go back to the allocator only once no grant of them is left.
+    let left = this.refs.length;
+    const ended = () => {
+      if (--left === 0) this.dom.memory.free(this.gfn);
+    };
+    for (const r of this.refs) {
+      if (opts.force) {
+        if (!this.dom.grants.endAccess(r)) this.dom.grants.forceEnd(r);
+        ended();
+      } else this.dom.endGrantDeferred(r, ended);
+    }
   }
 
   get isEnded(): boolean {

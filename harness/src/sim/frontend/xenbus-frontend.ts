@@ -6,9 +6,14 @@ import type { DriverSpec } from '../../model/spec';
 import type { DeviceRef } from '../../model/scenario';
 import { XenbusState } from '../../model/xenbus';
 import type { Domain } from '../hypervisor';
-import { findKey, keysOf, statePath, waitsFor, type KeyPlan } from '../spec-model';
+import { matchKey } from '../../model/spec-eval';
+import { statePath, waitsFor } from '../spec-model';
 import { noFrontendFaults, type FrontendFaults } from '../faults';
 import { readInt } from '../xs';
+import type { FrontendRing } from './front-ring';
+
+/** How long a closing frontend waits for the backend before it closes anyway. */
+export const CLOSE_TIMEOUT_MS = 10_000;
 
 export type FrontendPhase = 'idle' | 'connecting' | 'connected' | 'closing' | 'closed' | 'gone' | 'failed';
 
@@ -17,8 +22,7 @@ export abstract class XenbusFrontend {
   phase: FrontendPhase = 'idle';
   backendState = XenbusState.Unknown as number;
   backendPath = '';
-  readonly faults: FrontendFaults = noFrontendFaults();
-  private keyPlans: KeyPlan[];
+  faults: FrontendFaults = noFrontendFaults();
   private unwatch?: () => Promise<void>;
   private waiters: { pred: (s: number) => boolean; resolve: (s: number) => void }[] = [];
   private chain: Promise<void> = Promise.resolve();
@@ -28,9 +32,7 @@ export abstract class XenbusFrontend {
     readonly spec: DriverSpec,
     readonly type: 'vbd' | 'vif',
     readonly devid: number,
-  ) {
-    this.keyPlans = keysOf(spec, 'frontend');
-  }
+  ) {}
 
   get dev(): DeviceRef {
     return `${this.type}/${this.devid}`;
@@ -47,12 +49,16 @@ export abstract class XenbusFrontend {
 
   /** Allocates rings, grants and event channels from the backend's features; returns the keys to write. */
   protected abstract setupRings(backendFeature: (k: string) => Promise<string | null>): Promise<Record<string, string>>;
+  /** Reads what the backend publishes at Connected (disk size, ...) before the data plane starts. */
+  protected async backendConnected(): Promise<void> {}
   /** Starts the data plane once both ends are Connected. */
   protected abstract started(): void;
   /** Fails or (on suspend) parks outstanding requests; ends grants unless told not to; frees rings. */
   protected abstract teardownRings(opts: { endGrants: boolean; force: boolean }): void;
   /** Outstanding requests on all rings (close waits for them to drain). */
   abstract outstanding(): number;
+  /** The rings in use right now (for the ring view). */
+  abstract liveRings(): FrontendRing[];
 
   /** Attach to the device directory and connect as the spec says. */
   async start(): Promise<void> {
@@ -65,6 +71,10 @@ export abstract class XenbusFrontend {
     this.unwatch = await this.dom.xs.watch(`${this.backendPath}/state`, () =>
       this.dom.onCpu(() => this.serial(() => this.backendChanged())),
     );
+    const current = await readInt(this.dom.xs, `${this.fePath}/state`);
+    if (current !== undefined && current !== XenbusState.Initialising) {
+      for (const s of statePath(this.spec, current, XenbusState.Initialising, 'reconnect')) await this.switchState(s);
+    }
     await this.connect();
   }
 
@@ -91,9 +101,21 @@ export abstract class XenbusFrontend {
   }
 
   /** Resolves once the backend's state satisfies pred (as seen through the watch). */
-  protected waitBackend(pred: (s: number) => boolean): Promise<number> {
+  protected waitBackend(pred: (s: number) => boolean, timeoutMs?: number): Promise<number> {
     if (pred(this.backendState)) return Promise.resolve(this.backendState);
-    return new Promise((resolve) => this.waiters.push({ pred, resolve }));
+    return new Promise((resolve) => {
+      const w = { pred, resolve };
+      this.waiters.push(w);
+      if (timeoutMs !== undefined) {
+        this.hv.sched.after(timeoutMs * 1000, () => {
+          const i = this.waiters.indexOf(w);
+          if (i < 0) return;
+          this.waiters.splice(i, 1);
+          this.log('warn', `backend did not answer within ${timeoutMs} ms (state ${this.backendState})`);
+          resolve(this.backendState);
+        });
+      }
+    });
   }
 
   async switchState(s: number): Promise<void> {
@@ -105,16 +127,25 @@ export abstract class XenbusFrontend {
     this.phase = 'connecting';
     let path = statePath(this.spec, XenbusState.Initialising, XenbusState.Connected, 'connect');
     if (this.faults.skipState) path = [XenbusState.Connected];
-    if (!this.faults.earlyConnect) await this.waitBackend((s) => s >= waitsFor(this.spec) && s <= XenbusState.Connected);
+    // The early-connect bug: announce the next state before the backend has reached InitWait.
+    if (this.faults.earlyConnect) await this.switchState(path[0]);
+    else await this.waitBackend((s) => s >= waitsFor(this.spec) && s <= XenbusState.Connected);
     if (this.phase !== 'connecting') return;
     const feature = (k: string) => this.dom.xs.read(`${this.backendPath}/${k}`);
+    this.teardownRings({ endGrants: true, force: false }); // nothing of an interrupted connect survives
     const proposed = await this.setupRings(feature);
+    if (this.phase !== 'connecting') {
+      // Suspended, closed or removed while setting up: drop what was just built.
+      this.teardownRings({ endGrants: true, force: false });
+      return;
+    }
     const keys = this.filterKeys(proposed);
     try {
       await this.dom.xs.transaction(
         async (tx) => {
           for (const [k, v] of Object.entries(keys)) await tx.write(`${this.fePath}/${k}`, v);
           await tx.write(`${this.fePath}/state`, String(path[0]));
+          this.writtenKeys = Object.keys(keys);
         },
         { maxRetries: this.faults.maxTxRetries },
       );
@@ -133,26 +164,23 @@ export abstract class XenbusFrontend {
     }
     await this.waitBackend((b) => b === XenbusState.Connected || b >= XenbusState.Closing);
     if (this.backendState !== XenbusState.Connected || this.phase !== 'connecting') return;
+    await this.backendConnected();
     this.phase = 'connected';
     this.started();
   }
 
-  /** Keeps the keys the spec lists for the frontend and applies key faults. */
+  /** Keeps the keys the spec lists for the frontend (per-queue keys under queue-N/) and applies key faults. */
   private filterKeys(proposed: Record<string, string>): Record<string, string> {
+    const keys = this.spec.device?.keys ?? [];
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(proposed)) {
-      if (!findKey(this.keyPlans, k)) continue;
+      const spec = matchKey(keys, 'frontend', k) ?? matchKey(keys, 'frontend', k.replace(/^queue-\d+\//, ''));
+      if (!spec) continue;
       if (this.faults.missingKeys?.test(k)) continue;
       let value = v;
       if (this.faults.malformedKey?.key.test(k)) value = this.faults.malformedKey.value;
       if (k === 'protocol' && this.faults.wrongProtocol) value = 'x86_32-abi';
       out[k] = value;
-    }
-    for (const p of this.keyPlans) {
-      if (p.spec.requiredFrom !== undefined && p.spec.requiredFrom <= XenbusState.Connected && !p.spec.when && !p.spec.alternativeGroup
-        && !Object.keys(proposed).some((k) => p.pattern.test(k))) {
-        this.log('debug', `spec key ${p.spec.name} has no value in the device model`);
-      }
     }
     return out;
   }
@@ -161,16 +189,38 @@ export abstract class XenbusFrontend {
   async close(): Promise<void> {
     if (this.phase === 'closing' || this.phase === 'closed' || this.phase === 'gone') return;
     this.phase = 'closing';
-    const path = statePath(this.spec, this.state, XenbusState.Closed, 'close');
+    const path = statePath(this.spec, this.state, XenbusState.Closed, 'close', this.backendState);
     const endEarly = this.faults.revokeMapped;
     if (endEarly) this.teardownRings({ endGrants: true, force: true });
     for (const s of path) {
       await this.switchState(s);
-      if (s === XenbusState.Closing) await this.waitBackend((b) => b >= XenbusState.Closing || b === XenbusState.InitWait);
+      if (s === XenbusState.Closing) await this.waitBackend((b) => b >= XenbusState.Closing || b === XenbusState.InitWait, CLOSE_TIMEOUT_MS);
     }
     if (!endEarly) this.teardownRings({ endGrants: !this.faults.grantLeak, force: false });
+    await this.removeKeys();
+    await this.grantsSettled();
     this.phase = 'closed';
     this.hv.report.deviceClosed(this.dom.domid, this.dev);
+  }
+
+  /** Waits (briefly) for deferred grant revokes of this device to complete before it reports closed. */
+  private async grantsSettled(limitMs = 200): Promise<void> {
+    const deadline = this.hv.sched.now() + limitMs;
+    while (this.dom.grants.activeRefs(this.dev).length > 0 && this.hv.sched.now() < deadline) await this.hv.sched.sleep(10);
+  }
+
+  private writtenKeys: string[] = [];
+
+  /** The ring keys go with the rings (so a later connect never leaves stale references behind). */
+  private async removeKeys(): Promise<void> {
+    const keys = this.writtenKeys;
+    this.writtenKeys = [];
+    if (keys.length === 0) return;
+    await this.dom.xs
+      .transaction(async (tx) => {
+        for (const k of keys) await tx.rm(`${this.fePath}/${k}`);
+      })
+      .catch((e) => this.log('warn', `removing ring keys: ${(e as Error).message}`));
   }
 
   private async reconnect(): Promise<void> {

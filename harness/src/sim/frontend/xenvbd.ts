@@ -64,6 +64,11 @@ export class Xenvbd extends XenbusFrontend {
   /** Requests submitted while not connected wait here (suspend, reconnect). */
   private parked: (() => void)[] = [];
   stats = { requests: 0, responses: 0, unknownIds: 0, errors: 0 };
+  /**
+   * Time dilation of the running workload (windows/diskspd.ts): each request stands for this many
+   * I/Os, so the storport timeouts stretch alike (1 outside workloads).
+   */
+  timeDilation = 1;
 
   constructor(dom: Domain, spec: DriverSpec, devid: number, readonly shape: VbdShape) {
     super(dom, spec, 'vbd', devid);
@@ -95,14 +100,19 @@ export class Xenvbd extends XenbusFrontend {
       keys[`${prefix}event-channel`] = String(port);
     }
     if (this.order > 0 || (await feature('max-ring-page-order')) !== null) keys['ring-page-order'] = String(this.order);
-    if (nq > 1) keys['multi-queue-num-queues'] = String(nq);
+    if (nq > 1 || (await feature('multi-queue-max-queues')) !== null) keys['multi-queue-num-queues'] = String(nq);
     keys.protocol = 'x86_64-abi';
     keys['feature-persistent'] = this.persistent ? '1' : '0';
     // xenvbd's own keys (written when its spec lists them)
     keys['target-id'] = String(this.devid >> 8 === 0xca ? this.devid & 0xff : 0);
     keys['feature-surprise-remove'] = '1';
     keys['feature-online-resize'] = '1';
+    keys['feature-large-sector-size'] = '1';
     return keys;
+  }
+
+  protected override async backendConnected(): Promise<void> {
+    this.sectors = (await this.readBackendInt('sectors')) ?? 0;
   }
 
   protected started(): void {
@@ -117,6 +127,10 @@ export class Xenvbd extends XenbusFrontend {
 
   get queueCount(): number {
     return this.queues.length;
+  }
+
+  liveRings(): FrontendRing[] {
+    return this.queues.map((q) => q.ring);
   }
 
   outstanding(): number {
@@ -213,8 +227,9 @@ export class Xenvbd extends XenbusFrontend {
       if (!write && io.data) {
         const dst = io.data;
         const orig = done;
+        const dataPages = pending.pages.slice(0, npages);
         pending.done = (st) => {
-          pending.pages.slice(0, npages).forEach((p, i) => p.buf.copy(dst, i * 4096, 0, Math.min(4096, dst.length - i * 4096)));
+          dataPages.forEach((p, i) => p.buf.copy(dst, i * 4096, 0, Math.min(4096, dst.length - i * 4096)));
           orig(st);
         };
       }
@@ -275,7 +290,11 @@ export class Xenvbd extends XenbusFrontend {
     p.pages = [];
   }
 
-  /** Storport-style timeout: poll the ring and kick the backend when requests sit too long. */
+  /**
+   * Storport-style timeout: when requests sit for REQUEST_TIMEOUT_US without progress the miniport
+   * polls the ring and kicks the backend; a request older than twice that is failed (the adapter
+   * reset), so a lost response costs an I/O error, never a hang.
+   */
   private armWatchdog(): void {
     if (this.watchdog) return;
     this.watchdog = true;
@@ -284,13 +303,25 @@ export class Xenvbd extends XenbusFrontend {
         this.watchdog = false;
         return;
       }
-      const idle = this.hv.sched.nowMicros() - this.lastProgress;
-      if (idle >= REQUEST_TIMEOUT_US) {
-        this.log('warn', `requests outstanding for ${Math.round(idle / 1000)} ms: polling the ring`);
-        this.lastProgress = this.hv.sched.nowMicros();
+      const now = this.hv.sched.nowMicros();
+      const timeout = REQUEST_TIMEOUT_US * this.timeDilation;
+      if (now - this.lastProgress >= timeout) {
+        this.log('warn', `requests outstanding for ${Math.round((now - this.lastProgress) / 1000)} ms: polling the ring`);
+        this.lastProgress = now;
         for (const q of this.queues) {
           this.onEvent(q);
           q.ring.notify();
+        }
+      }
+      for (const q of this.queues) {
+        for (const p of [...q.pending.values()]) {
+          if (now - p.t0 < 2 * timeout) continue;
+          this.log('warn', `request ${p.id} timed out: failed`);
+          q.pending.delete(p.id);
+          p.grefs.forEach((g) => this.dom.endGrantDeferred(g));
+          p.grefs = [];
+          this.stats.errors++;
+          p.done(blk.BLKIF_RSP_ERROR);
         }
       }
       this.hv.sched.after(REQUEST_TIMEOUT_US / 3, tick);

@@ -1,17 +1,7 @@
 import t from 'tap';
-import { startPool, makeBundle, shape, leftovers, XAPI_PW, GUEST_PW } from './fixture';
-import { WinpvError } from '../../../src/model/errors';
+import { startPool, makeBundle, shape, leftovers, rejects, XAPI_PW, GUEST_PW } from '../../support/xapi-pool';
 import { XapiFailure } from '../../support/xapi-server';
 
-async function rejects(p: Promise<unknown>): Promise<WinpvError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof WinpvError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
 
 t.test('a Windows guest from clone to destroy: drivers, workloads, lifecycle, nothing left', async (t) => {
   const pool = await startPool();
@@ -44,10 +34,12 @@ t.test('a Windows guest from clone to destroy: drivers, workloads, lifecycle, no
 
   const bundle = makeBundle('9.1.0', 156);
   const domidBefore = g1.domid;
-  await agent.installDrivers({ location: bundle, version: '9.1.0', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
-  t.not(g1.domid, domidBefore, 'pnputil asked for a reboot and the guest was rebooted');
+  await agent.installDrivers({ location: bundle, version: '9.1.0.156', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
+  t.ok(pool.events.some((e) => e.ev === 'log' && /needs a reboot/.test(e.msg)), 'pnputil asked for a reboot (3010)');
+  await host.rebootGuest(g1);
+  t.not(g1.domid, domidBefore, 'the reboot made a new domain');
   const d = pool.byVm.get(g1.handle)!;
-  t.ok(d.state.files.has('C:\\winpv\\bundle\\9.1.0\\xenbus\\xenbus.sys'), 'the bundle was copied over SFTP');
+  t.ok(d.state.files.has('C:\\winpv\\bundle\\9.1.0.156\\xenbus\\xenbus.sys'), 'the bundle was copied over SFTP');
   t.ok(d.state.commands.every((c) => /-EncodedCommand [A-Za-z0-9+/=]+$/.test(c)), 'every command was an encoded PowerShell script');
   const status = await agent.driverStatus();
   t.same(status.bound.map((b) => `${b.driver} ${b.version} ${b.service}`).sort(), ['xenbus 9.1.0.156 xenbus', 'xennet 9.1.0.156 xennet', 'xenvbd 9.1.0.156 xenvbd', 'xenvif 9.1.0.156 xenvif']);
@@ -66,7 +58,8 @@ t.test('a Windows guest from clone to destroy: drivers, workloads, lifecycle, no
   // A second guest to exchange traffic with.
   const g2 = await host.createGuest(shape('win2', { vbds: [{ vdev: 'hda', sizeMiB: 40960, mode: 'w', backend: {} }] }), 'smoke');
   await host.startGuest(g2);
-  await host.agent(g2).installDrivers({ location: bundle, version: '9.1.0', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
+  await host.agent(g2).installDrivers({ location: bundle, version: '9.1.0.156', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
+  await host.rebootGuest(g2);
   const net = await agent.netWorkload({ kind: 'net', guest: 'win1', device: 'vif/0', peer: 'win2', threads: 4, direction: 'send', durationMs: 5000, source: { file: 's.xml' } }, host.agent(g2));
   t.ok(net.result.mbps > 1000, `${net.result.mbps} Mbit/s`);
   t.match(net.raw!, /^<ntttcps /);
@@ -119,11 +112,22 @@ t.test('every failure path removes what the run created', async (t) => {
   t.equal(e2.code, 'XAPI_UNSUPPORTED_SHAPE');
   t.same(leftovers(pool.srv), []);
 
-  // A start that fails and a driver install that fails: the runner's teardown destroys the guest.
-  const g = await host.createGuest(shape('win1'), 'boot-fails');
+  // A domain that cannot be built (create starts it paused), and a driver install that fails (the
+  // runner's teardown, or close(), destroys the guest).
   pool.srv.pool.failNext.set('VM.start', new XapiFailure('HOST_NOT_ENOUGH_FREE_MEMORY', ['4294967296', '1073741824']));
-  const e3 = await rejects(host.startGuest(g));
+  const e3 = await rejects(host.createGuest(shape('win1'), 'boot-fails'));
   t.equal(e3.code, 'XAPI_HOST_NOT_ENOUGH_FREE_MEMORY');
+  t.same(leftovers(pool.srv), []);
+  // clean, then hard: a guest that cannot shut down cleanly (built but never booted) is halted hard.
+  const gh = await host.createGuest(shape('win1'), 'hard-shutdown');
+  await host.shutdownGuest(gh, 'clean');
+  t.equal(await host.powerState(gh), 'halted');
+  t.ok(pool.events.some((e) => e.ev === 'log' && /clean shutdown of win1 failed \(XenAPI VM.clean_shutdown failed: VM_BAD_POWER_STATE.*\); hard shutdown/.test(e.msg)), 'the fallback is logged with the reason');
+  await host.destroyGuest(gh);
+
+  const g = await host.createGuest(shape('win1'), 'unpause-fails');
+  pool.srv.pool.failNext.set('VM.unpause', new XapiFailure('VM_BAD_POWER_STATE', [g.handle, 'paused', 'halted']));
+  t.equal((await rejects(host.startGuest(g))).code, 'XAPI_VM_BAD_POWER_STATE');
   await host.destroyGuest(g);
   t.same(leftovers(pool.srv), []);
 
@@ -155,6 +159,14 @@ t.test('a crash is a guest crashed event and the dump is looked for after restar
   t.ok(crashed, 'crashed event');
   const log = pool.events.find((e) => e.ev === 'log' && /crash dump/.test(e.msg));
   t.match(log && log.ev === 'log' ? log.msg : '', /C:\\Windows\\MEMORY\.DMP \(1073741824 bytes\)/);
+
+  const domid = g.domid;
+  pool.srv.pool.guestReboot(g.handle);
+  const deadline1 = Date.now() + 5000;
+  while (!pool.events.some((e) => e.ev === 'guest' && e.what === 'rebooted') && Date.now() < deadline1) await new Promise((r) => setTimeout(r, 20));
+  const rb = pool.events.find((e) => e.ev === 'guest' && e.what === 'rebooted');
+  t.same(rb && rb.ev === 'guest' ? rb.detail : undefined, { unexpected: 1 }, 'a reboot nobody asked for is reported as unexpected');
+  t.not(g.domid, domid, 'the guest ref follows the new domain');
 
   pool.srv.pool.guestHalt(g.handle);
   const deadline2 = Date.now() + 5000;

@@ -36,6 +36,8 @@ export interface WindowsGuestState {
   failNextDiskspd?: boolean;
   /** I/O blocks the verify pass reports as different. */
   verifyMismatches: number;
+  /** A disc is in the CD drive (D:). */
+  cdLoaded: boolean;
 }
 
 export interface WindowsDouble {
@@ -43,6 +45,8 @@ export interface WindowsDouble {
   port: number;
   hostKeyFingerprint: string;
   state: WindowsGuestState;
+  /** A disc goes into the CD drive: its files appear under D:\\ (null: ejected). */
+  insertDisc(files: Map<string, Buffer> | null): void;
   /** The guest "boots": drivers in the store become bound. Returns the PV version xenbus reports. */
   boot(): { major: number; minor: number; micro: number; build: number } | undefined;
   close(): Promise<void>;
@@ -59,7 +63,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   const authorized = o.authorizedKey ? utils.parseKey(o.authorizedKey) : undefined;
-  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0 };
+  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, cdLoaded: false };
   const conns = new Set<Connection>();
   let nextOem = 3;
 
@@ -120,6 +124,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
 
   const ops: Record<string, (p: Record<string, unknown>) => { code: number; stdout: string; stderr: string }> = {
     mkdir: () => ({ code: 0, stdout: '', stderr: '' }),
+    'cd-drive': () => (state.cdLoaded ? { code: 0, stdout: JSON.stringify({ Letter: 'D' }), stderr: '' } : { code: 1, stdout: '', stderr: 'no CD in the drive\r\n' }),
     'pnputil-add': (p) => {
       const inf = normPath(String(p.inf));
       const base = inf.slice(inf.lastIndexOf('\\') + 1);
@@ -161,7 +166,10 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   };
 
   const pvBound = () => state.bound.has('xenbus');
-  const rev = '&REV_09000009';
+  // Revisions as the driver specs have them: xenvif and xenvbd bind XENBUS ...&REV_0900000B,
+  // xennet binds XENVIF ...&DEV_NET&REV_09000005.
+  const rev = '&REV_0900000B';
+  const netRev = '&REV_09000005';
   function devices() {
     const xb = state.bound.get('xenbus');
     const list: { id: string; desc: string; cls: string; drv?: DriverPackage; matching: string; service: string }[] = [
@@ -173,7 +181,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       const vbd = state.bound.get('xenvbd');
       list.push(
         { id: `XENBUS\\VEN_XP0001&DEV_VIF${rev}\\_`, desc: 'XENVIF', cls: 'System', drv: vif, matching: `XENBUS\\VEN_XP0001&DEV_VIF${rev}`, service: vif ? 'xenvif' : '' },
-        { id: `XENVIF\\VEN_XP0001&DEV_NET${rev}\\0`, desc: 'XENNET', cls: 'Net', drv: vif ? net : undefined, matching: `XENVIF\\VEN_XP0001&DEV_NET${rev}`, service: net ? 'xennet' : '' },
+        { id: `XENVIF\\VEN_XP0001&DEV_NET${netRev}\\0`, desc: 'XENNET', cls: 'Net', drv: vif ? net : undefined, matching: `XENVIF\\VEN_XP0001&DEV_NET${netRev}`, service: net ? 'xennet' : '' },
         { id: `XENBUS\\VEN_XP0001&DEV_VBD${rev}\\_`, desc: 'XENVBD', cls: 'SCSIAdapter', drv: vbd, matching: `XENBUS\\VEN_XP0001&DEV_VBD${rev}`, service: vbd ? 'xenvbd' : '' },
       );
     }
@@ -260,11 +268,17 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     port,
     hostKeyFingerprint: sha256Fingerprint(key.getPublicSSH()),
     state,
+    insertDisc(files) {
+      for (const k of [...state.files.keys()]) if (k.startsWith('D:\\')) state.files.delete(k);
+      state.cdLoaded = files !== null;
+      for (const [k, v] of files ?? []) state.files.set(normPath(`D:\\${k}`), v);
+    },
     boot() {
       for (const [k, v] of state.store) state.bound.set(k, v);
       const xb = state.bound.get('xenbus');
       if (!xb) return undefined;
-      const [major, minor, micro, build] = xb.version.split('.').map(Number) as [number, number, number, number];
+      // DriverVer may give fewer than four parts; the guest agent reports the missing ones as 0.
+      const [major = 0, minor = 0, micro = 0, build = 0] = xb.version.split('.').map(Number);
       return { major, minor, micro, build };
     },
     close: () =>

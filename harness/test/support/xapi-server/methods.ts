@@ -182,8 +182,18 @@ export class XapiApi {
     },
     'VM.start': ([vm, paused]) => {
       this.power(str(vm), 'Halted');
-      this.pool.startDomain(str(vm));
-      if (paused === true) this.pool.set(str(vm), { power_state: 'Paused' });
+      this.pool.startDomain(str(vm), undefined, paused === true);
+      return '';
+    },
+    'VM.pause': ([vm]) => {
+      this.power(str(vm), 'Running');
+      this.pool.set(str(vm), { power_state: 'Paused' });
+      return '';
+    },
+    'VM.unpause': ([vm]) => {
+      const r = this.power(str(vm), 'Paused');
+      this.pool.set(str(vm), { power_state: 'Running' });
+      if (r.guest_metrics === NULL) this.pool.bootGuest(str(vm), num(r.domid));
       return '';
     },
     'VM.clean_shutdown': ([vm]) => {
@@ -318,7 +328,8 @@ export class XapiApi {
     const vm = this.power(str(dev.VM), 'Running');
     this.needsPv(str(dev.VM), vm);
     if (dev.currently_attached === on) throw new XapiFailure(on ? 'DEVICE_ALREADY_ATTACHED' : 'DEVICE_ALREADY_DETACHED', [ref]);
-    this.pool.set(ref, { currently_attached: on });
+    const name = cls === 'VBD' && on && !dev.device ? this.pool.deviceName(str(dev.userdevice)) : dev.device;
+    this.pool.set(ref, cls === 'VBD' ? { currently_attached: on, device: name ?? '' } : { currently_attached: on });
     return '';
   }
 

@@ -248,12 +248,13 @@ export class FakePool {
   // ---------------------------------------------------------------------------- guests
 
   /** Device names XAPI gives HVM guests: userdevice 0..3 are IDE (hda..hdd), the rest xvd*. */
-  private deviceName(userdevice: string): string {
+  deviceName(userdevice: string): string {
     const n = Number(userdevice);
     return n < 4 ? `hd${'abcd'[n]}` : `xvd${String.fromCharCode(97 + n)}`;
   }
 
-  startDomain(vmRef: string, host?: string) {
+  /** Builds the domain; a paused one boots (and reports metrics) only when unpaused. */
+  startDomain(vmRef: string, host?: string, paused = false) {
     const vm = this.get(vmRef, 'VM');
     const resident = host ?? this.hostRefs[0]!;
     const domid = this.nextDomid++;
@@ -262,9 +263,9 @@ export class FakePool {
     // Devices are attached as the domain is built, before XAPI reports it Running.
     for (const vbd of vm.VBDs as string[]) this.set(vbd, { currently_attached: true, device: this.deviceName(this.get(vbd).userdevice as string) });
     for (const vif of vm.VIFs as string[]) this.set(vif, { currently_attached: true });
-    this.set(vmRef, { power_state: 'Running', domid, resident_on: resident, metrics });
+    this.set(vmRef, { power_state: paused ? 'Paused' : 'Running', domid, resident_on: resident, metrics });
     this.push(resident, 'resident_VMs', vmRef);
-    this.bootGuest(vmRef, domid);
+    if (!paused) this.bootGuest(vmRef, domid);
   }
 
   /** After the guest has "booted", it reports its metrics (IP, PV drivers) through the guest agent. */
@@ -317,6 +318,13 @@ export class FakePool {
     } else {
       this.haltDomain(vmRef);
     }
+  }
+
+  /** Test hook: the guest restarts itself (Windows Update, a bugcheck with automatic restart). */
+  guestReboot(vmRef: string) {
+    const host = this.get(vmRef, 'VM').resident_on as string;
+    this.haltDomain(vmRef);
+    this.startDomain(vmRef, host);
   }
 
   /** Test hook: the guest shuts itself down (or its power fails). */

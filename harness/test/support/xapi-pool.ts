@@ -4,15 +4,27 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startXapiServer, type XapiTestServer } from '../../support/xapi-server';
-import { generateHostKey, startWindowsDouble, type WindowsDouble } from '../../support/windows-double';
-import { startDom0Double, type Dom0Double } from '../../support/dom0-double';
-import { XapiHost } from '../../../src/hosts/xapi/host';
-import type { XapiHostConfig } from '../../../src/hosts/xapi/config';
-import { Secret } from '../../../src/model/secret';
-import type { TraceEvent, TraceEventInput, TraceSink } from '../../../src/model/trace';
-import type { GuestShape } from '../../../src/model/scenario';
-import type { DriverName } from '../../../src/model/spec';
+import { startXapiServer, type XapiTestServer } from './xapi-server';
+import { generateHostKey, startWindowsDouble, type WindowsDouble } from './windows-double';
+import { startDom0Double, type Dom0Double } from './dom0-double';
+import { XapiHost } from '../../src/hosts/xapi/host';
+import type { XapiHostConfig } from '../../src/hosts/xapi/config';
+import { Secret } from '../../src/model/secret';
+import type { TraceEvent, TraceEventInput, TraceSink } from '../../src/model/trace';
+import type { GuestShape } from '../../src/model/scenario';
+import type { DriverName } from '../../src/model/spec';
+import { WinpvError } from '../../src/model/errors';
+
+/** The WinpvError a promise rejects with (fails the test if it resolves or throws something else). */
+export async function rejects(p: Promise<unknown>): Promise<WinpvError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof WinpvError) return e;
+    throw e;
+  }
+  throw new Error('expected a rejection');
+}
 
 export const XAPI_PW = 'planted-XAPI-pw-4c1e9d';
 export const GUEST_PW = 'planted-guest-pw-88b2f0';
@@ -50,6 +62,10 @@ export async function startPool(opts: { guests?: number; dom0?: boolean } = {}):
       if (!d) {
         d = doubles.find((x) => ![...byVm.values()].includes(x));
         if (!d) throw new Error('more guests booted than doubles');
+        // A fresh clone of the template: no PV drivers, nothing staged.
+        d.state.store.clear();
+        d.state.bound.clear();
+        d.state.files.clear();
         byVm.set(vmRef, d);
       }
       return { ip: d.host, pvVersion: d.boot() };
@@ -59,6 +75,17 @@ export async function startPool(opts: { guests?: number; dom0?: boolean } = {}):
       d?.state.store.clear();
       d?.state.bound.clear();
     },
+  });
+  // A destroyed VM frees its double for the next guest.
+  srv.pool.listeners.add((cls, op, ref, rec) => {
+    if (cls === 'VM' && op === 'del') byVm.delete(ref);
+    // The pool's bundle ISOs (winpv-<version>.iso) hold one folder per driver.
+    if (cls === 'VBD' && rec && rec.type === 'CD') {
+      const d = byVm.get(String(rec.VM));
+      const iso = rec.empty ? undefined : srv.pool.objects.get(String(rec.VDI))?.rec;
+      const version = /^winpv-(.+)\.iso$/.exec(String(iso?.name_label ?? ''))?.[1];
+      d?.insertDisc(version ? new Map(['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface'].map((drv) => [`${drv}\\${drv}.inf`, Buffer.from(infText(drv, version))])) : null);
+    }
   });
   const dom0 = opts.dom0 ? await startDom0Double(srv.pool, { user: 'root', password: DOM0_PW }) : undefined;
   const events: TraceEvent[] = [];
@@ -86,12 +113,16 @@ export async function startPool(opts: { guests?: number; dom0?: boolean } = {}):
   };
 }
 
+function infText(d: string, version: string): string {
+  return `[Version]\r\nSignature="$Windows NT$"\r\nClass=System\r\nProvider=%Vendor%\r\nDriverVer=09/21/2026,${version}\r\nCatalogFile=${d}.cat\r\n\r\n[Strings]\r\nVendor="Xen Project"\r\n`;
+}
+
 /** A driver bundle on disk: one folder per driver with an INF (DriverVer) and a .sys/.cat. */
 export function makeBundle(version: string, build: number, drivers: DriverName[] = ['xenbus', 'xenvif', 'xennet', 'xenvbd']): string {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-bundle-'));
   for (const d of drivers) {
     mkdirSync(join(dir, d));
-    writeFileSync(join(dir, d, `${d}.inf`), `[Version]\r\nSignature="$Windows NT$"\r\nClass=System\r\nProvider=%Vendor%\r\nDriverVer=09/21/2026,${version}.${build}\r\nCatalogFile=${d}.cat\r\n\r\n[Strings]\r\nVendor="Xen Project"\r\n`);
+    writeFileSync(join(dir, d, `${d}.inf`), infText(d, `${version}.${build}`));
     writeFileSync(join(dir, d, `${d}.sys`), Buffer.from('MZ\x90\x00test driver image'));
     writeFileSync(join(dir, d, `${d}.cat`), Buffer.from('0\x82catalog'));
   }

@@ -1,0 +1,218 @@
+// Fault injection on the simulated host. Every fault of FAULTS (model/catalog.ts) is implemented
+// here by flipping a switch in the real component that would misbehave, so the symptom appears in
+// the trace the way it would on real Xen. `FAULT_SYMPTOMS` documents what each one leaves in the
+// trace and which check sees it.
+import { FAULTS, type FaultName } from '../../model/catalog';
+import type { GuestRef } from '../../model/host';
+import type { DeviceRef, FaultConfig } from '../../model/scenario';
+import { XenbusState } from '../../model/xenbus';
+import { hostError, inputError } from '../../model/errors';
+import type { XenbusBackend } from '../../sim/backend/xenbus-backend';
+import { Xenvbd } from '../../sim/frontend/xenvbd';
+import type { FrontendFaults } from '../../sim/faults';
+import type { SimGuest, SimHost } from './sim-host';
+
+/** What each fault does on the simulator and the trace symptom the check named in FAULTS catches. */
+export const FAULT_SYMPTOMS: Record<FaultName, string> = {
+  'missed-notify': 'backends push responses without notifying: rsp_prod moves, rsp_cons stays behind and the ring stops (ring-progress STUCK) until the frontend\'s 30 s timeout polls the ring',
+  'lost-wakeup': 'backends skip RING_FINAL_CHECK_FOR_REQUESTS: req_event is not re-armed, the frontend stops notifying, req_prod runs ahead of req_cons and nothing moves (ring-progress STUCK)',
+  'backend-stall': 'backends stop consuming: requests stay outstanding and no index moves (ring-progress STUCK)',
+  'unknown-response-id': 'the next response (params.count, default 1) carries an id + 2^30 that was never requested, and the real request is never answered (ring.io rsp with an unknown id: ring-responses)',
+  'duplicate-response': 'a response is written twice, its copy taking the slot of the next response, which is never sent (ring.io: one id answered twice, another never: ring-responses)',
+  'ring-overrun': 'the frontend pushes params.extra (default 4) flush requests past a full ring: req_prod - rsp_prod > nr_ents in the ring samples (ring-invariants); blkback then stops serving the ring as Linux does',
+  'grant-leak': 'frontends do not end their grants when the device closes: the device-closed grants audit lists active refs (grants)',
+  'grant-revoke-mapped': 'frontends end their ring grants before the backend unmapped them: the audit lists them in revokedWhileMapped (grants)',
+  'skip-state': 'the frontend writes Connected straight after Initialising, skipping the Initialised its spec requires (xenbus-transitions)',
+  'early-connect': 'the frontend writes its keys and next state without waiting for the backend\'s InitWait (xenbus-transitions)',
+  'missing-key': 'the frontend omits params.key (default every *ring-ref* key) when connecting (xenstore-keys); the backend refuses to connect',
+  'malformed-key': 'the frontend writes params.key (default ring-page-order) = params.value (default 9), outside the spec\'s range (xenstore-keys)',
+  'wrong-protocol': 'the frontend writes protocol=x86_32-abi (xenstore-keys)',
+  'eagain-storm': 'xenstored answers EAGAIN to every transaction commit of the guest while on; a frontend gives up after 16 retries and stays in Initialising (devices-connected)',
+  'watch-drop': 'xenstored drops the guest\'s watch events for backend state nodes: the frontend never sees InitWait/Connected and never connects (devices-connected)',
+  'watch-delay': 'xenstored holds those events for params.delayMs (default 60000) before delivering them, beyond the connect limit (devices-connected)',
+  'backend-closing': 'the backend of params/device is forced to Closing during I/O: the frontend closes, in-flight and later I/O fails (workload errors)',
+  'surprise-unplug': 'the device is removed with no Closing handshake: requests in flight are never answered (ring-responses)',
+  'suspend-inflight': 'the guest is suspended at once without draining its rings and resumed: requests in flight are lost (ring-responses) and fail after 30 s',
+  'slow-backend': 'every params.every-th (default 8) request gets params.latencyMs (default 200) extra latency: high percentiles exceed maxP99Ms (workload)',
+  'guest-crash': 'the guest crashes: a `guest` crashed event, power state crashed (guest-alive)',
+  'revision-mismatch': 'child drivers are taken as built for REV_0900FFFF, which xenbus does not advertise: at the next boot they stay unbound (drivers-bound)',
+  'no-unplug': 'at the next boot xen.sys skips the unplug handshake: DriverStatus.unplugged is false (drivers-bound)',
+  'feature-suspend-lost': 'after a resume, restore or migration xenbus does not write control/feature-suspend again (guest-keys)',
+};
+
+type Off = () => Promise<void>;
+
+interface WatchRule {
+  domid: number;
+  action: 'drop' | 'hold';
+  delayMs: number;
+}
+
+export class SimFaultInjector {
+  private eagainDomids = new Set<number>();
+  private watchRules = new Set<WatchRule>();
+  /** Host-wide faults injected with no guest: applied to guests created later too. */
+  private pending: FaultConfig[] = [];
+
+  constructor(private readonly host: SimHost) {}
+
+  /** Installs the xenstored hooks (view interception, EAGAIN storms, watch faults). */
+  installHooks(): void {
+    const xsd = this.host.xenstored;
+    xsd.hooks.beforeCommit = (domid) => (this.eagainDomids.has(domid) ? 'eagain' : 'ok');
+    xsd.hooks.onWatchEvent = (domid, path, token) => {
+      const v = this.host.xenstore.intercept(domid, path, token);
+      if (v) return v;
+      if (!/\/backend\/(vbd|vif)\/\d+\/\d+\/state$/.test(path)) return 'deliver';
+      for (const r of this.watchRules) {
+        if (r.domid !== domid) continue;
+        if (r.action === 'drop') return 'drop';
+        this.host.hv.sched.after(r.delayMs * 1000, () => {
+          for (const c of xsd.server.connections()) if (c.domid === domid && c.watches.some((w) => w.token === token)) c.deliverWatchEvent(path, token);
+        });
+        return 'hold';
+      }
+      return 'deliver';
+    };
+  }
+
+  applyPending(g: SimGuest): void {
+    for (const f of this.pending) void this.apply(f, g).catch(() => undefined);
+  }
+
+  async inject(f: FaultConfig, ref?: GuestRef): Promise<Off> {
+    if (!Object.hasOwn(FAULTS, f.name)) throw inputError('FAULT_UNKNOWN', `unknown fault '${f.name}'`);
+    const guests = ref ? [this.host.guest(ref)] : f.guest ? [this.host.guest({ name: f.guest, domid: 0, handle: '' })] : [...this.host.guests.values()];
+    if (!ref && !f.guest) this.pending.push(f);
+    const offs: Off[] = [];
+    for (const g of guests) offs.push(await this.apply(f, g));
+    this.host.emit({ ev: 'fault', inst: guests[0]?.inst ?? '', name: f.name, on: true, detail: { ...(f.device ? { device: f.device } : {}), ...(guests.length ? { guest: guests.map((g) => g.ref.name).join(',') } : {}), ...f.params } });
+    let done = false;
+    return async () => {
+      if (done) return;
+      done = true;
+      this.pending = this.pending.filter((p) => p !== f);
+      for (const off of offs) await off();
+      this.host.emit({ ev: 'fault', inst: guests[0]?.inst ?? '', name: f.name, on: false });
+    };
+  }
+
+  private backends(g: SimGuest, dev?: DeviceRef): XenbusBackend[] {
+    return this.host.ts().devicesOf(g.dom.domid).filter((r) => !dev || r.dev === dev).map((r) => r.backend);
+  }
+
+  /** Frontend faults for one device or every device ('*'), for live and future frontends. */
+  private frontend(g: SimGuest, dev: DeviceRef | undefined, set: (f: FrontendFaults) => void, reset: (f: FrontendFaults) => void): Off {
+    const f = g.win.deviceFaults(dev ?? '*');
+    set(f);
+    g.win.refreshFaults();
+    return async () => {
+      reset(f);
+      g.win.refreshFaults();
+    };
+  }
+
+  private num(f: FaultConfig, k: string, d: number): number {
+    const v = f.params[k];
+    if (v === undefined) return d;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw inputError('FAULT_PARAM', `fault ${f.name}: parameter ${k}='${v}' is not a number`);
+    return n;
+  }
+
+  private async apply(f: FaultConfig, g: SimGuest): Promise<Off> {
+    const dev = f.device;
+    const nothing: Off = async () => undefined;
+    const backendFlag = (flag: 'stall' | 'missedNotify' | 'lostWakeup'): Off => {
+      const bes = this.backends(g, dev);
+      for (const b of bes) b.faults[flag] = true;
+      return async () => {
+        for (const b of this.backends(g, dev)) {
+          b.faults[flag] = false;
+        }
+      };
+    };
+    switch (f.name) {
+      case 'missed-notify':
+        return backendFlag('missedNotify');
+      case 'lost-wakeup':
+        return backendFlag('lostWakeup');
+      case 'backend-stall':
+        return backendFlag('stall');
+      case 'unknown-response-id':
+        for (const b of this.backends(g, dev)) b.faults.unknownResponseIds += this.num(f, 'count', 1);
+        return nothing;
+      case 'duplicate-response':
+        for (const b of this.backends(g, dev)) b.faults.duplicateResponses += this.num(f, 'count', 1);
+        return nothing;
+      case 'slow-backend': {
+        const bes = this.backends(g, dev);
+        for (const b of bes) {
+          b.faults.spikeUs = this.num(f, 'latencyMs', 200) * 1000;
+          b.faults.spikeEvery = Math.max(1, this.num(f, 'every', 8));
+        }
+        return async () => bes.forEach((b) => ((b.faults.spikeUs = 0), (b.faults.spikeEvery = 0)));
+      }
+      case 'ring-overrun': {
+        const fe = [...g.win.frontends.values()].find((x) => x instanceof Xenvbd && (!dev || x.dev === dev));
+        if (!(fe instanceof Xenvbd)) throw hostError('SIM_FAULT_TARGET', `ring-overrun needs a connected PV disk on ${g.ref.name}`);
+        fe.overrunBurst(this.num(f, 'extra', 4));
+        return nothing;
+      }
+      case 'grant-leak':
+        return this.frontend(g, dev, (x) => (x.grantLeak = true), (x) => (x.grantLeak = false));
+      case 'grant-revoke-mapped':
+        return this.frontend(g, dev, (x) => (x.revokeMapped = true), (x) => (x.revokeMapped = false));
+      case 'skip-state':
+        return this.frontend(g, dev, (x) => (x.skipState = true), (x) => (x.skipState = false));
+      case 'early-connect':
+        return this.frontend(g, dev, (x) => (x.earlyConnect = true), (x) => (x.earlyConnect = false));
+      case 'missing-key': {
+        const re = f.params.key ? new RegExp(`(^|/)${f.params.key.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}$`) : /ring-ref/;
+        return this.frontend(g, dev, (x) => (x.missingKeys = re), (x) => (x.missingKeys = null));
+      }
+      case 'malformed-key': {
+        const key = new RegExp(`^${(f.params.key ?? 'ring-page-order').replace(/[.*+?^$()|[\]\\]/g, '\\$&')}$`);
+        return this.frontend(g, dev, (x) => (x.malformedKey = { key, value: f.params.value ?? '9' }), (x) => (x.malformedKey = null));
+      }
+      case 'wrong-protocol':
+        return this.frontend(g, dev, (x) => (x.wrongProtocol = true), (x) => (x.wrongProtocol = false));
+      case 'eagain-storm':
+        this.eagainDomids.add(g.dom.domid);
+        return async () => void this.eagainDomids.delete(g.dom.domid);
+      case 'watch-drop':
+      case 'watch-delay': {
+        const rule: WatchRule = { domid: g.dom.domid, action: f.name === 'watch-drop' ? 'drop' : 'hold', delayMs: this.num(f, 'delayMs', 60_000) };
+        this.watchRules.add(rule);
+        return async () => void this.watchRules.delete(rule);
+      }
+      case 'backend-closing':
+        for (const b of this.backends(g, dev)) await b.force(XenbusState.Closing);
+        return nothing;
+      case 'surprise-unplug': {
+        const target = dev ?? this.host.ts().devicesOf(g.dom.domid)[0]?.dev;
+        if (!target) throw hostError('SIM_FAULT_TARGET', `surprise-unplug: ${g.ref.name} has no device`);
+        await this.host.detachDevice(g.ref, target, true);
+        return nothing;
+      }
+      case 'suspend-inflight': {
+        const off = this.frontend(g, dev, (x) => (x.suspendInflight = true), (x) => (x.suspendInflight = false));
+        await this.host.suspend.suspend(g.ref);
+        await this.host.suspend.resume(g.ref);
+        return off;
+      }
+      case 'guest-crash':
+        this.host.crash(g);
+        return nothing;
+      case 'revision-mismatch':
+        g.win.faults.revisionMismatch = true;
+        return async () => void (g.win.faults.revisionMismatch = false);
+      case 'no-unplug':
+        g.win.faults.noUnplug = true;
+        return async () => void (g.win.faults.noUnplug = false);
+      case 'feature-suspend-lost':
+        g.win.faults.featureSuspendLost = true;
+        return async () => void (g.win.faults.featureSuspendLost = false);
+    }
+  }
+}

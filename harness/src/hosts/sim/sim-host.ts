@@ -1,0 +1,549 @@
+// SimHost: the embedded simulated Xen host behind `--host sim`. It runs the simulator of sim/
+// (hypervisor, xenstored, toolstack, Linux-style backends, spec-driven Windows frontends) in
+// virtual time and implements HostBackend with every capability the simulator has. It reports
+// guest lifecycle, ring.io, grants audits, fault switches and backend counters to the trace; the
+// xenstore and ring samples come from the run's probes through `xenstore` and `rings`.
+import type { Capability } from '../../model/catalog';
+import type {
+  BackendControlCapability, DriverBundle, DriverStatus, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend,
+  HostClock, HotplugCapability, MigrateCapability, RingId, SaveRestoreCapability, SnapshotCapability, SuspendCapability,
+} from '../../model/host';
+import type { BlockWorkloadStep, DeviceRef, FaultConfig, GuestShape, NetWorkloadStep, VbdShape, VifShape } from '../../model/scenario';
+import type { SpecSet, DriverName } from '../../model/spec';
+import type { TraceEventInput, TraceSink, GuestLifecycle } from '../../model/trace';
+import { hostError, WinpvError } from '../../model/errors';
+import { XenbusState } from '../../model/xenbus';
+import { Hypervisor, type Domain } from '../../sim/hypervisor';
+import { Scheduler } from '../../sim/scheduler';
+import { simXenstore, type SimXenstore } from '../../sim/xs-adapter';
+import { XenstoreClient } from '../../xenstore/client';
+import { Toolstack } from '../../sim/toolstack';
+import { VirtualBridge, Dom0Endpoint, parseMac } from '../../sim/bridge';
+import { WindowsGuest } from '../../sim/windows/guest';
+import { BUILTIN_PREFIX, builtinPackages, bundlePackages } from '../../sim/windows/packages';
+import { runDiskspd } from '../../sim/windows/diskspd';
+import { runNtttcp, type NetEndpoint } from '../../sim/windows/ntttcp';
+import { Xenvbd } from '../../sim/frontend/xenvbd';
+import { Xenvif } from '../../sim/frontend/xenvif';
+import { Blkback } from '../../sim/backend/blkback';
+import { Netback } from '../../sim/backend/netback';
+import { SparseDisk } from '../../sim/disk';
+import type { Rng } from '../../sim/random';
+import { SimRingView, SimXenstoreView } from './views';
+import { SimFaultInjector } from './faults';
+
+export const SIM_CAPABILITIES: Capability[] = [
+  'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'fault-injection', 'ring-ids', 'grant-audit', 'windows-guest',
+];
+
+export interface SimHostOptions {
+  /** The driver specs the frontends and the reference packages follow. */
+  specs: SpecSet;
+}
+
+/** Virtual delay between a restore returning and the restored domain being unpaused. */
+const RESTORE_UNPAUSE_MS = 5;
+/** How long a cooperative suspend may take before the host gives up (virtual ms). */
+const SUSPEND_TIMEOUT_MS = 60_000;
+
+export interface SimGuest {
+  ref: GuestRef;
+  shape: GuestShape;
+  inst: string;
+  dom: Domain;
+  win: WindowsGuest;
+  rng: Rng;
+  power: GuestPowerState;
+}
+
+interface SavedImage {
+  guest: SimGuest;
+  disks: Map<string, SparseDisk>;
+}
+
+export class SimHost implements HostBackend {
+  readonly kind = 'sim' as const;
+  readonly label = 'sim';
+  readonly capabilities: ReadonlySet<Capability> = new Set(SIM_CAPABILITIES);
+  readonly clock: HostClock;
+  private _hv?: Hypervisor;
+  private xsd?: SimXenstore;
+  private dom0?: Domain;
+  private toolstack?: Toolstack;
+  private sink?: TraceSink;
+  private view?: SimXenstoreView;
+  private bridges = new Map<string, VirtualBridge>();
+  // dom0's own port on the bridge uses the address Xen gives dom0 vifs (fe:ff:ff:ff:ff:ff).
+  private dom0Endpoint = new Dom0Endpoint(parseMac('fe:ff:ff:ff:ff:ff'));
+  readonly guests = new Map<string, SimGuest>();
+  private images = new Map<string, SavedImage>();
+  private snapshots = new Map<string, { guest: string; disks: Map<string, SparseDisk> }>();
+  private nextImage = 1;
+  readonly faultInjector: SimFaultInjector;
+
+  readonly hotplug: HotplugCapability;
+  readonly suspend: SuspendCapability;
+  readonly saveRestore: SaveRestoreCapability;
+  readonly migrate: MigrateCapability;
+  readonly snapshot: SnapshotCapability;
+  readonly backendControl: BackendControlCapability;
+  readonly faults: FaultCapability;
+  readonly rings: SimRingView;
+
+  constructor(readonly opts: SimHostOptions) {
+    this.clock = {
+      now: () => this._hv?.sched.now() ?? 0,
+      sleep: (ms) => (this._hv ? this._hv.sched.sleep(ms) : Promise.reject(hostError('SIM_NOT_OPEN', 'the simulated host is not open'))),
+    };
+    this.faultInjector = new SimFaultInjector(this);
+    this.hotplug = {
+      attachVbd: (g, vbd) => this.attachVbd(g, vbd),
+      attachVif: (g, vif) => this.attachVif(g, vif),
+      detach: (g, dev, o) => this.detachDevice(g, dev, o.surprise),
+    };
+    this.suspend = { suspend: (g) => this.suspendGuest(g), resume: (g) => this.resumeGuest(g) };
+    this.saveRestore = { save: (g) => this.save(g), restore: (g, img) => this.restore(g, img) };
+    this.migrate = { migrate: (g) => this.migrateGuest(g) };
+    this.snapshot = {
+      snapshot: (g, label) => this.takeSnapshot(g, label),
+      revert: (g, s) => this.revert(g, s),
+      deleteSnapshot: async (s) => void this.snapshots.delete(s),
+    };
+    this.backendControl = {
+      restartBackend: (g, dev) => this.ts().restartBackend(this.guest(g).dom, dev),
+      forceBackendState: async (g, dev, state) => {
+        const rec = this.ts().record(this.guest(g).dom.domid, dev);
+        if (!rec) throw hostError('SIM_NO_DEVICE', `${g.name} has no ${dev}`);
+        await rec.backend.force(state);
+      },
+    };
+    this.faults = { inject: (f, g) => this.faultInjector.inject(f, g) };
+    this.rings = new SimRingView({
+      guestRings: (g) => this.guestRings(g),
+      guestByDomid: (d) => [...this.guests.values()].find((x) => x.dom.domid === d)?.ref,
+      backendStats: (g, dev) => this.ts().record(this.guest(g).dom.domid, dev)?.backend.stats() ?? null,
+      onRingNotify: (cb) => this.hv.report.add({ ringNotify: cb }),
+    });
+  }
+
+  get hv(): Hypervisor {
+    if (!this._hv) throw hostError('SIM_NOT_OPEN', 'the simulated host is not open');
+    return this._hv;
+  }
+
+  get xenstore(): SimXenstoreView {
+    if (!this.view) throw hostError('SIM_NOT_OPEN', 'the simulated host is not open');
+    return this.view;
+  }
+
+  get xenstored(): SimXenstore {
+    if (!this.xsd) throw hostError('SIM_NOT_OPEN', 'the simulated host is not open');
+    return this.xsd;
+  }
+
+  ts(): Toolstack {
+    if (!this.toolstack) throw hostError('SIM_NOT_OPEN', 'the simulated host is not open');
+    return this.toolstack;
+  }
+
+  emit(e: TraceEventInput): void {
+    this.sink?.emit(e);
+  }
+
+  async open(trace: TraceSink, opts: { seed: number }): Promise<void> {
+    this.sink = trace;
+    const sched = new Scheduler(opts.seed);
+    this.xsd = simXenstore(sched);
+    const hv = new Hypervisor(sched, this.xsd);
+    this._hv = hv;
+    hv.sched.onError = (e) => hv.report.log('error', `simulator: ${(e as Error).stack ?? String(e)}`);
+    this.dom0 = await hv.boot();
+    this.toolstack = new Toolstack(hv, this.dom0, (name) => this.bridge(name));
+    const viewClient = XenstoreClient.inProcess(this.xsd.server, 0);
+    this.view = new SimXenstoreView(viewClient, this.xsd.server, hv.sched);
+    this.faultInjector.installHooks();
+    await this.dom0.xs.write('/local/domain/0/name', 'Domain-0');
+    await this.dom0.xs.write('/local/domain/0/domid', '0');
+    hv.report.add({
+      ringIo: (e) => {
+        const g = this.byDomid(e.domid);
+        if (!g) return;
+        this.emit({ ev: 'ring.io', inst: g.inst, guest: g.ref.name, dev: e.dev, queue: e.queue, ring: e.ring, dir: e.dir, id: e.id, ...(e.op !== undefined ? { op: e.op } : {}), ...(e.status !== undefined ? { status: e.status } : {}) });
+      },
+      deviceClosed: (domid, dev) => {
+        const g = this.byDomid(domid);
+        if (!g) return;
+        this.audit(g, 'device-closed', dev);
+        this.emitStats(g, dev);
+      },
+      log: (level, msg) => {
+        if (level === 'debug') return;
+        this.emit({ ev: 'log', level, msg });
+      },
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const g of [...this.guests.values()]) await this.destroyGuest(g.ref).catch(() => undefined);
+    this._hv?.sched.stop();
+    this.sink = undefined;
+  }
+
+  private bridge(name: string): VirtualBridge {
+    let b = this.bridges.get(name);
+    if (!b) {
+      b = new VirtualBridge(name);
+      b.attach(this.dom0Endpoint);
+      this.bridges.set(name, b);
+    }
+    return b;
+  }
+
+  private byDomid(domid: number): SimGuest | undefined {
+    for (const g of this.guests.values()) if (g.dom.domid === domid) return g;
+    return undefined;
+  }
+
+  guest(ref: GuestRef): SimGuest {
+    const g = this.guests.get(ref.name);
+    if (!g) throw hostError('SIM_NO_GUEST', `no guest '${ref.name}' on the simulated host`);
+    return g;
+  }
+
+  private lifecycle(g: SimGuest, what: GuestLifecycle, detail?: Record<string, string | number>): void {
+    this.emit({ ev: 'guest', inst: g.inst, guest: g.ref.name, domid: g.dom.domid, what, ...(detail ? { detail } : {}) });
+  }
+
+  private audit(g: SimGuest, when: 'device-closed' | 'teardown', dev?: DeviceRef): void {
+    const a = this.hv.grantOps.audit(g.dom.domid, dev);
+    this.emit({ ev: 'grants', inst: g.inst, guest: g.ref.name, domid: g.dom.domid, ...(dev ? { dev } : {}), when, active: a.active, mapped: a.mapped, revokedWhileMapped: a.revokedWhileMapped });
+  }
+
+  private emitStats(g: SimGuest, dev: DeviceRef): void {
+    const rec = this.ts().record(g.dom.domid, dev);
+    if (rec) this.emit({ ev: 'backend.stats', inst: g.inst, guest: g.ref.name, dev, stats: rec.backend.stats() });
+  }
+
+  async createGuest(shape: GuestShape, inst: string): Promise<GuestRef> {
+    if (shape.os !== 'windows') throw hostError('SIM_UNSUPPORTED_OS', `the simulated host runs Windows guests only (guest '${shape.name}' is ${shape.os})`);
+    if (this.guests.has(shape.name)) throw hostError('SIM_GUEST_EXISTS', `guest '${shape.name}' already exists`);
+    const hv = this.hv;
+    const dom = await hv.createDomain(shape.name);
+    await this.ts().createDomainKeys(dom, shape.name, shape.memoryMiB * 1024);
+    for (const vbd of shape.vbds) await this.ts().addVbd(dom, vbd);
+    for (const vif of shape.vifs) await this.ts().addVif(dom, vif);
+    const ref: GuestRef = { name: shape.name, domid: dom.domid, handle: String(dom.domid) };
+    const g: SimGuest = { ref, shape, inst, dom, win: new WindowsGuest(dom, this.opts.specs, this.ts(), shape), rng: hv.sched.rng.fork(), power: 'paused' };
+    this.guests.set(shape.name, g);
+    this.faultInjector.applyPending(g);
+    this.lifecycle(g, 'created');
+    return { ...ref };
+  }
+
+  async startGuest(ref: GuestRef): Promise<void> {
+    const g = this.guest(ref);
+    g.dom.setState('running');
+    g.power = 'running';
+    this.lifecycle(g, 'started');
+    await g.win.boot();
+  }
+
+  async rebootGuest(ref: GuestRef): Promise<void> {
+    const g = this.guest(ref);
+    if (g.power !== 'running') throw hostError('SIM_NOT_RUNNING', `${ref.name} is ${g.power}`);
+    await g.win.shutdown();
+    g.win.platform.reset();
+    this.lifecycle(g, 'rebooted');
+    await g.win.boot();
+  }
+
+  async shutdownGuest(ref: GuestRef, how: 'clean' | 'hard'): Promise<void> {
+    const g = this.guest(ref);
+    if (g.power === 'halted' || g.power === 'gone') return;
+    if (how === 'clean' && g.power === 'running') await g.win.shutdown();
+    g.dom.setState('shutdown');
+    g.power = 'halted';
+    this.lifecycle(g, 'shutdown', { how });
+  }
+
+  async destroyGuest(ref: GuestRef): Promise<void> {
+    const g = this.guests.get(ref.name);
+    if (!g || g.power === 'gone') return;
+    // An orderly close first when the guest still runs, so the teardown audit judges the drivers,
+    // not the act of pulling the plug.
+    if (g.power === 'running' && g.dom.state === 'running') await g.win.shutdown().catch(() => undefined);
+    this.audit(g, 'teardown');
+    for (const rec of this.ts().devicesOf(g.dom.domid)) this.emitStats(g, rec.dev);
+    await this.ts().destroyDevices(g.dom);
+    await this.hv.destroyDomain(g.dom.domid);
+    g.power = 'gone';
+    this.lifecycle(g, 'destroyed');
+    this.guests.delete(ref.name);
+  }
+
+  async powerState(ref: GuestRef): Promise<GuestPowerState> {
+    return this.guests.get(ref.name)?.power ?? 'gone';
+  }
+
+  homePath(ref: GuestRef): string {
+    return `/local/domain/${this.guest(ref).dom.domid}`;
+  }
+
+  agent(ref: GuestRef): GuestAgent {
+    const name = ref.name;
+    const host = this;
+    const agent: GuestAgent = {
+      async installDrivers(bundle: DriverBundle) {
+        const g = host.guest({ ...ref, name });
+        const drivers = bundle.drivers as DriverName[];
+        const pkgs = bundle.location.startsWith(BUILTIN_PREFIX)
+          ? builtinPackages(host.opts.specs, drivers, bundle.location.slice(BUILTIN_PREFIX.length) || bundle.version)
+          : await bundlePackages(bundle.location, host.opts.specs, drivers);
+        g.win.install(pkgs);
+      },
+      async driverStatus(): Promise<DriverStatus> {
+        return host.guest({ ...ref, name }).win.driverStatus();
+      },
+      blockWorkload: (w) => host.blockWorkload(host.guest({ ...ref, name }), w),
+      netWorkload: (w, peer) => host.netWorkload(host.guest({ ...ref, name }), w, peer),
+    };
+    this.agentGuest.set(agent, name);
+    return agent;
+  }
+
+  /** Which guest an agent belongs to (a net workload may name its peer by agent). */
+  private agentGuest = new WeakMap<GuestAgent, string>();
+
+  private async blockWorkload(g: SimGuest, w: BlockWorkloadStep) {
+    const fe = g.win.frontend(w.device);
+    const rec = this.ts().record(g.dom.domid, w.device);
+    if (!(fe instanceof Xenvbd) || !rec || !(rec.backend instanceof Blkback)) {
+      throw hostError('SIM_NO_PV_DISK', `${g.ref.name}: ${w.device} has no PV disk (is xenvbd installed and bound?)`);
+    }
+    await this.waitConnected(fe);
+    const out = await runDiskspd(w, { sched: this.hv.sched, rng: g.rng, fe, disk: rec.backend.model, computerName: g.ref.name });
+    this.emitStats(g, w.device);
+    return out;
+  }
+
+  private async waitConnected(fe: { phase: string }, ms = 30_000): Promise<void> {
+    const deadline = this.hv.sched.now() + ms;
+    while (fe.phase !== 'connected' && this.hv.sched.now() < deadline) await this.hv.sched.sleep(10);
+  }
+
+  private endpointOf(g: SimGuest, dev: DeviceRef): { ep: NetEndpoint; fe: Xenvif } {
+    const fe = g.win.frontend(dev);
+    const rec = this.ts().record(g.dom.domid, dev);
+    if (!(fe instanceof Xenvif) || !rec || !(rec.backend instanceof Netback)) {
+      throw hostError('SIM_NO_PV_NIC', `${g.ref.name}: ${dev} has no PV network device (is xenvif installed and bound?)`);
+    }
+    const nb = rec.backend;
+    const ep: NetEndpoint = {
+      mac: Buffer.alloc(6), // filled from the frontend's mac key by the caller
+      send: (f) => fe.send(f),
+      onReceive: (cb) => fe.onReceive(cb),
+      links: [nb.model],
+    };
+    return { ep, fe };
+  }
+
+  private async netWorkload(g: SimGuest, w: NetWorkloadStep, peerAgent?: GuestAgent) {
+    const { ep: local, fe } = this.endpointOf(g, w.device);
+    await this.waitConnected(fe);
+    local.mac = parseMac((await g.dom.xs.read(`${fe.fePath}/mac`)) ?? '00:16:3e:00:00:02');
+    let peer: NetEndpoint;
+    const peerName = w.peer ?? (peerAgent ? this.agentGuest.get(peerAgent) : undefined);
+    const peerGuest = peerName ? this.guests.get(peerName) : undefined;
+    if (peerGuest) {
+      const dev = (peerGuest.shape.vifs[0] ? `vif/${peerGuest.shape.vifs[0].devid}` : w.device) as DeviceRef;
+      const p = this.endpointOf(peerGuest, dev);
+      await this.waitConnected(p.fe);
+      p.ep.mac = parseMac((await peerGuest.dom.xs.read(`${p.fe.fePath}/mac`)) ?? '00:16:3e:00:00:03');
+      peer = p.ep;
+    } else {
+      const d0 = this.dom0Endpoint;
+      const bridge = this.bridge((this.ts().record(g.dom.domid, w.device)!.shape as VifShape).bridge ?? 'xenbr0');
+      const link = local.links[0];
+      peer = {
+        mac: d0.mac,
+        links: [],
+        send: async (f) => {
+          // dom0's stack paces its frames by the link model of the guest's vif.
+          await this.hv.sched.sleep(((link.latencyUs + f.length / link.bytesPerUs) * link.dilation) / 1000);
+          bridge.transmit(d0, f);
+          return 0;
+        },
+        onReceive: (cb) => d0.onReceive(cb),
+      };
+    }
+    const gso = (await g.dom.xs.read(`${fe.fePath}/feature-gso-tcpv4`)) === '1';
+    const out = await runNtttcp(w, { sched: this.hv.sched, local, peer, computerName: g.ref.name, gso });
+    this.emitStats(g, w.device);
+    return out;
+  }
+
+  private guestRings(ref: GuestRef) {
+    const g = this.guests.get(ref.name);
+    if (!g) return [];
+    const out: { id: RingId; mem: Buffer; nrEnts: number; rspCons: number; reqCons?: number }[] = [];
+    for (const fe of g.win.frontends.values()) {
+      const rec = this.ts().record(g.dom.domid, fe.dev);
+      const back = rec?.backend.liveRings() ?? [];
+      for (const r of fe.liveRings()) {
+        if (r.isEnded) continue;
+        const b = back.find((x) => x.queue === r.queue && x.name === r.name && !x.closed);
+        out.push({ id: { dev: fe.dev, queue: r.queue, ring: r.name }, mem: r.mem, nrEnts: r.front.nrEnts, rspCons: r.front.rspCons, ...(b ? { reqCons: b.back.reqCons } : {}) });
+      }
+    }
+    return out;
+  }
+
+  private async attachVbd(ref: GuestRef, vbd: VbdShape): Promise<DeviceRef> {
+    const g = this.guest(ref);
+    if (!g.shape.vbds.some((v) => v.vdev === vbd.vdev)) g.shape.vbds.push(vbd);
+    const rec = await this.ts().addVbd(g.dom, vbd, this.savedDisk(g, vbd.vdev));
+    return rec.dev;
+  }
+
+  private async attachVif(ref: GuestRef, vif: VifShape): Promise<DeviceRef> {
+    const g = this.guest(ref);
+    if (!g.shape.vifs.some((v) => v.devid === vif.devid)) g.shape.vifs.push(vif);
+    return (await this.ts().addVif(g.dom, vif)).dev;
+  }
+
+  /** Disks survive unplug/replug (the same image is plugged back). */
+  private unpluggedDisks = new Map<string, SparseDisk>();
+  private savedDisk(g: SimGuest, vdev: string): SparseDisk | undefined {
+    const k = `${g.ref.name}:${vdev}`;
+    const d = this.unpluggedDisks.get(k);
+    this.unpluggedDisks.delete(k);
+    return d;
+  }
+
+  async detachDevice(ref: GuestRef, dev: DeviceRef, surprise: boolean): Promise<void> {
+    const g = this.guest(ref);
+    const rec = this.ts().record(g.dom.domid, dev);
+    if (rec?.disk && 'vdev' in rec.shape) this.unpluggedDisks.set(`${g.ref.name}:${rec.shape.vdev}`, rec.disk);
+    await this.ts().removeDevice(g.dom, dev, { surprise });
+  }
+
+  private async suspendGuest(ref: GuestRef, opts: { inPlace: boolean } = { inPlace: true }): Promise<void> {
+    const g = this.guest(ref);
+    if (g.power !== 'running') throw hostError('SIM_NOT_RUNNING', `${ref.name} is ${g.power}`);
+    const xs = this.dom0!.xs;
+    await xs.write(`${g.dom.home}/control/shutdown`, 'suspend');
+    const deadline = this.hv.sched.now() + SUSPEND_TIMEOUT_MS;
+    while (g.dom.state !== 'suspended') {
+      if (this.hv.sched.now() >= deadline || g.dom.state === 'crashed') throw hostError('SIM_SUSPEND_TIMEOUT', `${ref.name} did not suspend within ${SUSPEND_TIMEOUT_MS} ms`);
+      await this.hv.sched.sleep(10);
+    }
+    g.power = 'suspended';
+    this.lifecycle(g, 'suspended');
+    // Then the toolstack resets the backends for the resume and clears the guest's feature flags,
+    // so it can tell when the resumed guest is ready again (the guest rewrites control/feature-suspend).
+    if (opts.inPlace) {
+      for (const rec of this.ts().devicesOf(g.dom.domid)) await this.ts().resetBackend(g.dom, rec.dev);
+      await xs.rm(`${g.dom.home}/control/feature-suspend`);
+    }
+  }
+
+  private async resumeGuest(ref: GuestRef): Promise<void> {
+    const g = this.guest(ref);
+    if (g.power !== 'suspended') throw hostError('SIM_NOT_SUSPENDED', `${ref.name} is ${g.power}`);
+    g.dom.setState('running');
+    g.power = 'running';
+    this.lifecycle(g, 'resumed');
+    await g.win.resumed();
+  }
+
+  private async save(ref: GuestRef): Promise<string> {
+    const g = this.guest(ref);
+    await this.suspendGuest(ref, { inPlace: false });
+    const disks = new Map<string, SparseDisk>();
+    for (const rec of this.ts().devicesOf(g.dom.domid)) if (rec.disk && 'vdev' in rec.shape) disks.set(rec.shape.vdev, rec.disk);
+    const id = `sim-image:${this.nextImage++}`;
+    this.images.set(id, { guest: g, disks });
+    await this.ts().destroyDevices(g.dom);
+    await this.hv.destroyDomain(g.dom.domid, { keepMemory: true });
+    g.power = 'halted';
+    this.lifecycle(g, 'saved', { image: id });
+    return id;
+  }
+
+  private async restore(ref: GuestRef, image: string): Promise<GuestRef> {
+    const img = this.images.get(image);
+    if (!img) throw hostError('SIM_NO_IMAGE', `no saved image '${image}'`);
+    const g = img.guest;
+    const old = g.dom.domid;
+    const dom = await this.hv.createDomain(g.shape.name, { memory: g.dom.memory, grants: g.dom.grants });
+    await this.ts().createDomainKeys(dom, g.shape.name, g.shape.memoryMiB * 1024);
+    for (const vbd of g.shape.vbds) await this.ts().addVbd(dom, vbd, img.disks.get(vbd.vdev));
+    for (const vif of g.shape.vifs) await this.ts().addVif(dom, vif);
+    g.dom = dom;
+    g.ref = { name: g.ref.name, domid: dom.domid, handle: String(dom.domid) };
+    this.images.delete(image);
+    g.power = 'running';
+    this.lifecycle(g, 'restored', { from: old, domid: dom.domid });
+    // The restore returns with the domain built and paused; it is unpaused a moment later and the
+    // guest reconnects on its own, as after `xl restore` (the caller's probes attach meanwhile).
+    this.hv.sched.after(RESTORE_UNPAUSE_MS * 1000, () => {
+      dom.setState('running');
+      void g.win.resumed(dom).catch((e) => this.hv.report.log('error', `${g.ref.name}: resume after restore: ${(e as Error).message}`));
+    });
+    void ref;
+    return { ...g.ref };
+  }
+
+  private async migrateGuest(ref: GuestRef): Promise<GuestRef> {
+    const g = this.guest(ref);
+    const old = g.dom.domid;
+    const img = await this.save(ref);
+    const nref = await this.restore(ref, img);
+    this.lifecycle(g, 'migrated', { from: old, domid: nref.domid });
+    return nref;
+  }
+
+  private async takeSnapshot(ref: GuestRef, label: string): Promise<string> {
+    const g = this.guest(ref);
+    const disks = new Map<string, SparseDisk>();
+    for (const rec of this.ts().devicesOf(g.dom.domid)) if (rec.disk && 'vdev' in rec.shape) disks.set(rec.shape.vdev, rec.disk.clone());
+    const id = `sim-snapshot:${label}:${this.nextImage++}`;
+    this.snapshots.set(id, { guest: g.ref.name, disks });
+    this.lifecycle(g, 'snapshot', { snapshot: id });
+    return id;
+  }
+
+  private async revert(ref: GuestRef, snap: string): Promise<void> {
+    const g = this.guest(ref);
+    const s = this.snapshots.get(snap);
+    if (!s || s.guest !== g.ref.name) throw hostError('SIM_NO_SNAPSHOT', `no snapshot '${snap}' of ${g.ref.name}`);
+    // A revert leaves the VM halted with the snapshot's disks, as VM.revert of a disk-only snapshot does.
+    if (g.power === 'running') await this.shutdownGuest(ref, 'hard');
+    for (const rec of this.ts().devicesOf(g.dom.domid)) {
+      if (rec.disk && 'vdev' in rec.shape) rec.disk.replaceWith(s.disks.get(rec.shape.vdev)!.clone());
+    }
+    this.lifecycle(g, 'reverted', { snapshot: snap });
+  }
+
+  /** Crashes a guest now (the guest-crash fault). */
+  crash(g: SimGuest): void {
+    g.dom.setState('crashed');
+    g.win.crashed();
+    g.power = 'crashed';
+    this.lifecycle(g, 'crashed', { reason: 'injected' });
+  }
+
+  /** Sets the backend state as `xenstore-write <backend>/state` would, for tests. */
+  async backendState(ref: GuestRef, dev: DeviceRef): Promise<number | undefined> {
+    const rec = this.ts().record(this.guest(ref).dom.domid, dev);
+    return rec ? rec.backend.state : undefined;
+  }
+
+  static readonly XenbusState = XenbusState;
+}
+
+export function isSimHost(h: unknown): h is SimHost {
+  return h instanceof SimHost;
+}
+
+export { WinpvError };

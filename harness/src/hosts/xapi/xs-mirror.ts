@@ -1,0 +1,83 @@
+// A local mirror of xenstore subtrees that a watch stream keeps current. A probe that walks a guest's
+// tree (directory + read per node) would cost one SSH round trip per node; with the mirror, the
+// first directory() of a subtree loads it with one `xenstore-ls -f`, and the watch stream's
+// path+value events keep it exact from then on.
+
+/** Parse `xenstore-ls -f` output: `/path/key = "value"` per node (values C-escaped). */
+export function parseXenstoreLs(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^(\/\S*) = "(.*)"$/.exec(line);
+    if (!m) continue;
+    out.set(m[1]!, m[2]!.replace(/\\(x[0-9a-fA-F]{2}|[\\"nrt])/g, (_, e: string) =>
+      e[0] === 'x' ? String.fromCharCode(parseInt(e.slice(1), 16)) : ({ n: '\n', r: '\r', t: '\t' } as Record<string, string>)[e] ?? e));
+  }
+  return out;
+}
+
+const under = (path: string, root: string) => path === root || path.startsWith(root === '/' ? '/' : `${root}/`);
+
+export class XenstoreMirror {
+  private readonly nodes = new Map<string, string>();
+  private readonly roots = new Set<string>();
+  /** Events seen while a subtree load is in flight, replayed over the (older) listing. */
+  private readonly inFlight = new Map<string, [string, string | null][]>();
+
+  /** The mirrored subtree containing `path`, if any. */
+  covering(path: string): string | undefined {
+    for (const r of this.roots) if (under(path, r)) return r;
+    return undefined;
+  }
+
+  beginLoad(root: string) {
+    this.inFlight.set(root, []);
+  }
+
+  finishLoad(root: string, listing: Map<string, string>) {
+    for (const k of [...this.nodes.keys()]) if (under(k, root)) this.nodes.delete(k);
+    for (const [k, v] of listing) if (under(k, root)) this.nodes.set(k, v);
+    for (const [p, v] of this.inFlight.get(root) ?? []) this.apply(p, v, true);
+    this.inFlight.delete(root);
+    this.roots.add(root);
+  }
+
+  abortLoad(root: string) {
+    this.inFlight.delete(root);
+  }
+
+  /** A watch event with the value read in dom0 (null: the node is gone, and so is its subtree). */
+  apply(path: string, value: string | null, replay = false) {
+    if (!replay) for (const [r, q] of this.inFlight) if (under(path, r)) q.push([path, value]);
+    if (!this.covering(path) && !replay) return;
+    if (value === null) {
+      for (const k of [...this.nodes.keys()]) if (under(k, path)) this.nodes.delete(k);
+      return;
+    }
+    // parents exist implicitly
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 1; i < parts.length; i++) {
+      const p = '/' + parts.slice(0, i).join('/');
+      if (!this.nodes.has(p)) this.nodes.set(p, '');
+    }
+    this.nodes.set(path, value);
+  }
+
+  read(path: string): string | null {
+    return this.nodes.get(path) ?? null;
+  }
+
+  /** Children of a node; undefined when it does not exist. */
+  list(path: string): string[] | undefined {
+    if (!this.nodes.has(path)) return undefined;
+    const pre = `${path}/`;
+    const names = new Set<string>();
+    for (const k of this.nodes.keys()) if (k.startsWith(pre)) names.add(k.slice(pre.length).split('/')[0]!);
+    return [...names];
+  }
+
+  clear() {
+    this.nodes.clear();
+    this.roots.clear();
+    this.inFlight.clear();
+  }
+}

@@ -1,0 +1,200 @@
+// The toolstack's part (as libxl does it): the xenstore entries of a domain and its devices, with
+// the permissions libxl sets (frontend dir owned by the guest and readable by the backend domain,
+// backend dir owned by dom0 and readable by the guest), backend creation, graceful and surprise
+// device removal, and backend restart.
+import { vdevToDevid } from '../model/vdev';
+import type { DeviceRef, VbdShape, VifShape } from '../model/scenario';
+import { XenbusState } from '../model/xenbus';
+import { hostError } from '../model/errors';
+import type { Domain, Hypervisor } from './hypervisor';
+import { Blkback } from './backend/blkback';
+import { Netback } from './backend/netback';
+import type { XenbusBackend } from './backend/xenbus-backend';
+import type { VirtualBridge } from './bridge';
+import type { SparseDisk } from './disk';
+import { readInt } from './xs';
+
+/** How long the toolstack waits for a device to close before removing it anyway (libxl: 10 s). */
+export const DEVICE_REMOVE_TIMEOUT_MS = 10_000;
+
+export interface DeviceRecord {
+  dev: DeviceRef;
+  backend: XenbusBackend;
+  shape: VbdShape | VifShape;
+  disk?: SparseDisk;
+}
+
+export class Toolstack {
+  readonly devices = new Map<string, DeviceRecord>();
+
+  constructor(readonly hv: Hypervisor, readonly dom0: Domain, readonly bridge: (name: string) => VirtualBridge) {}
+
+  private key(domid: number, dev: DeviceRef): string {
+    return `${domid}:${dev}`;
+  }
+
+  record(domid: number, dev: DeviceRef): DeviceRecord | undefined {
+    return this.devices.get(this.key(domid, dev));
+  }
+
+  devicesOf(domid: number): DeviceRecord[] {
+    return [...this.devices.entries()].filter(([k]) => k.startsWith(`${domid}:`)).map(([, v]) => v);
+  }
+
+  /** The domain's own keys (libxl__domain_make): name, domid, and the writable subtrees the guest owns. */
+  async createDomainKeys(d: Domain, name: string, memoryKiB: number): Promise<void> {
+    const xs = this.dom0.xs;
+    const h = d.home;
+    await xs.write(h, '');
+    await xs.setPerms(h, ['n0', `r${d.domid}`]);
+    await xs.write(`${h}/name`, name);
+    await xs.write(`${h}/domid`, String(d.domid));
+    await xs.write(`${h}/memory/target`, String(memoryKiB));
+    await xs.write(`${h}/memory/static-max`, String(memoryKiB));
+    for (const sub of ['device', 'control', 'data', 'drivers', 'attr', 'feature', 'error']) {
+      await xs.mkdir(`${h}/${sub}`);
+      await xs.setPerms(`${h}/${sub}`, [`n${d.domid}`]);
+    }
+    // control/shutdown is written by the toolstack and cleared by the guest
+    await xs.write(`${h}/control/shutdown`, '');
+    await xs.setPerms(`${h}/control/shutdown`, [`n${d.domid}`]);
+    await xs.mkdir(`/local/domain/0/backend/vbd/${d.domid}`);
+    await xs.mkdir(`/local/domain/0/backend/vif/${d.domid}`);
+  }
+
+  async addVbd(d: Domain, shape: VbdShape, disk?: SparseDisk): Promise<DeviceRecord> {
+    const devid = vdevToDevid(shape.vdev);
+    if (devid === undefined) throw hostError('SIM_BAD_VDEV', `cannot derive a devid from vdev '${shape.vdev}'`);
+    const dev: DeviceRef = `vbd/${devid}`;
+    const be = new Blkback(this.hv, this.dom0, d.domid, devid, shape, disk);
+    await this.writeDevice(d, dev, be.bePath, be.fePath, {
+      'virtual-device': String(devid),
+      'device-type': 'disk',
+    }, {
+      params: `sim:${shape.vdev}`,
+      type: 'phy',
+      mode: shape.mode,
+      dev: shape.vdev,
+      'device-type': 'disk',
+      removable: '0',
+      bootable: '1',
+      'discard-enable': '1',
+      'physical-device': '202:0',
+    });
+    const rec: DeviceRecord = { dev, backend: be, shape, disk: be.disk };
+    this.devices.set(this.key(d.domid, dev), rec);
+    await be.probe();
+    return rec;
+  }
+
+  async addVif(d: Domain, shape: VifShape): Promise<DeviceRecord> {
+    const dev: DeviceRef = `vif/${shape.devid}`;
+    const mac = shape.mac ?? `00:16:3e:${hex2(d.domid)}:${hex2(shape.devid)}:${hex2((d.domid * 7 + shape.devid) & 0xff)}`;
+    const bridge = this.bridge(shape.bridge ?? 'xenbr0');
+    const be = new Netback(this.hv, this.dom0, d.domid, shape, bridge);
+    await this.writeDevice(d, dev, be.bePath, be.fePath, { handle: String(shape.devid), mac }, {
+      handle: String(shape.devid),
+      mac,
+      bridge: bridge.name,
+      script: 'vif-bridge',
+      type: 'vif',
+    });
+    const rec: DeviceRecord = { dev, backend: be, shape };
+    this.devices.set(this.key(d.domid, dev), rec);
+    await be.probe();
+    await this.dom0.xs.write(`${be.bePath}/hotplug-status`, 'connected');
+    return rec;
+  }
+
+  private async writeDevice(d: Domain, dev: DeviceRef, bePath: string, fePath: string, fe: Record<string, string>, be: Record<string, string>): Promise<void> {
+    const xs = this.dom0.xs;
+    await xs.transaction(async (tx) => {
+      // Directory first with its permissions, so every key below inherits them (as libxl does).
+      await tx.write(fePath, '');
+      await tx.setPerms(fePath, [`n${d.domid}`, 'r0']);
+      await tx.write(`${fePath}/backend`, bePath);
+      await tx.write(`${fePath}/backend-id`, '0');
+      await tx.write(`${fePath}/state`, String(XenbusState.Initialising));
+      for (const [k, v] of Object.entries(fe)) await tx.write(`${fePath}/${k}`, v);
+      await tx.write(bePath, '');
+      await tx.setPerms(bePath, ['n0', `r${d.domid}`]);
+      await tx.write(`${bePath}/frontend`, fePath);
+      await tx.write(`${bePath}/frontend-id`, String(d.domid));
+      await tx.write(`${bePath}/online`, '1');
+      await tx.write(`${bePath}/state`, String(XenbusState.Initialising));
+      for (const [k, v] of Object.entries(be)) await tx.write(`${bePath}/${k}`, v);
+    });
+    void dev;
+  }
+
+  /**
+   * Removes a device. Graceful (libxl device remove): online=0, backend to Closing, wait for the
+   * backend to reach Closed (at most DEVICE_REMOVE_TIMEOUT_MS), then delete both directories.
+   * Surprise: the backend is torn down and the directories deleted at once, requests in flight and all.
+   */
+  async removeDevice(d: Domain, dev: DeviceRef, opts: { surprise: boolean }): Promise<void> {
+    const rec = this.record(d.domid, dev);
+    if (!rec) throw hostError('SIM_NO_DEVICE', `d${d.domid} has no device ${dev}`);
+    const be = rec.backend;
+    if (!opts.surprise && d.state !== 'dead') {
+      await this.dom0.xs.write(`${be.bePath}/online`, '0');
+      await be.force(XenbusState.Closing);
+      const deadline = this.hv.sched.now() + DEVICE_REMOVE_TIMEOUT_MS;
+      while (this.hv.sched.now() < deadline && !be.isRemoved) {
+        const s = await readInt(this.dom0.xs, `${be.bePath}/state`);
+        if (s === undefined || s === XenbusState.Closed) break;
+        await this.hv.sched.sleep(5);
+      }
+    }
+    await be.remove({ surprise: opts.surprise });
+    await this.dom0.xs.rm(be.fePath);
+    this.devices.delete(this.key(d.domid, dev));
+  }
+
+  /** Restarts a backend: Closing, wait for the frontend to close, then a fresh backend on the same disk. */
+  async restartBackend(d: Domain, dev: DeviceRef): Promise<void> {
+    const rec = this.record(d.domid, dev);
+    if (!rec) throw hostError('SIM_NO_DEVICE', `d${d.domid} has no device ${dev}`);
+    const old = rec.backend;
+    await old.force(XenbusState.Closing);
+    const deadline = this.hv.sched.now() + DEVICE_REMOVE_TIMEOUT_MS;
+    while (this.hv.sched.now() < deadline) {
+      const s = await readInt(this.dom0.xs, `${old.fePath}/state`);
+      if (s === undefined || s === XenbusState.Closed) break;
+      await this.hv.sched.sleep(5);
+    }
+    await old.force(XenbusState.Closed);
+    await this.resetBackend(d, dev);
+  }
+
+  /** Replaces a backend without a handshake (the frontend is suspended): the new one probes to InitWait. */
+  async resetBackend(d: Domain, dev: DeviceRef): Promise<void> {
+    const rec = this.record(d.domid, dev);
+    if (!rec) return;
+    await rec.backend.detachDriver();
+    // As when libxl re-creates a device for a resumed domain: the frontend entry starts over at
+    // Initialising, so the fresh backend does not connect to the rings of before the suspend.
+    await this.dom0.xs.write(`${rec.backend.fePath}/state`, String(XenbusState.Initialising));
+    rec.backend = this.freshBackend(d, rec);
+    await rec.backend.probe();
+  }
+
+  private freshBackend(d: Domain, rec: DeviceRecord): XenbusBackend {
+    return 'vdev' in rec.shape
+      ? new Blkback(this.hv, this.dom0, d.domid, Number(rec.dev.split('/')[1]), rec.shape, rec.disk)
+      : new Netback(this.hv, this.dom0, d.domid, rec.shape, this.bridge(rec.shape.bridge ?? 'xenbr0'));
+  }
+
+  /** A domain is going away: every backend of it is torn down and its directories removed. */
+  async destroyDevices(d: Domain): Promise<void> {
+    for (const rec of this.devicesOf(d.domid)) {
+      await rec.backend.remove({ surprise: true });
+      this.devices.delete(this.key(d.domid, rec.dev));
+    }
+    await this.dom0.xs.rm(`/local/domain/0/backend/vbd/${d.domid}`);
+    await this.dom0.xs.rm(`/local/domain/0/backend/vif/${d.domid}`);
+    await this.dom0.xs.rm(d.home);
+  }
+}
+
+const hex2 = (n: number) => (n & 0xff).toString(16).padStart(2, '0');

@@ -1,0 +1,313 @@
+// The simulated Windows guest: PnP binding of the installed PV driver packages by hardware ID (the
+// platform PCI device for xenbus; XENBUS\VEN_..&DEV_<class>&REV_<rev> children for xenvbd, xenvif,
+// xeniface; XENVIF\...&DEV_NET for xennet), the emulated-device unplug handshake, the guest keys
+// each bound driver's spec lists, the frontends for the domain's devices (including hotplug), and
+// suspend/resume. Everything a driver writes is decided by its spec.
+import type { BoundDriver, DriverStatus } from '../../model/host';
+import type { DriverName, DriverSpec, SpecSet } from '../../model/spec';
+import type { DeviceRef, GuestShape } from '../../model/scenario';
+import { matchKey } from '../../model/spec-eval';
+import { hostError } from '../../model/errors';
+import type { Domain } from '../hypervisor';
+import type { Toolstack } from '../toolstack';
+import { XenbusFrontend } from '../frontend/xenbus-frontend';
+import { Xenvbd } from '../frontend/xenvbd';
+import { Xenvif } from '../frontend/xenvif';
+import { noFrontendFaults, noGuestFaults, type FrontendFaults, type GuestFaults } from '../faults';
+import { PlatformDevice, performUnplug, UNPLUG_ALL_IDE_DISKS, UNPLUG_ALL_NICS, UNPLUG_NVME_DISKS } from './platform';
+import type { InstalledPackage } from './packages';
+
+/** The platform device's hardware IDs as Windows reports them, most specific first. */
+export const PLATFORM_HWIDS = ['PCI\\VEN_5853&DEV_0001&SUBSYS_00015853&REV_01', 'PCI\\VEN_5853&DEV_0001&SUBSYS_00015853', 'PCI\\VEN_5853&DEV_0001'];
+/** Xen Project's product number for the unplug protocol (docs/misc/hvm-emulated-unplug.pandoc). */
+const UNPLUG_PRODUCT = 3;
+
+const CLASS_DRIVER: Record<string, DriverName> = { VBD: 'xenvbd', VIF: 'xenvif', IFACE: 'xeniface' };
+
+export class WindowsGuest {
+  readonly installed = new Map<DriverName, InstalledPackage>();
+  status: DriverStatus = { bound: [], unbound: [], unplugged: { disks: false, nics: false } };
+  readonly faults: GuestFaults = noGuestFaults();
+  readonly frontends = new Map<DeviceRef, XenbusFrontend>();
+  private devFaults = new Map<string, FrontendFaults>();
+  private unwatch: (() => Promise<void>)[] = [];
+  private driverIndex = new Map<DriverName, number>();
+  booted = false;
+  private suspending = false;
+  private restoring = false;
+  /** Registry: HKLM\SYSTEM\CurrentControlSet\Services\XEN\Unplug values the installers set. */
+  readonly registry = new Map<string, number>();
+
+  constructor(
+    public dom: Domain,
+    readonly specs: SpecSet,
+    readonly toolstack: Toolstack,
+    readonly shape: GuestShape,
+    readonly platform = new PlatformDevice(),
+  ) {}
+
+  private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void {
+    this.dom.hv.report.log(level, `d${this.dom.domid} windows: ${msg}`);
+  }
+
+  /** Faults for a device's frontend (present and future instances); `*` applies to every device. */
+  deviceFaults(dev: DeviceRef | '*'): FrontendFaults {
+    let f = this.devFaults.get(dev);
+    if (!f) this.devFaults.set(dev, (f = noFrontendFaults()));
+    for (const fe of this.frontends.values()) if (dev === '*' || fe.dev === dev) fe.faults = this.effectiveFaults(fe.dev);
+    return f;
+  }
+
+  /** Re-reads the fault switches into the live frontends (after the injector changed them). */
+  refreshFaults(): void {
+    for (const fe of this.frontends.values()) fe.faults = this.effectiveFaults(fe.dev);
+  }
+
+  private effectiveFaults(dev: DeviceRef): FrontendFaults {
+    const all = this.devFaults.get('*');
+    const one = this.devFaults.get(dev);
+    if (!all) return one ?? noFrontendFaults();
+    if (!one) return all;
+    const merged = noFrontendFaults();
+    for (const k of Object.keys(merged) as (keyof FrontendFaults)[]) {
+      const a = all[k];
+      const b = one[k];
+      (merged as unknown as Record<string, unknown>)[k] = typeof a === 'boolean' ? a || b : k === 'maxTxRetries' ? Math.min(a as number, b as number) : (b || a);
+    }
+    return merged;
+  }
+
+  private spec(name: DriverName): DriverSpec {
+    const s = this.specs.get(name);
+    if (!s) throw hostError('SIM_NO_SPEC', `no driver spec for ${name}`);
+    return s;
+  }
+
+  /** Installs packages (pnputil /add-driver /install): they bind at the next boot. */
+  install(pkgs: InstalledPackage[]): void {
+    for (const p of pkgs) {
+      this.installed.set(p.driver, p);
+      // xenvbd/xenvif set the Unplug registry values so xen.sys unplugs the emulated devices at boot.
+      if (p.driver === 'xenvbd') this.registry.set('Unplug\\DISKS', 1);
+      if (p.driver === 'xenvif') this.registry.set('Unplug\\NICS', 1);
+    }
+    this.log('info', `installed ${pkgs.map((p) => `${p.driver} ${p.version}`).join(', ')}`);
+  }
+
+  /** The revisions the bound xenbus advertises for a child class, newest first, as child hardware IDs. */
+  private childHwids(bus: DriverName, klass: string, prefix: string): string[] {
+    const spec = this.spec(bus);
+    const enumerator = bus === 'xenbus' ? 'XENBUS' : 'XENVIF';
+    return [...spec.revisions].reverse().map((r) => `${enumerator}\\VEN_${prefix}0001&DEV_${klass}&REV_${r.id}`.toUpperCase());
+  }
+
+  /** PnP: the first installed package listing one of the device's hardware IDs binds to it. */
+  private bind(hwids: string[], candidates: DriverName[], why: string): BoundDriver | undefined {
+    for (const name of candidates) {
+      const pkg = this.installed.get(name);
+      if (!pkg) continue;
+      let ids = pkg.hardwareIds;
+      const spec = this.specs.get(name);
+      if (this.faults.revisionMismatch && spec?.parent) {
+        // The child was built against a revision its parent no longer advertises.
+        ids = ids.map((h) => h.replace(/REV_[0-9A-F]{8}$/i, 'REV_0900FFFF'));
+      }
+      const hit = hwids.find((h) => ids.includes(h.toUpperCase()));
+      if (hit) return { driver: name, version: pkg.version, hardwareId: hit, service: pkg.service };
+    }
+    const wanted = candidates.filter((c) => this.installed.has(c));
+    this.status.unbound.push({
+      hardwareId: hwids[0],
+      reason: wanted.length
+        ? `no installed driver matches (${wanted.map((w) => `${w} ${this.installed.get(w)!.version} binds ${this.installed.get(w)!.hardwareIds.filter((h) => h.includes(why)).join(' ') || 'other IDs'}`).join('; ')})`
+        : 'no driver installed for this device',
+    });
+    return undefined;
+  }
+
+  /** Boots Windows with whatever is installed. */
+  async boot(): Promise<void> {
+    this.status = { bound: [], unbound: [], unplugged: { disks: false, nics: false } };
+    this.driverIndex.clear();
+    const bus = this.bind(PLATFORM_HWIDS, ['xenbus'], 'PCI');
+    if (!bus) {
+      this.booted = true;
+      return;
+    }
+    this.status.bound.push(bus);
+    // xen.sys: unplug the emulated devices the installed PV drivers asked for.
+    let mask = 0;
+    if (this.registry.get('Unplug\\DISKS')) mask |= UNPLUG_ALL_IDE_DISKS | UNPLUG_NVME_DISKS;
+    if (this.registry.get('Unplug\\NICS')) mask |= UNPLUG_ALL_NICS;
+    if (!this.faults.noUnplug) {
+      const build = Number(bus.version.split('.')[3] ?? 0);
+      if (!performUnplug(this.platform, mask, UNPLUG_PRODUCT, build)) this.log('warn', 'emulated device unplug refused');
+    }
+    this.status.unplugged = { disks: this.platform.disksUnplugged, nics: this.platform.nicsUnplugged };
+    await this.writeDriverKey('xenbus', bus.version);
+    // xenbus: control/shutdown watch first, then advertise suspend support.
+    this.unwatch.push(await this.dom.xs.watch(`${this.dom.home}/control/shutdown`, () => this.dom.onCpu(() => void this.onShutdownRequest())));
+    if (!(this.restoring && this.faults.featureSuspendLost)) await this.writeGuestKey('xenbus', 'control/feature-suspend', '1');
+
+    const prefix = /VEN_([A-Z]+)0001/.exec(this.installed.get('xenbus')!.hardwareIds.join(' '))?.[1] ?? this.spec('xenbus').identity.vendorPrefixes[0]?.prefix ?? 'XP';
+    for (const klass of ['VBD', 'VIF', 'IFACE']) {
+      const present = klass === 'IFACE' || this.shape[klass === 'VBD' ? 'vbds' : 'vifs'].length > 0 || (await this.dom.xs.directory(`${this.dom.home}/device/${klass.toLowerCase()}`)).length > 0;
+      if (!present) continue;
+      if (klass === 'IFACE' && !this.installed.has('xeniface')) continue;
+      const child = this.bind(this.childHwids('xenbus', klass, prefix), [CLASS_DRIVER[klass]], 'REV_');
+      if (!child) continue;
+      this.status.bound.push(child);
+      await this.writeDriverKey(child.driver as DriverName, child.version);
+      if (child.driver === 'xenvif' && this.installed.has('xennet')) {
+        const net = this.bind(this.childHwids('xenvif', 'NET', prefix), ['xennet'], 'REV_');
+        if (net) {
+          this.status.bound.push(net);
+          await this.writeDriverKey('xennet', net.version);
+        }
+      }
+    }
+    this.booted = true;
+    for (const type of ['vbd', 'vif'] as const) {
+      this.unwatch.push(await this.dom.xs.watch(`${this.dom.home}/device/${type}`, () => this.dom.onCpu(() => void this.scanDevices(type))));
+    }
+    await this.scanDevices('vbd');
+    await this.scanDevices('vif');
+  }
+
+  private isBound(d: DriverName): boolean {
+    return this.status.bound.some((b) => b.driver === d);
+  }
+
+  /** drivers/<N>: "<vendor, non-alphanumerics as _> <DRIVER> <version>", at the first free index. */
+  private async writeDriverKey(driver: DriverName, version: string): Promise<void> {
+    const spec = this.specs.get(driver);
+    if (!spec || !matchKey(spec.guestKeys, 'guest', 'drivers/0')) return;
+    let n = this.driverIndex.get(driver);
+    if (n === undefined) {
+      const used = new Set(await this.dom.xs.directory(`${this.dom.home}/drivers`));
+      n = 0;
+      while (used.has(String(n)) || [...this.driverIndex.values()].includes(n)) n++;
+      this.driverIndex.set(driver, n);
+    }
+    const vendor = (spec.identity.vendorPrefixes[0]?.vendor ?? 'Xen Project').replace(/[^A-Za-z0-9]/g, '_');
+    await this.dom.xs.write(`${this.dom.home}/drivers/${n}`, `${vendor} ${driver.toUpperCase()} ${version}`);
+  }
+
+  /** Writes a guest key if the driver's spec lists it (the spec decides what a driver writes). */
+  private async writeGuestKey(driver: DriverName, rel: string, value: string): Promise<void> {
+    const spec = this.specs.get(driver);
+    if (!spec || !matchKey(spec.guestKeys, 'guest', rel)) return;
+    await this.dom.xs.write(`${this.dom.home}/${rel}`, value);
+  }
+
+  /** Creates frontends for new device directories (boot and hotplug) and drops removed ones. */
+  private async scanDevices(type: 'vbd' | 'vif'): Promise<void> {
+    if (!this.booted || this.suspending) return;
+    const driver: DriverName = type === 'vbd' ? 'xenvbd' : 'xenvif';
+    if (!this.isBound(driver)) return;
+    const ids = await this.dom.xs.directory(`${this.dom.home}/device/${type}`);
+    for (const [dev, fe] of this.frontends) {
+      if (fe.type === type && !ids.includes(String(fe.devid))) {
+        this.frontends.delete(dev);
+        await fe.detach();
+      }
+    }
+    for (const id of ids) {
+      const dev = `${type}/${Number(id)}` as DeviceRef;
+      if (this.frontends.has(dev)) continue;
+      const fe = type === 'vbd'
+        ? new Xenvbd(this.dom, this.spec('xenvbd'), Number(id), this.shape.vbds.find((v) => String(this.devidOf(v.vdev)) === id) ?? { vdev: id, sizeMiB: 0, mode: 'w', backend: {} })
+        : new Xenvif(this.dom, this.spec('xenvif'), Number(id), this.shape.vifs.find((v) => v.devid === Number(id)) ?? { devid: Number(id), backend: {} });
+      fe.faults = this.effectiveFaults(dev);
+      this.frontends.set(dev, fe);
+      void this.startFrontend(fe, type, Number(id));
+    }
+  }
+
+  private devidOf(vdev: string): number | undefined {
+    const rec = this.toolstack.devicesOf(this.dom.domid).find((r) => 'vdev' in r.shape && r.shape.vdev === vdev);
+    return rec ? Number(rec.dev.split('/')[1]) : undefined;
+  }
+
+  private async startFrontend(fe: XenbusFrontend, type: 'vbd' | 'vif', id: number): Promise<void> {
+    try {
+      if (type === 'vif') {
+        await this.writeGuestKey('xenvif', 'feature/hotplug/vif', '1');
+        const n = [...this.frontends.values()].filter((f) => f.type === 'vif').indexOf(fe);
+        await this.writeGuestKey('xenvif', `attr/vif/${id}/name`, `Ethernet${n > 0 ? ` ${n + 1}` : ''}`);
+        await this.writeGuestKey('xenvif', `attr/vif/${id}/ipv4/0`, `10.0.${this.dom.domid & 0xff}.${(id + 2) & 0xff}`);
+      } else {
+        const n = [...this.frontends.values()].filter((f) => f.type === 'vbd').indexOf(fe);
+        await this.writeGuestKey('xenvbd', `data/scsi/target/${n}/frontend`, fe.fePath);
+        // The disk number Windows gave the target (Disk <n> in diskmgmt).
+        await this.writeGuestKey('xenvbd', `data/scsi/target/${n}/device`, String(n));
+      }
+      await fe.start();
+    } catch (e) {
+      this.log('error', `${fe.dev}: ${(e as Error).message}`);
+    }
+  }
+
+  /** xenbus's control/shutdown watch: 'suspend' quiesces the frontends and suspends the domain. */
+  private async onShutdownRequest(): Promise<void> {
+    const v = await this.dom.xs.read(`${this.dom.home}/control/shutdown`);
+    if (!v) return;
+    await this.dom.xs.write(`${this.dom.home}/control/shutdown`, '');
+    if (v === 'suspend') {
+      this.suspending = true;
+      await Promise.all([...this.frontends.values()].map((f) => f.suspend()));
+      this.dom.setState('suspended'); // SCHEDOP_shutdown(SHUTDOWN_suspend)
+    } else if (v === 'poweroff' || v === 'halt') {
+      await this.shutdown();
+      this.dom.setState('shutdown');
+    } else if (v === 'reboot') {
+      await this.shutdown();
+      this.dom.setState('shutdown');
+    }
+  }
+
+  /** After a resume (in place, or restored under a new domain): reconnect and rewrite the guest keys. */
+  async resumed(newDom?: Domain): Promise<void> {
+    this.suspending = false;
+    if (newDom) {
+      for (const u of this.unwatch.splice(0)) await u().catch(() => undefined);
+      this.dom = newDom;
+      for (const fe of this.frontends.values()) await fe.detach();
+      this.frontends.clear();
+      this.driverIndex.clear();
+      this.booted = false;
+      this.restoring = true;
+      try {
+        await this.boot();
+      } finally {
+        this.restoring = false;
+      }
+      return;
+    }
+    for (const b of this.status.bound) await this.writeDriverKey(b.driver as DriverName, b.version);
+    if (!this.faults.featureSuspendLost) await this.writeGuestKey('xenbus', 'control/feature-suspend', '1');
+    await Promise.all([...this.frontends.values()].map((f) => f.resumeReconnect()));
+  }
+
+  /** Orderly shutdown: every frontend closes, watches go. */
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.frontends.values()].map((f) => (f.phase === 'connected' ? f.close() : Promise.resolve())));
+    for (const fe of this.frontends.values()) await fe.detach();
+    this.frontends.clear();
+    for (const u of this.unwatch.splice(0)) await u().catch(() => undefined);
+    this.booted = false;
+  }
+
+  /** The guest died: nothing of it runs any more (frontends stay as they were). */
+  crashed(): void {
+    this.booted = false;
+  }
+
+  driverStatus(): DriverStatus {
+    return JSON.parse(JSON.stringify(this.status)) as DriverStatus;
+  }
+
+  frontend(dev: DeviceRef): XenbusFrontend | undefined {
+    return this.frontends.get(dev);
+  }
+}

@@ -1,0 +1,60 @@
+// Shards merge by replaying their traces: the merged TAP lists every instance once, in shard
+// order, with the verdicts each shard's own TAP gave.
+import t from 'tap';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Parser } from 'tap-parser';
+import { main } from '../../src/cli/main';
+import { runPlan } from '../../src/runner/run';
+import { TraceWriter } from '../../src/trace/writer';
+import { ReporterMultiplexer } from '../../src/report/multiplexer';
+import { FileReporter } from '../../src/report/files';
+import { driverSpecs } from '../../src/cli/run-support';
+import { plan as makePlan } from '../../src/plan/planner';
+import { FakeHost } from '../fixtures/fake-host';
+import { block, install, scenario, waitConnected } from '../fixtures/scenarios';
+
+const repo = resolve(__dirname, '..', '..', '..');
+
+t.test('report merge joins shard runs into one report', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'winpv-merge-'));
+  const { specs, hashes } = driverSpecs(repo);
+  const scenarios = ['a', 'b', 'c', 'd', 'e'].map((n) => scenario(n, [install(), waitConnected(), block(300)]));
+  const dirs: string[] = [];
+  for (const index of [1, 2]) {
+    const dir = join(root, `shard${index}`);
+    dirs.push(dir);
+    const trace = new TraceWriter({ file: join(dir, 'trace.jsonl') });
+    const reporter = new ReporterMultiplexer([new FileReporter(dir, () => ({ runId: `shard${index}`, startedAt: 'x', inputs: [], command: 'run' }), () => trace.events)]);
+    const p = makePlan(scenarios, { seed: 3, shard: { index, count: 2 } });
+    await runPlan({ host: new FakeHost(index === 2 ? { workloadErrors: 1 } : {}), plan: p, specs, specHashes: hashes, trace, reporter });
+  }
+  const shardTaps = dirs.map((d) => readFileSync(join(d, 'results.tap'), 'utf8'));
+  let out = '';
+  const io = { out: { write: (s: string) => ((out += s), true) } as never, err: { write: () => true } as never, cwd: repo, env: {} as NodeJS.ProcessEnv };
+  const code = await main(['report', 'merge', ...dirs, '--report-dir', join(root, 'reports'), '--reporter', 'none'], io);
+  const runs = readdirSync(join(root, 'reports')).filter((n) => n !== 'latest');
+  t.equal(runs.length, 1);
+  t.equal(readlinkSync(join(root, 'reports', 'latest')), runs[0]);
+  const merged = readFileSync(join(root, 'reports', runs[0], 'results.tap'), 'utf8');
+  const verdicts = async (tap: string) => {
+    const p = new Parser();
+    const list: [string, boolean][] = [];
+    p.on('assert', (a: { name: string; ok: boolean }) => list.push([a.name.replace(/ # time=.*/, ''), a.ok]));
+    const done = new Promise((r) => p.on('complete', r));
+    p.end(tap);
+    await done;
+    return list;
+  };
+  const expected = [...(await verdicts(shardTaps[0])), ...(await verdicts(shardTaps[1]))];
+  t.same(await verdicts(merged), expected, 'the merged verdicts are the shards\'');
+  t.same(expected.map((x) => x[0]).sort(), ['a', 'b', 'c', 'd', 'e']);
+  t.equal(code, expected.some((x) => !x[1]) ? 1 : 0);
+  const summary = JSON.parse(readFileSync(join(root, 'reports', runs[0], 'summary.json'), 'utf8'));
+  t.equal(summary.command, 'report merge');
+  t.equal(summary.counts.instances, 5);
+  t.match(out, /reports: /);
+  const again = await main(['report', 'merge', dirs[0], dirs[0], '--report-dir', join(root, 'reports'), '--reporter', 'none'], io);
+  t.equal(again, 2, 'an instance in two of the merged runs is bad input');
+});

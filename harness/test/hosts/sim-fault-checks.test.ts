@@ -1,0 +1,107 @@
+// The proof that closes the loop: for every fault of the catalogue, a scenario that injects it on
+// the simulated host, run by the real runner, makes the check named in FAULTS report `fail`, while
+// the same scenario without the fault passes that check.
+import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FAULTS, type FaultName } from '../../src/model/catalog';
+import { loadScenarios } from '../../src/scenario';
+import { plan } from '../../src/plan';
+import { runPlan } from '../../src/runner';
+import { TraceWriter } from '../../src/trace/writer';
+import { SimHost } from '../../src/hosts/sim';
+import type { InstanceResult } from '../../src/model/result';
+import { specs } from './sim-fixture';
+
+const INSTALL = `<install-drivers guest="win" bundle="builtin:9.1.0.0" reboot="true"/>
+    <wait guest="win" path="device/vbd/51712/state" equals="4" timeout="60s"/>
+    <wait guest="win" path="device/vif/0/state" equals="4" timeout="60s"/>`;
+const IO = (ms = 2000) => `<block guest="win" device="xvda" duration="${ms}ms" write-percent="30"/>`;
+const fault = (name: string, extra = '') => `<fault name="${name}" guest="win"${extra}/>`;
+const underIo = (name: string, extra = '', ms = 3000) =>
+  `<parallel><branch>${IO(ms)}</branch><branch><sleep duration="500ms"/>${fault(name, extra)}</branch></parallel>`;
+
+/** Steps per fault: [with the fault, without it]. The fault-free variant keeps the same shape. */
+const STEPS: Record<FaultName, (on: boolean) => string> = {
+  'missed-notify': (on) => `${INSTALL}${on ? fault('missed-notify') : ''}${IO()}`,
+  'lost-wakeup': (on) => `${INSTALL}${on ? fault('lost-wakeup') : ''}${IO()}`,
+  'backend-stall': (on) => `${INSTALL}${on ? fault('backend-stall') : ''}${IO()}`,
+  'unknown-response-id': (on) => `${INSTALL}${on ? fault('unknown-response-id', ' device="vbd/51712"') : ''}${IO()}`,
+  'duplicate-response': (on) => `${INSTALL}${on ? fault('duplicate-response', ' device="vbd/51712"') : ''}${IO()}`,
+  'ring-overrun': (on) => `${INSTALL}${on ? fault('ring-overrun', ' device="vbd/51712"') : ''}<sleep duration="3s"/>`,
+  'grant-leak': (on) => `${INSTALL}${on ? fault('grant-leak') : ''}${IO(500)}<reboot guest="win"/><sleep duration="1s"/>`,
+  'grant-revoke-mapped': (on) => `${INSTALL}${on ? fault('grant-revoke-mapped') : ''}${IO(500)}<reboot guest="win"/><sleep duration="1s"/>`,
+  'skip-state': (on) => `${INSTALL}${on ? fault('skip-state') : ''}<reboot guest="win"/><sleep duration="2s"/>`,
+  'early-connect': (on) => `${INSTALL}${on ? fault('early-connect') : ''}<reboot guest="win"/><sleep duration="2s"/>`,
+  'missing-key': (on) => `${INSTALL}${on ? fault('missing-key') : ''}<reboot guest="win"/><sleep duration="2s"/>`,
+  'malformed-key': (on) => `${INSTALL}${on ? fault('malformed-key') : ''}<reboot guest="win"/><sleep duration="2s"/>`,
+  'wrong-protocol': (on) => `${INSTALL}${on ? fault('wrong-protocol') : ''}<reboot guest="win"/><sleep duration="2s"/>`,
+  'eagain-storm': (on) => `${INSTALL}${on ? fault('eagain-storm') : ''}<reboot guest="win"/><sleep duration="40s"/>`,
+  'watch-drop': (on) => `${INSTALL}${on ? fault('watch-drop') : ''}<reboot guest="win"/><sleep duration="40s"/>`,
+  'watch-delay': (on) => `${INSTALL}${on ? fault('watch-delay') : ''}<reboot guest="win"/><sleep duration="40s"/>`,
+  'backend-closing': (on) => `${INSTALL}${on ? underIo('backend-closing', ' device="vbd/51712"') : IO(3000)}`,
+  'surprise-unplug': (on) => `${INSTALL}${on ? underIo('surprise-unplug', ' device="vbd/51712"') : IO(3000)}`,
+  'suspend-inflight': (on) => `${INSTALL}${on ? underIo('suspend-inflight', ' device="vbd/51712"') : IO(3000)}`,
+  'slow-backend': (on) => `${INSTALL}${on ? fault('slow-backend') : ''}${IO()}`,
+  'guest-crash': (on) => `${INSTALL}${on ? fault('guest-crash') : ''}<sleep duration="1s"/>`,
+  'revision-mismatch': (on) => `${on ? fault('revision-mismatch') : ''}${INSTALL.split('\n')[0]}<sleep duration="2s"/>`,
+  'no-unplug': (on) => `${on ? fault('no-unplug') : ''}${INSTALL.split('\n')[0]}<sleep duration="2s"/>`,
+  'feature-suspend-lost': (on) => `${INSTALL.split('\n').slice(0, 2).join('\n')}${on ? fault('feature-suspend-lost') : ''}<suspend-resume guest="win"/><sleep duration="15s"/>`,
+};
+
+const CHECK_PARAMS: Partial<Record<FaultName, string>> = {
+  'slow-backend': '<check name="workload"><param name="maxP99Ms" value="50"/></check>',
+};
+
+/** Scenarios about the disk only leave the NIC out (so only the keys under test are judged). */
+const DISK_ONLY = new Set<FaultName>(['feature-suspend-lost']);
+
+function scenarioXml(name: FaultName, on: boolean): string {
+  const check = CHECK_PARAMS[name] ?? `<check name="${FAULTS[name].caughtBy}"/>`;
+  const diskOnly = DISK_ONLY.has(name);
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="f-${name}-${on ? 'on' : 'off'}" timeout="5m">
+  <title>${name} ${on ? 'injected' : 'baseline'}</title>
+  <tags>faults</tags>
+  <drivers>xenbus xenvbd${diskOnly ? '' : ' xenvif xennet'}</drivers>
+  <needs>fault-injection</needs>
+  <guest name="win" os="windows" vcpus="2" memory="2G">
+    <vbd vdev="xvda" size="1G"/>${diskOnly ? '' : '\n    <vif devid="0"/>'}
+  </guest>
+  <steps>
+    ${STEPS[name](on)}
+  </steps>
+  <checks>${check}</checks>
+</scenario>
+`;
+}
+
+async function runAll(): Promise<Map<string, InstanceResult>> {
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-faults-'));
+  try {
+    for (const name of Object.keys(FAULTS) as FaultName[]) {
+      for (const on of [true, false]) writeFileSync(join(dir, `f-${name}-${on ? 'on' : 'off'}.xml`), scenarioXml(name, on));
+    }
+    const scenarios = loadScenarios([dir], dir);
+    const host = new SimHost({ specs });
+    const p = plan(scenarios, { seed: 5, capabilities: host.capabilities, hostKind: host.kind });
+    const trace = new TraceWriter();
+    const out = await runPlan({ host, plan: p, specs, specHashes: {}, trace, reporter: {} });
+    return new Map(out.summary.instances.map((r) => [r.scenario, r]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+t.test('each fault is caught by its check, and only with the fault', async (t) => {
+  const results = await runAll();
+  for (const name of Object.keys(FAULTS) as FaultName[]) {
+    const check = FAULTS[name].caughtBy;
+    const verdict = (on: boolean) => results.get(`f-${name}-${on ? 'on' : 'off'}`)?.checks.find((c) => c.check === check);
+    const on = verdict(true);
+    const off = verdict(false);
+    t.equal(on?.verdict, 'fail', `${name}: ${check} fails with the fault (${on?.message})`);
+    t.equal(off?.verdict, 'pass', `${name}: ${check} passes without it (${off?.message})`);
+  }
+});

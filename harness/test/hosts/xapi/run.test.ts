@@ -1,0 +1,116 @@
+// The runner drives the XenAPI backend end to end (test pool, dom0 and Windows doubles over SSH):
+// scenarios in, TAP out, nothing left on the pool, no password anywhere in what the run wrote.
+import t from 'tap';
+import { PassThrough } from 'node:stream';
+import { Parser } from 'tap-parser';
+import { startPool, makeBundle, leftovers, XAPI_PW, GUEST_PW, DOM0_PW } from '../../support/xapi-pool';
+import { runPlan } from '../../../src/runner';
+import { plan } from '../../../src/plan/planner';
+import { TraceWriter } from '../../../src/trace/writer';
+import { TapStreamReporter } from '../../../src/report/tap';
+import { loadSpecs } from '../../../src/spec/load';
+import type { Scenario, Step } from '../../../src/model/scenario';
+import type { DriverName } from '../../../src/model/spec';
+import { writeReports } from '../../../src/report/files';
+import { loadScenarios } from '../../../src/scenario/load';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const src = { file: 'scenarios/xapi-smoke.xml' };
+const DRIVERS: DriverName[] = ['xenbus', 'xenvbd', 'xenvif', 'xennet'];
+
+function scenario(name: string, steps: Step[], extra: Partial<Scenario> = {}): Scenario {
+  return {
+    source: src, name, title: name, description: '', tags: ['smoke'], drivers: DRIVERS, needs: ['windows-guest'],
+    guests: [{ name: 'win', os: 'windows', vcpus: 2, memoryMiB: 2048, vbds: [{ vdev: 'hda', sizeMiB: 40960, mode: 'w', backend: {} }, { vdev: 'hdb', sizeMiB: 8192, mode: 'w', backend: {} }], vifs: [{ devid: 0, backend: {} }] }],
+    steps,
+    checks: [
+      { name: 'workload', params: { maxP99Ms: '200' } },
+      ...(['xenbus-transitions', 'xenstore-keys', 'devices-connected', 'ring-invariants', 'guest-alive', 'drivers-bound', 'guest-keys'] as const).map((name) => ({ name, params: {} })),
+    ], faults: [], matrix: [], timeoutMs: 60_000, ...extra,
+  };
+}
+
+t.test('install-connect and suspend-resume on the XenAPI test pool: TAP out, nothing left', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true });
+  t.teardown(() => pool.close());
+  const bundle = makeBundle('9.1.0', 156);
+  const scenarios: Scenario[] = [
+    scenario('install-connect', [
+      { kind: 'install-drivers', guest: 'win', bundle, reboot: true, source: src },
+      { kind: 'wait', guest: 'win', path: 'device/vbd/832/state', equals: '4', timeoutMs: 10_000, source: src },
+      { kind: 'wait', guest: 'win', path: 'device/vif/0/state', equals: '4', timeoutMs: 10_000, source: src },
+      { kind: 'block', guest: 'win', device: 'vbd/832', blockSize: 4096, queueDepth: 16, threads: 2, writePercent: 30, pattern: 'random', durationMs: 2000, verify: true, source: src },
+    ]),
+    scenario('suspend-resume', [
+      // builtin:<version> on a pool: the bundle ISO winpv-<version>.iso from the ISO SR, in the CD drive
+      { kind: 'install-drivers', guest: 'win', bundle: 'builtin:9.1.0', reboot: true, source: src },
+      { kind: 'wait', guest: 'win', path: 'control/feature-suspend', equals: '1', timeoutMs: 10_000, source: src },
+      { kind: 'suspend-resume', guest: 'win', source: src },
+      { kind: 'wait', guest: 'win', path: 'control/feature-suspend', equals: '1', timeoutMs: 10_000, source: src },
+    ], { needs: ['windows-guest', 'suspend'] }),
+    scenario('needs-save-restore', [{ kind: 'save-restore', guest: 'win', source: src }], { needs: ['save-restore'] }),
+  ];
+  const host = pool.host();
+  const runPlanned = plan(scenarios, { seed: 7, capabilities: host.capabilities, hostKind: host.kind });
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-run-'));
+  const trace = new TraceWriter({ file: join(dir, 'trace.jsonl') });
+  const out = new PassThrough();
+  let tap = '';
+  out.on('data', (b) => (tap += b));
+  const outcome = await runPlan({
+    host, plan: runPlanned, specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(out),
+    openBundle: async (path, drivers) => ({ bundle: { location: path, version: '9.1.0.156', drivers }, cleanup: async () => undefined }),
+  });
+  t.comment(tap);
+  if (process.env.WINPV_DEBUG_TIMES) for (const e of trace.events) if (e.ev !== 'xs' && e.ev !== 'ring') t.comment(`${e.t} ${e.ev} ${JSON.stringify(e).slice(0, 140)}`);
+
+  const results: { ok: boolean; name: string }[] = [];
+  const p = new Parser();
+  p.on('assert', (a: { ok: boolean; name: string }) => results.push(a));
+  await new Promise<void>((resolve) => {
+    p.on('complete', () => resolve());
+    p.end(tap);
+  });
+  t.equal(outcome.hostError, undefined, 'no host failure');
+  t.same(results.map((r) => r.name.split(' ')[0]), ['install-connect', 'suspend-resume', 'needs-save-restore']);
+  t.match(tap, /# SKIP.*save-restore/i, 'a scenario needing a capability XenAPI lacks is skipped with the reason');
+  const ends = trace.events.filter((e) => e.ev === 'scenario.end');
+  t.same(ends.map((e) => (e as { status: string }).status), ['completed', 'completed'], 'both runnable scenarios completed every step');
+  const blk = trace.events.find((e) => e.ev === 'workload');
+  t.ok(blk && blk.ev === 'workload' && blk.result.kind === 'block' && blk.result.iops > 10000, 'the diskspd result is in the trace');
+  t.ok(trace.events.some((e) => e.ev === 'xs' && /device\/vbd\/832\/state$/.test(e.path) && e.value === '4'), 'the xenstore probe recorded the frontend connecting');
+  t.ok(trace.events.some((e) => e.ev === 'guest' && e.what === 'suspended') && trace.events.some((e) => e.ev === 'guest' && e.what === 'resumed'));
+  const fromIso = trace.events.filter((e) => e.ev === 'drivers' && e.inst === 'suspend-resume');
+  t.ok(fromIso.length > 0 && fromIso.every((e) => e.ev === 'drivers' && e.bound.every((b) => b.version === '9.1.0')), 'the drivers came from the pool ISO winpv-9.1.0.iso');
+  t.same(leftovers(pool.srv), [], 'a normal run leaves nothing on the pool');
+  writeReports(dir, outcome.summary, { runId: host.runId, startedAt: '2026-11-24T06:00:00Z', inputs: ['scenarios/xapi-smoke.xml'], command: 'winpv run --host xapi://root@pool-master.test' }, trace.events);
+  const files = readdirSync(dir);
+  t.same(files.sort(), ['junit.xml', 'report.html', 'results.tap', 'summary.json', 'trace.jsonl']);
+  const all = files.map((f) => readFileSync(join(dir, f), 'utf8')).join('\n') + tap;
+  for (const pw of [XAPI_PW, GUEST_PW, DOM0_PW]) t.notMatch(all, pw, 'no password in any report, the trace or the TAP');
+});
+
+t.test('catalogue scenarios without xvda run as they are (two-guests-traffic, vif-connect, vif-replug-x3)', async (t) => {
+  const pool = await startPool({ guests: 2, dom0: true });
+  t.teardown(() => pool.close());
+  const repo = join(__dirname, '..', '..', '..', '..');
+  const files = ['two-guests-traffic.xml', 'vif-connect.xml', 'vif-replug-x3.xml'].map((f) => join(repo, 'scenarios', f));
+  const host = pool.host();
+  const trace = new TraceWriter();
+  const out = new PassThrough();
+  let tap = '';
+  out.on('data', (b) => (tap += b));
+  const outcome = await runPlan({ host, plan: plan(loadScenarios(files, repo), { seed: 11, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(out) });
+  t.comment(tap);
+  t.equal(outcome.hostError, undefined);
+  const ends = trace.events.filter((e) => e.ev === 'scenario.end').map((e) => `${(e as { inst: string }).inst}:${(e as { status: string }).status}`);
+  t.same(ends, ['two-guests-traffic:completed', 'vif-connect:completed', 'vif-replug-x3:completed'], 'every step of every scenario ran on the pool');
+  t.ok(pool.dom0!.ntttcpRuns.length >= 4, 'network workloads without a peer guest ran against ntttcp-for-linux in dom0');
+  t.ok(pool.dom0!.ntttcpRuns.every((r) => /^(-r -N -m \d+,\*,127\.0\.0\.1|-s -N -m \d+,\*,127\.0\.0\.[23]) -t \d+$/.test(r)), `dom0 received from the guest at its own address, or sent to the guest's (no sync handshake): ${pool.dom0!.ntttcpRuns.join(' | ')}`);
+  const nets = trace.events.filter((e) => e.ev === 'workload' && e.result.kind === 'net');
+  t.ok(nets.length >= 3, `${nets.length} NTttcp results in the trace`);
+  t.same(leftovers(pool.srv), [], 'nothing left on the pool');
+  t.notMatch(JSON.stringify(trace.events) + tap, XAPI_PW);
+});

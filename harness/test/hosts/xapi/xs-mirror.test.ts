@@ -1,0 +1,39 @@
+import t from 'tap';
+import { parseXenstoreLs, XenstoreMirror } from '../../../src/hosts/xapi/xs-mirror';
+
+t.test('xenstore-ls -f output, escapes included', async (t) => {
+  const m = parseXenstoreLs('/local/domain/3 = ""\n/local/domain/3/name = "winpv:r1:a/win"\n/local/domain/3/data/q = "say \\"hi\\"\\\\x"\n/local/domain/3/data/tab = "a\\tb\\x41"\nnot a node line\n');
+  t.same([...m], [
+    ['/local/domain/3', ''],
+    ['/local/domain/3/name', 'winpv:r1:a/win'],
+    ['/local/domain/3/data/q', 'say "hi"\\x'],
+    ['/local/domain/3/data/tab', 'a\tbA'],
+  ]);
+});
+
+t.test('the mirror answers from a loaded subtree and follows watch events', async (t) => {
+  const x = new XenstoreMirror();
+  t.equal(x.covering('/local/domain/3/device'), undefined);
+  x.beginLoad('/local/domain/3');
+  // events that happen while the listing is on its way: newer than the listing, replayed over it
+  x.apply('/local/domain/3/device/vbd/768/state', '4');
+  x.apply('/local/domain/3/gone', null);
+  x.finishLoad('/local/domain/3', new Map([
+    ['/local/domain/3', ''],
+    ['/local/domain/3/device', ''],
+    ['/local/domain/3/device/vbd', ''],
+    ['/local/domain/3/device/vbd/768', ''],
+    ['/local/domain/3/device/vbd/768/state', '1'],
+    ['/local/domain/3/gone', 'x'],
+  ]));
+  t.equal(x.covering('/local/domain/3/device/vbd'), '/local/domain/3');
+  t.equal(x.read('/local/domain/3/device/vbd/768/state'), '4', 'the later event wins over the older listing');
+  t.equal(x.read('/local/domain/3/gone'), null);
+  x.apply('/local/domain/3/device/vif/0/state', '1');
+  t.same(x.list('/local/domain/3/device')?.sort(), ['vbd', 'vif'], 'a new subtree appears with its parents');
+  x.apply('/local/domain/3/device/vbd', null);
+  t.same(x.list('/local/domain/3/device'), ['vif'], 'removing a node removes its subtree');
+  t.equal(x.list('/local/domain/3/nothing'), undefined);
+  x.apply('/local/domain/9/elsewhere', '1');
+  t.equal(x.read('/local/domain/9/elsewhere'), null, 'events outside mirrored subtrees are not kept');
+});

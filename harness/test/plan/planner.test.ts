@@ -1,0 +1,51 @@
+import t from 'tap';
+import { plan, expand, fnv1a, inShard, parseShard, combinations } from '../../src/plan/planner';
+import { scenario, sleep } from '../fixtures/scenarios';
+
+const s = (name: string, tags: string[], extra = {}) => scenario(name, [sleep(1)], { tags, ...extra });
+
+t.test('matrix expansion: every combination, ${var} in strings and templated typed values', async (t) => {
+  t.same(combinations([{ name: 'a', values: ['1', '2'] }, { name: 'b', values: ['x', 'y'] }]), [
+    { a: '1', b: 'x' }, { a: '1', b: 'y' }, { a: '2', b: 'x' }, { a: '2', b: 'y' },
+  ]);
+  const base = s('mp', ['nightly'], {
+    title: 'order ${order}',
+    matrix: [{ name: 'order', values: ['0', '3'] }],
+    templated: [{ at: ['guests', 0, 'vbds', 0, 'ringPageOrder'], template: '${order}', as: 'int' }],
+  });
+  const [a, b] = expand(base);
+  t.equal(a.id, 'mp[order=0]');
+  t.equal(b.scenario.title, 'order 3');
+  t.equal(b.scenario.guests[0].vbds[0].ringPageOrder, 3);
+  t.equal(a.scenario.guests[0].vbds[0].ringPageOrder, 0);
+  t.equal(base.guests[0].vbds[0].ringPageOrder, undefined, 'the loaded scenario is not modified');
+  t.same(b.scenario.matrix, []);
+  t.equal(b.scenario.source, base.source);
+});
+
+t.test('filters: tags (any), grep on id or title', async (t) => {
+  const all = [s('a', ['smoke']), s('b', ['nightly']), s('c', ['lab'])];
+  t.same(plan(all, { seed: 1, tags: ['smoke', 'nightly'] }).instances.map((i) => i.id), ['a', 'b']);
+  t.same(plan(all, { seed: 1, grep: '^C$' }).instances.map((i) => i.id), ['c']);
+});
+
+t.test('capability skips carry the reason', async (t) => {
+  const p = plan([s('m', ['x'], { needs: ['migrate', 'windows-guest'] })], { seed: 1, capabilities: new Set(['windows-guest']), hostKind: 'xl' });
+  t.equal(p.instances[0].skip, "host xl lacks 'migrate'");
+});
+
+t.test('shards partition the instances, stably by id', async (t) => {
+  const all = Array.from({ length: 40 }, (_, i) => s(`sc${i}`, ['x']));
+  const ids = (k: number, n: number) => plan(all, { seed: 1, shard: { index: k, count: n } }).instances.map((i) => i.id);
+  const union = [...ids(1, 3), ...ids(2, 3), ...ids(3, 3)].sort();
+  t.same(union, all.map((x) => x.name).sort(), 'every instance in exactly one shard');
+  t.ok(ids(1, 3).length > 0 && ids(2, 3).length > 0 && ids(3, 3).length > 0);
+  const more = [...all, s('new-one', ['x'])];
+  const before = ids(2, 3);
+  const after = plan(more, { seed: 1, shard: { index: 2, count: 3 } }).instances.map((i) => i.id).filter((id) => id !== 'new-one');
+  t.same(after, before, 'adding a scenario does not move the others');
+  t.equal(inShard('sc1', { index: (fnv1a('sc1') % 3) + 1, count: 3 }), true);
+  t.same(parseShard('2/4'), { index: 2, count: 4 });
+  t.match(parseShard('5/4'), /1 <= k <= n/);
+  t.match(parseShard('x'), /k\/n/);
+});

@@ -1,0 +1,31 @@
+import t from 'tap';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveBundle } from '../../src/runner/bundle';
+
+t.test('builtin bundles carry their version', async (t) => {
+  const r = await resolveBundle('builtin:9.1.0', ['xenbus'], 'scenarios/x.xml');
+  t.same(r.bundle, { location: 'builtin:9.1.0', version: '9.1.0', drivers: ['xenbus'] });
+  await t.rejects(resolveBundle('builtin:latest', ['xenbus'], 'scenarios/x.xml'), { code: 'BUNDLE_INVALID' });
+});
+
+t.test('a bundle directory is read through its manifest, relative to the scenario file', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'winpv-bundle-'));
+  const dir = join(root, 'drivers');
+  mkdirSync(join(dir, 'xenbus'), { recursive: true });
+  writeFileSync(join(dir, 'xenbus', 'xenbus.inf'), '[Version]\n');
+  const manifest = {
+    schema: 'winpv-bundle/1', version: '9.2.0.7', signMode: 'TestSign', createdAt: '2026-01-01T00:00:00Z',
+    drivers: [{ name: 'xenbus', version: '9.2.0.7', dir: 'xenbus', inf: 'xenbus/xenbus.inf' }],
+    files: [{ path: 'xenbus/xenbus.inf', size: 10, sha256: '0'.repeat(64) }],
+  };
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  const r = await resolveBundle('drivers', ['xenbus'], join(root, 'scenario.xml'));
+  t.same(r.bundle, { location: dir, version: '9.2.0.7', drivers: ['xenbus'] });
+  await r.cleanup();
+  await t.rejects(resolveBundle('drivers', ['xenbus', 'xenvbd'], join(root, 'scenario.xml')), { code: 'BUNDLE_INCOMPLETE' });
+  mkdirSync(join(root, 'bare'));
+  await t.rejects(resolveBundle('bare', ['xenbus'], join(root, 'scenario.xml')), { code: 'BUNDLE_NO_MANIFEST' });
+  await t.rejects(resolveBundle('nothing-here', ['xenbus'], join(root, 'scenario.xml')), { code: 'BUNDLE_NOT_FOUND' });
+});
