@@ -117,7 +117,8 @@ export class LinuxConsoleAgent implements GuestAgent {
     return {
       result: {
         kind: 'block', bytes, ios: v.ios ?? 0, readBytes: v.readBytes ?? 0, writeBytes: v.writeBytes ?? 0, seconds,
-        iops: (v.ios ?? 0) / seconds, mbps: bytes / 1e6 / seconds, errors: v.errors ?? 0, verifyErrors: v.verifyErrors ?? 0,
+        // a workload that completed no I/O in its whole duration failed, whatever dd said
+        iops: (v.ios ?? 0) / seconds, mbps: bytes / 1e6 / seconds, errors: Math.max(v.errors ?? 0, v.ios ? 0 : 1), verifyErrors: v.verifyErrors ?? 0,
         // dd gives no per-request latency: percentiles are left out rather than invented.
         latencyMs: {},
       },

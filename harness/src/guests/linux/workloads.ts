@@ -88,7 +88,8 @@ export function blockScript(w: BlockWorkloadStep, dev: string): string {
     'while [ $t -lt $threads ]; do worker $t & t=$((t+1)); done',
     'wait; t1=$(cs)',
     'ios=0; rb=0; wb=0; err=0; verr=0',
-    'for f in /tmp/res*; do read a b c d e < $f; ios=$((ios+a)); rb=$((rb+b)); wb=$((wb+c)); err=$((err+d)); verr=$((verr+e)); rm -f $f; done',
+    // a worker that left no result died: that is an error, not zero I/O
+    't=0; while [ $t -lt $threads ]; do if [ -f /tmp/res$t ]; then read a b c d e < /tmp/res$t; ios=$((ios+a)); rb=$((rb+b)); wb=$((wb+c)); err=$((err+d)); verr=$((verr+e)); rm -f /tmp/res$t; else err=$((err+1)); fi; t=$((t+1)); done',
     'echo "@@r ios=$ios readBytes=$rb writeBytes=$wb errors=$err verifyErrors=$verr centis=$((t1-t0))"',
   ].join('\n');
 }

@@ -87,3 +87,9 @@ t.test('the Linux guest has no Windows drivers to install', async (t) => {
   const { ch } = fakeConsole(() => ({ out: '', status: 0 }));
   await t.rejects(new LinuxConsoleAgent('g1', ch).installDrivers({ location: 'x', version: '1', drivers: [] }), { code: 'NOT_SUPPORTED' });
 });
+
+t.test('a block workload that completed no I/O at all is an error, not a pass with zero throughput', async (t) => {
+  const { ch } = fakeConsole(() => ({ out: '@@r ios=0 readBytes=0 writeBytes=0 errors=0 verifyErrors=0 centis=3044\n', status: 0 }));
+  const { result } = await new LinuxConsoleAgent('g1', ch).blockWorkload(step);
+  t.equal(result.errors, 1);
+});

@@ -24,7 +24,9 @@ function parseTap(text: string): { ok: boolean; failures: { name: string; diag?:
 if (!process.env.WINPV_LAB_LIVE) {
   t.plan(0, 'needs a running lab: set WINPV_LAB_LIVE=1 after `winpv lab up` (.ci/lab does)');
 } else {
-  for (const scenario of ['lab-fault-guest-crash', 'lab-fault-backend-closing']) {
+  // the check that must catch each fault (FAULTS in model/catalog), or the step that failed with it
+  const catcher: Record<string, RegExp> = { 'lab-fault-guest-crash': /^(guest-alive|steps)$/, 'lab-fault-backend-closing': /^(workload|steps)$/ };
+  for (const scenario of Object.keys(catcher)) {
     t.test(`${scenario}: not ok with diagnostics, valid TAP, nothing left behind`, async (t) => {
       const reports = mkdtempSync(join(tmpdir(), 'winpv-lab-live-'));
       const r = winpv(['run', '--host', 'lab', '--reporter', 'none', '--report-dir', reports, join('harness', 'test', 'fixtures', 'lab', 'faults', `${scenario}.xml`)]);
@@ -35,6 +37,7 @@ if (!process.env.WINPV_LAB_LIVE) {
       t.notOk(parsed.ok, 'the run is not ok');
       t.ok(parsed.failures.length > 0, 'at least one not ok point');
       t.ok(parsed.failures.every((f) => f.diag && f.diag.check), 'every failure carries diagnostics naming its check');
+      t.ok(parsed.failures.some((f) => catcher[scenario]!.test(String(f.diag?.check))), `caught by ${catcher[scenario]}: ${parsed.failures.map((f) => f.name).join('; ')}`);
       const left = winpv(['lab', 'ssh', '--', 'xl', 'list']);
       t.notMatch(left.stdout, /winpv-/, 'no domain of the run left in xl list');
     });
