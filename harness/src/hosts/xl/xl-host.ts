@@ -379,8 +379,12 @@ export class XlHost implements HostBackend {
       const dev = fault.device ?? (rec.shape.vbds[0] ? (`vbd/${vdevToDevid(rec.shape.vbds[0].vdev)}` as DeviceRef) : undefined);
       switch (fault.name) {
         case 'guest-crash':
-          this.trace?.emit({ ev: 'fault', inst: rec.inst, name: fault.name, on: true, detail: { how: 'sysrq c (kernel panic) in the guest' } });
-          await this.consoleChannel(rec).send(`crash ${Buffer.from('echo c > /proc/sysrq-trigger').toString('base64')}`);
+          // The reference guest's console agent runs one command at a time, so a sysrq line sent
+          // during a workload would only arrive after it; the domain is destroyed under the running
+          // workload instead (the agent sees it stop running and fails the step).
+          this.trace?.emit({ ev: 'fault', inst: rec.inst, name: fault.name, on: true, detail: { how: 'xl destroy under the running guest' } });
+          await this.dom0.run(['xl', 'destroy', rec.ref.handle]);
+          this.emit(rec, 'halted-unexpectedly');
           return off;
         case 'backend-closing':
           if (!dev) throw hostError('FAULT_NO_DEVICE', `fault ${fault.name}: guest ${guest.name} has no device`);
