@@ -33,6 +33,7 @@ export type ErrorKind =
   | 'input' // malformed or invalid file (spec, scenario, trace, INF, config)
   | 'host' // a host backend failed or dropped
   | 'infra' // a local tool or resource is missing (qemu, osslsigncode, disk)
+  | 'guest' // the guest under test failed (died, hung, its workload broke): a test failure, not a host failure
   | 'internal'; // a bug in winpv
 
 const exitFor: Record<ErrorKind, ExitCode> = {
@@ -40,6 +41,7 @@ const exitFor: Record<ErrorKind, ExitCode> = {
   input: ExitCode.badInput,
   host: ExitCode.hostError,
   infra: ExitCode.hostError,
+  guest: ExitCode.testFailed,
   internal: ExitCode.hostError,
 };
 
@@ -88,6 +90,7 @@ export const usageError = (message: string) => new WinpvError('usage', 'USAGE', 
 export const inputError = (code: string, message: string, problems: readonly Problem[] = [], location?: SourceLocation) =>
   new WinpvError('input', code, message, { problems, location });
 export const hostError = (code: string, message: string, cause?: unknown) => new WinpvError('host', code, message, { cause });
+export const guestError = (code: string, message: string, cause?: unknown) => new WinpvError('guest', code, message, { cause });
 export const infraError = (code: string, message: string, cause?: unknown) => new WinpvError('infra', code, message, { cause });
 
 export function isWinpvError(e: unknown): e is WinpvError {

@@ -2,7 +2,7 @@
 // reads `<id> <base64 script>` lines from hvc0 and frames each script's output between
 // `@@winpv-begin <id>` and `@@winpv-end <id> <status>`. The host writes lines to the console's pty
 // and reads xenconsoled's log of it, so no process holds the pty (only one reader may).
-import { hostError, WinpvError } from '../../model/errors';
+import { guestError, WinpvError } from '../../model/errors';
 import type { BlockResult, NetResult } from '../../model/trace';
 import type { DriverBundle, DriverStatus, GuestAgent } from '../../model/host';
 import type { BlockWorkloadStep, NetWorkloadStep } from '../../model/scenario';
@@ -58,7 +58,7 @@ export class LinuxConsoleAgent implements GuestAgent {
       }
       await this.ch.sleep(500);
     }
-    throw hostError('GUEST_NOT_READY', `guest ${this.guest}: the console agent did not report ready within ${timeoutMs / 1000} s; console tail:\n${seen.slice(-800)}`);
+    throw guestError('GUEST_NOT_READY', `guest ${this.guest}: the console agent did not report ready within ${timeoutMs / 1000} s; console tail:\n${seen.slice(-800)}`);
   }
 
   /** Runs a shell script in the guest; output is what it printed (stdout and stderr). */
@@ -84,12 +84,12 @@ export class LinuxConsoleAgent implements GuestAgent {
       }
       if (polls % 10 === 0 && this.ch.alive && !(await this.ch.alive())) {
         this.offset = off;
-        throw hostError('GUEST_GONE', `guest ${this.guest} stopped running during command ${id}; console tail:\n${seen.slice(-800)}`);
+        throw guestError('GUEST_GONE', `guest ${this.guest} stopped running during command ${id}; console tail:\n${seen.slice(-800)}`);
       }
       await this.ch.sleep(300);
     }
     this.offset = off;
-    throw hostError('GUEST_TIMEOUT', `guest ${this.guest}: command ${id} did not finish within ${timeoutMs / 1000} s; console tail:\n${seen.slice(-800)}`);
+    throw guestError('GUEST_TIMEOUT', `guest ${this.guest}: command ${id} did not finish within ${timeoutMs / 1000} s; console tail:\n${seen.slice(-800)}`);
   }
 
   async installDrivers(_bundle: DriverBundle): Promise<void> {
@@ -111,7 +111,7 @@ export class LinuxConsoleAgent implements GuestAgent {
     const script = blockScript(w, `/dev/${devidToLinuxDisk(devid)}`);
     const r = await this.run(script, w.durationMs + 120_000);
     const v = parseResultLines(r.output);
-    if (r.status !== 0 && v.bytes === undefined) throw hostError('GUEST_WORKLOAD', `guest ${this.guest}: block workload failed (status ${r.status}):\n${r.output.slice(-800)}`);
+    if (r.status !== 0 && v.bytes === undefined) throw guestError('GUEST_WORKLOAD', `guest ${this.guest}: block workload failed (status ${r.status}):\n${r.output.slice(-800)}`);
     const seconds = Math.max((v.centis ?? 0) / 100, 0.01);
     const bytes = (v.readBytes ?? 0) + (v.writeBytes ?? 0);
     return {
@@ -132,7 +132,7 @@ export class LinuxConsoleAgent implements GuestAgent {
     const r = await this.run(guest, w.durationMs + 60_000);
     const p = await far;
     const v = parseResultLines(r.output + '\n' + p.stdout);
-    if (v.bytes === undefined) throw hostError('GUEST_WORKLOAD', `guest ${this.guest}: network workload failed (status ${r.status}):\n${r.output.slice(-800)}`);
+    if (v.bytes === undefined) throw guestError('GUEST_WORKLOAD', `guest ${this.guest}: network workload failed (status ${r.status}):\n${r.output.slice(-800)}`);
     const seconds = Math.max((v.centis ?? 0) / 100, 0.01);
     return {
       result: { kind: 'net', bytes: v.bytes, seconds, mbps: (v.bytes * 8) / 1e6 / seconds, retransmits: 0, errors: (v.errors ?? 0) + (v.lost ?? 0) },
