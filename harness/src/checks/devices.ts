@@ -72,3 +72,19 @@ export function walkStates(
     onState({ e, side: p.side, domid: p.domid, type: p.type, devid: p.devid, guest, dir: p.dir, frontendDir, backendDir, from, to }, replay, settled);
   }
 }
+
+/**
+ * True when the probe had not yet looked at `dir` by event `seq` although it existed: nothing under
+ * it was recorded before, and what was recorded later includes a snapshot read (the probe attached
+ * after the toolstack wrote it, as after a migration). An end the probe did look at, or one that
+ * appeared later by a live change, really was absent.
+ */
+export function unobservedAt(v: InstanceView, dir: string, seq: number): boolean {
+  let snapshot = false;
+  for (const x of v.xs) {
+    if (x.path !== dir && !x.path.startsWith(dir + '/')) continue;
+    if (x.seq < seq) return false;
+    if (x.snapshot) snapshot = true;
+  }
+  return snapshot;
+}

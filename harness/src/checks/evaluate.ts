@@ -53,8 +53,11 @@ export function evaluateInstance(inst: string, events: TraceEvent[], specs: Spec
     return { ...base, verdict: 'skip', skipReason: skipEv.reason, checks: [], durationMs: 0 };
   }
   const end = events.find((e) => e.ev === 'scenario.end');
-  const configured = start?.checks?.length ? start.checks : (Object.keys(CHECKS) as CheckName[]).map((name) => ({ name, params: {} }));
-  const checks: CheckResult[] = configured.map((c) => {
+  // one point per check of CHECKS, in that order; a scenario that selected some reports the rest as skipped
+  const selected = new Map((start?.checks?.length ? start.checks : (Object.keys(CHECKS) as CheckName[]).map((name) => ({ name, params: {} }))).map((c) => [c.name, c]));
+  const checks: CheckResult[] = (Object.keys(CHECKS) as CheckName[]).map((name) => {
+    const c = selected.get(name);
+    if (!c) return skip(name, 'not selected by this scenario (<checks only="true">)');
     const needs = (CHECKS[c.name] as { needs?: string }).needs;
     if (needs && !v.capabilities.has(needs as never)) {
       return skip(c.name, `host ${runStart?.host.kind ?? '?'} cannot observe this (no '${needs}' capability)`);

@@ -48,12 +48,11 @@ export function guestKeys(v: InstanceView, params: Record<string, string>, specs
     const d = [...(g?.domids ?? [])].filter((x) => x.from <= t).pop() ?? g?.domids[0];
     return d ? `/local/domain/${d.domid}` : undefined;
   };
-  for (const cp of cps) {
-    const next = cps.find((o) => o.guest === cp.guest && o.seq > cp.seq && o.at <= cp.deadline);
-    if (next && next.at < cp.beforeT) cp.beforeT = next.at;
-  }
+  // A checkpoint followed within its limit by another one of the same guest (restored, then
+  // migrated: one operation) is covered by the later one, which has its own limit.
+  const covered = new Set(cps.filter((cp) => cps.some((o) => o.guest === cp.guest && o.seq > cp.seq && o.at < cp.beforeT && o.at <= cp.deadline)));
   const due = (cp: Checkpoint, e: { t: number }) => e.t > cp.deadline || e.t >= cp.beforeT;
-  const pending = [...cps].sort((a, b) => a.deadline - b.deadline || a.seq - b.seq);
+  const pending = cps.filter((cp) => !covered.has(cp)).sort((a, b) => a.deadline - b.deadline || a.seq - b.seq);
   const replay = new XsReplay();
   let judged = 0;
   const judge = (cp: Checkpoint, early: boolean) => {

@@ -75,5 +75,6 @@ export function ringResponses(v: InstanceView): CheckResult {
   }
   if (horizon) lose(() => true, 'still in flight when the steps ended', horizon.t, horizon.seq);
   if (reqs === 0 && rsps === 0 && f.count === 0) return skip('ring-responses', 'no request traffic on any ring in this scenario');
-  return f.result(`${reqs} requests and ${rsps} responses matched one to one`);
+  const posted = [...outstanding.entries()].filter(([k]) => k.endsWith(' rx')).reduce((n, [, m]) => n + m.size, 0);
+  return f.result(`${rsps} responses, each to one request in flight (${reqs} requests${posted ? `; ${posted} rx buffers still posted` : ''})`);
 }

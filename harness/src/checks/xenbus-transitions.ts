@@ -7,7 +7,7 @@ import { findTransition } from '../model/spec-eval';
 import type { CheckResult } from '../model/result';
 import { Findings } from './findings';
 import { specForDeviceType } from './specs';
-import { walkStates } from './devices';
+import { unobservedAt, walkStates } from './devices';
 import { devName, type InstanceView } from './view';
 
 export function xenbusTransitions(v: InstanceView, _params: Record<string, string>, specs: SpecSet): CheckResult {
@@ -15,10 +15,6 @@ export function xenbusTransitions(v: InstanceView, _params: Record<string, strin
   let judged = 0;
   const ends = new Set<string>();
   const unknownTypes = new Set<string>();
-  // When the other end's state is unknown at a transition, it either did not exist yet (a real
-  // ordering fault) or existed before the probe attached (after a migration): the first later event
-  // of its state says which (a snapshot read means it was there all along).
-  const firstLater = (path: string, seq: number) => v.xs.find((x) => x.seq > seq && x.path === path);
   walkStates(v, (c, replay) => {
     if (c.to === null) return;
     const where = `${c.guest} ${c.side} ${devName(c.type, c.devid)}`;
@@ -64,7 +60,8 @@ export function xenbusTransitions(v: InstanceView, _params: Record<string, strin
     if (leavesInit) {
       const b = peer;
       const want = spec.device.waitsForBackendState;
-      const absent = b === undefined && firstLater(`${c.backendDir}/state`, c.e.seq)?.snapshot !== true;
+      // unknown either because it did not exist yet (the fault) or because the probe attached late
+      const absent = b === undefined && !unobservedAt(v, c.backendDir, c.e.seq);
       if (absent || (b !== undefined && (b < want || b >= XenbusState.Closing))) {
         f.fail(`${where}: went ${sn(c.from ?? XenbusState.Initialising)} -> ${sn(c.to)} while the backend was ${b === undefined ? 'absent' : sn(b)}`, {
           ...diag,

@@ -6,7 +6,7 @@ import type { KeySpec, SpecSet } from '../model/spec';
 import type { CheckResult } from '../model/result';
 import { Findings } from './findings';
 import { judgeRequiredKey, judgeValue, presentNames, requiredAt, specForDeviceType, type KeyContext } from './specs';
-import { walkStates } from './devices';
+import { unobservedAt, walkStates } from './devices';
 import { devName, type InstanceView } from './view';
 
 export function xenstoreKeys(v: InstanceView, _params: Record<string, string>, specs: SpecSet): CheckResult {
@@ -18,8 +18,8 @@ export function xenstoreKeys(v: InstanceView, _params: Record<string, string>, s
     if (!spec?.device) return;
     // conditions and constraints read the other end: one the probe has not seen yet (attached after a
     // migration, while the toolstack had already written it) cannot be judged against
-    const other = `${c.side === 'frontend' ? c.backendDir : c.frontendDir}/state`;
-    if (replay.get(other) === undefined && v.xs.find((x) => x.seq > c.e.seq && x.path === other)?.snapshot === true) return;
+    const other = c.side === 'frontend' ? c.backendDir : c.frontendDir;
+    if (replay.get(`${other}/state`) === undefined && unobservedAt(v, other, c.e.seq)) return;
     points++;
     const ctx: KeyContext = { replay, dir: c.dir, frontendDir: c.frontendDir, backendDir: c.backendDir, home: `/local/domain/${c.domid}`, keys: spec.device.keys };
     const where = `${c.guest} ${c.side} ${devName(c.type, c.devid)} entering ${sn(c.to)}`;

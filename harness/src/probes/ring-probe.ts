@@ -1,7 +1,7 @@
 // The ring probe: samples every ring of the attached guests (req_prod, req_event, rsp_prod,
 // rsp_event and the private consumers where visible) periodically through the host clock, and at
-// every event-channel notification the host can see; per queue. A final sample of each ring is
-// taken when the probe stops. Pure layer: time only through host.clock, data only through host.rings.
+// every event-channel notification the host can see; per queue. A final sample of each ring, and
+// the backends' counters where the host can read them, are taken when the probe stops. Pure layer: time only through host.clock, data only through host.rings.
 import type { GuestRef, HostClock, RingId, RingIndices, RingView } from '../model/host';
 import type { TraceSink } from '../model/trace';
 
@@ -51,6 +51,7 @@ export class RingProbe {
     this.offNotify?.();
     await Promise.allSettled([...this.inflight]);
     await this.sampleAll('final').catch(() => undefined);
+    await this.backendCounters().catch(() => undefined);
     // the periodic loop ends at its next wake-up; do not wait for it (its sleep may be long)
   }
 
@@ -71,6 +72,19 @@ export class RingProbe {
     for (const g of [...this.guests.values()]) {
       const rings = await this.host.rings.rings(g);
       for (const r of rings) await this.sampleOne(g, r, why, true);
+    }
+  }
+
+  /** The backends' own counters (blkback statistics/, netback totals) once at the end, where the host has them. */
+  private async backendCounters(): Promise<void> {
+    const stats = this.host.rings.backendStats?.bind(this.host.rings);
+    if (!stats) return;
+    for (const g of [...this.guests.values()]) {
+      const devs = [...new Set((await this.host.rings.rings(g)).map((r) => r.dev))];
+      for (const dev of devs) {
+        const s = await stats(g, dev);
+        if (s) this.sink.emit({ ev: 'backend.stats', inst: this.inst, guest: g.name, dev, stats: s });
+      }
     }
   }
 

@@ -1,15 +1,20 @@
 // The xenstore probe: records every change under a guest's device frontends, their backends and
-// the guest's drivers/, control/, data/ and attr/ paths as `xs` events (value null = removed).
+// the guest's drivers/, control/, data/, attr/ and feature/ paths as `xs` events (value null = removed).
 // It takes a snapshot of each subtree when its watch is registered, follows each frontend's
 // `backend` key (so a driver-domain backend is watched too), and drops rewrites of the same value.
 // Pure layer: everything goes through the host's XenstoreView and the trace sink.
 import type { GuestRef, XenstoreView } from '../model/host';
 import type { TraceSink } from '../model/trace';
 
-/** Guest paths watched below the home, besides `device`. */
-export const GUEST_PATHS = ['drivers', 'control', 'data', 'attr'] as const;
+/** Guest paths watched below the home, besides `device` (feature/hotplug/vif is xenvif's). */
+export const GUEST_PATHS = ['drivers', 'control', 'data', 'attr', 'feature'] as const;
 /** Device types whose dom0 backends are watched from the start (others are found through `backend`). */
 export const BACKEND_TYPES = ['vbd', 'vif'] as const;
+
+/** Paths the wide watch records: a guest home's watched subtrees, or a dom0 backend of a guest. */
+const WIDE = new RegExp(
+  `^/local/domain/(?:(\\d+)/(?:device|${GUEST_PATHS.join('|')})|0/backend/(?:${BACKEND_TYPES.join('|')})/(\\d+))(?:/|$)`,
+);
 
 export class XenstoreProbe {
   private readonly known = new Map<string, string>();
@@ -17,6 +22,8 @@ export class XenstoreProbe {
   private readonly unwatch: (() => Promise<void>)[] = [];
   private readonly guestOf = new Map<string, string>(); // root -> guest name
   private stopped = false;
+  private wide = false;
+  private readonly nameOf = new Map<number, string>(); // domid -> guest
   /** Reads and watch registrations in flight, so detach can wait for them. */
   private pending: Promise<unknown>[] = [];
 
@@ -28,6 +35,7 @@ export class XenstoreProbe {
 
   /** Watches a guest's paths (again after a migration or restore gave it a new domid and home). */
   async attach(guest: GuestRef, home: string): Promise<void> {
+    this.nameOf.set(guest.domid, guest.name);
     // Backends first, then frontends, then guest keys: when attaching to a guest whose devices
     // already exist (after a migration or restore) the backend's state and features are known
     // before the frontend's values are judged against them. All watches are registered before
@@ -36,6 +44,26 @@ export class XenstoreProbe {
     const fresh: string[] = [];
     for (const r of roots) if (await this.watchRoot(r, guest.name, false)) fresh.push(r);
     for (const r of fresh) await this.snapshot(r, guest.name);
+  }
+
+  /**
+   * Before a step that gives a guest a new domain (migrate, restore, an xl reboot): watch every
+   * guest domain's device, drivers, control, data and attr paths and the dom0 backends of every
+   * domain, so the new domain's devices are recorded from their creation, not from whenever the
+   * runner learns the new domid. Paths of domains not attached yet carry no guest name; the checks
+   * map them through the guest events.
+   */
+  async watchNewDomains(): Promise<void> {
+    if (this.wide || this.stopped) return;
+    this.wide = true;
+    const off = await this.xs.watch('/local/domain', (path, value) => {
+      const m = WIDE.exec(path);
+      if (!m) return;
+      const domid = Number(m[1] ?? m[2]);
+      if (m[1] !== undefined && domid === 0) return;
+      this.track(this.onChange(path, value, this.nameOf.get(domid)));
+    });
+    this.unwatch.push(off);
   }
 
   /** Stops watching; changes after this are not recorded. */
@@ -71,7 +99,7 @@ export class XenstoreProbe {
     }).catch(() => undefined);
   }
 
-  private async onChange(path: string, value: string | null | undefined, guest: string): Promise<void> {
+  private async onChange(path: string, value: string | null | undefined, guest: string | undefined): Promise<void> {
     if (this.stopped) return;
     const v = value !== undefined ? value : await this.xs.read(path).catch(() => null);
     this.record(path, v, guest);
@@ -81,7 +109,7 @@ export class XenstoreProbe {
     }
   }
 
-  private async snapshot(path: string, guest: string): Promise<void> {
+  private async snapshot(path: string, guest: string | undefined): Promise<void> {
     if (this.stopped) return;
     const value = await this.xs.read(path).catch(() => null);
     if (value === null) return;
@@ -90,7 +118,7 @@ export class XenstoreProbe {
     for (const c of [...children].sort()) await this.snapshot(`${path}/${c}`, guest);
   }
 
-  private record(path: string, value: string | null, guest: string, snapshot = false): void {
+  private record(path: string, value: string | null, guest: string | undefined, snapshot = false): void {
     if (this.stopped) return;
     if (value === null) {
       let any = false;
@@ -105,11 +133,11 @@ export class XenstoreProbe {
       if (this.known.get(path) === value) return;
       this.known.set(path, value);
     }
-    this.sink.emit({ ev: 'xs', inst: this.inst, path, value, guest, ...(snapshot ? { snapshot: true } : {}) });
+    this.sink.emit({ ev: 'xs', inst: this.inst, path, value, ...(guest !== undefined ? { guest } : {}), ...(snapshot ? { snapshot: true } : {}) });
     // follow a frontend's backend pointer into a backend domain we do not watch yet
     if (value && /\/device\/[a-z0-9]+\/\d+\/backend$/.test(path) && value.startsWith('/local/domain/')) {
       const covered = [...this.roots].some((r) => value === r || value.startsWith(r + '/'));
-      if (!covered) this.track(this.watchRoot(value, guest));
+      if (!covered && guest !== undefined) this.track(this.watchRoot(value, guest));
     }
   }
 }

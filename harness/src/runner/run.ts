@@ -15,7 +15,7 @@ import { RingProbe } from '../probes/ring-probe';
 import { XenstoreProbe } from '../probes/xenstore-probe';
 import type { TraceWriter } from '../trace/writer';
 import type { BundleOpener } from './bundle';
-import { errorInfo, Interrupted, isHostFailure } from './errors';
+import { errorInfo, Interrupted, isHostFailure, StepFailure } from './errors';
 import { runSteps, type StepContext } from './steps';
 import { TeardownStack } from './teardown';
 import { withDeadline } from './deadline';
@@ -114,6 +114,12 @@ function lastAbort(events: readonly TraceEvent[], inst: string): { code: string;
   return { code: 'HOST_FAILURE', message: 'the host failed' };
 }
 
+/** An undo that runs at most once (a timed fault may go off before the teardown tries again). */
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let p: Promise<void> | undefined;
+  return () => (p ??= fn());
+}
+
 type InstanceOutcome = 'completed' | 'aborted' | 'host-failure' | 'interrupted';
 
 async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceOutcome> {
@@ -156,9 +162,11 @@ async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceO
       }
       ctx.ringProbe.start();
       for (const f of s.faults) {
-        if (!host.faults) throw new Error(`fault ${f.name} needs the host capability 'fault-injection'`);
-        const off = await host.faults.inject(f, f.guest ? guests.get(f.guest) : undefined);
+        if (!host.faults) throw new StepFailure('CAPABILITY_MISSING', `fault ${f.name} needs the host capability 'fault-injection'`);
+        const off = once(await host.faults.inject(f, f.guest ? guests.get(f.guest) : undefined));
         teardown.defer(`fault ${f.name} off`, off);
+        // a scenario-wide fault with a duration goes off by itself after it (host time)
+        if (f.durationMs !== undefined) void host.clock.sleep(f.durationMs).then(off).catch(() => undefined);
       }
       for (const ref of guests.values()) await host.startGuest(ref);
       await runSteps(s.steps, '', ctx);

@@ -159,11 +159,13 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
       return s.resume(guestOf(ctx, step.guest));
     }
     case 'migrate': {
+      await ctx.xsProbe.watchNewDomains();
       const ref = await need(host.migrate, 'migrate', 'migrate').migrate(guestOf(ctx, step.guest));
       return rebind(ctx, ref);
     }
     case 'save-restore': {
       const sr = need(host.saveRestore, 'save-restore', 'save-restore');
+      await ctx.xsProbe.watchNewDomains();
       const image = await sr.save(guestOf(ctx, step.guest));
       return rebind(ctx, await sr.restore(guestOf(ctx, step.guest), image));
     }
@@ -216,6 +218,7 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
 async function reboot(ctx: StepContext, name: string): Promise<void> {
   const g = guestOf(ctx, name);
   const before = g.domid;
+  if (ctx.host.kind !== 'sim') await ctx.xsProbe.watchNewDomains(); // xl and XenAPI reboot into a new domain
   await ctx.host.rebootGuest(g);
   if (g.domid !== before) await rebind(ctx, g);
 }

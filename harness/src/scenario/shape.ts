@@ -127,7 +127,10 @@ export const scenarioShape: ElementShape = {
     faults: { shape: { children: { fault: { shape: { attrs: faultAttrs, children: { param: { shape: param } } }, min: 1 } } }, max: 1 },
     steps: { shape: stepsShape, min: 1, max: 1 },
     checks: {
-      shape: { children: { check: { shape: { attrs: { name: { type: types.enum(...Object.keys(CHECKS)), required: true } }, children: { param: { shape: param } } }, min: 1 } } },
+      shape: {
+        attrs: { only: { type: types.boolean() } },
+        children: { check: { shape: { attrs: { name: { type: types.enum(...Object.keys(CHECKS)), required: true } }, children: { param: { shape: param } } }, min: 1 } },
+      },
       max: 1,
     },
   },

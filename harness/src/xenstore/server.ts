@@ -41,6 +41,7 @@ export interface XenstoreServerOptions {
 }
 
 export { DOMID_SELF } from './ops';
+export type { XenstoreQuota } from './quota';
 
 interface DomainState {
   introduced: boolean;

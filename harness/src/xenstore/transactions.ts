@@ -11,6 +11,8 @@ interface TxNode {
   perms: Perms;
   children: string[];
   childBytes: number;
+  /** Generation as the transaction sees it: the node's at first access, a new one once changed. */
+  gen: number;
 }
 
 interface Accessed {
@@ -56,7 +58,7 @@ export class Transaction implements NodeView {
     const g = this.store.get(name);
     a = {
       name,
-      node: g ? { value: g.value, perms: g.perms, children: [...this.store.children(name)], childBytes: g.childBytes } : null,
+      node: g ? { value: g.value, perms: g.perms, children: [...this.store.children(name)], childBytes: g.childBytes, gen: g.gen } : null,
       checkGen: g ? g.gen : NO_GENERATION,
       modified: false,
       origPerms: g?.perms,
@@ -70,7 +72,7 @@ export class Transaction implements NodeView {
   get(name: string): NodeData | undefined {
     const a = this.snapshot(name);
     if (!a.node) return undefined;
-    return { value: a.node.value, perms: a.node.perms, gen: a.checkGen ?? 0, childBytes: a.node.childBytes, childCount: a.node.children.length };
+    return { value: a.node.value, perms: a.node.perms, gen: a.node.gen, childBytes: a.node.childBytes, childCount: a.node.children.length };
   }
 
   children(name: string): readonly string[] {
@@ -91,10 +93,10 @@ export class Transaction implements NodeView {
     const parent = this.snapshot(parentOf(name));
     if (!parent.node) throw new Error(`xenstore transaction: parent of ${name} missing`);
     const base = baseName(name);
-    parent.node = { ...parent.node, children: [...parent.node.children, base], childBytes: parent.node.childBytes + utf8Len(base) };
+    parent.node = { ...parent.node, children: [...parent.node.children, base], childBytes: parent.node.childBytes + utf8Len(base), gen: this.store.nextGen() };
     parent.modified = true;
     const a = this.snapshot(name);
-    a.node = { value, perms, children: [], childBytes: 0 };
+    a.node = { value, perms, children: [], childBytes: 0, gen: this.store.nextGen() };
     a.modified = true;
     this.nodeCreated = true;
     this.delta(perms[0].id, 1);
@@ -102,7 +104,7 @@ export class Transaction implements NodeView {
 
   setValue(name: string, value: Buffer): void {
     const a = this.snapshot(name);
-    a.node = { ...a.node!, value };
+    a.node = { ...a.node!, value, gen: this.store.nextGen() };
     a.modified = true;
   }
 
@@ -110,7 +112,7 @@ export class Transaction implements NodeView {
     const a = this.snapshot(name);
     this.delta(a.node!.perms[0].id, -1);
     this.delta(perms[0].id, 1);
-    a.node = { ...a.node!, perms };
+    a.node = { ...a.node!, perms, gen: this.store.nextGen() };
     a.modified = true;
   }
 
@@ -130,7 +132,7 @@ export class Transaction implements NodeView {
     const parent = this.snapshot(parentOf(name));
     if (parent.node) {
       const base = baseName(name);
-      parent.node = { ...parent.node, children: parent.node.children.filter((c) => c !== base), childBytes: parent.node.childBytes - utf8Len(base) };
+      parent.node = { ...parent.node, children: parent.node.children.filter((c) => c !== base), childBytes: parent.node.childBytes - utf8Len(base), gen: this.store.nextGen() };
       parent.modified = true;
     }
     return removed;

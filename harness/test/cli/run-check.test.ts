@@ -76,3 +76,21 @@ t.test('winpv run: bad filters are usage errors (exit 2)', async (t) => {
   t.equal(await main(['run', '--help'], c3.io), 0);
   t.match(c3.out, /default catalogue: scenarios\/ with tags smoke, nightly, release/);
 });
+
+t.test('winpv run --list prints the plan: default tags, shards, matrix instances', async (t) => {
+  const c = capture();
+  t.equal(await main(['run', '--list'], c.io), 0);
+  const lines = c.out.trim().split('\n');
+  t.match(lines[lines.length - 1], /^\d+ instances on sim$/);
+  t.ok(lines.includes('multi-page-ring[order=3]'));
+  t.notOk(lines.some((l) => l.startsWith('lab-')), 'lab scenarios are not in the default run');
+  const s1 = capture();
+  const s2 = capture();
+  await main(['run', '--list', '--shard', '1/2'], s1.io);
+  await main(['run', '--list', '--shard', '2/2'], s2.io);
+  const ids = (o: string) => o.trim().split('\n').slice(0, -1);
+  t.same([...ids(s1.out), ...ids(s2.out)].sort(), lines.slice(0, -1).sort(), 'two shards cover the run exactly');
+  const lab = capture();
+  await main(['run', '--list', '--tag', 'lab'], lab.io);
+  t.match(lab.out, /lab-pv-connect  \(skip: host sim lacks 'linux-guest'\)/);
+});

@@ -58,4 +58,29 @@ t.test('ring probe: periodic samples on the host clock, notify samples when some
     t.notSame([notify[i].req_prod, notify[i].rsp_prod], [notify[i - 1].req_prod, notify[i - 1].rsp_prod], 'a notify sample shows something new');
   }
   t.same([rings[0].dev, rings[0].queue, rings[0].ring, rings[0].nr_ents], ['vbd/51712', 0, 'blk', 32]);
+  const stats = trace.events.filter((e) => e.ev === 'backend.stats');
+  t.same(stats.map((e) => e.ev === 'backend.stats' && [e.dev, e.stats.rsp_prod]), [['vbd/51712', rings[rings.length - 1].rsp_prod]], 'backend counters at the end');
+});
+
+t.test('xenstore probe: before a migration it records the new domain from its first write', async (t) => {
+  const host = new FakeHost();
+  const trace = new TraceWriter();
+  const p = new XenstoreProbe(host.xenstore, trace, 'i');
+  await p.attach(g, '/local/domain/7');
+  await p.watchNewDomains();
+  host.xs.set('/local/domain/0/backend/vif/12/0/state', '2');
+  host.xs.set('/local/domain/12/device/vif/0/state', '1');
+  host.xs.set('/local/domain/12/memory/target', '1024');
+  host.xs.set('/local/domain/0/other', 'x');
+  await new Promise((r) => setImmediate(r));
+  await p.attach({ name: 'win', domid: 12, handle: '12' }, '/local/domain/12');
+  host.xs.set('/local/domain/12/device/vif/0/state', '4');
+  await p.detach();
+  const evs = trace.events.filter((e): e is XenstoreEvent => e.ev === 'xs');
+  const paths = evs.filter((e) => e.path.endsWith('/state') || e.path.includes('memory') || e.path.endsWith('/other')).map((e) => [e.path, e.value, e.guest ?? '-', e.snapshot ?? false]);
+  t.same(paths, [
+    ['/local/domain/0/backend/vif/12/0/state', '2', '-', false],
+    ['/local/domain/12/device/vif/0/state', '1', '-', false],
+    ['/local/domain/12/device/vif/0/state', '4', 'win', false],
+  ], 'live from the first write; nothing outside the watched subtrees; no duplicate from the attach snapshot');
 });

@@ -116,17 +116,33 @@ t.test('HTML escapes what it shows', async (t) => {
   t.notMatch(renderHtml(summary([evil]), [], { runId: 'r', startedAt: 'now', inputs: [], command: 'run' }), /<script>x/);
 });
 
-t.test('console: one line per instance off a terminal, and a summary', async (t) => {
-  let out = '';
-  const stream = { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream;
-  const c = new ConsoleReporter(stream, false);
-  c.onRunStart({ seed: 42, host: { kind: 'sim', label: 'sim' }, instances: ['a', 'b'] });
+/** A console reporter writing into a string, started for two instances. */
+function consoleInto(tty: boolean) {
+  const sink = { text: '' };
+  const stream = { write: (s: string) => ((sink.text += s), true) } as unknown as NodeJS.WritableStream;
+  const c = new ConsoleReporter(stream, tty);
+  c.onRunStart({ seed: 42, host: { kind: 'sim', label: 'sim' }, instances: ['vbd-connect', 'x'] });
   c.onInstanceStart('vbd-connect');
+  return { c, sink };
+}
+
+t.test('console: one line per instance off a terminal, and a summary', async (t) => {
+  const { c, sink } = consoleInto(false);
   c.onInstanceEnd(pass);
   c.onInstanceEnd(fail);
   c.onRunEnd(summary([pass, fail]));
+  const out = sink.text;
   t.match(out, /ok    vbd-connect \(1 checks, 1.2 s host time\)\n/);
   t.match(out, /FAIL  multi-page-ring\[order=2\]: ring-progress: win vbd\/51712 q0 blk: STUCK\n/);
   t.match(out, /failures:\n  multi-page-ring\[order=2\]: ring-progress/);
   t.notMatch(out, /\x1b/, 'no terminal escapes off a terminal');
+});
+
+t.test('console on a terminal: a progress line rewritten in place', async (t) => {
+  const { c, sink } = consoleInto(true);
+  t.match(sink.text, /\r\x1b\[2K\[1\/2\] vbd-connect \.\.\.$/);
+  c.onInstanceEnd(pass);
+  t.match(sink.text, /\r\x1b\[2Kok    vbd-connect/);
+  c.onRunEnd(summary([pass]));
+  t.match(sink.text, /1 passed, 2 failed/);
 });

@@ -120,3 +120,19 @@ t.test('a reporter that throws becomes a run error, the others still run', async
   t.equal(m.errors.length, 1);
   t.match(m.errors[0].error.message, /boom/);
 });
+
+t.test('scenario-wide faults are switched on before the guests start and off in teardown (or after their duration)', async (t) => {
+  const host = new FakeHost();
+  const trace = new TraceWriter();
+  const s = scenario('f', [install(), sleep(3000)], {
+    faults: [
+      { name: 'backend-stall', guest: 'win', params: {} },
+      { name: 'slow-backend', guest: 'win', durationMs: 1000, params: {} },
+    ],
+  });
+  await runPlan({ host, plan: planOf(s), specs, specHashes: {}, trace, reporter: new ReporterMultiplexer([]) });
+  const faults = trace.events.filter((e) => e.ev === 'fault').map((e) => (e.ev === 'fault' ? `${e.name} ${e.on ? 'on' : 'off'} @${e.t}` : ''));
+  t.same(faults, ['backend-stall on @0', 'slow-backend on @0', 'slow-backend off @1000', 'backend-stall off @3500']);
+  const started = trace.events.findIndex((e) => e.ev === 'guest' && e.what === 'started');
+  t.ok(trace.events.findIndex((e) => e.ev === 'fault') < started, 'on before the guest starts');
+});

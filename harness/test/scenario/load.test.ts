@@ -97,3 +97,11 @@ t.test('loadScenarios throws one input error listing every file problem', async 
   }
   t.throws(() => loadScenarios(['no/such/dir'], repo), { code: 'SCENARIO_NOT_FOUND' });
 });
+
+t.test('<checks only="true"> selects the listed checks; otherwise every check judges', async (t) => {
+  const [lab] = loadScenarios(['scenarios/lab-pv-connect.xml'], repo);
+  t.same(lab.checks.map((c) => c.name), ['devices-connected', 'ring-invariants', 'ring-progress', 'workload', 'guest-alive']);
+  const [ic] = loadScenarios(['scenarios/install-connect.xml'], repo);
+  t.equal(ic.checks.length, 11);
+  t.same(ic.checks.find((c) => c.name === 'workload')?.params, { tolerancePct: '10', maxP99Ms: '200' });
+});

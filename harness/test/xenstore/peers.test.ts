@@ -50,7 +50,7 @@ t.test('xenstore-utils: read, write, ls, list, rm, chmod, exists, watch', async 
   let out = '';
   watch.stdout.on('data', (d) => (out += d));
   const done = new Promise<number | null>((r) => watch.on('close', r));
-  while (!out.includes('/u\n')) await new Promise((r) => setTimeout(r, 10));
+  while (!out.includes('/u\n') && watch.exitCode === null) await new Promise((r) => setTimeout(r, 10));
   await run(bin['xenstore-write'], ['/u/w1', '1'], env);
   await run(bin['xenstore-rm'], ['/u/a'], env);
   t.equal(await done, 0);

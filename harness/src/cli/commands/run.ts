@@ -33,6 +33,7 @@ options:
   --shard k/n       only shard k of n (stable by instance id; merge with winpv report merge)
   --report-dir DIR  where run directories go (default: reports/ of this checkout)
   --reporter R      console (default), tap (TAP 14 on stdout) or none
+  --list            print the instances this run would run (and the skips with their reasons), run nothing
   --config FILE     config file (default: $WINPV_CONFIG or ~/.config/winpv/config.json)
 
 exit status: 0 all passed, 1 a check failed or the run stopped early, 2 bad input, 3 host failure
@@ -52,6 +53,7 @@ const command: Command = {
       'report-dir': { type: 'string' },
       reporter: { type: 'string' },
       config: { type: 'string' },
+      list: { type: 'boolean' },
     }, { positionals: true });
     if (!parsed) return ExitCode.ok;
     const { values: v, positionals } = parsed;
@@ -77,6 +79,11 @@ const command: Command = {
     const host = createHost(cfg.host, { specs });
     const thePlan = plan(scenarios, { seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, hostKind: host.kind });
     if (thePlan.instances.length === 0) throw usageError('no scenario instance matches the filters');
+    if (v.list) {
+      for (const i of thePlan.instances) ctx.out.write(`${i.id}${i.skip ? `  (skip: ${i.skip})` : ''}\n`);
+      ctx.out.write(`${thePlan.instances.length} instance${thePlan.instances.length === 1 ? '' : 's'} on ${host.label}\n`);
+      return ExitCode.ok;
+    }
 
     const started = new Date(); // the run's date lives in summary.json only, never in the trace
     const { runId, dir } = newRunDir(cfg.reportDir, started, cfg.seed, shard ? `-shard${shard.index}of${shard.count}` : '');

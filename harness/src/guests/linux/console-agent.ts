@@ -20,6 +20,8 @@ export interface ConsoleChannel {
   peer: { address: string; run(script: string, timeoutMs: number): Promise<{ code: number | null; stdout: string }> };
   /** The guest's address on the bridge. */
   guestAddress: string;
+  /** Whether the domain still runs (a crashed or destroyed guest never answers: stop waiting). */
+  alive?(): Promise<boolean>;
   sleep(ms: number): Promise<void>;
 }
 
@@ -69,7 +71,7 @@ export class LinuxConsoleAgent implements GuestAgent {
     const endRe = new RegExp(`@@winpv-end ${id} (\\d+)`);
     let seen = '';
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    for (let polls = 1; Date.now() < deadline; polls++) {
       const r = await this.ch.readFrom(off);
       seen += r.text.replace(/\r/g, '');
       off = r.next;
@@ -79,6 +81,10 @@ export class LinuxConsoleAgent implements GuestAgent {
         const start = seen.indexOf(begin);
         const body = seen.slice(start < 0 ? 0 : start + begin.length, end.index).replace(/^\n/, '');
         return { status: Number(end[1]), output: body };
+      }
+      if (polls % 10 === 0 && this.ch.alive && !(await this.ch.alive())) {
+        this.offset = off;
+        throw hostError('GUEST_GONE', `guest ${this.guest} stopped running during command ${id}; console tail:\n${seen.slice(-800)}`);
       }
       await this.ch.sleep(300);
     }

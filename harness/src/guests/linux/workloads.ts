@@ -106,16 +106,25 @@ export function netScript(w: NetWorkloadStep, a: { guestAddress: string; peerAdd
     `ip addr add ${a.guestAddress}/24 dev eth0 2>/dev/null; ip link set eth0 up`,
     `ping -c 3 -W 2 ${a.peerAddress} > /tmp/ping 2>&1; got=$(grep -c "bytes from" /tmp/ping)`,
     'echo "@@r lost=$(( 3 - got ))"',
-    'sleep 1',
-    't0=$(cs)',
+    // the far end is started over SSH at the same moment: retry a refused connection (a quick
+    // failure) until it listens; a stream that ran is never repeated
+    'i=0',
+    'while :; do',
+    '  t0=$(cs)',
     send
-      ? `timeout ${secs} nc ${a.peerAddress} ${port} -e dd if=/dev/zero bs=65536; t1=$(cs)`
-      : `rm -f /tmp/nbytes; nc ${a.peerAddress} ${port} -e sh -c 'wc -c > /tmp/nbytes'; t1=$(cs); echo "@@r bytes=$(cat /tmp/nbytes)"`,
+      ? `  timeout ${secs} nc ${a.peerAddress} ${port} -e dd if=/dev/zero bs=65536 2>/dev/null`
+      : `  rm -f /tmp/nbytes; nc ${a.peerAddress} ${port} -e sh -c 'wc -c > /tmp/nbytes' 2>/dev/null`,
+    '  t1=$(cs)',
+    '  [ $((t1 - t0)) -gt 50 ] && break',
+    '  i=$((i+1)); [ $i -ge 60 ] && break',
+    '  sleep 1',
+    'done',
+    ...(send ? [] : ['echo "@@r bytes=$(cat /tmp/nbytes 2>/dev/null)"']),
     'echo "@@r centis=$((t1-t0))"',
   ].join('\n');
   const peer = send
-    ? `f=$(mktemp); timeout ${secs + 30} busybox nc -l -p ${port} -e sh -c 'wc -c > "$0"' "$f"; echo "@@r bytes=$(cat "$f")"; rm -f "$f"`
-    : `timeout ${secs + 1} busybox nc -l -p ${port} -e dd if=/dev/zero bs=65536; true`;
+    ? `f=$(mktemp); timeout ${secs + 60} busybox nc -l -p ${port} -e sh -c 'wc -c > "$0"' "$f"; echo "@@r bytes=$(cat "$f")"; rm -f "$f"`
+    : `timeout ${secs + 60} busybox nc -l -p ${port} -e timeout ${secs} dd if=/dev/zero bs=65536; true`;
   return { guest, peer };
 }
 

@@ -7,11 +7,11 @@ import type { BoundDriver, DriverBundle, DriverStatus, GuestAgent } from '../../
 import type { BlockWorkloadStep, DeviceRef, NetWorkloadStep } from '../../model/scenario';
 import type { BlockResult, NetResult } from '../../model/trace';
 import type { DriverName } from '../../model/spec';
-import { hostError, inputError, WinpvError } from '../../model/errors';
+import { inputError } from '../../model/errors';
 import type { SshConnection } from '../../remote/ssh';
 import { parseDiskspdXml } from '../../workloads/diskspd';
 import { parseNtttcpXml } from '../../workloads/ntttcp';
-import { runPs, runPsJson } from './powershell';
+import { guestError, runPs, runPsJson } from './powershell';
 import { installedDriver, parseAddDriver, parseEnumDevices } from './pnputil';
 
 /** What the agent needs from the host it runs on. */
@@ -20,6 +20,11 @@ export interface WindowsGuestLink {
   connect(): Promise<SshConnection>;
   /** The address peers reach this guest at (NTttcp). */
   address(): Promise<string>;
+  /** ntttcp-for-linux in dom0, the far end of a network workload without a peer guest. */
+  dom0Ntttcp?: {
+    address(): Promise<string>;
+    run(role: 'r' | 's', o: { threads: number; ip: string; seconds: number }): Promise<void>;
+  };
   /** Insert a bundle ISO (by name, from the host's ISO SR) into the guest's CD drive. */
   insertIso?(name: string): Promise<void>;
   /** XENVBD target id of a disk, when the host can read it from xenstore. */
@@ -52,7 +57,7 @@ export class WindowsAgent implements GuestAgent {
       const r = await runPs(ssh, 'pnputil-add', { inf }, `& pnputil.exe /add-driver $p.inf /install\nexit $LASTEXITCODE`, { okCodes: [0, 259, 3010], timeoutMs: 10 * 60_000 });
       const res = parseAddDriver(r.stdout, r.code ?? -1);
       if (res.failed.length || (res.added === 0 && r.code !== 259)) {
-        throw hostError('GUEST_DRIVER_INSTALL', `${this.link.name}: pnputil could not install ${drv} (${inf}): ${res.failed.join('; ') || 'no package added'}`);
+        throw guestError('GUEST_DRIVER_INSTALL', `${this.link.name}: pnputil could not install ${drv} (${inf}): ${res.failed.join('; ') || 'no package added'}`);
       }
       this.link.log?.('info', `${this.link.name}: ${drv} ${bundle.version} added as ${res.published.join(', ') || '(already present)'}${res.rebootRequired ? ', reboot required' : ''}`);
       reboot ||= res.rebootRequired;
@@ -97,10 +102,10 @@ export class WindowsAgent implements GuestAgent {
 
   /** The bundle as an ISO in the guest's CD drive: one folder per driver at the root of the disc. */
   private async mount(ssh: SshConnection, bundle: DriverBundle, iso: string): Promise<Map<DriverName, string>> {
-    if (!this.link.insertIso) throw new WinpvError('host', 'BUNDLE_ISO_UNSUPPORTED', `${this.link.name}: this host cannot insert ISO ${iso}`);
+    if (!this.link.insertIso) throw guestError('BUNDLE_ISO_UNSUPPORTED', `${this.link.name}: this host cannot insert ISO ${iso}`);
     await this.link.insertIso(iso);
     const cd = await runPsJson<{ Letter: string }>(ssh, 'cd-drive', {}, CD_SCRIPT);
-    if (!/^[A-Z]$/.test(cd.Letter)) throw hostError('GUEST_OUTPUT', `${this.link.name}: no CD drive letter for ${iso}`);
+    if (!/^[A-Z]$/.test(cd.Letter)) throw guestError('GUEST_OUTPUT', `${this.link.name}: no CD drive letter for ${iso}`);
     return new Map(bundle.drivers.map((d) => [d, `${cd.Letter}:\\${d}\\${d}.inf`]));
   }
 
@@ -159,29 +164,36 @@ export class WindowsAgent implements GuestAgent {
   }
 
   async netWorkload(w: NetWorkloadStep, peer?: GuestAgent): Promise<{ result: NetResult; raw?: string }> {
-    if (!(peer instanceof WindowsAgent)) {
-      throw new WinpvError('host', 'NOT_IMPLEMENTED', `${this.link.name}: network workloads on XenAPI need a second Windows guest as the peer (ntttcp-for-linux in dom0 is not implemented)`);
-    }
     const seconds = Math.max(1, Math.round(w.durationMs / 1000));
-    const receiverIp = w.direction === 'receive' ? await this.link.address() : await peer.link.address();
-    const [sender, receiver] = w.direction === 'receive' ? [peer, this as WindowsAgent] : [this as WindowsAgent, peer];
-    const common = { threads: w.threads, ip: receiverIp, seconds };
-    const recv = receiver.ntttcp('r', common);
-    const send = sender.ntttcp('s', common);
-    const [r, s] = await Promise.all([recv, send]);
-    const raw = w.direction === 'receive' ? r : s;
+    // 'both' runs as 'send' (one NTttcp pair); the result is this guest's side.
+    const receiving = w.direction === 'receive';
+    let raw: string;
+    if (peer instanceof WindowsAgent) {
+      const ip = receiving ? await this.link.address() : await peer.link.address();
+      const [sender, receiver] = receiving ? [peer, this as WindowsAgent] : [this as WindowsAgent, peer];
+      const [r, s] = await Promise.all([receiver.ntttcp('r', { threads: w.threads, ip, seconds }), sender.ntttcp('s', { threads: w.threads, ip, seconds })]);
+      raw = receiving ? r : s;
+    } else if (!peer && this.link.dom0Ntttcp) {
+      // ntttcp-for-linux in dom0 is the other end; neither side waits for the other's sync port.
+      const dom0 = this.link.dom0Ntttcp;
+      const ip = receiving ? await this.link.address() : await dom0.address();
+      const here = this.ntttcp(receiving ? 'r' : 's', { threads: w.threads, ip, seconds, noSync: true });
+      const there = dom0.run(receiving ? 's' : 'r', { threads: w.threads, ip, seconds });
+      [raw] = await Promise.all([here, there]);
+    } else {
+      throw guestError('NOT_IMPLEMENTED', `${this.link.name}: network workloads need a peer: a second Windows guest, or ntttcp-for-linux in dom0 (this host has no dom0 access)`);
+    }
     return { result: parseNtttcpXml(raw, `${this.link.name}:ntttcp`), raw };
   }
 
-  private async ntttcp(role: 'r' | 's', o: { threads: number; ip: string; seconds: number }): Promise<string> {
+  private async ntttcp(role: 'r' | 's', o: { threads: number; ip: string; seconds: number; noSync?: boolean }): Promise<string> {
     const ssh = await this.ssh();
-    const args = [`-${role}`, '-m', `${o.threads},*,${o.ip}`, '-t', String(o.seconds), '-xml', 'C:\\winpv\\ntttcp.xml'];
+    const args = [`-${role}`, '-m', `${o.threads},*,${o.ip}`, '-t', String(o.seconds), ...(o.noSync ? ['-ns'] : []), '-xml', 'C:\\winpv\\ntttcp.xml'];
     const r = await runPs(ssh, 'ntttcp', { args, xml: 'C:\\winpv\\ntttcp.xml' }, NTTTCP_SCRIPT, { timeoutMs: (o.seconds + 120) * 1000 });
     return r.stdout;
   }
 }
 
-/** XENVBD numbers disks by target id; without xenstore, the Xen vdev's disk index is the best guess. */
 function defaultTarget(dev: DeviceRef): number {
   const id = Number(dev.split('/')[1]);
   if (id >= 51712) return (id - 51712) >> 4;

@@ -2,7 +2,11 @@
 // (UTF-16LE, base64), so nothing is reinterpreted by cmd.exe; values reach the script only as one
 // JSON document in a single-quoted PowerShell literal (psQuote), never spliced into code.
 import type { SshConnection } from '../../remote/ssh';
-import { hostError } from '../../model/errors';
+import { WinpvError } from '../../model/errors';
+
+/** What a guest answers (a failed command, bad output) fails the scenario, not the run: the runner
+ *  stops a run only on host and infrastructure errors (an SSH connection that drops is one). */
+export const guestError = (code: string, message: string) => new WinpvError('input', code, message);
 import { psQuote } from '../../util/quote';
 
 export const OP_MARKER = '# winpv:';
@@ -33,7 +37,7 @@ export async function runPs(ssh: SshConnection, op: string, params: Record<strin
   const r = await ssh.execLine(encodedCommand(psScript(op, params, body)), { timeoutMs: opts.timeoutMs });
   const ok = opts.okCodes ?? [0];
   if (r.code === null || !ok.includes(r.code)) {
-    throw hostError('GUEST_COMMAND', `${op} failed in the guest (exit ${r.code ?? r.signal}): ${firstLines(r.stderr || r.stdout)}`);
+    throw guestError('GUEST_COMMAND', `${op} failed in the guest (exit ${r.code ?? r.signal}): ${firstLines(r.stderr || r.stdout)}`);
   }
   return r;
 }
@@ -44,7 +48,7 @@ export async function runPsJson<T>(ssh: SshConnection, op: string, params: Recor
   try {
     return JSON.parse(r.stdout.replace(/^\uFEFF/, '')) as T;
   } catch {
-    throw hostError('GUEST_OUTPUT', `${op}: the guest did not answer JSON: ${firstLines(r.stdout)}`);
+    throw guestError('GUEST_OUTPUT', `${op}: the guest did not answer JSON: ${firstLines(r.stdout)}`);
   }
 }
 

@@ -127,6 +127,8 @@ export class Dom0Xenstore implements XenstoreView {
     }
     const sub = (changed: string, value: string | null) => {
       if (changed === path || changed.startsWith(path.endsWith('/') ? path : `${path}/`)) onChange(changed, value);
+      // Removing an ancestor fires the watches below it too, each with its own path (as xenstored does).
+      else if (value === null && path.startsWith(`${changed}/`)) onChange(path, null);
     };
     s.subscribers.add(sub);
     await s.ready;

@@ -18,7 +18,7 @@ import { sshTarget } from './config';
 import { NULL_REF, num, XapiSession } from './session';
 import { buildGuest, userdeviceOf } from './guest-build';
 import { destroyVm } from './teardown';
-import { newRunId, OWNER_KEY, RUN_KEY, tagsFor } from './tags';
+import { newRunId, OWNER_KEY, RUN_KEY, tagsFor, vmName } from './tags';
 import { Dom0Rings, Dom0Xenstore } from './dom0';
 
 interface XGuest {
@@ -33,6 +33,9 @@ interface XGuest {
   agent?: WindowsAgent;
   ssh?: Promise<SshConnection>;
   destroyed: boolean;
+  /** Disks (VDI by userdevice) and VIF networks of devices unplugged, for a replug. */
+  detachedDisks: Map<string, string>;
+  detachedNetworks: Map<number, string>;
 }
 
 const POWER: Record<string, GuestPowerState> = { Running: 'running', Paused: 'paused', Suspended: 'suspended', Halted: 'halted' };
@@ -181,7 +184,7 @@ export class XapiHost implements HostBackend {
         created: (ref) => {
           vmRef = ref;
           // Registered at once: destroyGuest can remove a half-built guest.
-          const g: XGuest = { ref: { name: shape.name, domid: -1, handle: ref }, vm: ref, inst, shape, owner, busy: 0, last: { power: 'Halted', domid: -1 }, destroyed: false };
+          const g: XGuest = { ref: { name: shape.name, domid: -1, handle: ref }, vm: ref, inst, shape, owner, busy: 0, last: { power: 'Halted', domid: -1 }, destroyed: false, detachedDisks: new Map(), detachedNetworks: new Map() };
           this.guests.set(ref, g);
         },
       });
@@ -353,6 +356,7 @@ export class XapiHost implements HostBackend {
       address: async () => this.ipOf(g) ?? (await this.s.waitFor(`${g.ref.name}'s IP`, this.cfg.timeouts.bootMs, () => this.ipOf(g))),
       vbdTarget: (dev) => this.vbdTarget(g, dev),
       insertIso: (name) => this.insertIso(g.ref, name),
+      dom0Ntttcp: this.cfg.dom0 ? { address: async () => this.dom0Address(), run: (role, o) => this.dom0Ntttcp(role, o) } : undefined,
       log: (level, msg) => this.trace?.emit({ ev: 'log', inst: g.inst, level, msg }),
     });
     return g.agent;
@@ -403,14 +407,25 @@ export class XapiHost implements HostBackend {
 
   // ------------------------------------------------------------------------------------------ dom0
 
+  /** Address of the pool member running the guests (the pool master when none runs). */
+  private dom0Address(): string {
+    const running = [...this.guests.values()].map((g) => this.vm(g)).find((vm) => vm && vm.resident_on !== NULL_REF);
+    const hostRef = (running?.resident_on as string | undefined) ?? (this.s.all('pool')[0]?.master as string);
+    return (this.s.get(hostRef)?.address as string | undefined) ?? new URL(this.cfg.url).hostname;
+  }
+
+  /** ntttcp-for-linux in dom0 as the far end of a guest's NTttcp (-N: no sync port handshake). */
+  private async dom0Ntttcp(role: 'r' | 's', o: { threads: number; ip: string; seconds: number }): Promise<void> {
+    const r = await (await this.dom0()).exec(['ntttcp', `-${role}`, '-N', '-m', `${o.threads},*,${o.ip}`, '-t', String(o.seconds)], { timeoutMs: (o.seconds + 120) * 1000 });
+    if (r.code === 127) throw new WinpvError('input', 'DOM0_NTTTCP_MISSING', `ntttcp (ntttcp-for-linux) is not installed in dom0 of ${this.dom0Address()}: install it there, or give the network workload a peer guest`);
+    if (r.code !== 0) throw new WinpvError('input', 'DOM0_NTTTCP_FAILED', `ntttcp in dom0 failed (exit ${r.code}): ${r.stderr.trim().split('\n')[0] ?? ''}`);
+  }
+
   /** dom0 of the host running the guests (the pool master when none runs). */
   private dom0(): Promise<SshConnection> {
     const cred = this.cfg.dom0;
     if (!cred) return Promise.reject(hostError('XAPI_NO_DOM0', 'dom0 SSH is switched off for this host (dom0Ssh: false)'));
-    const running = [...this.guests.values()].map((g) => this.vm(g)).find((vm) => vm && vm.resident_on !== NULL_REF);
-    const hostRef = (running?.resident_on as string | undefined) ?? (this.s.all('pool')[0]?.master as string);
-    const host = this.s.get(hostRef);
-    const address = (host?.address as string | undefined) ?? new URL(this.cfg.url).hostname;
+    const address = this.dom0Address();
     let c = this.dom0Conns.get(address);
     if (!c) {
       c = SshConnection.connect(sshTarget(cred, address), { timeoutMs: 20_000 });
@@ -487,22 +502,30 @@ export class XapiHost implements HostBackend {
     attachVbd: async (ref, vbd: VbdShape) => {
       const g = this.g(ref);
       const ud = userdeviceOf(vbd.vdev);
-      const vdi = await this.s.call<string>('VDI.create', {
-        name_label: `${g.owner}:${vbd.vdev}`, name_description: 'winpv hot-plugged disk', SR: this.s.all('pool')[0]?.default_SR, virtual_size: vbd.sizeMiB * 2 ** 20,
-        type: 'user', sharable: false, read_only: false, other_config: tagsFor(this.runId, g.owner, new Date()), xenstore_data: {}, sm_config: {}, tags: [],
+      const tags = tagsFor(this.runId, g.owner, new Date());
+      // A disk unplugged earlier comes back with its data: the same VDI in a new VBD.
+      let vdi = g.detachedDisks.get(ud);
+      g.detachedDisks.delete(ud);
+      vdi ??= await this.s.call<string>('VDI.create', {
+        name_label: `${vmName(this.runId, g.owner)}:${vbd.vdev}`, name_description: 'winpv hot-plugged disk', SR: this.s.all('pool')[0]?.default_SR, virtual_size: vbd.sizeMiB * 2 ** 20,
+        type: 'user', sharable: false, read_only: false, other_config: tags, xenstore_data: {}, sm_config: {}, tags: [],
       });
       const vbdRef = await this.s.call<string>('VBD.create', {
         VM: g.vm, VDI: vdi, userdevice: ud, bootable: false, mode: vbd.mode === 'r' ? 'RO' : 'RW', type: 'Disk', empty: false,
-        other_config: tagsFor(this.runId, g.owner, new Date()), qos_algorithm_type: '', qos_algorithm_params: {},
+        other_config: tags, qos_algorithm_type: '', qos_algorithm_params: {},
       });
       await this.s.callAsync('VBD.plug', vbdRef);
-      return this.deviceOf(vbdRef);
+      const name = await this.s.waitFor(`${ref.name}'s new disk to attach`, this.cfg.timeouts.bootMs, () => {
+        const v = this.s.get(vbdRef);
+        return v?.currently_attached === true && v.device ? String(v.device) : undefined;
+      });
+      return `vbd/${vdevNumber(name)}` as DeviceRef;
     },
     attachVif: async (ref, vif: VifShape) => {
       const g = this.g(ref);
       const vm = this.vm(g)!;
       const first = ((vm.VIFs as string[]) ?? []).map((v) => this.s.get(v)).find(Boolean);
-      const network = (first?.network as string | undefined) ?? this.s.all('network')[0]!.$ref;
+      const network = g.detachedNetworks.get(vif.devid) ?? (first?.network as string | undefined) ?? this.s.all('network')[0]!.$ref;
       const vifRef = await this.s.call<string>('VIF.create', {
         device: String(vif.devid), network, VM: g.vm, MAC: vif.mac ?? '', MTU: 1500, other_config: tagsFor(this.runId, g.owner, new Date()),
         qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default', ipv4_allowed: [], ipv6_allowed: [],
@@ -513,17 +536,14 @@ export class XapiHost implements HostBackend {
     detach: async (ref, dev, opts) => {
       const g = this.g(ref);
       const devRef = this.findDevice(g, dev);
+      const rec = this.s.get(devRef);
       const cls = dev.startsWith('vbd/') ? 'VBD' : 'VIF';
       await this.s.callAsync(`${cls}.${opts.surprise ? 'unplug_force' : 'unplug'}`, devRef);
       await this.s.call(`${cls}.destroy`, devRef);
+      if (cls === 'VBD' && rec && rec.VDI !== NULL_REF) g.detachedDisks.set(String(rec.userdevice), String(rec.VDI));
+      if (cls === 'VIF' && rec) g.detachedNetworks.set(Number(rec.device), String(rec.network));
     },
   };
-
-  /** `vbd/<devid>` from the device name XAPI gave the VBD once attached (hda = 768, xvdb = 51728, ...). */
-  private deviceOf(vbdRef: string): DeviceRef {
-    const vbd = this.s.get(vbdRef);
-    return `vbd/${vdevNumber(String(vbd?.device ?? ''))}` as DeviceRef;
-  }
 
   private findDevice(g: XGuest, dev: DeviceRef): string {
     const vm = this.vm(g)!;

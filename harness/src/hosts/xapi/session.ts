@@ -149,13 +149,19 @@ export class XapiSession {
   }
 
   async close(): Promise<void> {
+    // Wake the event loop's long-poll event.from (an injected event on the pool) and log out while
+    // it pauses between polls: it then waits for a reconnect instead of polling a dead session.
+    const pool = this.client.pool;
+    if (this.client.status === 'connected' && pool) await this.client.call('event.inject', 'pool', pool.$ref).catch(() => undefined);
     try {
       await this.client.disconnect();
     } catch {
       // already gone
     }
-    // The event loop may still be parked in a long-poll event.from (up to 60 s); xen-api has no way
-    // to abort it, so its HTTP dispatcher is destroyed to end the request now.
+    // xen-api sends session.logout without waiting for it, and the woken event.from is still on its
+    // way back: give both a moment before the dispatcher goes. Anything still pending after that
+    // (an XAPI that did not wake the long poll: up to 60 s) is cut by destroying the dispatcher.
+    await new Promise((r) => setTimeout(r, 200));
     const dispatcher = (this.client as unknown as { _undiciDispatcher?: { destroy(): Promise<void> } })._undiciDispatcher;
     await dispatcher?.destroy().catch(() => undefined);
   }

@@ -4,9 +4,9 @@
 import { hostError, WinpvError } from '../../model/errors';
 import type { Capability } from '../../model/catalog';
 import type {
-  BackendControlCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, SaveRestoreCapability,
+  BackendControlCapability, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, SaveRestoreCapability,
 } from '../../model/host';
-import type { DeviceRef, GuestShape, VbdShape, VifShape } from '../../model/scenario';
+import type { DeviceRef, FaultConfig, GuestShape, VbdShape, VifShape } from '../../model/scenario';
 import type { GuestLifecycle, TraceSink } from '../../model/trace';
 import { LinuxConsoleAgent, type ConsoleChannel } from '../../guests/linux/console-agent';
 import { Dom0, type Dom0Link } from './dom0';
@@ -28,6 +28,8 @@ interface GuestRecord {
   inst: string;
   shape: GuestShape;
   files: string[];
+  /** Loop devices set up for the guest's disks (released at destroy). */
+  loops: string[];
   agent?: GuestAgent;
   consoleOffset: number;
 }
@@ -74,14 +76,33 @@ export class XlHost implements HostBackend {
     return this.ringView;
   }
 
+  private async connect(): Promise<void> {
+    const link = await this.opts.connect();
+    link.onClose((err) => {
+      if (err && this.dom0Conn?.link === link) this.dropped = err instanceof WinpvError ? err : hostError('SSH_DROPPED', `connection to ${this.label} dropped: ${err.message}`);
+    });
+    this.dom0Conn = new Dom0(link, this.label);
+    this.dropped = undefined;
+    this.xs?.stopAll();
+    this.xs = new XlXenstore(this.dom0Conn);
+    this.ringView = new XlRings(this.dom0Conn, (g) => this.devices(g));
+  }
+
+  /** Teardown after the connection dropped: one new connection, so what the run created is still removed. */
+  private async reconnectForTeardown(): Promise<void> {
+    if (!this.dropped) return;
+    const why = this.dropped;
+    try {
+      await this.connect();
+    } catch {
+      throw why;
+    }
+  }
+
   async open(trace: TraceSink, _opts: { seed: number }): Promise<void> {
     this.trace = trace;
     this.t0 = Date.now();
-    const link = await this.opts.connect();
-    link.onClose((err) => {
-      if (err) this.dropped = err instanceof WinpvError ? err : hostError('SSH_DROPPED', `connection to ${this.label} dropped: ${err.message}`);
-    });
-    this.dom0Conn = new Dom0(link, this.label);
+    await this.connect();
     const info = await this.dom0.try(['xl', 'info']);
     if (info.code !== 0) throw hostError('XL_UNAVAILABLE', `\`xl info\` failed on ${this.label}: ${info.stderr.trim()} (is this a Xen dom0 with the toolstack running?)`);
     if (!/virt_caps\s*:.*\bhvm\b/.test(info.stdout)) this.capabilities = new Set([...this.capabilities].filter((c) => c !== 'windows-guest'));
@@ -90,8 +111,6 @@ export class XlHost implements HostBackend {
     if (hasPvGuest.code !== 0) this.capabilities = new Set([...this.capabilities].filter((c) => c !== 'linux-guest'));
     const addr = await this.dom0.try(['ip', '-4', '-o', 'addr', 'show', 'dev', BRIDGE]);
     this.bridgeAddress = /inet (\d+\.\d+\.\d+\.\d+)/.exec(addr.stdout)?.[1] ?? '';
-    this.xs = new XlXenstore(this.dom0);
-    this.ringView = new XlRings(this.dom0, (g) => this.devices(g));
   }
 
   async close(): Promise<void> {
@@ -128,16 +147,17 @@ export class XlHost implements HostBackend {
     const name = domainName(inst, shape.name);
     if ((await this.domid(name)) !== undefined) await this.dom0.try(['xl', 'destroy', name]); // left over by a crashed run
     const files: string[] = [];
+    const loops: string[] = [];
     const disks: Record<string, string> = {};
     for (const [i, vbd] of shape.vbds.entries()) {
       if (i === 0 && shape.image) {
         disks[vbd.vdev] = shape.image;
         continue;
       }
-      const f = `${RUN_DIR}/${name}-${vbd.vdev}.img`;
-      await this.dom0.run(['truncate', '-s', `${Math.max(1, Math.floor(vbd.sizeMiB))}M`, f]);
-      files.push(f);
-      disks[vbd.vdev] = f;
+      const { file, loop } = await this.makeDisk(name, vbd);
+      files.push(file);
+      loops.push(loop);
+      disks[vbd.vdev] = loop;
     }
     const cfg = `${RUN_DIR}/${name}.cfg`;
     await this.dom0Conn!.link.putFile(Buffer.from(xlConfig(name, shape, { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, disks }, { bridge: BRIDGE })), cfg);
@@ -148,13 +168,25 @@ export class XlHost implements HostBackend {
     const domid = await this.domid(name);
     if (domid === undefined) throw hostError('XL_CREATE', `xl create ${name} returned but the domain is not listed`);
     const ref: GuestRef = { name: shape.name, domid, handle: name };
-    const rec: GuestRecord = { ref, inst, shape, files, consoleOffset };
+    const rec: GuestRecord = { ref, inst, shape, files, loops, consoleOffset };
     this.guests.set(name, rec);
     // Backend overrides (e.g. max-ring-page-order 0) are written while the frontends cannot yet read them.
     for (const vbd of shape.vbds) await this.overrideBackend(domid, `vbd/${vdevToDevid(vbd.vdev)}`, vbd.backend);
     for (const vif of shape.vifs) await this.overrideBackend(domid, `vif/${vif.devid}`, vif.backend);
     this.emit(rec, 'created');
     return ref;
+  }
+
+  /** A sparse disk file behind a loop device. The loop is set up here rather than by the block
+   *  hotplug script: libxl kills hotplug scripts after 10 s, and the script's file path (locking,
+   *  scanning every loop device) took longer than that in the lab on a loaded machine; for a block
+   *  device the script only records it. */
+  private async makeDisk(name: string, vbd: VbdShape): Promise<{ file: string; loop: string }> {
+    const file = `${RUN_DIR}/${name}-${vbd.vdev}.img`;
+    await this.dom0.run(['truncate', '-s', `${Math.max(1, Math.floor(vbd.sizeMiB))}M`, file]);
+    const loop = (await this.dom0.run(['losetup', '--find', '--show', file])).trim();
+    if (!/^\/dev\/loop\d+$/.test(loop)) throw hostError('XL_LOOP', `losetup gave no loop device for ${file}: ${loop}`);
+    return { file, loop };
   }
 
   private async overrideBackend(domid: number, dev: string, keys: Record<string, string>): Promise<void> {
@@ -187,10 +219,13 @@ export class XlHost implements HostBackend {
   async destroyGuest(guest: GuestRef): Promise<void> {
     const rec = this.guests.get(guest.handle);
     if (!rec) return;
+    await this.reconnectForTeardown();
     if ((await this.domid(rec.ref.handle)) !== undefined) {
+      await this.emitBackendStats(rec).catch(() => undefined); // the final counters
       await this.dom0.run(['xl', 'destroy', rec.ref.handle]);
       this.emit(rec, 'destroyed');
     }
+    for (const loop of rec.loops) await this.dom0.try(['losetup', '--detach', loop]);
     if (rec.files.length) await this.dom0.try(['rm', '-f', '--', ...rec.files]);
     this.guests.delete(guest.handle);
   }
@@ -225,8 +260,26 @@ export class XlHost implements HostBackend {
     if (rec.shape.os !== 'linux' || rec.shape.image) {
       throw new WinpvError('host', 'NOT_SUPPORTED', `guest ${guest.name}: the xl backend drives the lab's Linux reference guest; a Windows guest agent for xl hosts is not built yet`);
     }
-    rec.agent ??= new LinuxConsoleAgent(guest.name, this.consoleChannel(rec));
+    if (!rec.agent) {
+      const linux = new LinuxConsoleAgent(guest.name, this.consoleChannel(rec));
+      // After every workload the backends' counters go into the trace (blkback statistics/, netback rings).
+      const withStats = <T>(p: Promise<T>): Promise<T> => p.finally(() => this.emitBackendStats(rec).catch(() => undefined));
+      rec.agent = {
+        installDrivers: (b) => linux.installDrivers(b),
+        driverStatus: () => linux.driverStatus(),
+        blockWorkload: (w) => withStats(linux.blockWorkload(w)),
+        netWorkload: (w, peer) => withStats(linux.netWorkload(w, peer)),
+      };
+    }
     return rec.agent;
+  }
+
+  /** One backend.stats event per device of the guest, as dom0 reports the counters now. */
+  async emitBackendStats(rec: GuestRecord): Promise<void> {
+    for (const dev of await this.devices(rec.ref)) {
+      const stats = await this.rings.backendStats(rec.ref, dev);
+      if (stats) this.trace?.emit({ ev: 'backend.stats', inst: rec.inst, guest: rec.ref.name, dev, stats });
+    }
   }
 
   private consoleChannel(rec: GuestRecord): ConsoleChannel {
@@ -252,6 +305,7 @@ export class XlHost implements HostBackend {
         },
       },
       guestAddress: `${prefix}.${100 + (rec.ref.domid % 150)}`,
+      alive: async () => (await this.powerState(rec.ref)) === 'running',
       sleep,
     };
   }
@@ -259,10 +313,10 @@ export class XlHost implements HostBackend {
   readonly hotplug: HotplugCapability = {
     attachVbd: async (guest: GuestRef, vbd: VbdShape): Promise<DeviceRef> => {
       const rec = this.rec(guest);
-      const f = `${RUN_DIR}/${rec.ref.handle}-${vbd.vdev}.img`;
-      await this.dom0.run(['truncate', '-s', `${Math.max(1, Math.floor(vbd.sizeMiB))}M`, f]);
-      rec.files.push(f);
-      await this.dom0.run(['xl', 'block-attach', rec.ref.handle, diskSpec(vbd, f)]);
+      const { file, loop } = await this.makeDisk(rec.ref.handle, vbd);
+      rec.files.push(file);
+      rec.loops.push(loop);
+      await this.dom0.run(['xl', 'block-attach', rec.ref.handle, diskSpec(vbd, loop)]);
       return `vbd/${vdevToDevid(vbd.vdev)}`;
     },
     attachVif: async (guest: GuestRef, vif: VifShape): Promise<DeviceRef> => {
@@ -310,6 +364,36 @@ export class XlHost implements HostBackend {
     forceBackendState: async (guest: GuestRef, dev: DeviceRef, state: number): Promise<void> => {
       const [kind, id] = dev.split('/');
       await this.xenstore.write(`/local/domain/0/backend/${kind}/${guest.domid}/${id}/state`, String(state));
+    },
+  };
+
+  /** Faults real Xen can really have, injected the way they happen: the guest kernel panics
+   *  (sysrq `c` through its console), the backend is forced to Closing, the backend directory is
+   *  removed under the frontend. The simulator-only faults (ring and xenstore misbehaviour) are refused. */
+  readonly faults: FaultCapability = {
+    inject: async (fault: FaultConfig, guest?: GuestRef): Promise<() => Promise<void>> => {
+      const off = async () => undefined;
+      if (!guest) throw hostError('FAULT_NO_GUEST', `fault ${fault.name} needs a guest`);
+      const rec = this.rec(guest);
+      const dev = fault.device ?? (rec.shape.vbds[0] ? (`vbd/${vdevToDevid(rec.shape.vbds[0].vdev)}` as DeviceRef) : undefined);
+      switch (fault.name) {
+        case 'guest-crash':
+          this.trace?.emit({ ev: 'fault', inst: rec.inst, name: fault.name, on: true, detail: { how: 'sysrq c (kernel panic) in the guest' } });
+          await this.consoleChannel(rec).send(`crash ${Buffer.from('echo c > /proc/sysrq-trigger').toString('base64')}`);
+          return off;
+        case 'backend-closing':
+          if (!dev) throw hostError('FAULT_NO_DEVICE', `fault ${fault.name}: guest ${guest.name} has no device`);
+          this.trace?.emit({ ev: 'fault', inst: rec.inst, name: fault.name, on: true, detail: { dev, how: 'xenstore-write state 5' } });
+          await this.backendControl.forceBackendState(rec.ref, dev, 5);
+          return off;
+        case 'surprise-unplug':
+          if (!dev) throw hostError('FAULT_NO_DEVICE', `fault ${fault.name}: guest ${guest.name} has no device`);
+          this.trace?.emit({ ev: 'fault', inst: rec.inst, name: fault.name, on: true, detail: { dev, how: 'xenstore-rm of the backend directory' } });
+          await this.hotplug.detach(rec.ref, dev, { surprise: true });
+          return off;
+        default:
+          throw new WinpvError('host', 'NOT_SUPPORTED', `fault ${fault.name} can only be injected on the simulated host (real Xen: guest-crash, backend-closing, surprise-unplug)`);
+      }
     },
   };
 

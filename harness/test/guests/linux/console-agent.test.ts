@@ -34,6 +34,13 @@ t.test('a script runs in the guest and its framed output comes back (old output 
   t.match(sent[0]!, /^c1 [A-Za-z0-9+/=]+$/, 'scripts travel base64-encoded');
 });
 
+t.test('a guest that stops running mid-command is reported at once, not after the timeout', async (t) => {
+  const { ch } = fakeConsole(() => undefined);
+  let polls = 0;
+  ch.alive = async () => ++polls < 2;
+  await t.rejects(new LinuxConsoleAgent('g1', ch).run('dd if=/dev/zero of=/dev/xvda', 3_600_000), { code: 'GUEST_GONE' });
+});
+
 t.test('a guest that never reports ready and a command that never ends are timeouts with the console tail', async (t) => {
   const silent = new LinuxConsoleAgent('g1', fakeConsole(() => undefined, { ready: false }).ch, 10);
   await t.rejects(silent.run('true', 10), { code: 'GUEST_NOT_READY' });

@@ -3,7 +3,7 @@ import { WindowsAgent } from '../../../src/guests/windows/agent';
 import { SshConnection } from '../../../src/remote/ssh';
 import { Secret } from '../../../src/model/secret';
 import { startWindowsDouble } from '../../support/windows-double';
-import { makeBundle, rejects } from '../../hosts/xapi/fixture';
+import { makeBundle, rejects } from '../../support/xapi-pool';
 import type { BlockWorkloadStep } from '../../../src/model/scenario';
 
 const PW = 'planted-Agent-pw-1b7';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startPool, makeBundle, shape, leftovers } from './fixture';
+import { startPool, makeBundle, shape, leftovers } from '../../support/xapi-pool';
 import { parseIoRing } from '../../../src/hosts/xapi/dom0';
 
 t.test('netback io_ring_q* as Linux prints it', async (t) => {
@@ -51,7 +51,9 @@ t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, 
   const rings = await host.rings.rings(g);
   t.same(rings.map((r) => `${r.dev} q${r.queue} ${r.ring}`), ['vif/0 q0 tx', 'vif/0 q0 rx', 'vif/0 q1 tx', 'vif/0 q1 rx']);
   const sample = await host.rings.sample(g, rings[1]!);
-  t.same(sample, { nr_ents: 256, req_prod: 9012, req_cons: 8760, req_event: 8758, rsp_prod: 8757, rsp_event: 8758 });
+  t.same(sample, { nr_ents: 256, req_prod: 8480, req_cons: 8224, req_event: 8225, rsp_prod: 8224, rsp_event: 8225 }, 'rx: the frontend posted 256 buffers ahead');
+  const again = await host.rings.sample(g, rings[1]!);
+  t.ok(again!.rsp_prod > sample!.rsp_prod, 'the indices move between samples');
   t.equal(await host.rings.sample(g, { dev: 'vbd/768', queue: 0, ring: 'blk' }), null, 'blkback has no ring indices to read');
   const stats = await host.rings.backendStats!(g, 'vbd/832');
   t.equal(stats?.rd_req, 210344);
@@ -77,6 +79,22 @@ t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, 
   while (!states.includes('4') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   t.same([...new Set(states)], ['1', '3', '4'], 'Initialising, Initialised, Connected all seen on the new domain');
   await offNew?.();
+
+  // Hot-unplug and replug of the data disk: the backend closes, the disk comes back with the same VDI.
+  const vdiBefore = pool.srv.pool.get((pool.srv.pool.get(g.handle).VBDs as string[]).map((b) => pool.srv.pool.get(b)).find((b) => b.userdevice === '1')!.VDI);
+  await host.hotplug!.detach(g, 'vbd/832', { surprise: false });
+  home = host.homePath(g);
+  t.equal(await host.xenstore.read(`/local/domain/0/backend/vbd/${g.domid}/832/state`), null, 'the backend is gone after the unplug');
+  t.ok(seen.includes(`backend:/local/domain/0/backend/vbd/${g.domid}/832/state`));
+  const dev = await host.hotplug!.attachVbd(g, { vdev: 'hdb', sizeMiB: 1024, mode: 'w', backend: {} });
+  t.equal(dev, 'vbd/832');
+  t.equal(await host.xenstore.read(`${home}/device/vbd/832/state`), '4', 'the replugged disk connected');
+  const vdiAfter = pool.srv.pool.get((pool.srv.pool.get(g.handle).VBDs as string[]).map((b) => pool.srv.pool.get(b)).find((b) => b.userdevice === '1')!.VDI);
+  t.equal(vdiAfter.uuid, vdiBefore.uuid, 'the same disk (VDI) came back');
+  await host.hotplug!.detach(g, 'vif/0', { surprise: true });
+  t.equal(await host.xenstore.read(`${home}/device/vif/0/state`), null);
+  t.equal(await host.hotplug!.attachVif(g, { devid: 0, backend: {} }), 'vif/0');
+  t.equal(await host.xenstore.read(`${home}/device/vif/0/state`), '4');
   await unwatch();
   await unwatch2();
   t.ok(before >= 0 && pool.dom0!.ssh.commands.every((c) => !c.includes('planted')), 'no secret on a dom0 command line');

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { startPool, shape, leftovers, XAPI_PW } from './fixture';
+import { startPool, shape, leftovers, XAPI_PW } from '../../support/xapi-pool';
 import { main } from '../../../src/cli/main';
 import { parseAge } from '../../../src/hosts/xapi/gc';
 import { XapiSession } from '../../../src/hosts/xapi/session';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startPool, makeBundle, shape, leftovers, rejects, XAPI_PW, GUEST_PW } from './fixture';
+import { startPool, makeBundle, shape, leftovers, rejects, XAPI_PW, GUEST_PW } from '../../support/xapi-pool';
 import { XapiFailure } from '../../support/xapi-server';
 
 
@@ -118,6 +118,13 @@ t.test('every failure path removes what the run created', async (t) => {
   const e3 = await rejects(host.createGuest(shape('win1'), 'boot-fails'));
   t.equal(e3.code, 'XAPI_HOST_NOT_ENOUGH_FREE_MEMORY');
   t.same(leftovers(pool.srv), []);
+  // clean, then hard: a guest that cannot shut down cleanly (built but never booted) is halted hard.
+  const gh = await host.createGuest(shape('win1'), 'hard-shutdown');
+  await host.shutdownGuest(gh, 'clean');
+  t.equal(await host.powerState(gh), 'halted');
+  t.ok(pool.events.some((e) => e.ev === 'log' && /clean shutdown of win1 failed \(XenAPI VM.clean_shutdown failed: VM_BAD_POWER_STATE.*\); hard shutdown/.test(e.msg)), 'the fallback is logged with the reason');
+  await host.destroyGuest(gh);
+
   const g = await host.createGuest(shape('win1'), 'unpause-fails');
   pool.srv.pool.failNext.set('VM.unpause', new XapiFailure('VM_BAD_POWER_STATE', [g.handle, 'paused', 'halted']));
   t.equal((await rejects(host.startGuest(g))).code, 'XAPI_VM_BAD_POWER_STATE');
@@ -152,6 +159,14 @@ t.test('a crash is a guest crashed event and the dump is looked for after restar
   t.ok(crashed, 'crashed event');
   const log = pool.events.find((e) => e.ev === 'log' && /crash dump/.test(e.msg));
   t.match(log && log.ev === 'log' ? log.msg : '', /C:\\Windows\\MEMORY\.DMP \(1073741824 bytes\)/);
+
+  const domid = g.domid;
+  pool.srv.pool.guestReboot(g.handle);
+  const deadline1 = Date.now() + 5000;
+  while (!pool.events.some((e) => e.ev === 'guest' && e.what === 'rebooted') && Date.now() < deadline1) await new Promise((r) => setTimeout(r, 20));
+  const rb = pool.events.find((e) => e.ev === 'guest' && e.what === 'rebooted');
+  t.same(rb && rb.ev === 'guest' ? rb.detail : undefined, { unexpected: 1 }, 'a reboot nobody asked for is reported as unexpected');
+  t.not(g.domid, domid, 'the guest ref follows the new domain');
 
   pool.srv.pool.guestHalt(g.handle);
   const deadline2 = Date.now() + 5000;

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { PassThrough } from 'node:stream';
 import { Parser } from 'tap-parser';
-import { startPool, makeBundle, leftovers, XAPI_PW, GUEST_PW, DOM0_PW } from './fixture';
+import { startPool, makeBundle, leftovers, XAPI_PW, GUEST_PW, DOM0_PW } from '../../support/xapi-pool';
 import { runPlan } from '../../../src/runner';
 import { plan } from '../../../src/plan/planner';
 import { TraceWriter } from '../../../src/trace/writer';
@@ -12,6 +12,7 @@ import { loadSpecs } from '../../../src/spec/load';
 import type { Scenario, Step } from '../../../src/model/scenario';
 import type { DriverName } from '../../../src/model/spec';
 import { writeReports } from '../../../src/report/files';
+import { loadScenarios } from '../../../src/scenario/load';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,4 +90,27 @@ t.test('install-connect and suspend-resume on the XenAPI test pool: TAP out, not
   t.same(files.sort(), ['junit.xml', 'report.html', 'results.tap', 'summary.json', 'trace.jsonl']);
   const all = files.map((f) => readFileSync(join(dir, f), 'utf8')).join('\n') + tap;
   for (const pw of [XAPI_PW, GUEST_PW, DOM0_PW]) t.notMatch(all, pw, 'no password in any report, the trace or the TAP');
+});
+
+t.test('catalogue scenarios without xvda run as they are (two-guests-traffic, vif-connect, vif-replug-x3)', async (t) => {
+  const pool = await startPool({ guests: 2, dom0: true });
+  t.teardown(() => pool.close());
+  const repo = join(__dirname, '..', '..', '..', '..');
+  const files = ['two-guests-traffic.xml', 'vif-connect.xml', 'vif-replug-x3.xml'].map((f) => join(repo, 'scenarios', f));
+  const host = pool.host();
+  const trace = new TraceWriter();
+  const out = new PassThrough();
+  let tap = '';
+  out.on('data', (b) => (tap += b));
+  const outcome = await runPlan({ host, plan: plan(loadScenarios(files, repo), { seed: 11, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(out) });
+  t.comment(tap);
+  t.equal(outcome.hostError, undefined);
+  const ends = trace.events.filter((e) => e.ev === 'scenario.end').map((e) => `${(e as { inst: string }).inst}:${(e as { status: string }).status}`);
+  t.same(ends, ['two-guests-traffic:completed', 'vif-connect:completed', 'vif-replug-x3:completed'], 'every step of every scenario ran on the pool');
+  t.ok(pool.dom0!.ntttcpRuns.length >= 4, 'network workloads without a peer guest ran against ntttcp-for-linux in dom0');
+  t.ok(pool.dom0!.ntttcpRuns.every((r) => /^(-r -N -m \d+,\*,127\.0\.0\.1|-s -N -m \d+,\*,127\.0\.0\.[23]) -t \d+$/.test(r)), `dom0 received from the guest at its own address, or sent to the guest's (no sync handshake): ${pool.dom0!.ntttcpRuns.join(' | ')}`);
+  const nets = trace.events.filter((e) => e.ev === 'workload' && e.result.kind === 'net');
+  t.ok(nets.length >= 3, `${nets.length} NTttcp results in the trace`);
+  t.same(leftovers(pool.srv), [], 'nothing left on the pool');
+  t.notMatch(JSON.stringify(trace.events) + tap, XAPI_PW);
 });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { XapiSession } from '../../../src/hosts/xapi/session';
 import { Secret } from '../../../src/model/secret';
 import { startXapiServer } from '../../support/xapi-server';
-import { rejects } from './fixture';
+import { rejects } from '../../support/xapi-pool';
 
 const PW = 'planted-Pa55word-7f3a';
 
@@ -18,7 +18,9 @@ t.test('TLS is verified by default: a self-signed server is refused, insecure ac
 
   const s = await XapiSession.open({ url: srv.url, user: 'root', password: new Secret(PW), insecure: true });
   t.ok(s.all('VM').some((v) => v.is_a_template), 'the object cache is filled by event.from');
+  t.equal(srv.pool.sessions.size, 1);
   await s.close();
+  t.equal(srv.pool.sessions.size, 0, 'close() logged the session out');
 });
 
 for (const transport of ['json-rpc', 'xml-rpc'] as const) {
@@ -64,4 +66,29 @@ t.test('a wrong password is SESSION_AUTHENTICATION_FAILED and never echoed', asy
   t.equal(e.code, 'XAPI_SESSION_AUTHENTICATION_FAILED');
   t.notMatch(e.message, wrong);
   t.notMatch(JSON.stringify(e), wrong);
+});
+
+t.test('the wire: XML-RPC at / (Status/Value/ErrorDescription, ints as strings) and JSON-RPC at /jsonrpc', async (t) => {
+  const srv = await startXapiServer({ user: 'root', password: PW, tls: false });
+  t.teardown(() => srv.close());
+  const post = async (path: string, type: string, body: string) => {
+    const r = await fetch(`${srv.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
+    return { type: r.headers.get('content-type'), text: await r.text() };
+  };
+  const call = (method: string, ...params: string[]) =>
+    `<?xml version="1.0"?><methodCall><methodName>${method}</methodName><params>${params.map((p) => `<param><value>${p}</value></param>`).join('')}</params></methodCall>`;
+  const bad = await post('/', 'text/xml', call('session.login_with_password', 'root', 'nope'));
+  t.equal(bad.type, 'text/xml', 'exactly text/xml');
+  t.match(bad.text, /<name>Status<\/name><value>Failure<\/value>.*<name>ErrorDescription<\/name><value><array><data><value>SESSION_AUTHENTICATION_FAILED<\/value><value>root<\/value>/);
+  const ok = await post('/', 'text/xml', call('session.login_with_password', 'root', PW));
+  const session = /<name>Value<\/name><value>(OpaqueRef:[^<]+)<\/value>/.exec(ok.text)?.[1];
+  t.ok(session, 'a session reference');
+  const rec = await post('/', 'text/xml', call('VM.get_record', session!, srv.pool.templateRef));
+  t.match(rec.text, /<name>memory_static_max<\/name><value>4294967296<\/value>/, 'a 64-bit int travels as a string');
+  t.match(rec.text, /<name>is_a_template<\/name><value><boolean>1<\/boolean><\/value>/);
+  const stale = await post('/', 'text/xml', call('VM.get_record', 'OpaqueRef:stale', srv.pool.templateRef));
+  t.match(stale.text, /SESSION_INVALID/);
+  const json = await post('/jsonrpc', 'application/json', JSON.stringify({ jsonrpc: '2.0', method: 'VM.get_power_state', params: [session, 'OpaqueRef:gone'], id: 7 }));
+  t.equal(json.type, 'application/json');
+  t.same(JSON.parse(json.text), { jsonrpc: '2.0', error: { code: 1, message: 'HANDLE_INVALID', data: ['VM', 'OpaqueRef:gone'] }, id: 7 });
 });

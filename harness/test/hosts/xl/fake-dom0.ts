@@ -42,6 +42,7 @@ export class FakeDom0 implements Dom0Link {
   readonly xs = new Map<string, string>();
   readonly domains = new Map<string, FakeDomain>();
   readonly files = new Map<string, string>();
+  readonly loops = new Map<string, string>();
   readonly lines: string[] = [];
   private nextDomid = 1;
   private watchers: ((p: string) => void)[] = [];
@@ -103,6 +104,13 @@ export class FakeDom0 implements Dom0Link {
       case 'xl':
         return this.xl(args);
       case 'mkdir': case 'truncate': case 'rm': case 'test':
+        return this.ok();
+      case 'losetup':
+        if (args[0] === '--find') {
+          this.loops.set(`/dev/loop${this.loops.size}`, args[2]!);
+          return this.ok(`/dev/loop${this.loops.size - 1}\n`);
+        }
+        this.loops.delete(args[1]!);
         return this.ok();
       case 'ip':
         return this.ok('3: xenbr0    inet 10.0.2.15/24 brd 10.0.2.255 scope global xenbr0\n');

@@ -25,6 +25,7 @@ t.test('create paused from a generated config, backend overrides before unpause,
   t.equal(await host.powerState(g), 'paused');
   const cfg = fake.files.get('/var/lib/winpv/run/winpv-inst1-g1.cfg')!;
   t.match(cfg, /on_crash = "preserve"/);
+  t.match(cfg, /target=\/dev\/loop0"/, 'the disk is a loop device set up by the backend, not by the hotplug script');
   const create = fake.lines.findIndex((l) => l.startsWith('xl create -p'));
   const override = fake.lines.findIndex((l) => l.includes('max-ring-page-order'));
   t.ok(create >= 0 && override > create, 'override written after the paused create');
@@ -35,6 +36,7 @@ t.test('create paused from a generated config, backend overrides before unpause,
   await host.destroyGuest(g);
   await host.destroyGuest(g);
   t.equal(await host.powerState(g), 'gone');
+  t.equal(fake.loops.size, 0, 'loop devices released');
   t.same(events.map((e) => (e as { what: string }).what), ['created', 'started', 'destroyed']);
   await host.close();
 });
@@ -77,4 +79,50 @@ t.test('a Windows (HVM image) guest has no Linux agent', async (t) => {
   const { host } = await open();
   const g = await host.createGuest({ ...shape, os: 'windows', image: '/img/w.raw' }, 'w');
   t.throws(() => host.agent(g), { code: 'NOT_SUPPORTED' });
+});
+
+t.test('the final blkback counters go into the trace when a guest is destroyed', async (t) => {
+  const { fake, host, events } = await open();
+  fake.other = (a) => (a[0] === 'grep' && a[3]?.includes('/vbd-') ? { code: 0, stdout: `${a[3]}/rd_req:3\n${a[3]}/wr_req:512\n`, stderr: '' } : { code: 1, stdout: '', stderr: '' });
+  const g = await host.createGuest(shape, 's');
+  await host.destroyGuest(g);
+  const stats = events.filter((e) => e.ev === 'backend.stats');
+  t.same(stats.map((e) => (e as { dev: string; stats: unknown }).stats), [{ rd_req: 3, wr_req: 512 }]);
+  t.equal((stats[0] as { dev: string }).dev, 'vbd/51712');
+});
+
+t.test('faults real Xen can have: backend forced to Closing, surprise removal, a guest kernel panic; the rest refused', async (t) => {
+  const { fake, host, events } = await open();
+  const g = await host.createGuest(shape, 'f');
+  await host.faults.inject({ name: 'backend-closing', params: {} }, g);
+  t.equal(fake.xs.get(`/local/domain/0/backend/vbd/${g.domid}/51712/state`), '5');
+  fake.xs.set(`/local/domain/${g.domid}/console/tty`, '/dev/pts/3');
+  const sent: string[] = [];
+  fake.other = (a) => {
+    if (a[0] === 'sh' && a[2]?.startsWith('printf')) sent.push(`${a[5]} <- ${a[4]}`);
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  await host.faults.inject({ name: 'guest-crash', params: {} }, g);
+  t.match(sent[0]!, /^\/dev\/pts\/3 <- crash /);
+  t.equal(Buffer.from(sent[0]!.split(' ').pop()!, 'base64').toString(), 'echo c > /proc/sysrq-trigger');
+  await host.faults.inject({ name: 'surprise-unplug', device: 'vif/0', params: {} }, g);
+  t.equal(fake.xs.get(`/local/domain/0/backend/vif/${g.domid}/0/state`), undefined, 'backend directory removed');
+  await t.rejects(host.faults.inject({ name: 'missed-notify', params: {} }, g), { code: 'NOT_SUPPORTED' });
+  t.same(events.filter((e) => e.ev === 'fault').map((e) => (e as { name: string }).name), ['backend-closing', 'guest-crash', 'surprise-unplug']);
+});
+
+t.test('after the SSH connection dropped, the run fails but teardown reconnects and destroys what it created', async (t) => {
+  const first = new FakeDom0();
+  const second = new FakeDom0();
+  let connects = 0;
+  const host = new XlHost({ label: 'drop', connect: async () => (++connects === 1 ? first : second) });
+  await host.open({ emit: () => undefined }, { seed: 1 });
+  const g = await host.createGuest(shape, 'cut');
+  second.domains.set(g.handle, { ...first.domains.get(g.handle)! });
+  first.drop();
+  await t.rejects(host.startGuest(g), { code: 'SSH_DROPPED' });
+  await host.destroyGuest(g);
+  t.equal(connects, 2, 'one new connection for the teardown');
+  t.ok(second.lines.some((l) => l === `xl destroy ${g.handle}`), 'the domain is destroyed over it');
+  t.equal(second.domains.size, 0);
 });

@@ -45,11 +45,14 @@ function shWords(s: string): string[] {
 export interface Dom0Double {
   ssh: TestSshServer;
   xs: FakeXenstore;
+  /** ntttcp-for-linux runs (arguments). */
+  ntttcpRuns: string[];
   close(): Promise<void>;
 }
 
 export async function startDom0Double(pool: FakePool, o: { user: string; password: string }): Promise<Dom0Double> {
   const xs = new FakeXenstore();
+  const ntttcpRuns: string[] = [];
   const domains = new Map<string, number>(); // VM ref -> domid
   const connected = new Set<number>();
 
@@ -61,52 +64,39 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     return { vbds, vifs };
   };
 
-  function domainUp(vmRef: string, domid: number) {
-    domains.set(vmRef, domid);
-    const home = `/local/domain/${domid}`;
-    xs.write(`${home}/domid`, String(domid));
-    xs.write(`${home}/name`, String(pool.objects.get(vmRef)?.rec.name_label ?? ''));
-    const { vbds, vifs } = devicesOf(vmRef);
-    for (const [kind, ids] of [['vbd', vbds], ['vif', vifs]] as const) {
-      for (const id of ids) {
-        const be = `/local/domain/0/backend/${kind}/${domid}/${id}`;
-        const fe = `${home}/device/${kind}/${id}`;
-        xs.write(`${be}/frontend`, fe);
-        xs.write(`${be}/frontend-id`, String(domid));
-        xs.write(`${be}/online`, '1');
-        xs.write(`${be}/state`, '1');
-        xs.write(`${fe}/backend`, be);
-        xs.write(`${fe}/backend-id`, '0');
-        if (kind === 'vif') {
-          xs.write(`${fe}/mac`, '00:16:3e:00:00:01');
-          xs.write(`${fe}/mtu`, '1500');
-        }
-        xs.write(`${fe}/state`, '1');
-        if (kind === 'vbd') {
-          for (const [k, v] of [['max-ring-page-order', '4'], ['feature-persistent', '1'], ['feature-max-indirect-segments', '256'], ['feature-flush-cache', '1'], ['feature-discard', '1'], ['multi-queue-max-queues', '2']]) xs.write(`${be}/${k}`, v);
-        } else {
-          for (const [k, v] of [['feature-sg', '1'], ['feature-gso-tcpv4', '1'], ['feature-gso-tcpv6', '1'], ['feature-rx-copy', '1'], ['feature-split-event-channels', '1'], ['feature-ctrl-ring', '1'], ['multi-queue-max-queues', '2'], ['mac', '00:16:3e:00:00:01']]) xs.write(`${be}/${k}`, v);
-        }
-        xs.write(`${be}/state`, '2');
-      }
+  /** The toolstack creates a device: backend Initialising -> InitWait with its features, frontend Initialising. */
+  function deviceUp(domid: number, kind: 'vbd' | 'vif', id: number) {
+    const be = `/local/domain/0/backend/${kind}/${domid}/${id}`;
+    const fe = `/local/domain/${domid}/device/${kind}/${id}`;
+    xs.write(`${be}/frontend`, fe);
+    xs.write(`${be}/frontend-id`, String(domid));
+    xs.write(`${be}/online`, '1');
+    xs.write(`${be}/state`, '1');
+    xs.write(`${fe}/backend`, be);
+    xs.write(`${fe}/backend-id`, '0');
+    if (kind === 'vif') {
+      xs.write(`${fe}/mac`, '00:16:3e:00:00:01');
+      xs.write(`${fe}/mtu`, '1500');
     }
+    xs.write(`${fe}/state`, '1');
+    if (kind === 'vbd') {
+      for (const [k, v] of [['max-ring-page-order', '4'], ['feature-persistent', '1'], ['feature-max-indirect-segments', '256'], ['feature-flush-cache', '1'], ['feature-discard', '1'], ['multi-queue-max-queues', '2']]) xs.write(`${be}/${k}`, v);
+    } else {
+      for (const [k, v] of [['feature-sg', '1'], ['feature-gso-tcpv4', '1'], ['feature-gso-tcpv6', '1'], ['feature-rx-copy', '1'], ['feature-split-event-channels', '1'], ['feature-ctrl-ring', '1'], ['multi-queue-max-queues', '2'], ['mac', '00:16:3e:00:00:01']]) xs.write(`${be}/${k}`, v);
+    }
+    xs.write(`${be}/state`, '2');
   }
 
-  /** The Windows drivers come up: xenbus's guest keys, then each frontend connects as the specs say
-   *  (xenvbd: keys, Initialised, backend Connected, Connected; xenvif: keys in Initialising, then
-   *  straight to Connected). */
-  function pvConnect(vmRef: string, domid: number, version: string) {
-    if (connected.has(domid)) return;
-    connected.add(domid);
+  let gref = 8;
+  let port = 10;
+  /** A frontend of the Windows drivers connects as the specs say (xenvbd: keys, Initialised, backend
+   *  Connected, Connected; xenvif: keys while Initialising, then straight to Connected). */
+  function deviceConnect(domid: number, kind: 'vbd' | 'vif', id: number) {
     const home = `/local/domain/${domid}`;
-    xs.write(`${home}/drivers/0`, `XenProject XENBUS ${version}`);
-    xs.write(`${home}/control/feature-suspend`, '1');
-    const { vbds, vifs } = devicesOf(vmRef);
-    let gref = 8;
-    let port = 10;
-    vbds.forEach((id, target) => {
-      const fe = `${home}/device/vbd/${id}`;
-      const be = `/local/domain/0/backend/vbd/${domid}/${id}`;
+    const fe = `${home}/device/${kind}/${id}`;
+    const be = `/local/domain/0/backend/${kind}/${domid}/${id}`;
+    if (kind === 'vbd') {
+      const target = [768, 832, 5632, 5696].indexOf(id) >= 0 ? [768, 832, 5632, 5696].indexOf(id) : (id - 51712) >> 4;
       xs.write(`${fe}/target-id`, String(target));
       xs.write(`${fe}/feature-surprise-remove`, '1');
       xs.write(`${fe}/feature-online-resize`, '1');
@@ -125,24 +115,54 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
       xs.write(`${be}/info`, '0');
       xs.write(`${be}/state`, '4');
       xs.write(`${fe}/state`, '4');
-    });
-    for (const id of vifs) {
-      const fe = `${home}/device/vif/${id}`;
-      const be = `/local/domain/0/backend/vif/${domid}/${id}`;
-      xs.write(`${fe}/tx-ring-ref`, String(gref++));
-      xs.write(`${fe}/rx-ring-ref`, String(gref++));
+    } else {
+      for (const k of ['tx-ring-ref', 'rx-ring-ref']) xs.write(`${fe}/${k}`, String(gref++));
       xs.write(`${fe}/event-channel`, String(port++));
-      xs.write(`${fe}/multi-queue-num-queues`, '1');
-      xs.write(`${fe}/request-rx-copy`, '1');
-      xs.write(`${fe}/feature-sg`, '1');
-      xs.write(`${fe}/feature-rx-notify`, '1');
-      xs.write(`${fe}/feature-gso-tcpv4`, '1');
-      xs.write(`${fe}/feature-gso-tcpv6`, '1');
+      // the backend offers feature-ctrl-ring: xenvif sets up the control ring
+      xs.write(`${fe}/ctrl-ring-ref`, String(gref++));
+      xs.write(`${fe}/event-channel-ctrl`, String(port++));
+      for (const [k, v] of [['multi-queue-num-queues', '1'], ['request-rx-copy', '1'], ['feature-sg', '1'], ['feature-rx-notify', '1'], ['feature-gso-tcpv4', '1'], ['feature-gso-tcpv6', '1']]) xs.write(`${fe}/${k}`, v);
       xs.write(`${fe}/state`, '4');
       xs.write(`${be}/state`, '4');
       xs.write(`${home}/feature/hotplug/vif`, '1');
       xs.write(`${home}/attr/vif/${id}/ipv4/0`, '127.0.0.2');
     }
+  }
+
+  /** Unplug: the backend closes, the frontend follows, the toolstack removes both. */
+  function deviceDown(domid: number, kind: 'vbd' | 'vif', id: number) {
+    const be = `/local/domain/0/backend/${kind}/${domid}/${id}`;
+    const fe = `/local/domain/${domid}/device/${kind}/${id}`;
+    if (xs.nodes.has(`${be}/state`)) {
+      xs.write(`${be}/state`, '5');
+      if (connected.has(domid)) xs.write(`${fe}/state`, '5');
+      xs.write(`${be}/state`, '6');
+      if (connected.has(domid)) xs.write(`${fe}/state`, '6');
+    }
+    xs.rm(be);
+    xs.rm(fe);
+  }
+
+  function domainUp(vmRef: string, domid: number) {
+    domains.set(vmRef, domid);
+    const home = `/local/domain/${domid}`;
+    xs.write(`${home}/domid`, String(domid));
+    xs.write(`${home}/name`, String(pool.objects.get(vmRef)?.rec.name_label ?? ''));
+    const { vbds, vifs } = devicesOf(vmRef);
+    for (const id of vbds) deviceUp(domid, 'vbd', id);
+    for (const id of vifs) deviceUp(domid, 'vif', id);
+  }
+
+  /** The Windows drivers come up: xenbus's guest keys, then every frontend connects. */
+  function pvConnect(vmRef: string, domid: number, version: string) {
+    if (connected.has(domid)) return;
+    connected.add(domid);
+    const home = `/local/domain/${domid}`;
+    xs.write(`${home}/drivers/0`, `XenProject XENBUS ${version}`);
+    xs.write(`${home}/control/feature-suspend`, '1');
+    const { vbds, vifs } = devicesOf(vmRef);
+    for (const id of vbds) deviceConnect(domid, 'vbd', id);
+    for (const id of vifs) deviceConnect(domid, 'vif', id);
   }
 
   function domainDown(vmRef: string) {
@@ -155,7 +175,25 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     xs.rm(`/local/domain/${domid}`);
   }
 
+  const attached = new Map<string, boolean>();
   const listener = (cls: string, _op: string, ref: string, rec: Record<string, unknown> | null) => {
+    if ((cls === 'VBD' || cls === 'VIF') && rec && !(cls === 'VBD' && rec.type !== 'Disk')) {
+      // Hot-plug and unplug on a running domain (devices attached while the domain is being built
+      // come up with domainUp; a halted domain's devices go with domainDown).
+      const on = rec.currently_attached === true;
+      const was = attached.get(ref) ?? false;
+      attached.set(ref, on);
+      const domid = domains.get(String(rec.VM));
+      if (on === was || domid === undefined) return;
+      const kind = cls === 'VBD' ? 'vbd' : 'vif';
+      const id = kind === 'vbd' ? vdev(String(rec.device)) : Number(rec.device);
+      const present = xs.nodes.has(`/local/domain/0/backend/${kind}/${domid}/${id}/state`);
+      if (on && !present) {
+        deviceUp(domid, kind, id);
+        if (connected.has(domid)) deviceConnect(domid, kind, id);
+      } else if (!on && present) deviceDown(domid, kind, id);
+      return;
+    }
     if (cls === 'VM') {
       const prev = domains.get(ref);
       // A paused domain exists too (built, backends created); a crashed one kept for its dump as well.
@@ -171,8 +209,16 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
   };
   pool.listeners.add(listener);
 
-  const ioRing = (domid: number, q: number) =>
-    `Queue ${q}\nTX: nr_ents 256\nreq prod 4121 (7) cons 4119 (5) event 4122 (8)\nrsp prod 4114 (base) pvt 4114 (0) event 4115 (1)\npending prod 4251 pending cons 4249 nr_pending_reqs 2\ndealloc prod 3990 dealloc cons 3990 dealloc_queue 0\n\nRX: nr_ents 256\nreq prod 9012 (255) cons 8760 (3) event 8758 (1)\nrsp prod 8757 (base) pvt 8757 (0) event 8758 (1)\n\nNAPI state: 1 NAPI weight: 64 TX queue len ${domid}\n`;
+  // Ring indices move on between samples, all requests answered (a busy, healthy netback queue).
+  const ringReads = new Map<string, number>();
+  const ioRing = (domid: number, dev: number, q: number) => {
+    const key = `${domid}.${dev}.${q}`;
+    const n = (ringReads.get(key) ?? 0) + 1;
+    ringReads.set(key, n);
+    const tx = 4096 + 16 * n;
+    const rx = 8192 + 32 * n;
+    return `Queue ${q}\nTX: nr_ents 256\nreq prod ${tx} (0) cons ${tx} (0) event ${tx + 1} (1)\nrsp prod ${tx} (base) pvt ${tx} (0) event ${tx + 1} (1)\npending prod ${tx} pending cons ${tx} nr_pending_reqs 0\ndealloc prod ${tx} dealloc cons ${tx} dealloc_queue 0\n\nRX: nr_ents 256\nreq prod ${rx + 256} (256) cons ${rx} (0) event ${rx + 1} (1)\nrsp prod ${rx} (base) pvt ${rx} (0) event ${rx + 1} (1)\n\n`;
+  };
 
   const ssh = await startTestSshServer({
     user: o.user,
@@ -243,7 +289,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
           ctx.stderr(`cat: ${w[1]}: No such file or directory\n`);
           return 1;
         }
-        ctx.stdout(ioRing(Number(m[1]), Number(m[3])));
+        ctx.stdout(ioRing(Number(m[1]), Number(m[2]), Number(m[3])));
         return 0;
       }
       if ((m = /^cd (\S+) 2>\/dev\/null && grep -H \. \*$/.exec(c))) {
@@ -258,6 +304,11 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         }
         return 1;
       }
+      if (w[0] === 'ntttcp' && (w[1] === '-r' || w[1] === '-s') && w.includes('-N')) {
+        ntttcpRuns.push(w.slice(1).join(' '));
+        ctx.stdout(`NTTTCP for Linux 1.4.0\n---------------------------------------------------------\n${w[1] === '-r' ? 'test duration' : 'network activity progressing'}...\n`);
+        return 0;
+      }
       ctx.stderr(`sh: 1: ${w[0]}: not found\n`);
       return 127;
     },
@@ -265,6 +316,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
   return {
     ssh,
     xs,
+    ntttcpRuns,
     async close() {
       pool.listeners.delete(listener);
       await ssh.close();

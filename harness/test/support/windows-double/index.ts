@@ -277,7 +277,8 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       for (const [k, v] of state.store) state.bound.set(k, v);
       const xb = state.bound.get('xenbus');
       if (!xb) return undefined;
-      const [major, minor, micro, build] = xb.version.split('.').map(Number) as [number, number, number, number];
+      // DriverVer may give fewer than four parts; the guest agent reports the missing ones as 0.
+      const [major = 0, minor = 0, micro = 0, build = 0] = xb.version.split('.').map(Number);
       return { major, minor, micro, build };
     },
     close: () =>

@@ -328,7 +328,8 @@ export class XapiApi {
     const vm = this.power(str(dev.VM), 'Running');
     this.needsPv(str(dev.VM), vm);
     if (dev.currently_attached === on) throw new XapiFailure(on ? 'DEVICE_ALREADY_ATTACHED' : 'DEVICE_ALREADY_DETACHED', [ref]);
-    this.pool.set(ref, { currently_attached: on });
+    const name = cls === 'VBD' && on && !dev.device ? this.pool.deviceName(str(dev.userdevice)) : dev.device;
+    this.pool.set(ref, cls === 'VBD' ? { currently_attached: on, device: name ?? '' } : { currently_attached: on });
     return '';
   }
 

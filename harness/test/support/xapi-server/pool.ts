@@ -248,7 +248,7 @@ export class FakePool {
   // ---------------------------------------------------------------------------- guests
 
   /** Device names XAPI gives HVM guests: userdevice 0..3 are IDE (hda..hdd), the rest xvd*. */
-  private deviceName(userdevice: string): string {
+  deviceName(userdevice: string): string {
     const n = Number(userdevice);
     return n < 4 ? `hd${'abcd'[n]}` : `xvd${String.fromCharCode(97 + n)}`;
   }
@@ -318,6 +318,13 @@ export class FakePool {
     } else {
       this.haltDomain(vmRef);
     }
+  }
+
+  /** Test hook: the guest restarts itself (Windows Update, a bugcheck with automatic restart). */
+  guestReboot(vmRef: string) {
+    const host = this.get(vmRef, 'VM').resident_on as string;
+    this.haltDomain(vmRef);
+    this.startDomain(vmRef, host);
   }
 
   /** Test hook: the guest shuts itself down (or its power fails). */

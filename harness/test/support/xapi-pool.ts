@@ -4,16 +4,16 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startXapiServer, type XapiTestServer } from '../../support/xapi-server';
-import { generateHostKey, startWindowsDouble, type WindowsDouble } from '../../support/windows-double';
-import { startDom0Double, type Dom0Double } from '../../support/dom0-double';
-import { XapiHost } from '../../../src/hosts/xapi/host';
-import type { XapiHostConfig } from '../../../src/hosts/xapi/config';
-import { Secret } from '../../../src/model/secret';
-import type { TraceEvent, TraceEventInput, TraceSink } from '../../../src/model/trace';
-import type { GuestShape } from '../../../src/model/scenario';
-import type { DriverName } from '../../../src/model/spec';
-import { WinpvError } from '../../../src/model/errors';
+import { startXapiServer, type XapiTestServer } from './xapi-server';
+import { generateHostKey, startWindowsDouble, type WindowsDouble } from './windows-double';
+import { startDom0Double, type Dom0Double } from './dom0-double';
+import { XapiHost } from '../../src/hosts/xapi/host';
+import type { XapiHostConfig } from '../../src/hosts/xapi/config';
+import { Secret } from '../../src/model/secret';
+import type { TraceEvent, TraceEventInput, TraceSink } from '../../src/model/trace';
+import type { GuestShape } from '../../src/model/scenario';
+import type { DriverName } from '../../src/model/spec';
+import { WinpvError } from '../../src/model/errors';
 
 /** The WinpvError a promise rejects with (fails the test if it resolves or throws something else). */
 export async function rejects(p: Promise<unknown>): Promise<WinpvError> {

@@ -1,0 +1,64 @@
+// Faults on real Xen, end to end: `winpv run --host lab` on scenarios that must fail, and what a
+// failing run must still deliver (not ok with diagnostics, valid TAP, no domain left in `xl list`).
+// Needs a running lab: .ci/lab sets WINPV_LAB_LIVE=1 after `winpv lab up`; by hand:
+//   winpv lab up && WINPV_LAB_LIVE=1 npx tap harness/test/hosts/xl/lab-live.test.ts --disable-coverage
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Parser } from 'tap-parser';
+
+const root = join(__dirname, '..', '..', '..', '..');
+const winpv = (args: string[]) => spawnSync(process.execPath, [join(root, 'harness', 'bin', 'winpv'), ...args], { cwd: root, encoding: 'utf8', timeout: 900_000 });
+
+function parseTap(text: string): { ok: boolean; failures: { name: string; diag?: Record<string, unknown> }[] } {
+  const failures: { name: string; diag?: Record<string, unknown> }[] = [];
+  let ok = false;
+  const p = new Parser({ passes: true }, (r) => (ok = r.ok));
+  p.on('child', (c: Parser) => c.on('assert', (a: { ok: boolean; name: string; diag?: Record<string, unknown> }) => (a.ok ? undefined : failures.push(a))));
+  p.end(text);
+  return { ok, failures };
+}
+
+if (!process.env.WINPV_LAB_LIVE) {
+  t.plan(0, 'needs a running lab: set WINPV_LAB_LIVE=1 after `winpv lab up` (.ci/lab does)');
+} else {
+  for (const scenario of ['lab-fault-guest-crash', 'lab-fault-backend-closing']) {
+    t.test(`${scenario}: not ok with diagnostics, valid TAP, nothing left behind`, async (t) => {
+      const reports = mkdtempSync(join(tmpdir(), 'winpv-lab-live-'));
+      const r = winpv(['run', '--host', 'lab', '--reporter', 'none', '--report-dir', reports, join('harness', 'test', 'fixtures', 'lab', 'faults', `${scenario}.xml`)]);
+      t.equal(r.status, 1, `winpv run exits 1 (a check failed): ${r.stderr.slice(-500)}`);
+      const tap = readFileSync(join(reports, 'latest', 'results.tap'), 'utf8');
+      t.match(tap, /^TAP version 14/);
+      const parsed = parseTap(tap);
+      t.notOk(parsed.ok, 'the run is not ok');
+      t.ok(parsed.failures.length > 0, 'at least one not ok point');
+      t.ok(parsed.failures.every((f) => f.diag && f.diag.check), 'every failure carries diagnostics naming its check');
+      const left = winpv(['lab', 'ssh', '--', 'xl', 'list']);
+      t.notMatch(left.stdout, /winpv-/, 'no domain of the run left in xl list');
+    });
+  }
+
+  t.test('lab-fault-ssh-cut: the connection to dom0 cut mid-run gives Bail out, valid TAP, and the domain is still removed', async (t) => {
+    const reports = mkdtempSync(join(tmpdir(), 'winpv-lab-live-'));
+    const child = spawn(process.execPath, [join(root, 'harness', 'bin', 'winpv'), 'run', '--host', 'lab', '--reporter', 'none', '--report-dir', reports, join('harness', 'test', 'fixtures', 'lab', 'faults', 'lab-fault-ssh-cut.xml')], { cwd: root, stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    // wait until the guest runs and its block workload is under way
+    for (let i = 0; i < 120; i++) {
+      const row = winpv(['lab', 'ssh', '--', 'xl', 'list']).stdout.split('\n').find((l) => l.startsWith('winpv-lab-fault-ssh-cut-ref '));
+      const flags = row?.trim().split(/\s+/)[4];
+      if (flags && !flags.includes('p')) break; // created and unpaused
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+    await new Promise((r) => setTimeout(r, 25_000));
+    // Inside the lab's dom0 (our own VM): end every SSH session except the one running this command.
+    winpv(['lab', 'ssh', '--', 'sh', '-c', 'for p in $(pgrep -f "sshd: root@notty"); do [ "$p" = "$PPID" ] || kill "$p"; done']);
+    const code = await exited;
+    t.equal(code, 3, 'winpv run exits 3 (host failure)');
+    const tap = readFileSync(join(reports, 'latest', 'results.tap'), 'utf8');
+    t.match(tap, /^Bail out!/m, 'TAP says where the run stopped');
+    t.notOk(parseTap(tap).ok);
+    t.notMatch(winpv(['lab', 'ssh', '--', 'xl', 'list']).stdout, /winpv-/, 'the domain was removed over a new connection');
+  });
+}
