@@ -1,18 +1,20 @@
 // The xenstore probe: records every change under a guest's device frontends, their backends and
-// the guest's drivers/, control/, data/ and attr/ paths as `xs` events (value null = removed).
+// the guest's drivers/, control/, data/, attr/ and feature/ paths as `xs` events (value null = removed).
 // It takes a snapshot of each subtree when its watch is registered, follows each frontend's
 // `backend` key (so a driver-domain backend is watched too), and drops rewrites of the same value.
 // Pure layer: everything goes through the host's XenstoreView and the trace sink.
 import type { GuestRef, XenstoreView } from '../model/host';
 import type { TraceSink } from '../model/trace';
 
-/** Paths the wide watch records: a guest home's watched subtrees, or a dom0 backend of a guest. */
-const WIDE = /^\/local\/domain\/(?:(\d+)\/(?:device|drivers|control|data|attr)|0\/backend\/(?:vbd|vif)\/(\d+))(?:\/|$)/;
-
-/** Guest paths watched below the home, besides `device`. */
-export const GUEST_PATHS = ['drivers', 'control', 'data', 'attr'] as const;
+/** Guest paths watched below the home, besides `device` (feature/hotplug/vif is xenvif's). */
+export const GUEST_PATHS = ['drivers', 'control', 'data', 'attr', 'feature'] as const;
 /** Device types whose dom0 backends are watched from the start (others are found through `backend`). */
 export const BACKEND_TYPES = ['vbd', 'vif'] as const;
+
+/** Paths the wide watch records: a guest home's watched subtrees, or a dom0 backend of a guest. */
+const WIDE = new RegExp(
+  `^/local/domain/(?:(\\d+)/(?:device|${GUEST_PATHS.join('|')})|0/backend/(?:${BACKEND_TYPES.join('|')})/(\\d+))(?:/|$)`,
+);
 
 export class XenstoreProbe {
   private readonly known = new Map<string, string>();

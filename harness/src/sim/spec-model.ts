@@ -5,17 +5,21 @@ import type { DriverSpec, RingSpec } from '../model/spec';
 import { XenbusState } from '../model/xenbus';
 import { WinpvError } from '../model/errors';
 
-/** Shortest state path from `from` to `to` over the spec's frontend transitions of `phase` (any phase as fallback). */
-export function statePath(spec: DriverSpec, from: number, to: number, phase: string): number[] {
+/** Shortest state path from `from` to `to` over the spec's frontend transitions of `phase` (any phase as fallback).
+ *  With `backendState`, the first hop must be one the spec allows while the backend is in that state
+ *  (a frontend whose backend is already Closing goes straight to Closed, as xenvbd's FrontendClose does). */
+export function statePath(spec: DriverSpec, from: number, to: number, phase: string, backendState?: number): number[] {
   const all = spec.device?.frontendTransitions ?? [];
   const byPhase = all.filter((t) => t.phase === phase);
+  const firstHopAllowed = (t: { from: number; peerStates?: number[] }) =>
+    backendState === undefined || t.from !== from || !t.peerStates?.length || t.peerStates.includes(backendState);
   for (const set of [byPhase, all]) {
     const prev = new Map<number, number>([[from, -1]]);
     const queue = [from];
     while (queue.length) {
       const s = queue.shift()!;
       if (s === to) break;
-      for (const t of set) if (t.from === s && !prev.has(t.to)) {
+      for (const t of set) if (t.from === s && !prev.has(t.to) && firstHopAllowed(t)) {
         prev.set(t.to, s);
         queue.push(t.to);
       }

@@ -189,7 +189,7 @@ export abstract class XenbusFrontend {
   async close(): Promise<void> {
     if (this.phase === 'closing' || this.phase === 'closed' || this.phase === 'gone') return;
     this.phase = 'closing';
-    const path = statePath(this.spec, this.state, XenbusState.Closed, 'close');
+    const path = statePath(this.spec, this.state, XenbusState.Closed, 'close', this.backendState);
     const endEarly = this.faults.revokeMapped;
     if (endEarly) this.teardownRings({ endGrants: true, force: true });
     for (const s of path) {
