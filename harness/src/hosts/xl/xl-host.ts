@@ -45,7 +45,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class XlHost implements HostBackend {
   readonly kind = 'xl' as const;
   readonly label: string;
-  capabilities: ReadonlySet<Capability> = new Set<Capability>(['hotplug', 'save-restore', 'backend-control', 'linux-guest', 'windows-guest']);
+  /** `fault-injection` covers the faults real Xen can have (see `faults`); the others are refused with NOT_SUPPORTED. */
+  capabilities: ReadonlySet<Capability> = new Set<Capability>(['hotplug', 'save-restore', 'backend-control', 'fault-injection', 'linux-guest', 'windows-guest']);
   private t0 = Date.now();
   readonly clock: HostClock = { now: () => Date.now() - this.t0, sleep };
   private dom0Conn?: Dom0;
