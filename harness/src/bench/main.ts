@@ -7,6 +7,7 @@ import type { BenchFigure, BenchModule } from './figure';
 export const BENCHES: { name: string; load: () => BenchModule }[] = [
   { name: 'xenstore', load: () => require('./xenstore') as BenchModule },
   { name: 'catalogue', load: () => require('./catalogue') as BenchModule },
+  { name: 'rings', load: () => require('./rings') as BenchModule },
 ];
 
 function fmt(v: number): string {
