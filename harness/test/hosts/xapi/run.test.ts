@@ -64,7 +64,6 @@ t.test('install-connect and suspend-resume on the XenAPI test pool: TAP out, not
     openBundle: async (path, drivers) => ({ bundle: { location: path, version: '9.1.0.156', drivers }, cleanup: async () => undefined }),
   });
   t.comment(tap);
-  if (process.env.WINPV_DEBUG_TIMES) for (const e of trace.events) if (e.ev !== 'xs' && e.ev !== 'ring') t.comment(`${e.t} ${e.ev} ${JSON.stringify(e).slice(0, 140)}`);
 
   const results: { ok: boolean; name: string }[] = [];
   const p = new Parser();
