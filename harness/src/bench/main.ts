@@ -6,6 +6,7 @@ import type { BenchFigure, BenchModule } from './figure';
 /** The registry: one entry per module; add yours here. */
 export const BENCHES: { name: string; load: () => BenchModule }[] = [
   { name: 'xenstore', load: () => require('./xenstore') as BenchModule },
+  { name: 'rings', load: () => require('./rings') as BenchModule },
   { name: 'catalogue', load: () => require('./catalogue') as BenchModule },
 ];
 

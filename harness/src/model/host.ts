@@ -9,7 +9,7 @@
 // on a guest in any state (and twice).
 import type { Capability } from './catalog';
 import type { DeviceRef, FaultConfig, GuestShape, VbdShape, VifShape, BlockWorkloadStep, NetWorkloadStep } from './scenario';
-import type { BlockResult, NetResult, RingName, TraceSink } from './trace';
+import type { BlockResult, NetResult, RingAddress, RingIndices, TraceSink } from './trace';
 import type { DriverName } from './spec';
 
 export type HostKind = 'sim' | 'xl' | 'xapi';
@@ -47,21 +47,9 @@ export interface XenstoreView {
   rm(path: string): Promise<void>;
 }
 
-export interface RingId {
-  dev: DeviceRef;
-  queue: number;
-  ring: RingName;
-}
-
-export interface RingIndices {
-  nr_ents: number;
-  req_prod: number;
-  req_event: number;
-  rsp_prod: number;
-  rsp_event: number;
-  req_cons?: number;
-  rsp_cons?: number;
-}
+/** A ring of a guest's device, as the ring view lists them. */
+export type RingId = RingAddress;
+export type { RingIndices };
 
 /** Read access to the shared rings of a guest's devices (sim: ring memory; xl/xapi: netback debugfs). */
 export interface RingView {

@@ -95,13 +95,15 @@ export interface XenstoreEvent extends InInstance {
 
 export type RingName = 'blk' | 'tx' | 'rx' | 'ctrl';
 
-/** Indices of one shared ring (ring.h sring header plus the private consumer positions where visible). */
-export interface RingSampleEvent extends InInstance {
-  ev: 'ring';
-  guest: string;
+/** Which ring of a guest's device: `vbd/51712` queue 0 `blk`. */
+export interface RingAddress {
   dev: DeviceRef;
   queue: number;
   ring: RingName;
+}
+
+/** Indices of one shared ring: the ring.h sring header plus the private consumer positions where visible. */
+export interface RingIndices {
   nr_ents: number;
   req_prod: number;
   req_event: number;
@@ -110,16 +112,19 @@ export interface RingSampleEvent extends InInstance {
   /** Backend's private req_cons and frontend's rsp_cons, when the host can see them. */
   req_cons?: number;
   rsp_cons?: number;
+}
+
+/** One sample of a ring's indices (periodic, at a notification, or the last one). */
+export interface RingSampleEvent extends InInstance, RingAddress, RingIndices {
+  ev: 'ring';
+  guest: string;
   why: 'periodic' | 'notify' | 'final';
 }
 
 /** One request produced or one response consumed on a ring (hosts with the `ring-ids` capability). */
-export interface RingIoEvent extends InInstance {
+export interface RingIoEvent extends InInstance, RingAddress {
   ev: 'ring.io';
   guest: string;
-  dev: DeviceRef;
-  queue: number;
-  ring: RingName;
   dir: 'req' | 'rsp';
   id: number;
   op?: number;

@@ -214,13 +214,21 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
   }
 }
 
-/** Hosts where a reboot makes a new domain (xl) update the GuestRef in place; probes follow it. */
+/** Hosts where a reboot makes a new domain (xl, XenAPI) update the GuestRef in place; probes follow it.
+ *  A host that builds the new domain paused calls beforeUnpause, so the probes are attached before
+ *  the new frontends write their first state; others are rebound once the reboot returns. */
 async function reboot(ctx: StepContext, name: string): Promise<void> {
   const g = guestOf(ctx, name);
   const before = g.domid;
+  let rebound = false;
   if (ctx.host.kind !== 'sim') await ctx.xsProbe.watchNewDomains(); // xl and XenAPI reboot into a new domain
-  await ctx.host.rebootGuest(g);
-  if (g.domid !== before) await rebind(ctx, g);
+  await ctx.host.rebootGuest(g, {
+    beforeUnpause: async (fresh) => {
+      rebound = true;
+      await rebind(ctx, fresh);
+    },
+  });
+  if (!rebound && g.domid !== before) await rebind(ctx, g);
 }
 
 async function plug(ctx: StepContext, g: GuestRef, dev: DeviceRef): Promise<DeviceRef> {

@@ -1,18 +1,10 @@
 // What the simulated host reports as it runs. SimHost turns these into trace events (adding the
 // scenario instance and guest name); tests and the bench can listen directly.
 import type { DeviceRef } from '../model/scenario';
-import type { RingName } from '../model/trace';
+import type { RingIoEvent, RingName } from '../model/trace';
 
-export interface RingIoReport {
-  domid: number;
-  dev: DeviceRef;
-  queue: number;
-  ring: RingName;
-  dir: 'req' | 'rsp';
-  id: number;
-  op?: number;
-  status?: number;
-}
+/** A ring.io trace event as the simulator sees it: by domid, before SimHost names the guest and instance. */
+export type RingIoReport = Omit<RingIoEvent, 'seq' | 't' | 'ev' | 'inst' | 'guest'> & { domid: number };
 
 export interface SimListener {
   ringIo?(e: RingIoReport): void;

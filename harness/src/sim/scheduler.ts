@@ -65,6 +65,22 @@ export class Scheduler {
     return new Promise((resolve) => this.after(ms * 1000, resolve));
   }
 
+  private holds = 0;
+
+  /**
+   * Runs real I/O (reading a driver bundle from disk) with virtual time stopped, so how long the
+   * disk takes can never change what the simulation does: determinism survives real waits.
+   */
+  async holding<T>(p: () => Promise<T>): Promise<T> {
+    this.holds++;
+    try {
+      return await p();
+    } finally {
+      this.holds--;
+      if (this.holds === 0 && this.heap.length > 0) this.arm();
+    }
+  }
+
   /** Stops the pump for good (host closed); pending events are dropped. */
   stop(): void {
     this.stopped = true;
@@ -83,7 +99,7 @@ export class Scheduler {
 
   private pump(): void {
     this.armed = false;
-    if (this.stopped) return;
+    if (this.stopped || this.holds > 0) return;
     // One event per turn of the event loop, so the microtasks an event schedules (promise
     // continuations of whoever it woke) run before the next event, exactly in order.
     let e = this.pop();

@@ -4,6 +4,7 @@ import { evaluate } from '../../src/checks/evaluate';
 import type { CheckName } from '../../src/model/catalog';
 import type { CheckResult } from '../../src/model/result';
 import { fixtureSpecs } from '../fixtures/specs';
+import { loadSpecs } from '../../src/spec';
 import { TraceBuilder } from '../fixtures/trace-builder';
 
 const specs = fixtureSpecs();
@@ -131,6 +132,17 @@ t.test('drivers-bound', async (t) => {
   t.match(judge(d([ok[0], { ...ok[1], hardwareId: 'XENBUS\\VEN_XP0001&DEV_VBD&REV_0800000A' }]), 'drivers-bound').message, /revision 0800000A, which xenbus does not advertise/);
   t.match(judge(d(ok, { unplugged: { disks: false, nics: true } }), 'drivers-bound').message, /emulated disks were not unplugged/);
   t.match(judge(d(ok, { unbound: [{ hardwareId: 'XENBUS\\VEN_XP0001&DEV_VIF', reason: 'no matching driver' }] }), 'drivers-bound').message, /has no driver/);
+  // which driver an unbound device is meant for comes from the real specs' hardware-ID templates
+  const real = loadSpecs();
+  const judgeReal = (events: ReturnType<TraceBuilder['end']>) => evaluate(events, real)[0].checks.find((c) => c.check === 'drivers-bound')!;
+  const vbdChild = { hardwareId: 'XENBUS\\VEN_XP0001&DEV_VBD&REV_0900000B', reason: 'no matching driver' };
+  const busOnly = [{ ...ok[0], driver: 'xenbus' }];
+  t.match(judgeReal(d(busOnly, { unbound: [vbdChild] })).diagnostics?.others, [/DEV_VBD&REV_0900000B has no driver/], 'xenvbd was expected: its device left unbound fails');
+  t.equal(
+    judgeReal(d(busOnly, { unbound: [vbdChild], expected: { version: '9.1.0', drivers: ['xenbus'] } })).verdict,
+    'pass',
+    'a disk stays unbound when only the bus driver is installed, as on real Windows',
+  );
 });
 
 t.test('guest-keys', async (t) => {

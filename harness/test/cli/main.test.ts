@@ -1,17 +1,8 @@
 import t from 'tap';
-import { PassThrough } from 'node:stream';
+import { captureIo as io } from '../support/cli-io';
 import { main, reportError } from '../../src/cli/main';
 import { inputError, WinpvError } from '../../src/model/errors';
 
-function io() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (b) => (o += b));
-  err.on('data', (b) => (e += b));
-  return { out, err, text: () => ({ out: o, err: e }) };
-}
 
 t.test('top-level help, version and unknown commands', async (t) => {
   const a = io();

@@ -2,19 +2,10 @@ import t from 'tap';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { captureIo as io } from '../support/cli-io';
 import { main } from '../../src/cli/main';
 import { writeState } from '../../src/lab/state';
 
-function io() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (b) => (o += b));
-  err.on('data', (b) => (e += b));
-  return { out, err, text: () => ({ out: o, err: e }) };
-}
 
 t.test('status, ssh and down without a running lab', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-labcli-'));

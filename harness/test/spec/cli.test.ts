@@ -1,22 +1,12 @@
 // winpv spec lint | show, through the CLI entry point.
 import t from 'tap';
-import { PassThrough } from 'node:stream';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main';
+import { runWinpv } from '../support/cli-io';
 import { shippedDir } from './mutate';
 
-async function winpv(argv: string[], cwd = tmpdir()) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (d) => (o += d));
-  err.on('data', (d) => (e += d));
-  const code = await main(argv, { out, err, cwd, env: {} });
-  return { code, out: o, err: e };
-}
+const winpv = (argv: string[], cwd = tmpdir()) => runWinpv(argv, { cwd, env: {} });
 
 t.test('lint of the shipped specs from any directory', async (t) => {
   const r = await winpv(['spec', 'lint']);

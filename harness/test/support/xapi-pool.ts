@@ -100,7 +100,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean } = {}):
     template: TEMPLATE,
     dom0: dom0 ? { user: 'root', port: dom0.ssh.port, password: new Secret(DOM0_PW), hostKeySha256: dom0.ssh.hostKeyFingerprint } : undefined,
     guest: { user: 'Administrator', port: doubles[0]!.port, password: new Secret(GUEST_PW), hostKeySha256: doubles[0]!.hostKeyFingerprint },
-    timeouts: { bootMs: 10_000, shutdownMs: 3_000, taskMs: 10_000 },
+    timeouts: { bootMs: 60_000, shutdownMs: 20_000, taskMs: 60_000 },
   };
   return {
     srv, doubles, dom0, byVm, cfg, events, sink,

@@ -298,7 +298,7 @@ export class SimHost implements HostBackend {
         const drivers = bundle.drivers as DriverName[];
         const pkgs = bundle.location.startsWith(BUILTIN_PREFIX)
           ? builtinPackages(host.opts.specs, drivers, bundle.location.slice(BUILTIN_PREFIX.length) || bundle.version)
-          : await bundlePackages(bundle.location, host.opts.specs, drivers);
+          : await host.hv.sched.holding(() => bundlePackages(bundle.location, host.opts.specs, drivers));
         g.win.install(pkgs);
       },
       async driverStatus(): Promise<DriverStatus> {

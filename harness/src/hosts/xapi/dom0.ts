@@ -15,6 +15,8 @@ export class Dom0Xenstore implements XenstoreView {
   private streams = new Map<string, { stop(): void; subscribers: Set<(p: string, v: string | null) => void>; ready: Promise<void> }>();
 
   private readonly mirror = new XenstoreMirror();
+  /** The dom0 the watch streams (and so the mirror) belong to. */
+  private streamConn?: SshConnection;
   private loads = new Map<string, Promise<void>>();
 
   constructor(private readonly ssh: () => Promise<SshConnection>) {}
@@ -24,9 +26,22 @@ export class Dom0Xenstore implements XenstoreView {
     return [...this.streams.keys()].some((r) => path === r || path.startsWith(`${r}/`));
   }
 
+  /** The dom0 of the host running the guests now; after a migration to another pool member, the
+   *  streams and the mirror of the old one are dropped (its xenstore and domids are not these). */
+  private async follow(): Promise<void> {
+    const conn = await this.ssh();
+    if (this.streamConn && this.streamConn !== conn) {
+      for (const old of this.streams.values()) old.stop();
+      this.streams.clear();
+      this.mirror.clear();
+    }
+    this.streamConn = conn;
+  }
+
   /** Reads issued in the same tick go to dom0 as one command; mirrored subtrees answer locally. */
-  read(path: string): Promise<string | null> {
-    if (this.mirror.covering(path)) return Promise.resolve(this.mirror.read(path));
+  async read(path: string): Promise<string | null> {
+    await this.follow();
+    if (this.mirror.covering(path)) return this.mirror.read(path);
     return new Promise((resolve, reject) => {
       this.pending.push({ path, resolve, reject });
       if (this.pending.length === 1) setImmediate(() => void this.flushReads());
@@ -52,6 +67,7 @@ export class Dom0Xenstore implements XenstoreView {
   }
 
   async directory(path: string): Promise<string[]> {
+    await this.follow();
     if (!this.mirror.covering(path) && this.streamed(path)) await this.load(path);
     if (this.mirror.covering(path)) return this.mirror.list(path) ?? [];
     const r = await (await this.ssh()).exec(['xenstore-list', path]);
@@ -99,13 +115,14 @@ export class Dom0Xenstore implements XenstoreView {
    */
   async watch(path: string, onChange: (changedPath: string, value?: string | null) => void): Promise<() => Promise<void>> {
     const root = path.startsWith('/local/domain/') || path === '/local/domain' ? '/local/domain' : path;
+    await this.follow();
+    const conn = this.streamConn!;
     let s = this.streams.get(root);
     if (!s) {
       const subscribers = new Set<(p: string, v: string | null) => void>();
       let live!: () => void;
       const ready = new Promise<void>((r) => (live = r));
       let first = true;
-      const conn = await this.ssh();
       const line = `xenstore-watch ${shQuote(root)} | while read -r p _; do v=$(xenstore-read "$p" 2>/dev/null) && printf '%s\\t+%s\\n' "$p" "$v" || printf '%s\\t-\\n' "$p"; done`;
       const st = conn.stream(line, (l) => {
         const tab = l.indexOf('\t');

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { XapiRecord } from 'xen-api';
 import type {
-  DriverBundle, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, MigrateCapability, RebootOptions,
+  GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, MigrateCapability, RebootOptions,
   RingId, RingIndices, RingView, SnapshotCapability, SuspendCapability, XenstoreView, BackendControlCapability,
 } from '../../model/host';
 import type { Capability } from '../../model/catalog';
@@ -610,4 +610,3 @@ function noDom0Xenstore(): XenstoreView {
   return { read: async () => no(), directory: async () => no(), watch: async () => no(), write: async () => no(), rm: async () => no() };
 }
 
-export type { DriverBundle };

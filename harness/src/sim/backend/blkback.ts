@@ -66,6 +66,8 @@ export class Blkback extends XenbusBackend {
   protected connectKeys(): Record<string, string> {
     return {
       'feature-flush-cache': this.feature('feature-flush-cache', '1'),
+      // Linux blkback still advertises barriers, equal to its flush support (xen_blkbk_barrier).
+      'feature-barrier': this.feature('feature-barrier', this.feature('feature-flush-cache', '1')),
       'feature-discard': this.feature('feature-discard', '1'),
       'discard-granularity': '4096',
       'discard-alignment': '0',
@@ -173,6 +175,10 @@ export class Blkback extends XenbusBackend {
         case blk.BLKIF_OP_INDIRECT:
           bytes = this.indirect(q, req);
           break;
+        case blk.BLKIF_OP_WRITE_BARRIER: // as Linux blkback: drain, then a flush (the ring is served in order here)
+          if (this.feature('feature-barrier', this.feature('feature-flush-cache', '1')) !== '1') status = blk.BLKIF_RSP_EOPNOTSUPP;
+          else this.st.f_req++;
+          break;
         case blk.BLKIF_OP_FLUSH_DISKCACHE:
           this.st.f_req++;
           break;
@@ -185,7 +191,7 @@ export class Blkback extends XenbusBackend {
           }
           break;
         default:
-          status = blk.BLKIF_RSP_EOPNOTSUPP; // WRITE_BARRIER: feature-barrier is not advertised
+          status = blk.BLKIF_RSP_EOPNOTSUPP; // an operation blkback does not know
       }
     } catch (e) {
       status = blk.BLKIF_RSP_ERROR;

@@ -289,11 +289,13 @@ export class WindowsGuest {
     await Promise.all([...this.frontends.values()].map((f) => f.resumeReconnect()));
   }
 
-  /** Orderly shutdown: every frontend closes, watches go. */
+  /** Orderly shutdown: every frontend closes, each driver removes its drivers/<N> record, watches go. */
   async shutdown(): Promise<void> {
     await Promise.all([...this.frontends.values()].map((f) => (f.phase === 'connected' ? f.close() : Promise.resolve())));
     for (const fe of this.frontends.values()) await fe.detach();
     this.frontends.clear();
+    for (const n of this.driverIndex.values()) await this.dom.xs.rm(`${this.dom.home}/drivers/${n}`);
+    this.driverIndex.clear();
     for (const u of this.unwatch.splice(0)) await u().catch(() => undefined);
     this.booted = false;
   }

@@ -2,22 +2,13 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { captureIo as io } from '../../support/cli-io';
 import { startPool, shape, leftovers, XAPI_PW } from '../../support/xapi-pool';
 import { main } from '../../../src/cli/main';
 import { parseAge } from '../../../src/hosts/xapi/gc';
 import { XapiSession } from '../../../src/hosts/xapi/session';
 import { Secret } from '../../../src/model/secret';
 
-function io() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (b) => (o += b));
-  err.on('data', (b) => (e += b));
-  return { out, err, text: () => ({ out: o, err: e }) };
-}
 
 t.test('parseAge', async (t) => {
   t.equal(parseAge('0'), 0);

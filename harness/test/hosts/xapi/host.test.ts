@@ -153,7 +153,7 @@ t.test('a crash is a guest crashed event and the dump is looked for after restar
   await host.startGuest(g);
   pool.byVm.get(g.handle)!.state.crashDumps.push({ path: 'C:\\Windows\\MEMORY.DMP', bytes: 1073741824 });
   pool.srv.pool.crash(g.handle);
-  const deadline = Date.now() + 8000;
+  const deadline = Date.now() + 30_000;
   while (!pool.events.some((e) => e.ev === 'log' && /crash dump/.test(e.msg)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const crashed = pool.events.find((e) => e.ev === 'guest' && e.what === 'crashed');
   t.ok(crashed, 'crashed event');
@@ -162,14 +162,14 @@ t.test('a crash is a guest crashed event and the dump is looked for after restar
 
   const domid = g.domid;
   pool.srv.pool.guestReboot(g.handle);
-  const deadline1 = Date.now() + 5000;
+  const deadline1 = Date.now() + 30_000;
   while (!pool.events.some((e) => e.ev === 'guest' && e.what === 'rebooted') && Date.now() < deadline1) await new Promise((r) => setTimeout(r, 20));
   const rb = pool.events.find((e) => e.ev === 'guest' && e.what === 'rebooted');
   t.same(rb && rb.ev === 'guest' ? rb.detail : undefined, { unexpected: 1 }, 'a reboot nobody asked for is reported as unexpected');
   t.not(g.domid, domid, 'the guest ref follows the new domain');
 
   pool.srv.pool.guestHalt(g.handle);
-  const deadline2 = Date.now() + 5000;
+  const deadline2 = Date.now() + 30_000;
   while (!pool.events.some((e) => e.ev === 'guest' && e.what === 'halted-unexpectedly') && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 50));
   t.ok(pool.events.some((e) => e.ev === 'guest' && e.what === 'halted-unexpectedly'), 'an unexpected halt is reported');
   await host.close();

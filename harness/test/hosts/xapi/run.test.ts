@@ -64,7 +64,6 @@ t.test('install-connect and suspend-resume on the XenAPI test pool: TAP out, not
     openBundle: async (path, drivers) => ({ bundle: { location: path, version: '9.1.0.156', drivers }, cleanup: async () => undefined }),
   });
   t.comment(tap);
-  if (process.env.WINPV_DEBUG_TIMES) for (const e of trace.events) if (e.ev !== 'xs' && e.ev !== 'ring') t.comment(`${e.t} ${e.ev} ${JSON.stringify(e).slice(0, 140)}`);
 
   const results: { ok: boolean; name: string }[] = [];
   const p = new Parser();
@@ -75,6 +74,10 @@ t.test('install-connect and suspend-resume on the XenAPI test pool: TAP out, not
   });
   t.equal(outcome.hostError, undefined, 'no host failure');
   t.same(results.map((r) => r.name.split(' ')[0]), ['install-connect', 'suspend-resume', 'needs-save-restore']);
+  // install-connect passes every check; suspend-resume still fails guest-keys on XenAPI, where the
+  // suspend destroys the domain and its xenstore tree (open: the check must follow the guest's keys
+  // across the suspend) and so is not asserted here.
+  t.ok(results[0].ok, 'install-connect passes every check on the pool');
   t.match(tap, /# SKIP.*save-restore/i, 'a scenario needing a capability XenAPI lacks is skipped with the reason');
   const ends = trace.events.filter((e) => e.ev === 'scenario.end');
   t.same(ends.map((e) => (e as { status: string }).status), ['completed', 'completed'], 'both runnable scenarios completed every step');
@@ -107,6 +110,7 @@ t.test('catalogue scenarios without xvda run as they are (two-guests-traffic, vi
   t.equal(outcome.hostError, undefined);
   const ends = trace.events.filter((e) => e.ev === 'scenario.end').map((e) => `${(e as { inst: string }).inst}:${(e as { status: string }).status}`);
   t.same(ends, ['two-guests-traffic:completed', 'vif-connect:completed', 'vif-replug-x3:completed'], 'every step of every scenario ran on the pool');
+  t.notMatch(tap, /^\s*not ok/m, 'every check of every catalogue scenario passes on the pool');
   t.ok(pool.dom0!.ntttcpRuns.length >= 4, 'network workloads without a peer guest ran against ntttcp-for-linux in dom0');
   t.ok(pool.dom0!.ntttcpRuns.every((r) => /^(-r -N -m \d+,\*,127\.0\.0\.1|-s -N -m \d+,\*,127\.0\.0\.[23]) -t \d+$/.test(r)), `dom0 received from the guest at its own address, or sent to the guest's (no sync handshake): ${pool.dom0!.ntttcpRuns.join(' | ')}`);
   const nets = trace.events.filter((e) => e.ev === 'workload' && e.result.kind === 'net');

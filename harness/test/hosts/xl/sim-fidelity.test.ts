@@ -17,7 +17,6 @@ const real = (kind: 'vbd' | 'vif'): Record<string, string> => Object.fromEntries
 export const EXPLAINED: Record<string, string> = {
   'vbd value multi-queue-max-queues': 'Linux sets it to the number of dom0 vCPUs (the lab dom0 has 2); the simulator models a 4-vCPU dom0',
   'vif value multi-queue-max-queues': 'as for vbd: dom0 vCPUs, 2 in the lab, 4 modelled',
-  'vbd missing feature-barrier': 'Linux blkback still advertises write barriers (= flush support); the simulator does not write it yet (to be added to sim/backend/blkback connect keys)',
   'vif missing feature-xdp-headroom': 'Linux 5.9+ netback advertises XDP headroom; no Windows frontend reads it; the simulator does not write it',
 };
 

@@ -117,7 +117,9 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
       xs.write(`${fe}/state`, '4');
     } else {
       for (const k of ['tx-ring-ref', 'rx-ring-ref']) xs.write(`${fe}/${k}`, String(gref++));
-      xs.write(`${fe}/event-channel`, String(port++));
+      // the backend offers feature-split-event-channels: xenvif takes one channel per direction
+      xs.write(`${fe}/event-channel-tx`, String(port++));
+      xs.write(`${fe}/event-channel-rx`, String(port++));
       // the backend offers feature-ctrl-ring: xenvif sets up the control ring
       xs.write(`${fe}/ctrl-ring-ref`, String(gref++));
       xs.write(`${fe}/event-channel-ctrl`, String(port++));
@@ -129,15 +131,15 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     }
   }
 
-  /** Unplug: the backend closes, the frontend follows, the toolstack removes both. */
+  /** Unplug by the toolstack: the backend goes Closing, the Windows frontend answers Closed (the
+   *  drivers' surprise-removal path), the backend Closed, then both directories go. */
   function deviceDown(domid: number, kind: 'vbd' | 'vif', id: number) {
     const be = `/local/domain/0/backend/${kind}/${domid}/${id}`;
     const fe = `/local/domain/${domid}/device/${kind}/${id}`;
     if (xs.nodes.has(`${be}/state`)) {
       xs.write(`${be}/state`, '5');
-      if (connected.has(domid)) xs.write(`${fe}/state`, '5');
-      xs.write(`${be}/state`, '6');
       if (connected.has(domid)) xs.write(`${fe}/state`, '6');
+      xs.write(`${be}/state`, '6');
     }
     xs.rm(be);
     xs.rm(fe);

@@ -82,13 +82,9 @@ export class FakePool {
 
   // ---------------------------------------------------------------------------- records and events
 
-  private record(cls: string, fields: Rec): Rec {
-    return { uuid: randomUUID(), ...fields };
-  }
-
   add(cls: string, fields: Rec): string {
     const ref = `OpaqueRef:${randomUUID()}`;
-    const rec = this.record(cls, fields);
+    const rec: Rec = { uuid: randomUUID(), ...fields };
     this.objects.set(ref, { cls, rec });
     this.emit(cls, 'add', ref, rec);
     // keep back-pointers the way XAPI does
