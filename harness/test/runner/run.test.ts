@@ -100,7 +100,13 @@ t.test('SIGINT tears down and closes the trace as interrupted', async (t) => {
   const host = new FakeHost();
   const ac = new AbortController();
   const steps: Step[] = [install(), waitConnected(), block(1000), { kind: 'sleep', source: { file: 'x' }, durationMs: 100_000 }];
-  setTimeout(() => ac.abort('SIGINT'), 50);
+  // Ctrl-C arrives during the long sleep step: triggered from the host clock, not a real-time timer,
+  // so the run cannot finish first however fast the machine is.
+  const sleep = host.clock.sleep.bind(host.clock);
+  host.clock.sleep = (ms: number) => {
+    if (ms >= 50_000) ac.abort('SIGINT');
+    return sleep(ms);
+  };
   const { outcome, end, trace } = await run(host, steps, { signal: ac.signal });
   t.equal(outcome.interrupted, true);
   t.equal(end.bailOut, 'interrupted');
