@@ -13,18 +13,8 @@ import { Secret } from '../../src/model/secret';
 import type { TraceEvent, TraceEventInput, TraceSink } from '../../src/model/trace';
 import type { GuestShape } from '../../src/model/scenario';
 import type { DriverName } from '../../src/model/spec';
-import { WinpvError } from '../../src/model/errors';
 
-/** The WinpvError a promise rejects with (fails the test if it resolves or throws something else). */
-export async function rejects(p: Promise<unknown>): Promise<WinpvError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof WinpvError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
+export { rejects } from './errors';
 
 export const XAPI_PW = 'planted-XAPI-pw-4c1e9d';
 export const GUEST_PW = 'planted-guest-pw-88b2f0';

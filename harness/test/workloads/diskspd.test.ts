@@ -2,19 +2,10 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDiskspdXml, percentile, renderDiskspdXml, type DiskspdRun } from '../../src/workloads';
-import { WinpvError } from '../../src/model/errors';
+import { caught } from '../support/errors';
 
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
 
-function caught(fn: () => unknown): WinpvError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof WinpvError) return e;
-    throw e;
-  }
-  throw new Error('expected a WinpvError');
-}
 
 t.test('a realistic -Rxml -L document: IOPS and MB/s from IOCount, BytesCount and TestTimeSeconds', async (t) => {
   const r = parseDiskspdXml(fixture('diskspd-4k-random-70r30w.xml'), 'diskspd.xml');

@@ -2,19 +2,10 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseNtttcpXml, renderNtttcpXml, type NtttcpRun } from '../../src/workloads';
-import { WinpvError } from '../../src/model/errors';
+import { caught } from '../support/errors';
 
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
 
-function caught(fn: () => unknown): WinpvError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof WinpvError) return e;
-    throw e;
-  }
-  throw new Error('expected a WinpvError');
-}
 
 t.test('sender document: mbps, bytes (MB = 2^20), retransmits, errors, cpu', async (t) => {
   const r = parseNtttcpXml(fixture('ntttcp-sender.xml'), 'ntttcp.xml');
