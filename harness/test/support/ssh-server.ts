@@ -1,7 +1,7 @@
 // A real SSH server for tests (ssh2's Server): password or public-key auth, exec requests answered
 // by a handler, and a small SFTP subsystem rooted in a local directory. Guest doubles (Windows over
 // OpenSSH), stand-in builders and dom0 doubles are built on it.
-import { Server, utils, type Connection, type ServerChannel, type SFTPWrapper } from 'ssh2';
+import { Server, utils, type AuthContext, type Connection, type ServerChannel, type SFTPWrapper } from 'ssh2';
 import { mkdirSync, openSync, readSync, writeSync, closeSync, fstatSync, statSync, readdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -45,7 +45,7 @@ export interface TestSshServer {
 
 /** An ed25519 key pair that ssh2 can parse back. ssh2's generator now and then (about 1 in 270 here)
  *  emits a private key its own parser rejects, which would make tests fail at random: retry those. */
-function usableKeyPair(): { private: string; public: string } {
+export function usableKeyPair(): { private: string; public: string } {
   for (let i = 0; i < 20; i++) {
     const k = utils.generateKeyPairSync('ed25519');
     if (!(utils.parseKey(k.private) instanceof Error) && !(utils.parseKey(k.public) instanceof Error)) return k;
@@ -58,12 +58,28 @@ export function generateClientKey(): { privateKey: string; publicKey: string } {
   return { privateKey: k.private, publicKey: k.public };
 }
 
+/** The server side of authentication: one user, by password and/or one authorized public key. */
+export function authenticator(o: { user: string; password?: string; authorizedKey?: string }): (ctx: AuthContext) => void {
+  const authorized = o.authorizedKey ? utils.parseKey(o.authorizedKey) : undefined;
+  return (ctx) => {
+    if (ctx.username !== o.user) return ctx.reject();
+    if (ctx.method === 'password' && o.password !== undefined && ctx.password === o.password) return ctx.accept();
+    if (ctx.method === 'publickey' && authorized && !(authorized instanceof Error)) {
+      const key = Array.isArray(authorized) ? authorized[0] : authorized;
+      if (ctx.key.algo === key.type && ctx.key.data.equals(key.getPublicSSH())) {
+        if (!ctx.signature) return ctx.accept();
+        if (ctx.blob && key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
+      }
+    }
+    ctx.reject(o.password !== undefined ? ['password', 'publickey'] : ['publickey']);
+  };
+}
+
 export async function startTestSshServer(opts: TestSshServerOptions): Promise<TestSshServer> {
   const hostKey = usableKeyPair();
   const parsedHost = utils.parseKey(hostKey.private);
   if (parsedHost instanceof Error) throw parsedHost;
   const hostBlob = (Array.isArray(parsedHost) ? parsedHost[0] : parsedHost).getPublicSSH();
-  const authorized = opts.authorizedKey ? utils.parseKey(opts.authorizedKey) : undefined;
   const connections = new Set<Connection>();
   const commands: string[] = [];
 
@@ -71,18 +87,7 @@ export async function startTestSshServer(opts: TestSshServerOptions): Promise<Te
     connections.add(client);
     client.on('close', () => connections.delete(client));
     client.on('error', () => undefined);
-    client.on('authentication', (ctx) => {
-      if (ctx.username !== opts.user) return ctx.reject();
-      if (ctx.method === 'password' && opts.password !== undefined && ctx.password === opts.password) return ctx.accept();
-      if (ctx.method === 'publickey' && authorized && !(authorized instanceof Error)) {
-        const key = Array.isArray(authorized) ? authorized[0] : authorized;
-        if (ctx.key.algo === key.type && ctx.key.data.equals(key.getPublicSSH())) {
-          if (!ctx.signature) return ctx.accept();
-          if (ctx.blob && key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
-        }
-      }
-      ctx.reject(opts.password !== undefined ? ['password', 'publickey'] : ['publickey']);
-    });
+    client.on('authentication', authenticator(opts));
     client.on('ready', () => {
       client.on('session', (accept) => {
         const session = accept();

@@ -6,6 +6,7 @@
 import { Server, utils, type Connection, type SFTPWrapper } from 'ssh2';
 import type { AddressInfo } from 'node:net';
 import { sha256Fingerprint } from '../../../src/remote/known-hosts';
+import { authenticator, usableKeyPair } from '../ssh-server';
 import { decodeCommand, OP_MARKER } from '../../../src/guests/windows/powershell';
 import { renderDiskspdXml } from '../../../src/workloads/diskspd';
 import { renderNtttcpXml } from '../../../src/workloads/ntttcp';
@@ -55,14 +56,13 @@ export interface WindowsDouble {
 const normPath = (p: string) => p.replace(/\//g, '\\').replace(/^\\?([a-zA-Z]):/, (_, d: string) => `${d.toUpperCase()}:`);
 
 /** Clones of one template share the host key: pass one to several doubles. */
-export const generateHostKey = (): string => utils.generateKeyPairSync('ed25519').private;
+export const generateHostKey = (): string => usableKeyPair().private;
 
 export async function startWindowsDouble(o: { name: string; host: string; port?: number; user: string; password?: string; authorizedKey?: string; hostKey?: string }): Promise<WindowsDouble> {
   const hostKey = { private: o.hostKey ?? generateHostKey() };
   const parsed = utils.parseKey(hostKey.private);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  const authorized = o.authorizedKey ? utils.parseKey(o.authorizedKey) : undefined;
   const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, cdLoaded: false };
   const conns = new Set<Connection>();
   let nextOem = 3;
@@ -71,18 +71,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     conns.add(client);
     client.on('close', () => conns.delete(client));
     client.on('error', () => undefined);
-    client.on('authentication', (ctx) => {
-      if (ctx.username !== o.user) return ctx.reject();
-      if (ctx.method === 'password' && o.password !== undefined && ctx.password === o.password) return ctx.accept();
-      if (ctx.method === 'publickey' && authorized && !(authorized instanceof Error)) {
-        const k = Array.isArray(authorized) ? authorized[0] : authorized;
-        if (ctx.key.algo === k.type && ctx.key.data.equals(k.getPublicSSH())) {
-          if (!ctx.signature) return ctx.accept();
-          if (ctx.blob && k.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
-        }
-      }
-      ctx.reject(['password', 'publickey']);
-    });
+    client.on('authentication', authenticator(o));
     client.on('ready', () => {
       client.on('session', (accept) => {
         const session = accept();
