@@ -5,7 +5,7 @@
 /** Optional powers of a host backend; a scenario that needs one the host lacks is skipped with the reason. */
 export const CAPABILITIES = {
   hotplug: 'attach and detach VBDs and VIFs on a running guest',
-  suspend: 'suspend and resume a guest in place',
+  suspend: 'suspend a guest and resume it (in the same domain on the simulator; on XenAPI VM.resume builds a new domain from the suspend image)',
   'save-restore': 'save a guest to a file and restore it',
   migrate: 'move a running guest (to another host, or to a new domid on the same one)',
   snapshot: 'snapshot a guest and revert to the snapshot',

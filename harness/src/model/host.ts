@@ -108,7 +108,11 @@ export interface HotplugCapability {
 
 export interface SuspendCapability {
   suspend(guest: GuestRef): Promise<void>;
-  resume(guest: GuestRef): Promise<void>;
+  /** Resumes a suspended guest. A host that resumes the same domain (the simulator) returns nothing.
+   *  A host whose resume builds a new domain (XenAPI: VM.resume restores the suspend image into a
+   *  new domid) returns the guest under its new domid and, given `opts.beforeUnpause`, calls it once
+   *  the new domain exists but before it runs, so probes follow it from the first frontend write. */
+  resume(guest: GuestRef, opts?: RebootOptions): Promise<GuestRef | void>;
 }
 
 export interface SaveRestoreCapability {

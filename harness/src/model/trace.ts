@@ -71,7 +71,10 @@ export interface StepEvent extends InInstance {
 
 export type GuestLifecycle =
   | 'created' | 'started' | 'rebooted' | 'shutdown' | 'destroyed' | 'crashed' | 'halted-unexpectedly'
-  | 'paused' | 'unpaused' | 'suspended' | 'resumed' | 'saved' | 'restored' | 'migrated' | 'snapshot' | 'reverted';
+  | 'paused' | 'unpaused' | 'suspended' | 'resumed' | 'saved' | 'restored' | 'migrated' | 'snapshot' | 'reverted'
+  /** The toolstack has begun to suspend or save the guest. Hosts whose suspend destroys the domain
+   *  (XenAPI) emit it first: the domain and its xenstore tree go before `suspended`/`saved` is known. */
+  | 'suspending';
 
 export interface GuestEvent extends InInstance {
   ev: 'guest';

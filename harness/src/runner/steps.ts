@@ -152,12 +152,10 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
     case 'suspend':
       return need(host.suspend, 'suspend', 'suspend').suspend(guestOf(ctx, step.guest));
     case 'resume':
-      return need(host.suspend, 'suspend', 'resume').resume(guestOf(ctx, step.guest));
-    case 'suspend-resume': {
-      const s = need(host.suspend, 'suspend', 'suspend-resume');
-      await s.suspend(guestOf(ctx, step.guest));
-      return s.resume(guestOf(ctx, step.guest));
-    }
+      return resume(ctx, step.guest);
+    case 'suspend-resume':
+      await need(host.suspend, 'suspend', 'suspend-resume').suspend(guestOf(ctx, step.guest));
+      return resume(ctx, step.guest);
     case 'migrate': {
       await ctx.xsProbe.watchNewDomains();
       const ref = await need(host.migrate, 'migrate', 'migrate').migrate(guestOf(ctx, step.guest));
@@ -229,6 +227,24 @@ async function reboot(ctx: StepContext, name: string): Promise<void> {
     },
   });
   if (!rebound && g.domid !== before) await rebind(ctx, g);
+}
+
+/** A resume into a new domain (XenAPI) gives the guest a new domid: the probes follow it, attached
+ *  before the new domain runs when the host offers that. A resume in place (the simulator) changes nothing. */
+async function resume(ctx: StepContext, name: string): Promise<void> {
+  const s = need(ctx.host.suspend, 'suspend', 'resume');
+  const g = guestOf(ctx, name);
+  const before = g.domid;
+  let rebound = false;
+  const ref = await s.resume(g, {
+    beforeUnpause: async (fresh) => {
+      rebound = true;
+      await rebind(ctx, fresh);
+    },
+  });
+  const now = ref ?? g;
+  if (!rebound && now.domid !== before) await rebind(ctx, now);
+  else ctx.guests.set(name, now);
 }
 
 async function plug(ctx: StepContext, g: GuestRef, dev: DeviceRef): Promise<DeviceRef> {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { XapiRecord } from 'xen-api';
 import type {
   GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, MigrateCapability, RebootOptions,
-  RingId, RingIndices, RingView, SnapshotCapability, SuspendCapability, XenstoreView, BackendControlCapability,
+  RingId, RingIndices, RingView, SaveRestoreCapability, SnapshotCapability, SuspendCapability, XenstoreView, BackendControlCapability,
 } from '../../model/host';
 import type { Capability } from '../../model/catalog';
 import type { DeviceRef, GuestShape, VbdShape, VifShape } from '../../model/scenario';
@@ -64,7 +64,7 @@ export class XapiHost implements HostBackend {
   ) {
     this.label = cfg.label;
     this.runId = opts.runId ?? newRunId(new Date(), randomBytes(3).toString('hex'));
-    const caps: Capability[] = ['windows-guest', 'suspend', 'migrate', 'snapshot', 'hotplug'];
+    const caps: Capability[] = ['windows-guest', 'suspend', 'save-restore', 'migrate', 'snapshot', 'hotplug'];
     if (cfg.dom0) caps.push('backend-control');
     this.capabilities = new Set(caps);
     this.clock = {
@@ -437,23 +437,67 @@ export class XapiHost implements HostBackend {
 
   // ------------------------------------------------------------------------------------------ capabilities
 
+  // XenAPI has one way to stop a guest with its memory: VM.suspend (xenopsd's VM_save into a
+  // suspend VDI, then the domain is destroyed) and VM.resume (a new domain restored from that VDI).
+  // VM.checkpoint is no in-place alternative: it is the same suspend, a clone and a resume into a
+  // new domain. So `suspend` (suspend-resume) and `save-restore` both drive these two calls; the
+  // guest's PV drivers see exactly what a XenCenter suspend/resume does to them.
   readonly suspend: SuspendCapability = {
     suspend: async (ref) => {
-      const g = this.g(ref);
-      await this.dropGuestSsh(g);
-      await this.ours(g, () => this.s.callAsync('VM.suspend', g.vm));
-      this.emit(g, 'suspended');
+      await this.suspendVm(this.g(ref), 'suspended');
     },
-    resume: async (ref) => {
+    resume: async (ref, opts: RebootOptions = {}) => {
       const g = this.g(ref);
-      await this.ours(g, async () => {
-        await this.s.callAsync('VM.resume', g.vm, false, false);
-        await this.s.waitFor(`${ref.name} to run after resume`, this.cfg.timeouts.bootMs, () => (this.vm(g)?.power_state === 'Running' ? true : undefined));
-        g.ref.domid = num(this.vm(g)!.domid);
-      });
+      await this.resumeVm(g, opts);
       this.emit(g, 'resumed', { domid: g.ref.domid });
+      return g.ref;
     },
   };
+
+  readonly saveRestore: SaveRestoreCapability = {
+    save: async (ref) => {
+      const g = this.g(ref);
+      await this.suspendVm(g, 'saved');
+      return String(this.vm(g)?.suspend_VDI ?? NULL_REF);
+    },
+    restore: async (ref, image) => {
+      const g = this.g(ref);
+      const have = this.vm(g)?.suspend_VDI;
+      if (this.vm(g)?.power_state !== 'Suspended' || have !== image) {
+        throw hostError('XAPI_NO_IMAGE', `${ref.name} has no saved image ${image} to restore (power state ${String(this.vm(g)?.power_state)}, suspend VDI ${String(have)})`);
+      }
+      const from = g.ref.domid;
+      await this.resumeVm(g, {});
+      this.emit(g, 'restored', { from, domid: g.ref.domid });
+      return g.ref;
+    },
+  };
+
+  /** VM.suspend: the domain and its xenstore tree are destroyed before XAPI reports the VM Suspended,
+   *  so `suspending` marks where the guest's old home stops being judged. */
+  private async suspendVm(g: XGuest, done: 'suspended' | 'saved') {
+    await this.dropGuestSsh(g);
+    this.emit(g, 'suspending');
+    await this.ours(g, () => this.s.callAsync('VM.suspend', g.vm));
+    const vdi = this.vm(g)?.suspend_VDI as string | undefined;
+    this.emit(g, done, done === 'saved' && vdi ? { image: String(this.s.get(vdi)?.uuid ?? vdi) } : undefined);
+  }
+
+  /** VM.resume into a new domain; built paused when the caller wants to attach to it first. */
+  private async resumeVm(g: XGuest, opts: RebootOptions) {
+    await this.ours(g, async () => {
+      const paused = opts.beforeUnpause !== undefined;
+      await this.s.callAsync('VM.resume', g.vm, paused, false);
+      const want = paused ? 'Paused' : 'Running';
+      await this.s.waitFor(`${g.ref.name} to be resumed (${want.toLowerCase()})`, this.cfg.timeouts.bootMs, () => (this.vm(g)?.power_state === want ? true : undefined));
+      g.ref.domid = num(this.vm(g)!.domid);
+      if (opts.beforeUnpause) {
+        await opts.beforeUnpause(g.ref);
+        await this.s.callAsync('VM.unpause', g.vm);
+        await this.s.waitFor(`${g.ref.name} to run after resume`, this.cfg.timeouts.bootMs, () => (this.vm(g)?.power_state === 'Running' ? true : undefined));
+      }
+    });
+  }
 
   readonly migrate: MigrateCapability = {
     migrate: async (ref, target) => {

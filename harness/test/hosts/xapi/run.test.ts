@@ -32,7 +32,7 @@ function scenario(name: string, steps: Step[], extra: Partial<Scenario> = {}): S
   };
 }
 
-t.test('install-connect and suspend-resume on the XenAPI test pool: TAP out, nothing left', async (t) => {
+t.test('install-connect, suspend-resume and save-restore on the XenAPI test pool: TAP out, nothing left', async (t) => {
   const pool = await startPool({ guests: 1, dom0: true });
   t.teardown(() => pool.close());
   const bundle = makeBundle('9.1.0', 156);
@@ -50,7 +50,18 @@ t.test('install-connect and suspend-resume on the XenAPI test pool: TAP out, not
       { kind: 'suspend-resume', guest: 'win', source: src },
       { kind: 'wait', guest: 'win', path: 'control/feature-suspend', equals: '1', timeoutMs: 10_000, source: src },
     ], { needs: ['windows-guest', 'suspend'] }),
-    scenario('needs-save-restore', [{ kind: 'save-restore', guest: 'win', source: src }], { needs: ['save-restore'] }),
+    // save-restore as the catalogue's scenario has it, on the IDE disk XAPI gives an HVM guest
+    scenario('save-restore', [
+      { kind: 'install-drivers', guest: 'win', bundle: 'builtin:9.1.0', reboot: true, source: src },
+      { kind: 'wait', guest: 'win', path: 'device/vbd/768/state', equals: '4', timeoutMs: 10_000, source: src },
+      { kind: 'wait', guest: 'win', path: 'device/vif/0/state', equals: '4', timeoutMs: 10_000, source: src },
+      { kind: 'block', guest: 'win', device: 'vbd/768', blockSize: 4096, queueDepth: 8, threads: 1, writePercent: 50, pattern: 'random', durationMs: 1000, verify: true, source: src },
+      { kind: 'save-restore', guest: 'win', source: src },
+      { kind: 'wait', guest: 'win', path: 'device/vbd/768/state', equals: '4', timeoutMs: 10_000, source: src },
+      { kind: 'wait', guest: 'win', path: 'device/vif/0/state', equals: '4', timeoutMs: 10_000, source: src },
+      { kind: 'block', guest: 'win', device: 'vbd/768', blockSize: 4096, queueDepth: 8, threads: 1, writePercent: 50, pattern: 'random', durationMs: 1000, verify: true, source: src },
+    ], { needs: ['windows-guest', 'save-restore'] }),
+    scenario('needs-grant-audit', [{ kind: 'sleep', durationMs: 1, source: src }], { needs: ['grant-audit'] }),
   ];
   const host = pool.host();
   const runPlanned = plan(scenarios, { seed: 7, capabilities: host.capabilities, hostKind: host.kind });
@@ -73,14 +84,22 @@ t.test('install-connect and suspend-resume on the XenAPI test pool: TAP out, not
     p.end(tap);
   });
   t.equal(outcome.hostError, undefined, 'no host failure');
-  t.same(results.map((r) => r.name.split(' ')[0]), ['install-connect', 'suspend-resume', 'needs-save-restore']);
-  // install-connect passes every check; suspend-resume still fails guest-keys on XenAPI, where the
-  // suspend destroys the domain and its xenstore tree (open: the check must follow the guest's keys
-  // across the suspend) and so is not asserted here.
+  t.same(results.map((r) => r.name.split(' ')[0]), ['install-connect', 'suspend-resume', 'save-restore', 'needs-grant-audit']);
   t.ok(results[0].ok, 'install-connect passes every check on the pool');
-  t.match(tap, /# SKIP.*save-restore/i, 'a scenario needing a capability XenAPI lacks is skipped with the reason');
+  t.ok(results[1].ok, 'suspend-resume passes every check: guest-keys follows the guest into the domain VM.resume built');
+  t.ok(results[2].ok, 'save-restore (VM.suspend into a suspend VDI, VM.resume into a new domain) passes every check');
+  t.match(tap, /# SKIP.*grant-audit/i, 'a scenario needing a capability XenAPI lacks is skipped with the reason');
   const ends = trace.events.filter((e) => e.ev === 'scenario.end');
-  t.same(ends.map((e) => (e as { status: string }).status), ['completed', 'completed'], 'both runnable scenarios completed every step');
+  t.same(ends.map((e) => (e as { status: string }).status), ['completed', 'completed', 'completed'], 'every runnable scenario completed every step');
+  const lifecycle = (inst: string) => trace.events.filter((e) => e.ev === 'guest' && e.inst === inst).map((e) => e.ev === 'guest' ? `${e.what}:${e.domid}` : '');
+  const sr = lifecycle('suspend-resume');
+  const at = (l: string[], what: string) => Number(l.find((x) => x.startsWith(`${what}:`))?.split(':')[1]);
+  t.ok(sr.indexOf(`suspending:${at(sr, 'suspended')}`) >= 0 && sr.indexOf(`suspending:${at(sr, 'suspended')}`) < sr.indexOf(`suspended:${at(sr, 'suspended')}`), `suspending comes before suspended, in the old domain: ${sr.join(' ')}`);
+  t.not(at(sr, 'resumed'), at(sr, 'suspended'), 'VM.resume built a new domain (new domid)');
+  t.ok(trace.events.some((e) => e.ev === 'xs' && e.inst === 'suspend-resume' && e.guest === 'win' && e.path === `/local/domain/${at(sr, 'resumed')}/control/feature-suspend` && e.value === '1'),
+    'the probe followed the guest into its new domain and saw control/feature-suspend written again');
+  const sv = lifecycle('save-restore');
+  t.ok(at(sv, 'restored') > at(sv, 'saved'), `save-restore: restored under a new domid (${sv.join(' ')})`);
   const blk = trace.events.find((e) => e.ev === 'workload');
   t.ok(blk && blk.ev === 'workload' && blk.result.kind === 'block' && blk.result.iops > 10000, 'the diskspd result is in the trace');
   t.ok(trace.events.some((e) => e.ev === 'xs' && /device\/vbd\/832\/state$/.test(e.path) && e.value === '4'), 'the xenstore probe recorded the frontend connecting');
@@ -117,4 +136,32 @@ t.test('catalogue scenarios without xvda run as they are (two-guests-traffic, vi
   t.ok(nets.length >= 3, `${nets.length} NTttcp results in the trace`);
   t.same(leftovers(pool.srv), [], 'nothing left on the pool');
   t.notMatch(JSON.stringify(trace.events) + tap, XAPI_PW);
+});
+
+t.test('drivers that do not write their keys again after a XenAPI resume fail guest-keys', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true });
+  t.teardown(() => pool.close());
+  pool.dom0!.faults.keysLostAfterResume = true;
+  const host = pool.host();
+  const s = scenario('suspend-resume-keys-lost', [
+    { kind: 'install-drivers', guest: 'win', bundle: 'builtin:9.1.0', reboot: true, source: src },
+    { kind: 'wait', guest: 'win', path: 'control/feature-suspend', equals: '1', timeoutMs: 10_000, source: src },
+    { kind: 'suspend-resume', guest: 'win', source: src },
+    { kind: 'wait', guest: 'win', path: 'device/vbd/768/state', equals: '4', timeoutMs: 10_000, source: src },
+    { kind: 'sleep', durationMs: 500, source: src },
+  ], { needs: ['windows-guest', 'suspend'], checks: [{ name: 'guest-keys', params: { limitMs: '400' } }, { name: 'devices-connected', params: {} }] });
+  const trace = new TraceWriter();
+  const out = new PassThrough();
+  let tap = '';
+  out.on('data', (b) => (tap += b));
+  const outcome = await runPlan({ host, plan: plan([s], { seed: 3, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(out) });
+  t.equal(outcome.hostError, undefined);
+  const keys = outcome.summary.instances[0]!.checks.find((c) => c.check === 'guest-keys')!;
+  t.equal(keys.verdict, 'fail', 'guest-keys is not ok');
+  const resumed = trace.events.find((e) => e.ev === 'guest' && e.what === 'resumed');
+  t.match(keys.message, /win: (drivers\/<N>|control\/feature-suspend) is missing after the guest was resumed/);
+  t.match(String(keys.diagnostics?.path), new RegExp(`^/local/domain/${resumed && resumed.ev === 'guest' ? resumed.domid : 'x'}/`), 'judged in the new domain VM.resume built');
+  t.equal(outcome.summary.instances[0]!.checks.find((c) => c.check === 'devices-connected')!.verdict, 'pass', 'only guest-keys fails: the devices did reconnect');
+  t.match(tap, /not ok \d+ - guest-keys/);
+  t.same(leftovers(pool.srv), [], 'nothing left on the pool (no suspend VDI either)');
 });

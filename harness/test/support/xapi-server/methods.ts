@@ -203,8 +203,13 @@ export class XapiApi {
       return '';
     },
     'VM.hard_shutdown': ([vm]) => {
-      this.power(str(vm), 'Running', 'Paused', 'Suspended');
+      const r = this.power(str(vm), 'Running', 'Paused', 'Suspended');
       this.pool.haltDomain(str(vm));
+      // a suspended VM's memory image is discarded
+      if (r.suspend_VDI !== NULL) {
+        this.pool.remove(str(r.suspend_VDI));
+        this.pool.set(str(vm), { suspend_VDI: NULL });
+      }
       return '';
     },
     'VM.clean_reboot': ([vm]) => {
@@ -222,18 +227,27 @@ export class XapiApi {
       this.pool.startDomain(str(vm), host);
       return '';
     },
-    'VM.suspend': ([vm]) => {
+    // VM.suspend is xenopsd's VM_save into a new suspend VDI, then VM_shutdown: the domain (and its
+    // xenstore tree) is gone before XAPI reports the VM Suspended and the task completes.
+    'VM.suspend': async ([vm]) => {
       const r = this.power(str(vm), 'Running');
       this.needsPv(str(vm), r);
       const host = r.resident_on as string;
+      const image = this.pool.add('VDI', this.pool.vdiRecord(this.pool.defaultSr, 'Suspend image', num(r.memory_static_max) + 2 ** 20, { type: 'suspend', name_description: `memory image of ${str(r.name_label)}` }));
       this.pool.haltDomain(str(vm));
-      this.pool.set(str(vm), { power_state: 'Suspended', last_host: host });
+      await new Promise<void>((resolve) => this.pool.later(this.pool.opts.suspendMs ?? 40, resolve));
+      this.pool.set(str(vm), { power_state: 'Suspended', last_host: host, suspend_VDI: image });
       return '';
     },
-    'VM.resume': ([vm]) => {
-      this.power(str(vm), 'Suspended');
+    // VM.resume(vm, start_paused, force) is VM_create (a new domain, a new domid) and VM_restore
+    // from the suspend VDI, which is then destroyed.
+    'VM.resume': ([vm, paused]) => {
+      const r = this.power(str(vm), 'Suspended');
+      if (r.suspend_VDI === NULL || !this.pool.objects.has(str(r.suspend_VDI))) throw new XapiFailure('VDI_MISSING', [this.pool.defaultSr, str(r.suspend_VDI)]);
       this.pool.set(str(vm), { power_state: 'Halted' });
-      this.pool.startDomain(str(vm));
+      this.pool.startDomain(str(vm), undefined, paused === true);
+      this.pool.remove(str(r.suspend_VDI));
+      this.pool.set(str(vm), { suspend_VDI: NULL });
       return '';
     },
     'VM.pool_migrate': ([vm, host]) => {
@@ -336,7 +350,7 @@ export class XapiApi {
   private copyVm(src: string, name: string, snapshot: boolean): string {
     const r = this.pool.get(src, 'VM');
     if (!snapshot && !r.is_a_template && r.power_state !== 'Halted') throw new XapiFailure('VM_BAD_POWER_STATE', [src, 'halted', String(r.power_state).toLowerCase()]);
-    const rec: Rec = { ...structuredClone(r), name_label: name, VBDs: [], VIFs: [], snapshots: [], guest_metrics: NULL, metrics: NULL, power_state: snapshot ? 'Halted' : r.power_state, domid: -1, resident_on: NULL };
+    const rec: Rec = { ...structuredClone(r), name_label: name, VBDs: [], VIFs: [], snapshots: [], suspend_VDI: NULL, guest_metrics: NULL, metrics: NULL, power_state: snapshot ? 'Halted' : r.power_state, domid: -1, resident_on: NULL };
     delete rec.uuid;
     if (snapshot) Object.assign(rec, { is_a_snapshot: true, is_a_template: true, snapshot_of: src, snapshot_time: '20261124T06:00:00Z' });
     const ref = this.pool.add('VM', rec);
