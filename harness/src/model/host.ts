@@ -152,8 +152,10 @@ export interface HostBackend {
   readonly xenstore: XenstoreView;
   readonly rings: RingView;
 
-  /** Connects (or boots the simulator). Lifecycle events of guests go to the sink as `guest` events. */
-  open(trace: TraceSink, opts: { seed: number }): Promise<void>;
+  /** Connects (or boots the simulator). Lifecycle events of guests go to the sink as `guest` events.
+   *  `artifactsDir` is the run's `<report dir>/artifacts`: a host that collects files (crash dumps)
+   *  stores them below `<artifactsDir>/<inst>/` and records each with an `artifact` trace event. */
+  open(trace: TraceSink, opts: { seed: number; artifactsDir?: string }): Promise<void>;
   close(): Promise<void>;
 
   createGuest(shape: GuestShape, inst: string): Promise<GuestRef>;

@@ -212,6 +212,22 @@ export interface FaultEvent extends InInstance {
   detail?: Record<string, string | number>;
 }
 
+/** A file the host collected for the report (a crash dump), or why there is none. The file lives in
+ *  the run's report directory; reporters name it, they never fetch anything from a host. */
+export interface ArtifactEvent extends InInstance {
+  ev: 'artifact';
+  guest: string;
+  kind: 'crash-dump';
+  /** Relative to the report directory: `artifacts/<inst>/<file>`. Absent when nothing was collected. */
+  path?: string;
+  bytes?: number;
+  sha256?: string;
+  /** Where it came from, as the guest names it (`C:\\Windows\\MEMORY.DMP`). */
+  source?: string;
+  /** Why no file was collected (none written, copy failed, the run keeps no artifacts). */
+  missing?: string;
+}
+
 export interface LogEvent extends Base {
   ev: 'log';
   inst?: string;
@@ -241,6 +257,7 @@ export type TraceEvent =
   | WorkloadEvent
   | DriversEvent
   | FaultEvent
+  | ArtifactEvent
   | LogEvent
   | RunEndEvent;
 

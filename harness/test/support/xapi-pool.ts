@@ -56,6 +56,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean } = {}):
         d.state.store.clear();
         d.state.bound.clear();
         d.state.files.clear();
+        d.state.crashDumps.length = 0;
         byVm.set(vmRef, d);
       }
       return { ip: d.host, pvVersion: d.boot() };

@@ -138,6 +138,11 @@ export class WindowsAgent implements GuestAgent {
     return newest ? { path: newest.FullName, bytes: newest.Length } : undefined;
   }
 
+  /** Copies a file of the guest (a crash dump) to a local path, streamed over SFTP. */
+  async downloadFile(guestPath: string, localPath: string): Promise<void> {
+    await (await this.ssh()).downloadFile(guestPath.replace(/\\/g, '/'), localPath);
+  }
+
   // ----------------------------------------------------------------------------------- workloads
 
   async blockWorkload(w: BlockWorkloadStep): Promise<{ result: BlockResult; raw?: string }> {

@@ -20,6 +20,10 @@ import { buildGuest, userdeviceOf } from './guest-build';
 import { destroyVm } from './teardown';
 import { newRunId, OWNER_KEY, RUN_KEY, tagsFor, vmName } from './tags';
 import { Dom0Rings, Dom0Xenstore } from './dom0';
+import { storeArtifact } from '../../util/artifacts';
+
+/** Where Windows writes crash dumps (the agent looks there). */
+const CRASH_DUMP_PLACES = 'C:\\Windows\\MEMORY.DMP, C:\\Windows\\Minidump\\*.dmp';
 
 interface XGuest {
   ref: GuestRef;
@@ -32,6 +36,8 @@ interface XGuest {
   last: { power: string; domid: number };
   agent?: WindowsAgent;
   ssh?: Promise<SshConnection>;
+  /** The crash dump being collected (destroyGuest waits for it, so the report can hold it). */
+  collecting?: Promise<void>;
   destroyed: boolean;
   /** Disks (VDI by userdevice) and VIF networks of devices unplugged, for a replug. */
   detachedDisks: Map<string, string>;
@@ -51,6 +57,7 @@ export class XapiHost implements HostBackend {
 
   private session?: XapiSession;
   private trace?: TraceSink;
+  private artifactsDir?: string;
   private readonly guests = new Map<string, XGuest>();
   private readonly dom0Conns = new Map<string, Promise<SshConnection>>();
   private readonly dom0Xs: Dom0Xenstore;
@@ -89,8 +96,9 @@ export class XapiHost implements HostBackend {
     return this.session;
   }
 
-  async open(trace: TraceSink, _opts: { seed: number }): Promise<void> {
+  async open(trace: TraceSink, opts: { seed: number; artifactsDir?: string }): Promise<void> {
     this.trace = trace;
+    this.artifactsDir = opts.artifactsDir;
     this.session = await XapiSession.open({ url: this.cfg.url, user: this.cfg.user, password: this.cfg.password, insecure: this.cfg.insecure, transport: this.cfg.transport });
     this.onObjects = () => this.watchGuests();
     this.session.client.objects.on('finish', this.onObjects);
@@ -148,7 +156,7 @@ export class XapiHost implements HostBackend {
       if (was.power !== 'Running') continue;
       if (now.power === 'Paused') {
         this.emit(g, 'crashed', { power_state: 'Paused' });
-        void this.collectCrashDump(g);
+        g.collecting ??= this.collectCrashDump(g);
       } else if (now.power === 'Halted') {
         this.emit(g, 'halted-unexpectedly');
       } else if (now.power === 'Running' && now.domid !== was.domid) {
@@ -158,17 +166,37 @@ export class XapiHost implements HostBackend {
     }
   }
 
-  /** A preserved crashed domain is restarted so Windows writes its dump out; the dump's place is logged. */
+  /** A preserved crashed domain is restarted so Windows writes its dump out (MEMORY.DMP or a
+   *  minidump, from the page file at boot); the dump is copied into the run's artifacts over SFTP and
+   *  recorded with an `artifact` event, or the event says why there is none. */
   private async collectCrashDump(g: XGuest) {
+    const artifact = (fields: { path?: string; bytes?: number; sha256?: string; source?: string; missing?: string }) =>
+      this.trace?.emit({ ev: 'artifact', inst: g.inst, guest: g.ref.name, kind: 'crash-dump', ...fields });
+    let source: string | undefined;
     try {
       await this.ours(g, async () => {
         await this.s.callAsync('VM.hard_reboot', g.vm);
         await this.waitBooted(g);
       });
-      const dump = await this.agentOf(g).findCrashDump();
-      this.trace?.emit({ ev: 'log', inst: g.inst, level: 'error', msg: dump ? `crash dump of ${g.ref.name}: ${dump.path} (${dump.bytes} bytes)` : `no crash dump found in ${g.ref.name}` });
+      const agent = this.agentOf(g);
+      const dump = await agent.findCrashDump();
+      if (!dump) {
+        this.trace?.emit({ ev: 'log', inst: g.inst, level: 'error', msg: `no crash dump found in ${g.ref.name}` });
+        artifact({ missing: `Windows wrote no crash dump (${CRASH_DUMP_PLACES})` });
+        return;
+      }
+      source = dump.path;
+      this.trace?.emit({ ev: 'log', inst: g.inst, level: 'error', msg: `crash dump of ${g.ref.name}: ${dump.path} (${dump.bytes} bytes)` });
+      if (!this.artifactsDir) {
+        artifact({ source, bytes: dump.bytes, missing: 'this run keeps no artifacts (no report directory); the dump stays in the guest' });
+        return;
+      }
+      const name = `${g.ref.name}-${dump.path.split(/[\\/]/).pop()}`;
+      const stored = await storeArtifact(this.artifactsDir, g.inst, name, (tmp) => agent.downloadFile(dump.path, tmp));
+      artifact({ ...stored, source });
     } catch (e) {
       this.trace?.emit({ ev: 'log', inst: g.inst, level: 'warn', msg: `could not collect the crash dump of ${g.ref.name}: ${(e as Error).message}` });
+      artifact({ ...(source ? { source } : {}), missing: `could not collect the crash dump: ${(e as Error).message}` });
     }
   }
 
@@ -308,6 +336,8 @@ export class XapiHost implements HostBackend {
   async destroyGuest(ref: GuestRef): Promise<void> {
     const g = this.guests.get(ref.handle);
     if (!g || g.destroyed) return;
+    // a crash dump on its way into the report first (bounded by the boot and copy timeouts)
+    await g.collecting?.catch(() => undefined);
     g.destroyed = true;
     await this.dropGuestSsh(g);
     g.busy++;

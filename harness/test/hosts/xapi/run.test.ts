@@ -13,7 +13,10 @@ import type { Scenario, Step } from '../../../src/model/scenario';
 import type { DriverName } from '../../../src/model/spec';
 import { writeReports } from '../../../src/report/files';
 import { loadScenarios } from '../../../src/scenario/load';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { evaluate } from '../../../src/checks/evaluate';
+import { readTraceFile } from '../../../src/trace/reader';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -164,4 +167,65 @@ t.test('drivers that do not write their keys again after a XenAPI resume fail gu
   t.equal(outcome.summary.instances[0]!.checks.find((c) => c.check === 'devices-connected')!.verdict, 'pass', 'only guest-keys fails: the devices did reconnect');
   t.match(tap, /not ok \d+ - guest-keys/);
   t.same(leftovers(pool.srv), [], 'nothing left on the pool (no suspend VDI either)');
+});
+
+t.test('a Windows crash on the pool: not ok, and the crash dump is in the run directory', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true });
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  const crashDuringSleep = (name: string) => scenario(name, [
+    { kind: 'install-drivers', guest: 'win', bundle: 'builtin:9.1.0', reboot: true, source: src },
+    { kind: 'sleep', durationMs: 3000, source: src },
+  ], { checks: [{ name: 'guest-alive', params: {} }] });
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-crash-'));
+  const trace = new TraceWriter({ file: join(dir, 'trace.jsonl') });
+  // The guest bugchecks while the scenario sleeps: the first time Windows writes MEMORY.DMP, the second time no dump at all.
+  const crashes: { inst: string; dump?: Buffer }[] = [];
+  const timer = setInterval(() => {
+    const sleeping = trace.events.filter((e) => e.ev === 'step.start' && e.kind === 'sleep').map((e) => (e as { inst: string }).inst);
+    for (const inst of sleeping) {
+      if (crashes.some((c) => c.inst === inst)) continue;
+      const [vm, d] = [...pool.byVm][0]!;
+      crashes.push({ inst, dump: inst === 'crash-with-dump' ? d.writeCrashDump('full').data : undefined });
+      pool.srv.pool.crash(vm);
+    }
+  }, 20);
+  t.teardown(() => clearInterval(timer));
+  const out = new PassThrough();
+  let tap = '';
+  out.on('data', (b) => (tap += b));
+  const outcome = await runPlan({
+    host, plan: plan([crashDuringSleep('crash-with-dump'), crashDuringSleep('crash-without-dump')], { seed: 5, capabilities: host.capabilities, hostKind: host.kind }),
+    specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(out), artifactsDir: join(dir, 'artifacts'),
+  });
+  clearInterval(timer);
+  t.equal(outcome.hostError, undefined);
+  t.same(crashes.map((c) => c.inst), ['crash-with-dump', 'crash-without-dump'], 'the guest crashed once in each scenario');
+  const [withDump, without] = outcome.summary.instances;
+  const alive = (r: typeof withDump) => r!.checks.find((c) => c.check === 'guest-alive')!;
+  t.equal(withDump!.verdict, 'fail', 'a crash is not ok');
+  t.match(alive(withDump).message, /win \(domid \d+\) crashed; crash dump artifacts\/crash-with-dump\/win-MEMORY\.DMP/);
+  const expected = createHash('sha256').update(crashes[0]!.dump!).digest('hex');
+  t.same(alive(withDump).diagnostics?.crashDump, { path: 'artifacts/crash-with-dump/win-MEMORY.DMP', bytes: crashes[0]!.dump!.length, sha256: expected, source: 'C:\\Windows\\MEMORY.DMP' });
+  const copied = readFileSync(join(dir, 'artifacts', 'crash-with-dump', 'win-MEMORY.DMP'));
+  t.equal(createHash('sha256').update(copied).digest('hex'), expected, 'the dump in the run directory is the one Windows wrote, byte for byte');
+  t.same(readdirSync(join(dir, 'artifacts', 'crash-with-dump')), ['win-MEMORY.DMP'], 'no temporary file left beside it');
+
+  t.equal(without!.verdict, 'fail');
+  t.match(alive(without).message, /crashed; no crash dump$/);
+  t.same(alive(without).diagnostics?.crashDump, { none: 'Windows wrote no crash dump (C:\\Windows\\MEMORY.DMP, C:\\Windows\\Minidump\\*.dmp)' }, 'a crash with no dump says so');
+  t.notOk(existsSync(join(dir, 'artifacts', 'crash-without-dump')), 'and collects nothing');
+
+  writeReports(dir, outcome.summary, { runId: host.runId, startedAt: '2026-11-24T06:00:00Z', inputs: [], command: 'winpv run --host xapi://root@pool-master.test' }, trace.events);
+  const tapFile = readFileSync(join(dir, 'results.tap'), 'utf8');
+  t.match(tapFile, new RegExp(`crashDump: \\{"path":"artifacts/crash-with-dump/win-MEMORY\\.DMP","bytes":${crashes[0]!.dump!.length},"sha256":"${expected}"`), 'the TAP YAML diagnostics of guest-alive name the dump and its sha256');
+  t.match(tapFile, /crashDump: \{"none":"Windows wrote no crash dump/);
+  const html = readFileSync(join(dir, 'report.html'), 'utf8');
+  t.match(html, /<a href="artifacts\/crash-with-dump\/win-MEMORY\.DMP">/, 'the HTML report links the dump');
+  t.match(html, new RegExp(`sha256 ${expected}`));
+  // the stored trace judges the same: `winpv check` gives the same diagnostics offline
+  const again = evaluate(readTraceFile(join(dir, 'trace.jsonl')).events, loadSpecs());
+  t.same(again.map((r) => r.checks.find((c) => c.check === 'guest-alive')!.diagnostics?.crashDump), [alive(withDump).diagnostics?.crashDump, alive(without).diagnostics?.crashDump]);
+  t.same(leftovers(pool.srv), [], 'nothing left on the pool');
+  t.notMatch(tapFile + html + readFileSync(join(dir, 'trace.jsonl'), 'utf8'), GUEST_PW, 'no password in the reports');
 });

@@ -48,6 +48,9 @@ export interface WindowsDouble {
   state: WindowsGuestState;
   /** A disc goes into the CD drive: its files appear under D:\\ (null: ejected). */
   insertDisc(files: Map<string, Buffer> | null): void;
+  /** After a bugcheck Windows writes the dump from the page file at the next boot: a complete
+   *  C:\\Windows\\MEMORY.DMP or a minidump in C:\\Windows\\Minidump. Returns its path and bytes. */
+  writeCrashDump(kind: 'full' | 'mini', bytes?: number): { path: string; data: Buffer };
   /** The guest "boots": drivers in the store become bound. Returns the PV version xenbus reports. */
   boot(): { major: number; minor: number; micro: number; build: number } | undefined;
   close(): Promise<void>;
@@ -151,7 +154,8 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     diskspd: (p) => diskspd(p.args as string[]),
     verify: (p) => ({ code: 0, stdout: JSON.stringify({ blocks: Number(p.mib), mismatches: state.verifyMismatches }), stderr: '' }),
     ntttcp: (p) => ntttcp(p.args as string[]),
-    'crash-dump': () => ({ code: 0, stdout: JSON.stringify(state.crashDumps.map((d) => ({ FullName: d.path, Length: d.bytes }))), stderr: '' }),
+    // newest first, as the agent's Sort-Object LastWriteTime -Descending gives them
+    'crash-dump': () => ({ code: 0, stdout: JSON.stringify([...state.crashDumps].reverse().map((d) => ({ FullName: d.path, Length: d.bytes }))), stderr: '' }),
   };
 
   const pvBound = () => state.bound.has('xenbus');
@@ -262,6 +266,13 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       state.cdLoaded = files !== null;
       for (const [k, v] of files ?? []) state.files.set(normPath(`D:\\${k}`), v);
     },
+    writeCrashDump(kind, bytes = kind === 'full' ? 3 * 2 ** 20 + 17 : 256 * 1024) {
+      const path = kind === 'full' ? 'C:\\Windows\\MEMORY.DMP' : `C:\\Windows\\Minidump\\112426-${String(state.crashDumps.length + 1).padStart(5, '0')}-01.dmp`;
+      const data = dumpBytes(bytes, `${state.name}:${path}`);
+      state.files.set(path, data);
+      state.crashDumps.push({ path, bytes: data.length });
+      return { path, data };
+    },
     boot() {
       for (const [k, v] of state.store) state.bound.set(k, v);
       const xb = state.bound.get('xenbus');
@@ -276,6 +287,19 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
         server.close(() => res());
       }),
   };
+}
+
+/** A kernel dump's bytes: the DUMP_HEADER64 signature ("PAGE" "DU64") and then deterministic filler. */
+function dumpBytes(n: number, seed: string): Buffer {
+  const b = Buffer.alloc(Math.max(n, 8));
+  b.write('PAGEDU64', 0, 'latin1');
+  let x = 2166136261;
+  for (const c of seed) x = Math.imul(x ^ c.charCodeAt(0), 16777619) >>> 0;
+  for (let i = 8; i < b.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
 }
 
 const { STATUS_CODE, OPEN_MODE } = utils.sftp;
