@@ -171,6 +171,11 @@ export interface HostBackend {
   agent(guest: GuestRef): GuestAgent;
   /** The guest's xenstore home (`/local/domain/<domid>`). */
   homePath(guest: GuestRef): string;
+  /** The host's name for a device the scenario names. Scenarios number disks the Xen way for the
+   *  guest's n-th disk (xvda = vbd/51712); a host whose toolstack places disks elsewhere maps them
+   *  (XenAPI puts userdevice 0-3 of HVM guests on IDE: xvda is vbd/768 there). The runner resolves
+   *  every device and every `device/<type>/<id>` wait path through this; absent means the same. */
+  resolveDevice?(guest: GuestRef, dev: DeviceRef): DeviceRef;
 
   readonly hotplug?: HotplugCapability;
   readonly suspend?: SuspendCapability;

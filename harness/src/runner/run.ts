@@ -8,7 +8,9 @@ import type { PlanInstance, RunPlan } from '../model/plan';
 import type { InstanceResult, RunSummary } from '../model/result';
 import type { Reporter } from '../model/reporter';
 import type { SpecSet } from '../model/spec';
-import type { RunStartEvent, TraceEvent } from '../model/trace';
+import type { RunStartEvent, TraceEvent, TraceSink } from '../model/trace';
+import type { GuestShape } from '../model/scenario';
+import { vdevToDevid } from '../model/vdev';
 import { TRACE_SCHEMA } from '../model/trace';
 import { evaluate, evaluateInstance, groupByInstance, summarize } from '../checks/evaluate';
 import { RingProbe } from '../probes/ring-probe';
@@ -16,7 +18,7 @@ import { XenstoreProbe } from '../probes/xenstore-probe';
 import type { TraceWriter } from '../trace/writer';
 import type { BundleOpener } from './bundle';
 import { errorInfo, Interrupted, isHostFailure, StepFailure } from './errors';
-import { runSteps, type StepContext } from './steps';
+import { hostDevice, hostFault, runSteps, type StepContext } from './steps';
 import { TeardownStack } from './teardown';
 import { withDeadline } from './deadline';
 
@@ -151,6 +153,7 @@ async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceO
       for (const shape of s.guests) {
         const ref = await host.createGuest(shape, inst.id);
         guests.set(shape.name, ref);
+        logPlacedDisks(host, trace, inst.id, shape, ref);
         // destroy whatever domid the guest has by then (migrate and restore replace the ref)
         teardown.defer(`destroy guest ${shape.name}`, () => host.destroyGuest(guests.get(shape.name) ?? ref));
       }
@@ -165,7 +168,8 @@ async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceO
       ctx.ringProbe.start();
       for (const f of s.faults) {
         if (!host.faults) throw new StepFailure('CAPABILITY_MISSING', `fault ${f.name} needs the host capability 'fault-injection'`);
-        const off = once(await host.faults.inject(f, f.guest ? guests.get(f.guest) : undefined));
+        const g = f.guest ? guests.get(f.guest) : undefined;
+        const off = once(await host.faults.inject(hostFault(host, f, g), g));
         teardown.defer(`fault ${f.name} off`, off);
         // a scenario-wide fault with a duration goes off by itself after it (host time)
         if (f.durationMs !== undefined) void host.clock.sleep(f.durationMs).then(off).catch(() => undefined);
@@ -185,4 +189,17 @@ async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceO
     trace.emit({ ev: 'log', inst: inst.id, level: 'error', msg: `teardown: ${f.label} failed: ${f.error.message}` });
   }
   return outcome;
+}
+
+/** Says where the host put disks it numbers differently from the scenario, so a reader of the
+ *  trace can match `wait device/vbd/51712` to the `vbd/768` the probes record. */
+function logPlacedDisks(host: HostBackend, trace: TraceSink, inst: string, shape: GuestShape, ref: GuestRef): void {
+  const moved: string[] = [];
+  for (const v of shape.vbds) {
+    const id = vdevToDevid(v.vdev);
+    if (id === undefined) continue;
+    const placed = hostDevice(host, ref, `vbd/${id}`);
+    if (placed !== `vbd/${id}`) moved.push(`${v.vdev} (vbd/${id}) is ${placed}`);
+  }
+  if (moved.length) trace.emit({ ev: 'log', inst, level: 'info', msg: `${shape.name}: on this host ${moved.join(', ')}` });
 }

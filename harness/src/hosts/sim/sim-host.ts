@@ -33,7 +33,7 @@ import { SimRingView, SimXenstoreView } from './views';
 import { SimFaultInjector } from './faults';
 
 export const SIM_CAPABILITIES: Capability[] = [
-  'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'fault-injection', 'ring-ids', 'grant-audit', 'windows-guest',
+  'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'backend-keys', 'fault-injection', 'ring-ids', 'grant-audit', 'windows-guest',
 ];
 
 export interface SimHostOptions {

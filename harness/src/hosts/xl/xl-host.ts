@@ -12,7 +12,7 @@ import { LinuxConsoleAgent, type ConsoleChannel } from '../../guests/linux/conso
 import { Dom0, type Dom0Link } from './dom0';
 import { parseXlList, powerStateOf } from './parse';
 import { XlRings } from './rings';
-import { vdevToDevid } from './vdev';
+import { requireDevid } from '../../model/vdev';
 import { XlXenstore } from './xenstore';
 import { diskSpec, domainName, vifSpec, xlConfig } from './xl-config';
 
@@ -46,7 +46,7 @@ export class XlHost implements HostBackend {
   readonly kind = 'xl' as const;
   readonly label: string;
   /** `fault-injection` covers the faults real Xen can have (see `faults`); the others are refused with NOT_SUPPORTED. */
-  capabilities: ReadonlySet<Capability> = new Set<Capability>(['hotplug', 'save-restore', 'backend-control', 'fault-injection', 'linux-guest', 'windows-guest']);
+  capabilities: ReadonlySet<Capability> = new Set<Capability>(['hotplug', 'save-restore', 'backend-control', 'backend-keys', 'fault-injection', 'linux-guest', 'windows-guest']);
   private t0 = Date.now();
   readonly clock: HostClock = { now: () => Date.now() - this.t0, sleep };
   private dom0Conn?: Dom0;
@@ -172,7 +172,7 @@ export class XlHost implements HostBackend {
     const rec: GuestRecord = { ref, inst, shape, files, loops, consoleOffset };
     this.guests.set(name, rec);
     // Backend overrides (e.g. max-ring-page-order 0) are written while the frontends cannot yet read them.
-    for (const vbd of shape.vbds) await this.overrideBackend(domid, `vbd/${vdevToDevid(vbd.vdev)}`, vbd.backend);
+    for (const vbd of shape.vbds) await this.overrideBackend(domid, `vbd/${requireDevid(vbd.vdev)}`, vbd.backend);
     for (const vif of shape.vifs) await this.overrideBackend(domid, `vif/${vif.devid}`, vif.backend);
     this.emit(rec, 'created');
     return ref;
@@ -318,7 +318,7 @@ export class XlHost implements HostBackend {
       rec.files.push(file);
       rec.loops.push(loop);
       await this.dom0.run(['xl', 'block-attach', rec.ref.handle, diskSpec(vbd, loop)]);
-      return `vbd/${vdevToDevid(vbd.vdev)}`;
+      return `vbd/${requireDevid(vbd.vdev)}`;
     },
     attachVif: async (guest: GuestRef, vif: VifShape): Promise<DeviceRef> => {
       const rec = this.rec(guest);
@@ -376,7 +376,7 @@ export class XlHost implements HostBackend {
       const off = async () => undefined;
       if (!guest) throw hostError('FAULT_NO_GUEST', `fault ${fault.name} needs a guest`);
       const rec = this.rec(guest);
-      const dev = fault.device ?? (rec.shape.vbds[0] ? (`vbd/${vdevToDevid(rec.shape.vbds[0].vdev)}` as DeviceRef) : undefined);
+      const dev = fault.device ?? (rec.shape.vbds[0] ? (`vbd/${requireDevid(rec.shape.vbds[0].vdev)}` as DeviceRef) : undefined);
       switch (fault.name) {
         case 'guest-crash':
           // The reference guest's console agent runs one command at a time, so a sysrq line sent
