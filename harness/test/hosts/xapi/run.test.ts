@@ -21,10 +21,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const src = { file: 'scenarios/xapi-smoke.xml' };
-/** Catalogue scenarios not yet passing on XenAPI, with the reason. */
-const PENDING_ON_XAPI = new Set([
-  'suspend-resume-x3-under-io.xml', // guest-keys after VM.resume: the new domain's home is not followed yet
-]);
 const DRIVERS: DriverName[] = ['xenbus', 'xenvbd', 'xenvif', 'xennet'];
 
 function scenario(name: string, steps: Step[], extra: Partial<Scenario> = {}): Scenario {
@@ -125,7 +121,7 @@ t.test('the catalogue on the XenAPI test pool: every scenario the pool can run p
   const pool = await startPool({ guests: 2, dom0: true });
   t.teardown(() => pool.close());
   const repo = join(__dirname, '..', '..', '..', '..');
-  const files = readdirSync(join(repo, 'scenarios')).filter((f) => f.endsWith('.xml') && !PENDING_ON_XAPI.has(f)).map((f) => join(repo, 'scenarios', f));
+  const files = readdirSync(join(repo, 'scenarios')).filter((f) => f.endsWith('.xml')).map((f) => join(repo, 'scenarios', f));
   const host = pool.host();
   const trace = new TraceWriter();
   const out = new PassThrough();
@@ -136,9 +132,9 @@ t.test('the catalogue on the XenAPI test pool: every scenario the pool can run p
   t.equal(outcome.hostError, undefined);
   t.notMatch(tap, /^\s*not ok/m, 'every check of every runnable catalogue scenario passes on the pool');
   const skipped = [...tap.matchAll(/^ok \d+ - (\S+) # SKIP (.*)$/gm)].map((m) => `${m[1]}: ${m[2]}`);
-  t.ok(skipped.every((s) => /lacks '(backend-keys|linux-guest|save-restore)'/.test(s)), `skips name the capability XenAPI lacks: ${skipped.join('; ')}`);
+  t.ok(skipped.every((s) => /lacks '(backend-keys|linux-guest)'/.test(s)), `skips name the capability XenAPI lacks: ${skipped.join('; ')}`);
   const ran = trace.events.filter((e) => e.ev === 'scenario.end').map((e) => (e as { inst: string }).inst);
-  for (const name of ['install-connect', 'vbd-connect', 'multi-disk-parallel-io', 'hot-unplug-vbd-under-io', 'upgrade-over-older', 'two-guests-traffic', 'vif-replug-x3', 'migrate-under-io']) {
+  for (const name of ['install-connect', 'vbd-connect', 'multi-disk-parallel-io', 'hot-unplug-vbd-under-io', 'upgrade-over-older', 'two-guests-traffic', 'vif-replug-x3', 'migrate-under-io', 'save-restore', 'suspend-resume-x3-under-io']) {
     t.ok(ran.includes(name), `${name} ran on the pool`);
   }
   // The scenarios name disks the Xen way (xvda = vbd/51712); XAPI put userdevice 0 of the HVM guest on
