@@ -33,7 +33,9 @@ export interface Pool {
   close(): Promise<void>;
 }
 
-export async function startPool(opts: { guests?: number; dom0?: boolean } = {}): Promise<Pool> {
+/** dom0Password: XenServer's dom0 root password is the pool's root password (the default keeps
+ *  them different, so a leak of either is caught apart). */
+export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Password?: string } = {}): Promise<Pool> {
   const hostKey = generateHostKey();
   const doubles: WindowsDouble[] = [];
   for (let i = 0; i < (opts.guests ?? 2); i++) {
@@ -78,7 +80,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean } = {}):
       d?.insertDisc(version ? new Map(['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface'].map((drv) => [`${drv}\\${drv}.inf`, Buffer.from(infText(drv, version))])) : null);
     }
   });
-  const dom0 = opts.dom0 ? await startDom0Double(srv.pool, { user: 'root', password: DOM0_PW }) : undefined;
+  const dom0 = opts.dom0 ? await startDom0Double(srv.pool, { user: 'root', password: opts.dom0Password ?? DOM0_PW }) : undefined;
   const events: TraceEvent[] = [];
   let seq = 0;
   const sink: TraceSink = { emit: (e: TraceEventInput) => void events.push({ ...e, seq: seq++, t: 0 } as TraceEvent) };
@@ -89,7 +91,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean } = {}):
     password: new Secret(XAPI_PW),
     insecure: true,
     template: TEMPLATE,
-    dom0: dom0 ? { user: 'root', port: dom0.ssh.port, password: new Secret(DOM0_PW), hostKeySha256: dom0.ssh.hostKeyFingerprint } : undefined,
+    dom0: dom0 ? { user: 'root', port: dom0.ssh.port, password: new Secret(opts.dom0Password ?? DOM0_PW), hostKeySha256: dom0.ssh.hostKeyFingerprint } : undefined,
     guest: { user: 'Administrator', port: doubles[0]!.port, password: new Secret(GUEST_PW), hostKeySha256: doubles[0]!.hostKeyFingerprint },
     timeouts: { bootMs: 60_000, shutdownMs: 20_000, taskMs: 60_000 },
   };

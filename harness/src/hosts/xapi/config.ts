@@ -69,7 +69,7 @@ export function xapiConfigFrom(h: ResolvedHost, env: NodeJS.ProcessEnv): XapiHos
     template: e.template,
     network: e.network,
     isoSr: e.isoSr,
-    dom0: e.dom0Ssh === false ? undefined : { user: 'root', identityFile: h.identityFile, password: h.identityFile ? undefined : h.password, knownHostsFile: h.knownHostsFile },
+    dom0: e.dom0Ssh === false ? undefined : { user: 'root', port: e.dom0Port, identityFile: h.identityFile, password: h.identityFile ? undefined : h.password, knownHostsFile: h.knownHostsFile },
     guest: {
       user: e.guestUser ?? 'Administrator',
       port: e.guestPort,
