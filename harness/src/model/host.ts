@@ -70,6 +70,8 @@ export interface DriverBundle {
   drivers: DriverName[];
   /** Enable Driver Verifier (standard settings) for the installed drivers (real Windows guests). */
   verifier?: boolean;
+  /** Install with the vendor's installer (the .msi at the bundle's root) instead of pnputil. */
+  installer?: boolean;
 }
 
 export interface BoundDriver {
@@ -83,6 +85,8 @@ export interface DriverStatus {
   bound: BoundDriver[];
   unbound: { hardwareId: string; reason: string }[];
   unplugged: { disks: boolean; nics: boolean };
+  /** Drivers Driver Verifier checks now (`verifier /querysettings`), where the guest can say (Windows). */
+  verified?: string[];
 }
 
 /** What runs inside a guest: driver install, workloads, status. Windows over SSH/PowerShell,

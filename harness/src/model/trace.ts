@@ -201,8 +201,11 @@ export interface DriversEvent extends InInstance {
   /** Devices that wanted a driver and got none, with the reason Windows would give. */
   unbound: { hardwareId: string; reason: string }[];
   unplugged: { disks: boolean; nics: boolean };
-  /** What the run installed last (from the install step), so drivers-bound can judge the trace alone. */
-  expected?: { version: string; drivers: string[] };
+  /** What the run installed last (from the install step), so drivers-bound can judge the trace alone;
+   *  `verifier`: the step asked for Driver Verifier on them. */
+  expected?: { version: string; drivers: string[]; verifier?: boolean };
+  /** Drivers Driver Verifier checks, as the guest reports them (Windows guests that were asked to). */
+  verified?: string[];
 }
 
 export interface FaultEvent extends InInstance {

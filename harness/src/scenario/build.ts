@@ -309,7 +309,12 @@ function buildStep(el: XmlElement, at: Path, ctx: StepCtx): Step | undefined {
   switch (el.name) {
     case 'install-drivers': {
       const drivers = el.attr('drivers');
-      return { ...base, kind: 'install-drivers', guest: guest(), bundle: r.str(el, 'bundle') ?? '', ...(drivers ? { drivers: splitList(drivers) as DriverName[] } : {}), reboot: r.bool(el, 'reboot', [...at, 'reboot'], true) };
+      const method = el.attr('method');
+      const verifier = r.bool(el, 'verifier', [...at, 'verifier'], false);
+      return {
+        ...base, kind: 'install-drivers', guest: guest(), bundle: r.str(el, 'bundle') ?? '', ...(drivers ? { drivers: splitList(drivers) as DriverName[] } : {}), reboot: r.bool(el, 'reboot', [...at, 'reboot'], true),
+        ...(method === 'installer' ? { method: 'installer' as const } : {}), ...(verifier ? { verifier: true } : {}),
+      };
     }
     case 'reboot':
     case 'suspend':

@@ -59,6 +59,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
         d.state.bound.clear();
         d.state.files.clear();
         d.state.crashDumps.length = 0;
+        d.state.verifier = [];
         byVm.set(vmRef, d);
       }
       return { ip: d.host, pvVersion: d.boot() };
@@ -77,7 +78,10 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       const d = byVm.get(String(rec.VM));
       const iso = rec.empty ? undefined : srv.pool.objects.get(String(rec.VDI))?.rec;
       const version = /^winpv-(.+)\.iso$/.exec(String(iso?.name_label ?? ''))?.[1];
-      d?.insertDisc(version ? new Map(['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface'].map((drv) => [`${drv}\\${drv}.inf`, Buffer.from(infText(drv, version))])) : null);
+      // ... and the vendor's installer at the root (an MSI is an OLE compound file)
+      const disc = new Map(['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface'].map((drv) => [`${drv}\\${drv}.inf`, Buffer.from(infText(drv, version ?? ''))]));
+      disc.set('XenPVTools-x64.msi', Buffer.from('d0cf11e0a1b11ae1', 'hex'));
+      d?.insertDisc(version ? disc : null);
     }
   });
   const dom0 = opts.dom0 ? await startDom0Double(srv.pool, { user: 'root', password: opts.dom0Password ?? DOM0_PW }) : undefined;

@@ -238,3 +238,33 @@ t.test('a Windows crash on the pool: not ok, and the crash dump is in the run di
   t.same(leftovers(pool.srv), [], 'nothing left on the pool');
   t.notMatch(tapFile + html + readFileSync(join(dir, 'trace.jsonl'), 'utf8'), GUEST_PW, 'no password in the reports');
 });
+
+t.test('install with the vendor installer and Driver Verifier when the scenario asks', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true });
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  const vendor = (name: string) => scenario(name, [
+    { kind: 'install-drivers', guest: 'win', bundle: 'builtin:9.1.0', reboot: true, method: 'installer', verifier: true, source: src },
+    { kind: 'wait', guest: 'win', path: 'device/vbd/768/state', equals: '4', timeoutMs: 10_000, source: src },
+  ]);
+  const trace = new TraceWriter();
+  // the second time, a policy keeps Driver Verifier off although verifier.exe accepted the settings
+  const timer = setInterval(() => {
+    const d = pool.doubles[0]!;
+    if (trace.events.some((e) => e.ev === 'scenario.start' && e.inst === 'vendor-verifier-blocked')) d.state.verifierIgnored = true;
+  }, 5);
+  t.teardown(() => clearInterval(timer));
+  const outcome = await runPlan({ host, plan: plan([vendor('vendor-verifier'), vendor('vendor-verifier-blocked')], { seed: 9, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(new PassThrough()) });
+  clearInterval(timer);
+  t.equal(outcome.hostError, undefined);
+  const [ok, blocked] = outcome.summary.instances;
+  t.equal(ok!.verdict, 'pass', `the vendor install with Driver Verifier passes every check: ${ok!.checks.filter((c) => c.verdict === 'fail').map((c) => c.message).join('; ')}`);
+  t.ok(pool.doubles[0]!.state.installers.some((m) => m === 'D:\\XenPVTools-x64.msi'), 'msiexec ran the installer from the bundle disc');
+  t.notOk(pool.doubles[0]!.state.scripts.some((s) => s.startsWith('# winpv:pnputil-add')), 'pnputil was not used');
+  const drv = trace.events.find((e) => e.ev === 'drivers' && e.inst === 'vendor-verifier');
+  t.match(drv, { verified: ['xenbus.sys', 'xenvbd.sys', 'xenvif.sys', 'xennet.sys'], expected: { verifier: true } }, 'the drivers event carries what Driver Verifier checks');
+  const bound = blocked!.checks.find((c) => c.check === 'drivers-bound')!;
+  t.equal(bound.verdict, 'fail', 'Driver Verifier asked for but not on: drivers-bound is not ok');
+  t.match(bound.message, /win: xenbus\.sys is not under Driver Verifier/);
+  t.same(leftovers(pool.srv), []);
+});
