@@ -64,10 +64,15 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       }
       return { ip: d.host, pvVersion: d.boot() };
     },
+    // The disks go back to the snapshot: what Windows had installed and written on C: goes too.
     onRevert: (vmRef) => {
       const d = byVm.get(vmRef);
-      d?.state.store.clear();
-      d?.state.bound.clear();
+      if (!d) return;
+      d.state.store.clear();
+      d.state.bound.clear();
+      for (const k of [...d.state.files.keys()]) if (k.startsWith('C:')) d.state.files.delete(k);
+      d.state.crashDumps.length = 0;
+      d.state.verifier = [];
     },
   });
   // A destroyed VM frees its double for the next guest.

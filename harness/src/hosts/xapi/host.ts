@@ -22,6 +22,7 @@ import { destroyVm } from './teardown';
 import { newRunId, OWNER_KEY, RUN_KEY, tagsFor, vmName } from './tags';
 import { Dom0Rings, Dom0Xenstore } from './dom0';
 import { storeArtifact } from '../../util/artifacts';
+import { shapeKey, SpareGuests, taggedSnapshot } from './spares';
 
 /** Where Windows writes crash dumps (the agent looks there). */
 const CRASH_DUMP_PLACES = 'C:\\Windows\\MEMORY.DMP, C:\\Windows\\Minidump\\*.dmp';
@@ -39,6 +40,10 @@ interface XGuest {
   ssh?: Promise<SshConnection>;
   /** The crash dump being collected (destroyGuest waits for it, so the report can hold it). */
   collecting?: Promise<void>;
+  /** Reusable guests: the snapshot taken before the driver install, and the shape it fits. */
+  spare?: { preInstall: string; key: string };
+  /** It crashed or halted on its own: never parked for reuse. */
+  failed?: boolean;
   destroyed: boolean;
   /** Disks (VDI by userdevice) and VIF networks of devices unplugged, for a replug. */
   detachedDisks: Map<string, string>;
@@ -65,6 +70,7 @@ export class XapiHost implements HostBackend {
   private readonly dom0Rings: Dom0Rings;
   private readonly t0 = Date.now();
   private onObjects?: () => void;
+  private readonly spares: SpareGuests;
 
   constructor(
     private readonly cfg: XapiHostConfig,
@@ -72,6 +78,7 @@ export class XapiHost implements HostBackend {
   ) {
     this.label = cfg.label;
     this.runId = opts.runId ?? newRunId(new Date(), randomBytes(3).toString('hex'));
+    this.spares = new SpareGuests(this.runId);
     const caps: Capability[] = ['windows-guest', 'suspend', 'save-restore', 'migrate', 'snapshot', 'hotplug'];
     if (cfg.dom0) caps.push('backend-control');
     this.capabilities = new Set(caps);
@@ -106,8 +113,11 @@ export class XapiHost implements HostBackend {
   }
 
   async close(): Promise<void> {
-    // Whatever the runner did not destroy (a crash of the runner itself) goes now.
-    for (const g of this.guests.values()) await this.destroyGuest(g.ref).catch(() => undefined);
+    // Whatever the runner did not destroy (a crash of the runner itself) goes now, then the spares.
+    for (const g of this.guests.values()) await this.destroyGuest(g.ref, { keep: false }).catch(() => undefined);
+    if (this.session) {
+      for (const e of await this.spares.destroyAll(this.session)) this.trace?.emit({ ev: 'log', level: 'error', msg: `removing a kept guest failed: ${e.message}` });
+    }
     this.dom0Xs.close();
     for (const c of this.dom0Conns.values()) await c.then((x) => x.close()).catch(() => undefined);
     this.dom0Conns.clear();
@@ -156,9 +166,11 @@ export class XapiHost implements HostBackend {
       g.last = now;
       if (was.power !== 'Running') continue;
       if (now.power === 'Paused') {
+        g.failed = true;
         this.emit(g, 'crashed', { power_state: 'Paused' });
         g.collecting ??= this.collectCrashDump(g);
       } else if (now.power === 'Halted') {
+        g.failed = true;
         this.emit(g, 'halted-unexpectedly');
       } else if (now.power === 'Running' && now.domid !== was.domid) {
         g.ref.domid = now.domid;
@@ -205,6 +217,9 @@ export class XapiHost implements HostBackend {
     if (shape.os !== 'windows') throw hostError('XAPI_UNSUPPORTED_SHAPE', `guest ${shape.name}: the XenAPI backend runs Windows guests (asked for ${shape.os})`);
     const template = shape.image ?? this.cfg.template;
     if (!template) throw hostError('XAPI_NO_TEMPLATE', `guest ${shape.name}: no template (set "template" in the host's config entry or the guest's image)`);
+    const key = this.cfg.reuseGuests ? shapeKey(shape, template) : undefined;
+    const reused = key ? await this.reuseSpare(key, shape, inst) : undefined;
+    if (reused) return reused;
     const owner = `${inst}/${shape.name}`;
     let vmRef: string | undefined;
     try {
@@ -223,6 +238,42 @@ export class XapiHost implements HostBackend {
       throw e;
     }
     const g = this.guests.get(vmRef!)!;
+    if (key) {
+      // Halted, before its first boot and any driver install: what the next guest of this shape reverts to.
+      try {
+        g.spare = { preInstall: await taggedSnapshot(this.s, g.vm, `${vmName(this.runId, owner)}:pre-install`, this.runId, owner), key };
+      } catch (e) {
+        await this.destroyGuest(g.ref).catch(() => undefined);
+        throw e;
+      }
+    }
+    return this.buildPaused(g, {});
+  }
+
+  /** A parked VM of the same shape, reverted to its pre-install snapshot, for this scenario's guest. */
+  private async reuseSpare(key: string, shape: GuestShape, inst: string): Promise<GuestRef | undefined> {
+    const spare = this.spares.take(key);
+    if (!spare) return undefined;
+    const g: XGuest = {
+      ref: { name: shape.name, domid: -1, handle: spare.vm }, vm: spare.vm, inst, shape, owner: spare.owner, busy: 0, last: { power: 'Halted', domid: -1 },
+      destroyed: false, detachedDisks: new Map(), detachedNetworks: new Map(), spare: { preInstall: spare.preInstall, key },
+    };
+    this.guests.set(spare.vm, g);
+    try {
+      await this.ours(g, () => this.spares.revert(this.s, spare));
+      await this.s.call('VM.set_name_label', g.vm, vmName(this.runId, `${inst}/${shape.name}`));
+    } catch (e) {
+      // a spare that cannot be reverted is not used: it goes, and the guest is built anew
+      this.trace?.emit({ ev: 'log', inst, level: 'warn', msg: `reverting a kept guest for ${shape.name} failed (${(e as Error).message}); building a new one` });
+      await this.destroyGuest(g.ref, { keep: false }).catch(() => undefined);
+      return undefined;
+    }
+    return this.buildPaused(g, { reverted: 'pre-install snapshot' });
+  }
+
+  /** Builds the domain paused and reports the guest created. */
+  private async buildPaused(g: XGuest, detail: Record<string, string>): Promise<GuestRef> {
+    const shape = g.shape;
     // The domain is built now, paused: its domid and backends exist before the runner attaches its
     // probes, so they see every frontend from Initialising on. startGuest unpauses it.
     try {
@@ -232,10 +283,10 @@ export class XapiHost implements HostBackend {
         g.ref.domid = num(this.vm(g)!.domid);
       });
     } catch (e) {
-      await this.destroyGuest(g.ref).catch(() => undefined);
+      await this.destroyGuest(g.ref, { keep: false }).catch(() => undefined);
       throw e;
     }
-    this.emit(g, 'created', { vm: String(this.s.get(vmRef!)?.uuid ?? '') });
+    this.emit(g, 'created', { vm: String(this.s.get(g.vm)?.uuid ?? ''), ...detail });
     return g.ref;
   }
 
@@ -334,13 +385,16 @@ export class XapiHost implements HostBackend {
     this.emit(g, 'shutdown', { how });
   }
 
-  async destroyGuest(ref: GuestRef): Promise<void> {
+  /** Destroys the guest's VM, or with `reuseGuests` parks it for the next guest of its shape
+   *  (`keep: false`, as close() does, always destroys). */
+  async destroyGuest(ref: GuestRef, opts: { keep?: boolean } = {}): Promise<void> {
     const g = this.guests.get(ref.handle);
     if (!g || g.destroyed) return;
     // a crash dump on its way into the report first (bounded by the boot and copy timeouts)
     await g.collecting?.catch(() => undefined);
     g.destroyed = true;
     await this.dropGuestSsh(g);
+    if (g.spare && !g.failed && opts.keep !== false && (await this.park(g))) return;
     g.busy++;
     try {
       await destroyVm(this.s, g.vm);
@@ -350,6 +404,22 @@ export class XapiHost implements HostBackend {
     }
     this.guests.delete(ref.handle);
     this.emit(g, 'destroyed');
+  }
+
+  /** Keeps a guest's VM for reuse; false when it cannot be halted (then it is destroyed). */
+  private async park(g: XGuest): Promise<boolean> {
+    g.busy++;
+    try {
+      await this.spares.park(this.s, { vm: g.vm, preInstall: g.spare!.preInstall, owner: g.owner, key: g.spare!.key });
+    } catch (e) {
+      this.trace?.emit({ ev: 'log', inst: g.inst, level: 'warn', msg: `keeping ${g.ref.name} for reuse failed (${(e as Error).message}); destroying it` });
+      return false;
+    } finally {
+      g.busy--;
+    }
+    this.guests.delete(g.vm);
+    this.emit(g, 'destroyed', { kept: 'for reuse' });
+    return true;
   }
 
   /** Removes loose VDIs of one guest (created before their VBD existed, or left by a failed step). */
@@ -554,11 +624,7 @@ export class XapiHost implements HostBackend {
   readonly snapshot: SnapshotCapability = {
     snapshot: async (ref, label) => {
       const g = this.g(ref);
-      const snap = await this.s.callAsync<string>('VM.snapshot', g.vm, `${g.owner}:${label}`);
-      for (const [k, v] of Object.entries(tagsFor(this.runId, g.owner, new Date()))) {
-        await this.s.call('VM.remove_from_other_config', snap, k);
-        await this.s.call('VM.add_to_other_config', snap, k, v);
-      }
+      const snap = await taggedSnapshot(this.s, g.vm, `${g.owner}:${label}`, this.runId, g.owner);
       this.emit(g, 'snapshot', { label });
       return snap;
     },

@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { Parser } from 'tap-parser';
 import { startPool, makeBundle, leftovers, XAPI_PW, GUEST_PW, DOM0_PW } from '../../support/xapi-pool';
 import { runPlan } from '../../../src/runner';
+import { XapiHost } from '../../../src/hosts/xapi/host';
 import { plan } from '../../../src/plan/planner';
 import { TraceWriter } from '../../../src/trace/writer';
 import { TapStreamReporter } from '../../../src/report/tap';
@@ -267,4 +268,41 @@ t.test('install with the vendor installer and Driver Verifier when the scenario 
   t.equal(bound.verdict, 'fail', 'Driver Verifier asked for but not on: drivers-bound is not ok');
   t.match(bound.message, /win: xenbus\.sys is not under Driver Verifier/);
   t.same(leftovers(pool.srv), []);
+});
+
+t.test('reuseGuests: one VM serves the scenarios of one shape, reverted to its pre-install snapshot', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true });
+  t.teardown(() => pool.close());
+  const host = new XapiHost({ ...pool.cfg, reuseGuests: true }, { runId: '20261124T060000Z-reuse1' });
+  const install = (name: string, version: string) => scenario(name, [
+    { kind: 'install-drivers', guest: 'win', bundle: makeBundle(version, 1), reboot: true, source: src },
+    { kind: 'wait', guest: 'win', path: 'device/vbd/832/state', equals: '4', timeoutMs: 10_000, source: src },
+    { kind: 'block', guest: 'win', device: 'vbd/832', blockSize: 4096, queueDepth: 8, threads: 1, writePercent: 30, pattern: 'random', durationMs: 1000, verify: true, source: src },
+  ]);
+  const crashing = scenario('crash-c', [
+    { kind: 'install-drivers', guest: 'win', bundle: 'builtin:9.1.0', reboot: true, source: src },
+    { kind: 'sleep', durationMs: 2000, source: src },
+  ], { checks: [{ name: 'guest-alive', params: {} }] });
+  const trace = new TraceWriter();
+  const timer = setInterval(() => {
+    if (!trace.events.some((e) => e.ev === 'step.start' && e.inst === 'crash-c' && e.kind === 'sleep') || trace.events.some((e) => e.ev === 'guest' && e.what === 'crashed')) return;
+    pool.srv.pool.crash([...pool.byVm][0]![0]);
+  }, 20);
+  t.teardown(() => clearInterval(timer));
+  const order = [install('a-first', '9.1.0'), install('b-reverted', '9.2.0'), crashing, install('d-after-crash', '9.1.0')];
+  const outcome = await runPlan({
+    host, plan: plan(order, { seed: 1, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(new PassThrough()),
+    openBundle: async (path, drivers) => ({ bundle: { location: path, version: /9\.2\.0/.test(readFileSync(join(path, 'xenbus', 'xenbus.inf'), 'utf8')) ? '9.2.0.1' : '9.1.0.1', drivers }, cleanup: async () => undefined }),
+  });
+  clearInterval(timer);
+  t.equal(outcome.hostError, undefined);
+  t.same(outcome.summary.instances.map((r) => `${r.inst}:${r.verdict}`), ['a-first:pass', 'b-reverted:pass', 'crash-c:fail', 'd-after-crash:pass'], 'every scenario judged as without reuse');
+  const calls = (m: string) => pool.srv.pool.calls.filter((c) => c.method === m || c.method === `Async.${m}`).length;
+  t.equal(calls('VM.clone'), 2, 'one clone for the first scenario, one after the crashed guest was destroyed (never reused)');
+  t.equal(calls('VM.revert'), 2, 'b-reverted and crash-c got the first VM back at its pre-install snapshot');
+  const created = trace.events.filter((e) => e.ev === 'guest' && e.what === 'created').map((e) => (e as { detail?: Record<string, unknown> }).detail?.reverted ?? 'new');
+  t.same(created, ['new', 'pre-install snapshot', 'pre-install snapshot', 'new']);
+  const drivers = trace.events.filter((e) => e.ev === 'drivers').map((e) => (e as { bound: { driver: string; version: string }[] }).bound.find((b) => b.driver === 'xenbus')?.version);
+  t.same(drivers, ['9.1.0.1', '9.2.0.1', '9.1.0', '9.1.0.1'], 'each scenario bound what it installed: the revert took the earlier drivers away');
+  t.same(leftovers(pool.srv), [], 'close() destroyed the kept VM, its snapshot and disks: nothing left');
 });

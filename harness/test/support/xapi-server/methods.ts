@@ -380,23 +380,37 @@ export class XapiApi {
     const vmRef = str(s.snapshot_of);
     const vm = this.pool.get(vmRef, 'VM');
     if (vm.power_state !== 'Halted') this.pool.haltDomain(vmRef);
-    // Disks come back from the snapshot's VDIs; the VM's current disks are dropped.
+    if (vm.suspend_VDI !== NULL) {
+      this.pool.remove(str(vm.suspend_VDI));
+      this.pool.set(vmRef, { suspend_VDI: NULL });
+    }
+    // As xapi_vm_snapshot's revert: every VBD of the VM goes; the disks the snapshot has a copy of
+    // are destroyed, others (hot-plugged later) are left unattached; the snapshot's disks are cloned
+    // in, its CD drives and VIFs (MACs kept) copied.
+    const snapDisks = new Set((s.VBDs as string[]).map((b) => this.pool.get(b)).filter((b) => b.type === 'Disk' && b.VDI !== NULL).map((b) => str(this.pool.get(b.VDI).snapshot_of)));
     for (const vbd of vm.VBDs as string[]) {
       const b = this.pool.get(vbd);
-      if (b.type === 'Disk' && b.VDI !== NULL) {
-        const vdi = str(b.VDI);
-        this.pool.remove(vbd);
-        this.pool.remove(vdi);
-      }
+      this.pool.remove(vbd);
+      if (b.type === 'Disk' && b.VDI !== NULL && snapDisks.has(str(b.VDI))) this.pool.remove(str(b.VDI));
     }
     for (const vbd of s.VBDs as string[]) {
       const b = this.pool.get(vbd);
-      if (b.type !== 'Disk' || b.VDI === NULL) continue;
+      if (b.type !== 'Disk' || b.VDI === NULL) {
+        this.pool.createVbd(vmRef, str(b.VDI), str(b.userdevice), str(b.type), b.VDI === NULL, structuredClone(b.other_config as Rec));
+        continue;
+      }
       const d = this.pool.get(b.VDI);
       const copy: Rec = { ...structuredClone(d), VBDs: [], snapshots: [], is_a_snapshot: false, snapshot_of: NULL };
       delete copy.uuid;
       const vdi = this.pool.add('VDI', copy);
+      // later snapshots of the original disk now count as snapshots of its clone
+      for (const [ref, r] of this.pool.all('VDI')) if (r.snapshot_of === d.snapshot_of && r.is_a_snapshot) this.pool.set(ref, { snapshot_of: vdi });
       this.pool.createVbd(vmRef, vdi, str(b.userdevice), 'Disk', false, structuredClone(b.other_config as Rec));
+    }
+    for (const vif of vm.VIFs as string[]) this.pool.remove(vif);
+    for (const vif of s.VIFs as string[]) {
+      const v = this.pool.get(vif);
+      this.pool.createVif(vmRef, str(v.device), str(v.MAC), structuredClone(v.other_config as Rec));
     }
     this.pool.set(vmRef, { VCPUs_max: s.VCPUs_max!, VCPUs_at_startup: s.VCPUs_at_startup!, other_config: structuredClone(s.other_config as Rec) });
     this.pool.opts.onRevert?.(vmRef, snap);
