@@ -146,6 +146,30 @@ t.test('every failure path removes what the run created', async (t) => {
   t.same(leftovers(pool.srv), [], 'close() destroyed the guest the failed install left');
 });
 
+t.test('suspend, save and resume failures leave nothing either (no suspend image behind)', async (t) => {
+  const pool = await startPool({ guests: 1 });
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  await host.open(pool.sink, { seed: 1 });
+  const g = await host.createGuest(shape('win1'), 'resume-fails');
+  await host.startGuest(g);
+  t.equal((await rejects(host.suspend!.suspend(g))).code, 'XAPI_VM_MISSING_PV_DRIVERS', 'no PV drivers: XAPI refuses the suspend');
+  await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 2), version: '9.1.0.2', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
+  await host.rebootGuest(g);
+  const image = await host.saveRestore!.save(g);
+  const vdi = pool.srv.pool.get(image, 'VDI');
+  t.equal(vdi.type, 'suspend', 'the saved image is the suspend VDI');
+  t.equal(await host.powerState(g), 'suspended');
+  t.equal((await rejects(host.saveRestore!.restore(g, 'OpaqueRef:not-the-image'))).code, 'XAPI_NO_IMAGE', 'restoring another image is refused');
+  pool.srv.pool.failNext.set('VM.resume', new XapiFailure('HOST_NOT_ENOUGH_FREE_MEMORY', ['4294967296', '1073741824']));
+  t.equal((await rejects(host.saveRestore!.restore(g, image))).code, 'XAPI_HOST_NOT_ENOUGH_FREE_MEMORY');
+  t.equal(await host.powerState(g), 'suspended', 'still suspended, the image still there');
+  t.ok(leftovers(pool.srv).some((l) => l === 'VDI Suspend image'), 'leftovers would show a suspend image');
+  await host.destroyGuest(g);
+  t.same(leftovers(pool.srv), [], 'destroying a suspended guest discards its suspend image');
+  await host.close();
+});
+
 t.test('a crash is a guest crashed event and the dump is looked for after restart', async (t) => {
   const pool = await startPool({ guests: 1 });
   t.teardown(() => pool.close());
