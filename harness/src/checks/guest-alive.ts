@@ -26,7 +26,11 @@ export function guestAlive(v: InstanceView): CheckResult {
           ...diag, expected: 'running until the scenario ends', observed: e.what, ...(dump ? { crashDump: dump.diag } : {}),
         });
       } else if (e.what === 'rebooted' && inSteps && ![...during].some((k) => REBOOTS.has(k))) {
-        f.fail(`${e.guest} rebooted with no reboot step running`, { ...diag, expected: 'reboots only in reboot or install steps', observed: 'rebooted' });
+        // Windows restarts by itself after a bugcheck: the dump, if the host collected one, is named
+        const dump = crashDump(v, e.guest, e.seq);
+        f.fail(`${e.guest} rebooted with no reboot step running${dump?.said ?? ''}`, {
+          ...diag, expected: 'reboots only in reboot or install steps', observed: 'rebooted', ...(dump ? { crashDump: dump.diag } : {}),
+        });
       } else if ((e.what === 'shutdown' || e.what === 'destroyed') && inSteps && ![...during].some((k) => STOPS.has(k))) {
         f.fail(`${e.guest} ${e.what === 'shutdown' ? 'shut down' : 'was destroyed'} while the steps were running`, { ...diag, expected: 'running until the scenario ends', observed: e.what });
       }

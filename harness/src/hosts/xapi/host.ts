@@ -38,8 +38,10 @@ interface XGuest {
   last: { power: string; domid: number };
   agent?: WindowsAgent;
   ssh?: Promise<SshConnection>;
-  /** The crash dump being collected (destroyGuest waits for it, so the report can hold it). */
+  /** The crash dump being collected (destroyGuest waits for it, so the report can hold it), and
+   *  how to stop waiting for a guest that will not come back (it halted). */
   collecting?: Promise<void>;
+  stopCollecting?: AbortController;
   /** Reusable guests: the snapshot taken before the driver install, and the shape it fits. */
   spare?: { preInstall: string; key: string };
   /** It crashed or halted on its own: never parked for reuse. */
@@ -171,26 +173,36 @@ export class XapiHost implements HostBackend {
         g.collecting ??= this.collectCrashDump(g);
       } else if (now.power === 'Halted') {
         g.failed = true;
+        g.stopCollecting?.abort();
         this.emit(g, 'halted-unexpectedly');
       } else if (now.power === 'Running' && now.domid !== was.domid) {
         g.ref.domid = now.domid;
         this.emit(g, 'rebooted', { unexpected: 1 });
+        // Windows restarts by itself after a bugcheck (the default) and writes the dump as it boots
+        g.collecting ??= this.collectCrashDump(g, { restart: false });
       }
     }
   }
 
-  /** A preserved crashed domain is restarted so Windows writes its dump out (MEMORY.DMP or a
-   *  minidump, from the page file at boot); the dump is copied into the run's artifacts over SFTP and
+  /** A preserved crashed domain is restarted (a guest that restarted by itself is waited for) so
+   *  Windows writes its dump out (MEMORY.DMP or a minidump, from the page file at boot); the dump is copied into the run's artifacts over SFTP and
    *  recorded with an `artifact` event, or the event says why there is none. */
-  private async collectCrashDump(g: XGuest) {
+  private async collectCrashDump(g: XGuest, opts: { restart: boolean } = { restart: true }) {
     const artifact = (fields: { path?: string; bytes?: number; sha256?: string; source?: string; missing?: string }) =>
       this.trace?.emit({ ev: 'artifact', inst: g.inst, guest: g.ref.name, kind: 'crash-dump', ...fields });
     let source: string | undefined;
     try {
-      await this.ours(g, async () => {
-        await this.s.callAsync('VM.hard_reboot', g.vm);
-        await this.waitBooted(g);
-      });
+      // our restart is expected; a guest that restarted by itself is only waited for, so that
+      // whatever it does meanwhile (halting, say) is still reported
+      if (opts.restart) {
+        await this.ours(g, async () => {
+          await this.s.callAsync('VM.hard_reboot', g.vm);
+          await this.waitBooted(g);
+        });
+      } else {
+        g.stopCollecting = new AbortController();
+        await this.waitBooted(g, g.stopCollecting.signal);
+      }
       const agent = this.agentOf(g);
       const dump = await agent.findCrashDump();
       if (!dump) {
@@ -291,11 +303,11 @@ export class XapiHost implements HostBackend {
   }
 
   /** Waits (on events) until the guest runs, reports metrics with an IP, and then answers SSH. */
-  private async waitBooted(g: XGuest): Promise<void> {
+  private async waitBooted(g: XGuest, signal?: AbortSignal): Promise<void> {
     const t = this.cfg.timeouts.bootMs;
-    await this.s.waitFor(`${g.ref.name} to run`, t, () => (this.vm(g)?.power_state === 'Running' ? true : undefined));
+    await this.s.waitFor(`${g.ref.name} to run`, t, () => (this.vm(g)?.power_state === 'Running' ? true : undefined), signal);
     g.ref.domid = num(this.vm(g)!.domid);
-    await this.s.waitFor(`${g.ref.name} to report its IP address (VM_guest_metrics.networks)`, t, () => this.ipOf(g));
+    await this.s.waitFor(`${g.ref.name} to report its IP address (VM_guest_metrics.networks)`, t, () => this.ipOf(g), signal);
     g.ssh = undefined;
   }
 

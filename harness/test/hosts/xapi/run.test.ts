@@ -306,3 +306,32 @@ t.test('reuseGuests: one VM serves the scenarios of one shape, reverted to its p
   t.same(drivers, ['9.1.0.1', '9.2.0.1', '9.1.0', '9.1.0.1'], 'each scenario bound what it installed: the revert took the earlier drivers away');
   t.same(leftovers(pool.srv), [], 'close() destroyed the kept VM, its snapshot and disks: nothing left');
 });
+
+t.test('Windows restarting by itself after a bugcheck: not ok, with the minidump it wrote', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true });
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-bsod-'));
+  const s = scenario('bugcheck-autorestart', [
+    { kind: 'install-drivers', guest: 'win', bundle: 'builtin:9.1.0', reboot: true, source: src },
+    { kind: 'sleep', durationMs: 3000, source: src },
+  ], { checks: [{ name: 'guest-alive', params: {} }] });
+  const trace = new TraceWriter();
+  let dump: Buffer | undefined;
+  const timer = setInterval(() => {
+    if (dump || !trace.events.some((e) => e.ev === 'step.start' && e.kind === 'sleep')) return;
+    const [vm, d] = [...pool.byVm][0]!;
+    dump = d.writeCrashDump('mini').data;
+    pool.srv.pool.guestReboot(vm);
+  }, 20);
+  t.teardown(() => clearInterval(timer));
+  const outcome = await runPlan({ host, plan: plan([s], { seed: 2, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(new PassThrough()), artifactsDir: join(dir, 'artifacts') });
+  clearInterval(timer);
+  const alive = outcome.summary.instances[0]!.checks.find((c) => c.check === 'guest-alive')!;
+  t.equal(alive.verdict, 'fail');
+  t.match(alive.message, /win rebooted with no reboot step running; crash dump artifacts\/bugcheck-autorestart\/win-112426-00001-01\.dmp/);
+  const copied = readFileSync(join(dir, 'artifacts', 'bugcheck-autorestart', 'win-112426-00001-01.dmp'));
+  t.equal(createHash('sha256').update(copied).digest('hex'), createHash('sha256').update(dump!).digest('hex'), 'the minidump, byte for byte');
+  t.match(alive.diagnostics?.crashDump, { path: 'artifacts/bugcheck-autorestart/win-112426-00001-01.dmp', source: 'C:\\Windows\\Minidump\\112426-00001-01.dmp' });
+  t.same(leftovers(pool.srv), []);
+});
