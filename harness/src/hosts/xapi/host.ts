@@ -591,7 +591,14 @@ export class XapiHost implements HostBackend {
   private async suspendVm(g: XGuest, done: 'suspended' | 'saved') {
     await this.dropGuestSsh(g);
     this.emit(g, 'suspending');
-    await this.ours(g, () => this.s.callAsync('VM.suspend', g.vm));
+    try {
+      await this.ours(g, () => this.s.callAsync('VM.suspend', g.vm));
+    } catch (e) {
+      // refused or cancelled with the domain still running: the guest goes on where it was
+      const vm = this.vm(g);
+      if (vm?.power_state === 'Running' && num(vm.domid) === g.ref.domid) this.emit(g, 'resumed', { domid: g.ref.domid, cancelled: 1 });
+      throw e;
+    }
     const vdi = this.vm(g)?.suspend_VDI as string | undefined;
     this.emit(g, done, done === 'saved' && vdi ? { image: String(this.s.get(vdi)?.uuid ?? vdi) } : undefined);
   }

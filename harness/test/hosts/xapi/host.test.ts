@@ -156,6 +156,13 @@ t.test('suspend, save and resume failures leave nothing either (no suspend image
   t.equal((await rejects(host.suspend!.suspend(g))).code, 'XAPI_VM_MISSING_PV_DRIVERS', 'no PV drivers: XAPI refuses the suspend');
   await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 2), version: '9.1.0.2', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
   await host.rebootGuest(g);
+  const gm = pool.srv.pool.get(pool.srv.pool.get(g.handle).guest_metrics);
+  pool.srv.pool.set(String(pool.srv.pool.get(g.handle).guest_metrics), { other: { ...(gm.other as Record<string, string>), 'feature-suspend': '0' } });
+  t.equal((await rejects(host.saveRestore!.save(g))).code, 'XAPI_VM_LACKS_FEATURE_SUSPEND', 'drivers that do not advertise feature-suspend: XAPI refuses');
+  t.equal(await host.powerState(g), 'running');
+  const last2 = pool.events.filter((e) => e.ev === 'guest').slice(-2).map((e) => (e as { what: string }).what);
+  t.same(last2, ['suspending', 'resumed'], 'a refused suspend is closed in the trace: the guest went on running');
+  pool.srv.pool.set(String(pool.srv.pool.get(g.handle).guest_metrics), { other: { ...(gm.other as Record<string, string>), 'feature-suspend': '1' } });
   const image = await host.saveRestore!.save(g);
   const vdi = pool.srv.pool.get(image, 'VDI');
   t.equal(vdi.type, 'suspend', 'the saved image is the suspend VDI');

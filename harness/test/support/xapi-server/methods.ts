@@ -232,6 +232,9 @@ export class XapiApi {
     'VM.suspend': async ([vm]) => {
       const r = this.power(str(vm), 'Running');
       this.needsPv(str(vm), r);
+      // the guest's xenbus advertises control/feature-suspend (the guest agent reports it)
+      const other = this.pool.get(r.guest_metrics, 'VM_guest_metrics').other as Rec;
+      if (other['feature-suspend'] !== '1') throw new XapiFailure('VM_LACKS_FEATURE_SUSPEND', [str(vm)]);
       const host = r.resident_on as string;
       const image = this.pool.add('VDI', this.pool.vdiRecord(this.pool.defaultSr, 'Suspend image', num(r.memory_static_max) + 2 ** 20, { type: 'suspend', name_description: `memory image of ${str(r.name_label)}` }));
       this.pool.haltDomain(str(vm));
