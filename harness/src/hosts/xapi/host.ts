@@ -589,7 +589,9 @@ export class XapiHost implements HostBackend {
   /** VM.suspend: the domain and its xenstore tree are destroyed before XAPI reports the VM Suspended,
    *  so `suspending` marks where the guest's old home stops being judged. */
   private async suspendVm(g: XGuest, done: 'suspended' | 'saved') {
-    await this.dropGuestSsh(g);
+    // The guest's SSH connection stays: its TCP session lives in the guest's memory and carries on
+    // after the resume, so a workload running in a parallel branch comes back (a connection that
+    // does die is replaced at the next command).
     this.emit(g, 'suspending');
     try {
       await this.ours(g, () => this.s.callAsync('VM.suspend', g.vm));
@@ -626,7 +628,7 @@ export class XapiHost implements HostBackend {
       const hosts = this.s.all('host');
       const dest = target ? hosts.find((h) => h.name_label === target || h.uuid === target || h.address === target) : hosts.find((h) => h.$ref !== vm?.resident_on) ?? hosts[0];
       if (!dest) throw hostError('XAPI_NO_HOST', `no pool member '${target}' to migrate ${ref.name} to`);
-      await this.dropGuestSsh(g);
+      // a live migration keeps the guest's TCP sessions: its SSH connection (and a workload on it) stays
       await this.ours(g, async () => {
         await this.s.callAsync('VM.pool_migrate', g.vm, dest.$ref, { live: 'true' });
         await this.s.waitFor(`${ref.name} to run on ${dest.name_label}`, this.cfg.timeouts.bootMs, () => {

@@ -335,3 +335,28 @@ t.test('Windows restarting by itself after a bugcheck: not ok, with the minidump
   t.match(alive.diagnostics?.crashDump, { path: 'artifacts/bugcheck-autorestart/win-112426-00001-01.dmp', source: 'C:\\Windows\\Minidump\\112426-00001-01.dmp' });
   t.same(leftovers(pool.srv), []);
 });
+
+t.test('a workload in flight survives a suspend-resume and a live migration of its guest', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true });
+  t.teardown(() => pool.close());
+  pool.doubles[0]!.state.workloadMs = 1500; // diskspd answers 1.5 s after it was started
+  const host = pool.host();
+  const s = scenario('io-across-suspend-and-migrate', [
+    { kind: 'install-drivers', guest: 'win', bundle: 'builtin:9.1.0', reboot: true, source: src },
+    { kind: 'wait', guest: 'win', path: 'device/vbd/832/state', equals: '4', timeoutMs: 10_000, source: src },
+    { kind: 'parallel', source: src, branches: [
+      [{ kind: 'block', guest: 'win', device: 'vbd/832', blockSize: 4096, queueDepth: 8, threads: 1, writePercent: 30, pattern: 'random', durationMs: 1000, verify: true, source: src }],
+      [{ kind: 'sleep', durationMs: 200, source: src }, { kind: 'suspend-resume', guest: 'win', source: src }],
+    ] },
+    { kind: 'parallel', source: src, branches: [
+      [{ kind: 'block', guest: 'win', device: 'vbd/832', blockSize: 4096, queueDepth: 8, threads: 1, writePercent: 30, pattern: 'random', durationMs: 1000, verify: true, source: src }],
+      [{ kind: 'sleep', durationMs: 200, source: src }, { kind: 'migrate', guest: 'win', source: src }],
+    ] },
+  ], { needs: ['windows-guest', 'suspend', 'migrate'] });
+  const trace = new TraceWriter();
+  const outcome = await runPlan({ host, plan: plan([s], { seed: 4, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(new PassThrough()) });
+  const r = outcome.summary.instances[0]!;
+  t.equal(r.aborted, undefined, `every step completed: ${JSON.stringify(r.aborted)}`);
+  t.equal(trace.events.filter((e) => e.ev === 'workload').length, 2, 'both diskspd runs came back');
+  t.equal(r.verdict, 'pass', r.checks.filter((c) => c.verdict === 'fail').map((c) => c.message).join('; '));
+});

@@ -45,6 +45,8 @@ export interface WindowsGuestState {
   failNextInstaller?: number;
   /** Installers run (the .msi paths). */
   installers: string[];
+  /** Real time diskspd and NTttcp take to answer (ms; default 0): a workload in flight for a while. */
+  workloadMs?: number;
 }
 
 export interface WindowsDouble {
@@ -89,12 +91,13 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
           ch.on('data', () => undefined);
           state.commands.push(info.command);
           const r = execute(info.command);
-          setImmediate(() => {
+          const workload = /^# winpv:(diskspd|ntttcp)\n/.test(state.scripts.at(-1) ?? '');
+          setTimeout(() => {
             if (r.stdout) ch.write(r.stdout);
             if (r.stderr) ch.stderr.write(r.stderr);
             ch.exit(r.code);
             ch.end();
-          });
+          }, workload ? (state.workloadMs ?? 0) : 0);
         });
         session.on('sftp', (acceptSftp) => serveSftp(acceptSftp(), state.files));
       });
