@@ -307,8 +307,11 @@ export class XapiApi {
     },
     'VBD.insert': ([vbd, vdi]) => {
       const r = this.pool.get(vbd, 'VBD');
-      this.pool.get(vdi, 'VDI');
+      const d = this.pool.get(vdi, 'VDI');
       if (r.type !== 'CD') throw new XapiFailure('VBD_NOT_REMOVABLE_MEDIA', [str(vbd)]);
+      // only ISO files of an ISO SR (or host CD drives) go into a CD drive
+      const contentType = str(this.pool.get(d.SR, 'SR').content_type);
+      if (contentType !== 'iso') throw new XapiFailure('VDI_IS_NOT_ISO', [str(vdi), contentType]);
       if (!r.empty) throw new XapiFailure('VBD_NOT_EMPTY', [str(vbd)]);
       this.pool.set(str(vbd), { VDI: str(vdi), empty: false });
       return '';
