@@ -759,8 +759,12 @@ export class XapiHost implements HostBackend {
   async insertIso(ref: GuestRef, isoName: string): Promise<void> {
     const g = this.g(ref);
     const sr = this.cfg.isoSr;
-    const vdi = this.s.all('VDI').find((v) => v.name_label === isoName && (!sr || this.s.get(v.SR as string)?.name_label === sr || this.s.get(v.SR as string)?.uuid === sr));
-    if (!vdi) throw hostError('XAPI_NO_ISO', `no ISO '${isoName}' in ${sr ? `SR '${sr}'` : 'any SR'}`);
+    // a CD drive takes only ISO SR VDIs (xapi refuses others with VDI_IS_NOT_ISO)
+    const vdi = this.s.all('VDI').find((v) => {
+      const vsr = this.s.get(v.SR as string);
+      return v.name_label === isoName && vsr?.content_type === 'iso' && (!sr || vsr.name_label === sr || vsr.uuid === sr);
+    });
+    if (!vdi) throw hostError('XAPI_NO_ISO', `no ISO '${isoName}' in ${sr ? `SR '${sr}'` : 'any ISO SR'}`);
     const vm = this.vm(g)!;
     const cd = ((vm.VBDs as string[]) ?? []).map((b) => this.s.get(b)).find((b) => b?.type === 'CD');
     if (!cd) throw hostError('XAPI_NO_CD', `${ref.name} has no CD drive for the bundle ISO`);
