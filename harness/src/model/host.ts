@@ -151,6 +151,11 @@ export interface HostBackend {
   /** Connects (or boots the simulator). Lifecycle events of guests go to the sink as `guest` events. */
   open(trace: TraceSink, opts: { seed: number }): Promise<void>;
   close(): Promise<void>;
+  /** Asked after a scenario ended on a host error: does the host still answer? Yes means the host
+   *  refused that scenario (a missing ISO, a device it cannot attach): the scenario is not ok and
+   *  the run goes on. No (or no such method) means the host is lost and the run stops. A host whose
+   *  connection dropped once says no for the rest of the run even if teardown reconnected. */
+  healthy?(): Promise<boolean>;
 
   createGuest(shape: GuestShape, inst: string): Promise<GuestRef>;
   startGuest(guest: GuestRef): Promise<void>;

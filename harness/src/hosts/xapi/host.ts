@@ -97,6 +97,11 @@ export class XapiHost implements HostBackend {
     this.session.client.objects.on('finish', this.onObjects);
   }
 
+  async healthy(): Promise<boolean> {
+    if (!this.session) return false;
+    return withTimeout(this.session.call('pool.get_all').then(() => true, () => false), 20_000, 'the pool health check').catch(() => false);
+  }
+
   async close(): Promise<void> {
     // Whatever the runner did not destroy (a crash of the runner itself) goes now.
     for (const g of this.guests.values()) await this.destroyGuest(g.ref).catch(() => undefined);

@@ -56,6 +56,8 @@ export class XlHost implements HostBackend {
   private readonly guests = new Map<string, GuestRecord>();
   private bridgeAddress = '';
   private dropped?: Error;
+  /** The connection dropped at some point of this run (teardown may have reconnected since). */
+  private droppedOnce = false;
 
   constructor(private readonly opts: XlHostOptions) {
     this.label = opts.label;
@@ -80,7 +82,10 @@ export class XlHost implements HostBackend {
   private async connect(): Promise<void> {
     const link = await this.opts.connect();
     link.onClose((err) => {
-      if (err && this.dom0Conn?.link === link) this.dropped = err instanceof WinpvError ? err : hostError('SSH_DROPPED', `connection to ${this.label} dropped: ${err.message}`);
+      if (err && this.dom0Conn?.link === link) {
+        this.dropped = err instanceof WinpvError ? err : hostError('SSH_DROPPED', `connection to ${this.label} dropped: ${err.message}`);
+        this.droppedOnce = true;
+      }
     });
     this.dom0Conn = new Dom0(link, this.label);
     this.dropped = undefined;
@@ -112,6 +117,12 @@ export class XlHost implements HostBackend {
     if (hasPvGuest.code !== 0) this.capabilities = new Set([...this.capabilities].filter((c) => c !== 'linux-guest'));
     const addr = await this.dom0.try(['ip', '-4', '-o', 'addr', 'show', 'dev', BRIDGE]);
     this.bridgeAddress = /inet (\d+\.\d+\.\d+\.\d+)/.exec(addr.stdout)?.[1] ?? '';
+  }
+
+  async healthy(): Promise<boolean> {
+    if (this.droppedOnce || this.dropped || !this.dom0Conn) return false;
+    const r = await this.dom0Conn.try(['true'], { timeoutMs: 20_000 }).catch(() => undefined);
+    return r?.code === 0;
   }
 
   async close(): Promise<void> {
