@@ -2,7 +2,7 @@
 // from a generated config, so the probes are attached before any frontend moves; everything the run
 // creates in dom0 (configs, disks, save images) lives under RUN_DIR and goes with its domain.
 import { hostError, WinpvError } from '../../model/errors';
-import type { Capability } from '../../model/catalog';
+import type { Capability, FaultName } from '../../model/catalog';
 import type {
   BackendControlCapability, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, SaveRestoreCapability,
 } from '../../model/host';
@@ -22,6 +22,9 @@ export const GUEST_INITRD = '/var/lib/winpv-lab/guest/initrd-pv.img';
 /** Per-run files in dom0. */
 export const RUN_DIR = '/var/lib/winpv/run';
 export const BRIDGE = 'xenbr0';
+/** The faults real Xen can have, injected for real (see `faults`); scenarios needing the simulator-only
+ *  ones (ring and xenstore misbehaviour, frontend bugs) are skipped by the planner with the reason. */
+export const XL_FAULTS: ReadonlySet<FaultName> = new Set<FaultName>(['guest-crash', 'backend-closing', 'surprise-unplug']);
 
 interface GuestRecord {
   ref: GuestRef;
@@ -45,7 +48,9 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class XlHost implements HostBackend {
   readonly kind = 'xl' as const;
   readonly label: string;
-  /** `fault-injection` covers the faults real Xen can have (see `faults`); the others are refused with NOT_SUPPORTED. */
+  /** `xl reboot` destroys the domain and builds a new one (on_reboot="restart"). */
+  readonly rebootMakesNewDomain = true;
+  /** `fault-injection` covers the faults of XL_FAULTS only (`faults.supported`). */
   capabilities: ReadonlySet<Capability> = new Set<Capability>(['hotplug', 'save-restore', 'backend-control', 'fault-injection', 'linux-guest', 'windows-guest']);
   private t0 = Date.now();
   readonly clock: HostClock = { now: () => Date.now() - this.t0, sleep };
@@ -372,6 +377,7 @@ export class XlHost implements HostBackend {
    *  (sysrq `c` through its console), the backend is forced to Closing, the backend directory is
    *  removed under the frontend. The simulator-only faults (ring and xenstore misbehaviour) are refused. */
   readonly faults: FaultCapability = {
+    supported: XL_FAULTS,
     inject: async (fault: FaultConfig, guest?: GuestRef): Promise<() => Promise<void>> => {
       const off = async () => undefined;
       if (!guest) throw hostError('FAULT_NO_GUEST', `fault ${fault.name} needs a guest`);
@@ -397,7 +403,7 @@ export class XlHost implements HostBackend {
           await this.hotplug.detach(rec.ref, dev, { surprise: true });
           return off;
         default:
-          throw new WinpvError('host', 'NOT_SUPPORTED', `fault ${fault.name} can only be injected on the simulated host (real Xen: guest-crash, backend-closing, surprise-unplug)`);
+          throw new WinpvError('host', 'NOT_SUPPORTED', `fault ${fault.name} cannot be injected on an xl host (it injects ${[...XL_FAULTS].join(', ')}); the simulated host injects every fault`);
       }
     },
   };

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { XlHost } from '../../../src/hosts/xl/xl-host';
+import { FAULTS, type FaultName } from '../../../src/model/catalog';
 import type { GuestShape } from '../../../src/model/scenario';
 import type { TraceEventInput } from '../../../src/model/trace';
 import { FakeDom0 } from './fake-dom0';
@@ -102,6 +103,16 @@ t.test('faults real Xen can have: backend forced to Closing, surprise removal, a
   await host.faults.inject({ name: 'guest-crash', params: {} }, g);
   t.equal(await host.powerState(g), 'gone', 'the guest is destroyed under its workload');
   t.same(events.filter((e) => e.ev === 'fault').map((e) => (e as { name: string }).name), ['backend-closing', 'surprise-unplug', 'guest-crash']);
+});
+
+t.test('faults.supported says exactly which faults inject() accepts (the planner skips the others)', async (t) => {
+  const { host } = await open();
+  t.same([...host.faults.supported!].sort(), ['backend-closing', 'guest-crash', 'surprise-unplug']);
+  for (const name of Object.keys(FAULTS) as FaultName[]) {
+    if (host.faults.supported!.has(name)) continue;
+    const g = await host.createGuest(shape, `u-${name}`);
+    await t.rejects(host.faults.inject({ name, params: {} }, g), { code: 'NOT_SUPPORTED', message: /cannot be injected on an xl host/ }, name);
+  }
 });
 
 t.test('after the SSH connection dropped, the run fails but teardown reconnects and destroys what it created', async (t) => {
