@@ -54,6 +54,11 @@ export class FakeDom0 implements Dom0Link {
     this.xs.set('/local/domain/0/name', 'Domain-0');
   }
 
+  /** xenstored's @releaseDomain: a domain shut down (crash included) or died. */
+  releaseDomain(): void {
+    for (const w of this.watchers) w('@releaseDomain');
+  }
+
   setKey(path: string, value: string): void {
     this.xs.set(path, value);
     for (const w of this.watchers) w(path);
@@ -144,8 +149,20 @@ export class FakeDom0 implements Dom0Link {
       case 'unpause': case 'pause': case 'destroy': case 'shutdown': {
         const d = byName(r[r.length - 1]!);
         if (!d) return { code: 1, stdout: '', stderr: 'invalid domain identifier' };
-        if (sub === 'destroy' || sub === 'shutdown') this.domains.delete(d.name);
-        else d.state = sub === 'pause' ? '--p---' : 'r-----';
+        if (sub === 'destroy' || sub === 'shutdown') {
+          this.domains.delete(d.name);
+          setImmediate(() => this.releaseDomain());
+        } else d.state = sub === 'pause' ? '--p---' : 'r-----';
+        return this.ok();
+      }
+      case 'sysrq': {
+        // the guest kernel handles control/sysrq; `c` panics it and on_crash="preserve" keeps it listed
+        const d = byName(r[0]!);
+        if (!d) return { code: 1, stdout: '', stderr: 'invalid domain identifier' };
+        if (r[1] === 'c' && !d.state.includes('p')) {
+          d.state = '---sc-';
+          setImmediate(() => this.releaseDomain());
+        }
         return this.ok();
       }
       case 'list': {
