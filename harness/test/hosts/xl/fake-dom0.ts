@@ -3,6 +3,7 @@
 import type { Dom0Link } from '../../../src/hosts/xl/dom0';
 import type { ExecResult } from '../../../src/remote/ssh';
 import { shJoin } from '../../../src/util/quote';
+import { BATCH_READ_SCRIPT } from '../../../src/hosts/xl/xenstore';
 
 /** Splits a line built by shJoin back into words (single quotes and '\'' only, as shQuote writes). */
 export function unquote(line: string): string[] {
@@ -80,7 +81,7 @@ export class FakeDom0 implements Dom0Link {
     switch (cmd) {
       case 'sh': {
         // the batched read: sh -c SCRIPT sh path...
-        if (a[2]?.includes('xenstore-read')) {
+        if (a[2] === BATCH_READ_SCRIPT) {
           return this.ok(a.slice(4).map((p) => (this.xs.has(p) ? `V${Buffer.from(this.xs.get(p)!).toString('base64')}\n` : 'N\n')).join(''));
         }
         return this.other(a);

@@ -182,10 +182,12 @@ t.test('backend-restart: the backend device is unbound from its driver and bound
     return { code: 127, stdout: '', stderr: '' };
   };
   await host.backendControl.restartBackend(g, 'vbd/51712');
-  t.same(seen, [[`vbd-${g.domid}-51712`]], 'the device name is passed as an argument, not spliced into the script');
-  t.match(RESTART_BACKEND_SCRIPT, /unbind.*bind/);
+  t.same(seen, [[`vbd-${g.domid}-51712`, `/local/domain/0/backend/vbd/${g.domid}/51712`, '']], 'device name and backend path are arguments, not spliced into the script');
+  t.match(RESTART_BACKEND_SCRIPT, /unbind"\n[^\n]*\/bind"/, "unbind, then bind");
   t.match((events.find((e) => e.ev === 'log') as { msg: string }).msg, /backend vbd-\d+-51712 unbound from vbd and bound again/);
   await t.rejects(host.backendControl.restartBackend(g, 'vif/3'), { code: 'XL_COMMAND', message: /no backend device vif-\d+-3/ });
+  t.same(seen[1], [`vif-${g.domid}-3`, `/local/domain/0/backend/vif/${g.domid}/3`, `vif${g.domid}.3`], 'a vif restart names the netdev its hotplug script brings up');
+  t.match(RESTART_BACKEND_SCRIPT, /"\$script" online type_if=vif/, 'netback connects only after the hotplug script ran: it is run as libxl runs it');
   await t.rejects(host.backendControl.restartBackend(g, 'vbd/51712; reboot' as DeviceRef), { code: 'XL_NO_DEVICE' });
 });
 
