@@ -7,7 +7,7 @@
 // Call order the runner follows: open() -> [createGuest -> startGuest -> ...steps... -> destroyGuest]* -> close().
 // Teardown runs in reverse order even when a setup step failed; destroyGuest must be safe to call
 // on a guest in any state (and twice).
-import type { Capability } from './catalog';
+import type { Capability, FaultName } from './catalog';
 import type { DeviceRef, FaultConfig, GuestShape, VbdShape, VifShape, BlockWorkloadStep, NetWorkloadStep } from './scenario';
 import type { BlockResult, NetResult, RingAddress, RingIndices, TraceSink } from './trace';
 import type { DriverName } from './spec';
@@ -139,6 +139,9 @@ export interface BackendControlCapability {
 }
 
 export interface FaultCapability {
+  /** The faults of FAULTS this host can inject (absent: all of them). A scenario needing another one
+   *  is skipped by the planner with the reason, as for a missing capability; inject() refuses it. */
+  readonly supported?: ReadonlySet<FaultName>;
   /** Switch a fault on; the returned function switches it off. */
   inject(fault: FaultConfig, guest?: GuestRef): Promise<() => Promise<void>>;
 }
@@ -148,6 +151,10 @@ export interface HostBackend {
   /** For reports: no credentials, no local paths. */
   readonly label: string;
   readonly capabilities: ReadonlySet<Capability>;
+  /** A reboot builds a new domain with a new domid (xl, XenAPI) rather than restarting the guest in
+   *  its domain (the simulator). The runner then watches every guest domain across the reboot, so the
+   *  probes record the new domain from its first write. Absent: false. */
+  readonly rebootMakesNewDomain?: boolean;
   readonly clock: HostClock;
   readonly xenstore: XenstoreView;
   readonly rings: RingView;

@@ -3,7 +3,7 @@
 // virtual time and implements HostBackend with every capability the simulator has. It reports
 // guest lifecycle, ring.io, grants audits, fault switches and backend counters to the trace; the
 // xenstore and ring samples come from the run's probes through `xenstore` and `rings`.
-import type { Capability } from '../../model/catalog';
+import { FAULTS, type Capability, type FaultName } from '../../model/catalog';
 import type {
   BackendControlCapability, DriverBundle, DriverStatus, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend,
   HostClock, HotplugCapability, MigrateCapability, RingId, SaveRestoreCapability, SnapshotCapability, SuspendCapability,
@@ -65,6 +65,8 @@ export class SimHost implements HostBackend {
   readonly kind = 'sim' as const;
   readonly label = 'sim';
   readonly capabilities: ReadonlySet<Capability> = new Set(SIM_CAPABILITIES);
+  /** The simulated guest reboots inside its domain (the domid stays). */
+  readonly rebootMakesNewDomain = false;
   readonly clock: HostClock;
   private _hv?: Hypervisor;
   private xsd?: SimXenstore;
@@ -117,7 +119,7 @@ export class SimHost implements HostBackend {
         await rec.backend.force(state);
       },
     };
-    this.faults = { inject: (f, g) => this.faultInjector.inject(f, g) };
+    this.faults = { supported: new Set(Object.keys(FAULTS) as FaultName[]), inject: (f, g) => this.faultInjector.inject(f, g) };
     this.rings = new SimRingView({
       guestRings: (g) => this.guestRings(g),
       guestByDomid: (d) => [...this.guests.values()].find((x) => x.dom.domid === d)?.ref,

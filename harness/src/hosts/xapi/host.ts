@@ -44,6 +44,8 @@ const POWER: Record<string, GuestPowerState> = { Running: 'running', Paused: 'pa
 export class XapiHost implements HostBackend {
   readonly kind = 'xapi' as const;
   readonly label: string;
+  /** XAPI reboots a VM into a new domain. */
+  readonly rebootMakesNewDomain = true;
   readonly capabilities: ReadonlySet<Capability>;
   readonly clock: HostClock;
   readonly xenstore: XenstoreView;
