@@ -1,4 +1,4 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { WindowsAgent } from '../../../src/guests/windows/agent';
 import { SshConnection } from '../../../src/remote/ssh';
 import { Secret } from '../../../src/model/secret';
@@ -13,8 +13,7 @@ const PW = 'planted-Agent-pw-1b7';
 
 const blk = (over: Partial<BlockWorkloadStep> = {}): BlockWorkloadStep => ({ kind: 'block', guest: 'w', device: 'vbd/832', blockSize: 65536, queueDepth: 8, threads: 1, writePercent: 0, pattern: 'sequential', durationMs: 3000, verify: false, source: { file: 's.xml' }, ...over });
 
-/** A Windows guest double and an agent connected to it over SSH, both closed when `t` ends. */
-async function agentOnDouble(t: Test) {
+t.test('the Windows agent against the guest double over SSH', async (t) => {
   const d = await startWindowsDouble({ name: 'w', host: '127.0.0.1', user: 'Administrator', password: PW });
   t.teardown(() => d.close());
   let conn: SshConnection | undefined;
@@ -26,11 +25,6 @@ async function agentOnDouble(t: Test) {
     log: (_l, m) => logs.push(m),
   });
   t.teardown(() => conn?.close());
-  return { d, agent, logs, ssh: () => conn! };
-}
-
-t.test('the Windows agent against the guest double over SSH', async (t) => {
-  const { d, agent, logs, ssh } = await agentOnDouble(t);
 
   const before = await agent.driverStatus();
   t.same(before.bound, []);
@@ -67,13 +61,23 @@ t.test('the Windows agent against the guest double over SSH', async (t) => {
   d.state.crashDumps.push({ path: 'C:\\Windows\\Minidump\\112426-01.dmp', bytes: 262144 });
   t.same(await agent.findCrashDump(), { path: 'C:\\Windows\\Minidump\\112426-01.dmp', bytes: 262144 });
 
-  const raw = await ssh().execLine('pnputil /enum-devices');
+  const raw = await conn!.execLine('pnputil /enum-devices');
   t.not(raw.code, 0, 'the double (like the adapter) accepts only encoded PowerShell');
   t.ok(logs.some((l) => /needs a reboot/.test(l)));
 });
 
 t.test('the vendor installer and Driver Verifier, against the guest double', async (t) => {
-  const { d, agent, logs } = await agentOnDouble(t);
+  const d = await startWindowsDouble({ name: 'w', host: '127.0.0.1', user: 'Administrator', password: PW });
+  t.teardown(() => d.close());
+  let conn: SshConnection | undefined;
+  const logs: string[] = [];
+  const agent = new WindowsAgent({
+    name: 'w',
+    connect: async () => (conn ??= await SshConnection.connect({ host: d.host, port: d.port, user: 'Administrator', password: new Secret(PW), hostKeySha256: d.hostKeyFingerprint })),
+    address: async () => d.host,
+    log: (_l, m) => logs.push(m),
+  });
+  t.teardown(() => conn?.close());
   const drivers = ['xenbus', 'xenvif', 'xennet', 'xenvbd'] as const;
 
   const noMsi = await rejects(agent.installDrivers({ location: makeBundle('9.1.0', 4), version: '9.1.0.4', drivers: [...drivers], method: 'installer' }));
