@@ -16,8 +16,6 @@ export const CAPABILITIES = {
   'grant-audit': 'observe the grant table (who granted and mapped what)',
   'windows-guest': 'boot Windows guests and install the PV driver packages',
   'linux-guest': 'boot Linux guests as reference frontends',
-  'driver-verifier': 'enable Driver Verifier for the installed drivers in a real Windows guest and read back what it verifies',
-  'vendor-installer': "install a driver bundle with the vendor's installer (the bundle's MSI, through msiexec) in a real Windows guest",
 } as const;
 export type Capability = keyof typeof CAPABILITIES;
 

@@ -70,8 +70,6 @@ export interface DriverBundle {
   drivers: DriverName[];
   /** Enable Driver Verifier (standard settings) for the installed drivers (real Windows guests). */
   verifier?: boolean;
-  /** How to install: pnputil per INF (default) or the vendor installer the bundle carries (an MSI at its root). */
-  method?: 'pnputil' | 'installer';
 }
 
 export interface BoundDriver {
@@ -85,8 +83,6 @@ export interface DriverStatus {
   bound: BoundDriver[];
   unbound: { hardwareId: string; reason: string }[];
   unplugged: { disks: boolean; nics: boolean };
-  /** Driver files Driver Verifier verifies (`verifier /querysettings`), where the guest can say. */
-  verified?: string[];
 }
 
 /** What runs inside a guest: driver install, workloads, status. Windows over SSH/PowerShell,

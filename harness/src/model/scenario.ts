@@ -103,10 +103,6 @@ export interface InstallDriversStep extends StepBase {
   /** Drivers to install from it (default: the scenario's drivers). */
   drivers?: DriverName[];
   reboot: boolean;
-  /** pnputil /add-driver per INF (default), or the vendor installer (the bundle's MSI). */
-  method?: 'pnputil' | 'installer';
-  /** Enable Driver Verifier (standard settings) for the installed drivers before the reboot. */
-  verifier?: boolean;
 }
 
 export interface RebootStep extends StepBase {

@@ -198,11 +198,8 @@ export interface DriversEvent extends InInstance {
   /** Devices that wanted a driver and got none, with the reason Windows would give. */
   unbound: { hardwareId: string; reason: string }[];
   unplugged: { disks: boolean; nics: boolean };
-  /** Driver files Driver Verifier verifies, where the guest can say (real Windows). */
-  verified?: string[];
-  /** What the run installed last (from the install step), so drivers-bound can judge the trace alone;
-   *  `verifier`: the step asked for Driver Verifier on them. */
-  expected?: { version: string; drivers: string[]; verifier?: boolean };
+  /** What the run installed last (from the install step), so drivers-bound can judge the trace alone. */
+  expected?: { version: string; drivers: string[] };
 }
 
 export interface FaultEvent extends InInstance {

@@ -137,13 +137,10 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
       const drivers = (step.drivers ?? ctx.scenario.drivers) as DriverName[];
       const { bundle, cleanup } = await resolveBundle(step.bundle, drivers, ctx.scenario.source.file, ctx.openBundle);
       block.defer(`bundle ${step.bundle}`, cleanup);
-      await host.agent(g).installDrivers({ ...bundle, ...(step.verifier ? { verifier: true } : {}), ...(step.method ? { method: step.method } : {}) });
+      await host.agent(g).installDrivers(bundle);
       if (step.reboot) await reboot(ctx, step.guest);
       const st = await host.agent(guestOf(ctx, step.guest)).driverStatus();
-      ctx.sink.emit({
-        ev: 'drivers', inst: ctx.inst, guest: step.guest, bound: st.bound, unbound: st.unbound, unplugged: st.unplugged,
-        ...(st.verified ? { verified: st.verified } : {}), expected: { version: bundle.version, drivers, ...(step.verifier ? { verifier: true } : {}) },
-      });
+      ctx.sink.emit({ ev: 'drivers', inst: ctx.inst, guest: step.guest, bound: st.bound, unbound: st.unbound, unplugged: st.unplugged, expected: { version: bundle.version, drivers } });
       return;
     }
     case 'reboot':

@@ -309,14 +309,7 @@ function buildStep(el: XmlElement, at: Path, ctx: StepCtx): Step | undefined {
   switch (el.name) {
     case 'install-drivers': {
       const drivers = el.attr('drivers');
-      const method = (el.attr('method') ?? 'pnputil') as 'pnputil' | 'installer';
-      const verifier = r.bool(el, 'verifier', [...at, 'verifier'], false);
-      if (method === 'installer') ctx.needs.add('vendor-installer');
-      if (verifier) ctx.needs.add('driver-verifier');
-      return {
-        ...base, kind: 'install-drivers', guest: guest(), bundle: r.str(el, 'bundle') ?? '', ...(drivers ? { drivers: splitList(drivers) as DriverName[] } : {}),
-        reboot: r.bool(el, 'reboot', [...at, 'reboot'], true), ...(method !== 'pnputil' ? { method } : {}), ...(verifier ? { verifier } : {}),
-      };
+      return { ...base, kind: 'install-drivers', guest: guest(), bundle: r.str(el, 'bundle') ?? '', ...(drivers ? { drivers: splitList(drivers) as DriverName[] } : {}), reboot: r.bool(el, 'reboot', [...at, 'reboot'], true) };
     }
     case 'reboot':
     case 'suspend':

@@ -105,14 +105,3 @@ t.test('<checks only="true"> selects the listed checks; otherwise every check ju
   t.equal(ic.checks.length, 11);
   t.same(ic.checks.find((c) => c.name === 'workload')?.params, { tolerancePct: '10', maxP99Ms: '200' });
 });
-
-t.test('install methods and backend keys add their capability needs', async (t) => {
-  const f = bad('needs-install', `<guest name="win"><vbd vdev="xvda" size="1G"><backend key="feature-persistent" value="0"/></vbd></guest><steps><install-drivers guest="win" bundle="builtin:9.1.0" method="installer" verifier="true"/></steps>`);
-  const r = loadScenarioFile(f, 'x.xml');
-  t.same(r.problems, []);
-  const s = r.scenario!;
-  for (const need of ['vendor-installer', 'driver-verifier', 'backend-keys', 'windows-guest']) t.ok(s.needs.includes(need as never), need);
-  const step = s.steps[0]!;
-  t.same(step.kind === 'install-drivers' && [step.method, step.verifier], ['installer', true]);
-  t.equal(has(problems(bad('bad-method', `${GUEST}<steps><install-drivers guest="win" bundle="builtin:9.1.0" method="setup.exe"/></steps>`)), /method/), true, 'an unknown method is a located problem');
-});

@@ -56,8 +56,6 @@ export async function startPool(opts: { guests?: number; dom0?: boolean } = {}):
         d.state.store.clear();
         d.state.bound.clear();
         d.state.files.clear();
-        d.state.verifier = [];
-        d.state.verifierActive = [];
         byVm.set(vmRef, d);
       }
       return { ip: d.host, pvVersion: d.boot() };
@@ -76,9 +74,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean } = {}):
       const d = byVm.get(String(rec.VM));
       const iso = rec.empty ? undefined : srv.pool.objects.get(String(rec.VDI))?.rec;
       const version = /^winpv-(.+)\.iso$/.exec(String(iso?.name_label ?? ''))?.[1];
-      const files = new Map<string, Buffer>(['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface'].map((drv) => [`${drv}\\${drv}.inf`, Buffer.from(infText(drv, version ?? ''))]));
-      files.set('winpv-drivers-x64.msi', Buffer.from('vendor installer')); // the double installs the INFs beside it
-      d?.insertDisc(version ? files : null);
+      d?.insertDisc(version ? new Map(['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface'].map((drv) => [`${drv}\\${drv}.inf`, Buffer.from(infText(drv, version))])) : null);
     }
   });
   const dom0 = opts.dom0 ? await startDom0Double(srv.pool, { user: 'root', password: DOM0_PW }) : undefined;

@@ -7,13 +7,12 @@ import type { BoundDriver, DriverBundle, DriverStatus, GuestAgent } from '../../
 import type { BlockWorkloadStep, DeviceRef, NetWorkloadStep } from '../../model/scenario';
 import type { BlockResult, NetResult } from '../../model/trace';
 import type { DriverName } from '../../model/spec';
-import { guestError, inputError } from '../../model/errors';
+import { inputError } from '../../model/errors';
 import type { SshConnection } from '../../remote/ssh';
 import { parseDiskspdXml } from '../../workloads/diskspd';
 import { parseNtttcpXml } from '../../workloads/ntttcp';
-import { runPs, runPsJson } from './powershell';
+import { guestError, runPs, runPsJson } from './powershell';
 import { installedDriver, parseAddDriver, parseEnumDevices } from './pnputil';
-import { installerOutcome, parseVerifierSettings } from './installer';
 
 /** What the agent needs from the host it runs on. */
 export interface WindowsGuestLink {
@@ -51,11 +50,9 @@ export class WindowsAgent implements GuestAgent {
   async installDrivers(bundle: DriverBundle): Promise<void> {
     const ssh = await this.ssh();
     const iso = isoName(bundle);
-    const dest = `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`;
-    const infs = iso ? await this.mount(ssh, bundle, iso) : await this.stage(ssh, bundle, dest);
+    const infs = iso ? await this.mount(ssh, bundle, iso) : await this.stage(ssh, bundle, `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`);
     let reboot = false;
-    if (bundle.method === 'installer') reboot = await this.runInstaller(ssh, bundle, iso ? undefined : dest);
-    for (const drv of bundle.method === 'installer' ? [] : ORDER.filter((d) => infs.has(d))) {
+    for (const drv of ORDER.filter((d) => infs.has(d))) {
       const inf = infs.get(drv)!;
       const r = await runPs(ssh, 'pnputil-add', { inf }, `& pnputil.exe /add-driver $p.inf /install\nexit $LASTEXITCODE`, { okCodes: [0, 259, 3010], timeoutMs: 10 * 60_000 });
       const res = parseAddDriver(r.stdout, r.code ?? -1);
@@ -75,28 +72,6 @@ export class WindowsAgent implements GuestAgent {
     // runner then follows the guest's new domain with its probes. Here it is only reported.
     if (reboot) this.link.log?.('info', `${this.link.name}: Windows needs a reboot to finish the driver install`);
     this.rebootPendingFor = reboot ? bundle.version : undefined;
-  }
-
-  /** The vendor installer: the one MSI at the bundle's root (staged to `dest`, or on the disc),
-   *  run silently without a reboot; its log goes to the guest's temp folder. Returns whether a
-   *  reboot is needed. */
-  private async runInstaller(ssh: SshConnection, bundle: DriverBundle, dest: string | undefined): Promise<boolean> {
-    let msi: string;
-    if (dest) {
-      const found = readdirSync(bundle.location).filter((n) => /\.msi$/i.test(n) && statSync(join(bundle.location, n)).isFile());
-      if (found.length !== 1) throw inputError('BUNDLE_INSTALLER', `the bundle has ${found.length ? `${found.length} installers (${found.join(', ')})` : 'no installer (.msi) at its root'}; method="installer" needs exactly one`, [], { file: bundle.location });
-      msi = `${dest}\\${safeSegment(found[0]!)}`;
-      await ssh.putFile(join(bundle.location, found[0]!), msi.replace(/\\/g, '/'));
-    } else {
-      const found = await runPsJson<string[]>(ssh, 'installer-on-disc', {}, DISC_MSI_SCRIPT);
-      if (found.length !== 1) throw guestError('BUNDLE_INSTALLER', `${this.link.name}: the bundle disc has ${found.length || 'no'} installer(s) at its root; method="installer" needs exactly one`);
-      msi = found[0]!;
-    }
-    const r = await runPsJson<{ ExitCode: number; LogTail: string }>(ssh, 'msiexec', { msi }, MSIEXEC_SCRIPT, { timeoutMs: 20 * 60_000 });
-    const out = installerOutcome(r.ExitCode, r.LogTail ?? '');
-    if (!out.ok) throw guestError('GUEST_INSTALLER', `${this.link.name}: the vendor installer failed: ${out.summary}`);
-    this.link.log?.(out.summary.includes('1641') ? 'warn' : 'info', `${this.link.name}: vendor installer ${msi.slice(msi.lastIndexOf('\\') + 1)} ${bundle.version}: ${out.summary}`);
-    return out.rebootRequired;
   }
 
   /** Set after an install that needs a reboot (the version installed). */
@@ -152,8 +127,7 @@ export class WindowsAgent implements GuestAgent {
         unbound.push({ hardwareId: hwid, reason: d.problem ?? info?.Problem ?? d.status ?? 'no driver' });
       }
     }
-    const settings = await runPs(ssh, 'verifier-query', {}, `& verifier.exe /querysettings\nexit $LASTEXITCODE`);
-    return { bound, unbound, unplugged: { disks: pnp.emulatedDisks.length === 0, nics: pnp.emulatedNics.length === 0 }, verified: parseVerifierSettings(settings.stdout) };
+    return { bound, unbound, unplugged: { disks: pnp.emulatedDisks.length === 0, nics: pnp.emulatedNics.length === 0 } };
   }
 
   /** Where Windows wrote a crash dump, if it did (after the reboot that follows a bugcheck). */
@@ -305,21 +279,6 @@ const CD_SCRIPT = `
 $d = Get-CimInstance Win32_CDROMDrive | Where-Object { $_.MediaLoaded } | Select-Object -First 1
 if (-not $d) { throw 'no CD in the drive' }
 [pscustomobject]@{ Letter = $d.Drive.TrimEnd(':') } | ConvertTo-Json -Compress
-`;
-
-const DISC_MSI_SCRIPT = `
-$d = Get-CimInstance Win32_CDROMDrive | Where-Object { $_.MediaLoaded } | Select-Object -First 1
-if (-not $d) { throw 'no CD in the drive' }
-ConvertTo-Json -Compress -InputObject @(Get-ChildItem -File -Path ($d.Drive + '\\*.msi') | ForEach-Object { $_.FullName })
-`;
-
-// msiexec takes one command line; the path is quoted for it (Windows paths cannot contain '"').
-const MSIEXEC_SCRIPT = `
-if ($p.msi -match '"') { throw 'installer path contains a quote' }
-$log = Join-Path $env:TEMP 'winpv-installer.log'
-$proc = Start-Process -FilePath msiexec.exe -ArgumentList @('/i', ('"' + $p.msi + '"'), '/qn', '/norestart', '/l*v', ('"' + $log + '"')) -Wait -PassThru
-$tail = if (Test-Path $log) { (Get-Content $log -Tail 40) -join [char]10 } else { '' }
-[pscustomobject]@{ ExitCode = $proc.ExitCode; LogTail = $tail } | ConvertTo-Json -Compress
 `;
 
 const CRASH_SCRIPT = `

@@ -2,9 +2,11 @@
 // (UTF-16LE, base64), so nothing is reinterpreted by cmd.exe; values reach the script only as one
 // JSON document in a single-quoted PowerShell literal (psQuote), never spliced into code.
 import type { SshConnection } from '../../remote/ssh';
-// What a guest answers (a failed command, bad output) is a guest error: it fails the scenario, not
-// the run (an SSH connection that drops is a host error).
-import { guestError } from '../../model/errors';
+import { WinpvError } from '../../model/errors';
+
+/** What a guest answers (a failed command, bad output) fails the scenario, not the run: the runner
+ *  stops a run only on host and infrastructure errors (an SSH connection that drops is one). */
+export const guestError = (code: string, message: string) => new WinpvError('input', code, message);
 import { psQuote } from '../../util/quote';
 
 export const OP_MARKER = '# winpv:';

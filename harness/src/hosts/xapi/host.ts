@@ -67,7 +67,7 @@ export class XapiHost implements HostBackend {
   ) {
     this.label = cfg.label;
     this.runId = opts.runId ?? newRunId(new Date(), randomBytes(3).toString('hex'));
-    const caps: Capability[] = ['windows-guest', 'driver-verifier', 'vendor-installer', 'suspend', 'migrate', 'snapshot', 'hotplug'];
+    const caps: Capability[] = ['windows-guest', 'suspend', 'migrate', 'snapshot', 'hotplug'];
     if (cfg.dom0) caps.push('backend-control');
     this.capabilities = new Set(caps);
     this.clock = {

@@ -5,8 +5,6 @@ import { Secret } from '../../../src/model/secret';
 import { startWindowsDouble } from '../../support/windows-double';
 import { makeBundle, rejects } from '../../support/xapi-pool';
 import type { BlockWorkloadStep } from '../../../src/model/scenario';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 
 const PW = 'planted-Agent-pw-1b7';
 
@@ -64,41 +62,4 @@ t.test('the Windows agent against the guest double over SSH', async (t) => {
   const raw = await conn!.execLine('pnputil /enum-devices');
   t.not(raw.code, 0, 'the double (like the adapter) accepts only encoded PowerShell');
   t.ok(logs.some((l) => /needs a reboot/.test(l)));
-});
-
-t.test('the vendor installer and Driver Verifier, against the guest double', async (t) => {
-  const d = await startWindowsDouble({ name: 'w', host: '127.0.0.1', user: 'Administrator', password: PW });
-  t.teardown(() => d.close());
-  let conn: SshConnection | undefined;
-  const logs: string[] = [];
-  const agent = new WindowsAgent({
-    name: 'w',
-    connect: async () => (conn ??= await SshConnection.connect({ host: d.host, port: d.port, user: 'Administrator', password: new Secret(PW), hostKeySha256: d.hostKeyFingerprint })),
-    address: async () => d.host,
-    log: (_l, m) => logs.push(m),
-  });
-  t.teardown(() => conn?.close());
-  const drivers = ['xenbus', 'xenvif', 'xennet', 'xenvbd'] as const;
-
-  const noMsi = await rejects(agent.installDrivers({ location: makeBundle('9.1.0', 4), version: '9.1.0.4', drivers: [...drivers], method: 'installer' }));
-  t.equal(noMsi.code, 'BUNDLE_INSTALLER', 'method="installer" on a bundle without an MSI is refused');
-
-  const bundle = makeBundle('9.1.0', 4);
-  writeFileSync(join(bundle, 'winpv-drivers-x64.msi'), 'vendor installer');
-  d.state.failInstaller = 1603;
-  const failed = await rejects(agent.installDrivers({ location: bundle, version: '9.1.0.4', drivers: [...drivers], method: 'installer' }));
-  t.equal(failed.code, 'GUEST_INSTALLER');
-  t.equal(failed.kind, 'guest', 'a failed install fails the scenario, not the run');
-  t.match(failed.message, /msiexec exited 1603 \(fatal error during installation\).*Return value 3/);
-
-  await agent.installDrivers({ location: bundle, version: '9.1.0.4', drivers: [...drivers], method: 'installer', verifier: true });
-  t.match(d.state.installerRuns.at(-1), /^C:\\winpv\\bundle\\9\.1\.0\.4\\winpv-drivers-x64\.msi$/, 'msiexec ran on the staged MSI');
-  t.notOk(d.state.scripts.some((s) => s.startsWith('# winpv:pnputil-add')), 'no pnputil: the installer added the packages');
-  t.same([...d.state.store.keys()].sort(), [...drivers].sort(), 'the installer added every package it carries');
-  t.ok(logs.some((l) => /vendor installer winpv-drivers-x64\.msi 9\.1\.0\.4: installed, reboot required/.test(l)), logs.join('\n'));
-  t.same((await agent.driverStatus()).verified, [], 'Driver Verifier takes effect only at the next boot');
-  d.boot();
-  const st = await agent.driverStatus();
-  t.same(st.verified, drivers.map((x) => `${x}.sys`), 'after the reboot Driver Verifier verifies the installed drivers');
-  t.same(st.bound.map((b) => b.driver).sort(), [...drivers].sort());
 });

@@ -28,16 +28,7 @@ export interface WindowsGuestState {
   /** Files on C: (path with \ separators, upper-cased drive). */
   files: Map<string, Buffer>;
   crashDumps: { path: string; bytes: number }[];
-  /** Drivers Driver Verifier is set up for (takes effect at the next boot). */
   verifier: string[];
-  /** What Driver Verifier verifies in this boot. */
-  verifierActive: string[];
-  /** Driver Verifier's settings never take effect (a group policy blocks it). */
-  verifierBlocked?: boolean;
-  /** The next vendor installer run fails with this msiexec exit code. */
-  failInstaller?: number;
-  /** Vendor installer runs (the MSI paths). */
-  installerRuns: string[];
   /** Every decoded script, in order. */
   scripts: string[];
   /** Raw command lines as received. */
@@ -72,7 +63,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const parsed = utils.parseKey(hostKey.private);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], verifierActive: [], installerRuns: [], scripts: [], commands: [], verifyMismatches: 0, cdLoaded: false };
+  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, cdLoaded: false };
   const conns = new Set<Connection>();
   let nextOem = 3;
 
@@ -123,31 +114,29 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const ops: Record<string, (p: Record<string, unknown>) => { code: number; stdout: string; stderr: string }> = {
     mkdir: () => ({ code: 0, stdout: '', stderr: '' }),
     'cd-drive': () => (state.cdLoaded ? { code: 0, stdout: JSON.stringify({ Letter: 'D' }), stderr: '' } : { code: 1, stdout: '', stderr: 'no CD in the drive\r\n' }),
-    'pnputil-add': (p) => addDriver(String(p.inf)),
-    'installer-on-disc': () => (state.cdLoaded ? { code: 0, stdout: JSON.stringify([...state.files.keys()].filter((k) => /^D:\\[^\\]+\.msi$/i.test(k))), stderr: '' } : { code: 1, stdout: '', stderr: 'no CD in the drive\r\n' }),
-    msiexec: (p) => {
-      // The vendor installer adds every driver package it carries: the INFs beside it.
-      const msi = normPath(String(p.msi));
-      state.installerRuns.push(msi);
-      const json = (ExitCode: number, LogTail: string) => ({ code: 0, stdout: JSON.stringify({ ExitCode, LogTail }), stderr: '' });
-      if (!state.files.has(msi)) return json(1619, `MSI (c) (A8:5C) [10:12:01:123]: Note: 1: 1309 2: 5 3: ${msi}\nMSI (c) (A8:5C) [10:12:01:124]: MainEngineThread is returning 1619`);
-      if (state.failInstaller !== undefined) {
-        const code = state.failInstaller;
-        state.failInstaller = undefined;
-        return json(code, 'Action start 10:12:05: InstallDrivers.\nCustomAction InstallDrivers returned actual error code 1603\nAction ended 10:12:07: InstallDrivers. Return value 3.\nAction ended 10:12:07: INSTALL. Return value 3.');
+    'pnputil-add': (p) => {
+      const inf = normPath(String(p.inf));
+      const base = inf.slice(inf.lastIndexOf('\\') + 1);
+      const text = state.files.get(inf)?.toString('utf8');
+      if (text === undefined) {
+        return { code: 2, stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nFailed to add driver package: The system cannot find the file specified.\n\nTotal driver packages:  1\nAdded driver packages:  0\n`), stderr: '' };
       }
-      const dir = msi.slice(0, msi.lastIndexOf('\\') + 1).toUpperCase();
-      let reboot = false;
-      for (const k of [...state.files.keys()]) {
-        if (k.toUpperCase().startsWith(dir) && /\.inf$/i.test(k)) reboot = addDriver(k).code === 3010 || reboot;
+      const dv = /^\s*DriverVer\s*=\s*([0-9/]+)\s*,\s*([0-9.]+)/im.exec(text);
+      const prov = /^\s*Provider\s*=\s*(.+)$/im.exec(text);
+      if (!dv) {
+        return { code: 13, stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nFailed to add driver package: The INF is invalid.\n\nTotal driver packages:  1\nAdded driver packages:  0\n`), stderr: '' };
       }
-      return json(reboot ? 3010 : 0, `Action ended 10:12:07: InstallFinalize. Return value 1.\nMSI (s) (4C:10) [10:12:07:500]: Product: XenServer PV drivers -- Installation completed successfully.`);
+      const driver = base.replace(/\.inf$/i, '').toLowerCase();
+      const published = `oem${nextOem++}.inf`;
+      state.store.set(driver, { driver, version: dv[2]!, date: dv[1]!, provider: (prov?.[1] ?? 'Xen Project').replace(/"/g, '').trim(), published });
+      // A device already bound to an older package needs a reboot to take the new one.
+      const reboot = driver === 'xenbus' || state.bound.has(driver);
+      return {
+        code: reboot ? 3010 : 0,
+        stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nDriver package added successfully.\nPublished Name:         ${published}\nDriver package installed on matching devices.\n\nTotal driver packages:  1\nAdded driver packages:  1\n${reboot ? 'System reboot is needed to complete install operations!\n' : ''}`),
+        stderr: '',
+      };
     },
-    'verifier-query': () => ({
-      code: 0,
-      stdout: crlf(`Special pool: ${state.verifierActive.length ? 'Yes' : 'No'}\nForce IRQL checking: ${state.verifierActive.length ? 'Yes' : 'No'}\nPool tracking: ${state.verifierActive.length ? 'Yes' : 'No'}\n\nVerified drivers:\n\n${state.verifierActive.join('\n') || 'None'}\n`),
-      stderr: '',
-    }),
     'pnputil-enum': () => ({ code: 0, stdout: crlf(enumDevices()), stderr: '' }),
     'pnp-devices': () => ({ code: 0, stdout: JSON.stringify(pnpDevices()), stderr: '' }),
     verifier: (p) => {
@@ -164,31 +153,6 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     ntttcp: (p) => ntttcp(p.args as string[]),
     'crash-dump': () => ({ code: 0, stdout: JSON.stringify(state.crashDumps.map((d) => ({ FullName: d.path, Length: d.bytes }))), stderr: '' }),
   };
-
-  /** pnputil /add-driver: the staged INF's DriverVer goes into the store. */
-  function addDriver(path: string): { code: number; stdout: string; stderr: string } {
-    const inf = normPath(path);
-    const base = inf.slice(inf.lastIndexOf('\\') + 1);
-    const text = state.files.get(inf)?.toString('utf8');
-    if (text === undefined) {
-      return { code: 2, stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nFailed to add driver package: The system cannot find the file specified.\n\nTotal driver packages:  1\nAdded driver packages:  0\n`), stderr: '' };
-    }
-    const dv = /^\s*DriverVer\s*=\s*([0-9/]+)\s*,\s*([0-9.]+)/im.exec(text);
-    const prov = /^\s*Provider\s*=\s*(.+)$/im.exec(text);
-    if (!dv) {
-      return { code: 13, stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nFailed to add driver package: The INF is invalid.\n\nTotal driver packages:  1\nAdded driver packages:  0\n`), stderr: '' };
-    }
-    const driver = base.replace(/\.inf$/i, '').toLowerCase();
-    const published = `oem${nextOem++}.inf`;
-    state.store.set(driver, { driver, version: dv[2]!, date: dv[1]!, provider: (prov?.[1] ?? 'Xen Project').replace(/"/g, '').trim(), published });
-    // A device already bound to an older package needs a reboot to take the new one.
-    const reboot = driver === 'xenbus' || state.bound.has(driver);
-    return {
-      code: reboot ? 3010 : 0,
-      stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nDriver package added successfully.\nPublished Name:         ${published}\nDriver package installed on matching devices.\n\nTotal driver packages:  1\nAdded driver packages:  1\n${reboot ? 'System reboot is needed to complete install operations!\n' : ''}`),
-      stderr: '',
-    };
-  }
 
   const pvBound = () => state.bound.has('xenbus');
   // Revisions as the driver specs have them: xenvif and xenvbd bind XENBUS ...&REV_0900000B,
@@ -300,7 +264,6 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     },
     boot() {
       for (const [k, v] of state.store) state.bound.set(k, v);
-      state.verifierActive = state.verifierBlocked ? [] : [...state.verifier];
       const xb = state.bound.get('xenbus');
       if (!xb) return undefined;
       // DriverVer may give fewer than four parts; the guest agent reports the missing ones as 0.
