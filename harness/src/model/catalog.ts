@@ -11,7 +11,7 @@ export const CAPABILITIES = {
   snapshot: 'snapshot a guest and revert to the snapshot',
   'backend-control': 'restart a backend or force its XenbusState',
   'backend-keys': "set a device's backend keys from the scenario before the frontend connects (a backend offering fewer features)",
-  'fault-injection': 'inject the named faults of FAULTS (simulated host only)',
+  'fault-injection': 'inject named faults of FAULTS (the simulator all of them, real hosts those they can have: FaultCapability.supported)',
   'ring-ids': 'observe request and response ids on the shared rings',
   'grant-audit': 'observe the grant table (who granted and mapped what)',
   'windows-guest': 'boot Windows guests and install the PV driver packages',

@@ -7,7 +7,7 @@
 // Call order the runner follows: open() -> [createGuest -> startGuest -> ...steps... -> destroyGuest]* -> close().
 // Teardown runs in reverse order even when a setup step failed; destroyGuest must be safe to call
 // on a guest in any state (and twice).
-import type { Capability } from './catalog';
+import type { Capability, FaultName } from './catalog';
 import type { DeviceRef, FaultConfig, GuestShape, VbdShape, VifShape, BlockWorkloadStep, NetWorkloadStep } from './scenario';
 import type { BlockResult, NetResult, RingAddress, RingIndices, TraceSink } from './trace';
 import type { DriverName } from './spec';
@@ -143,6 +143,9 @@ export interface BackendControlCapability {
 }
 
 export interface FaultCapability {
+  /** The faults of FAULTS this host can inject (absent: all of them). A scenario needing another one
+   *  is skipped by the planner with the reason, as for a missing capability; inject() refuses it. */
+  readonly supported?: ReadonlySet<FaultName>;
   /** Switch a fault on; the returned function switches it off. */
   inject(fault: FaultConfig, guest?: GuestRef): Promise<() => Promise<void>>;
 }
@@ -152,6 +155,10 @@ export interface HostBackend {
   /** For reports: no credentials, no local paths. */
   readonly label: string;
   readonly capabilities: ReadonlySet<Capability>;
+  /** A reboot builds a new domain with a new domid (xl, XenAPI) rather than restarting the guest in
+   *  its domain (the simulator). The runner then watches every guest domain across the reboot, so the
+   *  probes record the new domain from its first write. Absent: false. */
+  readonly rebootMakesNewDomain?: boolean;
   readonly clock: HostClock;
   readonly xenstore: XenstoreView;
   readonly rings: RingView;
@@ -161,6 +168,11 @@ export interface HostBackend {
    *  stores them below `<artifactsDir>/<inst>/` and records each with an `artifact` trace event. */
   open(trace: TraceSink, opts: { seed: number; artifactsDir?: string }): Promise<void>;
   close(): Promise<void>;
+  /** Asked after a scenario ended on a host error: does the host still answer? Yes means the host
+   *  refused that scenario (a missing ISO, a device it cannot attach): the scenario is not ok and
+   *  the run goes on. No (or no such method) means the host is lost and the run stops. A host whose
+   *  connection dropped once says no for the rest of the run even if teardown reconnected. */
+  healthy?(): Promise<boolean>;
 
   createGuest(shape: GuestShape, inst: string): Promise<GuestRef>;
   startGuest(guest: GuestRef): Promise<void>;

@@ -1,10 +1,10 @@
 // The planner: pure functions from loaded scenarios and run options to a RunPlan. It expands each
 // scenario's matrix (substituting ${name} per instance), applies --tag/--grep, keeps this shard's
 // instances (stable by instance id, so adding a scenario does not reshuffle the others), and marks
-// instances the host cannot run (missing capability) as skipped with the reason.
-import type { Capability } from '../model/catalog';
+// instances the host cannot run (missing capability, or a fault it cannot inject) as skipped with the reason.
+import type { Capability, FaultName } from '../model/catalog';
 import type { PlanInstance, RunPlan } from '../model/plan';
-import type { MatrixAxis, Scenario, TemplatedValue } from '../model/scenario';
+import type { MatrixAxis, Scenario, Step, TemplatedValue } from '../model/scenario';
 
 export interface PlanOptions {
   seed: number;
@@ -16,6 +16,8 @@ export interface PlanOptions {
   shard?: { index: number; count: number };
   /** What the host can do; undefined means "do not judge" (e.g. planning for a listing). */
   capabilities?: ReadonlySet<Capability>;
+  /** The faults the host can inject (its FaultCapability.supported); undefined: every fault. */
+  faults?: ReadonlySet<FaultName>;
   hostKind?: string;
 }
 
@@ -73,6 +75,33 @@ export function expand(s: Scenario): PlanInstance[] {
   });
 }
 
+/** Every fault a scenario switches on: scenario-wide ones and fault steps at any depth. */
+export function faultsUsed(s: Scenario): FaultName[] {
+  const out = new Set<FaultName>(s.faults.map((f) => f.name));
+  const walk = (steps: readonly Step[]) => {
+    for (const st of steps) {
+      if (st.kind === 'fault') out.add(st.fault.name);
+      else if (st.kind === 'parallel') st.branches.forEach(walk);
+      else if (st.kind === 'repeat') walk(st.steps);
+    }
+  };
+  walk(s.steps);
+  return [...out];
+}
+
+/** Why the host cannot run this instance (a missing capability first, then a fault it cannot inject), or undefined. */
+function skipReason(s: Scenario, opts: PlanOptions): string | undefined {
+  const host = opts.hostKind ? `host ${opts.hostKind}` : 'host';
+  if (!opts.capabilities) return undefined;
+  const missing = s.needs.filter((c) => !opts.capabilities!.has(c));
+  if (missing.length) return `${host} lacks ${missing.map((m) => `'${m}'`).join(', ')}`;
+  if (!opts.faults) return undefined;
+  const cannot = faultsUsed(s).filter((f) => !opts.faults!.has(f));
+  if (!cannot.length) return undefined;
+  const can = [...opts.faults].sort();
+  return `${host} cannot inject ${cannot.map((f) => `'${f}'`).join(', ')} (it injects ${can.length ? can.join(', ') : 'no faults'})`;
+}
+
 /** FNV-1a, 32 bit: a stable hash so shard membership depends only on the instance id. */
 export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
@@ -96,10 +125,8 @@ export function plan(scenarios: readonly Scenario[], opts: PlanOptions): RunPlan
       if (opts.tags?.length && !inst.scenario.tags.some((t) => opts.tags!.includes(t))) continue;
       if (grep && !grep.test(inst.id) && !grep.test(inst.scenario.title)) continue;
       if (opts.shard && !inShard(inst.id, opts.shard)) continue;
-      if (opts.capabilities) {
-        const missing = inst.scenario.needs.filter((c) => !opts.capabilities!.has(c));
-        if (missing.length) inst.skip = `host ${opts.hostKind ?? ''} lacks ${missing.map((m) => `'${m}'`).join(', ')}`.replace('host  ', 'host ');
-      }
+      const skip = skipReason(inst.scenario, opts);
+      if (skip) inst.skip = skip;
       instances.push(inst);
     }
   }

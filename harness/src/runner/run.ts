@@ -80,7 +80,12 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
       const result = evaluateInstance(inst.id, trace.events.slice(from).filter((e) => (e as { inst?: string }).inst === inst.id), o.specs, trace.events[0] as RunStartEvent);
       await reporter.onInstanceEnd?.(result);
       if (outcome === 'host-failure') {
-        hostError = lastAbort(trace.events, inst.id);
+        const error = lastAbort(trace.events, inst.id);
+        if (await stillAnswers(host, o.signal)) {
+          trace.emit({ ev: 'log', inst: inst.id, level: 'warn', msg: `${inst.id} ended on a host error (${error.code}) but the host still answers: the run goes on` });
+          continue;
+        }
+        hostError = error;
         break;
       }
       if (outcome === 'interrupted') {
@@ -108,6 +113,12 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
   const summary = summarize(results, g.runStart, g.runEnd);
   await reporter.onRunEnd?.(summary);
   return { summary, ...(hostError ? { hostError } : {}), interrupted };
+}
+
+/** The host's own health check, bounded; a host without one counts as lost after a host error. */
+async function stillAnswers(host: HostBackend, signal?: AbortSignal): Promise<boolean> {
+  if (!host.healthy) return false;
+  return withDeadline(host.clock, 30_000, signal, 'the host health check', () => host.healthy!()).catch(() => false);
 }
 
 function lastAbort(events: readonly TraceEvent[], inst: string): { code: string; message: string } {

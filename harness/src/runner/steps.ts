@@ -249,7 +249,7 @@ async function reboot(ctx: StepContext, name: string): Promise<void> {
   const g = guestOf(ctx, name);
   const before = g.domid;
   let rebound = false;
-  if (ctx.host.kind !== 'sim') await ctx.xsProbe.watchNewDomains(); // xl and XenAPI reboot into a new domain
+  if (ctx.host.rebootMakesNewDomain) await ctx.xsProbe.watchNewDomains();
   await ctx.host.rebootGuest(g, {
     beforeUnpause: async (fresh) => {
       rebound = true;

@@ -1,5 +1,7 @@
 import t from 'tap';
-import { plan, expand, fnv1a, inShard, parseShard, combinations } from '../../src/plan/planner';
+import { plan, expand, faultsUsed, fnv1a, inShard, parseShard, combinations } from '../../src/plan/planner';
+import { FAULTS, type FaultName } from '../../src/model/catalog';
+import type { Step } from '../../src/model/scenario';
 import { scenario, sleep } from '../fixtures/scenarios';
 
 const s = (name: string, tags: string[], extra = {}) => scenario(name, [sleep(1)], { tags, ...extra });
@@ -32,6 +34,28 @@ t.test('filters: tags (any), grep on id or title', async (t) => {
 t.test('capability skips carry the reason', async (t) => {
   const p = plan([s('m', ['x'], { needs: ['migrate', 'windows-guest'] })], { seed: 1, capabilities: new Set(['windows-guest']), hostKind: 'xl' });
   t.equal(p.instances[0].skip, "host xl lacks 'migrate'");
+});
+
+t.test('a fault the host cannot inject skips the instance with the reason; supported faults run', async (t) => {
+  const src = { file: 'scenarios/test.xml', line: 1 };
+  const fault = (name: FaultName): Step => ({ kind: 'fault', source: src, fault: { name, guest: 'win', params: {} } });
+  const nested = s('nested', ['x'], {
+    needs: ['windows-guest', 'fault-injection'],
+    steps: [{ kind: 'parallel', source: src, branches: [[sleep(1)], [{ kind: 'repeat', source: src, count: 2, steps: [fault('missed-notify')] }]] }],
+  });
+  const wide = s('wide', ['x'], { needs: ['windows-guest', 'fault-injection'], faults: [{ name: 'slow-backend', params: {} }], steps: [fault('guest-crash')] });
+  const crash = s('crash', ['x'], { needs: ['windows-guest', 'fault-injection'], steps: [fault('guest-crash')] });
+  t.same(faultsUsed(nested), ['missed-notify'], 'found inside repeat inside parallel');
+  t.same(faultsUsed(wide).sort(), ['guest-crash', 'slow-backend']);
+  const xl = new Set<FaultName>(['guest-crash', 'backend-closing', 'surprise-unplug']);
+  const p = plan([nested, wide, crash], { seed: 1, capabilities: new Set(['windows-guest', 'fault-injection']), faults: xl, hostKind: 'xl' });
+  t.equal(p.instances[0].skip, "host xl cannot inject 'missed-notify' (it injects backend-closing, guest-crash, surprise-unplug)");
+  t.equal(p.instances[1].skip, "host xl cannot inject 'slow-backend' (it injects backend-closing, guest-crash, surprise-unplug)");
+  t.equal(p.instances[2].skip, undefined, 'a scenario whose faults the host injects is planned to run');
+  const all = plan([nested, wide, crash], { seed: 1, capabilities: new Set(['windows-guest', 'fault-injection']), faults: new Set(Object.keys(FAULTS) as FaultName[]), hostKind: 'sim' });
+  t.same(all.instances.map((i) => i.skip), [undefined, undefined, undefined], 'a host injecting every fault skips none');
+  const noCap = plan([nested], { seed: 1, capabilities: new Set(['windows-guest']), faults: xl, hostKind: 'xapi' });
+  t.equal(noCap.instances[0].skip, "host xapi lacks 'fault-injection'", 'a missing capability is the reason first');
 });
 
 t.test('shards partition the instances, stably by id', async (t) => {

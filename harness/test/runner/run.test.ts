@@ -163,3 +163,26 @@ t.test('a host that places disks elsewhere (XenAPI: xvda on IDE) gets the scenar
   const r2 = await run(mute, [install(), { ...waitConnected(), timeoutMs: 2000 } as Step, block(1000)]);
   t.equal(r2.result.verdict, 'fail', 'without resolution the wait on vbd/51712 times out');
 });
+
+t.test('a host error while the host still answers fails that scenario only: the run goes on', async (t) => {
+  const host = new FakeHost({ refuseFirstWorkload: true });
+  const trace = new TraceWriter();
+  let end: RunSummary | undefined;
+  const reporter = new ReporterMultiplexer([{ onRunEnd: (s) => void (end = s) }]);
+  const steps = [install(), waitConnected(), block(500)];
+  const outcome = await runPlan({ host, plan: planOf(scenario('first', steps), scenario('second', steps)), specs, specHashes: {}, trace, reporter, ringPeriodMs: 100 });
+  t.equal(outcome.hostError, undefined, 'no host failure for the run');
+  t.equal(end!.complete, true);
+  t.equal(end!.bailOut, undefined);
+  t.same(outcome.summary.instances.map((i) => i.verdict), ['fail', 'pass'], 'the refused scenario is not ok, the next one runs and passes');
+  t.same(outcome.summary.instances[0].aborted?.code, 'FAKE_REFUSED', 'the first scenario was aborted by the refusal');
+  t.ok(trace.events.some((e) => e.ev === 'log' && /still answers: the run goes on/.test(e.msg)), 'the trace says why the run went on');
+});
+
+t.test('a host without a health check is lost after a host error (the run stops)', async (t) => {
+  const host = new FakeHost({ refuseFirstWorkload: true });
+  (host as { healthy?: unknown }).healthy = undefined;
+  const { outcome, end } = await run(host, [install(), waitConnected(), block(500)]);
+  t.equal(outcome.hostError?.code, 'FAKE_REFUSED');
+  t.match(end.bailOut, /host failure/);
+});

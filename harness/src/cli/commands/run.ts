@@ -77,7 +77,7 @@ const command: Command = {
     const scenarios = loadScenarios(inputs, ctx.cwd);
     const { specs, hashes } = driverSpecs(ctx.cwd);
     const host = createHost(cfg.host, { specs, env: ctx.env });
-    const thePlan = plan(scenarios, { seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, hostKind: host.kind });
+    const thePlan = plan(scenarios, { seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind });
     if (thePlan.instances.length === 0) throw usageError('no scenario instance matches the filters');
     if (v.list) {
       for (const i of thePlan.instances) ctx.out.write(`${i.id}${i.skip ? `  (skip: ${i.skip})` : ''}\n`);

@@ -34,6 +34,8 @@ export class LinuxConsoleAgent implements GuestAgent {
   private seq = 0;
   private offset: number | undefined;
   private ready = false;
+  /** Commands sent and not finished (the guest's /init reads the next line only after the current one). */
+  private inFlight = 0;
 
   constructor(
     private readonly guest: string,
@@ -64,6 +66,24 @@ export class LinuxConsoleAgent implements GuestAgent {
   /** Runs a shell script in the guest; output is what it printed (stdout and stderr). */
   async run(script: string, timeoutMs = 120_000): Promise<ScriptResult> {
     await this.waitReady(this.readyTimeoutMs);
+    this.inFlight++;
+    try {
+      return await this.exec(script, timeoutMs);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Panics the guest's kernel from inside (`echo c > /proc/sysrq-trigger`) when the console is free.
+   *  Returns false, sending nothing, when a command is running (the guest would read the line only
+   *  after it) or the agent has not come up yet: the caller then uses `xl sysrq`. */
+  async panic(): Promise<boolean> {
+    if (!this.ready || this.inFlight > 0) return false;
+    await this.ch.send(`p${++this.seq} ${Buffer.from('echo c > /proc/sysrq-trigger\n').toString('base64')}`);
+    return true;
+  }
+
+  private async exec(script: string, timeoutMs: number): Promise<ScriptResult> {
     const id = `c${++this.seq}`;
     let off = this.offset!;
     await this.ch.send(`${id} ${Buffer.from(script).toString('base64')}`);

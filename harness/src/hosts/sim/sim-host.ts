@@ -3,7 +3,7 @@
 // virtual time and implements HostBackend with every capability the simulator has. It reports
 // guest lifecycle, ring.io, grants audits, fault switches and backend counters to the trace; the
 // xenstore and ring samples come from the run's probes through `xenstore` and `rings`.
-import type { Capability } from '../../model/catalog';
+import { FAULTS, type Capability, type FaultName } from '../../model/catalog';
 import type {
   BackendControlCapability, DriverBundle, DriverStatus, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend,
   HostClock, HotplugCapability, MigrateCapability, RingId, SaveRestoreCapability, SnapshotCapability, SuspendCapability,
@@ -11,7 +11,7 @@ import type {
 import type { BlockWorkloadStep, DeviceRef, FaultConfig, GuestShape, NetWorkloadStep, VbdShape, VifShape } from '../../model/scenario';
 import type { SpecSet, DriverName } from '../../model/spec';
 import type { TraceEventInput, TraceSink, GuestLifecycle } from '../../model/trace';
-import { hostError, WinpvError } from '../../model/errors';
+import { guestError, hostError, WinpvError } from '../../model/errors';
 import { XenbusState } from '../../model/xenbus';
 import { Hypervisor, type Domain } from '../../sim/hypervisor';
 import { Scheduler } from '../../sim/scheduler';
@@ -65,6 +65,8 @@ export class SimHost implements HostBackend {
   readonly kind = 'sim' as const;
   readonly label = 'sim';
   readonly capabilities: ReadonlySet<Capability> = new Set(SIM_CAPABILITIES);
+  /** The simulated guest reboots inside its domain (the domid stays). */
+  readonly rebootMakesNewDomain = false;
   readonly clock: HostClock;
   private _hv?: Hypervisor;
   private xsd?: SimXenstore;
@@ -117,7 +119,7 @@ export class SimHost implements HostBackend {
         await rec.backend.force(state);
       },
     };
-    this.faults = { inject: (f, g) => this.faultInjector.inject(f, g) };
+    this.faults = { supported: new Set(Object.keys(FAULTS) as FaultName[]), inject: (f, g) => this.faultInjector.inject(f, g) };
     this.rings = new SimRingView({
       guestRings: (g) => this.guestRings(g),
       guestByDomid: (d) => [...this.guests.values()].find((x) => x.dom.domid === d)?.ref,
@@ -181,6 +183,10 @@ export class SimHost implements HostBackend {
         this.emit({ ev: 'log', level, msg });
       },
     });
+  }
+
+  async healthy(): Promise<boolean> {
+    return this._hv !== undefined && this.sink !== undefined;
   }
 
   async close(): Promise<void> {
@@ -318,7 +324,7 @@ export class SimHost implements HostBackend {
     const fe = g.win.frontend(w.device);
     const rec = this.ts().record(g.dom.domid, w.device);
     if (!(fe instanceof Xenvbd) || !rec || !(rec.backend instanceof Blkback)) {
-      throw hostError('SIM_NO_PV_DISK', `${g.ref.name}: ${w.device} has no PV disk (is xenvbd installed and bound?)`);
+      throw guestError('SIM_NO_PV_DISK', `${g.ref.name}: ${w.device} has no PV disk (is xenvbd installed and bound?)`);
     }
     await this.waitConnected(fe);
     const out = await runDiskspd(w, { sched: this.hv.sched, rng: g.rng, fe, disk: rec.backend.model, computerName: g.ref.name });
@@ -335,7 +341,7 @@ export class SimHost implements HostBackend {
     const fe = g.win.frontend(dev);
     const rec = this.ts().record(g.dom.domid, dev);
     if (!(fe instanceof Xenvif) || !rec || !(rec.backend instanceof Netback)) {
-      throw hostError('SIM_NO_PV_NIC', `${g.ref.name}: ${dev} has no PV network device (is xenvif installed and bound?)`);
+      throw guestError('SIM_NO_PV_NIC', `${g.ref.name}: ${dev} has no PV network device (is xenvif installed and bound?)`);
     }
     const nb = rec.backend;
     const ep: NetEndpoint = {

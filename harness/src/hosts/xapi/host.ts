@@ -57,6 +57,8 @@ const POWER: Record<string, GuestPowerState> = { Running: 'running', Paused: 'pa
 export class XapiHost implements HostBackend {
   readonly kind = 'xapi' as const;
   readonly label: string;
+  /** XAPI reboots a VM into a new domain. */
+  readonly rebootMakesNewDomain = true;
   readonly capabilities: ReadonlySet<Capability>;
   readonly clock: HostClock;
   readonly xenstore: XenstoreView;
@@ -112,6 +114,11 @@ export class XapiHost implements HostBackend {
     this.session = await XapiSession.open({ url: this.cfg.url, user: this.cfg.user, password: this.cfg.password, insecure: this.cfg.insecure, transport: this.cfg.transport });
     this.onObjects = () => this.watchGuests();
     this.session.client.objects.on('finish', this.onObjects);
+  }
+
+  async healthy(): Promise<boolean> {
+    if (!this.session) return false;
+    return withTimeout(this.session.call('pool.get_all').then(() => true, () => false), 20_000, 'the pool health check').catch(() => false);
   }
 
   async close(): Promise<void> {

@@ -50,11 +50,13 @@ export const WATCH_SCRIPT =
   'if perl -MIO::Socket::UNIX -e 1 2>/dev/null && { [ -S /run/xenstored/socket ] || [ -S /var/run/xenstored/socket ]; }; then exec perl -e "$0" "$1"; fi; ' +
   'xenstore-watch -- "$1" | while IFS= read -r p; do if v=$(xenstore-read -- "$p" 2>/dev/null); then printf "V%s %s\\n" "$p" "$(printf %s "$v" | base64 -w0)"; else printf "N%s\\n" "$p"; fi; done';
 
+/** Paths are absolute, or xenstored's special watches (`@releaseDomain`, `@introduceDomain`), which
+ *  have no value: their events arrive as `N@releaseDomain`. */
 export function parseWatchLine(line: string): { path: string; value: string | null } | undefined {
-  if (line.startsWith('N/')) return { path: line.slice(1).trim(), value: null };
-  const x = /^X(\/\S*) ?([0-9a-f]*)$/.exec(line.trim());
+  if (line.startsWith('N/') || line.startsWith('N@')) return { path: line.slice(1).trim(), value: null };
+  const x = /^X([/@]\S*) ?([0-9a-f]*)$/.exec(line.trim());
   if (x) return { path: x[1]!, value: Buffer.from(x[2]!, 'hex').toString('utf8') };
-  const m = /^V(\/\S*) ?(\S*)$/.exec(line.trim());
+  const m = /^V([/@]\S*) ?(\S*)$/.exec(line.trim());
   return m ? { path: m[1]!, value: Buffer.from(m[2]!, 'base64').toString('utf8') } : undefined;
 }
 

@@ -54,7 +54,9 @@ export function xlConfig(name: string, shape: GuestShape, files: XlGuestFiles, o
     lines.push('xen_platform_pci = 1', 'device_model_version = "qemu-xen"', 'vnc = 0', 'serial = "pty"', 'boot = "c"');
   } else {
     if (!files.kernel || !files.ramdisk) throw usageError(`guest ${shape.name}: a PV guest needs a kernel and ramdisk in dom0 (the lab provides them)`);
-    lines.push(`kernel = ${xlString(files.kernel)}`, `ramdisk = ${xlString(files.ramdisk)}`, 'extra = "console=hvc0 quiet"');
+    // sysrq_always_enabled: `xl sysrq <dom> c` (xenstore control/sysrq, handled by the guest kernel)
+    // panics the guest even while its console agent is busy; Debian's default sysrq mask refuses `c`.
+    lines.push(`kernel = ${xlString(files.kernel)}`, `ramdisk = ${xlString(files.ramdisk)}`, 'extra = "console=hvc0 quiet sysrq_always_enabled"');
   }
   const disks = shape.vbds.map((v) => diskSpec(v, files.disks[v.vdev]!));
   lines.push(`disk = [ ${disks.map(xlString).join(', ')} ]`);

@@ -1,8 +1,8 @@
 // Plain Xen through `xl` over SSH (`xl://user@host[:port]`, and `lab`). Guests are created paused
 // from a generated config, so the probes are attached before any frontend moves; everything the run
 // creates in dom0 (configs, disks, save images) lives under RUN_DIR and goes with its domain.
-import { hostError, WinpvError } from '../../model/errors';
-import type { Capability } from '../../model/catalog';
+import { guestError, hostError, WinpvError } from '../../model/errors';
+import type { Capability, FaultName } from '../../model/catalog';
 import type {
   BackendControlCapability, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, SaveRestoreCapability,
 } from '../../model/host';
@@ -10,7 +10,7 @@ import type { DeviceRef, FaultConfig, GuestShape, VbdShape, VifShape } from '../
 import type { GuestLifecycle, TraceSink } from '../../model/trace';
 import { LinuxConsoleAgent, type ConsoleChannel } from '../../guests/linux/console-agent';
 import { Dom0, type Dom0Link } from './dom0';
-import { parseXlList, powerStateOf } from './parse';
+import { parseXlList, powerStateOf, type XlListEntry } from './parse';
 import { XlRings } from './rings';
 import { requireDevid } from '../../model/vdev';
 import { XlXenstore } from './xenstore';
@@ -22,6 +22,31 @@ export const GUEST_INITRD = '/var/lib/winpv-lab/guest/initrd-pv.img';
 /** Per-run files in dom0. */
 export const RUN_DIR = '/var/lib/winpv/run';
 export const BRIDGE = 'xenbr0';
+/** Unbinds a xen-backend device ($1, `vbd-<domid>-<devid>`) from its driver and binds it again, then
+ *  prints the driver's name. Measured on the lab (Linux 6.1): neither blkback nor netback writes a
+ *  state on unbind (they allow rebinding, so the frontend stays Connected); the bind probes afresh
+ *  (features, InitWait) and the backend reconnects to the rings the frontend still has. netback's
+ *  remove also deletes `hotplug-status` and its netdev, and it connects only once the hotplug script
+ *  says so: as libxl does at device creation, the vif's script ($2 = backend path, $3 = netdev)
+ *  is run with `online` (it brings the new netdev up on its bridge and writes hotplug-status).
+ *  Fails, naming the device, when dom0 has no such backend device bound to a driver. */
+export const RESTART_BACKEND_SCRIPT = [
+  'set -e',
+  'd=/sys/bus/xen-backend/devices/$1',
+  '[ -e "$d/driver" ] || { echo "no backend device $1 bound to a driver in /sys/bus/xen-backend" >&2; exit 1; }',
+  'drv=$(readlink -f "$d/driver")',
+  'echo "$1" > "$drv/unbind"',
+  'echo "$1" > "$drv/bind"',
+  'case "$1" in vif-*) if ! xenstore-read "$2/hotplug-status" >/dev/null 2>&1; then',
+  '  script=$(xenstore-read "$2/script")',
+  '  XENBUS_PATH=${2#/local/domain/0/} XENBUS_TYPE=vif XENBUS_BASE_PATH=backend script=$script vif=$3 "$script" online type_if=vif >&2',
+  'fi ;; esac',
+  'basename "$drv"',
+].join('\n');
+
+/** The faults real Xen can have, injected for real (see `faults`); scenarios needing the simulator-only
+ *  ones (ring and xenstore misbehaviour, frontend bugs) are skipped by the planner with the reason. */
+export const XL_FAULTS: ReadonlySet<FaultName> = new Set<FaultName>(['guest-crash', 'backend-closing', 'surprise-unplug']);
 
 interface GuestRecord {
   ref: GuestRef;
@@ -31,21 +56,35 @@ interface GuestRecord {
   /** Loop devices set up for the guest's disks (released at destroy). */
   loops: string[];
   agent?: GuestAgent;
+  linux?: LinuxConsoleAgent;
   consoleOffset: number;
+  /** The domain should be running: set once started, cleared before our own shutdown, destroy, save. */
+  expectRunning: boolean;
+  /** Lifecycle operations of ours under way (the domain goes away and comes back on purpose). */
+  busy: number;
+  /** What crash detection reported (once per guest). */
+  reported?: 'crashed' | 'halted-unexpectedly';
 }
 
 export interface XlHostOptions {
   label: string;
   /** Connects to dom0 (remote/ssh SshConnection.connect for real hosts; a fake in tests). */
   connect: () => Promise<Dom0Link>;
+  /** How long a guest told to panic may take to be seen down (default CRASH_DETECT_MS). */
+  crashDetectMs?: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** How long a guest may take to go down after its kernel was told to panic (measured on the lab: ~1 s). */
+const CRASH_DETECT_MS = 60_000;
+
 export class XlHost implements HostBackend {
   readonly kind = 'xl' as const;
   readonly label: string;
-  /** `fault-injection` covers the faults real Xen can have (see `faults`); the others are refused with NOT_SUPPORTED. */
+  /** `xl reboot` destroys the domain and builds a new one (on_reboot="restart"). */
+  readonly rebootMakesNewDomain = true;
+  /** `fault-injection` covers the faults of XL_FAULTS only (`faults.supported`). */
   capabilities: ReadonlySet<Capability> = new Set<Capability>(['hotplug', 'save-restore', 'backend-control', 'backend-keys', 'fault-injection', 'linux-guest', 'windows-guest']);
   private t0 = Date.now();
   readonly clock: HostClock = { now: () => Date.now() - this.t0, sleep };
@@ -56,6 +95,8 @@ export class XlHost implements HostBackend {
   private readonly guests = new Map<string, GuestRecord>();
   private bridgeAddress = '';
   private dropped?: Error;
+  /** The connection dropped at some point of this run (teardown may have reconnected since). */
+  private droppedOnce = false;
 
   constructor(private readonly opts: XlHostOptions) {
     this.label = opts.label;
@@ -80,7 +121,10 @@ export class XlHost implements HostBackend {
   private async connect(): Promise<void> {
     const link = await this.opts.connect();
     link.onClose((err) => {
-      if (err && this.dom0Conn?.link === link) this.dropped = err instanceof WinpvError ? err : hostError('SSH_DROPPED', `connection to ${this.label} dropped: ${err.message}`);
+      if (err && this.dom0Conn?.link === link) {
+        this.dropped = err instanceof WinpvError ? err : hostError('SSH_DROPPED', `connection to ${this.label} dropped: ${err.message}`);
+        this.droppedOnce = true;
+      }
     });
     this.dom0Conn = new Dom0(link, this.label);
     this.dropped = undefined;
@@ -112,6 +156,15 @@ export class XlHost implements HostBackend {
     if (hasPvGuest.code !== 0) this.capabilities = new Set([...this.capabilities].filter((c) => c !== 'linux-guest'));
     const addr = await this.dom0.try(['ip', '-4', '-o', 'addr', 'show', 'dev', BRIDGE]);
     this.bridgeAddress = /inet (\d+\.\d+\.\d+\.\d+)/.exec(addr.stdout)?.[1] ?? '';
+    // Crash detection: xenstored fires @releaseDomain when a domain shuts down for any reason
+    // (crash included) or dies; each event is one `xl list` compared with what the run expects.
+    await this.xenstore.watch('@releaseDomain', () => this.scheduleSweep());
+  }
+
+  async healthy(): Promise<boolean> {
+    if (this.droppedOnce || this.dropped || !this.dom0Conn) return false;
+    const r = await this.dom0Conn.try(['true'], { timeoutMs: 20_000 }).catch(() => undefined);
+    return r?.code === 0;
   }
 
   async close(): Promise<void> {
@@ -169,7 +222,7 @@ export class XlHost implements HostBackend {
     const domid = await this.domid(name);
     if (domid === undefined) throw hostError('XL_CREATE', `xl create ${name} returned but the domain is not listed`);
     const ref: GuestRef = { name: shape.name, domid, handle: name };
-    const rec: GuestRecord = { ref, inst, shape, files, loops, consoleOffset };
+    const rec: GuestRecord = { ref, inst, shape, files, loops, consoleOffset, expectRunning: false, busy: 0 };
     this.guests.set(name, rec);
     // Backend overrides (e.g. max-ring-page-order 0) are written while the frontends cannot yet read them.
     for (const vbd of shape.vbds) await this.overrideBackend(domid, `vbd/${requireDevid(vbd.vdev)}`, vbd.backend);
@@ -197,21 +250,36 @@ export class XlHost implements HostBackend {
   async startGuest(guest: GuestRef): Promise<void> {
     const rec = this.rec(guest);
     await this.dom0.run(['xl', 'unpause', rec.ref.handle]);
+    rec.expectRunning = true;
     this.emit(rec, 'started');
+  }
+
+  /** Runs a lifecycle operation of ours: the domain going away during it is not a crash. */
+  private async ours<T>(rec: GuestRecord, fn: () => Promise<T>): Promise<T> {
+    rec.busy++;
+    try {
+      return await fn();
+    } finally {
+      rec.busy--;
+    }
   }
 
   async rebootGuest(guest: GuestRef): Promise<void> {
     const rec = this.rec(guest);
     rec.consoleOffset = await this.logSize(rec.ref.handle);
     rec.agent = undefined;
-    await this.dom0.run(['xl', 'reboot', '-w', rec.ref.handle], { timeoutMs: 180_000 });
-    rec.ref.domid = (await this.domid(rec.ref.handle)) ?? rec.ref.domid;
+    rec.linux = undefined;
+    await this.ours(rec, async () => {
+      await this.dom0.run(['xl', 'reboot', '-w', rec.ref.handle], { timeoutMs: 180_000 });
+      rec.ref.domid = (await this.domid(rec.ref.handle)) ?? rec.ref.domid;
+    });
     guest.domid = rec.ref.domid;
     this.emit(rec, 'rebooted');
   }
 
   async shutdownGuest(guest: GuestRef, how: 'clean' | 'hard'): Promise<void> {
     const rec = this.rec(guest);
+    rec.expectRunning = false;
     if (how === 'hard') await this.dom0.run(['xl', 'destroy', rec.ref.handle]);
     else await this.dom0.run(['timeout', '120', 'xl', 'shutdown', '-w', rec.ref.handle], { timeoutMs: 130_000 });
     this.emit(rec, 'shutdown', { how });
@@ -220,6 +288,7 @@ export class XlHost implements HostBackend {
   async destroyGuest(guest: GuestRef): Promise<void> {
     const rec = this.guests.get(guest.handle);
     if (!rec) return;
+    rec.expectRunning = false;
     await this.reconnectForTeardown();
     if ((await this.domid(rec.ref.handle)) !== undefined) {
       await this.emitBackendStats(rec).catch(() => undefined); // the final counters
@@ -233,8 +302,56 @@ export class XlHost implements HostBackend {
 
   async powerState(guest: GuestRef): Promise<GuestPowerState> {
     const r = await this.dom0.try(['xl', 'list', guest.handle]);
-    if (r.code !== 0) return 'gone';
-    return powerStateOf(parseXlList(r.stdout).find((e) => e.name === guest.handle)?.state);
+    const entry = r.code === 0 ? parseXlList(r.stdout).find((e) => e.name === guest.handle) : undefined;
+    const rec = this.guests.get(guest.handle);
+    if (rec) await this.observe(rec, entry);
+    return powerStateOf(entry?.state);
+  }
+
+  private sweeping?: Promise<void>;
+  private sweepAgain = false;
+
+  /** One sweep at a time; events arriving during it ask for one more. */
+  private scheduleSweep(): void {
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return;
+    }
+    this.sweeping = this.sweep()
+      .catch(() => undefined)
+      .finally(() => {
+        this.sweeping = undefined;
+        if (this.sweepAgain) {
+          this.sweepAgain = false;
+          this.scheduleSweep();
+        }
+      });
+  }
+
+  /** Crash detection: one `xl list`, each guest of the run compared with what the run expects of it. */
+  private async sweep(): Promise<void> {
+    if (![...this.guests.values()].some((r) => r.expectRunning && r.busy === 0 && !r.reported)) return;
+    const r = await this.dom0.try(['xl', 'list']);
+    if (r.code !== 0) return;
+    const listed = new Map(parseXlList(r.stdout).map((e) => [e.name, e]));
+    for (const rec of this.guests.values()) await this.observe(rec, listed.get(rec.ref.handle));
+  }
+
+  /** Reports a guest that crashed (on_crash="preserve" keeps it listed with the `c` flag), went away or
+   *  came back under a new domid on its own, once, with the end of its console (the panic message). */
+  private async observe(rec: GuestRecord, entry: XlListEntry | undefined): Promise<void> {
+    if (!rec.expectRunning || rec.busy > 0 || rec.reported) return;
+    const state = powerStateOf(entry?.state);
+    if (state === 'crashed' || state === 'halted' || state === 'gone') {
+      const what = (rec.reported = state === 'crashed' ? 'crashed' : 'halted-unexpectedly');
+      this.emit(rec, what, entry ? { flags: entry.state } : { listed: 'no' });
+      const text = await this.consoleText(rec.ref, 2048).catch(() => '');
+      if (text) this.trace?.emit({ ev: 'log', inst: rec.inst, level: 'error', msg: `${rec.ref.name} ${what}; the end of its console:\n${text}` });
+    } else if (entry && entry.domid !== rec.ref.domid) {
+      const old = rec.ref.domid;
+      rec.ref.domid = entry.domid;
+      this.emit(rec, 'rebooted', { unexpected: 1, from: old, domid: entry.domid });
+    }
   }
 
   homePath(guest: GuestRef): string {
@@ -262,7 +379,7 @@ export class XlHost implements HostBackend {
       throw new WinpvError('host', 'NOT_SUPPORTED', `guest ${guest.name}: the xl backend drives the lab's Linux reference guest; a Windows guest agent for xl hosts is not built yet`);
     }
     if (!rec.agent) {
-      const linux = new LinuxConsoleAgent(guest.name, this.consoleChannel(rec));
+      const linux = this.linuxAgent(rec);
       // After every workload the backends' counters go into the trace (blkback statistics/, netback rings).
       const withStats = <T>(p: Promise<T>): Promise<T> => p.finally(() => this.emitBackendStats(rec).catch(() => undefined));
       rec.agent = {
@@ -273,6 +390,11 @@ export class XlHost implements HostBackend {
       };
     }
     return rec.agent;
+  }
+
+  /** The console agent of a Linux reference guest (one per boot of the guest). */
+  private linuxAgent(rec: GuestRecord): LinuxConsoleAgent {
+    return (rec.linux ??= new LinuxConsoleAgent(rec.ref.name, this.consoleChannel(rec)));
   }
 
   /** One backend.stats event per device of the guest, as dom0 reports the counters now. */
@@ -341,26 +463,39 @@ export class XlHost implements HostBackend {
     save: async (guest: GuestRef): Promise<string> => {
       const rec = this.rec(guest);
       const image = `${RUN_DIR}/${rec.ref.handle}.save`;
-      await this.dom0.run(['xl', 'save', rec.ref.handle, image], { timeoutMs: 300_000 });
+      rec.expectRunning = false;
+      await this.ours(rec, () => this.dom0.run(['xl', 'save', rec.ref.handle, image], { timeoutMs: 300_000 }));
       rec.files.push(image);
       this.emit(rec, 'saved');
       return image;
     },
     restore: async (guest: GuestRef, image: string): Promise<GuestRef> => {
       const rec = this.rec(guest);
-      await this.dom0.run(['xl', 'restore', image], { timeoutMs: 300_000 });
-      const domid = await this.domid(rec.ref.handle);
+      const domid = await this.ours(rec, async () => {
+        await this.dom0.run(['xl', 'restore', image], { timeoutMs: 300_000 });
+        return this.domid(rec.ref.handle);
+      });
       if (domid === undefined) throw hostError('XL_RESTORE', `xl restore of ${rec.ref.handle} returned but the domain is not listed`);
       const old = rec.ref.domid;
       rec.ref.domid = domid;
+      rec.expectRunning = true;
       this.emit(rec, 'restored', { from: old, domid });
       return { ...rec.ref };
     },
   };
 
   readonly backendControl: BackendControlCapability = {
+    /** The backend instance is unbound from its driver (blkback's or netback's remove) and bound
+     *  again (a fresh probe), through sysfs, as `echo vbd-<domid>-<devid> > .../unbind` by hand. */
     restartBackend: async (guest: GuestRef, dev: DeviceRef): Promise<void> => {
-      throw new WinpvError('host', 'NOT_SUPPORTED', `restarting the backend of ${guest.name} ${dev} is not supported by the xl backend (Linux backends are kernel drivers)`);
+      const rec = this.rec(guest);
+      const m = /^(vbd|vif)\/(\d+)$/.exec(dev);
+      if (!m) throw hostError('XL_NO_DEVICE', `backend-restart: ${dev} is not a vbd/<devid> or vif/<devid> device`);
+      const name = `${m[1]}-${rec.ref.domid}-${m[2]}`;
+      const backend = `/local/domain/0/backend/${m[1]}/${rec.ref.domid}/${m[2]}`;
+      const netdev = m[1] === 'vif' ? ((await this.xenstore.read(`${backend}/vifname`)) ?? `vif${rec.ref.domid}.${m[2]}`) : '';
+      const out = await this.dom0.run(['sh', '-c', RESTART_BACKEND_SCRIPT, 'sh', name, backend, netdev], { timeoutMs: 60_000 });
+      this.trace?.emit({ ev: 'log', inst: rec.inst, level: 'info', msg: `backend ${name} unbound from ${out.trim()} and bound again` });
     },
     forceBackendState: async (guest: GuestRef, dev: DeviceRef, state: number): Promise<void> => {
       const [kind, id] = dev.split('/');
@@ -372,6 +507,7 @@ export class XlHost implements HostBackend {
    *  (sysrq `c` through its console), the backend is forced to Closing, the backend directory is
    *  removed under the frontend. The simulator-only faults (ring and xenstore misbehaviour) are refused. */
   readonly faults: FaultCapability = {
+    supported: XL_FAULTS,
     inject: async (fault: FaultConfig, guest?: GuestRef): Promise<() => Promise<void>> => {
       const off = async () => undefined;
       if (!guest) throw hostError('FAULT_NO_GUEST', `fault ${fault.name} needs a guest`);
@@ -379,12 +515,7 @@ export class XlHost implements HostBackend {
       const dev = fault.device ?? (rec.shape.vbds[0] ? (`vbd/${requireDevid(rec.shape.vbds[0].vdev)}` as DeviceRef) : undefined);
       switch (fault.name) {
         case 'guest-crash':
-          // The reference guest's console agent runs one command at a time, so a sysrq line sent
-          // during a workload would only arrive after it; the domain is destroyed under the running
-          // workload instead (the agent sees it stop running and fails the step).
-          this.trace?.emit({ ev: 'fault', inst: rec.inst, name: fault.name, on: true, detail: { how: 'xl destroy under the running guest' } });
-          await this.dom0.run(['xl', 'destroy', rec.ref.handle]);
-          this.emit(rec, 'halted-unexpectedly');
+          await this.crashGuest(rec, fault);
           return off;
         case 'backend-closing':
           if (!dev) throw hostError('FAULT_NO_DEVICE', `fault ${fault.name}: guest ${guest.name} has no device`);
@@ -397,10 +528,38 @@ export class XlHost implements HostBackend {
           await this.hotplug.detach(rec.ref, dev, { surprise: true });
           return off;
         default:
-          throw new WinpvError('host', 'NOT_SUPPORTED', `fault ${fault.name} can only be injected on the simulated host (real Xen: guest-crash, backend-closing, surprise-unplug)`);
+          throw new WinpvError('host', 'NOT_SUPPORTED', `fault ${fault.name} cannot be injected on an xl host (it injects ${[...XL_FAULTS].join(', ')}); the simulated host injects every fault`);
       }
     },
   };
+
+  /** The guest-crash fault: the guest's own kernel panics and crash detection (the @releaseDomain
+   *  sweep) reports it. With the console free the Linux agent writes `c` to /proc/sysrq-trigger;
+   *  while a command runs (the console reads the next line only after it) `xl sysrq c` asks the guest
+   *  kernel through xenstore's control/sysrq. Only a guest with no agent (an HVM user image) is
+   *  destroyed instead, and the trace says so. A running guest is waited for until it is seen down. */
+  private async crashGuest(rec: GuestRecord, fault: FaultConfig): Promise<void> {
+    const say = (how: string) => this.trace?.emit({ ev: 'fault', inst: rec.inst, name: fault.name, on: true, detail: { how } });
+    const running = rec.expectRunning;
+    if (rec.shape.os !== 'linux' || rec.shape.image) {
+      say('xl destroy: the guest has no agent to panic its kernel (fallback)');
+      await this.dom0.run(['xl', 'destroy', rec.ref.handle]);
+    } else if (await this.linuxAgent(rec).panic()) {
+      say('kernel panic: echo c > /proc/sysrq-trigger through the guest agent');
+    } else {
+      say('kernel panic: xl sysrq c (xenstore control/sysrq; the guest agent is busy or not up yet)');
+      await this.dom0.run(['xl', 'sysrq', rec.ref.handle, 'c']);
+    }
+    if (!running) return; // not started yet: it panics as it boots, and the sweep sees it then
+    const limit = this.opts.crashDetectMs ?? CRASH_DETECT_MS;
+    const deadline = Date.now() + limit;
+    while (!rec.reported) {
+      await this.sweep();
+      if (rec.reported) break;
+      if (Date.now() > deadline) throw guestError('GUEST_NO_CRASH', `guest ${rec.ref.name} was told to panic but was still running ${limit / 1000} s later`);
+      await sleep(500);
+    }
+  }
 
   /** Domains of this run still listed (for teardown checks). */
   async leftovers(): Promise<string[]> {

@@ -48,6 +48,25 @@ t.test('a guest that never reports ready and a command that never ends are timeo
   await t.rejects(hung.run('sleep 1000', 5), { code: 'GUEST_TIMEOUT' });
 });
 
+t.test('panic: sysrq c through the console when it is free; refused (nothing sent) while a command runs or before the agent is up', async (t) => {
+  const { ch, sent } = fakeConsole((s) => (s.startsWith('sleep') ? undefined : { out: '', status: 0 }));
+  const a = new LinuxConsoleAgent('g1', ch);
+  t.equal(await a.panic(), false, 'not up yet: the caller uses xl sysrq');
+  t.same(sent, []);
+  await a.run('true');
+  // the command below hangs until the guest is declared gone
+  let gone!: (alive: boolean) => void;
+  ch.alive = () => new Promise<boolean>((r) => (gone = r));
+  const running = a.run('sleep 100', 3_600_000).catch(() => undefined);
+  while (!gone) await new Promise((r) => setImmediate(r));
+  t.equal(await a.panic(), false, 'busy: the guest would read the line only after the running command');
+  t.equal(sent.length, 2, 'nothing sent while busy');
+  gone(false);
+  await running;
+  t.equal(await a.panic(), true);
+  t.equal(Buffer.from(sent[2]!.split(' ')[1]!, 'base64').toString(), 'echo c > /proc/sysrq-trigger\n');
+});
+
 const step: BlockWorkloadStep = { kind: 'block', guest: 'g1', device: 'vbd/51728', blockSize: 4096, queueDepth: 1, threads: 2, writePercent: 50, pattern: 'sequential', durationMs: 2000, verify: true, source: { file: 's.xml' } };
 
 t.test('block workload: results parsed from the guest, dd latency percentiles not invented', async (t) => {

@@ -3,6 +3,7 @@
 import type { Dom0Link } from '../../../src/hosts/xl/dom0';
 import type { ExecResult } from '../../../src/remote/ssh';
 import { shJoin } from '../../../src/util/quote';
+import { BATCH_READ_SCRIPT } from '../../../src/hosts/xl/xenstore';
 
 /** Splits a line built by shJoin back into words (single quotes and '\'' only, as shQuote writes). */
 export function unquote(line: string): string[] {
@@ -54,6 +55,11 @@ export class FakeDom0 implements Dom0Link {
     this.xs.set('/local/domain/0/name', 'Domain-0');
   }
 
+  /** xenstored's @releaseDomain: a domain shut down (crash included) or died. */
+  releaseDomain(): void {
+    for (const w of this.watchers) w('@releaseDomain');
+  }
+
   setKey(path: string, value: string): void {
     this.xs.set(path, value);
     for (const w of this.watchers) w(path);
@@ -75,7 +81,7 @@ export class FakeDom0 implements Dom0Link {
     switch (cmd) {
       case 'sh': {
         // the batched read: sh -c SCRIPT sh path...
-        if (a[2]?.includes('xenstore-read')) {
+        if (a[2] === BATCH_READ_SCRIPT) {
           return this.ok(a.slice(4).map((p) => (this.xs.has(p) ? `V${Buffer.from(this.xs.get(p)!).toString('base64')}\n` : 'N\n')).join(''));
         }
         return this.other(a);
@@ -144,8 +150,20 @@ export class FakeDom0 implements Dom0Link {
       case 'unpause': case 'pause': case 'destroy': case 'shutdown': {
         const d = byName(r[r.length - 1]!);
         if (!d) return { code: 1, stdout: '', stderr: 'invalid domain identifier' };
-        if (sub === 'destroy' || sub === 'shutdown') this.domains.delete(d.name);
-        else d.state = sub === 'pause' ? '--p---' : 'r-----';
+        if (sub === 'destroy' || sub === 'shutdown') {
+          this.domains.delete(d.name);
+          setImmediate(() => this.releaseDomain());
+        } else d.state = sub === 'pause' ? '--p---' : 'r-----';
+        return this.ok();
+      }
+      case 'sysrq': {
+        // the guest kernel handles control/sysrq; `c` panics it and on_crash="preserve" keeps it listed
+        const d = byName(r[0]!);
+        if (!d) return { code: 1, stdout: '', stderr: 'invalid domain identifier' };
+        if (r[1] === 'c' && !d.state.includes('p')) {
+          d.state = '---sc-';
+          setImmediate(() => this.releaseDomain());
+        }
         return this.ok();
       }
       case 'list': {

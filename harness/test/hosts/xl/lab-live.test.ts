@@ -40,6 +40,16 @@ if (!process.env.WINPV_LAB_LIVE) {
       t.ok(parsed.failures.some((f) => catcher[scenario]!.test(String(f.diag?.check))), `caught by ${catcher[scenario]}: ${parsed.failures.map((f) => f.name).join('; ')}`);
       const left = winpv(['lab', 'ssh', '--', 'xl', 'list']);
       t.notMatch(left.stdout, /winpv-/, 'no domain of the run left in xl list');
+      if (scenario === 'lab-fault-guest-crash') {
+        // a real panic of the guest's kernel, seen by the xl backend's crash detection (not a destroy)
+        const events = readFileSync(join(reports, 'latest', 'trace.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+        const fault = events.find((e) => e.ev === 'fault' && e.name === 'guest-crash') as { detail?: { how?: string } } | undefined;
+        t.match(fault?.detail?.how, /kernel panic/, 'the fault panicked the guest kernel');
+        const crashed = events.find((e) => e.ev === 'guest' && e.what === 'crashed') as { detail?: { flags?: string } } | undefined;
+        t.ok(crashed, 'crash detection reported the guest as crashed');
+        t.match(crashed?.detail?.flags, /c/, 'xl list showed it crashed (kept by on_crash="preserve")');
+        t.ok(events.some((e) => e.ev === 'log' && /Kernel panic/.test(String(e.msg))), 'the panic message from the guest console is in the trace');
+      }
     });
   }
 

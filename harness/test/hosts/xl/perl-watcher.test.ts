@@ -45,3 +45,26 @@ t.test('watch, immediate reads, removals over the xenstored wire protocol', { sk
   await client.close();
   listener.close();
 });
+
+t.test('@releaseDomain (the xl backend\'s crash detection): registration and a domain going away, as N lines', { skip: !havePerl && !process.env.CI ? 'perl is not installed' : false }, async (t) => {
+  const server = new XenstoreServer();
+  const sock = join(mkdtempSync(join(tmpdir(), 'winpv-xsw-')), 'socket');
+  const listener = await listenUnix(server, sock);
+  const child = spawn('perl', ['-e', PERL_WATCHER, '@releaseDomain', sock], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let waiting: (() => void) | undefined;
+  child.stdout.setEncoding('utf8').on('data', (c: string) => {
+    lines.push(...c.split('\n').filter((l) => l !== ''));
+    waiting?.();
+  });
+  const next = async (n: number) => {
+    while (lines.length < n) await new Promise<void>((r) => (waiting = r));
+  };
+  await next(1);
+  t.same(parseWatchLine(lines[0]!), { path: '@releaseDomain', value: null }, 'registration');
+  server.releaseDomain(7);
+  await next(2);
+  t.same(parseWatchLine(lines[1]!), { path: '@releaseDomain', value: null }, 'a domain released');
+  child.kill();
+  listener.close();
+});

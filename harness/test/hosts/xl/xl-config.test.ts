@@ -10,6 +10,7 @@ t.test('a PV guest: lab kernel, crash preserved, one disk and one vif', async (t
   t.match(c, /^type = "pv"$/m);
   t.match(c, /^on_crash = "preserve"$/m);
   t.match(c, /^kernel = "\/k\/vmlinuz"$/m);
+  t.match(c, /^extra = ".*\bsysrq_always_enabled\b.*"$/m, 'xl sysrq c can panic the guest (guest-crash fault)');
   t.match(c, /^disk = \[ "format=raw,vdev=xvda,access=rw,target=\/r\/g1-xvda.img" \]$/m);
   t.match(c, /^vif = \[ "bridge=xenbr0,devid=0" \]$/m);
 });

@@ -1,6 +1,7 @@
 import t from 'tap';
-import { XlHost } from '../../../src/hosts/xl/xl-host';
-import type { GuestShape } from '../../../src/model/scenario';
+import { RESTART_BACKEND_SCRIPT, XlHost } from '../../../src/hosts/xl/xl-host';
+import { FAULTS, type FaultName } from '../../../src/model/catalog';
+import type { DeviceRef, GuestShape } from '../../../src/model/scenario';
 import type { TraceEventInput } from '../../../src/model/trace';
 import { FakeDom0 } from './fake-dom0';
 
@@ -53,7 +54,6 @@ t.test('the backend forced to Closing is a xenstore write of state 5 in the back
   const g = await host.createGuest(shape, 'b');
   await host.backendControl.forceBackendState(g, 'vbd/51712', 5);
   t.equal(fake.xs.get(`/local/domain/0/backend/vbd/${g.domid}/51712/state`), '5');
-  await t.rejects(host.backendControl.restartBackend(g, 'vbd/51712'), { code: 'NOT_SUPPORTED' });
 });
 
 t.test('a failing xl command is a host error naming it; a dropped connection fails what follows', async (t) => {
@@ -91,7 +91,7 @@ t.test('the final blkback counters go into the trace when a guest is destroyed',
   t.equal((stats[0] as { dev: string }).dev, 'vbd/51712');
 });
 
-t.test('faults real Xen can have: backend forced to Closing, surprise removal, a guest kernel panic; the rest refused', async (t) => {
+t.test('faults real Xen can have: backend forced to Closing, surprise removal; the rest refused', async (t) => {
   const { fake, host, events } = await open();
   const g = await host.createGuest(shape, 'f');
   await host.faults.inject({ name: 'backend-closing', params: {} }, g);
@@ -99,9 +99,106 @@ t.test('faults real Xen can have: backend forced to Closing, surprise removal, a
   await host.faults.inject({ name: 'surprise-unplug', device: 'vif/0', params: {} }, g);
   t.equal(fake.xs.get(`/local/domain/0/backend/vif/${g.domid}/0/state`), undefined, 'backend directory removed');
   await t.rejects(host.faults.inject({ name: 'missed-notify', params: {} }, g), { code: 'NOT_SUPPORTED' });
+  t.same(events.filter((e) => e.ev === 'fault').map((e) => (e as { name: string }).name), ['backend-closing', 'surprise-unplug']);
+});
+
+const guestEvents = (events: TraceEventInput[]) => events.filter((e) => e.ev === 'guest').map((e) => (e as { what: string }).what);
+
+t.test('guest-crash on a running Linux guest whose agent is busy or not up: xl sysrq c, the guest kernel panics, crash detection reports it', async (t) => {
+  const { fake, host, events } = await open();
+  const g = await host.createGuest(shape, 'k');
+  await host.startGuest(g);
   await host.faults.inject({ name: 'guest-crash', params: {} }, g);
-  t.equal(await host.powerState(g), 'gone', 'the guest is destroyed under its workload');
-  t.same(events.filter((e) => e.ev === 'fault').map((e) => (e as { name: string }).name), ['backend-closing', 'surprise-unplug', 'guest-crash']);
+  t.ok(fake.lines.includes(`xl sysrq ${g.handle} c`), 'the panic is asked of the guest kernel');
+  t.notOk(fake.lines.some((l) => l.startsWith('xl destroy')), 'the domain is not destroyed by the fault');
+  const fault = events.find((e) => e.ev === 'fault') as unknown as { detail: { how: string } };
+  t.match(fault.detail.how, /xl sysrq c/);
+  t.same(guestEvents(events), ['created', 'started', 'crashed'], 'crashed is in the trace when inject returns');
+  t.same((events.find((e) => e.ev === 'guest' && e.what === 'crashed') as { detail: unknown }).detail, { flags: '---sc-' });
+  t.equal(await host.powerState(g), 'crashed', 'preserved by on_crash, listed as crashed');
+  await host.destroyGuest(g);
+  t.equal(fake.domains.size, 0, 'teardown destroys the preserved domain');
+  t.same(guestEvents(events), ['created', 'started', 'crashed', 'destroyed'], 'reported once; our own destroy is not a crash');
+});
+
+t.test('guest-crash on a guest with no agent (an HVM user image) falls back to xl destroy and says so; detection reports it', async (t) => {
+  const { fake, host, events } = await open();
+  const g = await host.createGuest({ ...shape, os: 'windows', image: '/img/w.raw' }, 'h');
+  await host.startGuest(g);
+  await host.faults.inject({ name: 'guest-crash', params: {} }, g);
+  t.ok(fake.lines.includes(`xl destroy ${g.handle}`));
+  t.match((events.find((e) => e.ev === 'fault') as unknown as { detail: { how: string } }).detail.how, /no agent.*fallback/);
+  t.same(guestEvents(events), ['created', 'started', 'halted-unexpectedly']);
+});
+
+t.test('guest-crash before the guest runs: the panic waits in control/sysrq, the fault does not wait for it', async (t) => {
+  const { fake, host, events } = await open();
+  const g = await host.createGuest(shape, 'p');
+  await host.faults.inject({ name: 'guest-crash', params: {} }, g);
+  t.ok(fake.lines.includes(`xl sysrq ${g.handle} c`));
+  t.same(guestEvents(events), ['created']);
+});
+
+t.test('a guest kernel that ignores the panic request fails the fault with GUEST_NO_CRASH (not a silent pass)', async (t) => {
+  const fake = new FakeDom0();
+  const host = new XlHost({ label: 'fake', connect: async () => fake, crashDetectMs: 50 });
+  await host.open({ emit: () => undefined }, { seed: 1 });
+  const g = await host.createGuest(shape, 'n');
+  await host.startGuest(g);
+  const orig = fake.exec.bind(fake);
+  fake.exec = async (argv) => (argv[0] === 'xl' && argv[1] === 'sysrq' ? { code: 0, stdout: '', stderr: '' } : orig(argv));
+  await t.rejects(host.faults.inject({ name: 'guest-crash', params: {} }, g), { code: 'GUEST_NO_CRASH', message: /still running/ });
+});
+
+t.test('crash detection: a guest that crashes on its own is reported once on @releaseDomain; a destroy of ours is not a crash', async (t) => {
+  const { fake, host, events } = await open();
+  const g = await host.createGuest(shape, 'd');
+  await host.startGuest(g);
+  fake.releaseDomain(); // some other domain went away: nothing to report
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(guestEvents(events), ['created', 'started']);
+  fake.domains.get(g.handle)!.state = '---sc-';
+  fake.releaseDomain();
+  fake.releaseDomain();
+  for (let i = 0; i < 50 && !guestEvents(events).includes('crashed'); i++) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(guestEvents(events), ['created', 'started', 'crashed'], 'reported once');
+  const other = await host.createGuest(shape, 'e');
+  await host.startGuest(other);
+  await host.destroyGuest(other);
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(guestEvents(events).slice(3), ['created', 'started', 'destroyed'], 'a destroy of ours is no halted-unexpectedly');
+});
+
+t.test('backend-restart: the backend device is unbound from its driver and bound again through sysfs', async (t) => {
+  const { fake, host, events } = await open();
+  const g = await host.createGuest(shape, 'r');
+  const seen: string[][] = [];
+  fake.other = (a) => {
+    if (a[0] === 'sh' && a[2]?.includes('xen-backend')) {
+      seen.push(a.slice(4));
+      return a[4] === `vbd-${g.domid}-51712` ? { code: 0, stdout: 'vbd\n', stderr: '' } : { code: 1, stdout: '', stderr: `no backend device ${a[4]} bound to a driver in /sys/bus/xen-backend` };
+    }
+    return { code: 127, stdout: '', stderr: '' };
+  };
+  await host.backendControl.restartBackend(g, 'vbd/51712');
+  t.same(seen, [[`vbd-${g.domid}-51712`, `/local/domain/0/backend/vbd/${g.domid}/51712`, '']], 'device name and backend path are arguments, not spliced into the script');
+  t.match(RESTART_BACKEND_SCRIPT, /unbind"\n[^\n]*\/bind"/, "unbind, then bind");
+  t.match((events.find((e) => e.ev === 'log') as { msg: string }).msg, /backend vbd-\d+-51712 unbound from vbd and bound again/);
+  await t.rejects(host.backendControl.restartBackend(g, 'vif/3'), { code: 'XL_COMMAND', message: /no backend device vif-\d+-3/ });
+  t.same(seen[1], [`vif-${g.domid}-3`, `/local/domain/0/backend/vif/${g.domid}/3`, `vif${g.domid}.3`], 'a vif restart names the netdev its hotplug script brings up');
+  t.match(RESTART_BACKEND_SCRIPT, /"\$script" online type_if=vif/, 'netback connects only after the hotplug script ran: it is run as libxl runs it');
+  await t.rejects(host.backendControl.restartBackend(g, 'vbd/51712; reboot' as DeviceRef), { code: 'XL_NO_DEVICE' });
+});
+
+t.test('faults.supported says exactly which faults inject() accepts (the planner skips the others)', async (t) => {
+  const { host } = await open();
+  t.same([...host.faults.supported!].sort(), ['backend-closing', 'guest-crash', 'surprise-unplug']);
+  for (const name of Object.keys(FAULTS) as FaultName[]) {
+    if (host.faults.supported!.has(name)) continue;
+    const g = await host.createGuest(shape, `u-${name}`);
+    await t.rejects(host.faults.inject({ name, params: {} }, g), { code: 'NOT_SUPPORTED', message: /cannot be injected on an xl host/ }, name);
+  }
 });
 
 t.test('after the SSH connection dropped, the run fails but teardown reconnects and destroys what it created', async (t) => {
