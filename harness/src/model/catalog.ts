@@ -15,6 +15,8 @@ export const CAPABILITIES = {
   'ring-ids': 'observe request and response ids on the shared rings',
   'grant-audit': 'observe the grant table (who granted and mapped what)',
   'windows-guest': 'boot Windows guests and install the PV driver packages',
+  'vendor-installer': "install the drivers with the bundle's vendor installer (.msi) on Windows guests",
+  'driver-verifier': 'switch Driver Verifier on for the installed drivers of Windows guests and read back what it checks',
   'linux-guest': 'boot Linux guests as reference frontends',
 } as const;
 export type Capability = keyof typeof CAPABILITIES;

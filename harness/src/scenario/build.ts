@@ -294,6 +294,9 @@ function buildSteps(parent: XmlElement, at: Path, ctx: StepCtx): Step[] {
     if (s) {
       const need = STEP_NEEDS[s.kind];
       if (need) ctx.needs.add(need);
+      // the install options only a real Windows guest has (the simulator's is a model of pnputil)
+      if (s.kind === 'install-drivers' && s.method === 'installer') ctx.needs.add('vendor-installer');
+      if (s.kind === 'install-drivers' && s.verifier) ctx.needs.add('driver-verifier');
       steps.push(s);
     }
   });

@@ -90,6 +90,9 @@ t.test('an install step asks for the vendor installer and Driver Verifier', asyn
   const r = loadScenarioFile(f, 'vendor.xml');
   t.same(r.problems, []);
   t.match(r.scenario?.steps[0], { kind: 'install-drivers', method: 'installer', verifier: true });
+  t.ok(r.scenario!.needs.includes('vendor-installer') && r.scenario!.needs.includes('driver-verifier'), 'the options are needs');
+  const p = plan([r.scenario!], { seed: 1, capabilities: new Set(['windows-guest', 'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'backend-keys', 'fault-injection', 'ring-ids', 'grant-audit']), hostKind: 'sim' });
+  t.equal(p.instances[0]!.skip, "host sim lacks 'driver-verifier', 'vendor-installer'", 'skipped on the simulator, with the reason');
   t.notOk(r.scenario && 'method' in r.scenario.steps[1]! , 'pnputil without Driver Verifier is the default (no fields)');
   if (hasXmllint) t.equal(spawnSync('xmllint', ['--noout', '--schema', join(catalogue, 'scenario.xsd'), f], { encoding: 'utf8' }).status, 0, 'scenario.xsd accepts it too');
 });

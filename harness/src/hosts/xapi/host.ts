@@ -83,7 +83,7 @@ export class XapiHost implements HostBackend {
     this.label = cfg.label;
     this.runId = opts.runId ?? newRunId(new Date(), randomBytes(3).toString('hex'));
     this.spares = new SpareGuests(this.runId);
-    const caps: Capability[] = ['windows-guest', 'suspend', 'save-restore', 'migrate', 'snapshot', 'hotplug'];
+    const caps: Capability[] = ['windows-guest', 'vendor-installer', 'driver-verifier', 'suspend', 'save-restore', 'migrate', 'snapshot', 'hotplug'];
     if (cfg.dom0) caps.push('backend-control');
     this.capabilities = new Set(caps);
     this.clock = {

@@ -84,6 +84,7 @@ t.test('the vendor installer: the .msi at the bundle root, msiexec quiet without
   writeFileSync(join(bundle, 'XenPVTools x64.msi'), Buffer.from('d0cf11e0a1b11ae1', 'hex'));
   d.state.failNextInstaller = 1603;
   const failed = await rejects(agent.installDrivers({ location: bundle, version: '9.2.0.7', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'], installer: true }));
+  t.equal(failed.kind, 'guest', 'a failed guest command fails the scenario (kind guest), not the input');
   t.match(failed.message, /vendor installer C:\\winpv\\bundle\\9\.2\.0\.7\\XenPVTools x64\.msi failed \(1603: fatal error during installation\); its log is C:\\Windows\\Temp\\winpv-install-9\.2\.0\.7\.log/);
   await agent.installDrivers({ location: bundle, version: '9.2.0.7', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'], installer: true });
   t.same(d.state.installers.at(-1), 'C:\\winpv\\bundle\\9.2.0.7\\XenPVTools x64.msi', 'msiexec ran the uploaded installer (a path with a space, passed as one argument)');
