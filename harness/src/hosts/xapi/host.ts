@@ -21,11 +21,8 @@ import { devidToVdev, vdevToDevid } from '../../model/vdev';
 import { destroyVm } from './teardown';
 import { newRunId, OWNER_KEY, RUN_KEY, tagsFor, vmName } from './tags';
 import { Dom0Rings, Dom0Xenstore } from './dom0';
-import { storeArtifact } from '../../util/artifacts';
 import { shapeKey, SpareGuests, taggedSnapshot } from './spares';
-
-/** Where Windows writes crash dumps (the agent looks there). */
-const CRASH_DUMP_PLACES = 'C:\\Windows\\MEMORY.DMP, C:\\Windows\\Minidump\\*.dmp';
+import { collectCrashDump } from './crash-dump';
 
 interface XGuest {
   ref: GuestRef;
@@ -191,16 +188,11 @@ export class XapiHost implements HostBackend {
     }
   }
 
-  /** A preserved crashed domain is restarted (a guest that restarted by itself is waited for) so
-   *  Windows writes its dump out (MEMORY.DMP or a minidump, from the page file at boot); the dump is copied into the run's artifacts over SFTP and
-   *  recorded with an `artifact` event, or the event says why there is none. */
-  private async collectCrashDump(g: XGuest, opts: { restart: boolean } = { restart: true }) {
-    const artifact = (fields: { path?: string; bytes?: number; sha256?: string; source?: string; missing?: string }) =>
-      this.trace?.emit({ ev: 'artifact', inst: g.inst, guest: g.ref.name, kind: 'crash-dump', ...fields });
-    let source: string | undefined;
-    try {
-      // our restart is expected; a guest that restarted by itself is only waited for, so that
-      // whatever it does meanwhile (halting, say) is still reported
+  /** The crash dump into the report: a preserved crashed domain is restarted by us (an expected
+   *  power change); a guest that restarted by itself is only waited for, so that whatever it does
+   *  meanwhile (halting, say) is still reported. */
+  private collectCrashDump(g: XGuest, opts: { restart: boolean } = { restart: true }): Promise<void> {
+    const back = async () => {
       if (opts.restart) {
         await this.ours(g, async () => {
           await this.s.callAsync('VM.hard_reboot', g.vm);
@@ -210,26 +202,8 @@ export class XapiHost implements HostBackend {
         g.stopCollecting = new AbortController();
         await this.waitBooted(g, g.stopCollecting.signal);
       }
-      const agent = this.agentOf(g);
-      const dump = await agent.findCrashDump();
-      if (!dump) {
-        this.trace?.emit({ ev: 'log', inst: g.inst, level: 'error', msg: `no crash dump found in ${g.ref.name}` });
-        artifact({ missing: `Windows wrote no crash dump (${CRASH_DUMP_PLACES})` });
-        return;
-      }
-      source = dump.path;
-      this.trace?.emit({ ev: 'log', inst: g.inst, level: 'error', msg: `crash dump of ${g.ref.name}: ${dump.path} (${dump.bytes} bytes)` });
-      if (!this.artifactsDir) {
-        artifact({ source, bytes: dump.bytes, missing: 'this run keeps no artifacts (no report directory); the dump stays in the guest' });
-        return;
-      }
-      const name = `${g.ref.name}-${dump.path.split(/[\\/]/).pop()}`;
-      const stored = await storeArtifact(this.artifactsDir, g.inst, name, (tmp) => agent.downloadFile(dump.path, tmp));
-      artifact({ ...stored, source });
-    } catch (e) {
-      this.trace?.emit({ ev: 'log', inst: g.inst, level: 'warn', msg: `could not collect the crash dump of ${g.ref.name}: ${(e as Error).message}` });
-      artifact({ ...(source ? { source } : {}), missing: `could not collect the crash dump: ${(e as Error).message}` });
-    }
+    };
+    return collectCrashDump({ name: g.ref.name, inst: g.inst, back, agent: () => this.agentOf(g) }, this.trace, this.artifactsDir);
   }
 
   async createGuest(shape: GuestShape, inst: string): Promise<GuestRef> {
