@@ -217,3 +217,27 @@ t.test('a crash is a guest crashed event and the dump is looked for after restar
   await host.close();
   t.same(leftovers(pool.srv), []);
 });
+
+t.test('waiting for a guest that restarted by itself stops when it halts (no dump, the reason said)', async (t) => {
+  const pool = await startPool({ guests: 1 });
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  await host.open(pool.sink, { seed: 1 });
+  const g = await host.createGuest(shape('win1'), 'restart-then-halt');
+  await host.startGuest(g);
+  // after its own restart the guest never reports an IP (hung in boot), then powers off
+  (pool.srv.pool.opts as { bootDelayMs?: number }).bootDelayMs = 10 * 60_000;
+  pool.srv.pool.guestReboot(g.handle);
+  const until = (what: string) => new Promise<void>((resolve) => {
+    const tick = () => (pool.events.some((e) => e.ev === 'guest' && e.what === what) ? resolve() : setTimeout(tick, 20));
+    tick();
+  });
+  await until('rebooted');
+  pool.srv.pool.guestHalt(g.handle);
+  await until('halted-unexpectedly');
+  await host.destroyGuest(g);
+  const art = pool.events.find((e) => e.ev === 'artifact');
+  t.match(art, { ev: 'artifact', guest: 'win1', kind: 'crash-dump', missing: /could not collect the crash dump: stopped waiting for win1 to report its IP address/ }, 'the collection gave up when the guest halted, and says so');
+  t.same(leftovers(pool.srv), []);
+  await host.close();
+});
