@@ -47,7 +47,7 @@ function crashDump(v: InstanceView, guest: string, afterSeq: number): { said: st
   const a = v.events.find((x): x is ArtifactEvent => x.ev === 'artifact' && x.kind === 'crash-dump' && x.guest === guest && x.seq > afterSeq);
   if (!a) return undefined;
   if (a.path) {
-    return { said: `; crash dump ${a.path}`, diag: { path: a.path, bytes: a.bytes, sha256: a.sha256, ...(a.source ? { source: a.source } : {}) } };
+    return { said: `; crash dump ${a.path}`, diag: { path: a.path, bytes: a.bytes, sha256: a.sha256, ...(a.source ? { source: a.source } : {}), ...(a.redacted ? { secretsMasked: a.redacted } : {}) } };
   }
   return { said: '; no crash dump', diag: { none: a.missing ?? 'not collected', ...(a.source ? { source: a.source } : {}) } };
 }

@@ -229,6 +229,8 @@ export interface ArtifactEvent extends InInstance {
   source?: string;
   /** Why no file was collected (none written, copy failed, the run keeps no artifacts). */
   missing?: string;
+  /** Occurrences of the run's secrets masked in the copy (a memory dump can hold a password). */
+  redacted?: number;
 }
 
 export interface LogEvent extends Base {

@@ -5,7 +5,8 @@
 // the event says why there is none.
 import type { TraceSink } from '../../model/trace';
 import type { WindowsAgent } from '../../guests/windows/agent';
-import { storeArtifact } from '../../util/artifacts';
+import type { Secret } from '../../model/secret';
+import { secretPatterns, storeArtifact } from '../../util/artifacts';
 
 /** Where Windows writes crash dumps (the agent looks there). */
 export const CRASH_DUMP_PLACES = 'C:\\Windows\\MEMORY.DMP, C:\\Windows\\Minidump\\*.dmp';
@@ -18,8 +19,9 @@ export interface CrashedGuest {
   agent(): WindowsAgent;
 }
 
-export async function collectCrashDump(g: CrashedGuest, trace: TraceSink | undefined, artifactsDir: string | undefined): Promise<void> {
-  const artifact = (fields: { path?: string; bytes?: number; sha256?: string; source?: string; missing?: string }) =>
+/** `secrets`: the run's passwords, masked in the copy (a memory image can hold them in plain text). */
+export async function collectCrashDump(g: CrashedGuest, trace: TraceSink | undefined, artifactsDir: string | undefined, secrets: readonly Secret[] = []): Promise<void> {
+  const artifact = (fields: { path?: string; bytes?: number; sha256?: string; source?: string; missing?: string; redacted?: number }) =>
     trace?.emit({ ev: 'artifact', inst: g.inst, guest: g.name, kind: 'crash-dump', ...fields });
   const log = (level: 'warn' | 'error', msg: string) => trace?.emit({ ev: 'log', inst: g.inst, level, msg });
   let source: string | undefined;
@@ -39,7 +41,7 @@ export async function collectCrashDump(g: CrashedGuest, trace: TraceSink | undef
       return;
     }
     const name = `${g.name}-${dump.path.split(/[\\/]/).pop()}`;
-    const stored = await storeArtifact(artifactsDir, g.inst, name, (tmp) => agent.downloadFile(dump.path, tmp));
+    const stored = await storeArtifact(artifactsDir, g.inst, name, (tmp) => agent.downloadFile(dump.path, tmp), { redact: secretPatterns(secrets.map((s) => s.reveal())) });
     artifact({ ...stored, source });
   } catch (e) {
     log('warn', `could not collect the crash dump of ${g.name}: ${(e as Error).message}`);

@@ -8,6 +8,7 @@ import type {
   RingId, RingIndices, RingView, SaveRestoreCapability, SnapshotCapability, SuspendCapability, XenstoreView, BackendControlCapability,
 } from '../../model/host';
 import type { Capability } from '../../model/catalog';
+import type { Secret } from '../../model/secret';
 import type { DeviceRef, GuestShape, VbdShape, VifShape } from '../../model/scenario';
 import type { GuestLifecycle, TraceSink } from '../../model/trace';
 import { hostError, isWinpvError, WinpvError } from '../../model/errors';
@@ -203,7 +204,8 @@ export class XapiHost implements HostBackend {
         await this.waitBooted(g, g.stopCollecting.signal);
       }
     };
-    return collectCrashDump({ name: g.ref.name, inst: g.inst, back, agent: () => this.agentOf(g) }, this.trace, this.artifactsDir);
+    const secrets = [this.cfg.password, this.cfg.guest.password, this.cfg.dom0?.password].filter((s): s is Secret => s !== undefined);
+    return collectCrashDump({ name: g.ref.name, inst: g.inst, back, agent: () => this.agentOf(g) }, this.trace, this.artifactsDir, secrets);
   }
 
   async createGuest(shape: GuestShape, inst: string): Promise<GuestRef> {

@@ -3,7 +3,7 @@
 // scenarios, and workloads in flight across a suspend and a migration.
 import t from 'tap';
 import { PassThrough } from 'node:stream';
-import { startPool, makeBundle, leftovers, GUEST_PW } from '../../support/xapi-pool';
+import { startPool, makeBundle, leftovers, GUEST_PW, XAPI_PW } from '../../support/xapi-pool';
 import { runPlan } from '../../../src/runner';
 import { XapiHost } from '../../../src/hosts/xapi/host';
 import { plan } from '../../../src/plan/planner';
@@ -65,7 +65,8 @@ t.test('a Windows crash on the pool: not ok, and the crash dump is in the run di
     for (const inst of sleeping) {
       if (crashes.some((c) => c.inst === inst)) continue;
       const [vm, d] = [...pool.byVm][0]!;
-      crashes.push({ inst, dump: inst === 'crash-with-dump' ? d.writeCrashDump('full').data : undefined });
+      // the guest's memory held the passwords it was reached with (sshd, LSASS): they are in the dump
+      crashes.push({ inst, dump: inst === 'crash-with-dump' ? d.writeCrashDump('full', undefined, [Buffer.from(GUEST_PW, 'utf16le'), Buffer.from(XAPI_PW, 'utf8')]).data : undefined });
       pool.srv.pool.crash(vm);
     }
   }, 20);
@@ -84,10 +85,15 @@ t.test('a Windows crash on the pool: not ok, and the crash dump is in the run di
   const alive = (r: typeof withDump) => r!.checks.find((c) => c.check === 'guest-alive')!;
   t.equal(withDump!.verdict, 'fail', 'a crash is not ok');
   t.match(alive(withDump).message, /win \(domid \d+\) crashed; crash dump artifacts\/crash-with-dump\/win-MEMORY\.DMP/);
-  const expected = createHash('sha256').update(crashes[0]!.dump!).digest('hex');
-  t.same(alive(withDump).diagnostics?.crashDump, { path: 'artifacts/crash-with-dump/win-MEMORY.DMP', bytes: crashes[0]!.dump!.length, sha256: expected, source: 'C:\\Windows\\MEMORY.DMP' });
+  // what the report keeps: the dump Windows wrote with the run's secrets masked, nothing else changed
+  const masked = Buffer.from(crashes[0]!.dump!);
+  for (const p of [Buffer.from(GUEST_PW, 'utf16le'), Buffer.from(XAPI_PW, 'utf8')]) for (let i = masked.indexOf(p); i >= 0; i = masked.indexOf(p, i + 1)) masked.fill(0x2a, i, i + p.length);
+  t.not(masked.compare(crashes[0]!.dump!), 0, 'the dump did hold the passwords');
+  const expected = createHash('sha256').update(masked).digest('hex');
+  t.same(alive(withDump).diagnostics?.crashDump, { path: 'artifacts/crash-with-dump/win-MEMORY.DMP', bytes: crashes[0]!.dump!.length, sha256: expected, source: 'C:\\Windows\\MEMORY.DMP', secretsMasked: 2 });
   const copied = readFileSync(join(dir, 'artifacts', 'crash-with-dump', 'win-MEMORY.DMP'));
-  t.equal(createHash('sha256').update(copied).digest('hex'), expected, 'the dump in the run directory is the one Windows wrote, byte for byte');
+  t.equal(createHash('sha256').update(copied).digest('hex'), expected, 'the dump in the run directory is the one Windows wrote, byte for byte but for the masked passwords');
+  for (const pw of [GUEST_PW, XAPI_PW]) t.ok(copied.indexOf(Buffer.from(pw, 'utf8')) < 0 && copied.indexOf(Buffer.from(pw, 'utf16le')) < 0, 'no password in the copied dump, in either encoding');
   t.same(readdirSync(join(dir, 'artifacts', 'crash-with-dump')), ['win-MEMORY.DMP'], 'no temporary file left beside it');
 
   t.equal(without!.verdict, 'fail');
@@ -107,6 +113,7 @@ t.test('a Windows crash on the pool: not ok, and the crash dump is in the run di
   t.same(again.map((r) => r.checks.find((c) => c.check === 'guest-alive')!.diagnostics?.crashDump), [alive(withDump).diagnostics?.crashDump, alive(without).diagnostics?.crashDump]);
   t.same(leftovers(pool.srv), [], 'nothing left on the pool');
   t.notMatch(tapFile + html + readFileSync(join(dir, 'trace.jsonl'), 'utf8'), GUEST_PW, 'no password in the reports');
+  t.notMatch(readFileSync(join(dir, 'artifacts', 'crash-with-dump', 'win-MEMORY.DMP'), 'latin1'), XAPI_PW);
 });
 
 t.test('install with the vendor installer and Driver Verifier when the scenario asks', async (t) => {

@@ -58,7 +58,7 @@ export interface WindowsDouble {
   insertDisc(files: Map<string, Buffer> | null): void;
   /** After a bugcheck Windows writes the dump from the page file at the next boot: a complete
    *  C:\\Windows\\MEMORY.DMP or a minidump in C:\\Windows\\Minidump. Returns its path and bytes. */
-  writeCrashDump(kind: 'full' | 'mini', bytes?: number): { path: string; data: Buffer };
+  writeCrashDump(kind: 'full' | 'mini', bytes?: number, memory?: Buffer[]): { path: string; data: Buffer };
   /** The guest "boots": drivers in the store become bound. Returns the PV version xenbus reports. */
   boot(): { major: number; minor: number; micro: number; build: number } | undefined;
   close(): Promise<void>;
@@ -304,9 +304,11 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       state.cdLoaded = files !== null;
       for (const [k, v] of files ?? []) state.files.set(normPath(`D:\\${k}`), v);
     },
-    writeCrashDump(kind, bytes = kind === 'full' ? 3 * 2 ** 20 + 17 : 256 * 1024) {
+    writeCrashDump(kind, bytes = kind === 'full' ? 3 * 2 ** 20 + 17 : 256 * 1024, memory = []) {
       const path = kind === 'full' ? 'C:\\Windows\\MEMORY.DMP' : `C:\\Windows\\Minidump\\112426-${String(state.crashDumps.length + 1).padStart(5, '0')}-01.dmp`;
       const data = dumpBytes(bytes, `${state.name}:${path}`);
+      // what the guest had in memory lands in the dump (spread over it, one across the 1 MiB mark)
+      memory.forEach((m, i) => m.copy(data, i === 0 ? 2 ** 20 - Math.floor(m.length / 2) : Math.floor((data.length * (i + 1)) / (memory.length + 2))));
       state.files.set(path, data);
       state.crashDumps.push({ path, bytes: data.length });
       return { path, data };
