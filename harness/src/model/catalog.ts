@@ -10,6 +10,7 @@ export const CAPABILITIES = {
   migrate: 'move a running guest (to another host, or to a new domid on the same one)',
   snapshot: 'snapshot a guest and revert to the snapshot',
   'backend-control': 'restart a backend or force its XenbusState',
+  'backend-keys': "set a device's backend keys from the scenario before the frontend connects (a backend offering fewer features)",
   'fault-injection': 'inject named faults of FAULTS (the simulator all of them, real hosts those they can have: FaultCapability.supported)',
   'ring-ids': 'observe request and response ids on the shared rings',
   'grant-audit': 'observe the grant table (who granted and mapped what)',

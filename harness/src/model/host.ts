@@ -158,6 +158,11 @@ export interface HostBackend {
   /** Connects (or boots the simulator). Lifecycle events of guests go to the sink as `guest` events. */
   open(trace: TraceSink, opts: { seed: number }): Promise<void>;
   close(): Promise<void>;
+  /** Asked after a scenario ended on a host error: does the host still answer? Yes means the host
+   *  refused that scenario (a missing ISO, a device it cannot attach): the scenario is not ok and
+   *  the run goes on. No (or no such method) means the host is lost and the run stops. A host whose
+   *  connection dropped once says no for the rest of the run even if teardown reconnected. */
+  healthy?(): Promise<boolean>;
 
   createGuest(shape: GuestShape, inst: string): Promise<GuestRef>;
   startGuest(guest: GuestRef): Promise<void>;
@@ -172,6 +177,11 @@ export interface HostBackend {
   agent(guest: GuestRef): GuestAgent;
   /** The guest's xenstore home (`/local/domain/<domid>`). */
   homePath(guest: GuestRef): string;
+  /** The host's name for a device the scenario names. Scenarios number disks the Xen way for the
+   *  guest's n-th disk (xvda = vbd/51712); a host whose toolstack places disks elsewhere maps them
+   *  (XenAPI puts userdevice 0-3 of HVM guests on IDE: xvda is vbd/768 there). The runner resolves
+   *  every device and every `device/<type>/<id>` wait path through this; absent means the same. */
+  resolveDevice?(guest: GuestRef, dev: DeviceRef): DeviceRef;
 
   readonly hotplug?: HotplugCapability;
   readonly suspend?: SuspendCapability;

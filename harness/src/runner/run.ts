@@ -8,7 +8,9 @@ import type { PlanInstance, RunPlan } from '../model/plan';
 import type { InstanceResult, RunSummary } from '../model/result';
 import type { Reporter } from '../model/reporter';
 import type { SpecSet } from '../model/spec';
-import type { RunStartEvent, TraceEvent } from '../model/trace';
+import type { RunStartEvent, TraceEvent, TraceSink } from '../model/trace';
+import type { GuestShape } from '../model/scenario';
+import { vdevToDevid } from '../model/vdev';
 import { TRACE_SCHEMA } from '../model/trace';
 import { evaluate, evaluateInstance, groupByInstance, summarize } from '../checks/evaluate';
 import { RingProbe } from '../probes/ring-probe';
@@ -16,7 +18,7 @@ import { XenstoreProbe } from '../probes/xenstore-probe';
 import type { TraceWriter } from '../trace/writer';
 import type { BundleOpener } from './bundle';
 import { errorInfo, Interrupted, isHostFailure, StepFailure } from './errors';
-import { runSteps, type StepContext } from './steps';
+import { hostDevice, hostFault, runSteps, type StepContext } from './steps';
 import { TeardownStack } from './teardown';
 import { withDeadline } from './deadline';
 
@@ -76,7 +78,12 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
       const result = evaluateInstance(inst.id, trace.events.slice(from).filter((e) => (e as { inst?: string }).inst === inst.id), o.specs, trace.events[0] as RunStartEvent);
       await reporter.onInstanceEnd?.(result);
       if (outcome === 'host-failure') {
-        hostError = lastAbort(trace.events, inst.id);
+        const error = lastAbort(trace.events, inst.id);
+        if (await stillAnswers(host, o.signal)) {
+          trace.emit({ ev: 'log', inst: inst.id, level: 'warn', msg: `${inst.id} ended on a host error (${error.code}) but the host still answers: the run goes on` });
+          continue;
+        }
+        hostError = error;
         break;
       }
       if (outcome === 'interrupted') {
@@ -104,6 +111,12 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
   const summary = summarize(results, g.runStart, g.runEnd);
   await reporter.onRunEnd?.(summary);
   return { summary, ...(hostError ? { hostError } : {}), interrupted };
+}
+
+/** The host's own health check, bounded; a host without one counts as lost after a host error. */
+async function stillAnswers(host: HostBackend, signal?: AbortSignal): Promise<boolean> {
+  if (!host.healthy) return false;
+  return withDeadline(host.clock, 30_000, signal, 'the host health check', () => host.healthy!()).catch(() => false);
 }
 
 function lastAbort(events: readonly TraceEvent[], inst: string): { code: string; message: string } {
@@ -149,6 +162,7 @@ async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceO
       for (const shape of s.guests) {
         const ref = await host.createGuest(shape, inst.id);
         guests.set(shape.name, ref);
+        logPlacedDisks(host, trace, inst.id, shape, ref);
         // destroy whatever domid the guest has by then (migrate and restore replace the ref)
         teardown.defer(`destroy guest ${shape.name}`, () => host.destroyGuest(guests.get(shape.name) ?? ref));
       }
@@ -163,7 +177,8 @@ async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceO
       ctx.ringProbe.start();
       for (const f of s.faults) {
         if (!host.faults) throw new StepFailure('CAPABILITY_MISSING', `fault ${f.name} needs the host capability 'fault-injection'`);
-        const off = once(await host.faults.inject(f, f.guest ? guests.get(f.guest) : undefined));
+        const g = f.guest ? guests.get(f.guest) : undefined;
+        const off = once(await host.faults.inject(hostFault(host, f, g), g));
         teardown.defer(`fault ${f.name} off`, off);
         // a scenario-wide fault with a duration goes off by itself after it (host time)
         if (f.durationMs !== undefined) void host.clock.sleep(f.durationMs).then(off).catch(() => undefined);
@@ -183,4 +198,17 @@ async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceO
     trace.emit({ ev: 'log', inst: inst.id, level: 'error', msg: `teardown: ${f.label} failed: ${f.error.message}` });
   }
   return outcome;
+}
+
+/** Says where the host put disks it numbers differently from the scenario, so a reader of the
+ *  trace can match `wait device/vbd/51712` to the `vbd/768` the probes record. */
+function logPlacedDisks(host: HostBackend, trace: TraceSink, inst: string, shape: GuestShape, ref: GuestRef): void {
+  const moved: string[] = [];
+  for (const v of shape.vbds) {
+    const id = vdevToDevid(v.vdev);
+    if (id === undefined) continue;
+    const placed = hostDevice(host, ref, `vbd/${id}`);
+    if (placed !== `vbd/${id}`) moved.push(`${v.vdev} (vbd/${id}) is ${placed}`);
+  }
+  if (moved.length) trace.emit({ ev: 'log', inst, level: 'info', msg: `${shape.name}: on this host ${moved.join(', ')}` });
 }

@@ -3,7 +3,7 @@
 // branch or iteration 1, step 2) and block-scoped faults switched off when their block ends.
 import type { Capability } from '../model/catalog';
 import type { GuestRef, HostBackend } from '../model/host';
-import type { DeviceRef, GuestShape, Scenario, Step, WaitStep } from '../model/scenario';
+import type { DeviceRef, FaultConfig, GuestShape, Scenario, Step, WaitStep } from '../model/scenario';
 import type { DriverName } from '../model/spec';
 import type { TraceSink } from '../model/trace';
 import { vdevToDevid } from '../model/vdev';
@@ -38,6 +38,23 @@ function guestOf(ctx: StepContext, name: string): GuestRef {
   const g = ctx.guests.get(name);
   if (!g) throw new StepFailure('NO_SUCH_GUEST', `no guest '${name}' in this scenario`);
   return g;
+}
+
+/** The host's name for a device of the scenario's (see HostBackend.resolveDevice). */
+export function hostDevice(host: HostBackend, g: GuestRef, dev: DeviceRef): DeviceRef {
+  return host.resolveDevice?.(g, dev) ?? dev;
+}
+
+/** A fault's device, as the host names it. */
+export function hostFault(host: HostBackend, f: FaultConfig, g: GuestRef | undefined): FaultConfig {
+  return g && f.device ? { ...f, device: hostDevice(host, g, f.device) } : f;
+}
+
+/** A wait path under the guest's home with its `device/<type>/<id>` part as the host names it. */
+function hostPath(host: HostBackend, g: GuestRef, path: string): string {
+  const m = /^device\/(vbd|vif)\/(\d+)(\/.*)?$/.exec(path);
+  if (!m) return path;
+  return `device/${hostDevice(host, g, `${m[1] as 'vbd' | 'vif'}/${Number(m[2])}`)}${m[3] ?? ''}`;
 }
 
 function shapeOf(ctx: StepContext, name: string): GuestShape {
@@ -131,22 +148,27 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
     case 'wait':
       return waitFor(step, ctx);
     case 'block': {
-      const { result, raw } = await host.agent(guestOf(ctx, step.guest)).blockWorkload(step);
-      ctx.sink.emit({ ev: 'workload', inst: ctx.inst, guest: step.guest, step: id, dev: step.device, result, ...(raw !== undefined ? { raw } : {}) });
+      const g = guestOf(ctx, step.guest);
+      const dev = hostDevice(host, g, step.device);
+      const { result, raw } = await host.agent(g).blockWorkload({ ...step, device: dev });
+      ctx.sink.emit({ ev: 'workload', inst: ctx.inst, guest: step.guest, step: id, dev, result, ...(raw !== undefined ? { raw } : {}) });
       return;
     }
     case 'net': {
+      const g = guestOf(ctx, step.guest);
+      const dev = hostDevice(host, g, step.device);
       const peer = step.peer ? host.agent(guestOf(ctx, step.peer)) : undefined;
-      const { result, raw } = await host.agent(guestOf(ctx, step.guest)).netWorkload(step, peer);
-      ctx.sink.emit({ ev: 'workload', inst: ctx.inst, guest: step.guest, step: id, dev: step.device, result, ...(raw !== undefined ? { raw } : {}) });
+      const { result, raw } = await host.agent(g).netWorkload({ ...step, device: dev }, peer);
+      ctx.sink.emit({ ev: 'workload', inst: ctx.inst, guest: step.guest, step: id, dev, result, ...(raw !== undefined ? { raw } : {}) });
       return;
     }
     case 'hotplug': {
       const hp = need(host.hotplug, 'hotplug', 'hotplug');
       const g = guestOf(ctx, step.guest);
-      if (step.action === 'unplug') return hp.detach(g, step.device, { surprise: step.surprise });
+      if (step.action === 'unplug') return hp.detach(g, hostDevice(host, g, step.device), { surprise: step.surprise });
       const dev = await plug(ctx, g, step.device);
-      if (dev !== step.device) ctx.sink.emit({ ev: 'log', inst: ctx.inst, level: 'info', msg: `plugged ${step.device} came back as ${dev}` });
+      const want = hostDevice(host, g, step.device);
+      if (dev !== want) ctx.sink.emit({ ev: 'log', inst: ctx.inst, level: 'info', msg: `plugged ${want} came back as ${dev}` });
       return;
     }
     case 'suspend':
@@ -173,10 +195,14 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
       return host.shutdownGuest(guestOf(ctx, step.guest), 'clean');
     case 'start':
       return host.startGuest(guestOf(ctx, step.guest));
-    case 'backend-restart':
-      return need(host.backendControl, 'backend-control', 'backend-restart').restartBackend(guestOf(ctx, step.guest), step.device);
-    case 'backend-close':
-      return need(host.backendControl, 'backend-control', 'backend-close').forceBackendState(guestOf(ctx, step.guest), step.device, 5);
+    case 'backend-restart': {
+      const g = guestOf(ctx, step.guest);
+      return need(host.backendControl, 'backend-control', 'backend-restart').restartBackend(g, hostDevice(host, g, step.device));
+    }
+    case 'backend-close': {
+      const g = guestOf(ctx, step.guest);
+      return need(host.backendControl, 'backend-control', 'backend-close').forceBackendState(g, hostDevice(host, g, step.device), 5);
+    }
     case 'fault': {
       const name = step.fault.name;
       if (step.action === 'off') {
@@ -186,7 +212,8 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
         return off();
       }
       const faults = need(host.faults, 'fault-injection', `fault ${name}`);
-      const off = await faults.inject(step.fault, step.fault.guest ? guestOf(ctx, step.fault.guest) : undefined);
+      const g = step.fault.guest ? guestOf(ctx, step.fault.guest) : undefined;
+      const off = await faults.inject(hostFault(host, step.fault, g), g);
       if (step.fault.durationMs !== undefined) {
         await host.clock.sleep(step.fault.durationMs);
         return off();
@@ -253,7 +280,7 @@ function condition(step: WaitStep, value: string | null): boolean {
 /** Waits for a xenstore condition through a watch, bounded by host time. */
 async function waitFor(step: WaitStep, ctx: StepContext): Promise<void> {
   const g = guestOf(ctx, step.guest);
-  const path = step.path.startsWith('/') ? step.path : `${ctx.host.homePath(g)}/${step.path}`;
+  const path = step.path.startsWith('/') ? step.path : `${ctx.host.homePath(g)}/${hostPath(ctx.host, g, step.path)}`;
   let resolveMet!: () => void;
   const met = new Promise<void>((r) => (resolveMet = r));
   const test = async (value?: string | null) => {

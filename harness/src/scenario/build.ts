@@ -113,7 +113,10 @@ export function buildScenario(root: XmlElement, file: string, firstCombo: Record
     guestNames.add(g.name);
   }
   const needs = new Set<Capability>(splitList(text('needs')) as Capability[]);
-  for (const g of guests) needs.add(g.os === 'windows' ? 'windows-guest' : 'linux-guest');
+  for (const g of guests) {
+    needs.add(g.os === 'windows' ? 'windows-guest' : 'linux-guest');
+    if ([...g.vbds, ...g.vifs].some((d) => Object.keys(d.backend).length > 0)) needs.add('backend-keys');
+  }
   const ctx: StepCtx = { r, guests, needs, file };
 
   const faults: FaultConfig[] = (root.child('faults')?.childrenNamed('fault') ?? []).map((f) => buildFault(f, ctx));

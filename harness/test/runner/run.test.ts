@@ -142,3 +142,47 @@ t.test('scenario-wide faults are switched on before the guests start and off in 
   const started = trace.events.findIndex((e) => e.ev === 'guest' && e.what === 'started');
   t.ok(trace.events.findIndex((e) => e.ev === 'fault') < started, 'on before the guest starts');
 });
+
+t.test('a host that places disks elsewhere (XenAPI: xvda on IDE) gets the scenario resolved to its devices', async (t) => {
+  const unplugPlug: Step[] = [
+    { kind: 'hotplug', source: block().source, guest: 'win', action: 'unplug', device: 'vbd/51712', surprise: false },
+    { kind: 'hotplug', source: block().source, guest: 'win', action: 'plug', device: 'vbd/51712', surprise: false },
+  ];
+  const host = new FakeHost({ ideDisks: true });
+  const { trace, result } = await run(host, [install(), waitConnected(), block(1000), ...unplugPlug, waitConnected(), block(1000)]);
+  t.same(failing(result), [], JSON.stringify(result.checks.filter((c) => c.verdict === 'fail')));
+  t.ok(trace.events.some((e) => e.ev === 'log' && e.msg === 'win: on this host xvda (vbd/51712) is vbd/768'), 'the trace says where xvda went');
+  const waits = trace.events.filter((e) => e.ev === 'step.end' && e.kind === 'wait');
+  t.ok(waits.length === 2 && waits.every((e) => e.ev === 'step.end' && e.ok), 'device/vbd/51712/state waited on device/vbd/768/state');
+  const devs = trace.events.filter((e) => e.ev === 'workload').map((e) => (e as { dev: string }).dev);
+  t.same(devs, ['vbd/768', 'vbd/768'], 'workloads ran on, and are recorded against, the device the guest has');
+
+  // the same scenario on a host that does not say where it put the disks fails at the first wait
+  const mute = new FakeHost({ ideDisks: true });
+  (mute as { resolveDevice?: unknown }).resolveDevice = undefined;
+  const r2 = await run(mute, [install(), { ...waitConnected(), timeoutMs: 2000 } as Step, block(1000)]);
+  t.equal(r2.result.verdict, 'fail', 'without resolution the wait on vbd/51712 times out');
+});
+
+t.test('a host error while the host still answers fails that scenario only: the run goes on', async (t) => {
+  const host = new FakeHost({ refuseFirstWorkload: true });
+  const trace = new TraceWriter();
+  let end: RunSummary | undefined;
+  const reporter = new ReporterMultiplexer([{ onRunEnd: (s) => void (end = s) }]);
+  const steps = [install(), waitConnected(), block(500)];
+  const outcome = await runPlan({ host, plan: planOf(scenario('first', steps), scenario('second', steps)), specs, specHashes: {}, trace, reporter, ringPeriodMs: 100 });
+  t.equal(outcome.hostError, undefined, 'no host failure for the run');
+  t.equal(end!.complete, true);
+  t.equal(end!.bailOut, undefined);
+  t.same(outcome.summary.instances.map((i) => i.verdict), ['fail', 'pass'], 'the refused scenario is not ok, the next one runs and passes');
+  t.same(outcome.summary.instances[0].aborted?.code, 'FAKE_REFUSED', 'the first scenario was aborted by the refusal');
+  t.ok(trace.events.some((e) => e.ev === 'log' && /still answers: the run goes on/.test(e.msg)), 'the trace says why the run went on');
+});
+
+t.test('a host without a health check is lost after a host error (the run stops)', async (t) => {
+  const host = new FakeHost({ refuseFirstWorkload: true });
+  (host as { healthy?: unknown }).healthy = undefined;
+  const { outcome, end } = await run(host, [install(), waitConnected(), block(500)]);
+  t.equal(outcome.hostError?.code, 'FAKE_REFUSED');
+  t.match(end.bailOut, /host failure/);
+});

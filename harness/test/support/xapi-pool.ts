@@ -4,7 +4,7 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startXapiServer, type XapiTestServer } from './xapi-server';
+import { POOL_ISOS, startXapiServer, type XapiTestServer } from './xapi-server';
 import { generateHostKey, startWindowsDouble, type WindowsDouble } from './windows-double';
 import { startDom0Double, type Dom0Double } from './dom0-double';
 import { XapiHost } from '../../src/hosts/xapi/host';
@@ -132,7 +132,7 @@ export function leftovers(srv: XapiTestServer): string[] {
   for (const [ref, o] of srv.pool.objects) {
     const r = o.rec;
     if (o.cls === 'VM' && !r.is_control_domain && ref !== srv.pool.templateRef) out.push(`VM ${String(r.name_label)}`);
-    if (o.cls === 'VDI' && !['win2022 base disk', 'winpv-9.1.0.iso'].includes(String(r.name_label))) out.push(`VDI ${String(r.name_label)}`);
+    if (o.cls === 'VDI' && !['win2022 base disk', ...POOL_ISOS].includes(String(r.name_label))) out.push(`VDI ${String(r.name_label)}`);
     if ((o.cls === 'VBD' || o.cls === 'VIF') && !srv.pool.objects.has(String(r.VM))) out.push(`${o.cls} of a missing VM`);
   }
   return out;

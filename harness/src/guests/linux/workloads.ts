@@ -4,30 +4,19 @@
 // number is checked to be an integer before it is written into a script.
 import { usageError } from '../../model/errors';
 import type { BlockWorkloadStep, NetWorkloadStep } from '../../model/scenario';
+import { devidToVdev } from '../../model/vdev';
 
 function int(name: string, v: number, min = 0): number {
   if (!Number.isInteger(v) || v < min) throw usageError(`${name} must be a whole number >= ${min}, not ${v}`);
   return v;
 }
 
-/** Linux's name for a Xen vbd devid (xvd major 202: 16 disks of 16 partitions; extended ids beyond). */
+/** Linux's name for a Xen vbd devid: blkfront names xvd devices (major 202 and the extended ids)
+ *  as the scheme does; emulated hd/sd numbers it renames, so they are refused here. */
 export function devidToLinuxDisk(devid: number): string {
-  const letters = (n: number) => {
-    let s = '';
-    for (n += 1; n > 0; n = Math.floor((n - 1) / 26)) s = String.fromCharCode(97 + ((n - 1) % 26)) + s;
-    return s;
-  };
-  if (devid & (1 << 28)) {
-    const disk = (devid >> 8) & 0xfffff;
-    const part = devid & 0xff;
-    return `xvd${letters(disk)}${part || ''}`;
-  }
-  if (devid >> 8 === 202) {
-    const disk = (devid >> 4) & 0xf;
-    const part = devid & 0xf;
-    return `xvd${letters(disk)}${part || ''}`;
-  }
-  throw usageError(`vbd ${devid} is not a xvd device the Linux guest names predictably`);
+  const name = devidToVdev(devid);
+  if (!name?.startsWith('xvd')) throw usageError(`vbd ${devid} is not a xvd device the Linux guest names predictably`);
+  return name;
 }
 
 /** Centiseconds since boot (from /proc/uptime; `1` prefix keeps a leading zero from reading as octal). */

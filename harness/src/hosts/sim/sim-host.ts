@@ -11,7 +11,7 @@ import type {
 import type { BlockWorkloadStep, DeviceRef, FaultConfig, GuestShape, NetWorkloadStep, VbdShape, VifShape } from '../../model/scenario';
 import type { SpecSet, DriverName } from '../../model/spec';
 import type { TraceEventInput, TraceSink, GuestLifecycle } from '../../model/trace';
-import { hostError, WinpvError } from '../../model/errors';
+import { guestError, hostError, WinpvError } from '../../model/errors';
 import { XenbusState } from '../../model/xenbus';
 import { Hypervisor, type Domain } from '../../sim/hypervisor';
 import { Scheduler } from '../../sim/scheduler';
@@ -33,7 +33,7 @@ import { SimRingView, SimXenstoreView } from './views';
 import { SimFaultInjector } from './faults';
 
 export const SIM_CAPABILITIES: Capability[] = [
-  'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'fault-injection', 'ring-ids', 'grant-audit', 'windows-guest',
+  'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'backend-keys', 'fault-injection', 'ring-ids', 'grant-audit', 'windows-guest',
 ];
 
 export interface SimHostOptions {
@@ -185,6 +185,10 @@ export class SimHost implements HostBackend {
     });
   }
 
+  async healthy(): Promise<boolean> {
+    return this._hv !== undefined && this.sink !== undefined;
+  }
+
   async close(): Promise<void> {
     for (const g of [...this.guests.values()]) await this.destroyGuest(g.ref).catch(() => undefined);
     this._hv?.sched.stop();
@@ -320,7 +324,7 @@ export class SimHost implements HostBackend {
     const fe = g.win.frontend(w.device);
     const rec = this.ts().record(g.dom.domid, w.device);
     if (!(fe instanceof Xenvbd) || !rec || !(rec.backend instanceof Blkback)) {
-      throw hostError('SIM_NO_PV_DISK', `${g.ref.name}: ${w.device} has no PV disk (is xenvbd installed and bound?)`);
+      throw guestError('SIM_NO_PV_DISK', `${g.ref.name}: ${w.device} has no PV disk (is xenvbd installed and bound?)`);
     }
     await this.waitConnected(fe);
     const out = await runDiskspd(w, { sched: this.hv.sched, rng: g.rng, fe, disk: rec.backend.model, computerName: g.ref.name });
@@ -337,7 +341,7 @@ export class SimHost implements HostBackend {
     const fe = g.win.frontend(dev);
     const rec = this.ts().record(g.dom.domid, dev);
     if (!(fe instanceof Xenvif) || !rec || !(rec.backend instanceof Netback)) {
-      throw hostError('SIM_NO_PV_NIC', `${g.ref.name}: ${dev} has no PV network device (is xenvif installed and bound?)`);
+      throw guestError('SIM_NO_PV_NIC', `${g.ref.name}: ${dev} has no PV network device (is xenvif installed and bound?)`);
     }
     const nb = rec.backend;
     const ep: NetEndpoint = {

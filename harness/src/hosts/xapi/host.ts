@@ -17,6 +17,7 @@ import type { XapiHostConfig } from './config';
 import { sshTarget } from './config';
 import { NULL_REF, num, XapiSession } from './session';
 import { buildGuest, userdeviceOf } from './guest-build';
+import { devidToVdev, vdevToDevid } from '../../model/vdev';
 import { destroyVm } from './teardown';
 import { newRunId, OWNER_KEY, RUN_KEY, tagsFor, vmName } from './tags';
 import { Dom0Rings, Dom0Xenstore } from './dom0';
@@ -96,6 +97,11 @@ export class XapiHost implements HostBackend {
     this.session = await XapiSession.open({ url: this.cfg.url, user: this.cfg.user, password: this.cfg.password, insecure: this.cfg.insecure, transport: this.cfg.transport });
     this.onObjects = () => this.watchGuests();
     this.session.client.objects.on('finish', this.onObjects);
+  }
+
+  async healthy(): Promise<boolean> {
+    if (!this.session) return false;
+    return withTimeout(this.session.call('pool.get_all').then(() => true, () => false), 20_000, 'the pool health check').catch(() => false);
   }
 
   async close(): Promise<void> {
@@ -521,7 +527,7 @@ export class XapiHost implements HostBackend {
         const v = this.s.get(vbdRef);
         return v?.currently_attached === true && v.device ? String(v.device) : undefined;
       });
-      return `vbd/${vdevNumber(name)}` as DeviceRef;
+      return `vbd/${vdevToDevid(name) ?? name}` as DeviceRef;
     },
     attachVif: async (ref, vif: VifShape) => {
       const g = this.g(ref);
@@ -547,6 +553,26 @@ export class XapiHost implements HostBackend {
     },
   };
 
+  /** A scenario's disk n (xvd<n>) is the VM's userdevice n; XAPI's device model puts userdevice 0-3 of
+   *  an HVM guest on IDE (hda..hdd) and the rest, and every disk of a PV guest, on xvd. The VBD's
+   *  `device` field says where it went once the VM runs; before that the same rule predicts it. */
+  resolveDevice(ref: GuestRef, dev: DeviceRef): DeviceRef {
+    if (!dev.startsWith('vbd/')) return dev;
+    const vdev = devidToVdev(Number(dev.slice(4)));
+    const ud = vdev && /^(?:xvd|hd|sd)[a-z]$/.test(vdev) ? userdeviceOf(vdev) : undefined;
+    const g = this.guests.get(ref.handle);
+    const vm = g && this.vm(g);
+    if (ud === undefined || !vm) return dev;
+    const vbd = ((vm.VBDs as string[]) ?? []).map((b) => this.s.get(b)).find((b) => b && String(b.userdevice) === ud && b.type !== 'CD');
+    const placed = vbd?.device ? vdevToDevid(String(vbd.device)) : undefined;
+    if (placed !== undefined) return `vbd/${placed}`;
+    // domain_type (XAPI >= 1.13) is 'unspecified' on VMs made before it; HVM_boot_policy decided then
+    const type = String(vm.domain_type ?? 'unspecified');
+    const hvm = type === 'hvm' || (type === 'unspecified' && String(vm.HVM_boot_policy ?? '') !== '');
+    const n = Number(ud);
+    return `vbd/${hvm && n < 4 ? vdevToDevid(`hd${String.fromCharCode(97 + n)}`)! : vdevToDevid(`xvd${String.fromCharCode(97 + n)}`)!}`;
+  }
+
   private findDevice(g: XGuest, dev: DeviceRef): string {
     const vm = this.vm(g)!;
     const [kind, id] = dev.split('/') as ['vbd' | 'vif', string];
@@ -554,7 +580,7 @@ export class XapiHost implements HostBackend {
       const hit = ((vm.VIFs as string[]) ?? []).find((v) => String(this.s.get(v)?.device) === id);
       if (hit) return hit;
     } else {
-      const hit = ((vm.VBDs as string[]) ?? []).find((b) => String(vdevNumber(String(this.s.get(b)?.device ?? ''))) === id);
+      const hit = ((vm.VBDs as string[]) ?? []).find((b) => String(vdevToDevid(String(this.s.get(b)?.device ?? ''))) === id);
       if (hit) return hit;
     }
     throw hostError('XAPI_NO_DEVICE', `${g.ref.name} has no ${dev}`);
@@ -589,14 +615,6 @@ export class XapiHost implements HostBackend {
   }
 }
 
-/** Xen's vdev numbering: hd[a-d] -> 768/832/5632/5696 (+partition), xvd[a-p] -> 51712 + 16*n, larger -> extended. */
-export function vdevNumber(name: string): number {
-  const hd = /^hd([a-d])$/.exec(name);
-  if (hd) return [768, 832, 5632, 5696][hd[1]!.charCodeAt(0) - 97]!;
-  const xvd = /^xvd([a-z])$/.exec(name);
-  if (xvd) return 51712 + 16 * (xvd[1]!.charCodeAt(0) - 97);
-  return -1;
-}
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {

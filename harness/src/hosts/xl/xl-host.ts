@@ -12,7 +12,7 @@ import { LinuxConsoleAgent, type ConsoleChannel } from '../../guests/linux/conso
 import { Dom0, type Dom0Link } from './dom0';
 import { parseXlList, powerStateOf, type XlListEntry } from './parse';
 import { XlRings } from './rings';
-import { vdevToDevid } from './vdev';
+import { requireDevid } from '../../model/vdev';
 import { XlXenstore } from './xenstore';
 import { diskSpec, domainName, vifSpec, xlConfig } from './xl-config';
 
@@ -85,7 +85,7 @@ export class XlHost implements HostBackend {
   /** `xl reboot` destroys the domain and builds a new one (on_reboot="restart"). */
   readonly rebootMakesNewDomain = true;
   /** `fault-injection` covers the faults of XL_FAULTS only (`faults.supported`). */
-  capabilities: ReadonlySet<Capability> = new Set<Capability>(['hotplug', 'save-restore', 'backend-control', 'fault-injection', 'linux-guest', 'windows-guest']);
+  capabilities: ReadonlySet<Capability> = new Set<Capability>(['hotplug', 'save-restore', 'backend-control', 'backend-keys', 'fault-injection', 'linux-guest', 'windows-guest']);
   private t0 = Date.now();
   readonly clock: HostClock = { now: () => Date.now() - this.t0, sleep };
   private dom0Conn?: Dom0;
@@ -95,6 +95,8 @@ export class XlHost implements HostBackend {
   private readonly guests = new Map<string, GuestRecord>();
   private bridgeAddress = '';
   private dropped?: Error;
+  /** The connection dropped at some point of this run (teardown may have reconnected since). */
+  private droppedOnce = false;
 
   constructor(private readonly opts: XlHostOptions) {
     this.label = opts.label;
@@ -119,7 +121,10 @@ export class XlHost implements HostBackend {
   private async connect(): Promise<void> {
     const link = await this.opts.connect();
     link.onClose((err) => {
-      if (err && this.dom0Conn?.link === link) this.dropped = err instanceof WinpvError ? err : hostError('SSH_DROPPED', `connection to ${this.label} dropped: ${err.message}`);
+      if (err && this.dom0Conn?.link === link) {
+        this.dropped = err instanceof WinpvError ? err : hostError('SSH_DROPPED', `connection to ${this.label} dropped: ${err.message}`);
+        this.droppedOnce = true;
+      }
     });
     this.dom0Conn = new Dom0(link, this.label);
     this.dropped = undefined;
@@ -154,6 +159,12 @@ export class XlHost implements HostBackend {
     // Crash detection: xenstored fires @releaseDomain when a domain shuts down for any reason
     // (crash included) or dies; each event is one `xl list` compared with what the run expects.
     await this.xenstore.watch('@releaseDomain', () => this.scheduleSweep());
+  }
+
+  async healthy(): Promise<boolean> {
+    if (this.droppedOnce || this.dropped || !this.dom0Conn) return false;
+    const r = await this.dom0Conn.try(['true'], { timeoutMs: 20_000 }).catch(() => undefined);
+    return r?.code === 0;
   }
 
   async close(): Promise<void> {
@@ -216,7 +227,7 @@ export class XlHost implements HostBackend {
     const rec: GuestRecord = { ref, inst, shape, files, loops, consoleOffset, expectRunning: false, busy: 0 };
     this.guests.set(name, rec);
     // Backend overrides (e.g. max-ring-page-order 0) are written while the frontends cannot yet read them.
-    for (const vbd of shape.vbds) await this.overrideBackend(domid, `vbd/${vdevToDevid(vbd.vdev)}`, vbd.backend);
+    for (const vbd of shape.vbds) await this.overrideBackend(domid, `vbd/${requireDevid(vbd.vdev)}`, vbd.backend);
     for (const vif of shape.vifs) await this.overrideBackend(domid, `vif/${vif.devid}`, vif.backend);
     this.emit(rec, 'created');
     return ref;
@@ -442,7 +453,7 @@ export class XlHost implements HostBackend {
       rec.files.push(file);
       rec.loops.push(loop);
       await this.dom0.run(['xl', 'block-attach', rec.ref.handle, diskSpec(vbd, loop)]);
-      return `vbd/${vdevToDevid(vbd.vdev)}`;
+      return `vbd/${requireDevid(vbd.vdev)}`;
     },
     attachVif: async (guest: GuestRef, vif: VifShape): Promise<DeviceRef> => {
       const rec = this.rec(guest);
@@ -514,7 +525,7 @@ export class XlHost implements HostBackend {
       const off = async () => undefined;
       if (!guest) throw hostError('FAULT_NO_GUEST', `fault ${fault.name} needs a guest`);
       const rec = this.rec(guest);
-      const dev = fault.device ?? (rec.shape.vbds[0] ? (`vbd/${vdevToDevid(rec.shape.vbds[0].vdev)}` as DeviceRef) : undefined);
+      const dev = fault.device ?? (rec.shape.vbds[0] ? (`vbd/${requireDevid(rec.shape.vbds[0].vdev)}` as DeviceRef) : undefined);
       switch (fault.name) {
         case 'guest-crash':
           await this.crashGuest(rec, fault);

@@ -18,6 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const src = { file: 'scenarios/xapi-smoke.xml' };
+/** Catalogue scenarios not yet passing on XenAPI, with the reason. */
+const PENDING_ON_XAPI = new Set([
+  'suspend-resume-x3-under-io.xml', // guest-keys after VM.resume: the new domain's home is not followed yet
+]);
 const DRIVERS: DriverName[] = ['xenbus', 'xenvbd', 'xenvif', 'xennet'];
 
 function scenario(name: string, steps: Step[], extra: Partial<Scenario> = {}): Scenario {
@@ -95,11 +99,11 @@ t.test('install-connect and suspend-resume on the XenAPI test pool: TAP out, not
   for (const pw of [XAPI_PW, GUEST_PW, DOM0_PW]) t.notMatch(all, pw, 'no password in any report, the trace or the TAP');
 });
 
-t.test('catalogue scenarios without xvda run as they are (two-guests-traffic, vif-connect, vif-replug-x3)', async (t) => {
+t.test('the catalogue on the XenAPI test pool: every scenario the pool can run passes, the rest are skipped with the reason', async (t) => {
   const pool = await startPool({ guests: 2, dom0: true });
   t.teardown(() => pool.close());
   const repo = join(__dirname, '..', '..', '..', '..');
-  const files = ['two-guests-traffic.xml', 'vif-connect.xml', 'vif-replug-x3.xml'].map((f) => join(repo, 'scenarios', f));
+  const files = readdirSync(join(repo, 'scenarios')).filter((f) => f.endsWith('.xml') && !PENDING_ON_XAPI.has(f)).map((f) => join(repo, 'scenarios', f));
   const host = pool.host();
   const trace = new TraceWriter();
   const out = new PassThrough();
@@ -108,9 +112,18 @@ t.test('catalogue scenarios without xvda run as they are (two-guests-traffic, vi
   const outcome = await runPlan({ host, plan: plan(loadScenarios(files, repo), { seed: 11, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(out) });
   t.comment(tap);
   t.equal(outcome.hostError, undefined);
-  const ends = trace.events.filter((e) => e.ev === 'scenario.end').map((e) => `${(e as { inst: string }).inst}:${(e as { status: string }).status}`);
-  t.same(ends, ['two-guests-traffic:completed', 'vif-connect:completed', 'vif-replug-x3:completed'], 'every step of every scenario ran on the pool');
-  t.notMatch(tap, /^\s*not ok/m, 'every check of every catalogue scenario passes on the pool');
+  t.notMatch(tap, /^\s*not ok/m, 'every check of every runnable catalogue scenario passes on the pool');
+  const skipped = [...tap.matchAll(/^ok \d+ - (\S+) # SKIP (.*)$/gm)].map((m) => `${m[1]}: ${m[2]}`);
+  t.ok(skipped.every((s) => /lacks '(backend-keys|linux-guest|save-restore)'/.test(s)), `skips name the capability XenAPI lacks: ${skipped.join('; ')}`);
+  const ran = trace.events.filter((e) => e.ev === 'scenario.end').map((e) => (e as { inst: string }).inst);
+  for (const name of ['install-connect', 'vbd-connect', 'multi-disk-parallel-io', 'hot-unplug-vbd-under-io', 'upgrade-over-older', 'two-guests-traffic', 'vif-replug-x3', 'migrate-under-io']) {
+    t.ok(ran.includes(name), `${name} ran on the pool`);
+  }
+  // The scenarios name disks the Xen way (xvda = vbd/51712); XAPI put userdevice 0 of the HVM guest on
+  // IDE, so the runner resolved waits and workloads to vbd/768 and said so in the trace.
+  t.ok(trace.events.some((e) => e.ev === 'log' && /xvda \(vbd\/51712\) is vbd\/768/.test(e.msg)), 'the trace says where xvda went');
+  const blockDevs = new Set(trace.events.filter((e) => e.ev === 'workload' && e.result.kind === 'block').map((e) => (e as { dev: string }).dev));
+  t.ok(blockDevs.has('vbd/768') && !blockDevs.has('vbd/51712'), `block workloads ran on the devices the guest has: ${[...blockDevs].join(', ')}`);
   t.ok(pool.dom0!.ntttcpRuns.length >= 4, 'network workloads without a peer guest ran against ntttcp-for-linux in dom0');
   t.ok(pool.dom0!.ntttcpRuns.every((r) => /^(-r -N -m \d+,\*,127\.0\.0\.1|-s -N -m \d+,\*,127\.0\.0\.[23]) -t \d+$/.test(r)), `dom0 received from the guest at its own address, or sent to the guest's (no sync handshake): ${pool.dom0!.ntttcpRuns.join(' | ')}`);
   const nets = trace.events.filter((e) => e.ev === 'workload' && e.result.kind === 'net');

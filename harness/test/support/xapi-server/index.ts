@@ -10,7 +10,7 @@ import { FakePool, XapiFailure, type PoolOptions } from './pool';
 import { XapiApi } from './methods';
 import { formatMethodResponse, parseMethodCall, type XrValue } from './xmlrpc';
 
-export { FakePool, XapiFailure } from './pool';
+export { FakePool, XapiFailure, POOL_ISOS } from './pool';
 export type { GuestState, PoolOptions } from './pool';
 
 export interface XapiTestServer {

@@ -5,6 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import type { XrValue } from './xmlrpc';
 
+/** The driver bundle ISOs in the pool's ISO SR. */
+export const POOL_ISOS = ['winpv-9.1.0.iso', 'winpv-9.0.0.iso'];
+
 export class XapiFailure extends Error {
   constructor(readonly code: string, readonly params: string[] = []) {
     super(`${code}(${params.join(', ')})`);
@@ -68,7 +71,8 @@ export class FakePool {
     });
     this.defaultSr = this.add('SR', { name_label: 'Local storage', type: 'lvm', content_type: 'user', VDIs: [], PBDs: [], other_config: {}, physical_size: 500 * 2 ** 30, shared: false });
     this.isoSr = this.add('SR', { name_label: 'ISOs', type: 'iso', content_type: 'iso', VDIs: [], PBDs: [], other_config: {}, physical_size: 0, shared: true });
-    this.add('VDI', this.vdiRecord(this.isoSr, 'winpv-9.1.0.iso', 60 * 2 ** 20, { read_only: true, type: 'user' }));
+    // the current driver bundle and the previous one (for upgrade-over-older)
+    for (const iso of POOL_ISOS) this.add('VDI', this.vdiRecord(this.isoSr, iso, 60 * 2 ** 20, { read_only: true, type: 'user' }));
     this.networkRef = this.add('network', { name_label: 'Pool-wide network associated with eth0', bridge: 'xenbr0', VIFs: [], other_config: {} });
     this.poolRef = this.add('pool', { name_label: 'test pool', master: this.hostRefs[0]!, default_SR: this.defaultSr, other_config: {} });
     // dom0: must never be touched by a harness.
