@@ -2,12 +2,14 @@
 // dom0's toolstack, and stop exactly the QEMU that was started. OpenSSH's client is used here (it is
 // what `winpv lab ssh` hands the terminal to); the xl backend talks to the lab through remote/ssh.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { infraError } from '../model/errors';
 import { writeFileAtomic } from '../util/atomic-write';
-import { ensureImage } from './build';
+import { ensureImage, type LabImage } from './build';
+import { ensureHvmImage, INSTALL_HVM_IMAGE } from './hvm-image';
+import { DOM0_GUEST_HVM_IMAGE } from './recipe';
 import { ensureHostPackages } from './host-packages';
 import { runTool } from './proc';
 import { qemuArgv } from './qemu';
@@ -90,6 +92,7 @@ export async function labUp(o: UpOptions): Promise<LabState> {
   const port = await freePort();
   writeFileAtomic(knownHosts, `[127.0.0.1]:${port} ${hostKey}\n`);
   const argv = qemuArgv({ xen: image.xen, kernel: image.kernel, initrd: image.initrd, rootfs: image.rootfs, serialLog, pidFile, sshPort: port });
+  rmSync(serialLog, { force: true }); // the last boot's log would report this boot's milestones at once
   const qemuLog = openSync(join(o.dir, 'qemu.log'), 'w');
   const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', qemuLog, qemuLog] });
   closeSync(qemuLog);
@@ -119,6 +122,7 @@ export async function labUp(o: UpOptions): Promise<LabState> {
       const r = await runTool(sshArgv(state, ['xl', 'info'], { connectTimeout: 5 }));
       if (r.code === 0) {
         const info = parseXlInfo(r.stdout);
+        await installHvmImage(state, image, o.progress);
         state.readyAt = new Date().toISOString();
         state.bootSeconds = Math.round((Date.now() - bootStart) / 1000);
         writeState(o.dir, state);
@@ -137,6 +141,14 @@ export async function labUp(o: UpOptions): Promise<LabState> {
     await labDown({ dir: o.dir, progress: () => undefined });
     throw e;
   }
+}
+
+/** Puts the HVM Linux guest's boot disk into dom0 (lab/hvm-image.ts). */
+async function installHvmImage(state: LabState, image: LabImage, progress: (msg: string) => void): Promise<void> {
+  const gz = await ensureHvmImage(image, progress);
+  const r = await runTool(sshArgv(state, [INSTALL_HVM_IMAGE]), { input: readFileSync(gz) });
+  if (r.code !== 0) throw infraError('LAB_HVM_IMAGE', `could not copy the HVM Linux guest disk into dom0: ${r.stderr.trim()}`);
+  progress(`  HVM Linux guest disk in dom0 at ${DOM0_GUEST_HVM_IMAGE}`);
 }
 
 function tail(file: string, lines: number): string {

@@ -11,7 +11,7 @@ export interface RunResult {
 /** Runs argv to completion; onLine sees each stdout line as it arrives. Never throws for a non-zero exit. */
 export function runTool(
   argv: readonly string[],
-  opts: { env?: NodeJS.ProcessEnv; input?: string; onLine?: (line: string) => void; signal?: AbortSignal } = {},
+  opts: { env?: NodeJS.ProcessEnv; input?: string | Buffer; onLine?: (line: string) => void; signal?: AbortSignal } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const so: SpawnOptions = { env: opts.env ?? process.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], signal: opts.signal };

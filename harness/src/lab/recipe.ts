@@ -29,12 +29,19 @@ export const HOST_PACKAGES: readonly { pkg: string; cmd: string }[] = [
   { pkg: 'openssh-client', cmd: 'ssh-keygen' },
   { pkg: 'e2fsprogs', cmd: 'mke2fs' },
   { pkg: 'zstd', cmd: 'zstd' },
+  // the HVM Linux guest's boot disk (lab/hvm-image.ts): FAT without a mount, syslinux's boot sector
+  { pkg: 'dosfstools', cmd: 'mkfs.vfat' },
+  { pkg: 'mtools', cmd: 'mcopy' },
+  { pkg: 'syslinux', cmd: 'syslinux' },
 ];
 
 /** Where the lab keeps things inside dom0. */
 export const DOM0_LAB_DIR = '/var/lib/winpv-lab';
 export const DOM0_GUEST_KERNEL = `${DOM0_LAB_DIR}/guest/vmlinuz`;
 export const DOM0_GUEST_INITRD = `${DOM0_LAB_DIR}/guest/initrd-pv.img`;
+/** The HVM Linux guest's boot disk, put into dom0 at every `lab up` (lab/hvm-image.ts): a user-style
+ *  disk image for `<guest os="linux" image="...">`, with the same console agent as the PV guest. */
+export const DOM0_GUEST_HVM_IMAGE = `${DOM0_LAB_DIR}/guest/linux-hvm.img`;
 /** Guest disks and configs the xl backend creates (removed with their domain). */
 export const DOM0_RUN_DIR = `${DOM0_LAB_DIR}/run`;
 

@@ -205,7 +205,9 @@ export class XlHost implements HostBackend {
     const disks: Record<string, string> = {};
     for (const [i, vbd] of shape.vbds.entries()) {
       if (i === 0 && shape.image) {
-        disks[vbd.vdev] = shape.image;
+        const loop = await this.imageLoop(shape.image);
+        loops.push(loop);
+        disks[vbd.vdev] = loop;
         continue;
       }
       const { file, loop } = await this.makeDisk(name, vbd);
@@ -241,6 +243,16 @@ export class XlHost implements HostBackend {
     const loop = (await this.dom0.run(['losetup', '--find', '--show', file])).trim();
     if (!/^\/dev\/loop\d+$/.test(loop)) throw hostError('XL_LOOP', `losetup gave no loop device for ${file}: ${loop}`);
     return { file, loop };
+  }
+
+  /** A user-supplied disk image (a path in dom0) behind a loop device, for the reason above. The
+   *  guest writes to the image itself: give it a copy you can lose. */
+  private async imageLoop(image: string): Promise<string> {
+    const there = await this.dom0.try(['test', '-f', image, '-a', '-r', image]);
+    if (there.code !== 0) throw hostError('XL_NO_IMAGE', `guest image ${image} is not a readable file in dom0 of ${this.label} (copy it there first)`);
+    const loop = (await this.dom0.run(['losetup', '--find', '--show', '--', image])).trim();
+    if (!/^\/dev\/loop\d+$/.test(loop)) throw hostError('XL_LOOP', `losetup gave no loop device for ${image}: ${loop}`);
+    return loop;
   }
 
   private async overrideBackend(domid: number, dev: string, keys: Record<string, string>): Promise<void> {
@@ -375,8 +387,9 @@ export class XlHost implements HostBackend {
 
   agent(guest: GuestRef): GuestAgent {
     const rec = this.rec(guest);
-    if (rec.shape.os !== 'linux' || rec.shape.image) {
-      throw new WinpvError('host', 'NOT_SUPPORTED', `guest ${guest.name}: the xl backend drives the lab's Linux reference guest; a Windows guest agent for xl hosts is not built yet`);
+    // Linux guests, PV or HVM from an image (the lab's HVM Linux disk), run the lab's console agent.
+    if (rec.shape.os !== 'linux') {
+      throw new WinpvError('host', 'NOT_SUPPORTED', `guest ${guest.name}: the xl backend drives Linux guests running the lab's console agent; a Windows guest agent for xl hosts is not built yet`);
     }
     if (!rec.agent) {
       const linux = this.linuxAgent(rec);
@@ -536,12 +549,12 @@ export class XlHost implements HostBackend {
   /** The guest-crash fault: the guest's own kernel panics and crash detection (the @releaseDomain
    *  sweep) reports it. With the console free the Linux agent writes `c` to /proc/sysrq-trigger;
    *  while a command runs (the console reads the next line only after it) `xl sysrq c` asks the guest
-   *  kernel through xenstore's control/sysrq. Only a guest with no agent (an HVM user image) is
+   *  kernel through xenstore's control/sysrq. Only a guest with no agent (a Windows image) is
    *  destroyed instead, and the trace says so. A running guest is waited for until it is seen down. */
   private async crashGuest(rec: GuestRecord, fault: FaultConfig): Promise<void> {
     const say = (how: string) => this.trace?.emit({ ev: 'fault', inst: rec.inst, name: fault.name, on: true, detail: { how } });
     const running = rec.expectRunning;
-    if (rec.shape.os !== 'linux' || rec.shape.image) {
+    if (rec.shape.os !== 'linux') {
       say('xl destroy: the guest has no agent to panic its kernel (fallback)');
       await this.dom0.run(['xl', 'destroy', rec.ref.handle]);
     } else if (await this.linuxAgent(rec).panic()) {

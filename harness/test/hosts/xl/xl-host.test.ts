@@ -81,6 +81,22 @@ t.test('a Windows (HVM image) guest has no Linux agent', async (t) => {
   t.throws(() => host.agent(g), { code: 'NOT_SUPPORTED' });
 });
 
+t.test('an HVM guest from a user image: the image goes behind a loop device (released at destroy, the file kept); a Linux image gets the console agent', async (t) => {
+  const { fake, host } = await open();
+  const g = await host.createGuest({ ...shape, image: '/var/lib/winpv-lab/guest/linux-hvm.img' }, 'hvm');
+  const cfg = fake.files.get(`/var/lib/winpv/run/${g.handle}.cfg`)!;
+  t.match(cfg, /^type = "hvm"$/m);
+  t.match(cfg, /vdev=xvda,access=rw,target=\/dev\/loop0"/, 'the boot disk is the image through a loop device');
+  t.equal(fake.loops.get('/dev/loop0'), '/var/lib/winpv-lab/guest/linux-hvm.img');
+  t.ok(host.agent(g), 'a Linux HVM guest runs the console agent');
+  await host.destroyGuest(g);
+  t.equal(fake.loops.size, 0, 'loop released');
+  t.notOk(fake.lines.some((l) => l.startsWith('rm ') && l.includes('linux-hvm.img')), 'the user image itself is not removed');
+  const orig = fake.exec.bind(fake);
+  fake.exec = async (argv) => (argv[0] === 'test' && argv.includes('/nope.img') ? { code: 1, stdout: '', stderr: '' } : orig(argv));
+  await t.rejects(host.createGuest({ ...shape, image: '/nope.img' }, 'x'), { code: 'XL_NO_IMAGE', message: /\/nope.img is not a readable file in dom0/ });
+});
+
 t.test('the final blkback counters go into the trace when a guest is destroyed', async (t) => {
   const { fake, host, events } = await open();
   fake.other = (a) => (a[0] === 'grep' && a[3]?.includes('/vbd-') ? { code: 0, stdout: `${a[3]}/rd_req:3\n${a[3]}/wr_req:512\n`, stderr: '' } : { code: 1, stdout: '', stderr: '' });
