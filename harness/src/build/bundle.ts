@@ -5,9 +5,7 @@ import { cp, mkdtemp, readFile, rm, writeFile, mkdir, rename } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUNDLE_MANIFEST_SCHEMA, type BundleDriver, type BundleManifest } from '../model/bundle';
-import { hostError } from '../model/errors';
-import { checkManifestFiles, describeFiles, MANIFEST_NAME, openBundle, writeZip } from '../inf/index';
-import { runTool } from './tool';
+import { checkManifestFiles, describeFiles, isoVolumeId, MANIFEST_NAME, openBundle, writeIsoImage, writeZip } from '../inf/index';
 import type { VerifyReport } from './verify';
 
 export interface BundleOutput {
@@ -42,7 +40,7 @@ export async function manifestFor(root: string, report: VerifyReport, now = new 
 }
 
 /** ISO 9660 volume identifiers are at most 32 d-characters. */
-export const volumeId = (version: string) => `WINPV_${version.replace(/[^0-9A-Za-z]/g, '_')}`.toUpperCase().slice(0, 32);
+export const volumeId = isoVolumeId;
 
 export async function writeBundle(root: string, outDir: string, report: VerifyReport): Promise<BundleOutput> {
   const manifest = await manifestFor(root, report);
@@ -56,11 +54,7 @@ export async function writeBundle(root: string, outDir: string, report: VerifyRe
     const base = join(outDir, `winpv-drivers-${manifest.version}`);
 
     const isoTmp = `${base}.iso.tmp`;
-    const r = await runTool('xorriso', ['-as', 'mkisofs', '-quiet', '-J', '-joliet-long', '-R', '-V', volumeId(manifest.version), '-o', isoTmp, stage]);
-    if (r.code !== 0) {
-      await rm(isoTmp, { force: true });
-      throw hostError('XORRISO_FAILED', `xorriso could not write the ISO: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`);
-    }
+    await writeIsoImage(stage, isoTmp, manifest.version);
     await rename(isoTmp, `${base}.iso`);
 
     const entries = [...manifest.files.map((f) => f.path), MANIFEST_NAME];

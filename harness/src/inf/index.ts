@@ -22,6 +22,7 @@ export { renderInf, renderHardwareIds, classGuidOf } from './render';
 export type { RenderOptions } from './render';
 export { openBundle, readManifest, validateManifest, listFiles, describeFiles, sha256File, checkManifestFiles, MANIFEST_NAME } from './bundle';
 export type { OpenedBundle, BundleManifest, BundleFile, BundleDriver } from './bundle';
+export { writeIsoImage, isoVolumeId } from './iso';
 export { readPackageSet } from './package-set';
 export type { PackageInf } from './package-set';
 export { writeZip, readZip, extractZip, crc32, ZipFormatError } from './zip';

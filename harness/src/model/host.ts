@@ -72,6 +72,12 @@ export interface DriverBundle {
   verifier?: boolean;
   /** Install with the vendor's installer (the .msi at the bundle's root) instead of pnputil. */
   installer?: boolean;
+  /** What `location` was opened from (an ISO bundle is handed to a guest as that ISO, unchanged). */
+  source?: { path: string; kind: 'dir' | 'iso' | 'zip' };
+  /** Registers the removal of what delivering the bundle put on the host (an uploaded ISO): it
+   *  runs when the step's bundle is cleaned up, whatever happened. Without it the agent removes
+   *  such things itself at the end of the install. */
+  onCleanup?(label: string, undo: () => Promise<void>): void;
 }
 
 export interface BoundDriver {

@@ -28,7 +28,7 @@ export const openDriverBundle: BundleOpener = async (path, drivers) => {
     await opened.cleanup();
     throw new StepFailure('BUNDLE_INCOMPLETE', `${path}: the bundle has no ${missing.join(', ')}`);
   }
-  return { bundle: { location: opened.dir, version: opened.manifest.version, drivers }, cleanup: () => opened.cleanup() };
+  return { bundle: { location: opened.dir, version: opened.manifest.version, drivers, source: opened.source }, cleanup: () => opened.cleanup() };
 };
 
 export async function resolveBundle(spec: string, drivers: DriverName[], scenarioFile: string, open: BundleOpener = openDriverBundle): Promise<ResolvedBundle> {

@@ -137,7 +137,10 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
       const drivers = (step.drivers ?? ctx.scenario.drivers) as DriverName[];
       const { bundle, cleanup } = await resolveBundle(step.bundle, drivers, ctx.scenario.source.file, ctx.openBundle);
       block.defer(`bundle ${step.bundle}`, cleanup);
-      await host.agent(g).installDrivers({ ...bundle, ...(step.verifier ? { verifier: true } : {}), ...(step.method === 'installer' ? { installer: true } : {}) });
+      await host.agent(g).installDrivers({
+        ...bundle, ...(step.verifier ? { verifier: true } : {}), ...(step.method === 'installer' ? { installer: true } : {}),
+        onCleanup: (label, undo) => block.defer(label, undo),
+      });
       if (step.reboot) await reboot(ctx, step.guest);
       const st = await host.agent(guestOf(ctx, step.guest)).driverStatus();
       ctx.sink.emit({

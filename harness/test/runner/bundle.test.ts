@@ -22,7 +22,7 @@ t.test('a bundle directory is read through its manifest, relative to the scenari
   };
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
   const r = await resolveBundle('drivers', ['xenbus'], join(root, 'scenario.xml'));
-  t.same(r.bundle, { location: dir, version: '9.2.0.7', drivers: ['xenbus'] });
+  t.same(r.bundle, { location: dir, version: '9.2.0.7', drivers: ['xenbus'], source: { path: dir, kind: 'dir' } }, 'what it was opened from goes along (an ISO is handed to a guest as it is)');
   await r.cleanup();
   await t.rejects(resolveBundle('drivers', ['xenbus', 'xenvbd'], join(root, 'scenario.xml')), { code: 'BUNDLE_INCOMPLETE' });
   mkdirSync(join(root, 'bare'));

@@ -1,7 +1,8 @@
 // A pool without a pool: the XAPI test server plus Windows guest doubles over real SSH, wired so that
 // a VM the server boots is answered by one double (its IP), and the double's driver store decides the
 // PV driver version the guest metrics report.
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { POOL_ISOS, startXapiServer, type XapiTestServer } from './xapi-server';
@@ -13,6 +14,8 @@ import { Secret } from '../../src/model/secret';
 import type { TraceEvent, TraceEventInput, TraceSink } from '../../src/model/trace';
 import type { GuestShape } from '../../src/model/scenario';
 import type { DriverName } from '../../src/model/spec';
+import { BUNDLE_MANIFEST_SCHEMA } from '../../src/model/bundle';
+import { describeFiles } from '../../src/inf/index';
 
 export { rejects } from './errors';
 
@@ -75,12 +78,20 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       d.state.verifier = [];
     },
   });
+  const discs = new Map<string, Map<string, Buffer>>();
   // A destroyed VM frees its double for the next guest.
   srv.pool.listeners.add((cls, op, ref, rec) => {
     if (cls === 'VM' && op === 'del') byVm.delete(ref);
     // The pool's bundle ISOs (winpv-<version>.iso) hold one folder per driver.
     if (cls === 'VBD' && rec && rec.type === 'CD') {
       const d = byVm.get(String(rec.VM));
+      // an ISO uploaded by the run (PUT /import_raw_vdi): the guest sees what the image holds
+      const uploaded = rec.empty ? undefined : srv.pool.content.get(String(rec.VDI));
+      if (uploaded) {
+        if (!discs.has(String(rec.VDI))) discs.set(String(rec.VDI), discFiles(uploaded));
+        d?.insertDisc(discs.get(String(rec.VDI))!);
+        return;
+      }
       const iso = rec.empty ? undefined : srv.pool.objects.get(String(rec.VDI))?.rec;
       const version = /^winpv-(.+)\.iso$/.exec(String(iso?.name_label ?? ''))?.[1];
       // ... and the vendor's installer at the root (an MSI is an OLE compound file)
@@ -115,6 +126,28 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
   };
 }
 
+/** The files of an ISO image (read with xorriso, as a Windows guest would see the disc). */
+export function discFiles(iso: Buffer): Map<string, Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-disc-'));
+  try {
+    writeFileSync(join(dir, 'disc.iso'), iso);
+    execFileSync('xorriso', ['-osirrox', 'on', '-indev', join(dir, 'disc.iso'), '-extract', '/', join(dir, 'root')], { stdio: 'ignore' });
+    const out = new Map<string, Buffer>();
+    const walk = (rel: string) => {
+      for (const e of readdirSync(join(dir, 'root', rel), { withFileTypes: true })) {
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) walk(r);
+        else out.set(r.split('/').join('\\'), readFileSync(join(dir, 'root', r)));
+      }
+    };
+    walk('');
+    return out;
+  } finally {
+    execFileSync('chmod', ['-R', 'u+w', dir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function infText(d: string, version: string): string {
   return `[Version]\r\nSignature="$Windows NT$"\r\nClass=System\r\nProvider=%Vendor%\r\nDriverVer=09/21/2026,${version}\r\nCatalogFile=${d}.cat\r\n\r\n[Strings]\r\nVendor="Xen Project"\r\n`;
 }
@@ -128,6 +161,25 @@ export function makeBundle(version: string, build: number, drivers: DriverName[]
     writeFileSync(join(dir, d, `${d}.sys`), Buffer.from('MZ\x90\x00test driver image'));
     writeFileSync(join(dir, d, `${d}.cat`), Buffer.from('0\x82catalog'));
   }
+  return dir;
+}
+
+/** A bundle as `winpv package bundle` lays one out: each driver's package in `<driver>/x64/`, a manifest naming them. */
+export async function nestedBundle(version: string, drivers: DriverName[] = ['xenbus', 'xenvif', 'xennet', 'xenvbd']): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-nested-'));
+  for (const d of drivers) {
+    mkdirSync(join(dir, d, 'x64'), { recursive: true });
+    writeFileSync(join(dir, d, 'x64', `${d}.inf`), `[Version]\r\nSignature="$Windows NT$"\r\nClass=System\r\nProvider=%Vendor%\r\nDriverVer=09/21/2026,${version}\r\nCatalogFile=${d}.cat\r\n\r\n[Strings]\r\nVendor="Xen Project"\r\n`);
+    writeFileSync(join(dir, d, 'x64', `${d}.sys`), Buffer.from(`MZ\x90\x00${d} image`));
+    writeFileSync(join(dir, d, 'x64', `${d}.cat`), Buffer.from('0\x82catalog'));
+  }
+  writeFileSync(join(dir, 'README.txt'), 'not part of any driver package\n');
+  const manifest = {
+    schema: BUNDLE_MANIFEST_SCHEMA, version, signMode: 'TestSign', createdAt: '2026-11-24T06:00:00Z',
+    drivers: drivers.map((d) => ({ name: d, version, dir: `${d}/x64`, inf: `${d}/x64/${d}.inf` })),
+    files: await describeFiles(dir),
+  };
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return dir;
 }
 

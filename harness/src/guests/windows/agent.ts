@@ -1,7 +1,8 @@
 // The Windows guest agent: PowerShell over OpenSSH. Installs driver packages with pnputil (the
 // scenario's reboot step finishes the install), reads what Windows bound (Get-PnpDevice and pnputil /enum-devices), runs
 // diskspd and NTttcp and parses their XML with the workloads parsers.
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BoundDriver, DriverBundle, DriverStatus, GuestAgent } from '../../model/host';
 import type { BlockWorkloadStep, DeviceRef, NetWorkloadStep } from '../../model/scenario';
@@ -13,6 +14,8 @@ import { parseDiskspdXml } from '../../workloads/diskspd';
 import { parseNtttcpXml } from '../../workloads/ntttcp';
 import { guestError, runPs, runPsJson } from './powershell';
 import { installedDriver, parseAddDriver, parseEnumDevices } from './pnputil';
+import { writeIsoImage } from '../../inf/iso';
+import { bundleLayout, type BundleLayout } from './bundle-layout';
 import { discInstaller, enableVerifier, localInstaller, runInstaller, verifiedDrivers } from './installer';
 
 /** What the agent needs from the host it runs on. */
@@ -28,6 +31,9 @@ export interface WindowsGuestLink {
   };
   /** Insert a bundle ISO (by name, from the host's ISO SR) into the guest's CD drive. */
   insertIso?(name: string): Promise<void>;
+  /** Put a local ISO on the host and into the guest's CD drive (XenAPI: an ISO VDI); `remove` ejects
+   *  and deletes it. Hosts without it get local bundles copied into the guest over SFTP. */
+  deliverIso?(isoPath: string, version: string): Promise<{ name: string; remove(): Promise<void> } | undefined>;
   /** XENVBD target id of a disk, when the host can read it from xenstore. */
   vbdTarget?(dev: DeviceRef): Promise<number | undefined>;
   log?(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
@@ -49,14 +55,34 @@ export class WindowsAgent implements GuestAgent {
   // ----------------------------------------------------------------------------------- drivers
 
   async installDrivers(bundle: DriverBundle): Promise<void> {
+    try {
+      await this.install(bundle);
+    } finally {
+      // discs nobody registered a cleanup for go when the install is over, whatever happened
+      const failures: Error[] = [];
+      for (const d of this.discs.splice(0)) await d.remove().catch((e: Error) => failures.push(e));
+      if (failures.length) this.link.log?.('error', `${this.link.name}: removing the bundle disc failed: ${failures.map((e) => e.message).join('; ')}`);
+    }
+  }
+
+  /** Bundle discs delivered without an `onCleanup` from the caller. */
+  private readonly discs: { remove(): Promise<void> }[] = [];
+
+  private async install(bundle: DriverBundle): Promise<void> {
     const ssh = await this.ssh();
     const iso = isoName(bundle);
-    const staged = iso ? await this.mount(ssh, bundle, iso) : await this.stage(ssh, bundle, `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`);
+    const local = iso ? undefined : await bundleLayout(bundle.location, bundle.drivers);
+    let staged: { root: string; infs: Map<DriverName, string>; fromDisc: boolean };
+    if (iso) staged = { ...(await this.mount(ssh, iso, new Map(bundle.drivers.map((d) => [d, `${d}/${d}.inf`])))), fromDisc: true };
+    else {
+      const disc = this.link.deliverIso ? await this.deliverAsDisc(ssh, bundle, local!) : undefined;
+      staged = disc ? { ...disc, fromDisc: true } : { ...(await this.stage(ssh, bundle, local!, `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`)), fromDisc: false };
+    }
     const infs = staged.infs;
     let reboot = false;
     if (bundle.installer) {
       let msi: string;
-      if (iso) msi = await discInstaller(ssh, this.link.name, staged.root);
+      if (staged.fromDisc) msi = await discInstaller(ssh, this.link.name, staged.root);
       else {
         const name = localInstaller(bundle.location);
         msi = `${staged.root}\\${name}`;
@@ -94,36 +120,47 @@ export class WindowsAgent implements GuestAgent {
   /** Driver Verifier was switched on by an install: driverStatus reports what it checks. */
   private verifierAsked = false;
 
-  /** Copies the bundle (one folder per driver with .inf/.sys/.cat) into the guest; returns each driver's INF path there. */
-  private async stage(ssh: SshConnection, bundle: DriverBundle, dest: string): Promise<{ root: string; infs: Map<DriverName, string> }> {
-    const infs = new Map<DriverName, string>();
-    const files: { local: string; remote: string }[] = [];
-    for (const drv of bundle.drivers) {
-      const dir = join(bundle.location, drv);
-      let names: string[];
-      try {
-        names = readdirSync(dir).filter((n) => statSync(join(dir, n)).isFile());
-      } catch {
-        throw inputError('BUNDLE_DRIVER_MISSING', `the bundle has no folder for ${drv}`, [], { file: dir });
-      }
-      const inf = names.find((n) => n.toLowerCase() === `${drv}.inf`) ?? names.find((n) => n.toLowerCase().endsWith('.inf'));
-      if (!inf) throw inputError('BUNDLE_NO_INF', `the bundle's ${drv} folder has no .inf`, [], { file: dir });
-      for (const n of names) files.push({ local: join(dir, n), remote: `${dest}\\${drv}\\${n}` });
-      infs.set(drv, `${dest}\\${drv}\\${inf}`);
-    }
+  /** Copies the drivers' files into the guest, keeping the bundle's folders; returns each driver's INF path there. */
+  private async stage(ssh: SshConnection, bundle: DriverBundle, layout: BundleLayout, dest: string): Promise<{ root: string; infs: Map<DriverName, string> }> {
+    const files = layout.files.map((f) => ({ local: join(bundle.location, ...f.split('/')), remote: `${dest}\\${winPath(f)}` }));
     const dirs = [...new Set(files.map((f) => f.remote.slice(0, f.remote.lastIndexOf('\\'))))];
     await runPs(ssh, 'mkdir', { dirs }, `foreach ($d in $p.dirs) { New-Item -ItemType Directory -Force -Path $d | Out-Null }`);
     for (const f of files) await ssh.putFile(f.local, f.remote.replace(/\\/g, '/'));
-    return { root: dest, infs };
+    return { root: dest, infs: new Map([...layout.infs].map(([d, inf]) => [d, `${dest}\\${winPath(inf)}`])) };
   }
 
-  /** The bundle as an ISO in the guest's CD drive: one folder per driver at the root of the disc. */
-  private async mount(ssh: SshConnection, bundle: DriverBundle, iso: string): Promise<{ root: string; infs: Map<DriverName, string> }> {
-    if (!this.link.insertIso) throw guestError('BUNDLE_ISO_UNSUPPORTED', `${this.link.name}: this host cannot insert ISO ${iso}`);
-    await this.link.insertIso(iso);
+  /** A local bundle as a disc: the bundle's own ISO, or one written from its directory, handed to the
+   *  host (an ISO VDI in the guest's CD drive) and installed from there. */
+  private async deliverAsDisc(ssh: SshConnection, bundle: DriverBundle, layout: BundleLayout): Promise<{ root: string; infs: Map<DriverName, string> } | undefined> {
+    const made = bundle.source?.kind === 'iso' ? undefined : await mkdtemp(join(tmpdir(), 'winpv-disc-'));
+    let disc: { name: string; remove(): Promise<void> } | undefined;
+    try {
+      const isoPath = made ? join(made, `winpv-${safeSegment(bundle.version)}.iso`) : bundle.source!.path;
+      if (made) await writeIsoImage(bundle.location, isoPath, bundle.version);
+      disc = await this.link.deliverIso!(isoPath, bundle.version);
+    } finally {
+      if (made) await rm(made, { recursive: true, force: true });
+    }
+    if (!disc) {
+      this.link.log?.('info', `${this.link.name}: the host has no place for a bundle disc; copying the bundle into the guest instead`);
+      return undefined;
+    }
+    const d = disc;
+    // pnputil copies the packages into the driver store, so the disc is only needed for the install
+    if (bundle.onCleanup) bundle.onCleanup(`bundle disc ${d.name}`, () => d.remove());
+    else this.discs.push(d);
+    return this.mount(ssh, d.name, layout.infs, { inserted: true });
+  }
+
+  /** The bundle ISO in the guest's CD drive; returns the drive's root and each driver's INF on it. */
+  private async mount(ssh: SshConnection, iso: string, infs: Map<DriverName, string>, o: { inserted?: boolean } = {}): Promise<{ root: string; infs: Map<DriverName, string> }> {
+    if (!o.inserted) {
+      if (!this.link.insertIso) throw guestError('BUNDLE_ISO_UNSUPPORTED', `${this.link.name}: this host cannot insert ISO ${iso}`);
+      await this.link.insertIso(iso);
+    }
     const cd = await runPsJson<{ Letter: string }>(ssh, 'cd-drive', {}, CD_SCRIPT);
     if (!/^[A-Z]$/.test(cd.Letter)) throw guestError('GUEST_OUTPUT', `${this.link.name}: no CD drive letter for ${iso}`);
-    return { root: `${cd.Letter}:`, infs: new Map(bundle.drivers.map((d) => [d, `${cd.Letter}:\\${d}\\${d}.inf`])) };
+    return { root: `${cd.Letter}:`, infs: new Map([...infs].map(([d, inf]) => [d, `${cd.Letter}:\\${winPath(inf)}`])) };
   }
 
   async driverStatus(): Promise<DriverStatus> {
@@ -229,6 +266,8 @@ function isoName(b: DriverBundle): string | undefined {
   const m = /^builtin:(\d+(?:\.\d+){1,3})$/.exec(b.location);
   return m ? `winpv-${m[1]}.iso` : undefined;
 }
+
+const winPath = (rel: string) => rel.split('/').join('\\');
 
 function safeSegment(s: string): string {
   if (!/^[A-Za-z0-9._-]+$/.test(s)) throw inputError('BUNDLE_VERSION', `bundle version '${s}' is not a safe folder name`);

@@ -24,6 +24,7 @@ import { newRunId, OWNER_KEY, RUN_KEY, tagsFor, vmName } from './tags';
 import { Dom0Rings, Dom0Xenstore } from './dom0';
 import { shapeKey, SpareGuests, taggedSnapshot } from './spares';
 import { collectCrashDump } from './crash-dump';
+import { uploadDisc, writableIsoSrs, type IsoDisc } from './iso-disc';
 
 interface XGuest {
   ref: GuestRef;
@@ -452,6 +453,7 @@ export class XapiHost implements HostBackend {
       address: async () => this.ipOf(g) ?? (await this.s.waitFor(`${g.ref.name}'s IP`, this.cfg.timeouts.bootMs, () => this.ipOf(g))),
       vbdTarget: (dev) => this.vbdTarget(g, dev),
       insertIso: (name) => this.insertIso(g.ref, name),
+      deliverIso: (iso, version) => this.deliverDisc(g, iso, version),
       dom0Ntttcp: this.cfg.dom0 ? { address: async () => this.dom0Address(), run: (role, o) => this.dom0Ntttcp(role, o) } : undefined,
       log: (level, msg) => this.trace?.emit({ ev: 'log', inst: g.inst, level, msg }),
     });
@@ -737,6 +739,22 @@ export class XapiHost implements HostBackend {
       await this.dom0Xs.write(`/local/domain/0/backend/${kind}/${ref.domid}/${devid}/state`, String(state));
     },
   };
+
+  /** A local bundle's ISO as a VDI of a writable ISO SR in the guest's CD drive (iso-disc.ts says
+   *  why that way); undefined when the pool has no such SR (the agent then copies the bundle over SFTP). */
+  private async deliverDisc(g: XGuest, isoPath: string, version: string): Promise<IsoDisc | undefined> {
+    const vm = this.vm(g)!;
+    const [sr] = writableIsoSrs(this.s, { named: this.cfg.isoSr, host: vm.resident_on as string });
+    if (!sr) {
+      if (this.cfg.isoSr) throw hostError('XAPI_NO_ISO_SR', `no ISO SR '${this.cfg.isoSr}' on the pool for the bundle ISO`);
+      return undefined;
+    }
+    const cd = ((vm.VBDs as string[]) ?? []).map((b) => this.s.get(b)).find((b) => b?.type === 'CD');
+    if (!cd) throw hostError('XAPI_NO_CD', `${g.ref.name} has no CD drive for the bundle ISO`);
+    const disc = await uploadDisc(this.s, { sr, cd, isoPath, runId: this.runId, owner: g.owner, version });
+    this.trace?.emit({ ev: 'log', inst: g.inst, level: 'info', msg: `bundle ${version} uploaded as ISO VDI ${disc.name} into SR '${String(sr.name_label)}' and inserted into ${g.ref.name}'s CD drive` });
+    return disc;
+  }
 
   /** For `winpv run`'s install step on this host: insert a bundle ISO from the ISO SR into the guest's CD drive. */
   async insertIso(ref: GuestRef, isoName: string): Promise<void> {

@@ -7,7 +7,7 @@ import { isWinpvError } from '../../model/errors';
 const gone = (e: unknown) => isWinpvError(e) && (e.code === 'XAPI_HANDLE_INVALID' || e.code === 'XAPI_UUID_INVALID');
 
 /** Run a call whose target may already be gone (destroy is idempotent). */
-async function ignoringGone(fn: () => Promise<unknown>): Promise<void> {
+export async function ignoringGone(fn: () => Promise<unknown>): Promise<void> {
   try {
     await fn();
   } catch (e) {

@@ -45,6 +45,9 @@ declare module 'xen-api' {
     getObjectByRef(ref: string, defaultValue?: unknown): XapiRecord | undefined;
     getRecord(type: string, ref: string): Promise<XapiRecord>;
     getAllRecords(type: string): Promise<XapiRecord[]>;
+    /** HTTP PUT of a body to a XAPI handler (`/import_raw_vdi`) with the session id in the query,
+     *  watched through a task it creates; resolves with the task's result. */
+    putResource(body: NodeJS.ReadableStream & { length?: number }, pathname: string, opts?: { host?: XapiRecord; query?: Record<string, string>; task?: boolean | string }): Promise<unknown>;
   }
 
   export interface XapiErrorLike extends Error {

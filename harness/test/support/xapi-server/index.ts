@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { FakePool, XapiFailure, type PoolOptions } from './pool';
 import { XapiApi } from './methods';
 import { formatMethodResponse, parseMethodCall, type XrValue } from './xmlrpc';
+import { importRawVdi } from './http-import';
 
 export { FakePool, XapiFailure, POOL_ISOS } from './pool';
 export type { GuestState, PoolOptions } from './pool';
@@ -33,8 +34,12 @@ export async function startXapiServer(opts: PoolOptions & { tls?: boolean; jsonR
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
       const path = (req.url ?? '/').split('?')[0];
+      if (req.method === 'PUT' && path === '/import_raw_vdi') {
+        importRawVdi(pool, new URL(req.url ?? '/', 'http://x').searchParams, Buffer.concat(chunks), res);
+        return;
+      }
+      const body = Buffer.concat(chunks).toString('utf8');
       if (req.method !== 'POST') {
         res.writeHead(405).end();
         return;

@@ -103,6 +103,18 @@ export class XapiApi {
     return task;
   }
 
+  /** VDI.create in an ISO SR, as sm's ISOSR does it: a file named by sm_config.path (an .iso or .img
+   *  name of [a-z0-9.-], any case) of virtual_size bytes in the SR's directory, writable until scanned. */
+  private createIsoVdi(r: Rec): string {
+    const sm = (r.sm_config as Rec | undefined) ?? {};
+    const path = sm.path === undefined ? `${randomUUID()}.img` : str(sm.path);
+    if (!/^[a-z0-9.-]+\.(iso|img)$/i.test(path)) throw new XapiFailure('SR_BACKEND_FAILURE_78', ['', `VDI Creation failed [opterr=Invalid path "${path}"]`, '']);
+    if (this.pool.all('VDI').some(([, v]) => v.SR === r.SR && v.location === path)) throw new XapiFailure('SR_BACKEND_FAILURE_79', ['', 'VDI already exists', '']);
+    return this.pool.add('VDI', this.pool.vdiRecord(str(r.SR), str(r.name_label), num(r.virtual_size), {
+      name_description: str(r.name_description), type: 'user', read_only: false, location: path, other_config: (r.other_config as Rec) ?? {}, sm_config: { ...sm, path, created: '20261124T06:00:00Z' },
+    }));
+  }
+
   /** get_all_records, get_record, get_by_uuid, get_by_name_label, get_<field>, set_<field>, add_to_/remove_from_<map>. */
   private generic(method: string, args: XrValue[]): XrValue {
     const dot = method.indexOf('.');
@@ -276,9 +288,11 @@ export class XapiApi {
       this.pool.remove(str(vm));
       return '';
     },
+    'task.create': ([label, description]) => this.pool.add('task', { name_label: str(label), name_description: str(description), status: 'pending', progress: 0, result: '', error_info: [], created: '20261124T06:00:00Z', finished: '19700101T00:00:00Z', other_config: {}, resident_on: this.pool.hostRefs[0]! }),
     'VDI.create': ([rec]) => {
       const r = rec as Rec;
-      this.pool.get(r.SR, 'SR');
+      const sr = this.pool.get(r.SR, 'SR');
+      if (sr.content_type === 'iso') return this.createIsoVdi(r);
       return this.pool.add('VDI', this.pool.vdiRecord(str(r.SR), str(r.name_label), num(r.virtual_size), { name_description: str(r.name_description), type: str(r.type) || 'user', sharable: r.sharable === true, read_only: r.read_only === true, other_config: (r.other_config as Rec) ?? {} }));
     },
     'VDI.destroy': ([vdi]) => {
@@ -288,6 +302,13 @@ export class XapiApi {
         if (b.currently_attached) throw new XapiFailure('VDI_IN_USE', [str(vdi), 'destroy']);
       }
       for (const vbd of r.VBDs as string[]) this.pool.set(vbd, { VDI: NULL, empty: true });
+      // an ISO SR's VDI is its file: deleting the VDI deletes the file
+      const file = this.pool.content.get(str(vdi));
+      if (file) {
+        const sr = this.pool.get(r.SR, 'SR');
+        this.pool.set(str(r.SR), { physical_utilisation: num(sr.physical_utilisation) - file.length });
+        this.pool.content.delete(str(vdi));
+      }
       this.pool.remove(str(vdi));
       return '';
     },

@@ -39,6 +39,8 @@ export interface PoolOptions {
   hosts?: string[];
   /** Address of every pool member (dom0 SSH goes there); default 192.0.2.1x. */
   hostAddress?: string;
+  /** Size of the ISO SR's filesystem (default 10 GiB): uploads beyond its free space fail. */
+  isoSrBytes?: number;
   /** Delay before guest metrics appear after start/reboot/resume (ms). */
   bootDelayMs?: number;
   /** Time VM.suspend spends between destroying the domain and reporting the VM Suspended (ms). */
@@ -65,16 +67,28 @@ export class FakePool {
   private timers = new Set<NodeJS.Timeout>();
   /** Methods that fail with the given error the next time they are called (fault injection). */
   readonly failNext = new Map<string, XapiFailure>();
+  /** Bytes written into VDIs through PUT /import_raw_vdi (an ISO SR's files). */
+  readonly content = new Map<string, Buffer>();
+  /** The next PUT /import_raw_vdi is answered with this HTTP status, its task failed with this error. */
+  refuseImport?: { status: number; error: XapiFailure };
 
   constructor(readonly opts: PoolOptions) {
     const hosts = opts.hosts ?? ['xs-host1', 'xs-host2'];
     hosts.forEach((name, i) => {
       this.hostRefs.push(this.add('host', { name_label: name, address: opts.hostAddress ?? `192.0.2.${10 + i}`, enabled: true, resident_VMs: [], other_config: {}, API_version_major: 2, API_version_minor: 21 }));
     });
-    this.defaultSr = this.add('SR', { name_label: 'Local storage', type: 'lvm', content_type: 'user', VDIs: [], PBDs: [], other_config: {}, physical_size: 500 * 2 ** 30, shared: false });
-    this.isoSr = this.add('SR', { name_label: 'ISOs', type: 'iso', content_type: 'iso', VDIs: [], PBDs: [], other_config: {}, physical_size: 0, shared: true });
+    // every record of a class has the same fields, as in XAPI (xen-api builds its record type from the first one)
+    this.defaultSr = this.add('SR', {
+      name_label: 'Local storage', type: 'lvm', content_type: 'user', VDIs: [], PBDs: [], other_config: {}, physical_size: 500 * 2 ** 30, physical_utilisation: 0, shared: false,
+      is_tools_sr: false, allowed_operations: ['vdi_create', 'vdi_destroy', 'vdi_snapshot', 'vdi_clone', 'vdi_resize', 'scan', 'forget', 'plug', 'unplug'],
+    });
+    // a writable ISO SR (NFS or a local legacy_mode directory): sm's ISOSR implements VDI.create
+    this.isoSr = this.add('SR', {
+      name_label: 'ISOs', type: 'iso', content_type: 'iso', VDIs: [], PBDs: [], other_config: {}, physical_size: opts.isoSrBytes ?? 10 * 2 ** 30, physical_utilisation: 0, shared: true,
+      is_tools_sr: false, allowed_operations: ['vdi_create', 'vdi_destroy', 'vdi_introduce', 'scan', 'forget', 'plug', 'unplug'],
+    });
     // the current driver bundle and the previous one (for upgrade-over-older)
-    for (const iso of POOL_ISOS) this.add('VDI', this.vdiRecord(this.isoSr, iso, 60 * 2 ** 20, { read_only: true, type: 'user' }));
+    for (const iso of POOL_ISOS) this.add('VDI', this.vdiRecord(this.isoSr, iso, 60 * 2 ** 20, { read_only: true, type: 'user', location: iso }));
     this.networkRef = this.add('network', { name_label: 'Pool-wide network associated with eth0', bridge: 'xenbr0', VIFs: [], other_config: {} });
     this.poolRef = this.add('pool', { name_label: 'test pool', master: this.hostRefs[0]!, default_SR: this.defaultSr, other_config: {} });
     // dom0: must never be touched by a harness.
@@ -235,7 +249,7 @@ export class FakePool {
   }
 
   vdiRecord(sr: string, name: string, size: number, extra: Rec = {}): Rec {
-    return { name_label: name, name_description: '', SR: sr, virtual_size: size, physical_utilisation: 0, type: 'user', sharable: false, read_only: false, VBDs: [], other_config: {}, sm_config: {}, xenstore_data: {}, is_a_snapshot: false, snapshot_of: NULL, snapshots: [], managed: true, missing: false, tags: [], ...extra };
+    return { name_label: name, name_description: '', SR: sr, virtual_size: size, physical_utilisation: 0, type: 'user', sharable: false, read_only: false, VBDs: [], other_config: {}, sm_config: {}, xenstore_data: {}, is_a_snapshot: false, snapshot_of: NULL, snapshots: [], managed: true, missing: false, tags: [], location: '', ...extra };
   }
 
   createVbd(vm: string, vdi: string, userdevice: string, type: string, empty: boolean, other: Rec = {}): string {
