@@ -16,6 +16,11 @@ import type { GuestShape } from '../../src/model/scenario';
 import type { DriverName } from '../../src/model/spec';
 import { BUNDLE_MANIFEST_SCHEMA } from '../../src/model/bundle';
 import { describeFiles } from '../../src/inf/index';
+import { skipUnlessTool } from '../fixtures/build/tools';
+
+/** Local bundles reach pool guests as ISO discs (xorriso writes and reads them). Without xorriso,
+ *  outside CI only, the pool's ISO SR takes no new VDIs, so they go over SFTP as on such a pool. */
+export const POOL_DISCS = skipUnlessTool('xorriso') === false;
 
 export { rejects } from './errors';
 
@@ -79,6 +84,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
     },
   });
   const discs = new Map<string, Map<string, Buffer>>();
+  if (!POOL_DISCS) srv.pool.set(srv.pool.isoSr, { allowed_operations: ['scan', 'forget', 'plug', 'unplug'] });
   // A destroyed VM frees its double for the next guest.
   srv.pool.listeners.add((cls, op, ref, rec) => {
     if (cls === 'VM' && op === 'del') byVm.delete(ref);

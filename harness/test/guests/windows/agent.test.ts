@@ -1,9 +1,6 @@
 import t from 'tap';
-import { WindowsAgent } from '../../../src/guests/windows/agent';
-import { SshConnection } from '../../../src/remote/ssh';
-import { Secret } from '../../../src/model/secret';
-import { startWindowsDouble } from '../../support/windows-double';
 import { makeBundle, rejects } from '../../support/xapi-pool';
+import { agentOnDouble } from '../../support/windows-agent';
 import type { BlockWorkloadStep } from '../../../src/model/scenario';
 import { msiExitMeaning, parseVerifierSettings } from '../../../src/guests/windows/installer';
 import { writeFileSync } from 'node:fs';
@@ -15,17 +12,7 @@ const PW = 'planted-Agent-pw-1b7';
 const blk = (over: Partial<BlockWorkloadStep> = {}): BlockWorkloadStep => ({ kind: 'block', guest: 'w', device: 'vbd/832', blockSize: 65536, queueDepth: 8, threads: 1, writePercent: 0, pattern: 'sequential', durationMs: 3000, verify: false, source: { file: 's.xml' }, ...over });
 
 t.test('the Windows agent against the guest double over SSH', async (t) => {
-  const d = await startWindowsDouble({ name: 'w', host: '127.0.0.1', user: 'Administrator', password: PW });
-  t.teardown(() => d.close());
-  let conn: SshConnection | undefined;
-  const logs: string[] = [];
-  const agent = new WindowsAgent({
-    name: 'w',
-    connect: async () => (conn ??= await SshConnection.connect({ host: d.host, port: d.port, user: 'Administrator', password: new Secret(PW), hostKeySha256: d.hostKeyFingerprint })),
-    address: async () => d.host,
-    log: (_l, m) => logs.push(m),
-  });
-  t.teardown(() => conn?.close());
+  const { d, agent, logs, conn } = await agentOnDouble(t, PW);
 
   const before = await agent.driverStatus();
   t.same(before.bound, []);
@@ -63,21 +50,13 @@ t.test('the Windows agent against the guest double over SSH', async (t) => {
   d.state.crashDumps.push({ path: 'C:\\Windows\\Minidump\\112426-01.dmp', bytes: 262144 });
   t.same(await agent.findCrashDump(), { path: 'C:\\Windows\\Minidump\\112426-01.dmp', bytes: 262144 });
 
-  const raw = await conn!.execLine('pnputil /enum-devices');
+  const raw = await conn()!.execLine('pnputil /enum-devices');
   t.not(raw.code, 0, 'the double (like the adapter) accepts only encoded PowerShell');
   t.ok(logs.some((l) => /needs a reboot/.test(l)));
 });
 
 t.test('the vendor installer: the .msi at the bundle root, msiexec quiet without a restart', async (t) => {
-  const d = await startWindowsDouble({ name: 'w', host: '127.0.0.1', user: 'Administrator', password: PW });
-  t.teardown(() => d.close());
-  let conn: SshConnection | undefined;
-  const agent = new WindowsAgent({
-    name: 'w',
-    connect: async () => (conn ??= await SshConnection.connect({ host: d.host, port: d.port, user: 'Administrator', password: new Secret(PW), hostKeySha256: d.hostKeyFingerprint })),
-    address: async () => d.host,
-  });
-  t.teardown(() => conn?.close());
+  const { d, agent } = await agentOnDouble(t, PW);
   const bundle = makeBundle('9.2.0', 7);
   const none = await rejects(agent.installDrivers({ location: bundle, version: '9.2.0.7', drivers: ['xenbus'], installer: true }));
   t.equal(none.code, 'BUNDLE_NO_INSTALLER', 'a bundle without an .msi cannot be installed by its installer');

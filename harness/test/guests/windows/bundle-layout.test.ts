@@ -3,11 +3,11 @@
 import t, { type Test } from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WindowsAgent, type WindowsGuestLink } from '../../../src/guests/windows/agent';
+import type { WindowsGuestLink } from '../../../src/guests/windows/agent';
 import { bundleLayout } from '../../../src/guests/windows/bundle-layout';
-import { SshConnection } from '../../../src/remote/ssh';
-import { Secret } from '../../../src/model/secret';
-import { startWindowsDouble, type WindowsDouble } from '../../support/windows-double';
+import type { WindowsDouble } from '../../support/windows-double';
+import { agentOnDouble } from '../../support/windows-agent';
+import { skipUnlessTool } from '../../fixtures/build/tools';
 import { discFiles, makeBundle, nestedBundle, rejects } from '../../support/xapi-pool';
 
 const PW = 'planted-Layout-pw-5d2';
@@ -33,21 +33,7 @@ t.test('bundleLayout: the manifest says where each package is; without one, a fo
   t.equal((await rejects(bundleLayout(nested, ['xenbus']))).code, 'BUNDLE_PATH', 'a file path that is no relative Windows path');
 });
 
-async function guest(t: Test, extra: Partial<WindowsGuestLink> = {}): Promise<{ d: WindowsDouble; agent: WindowsAgent; logs: string[] }> {
-  const d = await startWindowsDouble({ name: 'w', host: '127.0.0.1', user: 'Administrator', password: PW });
-  t.teardown(() => d.close());
-  let conn: SshConnection | undefined;
-  const logs: string[] = [];
-  const agent = new WindowsAgent({
-    name: 'w',
-    connect: async () => (conn ??= await SshConnection.connect({ host: d.host, port: d.port, user: 'Administrator', password: new Secret(PW), hostKeySha256: d.hostKeyFingerprint })),
-    address: async () => d.host,
-    log: (_l, msg) => logs.push(msg),
-    ...extra,
-  });
-  t.teardown(() => conn?.close());
-  return { d, agent, logs };
-}
+const guest = (t: Test, link: Partial<WindowsGuestLink> = {}) => agentOnDouble(t, PW, link);
 
 t.test('SFTP staging keeps the manifest\'s folders and copies only the drivers\' files', async (t) => {
   const { d, agent } = await guest(t);
@@ -59,7 +45,7 @@ t.test('SFTP staging keeps the manifest\'s folders and copies only the drivers\'
   t.equal(d.state.store.get('xenbus')?.version, '9.1.0.3', 'pnputil installed from the nested INF');
 });
 
-t.test('a host that takes discs gets the bundle as one; it is removed after the install when nobody else will', async (t) => {
+t.test('a host that takes discs gets the bundle as one; it is removed after the install when nobody else will', { skip: skipUnlessTool('xorriso') }, async (t) => {
   const removed: string[] = [];
   let d!: WindowsDouble;
   const g = await guest(t, {

@@ -21,6 +21,7 @@ import { collectGarbage } from '../../../src/hosts/xapi/gc';
 import type { XapiSession } from '../../../src/hosts/xapi/session';
 import type { DriverName } from '../../../src/model/spec';
 import { scenario, src } from './pool-scenarios';
+import { skipUnlessTool } from '../../fixtures/build/tools';
 
 const DRIVERS: DriverName[] = ['xenbus', 'xenvif', 'xennet', 'xenvbd'];
 
@@ -56,7 +57,7 @@ function watchDiscs(pool: Pool): { name: string; sr: string; sha256?: string }[]
 
 const sessionIds = (pool: Pool) => [...pool.srv.pool.sessions.keys()].map((s) => s.replace('OpaqueRef:', ''));
 
-t.test('an ISO bundle runs end to end from an ISO VDI in the CD drive: every check ok, nothing left', async (t) => {
+t.test('an ISO bundle runs end to end from an ISO VDI in the CD drive: every check ok, nothing left', { skip: skipUnlessTool('xorriso') }, async (t) => {
   const pool = await startPool({ guests: 1, dom0: true });
   t.teardown(() => pool.close());
   const dir = await nestedBundle('9.1.0.156');
@@ -85,7 +86,7 @@ t.test('an ISO bundle runs end to end from an ISO VDI in the CD drive: every che
   for (const secret of [XAPI_PW, GUEST_PW, ...sessionIds(pool)]) t.notMatch(text, secret, 'no password or session id in the trace or the TAP');
 });
 
-t.test('a directory bundle is written as an ISO and uploaded', async (t) => {
+t.test('a directory bundle is written as an ISO and uploaded', { skip: skipUnlessTool('xorriso') }, async (t) => {
   const pool = await startPool({ guests: 1, dom0: true });
   t.teardown(() => pool.close());
   const dir = await nestedBundle('9.1.0.156');
@@ -96,7 +97,7 @@ t.test('a directory bundle is written as an ISO and uploaded', async (t) => {
   t.same(leftovers(pool.srv), [], 'nothing left on the pool');
 });
 
-t.test('an upload that fails is a clear not ok and leaves nothing behind', async (t) => {
+t.test('an upload that fails is a clear not ok and leaves nothing behind', { skip: skipUnlessTool('xorriso') }, async (t) => {
   for (const how of ['refused', 'full'] as const) {
     const pool = await startPool({ guests: 1, dom0: true, ...(how === 'full' ? {} : {}) });
     t.teardown(() => pool.close());
@@ -116,7 +117,7 @@ t.test('an upload that fails is a clear not ok and leaves nothing behind', async
   }
 });
 
-t.test('the test server answers import_raw_vdi and ISO SR VDIs the way XAPI does', async (t) => {
+t.test('the test server answers import_raw_vdi and ISO SR VDIs the way XAPI does', { skip: skipUnlessTool('xorriso') }, async (t) => {
   const pool = await startPool({ guests: 1 });
   t.teardown(() => pool.close());
   const status = (path: string) => new Promise<number>((resolve, reject) => {
@@ -146,7 +147,7 @@ t.test('the test server answers import_raw_vdi and ISO SR VDIs the way XAPI does
   t.same(writableIsoSrs(s, {}), [], 'an ISO SR that takes no new VDIs is not');
 });
 
-t.test('winpv xapi gc finds the disc of a run that died mid-install', async (t) => {
+t.test('winpv xapi gc finds the disc of a run that died mid-install', { skip: skipUnlessTool('xorriso') }, async (t) => {
   const pool = await startPool({ guests: 1 });
   t.teardown(() => pool.close());
   const host = pool.host();
@@ -170,4 +171,22 @@ t.test('winpv xapi gc finds the disc of a run that died mid-install', async (t) 
   t.ok(res.removed.some((r) => r.name.endsWith('.iso')), 'gc removed the disc');
   t.same(leftovers(pool.srv), [], 'and everything else the run left');
   t.equal(pool.srv.pool.content.size, 0);
+});
+
+t.test('a pool without a writable ISO SR gets the bundle over SFTP; an isoSr that does not exist is an error', { skip: skipUnlessTool('xorriso') }, async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true });
+  t.teardown(() => pool.close());
+  pool.srv.pool.set(pool.srv.pool.isoSr, { allowed_operations: ['scan'] });
+  const { tap, trace } = await runOne(pool, await nestedBundle('9.1.0.156'));
+  t.match(tap, /^ok \d+ - install-from-disc/m, 'the scenario passes');
+  t.ok(pool.doubles[0]!.state.files.has('C:\\winpv\\bundle\\9.1.0.156\\xenbus\\x64\\xenbus.sys'), 'copied over SFTP, in the manifest\'s folders');
+  t.ok(trace.events.some((e) => e.ev === 'log' && /no place for a bundle disc/.test(e.msg)), 'the log says why');
+  t.equal(pool.srv.pool.calls.filter((c) => c.method.startsWith('HTTP PUT')).length, 0, 'nothing was uploaded');
+
+  pool.cfg.isoSr = 'No such SR';
+  const named = await runOne(pool, await nestedBundle('9.1.0.156'));
+  t.match(named.tap, /^not ok \d+ - install-from-disc/m);
+  const end = named.trace.events.find((e) => e.ev === 'step.end' && !e.ok);
+  t.match(end && end.ev === 'step.end' ? end.error?.message : '', /no ISO SR 'No such SR'/, 'a named SR that is not there is an error, not a silent fallback');
+  t.same(leftovers(pool.srv), []);
 });
