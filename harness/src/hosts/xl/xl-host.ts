@@ -62,6 +62,8 @@ interface GuestRecord {
   expectRunning: boolean;
   /** Lifecycle operations of ours under way (the domain goes away and comes back on purpose). */
   busy: number;
+  /** Moves when an operation of ours starts or ends: an `xl list` taken across it is stale. */
+  epoch: number;
   /** What crash detection reported (once per guest). */
   reported?: 'crashed' | 'halted-unexpectedly';
 }
@@ -224,7 +226,7 @@ export class XlHost implements HostBackend {
     const domid = await this.domid(name);
     if (domid === undefined) throw hostError('XL_CREATE', `xl create ${name} returned but the domain is not listed`);
     const ref: GuestRef = { name: shape.name, domid, handle: name };
-    const rec: GuestRecord = { ref, inst, shape, files, loops, consoleOffset, expectRunning: false, busy: 0 };
+    const rec: GuestRecord = { ref, inst, shape, files, loops, consoleOffset, expectRunning: false, busy: 0, epoch: 0 };
     this.guests.set(name, rec);
     // Backend overrides (e.g. max-ring-page-order 0) are written while the frontends cannot yet read them.
     for (const vbd of shape.vbds) await this.overrideBackend(domid, `vbd/${requireDevid(vbd.vdev)}`, vbd.backend);
@@ -269,10 +271,12 @@ export class XlHost implements HostBackend {
   /** Runs a lifecycle operation of ours: the domain going away during it is not a crash. */
   private async ours<T>(rec: GuestRecord, fn: () => Promise<T>): Promise<T> {
     rec.busy++;
+    rec.epoch++;
     try {
       return await fn();
     } finally {
       rec.busy--;
+      rec.epoch++;
     }
   }
 
@@ -313,10 +317,11 @@ export class XlHost implements HostBackend {
   }
 
   async powerState(guest: GuestRef): Promise<GuestPowerState> {
+    const epoch = this.guests.get(guest.handle)?.epoch;
     const r = await this.dom0.try(['xl', 'list', guest.handle]);
     const entry = r.code === 0 ? parseXlList(r.stdout).find((e) => e.name === guest.handle) : undefined;
     const rec = this.guests.get(guest.handle);
-    if (rec) await this.observe(rec, entry);
+    if (rec && rec.epoch === epoch) await this.observe(rec, entry);
     return powerStateOf(entry?.state);
   }
 
@@ -343,10 +348,12 @@ export class XlHost implements HostBackend {
   /** Crash detection: one `xl list`, each guest of the run compared with what the run expects of it. */
   private async sweep(): Promise<void> {
     if (![...this.guests.values()].some((r) => r.expectRunning && r.busy === 0 && !r.reported)) return;
+    const epochs = new Map([...this.guests.values()].map((rec) => [rec, rec.epoch]));
     const r = await this.dom0.try(['xl', 'list']);
     if (r.code !== 0) return;
     const listed = new Map(parseXlList(r.stdout).map((e) => [e.name, e]));
-    for (const rec of this.guests.values()) await this.observe(rec, listed.get(rec.ref.handle));
+    // a guest one of our operations touched meanwhile is judged by the next sweep, not this listing
+    for (const rec of this.guests.values()) if (epochs.get(rec) === rec.epoch) await this.observe(rec, listed.get(rec.ref.handle));
   }
 
   /** Reports a guest that crashed (on_crash="preserve" keeps it listed with the `c` flag), went away or

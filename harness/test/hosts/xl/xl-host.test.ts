@@ -186,6 +186,33 @@ t.test('crash detection: a guest that crashes on its own is reported once on @re
   t.same(guestEvents(events).slice(3), ['created', 'started', 'destroyed'], 'a destroy of ours is no halted-unexpectedly');
 });
 
+t.test('crash detection: an xl list taken while our own reboot ran is stale, not a guest that went away', async (t) => {
+  const { fake, host, events } = await open();
+  const g = await host.createGuest(shape, 's');
+  await host.startGuest(g);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let listing = false;
+  const orig = fake.exec.bind(fake);
+  fake.exec = async (argv) => {
+    if (argv.join(' ') !== 'xl list') return orig(argv);
+    listing = true;
+    await gate; // answered after the reboot, with what dom0 saw in the middle of it: the guest absent
+    return { code: 0, stdout: 'Name  ID   Mem VCPUs\tState\tTime(s)\nDomain-0   0  1536     2     r-----     9.0\n', stderr: '' };
+  };
+  fake.other = (a) => {
+    if (a[1] === 'reboot') fake.domains.set(g.handle, { name: g.handle, domid: 42, state: 'r-----' });
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  fake.releaseDomain();
+  while (!listing) await new Promise((r) => setImmediate(r));
+  await host.rebootGuest(g);
+  t.equal(g.domid, 42);
+  release();
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(guestEvents(events), ['created', 'started', 'rebooted'], 'no halted-unexpectedly from the stale listing');
+});
+
 t.test('backend-restart: the backend device is unbound from its driver and bound again through sysfs', async (t) => {
   const { fake, host, events } = await open();
   const g = await host.createGuest(shape, 'r');
