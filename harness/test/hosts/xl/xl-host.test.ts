@@ -213,6 +213,37 @@ t.test('crash detection: an xl list taken while our own reboot ran is stale, not
   t.same(guestEvents(events), ['created', 'started', 'rebooted'], 'no halted-unexpectedly from the stale listing');
 });
 
+t.test('reboot: xl reboot -w returns with the old domain gone; the new one, built later by xl, is waited for', async (t) => {
+  const { fake, host, events } = await open();
+  const g = await host.createGuest(shape, 'rb');
+  await host.startGuest(g);
+  fake.other = (a) => {
+    if (a[1] === 'reboot') {
+      fake.domains.delete(g.handle);
+      fake.releaseDomain();
+      setTimeout(() => fake.domains.set(g.handle, { name: g.handle, domid: 77, state: 'r-----' }), 1500);
+    }
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  await host.rebootGuest(g);
+  t.equal(g.domid, 77, 'the guest under its new domid');
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(guestEvents(events), ['created', 'started', 'rebooted'], 'the gap between the two domains is not a halt');
+});
+
+t.test('reboot: a guest whose new domain never comes is a guest error, not a hang', async (t) => {
+  const fake = new FakeDom0();
+  const host = new XlHost({ label: 'fake', connect: async () => fake, rebuildMs: 10 });
+  await host.open({ emit: () => undefined }, { seed: 1 });
+  const g = await host.createGuest(shape, 'rn');
+  await host.startGuest(g);
+  fake.other = (a) => {
+    if (a[1] === 'reboot') fake.domains.delete(g.handle);
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  await t.rejects(host.rebootGuest(g), { code: 'GUEST_NOT_REBOOTED' });
+});
+
 t.test('backend-restart: the backend device is unbound from its driver and bound again through sysfs', async (t) => {
   const { fake, host, events } = await open();
   const g = await host.createGuest(shape, 'r');
