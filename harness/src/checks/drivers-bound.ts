@@ -60,6 +60,17 @@ export function driversBound(v: InstanceView, _params: Record<string, string>, s
       if (expected && meant && !expected.drivers.some((d) => d.toLowerCase() === meant)) continue;
       f.fail(`${e.guest}: ${u.hardwareId} has no driver: ${u.reason}`, { ...diag, expected: 'every PV device bound', observed: u });
     }
+    if (expected?.verifier) {
+      // The install asked for Driver Verifier on its drivers: each .sys must be under it.
+      const on = new Set((e.verified ?? []).map((d) => d.toLowerCase()));
+      for (const d of expected.drivers) {
+        if (e.verified === undefined) {
+          f.fail(`${e.guest}: Driver Verifier was asked for but the guest reported no verifier settings`, { ...diag, expected: 'verifier /querysettings listing the installed drivers', observed: 'no report' });
+          break;
+        }
+        if (!on.has(`${d.toLowerCase()}.sys`)) f.fail(`${e.guest}: ${d}.sys is not under Driver Verifier`, { ...diag, expected: expected.drivers.map((x) => `${x}.sys`), observed: e.verified });
+      }
+    }
     const shape = shapes.get(e.guest);
     const want = new Set((expected?.drivers ?? []).map((d) => d.toLowerCase()));
     if (shape?.vbds.length && want.has('xenvbd') && !e.unplugged.disks) {

@@ -1,6 +1,7 @@
 // guest-alive: no guest crashed or halted on its own, and none rebooted or shut down outside a
 // step that asked for it.
 import type { CheckResult } from '../model/result';
+import type { ArtifactEvent } from '../model/trace';
 import { Findings } from './findings';
 import type { InstanceView } from './view';
 
@@ -20,9 +21,16 @@ export function guestAlive(v: InstanceView): CheckResult {
       const during = new Set(active.values());
       const inSteps = !horizon || e.seq < horizon.seq;
       if (e.what === 'crashed' || e.what === 'halted-unexpectedly') {
-        f.fail(`${e.guest} (domid ${e.domid}) ${e.what === 'crashed' ? 'crashed' : 'halted unexpectedly'}`, { ...diag, expected: 'running until the scenario ends', observed: e.what });
+        const dump = e.what === 'crashed' ? crashDump(v, e.guest, e.seq) : undefined;
+        f.fail(`${e.guest} (domid ${e.domid}) ${e.what === 'crashed' ? 'crashed' : 'halted unexpectedly'}${dump?.said ?? ''}`, {
+          ...diag, expected: 'running until the scenario ends', observed: e.what, ...(dump ? { crashDump: dump.diag } : {}),
+        });
       } else if (e.what === 'rebooted' && inSteps && ![...during].some((k) => REBOOTS.has(k))) {
-        f.fail(`${e.guest} rebooted with no reboot step running`, { ...diag, expected: 'reboots only in reboot or install steps', observed: 'rebooted' });
+        // Windows restarts by itself after a bugcheck: the dump, if the host collected one, is named
+        const dump = crashDump(v, e.guest, e.seq);
+        f.fail(`${e.guest} rebooted with no reboot step running${dump?.said ?? ''}`, {
+          ...diag, expected: 'reboots only in reboot or install steps', observed: 'rebooted', ...(dump ? { crashDump: dump.diag } : {}),
+        });
       } else if ((e.what === 'shutdown' || e.what === 'destroyed') && inSteps && ![...during].some((k) => STOPS.has(k))) {
         f.fail(`${e.guest} ${e.what === 'shutdown' ? 'shut down' : 'was destroyed'} while the steps were running`, { ...diag, expected: 'running until the scenario ends', observed: e.what });
       }
@@ -30,4 +38,16 @@ export function guestAlive(v: InstanceView): CheckResult {
   }
   const n = v.guests.size;
   return f.result(`${n} guest${n === 1 ? '' : 's'} alive through the scenario`);
+}
+
+/** The crash dump the host collected for a crash (its `artifact` event after the crash), for the
+ *  report: where it is in the report directory and its sha256, or why there is none. Hosts that do
+ *  not collect dumps record nothing, and nothing is said. */
+function crashDump(v: InstanceView, guest: string, afterSeq: number): { said: string; diag: Record<string, unknown> } | undefined {
+  const a = v.events.find((x): x is ArtifactEvent => x.ev === 'artifact' && x.kind === 'crash-dump' && x.guest === guest && x.seq > afterSeq);
+  if (!a) return undefined;
+  if (a.path) {
+    return { said: `; crash dump ${a.path}`, diag: { path: a.path, bytes: a.bytes, sha256: a.sha256, ...(a.source ? { source: a.source } : {}), ...(a.redacted ? { secretsMasked: a.redacted } : {}) } };
+  }
+  return { said: '; no crash dump', diag: { none: a.missing ?? 'not collected', ...(a.source ? { source: a.source } : {}) } };
 }

@@ -60,7 +60,7 @@ export interface InstanceView {
   xs: XenstoreEvent[];
 }
 
-const NOT_RUNNING_START = new Set(['suspended', 'saved', 'paused']);
+const NOT_RUNNING_START = new Set(['suspending', 'suspended', 'saved', 'paused']);
 const NOT_RUNNING_END = new Set(['resumed', 'restored', 'unpaused', 'migrated', 'started']);
 
 /** Numeric detail fields under which hosts report a guest's new domid. */

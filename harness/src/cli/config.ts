@@ -50,7 +50,7 @@ export function loadUserConfig(path: string, required: boolean): UserConfig {
 
 const HOST_KEYS = new Set(['url', 'passwordEnv', 'passwordFile', 'identityFile', 'knownHostsFile', 'insecure', 'template', 'isoSr', 'network',
   // XenAPI guests and dom0 (hosts/xapi/config.ts)
-  'guestUser', 'guestPort', 'guestIdentityFile', 'guestPasswordEnv', 'guestPasswordFile', 'guestKnownHostsFile', 'guestHostKeySha256', 'dom0Ssh']);
+  'guestUser', 'guestPort', 'guestIdentityFile', 'guestPasswordEnv', 'guestPasswordFile', 'guestKnownHostsFile', 'guestHostKeySha256', 'dom0Ssh', 'dom0Port', 'reuseGuests']);
 
 function validateUserConfig(data: unknown, file: string): UserConfig {
   const problems: { location: { file: string; path: string }; message: string }[] = [];

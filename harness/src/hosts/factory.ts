@@ -9,6 +9,8 @@ import type { SpecSet } from '../model/spec';
 export interface HostFactoryOptions {
   /** The driver specs: the simulator's frontends and guest are driven by them. */
   specs: SpecSet;
+  /** The command's environment (secrets named by the config are read from it); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 type Maker = (host: ResolvedHost, opts: HostFactoryOptions) => HostBackend;
@@ -35,7 +37,7 @@ const MAKERS: Record<ResolvedHost['kind'], () => Maker> = {
       return SimHost ? (_h, o) => new SimHost({ specs: o.specs }) : undefined;
     }),
   xl: () => load('xl', './xl', (m) => m.makeXlHost as Maker | undefined),
-  xapi: () => load('XenAPI', './xapi', (m) => (m.makeXapiHost as Maker | undefined) && ((h) => (m.makeXapiHost as (h: ResolvedHost) => HostBackend)(h))),
+  xapi: () => load('XenAPI', './xapi', (m) => (m.makeXapiHost as Maker | undefined) && ((h, o) => (m.makeXapiHost as (h: ResolvedHost, env?: NodeJS.ProcessEnv) => HostBackend)(h, o.env))),
 };
 
 export function createHost(host: ResolvedHost, opts: HostFactoryOptions): HostBackend {

@@ -5,7 +5,7 @@
 /** Optional powers of a host backend; a scenario that needs one the host lacks is skipped with the reason. */
 export const CAPABILITIES = {
   hotplug: 'attach and detach VBDs and VIFs on a running guest',
-  suspend: 'suspend and resume a guest in place',
+  suspend: 'suspend a guest and resume it (in the same domain on the simulator; on XenAPI VM.resume builds a new domain from the suspend image)',
   'save-restore': 'save a guest to a file and restore it',
   migrate: 'move a running guest (to another host, or to a new domid on the same one)',
   snapshot: 'snapshot a guest and revert to the snapshot',
@@ -15,6 +15,8 @@ export const CAPABILITIES = {
   'ring-ids': 'observe request and response ids on the shared rings',
   'grant-audit': 'observe the grant table (who granted and mapped what)',
   'windows-guest': 'boot Windows guests and install the PV driver packages',
+  'vendor-installer': "install the drivers with the bundle's vendor installer (.msi) on Windows guests",
+  'driver-verifier': 'switch Driver Verifier on for the installed drivers of Windows guests and read back what it checks',
   'linux-guest': 'boot Linux guests as reference frontends',
 } as const;
 export type Capability = keyof typeof CAPABILITIES;

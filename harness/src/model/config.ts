@@ -26,6 +26,11 @@ export interface HostEntry {
   guestHostKeySha256?: string;
   /** XenAPI: false = no SSH to dom0 (no xenstore or ring probes). */
   dom0Ssh?: boolean;
+  /** XenAPI: keep each guest between scenarios of the same shape, reverted to the snapshot taken
+   *  before its driver install, instead of cloning a new one (close() still removes everything). */
+  reuseGuests?: boolean;
+  /** XenAPI: SSH port of the pool members' dom0 (default 22; a tunnel or a test pool). Host keys come from knownHostsFile. */
+  dom0Port?: number;
 }
 
 export interface UserConfig {

@@ -70,6 +70,8 @@ export interface DriverBundle {
   drivers: DriverName[];
   /** Enable Driver Verifier (standard settings) for the installed drivers (real Windows guests). */
   verifier?: boolean;
+  /** Install with the vendor's installer (the .msi at the bundle's root) instead of pnputil. */
+  installer?: boolean;
 }
 
 export interface BoundDriver {
@@ -83,6 +85,8 @@ export interface DriverStatus {
   bound: BoundDriver[];
   unbound: { hardwareId: string; reason: string }[];
   unplugged: { disks: boolean; nics: boolean };
+  /** Drivers Driver Verifier checks now (`verifier /querysettings`), where the guest can say (Windows). */
+  verified?: string[];
 }
 
 /** What runs inside a guest: driver install, workloads, status. Windows over SSH/PowerShell,
@@ -108,7 +112,11 @@ export interface HotplugCapability {
 
 export interface SuspendCapability {
   suspend(guest: GuestRef): Promise<void>;
-  resume(guest: GuestRef): Promise<void>;
+  /** Resumes a suspended guest. A host that resumes the same domain (the simulator) returns nothing.
+   *  A host whose resume builds a new domain (XenAPI: VM.resume restores the suspend image into a
+   *  new domid) returns the guest under its new domid and, given `opts.beforeUnpause`, calls it once
+   *  the new domain exists but before it runs, so probes follow it from the first frontend write. */
+  resume(guest: GuestRef, opts?: RebootOptions): Promise<GuestRef | void>;
 }
 
 export interface SaveRestoreCapability {
@@ -155,8 +163,10 @@ export interface HostBackend {
   readonly xenstore: XenstoreView;
   readonly rings: RingView;
 
-  /** Connects (or boots the simulator). Lifecycle events of guests go to the sink as `guest` events. */
-  open(trace: TraceSink, opts: { seed: number }): Promise<void>;
+  /** Connects (or boots the simulator). Lifecycle events of guests go to the sink as `guest` events.
+   *  `artifactsDir` is the run's `<report dir>/artifacts`: a host that collects files (crash dumps)
+   *  stores them below `<artifactsDir>/<inst>/` and records each with an `artifact` trace event. */
+  open(trace: TraceSink, opts: { seed: number; artifactsDir?: string }): Promise<void>;
   close(): Promise<void>;
   /** Asked after a scenario ended on a host error: does the host still answer? Yes means the host
    *  refused that scenario (a missing ISO, a device it cannot attach): the scenario is not ok and

@@ -103,6 +103,10 @@ export interface InstallDriversStep extends StepBase {
   /** Drivers to install from it (default: the scenario's drivers). */
   drivers?: DriverName[];
   reboot: boolean;
+  /** `installer`: the vendor's installer (an .msi at the bundle's root) instead of pnputil (Windows guests). */
+  method?: 'pnputil' | 'installer';
+  /** Driver Verifier (standard settings) on the installed drivers from the next boot (Windows guests). */
+  verifier?: boolean;
 }
 
 export interface RebootStep extends StepBase {

@@ -71,7 +71,10 @@ export interface StepEvent extends InInstance {
 
 export type GuestLifecycle =
   | 'created' | 'started' | 'rebooted' | 'shutdown' | 'destroyed' | 'crashed' | 'halted-unexpectedly'
-  | 'paused' | 'unpaused' | 'suspended' | 'resumed' | 'saved' | 'restored' | 'migrated' | 'snapshot' | 'reverted';
+  | 'paused' | 'unpaused' | 'suspended' | 'resumed' | 'saved' | 'restored' | 'migrated' | 'snapshot' | 'reverted'
+  /** The toolstack has begun to suspend or save the guest. Hosts whose suspend destroys the domain
+   *  (XenAPI) emit it first: the domain and its xenstore tree go before `suspended`/`saved` is known. */
+  | 'suspending';
 
 export interface GuestEvent extends InInstance {
   ev: 'guest';
@@ -198,8 +201,11 @@ export interface DriversEvent extends InInstance {
   /** Devices that wanted a driver and got none, with the reason Windows would give. */
   unbound: { hardwareId: string; reason: string }[];
   unplugged: { disks: boolean; nics: boolean };
-  /** What the run installed last (from the install step), so drivers-bound can judge the trace alone. */
-  expected?: { version: string; drivers: string[] };
+  /** What the run installed last (from the install step), so drivers-bound can judge the trace alone;
+   *  `verifier`: the step asked for Driver Verifier on them. */
+  expected?: { version: string; drivers: string[]; verifier?: boolean };
+  /** Drivers Driver Verifier checks, as the guest reports them (Windows guests that were asked to). */
+  verified?: string[];
 }
 
 export interface FaultEvent extends InInstance {
@@ -207,6 +213,24 @@ export interface FaultEvent extends InInstance {
   name: string;
   on: boolean;
   detail?: Record<string, string | number>;
+}
+
+/** A file the host collected for the report (a crash dump), or why there is none. The file lives in
+ *  the run's report directory; reporters name it, they never fetch anything from a host. */
+export interface ArtifactEvent extends InInstance {
+  ev: 'artifact';
+  guest: string;
+  kind: 'crash-dump';
+  /** Relative to the report directory: `artifacts/<inst>/<file>`. Absent when nothing was collected. */
+  path?: string;
+  bytes?: number;
+  sha256?: string;
+  /** Where it came from, as the guest names it (`C:\\Windows\\MEMORY.DMP`). */
+  source?: string;
+  /** Why no file was collected (none written, copy failed, the run keeps no artifacts). */
+  missing?: string;
+  /** Occurrences of the run's secrets masked in the copy (a memory dump can hold a password). */
+  redacted?: number;
 }
 
 export interface LogEvent extends Base {
@@ -238,6 +262,7 @@ export type TraceEvent =
   | WorkloadEvent
   | DriversEvent
   | FaultEvent
+  | ArtifactEvent
   | LogEvent
   | RunEndEvent;
 

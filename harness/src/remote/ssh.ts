@@ -1,7 +1,8 @@
 // One SSH connection to a host (dom0, a Windows guest, a Windows builder), shared by every command
 // run there. Host keys are always checked (known_hosts or a pinned fingerprint); Nagle is off,
 // because most traffic is small request/response exchanges (measured: ~40 ms per command with it on).
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
@@ -251,6 +252,16 @@ export class SshConnection {
     return new Promise((resolve, reject) =>
       s.readFile(remotePath, (err, data) => (err ? reject(hostError('SSH_SFTP', `cannot read ${remotePath} on ${describe(this.target)}: ${err.message}`, err)) : resolve(data))),
     );
+  }
+
+  /** Streams a remote file into a local one (crash dumps run to gigabytes: never held in memory). */
+  async downloadFile(remotePath: string, localPath: string): Promise<void> {
+    const s = await this.sftp();
+    try {
+      await pipeline(s.createReadStream(remotePath), createWriteStream(localPath));
+    } catch (e) {
+      throw hostError('SSH_SFTP', `cannot read ${remotePath} on ${describe(this.target)}: ${(e as Error).message}`, e);
+    }
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@
 // the summary, then per instance its checks and plots drawn from the trace: ring occupancy over
 // time per ring, workload throughput, and the XenbusState timeline of each device end.
 import type { InstanceResult, RunSummary } from '../model/result';
-import type { TraceEvent } from '../model/trace';
+import type { ArtifactEvent, TraceEvent } from '../model/trace';
 import { barChart, stepChart, type Series } from './svg';
 import type { RunMeta } from './files';
 
@@ -42,8 +42,14 @@ function instanceSection(r: InstanceResult, events: TraceEvent[]): string {
   const rows = r.checks
     .map((c) => `<tr class="${c.verdict}"><td>${esc(c.check)}</td><td>${c.verdict}</td><td>${esc(c.message)}${c.diagnostics ? `<pre>${esc(JSON.stringify(c.diagnostics, null, 1))}</pre>` : ''}</td></tr>`)
     .join('');
+  const files = events.filter((e): e is ArtifactEvent => e.ev === 'artifact');
+  const artifacts = files.length
+    ? `<p>artifacts:</p><ul>${files
+        .map((a) => `<li>${esc(a.guest)} ${esc(a.kind)}: ${a.path ? `<a href="${esc(a.path)}">${esc(a.path)}</a> (${a.bytes ?? '?'} bytes, sha256 ${esc(a.sha256 ?? '?')}${a.source ? `, from ${esc(a.source)}` : ''})` : `none (${esc(a.missing ?? 'not collected')})`}</li>`)
+        .join('')}</ul>`
+    : '';
   const aborted = r.aborted ? `<p class="fail">aborted: ${esc(r.aborted.code)}: ${esc(r.aborted.message)}</p>` : '';
-  const body = r.verdict === 'skip' ? `<p>skipped: ${esc(r.skipReason ?? '')}</p>` : `${aborted}<table><tr><th>check</th><th>verdict</th><th>detail</th></tr>${rows}</table>${plots(events)}`;
+  const body = r.verdict === 'skip' ? `<p>skipped: ${esc(r.skipReason ?? '')}</p>` : `${aborted}<table><tr><th>check</th><th>verdict</th><th>detail</th></tr>${rows}</table>${artifacts}${plots(events)}`;
   return `<details${r.verdict === 'fail' ? ' open' : ''}><summary class="${r.verdict}">${esc(r.inst)} &mdash; ${r.verdict} (${(r.durationMs / 1000).toFixed(1)} s)</summary>${body}</details>`;
 }
 

@@ -34,6 +34,8 @@ export interface RunOptions {
   openBundle?: BundleOpener;
   /** Ring probe period in host ms. */
   ringPeriodMs?: number;
+  /** The run's `<report dir>/artifacts`, where hosts store what they collect (crash dumps). */
+  artifactsDir?: string;
 }
 
 export interface RunOutcome {
@@ -60,7 +62,7 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
   let hostError: RunOutcome['hostError'];
   let interrupted = false;
   try {
-    await host.open(trace, { seed: plan.seed });
+    await host.open(trace, { seed: plan.seed, ...(o.artifactsDir !== undefined ? { artifactsDir: o.artifactsDir } : {}) });
     trace.setClock(() => host.clock.now());
   } catch (e) {
     hostError = errorInfo(e);

@@ -74,7 +74,7 @@ function label(step: Step): string {
   if (step.label) return step.label;
   switch (step.kind) {
     case 'install-drivers':
-      return `install ${step.bundle}${step.reboot ? ' + reboot' : ''}`;
+      return `install ${step.bundle}${step.method === 'installer' ? ' (vendor installer)' : ''}${step.verifier ? ' + Driver Verifier' : ''}${step.reboot ? ' + reboot' : ''}`;
     case 'wait':
       return `wait ${step.path}${step.equals !== undefined ? ` = ${step.equals}` : step.exists === false ? ' absent' : ''}`;
     case 'block':
@@ -137,10 +137,13 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
       const drivers = (step.drivers ?? ctx.scenario.drivers) as DriverName[];
       const { bundle, cleanup } = await resolveBundle(step.bundle, drivers, ctx.scenario.source.file, ctx.openBundle);
       block.defer(`bundle ${step.bundle}`, cleanup);
-      await host.agent(g).installDrivers(bundle);
+      await host.agent(g).installDrivers({ ...bundle, ...(step.verifier ? { verifier: true } : {}), ...(step.method === 'installer' ? { installer: true } : {}) });
       if (step.reboot) await reboot(ctx, step.guest);
       const st = await host.agent(guestOf(ctx, step.guest)).driverStatus();
-      ctx.sink.emit({ ev: 'drivers', inst: ctx.inst, guest: step.guest, bound: st.bound, unbound: st.unbound, unplugged: st.unplugged, expected: { version: bundle.version, drivers } });
+      ctx.sink.emit({
+        ev: 'drivers', inst: ctx.inst, guest: step.guest, bound: st.bound, unbound: st.unbound, unplugged: st.unplugged, ...(st.verified ? { verified: st.verified } : {}),
+        expected: { version: bundle.version, drivers, ...(step.verifier ? { verifier: true } : {}) },
+      });
       return;
     }
     case 'reboot':
@@ -174,12 +177,10 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
     case 'suspend':
       return need(host.suspend, 'suspend', 'suspend').suspend(guestOf(ctx, step.guest));
     case 'resume':
-      return need(host.suspend, 'suspend', 'resume').resume(guestOf(ctx, step.guest));
-    case 'suspend-resume': {
-      const s = need(host.suspend, 'suspend', 'suspend-resume');
-      await s.suspend(guestOf(ctx, step.guest));
-      return s.resume(guestOf(ctx, step.guest));
-    }
+      return resume(ctx, step.guest);
+    case 'suspend-resume':
+      await need(host.suspend, 'suspend', 'suspend-resume').suspend(guestOf(ctx, step.guest));
+      return resume(ctx, step.guest);
     case 'migrate': {
       await ctx.xsProbe.watchNewDomains();
       const ref = await need(host.migrate, 'migrate', 'migrate').migrate(guestOf(ctx, step.guest));
@@ -256,6 +257,24 @@ async function reboot(ctx: StepContext, name: string): Promise<void> {
     },
   });
   if (!rebound && g.domid !== before) await rebind(ctx, g);
+}
+
+/** A resume into a new domain (XenAPI) gives the guest a new domid: the probes follow it, attached
+ *  before the new domain runs when the host offers that. A resume in place (the simulator) changes nothing. */
+async function resume(ctx: StepContext, name: string): Promise<void> {
+  const s = need(ctx.host.suspend, 'suspend', 'resume');
+  const g = guestOf(ctx, name);
+  const before = g.domid;
+  let rebound = false;
+  const ref = await s.resume(g, {
+    beforeUnpause: async (fresh) => {
+      rebound = true;
+      await rebind(ctx, fresh);
+    },
+  });
+  const now = ref ?? g;
+  if (!rebound && now.domid !== before) await rebind(ctx, now);
+  else ctx.guests.set(name, now);
 }
 
 async function plug(ctx: StepContext, g: GuestRef, dev: DeviceRef): Promise<DeviceRef> {

@@ -294,6 +294,9 @@ function buildSteps(parent: XmlElement, at: Path, ctx: StepCtx): Step[] {
     if (s) {
       const need = STEP_NEEDS[s.kind];
       if (need) ctx.needs.add(need);
+      // the install options only a real Windows guest has (the simulator's is a model of pnputil)
+      if (s.kind === 'install-drivers' && s.method === 'installer') ctx.needs.add('vendor-installer');
+      if (s.kind === 'install-drivers' && s.verifier) ctx.needs.add('driver-verifier');
       steps.push(s);
     }
   });
@@ -309,7 +312,12 @@ function buildStep(el: XmlElement, at: Path, ctx: StepCtx): Step | undefined {
   switch (el.name) {
     case 'install-drivers': {
       const drivers = el.attr('drivers');
-      return { ...base, kind: 'install-drivers', guest: guest(), bundle: r.str(el, 'bundle') ?? '', ...(drivers ? { drivers: splitList(drivers) as DriverName[] } : {}), reboot: r.bool(el, 'reboot', [...at, 'reboot'], true) };
+      const method = el.attr('method');
+      const verifier = r.bool(el, 'verifier', [...at, 'verifier'], false);
+      return {
+        ...base, kind: 'install-drivers', guest: guest(), bundle: r.str(el, 'bundle') ?? '', ...(drivers ? { drivers: splitList(drivers) as DriverName[] } : {}), reboot: r.bool(el, 'reboot', [...at, 'reboot'], true),
+        ...(method === 'installer' ? { method: 'installer' as const } : {}), ...(verifier ? { verifier: true } : {}),
+      };
     }
     case 'reboot':
     case 'suspend':

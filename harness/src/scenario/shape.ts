@@ -24,7 +24,14 @@ const faultAttrs = {
 };
 
 const stepChildren = (): Record<string, { shape: ElementShape | (() => ElementShape) }> => ({
-  'install-drivers': { shape: { attrs: { ...onGuest, bundle: { type: types.token(), required: true }, drivers: { type: drivers }, reboot: { type: types.boolean() } } } },
+  'install-drivers': {
+    shape: {
+      attrs: {
+        ...onGuest, bundle: { type: types.token(), required: true }, drivers: { type: drivers }, reboot: { type: types.boolean() },
+        method: { type: types.enum('pnputil', 'installer') }, verifier: { type: types.boolean() },
+      },
+    },
+  },
   reboot: { shape: guestStep },
   wait: { shape: { attrs: { ...onGuest, path: { type: types.token(), required: true }, equals: { type: types.string() }, exists: { type: types.boolean() }, timeout: { type: duration } } } },
   block: {

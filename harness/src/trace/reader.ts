@@ -37,8 +37,12 @@ const SCHEMA: Record<TraceEvent['ev'], { required: Record<string, FieldType>; op
   'backend.stats': { required: { inst: 'string', guest: 'string', dev: 'string', stats: 'object' } },
   grants: { required: { inst: 'string', guest: 'string', domid: 'number', when: 'string', active: 'array', mapped: 'array', revokedWhileMapped: 'array' }, optional: { dev: 'string' } },
   workload: { required: { inst: 'string', guest: 'string', step: 'string', dev: 'string', result: 'object' }, optional: { raw: 'string' } },
-  drivers: { required: { inst: 'string', guest: 'string', bound: 'array', unbound: 'array', unplugged: 'object' }, optional: { expected: 'object' } },
+  drivers: { required: { inst: 'string', guest: 'string', bound: 'array', unbound: 'array', unplugged: 'object' }, optional: { expected: 'object', verified: 'array' } },
   fault: { required: { inst: 'string', name: 'string', on: 'boolean' }, optional: { detail: 'object' } },
+  artifact: {
+    required: { inst: 'string', guest: 'string', kind: 'string' },
+    optional: { path: 'string', bytes: 'number', sha256: 'string', source: 'string', missing: 'string', redacted: 'number' },
+  },
   log: { required: { level: 'string', msg: 'string' }, optional: { inst: 'string' } },
   'run.end': { required: { complete: 'boolean' }, optional: { reason: 'string', error: 'object' } },
 };

@@ -1,7 +1,7 @@
 // Shards merge by replaying their traces: the merged TAP lists every instance once, in shard
 // order, with the verdicts each shard's own TAP gave.
 import t from 'tap';
-import { mkdtempSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Parser } from 'tap-parser';
@@ -30,6 +30,9 @@ t.test('report merge joins shard runs into one report', async (t) => {
     const p = makePlan(scenarios, { seed: 3, shard: { index, count: 2 } });
     await runPlan({ host: new FakeHost(index === 2 ? { workloadErrors: 1 } : {}), plan: p, specs, specHashes: hashes, trace, reporter });
   }
+  // a file a shard's host collected (a crash dump) comes along into the merged run
+  mkdirSync(join(dirs[1]!, 'artifacts', 'b'), { recursive: true });
+  writeFileSync(join(dirs[1]!, 'artifacts', 'b', 'win-MEMORY.DMP'), 'PAGEDU64');
   const shardTaps = dirs.map((d) => readFileSync(join(d, 'results.tap'), 'utf8'));
   let out = '';
   const io = { out: { write: (s: string) => ((out += s), true) } as never, err: { write: () => true } as never, cwd: repo, env: {} as NodeJS.ProcessEnv };
@@ -55,6 +58,7 @@ t.test('report merge joins shard runs into one report', async (t) => {
   t.equal(summary.command, 'report merge');
   t.equal(summary.counts.instances, 5);
   t.match(out, /reports: /);
+  t.equal(readFileSync(join(root, 'reports', runs[0], 'artifacts', 'b', 'win-MEMORY.DMP'), 'utf8'), 'PAGEDU64', 'the shards\' artifacts are in the merged run');
   const again = await main(['report', 'merge', dirs[0], dirs[0], '--report-dir', join(root, 'reports'), '--reporter', 'none'], io);
   t.equal(again, 2, 'an instance in two of the merged runs is bad input');
 });

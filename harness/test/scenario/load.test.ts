@@ -81,6 +81,20 @@ t.test('bad scenarios get located problems, all of them at once', async (t) => {
   t.equal(i.length, 1, 'only the combination that is wrong');
   t.equal(has(problems(bad('j', '<guest name="win"/><steps><sleep duration="1s"/></steps><oops/>')), /<oops> is not allowed/), true);
   t.ok(problems(bad('k', '<guest name="win"/><steps><sleep duration="1s"/>')).length > 0, 'not well formed');
+  t.equal(has(problems(bad('l', `${GUEST}<steps><install-drivers guest="win" bundle="builtin:9.1.0" method="setup.exe"/></steps>`)), /^4:\/scenario\/steps\/install-drivers\/@method: .*not one of pnputil, installer/), true);
+});
+
+t.test('an install step asks for the vendor installer and Driver Verifier', async (t) => {
+  const f = join(mkdtempSync(join(tmpdir(), 'winpv-scn-ok-')), 'vendor.xml');
+  writeFileSync(f, `<?xml version="1.0"?>\n<scenario name="vendor">\n<title>t</title><tags>smoke</tags><drivers>xenbus xenvbd</drivers>\n${GUEST}<steps><install-drivers guest="win" bundle="builtin:9.1.0" method="installer" verifier="true"/><install-drivers guest="win" bundle="builtin:9.1.0"/></steps>\n</scenario>\n`);
+  const r = loadScenarioFile(f, 'vendor.xml');
+  t.same(r.problems, []);
+  t.match(r.scenario?.steps[0], { kind: 'install-drivers', method: 'installer', verifier: true });
+  t.ok(r.scenario!.needs.includes('vendor-installer') && r.scenario!.needs.includes('driver-verifier'), 'the options are needs');
+  const p = plan([r.scenario!], { seed: 1, capabilities: new Set(['windows-guest', 'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'backend-keys', 'fault-injection', 'ring-ids', 'grant-audit']), hostKind: 'sim' });
+  t.equal(p.instances[0]!.skip, "host sim lacks 'driver-verifier', 'vendor-installer'", 'skipped on the simulator, with the reason');
+  t.notOk(r.scenario && 'method' in r.scenario.steps[1]! , 'pnputil without Driver Verifier is the default (no fields)');
+  if (hasXmllint) t.equal(spawnSync('xmllint', ['--noout', '--schema', join(catalogue, 'scenario.xsd'), f], { encoding: 'utf8' }).status, 0, 'scenario.xsd accepts it too');
 });
 
 t.test('loadScenarios throws one input error listing every file problem', async (t) => {

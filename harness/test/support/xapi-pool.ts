@@ -33,7 +33,9 @@ export interface Pool {
   close(): Promise<void>;
 }
 
-export async function startPool(opts: { guests?: number; dom0?: boolean } = {}): Promise<Pool> {
+/** dom0Password: XenServer's dom0 root password is the pool's root password (the default keeps
+ *  them different, so a leak of either is caught apart). */
+export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Password?: string } = {}): Promise<Pool> {
   const hostKey = generateHostKey();
   const doubles: WindowsDouble[] = [];
   for (let i = 0; i < (opts.guests ?? 2); i++) {
@@ -56,14 +58,21 @@ export async function startPool(opts: { guests?: number; dom0?: boolean } = {}):
         d.state.store.clear();
         d.state.bound.clear();
         d.state.files.clear();
+        d.state.crashDumps.length = 0;
+        d.state.verifier = [];
         byVm.set(vmRef, d);
       }
       return { ip: d.host, pvVersion: d.boot() };
     },
+    // The disks go back to the snapshot: what Windows had installed and written on C: goes too.
     onRevert: (vmRef) => {
       const d = byVm.get(vmRef);
-      d?.state.store.clear();
-      d?.state.bound.clear();
+      if (!d) return;
+      d.state.store.clear();
+      d.state.bound.clear();
+      for (const k of [...d.state.files.keys()]) if (k.startsWith('C:')) d.state.files.delete(k);
+      d.state.crashDumps.length = 0;
+      d.state.verifier = [];
     },
   });
   // A destroyed VM frees its double for the next guest.
@@ -74,10 +83,13 @@ export async function startPool(opts: { guests?: number; dom0?: boolean } = {}):
       const d = byVm.get(String(rec.VM));
       const iso = rec.empty ? undefined : srv.pool.objects.get(String(rec.VDI))?.rec;
       const version = /^winpv-(.+)\.iso$/.exec(String(iso?.name_label ?? ''))?.[1];
-      d?.insertDisc(version ? new Map(['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface'].map((drv) => [`${drv}\\${drv}.inf`, Buffer.from(infText(drv, version))])) : null);
+      // ... and the vendor's installer at the root (an MSI is an OLE compound file)
+      const disc = new Map(['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface'].map((drv) => [`${drv}\\${drv}.inf`, Buffer.from(infText(drv, version ?? ''))]));
+      disc.set('XenPVTools-x64.msi', Buffer.from('d0cf11e0a1b11ae1', 'hex'));
+      d?.insertDisc(version ? disc : null);
     }
   });
-  const dom0 = opts.dom0 ? await startDom0Double(srv.pool, { user: 'root', password: DOM0_PW }) : undefined;
+  const dom0 = opts.dom0 ? await startDom0Double(srv.pool, { user: 'root', password: opts.dom0Password ?? DOM0_PW }) : undefined;
   const events: TraceEvent[] = [];
   let seq = 0;
   const sink: TraceSink = { emit: (e: TraceEventInput) => void events.push({ ...e, seq: seq++, t: 0 } as TraceEvent) };
@@ -88,7 +100,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean } = {}):
     password: new Secret(XAPI_PW),
     insecure: true,
     template: TEMPLATE,
-    dom0: dom0 ? { user: 'root', port: dom0.ssh.port, password: new Secret(DOM0_PW), hostKeySha256: dom0.ssh.hostKeyFingerprint } : undefined,
+    dom0: dom0 ? { user: 'root', port: dom0.ssh.port, password: new Secret(opts.dom0Password ?? DOM0_PW), hostKeySha256: dom0.ssh.hostKeyFingerprint } : undefined,
     guest: { user: 'Administrator', port: doubles[0]!.port, password: new Secret(GUEST_PW), hostKeySha256: doubles[0]!.hostKeyFingerprint },
     timeouts: { bootMs: 60_000, shutdownMs: 20_000, taskMs: 60_000 },
   };

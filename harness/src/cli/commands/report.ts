@@ -1,5 +1,6 @@
 // winpv report merge: join shard runs into one report by replaying their traces through the same
 // checks and reporters (a reporter cannot tell a merged run from a live one).
+import { cpSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { runSubcommand, parseCommandArgs, type Command, type CommandContext } from '../command';
 import { resolveConfig } from '../config';
@@ -57,6 +58,9 @@ async function merge(ctx: CommandContext): Promise<number> {
     await reporter.onInstanceEnd(r);
   }
   await reporter.onRunEnd(summary);
+  // the files the shards' hosts collected come along, so the merged report's links hold
+  // (instances are unique across shards, and so are their artifacts/<instance>/ folders)
+  for (const d of dirs) if (existsSync(join(d, 'artifacts'))) cpSync(join(d, 'artifacts'), join(dir, 'artifacts'), { recursive: true, errorOnExist: true, force: false });
   writeReports(dir, summary, { runId, startedAt: now.toISOString(), finishedAt: now.toISOString(), inputs: [], command: 'report merge', mergedFrom: dirs.map((d) => relative(ctx.cwd, d) || d) }, all);
   updateLatest(dir);
   (v.reporter === 'tap' ? ctx.err : ctx.out).write(`reports: ${relative(ctx.cwd, dir) || dir}\n`);

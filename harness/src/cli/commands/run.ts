@@ -76,7 +76,7 @@ const command: Command = {
     const tags = v.tag?.length ? v.tag : positionals.length ? undefined : DEFAULT_TAGS;
     const scenarios = loadScenarios(inputs, ctx.cwd);
     const { specs, hashes } = driverSpecs(ctx.cwd);
-    const host = createHost(cfg.host, { specs });
+    const host = createHost(cfg.host, { specs, env: ctx.env });
     const thePlan = plan(scenarios, { seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind });
     if (thePlan.instances.length === 0) throw usageError('no scenario instance matches the filters');
     if (v.list) {
@@ -92,7 +92,7 @@ const command: Command = {
       runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
     });
     const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
-    const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: ctx.signal });
+    const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: ctx.signal, artifactsDir: join(dir, 'artifacts') });
 
     const shown = relative(ctx.cwd, dir) || dir;
     const say = (s: string) => (v.reporter === 'tap' ? ctx.err : ctx.out).write(s);

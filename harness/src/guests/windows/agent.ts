@@ -13,6 +13,7 @@ import { parseDiskspdXml } from '../../workloads/diskspd';
 import { parseNtttcpXml } from '../../workloads/ntttcp';
 import { guestError, runPs, runPsJson } from './powershell';
 import { installedDriver, parseAddDriver, parseEnumDevices } from './pnputil';
+import { discInstaller, enableVerifier, localInstaller, runInstaller, verifiedDrivers } from './installer';
 
 /** What the agent needs from the host it runs on. */
 export interface WindowsGuestLink {
@@ -50,9 +51,22 @@ export class WindowsAgent implements GuestAgent {
   async installDrivers(bundle: DriverBundle): Promise<void> {
     const ssh = await this.ssh();
     const iso = isoName(bundle);
-    const infs = iso ? await this.mount(ssh, bundle, iso) : await this.stage(ssh, bundle, `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`);
+    const staged = iso ? await this.mount(ssh, bundle, iso) : await this.stage(ssh, bundle, `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`);
+    const infs = staged.infs;
     let reboot = false;
-    for (const drv of ORDER.filter((d) => infs.has(d))) {
+    if (bundle.installer) {
+      let msi: string;
+      if (iso) msi = await discInstaller(ssh, this.link.name, staged.root);
+      else {
+        const name = localInstaller(bundle.location);
+        msi = `${staged.root}\\${name}`;
+        await ssh.putFile(join(bundle.location, name), msi.replace(/\\/g, '/'));
+      }
+      const r = await runInstaller(ssh, this.link.name, msi, `C:\\Windows\\Temp\\winpv-install-${safeSegment(bundle.version)}.log`);
+      this.link.log?.('info', `${this.link.name}: vendor installer ${msi} done${r.rebootRequired ? ', reboot required' : ''}`);
+      reboot = r.rebootRequired;
+    }
+    for (const drv of bundle.installer ? [] : ORDER.filter((d) => infs.has(d))) {
       const inf = infs.get(drv)!;
       const r = await runPs(ssh, 'pnputil-add', { inf }, `& pnputil.exe /add-driver $p.inf /install\nexit $LASTEXITCODE`, { okCodes: [0, 259, 3010], timeoutMs: 10 * 60_000 });
       const res = parseAddDriver(r.stdout, r.code ?? -1);
@@ -64,7 +78,8 @@ export class WindowsAgent implements GuestAgent {
     }
     if (bundle.verifier) {
       const sys = [...infs.keys()].map((d) => `${d}.sys`);
-      await runPs(ssh, 'verifier', { drivers: sys }, `& verifier.exe /standard /driver @($p.drivers)\nexit $LASTEXITCODE`, { okCodes: [0, 2] });
+      await enableVerifier(ssh, sys);
+      this.verifierAsked = true;
       this.link.log?.('info', `${this.link.name}: Driver Verifier (standard) enabled for ${sys.join(' ')}`);
       reboot = true;
     }
@@ -76,9 +91,11 @@ export class WindowsAgent implements GuestAgent {
 
   /** Set after an install that needs a reboot (the version installed). */
   rebootPendingFor?: string;
+  /** Driver Verifier was switched on by an install: driverStatus reports what it checks. */
+  private verifierAsked = false;
 
   /** Copies the bundle (one folder per driver with .inf/.sys/.cat) into the guest; returns each driver's INF path there. */
-  private async stage(ssh: SshConnection, bundle: DriverBundle, dest: string): Promise<Map<DriverName, string>> {
+  private async stage(ssh: SshConnection, bundle: DriverBundle, dest: string): Promise<{ root: string; infs: Map<DriverName, string> }> {
     const infs = new Map<DriverName, string>();
     const files: { local: string; remote: string }[] = [];
     for (const drv of bundle.drivers) {
@@ -97,16 +114,16 @@ export class WindowsAgent implements GuestAgent {
     const dirs = [...new Set(files.map((f) => f.remote.slice(0, f.remote.lastIndexOf('\\'))))];
     await runPs(ssh, 'mkdir', { dirs }, `foreach ($d in $p.dirs) { New-Item -ItemType Directory -Force -Path $d | Out-Null }`);
     for (const f of files) await ssh.putFile(f.local, f.remote.replace(/\\/g, '/'));
-    return infs;
+    return { root: dest, infs };
   }
 
   /** The bundle as an ISO in the guest's CD drive: one folder per driver at the root of the disc. */
-  private async mount(ssh: SshConnection, bundle: DriverBundle, iso: string): Promise<Map<DriverName, string>> {
+  private async mount(ssh: SshConnection, bundle: DriverBundle, iso: string): Promise<{ root: string; infs: Map<DriverName, string> }> {
     if (!this.link.insertIso) throw guestError('BUNDLE_ISO_UNSUPPORTED', `${this.link.name}: this host cannot insert ISO ${iso}`);
     await this.link.insertIso(iso);
     const cd = await runPsJson<{ Letter: string }>(ssh, 'cd-drive', {}, CD_SCRIPT);
     if (!/^[A-Z]$/.test(cd.Letter)) throw guestError('GUEST_OUTPUT', `${this.link.name}: no CD drive letter for ${iso}`);
-    return new Map(bundle.drivers.map((d) => [d, `${cd.Letter}:\\${d}\\${d}.inf`]));
+    return { root: `${cd.Letter}:`, infs: new Map(bundle.drivers.map((d) => [d, `${cd.Letter}:\\${d}\\${d}.inf`])) };
   }
 
   async driverStatus(): Promise<DriverStatus> {
@@ -127,7 +144,8 @@ export class WindowsAgent implements GuestAgent {
         unbound.push({ hardwareId: hwid, reason: d.problem ?? info?.Problem ?? d.status ?? 'no driver' });
       }
     }
-    return { bound, unbound, unplugged: { disks: pnp.emulatedDisks.length === 0, nics: pnp.emulatedNics.length === 0 } };
+    const verified = this.verifierAsked ? await verifiedDrivers(ssh) : undefined;
+    return { bound, unbound, unplugged: { disks: pnp.emulatedDisks.length === 0, nics: pnp.emulatedNics.length === 0 }, ...(verified ? { verified } : {}) };
   }
 
   /** Where Windows wrote a crash dump, if it did (after the reboot that follows a bugcheck). */
@@ -136,6 +154,11 @@ export class WindowsAgent implements GuestAgent {
     const found = await runPsJson<{ FullName: string; Length: number }[]>(ssh, 'crash-dump', {}, CRASH_SCRIPT);
     const newest = found[0];
     return newest ? { path: newest.FullName, bytes: newest.Length } : undefined;
+  }
+
+  /** Copies a file of the guest (a crash dump) to a local path, streamed over SFTP. */
+  async downloadFile(guestPath: string, localPath: string): Promise<void> {
+    await (await this.ssh()).downloadFile(guestPath.replace(/\\/g, '/'), localPath);
   }
 
   // ----------------------------------------------------------------------------------- workloads

@@ -2,11 +2,11 @@
 // (UTF-16LE, base64), so nothing is reinterpreted by cmd.exe; values reach the script only as one
 // JSON document in a single-quoted PowerShell literal (psQuote), never spliced into code.
 import type { SshConnection } from '../../remote/ssh';
-import { WinpvError } from '../../model/errors';
+import { guestError } from '../../model/errors';
 
-/** What a guest answers (a failed command, bad output) fails the scenario, not the run: the runner
- *  stops a run only on host and infrastructure errors (an SSH connection that drops is one). */
-export const guestError = (code: string, message: string) => new WinpvError('input', code, message);
+/** What a guest answers (a failed command, bad output) fails the scenario, not the run (kind
+ *  'guest'): the runner stops a run only when the host is lost (an SSH connection that drops). */
+export { guestError };
 import { psQuote } from '../../util/quote';
 
 export const OP_MARKER = '# winpv:';

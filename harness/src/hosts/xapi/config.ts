@@ -35,6 +35,8 @@ export interface XapiHostConfig {
   /** SSH (OpenSSH on Windows) to the guests. */
   guest: SshCredentials;
   timeouts: { bootMs: number; shutdownMs: number; taskMs: number };
+  /** Keep guests between scenarios: revert to the pre-install snapshot instead of a new clone. */
+  reuseGuests?: boolean;
 }
 
 function secretFrom(envName: string | undefined, file: string | undefined, env: NodeJS.ProcessEnv, what: string): Secret | undefined {
@@ -69,7 +71,7 @@ export function xapiConfigFrom(h: ResolvedHost, env: NodeJS.ProcessEnv): XapiHos
     template: e.template,
     network: e.network,
     isoSr: e.isoSr,
-    dom0: e.dom0Ssh === false ? undefined : { user: 'root', identityFile: h.identityFile, password: h.identityFile ? undefined : h.password, knownHostsFile: h.knownHostsFile },
+    dom0: e.dom0Ssh === false ? undefined : { user: 'root', port: e.dom0Port, identityFile: h.identityFile, password: h.identityFile ? undefined : h.password, knownHostsFile: h.knownHostsFile },
     guest: {
       user: e.guestUser ?? 'Administrator',
       port: e.guestPort,
@@ -79,6 +81,7 @@ export function xapiConfigFrom(h: ResolvedHost, env: NodeJS.ProcessEnv): XapiHos
       hostKeySha256: e.guestHostKeySha256,
     },
     timeouts: { bootMs: 15 * 60_000, shutdownMs: 5 * 60_000, taskMs: 30 * 60_000 },
+    ...(e.reuseGuests ? { reuseGuests: true } : {}),
   };
 }
 

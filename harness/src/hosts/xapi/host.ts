@@ -5,9 +5,10 @@ import { randomBytes } from 'node:crypto';
 import type { XapiRecord } from 'xen-api';
 import type {
   GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, MigrateCapability, RebootOptions,
-  RingId, RingIndices, RingView, SnapshotCapability, SuspendCapability, XenstoreView, BackendControlCapability,
+  RingId, RingIndices, RingView, SaveRestoreCapability, SnapshotCapability, SuspendCapability, XenstoreView, BackendControlCapability,
 } from '../../model/host';
 import type { Capability } from '../../model/catalog';
+import type { Secret } from '../../model/secret';
 import type { DeviceRef, GuestShape, VbdShape, VifShape } from '../../model/scenario';
 import type { GuestLifecycle, TraceSink } from '../../model/trace';
 import { hostError, isWinpvError, WinpvError } from '../../model/errors';
@@ -21,6 +22,8 @@ import { devidToVdev, vdevToDevid } from '../../model/vdev';
 import { destroyVm } from './teardown';
 import { newRunId, OWNER_KEY, RUN_KEY, tagsFor, vmName } from './tags';
 import { Dom0Rings, Dom0Xenstore } from './dom0';
+import { shapeKey, SpareGuests, taggedSnapshot } from './spares';
+import { collectCrashDump } from './crash-dump';
 
 interface XGuest {
   ref: GuestRef;
@@ -33,6 +36,14 @@ interface XGuest {
   last: { power: string; domid: number };
   agent?: WindowsAgent;
   ssh?: Promise<SshConnection>;
+  /** The crash dump being collected (destroyGuest waits for it, so the report can hold it), and
+   *  how to stop waiting for a guest that will not come back (it halted). */
+  collecting?: Promise<void>;
+  stopCollecting?: AbortController;
+  /** Reusable guests: the snapshot taken before the driver install, and the shape it fits. */
+  spare?: { preInstall: string; key: string };
+  /** It crashed or halted on its own: never parked for reuse. */
+  failed?: boolean;
   destroyed: boolean;
   /** Disks (VDI by userdevice) and VIF networks of devices unplugged, for a replug. */
   detachedDisks: Map<string, string>;
@@ -54,12 +65,14 @@ export class XapiHost implements HostBackend {
 
   private session?: XapiSession;
   private trace?: TraceSink;
+  private artifactsDir?: string;
   private readonly guests = new Map<string, XGuest>();
   private readonly dom0Conns = new Map<string, Promise<SshConnection>>();
   private readonly dom0Xs: Dom0Xenstore;
   private readonly dom0Rings: Dom0Rings;
   private readonly t0 = Date.now();
   private onObjects?: () => void;
+  private readonly spares: SpareGuests;
 
   constructor(
     private readonly cfg: XapiHostConfig,
@@ -67,7 +80,8 @@ export class XapiHost implements HostBackend {
   ) {
     this.label = cfg.label;
     this.runId = opts.runId ?? newRunId(new Date(), randomBytes(3).toString('hex'));
-    const caps: Capability[] = ['windows-guest', 'suspend', 'migrate', 'snapshot', 'hotplug'];
+    this.spares = new SpareGuests(this.runId);
+    const caps: Capability[] = ['windows-guest', 'vendor-installer', 'driver-verifier', 'suspend', 'save-restore', 'migrate', 'snapshot', 'hotplug'];
     if (cfg.dom0) caps.push('backend-control');
     this.capabilities = new Set(caps);
     this.clock = {
@@ -92,8 +106,9 @@ export class XapiHost implements HostBackend {
     return this.session;
   }
 
-  async open(trace: TraceSink, _opts: { seed: number }): Promise<void> {
+  async open(trace: TraceSink, opts: { seed: number; artifactsDir?: string }): Promise<void> {
     this.trace = trace;
+    this.artifactsDir = opts.artifactsDir;
     this.session = await XapiSession.open({ url: this.cfg.url, user: this.cfg.user, password: this.cfg.password, insecure: this.cfg.insecure, transport: this.cfg.transport });
     this.onObjects = () => this.watchGuests();
     this.session.client.objects.on('finish', this.onObjects);
@@ -105,8 +120,11 @@ export class XapiHost implements HostBackend {
   }
 
   async close(): Promise<void> {
-    // Whatever the runner did not destroy (a crash of the runner itself) goes now.
-    for (const g of this.guests.values()) await this.destroyGuest(g.ref).catch(() => undefined);
+    // Whatever the runner did not destroy (a crash of the runner itself) goes now, then the spares.
+    for (const g of this.guests.values()) await this.destroyGuest(g.ref, { keep: false }).catch(() => undefined);
+    if (this.session) {
+      for (const e of await this.spares.destroyAll(this.session)) this.trace?.emit({ ev: 'log', level: 'error', msg: `removing a kept guest failed: ${e.message}` });
+    }
     this.dom0Xs.close();
     for (const c of this.dom0Conns.values()) await c.then((x) => x.close()).catch(() => undefined);
     this.dom0Conns.clear();
@@ -155,35 +173,48 @@ export class XapiHost implements HostBackend {
       g.last = now;
       if (was.power !== 'Running') continue;
       if (now.power === 'Paused') {
+        g.failed = true;
         this.emit(g, 'crashed', { power_state: 'Paused' });
-        void this.collectCrashDump(g);
+        g.collecting ??= this.collectCrashDump(g);
       } else if (now.power === 'Halted') {
+        g.failed = true;
+        g.stopCollecting?.abort();
         this.emit(g, 'halted-unexpectedly');
       } else if (now.power === 'Running' && now.domid !== was.domid) {
         g.ref.domid = now.domid;
         this.emit(g, 'rebooted', { unexpected: 1 });
+        // Windows restarts by itself after a bugcheck (the default) and writes the dump as it boots
+        g.collecting ??= this.collectCrashDump(g, { restart: false });
       }
     }
   }
 
-  /** A preserved crashed domain is restarted so Windows writes its dump out; the dump's place is logged. */
-  private async collectCrashDump(g: XGuest) {
-    try {
-      await this.ours(g, async () => {
-        await this.s.callAsync('VM.hard_reboot', g.vm);
-        await this.waitBooted(g);
-      });
-      const dump = await this.agentOf(g).findCrashDump();
-      this.trace?.emit({ ev: 'log', inst: g.inst, level: 'error', msg: dump ? `crash dump of ${g.ref.name}: ${dump.path} (${dump.bytes} bytes)` : `no crash dump found in ${g.ref.name}` });
-    } catch (e) {
-      this.trace?.emit({ ev: 'log', inst: g.inst, level: 'warn', msg: `could not collect the crash dump of ${g.ref.name}: ${(e as Error).message}` });
-    }
+  /** The crash dump into the report: a preserved crashed domain is restarted by us (an expected
+   *  power change); a guest that restarted by itself is only waited for, so that whatever it does
+   *  meanwhile (halting, say) is still reported. */
+  private collectCrashDump(g: XGuest, opts: { restart: boolean } = { restart: true }): Promise<void> {
+    const back = async () => {
+      if (opts.restart) {
+        await this.ours(g, async () => {
+          await this.s.callAsync('VM.hard_reboot', g.vm);
+          await this.waitBooted(g);
+        });
+      } else {
+        g.stopCollecting = new AbortController();
+        await this.waitBooted(g, g.stopCollecting.signal);
+      }
+    };
+    const secrets = [this.cfg.password, this.cfg.guest.password, this.cfg.dom0?.password].filter((s): s is Secret => s !== undefined);
+    return collectCrashDump({ name: g.ref.name, inst: g.inst, back, agent: () => this.agentOf(g) }, this.trace, this.artifactsDir, secrets);
   }
 
   async createGuest(shape: GuestShape, inst: string): Promise<GuestRef> {
     if (shape.os !== 'windows') throw hostError('XAPI_UNSUPPORTED_SHAPE', `guest ${shape.name}: the XenAPI backend runs Windows guests (asked for ${shape.os})`);
     const template = shape.image ?? this.cfg.template;
     if (!template) throw hostError('XAPI_NO_TEMPLATE', `guest ${shape.name}: no template (set "template" in the host's config entry or the guest's image)`);
+    const key = this.cfg.reuseGuests ? shapeKey(shape, template) : undefined;
+    const reused = key ? await this.reuseSpare(key, shape, inst) : undefined;
+    if (reused) return reused;
     const owner = `${inst}/${shape.name}`;
     let vmRef: string | undefined;
     try {
@@ -202,6 +233,42 @@ export class XapiHost implements HostBackend {
       throw e;
     }
     const g = this.guests.get(vmRef!)!;
+    if (key) {
+      // Halted, before its first boot and any driver install: what the next guest of this shape reverts to.
+      try {
+        g.spare = { preInstall: await taggedSnapshot(this.s, g.vm, `${vmName(this.runId, owner)}:pre-install`, this.runId, owner), key };
+      } catch (e) {
+        await this.destroyGuest(g.ref).catch(() => undefined);
+        throw e;
+      }
+    }
+    return this.buildPaused(g, {});
+  }
+
+  /** A parked VM of the same shape, reverted to its pre-install snapshot, for this scenario's guest. */
+  private async reuseSpare(key: string, shape: GuestShape, inst: string): Promise<GuestRef | undefined> {
+    const spare = this.spares.take(key);
+    if (!spare) return undefined;
+    const g: XGuest = {
+      ref: { name: shape.name, domid: -1, handle: spare.vm }, vm: spare.vm, inst, shape, owner: spare.owner, busy: 0, last: { power: 'Halted', domid: -1 },
+      destroyed: false, detachedDisks: new Map(), detachedNetworks: new Map(), spare: { preInstall: spare.preInstall, key },
+    };
+    this.guests.set(spare.vm, g);
+    try {
+      await this.ours(g, () => this.spares.revert(this.s, spare));
+      await this.s.call('VM.set_name_label', g.vm, vmName(this.runId, `${inst}/${shape.name}`));
+    } catch (e) {
+      // a spare that cannot be reverted is not used: it goes, and the guest is built anew
+      this.trace?.emit({ ev: 'log', inst, level: 'warn', msg: `reverting a kept guest for ${shape.name} failed (${(e as Error).message}); building a new one` });
+      await this.destroyGuest(g.ref, { keep: false }).catch(() => undefined);
+      return undefined;
+    }
+    return this.buildPaused(g, { reverted: 'pre-install snapshot' });
+  }
+
+  /** Builds the domain paused and reports the guest created. */
+  private async buildPaused(g: XGuest, detail: Record<string, string>): Promise<GuestRef> {
+    const shape = g.shape;
     // The domain is built now, paused: its domid and backends exist before the runner attaches its
     // probes, so they see every frontend from Initialising on. startGuest unpauses it.
     try {
@@ -211,19 +278,19 @@ export class XapiHost implements HostBackend {
         g.ref.domid = num(this.vm(g)!.domid);
       });
     } catch (e) {
-      await this.destroyGuest(g.ref).catch(() => undefined);
+      await this.destroyGuest(g.ref, { keep: false }).catch(() => undefined);
       throw e;
     }
-    this.emit(g, 'created', { vm: String(this.s.get(vmRef!)?.uuid ?? '') });
+    this.emit(g, 'created', { vm: String(this.s.get(g.vm)?.uuid ?? ''), ...detail });
     return g.ref;
   }
 
   /** Waits (on events) until the guest runs, reports metrics with an IP, and then answers SSH. */
-  private async waitBooted(g: XGuest): Promise<void> {
+  private async waitBooted(g: XGuest, signal?: AbortSignal): Promise<void> {
     const t = this.cfg.timeouts.bootMs;
-    await this.s.waitFor(`${g.ref.name} to run`, t, () => (this.vm(g)?.power_state === 'Running' ? true : undefined));
+    await this.s.waitFor(`${g.ref.name} to run`, t, () => (this.vm(g)?.power_state === 'Running' ? true : undefined), signal);
     g.ref.domid = num(this.vm(g)!.domid);
-    await this.s.waitFor(`${g.ref.name} to report its IP address (VM_guest_metrics.networks)`, t, () => this.ipOf(g));
+    await this.s.waitFor(`${g.ref.name} to report its IP address (VM_guest_metrics.networks)`, t, () => this.ipOf(g), signal);
     g.ssh = undefined;
   }
 
@@ -313,11 +380,16 @@ export class XapiHost implements HostBackend {
     this.emit(g, 'shutdown', { how });
   }
 
-  async destroyGuest(ref: GuestRef): Promise<void> {
+  /** Destroys the guest's VM, or with `reuseGuests` parks it for the next guest of its shape
+   *  (`keep: false`, as close() does, always destroys). */
+  async destroyGuest(ref: GuestRef, opts: { keep?: boolean } = {}): Promise<void> {
     const g = this.guests.get(ref.handle);
     if (!g || g.destroyed) return;
+    // a crash dump on its way into the report first (bounded by the boot and copy timeouts)
+    await g.collecting?.catch(() => undefined);
     g.destroyed = true;
     await this.dropGuestSsh(g);
+    if (g.spare && !g.failed && opts.keep !== false && (await this.park(g))) return;
     g.busy++;
     try {
       await destroyVm(this.s, g.vm);
@@ -327,6 +399,22 @@ export class XapiHost implements HostBackend {
     }
     this.guests.delete(ref.handle);
     this.emit(g, 'destroyed');
+  }
+
+  /** Keeps a guest's VM for reuse; false when it cannot be halted (then it is destroyed). */
+  private async park(g: XGuest): Promise<boolean> {
+    g.busy++;
+    try {
+      await this.spares.park(this.s, { vm: g.vm, preInstall: g.spare!.preInstall, owner: g.owner, key: g.spare!.key });
+    } catch (e) {
+      this.trace?.emit({ ev: 'log', inst: g.inst, level: 'warn', msg: `keeping ${g.ref.name} for reuse failed (${(e as Error).message}); destroying it` });
+      return false;
+    } finally {
+      g.busy--;
+    }
+    this.guests.delete(g.vm);
+    this.emit(g, 'destroyed', { kept: 'for reuse' });
+    return true;
   }
 
   /** Removes loose VDIs of one guest (created before their VBD existed, or left by a failed step). */
@@ -445,23 +533,76 @@ export class XapiHost implements HostBackend {
 
   // ------------------------------------------------------------------------------------------ capabilities
 
+  // XenAPI has one way to stop a guest with its memory: VM.suspend (xenopsd's VM_save into a
+  // suspend VDI, then the domain is destroyed) and VM.resume (a new domain restored from that VDI).
+  // VM.checkpoint is no in-place alternative: it is the same suspend, a clone and a resume into a
+  // new domain. So `suspend` (suspend-resume) and `save-restore` both drive these two calls; the
+  // guest's PV drivers see exactly what a XenCenter suspend/resume does to them.
   readonly suspend: SuspendCapability = {
     suspend: async (ref) => {
-      const g = this.g(ref);
-      await this.dropGuestSsh(g);
-      await this.ours(g, () => this.s.callAsync('VM.suspend', g.vm));
-      this.emit(g, 'suspended');
+      await this.suspendVm(this.g(ref), 'suspended');
     },
-    resume: async (ref) => {
+    resume: async (ref, opts: RebootOptions = {}) => {
       const g = this.g(ref);
-      await this.ours(g, async () => {
-        await this.s.callAsync('VM.resume', g.vm, false, false);
-        await this.s.waitFor(`${ref.name} to run after resume`, this.cfg.timeouts.bootMs, () => (this.vm(g)?.power_state === 'Running' ? true : undefined));
-        g.ref.domid = num(this.vm(g)!.domid);
-      });
+      await this.resumeVm(g, opts);
       this.emit(g, 'resumed', { domid: g.ref.domid });
+      return g.ref;
     },
   };
+
+  readonly saveRestore: SaveRestoreCapability = {
+    save: async (ref) => {
+      const g = this.g(ref);
+      await this.suspendVm(g, 'saved');
+      return String(this.vm(g)?.suspend_VDI ?? NULL_REF);
+    },
+    restore: async (ref, image) => {
+      const g = this.g(ref);
+      const have = this.vm(g)?.suspend_VDI;
+      if (this.vm(g)?.power_state !== 'Suspended' || have !== image) {
+        throw hostError('XAPI_NO_IMAGE', `${ref.name} has no saved image ${image} to restore (power state ${String(this.vm(g)?.power_state)}, suspend VDI ${String(have)})`);
+      }
+      const from = g.ref.domid;
+      await this.resumeVm(g, {});
+      this.emit(g, 'restored', { from, domid: g.ref.domid });
+      return g.ref;
+    },
+  };
+
+  /** VM.suspend: the domain and its xenstore tree are destroyed before XAPI reports the VM Suspended,
+   *  so `suspending` marks where the guest's old home stops being judged. */
+  private async suspendVm(g: XGuest, done: 'suspended' | 'saved') {
+    // The guest's SSH connection stays: its TCP session lives in the guest's memory and carries on
+    // after the resume, so a workload running in a parallel branch comes back (a connection that
+    // does die is replaced at the next command).
+    this.emit(g, 'suspending');
+    try {
+      await this.ours(g, () => this.s.callAsync('VM.suspend', g.vm));
+    } catch (e) {
+      // refused or cancelled with the domain still running: the guest goes on where it was
+      const vm = this.vm(g);
+      if (vm?.power_state === 'Running' && num(vm.domid) === g.ref.domid) this.emit(g, 'resumed', { domid: g.ref.domid, cancelled: 1 });
+      throw e;
+    }
+    const vdi = this.vm(g)?.suspend_VDI as string | undefined;
+    this.emit(g, done, done === 'saved' && vdi ? { image: String(this.s.get(vdi)?.uuid ?? vdi) } : undefined);
+  }
+
+  /** VM.resume into a new domain; built paused when the caller wants to attach to it first. */
+  private async resumeVm(g: XGuest, opts: RebootOptions) {
+    await this.ours(g, async () => {
+      const paused = opts.beforeUnpause !== undefined;
+      await this.s.callAsync('VM.resume', g.vm, paused, false);
+      const want = paused ? 'Paused' : 'Running';
+      await this.s.waitFor(`${g.ref.name} to be resumed (${want.toLowerCase()})`, this.cfg.timeouts.bootMs, () => (this.vm(g)?.power_state === want ? true : undefined));
+      g.ref.domid = num(this.vm(g)!.domid);
+      if (opts.beforeUnpause) {
+        await opts.beforeUnpause(g.ref);
+        await this.s.callAsync('VM.unpause', g.vm);
+        await this.s.waitFor(`${g.ref.name} to run after resume`, this.cfg.timeouts.bootMs, () => (this.vm(g)?.power_state === 'Running' ? true : undefined));
+      }
+    });
+  }
 
   readonly migrate: MigrateCapability = {
     migrate: async (ref, target) => {
@@ -470,7 +611,7 @@ export class XapiHost implements HostBackend {
       const hosts = this.s.all('host');
       const dest = target ? hosts.find((h) => h.name_label === target || h.uuid === target || h.address === target) : hosts.find((h) => h.$ref !== vm?.resident_on) ?? hosts[0];
       if (!dest) throw hostError('XAPI_NO_HOST', `no pool member '${target}' to migrate ${ref.name} to`);
-      await this.dropGuestSsh(g);
+      // a live migration keeps the guest's TCP sessions: its SSH connection (and a workload on it) stays
       await this.ours(g, async () => {
         await this.s.callAsync('VM.pool_migrate', g.vm, dest.$ref, { live: 'true' });
         await this.s.waitFor(`${ref.name} to run on ${dest.name_label}`, this.cfg.timeouts.bootMs, () => {
@@ -487,11 +628,7 @@ export class XapiHost implements HostBackend {
   readonly snapshot: SnapshotCapability = {
     snapshot: async (ref, label) => {
       const g = this.g(ref);
-      const snap = await this.s.callAsync<string>('VM.snapshot', g.vm, `${g.owner}:${label}`);
-      for (const [k, v] of Object.entries(tagsFor(this.runId, g.owner, new Date()))) {
-        await this.s.call('VM.remove_from_other_config', snap, k);
-        await this.s.call('VM.add_to_other_config', snap, k, v);
-      }
+      const snap = await taggedSnapshot(this.s, g.vm, `${g.owner}:${label}`, this.runId, g.owner);
       this.emit(g, 'snapshot', { label });
       return snap;
     },
@@ -605,8 +742,12 @@ export class XapiHost implements HostBackend {
   async insertIso(ref: GuestRef, isoName: string): Promise<void> {
     const g = this.g(ref);
     const sr = this.cfg.isoSr;
-    const vdi = this.s.all('VDI').find((v) => v.name_label === isoName && (!sr || this.s.get(v.SR as string)?.name_label === sr || this.s.get(v.SR as string)?.uuid === sr));
-    if (!vdi) throw hostError('XAPI_NO_ISO', `no ISO '${isoName}' in ${sr ? `SR '${sr}'` : 'any SR'}`);
+    // a CD drive takes only ISO SR VDIs (xapi refuses others with VDI_IS_NOT_ISO)
+    const vdi = this.s.all('VDI').find((v) => {
+      const vsr = this.s.get(v.SR as string);
+      return v.name_label === isoName && vsr?.content_type === 'iso' && (!sr || vsr.name_label === sr || vsr.uuid === sr);
+    });
+    if (!vdi) throw hostError('XAPI_NO_ISO', `no ISO '${isoName}' in ${sr ? `SR '${sr}'` : 'any ISO SR'}`);
     const vm = this.vm(g)!;
     const cd = ((vm.VBDs as string[]) ?? []).map((b) => this.s.get(b)).find((b) => b?.type === 'CD');
     if (!cd) throw hostError('XAPI_NO_CD', `${ref.name} has no CD drive for the bundle ISO`);

@@ -5,6 +5,9 @@ import { Secret } from '../../../src/model/secret';
 import { startWindowsDouble } from '../../support/windows-double';
 import { makeBundle, rejects } from '../../support/xapi-pool';
 import type { BlockWorkloadStep } from '../../../src/model/scenario';
+import { msiExitMeaning, parseVerifierSettings } from '../../../src/guests/windows/installer';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const PW = 'planted-Agent-pw-1b7';
 
@@ -44,6 +47,7 @@ t.test('the Windows agent against the guest double over SSH', async (t) => {
   const after = await agent.driverStatus();
   t.equal(after.bound.length, 4);
   t.same(after.unplugged, { disks: true, nics: true });
+  t.same(after.verified, ['xenbus.sys', 'xenvif.sys', 'xennet.sys', 'xenvbd.sys'], 'driverStatus says what Driver Verifier checks (verifier /querysettings)');
 
   d.state.failNextDiskspd = true;
   const e4 = await rejects(agent.blockWorkload(blk()));
@@ -62,4 +66,38 @@ t.test('the Windows agent against the guest double over SSH', async (t) => {
   const raw = await conn!.execLine('pnputil /enum-devices');
   t.not(raw.code, 0, 'the double (like the adapter) accepts only encoded PowerShell');
   t.ok(logs.some((l) => /needs a reboot/.test(l)));
+});
+
+t.test('the vendor installer: the .msi at the bundle root, msiexec quiet without a restart', async (t) => {
+  const d = await startWindowsDouble({ name: 'w', host: '127.0.0.1', user: 'Administrator', password: PW });
+  t.teardown(() => d.close());
+  let conn: SshConnection | undefined;
+  const agent = new WindowsAgent({
+    name: 'w',
+    connect: async () => (conn ??= await SshConnection.connect({ host: d.host, port: d.port, user: 'Administrator', password: new Secret(PW), hostKeySha256: d.hostKeyFingerprint })),
+    address: async () => d.host,
+  });
+  t.teardown(() => conn?.close());
+  const bundle = makeBundle('9.2.0', 7);
+  const none = await rejects(agent.installDrivers({ location: bundle, version: '9.2.0.7', drivers: ['xenbus'], installer: true }));
+  t.equal(none.code, 'BUNDLE_NO_INSTALLER', 'a bundle without an .msi cannot be installed by its installer');
+  writeFileSync(join(bundle, 'XenPVTools x64.msi'), Buffer.from('d0cf11e0a1b11ae1', 'hex'));
+  d.state.failNextInstaller = 1603;
+  const failed = await rejects(agent.installDrivers({ location: bundle, version: '9.2.0.7', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'], installer: true }));
+  t.equal(failed.kind, 'guest', 'a failed guest command fails the scenario (kind guest), not the input');
+  t.match(failed.message, /vendor installer C:\\winpv\\bundle\\9\.2\.0\.7\\XenPVTools x64\.msi failed \(1603: fatal error during installation\); its log is C:\\Windows\\Temp\\winpv-install-9\.2\.0\.7\.log/);
+  await agent.installDrivers({ location: bundle, version: '9.2.0.7', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'], installer: true });
+  t.same(d.state.installers.at(-1), 'C:\\winpv\\bundle\\9.2.0.7\\XenPVTools x64.msi', 'msiexec ran the uploaded installer (a path with a space, passed as one argument)');
+  t.notOk(d.state.scripts.some((s) => s.startsWith('# winpv:pnputil-add')), 'pnputil was not used');
+  t.equal(agent.rebootPendingFor, '9.2.0.7', 'exit 3010: the scenario\'s reboot finishes the install');
+  d.boot();
+  t.same((await agent.driverStatus()).bound.map((b) => `${b.driver} ${b.version}`).sort(), ['xenbus 9.2.0.7', 'xennet 9.2.0.7', 'xenvbd 9.2.0.7', 'xenvif 9.2.0.7']);
+});
+
+t.test('verifier /querysettings and msiexec exit codes', async (t) => {
+  t.same(parseVerifierSettings('Special pool: Enabled\r\n\r\nVerified drivers:\r\n\r\nxenbus.sys\r\nXENVBD.SYS\r\n'), ['xenbus.sys', 'xenvbd.sys']);
+  t.same(parseVerifierSettings('Verified drivers:\r\n\r\nNone\r\n'), []);
+  t.same(parseVerifierSettings('No drivers are currently verified.'), []);
+  t.equal(msiExitMeaning(1618), 'another installation is already in progress');
+  t.equal(msiExitMeaning(1234), 'Windows Installer error 1234');
 });

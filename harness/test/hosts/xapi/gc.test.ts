@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureIo as io } from '../../support/cli-io';
-import { startPool, shape, leftovers, XAPI_PW } from '../../support/xapi-pool';
+import { startPool, shape, leftovers, makeBundle, XAPI_PW } from '../../support/xapi-pool';
 import { main } from '../../../src/cli/main';
 import { parseAge } from '../../../src/hosts/xapi/gc';
 import { XapiSession } from '../../../src/hosts/xapi/session';
@@ -67,4 +67,24 @@ t.test('winpv xapi gc cleans a deliberately orphaned VM and leaves the rest of t
   writeFileSync(config, JSON.stringify({ hosts: { pool: { url: `xapi://root@127.0.0.1:${pool.srv.port}`, passwordEnv: 'TEST_POOL_PW' } } }));
   t.equal(await main(['xapi', 'gc', '--host', 'pool', '--config', config], { ...tls, env }), 3, 'TLS verified: the self-signed pool is refused');
   t.match(tls.text().err, /TLS certificate/);
+});
+
+t.test('winpv xapi gc cleans what a run killed mid-suspend left: a suspended VM and its suspend image', async (t) => {
+  const pool = await startPool({ guests: 1 });
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  await host.open(pool.sink, { seed: 1 });
+  const g = await host.createGuest(shape('win1'), 'killed-suspended');
+  await host.startGuest(g);
+  await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 5), version: '9.1.0.5', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
+  await host.rebootGuest(g);
+  await host.suspend!.suspend(g);
+  await (host as unknown as { session: XapiSession }).session.close(); // the run dies here
+  t.same(leftovers(pool.srv).sort(), ['VDI Suspend image', `VM winpv:${host.runId}:killed-suspended/win1`, `VDI winpv:${host.runId}:killed-suspended/win1:hdb`].sort(), 'a suspended VM, its data disk and its suspend image are left');
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-gc-'));
+  const config = join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ hosts: { pool: { url: `xapi://root@127.0.0.1:${pool.srv.port}`, passwordEnv: 'TEST_POOL_PW', insecure: true } } }));
+  const out = io();
+  t.equal(await main(['xapi', 'gc', '--host', 'pool', '--config', config, '--older-than', '0'], { ...out, env: { TEST_POOL_PW: XAPI_PW, HOME: dir } }), 0, out.text().err);
+  t.same(leftovers(pool.srv), [], 'gc shut the suspended VM down (its suspend image goes with that) and removed it');
 });

@@ -1,6 +1,9 @@
 import t from 'tap';
 import { startPool, makeBundle, shape, leftovers, rejects, XAPI_PW, GUEST_PW } from '../../support/xapi-pool';
 import { XapiFailure } from '../../support/xapi-server';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 
 t.test('a Windows guest from clone to destroy: drivers, workloads, lifecycle, nothing left', async (t) => {
@@ -143,14 +146,47 @@ t.test('every failure path removes what the run created', async (t) => {
   t.same(leftovers(pool.srv), [], 'close() destroyed the guest the failed install left');
 });
 
-t.test('a crash is a guest crashed event and the dump is looked for after restart', async (t) => {
+t.test('suspend, save and resume failures leave nothing either (no suspend image behind)', async (t) => {
   const pool = await startPool({ guests: 1 });
   t.teardown(() => pool.close());
   const host = pool.host();
   await host.open(pool.sink, { seed: 1 });
+  const g = await host.createGuest(shape('win1'), 'resume-fails');
+  await host.startGuest(g);
+  t.equal((await rejects(host.suspend!.suspend(g))).code, 'XAPI_VM_MISSING_PV_DRIVERS', 'no PV drivers: XAPI refuses the suspend');
+  await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 2), version: '9.1.0.2', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
+  await host.rebootGuest(g);
+  const gm = pool.srv.pool.get(pool.srv.pool.get(g.handle).guest_metrics);
+  pool.srv.pool.set(String(pool.srv.pool.get(g.handle).guest_metrics), { other: { ...(gm.other as Record<string, string>), 'feature-suspend': '0' } });
+  t.equal((await rejects(host.saveRestore!.save(g))).code, 'XAPI_VM_LACKS_FEATURE_SUSPEND', 'drivers that do not advertise feature-suspend: XAPI refuses');
+  t.equal(await host.powerState(g), 'running');
+  const last2 = pool.events.filter((e) => e.ev === 'guest').slice(-2).map((e) => (e as { what: string }).what);
+  t.same(last2, ['suspending', 'resumed'], 'a refused suspend is closed in the trace: the guest went on running');
+  pool.srv.pool.set(String(pool.srv.pool.get(g.handle).guest_metrics), { other: { ...(gm.other as Record<string, string>), 'feature-suspend': '1' } });
+  const image = await host.saveRestore!.save(g);
+  const vdi = pool.srv.pool.get(image, 'VDI');
+  t.equal(vdi.type, 'suspend', 'the saved image is the suspend VDI');
+  t.equal(await host.powerState(g), 'suspended');
+  t.equal((await rejects(host.saveRestore!.restore(g, 'OpaqueRef:not-the-image'))).code, 'XAPI_NO_IMAGE', 'restoring another image is refused');
+  pool.srv.pool.failNext.set('VM.resume', new XapiFailure('HOST_NOT_ENOUGH_FREE_MEMORY', ['4294967296', '1073741824']));
+  t.equal((await rejects(host.saveRestore!.restore(g, image))).code, 'XAPI_HOST_NOT_ENOUGH_FREE_MEMORY');
+  t.equal(await host.powerState(g), 'suspended', 'still suspended, the image still there');
+  t.ok(leftovers(pool.srv).some((l) => l === 'VDI Suspend image'), 'leftovers would show a suspend image');
+  await host.destroyGuest(g);
+  t.same(leftovers(pool.srv), [], 'destroying a suspended guest discards its suspend image');
+  await host.close();
+});
+
+t.test('a crash is a guest crashed event and the dump is looked for after restart', async (t) => {
+  const pool = await startPool({ guests: 1 });
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  const artifactsDir = join(mkdtempSync(join(tmpdir(), 'winpv-xapi-artifacts-')), 'artifacts');
+  await host.open(pool.sink, { seed: 1, artifactsDir });
   const g = await host.createGuest(shape('win1'), 'crash');
   t.equal(pool.srv.pool.get(g.handle).actions_after_crash, 'preserve');
   await host.startGuest(g);
+  // Windows lists a dump it cannot hand over (gone between the listing and the copy)
   pool.byVm.get(g.handle)!.state.crashDumps.push({ path: 'C:\\Windows\\MEMORY.DMP', bytes: 1073741824 });
   pool.srv.pool.crash(g.handle);
   const deadline = Date.now() + 30_000;
@@ -159,6 +195,12 @@ t.test('a crash is a guest crashed event and the dump is looked for after restar
   t.ok(crashed, 'crashed event');
   const log = pool.events.find((e) => e.ev === 'log' && /crash dump/.test(e.msg));
   t.match(log && log.ev === 'log' ? log.msg : '', /C:\\Windows\\MEMORY\.DMP \(1073741824 bytes\)/);
+  const deadlineA = Date.now() + 30_000;
+  while (!pool.events.some((e) => e.ev === 'artifact') && Date.now() < deadlineA) await new Promise((r) => setTimeout(r, 50));
+  const art = pool.events.find((e) => e.ev === 'artifact');
+  t.match(art, { ev: 'artifact', guest: 'win1', kind: 'crash-dump', source: 'C:\\Windows\\MEMORY.DMP', missing: /could not collect the crash dump: cannot read C:\/Windows\/MEMORY\.DMP/ }, 'a dump that cannot be copied is recorded as missing, with the reason');
+  t.notOk(art && art.ev === 'artifact' && art.path, 'and names no file');
+  t.same(readdirSync(artifactsDir), [], 'no partial file (or empty folder) is left');
 
   const domid = g.domid;
   pool.srv.pool.guestReboot(g.handle);
@@ -174,4 +216,28 @@ t.test('a crash is a guest crashed event and the dump is looked for after restar
   t.ok(pool.events.some((e) => e.ev === 'guest' && e.what === 'halted-unexpectedly'), 'an unexpected halt is reported');
   await host.close();
   t.same(leftovers(pool.srv), []);
+});
+
+t.test('waiting for a guest that restarted by itself stops when it halts (no dump, the reason said)', async (t) => {
+  const pool = await startPool({ guests: 1 });
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  await host.open(pool.sink, { seed: 1 });
+  const g = await host.createGuest(shape('win1'), 'restart-then-halt');
+  await host.startGuest(g);
+  // after its own restart the guest never reports an IP (hung in boot), then powers off
+  (pool.srv.pool.opts as { bootDelayMs?: number }).bootDelayMs = 10 * 60_000;
+  pool.srv.pool.guestReboot(g.handle);
+  const until = (what: string) => new Promise<void>((resolve) => {
+    const tick = () => (pool.events.some((e) => e.ev === 'guest' && e.what === what) ? resolve() : setTimeout(tick, 20));
+    tick();
+  });
+  await until('rebooted');
+  pool.srv.pool.guestHalt(g.handle);
+  await until('halted-unexpectedly');
+  await host.destroyGuest(g);
+  const art = pool.events.find((e) => e.ev === 'artifact');
+  t.match(art, { ev: 'artifact', guest: 'win1', kind: 'crash-dump', missing: /could not collect the crash dump: stopped waiting for win1 to report its IP address/ }, 'the collection gave up when the guest halted, and says so');
+  t.same(leftovers(pool.srv), []);
+  await host.close();
 });

@@ -45,6 +45,9 @@ function shWords(s: string): string[] {
 export interface Dom0Double {
   ssh: TestSshServer;
   xs: FakeXenstore;
+  /** Driver misbehaviour to plant: after a resume (a new domain built from the suspend image)
+   *  xenbus does not write drivers/<N> and control/feature-suspend again. */
+  faults: { keysLostAfterResume: boolean };
   /** ntttcp-for-linux runs (arguments). */
   ntttcpRuns: string[];
   close(): Promise<void>;
@@ -55,6 +58,10 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
   const ntttcpRuns: string[] = [];
   const domains = new Map<string, number>(); // VM ref -> domid
   const connected = new Set<number>();
+  const faults = { keysLostAfterResume: false };
+  /** VMs suspended now, and the domains built for them by a resume. */
+  const suspended = new Set<string>();
+  const resumedDomains = new Set<number>();
 
   const devicesOf = (vmRef: string) => {
     const vm = pool.objects.get(vmRef)?.rec;
@@ -160,8 +167,10 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     if (connected.has(domid)) return;
     connected.add(domid);
     const home = `/local/domain/${domid}`;
-    xs.write(`${home}/drivers/0`, `XenProject XENBUS ${version}`);
-    xs.write(`${home}/control/feature-suspend`, '1');
+    if (!(faults.keysLostAfterResume && resumedDomains.has(domid))) {
+      xs.write(`${home}/drivers/0`, `XenProject XENBUS ${version}`);
+      xs.write(`${home}/control/feature-suspend`, '1');
+    }
     const { vbds, vifs } = devicesOf(vmRef);
     for (const id of vbds) deviceConnect(domid, 'vbd', id);
     for (const id of vifs) deviceConnect(domid, 'vif', id);
@@ -201,7 +210,12 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
       // A paused domain exists too (built, backends created); a crashed one kept for its dump as well.
       const running = rec && (rec.power_state === 'Running' || rec.power_state === 'Paused') ? Number(rec.domid) : undefined;
       if (prev !== undefined && prev !== running) domainDown(ref);
-      if (running !== undefined && running !== prev) domainUp(ref, running);
+      if (rec?.power_state === 'Suspended') suspended.add(ref);
+      else if (!rec || (rec.power_state === 'Halted' && rec.suspend_VDI === 'OpaqueRef:NULL')) suspended.delete(ref);
+      if (running !== undefined && running !== prev) {
+        if (suspended.delete(ref)) resumedDomains.add(running);
+        domainUp(ref, running);
+      }
       if (running !== undefined && rec && rec.guest_metrics !== 'OpaqueRef:NULL') {
         const gm = pool.objects.get(String(rec.guest_metrics))?.rec;
         const v = gm?.PV_drivers_version as Record<string, string> | undefined;
@@ -318,6 +332,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
   return {
     ssh,
     xs,
+    faults,
     ntttcpRuns,
     async close() {
       pool.listeners.delete(listener);

@@ -39,6 +39,14 @@ export interface WindowsGuestState {
   verifyMismatches: number;
   /** A disc is in the CD drive (D:). */
   cdLoaded: boolean;
+  /** verifier.exe accepts the settings but nothing is verified (a policy that blocks it). */
+  verifierIgnored?: boolean;
+  /** The next msiexec run exits with this Windows Installer error. */
+  failNextInstaller?: number;
+  /** Installers run (the .msi paths). */
+  installers: string[];
+  /** Real time diskspd and NTttcp take to answer (ms; default 0): a workload in flight for a while. */
+  workloadMs?: number;
 }
 
 export interface WindowsDouble {
@@ -48,6 +56,9 @@ export interface WindowsDouble {
   state: WindowsGuestState;
   /** A disc goes into the CD drive: its files appear under D:\\ (null: ejected). */
   insertDisc(files: Map<string, Buffer> | null): void;
+  /** After a bugcheck Windows writes the dump from the page file at the next boot: a complete
+   *  C:\\Windows\\MEMORY.DMP or a minidump in C:\\Windows\\Minidump. Returns its path and bytes. */
+  writeCrashDump(kind: 'full' | 'mini', bytes?: number, memory?: Buffer[]): { path: string; data: Buffer };
   /** The guest "boots": drivers in the store become bound. Returns the PV version xenbus reports. */
   boot(): { major: number; minor: number; micro: number; build: number } | undefined;
   close(): Promise<void>;
@@ -63,7 +74,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const parsed = utils.parseKey(hostKey.private);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, cdLoaded: false };
+  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, cdLoaded: false, installers: [] };
   const conns = new Set<Connection>();
   let nextOem = 3;
 
@@ -80,12 +91,13 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
           ch.on('data', () => undefined);
           state.commands.push(info.command);
           const r = execute(info.command);
-          setImmediate(() => {
+          const workload = /^# winpv:(diskspd|ntttcp)\n/.test(state.scripts.at(-1) ?? '');
+          setTimeout(() => {
             if (r.stdout) ch.write(r.stdout);
             if (r.stderr) ch.stderr.write(r.stderr);
             ch.exit(r.code);
             ch.end();
-          });
+          }, workload ? (state.workloadMs ?? 0) : 0);
         });
         session.on('sftp', (acceptSftp) => serveSftp(acceptSftp(), state.files));
       });
@@ -114,33 +126,38 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const ops: Record<string, (p: Record<string, unknown>) => { code: number; stdout: string; stderr: string }> = {
     mkdir: () => ({ code: 0, stdout: '', stderr: '' }),
     'cd-drive': () => (state.cdLoaded ? { code: 0, stdout: JSON.stringify({ Letter: 'D' }), stderr: '' } : { code: 1, stdout: '', stderr: 'no CD in the drive\r\n' }),
-    'pnputil-add': (p) => {
-      const inf = normPath(String(p.inf));
-      const base = inf.slice(inf.lastIndexOf('\\') + 1);
-      const text = state.files.get(inf)?.toString('utf8');
-      if (text === undefined) {
-        return { code: 2, stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nFailed to add driver package: The system cannot find the file specified.\n\nTotal driver packages:  1\nAdded driver packages:  0\n`), stderr: '' };
+    'pnputil-add': (p) => pnputilAdd(String(p.inf)),
+    // The vendor installer: installs every driver package found beside it (one folder per driver),
+    // writes its verbose log, and asks for the restart it was told not to do.
+    msiexec: (p) => {
+      const msi = normPath(String(p.msi));
+      state.installers.push(msi);
+      const fail = state.failNextInstaller;
+      state.failNextInstaller = undefined;
+      if (!state.files.has(msi)) return { code: 1619, stdout: '', stderr: '' };
+      if (fail) return { code: fail, stdout: '', stderr: '' };
+      const dir = msi.slice(0, msi.lastIndexOf('\\'));
+      const infs = [...state.files.keys()].filter((k) => k.startsWith(`${dir}\\`) && /^[^\\]+\\[^\\]+\.inf$/i.test(k.slice(dir.length + 1)));
+      for (const inf of infs) {
+        const added = pnputilAdd(inf);
+        if (added.code !== 0 && added.code !== 3010) return { code: 1603, stdout: '', stderr: '' };
       }
-      const dv = /^\s*DriverVer\s*=\s*([0-9/]+)\s*,\s*([0-9.]+)/im.exec(text);
-      const prov = /^\s*Provider\s*=\s*(.+)$/im.exec(text);
-      if (!dv) {
-        return { code: 13, stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nFailed to add driver package: The INF is invalid.\n\nTotal driver packages:  1\nAdded driver packages:  0\n`), stderr: '' };
-      }
-      const driver = base.replace(/\.inf$/i, '').toLowerCase();
-      const published = `oem${nextOem++}.inf`;
-      state.store.set(driver, { driver, version: dv[2]!, date: dv[1]!, provider: (prov?.[1] ?? 'Xen Project').replace(/"/g, '').trim(), published });
-      // A device already bound to an older package needs a reboot to take the new one.
-      const reboot = driver === 'xenbus' || state.bound.has(driver);
-      return {
-        code: reboot ? 3010 : 0,
-        stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nDriver package added successfully.\nPublished Name:         ${published}\nDriver package installed on matching devices.\n\nTotal driver packages:  1\nAdded driver packages:  1\n${reboot ? 'System reboot is needed to complete install operations!\n' : ''}`),
-        stderr: '',
-      };
+      state.files.set(normPath(String(p.log)), Buffer.from(`=== Verbose logging started ===\r\nProduct: Xen PV drivers -- Installation completed successfully.\r\n`, 'utf16le'));
+      return { code: 3010, stdout: '', stderr: '' };
     },
+    'find-msi': (p) => {
+      const root = normPath(String(p.root));
+      return { code: 0, stdout: JSON.stringify([...state.files.keys()].filter((k) => k.startsWith(root) && !k.slice(root.length).includes('\\') && /\.msi$/i.test(k))), stderr: '' };
+    },
+    'verifier-query': () => ({
+      code: 0,
+      stdout: crlf(`Special pool: Enabled\nForce IRQL checking: Enabled\nPool tracking: Enabled\nI/O verification: Enabled\nDeadlock detection: Enabled\nDMA checking: Enabled\nSecurity checks: Enabled\nMiscellaneous checks: Enabled\nDDI compliance checking: Enabled\n\nVerified drivers:\n\n${state.verifier.length ? state.verifier.join('\n') : 'None'}\n`),
+      stderr: '',
+    }),
     'pnputil-enum': () => ({ code: 0, stdout: crlf(enumDevices()), stderr: '' }),
     'pnp-devices': () => ({ code: 0, stdout: JSON.stringify(pnpDevices()), stderr: '' }),
     verifier: (p) => {
-      state.verifier = (p.drivers as string[]) ?? [];
+      if (!state.verifierIgnored) state.verifier = ((p.drivers as string[]) ?? []).map((d) => d.toLowerCase());
       return { code: 2, stdout: crlf('\nThe system reboot is required for the changes to take effect.\n'), stderr: '' };
     },
     'disk-of': (p) => {
@@ -151,8 +168,33 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     diskspd: (p) => diskspd(p.args as string[]),
     verify: (p) => ({ code: 0, stdout: JSON.stringify({ blocks: Number(p.mib), mismatches: state.verifyMismatches }), stderr: '' }),
     ntttcp: (p) => ntttcp(p.args as string[]),
-    'crash-dump': () => ({ code: 0, stdout: JSON.stringify(state.crashDumps.map((d) => ({ FullName: d.path, Length: d.bytes }))), stderr: '' }),
+    // newest first, as the agent's Sort-Object LastWriteTime -Descending gives them
+    'crash-dump': () => ({ code: 0, stdout: JSON.stringify([...state.crashDumps].reverse().map((d) => ({ FullName: d.path, Length: d.bytes }))), stderr: '' }),
   };
+
+  function pnputilAdd(infPath: string): { code: number; stdout: string; stderr: string } {
+    const inf = normPath(infPath);
+    const base = inf.slice(inf.lastIndexOf('\\') + 1);
+    const text = state.files.get(inf)?.toString('utf8');
+    if (text === undefined) {
+      return { code: 2, stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nFailed to add driver package: The system cannot find the file specified.\n\nTotal driver packages:  1\nAdded driver packages:  0\n`), stderr: '' };
+    }
+    const dv = /^\s*DriverVer\s*=\s*([0-9/]+)\s*,\s*([0-9.]+)/im.exec(text);
+    const prov = /^\s*Provider\s*=\s*(.+)$/im.exec(text);
+    if (!dv) {
+      return { code: 13, stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nFailed to add driver package: The INF is invalid.\n\nTotal driver packages:  1\nAdded driver packages:  0\n`), stderr: '' };
+    }
+    const driver = base.replace(/\.inf$/i, '').toLowerCase();
+    const published = `oem${nextOem++}.inf`;
+    state.store.set(driver, { driver, version: dv[2]!, date: dv[1]!, provider: (prov?.[1] ?? 'Xen Project').replace(/"/g, '').trim(), published });
+    // A device already bound to an older package needs a reboot to take the new one.
+    const reboot = driver === 'xenbus' || state.bound.has(driver);
+    return {
+      code: reboot ? 3010 : 0,
+      stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nDriver package added successfully.\nPublished Name:         ${published}\nDriver package installed on matching devices.\n\nTotal driver packages:  1\nAdded driver packages:  1\n${reboot ? 'System reboot is needed to complete install operations!\n' : ''}`),
+      stderr: '',
+    };
+  }
 
   const pvBound = () => state.bound.has('xenbus');
   // Revisions as the driver specs have them: xenvif and xenvbd bind XENBUS ...&REV_0900000B,
@@ -262,6 +304,15 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       state.cdLoaded = files !== null;
       for (const [k, v] of files ?? []) state.files.set(normPath(`D:\\${k}`), v);
     },
+    writeCrashDump(kind, bytes = kind === 'full' ? 3 * 2 ** 20 + 17 : 256 * 1024, memory = []) {
+      const path = kind === 'full' ? 'C:\\Windows\\MEMORY.DMP' : `C:\\Windows\\Minidump\\112426-${String(state.crashDumps.length + 1).padStart(5, '0')}-01.dmp`;
+      const data = dumpBytes(bytes, `${state.name}:${path}`);
+      // what the guest had in memory lands in the dump (spread over it, one across the 1 MiB mark)
+      memory.forEach((m, i) => m.copy(data, i === 0 ? 2 ** 20 - Math.floor(m.length / 2) : Math.floor((data.length * (i + 1)) / (memory.length + 2))));
+      state.files.set(path, data);
+      state.crashDumps.push({ path, bytes: data.length });
+      return { path, data };
+    },
     boot() {
       for (const [k, v] of state.store) state.bound.set(k, v);
       const xb = state.bound.get('xenbus');
@@ -276,6 +327,19 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
         server.close(() => res());
       }),
   };
+}
+
+/** A kernel dump's bytes: the DUMP_HEADER64 signature ("PAGE" "DU64") and then deterministic filler. */
+function dumpBytes(n: number, seed: string): Buffer {
+  const b = Buffer.alloc(Math.max(n, 8));
+  b.write('PAGEDU64', 0, 'latin1');
+  let x = 2166136261;
+  for (const c of seed) x = Math.imul(x ^ c.charCodeAt(0), 16777619) >>> 0;
+  for (let i = 8; i < b.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
 }
 
 const { STATUS_CODE, OPEN_MODE } = utils.sftp;

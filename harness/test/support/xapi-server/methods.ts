@@ -203,8 +203,13 @@ export class XapiApi {
       return '';
     },
     'VM.hard_shutdown': ([vm]) => {
-      this.power(str(vm), 'Running', 'Paused', 'Suspended');
+      const r = this.power(str(vm), 'Running', 'Paused', 'Suspended');
       this.pool.haltDomain(str(vm));
+      // a suspended VM's memory image is discarded
+      if (r.suspend_VDI !== NULL) {
+        this.pool.remove(str(r.suspend_VDI));
+        this.pool.set(str(vm), { suspend_VDI: NULL });
+      }
       return '';
     },
     'VM.clean_reboot': ([vm]) => {
@@ -222,18 +227,30 @@ export class XapiApi {
       this.pool.startDomain(str(vm), host);
       return '';
     },
-    'VM.suspend': ([vm]) => {
+    // VM.suspend is xenopsd's VM_save into a new suspend VDI, then VM_shutdown: the domain (and its
+    // xenstore tree) is gone before XAPI reports the VM Suspended and the task completes.
+    'VM.suspend': async ([vm]) => {
       const r = this.power(str(vm), 'Running');
       this.needsPv(str(vm), r);
+      // the guest's xenbus advertises control/feature-suspend (the guest agent reports it)
+      const other = this.pool.get(r.guest_metrics, 'VM_guest_metrics').other as Rec;
+      if (other['feature-suspend'] !== '1') throw new XapiFailure('VM_LACKS_FEATURE_SUSPEND', [str(vm)]);
       const host = r.resident_on as string;
+      const image = this.pool.add('VDI', this.pool.vdiRecord(this.pool.defaultSr, 'Suspend image', num(r.memory_static_max) + 2 ** 20, { type: 'suspend', name_description: `memory image of ${str(r.name_label)}` }));
       this.pool.haltDomain(str(vm));
-      this.pool.set(str(vm), { power_state: 'Suspended', last_host: host });
+      await new Promise<void>((resolve) => this.pool.later(this.pool.opts.suspendMs ?? 40, resolve));
+      this.pool.set(str(vm), { power_state: 'Suspended', last_host: host, suspend_VDI: image });
       return '';
     },
-    'VM.resume': ([vm]) => {
-      this.power(str(vm), 'Suspended');
+    // VM.resume(vm, start_paused, force) is VM_create (a new domain, a new domid) and VM_restore
+    // from the suspend VDI, which is then destroyed.
+    'VM.resume': ([vm, paused]) => {
+      const r = this.power(str(vm), 'Suspended');
+      if (r.suspend_VDI === NULL || !this.pool.objects.has(str(r.suspend_VDI))) throw new XapiFailure('VDI_MISSING', [this.pool.defaultSr, str(r.suspend_VDI)]);
       this.pool.set(str(vm), { power_state: 'Halted' });
-      this.pool.startDomain(str(vm));
+      this.pool.startDomain(str(vm), undefined, paused === true);
+      this.pool.remove(str(r.suspend_VDI));
+      this.pool.set(str(vm), { suspend_VDI: NULL });
       return '';
     },
     'VM.pool_migrate': ([vm, host]) => {
@@ -290,8 +307,11 @@ export class XapiApi {
     },
     'VBD.insert': ([vbd, vdi]) => {
       const r = this.pool.get(vbd, 'VBD');
-      this.pool.get(vdi, 'VDI');
+      const d = this.pool.get(vdi, 'VDI');
       if (r.type !== 'CD') throw new XapiFailure('VBD_NOT_REMOVABLE_MEDIA', [str(vbd)]);
+      // only ISO files of an ISO SR (or host CD drives) go into a CD drive
+      const contentType = str(this.pool.get(d.SR, 'SR').content_type);
+      if (contentType !== 'iso') throw new XapiFailure('VDI_IS_NOT_ISO', [str(vdi), contentType]);
       if (!r.empty) throw new XapiFailure('VBD_NOT_EMPTY', [str(vbd)]);
       this.pool.set(str(vbd), { VDI: str(vdi), empty: false });
       return '';
@@ -336,7 +356,7 @@ export class XapiApi {
   private copyVm(src: string, name: string, snapshot: boolean): string {
     const r = this.pool.get(src, 'VM');
     if (!snapshot && !r.is_a_template && r.power_state !== 'Halted') throw new XapiFailure('VM_BAD_POWER_STATE', [src, 'halted', String(r.power_state).toLowerCase()]);
-    const rec: Rec = { ...structuredClone(r), name_label: name, VBDs: [], VIFs: [], snapshots: [], guest_metrics: NULL, metrics: NULL, power_state: snapshot ? 'Halted' : r.power_state, domid: -1, resident_on: NULL };
+    const rec: Rec = { ...structuredClone(r), name_label: name, VBDs: [], VIFs: [], snapshots: [], suspend_VDI: NULL, guest_metrics: NULL, metrics: NULL, power_state: snapshot ? 'Halted' : r.power_state, domid: -1, resident_on: NULL };
     delete rec.uuid;
     if (snapshot) Object.assign(rec, { is_a_snapshot: true, is_a_template: true, snapshot_of: src, snapshot_time: '20261124T06:00:00Z' });
     const ref = this.pool.add('VM', rec);
@@ -366,23 +386,37 @@ export class XapiApi {
     const vmRef = str(s.snapshot_of);
     const vm = this.pool.get(vmRef, 'VM');
     if (vm.power_state !== 'Halted') this.pool.haltDomain(vmRef);
-    // Disks come back from the snapshot's VDIs; the VM's current disks are dropped.
+    if (vm.suspend_VDI !== NULL) {
+      this.pool.remove(str(vm.suspend_VDI));
+      this.pool.set(vmRef, { suspend_VDI: NULL });
+    }
+    // As xapi_vm_snapshot's revert: every VBD of the VM goes; the disks the snapshot has a copy of
+    // are destroyed, others (hot-plugged later) are left unattached; the snapshot's disks are cloned
+    // in, its CD drives and VIFs (MACs kept) copied.
+    const snapDisks = new Set((s.VBDs as string[]).map((b) => this.pool.get(b)).filter((b) => b.type === 'Disk' && b.VDI !== NULL).map((b) => str(this.pool.get(b.VDI).snapshot_of)));
     for (const vbd of vm.VBDs as string[]) {
       const b = this.pool.get(vbd);
-      if (b.type === 'Disk' && b.VDI !== NULL) {
-        const vdi = str(b.VDI);
-        this.pool.remove(vbd);
-        this.pool.remove(vdi);
-      }
+      this.pool.remove(vbd);
+      if (b.type === 'Disk' && b.VDI !== NULL && snapDisks.has(str(b.VDI))) this.pool.remove(str(b.VDI));
     }
     for (const vbd of s.VBDs as string[]) {
       const b = this.pool.get(vbd);
-      if (b.type !== 'Disk' || b.VDI === NULL) continue;
+      if (b.type !== 'Disk' || b.VDI === NULL) {
+        this.pool.createVbd(vmRef, str(b.VDI), str(b.userdevice), str(b.type), b.VDI === NULL, structuredClone(b.other_config as Rec));
+        continue;
+      }
       const d = this.pool.get(b.VDI);
       const copy: Rec = { ...structuredClone(d), VBDs: [], snapshots: [], is_a_snapshot: false, snapshot_of: NULL };
       delete copy.uuid;
       const vdi = this.pool.add('VDI', copy);
+      // later snapshots of the original disk now count as snapshots of its clone
+      for (const [ref, r] of this.pool.all('VDI')) if (r.snapshot_of === d.snapshot_of && r.is_a_snapshot) this.pool.set(ref, { snapshot_of: vdi });
       this.pool.createVbd(vmRef, vdi, str(b.userdevice), 'Disk', false, structuredClone(b.other_config as Rec));
+    }
+    for (const vif of vm.VIFs as string[]) this.pool.remove(vif);
+    for (const vif of s.VIFs as string[]) {
+      const v = this.pool.get(vif);
+      this.pool.createVif(vmRef, str(v.device), str(v.MAC), structuredClone(v.other_config as Rec));
     }
     this.pool.set(vmRef, { VCPUs_max: s.VCPUs_max!, VCPUs_at_startup: s.VCPUs_at_startup!, other_config: structuredClone(s.other_config as Rec) });
     this.pool.opts.onRevert?.(vmRef, snap);

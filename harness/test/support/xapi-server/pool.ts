@@ -41,6 +41,8 @@ export interface PoolOptions {
   hostAddress?: string;
   /** Delay before guest metrics appear after start/reboot/resume (ms). */
   bootDelayMs?: number;
+  /** Time VM.suspend spends between destroying the domain and reporting the VM Suspended (ms). */
+  suspendMs?: number;
   guest?: (vmRef: string, vm: Rec) => GuestState;
   /** Called after VM.revert restored a snapshot (the guest's own state goes back too). */
   onRevert?: (vmRef: string, snapshotRef: string) => void;
@@ -226,7 +228,7 @@ export class FakePool {
       snapshot_of: NULL, snapshots: [], parent: NULL, power_state: 'Halted', domid: -1,
       VCPUs_max: 2, VCPUs_at_startup: 2, memory_static_min: 1024 * 2 ** 20, memory_static_max: 4096 * 2 ** 20,
       memory_dynamic_min: 4096 * 2 ** 20, memory_dynamic_max: 4096 * 2 ** 20, VBDs: [], VIFs: [],
-      guest_metrics: NULL, metrics: NULL, resident_on: NULL, other_config: {}, tags: [], platform: { viridian: 'true' },
+      guest_metrics: NULL, metrics: NULL, resident_on: NULL, suspend_VDI: NULL, other_config: {}, tags: [], platform: { viridian: 'true' },
       HVM_boot_policy: 'BIOS order', actions_after_crash: 'restart', actions_after_shutdown: 'destroy', actions_after_reboot: 'restart',
       allowed_operations: [], blocked_operations: {}, xenstore_data: {}, snapshot_time: '19700101T00:00:00Z',
     };

@@ -1,0 +1,78 @@
+// The vendor's installer and Driver Verifier, the two install options a scenario can ask for on a
+// Windows guest. The installer is the .msi at the root of the driver bundle (XenServer VM Tools,
+// XCP-ng Windows PV Tools), run quietly by msiexec without letting it restart the guest: the
+// scenario's reboot step does that, so the probes can follow the new domain.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SshConnection } from '../../remote/ssh';
+import { inputError } from '../../model/errors';
+import { guestError, runPs, runPsJson } from './powershell';
+
+/** msiexec exit codes (Windows Installer error codes) the harness reads. */
+const MSI_EXIT: Record<number, string> = {
+  0: 'success',
+  1602: 'the user cancelled the installation',
+  1603: 'fatal error during installation',
+  1618: 'another installation is already in progress',
+  1619: 'the installation package could not be opened',
+  1620: 'the installation package is not a valid package',
+  1625: 'the installation is forbidden by system policy',
+  1633: 'the package is not supported on this processor type',
+  1638: 'another version of this product is already installed',
+  1641: 'the installer has initiated a restart',
+  3010: 'a restart is required to complete the install',
+};
+
+export const msiExitMeaning = (code: number): string => MSI_EXIT[code] ?? `Windows Installer error ${code}`;
+
+/** The installer of a bundle directory: exactly one .msi at its root. */
+export function localInstaller(bundleDir: string): string {
+  const msis = readdirSync(bundleDir).filter((n) => /\.msi$/i.test(n) && statSync(join(bundleDir, n)).isFile());
+  if (msis.length !== 1) {
+    throw inputError('BUNDLE_NO_INSTALLER', msis.length ? `the bundle has ${msis.length} installers at its root (${msis.join(', ')}); the vendor install needs one` : 'the bundle has no installer (.msi) at its root for method="installer"', [], { file: bundleDir });
+  }
+  return msis[0]!;
+}
+
+/** The installer at the root of the bundle disc (`D:`). */
+export async function discInstaller(ssh: SshConnection, guest: string, drive: string): Promise<string> {
+  const found = await runPsJson<string[]>(ssh, 'find-msi', { root: `${drive}\\` }, `ConvertTo-Json -Compress -InputObject @(Get-ChildItem -File -Path $p.root -Filter *.msi | ForEach-Object { $_.FullName })`);
+  if (found.length !== 1) throw guestError('BUNDLE_NO_INSTALLER', `${guest}: the bundle disc has ${found.length ? `${found.length} installers` : 'no installer (.msi)'} at its root`);
+  return found[0]!;
+}
+
+/** Runs the installer quietly, without a restart; returns whether Windows wants one. */
+export async function runInstaller(ssh: SshConnection, guest: string, msi: string, log: string): Promise<{ rebootRequired: boolean }> {
+  // msiexec is a GUI program: piping it makes PowerShell wait for it and set $LASTEXITCODE.
+  const r = await runPs(ssh, 'msiexec', { msi, log }, `& msiexec.exe /i $p.msi /qn /norestart /l*v $p.log | Out-Null\nexit $LASTEXITCODE`, { okCodes: [0, 1641, 3010], timeoutMs: 20 * 60_000 }).catch((e: Error) => {
+    const code = /exit (\d+)/.exec(e.message)?.[1];
+    throw guestError('GUEST_DRIVER_INSTALL', `${guest}: the vendor installer ${msi} failed${code ? ` (${code}: ${msiExitMeaning(Number(code))})` : ''}; its log is ${log} in the guest`);
+  });
+  return { rebootRequired: r.code === 3010 || r.code === 1641 };
+}
+
+/** Driver Verifier with the standard settings on these drivers (`xenbus.sys` ...), from the next boot. */
+export async function enableVerifier(ssh: SshConnection, drivers: string[]): Promise<void> {
+  // verifier.exe exits 2 when the settings need a reboot, which they always do.
+  await runPs(ssh, 'verifier', { drivers }, `& verifier.exe /standard /driver @($p.drivers)\nexit $LASTEXITCODE`, { okCodes: [0, 2] });
+}
+
+/** The drivers Driver Verifier is set to check (`verifier /querysettings`). */
+export async function verifiedDrivers(ssh: SshConnection): Promise<string[]> {
+  const r = await runPs(ssh, 'verifier-query', {}, `& verifier.exe /querysettings\nexit $LASTEXITCODE`);
+  return parseVerifierSettings(r.stdout);
+}
+
+/** The "Verified drivers:" list of `verifier /querysettings` (empty when it says None). */
+export function parseVerifierSettings(text: string): string[] {
+  const lines = text.split(/\r?\n/).map((l) => l.trim());
+  const at = lines.findIndex((l) => /^verified drivers:/i.test(l));
+  if (at < 0) return [];
+  const out: string[] = [];
+  for (const l of lines.slice(at + 1)) {
+    if (l === '') continue;
+    if (!/\.sys$/i.test(l)) break;
+    out.push(l.toLowerCase());
+  }
+  return out;
+}

@@ -1,0 +1,103 @@
+// `winpv run --host <pool>` end to end, as a user runs it: a config file naming the pool (password
+// from the environment), the catalogue's scenario files, reports in reports/<run-id>/ with
+// `latest` pointing at them, nothing left on the pool and no password in anything the run wrote.
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { main } from '../../../src/cli/main';
+import { startPool, leftovers, TEMPLATE, XAPI_PW, GUEST_PW, type Pool } from '../../support/xapi-pool';
+
+const repo = resolve(__dirname, '..', '..', '..', '..');
+
+function io(env: NodeJS.ProcessEnv) {
+  const o = { out: '', err: '' };
+  return {
+    o,
+    ctx: { out: { write: (s: string) => ((o.out += s), true) } as never, err: { write: (s: string) => ((o.err += s), true) } as never, cwd: repo, env },
+  };
+}
+
+/** The pool's entry in a user's config.json: only the names of the password variables, never a password. */
+function userConfig(pool: Pool, dir: string): { config: string; env: NodeJS.ProcessEnv } {
+  const knownHosts = join(dir, 'known_hosts');
+  writeFileSync(knownHosts, `${pool.dom0!.ssh.knownHostsLine}\n`);
+  const config = join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({
+    hosts: {
+      pool: {
+        url: `xapi://root@127.0.0.1:${pool.srv.port}`, passwordEnv: 'TEST_POOL_PW', insecure: true,
+        template: TEMPLATE, isoSr: 'ISOs', knownHostsFile: knownHosts, dom0Port: pool.dom0!.ssh.port,
+        guestUser: 'Administrator', guestPort: pool.doubles[0]!.port, guestPasswordEnv: 'TEST_WIN_PW', guestHostKeySha256: pool.doubles[0]!.hostKeyFingerprint,
+      },
+    },
+  }, null, 2));
+  return { config, env: { TEST_POOL_PW: XAPI_PW, TEST_WIN_PW: GUEST_PW, HOME: dir, WINPV_CONFIG: config } };
+}
+
+const filesBelow = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? filesBelow(join(dir, d.name)) : d.isFile() ? [join(dir, d.name)] : []));
+
+t.test('winpv run --host pool: catalogue scenarios on the pool, reports out, nothing left', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true, dom0Password: XAPI_PW });
+  t.teardown(() => pool.close());
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-cli-'));
+  const { env } = userConfig(pool, dir);
+  const reports = join(dir, 'reports');
+  const r = io(env);
+  const scenarios = ['install-connect', 'save-restore', 'suspend-resume-x3-under-io', 'hot-unplug-vbd-under-io'].map((n) => `scenarios/${n}.xml`);
+  const code = await main(['run', '--host', 'pool', '--report-dir', reports, '--reporter', 'tap', ...scenarios], r.ctx);
+  t.comment(r.o.out);
+  t.equal(code, 0, 'exit 0, every check ok');
+  t.notMatch(r.o.out, /^\s*not ok/m);
+  t.match(r.o.out, /^ok \d+ - suspend-resume-x3-under-io/m);
+  const runDir = join(reports, readlinkSync(join(reports, 'latest')));
+  t.same(readdirSync(runDir).sort(), ['junit.xml', 'report.html', 'results.tap', 'summary.json', 'trace.jsonl'], 'the run directory holds every report (and no artifacts: nothing crashed)');
+  const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
+  t.match(summary, { host: { kind: 'xapi', label: `xapi://root@127.0.0.1:${pool.srv.port}` }, counts: { instances: 4, passed: 4, failed: 0 } });
+  const trace = readFileSync(join(runDir, 'trace.jsonl'), 'utf8');
+  t.match(trace, /"what":"restored"/, 'save-restore went through VM.suspend / VM.resume');
+  t.equal((trace.match(/"what":"resumed"/g) ?? []).length, 3, 'three resumes, each followed into its new domain');
+  t.same(leftovers(pool.srv), [], 'a normal run leaves nothing on the pool');
+  const written = filesBelow(dir).filter((f) => !f.endsWith('config.json')).map((f) => readFileSync(f, 'utf8')).join('\n') + r.o.out + r.o.err;
+  for (const pw of [XAPI_PW, GUEST_PW]) t.notMatch(written, pw, 'no password in any report, the trace or the output');
+});
+
+t.test('winpv run --host pool: a Windows crash is not ok and its dump is in reports/<run-id>/artifacts', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true, dom0Password: XAPI_PW });
+  t.teardown(() => pool.close());
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-cli-'));
+  const { env } = userConfig(pool, dir);
+  const scenarioFile = join(dir, 'bugcheck-under-io.xml');
+  writeFileSync(scenarioFile, readFileSync(join(repo, 'scenarios', 'install-connect.xml'), 'utf8')
+    .replace('name="install-connect"', 'name="bugcheck-under-io"')
+    .replace(/<net [^>]*\/>/, '<sleep duration="3s"/>'));
+  // The guest bugchecks a moment after it first reports PV drivers (after the install's reboot);
+  // Windows writes MEMORY.DMP from the page file when XAPI restarts it.
+  let dump: Buffer | undefined;
+  pool.srv.pool.listeners.add((cls, op, _ref, rec) => {
+    if (dump || cls !== 'VM_guest_metrics' || op !== 'add' || rec?.PV_drivers_detected !== true) return;
+    const [vm, d] = [...pool.byVm][0]!;
+    dump = d.writeCrashDump('full').data;
+    setTimeout(() => pool.srv.pool.crash(vm), 1500);
+  });
+  const reports = join(dir, 'reports');
+  const r = io(env);
+  const code = await main(['run', '--host', 'pool', '--report-dir', reports, scenarioFile], r.ctx);
+  t.equal(code, 1, 'exit 1: a check failed');
+  t.match(r.o.out, /guest-alive/);
+  const runDir = join(reports, readlinkSync(join(reports, 'latest')));
+  const copied = readFileSync(join(runDir, 'artifacts', 'bugcheck-under-io', 'win-MEMORY.DMP'));
+  const sha = createHash('sha256').update(dump!).digest('hex');
+  t.equal(createHash('sha256').update(copied).digest('hex'), sha, 'the dump Windows wrote is in the run directory');
+  const tap = readFileSync(join(runDir, 'results.tap'), 'utf8');
+  t.match(tap, new RegExp(`not ok \\d+ - guest-alive: win \\(domid \\d+\\) crashed; crash dump artifacts/bugcheck-under-io/win-MEMORY\\.DMP`));
+  t.match(tap, new RegExp(`"sha256":"${sha}"`));
+  t.match(readFileSync(join(runDir, 'junit.xml'), 'utf8'), /crash dump artifacts\/bugcheck-under-io\/win-MEMORY\.DMP/, 'JUnit names it too');
+  t.match(readFileSync(join(runDir, 'report.html'), 'utf8'), /<a href="artifacts\/bugcheck-under-io\/win-MEMORY\.DMP">/);
+  const check = io(env);
+  t.equal(await main(['check', join(runDir, 'trace.jsonl')], check.ctx), 1, 'winpv check judges the stored trace the same');
+  t.equal(check.o.out, tap, 'byte for byte the TAP of the live run');
+  t.same(leftovers(pool.srv), [], 'nothing left on the pool');
+});
