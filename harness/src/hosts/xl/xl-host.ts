@@ -412,8 +412,9 @@ export class XlHost implements HostBackend {
   agent(guest: GuestRef): GuestAgent {
     const rec = this.rec(guest);
     // Linux guests, PV or HVM from an image (the lab's HVM Linux disk), run the lab's console agent.
+    // A guest error: the scenario fails with the reason and the run goes on (the host is fine).
     if (rec.shape.os !== 'linux') {
-      throw new WinpvError('host', 'NOT_SUPPORTED', `guest ${guest.name}: the xl backend drives Linux guests running the lab's console agent; a Windows guest agent for xl hosts is not built yet`);
+      throw new WinpvError('guest', 'NOT_SUPPORTED', `guest ${guest.name}: the xl backend drives Linux guests running the lab's console agent; a Windows guest agent for xl hosts is not built yet`);
     }
     if (!rec.agent) {
       const linux = this.linuxAgent(rec);
