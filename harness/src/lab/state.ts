@@ -61,8 +61,11 @@ export function isOurProcess(s: Pick<LabState, 'pid' | 'argv'>, readCmdline = (p
   } catch {
     return false;
   }
-  const got = cmdline.split('\0').filter((x) => x !== '');
-  // `nice -n 10 qemu...` execs qemu under the same pid: compare from the QEMU binary on.
-  const want = s.argv.slice(s.argv.findIndex((a) => a.includes('qemu-system')));
+  // `nice -n 10 qemu...` execs qemu under the same pid: compare from the QEMU binary on, on both
+  // sides, since right after the spawn the pid may still be `nice` about to exec qemu (a lab up
+  // that compared the whole cmdline took that moment for "QEMU exited" and left QEMU running).
+  const fromQemu = (argv: readonly string[]) => argv.slice(Math.max(0, argv.findIndex((a) => a.includes('qemu-system'))));
+  const got = fromQemu(cmdline.split('\0').filter((x) => x !== ''));
+  const want = fromQemu(s.argv);
   return got.length === want.length && got.every((a, i) => a === want[i]);
 }

@@ -9,6 +9,7 @@ const argv = ['nice', '-n', '10', 'qemu-system-x86_64', '-name', 'winpv-lab', '-
 t.test('a pid is ours only while its command line is the QEMU we started', async (t) => {
   const cmd = 'qemu-system-x86_64\0-name\0winpv-lab\0-kernel\0/c/xen\0';
   t.ok(isOurProcess({ pid: 7, argv }, () => cmd));
+  t.ok(isOurProcess({ pid: 7, argv }, () => ['nice', '-n', '10', cmd].join('\0')), 'right after the spawn the pid is still nice, about to exec the same QEMU');
   t.notOk(isOurProcess({ pid: 7, argv }, () => 'bash\0-c\0sleep\0'), 'a recycled pid is not ours');
   t.notOk(isOurProcess({ pid: 7, argv }, () => cmd.replace('/c/xen', '/d/xen')), 'another lab is not ours');
   t.notOk(isOurProcess({ pid: 7, argv }, () => {

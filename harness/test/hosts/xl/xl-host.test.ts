@@ -78,7 +78,7 @@ t.test('a host without xl is refused at open', async (t) => {
 t.test('a Windows (HVM image) guest has no Linux agent', async (t) => {
   const { host } = await open();
   const g = await host.createGuest({ ...shape, os: 'windows', image: '/img/w.raw' }, 'w');
-  t.throws(() => host.agent(g), { code: 'NOT_SUPPORTED' });
+  t.throws(() => host.agent(g), { code: 'NOT_SUPPORTED', kind: 'guest' }, 'the scenario fails, the run goes on');
 });
 
 t.test('an HVM guest from a user image: the image goes behind a loop device (released at destroy, the file kept); a Linux image gets the console agent', async (t) => {
@@ -184,6 +184,64 @@ t.test('crash detection: a guest that crashes on its own is reported once on @re
   await host.destroyGuest(other);
   await new Promise((r) => setTimeout(r, 20));
   t.same(guestEvents(events).slice(3), ['created', 'started', 'destroyed'], 'a destroy of ours is no halted-unexpectedly');
+});
+
+t.test('crash detection: an xl list taken while our own reboot ran is stale, not a guest that went away', async (t) => {
+  const { fake, host, events } = await open();
+  const g = await host.createGuest(shape, 's');
+  await host.startGuest(g);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let listing = false;
+  const orig = fake.exec.bind(fake);
+  fake.exec = async (argv) => {
+    if (argv.join(' ') !== 'xl list') return orig(argv);
+    listing = true;
+    await gate; // answered after the reboot, with what dom0 saw in the middle of it: the guest absent
+    return { code: 0, stdout: 'Name  ID   Mem VCPUs\tState\tTime(s)\nDomain-0   0  1536     2     r-----     9.0\n', stderr: '' };
+  };
+  fake.other = (a) => {
+    if (a[1] === 'reboot') fake.domains.set(g.handle, { name: g.handle, domid: 42, state: 'r-----' });
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  fake.releaseDomain();
+  while (!listing) await new Promise((r) => setImmediate(r));
+  await host.rebootGuest(g);
+  t.equal(g.domid, 42);
+  release();
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(guestEvents(events), ['created', 'started', 'rebooted'], 'no halted-unexpectedly from the stale listing');
+});
+
+t.test('reboot: xl reboot -w returns with the old domain gone; the new one, built later by xl, is waited for', async (t) => {
+  const { fake, host, events } = await open();
+  const g = await host.createGuest(shape, 'rb');
+  await host.startGuest(g);
+  fake.other = (a) => {
+    if (a[1] === 'reboot') {
+      fake.domains.delete(g.handle);
+      fake.releaseDomain();
+      setTimeout(() => fake.domains.set(g.handle, { name: g.handle, domid: 77, state: 'r-----' }), 1500);
+    }
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  await host.rebootGuest(g);
+  t.equal(g.domid, 77, 'the guest under its new domid');
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(guestEvents(events), ['created', 'started', 'rebooted'], 'the gap between the two domains is not a halt');
+});
+
+t.test('reboot: a guest whose new domain never comes is a guest error, not a hang', async (t) => {
+  const fake = new FakeDom0();
+  const host = new XlHost({ label: 'fake', connect: async () => fake, rebuildMs: 10 });
+  await host.open({ emit: () => undefined }, { seed: 1 });
+  const g = await host.createGuest(shape, 'rn');
+  await host.startGuest(g);
+  fake.other = (a) => {
+    if (a[1] === 'reboot') fake.domains.delete(g.handle);
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  await t.rejects(host.rebootGuest(g), { code: 'GUEST_NOT_REBOOTED' });
 });
 
 t.test('backend-restart: the backend device is unbound from its driver and bound again through sysfs', async (t) => {
