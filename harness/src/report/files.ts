@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../util/atomic-write';
 import type { RunSummary } from '../model/result';
 import type { Reporter } from '../model/reporter';
 import type { TraceEvent } from '../model/trace';
+import type { ReportInput } from '../model/report-input';
 import { renderTap } from './tap';
 import { renderJunit } from './junit';
 import { renderHtml } from './html';
@@ -27,12 +28,12 @@ export function renderSummaryJson(s: RunSummary, meta: RunMeta): string {
   return JSON.stringify({ schema: 'winpv-summary/1', ...meta, ...s }, null, 2) + '\n';
 }
 
-/** Writes every report of a finished (or stopped) run into dir. */
-export function writeReports(dir: string, s: RunSummary, meta: RunMeta, events: readonly TraceEvent[]): void {
+/** Writes every report of a finished (or stopped) run into dir; `input` is what a results history adds (marks, trends). */
+export function writeReports(dir: string, s: RunSummary, meta: RunMeta, events: readonly TraceEvent[], input: ReportInput = {}): void {
   writeFileAtomic(join(dir, 'results.tap'), renderTap(s));
   writeFileAtomic(join(dir, 'junit.xml'), renderJunit(s));
   writeFileAtomic(join(dir, 'summary.json'), renderSummaryJson(s, meta));
-  writeFileAtomic(join(dir, 'report.html'), renderHtml(s, events, meta));
+  writeFileAtomic(join(dir, 'report.html'), renderHtml(s, events, meta, input));
 }
 
 /** Points `<reportsRoot>/latest` at runDir (relative link), atomically. */

@@ -1,79 +1,116 @@
-// report.html: one self-contained page (inline CSS and SVG, no scripts or external resources):
-// the summary, then per instance its checks and plots drawn from the trace: ring occupancy over
-// time per ring, workload throughput, and the XenbusState timeline of each device end.
-import type { InstanceResult, RunSummary } from '../model/result';
-import type { ArtifactEvent, TraceEvent } from '../model/trace';
-import { barChart, stepChart, type Series } from './svg';
+// report.html: one self-contained page (no network: uPlot's script and CSS are read from the
+// installed package at report time and inlined). The header (verdict, counts, builds, links, what
+// the trace lacks) and the filter controls are plain HTML, so they paint at once and print without
+// script; the instance list, details and charts are built by the page script (html-client.ts) from
+// the JSON data (html-data.ts), a chunk at a time and only when opened.
+import { readFileSync } from 'node:fs';
+import type { RunSummary } from '../model/result';
+import type { ReportInput } from '../model/report-input';
+import type { TraceEvent } from '../model/trace';
+import { buildPageData, STATUS_ORDER, type PageData, type Status } from './html-data';
+import { reportPage } from './html-client';
+import { REPORT_CSS } from './html-style';
 import type { RunMeta } from './files';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const STATE_NAMES: Record<number, string> = { 1: 'Initialising', 2: 'InitWait', 3: 'Initialised', 4: 'Connected', 5: 'Closing', 6: 'Closed' };
+/** Inline script text cannot contain `</script` (nor `<!--`), whatever the data says. */
+const scriptSafe = (s: string) => s.replace(/<(?=\/script|!--)/gi, '\\u003c');
+const jsonSafe = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 
-function plots(events: TraceEvent[]): string {
-  const rings = new Map<string, Series>();
-  const states = new Map<string, Series>();
-  const bars: { label: string; value: number }[] = [];
-  let netBars = false;
-  for (const e of events) {
-    if (e.ev === 'ring') {
-      const k = `${e.guest} ${e.dev} q${e.queue} ${e.ring}`;
-      let s = rings.get(k);
-      if (!s) rings.set(k, (s = { label: k, points: [] }));
-      s.points.push([e.t, (e.req_prod - e.rsp_prod) >>> 0]);
-    } else if (e.ev === 'xs' && /\/state$/.test(e.path) && /\/(device|backend)\//.test(e.path)) {
-      const k = e.path.replace(/^\/local\/domain\//, 'dom').replace(/\/state$/, '');
-      let s = states.get(k);
-      if (!s) states.set(k, (s = { label: k, points: [] }));
-      s.points.push([e.t, e.value === null ? 0 : Number(e.value) || 0]);
-    } else if (e.ev === 'workload') {
-      const r = e.result;
-      if (r.kind === 'net') netBars = true;
-      bars.push({ label: `${e.step} ${e.guest} ${e.dev} ${r.kind}`, value: r.mbps });
-    }
+let uplotAssets: { js: string; css: string } | undefined;
+/** uPlot's browser build and stylesheet, from the installed package (read once per process). */
+export function uplotFiles(): { js: string; css: string } {
+  if (!uplotAssets) {
+    const js = readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8');
+    const css = readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
+    uplotAssets = { js: scriptSafe(js), css: css.replace(/<\/style/gi, '<\\/style') };
   }
-  const out: string[] = [];
-  if (rings.size) out.push(stepChart('Ring occupancy (requests outstanding, req_prod - rsp_prod)', [...rings.values()], { yLabel: 'requests' }));
-  if (bars.length) out.push(barChart(`Workload throughput${netBars ? ' (block MB/s, network Mbit/s)' : ' (MB/s)'}`, bars, ''));
-  if (states.size) out.push(stepChart('XenbusState of each device end', [...states.values()], { yLabel: 'state', yTicks: STATE_NAMES }));
-  return out.join('\n');
+  return uplotAssets;
 }
 
-function instanceSection(r: InstanceResult, events: TraceEvent[]): string {
-  const rows = r.checks
-    .map((c) => `<tr class="${c.verdict}"><td>${esc(c.check)}</td><td>${c.verdict}</td><td>${esc(c.message)}${c.diagnostics ? `<pre>${esc(JSON.stringify(c.diagnostics, null, 1))}</pre>` : ''}</td></tr>`)
-    .join('');
-  const files = events.filter((e): e is ArtifactEvent => e.ev === 'artifact');
-  const artifacts = files.length
-    ? `<p>artifacts:</p><ul>${files
-        .map((a) => `<li>${esc(a.guest)} ${esc(a.kind)}: ${a.path ? `<a href="${esc(a.path)}">${esc(a.path)}</a> (${a.bytes ?? '?'} bytes, sha256 ${esc(a.sha256 ?? '?')}${a.source ? `, from ${esc(a.source)}` : ''})` : `none (${esc(a.missing ?? 'not collected')})`}</li>`)
-        .join('')}</ul>`
+const LABEL: Record<Status, string> = { failed: 'failed', flaky: 'flaky', known: 'known', passed: 'passed', skipped: 'skipped' };
+const ICON: Record<Status, string> = { failed: '✕', flaky: '~', known: '!', passed: '✓', skipped: '–' };
+const VERDICT = {
+  failed: ['✕', 'FAILED'],
+  passed: ['✓', 'PASSED'],
+  incomplete: ['!', 'INCOMPLETE'],
+} as const;
+
+function duration(ms: number): string {
+  if (ms < 1000) return `${ms.toFixed(0)} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  const m = Math.floor(ms / 60_000);
+  return m < 120 ? `${m} min ${Math.round((ms % 60_000) / 1000)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+function header(d: PageData): string {
+  const [icon, word] = VERDICT[d.verdict];
+  const counts = STATUS_ORDER.map((st) => {
+    const n = d.counts[st];
+    // a zero is a fact, not an alarm: counts of 0 are drawn in neutral grey
+    return `<li class="count ${st}${n === 0 ? ' zero' : ''}"><span class="n">${n}</span> <span aria-hidden="true">${ICON[st]}</span> ${LABEL[st]}</li>`;
+  }).join('');
+  const r = d.run;
+  const dd = (k: string, v: string) => `<div><dt>${k}</dt><dd>${v}</dd></div>`;
+  const none = '<span class="dim">not recorded</span>';
+  const facts = [
+    dd('duration', `${r.wallMs !== undefined ? `${duration(r.wallMs)} wall, ` : ''}${duration(r.hostMs)} host time`),
+    dd(r.hosts.length === 1 ? 'host' : 'hosts', r.hosts.map(esc).join(', ') || none),
+    dd('driver build', r.driverBuilds.map(esc).join(', ') || none),
+    dd('Windows build', r.windowsBuilds.map(esc).join(', ') || none),
+    dd('seed', `<code>${r.seed}</code>`),
+    dd('started', esc(r.startedAt)),
+    dd('checks', `${d.counts.checks} run, ${d.counts.checksFailed} failed`),
+  ].join('');
+  const links = r.links.map((l) => `<a href="${esc(l.href)}">${esc(l.label)}</a>`).join(' · ');
+  const missing = d.missing.length
+    ? `<div class="note missing" role="note"><strong>The trace is incomplete; the report shows what it has.</strong><ul>${d.missing.map((m) => `<li>${esc(m)}</li>`).join('')}</ul></div>`
     : '';
-  const aborted = r.aborted ? `<p class="fail">aborted: ${esc(r.aborted.code)}: ${esc(r.aborted.message)}</p>` : '';
-  const body = r.verdict === 'skip' ? `<p>skipped: ${esc(r.skipReason ?? '')}</p>` : `${aborted}<table><tr><th>check</th><th>verdict</th><th>detail</th></tr>${rows}</table>${artifacts}${plots(events)}`;
-  return `<details${r.verdict === 'fail' ? ' open' : ''}><summary class="${r.verdict}">${esc(r.inst)} &mdash; ${r.verdict} (${(r.durationMs / 1000).toFixed(1)} s)</summary>${body}</details>`;
+  const bail = r.bailOut ? `<p class="note fail"><strong>Run stopped early:</strong> ${esc(r.bailOut)}</p>` : '';
+  return `<header class="glance">
+<div class="verdict ${d.verdict}" role="status"><span aria-hidden="true">${icon}</span> ${word}</div>
+<div class="title"><h1>winpv run <code>${esc(r.id)}</code></h1><p class="links">${links}</p></div>
+<ul class="counts" aria-label="instances by status">${counts}<li class="count total"><span class="n">${d.counts.total}</span> instances</li></ul>
+<dl class="facts">${facts}</dl>
+${bail}${missing}
+</header>`;
 }
 
-export function renderHtml(s: RunSummary, events: readonly TraceEvent[], meta: RunMeta): string {
-  const byInst = new Map<string, TraceEvent[]>();
-  for (const e of events) {
-    const inst = (e as { inst?: string }).inst;
-    if (inst === undefined) continue;
-    let l = byInst.get(inst);
-    if (!l) byInst.set(inst, (l = []));
-    l.push(e);
-  }
-  const c = s.counts;
+function filters(d: PageData): string {
+  const boxes = STATUS_ORDER.map(
+    (st) => `<label class="st ${st}"><input type="checkbox" name="status" value="${st}" checked> <span aria-hidden="true">${ICON[st]}</span> ${LABEL[st]} (${d.counts[st]})</label>`,
+  ).join('');
+  const select = (id: string, label: string, values: string[]) =>
+    `<label for="f-${id}">${label}</label> <select id="f-${id}"><option value="">any</option>${values.map((v) => `<option>${esc(v)}</option>`).join('')}</select>`;
+  return `<form id="filters" class="filters" role="search" aria-label="filter instances">
+<fieldset><legend>status</legend>${boxes}</fieldset>
+<div class="sel">${select('tag', 'tag', d.facets.tags)} ${select('driver', 'driver', d.facets.drivers)} ${select('host', 'host', d.facets.hosts)}</div>
+<div class="sel"><label for="f-q">text</label> <input id="f-q" type="search" placeholder="id, check or message" autocomplete="off"> <button type="button" id="f-reset">clear filters</button></div>
+</form>`;
+}
+
+export function renderHtml(s: RunSummary, events: readonly TraceEvent[], meta: RunMeta, input: ReportInput = {}): string {
+  const d = buildPageData(s, events, meta, input);
+  const ua = uplotFiles();
   return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>winpv ${esc(meta.runId)}</title>
-<style>
-body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}
-.pass{color:#1a7f37}.fail{color:#b91c1c;font-weight:bold}.skip{color:#888}tr.fail td{background:#fee}pre{margin:0;font-size:11px;white-space:pre-wrap}
-summary{cursor:pointer;margin:.3em 0}figure{margin:.6em 0}figcaption{font-size:12px;font-weight:bold}.legend{font-size:10px}
-</style></head><body>
-<h1>winpv run ${esc(meta.runId)}</h1>
-<p>host ${esc(s.host.label)} &middot; seed ${s.seed} &middot; started ${esc(meta.startedAt)}${meta.finishedAt ? ` &middot; finished ${esc(meta.finishedAt)}` : ''}</p>
-<p><span class="pass">${c.passed} passed</span>, <span class="fail">${c.failed} failed</span>, <span class="skip">${c.skipped} skipped</span> &middot; ${c.checks} checks, ${c.checksFailed} failed${s.bailOut ? ` &middot; <span class="fail">stopped early: ${esc(s.bailOut)}</span>` : ''}</p>
-${s.instances.map((r) => instanceSection(r, byInst.get(r.inst) ?? [])).join('\n')}
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${d.verdict === 'passed' ? '✓' : '✕'} winpv ${esc(meta.runId)}: ${d.counts.failed} failed, ${d.counts.passed} passed</title>
+<style>${ua.css}</style>
+<style>${REPORT_CSS}</style>
+</head><body>
+<a class="skip" href="#results">Skip to the results</a>
+${header(d)}
+<section id="trends" class="trends" hidden><h2>Trends</h2></section>
+<main id="results" tabindex="-1">
+<h2>Instances <span id="shown" class="dim"></span></h2>
+${filters(d)}
+<p class="keys dim">Keys: <kbd>/</kbd> search, <kbd>j</kbd>/<kbd>k</kbd> next/previous instance, <kbd>Enter</kbd> open or close.</p>
+<noscript><p class="note missing">The instance list needs JavaScript; results.tap and junit.xml hold the same verdicts.</p></noscript>
+<div id="list" class="list"></div>
+</main>
+<script type="application/json" id="winpv-data">${jsonSafe(d)}</script>
+<script>${ua.js}</script>
+<script>(${scriptSafe(reportPage.toString())})(window);</script>
 </body></html>
 `;
 }
