@@ -602,5 +602,6 @@ export function reportPage(win) {
     host.hidden = false;
     host.append(trendGrid(data.trends));
   }
+  if (win.performance && win.performance.mark) win.performance.mark('winpv-ready');
   doc.documentElement.dataset.ready = '1';
 }
