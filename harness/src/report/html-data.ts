@@ -295,7 +295,7 @@ function around(events: readonly TraceEvent[], c: CheckResult): FailureFocus {
 const LIFECYCLE_MARKED = new Set(['rebooted', 'crashed', 'halted-unexpectedly', 'suspended', 'resumed', 'saved', 'restored', 'migrated', 'shutdown', 'snapshot', 'reverted', 'suspending']);
 const STEP_MARKED = new Set(['hotplug', 'reboot', 'migrate', 'suspend', 'resume', 'suspend-resume', 'save-restore', 'backend-restart', 'backend-close', 'shutdown', 'start', 'fault']);
 
-function timeline(events: readonly TraceEvent[], failures: CheckResult[]): Timeline {
+function timeline(events: readonly TraceEvent[], failures: CheckResult[], aborted?: InstanceResult['aborted']): Timeline {
   const devices = new Map<string, DeviceLane>();
   const rings = new Map<string, RingAcc>();
   const workloads: WorkloadPoint[] = [];
@@ -353,8 +353,18 @@ function timeline(events: readonly TraceEvent[], failures: CheckResult[]): Timel
     rings: ringTracks,
     workloads,
     markers,
-    failures: failures.map((c) => around(events, c)),
+    failures: [...failures.map((c) => around(events, c)), ...abortedFocus(events, aborted)],
   };
+}
+
+/** An instance whose steps were aborted: the step that failed is the event to look around. */
+function abortedFocus(events: readonly TraceEvent[], aborted: InstanceResult['aborted']): FailureFocus[] {
+  if (!aborted) return [];
+  const failedStep = events.find((e) => e.ev === 'step.end' && e.ok === false);
+  const end = events.find((e) => e.ev === 'scenario.end');
+  const at = failedStep ?? end;
+  const c: CheckResult = { check: 'steps' as CheckResult['check'], verdict: 'fail', message: `${aborted.code}: ${aborted.message}`, ...(at ? { diagnostics: { seq: at.seq, at: at.t } } : {}) };
+  return [around(events, c)];
 }
 
 function missingOfInstance(r: InstanceResult, events: readonly TraceEvent[], traceGiven: boolean): string[] {
@@ -452,7 +462,7 @@ export function buildPageData(s: RunSummary, allEvents: readonly TraceEvent[], m
     if (r.aborted) row.aborted = r.aborted;
     if (r.verdict === 'skip' && r.skipReason) row.summary = `skipped: ${r.skipReason}`;
     if (marks) row.marks = marks;
-    if (ev.length && r.verdict !== 'skip') row.timeline = timeline(ev, failed);
+    if (ev.length && r.verdict !== 'skip') row.timeline = timeline(ev, failed, r.aborted);
     return row;
   });
   const rank = (st: Status) => STATUS_ORDER.indexOf(st);

@@ -181,6 +181,28 @@ t.test('a failing run: failures first and open, charts with data over the trace,
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await page.waitForSelector('.u-over .tip[style*="block"]', WAIT);
   t.match(await page.textContent('.u-over .tip[style*="block"]'), /\d s/);
+  // the clipping check can fail: a chart whose state axis is too narrow, and one with a title taller than its plot
+  const narrow = await page.evaluate(() => {
+    const fig = document.querySelector('figure.plot');
+    const probe = document.createElement('figure');
+    fig.parentElement.append(probe);
+    const names = ['', 'Initialising', 'InitWait', 'Initialised', 'Connected'];
+    const u = new window.uPlot(
+      { width: 400, height: 120, scales: { x: { time: false } }, series: [{}, { stroke: 'red' }], axes: [{}, { size: 30, label: 'a far too long axis title for this plot', splits: () => [1, 2, 3, 4], values: (_u: unknown, vs: number[]) => vs.map((v) => names[v]) }] },
+      [[0, 1], [1, 4]],
+      probe,
+    );
+    window.__winpvPlots.push({ title: 'probe', u });
+    return window.__winpvPlots.length;
+  });
+  const probe = (await plotFacts(page))[narrow - 1];
+  t.match(probe.clipped.join('\n'), /axis 1 tick "Initialising" .* > \d+ px/, 'a cut tick label is caught');
+  t.match(probe.clipped.join('\n'), /axis 1 label "a far too long axis title for this plot" .* > plot height/, 'a cut axis title is caught');
+  await page.evaluate(() => {
+    const p = window.__winpvPlots.pop();
+    p.u.root.parentElement.remove();
+    p.u.destroy();
+  });
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.evaluate(() => (window as any).__winpvPlots[0].u.setScale('x', { min: (window as any).__winpvPlots[0].t0, max: (window as any).__winpvPlots[0].t1 }));
   await page.mouse.move(0, 0);
