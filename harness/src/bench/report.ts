@@ -65,23 +65,28 @@ async function paint(urls: string[]): Promise<{ fcp: number; ready: number }[]> 
   }
 }
 
+/** A time of the large report beside the same time of the small one. */
+function versus(name: string, large: number, small: number, note: string): BenchFigure {
+  return {
+    group: 'report',
+    name: `${name}, ${LARGE} instances`,
+    value: large,
+    unit: 'ms',
+    baseline: { name: `${SMALL} instances`, value: small },
+    ratio: ratioOf(large, small, true),
+    lowerIsBetter: true,
+    note,
+  };
+}
+
 export async function run(): Promise<BenchFigure[]> {
   const root = mkdtempSync(join(tmpdir(), 'winpv-bench-report-'));
   try {
     const small = writeOnce(root, SMALL);
     const large = writeOnce(root, LARGE);
     const mb = (b: number) => (b / 1e6).toFixed(1);
-    const figs: BenchFigure[] = [
-      {
-        group: 'report',
-        name: `report files written, ${LARGE} instances`,
-        value: large.writeMs,
-        unit: 'ms',
-        baseline: { name: `${SMALL} instances`, value: small.writeMs },
-        ratio: ratioOf(large.writeMs, small.writeMs, true),
-        lowerIsBetter: true,
-        note: `budget 2000 ms; TAP, JUnit, summary.json and report.html from ${large.events.toLocaleString('en-US')} trace events (report.html ${mb(large.bytes)} MB; ${SMALL} instances: ${mb(small.bytes)} MB); best of ${REPEATS}`,
-      },
+    const figs = [
+      versus('report files written', large.writeMs, small.writeMs, `budget 2000 ms; TAP, JUnit, summary.json and report.html from ${large.events.toLocaleString('en-US')} trace events (report.html ${mb(large.bytes)} MB; ${SMALL} instances: ${mb(small.bytes)} MB); best of ${REPEATS}`),
     ];
     let painted: { fcp: number; ready: number }[] | undefined;
     let why = '';
@@ -90,31 +95,11 @@ export async function run(): Promise<BenchFigure[]> {
     } catch (e) {
       why = (e as Error).message;
     }
-    const [ps, pl] = painted ?? [
-      { fcp: NaN, ready: NaN },
-      { fcp: NaN, ready: NaN },
-    ];
+    const none = { fcp: NaN, ready: NaN };
+    const [ps, pl] = painted ?? [none, none];
     figs.push(
-      {
-        group: 'report',
-        name: `first contentful paint, ${LARGE} instances`,
-        value: pl.fcp,
-        unit: 'ms',
-        baseline: { name: `${SMALL} instances`, value: ps.fcp },
-        ratio: ratioOf(pl.fcp, ps.fcp, true),
-        lowerIsBetter: true,
-        note: painted ? `budget 1000 ms; Chromium headless, file:// URL, best of ${REPEATS} fresh pages` : `not measured: ${why}`,
-      },
-      {
-        group: 'report',
-        name: `instance list built, ${LARGE} instances`,
-        value: pl.ready,
-        unit: 'ms',
-        baseline: { name: `${SMALL} instances`, value: ps.ready },
-        ratio: ratioOf(pl.ready, ps.ready, true),
-        lowerIsBetter: true,
-        note: painted ? 'from navigation to the page script having parsed the data and listed the first chunk' : `not measured: ${why}`,
-      },
+      versus('first contentful paint', pl.fcp, ps.fcp, painted ? `budget 1000 ms; Chromium headless, file:// URL, best of ${REPEATS} fresh pages` : `not measured: ${why}`),
+      versus('instance list built', pl.ready, ps.ready, painted ? 'from navigation to the page script having parsed the data and listed the first chunk' : `not measured: ${why}`),
     );
     return figs;
   } finally {
