@@ -186,12 +186,13 @@ function wellFormed(e: TraceEvent): boolean {
 const STATE_PATH = /^\/local\/domain\/(\d+)\/(device|backend)\/([^/]+)\/(?:(\d+)\/)?([^/]+)\/state$/;
 
 /** Device key and end of a xenstore state path, `device/vbd/51712/state` or `backend/vbd/<domid>/51712/state`. */
-function stateEnd(e: TraceEvent & { ev: 'xs' }): { key: string; end: 'frontend' | 'backend' } | undefined {
+function stateEnd(e: TraceEvent & { ev: 'xs' }, guests: Map<number, string>): { key: string; end: 'frontend' | 'backend' } | undefined {
   const m = STATE_PATH.exec(e.path);
   if (!m) return undefined;
   const [, domid, side, type, frontDom, id] = m;
   if (side === 'backend' && frontDom === undefined) return undefined;
-  const guest = e.guest ?? `dom${side === 'device' ? domid : frontDom}`;
+  const dom = Number(side === 'device' ? domid : frontDom);
+  const guest = e.guest ?? guests.get(dom) ?? `dom${dom}`;
   return { key: `${guest} ${type}/${id}`, end: side === 'device' ? 'frontend' : 'backend' };
 }
 
@@ -300,13 +301,21 @@ function timeline(events: readonly TraceEvent[], failures: CheckResult[], aborte
   const rings = new Map<string, RingAcc>();
   const workloads: WorkloadPoint[] = [];
   const markers: Marker[] = [];
+  // a guest keeps its lane across a migration or restore into a new domain, whose first xenstore
+  // writes are recorded before the lifecycle event that names its domid
+  const guests = new Map<number, string>();
+  for (const e of events) {
+    if (e.ev !== 'guest') continue;
+    guests.set(e.domid, e.guest);
+    if (num(e.detail?.domid)) guests.set(e.detail.domid, e.guest);
+  }
   let t0 = Infinity;
   let t1 = -Infinity;
   for (const e of events) {
     if (e.t < t0) t0 = e.t;
     if (e.t > t1) t1 = e.t;
     if (e.ev === 'xs') {
-      const end = stateEnd(e);
+      const end = stateEnd(e, guests);
       if (!end) continue;
       let lane = devices.get(end.key);
       if (!lane) devices.set(end.key, (lane = { name: end.key, frontend: [], backend: [] }));

@@ -78,6 +78,19 @@ t.test('the timeline comes from the trace: state lanes per device end, unwrapped
   t.same(d.missing, [], 'a whole trace lacks nothing');
 });
 
+t.test('a guest keeps its lane when it migrates into a new domain', async (t) => {
+  const ev = traceOf('a');
+  const end = ev.findIndex((e) => e.ev === 'scenario.end');
+  ev.splice(end, 0,
+    E({ ev: 'xs', inst: 'a', path: '/local/domain/2/device/vbd/51712/state', value: '1' }),
+    E({ ev: 'xs', inst: 'a', path: '/local/domain/0/backend/vbd/2/51712/state', value: '2' }),
+    E({ ev: 'guest', inst: 'a', guest: 'win', domid: 2, what: 'migrated', detail: { from: 1, domid: 2 } }),
+  );
+  const lanes = buildPageData(summary([inst('a', 'fail')]), ev, meta).instances[0].timeline!.devices;
+  t.same(lanes.map((l) => [l.name, l.frontend.length, l.backend.length]), [['win vbd/51712', 2, 2]]);
+  t.ok(buildPageData(summary([inst('a', 'fail')]), ev, meta).instances[0].timeline!.markers.some((m) => m.label === 'win migrated'));
+});
+
 t.test('an aborted instance is looked at around the step that failed', async (t) => {
   const ev = traceOf('a');
   ev.splice(6, 0, E({ ev: 'step.end', inst: 'a', step: '2', kind: 'wait', label: 'wait', ok: false, error: { code: 'TIMEOUT', message: 'too slow' } }));
