@@ -297,6 +297,12 @@ export function reportPage(win) {
     for (const v of values || []) if (v !== null && v !== '') widest = Math.max(widest, u.ctx.measureText(String(v)).width / uPlot.pxRatio);
     return Math.ceil(axis.ticks.size + axis.gap + widest) + 2;
   }
+  /** The width a chart gets: its figure's content box (padding excluded), within bounds. */
+  function chartWidth(fig) {
+    const cs = win.getComputedStyle(fig);
+    const inner = fig.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    return Math.floor(Math.max(280, Math.min(inner || 640, 1100)));
+  }
   const timeTick = (u, vals) => vals.map((v) => (v === null ? '' : +v.toFixed(3) + ' s'));
 
   function markersHook(tl) {
@@ -387,7 +393,7 @@ export function reportPage(win) {
   }
 
   function chart(fig, tl, group, opts, cols) {
-    const width = Math.max(320, Math.min(fig.clientWidth || 640, 1100));
+    const width = chartWidth(fig);
     const base = {
       width,
       height: opts.height || 220,
@@ -502,7 +508,7 @@ export function reportPage(win) {
         Object.assign({ label: 'p50', scale: 'ms', stroke: COLORS[0], value: (u, v) => (v === null ? '–' : fmtNum(v, 3) + ' ms') }, spanLine),
         Object.assign({ label: 'p99', scale: 'ms', stroke: COLORS[1], dash: [8, 4], value: (u, v) => (v === null ? '–' : fmtNum(v, 3) + ' ms') }, spanLine),
       ],
-      axes: [{ scale: 'ms', label: 'latency ms', size: fitAxis, values: (u, vals) => vals.map((v) => fmtNum(v, 3)) }],
+      axes: [{ scale: 'ms', label: 'latency ms', size: fitAxis, values: (u, vals) => vals.map((v) => fmtNum(v)) }],
     }, columns(tl, [spans(blk, (w) => w.p50), spans(blk, (w) => w.p99)], false));
   }
 
@@ -536,7 +542,7 @@ export function reportPage(win) {
       ctx.strokeRect(u.bbox.left, y0, u.bbox.width, y1 - y0);
       ctx.restore();
     };
-    const width = Math.max(320, Math.min(fig.clientWidth || 640, 1100));
+    const width = chartWidth(fig);
     return new uPlot({
       width,
       height: 200,
@@ -544,6 +550,8 @@ export function reportPage(win) {
       series: [
         { label: 'run', value: (u, i) => (i === null ? '–' : t.points[i] ? t.points[i].run + (t.points[i].build ? ' (build ' + t.points[i].build + ')' : '') + (t.points[i].at ? ' ' + t.points[i].at : '') : '') },
         { label: t.metric, stroke: COLORS[0], width: 1.5, points: { show: true, size: 6 }, value: (u, v) => (v === null ? '–' : fmtNum(v) + ' ' + t.unit) },
+        // runs outside the baseline band: a larger hollow red ring on top of the point, named in the legend
+        { label: 'outside the baseline band', stroke: '#b91c1c', width: 2, paths: () => null, points: { show: true, space: 0, size: 13, width: 2.5, fill: 'transparent' }, value: (u, v) => (v === null ? '–' : fmtNum(v) + ' ' + t.unit) },
       ],
       axes: [
         { label: 'run (oldest to newest)', values: (u, vs) => vs.map((v) => (Number.isInteger(v) ? '#' + (v + 1) : '')), size: 32, labelSize: 22 },
@@ -551,7 +559,7 @@ export function reportPage(win) {
       ],
       hooks: { drawClear: [band] },
       plugins: [tooltip(null)],
-    }, [t.points.map((_p, i) => i), vals], fig);
+    }, [t.points.map((_p, i) => i), vals, vals.map((v) => (b && (v < b.low || v > b.high) ? v : null))], fig);
   }
 
   // ---- keyboard: "/" to search, j/k between instances ----
@@ -582,7 +590,7 @@ export function reportPage(win) {
     resizing = setTimeout(() => {
       for (const p of plots) {
         const fig = p.u.root.parentElement;
-        const w = Math.max(320, Math.min(fig.clientWidth, 1100));
+        const w = chartWidth(fig);
         if (w !== p.u.width) p.u.setSize({ width: w, height: p.u.height });
       }
     }, 150);

@@ -61,5 +61,6 @@ button.more{display:block;margin:.6em auto;font:inherit;padding:.3em 1em}
  figure.plot,table{break-inside:avoid}
  .verdict,.badge,.count,.note,details.inst{-webkit-print-color-adjust:exact;print-color-adjust:exact}
  a{color:inherit}.links a::after{content:" (" attr(href) ")";font-weight:normal}
+ .uplot,.u-wrap{width:100%!important}.u-wrap{height:auto!important}.u-wrap canvas{width:100%!important;height:auto!important}.u-over,.u-under{display:none}
 }
 `;
