@@ -22,7 +22,8 @@ export function syntheticRun(n: number, ringSamples = 60): SyntheticRun {
     events.push({ ...e, seq: seq++, t: Math.round(t * 1000) / 1000 } as TraceEvent);
     return events[events.length - 1];
   };
-  const ids = Array.from({ length: n }, (_v, i) => `synthetic-${String(i).padStart(4, '0')}[order=${i % 3}]`);
+  // ids as the planner writes matrix instances, commas included
+  const ids = Array.from({ length: n }, (_v, i) => `synthetic-${String(i).padStart(4, '0')}[order=${i % 3},queues=${1 + (i % 4)}]`);
   emit({ ev: 'run.start', schema: 'winpv-trace/1', seed: 1, host: { kind: 'sim', label: 'sim', capabilities: [] }, specs: {}, instances: ids }, 0);
   const instances: InstanceResult[] = [];
   let checksRun = 0;
@@ -30,7 +31,7 @@ export function syntheticRun(n: number, ringSamples = 60): SyntheticRun {
   ids.forEach((inst, i) => {
     const scenario = `synthetic-${i % 40}`;
     const tags = [TAGS[i % 3], ...(i % 7 === 0 ? ['long'] : [])];
-    const base = { inst, scenario, file: `scenarios/${scenario}.xml`, params: { order: String(i % 3) }, tags };
+    const base = { inst, scenario, file: `scenarios/${scenario}.xml`, params: { order: String(i % 3), queues: String(1 + (i % 4)) }, tags };
     if (i % 25 === 24) {
       emit({ ev: 'scenario.skip', inst, reason: "host sim lacks 'migrate'" });
       instances.push({ ...base, verdict: 'skip', skipReason: "host sim lacks 'migrate'", checks: [], durationMs: 0 });
@@ -50,8 +51,11 @@ export function syntheticRun(n: number, ringSamples = 60): SyntheticRun {
     let rsp = 0;
     let stuckAt: TraceEvent | undefined;
     for (let k = 0; k < ringSamples; k++) {
-      req += 8 + ((i * 7 + k * 13) % 9);
-      if (!(failing && k > ringSamples / 2)) rsp = req - ((k * 5 + i) % 12);
+      // a failing instance's backend stops answering half way: the ring stays part full and nothing moves
+      if (!(failing && k > ringSamples / 2)) {
+        req += 8 + ((i * 7 + k * 13) % 9);
+        rsp = req - ((k * 5 + i) % 12);
+      }
       const e = emit({ ev: 'ring', inst, guest: 'win', dev: 'vbd/51712', queue: 0, ring: 'blk', nr_ents: 32, req_prod: req >>> 0, req_event: req + 1, rsp_prod: rsp >>> 0, rsp_event: rsp + 1, why: 'periodic' }, 200);
       if (failing && k === Math.ceil(ringSamples / 2) + 5) stuckAt = e;
     }

@@ -52,14 +52,15 @@ export function reportPage(win) {
     state.driver = p.get('driver') || '';
     state.host = p.get('host') || '';
     state.q = p.get('q') || '';
-    state.open = new Set((p.get('open') || '').split(',').filter(Boolean));
+    // one `open` per instance: instance ids of matrix scenarios contain commas (`x[a=1,b=2]`)
+    state.open = new Set(p.getAll('open').filter(Boolean));
     return p.has('open');
   }
   function writeHash() {
     const p = new URLSearchParams();
     if (state.status.size !== STATUSES.length) p.set('status', STATUSES.filter((s) => state.status.has(s)).join(','));
     for (const k of ['tag', 'driver', 'host', 'q']) if (state[k]) p.set(k, state[k]);
-    if (state.open.size) p.set('open', [...state.open].join(','));
+    for (const id of state.open) p.append('open', id);
     const hash = p.toString();
     const url = win.location.pathname + win.location.search + (hash ? '#' + hash : '');
     if (url !== win.location.pathname + win.location.search + win.location.hash) win.history.replaceState(null, '', url);

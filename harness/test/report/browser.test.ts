@@ -31,6 +31,7 @@ type HTMLSelectElement = any;
 const skip = skipUnlessTool('chromium');
 const ARTIFACTS = join(__dirname, '..', '..', '..', 'reports', 'ci-artifacts');
 const WAIT = { timeout: 15_000 };
+// each test also has its own deadline (below), which bounds page.evaluate too
 
 let browser: Browser | undefined;
 const root = mkdtempSync(join(tmpdir(), 'winpv-report-browser-'));
@@ -130,7 +131,7 @@ const listed = (page: Page) => page.$$eval('#list details.inst', (els) => els.ma
 let failing: SimRun | undefined;
 const failingRun = async () => (failing ??= await simRun(true));
 
-t.test('a failing run: failures first and open, charts with data over the trace, failing event shown, no label cut', { skip }, async (t) => {
+t.test('a failing run: failures first and open, charts with data over the trace, failing event shown, no label cut', { skip, timeout: 90_000 }, async (t) => {
   const run = await failingRun();
   const bad = run.summary.instances.find((r) => r.verdict === 'fail')!;
   t.ok(bad, 'the fixture run has a failure');
@@ -212,7 +213,7 @@ t.test('a failing run: failures first and open, charts with data over the trace,
   await page.close();
 });
 
-t.test('a passing run: 0 failed is not red, a passing instance opens with its charts', { skip }, async (t) => {
+t.test('a passing run: 0 failed is not red, a passing instance opens with its charts', { skip, timeout: 90_000 }, async (t) => {
   const run = await simRun(false);
   t.ok(run.summary.instances.every((r) => r.verdict === 'pass'));
   const { page, errors } = await open(write(run));
@@ -235,7 +236,7 @@ t.test('a passing run: 0 failed is not red, a passing instance opens with its ch
   await page.close();
 });
 
-t.test('filters hide what they should, and a link with the filters reopens the same view', { skip }, async (t) => {
+t.test('filters hide what they should, and a link with the filters reopens the same view', { skip, timeout: 90_000 }, async (t) => {
   const run = await failingRun();
   const url = write(run);
   const { page, errors } = await open(url);
@@ -270,7 +271,7 @@ t.test('filters hide what they should, and a link with the filters reopens the s
   await page.close();
 });
 
-t.test('keyboard: / searches, j moves between instances, Enter opens; print hides the controls', { skip }, async (t) => {
+t.test('keyboard: / searches, j moves between instances, Enter opens; print hides the controls', { skip, timeout: 90_000 }, async (t) => {
   const { page } = await open(write(await failingRun()));
   await page.keyboard.press('/');
   t.equal(await page.evaluate(() => document.activeElement?.id), 'f-q');
@@ -287,7 +288,7 @@ t.test('keyboard: / searches, j moves between instances, Enter opens; print hide
   await page.close();
 });
 
-t.test('a truncated trace still renders and says what is missing', { skip }, async (t) => {
+t.test('a truncated trace still renders and says what is missing', { skip, timeout: 90_000 }, async (t) => {
   const run = await failingRun();
   const last = run.summary.instances[run.summary.instances.length - 1].inst;
   const cut = run.events.findIndex((e) => e.ev === 'scenario.end' && e.inst === last);
@@ -308,7 +309,7 @@ t.test('a truncated trace still renders and says what is missing', { skip }, asy
   await page.close();
 });
 
-t.test('2,000 instances: the list is built a chunk at a time and filters at once', { skip }, async (t) => {
+t.test('2,000 instances: the list is built a chunk at a time and filters at once', { skip, timeout: 90_000 }, async (t) => {
   const big = syntheticRun(2000, 30);
   const { page, errors } = await open(write(big));
   const rows = await page.$$eval('#list details.inst', (els) => els.length);
@@ -317,16 +318,23 @@ t.test('2,000 instances: the list is built a chunk at a time and filters at once
   t.match(await page.textContent('#shown'), /^2000 instances$/);
   await page.fill('#f-q', 'synthetic-1993');
   await page.waitForFunction(() => document.querySelector('#shown')!.textContent!.startsWith('1 of 2000'), null, WAIT);
-  t.same((await listed(page)).map((r) => r[0]), ['synthetic-1993[order=1]']);
+  t.same((await listed(page)).map((r) => r[0]), ['synthetic-1993[order=1,queues=2]']);
   await page.fill('#f-q', '');
   await page.waitForFunction(() => document.querySelector('#shown')!.textContent === '2000 instances', null, WAIT);
   await page.click('button.more');
   t.ok((await page.$$eval('#list details.inst', (els) => els.length)) > rows, 'more rows on demand');
-  t.same(errors, []);
+  // a link naming opened instances (ids with commas) reopens them, and only them
+  const opened = ['synthetic-0013[order=1,queues=2]', 'synthetic-0023[order=2,queues=4]'];
+  const link = page.url().replace(/#.*$/, '') + '#status=failed&' + opened.map((id) => `open=${encodeURIComponent(id)}`).join('&');
+  const again = await open(link);
+  await chartsMade(again.page, 2);
+  t.same(await again.page.$$eval('#list details.inst[open]', (els) => els.map((e) => e.dataset.inst)), opened);
+  t.same([...errors, ...again.errors], []);
+  await again.page.close();
   await page.close();
 });
 
-t.test('trends: given a history, each series is charted with its baseline band', { skip }, async (t) => {
+t.test('trends: given a history, each series is charted with its baseline band', { skip, timeout: 90_000 }, async (t) => {
   const run = await failingRun();
   const points = [101, 99, 103, 100, 98, 86].map((value, i) => ({ run: `run-${i}`, build: `9.1.${i}`, value }));
   const input: ReportInput = {
