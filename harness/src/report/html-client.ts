@@ -236,8 +236,8 @@ export function reportPage(win) {
     const group = [];
     const grid = h('div', { class: 'plots' });
     sec.append(grid);
-    const add = (title, build) => {
-      const fig = h('figure', { class: 'plot' }, h('figcaption', { text: title }));
+    const add = (title, build, wide) => {
+      const fig = h('figure', { class: wide ? 'plot wide' : 'plot' }, h('figcaption', { text: title }));
       grid.append(fig);
       // charts are made once the figure is in the document, so they get its width
       win.requestAnimationFrame(() => {
@@ -248,7 +248,7 @@ export function reportPage(win) {
         }
       });
     };
-    for (const d of tl.devices) add('XenbusState of ' + d.name + ' (frontend and backend)', (fig) => statePlot(fig, d, tl, group));
+    if (tl.devices.length) add('XenbusState of each device end (frontend and backend lanes)', (fig) => swimlanePlot(fig, tl, group), true);
     for (const ring of tl.rings) add('Ring ' + ring.name + ' (' + ring.nrEnts + ' slots' + (ring.samples > ring.t.length ? `; ${ring.t.length} of ${ring.samples} samples, peaks kept` : '') + ')', (fig) => ringPlot(fig, ring, tl, group));
     if (tl.workloads.length) {
       add('Workload throughput', (fig) => throughputPlot(fig, tl, group));
@@ -403,7 +403,7 @@ export function reportPage(win) {
       axes: [{ label: 'time (s)', values: timeTick, size: 32, labelSize: 22 }].concat(opts.axes),
       cursor: { drag: { x: true, y: false }, sync: tl ? { key: 'tl' + tl.t0 + ':' + tl.t1 } : undefined },
       legend: { live: true },
-      hooks: { draw: tl ? [markersHook(tl)] : opts.draw ? [opts.draw] : [], setScale: tl ? [zoomSync(group)] : [] },
+      hooks: { draw: [opts.draw, tl && markersHook(tl)].filter(Boolean), setScale: tl ? [zoomSync(group)] : [] },
       plugins: [tooltip(tl)],
     };
     return new uPlot(base, cols, fig);
@@ -428,26 +428,65 @@ export function reportPage(win) {
     return cols;
   }
 
-  function statePlot(fig, d, tl, group) {
-    const used = new Set([1, 2, 3, 4, 5, 6]);
-    for (const p of d.frontend.concat(d.backend)) used.add(p[1]);
-    const splits = [...used].sort((a, b) => a - b);
-    const name = (v) => {
-      const n = Math.round(v);
-      return n === 0 ? 'Unknown/removed' : data.stateNames[n] || 'state ' + n;
+  // XenbusState fills: each state its own colour, and its name written in the band wherever it fits
+  const STATE_FILL = ['#ffffff', '#dbe4f0', '#fde68a', '#bfdbfe', '#86efac', '#fdba74', '#cbd5e1', '#e9d5ff', '#e9d5ff'];
+
+  /** One lane per device end (frontend and backend of each device), bands of XenbusState over time. */
+  function swimlanePlot(fig, tl, group) {
+    const lanes = [];
+    for (const d of tl.devices) lanes.push({ name: d.name + ' frontend', pts: d.frontend }, { name: d.name + ' backend', pts: d.backend });
+    const n = lanes.length;
+    const name = (v) => (v === 0 ? 'Unknown/removed' : data.stateNames[v] || 'state ' + v);
+    const laneOf = (y) => n - 1 - Math.floor(y); // lane 0 at the top
+    const bands = (u) => {
+      const ctx = u.ctx;
+      const px = uPlot.pxRatio;
+      const { left, top, width, height } = u.bbox;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(left, top, width, height);
+      ctx.clip();
+      ctx.font = 11 * px + 'px system-ui, sans-serif';
+      ctx.textBaseline = 'middle';
+      ctx.textAlign = 'left'; // uPlot leaves the alignment of its last axis label
+      const xs = u.data[0];
+      for (let i = 0; i < n; i++) {
+        const col = u.data[i + 1];
+        const yTop = u.valToPos(n - i - 0.1, 'y', true);
+        const yBot = u.valToPos(n - i - 0.9, 'y', true);
+        let j = 0;
+        while (j < xs.length) {
+          const v = col[j];
+          let k = j + 1;
+          while (k < xs.length && col[k] === v) k++;
+          if (v !== null && v !== undefined) {
+            const x0 = u.valToPos(xs[j], 'x', true);
+            const x1 = u.valToPos(k < xs.length ? xs[k] : xs[xs.length - 1], 'x', true);
+            const w = Math.max(x1 - x0, px);
+            ctx.fillStyle = STATE_FILL[v] || '#eee';
+            ctx.fillRect(x0, yTop, w, yBot - yTop);
+            ctx.strokeStyle = '#64748b';
+            ctx.lineWidth = px;
+            ctx.strokeRect(x0, yTop, w, yBot - yTop);
+            const label = name(v);
+            const tw = ctx.measureText(label).width;
+            if (tw + 6 * px < w) {
+              ctx.fillStyle = '#111827';
+              ctx.fillText(label, Math.max(x0, left) + 3 * px, (yTop + yBot) / 2);
+            }
+          }
+          j = k;
+        }
+      }
+      ctx.restore();
     };
-    const stepped = uPlot.paths.stepped({ align: 1 });
-    // the two ends drawn a little apart, so both stay visible while they agree
-    const shift = (pts, by) => pts.map((p) => [p[0], p[1] + by]);
     return chart(fig, tl, group, {
-      height: 230,
-      scales: { y: { range: [splits[0] - 0.5, splits[splits.length - 1] + 0.5] } },
-      series: [
-        { label: 'frontend', stroke: COLORS[0], width: 2, paths: stepped, value: (u, v) => (v === null ? '–' : name(v)), points: { show: true, size: 5 } },
-        { label: 'backend', stroke: COLORS[1], width: 2, dash: [6, 3], paths: stepped, value: (u, v) => (v === null ? '–' : name(v)), points: { show: true, size: 5 } },
-      ],
-      axes: [{ label: 'XenbusState', splits: () => splits, values: (u, vals) => vals.map(name), size: fitAxis }],
-    }, columns(tl, [shift(d.frontend, 0.1), shift(d.backend, -0.1)], true));
+      height: 70 + n * 30,
+      draw: bands,
+      scales: { y: { range: [0, n] } },
+      series: lanes.map((l) => ({ label: l.name, stroke: '#64748b', paths: () => null, points: { show: false }, value: (u, v) => (v === null || v === undefined ? '–' : name(v)) })),
+      axes: [{ splits: () => lanes.map((_l, i) => n - i - 0.5), values: (u, vals) => vals.map((v) => (lanes[laneOf(v)] ? lanes[laneOf(v)].name : '')), size: fitAxis, grid: { show: false }, ticks: { show: false } }],
+    }, columns(tl, lanes.map((l) => l.pts), true));
   }
 
   function ringPlot(fig, ring, tl, group) {

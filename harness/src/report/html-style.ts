@@ -48,6 +48,7 @@ pre{margin:.2em 0 0;font-size:11.5px;white-space:pre-wrap;word-break:break-word}
 table.checks td:first-child{white-space:nowrap}table.around td:nth-child(-n+3){white-space:nowrap}
 .plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,540px),1fr));gap:.6em}
 figure.plot{margin:0;border:1px solid var(--line);border-radius:5px;padding:.4em .5em;min-width:0;overflow:hidden}
+figure.plot.wide{grid-column:1/-1}
 figure.plot figcaption{font-weight:600;font-size:13px;margin-bottom:.2em}
 .uplot{font-family:inherit}.u-legend{font-size:12px}.u-legend .u-marker{border-radius:2px}
 .u-over .tip{position:absolute;pointer-events:none;background:rgba(255,255,255,.96);border:1px solid #8c959f;border-radius:4px;padding:.25em .5em;font-size:12px;white-space:pre;z-index:4;box-shadow:0 2px 6px rgba(0,0,0,.12)}

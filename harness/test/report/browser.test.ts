@@ -146,10 +146,10 @@ t.test('a failing run: failures first and open, charts with data over the trace,
   const ev = run.events.filter((e) => (e as { inst?: string }).inst === bad.inst);
   const rings = new Set(ev.filter((e) => e.ev === 'ring').map((e) => e.ev === 'ring' && `${e.dev} q${e.queue}`));
   const devices = new Set(ev.filter((e) => e.ev === 'xs' && /\/(device|backend)\/.*\/state$/.test(e.path)).map((e) => e.ev === 'xs' && e.path.replace(/^.*\/(vbd|vif)\/(?:\d+\/)?(\d+)\/state$/, '$1/$2')));
-  const expected = devices.size + rings.size + 2; // + throughput and latency
+  const expected = 1 + rings.size + 2; // the swimlanes, a chart per ring queue, throughput and latency
   await chartsMade(page, expected);
   const facts = await plotFacts(page);
-  t.equal(facts.length, expected, `one chart per device (${devices.size}), per ring queue (${rings.size}), and two for the workload`);
+  t.equal(facts.length, expected, `the swimlanes, one chart per ring queue (${rings.size}), and two for the workload`);
   const [x0, x1] = instanceSpan(run.events, bad.inst);
   for (const f of facts) {
     t.ok(f.nonNull.some((c) => c > 0), `${f.title}: has data`);
@@ -164,9 +164,13 @@ t.test('a failing run: failures first and open, charts with data over the trace,
   const focus = await page.$eval(`details.inst[data-inst="${bad.inst}"] table.around tr.focus`, (tr) => [tr.getAttribute('aria-current'), tr.textContent]);
   t.equal(focus[0], 'true');
   t.match(focus[1], new RegExp(`^${stuck.diagnostics!.seq}.*failing event`));
-  // state axis labels are whole words (the old SVG read "xonnected")
-  const stateTicks = await page.evaluate(() => (window as any).__winpvPlots.find((p: any) => p.title.startsWith('XenbusState')).u.axes[1]._values);
-  t.ok(stateTicks.includes('Connected') && stateTicks.includes('Initialising'), 'state names on the axis');
+  // a lane per device end, named in full; the state at the end of the instance read as a name
+  const lanes = await page.evaluate(() => {
+    const u = (window as any).__winpvPlots.find((p: any) => p.title.startsWith('XenbusState')).u;
+    return { ticks: u.axes[1]._values, last: u.series.slice(1).map((s: any, i: number) => s.value(u, u.data[i + 1][u.data[i + 1].length - 1])) };
+  });
+  t.same(lanes.ticks, [...devices].flatMap((d) => [`win ${d} frontend`, `win ${d} backend`]), 'a lane for each end of each device');
+  t.same(lanes.last, [...devices].flatMap(() => ['Connected', 'Connected']), 'both ends end Connected');
   // zoom on one chart moves the others of the instance
   const zoomed = await page.evaluate(() => {
     const ps = (window as any).__winpvPlots;
