@@ -230,10 +230,20 @@ export function reportPage(win) {
     const tl = r.timeline;
     const sec = h('section', { class: 'timeline', 'aria-label': 'Timeline of ' + r.id });
     sec.append(h('h4', null, 'Timeline ', h('span', { class: 'dim', text: `${secs(tl.t0)} to ${secs(tl.t1)} (host time; drag on a chart to zoom, double-click to reset)` })));
-    for (const f of tl.failures) {
-      sec.append(h('p', { class: 'note fail' }, h('strong', { text: '✕ ' + f.check }), f.t !== undefined ? ` at ${secs(f.t)}` : '', f.seq !== undefined ? ` (event seq ${f.seq})` : '', ': ' + f.message));
-    }
     const group = [];
+    const zoom = (min, max) => group.length && group[0].setScale('x', { min, max });
+    for (const f of tl.failures) {
+      const around = () => {
+        // a window of a tenth of the instance (at least a second) centred on the failure
+        const half = Math.max(0.5, (tl.t1 - tl.t0) / 1000 / 20);
+        zoom(Math.max(tl.t0 / 1000, f.t / 1000 - half), Math.min(tl.t1 / 1000, f.t / 1000 + half));
+      };
+      sec.append(
+        h('p', { class: 'note fail' }, h('strong', { text: '✕ ' + f.check }), f.t !== undefined ? ` at ${secs(f.t)}` : '', f.seq !== undefined ? ` (event seq ${f.seq})` : '', ': ' + f.message, ' ',
+          f.t !== undefined ? h('button', { type: 'button', class: 'zoom', onclick: around }, 'zoom charts to it') : '',
+          f.t !== undefined ? h('button', { type: 'button', class: 'zoom', onclick: () => zoom(tl.t0 / 1000, tl.t1 / 1000) }, 'whole instance') : ''),
+      );
+    }
     const grid = h('div', { class: 'plots' });
     sec.append(grid);
     const add = (title, build, wide) => {

@@ -53,11 +53,12 @@ figure.plot figcaption{font-weight:600;font-size:13px;margin-bottom:.2em}
 .uplot{font-family:inherit}.u-legend{font-size:12px}.u-legend .u-marker{border-radius:2px}
 .u-over .tip{position:absolute;pointer-events:none;background:rgba(255,255,255,.96);border:1px solid #8c959f;border-radius:4px;padding:.25em .5em;font-size:12px;white-space:pre;z-index:4;box-shadow:0 2px 6px rgba(0,0,0,.12)}
 .mk{white-space:nowrap}
+button.zoom{font:inherit;font-size:12px;margin-left:.4em;padding:0 .5em}
 button.more{display:block;margin:.6em auto;font:inherit;padding:.3em 1em}
 .empty{color:var(--dim)}
 @media print{
  body{max-width:none;padding:0;font-size:11px}
- .filters,.keys,.skip,button.more,.u-over .tip,.u-select{display:none!important}
+ .filters,.keys,.skip,button.more,button.zoom,.u-over .tip,.u-select{display:none!important}
  details.inst{break-inside:avoid-page}
  figure.plot,table{break-inside:avoid}
  .verdict,.badge,.count,.note,details.inst{-webkit-print-color-adjust:exact;print-color-adjust:exact}

@@ -171,6 +171,12 @@ t.test('a failing run: failures first and open, charts with data over the trace,
   });
   t.same(lanes.ticks, [...devices].flatMap((d) => [`win ${d} frontend`, `win ${d} backend`]), 'a lane for each end of each device');
   t.same(lanes.last, [...devices].flatMap(() => ['Connected', 'Connected']), 'both ends end Connected');
+  // "zoom charts to it": every chart of the instance shows a window around the failure
+  await page.click(`details.inst[data-inst="${bad.inst}"] .timeline .note.fail button.zoom`);
+  const at = stuck.diagnostics!.at! / 1000;
+  const windows = await page.evaluate((i) => (window as any).__winpvPlots.filter((p: any) => p.inst === i).map((p: any) => [p.u.scales.x.min, p.u.scales.x.max]), bad.inst);
+  t.ok(windows.every((w: number[]) => w[0] < at && at < w[1] && w[1] - w[0] < x1 - x0), `each chart zoomed around ${at} s`);
+  await page.click(`details.inst[data-inst="${bad.inst}"] .timeline .note.fail button.zoom >> nth=1`);
   // zoom on one chart moves the others of the instance
   const zoomed = await page.evaluate(() => {
     const ps = (window as any).__winpvPlots;
