@@ -7,6 +7,7 @@
 // filters (state kept in the URL hash, so a link reopens the same view), lists instances a chunk at
 // a time (a 2,000-instance run opens at once), builds an instance's details and uPlot charts only
 // when it is opened, and keeps the charts of one instance on the same time range when one is zoomed.
+/* c8 ignore start -- runs in the page, covered by the browser tests, not by Node's coverage */
 export function reportPage(win) {
   'use strict';
   const doc = win.document;
@@ -663,3 +664,4 @@ export function reportPage(win) {
   if (win.performance && win.performance.mark) win.performance.mark('winpv-ready');
   doc.documentElement.dataset.ready = '1';
 }
+/* c8 ignore stop */
