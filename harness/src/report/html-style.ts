@@ -11,6 +11,7 @@ h1{font-size:20px;margin:0}h2{font-size:17px;margin:1.2em 0 .4em}h4{margin:1em 0
 .skip{position:absolute;left:-999px}.skip:focus{left:1em;top:.5em;background:#fff;padding:.3em .6em;z-index:5}
 .glance{display:grid;grid-template-columns:auto 1fr;gap:.6em 1.2em;align-items:center;padding:1em 0 .8em;border-bottom:1px solid var(--line)}
 .verdict{font-size:22px;font-weight:700;padding:.35em .8em;border-radius:6px;border:2px solid;letter-spacing:.04em}
+.verdict .aside{display:block;font-size:13px;font-weight:600;letter-spacing:0}
 .verdict.passed{color:var(--pass);background:var(--pass-bg)}.verdict.failed{color:var(--fail);background:var(--fail-bg)}.verdict.incomplete{color:var(--flaky);background:var(--flaky-bg)}
 .title .links{margin:.2em 0 0}.title .links a{font-weight:600}
 .counts{grid-column:1/-1;display:flex;flex-wrap:wrap;gap:.5em;list-style:none;margin:0;padding:0}

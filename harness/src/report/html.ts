@@ -43,6 +43,12 @@ function duration(ms: number): string {
   return m < 120 ? `${m} min ${Math.round((ms % 60_000) / 1000)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
+/** What a pass carries that still deserves a look: known failures and flaky instances. */
+function aside(d: PageData): string {
+  const parts = [d.counts.known ? `${d.counts.known} known` : '', d.counts.flaky ? `${d.counts.flaky} flaky` : ''].filter(Boolean);
+  return parts.length ? `<span class="aside">with ${parts.join(', ')}</span>` : '';
+}
+
 function header(d: PageData): string {
   const [icon, word] = VERDICT[d.verdict];
   const counts = STATUS_ORDER.map((st) => {
@@ -68,7 +74,7 @@ function header(d: PageData): string {
     : '';
   const bail = r.bailOut ? `<p class="note fail"><strong>Run stopped early:</strong> ${esc(r.bailOut)}</p>` : '';
   return `<header class="glance">
-<div class="verdict ${d.verdict}" role="status"><span aria-hidden="true">${icon}</span> ${word}</div>
+<div class="verdict ${d.verdict}" role="status"><span aria-hidden="true">${icon}</span> ${word}${aside(d)}</div>
 <div class="title"><h1>winpv run <code>${esc(r.id)}</code></h1><p class="links">${links}</p></div>
 <ul class="counts" aria-label="instances by status">${counts}<li class="count total"><span class="n">${d.counts.total}</span> instances</li></ul>
 <dl class="facts">${facts}</dl>

@@ -364,6 +364,7 @@ t.test('trends: given a history, each series is charted with its baseline band',
   t.ok(trend.y[0] < 86 && trend.y[1] > 104, 'the axis holds every point and the band');
   // a known issue is counted and listed apart from the failures
   t.equal(await page.textContent('.count.known .n'), '1');
+  t.equal(await page.textContent('.verdict'), '✓ PASSEDwith 1 known', 'a pass with a known failure says so');
   t.same((await listed(page)).map((r) => r[1]), ['known', 'passed', 'passed']);
   t.same(errors, []);
   await page.close();
