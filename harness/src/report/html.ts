@@ -82,6 +82,24 @@ ${bail}${missing}
 </header>`;
 }
 
+const MAX_LISTED_ARTIFACTS = 200;
+
+/** Files the hosts collected (crash dumps), listed up front as plain links: the first thing to fetch after a crash. */
+function artifacts(d: PageData): string {
+  const all = d.instances.flatMap((r) => r.artifacts.map((a) => ({ inst: r.id, ...a })));
+  if (all.length === 0) return '';
+  const items = all.slice(0, MAX_LISTED_ARTIFACTS).map(
+    (a) =>
+      `<li><code>${esc(a.inst)}</code> ${esc(a.guest)} ${esc(a.kind)}: ${
+        a.path
+          ? `<a href="${esc(a.path)}">${esc(a.path)}</a> (${a.bytes ?? '?'} bytes, sha256 ${esc(a.sha256 ?? '?')}${a.source ? `, from ${esc(a.source)}` : ''})`
+          : `none (${esc(a.missing ?? 'not collected')})`
+      }</li>`,
+  );
+  const more = all.length > MAX_LISTED_ARTIFACTS ? `<li>and ${all.length - MAX_LISTED_ARTIFACTS} more, listed with their instances</li>` : '';
+  return `<section class="artifacts"><h2>Collected files</h2><ul>${items.join('')}${more}</ul></section>`;
+}
+
 function filters(d: PageData): string {
   const boxes = STATUS_ORDER.map(
     (st) => `<label class="st ${st}"><input type="checkbox" name="status" value="${st}" checked> <span aria-hidden="true">${ICON[st]}</span> ${LABEL[st]} (${d.counts[st]})</label>`,
@@ -106,6 +124,7 @@ export function renderHtml(s: RunSummary, events: readonly TraceEvent[], meta: R
 </head><body>
 <a class="skip" href="#results">Skip to the results</a>
 ${header(d)}
+${artifacts(d)}
 <section id="trends" class="trends" hidden><h2>Trends</h2></section>
 <main id="results" tabindex="-1">
 <h2>Instances <span id="shown" class="dim"></span></h2>

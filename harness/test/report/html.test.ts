@@ -120,6 +120,19 @@ t.test('a truncated or damaged trace: the page says what is missing', async (t) 
   t.match(html, /run\.end is missing/);
 });
 
+t.test('files the host collected are linked up front, and a missing one says why', async (t) => {
+  const ev = traceOf('a');
+  ev.splice(3, 0,
+    E({ ev: 'artifact', inst: 'a', guest: 'win', kind: 'crash-dump', path: 'artifacts/a/win-MEMORY.DMP', bytes: 4096, sha256: 'ab'.repeat(32), source: 'C:\\Windows\\MEMORY.DMP' }),
+    E({ ev: 'artifact', inst: 'a', guest: 'win2', kind: 'crash-dump', missing: 'Windows wrote no crash dump' }),
+  );
+  const html = renderHtml(summary([inst('a', 'fail')]), ev, meta);
+  t.match(html, /<section class="artifacts"><h2>Collected files<\/h2>/);
+  t.match(html, new RegExp(`<a href="artifacts/a/win-MEMORY\\.DMP">artifacts/a/win-MEMORY\\.DMP</a> \\(4096 bytes, sha256 ${'ab'.repeat(32)}, from C:`));
+  t.match(html, /win2 crash-dump: none \(Windows wrote no crash dump\)/);
+  t.notMatch(renderHtml(summary([inst('a', 'fail')]), traceOf('a'), meta), /Collected files/, 'no section when nothing was collected');
+});
+
 t.test('thinning a long ring track keeps the first, the last and every peak', async (t) => {
   const v = Array.from({ length: 5000 }, (_x, i) => (i === 2345 ? 999 : i % 7));
   const keep = thinIndices(v, MAX_RING_POINTS);
