@@ -140,6 +140,10 @@ export interface PageData {
 
 /** At most this many points per ring track; thinning keeps the first, the last and each bucket's peak. */
 export const MAX_RING_POINTS = 600;
+/** Ring points shared by the tracks of passing instances in one page, so a 2,000-instance run stays a
+ *  page a browser opens at once; failing, flaky and known instances always get MAX_RING_POINTS. */
+export const PASSING_RING_POINT_BUDGET = 250_000;
+const MIN_RING_POINTS = 100;
 const AROUND_BEFORE = 12;
 const AROUND_AFTER = 8;
 
@@ -296,7 +300,7 @@ function around(events: readonly TraceEvent[], c: CheckResult): FailureFocus {
 const LIFECYCLE_MARKED = new Set(['rebooted', 'crashed', 'halted-unexpectedly', 'suspended', 'resumed', 'saved', 'restored', 'migrated', 'shutdown', 'snapshot', 'reverted', 'suspending']);
 const STEP_MARKED = new Set(['hotplug', 'reboot', 'migrate', 'suspend', 'resume', 'suspend-resume', 'save-restore', 'backend-restart', 'backend-close', 'shutdown', 'start', 'fault']);
 
-function timeline(events: readonly TraceEvent[], failures: CheckResult[], aborted?: InstanceResult['aborted']): Timeline {
+function timeline(events: readonly TraceEvent[], failures: CheckResult[], aborted: InstanceResult['aborted'], maxRingPoints: number): Timeline {
   const devices = new Map<string, DeviceLane>();
   const rings = new Map<string, RingAcc>();
   const workloads: WorkloadPoint[] = [];
@@ -351,7 +355,7 @@ function timeline(events: readonly TraceEvent[], failures: CheckResult[], aborte
     }
   }
   const ringTracks: RingTrack[] = [...rings.values()].map((r) => {
-    const keep = thinIndices(r.occ, MAX_RING_POINTS);
+    const keep = thinIndices(r.occ, maxRingPoints);
     const pick = (a: number[]) => keep.map((i) => a[i]);
     return { name: r.name, nrEnts: r.nrEnts, t: pick(r.t), occupancy: pick(r.occ), reqMoved: pick(r.req), rspMoved: pick(r.rsp), samples: r.t.length };
   });
@@ -419,6 +423,7 @@ const sorted = (s: Iterable<string>) => [...new Set(s)].sort((a, b) => a.localeC
 
 export function buildPageData(s: RunSummary, allEvents: readonly TraceEvent[], meta: RunMetaLike, input: ReportInput = {}): PageData {
   const byInst = new Map<string, TraceEvent[]>();
+  const ringTracks = new Map<string, Set<string>>();
   const events: TraceEvent[] = [];
   let malformed = 0;
   for (const e of allEvents) {
@@ -432,7 +437,14 @@ export function buildPageData(s: RunSummary, allEvents: readonly TraceEvent[], m
     let l = byInst.get(inst);
     if (!l) byInst.set(inst, (l = []));
     l.push(e);
+    if (e.ev === 'ring') {
+      let k = ringTracks.get(inst);
+      if (!k) ringTracks.set(inst, (k = new Set()));
+      k.add(`${e.guest} ${e.dev} ${e.queue} ${e.ring}`);
+    }
   }
+  const passingTracks = s.instances.reduce((n, r) => n + (r.verdict === 'pass' ? (ringTracks.get(r.inst)?.size ?? 0) : 0), 0);
+  const passingMax = Math.max(MIN_RING_POINTS, Math.min(MAX_RING_POINTS, Math.floor(PASSING_RING_POINT_BUDGET / Math.max(1, passingTracks))));
   const traceGiven = allEvents.length > 0;
   const driverBuilds = new Set<string>();
   const windowsBuilds = new Set<string>();
@@ -471,7 +483,7 @@ export function buildPageData(s: RunSummary, allEvents: readonly TraceEvent[], m
     if (r.aborted) row.aborted = r.aborted;
     if (r.verdict === 'skip' && r.skipReason) row.summary = `skipped: ${r.skipReason}`;
     if (marks) row.marks = marks;
-    if (ev.length && r.verdict !== 'skip') row.timeline = timeline(ev, failed, r.aborted);
+    if (ev.length && r.verdict !== 'skip') row.timeline = timeline(ev, failed, r.aborted, row.status === 'passed' ? passingMax : MAX_RING_POINTS);
     return row;
   });
   const rank = (st: Status) => STATUS_ORDER.indexOf(st);

@@ -4,7 +4,7 @@
 import t from 'tap';
 import type { InstanceResult, RunSummary } from '../../src/model/result';
 import type { TraceEvent } from '../../src/model/trace';
-import { buildPageData, thinIndices, MAX_RING_POINTS } from '../../src/report/html-data';
+import { buildPageData, thinIndices, MAX_RING_POINTS, PASSING_RING_POINT_BUDGET } from '../../src/report/html-data';
 import { renderHtml } from '../../src/report/html';
 import { syntheticRun } from '../../src/bench/report-run';
 
@@ -164,4 +164,15 @@ t.test('a 2,000-instance run makes one page with every instance in its data', as
   t.equal(d.counts.skipped, 80);
   t.equal(d.instances[0].status, 'failed');
   t.same(d.missing, []);
+});
+
+t.test('in a large run passing instances share a budget of ring points; failures keep every peak they had', async (t) => {
+  const big = syntheticRun(600, 700);
+  const d = buildPageData(big.summary, big.events, meta);
+  const passing = d.instances.filter((r) => r.status === 'passed');
+  const failing = d.instances.filter((r) => r.status === 'failed');
+  const points = passing.reduce((n, r) => n + r.timeline!.rings.reduce((m, k) => m + k.t.length, 0), 0);
+  t.ok(points <= PASSING_RING_POINT_BUDGET, `${points} points for ${passing.length} passing instances`);
+  t.ok(passing.every((r) => r.timeline!.rings[0].t.length < MAX_RING_POINTS && r.timeline!.rings[0].samples === 700));
+  t.ok(failing.every((r) => r.timeline!.rings[0].t.length === MAX_RING_POINTS), 'failures get the full resolution');
 });
