@@ -17,7 +17,7 @@ import { writeReports } from '../../src/report/files';
 import { launchChromium, type Browser } from '../../src/bench/browser';
 import { syntheticRun } from '../../src/bench/report-run';
 import { skipUnlessTool } from '../fixtures/build/tools';
-import { simRun, type SimRun } from './sim-run';
+import { simRun, type SimRun } from '../fixtures/report/sim-run';
 
 // page.evaluate bodies run in the page; the repository's compiler settings carry no DOM types
 declare const window: any;
