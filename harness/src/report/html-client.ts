@@ -303,11 +303,12 @@ export function reportPage(win) {
   /** A y axis wide enough for its longest tick label, so no label is cut (uPlot's own default is a fixed 50 px). */
   function fitAxis(u, values, axisIdx, cycleNum) {
     const axis = u.axes[axisIdx];
-    if (cycleNum > 1) return axis._size;
     let widest = 0;
     u.ctx.font = axis.font[0];
     for (const v of values || []) if (v !== null && v !== '') widest = Math.max(widest, u.ctx.measureText(String(v)).width / uPlot.pxRatio);
-    return Math.ceil(axis.ticks.size + axis.gap + widest) + 2;
+    const size = Math.ceil(axis.ticks.size + axis.gap + widest) + 2;
+    // uPlot sizes axes in rounds; the ticks of a later round may be wider, so a size only grows
+    return cycleNum > 1 ? Math.max(size, axis._size || 0) : size;
   }
   /** The width a chart gets: its figure's content box (padding excluded), within bounds. */
   function chartWidth(fig) {
@@ -315,16 +316,27 @@ export function reportPage(win) {
     const inner = fig.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
     return Math.floor(Math.max(280, Math.min(inner || 640, 1100)));
   }
+  /** Axis numbers: no trailing zeros, thousands grouped. */
+  const tickNum = (u, vals) => vals.map((v) => (v === null ? '' : Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en-US') : String(+v.toFixed(3))));
+  /** Counts (requests, indices) tick at whole numbers only. */
+  const WHOLE = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2.5e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7, 1e8, 1e9];
   const timeTick = (u, vals) => vals.map((v) => (v === null ? '' : +v.toFixed(3) + ' s'));
+
+  /** The chart's canvas, saved and clipped to the plot area (the caller restores it). */
+  function clipToPlot(u) {
+    const ctx = u.ctx;
+    const { left, top, width, height } = u.bbox;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, top, width, height);
+    ctx.clip();
+    return ctx;
+  }
 
   function markersHook(tl) {
     return (u) => {
-      const ctx = u.ctx;
+      const ctx = clipToPlot(u);
       const { left, top, width, height } = u.bbox;
-      ctx.save();
-      ctx.beginPath();
-      ctx.rect(left, top, width, height);
-      ctx.clip();
       ctx.lineWidth = uPlot.pxRatio;
       for (const m of tl.markers) {
         const x = Math.round(u.valToPos(m.t / 1000, 'x', true));
@@ -450,13 +462,9 @@ export function reportPage(win) {
     const name = (v) => (v === 0 ? 'Unknown/removed' : data.stateNames[v] || 'state ' + v);
     const laneOf = (y) => n - 1 - Math.floor(y); // lane 0 at the top
     const bands = (u) => {
-      const ctx = u.ctx;
+      const ctx = clipToPlot(u);
       const px = uPlot.pxRatio;
-      const { left, top, width, height } = u.bbox;
-      ctx.save();
-      ctx.beginPath();
-      ctx.rect(left, top, width, height);
-      ctx.clip();
+      const { left } = u.bbox;
       ctx.font = 11 * px + 'px system-ui, sans-serif';
       ctx.textBaseline = 'middle';
       ctx.textAlign = 'left'; // uPlot leaves the alignment of its last axis label
@@ -510,8 +518,8 @@ export function reportPage(win) {
         { label: 'responses produced', scale: 'idx', stroke: COLORS[1], width: 1.5, dash: [2, 2], spanGaps: true, value: (u, v) => (v === null ? '–' : fmtNum(v, 0)) },
       ],
       axes: [
-        { scale: 'req', label: 'requests in flight', size: fitAxis, values: (u, vals) => vals.map((v) => fmtNum(v, 0)) },
-        { scale: 'idx', side: 1, label: 'indices moved', size: fitAxis, values: (u, vals) => vals.map((v) => fmtNum(v, 0)), grid: { show: false } },
+        { scale: 'req', label: 'requests in flight', size: fitAxis, incrs: WHOLE, values: tickNum },
+        { scale: 'idx', side: 1, label: 'indices moved', size: fitAxis, incrs: WHOLE, values: tickNum, grid: { show: false } },
       ],
     }, columns(tl, [pts(ring.occupancy), pts(ring.reqMoved), pts(ring.rspMoved)], false));
   }
@@ -539,13 +547,13 @@ export function reportPage(win) {
     if (blk.length) {
       scales.MBps = { range: (u, lo, hi) => [0, hi * 1.1 || 1] };
       series.push(Object.assign({ label: 'block', scale: 'MBps', stroke: COLORS[0], value: (u, v) => (v === null ? '–' : fmtNum(v, 1) + ' MB/s') }, spanLine));
-      axes.push({ scale: 'MBps', label: 'block MB/s', size: fitAxis, values: (u, vals) => vals.map((v) => fmtNum(v)) });
+      axes.push({ scale: 'MBps', label: 'block MB/s', size: fitAxis, values: tickNum });
       cols.push(blk);
     }
     if (net.length) {
       scales.Mbit = { range: (u, lo, hi) => [0, hi * 1.1 || 1] };
       series.push(Object.assign({ label: 'network', scale: 'Mbit', stroke: COLORS[2], dash: [8, 4], value: (u, v) => (v === null ? '–' : fmtNum(v, 1) + ' Mbit/s') }, spanLine));
-      axes.push({ scale: 'Mbit', side: axes.length ? 1 : 3, label: 'network Mbit/s', size: fitAxis, values: (u, vals) => vals.map((v) => fmtNum(v)), grid: { show: axes.length === 0 } });
+      axes.push({ scale: 'Mbit', side: axes.length ? 1 : 3, label: 'network Mbit/s', size: fitAxis, values: tickNum, grid: { show: axes.length === 0 } });
       cols.push(net);
     }
     return chart(fig, tl, group, { scales, series, axes }, columns(tl, cols, false));
@@ -559,7 +567,7 @@ export function reportPage(win) {
         Object.assign({ label: 'p50', scale: 'ms', stroke: COLORS[0], value: (u, v) => (v === null ? '–' : fmtNum(v, 3) + ' ms') }, spanLine),
         Object.assign({ label: 'p99', scale: 'ms', stroke: COLORS[1], dash: [8, 4], value: (u, v) => (v === null ? '–' : fmtNum(v, 3) + ' ms') }, spanLine),
       ],
-      axes: [{ scale: 'ms', label: 'latency ms', size: fitAxis, values: (u, vals) => vals.map((v) => fmtNum(v)) }],
+      axes: [{ scale: 'ms', label: 'latency ms', size: fitAxis, values: tickNum }],
     }, columns(tl, [spans(blk, (w) => w.p50), spans(blk, (w) => w.p99)], false));
   }
 
@@ -606,7 +614,7 @@ export function reportPage(win) {
       ],
       axes: [
         { label: 'run (oldest to newest)', values: (u, vs) => vs.map((v) => (Number.isInteger(v) ? '#' + (v + 1) : '')), size: 32, labelSize: 22 },
-        { label: t.unit, size: fitAxis, values: (u, vs) => vs.map((v) => fmtNum(v)) },
+        { label: t.unit, size: fitAxis, values: tickNum },
       ],
       hooks: { drawClear: [band] },
       plugins: [tooltip(null)],
