@@ -21,7 +21,9 @@ let uplotAssets: { js: string; css: string } | undefined;
 /** uPlot's browser build and stylesheet, from the installed package (read once per process). */
 export function uplotFiles(): { js: string; css: string } {
   if (!uplotAssets) {
-    const js = readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8');
+    // uPlot's MIT licence travels with the copy of uPlot each report carries
+    const licence = readFileSync(require.resolve('uplot/LICENSE'), 'utf8').replace(/\*\//g, '* /');
+    const js = `/* uPlot licence:\n${licence}*/\n` + readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8');
     const css = readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
     uplotAssets = { js: scriptSafe(js), css: css.replace(/<\/style/gi, '<\\/style') };
   }

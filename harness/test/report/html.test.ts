@@ -150,6 +150,7 @@ t.test('the page is self-contained, and nothing in the results breaks out of its
   t.notMatch(html, /<\/script><script>alert/);
   t.notMatch(html, /<script[^>]+src=|<link\b/);
   t.match(html, /uPlot/);
+  t.match(html, /uPlot licence:\n.*MIT License/s, "uPlot's licence travels with it");
   const json = /<script type="application\/json" id="winpv-data">([^]*?)<\/script>/.exec(html)![1];
   t.equal(JSON.parse(json).instances[0].id, '</script><script>alert(1)</script>', 'the data reads back exactly');
   t.match(html, /<li class="count failed"><span class="n">1<\/span>/);
