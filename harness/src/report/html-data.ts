@@ -496,7 +496,9 @@ export function buildPageData(s: RunSummary, allEvents: readonly TraceEvent[], m
   const links = [
     { label: 'TAP', href: 'results.tap' },
     { label: 'JUnit', href: 'junit.xml' },
-    ...(merged ? meta.mergedFrom!.map((d) => ({ label: `trace of ${d}`, href: `${d.replace(/\/+$/, '')}/trace.jsonl` })) : [{ label: 'trace', href: 'trace.jsonl' }]),
+    // a merged run has no trace of its own; its shards' traces stay in their directories, named
+    // (not linked: they are given relative to where `report merge` ran, not to this page)
+    ...(merged ? [] : [{ label: 'trace', href: 'trace.jsonl' }]),
     { label: 'summary.json', href: 'summary.json' },
   ];
   return {

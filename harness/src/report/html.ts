@@ -70,7 +70,9 @@ function header(d: PageData): string {
     dd('started', esc(r.startedAt)),
     dd('checks', `${d.counts.checks} run, ${d.counts.checksFailed} failed`),
   ].join('');
-  const links = r.links.map((l) => `<a href="${esc(l.href)}">${esc(l.label)}</a>`).join(' · ');
+  const links =
+    r.links.map((l) => `<a href="${esc(l.href)}">${esc(l.label)}</a>`).join(' · ') +
+    (r.mergedFrom ? ` · merged from ${r.mergedFrom.map((m) => `<code>${esc(m)}</code>`).join(', ')} (each with its trace.jsonl)` : '');
   const missing = d.missing.length
     ? `<div class="note missing" role="note"><strong>The trace is incomplete; the report shows what it has.</strong><ul>${d.missing.map((m) => `<li>${esc(m)}</li>`).join('')}</ul></div>`
     : '';
