@@ -9,23 +9,32 @@ export class SparseDisk {
   private chunks = new Map<number, Buffer>();
   constructor(readonly sectors: number) {}
 
+  // Reads and writes go a chunk at a time (one copy per run of sectors inside a chunk, not one per
+  // sector): block I/O is most of the simulator's memory traffic.
   read(sector: number, dst: Buffer, dstOff: number, nsect: number): void {
-    for (let s = 0; s < nsect; s++) {
+    for (let s = 0; s < nsect; ) {
       const abs = sector + s;
-      const c = this.chunks.get(Math.floor(abs / SECTORS_PER_CHUNK));
+      const within = abs % SECTORS_PER_CHUNK;
+      const run = Math.min(nsect - s, SECTORS_PER_CHUNK - within);
+      const c = this.chunks.get((abs - within) / SECTORS_PER_CHUNK);
       const o = dstOff + s * SECTOR_SIZE;
-      if (c) c.copy(dst, o, (abs % SECTORS_PER_CHUNK) * SECTOR_SIZE, (abs % SECTORS_PER_CHUNK + 1) * SECTOR_SIZE);
-      else dst.fill(0, o, o + SECTOR_SIZE);
+      if (c) c.copy(dst, o, within * SECTOR_SIZE, (within + run) * SECTOR_SIZE);
+      else dst.fill(0, o, o + run * SECTOR_SIZE);
+      s += run;
     }
   }
 
   write(sector: number, src: Buffer, srcOff: number, nsect: number): void {
-    for (let s = 0; s < nsect; s++) {
+    for (let s = 0; s < nsect; ) {
       const abs = sector + s;
-      const idx = Math.floor(abs / SECTORS_PER_CHUNK);
+      const within = abs % SECTORS_PER_CHUNK;
+      const run = Math.min(nsect - s, SECTORS_PER_CHUNK - within);
+      const idx = (abs - within) / SECTORS_PER_CHUNK;
       let c = this.chunks.get(idx);
-      if (!c) this.chunks.set(idx, (c = Buffer.alloc(CHUNK)));
-      src.copy(c, (abs % SECTORS_PER_CHUNK) * SECTOR_SIZE, srcOff + s * SECTOR_SIZE, srcOff + (s + 1) * SECTOR_SIZE);
+      // A chunk written whole needs no zeroing first.
+      if (!c) this.chunks.set(idx, (c = run === SECTORS_PER_CHUNK ? Buffer.allocUnsafeSlow(CHUNK) : Buffer.alloc(CHUNK)));
+      src.copy(c, within * SECTOR_SIZE, srcOff + s * SECTOR_SIZE, srcOff + (s + run) * SECTOR_SIZE);
+      s += run;
     }
   }
 

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { TraceWriter } from '../../src/trace/writer';
 import { parseTrace, readTraceFile } from '../../src/trace/reader';
@@ -9,7 +10,7 @@ import { TRACE_SCHEMA, type RunStartEvent } from '../../src/model/trace';
 const dir = mkdtempSync(join(tmpdir(), 'winpv-trace-'));
 const start: Omit<RunStartEvent, 'seq' | 't'> = { ev: 'run.start', schema: TRACE_SCHEMA, seed: 1, host: { kind: 'sim', label: 'sim', capabilities: [] }, specs: {}, instances: ['a'] };
 
-t.test('the writer stamps seq and host time, writes JSONL as it goes, and closes with run.end', async (t) => {
+t.test('the writer stamps seq and host time, writes JSONL in batches (flush writes what it holds), and closes with run.end', async (t) => {
   let now = 0;
   const file = join(dir, 'a.jsonl');
   const w = new TraceWriter({ file });
@@ -17,7 +18,9 @@ t.test('the writer stamps seq and host time, writes JSONL as it goes, and closes
   w.setClock(() => now);
   now = 12.5;
   w.emit({ ev: 'xs', inst: 'a', path: '/local/domain/1/device/vbd/51712/state', value: '1' });
-  t.equal(readFileSync(file, 'utf8').split('\n').length - 1, 2, 'written before the run ends');
+  t.equal(readFileSync(file, 'utf8'), '', 'held in a batch');
+  w.flush();
+  t.equal(readFileSync(file, 'utf8').split('\n').length - 1, 2, 'written before the run ends when flushed');
   now = 5; // a clock going backwards never makes time go backwards in the trace
   w.emit({ ev: 'xs', inst: 'a', path: '/x', value: null });
   w.close({ complete: true });
@@ -27,6 +30,23 @@ t.test('the writer stamps seq and host time, writes JSONL as it goes, and closes
   t.equal(r.complete, true);
   t.same(r.events.map((e) => [e.seq, e.t, e.ev]), [[0, 0, 'run.start'], [1, 12.5, 'xs'], [2, 12.5, 'xs'], [3, 12.5, 'run.end']]);
   t.same(r.events, w.events);
+});
+
+t.test('a process that dies of an uncaught exception leaves its trace up to the crash', async (t) => {
+  const file = join(dir, 'crash.jsonl');
+  const writer = require.resolve('../../src/trace/writer');
+  const child = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', `
+    const { TraceWriter } = require(${JSON.stringify(writer)});
+    const w = new TraceWriter({ file: ${JSON.stringify(file)} });
+    w.emit(${JSON.stringify(start)});
+    for (let i = 0; i < 3; i++) w.emit({ ev: 'log', level: 'info', msg: 'before the crash ' + i });
+    throw new Error('planted crash');
+  `], { encoding: 'utf8', timeout: 60_000 });
+  t.not(child.status, 0, 'the child crashed');
+  t.match(child.stderr, /planted crash/);
+  const r = readTraceFile(file);
+  t.equal(r.truncated, true, 'no run.end');
+  t.same(r.events.map((e) => e.ev === 'log' ? e.msg : e.ev), ['run.start', 'before the crash 0', 'before the crash 1', 'before the crash 2']);
 });
 
 t.test('a trace without run.end is truncated, and a half-written last line is truncation too', async (t) => {

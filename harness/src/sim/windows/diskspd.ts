@@ -20,6 +20,8 @@ import type { DiskModel } from '../backend/blkback';
 
 export const REAL_REQUEST_BUDGET = 320;
 
+const BIG_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 0;
+
 export interface BlockRunContext {
   sched: Scheduler;
   rng: Rng;
@@ -52,9 +54,19 @@ export async function runDiskspd(w: BlockWorkloadStep, ctx: BlockRunContext): Pr
   const counts = { read: 0, write: 0, errors: 0, verifyErrors: 0, issued: 0 };
   let seq = 0;
 
+  // Word i/4 of a block holds (block * 2654435761 + i + pass) mod 2^32, little-endian. Filled
+  // through a Uint32Array view of uninitialised memory (writeUInt32LE per word, and zeroing a new
+  // array first, were a fifth of the catalogue's wall time in a --cpu-prof profile).
   const pattern = (block: number, pass: number) => {
     const b = Buffer.allocUnsafe(w.blockSize);
-    for (let i = 0; i < b.length; i += 4) b.writeUInt32LE((block * 2654435761 + i + pass) >>> 0, i);
+    const base = (block * 2654435761 + pass) >>> 0;
+    if (b.byteOffset % 4 === 0) {
+      const words = new Uint32Array(b.buffer, b.byteOffset, w.blockSize / 4);
+      for (let k = 0; k < words.length; k++) words[k] = base + 4 * k;
+      if (BIG_ENDIAN) b.swap32();
+    } else {
+      for (let i = 0; i < b.length; i += 4) b.writeUInt32LE((base + i) >>> 0, i);
+    }
     return b;
   };
 
