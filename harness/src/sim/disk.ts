@@ -5,9 +5,24 @@ import { SECTOR_SIZE } from '../abi/blkif';
 const CHUNK = 4096;
 const SECTORS_PER_CHUNK = CHUNK / SECTOR_SIZE;
 
+/** Chunks are cut from zeroed slabs of this many: one allocation (and one memset) per 256 chunks
+ * instead of one each, which was a twentieth of the catalogue's wall time. */
+const CHUNKS_PER_SLAB = 256;
+
 export class SparseDisk {
   private chunks = new Map<number, Buffer>();
+  private slab = Buffer.alloc(0);
+  private slabUsed = 0;
   constructor(readonly sectors: number) {}
+
+  private newChunk(): Buffer {
+    if (this.slabUsed === this.slab.length) {
+      this.slab = Buffer.alloc(CHUNKS_PER_SLAB * CHUNK);
+      this.slabUsed = 0;
+    }
+    this.slabUsed += CHUNK;
+    return this.slab.subarray(this.slabUsed - CHUNK, this.slabUsed);
+  }
 
   // Reads and writes go a chunk at a time (one copy per run of sectors inside a chunk, not one per
   // sector): block I/O is most of the simulator's memory traffic.
@@ -31,8 +46,7 @@ export class SparseDisk {
       const run = Math.min(nsect - s, SECTORS_PER_CHUNK - within);
       const idx = (abs - within) / SECTORS_PER_CHUNK;
       let c = this.chunks.get(idx);
-      // A chunk written whole needs no zeroing first.
-      if (!c) this.chunks.set(idx, (c = run === SECTORS_PER_CHUNK ? Buffer.allocUnsafeSlow(CHUNK) : Buffer.alloc(CHUNK)));
+      if (!c) this.chunks.set(idx, (c = this.newChunk()));
       src.copy(c, within * SECTOR_SIZE, srcOff + s * SECTOR_SIZE, srcOff + (s + run) * SECTOR_SIZE);
       s += run;
     }
