@@ -14,21 +14,37 @@ export interface PeLayout {
   certTableSize: number;
 }
 
-/** Locates the fields the Authenticode hash skips; undefined when the bytes are not a PE image. */
+/** Why bytes are not a PE image whose Authenticode fields can be located (truncated, bad magic...). */
+export class PeFormatError extends Error {}
+
+/** Locates the fields the Authenticode hash skips; undefined when the bytes are not a PE image
+ * (no MZ / PE signature). Bytes that claim to be one but are cut short or point outside the file
+ * throw PeFormatError with the reason: every read is bounds-checked before it is made. */
 export function peLayout(buf: Buffer): PeLayout | undefined {
-  if (buf.length < 0x40 || buf.toString('latin1', 0, 2) !== 'MZ') return undefined;
+  if (buf.length < 2 || buf.toString('latin1', 0, 2) !== 'MZ') return undefined;
+  const need = (end: number, what: string) => {
+    if (end > buf.length) throw new PeFormatError(`truncated: ${what} ends at byte ${end}, the file has ${buf.length}`);
+  };
+  need(0x40, 'the DOS header');
   const lfanew = buf.readUInt32LE(0x3c);
-  if (lfanew + 24 + 2 > buf.length || buf.toString('latin1', lfanew, lfanew + 4) !== 'PE\0\0') return undefined;
-  const opt = lfanew + 24;
+  need(lfanew + 4, 'the PE signature (e_lfanew ' + lfanew + ')');
+  if (buf.toString('latin1', lfanew, lfanew + 4) !== 'PE\0\0') return undefined;
+  const opt = lfanew + 24; // signature (4) + COFF file header (20)
+  need(opt + 2, 'the optional header magic');
   const magic = buf.readUInt16LE(opt);
+  // IMAGE_OPTIONAL_HEADER64 / 32: NumberOfRvaAndSizes at 108 / 92, the data directories after it.
   const dirs = magic === 0x20b ? opt + 112 : magic === 0x10b ? opt + 96 : -1;
-  if (dirs < 0) return undefined;
+  if (dirs < 0) throw new PeFormatError(`optional header magic 0x${magic.toString(16)} is neither PE32 (0x10b) nor PE32+ (0x20b)`);
+  need(dirs, 'the optional header');
   const numberOfDirs = buf.readUInt32LE(dirs - 4);
-  if (numberOfDirs < 5 || dirs + 5 * 8 > buf.length) return undefined;
+  if (numberOfDirs < 5) throw new PeFormatError(`${numberOfDirs} data directories: no Certificate Table entry`);
+  need(dirs + 5 * 8, 'the data directories');
   const certDirOffset = dirs + 4 * 8; // IMAGE_DIRECTORY_ENTRY_SECURITY
   const certTableOffset = buf.readUInt32LE(certDirOffset);
   const certTableSize = buf.readUInt32LE(certDirOffset + 4);
-  if (certTableSize > 0 && certTableOffset + certTableSize > buf.length) return undefined;
+  if (certTableSize > 0 && certTableOffset + certTableSize > buf.length) {
+    throw new PeFormatError(`truncated: the certificate table (offset ${certTableOffset}, ${certTableSize} bytes) ends past the file's ${buf.length} bytes`);
+  }
   return { checksumOffset: opt + 64, certDirOffset, certTableOffset, certTableSize };
 }
 

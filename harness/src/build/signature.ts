@@ -11,6 +11,8 @@ export type SignatureStatus =
   /** The file changed after signing (message digest mismatch, or a PKCS#7 digest failure). */
   | 'tampered'
   | 'unsigned'
+  /** The signature's container is malformed (junk after the PKCS#7 blob, a truncated table). */
+  | 'malformed'
   /** osslsigncode could not read the file or failed otherwise. */
   | 'error';
 
@@ -39,8 +41,8 @@ export async function verifySignature(file: string, opts: VerifyOptions = {}): P
 export function judgeOsslsigncode(code: number, output: string): SignatureResult {
   const first = (re: RegExp) => re.exec(output)?.[1]?.trim();
   const signerBlock = /Signer's certificate:[\s\S]*?Subject:\s*(.+)\n\s*Issuer\s*:\s*(.+)/.exec(output);
-  const signer = signerBlock?.[1].trim();
-  const issuer = signerBlock?.[2].trim();
+  const signer = signerBlock && decodeEscapedUtf8(signerBlock[1].trim());
+  const issuer = signerBlock && decodeEscapedUtf8(signerBlock[2].trim());
   const digestAlgorithm = first(/Message digest algorithm\s*:\s*(\S+)/);
   const current = first(/Current message digest\s*:\s*([0-9A-F]+)/i);
   const calculated = first(/Calculated message digest\s*:\s*([0-9A-F]+)/i);
@@ -59,4 +61,22 @@ export function judgeOsslsigncode(code: number, output: string): SignatureResult
     return { status: 'untrusted', ...base, detail };
   }
   return { status: 'error', ...base, detail: detail || output.trim().split('\n').slice(-3).join('; ') };
+}
+
+/** osslsigncode prints a name's non-ASCII bytes as `\xC3\xBC`; the bytes are UTF-8 (X.509
+ * UTF8String), so they are read back as such: `Pr\xC3\xBCfzertifikat` is `Prüfzertifikat`. */
+export function decodeEscapedUtf8(text: string): string {
+  if (!/\\x[0-9A-Fa-f]{2}/.test(text)) return text;
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; ) {
+    const m = /^\\x([0-9A-Fa-f]{2})/.exec(text.slice(i, i + 4));
+    if (m) {
+      bytes.push(parseInt(m[1], 16));
+      i += 4;
+    } else {
+      bytes.push(...Buffer.from(text[i], 'utf8'));
+      i += 1;
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
 }

@@ -13,17 +13,20 @@
 //  - files        every file the INF names (copied files, catalog) and every required spec file exists
 //  - catalog      the .cat lists every file of the package with a matching digest
 //                 (Authenticode digest for PE images, flat hash otherwise; SHA-1 or SHA-256)
-//  - signature    .sys and .cat Authenticode signatures verify (osslsigncode), signer reported
+//  - signature    .sys, .cat, .dll and .exe Authenticode signatures verify (osslsigncode) under the
+//                 sign mode the caller enforces; certificate tables strict (cert-table.ts)
 // What cannot be verified here: the revisions compiled into xenbus.sys (revision.h) are taken from
 // the spec, not read from the binary; catalog OS attributes; the chain to Microsoft's
-// cross-signing roots (only the CAs given with --ca-file or the system bundle); timestamps.
+// cross-signing roots (only the CAs given with --ca-file / --production-roots or the system bundle);
+// countersignature timestamps.
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
-import { inputError, type Problem, type SourceLocation } from '../model/errors';
+import { inputError, usageError, type Problem, type SourceLocation } from '../model/errors';
 import type { DriverName, DriverSpec, SpecSet } from '../model/spec';
 import type { BundleManifest } from '../model/bundle';
 import { catalogFor, checkManifestFiles, devicesFor, listFiles, readManifest, readPackageSet, type Arch, type DriverInf, type PackageInf } from '../inf/index';
-import { catalogDigest, type DigestAlgorithm } from './authenticode';
+import { catalogDigest, PeFormatError, type DigestAlgorithm } from './authenticode';
+import { certificateTableProblems } from './cert-table';
 import { CatalogFormatError, parseCatalog } from './catalog';
 import { matchHardwareId, vendorProblem } from './hardware-ids';
 import { verifySignature, type SignatureResult } from './signature';
@@ -48,10 +51,15 @@ export interface VerifyOptions {
   arch?: Arch;
   /** The set's vendor prefix; default the manifest's, else the prefix the bus driver's IDs use. */
   vendorPrefix?: string;
-  /** TestSign, ProductionSign, or Off/NoSign (signatures not expected); default the manifest's, else signed. */
+  /** The sign mode to enforce, chosen by whoever runs the check (command line or config), never by
+   * the set being judged: TestSign (default: signatures must verify against `caFile` or the system
+   * roots), ProductionSign (against `productionRoots` only, never a self-signed signer), NoSign/Off
+   * (signatures not checked). The manifest's own signMode is only compared with it. */
   signMode?: string;
-  /** Trusted roots for signature chains (the TestSign certificate). */
+  /** Trusted roots for TestSign chains (the test certificate). */
   caFile?: string;
+  /** Trusted roots for ProductionSign chains (e.g. the Microsoft roots an attestation/WHQL signature ends at). */
+  productionRoots?: string;
   /** Expected version of every package; default the manifest's, else the bus driver's. */
   version?: string;
 }
@@ -101,7 +109,22 @@ function inferVendor(specs: SpecSet, pkgs: { pkg: PackageInf; spec: DriverSpec }
   return undefined;
 }
 
+export const SIGN_MODES = ['TestSign', 'ProductionSign', 'NoSign'] as const;
+export type SignMode = (typeof SIGN_MODES)[number];
+
+/** The enforced sign mode from the runner's options: Off is build.ps1's name for NoSign; anything
+ * else unknown, or ProductionSign without its roots, is a usage error (exit 2). */
+export function enforcedSignMode(opts: Pick<VerifyOptions, 'signMode' | 'productionRoots'>): SignMode {
+  const mode = opts.signMode === undefined ? 'TestSign' : opts.signMode === 'Off' ? 'NoSign' : opts.signMode;
+  if (!(SIGN_MODES as readonly string[]).includes(mode)) throw usageError(`unknown sign mode '${opts.signMode}': use TestSign, ProductionSign, or Off (NoSign)`);
+  if (mode === 'ProductionSign' && !opts.productionRoots) {
+    throw usageError('ProductionSign needs the production roots to verify against: give them with --production-roots PEM (for example the Microsoft roots your attestation or WHQL signatures chain to)');
+  }
+  return mode as SignMode;
+}
+
 export async function verifyPackageSet(root: string, opts: VerifyOptions): Promise<VerifyReport> {
+  const signMode = enforcedSignMode(opts);
   const st = await stat(root).catch(() => undefined);
   if (!st?.isDirectory()) throw inputError('PACKAGE_DIR', 'not a directory', [], { file: root });
   const manifest = await readManifest(root);
@@ -126,7 +149,6 @@ export async function verifyPackageSet(root: string, opts: VerifyOptions): Promi
   const bus = known.find((k) => !k.spec.parent);
   const version = opts.version ?? manifest?.version ?? bus?.pkg.inf.version.driverVer?.value.version ?? mostCommonVersion(known.map((k) => k.pkg.inf));
   const vendorPrefix = opts.vendorPrefix ?? manifest?.vendorPrefix ?? inferVendor(opts.specs, bus ? [bus, ...known] : known);
-  const signMode = opts.signMode ?? manifest?.signMode;
   const signers = new Set<string>();
   const packages: VerifiedPackage[] = [];
 
@@ -139,15 +161,27 @@ export async function verifyPackageSet(root: string, opts: VerifyOptions): Promi
       message: problems.length === 0 ? `manifest.json lists all ${manifest.files.length} files with matching sizes and sha256` : `manifest.json disagrees with the files (${problems.length})`,
       ...(problems.length ? { diagnostics: { problems: problemsDiag(problems) } } : {}),
     });
+    // The manifest is unsigned: what it claims about signing is compared with the enforced mode,
+    // never obeyed. Sets not built by winpv say 'signed' or 'unknown', which claim no mode.
+    const claimed = manifest.signMode === 'Off' ? 'NoSign' : manifest.signMode;
+    if ((SIGN_MODES as readonly string[]).includes(claimed)) {
+      points.push({
+        subject: 'set',
+        check: 'manifest',
+        ok: claimed === signMode,
+        message: claimed === signMode ? `manifest.json's signMode ${manifest.signMode} is the enforced one` : `manifest.json says signMode ${manifest.signMode}, but this verification enforces ${signMode} (the manifest cannot lower the bar)`,
+        ...(claimed === signMode ? {} : { diagnostics: { file: 'manifest.json', expected: signMode, observed: manifest.signMode } }),
+      });
+    }
   }
 
   for (const { pkg, spec } of known) {
     const arch = archOfDir(pkg.dir, opts.arch ?? manifest?.arch ?? 'x64');
-    const ctx: PackageContext = { root, pkg, spec, arch, set: known, version, vendorPrefix, signMode, caFile: opts.caFile, specs: opts.specs };
+    const ctx: PackageContext = { root, pkg, spec, arch, set: known, version, vendorPrefix, signMode, caFile: signMode === 'ProductionSign' ? opts.productionRoots : opts.caFile, specs: opts.specs };
     const subject = pkg.dir || spec.name;
     packages.push({ driver: spec.name, dir: pkg.dir, inf: pkg.path, arch, ...(pkg.inf.version.driverVer ? { version: pkg.inf.version.driverVer.value.version } : {}) });
     for (const check of CHECKS) {
-      const r = await check.run(ctx);
+      const r = await runCheck(check, ctx);
       points.push({ subject, driver: spec.name, check: check.name, ...r });
       if (check.name === 'signature' && r.signers) for (const s of r.signers) signers.add(s);
     }
@@ -182,7 +216,8 @@ interface PackageContext {
   set: { pkg: PackageInf; spec: DriverSpec }[];
   version?: string;
   vendorPrefix?: string;
-  signMode?: string;
+  signMode: SignMode;
+  /** The roots the enforced mode trusts. */
   caFile?: string;
   specs: SpecSet;
 }
@@ -198,6 +233,17 @@ interface CheckOutcome {
 interface PackageCheck {
   name: VerifyCheck;
   run(ctx: PackageContext): CheckOutcome | Promise<CheckOutcome>;
+}
+
+/** A check that throws (a reader bug, a file vanished) is that check's `not ok` for this package,
+ * naming the package and the error; the rest of the set is still judged. */
+async function runCheck(check: PackageCheck, ctx: PackageContext): Promise<CheckOutcome> {
+  try {
+    return await check.run(ctx);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    return fail(`${ctx.spec.name}: ${check.name} could not be judged for ${ctx.pkg.path}: ${why}`, { file: ctx.pkg.path, error: why });
+  }
 }
 
 const pass = (message: string): CheckOutcome => ({ ok: true, message });
@@ -240,21 +286,28 @@ const CHECKS: PackageCheck[] = [
   { name: 'signature', run: checkSignatures },
 ];
 
+/** Every ID of a models line: the hardware ID and each compatible ID after it. Windows matches a
+ * device's IDs against all of them ("INF Models Section", device-description = install-section,
+ * hw-id[, compatible-id...]), so each one binds devices and each one is judged. */
+function modelIds(pkg: PackageInf, arch: Arch): { id: string; loc: SourceLocation }[] {
+  return devicesFor(pkg.inf, arch).flatMap((d) => [d.hardwareId, ...d.compatibleIds].map((id) => ({ id, loc: d.loc })));
+}
+
 function checkHardwareIds({ pkg, spec, arch, vendorPrefix }: PackageContext): CheckOutcome {
-  const devices = devicesFor(pkg.inf, arch);
-  if (devices.length === 0) return fail(`${spec.name}: no device is listed for ${arch}`, { at: locText(pkg.inf.manufacturers[0]?.loc ?? pkg.inf.version.loc) });
+  const ids = modelIds(pkg, arch);
+  if (ids.length === 0) return fail(`${spec.name}: no device is listed for ${arch}`, { at: locText(pkg.inf.manufacturers[0]?.loc ?? pkg.inf.version.loc) });
   const bad: string[] = [];
-  for (const d of devices) {
-    const m = matchHardwareId(spec, d.hardwareId);
+  for (const { id, loc } of ids) {
+    const m = matchHardwareId(spec, id);
     if (!m) {
-      bad.push(`${locText(d.loc)}: ${d.hardwareId} matches none of the spec's IDs (${spec.identity.hardwareIds.join(', ')})`);
+      bad.push(`${locText(loc)}: ${id} matches none of the spec's IDs (${spec.identity.hardwareIds.join(', ')})`);
       continue;
     }
     const why = vendorProblem(spec, m, vendorPrefix);
-    if (why) bad.push(`${locText(d.loc)}: ${d.hardwareId}: ${why}`);
+    if (why) bad.push(`${locText(loc)}: ${id}: ${why}`);
   }
-  if (bad.length) return fail(`${spec.name}: ${bad.length} hardware ID(s) outside the spec or the vendor's range`, { at: bad[0].split(': ')[0], problems: bad });
-  return pass(`${spec.name}: ${devices.length} hardware ID(s) for ${arch} match the spec${vendorPrefix ? ` for vendor ${vendorPrefix}` : ''}`);
+  if (bad.length) return fail(`${spec.name}: ${bad.length} of ${ids.length} hardware ID(s) outside the spec or the vendor's range`, { at: bad[0].split(': ')[0], problems: bad });
+  return pass(`${spec.name}: ${ids.length} hardware ID(s) for ${arch} match the spec${vendorPrefix ? ` for vendor ${vendorPrefix}` : ''}`);
 }
 
 function checkRevisions({ pkg, spec, arch, set, specs }: PackageContext): CheckOutcome {
@@ -265,13 +318,16 @@ function checkRevisions({ pkg, spec, arch, set, specs }: PackageContext): CheckO
   const allowed = new Set(spec.bindsRevisions.map((r) => r.toUpperCase()));
   const bad: string[] = [];
   const seen = new Set<string>();
-  for (const d of devicesFor(pkg.inf, arch)) {
-    const rev = matchHardwareId(spec, d.hardwareId)?.rev;
+  for (const { id, loc } of modelIds(pkg, arch)) {
+    const rev = matchHardwareId(spec, id)?.rev;
     if (!rev) continue;
     seen.add(rev);
-    if (!advertised.has(rev)) bad.push(`${locText(d.loc)}: binds ${spec.parent} revision ${rev}, which ${spec.parent} does not advertise (${[...advertised].join(', ') || 'none'})`);
-    else if (!allowed.has(rev)) bad.push(`${locText(d.loc)}: binds revision ${rev}, but drivers-spec/${spec.name} binds ${[...allowed].join(', ')}`);
+    if (!advertised.has(rev)) bad.push(`${locText(loc)}: ${id} binds ${spec.parent} revision ${rev}, which ${spec.parent} does not advertise (${[...advertised].join(', ') || 'none'})`);
+    else if (!allowed.has(rev)) bad.push(`${locText(loc)}: ${id} binds revision ${rev}, but drivers-spec/${spec.name} binds ${[...allowed].join(', ')}`);
   }
+  // No ID naming a revision binds nothing the parent advertises: that is a failure, not a pass
+  // over an empty list.
+  if (seen.size === 0) bad.push(`${pkg.path}: no hardware ID for ${arch} names a ${spec.parent} revision (REV_xxxxxxxx) from the spec`);
   if (!parentInSet) bad.push(`${pkg.path}: its parent ${spec.parent} is not in the set`);
   if (bad.length) return fail(`${spec.name}: revision mismatch with ${spec.parent}`, { at: bad[0].split(': ')[0], problems: bad });
   return pass(`${spec.name}: binds ${spec.parent} revision(s) ${[...seen].join(', ')}, advertised by ${spec.parent} in the set`);
@@ -339,7 +395,14 @@ async function checkCatalog({ root, pkg, spec, arch }: PackageContext): Promise<
     const actual = files.get(name.toLowerCase());
     if (!actual) continue; // reported by the files check
     const bytes = await readFile(join(root, pkg.dir, actual));
-    const found = algorithms.some((alg) => listed.has(catalogDigest(bytes, alg).digest.toString('hex').toUpperCase()));
+    let found: boolean;
+    try {
+      found = algorithms.some((alg) => listed.has(catalogDigest(bytes, alg).digest.toString('hex').toUpperCase()));
+    } catch (e) {
+      if (!(e instanceof PeFormatError)) throw e;
+      bad.push(`${posix.join(pkg.dir, actual)}: not a valid PE image (${e.message})`);
+      continue;
+    }
     if (!found) {
       const copy = pkg.inf.copyFiles.find((c) => c.source.toLowerCase() === name.toLowerCase());
       const member = catalog.members.find((m) => m.file?.toLowerCase() === name.toLowerCase());
@@ -353,25 +416,49 @@ async function checkCatalog({ root, pkg, spec, arch }: PackageContext): Promise<
   return pass(`${spec.name}: ${catFile} covers ${names.length} file(s) (${algorithms.join(', ')})`);
 }
 
+/** Files whose Authenticode signature is checked: drivers, catalogs, and the package's own programs. */
+const SIGNED_FILE = /\.(sys|cat|dll|exe)$/i;
+
 async function checkSignatures({ root, pkg, spec, signMode, caFile }: PackageContext): Promise<CheckOutcome> {
-  if (signMode === 'NoSign' || signMode === 'Off') return { ok: true, skip: `sign mode ${signMode}`, message: `${spec.name}: signatures not expected` };
-  const files = [...(await packageFiles(root, pkg.dir)).values()].filter((f) => /\.(sys|cat)$/i.test(f)).sort();
+  if (signMode === 'NoSign') return { ok: true, skip: `sign mode ${signMode}`, message: `${spec.name}: signatures not expected` };
+  const files = [...(await packageFiles(root, pkg.dir)).values()].filter((f) => SIGNED_FILE.test(f)).sort();
   if (files.length === 0) return { ok: false, skip: 'no .sys or .cat files (see the files check)', message: `${spec.name}: signatures` };
   const results: [string, SignatureResult][] = [];
-  for (const f of files) results.push([f, await verifySignature(join(root, pkg.dir, f), caFile ? { caFile } : {})]);
+  for (const f of files) results.push([f, await judgeFile(join(root, pkg.dir, f), signMode, caFile)]);
   const signers = [...new Set(results.map(([, r]) => r.signer).filter((s): s is string => !!s))];
   const bad = results.filter(([, r]) => r.status !== 'ok');
   const describe = ([f, r]: [string, SignatureResult]) => {
     const path = posix.join(pkg.dir, f);
     const why = {
       ok: 'ok',
-      untrusted: `signed by ${r.signer}, but the chain is not trusted${caFile ? '' : ' (give the test certificate with --ca-file)'}`,
+      untrusted:
+        signMode === 'ProductionSign'
+          ? `signed by ${r.signer}, which does not chain to the production roots${r.detail ? ` (${r.detail})` : ''}`
+          : `signed by ${r.signer}, but the chain is not trusted${caFile ? '' : ' (give the test certificate with --ca-file)'}`,
       tampered: `modified after signing (${r.detail})`,
       unsigned: 'not signed',
+      malformed: `signature block malformed: ${r.detail}`,
       error: `cannot be verified: ${r.detail}`,
     }[r.status];
     return `${path}: ${why}`;
   };
-  if (bad.length) return { ok: false, message: `${spec.name}: ${bad.length} of ${files.length} signature(s) fail`, diagnostics: { at: posix.join(pkg.dir, bad[0][0]), problems: bad.map(describe), signers }, signers };
+  if (bad.length) {
+    const problems = bad.map(describe);
+    return { ok: false, message: `${spec.name}: ${bad.length} of ${files.length} signature(s) fail; ${problems[0]}`, diagnostics: { at: posix.join(pkg.dir, bad[0][0]), problems, signers }, signers };
+  }
   return { ok: true, message: `${spec.name}: ${files.join(', ')} signed by ${signers.join('; ')}`, signers };
+}
+
+/** One file's signature under the enforced mode: the certificate table's structure first (PE
+ * files), then osslsigncode; ProductionSign never accepts a self-signed signer. */
+async function judgeFile(file: string, signMode: SignMode, caFile: string | undefined): Promise<SignatureResult> {
+  if (!/\.cat$/i.test(file)) {
+    const problems = certificateTableProblems(await readFile(file));
+    if (problems.length) return { status: 'malformed', detail: problems.join('; ') };
+  }
+  const r = await verifySignature(file, caFile ? { caFile } : {});
+  if (r.status === 'ok' && signMode === 'ProductionSign' && r.signer && r.signer === r.issuer) {
+    return { ...r, status: 'untrusted', detail: 'a self-signed certificate is a test certificate, never a production signature' };
+  }
+  return r;
 }

@@ -9,7 +9,7 @@ import type { SpecSet } from '../../model/spec';
 import { openBundle, type Arch } from '../../inf/index';
 import { loadSpecs } from '../../spec/load';
 import { TapWriter } from '../../build/tap';
-import { verifyPackageSet, type VerifyPoint, type VerifyReport } from '../../build/verify';
+import { enforcedSignMode, verifyPackageSet, type VerifyPoint, type VerifyReport } from '../../build/verify';
 import { writeBundle } from '../../build/bundle';
 
 const HELP = `usage: winpv package verify <dir|iso|zip> [options]
@@ -27,8 +27,16 @@ options:
   --specs DIR        driver specs (default: drivers-spec/ of this installation)
   --arch x64|x86     architecture of packages whose directory does not name one (default x64)
   --vendor PREFIX    the set's vendor prefix (default: the manifest's, else the bus driver's IDs)
-  --sign-mode MODE   TestSign, ProductionSign, or Off (NoSign) to skip signature checks
-  --ca-file PEM      trusted root for signature chains (the TestSign certificate)
+  --sign-mode MODE   the signing to enforce (default TestSign); the set's own manifest.json is only
+                     compared with it, never obeyed:
+                       TestSign        signatures verify against --ca-file (or the system roots)
+                       ProductionSign  signatures verify against --production-roots only; a
+                                       self-signed signer is refused
+                       Off (NoSign)    signatures are not checked
+  --ca-file PEM      trusted root for TestSign chains (the test certificate)
+  --production-roots PEM
+                     trusted roots for ProductionSign (e.g. the Microsoft roots your attestation or
+                     WHQL signatures chain to); required with --sign-mode ProductionSign
   --version W.X.Y.Z  the version every package must have (default: the manifest's, else xenbus's)
 
 output: TAP version 14; exit 0 all checks pass, 1 a check failed, 2 unusable input
@@ -40,6 +48,7 @@ const OPTIONS = {
   vendor: { type: 'string' },
   'sign-mode': { type: 'string' },
   'ca-file': { type: 'string' },
+  'production-roots': { type: 'string' },
   version: { type: 'string' },
   out: { type: 'string' },
 } as const;
@@ -65,15 +74,18 @@ async function verifyFromArgs(ctx: CommandContext, loadSpecs: SpecLoader, bundle
   if (values.arch && values.arch !== 'x64' && values.arch !== 'x86') throw usageError(`--arch takes x64 or x86, not '${values.arch}'`);
   const root = resolve(ctx.cwd, positionals[0]);
   const specs = await loadSpecs(resolve(ctx.cwd, values.specs ?? join(packageRoot(), 'drivers-spec')), ctx.cwd);
-  const signMode = values['sign-mode'] === 'Off' ? 'NoSign' : values['sign-mode'];
+  const productionRoots = values['production-roots'] ? resolve(ctx.cwd, values['production-roots']) : undefined;
+  // A wrong mode is a usage error before anything is opened.
+  const signMode = enforcedSignMode({ signMode: values['sign-mode'], productionRoots });
   // verify also takes a shipped ISO or zip; bundle works from the directory it packs.
   const opened = bundle ? undefined : await openBundle(root);
   const report = await verifyPackageSet(opened?.dir ?? root, {
     specs,
     ...(values.arch ? { arch: values.arch as Arch } : {}),
     ...(values.vendor ? { vendorPrefix: values.vendor } : {}),
-    ...(signMode ? { signMode } : {}),
+    signMode,
     ...(values['ca-file'] ? { caFile: resolve(ctx.cwd, values['ca-file']) } : {}),
+    ...(productionRoots ? { productionRoots } : {}),
     ...(values.version ? { version: values.version } : {}),
   }).finally(() => opened?.cleanup());
   return { root, report, out: values.out ? resolve(ctx.cwd, values.out) : resolve(root, '..') };
