@@ -6,6 +6,7 @@ import type { GuestShape, VbdShape } from '../../model/scenario';
 import { hostError, usageError } from '../../model/errors';
 import { NULL_REF, num, XapiSession } from './session';
 import { tagsFor, vmName } from './tags';
+import { guestMac } from './guest-address';
 
 const MiB = 2 ** 20;
 
@@ -100,7 +101,7 @@ export async function buildGuest(s: XapiSession, shape: GuestShape, o: BuildOpti
   for (const v of (rec.VIFs as string[]) ?? []) await s.call('VIF.destroy', v);
   for (const v of shape.vifs) {
     await s.call('VIF.create', {
-      device: String(v.devid), network, VM: vm, MAC: v.mac ?? '', MTU: 1500, other_config: tags,
+      device: String(v.devid), network, VM: vm, MAC: v.mac ?? guestMac(o.runId, o.owner, v.devid), MTU: 1500, other_config: tags,
       qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default', ipv4_allowed: [], ipv6_allowed: [],
     });
   }

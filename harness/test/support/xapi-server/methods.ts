@@ -90,7 +90,11 @@ export class XapiApi {
 
   private async(method: string, args: XrValue[], planned?: XapiFailure): string {
     const task = this.pool.add('task', { name_label: `Async.${method}`, name_description: '', status: 'pending', progress: 0, result: '', error_info: [], created: '20261124T06:00:00Z', finished: '19700101T00:00:00Z', other_config: {}, resident_on: this.pool.hostRefs[0]! });
-    this.pool.later(1, () => {
+    // xapi runs an Async call on its own thread: the task is "pending" (progress moving) until the
+    // operation ends; a client must wait on the task (event.from on task), never read it at once.
+    const ms = this.pool.opts.taskMs ?? 25;
+    this.pool.later(Math.max(1, ms >> 1), () => this.pool.objects.has(task) && this.pool.set(task, { progress: 0.5 }));
+    this.pool.later(ms, () => {
       const run = planned ? Promise.reject(planned) : this.sync(method, args);
       run.then(
         (value) => this.pool.objects.has(task) && this.pool.set(task, { status: 'success', progress: 1, result: value === '' || value === null ? '' : formatValue(value), finished: '20261124T06:00:01Z' }),
@@ -169,8 +173,30 @@ export class XapiApi {
     'VM.clone': ([vm, name]) => this.copyVm(str(vm), str(name), false),
     'VM.copy': ([vm, name]) => this.copyVm(str(vm), str(name), false),
     'VM.snapshot': ([vm, name]) => this.copyVm(str(vm), str(name), true),
+    // xapi's VM.provision (ocaml/xapi/xapi_templates_install.ml, xapi_templates.ml): only on a
+    // template (PROVISION_ONLY_ALLOWED_ON_TEMPLATE); creates the disks other_config:disks
+    // describes (<provision><disk device= size= sr= bootable= type=/></provision>) in the SR named
+    // there or the pool's default SR (PROVISION_FAILED_OUT_OF_SPACE when it has not the room), then
+    // removes the key so that a later clone does not provision them again.
     'VM.provision': ([vm]) => {
-      this.pool.get(vm, 'VM');
+      const r = this.pool.get(vm, 'VM');
+      if (!r.is_a_template) throw new XapiFailure('PROVISION_ONLY_ALLOWED_ON_TEMPLATE', []);
+      const spec = str((r.other_config as Rec).disks);
+      if (!spec) return '';
+      for (const m of spec.matchAll(/<disk\s([^>]*)\/?>/g)) {
+        const attr = (k: string) => new RegExp(`${k}="([^"]*)"`).exec(m[1]!)?.[1] ?? '';
+        const srUuid = attr('sr');
+        const sr = (srUuid && this.pool.all('SR').find(([, x]) => x.uuid === srUuid)?.[0]) || this.pool.defaultSr;
+        const size = Number(attr('size'));
+        const s = this.pool.get(sr, 'SR');
+        if (num(s.physical_utilisation) + size > num(s.physical_size)) throw new XapiFailure('PROVISION_FAILED_OUT_OF_SPACE', []);
+        const vdi = this.pool.add('VDI', this.pool.vdiRecord(sr, `${str(r.name_label)} ${attr('device')}`, size, { name_description: 'Created by template provisioner', type: attr('type') === 'system' ? 'system' : 'user' }));
+        this.pool.set(sr, { physical_utilisation: num(s.physical_utilisation) + size });
+        this.pool.createVbd(str(vm), vdi, attr('device'), 'Disk', false);
+      }
+      const oc = { ...(r.other_config as Rec) };
+      delete oc.disks;
+      this.pool.set(str(vm), { other_config: oc });
       return '';
     },
     'VM.set_VCPUs_max': ([vm, n]) => {
@@ -344,7 +370,18 @@ export class XapiApi {
       return '';
     },
     'VBD.plug': ([vbd]) => this.plug(str(vbd), 'VBD', true),
-    'VBD.unplug': ([vbd]) => this.plug(str(vbd), 'VBD', false),
+    // A clean unplug asks the guest to give the disk up; Windows refuses for a disk it holds (C:,
+    // the pagefile: xenvbd's PnP query-remove fails) and xenopsd reports the frontend's refusal as
+    // Device_detach_rejected -> DEVICE_DETACH_REJECTED(type, ref, msg) (ocaml/xapi-consts/api_errors.ml;
+    // ocaml/xapi/xapi_xenops.ml). unplug_force does not ask (a surprise removal).
+    'VBD.unplug': ([vbd]) => {
+      const b = this.pool.get(vbd, 'VBD');
+      const held = this.pool.guests.get(str(b.VM))?.heldDisks ?? ['0'];
+      if (b.currently_attached && b.type === 'Disk' && held.includes(str(b.userdevice))) {
+        throw new XapiFailure('DEVICE_DETACH_REJECTED', ['VBD', str(vbd), 'Device in use by the guest']);
+      }
+      return this.plug(str(vbd), 'VBD', false);
+    },
     'VBD.unplug_force': ([vbd]) => this.plug(str(vbd), 'VBD', false),
     'VIF.create': ([rec]) => {
       const r = rec as Rec;
