@@ -56,6 +56,7 @@ export interface Dom0Double {
 
 export async function startDom0Double(pool: FakePool, o: { user: string; password: string }): Promise<Dom0Double> {
   const xs = new FakeXenstore();
+  xs.write('/local/domain/0/name', 'Domain-0');
   const ntttcpRuns: string[] = [];
   const domains = new Map<string, number>(); // VM ref -> domid
   const connected = new Set<number>();
@@ -256,6 +257,14 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         return 0;
       }
       const w = shWords(c);
+      if (w[0] === 'xenstore-read' && w.length === 2) {
+        if (!xs.nodes.has(w[1]!)) {
+          ctx.stderr(`xenstore-read: couldn't read path ${w[1]}\n`);
+          return 1;
+        }
+        ctx.stdout(`${xs.nodes.get(w[1]!)}\n`);
+        return 0;
+      }
       if (w[0] === 'xenstore-list') {
         const l = xs.list(w[1]!);
         if (!l) {

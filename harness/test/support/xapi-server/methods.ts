@@ -170,6 +170,7 @@ export class XapiApi {
 
   private readonly specific: Record<string, (a: XrValue[]) => XrValue | Promise<XrValue>> = {
     'task.cancel': () => '',
+    'host.compute_free_memory': ([h]) => this.pool.freeMemory(str(h)),
     'VM.clone': ([vm, name]) => this.copyVm(str(vm), str(name), false),
     'VM.copy': ([vm, name]) => this.copyVm(str(vm), str(name), false),
     'VM.snapshot': ([vm, name]) => this.copyVm(str(vm), str(name), true),
@@ -219,7 +220,11 @@ export class XapiApi {
       return '';
     },
     'VM.start': ([vm, paused]) => {
-      this.power(str(vm), 'Halted');
+      const r = this.power(str(vm), 'Halted');
+      // xapi's Memory_check before placing a VM: HOST_NOT_ENOUGH_FREE_MEMORY(needed, available)
+      // when no host has room (ocaml/xapi-consts/api_errors.ml: host_not_enough_free_memory)
+      const best = Math.max(...this.pool.hostRefs.map((h) => this.pool.freeMemory(h)));
+      if (num(r.memory_static_max) > best) throw new XapiFailure('HOST_NOT_ENOUGH_FREE_MEMORY', [str(r.memory_static_max), String(best)]);
       this.pool.startDomain(str(vm), undefined, paused === true);
       return '';
     },

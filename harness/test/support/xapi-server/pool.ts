@@ -42,6 +42,8 @@ export interface PoolOptions {
   hosts?: string[];
   /** Address of every pool member (dom0 SSH goes there); default 192.0.2.1x. */
   hostAddress?: string;
+  /** Memory of each host (default 64 GiB); dom0 takes 4 GiB of it. */
+  hostMemoryBytes?: number;
   /** Size of the ISO SR's filesystem (default 10 GiB): uploads beyond its free space fail. */
   isoSrBytes?: number;
   /** Delay before guest metrics appear after start/reboot/resume (ms). */
@@ -87,7 +89,7 @@ export class FakePool {
   constructor(readonly opts: PoolOptions) {
     const hosts = opts.hosts ?? ['xs-host1', 'xs-host2'];
     hosts.forEach((name, i) => {
-      this.hostRefs.push(this.add('host', { name_label: name, address: opts.hostAddress ?? `192.0.2.${10 + i}`, enabled: true, resident_VMs: [], other_config: {}, API_version_major: 2, API_version_minor: 21 }));
+      this.hostRefs.push(this.add('host', { name_label: name, address: opts.hostAddress ?? `192.0.2.${10 + i}`, enabled: true, resident_VMs: [], other_config: {}, API_version_major: 2, API_version_minor: 21, memory_overhead: 0, metrics: NULL, memory_total: opts.hostMemoryBytes ?? 64 * 2 ** 30 }));
     });
     // every record of a class has the same fields, as in XAPI (xen-api builds its record type from the first one)
     this.defaultSr = this.add('SR', {
@@ -279,6 +281,14 @@ export class FakePool {
   deviceName(userdevice: string): string {
     const n = Number(userdevice);
     return n < 4 ? `hd${'abcd'[n]}` : `xvd${String.fromCharCode(97 + n)}`;
+  }
+
+  /** What host.compute_free_memory answers: the host's memory less dom0 and what its domains use
+   *  (xapi's Memory_check: the VMs' dynamic_max plus overheads; overheads are 0 here). */
+  freeMemory(hostRef: string): number {
+    const h = this.get(hostRef, 'host');
+    const used = (h.resident_VMs as string[]).reduce((a, v) => a + Number(this.get(v).memory_dynamic_max), 0);
+    return Math.max(0, Number(h.memory_total) - 4 * 2 ** 30 - used);
   }
 
   /** Builds the domain; a paused one boots (and reports metrics) only when unpaused. */
