@@ -3,7 +3,7 @@
 // caller destroys the VM (and so everything here) when a step fails.
 import type { XapiRecord } from 'xen-api';
 import type { GuestShape, VbdShape } from '../../model/scenario';
-import { hostError, usageError } from '../../model/errors';
+import { hostError, isWinpvError, usageError } from '../../model/errors';
 import { NULL_REF, num, XapiSession } from './session';
 import { tagsFor, vmName } from './tags';
 import { guestMac } from './guest-address';
@@ -125,6 +125,12 @@ async function addDisk(s: XapiSession, vm: string, v: VbdShape, existing: Map<st
   const vdi = await s.call<string>('VDI.create', {
     name_label: `${vmName(o.runId, o.owner)}:${v.vdev}`, name_description: 'winpv test disk', SR: sr, virtual_size: v.sizeMiB * MiB,
     type: 'user', sharable: false, read_only: false, other_config: tags, xenstore_data: {}, sm_config: {}, tags: [],
+  }).catch((e: unknown) => {
+    // sm's "insufficient space" (SR_BACKEND_FAILURE_44): say which disk, which SR and what is free
+    if (!isWinpvError(e) || e.code !== 'XAPI_SR_BACKEND_FAILURE_44') throw e;
+    const r = s.get(sr);
+    const free = r ? Math.max(0, num(r.physical_size) - num(r.physical_utilisation)) : NaN;
+    throw hostError('XAPI_SR_FULL', `guest ${o.owner}: disk ${v.vdev} (${v.sizeMiB} MiB) does not fit in SR '${String(r?.name_label ?? sr)}' (${Math.floor(free / MiB)} MiB free): free space there (winpv xapi gc) or make a larger SR the pool's default`, e);
   });
   await s.call('VBD.create', {
     VM: vm, VDI: vdi, userdevice: ud, bootable: false, mode: v.mode === 'r' ? 'RO' : 'RW', type: 'Disk', empty: false,

@@ -277,7 +277,12 @@ export class XapiHost implements HostBackend {
     // probes, so they see every frontend from Initialising on. startGuest unpauses it.
     try {
       await this.ours(g, async () => {
-        await this.s.callAsync('VM.start', g.vm, true, false);
+        await this.s.callAsync('VM.start', g.vm, true, false).catch((e: unknown) => {
+          // xapi's HOST_NOT_ENOUGH_FREE_MEMORY(needed, available): which guest, how much, what is free
+          if (!isWinpvError(e) || e.code !== 'XAPI_HOST_NOT_ENOUGH_FREE_MEMORY') throw e;
+          const [need, have] = (/\(([^,]*), ([^)]*)\)/.exec(e.message) ?? []).slice(1).map((x) => Math.floor(Number(x) / 2 ** 20));
+          throw hostError('XAPI_HOST_NOT_ENOUGH_FREE_MEMORY', `guest ${g.owner} needs ${need ?? '?'} MiB and no pool member has that free (at most ${have ?? '?'} MiB): shut down other VMs or give the guest less memory`, e);
+        });
         await this.s.waitFor(`${shape.name} to be built (paused)`, this.cfg.timeouts.bootMs, () => (this.vm(g)?.power_state === 'Paused' ? true : undefined));
         g.ref.domid = num(this.vm(g)!.domid);
       });
@@ -728,7 +733,9 @@ export class XapiHost implements HostBackend {
       const devRef = this.findDevice(g, dev);
       const rec = this.s.get(devRef);
       const cls = dev.startsWith('vbd/') ? 'VBD' : 'VIF';
-      await this.s.callAsync(`${cls}.${opts.surprise ? 'unplug_force' : 'unplug'}`, devRef);
+      await this.s.callAsync(`${cls}.${opts.surprise ? 'unplug_force' : 'unplug'}`, devRef).catch((e: unknown) => {
+        throw this.detachRefused(g, dev, e);
+      });
       await this.s.call(`${cls}.destroy`, devRef);
       if (cls === 'VBD' && rec && rec.VDI !== NULL_REF) g.detachedDisks.set(String(rec.userdevice), String(rec.VDI));
       if (cls === 'VIF' && rec) g.detachedNetworks.set(Number(rec.device), String(rec.network));
@@ -755,6 +762,12 @@ export class XapiHost implements HostBackend {
     return `vbd/${hvm && n < 4 ? vdevToDevid(`hd${String.fromCharCode(97 + n)}`)! : vdevToDevid(`xvd${String.fromCharCode(97 + n)}`)!}`;
   }
 
+  /** xapi's DEVICE_DETACH_REJECTED (the guest refused a clean unplug) said as what it means. */
+  private detachRefused(g: XGuest, dev: DeviceRef, e: unknown): unknown {
+    if (!isWinpvError(e) || e.code !== 'XAPI_DEVICE_DETACH_REJECTED') return e;
+    return hostError('XAPI_DEVICE_DETACH_REJECTED', `${g.ref.name} refused to give up ${dev} (Windows holds it: the system disk, the pagefile or an open volume); a clean unplug needs a disk the guest does not use, a surprise removal does not ask`, e);
+  }
+
   private findDevice(g: XGuest, dev: DeviceRef): string {
     const vm = this.vm(g)!;
     const [kind, id] = dev.split('/') as ['vbd' | 'vif', string];
@@ -769,12 +782,18 @@ export class XapiHost implements HostBackend {
   }
 
   readonly backendControl: BackendControlCapability = {
+    // backend-restart on XenAPI is a toolstack unplug and plug of the device (VBD/VIF.unplug then
+    // .plug): the backend goes Closing, the frontend must let go (a clean unplug asks the guest),
+    // both xenstore directories are removed, and a new backend for the same devid and the same
+    // disk or network is created, which the frontend connects to again. It is NOT the xl backend's
+    // driver unbind/bind in dom0 (no consent asked, directories kept); see docs/real-pool.md.
     restartBackend: async (ref, dev) => {
-      // Unplug and plug the device through XAPI: the backend goes through Closing/Closed and comes back.
       const g = this.g(ref);
       const devRef = this.findDevice(g, dev);
       const cls = dev.startsWith('vbd/') ? 'VBD' : 'VIF';
-      await this.s.callAsync(`${cls}.unplug`, devRef);
+      await this.s.callAsync(`${cls}.unplug`, devRef).catch((e: unknown) => {
+        throw this.detachRefused(g, dev, e);
+      });
       await this.s.callAsync(`${cls}.plug`, devRef);
     },
     forceBackendState: async (ref, dev, state) => {

@@ -208,3 +208,43 @@ t.test('the harness provisions a template that describes its disks (the system d
   await host.close();
   t.same(leftovers(pool.srv).filter((l) => !l.includes(TEMPLATE)), []);
 });
+
+t.test('bad input on a pool: a wrong template, a full SR, no host with the memory: the error names what and where (exit 3), nothing left', async (t) => {
+  const pool = await startPool({ guests: 1 });
+  t.teardown(() => pool.close());
+  const p = pool.srv.pool;
+  const host = pool.host();
+  await host.open(pool.sink, { seed: 1 });
+
+  const e1 = await rejects(host.createGuest(shape('win1', { image: 'Windows 95' }), 'tpl'));
+  t.match(e1, { code: 'XAPI_NO_TEMPLATE', kind: 'host', message: /no template named 'Windows 95' on the pool/ });
+  t.same(leftovers(pool.srv), []);
+
+  p.set(p.defaultSr, { physical_utilisation: Number(p.get(p.defaultSr).physical_size) - 512 * 2 ** 20 });
+  const e2 = await rejects(host.createGuest(shape('win1'), 'full'));
+  t.match(e2, { code: 'XAPI_SR_FULL', kind: 'host', message: /guest full\/win1: disk hdb \(1024 MiB\) does not fit in SR 'Local storage' \(512 MiB free\)/ });
+  t.same(leftovers(pool.srv), [], 'nothing left after the full SR');
+  p.set(p.defaultSr, { physical_utilisation: 0 });
+
+  for (const h of p.hostRefs) p.set(h, { memory_total: 6 * 2 ** 30 });
+  const e3 = await rejects(host.createGuest(shape('win1'), 'mem'));
+  t.match(e3, { code: 'XAPI_HOST_NOT_ENOUGH_FREE_MEMORY', kind: 'host', message: /guest mem\/win1 needs 4096 MiB and no pool member has that free \(at most 2048 MiB\)/ });
+  t.same(leftovers(pool.srv), [], 'nothing left after no host had the memory');
+  await host.close();
+});
+
+t.test('a clean unplug of the disk Windows holds: refused the way xapi refuses it, said plainly', async (t) => {
+  const pool = await startPool({ guests: 1 });
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  await host.open(pool.sink, { seed: 1 });
+  const g = await host.createGuest(shape('win1'), 'unplug');
+  await host.startGuest(g);
+  await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 156), version: '9.1.0.156', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
+  await host.rebootGuest(g);
+  const e = await rejects(host.backendControl!.restartBackend(g, 'vbd/768'));
+  t.match(e, { code: 'XAPI_DEVICE_DETACH_REJECTED', message: /win1 refused to give up vbd\/768 \(Windows holds it/ });
+  await host.backendControl!.restartBackend(g, 'vbd/832');
+  t.equal(pool.srv.pool.get((pool.srv.pool.get(g.handle).VBDs as string[]).find((b) => pool.srv.pool.get(b).userdevice === '1')).currently_attached, true, 'a data disk restarts (unplug, plug)');
+  await host.close();
+});

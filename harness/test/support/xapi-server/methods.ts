@@ -324,6 +324,10 @@ export class XapiApi {
       const r = rec as Rec;
       const sr = this.pool.get(r.SR, 'SR');
       if (sr.content_type === 'iso') return this.createIsoVdi(r);
+      // sm's LVM/EXT SRs allocate the VDI's size at create and refuse one that does not fit with
+      // SR_BACKEND_FAILURE_44 "There is insufficient space" (sm: XE_SR_ERRORCODES.xml, code 44)
+      if (num(sr.physical_utilisation) + num(r.virtual_size) > num(sr.physical_size)) throw new XapiFailure('SR_BACKEND_FAILURE_44', ['', 'There is insufficient space', '']);
+      this.pool.set(str(r.SR), { physical_utilisation: num(sr.physical_utilisation) + num(r.virtual_size) });
       return this.pool.add('VDI', this.pool.vdiRecord(str(r.SR), str(r.name_label), num(r.virtual_size), { name_description: str(r.name_description), type: str(r.type) || 'user', sharable: r.sharable === true, read_only: r.read_only === true, other_config: (r.other_config as Rec) ?? {} }));
     },
     'VDI.destroy': ([vdi]) => {
@@ -335,6 +339,8 @@ export class XapiApi {
       for (const vbd of r.VBDs as string[]) this.pool.set(vbd, { VDI: NULL, empty: true });
       // an ISO SR's VDI is its file: deleting the VDI deletes the file
       const file = this.pool.content.get(str(vdi));
+      const srRec = this.pool.objects.get(str(r.SR))?.rec;
+      if (srRec && srRec.content_type !== 'iso') this.pool.set(str(r.SR), { physical_utilisation: Math.max(0, num(srRec.physical_utilisation) - num(r.virtual_size)) });
       if (file) {
         const sr = this.pool.get(r.SR, 'SR');
         this.pool.set(str(r.SR), { physical_utilisation: num(sr.physical_utilisation) - file.length });
