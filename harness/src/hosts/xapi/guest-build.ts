@@ -62,6 +62,8 @@ export interface BuildOptions {
   now: Date;
   /** Called with each VM ref as soon as it exists, so a failure later still destroys it. */
   created(vmRef: string): void;
+  /** What the build did differently from the shape, and why (into the trace). */
+  log?(msg: string): void;
 }
 
 export async function buildGuest(s: XapiSession, shape: GuestShape, o: BuildOptions): Promise<string> {
@@ -99,9 +101,17 @@ export async function buildGuest(s: XapiSession, shape: GuestShape, o: BuildOpti
   // VIFs exactly as the shape says: the clone's own go, the shape's come.
   const network = networkFor(s, tpl, o.network);
   for (const v of (rec.VIFs as string[]) ?? []) await s.call('VIF.destroy', v);
-  for (const v of shape.vifs) {
+  // A Windows guest on a pool is driven over SSH: a shape without a VIF still gets VIF 0, on the
+  // guests' network, for that (its emulated NIC is how the guest is found and reached).
+  const vifs = shape.vifs.length ? shape.vifs : [{ devid: 0, backend: {} }];
+  if (!shape.vifs.length) o.log?.(`guest ${shape.name} has no VIF in the scenario: VIF 0 added on the guests' network, to reach it over SSH`);
+  for (const v of vifs) {
+    // MACs always come from the run, instance, guest and device: a fixed MAC in a scenario would
+    // be the same in every shard and parallel run on the pool's network
+    const mac = guestMac(o.runId, o.owner, v.devid);
+    if ('mac' in v && v.mac && v.mac.toLowerCase() !== mac) o.log?.(`guest ${shape.name} vif ${v.devid}: MAC ${mac} instead of the scenario's ${v.mac}, which would collide between shards and parallel runs on one pool`);
     await s.call('VIF.create', {
-      device: String(v.devid), network, VM: vm, MAC: v.mac ?? guestMac(o.runId, o.owner, v.devid), MTU: 1500, other_config: tags,
+      device: String(v.devid), network, VM: vm, MAC: mac, MTU: 1500, other_config: tags,
       qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default', ipv4_allowed: [], ipv6_allowed: [],
     });
   }

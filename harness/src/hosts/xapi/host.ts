@@ -224,6 +224,7 @@ export class XapiHost implements HostBackend {
     try {
       await buildGuest(this.s, shape, {
         runId: this.runId, owner, template, network: this.cfg.network, now: new Date(),
+        log: (msg) => this.trace?.emit({ ev: 'log', inst, level: 'warn', msg }),
         created: (ref) => {
           vmRef = ref;
           // Registered at once: destroyGuest can remove a half-built guest.
@@ -722,7 +723,7 @@ export class XapiHost implements HostBackend {
       const first = ((vm.VIFs as string[]) ?? []).map((v) => this.s.get(v)).find(Boolean);
       const network = g.detachedNetworks.get(vif.devid) ?? (first?.network as string | undefined) ?? this.s.all('network')[0]!.$ref;
       const vifRef = await this.s.call<string>('VIF.create', {
-        device: String(vif.devid), network, VM: g.vm, MAC: vif.mac ?? guestMac(this.runId, g.owner, vif.devid), MTU: 1500, other_config: tagsFor(this.runId, g.owner, new Date()),
+        device: String(vif.devid), network, VM: g.vm, MAC: guestMac(this.runId, g.owner, vif.devid), MTU: 1500, other_config: tagsFor(this.runId, g.owner, new Date()),
         qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default', ipv4_allowed: [], ipv6_allowed: [],
       });
       await this.s.callAsync('VIF.plug', vifRef);

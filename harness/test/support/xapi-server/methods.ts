@@ -300,7 +300,9 @@ export class XapiApi {
       const r = this.power(str(vm), 'Running');
       this.pool.get(host, 'host');
       this.needsPv(str(vm), r);
+      this.pool.pull(str(r.resident_on), 'resident_VMs', str(vm));
       this.pool.set(str(vm), { domid: 1000 + num(r.domid), resident_on: str(host) });
+      this.pool.push(str(host), 'resident_VMs', str(vm));
       return '';
     },
     'VM.revert': ([snap]) => this.revert(str(snap)),

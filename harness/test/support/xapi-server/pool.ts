@@ -134,14 +134,14 @@ export class FakePool {
     return ref;
   }
 
-  private push(ref: string, field: string, value: string) {
+  push(ref: string, field: string, value: string) {
     const o = this.objects.get(ref);
     if (!o) return;
     o.rec[field] = [...(o.rec[field] as string[]), value];
     this.emit(o.cls, 'mod', ref, o.rec);
   }
 
-  private pull(ref: string, field: string, value: string) {
+  pull(ref: string, field: string, value: string) {
     const o = this.objects.get(ref);
     if (!o) return;
     o.rec[field] = (o.rec[field] as string[]).filter((x) => x !== value);
@@ -287,7 +287,7 @@ export class FakePool {
    *  (xapi's Memory_check: the VMs' dynamic_max plus overheads; overheads are 0 here). */
   freeMemory(hostRef: string): number {
     const h = this.get(hostRef, 'host');
-    const used = (h.resident_VMs as string[]).reduce((a, v) => a + Number(this.get(v).memory_dynamic_max), 0);
+    const used = (h.resident_VMs as string[]).reduce((a, v) => a + Number(this.objects.get(v)?.rec.memory_dynamic_max ?? 0), 0);
     return Math.max(0, Number(h.memory_total) - 4 * 2 ** 30 - used);
   }
 
