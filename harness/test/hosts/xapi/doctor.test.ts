@@ -71,3 +71,12 @@ t.test('winpv doctor: a ready pool, then each fault in turn', async (t) => {
   t.same(writes(), [], 'the doctor created and changed nothing on the pool');
   t.notMatch(JSON.stringify(pool.dom0!.ssh.commands), XAPI_PW);
 });
+
+t.test('winpv doctor: bad usage is exit 2 with the reason', async (t) => {
+  const o = { out: '', err: '' };
+  const ctx = { out: { write: (s: string) => ((o.out += s), true) } as never, err: { write: (s: string) => ((o.err += s), true) } as never, cwd: repo, env: { HOME: mkdtempSync(join(tmpdir(), 'winpv-doctor-')) } };
+  t.equal(await main(['doctor', '--host', 'sim'], ctx), 2, 'not a pool');
+  t.match(o.err, /winpv doctor checks a XenAPI pool/);
+  t.equal(await main(['doctor', '--host', 'xapi://root@pool.example', '--disk-gib', 'lots'], ctx), 2, 'a bad figure');
+  t.match(o.err, /--disk-gib takes a positive number of GiB, not 'lots'/);
+});
