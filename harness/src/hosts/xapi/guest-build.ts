@@ -3,9 +3,10 @@
 // caller destroys the VM (and so everything here) when a step fails.
 import type { XapiRecord } from 'xen-api';
 import type { GuestShape, VbdShape } from '../../model/scenario';
-import { hostError, usageError } from '../../model/errors';
+import { hostError, isWinpvError, usageError } from '../../model/errors';
 import { NULL_REF, num, XapiSession } from './session';
 import { tagsFor, vmName } from './tags';
+import { guestMac } from './guest-address';
 
 const MiB = 2 ** 20;
 
@@ -61,6 +62,8 @@ export interface BuildOptions {
   now: Date;
   /** Called with each VM ref as soon as it exists, so a failure later still destroys it. */
   created(vmRef: string): void;
+  /** What the build did differently from the shape, and why (into the trace). */
+  log?(msg: string): void;
 }
 
 export async function buildGuest(s: XapiSession, shape: GuestShape, o: BuildOptions): Promise<string> {
@@ -98,9 +101,17 @@ export async function buildGuest(s: XapiSession, shape: GuestShape, o: BuildOpti
   // VIFs exactly as the shape says: the clone's own go, the shape's come.
   const network = networkFor(s, tpl, o.network);
   for (const v of (rec.VIFs as string[]) ?? []) await s.call('VIF.destroy', v);
-  for (const v of shape.vifs) {
+  // A Windows guest on a pool is driven over SSH: a shape without a VIF still gets VIF 0, on the
+  // guests' network, for that (its emulated NIC is how the guest is found and reached).
+  const vifs = shape.vifs.length ? shape.vifs : [{ devid: 0, backend: {} }];
+  if (!shape.vifs.length) o.log?.(`guest ${shape.name} has no VIF in the scenario: VIF 0 added on the guests' network, to reach it over SSH`);
+  for (const v of vifs) {
+    // MACs always come from the run, instance, guest and device: a fixed MAC in a scenario would
+    // be the same in every shard and parallel run on the pool's network
+    const mac = guestMac(o.runId, o.owner, v.devid);
+    if ('mac' in v && v.mac && v.mac.toLowerCase() !== mac) o.log?.(`guest ${shape.name} vif ${v.devid}: MAC ${mac} instead of the scenario's ${v.mac}, which would collide between shards and parallel runs on one pool`);
     await s.call('VIF.create', {
-      device: String(v.devid), network, VM: vm, MAC: v.mac ?? '', MTU: 1500, other_config: tags,
+      device: String(v.devid), network, VM: vm, MAC: mac, MTU: 1500, other_config: tags,
       qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default', ipv4_allowed: [], ipv6_allowed: [],
     });
   }
@@ -124,6 +135,12 @@ async function addDisk(s: XapiSession, vm: string, v: VbdShape, existing: Map<st
   const vdi = await s.call<string>('VDI.create', {
     name_label: `${vmName(o.runId, o.owner)}:${v.vdev}`, name_description: 'winpv test disk', SR: sr, virtual_size: v.sizeMiB * MiB,
     type: 'user', sharable: false, read_only: false, other_config: tags, xenstore_data: {}, sm_config: {}, tags: [],
+  }).catch((e: unknown) => {
+    // sm's "insufficient space" (SR_BACKEND_FAILURE_44): say which disk, which SR and what is free
+    if (!isWinpvError(e) || e.code !== 'XAPI_SR_BACKEND_FAILURE_44') throw e;
+    const r = s.get(sr);
+    const free = r ? Math.max(0, num(r.physical_size) - num(r.physical_utilisation)) : NaN;
+    throw hostError('XAPI_SR_FULL', `guest ${o.owner}: disk ${v.vdev} (${v.sizeMiB} MiB) does not fit in SR '${String(r?.name_label ?? sr)}' (${Math.floor(free / MiB)} MiB free): free space there (winpv xapi gc) or make a larger SR the pool's default`, e);
   });
   await s.call('VBD.create', {
     VM: vm, VDI: vdi, userdevice: ud, bootable: false, mode: v.mode === 'r' ? 'RO' : 'RW', type: 'Disk', empty: false,

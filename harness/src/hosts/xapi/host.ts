@@ -25,6 +25,7 @@ import { Dom0Rings, Dom0Xenstore } from './dom0';
 import { shapeKey, SpareGuests, taggedSnapshot } from './spares';
 import { collectCrashDump } from './crash-dump';
 import { uploadDisc, writableIsoSrs, type IsoDisc } from './iso-disc';
+import { guestMac, neighbourAddress, type AddressSource } from './guest-address';
 
 interface XGuest {
   ref: GuestRef;
@@ -49,6 +50,8 @@ interface XGuest {
   /** Disks (VDI by userdevice) and VIF networks of devices unplugged, for a replug. */
   detachedDisks: Map<string, string>;
   detachedNetworks: Map<number, string>;
+  /** Where the guest was found this boot, and how. */
+  address?: { ip: string; source: AddressSource };
 }
 
 const POWER: Record<string, GuestPowerState> = { Running: 'running', Paused: 'paused', Suspended: 'suspended', Halted: 'halted' };
@@ -221,6 +224,7 @@ export class XapiHost implements HostBackend {
     try {
       await buildGuest(this.s, shape, {
         runId: this.runId, owner, template, network: this.cfg.network, now: new Date(),
+        log: (msg) => this.trace?.emit({ ev: 'log', inst, level: 'warn', msg }),
         created: (ref) => {
           vmRef = ref;
           // Registered at once: destroyGuest can remove a half-built guest.
@@ -274,7 +278,12 @@ export class XapiHost implements HostBackend {
     // probes, so they see every frontend from Initialising on. startGuest unpauses it.
     try {
       await this.ours(g, async () => {
-        await this.s.callAsync('VM.start', g.vm, true, false);
+        await this.s.callAsync('VM.start', g.vm, true, false).catch((e: unknown) => {
+          // xapi's HOST_NOT_ENOUGH_FREE_MEMORY(needed, available): which guest, how much, what is free
+          if (!isWinpvError(e) || e.code !== 'XAPI_HOST_NOT_ENOUGH_FREE_MEMORY') throw e;
+          const [need, have] = (/\(([^,]*), ([^)]*)\)/.exec(e.message) ?? []).slice(1).map((x) => Math.floor(Number(x) / 2 ** 20));
+          throw hostError('XAPI_HOST_NOT_ENOUGH_FREE_MEMORY', `guest ${g.owner} needs ${need ?? '?'} MiB and no pool member has that free (at most ${have ?? '?'} MiB): shut down other VMs or give the guest less memory`, e);
+        });
         await this.s.waitFor(`${shape.name} to be built (paused)`, this.cfg.timeouts.bootMs, () => (this.vm(g)?.power_state === 'Paused' ? true : undefined));
         g.ref.domid = num(this.vm(g)!.domid);
       });
@@ -286,13 +295,48 @@ export class XapiHost implements HostBackend {
     return g.ref;
   }
 
-  /** Waits (on events) until the guest runs, reports metrics with an IP, and then answers SSH. */
+  /** Waits (on events) until the guest runs, then finds its address (findGuest). */
   private async waitBooted(g: XGuest, signal?: AbortSignal): Promise<void> {
     const t = this.cfg.timeouts.bootMs;
     await this.s.waitFor(`${g.ref.name} to run`, t, () => (this.vm(g)?.power_state === 'Running' ? true : undefined), signal);
     g.ref.domid = num(this.vm(g)!.domid);
-    await this.s.waitFor(`${g.ref.name} to report its IP address (VM_guest_metrics.networks)`, t, () => this.ipOf(g), signal);
+    g.address = undefined;
     g.ssh = undefined;
+    g.address = await this.findGuest(g, signal);
+    this.trace?.emit({ ev: 'log', inst: g.inst, level: 'info', msg: `${g.ref.name} found at ${g.address.ip} by ${g.address.source === 'guest-metrics' ? 'its guest agent (VM_guest_metrics.networks)' : `dom0's neighbour table (MAC ${this.macOf(g) ?? '?'})`}` });
+  }
+
+  /** The guest's address: from its agent once PV drivers run, before that from dom0's neighbour
+   *  table by its first VIF's MAC (guest-address.ts says why). Metrics are waited for on events,
+   *  dom0 is asked again and again, both until the boot timeout. */
+  private async findGuest(g: XGuest, signal?: AbortSignal): Promise<{ ip: string; source: AddressSource }> {
+    const deadline = Date.now() + this.cfg.timeouts.bootMs;
+    const mac = this.macOf(g);
+    // dom0 is asked after 0.25 s, then ever less often, up to every 2 s
+    for (let pause = 250; ; pause = Math.min(2 * pause, 2_000)) {
+      const reported = this.ipOf(g);
+      if (reported) return { ip: reported, source: 'guest-metrics' };
+      if (this.cfg.dom0 && mac) {
+        const seen = await neighbourAddress(await this.dom0(), mac).catch(() => undefined);
+        if (seen) return { ip: seen, source: 'dom0-neighbour' };
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const ways = this.cfg.dom0 ? `neither its guest agent (no PV drivers yet?) nor dom0's neighbour table (MAC ${mac ?? 'none: the VM has no VIF 0'}) named its address` : 'its guest agent named no address (no PV drivers yet?) and dom0 SSH is off, so dom0\'s neighbour table was not asked';
+        throw hostError('XAPI_GUEST_NOT_FOUND', `${g.ref.name} did not show up on the network within ${Math.round(this.cfg.timeouts.bootMs / 1000)} s: ${ways}; the template must take a DHCP address on its emulated NIC and reach dom0 (docs/real-pool.md)`);
+      }
+      try {
+        await this.s.waitFor(`${g.ref.name} to report its IP address (VM_guest_metrics.networks)`, Math.min(pause, left), () => this.ipOf(g), signal);
+      } catch (e) {
+        if (!isWinpvError(e) || e.code !== 'XAPI_TIMEOUT') throw e;
+      }
+    }
+  }
+
+  private macOf(g: XGuest): string | undefined {
+    const vifs = ((this.vm(g)?.VIFs as string[]) ?? []).map((v) => this.s.get(v)).filter((v) => v !== undefined);
+    const first = vifs.find((v) => String(v.device) === '0') ?? vifs[0];
+    return first ? String(first.MAC) : undefined;
   }
 
   private ipOf(g: XGuest): string | undefined {
@@ -300,6 +344,11 @@ export class XapiHost implements HostBackend {
     const gm = vm && vm.guest_metrics !== NULL_REF ? this.s.get(vm.guest_metrics as string) : undefined;
     const nets = (gm?.networks ?? {}) as Record<string, string>;
     return nets['0/ip'] ?? nets['0/ipv4/0'] ?? Object.entries(nets).find(([k]) => /\/ip(v4\/0)?$/.test(k))?.[1];
+  }
+
+  /** The address to reach the guest at: where it was found this boot (its agent's report wins once it has one). */
+  private addressOf(g: XGuest): string | undefined {
+    return this.ipOf(g) ?? g.address?.ip;
   }
 
   /** Waits until the guest's PV drivers report themselves (VM_guest_metrics.PV_drivers_detected / _version). */
@@ -450,7 +499,7 @@ export class XapiHost implements HostBackend {
     g.agent ??= new WindowsAgent({
       name: g.ref.name,
       connect: () => this.guestSsh(g),
-      address: async () => this.ipOf(g) ?? (await this.s.waitFor(`${g.ref.name}'s IP`, this.cfg.timeouts.bootMs, () => this.ipOf(g))),
+      address: async () => this.addressOf(g) ?? (await this.findGuest(g)).ip,
       vbdTarget: (dev) => this.vbdTarget(g, dev),
       insertIso: (name) => this.insertIso(g.ref, name),
       deliverIso: (iso, version) => this.deliverDisc(g, iso, version),
@@ -472,7 +521,7 @@ export class XapiHost implements HostBackend {
 
   private async guestSsh(g: XGuest): Promise<SshConnection> {
     g.ssh ??= (async () => {
-      const ip = this.ipOf(g) ?? (await this.s.waitFor(`${g.ref.name}'s IP`, this.cfg.timeouts.bootMs, () => this.ipOf(g)));
+      const ip = this.addressOf(g) ?? (await this.findGuest(g)).ip;
       const deadline = Date.now() + this.cfg.timeouts.bootMs;
       // sshd starts a little after the guest agent reports the IP.
       for (;;) {
@@ -674,7 +723,7 @@ export class XapiHost implements HostBackend {
       const first = ((vm.VIFs as string[]) ?? []).map((v) => this.s.get(v)).find(Boolean);
       const network = g.detachedNetworks.get(vif.devid) ?? (first?.network as string | undefined) ?? this.s.all('network')[0]!.$ref;
       const vifRef = await this.s.call<string>('VIF.create', {
-        device: String(vif.devid), network, VM: g.vm, MAC: vif.mac ?? '', MTU: 1500, other_config: tagsFor(this.runId, g.owner, new Date()),
+        device: String(vif.devid), network, VM: g.vm, MAC: guestMac(this.runId, g.owner, vif.devid), MTU: 1500, other_config: tagsFor(this.runId, g.owner, new Date()),
         qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default', ipv4_allowed: [], ipv6_allowed: [],
       });
       await this.s.callAsync('VIF.plug', vifRef);
@@ -685,7 +734,9 @@ export class XapiHost implements HostBackend {
       const devRef = this.findDevice(g, dev);
       const rec = this.s.get(devRef);
       const cls = dev.startsWith('vbd/') ? 'VBD' : 'VIF';
-      await this.s.callAsync(`${cls}.${opts.surprise ? 'unplug_force' : 'unplug'}`, devRef);
+      await this.s.callAsync(`${cls}.${opts.surprise ? 'unplug_force' : 'unplug'}`, devRef).catch((e: unknown) => {
+        throw this.detachRefused(g, dev, e);
+      });
       await this.s.call(`${cls}.destroy`, devRef);
       if (cls === 'VBD' && rec && rec.VDI !== NULL_REF) g.detachedDisks.set(String(rec.userdevice), String(rec.VDI));
       if (cls === 'VIF' && rec) g.detachedNetworks.set(Number(rec.device), String(rec.network));
@@ -712,6 +763,12 @@ export class XapiHost implements HostBackend {
     return `vbd/${hvm && n < 4 ? vdevToDevid(`hd${String.fromCharCode(97 + n)}`)! : vdevToDevid(`xvd${String.fromCharCode(97 + n)}`)!}`;
   }
 
+  /** xapi's DEVICE_DETACH_REJECTED (the guest refused a clean unplug) said as what it means. */
+  private detachRefused(g: XGuest, dev: DeviceRef, e: unknown): unknown {
+    if (!isWinpvError(e) || e.code !== 'XAPI_DEVICE_DETACH_REJECTED') return e;
+    return hostError('XAPI_DEVICE_DETACH_REJECTED', `${g.ref.name} refused to give up ${dev} (Windows holds it: the system disk, the pagefile or an open volume); a clean unplug needs a disk the guest does not use, a surprise removal does not ask`, e);
+  }
+
   private findDevice(g: XGuest, dev: DeviceRef): string {
     const vm = this.vm(g)!;
     const [kind, id] = dev.split('/') as ['vbd' | 'vif', string];
@@ -726,12 +783,18 @@ export class XapiHost implements HostBackend {
   }
 
   readonly backendControl: BackendControlCapability = {
+    // backend-restart on XenAPI is a toolstack unplug and plug of the device (VBD/VIF.unplug then
+    // .plug): the backend goes Closing, the frontend must let go (a clean unplug asks the guest),
+    // both xenstore directories are removed, and a new backend for the same devid and the same
+    // disk or network is created, which the frontend connects to again. It is NOT the xl backend's
+    // driver unbind/bind in dom0 (no consent asked, directories kept); see docs/real-pool.md.
     restartBackend: async (ref, dev) => {
-      // Unplug and plug the device through XAPI: the backend goes through Closing/Closed and comes back.
       const g = this.g(ref);
       const devRef = this.findDevice(g, dev);
       const cls = dev.startsWith('vbd/') ? 'VBD' : 'VIF';
-      await this.s.callAsync(`${cls}.unplug`, devRef);
+      await this.s.callAsync(`${cls}.unplug`, devRef).catch((e: unknown) => {
+        throw this.detachRefused(g, dev, e);
+      });
       await this.s.callAsync(`${cls}.plug`, devRef);
     },
     forceBackendState: async (ref, dev, state) => {

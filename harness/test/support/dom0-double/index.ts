@@ -45,9 +45,10 @@ function shWords(s: string): string[] {
 export interface Dom0Double {
   ssh: TestSshServer;
   xs: FakeXenstore;
-  /** Driver misbehaviour to plant: after a resume (a new domain built from the suspend image)
-   *  xenbus does not write drivers/<N> and control/feature-suspend again. */
-  faults: { keysLostAfterResume: boolean };
+  /** Faults to plant. keysLostAfterResume: after a resume (a new domain built from the suspend
+   *  image) xenbus does not write drivers/<N> and control/feature-suspend again. silentGuests: a
+   *  template that never talks on its emulated NIC: dom0's neighbour table never learns it. */
+  faults: { keysLostAfterResume: boolean; silentGuests: boolean };
   /** ntttcp-for-linux runs (arguments). */
   ntttcpRuns: string[];
   close(): Promise<void>;
@@ -55,10 +56,11 @@ export interface Dom0Double {
 
 export async function startDom0Double(pool: FakePool, o: { user: string; password: string }): Promise<Dom0Double> {
   const xs = new FakeXenstore();
+  xs.write('/local/domain/0/name', 'Domain-0');
   const ntttcpRuns: string[] = [];
   const domains = new Map<string, number>(); // VM ref -> domid
   const connected = new Set<number>();
-  const faults = { keysLostAfterResume: false };
+  const faults = { keysLostAfterResume: false, silentGuests: false };
   /** VMs suspended now, and the domains built for them by a resume. */
   const suspended = new Set<string>();
   const resumedDomains = new Set<number>();
@@ -71,6 +73,13 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     return { vbds, vifs };
   };
 
+  /** The VIF's MAC, as the toolstack writes it into both halves of the device. */
+  const vifMac = (domid: number, id: number) => {
+    const vmRef = [...domains].find(([, d]) => d === domid)?.[0];
+    const vif = vmRef ? (pool.objects.get(vmRef)?.rec.VIFs as string[]).map((v) => pool.objects.get(v)?.rec).find((v) => v && Number(v.device) === id) : undefined;
+    return String(vif?.MAC ?? '');
+  };
+
   /** The toolstack creates a device: backend Initialising -> InitWait with its features, frontend Initialising. */
   function deviceUp(domid: number, kind: 'vbd' | 'vif', id: number) {
     const be = `/local/domain/0/backend/${kind}/${domid}/${id}`;
@@ -81,15 +90,16 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     xs.write(`${be}/state`, '1');
     xs.write(`${fe}/backend`, be);
     xs.write(`${fe}/backend-id`, '0');
+    const mac = kind === 'vif' ? vifMac(domid, id) : '';
     if (kind === 'vif') {
-      xs.write(`${fe}/mac`, '00:16:3e:00:00:01');
+      xs.write(`${fe}/mac`, mac);
       xs.write(`${fe}/mtu`, '1500');
     }
     xs.write(`${fe}/state`, '1');
     if (kind === 'vbd') {
       for (const [k, v] of [['max-ring-page-order', '4'], ['feature-persistent', '1'], ['feature-max-indirect-segments', '256'], ['feature-flush-cache', '1'], ['feature-discard', '1'], ['multi-queue-max-queues', '2']]) xs.write(`${be}/${k}`, v);
     } else {
-      for (const [k, v] of [['feature-sg', '1'], ['feature-gso-tcpv4', '1'], ['feature-gso-tcpv6', '1'], ['feature-rx-copy', '1'], ['feature-split-event-channels', '1'], ['feature-ctrl-ring', '1'], ['multi-queue-max-queues', '2'], ['mac', '00:16:3e:00:00:01']]) xs.write(`${be}/${k}`, v);
+      for (const [k, v] of [['feature-sg', '1'], ['feature-gso-tcpv4', '1'], ['feature-gso-tcpv6', '1'], ['feature-rx-copy', '1'], ['feature-split-event-channels', '1'], ['feature-ctrl-ring', '1'], ['multi-queue-max-queues', '2'], ['mac', mac]]) xs.write(`${be}/${k}`, v);
     }
     xs.write(`${be}/state`, '2');
   }
@@ -247,6 +257,14 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         return 0;
       }
       const w = shWords(c);
+      if (w[0] === 'xenstore-read' && w.length === 2) {
+        if (!xs.nodes.has(w[1]!)) {
+          ctx.stderr(`xenstore-read: couldn't read path ${w[1]}\n`);
+          return 1;
+        }
+        ctx.stdout(`${xs.nodes.get(w[1]!)}\n`);
+        return 0;
+      }
       if (w[0] === 'xenstore-list') {
         const l = xs.list(w[1]!);
         if (!l) {
@@ -319,6 +337,21 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
           return 0;
         }
         return 1;
+      }
+      // dom0's neighbour table (`ip -4 neigh show`): a running guest that took a DHCP lease on its
+      // emulated NIC and talked to dom0 is REACHABLE by its VIF's MAC (iproute2's output format).
+      if (w[0] === 'ip' && w[1] === '-4' && w[2] === 'neigh' && w[3] === 'show' && w.length === 4) {
+        if (faults.silentGuests) return 0;
+        for (const [vmRef] of domains) {
+          const vm = pool.objects.get(vmRef)?.rec;
+          if (vm?.power_state !== 'Running' || !pool.guests.has(vmRef)) continue;
+          for (const v of (vm.VIFs as string[]).map((x) => pool.objects.get(x)?.rec)) {
+            const ip = v ? pool.leases.get(String(v.MAC).toLowerCase()) : undefined;
+            if (ip) ctx.stdout(`${ip} dev xenbr0 lladdr ${String(v!.MAC).toLowerCase()} REACHABLE\n`);
+          }
+        }
+        ctx.stdout('192.0.2.1 dev xenbr0 lladdr 52:54:00:12:34:56 STALE\n192.0.2.77 dev xenbr0  FAILED\n');
+        return 0;
       }
       if (w[0] === 'ntttcp' && (w[1] === '-r' || w[1] === '-s') && w.includes('-N')) {
         ntttcpRuns.push(w.slice(1).join(' '));

@@ -34,7 +34,8 @@ export function importRawVdi(pool: FakePool, q: URLSearchParams, body: Buffer, r
     const vdi = pool.get(vdiRef, 'VDI');
     const format = q.get('format') ?? 'raw';
     if (format !== 'raw' && format !== 'vhd') throw new XapiFailure('INTERNAL_ERROR', [`Unknown format: ${format}`]);
-    if (vdi.read_only) throw new XapiFailure('VDI_READ_ONLY', [vdiRef]);
+    // the code is VDI_READONLY (ocaml/xapi-consts/api_errors.ml: vdi_readonly), params [vdi]
+    if (vdi.read_only) throw new XapiFailure('VDI_READONLY', [vdiRef]);
     // a probe with no body (xen-api sends one to look for a redirect) writes nothing
     if (body.length === 0) {
       finish(200);

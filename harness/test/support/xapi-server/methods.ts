@@ -90,7 +90,11 @@ export class XapiApi {
 
   private async(method: string, args: XrValue[], planned?: XapiFailure): string {
     const task = this.pool.add('task', { name_label: `Async.${method}`, name_description: '', status: 'pending', progress: 0, result: '', error_info: [], created: '20261124T06:00:00Z', finished: '19700101T00:00:00Z', other_config: {}, resident_on: this.pool.hostRefs[0]! });
-    this.pool.later(1, () => {
+    // xapi runs an Async call on its own thread: the task is "pending" (progress moving) until the
+    // operation ends; a client must wait on the task (event.from on task), never read it at once.
+    const ms = this.pool.opts.taskMs ?? 25;
+    this.pool.later(Math.max(1, ms >> 1), () => this.pool.objects.has(task) && this.pool.set(task, { progress: 0.5 }));
+    this.pool.later(ms, () => {
       const run = planned ? Promise.reject(planned) : this.sync(method, args);
       run.then(
         (value) => this.pool.objects.has(task) && this.pool.set(task, { status: 'success', progress: 1, result: value === '' || value === null ? '' : formatValue(value), finished: '20261124T06:00:01Z' }),
@@ -166,11 +170,34 @@ export class XapiApi {
 
   private readonly specific: Record<string, (a: XrValue[]) => XrValue | Promise<XrValue>> = {
     'task.cancel': () => '',
+    'host.compute_free_memory': ([h]) => this.pool.freeMemory(str(h)),
     'VM.clone': ([vm, name]) => this.copyVm(str(vm), str(name), false),
     'VM.copy': ([vm, name]) => this.copyVm(str(vm), str(name), false),
     'VM.snapshot': ([vm, name]) => this.copyVm(str(vm), str(name), true),
+    // xapi's VM.provision (ocaml/xapi/xapi_templates_install.ml, xapi_templates.ml): only on a
+    // template (PROVISION_ONLY_ALLOWED_ON_TEMPLATE); creates the disks other_config:disks
+    // describes (<provision><disk device= size= sr= bootable= type=/></provision>) in the SR named
+    // there or the pool's default SR (PROVISION_FAILED_OUT_OF_SPACE when it has not the room), then
+    // removes the key so that a later clone does not provision them again.
     'VM.provision': ([vm]) => {
-      this.pool.get(vm, 'VM');
+      const r = this.pool.get(vm, 'VM');
+      if (!r.is_a_template) throw new XapiFailure('PROVISION_ONLY_ALLOWED_ON_TEMPLATE', []);
+      const spec = str((r.other_config as Rec).disks);
+      if (!spec) return '';
+      for (const m of spec.matchAll(/<disk\s([^>]*)\/?>/g)) {
+        const attr = (k: string) => new RegExp(`${k}="([^"]*)"`).exec(m[1]!)?.[1] ?? '';
+        const srUuid = attr('sr');
+        const sr = (srUuid && this.pool.all('SR').find(([, x]) => x.uuid === srUuid)?.[0]) || this.pool.defaultSr;
+        const size = Number(attr('size'));
+        const s = this.pool.get(sr, 'SR');
+        if (num(s.physical_utilisation) + size > num(s.physical_size)) throw new XapiFailure('PROVISION_FAILED_OUT_OF_SPACE', []);
+        const vdi = this.pool.add('VDI', this.pool.vdiRecord(sr, `${str(r.name_label)} ${attr('device')}`, size, { name_description: 'Created by template provisioner', type: attr('type') === 'system' ? 'system' : 'user' }));
+        this.pool.set(sr, { physical_utilisation: num(s.physical_utilisation) + size });
+        this.pool.createVbd(str(vm), vdi, attr('device'), 'Disk', false);
+      }
+      const oc = { ...(r.other_config as Rec) };
+      delete oc.disks;
+      this.pool.set(str(vm), { other_config: oc });
       return '';
     },
     'VM.set_VCPUs_max': ([vm, n]) => {
@@ -193,7 +220,11 @@ export class XapiApi {
       return '';
     },
     'VM.start': ([vm, paused]) => {
-      this.power(str(vm), 'Halted');
+      const r = this.power(str(vm), 'Halted');
+      // xapi's Memory_check before placing a VM: HOST_NOT_ENOUGH_FREE_MEMORY(needed, available)
+      // when no host has room (ocaml/xapi-consts/api_errors.ml: host_not_enough_free_memory)
+      const best = Math.max(...this.pool.hostRefs.map((h) => this.pool.freeMemory(h)));
+      if (num(r.memory_static_max) > best) throw new XapiFailure('HOST_NOT_ENOUGH_FREE_MEMORY', [str(r.memory_static_max), String(best)]);
       this.pool.startDomain(str(vm), undefined, paused === true);
       return '';
     },
@@ -269,7 +300,9 @@ export class XapiApi {
       const r = this.power(str(vm), 'Running');
       this.pool.get(host, 'host');
       this.needsPv(str(vm), r);
+      this.pool.pull(str(r.resident_on), 'resident_VMs', str(vm));
       this.pool.set(str(vm), { domid: 1000 + num(r.domid), resident_on: str(host) });
+      this.pool.push(str(host), 'resident_VMs', str(vm));
       return '';
     },
     'VM.revert': ([snap]) => this.revert(str(snap)),
@@ -293,6 +326,10 @@ export class XapiApi {
       const r = rec as Rec;
       const sr = this.pool.get(r.SR, 'SR');
       if (sr.content_type === 'iso') return this.createIsoVdi(r);
+      // sm's LVM/EXT SRs allocate the VDI's size at create and refuse one that does not fit with
+      // SR_BACKEND_FAILURE_44 "There is insufficient space" (sm: XE_SR_ERRORCODES.xml, code 44)
+      if (num(sr.physical_utilisation) + num(r.virtual_size) > num(sr.physical_size)) throw new XapiFailure('SR_BACKEND_FAILURE_44', ['', 'There is insufficient space', '']);
+      this.pool.set(str(r.SR), { physical_utilisation: num(sr.physical_utilisation) + num(r.virtual_size) });
       return this.pool.add('VDI', this.pool.vdiRecord(str(r.SR), str(r.name_label), num(r.virtual_size), { name_description: str(r.name_description), type: str(r.type) || 'user', sharable: r.sharable === true, read_only: r.read_only === true, other_config: (r.other_config as Rec) ?? {} }));
     },
     'VDI.destroy': ([vdi]) => {
@@ -304,6 +341,8 @@ export class XapiApi {
       for (const vbd of r.VBDs as string[]) this.pool.set(vbd, { VDI: NULL, empty: true });
       // an ISO SR's VDI is its file: deleting the VDI deletes the file
       const file = this.pool.content.get(str(vdi));
+      const srRec = this.pool.objects.get(str(r.SR))?.rec;
+      if (srRec && srRec.content_type !== 'iso') this.pool.set(str(r.SR), { physical_utilisation: Math.max(0, num(srRec.physical_utilisation) - num(r.virtual_size)) });
       if (file) {
         const sr = this.pool.get(r.SR, 'SR');
         this.pool.set(str(r.SR), { physical_utilisation: num(sr.physical_utilisation) - file.length });
@@ -344,7 +383,18 @@ export class XapiApi {
       return '';
     },
     'VBD.plug': ([vbd]) => this.plug(str(vbd), 'VBD', true),
-    'VBD.unplug': ([vbd]) => this.plug(str(vbd), 'VBD', false),
+    // A clean unplug asks the guest to give the disk up; Windows refuses for a disk it holds (C:,
+    // the pagefile: xenvbd's PnP query-remove fails) and xenopsd reports the frontend's refusal as
+    // Device_detach_rejected -> DEVICE_DETACH_REJECTED(type, ref, msg) (ocaml/xapi-consts/api_errors.ml;
+    // ocaml/xapi/xapi_xenops.ml). unplug_force does not ask (a surprise removal).
+    'VBD.unplug': ([vbd]) => {
+      const b = this.pool.get(vbd, 'VBD');
+      const held = this.pool.guests.get(str(b.VM))?.heldDisks ?? ['0'];
+      if (b.currently_attached && b.type === 'Disk' && held.includes(str(b.userdevice))) {
+        throw new XapiFailure('DEVICE_DETACH_REJECTED', ['VBD', str(vbd), 'Device in use by the guest']);
+      }
+      return this.plug(str(vbd), 'VBD', false);
+    },
     'VBD.unplug_force': ([vbd]) => this.plug(str(vbd), 'VBD', false),
     'VIF.create': ([rec]) => {
       const r = rec as Rec;

@@ -31,6 +31,9 @@ export interface GuestState {
   ip: string;
   /** PV driver version reported once the guest runs with PV drivers; undefined = no PV drivers. */
   pvVersion?: { major: number; minor: number; micro: number; build: number };
+  /** userdevices of disks Windows holds open (the system disk with C: and the pagefile, by default
+   *  "0"): a clean VBD.unplug of one is refused by the guest (DEVICE_DETACH_REJECTED). */
+  heldDisks?: string[];
 }
 
 export interface PoolOptions {
@@ -39,10 +42,15 @@ export interface PoolOptions {
   hosts?: string[];
   /** Address of every pool member (dom0 SSH goes there); default 192.0.2.1x. */
   hostAddress?: string;
+  /** Memory of each host (default 64 GiB); dom0 takes 4 GiB of it. */
+  hostMemoryBytes?: number;
   /** Size of the ISO SR's filesystem (default 10 GiB): uploads beyond its free space fail. */
   isoSrBytes?: number;
   /** Delay before guest metrics appear after start/reboot/resume (ms). */
   bootDelayMs?: number;
+  /** Time an Async.* task stays pending before it completes (ms, default 25): xapi's tasks are
+   *  asynchronous, a client that reads the result at once sees status "pending". */
+  taskMs?: number;
   /** Time VM.suspend spends between destroying the domain and reporting the VM Suspended (ms). */
   suspendMs?: number;
   guest?: (vmRef: string, vm: Rec) => GuestState;
@@ -69,13 +77,19 @@ export class FakePool {
   readonly failNext = new Map<string, XapiFailure>();
   /** Bytes written into VDIs through PUT /import_raw_vdi (an ISO SR's files). */
   readonly content = new Map<string, Buffer>();
+  /** The test network's view of guests before any Xen driver: the emulated NIC (QEMU's, with the
+   *  VIF's MAC: xenopsd gives the emulated NIC the VIF's MAC) takes a DHCP lease as Windows boots.
+   *  MAC (lower case) -> IPv4 address; dom0's neighbour table is built from it. */
+  readonly leases = new Map<string, string>();
+  /** What each running guest holds (from the guest callback at boot). */
+  readonly guests = new Map<string, GuestState>();
   /** The next PUT /import_raw_vdi is answered with this HTTP status, its task failed with this error. */
   refuseImport?: { status: number; error: XapiFailure };
 
   constructor(readonly opts: PoolOptions) {
     const hosts = opts.hosts ?? ['xs-host1', 'xs-host2'];
     hosts.forEach((name, i) => {
-      this.hostRefs.push(this.add('host', { name_label: name, address: opts.hostAddress ?? `192.0.2.${10 + i}`, enabled: true, resident_VMs: [], other_config: {}, API_version_major: 2, API_version_minor: 21 }));
+      this.hostRefs.push(this.add('host', { name_label: name, address: opts.hostAddress ?? `192.0.2.${10 + i}`, enabled: true, resident_VMs: [], other_config: {}, API_version_major: 2, API_version_minor: 21, memory_overhead: 0, metrics: NULL, memory_total: opts.hostMemoryBytes ?? 64 * 2 ** 30 }));
     });
     // every record of a class has the same fields, as in XAPI (xen-api builds its record type from the first one)
     this.defaultSr = this.add('SR', {
@@ -120,14 +134,14 @@ export class FakePool {
     return ref;
   }
 
-  private push(ref: string, field: string, value: string) {
+  push(ref: string, field: string, value: string) {
     const o = this.objects.get(ref);
     if (!o) return;
     o.rec[field] = [...(o.rec[field] as string[]), value];
     this.emit(o.cls, 'mod', ref, o.rec);
   }
 
-  private pull(ref: string, field: string, value: string) {
+  pull(ref: string, field: string, value: string) {
     const o = this.objects.get(ref);
     if (!o) return;
     o.rec[field] = (o.rec[field] as string[]).filter((x) => x !== value);
@@ -269,6 +283,14 @@ export class FakePool {
     return n < 4 ? `hd${'abcd'[n]}` : `xvd${String.fromCharCode(97 + n)}`;
   }
 
+  /** What host.compute_free_memory answers: the host's memory less dom0 and what its domains use
+   *  (xapi's Memory_check: the VMs' dynamic_max plus overheads; overheads are 0 here). */
+  freeMemory(hostRef: string): number {
+    const h = this.get(hostRef, 'host');
+    const used = (h.resident_VMs as string[]).reduce((a, v) => a + Number(this.objects.get(v)?.rec.memory_dynamic_max ?? 0), 0);
+    return Math.max(0, Number(h.memory_total) - 4 * 2 ** 30 - used);
+  }
+
   /** Builds the domain; a paused one boots (and reports metrics) only when unpaused. */
   startDomain(vmRef: string, host?: string, paused = false) {
     const vm = this.get(vmRef, 'VM');
@@ -284,7 +306,11 @@ export class FakePool {
     if (!paused) this.bootGuest(vmRef, domid);
   }
 
-  /** After the guest has "booted", it reports its metrics (IP, PV drivers) through the guest agent. */
+  /** After the guest has "booted": its emulated NIC takes a DHCP lease (the test network knows its
+   *  address from the first boot on); VM_guest_metrics exist only once the PV drivers and the guest
+   *  agent run. xapi creates the guest metrics from what the agent writes under the domain's
+   *  attr/ and data/ in xenstore (ocaml/xapi/xapi_guest_agent.ml, all/create_and_set_guest_metrics),
+   *  which a guest without xenbus/xeniface cannot reach: a driverless guest has guest_metrics NULL. */
   bootGuest(vmRef: string, domid: number) {
     const vm0 = this.get(vmRef, 'VM');
     if (vm0.guest_metrics !== NULL) {
@@ -295,18 +321,22 @@ export class FakePool {
       const o = this.objects.get(vmRef);
       if (!o || o.rec.power_state !== 'Running' || o.rec.domid !== domid) return;
       const g = this.opts.guest?.(vmRef, o.rec) ?? { ip: '192.0.2.100' };
+      this.guests.set(vmRef, g);
+      const first = (o.rec.VIFs as string[]).map((v) => this.objects.get(v)?.rec).find((v) => v && String(v.device) === '0');
+      if (first) this.leases.set(String(first.MAC).toLowerCase(), g.ip);
       const pv = g.pvVersion;
+      if (!pv) return;
       const gm = this.add('VM_guest_metrics', {
         os_version: { name: 'Microsoft Windows Server 2022 Datacenter|C:\\Windows|\\Device\\Harddisk0\\Partition2', distro: 'windows', major: '10', minor: '0' },
-        PV_drivers_version: pv ? { major: String(pv.major), minor: String(pv.minor), micro: String(pv.micro), build: String(pv.build) } : {},
-        PV_drivers_detected: pv !== undefined,
-        PV_drivers_up_to_date: pv !== undefined,
+        PV_drivers_version: { major: String(pv.major), minor: String(pv.minor), micro: String(pv.micro), build: String(pv.build) },
+        PV_drivers_detected: true,
+        PV_drivers_up_to_date: true,
         networks: { '0/ip': g.ip, '0/ipv4/0': g.ip },
-        other: { 'feature-suspend': pv ? '1' : '0', 'feature-shutdown': '1' },
+        other: { 'feature-suspend': '1', 'feature-shutdown': '1' },
         live: true,
         last_updated: '20261124T06:00:00Z',
-        can_use_hotplug_vbd: pv ? 'yes' : 'unspecified',
-        can_use_hotplug_vif: pv ? 'yes' : 'unspecified',
+        can_use_hotplug_vbd: 'yes',
+        can_use_hotplug_vif: 'yes',
       });
       this.set(vmRef, { guest_metrics: gm });
     });
@@ -316,6 +346,7 @@ export class FakePool {
     const vm = this.get(vmRef, 'VM');
     if (vm.resident_on !== NULL) this.pull(vm.resident_on as string, 'resident_VMs', vmRef);
     if (vm.guest_metrics !== NULL) this.remove(vm.guest_metrics as string);
+    this.guests.delete(vmRef);
     this.set(vmRef, { power_state: 'Halted', domid: -1, resident_on: NULL, guest_metrics: NULL });
     for (const vbd of vm.VBDs as string[]) this.set(vbd, { currently_attached: false });
     for (const vif of vm.VIFs as string[]) this.set(vif, { currently_attached: false });
