@@ -2,7 +2,7 @@
 // socket, as a real daemon would run) and the C xenstored of Xen 4.17 (built without a hypervisor by
 // ../shared/peers/xenstored-nohv/build.sh), in one run. The client is winpv's XenstoreClient, one
 // request in flight per client, so both daemons see identical traffic.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -86,7 +86,77 @@ async function timeOps(n: number, op: (i: number) => Promise<unknown>): Promise<
   return n / ((now() - t0) / 1e6);
 }
 
-interface Results {
+// A client that is not the project's (a raw-socket client in Python, the wire format of
+// xen/include/public/io/xs_wire.h), so that both daemons are measured with the same client cost.
+// Workloads of issue 20: one connection watches /w while another creates new children /w/k<i> one
+// by one (time from sending the WRITE to the event arriving), the same with one key rewritten, and
+// reads of distinct keys. Prints one JSON object.
+const PY_CLIENT = String.raw`
+import json, socket, struct, sys, time
+class C:
+    def __init__(s, p):
+        s.s = socket.socket(socket.AF_UNIX); s.s.connect(p); s.buf = b''; s.rid = 0
+    def send(s, t, payload):
+        s.rid += 1
+        s.s.sendall(struct.pack('<IIII', t, s.rid, 0, len(payload)) + payload)
+    def recv(s):
+        while True:
+            if len(s.buf) >= 16:
+                t, r, tx, l = struct.unpack('<IIII', s.buf[:16])
+                if len(s.buf) >= 16 + l:
+                    m = (t, s.buf[16:16 + l]); s.buf = s.buf[16 + l:]; return m
+            d = s.s.recv(65536)
+            if not d: raise EOFError('daemon closed the connection')
+            s.buf += d
+    def req(s, t, payload):
+        s.send(t, payload)
+        while True:
+            m = s.recv()
+            if m[0] != 15: return m
+def watch_lat(a, b, base, n, same):
+    a.req(11, base + b'\0')
+    b.req(4, base + b'\0tok\0'); b.recv()
+    lat = []
+    for i in range(n):
+        key = base + (b'/same' if same else b'/k%d' % i)
+        t0 = time.perf_counter()
+        a.send(11, key + b'\0v')
+        while b.recv()[0] != 15: pass
+        lat.append((time.perf_counter() - t0) * 1e6)
+        a.recv()
+    b.req(5, base + b'\0tok\0')
+    lat.sort()
+    return {'p50': lat[len(lat) // 2], 'p99': lat[int(len(lat) * 0.99)], 'max': lat[-1]}
+path, n, nreads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+a = C(path); b = C(path)
+out = {'create': watch_lat(a, b, b'/pyw', n, False), 'same': watch_lat(a, b, b'/pys', n, True)}
+for i in range(nreads): a.req(11, b'/pyr/k%d\0v' % i)
+t0 = time.perf_counter()
+for i in range(nreads): a.req(2, b'/pyr/k%d\0' % i)
+out['reads'] = nreads / (time.perf_counter() - t0)
+print(json.dumps(out))
+`;
+
+interface PyResults {
+  pyCreateP99: number;
+  pyCreateMax: number;
+  pySameP99: number;
+  pySameMax: number;
+  pyReads: number;
+}
+
+/** Runs the Python client against a daemon; undefined (with the reason on stderr) without python3. */
+function pythonWorkload(d: Daemon): PyResults | undefined {
+  const r = spawnSync('python3', ['-c', PY_CLIENT, d.socket, String(WATCH_SAMPLES), String(N)], { encoding: 'utf8', timeout: 300_000 });
+  if (r.error || r.status !== 0) {
+    process.stderr.write(`bench: python3 client against ${d.name} failed: ${r.error?.message ?? r.stderr}\n`);
+    return undefined;
+  }
+  const o = JSON.parse(r.stdout);
+  return { pyCreateP99: o.create.p99, pyCreateMax: o.create.max, pySameP99: o.same.p99, pySameMax: o.same.max, pyReads: o.reads };
+}
+
+interface Results extends Partial<PyResults> {
   writesOneParent: number;
   writes100: number;
   reads: number;
@@ -129,6 +199,7 @@ async function workload(d: Daemon): Promise<Results> {
     );
     const twoClients = N / ((now() - t0) / 1e6);
     return {
+      ...pythonWorkload(d),
       writesOneParent,
       writes100,
       reads,
@@ -149,6 +220,11 @@ const FIGURES: { key: keyof Results; name: string; unit: string; lowerIsBetter?:
   { key: 'watchMedian', name: 'watch latency median', unit: 'us', lowerIsBetter: true },
   { key: 'watchP99', name: 'watch latency p99', unit: 'us', lowerIsBetter: true },
   { key: 'twoClients', name: `two clients at once (${N} writes)`, unit: 'writes/s' },
+  { key: 'pyCreateP99', name: `python client: watch latency p99, ${WATCH_SAMPLES} new children`, unit: 'us', lowerIsBetter: true },
+  { key: 'pyCreateMax', name: `python client: watch latency max, ${WATCH_SAMPLES} new children`, unit: 'us', lowerIsBetter: true },
+  { key: 'pySameP99', name: `python client: watch latency p99, one key rewritten`, unit: 'us', lowerIsBetter: true },
+  { key: 'pySameMax', name: `python client: watch latency max, one key rewritten`, unit: 'us', lowerIsBetter: true },
+  { key: 'pyReads', name: `python client: ${N} reads of distinct keys`, unit: 'reads/s' },
 ];
 
 export async function run(): Promise<BenchFigure[]> {
@@ -172,12 +248,12 @@ export async function run(): Promise<BenchFigure[]> {
   } finally {
     await w.stop();
   }
-  return FIGURES.map((f) => ({
+  return FIGURES.filter((f) => ours[f.key] !== undefined).map((f) => ({
     group: 'xenstore',
     name: f.name,
-    value: ours[f.key],
+    value: ours[f.key]!,
     unit: f.unit,
     lowerIsBetter: f.lowerIsBetter,
-    ...(base ? { baseline: { name: 'C xenstored', value: base[f.key] }, ratio: ratioOf(ours[f.key], base[f.key], f.lowerIsBetter) } : { note: `no baseline: ${note}` }),
+    ...(base?.[f.key] !== undefined ? { baseline: { name: 'C xenstored', value: base[f.key]! }, ratio: ratioOf(ours[f.key]!, base[f.key]!, f.lowerIsBetter) } : { note: `no baseline: ${note ?? 'python3 missing'}` }),
   }));
 }
