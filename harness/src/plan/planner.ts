@@ -19,6 +19,8 @@ export interface PlanOptions {
   /** The faults the host can inject (its FaultCapability.supported); undefined: every fault. */
   faults?: ReadonlySet<FaultName>;
   hostKind?: string;
+  /** The labels of the chosen host (config file); undefined: do not judge labels. */
+  hostLabels?: ReadonlySet<string>;
 }
 
 /** Every combination of the axes, in order (the first axis varies slowest). */
@@ -92,6 +94,8 @@ export function faultsUsed(s: Scenario): FaultName[] {
 /** Why the host cannot run this instance (a missing capability first, then a fault it cannot inject), or undefined. */
 function skipReason(s: Scenario, opts: PlanOptions): string | undefined {
   const host = opts.hostKind ? `host ${opts.hostKind}` : 'host';
+  const unlabelled = opts.hostLabels ? (s.labels ?? []).filter((l) => !opts.hostLabels!.has(l)) : [];
+  if (unlabelled.length) return `${host} lacks label ${unlabelled.map((l) => `'${l}'`).join(', ')}`;
   if (!opts.capabilities) return undefined;
   const missing = s.needs.filter((c) => !opts.capabilities!.has(c));
   if (missing.length) return `${host} lacks ${missing.map((m) => `'${m}'`).join(', ')}`;

@@ -26,7 +26,8 @@ With no files, runs the default catalogue: scenarios/ with tags ${DEFAULT_TAGS.j
 (the 'lab' scenarios need a real Xen host: winpv run --host lab --tag lab).
 
 options:
-  --host H          sim (default), lab, xl://user@host[:port], xapi://user@pool-master, or a host name from the config
+  --host H          sim (default), lab, xl://user@host[:port], xapi://user@pool-master, a host name from the config,
+                    or label:<l>[,<l>] (the configured hosts carrying every label; scenarios' <labels> must be on the host)
   --seed N          seed of the simulator's scheduler (printed by every run; a failing run says how to repeat it)
   --tag T           only scenarios with tag T (repeatable: any of them)
   --grep RE         only instances whose id or title matches RE (case-insensitive)
@@ -77,7 +78,7 @@ const command: Command = {
     const scenarios = loadScenarios(inputs, ctx.cwd);
     const { specs, hashes } = driverSpecs(ctx.cwd);
     const host = createHost(cfg.host, { specs, env: ctx.env });
-    const thePlan = plan(scenarios, { seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind });
+    const thePlan = plan(scenarios, { seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind, hostLabels: new Set(cfg.host.labels) });
     if (thePlan.instances.length === 0) throw usageError('no scenario instance matches the filters');
     if (v.list) {
       for (const i of thePlan.instances) ctx.out.write(`${i.id}${i.skip ? `  (skip: ${i.skip})` : ''}\n`);
