@@ -27,6 +27,8 @@ export interface LeaseOptions {
   timeoutMs: number;
   /** Told once, when the run starts waiting, who holds the capacity. */
   onWait?: (message: string) => void;
+  /** Called once when a heartbeat finds the lease taken or the store unreachable. */
+  onLost?: (e: WinpvError) => void;
   signal?: AbortSignal;
   now?: () => number;
 }
@@ -72,6 +74,7 @@ export class Lease {
     private readonly ttlMs: number,
     heartbeatMs: number,
     private readonly now: () => number,
+    private readonly onLost?: (e: WinpvError) => void,
   ) {
     this.timer = setInterval(() => void this.heartbeat(), heartbeatMs);
     this.timer.unref();
@@ -96,6 +99,7 @@ export class Lease {
       });
     } catch (e) {
       this.lost = e instanceof WinpvError ? e : hostError('LEASE_LOST', `lease heartbeat on ${this.store.describe} failed: ${(e as Error).message}`, e);
+      this.onLost?.(this.lost);
     }
   }
 
@@ -136,7 +140,7 @@ export async function acquireLease(store: LeaseStore, o: LeaseOptions): Promise<
       if (!(await store.add(leaseKey(slot), encodeLease(record)))) return { held };
       return { record, stale };
     });
-    if ('record' in got && got.record) return new Lease(store, got.record, ttl, o.heartbeatMs ?? ttl / 4, now);
+    if ('record' in got && got.record) return new Lease(store, got.record, ttl, o.heartbeatMs ?? ttl / 4, now, o.onLost);
     const held = got.held ?? [];
     if (now() >= deadline) {
       throw hostError('LEASE_TIMEOUT', `no free capacity on ${store.describe} after ${Math.round(o.timeoutMs / 1000)} s (capacity ${o.capacity}; held by ${held.map((h) => `${h.holder} run ${h.runId}`).join(', ')}); see winpv lease list`);

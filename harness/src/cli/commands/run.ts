@@ -11,6 +11,8 @@ import { TraceWriter } from '../../trace/writer';
 import { runPlan } from '../../runner/run';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { FileReporter, type RunMeta } from '../../report/files';
+import { acquireLease, type Lease } from '../../hosts/lease';
+import { leaseHolder, openLeaseStore, parseLeaseTimeout } from '../lease-support';
 import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
 
 /** Tags of the default catalogue run (no files and no --tag given): everything but the lab-only scenarios. */
@@ -35,6 +37,7 @@ options:
   --report-dir DIR  where run directories go (default: reports/ of this checkout)
   --reporter R      console (default), tap (TAP 14 on stdout) or none
   --list            print the instances this run would run (and the skips with their reasons), run nothing
+  --lease-timeout D how long to wait for capacity on a real host held by other runs (default 30m; then exit 3)
   --config FILE     config file (default: $WINPV_CONFIG or ~/.config/winpv/config.json)
 
 exit status: 0 all passed, 1 a check failed or the run stopped early, 2 bad input, 3 host failure
@@ -55,9 +58,11 @@ const command: Command = {
       reporter: { type: 'string' },
       config: { type: 'string' },
       list: { type: 'boolean' },
+      'lease-timeout': { type: 'string' },
     }, { positionals: true });
     if (!parsed) return ExitCode.ok;
     const { values: v, positionals } = parsed;
+    const leaseTimeoutMs = parseLeaseTimeout(v['lease-timeout']);
     const cfg = resolveConfig({ host: v.host, seed: v.seed, reportDir: v['report-dir'], config: v.config, verbose: ctx.verbose }, ctx.env);
     let shard: { index: number; count: number } | undefined;
     if (v.shard !== undefined) {
@@ -88,21 +93,47 @@ const command: Command = {
 
     const started = new Date(); // the run's date lives in summary.json only, never in the trace
     const { runId, dir } = newRunDir(cfg.reportDir, started, cfg.seed, shard ? `-shard${shard.index}of${shard.count}` : '');
-    const trace = new TraceWriter({ file: join(dir, 'trace.jsonl') });
-    const meta = (): RunMeta => ({
-      runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
-    });
-    const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
-    const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: ctx.signal, artifactsDir: join(dir, 'artifacts') });
+    // A real host is shared with other runs: hold a lease on a share of its capacity for the whole run.
+    const leases = await openLeaseStore(cfg.host, ctx.env);
+    const stop = new AbortController();
+    let lease: Lease | undefined;
+    try {
+      lease = leases && (await acquireLease(leases.store, {
+        capacity: cfg.host.capacity, holder: leaseHolder(), runId, timeoutMs: leaseTimeoutMs, signal: ctx.signal,
+        onWait: (m) => ctx.err.write(`winpv: ${m}\n`),
+        onLost: (e) => {
+          ctx.err.write(`winpv: ${e.message}: stopping the run\n`);
+          stop.abort();
+        },
+      }));
+    } catch (e) {
+      await leases?.close();
+      throw e;
+    }
+    try {
+      return await runWithLease();
+    } finally {
+      await lease?.release().catch((e: Error) => ctx.err.write(`winpv: could not release the lease (it expires by itself): ${e.message}\n`));
+      await leases?.close();
+    }
 
-    const shown = relative(ctx.cwd, dir) || dir;
-    const say = (s: string) => (v.reporter === 'tap' ? ctx.err : ctx.out).write(s);
-    say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
-    for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
-    const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
-    if (outcome.hostError) ctx.err.write(`winpv: host failure: ${outcome.hostError.code}: ${outcome.hostError.message}\n`);
-    if (code !== ExitCode.ok) say(`seed ${cfg.seed}: repeat with winpv run --seed ${cfg.seed}${v.host ? ` --host ${v.host}` : ''}${positionals.length ? ` ${positionals.join(' ')}` : ''}\n`);
-    return code;
+    async function runWithLease(): Promise<number> {
+      const trace = new TraceWriter({ file: join(dir, 'trace.jsonl') });
+      const meta = (): RunMeta => ({
+        runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
+      });
+      const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
+      const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: AbortSignal.any([ctx.signal, stop.signal]), artifactsDir: join(dir, 'artifacts') });
+
+      const shown = relative(ctx.cwd, dir) || dir;
+      const say = (s: string) => (v.reporter === 'tap' ? ctx.err : ctx.out).write(s);
+      say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
+      for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
+      const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
+      if (outcome.hostError) ctx.err.write(`winpv: host failure: ${outcome.hostError.code}: ${outcome.hostError.message}\n`);
+      if (code !== ExitCode.ok) say(`seed ${cfg.seed}: repeat with winpv run --seed ${cfg.seed}${v.host ? ` --host ${v.host}` : ''}${positionals.length ? ` ${positionals.join(' ')}` : ''}\n`);
+      return lease?.lost ? ExitCode.hostError : code;
+    }
   },
 };
 export default command;

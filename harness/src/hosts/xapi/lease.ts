@@ -5,7 +5,9 @@
 import type { LeaseStore } from '../lease';
 import { LEASE_PREFIX } from '../../model/lease';
 import { WinpvError } from '../../model/errors';
-import type { XapiSession } from './session';
+import { XapiSession } from './session';
+import { xapiConfigFrom } from './config';
+import type { ResolvedHost } from '../../model/config';
 
 export class XapiLeaseStore implements LeaseStore {
   readonly describe: string;
@@ -43,5 +45,17 @@ export class XapiLeaseStore implements LeaseStore {
   async remove(key: string): Promise<void> {
     // Called only for a key just read under the lease mutex (or the mutex itself, which we hold).
     await this.session.call('pool.remove_from_other_config', this.poolRef, key);
+  }
+}
+
+/** A session and the lease store of the pool a resolved XenAPI host names; close() logs out. */
+export async function openXapiLeaseStore(h: ResolvedHost, env: NodeJS.ProcessEnv): Promise<{ store: XapiLeaseStore; close(): Promise<void> }> {
+  const x = xapiConfigFrom(h, env);
+  const session = await XapiSession.open({ url: x.url, user: x.user, password: x.password, insecure: x.insecure });
+  try {
+    return { store: await XapiLeaseStore.of(session), close: () => session.close() };
+  } catch (e) {
+    await session.close();
+    throw e;
   }
 }
