@@ -1,5 +1,5 @@
 // winpv run: scenarios in, a run on a host, reports out (reports/<run-id>/, reports/latest).
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command';
 import { parseCommandArgs } from '../command';
 import { packageRoot, resolveConfig } from '../config';
@@ -11,6 +11,7 @@ import { TraceWriter } from '../../trace/writer';
 import { runPlan } from '../../runner/run';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { FileReporter, type RunMeta } from '../../report/files';
+import { FileDurations, recordDurations } from '../../report/durations';
 import { acquireLease, type Lease } from '../../hosts/lease';
 import { leaseHolder, openLeaseStore, parseLeaseTimeout } from '../lease-support';
 import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
@@ -33,7 +34,10 @@ options:
   --seed N          seed of the simulator's scheduler (printed by every run; a failing run says how to repeat it)
   --tag T           only scenarios with tag T (repeatable: any of them)
   --grep RE         only instances whose id or title matches RE (case-insensitive)
-  --shard k/n       only shard k of n (stable by instance id; merge with winpv report merge)
+  --shard k/n       only shard k of n: balanced by the durations recorded in --durations (so shards finish
+                    together), else stable by instance id; merge with winpv report merge
+  --durations FILE  durations of earlier runs, read by --shard and updated by every run
+                    (default: <report-dir>/durations.json; keep it in the CI cache)
   --report-dir DIR  where run directories go (default: reports/ of this checkout)
   --reporter R      console (default), tap (TAP 14 on stdout) or none
   --list            print the instances this run would run (and the skips with their reasons), run nothing
@@ -59,6 +63,7 @@ const command: Command = {
       config: { type: 'string' },
       list: { type: 'boolean' },
       'lease-timeout': { type: 'string' },
+      durations: { type: 'string' },
     }, { positionals: true });
     if (!parsed) return ExitCode.ok;
     const { values: v, positionals } = parsed;
@@ -83,7 +88,9 @@ const command: Command = {
     const scenarios = loadScenarios(inputs, ctx.cwd);
     const { specs, hashes } = driverSpecs(ctx.cwd);
     const host = createHost(cfg.host, { specs, env: ctx.env });
-    const thePlan = plan(scenarios, { seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind, hostLabels: new Set(cfg.host.labels) });
+    const durationsFile = v.durations !== undefined ? resolve(ctx.cwd, v.durations) : join(cfg.reportDir, 'durations.json');
+    const durations = shard ? await new FileDurations(durationsFile).durations(cfg.host.kind) : undefined;
+    const thePlan = plan(scenarios, { durations, seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind, hostLabels: new Set(cfg.host.labels) });
     if (thePlan.instances.length === 0) throw usageError('no scenario instance matches the filters');
     if (v.list) {
       for (const i of thePlan.instances) ctx.out.write(`${i.id}${i.skip ? `  (skip: ${i.skip})` : ''}\n`);
@@ -125,6 +132,13 @@ const command: Command = {
       const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
       const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: AbortSignal.any([ctx.signal, stop.signal]), artifactsDir: join(dir, 'artifacts') });
 
+      if (outcome.summary.complete) {
+        try {
+          recordDurations(durationsFile, outcome.summary);
+        } catch (e) {
+          ctx.err.write(`winpv: durations not recorded: ${(e as Error).message} (${durationsFile})\n`);
+        }
+      }
       const shown = relative(ctx.cwd, dir) || dir;
       const say = (s: string) => (v.reporter === 'tap' ? ctx.err : ctx.out).write(s);
       say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
