@@ -50,7 +50,11 @@ export function loadUserConfig(path: string, required: boolean): UserConfig {
 
 const HOST_KEYS = new Set(['url', 'passwordEnv', 'passwordFile', 'identityFile', 'knownHostsFile', 'insecure', 'template', 'isoSr', 'network',
   // XenAPI guests and dom0 (hosts/xapi/config.ts)
-  'guestUser', 'guestPort', 'guestIdentityFile', 'guestPasswordEnv', 'guestPasswordFile', 'guestKnownHostsFile', 'guestHostKeySha256', 'dom0Ssh', 'dom0Port', 'reuseGuests']);
+  'guestUser', 'guestPort', 'guestIdentityFile', 'guestPasswordEnv', 'guestPasswordFile', 'guestKnownHostsFile', 'guestHostKeySha256', 'dom0Ssh', 'dom0Port', 'reuseGuests',
+  // scale: how many instances at once, and what the host offers (--host label:..., scenario <labels>)
+  'capacity', 'labels']);
+
+const LABEL = /^[a-z0-9][a-z0-9_.-]*$/;
 
 function validateUserConfig(data: unknown, file: string): UserConfig {
   const problems: { location: { file: string; path: string }; message: string }[] = [];
@@ -74,6 +78,16 @@ function validateUserConfig(data: unknown, file: string): UserConfig {
         for (const k of Object.keys(e)) {
           if (k === 'password') bad(`/hosts/${name}/password`, 'passwords are not kept in the config: use passwordEnv or passwordFile');
           else if (!HOST_KEYS.has(k)) bad(`/hosts/${name}/${k}`, `unknown host setting '${k}'`);
+        }
+        if (e.capacity !== undefined && !(Number.isInteger(e.capacity) && (e.capacity as number) >= 1 && (e.capacity as number) <= 1024)) {
+          bad(`/hosts/${name}/capacity`, `capacity must be a whole number from 1 to 1024 (instances at once), not ${JSON.stringify(e.capacity)}`);
+        }
+        if (e.labels !== undefined) {
+          if (!Array.isArray(e.labels)) bad(`/hosts/${name}/labels`, 'labels must be an array of names');
+          else
+            for (const [i, l] of e.labels.entries()) {
+              if (typeof l !== 'string' || !LABEL.test(l)) bad(`/hosts/${name}/labels/${i}`, `a label is a name (lower case letters, digits, _ . -), not ${JSON.stringify(l)}`);
+            }
         }
       }
   }
@@ -118,7 +132,33 @@ function readPassword(name: string, entry: HostEntry, env: NodeJS.ProcessEnv, ki
   return generic !== undefined ? new Secret(generic) : undefined;
 }
 
+/** The configured host names (sorted) carrying every label of `label:<l>[,<l>]`; an unknown label or no match is a usage error. */
+export function hostsWithLabels(spec: string, user: UserConfig): string[] {
+  const wanted = spec.slice('label:'.length).split(',').map((l) => l.trim()).filter(Boolean);
+  if (!wanted.length) throw usageError(`--host ${spec}: name at least one label (label:<l>[,<l>])`);
+  const hosts = Object.entries(user.hosts ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const known = new Set(hosts.flatMap(([, h]) => h.labels ?? []));
+  const unknown = wanted.filter((l) => !known.has(l));
+  if (unknown.length) {
+    throw usageError(`--host ${spec}: no configured host has label ${unknown.map((l) => `'${l}'`).join(', ')} (labels in the config: ${known.size ? [...known].sort().join(', ') : 'none'})`);
+  }
+  const matching = hosts.filter(([, h]) => wanted.every((l) => h.labels?.includes(l))).map(([n]) => n);
+  if (!matching.length) throw usageError(`--host ${spec}: no configured host carries all of ${wanted.join(', ')}`);
+  return matching;
+}
+
+/** `--workers N` against the host's capacity (1 unless configured): more workers than capacity is a usage error. */
+export function checkWorkers(text: string, host: ResolvedHost): number {
+  if (!/^\d{1,4}$/.test(text) || Number(text) < 1) throw usageError(`--workers takes a whole number from 1, not '${text}'`);
+  const n = Number(text);
+  if ((host.kind !== 'sim' || host.entry.capacity !== undefined) && n > host.capacity) {
+    throw usageError(`--workers ${n} is more than the capacity of host '${host.name}' (${host.capacity}; set hosts.${host.name}.capacity in the config)`);
+  }
+  return n;
+}
+
 export function resolveHost(nameOrUrl: string, user: UserConfig, env: NodeJS.ProcessEnv): ResolvedHost {
+  if (nameOrUrl.startsWith('label:')) nameOrUrl = hostsWithLabels(nameOrUrl, user)[0];
   const named = user.hosts?.[nameOrUrl];
   const entry: HostEntry = named ?? { url: nameOrUrl };
   const u = parseHostUrl(entry.url);
@@ -134,6 +174,8 @@ export function resolveHost(nameOrUrl: string, user: UserConfig, env: NodeJS.Pro
     identityFile: entry.identityFile ?? env.WINPV_SSH_IDENTITY,
     knownHostsFile: entry.knownHostsFile,
     insecure: entry.insecure === true,
+    capacity: entry.capacity ?? 1,
+    labels: entry.labels ?? [],
     entry,
   };
 }

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   lab: { summary: 'a real Xen host inside QEMU: up, status, ssh, down', load: () => require('./commands/lab').default },
   xapi: { summary: 'XenServer/XCP-ng helpers (gc: remove what crashed runs left)', load: () => require('./commands/xapi').default },
   doctor: { summary: 'check a XenServer/XCP-ng pool before a run (reads only)', load: () => require('./commands/doctor').default },
+  lease: { summary: 'show and free the leases runs hold on a real host', load: () => require('./commands/lease').default },
   build: { summary: 'build the drivers with their build.ps1 on a Windows builder', load: () => require('./commands/build').default },
   package: { summary: 'verify and bundle driver packages', load: () => require('./commands/package').default },
 };

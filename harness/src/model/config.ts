@@ -31,6 +31,11 @@ export interface HostEntry {
   reuseGuests?: boolean;
   /** XenAPI: SSH port of the pool members' dom0 (default 22; a tunnel or a test pool). Host keys come from knownHostsFile. */
   dom0Port?: number;
+  /** How many scenario instances this host (or pool) runs at once; shared between runs by leases. Default 1. */
+  capacity?: number;
+  /** What the host offers (e.g. `windows-2022`, `vbd3`, `sriov`): `--host label:<l>` picks among hosts
+   *  carrying every label given, and a scenario's `<labels>` must all be here or it is skipped. */
+  labels?: string[];
 }
 
 export interface UserConfig {
@@ -52,6 +57,9 @@ export interface ResolvedHost {
   identityFile?: string;
   knownHostsFile?: string;
   insecure: boolean;
+  /** Instances at once (HostEntry.capacity, default 1). */
+  capacity: number;
+  labels: string[];
   entry: HostEntry;
 }
 

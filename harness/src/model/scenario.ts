@@ -13,6 +13,8 @@ export interface Scenario {
   tags: Tag[];
   drivers: DriverName[];
   needs: Capability[];
+  /** Host labels (from the config's host entries) the scenario requires, e.g. `windows-2022`. */
+  labels?: string[];
   guests: GuestShape[];
   steps: Step[];
   checks: CheckConfig[];

@@ -1,10 +1,14 @@
 // The planner: pure functions from loaded scenarios and run options to a RunPlan. It expands each
 // scenario's matrix (substituting ${name} per instance), applies --tag/--grep, keeps this shard's
-// instances (stable by instance id, so adding a scenario does not reshuffle the others), and marks
+// instances (balanced by recorded durations, else stable by instance id: plan/shard.ts), and marks
 // instances the host cannot run (missing capability, or a fault it cannot inject) as skipped with the reason.
 import type { Capability, FaultName } from '../model/catalog';
 import type { PlanInstance, RunPlan } from '../model/plan';
 import type { MatrixAxis, Scenario, Step, TemplatedValue } from '../model/scenario';
+import type { Durations } from '../model/durations';
+import { assignShards, inShard } from './shard';
+
+export { fnv1a, inShard } from './shard';
 
 export interface PlanOptions {
   seed: number;
@@ -14,11 +18,15 @@ export interface PlanOptions {
   grep?: string;
   /** 1-based shard index and count. */
   shard?: { index: number; count: number };
+  /** Recorded instance durations: with any, shards are balanced by time instead of split by id. */
+  durations?: Durations;
   /** What the host can do; undefined means "do not judge" (e.g. planning for a listing). */
   capabilities?: ReadonlySet<Capability>;
   /** The faults the host can inject (its FaultCapability.supported); undefined: every fault. */
   faults?: ReadonlySet<FaultName>;
   hostKind?: string;
+  /** The labels of the chosen host (config file); undefined: do not judge labels. */
+  hostLabels?: ReadonlySet<string>;
 }
 
 /** Every combination of the axes, in order (the first axis varies slowest). */
@@ -92,6 +100,8 @@ export function faultsUsed(s: Scenario): FaultName[] {
 /** Why the host cannot run this instance (a missing capability first, then a fault it cannot inject), or undefined. */
 function skipReason(s: Scenario, opts: PlanOptions): string | undefined {
   const host = opts.hostKind ? `host ${opts.hostKind}` : 'host';
+  const unlabelled = opts.hostLabels ? (s.labels ?? []).filter((l) => !opts.hostLabels!.has(l)) : [];
+  if (unlabelled.length) return `${host} lacks label ${unlabelled.map((l) => `'${l}'`).join(', ')}`;
   if (!opts.capabilities) return undefined;
   const missing = s.needs.filter((c) => !opts.capabilities!.has(c));
   if (missing.length) return `${host} lacks ${missing.map((m) => `'${m}'`).join(', ')}`;
@@ -102,17 +112,6 @@ function skipReason(s: Scenario, opts: PlanOptions): string | undefined {
   return `${host} cannot inject ${cannot.map((f) => `'${f}'`).join(', ')} (it injects ${can.length ? can.join(', ') : 'no faults'})`;
 }
 
-/** FNV-1a, 32 bit: a stable hash so shard membership depends only on the instance id. */
-export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
-
-export const inShard = (id: string, shard: { index: number; count: number }) => fnv1a(id) % shard.count === shard.index - 1;
 
 export function plan(scenarios: readonly Scenario[], opts: PlanOptions): RunPlan {
   const grep = opts.grep ? new RegExp(opts.grep, 'i') : undefined;
@@ -124,11 +123,17 @@ export function plan(scenarios: readonly Scenario[], opts: PlanOptions): RunPlan
       seen.add(inst.id);
       if (opts.tags?.length && !inst.scenario.tags.some((t) => opts.tags!.includes(t))) continue;
       if (grep && !grep.test(inst.id) && !grep.test(inst.scenario.title)) continue;
-      if (opts.shard && !inShard(inst.id, opts.shard)) continue;
       const skip = skipReason(inst.scenario, opts);
       if (skip) inst.skip = skip;
       instances.push(inst);
     }
+  }
+  if (opts.shard) {
+    const { index, count } = opts.shard;
+    const byTime = assignShards(instances.map((i) => i.id), opts.durations, count);
+    const mine = instances.filter((i) => (byTime ? byTime.get(i.id) === index : inShard(i.id, opts.shard!)));
+    instances.length = 0;
+    instances.push(...mine);
   }
   return { seed: opts.seed, instances, ...(opts.shard ? { shard: opts.shard } : {}) };
 }

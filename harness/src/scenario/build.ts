@@ -159,6 +159,7 @@ export function buildScenario(root: XmlElement, file: string, firstCombo: Record
     tags: splitList(text('tags')),
     drivers: splitList(text('drivers')) as DriverName[],
     needs: [...needs].sort(),
+    ...(root.child('labels') ? { labels: splitList(text('labels')).sort() } : {}),
     guests,
     steps,
     checks,

@@ -90,6 +90,7 @@ export const scenarioShape: ElementShape = {
     tags: { shape: { text: { type: types.list(name, 1), required: true } }, min: 1, max: 1 },
     drivers: { shape: { text: { type: drivers, required: true } }, min: 1, max: 1 },
     needs: { shape: { text: { type: types.list(types.enum(...Object.keys(CAPABILITIES))) } }, max: 1 },
+    labels: { shape: { text: { type: types.list(name, 1), required: true } }, max: 1 },
     matrix: {
       shape: { children: { axis: { shape: { attrs: { name: { type: types.string({ pattern: /^[A-Za-z_][\w-]*$/, what: 'a variable name' }), required: true }, values: { type: types.list(name, 1), required: true } } }, min: 1 } } },
       max: 1,

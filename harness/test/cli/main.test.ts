@@ -20,7 +20,7 @@ t.test('top-level help, version and unknown commands', async (t) => {
 });
 
 t.test('every command answers --help with exit 0', async (t) => {
-  for (const cmd of ['run', 'check', 'report', 'spec', 'xenstored', 'abi', 'lab', 'xapi', 'doctor', 'build', 'package']) {
+  for (const cmd of ['run', 'check', 'report', 'spec', 'xenstored', 'abi', 'lab', 'xapi', 'doctor', 'lease', 'build', 'package']) {
     const x = io();
     t.equal(await main([cmd, '--help'], x), 0, `${cmd} --help`);
     t.match(x.text().out, new RegExp(`usage: winpv ${cmd}`), `${cmd} prints its usage`);

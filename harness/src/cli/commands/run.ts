@@ -1,5 +1,5 @@
 // winpv run: scenarios in, a run on a host, reports out (reports/<run-id>/, reports/latest).
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command';
 import { parseCommandArgs } from '../command';
 import { packageRoot, resolveConfig } from '../config';
@@ -11,6 +11,9 @@ import { TraceWriter } from '../../trace/writer';
 import { runPlan } from '../../runner/run';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { FileReporter, type RunMeta } from '../../report/files';
+import { FileDurations, recordDurations } from '../../report/durations';
+import { acquireLease, type Lease } from '../../hosts/lease';
+import { leaseHolder, openLeaseStore, parseLeaseTimeout } from '../lease-support';
 import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
 
 /** Tags of the default catalogue run (no files and no --tag given): everything but the lab-only scenarios. */
@@ -26,14 +29,19 @@ With no files, runs the default catalogue: scenarios/ with tags ${DEFAULT_TAGS.j
 (the 'lab' scenarios need a real Xen host: winpv run --host lab --tag lab).
 
 options:
-  --host H          sim (default), lab, xl://user@host[:port], xapi://user@pool-master, or a host name from the config
+  --host H          sim (default), lab, xl://user@host[:port], xapi://user@pool-master, a host name from the config,
+                    or label:<l>[,<l>] (the configured hosts carrying every label; scenarios' <labels> must be on the host)
   --seed N          seed of the simulator's scheduler (printed by every run; a failing run says how to repeat it)
   --tag T           only scenarios with tag T (repeatable: any of them)
   --grep RE         only instances whose id or title matches RE (case-insensitive)
-  --shard k/n       only shard k of n (stable by instance id; merge with winpv report merge)
+  --shard k/n       only shard k of n: balanced by the durations recorded in --durations (so shards finish
+                    together), else stable by instance id; merge with winpv report merge
+  --durations FILE  durations of earlier runs, read by --shard and updated by every run
+                    (default: <report-dir>/durations.json; keep it in the CI cache)
   --report-dir DIR  where run directories go (default: reports/ of this checkout)
   --reporter R      console (default), tap (TAP 14 on stdout) or none
   --list            print the instances this run would run (and the skips with their reasons), run nothing
+  --lease-timeout D how long to wait for capacity on a real host held by other runs (default 30m; then exit 3)
   --config FILE     config file (default: $WINPV_CONFIG or ~/.config/winpv/config.json)
 
 exit status: 0 all passed, 1 a check failed or the run stopped early, 2 bad input, 3 host failure
@@ -54,9 +62,12 @@ const command: Command = {
       reporter: { type: 'string' },
       config: { type: 'string' },
       list: { type: 'boolean' },
+      'lease-timeout': { type: 'string' },
+      durations: { type: 'string' },
     }, { positionals: true });
     if (!parsed) return ExitCode.ok;
     const { values: v, positionals } = parsed;
+    const leaseTimeoutMs = parseLeaseTimeout(v['lease-timeout']);
     const cfg = resolveConfig({ host: v.host, seed: v.seed, reportDir: v['report-dir'], config: v.config, verbose: ctx.verbose }, ctx.env);
     let shard: { index: number; count: number } | undefined;
     if (v.shard !== undefined) {
@@ -77,7 +88,9 @@ const command: Command = {
     const scenarios = loadScenarios(inputs, ctx.cwd);
     const { specs, hashes } = driverSpecs(ctx.cwd);
     const host = createHost(cfg.host, { specs, env: ctx.env });
-    const thePlan = plan(scenarios, { seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind });
+    const durationsFile = v.durations !== undefined ? resolve(ctx.cwd, v.durations) : join(cfg.reportDir, 'durations.json');
+    const durations = shard ? await new FileDurations(durationsFile).durations(cfg.host.kind) : undefined;
+    const thePlan = plan(scenarios, { durations, seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind, hostLabels: new Set(cfg.host.labels) });
     if (thePlan.instances.length === 0) throw usageError('no scenario instance matches the filters');
     if (v.list) {
       for (const i of thePlan.instances) ctx.out.write(`${i.id}${i.skip ? `  (skip: ${i.skip})` : ''}\n`);
@@ -87,21 +100,54 @@ const command: Command = {
 
     const started = new Date(); // the run's date lives in summary.json only, never in the trace
     const { runId, dir } = newRunDir(cfg.reportDir, started, cfg.seed, shard ? `-shard${shard.index}of${shard.count}` : '');
-    const trace = new TraceWriter({ file: join(dir, 'trace.jsonl') });
-    const meta = (): RunMeta => ({
-      runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
-    });
-    const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
-    const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: ctx.signal, artifactsDir: join(dir, 'artifacts') });
+    // A real host is shared with other runs: hold a lease on a share of its capacity for the whole run.
+    const leases = await openLeaseStore(cfg.host, ctx.env);
+    const stop = new AbortController();
+    let lease: Lease | undefined;
+    try {
+      lease = leases && (await acquireLease(leases.store, {
+        capacity: cfg.host.capacity, holder: leaseHolder(), runId, timeoutMs: leaseTimeoutMs, signal: ctx.signal,
+        onWait: (m) => ctx.err.write(`winpv: ${m}\n`),
+        onLost: (e) => {
+          ctx.err.write(`winpv: ${e.message}: stopping the run\n`);
+          stop.abort();
+        },
+      }));
+    } catch (e) {
+      await leases?.close();
+      throw e;
+    }
+    try {
+      return await runWithLease();
+    } finally {
+      await lease?.release().catch((e: Error) => ctx.err.write(`winpv: could not release the lease (it expires by itself): ${e.message}\n`));
+      await leases?.close();
+    }
 
-    const shown = relative(ctx.cwd, dir) || dir;
-    const say = (s: string) => (v.reporter === 'tap' ? ctx.err : ctx.out).write(s);
-    say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
-    for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
-    const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
-    if (outcome.hostError) ctx.err.write(`winpv: host failure: ${outcome.hostError.code}: ${outcome.hostError.message}\n`);
-    if (code !== ExitCode.ok) say(`seed ${cfg.seed}: repeat with winpv run --seed ${cfg.seed}${v.host ? ` --host ${v.host}` : ''}${positionals.length ? ` ${positionals.join(' ')}` : ''}\n`);
-    return code;
+    async function runWithLease(): Promise<number> {
+      const trace = new TraceWriter({ file: join(dir, 'trace.jsonl') });
+      const meta = (): RunMeta => ({
+        runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
+      });
+      const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
+      const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: AbortSignal.any([ctx.signal, stop.signal]), artifactsDir: join(dir, 'artifacts') });
+
+      if (outcome.summary.complete) {
+        try {
+          recordDurations(durationsFile, outcome.summary);
+        } catch (e) {
+          ctx.err.write(`winpv: durations not recorded: ${(e as Error).message} (${durationsFile})\n`);
+        }
+      }
+      const shown = relative(ctx.cwd, dir) || dir;
+      const say = (s: string) => (v.reporter === 'tap' ? ctx.err : ctx.out).write(s);
+      say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
+      for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
+      const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
+      if (outcome.hostError) ctx.err.write(`winpv: host failure: ${outcome.hostError.code}: ${outcome.hostError.message}\n`);
+      if (code !== ExitCode.ok) say(`seed ${cfg.seed}: repeat with winpv run --seed ${cfg.seed}${v.host ? ` --host ${v.host}` : ''}${positionals.length ? ` ${positionals.join(' ')}` : ''}\n`);
+      return lease?.lost ? ExitCode.hostError : code;
+    }
   },
 };
 export default command;
