@@ -59,6 +59,8 @@ export interface WindowsGuestState {
   verifierActive: string[];
   /** Boots so far. */
   boots: number;
+  /** A driver whose device asks for a restart at every boot (a broken install that never settles). */
+  stuckRestart?: string;
 }
 
 /** Which Windows the double plays, and in which display language. */
@@ -369,6 +371,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
           state.needRestart.add(drv);
         }
       }
+      if (state.stuckRestart) state.needRestart.add(state.stuckRestart);
       // PV_drivers_detected: only once a PV frontend connected (or xenbus alone is all there is).
       const children = ['xenvif', 'xenvbd'].filter((d) => state.bound.has(d));
       if (children.length && children.every((d) => state.needRestart.has(d))) return undefined;
