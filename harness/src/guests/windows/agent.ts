@@ -38,11 +38,16 @@ export interface WindowsGuestLink {
   /** XENVBD target id of a disk, when the host can read it from xenstore. */
   vbdTarget?(dev: DeviceRef): Promise<number | undefined>;
   log?(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
+  /** How long to look for an inserted disc (default 15 looks 2 s apart). */
+  discWait?: { attempts: number; ms: number };
 }
 
 /** Install order: the bus first, then its children. */
 const ORDER: DriverName[] = ['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface', 'xencons', 'xenhid'];
 const BUNDLE_ROOT = 'C:\\winpv\\bundle';
+const DISC_WAIT = { attempts: 15, ms: 2000 };
+/** Inbound rule NTttcp's receiver needs (Windows Defender Firewall blocks it otherwise); removed after. */
+const NTTTCP_RULE = 'winpv-harness NTttcp';
 
 export class WindowsAgent implements GuestAgent {
   constructor(private readonly link: WindowsGuestLink) {}
@@ -159,7 +164,18 @@ export class WindowsAgent implements GuestAgent {
       if (!this.link.insertIso) throw guestError('BUNDLE_ISO_UNSUPPORTED', `${this.link.name}: this host cannot insert ISO ${iso}`);
       await this.link.insertIso(iso);
     }
-    const cd = await runPsJson<{ Letter: string }>(ssh, 'cd-drive', {}, CD_SCRIPT);
+    // A disc just inserted takes a while to show up in the guest (the emulated CD's media-change
+    // notification, then Windows mounting it): look again, for a bounded time.
+    let cd: { Letter: string } | undefined;
+    const { attempts: CD_ATTEMPTS, ms: CD_WAIT_MS } = this.link.discWait ?? DISC_WAIT;
+    for (let attempt = 1; !cd; attempt++) {
+      try {
+        cd = await runPsJson<{ Letter: string }>(ssh, 'cd-drive', {}, CD_SCRIPT);
+      } catch (e) {
+        if (attempt >= CD_ATTEMPTS) throw guestError('GUEST_NO_CD', `${this.link.name}: ISO ${iso} did not appear in the CD drive after ${CD_ATTEMPTS} looks ${CD_WAIT_MS / 1000} s apart (${(e as Error).message.trim()})`);
+        await new Promise((r) => setTimeout(r, CD_WAIT_MS));
+      }
+    }
     if (!/^[A-Z]$/.test(cd.Letter)) throw guestError('GUEST_OUTPUT', `${this.link.name}: no CD drive letter for ${iso}`);
     return { root: `${cd.Letter}:`, infs: new Map([...infs].map(([d, inf]) => [d, `${cd.Letter}:\\${winPath(inf)}`])) };
   }
@@ -251,7 +267,7 @@ export class WindowsAgent implements GuestAgent {
   private async ntttcp(role: 'r' | 's', o: { threads: number; ip: string; seconds: number; noSync?: boolean }): Promise<string> {
     const ssh = await this.ssh();
     const args = [`-${role}`, '-m', `${o.threads},*,${o.ip}`, '-t', String(o.seconds), ...(o.noSync ? ['-ns'] : []), '-xml', 'C:\\winpv\\ntttcp.xml'];
-    const r = await runPs(ssh, 'ntttcp', { args, xml: 'C:\\winpv\\ntttcp.xml' }, NTTTCP_SCRIPT, { timeoutMs: (o.seconds + 120) * 1000 });
+    const r = await runPs(ssh, 'ntttcp', { args, xml: 'C:\\winpv\\ntttcp.xml', rule: NTTTCP_RULE }, NTTTCP_SCRIPT, { timeoutMs: (o.seconds + 120) * 1000 });
     return r.stdout;
   }
 }
@@ -313,12 +329,18 @@ $fs.Close()
 [pscustomobject]@{ blocks = [int]$p.mib; mismatches = $bad } | ConvertTo-Json -Compress
 `;
 
+// The rule is opened for ntttcp.exe only and removed whatever happens (try/finally), so a run
+// leaves the guest's firewall as it found it.
 const NTTTCP_SCRIPT = `
 New-Item -ItemType Directory -Force -Path 'C:\\winpv' | Out-Null
 Remove-Item -Force -ErrorAction SilentlyContinue $p.xml
-& ntttcp.exe @($p.args) | Out-Null
-if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
-Get-Content -Raw $p.xml
+$exe = (Get-Command ntttcp.exe).Source
+New-NetFirewallRule -DisplayName $p.rule -Direction Inbound -Action Allow -Program $exe -Profile Any | Out-Null
+try {
+  & ntttcp.exe @($p.args) | Out-Null
+  if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+  Get-Content -Raw $p.xml
+} finally { Remove-NetFirewallRule -DisplayName $p.rule -ErrorAction SilentlyContinue }
 `;
 
 const CD_SCRIPT = `

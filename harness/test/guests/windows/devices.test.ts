@@ -1,11 +1,16 @@
 // Windows as it is in the field (issue 14, points 2, 7, 9): devices read through CIM in any display
 // language and on Server 2016 (no pnputil /enum-devices), and the restarts the PV install asks for.
 import t from 'tap';
-import { makeBundle } from '../../support/xapi-pool';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeBundle, rejects } from '../../support/xapi-pool';
 import { agentOnDouble } from '../../support/windows-agent';
 
 const PW = 'planted-Devices-pw-4c2';
 const ALL = ['xenbus', 'xenvif', 'xennet', 'xenvbd'] as const;
+
+/** The files of a bundle directory as they appear on its disc (D:\\<driver>\\<driver>.inf ...). */
+const discFiles = (dir: string) => new Map(ALL.flatMap((drv) => ['inf', 'sys', 'cat'].map((e): [string, Buffer] => [`${drv}\\${drv}.${e}`, readFileSync(join(dir, drv, `${drv}.${e}`))])));
 
 t.test('German Server 2016: install and status without pnputil /enum-devices or English text', async (t) => {
   const { d, agent } = await agentOnDouble(t, PW, {}, { os: 'server2016', language: 'de-DE' });
@@ -38,4 +43,26 @@ t.test('the PV install takes two restarts: the unplug is read at the next boot',
   const s2 = await agent.driverStatus();
   t.same(s2.unplugged, { disks: true, nics: true });
   t.equal(s2.bound.length, 4);
+});
+
+t.test('the driver CD is looked for again until it appears, for a bounded time', async (t) => {
+  const dir = makeBundle('9.1.0', 9);
+  let lag = 2;
+  const { d, agent } = await agentOnDouble(t, PW, { insertIso: async () => { d.insertDisc(discFiles(dir)); d.state.cdLag = lag; }, discWait: { attempts: 3, ms: 10 } });
+  await agent.installDrivers({ location: 'iso:winpv.iso', version: '9.1.0.9', drivers: [...ALL] });
+  t.equal(d.state.scripts.filter((s) => s.startsWith('# winpv:cd-drive')).length, 3, 'found at the third look');
+  lag = 5;
+  const e = await rejects(agent.installDrivers({ location: 'iso:winpv.iso', version: '9.1.0.9', drivers: [...ALL] }));
+  t.equal(e.code, 'GUEST_NO_CD');
+  t.match(e.message, /ISO winpv\.iso did not appear in the CD drive after 3 looks/);
+});
+
+t.test('NTttcp: the inbound firewall rule is opened for the run and removed after', async (t) => {
+  const ran: string[] = [];
+  const { d, agent } = await agentOnDouble(t, PW, { dom0Ntttcp: { address: async () => '127.0.0.2', run: async (role) => void ran.push(role) } });
+  const r = await agent.netWorkload({ kind: 'net', guest: 'w', device: 'vif/0', threads: 1, direction: 'receive', durationMs: 1000, source: { file: 's.xml' } });
+  t.ok(r.result, 'the receiver got data');
+  t.same(d.state.firewallOpened, ['winpv-harness NTttcp'], 'a rule was opened');
+  t.same(d.state.firewallRules, [], 'and removed');
+  t.same(ran, ['s']);
 });

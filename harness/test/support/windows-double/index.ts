@@ -59,6 +59,12 @@ export interface WindowsGuestState {
   verifierActive: string[];
   /** Boots so far. */
   boots: number;
+  /** Looks at the CD drive that still find it empty after a disc goes in (media not yet mounted). */
+  cdLag: number;
+  /** Inbound firewall rules opened by scripts and not yet removed (display names). */
+  firewallRules: string[];
+  /** Every firewall rule ever opened (display names). */
+  firewallOpened: string[];
   /** A driver whose device asks for a restart at every boot (a broken install that never settles). */
   stuckRestart?: string;
 }
@@ -97,7 +103,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const parsed = utils.parseKey(hostKey.private);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0 };
+  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [] };
   const conns = new Set<Connection>();
   let nextOem = 3;
 
@@ -148,7 +154,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
 
   const ops: Record<string, (p: Record<string, unknown>) => { code: number; stdout: string; stderr: string }> = {
     mkdir: () => ({ code: 0, stdout: '', stderr: '' }),
-    'cd-drive': () => (state.cdLoaded ? { code: 0, stdout: JSON.stringify({ Letter: 'D' }), stderr: '' } : { code: 1, stdout: '', stderr: 'no CD in the drive\r\n' }),
+    'cd-drive': () => (state.cdLoaded && state.cdLag-- <= 0 ? { code: 0, stdout: JSON.stringify({ Letter: 'D' }), stderr: '' } : { code: 1, stdout: '', stderr: 'no CD in the drive\r\n' }),
     'pnputil-add': (p) => pnputilAdd(String(p.inf)),
     // The vendor installer: installs every driver package found beside it (one folder per driver),
     // writes its verbose log, and asks for the restart it was told not to do.
@@ -196,7 +202,19 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     },
     diskspd: (p) => diskspd(p.args as string[]),
     verify: (p) => ({ code: 0, stdout: JSON.stringify({ blocks: Number(p.mib), mismatches: state.verifyMismatches }), stderr: '' }),
-    ntttcp: (p) => ntttcp(p.args as string[]),
+    // Windows Defender Firewall blocks inbound connections to a program without a rule: the script
+    // opens one (New-NetFirewallRule) around the run and removes it (Remove-NetFirewallRule).
+    ntttcp: (p) => {
+      const script = state.scripts.at(-1)!;
+      const rule = typeof p.rule === 'string' && /New-NetFirewallRule -DisplayName \$p\.rule/.test(script) ? p.rule : undefined;
+      const args = p.args as string[];
+      if (rule) state.firewallOpened.push(rule);
+      if (args.includes('-r') && !rule) return { code: 1, stdout: '', stderr: 'ntttcp: no connection from the sender (blocked by the firewall)\r\n' };
+      const r = ntttcp(args);
+      if (rule && /finally \{ Remove-NetFirewallRule -DisplayName \$p\.rule/.test(script)) state.firewallRules = state.firewallRules.filter((x) => x !== rule);
+      else if (rule) state.firewallRules.push(rule);
+      return r;
+    },
     // newest first, as the agent's Sort-Object LastWriteTime -Descending gives them
     'crash-dump': () => ({ code: 0, stdout: JSON.stringify([...state.crashDumps].reverse().map((d) => ({ FullName: d.path, Length: d.bytes }))), stderr: '' }),
   };
