@@ -3,7 +3,7 @@ import type { Test } from 'tap';
 import { WindowsAgent, type WindowsGuestLink } from '../../src/guests/windows/agent';
 import { SshConnection } from '../../src/remote/ssh';
 import { Secret } from '../../src/model/secret';
-import { startWindowsDouble, type WindowsDouble } from './windows-double';
+import { startWindowsDouble, type WindowsDouble, type WindowsFlavour } from './windows-double';
 
 export interface AgentOnDouble {
   d: WindowsDouble;
@@ -15,8 +15,8 @@ export interface AgentOnDouble {
 }
 
 /** Starts a double, and an agent reaching it with `password`; both go at the end of the test. */
-export async function agentOnDouble(t: Test, password: string, link: Partial<WindowsGuestLink> = {}): Promise<AgentOnDouble> {
-  const d = await startWindowsDouble({ name: 'w', host: '127.0.0.1', user: 'Administrator', password });
+export async function agentOnDouble(t: Test, password: string, link: Partial<WindowsGuestLink> = {}, flavour: WindowsFlavour = {}): Promise<AgentOnDouble> {
+  const d = await startWindowsDouble({ name: 'w', host: '127.0.0.1', user: 'Administrator', password, ...flavour });
   t.teardown(() => d.close());
   let conn: SshConnection | undefined;
   const logs: string[] = [];

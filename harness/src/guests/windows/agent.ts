@@ -1,5 +1,5 @@
 // The Windows guest agent: PowerShell over OpenSSH. Installs driver packages with pnputil (the
-// scenario's reboot step finishes the install), reads what Windows bound (Get-PnpDevice and pnputil /enum-devices), runs
+// scenario's reboot step finishes the install), reads what Windows bound through CIM (devices.ts), runs
 // diskspd and NTttcp and parses their XML with the workloads parsers.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,8 @@ import type { SshConnection } from '../../remote/ssh';
 import { parseDiskspdXml } from '../../workloads/diskspd';
 import { parseNtttcpXml } from '../../workloads/ntttcp';
 import { guestError, runPs, runPsJson } from './powershell';
-import { installedDriver, parseAddDriver, parseEnumDevices } from './pnputil';
+import { parseAddDriver } from './pnputil';
+import { CM_PROB_NEED_RESTART, pendingReboot, readDevices, type PendingReboot } from './devices';
 import { writeIsoImage } from '../../inf/iso';
 import { bundleLayout, type BundleLayout } from './bundle-layout';
 import { discInstaller, enableVerifier, localInstaller, runInstaller, verifiedDrivers } from './installer';
@@ -37,13 +38,16 @@ export interface WindowsGuestLink {
   /** XENVBD target id of a disk, when the host can read it from xenstore. */
   vbdTarget?(dev: DeviceRef): Promise<number | undefined>;
   log?(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
+  /** How long to look for an inserted disc (default 15 looks 2 s apart). */
+  discWait?: { attempts: number; ms: number };
 }
 
 /** Install order: the bus first, then its children. */
 const ORDER: DriverName[] = ['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface', 'xencons', 'xenhid'];
-/** Hardware id prefixes of the devices the PV drivers bind (and the platform device xenbus binds). */
-const XEN_IDS = /^(PCI\\VEN_5853|XENBUS\\|XENVIF\\|XENVBD\\|XENIFACE\\|XENCONS\\|XENHID\\)/i;
 const BUNDLE_ROOT = 'C:\\winpv\\bundle';
+const DISC_WAIT = { attempts: 15, ms: 2000 };
+/** Inbound rule NTttcp's receiver needs (Windows Defender Firewall blocks it otherwise); removed after. */
+const NTTTCP_RULE = 'winpv-harness NTttcp';
 
 export class WindowsAgent implements GuestAgent {
   constructor(private readonly link: WindowsGuestLink) {}
@@ -95,8 +99,10 @@ export class WindowsAgent implements GuestAgent {
     for (const drv of bundle.installer ? [] : ORDER.filter((d) => infs.has(d))) {
       const inf = infs.get(drv)!;
       const r = await runPs(ssh, 'pnputil-add', { inf }, `& pnputil.exe /add-driver $p.inf /install\nexit $LASTEXITCODE`, { okCodes: [0, 259, 3010], timeoutMs: 10 * 60_000 });
+      // Judged by the exit code (0, 3010 reboot needed, 259 nothing to do; anything else throws
+      // above): pnputil's text is in the display language, so it only names what was published.
       const res = parseAddDriver(r.stdout, r.code ?? -1);
-      if (res.failed.length || (res.added === 0 && r.code !== 259)) {
+      if (res.failed.length) {
         throw guestError('GUEST_DRIVER_INSTALL', `${this.link.name}: pnputil could not install ${drv} (${inf}): ${res.failed.join('; ') || 'no package added'}`);
       }
       this.link.log?.('info', `${this.link.name}: ${drv} ${bundle.version} added as ${res.published.join(', ') || '(already present)'}${res.rebootRequired ? ', reboot required' : ''}`);
@@ -158,31 +164,43 @@ export class WindowsAgent implements GuestAgent {
       if (!this.link.insertIso) throw guestError('BUNDLE_ISO_UNSUPPORTED', `${this.link.name}: this host cannot insert ISO ${iso}`);
       await this.link.insertIso(iso);
     }
-    const cd = await runPsJson<{ Letter: string }>(ssh, 'cd-drive', {}, CD_SCRIPT);
+    // A disc just inserted takes a while to show up in the guest (the emulated CD's media-change
+    // notification, then Windows mounting it): look again, for a bounded time.
+    let cd: { Letter: string } | undefined;
+    const { attempts: CD_ATTEMPTS, ms: CD_WAIT_MS } = this.link.discWait ?? DISC_WAIT;
+    for (let attempt = 1; !cd; attempt++) {
+      try {
+        cd = await runPsJson<{ Letter: string }>(ssh, 'cd-drive', {}, CD_SCRIPT);
+      } catch (e) {
+        if (attempt >= CD_ATTEMPTS) throw guestError('GUEST_NO_CD', `${this.link.name}: ISO ${iso} did not appear in the CD drive after ${CD_ATTEMPTS} looks ${CD_WAIT_MS / 1000} s apart (${(e as Error).message.trim()})`);
+        await new Promise((r) => setTimeout(r, CD_WAIT_MS));
+      }
+    }
     if (!/^[A-Z]$/.test(cd.Letter)) throw guestError('GUEST_OUTPUT', `${this.link.name}: no CD drive letter for ${iso}`);
     return { root: `${cd.Letter}:`, infs: new Map([...infs].map(([d, inf]) => [d, `${cd.Letter}:\\${winPath(inf)}`])) };
   }
 
   async driverStatus(): Promise<DriverStatus> {
     const ssh = await this.ssh();
-    const enumOut = await runPs(ssh, 'pnputil-enum', {}, `& pnputil.exe /enum-devices /connected /drivers\nexit $LASTEXITCODE`);
-    const devices = parseEnumDevices(enumOut.stdout).filter((d) => XEN_IDS.test(d.instanceId));
-    const pnp = await runPsJson<PnpInfo>(ssh, 'pnp-devices', {}, PNP_SCRIPT);
-    const services = new Map(pnp.xen.map((x) => [x.InstanceId.toUpperCase(), x]));
+    const view = await readDevices(ssh);
     const bound: BoundDriver[] = [];
     const unbound: { hardwareId: string; reason: string }[] = [];
-    for (const d of devices) {
-      const drv = installedDriver(d);
-      const info = services.get(d.instanceId.toUpperCase());
-      const hwid = drv?.matchingDeviceId ?? info?.HardwareIds?.[0] ?? d.instanceId;
-      if (drv && d.status === 'Started' && drv.originalName) {
-        bound.push({ driver: drv.originalName.replace(/\.inf$/i, '').toLowerCase(), version: drv.version ?? '', hardwareId: hwid, service: info?.Service ?? '' });
+    for (const d of view.xen) {
+      const hwid = d.HardwareID?.[0] ?? d.DeviceID;
+      // Each PV driver's service has the driver's name (xenbus.inf installs service xenbus ...).
+      if (d.ConfigManagerErrorCode === 0 && d.Service && d.DriverVersion) {
+        bound.push({ driver: d.Service.toLowerCase(), version: d.DriverVersion, hardwareId: hwid, service: d.Service });
       } else {
-        unbound.push({ hardwareId: hwid, reason: d.problem ?? info?.Problem ?? d.status ?? 'no driver' });
+        unbound.push({ hardwareId: hwid, reason: d.ConfigManagerErrorCode === CM_PROB_NEED_RESTART ? 'CM_PROB_NEED_RESTART (14): waits for a restart' : d.ConfigManagerErrorCode ? `CM problem ${d.ConfigManagerErrorCode}` : 'no driver' });
       }
     }
     const verified = this.verifierAsked ? await verifiedDrivers(ssh) : undefined;
-    return { bound, unbound, unplugged: { disks: pnp.emulatedDisks.length === 0, nics: pnp.emulatedNics.length === 0 }, ...(verified ? { verified } : {}) };
+    return { bound, unbound, unplugged: { disks: view.emulatedDisks.length === 0, nics: view.emulatedNics.length === 0 }, ...(verified ? { verified } : {}) };
+  }
+
+  /** Whether Windows still wants a restart to finish the install (see devices.ts pendingReboot). */
+  async rebootPending(): Promise<PendingReboot> {
+    return pendingReboot(await this.ssh());
   }
 
   /** Where Windows wrote a crash dump, if it did (after the reboot that follows a bugcheck). */
@@ -249,7 +267,7 @@ export class WindowsAgent implements GuestAgent {
   private async ntttcp(role: 'r' | 's', o: { threads: number; ip: string; seconds: number; noSync?: boolean }): Promise<string> {
     const ssh = await this.ssh();
     const args = [`-${role}`, '-m', `${o.threads},*,${o.ip}`, '-t', String(o.seconds), ...(o.noSync ? ['-ns'] : []), '-xml', 'C:\\winpv\\ntttcp.xml'];
-    const r = await runPs(ssh, 'ntttcp', { args, xml: 'C:\\winpv\\ntttcp.xml' }, NTTTCP_SCRIPT, { timeoutMs: (o.seconds + 120) * 1000 });
+    const r = await runPs(ssh, 'ntttcp', { args, xml: 'C:\\winpv\\ntttcp.xml', rule: NTTTCP_RULE }, NTTTCP_SCRIPT, { timeoutMs: (o.seconds + 120) * 1000 });
     return r.stdout;
   }
 }
@@ -273,24 +291,6 @@ function safeSegment(s: string): string {
   if (!/^[A-Za-z0-9._-]+$/.test(s)) throw inputError('BUNDLE_VERSION', `bundle version '${s}' is not a safe folder name`);
   return s;
 }
-
-interface PnpInfo {
-  xen: { InstanceId: string; Status: string; Problem?: string; Service?: string; HardwareIds?: string[] }[];
-  emulatedDisks: { InstanceId: string; FriendlyName: string }[];
-  emulatedNics: { InstanceId: string; FriendlyName: string }[];
-}
-
-const PNP_SCRIPT = `
-$xen = @(Get-PnpDevice -PresentOnly | Where-Object { $_.InstanceId -match '^(PCI\\\\VEN_5853|XENBUS\\\\|XENVIF\\\\|XENVBD\\\\|XENIFACE\\\\)' } | ForEach-Object {
-  [pscustomobject]@{
-    InstanceId = $_.InstanceId; Status = [string]$_.Status; Problem = [string]$_.Problem
-    Service = (Get-PnpDeviceProperty -InstanceId $_.InstanceId -KeyName 'DEVPKEY_Device_Service' -ErrorAction SilentlyContinue).Data
-    HardwareIds = @((Get-PnpDeviceProperty -InstanceId $_.InstanceId -KeyName 'DEVPKEY_Device_HardwareIds' -ErrorAction SilentlyContinue).Data)
-  } })
-$disks = @(Get-PnpDevice -PresentOnly -Class DiskDrive | Where-Object { $_.FriendlyName -match 'QEMU' } | Select-Object InstanceId, FriendlyName)
-$nics = @(Get-PnpDevice -PresentOnly -Class Net | Where-Object { $_.FriendlyName -match 'Realtek|RTL8139|Intel\\(R\\) PRO/1000|e1000' } | Select-Object InstanceId, FriendlyName)
-[pscustomobject]@{ xen = $xen; emulatedDisks = $disks; emulatedNics = $nics } | ConvertTo-Json -Depth 4 -Compress
-`;
 
 const DISK_SCRIPT = `
 $d = Get-Disk | Where-Object { $_.Location -match ('Target ' + [int]$p.target + ' ') } | Select-Object -First 1
@@ -329,12 +329,18 @@ $fs.Close()
 [pscustomobject]@{ blocks = [int]$p.mib; mismatches = $bad } | ConvertTo-Json -Compress
 `;
 
+// The rule is opened for ntttcp.exe only and removed whatever happens (try/finally), so a run
+// leaves the guest's firewall as it found it.
 const NTTTCP_SCRIPT = `
 New-Item -ItemType Directory -Force -Path 'C:\\winpv' | Out-Null
 Remove-Item -Force -ErrorAction SilentlyContinue $p.xml
-& ntttcp.exe @($p.args) | Out-Null
-if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
-Get-Content -Raw $p.xml
+$exe = (Get-Command ntttcp.exe).Source
+New-NetFirewallRule -DisplayName $p.rule -Direction Inbound -Action Allow -Program $exe -Profile Any | Out-Null
+try {
+  & ntttcp.exe @($p.args) | Out-Null
+  if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+  Get-Content -Raw $p.xml
+} finally { Remove-NetFirewallRule -DisplayName $p.rule -ErrorAction SilentlyContinue }
 `;
 
 const CD_SCRIPT = `

@@ -57,22 +57,16 @@ export async function enableVerifier(ssh: SshConnection, drivers: string[]): Pro
   await runPs(ssh, 'verifier', { drivers }, `& verifier.exe /standard /driver @($p.drivers)\nexit $LASTEXITCODE`, { okCodes: [0, 2] });
 }
 
-/** The drivers Driver Verifier is set to check (`verifier /querysettings`). */
+/** The drivers Driver Verifier checks now. `verifier /querysettings` shows the settings for the next
+ *  boot (what /standard /driver just wrote), so it would pass before any reboot; `verifier /query`
+ *  shows the running verifier's statistics per verified driver loaded now. Its labels are in the
+ *  display language, so only the driver image names (`xenbus.sys`) are read. */
 export async function verifiedDrivers(ssh: SshConnection): Promise<string[]> {
-  const r = await runPs(ssh, 'verifier-query', {}, `& verifier.exe /querysettings\nexit $LASTEXITCODE`);
-  return parseVerifierSettings(r.stdout);
+  const r = await runPs(ssh, 'verifier-query', {}, `& verifier.exe /query\nexit $LASTEXITCODE`);
+  return parseVerifierQuery(r.stdout);
 }
 
-/** The "Verified drivers:" list of `verifier /querysettings` (empty when it says None). */
-export function parseVerifierSettings(text: string): string[] {
-  const lines = text.split(/\r?\n/).map((l) => l.trim());
-  const at = lines.findIndex((l) => /^verified drivers:/i.test(l));
-  if (at < 0) return [];
-  const out: string[] = [];
-  for (const l of lines.slice(at + 1)) {
-    if (l === '') continue;
-    if (!/\.sys$/i.test(l)) break;
-    out.push(l.toLowerCase());
-  }
-  return out;
+/** Driver image names in `verifier /query` output (any display language). */
+export function parseVerifierQuery(text: string): string[] {
+  return [...new Set([...text.matchAll(/(?:^|[\s:,])([A-Za-z0-9_-]+\.sys)\b/gim)].map((m) => m[1]!.toLowerCase()))];
 }

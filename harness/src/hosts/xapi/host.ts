@@ -14,6 +14,8 @@ import type { GuestLifecycle, TraceSink } from '../../model/trace';
 import { hostError, isWinpvError, WinpvError } from '../../model/errors';
 import { SshConnection } from '../../remote/ssh';
 import { WindowsAgent } from '../../guests/windows/agent';
+import { MAX_INSTALL_REBOOTS } from '../../guests/windows/devices';
+import { guestError } from '../../guests/windows/powershell';
 import type { XapiHostConfig } from './config';
 import { sshTarget } from './config';
 import { NULL_REF, num, XapiSession } from './session';
@@ -397,6 +399,18 @@ export class XapiHost implements HostBackend {
       await this.waitBooted(g);
       // After a driver install the reboot is done when XAPI sees the PV drivers (guest metrics).
       if (g.agent?.rebootPendingFor) {
+        // The install takes as many restarts as Windows asks for: the unplug xenvif/xenvbd request
+        // at install is only read by xen.sys at the next boot (issue 14, point 2).
+        for (let n = 2; ; n++) {
+          const p = await g.agent.rebootPending();
+          if (!p.pending) break;
+          if (n > MAX_INSTALL_REBOOTS) throw guestError('GUEST_REBOOT_LOOP', `${ref.name}: Windows still asks for a restart after ${MAX_INSTALL_REBOOTS} reboots (${p.reasons.join(', ')})`);
+          const t0 = Date.now();
+          await this.dropGuestSsh(g);
+          await this.s.callAsync('VM.clean_reboot', g.vm);
+          await this.waitBooted(g);
+          this.trace?.emit({ ev: 'log', inst: g.inst, level: 'info', msg: `${ref.name}: install reboot ${n} (Windows asked: ${p.reasons.join(', ')}) took ${Date.now() - t0} ms` });
+        }
         await this.waitPvDrivers(g.ref);
         g.agent.rebootPendingFor = undefined;
       }

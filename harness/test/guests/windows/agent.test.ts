@@ -2,7 +2,7 @@ import t from 'tap';
 import { makeBundle, rejects } from '../../support/xapi-pool';
 import { agentOnDouble } from '../../support/windows-agent';
 import type { BlockWorkloadStep } from '../../../src/model/scenario';
-import { msiExitMeaning, parseVerifierSettings } from '../../../src/guests/windows/installer';
+import { msiExitMeaning, parseVerifierQuery } from '../../../src/guests/windows/installer';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -17,7 +17,7 @@ t.test('the Windows agent against the guest double over SSH', async (t) => {
   const before = await agent.driverStatus();
   t.same(before.bound, []);
   t.same(before.unplugged, { disks: false, nics: false });
-  t.match(before.unbound[0]!.reason, /FAILED_INSTALL|Problem/);
+  t.match(before.unbound[0]!.reason, /CM problem 28/);
 
   const e1 = await rejects(agent.installDrivers({ location: makeBundle('9.1.0', 3, ['xenbus']), version: '9.1.0.3', drivers: ['xenbus', 'xenvbd'] }));
   t.equal(e1.code, 'BUNDLE_DRIVER_MISSING');
@@ -30,11 +30,14 @@ t.test('the Windows agent against the guest double over SSH', async (t) => {
   await agent.installDrivers({ location: makeBundle('9.1.0', 3), version: '9.1.0.3', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'], verifier: true });
   t.same(d.state.verifier, ['xenbus.sys', 'xenvif.sys', 'xennet.sys', 'xenvbd.sys'], 'Driver Verifier was enabled for the drivers');
   t.equal(agent.rebootPendingFor, '9.1.0.3');
+  t.same((await agent.driverStatus()).verified, [], 'before the reboot Driver Verifier checks nothing yet (verifier /query, not next boot\'s /querysettings)');
+  d.boot();
+  t.ok((await agent.rebootPending()).pending, 'the children asked for the unplug: Windows wants a second restart');
   d.boot();
   const after = await agent.driverStatus();
   t.equal(after.bound.length, 4);
   t.same(after.unplugged, { disks: true, nics: true });
-  t.same(after.verified, ['xenbus.sys', 'xenvif.sys', 'xennet.sys', 'xenvbd.sys'], 'driverStatus says what Driver Verifier checks (verifier /querysettings)');
+  t.same(after.verified, ['xenbus.sys', 'xenvif.sys', 'xennet.sys', 'xenvbd.sys'], 'driverStatus says what Driver Verifier checks now (verifier /query)');
 
   d.state.failNextDiskspd = true;
   const e4 = await rejects(agent.blockWorkload(blk()));
@@ -70,13 +73,14 @@ t.test('the vendor installer: the .msi at the bundle root, msiexec quiet without
   t.notOk(d.state.scripts.some((s) => s.startsWith('# winpv:pnputil-add')), 'pnputil was not used');
   t.equal(agent.rebootPendingFor, '9.2.0.7', 'exit 3010: the scenario\'s reboot finishes the install');
   d.boot();
+  d.boot();
   t.same((await agent.driverStatus()).bound.map((b) => `${b.driver} ${b.version}`).sort(), ['xenbus 9.2.0.7', 'xennet 9.2.0.7', 'xenvbd 9.2.0.7', 'xenvif 9.2.0.7']);
 });
 
-t.test('verifier /querysettings and msiexec exit codes', async (t) => {
-  t.same(parseVerifierSettings('Special pool: Enabled\r\n\r\nVerified drivers:\r\n\r\nxenbus.sys\r\nXENVBD.SYS\r\n'), ['xenbus.sys', 'xenvbd.sys']);
-  t.same(parseVerifierSettings('Verified drivers:\r\n\r\nNone\r\n'), []);
-  t.same(parseVerifierSettings('No drivers are currently verified.'), []);
+t.test('verifier /query and msiexec exit codes', async (t) => {
+  t.same(parseVerifierQuery('Level: 000209BB\r\n\r\nName: xenbus.sys, loads: 1, unloads: 0\r\nName: XENVBD.SYS, loads: 1, unloads: 0\r\n'), ['xenbus.sys', 'xenvbd.sys']);
+  t.same(parseVerifierQuery('Ebene: 000209BB\r\n\r\nName: xenvif.sys, Ladevorgänge: 1, Entladevorgänge: 0\r\n'), ['xenvif.sys'], 'German labels');
+  t.same(parseVerifierQuery('No drivers are currently verified.'), []);
   t.equal(msiExitMeaning(1618), 'another installation is already in progress');
   t.equal(msiExitMeaning(1234), 'Windows Installer error 1234');
 });

@@ -47,6 +47,33 @@ export interface WindowsGuestState {
   installers: string[];
   /** Real time diskspd and NTttcp take to answer (ms; default 0): a workload in flight for a while. */
   workloadMs?: number;
+  /** HKLM\SYSTEM\CurrentControlSet\Services\XEN\Unplug: what the PV drivers' install asked to
+   *  unplug (NICS by xenvif, DISKS by xenvbd). xen.sys reads it early at boot (win-xenbus
+   *  src/xen/unplug.c), so a request written now takes effect at the next boot only. */
+  unplugRequest: { disks: boolean; nics: boolean };
+  /** What xen.sys unplugged at this boot (the emulated devices are gone). */
+  unplugged: { disks: boolean; nics: boolean };
+  /** Devices waiting for a restart (ConfigManagerErrorCode 14, CM_PROB_NEED_RESTART), by driver. */
+  needRestart: Set<string>;
+  /** Drivers Driver Verifier checks in this boot (`verifier /query`); `verifier` holds next boot's. */
+  verifierActive: string[];
+  /** Boots so far. */
+  boots: number;
+  /** Looks at the CD drive that still find it empty after a disc goes in (media not yet mounted). */
+  cdLag: number;
+  /** Inbound firewall rules opened by scripts and not yet removed (display names). */
+  firewallRules: string[];
+  /** Every firewall rule ever opened (display names). */
+  firewallOpened: string[];
+  /** A driver whose device asks for a restart at every boot (a broken install that never settles). */
+  stuckRestart?: string;
+}
+
+/** Which Windows the double plays, and in which display language. */
+export interface WindowsFlavour {
+  /** server2016 has pnputil /add-driver (1607) but not /enum-devices (Windows 10 1903 and later). */
+  os?: 'server2016' | 'server2019' | 'server2022' | 'server2025' | 'win10' | 'win11';
+  language?: 'en-US' | 'de-DE';
 }
 
 export interface WindowsDouble {
@@ -69,12 +96,14 @@ const normPath = (p: string) => p.replace(/\//g, '\\').replace(/^\\?([a-zA-Z]):/
 /** Clones of one template share the host key: pass one to several doubles. */
 export const generateHostKey = (): string => usableKeyPair().private;
 
-export async function startWindowsDouble(o: { name: string; host: string; port?: number; user: string; password?: string; authorizedKey?: string; hostKey?: string }): Promise<WindowsDouble> {
+export async function startWindowsDouble(o: { name: string; host: string; port?: number; user: string; password?: string; authorizedKey?: string; hostKey?: string } & WindowsFlavour): Promise<WindowsDouble> {
+  const german = o.language === 'de-DE';
+  const os = o.os ?? 'server2022';
   const hostKey = { private: o.hostKey ?? generateHostKey() };
   const parsed = utils.parseKey(hostKey.private);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, cdLoaded: false, installers: [] };
+  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [] };
   const conns = new Set<Connection>();
   let nextOem = 3;
 
@@ -125,7 +154,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
 
   const ops: Record<string, (p: Record<string, unknown>) => { code: number; stdout: string; stderr: string }> = {
     mkdir: () => ({ code: 0, stdout: '', stderr: '' }),
-    'cd-drive': () => (state.cdLoaded ? { code: 0, stdout: JSON.stringify({ Letter: 'D' }), stderr: '' } : { code: 1, stdout: '', stderr: 'no CD in the drive\r\n' }),
+    'cd-drive': () => (state.cdLoaded && state.cdLag-- <= 0 ? { code: 0, stdout: JSON.stringify({ Letter: 'D' }), stderr: '' } : { code: 1, stdout: '', stderr: 'no CD in the drive\r\n' }),
     'pnputil-add': (p) => pnputilAdd(String(p.inf)),
     // The vendor installer: installs every driver package found beside it (one folder per driver),
     // writes its verbose log, and asks for the restart it was told not to do.
@@ -149,13 +178,19 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       const root = normPath(String(p.root));
       return { code: 0, stdout: JSON.stringify([...state.files.keys()].filter((k) => k.startsWith(root) && !k.slice(root.length).includes('\\') && /\.msi$/i.test(k))), stderr: '' };
     },
+    // `verifier /query`: statistics of the drivers verified in this boot (labels localized).
     'verifier-query': () => ({
       code: 0,
-      stdout: crlf(`Special pool: Enabled\nForce IRQL checking: Enabled\nPool tracking: Enabled\nI/O verification: Enabled\nDeadlock detection: Enabled\nDMA checking: Enabled\nSecurity checks: Enabled\nMiscellaneous checks: Enabled\nDDI compliance checking: Enabled\n\nVerified drivers:\n\n${state.verifier.length ? state.verifier.join('\n') : 'None'}\n`),
+      stdout: crlf(state.verifierActive.length
+        ? `${german ? 'Ebene' : 'Level'}: 000209BB\n${state.verifierActive.map((d) => `\n${german ? 'Name' : 'Name'}: ${d}, ${german ? 'Ladevorgänge' : 'loads'}: 1, ${german ? 'Entladevorgänge' : 'unloads'}: 0\n`).join('')}`
+        : german ? 'Zurzeit werden keine Treiber überprüft.\n' : 'No drivers are currently verified.\n'),
       stderr: '',
     }),
-    'pnputil-enum': () => ({ code: 0, stdout: crlf(enumDevices()), stderr: '' }),
-    'pnp-devices': () => ({ code: 0, stdout: JSON.stringify(pnpDevices()), stderr: '' }),
+    // pnputil /enum-devices arrived with Windows 10 1903 (Microsoft's PnPUtil command syntax page);
+    // Server 2016's pnputil answers an unknown command with its usage and a failure exit code.
+    'pnputil-enum': () => (os === 'server2016' ? { code: 87, stdout: crlf(german ? 'Microsoft-PnP-Dienstprogramm\n\nUngültiger Parameter.\n' : 'Microsoft PnP Utility\n\nInvalid command line.\n'), stderr: '' } : { code: 0, stdout: crlf(enumDevices()), stderr: '' }),
+    'pnp-cim': () => ({ code: 0, stdout: JSON.stringify(cimDevices()), stderr: '' }),
+    'reboot-pending': () => ({ code: 0, stdout: JSON.stringify({ devices: cimDevices().filter((d) => d.ConfigManagerErrorCode === 14).map((d) => d.DeviceID), renames: false, cbs: false }), stderr: '' }),
     verifier: (p) => {
       if (!state.verifierIgnored) state.verifier = ((p.drivers as string[]) ?? []).map((d) => d.toLowerCase());
       return { code: 2, stdout: crlf('\nThe system reboot is required for the changes to take effect.\n'), stderr: '' };
@@ -167,7 +202,19 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     },
     diskspd: (p) => diskspd(p.args as string[]),
     verify: (p) => ({ code: 0, stdout: JSON.stringify({ blocks: Number(p.mib), mismatches: state.verifyMismatches }), stderr: '' }),
-    ntttcp: (p) => ntttcp(p.args as string[]),
+    // Windows Defender Firewall blocks inbound connections to a program without a rule: the script
+    // opens one (New-NetFirewallRule) around the run and removes it (Remove-NetFirewallRule).
+    ntttcp: (p) => {
+      const script = state.scripts.at(-1)!;
+      const rule = typeof p.rule === 'string' && /New-NetFirewallRule -DisplayName \$p\.rule/.test(script) ? p.rule : undefined;
+      const args = p.args as string[];
+      if (rule) state.firewallOpened.push(rule);
+      if (args.includes('-r') && !rule) return { code: 1, stdout: '', stderr: 'ntttcp: no connection from the sender (blocked by the firewall)\r\n' };
+      const r = ntttcp(args);
+      if (rule && /finally \{ Remove-NetFirewallRule -DisplayName \$p\.rule/.test(script)) state.firewallRules = state.firewallRules.filter((x) => x !== rule);
+      else if (rule) state.firewallRules.push(rule);
+      return r;
+    },
     // newest first, as the agent's Sort-Object LastWriteTime -Descending gives them
     'crash-dump': () => ({ code: 0, stdout: JSON.stringify([...state.crashDumps].reverse().map((d) => ({ FullName: d.path, Length: d.bytes }))), stderr: '' }),
   };
@@ -189,6 +236,9 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     state.store.set(driver, { driver, version: dv[2]!, date: dv[1]!, provider: (prov?.[1] ?? 'Xen Project').replace(/"/g, '').trim(), published });
     // A device already bound to an older package needs a reboot to take the new one.
     const reboot = driver === 'xenbus' || state.bound.has(driver);
+    if (german) {
+      return { code: reboot ? 3010 : 0, stdout: crlf(`Microsoft-PnP-Dienstprogramm\n\nTreiberpaket wird hinzugefügt:  ${base}\nDas Treiberpaket wurde erfolgreich hinzugefügt.\nVeröffentlichter Name:           ${published}\n\nTreiberpakete gesamt:  1\nHinzugefügte Treiberpakete:  1\n${reboot ? 'Zum Abschließen der Installationsvorgänge ist ein Systemneustart erforderlich.\n' : ''}`), stderr: '' };
+    }
     return {
       code: reboot ? 3010 : 0,
       stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nDriver package added successfully.\nPublished Name:         ${published}\nDriver package installed on matching devices.\n\nTotal driver packages:  1\nAdded driver packages:  1\n${reboot ? 'System reboot is needed to complete install operations!\n' : ''}`),
@@ -207,9 +257,10 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       { id: 'PCI\\VEN_5853&DEV_0001&SUBSYS_00015853&REV_02\\3&267A616A&0&18', desc: xb ? 'XENBUS' : 'PCI Device', cls: 'System', drv: xb, matching: 'PCI\\VEN_5853&DEV_0001&SUBSYS_00015853&REV_02', service: xb ? 'xenbus' : '' },
     ];
     if (xb) {
-      const vif = state.bound.get('xenvif');
-      const net = state.bound.get('xennet');
-      const vbd = state.bound.get('xenvbd');
+      const ready = (d: string) => (state.needRestart.has(d) ? undefined : state.bound.get(d));
+      const vif = ready('xenvif');
+      const net = ready('xennet');
+      const vbd = ready('xenvbd');
       list.push(
         { id: `XENBUS\\VEN_XP0001&DEV_VIF${rev}\\_`, desc: 'XENVIF', cls: 'System', drv: vif, matching: `XENBUS\\VEN_XP0001&DEV_VIF${rev}`, service: vif ? 'xenvif' : '' },
         { id: `XENVIF\\VEN_XP0001&DEV_NET${netRev}\\0`, desc: 'XENNET', cls: 'Net', drv: vif ? net : undefined, matching: `XENVIF\\VEN_XP0001&DEV_NET${netRev}`, service: net ? 'xennet' : '' },
@@ -231,18 +282,24 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       } else out += 'Problem Code:               28 (0x1C) [CM_PROB_FAILED_INSTALL]\n';
       out += '\n';
     }
-    if (!pvBound()) {
+    if (!state.unplugged.disks) {
       out += 'Instance ID:                IDE\\DISKQEMU_HARDDISK___________________________2.5+____\\5&1F5B7A2&0&0.0.0\nDevice Description:         QEMU HARDDISK ATA Device\nClass Name:                 DiskDrive\nStatus:                     Started\nDriver Name:                disk.inf\n\n';
     }
     return out;
   }
 
-  function pnpDevices() {
-    return {
-      xen: devices().map((d) => ({ InstanceId: d.id, Status: d.drv ? 'OK' : 'Error', Problem: d.drv ? 'CM_PROB_NONE' : 'CM_PROB_FAILED_INSTALL', Service: d.service || null, HardwareIds: [d.matching] })),
-      emulatedDisks: pvBound() ? [] : [{ InstanceId: 'IDE\\DISKQEMU_HARDDISK\\5&1F5B7A2&0&0.0.0', FriendlyName: 'QEMU HARDDISK ATA Device' }],
-      emulatedNics: pvBound() ? [] : [{ InstanceId: 'PCI\\VEN_10EC&DEV_8139\\3&267A616A&0&20', FriendlyName: 'Realtek RTL8139C+ Fast Ethernet NIC' }],
-    };
+  // Win32_PnPEntity joined with Win32_PnPSignedDriver, as the agent's CIM script gives them.
+  function cimDevices() {
+    const pending = (id: string) => (/DEV_VIF/.test(id) && state.needRestart.has('xenvif')) || (/DEV_VBD/.test(id) && state.needRestart.has('xenvbd'));
+    const xen = devices().map((d) => {
+      const code = d.drv ? 0 : pending(d.id) ? 14 : 28;
+      return { DeviceID: d.id, ConfigManagerErrorCode: code, Service: d.drv ? d.service : null, HardwareID: [d.matching], DriverVersion: d.drv?.version ?? null, InfName: d.drv?.published ?? null };
+    });
+    const emulated = [
+      ...(state.unplugged.disks ? [] : [{ DeviceID: 'IDE\\DISKQEMU_HARDDISK___________________________2.5+____\\5&1F5B7A2&0&0.0.0', ConfigManagerErrorCode: 0, Service: 'disk', HardwareID: ['IDE\\DiskQEMU_HARDDISK___________________________2.5+____'], DriverVersion: '10.0.20348.1', InfName: 'disk.inf' }]),
+      ...(state.unplugged.nics ? [] : [{ DeviceID: 'PCI\\VEN_10EC&DEV_8139&SUBSYS_11001AF4&REV_20\\3&267A616A&0&20', ConfigManagerErrorCode: 0, Service: 'rtl8139', HardwareID: ['PCI\\VEN_10EC&DEV_8139&SUBSYS_11001AF4&REV_20'], DriverVersion: '6.110.0.0', InfName: 'netrtl.inf' }]),
+    ];
+    return [...xen, ...emulated];
   }
 
   const flag = (args: string[], f: string) => {
@@ -314,9 +371,29 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       return { path, data };
     },
     boot() {
+      state.boots++;
+      // xen.sys (from the xenbus package) reads the unplug request early in this boot.
+      state.unplugged = state.store.has('xenbus') ? { ...state.unplugRequest } : { disks: false, nics: false };
       for (const [k, v] of state.store) state.bound.set(k, v);
-      const xb = state.bound.get('xenbus');
-      if (!xb) return undefined;
+      state.needRestart.clear();
+      state.verifierActive = [...state.verifier];
+      if (!state.bound.has('xenbus')) return undefined;
+      // xenbus now enumerates its children; xenvif's and xenvbd's install on those devices asks for
+      // the unplug of the emulated NICs / disks (Services\XEN\Unplug NICS / DISKS) and leaves the
+      // device at CM_PROB_NEED_RESTART until the next boot performs it (win-xenvif, win-xenvbd:
+      // the driver requests the unplug and reports that a restart is required).
+      for (const [drv, cls] of [['xenvif', 'nics'], ['xenvbd', 'disks']] as const) {
+        if (!state.bound.has(drv)) continue;
+        if (!state.unplugged[cls]) {
+          state.unplugRequest[cls] = true;
+          state.needRestart.add(drv);
+        }
+      }
+      if (state.stuckRestart) state.needRestart.add(state.stuckRestart);
+      // PV_drivers_detected: only once a PV frontend connected (or xenbus alone is all there is).
+      const children = ['xenvif', 'xenvbd'].filter((d) => state.bound.has(d));
+      if (children.length && children.every((d) => state.needRestart.has(d))) return undefined;
+      const xb = state.bound.get('xenbus')!;
       // DriverVer may give fewer than four parts; the guest agent reports the missing ones as 0.
       const [major = 0, minor = 0, micro = 0, build = 0] = xb.version.split('.').map(Number);
       return { major, minor, micro, build };
