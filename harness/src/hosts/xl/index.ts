@@ -34,7 +34,7 @@ export function createXlHost(spec: XlHostSpec): HostBackend {
 export function labTarget(env: NodeJS.ProcessEnv, dir?: string): SshTarget {
   const d = labDir(env, dir);
   const s = readState(d);
-  if (!s || !isOurProcess(s)) throw hostError('LAB_NOT_RUNNING', `no lab running in ${d}: start it with \`winpv lab up\``);
+  if (!s || !isOurProcess(d, s)) throw hostError('LAB_NOT_RUNNING', `no lab running in ${d}: start it with \`winpv lab up\``);
   return { host: '127.0.0.1', port: s.port, user: s.user, identityFile: s.sshKey, knownHostsFile: s.knownHosts };
 }
 
