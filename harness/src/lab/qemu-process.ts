@@ -7,11 +7,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { infraError } from '../model/errors';
 
-export const pidFileOf = (dir: string) => join(dir, 'qemu.pid');
-export const qmpSocketOf = (dir: string) => join(dir, 'qmp.sock');
+export const pidFileOf = (dir: string) => join(resolve(dir), 'qemu.pid');
+export const qmpSocketOf = (dir: string) => join(resolve(dir), 'qmp.sock');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
