@@ -2,16 +2,16 @@
 // `status`, `ssh`, `down` and the `lab` host backend find the QEMU process, port and keys.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { infraError } from '../model/errors';
 import { writeFileAtomic } from '../util/atomic-write';
 import { labQemuPid, namesPidfile, pidFileOf } from './qemu-process';
 
-/** The lab directory: --dir, else $WINPV_LAB_DIR, else $XDG_CACHE_HOME/winpv/lab, else ~/.cache/winpv/lab. */
-export function labDir(env: NodeJS.ProcessEnv, explicit?: string): string {
-  if (explicit) return explicit;
-  if (env.WINPV_LAB_DIR) return env.WINPV_LAB_DIR;
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'winpv', 'lab');
+/** The lab directory, the one rule (cli/config.ts applies it for every command): --dir, else
+ *  $WINPV_LAB_DIR, else the config file's labDir, else $XDG_CACHE_HOME/winpv/lab, else
+ *  ~/.cache/winpv/lab; absolute. */
+export function labDir(env: NodeJS.ProcessEnv, explicit?: string, configured?: string): string {
+  return resolve(explicit || env.WINPV_LAB_DIR || configured || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'winpv', 'lab'));
 }
 
 export interface LabState {

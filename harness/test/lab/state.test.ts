@@ -16,10 +16,13 @@ t.test('a pid is ours only while its command line names this lab\'s pidfile', as
   t.notOk(namesPidfile(7, '/c/qemu.pid', () => undefined), 'a gone process is not ours');
 });
 
-t.test('lab directory precedence: --dir, WINPV_LAB_DIR, XDG_CACHE_HOME', async (t) => {
-  t.equal(labDir({ WINPV_LAB_DIR: '/e' }, '/x'), '/x');
-  t.equal(labDir({ WINPV_LAB_DIR: '/e', XDG_CACHE_HOME: '/c' }), '/e');
-  t.equal(labDir({ XDG_CACHE_HOME: '/c' }), join('/c', 'winpv', 'lab'));
+t.test('lab directory precedence: --dir, WINPV_LAB_DIR, the config file, XDG_CACHE_HOME, HOME', async (t) => {
+  t.equal(labDir({ WINPV_LAB_DIR: '/e' }, '/x', '/f'), '/x');
+  t.equal(labDir({ WINPV_LAB_DIR: '/e', XDG_CACHE_HOME: '/c' }, undefined, '/f'), '/e');
+  t.equal(labDir({ XDG_CACHE_HOME: '/c' }, undefined, '/f'), '/f');
+  t.equal(labDir({ XDG_CACHE_HOME: '/c', HOME: '/h' }), join('/c', 'winpv', 'lab'));
+  t.equal(labDir({ HOME: '/h' }), join('/h', '.cache', 'winpv', 'lab'));
+  t.equal(labDir({}, 'rel'), join(process.cwd(), 'rel'), 'absolute');
 });
 
 t.test('state round trip and an unreadable state file', async (t) => {

@@ -76,7 +76,7 @@ const command: Command = {
     const tags = v.tag?.length ? v.tag : positionals.length ? undefined : DEFAULT_TAGS;
     const scenarios = loadScenarios(inputs, ctx.cwd);
     const { specs, hashes } = driverSpecs(ctx.cwd);
-    const host = createHost(cfg.host, { specs, env: ctx.env });
+    const host = createHost(cfg.host, { specs, env: ctx.env, labDir: cfg.labDir });
     const thePlan = plan(scenarios, { seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind });
     if (thePlan.instances.length === 0) throw usageError('no scenario instance matches the filters');
     if (v.list) {
