@@ -72,6 +72,9 @@ export function evaluateInstance(inst: string, events: TraceEvent[], specs: Spec
   let aborted: InstanceResult['aborted'];
   if (!end) aborted = { code: 'TRUNCATED', message: 'the run stopped before this scenario ended' };
   else if (end.ev === 'scenario.end' && end.status === 'aborted') aborted = end.error ?? { code: 'ABORTED', message: 'the scenario was aborted' };
+  // a teardown that failed or hung (a guest left running, a fault left on) fails an otherwise clean instance
+  const undone = events.flatMap((e) => (e.ev === 'teardown.fail' ? [`${e.label}: ${e.error.message}`] : []));
+  if (!aborted && undone.length) aborted = { code: 'TEARDOWN_FAILED', message: `teardown failed: ${undone.join('; ')}` };
   const verdict = aborted || checks.some((c) => c.verdict === 'fail') ? 'fail' : 'pass';
   const durationMs = start && end ? Math.round(end.t - start.t) : 0;
   return { ...base, verdict, ...(aborted ? { aborted } : {}), checks, durationMs };

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { inputError, usageError } from '../model/errors';
 import { Secret } from '../model/secret';
+import { labDir } from '../lab/state';
 import type { HostEntry, ResolvedConfig, ResolvedHost, UserConfig } from '../model/config';
 
 /** The repository root of this installation (harness/dist/cli -> ../../..). */
@@ -185,6 +186,12 @@ export function parseSeed(s: string): number {
   return Number(s);
 }
 
+/** The lab directory alone (`winpv lab`): --dir, environment, the config file's labDir, default. */
+export function resolveLabDir(flags: Pick<ConfigFlags, 'labDir' | 'config'>, env: NodeJS.ProcessEnv): string {
+  const user = loadUserConfig(flags.config ?? configFilePath(env), flags.config !== undefined || env.WINPV_CONFIG !== undefined);
+  return labDir(env, flags.labDir, user.labDir);
+}
+
 /** The one place where flags, environment, file and defaults meet. */
 export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): ResolvedConfig {
   const file = flags.config ?? configFilePath(env);
@@ -195,7 +202,7 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Resol
     configFile: file,
     host: resolveHost(hostName, user, env),
     reportDir: resolve(flags.reportDir ?? env.WINPV_REPORT_DIR ?? user.reportDir ?? join(packageRoot(), 'reports')),
-    labDir: resolve(flags.labDir ?? env.WINPV_LAB_DIR ?? user.labDir ?? join(env.HOME || homedir(), '.cache', 'winpv', 'lab')),
+    labDir: labDir(env, flags.labDir, user.labDir),
     seed: seedText !== undefined ? parseSeed(seedText) : randomInt(0, 0xffffffff),
     verbose: flags.verbose ?? false,
   };

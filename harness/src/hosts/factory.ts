@@ -11,6 +11,8 @@ export interface HostFactoryOptions {
   specs: SpecSet;
   /** The command's environment (secrets named by the config are read from it); default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** The lab directory resolved by cli/config.ts (the `lab` host's QEMU, port and keys). */
+  labDir?: string;
 }
 
 type Maker = (host: ResolvedHost, opts: HostFactoryOptions) => HostBackend;

@@ -10,6 +10,8 @@ export interface QemuBoot {
   rootfs: string;
   serialLog: string;
   pidFile: string;
+  /** QMP control socket (unix), where `lab down` asks QEMU to quit. */
+  qmpSocket?: string;
   sshPort: number;
   /** Memory of the whole machine; dom0 gets DOM0_MEM of it, guests the rest. */
   memoryMiB?: number;
@@ -49,5 +51,6 @@ export function qemuArgv(b: QemuBoot): string[] {
     '-display', 'none',
     '-monitor', 'none',
     '-pidfile', b.pidFile,
+    ...(b.qmpSocket ? ['-qmp', `unix:${b.qmpSocket},server=on,wait=off`] : []),
   ];
 }

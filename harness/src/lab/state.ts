@@ -2,21 +2,22 @@
 // `status`, `ssh`, `down` and the `lab` host backend find the QEMU process, port and keys.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { infraError } from '../model/errors';
 import { writeFileAtomic } from '../util/atomic-write';
+import { labQemuPid, namesPidfile, pidFileOf } from './qemu-process';
 
-/** The lab directory: --dir, else $WINPV_LAB_DIR, else $XDG_CACHE_HOME/winpv/lab, else ~/.cache/winpv/lab. */
-export function labDir(env: NodeJS.ProcessEnv, explicit?: string): string {
-  if (explicit) return explicit;
-  if (env.WINPV_LAB_DIR) return env.WINPV_LAB_DIR;
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'winpv', 'lab');
+/** The lab directory, the one rule (cli/config.ts applies it for every command): --dir, else
+ *  $WINPV_LAB_DIR, else the config file's labDir, else $XDG_CACHE_HOME/winpv/lab, else
+ *  ~/.cache/winpv/lab; absolute. */
+export function labDir(env: NodeJS.ProcessEnv, explicit?: string, configured?: string): string {
+  return resolve(explicit || env.WINPV_LAB_DIR || configured || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'winpv', 'lab'));
 }
 
 export interface LabState {
-  /** Process id of the QEMU this lab started (the only process `down` stops). */
+  /** Process id of the QEMU this lab started (as spawned; `down` stops the pid in QEMU's own pidfile). */
   pid: number;
-  /** The QEMU command line, compared with /proc/<pid>/cmdline so a recycled pid is never killed. */
+  /** The QEMU command line, for the record. */
   argv: string[];
   /** dom0's sshd, forwarded to 127.0.0.1:<port>. */
   port: number;
@@ -53,19 +54,10 @@ export function clearState(dir: string): void {
   rmSync(stateFile(dir), { force: true });
 }
 
-/** Is `pid` still the QEMU described by `argv`? (Reads /proc, so a reused pid is not mistaken for it.) */
-export function isOurProcess(s: Pick<LabState, 'pid' | 'argv'>, readCmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8')): boolean {
-  let cmdline: string;
-  try {
-    cmdline = readCmdline(s.pid);
-  } catch {
-    return false;
-  }
-  // `nice -n 10 qemu...` execs qemu under the same pid: compare from the QEMU binary on, on both
-  // sides, since right after the spawn the pid may still be `nice` about to exec qemu (a lab up
-  // that compared the whole cmdline took that moment for "QEMU exited" and left QEMU running).
-  const fromQemu = (argv: readonly string[]) => argv.slice(Math.max(0, argv.findIndex((a) => a.includes('qemu-system'))));
-  const got = fromQemu(cmdline.split('\0').filter((x) => x !== ''));
-  const want = fromQemu(s.argv);
-  return got.length === want.length && got.every((a, i) => a === want[i]);
+/** Is the QEMU of this lab alive? Decided by the pidfile QEMU wrote (lab/qemu-process.ts), not by
+ *  comparing /proc/<pid>/cmdline with the argv at an arbitrary moment (right after the spawn the pid
+ *  may still be `nice`, and a lab up that took that moment for "QEMU exited" left QEMU running). */
+export function isOurProcess(dir: string, s?: Pick<LabState, 'pid'>): boolean {
+  // Before QEMU writes its pidfile, the spawned pid (still `nice`, or QEMU starting) carries it.
+  return labQemuPid(dir) !== undefined || (s !== undefined && namesPidfile(s.pid, pidFileOf(dir)));
 }

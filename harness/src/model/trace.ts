@@ -59,6 +59,14 @@ export interface ScenarioEndEvent extends InInstance {
   error?: { code: string; message: string };
 }
 
+/** A teardown task (destroy a guest, stop probes, switch a fault off) that failed or overran its
+ *  deadline after scenario.end: the instance fails with TEARDOWN_FAILED unless it already aborted. */
+export interface TeardownFailEvent extends InInstance {
+  ev: 'teardown.fail';
+  label: string;
+  error: { code: string; message: string };
+}
+
 export interface StepEvent extends InInstance {
   ev: 'step.start' | 'step.end';
   /** Dotted position in the step tree: `3`, `4.1.2` (parallel branch 1, step 2). */
@@ -264,6 +272,7 @@ export type TraceEvent =
   | FaultEvent
   | ArtifactEvent
   | LogEvent
+  | TeardownFailEvent
   | RunEndEvent;
 
 /** What a trace event looks like before the sink stamps seq and t. */

@@ -19,7 +19,7 @@ import type { TraceWriter } from '../trace/writer';
 import type { BundleOpener } from './bundle';
 import { errorInfo, Interrupted, isHostFailure, StepFailure } from './errors';
 import { hostDevice, hostFault, runSteps, type StepContext } from './steps';
-import { TeardownStack } from './teardown';
+import { once, TEARDOWN_DEADLINE_MS, TeardownStack } from './teardown';
 import { withDeadline } from './deadline';
 
 export interface RunOptions {
@@ -36,6 +36,8 @@ export interface RunOptions {
   ringPeriodMs?: number;
   /** The run's `<report dir>/artifacts`, where hosts store what they collect (crash dumps). */
   artifactsDir?: string;
+  /** Host time each teardown task (and closing the host) may take; TEARDOWN_DEADLINE_MS by default. */
+  teardownMs?: number;
 }
 
 export interface RunOutcome {
@@ -94,7 +96,7 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
       }
     }
     try {
-      await host.close();
+      await withDeadline(host.clock, o.teardownMs ?? TEARDOWN_DEADLINE_MS, undefined, 'closing the host', () => host.close());
     } catch (e) {
       trace.emit({ ev: 'log', level: 'error', msg: `closing the host failed: ${errorInfo(e).message}` });
     }
@@ -129,12 +131,6 @@ function lastAbort(events: readonly TraceEvent[], inst: string): { code: string;
   return { code: 'HOST_FAILURE', message: 'the host failed' };
 }
 
-/** An undo that runs at most once (a timed fault may go off before the teardown tries again). */
-function once(fn: () => Promise<void>): () => Promise<void> {
-  let p: Promise<void> | undefined;
-  return () => (p ??= fn());
-}
-
 type InstanceOutcome = 'completed' | 'aborted' | 'host-failure' | 'interrupted';
 
 async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceOutcome> {
@@ -148,7 +144,7 @@ async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceO
     ev: 'scenario.start', inst: inst.id, scenario: s.name, file: s.source.file, params: inst.params, tags: s.tags,
     drivers: s.drivers, guests: s.guests, checks: s.checks, faults: s.faults,
   });
-  const teardown = new TeardownStack();
+  const teardown = new TeardownStack({ clock: host.clock, ms: o.teardownMs ?? TEARDOWN_DEADLINE_MS });
   const guests = new Map<string, GuestRef>();
   let cancelled = false;
   const ctx: StepContext = {
@@ -177,6 +173,13 @@ async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceO
         ctx.ringProbe.attach(ref);
       }
       ctx.ringProbe.start();
+      // faults that steps left on (one with a duration whose step was cut short by the deadline or
+      // an abort) go off before the guests are destroyed, so none leaks into the next scenario
+      teardown.defer('faults left on by steps', async () => {
+        const on = [...ctx.faultsOn.values()];
+        ctx.faultsOn.clear();
+        for (const off of on.reverse()) await off();
+      });
       for (const f of s.faults) {
         if (!host.faults) throw new StepFailure('CAPABILITY_MISSING', `fault ${f.name} needs the host capability 'fault-injection'`);
         const g = f.guest ? guests.get(f.guest) : undefined;
@@ -197,7 +200,7 @@ async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceO
   }
   trace.emit({ ev: 'scenario.end', inst: inst.id, status: outcome === 'completed' ? 'completed' : 'aborted', ...(error ? { error } : {}) });
   for (const f of await teardown.unwind()) {
-    trace.emit({ ev: 'log', inst: inst.id, level: 'error', msg: `teardown: ${f.label} failed: ${f.error.message}` });
+    trace.emit({ ev: 'teardown.fail', inst: inst.id, label: f.label, error: { code: f.error.code ?? 'TEARDOWN', message: f.error.message } });
   }
   return outcome;
 }

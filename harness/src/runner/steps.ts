@@ -11,7 +11,7 @@ import type { RingProbe } from '../probes/ring-probe';
 import type { XenstoreProbe } from '../probes/xenstore-probe';
 import { resolveBundle, type BundleOpener } from './bundle';
 import { errorInfo, Interrupted, StepFailure } from './errors';
-import { TeardownStack } from './teardown';
+import { once, TeardownStack } from './teardown';
 import { withDeadline } from './deadline';
 
 export interface StepContext {
@@ -217,9 +217,16 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
       }
       const faults = need(host.faults, 'fault-injection', `fault ${name}`);
       const g = step.fault.guest ? guestOf(ctx, step.fault.guest) : undefined;
-      const off = await faults.inject(hostFault(host, step.fault, g), g);
+      const off = once(await faults.inject(hostFault(host, step.fault, g), g));
       if (step.fault.durationMs !== undefined) {
-        await host.clock.sleep(step.fault.durationMs);
+        // on record while it lasts: if the scenario is cut short during the sleep, the instance's
+        // teardown switches it off (the sleep itself may end only after the next scenario started)
+        ctx.faultsOn.set(name, off);
+        try {
+          await host.clock.sleep(step.fault.durationMs);
+        } finally {
+          if (ctx.faultsOn.get(name) === off) ctx.faultsOn.delete(name);
+        }
         return off();
       }
       ctx.faultsOn.set(name, off);

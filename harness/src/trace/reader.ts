@@ -44,6 +44,7 @@ const SCHEMA: Record<TraceEvent['ev'], { required: Record<string, FieldType>; op
     optional: { path: 'string', bytes: 'number', sha256: 'string', source: 'string', missing: 'string', redacted: 'number' },
   },
   log: { required: { level: 'string', msg: 'string' }, optional: { inst: 'string' } },
+  'teardown.fail': { required: { inst: 'string', label: 'string', error: 'object' } },
   'run.end': { required: { complete: 'boolean' }, optional: { reason: 'string', error: 'object' } },
 };
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseHostUrl, resolveConfig } from '../../src/cli/config';
+import { parseHostUrl, resolveConfig, resolveLabDir } from '../../src/cli/config';
 import { isWinpvError } from '../../src/model/errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'winpv-config-'));
@@ -51,4 +51,13 @@ t.test('bad config files are located input errors', async (t) => {
   t.throws(() => resolveConfig({ seed: 'abc' }, {}), /--seed/);
   t.throws(() => resolveConfig({ config: join(dir, 'missing.json') }, {}), /cannot read/);
   t.throws(() => resolveConfig({ host: 'pool' }, { WINPV_CONFIG: cfg({ hosts: { pool: { url: 'xapi://root@p', passwordEnv: 'NOPE' } } }) }), /NOPE/);
+});
+
+t.test('the lab directory: one rule for winpv run and winpv lab, the config file\'s labDir honoured', async (t) => {
+  const env = { WINPV_CONFIG: cfg({ labDir: '/srv/lab' }), XDG_CACHE_HOME: '/c' };
+  t.equal(resolveConfig({}, env).labDir, '/srv/lab');
+  t.equal(resolveLabDir({}, env), '/srv/lab');
+  t.equal(resolveLabDir({ labDir: '/x' }, { ...env, WINPV_LAB_DIR: '/e' }), '/x');
+  t.equal(resolveConfig({}, { ...env, WINPV_LAB_DIR: '/e' }).labDir, '/e');
+  t.equal(resolveLabDir({}, { XDG_CACHE_HOME: '/c', XDG_CONFIG_HOME: join(dir, 'none') }), join('/c', 'winpv', 'lab'), 'XDG_CACHE_HOME, as winpv lab always did');
 });

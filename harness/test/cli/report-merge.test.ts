@@ -1,6 +1,7 @@
 // Shards merge by replaying their traces: the merged TAP lists every instance once, in shard
 // order, with the verdicts each shard's own TAP gave.
 import t from 'tap';
+import { readTraceFile } from '../../src/trace/reader';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -57,6 +58,16 @@ t.test('report merge joins shard runs into one report', async (t) => {
   const summary = JSON.parse(readFileSync(join(root, 'reports', runs[0], 'summary.json'), 'utf8'));
   t.equal(summary.command, 'report merge');
   t.equal(summary.counts.instances, 5);
+  // the merged run carries one trace that `winpv check` re-judges to the same verdicts
+  const mergedDir = join(root, 'reports', runs[0]);
+  const rt = readTraceFile(join(mergedDir, 'trace.jsonl'));
+  t.same(rt.problems, [], 'the merged trace is a valid trace (seq from 0, time never backwards)');
+  t.same(rt.events.filter((e) => e.ev === 'run.start').length, 1);
+  let checked = '';
+  const cio = { ...io, out: { write: (s: string) => ((checked += s), true) } as never };
+  const checkCode = await main(['check', mergedDir], cio);
+  t.same(await verdicts(checked), expected, 'winpv check on the merged run gives the shards\' verdicts');
+  t.equal(checkCode, code);
   t.match(out, /reports: /);
   t.equal(readFileSync(join(root, 'reports', runs[0], 'artifacts', 'b', 'win-MEMORY.DMP'), 'utf8'), 'PAGEDU64', 'the shards\' artifacts are in the merged run');
   const again = await main(['report', 'merge', dirs[0], dirs[0], '--report-dir', join(root, 'reports'), '--reporter', 'none'], io);

@@ -9,10 +9,9 @@ import { gunzipSync } from 'node:zlib';
 import type { LabImage } from '../../src/lab/build';
 import { ensureHvmImage, HVM_DISK_MIB, HVM_SYSLINUX_CFG, hvmImageFile } from '../../src/lab/hvm-image';
 import { DOM0_GUEST_INITRD } from '../../src/lab/recipe';
+import { skipUnlessTool } from '../support/tools';
 
-const tools = ['mke2fs', 'debugfs', 'mkfs.vfat', 'mcopy', 'mtype', 'syslinux'];
-const missing = tools.filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
-const skip = missing.length && !process.env.CI ? `needs ${missing.join(', ')} (dosfstools, mtools, syslinux, e2fsprogs)` : false;
+const skip = skipUnlessTool('mke2fs', 'debugfs', 'mkfs.vfat', 'mcopy', 'mtype', 'syslinux');
 
 t.test('a bootable FAT disk with syslinux, the kernel, the initramfs and syslinux.cfg; built once', { skip }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-hvm-test-'));

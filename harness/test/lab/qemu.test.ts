@@ -16,6 +16,8 @@ t.test('TCG with SVM and nested paging, q35, multiboot Xen, user networking with
   t.equal(opt('-netdev'), 'user,id=net0,hostfwd=tcp:127.0.0.1:40022-:22');
   t.equal(opt('-serial'), 'file:/c/serial.log');
   t.match(opt('-drive'), /snapshot=on/);
+  t.equal(opt('-pidfile'), '/c/qemu.pid');
+  t.equal(qemuArgv({ ...boot, qmpSocket: '/c/qmp.sock' }).at(-1), 'unix:/c/qmp.sock,server=on,wait=off');
 });
 
 t.test('commas inside the multiboot modules are doubled; modules are separated by one comma', async (t) => {

@@ -2,25 +2,27 @@ import t from 'tap';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clearState, isOurProcess, labDir, readState, writeState, type LabState } from '../../src/lab/state';
+import { clearState, labDir, readState, writeState, type LabState } from '../../src/lab/state';
+import { namesPidfile } from '../../src/lab/qemu-process';
 
 const argv = ['nice', '-n', '10', 'qemu-system-x86_64', '-name', 'winpv-lab', '-kernel', '/c/xen'];
 
-t.test('a pid is ours only while its command line is the QEMU we started', async (t) => {
-  const cmd = 'qemu-system-x86_64\0-name\0winpv-lab\0-kernel\0/c/xen\0';
-  t.ok(isOurProcess({ pid: 7, argv }, () => cmd));
-  t.ok(isOurProcess({ pid: 7, argv }, () => ['nice', '-n', '10', cmd].join('\0')), 'right after the spawn the pid is still nice, about to exec the same QEMU');
-  t.notOk(isOurProcess({ pid: 7, argv }, () => 'bash\0-c\0sleep\0'), 'a recycled pid is not ours');
-  t.notOk(isOurProcess({ pid: 7, argv }, () => cmd.replace('/c/xen', '/d/xen')), 'another lab is not ours');
-  t.notOk(isOurProcess({ pid: 7, argv }, () => {
-    throw new Error('ENOENT');
-  }), 'a gone process is not ours');
+t.test('a pid is ours only while its command line names this lab\'s pidfile', async (t) => {
+  const qemu = ['qemu-system-x86_64', '-name', 'winpv-lab', '-pidfile', '/c/qemu.pid'];
+  t.ok(namesPidfile(7, '/c/qemu.pid', () => qemu));
+  t.ok(namesPidfile(7, '/c/qemu.pid', () => ['nice', '-n', '10', ...qemu]), 'right after the spawn the pid is still nice, about to exec the same QEMU');
+  t.notOk(namesPidfile(7, '/c/qemu.pid', () => ['bash', '-c', 'sleep']), 'a recycled pid is not ours');
+  t.notOk(namesPidfile(7, '/d/qemu.pid', () => qemu), 'another lab is not ours');
+  t.notOk(namesPidfile(7, '/c/qemu.pid', () => undefined), 'a gone process is not ours');
 });
 
-t.test('lab directory precedence: --dir, WINPV_LAB_DIR, XDG_CACHE_HOME', async (t) => {
-  t.equal(labDir({ WINPV_LAB_DIR: '/e' }, '/x'), '/x');
-  t.equal(labDir({ WINPV_LAB_DIR: '/e', XDG_CACHE_HOME: '/c' }), '/e');
-  t.equal(labDir({ XDG_CACHE_HOME: '/c' }), join('/c', 'winpv', 'lab'));
+t.test('lab directory precedence: --dir, WINPV_LAB_DIR, the config file, XDG_CACHE_HOME, HOME', async (t) => {
+  t.equal(labDir({ WINPV_LAB_DIR: '/e' }, '/x', '/f'), '/x');
+  t.equal(labDir({ WINPV_LAB_DIR: '/e', XDG_CACHE_HOME: '/c' }, undefined, '/f'), '/e');
+  t.equal(labDir({ XDG_CACHE_HOME: '/c' }, undefined, '/f'), '/f');
+  t.equal(labDir({ XDG_CACHE_HOME: '/c', HOME: '/h' }), join('/c', 'winpv', 'lab'));
+  t.equal(labDir({ HOME: '/h' }), join('/h', '.cache', 'winpv', 'lab'));
+  t.equal(labDir({}, 'rel'), join(process.cwd(), 'rel'), 'absolute');
 });
 
 t.test('state round trip and an unreadable state file', async (t) => {

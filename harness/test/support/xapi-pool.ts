@@ -122,16 +122,29 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
     guest: { user: 'Administrator', port: doubles[0]!.port, password: new Secret(GUEST_PW), hostKeySha256: doubles[0]!.hostKeyFingerprint },
     timeouts: { bootMs: 60_000, shutdownMs: 20_000, taskMs: 60_000 },
   };
+  // every host a test made is closed with the pool: a test that failed half way would otherwise
+  // leave its host's event.from loop reconnecting to the closed server, and the file would never end
+  const hosts: XapiHost[] = [];
   return {
     srv, doubles, dom0, byVm, cfg, events, sink,
-    host: () => new XapiHost(cfg, { runId: `20261124T060000Z-${Math.random().toString(16).slice(2, 8)}` }),
+    host: () => {
+      const h = new XapiHost(cfg, { runId: `20261124T060000Z-${Math.random().toString(16).slice(2, 8)}` });
+      hosts.push(h);
+      return h;
+    },
     async close() {
+      for (const h of hosts.splice(0)) await withTimeout(h.close().catch(() => undefined), 10_000);
       await dom0?.close();
       await srv.close();
       for (const d of doubles) await d.close();
     },
   };
 }
+
+const withTimeout = (p: Promise<unknown>, ms: number) => {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
+};
 
 /** The files of an ISO image (read with xorriso, as a Windows guest would see the disc). */
 export function discFiles(iso: Buffer): Map<string, Buffer> {

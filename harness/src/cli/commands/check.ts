@@ -1,5 +1,7 @@
 // winpv check: re-judge a recorded trace offline with the current driver specs, printing the same
 // TAP the live run wrote (the same evaluation, so the same verdicts for the same specs).
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command, CommandContext } from '../command';
 import { parseCommandArgs } from '../command';
 import { ExitCode, usageError } from '../../model/errors';
@@ -8,10 +10,11 @@ import { evaluate, groupByInstance, summarize } from '../../checks/evaluate';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { changedSpecs, driverSpecs, exitForSummary, stdoutReporter } from '../run-support';
 
-const help = `usage: winpv check <trace.jsonl> [--reporter tap|console|none] [--specs DIR]
+const help = `usage: winpv check <trace.jsonl | run dir> [--reporter tap|console|none] [--specs DIR]
 
 Re-evaluates every check of a recorded trace (reports/<run>/trace.jsonl) with the current driver
-specs and prints TAP 14 (as results.tap of the run). A trace cut short (no run.end) is judged as
+specs and prints TAP 14 (as results.tap of the run). A run directory, also one written by
+winpv report merge, stands for its trace.jsonl. A trace cut short (no run.end) is judged as
 far as it goes and ends with Bail out!.
 
 options:
@@ -30,7 +33,8 @@ const command: Command = {
     if (!parsed) return ExitCode.ok;
     const { values: v, positionals } = parsed;
     if (positionals.length !== 1) throw usageError(`winpv check takes one trace file\n\n${help}`);
-    const file = positionals[0];
+    // a run directory (a live run's or a merged one's) stands for its trace.jsonl
+    const file = existsSync(positionals[0]) && statSync(positionals[0]).isDirectory() ? join(positionals[0], 'trace.jsonl') : positionals[0];
     const trace = readTraceFile(file);
     const { specs, hashes } = v.specs ? driverSpecs(ctx.cwd, v.specs) : driverSpecs(ctx.cwd);
     const g = groupByInstance(trace.events);

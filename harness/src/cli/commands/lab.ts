@@ -4,7 +4,8 @@ import type { Command, CommandContext } from '../command';
 import { parseCommandArgs, runSubcommand } from '../command';
 import { infraError } from '../../model/errors';
 import { shJoin } from '../../util/quote';
-import { labDir, readState } from '../../lab/state';
+import { readState } from '../../lab/state';
+import { resolveLabDir } from '../config';
 import { labDown, labUp, parseXlInfo, runningLab, sshArgv } from '../../lab/lab';
 import { runTool } from '../../lab/proc';
 
@@ -19,7 +20,8 @@ A real Xen 4.17 host (Debian's hypervisor and dom0) inside QEMU, for \`winpv run
   down     stop the QEMU that \`up\` started
 
 options:
-  --dir DIR        lab directory (default $WINPV_LAB_DIR, else ~/.cache/winpv/lab)
+  --dir DIR        lab directory (default $WINPV_LAB_DIR, else the config file's labDir, else
+                   $XDG_CACHE_HOME/winpv/lab, else ~/.cache/winpv/lab)
   --timeout SECS   up: how long to wait for dom0 (default 600)
 `;
 
@@ -35,7 +37,7 @@ async function up(ctx: CommandContext): Promise<number> {
   if (!a) return 0;
   const timeout = a.values.timeout ? Number(a.values.timeout) : 600;
   if (!(timeout > 0)) throw infraError('USAGE', `--timeout takes seconds, not '${a.values.timeout}'`);
-  const s = await labUp({ dir: labDir(ctx.env, a.values.dir), progress: say(ctx), timeoutMs: timeout * 1000, signal: ctx.signal });
+  const s = await labUp({ dir: resolveLabDir({ labDir: a.values.dir }, ctx.env), progress: say(ctx), timeoutMs: timeout * 1000, signal: ctx.signal });
   ctx.out.write(`lab up: ssh port ${s.port}, pid ${s.pid}\n`);
   return 0;
 }
@@ -43,7 +45,7 @@ async function up(ctx: CommandContext): Promise<number> {
 async function status(ctx: CommandContext): Promise<number> {
   const a = parseCommandArgs(ctx, { help }, opts);
   if (!a) return 0;
-  const dir = labDir(ctx.env, a.values.dir);
+  const dir = resolveLabDir({ labDir: a.values.dir }, ctx.env);
   const s = runningLab(dir);
   if (!s) {
     ctx.out.write(readState(dir) ? 'lab: stopped (QEMU gone)\n' : 'lab: not running\n');
@@ -68,7 +70,7 @@ async function ssh(ctx: CommandContext): Promise<number> {
   const remote = sep >= 0 ? ctx.argv.slice(sep + 1) : [];
   const a = parseCommandArgs(ctx, { help }, opts, { argv: own });
   if (!a) return 0;
-  const s = runningLab(labDir(ctx.env, a.values.dir));
+  const s = runningLab(resolveLabDir({ labDir: a.values.dir }, ctx.env));
   if (!s) throw infraError('LAB_NOT_RUNNING', 'no lab running: start it with `winpv lab up`');
   // The remote words are quoted: ssh would otherwise hand them to dom0's shell as one unquoted line.
   const argv = sshArgv(s, remote.length ? [shJoin(remote)] : [], { tty: remote.length === 0 && process.stdin.isTTY });
@@ -81,7 +83,7 @@ async function ssh(ctx: CommandContext): Promise<number> {
 async function down(ctx: CommandContext): Promise<number> {
   const a = parseCommandArgs(ctx, { help }, opts);
   if (!a) return 0;
-  await labDown({ dir: labDir(ctx.env, a.values.dir), progress: say(ctx) });
+  await labDown({ dir: resolveLabDir({ labDir: a.values.dir }, ctx.env), progress: say(ctx) });
   return 0;
 }
 

@@ -6,8 +6,9 @@ import { runSubcommand, parseCommandArgs, type Command, type CommandContext } fr
 import { resolveConfig } from '../config';
 import { ExitCode, usageError } from '../../model/errors';
 import type { InstanceResult } from '../../model/result';
-import type { RunEndEvent, RunStartEvent, TraceEvent } from '../../model/trace';
 import { readTraceFile } from '../../trace/reader';
+import { mergeTraces } from '../../trace/merge';
+import { writeFileAtomic } from '../../util/atomic-write';
 import { evaluate, groupByInstance, summarize } from '../../checks/evaluate';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { updateLatest, writeReports } from '../../report/files';
@@ -16,7 +17,8 @@ import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-s
 const help = `usage: winpv report merge <run dirs...> [--report-dir DIR] [--reporter console|tap|none]
 
 Replays the traces of shard runs (winpv run --shard k/n) through the checks with the current specs
-and writes one results.tap, junit.xml, summary.json and report.html to a new run directory
+and writes one trace.jsonl (the shards' traces joined; \`winpv check\` re-judges it), results.tap,
+junit.xml, summary.json and report.html to a new run directory
 (<report-dir>/<run-id>-merged), pointing <report-dir>/latest at it.
 `;
 
@@ -27,28 +29,23 @@ async function merge(ctx: CommandContext): Promise<number> {
   if (dirs.length === 0) throw usageError(`winpv report merge needs at least one run directory\n\n${help}`);
   const cfg = resolveConfig({ reportDir: v['report-dir'], config: v.config }, ctx.env);
   const { specs } = driverSpecs(ctx.cwd);
-  const results: InstanceResult[] = [];
-  const all: TraceEvent[] = [];
+  const shards = dirs.map((d) => ({ label: relative(ctx.cwd, d) || d, events: readTraceFile(join(d, 'trace.jsonl')).events }));
   const seen = new Set<string>();
-  let first: RunStartEvent | undefined;
-  let end: RunEndEvent | undefined;
   const seeds = new Set<number>();
-  for (const d of dirs) {
-    const trace = readTraceFile(join(d, 'trace.jsonl'));
-    const g = groupByInstance(trace.events);
-    first ??= g.runStart;
+  for (const s of shards) {
+    const g = groupByInstance(s.events);
     if (g.runStart) seeds.add(g.runStart.seed);
-    // an incomplete shard makes the merge incomplete, with its reason
-    if (!end || end.complete) end = g.runEnd ?? { ev: 'run.end', seq: 0, t: 0, complete: false, error: { code: 'TRUNCATED', message: `${d}: trace truncated` } };
-    for (const r of evaluate(trace.events, specs)) {
-      if (seen.has(r.inst)) throw usageError(`instance ${r.inst} appears in more than one of the merged runs`);
-      seen.add(r.inst);
-      results.push(r);
+    for (const inst of g.order) {
+      if (seen.has(inst)) throw usageError(`instance ${inst} appears in more than one of the merged runs`);
+      seen.add(inst);
     }
-    all.push(...trace.events);
   }
+  // the merged run judges (and `winpv check` re-judges) one trace joining the shards'
+  const all = mergeTraces(shards);
+  const g = groupByInstance(all);
+  const results: InstanceResult[] = evaluate(all, specs);
   if (seeds.size > 1) ctx.err.write(`winpv report merge: the shards used different seeds (${[...seeds].join(', ')}); the summary shows the first\n`);
-  const summary = summarize(results, first, end);
+  const summary = summarize(results, g.runStart, g.runEnd);
   const now = new Date();
   const { runId, dir } = newRunDir(cfg.reportDir, now, summary.seed, '-merged');
   const reporter = new ReporterMultiplexer(stdoutReporter(v.reporter, ctx, 'console'));
@@ -61,6 +58,7 @@ async function merge(ctx: CommandContext): Promise<number> {
   // the files the shards' hosts collected come along, so the merged report's links hold
   // (instances are unique across shards, and so are their artifacts/<instance>/ folders)
   for (const d of dirs) if (existsSync(join(d, 'artifacts'))) cpSync(join(d, 'artifacts'), join(dir, 'artifacts'), { recursive: true, errorOnExist: true, force: false });
+  writeFileAtomic(join(dir, 'trace.jsonl'), all.map((e) => JSON.stringify(e) + '\n').join(''));
   writeReports(dir, summary, { runId, startedAt: now.toISOString(), finishedAt: now.toISOString(), inputs: [], command: 'report merge', mergedFrom: dirs.map((d) => relative(ctx.cwd, d) || d) }, all);
   updateLatest(dir);
   (v.reporter === 'tap' ? ctx.err : ctx.out).write(`reports: ${relative(ctx.cwd, dir) || dir}\n`);

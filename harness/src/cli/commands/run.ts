@@ -87,7 +87,7 @@ const command: Command = {
     const tags = v.tag?.length ? v.tag : positionals.length ? undefined : DEFAULT_TAGS;
     const scenarios = loadScenarios(inputs, ctx.cwd);
     const { specs, hashes } = driverSpecs(ctx.cwd);
-    const host = createHost(cfg.host, { specs, env: ctx.env });
+    const host = createHost(cfg.host, { specs, env: ctx.env, labDir: cfg.labDir });
     const durationsFile = v.durations !== undefined ? resolve(ctx.cwd, v.durations) : join(cfg.reportDir, 'durations.json');
     const durations = shard ? await new FileDurations(durationsFile).durations(cfg.host.kind) : undefined;
     const thePlan = plan(scenarios, { durations, seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind, hostLabels: new Set(cfg.host.labels) });

@@ -142,7 +142,14 @@ export class WindowsAgent implements GuestAgent {
     let disc: { name: string; remove(): Promise<void> } | undefined;
     try {
       const isoPath = made ? join(made, `winpv-${safeSegment(bundle.version)}.iso`) : bundle.source!.path;
-      if (made) await writeIsoImage(bundle.location, isoPath, bundle.version);
+      try {
+        if (made) await writeIsoImage(bundle.location, isoPath, bundle.version);
+      } catch (e) {
+        // no xorriso on this machine: the bundle is copied over SFTP as for a host without an ISO SR
+        if ((e as { code?: string }).code !== 'TOOL_MISSING') throw e;
+        this.link.log?.('info', `${this.link.name}: ${(e as Error).message}; copying the bundle into the guest instead`);
+        return undefined;
+      }
       disc = await this.link.deliverIso!(isoPath, bundle.version);
     } finally {
       if (made) await rm(made, { recursive: true, force: true });

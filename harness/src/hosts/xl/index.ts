@@ -30,11 +30,12 @@ export function createXlHost(spec: XlHostSpec): HostBackend {
   return new XlHost({ label: spec.label, connect: () => SshConnection.connect(target) });
 }
 
-/** The SSH target of the running lab (from its state file: port, key, dom0's host key). */
+/** The SSH target of the running lab (from its state file: port, key, dom0's host key). `dir` is
+ *  the lab directory cli/config.ts resolved; without it, lab/state.ts's rule over `env`. */
 export function labTarget(env: NodeJS.ProcessEnv, dir?: string): SshTarget {
   const d = labDir(env, dir);
   const s = readState(d);
-  if (!s || !isOurProcess(s)) throw hostError('LAB_NOT_RUNNING', `no lab running in ${d}: start it with \`winpv lab up\``);
+  if (!s || !isOurProcess(d, s)) throw hostError('LAB_NOT_RUNNING', `no lab running in ${d}: start it with \`winpv lab up\``);
   return { host: '127.0.0.1', port: s.port, user: s.user, identityFile: s.sshKey, knownHostsFile: s.knownHosts };
 }
 
@@ -44,8 +45,8 @@ export function createLabHost(env: NodeJS.ProcessEnv, dir?: string): HostBackend
 }
 
 /** The factory's maker: `lab` (no host name) or `xl://user@host[:port]`. */
-export function makeXlHost(host: ResolvedHost): HostBackend {
-  if (host.hostname === undefined) return createLabHost(process.env);
+export function makeXlHost(host: ResolvedHost, o: { env?: NodeJS.ProcessEnv; labDir?: string } = {}): HostBackend {
+  if (host.hostname === undefined) return createLabHost(o.env ?? process.env, o.labDir);
   return createXlHost({
     hostname: host.hostname, port: host.port, user: host.user, identityFile: host.identityFile,
     knownHostsFile: host.knownHostsFile, password: host.password, label: host.label,

@@ -74,7 +74,7 @@ t.test('a host that takes discs gets the bundle as one; it is removed after the 
   t.same(removed.at(-1), '9.1.0.6');
 });
 
-t.test('a host with no place for a disc: the bundle goes over SFTP, and the log says why', async (t) => {
+t.test('a host with no place for a disc: the bundle goes over SFTP, and the log says why', { skip: skipUnlessTool('xorriso') }, async (t) => {
   const { d, agent, logs } = await guest(t, { deliverIso: async () => undefined });
   await agent.installDrivers({ location: makeBundle('9.1.0', 8, ['xenbus']), version: '9.1.0.8', drivers: ['xenbus'] });
   t.ok(d.state.files.has('C:\\winpv\\bundle\\9.1.0.8\\xenbus\\xenbus.inf'));

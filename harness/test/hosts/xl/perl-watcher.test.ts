@@ -1,7 +1,7 @@
 // The Perl watch reader that runs in dom0, against winpv's own xenstored on a unix socket: the
 // watch is registered, every change arrives with the value read at once, removals as N lines.
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,10 +9,11 @@ import { parseWatchLine, PERL_WATCHER } from '../../../src/hosts/xl/xenstore';
 import { XenstoreServer } from '../../../src/xenstore/server';
 import { listenUnix } from '../../../src/xenstore/socket';
 import { XenstoreClient } from '../../../src/xenstore/client';
+import { skipUnlessTool } from '../../support/tools';
 
-const havePerl = spawnSync('perl', ['-MIO::Socket::UNIX', '-e', '1']).status === 0;
+const skip = skipUnlessTool('perl');
 
-t.test('watch, immediate reads, removals over the xenstored wire protocol', { skip: !havePerl && !process.env.CI ? 'perl is not installed' : false }, async (t) => {
+t.test('watch, immediate reads, removals over the xenstored wire protocol', { skip }, async (t) => {
   const server = new XenstoreServer();
   const sock = join(mkdtempSync(join(tmpdir(), 'winpv-xsw-')), 'socket');
   const listener = await listenUnix(server, sock);
@@ -46,7 +47,7 @@ t.test('watch, immediate reads, removals over the xenstored wire protocol', { sk
   listener.close();
 });
 
-t.test('@releaseDomain (the xl backend\'s crash detection): registration and a domain going away, as N lines', { skip: !havePerl && !process.env.CI ? 'perl is not installed' : false }, async (t) => {
+t.test('@releaseDomain (the xl backend\'s crash detection): registration and a domain going away, as N lines', { skip }, async (t) => {
   const server = new XenstoreServer();
   const sock = join(mkdtempSync(join(tmpdir(), 'winpv-xsw-')), 'socket');
   const listener = await listenUnix(server, sock);

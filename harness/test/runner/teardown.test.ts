@@ -1,0 +1,100 @@
+// Teardown with deadlines: reverse order, every task runs even after one failed or hung, a stuck
+// host call fails the instance in the report and the run still ends; a fault with a duration whose
+// scenario is cut short goes off in that scenario's teardown, not in the next scenario.
+import t from 'tap';
+import { runPlan } from '../../src/runner/run';
+import { TeardownStack } from '../../src/runner/teardown';
+import { TraceWriter } from '../../src/trace/writer';
+import { ReporterMultiplexer } from '../../src/report/multiplexer';
+import type { FaultConfig, Step } from '../../src/model/scenario';
+import type { GuestRef } from '../../src/model/host';
+import type { GuestShape } from '../../src/model/scenario';
+import { FakeClock, FakeHost } from '../fixtures/fake-host';
+import { fixtureSpecs } from '../fixtures/specs';
+import { install, planOf, scenario, sleep, waitConnected } from '../fixtures/scenarios';
+
+const specs = fixtureSpecs();
+
+t.test('teardown tasks run last-first, each with a deadline, even after one threw or hung', async (t) => {
+  const clock = new FakeClock();
+  const stack = new TeardownStack({ clock, ms: 10_000 });
+  const ran: string[] = [];
+  stack.defer('first', () => void ran.push('first'));
+  stack.defer('hangs', () => {
+    ran.push('hangs');
+    return new Promise<void>(() => undefined);
+  });
+  stack.defer('throws', () => {
+    ran.push('throws');
+    throw new Error('boom');
+  });
+  stack.defer('last', () => void ran.push('last'));
+  const failures = await stack.unwind();
+  t.same(ran, ['last', 'throws', 'hangs', 'first']);
+  t.same(failures.map((f) => f.label), ['throws', 'hangs']);
+  t.match(failures[1]!.error.message, /teardown 'hangs' did not finish within 10000 ms/);
+  t.equal(failures[1]!.error.code, 'TIMEOUT');
+  t.ok(clock.now() >= 10_000 && clock.now() < 12_000, 'gave up at the deadline (host time)');
+  t.equal(stack.size, 0);
+});
+
+const run = async (host: FakeHost, steps: Step[][], timeoutMs?: number) => {
+  const trace = new TraceWriter();
+  const plan = planOf(...steps.map((s, i) => scenario(`s${i + 1}`, s, timeoutMs ? { timeoutMs } : {})));
+  const outcome = await runPlan({ host, plan, specs, specHashes: {}, trace, reporter: new ReporterMultiplexer([]), teardownMs: 20_000 });
+  return { trace, outcome, results: outcome.summary.instances };
+};
+
+t.test('a guest destroy that never returns fails the instance (TEARDOWN_FAILED) and the run still ends', async (t) => {
+  const host = new FakeHost();
+  const destroy = host.destroyGuest.bind(host);
+  let hung = 0;
+  host.destroyGuest = async (g: GuestRef) => {
+    if (hung++ === 0) return new Promise<void>(() => undefined); // the first scenario's destroy is stuck
+    return destroy(g);
+  };
+  const { trace, outcome, results } = await run(host, [[install(), waitConnected(), sleep(100)], [install(), sleep(100)]]);
+  t.equal(results.length, 2, 'the second scenario ran');
+  t.equal(results[0]!.verdict, 'fail');
+  t.equal(results[0]!.aborted?.code, 'TEARDOWN_FAILED');
+  t.match(results[0]!.aborted?.message, /destroy guest win: teardown 'destroy guest win' did not finish within 20000 ms/);
+  t.equal(results[1]!.aborted, undefined);
+  t.ok(trace.events.some((e) => e.ev === 'teardown.fail' && e.inst === 's1' && e.label === 'destroy guest win'), 'recorded in the trace');
+  t.ok(trace.events.some((e) => e.ev === 'run.end'), 'the run ended');
+  t.equal(outcome.summary.complete, true);
+});
+
+t.test('closing a host that hangs is given up on at the deadline', async (t) => {
+  const host = new FakeHost();
+  host.close = () => new Promise<void>(() => undefined);
+  const { trace } = await run(host, [[install(), sleep(100)]]);
+  t.ok(trace.events.some((e) => e.ev === 'log' && e.level === 'error' && /closing the host did not finish/.test(e.msg)));
+});
+
+t.test('a step fault with a duration cut short by the scenario deadline goes off in its own teardown', async (t) => {
+  const host = new FakeHost();
+  const active = new Set<string>();
+  const inject = host.faults.inject;
+  host.faults.inject = async (f: FaultConfig, g?: GuestRef) => {
+    const off = await inject(f, g);
+    active.add(f.name);
+    return async () => {
+      active.delete(f.name);
+      await off();
+    };
+  };
+  const atCreate: string[][] = [];
+  const create = host.createGuest.bind(host);
+  host.createGuest = async (shape: GuestShape, inst: string) => {
+    atCreate.push([...active]);
+    return create(shape, inst);
+  };
+  const fault: Step = { kind: 'fault', source: { file: 'x' }, fault: { name: 'slow-backend', guest: 'win', durationMs: 600_000, params: {} } };
+  const { results, trace } = await run(host, [[install(), fault], [install(), sleep(100)]], 5000);
+  t.equal(results[0]!.aborted?.code, 'TIMEOUT', 'the first scenario was cut short during the fault');
+  t.same(atCreate, [[], []], 'no fault on when the second scenario creates its guest');
+  const offs = trace.events.filter((e) => e.ev === 'fault' && !e.on);
+  t.equal(offs.length, 1, 'switched off exactly once');
+  const s2 = trace.events.findIndex((e) => e.ev === 'scenario.start' && e.inst === 's2');
+  t.ok(trace.events.indexOf(offs[0]!) < s2, 'off before the next scenario starts');
+});
