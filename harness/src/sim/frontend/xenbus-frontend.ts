@@ -215,12 +215,18 @@ export abstract class XenbusFrontend {
 
   private writtenKeys: string[] = [];
 
+  /** Keys this frontend wrote that are still in its directory (paths): what a domain rebuild clears. */
+  keysLeftBehind(): string[] {
+    return this.writtenKeys.map((k) => `${this.fePath}/${k}`);
+  }
+
   /** Removes the keys this frontend wrote only when its spec says the driver does (keys-on-close);
    *  the win-pv drivers leave them, and a backend must not read stale ones before the next Initialised. */
   private async removeKeys(): Promise<void> {
+    if (this.spec.device?.keysOnClose !== 'removed') return;
     const keys = this.writtenKeys;
     this.writtenKeys = [];
-    if (keys.length === 0 || this.spec.device?.keysOnClose !== 'removed') return;
+    if (keys.length === 0) return;
     await this.dom.xs
       .transaction(async (tx) => {
         for (const k of keys) await tx.rm(`${this.fePath}/${k}`);
