@@ -227,6 +227,11 @@ export interface DeviceProtocol {
   backendPath?: string;
   /** The state the frontend ends in after a successful connect (Connected, 4). */
   connectedState?: number;
+  /** Whether the driver writes its first connect state inside the transaction that writes its keys
+   *  (the win-pv drivers do not: the keys' transaction ends, then the state is written on its own). */
+  stateInConnectTransaction?: boolean;
+  /** What the driver does with the keys it wrote when it closes (the win-pv drivers leave them). */
+  keysOnClose?: 'kept' | 'removed';
 }
 
 export interface RingSpec {

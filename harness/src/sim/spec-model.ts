@@ -41,3 +41,12 @@ export function ringOf(spec: DriverSpec): RingSpec {
 
 /** Backend state the frontend waits for before leaving Initialising (InitWait unless the spec says otherwise). */
 export const waitsFor = (spec: DriverSpec): number => spec.device?.waitsForBackendState ?? XenbusState.InitWait;
+
+/** A driver's REG_DWORD parameter as the driver reads it at boot: the administrator's value when the
+ *  scenario sets one, else what the spec says the INF's AddReg installs, else undefined (not installed:
+ *  the driver then uses its built-in default). */
+export function registryDword(spec: DriverSpec, value: string, override?: number): number | undefined {
+  if (override !== undefined) return override;
+  const p = spec.registry.find((r) => r.value === value && r.type === 'REG_DWORD');
+  return p?.default !== undefined && /^(0x[0-9a-f]+|\d+)$/i.test(p.default) ? Number(p.default) : undefined;
+}

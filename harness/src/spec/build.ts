@@ -100,6 +100,8 @@ function device(el: XmlElement, problems: Problem[]): DeviceProtocol {
     backendPath: modelName(el.attr('backend-path')!),
   };
   if (el.attr('connected-state') !== undefined) d.connectedState = optState(el, 'connected-state');
+  d.stateInConnectTransaction = el.attr('state-in-connect-transaction') === 'true';
+  d.keysOnClose = el.attr('keys-on-close') === 'removed' ? 'removed' : 'kept';
   return d;
 }
 

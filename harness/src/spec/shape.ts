@@ -156,6 +156,8 @@ export const driverSpecShape: ElementShape = {
           'backend-path': { type: dirPath, required: true },
           'waits-for-backend': { type: state, required: true },
           'connected-state': { type: state },
+          'state-in-connect-transaction': { type: types.enum('true', 'false') },
+          'keys-on-close': { type: types.enum('kept', 'removed') },
         },
         children: { key: { min: 1, shape: deviceKey }, transitions: { max: 2, shape: transitions } },
       },

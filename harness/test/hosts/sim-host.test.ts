@@ -18,11 +18,13 @@ t.test('connect: backend keys as Linux writes them, frontend keys as the spec li
   }
   t.equal(await xs.read(`${be}/sectors`), String((64 * 1024 * 1024) / 512));
   t.equal(await xs.read(`${fe}/ring-page-order`), '2', 'ring-page-order as the shape asked (capped by the backend max 4)');
-  t.same((await xs.directory(fe)).filter((k) => /^ring-ref\d$/.test(k)).sort(), ['ring-ref0', 'ring-ref1', 'ring-ref2', 'ring-ref3']);
+  // 2 vCPUs, xenvbd's INF multi-queue-max-queues 2, blkback 4: two queues, keys under queue-<q>/.
+  t.equal(await xs.read(`${fe}/multi-queue-num-queues`), '2');
+  t.same((await xs.directory(`${fe}/queue-0`)).filter((k) => /^ring-ref\d$/.test(k)).sort(), ['ring-ref0', 'ring-ref1', 'ring-ref2', 'ring-ref3']);
   t.equal(await xs.read(`${fe}/protocol`), 'x86_64-abi');
   t.equal(await xs.read(`${fe}/feature-persistent`), null, 'xenvbd spec: no persistent grants, no key');
   const vif = '/local/domain/1/device/vif/0';
-  t.not(await xs.read(`${vif}/event-channel-tx`), null, 'split event channels negotiated');
+  t.not(await xs.read(`${vif}/queue-0/event-channel-tx`), null, 'split event channels negotiated (2 vCPUs: 2 queues)');
   t.not(await xs.read(`${vif}/ctrl-ring-ref`), null, 'control ring negotiated');
   t.equal(await xs.read('/local/domain/1/drivers/0'), 'Xen_Project XENBUS 9.1.0.100');
   t.equal(await xs.read('/local/domain/1/control/feature-suspend'), '1');
@@ -32,7 +34,7 @@ t.test('connect: backend keys as Linux writes them, frontend keys as the spec li
   t.same(st.unplugged, { disks: true, nics: true });
   t.same(host.xenstored.server.connections().length > 0, true);
   const rings = await host.rings.rings(g);
-  t.same(rings.map((r) => `${r.dev}:${r.ring}`).sort(), ['vbd/51712:blk', 'vif/0:ctrl', 'vif/0:rx', 'vif/0:tx']);
+  t.same(rings.map((r) => `${r.dev}:${r.queue}:${r.ring}`).sort(), ['vbd/51712:0:blk', 'vbd/51712:1:blk', 'vif/0:0:ctrl', 'vif/0:0:rx', 'vif/0:0:tx', 'vif/0:1:rx', 'vif/0:1:tx']);
   const s = await host.rings.sample(g, rings.find((r) => r.ring === 'blk')!);
   t.equal(s!.nr_ents, 128, 'order 2 blkif ring holds 128 entries');
   await host.destroyGuest(g);
@@ -117,7 +119,7 @@ t.test('lifecycle: suspend/resume rewrites feature-suspend, migrate changes the 
 t.test('a backend offering less: no multi-queue, max-ring-page-order 0', async (t) => {
   const { host } = await bootedHost(7, shape({ vbds: [{ vdev: 'xvda', sizeMiB: 16, mode: 'w', ringPageOrder: 4, queues: 4, backend: { 'max-ring-page-order': '0', 'multi-queue-max-queues': '1' } }] }));
   const fe = '/local/domain/1/device/vbd/51712';
-  t.equal(await host.xenstore.read(`${fe}/ring-page-order`), '0');
+  t.equal(await host.xenstore.read(`${fe}/ring-page-order`), null, 'order 0: xenvbd writes no ring-page-order (ring.c RingStoreWrite)');
   t.not(await host.xenstore.read(`${fe}/ring-ref`), null, 'single ring-ref');
   t.equal(await host.xenstore.read(`${fe}/multi-queue-num-queues`), '1');
   t.equal(await host.xenstore.read(`${fe}/state`), '4');

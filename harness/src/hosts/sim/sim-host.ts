@@ -257,7 +257,11 @@ export class SimHost implements HostBackend {
   async rebootGuest(ref: GuestRef): Promise<void> {
     const g = this.guest(ref);
     if (g.power !== 'running') throw hostError('SIM_NOT_RUNNING', `${ref.name} is ${g.power}`);
+    const frontends = [...g.win.frontends.values()];
     await g.win.shutdown();
+    // xl and xapi rebuild the domain on reboot, so its device directories start fresh: the keys the
+    // drivers left behind when they closed (they remove none) do not survive into the next boot.
+    for (const fe of frontends) for (const p of fe.keysLeftBehind()) await this.dom0!.xs.rm(p).catch(() => undefined);
     g.win.platform.reset();
     this.lifecycle(g, 'rebooted');
     await g.win.boot();

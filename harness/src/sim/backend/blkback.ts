@@ -279,9 +279,10 @@ export class Blkback extends XenbusBackend {
   /** make_response: write the response slot, push, notify if the frontend asked (rsp_event). */
   private respond(q: Queue, rsp: blk.BlkifResponse): void {
     if (q.ring.closed) return;
-    if (this.swallow > 0) {
-      // Its slot went to the duplicate below: this request is never answered.
-      this.swallow--;
+    const swallow = this.swallow.get(q) ?? 0;
+    if (swallow > 0) {
+      // Its slot on this ring went to the duplicate below: this request is never answered.
+      this.swallow.set(q, swallow - 1);
       return;
     }
     const back = q.ring.back;
@@ -296,13 +297,14 @@ export class Blkback extends XenbusBackend {
       this.faults.duplicateResponses--;
       blk.encodeBlkifResponse(q.ring.mem, back.nextResponseOffset(), rsp);
       back.rspProdPvt = idxAdd(back.rspProdPvt, 1);
-      this.swallow++;
+      this.swallow.set(q, (this.swallow.get(q) ?? 0) + 1);
     }
     const notify = back.pushResponses();
     if (notify && !this.faults.missedNotify) q.ring.notify();
   }
 
-  private swallow = 0;
+  /** Per ring: a duplicate took the slot of the next response on the same ring (multi-queue). */
+  private swallow = new Map<Queue, number>();
 
   liveRings(): BackendRing[] {
     return this.queues.map((q) => q.ring);

@@ -1,7 +1,9 @@
 // The xenbus side of a Windows PV frontend (xenvbd, xenvif), driven by the driver's spec: it waits
 // for the backend state the spec names, writes the keys the spec lists (values from the device
-// model) in one transaction together with the first state of the spec's connect path, follows the
-// spec's path to Connected, and closes along the spec's close path. Faults bend exactly one rule.
+// model) in one transaction, then the first state of the spec's connect path (inside that transaction
+// only when the spec's device says state-in-connect-transaction), follows the spec's path to
+// Connected, and closes along the spec's close path (leaving its keys unless the spec says
+// keys-on-close="removed"). Faults bend exactly one rule.
 import type { DriverSpec } from '../../model/spec';
 import type { DeviceRef } from '../../model/scenario';
 import { XenbusState } from '../../model/xenbus';
@@ -140,15 +142,17 @@ export abstract class XenbusFrontend {
       return;
     }
     const keys = this.filterKeys(proposed);
+    const stateInTx = this.spec.device?.stateInConnectTransaction === true;
     try {
       await this.dom.xs.transaction(
         async (tx) => {
           for (const [k, v] of Object.entries(keys)) await tx.write(`${this.fePath}/${k}`, v);
-          await tx.write(`${this.fePath}/state`, String(path[0]));
+          if (stateInTx) await tx.write(`${this.fePath}/state`, String(path[0]));
           this.writtenKeys = Object.keys(keys);
         },
         { maxRetries: this.faults.maxTxRetries },
       );
+      if (!stateInTx) await this.dom.xs.write(`${this.fePath}/state`, String(path[0]));
     } catch (e) {
       // A frontend that gives up on its transaction stays in Initialising: the device never connects.
       this.log('warn', `connect transaction failed: ${(e as Error).message}`);
@@ -211,8 +215,15 @@ export abstract class XenbusFrontend {
 
   private writtenKeys: string[] = [];
 
-  /** The ring keys go with the rings (so a later connect never leaves stale references behind). */
+  /** Keys this frontend wrote that are still in its directory (paths): what a domain rebuild clears. */
+  keysLeftBehind(): string[] {
+    return this.writtenKeys.map((k) => `${this.fePath}/${k}`);
+  }
+
+  /** Removes the keys this frontend wrote only when its spec says the driver does (keys-on-close);
+   *  the win-pv drivers leave them, and a backend must not read stale ones before the next Initialised. */
   private async removeKeys(): Promise<void> {
+    if (this.spec.device?.keysOnClose !== 'removed') return;
     const keys = this.writtenKeys;
     this.writtenKeys = [];
     if (keys.length === 0) return;

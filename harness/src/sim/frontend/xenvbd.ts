@@ -6,7 +6,7 @@ import { idxAdd } from '../../abi/ring';
 import type { DriverSpec } from '../../model/spec';
 import type { VbdShape } from '../../model/scenario';
 import type { Domain } from '../hypervisor';
-import { ringOf } from '../spec-model';
+import { registryDword, ringOf } from '../spec-model';
 import { allocPort, FrontendRing } from './front-ring';
 import { XenbusFrontend } from './xenbus-frontend';
 
@@ -50,6 +50,20 @@ interface Queue {
   slotWaiters: (() => void)[];
 }
 
+/**
+ * The SCSI target id xenvbd gives a vbd device id (win-xenvbd src/xenvbd/target.c __ParseVbd): xvd and sd
+ * disks by their disk number, extended xvd ids by bits 8..19, IDE hd majors two targets each; -1 for a
+ * device id it does not know (the real driver then refuses the target).
+ */
+export function xenvbdTargetId(devid: number): number {
+  if (devid & (1 << 28)) return (devid & ((1 << 20) - 1)) >> 8;
+  const hd: Record<number, number> = { 3: 0, 22: 2, 33: 4, 34: 6, 56: 8, 57: 10, 88: 12, 89: 14 };
+  const major = devid >> 8;
+  if (major === 202 || major === 8) return (devid & 0xf0) >> 4;
+  if (major in hd) return ((devid & 0xc0) >> 6) + hd[major];
+  return -1;
+}
+
 export class Xenvbd extends XenbusFrontend {
   private queues: Queue[] = [];
   private pool: Page[] = [];
@@ -72,7 +86,7 @@ export class Xenvbd extends XenbusFrontend {
    */
   timeDilation = 1;
 
-  constructor(dom: Domain, spec: DriverSpec, devid: number, readonly shape: VbdShape) {
+  constructor(dom: Domain, spec: DriverSpec, devid: number, readonly shape: VbdShape, readonly vcpus = 1) {
     super(dom, spec, 'vbd', devid);
   }
 
@@ -82,10 +96,17 @@ export class Xenvbd extends XenbusFrontend {
       const v = await feature(k);
       return v !== null && /^\d+$/.test(v) ? Number(v) : undefined;
     };
-    const wanted = this.shape.ringPageOrder ?? ring.maxRingPageOrder;
-    this.order = Math.max(0, Math.min(wanted, ring.maxRingPageOrder, (await num('max-ring-page-order')) ?? 0));
-    const vcpus = Math.max(1, this.shape.queues ?? 1);
-    const nq = ring.multiQueue ? Math.max(1, Math.min(vcpus, ring.maxQueues ?? vcpus, (await num('multi-queue-max-queues')) ?? 1)) : 1;
+    // ring.c RingConnect: order 0 when the backend has no max-ring-page-order, else the backend's capped by
+    // the registry max-ring-page-order (itself capped at the driver's own maximum).
+    const backendOrder = await num('max-ring-page-order');
+    const regOrder = registryDword(this.spec, 'max-ring-page-order', this.shape.ringPageOrder);
+    const cap = Math.min(regOrder ?? ring.maxRingPageOrder, ring.maxRingPageOrder);
+    this.order = backendOrder === undefined ? 0 : Math.max(0, Math.min(backendOrder, cap));
+    // driver.c DriverGetMaxQueues + frontend.c FrontendSetNumQueues: min(vCPUs, registry
+    // multi-queue-max-queues, backend's multi-queue-max-queues or 1 when it advertises none).
+    const regQueues = registryDword(this.spec, 'multi-queue-max-queues', this.shape.queues);
+    const maxQueues = Math.max(1, regQueues !== undefined && regQueues < this.vcpus ? regQueues : this.vcpus);
+    const nq = ring.multiQueue ? Math.max(1, Math.min(maxQueues, ring.maxQueues ?? maxQueues, (await num('multi-queue-max-queues')) ?? 1)) : 1;
     this.persistent = ring.persistentGrants && (await feature('feature-persistent')) === '1';
     this.indirectSegs = Math.min(ring.indirectSegments ?? 0, (await num('feature-max-indirect-segments')) ?? 0);
     this.sectors = (await num('sectors')) ?? 0;
@@ -101,12 +122,12 @@ export class Xenvbd extends XenbusFrontend {
       else queue.ring.refs.forEach((r, i) => (keys[`${prefix}ring-ref${i}`] = String(r)));
       keys[`${prefix}event-channel`] = String(port);
     }
-    if (this.order > 0 || (await feature('max-ring-page-order')) !== null) keys['ring-page-order'] = String(this.order);
-    if (nq > 1 || (await feature('multi-queue-max-queues')) !== null) keys['multi-queue-num-queues'] = String(nq);
+    // ring.c RingStoreWrite: multi-queue-num-queues always, ring-page-order only when not 0, protocol.
+    keys['multi-queue-num-queues'] = String(nq);
+    if (this.order !== 0) keys['ring-page-order'] = String(this.order);
     keys.protocol = 'x86_64-abi';
-    keys['feature-persistent'] = this.persistent ? '1' : '0';
-    // xenvbd's own keys (written when its spec lists them)
-    keys['target-id'] = String(this.devid >> 8 === 0xca ? this.devid & 0xff : 0);
+    // frontend.c FrontendConnect: target-id and the feature keys in the same transaction.
+    keys['target-id'] = String(xenvbdTargetId(this.devid));
     keys['feature-surprise-remove'] = '1';
     keys['feature-online-resize'] = '1';
     keys['feature-large-sector-size'] = '1';

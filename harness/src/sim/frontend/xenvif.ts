@@ -6,7 +6,7 @@ import { idxAdd } from '../../abi/ring';
 import type { DriverSpec } from '../../model/spec';
 import type { VifShape } from '../../model/scenario';
 import type { Domain } from '../hypervisor';
-import { ringOf } from '../spec-model';
+import { registryDword, ringOf } from '../spec-model';
 import { allocPort, FrontendRing } from './front-ring';
 import { XenbusFrontend } from './xenbus-frontend';
 
@@ -43,7 +43,7 @@ export class Xenvif extends XenbusFrontend {
   stats = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, txErrors: 0, unknownIds: 0, ctrlResponses: 0 };
   private parked: (() => void)[] = [];
 
-  constructor(dom: Domain, spec: DriverSpec, devid: number, readonly shape: VifShape) {
+  constructor(dom: Domain, spec: DriverSpec, devid: number, readonly shape: VifShape, readonly vcpus = 1) {
     super(dom, spec, 'vif', devid);
   }
 
@@ -67,8 +67,12 @@ export class Xenvif extends XenbusFrontend {
 
   protected async setupRings(feature: (k: string) => Promise<string | null>): Promise<Record<string, string>> {
     const ring = ringOf(this.spec);
+    // win-xenvif frontend.c FrontendSetMaxQueues: vCPUs, lowered by the registry FrontendMaxQueues;
+    // __FrontendSetNumQueues: min(that, backend's multi-queue-max-queues or 1 when it advertises none).
     const maxq = Number((await feature('multi-queue-max-queues')) ?? '1') || 1;
-    const nq = ring.multiQueue ? Math.max(1, Math.min(this.shape.queues ?? 1, ring.maxQueues ?? 1, maxq)) : 1;
+    const reg = registryDword(this.spec, 'FrontendMaxQueues', this.shape.queues);
+    const frontMax = Math.max(1, reg !== undefined && reg < this.vcpus ? reg : this.vcpus);
+    const nq = ring.multiQueue ? Math.max(1, Math.min(frontMax, ring.maxQueues ?? frontMax, maxq)) : 1;
     const split = ring.splitEventChannels === true && (await feature('feature-split-event-channels')) === '1';
     const ctrl = ring.controlRing === true && (await feature('feature-ctrl-ring')) === '1';
     this.gso = (await feature('feature-gso-tcpv4')) === '1';
@@ -99,7 +103,8 @@ export class Xenvif extends XenbusFrontend {
         keys[`${p}event-channel-rx`] = String(rxPort);
       } else keys[`${p}event-channel`] = String(txPort);
     }
-    if (nq > 1 || (await feature('multi-queue-max-queues')) !== null) keys['multi-queue-num-queues'] = String(nq);
+    // frontend.c FrontendConnect writes multi-queue-num-queues in its transaction whatever the backend offered.
+    keys['multi-queue-num-queues'] = String(nq);
     if (ctrl) {
       const port = allocPort(this.dom, backendDomid, () => this.onCtrl());
       this.ctrl = new FrontendRing(this.dom, this.dev, 0, 'ctrl', 0, net.NETIF_CTRL_ENTRY_SIZE, backendDomid, port);
