@@ -389,12 +389,7 @@ export class XapiHost implements HostBackend {
         await opts.beforeUnpause(g.ref);
         await this.s.callAsync('VM.unpause', g.vm);
       } else {
-        try {
-          await this.s.callAsync('VM.clean_reboot', g.vm);
-        } catch (e) {
-          if (!isWinpvError(e) || !/LACKS_FEATURE|MISSING_PV|TIMEOUT/.test(e.code)) throw e;
-          await this.s.callAsync('VM.hard_reboot', g.vm);
-        }
+        await this.restartVm(g);
       }
       await this.waitBooted(g);
       // After a driver install the reboot is done when XAPI sees the PV drivers (guest metrics).
@@ -407,7 +402,7 @@ export class XapiHost implements HostBackend {
           if (n > MAX_INSTALL_REBOOTS) throw guestError('GUEST_REBOOT_LOOP', `${ref.name}: Windows still asks for a restart after ${MAX_INSTALL_REBOOTS} reboots (${p.reasons.join(', ')})`);
           const t0 = Date.now();
           await this.dropGuestSsh(g);
-          await this.s.callAsync('VM.clean_reboot', g.vm);
+          await this.restartVm(g);
           await this.waitBooted(g);
           this.trace?.emit({ ev: 'log', inst: g.inst, level: 'info', msg: `${ref.name}: install reboot ${n} (Windows asked: ${p.reasons.join(', ')}) took ${Date.now() - t0} ms` });
         }
@@ -416,6 +411,18 @@ export class XapiHost implements HostBackend {
       }
     });
     this.emit(g, 'rebooted');
+  }
+
+  /** VM.clean_reboot, or VM.hard_reboot where xapi refuses a clean one: a guest whose PV drivers
+   * are not connected yet lacks feature-shutdown (VM_LACKS_FEATURE_SHUTDOWN, api_errors.ml), which
+   * is every reboot of a driver install before the last. */
+  private async restartVm(g: XGuest): Promise<void> {
+    try {
+      await this.s.callAsync('VM.clean_reboot', g.vm);
+    } catch (e) {
+      if (!isWinpvError(e) || !/LACKS_FEATURE|MISSING_PV|TIMEOUT/.test(e.code)) throw e;
+      await this.s.callAsync('VM.hard_reboot', g.vm);
+    }
   }
 
   /** Clean shutdown (Windows shuts down as for a restart), hard if the guest cannot or does not. */
