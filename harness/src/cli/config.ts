@@ -59,8 +59,8 @@ function validateUserConfig(data: unknown, file: string): UserConfig {
     throw inputError('CONFIG_INVALID', 'the config file must hold a JSON object', [], { file });
   }
   const c = data as Record<string, unknown>;
-  for (const k of Object.keys(c)) if (!['defaultHost', 'hosts', 'reportDir', 'labDir'].includes(k)) bad(`/${k}`, `unknown setting '${k}'`);
-  for (const k of ['defaultHost', 'reportDir', 'labDir']) if (c[k] !== undefined && typeof c[k] !== 'string') bad(`/${k}`, 'must be a string');
+  for (const k of Object.keys(c)) if (!['defaultHost', 'hosts', 'reportDir', 'labDir', 'resultsDb'].includes(k)) bad(`/${k}`, `unknown setting '${k}'`);
+  for (const k of ['defaultHost', 'reportDir', 'labDir', 'resultsDb']) if (c[k] !== undefined && typeof c[k] !== 'string') bad(`/${k}`, 'must be a string');
   if (c.hosts !== undefined) {
     if (typeof c.hosts !== 'object' || c.hosts === null) bad('/hosts', 'must be an object of named hosts');
     else

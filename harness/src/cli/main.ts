@@ -14,6 +14,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   xapi: { summary: 'XenServer/XCP-ng helpers (gc: remove what crashed runs left)', load: () => require('./commands/xapi').default },
   build: { summary: 'build the drivers with their build.ps1 on a Windows builder', load: () => require('./commands/build').default },
   package: { summary: 'verify and bundle driver packages', load: () => require('./commands/package').default },
+  results: { summary: 'the results store: import runs, judge regressions', load: () => require('./commands/results').default },
+  history: { summary: 'the last runs of a scenario and its metrics', load: () => require('./commands/history').default },
+  compare: { summary: 'what changed between two recorded runs', load: () => require('./commands/compare').default },
 };
 
 function version(): string {

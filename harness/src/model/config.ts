@@ -38,6 +38,8 @@ export interface UserConfig {
   hosts?: Record<string, HostEntry>;
   reportDir?: string;
   labDir?: string;
+  /** Results store: `postgres://...` or a PGlite data directory; `none` records nothing. */
+  resultsDb?: string;
 }
 
 export interface ResolvedHost {
