@@ -20,6 +20,7 @@ export interface ConfigFlags {
   config?: string;
   labDir?: string;
   verbose?: boolean;
+  db?: string;
 }
 
 export function configFilePath(env: NodeJS.ProcessEnv): string {
@@ -156,5 +157,6 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Resol
     labDir: resolve(flags.labDir ?? env.WINPV_LAB_DIR ?? user.labDir ?? join(env.HOME || homedir(), '.cache', 'winpv', 'lab')),
     seed: seedText !== undefined ? parseSeed(seedText) : randomInt(0, 0xffffffff),
     verbose: flags.verbose ?? false,
+    ...((flags.db ?? env.WINPV_DB ?? user.resultsDb) !== undefined ? { resultsDb: flags.db ?? env.WINPV_DB ?? user.resultsDb } : {}),
   };
 }

@@ -64,4 +64,6 @@ export interface ResolvedConfig {
   labDir: string;
   seed: number;
   verbose: boolean;
+  /** Results store as configured (--db, WINPV_DB, resultsDb); undefined: not configured. */
+  resultsDb?: string;
 }

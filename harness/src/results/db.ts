@@ -121,10 +121,9 @@ async function openPostgres(url: string): Promise<Db> {
   };
 }
 
-/** --db, then WINPV_DB, then the config's resultsDb, then the default data directory; `none` turns recording off. */
-export function resolveStoreTarget(flag: string | undefined, env: NodeJS.ProcessEnv, configured?: string): string | undefined {
-  const t = flag ?? env.WINPV_DB ?? configured;
-  if (t === 'none' || t === '') return undefined;
-  if (t !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(t) && !isPostgresUrl(t)) throw usageError(`--db takes postgres://... or a directory, not ${maskUrl(t)}`);
-  return t ?? defaultDataDir(env);
+/** The configured store (--db, WINPV_DB or the config's resultsDb, resolved by cli/config), else the default data directory; `none` turns the store off. */
+export function resolveStoreTarget(configured: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (configured === 'none' || configured === '') return undefined;
+  if (configured !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(configured) && !isPostgresUrl(configured)) throw usageError(`--db takes postgres://... or a directory, not ${maskUrl(configured)}`);
+  return configured ?? defaultDataDir(env);
 }

@@ -3,7 +3,7 @@
 // regression verdicts against their history (TAP), `where` says which store is in use.
 import { relative } from 'node:path';
 import { parseCommandArgs, runSubcommand, type Command, type CommandContext } from '../command';
-import { configFilePath, loadUserConfig } from '../config';
+import { resolveConfig } from '../config';
 import { ExitCode, usageError } from '../../model/errors';
 import type { RegressionVerdict } from '../../model/results';
 import { resolveStoreTarget } from '../../results/db';
@@ -15,9 +15,7 @@ export const harnessVersion = (): string => (require('../../../../package.json')
 
 /** The store named by --db, WINPV_DB, the config's resultsDb or the default data directory (undefined: `none`). */
 export function storeTarget(ctx: CommandContext, db: string | undefined, config: string | undefined): string | undefined {
-  const env = config !== undefined ? { ...ctx.env, WINPV_CONFIG: config } : ctx.env;
-  const user = loadUserConfig(configFilePath(env), env.WINPV_CONFIG !== undefined);
-  return resolveStoreTarget(db, ctx.env, user.resultsDb);
+  return resolveStoreTarget(resolveConfig({ db, config }, ctx.env).resultsDb, ctx.env);
 }
 
 export async function openStore(ctx: CommandContext, db: string | undefined, config: string | undefined): Promise<ResultsStore> {

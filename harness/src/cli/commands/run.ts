@@ -12,6 +12,8 @@ import { runPlan } from '../../runner/run';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { FileReporter, type RunMeta } from '../../report/files';
 import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
+import { recordRunDir, runStoreTarget } from '../../results/record-run';
+import { harnessVersion } from './results';
 
 /** Tags of the default catalogue run (no files and no --tag given): everything but the lab-only scenarios. */
 export const DEFAULT_TAGS = ['smoke', 'nightly', 'release'];
@@ -34,6 +36,8 @@ options:
   --report-dir DIR  where run directories go (default: reports/ of this checkout)
   --reporter R      console (default), tap (TAP 14 on stdout) or none
   --list            print the instances this run would run (and the skips with their reasons), run nothing
+  --db URL|DIR      results store to record the run in: postgres://... or a PGlite directory; none: do not record
+                    (default: WINPV_DB, the config's resultsDb, else the default store once it exists)
   --config FILE     config file (default: $WINPV_CONFIG or ~/.config/winpv/config.json)
 
 exit status: 0 all passed, 1 a check failed or the run stopped early, 2 bad input, 3 host failure
@@ -54,10 +58,11 @@ const command: Command = {
       reporter: { type: 'string' },
       config: { type: 'string' },
       list: { type: 'boolean' },
+      db: { type: 'string' },
     }, { positionals: true });
     if (!parsed) return ExitCode.ok;
     const { values: v, positionals } = parsed;
-    const cfg = resolveConfig({ host: v.host, seed: v.seed, reportDir: v['report-dir'], config: v.config, verbose: ctx.verbose }, ctx.env);
+    const cfg = resolveConfig({ host: v.host, seed: v.seed, reportDir: v['report-dir'], config: v.config, verbose: ctx.verbose, db: v.db }, ctx.env);
     let shard: { index: number; count: number } | undefined;
     if (v.shard !== undefined) {
       const s = parseShard(v.shard);
@@ -98,6 +103,11 @@ const command: Command = {
     const say = (s: string) => (v.reporter === 'tap' ? ctx.err : ctx.out).write(s);
     say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
     for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
+    const storeTarget = runStoreTarget(cfg.resultsDb, ctx.env);
+    if (storeTarget) {
+      const r = await recordRunDir(storeTarget, dir, harnessVersion());
+      if (r.warning) ctx.err.write(`winpv: warning: ${r.warning}\n`);
+    }
     const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
     if (outcome.hostError) ctx.err.write(`winpv: host failure: ${outcome.hostError.code}: ${outcome.hostError.message}\n`);
     if (code !== ExitCode.ok) say(`seed ${cfg.seed}: repeat with winpv run --seed ${cfg.seed}${v.host ? ` --host ${v.host}` : ''}${positionals.length ? ` ${positionals.join(' ')}` : ''}\n`);
