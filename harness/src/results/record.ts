@@ -51,7 +51,7 @@ interface SummaryFile {
   shard?: { index: number; count: number };
   harnessVersion?: string;
   counts?: { passed: number; failed: number; skipped: number; flaky?: number };
-  instances?: (InstanceResult & { attempts?: number; flaky?: boolean; known?: string })[];
+  instances?: InstanceResult[];
 }
 
 /** Reads reports/<run>/summary.json and trace.jsonl into a record (input errors name the file). */
@@ -90,7 +90,7 @@ export function recordFromRun(s: SummaryFile, events: readonly TraceEvent[], run
     verdict: r.verdict,
     attempts: r.attempts ?? 1,
     flaky: r.flaky === true,
-    known: r.known,
+    known: r.known?.issue,
     durationMs: r.durationMs,
     checks: r.checks.map((c) => ({ check: c.check, verdict: c.verdict, message: c.message })),
     metrics: metricsOf(byInst.get(r.inst) ?? []),

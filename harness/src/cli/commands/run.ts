@@ -13,6 +13,7 @@ import { ReporterMultiplexer } from '../../report/multiplexer';
 import { FileReporter, type RunMeta } from '../../report/files';
 import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
 import { recordRunDir, runStoreTarget } from '../../results/record-run';
+import { KNOWN_ISSUES_FILE, loadKnownIssues } from '../../results/known';
 import { harnessVersion } from './results';
 
 /** Tags of the default catalogue run (no files and no --tag given): everything but the lab-only scenarios. */
@@ -36,6 +37,8 @@ options:
   --report-dir DIR  where run directories go (default: reports/ of this checkout)
   --reporter R      console (default), tap (TAP 14 on stdout) or none
   --list            print the instances this run would run (and the skips with their reasons), run nothing
+  --retries N       rerun a failed instance up to N times; one that then passes is reported flaky (TAP # TODO flaky)
+  --known-issues F  known-issues file (default: scenarios/known-issues.json): matching failures are TAP # TODO with the issue
   --db URL|DIR      results store to record the run in: postgres://... or a PGlite directory; none: do not record
                     (default: WINPV_DB, the config's resultsDb, else the default store once it exists)
   --config FILE     config file (default: $WINPV_CONFIG or ~/.config/winpv/config.json)
@@ -59,6 +62,8 @@ const command: Command = {
       config: { type: 'string' },
       list: { type: 'boolean' },
       db: { type: 'string' },
+      retries: { type: 'string' },
+      'known-issues': { type: 'string' },
     }, { positionals: true });
     if (!parsed) return ExitCode.ok;
     const { values: v, positionals } = parsed;
@@ -76,7 +81,10 @@ const command: Command = {
         throw usageError(`--grep: ${(e as Error).message}`);
       }
     }
+    const retries = v.retries === undefined ? 0 : Number(v.retries);
+    if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw usageError(`--retries takes an integer from 0 to 10, not '${v.retries}'`);
     const root = packageRoot();
+    const knownIssues = loadKnownIssues(v['known-issues'] ?? join(root, 'scenarios', KNOWN_ISSUES_FILE), v['known-issues'] !== undefined);
     const inputs = positionals.length ? positionals : [relative(ctx.cwd, join(root, 'scenarios')) || '.'];
     const tags = v.tag?.length ? v.tag : positionals.length ? undefined : DEFAULT_TAGS;
     const scenarios = loadScenarios(inputs, ctx.cwd);
@@ -97,7 +105,7 @@ const command: Command = {
       runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
     });
     const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
-    const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: ctx.signal, artifactsDir: join(dir, 'artifacts') });
+    const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: ctx.signal, artifactsDir: join(dir, 'artifacts'), retries, knownIssues });
 
     const shown = relative(ctx.cwd, dir) || dir;
     const say = (s: string) => (v.reporter === 'tap' ? ctx.err : ctx.out).write(s);
