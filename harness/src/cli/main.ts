@@ -17,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   results: { summary: 'the results store: import runs, judge regressions', load: () => require('./commands/results').default },
   history: { summary: 'the last runs of a scenario and its metrics', load: () => require('./commands/history').default },
   compare: { summary: 'what changed between two recorded runs', load: () => require('./commands/compare').default },
+  bisect: { summary: 'find the first bad driver build by binary search', load: () => require('./commands/bisect').default },
 };
 
 function version(): string {
