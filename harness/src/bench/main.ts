@@ -8,6 +8,7 @@ export const BENCHES: { name: string; load: () => BenchModule }[] = [
   { name: 'xenstore', load: () => require('./xenstore') as BenchModule },
   { name: 'rings', load: () => require('./rings') as BenchModule },
   { name: 'catalogue', load: () => require('./catalogue') as BenchModule },
+  { name: 'results', load: () => require('./results') as BenchModule },
 ];
 
 function fmt(v: number): string {

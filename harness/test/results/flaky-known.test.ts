@@ -109,3 +109,7 @@ t.test('a bad known-issues file names the file and the entry', async (t) => {
   t.throws(() => loadKnownIssues(f), { code: 'KNOWN_ISSUES_INVALID', problems: [{ location: { file: f, path: '/0/symptom' } }, { location: { file: f, path: '/0/issue' } }] });
   t.same(loadKnownIssues(join(f, '..', 'absent.json')), [], 'no file, no known issues');
 });
+
+t.test("the repository's known-issues file is valid", async (t) => {
+  t.ok(Array.isArray(loadKnownIssues(join(repo, 'scenarios', 'known-issues.json'), true)));
+});
