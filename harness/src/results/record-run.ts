@@ -2,6 +2,7 @@
 // are written first and stay the source: a store that cannot be reached or refuses the run costs a
 // warning, never the run or its reports, and `winpv results import <dir>` loads it later.
 import { existsSync } from 'node:fs';
+import type { TraceEvent } from '../model/trace';
 import { defaultDataDir, maskUrl } from './db';
 import { readRunDir } from './record';
 import { ResultsStore } from './store';
@@ -16,9 +17,9 @@ export function runStoreTarget(configured: string | undefined, env: NodeJS.Proce
 }
 
 /** Records the run in dir; returns a warning to print when it could not. */
-export async function recordRunDir(target: string, dir: string, harnessVersion: string): Promise<{ recorded?: string; warning?: string }> {
+export async function recordRunDir(target: string, dir: string, harnessVersion: string, events?: readonly TraceEvent[]): Promise<{ recorded?: string; warning?: string }> {
   try {
-    const rec = readRunDir(dir, harnessVersion);
+    const rec = readRunDir(dir, harnessVersion, events);
     const store = await ResultsStore.open(target);
     try {
       await store.record(rec);

@@ -54,8 +54,8 @@ interface SummaryFile {
   instances?: InstanceResult[];
 }
 
-/** Reads reports/<run>/summary.json and trace.jsonl into a record (input errors name the file). */
-export function readRunDir(dir: string, harnessVersion = 'unknown'): RunRecord {
+/** Reads reports/<run>/summary.json and trace.jsonl (or takes the events a live run still holds) into a record. */
+export function readRunDir(dir: string, harnessVersion = 'unknown', liveEvents?: readonly TraceEvent[]): RunRecord {
   const sfile = join(dir, 'summary.json');
   if (!existsSync(sfile)) throw inputError('RESULTS_NO_SUMMARY', `${dir} holds no summary.json: not a winpv run directory`, [], { file: sfile });
   let s: SummaryFile;
@@ -68,7 +68,7 @@ export function readRunDir(dir: string, harnessVersion = 'unknown'): RunRecord {
     throw inputError('RESULTS_BAD_SUMMARY', `summary.json is not a winpv-summary/1 file (schema, host, seed and instances are needed)`, [], { file: sfile });
   }
   const tfile = join(dir, 'trace.jsonl');
-  const events = existsSync(tfile) ? readTraceFile(tfile).events : [];
+  const events = liveEvents ?? (existsSync(tfile) ? readTraceFile(tfile).events : []);
   return recordFromRun(s, events, s.runId ?? basename(dir), harnessVersion);
 }
 

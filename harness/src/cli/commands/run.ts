@@ -113,7 +113,7 @@ const command: Command = {
     for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
     const storeTarget = runStoreTarget(cfg.resultsDb, ctx.env);
     if (storeTarget) {
-      const r = await recordRunDir(storeTarget, dir, harnessVersion());
+      const r = await recordRunDir(storeTarget, dir, harnessVersion(), trace.events); // the events in memory: no second parse of trace.jsonl
       if (r.warning) ctx.err.write(`winpv: warning: ${r.warning}\n`);
     }
     const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
