@@ -9,6 +9,7 @@ export const BENCHES: { name: string; load: () => BenchModule }[] = [
   { name: 'rings', load: () => require('./rings') as BenchModule },
   { name: 'catalogue', load: () => require('./catalogue') as BenchModule },
   { name: 'report', load: () => require('./report') as BenchModule },
+  { name: 'results', load: () => require('./results') as BenchModule },
 ];
 
 function fmt(v: number): string {

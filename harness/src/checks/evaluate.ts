@@ -2,6 +2,7 @@
 // out. The live run (per instance, as each ends), `winpv check` (a stored trace) and `winpv report
 // merge` (several shard traces) all call this, so their verdicts cannot differ. An instance's
 // result depends only on run.start and its own events.
+import { foldRetries } from '../model/outcomes';
 import { CHECKS, type CheckName } from '../model/catalog';
 import type { CheckResult, InstanceResult, RunSummary } from '../model/result';
 import type { SpecSet } from '../model/spec';
@@ -101,9 +102,10 @@ export function groupByInstance(events: TraceEvent[]): { runStart?: RunStartEven
 /** Every instance of a trace that started or was skipped. Instances listed in run.start that never started are not results. */
 export function evaluate(events: TraceEvent[], specs: SpecSet): InstanceResult[] {
   const g = groupByInstance(events);
-  return g.order
+  // attempts of a retried instance (`<inst>~retry<k>`, runner --retries) fold into one result
+  return foldRetries(g.order
     .filter((inst) => g.byInst.get(inst)!.some((e) => e.ev === 'scenario.start' || e.ev === 'scenario.skip'))
-    .map((inst) => evaluateInstance(inst, g.byInst.get(inst)!, specs, g.runStart));
+    .map((inst) => evaluateInstance(inst, g.byInst.get(inst)!, specs, g.runStart)));
 }
 
 /** The run summary from results and the trace's run.start/run.end. */

@@ -21,6 +21,7 @@ export interface ConfigFlags {
   config?: string;
   labDir?: string;
   verbose?: boolean;
+  db?: string;
 }
 
 export function configFilePath(env: NodeJS.ProcessEnv): string {
@@ -64,8 +65,8 @@ function validateUserConfig(data: unknown, file: string): UserConfig {
     throw inputError('CONFIG_INVALID', 'the config file must hold a JSON object', [], { file });
   }
   const c = data as Record<string, unknown>;
-  for (const k of Object.keys(c)) if (!['defaultHost', 'hosts', 'reportDir', 'labDir'].includes(k)) bad(`/${k}`, `unknown setting '${k}'`);
-  for (const k of ['defaultHost', 'reportDir', 'labDir']) if (c[k] !== undefined && typeof c[k] !== 'string') bad(`/${k}`, 'must be a string');
+  for (const k of Object.keys(c)) if (!['defaultHost', 'hosts', 'reportDir', 'labDir', 'resultsDb'].includes(k)) bad(`/${k}`, `unknown setting '${k}'`);
+  for (const k of ['defaultHost', 'reportDir', 'labDir', 'resultsDb']) if (c[k] !== undefined && typeof c[k] !== 'string') bad(`/${k}`, 'must be a string');
   if (c.hosts !== undefined) {
     if (typeof c.hosts !== 'object' || c.hosts === null) bad('/hosts', 'must be an object of named hosts');
     else
@@ -205,5 +206,6 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Resol
     labDir: labDir(env, flags.labDir, user.labDir),
     seed: seedText !== undefined ? parseSeed(seedText) : randomInt(0, 0xffffffff),
     verbose: flags.verbose ?? false,
+    ...((flags.db ?? env.WINPV_DB ?? user.resultsDb) !== undefined ? { resultsDb: flags.db ?? env.WINPV_DB ?? user.resultsDb } : {}),
   };
 }

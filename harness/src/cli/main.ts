@@ -16,6 +16,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   lease: { summary: 'show and free the leases runs hold on a real host', load: () => require('./commands/lease').default },
   build: { summary: 'build the drivers with their build.ps1 on a Windows builder', load: () => require('./commands/build').default },
   package: { summary: 'verify and bundle driver packages', load: () => require('./commands/package').default },
+  results: { summary: 'the results store: import runs, judge regressions', load: () => require('./commands/results').default },
+  history: { summary: 'the last runs of a scenario and its metrics', load: () => require('./commands/history').default },
+  compare: { summary: 'what changed between two recorded runs', load: () => require('./commands/compare').default },
+  bisect: { summary: 'find the first bad driver build by binary search', load: () => require('./commands/bisect').default },
 };
 
 function version(): string {

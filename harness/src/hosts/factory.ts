@@ -13,6 +13,8 @@ export interface HostFactoryOptions {
   env?: NodeJS.ProcessEnv;
   /** The lab directory resolved by cli/config.ts (the `lab` host's QEMU, port and keys). */
   labDir?: string;
+  /** Simulator only: properties of simulated driver builds by version (a planted regression for `winpv bisect`). */
+  simBuilds?: Record<string, { ioSlowdown?: number }>;
 }
 
 type Maker = (host: ResolvedHost, opts: HostFactoryOptions) => HostBackend;
@@ -35,8 +37,8 @@ function load(kind: string, path: string, pick: (m: Record<string, unknown>) => 
 const MAKERS: Record<ResolvedHost['kind'], () => Maker> = {
   sim: () =>
     load('simulated', './sim', (m) => {
-      const SimHost = m.SimHost as (new (o: { specs: SpecSet }) => HostBackend) | undefined;
-      return SimHost ? (_h, o) => new SimHost({ specs: o.specs }) : undefined;
+      const SimHost = m.SimHost as (new (o: { specs: SpecSet; builds?: HostFactoryOptions['simBuilds'] }) => HostBackend) | undefined;
+      return SimHost ? (_h, o) => new SimHost({ specs: o.specs, ...(o.simBuilds ? { builds: o.simBuilds } : {}) }) : undefined;
     }),
   xl: () => load('xl', './xl', (m) => m.makeXlHost as Maker | undefined),
   xapi: () => load('XenAPI', './xapi', (m) => (m.makeXapiHost as Maker | undefined) && ((h, o) => (m.makeXapiHost as (h: ResolvedHost, env?: NodeJS.ProcessEnv) => HostBackend)(h, o.env))),

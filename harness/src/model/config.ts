@@ -43,6 +43,8 @@ export interface UserConfig {
   hosts?: Record<string, HostEntry>;
   reportDir?: string;
   labDir?: string;
+  /** Results store: `postgres://...` or a PGlite data directory; `none` records nothing. */
+  resultsDb?: string;
 }
 
 export interface ResolvedHost {
@@ -70,4 +72,6 @@ export interface ResolvedConfig {
   labDir: string;
   seed: number;
   verbose: boolean;
+  /** Results store as configured (--db, WINPV_DB, resultsDb); undefined: not configured. */
+  resultsDb?: string;
 }

@@ -20,7 +20,8 @@ export interface KnownMark {
   symptom?: string;
 }
 
-/** What a results history says of one instance. An `InstanceResult` may carry these fields itself. */
+/** What a results history says of one instance; without it the report reads the run's own
+ * `InstanceResult.flaky`/`attempts`/`known` (`--retries`, the known-issues file). */
 export interface InstanceMarks {
   flaky?: FlakyMark;
   known?: KnownMark;

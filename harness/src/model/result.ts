@@ -35,6 +35,12 @@ export interface InstanceResult {
   aborted?: { code: string; message: string };
   checks: CheckResult[];
   durationMs: number;
+  /** How many times the instance ran (`--retries`); absent = once. */
+  attempts?: number;
+  /** Failed, then passed on a retry. */
+  flaky?: boolean;
+  /** A failure that matches the known-issues file: the issue it is tracked under. */
+  known?: { issue: string; check: string };
 }
 
 export interface RunSummary {
@@ -42,6 +48,8 @@ export interface RunSummary {
   host: { kind: string; label: string };
   complete: boolean;
   bailOut?: string;
-  counts: { instances: number; passed: number; failed: number; skipped: number; checks: number; checksFailed: number };
+  counts: { instances: number; passed: number; failed: number; skipped: number; checks: number; checksFailed: number; flaky?: number; known?: number };
+  /** Known issues whose scenario ran and passed: they may be fixed and can be closed. */
+  knownNotFailing?: { issue: string; scenario: string; check: string }[];
   instances: InstanceResult[];
 }

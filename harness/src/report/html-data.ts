@@ -154,11 +154,12 @@ export function statusOf(r: InstanceResult, marks: InstanceMarks | undefined): S
 }
 
 /** The marks of an instance: given with the report input, or carried by the result itself. */
+/** Marks given with the report input win; else the run's own (`--retries`, the known-issues file). */
 function marksOf(r: InstanceResult, input: ReportInput): InstanceMarks | undefined {
-  const own = r as InstanceResult & InstanceMarks;
   const given = input.marks?.[r.inst];
-  const flaky = given?.flaky ?? own.flaky;
-  const known = given?.known ?? own.known;
+  const attempts = r.attempts ?? 2;
+  const flaky = given?.flaky ?? (r.flaky ? { attempts, failedAttempts: attempts - 1 } : undefined);
+  const known = given?.known ?? (r.known ? { issue: r.known.issue, ...(/^https?:\/\//.test(r.known.issue) ? { url: r.known.issue } : {}), symptom: `check ${r.known.check}` } : undefined);
   return flaky || known ? { ...(flaky ? { flaky } : {}), ...(known ? { known } : {}) } : undefined;
 }
 

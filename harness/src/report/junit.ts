@@ -29,7 +29,8 @@ function suite(r: InstanceResult, seed: number): string {
   );
   const failures = r.checks.filter((c) => c.verdict === 'fail').length;
   const skipped = r.checks.filter((c) => c.verdict === 'skip').length;
-  const props = Object.entries(r.params).map(([k, v]) => `      <property name="${esc(k)}" value="${esc(v)}"/>`);
+  const props = [...Object.entries(r.params), ...(r.flaky ? [['flaky', `passed on attempt ${r.attempts}`]] : []), ...(r.known ? [['known-issue', r.known.issue]] : [])]
+    .map(([k, v]) => `      <property name="${esc(k)}" value="${esc(v)}"/>`);
   return [
     `  <testsuite name="${esc(r.inst)}" tests="${cases.length}" failures="${failures}" errors="${r.aborted ? 1 : 0}" skipped="${skipped}" time="${secs(r.durationMs)}" file="${esc(r.file)}">`,
     ...(props.length ? ['    <properties>', ...props, '    </properties>'] : []),
@@ -47,5 +48,5 @@ export function renderJunit(s: RunSummary): string {
   const failures = s.counts.checksFailed;
   const errors = s.instances.filter((r) => r.aborted).length + (s.bailOut ? 1 : 0);
   const time = s.instances.reduce((n, r) => n + r.durationMs, 0);
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="winpv" tests="${tests}" failures="${failures}" errors="${errors}" time="${secs(time)}">\n${suites.join('\n')}\n</testsuites>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="winpv" tests="${tests}" failures="${failures}" errors="${errors}"${s.counts.flaky ? ` flaky="${s.counts.flaky}"` : ''}${s.counts.known ? ` known="${s.counts.known}"` : ''} time="${secs(time)}">\n${suites.join('\n')}\n</testsuites>\n`;
 }

@@ -3,6 +3,7 @@
 // teardowns run in reverse order even when a setup failed, on SIGINT (ctx.signal) and when the host
 // drops. Every wait is on the host clock. Each instance is judged by the checks as soon as it ends;
 // a host failure stops the run with the trace closed as incomplete (reports still valid, Bail out!).
+import { applyKnownIssues, foldRetries, recount, retryId, type KnownIssue } from '../model/outcomes';
 import type { GuestRef, HostBackend } from '../model/host';
 import type { PlanInstance, RunPlan } from '../model/plan';
 import type { InstanceResult, RunSummary } from '../model/result';
@@ -38,6 +39,10 @@ export interface RunOptions {
   artifactsDir?: string;
   /** Host time each teardown task (and closing the host) may take; TEARDOWN_DEADLINE_MS by default. */
   teardownMs?: number;
+  /** Reruns of a failed instance (`--retries N`); each attempt runs as `<inst>~retry<k>`. */
+  retries?: number;
+  /** Known issues (the repository's known-issues file) that turn a matching failure into a TODO. */
+  knownIssues?: readonly KnownIssue[];
 }
 
 export interface RunOutcome {
@@ -77,12 +82,22 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
         break;
       }
       await reporter.onInstanceStart?.(inst.id);
-      const from = trace.events.length;
-      const outcome = await runInstance(inst, o);
-      const result = evaluateInstance(inst.id, trace.events.slice(from).filter((e) => (e as { inst?: string }).inst === inst.id), o.specs, trace.events[0] as RunStartEvent);
+      let outcome: InstanceOutcome;
+      let lastId = inst.id;
+      const attempts: InstanceResult[] = [];
+      for (let attempt = 0; ; attempt++) {
+        const run = attempt === 0 ? inst : { ...inst, id: retryId(inst.id, attempt) };
+        const from = trace.events.length;
+        lastId = run.id;
+        outcome = await runInstance(run, o);
+        attempts.push(evaluateInstance(run.id, trace.events.slice(from).filter((e) => (e as { inst?: string }).inst === run.id), o.specs, trace.events[0] as RunStartEvent));
+        if (attempts[attempt].verdict !== 'fail' || outcome === 'host-failure' || outcome === 'interrupted' || attempt >= (o.retries ?? 0) || o.signal?.aborted) break;
+        trace.emit({ ev: 'log', inst: inst.id, level: 'info', msg: `${inst.id} failed; retry ${attempt + 1} of ${o.retries}` });
+      }
+      const result = applyKnownIssues(foldRetries(attempts), o.knownIssues ?? []).results[0];
       await reporter.onInstanceEnd?.(result);
       if (outcome === 'host-failure') {
-        const error = lastAbort(trace.events, inst.id);
+        const error = lastAbort(trace.events, lastId);
         if (await stillAnswers(host, o.signal)) {
           trace.emit({ ev: 'log', inst: inst.id, level: 'warn', msg: `${inst.id} ended on a host error (${error.code}) but the host still answers: the run goes on` });
           continue;
@@ -110,9 +125,9 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
         : { complete: true },
   );
   // The final verdicts come from the whole trace through the same evaluation `winpv check` uses.
-  const results: InstanceResult[] = evaluate(trace.events, o.specs);
+  const known = applyKnownIssues(evaluate(trace.events, o.specs), o.knownIssues ?? []);
   const g = groupByInstance(trace.events);
-  const summary = summarize(results, g.runStart, g.runEnd);
+  const summary = recount({ ...summarize(known.results, g.runStart, g.runEnd), ...(known.notFailing.length ? { knownNotFailing: known.notFailing } : {}) });
   await reporter.onRunEnd?.(summary);
   return { summary, ...(hostError ? { hostError } : {}), interrupted };
 }

@@ -42,7 +42,7 @@ function traceOf(id: string): TraceEvent[] {
 }
 
 t.test('failures first, then flaky, known, passed, skipped; flaky and known counted apart', async (t) => {
-  const s = summary([inst('p1', 'pass'), inst('s1', 'skip'), inst('k1', 'fail'), inst('f1', 'pass'), inst('x1', 'fail'), inst('p2', 'pass', { flaky: { attempts: 2, failedAttempts: 1 } } as Partial<InstanceResult>)]);
+  const s = summary([inst('p1', 'pass'), inst('s1', 'skip'), inst('k1', 'fail'), inst('f1', 'pass'), inst('x1', 'fail'), inst('p2', 'pass', { flaky: true, attempts: 2 })]);
   const d = buildPageData(s, [], meta, { marks: { k1: { known: { issue: 'xenvbd#42', url: 'https://example.org/42' } }, f1: { flaky: { attempts: 3, failedAttempts: 2 } } } });
   t.same(d.instances.map((r) => [r.id, r.status]), [['x1', 'failed'], ['f1', 'flaky'], ['p2', 'flaky'], ['k1', 'known'], ['p1', 'passed'], ['s1', 'skipped']]);
   t.same({ ...d.counts }, { failed: 1, flaky: 2, known: 1, passed: 1, skipped: 1, total: 6, checks: 0, checksFailed: 0 });

@@ -15,6 +15,9 @@ import { FileDurations, recordDurations } from '../../report/durations';
 import { acquireLease, type Lease } from '../../hosts/lease';
 import { leaseHolder, openLeaseStore, parseLeaseTimeout } from '../lease-support';
 import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
+import { recordRunDir, runStoreTarget } from '../../results/record-run';
+import { KNOWN_ISSUES_FILE, loadKnownIssues } from '../../results/known';
+import { harnessVersion } from './results';
 
 /** Tags of the default catalogue run (no files and no --tag given): everything but the lab-only scenarios. */
 export const DEFAULT_TAGS = ['smoke', 'nightly', 'release'];
@@ -42,6 +45,10 @@ options:
   --reporter R      console (default), tap (TAP 14 on stdout) or none
   --list            print the instances this run would run (and the skips with their reasons), run nothing
   --lease-timeout D how long to wait for capacity on a real host held by other runs (default 30m; then exit 3)
+  --retries N       rerun a failed instance up to N times; one that then passes is reported flaky (TAP # TODO flaky)
+  --known-issues F  known-issues file (default: scenarios/known-issues.json): matching failures are TAP # TODO with the issue
+  --db URL|DIR      results store to record the run in: postgres://... or a PGlite directory; none: do not record
+                    (default: WINPV_DB, the config's resultsDb, else the default store once it exists)
   --config FILE     config file (default: $WINPV_CONFIG or ~/.config/winpv/config.json)
 
 exit status: 0 all passed, 1 a check failed or the run stopped early, 2 bad input, 3 host failure
@@ -64,11 +71,14 @@ const command: Command = {
       list: { type: 'boolean' },
       'lease-timeout': { type: 'string' },
       durations: { type: 'string' },
+      db: { type: 'string' },
+      retries: { type: 'string' },
+      'known-issues': { type: 'string' },
     }, { positionals: true });
     if (!parsed) return ExitCode.ok;
     const { values: v, positionals } = parsed;
     const leaseTimeoutMs = parseLeaseTimeout(v['lease-timeout']);
-    const cfg = resolveConfig({ host: v.host, seed: v.seed, reportDir: v['report-dir'], config: v.config, verbose: ctx.verbose }, ctx.env);
+    const cfg = resolveConfig({ host: v.host, seed: v.seed, reportDir: v['report-dir'], config: v.config, verbose: ctx.verbose, db: v.db }, ctx.env);
     let shard: { index: number; count: number } | undefined;
     if (v.shard !== undefined) {
       const s = parseShard(v.shard);
@@ -82,7 +92,10 @@ const command: Command = {
         throw usageError(`--grep: ${(e as Error).message}`);
       }
     }
+    const retries = v.retries === undefined ? 0 : Number(v.retries);
+    if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw usageError(`--retries takes an integer from 0 to 10, not '${v.retries}'`);
     const root = packageRoot();
+    const knownIssues = loadKnownIssues(v['known-issues'] ?? join(root, 'scenarios', KNOWN_ISSUES_FILE), v['known-issues'] !== undefined);
     const inputs = positionals.length ? positionals : [relative(ctx.cwd, join(root, 'scenarios')) || '.'];
     const tags = v.tag?.length ? v.tag : positionals.length ? undefined : DEFAULT_TAGS;
     const scenarios = loadScenarios(inputs, ctx.cwd);
@@ -130,7 +143,7 @@ const command: Command = {
         runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
       });
       const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
-      const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: AbortSignal.any([ctx.signal, stop.signal]), artifactsDir: join(dir, 'artifacts') });
+      const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: AbortSignal.any([ctx.signal, stop.signal]), artifactsDir: join(dir, 'artifacts'), retries, knownIssues });
 
       if (outcome.summary.complete) {
         try {
@@ -143,6 +156,11 @@ const command: Command = {
       const say = (s: string) => (v.reporter === 'tap' ? ctx.err : ctx.out).write(s);
       say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
       for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
+      const storeTarget = runStoreTarget(cfg.resultsDb, ctx.env);
+      if (storeTarget) {
+        const r = await recordRunDir(storeTarget, dir, harnessVersion(), trace.events); // the events in memory: no second parse of trace.jsonl
+        if (r.warning) ctx.err.write(`winpv: warning: ${r.warning}\n`);
+      }
       const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
       if (outcome.hostError) ctx.err.write(`winpv: host failure: ${outcome.hostError.code}: ${outcome.hostError.message}\n`);
       if (code !== ExitCode.ok) say(`seed ${cfg.seed}: repeat with winpv run --seed ${cfg.seed}${v.host ? ` --host ${v.host}` : ''}${positionals.length ? ` ${positionals.join(' ')}` : ''}\n`);

@@ -39,6 +39,15 @@ export const SIM_CAPABILITIES: Capability[] = [
 export interface SimHostOptions {
   /** The driver specs the frontends and the reference packages follow. */
   specs: SpecSet;
+  /** Properties of simulated driver builds, by the version installed (`9.1.7` for builtin:9.1.7):
+   *  `ioSlowdown` multiplies the disk's per-I/O service time while that build is installed, so a
+   *  regression can be planted in one build and found by `winpv bisect`. No real behaviour: a
+   *  simulator-only knob for demonstrating and testing history, regression and bisection. */
+  builds?: Record<string, SimBuildProperties>;
+}
+
+export interface SimBuildProperties {
+  ioSlowdown?: number;
 }
 
 /** Virtual delay between a restore returning and the restored domain being unpaused. */
@@ -310,6 +319,7 @@ export class SimHost implements HostBackend {
           ? builtinPackages(host.opts.specs, drivers, bundle.location.slice(BUILTIN_PREFIX.length) || bundle.version)
           : await host.hv.sched.holding(() => bundlePackages(bundle.location, host.opts.specs, drivers));
         g.win.install(pkgs);
+        host.installedBuild.set(name, bundle.version);
       },
       async driverStatus(): Promise<DriverStatus> {
         return host.guest({ ...ref, name }).win.driverStatus();
@@ -321,6 +331,9 @@ export class SimHost implements HostBackend {
     return agent;
   }
 
+  /** The driver build version each guest installed last (for `builds`). */
+  private installedBuild = new Map<string, string>();
+
   /** Which guest an agent belongs to (a net workload may name its peer by agent). */
   private agentGuest = new WeakMap<GuestAgent, string>();
 
@@ -331,7 +344,17 @@ export class SimHost implements HostBackend {
       throw guestError('SIM_NO_PV_DISK', `${g.ref.name}: ${w.device} has no PV disk (is xenvbd installed and bound?)`);
     }
     await this.waitConnected(fe);
-    const out = await runDiskspd(w, { sched: this.hv.sched, rng: g.rng, fe, disk: rec.backend.model, computerName: g.ref.name });
+    const disk = rec.backend.model;
+    const slow = this.opts.builds?.[this.installedBuild.get(g.ref.name) ?? '']?.ioSlowdown ?? 1;
+    const saved = { latencyUs: disk.latencyUs, bytesPerUs: disk.bytesPerUs };
+    disk.latencyUs *= slow;
+    disk.bytesPerUs /= slow;
+    let out: Awaited<ReturnType<typeof runDiskspd>>;
+    try {
+      out = await runDiskspd(w, { sched: this.hv.sched, rng: g.rng, fe, disk, computerName: g.ref.name });
+    } finally {
+      Object.assign(disk, saved);
+    }
     this.emitStats(g, w.device);
     return out;
   }

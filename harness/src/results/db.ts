@@ -1,0 +1,129 @@
+// One SQL connection to the results store, embedded (PGlite in a data directory) or a team's
+// PostgreSQL (`postgres://`, through `pg`). Both speak the same SQL, so the store above this file
+// never asks which one it has. Errors are WinpvErrors that say how to fix them; a URL is always
+// shown with its password masked.
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { WinpvError, infraError, usageError } from '../model/errors';
+
+export interface Db {
+  /** Where it is, safe to print (password masked). */
+  readonly label: string;
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  /** Runs fn inside one transaction (all or nothing). */
+  transaction<T>(fn: (q: Db['query']) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** `$XDG_DATA_HOME/winpv/results` (default `~/.local/share/winpv/results`). */
+export function defaultDataDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
+  return join(base, 'winpv', 'results');
+}
+
+export const isPostgresUrl = (s: string) => /^postgres(ql)?:\/\//i.test(s);
+
+/** The URL with any password replaced by ***. */
+export function maskUrl(url: string): string {
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@/]*@/i, '$1:***@').replace(/([?&]password=)[^&]*/i, '$1***');
+}
+
+/** Removes every occurrence of the URL's password from a message (pg puts none there, but a driver might). */
+function scrub(message: string, url: string): string {
+  const m = /^postgres(?:ql)?:\/\/[^:@/]*:([^@/]*)@/i.exec(url);
+  let out = message.split(url).join(maskUrl(url));
+  if (m && m[1]) out = out.split(m[1]).join('***').split(decodeURIComponent(m[1])).join('***');
+  return out;
+}
+
+/** Opens `postgres://...` or a PGlite data directory. */
+export async function openDb(target: string): Promise<Db> {
+  return isPostgresUrl(target) ? openPostgres(target) : openPglite(resolve(target));
+}
+
+async function openPglite(dir: string): Promise<Db> {
+  const fresh = !existsSync(dir) || readdirSync(dir).length === 0;
+  if (!fresh && !existsSync(join(dir, 'PG_VERSION'))) {
+    throw new WinpvError('input', 'RESULTS_DIR_NOT_A_STORE', `${dir} is not a results store (no PG_VERSION): nothing was changed there; point --db at another directory or move its contents away`);
+  }
+  mkdirSync(dir, { recursive: true });
+  const { PGlite } = await import('@electric-sql/pglite');
+  let pg: InstanceType<typeof PGlite>;
+  try {
+    pg = new PGlite(dir);
+    await pg.waitReady;
+    await pg.query('SELECT 1');
+  } catch (e) {
+    throw new WinpvError('input', 'RESULTS_DIR_CORRUPT',
+      `the results store in ${dir} cannot be opened (${(e as Error).message ?? e}); it was left as it is. ` +
+      `Move it aside (mv ${dir} ${dir}.broken) and load the runs again with winpv results import reports/<run> for each run, or point --db at another store`, { cause: e });
+  }
+  const db: Db = {
+    label: dir,
+    async query<R>(sql: string, params: unknown[] = []) {
+      return (await pg.query(sql, params)).rows as R[];
+    },
+    async transaction<T>(fn: (q: Db['query']) => Promise<T>) {
+      return pg.transaction(async (tx) => fn(async <R>(sql: string, params: unknown[] = []) => (await tx.query(sql, params)).rows as R[]));
+    },
+    async close() {
+      await pg.close();
+    },
+  };
+  return db;
+}
+
+async function openPostgres(url: string): Promise<Db> {
+  const label = maskUrl(url);
+  const { Pool } = await import('pg');
+  const pool = new Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 10_000, query_timeout: 60_000 });
+  pool.on('error', () => undefined); // an idle client that dies is replaced on next use; queries report their own errors
+  try {
+    const c = await pool.connect();
+    c.release();
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    const err = e as { code?: string; message?: string };
+    const why = err.code === '28P01' || err.code === '28000' ? 'authentication failed (check the user and password)'
+      : err.code === '3D000' ? 'the database does not exist (createdb it first)'
+      : scrub(err.message ?? String(e), url);
+    throw infraError('RESULTS_DB_UNREACHABLE', `cannot connect to the results database ${label}: ${why}`);
+  }
+  const wrap = (run: (sql: string, params: unknown[]) => Promise<{ rows: unknown[] }>) => async <R>(sql: string, params: unknown[] = []) => {
+    try {
+      return (await run(sql, params)).rows as R[];
+    } catch (e) {
+      if (e instanceof WinpvError) throw e;
+      throw infraError('RESULTS_DB_ERROR', `results database ${label}: ${scrub((e as Error).message, url)}`);
+    }
+  };
+  return {
+    label,
+    query: wrap((s, p) => pool.query(s, p)),
+    async transaction<T>(fn: (q: Db['query']) => Promise<T>) {
+      const c = await pool.connect().catch((e) => { throw infraError('RESULTS_DB_UNREACHABLE', `results database ${label}: ${scrub((e as Error).message, url)}`); });
+      try {
+        await c.query('BEGIN');
+        const out = await fn(wrap((s, p) => c.query(s, p)));
+        await c.query('COMMIT');
+        return out;
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        c.release();
+      }
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+/** The configured store (--db, WINPV_DB or the config's resultsDb, resolved by cli/config), else the default data directory; `none` turns the store off. */
+export function resolveStoreTarget(configured: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (configured === 'none' || configured === '') return undefined;
+  if (configured !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(configured) && !isPostgresUrl(configured)) throw usageError(`--db takes postgres://... or a directory, not ${maskUrl(configured)}`);
+  return configured ?? defaultDataDir(env);
+}

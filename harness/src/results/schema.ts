@@ -1,0 +1,83 @@
+// The store's schema, as numbered migrations applied in order (one transaction each). The same SQL
+// serves PGlite and PostgreSQL. A store whose version is newer than this winpv knows is refused
+// untouched (upgrade winpv); one whose version table is missing or odd is refused too.
+import { WinpvError } from '../model/errors';
+import type { Db } from './db';
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: runs, instance verdicts, check verdicts, metrics (workload figures and lifecycle timings)
+  `CREATE TABLE runs (
+     run_id text PRIMARY KEY,
+     started_at timestamptz NOT NULL,
+     finished_at timestamptz,
+     seed bigint NOT NULL,
+     host_kind text NOT NULL,
+     host_label text NOT NULL,
+     pool text,
+     windows_build text NOT NULL,
+     driver_version text NOT NULL,
+     driver_build text,
+     harness_version text NOT NULL,
+     shard text,
+     complete boolean NOT NULL,
+     passed integer NOT NULL, failed integer NOT NULL, skipped integer NOT NULL, flaky integer NOT NULL DEFAULT 0
+   );
+   CREATE TABLE instances (
+     run_id text NOT NULL REFERENCES runs ON DELETE CASCADE,
+     inst text NOT NULL,
+     scenario text NOT NULL,
+     verdict text NOT NULL,
+     attempts integer NOT NULL DEFAULT 1,
+     flaky boolean NOT NULL DEFAULT false,
+     known text,
+     duration_ms double precision NOT NULL,
+     PRIMARY KEY (run_id, inst)
+   );
+   CREATE TABLE checks (
+     run_id text NOT NULL, inst text NOT NULL, position integer NOT NULL,
+     check_name text NOT NULL, verdict text NOT NULL, message text NOT NULL,
+     PRIMARY KEY (run_id, inst, position),
+     FOREIGN KEY (run_id, inst) REFERENCES instances ON DELETE CASCADE
+   );
+   CREATE TABLE metrics (
+     run_id text NOT NULL, inst text NOT NULL, scenario text NOT NULL,
+     name text NOT NULL, value double precision NOT NULL, unit text NOT NULL, better text NOT NULL,
+     PRIMARY KEY (run_id, inst, name),
+     FOREIGN KEY (run_id, inst) REFERENCES instances ON DELETE CASCADE
+   );
+   CREATE INDEX metrics_history ON metrics (scenario, name);
+   CREATE INDEX runs_started ON runs (started_at);`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the store to SCHEMA_VERSION; refuses a newer or unrecognisable one without changing it. */
+export async function migrate(db: Db): Promise<void> {
+  await db.query('CREATE TABLE IF NOT EXISTS winpv_schema (version integer NOT NULL)');
+  const rows = await db.query<{ version: number }>('SELECT version FROM winpv_schema');
+  if (rows.length > 1) throw schemaError(db, `its version table has ${rows.length} rows`);
+  let have = rows.length ? Number(rows[0].version) : 0;
+  if (!Number.isInteger(have) || have < 0) throw schemaError(db, `its schema version is ${rows[0].version}`);
+  if (have > SCHEMA_VERSION) {
+    throw new WinpvError('input', 'RESULTS_SCHEMA_NEWER',
+      `the results store ${db.label} has schema version ${have}, newer than this winpv knows (${SCHEMA_VERSION}); nothing was changed: upgrade winpv, or point --db at another store`);
+  }
+  if (have === 0) {
+    const tables = await db.query("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'runs'");
+    if (tables.length) throw schemaError(db, 'it has a runs table but no schema version');
+  }
+  while (have < SCHEMA_VERSION) {
+    const next = have + 1;
+    await db.transaction(async (q) => {
+      for (const stmt of MIGRATIONS[have].split(/;\s*\n/).map((s) => s.trim()).filter(Boolean)) await q(stmt);
+      await q('DELETE FROM winpv_schema');
+      await q('INSERT INTO winpv_schema (version) VALUES ($1)', [next]);
+    });
+    have = next;
+  }
+}
+
+function schemaError(db: Db, what: string): WinpvError {
+  return new WinpvError('input', 'RESULTS_SCHEMA_UNKNOWN',
+    `the results store ${db.label} is not one winpv recognises (${what}); nothing was changed: point --db at an empty directory or database, and load runs with winpv results import`);
+}

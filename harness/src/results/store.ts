@@ -1,0 +1,131 @@
+// The results store: opens (and migrates) the database, records runs idempotently (a run id already
+// there is replaced in one transaction, so importing twice changes nothing), and answers the
+// questions `history`, `compare`, `bisect` and the HTML trends ask.
+import type { HistoryKey, MetricValue } from '../model/results';
+import { openDb, type Db } from './db';
+import { migrate } from './schema';
+import type { RunRecord } from './record';
+
+export class ResultsStore {
+  private constructor(readonly db: Db) {}
+
+  static async open(target: string): Promise<ResultsStore> {
+    const db = await openDb(target);
+    try {
+      await migrate(db);
+    } catch (e) {
+      await db.close().catch(() => undefined);
+      throw e;
+    }
+    return new ResultsStore(db);
+  }
+
+  get label(): string {
+    return this.db.label;
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  /** Records a run; true when it was new, false when an earlier copy was replaced. */
+  async record(r: RunRecord): Promise<boolean> {
+    return this.db.transaction(async (q) => {
+      const old = await q('DELETE FROM runs WHERE run_id = $1 RETURNING run_id', [r.runId]);
+      await q(
+        `INSERT INTO runs (run_id, started_at, finished_at, seed, host_kind, host_label, pool, windows_build, driver_version, driver_build,
+           harness_version, shard, complete, passed, failed, skipped, flaky) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
+        [r.runId, r.startedAt, r.finishedAt ?? null, r.seed, r.hostKind, r.hostLabel, r.pool ?? null, r.windowsBuild, r.driverVersion, r.driverBuild ?? null,
+          r.harnessVersion, r.shard ?? null, r.complete, r.counts.passed, r.counts.failed, r.counts.skipped, r.counts.flaky],
+      );
+      for (const i of r.instances) {
+        await q('INSERT INTO instances (run_id, inst, scenario, verdict, attempts, flaky, known, duration_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)',
+          [r.runId, i.inst, i.scenario, i.verdict, i.attempts, i.flaky, i.known ?? null, i.durationMs]);
+        if (i.checks.length) {
+          await q(`INSERT INTO checks (run_id, inst, position, check_name, verdict, message)
+                   SELECT $1, $2, p, c, v, m FROM unnest($3::int[], $4::text[], $5::text[], $6::text[]) AS t(p, c, v, m)`,
+          [r.runId, i.inst, i.checks.map((_, k) => k), i.checks.map((c) => c.check), i.checks.map((c) => c.verdict), i.checks.map((c) => c.message)]);
+        }
+        if (i.metrics.length) {
+          await q(`INSERT INTO metrics (run_id, inst, scenario, name, value, unit, better)
+                   SELECT $1, $2, $3, n, v, u, b FROM unnest($4::text[], $5::float8[], $6::text[], $7::text[]) AS t(n, v, u, b)`,
+          [r.runId, i.inst, i.scenario, i.metrics.map((m) => m.name), i.metrics.map((m) => m.value), i.metrics.map((m) => m.unit), i.metrics.map((m) => m.better)]);
+        }
+      }
+      return old.length === 0;
+    });
+  }
+
+  /** The newest `limit` values of a metric for a scenario (oldest first), optionally before a date (ISO) and on one host class / Windows build. */
+  async history(key: HistoryKey, opts: { limit?: number; before?: string } = {}): Promise<HistoryRow[]> {
+    const where = ['m.scenario = $1', 'm.name = $2'];
+    const params: unknown[] = [key.scenario, key.metric];
+    if (key.hostClass) where.push(`r.host_kind = $${params.push(key.hostClass)}`);
+    if (key.windowsBuild) where.push(`r.windows_build = $${params.push(key.windowsBuild)}`);
+    if (opts.before) where.push(`r.started_at < $${params.push(opts.before)}`);
+    const rows = await this.db.query<{ run_id: string; started_at: Date | string; driver_version: string; value: number; unit: string; better: string; verdict: string }>(
+      `SELECT * FROM (SELECT r.run_id, r.started_at, r.driver_version, avg(m.value) AS value, min(m.unit) AS unit, min(m.better) AS better, min(i.verdict) AS verdict
+         FROM metrics m JOIN runs r USING (run_id) JOIN instances i USING (run_id, inst)
+        WHERE ${where.join(' AND ')}
+        GROUP BY r.run_id, r.started_at, r.driver_version
+        ORDER BY r.started_at DESC, r.run_id DESC LIMIT $${params.push(opts.limit ?? 50)}) h ORDER BY started_at, run_id`,
+      params,
+    );
+    return rows.map((x) => ({ runId: x.run_id, startedAt: iso(x.started_at), driverVersion: x.driver_version, value: Number(x.value), unit: x.unit, better: x.better as MetricValue['better'], verdict: x.verdict }));
+  }
+
+  /** Metric names recorded for a scenario. */
+  async metricNames(scenario: string): Promise<string[]> {
+    const rows = await this.db.query<{ name: string }>('SELECT DISTINCT name FROM metrics WHERE scenario = $1 ORDER BY name', [scenario]);
+    return rows.map((r) => r.name);
+  }
+
+  /** The last runs of a scenario with the instance verdicts (newest last). */
+  async scenarioRuns(scenario: string, limit = 20): Promise<{ runId: string; startedAt: string; driverVersion: string; verdict: string; flaky: boolean; known?: string }[]> {
+    const rows = await this.db.query<{ run_id: string; started_at: Date | string; driver_version: string; verdict: string; flaky: boolean; known: string | null }>(
+      `SELECT * FROM (SELECT r.run_id, r.started_at, r.driver_version, i.verdict, i.flaky, i.known FROM instances i JOIN runs r USING (run_id)
+        WHERE i.scenario = $1 ORDER BY r.started_at DESC, r.run_id DESC, i.inst LIMIT $2) x ORDER BY started_at, run_id`, [scenario, limit]);
+    return rows.map((x) => ({ runId: x.run_id, startedAt: iso(x.started_at), driverVersion: x.driver_version, verdict: x.verdict, flaky: x.flaky, ...(x.known ? { known: x.known } : {}) }));
+  }
+
+  async run(runId: string): Promise<StoredRun | undefined> {
+    const [r] = await this.db.query<Record<string, unknown>>('SELECT * FROM runs WHERE run_id = $1', [runId]);
+    if (!r) return undefined;
+    const inst = await this.db.query<{ inst: string; scenario: string; verdict: string; flaky: boolean; known: string | null }>(
+      'SELECT inst, scenario, verdict, flaky, known FROM instances WHERE run_id = $1 ORDER BY inst', [runId]);
+    const metrics = await this.db.query<{ inst: string; scenario: string; name: string; value: number; unit: string; better: string }>(
+      'SELECT inst, scenario, name, value, unit, better FROM metrics WHERE run_id = $1 ORDER BY inst, name', [runId]);
+    return {
+      runId, startedAt: iso(r.started_at as string), hostKind: String(r.host_kind), windowsBuild: String(r.windows_build), driverVersion: String(r.driver_version),
+      instances: inst.map((i) => ({ inst: i.inst, scenario: i.scenario, verdict: i.verdict, flaky: i.flaky, ...(i.known ? { known: i.known } : {}) })),
+      metrics: metrics.map((m) => ({ ...m, value: Number(m.value), better: m.better as MetricValue['better'] })),
+    };
+  }
+
+  async runCount(): Promise<number> {
+    const [r] = await this.db.query<{ n: string | number }>('SELECT count(*) AS n FROM runs');
+    return Number(r.n);
+  }
+}
+
+export interface HistoryRow {
+  runId: string;
+  startedAt: string;
+  driverVersion: string;
+  value: number;
+  unit: string;
+  better: MetricValue['better'];
+  verdict: string;
+}
+
+export interface StoredRun {
+  runId: string;
+  startedAt: string;
+  hostKind: string;
+  windowsBuild: string;
+  driverVersion: string;
+  instances: { inst: string; scenario: string; verdict: string; flaky: boolean; known?: string }[];
+  metrics: { inst: string; scenario: string; name: string; value: number; unit: string; better: MetricValue['better'] }[];
+}
+
+const iso = (d: Date | string) => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());
