@@ -33,6 +33,11 @@ export function writeReports(dir: string, s: RunSummary, meta: RunMeta, events: 
   writeFileAtomic(join(dir, 'results.tap'), renderTap(s));
   writeFileAtomic(join(dir, 'junit.xml'), renderJunit(s));
   writeFileAtomic(join(dir, 'summary.json'), renderSummaryJson(s, meta));
+  writeHtmlReport(dir, s, meta, events, input);
+}
+
+/** report.html alone: written again once a results store has given the run's trends. */
+export function writeHtmlReport(dir: string, s: RunSummary, meta: RunMeta, events: readonly TraceEvent[], input: ReportInput = {}): void {
   writeFileAtomic(join(dir, 'report.html'), renderHtml(s, events, meta, input));
 }
 

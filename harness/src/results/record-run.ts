@@ -3,9 +3,12 @@
 // warning, never the run or its reports, and `winpv results import <dir>` loads it later.
 import { existsSync } from 'node:fs';
 import type { TraceEvent } from '../model/trace';
+import type { TrendSeries } from '../model/report-input';
+import type { Trend } from '../model/results';
 import { defaultDataDir, maskUrl } from './db';
 import { readRunDir } from './record';
 import { ResultsStore } from './store';
+import { trendsFor } from './trends';
 
 /** Which store `winpv run` records into: the one configured (--db, WINPV_DB, config), else the default
  *  data directory once it exists (made by the first `winpv results import`), else none. */
@@ -16,14 +19,31 @@ export function runStoreTarget(configured: string | undefined, env: NodeJS.Proce
   return existsSync(dflt) ? dflt : undefined;
 }
 
-/** Records the run in dir; returns a warning to print when it could not. */
-export async function recordRunDir(target: string, dir: string, harnessVersion: string, events?: readonly TraceEvent[]): Promise<{ recorded?: string; warning?: string }> {
+/** The report's form of a store trend (report/ may not import results/). */
+export function trendSeries(t: Trend): TrendSeries {
+  return {
+    scenario: t.scenario,
+    metric: t.metric,
+    unit: t.unit,
+    lowerIsBetter: t.better === 'lower',
+    points: t.points.map((p) => ({ run: p.runId, at: p.startedAt, build: p.driverVersion, value: p.value })),
+    ...(t.baseline ? { baseline: { low: t.baseline.low, high: t.baseline.high, centre: t.baseline.median, method: `2.5-97.5 % of the ${t.baseline.runs} runs before` } } : {}),
+  };
+}
+
+/** Records the run in dir and reads back the trends of its scenarios (for report.html); returns a
+ *  warning to print when it could not. */
+export async function recordRunDir(target: string, dir: string, harnessVersion: string, events?: readonly TraceEvent[]): Promise<{ recorded?: string; warning?: string; trends?: TrendSeries[] }> {
   try {
     const rec = readRunDir(dir, harnessVersion, events);
     const store = await ResultsStore.open(target);
     try {
       await store.record(rec);
-      return { recorded: store.label };
+      const trends: TrendSeries[] = [];
+      for (const scenario of new Set(rec.instances.map((i) => i.scenario))) {
+        for (const t of await trendsFor(store, scenario, { hostClass: rec.hostKind, windowsBuild: rec.windowsBuild, limit: 30 })) trends.push(trendSeries(t));
+      }
+      return { recorded: store.label, trends };
     } finally {
       await store.close().catch(() => undefined);
     }

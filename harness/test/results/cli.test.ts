@@ -76,3 +76,22 @@ t.test('--db with a wrong password: clear error, password never printed', { skip
   t.equal(bad.code, 2);
   t.match(bad.err, /--db takes postgres:\/\/\.\.\. or a directory/);
 });
+
+t.test('a run recorded in a store gets its scenarios\' trends in report.html; without a store it has none', async (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'winpv-results-trend-'));
+  const env = { HOME: tmp } as NodeJS.ProcessEnv;
+  const reports = join(tmp, 'reports');
+  const db = join(tmp, 'store');
+  const html = () => readFileSync(join(reports, 'latest', 'report.html'), 'utf8');
+  const trendsIn = (page: string) => (/"trends":\[(.*?)\],"/.exec(page)?.[1] ?? '').length;
+  const none = await runWinpv(['run', scenario, '--seed', '1', '--report-dir', reports, '--reporter', 'none', '--db', 'none'], { env, cwd: repo });
+  t.equal(none.code, 0, none.err);
+  t.equal(trendsIn(html()), 0, 'no store, no trends');
+  for (const seed of ['1', '2']) {
+    const r = await runWinpv(['run', scenario, '--seed', seed, '--report-dir', reports, '--reporter', 'none', '--db', db], { env, cwd: repo });
+    t.equal(r.code, 0, r.err);
+  }
+  const page = html();
+  t.ok(trendsIn(page) > 0, 'the trends of vbd-connect are in the page');
+  t.match(page, /"scenario":"vbd-connect","metric":"time\./, 'a lifecycle timing trend, two runs long');
+});

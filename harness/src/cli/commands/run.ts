@@ -10,7 +10,7 @@ import { createHost } from '../../hosts/factory';
 import { TraceWriter } from '../../trace/writer';
 import { runPlan } from '../../runner/run';
 import { ReporterMultiplexer } from '../../report/multiplexer';
-import { FileReporter, type RunMeta } from '../../report/files';
+import { FileReporter, writeHtmlReport, type RunMeta } from '../../report/files';
 import { FileDurations, recordDurations } from '../../report/durations';
 import { acquireLease, type Lease } from '../../hosts/lease';
 import { leaseHolder, openLeaseStore, parseLeaseTimeout } from '../lease-support';
@@ -160,6 +160,8 @@ const command: Command = {
       if (storeTarget) {
         const r = await recordRunDir(storeTarget, dir, harnessVersion(), trace.events); // the events in memory: no second parse of trace.jsonl
         if (r.warning) ctx.err.write(`winpv: warning: ${r.warning}\n`);
+        // The history is known only now: report.html gets the trends of the run's scenarios.
+        if (r.trends?.length) writeHtmlReport(dir, outcome.summary, meta(), trace.events, { trends: r.trends });
       }
       const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
       if (outcome.hostError) ctx.err.write(`winpv: host failure: ${outcome.hostError.code}: ${outcome.hostError.message}\n`);
