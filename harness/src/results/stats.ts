@@ -9,6 +9,7 @@
 // tolerance; fewer than minHistory runs is `skip` with the reason, never a pass. The resampling is
 // seeded (mulberry32), so the same inputs give the same verdict.
 import type { RegressionVerdict } from '../model/results';
+import { mulberry32 } from '../util/mulberry32';
 
 export interface RegressionOptions {
   /** Relative change that matters, e.g. 0.05 = 5 %. */
@@ -20,16 +21,6 @@ export interface RegressionOptions {
   seed?: number;
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -5,18 +5,8 @@
 // (a header announcing more than XENSTORE_PAYLOAD_MAX) or when its domain was released.
 import { XENSTORE_PAYLOAD_MAX, XS_TYPE_COUNT, XsDecoder, XsType, encodeMessage, isXsErrno, parseErrorPayload, typeName } from './codec';
 import { XenstoreServer, type ServerConnection } from './server';
+import { mulberry32 } from '../util/mulberry32';
 
-/** A small, fast, seeded PRNG (mulberry32): the same seed gives the same run. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface FuzzOptions {
   seed: number;
