@@ -137,7 +137,10 @@ export class SshConnection {
         settled = true;
         resolve(new SshConnection(client, t));
       });
-      client.once('error', (e: Error & { level?: string }) => {
+      // `on`, not `once`: ssh2 can emit a second error after the first (a handshake timeout, then
+      // "Connection lost before handshake" when the peer resets), and an 'error' event with no
+      // listener would end the whole run instead of failing this connection. `fail` is idempotent.
+      client.on('error', (e: Error & { level?: string }) => {
         const msg = e.message ?? String(e);
         if (/host.*(verif|key)/i.test(msg) || msg.includes('Host denied')) fail(hostError('SSH_HOSTKEY', check.why()));
         else if (e.level === 'client-authentication') fail(hostError('SSH_AUTH', `authentication to ${describe(t)} failed`));

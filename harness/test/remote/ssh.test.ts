@@ -143,3 +143,26 @@ t.test('a wrong password is SSH_AUTH and the password never appears in the error
   t.equal(e.code, 'SSH_AUTH');
   t.notMatch(JSON.stringify({ m: e.message, s: String(e) }), /s3cret-planted/);
 });
+
+t.test('a peer that times out the handshake and then drops the socket gives one SSH_TIMEOUT, not an uncaught error', async (t) => {
+  // What a wedged dom0 does: sshd's TCP accept answers (the kernel's backlog), the banner never
+  // comes, and the socket is reset later. ssh2 emits a timeout error and then "Connection lost
+  // before handshake"; the second must not reach the process as an unhandled 'error' event.
+  const { createServer } = await import('node:net');
+  const sockets: import('node:net').Socket[] = [];
+  const server = createServer((s) => {
+    sockets.push(s);
+    s.on('error', () => undefined);
+    setTimeout(() => s.destroy(), 400);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  const err = await SshConnection.connect({ host: '127.0.0.1', port, user: 'root', password: new Secret('x'), hostKeySha256: 'SHA256:none' }, { timeoutMs: 150 }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(isWinpvError(err) && err.code === 'SSH_TIMEOUT', `SSH_TIMEOUT: ${String(err)}`);
+  await new Promise((r) => setTimeout(r, 700)); // the reset arrives after the rejection
+  t.pass('no uncaught error after the socket was reset');
+});
