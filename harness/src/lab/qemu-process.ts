@@ -126,11 +126,19 @@ export async function stopLabQemu(dir: string, started?: StartedQemu | number, w
     if (pid === undefined && namesPidfile(started, pidFileOf(dir))) pid = started;
     started = undefined;
   }
-  if (pid === undefined && started && !started.exited()) pid = started.pid;
+  if (started) {
+    // The QEMU this command spawned, and only it: a cleanup that runs late (after a `lab down` and a
+    // new `lab up` on the same directory) must not stop the newer QEMU that the pidfile now names.
+    // `nice` execs QEMU, so the spawned pid is QEMU's pid.
+    if (started.exited()) return undefined;
+    pid = started.pid;
+  }
   if (pid === undefined) return undefined;
   const target = pid;
   const gone = () => (started && started.pid === target ? started.exited() : !alive(target) || labQemuPid(dir) !== target);
-  if (!((await qmpQuit(qmpSocketOf(dir))) && (await waitGone(gone, waitMs)))) {
+  // The QMP socket is the directory's: ask it only when the pidfile says it belongs to the target.
+  const viaQmp = labQemuPid(dir) === target && (await qmpQuit(qmpSocketOf(dir)));
+  if (!(viaQmp && (await waitGone(gone, waitMs)))) {
     try {
       process.kill(target, 'SIGTERM');
     } catch { /* gone already */ }
@@ -141,7 +149,9 @@ export async function stopLabQemu(dir: string, started?: StartedQemu | number, w
       if (!(await waitGone(gone, waitMs))) throw infraError('LAB_QEMU', `QEMU (pid ${target}) did not stop after SIGKILL`);
     }
   }
-  rmSync(pidFileOf(dir), { force: true });
-  rmSync(qmpSocketOf(dir), { force: true });
+  if (labQemuPid(dir) === undefined) {
+    rmSync(pidFileOf(dir), { force: true });
+    rmSync(qmpSocketOf(dir), { force: true });
+  }
   return target;
 }

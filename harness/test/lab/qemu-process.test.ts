@@ -18,6 +18,7 @@ process.on('SIGTERM', () => { if (process.env.FAKE_QEMU_IGNORE_TERM !== '1') pro
 setTimeout(() => {
   if (process.env.FAKE_QEMU_FAIL === '1') { console.error('qemu: could not load kernel'); process.exit(1); }
   const sock = /^unix:([^,]+)/.exec(opt('-qmp'))[1];
+  fs.rmSync(sock, { force: true }); // as QEMU does before it binds a unix listening socket
   net.createServer((c) => {
     if (ignoreQmp) return;
     c.write('{"QMP": {"version": {}, "capabilities": []}}\\n');
@@ -118,4 +119,20 @@ t.test('a QEMU that exits at once is seen as exited, with its status', async (t)
   t.match(q.exitStatus(), /exit 1/);
   t.match(readFileSync(join(dir, 'qemu.log'), 'utf8'), /could not load kernel/);
   t.equal(await stopLabQemu(dir, q), undefined);
+});
+
+t.test('a late cleanup of an earlier lab up stops only its own QEMU, not a newer one on the same directory', async (t) => {
+  const { dir, argv, pids } = lab(t);
+  const first = startQemu(dir, argv);
+  pids.push(first.pid);
+  t.ok(await waitFor(() => labQemuPid(dir) === first.pid, 10_000));
+  process.kill(first.pid, 'SIGKILL'); // what `lab down` did meanwhile
+  t.ok(await waitFor(() => first.exited(), 5000));
+  const second = startQemu(dir, argv);
+  pids.push(second.pid);
+  t.ok(await waitFor(() => labQemuPid(dir) === second.pid, 10_000), 'the newer QEMU owns the pidfile and the QMP socket');
+  t.equal(await stopLabQemu(dir, first, 2000), undefined, 'the first lab up\'s cleanup finds its QEMU gone');
+  t.notOk(second.exited(), 'the newer QEMU still runs');
+  t.equal(labQemuPid(dir), second.pid);
+  t.equal(await stopLabQemu(dir, second), second.pid);
 });
