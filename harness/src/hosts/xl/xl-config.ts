@@ -21,6 +21,9 @@ export interface XlGuestFiles {
   ramdisk?: string;
   /** Disk file per vdev, in dom0. */
   disks: Record<string, string>;
+  /** HVM guests: where QEMU writes the emulated serial port (BIOS, boot loader and kernel messages
+   *  before the PV console exists), so a guest that halts early can be diagnosed; a pty otherwise. */
+  serialLog?: string;
 }
 
 export function diskSpec(vbd: VbdShape, target: string): string {
@@ -51,7 +54,9 @@ export function xlConfig(name: string, shape: GuestShape, files: XlGuestFiles, o
     'on_reboot = "restart"',
   ];
   if (hvm) {
-    lines.push('xen_platform_pci = 1', 'device_model_version = "qemu-xen"', 'vnc = 0', 'serial = "pty"', 'boot = "c"');
+    // serial: xl hands the value to QEMU's -serial, where `file:PATH` is a character device backend.
+    const serial = files.serialLog ? `file:${files.serialLog}` : 'pty';
+    lines.push('xen_platform_pci = 1', 'device_model_version = "qemu-xen"', 'vnc = 0', `serial = ${xlString(serial)}`, 'boot = "c"');
   } else {
     if (!files.kernel || !files.ramdisk) throw usageError(`guest ${shape.name}: a PV guest needs a kernel and ramdisk in dom0 (the lab provides them)`);
     // sysrq_always_enabled: `xl sysrq <dom> c` (xenstore control/sysrq, handled by the guest kernel)

@@ -202,6 +202,11 @@ export class XlHost implements HostBackend {
     return `/var/log/xen/console/guest-${name}.log`;
   }
 
+  /** The emulated serial port of an HVM guest (QEMU truncates it at every start of the domain). */
+  private serialLog(name: string): string {
+    return `/var/log/xen/winpv-serial-${name}.log`;
+  }
+
   private async logSize(name: string): Promise<number> {
     const r = await this.dom0.try(['stat', '-c', '%s', this.consoleLog(name)]);
     return r.code === 0 ? Number(r.stdout.trim()) : 0;
@@ -226,7 +231,7 @@ export class XlHost implements HostBackend {
       disks[vbd.vdev] = loop;
     }
     const cfg = `${RUN_DIR}/${name}.cfg`;
-    await this.dom0Conn!.link.putFile(Buffer.from(xlConfig(name, shape, { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, disks }, { bridge: BRIDGE })), cfg);
+    await this.dom0Conn!.link.putFile(Buffer.from(xlConfig(name, shape, { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, disks, serialLog: this.serialLog(name) }, { bridge: BRIDGE })), cfg);
     files.push(cfg);
     const consoleOffset = await this.logSize(name);
     // Paused: the probes attach before the frontends start.
@@ -386,6 +391,11 @@ export class XlHost implements HostBackend {
       this.emit(rec, what, entry ? { flags: entry.state } : { listed: 'no' });
       const text = await this.consoleText(rec.ref, 2048).catch(() => '');
       if (text) this.trace?.emit({ ev: 'log', inst: rec.inst, level: 'error', msg: `${rec.ref.name} ${what}; the end of its console:\n${text}` });
+      if (rec.shape.image !== undefined) {
+        // An HVM guest may halt before its PV console exists (BIOS, boot loader, early kernel).
+        const serial = await this.dom0.try(['tail', '-c', '2048', this.serialLog(rec.ref.handle)]).catch(() => undefined);
+        if (serial?.stdout) this.trace?.emit({ ev: 'log', inst: rec.inst, level: 'error', msg: `${rec.ref.name} ${what}; the end of its serial port:\n${serial.stdout}` });
+      }
     } else if (entry && entry.domid !== rec.ref.domid) {
       const old = rec.ref.domid;
       rec.ref.domid = entry.domid;

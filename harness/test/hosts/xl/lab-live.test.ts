@@ -63,9 +63,11 @@ if (!process.env.WINPV_LAB_LIVE) {
     const reports = mkdtempSync(join(tmpdir(), 'winpv-lab-live-'));
     const r = winpv(['run', '--host', 'lab', '--reporter', 'none', '--report-dir', reports, join('harness', 'test', 'fixtures', 'lab', 'lab-hvm-image.xml')]);
     const tap = readFileSync(join(reports, 'latest', 'results.tap'), 'utf8');
-    t.equal(r.status, 0, `winpv run exits 0: ${r.stderr.slice(-500)}\n${tap.slice(-1500)}`);
-    t.ok(parseTap(tap).ok, 'TAP all ok');
     const events = readFileSync(join(reports, 'latest', 'trace.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    // On a failure, what the guest's console said (the trace keeps its end when a guest halts or crashes).
+    const said = events.filter((e) => e.ev === 'log' && e.level === 'error').map((e) => String(e.msg).slice(-2500)).join('\n');
+    t.equal(r.status, 0, `winpv run exits 0: ${r.stderr.slice(-500)}\n${tap.slice(-1500)}\n${said}`);
+    t.ok(parseTap(tap).ok, 'TAP all ok');
     const workloads = events.filter((e) => e.ev === 'workload') as unknown as { dev: string; result: { bytes: number; errors: number } }[];
     t.same(workloads.map((w) => w.dev).sort(), ['vbd/51728', 'vif/0'], 'block I/O on the scratch disk and traffic through netfront');
     t.ok(workloads.every((w) => w.result.bytes > 0 && w.result.errors === 0), 'both moved data without errors');
