@@ -51,10 +51,25 @@ export interface VerifyOptions {
   tsaCaFile?: string;
 }
 
-export async function verifySignature(file: string, opts: VerifyOptions = {}): Promise<SignatureResult> {
+/** One result per signature of the file: the primary and each nested one (signtool /as,
+ * osslsigncode -nest). */
+export async function verifySignatures(file: string, opts: VerifyOptions = {}): Promise<SignatureResult[]> {
   const args = ['verify', ...(opts.caFile ? ['-CAfile', opts.caFile] : []), ...(opts.tsaCaFile ? ['-TSA-CAfile', opts.tsaCaFile] : []), '-in', file];
   const r = await runTool('osslsigncode', args);
-  return judgeOsslsigncode(r.code, `${r.stdout}\n${r.stderr}`);
+  return judgeEachSignature(r.code, `${r.stdout}\n${r.stderr}`);
+}
+
+/** osslsigncode prints one "Signature Index: N" block per signature, primary and nested, and exits 0
+ * ("Succeeded") when ANY of them verifies: a trusted nested signature would hide a failing primary.
+ * Each block is judged on its own ("Signature verification: ok" inside it) so every one must verify. */
+export function judgeEachSignature(code: number, output: string): SignatureResult[] {
+  const starts = [...output.matchAll(/^Signature Index:/gm)].map((m) => m.index!);
+  if (starts.length <= 1) return [judgeOsslsigncode(code, output)];
+  const head = output.slice(0, starts[0]);
+  return starts.map((start, i) => {
+    const block = head + output.slice(start, starts[i + 1] ?? output.length);
+    return judgeOsslsigncode(/Signature verification: ok/i.test(block) ? 0 : 1, block);
+  });
 }
 
 /** Interprets osslsigncode verify's exit status and output (pure: tested on recorded outputs). */

@@ -31,7 +31,7 @@ import { catalogDigest, PeFormatError, type DigestAlgorithm } from './authentico
 import { certificateEntries, certificateTableProblems, imageWithOnlyEntry } from './cert-table';
 import { CatalogFormatError, parseCatalog } from './catalog';
 import { matchHardwareId, vendorProblem } from './hardware-ids';
-import { verifySignature, type SignatureResult } from './signature';
+import { verifySignatures, type SignatureResult } from './signature';
 import { at } from './tap';
 
 export type VerifyCheck = 'inf' | 'driver-ver' | 'version' | 'hardware-ids' | 'revisions' | 'services' | 'files' | 'catalog' | 'signature' | 'manifest' | 'identify';
@@ -493,25 +493,25 @@ interface SignatureRoots {
 
 /** Every signature of one file under the enforced mode: the certificate table's structure first
  * (PE files), then osslsigncode on each certificate entry (a table of several is split into one
- * copy per entry, since osslsigncode verifies only single-entry tables); ProductionSign never
- * accepts a self-signed signer. */
+ * copy per entry, since osslsigncode verifies only single-entry tables), each nested signature
+ * judged on its own; ProductionSign never accepts a self-signed signer. */
 async function judgeFile(file: string, signMode: SignMode, roots: SignatureRoots): Promise<SignatureResult[]> {
   const opts = { ...(roots.caFile ? { caFile: roots.caFile } : {}), ...(roots.tsaCaFile ? { tsaCaFile: roots.tsaCaFile } : {}) };
   const production = (r: SignatureResult): SignatureResult =>
     r.status === 'ok' && signMode === 'ProductionSign' && r.signer && r.signer === r.issuer ? { ...r, status: 'untrusted', detail: 'a self-signed certificate is a test certificate, never a production signature' } : r;
-  if (/\.cat$/i.test(file)) return [production(await verifySignature(file, opts))];
+  if (/\.cat$/i.test(file)) return (await verifySignatures(file, opts)).map(production);
   const bytes = await readFile(file);
   const problems = certificateTableProblems(bytes);
   if (problems.length) return [{ status: 'malformed', detail: problems.join('; ') }];
   const entries = certificateEntries(bytes);
-  if (entries.length <= 1) return [production(await verifySignature(file, opts))];
+  if (entries.length <= 1) return (await verifySignatures(file, opts)).map(production);
   const dir = await mkdtemp(join(tmpdir(), 'winpv-sig-'));
   try {
     const results: SignatureResult[] = [];
     for (let i = 0; i < entries.length; i++) {
       const one = join(dir, `${i}-${basename(file)}`);
       await writeFile(one, imageWithOnlyEntry(bytes, i));
-      results.push(production(await verifySignature(one, opts)));
+      results.push(...(await verifySignatures(one, opts)).map(production));
     }
     return results;
   } finally {

@@ -5,11 +5,13 @@
 // table is verified and reported on its own. Without the packages the tests skip naming them
 // (and fail under CI=true).
 import t, { type Test } from 'tap';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { verifyPackageSet, type VerifyPoint, type VerifyReport } from '../../src/build/verify';
 import { peLayout } from '../../src/build/authenticode';
+import { runTool } from '../../src/build/tool';
 import { certificateEntries, certificateTableProblems } from '../../src/build/cert-table';
 import { makePackageSet, makeTestSigner, sign } from '../fixtures/build/package-set';
 import { makePe } from '../fixtures/build/pe';
@@ -119,4 +121,26 @@ t.test('two signatures of our own: both verify (ok, counted); one from an untrus
   t.match(signature(good), { ok: true, message: /signed by .*\(5 signatures\)/, diagnostics: { signatures: [/signature 1 of 2\): verified, signed by \/CN=winpv test signing/, /signature 2 of 2\): verified, signed by \/CN=winpv second signer/, /xenfilt/, /xenfilt/] } });
   const oneTrusted = await verifyPackageSet(root, { specs, caFile: ws.signer.cert });
   t.match(signature(oneTrusted), { ok: false, message: /2 of 5 signature\(s\) fail; xenbus\/x64\/xenbus\.sys \(signature 2 of 2\): signed by \/CN=winpv second signer\/O=winpv tests, but the chain is not trusted/ });
+});
+
+t.test('nested signatures (osslsigncode -nest): each is judged, though osslsigncode exits 0 when any one verifies', { skip }, async (t) => {
+  const other = makeTestSigner(join(work, 'nested'), 'winpv nested signer');
+  const image = join(work, 'nested.sys');
+  writeFileSync(image, makePe('a driver with a nested signature', { subsystem: 1 }));
+  sign(image, ws.signer);
+  execFileSync('osslsigncode', ['sign', '-nest', '-certs', other.cert, '-key', other.key, '-h', 'sha256', '-in', image, '-out', `${image}.nested`], { stdio: 'ignore' });
+  const root = setOf({ 'xenbus.sys': `${image}.nested`, 'xenfilt.sys': `${image}.nested` });
+  const only = (...certs: string[]) => {
+    const file = join(work, `nested-roots${n++}.pem`);
+    writeFileSync(file, certs.map((c) => readFileSync(c, 'utf8')).join(''));
+    return file;
+  };
+  // The primary (test signer) fails, the nested one verifies: osslsigncode alone says Succeeded.
+  const caFile = only(other.cert);
+  const alone = await runTool('osslsigncode', ['verify', '-CAfile', caFile, '-in', `${image}.nested`]);
+  t.equal(alone.code, 0, 'osslsigncode exits 0 on the nested signature alone');
+  const hidden = await verifyPackageSet(root, { specs, caFile });
+  t.match(signature(hidden).diagnostics?.problems, [/xenbus\.cat: signed by \/CN=winpv test signing/, /xenbus\/x64\/xenbus\.sys \(signature 1 of 2\): signed by \/CN=winpv test signing\/O=winpv tests, but the chain is not trusted/, /xenfilt\.sys \(signature 1 of 2\)/]);
+  const both = await verifyPackageSet(root, { specs, caFile: only(ws.signer.cert, other.cert) });
+  t.match(signature(both), { ok: true, message: /\(5 signatures\)/, diagnostics: { signatures: [/xenbus\.sys \(signature 1 of 2\): verified, signed by \/CN=winpv test signing/, /xenbus\.sys \(signature 2 of 2\): verified, signed by \/CN=winpv nested signer/, /xenfilt/, /xenfilt/] } });
 });
