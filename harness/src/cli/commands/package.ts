@@ -19,7 +19,8 @@ verify   parse every INF of a set (a directory, or a shipped ISO or zip) and che
          against drivers-spec/: INF syntax, DriverVer, one version across the set, hardware
          IDs inside the spec and the vendor's range, child revisions advertised by the bus
          driver in the set, services, files present, catalog digests, Authenticode
-         signatures of .sys and .cat (osslsigncode), the manifest's sizes and sha256
+         signatures of .sys, .cat, .dll and .exe (osslsigncode; every signature of a file,
+         timestamps honoured), the manifest's sizes and sha256
 bundle   verify, then write winpv-drivers-<version>.iso and .zip with manifest.json inside
          (default --out: <dir>/..), and read both back
 
