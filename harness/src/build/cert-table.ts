@@ -5,6 +5,7 @@
 // after the PKCS#7 blob are not covered by the signature: an image grown there after signing still
 // verifies with a lenient verifier (CVE-2013-3900; Windows refuses it with EnableCertPaddingCheck).
 // A release check is strict: nothing but the alignment padding (fewer than 8 zero bytes) may follow.
+// A table of several entries (several signatures) is well-formed; each entry is verified on its own.
 import { peLayout, PeFormatError } from './authenticode';
 
 const WIN_CERT_HEADER = 8;
@@ -38,7 +39,6 @@ export function certificateTableProblems(buf: Buffer): string[] {
   const end = start + size;
   const problems: string[] = [];
   let at = start;
-  let entries = 0;
   while (at < end) {
     if (at + WIN_CERT_HEADER > end) {
       problems.push(`${end - at} byte(s) after the last certificate entry`);
@@ -49,7 +49,6 @@ export function certificateTableProblems(buf: Buffer): string[] {
       problems.push(`certificate entry at offset ${at} claims ${dwLength} bytes; the table has ${end - at} left`);
       break;
     }
-    entries++;
     const blob = at + WIN_CERT_HEADER;
     const der = buf[blob] === 0x30 ? derLength(buf, blob, at + dwLength) : undefined;
     if (der === undefined || blob + der > at + dwLength) {
@@ -64,6 +63,33 @@ export function certificateTableProblems(buf: Buffer): string[] {
     }
     at = next;
   }
-  if (entries > 1) problems.push(`${entries} certificate entries: multiple signatures, and only the first would be verified`);
   return problems;
+}
+
+/** The certificate table's entries (offset and 8-byte-aligned length each), for a table that
+ * certificateTableProblems found well-formed. UEFI images signed for both the 2011 and the 2023
+ * Microsoft UEFI CAs carry two entries (Debian's shimx64.efi.signed does). */
+export function certificateEntries(buf: Buffer): { offset: number; length: number }[] {
+  const layout = peLayout(buf);
+  if (!layout || layout.certTableSize === 0) return [];
+  const end = layout.certTableOffset + layout.certTableSize;
+  const entries: { offset: number; length: number }[] = [];
+  for (let at = layout.certTableOffset; at + WIN_CERT_HEADER <= end; ) {
+    const next = Math.min(align8(at + buf.readUInt32LE(at)), end);
+    entries.push({ offset: at, length: next - at });
+    at = next;
+  }
+  return entries;
+}
+
+/** The image with only its i-th certificate entry in the table, so each signature can be verified
+ * on its own (osslsigncode reads a table of several entries as corrupt). The Authenticode digest
+ * skips the table, so every copy has the original's digest; only the table and its directory's
+ * size change (the PE checksum is left as it was: osslsigncode only warns about it). */
+export function imageWithOnlyEntry(buf: Buffer, i: number): Buffer {
+  const layout = peLayout(buf)!;
+  const entry = certificateEntries(buf)[i];
+  const copy = Buffer.concat([buf.subarray(0, layout.certTableOffset), buf.subarray(entry.offset, entry.offset + entry.length), buf.subarray(layout.certTableOffset + layout.certTableSize)]);
+  copy.writeUInt32LE(entry.length, layout.certDirOffset + 4);
+  return copy;
 }

@@ -19,7 +19,8 @@ verify   parse every INF of a set (a directory, or a shipped ISO or zip) and che
          against drivers-spec/: INF syntax, DriverVer, one version across the set, hardware
          IDs inside the spec and the vendor's range, child revisions advertised by the bus
          driver in the set, services, files present, catalog digests, Authenticode
-         signatures of .sys and .cat (osslsigncode), the manifest's sizes and sha256
+         signatures of .sys, .cat, .dll and .exe (osslsigncode; every signature of a file,
+         timestamps honoured), the manifest's sizes and sha256
 bundle   verify, then write winpv-drivers-<version>.iso and .zip with manifest.json inside
          (default --out: <dir>/..), and read both back
 
@@ -37,6 +38,9 @@ options:
   --production-roots PEM
                      trusted roots for ProductionSign (e.g. the Microsoft roots your attestation or
                      WHQL signatures chain to); required with --sign-mode ProductionSign
+  --tsa-ca-file PEM  trusted roots of the timestamp authorities (default: the system roots); a
+                     signature countersigned by a trusted timestamp verifies at the timestamp's
+                     time, after its signer's certificate has expired (reported with the time)
   --version W.X.Y.Z  the version every package must have (default: the manifest's, else xenbus's)
 
 output: TAP version 14; exit 0 all checks pass, 1 a check failed, 2 unusable input
@@ -49,6 +53,7 @@ const OPTIONS = {
   'sign-mode': { type: 'string' },
   'ca-file': { type: 'string' },
   'production-roots': { type: 'string' },
+  'tsa-ca-file': { type: 'string' },
   version: { type: 'string' },
   out: { type: 'string' },
 } as const;
@@ -61,7 +66,9 @@ function pointToTap(tap: TapWriter, p: VerifyPoint): void {
     ok: p.ok,
     description: `${p.subject} ${p.check}: ${message}`,
     ...(p.skip ? { skip: p.skip } : {}),
-    ...(p.diagnostics && !p.ok ? { diagnostics: { check: p.check, ...(p.driver ? { driver: p.driver } : {}), ...p.diagnostics } } : {}),
+    // A passing point keeps its diagnostics too when it has any (a signature that holds by its
+    // timestamp says when it was countersigned).
+    ...(p.diagnostics ? { diagnostics: { check: p.check, ...(p.driver ? { driver: p.driver } : {}), ...p.diagnostics } } : {}),
   });
 }
 
@@ -86,6 +93,7 @@ async function verifyFromArgs(ctx: CommandContext, loadSpecs: SpecLoader, bundle
     signMode,
     ...(values['ca-file'] ? { caFile: resolve(ctx.cwd, values['ca-file']) } : {}),
     ...(productionRoots ? { productionRoots } : {}),
+    ...(values['tsa-ca-file'] ? { tsaCaFile: resolve(ctx.cwd, values['tsa-ca-file']) } : {}),
     ...(values.version ? { version: values.version } : {}),
   }).finally(() => opened?.cleanup());
   return { root, report, out: values.out ? resolve(ctx.cwd, values.out) : resolve(root, '..') };
