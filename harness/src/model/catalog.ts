@@ -58,6 +58,7 @@ export const FAULTS = {
   'duplicate-response': { summary: 'the backend answers one request twice', caughtBy: 'ring-responses' },
   'ring-overrun': { summary: 'the frontend produces more than nr_ents outstanding requests', caughtBy: 'ring-invariants' },
   'grant-leak': { summary: 'the frontend does not end its grants after the device closes', caughtBy: 'grants' },
+  'connect-unwind-leak': { summary: 'the frontend does not unwind a connect its backend abandoned (device removed mid-negotiation): its ring grants stay granted', caughtBy: 'grants' },
   'grant-revoke-mapped': { summary: 'the frontend ends a grant the backend still has mapped', caughtBy: 'grants' },
   'skip-state': { summary: 'the frontend skips a XenbusState (Initialising straight to Connected)', caughtBy: 'xenbus-transitions' },
   'early-connect': { summary: 'the frontend writes Initialised/Connected before the backend reached InitWait', caughtBy: 'xenbus-transitions' },
