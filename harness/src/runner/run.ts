@@ -22,6 +22,7 @@ import { errorInfo, Interrupted, isHostFailure, StepFailure } from './errors';
 import { hostDevice, hostFault, runSteps, type StepContext } from './steps';
 import { once, TEARDOWN_DEADLINE_MS, TeardownStack } from './teardown';
 import { withDeadline } from './deadline';
+import { passRates, repeatPlan } from './repeat';
 
 export interface RunOptions {
   host: HostBackend;
@@ -41,6 +42,8 @@ export interface RunOptions {
   teardownMs?: number;
   /** Reruns of a failed instance (`--retries N`); each attempt runs as `<inst>~retry<k>`. */
   retries?: number;
+  /** Runs of each instance (`--repeat-each N`, soak); each runs as `<inst>~rep<k>` and the summary gets passRates. */
+  repeatEach?: number;
   /** Known issues (the repository's known-issues file) that turn a matching failure into a TODO. */
   knownIssues?: readonly KnownIssue[];
 }
@@ -53,7 +56,8 @@ export interface RunOutcome {
 }
 
 export async function runPlan(o: RunOptions): Promise<RunOutcome> {
-  const { host, plan, trace, reporter } = o;
+  const { host, trace, reporter } = o;
+  const plan = repeatPlan(o.plan, o.repeatEach ?? 1);
   const runStart: Omit<RunStartEvent, 'seq' | 't'> = {
     ev: 'run.start',
     schema: TRACE_SCHEMA,
@@ -128,6 +132,7 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
   const known = applyKnownIssues(evaluate(trace.events, o.specs), o.knownIssues ?? []);
   const g = groupByInstance(trace.events);
   const summary = recount({ ...summarize(known.results, g.runStart, g.runEnd), ...(known.notFailing.length ? { knownNotFailing: known.notFailing } : {}) });
+  if ((o.repeatEach ?? 1) > 1) summary.passRates = passRates(summary.instances);
   await reporter.onRunEnd?.(summary);
   return { summary, ...(hostError ? { hostError } : {}), interrupted };
 }

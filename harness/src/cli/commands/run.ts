@@ -9,6 +9,7 @@ import { plan, parseShard } from '../../plan/planner';
 import { createHost } from '../../hosts/factory';
 import { TraceWriter } from '../../trace/writer';
 import { runPlan } from '../../runner/run';
+import { MAX_REPEAT_EACH, renderPassRates } from '../../runner/repeat';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { FileReporter, writeHtmlReport, type RunMeta } from '../../report/files';
 import { FileDurations, recordDurations } from '../../report/durations';
@@ -45,6 +46,8 @@ options:
   --reporter R      console (default), tap (TAP 14 on stdout) or none
   --list            print the instances this run would run (and the skips with their reasons), run nothing
   --lease-timeout D how long to wait for capacity on a real host held by other runs (default 30m; then exit 3)
+  --repeat-each N   run every selected instance N times (soak), each as <instance>~rep<k>; the summary
+                    (printed, and passRates in summary.json) gives each instance's pass rate
   --retries N       rerun a failed instance up to N times; one that then passes is reported flaky (TAP # TODO flaky)
   --known-issues F  known-issues file (default: scenarios/known-issues.json): matching failures are TAP # TODO with the issue
   --db URL|DIR      results store to record the run in: postgres://... or a PGlite directory; none: do not record
@@ -73,6 +76,7 @@ const command: Command = {
       durations: { type: 'string' },
       db: { type: 'string' },
       retries: { type: 'string' },
+      'repeat-each': { type: 'string' },
       'known-issues': { type: 'string' },
     }, { positionals: true });
     if (!parsed) return ExitCode.ok;
@@ -94,6 +98,8 @@ const command: Command = {
     }
     const retries = v.retries === undefined ? 0 : Number(v.retries);
     if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw usageError(`--retries takes an integer from 0 to 10, not '${v.retries}'`);
+    const repeatEach = v['repeat-each'] === undefined ? 1 : Number(v['repeat-each']);
+    if (!Number.isInteger(repeatEach) || repeatEach < 1 || repeatEach > MAX_REPEAT_EACH) throw usageError(`--repeat-each takes an integer from 1 to ${MAX_REPEAT_EACH}, not '${v['repeat-each']}'`);
     const root = packageRoot();
     const knownIssues = loadKnownIssues(v['known-issues'] ?? join(root, 'scenarios', KNOWN_ISSUES_FILE), v['known-issues'] !== undefined);
     const inputs = positionals.length ? positionals : [relative(ctx.cwd, join(root, 'scenarios')) || '.'];
@@ -143,9 +149,10 @@ const command: Command = {
         runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
       });
       const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
-      const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: AbortSignal.any([ctx.signal, stop.signal]), artifactsDir: join(dir, 'artifacts'), retries, knownIssues });
+      const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: AbortSignal.any([ctx.signal, stop.signal]), artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues });
 
-      if (outcome.summary.complete) {
+      // a soak's repetitions are not instances of their own: their ids stay out of the durations file
+      if (outcome.summary.complete && repeatEach === 1) {
         try {
           recordDurations(durationsFile, outcome.summary);
         } catch (e) {
@@ -154,6 +161,7 @@ const command: Command = {
       }
       const shown = relative(ctx.cwd, dir) || dir;
       const say = (s: string) => (v.reporter === 'tap' ? ctx.err : ctx.out).write(s);
+      if (outcome.summary.passRates) say(`pass rates over ${repeatEach} runs each:\n${renderPassRates(outcome.summary.passRates).map((l) => `  ${l}\n`).join('')}`);
       say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
       for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
       const storeTarget = runStoreTarget(cfg.resultsDb, ctx.env);
