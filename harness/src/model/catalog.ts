@@ -75,6 +75,7 @@ export const FAULTS = {
   'guest-crash': { summary: 'the guest crashes', caughtBy: 'guest-alive' },
   'revision-mismatch': { summary: 'the installed child driver binds a revision the installed xenbus does not advertise', caughtBy: 'drivers-bound' },
   'no-unplug': { summary: 'the guest does not unplug the emulated devices', caughtBy: 'drivers-bound' },
+  'vif-rescan-lost': { summary: 'once its last VIF is removed the guest stops enumerating device/vif: a VIF added later never connects', caughtBy: 'devices-connected' },
   'feature-suspend-lost': { summary: 'the guest does not rewrite control/feature-suspend after resume', caughtBy: 'guest-keys' },
 } as const satisfies Record<string, FaultInfo>;
 export type FaultName = keyof typeof FAULTS;

@@ -40,6 +40,8 @@ export interface GuestFaults {
   noUnplug: boolean;
   /** feature-suspend-lost: do not rewrite control/feature-suspend after resume. */
   featureSuspendLost: boolean;
+  /** vif-rescan-lost: the xenvif FDO stops watching device/vif once its last VIF is gone (until the next boot). */
+  vifRescanLost: boolean;
 }
 
-export const noGuestFaults = (): GuestFaults => ({ revisionMismatch: false, noUnplug: false, featureSuspendLost: false });
+export const noGuestFaults = (): GuestFaults => ({ revisionMismatch: false, noUnplug: false, featureSuspendLost: false, vifRescanLost: false });

@@ -82,6 +82,17 @@ const CASES: Record<FaultName, FaultCase> = {
       sleep(1000),
     ],
   },
+  // the guest's only VIF unplugged, then plugged again: with the fault it is never enumerated
+  'vif-rescan-lost': {
+    wide: true,
+    steps: () => [
+      ...connected,
+      { kind: 'hotplug', source: src, guest: 'win', action: 'unplug', device: 'vif/0', surprise: false },
+      sleep(2000),
+      { kind: 'hotplug', source: src, guest: 'win', action: 'plug', device: 'vif/0', surprise: false },
+      sleep(35_000),
+    ],
+  },
   'grant-revoke-mapped': { steps: (f) => [...connected, ...(f ? [faultStep({ ...f, device: DEV })] : []), block(500), { kind: 'reboot', source: src, guest: 'win' }, sleep(1000)] },
   'skip-state': atConnect(),
   // the toolstack's backend reaches InitWait long before the drivers load at boot, so the race is

@@ -49,6 +49,7 @@ const STEPS: Record<FaultName, (on: boolean) => string> = {
   'guest-crash': (on) => `${INSTALL}${on ? fault('guest-crash') : ''}<sleep duration="1s"/>`,
   'revision-mismatch': (on) => `${on ? fault('revision-mismatch') : ''}${INSTALL.split('\n')[0]}<sleep duration="2s"/>`,
   'no-unplug': (on) => `${on ? fault('no-unplug') : ''}${INSTALL.split('\n')[0]}<sleep duration="2s"/>`,
+  'vif-rescan-lost': (on) => `${INSTALL}${on ? fault('vif-rescan-lost') : ''}<unplug guest="win" device="vif/0"/><sleep duration="2s"/><plug guest="win" device="vif/0"/><sleep duration="35s"/>`,
   'feature-suspend-lost': (on) => `${INSTALL.split('\n').slice(0, 2).join('\n')}${on ? fault('feature-suspend-lost') : ''}<suspend-resume guest="win"/><sleep duration="15s"/>`,
 };
 

@@ -30,6 +30,7 @@ interface FieldCase {
 
 export const FIELD_CASES: FieldCase[] = [
   { file: 'vif-unplug-during-renegotiation.xml', planted: 'connect-unwind-leak', check: 'grants', cause: /vif\/0 \(device-closed\): \d+ grants? still granted/ },
+  { file: 'vif-last-removed-new-added.xml', planted: 'vif-rescan-lost', check: 'devices-connected', cause: /win vif\/1: never reached Connected on both ends/ },
 ];
 
 async function runScenario(t: Test, file: string, planted?: FaultName): Promise<InstanceResult> {

@@ -38,6 +38,7 @@ export const FAULT_SYMPTOMS: Record<FaultName, string> = {
   'guest-crash': 'the guest crashes: a `guest` crashed event, power state crashed (guest-alive)',
   'revision-mismatch': 'child drivers are taken as built for REV_0900FFFF, which xenbus does not advertise: at the next boot they stay unbound (drivers-bound)',
   'no-unplug': 'at the next boot xen.sys skips the unplug handshake: DriverStatus.unplugged is false (drivers-bound)',
+  'vif-rescan-lost': 'after the guest\'s last VIF is unplugged its xenvif stops watching device/vif until the next boot: a VIF plugged later keeps its frontend in Initialising (devices-connected: never reached Connected)',
   'feature-suspend-lost': 'after a resume, restore or migration xenbus does not write control/feature-suspend again (guest-keys)',
 };
 
@@ -213,6 +214,9 @@ export class SimFaultInjector {
       case 'no-unplug':
         g.win.faults.noUnplug = true;
         return async () => void (g.win.faults.noUnplug = false);
+      case 'vif-rescan-lost':
+        g.win.faults.vifRescanLost = true;
+        return async () => void (g.win.faults.vifRescanLost = false);
       case 'feature-suspend-lost':
         g.win.faults.featureSuspendLost = true;
         return async () => void (g.win.faults.featureSuspendLost = false);
