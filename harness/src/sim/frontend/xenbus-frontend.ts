@@ -261,8 +261,14 @@ export abstract class XenbusFrontend {
   /** The guest removes the device (PnP remove after the toolstack deleted it) or shuts down. */
   async detach(): Promise<void> {
     if (this.phase !== 'gone' && this.phase !== 'closed') {
+      const wasIdle = this.phase === 'idle';
       this.teardownRings({ endGrants: this.endsGrantsOnRemoval(), force: false });
-      if (this.phase !== 'idle') this.hv.report.deviceClosed(this.dom.domid, this.dev);
+      this.phase = 'gone';
+      // as close(): the audit comes once the deferred revokes of the rings went through
+      if (!wasIdle) {
+        await this.grantsSettled();
+        this.hv.report.deviceClosed(this.dom.domid, this.dev);
+      }
     }
     this.phase = 'gone';
     await this.unwatch?.().catch(() => undefined);
