@@ -58,6 +58,7 @@ export const FAULTS = {
   'duplicate-response': { summary: 'the backend answers one request twice', caughtBy: 'ring-responses' },
   'ring-overrun': { summary: 'the frontend produces more than nr_ents outstanding requests', caughtBy: 'ring-invariants' },
   'grant-leak': { summary: 'the frontend does not end its grants after the device closes', caughtBy: 'grants' },
+  'connect-unwind-leak': { summary: 'the frontend does not unwind a connect its backend abandoned (device removed mid-negotiation): its ring grants stay granted', caughtBy: 'grants' },
   'grant-revoke-mapped': { summary: 'the frontend ends a grant the backend still has mapped', caughtBy: 'grants' },
   'skip-state': { summary: 'the frontend skips a XenbusState (Initialising straight to Connected)', caughtBy: 'xenbus-transitions' },
   'early-connect': { summary: 'the frontend writes Initialised/Connected before the backend reached InitWait', caughtBy: 'xenbus-transitions' },
@@ -74,6 +75,7 @@ export const FAULTS = {
   'guest-crash': { summary: 'the guest crashes', caughtBy: 'guest-alive' },
   'revision-mismatch': { summary: 'the installed child driver binds a revision the installed xenbus does not advertise', caughtBy: 'drivers-bound' },
   'no-unplug': { summary: 'the guest does not unplug the emulated devices', caughtBy: 'drivers-bound' },
+  'vif-rescan-lost': { summary: 'once its last VIF is removed the guest stops enumerating device/vif: a VIF added later never connects', caughtBy: 'devices-connected' },
   'feature-suspend-lost': { summary: 'the guest does not rewrite control/feature-suspend after resume', caughtBy: 'guest-keys' },
 } as const satisfies Record<string, FaultInfo>;
 export type FaultName = keyof typeof FAULTS;

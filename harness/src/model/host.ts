@@ -189,6 +189,13 @@ export interface HostBackend {
   shutdownGuest(guest: GuestRef, how: 'clean' | 'hard'): Promise<void>;
   /** Idempotent; safe in any state. */
   destroyGuest(guest: GuestRef): Promise<void>;
+  /** `--keep-on-failure` keeps this guest running past its instance (destroyGuest still ends it): a host
+   *  that names guests by their scenario name alone sets it aside so later instances can reuse the name.
+   *  Absent: nothing to do (the host names guests per instance). */
+  keepGuest?(guest: GuestRef): Promise<void>;
+  /** Serves the host's xenstore to local tools on a unix socket (XENSTORED_PATH) until the returned
+   *  function is called; a host whose xenstore lives in its dom0 (reach it there) has none. */
+  serveXenstore?(socketPath: string): Promise<() => Promise<void>>;
   powerState(guest: GuestRef): Promise<GuestPowerState>;
   agent(guest: GuestRef): GuestAgent;
   /** The guest's xenstore home (`/local/domain/<domid>`). */

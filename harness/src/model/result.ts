@@ -52,4 +52,19 @@ export interface RunSummary {
   /** Known issues whose scenario ran and passed: they may be fixed and can be closed. */
   knownNotFailing?: { issue: string; scenario: string; check: string }[];
   instances: InstanceResult[];
+  /** With --repeat-each N > 1: per instance, how its repetitions fared (runner/repeat.ts). */
+  passRates?: PassRate[];
+}
+
+export interface PassRate {
+  /** The instance id without the repetition mark. */
+  inst: string;
+  runs: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+  /** passed / (runs - skipped); absent when every repetition was skipped. */
+  rate?: number;
+  /** The repetitions that failed (their ids), to look at in the trace. */
+  failures: string[];
 }

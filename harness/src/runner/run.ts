@@ -22,6 +22,7 @@ import { errorInfo, Interrupted, isHostFailure, StepFailure } from './errors';
 import { hostDevice, hostFault, runSteps, type StepContext } from './steps';
 import { once, TEARDOWN_DEADLINE_MS, TeardownStack } from './teardown';
 import { withDeadline } from './deadline';
+import { passRates, repeatPlan } from './repeat';
 
 export interface RunOptions {
   host: HostBackend;
@@ -41,8 +42,23 @@ export interface RunOptions {
   teardownMs?: number;
   /** Reruns of a failed instance (`--retries N`); each attempt runs as `<inst>~retry<k>`. */
   retries?: number;
+  /** Runs of each instance (`--repeat-each N`, soak); each runs as `<inst>~rep<k>` and the summary gets passRates. */
+  repeatEach?: number;
   /** Known issues (the repository's known-issues file) that turn a matching failure into a TODO. */
   knownIssues?: readonly KnownIssue[];
+  /** `--keep-on-failure`: the guests of the first failing instance are not destroyed and the host is left
+   *  open (RunOutcome.kept); the caller shows how to reach them and ends them with kept.release(). */
+  keepOnFailure?: boolean;
+}
+
+/** The guests of the first failing instance, kept running for a person to look at (--keep-on-failure). */
+export interface KeptGuests {
+  inst: string;
+  /** Why the instance failed: its failed checks or the abort, one line each. */
+  why: string[];
+  guests: { name: string; domid: number; home: string }[];
+  /** Destroys the kept guests and closes the host (bounded, errors logged to the trace, never thrown). */
+  release: () => Promise<void>;
 }
 
 export interface RunOutcome {
@@ -50,10 +66,13 @@ export interface RunOutcome {
   /** Set when the run stopped because the host failed (exit 3). */
   hostError?: { code: string; message: string };
   interrupted: boolean;
+  /** --keep-on-failure kept a failing instance's guests: the host is still open until kept.release(). */
+  kept?: KeptGuests;
 }
 
 export async function runPlan(o: RunOptions): Promise<RunOutcome> {
-  const { host, plan, trace, reporter } = o;
+  const { host, trace, reporter } = o;
+  const plan = repeatPlan(o.plan, o.repeatEach ?? 1);
   const runStart: Omit<RunStartEvent, 'seq' | 't'> = {
     ev: 'run.start',
     schema: TRACE_SCHEMA,
@@ -68,6 +87,7 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
 
   let hostError: RunOutcome['hostError'];
   let interrupted = false;
+  let kept: KeptGuests | undefined;
   try {
     await host.open(trace, { seed: plan.seed, ...(o.artifactsDir !== undefined ? { artifactsDir: o.artifactsDir } : {}) });
     trace.setClock(() => host.clock.now());
@@ -89,8 +109,20 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
         const run = attempt === 0 ? inst : { ...inst, id: retryId(inst.id, attempt) };
         const from = trace.events.length;
         lastId = run.id;
-        outcome = await runInstance(run, o);
-        attempts.push(evaluateInstance(run.id, trace.events.slice(from).filter((e) => (e as { inst?: string }).inst === run.id), o.specs, trace.events[0] as RunStartEvent));
+        const judge = () => evaluateInstance(run.id, trace.events.slice(from).filter((e) => (e as { inst?: string }).inst === run.id), o.specs, trace.events[0] as RunStartEvent);
+        const ran = await runInstance(run, o, o.keepOnFailure === true && !kept);
+        outcome = ran.outcome;
+        // --keep-on-failure: judged before its guests go; a failing instance keeps them (the checks then
+        // lack what destroying them would have recorded, e.g. the grants audit at domain destruction)
+        if (ran.guests.length) {
+          const first = judge();
+          if (first.verdict === 'fail' && outcome !== 'host-failure' && outcome !== 'interrupted') {
+            kept = keepGuests(first, ran.guests, o);
+            for (const g of ran.guests) await o.host.keepGuest?.(g.ref).catch((e: Error) => trace.emit({ ev: 'log', inst: run.id, level: 'warn', msg: `keeping ${g.name}: ${e.message}` }));
+            trace.emit({ ev: 'log', inst: run.id, level: 'warn', msg: `--keep-on-failure: keeping ${ran.guests.map((g) => `${g.name} (domid ${g.ref.domid})`).join(', ')} of ${run.id}` });
+          } else await destroyGuests(ran.guests, run.id, o);
+        }
+        attempts.push(judge());
         if (attempts[attempt].verdict !== 'fail' || outcome === 'host-failure' || outcome === 'interrupted' || attempt >= (o.retries ?? 0) || o.signal?.aborted) break;
         trace.emit({ ev: 'log', inst: inst.id, level: 'info', msg: `${inst.id} failed; retry ${attempt + 1} of ${o.retries}` });
       }
@@ -110,11 +142,7 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
         break;
       }
     }
-    try {
-      await withDeadline(host.clock, o.teardownMs ?? TEARDOWN_DEADLINE_MS, undefined, 'closing the host', () => host.close());
-    } catch (e) {
-      trace.emit({ ev: 'log', level: 'error', msg: `closing the host failed: ${errorInfo(e).message}` });
-    }
+    if (!kept) await closeHost(o);
   }
 
   trace.close(
@@ -128,8 +156,47 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
   const known = applyKnownIssues(evaluate(trace.events, o.specs), o.knownIssues ?? []);
   const g = groupByInstance(trace.events);
   const summary = recount({ ...summarize(known.results, g.runStart, g.runEnd), ...(known.notFailing.length ? { knownNotFailing: known.notFailing } : {}) });
+  if ((o.repeatEach ?? 1) > 1) summary.passRates = passRates(summary.instances);
   await reporter.onRunEnd?.(summary);
-  return { summary, ...(hostError ? { hostError } : {}), interrupted };
+  return { summary, ...(hostError ? { hostError } : {}), interrupted, ...(kept ? { kept } : {}) };
+}
+
+async function closeHost(o: RunOptions): Promise<void> {
+  try {
+    await withDeadline(o.host.clock, o.teardownMs ?? TEARDOWN_DEADLINE_MS, undefined, 'closing the host', () => o.host.close());
+  } catch (e) {
+    o.trace.emit({ ev: 'log', level: 'error', msg: `closing the host failed: ${errorInfo(e).message}` });
+  }
+}
+
+interface HeldGuest {
+  name: string;
+  ref: GuestRef;
+}
+
+/** Destroys guests whose destruction runInstance left to the caller, as its teardown would have. */
+async function destroyGuests(guests: readonly HeldGuest[], inst: string, o: RunOptions): Promise<void> {
+  const teardown = new TeardownStack({ clock: o.host.clock, ms: o.teardownMs ?? TEARDOWN_DEADLINE_MS });
+  for (const g of guests) teardown.defer(`destroy guest ${g.name}`, () => o.host.destroyGuest(g.ref));
+  for (const f of await teardown.unwind()) {
+    o.trace.emit({ ev: 'teardown.fail', inst, label: f.label, error: { code: f.error.code ?? 'TEARDOWN', message: f.error.message } });
+  }
+}
+
+function keepGuests(r: InstanceResult, guests: readonly HeldGuest[], o: RunOptions): KeptGuests {
+  const why = [...r.checks.filter((c) => c.verdict === 'fail').map((c) => `${c.check}: ${c.message}`), ...(r.aborted ? [`aborted: ${r.aborted.code}: ${r.aborted.message}`] : [])];
+  let released = false;
+  return {
+    inst: r.inst,
+    why,
+    guests: guests.map((g) => ({ name: g.name, domid: g.ref.domid, home: o.host.homePath(g.ref) })),
+    release: async () => {
+      if (released) return;
+      released = true;
+      await destroyGuests(guests, r.inst, o);
+      await closeHost(o);
+    },
+  };
 }
 
 /** The host's own health check, bounded; a host without one counts as lost after a host error. */
@@ -148,12 +215,14 @@ function lastAbort(events: readonly TraceEvent[], inst: string): { code: string;
 
 type InstanceOutcome = 'completed' | 'aborted' | 'host-failure' | 'interrupted';
 
-async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceOutcome> {
+/** Runs one instance. With holdGuests its guests outlive the teardown (returned for the caller to
+ *  destroy or keep); otherwise the teardown destroys them. */
+async function runInstance(inst: PlanInstance, o: RunOptions, holdGuests = false): Promise<{ outcome: InstanceOutcome; guests: HeldGuest[] }> {
   const { host, trace } = o;
   const s = inst.scenario;
   if (inst.skip) {
     trace.emit({ ev: 'scenario.skip', inst: inst.id, reason: inst.skip });
-    return 'completed';
+    return { outcome: 'completed', guests: [] };
   }
   trace.emit({
     ev: 'scenario.start', inst: inst.id, scenario: s.name, file: s.source.file, params: inst.params, tags: s.tags,
@@ -177,7 +246,7 @@ async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceO
         guests.set(shape.name, ref);
         logPlacedDisks(host, trace, inst.id, shape, ref);
         // destroy whatever domid the guest has by then (migrate and restore replace the ref)
-        teardown.defer(`destroy guest ${shape.name}`, () => host.destroyGuest(guests.get(shape.name) ?? ref));
+        if (!holdGuests) teardown.defer(`destroy guest ${shape.name}`, () => host.destroyGuest(guests.get(shape.name) ?? ref));
       }
       teardown.defer('stop probes', async () => {
         await ctx.ringProbe.stop();
@@ -217,7 +286,7 @@ async function runInstance(inst: PlanInstance, o: RunOptions): Promise<InstanceO
   for (const f of await teardown.unwind()) {
     trace.emit({ ev: 'teardown.fail', inst: inst.id, label: f.label, error: { code: f.error.code ?? 'TEARDOWN', message: f.error.message } });
   }
-  return outcome;
+  return { outcome, guests: holdGuests ? [...guests].map(([name, ref]) => ({ name, ref })) : [] };
 }
 
 /** Says where the host put disks it numbers differently from the scenario, so a reader of the

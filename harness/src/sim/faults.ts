@@ -19,6 +19,9 @@ export interface FrontendFaults {
   grantLeak: boolean;
   /** grant-revoke-mapped: end grants before the backend has unmapped them. */
   revokeMapped: boolean;
+  /** connect-unwind-leak: when the backend goes away before it reached Connected (the device is removed
+   *  while the frontend (re)negotiates), keep the rings and grants the abandoned connect had set up. */
+  connectUnwindLeak: boolean;
   /** suspend-inflight: suspend without draining, dropping requests in flight. */
   suspendInflight: boolean;
   /** Transaction retries before a frontend gives up (eagain-storm makes a short-tempered frontend visible). */
@@ -27,7 +30,7 @@ export interface FrontendFaults {
 
 export const noFrontendFaults = (): FrontendFaults => ({
   skipState: false, earlyConnect: false, missingKeys: null, malformedKey: null, wrongProtocol: false, overrun: 0,
-  grantLeak: false, revokeMapped: false, suspendInflight: false, maxTxRetries: 16,
+  grantLeak: false, revokeMapped: false, connectUnwindLeak: false, suspendInflight: false, maxTxRetries: 16,
 });
 
 export interface GuestFaults {
@@ -37,6 +40,8 @@ export interface GuestFaults {
   noUnplug: boolean;
   /** feature-suspend-lost: do not rewrite control/feature-suspend after resume. */
   featureSuspendLost: boolean;
+  /** vif-rescan-lost: the xenvif FDO stops watching device/vif once its last VIF is gone (until the next boot). */
+  vifRescanLost: boolean;
 }
 
-export const noGuestFaults = (): GuestFaults => ({ revisionMismatch: false, noUnplug: false, featureSuspendLost: false });
+export const noGuestFaults = (): GuestFaults => ({ revisionMismatch: false, noUnplug: false, featureSuspendLost: false, vifRescanLost: false });

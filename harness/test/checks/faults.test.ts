@@ -70,6 +70,29 @@ const CASES: Record<FaultName, FaultCase> = {
   },
   'grant-leak': grantFault,
   // the frontend ends its grants early on an orderly close (a reboot), while blkback still maps them
+  // The VIF removed (no Closed handshake) while it reconnects after a backend restart: after its Connected, before the backend's.
+  'connect-unwind-leak': {
+    steps: (f) => [
+      ...connected,
+      ...(f ? [faultStep({ ...f, device: 'vif/0' })] : []),
+      { kind: 'parallel', source: src, branches: [
+        [{ kind: 'backend-restart', source: src, guest: 'win', device: 'vif/0' }],
+        [{ ...wait('vif/0'), equals: '1' }, wait('vif/0'), { kind: 'hotplug', source: src, guest: 'win', action: 'unplug', device: 'vif/0', surprise: true }],
+      ] },
+      sleep(1000),
+    ],
+  },
+  // the guest's only VIF unplugged, then plugged again: with the fault it is never enumerated
+  'vif-rescan-lost': {
+    wide: true,
+    steps: () => [
+      ...connected,
+      { kind: 'hotplug', source: src, guest: 'win', action: 'unplug', device: 'vif/0', surprise: false },
+      sleep(2000),
+      { kind: 'hotplug', source: src, guest: 'win', action: 'plug', device: 'vif/0', surprise: false },
+      sleep(35_000),
+    ],
+  },
   'grant-revoke-mapped': { steps: (f) => [...connected, ...(f ? [faultStep({ ...f, device: DEV })] : []), block(500), { kind: 'reboot', source: src, guest: 'win' }, sleep(1000)] },
   'skip-state': atConnect(),
   // the toolstack's backend reaches InitWait long before the drivers load at boot, so the race is

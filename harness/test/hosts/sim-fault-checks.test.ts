@@ -31,6 +31,8 @@ const STEPS: Record<FaultName, (on: boolean) => string> = {
   'duplicate-response': (on) => `${INSTALL}${on ? fault('duplicate-response', ' device="vbd/51712"') : ''}${IO()}`,
   'ring-overrun': (on) => `${INSTALL}${on ? fault('ring-overrun', ' device="vbd/51712"') : ''}<sleep duration="3s"/>`,
   'grant-leak': (on) => `${INSTALL}${on ? fault('grant-leak') : ''}${IO(500)}<reboot guest="win"/><sleep duration="1s"/>`,
+  // removed (no Closed handshake) while the frontend reconnects after a backend restart: between its Connected and the backend's
+  'connect-unwind-leak': (on) => `${INSTALL}${on ? fault('connect-unwind-leak') : ''}<parallel><branch><backend-restart guest="win" device="vif/0"/></branch><branch><wait guest="win" path="device/vif/0/state" equals="1" timeout="30s"/><wait guest="win" path="device/vif/0/state" equals="4" timeout="30s"/><unplug guest="win" device="vif/0" surprise="true"/></branch></parallel><sleep duration="1s"/>`,
   'grant-revoke-mapped': (on) => `${INSTALL}${on ? fault('grant-revoke-mapped') : ''}${IO(500)}<reboot guest="win"/><sleep duration="1s"/>`,
   'skip-state': (on) => `${INSTALL}${on ? fault('skip-state') : ''}<reboot guest="win"/><sleep duration="2s"/>`,
   'early-connect': (on) => `${INSTALL}${on ? fault('early-connect') : ''}<reboot guest="win"/><sleep duration="2s"/>`,
@@ -47,6 +49,7 @@ const STEPS: Record<FaultName, (on: boolean) => string> = {
   'guest-crash': (on) => `${INSTALL}${on ? fault('guest-crash') : ''}<sleep duration="1s"/>`,
   'revision-mismatch': (on) => `${on ? fault('revision-mismatch') : ''}${INSTALL.split('\n')[0]}<sleep duration="2s"/>`,
   'no-unplug': (on) => `${on ? fault('no-unplug') : ''}${INSTALL.split('\n')[0]}<sleep duration="2s"/>`,
+  'vif-rescan-lost': (on) => `${INSTALL}${on ? fault('vif-rescan-lost') : ''}<unplug guest="win" device="vif/0"/><sleep duration="2s"/><plug guest="win" device="vif/0"/><sleep duration="35s"/>`,
   'feature-suspend-lost': (on) => `${INSTALL.split('\n').slice(0, 2).join('\n')}${on ? fault('feature-suspend-lost') : ''}<suspend-resume guest="win"/><sleep duration="15s"/>`,
 };
 

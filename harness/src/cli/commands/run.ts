@@ -8,7 +8,8 @@ import { loadScenarios } from '../../scenario';
 import { plan, parseShard } from '../../plan/planner';
 import { createHost } from '../../hosts/factory';
 import { TraceWriter } from '../../trace/writer';
-import { runPlan } from '../../runner/run';
+import { runPlan, type RunOutcome } from '../../runner/run';
+import { MAX_REPEAT_EACH, renderPassRates } from '../../runner/repeat';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { FileReporter, writeHtmlReport, type RunMeta } from '../../report/files';
 import { FileDurations, recordDurations } from '../../report/durations';
@@ -45,6 +46,11 @@ options:
   --reporter R      console (default), tap (TAP 14 on stdout) or none
   --list            print the instances this run would run (and the skips with their reasons), run nothing
   --lease-timeout D how long to wait for capacity on a real host held by other runs (default 30m; then exit 3)
+  --repeat-each N   run every selected instance N times (soak), each as <instance>~rep<k>; the summary
+                    (printed, and passRates in summary.json) gives each instance's pass rate
+  --keep-on-failure keep the guests of the first failing instance running (later instances go on), hold the
+                    host's lease and print how to reach them; Ctrl-C (SIGINT/SIGTERM) destroys them and
+                    ends the run. On the simulator their xenstore is served on <run dir>/kept-xenstore.sock
   --retries N       rerun a failed instance up to N times; one that then passes is reported flaky (TAP # TODO flaky)
   --known-issues F  known-issues file (default: scenarios/known-issues.json): matching failures are TAP # TODO with the issue
   --db URL|DIR      results store to record the run in: postgres://... or a PGlite directory; none: do not record
@@ -73,6 +79,8 @@ const command: Command = {
       durations: { type: 'string' },
       db: { type: 'string' },
       retries: { type: 'string' },
+      'repeat-each': { type: 'string' },
+      'keep-on-failure': { type: 'boolean' },
       'known-issues': { type: 'string' },
     }, { positionals: true });
     if (!parsed) return ExitCode.ok;
@@ -94,6 +102,8 @@ const command: Command = {
     }
     const retries = v.retries === undefined ? 0 : Number(v.retries);
     if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw usageError(`--retries takes an integer from 0 to 10, not '${v.retries}'`);
+    const repeatEach = v['repeat-each'] === undefined ? 1 : Number(v['repeat-each']);
+    if (!Number.isInteger(repeatEach) || repeatEach < 1 || repeatEach > MAX_REPEAT_EACH) throw usageError(`--repeat-each takes an integer from 1 to ${MAX_REPEAT_EACH}, not '${v['repeat-each']}'`);
     const root = packageRoot();
     const knownIssues = loadKnownIssues(v['known-issues'] ?? join(root, 'scenarios', KNOWN_ISSUES_FILE), v['known-issues'] !== undefined);
     const inputs = positionals.length ? positionals : [relative(ctx.cwd, join(root, 'scenarios')) || '.'];
@@ -143,9 +153,10 @@ const command: Command = {
         runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
       });
       const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
-      const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: AbortSignal.any([ctx.signal, stop.signal]), artifactsDir: join(dir, 'artifacts'), retries, knownIssues });
+      const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: AbortSignal.any([ctx.signal, stop.signal]), artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure: v['keep-on-failure'] === true });
 
-      if (outcome.summary.complete) {
+      // a soak's repetitions are not instances of their own: their ids stay out of the durations file
+      if (outcome.summary.complete && repeatEach === 1) {
         try {
           recordDurations(durationsFile, outcome.summary);
         } catch (e) {
@@ -154,6 +165,7 @@ const command: Command = {
       }
       const shown = relative(ctx.cwd, dir) || dir;
       const say = (s: string) => (v.reporter === 'tap' ? ctx.err : ctx.out).write(s);
+      if (outcome.summary.passRates) say(`pass rates over ${repeatEach} runs each:\n${renderPassRates(outcome.summary.passRates).map((l) => `  ${l}\n`).join('')}`);
       say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
       for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
       const storeTarget = runStoreTarget(cfg.resultsDb, ctx.env);
@@ -166,7 +178,37 @@ const command: Command = {
       const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
       if (outcome.hostError) ctx.err.write(`winpv: host failure: ${outcome.hostError.code}: ${outcome.hostError.message}\n`);
       if (code !== ExitCode.ok) say(`seed ${cfg.seed}: repeat with winpv run --seed ${cfg.seed}${v.host ? ` --host ${v.host}` : ''}${positionals.length ? ` ${positionals.join(' ')}` : ''}\n`);
+      if (outcome.kept) await holdKept(outcome.kept);
       return lease?.lost ? ExitCode.hostError : code;
+    }
+
+    /** --keep-on-failure: says how to reach the kept guests, keeps them (and the lease, renewed as
+     *  while running) until the run is interrupted, then destroys them and closes the host. */
+    async function holdKept(kept: NonNullable<RunOutcome['kept']>): Promise<void> {
+      let stopServing: (() => Promise<void>) | undefined;
+      const lines = [`--keep-on-failure: ${kept.inst} failed; its guests are kept running on ${host.label}:`];
+      for (const w of kept.why) lines.push(`  ${w}`);
+      for (const g of kept.guests) lines.push(`  guest ${g.name}: domid ${g.domid}, xenstore ${g.home}`);
+      try {
+        if (host.serveXenstore) {
+          const sock = join(dir, 'kept-xenstore.sock');
+          stopServing = await host.serveXenstore(sock);
+          lines.push(`  xenstore: XENSTORED_PATH=${sock} xenstore-ls ${kept.guests[0]?.home ?? '/local/domain'}`);
+        } else if (host.kind === 'xl') {
+          for (const g of kept.guests) lines.push(`  console: xl console ${g.domid}; xenstore: xenstore-ls ${g.home} (both in dom0 of ${host.label})`);
+        } else {
+          for (const g of kept.guests) lines.push(`  console: the VM's console in XenCenter or Xen Orchestra; xenstore: xenstore-ls ${g.home} in dom0 of ${host.label}`);
+        }
+      } catch (e) {
+        lines.push(`  (the xenstore socket could not be opened: ${(e as Error).message})`);
+      }
+      lines.push(`  ${lease ? `the lease on ${host.label} is held and renewed meanwhile; ` : ''}release: Ctrl-C (or kill -INT ${process.pid}) destroys the kept guests and ends the run`);
+      ctx.err.write(lines.join('\n') + '\n');
+      const stopped = AbortSignal.any([ctx.signal, stop.signal]);
+      if (!stopped.aborted) await new Promise<void>((done) => stopped.addEventListener('abort', () => done(), { once: true }));
+      await stopServing?.().catch(() => undefined);
+      await kept.release();
+      ctx.err.write(`--keep-on-failure: the kept guests of ${kept.inst} are destroyed\n`);
     }
   },
 };

@@ -21,6 +21,7 @@ export const FAULT_SYMPTOMS: Record<FaultName, string> = {
   'duplicate-response': 'a response is written twice, its copy taking the slot of the next response, which is never sent (ring.io: one id answered twice, another never: ring-responses)',
   'ring-overrun': 'the frontend pushes params.extra (default 4) flush requests past a full ring: req_prod - rsp_prod > nr_ents in the ring samples (ring-invariants); blkback then stops serving the ring as Linux does',
   'grant-leak': 'frontends do not end their grants when the device closes: the device-closed grants audit lists active refs (grants)',
+  'connect-unwind-leak': 'a frontend whose device is removed while it (re)negotiates (rings granted, backend not yet Connected) keeps those grants: the device-closed grants audit lists them (grants); a device removed while Connected or Closed is cleaned up as usual',
   'grant-revoke-mapped': 'frontends end their ring grants before the backend unmapped them: the audit lists them in revokedWhileMapped (grants)',
   'skip-state': 'the frontend writes Connected straight after Initialising, skipping the Initialised its spec requires (xenbus-transitions)',
   'early-connect': 'the frontend writes its keys and next state without waiting for the backend\'s InitWait (xenbus-transitions)',
@@ -37,6 +38,7 @@ export const FAULT_SYMPTOMS: Record<FaultName, string> = {
   'guest-crash': 'the guest crashes: a `guest` crashed event, power state crashed (guest-alive)',
   'revision-mismatch': 'child drivers are taken as built for REV_0900FFFF, which xenbus does not advertise: at the next boot they stay unbound (drivers-bound)',
   'no-unplug': 'at the next boot xen.sys skips the unplug handshake: DriverStatus.unplugged is false (drivers-bound)',
+  'vif-rescan-lost': 'after the guest\'s last VIF is unplugged its xenvif stops watching device/vif until the next boot: a VIF plugged later keeps its frontend in Initialising (devices-connected: never reached Connected)',
   'feature-suspend-lost': 'after a resume, restore or migration xenbus does not write control/feature-suspend again (guest-keys)',
 };
 
@@ -161,6 +163,8 @@ export class SimFaultInjector {
       }
       case 'grant-leak':
         return this.frontend(g, dev, (x) => (x.grantLeak = true), (x) => (x.grantLeak = false));
+      case 'connect-unwind-leak':
+        return this.frontend(g, dev, (x) => (x.connectUnwindLeak = true), (x) => (x.connectUnwindLeak = false));
       case 'grant-revoke-mapped':
         return this.frontend(g, dev, (x) => (x.revokeMapped = true), (x) => (x.revokeMapped = false));
       case 'skip-state':
@@ -210,6 +214,9 @@ export class SimFaultInjector {
       case 'no-unplug':
         g.win.faults.noUnplug = true;
         return async () => void (g.win.faults.noUnplug = false);
+      case 'vif-rescan-lost':
+        g.win.faults.vifRescanLost = true;
+        return async () => void (g.win.faults.vifRescanLost = false);
       case 'feature-suspend-lost':
         g.win.faults.featureSuspendLost = true;
         return async () => void (g.win.faults.featureSuspendLost = false);

@@ -3,6 +3,7 @@
 // virtual time and implements HostBackend with every capability the simulator has. It reports
 // guest lifecycle, ring.io, grants audits, fault switches and backend counters to the trace; the
 // xenstore and ring samples come from the run's probes through `xenstore` and `rings`.
+import type { Socket } from 'node:net';
 import { FAULTS, type Capability, type FaultName } from '../../model/catalog';
 import type {
   BackendControlCapability, DriverBundle, DriverStatus, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend,
@@ -199,7 +200,7 @@ export class SimHost implements HostBackend {
   }
 
   async close(): Promise<void> {
-    for (const g of [...this.guests.values()]) await this.destroyGuest(g.ref).catch(() => undefined);
+    for (const g of [...this.guests.values(), ...this.kept.values()]) await this.destroyGuest(g.ref).catch(() => undefined);
     this._hv?.sched.stop();
     this.sink = undefined;
   }
@@ -285,8 +286,33 @@ export class SimHost implements HostBackend {
     this.lifecycle(g, 'shutdown', { how });
   }
 
-  async destroyGuest(ref: GuestRef): Promise<void> {
+  /** Guests --keep-on-failure kept past their instance, by domid: still running, their names free. */
+  private readonly kept = new Map<number, SimGuest>();
+
+  async keepGuest(ref: GuestRef): Promise<void> {
     const g = this.guests.get(ref.name);
+    if (!g) return;
+    this.guests.delete(ref.name);
+    this.kept.set(g.dom.domid, g);
+  }
+
+  /** The simulated xenstored on a unix socket, as `winpv xenstored` serves its own (every client is dom0). */
+  async serveXenstore(socketPath: string): Promise<() => Promise<void>> {
+    const net = await this.xenstored.server.listen(socketPath);
+    const clients = new Set<Socket>();
+    net.on('connection', (c: Socket) => {
+      clients.add(c);
+      c.once('close', () => clients.delete(c));
+    });
+    return async () => {
+      for (const c of clients) c.destroy();
+      await new Promise<void>((done) => net.close(() => done()));
+    };
+  }
+
+  async destroyGuest(ref: GuestRef): Promise<void> {
+    const kept = this.kept.get(ref.domid);
+    const g = kept ?? this.guests.get(ref.name);
     if (!g || g.power === 'gone') return;
     // An orderly close first when the guest still runs, so the teardown audit judges the drivers,
     // not the act of pulling the plug.
@@ -297,7 +323,8 @@ export class SimHost implements HostBackend {
     await this.hv.destroyDomain(g.dom.domid);
     g.power = 'gone';
     this.lifecycle(g, 'destroyed');
-    this.guests.delete(ref.name);
+    if (kept) this.kept.delete(ref.domid);
+    else this.guests.delete(ref.name);
   }
 
   async powerState(ref: GuestRef): Promise<GuestPowerState> {

@@ -240,10 +240,20 @@ export abstract class XenbusFrontend {
     await this.connect();
   }
 
+  /** Whether a frontend going away now ends its grants. win-xenvif frontend.c __FrontendConnect: when the
+   *  backend does not reach Connected (its fail10/fail11 path) the connect is unwound (NotifierDisconnect,
+   *  TransmitterDisconnect, ReceiverDisconnect, GranterDisconnect), so a device removed in the middle of a
+   *  (re)negotiation leaves no grant; the connect-unwind-leak fault is a frontend without that unwind. */
+  private endsGrantsOnRemoval(): boolean {
+    if (this.faults.grantLeak) return false;
+    return !(this.faults.connectUnwindLeak && this.phase === 'connecting');
+  }
+
   /** The backend directory vanished (surprise removal): fail everything, clean up, stop. */
   private async surpriseRemoved(): Promise<void> {
+    const endGrants = this.endsGrantsOnRemoval();
     this.phase = 'gone';
-    this.teardownRings({ endGrants: !this.faults.grantLeak, force: false });
+    this.teardownRings({ endGrants, force: false });
     this.hv.report.deviceClosed(this.dom.domid, this.dev);
     await this.unwatch?.().catch(() => undefined);
   }
@@ -251,8 +261,14 @@ export abstract class XenbusFrontend {
   /** The guest removes the device (PnP remove after the toolstack deleted it) or shuts down. */
   async detach(): Promise<void> {
     if (this.phase !== 'gone' && this.phase !== 'closed') {
-      this.teardownRings({ endGrants: !this.faults.grantLeak, force: false });
-      if (this.phase !== 'idle') this.hv.report.deviceClosed(this.dom.domid, this.dev);
+      const wasIdle = this.phase === 'idle';
+      this.teardownRings({ endGrants: this.endsGrantsOnRemoval(), force: false });
+      this.phase = 'gone';
+      // as close(): the audit comes once the deferred revokes of the rings went through
+      if (!wasIdle) {
+        await this.grantsSettled();
+        this.hv.report.deviceClosed(this.dom.domid, this.dev);
+      }
     }
     this.phase = 'gone';
     await this.unwatch?.().catch(() => undefined);

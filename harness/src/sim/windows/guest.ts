@@ -33,6 +33,8 @@ export class WindowsGuest {
   private unwatch: (() => Promise<void>)[] = [];
   private driverIndex = new Map<DriverName, number>();
   booted = false;
+  /** The vif-rescan-lost fault has struck: new VIFs are not enumerated until the next boot. */
+  private vifScanStopped = false;
   private suspending = false;
   private restoring = false;
   /** Registry: HKLM\SYSTEM\CurrentControlSet\Services\XEN\Unplug values the installers set. */
@@ -167,6 +169,7 @@ export class WindowsGuest {
       }
     }
     this.booted = true;
+    this.vifScanStopped = false;
     for (const type of ['vbd', 'vif'] as const) {
       this.unwatch.push(await this.dom.xs.watch(`${this.dom.home}/device/${type}`, () => this.dom.onCpu(() => void this.scanDevices(type))));
     }
@@ -205,12 +208,23 @@ export class WindowsGuest {
     if (!this.booted || this.suspending) return;
     const driver: DriverName = type === 'vbd' ? 'xenvbd' : 'xenvif';
     if (!this.isBound(driver)) return;
+    if (type === 'vif' && this.vifScanStopped) return;
     const ids = await this.dom.xs.directory(`${this.dom.home}/device/${type}`);
+    let removed = 0;
     for (const [dev, fe] of this.frontends) {
       if (fe.type === type && !ids.includes(String(fe.devid))) {
         this.frontends.delete(dev);
         await fe.detach();
+        removed++;
       }
+    }
+    // win-xenvif fdo.c FdoScan re-reads device/vif on every event of the watch __FdoD3ToD0 set, an empty
+    // directory included, so a VIF added after the last one went is enumerated like any other. The
+    // vif-rescan-lost fault is an FDO that drops that watch (as __FdoD0ToD3 does) when its last child goes.
+    if (type === 'vif' && removed > 0 && ids.length === 0 && this.faults.vifRescanLost) {
+      this.vifScanStopped = true;
+      this.log('warn', 'xenvif: last VIF removed; no longer scanning device/vif');
+      return;
     }
     for (const id of ids) {
       const dev = `${type}/${Number(id)}` as DeviceRef;
