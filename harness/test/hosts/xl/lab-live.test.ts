@@ -66,7 +66,9 @@ if (!process.env.WINPV_LAB_LIVE) {
     const events = readFileSync(join(reports, 'latest', 'trace.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     // On a failure, what the guest's console said (the trace keeps its end when a guest halts or crashes).
     const said = events.filter((e) => e.ev === 'log' && e.level === 'error').map((e) => String(e.msg).slice(-2500)).join('\n');
-    t.equal(r.status, 0, `winpv run exits 0: ${r.stderr.slice(-500)}\n${tap.slice(-1500)}\n${said}`);
+    // and what Xen said (a triple fault or an emulation failure of the HVM guest is logged there)
+    const xen = r.status === 0 ? '' : winpv(['lab', 'ssh', '--', 'sh', '-c', 'xl dmesg | tail -n 25']).stdout;
+    t.equal(r.status, 0, `winpv run exits 0: ${r.stderr.slice(-500)}\n${tap.slice(-1500)}\n${said}\n--- xl dmesg ---\n${xen}`);
     t.ok(parseTap(tap).ok, 'TAP all ok');
     const workloads = events.filter((e) => e.ev === 'workload') as unknown as { dev: string; result: { bytes: number; errors: number } }[];
     t.same(workloads.map((w) => w.dev).sort(), ['vbd/51728', 'vif/0'], 'block I/O on the scratch disk and traffic through netfront');
