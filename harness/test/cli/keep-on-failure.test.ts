@@ -4,12 +4,12 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { XenstoreClient } from '../../src/xenstore/client';
 import { findTool, inCI } from '../support/tools';
+import { captureIo } from '../support/cli-io';
 
 const repo = resolve(__dirname, '..', '..', '..');
 
@@ -22,18 +22,14 @@ t.test('the failing guest is kept and reachable through kept-xenstore.sock until
   const dir = mkdtempSync(join(tmpdir(), 'winpv-keep-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'broken.xml'), failing);
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (b) => (o += b));
-  err.on('data', (b) => (e += b));
+  const io = captureIo();
   const stop = new AbortController();
   const run = main(['run', join(dir, 'broken.xml'), join(repo, 'scenarios', 'vif-connect.xml'), '--keep-on-failure', '--report-dir', join(dir, 'reports'), '--db', 'none', '--seed', '5', '--reporter', 'tap'],
-    { out, err, cwd: repo, env: {}, signal: stop.signal });
+    { out: io.out, err: io.err, cwd: repo, env: {}, signal: stop.signal });
   // the run prints how to reach the kept guest once every instance ran (bounded wait)
   const deadline = Date.now() + 120_000;
-  while (!/release: Ctrl-C/.test(e) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (!/release: Ctrl-C/.test(io.text().err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  let { out: o, err: e } = io.text();
   t.match(e, /--keep-on-failure: vif-connect-broken failed; its guests are kept running on /);
   t.match(e, /drivers-bound: /, 'says why');
   const home = /guest win: domid \d+, xenstore (\/local\/domain\/\d+)/.exec(e)?.[1];
@@ -56,5 +52,6 @@ t.test('the failing guest is kept and reachable through kept-xenstore.sock until
   stop.abort();
   const code = await run;
   t.equal(code, 1, 'the run fails as the instance did');
+  e = io.text().err;
   t.match(e, /the kept guests of vif-connect-broken are destroyed/);
 });

@@ -7,8 +7,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../src/cli/main';
+import { runWinpv } from '../support/cli-io';
 
 const repo = resolve(__dirname, '..', '..', '..');
 
@@ -16,12 +15,7 @@ t.test('winpv run (the default catalogue on the simulated host) passes', async (
   const dir = mkdtempSync(join(tmpdir(), 'winpv-catalogue-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const seed = String(Math.floor(Math.random() * 2 ** 31));
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let e = '';
-  out.resume();
-  err.on('data', (b) => (e += b));
-  const code = await main(['run', '--report-dir', dir, '--db', 'none', '--reporter', 'none', '--seed', seed], { out, err, cwd: repo, env: {} });
+  const { code, err: e } = await runWinpv(['run', '--report-dir', dir, '--db', 'none', '--reporter', 'none', '--seed', seed], { cwd: repo, env: {} });
   const tap = readFileSync(join(dir, 'latest', 'results.tap'), 'utf8');
   const failed = tap.split('\n').filter((l) => /^not ok /.test(l) || /^\s+not ok \d+ - /.test(l));
   t.equal(code, 0, `winpv run --seed ${seed} exits 0\n${failed.join('\n')}\n${e.slice(-800)}`);
