@@ -857,9 +857,15 @@ export class XapiHost implements HostBackend {
       });
       await this.s.callAsync(`${cls}.plug`, devRef);
     },
+    // Written where the device's backend really is (the frontend's `backend` key: backend/vbd3 for a
+    // pool's tapdisk3 disks, backend/vbd or qdisk elsewhere), never at a path guessed from the device
+    // type, which on a vbd3 pool would be a stray node nobody reads and the step reported as done.
     forceBackendState: async (ref, dev, state) => {
-      const [kind, devid] = dev.split('/');
-      await this.dom0Xs.write(`/local/domain/0/backend/${kind}/${ref.domid}/${devid}/state`, String(state));
+      const backend = await this.dom0Xs.read(`${this.homePath(ref)}/device/${dev}/backend`);
+      if (!backend || !/^\/local\/domain\/\d+\/backend\/[a-z0-9]+\/\d+\/\d+$/.test(backend) || (await this.dom0Xs.read(`${backend}/state`)) === null) {
+        throw hostError('XAPI_NO_DEVICE', `${ref.name} has no backend for ${dev} (its frontend names ${backend === null ? 'none' : `'${backend}'`})`);
+      }
+      await this.dom0Xs.write(`${backend}/state`, String(state));
     },
   };
 
