@@ -140,10 +140,16 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
       xs.write(`${fe}/feature-surprise-remove`, '1');
       xs.write(`${fe}/feature-online-resize`, '1');
       xs.write(`${fe}/feature-large-sector-size`, '1');
-      xs.write(`${fe}/ring-page-order`, '4');
-      for (let i = 0; i < 16; i++) xs.write(`${fe}/ring-ref${i}`, String(gref++));
+      // xenvbd takes the smaller of the backend's max-ring-page-order and its own maximum (4), and a
+      // single-page ring (ring-ref) when the backend offers none (win-xenvbd src/xenvbd/frontend.c,
+      // reading the backend's features; tapdisk3 offers none, blkback does)
+      const order = Math.min(Number(xs.nodes.get(`${be}/max-ring-page-order`) ?? '0'), 4);
+      if (order > 0) {
+        xs.write(`${fe}/ring-page-order`, String(order));
+        for (let i = 0; i < 2 ** order; i++) xs.write(`${fe}/ring-ref${i}`, String(gref++));
+      } else xs.write(`${fe}/ring-ref`, String(gref++));
       xs.write(`${fe}/event-channel`, String(port++));
-      xs.write(`${fe}/multi-queue-num-queues`, '1');
+      xs.write(`${fe}/multi-queue-num-queues`, '1'); // always, 1 included (ring.c RingStoreWrite)
       xs.write(`${fe}/protocol`, 'x86_64-abi');
       xs.write(`${fe}/feature-persistent`, '1');
       xs.write(`${home}/data/scsi/target/${target}/frontend`, fe);
