@@ -843,6 +843,7 @@ export class XapiHost implements HostBackend {
   }
 
   readonly backendControl: BackendControlCapability = {
+    restartKind: 'replug',
     // backend-restart on XenAPI is a toolstack unplug and plug of the device (VBD/VIF.unplug then
     // .plug): the backend goes Closing, the frontend must let go (a clean unplug asks the guest),
     // both xenstore directories are removed, and a new backend for the same devid and the same
