@@ -410,8 +410,9 @@ export class XlHost implements HostBackend {
   /** The devices of a guest, from the backend directories in xenstore. */
   async devices(guest: GuestRef): Promise<DeviceRef[]> {
     const out: DeviceRef[] = [];
-    for (const kind of ['vbd', 'vif'] as const) {
-      for (const id of await this.xenstore.directory(`/local/domain/0/backend/${kind}/${guest.domid}`)) out.push(`${kind}/${Number(id)}`);
+    // a disk may be served by blkback (vbd), tapdisk3 (vbd3) or QEMU (qdisk): all are the guest's vbd
+    for (const [dir, kind] of [['vbd', 'vbd'], ['vbd3', 'vbd'], ['qdisk', 'vbd'], ['vif', 'vif']] as const) {
+      for (const id of await this.xenstore.directory(`/local/domain/0/backend/${dir}/${guest.domid}`)) out.push(`${kind}/${Number(id)}`);
     }
     return out;
   }
@@ -502,8 +503,9 @@ export class XlHost implements HostBackend {
       const rec = this.rec(guest);
       const [kind, id] = dev.split('/') as ['vbd' | 'vif', string];
       if (opts.surprise) {
-        // No Closing handshake: the backend directory goes away under the frontend.
-        await this.xenstore.rm(`/local/domain/0/backend/${kind}/${rec.ref.domid}/${id}`);
+        // No Closing handshake: the backend directory (wherever the frontend's backend key puts it:
+        // vbd, vbd3 or qdisk for a disk) goes away under the frontend.
+        await this.xenstore.rm(await this.backendOf(rec.ref, dev));
         return;
       }
       await this.dom0.run(['xl', kind === 'vbd' ? 'block-detach' : 'network-detach', rec.ref.handle, id], { timeoutMs: 120_000 });

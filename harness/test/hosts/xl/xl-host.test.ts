@@ -61,6 +61,11 @@ t.test('the backend forced to Closing is a xenstore write of state 5 in the back
   t.equal(fake.xs.get(`/local/domain/0/backend/vbd3/${g.domid}/51728/state`), '5');
   t.equal(fake.xs.get(`/local/domain/0/backend/vbd/${g.domid}/51728/state`), undefined, 'no stray backend/vbd node');
   await t.rejects(host.backendControl.forceBackendState(g, 'vbd/51744', 5), { code: 'XL_NO_DEVICE' });
+  t.ok((await host.devices(g)).includes('vbd/51728'), 'a vbd3 backend is one of the guest\'s disks');
+  // a surprise unplug removes the backend directory the frontend names, vbd3 included
+  await host.hotplug.detach(g, 'vbd/51728', { surprise: true });
+  t.equal(fake.xs.get(`/local/domain/0/backend/vbd3/${g.domid}/51728/state`), undefined, 'the vbd3 backend directory went');
+  t.equal(fake.xs.get(`/local/domain/0/backend/vbd/${g.domid}/51712/state`), '5', 'the other disk is untouched');
 });
 
 t.test('a failing xl command is a host error naming it; a dropped connection fails what follows', async (t) => {
