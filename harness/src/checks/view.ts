@@ -8,8 +8,16 @@ export type Side = 'frontend' | 'backend';
 
 /** A xenstore path understood as a device key or a guest key. */
 export type XsPlace =
-  | { kind: 'device'; side: Side; domid: number; type: string; devid: number; dir: string; key: string }
+  | { kind: 'device'; side: Side; domid: number; type: string; devid: number; dir: string; key: string; backend?: string }
   | { kind: 'guest'; domid: number; home: string; key: string };
+
+/**
+ * Backend directories named after the backend that serves the device, not the device type the
+ * frontend sees: XenServer 7+ / XCP-ng 8 serve disks with tapdisk3 under `backend/vbd3` and QEMU's
+ * qdisk under `backend/qdisk` (xenopsd's supported_vbd_backends in xen-api's ocaml/xenopsd/xc/device.ml:
+ * vbd, vbd3, qdisk; sm's attach answers backend_type "vbd3"); both serve a guest `device/vbd`.
+ */
+export const BACKEND_SERVES: Readonly<Record<string, string>> = { vbd3: 'vbd', qdisk: 'vbd' };
 
 const FRONT = /^\/local\/domain\/(\d+)\/device\/([a-z0-9]+)\/(\d+)(?:\/(.*))?$/;
 const BACK = /^\/local\/domain\/(\d+)\/backend\/([a-z0-9]+)\/(\d+)\/(\d+)(?:\/(.*))?$/;
@@ -24,7 +32,8 @@ export function placeOf(path: string): XsPlace | undefined {
   m = BACK.exec(path);
   if (m) {
     const dir = `/local/domain/${m[1]}/backend/${m[2]}/${m[3]}/${m[4]}`;
-    return { kind: 'device', side: 'backend', domid: Number(m[3]), type: m[2], devid: Number(m[4]), dir, key: m[5] ?? '' };
+    // type: the device type the frontend sees (a vbd3 backend serves a vbd); backend: the directory's own name
+    return { kind: 'device', side: 'backend', domid: Number(m[3]), type: BACKEND_SERVES[m[2]] ?? m[2], devid: Number(m[4]), dir, key: m[5] ?? '', backend: m[2] };
   }
   m = HOME.exec(path);
   if (m && !m[2].startsWith('device/') && m[2] !== 'device' && !m[2].startsWith('backend')) {

@@ -92,6 +92,10 @@ export const inputError = (code: string, message: string, problems: readonly Pro
 export const hostError = (code: string, message: string, cause?: unknown) => new WinpvError('host', code, message, { cause });
 export const guestError = (code: string, message: string, cause?: unknown) => new WinpvError('guest', code, message, { cause });
 export const infraError = (code: string, message: string, cause?: unknown) => new WinpvError('infra', code, message, { cause });
+/** A step or probe this host's backend cannot do (a backend-restart of a tapdisk3 disk on xl, say):
+ *  the runner reports the instance skipped with this reason, never done and never failed. */
+export const unsupportedError = (message: string) => new WinpvError('host', 'UNSUPPORTED', message);
+export const isUnsupported = (e: unknown): boolean => isWinpvError(e) && e.code === 'UNSUPPORTED';
 
 export function isWinpvError(e: unknown): e is WinpvError {
   return e instanceof WinpvError;

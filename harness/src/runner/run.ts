@@ -19,6 +19,7 @@ import { XenstoreProbe } from '../probes/xenstore-probe';
 import type { TraceWriter } from '../trace/writer';
 import type { BundleOpener } from './bundle';
 import { errorInfo, Interrupted, isHostFailure, StepFailure } from './errors';
+import { isUnsupported } from '../model/errors';
 import { hostDevice, hostFault, runSteps, type StepContext } from './steps';
 import { once, TEARDOWN_DEADLINE_MS, TeardownStack } from './teardown';
 import { withDeadline } from './deadline';
@@ -279,8 +280,13 @@ async function runInstance(inst: PlanInstance, o: RunOptions, holdGuests = false
     });
   } catch (e) {
     cancelled = true;
-    error = errorInfo(e);
-    outcome = e instanceof Interrupted ? 'interrupted' : isHostFailure(e) ? 'host-failure' : 'aborted';
+    if (isUnsupported(e)) {
+      // the host's backend cannot do a step of this scenario: skipped with the reason, not failed
+      trace.emit({ ev: 'scenario.skip', inst: inst.id, reason: (e as Error).message });
+    } else {
+      error = errorInfo(e);
+      outcome = e instanceof Interrupted ? 'interrupted' : isHostFailure(e) ? 'host-failure' : 'aborted';
+    }
   }
   trace.emit({ ev: 'scenario.end', inst: inst.id, status: outcome === 'completed' ? 'completed' : 'aborted', ...(error ? { error } : {}) });
   for (const f of await teardown.unwind()) {

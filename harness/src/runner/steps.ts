@@ -2,7 +2,7 @@
 // step.start/step.end events, workload and drivers events, dotted step ids (`4.1.2` = step 4,
 // branch or iteration 1, step 2) and block-scoped faults switched off when their block ends.
 import type { Capability } from '../model/catalog';
-import type { GuestRef, HostBackend } from '../model/host';
+import { BACKEND_RESTART_MEANS, type GuestRef, type HostBackend } from '../model/host';
 import type { DeviceRef, FaultConfig, GuestShape, Scenario, Step, WaitStep } from '../model/scenario';
 import type { DriverName } from '../model/spec';
 import type { TraceSink } from '../model/trace';
@@ -201,7 +201,11 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
       return host.startGuest(guestOf(ctx, step.guest));
     case 'backend-restart': {
       const g = guestOf(ctx, step.guest);
-      return need(host.backendControl, 'backend-control', 'backend-restart').restartBackend(g, hostDevice(host, g, step.device));
+      const bc = need(host.backendControl, 'backend-control', 'backend-restart');
+      const dev = hostDevice(host, g, step.device);
+      // the kinds test different things: every restart says which one this host did
+      ctx.sink.emit({ ev: 'log', inst: ctx.inst, level: 'info', msg: `backend-restart of ${step.guest} ${dev} on ${host.kind}: ${bc.restartKind} (${BACKEND_RESTART_MEANS[bc.restartKind]})` });
+      return bc.restartBackend(g, dev);
     }
     case 'backend-close': {
       const g = guestOf(ctx, step.guest);

@@ -7,7 +7,11 @@ import { evaluate } from '../../src/checks/evaluate';
 import { FakeHost } from '../fixtures/fake-host';
 import { fixtureSpecs } from '../fixtures/specs';
 import { block, install, planOf, scenario, sleep, waitConnected } from '../fixtures/scenarios';
-import type { Step } from '../../src/model/scenario';
+import type { DeviceRef, Step } from '../../src/model/scenario';
+import type { BackendControlCapability, BackendRestartKind } from '../../src/model/host';
+import { unsupportedError } from '../../src/model/errors';
+import { TapStreamReporter } from '../../src/report/tap';
+import { PassThrough } from 'node:stream';
 
 const specs = fixtureSpecs();
 
@@ -185,4 +189,43 @@ t.test('a host without a health check is lost after a host error (the run stops)
   const { outcome, end } = await run(host, [install(), waitConnected(), block(500)]);
   t.equal(outcome.hostError?.code, 'FAKE_REFUSED');
   t.match(end.bailOut, /host failure/);
+});
+
+/** A host whose backend-restart is of one kind, and cannot restart the disks tapdisk3 serves. */
+class RestartingHost extends FakeHost {
+  readonly restarted: string[] = [];
+  readonly backendControl: BackendControlCapability;
+  constructor(kind: BackendRestartKind) {
+    super({}, ['hotplug', 'windows-guest', 'ring-ids', 'backend-control']);
+    this.backendControl = {
+      restartKind: kind,
+      restartBackend: async (_g, dev: DeviceRef) => {
+        if (dev.startsWith('vbd/')) throw unsupportedError(`backend-restart (${kind}) of ${dev}: its backend is vbd3, which has no kernel driver in dom0 to unbind and bind`);
+        this.restarted.push(dev);
+      },
+      forceBackendState: async () => undefined,
+    };
+  }
+}
+
+t.test('backend-restart: the trace says which kind the host did; one its backend cannot do is a SKIP with the reason, not done', async (t) => {
+  const restart = (device: DeviceRef): Step => ({ kind: 'backend-restart', guest: 'win', device, source: { file: 't.xml' } });
+  const ok = new RestartingHost('replug');
+  const r1 = await run(ok, [install(), waitConnected(), restart('vif/0')]);
+  t.same(ok.restarted, ['vif/0']);
+  t.ok(r1.trace.events.some((e) => e.ev === 'log' && /backend-restart of win vif\/0 on .*: replug \(toolstack unplug and plug: the guest is asked/.test(e.msg)), 'the restart names its kind and what it means');
+
+  const no = new RestartingHost('rebind');
+  const trace = new TraceWriter();
+  const out = new PassThrough();
+  let tap = '';
+  out.on('data', (b) => (tap += b));
+  const outcome = await runPlan({ host: no, plan: planOf(scenario('t', [install(), waitConnected(), restart('vbd/51712'), block(200)])), specs, specHashes: {}, trace, reporter: new TapStreamReporter(out), ringPeriodMs: 100 });
+  const r = outcome.summary.instances[0]!;
+  t.equal(r.verdict, 'skip', 'unsupported: skipped, neither passed nor failed');
+  t.match(r.skipReason, /its backend is vbd3/);
+  t.match(tap, /^ok 1 - t # SKIP backend-restart \(rebind\) of vbd\/51712: its backend is vbd3/m, 'TAP says SKIP with the reason');
+  t.notOk(trace.events.some((e) => e.ev === 'step.start' && e.kind === 'block'), 'nothing after the step ran');
+  t.same(no.calls.slice(-2), ['destroy win', 'close'], 'the guest was still torn down');
+  t.equal(outcome.hostError, undefined, 'not a host failure');
 });

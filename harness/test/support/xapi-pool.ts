@@ -89,6 +89,13 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
   // A destroyed VM frees its double for the next guest.
   srv.pool.listeners.add((cls, op, ref, rec) => {
     if (cls === 'VM' && op === 'del') byVm.delete(ref);
+    // A disk at userdevice 4 or above is xvd<e..>: XENVBD target = its userdevice; Windows sees it
+    // while it is attached.
+    if (cls === 'VBD' && rec && rec.type === 'Disk' && Number(rec.userdevice) >= 4) {
+      const d = byVm.get(String(rec.VM));
+      if (rec.currently_attached === true) d?.state.dataDisks.add(Number(rec.userdevice));
+      else d?.state.dataDisks.delete(Number(rec.userdevice));
+    }
     // The pool's bundle ISOs (winpv-<version>.iso) hold one folder per driver.
     if (cls === 'VBD' && rec && rec.type === 'CD') {
       const d = byVm.get(String(rec.VM));

@@ -37,6 +37,9 @@ export interface WindowsGuestLink {
   deliverIso?(isoPath: string, version: string): Promise<{ name: string; remove(): Promise<void> } | undefined>;
   /** XENVBD target id of a disk, when the host can read it from xenstore. */
   vbdTarget?(dev: DeviceRef): Promise<number | undefined>;
+  /** The run's own data disk of this guest (a VDI and VBD the host creates once and destroys with
+   *  the guest), for verifying workloads aimed at the system disk; absent: the host cannot make one. */
+  dataDisk?(): Promise<{ dev: DeviceRef; label: string }>;
   log?(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
   /** How long to look for an inserted disc (default 15 looks 2 s apart). */
   discWait?: { attempts: number; ms: number };
@@ -227,25 +230,43 @@ export class WindowsAgent implements GuestAgent {
 
   async blockWorkload(w: BlockWorkloadStep): Promise<{ result: BlockResult; raw?: string }> {
     const ssh = await this.ssh();
-    const target = (await this.link.vbdTarget?.(w.device)) ?? defaultTarget(w.device);
-    const disk = await runPsJson<{ Number: number; IsSystem: boolean; IsBoot: boolean }>(ssh, 'disk-of', { target }, DISK_SCRIPT);
+    let disk = await this.diskOf(ssh, w.device);
+    if (w.verify && disk.system) {
+      // The system disk is shared with Windows' own paging and its cache: a read-back there can be
+      // answered from memory and proves nothing about what reached the backend. A verifying workload
+      // runs on a disk of its own (on a pool, a VDI and VBD the run creates and destroys).
+      if (!this.link.dataDisk) {
+        throw guestError('VERIFY_SYSTEM_DISK', `${this.link.name}: a verifying workload on ${w.device}, the system disk, cannot prove the data reached the disk (the cache answers the read-back), and this host cannot add a data disk: aim it at a data disk of the scenario`);
+      }
+      const data = await this.link.dataDisk();
+      disk = await this.diskOf(ssh, data.dev);
+      if (disk.system) throw guestError('VERIFY_SYSTEM_DISK', `${this.link.name}: the data disk ${data.label} came up as the system disk`);
+      this.link.log?.('info', `${this.link.name}: the verifying workload aimed at ${w.device} (the system disk) runs on the run's data disk ${data.label} (${data.dev}, Windows disk ${disk.number})`);
+    }
     const seconds = Math.max(1, Math.round(w.durationMs / 1000));
+    // -Sh = -Su -Sw (diskspd wiki, "Command line and parameters" / "Customizing tests: Control
+    // caching"): no software (OS) cache, write-through (no hardware write cache), so every write
+    // reaches the virtual disk and every read comes from it.
     const args = [`-b${w.blockSize}`, `-o${w.queueDepth}`, `-t${w.threads}`, `-w${w.writePercent}`, w.pattern === 'random' ? `-r${w.blockSize}` : `-si${w.blockSize}`, `-d${seconds}`, '-W0', '-L', '-Sh', '-Rxml'];
-    let path: string;
-    if (disk.IsSystem || disk.IsBoot) {
-      // Never write to the raw system disk: use a test file on it instead.
-      path = 'C:\\winpv\\diskspd.dat';
-      args.push('-c1G');
-    } else path = `#${disk.Number}`;
-    args.push(path);
+    // Never write to the raw system disk: a test file on it instead (only unverified workloads get here).
+    if (disk.system) args.push('-c1G', 'C:\\winpv\\diskspd.dat');
+    else args.push(`#${disk.number}`);
     const r = await runPs(ssh, 'diskspd', { args }, `New-Item -ItemType Directory -Force -Path 'C:\\winpv' | Out-Null\n& diskspd.exe @($p.args)\nexit $LASTEXITCODE`, { timeoutMs: (seconds + 120) * 1000 });
     const raw = r.stdout;
     const result = parseDiskspdXml(raw, `${this.link.name}:diskspd`);
     if (w.verify) {
-      const v = await runPsJson<{ blocks: number; mismatches: number }>(ssh, 'verify', { disk: disk.IsSystem || disk.IsBoot ? -1 : disk.Number, mib: 64, seed: 0x5eed }, VERIFY_SCRIPT, { timeoutMs: 10 * 60_000 });
+      const v = await runPsJson<{ blocks: number; mismatches: number }>(ssh, 'verify', { disk: disk.number, mib: 64, seed: 0x5eed, flags: VERIFY_FLAGS }, VERIFY_SCRIPT, { timeoutMs: 10 * 60_000 });
       result.verifyErrors = v.mismatches;
     }
     return { result, raw };
+  }
+
+  /** The Windows disk behind a PV disk (by its XENVBD target), brought online and writable if the
+   *  SAN policy left a new disk offline or read-only; system: it holds Windows (IsSystem/IsBoot). */
+  private async diskOf(ssh: SshConnection, dev: DeviceRef): Promise<{ number: number; system: boolean }> {
+    const target = (await this.link.vbdTarget?.(dev)) ?? defaultTarget(dev);
+    const d = await runPsJson<{ Number: number; IsSystem: boolean; IsBoot: boolean }>(ssh, 'disk-of', { target }, DISK_SCRIPT);
+    return { number: d.Number, system: d.IsSystem || d.IsBoot };
   }
 
   async netWorkload(w: NetWorkloadStep, peer?: GuestAgent): Promise<{ result: NetResult; raw?: string }> {
@@ -302,37 +323,61 @@ function safeSegment(s: string): string {
 const DISK_SCRIPT = `
 $d = Get-Disk | Where-Object { $_.Location -match ('Target ' + [int]$p.target + ' ') } | Select-Object -First 1
 if (-not $d) { throw ('no disk at XENVBD target ' + [int]$p.target) }
+if (-not ($d.IsSystem -or $d.IsBoot)) {
+  if ($d.IsOffline) { Set-Disk -Number $d.Number -IsOffline $false }
+  if ($d.IsReadOnly) { Set-Disk -Number $d.Number -IsReadOnly $false }
+}
 [pscustomobject]@{ Number = $d.Number; IsSystem = [bool]$d.IsSystem; IsBoot = [bool]$d.IsBoot } | ConvertTo-Json -Compress
 `;
 
-// Writes a seeded pattern block by block, flushes, reads it back and counts blocks that differ.
+/** CreateFile flags of the verify pass: FILE_FLAG_NO_BUFFERING (0x20000000, the cache manager is
+ *  bypassed both ways) | FILE_FLAG_WRITE_THROUGH (0x80000000, a write completes only once on the
+ *  disk), as Win32's CreateFileW documents them: the same two things diskspd's -Sh asks for. */
+export const VERIFY_FLAGS = 0x20000000 + 0x80000000;
+
+// Writes a seeded pattern block by block on the raw data disk through one handle, closes it, and
+// reads it back through a new handle opened the same way; counts blocks that differ. With
+// FILE_FLAG_NO_BUFFERING, buffers must be sector-aligned: VirtualAlloc gives page-aligned memory.
 const VERIFY_SCRIPT = `
-$block = 1MB
-# .NET Framework's FileStream refuses \\\\.\\ device paths: open the raw disk with CreateFile (write-through).
 Add-Type -TypeDefinition @'
 using System; using System.IO; using System.Runtime.InteropServices; using Microsoft.Win32.SafeHandles;
-public static class WinpvRaw {
+public static class WinpvVerify {
   [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode)]
   static extern SafeFileHandle CreateFile(string name, uint access, uint share, IntPtr sa, uint disposition, uint flags, IntPtr template);
-  public static FileStream Open(string path) {
-    var h = CreateFile(path, 0xC0000000, 3, IntPtr.Zero, 4, 0x80000000, IntPtr.Zero);
+  [DllImport("kernel32.dll", SetLastError = true)] static extern IntPtr VirtualAlloc(IntPtr at, UIntPtr size, uint type, uint protect);
+  [DllImport("kernel32.dll", SetLastError = true)] static extern bool VirtualFree(IntPtr at, UIntPtr size, uint type);
+  [DllImport("kernel32.dll", SetLastError = true)] static extern bool WriteFile(SafeFileHandle h, IntPtr buf, uint n, out uint done, IntPtr ov);
+  [DllImport("kernel32.dll", SetLastError = true)] static extern bool ReadFile(SafeFileHandle h, IntPtr buf, uint n, out uint done, IntPtr ov);
+  static SafeFileHandle Open(string path, uint flags) {
+    var h = CreateFile(path, 0xC0000000, 3, IntPtr.Zero, 3, flags, IntPtr.Zero);
     if (h.IsInvalid) throw new IOException("CreateFile " + path + ": error " + Marshal.GetLastWin32Error());
-    return new FileStream(h, FileAccess.ReadWrite, 4096, false);
+    return h;
+  }
+  public static int Run(string path, int blocks, int seed, uint flags) {
+    const int size = 1 << 20;
+    IntPtr buf = VirtualAlloc(IntPtr.Zero, (UIntPtr)size, 0x3000, 4);
+    byte[] want = new byte[size], got = new byte[size];
+    int bad = 0; uint n;
+    try {
+      using (var h = Open(path, flags)) {
+        for (int i = 0; i < blocks; i++) {
+          new Random(seed + i).NextBytes(want); Marshal.Copy(want, 0, buf, size);
+          if (!WriteFile(h, buf, size, out n, IntPtr.Zero) || n != size) throw new IOException("write of block " + i + ": error " + Marshal.GetLastWin32Error());
+        }
+      }
+      using (var h = Open(path, flags)) {
+        for (int i = 0; i < blocks; i++) {
+          if (!ReadFile(h, buf, size, out n, IntPtr.Zero) || n != size) throw new IOException("read of block " + i + ": error " + Marshal.GetLastWin32Error());
+          Marshal.Copy(buf, got, 0, size); new Random(seed + i).NextBytes(want);
+          for (int j = 0; j < size; j++) if (want[j] != got[j]) { bad++; break; }
+        }
+      }
+    } finally { VirtualFree(buf, UIntPtr.Zero, 0x8000); }
+    return bad;
   }
 }
 '@
-if ($p.disk -ge 0) { $path = '\\\\.\\PhysicalDrive' + [int]$p.disk } else { $path = 'C:\\winpv\\verify.dat' }
-$fs = [WinpvRaw]::Open($path)
-$buf = New-Object byte[] $block; $back = New-Object byte[] $block
-$bad = 0
-for ($i = 0; $i -lt $p.mib; $i++) { $r = New-Object System.Random ($p.seed + $i); $r.NextBytes($buf); $fs.Write($buf, 0, $block) }
-$fs.Flush($true); $fs.Seek(0, 'Begin') | Out-Null
-for ($i = 0; $i -lt $p.mib; $i++) {
-  $r = New-Object System.Random ($p.seed + $i); $r.NextBytes($buf)
-  $n = 0; while ($n -lt $block) { $n += $fs.Read($back, $n, $block - $n) }
-  if (-not [System.Linq.Enumerable]::SequenceEqual($buf, $back)) { $bad++ }
-}
-$fs.Close()
+$bad = [WinpvVerify]::Run('\\\\.\\PhysicalDrive' + [int]$p.disk, [int]$p.mib, [int]$p.seed, [uint32]$p.flags)
 [pscustomobject]@{ blocks = [int]$p.mib; mismatches = $bad } | ConvertTo-Json -Compress
 `;
 

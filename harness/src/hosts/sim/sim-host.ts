@@ -122,6 +122,7 @@ export class SimHost implements HostBackend {
       deleteSnapshot: async (s) => void this.snapshots.delete(s),
     };
     this.backendControl = {
+      restartKind: 'reprobe',
       restartBackend: (g, dev) => this.ts().restartBackend(this.guest(g).dom, dev),
       forceBackendState: async (g, dev, state) => {
         const rec = this.ts().record(this.guest(g).dom.domid, dev);

@@ -209,10 +209,27 @@ export class Dom0Rings {
     return parseIoRing(r.stdout)[ring.ring] ?? null;
   }
 
-  /** blkback statistics/ (vbd) or the vif's net device counters (vif). */
+  /** A disk's backend counters, from whichever backend serves it (the frontend's `backend` key
+   *  says: blkback's statistics/ in sysfs, tapdisk3's shared statistics file), or the vif's net
+   *  device counters. null: the backend keeps none dom0 can read (QEMU's qdisk), or the device is gone. */
   async stats(domid: number, dev: DeviceRef): Promise<Record<string, number> | null> {
     const [kind, devid] = dev.split('/') as ['vbd' | 'vif', string];
-    const dir = kind === 'vbd' ? `/sys/bus/xen-backend/devices/vbd-${domid}-${devid}/statistics` : `/sys/class/net/vif${domid}.${devid}/statistics`;
+    if (kind === 'vif') return this.sysfsStats(`/sys/class/net/vif${domid}.${devid}/statistics`);
+    const ssh = await this.ssh();
+    const be = await ssh.exec(['xenstore-read', `/local/domain/${domid}/device/vbd/${devid}/backend`]);
+    const backend = /\/backend\/([a-z0-9]+)\/\d+\/\d+$/.exec(be.stdout.trim());
+    if (be.code !== 0 || !backend) return null;
+    if (backend[1] === 'vbd') return this.sysfsStats(`/sys/bus/xen-backend/devices/vbd-${domid}-${devid}/statistics`);
+    if (backend[1] !== 'vbd3') return null;
+    // tapback writes the serving tapdisk's pid as kthread-pid; tapdisk keeps its counters in
+    // /dev/shm/td3-<pid>/vbd-<domid>-<devid> (the file xenstat's read_attributes_vbd3 reads)
+    const pid = await ssh.exec(['xenstore-read', `${be.stdout.trim()}/kthread-pid`]);
+    if (pid.code !== 0 || !/^\d+$/.test(pid.stdout.trim())) return null;
+    const od = await ssh.exec(['od', '-An', '-v', '-tu8', `/dev/shm/td3-${pid.stdout.trim()}/vbd-${domid}-${devid}`]);
+    return od.code === 0 ? parseVbd3Stats(od.stdout) : null;
+  }
+
+  private async sysfsStats(dir: string): Promise<Record<string, number> | null> {
     const r = await (await this.ssh()).execLine(`cd ${shQuote(dir)} 2>/dev/null && grep -H . *`);
     if (r.code !== 0) return null;
     const stats: Record<string, number> = {};
@@ -222,4 +239,19 @@ export class Dom0Rings {
     }
     return stats;
   }
+}
+
+/** The u64 fields of tapdisk3's struct vbd3_stats (version 1) after its u32 version and u32 pad, in
+ *  order, named as blkback names the same counters where it has them. */
+const VBD3_FIELDS = ['oo_req', 'rd_req', 'rd_req_done', 'rd_sect', 'rd_ticks', 'wr_req', 'wr_req_done', 'wr_sect', 'wr_ticks', 'io_errors', 'flags'] as const;
+
+/** `od -An -v -tu8` of a vbd3 statistics file; null for another version or a short file. */
+export function parseVbd3Stats(text: string): Record<string, number> | null {
+  const words = text.trim().split(/\s+/).filter(Boolean).map((w) => BigInt(w));
+  if (words.length < 1 + VBD3_FIELDS.length) return null;
+  // the first u64 holds the u32 version (little-endian, low half) and the pad
+  if ((words[0]! & 0xffffffffn) !== 1n) return null;
+  const out: Record<string, number> = {};
+  VBD3_FIELDS.forEach((f, i) => (out[f] = Number(words[i + 1]!)));
+  return out;
 }

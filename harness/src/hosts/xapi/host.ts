@@ -54,7 +54,12 @@ interface XGuest {
   detachedNetworks: Map<number, string>;
   /** Where the guest was found this boot, and how. */
   address?: { ip: string; source: AddressSource };
+  /** The run's data disk for verifying workloads (made once, on first use). */
+  dataDisk?: Promise<{ dev: DeviceRef; label: string }>;
 }
+
+/** The data disk of verifying workloads: room for diskspd's run and the 64 MiB verify pass. */
+const DATA_DISK_MIB = 1024;
 
 const POWER: Record<string, GuestPowerState> = { Running: 'running', Paused: 'paused', Suspended: 'suspended', Halted: 'halted' };
 
@@ -522,12 +527,46 @@ export class XapiHost implements HostBackend {
       connect: () => this.guestSsh(g),
       address: async () => this.addressOf(g) ?? (await this.findGuest(g)).ip,
       vbdTarget: (dev) => this.vbdTarget(g, dev),
+      dataDisk: () => (g.dataDisk ??= this.addDataDisk(g).catch((e: unknown) => {
+        g.dataDisk = undefined;
+        throw e;
+      })),
       insertIso: (name) => this.insertIso(g.ref, name),
       deliverIso: (iso, version) => this.deliverDisc(g, iso, version),
       dom0Ntttcp: this.cfg.dom0 ? { address: async () => this.dom0Address(), run: (role, o) => this.dom0Ntttcp(role, o) } : undefined,
       log: (level, msg) => this.trace?.emit({ ev: 'log', inst: g.inst, level, msg }),
     });
     return g.agent;
+  }
+
+  /**
+   * The data disk a verifying workload runs on instead of the system disk: a new VDI in the default
+   * SR and a VBD at the first userdevice from 4 up that neither the VM nor the scenario uses (so on
+   * xvd, not the emulated IDE of userdevices 0-3), tagged with the run and hot-plugged like any
+   * scenario disk. It goes with the guest (destroyVm takes the VM's disks; a kept guest's revert
+   * removes the run's loose disks), so nothing is left on the pool.
+   */
+  private async addDataDisk(g: XGuest): Promise<{ dev: DeviceRef; label: string }> {
+    const used = new Set(((this.vm(g)?.VBDs as string[]) ?? []).map((b) => String(this.s.get(b)?.userdevice)));
+    for (const v of g.shape.vbds) used.add(userdeviceOf(v.vdev));
+    const ud = [...Array(12).keys()].map((i) => i + 4).find((n) => !used.has(String(n)));
+    if (ud === undefined) throw hostError('XAPI_NO_DEVICE', `${g.ref.name} has no free userdevice (4-15) for the data disk of a verifying workload`);
+    const vdev = `xvd${String.fromCharCode(97 + ud)}`;
+    const dev = await this.hotplug.attachVbd(g.ref, { vdev, sizeMiB: DATA_DISK_MIB, mode: 'w', backend: {} });
+    if (this.cfg.dom0) await this.waitConnected(g, dev);
+    const label = `${vdev} (the run's data disk, ${DATA_DISK_MIB} MiB, userdevice ${ud})`;
+    this.trace?.emit({ ev: 'log', inst: g.inst, level: 'info', msg: `${g.ref.name}: data disk ${label} created and plugged for verifying workloads` });
+    return { dev, label };
+  }
+
+  /** Until the guest's frontend of a new disk is Connected (xenvbd then reports the disk to Windows). */
+  private async waitConnected(g: XGuest, dev: DeviceRef): Promise<void> {
+    const path = `${this.homePath(g.ref)}/device/${dev}/state`;
+    const until = Date.now() + this.cfg.timeouts.bootMs;
+    while ((await this.dom0Xs.read(path).catch(() => null)) !== '4') {
+      if (Date.now() > until) throw hostError('XAPI_TIMEOUT', `${g.ref.name}'s data disk ${dev} did not connect within ${Math.round(this.cfg.timeouts.bootMs / 1000)} s`);
+      await this.clock.sleep(200);
+    }
   }
 
   /** XENVBD's target id of a disk: read from the frontend (device/vbd/<id>/target-id) or the userdevice. */
@@ -804,6 +843,7 @@ export class XapiHost implements HostBackend {
   }
 
   readonly backendControl: BackendControlCapability = {
+    restartKind: 'replug',
     // backend-restart on XenAPI is a toolstack unplug and plug of the device (VBD/VIF.unplug then
     // .plug): the backend goes Closing, the frontend must let go (a clean unplug asks the guest),
     // both xenstore directories are removed, and a new backend for the same devid and the same
@@ -818,9 +858,15 @@ export class XapiHost implements HostBackend {
       });
       await this.s.callAsync(`${cls}.plug`, devRef);
     },
+    // Written where the device's backend really is (the frontend's `backend` key: backend/vbd3 for a
+    // pool's tapdisk3 disks, backend/vbd or qdisk elsewhere), never at a path guessed from the device
+    // type, which on a vbd3 pool would be a stray node nobody reads and the step reported as done.
     forceBackendState: async (ref, dev, state) => {
-      const [kind, devid] = dev.split('/');
-      await this.dom0Xs.write(`/local/domain/0/backend/${kind}/${ref.domid}/${devid}/state`, String(state));
+      const backend = await this.dom0Xs.read(`${this.homePath(ref)}/device/${dev}/backend`);
+      if (!backend || !/^\/local\/domain\/\d+\/backend\/[a-z0-9]+\/\d+\/\d+$/.test(backend) || (await this.dom0Xs.read(`${backend}/state`)) === null) {
+        throw hostError('XAPI_NO_DEVICE', `${ref.name} has no backend for ${dev} (its frontend names ${backend === null ? 'none' : `'${backend}'`})`);
+      }
+      await this.dom0Xs.write(`${backend}/state`, String(state));
     },
   };
 

@@ -1,7 +1,7 @@
 // Plain Xen through `xl` over SSH (`xl://user@host[:port]`, and `lab`). Guests are created paused
 // from a generated config, so the probes are attached before any frontend moves; everything the run
 // creates in dom0 (configs, disks, save images) lives under RUN_DIR and goes with its domain.
-import { guestError, hostError, WinpvError } from '../../model/errors';
+import { guestError, hostError, unsupportedError, WinpvError } from '../../model/errors';
 import type { Capability, FaultName } from '../../model/catalog';
 import type {
   BackendControlCapability, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, SaveRestoreCapability,
@@ -410,8 +410,9 @@ export class XlHost implements HostBackend {
   /** The devices of a guest, from the backend directories in xenstore. */
   async devices(guest: GuestRef): Promise<DeviceRef[]> {
     const out: DeviceRef[] = [];
-    for (const kind of ['vbd', 'vif'] as const) {
-      for (const id of await this.xenstore.directory(`/local/domain/0/backend/${kind}/${guest.domid}`)) out.push(`${kind}/${Number(id)}`);
+    // a disk may be served by blkback (vbd), tapdisk3 (vbd3) or QEMU (qdisk): all are the guest's vbd
+    for (const [dir, kind] of [['vbd', 'vbd'], ['vbd3', 'vbd'], ['qdisk', 'vbd'], ['vif', 'vif']] as const) {
+      for (const id of await this.xenstore.directory(`/local/domain/0/backend/${dir}/${guest.domid}`)) out.push(`${kind}/${Number(id)}`);
     }
     return out;
   }
@@ -502,8 +503,9 @@ export class XlHost implements HostBackend {
       const rec = this.rec(guest);
       const [kind, id] = dev.split('/') as ['vbd' | 'vif', string];
       if (opts.surprise) {
-        // No Closing handshake: the backend directory goes away under the frontend.
-        await this.xenstore.rm(`/local/domain/0/backend/${kind}/${rec.ref.domid}/${id}`);
+        // No Closing handshake: the backend directory (wherever the frontend's backend key puts it:
+        // vbd, vbd3 or qdisk for a disk) goes away under the frontend.
+        await this.xenstore.rm(await this.backendOf(rec.ref, dev));
         return;
       }
       await this.dom0.run(['xl', kind === 'vbd' ? 'block-detach' : 'network-detach', rec.ref.handle, id], { timeoutMs: 120_000 });
@@ -536,23 +538,39 @@ export class XlHost implements HostBackend {
   };
 
   readonly backendControl: BackendControlCapability = {
+    restartKind: 'rebind',
     /** The backend instance is unbound from its driver (blkback's or netback's remove) and bound
-     *  again (a fresh probe), through sysfs, as `echo vbd-<domid>-<devid> > .../unbind` by hand. */
+     *  again (a fresh probe), through sysfs, as `echo vbd-<domid>-<devid> > .../unbind` by hand.
+     *  Only a kernel backend has a driver to rebind: a disk served by tapdisk3 (backend/vbd3) or
+     *  QEMU (backend/qdisk) is refused as unsupported, not "restarted" through a sysfs node that
+     *  does not exist. */
     restartBackend: async (guest: GuestRef, dev: DeviceRef): Promise<void> => {
       const rec = this.rec(guest);
       const m = /^(vbd|vif)\/(\d+)$/.exec(dev);
       if (!m) throw hostError('XL_NO_DEVICE', `backend-restart: ${dev} is not a vbd/<devid> or vif/<devid> device`);
-      const name = `${m[1]}-${rec.ref.domid}-${m[2]}`;
-      const backend = `/local/domain/0/backend/${m[1]}/${rec.ref.domid}/${m[2]}`;
+      const backend = await this.backendOf(rec.ref, dev);
+      const type = /\/backend\/([a-z0-9]+)\//.exec(backend)![1]!;
+      if (type !== 'vbd' && type !== 'vif') {
+        throw unsupportedError(`backend-restart (rebind) of ${dev}: its backend is ${type} (${backend}), which has no kernel driver in dom0 to unbind and bind`);
+      }
+      const name = `${type}-${rec.ref.domid}-${m[2]}`;
       const netdev = m[1] === 'vif' ? ((await this.xenstore.read(`${backend}/vifname`)) ?? `vif${rec.ref.domid}.${m[2]}`) : '';
       const out = await this.dom0.run(['sh', '-c', RESTART_BACKEND_SCRIPT, 'sh', name, backend, netdev], { timeoutMs: 60_000 });
       this.trace?.emit({ ev: 'log', inst: rec.inst, level: 'info', msg: `backend ${name} unbound from ${out.trim()} and bound again` });
     },
     forceBackendState: async (guest: GuestRef, dev: DeviceRef, state: number): Promise<void> => {
-      const [kind, id] = dev.split('/');
-      await this.xenstore.write(`/local/domain/0/backend/${kind}/${guest.domid}/${id}/state`, String(state));
+      await this.xenstore.write(`${await this.backendOf(guest, dev)}/state`, String(state));
     },
   };
+
+  /** Where a device's backend is: the frontend's `backend` key (backend/vbd, vbd3, qdisk or vif). */
+  private async backendOf(guest: GuestRef, dev: DeviceRef): Promise<string> {
+    const backend = await this.xenstore.read(`/local/domain/${guest.domid}/device/${dev}/backend`);
+    if (!backend || !/^\/local\/domain\/\d+\/backend\/[a-z0-9]+\/\d+\/\d+$/.test(backend)) {
+      throw hostError('XL_NO_DEVICE', `${guest.name} has no backend for ${dev} (its frontend names ${backend === null ? 'none' : `'${backend}'`})`);
+    }
+    return backend;
+  }
 
   /** Faults real Xen can really have, injected the way they happen: the guest kernel panics
    *  (sysrq `c` through its console), the backend is forced to Closing, the backend directory is

@@ -2,6 +2,7 @@ import t from 'tap';
 import { makeBundle, rejects } from '../../support/xapi-pool';
 import { agentOnDouble } from '../../support/windows-agent';
 import type { BlockWorkloadStep } from '../../../src/model/scenario';
+import { runPsJson } from '../../../src/guests/windows/powershell';
 import { msiExitMeaning, parseVerifierQuery } from '../../../src/guests/windows/installer';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,6 +47,12 @@ t.test('the Windows agent against the guest double over SSH', async (t) => {
   const r = await agent.blockWorkload(blk({ verify: true }));
   t.equal(r.result.verifyErrors, 3, 'blocks that read back different are data errors');
   t.match(d.state.scripts.at(-2)!, /"-si65536"/, 'sequential I/O');
+  t.same(d.state.verifyRuns.at(-1), { disk: 1, flags: 0xa0000000, proves: true }, 'the read-back is unbuffered and write-through, on the data disk');
+  t.same(d.state.diskspdRuns.at(-1)!.target, '#1');
+  t.ok(d.state.diskspdRuns.at(-1)!.cacheBypassed, 'diskspd ran with -Sh (no OS cache, write-through)');
+  const e6 = await rejects(agent.blockWorkload(blk({ device: 'vbd/768', verify: true })));
+  t.equal(e6.code, 'VERIFY_SYSTEM_DISK', 'a verifying workload on the system disk, with no way to add a data disk, is refused');
+  t.equal(d.state.verifyRuns.length, 1, '... before anything ran');
 
   const e5 = await rejects(agent.netWorkload({ kind: 'net', guest: 'w', device: 'vif/0', threads: 1, direction: 'send', durationMs: 1000, source: { file: 's.xml' } }));
   t.equal(e5.code, 'NOT_IMPLEMENTED');
@@ -56,6 +63,39 @@ t.test('the Windows agent against the guest double over SSH', async (t) => {
   const raw = await conn()!.execLine('pnputil /enum-devices');
   t.not(raw.code, 0, 'the double (like the adapter) accepts only encoded PowerShell');
   t.ok(logs.some((l) => /needs a reboot/.test(l)));
+});
+
+t.test('a verifying workload aimed at the system disk runs on the run\'s data disk, where the cache cannot answer the read-back', async (t) => {
+  const asked: string[] = [];
+  const { d, agent, logs } = await agentOnDouble(t, PW, {
+    dataDisk: async () => {
+      asked.push('data disk');
+      d.state.dataDisks.add(4); // userdevice 4, xvde: XENVBD target 4
+      return { dev: 'vbd/51776', label: 'xvde (VDI winpv:verify)' };
+    },
+  });
+  d.state.verifyMismatches = 2; // the backend loses two acknowledged writes
+  const r = await agent.blockWorkload(blk({ device: 'vbd/768', verify: true, writePercent: 50 }));
+  t.same(asked, ['data disk']);
+  t.equal(r.result.verifyErrors, 2, 'the lost writes are seen: the read-back came from the disk');
+  t.same(d.state.verifyRuns, [{ disk: 4, flags: 0xa0000000, proves: true }], 'verified on the data disk, unbuffered and write-through');
+  t.same(d.state.diskspdRuns.map((x) => [x.target, x.cacheBypassed]), [['#4', true]], 'diskspd wrote the data disk (raw, -Sh), not a file on C:');
+  t.ok(logs.some((l) => /runs on the run's data disk xvde/.test(l)), 'the trace says where it ran');
+  await agent.blockWorkload(blk({ device: 'vbd/768', verify: false }));
+  t.equal(d.state.diskspdRuns.at(-1)!.target, 'C:\\winpv\\diskspd.dat', 'an unverified workload on the system disk uses a test file there');
+});
+
+t.test('the double: a read-back through the cache proves nothing', async (t) => {
+  // What the harness did before: a buffered (write-through only) pass on a file of the system
+  // disk. The lost writes stay hidden: the double answers such a pass from the cache, as Windows does.
+  const { d, conn, agent } = await agentOnDouble(t, PW);
+  d.state.verifyMismatches = 5;
+  await agent.driverStatus();
+  const cached = await runPsJson<{ mismatches: number }>(conn()!, 'verify', { disk: -1, mib: 64, seed: 1, flags: 0x80000000 }, '# the old pass');
+  t.equal(cached.mismatches, 0, 'buffered, system disk: the cache answers');
+  const noWt = await runPsJson<{ mismatches: number }>(conn()!, 'verify', { disk: 1, mib: 64, seed: 1, flags: 0x20000000 }, '# no write-through');
+  t.equal(noWt.mismatches, 0, 'without write-through the write may sit in a cache too');
+  t.same(d.state.verifyRuns.map((v) => v.proves), [false, false]);
 });
 
 t.test('the vendor installer: the .msi at the bundle root, msiexec quiet without a restart', async (t) => {

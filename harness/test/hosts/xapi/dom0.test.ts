@@ -1,6 +1,6 @@
 import t from 'tap';
 import { startPool, makeBundle, shape, leftovers } from '../../support/xapi-pool';
-import { parseIoRing } from '../../../src/hosts/xapi/dom0';
+import { parseIoRing, parseVbd3Stats } from '../../../src/hosts/xapi/dom0';
 
 t.test('netback io_ring_q* as Linux prints it', async (t) => {
   const text = 'Queue 1\nTX: nr_ents 256\nreq prod 4121 (7) cons 4119 (5) event 4122 (8)\nrsp prod 4114 (base) pvt 4114 (0) event 4115 (1)\npending prod 4251 pending cons 4249 nr_pending_reqs 2\ndealloc prod 3990 dealloc cons 3990 dealloc_queue 0\n\nRX: nr_ents 256\nreq prod 9012 (255) cons 8760 (3) event 8758 (1)\nrsp prod 8757 (base) pvt 8757 (0) event 8758 (1)\n';
@@ -11,7 +11,15 @@ t.test('netback io_ring_q* as Linux prints it', async (t) => {
   t.same(parseIoRing('Queue 0\n'), { queue: 0, tx: undefined, rx: undefined }, 'a ring not yet connected has no sections');
 });
 
-t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, blkback statistics', async (t) => {
+t.test('tapdisk3 statistics as od prints them', async (t) => {
+  const row = (a: number, b: number) => ` ${String(a).padStart(20)} ${String(b).padStart(20)}\n`;
+  const v1 = row(1, 7) + row(100, 99) + row(800, 55) + row(40, 40) + row(320, 66) + row(2, 0);
+  t.same(parseVbd3Stats(v1), { oo_req: 7, rd_req: 100, rd_req_done: 99, rd_sect: 800, rd_ticks: 55, wr_req: 40, wr_req_done: 40, wr_sect: 320, wr_ticks: 66, io_errors: 2, flags: 0 });
+  t.equal(parseVbd3Stats(row(2, 7) + row(100, 99) + row(800, 55) + row(40, 40) + row(320, 66) + row(2, 0)), null, 'another layout version is not read as this one');
+  t.equal(parseVbd3Stats(row(1, 7)), null, 'a short file');
+});
+
+t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, tapdisk3 (vbd3) disks and their statistics', async (t) => {
   const pool = await startPool({ guests: 1, dom0: true });
   t.teardown(() => pool.close());
   const host = pool.host();
@@ -25,7 +33,7 @@ t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, 
   let home = host.homePath(g);
   // The driver install reboots the guest into a new domain: watch above the guests' homes.
   const unwatch = await host.xenstore.watch('/local/domain', (p) => seen.push(p));
-  const unwatch2 = await host.xenstore.watch('/local/domain/0/backend/vbd', (p) => seen.push(`backend:${p}`));
+  const unwatch2 = await host.xenstore.watch('/local/domain/0/backend/vbd3', (p) => seen.push(`backend:${p}`));
   t.equal(pool.dom0!.ssh.commands.filter((c) => c.startsWith('xenstore-watch')).length, 1, 'one xenstore-watch stream serves both watches');
   t.match(pool.dom0!.ssh.commands.find((c) => c.startsWith('xenstore-watch'))!, /xenstore-read "\$p"/, 'values are read in dom0 as each event arrives');
 
@@ -45,7 +53,7 @@ t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, 
   t.same((await host.xenstore.directory(`${home}/device/vbd`)).sort(), ['768', '832']);
   t.same(await host.xenstore.directory(`${home}/no/such`), []);
   t.ok(seen.includes(`${home}/drivers/0`), 'the watch saw xenbus write drivers/0');
-  t.ok(seen.includes(`backend:/local/domain/0/backend/vbd/${g.domid}/832/state`), 'the backend watch saw its state');
+  t.ok(seen.includes(`backend:/local/domain/0/backend/vbd3/${g.domid}/832/state`), 'the backend watch saw its state');
   t.notOk(seen.some((p) => p.startsWith('backend:/local/domain/0/backend/vif')), 'a watch only sees its own subtree');
 
   const rings = await host.rings.rings(g);
@@ -54,12 +62,19 @@ t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, 
   t.same(sample, { nr_ents: 256, req_prod: 8480, req_cons: 8224, req_event: 8225, rsp_prod: 8224, rsp_event: 8225 }, 'rx: the frontend posted 256 buffers ahead');
   const again = await host.rings.sample(g, rings[1]!);
   t.ok(again!.rsp_prod > sample!.rsp_prod, 'the indices move between samples');
-  t.equal(await host.rings.sample(g, { dev: 'vbd/768', queue: 0, ring: 'blk' }), null, 'blkback has no ring indices to read');
+  t.equal(await host.rings.sample(g, { dev: 'vbd/768', queue: 0, ring: 'blk' }), null, 'a disk backend has no ring indices to read');
+  t.equal(await host.xenstore.read(`${home}/device/vbd/832/backend`), `/local/domain/0/backend/vbd3/${g.domid}/832`, 'the pool serves the disk through tapdisk3');
   const stats = await host.rings.backendStats!(g, 'vbd/832');
-  t.equal(stats?.rd_req, 210344);
+  t.match(stats, { oo_req: 3, rd_req: 5210, rd_sect: 41680, wr_req: 2290, wr_sect: 18320, io_errors: 0 }, 'tapdisk3\'s counters, from its /dev/shm statistics file');
+  t.ok(pool.dom0!.ssh.commands.some((c) => /^od -An -v -tu8 \/dev\/shm\/td3-\d+\/vbd-\d+-832$/.test(c)), 'found by the kthread-pid tapback wrote');
+  t.notOk(pool.dom0!.ssh.commands.some((c) => c.includes('/sys/bus/xen-backend/devices/vbd-')), 'no blkback sysfs statistics asked of a vbd3 disk');
 
   await host.backendControl!.forceBackendState(g, 'vbd/832', 5);
-  t.equal(await host.xenstore.read(`/local/domain/0/backend/vbd/${g.domid}/832/state`), '5');
+  t.equal(await host.xenstore.read(`/local/domain/0/backend/vbd3/${g.domid}/832/state`), '5', 'the vbd3 backend was forced Closing');
+  t.equal(pool.dom0!.xs.list(`/local/domain/0/backend/vbd`), undefined, 'no stray backend/vbd node was written');
+  const nodev = await host.backendControl!.forceBackendState(g, 'vbd/51920', 5).then(() => undefined, (e: Error & { code?: string }) => e);
+  t.equal(nodev?.code, 'XAPI_NO_DEVICE', 'a device without a backend is an error, not a write to a guessed path');
+  t.equal(pool.dom0!.xs.list(`/local/domain/0/backend/vbd`), undefined);
   // A reboot with beforeUnpause: the caller attaches to the new domain before it runs, so it sees the
   // frontend connect from Initialising on.
   const states: string[] = [];
@@ -85,7 +100,7 @@ t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, 
   await host.hotplug!.detach(g, 'vbd/832', { surprise: false });
   home = host.homePath(g);
   t.equal(await host.xenstore.read(`/local/domain/0/backend/vbd/${g.domid}/832/state`), null, 'the backend is gone after the unplug');
-  t.ok(seen.includes(`backend:/local/domain/0/backend/vbd/${g.domid}/832/state`));
+  t.ok(seen.includes(`backend:/local/domain/0/backend/vbd3/${g.domid}/832/state`));
   const dev = await host.hotplug!.attachVbd(g, { vdev: 'hdb', sizeMiB: 1024, mode: 'w', backend: {} });
   t.equal(dev, 'vbd/832');
   t.equal(await host.xenstore.read(`${home}/device/vbd/832/state`), '4', 'the replugged disk connected');
@@ -101,4 +116,22 @@ t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, 
   await host.close();
   t.same(leftovers(pool.srv), []);
   t.equal(pool.dom0!.xs.list('/local/domain')?.filter((d) => d !== '0').length ?? 0, 0, 'the guest domain is gone from xenstore');
+});
+
+t.test('a pool whose disks blkback serves (backend/vbd): blkback\'s sysfs statistics', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true });
+  t.teardown(() => pool.close());
+  pool.dom0!.disks.backend = 'vbd';
+  const host = pool.host();
+  await host.open(pool.sink, { seed: 1 });
+  const g = await host.createGuest(shape('win1'), 'blkback');
+  await host.startGuest(g);
+  await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 156), version: '9.1.0.156', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
+  await host.rebootGuest(g);
+  t.equal(await host.xenstore.read(`${host.homePath(g)}/device/vbd/832/backend`), `/local/domain/0/backend/vbd/${g.domid}/832`);
+  t.equal((await host.rings.backendStats!(g, 'vbd/832'))?.rd_req, 210344);
+  await host.backendControl!.forceBackendState(g, 'vbd/832', 5);
+  t.equal(await host.xenstore.read(`/local/domain/0/backend/vbd/${g.domid}/832/state`), '5');
+  t.equal(pool.dom0!.xs.list(`/local/domain/0/backend/vbd3`), undefined, 'nothing under vbd3');
+  await host.close();
 });

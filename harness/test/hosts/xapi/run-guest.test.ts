@@ -146,6 +146,28 @@ t.test('install with the vendor installer and Driver Verifier when the scenario 
   t.same(leftovers(pool.srv), []);
 });
 
+t.test('a verifying workload aimed at the system disk runs on a data disk of the run, unbuffered and write-through, and finds lost writes', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true });
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  const d = pool.doubles[0]!;
+  d.state.verifyMismatches = 2; // the disk lost two acknowledged writes: only a read of the disk itself shows them
+  const s = scenario('verify-on-system-disk', [
+    { kind: 'install-drivers', guest: 'win', bundle: 'builtin:9.1.0', reboot: true, source: src },
+    { kind: 'wait', guest: 'win', path: 'device/vbd/768/state', equals: '4', timeoutMs: 10_000, source: src },
+    { kind: 'block', guest: 'win', device: 'vbd/768', blockSize: 65536, queueDepth: 8, threads: 1, writePercent: 50, pattern: 'random', durationMs: 1000, verify: true, source: src },
+  ], { checks: [{ name: 'workload', params: {} }, { name: 'guest-alive', params: {} }] });
+  const trace = new TraceWriter();
+  const outcome = await runPlan({ host, plan: plan([s], { seed: 4, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(new PassThrough()) });
+  t.equal(outcome.hostError, undefined);
+  const wl = outcome.summary.instances[0]!.checks.find((c) => c.check === 'workload')!;
+  t.equal(wl.verdict, 'fail', 'the lost writes make the workload check not ok');
+  t.same(d.state.verifyRuns, [{ disk: 4, flags: 0xa0000000, proves: true }], 'the read-back ran on the data disk (userdevice 4), unbuffered and write-through');
+  t.same(d.state.diskspdRuns.map((r) => [r.target, r.cacheBypassed]), [['#4', true]], 'diskspd ran raw on the data disk with -Sh');
+  t.ok(trace.events.some((e) => e.ev === 'log' && /data disk xvde .* created and plugged/.test(e.msg)), 'the trace says which disk was made');
+  t.same(leftovers(pool.srv), [], 'the data disk (VBD and VDI) went with the guest');
+});
+
 t.test('reuseGuests: one VM serves the scenarios of one shape, reverted to its pre-install snapshot', async (t) => {
   const pool = await startPool({ guests: 1, dom0: true });
   t.teardown(() => pool.close());

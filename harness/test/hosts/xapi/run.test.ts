@@ -130,6 +130,11 @@ t.test('the catalogue on the XenAPI test pool: every scenario the pool can run p
   t.ok(pool.dom0!.ntttcpRuns.every((r) => /^(-r -N -m \d+,\*,127\.0\.0\.1|-s -N -m \d+,\*,127\.0\.0\.[23]) -t \d+$/.test(r)), `dom0 received from the guest at its own address, or sent to the guest's (no sync handshake): ${pool.dom0!.ntttcpRuns.join(' | ')}`);
   const nets = trace.events.filter((e) => e.ev === 'workload' && e.result.kind === 'net');
   t.ok(nets.length >= 3, `${nets.length} NTttcp results in the trace`);
+  const logs = trace.events.filter((e) => e.ev === 'log').map((e) => (e as { msg: string }).msg);
+  t.ok(logs.some((m) => /^backend-restart of win vbd\/\d+ on xapi: replug \(toolstack unplug and plug/.test(m)), 'every backend-restart names its kind: replug on XenAPI');
+  t.ok(logs.some((m) => /data disk xvde .* created and plugged/.test(m)), 'verifying workloads aimed at xvda ran on a data disk of the run');
+  t.ok(pool.doubles.every((d) => d.state.verifyRuns.every((v) => v.proves)), 'every verify pass was unbuffered and write-through, on a data disk');
+  t.ok(pool.doubles.every((d) => d.state.diskspdRuns.every((r) => r.cacheBypassed)), 'every diskspd run bypassed the caches (-Sh)');
   t.same(leftovers(pool.srv), [], 'nothing left on the pool');
   t.notMatch(JSON.stringify(trace.events) + tap, XAPI_PW);
 });

@@ -139,8 +139,16 @@ export class FakeDom0 implements Dom0Link {
         if (!name) return { code: 1, stdout: '', stderr: 'bad config' };
         const d: FakeDomain = { name, domid: this.nextDomid++, state: r.includes('-p') ? '--p---' : 'r-----' };
         this.domains.set(name, d);
-        for (const m of cfg.matchAll(/vdev=(xvd[a-z]+)/g)) this.setKey(`/local/domain/0/backend/vbd/${d.domid}/${m[1] === 'xvda' ? 51712 : 51728}/state`, '2');
-        for (const m of cfg.matchAll(/devid=(\d+)/g)) this.setKey(`/local/domain/0/backend/vif/${d.domid}/${m[1]}/state`, '2');
+        // libxl writes both halves of a device: the backend, and the frontend's `backend` key naming it
+        for (const m of cfg.matchAll(/vdev=(xvd[a-z]+)/g)) {
+          const id = m[1] === 'xvda' ? 51712 : 51728;
+          this.setKey(`/local/domain/0/backend/vbd/${d.domid}/${id}/state`, '2');
+          this.setKey(`/local/domain/${d.domid}/device/vbd/${id}/backend`, `/local/domain/0/backend/vbd/${d.domid}/${id}`);
+        }
+        for (const m of cfg.matchAll(/devid=(\d+)/g)) {
+          this.setKey(`/local/domain/0/backend/vif/${d.domid}/${m[1]}/state`, '2');
+          this.setKey(`/local/domain/${d.domid}/device/vif/${m[1]}/backend`, `/local/domain/0/backend/vif/${d.domid}/${m[1]}`);
+        }
         return this.ok();
       }
       case 'domid': {

@@ -54,6 +54,18 @@ t.test('the backend forced to Closing is a xenstore write of state 5 in the back
   const g = await host.createGuest(shape, 'b');
   await host.backendControl.forceBackendState(g, 'vbd/51712', 5);
   t.equal(fake.xs.get(`/local/domain/0/backend/vbd/${g.domid}/51712/state`), '5');
+  // written where the frontend's backend key points (a tapdisk3 disk: backend/vbd3), never at a guessed path
+  fake.setKey(`/local/domain/${g.domid}/device/vbd/51728/backend`, `/local/domain/0/backend/vbd3/${g.domid}/51728`);
+  fake.setKey(`/local/domain/0/backend/vbd3/${g.domid}/51728/state`, '4');
+  await host.backendControl.forceBackendState(g, 'vbd/51728', 5);
+  t.equal(fake.xs.get(`/local/domain/0/backend/vbd3/${g.domid}/51728/state`), '5');
+  t.equal(fake.xs.get(`/local/domain/0/backend/vbd/${g.domid}/51728/state`), undefined, 'no stray backend/vbd node');
+  await t.rejects(host.backendControl.forceBackendState(g, 'vbd/51744', 5), { code: 'XL_NO_DEVICE' });
+  t.ok((await host.devices(g)).includes('vbd/51728'), 'a vbd3 backend is one of the guest\'s disks');
+  // a surprise unplug removes the backend directory the frontend names, vbd3 included
+  await host.hotplug.detach(g, 'vbd/51728', { surprise: true });
+  t.equal(fake.xs.get(`/local/domain/0/backend/vbd3/${g.domid}/51728/state`), undefined, 'the vbd3 backend directory went');
+  t.equal(fake.xs.get(`/local/domain/0/backend/vbd/${g.domid}/51712/state`), '5', 'the other disk is untouched');
 });
 
 t.test('a failing xl command is a host error naming it; a dropped connection fails what follows', async (t) => {
@@ -259,8 +271,15 @@ t.test('backend-restart: the backend device is unbound from its driver and bound
   t.same(seen, [[`vbd-${g.domid}-51712`, `/local/domain/0/backend/vbd/${g.domid}/51712`, '']], 'device name and backend path are arguments, not spliced into the script');
   t.match(RESTART_BACKEND_SCRIPT, /unbind"\n[^\n]*\/bind"/, "unbind, then bind");
   t.match((events.find((e) => e.ev === 'log') as { msg: string }).msg, /backend vbd-\d+-51712 unbound from vbd and bound again/);
-  await t.rejects(host.backendControl.restartBackend(g, 'vif/3'), { code: 'XL_COMMAND', message: /no backend device vif-\d+-3/ });
-  t.same(seen[1], [`vif-${g.domid}-3`, `/local/domain/0/backend/vif/${g.domid}/3`, `vif${g.domid}.3`], 'a vif restart names the netdev its hotplug script brings up');
+  await t.rejects(host.backendControl.restartBackend(g, 'vif/0'), { code: 'XL_COMMAND', message: /no backend device vif-\d+-0/ });
+  t.same(seen[1], [`vif-${g.domid}-0`, `/local/domain/0/backend/vif/${g.domid}/0`, `vif${g.domid}.0`], 'a vif restart names the netdev its hotplug script brings up');
+  await t.rejects(host.backendControl.restartBackend(g, 'vif/3'), { code: 'XL_NO_DEVICE', message: /no backend for vif\/3/ }, 'a device without a backend');
+  t.equal(seen.length, 2, '... is refused before anything runs in dom0');
+  // a disk served by tapdisk3 (backend/vbd3) or QEMU (qdisk) has no kernel driver to rebind
+  fake.setKey(`/local/domain/${g.domid}/device/vbd/51728/backend`, `/local/domain/0/backend/vbd3/${g.domid}/51728`);
+  await t.rejects(host.backendControl.restartBackend(g, 'vbd/51728'), { code: 'UNSUPPORTED', message: /its backend is vbd3 .* no kernel driver/ });
+  t.equal(seen.length, 2, 'nothing was written to a sysfs node that does not exist');
+  t.equal(host.backendControl.restartKind, 'rebind');
   t.match(RESTART_BACKEND_SCRIPT, /"\$script" online type_if=vif/, 'netback connects only after the hotplug script ran: it is run as libxl runs it');
   await t.rejects(host.backendControl.restartBackend(g, 'vbd/51712; reboot' as DeviceRef), { code: 'XL_NO_DEVICE' });
 });

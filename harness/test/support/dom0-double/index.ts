@@ -51,16 +51,28 @@ export interface Dom0Double {
   faults: { keysLostAfterResume: boolean; silentGuests: boolean };
   /** ntttcp-for-linux runs (arguments). */
   ntttcpRuns: string[];
+  /** The backend disks are served by: tapdisk3 (`vbd3`, XenServer 7+ / XCP-ng 8, the default) or
+   *  blkback (`vbd`, older pools and xl). Set before guests start. */
+  disks: { backend: 'vbd3' | 'vbd' };
   close(): Promise<void>;
 }
 
-export async function startDom0Double(pool: FakePool, o: { user: string; password: string }): Promise<Dom0Double> {
+export async function startDom0Double(pool: FakePool, o: { user: string; password: string; diskBackend?: 'vbd3' | 'vbd' }): Promise<Dom0Double> {
   const xs = new FakeXenstore();
   xs.write('/local/domain/0/name', 'Domain-0');
   const ntttcpRuns: string[] = [];
   const domains = new Map<string, number>(); // VM ref -> domid
   const connected = new Set<number>();
   const faults = { keysLostAfterResume: false, silentGuests: false };
+  // A pool's disks come through sm, whose attach hands xenopsd backend_type "vbd3" (tapdisk3);
+  // xenopsd then writes backend/vbd3/<domid>/<devid> (xen-api ocaml/xenopsd/xc/device.ml,
+  // supported_vbd_backends = vbd, vbd3, qdisk).
+  const disks = { backend: o.diskBackend ?? ('vbd3' as 'vbd3' | 'vbd') };
+  /** tapdisk3 processes by device: the pid tapback writes as kthread-pid, and the request counters
+   *  tapdisk keeps in /dev/shm/td3-<pid>/vbd-<domid>-<devid> (xenstat's read_attributes_vbd3). */
+  const tapdisks = new Map<string, { pid: number; rd: number; wr: number }>();
+  let nextPid = 4242;
+  const beDir = (kind: 'vbd' | 'vif', domid: number, id: number) => `/local/domain/0/backend/${kind === 'vbd' ? disks.backend : 'vif'}/${domid}/${id}`;
   /** VMs suspended now, and the domains built for them by a resume. */
   const suspended = new Set<string>();
   const resumedDomains = new Set<number>();
@@ -82,7 +94,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
 
   /** The toolstack creates a device: backend Initialising -> InitWait with its features, frontend Initialising. */
   function deviceUp(domid: number, kind: 'vbd' | 'vif', id: number) {
-    const be = `/local/domain/0/backend/${kind}/${domid}/${id}`;
+    const be = beDir(kind, domid, id);
     const fe = `/local/domain/${domid}/device/${kind}/${id}`;
     xs.write(`${be}/frontend`, fe);
     xs.write(`${be}/frontend-id`, String(domid));
@@ -96,7 +108,17 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
       xs.write(`${fe}/mtu`, '1500');
     }
     xs.write(`${fe}/state`, '1');
-    if (kind === 'vbd') {
+    if (kind === 'vbd' && disks.backend === 'vbd3') {
+      // tapdisk3: the hotplug script starts a tapdisk and writes physical-device (its tapdev
+      // major:minor in hex) and hotplug-status; tapback then finds the tapdisk, writes kthread-pid
+      // (its pid) and goes InitWait. It advertises no ring or queue features at InitWait
+      // (blktap tapback/backend.c physical_device, hotplug_status_changed; frontend.c frontend_changed).
+      const pid = nextPid++;
+      tapdisks.set(`${domid}/${id}`, { pid, rd: 0, wr: 0 });
+      xs.write(`${be}/physical-device`, `fe:${(tapdisks.size - 1).toString(16)}`);
+      xs.write(`${be}/hotplug-status`, 'connected');
+      xs.write(`${be}/kthread-pid`, String(pid));
+    } else if (kind === 'vbd') {
       for (const [k, v] of [['max-ring-page-order', '4'], ['feature-persistent', '1'], ['feature-max-indirect-segments', '256'], ['feature-flush-cache', '1'], ['feature-discard', '1'], ['multi-queue-max-queues', '2']]) xs.write(`${be}/${k}`, v);
     } else {
       for (const [k, v] of [['feature-sg', '1'], ['feature-gso-tcpv4', '1'], ['feature-gso-tcpv6', '1'], ['feature-rx-copy', '1'], ['feature-split-event-channels', '1'], ['feature-ctrl-ring', '1'], ['multi-queue-max-queues', '2'], ['mac', mac]]) xs.write(`${be}/${k}`, v);
@@ -111,22 +133,31 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
   function deviceConnect(domid: number, kind: 'vbd' | 'vif', id: number) {
     const home = `/local/domain/${domid}`;
     const fe = `${home}/device/${kind}/${id}`;
-    const be = `/local/domain/0/backend/${kind}/${domid}/${id}`;
+    const be = beDir(kind, domid, id);
     if (kind === 'vbd') {
       const target = [768, 832, 5632, 5696].indexOf(id) >= 0 ? [768, 832, 5632, 5696].indexOf(id) : (id - 51712) >> 4;
       xs.write(`${fe}/target-id`, String(target));
       xs.write(`${fe}/feature-surprise-remove`, '1');
       xs.write(`${fe}/feature-online-resize`, '1');
       xs.write(`${fe}/feature-large-sector-size`, '1');
-      xs.write(`${fe}/ring-page-order`, '4');
-      for (let i = 0; i < 16; i++) xs.write(`${fe}/ring-ref${i}`, String(gref++));
+      // xenvbd takes the smaller of the backend's max-ring-page-order and its own maximum (4), and a
+      // single-page ring (ring-ref) when the backend offers none (win-xenvbd src/xenvbd/frontend.c,
+      // reading the backend's features; tapdisk3 offers none, blkback does)
+      const order = Math.min(Number(xs.nodes.get(`${be}/max-ring-page-order`) ?? '0'), 4);
+      if (order > 0) {
+        xs.write(`${fe}/ring-page-order`, String(order));
+        for (let i = 0; i < 2 ** order; i++) xs.write(`${fe}/ring-ref${i}`, String(gref++));
+      } else xs.write(`${fe}/ring-ref`, String(gref++));
       xs.write(`${fe}/event-channel`, String(port++));
-      xs.write(`${fe}/multi-queue-num-queues`, '1');
+      xs.write(`${fe}/multi-queue-num-queues`, '1'); // always, 1 included (ring.c RingStoreWrite)
       xs.write(`${fe}/protocol`, 'x86_64-abi');
       xs.write(`${fe}/feature-persistent`, '1');
       xs.write(`${home}/data/scsi/target/${target}/frontend`, fe);
       xs.write(`${home}/data/scsi/target/${target}/device`, String(id));
       xs.write(`${fe}/state`, '3');
+      // tapback's connect_frontend writes feature-barrier, sector-size, sectors and info in one
+      // transaction, then Connected; blkback's connect writes sectors, sector-size, info
+      if (disks.backend === 'vbd3') xs.write(`${be}/feature-barrier`, '1');
       xs.write(`${be}/sectors`, '2097152');
       xs.write(`${be}/sector-size`, '512');
       xs.write(`${be}/info`, '0');
@@ -151,7 +182,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
   /** Unplug by the toolstack: the backend goes Closing, the Windows frontend answers Closed (the
    *  drivers' surprise-removal path), the backend Closed, then both directories go. */
   function deviceDown(domid: number, kind: 'vbd' | 'vif', id: number) {
-    const be = `/local/domain/0/backend/${kind}/${domid}/${id}`;
+    const be = beDir(kind, domid, id);
     const fe = `/local/domain/${domid}/device/${kind}/${id}`;
     if (xs.nodes.has(`${be}/state`)) {
       xs.write(`${be}/state`, '5');
@@ -160,6 +191,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     }
     xs.rm(be);
     xs.rm(fe);
+    if (kind === 'vbd') tapdisks.delete(`${domid}/${id}`);
   }
 
   function domainUp(vmRef: string, domid: number) {
@@ -191,8 +223,9 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     if (domid === undefined) return;
     domains.delete(vmRef);
     connected.delete(domid);
-    xs.rm(`/local/domain/0/backend/vbd/${domid}`);
+    xs.rm(`/local/domain/0/backend/${disks.backend}/${domid}`);
     xs.rm(`/local/domain/0/backend/vif/${domid}`);
+    for (const k of [...tapdisks.keys()]) if (k.startsWith(`${domid}/`)) tapdisks.delete(k);
     xs.rm(`/local/domain/${domid}`);
   }
 
@@ -208,7 +241,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
       if (on === was || domid === undefined) return;
       const kind = cls === 'VBD' ? 'vbd' : 'vif';
       const id = kind === 'vbd' ? vdev(String(rec.device)) : Number(rec.device);
-      const present = xs.nodes.has(`/local/domain/0/backend/${kind}/${domid}/${id}/state`);
+      const present = xs.nodes.has(`${beDir(kind, domid, id)}/state`);
       if (on && !present) {
         deviceUp(domid, kind, id);
         if (connected.has(domid)) deviceConnect(domid, kind, id);
@@ -328,7 +361,8 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
       }
       if ((m = /^cd (\S+) 2>\/dev\/null && grep -H \. \*$/.exec(c))) {
         const dir = shWords(m[1]!)[0]!;
-        if (/^\/sys\/bus\/xen-backend\/devices\/vbd-\d+-\d+\/statistics$/.test(dir)) {
+        // blkback's statistics exist only for blkback backends (a vbd3 pool has none)
+        if (disks.backend === 'vbd' && /^\/sys\/bus\/xen-backend\/devices\/vbd-\d+-\d+\/statistics$/.test(dir)) {
           ctx.stdout('ds_req:0\nf_req:12\noo_req:0\nrd_req:210344\nrd_sect:1682752\nwr_req:90147\nwr_sect:721176\n');
           return 0;
         }
@@ -353,6 +387,23 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         ctx.stdout('192.0.2.1 dev xenbr0 lladdr 52:54:00:12:34:56 STALE\n192.0.2.77 dev xenbr0  FAILED\n');
         return 0;
       }
+      // tapdisk3's shared statistics (struct vbd3_stats, version 1: u32 version, u32 pad, then 11
+      // u64: oo_reqs, read_reqs_submitted, read_reqs_completed, read_sectors, read_total_ticks,
+      // write_reqs_submitted, write_reqs_completed, write_sectors, write_total_ticks, io_errors,
+      // flags), read as od prints them: the harness asks `od -An -v -tu8 <file>`.
+      if (w[0] === 'od' && w[1] === '-An' && w[2] === '-v' && w[3] === '-tu8' && (m = /^\/dev\/shm\/td3-(\d+)\/vbd-(\d+)-(\d+)$/.exec(w[4] ?? ''))) {
+        const td = tapdisks.get(`${m[2]}/${m[3]}`);
+        if (!td || td.pid !== Number(m[1])) {
+          ctx.stderr(`od: ${w[4]}: No such file or directory\n`);
+          return 1;
+        }
+        td.rd += 5210;
+        td.wr += 2290;
+        const v = [1, 3, td.rd, td.rd, td.rd * 8, td.rd * 40, td.wr, td.wr, td.wr * 8, td.wr * 70, 0, 0];
+        // od prints 16 bytes a line: two u64, each right-aligned in 20 columns after a space
+        for (let i = 0; i < v.length; i += 2) ctx.stdout(`${v.slice(i, i + 2).map((x) => ` ${String(x).padStart(20)}`).join('')}\n`);
+        return 0;
+      }
       if (w[0] === 'ntttcp' && (w[1] === '-r' || w[1] === '-s') && w.includes('-N')) {
         ntttcpRuns.push(w.slice(1).join(' '));
         ctx.stdout(`NTTTCP for Linux 1.4.0\n---------------------------------------------------------\n${w[1] === '-r' ? 'test duration' : 'network activity progressing'}...\n`);
@@ -367,6 +418,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     xs,
     faults,
     ntttcpRuns,
+    disks,
     async close() {
       pool.listeners.delete(listener);
       await ssh.close();

@@ -35,8 +35,18 @@ export interface WindowsGuestState {
   commands: string[];
   /** Make the next diskspd run fail like an interrupted run (<Error>). */
   failNextDiskspd?: boolean;
-  /** I/O blocks the verify pass reports as different. */
+  /** Blocks the disk's backend acknowledged but never kept (lost writes): a verify pass sees them
+   *  only when it reads the disk itself, not the cache (see the verify handler). */
   verifyMismatches: number;
+  /** Hot-plugged data disks Windows sees, by XENVBD target (targets 0-3 are always there; 0 holds
+   *  Windows). */
+  dataDisks: Set<number>;
+  /** Every diskspd run: its arguments, its target and whether it bypassed the caches (-Sh, or -Su
+   *  with -Sw). */
+  diskspdRuns: { args: string[]; target: string; cacheBypassed: boolean }[];
+  /** Every verify pass: the Windows disk, the CreateFile flags, and whether its read-back could
+   *  prove anything (a data disk, no buffering, write-through). */
+  verifyRuns: { disk: number; flags: number; proves: boolean }[];
   /** A disc is in the CD drive (D:). */
   cdLoaded: boolean;
   /** verifier.exe accepts the settings but nothing is verified (a policy that blocks it). */
@@ -103,7 +113,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const parsed = utils.parseKey(hostKey.private);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [] };
+  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [] };
   const conns = new Set<Connection>();
   let nextOem = 3;
 
@@ -197,11 +207,22 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     },
     'disk-of': (p) => {
       const target = Number(p.target);
-      if (!Number.isInteger(target) || target < 0 || target > 3) return { code: 1, stdout: '', stderr: `no disk at XENVBD target ${p.target}\r\n` };
+      if (!Number.isInteger(target) || target < 0 || (target > 3 && !state.dataDisks.has(target))) return { code: 1, stdout: '', stderr: `no disk at XENVBD target ${p.target}\r\n` };
       return { code: 0, stdout: JSON.stringify({ Number: target, IsSystem: target === 0, IsBoot: target === 0 }), stderr: '' };
     },
     diskspd: (p) => diskspd(p.args as string[]),
-    verify: (p) => ({ code: 0, stdout: JSON.stringify({ blocks: Number(p.mib), mismatches: state.verifyMismatches }), stderr: '' }),
+    // Windows' cache manager keeps what was written through a buffered handle, and a read of the
+    // same range is served from it (CreateFileW: FILE_FLAG_NO_BUFFERING 0x20000000 bypasses it;
+    // FILE_FLAG_WRITE_THROUGH 0x80000000 makes a write complete only once on the disk). So lost
+    // writes show only when the pass is unbuffered and write-through, on a disk of its own (the
+    // system disk, 0, is shared with the pagefile and Windows' own cached I/O).
+    verify: (p) => {
+      const flags = Number(p.flags ?? 0x80000000) >>> 0;
+      const disk = Number(p.disk);
+      const proves = disk > 0 && (flags & 0x20000000) !== 0 && (flags & 0x80000000) !== 0;
+      state.verifyRuns.push({ disk, flags, proves });
+      return { code: 0, stdout: JSON.stringify({ blocks: Number(p.mib), mismatches: proves ? state.verifyMismatches : 0 }), stderr: '' };
+    },
     // Windows Defender Firewall blocks inbound connections to a program without a rule: the script
     // opens one (New-NetFirewallRule) around the run and removes it (Remove-NetFirewallRule).
     ntttcp: (p) => {
@@ -307,6 +328,12 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     return a === undefined ? undefined : a.slice(f.length);
   };
 
+  /** -S's modifiers may come in one switch (-Suw) or several (-Su -Sw). */
+  const cacheSwitches = (args: string[]) => {
+    const mods = args.filter((a) => /^-S[bhmruw]*$/.test(a)).map((a) => a.slice(2)).join('');
+    return mods.includes('h') || (mods.includes('u') && mods.includes('w'));
+  };
+
   function diskspd(args: string[]): { code: number; stdout: string; stderr: string } {
     const bs = Number(flag(args, '-b'));
     const qd = Number(flag(args, '-o'));
@@ -315,6 +342,8 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     const secs = Number(flag(args, '-d'));
     const target = args[args.length - 1]!;
     if (![bs, qd, threads, wp, secs].every(Number.isFinite) || !args.includes('-Rxml')) return { code: 1, stdout: '', stderr: 'diskspd: invalid arguments\r\n' };
+    // -Sh is -Su (no software cache) with -Sw (write-through) (diskspd wiki, "Command line and parameters")
+    state.diskspdRuns.push({ args, target, cacheBypassed: cacheSwitches(args) });
     // PV storage is faster than the emulated disk: the double answers with plausible figures.
     const iops = pvBound() ? 42000 : 900;
     const perThread = Math.floor((iops * secs) / threads);
