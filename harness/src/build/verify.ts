@@ -33,6 +33,7 @@ import { CatalogFormatError, parseCatalog } from './catalog';
 import { matchHardwareId, vendorProblem } from './hardware-ids';
 import { verifySignatures, type SignatureResult } from './signature';
 import { at } from './tap';
+import { sameVersion } from '../model/version';
 
 export type VerifyCheck = 'inf' | 'driver-ver' | 'version' | 'hardware-ids' | 'revisions' | 'services' | 'files' | 'catalog' | 'signature' | 'manifest' | 'identify';
 
@@ -279,7 +280,7 @@ const CHECKS: PackageCheck[] = [
     run: ({ pkg, spec, version }) => {
       const dv = pkg.inf.version.driverVer;
       if (!dv) return { ok: false, skip: 'no valid DriverVer', message: `${spec.name}: version not comparable` };
-      if (!version || dv.value.version === version) return pass(`${spec.name}: version ${dv.value.version} matches the set`);
+      if (!version || sameVersion(dv.value.version, version)) return pass(`${spec.name}: version ${dv.value.version} matches the set`);
       return fail(`${spec.name}: version ${dv.value.version} differs from the set's ${version}`, { at: locText(dv.loc), expected: version, observed: dv.value.version });
     },
   },

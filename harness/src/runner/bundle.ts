@@ -6,6 +6,7 @@ import type { DriverBundle } from '../model/host';
 import type { DriverName } from '../model/spec';
 import { openBundle } from '../inf/bundle';
 import { StepFailure } from './errors';
+import { parseVersion } from '../model/version';
 
 export interface ResolvedBundle {
   bundle: DriverBundle;
@@ -32,8 +33,11 @@ export const openDriverBundle: BundleOpener = async (path, drivers) => {
 };
 
 export async function resolveBundle(spec: string, drivers: DriverName[], scenarioFile: string, open: BundleOpener = openDriverBundle): Promise<ResolvedBundle> {
-  const m = /^builtin:(\d+(?:\.\d+){1,3})$/.exec(spec);
-  if (m) return { bundle: { location: spec, version: m[1], drivers }, cleanup: async () => undefined };
-  if (spec.startsWith('builtin:')) throw new StepFailure('BUNDLE_INVALID', `'${spec}': builtin bundles are builtin:<version>, e.g. builtin:9.1.0`);
+  if (spec.startsWith('builtin:')) {
+    // builtin:9.1.0 and builtin:9.1.0.42: a driver version has up to four parts (model/version.ts)
+    const version = spec.slice('builtin:'.length);
+    if (!/^\d+(\.\d+){1,3}$/.test(version) || !parseVersion(version)) throw new StepFailure('BUNDLE_INVALID', `'${spec}': builtin bundles are builtin:<version> with two to four parts of at most 65535, e.g. builtin:9.1.0 or builtin:9.1.0.42`);
+    return { bundle: { location: spec, version, drivers }, cleanup: async () => undefined };
+  }
   return open(isAbsolute(spec) ? spec : resolve(dirname(scenarioFile), spec), drivers);
 }

@@ -9,6 +9,7 @@ import type { BlockWorkloadStep, DeviceRef, NetWorkloadStep } from '../../model/
 import type { BlockResult, NetResult } from '../../model/trace';
 import type { DriverName } from '../../model/spec';
 import { inputError } from '../../model/errors';
+import { parseVersion } from '../../model/version';
 import type { SshConnection } from '../../remote/ssh';
 import { parseDiskspdXml } from '../../workloads/diskspd';
 import { parseNtttcpXml } from '../../workloads/ntttcp';
@@ -288,8 +289,10 @@ function defaultTarget(dev: DeviceRef): number {
 /** `builtin:<version>` on a real host means the pool's bundle ISO `winpv-<version>.iso`; `iso:<name>` names one. */
 function isoName(b: DriverBundle): string | undefined {
   if (b.location.startsWith('iso:')) return b.location.slice(4);
-  const m = /^builtin:(\d+(?:\.\d+){1,3})$/.exec(b.location);
-  return m ? `winpv-${m[1]}.iso` : undefined;
+  const m = /^builtin:(.*)$/.exec(b.location);
+  if (!m) return undefined;
+  if (!/^\d+(\.\d+){1,3}$/.test(m[1]!) || !parseVersion(m[1]!)) throw inputError('BUNDLE_VERSION', `'${b.location}': builtin bundles are builtin:<version> with two to four parts, e.g. builtin:9.1.0.42`);
+  return `winpv-${m[1]}.iso`;
 }
 
 const winPath = (rel: string) => rel.split('/').join('\\');
