@@ -15,9 +15,10 @@ import { parseDiskspdXml } from '../../workloads/diskspd';
 import { parseNtttcpXml } from '../../workloads/ntttcp';
 import { guestError, runPs, runPsJson } from './powershell';
 import { parseAddDriver } from './pnputil';
-import { CM_PROB_NEED_RESTART, pendingReboot, readDevices, type PendingReboot } from './devices';
+import { CM_PROB_NEED_RESTART, CM_PROB_UNSIGNED_DRIVER, pendingReboot, readDevices, type PendingReboot } from './devices';
 import { writeIsoImage } from '../../inf/iso';
 import { bundleLayout, type BundleLayout } from './bundle-layout';
+import { enableTestSigning, isTestSigned, readSigningFacts, refuseUnloadable } from './signing';
 import { discInstaller, enableVerifier, localInstaller, runInstaller, verifiedDrivers } from './installer';
 
 /** What the agent needs from the host it runs on. */
@@ -77,6 +78,10 @@ export class WindowsAgent implements GuestAgent {
     const ssh = await this.ssh();
     const iso = isoName(bundle);
     const local = iso ? undefined : await bundleLayout(bundle.location, bundle.drivers);
+    // read-only: a bundle that cannot load here (architecture, test signing under Secure Boot) is
+    // refused before anything is copied or changed in the guest
+    const facts = local ? await readSigningFacts(ssh) : undefined;
+    if (local) refuseUnloadable(this.link.name, local.traits, facts!);
     let staged: { root: string; infs: Map<DriverName, string>; fromDisc: boolean };
     if (iso) staged = { ...(await this.mount(ssh, iso, new Map(bundle.drivers.map((d) => [d, `${d}/${d}.inf`])))), fromDisc: true };
     else {
@@ -85,6 +90,12 @@ export class WindowsAgent implements GuestAgent {
     }
     const infs = staged.infs;
     let reboot = false;
+    if (local && isTestSigned(local.traits.signMode)) {
+      // trusted before pnputil adds the packages, so Windows does not ask whether to trust the publisher
+      const certs = local.traits.testCerts.map((c) => `${staged.root}\\${winPath(c)}`);
+      reboot = await enableTestSigning(ssh, this.link.name, certs, facts!);
+      this.link.log?.('info', `${this.link.name}: test certificate${certs.length > 1 ? 's' : ''} ${certs.join(', ')} trusted (Root, TrustedPublisher)${reboot ? '; test signing on from the next boot' : ''}`);
+    }
     if (bundle.installer) {
       let msi: string;
       if (staged.fromDisc) msi = await discInstaller(ssh, this.link.name, staged.root);
@@ -95,7 +106,7 @@ export class WindowsAgent implements GuestAgent {
       }
       const r = await runInstaller(ssh, this.link.name, msi, `C:\\Windows\\Temp\\winpv-install-${safeSegment(bundle.version)}.log`);
       this.link.log?.('info', `${this.link.name}: vendor installer ${msi} done${r.rebootRequired ? ', reboot required' : ''}`);
-      reboot = r.rebootRequired;
+      reboot ||= r.rebootRequired;
     }
     for (const drv of bundle.installer ? [] : ORDER.filter((d) => infs.has(d))) {
       const inf = infs.get(drv)!;
@@ -199,7 +210,7 @@ export class WindowsAgent implements GuestAgent {
       if (d.ConfigManagerErrorCode === 0 && d.Service && d.DriverVersion) {
         bound.push({ driver: d.Service.toLowerCase(), version: d.DriverVersion, hardwareId: hwid, service: d.Service });
       } else {
-        unbound.push({ hardwareId: hwid, reason: d.ConfigManagerErrorCode === CM_PROB_NEED_RESTART ? 'CM_PROB_NEED_RESTART (14): waits for a restart' : d.ConfigManagerErrorCode ? `CM problem ${d.ConfigManagerErrorCode}` : 'no driver' });
+        unbound.push({ hardwareId: hwid, reason: d.ConfigManagerErrorCode === CM_PROB_NEED_RESTART ? 'CM_PROB_NEED_RESTART (14): waits for a restart' : d.ConfigManagerErrorCode === CM_PROB_UNSIGNED_DRIVER ? 'CM_PROB_UNSIGNED_DRIVER (52): Windows refused the driver\'s signature (test-signed without test signing on and its root trusted?)' : d.ConfigManagerErrorCode ? `CM problem ${d.ConfigManagerErrorCode}` : 'no driver' });
       }
     }
     const verified = this.verifierAsked ? await verifiedDrivers(ssh) : undefined;

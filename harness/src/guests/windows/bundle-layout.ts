@@ -1,18 +1,25 @@
 // Where each driver's files are inside a local bundle. A bundle with a manifest.json (`winpv build`,
 // `winpv package bundle`) says it: each driver's package directory and INF (`xenbus/x64/xenbus.inf`)
 // and the list of every file. A bundle without one has a flat `<bundle>/<driver>/` folder per driver.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DriverName } from '../../model/spec';
 import { inputError } from '../../model/errors';
 import { readManifest } from '../../inf/bundle';
+import { decorationPlatform, readDriverInf } from '../../inf/driver-inf';
+import type { BundleTraits, GuestArch } from './signing';
 
 export interface BundleLayout {
   /** Each driver's INF, relative to the bundle root, forward slashes. */
   infs: Map<DriverName, string>;
   /** The files a guest needs for these drivers (relative, forward slashes). */
   files: string[];
+  /** Architecture, signing and test certificates: what decides whether the drivers can load in a guest. */
+  traits: BundleTraits;
 }
+
+/** Package folder names and INF platform decorations, as winpv names the architecture. */
+const ARCH_NAMES: Record<string, GuestArch> = { x64: 'x64', amd64: 'x64', x86: 'x86', i386: 'x86', arm64: 'arm64' };
 
 export async function bundleLayout(dir: string, drivers: readonly DriverName[]): Promise<BundleLayout> {
   const manifest = await readManifest(dir);
@@ -40,12 +47,40 @@ function fromManifest(dir: string, m: NonNullable<Awaited<ReturnType<typeof read
     // the driver's package directory: its INF, .sys, .cat and whatever else the INF copies
     for (const f of m.files) if (pkg === '' || f.path.startsWith(`${pkg}/`)) files.add(f.path);
   }
-  return { infs, files: [...files].sort() };
+  // the test certificate travels with the drivers: `.cer` files at the root or in a package folder
+  // (win-pv's packages carry `<driver>.cer` beside the catalog)
+  for (const f of m.files) if (!f.path.includes('/') && /\.cer$/i.test(f.path)) files.add(f.path);
+  const testCerts = [...files].filter((f) => /\.cer$/i.test(f)).sort();
+  const archs = new Map<string, string>();
+  for (const drv of drivers) {
+    const d = m.drivers.find((x) => x.name.toLowerCase() === drv)!;
+    // the manifest's arch; else the package folder (`xenbus/x86`); else the INF's decorations
+    const seg = d.dir.replace(/\/+$/, '').split('/').at(-1)!.toLowerCase();
+    const a = m.arch ?? ARCH_NAMES[seg] ?? infArch(join(dir, ...d.inf.split('/')));
+    if (a) archs.set(drv, a);
+  }
+  const signMode = m.signMode === 'unknown' ? undefined : m.signMode;
+  return { infs, files: [...files].sort(), traits: { where: join(dir, 'manifest.json'), archs, ...(signMode ? { signMode } : {}), testCerts } };
+}
+
+/** The one architecture an INF's [Manufacturer] decorations name (NTamd64, NTx86, NTarm64), if they name one. */
+function infArch(path: string): string | undefined {
+  let platforms: Set<string>;
+  try {
+    const inf = readDriverInf(readFileSync(path), path);
+    platforms = new Set(inf.manufacturers.flatMap((m) => m.decorations.map((d) => decorationPlatform(d) ?? '')));
+  } catch {
+    return undefined;
+  }
+  const named = [...platforms].filter((p) => p !== '');
+  if (named.length !== 1 || platforms.has('')) return undefined;
+  return ARCH_NAMES[named[0]!] ?? named[0];
 }
 
 function flatLayout(dir: string, drivers: readonly DriverName[]): BundleLayout {
   const infs = new Map<DriverName, string>();
   const files: string[] = [];
+  const archs = new Map<string, string>();
   for (const drv of drivers) {
     const sub = join(dir, drv);
     let names: string[];
@@ -58,6 +93,12 @@ function flatLayout(dir: string, drivers: readonly DriverName[]): BundleLayout {
     if (!inf) throw inputError('BUNDLE_NO_INF', `the bundle's ${drv} folder has no .inf`, [], { file: sub });
     for (const n of names) files.push(`${drv}/${n}`);
     infs.set(drv, `${drv}/${inf}`);
+    const a = infArch(join(sub, inf));
+    if (a) archs.set(drv, a);
   }
-  return { infs, files };
+  const atRoot = readdirSync(dir).filter((n) => /\.cer$/i.test(n) && statSync(join(dir, n)).isFile());
+  files.push(...atRoot);
+  const testCerts = [...atRoot, ...files.filter((f) => f.includes('/') && /\.cer$/i.test(f))];
+  // without a manifest the signing is not said: a test-signed flat bundle says so with its .cer
+  return { infs, files, traits: { where: dir, archs, ...(testCerts.length ? { signMode: 'TestSign' } : {}), testCerts } };
 }
