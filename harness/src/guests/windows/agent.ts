@@ -17,7 +17,9 @@ import { guestError, runPs, runPsJson } from './powershell';
 import { parseAddDriver } from './pnputil';
 import { CM_PROB_NEED_RESTART, CM_PROB_UNSIGNED_DRIVER, pendingReboot, readDevices, type PendingReboot } from './devices';
 import { writeIsoImage } from '../../inf/iso';
-import { bundleLayout, type BundleLayout } from './bundle-layout';
+import { bundleLayout, layoutFromManifest, type BundleLayout } from './bundle-layout';
+import { validateManifest } from '../../inf/bundle';
+import type { BundleManifest } from '../../model/bundle';
 import { enableTestSigning, isTestSigned, readSigningFacts, refuseUnloadable } from './signing';
 import { discInstaller, enableVerifier, localInstaller, runInstaller, verifiedDrivers } from './installer';
 
@@ -80,19 +82,30 @@ export class WindowsAgent implements GuestAgent {
     const local = iso ? undefined : await bundleLayout(bundle.location, bundle.drivers);
     // read-only: a bundle that cannot load here (architecture, test signing under Secure Boot) is
     // refused before anything is copied or changed in the guest
-    const facts = local ? await readSigningFacts(ssh) : undefined;
+    let facts = local ? await readSigningFacts(ssh) : undefined;
     if (local) refuseUnloadable(this.link.name, local.traits, facts!);
+    let layout = local;
     let staged: { root: string; infs: Map<DriverName, string>; fromDisc: boolean };
-    if (iso) staged = { ...(await this.mount(ssh, iso, new Map(bundle.drivers.map((d) => [d, `${d}/${d}.inf`])))), fromDisc: true };
-    else {
+    if (iso) {
+      // a disc named on the pool: the same manifest describes it as a local bundle (read from the
+      // disc); a disc without one has a folder per driver (<driver>\<driver>.inf)
+      const { root } = await this.mount(ssh, iso, new Map());
+      layout = await discLayout(ssh, `${iso}:manifest.json`, root, bundle.drivers);
+      if (layout) {
+        facts = await readSigningFacts(ssh);
+        refuseUnloadable(this.link.name, layout.traits, facts);
+      }
+      const infs = layout?.infs ?? new Map(bundle.drivers.map((d) => [d, `${d}/${d}.inf`]));
+      staged = { root, infs: new Map([...infs].map(([d, inf]) => [d, `${root}\\${winPath(inf)}`])), fromDisc: true };
+    } else {
       const disc = this.link.deliverIso ? await this.deliverAsDisc(ssh, bundle, local!) : undefined;
       staged = disc ? { ...disc, fromDisc: true } : { ...(await this.stage(ssh, bundle, local!, `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`)), fromDisc: false };
     }
     const infs = staged.infs;
     let reboot = false;
-    if (local && isTestSigned(local.traits.signMode)) {
+    if (layout && isTestSigned(layout.traits.signMode)) {
       // trusted before pnputil adds the packages, so Windows does not ask whether to trust the publisher
-      const certs = local.traits.testCerts.map((c) => `${staged.root}\\${winPath(c)}`);
+      const certs = layout.traits.testCerts.map((c) => `${staged.root}\\${winPath(c)}`);
       reboot = await enableTestSigning(ssh, this.link.name, certs, facts!);
       this.link.log?.('info', `${this.link.name}: test certificate${certs.length > 1 ? 's' : ''} ${certs.join(', ')} trusted (Root, TrustedPublisher)${reboot ? '; test signing on from the next boot' : ''}`);
     }
@@ -295,6 +308,22 @@ function defaultTarget(dev: DeviceRef): number {
   const id = Number(dev.split('/')[1]);
   if (id >= 51712) return (id - 51712) >> 4;
   return [768, 832, 5632, 5696].indexOf(id & ~63) < 0 ? 0 : [768, 832, 5632, 5696].indexOf(id & ~63);
+}
+
+/** The layout of the bundle disc at `root` from its manifest.json (the one `winpv package bundle`
+ *  writes), read in the guest; undefined for a disc without one. */
+async function discLayout(ssh: SshConnection, where: string, root: string, drivers: readonly DriverName[]): Promise<BundleLayout | undefined> {
+  const r = await runPs(ssh, 'disc-manifest', { path: `${root}\\manifest.json` }, `if (Test-Path -LiteralPath $p.path) { Get-Content -Raw -Encoding UTF8 -LiteralPath $p.path } else { 'null' }`);
+  let data: unknown;
+  try {
+    data = JSON.parse(r.stdout.replace(/^\uFEFF/, ''));
+  } catch {
+    throw inputError('BUNDLE_MANIFEST', 'the disc\'s manifest.json is not JSON', [], { file: where });
+  }
+  if (data === null) return undefined;
+  const problems = validateManifest(data, where);
+  if (problems.length) throw inputError('BUNDLE_MANIFEST', `invalid manifest (${problems.length} problem(s))`, problems, { file: where });
+  return layoutFromManifest(where, data as BundleManifest, drivers);
 }
 
 /** `builtin:<version>` on a real host means the pool's bundle ISO `winpv-<version>.iso`; `iso:<name>` names one. */

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DriverName } from '../../model/spec';
+import type { BundleManifest } from '../../model/bundle';
 import { inputError } from '../../model/errors';
 import { readManifest } from '../../inf/bundle';
 import { decorationPlatform, readDriverInf } from '../../inf/driver-inf';
@@ -23,24 +24,26 @@ const ARCH_NAMES: Record<string, GuestArch> = { x64: 'x64', amd64: 'x64', x86: '
 
 export async function bundleLayout(dir: string, drivers: readonly DriverName[]): Promise<BundleLayout> {
   const manifest = await readManifest(dir);
-  return manifest ? fromManifest(dir, manifest, drivers) : flatLayout(dir, drivers);
+  return manifest ? layoutFromManifest(join(dir, 'manifest.json'), manifest, drivers, (inf) => infArch(join(dir, ...inf.split('/')))) : flatLayout(dir, drivers);
 }
 
-function fromManifest(dir: string, m: NonNullable<Awaited<ReturnType<typeof readManifest>>>, drivers: readonly DriverName[]): BundleLayout {
+/** The layout a manifest describes, wherever the bundle is (a local directory, a disc in the guest):
+ *  `where` names the manifest in errors; `infArchOf` reads an INF's architecture when it can. */
+export function layoutFromManifest(where: string, m: BundleManifest, drivers: readonly DriverName[], infArchOf: (inf: string) => string | undefined = () => undefined): BundleLayout {
   const infs = new Map<DriverName, string>();
   const files = new Set<string>();
   for (const drv of drivers) {
     const i = m.drivers.findIndex((d) => d.name.toLowerCase() === drv);
     const d = m.drivers[i];
-    if (!d) throw inputError('BUNDLE_DRIVER_MISSING', `the bundle's manifest lists no ${drv}`, [], { file: join(dir, 'manifest.json') });
+    if (!d) throw inputError('BUNDLE_DRIVER_MISSING', `the bundle's manifest lists no ${drv}`, [], { file: where });
     const pkg = d.dir.replace(/\/+$/, '');
     if (!m.files.some((f) => f.path === d.inf)) {
-      throw inputError('BUNDLE_NO_INF', `the manifest's INF of ${drv} (${d.inf}) is not among its files`, [], { file: join(dir, 'manifest.json'), path: `$.drivers[${i}].inf` });
+      throw inputError('BUNDLE_NO_INF', `the manifest's INF of ${drv} (${d.inf}) is not among its files`, [], { file: where, path: `$.drivers[${i}].inf` });
     }
     for (const f of [d.inf, ...m.files.map((x) => x.path)]) {
       // the paths become Windows paths below the staging folder or the disc's root
       if (!f.split('/').every((seg) => /^[^:\\*?"<>|]+$/.test(seg))) {
-        throw inputError('BUNDLE_PATH', `the manifest names '${f}', which is no relative Windows path`, [], { file: join(dir, 'manifest.json') });
+        throw inputError('BUNDLE_PATH', `the manifest names '${f}', which is no relative Windows path`, [], { file: where });
       }
     }
     infs.set(drv, d.inf);
@@ -56,11 +59,11 @@ function fromManifest(dir: string, m: NonNullable<Awaited<ReturnType<typeof read
     const d = m.drivers.find((x) => x.name.toLowerCase() === drv)!;
     // the manifest's arch; else the package folder (`xenbus/x86`); else the INF's decorations
     const seg = d.dir.replace(/\/+$/, '').split('/').at(-1)!.toLowerCase();
-    const a = m.arch ?? ARCH_NAMES[seg] ?? infArch(join(dir, ...d.inf.split('/')));
+    const a = m.arch ?? ARCH_NAMES[seg] ?? infArchOf(d.inf);
     if (a) archs.set(drv, a);
   }
   const signMode = m.signMode === 'unknown' ? undefined : m.signMode;
-  return { infs, files: [...files].sort(), traits: { where: join(dir, 'manifest.json'), archs, ...(signMode ? { signMode } : {}), testCerts } };
+  return { infs, files: [...files].sort(), traits: { where, archs, ...(signMode ? { signMode } : {}), testCerts } };
 }
 
 /** The one architecture an INF's [Manufacturer] decorations name (NTamd64, NTx86, NTarm64), if they name one. */

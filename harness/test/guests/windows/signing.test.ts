@@ -2,7 +2,7 @@
 // driver binds only once its root is trusted and test signing is on in the running boot; Secure Boot
 // and a package of another architecture are refused before the guest is touched.
 import t, { type Test } from 'tap';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rejects } from '../../support/errors';
@@ -149,4 +149,43 @@ t.test('an arm64 guest refuses an x64 bundle', async (t) => {
   const e = await rejects(agent.installDrivers({ location: await bundle({ arch: 'x64', signMode: 'ProductionSign' }), version: '9.1.0.42', drivers: ALL }));
   t.match(e.message, /runs arm64 Windows; the bundle's xenbus package is x64/);
   untouched(t, d, 'x64 on arm64');
+});
+
+/** A bundle directory as the files of a disc (what the double shows under D:\). */
+function asDisc(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (rel: string) => {
+    for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(r);
+      else out.set(r.split('/').join('\\'), readFileSync(join(dir, r)));
+    }
+  };
+  walk('');
+  return out;
+}
+
+t.test('iso:<name>: a disc made by winpv package bundle is read through its own manifest, like a local bundle', async (t) => {
+  let disc = new Map<string, Buffer>();
+  const g = await agentOnDouble(t, PW, { insertIso: async () => g.d.insertDisc(disc), discWait: { attempts: 2, ms: 10 } });
+  disc = asDisc(await bundle({ arch: 'x64' }));
+  await g.agent.installDrivers({ location: 'iso:winpv-9.1.0.42.iso', version: '9.1.0.42', drivers: ALL });
+  t.equal(g.d.state.store.get('xenvbd')?.version, '9.1.0.42', 'installed from D:\\xenvbd\\x64\\xenvbd.inf, where the manifest says it is');
+  t.ok(g.d.state.certStores.Root.has(thumbprint(CERT)), 'the disc\'s test certificate is trusted');
+  t.ok(g.d.state.testSigning.bcd, 'and test signing asked for');
+  g.d.boot();
+  g.d.boot();
+  t.equal((await g.agent.driverStatus()).bound.length, 4);
+});
+
+t.test('iso:<name>: a disc for another architecture is refused before anything is installed', async (t) => {
+  const x86 = asDisc(await bundle({ arch: 'x86' }));
+  const g = await agentOnDouble(t, PW, { insertIso: async () => g.d.insertDisc(x86), discWait: { attempts: 2, ms: 10 } });
+  const e = await rejects(g.agent.installDrivers({ location: 'iso:winpv-x86.iso', version: '9.1.0.42', drivers: ALL }));
+  t.equal(e.code, 'BUNDLE_ARCH');
+  t.equal(e.exitCode, 2);
+  t.equal(e.location?.file, 'winpv-x86.iso:manifest.json', 'names the disc');
+  t.equal(g.d.state.store.size, 0, 'nothing installed');
+  t.notOk(g.d.state.testSigning.bcd);
+  t.same([...g.d.state.files.keys()].filter((k) => k.startsWith('C:')), [], 'nothing written to C:');
 });

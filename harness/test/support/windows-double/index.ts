@@ -240,6 +240,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       else if (rule) state.firewallRules.push(rule);
       return r;
     },
+    'disc-manifest': (p) => ({ code: 0, stdout: state.files.get(normPath(String(p.path)))?.toString('utf8') ?? 'null', stderr: '' }),
     'guest-facts': () => ({ code: 0, stdout: JSON.stringify({ arch: state.arch, secureBoot: state.secureBoot, testSigning: state.testSigning.boot }), stderr: '' }),
     // Import-Certificate into the stores the script names; a missing file fails the cmdlet.
     'trust-test-cert': (p) => {
