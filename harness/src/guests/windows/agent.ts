@@ -19,6 +19,7 @@ import { CM_PROB_NEED_RESTART, CM_PROB_UNSIGNED_DRIVER, pendingReboot, readDevic
 import { writeIsoImage } from '../../inf/iso';
 import { bundleLayout, layoutFromManifest, type BundleLayout } from './bundle-layout';
 import { validateManifest } from '../../inf/bundle';
+import { WINPV_BUNDLE } from '../../inf/layouts';
 import type { BundleManifest } from '../../model/bundle';
 import { enableTestSigning, isTestSigned, readSigningFacts, refuseUnloadable } from './signing';
 import { discInstaller, enableVerifier, localInstaller, runInstaller, verifiedDrivers } from './installer';
@@ -91,11 +92,9 @@ export class WindowsAgent implements GuestAgent {
       // disc); a disc without one has a folder per driver (<driver>\<driver>.inf)
       const { root } = await this.mount(ssh, iso, new Map());
       layout = await discLayout(ssh, `${iso}:manifest.json`, root, bundle.drivers);
-      if (layout) {
-        facts = await readSigningFacts(ssh);
-        refuseUnloadable(this.link.name, layout.traits, facts);
-      }
-      const infs = layout?.infs ?? new Map(bundle.drivers.map((d) => [d, `${d}/${d}.inf`]));
+      facts = await readSigningFacts(ssh);
+      if (layout) refuseUnloadable(this.link.name, layout.traits, facts);
+      const infs = layout?.infs ?? new Map(bundle.drivers.map((d) => [d, WINPV_BUNDLE.flatInf(d)]));
       staged = { root, infs: new Map([...infs].map(([d, inf]) => [d, `${root}\\${winPath(inf)}`])), fromDisc: true };
     } else {
       const disc = this.link.deliverIso ? await this.deliverAsDisc(ssh, bundle, local!) : undefined;
@@ -111,7 +110,7 @@ export class WindowsAgent implements GuestAgent {
     }
     if (bundle.installer) {
       let msi: string;
-      if (staged.fromDisc) msi = await discInstaller(ssh, this.link.name, staged.root);
+      if (staged.fromDisc) msi = await discInstaller(ssh, this.link.name, staged.root, facts!.arch);
       else {
         const name = localInstaller(bundle.location);
         msi = `${staged.root}\\${name}`;

@@ -8,7 +8,8 @@ import type { BundleManifest } from '../../model/bundle';
 import { inputError } from '../../model/errors';
 import { readManifest } from '../../inf/bundle';
 import { decorationPlatform, readDriverInf } from '../../inf/driver-inf';
-import type { BundleTraits, GuestArch } from './signing';
+import type { BundleTraits } from './signing';
+import { ARCH_NAMES, WINPV_BUNDLE } from '../../inf/layouts';
 
 export interface BundleLayout {
   /** Each driver's INF, relative to the bundle root, forward slashes. */
@@ -19,8 +20,6 @@ export interface BundleLayout {
   traits: BundleTraits;
 }
 
-/** Package folder names and INF platform decorations, as winpv names the architecture. */
-const ARCH_NAMES: Record<string, GuestArch> = { x64: 'x64', amd64: 'x64', x86: 'x86', i386: 'x86', arm64: 'arm64' };
 
 export async function bundleLayout(dir: string, drivers: readonly DriverName[]): Promise<BundleLayout> {
   const manifest = await readManifest(dir);
@@ -52,14 +51,13 @@ export function layoutFromManifest(where: string, m: BundleManifest, drivers: re
   }
   // the test certificate travels with the drivers: `.cer` files at the root or in a package folder
   // (win-pv's packages carry `<driver>.cer` beside the catalog)
-  for (const f of m.files) if (!f.path.includes('/') && /\.cer$/i.test(f.path)) files.add(f.path);
-  const testCerts = [...files].filter((f) => /\.cer$/i.test(f)).sort();
+  for (const f of m.files) if (!f.path.includes('/') && WINPV_BUNDLE.isTestCert(f.path)) files.add(f.path);
+  const testCerts = [...files].filter((f) => WINPV_BUNDLE.isTestCert(f)).sort();
   const archs = new Map<string, string>();
   for (const drv of drivers) {
     const d = m.drivers.find((x) => x.name.toLowerCase() === drv)!;
     // the manifest's arch; else the package folder (`xenbus/x86`); else the INF's decorations
-    const seg = d.dir.replace(/\/+$/, '').split('/').at(-1)!.toLowerCase();
-    const a = m.arch ?? ARCH_NAMES[seg] ?? infArchOf(d.inf);
+    const a = m.arch ?? WINPV_BUNDLE.folderArch(d.dir) ?? infArchOf(d.inf);
     if (a) archs.set(drv, a);
   }
   const signMode = m.signMode === 'unknown' ? undefined : m.signMode;
@@ -92,16 +90,16 @@ function flatLayout(dir: string, drivers: readonly DriverName[]): BundleLayout {
     } catch {
       throw inputError('BUNDLE_DRIVER_MISSING', `the bundle has no folder for ${drv} (and no manifest.json saying where it is)`, [], { file: sub });
     }
-    const inf = names.find((n) => n.toLowerCase() === `${drv}.inf`) ?? names.find((n) => n.toLowerCase().endsWith('.inf'));
+    const inf = names.find((n) => `${drv}/${n}`.toLowerCase() === WINPV_BUNDLE.flatInf(drv)) ?? names.find((n) => n.toLowerCase().endsWith('.inf'));
     if (!inf) throw inputError('BUNDLE_NO_INF', `the bundle's ${drv} folder has no .inf`, [], { file: sub });
     for (const n of names) files.push(`${drv}/${n}`);
     infs.set(drv, `${drv}/${inf}`);
     const a = infArch(join(sub, inf));
     if (a) archs.set(drv, a);
   }
-  const atRoot = readdirSync(dir).filter((n) => /\.cer$/i.test(n) && statSync(join(dir, n)).isFile());
+  const atRoot = readdirSync(dir).filter((n) => WINPV_BUNDLE.isTestCert(n) && statSync(join(dir, n)).isFile());
   files.push(...atRoot);
-  const testCerts = [...atRoot, ...files.filter((f) => f.includes('/') && /\.cer$/i.test(f))];
+  const testCerts = [...atRoot, ...files.filter((f) => f.includes('/') && WINPV_BUNDLE.isTestCert(f))];
   // without a manifest the signing is not said: a test-signed flat bundle says so with its .cer
   return { infs, files, traits: { where: dir, archs, ...(testCerts.length ? { signMode: 'TestSign' } : {}), testCerts } };
 }

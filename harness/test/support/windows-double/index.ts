@@ -199,9 +199,10 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       state.files.set(normPath(String(p.log)), Buffer.from(`=== Verbose logging started ===\r\nProduct: Xen PV drivers -- Installation completed successfully.\r\n`, 'utf16le'));
       return { code: 3010, stdout: '', stderr: '' };
     },
+    // Get-ChildItem -File -Filter *.msi of each folder that exists (not recursive)
     'find-msi': (p) => {
-      const root = normPath(String(p.root));
-      return { code: 0, stdout: JSON.stringify([...state.files.keys()].filter((k) => k.startsWith(root) && !k.slice(root.length).includes('\\') && /\.msi$/i.test(k))), stderr: '' };
+      const roots = ((p.roots as string[]) ?? []).map(normPath);
+      return { code: 0, stdout: JSON.stringify(roots.flatMap((root) => [...state.files.keys()].filter((k) => k.startsWith(root) && !k.slice(root.length).includes('\\') && /\.msi$/i.test(k)))), stderr: '' };
     },
     // `verifier /query`: statistics of the drivers verified in this boot (labels localized).
     'verifier-query': () => ({
