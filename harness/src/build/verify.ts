@@ -34,6 +34,7 @@ import { matchHardwareId, vendorProblem } from './hardware-ids';
 import { verifySignatures, type SignatureResult } from './signature';
 import { at } from './tap';
 import { sameVersion } from '../model/version';
+import { WINPV_BUNDLE } from '../inf/layouts';
 
 export type VerifyCheck = 'inf' | 'driver-ver' | 'version' | 'hardware-ids' | 'revisions' | 'services' | 'files' | 'catalog' | 'signature' | 'manifest' | 'identify';
 
@@ -87,11 +88,10 @@ export interface VerifyReport {
   get failed(): number;
 }
 
+/** The package folder's architecture, read as the bundle layout describes it (inf/layouts.ts). */
 const archOfDir = (dir: string, fallback: Arch): Arch => {
-  const parts = dir.toLowerCase().split('/');
-  if (parts.includes('x64') || parts.includes('amd64')) return 'x64';
-  if (parts.includes('x86') || parts.includes('i386')) return 'x86';
-  return fallback;
+  const a = WINPV_BUNDLE.folderArch(dir);
+  return a === 'x64' || a === 'x86' ? a : fallback;
 };
 
 const locText = (loc: SourceLocation) => at(loc);

@@ -22,8 +22,8 @@ export const WINPV_BUNDLE = {
   manifest: 'manifest.json',
   /** The INF of a driver in a bundle without a manifest. */
   flatInf: (driver: string) => `${driver}/${driver}.inf`,
-  /** A package folder's last segment, when it names an architecture (`xenbus/x64`). */
-  folderArch: (dir: string): LayoutArch | undefined => ARCH_NAMES[dir.replace(/\/+$/, '').split('/').at(-1)!.toLowerCase()],
+  /** The architecture a package folder names (`xenbus/x64`, `x86/xenbus`: the innermost segment that names one). */
+  folderArch: (dir: string): LayoutArch | undefined => dir.toLowerCase().split('/').reverse().map((seg) => ARCH_NAMES[seg]).find((a) => a !== undefined),
   /** Test certificates travel as DER/PEM `.cer` (win-pv packages) or `.crt` files. */
   isTestCert: (path: string) => /\.(cer|crt)$/i.test(path),
 } as const;
