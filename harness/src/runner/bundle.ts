@@ -1,5 +1,5 @@
-// Driver bundles named by install steps: `builtin:<version>` (the simulator's reference package)
-// or a directory, ISO or zip (relative to the scenario file) read with inf/'s bundle reader; the
+// Driver bundles named by install steps: `builtin:<version>` (the simulator's reference package,
+// `winpv-<version>.iso` on a pool), `iso:<name>` (an ISO on the host), or a directory, ISO or zip (relative to the scenario file) read with inf/'s bundle reader; the
 // version comes from its manifest.json (written by `winpv build` and `winpv package bundle`).
 import { isAbsolute, dirname, resolve } from 'node:path';
 import type { DriverBundle } from '../model/host';
@@ -33,6 +33,15 @@ export const openDriverBundle: BundleOpener = async (path, drivers) => {
 };
 
 export async function resolveBundle(spec: string, drivers: DriverName[], scenarioFile: string, open: BundleOpener = openDriverBundle): Promise<ResolvedBundle> {
+  if (spec.startsWith('iso:')) {
+    // an ISO already on the host (the pool's ISO SR, its tools ISO): the guest agent reads it from
+    // the CD drive; its version is the one its name carries (winpv-9.1.0.42.iso) until the disc's
+    // own manifest says otherwise, none for a disc that says neither
+    const name = spec.slice('iso:'.length);
+    if (!name || /[\\/]/.test(name)) throw new StepFailure('BUNDLE_INVALID', `'${spec}': iso:<name> names an ISO of the host's ISO SR by its file name`);
+    const v = /(?:^|[^0-9.])(\d+(?:\.\d+){1,3})(?=\.iso$|[^0-9.]|$)/i.exec(name)?.[1];
+    return { bundle: { location: spec, version: v && parseVersion(v) ? v : '', drivers }, cleanup: async () => undefined };
+  }
   if (spec.startsWith('builtin:')) {
     // builtin:9.1.0 and builtin:9.1.0.42: a driver version has up to four parts (model/version.ts)
     const version = spec.slice('builtin:'.length);

@@ -14,6 +14,13 @@ t.test('builtin bundles carry their version', async (t) => {
   await t.rejects(resolveBundle('builtin:9.1.0.0.1', ['xenbus'], 'scenarios/x.xml'), { code: 'BUNDLE_INVALID' }, 'five parts');
 });
 
+t.test('iso:<name>: an ISO on the host, its version from its name until its disc says it', async (t) => {
+  t.same((await resolveBundle('iso:winpv-9.1.0.42.iso', ['xenbus'], 'scenarios/x.xml')).bundle, { location: 'iso:winpv-9.1.0.42.iso', version: '9.1.0.42', drivers: ['xenbus'] });
+  t.equal((await resolveBundle('iso:guest-tools.iso', ['xenbus'], 'scenarios/x.xml')).bundle.version, '', 'the pool\'s tools ISO names no version');
+  await t.rejects(resolveBundle('iso:', ['xenbus'], 'scenarios/x.xml'), { code: 'BUNDLE_INVALID' });
+  await t.rejects(resolveBundle('iso:../x.iso', ['xenbus'], 'scenarios/x.xml'), { code: 'BUNDLE_INVALID' }, 'a name, not a path');
+});
+
 t.test('a bundle directory is read through its manifest, relative to the scenario file', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'winpv-bundle-'));
   const dir = join(root, 'drivers');

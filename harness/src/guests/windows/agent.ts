@@ -63,9 +63,9 @@ export class WindowsAgent implements GuestAgent {
 
   // ----------------------------------------------------------------------------------- drivers
 
-  async installDrivers(bundle: DriverBundle): Promise<void> {
+  async installDrivers(bundle: DriverBundle): Promise<{ version?: string }> {
     try {
-      await this.install(bundle);
+      return await this.install(bundle);
     } finally {
       // discs nobody registered a cleanup for go when the install is over, whatever happened
       const failures: Error[] = [];
@@ -77,7 +77,7 @@ export class WindowsAgent implements GuestAgent {
   /** Bundle discs delivered without an `onCleanup` from the caller. */
   private readonly discs: { remove(): Promise<void> }[] = [];
 
-  private async install(bundle: DriverBundle): Promise<void> {
+  private async install(bundle: DriverBundle): Promise<{ version?: string }> {
     const ssh = await this.ssh();
     const iso = isoName(bundle);
     const local = iso ? undefined : await bundleLayout(bundle.location, bundle.drivers);
@@ -116,7 +116,7 @@ export class WindowsAgent implements GuestAgent {
         msi = `${staged.root}\\${name}`;
         await ssh.putFile(join(bundle.location, name), msi.replace(/\\/g, '/'));
       }
-      const r = await runInstaller(ssh, this.link.name, msi, `C:\\Windows\\Temp\\winpv-install-${safeSegment(bundle.version)}.log`);
+      const r = await runInstaller(ssh, this.link.name, msi, `C:\\Windows\\Temp\\winpv-install-${safeSegment(bundle.version || 'disc')}.log`);
       this.link.log?.('info', `${this.link.name}: vendor installer ${msi} done${r.rebootRequired ? ', reboot required' : ''}`);
       reboot ||= r.rebootRequired;
     }
@@ -143,6 +143,8 @@ export class WindowsAgent implements GuestAgent {
     // runner then follows the guest's new domain with its probes. Here it is only reported.
     if (reboot) this.link.log?.('info', `${this.link.name}: Windows needs a reboot to finish the driver install`);
     this.rebootPendingFor = reboot ? bundle.version : undefined;
+    // a disc's manifest says the version the drivers must bind at
+    return iso && layout?.version ? { version: layout.version } : {};
   }
 
   /** Set after an install that needs a reboot (the version installed). */

@@ -18,6 +18,8 @@ export interface BundleLayout {
   files: string[];
   /** Architecture, signing and test certificates: what decides whether the drivers can load in a guest. */
   traits: BundleTraits;
+  /** The set's version, when a manifest says it. */
+  version?: string;
 }
 
 
@@ -61,7 +63,7 @@ export function layoutFromManifest(where: string, m: BundleManifest, drivers: re
     if (a) archs.set(drv, a);
   }
   const signMode = m.signMode === 'unknown' ? undefined : m.signMode;
-  return { infs, files: [...files].sort(), traits: { where, archs, ...(signMode ? { signMode } : {}), testCerts } };
+  return { infs, files: [...files].sort(), version: m.version, traits: { where, archs, ...(signMode ? { signMode } : {}), testCerts } };
 }
 
 /** The one architecture an INF's [Manufacturer] decorations name (NTamd64, NTx86, NTarm64), if they name one. */

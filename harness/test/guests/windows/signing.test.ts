@@ -169,7 +169,8 @@ t.test('iso:<name>: a disc made by winpv package bundle is read through its own 
   let disc = new Map<string, Buffer>();
   const g = await agentOnDouble(t, PW, { insertIso: async () => g.d.insertDisc(disc), discWait: { attempts: 2, ms: 10 } });
   disc = asDisc(await bundle({ arch: 'x64' }));
-  await g.agent.installDrivers({ location: 'iso:winpv-9.1.0.42.iso', version: '9.1.0.42', drivers: ALL });
+  const r = await g.agent.installDrivers({ location: 'iso:drivers.iso', version: '', drivers: ALL });
+  t.same(r, { version: '9.1.0.42' }, 'the disc\'s manifest says the version the drivers must bind at');
   t.equal(g.d.state.store.get('xenvbd')?.version, '9.1.0.42', 'installed from D:\\xenvbd\\x64\\xenvbd.inf, where the manifest says it is');
   t.ok(g.d.state.certStores.Root.has(thumbprint(CERT)), 'the disc\'s test certificate is trusted');
   t.ok(g.d.state.testSigning.bcd, 'and test signing asked for');
