@@ -1,0 +1,32 @@
+// iso:<name> from a scenario, end to end on the test pool: the runner resolves it, the XenAPI host
+// inserts that ISO of the ISO SR, the Windows agent installs from the disc, drivers-bound judges it.
+import t from 'tap';
+import { PassThrough } from 'node:stream';
+import { startPool, leftovers } from '../../support/xapi-pool';
+import { runPlan } from '../../../src/runner';
+import { plan } from '../../../src/plan/planner';
+import { TraceWriter } from '../../../src/trace/writer';
+import { TapStreamReporter } from '../../../src/report/tap';
+import { loadSpecs } from '../../../src/spec/load';
+import { scenario, src } from './pool-scenarios';
+
+t.test('install-drivers bundle="iso:winpv-9.1.0.iso" on a pool', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true });
+  t.teardown(() => pool.close());
+  const host = pool.host();
+  const s = scenario('iso-bundle', [
+    { kind: 'install-drivers', guest: 'win', bundle: 'iso:winpv-9.1.0.iso', reboot: true, source: src },
+  ], { needs: ['windows-guest'], checks: [{ name: 'drivers-bound', params: {} }] });
+  const trace = new TraceWriter();
+  const out = new PassThrough();
+  let tap = '';
+  out.on('data', (b) => (tap += b));
+  const outcome = await runPlan({ host, plan: plan([s], { seed: 5, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(out) });
+  t.equal(outcome.hostError, undefined);
+  const bound = outcome.summary.instances[0]!.checks.find((c) => c.check === 'drivers-bound')!;
+  t.equal(bound.verdict, 'pass', bound.message);
+  const drivers = trace.events.find((e) => e.ev === 'drivers');
+  t.match(drivers, { expected: { version: '9.1.0' } }, 'the version the ISO\'s name carries is the one expected');
+  t.match(tap, /ok \d+ - drivers-bound/);
+  t.same(leftovers(pool.srv), [], 'nothing left on the pool');
+});
