@@ -62,7 +62,9 @@ export function layoutFromManifest(where: string, m: BundleManifest, drivers: re
     const a = m.arch ?? WINPV_BUNDLE.folderArch(d.dir) ?? infArchOf(d.inf);
     if (a) archs.set(drv, a);
   }
-  const signMode = m.signMode === 'unknown' ? undefined : m.signMode;
+  // `winpv package bundle` of a set without a build manifest records only 'signed' or 'unknown':
+  // a test certificate in the packages then says it is a test-signed set
+  const signMode = m.signMode === 'unknown' || m.signMode === 'signed' ? (testCerts.length ? 'TestSign' : undefined) : m.signMode;
   return { infs, files: [...files].sort(), version: m.version, traits: { where, archs, ...(signMode ? { signMode } : {}), testCerts } };
 }
 

@@ -106,6 +106,10 @@ t.test('Secure Boot and a test-signed build: refused before the guest is touched
   t.match(e2.message, /protected by Secure Boot policy/);
   t.notOk(d.state.testSigning.bcd);
 
+  // winpv package bundle of a set without a build manifest says only 'signed': its test certificate tells
+  const e3 = await rejects(agent.installDrivers({ location: await bundle({ arch: 'x64', signMode: 'signed', cert: true }), version: '9.1.0.42', drivers: ALL }));
+  t.equal(e3.code, 'SECURE_BOOT_TEST_SIGNED', 'a "signed" set carrying a test certificate is a test-signed one');
+
   // a production-signed build installs under Secure Boot, without test signing
   const prod = await bundle({ arch: 'x64', signMode: 'ProductionSign' });
   await agent.installDrivers({ location: prod, version: '9.1.0.42', drivers: ALL });
