@@ -63,17 +63,17 @@ export const isTestSigned = (signMode: string | undefined) => signMode === 'Test
 export function refuseUnloadable(guest: string, b: BundleTraits, f: GuestSigningFacts): void {
   const wrong = [...b.archs].filter(([, a]) => a !== f.arch);
   if (wrong.length) {
-    throw inputError('BUNDLE_ARCH', `${guest} runs ${f.arch} Windows; the bundle's ${wrong.map(([d, a]) => `${d} package is ${a}`).join(', ')}: Windows binds only packages of its own architecture`, [], { file: b.where });
+    throw inputError('BUNDLE_ARCH', `${guest} runs ${f.arch} Windows, but in the bundle ${b.where} ${wrong.map(([d, a]) => `the ${d} package is ${a}`).join(', ')}: Windows binds only packages of its own architecture`, [], { file: b.where });
   }
   if (b.signMode === 'Off') {
-    throw inputError('BUNDLE_UNSIGNED', `the bundle was built unsigned (SignMode Off): 64-bit Windows loads no unsigned kernel driver; build it with TestSign or ProductionSign`, [], { file: b.where });
+    throw inputError('BUNDLE_UNSIGNED', `${b.where}: the bundle was built unsigned (SignMode Off): 64-bit Windows loads no unsigned kernel driver; build it with TestSign or ProductionSign`, [], { file: b.where });
   }
   if (!isTestSigned(b.signMode)) return;
   if (f.secureBoot) {
-    throw inputError('SECURE_BOOT_TEST_SIGNED', `${guest} boots with Secure Boot on and the bundle is test-signed: Windows will not turn test signing on under Secure Boot (bcdedit: "The value is protected by Secure Boot policy"). Use a production-signed build, or turn Secure Boot off for this VM (XenServer/XCP-ng: platform:secureboot=false while it is halted)`, [], { file: b.where });
+    throw inputError('SECURE_BOOT_TEST_SIGNED', `${guest} boots with Secure Boot on and the bundle (${b.where}) is test-signed: Windows will not turn test signing on under Secure Boot (bcdedit: "The value is protected by Secure Boot policy"). Use a production-signed build, or turn Secure Boot off for this VM (XenServer/XCP-ng: platform:secureboot=false while it is halted)`, [], { file: b.where });
   }
   if (!b.testCerts.length) {
-    throw inputError('BUNDLE_NO_TEST_CERT', `the bundle is test-signed but carries no test certificate (.cer) to trust in the guest; put the certificate the build signed with beside the catalogs (<driver>.cer, as the win-pv packages carry it) or at the bundle's root`, [], { file: b.where });
+    throw inputError('BUNDLE_NO_TEST_CERT', `${b.where}: the bundle is test-signed but carries no test certificate (.cer) to trust in the guest; put the certificate the build signed with beside the catalogs (<driver>.cer, as the win-pv packages carry it) or at the bundle's root`, [], { file: b.where });
   }
 }
 
