@@ -33,6 +33,8 @@ import { CatalogFormatError, parseCatalog } from './catalog';
 import { matchHardwareId, vendorProblem } from './hardware-ids';
 import { verifySignatures, type SignatureResult } from './signature';
 import { at } from './tap';
+import { sameVersion } from '../model/version';
+import { WINPV_BUNDLE } from '../inf/layouts';
 
 export type VerifyCheck = 'inf' | 'driver-ver' | 'version' | 'hardware-ids' | 'revisions' | 'services' | 'files' | 'catalog' | 'signature' | 'manifest' | 'identify';
 
@@ -86,11 +88,10 @@ export interface VerifyReport {
   get failed(): number;
 }
 
+/** The package folder's architecture, read as the bundle layout describes it (inf/layouts.ts). */
 const archOfDir = (dir: string, fallback: Arch): Arch => {
-  const parts = dir.toLowerCase().split('/');
-  if (parts.includes('x64') || parts.includes('amd64')) return 'x64';
-  if (parts.includes('x86') || parts.includes('i386')) return 'x86';
-  return fallback;
+  const a = WINPV_BUNDLE.folderArch(dir);
+  return a === 'x64' || a === 'x86' ? a : fallback;
 };
 
 const locText = (loc: SourceLocation) => at(loc);
@@ -279,7 +280,7 @@ const CHECKS: PackageCheck[] = [
     run: ({ pkg, spec, version }) => {
       const dv = pkg.inf.version.driverVer;
       if (!dv) return { ok: false, skip: 'no valid DriverVer', message: `${spec.name}: version not comparable` };
-      if (!version || dv.value.version === version) return pass(`${spec.name}: version ${dv.value.version} matches the set`);
+      if (!version || sameVersion(dv.value.version, version)) return pass(`${spec.name}: version ${dv.value.version} matches the set`);
       return fail(`${spec.name}: version ${dv.value.version} differs from the set's ${version}`, { at: locText(dv.loc), expected: version, observed: dv.value.version });
     },
   },

@@ -23,6 +23,8 @@ export type { RenderOptions } from './render';
 export { openBundle, readManifest, validateManifest, listFiles, describeFiles, sha256File, checkManifestFiles, MANIFEST_NAME } from './bundle';
 export type { OpenedBundle, BundleManifest, BundleFile, BundleDriver } from './bundle';
 export { writeIsoImage, isoVolumeId } from './iso';
+export { WINPV_BUNDLE, TOOLS_ISO, ARCH_NAMES } from './layouts';
+export type { LayoutArch } from './layouts';
 export { readPackageSet } from './package-set';
 export type { PackageInf } from './package-set';
 export { writeZip, readZip, extractZip, crc32, ZipFormatError } from './zip';

@@ -98,7 +98,9 @@ export interface DriverStatus {
 /** What runs inside a guest: driver install, workloads, status. Windows over SSH/PowerShell,
  *  Linux over SSH/console, or the simulator's modelled Windows guest. */
 export interface GuestAgent {
-  installDrivers(bundle: DriverBundle): Promise<void>;
+  /** Installs the bundle's drivers. A bundle whose version is only known once it is read where it
+   *  is (a disc in the guest with its manifest) reports that version. */
+  installDrivers(bundle: DriverBundle): Promise<void | { version?: string }>;
   driverStatus(): Promise<DriverStatus>;
   /** Runs the workload and returns the parsed result plus the tool's raw XML/text output. */
   blockWorkload(w: BlockWorkloadStep): Promise<{ result: BlockResult; raw?: string }>;

@@ -1,11 +1,12 @@
-// Driver bundles named by install steps: `builtin:<version>` (the simulator's reference package)
-// or a directory, ISO or zip (relative to the scenario file) read with inf/'s bundle reader; the
+// Driver bundles named by install steps: `builtin:<version>` (the simulator's reference package,
+// `winpv-<version>.iso` on a pool), `iso:<name>` (an ISO on the host), or a directory, ISO or zip (relative to the scenario file) read with inf/'s bundle reader; the
 // version comes from its manifest.json (written by `winpv build` and `winpv package bundle`).
 import { isAbsolute, dirname, resolve } from 'node:path';
 import type { DriverBundle } from '../model/host';
 import type { DriverName } from '../model/spec';
 import { openBundle } from '../inf/bundle';
 import { StepFailure } from './errors';
+import { parseVersion } from '../model/version';
 
 export interface ResolvedBundle {
   bundle: DriverBundle;
@@ -32,8 +33,20 @@ export const openDriverBundle: BundleOpener = async (path, drivers) => {
 };
 
 export async function resolveBundle(spec: string, drivers: DriverName[], scenarioFile: string, open: BundleOpener = openDriverBundle): Promise<ResolvedBundle> {
-  const m = /^builtin:(\d+(?:\.\d+){1,3})$/.exec(spec);
-  if (m) return { bundle: { location: spec, version: m[1], drivers }, cleanup: async () => undefined };
-  if (spec.startsWith('builtin:')) throw new StepFailure('BUNDLE_INVALID', `'${spec}': builtin bundles are builtin:<version>, e.g. builtin:9.1.0`);
+  if (spec.startsWith('iso:')) {
+    // an ISO already on the host (the pool's ISO SR, its tools ISO): the guest agent reads it from
+    // the CD drive; its version is the one its name carries (winpv-9.1.0.42.iso) until the disc's
+    // own manifest says otherwise, none for a disc that says neither
+    const name = spec.slice('iso:'.length);
+    if (!name || /[\\/]/.test(name)) throw new StepFailure('BUNDLE_INVALID', `'${spec}': iso:<name> names an ISO of the host's ISO SR by its file name`);
+    const v = /(?:^|[^0-9.])(\d+(?:\.\d+){1,3})(?=\.iso$|[^0-9.]|$)/i.exec(name)?.[1];
+    return { bundle: { location: spec, version: v && parseVersion(v) ? v : '', drivers }, cleanup: async () => undefined };
+  }
+  if (spec.startsWith('builtin:')) {
+    // builtin:9.1.0 and builtin:9.1.0.42: a driver version has up to four parts (model/version.ts)
+    const version = spec.slice('builtin:'.length);
+    if (!/^\d+(\.\d+){1,3}$/.test(version) || !parseVersion(version)) throw new StepFailure('BUNDLE_INVALID', `'${spec}': builtin bundles are builtin:<version> with two to four parts of at most 65535, e.g. builtin:9.1.0 or builtin:9.1.0.42`);
+    return { bundle: { location: spec, version, drivers }, cleanup: async () => undefined };
+  }
   return open(isAbsolute(spec) ? spec : resolve(dirname(scenarioFile), spec), drivers);
 }

@@ -137,7 +137,7 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
       const drivers = (step.drivers ?? ctx.scenario.drivers) as DriverName[];
       const { bundle, cleanup } = await resolveBundle(step.bundle, drivers, ctx.scenario.source.file, ctx.openBundle);
       block.defer(`bundle ${step.bundle}`, cleanup);
-      await host.agent(g).installDrivers({
+      const installed = await host.agent(g).installDrivers({
         ...bundle, ...(step.verifier ? { verifier: true } : {}), ...(step.method === 'installer' ? { installer: true } : {}),
         onCleanup: (label, undo) => block.defer(label, undo),
       });
@@ -145,7 +145,7 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
       const st = await host.agent(guestOf(ctx, step.guest)).driverStatus();
       ctx.sink.emit({
         ev: 'drivers', inst: ctx.inst, guest: step.guest, bound: st.bound, unbound: st.unbound, unplugged: st.unplugged, ...(st.verified ? { verified: st.verified } : {}),
-        expected: { version: bundle.version, drivers, ...(step.verifier ? { verifier: true } : {}) },
+        expected: { version: (installed && installed.version) || bundle.version, drivers, ...(step.verifier ? { verifier: true } : {}) },
       });
       return;
     }

@@ -74,6 +74,14 @@ t.test('a bad DriverVer is located', { skip }, async (t) => {
   t.ok(point(report, 'xenvbd', 'version').skip, 'version comparison skipped without a DriverVer');
 });
 
+t.test('the set\'s version may be spelled with fewer parts: 9.1.0 is DriverVer 9.1.0.0', { skip }, async (t) => {
+  const { root } = await build(['xenbus', 'xenvif'], { versions: { xenbus: '9.1.0.0', xenvif: '9.1.0.0' } });
+  const report = await verifyPackageSet(root, { specs, caFile: ws.signer.cert, version: '9.1.0' });
+  t.same(failedChecks(report), [], 'one version compared part by part (model/version.ts), not as text');
+  const wrong = await verifyPackageSet(root, { specs, caFile: ws.signer.cert, version: '9.1.1' });
+  t.same(failedChecks(wrong), ['xenbus:version', 'xenvif:version'], 'a different version still fails');
+});
+
 t.test('versions must agree across the set', { skip }, async (t) => {
   const { report } = await build(['xenbus', 'xenvif'], { versions: { xenvif: '9.1.0.41' } });
   t.same(failedChecks(report), ['xenvif:version']);

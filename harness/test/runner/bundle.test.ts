@@ -8,6 +8,17 @@ t.test('builtin bundles carry their version', async (t) => {
   const r = await resolveBundle('builtin:9.1.0', ['xenbus'], 'scenarios/x.xml');
   t.same(r.bundle, { location: 'builtin:9.1.0', version: '9.1.0', drivers: ['xenbus'] });
   await t.rejects(resolveBundle('builtin:latest', ['xenbus'], 'scenarios/x.xml'), { code: 'BUNDLE_INVALID' });
+  const four = await resolveBundle('builtin:9.1.0.42', ['xenbus'], 'scenarios/x.xml');
+  t.equal(four.bundle.version, '9.1.0.42', 'a DriverVer version has four parts');
+  await t.rejects(resolveBundle('builtin:9.1.0.70000', ['xenbus'], 'scenarios/x.xml'), { code: 'BUNDLE_INVALID' }, 'a part above 65535 is no driver version');
+  await t.rejects(resolveBundle('builtin:9.1.0.0.1', ['xenbus'], 'scenarios/x.xml'), { code: 'BUNDLE_INVALID' }, 'five parts');
+});
+
+t.test('iso:<name>: an ISO on the host, its version from its name until its disc says it', async (t) => {
+  t.same((await resolveBundle('iso:winpv-9.1.0.42.iso', ['xenbus'], 'scenarios/x.xml')).bundle, { location: 'iso:winpv-9.1.0.42.iso', version: '9.1.0.42', drivers: ['xenbus'] });
+  t.equal((await resolveBundle('iso:guest-tools.iso', ['xenbus'], 'scenarios/x.xml')).bundle.version, '', 'the pool\'s tools ISO names no version');
+  await t.rejects(resolveBundle('iso:', ['xenbus'], 'scenarios/x.xml'), { code: 'BUNDLE_INVALID' });
+  await t.rejects(resolveBundle('iso:../x.iso', ['xenbus'], 'scenarios/x.xml'), { code: 'BUNDLE_INVALID' }, 'a name, not a path');
 });
 
 t.test('a bundle directory is read through its manifest, relative to the scenario file', async (t) => {

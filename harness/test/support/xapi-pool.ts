@@ -199,6 +199,8 @@ export async function nestedBundle(version: string, drivers: DriverName[] = ['xe
     writeFileSync(join(dir, d, 'x64', `${d}.inf`), `[Version]\r\nSignature="$Windows NT$"\r\nClass=System\r\nProvider=%Vendor%\r\nDriverVer=09/21/2026,${version}\r\nCatalogFile=${d}.cat\r\n\r\n[Strings]\r\nVendor="Xen Project"\r\n`);
     writeFileSync(join(dir, d, 'x64', `${d}.sys`), Buffer.from(`MZ\x90\x00${d} image`));
     writeFileSync(join(dir, d, 'x64', `${d}.cat`), Buffer.from('0\x82catalog'));
+    // a TestSign package carries its test certificate beside the catalog, as win-pv's packages do
+    writeFileSync(join(dir, d, 'x64', `${d}.cer`), Buffer.from('0\x82test certificate'));
   }
   writeFileSync(join(dir, 'README.txt'), 'not part of any driver package\n');
   const manifest = {

@@ -9,14 +9,19 @@ import type { BlockWorkloadStep, DeviceRef, NetWorkloadStep } from '../../model/
 import type { BlockResult, NetResult } from '../../model/trace';
 import type { DriverName } from '../../model/spec';
 import { inputError } from '../../model/errors';
+import { parseVersion } from '../../model/version';
 import type { SshConnection } from '../../remote/ssh';
 import { parseDiskspdXml } from '../../workloads/diskspd';
 import { parseNtttcpXml } from '../../workloads/ntttcp';
 import { guestError, runPs, runPsJson } from './powershell';
 import { parseAddDriver } from './pnputil';
-import { CM_PROB_NEED_RESTART, pendingReboot, readDevices, type PendingReboot } from './devices';
+import { CM_PROB_NEED_RESTART, CM_PROB_UNSIGNED_DRIVER, pendingReboot, readDevices, type PendingReboot } from './devices';
 import { writeIsoImage } from '../../inf/iso';
-import { bundleLayout, type BundleLayout } from './bundle-layout';
+import { bundleLayout, layoutFromManifest, type BundleLayout } from './bundle-layout';
+import { validateManifest } from '../../inf/bundle';
+import { WINPV_BUNDLE } from '../../inf/layouts';
+import type { BundleManifest } from '../../model/bundle';
+import { enableTestSigning, isTestSigned, readSigningFacts, refuseUnloadable } from './signing';
 import { discInstaller, enableVerifier, localInstaller, runInstaller, verifiedDrivers } from './installer';
 
 /** What the agent needs from the host it runs on. */
@@ -61,9 +66,9 @@ export class WindowsAgent implements GuestAgent {
 
   // ----------------------------------------------------------------------------------- drivers
 
-  async installDrivers(bundle: DriverBundle): Promise<void> {
+  async installDrivers(bundle: DriverBundle): Promise<{ version?: string }> {
     try {
-      await this.install(bundle);
+      return await this.install(bundle);
     } finally {
       // discs nobody registered a cleanup for go when the install is over, whatever happened
       const failures: Error[] = [];
@@ -75,29 +80,48 @@ export class WindowsAgent implements GuestAgent {
   /** Bundle discs delivered without an `onCleanup` from the caller. */
   private readonly discs: { remove(): Promise<void> }[] = [];
 
-  private async install(bundle: DriverBundle): Promise<void> {
+  private async install(bundle: DriverBundle): Promise<{ version?: string }> {
     const ssh = await this.ssh();
     const iso = isoName(bundle);
     const local = iso ? undefined : await bundleLayout(bundle.location, bundle.drivers);
+    // read-only: a bundle that cannot load here (architecture, test signing under Secure Boot) is
+    // refused before anything is copied or changed in the guest
+    let facts = local ? await readSigningFacts(ssh) : undefined;
+    if (local) refuseUnloadable(this.link.name, local.traits, facts!);
+    let layout = local;
     let staged: { root: string; infs: Map<DriverName, string>; fromDisc: boolean };
-    if (iso) staged = { ...(await this.mount(ssh, iso, new Map(bundle.drivers.map((d) => [d, `${d}/${d}.inf`])))), fromDisc: true };
-    else {
+    if (iso) {
+      // a disc named on the pool: the same manifest describes it as a local bundle (read from the
+      // disc); a disc without one has a folder per driver (<driver>\<driver>.inf)
+      const { root } = await this.mount(ssh, iso, new Map());
+      layout = await discLayout(ssh, `${iso}:manifest.json`, root, bundle.drivers);
+      facts = await readSigningFacts(ssh);
+      if (layout) refuseUnloadable(this.link.name, layout.traits, facts);
+      const infs = layout?.infs ?? new Map(bundle.drivers.map((d) => [d, WINPV_BUNDLE.flatInf(d)]));
+      staged = { root, infs: new Map([...infs].map(([d, inf]) => [d, `${root}\\${winPath(inf)}`])), fromDisc: true };
+    } else {
       const disc = this.link.deliverIso ? await this.deliverAsDisc(ssh, bundle, local!) : undefined;
       staged = disc ? { ...disc, fromDisc: true } : { ...(await this.stage(ssh, bundle, local!, `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`)), fromDisc: false };
     }
     const infs = staged.infs;
     let reboot = false;
+    if (layout && isTestSigned(layout.traits.signMode)) {
+      // trusted before pnputil adds the packages, so Windows does not ask whether to trust the publisher
+      const certs = layout.traits.testCerts.map((c) => `${staged.root}\\${winPath(c)}`);
+      reboot = await enableTestSigning(ssh, this.link.name, certs, facts!);
+      this.link.log?.('info', `${this.link.name}: test certificate${certs.length > 1 ? 's' : ''} ${certs.join(', ')} trusted (Root, TrustedPublisher)${reboot ? '; test signing on from the next boot' : ''}`);
+    }
     if (bundle.installer) {
       let msi: string;
-      if (staged.fromDisc) msi = await discInstaller(ssh, this.link.name, staged.root);
+      if (staged.fromDisc) msi = await discInstaller(ssh, this.link.name, staged.root, facts!.arch);
       else {
         const name = localInstaller(bundle.location);
         msi = `${staged.root}\\${name}`;
         await ssh.putFile(join(bundle.location, name), msi.replace(/\\/g, '/'));
       }
-      const r = await runInstaller(ssh, this.link.name, msi, `C:\\Windows\\Temp\\winpv-install-${safeSegment(bundle.version)}.log`);
+      const r = await runInstaller(ssh, this.link.name, msi, `C:\\Windows\\Temp\\winpv-install-${safeSegment(bundle.version || 'disc')}.log`);
       this.link.log?.('info', `${this.link.name}: vendor installer ${msi} done${r.rebootRequired ? ', reboot required' : ''}`);
-      reboot = r.rebootRequired;
+      reboot ||= r.rebootRequired;
     }
     for (const drv of bundle.installer ? [] : ORDER.filter((d) => infs.has(d))) {
       const inf = infs.get(drv)!;
@@ -122,6 +146,8 @@ export class WindowsAgent implements GuestAgent {
     // runner then follows the guest's new domain with its probes. Here it is only reported.
     if (reboot) this.link.log?.('info', `${this.link.name}: Windows needs a reboot to finish the driver install`);
     this.rebootPendingFor = reboot ? bundle.version : undefined;
+    // a disc's manifest says the version the drivers must bind at
+    return iso && layout?.version ? { version: layout.version } : {};
   }
 
   /** Set after an install that needs a reboot (the version installed). */
@@ -201,7 +227,7 @@ export class WindowsAgent implements GuestAgent {
       if (d.ConfigManagerErrorCode === 0 && d.Service && d.DriverVersion) {
         bound.push({ driver: d.Service.toLowerCase(), version: d.DriverVersion, hardwareId: hwid, service: d.Service });
       } else {
-        unbound.push({ hardwareId: hwid, reason: d.ConfigManagerErrorCode === CM_PROB_NEED_RESTART ? 'CM_PROB_NEED_RESTART (14): waits for a restart' : d.ConfigManagerErrorCode ? `CM problem ${d.ConfigManagerErrorCode}` : 'no driver' });
+        unbound.push({ hardwareId: hwid, reason: d.ConfigManagerErrorCode === CM_PROB_NEED_RESTART ? 'CM_PROB_NEED_RESTART (14): waits for a restart' : d.ConfigManagerErrorCode === CM_PROB_UNSIGNED_DRIVER ? 'CM_PROB_UNSIGNED_DRIVER (52): Windows refused the driver\'s signature (test-signed without test signing on and its root trusted?)' : d.ConfigManagerErrorCode ? `CM problem ${d.ConfigManagerErrorCode}` : 'no driver' });
       }
     }
     const verified = this.verifierAsked ? await verifiedDrivers(ssh) : undefined;
@@ -306,11 +332,29 @@ function defaultTarget(dev: DeviceRef): number {
   return [768, 832, 5632, 5696].indexOf(id & ~63) < 0 ? 0 : [768, 832, 5632, 5696].indexOf(id & ~63);
 }
 
+/** The layout of the bundle disc at `root` from its manifest.json (the one `winpv package bundle`
+ *  writes), read in the guest; undefined for a disc without one. */
+async function discLayout(ssh: SshConnection, where: string, root: string, drivers: readonly DriverName[]): Promise<BundleLayout | undefined> {
+  const r = await runPs(ssh, 'disc-manifest', { path: `${root}\\manifest.json` }, `if (Test-Path -LiteralPath $p.path) { Get-Content -Raw -Encoding UTF8 -LiteralPath $p.path } else { 'null' }`);
+  let data: unknown;
+  try {
+    data = JSON.parse(r.stdout.replace(/^\uFEFF/, ''));
+  } catch {
+    throw inputError('BUNDLE_MANIFEST', 'the disc\'s manifest.json is not JSON', [], { file: where });
+  }
+  if (data === null) return undefined;
+  const problems = validateManifest(data, where);
+  if (problems.length) throw inputError('BUNDLE_MANIFEST', `invalid manifest (${problems.length} problem(s))`, problems, { file: where });
+  return layoutFromManifest(where, data as BundleManifest, drivers);
+}
+
 /** `builtin:<version>` on a real host means the pool's bundle ISO `winpv-<version>.iso`; `iso:<name>` names one. */
 function isoName(b: DriverBundle): string | undefined {
   if (b.location.startsWith('iso:')) return b.location.slice(4);
-  const m = /^builtin:(\d+(?:\.\d+){1,3})$/.exec(b.location);
-  return m ? `winpv-${m[1]}.iso` : undefined;
+  const m = /^builtin:(.*)$/.exec(b.location);
+  if (!m) return undefined;
+  if (!/^\d+(\.\d+){1,3}$/.test(m[1]!) || !parseVersion(m[1]!)) throw inputError('BUNDLE_VERSION', `'${b.location}': builtin bundles are builtin:<version> with two to four parts, e.g. builtin:9.1.0.42`);
+  return `winpv-${m[1]}.iso`;
 }
 
 const winPath = (rel: string) => rel.split('/').join('\\');

@@ -8,6 +8,8 @@ import { runPsJson } from './powershell';
 /** ConfigManagerErrorCode 14: CM_PROB_NEED_RESTART ("This device cannot work properly until you
  *  restart your computer"), from cfg.h of the Windows SDK / Device Manager error codes. */
 export const CM_PROB_NEED_RESTART = 14;
+/** Windows cannot verify the digital signature of the driver (cfgmgr32.h CM_PROB_UNSIGNED_DRIVER). */
+export const CM_PROB_UNSIGNED_DRIVER = 52;
 
 /** Restarts a driver install may take before the harness calls it a loop: xenbus, then the unplug
  *  its children requested, then a spare for a device that asks again. */

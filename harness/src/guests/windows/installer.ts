@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { SshConnection } from '../../remote/ssh';
 import { inputError } from '../../model/errors';
 import { guestError, runPs, runPsJson } from './powershell';
+import { TOOLS_ISO } from '../../inf/layouts';
 
 /** msiexec exit codes (Windows Installer error codes) the harness reads. */
 const MSI_EXIT: Record<number, string> = {
@@ -34,11 +35,17 @@ export function localInstaller(bundleDir: string): string {
   return msis[0]!;
 }
 
-/** The installer at the root of the bundle disc (`D:`). */
-export async function discInstaller(ssh: SshConnection, guest: string, drive: string): Promise<string> {
-  const found = await runPsJson<string[]>(ssh, 'find-msi', { root: `${drive}\\` }, `ConvertTo-Json -Compress -InputObject @(Get-ChildItem -File -Path $p.root -Filter *.msi | ForEach-Object { $_.FullName })`);
-  if (found.length !== 1) throw guestError('BUNDLE_NO_INSTALLER', `${guest}: the bundle disc has ${found.length ? `${found.length} installers` : 'no installer (.msi)'} at its root`);
-  return found[0]!;
+/** The installer for the guest's architecture on the bundle disc (`D:`), where the vendor tools ISO
+ *  keeps them (inf/layouts.ts TOOLS_ISO: the root or `package\`, one per architecture). */
+export async function discInstaller(ssh: SshConnection, guest: string, drive: string, arch: string): Promise<string> {
+  const roots = TOOLS_ISO.installerDirs.map((d) => (d ? `${drive}\\${d.split('/').join('\\')}\\` : `${drive}\\`));
+  const full = await runPsJson<string[]>(ssh, 'find-msi', { roots }, `ConvertTo-Json -Compress -InputObject @(foreach ($r in $p.roots) { if (Test-Path -LiteralPath $r) { Get-ChildItem -File -LiteralPath $r -Filter *.msi | ForEach-Object { $_.FullName } } })`);
+  const rel = full.map((f) => f.slice(drive.length + 1).split('\\').join('/'));
+  const pick = TOOLS_ISO.installerFor(rel, arch);
+  if (!pick) {
+    throw guestError('BUNDLE_NO_INSTALLER', `${guest}: the bundle disc has ${rel.length ? `${rel.length} installers (${rel.join(', ')}) and none is the one for ${arch}` : `no installer (.msi) at its root or in ${TOOLS_ISO.installerDirs.filter(Boolean).join(', ')}`}`);
+  }
+  return full[rel.indexOf(pick)]!;
 }
 
 /** Runs the installer quietly, without a restart; returns whether Windows wants one. */

@@ -16,7 +16,8 @@ t.test('bundleLayout: the manifest says where each package is; without one, a fo
   const nested = await nestedBundle('9.1.0.3');
   const l = await bundleLayout(nested, ['xenbus', 'xenvbd']);
   t.same([...l.infs], [['xenbus', 'xenbus/x64/xenbus.inf'], ['xenvbd', 'xenvbd/x64/xenvbd.inf']]);
-  t.same(l.files, ['xenbus/x64/xenbus.cat', 'xenbus/x64/xenbus.inf', 'xenbus/x64/xenbus.sys', 'xenvbd/x64/xenvbd.cat', 'xenvbd/x64/xenvbd.inf', 'xenvbd/x64/xenvbd.sys'], 'only the named drivers\' packages, nothing else of the bundle');
+  t.same(l.files, ['xenbus/x64/xenbus.cat', 'xenbus/x64/xenbus.cer', 'xenbus/x64/xenbus.inf', 'xenbus/x64/xenbus.sys', 'xenvbd/x64/xenvbd.cat', 'xenvbd/x64/xenvbd.cer', 'xenvbd/x64/xenvbd.inf', 'xenvbd/x64/xenvbd.sys'], 'only the named drivers\' packages and the test certificates, nothing else of the bundle');
+  t.same(l.traits.testCerts, ['xenbus/x64/xenbus.cer', 'xenvbd/x64/xenvbd.cer'], 'the test certificates of the packages installed (each win-pv package carries its own)');
   const flat = await bundleLayout(makeBundle('9.1.0', 3, ['xenbus']), ['xenbus']);
   t.same([...flat.infs], [['xenbus', 'xenbus/xenbus.inf']]);
 
@@ -39,7 +40,7 @@ t.test('SFTP staging keeps the manifest\'s folders and copies only the drivers\'
   const { d, agent } = await guest(t);
   await agent.installDrivers({ location: await nestedBundle('9.1.0.3'), version: '9.1.0.3', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
   const staged = [...d.state.files.keys()].filter((k) => k.startsWith('C:\\winpv\\bundle\\')).sort();
-  t.equal(staged.length, 12, 'four packages of three files');
+  t.equal(staged.length, 16, 'four packages of four files (.inf, .sys, .cat, the test .cer)');
   t.ok(staged.includes('C:\\winpv\\bundle\\9.1.0.3\\xenbus\\x64\\xenbus.sys'), 'in the package folder the manifest names');
   t.notOk(staged.some((k) => /README|manifest/.test(k)), 'nothing outside the packages');
   t.equal(d.state.store.get('xenbus')?.version, '9.1.0.3', 'pnputil installed from the nested INF');

@@ -4,6 +4,7 @@
 // the way Windows would: pnputil's text, Get-PnpDevice JSON, diskspd -Rxml and NTttcp -xml documents.
 // Files come in over SFTP into an in-memory C: drive; pnputil reads the staged INF's DriverVer.
 import { Server, utils, type Connection, type SFTPWrapper } from 'ssh2';
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { sha256Fingerprint } from '../../../src/remote/known-hosts';
 import { authenticator, usableKeyPair } from '../ssh-server';
@@ -17,7 +18,17 @@ export interface DriverPackage {
   date: string;
   provider: string;
   published: string;
+  /** Thumbprint of the test root its catalog is signed under; absent: production (Microsoft-attested) signed. */
+  testSignedBy?: string;
 }
+
+/** How the double reads a catalog's signer: a real .cat is a PKCS#7 whose chain Windows checks
+ *  (CI.dll); the double's test catalogs carry this marker and the SHA-1 thumbprint of the test
+ *  certificate (the DER bytes of the .cer) instead. Anything else counts as production-signed. */
+export const TEST_SIGNER_MARKER = 'winpv-double-test-signer:';
+
+/** A thumbprint as Windows shows it: SHA-1 of the certificate's DER bytes, upper-case hex. */
+export const thumbprint = (der: Buffer): string => createHash('sha1').update(der).digest('hex').toUpperCase();
 
 export interface WindowsGuestState {
   name: string;
@@ -77,6 +88,16 @@ export interface WindowsGuestState {
   firewallOpened: string[];
   /** A driver whose device asks for a restart at every boot (a broken install that never settles). */
   stuckRestart?: string;
+  /** PROCESSOR_ARCHITECTURE: AMD64, x86 or ARM64. */
+  arch: string;
+  /** UEFI Secure Boot is on (Confirm-SecureBootUEFI, SecureBoot\State UEFISecureBootEnabled). */
+  secureBoot: boolean;
+  /** Test signing: `bcd` is what bcdedit wrote, `boot` what this boot runs with (read at boot). */
+  testSigning: { bcd: boolean; boot: boolean };
+  /** LocalMachine certificate stores (thumbprints). */
+  certStores: { Root: Set<string>; TrustedPublisher: Set<string> };
+  /** Drivers in the store whose signature this boot refused (CM_PROB_UNSIGNED_DRIVER, 52). */
+  unsigned: Set<string>;
 }
 
 /** Which Windows the double plays, and in which display language. */
@@ -84,6 +105,10 @@ export interface WindowsFlavour {
   /** server2016 has pnputil /add-driver (1607) but not /enum-devices (Windows 10 1903 and later). */
   os?: 'server2016' | 'server2019' | 'server2022' | 'server2025' | 'win10' | 'win11';
   language?: 'en-US' | 'de-DE';
+  /** PROCESSOR_ARCHITECTURE (default AMD64). */
+  arch?: 'AMD64' | 'x86' | 'ARM64';
+  /** UEFI Secure Boot on (default off). */
+  secureBoot?: boolean;
 }
 
 export interface WindowsDouble {
@@ -113,7 +138,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const parsed = utils.parseKey(hostKey.private);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [] };
+  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [], arch: o.arch ?? 'AMD64', secureBoot: o.secureBoot ?? false, testSigning: { bcd: false, boot: false }, certStores: { Root: new Set(), TrustedPublisher: new Set() }, unsigned: new Set() };
   const conns = new Set<Connection>();
   let nextOem = 3;
 
@@ -184,9 +209,10 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       state.files.set(normPath(String(p.log)), Buffer.from(`=== Verbose logging started ===\r\nProduct: Xen PV drivers -- Installation completed successfully.\r\n`, 'utf16le'));
       return { code: 3010, stdout: '', stderr: '' };
     },
+    // Get-ChildItem -File -Filter *.msi of each folder that exists (not recursive)
     'find-msi': (p) => {
-      const root = normPath(String(p.root));
-      return { code: 0, stdout: JSON.stringify([...state.files.keys()].filter((k) => k.startsWith(root) && !k.slice(root.length).includes('\\') && /\.msi$/i.test(k))), stderr: '' };
+      const roots = ((p.roots as string[]) ?? []).map(normPath);
+      return { code: 0, stdout: JSON.stringify(roots.flatMap((root) => [...state.files.keys()].filter((k) => k.startsWith(root) && !k.slice(root.length).includes('\\') && /\.msi$/i.test(k)))), stderr: '' };
     },
     // `verifier /query`: statistics of the drivers verified in this boot (labels localized).
     'verifier-query': () => ({
@@ -236,6 +262,26 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       else if (rule) state.firewallRules.push(rule);
       return r;
     },
+    'disc-manifest': (p) => ({ code: 0, stdout: state.files.get(normPath(String(p.path)))?.toString('utf8') ?? 'null', stderr: '' }),
+    'guest-facts': () => ({ code: 0, stdout: JSON.stringify({ arch: state.arch, secureBoot: state.secureBoot, testSigning: state.testSigning.boot }), stderr: '' }),
+    // Import-Certificate into the stores the script names; a missing file fails the cmdlet.
+    'trust-test-cert': (p) => {
+      const script = state.scripts.at(-1)!;
+      for (const c of (p.certs as string[]) ?? []) {
+        const der = state.files.get(normPath(c));
+        if (!der) return { code: 1, stdout: '', stderr: `Import-Certificate : The system cannot find the file specified. (${c})\r\n` };
+        for (const store of ['Root', 'TrustedPublisher'] as const) if (script.includes(`Cert:\\LocalMachine\\${store} `)) state.certStores[store].add(thumbprint(der));
+      }
+      return { code: 0, stdout: '', stderr: '' };
+    },
+    // Under Secure Boot the testsigning element is locked (Microsoft, "BCDEdit /set": "The value is
+    // protected by Secure Boot policy and cannot be modified or deleted"); otherwise it is written
+    // to the BCD store and read at the next boot (Microsoft, "The TESTSIGNING Boot Configuration Option").
+    'bcdedit-testsigning': () => {
+      if (state.secureBoot) return { code: 1, stdout: '', stderr: 'An error has occurred setting the element data.\r\nThe value is protected by Secure Boot policy and cannot be modified or deleted.\r\n' };
+      state.testSigning.bcd = true;
+      return { code: 0, stdout: 'The operation completed successfully.\r\n', stderr: '' };
+    },
     // newest first, as the agent's Sort-Object LastWriteTime -Descending gives them
     'crash-dump': () => ({ code: 0, stdout: JSON.stringify([...state.crashDumps].reverse().map((d) => ({ FullName: d.path, Length: d.bytes }))), stderr: '' }),
   };
@@ -254,7 +300,10 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     }
     const driver = base.replace(/\.inf$/i, '').toLowerCase();
     const published = `oem${nextOem++}.inf`;
-    state.store.set(driver, { driver, version: dv[2]!, date: dv[1]!, provider: (prov?.[1] ?? 'Xen Project').replace(/"/g, '').trim(), published });
+    const catName = /^\s*CatalogFile\s*=\s*(\S+)/im.exec(text)?.[1];
+    const cat = catName ? state.files.get(`${inf.slice(0, inf.lastIndexOf('\\'))}\\${catName}`)?.toString('latin1') : undefined;
+    const testSignedBy = cat?.includes(TEST_SIGNER_MARKER) ? cat.slice(cat.indexOf(TEST_SIGNER_MARKER) + TEST_SIGNER_MARKER.length).slice(0, 40) : undefined;
+    state.store.set(driver, { driver, version: dv[2]!, date: dv[1]!, provider: (prov?.[1] ?? 'Xen Project').replace(/"/g, '').trim(), published, ...(testSignedBy ? { testSignedBy } : {}) });
     // A device already bound to an older package needs a reboot to take the new one.
     const reboot = driver === 'xenbus' || state.bound.has(driver);
     if (german) {
@@ -313,7 +362,8 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   function cimDevices() {
     const pending = (id: string) => (/DEV_VIF/.test(id) && state.needRestart.has('xenvif')) || (/DEV_VBD/.test(id) && state.needRestart.has('xenvbd'));
     const xen = devices().map((d) => {
-      const code = d.drv ? 0 : pending(d.id) ? 14 : 28;
+      const unsigned = d.drv === undefined && [...state.unsigned].some((u) => d.desc === u.toUpperCase() || (u === 'xenbus' && d.id.startsWith('PCI\\VEN_5853')));
+      const code = d.drv ? 0 : pending(d.id) ? 14 : unsigned ? 52 : 28;
       return { DeviceID: d.id, ConfigManagerErrorCode: code, Service: d.drv ? d.service : null, HardwareID: [d.matching], DriverVersion: d.drv?.version ?? null, InfName: d.drv?.published ?? null };
     });
     const emulated = [
@@ -403,7 +453,17 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       state.boots++;
       // xen.sys (from the xenbus package) reads the unplug request early in this boot.
       state.unplugged = state.store.has('xenbus') ? { ...state.unplugRequest } : { disks: false, nics: false };
-      for (const [k, v] of state.store) state.bound.set(k, v);
+      // test signing is read from the BCD at boot; a test-signed driver loads only with it on and
+      // its test root trusted, else its device stops at CM_PROB_UNSIGNED_DRIVER (52) (Microsoft,
+      // "Device Manager error codes": code 52; "The TESTSIGNING Boot Configuration Option")
+      state.testSigning.boot = state.testSigning.bcd && !state.secureBoot;
+      state.unsigned.clear();
+      for (const [k, v] of state.store) {
+        if (v.testSignedBy && !(state.testSigning.boot && state.certStores.Root.has(v.testSignedBy))) {
+          state.unsigned.add(k);
+          state.bound.delete(k);
+        } else state.bound.set(k, v);
+      }
       state.needRestart.clear();
       state.verifierActive = [...state.verifier];
       if (!state.bound.has('xenbus')) return undefined;
