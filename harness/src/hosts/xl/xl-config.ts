@@ -24,6 +24,10 @@ export interface XlGuestFiles {
   /** HVM guests: where QEMU writes the emulated serial port (BIOS, boot loader and kernel messages
    *  before the PV console exists), so a guest that halts early can be diagnosed; a pty otherwise. */
   serialLog?: string;
+  /** HVM guests: load this kernel and initramfs through QEMU's firmware interface instead of having
+   *  the BIOS read them from the boot disk (which stays attached as the emulated disk and is unplugged
+   *  as usual). Only for the lab's own Linux HVM disk: see LAB_HVM_DIRECT_BOOT in xl-host.ts. */
+  directBoot?: { kernel: string; ramdisk: string; cmdline: string };
 }
 
 export function diskSpec(vbd: VbdShape, target: string): string {
@@ -57,6 +61,8 @@ export function xlConfig(name: string, shape: GuestShape, files: XlGuestFiles, o
     // serial: xl hands the value to QEMU's -serial, where `file:PATH` is a character device backend.
     const serial = files.serialLog ? `file:${files.serialLog}` : 'pty';
     lines.push('xen_platform_pci = 1', 'device_model_version = "qemu-xen"', 'vnc = 0', `serial = ${xlString(serial)}`, 'boot = "c"');
+    const d = files.directBoot;
+    if (d) lines.push(`kernel = ${xlString(d.kernel)}`, `ramdisk = ${xlString(d.ramdisk)}`, `cmdline = ${xlString(d.cmdline)}`);
   } else {
     if (!files.kernel || !files.ramdisk) throw usageError(`guest ${shape.name}: a PV guest needs a kernel and ramdisk in dom0 (the lab provides them)`);
     // sysrq_always_enabled: `xl sysrq <dom> c` (xenstore control/sysrq, handled by the guest kernel)

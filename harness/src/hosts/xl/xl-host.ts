@@ -19,6 +19,16 @@ import { diskSpec, domainName, vifSpec, xlConfig } from './xl-config';
 /** Where the lab image keeps the reference PV guest (lab/recipe: DOM0_GUEST_KERNEL/INITRD). */
 export const GUEST_KERNEL = '/var/lib/winpv-lab/guest/vmlinuz';
 export const GUEST_INITRD = '/var/lib/winpv-lab/guest/initrd-pv.img';
+/** The lab's HVM Linux disk (lab/recipe DOM0_GUEST_HVM_IMAGE) holds this same kernel and initramfs.
+ *  Under the lab's nested virtualisation (Xen on QEMU TCG with emulated SVM), SeaBIOS reading them
+ *  from the emulated IDE disk by PIO ends in a triple fault of the guest within a minute (seen with
+ *  Debian's Xen 4.17.7+13 and qemu-system-xen 7.2+dfsg-7+deb12u18; `xl dmesg`: "Triple fault -
+ *  invoking HVM shutdown action", real mode, IDE status port), or takes over 20 minutes on a loaded
+ *  machine. So the lab's own disk is booted directly (QEMU's fw_cfg loader), with the disk still the
+ *  emulated boot disk, unplugged by the guest and served again by blkback. A user image (Windows)
+ *  always boots through the BIOS. */
+export const LAB_HVM_IMAGE = '/var/lib/winpv-lab/guest/linux-hvm.img';
+const LAB_HVM_DIRECT_BOOT = { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, cmdline: 'console=ttyS0 console=hvc0 quiet sysrq_always_enabled' };
 /** Per-run files in dom0. */
 export const RUN_DIR = '/var/lib/winpv/run';
 export const BRIDGE = 'xenbr0';
@@ -231,7 +241,7 @@ export class XlHost implements HostBackend {
       disks[vbd.vdev] = loop;
     }
     const cfg = `${RUN_DIR}/${name}.cfg`;
-    await this.dom0Conn!.link.putFile(Buffer.from(xlConfig(name, shape, { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, disks, serialLog: this.serialLog(name) }, { bridge: BRIDGE })), cfg);
+    await this.dom0Conn!.link.putFile(Buffer.from(xlConfig(name, shape, { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, disks, serialLog: this.serialLog(name), directBoot: shape.image === LAB_HVM_IMAGE ? LAB_HVM_DIRECT_BOOT : undefined }, { bridge: BRIDGE })), cfg);
     files.push(cfg);
     const consoleOffset = await this.logSize(name);
     // Paused: the probes attach before the frontends start.
