@@ -20,6 +20,21 @@ t.test('an HVM guest from a user image gets the Xen platform PCI device', async 
   t.match(c, /^type = "hvm"$/m);
   t.match(c, /^xen_platform_pci = 1$/m);
   t.notMatch(c, /kernel/);
+  t.match(c, /^serial = "pty"$/m, 'no serial log asked for: a pty');
+  t.match(c, /^boot = "c"$/m, 'a user image boots through the BIOS from its disk');
+});
+
+t.test('the lab\'s own Linux HVM disk is booted directly, still attached as the emulated boot disk; its serial port goes to a file', async (t) => {
+  const c = xlConfig('h', { ...shape, image: '/lab/linux-hvm.img' }, {
+    disks: { xvda: '/dev/loop0' }, serialLog: '/var/log/xen/s.log',
+    directBoot: { kernel: '/lab/vmlinuz', ramdisk: '/lab/initrd', cmdline: 'console=hvc0' },
+  }, { bridge: 'xenbr0' });
+  t.match(c, /^type = "hvm"$/m);
+  t.match(c, /^kernel = "\/lab\/vmlinuz"$/m);
+  t.match(c, /^ramdisk = "\/lab\/initrd"$/m);
+  t.match(c, /^cmdline = "console=hvc0"$/m);
+  t.match(c, /^serial = "file:\/var\/log\/xen\/s.log"$/m);
+  t.match(c, /vdev=xvda/, 'the image is still the emulated disk the guest unplugs');
 });
 
 t.test('values that would break out of the config or a spec string are refused', async (t) => {
