@@ -128,7 +128,7 @@ t.test('nested signatures (osslsigncode -nest): each is judged, though osslsignc
   const image = join(work, 'nested.sys');
   writeFileSync(image, makePe('a driver with a nested signature', { subsystem: 1 }));
   sign(image, ws.signer);
-  execFileSync('osslsigncode', ['sign', '-nest', '-certs', other.cert, '-key', other.key, '-h', 'sha256', '-in', image, '-out', `${image}.nested`], { stdio: 'ignore' });
+  execFileSync('osslsigncode', ['sign', '-nest', '-certs', other.cert, '-key', other.key, '-h', 'sha256', '-in', image, '-out', `${image}.nested`], { stdio: 'ignore', timeout: 60_000 });
   const root = setOf({ 'xenbus.sys': `${image}.nested`, 'xenfilt.sys': `${image}.nested` });
   const only = (...certs: string[]) => {
     const file = join(work, `nested-roots${n++}.pem`);
