@@ -2,7 +2,7 @@
 // out. The live run (per instance, as each ends), `winpv check` (a stored trace) and `winpv report
 // merge` (several shard traces) all call this, so their verdicts cannot differ. An instance's
 // result depends only on run.start and its own events.
-import { foldRetries } from '../model/outcomes';
+import { applyKnownIssues, foldRetries, passRates, recount, repeatedInstance } from '../model/outcomes';
 import { CHECKS, type CheckName } from '../model/catalog';
 import type { CheckResult, InstanceResult, RunSummary } from '../model/result';
 import type { SpecSet } from '../model/spec';
@@ -131,4 +131,16 @@ export function summarize(results: InstanceResult[], runStart: RunStartEvent | u
     },
     instances: results,
   };
+}
+
+/** The run's verdict from its trace alone: every instance evaluated, failures matching the known
+ *  issues the run recorded in run.start marked known, flaky and known counted apart, and pass rates
+ *  when instances were repeated (`--repeat-each`). The live run's summary, `winpv check` and
+ *  `winpv report merge` all come from here. */
+export function judgeTrace(events: TraceEvent[], specs: SpecSet): RunSummary {
+  const g = groupByInstance(events);
+  const known = applyKnownIssues(evaluate(events, specs), g.runStart?.knownIssues ?? []);
+  const summary = recount({ ...summarize(known.results, g.runStart, g.runEnd), ...(known.notFailing.length ? { knownNotFailing: known.notFailing } : {}) });
+  if (summary.instances.some((r) => repeatedInstance(r.inst) !== r.inst)) summary.passRates = passRates(summary.instances);
+  return summary;
 }

@@ -7,9 +7,19 @@
 //   message, or the abort message for `steps`) to an issue link; a matching failure is marked
 //   known (reported as TAP TODO, not counted as failed); a known issue whose scenario ran and passed
 //   is listed so it can be closed.
-import type { InstanceResult, RunSummary } from './result';
+// - `--repeat-each N` runs instance X as `X~rep<k>`; passRates folds the repetitions into one line each.
+import type { InstanceResult, PassRate, RunSummary } from './result';
 
 export const RETRY_MARK = '~retry';
+/** `--repeat-each N` runs each instance as `<inst>~rep<k>`, k = 1..N. */
+export const REPEAT_MARK = '~rep';
+
+export const repeatId = (inst: string, k: number) => `${inst}${REPEAT_MARK}${k}`;
+/** The instance a repetition belongs to (an id without the mark is its own). */
+export const repeatedInstance = (inst: string) => {
+  const i = inst.lastIndexOf(REPEAT_MARK);
+  return i >= 0 && /^\d+$/.test(inst.slice(i + REPEAT_MARK.length)) ? inst.slice(0, i) : inst;
+};
 
 export const retryId = (inst: string, attempt: number) => `${inst}${RETRY_MARK}${attempt}`;
 export const baseInstance = (inst: string) => (inst.includes(RETRY_MARK) ? inst.slice(0, inst.indexOf(RETRY_MARK)) : inst);
@@ -64,4 +74,23 @@ export function recount(s: RunSummary): RunSummary {
   const flaky = s.instances.filter((r) => r.flaky).length;
   const known = s.instances.filter((r) => r.verdict === 'fail' && r.known).length;
   return { ...s, counts: { ...s.counts, failed: s.instances.filter((r) => r.verdict === 'fail' && !r.known).length, flaky, known } };
+}
+
+/** One line per repeated instance, in the order they ran. A failure tracked as a known issue counts as failed. */
+export function passRates(results: readonly InstanceResult[]): PassRate[] {
+  const out = new Map<string, PassRate>();
+  for (const r of results) {
+    const inst = repeatedInstance(r.inst);
+    const p = out.get(inst) ?? { inst, runs: 0, passed: 0, failed: 0, skipped: 0, failures: [] };
+    out.set(inst, p);
+    p.runs++;
+    if (r.verdict === 'skip') p.skipped++;
+    else if (r.verdict === 'pass' && !r.known) p.passed++;
+    else {
+      p.failed++;
+      p.failures.push(r.inst);
+    }
+  }
+  for (const p of out.values()) if (p.runs > p.skipped) p.rate = p.passed / (p.runs - p.skipped);
+  return [...out.values()];
 }

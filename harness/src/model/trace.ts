@@ -10,6 +10,7 @@
 // - The last event is `run.end`; a trace without it was cut off (the reader reports it as truncated).
 import type { CheckConfig, DeviceRef, FaultConfig, GuestShape, Step } from './scenario';
 import type { Capability } from './catalog';
+import type { KnownIssue } from './outcomes';
 
 export const TRACE_SCHEMA = 'winpv-trace/1';
 
@@ -32,6 +33,8 @@ export interface RunStartEvent extends Base {
   specs: Record<string, string>;
   instances: string[];
   shard?: { index: number; count: number };
+  /** The known-issues entries the run judged with, so `winpv check` and `report merge` mark the same failures known. */
+  knownIssues?: KnownIssue[];
 }
 
 export interface ScenarioStartEvent extends InInstance {

@@ -3,7 +3,7 @@
 // teardowns run in reverse order even when a setup failed, on SIGINT (ctx.signal) and when the host
 // drops. Every wait is on the host clock. Each instance is judged by the checks as soon as it ends;
 // a host failure stops the run with the trace closed as incomplete (reports still valid, Bail out!).
-import { applyKnownIssues, foldRetries, recount, retryId, type KnownIssue } from '../model/outcomes';
+import { applyKnownIssues, foldRetries, retryId, type KnownIssue } from '../model/outcomes';
 import type { GuestRef, HostBackend } from '../model/host';
 import type { PlanInstance, RunPlan } from '../model/plan';
 import type { InstanceResult, RunSummary } from '../model/result';
@@ -13,7 +13,7 @@ import type { RunStartEvent, TraceEvent, TraceSink } from '../model/trace';
 import type { GuestShape } from '../model/scenario';
 import { vdevToDevid } from '../model/vdev';
 import { TRACE_SCHEMA } from '../model/trace';
-import { evaluate, evaluateInstance, groupByInstance, summarize } from '../checks/evaluate';
+import { evaluateInstance, judgeTrace } from '../checks/evaluate';
 import { RingProbe } from '../probes/ring-probe';
 import { XenstoreProbe } from '../probes/xenstore-probe';
 import type { TraceWriter } from '../trace/writer';
@@ -23,7 +23,7 @@ import { isUnsupported } from '../model/errors';
 import { hostDevice, hostFault, runSteps, type StepContext } from './steps';
 import { once, TEARDOWN_DEADLINE_MS, TeardownStack } from './teardown';
 import { withDeadline } from './deadline';
-import { passRates, repeatPlan } from './repeat';
+import { repeatPlan } from './repeat';
 
 export interface RunOptions {
   host: HostBackend;
@@ -82,6 +82,7 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
     specs: o.specHashes,
     instances: plan.instances.map((i) => i.id),
     ...(plan.shard ? { shard: plan.shard } : {}),
+    ...(o.knownIssues?.length ? { knownIssues: [...o.knownIssues] } : {}),
   };
   trace.emit(runStart);
   await reporter.onRunStart?.({ seed: plan.seed, host: { kind: host.kind, label: host.label }, instances: runStart.instances });
@@ -153,11 +154,8 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
         ? { complete: false, reason: 'interrupted' }
         : { complete: true },
   );
-  // The final verdicts come from the whole trace through the same evaluation `winpv check` uses.
-  const known = applyKnownIssues(evaluate(trace.events, o.specs), o.knownIssues ?? []);
-  const g = groupByInstance(trace.events);
-  const summary = recount({ ...summarize(known.results, g.runStart, g.runEnd), ...(known.notFailing.length ? { knownNotFailing: known.notFailing } : {}) });
-  if ((o.repeatEach ?? 1) > 1) summary.passRates = passRates(summary.instances);
+  // The final verdicts come from the whole trace through the same judgement `winpv check` uses.
+  const summary = judgeTrace(trace.events, o.specs);
   await reporter.onRunEnd?.(summary);
   return { summary, ...(hostError ? { hostError } : {}), interrupted, ...(kept ? { kept } : {}) };
 }

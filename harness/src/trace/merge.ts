@@ -1,7 +1,8 @@
 // Joining shard traces into one trace that `winpv check` reads like any other: one run.start that
 // lists every shard's instances, the shards' events laid end to end on one timeline (shard k's host
 // times offset by where shard k-1 ended, so time never runs backwards and every instance keeps its
-// own durations), seq renumbered from 0, one run.end (complete only when every shard was).
+// own durations), seq renumbered from 0, one run.end (complete only when every shard was), and the
+// shards' known issues joined.
 import type { RunEndEvent, RunStartEvent, TraceEvent } from '../model/trace';
 
 export interface ShardTrace {
@@ -37,7 +38,10 @@ export function mergeTraces(shards: readonly ShardTrace[]): TraceEvent[] {
   const out: TraceEvent[] = [];
   if (first) {
     const { shard: _shard, ...rest } = first;
-    out.push({ ...rest, t: 0, instances: starts.flatMap((s) => s?.instances ?? []) });
+    // every shard's known issues, once each, so the merged run marks the failures each shard marked
+    const known = new Map(starts.flatMap((s) => s?.knownIssues ?? []).map((k) => [JSON.stringify(k), k]));
+    const { knownIssues: _known, ...base } = rest;
+    out.push({ ...base, t: 0, instances: starts.flatMap((s) => s?.instances ?? []), ...(known.size ? { knownIssues: [...known.values()] } : {}) });
   }
   out.push(...body, { ...end, seq: 0, t: offset } as RunEndEvent);
   return out.map((e, seq) => ({ ...e, seq }));

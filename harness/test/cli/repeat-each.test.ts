@@ -21,6 +21,18 @@ t.test('--repeat-each 2 runs the scenario twice and prints its pass rate', async
   t.notOk(readdirSync(dir).includes('durations.json'), 'repetitions stay out of the durations file');
 });
 
+t.test('winpv check and report merge of a repeated run give the same pass rates', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-repeat-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await runWinpv(['run', 'scenarios/vif-connect.xml', '--repeat-each', '2', '--report-dir', dir, '--db', 'none', '--seed', '3', '--reporter', 'none'], { cwd: repo, env: {} });
+  t.equal(r.code, 0, r.err);
+  const run = join(dir, readdirSync(dir).find((d) => d !== 'latest' && !d.endsWith('.json'))!);
+  const live = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')).passRates;
+  const merged = await runWinpv(['report', 'merge', run, '--report-dir', join(dir, 'merged'), '--reporter', 'none'], { cwd: repo, env: {} });
+  t.equal(merged.code, 0, merged.err);
+  t.same(JSON.parse(readFileSync(join(dir, 'merged', 'latest', 'summary.json'), 'utf8')).passRates, live);
+});
+
 t.test('--repeat-each refuses what is not a count (exit 2)', async (t) => {
   for (const bad of ['0', '-2', 'x', '1.5', '1001']) {
     const r = await runWinpv(['run', 'scenarios/vif-connect.xml', `--repeat-each=${bad}`, '--db', 'none'], { cwd: repo, env: {} });

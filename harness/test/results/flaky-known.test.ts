@@ -18,6 +18,7 @@ import { evaluate } from '../../src/checks/evaluate';
 import type { KnownIssue } from '../../src/model/outcomes';
 import type { BlockResult } from '../../src/model/trace';
 import { FakeHost } from '../fixtures/fake-host';
+import { runWinpv } from '../support/cli-io';
 import { block, install, planOf, scenario, waitConnected } from '../fixtures/scenarios';
 
 const repo = resolve(__dirname, '..', '..', '..');
@@ -88,6 +89,37 @@ t.test('a known failure is TODO with its link and does not count as failed', asy
   t.match(r.junit, /known="1"/);
   t.match(r.junit, /<property name="known-issue" value="https:\/\/example.org\/winpv\/issues\/42"\/>/);
   t.notMatch(r.tap, /did not fail/);
+});
+
+/** The test lines and comments of a TAP stream, without the per-test times. */
+const verdictLines = (tap: string) => tap.split('\n').filter((l) => /^(not )?ok \d|^# known issue|^# \{?(fail|pass|todo)/.test(l)).map((l) => l.replace(/ # time=[\d.]+ms$/, ''));
+
+t.test('winpv check and report merge mark the same failure known as the live run (the trace carries the known issues)', async (t) => {
+  const r = await run(flakyHost(99), { knownIssues: [known] });
+  const runStart = readTraceFile(join(r.dir, 'trace.jsonl')).events[0];
+  t.same(runStart.ev === 'run.start' && runStart.knownIssues, [known], 'run.start records the known issues judged with');
+  const check = await runWinpv(['check', r.dir], { cwd: repo, env: {} });
+  t.equal(check.code, 0, 'a known failure is not a failed run for winpv check either');
+  t.same(verdictLines(check.out), verdictLines(r.tap));
+  t.match(check.out, /# TODO known issue https:\/\/example\.org\/winpv\/issues\/42$/m);
+  const reports = mkdtempSync(join(tmpdir(), 'winpv-known-merge-'));
+  const merged = await runWinpv(['report', 'merge', r.dir, '--report-dir', reports, '--reporter', 'none'], { cwd: repo, env: {} });
+  t.equal(merged.code, 0, merged.err);
+  const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8'));
+  t.same([summary.counts.failed, summary.counts.known], [0, 1]);
+  t.match(readFileSync(join(reports, 'latest', 'results.tap'), 'utf8'), /^not ok 1 - io # TODO known issue/m);
+});
+
+t.test('without the known issues in its trace, winpv check reports the failure (the fault the field exists for)', async (t) => {
+  const r = await run(flakyHost(99), { knownIssues: [known] });
+  const file = join(r.dir, 'trace.jsonl');
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const start = JSON.parse(lines[0]);
+  delete start.knownIssues;
+  writeFileSync(file, [JSON.stringify(start), ...lines.slice(1)].join('\n'));
+  const check = await runWinpv(['check', r.dir], { cwd: repo, env: {} });
+  t.equal(check.code, 1);
+  t.match(check.out, /^not ok 1 - io # time=|^not ok 1 - io$/m);
 });
 
 t.test('a failure the known issue does not describe stays a failure', async (t) => {

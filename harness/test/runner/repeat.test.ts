@@ -1,5 +1,6 @@
 import t from 'tap';
-import { passRates, renderPassRates, repeatedInstance, repeatId, repeatPlan } from '../../src/runner/repeat';
+import { renderPassRates, repeatPlan } from '../../src/runner/repeat';
+import { passRates, repeatedInstance, repeatId } from '../../src/model/outcomes';
 import { runPlan } from '../../src/runner/run';
 import { TraceWriter } from '../../src/trace/writer';
 import { evaluate } from '../../src/checks/evaluate';

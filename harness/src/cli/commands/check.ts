@@ -6,7 +6,7 @@ import type { Command, CommandContext } from '../command';
 import { parseCommandArgs } from '../command';
 import { ExitCode, usageError } from '../../model/errors';
 import { readTraceFile } from '../../trace/reader';
-import { evaluate, groupByInstance, summarize } from '../../checks/evaluate';
+import { groupByInstance, judgeTrace } from '../../checks/evaluate';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { changedSpecs, driverSpecs, exitForSummary, stdoutReporter } from '../run-support';
 
@@ -42,8 +42,8 @@ const command: Command = {
     if (changed.length && Object.keys(g.runStart?.specs ?? {}).length) {
       ctx.err.write(`winpv check: judging with specs that changed since the run: ${changed.join(', ')}\n`);
     }
-    const results = evaluate(trace.events, specs);
-    const summary = summarize(results, g.runStart, g.runEnd);
+    const summary = judgeTrace(trace.events, specs);
+    const results = summary.instances;
     const reporter = new ReporterMultiplexer(stdoutReporter(v.reporter, ctx, 'tap'));
     await reporter.onRunStart({ seed: summary.seed, host: summary.host, instances: results.map((r) => r.inst) });
     for (const r of results) {

@@ -9,7 +9,7 @@ import type { InstanceResult } from '../../model/result';
 import { readTraceFile } from '../../trace/reader';
 import { mergeTraces } from '../../trace/merge';
 import { writeFileAtomic } from '../../util/atomic-write';
-import { evaluate, groupByInstance, summarize } from '../../checks/evaluate';
+import { groupByInstance, judgeTrace } from '../../checks/evaluate';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { updateLatest, writeReports } from '../../report/files';
 import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
@@ -42,10 +42,9 @@ async function merge(ctx: CommandContext): Promise<number> {
   }
   // the merged run judges (and `winpv check` re-judges) one trace joining the shards'
   const all = mergeTraces(shards);
-  const g = groupByInstance(all);
-  const results: InstanceResult[] = evaluate(all, specs);
   if (seeds.size > 1) ctx.err.write(`winpv report merge: the shards used different seeds (${[...seeds].join(', ')}); the summary shows the first\n`);
-  const summary = summarize(results, g.runStart, g.runEnd);
+  const summary = judgeTrace(all, specs);
+  const results: InstanceResult[] = summary.instances;
   const now = new Date();
   const { runId, dir } = newRunDir(cfg.reportDir, now, summary.seed, '-merged');
   const reporter = new ReporterMultiplexer(stdoutReporter(v.reporter, ctx, 'console'));
