@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { inputError, usageError } from '../model/errors';
 import { writeFileAtomic } from '../util/atomic-write';
-import { judgeRegression } from './stats';
+import { judgeRegression } from '../model/regression';
 
 export interface BuildRun {
   seed: number;

@@ -3,7 +3,7 @@
 import { usageError } from '../model/errors';
 import type { RegressionVerdict } from '../model/results';
 import type { ResultsStore, StoredRun } from './store';
-import { judgeRegression } from './stats';
+import { judgeRegression } from '../model/regression';
 
 export interface RunComparison {
   a: Pick<StoredRun, 'runId' | 'startedAt' | 'driverVersion'>;

@@ -3,7 +3,7 @@
 import type { RegressionVerdict } from '../model/results';
 import type { RunRecord } from './record';
 import type { ResultsStore } from './store';
-import { judgeRegression } from './stats';
+import { judgeRegression } from '../model/regression';
 
 export interface JudgeOptions {
   tolerance: number;

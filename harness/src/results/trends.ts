@@ -2,7 +2,7 @@
 // baseline band (median and 95 % spread of the runs before the newest).
 import type { HistoryKey, Trend } from '../model/results';
 import type { ResultsStore } from './store';
-import { median, quantile } from './stats';
+import { median, quantile } from '../model/regression';
 
 export async function trendsFor(store: ResultsStore, scenario: string, opts: { metrics?: string[]; limit?: number; hostClass?: string; windowsBuild?: string } = {}): Promise<Trend[]> {
   const names = opts.metrics ?? (await store.metricNames(scenario));

@@ -5,7 +5,7 @@
 // (a header announcing more than XENSTORE_PAYLOAD_MAX) or when its domain was released.
 import { XENSTORE_PAYLOAD_MAX, XS_TYPE_COUNT, XsDecoder, XsType, encodeMessage, isXsErrno, parseErrorPayload, typeName } from './codec';
 import { XenstoreServer, type ServerConnection } from './server';
-import { mulberry32 } from '../util/mulberry32';
+import { mulberry32 } from '../model/mulberry32';
 
 
 export interface FuzzOptions {

@@ -1,7 +1,7 @@
 // Synthetic run records for the store tests: one scenario, one instance, a throughput metric drawn
 // from a seeded noisy distribution.
 import type { RunRecord } from '../../src/results/record';
-import { mulberry32 } from '../../src/util/mulberry32';
+import { mulberry32 } from '../../src/model/mulberry32';
 
 export function runRecord(k: number, o: { value?: number; scenario?: string; verdict?: string; driverVersion?: string; hostKind?: string } = {}): RunRecord {
   const scenario = o.scenario ?? 'vbd-connect';

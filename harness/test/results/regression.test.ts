@@ -2,7 +2,7 @@
 // is ok, too little history is a SKIP (never a pass), the verdict is the same for the same seed, and
 // Mann-Whitney U judges repeats. The last test goes through the store and `winpv results judge`.
 import t from 'tap';
-import { judgeRegression, mannWhitneyP } from '../../src/results/stats';
+import { judgeRegression, mannWhitneyP } from '../../src/model/regression';
 import { ResultsStore } from '../../src/results/store';
 import { judgeRun } from '../../src/results/judge';
 import { noisy, runRecord } from './records';

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XsType as T } from '../../src/xenstore/codec';
 import { XenstoreServer } from '../../src/xenstore/server';
-import { mulberry32 } from '../../src/util/mulberry32';
+import { mulberry32 } from '../../src/model/mulberry32';
 import { cXenstoredPath, startCXenstored, type CPeer } from './cpeer';
 import { missing } from './tools';
 import { Side, type Step } from './recorder';

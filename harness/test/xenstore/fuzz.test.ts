@@ -1,6 +1,6 @@
 import t from 'tap';
 import { runFuzz } from '../../src/xenstore/fuzz';
-import { mulberry32 } from '../../src/util/mulberry32';
+import { mulberry32 } from '../../src/model/mulberry32';
 
 t.test('10,000 random and mutated packets: no crash, no hang, valid replies', async (t) => {
   const r = await runFuzz({ seed: 20261124, count: 10_000 });

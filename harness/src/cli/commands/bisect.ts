@@ -14,7 +14,7 @@ import { createHost } from '../../hosts/factory';
 import { TraceWriter } from '../../trace/writer';
 import { runPlan } from '../../runner/run';
 import { ReporterMultiplexer } from '../../report/multiplexer';
-import { metricsOf } from '../../results/record';
+import { metricsOf } from '../../model/metrics';
 import { bisect, Interrupted, type BuildRun } from '../../results/bisect';
 import { driverSpecs } from '../run-support';
 

@@ -8,8 +8,8 @@
 // `fail` only when the change is significant, in the worse direction, AND larger than the
 // tolerance; fewer than minHistory runs is `skip` with the reason, never a pass. The resampling is
 // seeded (mulberry32), so the same inputs give the same verdict.
-import type { RegressionVerdict } from '../model/results';
-import { mulberry32 } from '../util/mulberry32';
+import type { RegressionVerdict } from './results';
+import { mulberry32 } from './mulberry32';
 
 export interface RegressionOptions {
   /** Relative change that matters, e.g. 0.05 = 5 %. */
