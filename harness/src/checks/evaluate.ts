@@ -20,6 +20,10 @@ import { workload } from './workload';
 import { guestAlive } from './guest-alive';
 import { driversBound } from './drivers-bound';
 import { guestKeys } from './guest-keys';
+import { regression } from './regression';
+
+/** The checks every scenario gets unless it selects (all but the opt-in ones). */
+export const DEFAULT_CHECKS = (Object.keys(CHECKS) as CheckName[]).filter((name) => !('optIn' in CHECKS[name]));
 
 export type CheckFn = (v: InstanceView, params: Record<string, string>, specs: SpecSet) => CheckResult;
 
@@ -36,6 +40,7 @@ export const CHECK_FUNCTIONS: Record<CheckName, CheckFn> = {
   'guest-alive': guestAlive,
   'drivers-bound': driversBound,
   'guest-keys': guestKeys,
+  regression,
 };
 
 /** Evaluates one instance from run.start and the instance's own events. */
@@ -55,8 +60,9 @@ export function evaluateInstance(inst: string, events: TraceEvent[], specs: Spec
   }
   const end = events.find((e) => e.ev === 'scenario.end');
   // one point per check of CHECKS, in that order; a scenario that selected some reports the rest as skipped
-  const selected = new Map((start?.checks?.length ? start.checks : (Object.keys(CHECKS) as CheckName[]).map((name) => ({ name, params: {} }))).map((c) => [c.name, c]));
-  const checks: CheckResult[] = (Object.keys(CHECKS) as CheckName[]).map((name) => {
+  const selected = new Map((start?.checks?.length ? start.checks : DEFAULT_CHECKS.map((name) => ({ name, params: {} }))).map((c) => [c.name, c]));
+  // an opt-in check (regression) has a point only where the scenario named it
+  const checks: CheckResult[] = (Object.keys(CHECKS) as CheckName[]).filter((name) => !('optIn' in CHECKS[name]) || selected.has(name)).map((name) => {
     const c = selected.get(name);
     if (!c) return skip(name, 'not selected by this scenario (<checks only="true">)');
     const needs = (CHECKS[c.name] as { needs?: string }).needs;

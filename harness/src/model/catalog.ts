@@ -25,6 +25,8 @@ export interface CheckInfo {
   summary: string;
   /** Capability a host needs for this check to be meaningful; without it the check is skipped. */
   needs?: Capability;
+  /** Judged only where a scenario names it in <checks> (it needs more than the trace of one run). */
+  optIn?: boolean;
 }
 
 /** The checks. They read only the trace and the driver specs. */
@@ -40,6 +42,7 @@ export const CHECKS = {
   'guest-alive': { summary: 'no guest crashed, rebooted or halted unexpectedly' },
   'drivers-bound': { summary: 'the expected drivers bound at the expected versions and the emulated devices were unplugged' },
   'guest-keys': { summary: 'guest-level keys (drivers/<N>, control/feature-suspend, ...) present, and present again after each resume' },
+  regression: { summary: "each workload figure and lifecycle timing is no significantly worse than the same scenario's history (results store) beyond the tolerance", optIn: true },
 } as const satisfies Record<string, CheckInfo>;
 export type CheckName = keyof typeof CHECKS;
 

@@ -28,6 +28,11 @@ export const CHECK_PARAMS: Record<CheckName, Record<string, CheckParamInfo>> = {
   'guest-alive': {},
   'drivers-bound': {},
   'guest-keys': { limitMs: { summary: 'the guest keys must be back within this many ms of a resume, restore or migration', default: 10000 } },
+  regression: {
+    tolerancePct: { summary: 'a significant change worse than this many percent of the baseline median fails', default: 5 },
+    window: { summary: 'how many comparable earlier runs form the baseline', default: 20 },
+    minHistory: { summary: 'fewer comparable runs than this is a skip with the reason, never a pass', default: 8 },
+  },
 };
 
 /** The table entry a parameter name resolves to, or undefined when the check has no such parameter. */

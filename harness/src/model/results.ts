@@ -55,3 +55,18 @@ export interface RegressionVerdict {
   /** One line saying how far the value is from the baseline, the method and why the verdict. */
   message: string;
 }
+
+/** A metric's history as the regression check reads it from a `baseline` trace event. */
+export interface Baseline {
+  metric: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  /** Comparable earlier runs' values, oldest first. */
+  values: number[];
+  hostClass: string;
+  windowsBuild: string;
+  note?: string;
+}
+
+/** Where the runner gets an ending instance's baselines (the results store, given by the CLI). */
+export type BaselineSource = (q: { scenario: string; metrics: readonly MetricValue[]; window: number }) => Promise<Baseline[]>;

@@ -11,6 +11,7 @@
 import type { CheckConfig, DeviceRef, FaultConfig, GuestShape, Step } from './scenario';
 import type { Capability } from './catalog';
 import type { KnownIssue } from './outcomes';
+import type { Baseline } from './results';
 
 export const TRACE_SCHEMA = 'winpv-trace/1';
 
@@ -35,6 +36,15 @@ export interface RunStartEvent extends Base {
   shard?: { index: number; count: number };
   /** The known-issues entries the run judged with, so `winpv check` and `report merge` mark the same failures known. */
   knownIssues?: KnownIssue[];
+}
+
+/** A metric's history from the results store, fetched as the instance ended (for the regression
+ *  check): the values of comparable runs before this one (same scenario, host class and Windows
+ *  build), oldest first. An empty list with a note says why there is none. */
+/** A metric's history from the results store, written as the instance ended, for the regression
+ *  check (so `winpv check` re-judges it without the store). */
+export interface BaselineEvent extends InInstance, Baseline {
+  ev: 'baseline';
 }
 
 export interface ScenarioStartEvent extends InInstance {
@@ -271,6 +281,7 @@ export type TraceEvent =
   | BackendStatsEvent
   | GrantAuditEvent
   | WorkloadEvent
+  | BaselineEvent
   | DriversEvent
   | FaultEvent
   | ArtifactEvent

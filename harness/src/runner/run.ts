@@ -7,6 +7,8 @@ import { applyKnownIssues, foldRetries, retryId, type KnownIssue } from '../mode
 import type { GuestRef, HostBackend } from '../model/host';
 import type { PlanInstance, RunPlan } from '../model/plan';
 import type { InstanceResult, RunSummary } from '../model/result';
+import type { BaselineSource } from '../model/results';
+import { metricsOf } from '../model/metrics';
 import type { Reporter } from '../model/reporter';
 import type { SpecSet } from '../model/spec';
 import type { RunStartEvent, TraceEvent, TraceSink } from '../model/trace';
@@ -50,6 +52,8 @@ export interface RunOptions {
   /** `--keep-on-failure`: the guests of the first failing instance are not destroyed and the host is left
    *  open (RunOutcome.kept); the caller shows how to reach them and ends them with kept.release(). */
   keepOnFailure?: boolean;
+  /** The results history, for instances whose scenario names the regression check. */
+  baselines?: BaselineSource;
 }
 
 /** The guests of the first failing instance, kept running for a person to look at (--keep-on-failure). */
@@ -114,6 +118,7 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
         const judge = () => evaluateInstance(run.id, trace.events.slice(from).filter((e) => (e as { inst?: string }).inst === run.id), o.specs, trace.events[0] as RunStartEvent);
         const ran = await runInstance(run, o, o.keepOnFailure === true && !kept);
         outcome = ran.outcome;
+        await traceBaselines(run, trace.events.slice(from), o);
         // --keep-on-failure: judged before its guests go; a failing instance keeps them (the checks then
         // lack what destroying them would have recorded, e.g. the grants audit at domain destruction)
         if (ran.guests.length) {
@@ -158,6 +163,28 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
   const summary = judgeTrace(trace.events, o.specs);
   await reporter.onRunEnd?.(summary);
   return { summary, ...(hostError ? { hostError } : {}), interrupted, ...(kept ? { kept } : {}) };
+}
+
+/** Bounds a query of the results store (real time: the store is not on the host's clock). */
+const BASELINE_DEADLINE_MS = 60_000;
+
+/** The regression check's baselines for an instance that names it, from the run's results history,
+ *  into the trace; a history that cannot be had is a warning and the check skips with the reason. */
+async function traceBaselines(inst: PlanInstance, events: readonly TraceEvent[], o: RunOptions): Promise<void> {
+  const check = inst.scenario.checks.find((c) => c.name === 'regression');
+  if (!check || !o.baselines) return;
+  const metrics = metricsOf(events.filter((e) => (e as { inst?: string }).inst === inst.id));
+  if (!metrics.length) return;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const query = o.baselines({ scenario: inst.scenario.name, metrics, window: Number(check.params.window ?? 20) });
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${BASELINE_DEADLINE_MS / 1000} s`)), BASELINE_DEADLINE_MS)));
+    for (const b of await Promise.race([query, late])) o.trace.emit({ ev: 'baseline', inst: inst.id, ...b });
+  } catch (e) {
+    o.trace.emit({ ev: 'log', inst: inst.id, level: 'warn', msg: `the results history for ${inst.id} could not be read (${errorInfo(e).message}); its regression check skips` });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function closeHost(o: RunOptions): Promise<void> {

@@ -144,11 +144,12 @@ export function buildScenario(root: XmlElement, file: string, firstCombo: Record
   }
   // Every check judges every scenario and <check> elements only set thresholds, unless
   // <checks only="true"> selects the listed ones (a Linux reference guest is not held to the
-  // Windows drivers' key and state specs); the evaluation reports the others as skipped.
+  // Windows drivers' key and state specs); the evaluation reports the others as skipped. An opt-in
+  // check (regression) judges only the scenarios that name it.
   const checksEl = root.child('checks');
   const only = checksEl ? boolValue(checksEl.attr('only') ?? 'false') : false;
   const checks: CheckConfig[] = (Object.keys(CHECKS) as CheckName[])
-    .filter((n) => !only || configured.has(n))
+    .filter((n) => (!only && !('optIn' in CHECKS[n])) || configured.has(n))
     .map((n) => configured.get(n) ?? { name: n, params: {} });
 
   const scenario: Scenario = {

@@ -19,7 +19,7 @@ type FieldType = 'string' | 'number' | 'boolean' | 'object' | 'array' | 'string|
 
 /** Required fields per event type (beyond seq, t, ev). Optional fields are checked only for type. */
 const SCHEMA: Record<TraceEvent['ev'], { required: Record<string, FieldType>; optional?: Record<string, FieldType> }> = {
-  'run.start': { required: { schema: 'string', seed: 'number', host: 'object', specs: 'object', instances: 'array' }, optional: { shard: 'object' } },
+  'run.start': { required: { schema: 'string', seed: 'number', host: 'object', specs: 'object', instances: 'array' }, optional: { shard: 'object', knownIssues: 'array' } },
   'scenario.start': {
     required: { inst: 'string', scenario: 'string', file: 'string', params: 'object', tags: 'array', drivers: 'array', guests: 'array', checks: 'array', faults: 'array' },
   },
@@ -37,6 +37,7 @@ const SCHEMA: Record<TraceEvent['ev'], { required: Record<string, FieldType>; op
   'backend.stats': { required: { inst: 'string', guest: 'string', dev: 'string', stats: 'object' } },
   grants: { required: { inst: 'string', guest: 'string', domid: 'number', when: 'string', active: 'array', mapped: 'array', revokedWhileMapped: 'array' }, optional: { dev: 'string' } },
   workload: { required: { inst: 'string', guest: 'string', step: 'string', dev: 'string', result: 'object' }, optional: { raw: 'string' } },
+  baseline: { required: { inst: 'string', metric: 'string', unit: 'string', better: 'string', values: 'array', hostClass: 'string', windowsBuild: 'string' }, optional: { note: 'string' } },
   drivers: { required: { inst: 'string', guest: 'string', bound: 'array', unbound: 'array', unplugged: 'object' }, optional: { expected: 'object', verified: 'array' } },
   fault: { required: { inst: 'string', name: 'string', on: 'boolean' }, optional: { detail: 'object' } },
   artifact: {

@@ -17,6 +17,7 @@ import { acquireLease, type Lease } from '../../hosts/lease';
 import { leaseHolder, openLeaseStore, parseLeaseTimeout } from '../lease-support';
 import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
 import { recordRunDir, runStoreTarget } from '../../results/record-run';
+import { storeBaselines, windowsBuildOfPlan } from '../../results/baselines';
 import { KNOWN_ISSUES_FILE, loadKnownIssues } from '../../results/known';
 import { harnessVersion } from './results';
 
@@ -153,7 +154,17 @@ const command: Command = {
         runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
       });
       const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
-      const outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: AbortSignal.any([ctx.signal, stop.signal]), artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure: v['keep-on-failure'] === true });
+      const storeTarget = runStoreTarget(cfg.resultsDb, ctx.env);
+      // scenarios that name the regression check judge their metrics against the store's history
+      const history = storeTarget && thePlan.instances.some((i) => i.scenario.checks.some((c) => c.name === 'regression'))
+        ? storeBaselines(storeTarget, host.kind, windowsBuildOfPlan(thePlan.instances, host.kind))
+        : undefined;
+      let outcome: RunOutcome;
+      try {
+        outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: AbortSignal.any([ctx.signal, stop.signal]), artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure: v['keep-on-failure'] === true, ...(history ? { baselines: history.source } : {}) });
+      } finally {
+        await history?.close(); // before the run is recorded: one store handle at a time
+      }
 
       // a soak's repetitions are not instances of their own: their ids stay out of the durations file
       if (outcome.summary.complete && repeatEach === 1) {
@@ -168,7 +179,6 @@ const command: Command = {
       if (outcome.summary.passRates) say(`pass rates over ${repeatEach} runs each:\n${renderPassRates(outcome.summary.passRates).map((l) => `  ${l}\n`).join('')}`);
       say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
       for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
-      const storeTarget = runStoreTarget(cfg.resultsDb, ctx.env);
       if (storeTarget) {
         const r = await recordRunDir(storeTarget, dir, harnessVersion(), trace.events); // the events in memory: no second parse of trace.jsonl
         if (r.warning) ctx.err.write(`winpv: warning: ${r.warning}\n`);

@@ -1,0 +1,32 @@
+// The regression check's baselines from the results store: for each metric an ending instance
+// measured, the values of the same scenario's earlier runs on the same host class and Windows build
+// (the run-level key the store records runs under: results/record.ts). The store is opened on the
+// first question and closed by the caller.
+import type { BaselineSource, MetricValue } from '../model/results';
+import type { PlanInstance } from '../model/plan';
+import { ResultsStore } from './store';
+
+/** The Windows build a run is recorded under: its Windows guests' images, as recordFromRun names it. */
+export function windowsBuildOfPlan(instances: readonly PlanInstance[], hostKind: string): string {
+  const images = new Set<string>();
+  for (const i of instances) {
+    if (i.skip) continue;
+    for (const g of i.scenario.guests) if (g.os === 'windows') images.add(g.image ?? (hostKind === 'sim' ? 'sim' : 'unknown'));
+  }
+  return [...images].sort().join(',') || (hostKind === 'sim' ? 'sim' : 'unknown');
+}
+
+export function storeBaselines(target: string, hostKind: string, windowsBuild: string): { source: BaselineSource; close: () => Promise<void> } {
+  let opened: Promise<ResultsStore> | undefined;
+  const store = () => (opened ??= ResultsStore.open(target));
+  const source: BaselineSource = async ({ scenario, metrics, window }) => {
+    const s = await store();
+    const out = [];
+    for (const m of metrics as MetricValue[]) {
+      const hist = await s.history({ scenario, metric: m.name, hostClass: hostKind, windowsBuild }, { limit: window });
+      out.push({ metric: m.name, unit: m.unit, better: m.better, values: hist.map((h) => h.value), hostClass: hostKind, windowsBuild });
+    }
+    return out;
+  };
+  return { source, close: async () => void (opened && (await (await opened.catch(() => undefined))?.close().catch(() => undefined))) };
+}
