@@ -13,7 +13,7 @@ import type { InstanceView } from './view';
 
 export function regression(v: InstanceView, params: Record<string, string>): CheckResult {
   const baselines = v.events.filter((e): e is BaselineEvent => e.ev === 'baseline');
-  if (!baselines.length) return skip('regression', 'no results history: the run had no results store (--db, WINPV_DB) to take baselines from');
+  if (!baselines.length) return skip('regression', 'no results history in the trace: the run had no results store (--db, WINPV_DB), or could not read it (its log says why)');
   const tolerance = Number(params.tolerancePct ?? 5) / 100;
   const minHistory = Number(params.minHistory ?? 8);
   const measured = new Map(metricsOf(v.events).map((m) => [m.name, m]));

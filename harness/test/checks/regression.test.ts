@@ -95,3 +95,20 @@ t.test('winpv run judges against the results store, and winpv check re-judges fr
     t.match(again.out, verdict, 'winpv check gives the same verdict without the store');
   }
 });
+
+t.test('a results store that cannot be reached: a warning, the check skips, the reports are complete', { timeout: 120_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-regression-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const scenario = join(dir, 'vbd-regression.xml');
+  writeFileSync(scenario, readFileSync(join(repo, 'scenarios', 'vbd-connect.xml'), 'utf8')
+    .replace('name="vbd-connect"', 'name="vbd-regression"').replace('xsi:noNamespaceSchemaLocation="scenario.xsd"', '')
+    .replace('</steps>', '</steps>\n  <checks><check name="regression"/></checks>'));
+  const r = await runWinpv(['run', scenario, '--seed', '5', '--db', 'postgres://winpv:s3cret-pw@127.0.0.1:1/none', '--report-dir', join(dir, 'r'), '--reporter', 'tap'], { cwd: repo, env: {} });
+  t.equal(r.code, 0, 'a missing history is not a failure');
+  t.match(r.out, /regression # SKIP no results history in the trace/);
+  const run = join(dir, 'r', readdirSync(join(dir, 'r')).find((d) => d !== 'latest' && !d.endsWith('.json'))!);
+  const trace = readFileSync(join(run, 'trace.jsonl'), 'utf8');
+  t.match(trace, /the results history for vbd-regression could not be read/);
+  t.notMatch(trace + r.out + r.err, /s3cret-pw/, 'the password is nowhere');
+  t.match(r.err, /warning: the results store/);
+});
