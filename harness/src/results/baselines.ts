@@ -21,12 +21,8 @@ export function storeBaselines(target: string, hostKind: string, windowsBuild: s
   const store = () => (opened ??= ResultsStore.open(target));
   const source: BaselineSource = async ({ scenario, metrics, window }) => {
     const s = await store();
-    const out = [];
-    for (const m of metrics as MetricValue[]) {
-      const hist = await s.history({ scenario, metric: m.name, hostClass: hostKind, windowsBuild }, { limit: window });
-      out.push({ metric: m.name, unit: m.unit, better: m.better, values: hist.map((h) => h.value), hostClass: hostKind, windowsBuild });
-    }
-    return out;
+    const hist = (await s.histories({ scenarios: [scenario], metrics: metrics.map((m) => m.name), hostClass: hostKind, windowsBuild }, { limit: window })).get(scenario);
+    return metrics.map((m: MetricValue) => ({ metric: m.name, unit: m.unit, better: m.better, values: (hist?.get(m.name) ?? []).map((h) => h.value), hostClass: hostKind, windowsBuild }));
   };
   return { source, close: async () => void (opened && (await (await opened.catch(() => undefined))?.close().catch(() => undefined))) };
 }

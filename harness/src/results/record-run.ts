@@ -8,7 +8,7 @@ import type { Trend } from '../model/results';
 import { defaultDataDir, maskUrl } from './db';
 import { readRunDir } from './record';
 import { ResultsStore } from './store';
-import { trendsFor } from './trends';
+import { trendsOf } from './trends';
 
 /** Which store `winpv run` records into: the one configured (--db, WINPV_DB, config), else the default
  *  data directory once it exists (made by the first `winpv results import`), else none. */
@@ -39,10 +39,7 @@ export async function recordRunDir(target: string, dir: string, harnessVersion: 
     const store = await ResultsStore.open(target);
     try {
       await store.record(rec);
-      const trends: TrendSeries[] = [];
-      for (const scenario of new Set(rec.instances.map((i) => i.scenario))) {
-        for (const t of await trendsFor(store, scenario, { hostClass: rec.hostKind, windowsBuild: rec.windowsBuild, limit: 30 })) trends.push(trendSeries(t));
-      }
+      const trends = (await trendsOf(store, [...new Set(rec.instances.map((i) => i.scenario))], { hostClass: rec.hostKind, windowsBuild: rec.windowsBuild, limit: 30 })).map(trendSeries);
       return { recorded: store.label, trends };
     } finally {
       await store.close().catch(() => undefined);

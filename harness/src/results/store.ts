@@ -38,19 +38,24 @@ export class ResultsStore {
         [r.runId, r.startedAt, r.finishedAt ?? null, r.seed, r.hostKind, r.hostLabel, r.pool ?? null, r.windowsBuild, r.driverVersion, r.driverBuild ?? null,
           r.harnessVersion, r.shard ?? null, r.complete, r.counts.passed, r.counts.failed, r.counts.skipped, r.counts.flaky],
       );
-      for (const i of r.instances) {
-        await q('INSERT INTO instances (run_id, inst, scenario, verdict, attempts, flaky, known, duration_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)',
-          [r.runId, i.inst, i.scenario, i.verdict, i.attempts, i.flaky, i.known ?? null, i.durationMs]);
-        if (i.checks.length) {
-          await q(`INSERT INTO checks (run_id, inst, position, check_name, verdict, message)
-                   SELECT $1, $2, p, c, v, m FROM unnest($3::int[], $4::text[], $5::text[], $6::text[]) AS t(p, c, v, m)`,
-          [r.runId, i.inst, i.checks.map((_, k) => k), i.checks.map((c) => c.check), i.checks.map((c) => c.verdict), i.checks.map((c) => c.message)]);
-        }
-        if (i.metrics.length) {
-          await q(`INSERT INTO metrics (run_id, inst, scenario, name, value, unit, better)
-                   SELECT $1, $2, $3, n, v, u, b FROM unnest($4::text[], $5::float8[], $6::text[], $7::text[]) AS t(n, v, u, b)`,
-          [r.runId, i.inst, i.scenario, i.metrics.map((m) => m.name), i.metrics.map((m) => m.value), i.metrics.map((m) => m.unit), i.metrics.map((m) => m.better)]);
-        }
+      // three statements for the whole run, whatever its size (one per row was most of the cost)
+      const is = r.instances;
+      if (is.length) {
+        await q(`INSERT INTO instances (run_id, inst, scenario, verdict, attempts, flaky, known, duration_ms)
+                 SELECT $1, i, s, v, a, f, k, d FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bool[], $7::text[], $8::float8[]) AS t(i, s, v, a, f, k, d)`,
+        [r.runId, is.map((i) => i.inst), is.map((i) => i.scenario), is.map((i) => i.verdict), is.map((i) => i.attempts), is.map((i) => i.flaky), is.map((i) => i.known ?? null), is.map((i) => i.durationMs)]);
+      }
+      const checks = is.flatMap((i) => i.checks.map((c, k) => ({ inst: i.inst, k, ...c })));
+      if (checks.length) {
+        await q(`INSERT INTO checks (run_id, inst, position, check_name, verdict, message)
+                 SELECT $1, i, p, c, v, m FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[]) AS t(i, p, c, v, m)`,
+        [r.runId, checks.map((c) => c.inst), checks.map((c) => c.k), checks.map((c) => c.check), checks.map((c) => c.verdict), checks.map((c) => c.message)]);
+      }
+      const metrics = is.flatMap((i) => i.metrics.map((m) => ({ inst: i.inst, scenario: i.scenario, ...m })));
+      if (metrics.length) {
+        await q(`INSERT INTO metrics (run_id, inst, scenario, name, value, unit, better)
+                 SELECT $1, i, s, n, v, u, b FROM unnest($2::text[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::text[]) AS t(i, s, n, v, u, b)`,
+        [r.runId, metrics.map((m) => m.inst), metrics.map((m) => m.scenario), metrics.map((m) => m.name), metrics.map((m) => m.value), metrics.map((m) => m.unit), metrics.map((m) => m.better)]);
       }
       return old.length === 0;
     });
@@ -58,20 +63,35 @@ export class ResultsStore {
 
   /** The newest `limit` values of a metric for a scenario (oldest first), optionally before a date (ISO) and on one host class / Windows build. */
   async history(key: HistoryKey, opts: { limit?: number; before?: string } = {}): Promise<HistoryRow[]> {
-    const where = ['m.scenario = $1', 'm.name = $2'];
-    const params: unknown[] = [key.scenario, key.metric];
+    return (await this.histories({ ...key, scenarios: [key.scenario], metrics: [key.metric] }, opts)).get(key.scenario)?.get(key.metric) ?? [];
+  }
+
+  /** The newest `limit` values of every metric (or those named) of several scenarios in one query:
+   *  scenario -> metric -> rows, oldest first. One round trip for a run's trends or an instance's
+   *  baselines instead of one per metric. */
+  async histories(key: Omit<HistoryKey, 'scenario' | 'metric'> & { scenarios: readonly string[]; metrics?: readonly string[] }, opts: { limit?: number; before?: string } = {}): Promise<Map<string, Map<string, HistoryRow[]>>> {
+    const params: unknown[] = [[...key.scenarios]];
+    const where = ['m.scenario = ANY($1::text[])'];
+    if (key.metrics) where.push(`m.name = ANY($${params.push([...key.metrics])}::text[])`);
     if (key.hostClass) where.push(`r.host_kind = $${params.push(key.hostClass)}`);
     if (key.windowsBuild) where.push(`r.windows_build = $${params.push(key.windowsBuild)}`);
     if (opts.before) where.push(`r.started_at < $${params.push(opts.before)}`);
-    const rows = await this.db.query<{ run_id: string; started_at: Date | string; driver_version: string; value: number; unit: string; better: string; verdict: string }>(
-      `SELECT * FROM (SELECT r.run_id, r.started_at, r.driver_version, avg(m.value) AS value, min(m.unit) AS unit, min(m.better) AS better, min(i.verdict) AS verdict
+    const rows = await this.db.query<{ scenario: string; name: string; run_id: string; started_at: Date | string; driver_version: string; value: number; unit: string; better: string; verdict: string }>(
+      `SELECT * FROM (SELECT m.scenario, m.name, r.run_id, r.started_at, r.driver_version, avg(m.value) AS value, min(m.unit) AS unit, min(m.better) AS better, min(i.verdict) AS verdict,
+              row_number() OVER (PARTITION BY m.scenario, m.name ORDER BY r.started_at DESC, r.run_id DESC) AS newest
          FROM metrics m JOIN runs r USING (run_id) JOIN instances i USING (run_id, inst)
         WHERE ${where.join(' AND ')}
-        GROUP BY r.run_id, r.started_at, r.driver_version
-        ORDER BY r.started_at DESC, r.run_id DESC LIMIT $${params.push(opts.limit ?? 50)}) h ORDER BY started_at, run_id`,
+        GROUP BY m.scenario, m.name, r.run_id, r.started_at, r.driver_version) h
+        WHERE newest <= $${params.push(opts.limit ?? 50)} ORDER BY scenario, name, started_at, run_id`,
       params,
     );
-    return rows.map((x) => ({ runId: x.run_id, startedAt: iso(x.started_at), driverVersion: x.driver_version, value: Number(x.value), unit: x.unit, better: x.better as MetricValue['better'], verdict: x.verdict }));
+    const out = new Map<string, Map<string, HistoryRow[]>>();
+    for (const x of rows) {
+      const byMetric = out.get(x.scenario) ?? out.set(x.scenario, new Map()).get(x.scenario)!;
+      const list = byMetric.get(x.name) ?? byMetric.set(x.name, []).get(x.name)!;
+      list.push({ runId: x.run_id, startedAt: iso(x.started_at), driverVersion: x.driver_version, value: Number(x.value), unit: x.unit, better: x.better as MetricValue['better'], verdict: x.verdict });
+    }
+    return out;
   }
 
   /** Metric names recorded for a scenario. */
