@@ -1,7 +1,8 @@
 // TAP 14 output for the build commands (build, package verify, package bundle), so CI treats a
 // broken package like a failed test: one point per check, `# SKIP reason`, YAML diagnostics with
-// the file:line of what failed.
+// the file:line of what failed. The lines are util/tap.ts's, as the run's reports are.
 import { formatLocation, type SourceLocation } from '../model/errors';
+import { TAP_HEADER, tapPoint } from '../util/tap';
 
 export interface TapPoint {
   ok: boolean;
@@ -10,38 +11,13 @@ export interface TapPoint {
   diagnostics?: Record<string, unknown>;
 }
 
-/** YAML for diagnostics: strings quoted when needed, arrays and objects block-style. */
-function yaml(value: unknown, indent: string): string[] {
-  if (Array.isArray(value)) {
-    if (value.length === 0) return [`${indent}[]`];
-    return value.flatMap((v) => {
-      const inner = yaml(v, indent + '  ');
-      return typeof v === 'object' && v !== null ? [`${indent}-`, ...inner] : [`${indent}- ${inner[0].trim()}`];
-    });
-  }
-  if (typeof value === 'object' && value !== null) {
-    return Object.entries(value).flatMap(([k, v]) => {
-      if (v === undefined) return [];
-      if (typeof v === 'object' && v !== null) return [`${indent}${k}:`, ...yaml(v, indent + '  ')];
-      return [`${indent}${k}: ${scalar(v)}`];
-    });
-  }
-  return [`${indent}${scalar(value)}`];
-}
-
-function scalar(v: unknown): string {
-  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
-  const s = String(v);
-  return /^[\w./@+-][\w ./@+,()=-]*$/.test(s) && !/^(true|false|null|yes|no|~)$/i.test(s) && !/^[\d.+-]+$/.test(s) ? s : JSON.stringify(s);
-}
-
 /** Streams TAP: header now, points as they come, the plan at the end. */
 export class TapWriter {
   private count = 0;
   private failed = 0;
 
   constructor(private readonly out: NodeJS.WritableStream) {
-    out.write('TAP version 14\n');
+    out.write(`${TAP_HEADER}\n`);
   }
 
   comment(text: string): void {
@@ -51,11 +27,7 @@ export class TapWriter {
   point(p: TapPoint): void {
     this.count++;
     if (!p.ok && !p.skip) this.failed++;
-    const desc = p.description.replace(/#/g, '\\#').replace(/\n/g, ' ');
-    this.out.write(`${p.ok || p.skip ? 'ok' : 'not ok'} ${this.count} - ${desc}${p.skip ? ` # SKIP ${p.skip}` : ''}\n`);
-    if (p.diagnostics && Object.keys(p.diagnostics).length > 0) {
-      this.out.write(['  ---', ...yaml(p.diagnostics, '  '), '  ...', ''].join('\n'));
-    }
+    this.out.write(tapPoint({ n: this.count, ok: p.ok, description: p.description, ...(p.skip ? { skip: p.skip } : {}), ...(p.diagnostics ? { diagnostics: p.diagnostics } : {}) }) + '\n');
   }
 
   bailOut(reason: string): void {

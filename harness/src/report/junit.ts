@@ -2,7 +2,7 @@
 // `steps`; failures carry the message and the diagnostics, skips their reason. A run that stopped
 // early gets an erroring `run` testcase saying why.
 import type { CheckResult, InstanceResult, RunSummary } from '../model/result';
-import { yamlBlock } from './yaml';
+import { yamlBlock } from '../util/tap';
 
 const esc = (s: string) =>
   s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -3,19 +3,13 @@
 // ring, seed), `# SKIP reason` for skips, `Bail out!` where a run stopped early.
 import type { CheckResult, InstanceResult, RunSummary } from '../model/result';
 import type { Reporter, RunInfo } from '../model/reporter';
-import { yamlBlock } from './yaml';
-
-/** A TAP description must not contain a newline or an unescaped '#'. */
-const desc = (s: string) => s.replace(/\s*\n\s*/g, ' ').replace(/\\/g, '\\\\').replace(/#/g, '\\#');
+import { TAP_HEADER, tapDescription as desc, tapPoint, yamlBlock } from '../util/tap';
 
 function point(n: number, c: CheckResult, seed: number, indent: string): string {
-  if (c.verdict === 'skip') return `${indent}ok ${n} - ${c.check} # SKIP ${desc(c.message)}`;
-  const line = `${indent}${c.verdict === 'pass' ? 'ok' : 'not ok'} ${n} - ${c.check}: ${desc(c.message)}`;
-  if (c.verdict === 'pass') return line;
-  const d = c.diagnostics ?? {};
-  const { expected, observed, at, path, ring, ...rest } = d;
-  const yaml = yamlBlock({ check: c.check, message: c.message, expected, observed, time: at, path, ring, ...rest, seed }, `${indent}  `);
-  return `${line}\n${indent}  ---\n${yaml}\n${indent}  ...`;
+  if (c.verdict === 'skip') return tapPoint({ n, ok: true, description: c.check, skip: c.message, indent });
+  if (c.verdict === 'pass') return tapPoint({ n, ok: true, description: `${c.check}: ${c.message}`, indent });
+  const { expected, observed, at, path, ring, ...rest } = c.diagnostics ?? {};
+  return tapPoint({ n, ok: false, description: `${c.check}: ${c.message}`, indent, diagnostics: { check: c.check, message: c.message, expected, observed, time: at, path, ring, ...rest, seed } });
 }
 
 /** The TAP lines of one instance (subtest and its parent point numbered n). */
@@ -39,8 +33,6 @@ export function renderInstance(n: number, r: InstanceResult, seed: number): stri
   }
   return lines.join('\n');
 }
-
-export const TAP_HEADER = 'TAP version 14';
 
 /** The closing lines: the plan, or `Bail out!` when the run stopped early. */
 export function renderTapEnd(s: Pick<RunSummary, 'bailOut' | 'instances' | 'knownNotFailing'>): string {

@@ -119,7 +119,7 @@ t.test('a setting the spec does not support fails that driver before it runs', {
   const r = await build(server, ['--drivers', 'xenbus,xenvif', '--sign-mode', 'ProductionSign', '--out', join(work, 'out-mode')]);
   t.equal(r.code, 1);
   t.match(r.text, /ok 1 - build xenbus/);
-  t.match(r.text, /not ok 2 - build xenvif: not supported by its spec\n  ---\n  problem: xenvif supports sign modes TestSign, not ProductionSign/);
+  t.match(r.text, /not ok 2 - build xenvif: not supported by its spec\n  ---\n  problem: "xenvif supports sign modes TestSign, not ProductionSign"/);
   t.equal(scripts.length, 1, 'xenvif was never sent to the builder');
 });
 
