@@ -1,7 +1,7 @@
 // Authenticode verification of .sys and .cat files with osslsigncode (Debian package), reduced
 // to what a release decision needs: is there a signature, does the digest still match the bytes,
 // does the chain verify against the trusted CAs, and who signed it.
-import { runTool } from './tool';
+import { runProcess } from '../util/process';
 
 export type SignatureStatus =
   /** Signature present, digest matches, chain verifies. */
@@ -55,7 +55,7 @@ export interface VerifyOptions {
  * osslsigncode -nest). */
 export async function verifySignatures(file: string, opts: VerifyOptions = {}): Promise<SignatureResult[]> {
   const args = ['verify', ...(opts.caFile ? ['-CAfile', opts.caFile] : []), ...(opts.tsaCaFile ? ['-TSA-CAfile', opts.tsaCaFile] : []), '-in', file];
-  const r = await runTool('osslsigncode', args);
+  const r = await runProcess(['osslsigncode', ...args], { timeoutMs: 120_000 });
   return judgeEachSignature(r.code, `${r.stdout}\n${r.stderr}`);
 }
 

@@ -1,14 +1,13 @@
 // Opening a driver bundle wherever it is: a directory, an ISO 9660 image (extracted with
 // xorriso) or a zip (extracted by zip.ts). The caller gets a directory, the manifest if the
 // bundle has one, and a cleanup that removes any temporary extraction.
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
-import { promisify } from 'node:util';
 import { BUNDLE_MANIFEST_SCHEMA, type BundleFile, type BundleManifest } from '../model/bundle';
-import { infraError, inputError, type Problem } from '../model/errors';
+import { inputError, type Problem } from '../model/errors';
+import { runProcess, runProcessOk } from '../util/process';
 import { extractZip, ZipFormatError } from './zip';
 
 export type { BundleManifest, BundleFile, BundleDriver } from '../model/bundle';
@@ -21,8 +20,6 @@ export interface OpenedBundle {
   manifest?: BundleManifest;
   cleanup(): Promise<void>;
 }
-
-const run = promisify(execFile);
 
 async function detectKind(path: string): Promise<'dir' | 'iso' | 'zip'> {
   const st = await stat(path).catch(() => undefined);
@@ -70,15 +67,10 @@ export async function openBundle(path: string): Promise<OpenedBundle> {
 }
 
 async function extractIso(iso: string, dir: string): Promise<void> {
-  try {
-    await run('xorriso', ['-osirrox', 'on', '-indev', iso, '-extract', '/', dir], { maxBuffer: 16 << 20 });
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException & { stderr?: string };
-    if (err.code === 'ENOENT') throw infraError('TOOL_MISSING', 'xorriso is not installed (Debian package xorriso); it is needed to read ISO bundles', e);
-    throw inputError('BUNDLE_FORMAT', `xorriso could not extract it: ${lastLines(err.stderr ?? err.message)}`, [], { file: iso });
-  }
+  const r = await runProcess(['xorriso', '-osirrox', 'on', '-indev', iso, '-extract', '/', dir], { timeoutMs: 10 * 60_000 });
+  if (r.code !== 0) throw inputError('BUNDLE_FORMAT', `xorriso could not extract it: ${lastLines(r.stderr || `exit ${r.code}`)}`, [], { file: iso });
   // xorriso extracts files read-only, as they are on the medium; make the copy removable.
-  await run('chmod', ['-R', 'u+w', dir]);
+  await runProcessOk(['chmod', '-R', 'u+w', dir], { timeoutMs: 60_000 });
 }
 
 const lastLines = (s: string) => s.trim().split('\n').slice(-3).join(' / ');

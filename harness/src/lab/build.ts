@@ -11,7 +11,10 @@ import { machineMirror, type LabMirror } from './apt-sources';
 import {
   BUILD_SCRIPT, CACHE_KEY_PACKAGES, DOM0_EXTRA_PACKAGES, DOM0_FILES, DOM0_LAB_DIR, DOM0_PACKAGES, GUEST_INIT, GUEST_MODULES,
 } from './recipe';
-import { runTool, runToolOk } from './proc';
+import { runProcess, runProcessOk } from '../util/process';
+
+/** An empty-cache image build took 687 s on a loaded 2-core machine; a slower one still gets there. */
+const LAB_BUILD_DEADLINE_MS = 120 * 60_000;
 
 /** Size of dom0's root filesystem image (sparse); guest disks live in it too. */
 export const IMAGE_SIZE = '8G';
@@ -51,7 +54,7 @@ export function parseAptPolicy(text: string): Record<string, string> {
 }
 
 export async function packageVersions(): Promise<Record<string, string>> {
-  const r = await runToolOk(['apt-cache', 'policy', ...CACHE_KEY_PACKAGES]);
+  const r = await runProcessOk(['apt-cache', 'policy', ...CACHE_KEY_PACKAGES]);
   const v = parseAptPolicy(r.stdout);
   const missing = CACHE_KEY_PACKAGES.filter((p) => !v[p]);
   if (missing.length) {
@@ -103,7 +106,7 @@ export async function ensureImage(o: BuildOptions): Promise<{ image: LabImage; b
   o.progress(`building lab image ${key} (xen ${versions['xen-hypervisor-4.17-amd64']}, linux ${versions['linux-image-amd64']}) from ${mirror.suite}`);
 
   const keyFile = join(dir, 'id_ed25519');
-  await runToolOk(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `winpv-lab-${key}`, '-f', keyFile]);
+  await runProcessOk(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `winpv-lab-${key}`, '-f', keyFile]);
   const scratch = mkdtempSync(join(tmpdir(), 'winpv-lab-'));
   try {
     const files = join(scratch, 'dom0');
@@ -124,8 +127,8 @@ export async function ensureImage(o: BuildOptions): Promise<{ image: LabImage; b
     let step = 'start';
     let stepStart = Date.now();
     const t0 = Date.now();
-    const r = await runTool(['nice', '-n', '10', 'bash', '-c', BUILD_SCRIPT], {
-      env, signal: o.signal,
+    const r = await runProcess(['nice', '-n', '10', 'bash', '-c', BUILD_SCRIPT], {
+      env, signal: o.signal, timeoutMs: LAB_BUILD_DEADLINE_MS,
       onLine: (line) => {
         const m = /^@@step (\S+)/.exec(line);
         if (!m) return;

@@ -1,7 +1,7 @@
 // The host tools the lab needs: find the missing ones and install them (as root) or name them.
 import { infraError } from '../model/errors';
 import { HOST_PACKAGES } from './recipe';
-import { runTool, runToolOk } from './proc';
+import { runProcess, runProcessOk } from '../util/process';
 
 /** Debian packages whose command is not on PATH. */
 export async function missingHostPackages(which: (cmd: string) => Promise<boolean> = onPath): Promise<string[]> {
@@ -11,7 +11,7 @@ export async function missingHostPackages(which: (cmd: string) => Promise<boolea
 }
 
 async function onPath(cmd: string): Promise<boolean> {
-  const r = await runTool(['sh', '-c', 'command -v "$1"', 'sh', cmd]);
+  const r = await runProcess(['sh', '-c', 'command -v "$1"', 'sh', cmd]);
   return r.code === 0;
 }
 
@@ -24,8 +24,8 @@ export async function ensureHostPackages(progress: (msg: string) => void, isRoot
   }
   progress(`installing host packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await runToolOk(['apt-get', 'update', '-qq'], { env });
-  await runToolOk(['apt-get', 'install', '-y', '-qq', ...missing], { env });
+  await runProcessOk(['apt-get', 'update', '-qq'], { env });
+  await runProcessOk(['apt-get', 'install', '-y', '-qq', ...missing], { env });
   const still = await missingHostPackages();
   if (still.length) throw infraError('LAB_HOST_PACKAGES', `still missing after apt-get install: ${still.join(' ')}`);
 }

@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { infraError } from '../model/errors';
 import { writeFileAtomic } from '../util/atomic-write';
 import type { LabImage } from './build';
-import { runTool, runToolOk } from './proc';
+import { runProcess, runProcessOk } from '../util/process';
 import { DOM0_GUEST_HVM_IMAGE, DOM0_GUEST_INITRD } from './recipe';
 
 /** Size of the boot disk (the kernel and initramfs take about 10 MB). */
@@ -54,12 +54,12 @@ export async function ensureHvmImage(image: LabImage, progress: (msg: string) =>
   try {
     const initrd = join(scratch, 'initrd-in');
     // the guest initramfs lives only inside dom0's root filesystem image: read it out without a mount
-    const dump = await runTool(['debugfs', '-R', `dump ${DOM0_GUEST_INITRD} ${initrd}`, image.rootfs]);
+    const dump = await runProcess(['debugfs', '-R', `dump ${DOM0_GUEST_INITRD} ${initrd}`, image.rootfs]);
     if (dump.code !== 0 || !existsSync(initrd)) throw infraError('LAB_HVM_IMAGE', `cannot read ${DOM0_GUEST_INITRD} from ${image.rootfs}: ${dump.stderr.trim()}`);
     const cfg = join(scratch, 'syslinux.cfg-in');
     writeFileAtomic(cfg, HVM_SYSLINUX_CFG);
     const disk = join(scratch, 'linux-hvm.img');
-    await runToolOk(['sh', '-c', HVM_DISK_SCRIPT, 'sh', disk, image.kernel, initrd, cfg]);
+    await runProcessOk(['sh', '-c', HVM_DISK_SCRIPT, 'sh', disk, image.kernel, initrd, cfg]);
     writeFileAtomic(out, gzipSync(readFileSync(disk), { level: 1 }));
     progress(`HVM Linux guest disk built in ${Math.round((Date.now() - t0) / 1000)} s`);
     return out;

@@ -10,7 +10,7 @@ import { ensureImage, type LabImage } from './build';
 import { ensureHvmImage, INSTALL_HVM_IMAGE } from './hvm-image';
 import { DOM0_GUEST_HVM_IMAGE } from './recipe';
 import { ensureHostPackages } from './host-packages';
-import { runTool } from './proc';
+import { runProcess } from '../util/process';
 import { qemuArgv } from './qemu';
 import { pidFileOf, qmpSocketOf, startQemu, stopLabQemu, type StartedQemu } from './qemu-process';
 import { clearState, isOurProcess, readState, writeState, type LabState } from './state';
@@ -129,7 +129,7 @@ async function waitForDom0(o: UpOptions, state: LabState, image: LabImage, qemu:
       o.progress(`  ${MILESTONES[seen]![1]} (${secs()})`);
       seen++;
     }
-    const r = await runTool(sshArgv(state, ['xl', 'info'], { connectTimeout: 5 }));
+    const r = await runProcess(sshArgv(state, ['xl', 'info'], { connectTimeout: 5 }));
     if (r.code === 0) {
       const info = parseXlInfo(r.stdout);
       await installHvmImage(state, image, o.progress);
@@ -152,7 +152,7 @@ async function waitForDom0(o: UpOptions, state: LabState, image: LabImage, qemu:
 /** Puts the HVM Linux guest's boot disk into dom0 (lab/hvm-image.ts). */
 async function installHvmImage(state: LabState, image: LabImage, progress: (msg: string) => void): Promise<void> {
   const gz = await ensureHvmImage(image, progress);
-  const r = await runTool(sshArgv(state, [INSTALL_HVM_IMAGE]), { input: readFileSync(gz) });
+  const r = await runProcess(sshArgv(state, [INSTALL_HVM_IMAGE]), { input: readFileSync(gz) });
   if (r.code !== 0) throw infraError('LAB_HVM_IMAGE', `could not copy the HVM Linux guest disk into dom0: ${r.stderr.trim()}`);
   progress(`  HVM Linux guest disk in dom0 at ${DOM0_GUEST_HVM_IMAGE}`);
 }

@@ -11,7 +11,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { verifyPackageSet, type VerifyPoint, type VerifyReport } from '../../src/build/verify';
 import { peLayout } from '../../src/build/authenticode';
-import { runTool } from '../../src/build/tool';
+import { runProcess } from '../../src/util/process';
 import { certificateEntries, certificateTableProblems } from '../../src/build/cert-table';
 import { makePackageSet, makeTestSigner, sign } from '../fixtures/build/package-set';
 import { makePe } from '../fixtures/build/pe';
@@ -137,7 +137,7 @@ t.test('nested signatures (osslsigncode -nest): each is judged, though osslsignc
   };
   // The primary (test signer) fails, the nested one verifies: osslsigncode alone says Succeeded.
   const caFile = only(other.cert);
-  const alone = await runTool('osslsigncode', ['verify', '-CAfile', caFile, '-in', `${image}.nested`]);
+  const alone = await runProcess(['osslsigncode', 'verify', '-CAfile', caFile, '-in', `${image}.nested`]);
   t.equal(alone.code, 0, 'osslsigncode exits 0 on the nested signature alone');
   const hidden = await verifyPackageSet(root, { specs, caFile });
   t.match(signature(hidden).diagnostics?.problems, [/xenbus\.cat: signed by \/CN=winpv test signing/, /xenbus\/x64\/xenbus\.sys \(signature 1 of 2\): signed by \/CN=winpv test signing\/O=winpv tests, but the chain is not trusted/, /xenfilt\.sys \(signature 1 of 2\)/]);

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { verifyPackageSet, type VerifyPoint, type VerifyReport } from '../../src/build/verify';
 import { describeFiles } from '../../src/inf/index';
-import { runTool } from '../../src/build/tool';
+import { runProcess } from '../../src/util/process';
 import type { DriverName, DriverSpec } from '../../src/model/spec';
 import { makePackageSet, type SetOptions } from '../fixtures/build/package-set';
 import { testSpecs } from '../fixtures/build/specs';
@@ -202,5 +202,5 @@ t.test('a manifest that no longer matches the files', { skip }, async (t) => {
 });
 
 t.test('a missing tool is an infra error naming the Debian package', async (t) => {
-  await t.rejects(runTool('winpv-no-such-tool', []), { code: 'TOOL_MISSING', exitCode: 3 });
+  await t.rejects(runProcess(['winpv-no-such-tool']), { code: 'TOOL_MISSING', exitCode: 3 });
 });

@@ -7,7 +7,7 @@ import { shJoin } from '../../util/quote';
 import { readState } from '../../lab/state';
 import { resolveLabDir } from '../config';
 import { labDown, labUp, parseXlInfo, runningLab, sshArgv } from '../../lab/lab';
-import { runTool } from '../../lab/proc';
+import { runProcess } from '../../util/process';
 
 const help = `usage: winpv lab <up|status|ssh|down> [--dir DIR]
 
@@ -51,7 +51,7 @@ async function status(ctx: CommandContext): Promise<number> {
     ctx.out.write(readState(dir) ? 'lab: stopped (QEMU gone)\n' : 'lab: not running\n');
     return 3;
   }
-  const r = await runTool(sshArgv(s, ['xl', 'info'], { connectTimeout: 5 }));
+  const r = await runProcess(sshArgv(s, ['xl', 'info'], { connectTimeout: 5 }));
   const info = r.code === 0 ? parseXlInfo(r.stdout) : undefined;
   ctx.out.write(
     [
