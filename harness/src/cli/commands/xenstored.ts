@@ -16,7 +16,7 @@ options:
   --trace FILE    append one JSON line per request, reply, watch event and connection to FILE
   --warmup ROUNDS before listening, serve ROUNDS rounds of a typical request mix (about 8 requests
                   each) on a throwaway store over a private socket, so V8 has compiled the request
-                  path before the first client (default 1000, about half a second; 0: none)
+                  path before the first client (default 1000; 0: none)
 
 Xen's tools and libraries find the daemon through XENSTORED_PATH:
   winpv xenstored --socket /tmp/xs.sock &
