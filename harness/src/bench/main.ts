@@ -1,7 +1,11 @@
 // `npm run bench` (node harness/dist/bench/main.js [module...]): runs every benchmark module of the
-// registry below and prints each figure next to its baseline from the same run, with the ratio.
+// registry below and prints each figure next to its baseline from the same run, with the ratio; writes
+// the figures as JSON (history.ts) and warns of figures more than 20 % worse than the previous run's.
 // Performance is measured here, never in tests.
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import type { BenchFigure, BenchModule } from './figure';
+import { BENCH_JSON_VERSION, figureJson, findSlowdowns, formatSlowdown, machineInfo, previousRunPath, readBenchRun, writeBenchRun, type BenchFigureJson, type BenchRun } from './history';
 
 /** The registry: one entry per module; add yours here. */
 export const BENCHES: { name: string; load: () => BenchModule }[] = [
@@ -32,28 +36,96 @@ export function formatFigures(figs: readonly BenchFigure[]): string {
   return [line(head), ...rows.map(line), '', 'ratio: times better than the baseline (throughput value/baseline, latency baseline/value)', ...notes, ''].join('\n');
 }
 
+export interface BenchArgs {
+  modules: string[];
+  /** Where the run's JSON goes (DIR/<time>.json and DIR/latest.json). */
+  outDir: string;
+  /** The earlier run's JSON to compare with (default: DIR/latest.json before this run replaces it). */
+  previous?: string;
+  json: boolean;
+}
+
+const USAGE = 'usage: npm run bench [-- [module...] [--out DIR] [--previous FILE] [--no-json]]';
+
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const a: BenchArgs = { modules: [], outDir: resolve(__dirname, '..', '..', '..', 'reports', 'bench'), json: true };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('-')) throw new Error(`${arg} needs a value; ${USAGE}`);
+      return v;
+    };
+    if (arg === '--out') a.outDir = resolve(value());
+    else if (arg === '--previous') a.previous = resolve(value());
+    else if (arg === '--no-json') a.json = false;
+    else if (arg.startsWith('-')) throw new Error(`unknown option ${arg}; ${USAGE}`);
+    else a.modules.push(arg);
+  }
+  return a;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const wanted = argv.filter((a) => !a.startsWith('-'));
-  const chosen = BENCHES.filter((b) => wanted.length === 0 || wanted.includes(b.name));
-  if (chosen.length === 0) {
-    process.stderr.write(`bench: no module named ${wanted.join(', ')}; known: ${BENCHES.map((b) => b.name).join(', ')}\n`);
+  let args: BenchArgs;
+  try {
+    args = parseBenchArgs(argv);
+  } catch (e) {
+    process.stderr.write(`bench: ${(e as Error).message}\n`);
     return 2;
   }
+  const chosen = BENCHES.filter((b) => args.modules.length === 0 || args.modules.includes(b.name));
+  const unknown = args.modules.filter((m) => !BENCHES.some((b) => b.name === m));
+  if (chosen.length === 0 || unknown.length > 0) {
+    process.stderr.write(`bench: no module named ${unknown.join(', ')}; known: ${BENCHES.map((b) => b.name).join(', ')}\n`);
+    return 2;
+  }
+  // Read the previous run before this one replaces latest.json; a bad file is said, not fatal.
+  let previous: BenchRun | undefined;
+  const prevPath = previousRunPath(args.outDir, args.previous);
+  if (prevPath) {
+    try {
+      previous = readBenchRun(prevPath);
+    } catch (e) {
+      process.stderr.write(`bench: not comparing: ${(e as Error).message}\n`);
+    }
+  }
+  const startedAt = new Date().toISOString();
+  const loadStart = loadavg();
   const all: BenchFigure[] = [];
-  let failed = false;
+  const figures: BenchFigureJson[] = [];
+  const failures: BenchRun['failures'] = [];
   for (const b of chosen) {
     process.stderr.write(`bench: ${b.name} ...\n`);
     try {
       const figs = await b.load().run();
       all.push(...figs);
+      figures.push(...figs.map((f) => figureJson(f, b.name)));
       process.stdout.write(formatFigures(figs) + '\n');
     } catch (e) {
-      failed = true;
-      process.stderr.write(`bench: ${b.name} failed: ${(e as Error)?.message ?? e}\n`);
+      const error = String((e as Error)?.message ?? e);
+      failures.push({ module: b.name, error });
+      process.stderr.write(`bench: ${b.name} failed: ${error}\n`);
     }
   }
   if (chosen.length > 1) process.stdout.write('all figures:\n' + formatFigures(all));
-  return failed ? 1 : 0;
+  const run: BenchRun = {
+    version: BENCH_JSON_VERSION,
+    startedAt,
+    endedAt: new Date().toISOString(),
+    modules: chosen.map((b) => b.name),
+    machine: machineInfo(loadStart),
+    figures,
+    failures,
+  };
+  process.stdout.write(`machine: ${run.machine.cpus} x ${run.machine.cpuModel}, load average ${run.machine.loadStart.join(' ')} at start, ${run.machine.loadEnd.join(' ')} at end\n`);
+  if (args.json) process.stdout.write(`bench: figures written to ${writeBenchRun(args.outDir, run)}\n`);
+  if (previous) {
+    // A slowdown is printed for a person to judge, never a failure: benchmarks on shared machines are noisy.
+    const slow = findSlowdowns(previous, run);
+    for (const s of slow) process.stdout.write(formatSlowdown(s, previous.startedAt) + '\n');
+    process.stdout.write(`bench: compared with ${prevPath}: ${slow.length} figure(s) more than 20 % worse\n`);
+  }
+  return failures.length > 0 ? 1 : 0;
 }
 
 if (require.main === module) {
