@@ -1,7 +1,6 @@
 // xen/include/public/io/netif.h: tx/rx requests and responses, extra-info slots and the control
 // ring, byte-exact (x86_64 layout).
 import { struct, type StructLayout } from './layout';
-import { ringEntries } from './ring';
 
 // netif.h tx flags (NETTXF_*)
 export const NETTXF_csum_blank = 1 << 0;
@@ -87,8 +86,6 @@ export const XEN_NETIF_CTRL_RESPONSE = struct('io/netif.h', 'struct xen_netif_ct
 export const NETIF_TX_ENTRY_SIZE = 12;
 export const NETIF_RX_ENTRY_SIZE = 8;
 export const NETIF_CTRL_ENTRY_SIZE = 16;
-export const netifTxRingEntries = (order: number) => ringEntries(NETIF_TX_ENTRY_SIZE, order);
-export const netifRxRingEntries = (order: number) => ringEntries(NETIF_RX_ENTRY_SIZE, order);
 
 export interface NetifTxRequest { gref: number; offset: number; flags: number; id: number; size: number }
 export interface NetifTxResponse { id: number; status: number }

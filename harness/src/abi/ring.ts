@@ -6,8 +6,6 @@
 // the FRONT_RING/BACK_RING macros do; only the header lives in shared memory.
 import { struct, type StructLayout } from './layout';
 
-/** xen/include/public/io/ring.h: `typedef unsigned int RING_IDX` (32-bit, wraps freely). */
-export const RING_IDX_MASK = 0xffffffff;
 export const PAGE_SIZE = 4096; // XEN_PAGE_SIZE (x86)
 /** ring.h: struct __name##_sring offsets. */
 export const SRING_REQ_PROD = 0;

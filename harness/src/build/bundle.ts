@@ -5,7 +5,7 @@ import { cp, mkdtemp, readFile, rm, writeFile, mkdir, rename } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUNDLE_MANIFEST_SCHEMA, type BundleDriver, type BundleManifest } from '../model/bundle';
-import { checkManifestFiles, describeFiles, isoVolumeId, MANIFEST_NAME, openBundle, writeIsoImage, writeZip } from '../inf/index';
+import { checkManifestFiles, describeFiles, MANIFEST_NAME, openBundle, writeIsoImage, writeZip } from '../inf/index';
 import type { VerifyReport } from './verify';
 
 export interface BundleOutput {
@@ -38,9 +38,6 @@ export async function manifestFor(root: string, report: VerifyReport, now = new 
     files: await describeFiles(root),
   };
 }
-
-/** ISO 9660 volume identifiers are at most 32 d-characters. */
-export const volumeId = isoVolumeId;
 
 export async function writeBundle(root: string, outDir: string, report: VerifyReport): Promise<BundleOutput> {
   const manifest = await manifestFor(root, report);

@@ -42,8 +42,6 @@ export const DOM0_GUEST_INITRD = `${DOM0_LAB_DIR}/guest/initrd-pv.img`;
 /** The HVM Linux guest's boot disk, put into dom0 at every `lab up` (lab/hvm-image.ts): a user-style
  *  disk image for `<guest os="linux" image="...">`, with the same console agent as the PV guest. */
 export const DOM0_GUEST_HVM_IMAGE = `${DOM0_LAB_DIR}/guest/linux-hvm.img`;
-/** Guest disks and configs the xl backend creates (removed with their domain). */
-export const DOM0_RUN_DIR = `${DOM0_LAB_DIR}/run`;
 
 /** Kernel modules the reference PV guest loads, in dependency order (uncompressed into its initramfs). */
 export const GUEST_MODULES = ['xen-blkfront', 'xen-netfront'] as const;

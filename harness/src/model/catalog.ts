@@ -83,6 +83,4 @@ export const FAULTS = {
 } as const satisfies Record<string, FaultInfo>;
 export type FaultName = keyof typeof FAULTS;
 
-export const isCapability = (s: string): s is Capability => Object.hasOwn(CAPABILITIES, s);
-export const isCheckName = (s: string): s is CheckName => Object.hasOwn(CHECKS, s);
 export const isFaultName = (s: string): s is FaultName => Object.hasOwn(FAULTS, s);

@@ -20,12 +20,3 @@ export class Secret {
   }
 }
 
-/** Replace every occurrence of the given secrets in a text (for logs built from foreign output). */
-export function redact(text: string, secrets: readonly Secret[]): string {
-  let out = text;
-  for (const s of secrets) {
-    const v = s.reveal();
-    if (v.length >= 3) out = out.split(v).join('***');
-  }
-  return out;
-}

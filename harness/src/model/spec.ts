@@ -7,10 +7,6 @@ export type DriverName = 'xenbus' | 'xenvif' | 'xennet' | 'xenvbd' | 'xeniface' 
 export type DeviceType = 'vbd' | 'vif' | 'vkbd' | 'console' | 'iface';
 export type RingAbi = 'blkif' | 'netif';
 
-/** Procedures whose XenbusState transitions a spec lists separately. */
-export type Phase = 'connect' | 'reconnect' | 'close' | 'suspend-resume' | 'surprise-removal';
-export const PHASES: readonly Phase[] = ['connect', 'reconnect', 'close', 'suspend-resume', 'surprise-removal'];
-
 export interface DriverSpec {
   /** Where it came from, for located messages. */
   source: SourceLocation;

@@ -16,7 +16,3 @@ export type XenbusStateName = keyof typeof XenbusState;
 export const xenbusStateName = (n: number): string =>
   (Object.keys(XenbusState) as XenbusStateName[]).find((k) => XenbusState[k] === n) ?? `invalid(${n})`;
 
-export function parseXenbusState(s: string): XenbusState | undefined {
-  if (/^[0-8]$/.test(s)) return Number(s) as XenbusState;
-  return (XenbusState as Record<string, XenbusState>)[s];
-}

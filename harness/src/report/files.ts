@@ -1,7 +1,7 @@
 // The report directory: results.tap, junit.xml, summary.json and report.html written atomically
 // (beside trace.jsonl, which the trace writer appends as the run goes), and `latest` pointing at
 // the newest run, replaced atomically (a new symlink renamed over the old one).
-import { lstatSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { lstatSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write';
 import type { RunSummary } from '../model/result';
@@ -56,8 +56,6 @@ export function updateLatest(runDir: string): void {
   }
   renameSync(tmp, link);
 }
-
-export const latestTarget = (reportsRoot: string) => readlinkSync(join(reportsRoot, 'latest'));
 
 /** A reporter that writes the report files when the run ends. */
 export class FileReporter implements Reporter {

@@ -67,5 +67,3 @@ export function parseMac(s: string): Buffer {
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) throw new Error(`bad MAC address '${s}'`);
   return Buffer.from(parts.map((p) => parseInt(p, 16)));
 }
-
-export const formatMac = (b: Buffer): string => [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');

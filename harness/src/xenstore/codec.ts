@@ -28,8 +28,6 @@ export const XsType = {
   RESET_WATCHES: 21,
   DIRECTORY_PART: 22,
 } as const;
-export type XsTypeName = keyof typeof XsType;
-export type XsTypeCode = (typeof XsType)[XsTypeName];
 /** Number of message types the daemon knows (XS_TYPE_COUNT in xenstored). */
 export const XS_TYPE_COUNT = 23;
 
@@ -169,11 +167,6 @@ export function countStrings(payload: Buffer): number {
   return n;
 }
 
-/** Joins strings each followed by a NUL (`a\0b\0`). */
-export function nulJoin(parts: readonly string[]): Buffer {
-  return Buffer.from(parts.map((p) => p + '\0').join(''), 'utf8');
-}
-
 /** The XS_ERROR payload: the errno name and a NUL. */
 export function errorPayload(errno: XsErrno): Buffer {
   return Buffer.from(errno + '\0', 'latin1');
@@ -187,8 +180,3 @@ export function parseErrorPayload(payload: Buffer): string {
 
 export const OK_PAYLOAD = Buffer.from('OK\0', 'latin1');
 
-/** A packet is well-formed for a client if the header is complete and the payload within the limit. */
-export function describeMessage(m: XsMessage): string {
-  const text = m.payload.toString('latin1').replace(/\0/g, '\\0');
-  return `${typeName(m.type)} req=${m.reqId} tx=${m.txId} len=${m.payload.length} ${JSON.stringify(text.length > 80 ? text.slice(0, 80) + '...' : text)}`;
-}

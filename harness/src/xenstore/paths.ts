@@ -44,13 +44,6 @@ export function childPath(parent: string, child: string): string {
   return parent === '/' ? `/${child}` : `${parent}/${child}`;
 }
 
-/** True when `child` is `parent` or below it; everything is below "/" (xenstored_watch.c is_child). */
-export function isChildOrSelf(child: string, parent: string): boolean {
-  if (parent === '/') return true;
-  if (!child.startsWith(parent)) return false;
-  return child.length === parent.length || child.charCodeAt(parent.length) === 0x2f;
-}
-
 /** The name as a relative watch reports it: the home prefix and its slash removed ("" for the home itself). */
 export function relativeTo(home: string, name: string): string {
   let rest = name.slice(home.length);

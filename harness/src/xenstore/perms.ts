@@ -63,6 +63,3 @@ export function permForConn(perms: Perms, domid: number, privileged: boolean, ta
   return perms[0].bits & all;
 }
 
-export function samePerms(a: Perms, b: Perms): boolean {
-  return a.length === b.length && a.every((p, i) => p.id === b[i].id && p.bits === b[i].bits);
-}

@@ -5,7 +5,7 @@
 // sax expands only the XML predefined entities and never fetches DTDs or external entities.
 import { readFileSync } from 'node:fs';
 import sax from 'sax';
-import type { Problem, SourceLocation } from '../model/errors';
+import type { Problem } from '../model/errors';
 import { XmlElement } from './element';
 
 export interface XmlReadResult {

@@ -9,7 +9,7 @@ import type {
   BackendControlCapability, DriverBundle, DriverStatus, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend,
   HostClock, HotplugCapability, MigrateCapability, RingId, SaveRestoreCapability, SnapshotCapability, SuspendCapability,
 } from '../../model/host';
-import type { BlockWorkloadStep, DeviceRef, FaultConfig, GuestShape, NetWorkloadStep, VbdShape, VifShape } from '../../model/scenario';
+import type { BlockWorkloadStep, DeviceRef, GuestShape, NetWorkloadStep, VbdShape, VifShape } from '../../model/scenario';
 import type { SpecSet, DriverName } from '../../model/spec';
 import type { TraceEventInput, TraceSink, GuestLifecycle } from '../../model/trace';
 import { guestError, hostError, WinpvError } from '../../model/errors';

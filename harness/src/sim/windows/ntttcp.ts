@@ -7,7 +7,6 @@ import type { NetWorkloadStep } from '../../model/scenario';
 import type { NetResult } from '../../model/trace';
 import { renderNtttcpXml, parseNtttcpXml } from '../../workloads';
 import type { Scheduler } from '../scheduler';
-import type { Xenvif } from '../frontend/xenvif';
 import type { LinkModel } from '../backend/netback';
 
 export const REAL_FRAME_BUDGET = 240;
