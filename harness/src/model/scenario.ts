@@ -52,6 +52,16 @@ export interface GuestShape {
   vifs: VifShape[];
   /** Host-specific image or template (xl: disk image; xapi: template name); the simulator ignores it. */
   image?: string;
+  /** REG_DWORD values an administrator sets under a driver's Parameters key before the drivers load
+   *  (scenario `<registry>`): they override the INF's AddReg defaults the driver specs list. */
+  registry?: RegistrySetting[];
+}
+
+/** One driver parameter: HKLM\SYSTEM\CurrentControlSet\Services\<driver>\Parameters\<value> = data. */
+export interface RegistrySetting {
+  driver: DriverName;
+  value: string;
+  data: number;
 }
 
 export interface VbdShape {

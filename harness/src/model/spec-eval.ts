@@ -73,7 +73,8 @@ export function keyValueProblem(key: KeySpec, value: string): string | undefined
       break;
   }
   if (key.pattern !== undefined && !new RegExp(`^(?:${key.pattern})$`).test(value)) return `'${value}' does not match ${key.pattern}`;
-  if (key.value !== undefined && value !== key.value) return `'${value}' is not the value the driver writes ('${key.value}')`;
+  // A registry toggle (unless-registry) makes the driver write 0 instead of its fixed value.
+  if (key.value !== undefined && value !== key.value && !(key.unlessRegistry !== undefined && value === '0')) return `'${value}' is not the value the driver writes ('${key.value}')`;
   return undefined;
 }
 

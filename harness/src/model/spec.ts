@@ -197,6 +197,11 @@ export interface KeySpec {
   read?: boolean;
   description?: string;
   source?: SourceLocation;
+  /** Where the real driver writes or reads the key (file and function of its source), from the spec's `source`. */
+  cites?: string;
+  /** A REG_DWORD of the driver's Parameters key that, when non-zero, makes the driver write `0`
+   *  instead of the fixed `value` (xenvif receiver.c ReceiverDisableIpVersion4Gso for feature-gso-tcpv4). */
+  unlessRegistry?: string;
 }
 
 export interface StateTransition {
@@ -228,6 +233,9 @@ export interface DeviceProtocol {
   stateInConnectTransaction?: boolean;
   /** What the driver does with the keys it wrote when it closes (the win-pv drivers leave them). */
   keysOnClose?: 'kept' | 'removed';
+  /** How many times the driver retries its connect transaction when the store answers EAGAIN
+   *  (xenvif frontend.c FrontendConnect: 10; xenvbd frontend.c FrontendConnect: without limit). */
+  connectTransactionRetries?: number;
 }
 
 export interface RingSpec {

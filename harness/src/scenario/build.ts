@@ -5,7 +5,7 @@ import { isFaultName, type Capability, type CheckName, CHECKS } from '../model/c
 import { checkParamInfo } from '../model/check-params';
 import type { Problem, SourceLocation } from '../model/errors';
 import type {
-  CheckConfig, DeviceRef, FaultConfig, GuestShape, MatrixAxis, Scenario, Step, TemplatedValue, VbdShape, VifShape,
+  CheckConfig, DeviceRef, FaultConfig, GuestShape, MatrixAxis, RegistrySetting, Scenario, Step, TemplatedValue, VbdShape, VifShape,
 } from '../model/scenario';
 import type { DriverName } from '../model/spec';
 import { vdevToDevid } from '../model/vdev';
@@ -220,6 +220,17 @@ function buildGuest(g: XmlElement, gi: number, r: Reader): GuestShape {
     seen.add(`vif${v.devid}`);
   }
   const image = r.str(g, 'image');
+  const registry: RegistrySetting[] = g.childrenNamed('registry').map((e, i) => ({
+    driver: (e.attr('driver') ?? '') as DriverName,
+    value: r.fixed(e, 'value') ?? '',
+    data: r.int(e, 'data', [...at, 'registry', i, 'data'], 0),
+  }));
+  const regSeen = new Set<string>();
+  for (const [i, s] of registry.entries()) {
+    const id = `${s.driver}\\${s.value}`;
+    if (regSeen.has(id)) r.problem(g.childrenNamed('registry')[i].attrLoc('value'), `registry value ${s.driver} ${s.value} is set twice`, 'unique-key');
+    regSeen.add(id);
+  }
   return {
     name: g.attr('name') ?? '',
     os: (g.attr('os') ?? 'windows') as 'windows' | 'linux',
@@ -228,6 +239,7 @@ function buildGuest(g: XmlElement, gi: number, r: Reader): GuestShape {
     vbds,
     vifs,
     ...(image ? { image } : {}),
+    ...(registry.length ? { registry } : {}),
   };
 }
 

@@ -128,6 +128,15 @@ export const scenarioShape: ElementShape = {
               children: { backend: { shape: backendKey } },
             },
           },
+          registry: {
+            shape: {
+              attrs: {
+                driver: { type: types.enum('xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface', 'xencons', 'xenhid'), required: true },
+                value: { type: types.string({ pattern: /^[A-Za-z0-9_.-]+$/, what: 'a registry value name (max-ring-page-order, FrontendMaxQueues)' }), required: true },
+                data: { type: types.int(0, 0xffffffff), required: true },
+              },
+            },
+          },
         },
       },
       min: 1,

@@ -58,6 +58,8 @@ function key(el: XmlElement, side: KeySide, problems: Problem[]): KeySpec {
   if (el.attr('per-queue') !== undefined) k.perQueue = optBool(el, 'per-queue');
   if (el.attr('description') !== undefined) k.description = el.attr('description');
   if (el.attr('written-in') !== undefined) k.writtenIn = optState(el, 'written-in');
+  if (el.attr('source') !== undefined) k.cites = el.attr('source');
+  if (el.attr('unless-registry') !== undefined) k.unlessRegistry = el.attr('unless-registry');
   const from = side === 'guest' ? (optBool(el, 'required') ? XenbusState.Initialising : undefined) : optState(el, 'required-from');
   if (from !== undefined) {
     k.requiredFrom = from;
@@ -102,6 +104,7 @@ function device(el: XmlElement, problems: Problem[]): DeviceProtocol {
   if (el.attr('connected-state') !== undefined) d.connectedState = optState(el, 'connected-state');
   d.stateInConnectTransaction = el.attr('state-in-connect-transaction') === 'true';
   d.keysOnClose = el.attr('keys-on-close') === 'removed' ? 'removed' : 'kept';
+  if (el.attr('connect-transaction-retries') !== undefined) d.connectTransactionRetries = optInt(el, 'connect-transaction-retries');
   return d;
 }
 

@@ -24,7 +24,7 @@ export const LINT_RULES: Record<string, string> = {
   'duplicate-driver': 'no two files describe the same driver',
   'state-range': 'every XenbusState is 0..8',
   'unique-key': 'a key is listed once per side (device) and once in the guest keys',
-  'key-ref': 'when/constraint expressions name keys the spec lists',
+  'key-ref': 'when/constraint expressions name keys the spec lists; unless-registry names a REG_DWORD of the spec\'s registry with a fixed value of 1 to turn off',
   expression: 'when/constraint expressions parse',
   'key-range': 'min <= max, enum keys list their values, fixed values and defaults are valid for the key type, patterns compile',
   placeholder: 'key names and paths use only known placeholders ({i} {q} {N} {n} {id} {domid}); device paths name {id} (and the backend {domid})',
@@ -109,6 +109,10 @@ function lintKeys(doc: SpecDocument, c: Collector): void {
     }
     for (const con of key.constraints ?? []) {
       if (con.ref && !exists(con.ref.side, con.ref.name)) c.add(el.attrLoc('constraint'), 'key-ref', `constraint: ${con.ref.side}:${con.ref.name} is not a key of this spec`);
+    }
+    if (key.unlessRegistry !== undefined) {
+      if (!doc.spec.registry.some((r) => r.value === key.unlessRegistry && r.type === 'REG_DWORD')) c.add(el.attrLoc('unless-registry'), 'key-ref', `unless-registry: ${key.unlessRegistry} is not a REG_DWORD of this spec's registry`);
+      if (key.value !== '1') c.add(el.attrLoc('unless-registry'), 'key-ref', `unless-registry needs value="1" (the value the toggle turns to 0)`);
     }
     // key-range
     if (key.min !== undefined && key.max !== undefined && key.min > key.max) c.add(el.attrLoc('min'), 'key-range', `min ${key.min} is above max ${key.max}`);

@@ -16,6 +16,7 @@ function keyLine(k: KeySpec): string {
   if (k.type === 'enum' && k.enumValues) parts.push(`{${k.enumValues.join('|')}}`);
   if (k.min !== undefined || k.max !== undefined) parts.push(`${k.min ?? ''}..${k.max ?? ''}`);
   if (k.value !== undefined) parts.push(`= ${k.value}`);
+  if (k.unlessRegistry !== undefined) parts.push(`(0 when ${k.unlessRegistry} is set)`);
   if (k.pattern !== undefined) parts.push(`~ /${k.pattern}/`);
   if (k.default !== undefined) parts.push(`default ${k.default}`);
   if (k.perQueue) parts.push('per queue');
@@ -24,6 +25,7 @@ function keyLine(k: KeySpec): string {
   if (k.constraint) parts.push(`constraint ${k.constraint}`);
   if (k.writtenIn !== undefined) parts.push(`written in ${state(k.writtenIn)}`);
   if (k.requiredFrom !== undefined) parts.push(k.side === 'guest' ? 'required' : `required in ${k.requiredStates?.join(',')}`);
+  if (k.cites !== undefined) parts.push(`(${k.cites})`);
   return parts.join('  ');
 }
 

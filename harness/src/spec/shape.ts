@@ -46,6 +46,7 @@ const keyAttrs = {
   group: { type: token },
   read: { type: boolean },
   description: { type: types.string() },
+  source: { type: types.string({ minLength: 1 }) },
 };
 
 const deviceKey: ElementShape = {
@@ -55,6 +56,7 @@ const deviceKey: ElementShape = {
     'per-queue': { type: boolean },
     'written-in': { type: state },
     'required-from': { type: state },
+    'unless-registry': { type: token },
   },
 };
 
@@ -158,6 +160,7 @@ export const driverSpecShape: ElementShape = {
           'connected-state': { type: state },
           'state-in-connect-transaction': { type: types.enum('true', 'false') },
           'keys-on-close': { type: types.enum('kept', 'removed') },
+          'connect-transaction-retries': { type: types.int(0) },
         },
         children: { key: { min: 1, shape: deviceKey }, transitions: { max: 2, shape: transitions } },
       },

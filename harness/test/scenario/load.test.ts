@@ -98,6 +98,23 @@ t.test('an install step asks for the vendor installer and Driver Verifier', asyn
   if (!xmllintSkip) t.equal(spawnSync('xmllint', ['--noout', '--schema', join(catalogue, 'scenario.xsd'), f], { encoding: 'utf8' }).status, 0, 'scenario.xsd accepts it too');
 });
 
+t.test('a guest sets driver registry parameters (<registry>), matrix variables included', async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'winpv-scn-reg-'));
+  const f = join(d, 'reg.xml');
+  writeFileSync(f, `<?xml version="1.0"?>\n<scenario name="reg">\n<title>t</title><tags>smoke</tags><drivers>xenbus xenvbd xenvif</drivers><matrix><axis name="o" values="0 3"/></matrix>\n<guest name="win"><vbd vdev="xvda" size="1G"/><registry driver="xenvbd" value="max-ring-page-order" data="\${o}"/><registry driver="xenvif" value="FrontendMaxQueues" data="1"/></guest><steps><sleep duration="1s"/></steps>\n</scenario>\n`);
+  const r = loadScenarioFile(f, 'reg.xml');
+  t.same(r.problems, []);
+  t.same(r.scenario!.guests[0].registry?.[1], { driver: 'xenvif', value: 'FrontendMaxQueues', data: 1 });
+  const p = plan([r.scenario!], { seed: 1 });
+  t.same(p.instances.map((i) => i.scenario.guests[0].registry?.[0].data), [0, 3], 'data per matrix instance');
+  if (!xmllintSkip) t.equal(spawnSync('xmllint', ['--noout', '--schema', join(catalogue, 'scenario.xsd'), f], { encoding: 'utf8' }).status, 0, 'scenario.xsd accepts it too');
+  writeFileSync(f, `<?xml version="1.0"?>\n<scenario name="reg">\n<title>t</title><tags>smoke</tags><drivers>xenbus</drivers>\n<guest name="win"><registry driver="xenfoo" value="x" data="1"/><registry driver="xenvif" value="FrontendMaxQueues" data="-1"/><registry driver="xenvbd" value="a" data="1"/><registry driver="xenvbd" value="a" data="2"/></guest><steps><sleep duration="1s"/></steps>\n</scenario>\n`);
+  const bad = problems(f);
+  t.equal(has(bad, /@driver: .*xenfoo/), true, 'unknown driver');
+  t.equal(has(bad, /@data: /), true, 'negative data');
+  t.equal(has(bad, /registry value xenvbd a is set twice/), true, 'twice');
+});
+
 t.test('loadScenarios throws one input error listing every file problem', async (t) => {
   try {
     loadScenarios([dir], dir);

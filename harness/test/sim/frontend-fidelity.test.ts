@@ -6,6 +6,7 @@ import { SimHost } from '../../src/hosts/sim';
 import type { GuestShape } from '../../src/model/scenario';
 import type { Xs, XsTx } from '../../src/sim/xs';
 import { xenvbdTargetId } from '../../src/sim/frontend/xenvbd';
+import type { DriverSpec, SpecSet } from '../../src/model/spec';
 import { MemorySink, shape, specs } from '../hosts/sim-fixture';
 
 interface Op {
@@ -50,8 +51,8 @@ function recording(xs: Xs, log: Op[], txCount: { n: number }): Xs {
   });
 }
 
-async function boot(s: GuestShape, seed = 11) {
-  const host = new SimHost({ specs });
+async function boot(s: GuestShape, seed = 11, withSpecs: SpecSet = specs) {
+  const host = new SimHost({ specs: withSpecs });
   const sink = new MemorySink(() => host.clock.now());
   await host.open(sink, { seed });
   const log: Op[] = [];
@@ -154,5 +155,106 @@ t.test('target-id and data/scsi/target/<TargetId> follow target.c __ParseVbd', a
   const home = fe('vbd/51728').replace(/\/device\/vbd\/51728$/, '');
   t.equal(await host.xenstore.read(`${home}/data/scsi/target/1/device`), '51728', 'device is the vbd device id');
   t.equal(await host.xenstore.read(`${home}/data/scsi/target/1/frontend`), fe('vbd/51728'));
+  await host.close();
+});
+
+/** The writes of one connect transaction of a device (relative paths), in order. */
+function connectTx(log: Op[], dir: string): string[] {
+  const first = log.find((o) => o.tx !== undefined && o.path.startsWith(`${dir}/`) && !o.path.endsWith('/state'));
+  return log.filter((o) => o.tx === first?.tx && o.op === 'write').map((o) => o.path.slice(dir.length + 1));
+}
+
+t.test('xenvbd: the connect transaction in ring.c/frontend.c order (event-channel before ring-ref, per queue)', async (t) => {
+  const { host, log, fe } = await boot(oneDisk({ ringPageOrder: 1 }, { vcpus: 2 }));
+  t.same(connectTx(log, fe('vbd/51712')), [
+    'queue-0/event-channel', 'queue-0/ring-ref0', 'queue-0/ring-ref1',
+    'queue-1/event-channel', 'queue-1/ring-ref0', 'queue-1/ring-ref1',
+    'multi-queue-num-queues', 'ring-page-order', 'protocol', 'target-id',
+    'feature-surprise-remove', 'feature-online-resize', 'feature-large-sector-size',
+  ], 'BlkifRingStoreWrite per queue, RingStoreWrite, FrontendConnect');
+  await host.close();
+});
+
+t.test('xenvif: the connect transaction in receiver/transmitter/controller order, multi-queue-num-queues last', async (t) => {
+  const { host, log, fe } = await boot(oneDisk({}, { vcpus: 2 }));
+  t.same(connectTx(log, fe('vif/0')), [
+    'request-rx-copy', 'feature-sg', 'feature-rx-notify', 'feature-gso-tcpv4', 'feature-gso-tcpv6',
+    'feature-no-csum-offload', 'feature-ipv6-csum-offload',
+    'queue-0/rx-ring-ref', 'queue-0/event-channel-rx', 'queue-1/rx-ring-ref', 'queue-1/event-channel-rx',
+    'request-multicast-control',
+    'queue-0/tx-ring-ref', 'queue-0/event-channel-tx', 'queue-1/tx-ring-ref', 'queue-1/event-channel-tx',
+    'ctrl-ring-ref', 'event-channel-ctrl', 'multi-queue-num-queues',
+  ], 'ReceiverStoreWrite, TransmitterStoreWrite, ControllerStoreWrite, FrontendConnect');
+  t.equal(await host.xenstore.read(`${fe('vif/0')}/request-multicast-control`), '1', 'netback offers feature-dynamic-multicast-control');
+  await host.close();
+});
+
+t.test('xenvif: GSO flags are 1 whatever the backend offers, 0 when the registry disables them (receiver.c)', async (t) => {
+  {
+    const { host, fe } = await boot(shape({ vifs: [{ devid: 0, backend: { 'feature-gso-tcpv4': '0', 'feature-gso-tcpv6': '0' } }] }));
+    t.equal(await host.xenstore.read(`${fe('vif/0')}/feature-gso-tcpv4`), '1', 'backend without GSO: still 1');
+    t.equal(await host.xenstore.read(`${fe('vif/0')}/feature-gso-tcpv6`), '1');
+    await host.close();
+  }
+  {
+    const { host, fe } = await boot(shape({ registry: [{ driver: 'xenvif', value: 'ReceiverDisableIpVersion4Gso', data: 1 }] }));
+    t.equal(await host.xenstore.read(`${fe('vif/0')}/feature-gso-tcpv4`), '0', 'ReceiverDisableIpVersion4Gso=1');
+    t.equal(await host.xenstore.read(`${fe('vif/0')}/feature-gso-tcpv6`), '1', 'v6 untouched');
+    await host.close();
+  }
+});
+
+t.test('xenvif: a backend offering 0 queues fails the connect (frontend.c FrontendSetNumQueues)', async (t) => {
+  const { host, fe } = await boot(shape({ vifs: [{ devid: 0, backend: { 'multi-queue-max-queues': '0' } }] }));
+  t.equal(await host.xenstore.read(`${fe('vif/0')}/state`), '1', 'stays Initialising');
+  t.equal(await host.xenstore.read(`${fe('vif/0')}/multi-queue-num-queues`), null, 'nothing written');
+  t.equal(await host.xenstore.read(`${fe('vbd/51712')}/state`), '4', 'the disk connects');
+  await host.close();
+});
+
+t.test('xenvbd: FrontendPrepare writes the device-usage keys, then frontend and device, outside transactions', async (t) => {
+  const { host, log, fe } = await boot(oneDisk());
+  const home = fe('vbd/51712').replace(/\/device\/vbd\/51712$/, '');
+  const writes = log.filter((o) => o.path.startsWith(`${home}/data/scsi/target/0/`));
+  t.same(writes.map((o) => [o.path.slice(home.length + 1), o.value, o.tx]), [
+    ['data/scsi/target/0/paging', '0', undefined],
+    ['data/scsi/target/0/hibernation', '0', undefined],
+    ['data/scsi/target/0/dump', '0', undefined],
+    ['data/scsi/target/0/frontend', fe('vbd/51712'), undefined],
+    ['data/scsi/target/0/device', '51712', undefined],
+  ]);
+  await host.close();
+});
+
+t.test('registry parameters of the guest decide what the frontends negotiate (INF defaults overridden)', async (t) => {
+  const { host, fe } = await boot(shape({
+    vcpus: 4,
+    vbds: [{ vdev: 'xvda', sizeMiB: 16, mode: 'w', backend: {} }],
+    registry: [
+      { driver: 'xenvbd', value: 'max-ring-page-order', data: 3 },
+      { driver: 'xenvbd', value: 'multi-queue-max-queues', data: 4 },
+      { driver: 'xenvif', value: 'FrontendMaxQueues', data: 1 },
+    ],
+  }));
+  t.equal(await host.xenstore.read(`${fe('vbd/51712')}/ring-page-order`), '3', 'max-ring-page-order 3 (INF: 1)');
+  t.equal(await host.xenstore.read(`${fe('vbd/51712')}/multi-queue-num-queues`), '4', 'multi-queue-max-queues 4 (INF: 2)');
+  t.equal(await host.xenstore.read(`${fe('vif/0')}/multi-queue-num-queues`), '1', 'FrontendMaxQueues 1 (INF: 8)');
+  await host.close();
+  const bad = new SimHost({ specs });
+  await bad.open(new MemorySink(() => bad.clock.now()), { seed: 1 });
+  await t.rejects(bad.createGuest(shape({ registry: [{ driver: 'xenvbd', value: 'NoSuchValue', data: 1 }] }), 'inst1'), { code: 'SIM_UNKNOWN_REGISTRY_VALUE' }, 'a value no spec lists is refused');
+  await bad.close();
+});
+
+t.test('one source of truth: the simulated frontend writes what the spec says, nothing of its own', async (t) => {
+  const vif = specs.get('xenvif')!;
+  const keys = vif.device!.keys
+    .filter((k) => k.name !== 'feature-rx-notify')
+    .map((k) => (k.name === 'feature-sg' ? { ...k, value: '0' } : k));
+  const changed: DriverSpec = { ...vif, device: { ...vif.device!, keys } };
+  const set: SpecSet = new Map([...specs, ['xenvif', changed]]);
+  const { host, fe } = await boot(oneDisk(), 11, set);
+  t.equal(await host.xenstore.read(`${fe('vif/0')}/feature-sg`), '0', 'the fixed value is the spec\'s');
+  t.equal(await host.xenstore.read(`${fe('vif/0')}/feature-rx-notify`), null, 'a key the spec drops is not written');
   await host.close();
 });

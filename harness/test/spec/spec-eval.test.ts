@@ -139,5 +139,5 @@ t.test('requiredKeyProblems judges a side at a state, per queue and per page', a
   // netif: the split event channels are required only when the backend offers them.
   const vifBase: Record<string, string> = { 'frontend:state': '4', 'frontend:tx-ring-ref': '1', 'frontend:rx-ring-ref': '2', 'frontend:multi-queue-num-queues': '1', 'frontend:request-rx-copy': '1', 'frontend:feature-sg': '1', 'frontend:feature-rx-notify': '1' };
   t.same(requiredKeyProblems(vif, 'frontend', 4, store({ ...vifBase, 'frontend:event-channel': '7' })), []);
-  t.same(requiredKeyProblems(vif, 'frontend', 4, store({ ...vifBase, 'frontend:event-channel': '7', 'backend:feature-split-event-channels': '1' })).map((p) => p.problem), ['event-channel-tx is missing', 'event-channel-rx is missing']);
+  t.same(requiredKeyProblems(vif, 'frontend', 4, store({ ...vifBase, 'frontend:event-channel': '7', 'backend:feature-split-event-channels': '1' })).map((p) => p.problem), ['event-channel-rx is missing', 'event-channel-tx is missing']);
 });

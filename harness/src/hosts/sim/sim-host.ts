@@ -244,6 +244,12 @@ export class SimHost implements HostBackend {
   async createGuest(shape: GuestShape, inst: string): Promise<GuestRef> {
     if (shape.os !== 'windows') throw hostError('SIM_UNSUPPORTED_OS', `the simulated host runs Windows guests only (guest '${shape.name}' is ${shape.os})`);
     if (this.guests.has(shape.name)) throw hostError('SIM_GUEST_EXISTS', `guest '${shape.name}' already exists`);
+    // The simulated drivers honour only the parameters their specs list (the INF's AddReg and the values the
+    // driver source reads); any other would be silently ignored, so it is refused.
+    for (const r of shape.registry ?? []) {
+      if (this.opts.specs.get(r.driver)?.registry.some((p) => p.value === r.value && p.type === 'REG_DWORD')) continue;
+      throw new WinpvError('input', 'SIM_UNKNOWN_REGISTRY_VALUE', `guest '${shape.name}': registry value ${r.driver} ${r.value} is not a REG_DWORD parameter the ${r.driver} spec lists`);
+    }
     const hv = this.hv;
     const dom = await hv.createDomain(shape.name);
     await this.ts().createDomainKeys(dom, shape.name, shape.memoryMiB * 1024);

@@ -1,21 +1,24 @@
 // The xenbus side of a Windows PV frontend (xenvbd, xenvif), driven by the driver's spec: it waits
-// for the backend state the spec names, writes the keys the spec lists (values from the device
-// model) in one transaction, then the first state of the spec's connect path (inside that transaction
-// only when the spec's device says state-in-connect-transaction), follows the spec's path to
-// Connected, and closes along the spec's close path (leaving its keys unless the spec says
-// keys-on-close="removed"). Faults bend exactly one rule.
+// for the backend state the spec names, writes the keys the spec lists, in the spec's order, with the
+// spec's fixed values and the device model's computed ones (spec-model.ts connectWrites) in one
+// transaction retried as often as the spec says, then the first state of the spec's connect path
+// (inside that transaction only when the spec's device says state-in-connect-transaction), follows
+// the spec's path to Connected, and closes along the spec's close path (leaving its keys unless the
+// spec says keys-on-close="removed"). Faults bend exactly one rule.
 import type { DriverSpec } from '../../model/spec';
-import type { DeviceRef } from '../../model/scenario';
+import type { DeviceRef, RegistrySetting } from '../../model/scenario';
 import { XenbusState } from '../../model/xenbus';
 import type { Domain } from '../hypervisor';
-import { matchKey } from '../../model/spec-eval';
-import { statePath, waitsFor } from '../spec-model';
+import { connectConditionKeys, connectWrites, registryDword, statePath, waitsFor } from '../spec-model';
 import { noFrontendFaults, type FrontendFaults } from '../faults';
 import { readInt } from '../xs';
 import type { FrontendRing } from './front-ring';
 
 /** How long a closing frontend waits for the backend before it closes anyway. */
 export const CLOSE_TIMEOUT_MS = 10_000;
+
+/** The real driver's connect fails here (xenvif frontend.c FrontendSetNumQueues: a backend maximum of 0 queues). */
+export class ConnectRefused extends Error {}
 
 export type FrontendPhase = 'idle' | 'connecting' | 'connected' | 'closing' | 'closed' | 'gone' | 'failed';
 
@@ -25,6 +28,8 @@ export abstract class XenbusFrontend {
   backendState = XenbusState.Unknown as number;
   backendPath = '';
   faults: FrontendFaults = noFrontendFaults();
+  /** The guest's registry settings (scenario `<registry>`), read by the driver at load as its Parameters. */
+  registry: readonly RegistrySetting[] = [];
   private unwatch?: () => Promise<void>;
   private waiters: { pred: (s: number) => boolean; resolve: (s: number) => void }[] = [];
   private chain: Promise<void> = Promise.resolve();
@@ -49,7 +54,14 @@ export abstract class XenbusFrontend {
     this.hv.report.log(level, `d${this.dom.domid} ${this.dev} ${this.spec.name}: ${msg}`);
   }
 
-  /** Allocates rings, grants and event channels from the backend's features; returns the keys to write. */
+  /** The driver's REG_DWORD parameter: the guest's setting, else the INF's AddReg default from the spec. */
+  protected regDword(value: string): number | undefined {
+    return registryDword(this.spec, value, this.registry);
+  }
+
+  /** Allocates rings, grants and event channels from the backend's features; returns the values it computed
+   *  (ring refs, ports, queue count, order, ids) by path; which keys are written, and in what order, is the
+   *  spec's. Throws ConnectRefused where the real driver's connect fails. */
   protected abstract setupRings(backendFeature: (k: string) => Promise<string | null>): Promise<Record<string, string>>;
   /** Reads what the backend publishes at Connected (disk size, ...) before the data plane starts. */
   protected async backendConnected(): Promise<void> {}
@@ -77,8 +89,13 @@ export abstract class XenbusFrontend {
     if (current !== undefined && current !== XenbusState.Initialising) {
       for (const s of statePath(this.spec, current, XenbusState.Initialising, 'reconnect')) await this.switchState(s);
     }
+    await this.announceEarly();
+    await this.prepare();
     await this.connect();
   }
+
+  /** What the driver writes before it waits for the backend's InitWait (xenvbd FrontendPrepare). */
+  protected async prepare(): Promise<void> {}
 
   protected serial(fn: () => Promise<void>): void {
     this.chain = this.chain.then(fn).catch((e) => this.log('error', (e as Error).message));
@@ -125,32 +142,56 @@ export abstract class XenbusFrontend {
     await this.dom.xs.write(`${this.fePath}/state`, String(s));
   }
 
+  private announced = false;
+  /** The early-connect bug: the frontend announces its first connect state as soon as it starts,
+   *  before its prepare work (xenvbd's data/scsi keys) and before the backend's InitWait. */
+  private async announceEarly(): Promise<void> {
+    if (!this.faults.earlyConnect || this.announced) return;
+    this.announced = true;
+    const path = statePath(this.spec, XenbusState.Initialising, XenbusState.Connected, 'connect');
+    await this.switchState(this.faults.skipState ? XenbusState.Connected : path[0]);
+  }
+
   async connect(): Promise<void> {
     this.phase = 'connecting';
     let path = statePath(this.spec, XenbusState.Initialising, XenbusState.Connected, 'connect');
     if (this.faults.skipState) path = [XenbusState.Connected];
     // The early-connect bug: announce the next state before the backend has reached InitWait.
-    if (this.faults.earlyConnect) await this.switchState(path[0]);
+    if (this.faults.earlyConnect) await this.announceEarly();
     else await this.waitBackend((s) => s >= waitsFor(this.spec) && s <= XenbusState.Connected);
     if (this.phase !== 'connecting') return;
     const feature = (k: string) => this.dom.xs.read(`${this.backendPath}/${k}`);
     this.teardownRings({ endGrants: true, force: false }); // nothing of an interrupted connect survives
-    const proposed = await this.setupRings(feature);
+    let proposed: Record<string, string>;
+    try {
+      proposed = await this.setupRings(feature);
+    } catch (e) {
+      if (!(e instanceof ConnectRefused)) throw e;
+      this.log('warn', `connect refused: ${e.message}`);
+      this.teardownRings({ endGrants: true, force: false });
+      this.phase = 'failed';
+      return;
+    }
     if (this.phase !== 'connecting') {
       // Suspended, closed or removed while setting up: drop what was just built.
       this.teardownRings({ endGrants: true, force: false });
       return;
     }
-    const keys = this.filterKeys(proposed);
+    const backendKeys = new Map<string, string>();
+    for (const k of connectConditionKeys(this.spec)) {
+      const v = await feature(k);
+      if (v !== null) backendKeys.set(k, v);
+    }
+    const keys = this.applyKeyFaults(connectWrites(this.spec, proposed, (k) => backendKeys.get(k), this.registry));
     const stateInTx = this.spec.device?.stateInConnectTransaction === true;
     try {
       await this.dom.xs.transaction(
         async (tx) => {
-          for (const [k, v] of Object.entries(keys)) await tx.write(`${this.fePath}/${k}`, v);
+          for (const [k, v] of keys) await tx.write(`${this.fePath}/${k}`, v);
           if (stateInTx) await tx.write(`${this.fePath}/state`, String(path[0]));
-          this.writtenKeys = Object.keys(keys);
+          this.writtenKeys = keys.map(([k]) => k);
         },
-        { maxRetries: this.faults.maxTxRetries },
+        { maxRetries: Math.min(this.faults.maxTxRetries, this.spec.device?.connectTransactionRetries ?? Infinity) },
       );
       if (!stateInTx) await this.dom.xs.write(`${this.fePath}/state`, String(path[0]));
     } catch (e) {
@@ -173,18 +214,15 @@ export abstract class XenbusFrontend {
     this.started();
   }
 
-  /** Keeps the keys the spec lists for the frontend (per-queue keys under queue-N/) and applies key faults. */
-  private filterKeys(proposed: Record<string, string>): Record<string, string> {
-    const keys = this.spec.device?.keys ?? [];
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(proposed)) {
-      const spec = matchKey(keys, 'frontend', k) ?? matchKey(keys, 'frontend', k.replace(/^queue-\d+\//, ''));
-      if (!spec) continue;
+  /** Applies the key faults (a key left out, a malformed value, the wrong protocol) to the spec's writes. */
+  private applyKeyFaults(writes: [string, string][]): [string, string][] {
+    const out: [string, string][] = [];
+    for (const [k, v] of writes) {
       if (this.faults.missingKeys?.test(k)) continue;
       let value = v;
       if (this.faults.malformedKey?.key.test(k)) value = this.faults.malformedKey.value;
       if (k === 'protocol' && this.faults.wrongProtocol) value = 'x86_32-abi';
-      out[k] = value;
+      out.push([k, value]);
     }
     return out;
   }

@@ -6,7 +6,7 @@ import { idxAdd } from '../../abi/ring';
 import type { DriverSpec } from '../../model/spec';
 import type { VbdShape } from '../../model/scenario';
 import type { Domain } from '../hypervisor';
-import { registryDword, ringOf } from '../spec-model';
+import { guestKeyWrites, ringOf } from '../spec-model';
 import { allocPort, FrontendRing } from './front-ring';
 import { XenbusFrontend } from './xenbus-frontend';
 
@@ -90,6 +90,14 @@ export class Xenvbd extends XenbusFrontend {
     super(dom, spec, 'vbd', devid);
   }
 
+  /** frontend.c FrontendPrepare: data/scsi/target/<TargetId>/ keys, in the spec's order (the device-usage
+   *  flags, then frontend and device, the vbd's device id), outside any transaction; target.c __ParseVbd
+   *  gives the target id. */
+  protected override async prepare(): Promise<void> {
+    const writes = guestKeyWrites(this.spec, 'data/scsi/target/<N>/', { N: String(xenvbdTargetId(this.devid)) }, { frontend: this.fePath, device: String(this.devid) });
+    for (const [k, v] of writes) await this.dom.xs.write(`${this.dom.home}/${k}`, v);
+  }
+
   protected async setupRings(feature: (k: string) => Promise<string | null>): Promise<Record<string, string>> {
     const ring = ringOf(this.spec);
     const num = async (k: string) => {
@@ -99,12 +107,12 @@ export class Xenvbd extends XenbusFrontend {
     // ring.c RingConnect: order 0 when the backend has no max-ring-page-order, else the backend's capped by
     // the registry max-ring-page-order (itself capped at the driver's own maximum).
     const backendOrder = await num('max-ring-page-order');
-    const regOrder = registryDword(this.spec, 'max-ring-page-order', this.shape.ringPageOrder);
+    const regOrder = this.shape.ringPageOrder ?? this.regDword('max-ring-page-order');
     const cap = Math.min(regOrder ?? ring.maxRingPageOrder, ring.maxRingPageOrder);
     this.order = backendOrder === undefined ? 0 : Math.max(0, Math.min(backendOrder, cap));
     // driver.c DriverGetMaxQueues + frontend.c FrontendSetNumQueues: min(vCPUs, registry
     // multi-queue-max-queues, backend's multi-queue-max-queues or 1 when it advertises none).
-    const regQueues = registryDword(this.spec, 'multi-queue-max-queues', this.shape.queues);
+    const regQueues = this.shape.queues ?? this.regDword('multi-queue-max-queues');
     const maxQueues = Math.max(1, regQueues !== undefined && regQueues < this.vcpus ? regQueues : this.vcpus);
     const nq = ring.multiQueue ? Math.max(1, Math.min(maxQueues, ring.maxQueues ?? maxQueues, (await num('multi-queue-max-queues')) ?? 1)) : 1;
     this.persistent = ring.persistentGrants && (await feature('feature-persistent')) === '1';
@@ -122,15 +130,11 @@ export class Xenvbd extends XenbusFrontend {
       else queue.ring.refs.forEach((r, i) => (keys[`${prefix}ring-ref${i}`] = String(r)));
       keys[`${prefix}event-channel`] = String(port);
     }
-    // ring.c RingStoreWrite: multi-queue-num-queues always, ring-page-order only when not 0, protocol.
+    // ring.c RingStoreWrite: multi-queue-num-queues always, ring-page-order only when not 0; the fixed keys
+    // (protocol, the feature keys) and the order come from the spec (XenbusFrontend.connect).
     keys['multi-queue-num-queues'] = String(nq);
     if (this.order !== 0) keys['ring-page-order'] = String(this.order);
-    keys.protocol = 'x86_64-abi';
-    // frontend.c FrontendConnect: target-id and the feature keys in the same transaction.
     keys['target-id'] = String(xenvbdTargetId(this.devid));
-    keys['feature-surprise-remove'] = '1';
-    keys['feature-online-resize'] = '1';
-    keys['feature-large-sector-size'] = '1';
     return keys;
   }
 

@@ -6,9 +6,9 @@ import { idxAdd } from '../../abi/ring';
 import type { DriverSpec } from '../../model/spec';
 import type { VifShape } from '../../model/scenario';
 import type { Domain } from '../hypervisor';
-import { registryDword, ringOf } from '../spec-model';
+import { ringOf } from '../spec-model';
 import { allocPort, FrontendRing } from './front-ring';
-import { XenbusFrontend } from './xenbus-frontend';
+import { ConnectRefused, XenbusFrontend } from './xenbus-frontend';
 
 export const VIF_MTU = 1500;
 
@@ -69,8 +69,11 @@ export class Xenvif extends XenbusFrontend {
     const ring = ringOf(this.spec);
     // win-xenvif frontend.c FrontendSetMaxQueues: vCPUs, lowered by the registry FrontendMaxQueues;
     // __FrontendSetNumQueues: min(that, backend's multi-queue-max-queues or 1 when it advertises none).
-    const maxq = Number((await feature('multi-queue-max-queues')) ?? '1') || 1;
-    const reg = registryDword(this.spec, 'FrontendMaxQueues', this.shape.queues);
+    // A backend maximum of 0 fails the connect (FrontendSetNumQueues: STATUS_INVALID_PARAMETER).
+    const advertised = await feature('multi-queue-max-queues');
+    const maxq = advertised === null ? 1 : parseInt(advertised, 10) || 0; // strtoul
+    if (maxq === 0) throw new ConnectRefused('backend multi-queue-max-queues is 0');
+    const reg = this.shape.queues ?? this.regDword('FrontendMaxQueues');
     const frontMax = Math.max(1, reg !== undefined && reg < this.vcpus ? reg : this.vcpus);
     const nq = ring.multiQueue ? Math.max(1, Math.min(frontMax, ring.maxQueues ?? frontMax, maxq)) : 1;
     const split = ring.splitEventChannels === true && (await feature('feature-split-event-channels')) === '1';
@@ -111,15 +114,8 @@ export class Xenvif extends XenbusFrontend {
       keys['ctrl-ring-ref'] = String(this.ctrl.refs[0]);
       keys['event-channel-ctrl'] = String(port);
     }
-    Object.assign(keys, {
-      'request-rx-copy': '1',
-      'feature-sg': '1',
-      'feature-rx-notify': '1',
-      'feature-gso-tcpv4': this.gso ? '1' : '0',
-      'feature-gso-tcpv6': this.gso ? '1' : '0',
-      'feature-no-csum-offload': '0',
-      'feature-ipv6-csum-offload': '1',
-    });
+    // The feature keys (request-rx-copy, feature-sg, GSO and checksum flags, request-multicast-control)
+    // and the order are the spec's (XenbusFrontend.connect).
     return keys;
   }
 

@@ -11,7 +11,7 @@ import { hostError } from '../../model/errors';
 import type { Domain } from '../hypervisor';
 import type { Toolstack } from '../toolstack';
 import { XenbusFrontend } from '../frontend/xenbus-frontend';
-import { Xenvbd, xenvbdTargetId } from '../frontend/xenvbd';
+import { Xenvbd } from '../frontend/xenvbd';
 import { Xenvif } from '../frontend/xenvif';
 import { noFrontendFaults, noGuestFaults, type FrontendFaults, type GuestFaults } from '../faults';
 import { PlatformDevice, performUnplug, UNPLUG_ALL_IDE_DISKS, UNPLUG_ALL_NICS, UNPLUG_NVME_DISKS } from './platform';
@@ -233,6 +233,7 @@ export class WindowsGuest {
         ? new Xenvbd(this.dom, this.spec('xenvbd'), Number(id), this.shape.vbds.find((v) => String(this.devidOf(v.vdev)) === id) ?? { vdev: id, sizeMiB: 0, mode: 'w', backend: {} }, this.shape.vcpus)
         : new Xenvif(this.dom, this.spec('xenvif'), Number(id), this.shape.vifs.find((v) => v.devid === Number(id)) ?? { devid: Number(id), backend: {} }, this.shape.vcpus);
       fe.faults = this.effectiveFaults(dev);
+      fe.registry = this.shape.registry ?? [];
       this.frontends.set(dev, fe);
       void this.startFrontend(fe, type, Number(id));
     }
@@ -250,13 +251,7 @@ export class WindowsGuest {
         const n = [...this.frontends.values()].filter((f) => f.type === 'vif').indexOf(fe);
         await this.writeGuestKey('xenvif', `attr/vif/${id}/name`, `Ethernet${n > 0 ? ` ${n + 1}` : ''}`);
         await this.writeGuestKey('xenvif', `attr/vif/${id}/ipv4/0`, `10.0.${this.dom.domid & 0xff}.${(id + 2) & 0xff}`);
-      } else {
-        // win-xenvbd frontend.c FrontendPrepare: data/scsi/target/<TargetId>/{frontend,device}, device being
-        // the vbd's device id; target.c __ParseVbd gives the target id.
-        const n = xenvbdTargetId(id);
-        await this.writeGuestKey('xenvbd', `data/scsi/target/${n}/frontend`, fe.fePath);
-        await this.writeGuestKey('xenvbd', `data/scsi/target/${n}/device`, String(id));
-      }
+      } // xenvbd's data/scsi/target keys are its frontend's prepare step (Xenvbd.prepare)
       await fe.start();
     } catch (e) {
       this.log('error', `${fe.dev}: ${(e as Error).message}`);
