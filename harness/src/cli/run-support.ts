@@ -10,6 +10,7 @@ import type { SpecSet } from '../model/spec';
 import { defaultSpecDir, loadSpecs } from '../spec/load';
 import { ConsoleReporter } from '../report/console';
 import { TapStreamReporter } from '../report/tap';
+import type { ReporterMultiplexer } from '../report/multiplexer';
 import type { CommandContext } from './command';
 
 export interface DriverSpecs {
@@ -58,4 +59,14 @@ export function stdoutReporter(name: string | undefined, ctx: CommandContext, df
 /** 0 all passed, 1 something failed or the run stopped early; host failures (3) are decided by the caller. */
 export function exitForSummary(s: RunSummary): number {
   return s.counts.failed > 0 || !s.complete ? ExitCode.testFailed : ExitCode.ok;
+}
+
+/** Plays judged results through reporters as a live run would (`winpv check`, `winpv report merge`). */
+export async function replayResults(reporter: ReporterMultiplexer, summary: RunSummary): Promise<void> {
+  await reporter.onRunStart({ seed: summary.seed, host: summary.host, instances: summary.instances.map((r) => r.inst) });
+  for (const r of summary.instances) {
+    await reporter.onInstanceStart(r.inst);
+    await reporter.onInstanceEnd(r);
+  }
+  await reporter.onRunEnd(summary);
 }

@@ -8,7 +8,7 @@ import { ExitCode, usageError } from '../../model/errors';
 import { readTraceFile } from '../../trace/reader';
 import { groupByInstance, judgeTrace } from '../../checks/evaluate';
 import { ReporterMultiplexer } from '../../report/multiplexer';
-import { changedSpecs, driverSpecs, exitForSummary, stdoutReporter } from '../run-support';
+import { changedSpecs, driverSpecs, exitForSummary, replayResults, stdoutReporter } from '../run-support';
 
 const help = `usage: winpv check <trace.jsonl | run dir> [--reporter tap|console|none] [--specs DIR]
 
@@ -43,14 +43,8 @@ const command: Command = {
       ctx.err.write(`winpv check: judging with specs that changed since the run: ${changed.join(', ')}\n`);
     }
     const summary = judgeTrace(trace.events, specs);
-    const results = summary.instances;
     const reporter = new ReporterMultiplexer(stdoutReporter(v.reporter, ctx, 'tap'));
-    await reporter.onRunStart({ seed: summary.seed, host: summary.host, instances: results.map((r) => r.inst) });
-    for (const r of results) {
-      await reporter.onInstanceStart(r.inst);
-      await reporter.onInstanceEnd(r);
-    }
-    await reporter.onRunEnd(summary);
+    await replayResults(reporter, summary);
     for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
     return reporter.errors.length ? ExitCode.hostError : exitForSummary(summary);
   },

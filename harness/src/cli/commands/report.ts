@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../../util/atomic-write';
 import { groupByInstance, judgeTrace } from '../../checks/evaluate';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { updateLatest, writeReports } from '../../report/files';
-import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
+import { driverSpecs, exitForSummary, newRunDir, replayResults, stdoutReporter } from '../run-support';
 
 const help = `usage: winpv report merge <run dirs...> [--report-dir DIR] [--reporter console|tap|none]
 
@@ -48,12 +48,7 @@ async function merge(ctx: CommandContext): Promise<number> {
   const now = new Date();
   const { runId, dir } = newRunDir(cfg.reportDir, now, summary.seed, '-merged');
   const reporter = new ReporterMultiplexer(stdoutReporter(v.reporter, ctx, 'console'));
-  await reporter.onRunStart({ seed: summary.seed, host: summary.host, instances: results.map((r) => r.inst) });
-  for (const r of results) {
-    await reporter.onInstanceStart(r.inst);
-    await reporter.onInstanceEnd(r);
-  }
-  await reporter.onRunEnd(summary);
+  await replayResults(reporter, summary);
   // the files the shards' hosts collected come along, so the merged report's links hold
   // (instances are unique across shards, and so are their artifacts/<instance>/ folders)
   for (const d of dirs) if (existsSync(join(d, 'artifacts'))) cpSync(join(d, 'artifacts'), join(dir, 'artifacts'), { recursive: true, errorOnExist: true, force: false });
