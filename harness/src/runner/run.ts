@@ -25,6 +25,9 @@ import { once, TEARDOWN_DEADLINE_MS, TeardownStack } from './teardown';
 import { withDeadline } from './deadline';
 import { passRates, repeatPlan } from './repeat';
 
+/** What running one instance needs (runPlan's options, and each worker's in runner/pool.ts). */
+export type InstanceRunOptions = Pick<RunOptions, 'host' | 'signal' | 'openBundle' | 'ringPeriodMs' | 'teardownMs'> & { trace: TraceSink };
+
 export interface RunOptions {
   host: HostBackend;
   plan: RunPlan;
@@ -201,12 +204,12 @@ function keepGuests(r: InstanceResult, guests: readonly HeldGuest[], o: RunOptio
 }
 
 /** The host's own health check, bounded; a host without one counts as lost after a host error. */
-async function stillAnswers(host: HostBackend, signal?: AbortSignal): Promise<boolean> {
+export async function stillAnswers(host: HostBackend, signal?: AbortSignal): Promise<boolean> {
   if (!host.healthy) return false;
   return withDeadline(host.clock, 30_000, signal, 'the host health check', () => host.healthy!()).catch(() => false);
 }
 
-function lastAbort(events: readonly TraceEvent[], inst: string): { code: string; message: string } {
+export function lastAbort(events: readonly TraceEvent[], inst: string): { code: string; message: string } {
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i];
     if (e.ev === 'scenario.end' && e.inst === inst && e.error) return e.error;
@@ -214,11 +217,11 @@ function lastAbort(events: readonly TraceEvent[], inst: string): { code: string;
   return { code: 'HOST_FAILURE', message: 'the host failed' };
 }
 
-type InstanceOutcome = 'completed' | 'aborted' | 'host-failure' | 'interrupted';
+export type InstanceOutcome = 'completed' | 'aborted' | 'host-failure' | 'interrupted';
 
 /** Runs one instance. With holdGuests its guests outlive the teardown (returned for the caller to
  *  destroy or keep); otherwise the teardown destroys them. */
-async function runInstance(inst: PlanInstance, o: RunOptions, holdGuests = false): Promise<{ outcome: InstanceOutcome; guests: HeldGuest[] }> {
+export async function runInstance(inst: PlanInstance, o: InstanceRunOptions, holdGuests = false): Promise<{ outcome: InstanceOutcome; guests: HeldGuest[] }> {
   const { host, trace } = o;
   const s = inst.scenario;
   if (inst.skip) {

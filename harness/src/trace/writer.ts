@@ -53,9 +53,20 @@ export class TraceWriter implements TraceSink {
   }
 
   emit(input: TraceEventInput): void {
+    this.emitAt(input, this.clock?.() ?? this.lastT);
+  }
+
+  /** Host time of the last event written (where the next section of a parallel run starts). */
+  get lastTime(): number {
+    return this.lastT;
+  }
+
+  /** Writes an event stamped at host time `at` rather than the clock's now: a parallel run's workers
+   *  record on their own clocks and their instance sections are laid end to end here (runner/pool.ts). */
+  emitAt(input: TraceEventInput, at: number): void {
     if (this.closed) return; // late events of a torn-down host are dropped, not written after run.end
     // Time never runs backwards in a trace, even if a host clock is replaced (reopen after a drop).
-    const t = Math.max(this.lastT, Math.round((this.clock?.() ?? this.lastT) * 1000) / 1000);
+    const t = Math.max(this.lastT, Math.round(at * 1000) / 1000);
     this.lastT = t;
     const e = { seq: this.seq++, t, ...input } as TraceEvent;
     this.events.push(e);
