@@ -234,15 +234,21 @@ export class HostWorker implements Worker {
   readonly label: string;
   readonly slots: number;
   private shared?: { host: HostBackend; sink: TraceWriter; hostEvents: TraceEvent[]; open: Map<string, TraceEvent[]> };
+  private opening?: Promise<string | undefined>;
 
   constructor(private readonly o: HostWorkerOptions) {
     this.label = o.label;
     this.slots = o.slots;
   }
 
-  /** Opens a shared host and asks its health (before it gets work); the reason when it is not usable. */
-  async open(): Promise<string | undefined> {
-    if (this.o.fresh || this.shared) return undefined;
+  /** Opens a shared host and asks its health (before it gets work); the reason when it is not usable.
+   *  Called once; every slot waits for the same opening. */
+  open(): Promise<string | undefined> {
+    if (this.o.fresh) return Promise.resolve(undefined);
+    return (this.opening ??= this.openShared());
+  }
+
+  private async openShared(): Promise<string | undefined> {
     const open = new Map<string, TraceEvent[]>();
     const hostEvents: TraceEvent[] = [];
     const sink = new TraceWriter({
@@ -267,7 +273,7 @@ export class HostWorker implements Worker {
 
   async run(inst: PlanInstance, signal: AbortSignal, status: (s: string) => void): Promise<Section> {
     if (this.o.fresh) return this.runFresh(inst, signal, status);
-    if (!this.shared) {
+    {
       const why = await this.open();
       if (why) return { events: abortedEvents(inst, { code: 'HOST_UNHEALTHY', message: why }), attempts: [inst.id], outcome: 'host-failure', hostLost: { code: 'HOST_UNHEALTHY', message: why } };
     }
