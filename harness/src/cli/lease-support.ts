@@ -29,6 +29,8 @@ export async function openLeaseStore(h: ResolvedHost, env: NodeJS.ProcessEnv): P
 export interface HeldCapacity {
   /** Slots held per host name (a host with none is in `skipped`). */
   slots: Map<string, number>;
+  /** The lowest slot number leased on a host, if it keeps leases. */
+  firstSlot(host: string): number | undefined;
   skipped: { host: string; reason: string }[];
   /** Set once any lease was lost (the run must stop; exit 3). */
   lost(): boolean;
@@ -51,6 +53,11 @@ export interface HoldOptions {
 export async function holdCapacity(want: readonly { host: ResolvedHost; slots: number }[], o: HoldOptions): Promise<HeldCapacity> {
   const stores: { name: string; s: OpenStore }[] = [];
   const leases: Lease[] = [];
+  const slotsOn = new Map<string, number[]>();
+  const took = (host: string, l: Lease) => {
+    leases.push(l);
+    slotsOn.set(host, [...(slotsOn.get(host) ?? []), l.record.slot]);
+  };
   const slots = new Map<string, number>();
   const skipped: HeldCapacity['skipped'] = [];
   const opts = (timeoutMs: number, capacity: number, signal = o.signal) => ({ capacity, holder: leaseHolder(), runId: o.runId, timeoutMs, signal, onWait: o.say, onLost: o.onLost });
@@ -81,7 +88,7 @@ export async function holdCapacity(want: readonly { host: ResolvedHost; slots: n
       for (let k = 0; k < h.slots; k++) {
         const l = await acquireLease(h.store.store, opts(0, h.host.capacity)).catch(() => undefined);
         if (!l) break;
-        leases.push(l);
+        took(h.host.name, l);
         slots.set(h.host.name, (slots.get(h.host.name) ?? 0) + 1);
       }
     }
@@ -95,7 +102,7 @@ export async function holdCapacity(want: readonly { host: ResolvedHost; slots: n
           throw new Error('another host was first');
         }
         first.abort();
-        leases.push(l);
+        took(h.host.name, l);
         slots.set(h.host.name, 1);
       });
       const settled = await Promise.allSettled(tries);
@@ -106,7 +113,7 @@ export async function holdCapacity(want: readonly { host: ResolvedHost; slots: n
     await release();
     throw e;
   }
-  return { slots, skipped, lost: () => leases.some((l) => l.lost !== undefined), release };
+  return { slots, skipped, firstSlot: (host) => (slotsOn.has(host) ? Math.min(...slotsOn.get(host)!) : undefined), lost: () => leases.some((l) => l.lost !== undefined), release };
 }
 
 export function leaseHolder(): string {

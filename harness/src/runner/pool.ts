@@ -19,6 +19,7 @@ import type { Reporter } from '../model/reporter';
 import type { SpecSet } from '../model/spec';
 import type { RunStartEvent, TraceEvent } from '../model/trace';
 import { TRACE_SCHEMA } from '../model/trace';
+import { setMaxListeners } from 'node:events';
 import { evaluate, evaluateInstance, groupByInstance, summarize } from '../checks/evaluate';
 import { TraceWriter } from '../trace/writer';
 import type { BundleOpener } from './bundle';
@@ -98,6 +99,7 @@ export async function runOnWorkers(o: PoolRunOptions): Promise<RunOutcome> {
   let interrupted = false;
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  setMaxListeners(0, signal); // every instance running at once waits on it
   const status: WorkerStatus[] = [];
   const show = () => o.onStatus?.(status);
 

@@ -157,6 +157,9 @@ const command: Command = {
       },
     });
     const leased = [...held.slots.values()].some((n) => n > 0) && cfg.host.kind !== 'sim';
+    // the one-host runner's host, named by the slot it holds (xl domain names)
+    const slot = held.firstSlot(cfg.host.name);
+    const oneHost = slot !== undefined ? createHost(cfg.host, { specs, env: ctx.env, labDir: cfg.labDir, leaseSlot: slot }) : host;
     try {
       return await runWithLease();
     } finally {
@@ -173,7 +176,7 @@ const command: Command = {
       const console = reporter.reporters.find((r): r is ConsoleReporter => r instanceof ConsoleReporter);
       const outcome = parallel
         ? await runParallel(trace, reporter, signal, console)
-        : await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal, artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure });
+        : await runPlan({ host: oneHost, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal, artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure });
       if (outcome.hostError?.code === 'NO_HEALTHY_HOST') {
         ctx.err.write(`winpv: no healthy host: ${outcome.hostError.message}\n`);
       }
@@ -222,7 +225,7 @@ const command: Command = {
           const slots = held.slots.get(h.name) ?? 0;
           if (!slots) continue;
           const guards = { migrations: new Semaphore(h.entry.migrationsAtOnce ?? 1) } as { migrations: Semaphore; memory?: MemoryBudget };
-          const w = new HostWorker({ ...common, label: h.name, slots, fresh: false, make: () => createHost(h, { specs, env: ctx.env, labDir: cfg.labDir }), guards });
+          const w = new HostWorker({ ...common, label: h.name, slots, fresh: false, make: () => createHost(h, { specs, env: ctx.env, labDir: cfg.labDir, leaseSlot: held.firstSlot(h.name) }), guards });
           ctx.err.write(`winpv: checking ${h.label} before use\n`);
           const why = await w.open();
           if (why) {
@@ -231,7 +234,7 @@ const command: Command = {
             await w.close().catch(() => undefined);
             continue;
           }
-          const free = await w.freeMemoryBytes();
+          const free = await w.freeMemoryBytes().catch((e: Error) => void ctx.err.write(`winpv: ${h.name}: no memory budget (${e.message})\n`));
           if (free !== undefined) guards.memory = new MemoryBudget(free - (h.entry.memoryReserveMiB ?? DEFAULT_RESERVE_MIB) * 2 ** 20, h.name);
           pool.push(w);
         }
