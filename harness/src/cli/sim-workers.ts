@@ -44,7 +44,7 @@ export class ChildSimWorker implements Worker {
   ) {}
 
   private start(): ChildProcess {
-    const child = fork(CHILD, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(CHILD, [], { serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.on('message', (m: FromChild) => {
       const c = this.current;
       if (!c) return;

@@ -20,7 +20,7 @@ import type { SpecSet } from '../model/spec';
 import type { RunStartEvent, TraceEvent } from '../model/trace';
 import { TRACE_SCHEMA } from '../model/trace';
 import { setMaxListeners } from 'node:events';
-import { evaluate, evaluateInstance, groupByInstance, summarize } from '../checks/evaluate';
+import { evaluateInstance, groupByInstance, summarize } from '../checks/evaluate';
 import { TraceWriter } from '../trace/writer';
 import type { BundleOpener } from './bundle';
 import { errorInfo } from './errors';
@@ -105,6 +105,7 @@ export async function runOnWorkers(o: PoolRunOptions): Promise<RunOutcome> {
 
   // Sections are written, judged and reported strictly in plan order, one at a time.
   let writing = Promise.resolve();
+  const judged: InstanceResult[] = [];
   const flush = () => {
     writing = writing.then(async () => {
       while (done.has(next)) {
@@ -113,7 +114,8 @@ export async function runOnWorkers(o: PoolRunOptions): Promise<RunOutcome> {
         const inst = plan.instances[next]!;
         next++;
         appendSection(trace, section.events);
-        const attempts = section.attempts.map((id) => judge(id, trace.events, o.specs, start));
+        const attempts = section.attempts.map((id) => judge(id, section.events, o.specs, start));
+        judged.push(...attempts);
         await reporter.onInstanceStart?.(inst.id);
         const result = applyKnownIssues(foldRetries(attempts), o.knownIssues ?? []).results[0]!;
         await reporter.onInstanceEnd?.(result);
@@ -173,7 +175,10 @@ export async function runOnWorkers(o: PoolRunOptions): Promise<RunOutcome> {
   for (const w of o.workers) await w.close().catch((e: Error) => trace.emit({ ev: 'log', level: 'error', msg: `closing ${w.label} failed: ${e.message}` }));
 
   trace.close(hostError ? { complete: false, reason: 'host-failure', error: hostError } : interrupted ? { complete: false, reason: 'interrupted' } : { complete: true });
-  const known = applyKnownIssues(evaluate(trace.events, o.specs), o.knownIssues ?? []);
+  // the verdicts of the sections as they were written: evaluateInstance over each instance's own
+  // events, what evaluate() would compute again over the whole trace (an instance's verdicts depend
+  // only on run.start and its own events), so `winpv check` gives the same TAP
+  const known = applyKnownIssues(foldRetries(judged), o.knownIssues ?? []);
   const g = groupByInstance(trace.events);
   const summary = recount({ ...summarize(known.results, g.runStart, g.runEnd), ...(known.notFailing.length ? { knownNotFailing: known.notFailing } : {}) });
   if ((o.repeatEach ?? 1) > 1) summary.passRates = passRates(summary.instances);
@@ -182,15 +187,13 @@ export async function runOnWorkers(o: PoolRunOptions): Promise<RunOutcome> {
 }
 
 /** Lays a worker's section after what the trace holds: its first event at the trace's last time,
- *  the rest at their own distances from it (durations kept, time never running backwards). */
-function appendSection(trace: TraceWriter, events: readonly TraceEvent[]): void {
+ *  the rest at their own distances from it (durations kept, time never running backwards). The
+ *  events are the worker's own objects, restamped in place. */
+function appendSection(trace: TraceWriter, events: TraceEvent[]): void {
   if (!events.length) return;
   const base = trace.lastTime;
   const t0 = events[0]!.t;
-  for (const e of events) {
-    const { seq: _seq, t, ...input } = e;
-    trace.emitAt(input as never, base + (t - t0));
-  }
+  for (const e of events) trace.adopt(e, base + (e.t - t0));
 }
 
 function judge(id: string, events: readonly TraceEvent[], specs: SpecSet, start: RunStartEvent): InstanceResult {
@@ -330,6 +333,8 @@ export class HostWorker implements Worker {
       ids.push(run.id);
       status(attempt ? `retry ${attempt}` : 'running');
       ({ outcome } = await runInstance(run, { host, trace: { emit: (e) => (sink.emit(e), watch(sink.events.at(-1)!)) }, signal, teardownMs: this.o.teardownMs, ringPeriodMs: this.o.ringPeriodMs, openBundle: this.o.openBundle }));
+      // judged here only to decide on a retry (the pool judges what it writes)
+      if (attempt >= (this.o.retries ?? 0)) break;
       const verdict = judge(run.id, events(), this.o.specs, this.o.runStart).verdict;
       if (verdict !== 'fail' || outcome === 'host-failure' || outcome === 'interrupted' || attempt >= (this.o.retries ?? 0) || signal.aborted) break;
       sink.emit({ ev: 'log', inst: inst.id, level: 'info', msg: `${inst.id} failed; retry ${attempt + 1} of ${this.o.retries}` });
