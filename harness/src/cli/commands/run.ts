@@ -173,9 +173,9 @@ const command: Command = {
       });
       const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
       const signal = AbortSignal.any([ctx.signal, stop.signal]);
-      const console = reporter.reporters.find((r): r is ConsoleReporter => r instanceof ConsoleReporter);
+      const live = reporter.reporters.find((r): r is ConsoleReporter => r instanceof ConsoleReporter);
       const outcome = parallel
-        ? await runParallel(trace, reporter, signal, console)
+        ? await runParallel(trace, reporter, signal, live)
         : await runPlan({ host: oneHost, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal, artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure });
       if (outcome.hostError?.code === 'NO_HEALTHY_HOST') {
         ctx.err.write(`winpv: no healthy host: ${outcome.hostError.message}\n`);
@@ -211,7 +211,7 @@ const command: Command = {
     /** The run on workers: simulator worker processes (one in this process when there is one worker),
      *  or each healthy real host running up to the slots it was leased; hosts left out are named with
      *  the reason in the trace; with none left, exit 3. */
-    async function runParallel(trace: TraceWriter, reporter: ReporterMultiplexer, signal: AbortSignal, console?: ConsoleReporter): Promise<RunOutcome> {
+    async function runParallel(trace: TraceWriter, reporter: ReporterMultiplexer, signal: AbortSignal, live?: ConsoleReporter): Promise<RunOutcome> {
       const skipped = [...held.skipped];
       const runStartHost = { kind: host.kind, label: runHosts.length > 1 ? runHosts.map((h) => h.label).join(', ') : host.label, capabilities: [...host.capabilities].sort() };
       const runStart = { ev: 'run.start', seq: 0, t: 0, schema: TRACE_SCHEMA, seed: cfg.seed, host: runStartHost, specs: hashes, instances: thePlan.instances.map((i) => i.id) } as RunStartEvent;
@@ -248,7 +248,7 @@ const command: Command = {
       }
       return runOnWorkers({
         plan: thePlan, specs, specHashes: hashes, trace, reporter, workers: pool, host: runStartHost, signal, retries, repeatEach, knownIssues,
-        hostsSkipped: skipped, ...(console ? { onStatus: (l) => console.workers(l) } : {}),
+        hostsSkipped: skipped, ...(live ? { onStatus: (l) => live.workers(l) } : {}),
       });
     }
 
