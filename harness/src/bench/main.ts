@@ -14,6 +14,7 @@ export const BENCHES: { name: string; load: () => BenchModule }[] = [
   { name: 'catalogue', load: () => require('./catalogue') as BenchModule },
   { name: 'report', load: () => require('./report') as BenchModule },
   { name: 'results', load: () => require('./results') as BenchModule },
+  { name: 'workers', load: () => require('./workers') as BenchModule },
 ];
 
 function fmt(v: number): string {

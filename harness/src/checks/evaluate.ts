@@ -145,8 +145,14 @@ export function summarize(results: InstanceResult[], runStart: RunStartEvent | u
  *  `winpv report merge` all come from here. */
 export function judgeTrace(events: TraceEvent[], specs: SpecSet): RunSummary {
   const g = groupByInstance(events);
-  const known = applyKnownIssues(evaluate(events, specs), g.runStart?.knownIssues ?? []);
-  const summary = recount({ ...summarize(known.results, g.runStart, g.runEnd), ...(known.notFailing.length ? { knownNotFailing: known.notFailing } : {}) });
+  return judgeResults(evaluate(events, specs), g.runStart, g.runEnd);
+}
+
+/** judgeTrace for instance results already evaluated (a run on workers judges each section as it is
+ *  written): the same folds over the same run.start. */
+export function judgeResults(results: InstanceResult[], runStart: RunStartEvent | undefined, runEnd: RunEndEvent | undefined): RunSummary {
+  const known = applyKnownIssues(results, runStart?.knownIssues ?? []);
+  const summary = recount({ ...summarize(known.results, runStart, runEnd), ...(known.notFailing.length ? { knownNotFailing: known.notFailing } : {}) });
   if (summary.instances.some((r) => repeatedInstance(r.inst) !== r.inst)) summary.passRates = passRates(summary.instances);
   return summary;
 }

@@ -54,7 +54,7 @@ const HOST_KEYS = new Set(['url', 'passwordEnv', 'passwordFile', 'identityFile',
   // XenAPI guests and dom0 (hosts/xapi/config.ts)
   'guestUser', 'guestPort', 'guestIdentityFile', 'guestPasswordEnv', 'guestPasswordFile', 'guestKnownHostsFile', 'guestHostKeySha256', 'dom0Ssh', 'dom0Port', 'reuseGuests',
   // scale: how many instances at once, and what the host offers (--host label:..., scenario <labels>)
-  'capacity', 'labels']);
+  'capacity', 'labels', 'migrationsAtOnce', 'memoryReserveMiB']);
 
 const LABEL = /^[a-z0-9][a-z0-9_.-]*$/;
 
@@ -83,6 +83,9 @@ function validateUserConfig(data: unknown, file: string): UserConfig {
         }
         if (e.capacity !== undefined && !(Number.isInteger(e.capacity) && (e.capacity as number) >= 1 && (e.capacity as number) <= 1024)) {
           bad(`/hosts/${name}/capacity`, `capacity must be a whole number from 1 to 1024 (instances at once), not ${JSON.stringify(e.capacity)}`);
+        }
+        for (const k of ['migrationsAtOnce', 'memoryReserveMiB'] as const) {
+          if (e[k] !== undefined && !(Number.isInteger(e[k]) && (e[k] as number) >= (k === 'migrationsAtOnce' ? 1 : 0))) bad(`/hosts/${name}/${k}`, `${k} must be a whole number${k === 'migrationsAtOnce' ? ' from 1' : ''}, not ${JSON.stringify(e[k])}`);
         }
         if (e.labels !== undefined) {
           if (!Array.isArray(e.labels)) bad(`/hosts/${name}/labels`, 'labels must be an array of names');
@@ -149,14 +152,26 @@ export function hostsWithLabels(spec: string, user: UserConfig): string[] {
   return matching;
 }
 
-/** `--workers N` against the host's capacity (1 unless configured): more workers than capacity is a usage error. */
-export function checkWorkers(text: string, host: ResolvedHost): number {
+/** `--workers N` against the capacity of the run's hosts (1 each unless configured; the simulator has
+ *  none unless configured): more workers than that is a usage error. */
+export function checkWorkers(text: string, hosts: ResolvedHost | readonly ResolvedHost[]): number {
   if (!/^\d{1,4}$/.test(text) || Number(text) < 1) throw usageError(`--workers takes a whole number from 1, not '${text}'`);
   const n = Number(text);
-  if ((host.kind !== 'sim' || host.entry.capacity !== undefined) && n > host.capacity) {
-    throw usageError(`--workers ${n} is more than the capacity of host '${host.name}' (${host.capacity}; set hosts.${host.name}.capacity in the config)`);
+  const all = Array.isArray(hosts) ? hosts : [hosts as ResolvedHost];
+  const capacity = all.reduce((c, h) => c + h.capacity, 0);
+  if (all.some((h) => h.kind !== 'sim' || h.entry.capacity !== undefined) && n > capacity) {
+    const named = all.length === 1 ? `host '${all[0]!.name}' (${capacity}; set hosts.${all[0]!.name}.capacity in the config)` : `hosts ${all.map((h) => `'${h.name}'`).join(', ')} together (${capacity}; set their capacity in the config)`;
+    throw usageError(`--workers ${n} is more than the capacity of ${named}`);
   }
   return n;
+}
+
+/** Every host a run uses: those of `--host label:...` (each up to its capacity), else the one host. */
+export function resolveRunHosts(cfg: ResolvedConfig, hostFlag: string | undefined, env: NodeJS.ProcessEnv): ResolvedHost[] {
+  const spec = hostFlag ?? env.WINPV_HOST;
+  if (!spec?.startsWith('label:')) return [cfg.host];
+  const user = loadUserConfig(cfg.configFile ?? configFilePath(env), false);
+  return hostsWithLabels(spec, user).map((name) => resolveHost(name, user, env));
 }
 
 export function resolveHost(nameOrUrl: string, user: UserConfig, env: NodeJS.ProcessEnv): ResolvedHost {

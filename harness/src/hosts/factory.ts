@@ -15,6 +15,8 @@ export interface HostFactoryOptions {
   labDir?: string;
   /** Simulator only: properties of simulated driver builds by version (a planted regression for `winpv bisect`). */
   simBuilds?: Record<string, { ioSlowdown?: number }>;
+  /** The lease slot the run holds on the host (xl names its domains by it, so runs sharing a host never collide). */
+  leaseSlot?: number;
 }
 
 type Maker = (host: ResolvedHost, opts: HostFactoryOptions) => HostBackend;

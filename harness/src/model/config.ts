@@ -36,6 +36,10 @@ export interface HostEntry {
   /** What the host offers (e.g. `windows-2022`, `vbd3`, `sriov`): `--host label:<l>` picks among hosts
    *  carrying every label given, and a scenario's `<labels>` must all be here or it is skipped. */
   labels?: string[];
+  /** Live migrations at once in this host's pool during a parallel run (default 1). */
+  migrationsAtOnce?: number;
+  /** Memory a parallel run leaves free on the host (default 2048 MiB): its budget is free memory minus this. */
+  memoryReserveMiB?: number;
 }
 
 export interface UserConfig {

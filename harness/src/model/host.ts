@@ -206,6 +206,8 @@ export interface HostBackend {
    *  the run goes on. No (or no such method) means the host is lost and the run stops. A host whose
    *  connection dropped once says no for the rest of the run even if teardown reconnected. */
   healthy?(): Promise<boolean>;
+  /** Memory free on the host for new guests, in bytes (a parallel run's memory budget starts from it). */
+  freeMemoryBytes?(): Promise<number>;
 
   createGuest(shape: GuestShape, inst: string): Promise<GuestRef>;
   startGuest(guest: GuestRef): Promise<void>;

@@ -7,6 +7,10 @@ export class ConsoleReporter implements Reporter {
   private total = 0;
   private done = 0;
   private current = '';
+  /** The worker lines of a parallel run and how many are on the screen. */
+  private block: string[] = [];
+  private drawn = 0;
+  private drawnAt = 0;
   constructor(
     private readonly out: NodeJS.WritableStream,
     private readonly tty: boolean,
@@ -19,18 +23,25 @@ export class ConsoleReporter implements Reporter {
 
   onInstanceStart(inst: string): void {
     this.current = inst;
-    if (this.tty) this.progress();
+    if (this.tty && !this.block.length) this.progress();
   }
 
   onInstanceEnd(r: InstanceResult): void {
     this.done++;
     const line = describe(r);
-    if (this.tty) this.out.write(`\r\x1b[2K${line}\n`);
+    if (this.tty && this.block.length) {
+      // the finished instance goes above the worker lines, which are drawn again below it
+      this.clearBlock();
+      this.out.write(`${line}\n`);
+      this.drawBlock();
+    } else if (this.tty) this.out.write(`\r\x1b[2K${line}\n`);
     else this.out.write(line + '\n');
     this.current = '';
   }
 
   onRunEnd(s: RunSummary): void {
+    this.clearBlock();
+    this.block = [];
     if (this.tty) this.out.write('\r\x1b[2K');
     const c = s.counts;
     const failed = s.instances.filter((r) => r.verdict === 'fail');
@@ -43,6 +54,28 @@ export class ConsoleReporter implements Reporter {
     }
     if (s.bailOut) this.out.write(`\nrun stopped early: ${s.bailOut}\n`);
     this.out.write(`\n${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped (${c.instances} instances, ${c.checks} checks, ${c.checksFailed} failed)\n`);
+  }
+
+  /** A parallel run's live lines, one per worker slot (a terminal only; drawn at most every 100 ms). */
+  workers(lines: readonly { worker: string; inst?: string; doing: string }[]): void {
+    if (!this.tty) return;
+    this.block = lines.map((l) => `  ${l.worker.padEnd(10)} ${l.inst ? `${l.inst}: ${l.doing}` : l.doing}`);
+    const now = Date.now();
+    if (now - this.drawnAt < 100) return;
+    this.drawnAt = now;
+    this.clearBlock();
+    this.drawBlock();
+  }
+
+  private clearBlock(): void {
+    if (this.drawn) this.out.write(`\x1b[${this.drawn}A\x1b[J`);
+    this.drawn = 0;
+  }
+
+  private drawBlock(): void {
+    const cols = (this.out as NodeJS.WriteStream).columns ?? 120;
+    for (const l of this.block) this.out.write(`${l.slice(0, cols - 1)}\n`);
+    this.drawn = this.block.length;
   }
 
   private progress(): void {

@@ -5,7 +5,7 @@ import type { Reporter, RunInfo } from '../model/reporter';
 
 export class ReporterMultiplexer implements Reporter {
   readonly errors: { reporter: string; method: string; error: Error }[] = [];
-  constructor(private readonly reporters: readonly Reporter[]) {}
+  constructor(readonly reporters: readonly Reporter[]) {}
 
   private async call<K extends keyof Reporter>(method: K, arg: Parameters<NonNullable<Reporter[K]>>[0]): Promise<void> {
     for (const r of this.reporters) {

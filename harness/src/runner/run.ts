@@ -8,7 +8,6 @@ import type { GuestRef, HostBackend } from '../model/host';
 import type { PlanInstance, RunPlan } from '../model/plan';
 import type { InstanceResult, RunSummary } from '../model/result';
 import type { BaselineSource } from '../model/results';
-import { metricsOf } from '../model/metrics';
 import type { Reporter } from '../model/reporter';
 import type { SpecSet } from '../model/spec';
 import type { RunStartEvent, TraceEvent, TraceSink } from '../model/trace';
@@ -26,6 +25,10 @@ import { hostDevice, hostFault, runSteps, type StepContext } from './steps';
 import { once, TEARDOWN_DEADLINE_MS, TeardownStack } from './teardown';
 import { withDeadline } from './deadline';
 import { repeatPlan } from './repeat';
+import { baselineEvents } from './baselines';
+
+/** What running one instance needs (runPlan's options, and each worker's in runner/pool.ts). */
+export type InstanceRunOptions = Pick<RunOptions, 'host' | 'signal' | 'openBundle' | 'ringPeriodMs' | 'teardownMs'> & { trace: TraceSink };
 
 export interface RunOptions {
   host: HostBackend;
@@ -118,7 +121,7 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
         const judge = () => evaluateInstance(run.id, trace.events.slice(from).filter((e) => (e as { inst?: string }).inst === run.id), o.specs, trace.events[0] as RunStartEvent);
         const ran = await runInstance(run, o, o.keepOnFailure === true && !kept);
         outcome = ran.outcome;
-        await traceBaselines(run, trace.events.slice(from), o);
+        if (o.baselines) for (const e of await baselineEvents(run, run.id, trace.events.slice(from), o.baselines)) trace.emit(e);
         // --keep-on-failure: judged before its guests go; a failing instance keeps them (the checks then
         // lack what destroying them would have recorded, e.g. the grants audit at domain destruction)
         if (ran.guests.length) {
@@ -165,28 +168,6 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
   return { summary, ...(hostError ? { hostError } : {}), interrupted, ...(kept ? { kept } : {}) };
 }
 
-/** Bounds a query of the results store (real time: the store is not on the host's clock). */
-const BASELINE_DEADLINE_MS = 60_000;
-
-/** The regression check's baselines for an instance that names it, from the run's results history,
- *  into the trace; a history that cannot be had is a warning and the check skips with the reason. */
-async function traceBaselines(inst: PlanInstance, events: readonly TraceEvent[], o: RunOptions): Promise<void> {
-  const check = inst.scenario.checks.find((c) => c.name === 'regression');
-  if (!check || !o.baselines) return;
-  const metrics = metricsOf(events.filter((e) => (e as { inst?: string }).inst === inst.id));
-  if (!metrics.length) return;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const query = o.baselines({ scenario: inst.scenario.name, metrics, window: Number(check.params.window ?? 20) });
-    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${BASELINE_DEADLINE_MS / 1000} s`)), BASELINE_DEADLINE_MS)));
-    for (const b of await Promise.race([query, late])) o.trace.emit({ ev: 'baseline', inst: inst.id, ...b });
-  } catch (e) {
-    o.trace.emit({ ev: 'log', inst: inst.id, level: 'warn', msg: `the results history for ${inst.id} could not be read (${errorInfo(e).message}); its regression check skips` });
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 async function closeHost(o: RunOptions): Promise<void> {
   try {
     await withDeadline(o.host.clock, o.teardownMs ?? TEARDOWN_DEADLINE_MS, undefined, 'closing the host', () => o.host.close());
@@ -226,12 +207,12 @@ function keepGuests(r: InstanceResult, guests: readonly HeldGuest[], o: RunOptio
 }
 
 /** The host's own health check, bounded; a host without one counts as lost after a host error. */
-async function stillAnswers(host: HostBackend, signal?: AbortSignal): Promise<boolean> {
+export async function stillAnswers(host: HostBackend, signal?: AbortSignal): Promise<boolean> {
   if (!host.healthy) return false;
   return withDeadline(host.clock, 30_000, signal, 'the host health check', () => host.healthy!()).catch(() => false);
 }
 
-function lastAbort(events: readonly TraceEvent[], inst: string): { code: string; message: string } {
+export function lastAbort(events: readonly TraceEvent[], inst: string): { code: string; message: string } {
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i];
     if (e.ev === 'scenario.end' && e.inst === inst && e.error) return e.error;
@@ -239,11 +220,11 @@ function lastAbort(events: readonly TraceEvent[], inst: string): { code: string;
   return { code: 'HOST_FAILURE', message: 'the host failed' };
 }
 
-type InstanceOutcome = 'completed' | 'aborted' | 'host-failure' | 'interrupted';
+export type InstanceOutcome = 'completed' | 'aborted' | 'host-failure' | 'interrupted';
 
 /** Runs one instance. With holdGuests its guests outlive the teardown (returned for the caller to
  *  destroy or keep); otherwise the teardown destroys them. */
-async function runInstance(inst: PlanInstance, o: RunOptions, holdGuests = false): Promise<{ outcome: InstanceOutcome; guests: HeldGuest[] }> {
+export async function runInstance(inst: PlanInstance, o: InstanceRunOptions, holdGuests = false): Promise<{ outcome: InstanceOutcome; guests: HeldGuest[] }> {
   const { host, trace } = o;
   const s = inst.scenario;
   if (inst.skip) {

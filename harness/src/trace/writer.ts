@@ -53,11 +53,34 @@ export class TraceWriter implements TraceSink {
   }
 
   emit(input: TraceEventInput): void {
+    this.emitAt(input, this.clock?.() ?? this.lastT);
+  }
+
+  /** Host time of the last event written (where the next section of a parallel run starts). */
+  get lastTime(): number {
+    return this.lastT;
+  }
+
+  /** Writes an event stamped at host time `at` rather than the clock's now: a parallel run's workers
+   *  record on their own clocks and their instance sections are laid end to end here (runner/pool.ts). */
+  emitAt(input: TraceEventInput, at: number): void {
     if (this.closed) return; // late events of a torn-down host are dropped, not written after run.end
+    this.write({ seq: 0, t: 0, ...input } as TraceEvent, at);
+  }
+
+  /** Takes over an event another writer stamped (a worker's), restamping its seq and time in place
+   *  (its keys keep their order, so its line is what the worker's writer would have written). */
+  adopt(e: TraceEvent, at: number): void {
+    if (this.closed) return;
+    this.write(e, at);
+  }
+
+  private write(e: TraceEvent, at: number): void {
     // Time never runs backwards in a trace, even if a host clock is replaced (reopen after a drop).
-    const t = Math.max(this.lastT, Math.round((this.clock?.() ?? this.lastT) * 1000) / 1000);
+    const t = Math.max(this.lastT, Math.round(at * 1000) / 1000);
     this.lastT = t;
-    const e = { seq: this.seq++, t, ...input } as TraceEvent;
+    e.seq = this.seq++;
+    e.t = t;
     this.events.push(e);
     if (this.fd !== undefined) {
       const line = JSON.stringify(e) + '\n';

@@ -5,7 +5,6 @@ import { join, relative } from 'node:path';
 import { runSubcommand, parseCommandArgs, type Command, type CommandContext } from '../command';
 import { resolveConfig } from '../config';
 import { ExitCode, usageError } from '../../model/errors';
-import type { InstanceResult } from '../../model/result';
 import { readTraceFile } from '../../trace/reader';
 import { mergeTraces } from '../../trace/merge';
 import { writeFileAtomic } from '../../util/atomic-write';
@@ -44,7 +43,6 @@ async function merge(ctx: CommandContext): Promise<number> {
   const all = mergeTraces(shards);
   if (seeds.size > 1) ctx.err.write(`winpv report merge: the shards used different seeds (${[...seeds].join(', ')}); the summary shows the first\n`);
   const summary = judgeTrace(all, specs);
-  const results: InstanceResult[] = summary.instances;
   const now = new Date();
   const { runId, dir } = newRunDir(cfg.reportDir, now, summary.seed, '-merged');
   const reporter = new ReporterMultiplexer(stdoutReporter(v.reporter, ctx, 'console'));

@@ -2,19 +2,30 @@
 import { join, relative, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command';
 import { parseCommandArgs } from '../command';
-import { packageRoot, resolveConfig } from '../config';
+import { availableParallelism } from 'node:os';
+import { checkWorkers, packageRoot, resolveConfig, resolveRunHosts } from '../config';
 import { ExitCode, usageError } from '../../model/errors';
 import { loadScenarios } from '../../scenario';
 import { plan, parseShard } from '../../plan/planner';
 import { createHost } from '../../hosts/factory';
 import { TraceWriter } from '../../trace/writer';
 import { runPlan, type RunOutcome } from '../../runner/run';
+import { recount } from '../../model/outcomes';
+import { summarize } from '../../checks/evaluate';
 import { MAX_REPEAT_EACH, renderPassRates } from '../../runner/repeat';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { FileReporter, writeHtmlReport, type RunMeta } from '../../report/files';
 import { FileDurations, recordDurations } from '../../report/durations';
-import { acquireLease, type Lease } from '../../hosts/lease';
-import { leaseHolder, openLeaseStore, parseLeaseTimeout } from '../lease-support';
+import { holdCapacity, parseLeaseTimeout } from '../lease-support';
+import { ConsoleReporter } from '../../report/console';
+import { defaultSpecDir } from '../../spec/load';
+import type { ResolvedHost } from '../../model/config';
+import type { BaselineSource } from '../../model/results';
+import type { RunStartEvent } from '../../model/trace';
+import { TRACE_SCHEMA } from '../../model/trace';
+import { HostWorker, runOnWorkers, type Worker } from '../../runner/pool';
+import { MemoryBudget, Semaphore } from '../../runner/guards';
+import { ChildSimWorker } from '../sim-workers';
 import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
 import { recordRunDir, runStoreTarget } from '../../results/record-run';
 import { storeBaselines, windowsBuildOfPlan } from '../../results/baselines';
@@ -46,6 +57,9 @@ options:
   --report-dir DIR  where run directories go (default: reports/ of this checkout)
   --reporter R      console (default), tap (TAP 14 on stdout) or none
   --list            print the instances this run would run (and the skips with their reasons), run nothing
+  --workers N       instances at once (default: the number of cores on the simulator, each core a worker
+                    process; the configured capacity of a real host, of all label-matched hosts together).
+                    Every instance has its own guests; results.tap and trace.jsonl keep plan order
   --lease-timeout D how long to wait for capacity on a real host held by other runs (default 30m; then exit 3)
   --repeat-each N   run every selected instance N times (soak), each as <instance>~rep<k>; the summary
                     (printed, and passRates in summary.json) gives each instance's pass rate
@@ -83,6 +97,7 @@ const command: Command = {
       'repeat-each': { type: 'string' },
       'keep-on-failure': { type: 'boolean' },
       'known-issues': { type: 'string' },
+      workers: { type: 'string' },
     }, { positionals: true });
     if (!parsed) return ExitCode.ok;
     const { values: v, positionals } = parsed;
@@ -122,30 +137,35 @@ const command: Command = {
       return ExitCode.ok;
     }
 
+    const keepOnFailure = v['keep-on-failure'] === true;
+    const runHosts = resolveRunHosts(cfg, v.host, ctx.env);
+    const workers = v.workers !== undefined ? checkWorkers(v.workers, runHosts) : cfg.host.kind === 'sim' ? availableParallelism() : runHosts.reduce((n, h) => n + h.capacity, 0);
+    if (keepOnFailure && v.workers !== undefined && workers > 1) throw usageError('--keep-on-failure keeps one failing instance\'s guests on one host: it runs with one worker (drop --workers)');
+    // One host and one worker on a real host: the one-host runner; the simulator always runs every
+    // instance on a host of its own (so its events do not depend on the number of workers).
+    const parallel = !keepOnFailure && (cfg.host.kind === 'sim' || workers > 1 || runHosts.length > 1);
+
     const started = new Date(); // the run's date lives in summary.json only, never in the trace
     const { runId, dir } = newRunDir(cfg.reportDir, started, cfg.seed, shard ? `-shard${shard.index}of${shard.count}` : '');
-    // A real host is shared with other runs: hold a lease on a share of its capacity for the whole run.
-    const leases = await openLeaseStore(cfg.host, ctx.env);
+    // A real host is shared with other runs: hold a lease on each slot of its capacity the run uses.
     const stop = new AbortController();
-    let lease: Lease | undefined;
-    try {
-      lease = leases && (await acquireLease(leases.store, {
-        capacity: cfg.host.capacity, holder: leaseHolder(), runId, timeoutMs: leaseTimeoutMs, signal: ctx.signal,
-        onWait: (m) => ctx.err.write(`winpv: ${m}\n`),
-        onLost: (e) => {
-          ctx.err.write(`winpv: ${e.message}: stopping the run\n`);
-          stop.abort();
-        },
-      }));
-    } catch (e) {
-      await leases?.close();
-      throw e;
-    }
+    const want = spread(runHosts, parallel ? workers : 1);
+    const held = await holdCapacity(want, {
+      runId, timeoutMs: leaseTimeoutMs, signal: ctx.signal, env: ctx.env,
+      say: (m) => ctx.err.write(`winpv: ${m}\n`),
+      onLost: (e) => {
+        ctx.err.write(`winpv: ${e.message}: stopping the run\n`);
+        stop.abort();
+      },
+    });
+    const leased = [...held.slots.values()].some((n) => n > 0) && cfg.host.kind !== 'sim';
+    // the one-host runner's host, named by the slot it holds (xl domain names)
+    const slot = held.firstSlot(cfg.host.name);
+    const oneHost = slot !== undefined ? createHost(cfg.host, { specs, env: ctx.env, labDir: cfg.labDir, leaseSlot: slot }) : host;
     try {
       return await runWithLease();
     } finally {
-      await lease?.release().catch((e: Error) => ctx.err.write(`winpv: could not release the lease (it expires by itself): ${e.message}\n`));
-      await leases?.close();
+      await held.release();
     }
 
     async function runWithLease(): Promise<number> {
@@ -154,16 +174,24 @@ const command: Command = {
         runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
       });
       const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
+      const signal = AbortSignal.any([ctx.signal, stop.signal]);
+      const live = reporter.reporters.find((r): r is ConsoleReporter => r instanceof ConsoleReporter);
       const storeTarget = runStoreTarget(cfg.resultsDb, ctx.env);
       // scenarios that name the regression check judge their metrics against the store's history
       const history = storeTarget && thePlan.instances.some((i) => i.scenario.checks.some((c) => c.name === 'regression'))
         ? storeBaselines(storeTarget, host.kind, windowsBuildOfPlan(thePlan.instances, host.kind))
         : undefined;
+      const baselines = history ? { baselines: history.source } : {};
       let outcome: RunOutcome;
       try {
-        outcome = await runPlan({ host, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal: AbortSignal.any([ctx.signal, stop.signal]), artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure: v['keep-on-failure'] === true, ...(history ? { baselines: history.source } : {}) });
+        outcome = parallel
+          ? await runParallel(trace, reporter, signal, baselines, live)
+          : await runPlan({ host: oneHost, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal, artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure, ...baselines });
       } finally {
         await history?.close(); // before the run is recorded: one store handle at a time
+      }
+      if (outcome.hostError?.code === 'NO_HEALTHY_HOST') {
+        ctx.err.write(`winpv: no healthy host: ${outcome.hostError.message}\n`);
       }
 
       // a soak's repetitions are not instances of their own: their ids stay out of the durations file
@@ -189,7 +217,51 @@ const command: Command = {
       if (outcome.hostError) ctx.err.write(`winpv: host failure: ${outcome.hostError.code}: ${outcome.hostError.message}\n`);
       if (code !== ExitCode.ok) say(`seed ${cfg.seed}: repeat with winpv run --seed ${cfg.seed}${v.host ? ` --host ${v.host}` : ''}${positionals.length ? ` ${positionals.join(' ')}` : ''}\n`);
       if (outcome.kept) await holdKept(outcome.kept);
-      return lease?.lost ? ExitCode.hostError : code;
+      return held.lost() ? ExitCode.hostError : code;
+    }
+
+    /** The run on workers: simulator worker processes (one in this process when there is one worker),
+     *  or each healthy real host running up to the slots it was leased; hosts left out are named with
+     *  the reason in the trace; with none left, exit 3. */
+    async function runParallel(trace: TraceWriter, reporter: ReporterMultiplexer, signal: AbortSignal, baselines: { baselines?: BaselineSource }, live?: ConsoleReporter): Promise<RunOutcome> {
+      const skipped = [...held.skipped];
+      const runStartHost = { kind: host.kind, label: runHosts.length > 1 ? runHosts.map((h) => h.label).join(', ') : host.label, capabilities: [...host.capabilities].sort() };
+      const runStart = { ev: 'run.start', seq: 0, t: 0, schema: TRACE_SCHEMA, seed: cfg.seed, host: runStartHost, specs: hashes, instances: thePlan.instances.map((i) => i.id) } as RunStartEvent;
+      const common = { seed: cfg.seed, specs, runStart, retries, artifactsDir: join(dir, 'artifacts') };
+      const pool: Worker[] = [];
+      if (cfg.host.kind === 'sim') {
+        if (workers === 1) pool.push(new HostWorker({ ...common, label: 'sim', slots: 1, fresh: true, make: () => createHost(cfg.host, { specs, env: ctx.env }) }));
+        else for (let k = 1; k <= workers; k++) pool.push(new ChildSimWorker(`sim #${k}`, { seed: cfg.seed, specDir: defaultSpecDir(), runStart, retries }));
+      } else {
+        for (const h of runHosts) {
+          const slots = held.slots.get(h.name) ?? 0;
+          if (!slots) continue;
+          const guards = { migrations: new Semaphore(h.entry.migrationsAtOnce ?? 1) } as { migrations: Semaphore; memory?: MemoryBudget };
+          const w = new HostWorker({ ...common, label: h.name, slots, fresh: false, make: () => createHost(h, { specs, env: ctx.env, labDir: cfg.labDir, leaseSlot: held.firstSlot(h.name) }), guards });
+          ctx.err.write(`winpv: checking ${h.label} before use\n`);
+          const why = await w.open();
+          if (why) {
+            skipped.push({ host: h.name, reason: why });
+            ctx.err.write(`winpv: host ${h.name} skipped: ${why}\n`);
+            await w.close().catch(() => undefined);
+            continue;
+          }
+          const free = await w.freeMemoryBytes().catch((e: Error) => void ctx.err.write(`winpv: ${h.name}: no memory budget (${e.message})\n`));
+          if (free !== undefined) guards.memory = new MemoryBudget(free - (h.entry.memoryReserveMiB ?? DEFAULT_RESERVE_MIB) * 2 ** 20, h.name);
+          pool.push(w);
+        }
+        if (!pool.length) {
+          trace.emit({ ev: 'run.start', schema: TRACE_SCHEMA, seed: cfg.seed, host: runStartHost, specs: hashes, instances: [] });
+          for (const s of skipped) trace.emit({ ev: 'log', level: 'warn', msg: `host ${s.host} skipped: ${s.reason}` });
+          const error = { code: 'NO_HEALTHY_HOST', message: skipped.map((s) => `${s.host}: ${s.reason}`).join('; ') };
+          trace.close({ complete: false, reason: 'host-failure', error });
+          return { summary: recount(summarize([], trace.events[0] as RunStartEvent, trace.events.at(-1) as never)), hostError: error, interrupted: false };
+        }
+      }
+      return runOnWorkers({
+        plan: thePlan, specs, specHashes: hashes, trace, reporter, workers: pool, host: runStartHost, signal, retries, repeatEach, knownIssues,
+        hostsSkipped: skipped, ...baselines, ...(live ? { onStatus: (l) => live.workers(l) } : {}),
+      });
     }
 
     /** --keep-on-failure: says how to reach the kept guests, keeps them (and the lease, renewed as
@@ -212,7 +284,7 @@ const command: Command = {
       } catch (e) {
         lines.push(`  (the xenstore socket could not be opened: ${(e as Error).message})`);
       }
-      lines.push(`  ${lease ? `the lease on ${host.label} is held and renewed meanwhile; ` : ''}release: Ctrl-C (or kill -INT ${process.pid}) destroys the kept guests and ends the run`);
+      lines.push(`  ${leased ? `the lease on ${host.label} is held and renewed meanwhile; ` : ''}release: Ctrl-C (or kill -INT ${process.pid}) destroys the kept guests and ends the run`);
       ctx.err.write(lines.join('\n') + '\n');
       const stopped = AbortSignal.any([ctx.signal, stop.signal]);
       if (!stopped.aborted) await new Promise<void>((done) => stopped.addEventListener('abort', () => done(), { once: true }));
@@ -223,3 +295,22 @@ const command: Command = {
   },
 };
 export default command;
+
+/** Memory left to dom0 and the toolstack on a host, unless the config says (memoryReserveMiB). */
+const DEFAULT_RESERVE_MIB = 2048;
+
+/** Workers over the run's hosts: one at a time to each in turn, up to each host's capacity (the simulator has no limit). */
+export function spread(hosts: readonly ResolvedHost[], workers: number): { host: ResolvedHost; slots: number }[] {
+  const out = hosts.map((host) => ({ host, slots: 0 }));
+  for (let left = workers, moved = true; left > 0 && moved; ) {
+    moved = false;
+    for (const o of out) {
+      if (left > 0 && (o.host.kind === 'sim' || o.slots < o.host.capacity)) {
+        o.slots++;
+        left--;
+        moved = true;
+      }
+    }
+  }
+  return out;
+}

@@ -221,8 +221,18 @@ export class SimHost implements HostBackend {
     return undefined;
   }
 
+  /** Guests are kept by handle, `<instance>/<guest>`, so instances sharing the host at once (a
+   *  parallel run's bench) never meet; a ref without a handle (a fault naming a guest) finds the
+   *  guest by name when only one guest has it. */
+  private find(ref: GuestRef): SimGuest | undefined {
+    const g = this.guests.get(ref.handle);
+    if (g) return g;
+    const named = [...this.guests.values()].filter((x) => x.ref.name === ref.name);
+    return named.length === 1 ? named[0] : undefined;
+  }
+
   guest(ref: GuestRef): SimGuest {
-    const g = this.guests.get(ref.name);
+    const g = this.find(ref);
     if (!g) throw hostError('SIM_NO_GUEST', `no guest '${ref.name}' on the simulated host`);
     return g;
   }
@@ -243,7 +253,8 @@ export class SimHost implements HostBackend {
 
   async createGuest(shape: GuestShape, inst: string): Promise<GuestRef> {
     if (shape.os !== 'windows') throw hostError('SIM_UNSUPPORTED_OS', `the simulated host runs Windows guests only (guest '${shape.name}' is ${shape.os})`);
-    if (this.guests.has(shape.name)) throw hostError('SIM_GUEST_EXISTS', `guest '${shape.name}' already exists`);
+    const handle = `${inst}/${shape.name}`;
+    if (this.guests.has(handle)) throw hostError('SIM_GUEST_EXISTS', `guest '${shape.name}' of ${inst} already exists`);
     // The simulated drivers honour only the parameters their specs list (the INF's AddReg and the values the
     // driver source reads); any other would be silently ignored, so it is refused.
     for (const r of shape.registry ?? []) {
@@ -255,9 +266,9 @@ export class SimHost implements HostBackend {
     await this.ts().createDomainKeys(dom, shape.name, shape.memoryMiB * 1024);
     for (const vbd of shape.vbds) await this.ts().addVbd(dom, vbd);
     for (const vif of shape.vifs) await this.ts().addVif(dom, vif);
-    const ref: GuestRef = { name: shape.name, domid: dom.domid, handle: String(dom.domid) };
+    const ref: GuestRef = { name: shape.name, domid: dom.domid, handle };
     const g: SimGuest = { ref, shape, inst, dom, win: new WindowsGuest(dom, this.opts.specs, this.ts(), shape), rng: hv.sched.rng.fork(), power: 'paused' };
-    this.guests.set(shape.name, g);
+    this.guests.set(handle, g);
     this.faultInjector.applyPending(g);
     this.lifecycle(g, 'created');
     return { ...ref };
@@ -297,9 +308,9 @@ export class SimHost implements HostBackend {
   private readonly kept = new Map<number, SimGuest>();
 
   async keepGuest(ref: GuestRef): Promise<void> {
-    const g = this.guests.get(ref.name);
+    const g = this.find(ref);
     if (!g) return;
-    this.guests.delete(ref.name);
+    this.guests.delete(g.ref.handle);
     this.kept.set(g.dom.domid, g);
   }
 
@@ -319,7 +330,7 @@ export class SimHost implements HostBackend {
 
   async destroyGuest(ref: GuestRef): Promise<void> {
     const kept = this.kept.get(ref.domid);
-    const g = kept ?? this.guests.get(ref.name);
+    const g = kept ?? this.find(ref);
     if (!g || g.power === 'gone') return;
     // An orderly close first when the guest still runs, so the teardown audit judges the drivers,
     // not the act of pulling the plug.
@@ -331,11 +342,11 @@ export class SimHost implements HostBackend {
     g.power = 'gone';
     this.lifecycle(g, 'destroyed');
     if (kept) this.kept.delete(ref.domid);
-    else this.guests.delete(ref.name);
+    else this.guests.delete(g.ref.handle);
   }
 
   async powerState(ref: GuestRef): Promise<GuestPowerState> {
-    return this.guests.get(ref.name)?.power ?? 'gone';
+    return this.find(ref)?.power ?? 'gone';
   }
 
   homePath(ref: GuestRef): string {
@@ -420,7 +431,7 @@ export class SimHost implements HostBackend {
     local.mac = parseMac((await g.dom.xs.read(`${fe.fePath}/mac`)) ?? '00:16:3e:00:00:02');
     let peer: NetEndpoint;
     const peerName = w.peer ?? (peerAgent ? this.agentGuest.get(peerAgent) : undefined);
-    const peerGuest = peerName ? this.guests.get(peerName) : undefined;
+    const peerGuest = peerName ? this.guests.get(`${g.inst}/${peerName}`) : undefined;
     if (peerGuest) {
       const dev = (peerGuest.shape.vifs[0] ? `vif/${peerGuest.shape.vifs[0].devid}` : w.device) as DeviceRef;
       const p = this.endpointOf(peerGuest, dev);
@@ -450,7 +461,7 @@ export class SimHost implements HostBackend {
   }
 
   private guestRings(ref: GuestRef) {
-    const g = this.guests.get(ref.name);
+    const g = this.find(ref);
     if (!g) return [];
     const out: { id: RingId; mem: Buffer; nrEnts: number; rspCons: number; reqCons?: number }[] = [];
     for (const fe of g.win.frontends.values()) {
@@ -547,7 +558,7 @@ export class SimHost implements HostBackend {
     for (const vbd of g.shape.vbds) await this.ts().addVbd(dom, vbd, img.disks.get(vbd.vdev));
     for (const vif of g.shape.vifs) await this.ts().addVif(dom, vif);
     g.dom = dom;
-    g.ref = { name: g.ref.name, domid: dom.domid, handle: String(dom.domid) };
+    g.ref = { name: g.ref.name, domid: dom.domid, handle: g.ref.handle };
     this.images.delete(image);
     g.power = 'running';
     this.lifecycle(g, 'restored', { from: old, domid: dom.domid });

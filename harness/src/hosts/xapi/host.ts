@@ -125,6 +125,14 @@ export class XapiHost implements HostBackend {
     this.session.client.objects.on('finish', this.onObjects);
   }
 
+  /** The pool's free memory for new VMs: host.compute_free_memory summed over the enabled hosts
+   *  (xapi's own estimate, which counts memory promised to VMs that are starting). */
+  async freeMemoryBytes(): Promise<number> {
+    let free = 0;
+    for (const h of this.s.all('host').filter((x) => x.enabled !== false)) free += num(await this.s.call('host.compute_free_memory', h.$ref));
+    return free;
+  }
+
   async healthy(): Promise<boolean> {
     if (!this.session) return false;
     return withTimeout(this.session.call('pool.get_all').then(() => true, () => false), 20_000, 'the pool health check').catch(() => false);

@@ -25,9 +25,9 @@ export function sshTargetFor(spec: XlHostSpec): SshTarget {
 }
 
 /** `xl://user@host[:port]`: any Xen dom0 with xl, xenstore-utils and sshd. */
-export function createXlHost(spec: XlHostSpec): HostBackend {
+export function createXlHost(spec: XlHostSpec, nameTag?: string): HostBackend {
   const target = sshTargetFor(spec);
-  return new XlHost({ label: spec.label, connect: () => SshConnection.connect(target) });
+  return new XlHost({ label: spec.label, connect: () => SshConnection.connect(target), ...(nameTag ? { nameTag } : {}) });
 }
 
 /** The SSH target of the running lab (from its state file: port, key, dom0's host key). `dir` is
@@ -40,15 +40,16 @@ export function labTarget(env: NodeJS.ProcessEnv, dir?: string): SshTarget {
 }
 
 /** `lab`: the xl backend on the lab started by `winpv lab up`. */
-export function createLabHost(env: NodeJS.ProcessEnv, dir?: string): HostBackend {
-  return new XlHost({ label: 'lab', connect: () => SshConnection.connect(labTarget(env, dir)) });
+export function createLabHost(env: NodeJS.ProcessEnv, dir?: string, nameTag?: string): HostBackend {
+  return new XlHost({ label: 'lab', connect: () => SshConnection.connect(labTarget(env, dir)), ...(nameTag ? { nameTag } : {}) });
 }
 
 /** The factory's maker: `lab` (no host name) or `xl://user@host[:port]`. */
-export function makeXlHost(host: ResolvedHost, o: { env?: NodeJS.ProcessEnv; labDir?: string } = {}): HostBackend {
-  if (host.hostname === undefined) return createLabHost(o.env ?? process.env, o.labDir);
+export function makeXlHost(host: ResolvedHost, o: { env?: NodeJS.ProcessEnv; labDir?: string; leaseSlot?: number } = {}): HostBackend {
+  const tag = o.leaseSlot !== undefined ? `s${o.leaseSlot}` : undefined;
+  if (host.hostname === undefined) return createLabHost(o.env ?? process.env, o.labDir, tag);
   return createXlHost({
     hostname: host.hostname, port: host.port, user: host.user, identityFile: host.identityFile,
     knownHostsFile: host.knownHostsFile, password: host.password, label: host.label,
-  });
+  }, tag);
 }

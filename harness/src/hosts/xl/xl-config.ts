@@ -76,6 +76,6 @@ export function xlConfig(name: string, shape: GuestShape, files: XlGuestFiles, o
 }
 
 /** A domain name for a guest of a scenario instance: xl allows letters, digits, `-`, `_`, `.`. */
-export function domainName(inst: string, guest: string): string {
-  return `winpv-${inst}-${guest}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 60);
+export function domainName(inst: string, guest: string, tag?: string): string {
+  return `winpv-${tag ? `${tag}-` : ''}${inst}-${guest}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 60);
 }

@@ -86,6 +86,10 @@ export interface XlHostOptions {
   crashDetectMs?: number;
   /** How long a rebooted guest's new domain may take to appear (default REBUILD_MS). */
   rebuildMs?: number;
+  /** Put into every domain name (`winpv-<tag>-<inst>-<guest>`): the lease slot the run holds, so two
+   *  runs sharing the host never name a domain alike, and a crashed run's leftovers are destroyed by
+   *  the next run that takes its slot. */
+  nameTag?: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -181,6 +185,14 @@ export class XlHost implements HostBackend {
     await this.xenstore.watch('@releaseDomain', () => this.scheduleSweep());
   }
 
+  /** `xl info`'s free_memory (MiB): what the hypervisor has left for new domains. */
+  async freeMemoryBytes(): Promise<number> {
+    const out = await this.dom0.run(['xl', 'info']);
+    const m = /^free_memory\s*:\s*(\d+)/m.exec(out);
+    if (!m) throw hostError('XL_NO_FREE_MEMORY', `\`xl info\` on ${this.label} names no free_memory`);
+    return Number(m[1]) * 2 ** 20;
+  }
+
   async healthy(): Promise<boolean> {
     if (this.droppedOnce || this.dropped || !this.dom0Conn) return false;
     const r = await this.dom0Conn.try(['true'], { timeoutMs: 20_000 }).catch(() => undefined);
@@ -223,7 +235,7 @@ export class XlHost implements HostBackend {
   }
 
   async createGuest(shape: GuestShape, inst: string): Promise<GuestRef> {
-    const name = domainName(inst, shape.name);
+    const name = domainName(inst, shape.name, this.opts.nameTag);
     if ((await this.domid(name)) !== undefined) await this.dom0.try(['xl', 'destroy', name]); // left over by a crashed run
     const files: string[] = [];
     const loops: string[] = [];

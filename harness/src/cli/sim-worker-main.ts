@@ -1,0 +1,55 @@
+// A simulator worker process (forked by cli/sim-workers.ts): runs the instances it is sent, each on
+// a fresh simulated host, streaming the trace events back in batches.
+import { loadSpecs } from '../spec/load';
+import { createHost } from '../hosts/factory';
+import { HostWorker } from '../runner/pool';
+import { errorInfo } from '../runner/errors';
+import type { ResolvedHost } from '../model/config';
+import type { TraceEvent } from '../model/trace';
+import type { FromChild, SimWorkerInit, ToChild } from './sim-workers';
+
+const BATCH = 512;
+const SIM: ResolvedHost = { name: 'sim', kind: 'sim', label: 'sim', insecure: false, capacity: 1, labels: [], entry: { url: 'sim' } };
+
+let worker: HostWorker | undefined;
+let abort = new AbortController();
+let pending: TraceEvent[] = [];
+const send = (m: FromChild) => process.send?.(m);
+const flush = () => {
+  if (pending.length) send({ t: 'events', events: pending });
+  pending = [];
+};
+
+function setup(init: SimWorkerInit): HostWorker {
+  const specs = loadSpecs(init.specDir);
+  return new HostWorker({
+    label: 'sim', slots: 1, fresh: true, seed: init.seed, specs, runStart: init.runStart, retries: init.retries, teardownMs: init.teardownMs,
+    make: () => createHost(SIM, { specs, ...(init.simBuilds ? { simBuilds: init.simBuilds } : {}) }),
+    onEvent: (e) => {
+      pending.push(e);
+      if (pending.length >= BATCH) flush();
+    },
+  });
+}
+
+process.on('message', (m: ToChild) => {
+  if (m.t === 'init') worker = setup(m.init);
+  else if (m.t === 'abort') abort.abort();
+  else if (m.t === 'close') process.disconnect();
+  else if (m.t === 'run') {
+    abort = new AbortController();
+    worker!.run(m.inst, abort.signal, (s) => send({ t: 'status', s })).then(
+      (r) => {
+        flush();
+        send({ t: 'done', attempts: r.attempts, outcome: r.outcome });
+      },
+      (e) => {
+        flush();
+        const { code, message } = errorInfo(e);
+        send({ t: 'failed', code, message });
+      },
+    );
+  }
+});
+// the parent going away (a killed run) ends the worker
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,105 @@
+// Simulator workers in child processes (`winpv run --workers N` on the simulator). The simulator is
+// CPU-bound JavaScript, so instances run in parallel only in separate processes: each child runs
+// the instances it is given one at a time, each on a fresh simulated host seeded from the run's seed
+// and the instance id (runner/pool.ts HostWorker), and streams the instance's trace events back in
+// batches; the parent writes them into the run's trace in plan order. A child that dies takes only
+// its current instance with it (reported as a host failure of that worker); the others go on.
+import { fork, type ChildProcess } from 'node:child_process';
+import { extname, join } from 'node:path';
+import type { PlanInstance } from '../model/plan';
+import type { RunStartEvent, TraceEvent } from '../model/trace';
+import { hostError } from '../model/errors';
+import type { InstanceOutcome } from '../runner/run';
+import type { Section, Worker } from '../runner/pool';
+
+/** What a child needs to know once (sent with `init`). */
+export interface SimWorkerInit {
+  seed: number;
+  specDir: string;
+  runStart: RunStartEvent;
+  retries?: number;
+  teardownMs?: number;
+  simBuilds?: Record<string, { ioSlowdown?: number }>;
+}
+
+export type ToChild = { t: 'init'; init: SimWorkerInit } | { t: 'run'; inst: PlanInstance } | { t: 'abort' } | { t: 'close' };
+export type FromChild =
+  | { t: 'events'; events: TraceEvent[] }
+  | { t: 'status'; s: string }
+  | { t: 'done'; attempts: string[]; outcome: InstanceOutcome }
+  | { t: 'failed'; code: string; message: string };
+
+/** The child's entry: beside this file, compiled or not (tests run the TypeScript through the same loader). */
+const CHILD = join(__dirname, `sim-worker-main${extname(__filename)}`);
+const CLOSE_MS = 10_000;
+
+export class ChildSimWorker implements Worker {
+  readonly slots = 1;
+  private child?: ChildProcess;
+  private current?: { events: TraceEvent[]; status: (s: string) => void; done: (r: { attempts: string[]; outcome: InstanceOutcome }) => void; fail: (e: Error) => void };
+
+  constructor(
+    readonly label: string,
+    private readonly init: SimWorkerInit,
+  ) {}
+
+  private start(): ChildProcess {
+    const child = fork(CHILD, [], { serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.on('message', (m: FromChild) => {
+      const c = this.current;
+      if (!c) return;
+      if (m.t === 'events') c.events.push(...m.events);
+      else if (m.t === 'status') c.status(m.s);
+      else if (m.t === 'done') c.done(m);
+      else if (m.t === 'failed') c.fail(hostError(m.code, m.message));
+    });
+    child.on('exit', (code, sig) => {
+      this.child = undefined;
+      this.current?.fail(hostError('SIM_WORKER_DIED', `simulator worker ${this.label} exited (${sig ?? `code ${code}`}) during an instance`));
+    });
+    child.send({ t: 'init', init: this.init } satisfies ToChild);
+    return child;
+  }
+
+  async run(inst: PlanInstance, signal: AbortSignal, status: (s: string) => void): Promise<Section> {
+    const child = (this.child ??= this.start());
+    const events: TraceEvent[] = [];
+    const abort = () => child.connected && child.send({ t: 'abort' } satisfies ToChild);
+    signal.addEventListener('abort', abort, { once: true });
+    try {
+      const r = await new Promise<{ attempts: string[]; outcome: InstanceOutcome }>((done, fail) => {
+        this.current = { events, status, done, fail };
+        child.send({ t: 'run', inst } satisfies ToChild);
+      });
+      return { events, ...r };
+    } catch (e) {
+      // what the child streamed before it died stays in the section; the instance ends aborted
+      const err = e as Error & { code?: string };
+      const error = { code: err.code ?? 'SIM_WORKER_FAILED', message: err.message };
+      const ended = events.some((x) => x.ev === 'scenario.end' && x.inst === inst.id);
+      const t = events.at(-1)?.t ?? 0;
+      if (!ended) events.push({ seq: 0, t, ev: 'scenario.end', inst: inst.id, status: 'aborted', error } as TraceEvent);
+      return { events, attempts: [inst.id], outcome: 'host-failure', hostLost: error };
+    } finally {
+      this.current = undefined;
+      signal.removeEventListener('abort', abort);
+    }
+  }
+
+  async close(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    await new Promise<void>((done) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        done();
+      }, CLOSE_MS);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        done();
+      });
+      if (child.connected) child.send({ t: 'close' } satisfies ToChild);
+      else child.kill('SIGTERM');
+    });
+  }
+}
