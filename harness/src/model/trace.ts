@@ -10,6 +10,7 @@
 // - The last event is `run.end`; a trace without it was cut off (the reader reports it as truncated).
 import type { CheckConfig, DeviceRef, FaultConfig, GuestShape, Step } from './scenario';
 import type { Capability } from './catalog';
+import type { ErrorInfo } from './errors';
 
 export const TRACE_SCHEMA = 'winpv-trace/1';
 
@@ -56,7 +57,7 @@ export interface ScenarioEndEvent extends InInstance {
   ev: 'scenario.end';
   /** `aborted` when a step failed or the host dropped; checks still run on what was recorded. */
   status: 'completed' | 'aborted';
-  error?: { code: string; message: string };
+  error?: ErrorInfo;
 }
 
 /** A teardown task (destroy a guest, stop probes, switch a fault off) that failed or overran its
@@ -74,7 +75,7 @@ export interface StepEvent extends InInstance {
   kind: Step['kind'];
   label: string;
   ok?: boolean; // step.end
-  error?: { code: string; message: string }; // step.end
+  error?: ErrorInfo; // step.end
 }
 
 export type GuestLifecycle =

@@ -19,7 +19,7 @@ import { XenstoreProbe } from '../probes/xenstore-probe';
 import type { TraceWriter } from '../trace/writer';
 import type { BundleOpener } from './bundle';
 import { errorInfo, Interrupted, isHostFailure, StepFailure } from './errors';
-import { isUnsupported } from '../model/errors';
+import { isUnsupported, type ErrorInfo } from '../model/errors';
 import { hostDevice, hostFault, runSteps, type StepContext } from './steps';
 import { once, TEARDOWN_DEADLINE_MS, TeardownStack } from './teardown';
 import { withDeadline } from './deadline';
@@ -239,7 +239,7 @@ async function runInstance(inst: PlanInstance, o: RunOptions, holdGuests = false
     faultsOn: new Map(), cancelled: () => cancelled, signal: o.signal, openBundle: o.openBundle,
   };
   let outcome: InstanceOutcome = 'completed';
-  let error: { code: string; message: string } | undefined;
+  let error: ErrorInfo | undefined;
   try {
     await withDeadline(host.clock, s.timeoutMs, o.signal, `scenario ${inst.id}`, async () => {
       for (const shape of s.guests) {
