@@ -6,7 +6,7 @@ import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { POOL_ISOS, startXapiServer, type XapiTestServer } from './xapi-server';
-import { generateHostKey, startWindowsDouble, type WindowsDouble } from './windows-double';
+import { fixtureMsi, generateHostKey, startWindowsDouble, type WindowsDouble } from './windows-double';
 import { startDom0Double, type Dom0Double } from './dom0-double';
 import { XapiHost } from '../../src/hosts/xapi/host';
 import type { XapiHostConfig } from '../../src/hosts/xapi/config';
@@ -110,7 +110,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       const version = /^winpv-(.+)\.iso$/.exec(String(iso?.name_label ?? ''))?.[1];
       // ... and the vendor's installer at the root (an MSI is an OLE compound file)
       const disc = new Map(['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface'].map((drv) => [`${drv}\\${drv}.inf`, Buffer.from(infText(drv, version ?? ''))]));
-      disc.set('XenPVTools-x64.msi', Buffer.from('d0cf11e0a1b11ae1', 'hex'));
+      disc.set('XenPVTools-x64.msi', fixtureMsi({ signed: true }));
       d?.insertDisc(version ? disc : null);
     }
   });

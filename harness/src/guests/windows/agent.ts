@@ -19,9 +19,9 @@ import { CM_PROB_NEED_RESTART, CM_PROB_UNSIGNED_DRIVER, pendingReboot, readDevic
 import { writeIsoImage } from '../../inf/iso';
 import { bundleLayout, layoutFromManifest, type BundleLayout } from './bundle-layout';
 import { validateManifest } from '../../inf/bundle';
-import { WINPV_BUNDLE } from '../../inf/layouts';
+import { TOOLS_ISO, WINPV_BUNDLE } from '../../inf/layouts';
 import type { BundleManifest } from '../../model/bundle';
-import { enableTestSigning, isTestSigned, readSigningFacts, refuseUnloadable } from './signing';
+import { discSigningTraits, enableTestSigning, isTestSigned, readDiscSignatures, readSigningFacts, refuseUnloadable } from './signing';
 import { discInstaller, enableVerifier, localInstaller, runInstaller, verifiedDrivers } from './installer';
 
 /** What the agent needs from the host it runs on. */
@@ -105,6 +105,17 @@ export class WindowsAgent implements GuestAgent {
     }
     const infs = staged.infs;
     let reboot = false;
+    // the vendor's installer on a disc: the one for the guest's architecture
+    const discMsi = bundle.installer && staged.fromDisc ? await discInstaller(ssh, this.link.name, staged.root, facts!.arch) : undefined;
+    if (discMsi && !layout) {
+      // a disc without a manifest (the vendor tools ISO) says nothing of its signing: Windows' own
+      // verdict on the installer and the catalogs decides, before anything is installed
+      const certDirs = [staged.root, `${staged.root}\\${winPath(TOOLS_ISO.testCertDir)}`];
+      const traits = discSigningTraits(`${iso} (no ${WINPV_BUNDLE.manifest})`, staged.root, await readDiscSignatures(ssh, staged.root, discMsi, certDirs));
+      refuseUnloadable(this.link.name, traits, facts!);
+      this.link.log?.('info', `${this.link.name}: ${iso}: installer and driver catalogs are ${traits.signMode === 'TestSign' ? 'test-signed (their root is not trusted yet)' : 'signed and trusted'} (Get-AuthenticodeSignature)`);
+      layout = { infs: new Map(), files: [], traits };
+    }
     if (layout && isTestSigned(layout.traits.signMode)) {
       // trusted before pnputil adds the packages, so Windows does not ask whether to trust the publisher
       const certs = layout.traits.testCerts.map((c) => `${staged.root}\\${winPath(c)}`);
@@ -113,7 +124,7 @@ export class WindowsAgent implements GuestAgent {
     }
     if (bundle.installer) {
       let msi: string;
-      if (staged.fromDisc) msi = await discInstaller(ssh, this.link.name, staged.root, facts!.arch);
+      if (discMsi) msi = discMsi;
       else {
         const name = localInstaller(bundle.location);
         msi = `${staged.root}\\${name}`;
