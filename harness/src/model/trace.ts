@@ -83,7 +83,9 @@ export type GuestLifecycle =
   | 'paused' | 'unpaused' | 'suspended' | 'resumed' | 'saved' | 'restored' | 'migrated' | 'snapshot' | 'reverted'
   /** The toolstack has begun to suspend or save the guest. Hosts whose suspend destroys the domain
    *  (XenAPI) emit it first: the domain and its xenstore tree go before `suspended`/`saved` is known. */
-  | 'suspending';
+  | 'suspending'
+  /** One reboot of a driver install (detail: n, reason, ms): the install takes as many as Windows asks for. */
+  | 'install-reboot';
 
 export interface GuestEvent extends InInstance {
   ev: 'guest';

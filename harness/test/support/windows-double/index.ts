@@ -115,6 +115,10 @@ export interface WindowsGuestState {
   certStores: { Root: Set<string>; TrustedPublisher: Set<string> };
   /** Drivers in the store whose signature this boot refused (CM_PROB_UNSIGNED_DRIVER, 52). */
   unsigned: Set<string>;
+  /** The guest agent (XenServer's Windows guest agent, installed by the vendor tools' MSI or put in
+   *  the template) is installed; it runs, and reports to xapi, only once xenbus and xeniface are
+   *  bound (it reaches xenstore through xeniface). */
+  agentInstalled: boolean;
 }
 
 /** Which Windows the double plays, and in which display language. */
@@ -126,6 +130,8 @@ export interface WindowsFlavour {
   arch?: 'AMD64' | 'x86' | 'ARM64';
   /** UEFI Secure Boot on (default off). */
   secureBoot?: boolean;
+  /** The template has the guest agent installed (default not). */
+  guestAgent?: boolean;
 }
 
 export interface WindowsDouble {
@@ -155,7 +161,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const parsed = utils.parseKey(hostKey.private);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [], arch: o.arch ?? 'AMD64', secureBoot: o.secureBoot ?? false, testSigning: { bcd: false, boot: false }, certStores: { Root: new Set(), TrustedPublisher: new Set() }, unsigned: new Set() };
+  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [], arch: o.arch ?? 'AMD64', secureBoot: o.secureBoot ?? false, testSigning: { bcd: false, boot: false }, certStores: { Root: new Set(), TrustedPublisher: new Set() }, unsigned: new Set(), agentInstalled: o.guestAgent ?? false };
   const conns = new Set<Connection>();
   let nextOem = 3;
 
@@ -224,6 +230,8 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
         if (added.code !== 0 && added.code !== 3010) return { code: 1603, stdout: '', stderr: '' };
       }
       state.files.set(normPath(String(p.log)), Buffer.from(`=== Verbose logging started ===\r\nProduct: Xen PV drivers -- Installation completed successfully.\r\n`, 'utf16le'));
+      // the vendor tools' MSI installs the guest agent with the drivers (managementagent*.msi)
+      state.agentInstalled = true;
       return { code: 3010, stdout: '', stderr: '' };
     },
     // Get-ChildItem -File -Filter *.msi of each folder that exists (not recursive)
@@ -279,6 +287,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       else if (rule) state.firewallRules.push(rule);
       return r;
     },
+    'disc-has': (p) => ({ code: 0, stdout: JSON.stringify(((p.paths as string[]) ?? []).map((f) => state.files.has(normPath(f)))), stderr: '' }),
     'disc-manifest': (p) => ({ code: 0, stdout: state.files.get(normPath(String(p.path)))?.toString('utf8') ?? 'null', stderr: '' }),
     // Get-AuthenticodeSignature of the installer and of every .cat below the disc root, and the
     // test certificates in the folders asked (Get-ChildItem, .cer/.crt). A test signature is Valid
