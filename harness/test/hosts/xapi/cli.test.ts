@@ -155,3 +155,26 @@ t.test('winpv run --host pool: a pool-side refusal of one scenario exits 3 (not 
   t.match(r.o.out, /XAPI_NO_ISO/);
   t.same(leftovers(pool.srv), [], 'nothing left on the pool');
 });
+
+t.test('winpv run --host pool: a wrong template and a full SR exit 3 naming what and where, nothing left', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true, dom0Password: XAPI_PW });
+  t.teardown(() => pool.close());
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-cli-'));
+  const { config, env } = userConfig(pool, dir);
+  const c = JSON.parse(readFileSync(config, 'utf8'));
+  c.hosts.pool.template = 'Windows Server 2019 (no such template)';
+  writeFileSync(config, JSON.stringify(c));
+  const r = io(env);
+  t.equal(await main(['run', '--host', 'pool', '--report-dir', join(dir, 'reports'), '--reporter', 'tap', 'scenarios/install-connect.xml'], r.ctx), 3, 'wrong template: exit 3');
+  t.match(r.o.out, /XAPI_NO_TEMPLATE/);
+  c.hosts.pool.template = TEMPLATE;
+  writeFileSync(config, JSON.stringify(c));
+  const p = pool.srv.pool;
+  p.set(p.defaultSr, { physical_utilisation: Number(p.get(p.defaultSr).physical_size) - 2 ** 20 });
+  const full = io(env);
+  t.equal(await main(['run', '--host', 'pool', '--report-dir', join(dir, 'reports'), '--reporter', 'tap', 'scenarios/install-connect.xml'], full.ctx), 3, 'full SR: exit 3');
+  // the clone fits (thin); the run's verify data disk does not: sm's own refusal (error 44,
+  // "There is insufficient space"), or XAPI_SR_FULL when a guest disk of the scenario is refused
+  t.match(full.o.out, /XAPI_SR_FULL|SR_BACKEND_FAILURE_44[^\n]*insufficient space/);
+  t.same(leftovers(pool.srv), [], 'nothing left on the pool');
+});
