@@ -5,7 +5,8 @@ import { cp, mkdtemp, readFile, rm, writeFile, mkdir, rename } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUNDLE_MANIFEST_SCHEMA, type BundleDriver, type BundleManifest } from '../model/bundle';
-import { checkManifestFiles, describeFiles, MANIFEST_NAME, openBundle, writeIsoImage, writeZip } from '../inf/index';
+import { checkManifestFiles, describeFiles, openBundle, writeIsoImage, writeZip } from '../inf/index';
+import { WINPV_BUNDLE } from '../inf/layouts';
 import type { VerifyReport } from './verify';
 
 export interface BundleOutput {
@@ -44,9 +45,9 @@ export async function writeBundle(root: string, outDir: string, report: VerifyRe
   const stage = await mkdtemp(join(tmpdir(), 'winpv-stage-'));
   try {
     // The staged copy is what goes in both artefacts: the set plus the new manifest.
-    await cp(root, stage, { recursive: true, filter: (src) => src !== join(root, MANIFEST_NAME) });
+    await cp(root, stage, { recursive: true, filter: (src) => src !== join(root, WINPV_BUNDLE.manifest) });
     const manifestText = JSON.stringify(manifest, null, 2) + '\n';
-    await writeFile(join(stage, MANIFEST_NAME), manifestText);
+    await writeFile(join(stage, WINPV_BUNDLE.manifest), manifestText);
     await mkdir(outDir, { recursive: true });
     const base = join(outDir, `winpv-drivers-${manifest.version}`);
 
@@ -54,7 +55,7 @@ export async function writeBundle(root: string, outDir: string, report: VerifyRe
     await writeIsoImage(stage, isoTmp, manifest.version);
     await rename(isoTmp, `${base}.iso`);
 
-    const entries = [...manifest.files.map((f) => f.path), MANIFEST_NAME];
+    const entries = [...manifest.files.map((f) => f.path), WINPV_BUNDLE.manifest];
     const zipData = writeZip(await Promise.all(entries.map(async (name) => ({ name, data: await readFile(join(stage, name)) }))));
     await writeFile(`${base}.zip.tmp`, zipData);
     await rename(`${base}.zip.tmp`, `${base}.zip`);
@@ -70,9 +71,9 @@ export async function writeBundle(root: string, outDir: string, report: VerifyRe
 async function readBackProblems(path: string, manifest: BundleManifest): Promise<string[]> {
   const b = await openBundle(path);
   try {
-    if (!b.manifest) return [`${path}: no ${MANIFEST_NAME} at its root`];
+    if (!b.manifest) return [`${path}: no ${WINPV_BUNDLE.manifest} at its root`];
     if (b.manifest.createdAt !== manifest.createdAt) return [`${path}: carries a different manifest`];
-    return (await checkManifestFiles(b.dir, b.manifest, `${path}!/${MANIFEST_NAME}`)).map((p) => p.message);
+    return (await checkManifestFiles(b.dir, b.manifest, `${path}!/${WINPV_BUNDLE.manifest}`)).map((p) => p.message);
   } finally {
     await b.cleanup();
   }

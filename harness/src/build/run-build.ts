@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { BUNDLE_MANIFEST_SCHEMA, type BundleDriver, type BundleManifest } from '../model/bundle';
 import { inputError, isWinpvError } from '../model/errors';
 import type { DriverName, DriverSpec, SpecSet } from '../model/spec';
-import { describeFiles, MANIFEST_NAME, readDriverInf } from '../inf/index';
+import { describeFiles, readDriverInf } from '../inf/index';
+import { WINPV_BUNDLE } from '../inf/layouts';
 import type { Builder } from './builder';
 import { buildOrder, dependentsOf } from './order';
 import { buildScript, takeMarker, type BuildMarkers, type DriverBuildRequest } from './powershell';
@@ -140,7 +141,7 @@ async function buildAll(o: BuildOptions, order: DriverName[], staging: string): 
       continue;
     }
     try {
-      const got = await collect(o, driver, spec, markers, join(staging, driver));
+      const got = await collect(o, driver, spec, markers, join(staging, WINPV_BUNDLE.packageDir(driver)));
       built.push({ driver, version: got.version, ...(markers.commit ? { commit: markers.commit } : {}), files: got.files });
       result.built.push(driver);
       o.tap.point({
@@ -167,7 +168,7 @@ async function buildAll(o: BuildOptions, order: DriverName[], staging: string): 
   await rm(dir, { recursive: true, force: true });
   await rename(staging, dir);
   const manifest = await writeManifest(dir, version, built, o);
-  o.tap.point({ ok: true, description: `manifest: ${join(dir, MANIFEST_NAME)} (${manifest.files.length} files, ${built.length} driver(s))` });
+  o.tap.point({ ok: true, description: `manifest: ${join(dir, WINPV_BUNDLE.manifest)} (${manifest.files.length} files, ${built.length} driver(s))` });
   return { ...result, version, dir, manifest };
 }
 
@@ -200,8 +201,8 @@ async function writeManifest(dir: string, version: string, built: Built[], o: Bu
   const drivers: BundleDriver[] = built.map((b) => ({
     name: b.driver,
     version: b.version,
-    dir: b.driver,
-    inf: `${b.driver}/${b.files.find((f) => f.toLowerCase().endsWith('.inf'))}`,
+    dir: WINPV_BUNDLE.packageDir(b.driver),
+    inf: WINPV_BUNDLE.packageFile(b.driver, b.files.find((f) => f.toLowerCase().endsWith('.inf'))!),
     ...(b.commit ? { sourceCommit: b.commit } : {}),
   }));
   const commits = new Set(built.map((b) => b.commit));
@@ -217,6 +218,6 @@ async function writeManifest(dir: string, version: string, built: Built[], o: Bu
     drivers,
     files: await describeFiles(dir),
   };
-  await writeFile(join(dir, MANIFEST_NAME), JSON.stringify(manifest, null, 2) + '\n');
+  await writeFile(join(dir, WINPV_BUNDLE.manifest), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
 }

@@ -175,7 +175,7 @@ export async function verifyPackageSet(root: string, opts: VerifyOptions): Promi
         check: 'manifest',
         ok: claimed === signMode,
         message: claimed === signMode ? `manifest.json's signMode ${manifest.signMode} is the enforced one` : `manifest.json says signMode ${manifest.signMode}, but this verification enforces ${signMode} (the manifest cannot lower the bar)`,
-        ...(claimed === signMode ? {} : { diagnostics: { file: 'manifest.json', expected: signMode, observed: manifest.signMode } }),
+        ...(claimed === signMode ? {} : { diagnostics: { file: WINPV_BUNDLE.manifest, expected: signMode, observed: manifest.signMode } }),
       });
     }
   }

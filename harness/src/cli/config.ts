@@ -53,6 +53,7 @@ export function loadUserConfig(path: string, required: boolean): UserConfig {
 const HOST_KEYS = new Set(['url', 'passwordEnv', 'passwordFile', 'identityFile', 'knownHostsFile', 'insecure', 'template', 'isoSr', 'network',
   // XenAPI guests and dom0 (hosts/xapi/config.ts)
   'guestUser', 'guestPort', 'guestIdentityFile', 'guestPasswordEnv', 'guestPasswordFile', 'guestKnownHostsFile', 'guestHostKeySha256', 'dom0Ssh', 'dom0Port', 'reuseGuests',
+  'guestDiscovery', 'dhcpLeaseFile', 'maxInstallReboots',
   // scale: how many instances at once, and what the host offers (--host label:..., scenario <labels>)
   'capacity', 'labels', 'migrationsAtOnce', 'memoryReserveMiB']);
 

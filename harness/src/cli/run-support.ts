@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ExitCode, usageError } from '../model/errors';
+import { ExitCode, exitCodeOf, usageError } from '../model/errors';
 import type { Reporter } from '../model/reporter';
 import type { RunSummary } from '../model/result';
 import type { SpecSet } from '../model/spec';
@@ -56,9 +56,17 @@ export function stdoutReporter(name: string | undefined, ctx: CommandContext, df
   throw usageError(`--reporter takes ${REPORTERS.join(', ')}, not '${r}'`);
 }
 
-/** 0 all passed, 1 something failed or the run stopped early; host failures (3) are decided by the caller. */
+/** 0 all passed, 1 something failed or the run stopped early, 2 a scenario was aborted by bad input
+ *  (a bundle for another architecture, a test-signed build under Secure Boot), 3 by a host error (a
+ *  pool that refused a guest and still answers); the worst of them wins. A run that lost its host
+ *  (3) is decided by the caller. */
 export function exitForSummary(s: RunSummary): number {
-  return s.counts.failed > 0 || !s.complete ? ExitCode.testFailed : ExitCode.ok;
+  let code: number = s.counts.failed > 0 || !s.complete ? ExitCode.testFailed : ExitCode.ok;
+  for (const i of s.instances) {
+    const kind = i.aborted?.kind;
+    if (kind) code = Math.max(code, exitCodeOf(kind));
+  }
+  return code;
 }
 
 /** Plays judged results through reporters as a live run would (`winpv check`, `winpv report merge`). */

@@ -9,9 +9,9 @@ import { BUNDLE_MANIFEST_SCHEMA, type BundleFile, type BundleManifest } from '..
 import { inputError, type Problem } from '../model/errors';
 import { runProcess, runProcessOk } from '../util/process';
 import { extractZip, ZipFormatError } from './zip';
+import { WINPV_BUNDLE } from './layouts';
 
 export type { BundleManifest, BundleFile, BundleDriver } from '../model/bundle';
-export const MANIFEST_NAME = 'manifest.json';
 
 export interface OpenedBundle {
   dir: string;
@@ -77,13 +77,13 @@ const lastLines = (s: string) => s.trim().split('\n').slice(-3).join(' / ');
 
 /** Reads and validates <dir>/manifest.json; undefined when there is none. */
 export async function readManifest(dir: string, label = dir): Promise<BundleManifest | undefined> {
-  const file = join(dir, MANIFEST_NAME);
+  const file = join(dir, WINPV_BUNDLE.manifest);
   const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;
     throw e;
   });
   if (text === undefined) return undefined;
-  const where = `${label}/${MANIFEST_NAME}`;
+  const where = `${label}/${WINPV_BUNDLE.manifest}`;
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -134,7 +134,7 @@ export async function listFiles(dir: string): Promise<string[]> {
     }
   };
   await walk(dir);
-  return out.filter((f) => f !== MANIFEST_NAME).sort();
+  return out.filter((f) => f !== WINPV_BUNDLE.manifest).sort();
 }
 
 export async function sha256File(path: string): Promise<string> {
@@ -152,7 +152,7 @@ export async function describeFiles(dir: string): Promise<BundleFile[]> {
 }
 
 /** Compares a directory with its manifest: missing, extra, resized or changed files are problems. */
-export async function checkManifestFiles(dir: string, manifest: BundleManifest, file = MANIFEST_NAME): Promise<Problem[]> {
+export async function checkManifestFiles(dir: string, manifest: BundleManifest, file: string = WINPV_BUNDLE.manifest): Promise<Problem[]> {
   const problems: Problem[] = [];
   const actual = new Map((await describeFiles(dir)).map((f) => [f.path, f]));
   manifest.files.forEach((f, i) => {

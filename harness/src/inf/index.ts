@@ -20,7 +20,7 @@ export {
 export type { Arch, DriverInf, InfVersion, InfManufacturer, InfDevice, InfService, InfCopyFile, InfSourceFile, InfSourceDisk, InfDestinationDir, Located } from './driver-inf';
 export { renderInf, renderHardwareIds, classGuidOf } from './render';
 export type { RenderOptions } from './render';
-export { openBundle, readManifest, validateManifest, listFiles, describeFiles, sha256File, checkManifestFiles, MANIFEST_NAME } from './bundle';
+export { openBundle, readManifest, validateManifest, listFiles, describeFiles, sha256File, checkManifestFiles } from './bundle';
 export type { OpenedBundle, BundleManifest, BundleFile, BundleDriver } from './bundle';
 export { writeIsoImage, isoVolumeId } from './iso';
 export { WINPV_BUNDLE, TOOLS_ISO, ARCH_NAMES } from './layouts';

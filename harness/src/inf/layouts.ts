@@ -1,5 +1,7 @@
-// The two disc/bundle layouts winpv meets, described once, read by the guest agents and the bundle
-// readers (and named by the writers):
+// The two disc/bundle layouts winpv meets, described once: read by the guest agents and the bundle
+// readers, and written by `winpv build` (build/run-build.ts) and `winpv package bundle`
+// (build/bundle.ts) through the same names. winpv writes no tools ISO (the vendor's win-installer
+// does), so TOOLS_ISO is only read:
 //
 // winpv's own bundle (`winpv build`, `winpv package bundle`): manifest.json at the root naming each
 // driver's package folder and INF (`xenbus/` or `xenbus/x64/`); without a manifest, a folder per
@@ -18,10 +20,19 @@ export type LayoutArch = 'x64' | 'x86' | 'arm64';
 /** Package folder names and INF platform decorations, as winpv names the architecture. */
 export const ARCH_NAMES: Readonly<Record<string, LayoutArch>> = { x64: 'x64', amd64: 'x64', x86: 'x86', i386: 'x86', arm64: 'arm64' };
 
+/** The folder `winpv build` writes a driver's package into, and where a bundle without a manifest
+ *  has it: one folder per driver, named after it. */
+const packageDir = (driver: string) => driver;
+/** A file of a driver's package as `winpv build` writes it, relative to the bundle root. */
+const packageFile = (driver: string, file: string) => `${packageDir(driver)}/${file}`;
+
 export const WINPV_BUNDLE = {
+  /** The manifest at the root: written by `winpv build` and `winpv package bundle`, read by every reader. */
   manifest: 'manifest.json',
+  packageDir,
+  packageFile,
   /** The INF of a driver in a bundle without a manifest. */
-  flatInf: (driver: string) => `${driver}/${driver}.inf`,
+  flatInf: (driver: string) => packageFile(driver, `${driver}.inf`),
   /** The architecture a package folder names (`xenbus/x64`, `x86/xenbus`: the innermost segment that names one). */
   folderArch: (dir: string): LayoutArch | undefined => dir.toLowerCase().split('/').reverse().map((seg) => ARCH_NAMES[seg]).find((a) => a !== undefined),
   /** Test certificates travel as DER/PEM `.cer` (win-pv packages) or `.crt` files. */

@@ -26,6 +26,14 @@ export interface HostEntry {
   guestHostKeySha256?: string;
   /** XenAPI: false = no SSH to dom0 (no xenstore or ring probes). */
   dom0Ssh?: boolean;
+  /** XenAPI: how a guest is found on the network, the ways tried in order (`guest-metrics`,
+   *  `dom0-neighbour`, `dhcp-leases`); default guest-metrics, dom0-neighbour (and dhcp-leases when
+   *  dhcpLeaseFile is set). */
+  guestDiscovery?: string[];
+  /** XenAPI: the test network's DHCP lease file in dom0 (dnsmasq or ISC dhcpd format), for `dhcp-leases`. */
+  dhcpLeaseFile?: string;
+  /** XenAPI: how many reboots a driver install may take before winpv gives up (default 4). */
+  maxInstallReboots?: number;
   /** XenAPI: keep each guest between scenarios of the same shape, reverted to the snapshot taken
    *  before its driver install, instead of cloning a new one (close() still removes everything). */
   reuseGuests?: boolean;

@@ -45,6 +45,20 @@ const exitFor: Record<ErrorKind, ExitCode> = {
   internal: ExitCode.hostError,
 };
 
+/** The exit status an error of this kind gives the command, also when it only aborted one scenario of a run. */
+export function exitCodeOf(kind: ErrorKind): ExitCode {
+  return exitFor[kind];
+}
+
+/** What the trace and the results keep of an error: its code and message, and its kind when it
+ *  was a WinpvError (a bundle refused as bad input, a pool that refused a guest), so the run's exit
+ *  status can tell bad input (2) and a host error (3) from a failed test (1). */
+export interface ErrorInfo {
+  code: string;
+  message: string;
+  kind?: ErrorKind;
+}
+
 export class WinpvError extends Error {
   readonly kind: ErrorKind;
   /** Stable machine-readable code, e.g. `SPEC_INVALID`, `XAPI_SESSION_AUTHENTICATION_FAILED`. */

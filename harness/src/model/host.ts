@@ -159,7 +159,8 @@ export interface SnapshotCapability {
  *   without a way to refuse, goes Closed, and a fresh backend probes to InitWait on the same
  *   directories, the frontend starting over at Initialising.
  */
-export type BackendRestartKind = 'replug' | 'rebind' | 'reprobe';
+export const BACKEND_RESTART_KINDS = ['replug', 'rebind', 'reprobe'] as const;
+export type BackendRestartKind = (typeof BACKEND_RESTART_KINDS)[number];
 
 export const BACKEND_RESTART_MEANS: Readonly<Record<BackendRestartKind, string>> = {
   replug: 'toolstack unplug and plug: the guest is asked to let go, both directories are removed and a new device is created',

@@ -3,7 +3,7 @@
 import type { MetricValue } from './results';
 import type { TraceEvent } from './trace';
 
-/** Workload figures per device (`xvda.iops`, `vif0.mbps`, `xvda.lat.p99`) and lifecycle timings (`time.<step kind>` in ms, summed per kind; `time.connect`: start to the first drivers report). */
+/** Workload figures per device (`xvda.iops`, `vif0.mbps`, `xvda.lat.p99`) and lifecycle timings (`time.<step kind>` in ms, summed per kind; `time.connect`: start to the first drivers report; `time.install-reboot`: the driver install's reboots, summed). */
 export function metricsOf(events: readonly TraceEvent[]): MetricValue[] {
   const out = new Map<string, MetricValue>();
   const put = (name: string, value: number, unit: string, better: MetricValue['better']) => {
@@ -33,8 +33,10 @@ export function metricsOf(events: readonly TraceEvent[]): MetricValue[] {
       if (s && e.ok !== false) put(`time.${s.kind}`, e.t - s.t, 'ms', 'lower');
     } else if (e.ev === 'drivers' && connectedAt === undefined) connectedAt = e.t;
     else if (e.ev === 'guest') {
+      // each reboot of a driver install carries its own duration (hosts that loop on Windows' restarts)
+      if (e.what === 'install-reboot' && typeof e.detail?.ms === 'number') put('time.install-reboot', e.detail.ms, 'ms', 'lower');
       // downtime: suspended/migrating -> resumed/migrated/restored
-      if (e.what === 'suspending' || e.what === 'suspended' || e.what === 'saved' || e.what === 'paused') down.has(e.guest) || down.set(e.guest, e.t);
+      else if (e.what === 'suspending' || e.what === 'suspended' || e.what === 'saved' || e.what === 'paused') down.has(e.guest) || down.set(e.guest, e.t);
       else if ((e.what === 'resumed' || e.what === 'migrated' || e.what === 'restored' || e.what === 'unpaused') && down.has(e.guest)) {
         put(`time.downtime.${e.what}`, e.t - down.get(e.guest)!, 'ms', 'lower');
         down.delete(e.guest);

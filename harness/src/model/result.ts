@@ -1,5 +1,6 @@
 // Verdicts: what checks produce from a trace and what reporters consume.
 import type { CheckName } from './catalog';
+import type { ErrorInfo } from './errors';
 
 export type Verdict = 'pass' | 'fail' | 'skip';
 
@@ -32,7 +33,8 @@ export interface InstanceResult {
   /** skip: whole instance skipped (reason in skipReason); fail: a check failed or the run aborted. */
   verdict: Verdict;
   skipReason?: string;
-  aborted?: { code: string; message: string };
+  /** Why the instance stopped early; its kind decides the run's exit status (cli/run-support.ts). */
+  aborted?: ErrorInfo;
   checks: CheckResult[];
   durationMs: number;
   /** How many times the instance ran (`--retries`); absent = once. */

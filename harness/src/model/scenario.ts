@@ -1,5 +1,6 @@
 // A scenario, as loaded from scenarios/*.xml (before matrix expansion), and the guest shapes it asks for.
 import type { SourceLocation } from './errors';
+import type { BackendRestartKind } from './host';
 import type { Capability, CheckName, FaultName } from './catalog';
 import type { DriverName } from './spec';
 
@@ -183,6 +184,9 @@ export interface BackendStep extends StepBase {
   kind: 'backend-restart' | 'backend-close';
   guest: string;
   device: DeviceRef;
+  /** backend-restart only: the kind of restart the scenario is about; a host whose restart is of
+   *  another kind skips the scenario with the reason (the kinds test different things). */
+  restartKind?: BackendRestartKind;
 }
 
 /** Switch a fault on for a time (or until the end of the enclosing block when durationMs is absent). */

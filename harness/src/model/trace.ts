@@ -12,6 +12,7 @@ import type { CheckConfig, DeviceRef, FaultConfig, GuestShape, Step } from './sc
 import type { Capability } from './catalog';
 import type { KnownIssue } from './outcomes';
 import type { Baseline } from './results';
+import type { ErrorInfo } from './errors';
 
 export const TRACE_SCHEMA = 'winpv-trace/1';
 
@@ -69,7 +70,7 @@ export interface ScenarioEndEvent extends InInstance {
   ev: 'scenario.end';
   /** `aborted` when a step failed or the host dropped; checks still run on what was recorded. */
   status: 'completed' | 'aborted';
-  error?: { code: string; message: string };
+  error?: ErrorInfo;
 }
 
 /** A teardown task (destroy a guest, stop probes, switch a fault off) that failed or overran its
@@ -87,7 +88,7 @@ export interface StepEvent extends InInstance {
   kind: Step['kind'];
   label: string;
   ok?: boolean; // step.end
-  error?: { code: string; message: string }; // step.end
+  error?: ErrorInfo; // step.end
 }
 
 export type GuestLifecycle =
@@ -95,7 +96,9 @@ export type GuestLifecycle =
   | 'paused' | 'unpaused' | 'suspended' | 'resumed' | 'saved' | 'restored' | 'migrated' | 'snapshot' | 'reverted'
   /** The toolstack has begun to suspend or save the guest. Hosts whose suspend destroys the domain
    *  (XenAPI) emit it first: the domain and its xenstore tree go before `suspended`/`saved` is known. */
-  | 'suspending';
+  | 'suspending'
+  /** One reboot of a driver install (detail: n, reason, ms): the install takes as many as Windows asks for. */
+  | 'install-reboot';
 
 export interface GuestEvent extends InInstance {
   ev: 'guest';

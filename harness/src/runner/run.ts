@@ -20,7 +20,7 @@ import { XenstoreProbe } from '../probes/xenstore-probe';
 import type { TraceWriter } from '../trace/writer';
 import type { BundleOpener } from './bundle';
 import { errorInfo, Interrupted, isHostFailure, StepFailure } from './errors';
-import { isUnsupported } from '../model/errors';
+import { isUnsupported, type ErrorInfo } from '../model/errors';
 import { hostDevice, hostFault, runSteps, type StepContext } from './steps';
 import { once, TEARDOWN_DEADLINE_MS, TeardownStack } from './teardown';
 import { withDeadline } from './deadline';
@@ -245,7 +245,7 @@ export async function runInstance(inst: PlanInstance, o: InstanceRunOptions, hol
     faultsOn: new Map(), cancelled: () => cancelled, signal: o.signal, openBundle: o.openBundle,
   };
   let outcome: InstanceOutcome = 'completed';
-  let error: { code: string; message: string } | undefined;
+  let error: ErrorInfo | undefined;
   try {
     await withDeadline(host.clock, s.timeoutMs, o.signal, `scenario ${inst.id}`, async () => {
       for (const shape of s.guests) {

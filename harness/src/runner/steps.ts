@@ -3,6 +3,7 @@
 // branch or iteration 1, step 2) and block-scoped faults switched off when their block ends.
 import type { Capability } from '../model/catalog';
 import { BACKEND_RESTART_MEANS, type GuestRef, type HostBackend } from '../model/host';
+import { unsupportedError } from '../model/errors';
 import type { DeviceRef, FaultConfig, GuestShape, Scenario, Step, WaitStep } from '../model/scenario';
 import type { DriverName } from '../model/spec';
 import type { TraceSink } from '../model/trace';
@@ -203,6 +204,10 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
       const g = guestOf(ctx, step.guest);
       const bc = need(host.backendControl, 'backend-control', 'backend-restart');
       const dev = hostDevice(host, g, step.device);
+      // a scenario about one kind of restart means nothing where the host does another: skipped, said why
+      if (step.restartKind && step.restartKind !== bc.restartKind) {
+        throw unsupportedError(`backend-restart kind="${step.restartKind}" (${BACKEND_RESTART_MEANS[step.restartKind]}): ${host.kind}'s backend-restart is ${bc.restartKind} (${BACKEND_RESTART_MEANS[bc.restartKind]})`);
+      }
       // the kinds test different things: every restart says which one this host did
       ctx.sink.emit({ ev: 'log', inst: ctx.inst, level: 'info', msg: `backend-restart of ${step.guest} ${dev} on ${host.kind}: ${bc.restartKind} (${BACKEND_RESTART_MEANS[bc.restartKind]})` });
       return bc.restartBackend(g, dev);

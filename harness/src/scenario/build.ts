@@ -4,6 +4,7 @@
 import { isFaultName, type Capability, type CheckName, CHECKS } from '../model/catalog';
 import { checkParamInfo } from '../model/check-params';
 import type { Problem, SourceLocation } from '../model/errors';
+import type { BackendRestartKind } from '../model/host';
 import type {
   CheckConfig, DeviceRef, FaultConfig, GuestShape, MatrixAxis, RegistrySetting, Scenario, Step, TemplatedValue, VbdShape, VifShape,
 } from '../model/scenario';
@@ -386,7 +387,8 @@ function buildStep(el: XmlElement, at: Path, ctx: StepCtx): Step | undefined {
     case 'backend-restart':
     case 'backend-close': {
       const g = guest();
-      return { ...base, kind: el.name, guest: g, device: deviceRef(el, g, ctx) };
+      const restartKind = el.name === 'backend-restart' ? (el.attr('kind') as BackendRestartKind | undefined) : undefined;
+      return { ...base, kind: el.name, guest: g, device: deviceRef(el, g, ctx), ...(restartKind ? { restartKind } : {}) };
     }
     case 'fault':
       return { ...base, kind: 'fault', fault: buildFault(el, ctx), action: (el.attr('action') ?? 'on') as 'on' | 'off' };

@@ -2,6 +2,7 @@
 // (a test keeps them in agreement by validating the catalogue with both).
 import { types, type ElementShape, type ValueType } from '../xml';
 import { CAPABILITIES, CHECKS } from '../model/catalog';
+import { BACKEND_RESTART_KINDS } from '../model/host';
 import { durationPattern, sizePattern } from './units';
 
 const name = types.string({ pattern: /^[a-z0-9][a-z0-9_.-]*$/, what: 'a name (lower case letters, digits, _ . -)' });
@@ -72,7 +73,7 @@ const stepChildren = (): Record<string, { shape: ElementShape | (() => ElementSh
   'save-restore': { shape: guestStep },
   shutdown: { shape: guestStep },
   start: { shape: guestStep },
-  'backend-restart': { shape: deviceStep },
+  'backend-restart': { shape: { attrs: { ...deviceStep.attrs, kind: { type: types.enum(...BACKEND_RESTART_KINDS) } } } },
   'backend-close': { shape: deviceStep },
   fault: { shape: { attrs: { ...faultAttrs, action: { type: types.enum('on', 'off') }, label }, children: { param: { shape: param } } } },
   sleep: { shape: { attrs: { duration: { type: duration, required: true }, label } } },

@@ -229,3 +229,21 @@ t.test('backend-restart: the trace says which kind the host did; one its backend
   t.same(no.calls.slice(-2), ['destroy win', 'close'], 'the guest was still torn down');
   t.equal(outcome.hostError, undefined, 'not a host failure');
 });
+
+t.test('backend-restart kind="...": a host whose restart is of another kind skips the scenario with the reason', async (t) => {
+  const restart = (kind: BackendRestartKind): Step => ({ kind: 'backend-restart', guest: 'win', device: 'vif/0', restartKind: kind, source: { file: 't.xml' } });
+  const same = new RestartingHost('replug');
+  await run(same, [install(), waitConnected(), restart('replug')]);
+  t.same(same.restarted, ['vif/0'], 'the kind the host does: restarted');
+  const other = new RestartingHost('replug');
+  const trace = new TraceWriter();
+  const out = new PassThrough();
+  let tap = '';
+  out.on('data', (b) => (tap += b));
+  const outcome = await runPlan({ host: other, plan: planOf(scenario('t', [install(), waitConnected(), restart('rebind'), block(200)])), specs, specHashes: {}, trace, reporter: new TapStreamReporter(out), ringPeriodMs: 100 });
+  const r = outcome.summary.instances[0]!;
+  t.equal(r.verdict, 'skip');
+  t.same(other.restarted, [], 'nothing restarted');
+  t.match(tap, /^ok 1 - t # SKIP backend-restart kind="rebind" \(.*\): sim's backend-restart is replug \(toolstack unplug and plug/m, 'TAP: SKIP, which kind was asked and which the host does');
+  t.notOk(trace.events.some((e) => e.ev === 'step.start' && e.kind === 'block'), 'nothing after it ran');
+});

@@ -137,3 +137,25 @@ t.test('<checks only="true"> selects the listed checks; otherwise every check ju
   t.equal(ic.checks.length, 11);
   t.same(ic.checks.find((c) => c.name === 'workload')?.params, { tolerancePct: '10', maxP99Ms: '200' });
 });
+
+t.test('backend-restart kind="...": the restart the scenario is about; another value is refused with its place', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-restart-kind-'));
+  const doc = (kind: string) => `<?xml version="1.0"?>\n<scenario name="restart-kind" timeout="1m"><title>t</title><tags>nightly</tags><drivers>xenbus xenvbd</drivers>\n<guest name="win" os="windows"><vbd vdev="xvda" size="1G"/><vbd vdev="xvdb" size="1G"/></guest>\n<steps><backend-restart guest="win" device="xvdb" ${kind}/></steps></scenario>\n`;
+  const good = join(dir, 'good.xml');
+  writeFileSync(good, doc('kind="replug"'));
+  const s = loadScenarioFile(good, 'good.xml');
+  t.same(s.problems, []);
+  t.match(s.scenario!.steps[0], { kind: 'backend-restart', device: 'vbd/51728', restartKind: 'replug' });
+  const plain = join(dir, 'plain.xml');
+  writeFileSync(plain, doc(''));
+  t.equal((loadScenarioFile(plain, 'plain.xml').scenario!.steps[0] as { restartKind?: string }).restartKind, undefined, 'without kind: any host\'s restart');
+  const bad = join(dir, 'bad.xml');
+  writeFileSync(bad, doc('kind="reboot"'));
+  const refused = loadScenarioFile(bad, 'bad.xml');
+  t.equal(refused.scenario, undefined, 'a kind no host has is refused');
+  t.match(refused.problems, [{ location: { file: 'bad.xml', path: /backend-restart.*kind|kind/ } }], 'with its place');
+  if (!xmllintSkip) {
+    t.equal(spawnSync('xmllint', ['--noout', '--schema', join(catalogue, 'scenario.xsd'), good], { encoding: 'utf8' }).status, 0, 'scenario.xsd accepts kind="replug"');
+    t.not(spawnSync('xmllint', ['--noout', '--schema', join(catalogue, 'scenario.xsd'), bad], { encoding: 'utf8' }).status, 0, 'and refuses kind="reboot" too');
+  }
+});

@@ -6,10 +6,10 @@ import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { POOL_ISOS, startXapiServer, type XapiTestServer } from './xapi-server';
-import { generateHostKey, startWindowsDouble, type WindowsDouble } from './windows-double';
+import { fixtureMsi, generateHostKey, startWindowsDouble, type WindowsDouble } from './windows-double';
 import { startDom0Double, type Dom0Double } from './dom0-double';
 import { XapiHost } from '../../src/hosts/xapi/host';
-import type { XapiHostConfig } from '../../src/hosts/xapi/config';
+import { DEFAULT_MAX_INSTALL_REBOOTS, type XapiHostConfig } from '../../src/hosts/xapi/config';
 import { Secret } from '../../src/model/secret';
 import type { TraceEvent, TraceEventInput, TraceSink } from '../../src/model/trace';
 import type { GuestShape } from '../../src/model/scenario';
@@ -44,7 +44,9 @@ export interface Pool {
 /** dom0Password: XenServer's dom0 root password is the pool's root password (the default keeps
  *  them different, so a leak of either is caught apart). dom0 SSH is on by default: a guest without
  *  PV drivers has no guest metrics, so only dom0's neighbour table finds it. */
-export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Password?: string } = {}): Promise<Pool> {
+export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Password?: string; guestAgent?: boolean; trafficDelayMs?: number } = {}): Promise<Pool> {
+  // the template has the guest agent installed (docs/real-pool.md): it reports once xeniface is bound
+  const templateAgent = opts.guestAgent ?? true;
   const hostKey = generateHostKey();
   const doubles: WindowsDouble[] = [];
   for (let i = 0; i < (opts.guests ?? 2); i++) {
@@ -57,6 +59,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
     password: XAPI_PW,
     tls: true,
     bootDelayMs: 20,
+    ...(opts.trafficDelayMs !== undefined ? { trafficDelayMs: opts.trafficDelayMs } : {}),
     hostAddress: '127.0.0.1',
     guest: (vmRef) => {
       let d = byVm.get(vmRef);
@@ -69,9 +72,11 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
         d.state.files.clear();
         d.state.crashDumps.length = 0;
         d.state.verifier = [];
+        d.state.agentInstalled = templateAgent;
         byVm.set(vmRef, d);
       }
-      return { ip: d.host, pvVersion: d.boot() };
+      const pvVersion = d.boot();
+      return { ip: d.host, pvVersion, agent: d.state.agentInstalled && d.state.bound.has('xeniface') };
     },
     // The disks go back to the snapshot: what Windows had installed and written on C: goes too.
     onRevert: (vmRef) => {
@@ -82,6 +87,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       for (const k of [...d.state.files.keys()]) if (k.startsWith('C:')) d.state.files.delete(k);
       d.state.crashDumps.length = 0;
       d.state.verifier = [];
+      d.state.agentInstalled = templateAgent;
     },
   });
   const discs = new Map<string, Map<string, Buffer>>();
@@ -110,7 +116,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       const version = /^winpv-(.+)\.iso$/.exec(String(iso?.name_label ?? ''))?.[1];
       // ... and the vendor's installer at the root (an MSI is an OLE compound file)
       const disc = new Map(['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface'].map((drv) => [`${drv}\\${drv}.inf`, Buffer.from(infText(drv, version ?? ''))]));
-      disc.set('XenPVTools-x64.msi', Buffer.from('d0cf11e0a1b11ae1', 'hex'));
+      disc.set('XenPVTools-x64.msi', fixtureMsi({ signed: true }));
       d?.insertDisc(version ? disc : null);
     }
   });
@@ -128,6 +134,8 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
     dom0: dom0 ? { user: 'root', port: dom0.ssh.port, password: new Secret(opts.dom0Password ?? DOM0_PW), hostKeySha256: dom0.ssh.hostKeyFingerprint } : undefined,
     guest: { user: 'Administrator', port: doubles[0]!.port, password: new Secret(GUEST_PW), hostKeySha256: doubles[0]!.hostKeyFingerprint },
     timeouts: { bootMs: 60_000, shutdownMs: 20_000, taskMs: 60_000 },
+    discovery: dom0 ? ['guest-metrics', 'dom0-neighbour'] : ['guest-metrics'],
+    maxInstallReboots: DEFAULT_MAX_INSTALL_REBOOTS,
   };
   // every host a test made is closed with the pool: a test that failed half way would otherwise
   // leave its host's event.from loop reconnecting to the closed server, and the file would never end
@@ -179,8 +187,9 @@ function infText(d: string, version: string): string {
   return `[Version]\r\nSignature="$Windows NT$"\r\nClass=System\r\nProvider=%Vendor%\r\nDriverVer=09/21/2026,${version}\r\nCatalogFile=${d}.cat\r\n\r\n[Strings]\r\nVendor="Xen Project"\r\n`;
 }
 
-/** A driver bundle on disk: one folder per driver with an INF (DriverVer) and a .sys/.cat. */
-export function makeBundle(version: string, build: number, drivers: DriverName[] = ['xenbus', 'xenvif', 'xennet', 'xenvbd']): string {
+/** A driver bundle on disk: one folder per driver with an INF (DriverVer) and a .sys/.cat; xeniface
+ *  too, as the win-pv releases carry it (a pool's guest agent needs it). */
+export function makeBundle(version: string, build: number, drivers: DriverName[] = ['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface']): string {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-bundle-'));
   for (const d of drivers) {
     mkdirSync(join(dir, d));

@@ -19,9 +19,9 @@ import { CM_PROB_NEED_RESTART, CM_PROB_UNSIGNED_DRIVER, pendingReboot, readDevic
 import { writeIsoImage } from '../../inf/iso';
 import { bundleLayout, layoutFromManifest, type BundleLayout } from './bundle-layout';
 import { validateManifest } from '../../inf/bundle';
-import { WINPV_BUNDLE } from '../../inf/layouts';
+import { TOOLS_ISO, WINPV_BUNDLE } from '../../inf/layouts';
 import type { BundleManifest } from '../../model/bundle';
-import { enableTestSigning, isTestSigned, readSigningFacts, refuseUnloadable } from './signing';
+import { discSigningTraits, enableTestSigning, isTestSigned, readDiscSignatures, readSigningFacts, refuseUnloadable } from './signing';
 import { discInstaller, enableVerifier, localInstaller, runInstaller, verifiedDrivers } from './installer';
 
 /** What the agent needs from the host it runs on. */
@@ -48,6 +48,10 @@ export interface WindowsGuestLink {
   log?(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
   /** How long to look for an inserted disc (default 15 looks 2 s apart). */
   discWait?: { attempts: number; ms: number };
+  /** Drivers the host wants installed with every driver set, where the bundle carries them
+   *  (XenAPI: xeniface, through which the guest agent reaches xenstore; xapi sees the PV drivers,
+   *  PV_drivers_detected, only once the agent runs). */
+  companions?: DriverName[];
 }
 
 /** Install order: the bus first, then its children. */
@@ -83,7 +87,10 @@ export class WindowsAgent implements GuestAgent {
   private async install(bundle: DriverBundle): Promise<{ version?: string }> {
     const ssh = await this.ssh();
     const iso = isoName(bundle);
-    const local = iso ? undefined : await bundleLayout(bundle.location, bundle.drivers);
+    const extra = (this.link.companions ?? []).filter((c) => !bundle.drivers.includes(c));
+    const carried = iso ? [] : await carriedBy(bundle.location, extra);
+    if (carried.length) this.link.log?.('info', `${this.link.name}: ${carried.join(', ')} installed with the drivers (the guest agent reaches xenstore through it)`);
+    const local = iso ? undefined : await bundleLayout(bundle.location, [...bundle.drivers, ...carried]);
     // read-only: a bundle that cannot load here (architecture, test signing under Secure Boot) is
     // refused before anything is copied or changed in the guest
     let facts = local ? await readSigningFacts(ssh) : undefined;
@@ -95,9 +102,14 @@ export class WindowsAgent implements GuestAgent {
       // disc); a disc without one has a folder per driver (<driver>\<driver>.inf)
       const { root } = await this.mount(ssh, iso, new Map());
       layout = await discLayout(ssh, `${iso}:manifest.json`, root, bundle.drivers);
+      const onDisc = extra.length ? await discCarries(ssh, root, extra, layout && ((d) => discLayout(ssh, `${iso}:manifest.json`, root, [...bundle.drivers, d]))) : [];
+      if (onDisc.length) {
+        this.link.log?.('info', `${this.link.name}: ${onDisc.join(', ')} installed with the drivers (the guest agent reaches xenstore through it)`);
+        if (layout) layout = await discLayout(ssh, `${iso}:manifest.json`, root, [...bundle.drivers, ...onDisc]);
+      }
       facts = await readSigningFacts(ssh);
       if (layout) refuseUnloadable(this.link.name, layout.traits, facts);
-      const infs = layout?.infs ?? new Map(bundle.drivers.map((d) => [d, WINPV_BUNDLE.flatInf(d)]));
+      const infs = layout?.infs ?? new Map([...bundle.drivers, ...onDisc].map((d) => [d, WINPV_BUNDLE.flatInf(d)]));
       staged = { root, infs: new Map([...infs].map(([d, inf]) => [d, `${root}\\${winPath(inf)}`])), fromDisc: true };
     } else {
       const disc = this.link.deliverIso ? await this.deliverAsDisc(ssh, bundle, local!) : undefined;
@@ -105,15 +117,29 @@ export class WindowsAgent implements GuestAgent {
     }
     const infs = staged.infs;
     let reboot = false;
+    // why Windows needs the restart, for the trace (each install reboot says its reason)
+    const why: string[] = [];
+    // the vendor's installer on a disc: the one for the guest's architecture
+    const discMsi = bundle.installer && staged.fromDisc ? await discInstaller(ssh, this.link.name, staged.root, facts!.arch) : undefined;
+    if (discMsi && !layout) {
+      // a disc without a manifest (the vendor tools ISO) says nothing of its signing: Windows' own
+      // verdict on the installer and the catalogs decides, before anything is installed
+      const certDirs = [staged.root, `${staged.root}\\${winPath(TOOLS_ISO.testCertDir)}`];
+      const traits = discSigningTraits(`${iso} (no ${WINPV_BUNDLE.manifest})`, staged.root, await readDiscSignatures(ssh, staged.root, discMsi, certDirs));
+      refuseUnloadable(this.link.name, traits, facts!);
+      this.link.log?.('info', `${this.link.name}: ${iso}: installer and driver catalogs are ${traits.signMode === 'TestSign' ? 'test-signed (their root is not trusted yet)' : 'signed and trusted'} (Get-AuthenticodeSignature)`);
+      layout = { infs: new Map(), files: [], traits };
+    }
     if (layout && isTestSigned(layout.traits.signMode)) {
       // trusted before pnputil adds the packages, so Windows does not ask whether to trust the publisher
       const certs = layout.traits.testCerts.map((c) => `${staged.root}\\${winPath(c)}`);
       reboot = await enableTestSigning(ssh, this.link.name, certs, facts!);
+      if (reboot) why.push('test signing (bcdedit /set testsigning on takes effect at the next boot)');
       this.link.log?.('info', `${this.link.name}: test certificate${certs.length > 1 ? 's' : ''} ${certs.join(', ')} trusted (Root, TrustedPublisher)${reboot ? '; test signing on from the next boot' : ''}`);
     }
     if (bundle.installer) {
       let msi: string;
-      if (staged.fromDisc) msi = await discInstaller(ssh, this.link.name, staged.root, facts!.arch);
+      if (discMsi) msi = discMsi;
       else {
         const name = localInstaller(bundle.location);
         msi = `${staged.root}\\${name}`;
@@ -122,6 +148,7 @@ export class WindowsAgent implements GuestAgent {
       const r = await runInstaller(ssh, this.link.name, msi, `C:\\Windows\\Temp\\winpv-install-${safeSegment(bundle.version || 'disc')}.log`);
       this.link.log?.('info', `${this.link.name}: vendor installer ${msi} done${r.rebootRequired ? ', reboot required' : ''}`);
       reboot ||= r.rebootRequired;
+      if (r.rebootRequired) why.push('pending PnP restart (the vendor installer asked for one)');
     }
     for (const drv of bundle.installer ? [] : ORDER.filter((d) => infs.has(d))) {
       const inf = infs.get(drv)!;
@@ -134,6 +161,7 @@ export class WindowsAgent implements GuestAgent {
       }
       this.link.log?.('info', `${this.link.name}: ${drv} ${bundle.version} added as ${res.published.join(', ') || '(already present)'}${res.rebootRequired ? ', reboot required' : ''}`);
       reboot ||= res.rebootRequired;
+      if (res.rebootRequired) why.push(`pending PnP restart (pnputil: ${drv})`);
     }
     if (bundle.verifier) {
       const sys = [...infs.keys()].map((d) => `${d}.sys`);
@@ -141,17 +169,21 @@ export class WindowsAgent implements GuestAgent {
       this.verifierAsked = true;
       this.link.log?.('info', `${this.link.name}: Driver Verifier (standard) enabled for ${sys.join(' ')}`);
       reboot = true;
+      why.push('Driver Verifier settings (read at the next boot)');
     }
     // The reboot belongs to the scenario (install-drivers reboot="true", or a reboot step): the
     // runner then follows the guest's new domain with its probes. Here it is only reported.
     if (reboot) this.link.log?.('info', `${this.link.name}: Windows needs a reboot to finish the driver install`);
     this.rebootPendingFor = reboot ? bundle.version : undefined;
+    this.rebootReasons = reboot ? why : [];
     // a disc's manifest says the version the drivers must bind at
     return iso && layout?.version ? { version: layout.version } : {};
   }
 
   /** Set after an install that needs a reboot (the version installed). */
   rebootPendingFor?: string;
+  /** Why that install needs it (test signing, a pending PnP restart, Driver Verifier). */
+  rebootReasons: string[] = [];
   /** Driver Verifier was switched on by an install: driverStatus reports what it checks. */
   private verifierAsked = false;
 
@@ -346,6 +378,26 @@ async function discLayout(ssh: SshConnection, where: string, root: string, drive
   const problems = validateManifest(data, where);
   if (problems.length) throw inputError('BUNDLE_MANIFEST', `invalid manifest (${problems.length} problem(s))`, problems, { file: where });
   return layoutFromManifest(where, data as BundleManifest, drivers);
+}
+
+/** Which of these drivers a local bundle carries (its manifest lists them, or their folder is there). */
+async function carriedBy(dir: string, drivers: readonly DriverName[]): Promise<DriverName[]> {
+  const out: DriverName[] = [];
+  for (const d of drivers) if (await bundleLayout(dir, [d]).then(() => true, () => false)) out.push(d);
+  return out;
+}
+
+/** Which of these drivers a bundle disc carries: its manifest lists them (`withManifest` reads the
+ *  layout with one more driver), or, without a manifest, their INF is there. */
+async function discCarries(ssh: SshConnection, root: string, drivers: readonly DriverName[], withManifest?: (d: DriverName) => Promise<unknown>): Promise<DriverName[]> {
+  if (withManifest) {
+    const out: DriverName[] = [];
+    for (const d of drivers) if (await withManifest(d).then(() => true, () => false)) out.push(d);
+    return out;
+  }
+  const paths = drivers.map((d) => `${root}\\${winPath(WINPV_BUNDLE.flatInf(d))}`);
+  const there = await runPsJson<boolean[]>(ssh, 'disc-has', { paths }, `ConvertTo-Json -Compress -InputObject @(foreach ($f in $p.paths) { Test-Path -LiteralPath $f })`);
+  return drivers.filter((_, i) => there[i] === true);
 }
 
 /** `builtin:<version>` on a real host means the pool's bundle ISO `winpv-<version>.iso`; `iso:<name>` names one. */

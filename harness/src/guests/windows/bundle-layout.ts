@@ -25,7 +25,7 @@ export interface BundleLayout {
 
 export async function bundleLayout(dir: string, drivers: readonly DriverName[]): Promise<BundleLayout> {
   const manifest = await readManifest(dir);
-  return manifest ? layoutFromManifest(join(dir, 'manifest.json'), manifest, drivers, (inf) => infArch(join(dir, ...inf.split('/')))) : flatLayout(dir, drivers);
+  return manifest ? layoutFromManifest(join(dir, WINPV_BUNDLE.manifest), manifest, drivers, (inf) => infArch(join(dir, ...inf.split('/')))) : flatLayout(dir, drivers);
 }
 
 /** The layout a manifest describes, wherever the bundle is (a local directory, a disc in the guest):

@@ -11,9 +11,15 @@ export const CM_PROB_NEED_RESTART = 14;
 /** Windows cannot verify the digital signature of the driver (cfgmgr32.h CM_PROB_UNSIGNED_DRIVER). */
 export const CM_PROB_UNSIGNED_DRIVER = 52;
 
-/** Restarts a driver install may take before the harness calls it a loop: xenbus, then the unplug
- *  its children requested, then a spare for a device that asks again. */
-export const MAX_INSTALL_REBOOTS = 4;
+/** What a pending-restart reason (pendingReboot's) means: a XENBUS child (xenvif, xenvbd) that
+ *  waits for a restart has asked for the emulated device's unplug, which xen.sys reads only at the
+ *  next boot (win-xenvif/win-xenvbd write the unplug request at install); any other device is a
+ *  plain pending PnP restart. */
+export function pendingReason(r: string): string {
+  if (/^pnp:XENBUS\\VEN_[A-Z0-9]+&DEV_(VIF|VBD)/i.test(r)) return `emulated-device unplug (${r.slice(4)} waits for the restart that unplugs the emulated ${/DEV_VIF/i.test(r) ? 'NIC' : 'disks'})`;
+  if (r.startsWith('pnp:')) return `pending PnP restart (${r.slice(4)})`;
+  return r;
+}
 
 /** Device instance ids of the PV stack as the win-pv drivers create them: the platform PCI device
  *  (vendor 5853, XenServer), XENBUS\VEN_<vendor>&DEV_<VIF|VBD|IFACE|...>&REV_<rev>\<n> children of

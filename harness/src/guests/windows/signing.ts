@@ -91,3 +91,55 @@ foreach ($c in $p.certs) {
   });
   return true;
 }
+
+/** One file's Authenticode verdict as Get-AuthenticodeSignature gives it (System.Management.Automation.SignatureStatus). */
+export interface FileSignature {
+  path: string;
+  /** Valid, NotSigned, HashMismatch, NotTrusted, UnknownError, NotSupportedFileFormat, Incompatible. */
+  status: string;
+  signer: string;
+}
+
+/**
+ * A disc without a manifest (the vendor tools ISO installed with method="installer") says nothing
+ * about its signing, so the guest is asked what Windows itself will decide: Get-AuthenticodeSignature
+ * of the installer and of every driver catalog on the disc (the catalogs are what Code Integrity
+ * checks a kernel driver against at load), and the test certificates the disc carries (TOOLS_ISO's
+ * testsign folder, or .cer/.crt files at the root). Changes nothing in the guest.
+ */
+export async function readDiscSignatures(ssh: SshConnection, root: string, msi: string, certDirs: string[]): Promise<{ files: FileSignature[]; certs: string[] }> {
+  const r = await runPsJson<{ files: FileSignature[] | null; certs: string[] | null }>(ssh, 'authenticode', { root, msi, certDirs }, `
+$files = @($p.msi) + @(Get-ChildItem -LiteralPath $p.root -Recurse -File -Filter *.cat -ErrorAction SilentlyContinue | ForEach-Object { $_.FullName })
+$sigs = @(foreach ($f in $files) {
+  $s = Get-AuthenticodeSignature -LiteralPath $f
+  [pscustomobject]@{ path = $f; status = [string]$s.Status; signer = $(if ($s.SignerCertificate) { $s.SignerCertificate.Subject } else { '' }) }
+})
+$certs = @(foreach ($d in $p.certDirs) { if (Test-Path -LiteralPath $d) { Get-ChildItem -File -LiteralPath $d | Where-Object { $_.Extension -in '.cer', '.crt' } | ForEach-Object { $_.FullName } } })
+[pscustomobject]@{ files = $sigs; certs = $certs } | ConvertTo-Json -Compress -Depth 4`);
+  return { files: r.files ?? [], certs: r.certs ?? [] };
+}
+
+/**
+ * What the signatures of a manifest-less disc mean, as Windows would apply them: every file Valid is
+ * a production-signed build; a signature whose chain ends in a root this guest does not trust
+ * (UnknownError / NotTrusted: how a test-signed build looks before its test root is imported) is a
+ * test-signed build, which then goes through the same test-signing steps and Secure Boot refusal as a
+ * TestSign bundle; NotSigned is refused (x64 Windows loads no kernel driver from an unsigned catalog:
+ * Microsoft, "Driver Signing Policy"; win-installer signs the MSI of every signed build), and a file
+ * whose content no longer matches its signature (HashMismatch) or that cannot carry one is refused.
+ */
+export function discSigningTraits(where: string, root: string, found: { files: FileSignature[]; certs: string[] }): BundleTraits {
+  const name = (f: FileSignature) => f.path.split('\\').at(-1) ?? f.path;
+  const unsigned = found.files.filter((f) => f.status === 'NotSigned');
+  if (unsigned.length) {
+    throw inputError('BUNDLE_UNSIGNED', `${where}: ${unsigned.map(name).join(', ')} carr${unsigned.length === 1 ? 'ies' : 'y'} no Authenticode signature (Get-AuthenticodeSignature in the guest: NotSigned): 64-bit Windows loads no kernel driver from an unsigned catalog, and a signed tools build signs its installer; use a signed build of the tools`, [], { file: where });
+  }
+  const broken = found.files.filter((f) => !['Valid', 'UnknownError', 'NotTrusted'].includes(f.status));
+  if (broken.length) {
+    throw inputError('BUNDLE_SIGNATURE', `${where}: ${broken.map((f) => `${name(f)} (${f.status})`).join(', ')}: the signature does not match the file or the file cannot carry one (Get-AuthenticodeSignature in the guest); the disc is damaged or was changed after signing`, [], { file: where });
+  }
+  const untrusted = found.files.some((f) => f.status !== 'Valid');
+  // certificates relative to the disc's root, forward slashes, as every bundle's traits name them
+  const rel = (c: string) => (c.toLowerCase().startsWith(`${root.toLowerCase()}\\`) ? c.slice(root.length + 1) : c).split('\\').join('/');
+  return { where, archs: new Map(), signMode: untrusted ? 'TestSign' : 'ProductionSign', testCerts: found.certs.map(rel) };
+}

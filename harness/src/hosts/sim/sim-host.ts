@@ -22,6 +22,7 @@ import { Toolstack } from '../../sim/toolstack';
 import { VirtualBridge, Dom0Endpoint, parseMac } from '../../sim/bridge';
 import { WindowsGuest } from '../../sim/windows/guest';
 import { BUILTIN_PREFIX, builtinPackages, bundlePackages } from '../../sim/windows/packages';
+import { sameVersion } from '../../model/version';
 import { runDiskspd } from '../../sim/windows/diskspd';
 import { runNtttcp, type NetEndpoint } from '../../sim/windows/ntttcp';
 import { Xenvbd } from '../../sim/frontend/xenvbd';
@@ -390,7 +391,10 @@ export class SimHost implements HostBackend {
     }
     await this.waitConnected(fe);
     const disk = rec.backend.model;
-    const slow = this.opts.builds?.[this.installedBuild.get(g.ref.name) ?? '']?.ioSlowdown ?? 1;
+    // builds are named as a person writes the version (9.1.7 for builtin:9.1.7 = 9.1.7.0)
+    const installed = this.installedBuild.get(g.ref.name) ?? '';
+    const build = Object.entries(this.opts.builds ?? {}).find(([v]) => sameVersion(v, installed))?.[1];
+    const slow = build?.ioSlowdown ?? 1;
     const saved = { latencyUs: disk.latencyUs, bytesPerUs: disk.bytesPerUs };
     disk.latencyUs *= slow;
     disk.bytesPerUs /= slow;

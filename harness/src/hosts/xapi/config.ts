@@ -5,6 +5,7 @@ import type { ResolvedHost } from '../../model/config';
 import { inputError, usageError } from '../../model/errors';
 import { Secret } from '../../model/secret';
 import type { SshTarget } from '../../remote/ssh';
+import { DISCOVERY_WAYS, type AddressSource } from './guest-address';
 
 export interface SshCredentials {
   user: string;
@@ -37,6 +38,33 @@ export interface XapiHostConfig {
   timeouts: { bootMs: number; shutdownMs: number; taskMs: number };
   /** Keep guests between scenarios: revert to the pre-install snapshot instead of a new clone. */
   reuseGuests?: boolean;
+  /** The ways a guest is found on the network, tried in this order (guest-address.ts). */
+  discovery: AddressSource[];
+  /** The test network's DHCP lease file in dom0, for `dhcp-leases`. */
+  dhcpLeaseFile?: string;
+  /** Reboots a driver install may take (the first included) before it is an error. */
+  maxInstallReboots: number;
+}
+
+/** A driver install takes two reboots on a pool (the unplug written at install is read at the next
+ *  boot); four leave room for a Windows that asks once more, and a guest that loops is caught. */
+export const DEFAULT_MAX_INSTALL_REBOOTS = 4;
+
+/** The ways tried, in order, from the host entry: each named once, each one this host can use. */
+function discoveryFrom(h: ResolvedHost, dom0: boolean): AddressSource[] {
+  const { label, entry: e } = h;
+  const where = { file: 'the config file', path: `/hosts/${h.name}/guestDiscovery` };
+  const given = e.guestDiscovery ?? ['guest-metrics', ...(dom0 ? ['dom0-neighbour'] : []), ...(dom0 && e.dhcpLeaseFile ? ['dhcp-leases'] : [])];
+  if (!Array.isArray(given) || given.length === 0) throw inputError('CONFIG_INVALID', `${label}: guestDiscovery must name at least one of ${DISCOVERY_WAYS.join(', ')}`, [], { ...where });
+  const out: AddressSource[] = [];
+  for (const w of given) {
+    if (!(DISCOVERY_WAYS as readonly string[]).includes(w)) throw inputError('CONFIG_INVALID', `${label}: guestDiscovery names '${w}', which is none of ${DISCOVERY_WAYS.join(', ')}`, [], { ...where });
+    if (out.includes(w as AddressSource)) throw inputError('CONFIG_INVALID', `${label}: guestDiscovery names '${w}' twice`, [], { ...where });
+    if (w !== 'guest-metrics' && !dom0) throw inputError('CONFIG_INVALID', `${label}: guestDiscovery way '${w}' reads dom0, and dom0Ssh is false`, [], { ...where });
+    if (w === 'dhcp-leases' && !e.dhcpLeaseFile) throw inputError('CONFIG_INVALID', `${label}: guestDiscovery way 'dhcp-leases' needs dhcpLeaseFile (the lease file's path in dom0)`, [], { ...where });
+    out.push(w as AddressSource);
+  }
+  return out;
 }
 
 function secretFrom(envName: string | undefined, file: string | undefined, env: NodeJS.ProcessEnv, what: string): Secret | undefined {
@@ -82,7 +110,19 @@ export function xapiConfigFrom(h: ResolvedHost, env: NodeJS.ProcessEnv): XapiHos
     },
     timeouts: { bootMs: 15 * 60_000, shutdownMs: 5 * 60_000, taskMs: 30 * 60_000 },
     ...(e.reuseGuests ? { reuseGuests: true } : {}),
+    discovery: discoveryFrom(h, e.dom0Ssh !== false),
+    ...(e.dhcpLeaseFile ? { dhcpLeaseFile: e.dhcpLeaseFile } : {}),
+    maxInstallReboots: maxReboots(h, e.maxInstallReboots),
   };
+}
+
+function maxReboots(h: ResolvedHost, n: unknown): number {
+  const label = h.label;
+  if (n === undefined) return DEFAULT_MAX_INSTALL_REBOOTS;
+  if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 20) {
+    throw inputError('CONFIG_INVALID', `${label}: maxInstallReboots must be a whole number from 1 to 20, not ${JSON.stringify(n)}`, [], { file: 'the config file', path: `/hosts/${h.name}/maxInstallReboots` });
+  }
+  return n as number;
 }
 
 export function sshTarget(c: SshCredentials, host: string): SshTarget {

@@ -155,7 +155,12 @@ async function dom0(s: XapiSession, cfg: XapiHostConfig, o: DoctorOptions): Prom
       if (r.code !== 0) missing.push(`${tool} (exit ${r.code})`);
     }
     if (missing.length) return { check: 'dom0', verdict: 'fail', finding: `dom0 root@${address}: ${missing.join(', ')} failed`, fix: 'winpv needs xenstore-* and iproute2 in dom0 (both are part of XenServer / XCP-ng dom0)' };
-    return { check: 'dom0', verdict: 'ok', finding: `dom0 root@${address}: SSH, xenstore-read, ip neigh` };
+    // the dhcp-leases way of finding guests reads this file in dom0 (guest-address.ts)
+    if (cfg.discovery.includes('dhcp-leases') && cfg.dhcpLeaseFile) {
+      const r = await c.exec(['cat', cfg.dhcpLeaseFile]);
+      if (r.code !== 0) return { check: 'dom0', verdict: 'fail', finding: `dom0 root@${address}: the DHCP lease file ${cfg.dhcpLeaseFile} cannot be read (exit ${r.code}): the dhcp-leases way of finding guests would find none`, fix: 'run the test network\'s DHCP server (dnsmasq) in dom0 and name its lease file in "dhcpLeaseFile", or drop dhcp-leases from "guestDiscovery"' };
+    }
+    return { check: 'dom0', verdict: 'ok', finding: `dom0 root@${address}: SSH, xenstore-read, ip neigh${cfg.discovery.includes('dhcp-leases') ? `, ${cfg.dhcpLeaseFile}` : ''}` };
   } finally {
     await c.close().catch(() => undefined);
   }

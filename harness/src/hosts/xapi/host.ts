@@ -14,7 +14,7 @@ import type { GuestLifecycle, TraceSink } from '../../model/trace';
 import { hostError, isWinpvError, WinpvError } from '../../model/errors';
 import { SshConnection } from '../../remote/ssh';
 import { WindowsAgent } from '../../guests/windows/agent';
-import { MAX_INSTALL_REBOOTS } from '../../guests/windows/devices';
+import { pendingReason } from '../../guests/windows/devices';
 import { guestError } from '../../guests/windows/powershell';
 import type { XapiHostConfig } from './config';
 import { sshTarget } from './config';
@@ -27,7 +27,7 @@ import { Dom0Rings, Dom0Xenstore } from './dom0';
 import { shapeKey, SpareGuests, taggedSnapshot } from './spares';
 import { collectCrashDump } from './crash-dump';
 import { uploadDisc, writableIsoSrs, type IsoDisc } from './iso-disc';
-import { guestMac, neighbourAddress, type AddressSource } from './guest-address';
+import { DISCOVERY_MEANS, guestMac, leaseAddress, neighbourAddress, type AddressSource } from './guest-address';
 
 interface XGuest {
   ref: GuestRef;
@@ -318,34 +318,54 @@ export class XapiHost implements HostBackend {
     g.address = undefined;
     g.ssh = undefined;
     g.address = await this.findGuest(g, signal);
-    this.trace?.emit({ ev: 'log', inst: g.inst, level: 'info', msg: `${g.ref.name} found at ${g.address.ip} by ${g.address.source === 'guest-metrics' ? 'its guest agent (VM_guest_metrics.networks)' : `dom0's neighbour table (MAC ${this.macOf(g) ?? '?'})`}` });
+    const by = g.address.source === 'guest-metrics' ? DISCOVERY_MEANS[g.address.source] : `${DISCOVERY_MEANS[g.address.source]} (MAC ${this.macOf(g) ?? '?'})`;
+    this.trace?.emit({ ev: 'log', inst: g.inst, level: 'info', msg: `${g.ref.name} found at ${g.address.ip} by ${by}` });
   }
 
-  /** The guest's address: from its agent once PV drivers run, before that from dom0's neighbour
-   *  table by its first VIF's MAC (guest-address.ts says why). Metrics are waited for on events,
-   *  dom0 is asked again and again, both until the boot timeout. */
+  /** Where and how the guest was found this boot, for its lifecycle event (the report shows it). */
+  private found(g: XGuest): Record<string, string> {
+    return g.address ? { address: g.address.ip, foundBy: g.address.source } : {};
+  }
+
+  /** The guest's address, by the ways the host entry names, in its order (guest-address.ts says
+   *  what each needs). Guest metrics are waited for on events, dom0 is asked again and again, all
+   *  until the boot timeout; none answering is a host error naming every way tried. */
   private async findGuest(g: XGuest, signal?: AbortSignal): Promise<{ ip: string; source: AddressSource }> {
     const deadline = Date.now() + this.cfg.timeouts.bootMs;
     const mac = this.macOf(g);
+    const ways = this.cfg.discovery;
     // dom0 is asked after 0.25 s, then ever less often, up to every 2 s
     for (let pause = 250; ; pause = Math.min(2 * pause, 2_000)) {
-      const reported = this.ipOf(g);
-      if (reported) return { ip: reported, source: 'guest-metrics' };
-      if (this.cfg.dom0 && mac) {
-        const seen = await neighbourAddress(await this.dom0(), mac).catch(() => undefined);
-        if (seen) return { ip: seen, source: 'dom0-neighbour' };
+      for (const way of ways) {
+        const ip = await this.askWay(way, g, mac);
+        if (ip) return { ip, source: way };
       }
       const left = deadline - Date.now();
       if (left <= 0) {
-        const ways = this.cfg.dom0 ? `neither its guest agent (no PV drivers yet?) nor dom0's neighbour table (MAC ${mac ?? 'none: the VM has no VIF 0'}) named its address` : 'its guest agent named no address (no PV drivers yet?) and dom0 SSH is off, so dom0\'s neighbour table was not asked';
-        throw hostError('XAPI_GUEST_NOT_FOUND', `${g.ref.name} did not show up on the network within ${Math.round(this.cfg.timeouts.bootMs / 1000)} s: ${ways}; the template must take a DHCP address on its emulated NIC and reach dom0 (docs/real-pool.md)`);
+        const tried = ways.map((w) => (w === 'guest-metrics' ? `${DISCOVERY_MEANS[w]}: no address (no PV drivers or guest agent yet?)` : `${DISCOVERY_MEANS[w]}: no entry for MAC ${mac ?? 'none (the VM has no VIF 0)'}${w === 'dhcp-leases' ? ` in ${this.cfg.dhcpLeaseFile}` : ''}`));
+        throw hostError('XAPI_GUEST_NOT_FOUND', `${g.ref.name} did not show up on the network within ${Math.round(this.cfg.timeouts.bootMs / 1000)} s; tried, in order: ${tried.join('; ')}. The template must take a DHCP address on its emulated NIC and talk to dom0 (docs/real-pool.md, "Finding a guest")`);
       }
-      try {
-        await this.s.waitFor(`${g.ref.name} to report its IP address (VM_guest_metrics.networks)`, Math.min(pause, left), () => this.ipOf(g), signal);
-      } catch (e) {
-        if (!isWinpvError(e) || e.code !== 'XAPI_TIMEOUT') throw e;
+      if (ways.includes('guest-metrics')) {
+        try {
+          await this.s.waitFor(`${g.ref.name} to report its IP address (VM_guest_metrics.networks)`, Math.min(pause, left), () => this.ipOf(g), signal);
+        } catch (e) {
+          if (!isWinpvError(e) || e.code !== 'XAPI_TIMEOUT') throw e;
+        }
+      } else {
+        if (signal?.aborted) throw signal.reason;
+        await this.clock.sleep(Math.min(pause, left));
       }
     }
+  }
+
+  /** One way's answer, or undefined (a dom0 that does not answer now is asked again next round). */
+  private async askWay(way: AddressSource, g: XGuest, mac: string | undefined): Promise<string | undefined> {
+    if (way === 'guest-metrics') return this.ipOf(g);
+    if (!mac || !this.cfg.dom0) return undefined;
+    const dom0 = await this.dom0().catch(() => undefined);
+    if (!dom0) return undefined;
+    if (way === 'dom0-neighbour') return neighbourAddress(dom0, mac).catch(() => undefined);
+    return this.cfg.dhcpLeaseFile ? leaseAddress(dom0, this.cfg.dhcpLeaseFile, mac).catch(() => undefined) : undefined;
   }
 
   private macOf(g: XGuest): string | undefined {
@@ -366,17 +386,42 @@ export class XapiHost implements HostBackend {
     return this.ipOf(g) ?? g.address?.ip;
   }
 
-  /** Waits until the guest's PV drivers report themselves (VM_guest_metrics.PV_drivers_detected / _version). */
-  async waitPvDrivers(ref: GuestRef, version?: string): Promise<string> {
+  /** Waits until the guest's PV drivers run: xapi says so (VM_guest_metrics.PV_drivers_detected)
+   *  only once the guest agent runs too, which a driver set without xeniface, or a template without
+   *  the agent, never has; so a frontend of the guest Connected in dom0's xenstore counts as well
+   *  (xenbus and a child driver bound and talking to their backend). Returns how it was seen. */
+  async waitPvDrivers(ref: GuestRef): Promise<string> {
     const g = this.g(ref);
-    return this.s.waitFor(`${ref.name} to report PV drivers${version ? ` ${version}` : ''}`, this.cfg.timeouts.bootMs, () => {
-      const vm = this.vm(g);
-      const gm = vm && vm.guest_metrics !== NULL_REF ? this.s.get(vm.guest_metrics as string) : undefined;
-      if (!gm || gm.PV_drivers_detected !== true) return undefined;
-      const v = gm.PV_drivers_version as Record<string, string>;
-      const have = `${v.major}.${v.minor}.${v.micro}.${v.build}`;
-      return !version || have === version || have.startsWith(`${version}.`) ? have : undefined;
-    });
+    const deadline = Date.now() + this.cfg.timeouts.bootMs;
+    for (;;) {
+      const gm = this.metricsOf(g);
+      if (gm?.PV_drivers_detected === true) {
+        const v = gm.PV_drivers_version as Record<string, string>;
+        return `PV drivers ${v.major}.${v.minor}.${v.micro}.${v.build} reported by the guest agent`;
+      }
+      if (this.cfg.dom0) {
+        const home = `${this.homePath(g.ref)}/device`;
+        for (const type of (await this.dom0Xs.directory(home).catch(() => [] as string[]))) {
+          for (const id of await this.dom0Xs.directory(`${home}/${type}`).catch(() => [] as string[])) {
+            if ((await this.dom0Xs.read(`${home}/${type}/${id}/state`).catch(() => null)) === '4') return `frontend ${type}/${id} Connected (dom0's xenstore)`;
+          }
+        }
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw hostError('XAPI_TIMEOUT', `${ref.name}: no sign of PV drivers within ${Math.round(this.cfg.timeouts.bootMs / 1000)} s after the driver install (${this.cfg.dom0 ? 'no frontend Connected in dom0\'s xenstore, and ' : ''}VM_guest_metrics.PV_drivers_detected false: no guest agent reporting)`);
+      }
+      try {
+        await this.s.waitFor(`${ref.name} to report PV drivers`, Math.min(1_000, left), () => (this.metricsOf(g)?.PV_drivers_detected === true ? true : undefined));
+      } catch (e) {
+        if (!isWinpvError(e) || e.code !== 'XAPI_TIMEOUT') throw e;
+      }
+    }
+  }
+
+  private metricsOf(g: XGuest): XapiRecord | undefined {
+    const vm = this.vm(g);
+    return vm && vm.guest_metrics !== NULL_REF ? this.s.get(vm.guest_metrics as string) : undefined;
   }
 
   async startGuest(ref: GuestRef): Promise<void> {
@@ -386,13 +431,16 @@ export class XapiHost implements HostBackend {
       else await this.s.callAsync('VM.start', g.vm, false, false);
       await this.waitBooted(g);
     });
-    this.emit(g, 'started');
+    this.emit(g, 'started', this.found(g));
   }
 
   async rebootGuest(ref: GuestRef, opts: RebootOptions = {}): Promise<void> {
     const g = this.g(ref);
+    // a reboot that finishes a driver install: why the install asked for it
+    const install = g.agent?.rebootPendingFor !== undefined ? g.agent.rebootReasons : undefined;
     await this.dropGuestSsh(g);
     await this.ours(g, async () => {
+      const t0 = Date.now();
       if (opts.beforeUnpause) {
         // Shut down, build the new domain paused, let the caller attach to it, then run it.
         await this.haltForReboot(g);
@@ -405,25 +453,36 @@ export class XapiHost implements HostBackend {
         await this.restartVm(g);
       }
       await this.waitBooted(g);
-      // After a driver install the reboot is done when XAPI sees the PV drivers (guest metrics).
-      if (g.agent?.rebootPendingFor) {
-        // The install takes as many restarts as Windows asks for: the unplug xenvif/xenvbd request
-        // at install is only read by xen.sys at the next boot (issue 14, point 2).
-        for (let n = 2; ; n++) {
-          const p = await g.agent.rebootPending();
-          if (!p.pending) break;
-          if (n > MAX_INSTALL_REBOOTS) throw guestError('GUEST_REBOOT_LOOP', `${ref.name}: Windows still asks for a restart after ${MAX_INSTALL_REBOOTS} reboots (${p.reasons.join(', ')})`);
-          const t0 = Date.now();
-          await this.dropGuestSsh(g);
-          await this.restartVm(g);
-          await this.waitBooted(g);
-          this.trace?.emit({ ev: 'log', inst: g.inst, level: 'info', msg: `${ref.name}: install reboot ${n} (Windows asked: ${p.reasons.join(', ')}) took ${Date.now() - t0} ms` });
+      if (!install || !g.agent) return;
+      this.installReboot(g, 1, install, Date.now() - t0);
+      // The install takes as many restarts as Windows asks for: the unplug xenvif/xenvbd request
+      // at install is only read by xen.sys at the next boot (issue 14, point 2).
+      for (let n = 2; ; n++) {
+        const p = await g.agent.rebootPending();
+        if (!p.pending) break;
+        const why = p.reasons.map(pendingReason);
+        if (n > this.cfg.maxInstallReboots) {
+          throw guestError('GUEST_REBOOT_LOOP', `${ref.name}: Windows still asks for a restart after ${this.cfg.maxInstallReboots} reboots of the driver install (${why.join('; ')}); a driver that asks at every boot never settles (the limit is maxInstallReboots in the host entry)`);
         }
-        await this.waitPvDrivers(g.ref);
-        g.agent.rebootPendingFor = undefined;
+        const t = Date.now();
+        await this.dropGuestSsh(g);
+        await this.restartVm(g);
+        await this.waitBooted(g);
+        this.installReboot(g, n, why, Date.now() - t);
       }
+      const seen = await this.waitPvDrivers(g.ref);
+      this.trace?.emit({ ev: 'log', inst: g.inst, level: 'info', msg: `${ref.name}: driver install finished: ${seen}` });
+      g.agent.rebootPendingFor = undefined;
     });
-    this.emit(g, 'rebooted');
+    this.emit(g, 'rebooted', this.found(g));
+  }
+
+  /** One reboot of a driver install, its own event: which one, why Windows wanted it, how long it
+   *  took from the restart until the guest was found again (the results store sums them). */
+  private installReboot(g: XGuest, n: number, reasons: readonly string[], ms: number): void {
+    const reason = reasons.join('; ') || 'the install asked for a restart';
+    this.emit(g, 'install-reboot', { n, reason, ms, domid: g.ref.domid, ...this.found(g) });
+    this.trace?.emit({ ev: 'log', inst: g.inst, level: 'info', msg: `${g.ref.name}: install reboot ${n} (${reason}) took ${ms} ms` });
   }
 
   /** VM.clean_reboot, or VM.hard_reboot where xapi refuses a clean one: a guest whose PV drivers
@@ -543,6 +602,9 @@ export class XapiHost implements HostBackend {
       deliverIso: (iso, version) => this.deliverDisc(g, iso, version),
       dom0Ntttcp: this.cfg.dom0 ? { address: async () => this.dom0Address(), run: (role, o) => this.dom0Ntttcp(role, o) } : undefined,
       log: (level, msg) => this.trace?.emit({ ev: 'log', inst: g.inst, level, msg }),
+      // xapi sees the PV drivers (PV_drivers_detected, which suspend, migrate and hot-plug need)
+      // and the guest's addresses only through the guest agent, which reaches xenstore through xeniface
+      companions: ['xeniface'],
     });
     return g.agent;
   }

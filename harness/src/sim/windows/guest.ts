@@ -8,6 +8,7 @@ import type { DriverName, DriverSpec, SpecSet } from '../../model/spec';
 import type { DeviceRef, GuestShape } from '../../model/scenario';
 import { matchKey } from '../../model/spec-eval';
 import { hostError } from '../../model/errors';
+import { parseVersion } from '../../model/version';
 import type { Domain } from '../hypervisor';
 import type { Toolstack } from '../toolstack';
 import { XenbusFrontend } from '../frontend/xenbus-frontend';
@@ -142,7 +143,8 @@ export class WindowsGuest {
     if (this.registry.get('Unplug\\DISKS')) mask |= UNPLUG_ALL_IDE_DISKS | UNPLUG_NVME_DISKS;
     if (this.registry.get('Unplug\\NICS')) mask |= UNPLUG_ALL_NICS;
     if (!this.faults.noUnplug) {
-      const build = Number(bus.version.split('.')[3] ?? 0);
+      // the build number is the fourth part of xenbus's DriverVer (model/version.ts reads it)
+      const build = parseVersion(bus.version)?.[3] ?? 0;
       if (!performUnplug(this.platform, mask, UNPLUG_PRODUCT, build)) this.log('warn', 'emulated device unplug refused');
     }
     this.status.unplugged = { disks: this.platform.disksUnplugged, nics: this.platform.nicsUnplugged };

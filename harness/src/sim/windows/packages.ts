@@ -5,6 +5,7 @@
 import { openBundle, readDriverInf, readPackageSet, renderInf, devicesFor, type DriverInf } from '../../inf';
 import type { DriverName, SpecSet } from '../../model/spec';
 import { inputError } from '../../model/errors';
+import { normaliseVersion } from '../../model/version';
 
 export interface InstalledPackage {
   driver: DriverName;
@@ -32,10 +33,12 @@ export function packageFromInf(inf: DriverInf, driver: DriverName): InstalledPac
   };
 }
 
-/** Renders and parses the reference package of each driver at `version` (a four-part version). */
+/** Renders and parses the reference package of each driver at `version`, read as every driver
+ *  version is (model/version.ts: up to four parts, each at most 65535; 9.1.0 is 9.1.0.0), so the
+ *  simulator accepts and refuses exactly the `builtin:` versions a real host's agent does. */
 export function builtinPackages(specs: SpecSet, drivers: readonly DriverName[], version: string, opts: { revisions?: Partial<Record<DriverName, string[]>> } = {}): InstalledPackage[] {
-  const v = /^\d+\.\d+\.\d+\.\d+$/.test(version) ? version : /^\d+\.\d+\.\d+$/.test(version) ? `${version}.0` : undefined;
-  if (!v) throw inputError('BUNDLE_VERSION', `builtin bundle version '${version}' is not a w.x.y[.z] version`);
+  const v = normaliseVersion(version);
+  if (!v) throw inputError('BUNDLE_VERSION', `builtin bundle version '${version}' is not a driver version (up to four parts, each at most 65535, e.g. 9.1.0.42)`);
   return drivers.map((name) => {
     const spec = specs.get(name);
     if (!spec) throw inputError('SPEC_MISSING', `no driver spec for ${name}`);

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../../../src/cli/main';
-import { startPool, leftovers, TEMPLATE, XAPI_PW, GUEST_PW, type Pool } from '../../support/xapi-pool';
+import { startPool, leftovers, nestedBundle, TEMPLATE, XAPI_PW, GUEST_PW, type Pool } from '../../support/xapi-pool';
 
 const repo = resolve(__dirname, '..', '..', '..', '..');
 
@@ -99,5 +99,82 @@ t.test('winpv run --host pool: a Windows crash is not ok and its dump is in repo
   const check = io(env);
   t.equal(await main(['check', join(runDir, 'trace.jsonl')], check.ctx), 1, 'winpv check judges the stored trace the same');
   t.equal(check.o.out, tap, 'byte for byte the TAP of the live run');
+  t.same(leftovers(pool.srv), [], 'nothing left on the pool');
+});
+
+/** install-connect with its bundle replaced (a path, or iso:/builtin:) and, optionally, another template. */
+function installScenario(dir: string, bundle: string, name: string): string {
+  const file = join(dir, `${name}.xml`);
+  writeFileSync(file, readFileSync(join(repo, 'scenarios', 'install-connect.xml'), 'utf8')
+    .replace('name="install-connect"', `name="${name}"`)
+    .replace('bundle="builtin:9.1.0"', `bundle="${bundle}"`));
+  return file;
+}
+
+t.test('winpv run --host pool: a bundle refused as bad input exits 2 (not 1), nothing left on the pool', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true, dom0Password: XAPI_PW });
+  t.teardown(() => pool.close());
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-cli-'));
+  const { env } = userConfig(pool, dir);
+  const bundle = await nestedBundle('9.1.0.42');
+  const m = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8'));
+  writeFileSync(join(bundle, 'manifest.json'), JSON.stringify({ ...m, arch: 'x86' }));
+  const r = io(env);
+  const code = await main(['run', '--host', 'pool', '--report-dir', join(dir, 'reports'), '--reporter', 'tap', installScenario(dir, bundle, 'x86-bundle')], r.ctx);
+  t.equal(code, 2, 'exit 2: bad input (BUNDLE_ARCH), not a failed test');
+  t.match(r.o.out, /not ok \d+ - steps[^\n]*BUNDLE_ARCH|BUNDLE_ARCH/);
+  const runDir = join(dir, 'reports', readlinkSync(join(dir, 'reports', 'latest')));
+  const check = io(env);
+  t.equal(await main(['check', join(runDir, 'trace.jsonl')], check.ctx), 2, 'winpv check of the stored trace exits the same');
+  t.same(leftovers(pool.srv), [], 'nothing left on the pool');
+});
+
+t.test('winpv run --host pool: a test-signed build under Secure Boot exits 2, the guest untouched', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true, dom0Password: XAPI_PW });
+  t.teardown(() => pool.close());
+  pool.doubles[0]!.state.secureBoot = true;
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-cli-'));
+  const { env } = userConfig(pool, dir);
+  const r = io(env);
+  const code = await main(['run', '--host', 'pool', '--report-dir', join(dir, 'reports'), '--reporter', 'tap', installScenario(dir, await nestedBundle('9.1.0.42'), 'testsign-secure-boot')], r.ctx);
+  t.equal(code, 2, 'exit 2: SECURE_BOOT_TEST_SIGNED is bad input');
+  t.match(r.o.out, /SECURE_BOOT_TEST_SIGNED/);
+  t.equal(pool.doubles[0]!.state.store.size, 0, 'no driver package reached the guest');
+  t.same(leftovers(pool.srv), [], 'nothing left on the pool');
+});
+
+t.test('winpv run --host pool: a pool-side refusal of one scenario exits 3 (not 1), nothing left', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true, dom0Password: XAPI_PW });
+  t.teardown(() => pool.close());
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-cli-'));
+  const { env } = userConfig(pool, dir);
+  // the pool answers, but has no ISO by that name: XAPI_NO_ISO, a host error
+  const r = io(env);
+  const code = await main(['run', '--host', 'pool', '--report-dir', join(dir, 'reports'), '--reporter', 'tap', installScenario(dir, 'iso:no-such.iso', 'missing-iso')], r.ctx);
+  t.equal(code, 3, 'exit 3: a host error, although the pool still answers and the run went on');
+  t.match(r.o.out, /XAPI_NO_ISO/);
+  t.same(leftovers(pool.srv), [], 'nothing left on the pool');
+});
+
+t.test('winpv run --host pool: a wrong template and a full SR exit 3 naming what and where, nothing left', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true, dom0Password: XAPI_PW });
+  t.teardown(() => pool.close());
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-cli-'));
+  const { config, env } = userConfig(pool, dir);
+  const c = JSON.parse(readFileSync(config, 'utf8'));
+  c.hosts.pool.template = 'Windows Server 2019 (no such template)';
+  writeFileSync(config, JSON.stringify(c));
+  const r = io(env);
+  t.equal(await main(['run', '--host', 'pool', '--report-dir', join(dir, 'reports'), '--reporter', 'tap', 'scenarios/install-connect.xml'], r.ctx), 3, 'wrong template: exit 3');
+  t.match(r.o.out, /XAPI_NO_TEMPLATE/);
+  c.hosts.pool.template = TEMPLATE;
+  writeFileSync(config, JSON.stringify(c));
+  const p = pool.srv.pool;
+  p.set(p.defaultSr, { physical_utilisation: Number(p.get(p.defaultSr).physical_size) - 2 ** 20 });
+  const full = io(env);
+  t.equal(await main(['run', '--host', 'pool', '--report-dir', join(dir, 'reports'), '--reporter', 'tap', 'scenarios/install-connect.xml'], full.ctx), 3, 'full SR: exit 3');
+  // the clone fits (thin); the run's verify data disk does not: sm's own refusal (error 44,
+  // "There is insufficient space"), or XAPI_SR_FULL when a guest disk of the scenario is refused
+  t.match(full.o.out, /XAPI_SR_FULL|SR_BACKEND_FAILURE_44[^\n]*insufficient space/);
   t.same(leftovers(pool.srv), [], 'nothing left on the pool');
 });

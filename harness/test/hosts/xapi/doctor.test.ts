@@ -61,6 +61,7 @@ t.test('winpv doctor: a ready pool, then each fault in turn', async (t) => {
     }, /FAIL memory +most free memory on a host: 2\.0 GiB, a guest needs 4\.0 GiB[^]*fix: /],
     ['no such ISO SR', () => doctor(pool, { isoSr: 'Tools' }), /FAIL iso +no ISO SR 'Tools'[^]*fix: /],
     ['dom0 SSH refused', () => doctor(pool, { dom0Port: 1 }), /FAIL dom0 +cannot SSH to dom0 root@127\.0\.0\.1[^]*fix: check dom0Port/],
+    ['no DHCP lease file in dom0', () => doctor(pool, { dhcpLeaseFile: '/var/lib/misc/dnsmasq.leases' }), /FAIL dom0 +dom0 root@127\.0\.0\.1: the DHCP lease file \/var\/lib\/misc\/dnsmasq\.leases cannot be read[^]*fix: run the test network's DHCP server/],
   ];
   for (const [what, run, want] of faults) {
     const r = await run();

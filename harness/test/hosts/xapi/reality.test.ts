@@ -47,7 +47,7 @@ t.test('a template that never talks on its emulated NIC: a clear error naming th
   const e = await rejects(host.startGuest(g));
   t.equal(e.code, 'XAPI_GUEST_NOT_FOUND');
   t.equal(e.kind, 'host');
-  t.match(e.message, /win1 did not show up on the network within 2 s: neither its guest agent .* nor dom0's neighbour table \(MAC [0-9a-f:]{17}\).*docs\/real-pool\.md/);
+  t.match(e.message, /win1 did not show up on the network within 2 s; tried, in order: its guest agent \(VM_guest_metrics\.networks\): no address .*; dom0's neighbour table: no entry for MAC [0-9a-f:]{17}\..*docs\/real-pool\.md/);
   await host.close();
   t.same(leftovers(pool.srv), [], 'nothing left on the pool');
 });
@@ -61,13 +61,15 @@ t.test('without dom0 SSH a driverless guest cannot be found, and the error says 
   const g = await host.createGuest(shape('win1'), 'no-dom0');
   const e = await rejects(host.startGuest(g));
   t.equal(e.code, 'XAPI_GUEST_NOT_FOUND');
-  t.match(e.message, /dom0 SSH is off/);
+  t.match(e.message, /tried, in order: its guest agent \(VM_guest_metrics\.networks\): no address \(no PV drivers or guest agent yet\?\)\. /, 'only the way this host can use was tried, and the error says so');
   await host.close();
 });
 
-t.test('dom0 neighbour table: only complete entries for the MAC count', async (t) => {
+t.test('dom0 neighbour table: only entries the kernel confirmed for the MAC count', async (t) => {
   const table = '192.0.2.9 dev xenbr0 lladdr 02:aa:bb:cc:dd:ee FAILED\n192.0.2.7 dev xenbr0  INCOMPLETE\n192.0.2.5 dev xenbr0 lladdr 02:AA:BB:CC:DD:EE STALE\n';
-  t.equal(parseNeighbours(table, '02:aa:bb:cc:dd:ee'), '192.0.2.5');
+  t.equal(parseNeighbours(table, '02:aa:bb:cc:dd:ee'), undefined, 'STALE: unconfirmed since, maybe the previous boot\'s address');
+  t.equal(parseNeighbours(`${table}192.0.2.6 dev xenbr0 lladdr 02:aa:bb:cc:dd:ee REACHABLE\n`, '02:aa:bb:cc:dd:ee'), '192.0.2.6');
+  t.equal(parseNeighbours('192.0.2.8 dev xenbr0 lladdr 02:aa:bb:cc:dd:ee DELAY\n', '02:aa:bb:cc:dd:ee'), '192.0.2.8', 'DELAY: confirmation on its way');
   t.equal(parseNeighbours(table, '02:00:00:00:00:01'), undefined);
 });
 
@@ -161,7 +163,7 @@ t.test('XenAPI double: VM.provision as xapi does it', async (t) => {
 });
 
 t.test('XenAPI double: a clean VBD.unplug of a disk Windows holds is refused (DEVICE_DETACH_REJECTED), a forced one is not', async (t) => {
-  const x = api({ guest: () => ({ ip: '192.0.2.5', pvVersion: { major: 9, minor: 1, micro: 0, build: 1 } }) });
+  const x = api({ guest: () => ({ ip: '192.0.2.5', pvVersion: { major: 9, minor: 1, micro: 0, build: 1 }, agent: true }) });
   await x.login();
   const vm = String(await x.call('VM.clone', x.pool.templateRef, 'c'));
   await x.call('VM.set_is_a_template', vm, false);
@@ -179,9 +181,10 @@ t.test('XenAPI double: a clean VBD.unplug of a disk Windows holds is refused (DE
   x.pool.stop();
 });
 
-t.test('XenAPI double: guest metrics only with PV drivers', async (t) => {
+t.test('XenAPI double: guest metrics only with PV drivers, networks and PV_drivers_detected only with the agent too', async (t) => {
   let pv = false;
-  const x = api({ guest: () => ({ ip: '192.0.2.5', ...(pv ? { pvVersion: { major: 9, minor: 1, micro: 0, build: 1 } } : {}) }) });
+  let agent = false;
+  const x = api({ guest: () => ({ ip: '192.0.2.5', agent, ...(pv ? { pvVersion: { major: 9, minor: 1, micro: 0, build: 1 } } : {}) }) });
   await x.login();
   const vm = String(await x.call('VM.clone', x.pool.templateRef, 'c'));
   await x.call('VM.set_is_a_template', vm, false);
@@ -193,7 +196,14 @@ t.test('XenAPI double: guest metrics only with PV drivers', async (t) => {
   pv = true;
   await x.call('VM.hard_reboot', vm);
   await x.wait(() => x.pool.get(vm).guest_metrics !== NULL);
-  t.equal(x.pool.get(x.pool.get(vm).guest_metrics).PV_drivers_detected, true);
+  const gm = x.pool.get(x.pool.get(vm).guest_metrics);
+  t.equal(gm.PV_drivers_detected, false, 'drivers without the agent: xenopsd has no data/updated, PV_drivers_detected false');
+  t.same(gm.networks, {}, 'and no networks: only the agent writes attr/vif/<devid>/ipv4');
+  t.same(await x.fail('VM.suspend', vm), ['VM_MISSING_PV_DRIVERS', vm], 'so xapi refuses what needs PV drivers');
+  agent = true;
+  await x.call('VM.hard_reboot', vm);
+  await x.wait(() => x.pool.get(vm).guest_metrics !== NULL && x.pool.get(x.pool.get(vm).guest_metrics).PV_drivers_detected === true);
+  t.same(x.pool.get(x.pool.get(vm).guest_metrics).networks, { '0/ip': '192.0.2.5', '0/ipv4/0': '192.0.2.5' }, 'with the agent: its addresses');
   x.pool.stop();
 });
 

@@ -26,7 +26,7 @@ t.test('TLS is verified by default: a self-signed server is refused, insecure ac
 for (const transport of ['json-rpc', 'xml-rpc'] as const) {
   t.test(`${transport}: login, calls, tasks and events`, async (t) => {
     // a guest with PV drivers: only then does xapi have guest metrics for it
-    const srv = await startXapiServer({ user: 'root', password: PW, tls: true, guest: () => ({ ip: '192.0.2.100', pvVersion: { major: 9, minor: 1, micro: 0, build: 1 } }) });
+    const srv = await startXapiServer({ user: 'root', password: PW, tls: true, guest: () => ({ ip: '192.0.2.100', pvVersion: { major: 9, minor: 1, micro: 0, build: 1 }, agent: true }) });
     t.teardown(() => srv.close());
     const s = await XapiSession.open({ url: srv.url, user: 'root', password: new Secret(PW), insecure: true, transport });
     t.teardown(() => s.close());

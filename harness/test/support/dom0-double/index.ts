@@ -47,8 +47,10 @@ export interface Dom0Double {
   xs: FakeXenstore;
   /** Faults to plant. keysLostAfterResume: after a resume (a new domain built from the suspend
    *  image) xenbus does not write drivers/<N> and control/feature-suspend again. silentGuests: a
-   *  template that never talks on its emulated NIC: dom0's neighbour table never learns it. */
-  faults: { keysLostAfterResume: boolean; silentGuests: boolean };
+   *  template that never talks on its emulated NIC: dom0's neighbour table never learns it.
+   *  staleMs: how long a halted guest's entry stays STALE before a probe leaves it FAILED.
+   *  dhcpInDom0: the test network's DHCP server runs in dom0 (dnsmasq, its leases in DNSMASQ_LEASES). */
+  faults: { keysLostAfterResume: boolean; silentGuests: boolean; staleMs: number; dhcpInDom0: boolean };
   /** ntttcp-for-linux runs (arguments). */
   ntttcpRuns: string[];
   /** The backend disks are served by: tapdisk3 (`vbd3`, XenServer 7+ / XCP-ng 8, the default) or
@@ -57,13 +59,16 @@ export interface Dom0Double {
   close(): Promise<void>;
 }
 
+/** Where the test network's dnsmasq in dom0 keeps its leases (dnsmasq's default lease file). */
+export const DNSMASQ_LEASES = '/var/lib/misc/dnsmasq.leases';
+
 export async function startDom0Double(pool: FakePool, o: { user: string; password: string; diskBackend?: 'vbd3' | 'vbd' }): Promise<Dom0Double> {
   const xs = new FakeXenstore();
   xs.write('/local/domain/0/name', 'Domain-0');
   const ntttcpRuns: string[] = [];
   const domains = new Map<string, number>(); // VM ref -> domid
   const connected = new Set<number>();
-  const faults = { keysLostAfterResume: false, silentGuests: false };
+  const faults = { keysLostAfterResume: false, silentGuests: false, staleMs: 60_000, dhcpInDom0: false };
   // A pool's disks come through sm, whose attach hands xenopsd backend_type "vbd3" (tapdisk3);
   // xenopsd then writes backend/vbd3/<domid>/<devid> (xen-api ocaml/xenopsd/xc/device.ml,
   // supported_vbd_backends = vbd, vbd3, qdisk).
@@ -259,11 +264,10 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         if (suspended.delete(ref)) resumedDomains.add(running);
         domainUp(ref, running);
       }
-      if (running !== undefined && rec && rec.guest_metrics !== 'OpaqueRef:NULL') {
-        const gm = pool.objects.get(String(rec.guest_metrics))?.rec;
-        const v = gm?.PV_drivers_version as Record<string, string> | undefined;
-        if (gm?.PV_drivers_detected && v) pvConnect(ref, running, `${v.major}.${v.minor}.${v.micro}.${v.build}`);
-      }
+      // the guest's PV drivers run (whether or not an agent reports them to xapi): their frontends
+      // connect; xenbus's control/feature-* writes are what makes xapi create the guest metrics
+      const pv = running !== undefined && rec && rec.guest_metrics !== 'OpaqueRef:NULL' ? pool.guests.get(ref)?.pvVersion : undefined;
+      if (pv && running !== undefined) pvConnect(ref, running, `${pv.major}.${pv.minor}.${pv.micro}.${pv.build}`);
     }
   };
   pool.listeners.add(listener);
@@ -372,19 +376,38 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         }
         return 1;
       }
-      // dom0's neighbour table (`ip -4 neigh show`): a running guest that took a DHCP lease on its
-      // emulated NIC and talked to dom0 is REACHABLE by its VIF's MAC (iproute2's output format).
+      // dom0's neighbour table (`ip -4 neigh show`, iproute2's format): the kernel learns a guest's
+      // MAC only from traffic it sees, i.e. once the guest took its DHCP lease on its emulated NIC
+      // and then sent something (the pool double's trafficDelayMs after the lease). A confirmed
+      // entry is REACHABLE; once the guest stops answering (halted, rebooting) it goes STALE, keeping
+      // the old lladdr, and a probe that gets no answer leaves it FAILED, without one (Linux
+      // net/core/neighbour.c, NUD_REACHABLE -> NUD_STALE after base_reachable_time, NUD_FAILED after
+      // the probes; ip-neighbour(8)).
       if (w[0] === 'ip' && w[1] === '-4' && w[2] === 'neigh' && w[3] === 'show' && w.length === 4) {
-        if (faults.silentGuests) return 0;
-        for (const [vmRef] of domains) {
-          const vm = pool.objects.get(vmRef)?.rec;
-          if (vm?.power_state !== 'Running' || !pool.guests.has(vmRef)) continue;
-          for (const v of (vm.VIFs as string[]).map((x) => pool.objects.get(x)?.rec)) {
-            const ip = v ? pool.leases.get(String(v.MAC).toLowerCase()) : undefined;
-            if (ip) ctx.stdout(`${ip} dev xenbr0 lladdr ${String(v!.MAC).toLowerCase()} REACHABLE\n`);
+        if (!faults.silentGuests) {
+          for (const [mac, n] of pool.neighbours) {
+            const age = Date.now() - n.since;
+            if (n.up) ctx.stdout(`${n.ip} dev xenbr0 lladdr ${mac} REACHABLE\n`);
+            else if (age < faults.staleMs) ctx.stdout(`${n.ip} dev xenbr0 lladdr ${mac} STALE\n`);
+            else ctx.stdout(`${n.ip} dev xenbr0  FAILED\n`);
           }
         }
         ctx.stdout('192.0.2.1 dev xenbr0 lladdr 52:54:00:12:34:56 STALE\n192.0.2.77 dev xenbr0  FAILED\n');
+        return 0;
+      }
+      // The test network's DHCP server in dom0 (dnsmasq on the guests' bridge): its lease file,
+      // one lease a line, `<expiry epoch s> <mac> <ip> <hostname|*> <client-id|*>` (dnsmasq's
+      // lease file format, src/lease.c lease_update_file). Leases are written as they are granted,
+      // whether or not the guest sent anything since.
+      if (w[0] === 'cat' && w[1] === DNSMASQ_LEASES && w.length === 2) {
+        if (!faults.dhcpInDom0) {
+          ctx.stderr(`cat: ${DNSMASQ_LEASES}: No such file or directory\n`);
+          return 1;
+        }
+        for (const [mac, ip] of pool.leases) {
+          const at = pool.leasedAt.get(mac) ?? Date.now();
+          ctx.stdout(`${Math.floor(at / 1000) + 3600} ${mac} ${ip} WIN-${mac.slice(-5).replace(':', '').toUpperCase()} 01:${mac}\n`);
+        }
         return 0;
       }
       // tapdisk3's shared statistics (struct vbd3_stats, version 1: u32 version, u32 pad, then 11

@@ -30,6 +30,23 @@ export const TEST_SIGNER_MARKER = 'winpv-double-test-signer:';
 /** A thumbprint as Windows shows it: SHA-1 of the certificate's DER bytes, upper-case hex. */
 export const thumbprint = (der: Buffer): string => createHash('sha1').update(der).digest('hex').toUpperCase();
 
+/** An unsigned catalog (inf2cat's output before signtool signs it: a PKCS#7 without a signer); the
+ *  double's unsigned catalogs carry this marker. */
+export const UNSIGNED_CATALOG_MARKER = 'winpv-double-unsigned-catalog';
+
+/** The stream an MSI (an OLE compound file) keeps its Authenticode signature in, named in UTF-16LE
+ *  in the compound file's directory (Microsoft, "Digital Signatures and Windows Installer": the
+ *  signature of a package is stored in its \005DigitalSignature stream). */
+const MSI_SIGNATURE_STREAM = Buffer.from('\u0005DigitalSignature', 'utf16le');
+
+/** An MSI as a test fixture: the compound-file header, and a signature stream when signed (by the
+ *  test certificate `testSigner`, DER, or else a production signer). */
+export function fixtureMsi(o: { signed: boolean; testSigner?: Buffer }): Buffer<ArrayBuffer> {
+  const header = Buffer.from('d0cf11e0a1b11ae1', 'hex');
+  if (!o.signed) return header;
+  return Buffer.concat([header, MSI_SIGNATURE_STREAM, ...(o.testSigner ? [Buffer.from(`${TEST_SIGNER_MARKER}${thumbprint(o.testSigner)}`, 'latin1')] : [])]);
+}
+
 export interface WindowsGuestState {
   name: string;
   /** Driver store: packages added with pnputil (by driver name). */
@@ -98,6 +115,10 @@ export interface WindowsGuestState {
   certStores: { Root: Set<string>; TrustedPublisher: Set<string> };
   /** Drivers in the store whose signature this boot refused (CM_PROB_UNSIGNED_DRIVER, 52). */
   unsigned: Set<string>;
+  /** The guest agent (XenServer's Windows guest agent, installed by the vendor tools' MSI or put in
+   *  the template) is installed; it runs, and reports to xapi, only once xenbus and xeniface are
+   *  bound (it reaches xenstore through xeniface). */
+  agentInstalled: boolean;
 }
 
 /** Which Windows the double plays, and in which display language. */
@@ -109,6 +130,8 @@ export interface WindowsFlavour {
   arch?: 'AMD64' | 'x86' | 'ARM64';
   /** UEFI Secure Boot on (default off). */
   secureBoot?: boolean;
+  /** The template has the guest agent installed (default not). */
+  guestAgent?: boolean;
 }
 
 export interface WindowsDouble {
@@ -138,7 +161,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const parsed = utils.parseKey(hostKey.private);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [], arch: o.arch ?? 'AMD64', secureBoot: o.secureBoot ?? false, testSigning: { bcd: false, boot: false }, certStores: { Root: new Set(), TrustedPublisher: new Set() }, unsigned: new Set() };
+  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [], arch: o.arch ?? 'AMD64', secureBoot: o.secureBoot ?? false, testSigning: { bcd: false, boot: false }, certStores: { Root: new Set(), TrustedPublisher: new Set() }, unsigned: new Set(), agentInstalled: o.guestAgent ?? false };
   const conns = new Set<Connection>();
   let nextOem = 3;
 
@@ -207,6 +230,8 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
         if (added.code !== 0 && added.code !== 3010) return { code: 1603, stdout: '', stderr: '' };
       }
       state.files.set(normPath(String(p.log)), Buffer.from(`=== Verbose logging started ===\r\nProduct: Xen PV drivers -- Installation completed successfully.\r\n`, 'utf16le'));
+      // the vendor tools' MSI installs the guest agent with the drivers (managementagent*.msi)
+      state.agentInstalled = true;
       return { code: 3010, stdout: '', stderr: '' };
     },
     // Get-ChildItem -File -Filter *.msi of each folder that exists (not recursive)
@@ -262,7 +287,27 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       else if (rule) state.firewallRules.push(rule);
       return r;
     },
+    'disc-has': (p) => ({ code: 0, stdout: JSON.stringify(((p.paths as string[]) ?? []).map((f) => state.files.has(normPath(f)))), stderr: '' }),
     'disc-manifest': (p) => ({ code: 0, stdout: state.files.get(normPath(String(p.path)))?.toString('utf8') ?? 'null', stderr: '' }),
+    // Get-AuthenticodeSignature of the installer and of every .cat below the disc root, and the
+    // test certificates in the folders asked (Get-ChildItem, .cer/.crt). A test signature is Valid
+    // only once its root is in LocalMachine\Root; before that the chain "terminated in a root
+    // certificate which is not trusted": Status UnknownError (SignatureStatus, PowerShell).
+    authenticode: (p) => {
+      const root = normPath(String(p.root));
+      const files = [normPath(String(p.msi)), ...[...state.files.keys()].filter((k) => k.startsWith(`${root}\\`) && /\.cat$/i.test(k))];
+      const sigs = files.map((f) => {
+        const data = state.files.get(f);
+        if (!data) throw new Error(`Get-AuthenticodeSignature : Cannot find path '${f}' because it does not exist.`);
+        const text = data.toString('latin1');
+        const signed = /\.msi$/i.test(f) ? data.includes(MSI_SIGNATURE_STREAM) : !text.includes(UNSIGNED_CATALOG_MARKER);
+        const test = text.includes(TEST_SIGNER_MARKER) ? text.slice(text.indexOf(TEST_SIGNER_MARKER) + TEST_SIGNER_MARKER.length).slice(0, 40) : undefined;
+        const status = !signed ? 'NotSigned' : test && !state.certStores.Root.has(test) ? 'UnknownError' : 'Valid';
+        return { path: f, status, signer: !signed ? '' : test ? 'CN=Xen Project Test Signing' : 'CN=Vendor, O=Vendor' };
+      });
+      const certs = ((p.certDirs as string[]) ?? []).map(normPath).flatMap((d) => [...state.files.keys()].filter((k) => k.startsWith(`${d}\\`) && !k.slice(d.length + 1).includes('\\') && /\.(cer|crt)$/i.test(k)));
+      return { code: 0, stdout: JSON.stringify({ files: sigs, certs }), stderr: '' };
+    },
     'guest-facts': () => ({ code: 0, stdout: JSON.stringify({ arch: state.arch, secureBoot: state.secureBoot, testSigning: state.testSigning.boot }), stderr: '' }),
     // Import-Certificate into the stores the script names; a missing file fails the cmdlet.
     'trust-test-cert': (p) => {

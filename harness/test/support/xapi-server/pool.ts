@@ -31,6 +31,10 @@ export interface GuestState {
   ip: string;
   /** PV driver version reported once the guest runs with PV drivers; undefined = no PV drivers. */
   pvVersion?: { major: number; minor: number; micro: number; build: number };
+  /** The guest agent runs (it needs the PV drivers and xeniface to reach xenstore): it writes
+   *  attr/vif/<devid>/ipv4/<n>, attr/PVAddons/* and data/updated, from which xapi fills the guest
+   *  metrics' networks and PV_drivers_version and xenopsd reports PV_drivers_detected. */
+  agent?: boolean;
   /** userdevices of disks Windows holds open (the system disk with C: and the pagefile, by default
    *  "0"): a clean VBD.unplug of one is refused by the guest (DEVICE_DETACH_REJECTED). */
   heldDisks?: string[];
@@ -53,6 +57,9 @@ export interface PoolOptions {
   taskMs?: number;
   /** Time VM.suspend spends between destroying the domain and reporting the VM Suspended (ms). */
   suspendMs?: number;
+  /** After its DHCP lease, how long until the guest sends traffic dom0 sees (its neighbour table
+   *  learns the MAC then), in ms (default 40). */
+  trafficDelayMs?: number;
   guest?: (vmRef: string, vm: Rec) => GuestState;
   /** Called after VM.revert restored a snapshot (the guest's own state goes back too). */
   onRevert?: (vmRef: string, snapshotRef: string) => void;
@@ -81,6 +88,12 @@ export class FakePool {
    *  VIF's MAC: xenopsd gives the emulated NIC the VIF's MAC) takes a DHCP lease as Windows boots.
    *  MAC (lower case) -> IPv4 address; dom0's neighbour table is built from it. */
   readonly leases = new Map<string, string>();
+  /** When each lease was granted (ms, Date.now()), for the test network's lease file. */
+  readonly leasedAt = new Map<string, number>();
+  /** dom0's view of the guests' MACs: set once the guest, after its lease, sent traffic dom0 saw
+   *  (an ARP request/reply or a packet to dom0's address); `up` false once the domain is gone (the
+   *  kernel's entry then goes STALE, and FAILED when probed without an answer). MAC -> state. */
+  readonly neighbours = new Map<string, { ip: string; up: boolean; since: number }>();
   /** What each running guest holds (from the guest callback at boot). */
   readonly guests = new Map<string, GuestState>();
   /** The next PUT /import_raw_vdi is answered with this HTTP status, its task failed with this error. */
@@ -307,10 +320,14 @@ export class FakePool {
   }
 
   /** After the guest has "booted": its emulated NIC takes a DHCP lease (the test network knows its
-   *  address from the first boot on); VM_guest_metrics exist only once the PV drivers and the guest
-   *  agent run. xapi creates the guest metrics from what the agent writes under the domain's
-   *  attr/ and data/ in xenstore (ocaml/xapi/xapi_guest_agent.ml, all/create_and_set_guest_metrics),
-   *  which a guest without xenbus/xeniface cannot reach: a driverless guest has guest_metrics NULL. */
+   *  address from the first boot on) and, a moment later, sends traffic dom0 sees. xapi creates the
+   *  guest metrics from what the guest writes under its attr/, data/ and control/ in xenstore
+   *  (ocaml/xapi/xapi_guest_agent.ml, all / create_and_set_guest_metrics): a driverless guest
+   *  writes nothing there (guest_metrics NULL); xenbus alone writes control/feature-* (gm.other);
+   *  only the guest agent writes attr/vif/<devid>/ipv4/<n> (networks: the agents of
+   *  xe-guest-utilities and xen-guest-agent publish there), attr/PVAddons (PV_drivers_version) and
+   *  data/updated (squeezed's squeeze_xen.ml: "written by guest agent"), and xenopsd's
+   *  PV_drivers_detected stays false (VmExtra, false at domain build) until it runs. */
   bootGuest(vmRef: string, domid: number) {
     const vm0 = this.get(vmRef, 'VM');
     if (vm0.guest_metrics !== NULL) {
@@ -323,17 +340,26 @@ export class FakePool {
       const g = this.opts.guest?.(vmRef, o.rec) ?? { ip: '192.0.2.100' };
       this.guests.set(vmRef, g);
       const first = (o.rec.VIFs as string[]).map((v) => this.objects.get(v)?.rec).find((v) => v && String(v.device) === '0');
-      if (first) this.leases.set(String(first.MAC).toLowerCase(), g.ip);
+      if (first) {
+        const mac = String(first.MAC).toLowerCase();
+        this.leases.set(mac, g.ip);
+        this.leasedAt.set(mac, Date.now());
+        this.later(this.opts.trafficDelayMs ?? 40, () => {
+          const now = this.objects.get(vmRef)?.rec;
+          if (now?.power_state === 'Running' && now.domid === domid) this.neighbours.set(mac, { ip: g.ip, up: true, since: Date.now() });
+        });
+      }
       const pv = g.pvVersion;
       if (!pv) return;
+      const agent = g.agent === true;
       const gm = this.add('VM_guest_metrics', {
-        os_version: { name: 'Microsoft Windows Server 2022 Datacenter|C:\\Windows|\\Device\\Harddisk0\\Partition2', distro: 'windows', major: '10', minor: '0' },
-        PV_drivers_version: { major: String(pv.major), minor: String(pv.minor), micro: String(pv.micro), build: String(pv.build) },
-        PV_drivers_detected: true,
-        PV_drivers_up_to_date: true,
-        networks: { '0/ip': g.ip, '0/ipv4/0': g.ip },
+        os_version: agent ? { name: 'Microsoft Windows Server 2022 Datacenter|C:\\Windows|\\Device\\Harddisk0\\Partition2', distro: 'windows', major: '10', minor: '0' } : {},
+        PV_drivers_version: agent ? { major: String(pv.major), minor: String(pv.minor), micro: String(pv.micro), build: String(pv.build) } : {},
+        PV_drivers_detected: agent,
+        PV_drivers_up_to_date: agent,
+        networks: agent ? { '0/ip': g.ip, '0/ipv4/0': g.ip } : {},
         other: { 'feature-suspend': '1', 'feature-shutdown': '1' },
-        live: true,
+        live: agent,
         last_updated: '20261124T06:00:00Z',
         can_use_hotplug_vbd: 'yes',
         can_use_hotplug_vif: 'yes',
@@ -344,6 +370,11 @@ export class FakePool {
 
   haltDomain(vmRef: string) {
     const vm = this.get(vmRef, 'VM');
+    // the guest stops answering: dom0's entries for its MACs are no longer confirmed
+    for (const v of vm.VIFs as string[]) {
+      const n = this.neighbours.get(String(this.objects.get(v)?.rec.MAC ?? '').toLowerCase());
+      if (n?.up) Object.assign(n, { up: false, since: Date.now() });
+    }
     if (vm.resident_on !== NULL) this.pull(vm.resident_on as string, 'resident_VMs', vmRef);
     if (vm.guest_metrics !== NULL) this.remove(vm.guest_metrics as string);
     this.guests.delete(vmRef);
