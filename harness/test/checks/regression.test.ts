@@ -18,6 +18,15 @@ import { runWinpv } from '../support/cli-io';
 const specs = fixtureSpecs();
 const repo = resolve(__dirname, '..', '..', '..');
 
+/** vbd-connect holding itself to its history (the regression check named), written into dir. */
+function regressionScenario(dir: string): string {
+  const file = join(dir, 'vbd-regression.xml');
+  writeFileSync(file, readFileSync(join(repo, 'scenarios', 'vbd-connect.xml'), 'utf8')
+    .replace('name="vbd-connect"', 'name="vbd-regression"').replace('xsi:noNamespaceSchemaLocation="scenario.xsd"', '')
+    .replace('</steps>', '</steps>\n  <checks><check name="regression"/></checks>'));
+  return file;
+}
+
 const block = (mbps: number): BlockResult => ({ kind: 'block', bytes: 1, ios: 1, readBytes: 0, writeBytes: 1, seconds: 1, iops: 100, mbps, errors: 0, verifyErrors: 0, latencyMs: {} });
 
 /** One instance that measured `mbps` on vbd/51712 and, unless `history` is undefined, got that history as its baseline. */
@@ -60,10 +69,7 @@ t.test('a scenario that does not name the check has no regression point', async 
 t.test('winpv run judges against the results store, and winpv check re-judges from the trace alone', { timeout: 300_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-regression-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const scenario = join(dir, 'vbd-regression.xml');
-  writeFileSync(scenario, readFileSync(join(repo, 'scenarios', 'vbd-connect.xml'), 'utf8')
-    .replace('name="vbd-connect"', 'name="vbd-regression"').replace('xsi:noNamespaceSchemaLocation="scenario.xsd"', '')
-    .replace('</steps>', '</steps>\n  <checks><check name="regression"/></checks>'));
+  const scenario = regressionScenario(dir);
   const args = (db: string, reports: string) => ['run', scenario, '--seed', '5', '--db', db, '--report-dir', join(dir, reports), '--reporter', 'tap'];
   // what this scenario measures with this seed (the simulator is deterministic)
   const first = await runWinpv(args('none', 'r0'), { cwd: repo, env: {} });
@@ -99,10 +105,7 @@ t.test('winpv run judges against the results store, and winpv check re-judges fr
 t.test('a results store that cannot be reached: a warning, the check skips, the reports are complete', { timeout: 120_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-regression-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const scenario = join(dir, 'vbd-regression.xml');
-  writeFileSync(scenario, readFileSync(join(repo, 'scenarios', 'vbd-connect.xml'), 'utf8')
-    .replace('name="vbd-connect"', 'name="vbd-regression"').replace('xsi:noNamespaceSchemaLocation="scenario.xsd"', '')
-    .replace('</steps>', '</steps>\n  <checks><check name="regression"/></checks>'));
+  const scenario = regressionScenario(dir);
   const r = await runWinpv(['run', scenario, '--seed', '5', '--db', 'postgres://winpv:s3cret-pw@127.0.0.1:1/none', '--report-dir', join(dir, 'r'), '--reporter', 'tap'], { cwd: repo, env: {} });
   t.equal(r.code, 0, 'a missing history is not a failure');
   t.match(r.out, /regression # SKIP no results history in the trace/);
