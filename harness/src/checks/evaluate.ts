@@ -20,6 +20,7 @@ import { workload } from './workload';
 import { guestAlive } from './guest-alive';
 import { driversBound } from './drivers-bound';
 import { guestKeys } from './guest-keys';
+import { balloon } from './balloon';
 
 export type CheckFn = (v: InstanceView, params: Record<string, string>, specs: SpecSet) => CheckResult;
 
@@ -36,6 +37,7 @@ export const CHECK_FUNCTIONS: Record<CheckName, CheckFn> = {
   'guest-alive': guestAlive,
   'drivers-bound': driversBound,
   'guest-keys': guestKeys,
+  balloon,
 };
 
 /** Evaluates one instance from run.start and the instance's own events. */

@@ -28,6 +28,10 @@ export const CHECK_PARAMS: Record<CheckName, Record<string, CheckParamInfo>> = {
   'guest-alive': {},
   'drivers-bound': {},
   'guest-keys': { limitMs: { summary: 'the guest keys must be back within this many ms of a resume, restore or migration', default: 10000 } },
+  balloon: {
+    limitMs: { summary: 'the guest must reach its memory target within this many ms of xenbus binding or of the target changing', default: 60000 },
+    tolerancePct: { summary: 'how far the memory the guest holds may be from its target, in percent of the target', default: 1 },
+  },
 };
 
 /** The table entry a parameter name resolves to, or undefined when the check has no such parameter. */

@@ -82,7 +82,10 @@ export type GuestLifecycle =
   | 'paused' | 'unpaused' | 'suspended' | 'resumed' | 'saved' | 'restored' | 'migrated' | 'snapshot' | 'reverted'
   /** The toolstack has begun to suspend or save the guest. Hosts whose suspend destroys the domain
    *  (XenAPI) emit it first: the domain and its xenstore tree go before `suspended`/`saved` is known. */
-  | 'suspending';
+  | 'suspending'
+  /** xenstored stopped serving the guest's connection (a request over XENSTORE_PAYLOAD_MAX: C xenstored's
+   *  handle_input ignores the connection from then on); its PV drivers can no longer reach the toolstack. */
+  | 'xenstore-lost';
 
 export interface GuestEvent extends InInstance {
   ev: 'guest';
@@ -216,6 +219,17 @@ export interface DriversEvent extends InInstance {
   verified?: string[];
 }
 
+/** A guest's memory as the hypervisor accounts it (hosts with the `balloon` capability): the balloon
+ *  target the toolstack set (memory/target), the static maximum, and what the domain holds now. */
+export interface MemoryEvent extends InInstance {
+  ev: 'memory';
+  guest: string;
+  domid: number;
+  targetKiB: number;
+  staticMaxKiB: number;
+  actualKiB: number;
+}
+
 export interface FaultEvent extends InInstance {
   ev: 'fault';
   name: string;
@@ -269,6 +283,7 @@ export type TraceEvent =
   | GrantAuditEvent
   | WorkloadEvent
   | DriversEvent
+  | MemoryEvent
   | FaultEvent
   | ArtifactEvent
   | LogEvent

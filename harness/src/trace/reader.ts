@@ -38,6 +38,7 @@ const SCHEMA: Record<TraceEvent['ev'], { required: Record<string, FieldType>; op
   grants: { required: { inst: 'string', guest: 'string', domid: 'number', when: 'string', active: 'array', mapped: 'array', revokedWhileMapped: 'array' }, optional: { dev: 'string' } },
   workload: { required: { inst: 'string', guest: 'string', step: 'string', dev: 'string', result: 'object' }, optional: { raw: 'string' } },
   drivers: { required: { inst: 'string', guest: 'string', bound: 'array', unbound: 'array', unplugged: 'object' }, optional: { expected: 'object', verified: 'array' } },
+  memory: { required: { inst: 'string', guest: 'string', domid: 'number', targetKiB: 'number', staticMaxKiB: 'number', actualKiB: 'number' } },
   fault: { required: { inst: 'string', name: 'string', on: 'boolean' }, optional: { detail: 'object' } },
   artifact: {
     required: { inst: 'string', guest: 'string', kind: 'string' },

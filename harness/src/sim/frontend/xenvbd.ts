@@ -134,8 +134,24 @@ export class Xenvbd extends XenbusFrontend {
     return keys;
   }
 
+  /** What the backend offers at Connected (win-xenvbd frontend.c FrontendConnect reads them each time). */
+  diskFeatures = { barrier: false, flushCache: false, discard: false };
+
   protected override async backendConnected(): Promise<void> {
-    this.sectors = (await this.readBackendInt('sectors')) ?? 0;
+    // read together: one round trip of virtual time, as the sectors read alone took before
+    const [sectors, barrier, flushCache, discard] = await Promise.all([
+      this.readBackendInt('sectors'), this.backendFeature('feature-barrier'), this.backendFeature('feature-flush-cache'), this.backendFeature('feature-discard'),
+    ]);
+    this.sectors = sectors ?? 0;
+    this.diskFeatures = { barrier: barrier === '1', flushCache: flushCache === '1', discard: discard === '1' };
+  }
+
+  /** win-xenvbd pdo.c PdoSyncCache / PdoUnmap: a cache flush or UNMAP the backend does not offer is
+   *  completed successfully in the guest ("not supported, suppressing") and never reaches the ring. */
+  private suppressed(op: BlkOp): boolean {
+    if (op === 'flush') return !this.diskFeatures.flushCache && !this.diskFeatures.barrier;
+    if (op === 'discard') return !this.diskFeatures.discard;
+    return false;
   }
 
   protected started(): void {
@@ -192,6 +208,7 @@ export class Xenvbd extends XenbusFrontend {
       await new Promise<void>((r) => this.parked.push(r));
       if ((this.phase as string) !== 'connected') return { status: blk.BLKIF_RSP_ERROR, latencyUs: 0 };
     }
+    if (this.suppressed(io.op)) return { status: blk.BLKIF_RSP_OKAY, latencyUs: this.hv.sched.nowMicros() - t0 };
     const q = this.queues[this.rr++ % this.queues.length];
     while (q.ring.front.full() && this.faults.overrun === 0) {
       await new Promise<void>((r) => q.slotWaiters.push(r));
