@@ -205,7 +205,12 @@ export class Xenvbd extends XenbusFrontend {
     const t0 = this.hv.sched.nowMicros();
     if (this.phase !== 'connected') {
       if (this.phase === 'gone' || this.phase === 'failed' || this.phase === 'closed' || this.phase === 'closing') return { status: blk.BLKIF_RSP_ERROR, latencyUs: 0 };
-      await new Promise<void>((r) => this.parked.push(r));
+      // parked until the frontend connects, at most storport's request timeout: a disk that never comes
+      // back (its backend refused the reconnect) fails the request instead of holding it forever
+      await new Promise<void>((r) => {
+        const timer = this.hv.sched.after(REQUEST_TIMEOUT_US, r);
+        this.parked.push(() => (timer.cancel(), r()));
+      });
       if ((this.phase as string) !== 'connected') return { status: blk.BLKIF_RSP_ERROR, latencyUs: 0 };
     }
     if (this.suppressed(io.op)) return { status: blk.BLKIF_RSP_OKAY, latencyUs: this.hv.sched.nowMicros() - t0 };
