@@ -21,6 +21,7 @@ import { guestAlive } from './guest-alive';
 import { driversBound } from './drivers-bound';
 import { guestKeys } from './guest-keys';
 import { regression } from './regression';
+import { balloon } from './balloon';
 
 /** The checks every scenario gets unless it selects (all but the opt-in ones). */
 export const DEFAULT_CHECKS = (Object.keys(CHECKS) as CheckName[]).filter((name) => !('optIn' in CHECKS[name]));
@@ -41,6 +42,7 @@ export const CHECK_FUNCTIONS: Record<CheckName, CheckFn> = {
   'drivers-bound': driversBound,
   'guest-keys': guestKeys,
   regression,
+  balloon,
 };
 
 /** Evaluates one instance from run.start and the instance's own events. */

@@ -25,6 +25,10 @@ export function guestAlive(v: InstanceView): CheckResult {
         f.fail(`${e.guest} (domid ${e.domid}) ${e.what === 'crashed' ? 'crashed' : 'halted unexpectedly'}${dump?.said ?? ''}`, {
           ...diag, expected: 'running until the scenario ends', observed: e.what, ...(dump ? { crashDump: dump.diag } : {}),
         });
+      } else if (e.what === 'xenstore-lost') {
+        f.fail(`${e.guest} (domid ${e.domid}) lost its xenstore connection: xenstored stopped serving it${e.detail?.reason ? ` (${e.detail.reason})` : ''}; its PV drivers can no longer reach the toolstack`, {
+          ...diag, expected: 'the guest keeps its xenstore connection', observed: 'xenstore-lost',
+        });
       } else if (e.what === 'rebooted' && inSteps && ![...during].some((k) => REBOOTS.has(k))) {
         // Windows restarts by itself after a bugcheck: the dump, if the host collected one, is named
         const dump = crashDump(v, e.guest, e.seq);

@@ -109,7 +109,8 @@ export function buildView(inst: string, events: TraceEvent[], runStart?: RunStar
       addDomid(e.guest, e.domid, e.t);
       const nd = newDomid(e);
       if (nd !== undefined) addDomid(e.guest, nd, e.t);
-      if ((e.what === 'crashed' || e.what === 'halted-unexpectedly') && guest(e.guest).crashedSeq === undefined) {
+      // a guest whose xenstore connection is gone is as good as crashed for every other check
+      if ((e.what === 'crashed' || e.what === 'halted-unexpectedly' || e.what === 'xenstore-lost') && guest(e.guest).crashedSeq === undefined) {
         guest(e.guest).crashedAt = e.t;
         guest(e.guest).crashedSeq = e.seq;
       }

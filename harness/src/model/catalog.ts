@@ -11,6 +11,7 @@ export const CAPABILITIES = {
   snapshot: 'snapshot a guest and revert to the snapshot',
   'backend-control': 'restart a backend or force its XenbusState',
   'backend-keys': "set a device's backend keys from the scenario before the frontend connects (a backend offering fewer features)",
+  'destination-backend-keys': "give a migrated, restored or resumed guest backends whose keys the scenario names (a destination offering fewer features)",
   'fault-injection': 'inject named faults of FAULTS (the simulator all of them, real hosts those they can have: FaultCapability.supported)',
   'ring-ids': 'observe request and response ids on the shared rings',
   'grant-audit': 'observe the grant table (who granted and mapped what)',
@@ -18,6 +19,8 @@ export const CAPABILITIES = {
   'vendor-installer': "install the drivers with the bundle's vendor installer (.msi) on Windows guests",
   'driver-verifier': 'switch Driver Verifier on for the installed drivers of Windows guests and read back what it checks',
   'linux-guest': 'boot Linux guests as reference frontends',
+  'xeniface-store': "send xenstore requests from inside a Windows guest through xeniface's store IOCTLs (the interface guest agents use)",
+  balloon: "start a guest with its memory target below its static maximum and report the memory the domain holds (memory trace events)",
 } as const;
 export type Capability = keyof typeof CAPABILITIES;
 
@@ -43,6 +46,7 @@ export const CHECKS = {
   'drivers-bound': { summary: 'the expected drivers bound at the expected versions and the emulated devices were unplugged' },
   'guest-keys': { summary: 'guest-level keys (drivers/<N>, control/feature-suspend, ...) present, and present again after each resume' },
   regression: { summary: "each workload figure and lifecycle timing is no significantly worse than the same scenario's history (results store) beyond the tolerance", optIn: true },
+  balloon: { summary: "a guest whose memory target is below its static maximum balloons down to the target within the limit once xenbus is bound, and stays there (under I/O too) while the target holds", needs: 'balloon' },
 } as const satisfies Record<string, CheckInfo>;
 export type CheckName = keyof typeof CHECKS;
 
@@ -80,6 +84,9 @@ export const FAULTS = {
   'no-unplug': { summary: 'the guest does not unplug the emulated devices', caughtBy: 'drivers-bound' },
   'vif-rescan-lost': { summary: 'once its last VIF is removed the guest stops enumerating device/vif: a VIF added later never connects', caughtBy: 'devices-connected' },
   'feature-suspend-lost': { summary: 'the guest does not rewrite control/feature-suspend after resume', caughtBy: 'guest-keys' },
+  'balloon-initial-target-ignored': { summary: 'xenbus acts only on changes of memory/target, not on the target the guest booted with: the balloon never inflates', caughtBy: 'balloon' },
+  'xeniface-no-length-check': { summary: "xeniface passes store requests of any length to xenbus: one over XENSTORE_PAYLOAD_MAX reaches xenstored, which drops the guest's connection", caughtBy: 'guest-alive' },
+  'stale-backend-features': { summary: 'after a resume, restore or migration the frontends reuse the backend features negotiated before instead of reading the new backend\'s', caughtBy: 'xenstore-keys' },
 } as const satisfies Record<string, FaultInfo>;
 export type FaultName = keyof typeof FAULTS;
 

@@ -8,7 +8,7 @@
 // Teardown runs in reverse order even when a setup step failed; destroyGuest must be safe to call
 // on a guest in any state (and twice).
 import type { Capability, FaultName } from './catalog';
-import type { DeviceRef, FaultConfig, GuestShape, VbdShape, VifShape, BlockWorkloadStep, NetWorkloadStep } from './scenario';
+import type { DestinationBackend, DeviceRef, FaultConfig, GuestShape, VbdShape, VifShape, BlockWorkloadStep, NetWorkloadStep } from './scenario';
 import type { BlockResult, NetResult, RingAddress, RingIndices, TraceSink } from './trace';
 import type { DriverName } from './spec';
 
@@ -111,6 +111,12 @@ export interface RebootOptions {
   beforeUnpause?(guest: GuestRef): Promise<void>;
 }
 
+/** Where a moving guest (migrate, restore, resume) lands: backend keys per device of the destination
+ *  that differ from what the guest had (a poorer host). Only hosts with `destination-backend-keys`. */
+export interface DestinationOptions {
+  destination?: readonly DestinationBackend[];
+}
+
 export interface HotplugCapability {
   attachVbd(guest: GuestRef, vbd: VbdShape): Promise<DeviceRef>;
   attachVif(guest: GuestRef, vif: VifShape): Promise<DeviceRef>;
@@ -124,18 +130,24 @@ export interface SuspendCapability {
    *  A host whose resume builds a new domain (XenAPI: VM.resume restores the suspend image into a
    *  new domid) returns the guest under its new domid and, given `opts.beforeUnpause`, calls it once
    *  the new domain exists but before it runs, so probes follow it from the first frontend write. */
-  resume(guest: GuestRef, opts?: RebootOptions): Promise<GuestRef | void>;
+  resume(guest: GuestRef, opts?: RebootOptions & DestinationOptions): Promise<GuestRef | void>;
 }
 
 export interface SaveRestoreCapability {
   save(guest: GuestRef): Promise<string>;
   /** Returns the guest under its new domid. */
-  restore(guest: GuestRef, image: string): Promise<GuestRef>;
+  restore(guest: GuestRef, image: string, opts?: DestinationOptions): Promise<GuestRef>;
 }
 
 export interface MigrateCapability {
   /** Live-migrates; returns the guest under its new domid (and host, for pools). */
-  migrate(guest: GuestRef, target?: string): Promise<GuestRef>;
+  migrate(guest: GuestRef, target?: string, opts?: DestinationOptions): Promise<GuestRef>;
+}
+
+/** xenstore requests from inside a Windows guest through xeniface's store IOCTLs (IOCTL_XENIFACE_STORE_READ,
+ *  _WRITE, _DIRECTORY, _REMOVE). `status` is the NTSTATUS name the IOCTL completed with. */
+export interface XenifaceStoreCapability {
+  request(guest: GuestRef, req: { op: 'read' | 'write' | 'directory' | 'remove'; path: string; value?: string }): Promise<{ status: string; value?: string }>;
 }
 
 export interface SnapshotCapability {
@@ -243,4 +255,5 @@ export interface HostBackend {
   readonly snapshot?: SnapshotCapability;
   readonly backendControl?: BackendControlCapability;
   readonly faults?: FaultCapability;
+  readonly xenifaceStore?: XenifaceStoreCapability;
 }

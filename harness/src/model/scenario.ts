@@ -48,7 +48,11 @@ export interface GuestShape {
   name: string;
   os: GuestOs;
   vcpus: number;
+  /** Static maximum. */
   memoryMiB: number;
+  /** Balloon target from the first boot (memory/target below static-max: XenAPI dynamic-max, xl
+   *  memory= with maxmem=); absent: the target is the static maximum. Needs the `balloon` capability. */
+  memoryTargetMiB?: number;
   vbds: VbdShape[];
   vifs: VifShape[];
   /** Host-specific image or template (xl: disk image; xapi: template name); the simulator ignores it. */
@@ -96,6 +100,7 @@ export type Step =
   | NetWorkloadStep
   | HotplugStep
   | LifecycleStep
+  | XenifaceStoreStep
   | BackendStep
   | FaultStep
   | SleepStep
@@ -178,6 +183,30 @@ export interface HotplugStep extends StepBase {
 export interface LifecycleStep extends StepBase {
   kind: 'suspend' | 'resume' | 'suspend-resume' | 'migrate' | 'save-restore' | 'shutdown' | 'start';
   guest: string;
+  /** migrate, save-restore, resume, suspend-resume: the backends the guest finds at the destination,
+   *  each device's keys overriding what its backend offered before (a poorer host: no persistent
+   *  grants, fewer queues, single-page rings, no flush or discard). Needs `destination-backend-keys`. */
+  destination?: DestinationBackend[];
+}
+
+export interface DestinationBackend {
+  device: DeviceRef;
+  backend: Record<string, string>;
+}
+
+/** A xenstore request from inside a Windows guest through xeniface's store IOCTLs (what guest agents
+ *  and tools use), with a path and value of the lengths given, and the outcome the scenario expects. */
+export interface XenifaceStoreStep extends StepBase {
+  kind: 'xeniface-store';
+  guest: string;
+  op: 'read' | 'write' | 'directory' | 'remove';
+  /** Relative to the guest's home unless it starts with '/'. */
+  path: string;
+  /** Pad the path with a last component of 'x' to this many bytes (its terminating NUL not counted). */
+  pathBytes?: number;
+  /** write: a value of this many printable bytes. */
+  valueBytes?: number;
+  expect: 'ok' | 'refused';
 }
 
 export interface BackendStep extends StepBase {

@@ -98,7 +98,10 @@ export type GuestLifecycle =
    *  (XenAPI) emit it first: the domain and its xenstore tree go before `suspended`/`saved` is known. */
   | 'suspending'
   /** One reboot of a driver install (detail: n, reason, ms): the install takes as many as Windows asks for. */
-  | 'install-reboot';
+  | 'install-reboot'
+  /** xenstored stopped serving the guest's connection (a request over XENSTORE_PAYLOAD_MAX: C xenstored's
+   *  handle_input ignores the connection from then on); its PV drivers can no longer reach the toolstack. */
+  | 'xenstore-lost';
 
 export interface GuestEvent extends InInstance {
   ev: 'guest';
@@ -232,6 +235,17 @@ export interface DriversEvent extends InInstance {
   verified?: string[];
 }
 
+/** A guest's memory as the hypervisor accounts it (hosts with the `balloon` capability): the balloon
+ *  target the toolstack set (memory/target), the static maximum, and what the domain holds now. */
+export interface MemoryEvent extends InInstance {
+  ev: 'memory';
+  guest: string;
+  domid: number;
+  targetKiB: number;
+  staticMaxKiB: number;
+  actualKiB: number;
+}
+
 export interface FaultEvent extends InInstance {
   ev: 'fault';
   name: string;
@@ -286,6 +300,7 @@ export type TraceEvent =
   | WorkloadEvent
   | BaselineEvent
   | DriversEvent
+  | MemoryEvent
   | FaultEvent
   | ArtifactEvent
   | LogEvent

@@ -267,6 +267,8 @@ function describeEvent(e: TraceEvent): string {
       return `scenario ${e.status}${e.error ? `: ${e.error.code}: ${e.error.message}` : ''}`;
     case 'artifact':
       return `${e.guest} ${e.kind}: ${e.path ?? `none (${e.missing ?? 'not collected'})`}`;
+    case 'memory':
+      return `${e.guest} dom${e.domid} memory ${e.actualKiB} KiB, target ${e.targetKiB} KiB, static-max ${e.staticMaxKiB} KiB`;
     default:
       return '';
   }
@@ -298,7 +300,7 @@ function around(events: readonly TraceEvent[], c: CheckResult): FailureFocus {
   return { check: c.check, message: c.message, ...(t !== undefined ? { t } : {}), ...(focus >= 0 ? { seq: events[focus].seq } : {}), around: rows };
 }
 
-const LIFECYCLE_MARKED = new Set(['rebooted', 'crashed', 'halted-unexpectedly', 'suspended', 'resumed', 'saved', 'restored', 'migrated', 'shutdown', 'snapshot', 'reverted', 'suspending']);
+const LIFECYCLE_MARKED = new Set(['rebooted', 'crashed', 'halted-unexpectedly', 'xenstore-lost', 'suspended', 'resumed', 'saved', 'restored', 'migrated', 'shutdown', 'snapshot', 'reverted', 'suspending']);
 const STEP_MARKED = new Set(['hotplug', 'reboot', 'migrate', 'suspend', 'resume', 'suspend-resume', 'save-restore', 'backend-restart', 'backend-close', 'shutdown', 'start', 'fault']);
 
 function timeline(events: readonly TraceEvent[], failures: CheckResult[], aborted: InstanceResult['aborted'], maxRingPoints: number): Timeline {

@@ -2,9 +2,8 @@
 // step.start/step.end events, workload and drivers events, dotted step ids (`4.1.2` = step 4,
 // branch or iteration 1, step 2) and block-scoped faults switched off when their block ends.
 import type { Capability } from '../model/catalog';
-import { BACKEND_RESTART_MEANS, type GuestRef, type HostBackend } from '../model/host';
-import { unsupportedError } from '../model/errors';
-import type { DeviceRef, FaultConfig, GuestShape, Scenario, Step, WaitStep } from '../model/scenario';
+import { BACKEND_RESTART_MEANS, type DestinationOptions, type GuestRef, type HostBackend } from '../model/host';
+import type { DeviceRef, FaultConfig, GuestShape, LifecycleStep, Scenario, Step, WaitStep } from '../model/scenario';
 import type { DriverName } from '../model/spec';
 import type { TraceSink } from '../model/trace';
 import { vdevToDevid } from '../model/vdev';
@@ -12,6 +11,7 @@ import type { RingProbe } from '../probes/ring-probe';
 import type { XenstoreProbe } from '../probes/xenstore-probe';
 import { resolveBundle, type BundleOpener } from './bundle';
 import { errorInfo, Interrupted, StepFailure } from './errors';
+import { unsupportedError } from '../model/errors';
 import { once, TeardownStack } from './teardown';
 import { withDeadline } from './deadline';
 
@@ -181,25 +181,40 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
     case 'suspend':
       return need(host.suspend, 'suspend', 'suspend').suspend(guestOf(ctx, step.guest));
     case 'resume':
-      return resume(ctx, step.guest);
+      return resume(ctx, step.guest, destinationOf(ctx, step));
     case 'suspend-resume':
       await need(host.suspend, 'suspend', 'suspend-resume').suspend(guestOf(ctx, step.guest));
-      return resume(ctx, step.guest);
+      return resume(ctx, step.guest, destinationOf(ctx, step));
     case 'migrate': {
       await ctx.xsProbe.watchNewDomains();
-      const ref = await need(host.migrate, 'migrate', 'migrate').migrate(guestOf(ctx, step.guest));
+      const ref = await need(host.migrate, 'migrate', 'migrate').migrate(guestOf(ctx, step.guest), undefined, destinationOf(ctx, step));
       return rebind(ctx, ref);
     }
     case 'save-restore': {
       const sr = need(host.saveRestore, 'save-restore', 'save-restore');
       await ctx.xsProbe.watchNewDomains();
       const image = await sr.save(guestOf(ctx, step.guest));
-      return rebind(ctx, await sr.restore(guestOf(ctx, step.guest), image));
+      return rebind(ctx, await sr.restore(guestOf(ctx, step.guest), image, destinationOf(ctx, step)));
     }
     case 'shutdown':
       return host.shutdownGuest(guestOf(ctx, step.guest), 'clean');
     case 'start':
       return host.startGuest(guestOf(ctx, step.guest));
+    case 'xeniface-store': {
+      const g = guestOf(ctx, step.guest);
+      const path = padPath(step.path, step.pathBytes);
+      const value = step.valueBytes !== undefined ? 'v'.repeat(step.valueBytes) : undefined;
+      const out = await need(host.xenifaceStore, 'xeniface-store', 'xeniface-store').request(g, { op: step.op, path, ...(value !== undefined ? { value } : {}) });
+      const what = `xeniface ${step.op} of a ${path.length}-byte path${value !== undefined ? ` and a ${value.length}-byte value` : ''}`;
+      ctx.sink.emit({ ev: 'log', inst: ctx.inst, level: 'info', msg: `${step.guest}: ${what}: ${out.status}` });
+      // STATUS_PENDING: no reply ever came (the request was lost with the guest's xenstore connection)
+      if (out.status === 'STATUS_PENDING') throw new StepFailure('XENIFACE_PENDING', `${what} never completed: xenstore did not answer`);
+      const refused = out.status !== 'STATUS_SUCCESS';
+      if (refused !== (step.expect === 'refused')) {
+        throw new StepFailure('XENIFACE_OUTCOME', `${what} completed with ${out.status}, expected ${step.expect === 'refused' ? 'a refusal' : 'STATUS_SUCCESS'}`);
+      }
+      return;
+    }
     case 'backend-restart': {
       const g = guestOf(ctx, step.guest);
       const bc = need(host.backendControl, 'backend-control', 'backend-restart');
@@ -280,12 +295,29 @@ async function reboot(ctx: StepContext, name: string): Promise<void> {
 
 /** A resume into a new domain (XenAPI) gives the guest a new domid: the probes follow it, attached
  *  before the new domain runs when the host offers that. A resume in place (the simulator) changes nothing. */
-async function resume(ctx: StepContext, name: string): Promise<void> {
+/** A path padded with a last component of 'x' to `bytes` bytes (the IOCTL's terminating NUL not counted). */
+function padPath(path: string, bytes?: number): string {
+  if (bytes === undefined || bytes <= path.length) return path;
+  const base = path.endsWith('/') ? path : `${path}/`;
+  return base + 'x'.repeat(Math.max(1, bytes - base.length));
+}
+
+/** The destination backends a moving step names, devices resolved the host's way; a host that cannot
+ *  give them is refused here (the planner skips such scenarios, so this guards direct runs). */
+function destinationOf(ctx: StepContext, step: LifecycleStep): DestinationOptions {
+  if (!step.destination?.length) return {};
+  if (!ctx.host.capabilities.has('destination-backend-keys')) throw unsupportedError(`host ${ctx.host.kind} cannot give a guest destination backends with other keys (no 'destination-backend-keys' capability)`);
+  const g = guestOf(ctx, step.guest);
+  return { destination: step.destination.map((d) => ({ device: hostDevice(ctx.host, g, d.device), backend: d.backend })) };
+}
+
+async function resume(ctx: StepContext, name: string, dest: DestinationOptions = {}): Promise<void> {
   const s = need(ctx.host.suspend, 'suspend', 'resume');
   const g = guestOf(ctx, name);
   const before = g.domid;
   let rebound = false;
   const ref = await s.resume(g, {
+    ...dest,
     beforeUnpause: async (fresh) => {
       rebound = true;
       await rebind(ctx, fresh);

@@ -99,6 +99,7 @@ const STEP_NEEDS: Partial<Record<Step['kind'], Capability>> = {
   'save-restore': 'save-restore',
   'backend-restart': 'backend-control',
   'backend-close': 'backend-control',
+  'xeniface-store': 'xeniface-store',
   fault: 'fault-injection',
 };
 
@@ -117,6 +118,7 @@ export function buildScenario(root: XmlElement, file: string, firstCombo: Record
   for (const g of guests) {
     needs.add(g.os === 'windows' ? 'windows-guest' : 'linux-guest');
     if ([...g.vbds, ...g.vifs].some((d) => Object.keys(d.backend).length > 0)) needs.add('backend-keys');
+    if (g.memoryTargetMiB !== undefined) needs.add('balloon');
   }
   const ctx: StepCtx = { r, guests, needs, file };
 
@@ -232,11 +234,15 @@ function buildGuest(g: XmlElement, gi: number, r: Reader): GuestShape {
     if (regSeen.has(id)) r.problem(g.childrenNamed('registry')[i].attrLoc('value'), `registry value ${s.driver} ${s.value} is set twice`, 'unique-key');
     regSeen.add(id);
   }
+  const memoryMiB = Math.max(1, Math.round(r.size(g, 'memory', 2 * 1024 ** 3) / 1024 ** 2));
+  const target = g.attr('memory-target') !== undefined ? Math.max(1, Math.round(r.size(g, 'memory-target', 0) / 1024 ** 2)) : undefined;
+  if (target !== undefined && target > memoryMiB) r.problem(g.attrLoc('memory-target'), `memory-target ${target} MiB is above memory ${memoryMiB} MiB (the static maximum)`, 'memory-target');
   return {
     name: g.attr('name') ?? '',
     os: (g.attr('os') ?? 'windows') as 'windows' | 'linux',
     vcpus: r.int(g, 'vcpus', [...at, 'vcpus'], 2),
-    memoryMiB: Math.max(1, Math.round(r.size(g, 'memory', 2 * 1024 ** 3) / 1024 ** 2)),
+    memoryMiB,
+    ...(target !== undefined ? { memoryTargetMiB: target } : {}),
     vbds,
     vifs,
     ...(image ? { image } : {}),
@@ -334,15 +340,36 @@ function buildStep(el: XmlElement, at: Path, ctx: StepCtx): Step | undefined {
         ...(method === 'installer' ? { method: 'installer' as const } : {}), ...(verifier ? { verifier: true } : {}),
       };
     }
-    case 'reboot':
-    case 'suspend':
     case 'resume':
     case 'suspend-resume':
     case 'migrate':
-    case 'save-restore':
+    case 'save-restore': {
+      const g = guest();
+      const destination = el.childrenNamed('destination').map((d) => ({ device: deviceRef(d, g, ctx), backend: backendKeys(d, ctx.r) }));
+      if (destination.length) ctx.needs.add('destination-backend-keys');
+      const seen = new Set<string>();
+      for (const [i, d] of destination.entries()) {
+        if (seen.has(d.device)) r.problem(el.childrenNamed('destination')[i].attrLoc('device'), `destination of ${d.device} is given twice`, 'unique-device');
+        seen.add(d.device);
+      }
+      return { ...base, kind: el.name, guest: g, ...(destination.length ? { destination } : {}) };
+    }
+    case 'reboot':
+    case 'suspend':
     case 'shutdown':
     case 'start':
       return { ...base, kind: el.name, guest: guest() };
+    case 'xeniface-store': {
+      const pathBytes = r.int(el, 'path-bytes', [...at, 'pathBytes']);
+      const valueBytes = r.int(el, 'value-bytes', [...at, 'valueBytes']);
+      const op = (el.attr('op') ?? 'read') as 'read' | 'write' | 'directory' | 'remove';
+      if (valueBytes !== undefined && op !== 'write') r.problem(el.attrLoc('value-bytes'), 'value-bytes is for op="write"', 'xeniface-store');
+      return {
+        ...base, kind: 'xeniface-store', guest: guest(), op, path: r.str(el, 'path') ?? '',
+        ...(pathBytes !== undefined ? { pathBytes } : {}), ...(valueBytes !== undefined ? { valueBytes } : {}),
+        expect: (el.attr('expect') ?? 'ok') as 'ok' | 'refused',
+      };
+    }
     case 'wait': {
       const equals = r.str(el, 'equals');
       const exists = el.attr('exists') !== undefined ? r.bool(el, 'exists', [...at, 'exists'], true) : undefined;

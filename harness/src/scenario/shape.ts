@@ -16,6 +16,11 @@ const deviceStep: ElementShape = { attrs: { ...onGuest, device: { type: device, 
 const guestStep: ElementShape = { attrs: onGuest };
 const param: ElementShape = { attrs: { name: { type: types.token(), required: true }, value: { type: types.string(), required: true } } };
 const backendKey: ElementShape = { attrs: { key: { type: types.token(), required: true }, value: { type: types.string(), required: true } } };
+/** A step that moves a guest (migrate, restore, resume) may name the backends at its destination. */
+const movingGuestStep: ElementShape = {
+  attrs: onGuest,
+  children: { destination: { shape: { attrs: { device: { type: device, required: true } }, children: { backend: { shape: backendKey, min: 1 } } } } },
+};
 
 const faultAttrs = {
   name: { type: name, required: true },
@@ -67,13 +72,25 @@ const stepChildren = (): Record<string, { shape: ElementShape | (() => ElementSh
   unplug: { shape: { attrs: { ...onGuest, device: { type: device, required: true }, surprise: { type: types.boolean() } } } },
   plug: { shape: deviceStep },
   suspend: { shape: guestStep },
-  resume: { shape: guestStep },
-  'suspend-resume': { shape: guestStep },
-  migrate: { shape: guestStep },
-  'save-restore': { shape: guestStep },
+  resume: { shape: movingGuestStep },
+  'suspend-resume': { shape: movingGuestStep },
+  migrate: { shape: movingGuestStep },
+  'save-restore': { shape: movingGuestStep },
   shutdown: { shape: guestStep },
   start: { shape: guestStep },
   'backend-restart': { shape: { attrs: { ...deviceStep.attrs, kind: { type: types.enum(...BACKEND_RESTART_KINDS) } } } },
+  'xeniface-store': {
+    shape: {
+      attrs: {
+        ...onGuest,
+        op: { type: types.enum('read', 'write', 'directory', 'remove'), required: true },
+        path: { type: types.token(), required: true },
+        'path-bytes': { type: types.int(1, 1 << 20) },
+        'value-bytes': { type: types.int(0, 1 << 20) },
+        expect: { type: types.enum('ok', 'refused'), required: true },
+      },
+    },
+  },
   'backend-close': { shape: deviceStep },
   fault: { shape: { attrs: { ...faultAttrs, action: { type: types.enum('on', 'off') }, label }, children: { param: { shape: param } } } },
   sleep: { shape: { attrs: { duration: { type: duration, required: true }, label } } },
@@ -103,6 +120,7 @@ export const scenarioShape: ElementShape = {
           os: { type: types.enum('windows', 'linux') },
           vcpus: { type: types.int(1, 128) },
           memory: { type: size },
+          'memory-target': { type: size },
           image: { type: types.token() },
         },
         children: {

@@ -24,13 +24,15 @@ export interface FrontendFaults {
   connectUnwindLeak: boolean;
   /** suspend-inflight: suspend without draining, dropping requests in flight. */
   suspendInflight: boolean;
+  /** stale-backend-features: after a resume, restore or migration, reuse the backend features negotiated before. */
+  staleBackendFeatures: boolean;
   /** Transaction retries before a frontend gives up (eagain-storm makes a short-tempered frontend visible). */
   maxTxRetries: number;
 }
 
 export const noFrontendFaults = (): FrontendFaults => ({
   skipState: false, earlyConnect: false, missingKeys: null, malformedKey: null, wrongProtocol: false, overrun: 0,
-  grantLeak: false, revokeMapped: false, connectUnwindLeak: false, suspendInflight: false, maxTxRetries: 16,
+  grantLeak: false, revokeMapped: false, connectUnwindLeak: false, suspendInflight: false, staleBackendFeatures: false, maxTxRetries: 16,
 });
 
 export interface GuestFaults {
@@ -42,6 +44,10 @@ export interface GuestFaults {
   featureSuspendLost: boolean;
   /** vif-rescan-lost: the xenvif FDO stops watching device/vif once its last VIF is gone (until the next boot). */
   vifRescanLost: boolean;
+  /** balloon-initial-target-ignored: xenbus's balloon drops the event its memory/target watch fires at registration. */
+  ignoreInitialTarget: boolean;
+  /** xeniface-no-length-check: xeniface's store IOCTLs pass requests of any length on to xenstore. */
+  noLengthCheck: boolean;
 }
 
-export const noGuestFaults = (): GuestFaults => ({ revisionMismatch: false, noUnplug: false, featureSuspendLost: false, vifRescanLost: false });
+export const noGuestFaults = (): GuestFaults => ({ revisionMismatch: false, noUnplug: false, featureSuspendLost: false, vifRescanLost: false, ignoreInitialTarget: false, noLengthCheck: false });

@@ -42,14 +42,14 @@ export class Toolstack {
   }
 
   /** The domain's own keys (libxl__domain_make): name, domid, and the writable subtrees the guest owns. */
-  async createDomainKeys(d: Domain, name: string, memoryKiB: number): Promise<void> {
+  async createDomainKeys(d: Domain, name: string, memoryKiB: number, targetKiB = memoryKiB): Promise<void> {
     const xs = this.dom0.xs;
     const h = d.home;
     await xs.write(h, '');
     await xs.setPerms(h, ['n0', `r${d.domid}`]);
     await xs.write(`${h}/name`, name);
     await xs.write(`${h}/domid`, String(d.domid));
-    await xs.write(`${h}/memory/target`, String(memoryKiB));
+    await xs.write(`${h}/memory/target`, String(targetKiB));
     await xs.write(`${h}/memory/static-max`, String(memoryKiB));
     for (const sub of ['device', 'control', 'data', 'drivers', 'attr', 'feature', 'error']) {
       await xs.mkdir(`${h}/${sub}`);

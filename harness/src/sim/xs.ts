@@ -21,6 +21,8 @@ export interface Xs extends XsTx {
   /** Runs fn in a transaction, retrying the whole of it on EAGAIN (up to `maxRetries`). */
   transaction<T>(fn: (tx: XsTx) => Promise<T>, opts?: { maxRetries?: number }): Promise<T>;
   close(): Promise<void>;
+  /** One raw request on this connection, its payload sent whatever its length (see XenstoreClient.request). */
+  requestUnchecked(type: number, payload: Buffer): Promise<Buffer>;
 }
 
 /** Reads a key as an integer (NaN-free): undefined when absent or not a decimal number. */

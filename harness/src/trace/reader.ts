@@ -39,6 +39,7 @@ const SCHEMA: Record<TraceEvent['ev'], { required: Record<string, FieldType>; op
   workload: { required: { inst: 'string', guest: 'string', step: 'string', dev: 'string', result: 'object' }, optional: { raw: 'string' } },
   baseline: { required: { inst: 'string', metric: 'string', unit: 'string', better: 'string', values: 'array', hostClass: 'string', windowsBuild: 'string' }, optional: { note: 'string' } },
   drivers: { required: { inst: 'string', guest: 'string', bound: 'array', unbound: 'array', unplugged: 'object' }, optional: { expected: 'object', verified: 'array' } },
+  memory: { required: { inst: 'string', guest: 'string', domid: 'number', targetKiB: 'number', staticMaxKiB: 'number', actualKiB: 'number' } },
   fault: { required: { inst: 'string', name: 'string', on: 'boolean' }, optional: { detail: 'object' } },
   artifact: {
     required: { inst: 'string', guest: 'string', kind: 'string' },

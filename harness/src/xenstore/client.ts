@@ -126,14 +126,16 @@ export class XenstoreClient implements XenstoreView {
     } else p.resolve(Buffer.from(m.payload));
   }
 
-  /** Sends one request and resolves with the reply payload (rejects with XenstoreError on XS_ERROR). */
-  request(type: number, payload: Buffer, txId = 0, what = `request ${type}`): Promise<Buffer> {
+  /** Sends one request and resolves with the reply payload (rejects with XenstoreError on XS_ERROR).
+   *  `unchecked` sends a payload over XENSTORE_PAYLOAD_MAX as it is, as a client without a length check
+   *  would (the simulator's model of a driver that has none; xenstored then drops the connection). */
+  request(type: number, payload: Buffer, txId = 0, what = `request ${type}`, opts: { unchecked?: boolean } = {}): Promise<Buffer> {
     if (this.closed) return Promise.reject(new WinpvError('host', 'XS_DISCONNECTED', `xenstore connection lost: ${this.closed.message}`));
     const reqId = this.nextReq;
     this.nextReq = (this.nextReq + 1) >>> 0 || 1;
     return new Promise((resolve, reject) => {
       this.pending.set(reqId, { type, what, resolve, reject });
-      this.sendBytes(encodeMessage({ type, reqId, txId, payload }));
+      this.sendBytes(encodeMessage({ type, reqId, txId, payload }, opts.unchecked === true));
     });
   }
 

@@ -13,6 +13,7 @@ import { TraceWriter } from '../../src/trace/writer';
 import { ReporterMultiplexer } from '../../src/report/multiplexer';
 import { evaluate } from '../../src/checks/evaluate';
 import { scenario, allChecks } from '../fixtures/scenarios';
+import { vbdShape, vifShape } from '../fixtures/fake-host';
 
 let SimHost: (new (o: { specs: ReturnType<typeof loadSpecs> }) => HostBackend) | undefined;
 try {
@@ -125,6 +126,31 @@ const CASES: Record<FaultName, FaultCase> = {
     'guest-keys': 'child drivers that do not bind write none of their guest keys',
   }),
   'no-unplug': atConnect(),
+  // a guest started with its memory target at half its static maximum: the balloon must come down to it
+  'balloon-initial-target-ignored': {
+    wide: true,
+    extra: { guests: [{ name: 'win', os: 'windows', vcpus: 2, memoryMiB: 4096, memoryTargetMiB: 2048, vbds: [vbdShape()], vifs: [vifShape()] }] },
+    steps: () => [...connected, sleep(3000)],
+  },
+  // a write of XENSTORE_PAYLOAD_MAX + 1 bytes ("data/x", NUL, 4090 bytes) through xeniface's store IOCTL
+  'xeniface-no-length-check': {
+    extra: { drivers: ['xenbus', 'xenvbd', 'xenvif', 'xennet', 'xeniface'] },
+    steps: (f) => [
+      ...connected,
+      ...(f ? [faultStep(f)] : []),
+      { kind: 'xeniface-store', source: src, guest: 'win', op: 'write', path: 'data/x', valueBytes: 4090, expect: 'refused' },
+      sleep(1000),
+    ],
+  },
+  // restored onto a backend with single-page rings and one queue: the fault keeps the old ring-page-order
+  'stale-backend-features': {
+    steps: (f) => [
+      ...connected,
+      ...(f ? [faultStep(f)] : []),
+      { kind: 'save-restore', source: src, guest: 'win', destination: [{ device: DEV, backend: { 'max-ring-page-order': '0', 'multi-queue-max-queues': '1' } }] },
+      sleep(5000),
+    ],
+  },
   'feature-suspend-lost': {
     steps: (f) => [...connected, ...(f ? [faultStep(f)] : []), { kind: 'suspend-resume', source: src, guest: 'win' }, sleep(12_000)],
   },

@@ -50,12 +50,26 @@ const STEPS: Record<FaultName, (on: boolean) => string> = {
   'revision-mismatch': (on) => `${on ? fault('revision-mismatch') : ''}${INSTALL.split('\n')[0]}<sleep duration="2s"/>`,
   'no-unplug': (on) => `${on ? fault('no-unplug') : ''}${INSTALL.split('\n')[0]}<sleep duration="2s"/>`,
   'vif-rescan-lost': (on) => `${INSTALL}${on ? fault('vif-rescan-lost') : ''}<unplug guest="win" device="vif/0"/><sleep duration="2s"/><plug guest="win" device="vif/0"/><sleep duration="35s"/>`,
+  // the guest runs with its memory target at half its static maximum (GUEST_MEMORY): the balloon must come down to it
+  'balloon-initial-target-ignored': (on) => `${on ? fault('balloon-initial-target-ignored') : ''}${INSTALL}<sleep duration="3s"/>`,
+  // a write of XENSTORE_PAYLOAD_MAX + 1 bytes through xeniface's store IOCTL (xeniface installed: WITH_XENIFACE)
+  'xeniface-no-length-check': (on) => `${INSTALL}${on ? fault('xeniface-no-length-check') : ''}<xeniface-store guest="win" op="write" path="data/x" value-bytes="4094" expect="refused"/><sleep duration="1s"/>`,
+  // restored onto a backend with single-page rings: a frontend that keeps its old ring-page-order breaks the spec's limit
+  'stale-backend-features': (on) => `${INSTALL}${on ? fault('stale-backend-features') : ''}<save-restore guest="win"><destination device="xvda"><backend key="max-ring-page-order" value="0"/></destination></save-restore><sleep duration="5s"/>`,
   'feature-suspend-lost': (on) => `${INSTALL.split('\n').slice(0, 2).join('\n')}${on ? fault('feature-suspend-lost') : ''}<suspend-resume guest="win"/><sleep duration="15s"/>`,
 };
 
 const CHECK_PARAMS: Partial<Record<FaultName, string>> = {
   'slow-backend': '<check name="workload"><param name="maxP99Ms" value="50"/></check>',
 };
+
+/** Guest memory attributes where the default (2G, target = static maximum) would not show the fault. */
+const GUEST_MEMORY: Partial<Record<FaultName, string>> = {
+  'balloon-initial-target-ignored': 'memory="4G" memory-target="2G"',
+};
+
+/** Scenarios that need xeniface bound. */
+const WITH_XENIFACE = new Set<FaultName>(['xeniface-no-length-check']);
 
 /** Scenarios about the disk only leave the NIC out (so only the keys under test are judged). */
 const DISK_ONLY = new Set<FaultName>(['feature-suspend-lost']);
@@ -67,9 +81,9 @@ export function scenarioXml(name: FaultName, on: boolean): string {
 <scenario name="f-${name}-${on ? 'on' : 'off'}" timeout="5m">
   <title>${name} ${on ? 'injected' : 'baseline'}</title>
   <tags>faults</tags>
-  <drivers>xenbus xenvbd${diskOnly ? '' : ' xenvif xennet'}</drivers>
+  <drivers>xenbus xenvbd${diskOnly ? '' : ' xenvif xennet'}${WITH_XENIFACE.has(name) ? ' xeniface' : ''}</drivers>
   <needs>fault-injection</needs>
-  <guest name="win" os="windows" vcpus="2" memory="2G">
+  <guest name="win" os="windows" vcpus="2" ${GUEST_MEMORY[name] ?? 'memory="2G"'}>
     <vbd vdev="xvda" size="1G"/>${diskOnly ? '' : '\n    <vif devid="0"/>'}
   </guest>
   <steps>

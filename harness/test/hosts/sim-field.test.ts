@@ -1,67 +1,13 @@
 // The field scenarios (scenarios/*.xml tagged `field`) each exist to catch one driver bug users
-// reported. For each: the catalogue file, run by the real runner on the simulated host, passes with
-// the correct driver model, and with that bug planted in the simulated driver (the scenario-level
-// <faults> of FAULTS, added to a copy of the file) reports `not ok` with the named check, whose TAP
-// YAML names the cause.
-import t, { type Test } from 'tap';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { FAULTS, type CheckName, type FaultName } from '../../src/model/catalog';
-import { loadScenarios } from '../../src/scenario';
-import { plan } from '../../src/plan';
-import { runPlan } from '../../src/runner';
-import { TraceWriter } from '../../src/trace/writer';
-import { SimHost } from '../../src/hosts/sim';
-import { renderInstance } from '../../src/report/tap';
-import type { InstanceResult } from '../../src/model/result';
-import { specs } from './sim-fixture';
+// reported. Items 1 and 2 of the field list (VIF lifecycle); the guest-side items are in
+// sim-field-guest.test.ts. Each: passes with the correct driver model, fails with the planted bug
+// with the named check's YAML naming the cause (field-case.ts).
+import t from 'tap';
+import { proveFieldCases, type FieldCase } from './field-case';
 
-const SCENARIOS = join(__dirname, '../../../scenarios');
-
-interface FieldCase {
-  file: string;
-  /** The planted driver bug the scenario must catch. */
-  planted: FaultName;
-  /** The check that reports it and what its YAML must say. */
-  check: CheckName;
-  cause: RegExp;
-}
-
-export const FIELD_CASES: FieldCase[] = [
+const FIELD_CASES: FieldCase[] = [
   { file: 'vif-unplug-during-renegotiation.xml', planted: 'connect-unwind-leak', check: 'grants', cause: /vif\/0 \(device-closed\): \d+ grants? still granted/ },
   { file: 'vif-last-removed-new-added.xml', planted: 'vif-rescan-lost', check: 'devices-connected', cause: /win vif\/1: never reached Connected on both ends/ },
 ];
 
-async function runScenario(t: Test, file: string, planted?: FaultName): Promise<InstanceResult> {
-  let xml = readFileSync(join(SCENARIOS, file), 'utf8');
-  if (planted) xml = xml.replace('<steps>', `<faults><fault name="${planted}"/></faults>\n  <steps>`);
-  const dir = mkdtempSync(join(tmpdir(), 'winpv-field-'));
-  try {
-    writeFileSync(join(dir, file), xml);
-    const host = new SimHost({ specs });
-    const p = plan(loadScenarios([dir], dir), { seed: 7, capabilities: host.capabilities, faults: host.faults.supported, hostKind: host.kind });
-    const out = await runPlan({ host, plan: p, specs, specHashes: {}, trace: new TraceWriter(), reporter: {} });
-    t.equal(out.summary.instances.length, 1, `${file}: one instance`);
-    return out.summary.instances[0];
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-for (const c of FIELD_CASES) {
-  t.test(`${c.file}: passes with the correct driver model, fails with ${c.planted}`, async (t) => {
-    t.equal(FAULTS[c.planted].caughtBy, c.check, 'the planted fault is the one FAULTS says this check catches');
-    const ok = await runScenario(t, c.file);
-    t.equal(ok.verdict, 'pass', `correct model: ${ok.checks.filter((x) => x.verdict === 'fail').map((x) => `${x.check}: ${x.message}`).join('; ')}`);
-    const bad = await runScenario(t, c.file, c.planted);
-    t.equal(bad.verdict, 'fail', 'planted bug: the instance fails');
-    const check = bad.checks.find((x) => x.check === c.check);
-    t.equal(check?.verdict, 'fail', `planted bug: ${c.check} fails`);
-    const tap = renderInstance(1, bad, 7);
-    t.match(tap, /^not ok 1 /m, 'TAP says not ok');
-    const point = new RegExp(`not ok \\d+ - ${c.check}: [^\\n]*\\n\\s*---\\n\\s*check: "${c.check}"`);
-    t.match(tap, point, 'a not ok point of the check, its YAML naming the check');
-    t.match(tap, c.cause, 'and the cause');
-  });
-}
+proveFieldCases(t, FIELD_CASES);

@@ -40,6 +40,9 @@ export const FAULT_SYMPTOMS: Record<FaultName, string> = {
   'no-unplug': 'at the next boot xen.sys skips the unplug handshake: DriverStatus.unplugged is false (drivers-bound)',
   'vif-rescan-lost': 'after the guest\'s last VIF is unplugged its xenvif stops watching device/vif until the next boot: a VIF plugged later keeps its frontend in Initialising (devices-connected: never reached Connected)',
   'feature-suspend-lost': 'after a resume, restore or migration xenbus does not write control/feature-suspend again (guest-keys)',
+  'balloon-initial-target-ignored': 'xenbus\'s balloon drops the event its memory/target watch fires at registration and acts only on later changes: a guest booted with its target below static-max keeps its whole memory (balloon: never reached its memory target)',
+  'xeniface-no-length-check': 'xeniface\'s store IOCTLs pass a request over XENSTORE_PAYLOAD_MAX on to xenstore, which drops the guest\'s connection: a `guest` xenstore-lost event (guest-alive)',
+  'stale-backend-features': 'after a resume, restore or migration the frontends answer their backend-feature reads from what they negotiated before: on a destination with a lower max-ring-page-order or fewer queues they write ring-page-order / multi-queue-num-queues above the new backend\'s maximum (xenstore-keys: the spec\'s <= backend: constraint) and blkback refuses to connect; flushes and discards the new backend does not offer reach its ring',
 };
 
 type Off = () => Promise<void>;
@@ -217,6 +220,14 @@ export class SimFaultInjector {
       case 'vif-rescan-lost':
         g.win.faults.vifRescanLost = true;
         return async () => void (g.win.faults.vifRescanLost = false);
+      case 'balloon-initial-target-ignored':
+        g.win.faults.ignoreInitialTarget = true;
+        return async () => void (g.win.faults.ignoreInitialTarget = false);
+      case 'xeniface-no-length-check':
+        g.win.faults.noLengthCheck = true;
+        return async () => void (g.win.faults.noLengthCheck = false);
+      case 'stale-backend-features':
+        return this.frontend(g, dev, (x) => (x.staleBackendFeatures = true), (x) => (x.staleBackendFeatures = false));
       case 'feature-suspend-lost':
         g.win.faults.featureSuspendLost = true;
         return async () => void (g.win.faults.featureSuspendLost = false);

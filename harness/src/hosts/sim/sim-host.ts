@@ -6,14 +6,15 @@
 import type { Socket } from 'node:net';
 import { FAULTS, type Capability, type FaultName } from '../../model/catalog';
 import type {
-  BackendControlCapability, DriverBundle, DriverStatus, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend,
-  HostClock, HotplugCapability, MigrateCapability, RingId, SaveRestoreCapability, SnapshotCapability, SuspendCapability,
+  BackendControlCapability, DestinationOptions, DriverBundle, DriverStatus, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend,
+  HostClock, HotplugCapability, XenifaceStoreCapability, MigrateCapability, RingId, SaveRestoreCapability, SnapshotCapability, SuspendCapability,
 } from '../../model/host';
 import type { BlockWorkloadStep, DeviceRef, GuestShape, NetWorkloadStep, VbdShape, VifShape } from '../../model/scenario';
 import type { SpecSet, DriverName } from '../../model/spec';
 import type { TraceEventInput, TraceSink, GuestLifecycle } from '../../model/trace';
 import { guestError, hostError, WinpvError } from '../../model/errors';
 import { XenbusState } from '../../model/xenbus';
+import { vdevToDevid } from '../../model/vdev';
 import { Hypervisor, type Domain } from '../../sim/hypervisor';
 import { Scheduler } from '../../sim/scheduler';
 import { simXenstore, type SimXenstore } from '../../sim/xs-adapter';
@@ -35,7 +36,7 @@ import { SimRingView, SimXenstoreView } from './views';
 import { SimFaultInjector } from './faults';
 
 export const SIM_CAPABILITIES: Capability[] = [
-  'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'backend-keys', 'fault-injection', 'ring-ids', 'grant-audit', 'windows-guest',
+  'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'backend-keys', 'destination-backend-keys', 'fault-injection', 'ring-ids', 'grant-audit', 'windows-guest', 'balloon', 'xeniface-store',
 ];
 
 export interface SimHostOptions {
@@ -101,6 +102,7 @@ export class SimHost implements HostBackend {
   readonly snapshot: SnapshotCapability;
   readonly backendControl: BackendControlCapability;
   readonly faults: FaultCapability;
+  readonly xenifaceStore: XenifaceStoreCapability;
   readonly rings: SimRingView;
 
   constructor(readonly opts: SimHostOptions) {
@@ -114,9 +116,9 @@ export class SimHost implements HostBackend {
       attachVif: (g, vif) => this.attachVif(g, vif),
       detach: (g, dev, o) => this.detachDevice(g, dev, o.surprise),
     };
-    this.suspend = { suspend: (g) => this.suspendGuest(g), resume: (g) => this.resumeGuest(g) };
-    this.saveRestore = { save: (g) => this.save(g), restore: (g, img) => this.restore(g, img) };
-    this.migrate = { migrate: (g) => this.migrateGuest(g) };
+    this.suspend = { suspend: (g) => this.suspendGuest(g), resume: (g, o) => this.resumeGuest(g, o) };
+    this.saveRestore = { save: (g) => this.save(g), restore: (g, img, o) => this.restore(g, img, o) };
+    this.migrate = { migrate: (g, _target, o) => this.migrateGuest(g, o) };
     this.snapshot = {
       snapshot: (g, label) => this.takeSnapshot(g, label),
       revert: (g, s) => this.revert(g, s),
@@ -131,6 +133,7 @@ export class SimHost implements HostBackend {
         await rec.backend.force(state);
       },
     };
+    this.xenifaceStore = { request: (g, r) => this.guest(g).win.xenifaceRequest(r.op, r.path, r.value) };
     this.faults = { supported: new Set(Object.keys(FAULTS) as FaultName[]), inject: (f, g) => this.faultInjector.inject(f, g) };
     this.rings = new SimRingView({
       guestRings: (g) => this.guestRings(g),
@@ -242,6 +245,14 @@ export class SimHost implements HostBackend {
     this.emit({ ev: 'guest', inst: g.inst, guest: g.ref.name, domid: g.dom.domid, what, ...(detail ? { detail } : {}) });
   }
 
+  /** The domain's memory as Xen accounts it: the static maximum less what xenbus's balloon gave back. */
+  private emitMemory(g: SimGuest): void {
+    const staticMaxKiB = g.shape.memoryMiB * 1024;
+    const targetKiB = (g.shape.memoryTargetMiB ?? g.shape.memoryMiB) * 1024;
+    const actualKiB = g.win.balloon?.actualKiB(staticMaxKiB) ?? staticMaxKiB;
+    this.emit({ ev: 'memory', inst: g.inst, guest: g.ref.name, domid: g.dom.domid, targetKiB, staticMaxKiB, actualKiB });
+  }
+
   private audit(g: SimGuest, when: 'device-closed' | 'teardown', dev?: DeviceRef): void {
     const a = this.hv.grantOps.audit(g.dom.domid, dev);
     this.emit({ ev: 'grants', inst: g.inst, guest: g.ref.name, domid: g.dom.domid, ...(dev ? { dev } : {}), when, active: a.active, mapped: a.mapped, revokedWhileMapped: a.revokedWhileMapped });
@@ -264,7 +275,7 @@ export class SimHost implements HostBackend {
     }
     const hv = this.hv;
     const dom = await hv.createDomain(shape.name);
-    await this.ts().createDomainKeys(dom, shape.name, shape.memoryMiB * 1024);
+    await this.ts().createDomainKeys(dom, shape.name, shape.memoryMiB * 1024, (shape.memoryTargetMiB ?? shape.memoryMiB) * 1024);
     for (const vbd of shape.vbds) await this.ts().addVbd(dom, vbd);
     for (const vif of shape.vifs) await this.ts().addVif(dom, vif);
     const ref: GuestRef = { name: shape.name, domid: dom.domid, handle };
@@ -272,6 +283,10 @@ export class SimHost implements HostBackend {
     this.guests.set(handle, g);
     this.faultInjector.applyPending(g);
     this.lifecycle(g, 'created');
+    g.win.onReservation = () => this.emitMemory(g);
+    // what dom0 reads in xenstored's log when it stops serving a domain's connection
+    g.win.onXenstoreLost = (reason) => this.lifecycle(g, 'xenstore-lost', { reason });
+    this.emitMemory(g);
     return { ...ref };
   }
 
@@ -292,7 +307,10 @@ export class SimHost implements HostBackend {
     // drivers left behind when they closed (they remove none) do not survive into the next boot.
     for (const fe of frontends) for (const p of fe.keysLeftBehind()) await this.dom0!.xs.rm(p).catch(() => undefined);
     g.win.platform.reset();
+    // the rebuilt domain has its whole memory again; the balloon starts empty at the next boot
+    g.win.balloon?.reset();
     this.lifecycle(g, 'rebooted');
+    this.emitMemory(g);
     await g.win.boot();
   }
 
@@ -529,9 +547,30 @@ export class SimHost implements HostBackend {
     }
   }
 
-  private async resumeGuest(ref: GuestRef): Promise<void> {
+  /** The guest lands on a destination whose backends offer other keys: its shape (copied, never the
+   *  scenario's) says so from now on, for the devices built at the restore and at later reboots. */
+  private landOn(g: SimGuest, dest: DestinationOptions['destination']): DeviceRef[] {
+    if (!dest?.length) return [];
+    const keys = new Map(dest.map((d) => [d.device, d.backend]));
+    const over = <T extends { backend: Record<string, string> }>(dev: DeviceRef, x: T): T => (keys.has(dev) ? { ...x, backend: { ...x.backend, ...keys.get(dev) } } : x);
+    const vbds = g.shape.vbds.map((v) => over(`vbd/${vdevToDevid(v.vdev)}` as DeviceRef, v));
+    const vifs = g.shape.vifs.map((v) => over(`vif/${v.devid}` as DeviceRef, v));
+    const known = new Set<string>([...g.shape.vbds.map((v) => `vbd/${vdevToDevid(v.vdev)}`), ...g.shape.vifs.map((v) => `vif/${v.devid}`)]);
+    for (const d of keys.keys()) if (!known.has(d)) throw hostError('SIM_NO_DEVICE', `${g.ref.name} has no ${d} to give a destination backend`);
+    g.shape = { ...g.shape, vbds, vifs };
+    return [...keys.keys()];
+  }
+
+  private async resumeGuest(ref: GuestRef, opts: DestinationOptions = {}): Promise<void> {
     const g = this.guest(ref);
     if (g.power !== 'suspended') throw hostError('SIM_NOT_SUSPENDED', `${ref.name} is ${g.power}`);
+    // resumed on other backends: each named device gets a fresh backend with the destination's keys
+    for (const dev of this.landOn(g, opts.destination)) {
+      const rec = this.ts().record(g.dom.domid, dev);
+      if (!rec) continue;
+      rec.shape = 'vdev' in rec.shape ? g.shape.vbds.find((v) => v.vdev === (rec.shape as VbdShape).vdev)! : g.shape.vifs.find((v) => v.devid === (rec.shape as VifShape).devid)!;
+      await this.ts().resetBackend(g.dom, dev);
+    }
     g.dom.setState('running');
     g.power = 'running';
     this.lifecycle(g, 'resumed');
@@ -552,13 +591,14 @@ export class SimHost implements HostBackend {
     return id;
   }
 
-  private async restore(ref: GuestRef, image: string): Promise<GuestRef> {
+  private async restore(ref: GuestRef, image: string, opts: DestinationOptions = {}): Promise<GuestRef> {
     const img = this.images.get(image);
     if (!img) throw hostError('SIM_NO_IMAGE', `no saved image '${image}'`);
     const g = img.guest;
+    this.landOn(g, opts.destination);
     const old = g.dom.domid;
     const dom = await this.hv.createDomain(g.shape.name, { memory: g.dom.memory, grants: g.dom.grants });
-    await this.ts().createDomainKeys(dom, g.shape.name, g.shape.memoryMiB * 1024);
+    await this.ts().createDomainKeys(dom, g.shape.name, g.shape.memoryMiB * 1024, (g.shape.memoryTargetMiB ?? g.shape.memoryMiB) * 1024);
     for (const vbd of g.shape.vbds) await this.ts().addVbd(dom, vbd, img.disks.get(vbd.vdev));
     for (const vif of g.shape.vifs) await this.ts().addVif(dom, vif);
     g.dom = dom;
@@ -576,11 +616,11 @@ export class SimHost implements HostBackend {
     return { ...g.ref };
   }
 
-  private async migrateGuest(ref: GuestRef): Promise<GuestRef> {
+  private async migrateGuest(ref: GuestRef, opts: DestinationOptions = {}): Promise<GuestRef> {
     const g = this.guest(ref);
     const old = g.dom.domid;
     const img = await this.save(ref);
-    const nref = await this.restore(ref, img);
+    const nref = await this.restore(ref, img, opts);
     this.lifecycle(g, 'migrated', { from: old, domid: nref.domid });
     return nref;
   }

@@ -160,11 +160,11 @@ export abstract class XenbusFrontend {
     if (this.faults.earlyConnect) await this.announceEarly();
     else await this.waitBackend((s) => s >= waitsFor(this.spec) && s <= XenbusState.Connected);
     if (this.phase !== 'connecting') return;
-    const feature = (k: string) => this.dom.xs.read(`${this.backendPath}/${k}`);
+    this.negotiated = new Map();
     this.teardownRings({ endGrants: true, force: false }); // nothing of an interrupted connect survives
     let proposed: Record<string, string>;
     try {
-      proposed = await this.setupRings(feature);
+      proposed = await this.setupRings((k) => this.backendFeature(k));
     } catch (e) {
       if (!(e instanceof ConnectRefused)) throw e;
       this.log('warn', `connect refused: ${e.message}`);
@@ -179,7 +179,7 @@ export abstract class XenbusFrontend {
     }
     const backendKeys = new Map<string, string>();
     for (const k of connectConditionKeys(this.spec)) {
-      const v = await feature(k);
+      const v = await this.backendFeature(k);
       if (v !== null) backendKeys.set(k, v);
     }
     const keys = this.applyKeyFaults(connectWrites(this.spec, proposed, (k) => backendKeys.get(k), this.registry));
@@ -253,6 +253,30 @@ export abstract class XenbusFrontend {
 
   private writtenKeys: string[] = [];
 
+  /** The backend's features as this frontend read them at its last connect (null: not offered). */
+  negotiated = new Map<string, string | null>();
+  /** What was negotiated before the last resume, restore or migration (read only by the stale-backend-features fault). */
+  private before?: ReadonlyMap<string, string | null>;
+
+  /** The features a frontend negotiated before the guest moved (a restore rebuilds the simulated frontends). */
+  inheritNegotiated(before: ReadonlyMap<string, string | null>): void {
+    this.before = before;
+  }
+
+  /**
+   * A backend feature, read at every connect: win-xenvbd frontend.c FrontendPrepare (feature-persistent,
+   * feature-max-indirect-segments) and FrontendConnect (feature-barrier, feature-flush-cache,
+   * feature-discard), and win-xenvif's ring connects (multi-queue-max-queues, feature-split-event-channels,
+   * feature-ctrl-ring) run again after a resume (xenvbd FrontendSuspendLateCallback takes the frontend
+   * to CLOSED and back to its state), so a guest that lands on a poorer backend renegotiates. The
+   * stale-backend-features fault answers from what was negotiated before the move.
+   */
+  protected async backendFeature(k: string): Promise<string | null> {
+    const v = this.faults.staleBackendFeatures && this.before?.has(k) ? this.before.get(k)! : await this.dom.xs.read(`${this.backendPath}/${k}`);
+    this.negotiated.set(k, v);
+    return v;
+  }
+
   /** Keys this frontend wrote that are still in its directory (paths): what a domain rebuild clears. */
   keysLeftBehind(): string[] {
     return this.writtenKeys.map((k) => `${this.fePath}/${k}`);
@@ -319,6 +343,7 @@ export abstract class XenbusFrontend {
   }
 
   async resumeReconnect(): Promise<void> {
+    this.before = new Map(this.negotiated);
     this.backendPath = (await this.dom.xs.read(`${this.fePath}/backend`)) ?? this.backendPath;
     await this.unwatch?.().catch(() => undefined);
     this.backendState = XenbusState.Unknown;

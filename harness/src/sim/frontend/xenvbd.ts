@@ -138,8 +138,24 @@ export class Xenvbd extends XenbusFrontend {
     return keys;
   }
 
+  /** What the backend offers at Connected (win-xenvbd frontend.c FrontendConnect reads them each time). */
+  diskFeatures = { barrier: false, flushCache: false, discard: false };
+
   protected override async backendConnected(): Promise<void> {
-    this.sectors = (await this.readBackendInt('sectors')) ?? 0;
+    // read together: one round trip of virtual time, as the sectors read alone took before
+    const [sectors, barrier, flushCache, discard] = await Promise.all([
+      this.readBackendInt('sectors'), this.backendFeature('feature-barrier'), this.backendFeature('feature-flush-cache'), this.backendFeature('feature-discard'),
+    ]);
+    this.sectors = sectors ?? 0;
+    this.diskFeatures = { barrier: barrier === '1', flushCache: flushCache === '1', discard: discard === '1' };
+  }
+
+  /** win-xenvbd pdo.c PdoSyncCache / PdoUnmap: a cache flush or UNMAP the backend does not offer is
+   *  completed successfully in the guest ("not supported, suppressing") and never reaches the ring. */
+  private suppressed(op: BlkOp): boolean {
+    if (op === 'flush') return !this.diskFeatures.flushCache && !this.diskFeatures.barrier;
+    if (op === 'discard') return !this.diskFeatures.discard;
+    return false;
   }
 
   protected started(): void {
@@ -193,9 +209,15 @@ export class Xenvbd extends XenbusFrontend {
     const t0 = this.hv.sched.nowMicros();
     if (this.phase !== 'connected') {
       if (this.phase === 'gone' || this.phase === 'failed' || this.phase === 'closed' || this.phase === 'closing') return { status: blk.BLKIF_RSP_ERROR, latencyUs: 0 };
-      await new Promise<void>((r) => this.parked.push(r));
+      // parked until the frontend connects, at most storport's request timeout: a disk that never comes
+      // back (its backend refused the reconnect) fails the request instead of holding it forever
+      await new Promise<void>((r) => {
+        const timer = this.hv.sched.after(REQUEST_TIMEOUT_US, r);
+        this.parked.push(() => (timer.cancel(), r()));
+      });
       if ((this.phase as string) !== 'connected') return { status: blk.BLKIF_RSP_ERROR, latencyUs: 0 };
     }
+    if (this.suppressed(io.op)) return { status: blk.BLKIF_RSP_OKAY, latencyUs: this.hv.sched.nowMicros() - t0 };
     const q = this.queues[this.rr++ % this.queues.length];
     while (q.ring.front.full() && this.faults.overrun === 0) {
       await new Promise<void>((r) => q.slotWaiters.push(r));
