@@ -1,6 +1,5 @@
 import { DEFAULT_CHECKS } from '../../src/checks/evaluate';
 import t from 'tap';
-import { CHECKS } from '../../src/model/catalog';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
