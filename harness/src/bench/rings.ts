@@ -56,7 +56,7 @@ async function simGuest(order: number) {
   await host.agent(g).installDrivers({ location: 'builtin:9.1.0.0', version: '9.1.0.0', drivers: ['xenbus', 'xenvbd', 'xenvif', 'xennet'] });
   await host.rebootGuest(g);
   await host.clock.sleep(100);
-  const sg = host.guests.get('bench')!;
+  const sg = host.guest(g);
   return { host, vbd: sg.win.frontend('vbd/51712') as Xenvbd, vif: sg.win.frontend('vif/0') as Xenvif };
 }
 
