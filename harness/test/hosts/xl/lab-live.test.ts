@@ -84,7 +84,7 @@ if (!process.env.WINPV_LAB_LIVE) {
     const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
     // wait until the guest runs and its block workload is under way
     for (let i = 0; i < 120; i++) {
-      const row = winpv(['lab', 'ssh', '--', 'xl', 'list']).stdout.split('\n').find((l) => l.startsWith('winpv-lab-fault-ssh-cut-ref '));
+      const row = winpv(['lab', 'ssh', '--', 'xl', 'list']).stdout.split('\n').find((l) => /^winpv-(?:s\d+-)?lab-fault-ssh-cut-ref /.test(l)); // the name carries the run's lease slot (xl-config.ts domainName)
       const flags = row?.trim().split(/\s+/)[4];
       if (flags && !flags.includes('p')) break; // created and unpaused
       await new Promise((r) => setTimeout(r, 3000));
