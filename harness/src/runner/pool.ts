@@ -19,14 +19,13 @@ import type { InstanceResult } from '../model/result';
 import type { Reporter } from '../model/reporter';
 import type { SpecSet } from '../model/spec';
 import type { RunStartEvent, TraceEvent } from '../model/trace';
-import { TRACE_SCHEMA } from '../model/trace';
 import { setMaxListeners } from 'node:events';
 import { evaluateInstance, groupByInstance, judgeResults } from '../checks/evaluate';
 import { baselineEvents } from './baselines';
 import { TraceWriter } from '../trace/writer';
 import type { BundleOpener } from './bundle';
 import { errorInfo } from './errors';
-import { lastAbort, runInstance, stillAnswers, type InstanceOutcome, type RunOutcome } from './run';
+import { lastAbort, runInstance, runStartEvent, stillAnswers, type InstanceOutcome, type RunOutcome } from './run';
 import { repeatPlan } from './repeat';
 import { guardHost, type HostGuards } from './guards';
 import { withDeadline } from './deadline';
@@ -87,11 +86,7 @@ export function instanceSeed(seed: number, inst: string): number {
 export async function runOnWorkers(o: PoolRunOptions): Promise<RunOutcome> {
   const { trace, reporter } = o;
   const plan = repeatPlan(o.plan, o.repeatEach ?? 1);
-  const runStart: Omit<RunStartEvent, 'seq' | 't'> = {
-    ev: 'run.start', schema: TRACE_SCHEMA, seed: plan.seed, host: o.host, specs: o.specHashes,
-    instances: plan.instances.map((i) => i.id), ...(plan.shard ? { shard: plan.shard } : {}),
-    ...(o.knownIssues?.length ? { knownIssues: [...o.knownIssues] } : {}),
-  };
+  const runStart = runStartEvent(plan, o.host, o.specHashes, o.knownIssues);
   trace.emit(runStart);
   for (const s of o.hostsSkipped ?? []) trace.emit({ ev: 'log', level: 'warn', msg: `host ${s.host} skipped: ${s.reason}` });
   await reporter.onRunStart?.({ seed: plan.seed, host: { kind: o.host.kind, label: o.host.label }, instances: runStart.instances });

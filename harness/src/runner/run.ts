@@ -78,19 +78,20 @@ export interface RunOutcome {
   kept?: KeptGuests;
 }
 
+/** The run.start event of a plan (already repeated), as both run loops (this one and runner/pool.ts) write it. */
+export function runStartEvent(plan: RunPlan, host: RunStartEvent['host'], specHashes: Record<string, string>, knownIssues?: readonly KnownIssue[]): Omit<RunStartEvent, 'seq' | 't'> {
+  return {
+    ev: 'run.start', schema: TRACE_SCHEMA, seed: plan.seed, host, specs: specHashes,
+    instances: plan.instances.map((i) => i.id),
+    ...(plan.shard ? { shard: plan.shard } : {}),
+    ...(knownIssues?.length ? { knownIssues: [...knownIssues] } : {}),
+  };
+}
+
 export async function runPlan(o: RunOptions): Promise<RunOutcome> {
   const { host, trace, reporter } = o;
   const plan = repeatPlan(o.plan, o.repeatEach ?? 1);
-  const runStart: Omit<RunStartEvent, 'seq' | 't'> = {
-    ev: 'run.start',
-    schema: TRACE_SCHEMA,
-    seed: plan.seed,
-    host: { kind: host.kind, label: host.label, capabilities: [...host.capabilities].sort() },
-    specs: o.specHashes,
-    instances: plan.instances.map((i) => i.id),
-    ...(plan.shard ? { shard: plan.shard } : {}),
-    ...(o.knownIssues?.length ? { knownIssues: [...o.knownIssues] } : {}),
-  };
+  const runStart = runStartEvent(plan, { kind: host.kind, label: host.label, capabilities: [...host.capabilities].sort() }, o.specHashes, o.knownIssues);
   trace.emit(runStart);
   await reporter.onRunStart?.({ seed: plan.seed, host: { kind: host.kind, label: host.label }, instances: runStart.instances });
 

@@ -10,8 +10,7 @@ import { plan, parseShard } from '../../plan/planner';
 import { createHost } from '../../hosts/factory';
 import { TraceWriter } from '../../trace/writer';
 import { runPlan, type RunOutcome } from '../../runner/run';
-import { recount } from '../../model/outcomes';
-import { summarize } from '../../checks/evaluate';
+import { judgeResults } from '../../checks/evaluate';
 import { MAX_REPEAT_EACH, renderPassRates } from '../../runner/repeat';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { FileReporter, writeHtmlReport, type RunMeta } from '../../report/files';
@@ -21,7 +20,7 @@ import { ConsoleReporter } from '../../report/console';
 import { defaultSpecDir } from '../../spec/load';
 import type { ResolvedHost } from '../../model/config';
 import type { BaselineSource } from '../../model/results';
-import type { RunStartEvent } from '../../model/trace';
+import type { RunEndEvent, RunStartEvent } from '../../model/trace';
 import { TRACE_SCHEMA } from '../../model/trace';
 import { HostWorker, runOnWorkers, type Worker } from '../../runner/pool';
 import { MemoryBudget, Semaphore } from '../../runner/guards';
@@ -255,7 +254,7 @@ const command: Command = {
           for (const s of skipped) trace.emit({ ev: 'log', level: 'warn', msg: `host ${s.host} skipped: ${s.reason}` });
           const error = { code: 'NO_HEALTHY_HOST', message: skipped.map((s) => `${s.host}: ${s.reason}`).join('; ') };
           trace.close({ complete: false, reason: 'host-failure', error });
-          return { summary: recount(summarize([], trace.events[0] as RunStartEvent, trace.events.at(-1) as never)), hostError: error, interrupted: false };
+          return { summary: judgeResults([], trace.events[0] as RunStartEvent, trace.events.at(-1) as RunEndEvent), hostError: error, interrupted: false };
         }
       }
       return runOnWorkers({
