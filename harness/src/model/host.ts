@@ -196,6 +196,16 @@ export interface FaultCapability {
   inject(fault: FaultConfig, guest?: GuestRef): Promise<() => Promise<void>>;
 }
 
+/** What the largest instance of a run needs of a host, for the preflight before the host gets work. */
+export interface HostNeeds {
+  /** Memory of the instance's guests together. */
+  memoryBytes: number;
+  /** Disk space of the instance's guests' disks together (system disks are the template's). */
+  diskBytes: number;
+  /** `iso:<name>` driver bundles the run installs from an ISO already on the host. */
+  isos: string[];
+}
+
 export interface HostBackend {
   readonly kind: HostKind;
   /** For reports: no credentials, no local paths. */
@@ -219,6 +229,11 @@ export interface HostBackend {
    *  the run goes on. No (or no such method) means the host is lost and the run stops. A host whose
    *  connection dropped once says no for the rest of the run even if teardown reconnected. */
   healthy?(): Promise<boolean>;
+  /** Asked once before a real host gets work (issue #16 "health before use"): the reasons it should
+   *  not get any (unreachable, disabled, too little free memory or SR space for one instance, dom0
+   *  overloaded, template or driver ISO missing), each saying what was seen. None: usable. Reads only.
+   *  Absent: the host is judged by `healthy` alone. */
+  preflight?(needs: HostNeeds): Promise<string[]>;
   /** Memory free on the host for new guests, in bytes (a parallel run's memory budget starts from it). */
   freeMemoryBytes?(): Promise<number>;
 

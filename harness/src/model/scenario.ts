@@ -258,3 +258,17 @@ export interface CheckConfig {
   params: Record<string, string>;
   source?: SourceLocation;
 }
+
+/** Every step of a sequence at any depth (parallel branches and repeated bodies once each), in order. */
+export function allSteps(steps: readonly Step[]): Step[] {
+  const out: Step[] = [];
+  const walk = (seq: readonly Step[]) => {
+    for (const st of seq) {
+      out.push(st);
+      if (st.kind === 'parallel') st.branches.forEach(walk);
+      else if (st.kind === 'repeat') walk(st.steps);
+    }
+  };
+  walk(steps);
+  return out;
+}

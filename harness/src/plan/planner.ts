@@ -4,7 +4,7 @@
 // instances the host cannot run (missing capability, or a fault it cannot inject) as skipped with the reason.
 import type { Capability, FaultName } from '../model/catalog';
 import type { PlanInstance, RunPlan } from '../model/plan';
-import type { MatrixAxis, Scenario, Step, TemplatedValue } from '../model/scenario';
+import { allSteps, type MatrixAxis, type Scenario, type Step, type TemplatedValue } from '../model/scenario';
 import type { Durations } from '../model/durations';
 import { assignShards, inShard } from './shard';
 
@@ -86,14 +86,7 @@ export function expand(s: Scenario): PlanInstance[] {
 /** Every fault a scenario switches on: scenario-wide ones and fault steps at any depth. */
 export function faultsUsed(s: Scenario): FaultName[] {
   const out = new Set<FaultName>(s.faults.map((f) => f.name));
-  const walk = (steps: readonly Step[]) => {
-    for (const st of steps) {
-      if (st.kind === 'fault') out.add(st.fault.name);
-      else if (st.kind === 'parallel') st.branches.forEach(walk);
-      else if (st.kind === 'repeat') walk(st.steps);
-    }
-  };
-  walk(s.steps);
+  for (const st of allSteps(s.steps)) if (st.kind === 'fault') out.add(st.fault.name);
   return [...out];
 }
 

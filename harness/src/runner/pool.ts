@@ -13,7 +13,7 @@
 // when none is left the run stops like a one-host run does (trace incomplete, TAP Bail out!).
 import { applyKnownIssues, foldRetries, RETRY_MARK, retryId, type KnownIssue } from '../model/outcomes';
 import type { BaselineSource } from '../model/results';
-import type { HostBackend } from '../model/host';
+import type { HostBackend, HostNeeds } from '../model/host';
 import type { PlanInstance, RunPlan } from '../model/plan';
 import type { InstanceResult } from '../model/result';
 import type { Reporter } from '../model/reporter';
@@ -236,7 +236,12 @@ export interface HostWorkerOptions {
   guards?: HostGuards;
   /** Each event of a fresh host as it is written (a worker process streams them to its parent). */
   onEvent?: (e: TraceEvent) => void;
+  /** What the run's largest instance needs of a shared host: asked of its preflight before use. */
+  needs?: HostNeeds;
 }
+
+/** How long a shared host's preflight (winpv doctor's checks) may take before the host is left out. */
+const PREFLIGHT_MS = 120_000;
 
 /** A worker in this process: a fresh host per instance (simulator), or one real host running up to
  *  `slots` instances at once, its events sorted into each instance's section by their `inst`. */
@@ -274,6 +279,11 @@ export class HostWorker implements Worker {
       await host.open(sink, { seed: this.o.seed, ...(this.o.artifactsDir !== undefined ? { artifactsDir: this.o.artifactsDir } : {}) });
       sink.setClock(() => host.clock.now());
       if (host.healthy && !(await stillAnswers(host))) return `${host.label} does not answer its health check`;
+      if (host.preflight && this.o.needs) {
+        const needs = this.o.needs;
+        const problems = await withDeadline(host.clock, PREFLIGHT_MS, undefined, `the preflight of ${host.label}`, () => host.preflight!(needs));
+        if (problems.length) return `preflight: ${problems.join('; ')}`;
+      }
     } catch (e) {
       const { code, message } = errorInfo(e);
       return `${code}: ${message}`;

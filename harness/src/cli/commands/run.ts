@@ -27,6 +27,7 @@ import { MemoryBudget, Semaphore } from '../../runner/guards';
 import { ChildSimWorker } from '../sim-workers';
 import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
 import { recordRunDir, runStoreTarget } from '../../results/record-run';
+import { hostNeedsOf } from '../../plan/needs';
 import { storeBaselines, windowsBuildOfPlan } from '../../results/baselines';
 import { KNOWN_ISSUES_FILE, loadKnownIssues } from '../../results/known';
 import { harnessVersion } from './results';
@@ -228,6 +229,7 @@ const command: Command = {
       const runStart = { ev: 'run.start', seq: 0, t: 0, schema: TRACE_SCHEMA, seed: cfg.seed, host: runStartHost, specs: hashes, instances: thePlan.instances.map((i) => i.id) } as RunStartEvent;
       const common = { seed: cfg.seed, specs, runStart, retries, artifactsDir: join(dir, 'artifacts') };
       const pool: Worker[] = [];
+      const needs = hostNeedsOf(thePlan.instances);
       if (cfg.host.kind === 'sim') {
         if (workers === 1) pool.push(new HostWorker({ ...common, label: 'sim', slots: 1, fresh: true, make: () => createHost(cfg.host, { specs, env: ctx.env }) }));
         else for (let k = 1; k <= workers; k++) pool.push(new ChildSimWorker(`sim #${k}`, { seed: cfg.seed, specDir: defaultSpecDir(), runStart, retries }));
@@ -236,7 +238,7 @@ const command: Command = {
           const slots = held.slots.get(h.name) ?? 0;
           if (!slots) continue;
           const guards = { migrations: new Semaphore(h.entry.migrationsAtOnce ?? 1) } as { migrations: Semaphore; memory?: MemoryBudget };
-          const w = new HostWorker({ ...common, label: h.name, slots, fresh: false, make: () => createHost(h, { specs, env: ctx.env, labDir: cfg.labDir, leaseSlot: held.firstSlot(h.name) }), guards });
+          const w = new HostWorker({ ...common, label: h.name, slots, fresh: false, make: () => createHost(h, { specs, env: ctx.env, labDir: cfg.labDir, leaseSlot: held.firstSlot(h.name) }), guards, needs });
           ctx.err.write(`winpv: checking ${h.label} before use\n`);
           const why = await w.open();
           if (why) {

@@ -6,9 +6,10 @@
 import type { XapiRecord } from 'xen-api';
 import { isWinpvError } from '../../model/errors';
 import { SshConnection } from '../../remote/ssh';
+import { dom0Load, dom0LoadProblem } from '../../remote/dom0-load';
 import { sshTarget, type XapiHostConfig } from './config';
 import { findByNameOrUuid, findTemplate } from './guest-build';
-import { writableIsoSrs } from './iso-disc';
+import { findIsoVdi, writableIsoSrs } from './iso-disc';
 import { NULL_REF, num, XapiSession } from './session';
 
 export type Verdict = 'ok' | 'warn' | 'fail';
@@ -28,8 +29,12 @@ export interface DoctorOptions {
   diskBytes: number;
   /** Memory one guest needs on a host. */
   memoryBytes: number;
+  /** `iso:<name>` bundles the run installs: each must be in the ISO SR. */
+  isos?: readonly string[];
   sshTimeoutMs?: number;
 }
+
+
 
 export async function doctor(cfg: XapiHostConfig, o: DoctorOptions): Promise<Finding[]> {
   const out: Finding[] = [];
@@ -49,7 +54,7 @@ export async function doctor(cfg: XapiHostConfig, o: DoctorOptions): Promise<Fin
     out.push(network(s, cfg, tpl));
     out.push(sr(s, o));
     out.push(await memory(s, o));
-    out.push(iso(s, cfg));
+    out.push(iso(s, cfg, o.isos ?? []));
     out.push(await dom0(s, cfg, o));
   } finally {
     await s.close();
@@ -122,6 +127,8 @@ function sr(s: XapiSession, o: DoctorOptions): Finding {
 /** host.compute_free_memory: what xapi itself would offer a new VM on that host (datamodel host). */
 async function memory(s: XapiSession, o: DoctorOptions): Promise<Finding> {
   const hosts = s.all('host').filter((h) => h.enabled !== false);
+  // host.enabled false: maintenance mode or host.disable; xapi starts no VM there (HOST_DISABLED)
+  if (!hosts.length) return { check: 'memory', verdict: 'fail', finding: 'every host of the pool is disabled (maintenance mode)', fix: 'xe host-enable on a host, or leave maintenance mode' };
   let best = 0;
   for (const h of hosts) best = Math.max(best, num(await s.call('host.compute_free_memory', h.$ref)));
   const f = `most free memory on a host: ${(best / GiB).toFixed(1)} GiB, a guest needs ${(o.memoryBytes / GiB).toFixed(1)} GiB`;
@@ -129,7 +136,9 @@ async function memory(s: XapiSession, o: DoctorOptions): Promise<Finding> {
   return { check: 'memory', verdict: 'ok', finding: f };
 }
 
-function iso(s: XapiSession, cfg: XapiHostConfig): Finding {
+function iso(s: XapiSession, cfg: XapiHostConfig, wanted: readonly string[]): Finding {
+  const missing = wanted.filter((name) => !findIsoVdi(s, name, cfg.isoSr));
+  if (missing.length) return { check: 'iso', verdict: 'fail', finding: `no ISO ${missing.map((n) => `'${n}'`).join(', ')} in ${cfg.isoSr ? `ISO SR '${cfg.isoSr}'` : 'any ISO SR'} (the run installs iso:${missing[0]})`, fix: 'put the ISO into the ISO SR (and xe sr-scan it), or name the right SR in "isoSr"' };
   const srs = writableIsoSrs(s, { named: cfg.isoSr });
   if (cfg.isoSr && !srs.length) return { check: 'iso', verdict: 'fail', finding: `no ISO SR '${cfg.isoSr}' on the pool`, fix: 'create one (xe sr-create type=iso content-type=iso ...) or fix "isoSr"' };
   if (!srs.length) return { check: 'iso', verdict: 'warn', finding: 'no writable ISO SR: local bundles will be copied into guests over SFTP, iso:<name> bundles cannot be used', fix: 'create a writable ISO SR (NFS/SMB, or a local directory ISO SR) and name it in "isoSr"' };
@@ -155,6 +164,9 @@ async function dom0(s: XapiSession, cfg: XapiHostConfig, o: DoctorOptions): Prom
       if (r.code !== 0) missing.push(`${tool} (exit ${r.code})`);
     }
     if (missing.length) return { check: 'dom0', verdict: 'fail', finding: `dom0 root@${address}: ${missing.join(', ')} failed`, fix: 'winpv needs xenstore-* and iproute2 in dom0 (both are part of XenServer / XCP-ng dom0)' };
+    const load = await dom0Load((argv) => c.exec(argv));
+    const busy = dom0LoadProblem(`dom0 root@${address}`, load);
+    if (busy) return { check: 'dom0', verdict: 'fail', finding: busy, fix: 'wait for what keeps dom0 busy (other runs, a storage rescan) to finish, or give dom0 more vCPUs' };
     // the dhcp-leases way of finding guests reads this file in dom0 (guest-address.ts)
     if (cfg.discovery.includes('dhcp-leases') && cfg.dhcpLeaseFile) {
       const r = await c.exec(['cat', cfg.dhcpLeaseFile]);

@@ -4,10 +4,11 @@
 import { randomBytes } from 'node:crypto';
 import type { XapiRecord } from 'xen-api';
 import type {
-  GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, MigrateCapability, RebootOptions,
+  GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HostNeeds, HotplugCapability, MigrateCapability, RebootOptions,
   RingId, RingIndices, RingView, SaveRestoreCapability, SnapshotCapability, SuspendCapability, XenstoreView, BackendControlCapability,
 } from '../../model/host';
 import type { Capability } from '../../model/catalog';
+import { doctor } from './doctor';
 import type { Secret } from '../../model/secret';
 import type { DeviceRef, GuestShape, VbdShape, VifShape } from '../../model/scenario';
 import type { GuestLifecycle, TraceSink } from '../../model/trace';
@@ -136,6 +137,13 @@ export class XapiHost implements HostBackend {
   async healthy(): Promise<boolean> {
     if (!this.session) return false;
     return withTimeout(this.session.call('pool.get_all').then(() => true, () => false), 20_000, 'the pool health check').catch(() => false);
+  }
+
+  /** Before the pool gets work: winpv doctor's checks (login, template, network, SR space, a host
+   *  with memory, the ISOs the run installs, dom0 SSH and load) for one instance; the failed ones. */
+  async preflight(needs: HostNeeds): Promise<string[]> {
+    const findings = await doctor(this.cfg, needs);
+    return findings.filter((f) => f.verdict === 'fail').map((f) => `${f.check}: ${f.finding}`);
   }
 
   async close(): Promise<void> {

@@ -24,6 +24,15 @@ export interface IsoDisc {
   remove(): Promise<void>;
 }
 
+/** The VDI of ISO `name` in ISO SR `sr` (name or UUID), or in any ISO SR: the disc an `iso:<name>`
+ *  bundle goes in from (a CD drive takes only ISO SR VDIs: xapi refuses others with VDI_IS_NOT_ISO). */
+export function findIsoVdi(s: XapiSession, name: string, sr?: string): XapiRecord | undefined {
+  return s.all('VDI').find((v) => {
+    const vsr = s.get(v.SR as string);
+    return v.name_label === name && vsr?.content_type === 'iso' && (!sr || vsr.name_label === sr || vsr.uuid === sr);
+  });
+}
+
 /** The ISO SRs a bundle can be written to: a named one, or any the guest's host reaches that takes
  *  new VDIs (never the XenServer Tools SR, which XAPI rebuilds on updates). */
 export function writableIsoSrs(s: XapiSession, o: { named?: string; host?: string }): XapiRecord[] {

@@ -3,8 +3,9 @@
 // creates in dom0 (configs, disks, save images) lives under RUN_DIR and goes with its domain.
 import { guestError, hostError, unsupportedError, WinpvError } from '../../model/errors';
 import type { Capability, FaultName } from '../../model/catalog';
+import { dom0Load, dom0LoadProblem } from '../../remote/dom0-load';
 import type {
-  BackendControlCapability, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HotplugCapability, SaveRestoreCapability,
+  BackendControlCapability, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HostNeeds, HotplugCapability, SaveRestoreCapability,
 } from '../../model/host';
 import type { DeviceRef, FaultConfig, GuestShape, VbdShape, VifShape } from '../../model/scenario';
 import type { GuestLifecycle, TraceSink } from '../../model/trace';
@@ -191,6 +192,19 @@ export class XlHost implements HostBackend {
     const m = /^free_memory\s*:\s*(\d+)/m.exec(out);
     if (!m) throw hostError('XL_NO_FREE_MEMORY', `\`xl info\` on ${this.label} names no free_memory`);
     return Number(m[1]) * 2 ** 20;
+  }
+
+  /** Before the host gets work: dom0 answers, `xl info`'s free memory holds one instance's guests, and
+   *  dom0 is not overloaded (its load average per CPU, remote/dom0-load.ts); the failed ones. */
+  async preflight(needs: HostNeeds): Promise<string[]> {
+    const out: string[] = [];
+    const free = await this.freeMemoryBytes().catch((e: Error) => (out.push(`memory: ${e.message}`), undefined));
+    if (free !== undefined && free < needs.memoryBytes) {
+      out.push(`memory: \`xl info\` on ${this.label}: ${(free / 2 ** 20).toFixed(0)} MiB free, an instance's guests need ${(needs.memoryBytes / 2 ** 20).toFixed(0)} MiB`);
+    }
+    const busy = dom0LoadProblem(`dom0 of ${this.label}`, await dom0Load((argv) => this.dom0.try(argv, { timeoutMs: 20_000 })).catch(() => undefined));
+    if (busy) out.push(`dom0: ${busy}`);
+    return out;
   }
 
   async healthy(): Promise<boolean> {

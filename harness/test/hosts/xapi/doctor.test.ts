@@ -60,6 +60,14 @@ t.test('winpv doctor: a ready pool, then each fault in turn', async (t) => {
       try { return await doctor(pool); } finally { for (const h of p.hostRefs) p.set(h, { memory_total: 64 * 2 ** 30 }); }
     }, /FAIL memory +most free memory on a host: 2\.0 GiB, a guest needs 4\.0 GiB[^]*fix: /],
     ['no such ISO SR', () => doctor(pool, { isoSr: 'Tools' }), /FAIL iso +no ISO SR 'Tools'[^]*fix: /],
+    ['every host disabled (maintenance mode)', async () => {
+      for (const h of p.hostRefs) p.set(h, { enabled: false });
+      try { return await doctor(pool); } finally { for (const h of p.hostRefs) p.set(h, { enabled: true }); }
+    }, /FAIL memory +every host of the pool is disabled[^]*fix: xe host-enable/],
+    ['a dom0 busy with something else', async () => {
+      pool.dom0!.faults.load1 = 21.5;
+      try { return await doctor(pool); } finally { pool.dom0!.faults.load1 = 0.42; }
+    }, /FAIL dom0 +dom0 root@127\.0\.0\.1: load average 21\.5 on 4 CPUs \(5\.4 per CPU, the limit is 4\)[^]*fix: wait/],
     ['dom0 SSH refused', () => doctor(pool, { dom0Port: 1 }), /FAIL dom0 +cannot SSH to dom0 root@127\.0\.0\.1[^]*fix: check dom0Port/],
     ['no DHCP lease file in dom0', () => doctor(pool, { dhcpLeaseFile: '/var/lib/misc/dnsmasq.leases' }), /FAIL dom0 +dom0 root@127\.0\.0\.1: the DHCP lease file \/var\/lib\/misc\/dnsmasq\.leases cannot be read[^]*fix: run the test network's DHCP server/],
   ];

@@ -49,8 +49,9 @@ export interface Dom0Double {
    *  image) xenbus does not write drivers/<N> and control/feature-suspend again. silentGuests: a
    *  template that never talks on its emulated NIC: dom0's neighbour table never learns it.
    *  staleMs: how long a halted guest's entry stays STALE before a probe leaves it FAILED.
-   *  dhcpInDom0: the test network's DHCP server runs in dom0 (dnsmasq, its leases in DNSMASQ_LEASES). */
-  faults: { keysLostAfterResume: boolean; silentGuests: boolean; staleMs: number; dhcpInDom0: boolean };
+   *  dhcpInDom0: the test network's DHCP server runs in dom0 (dnsmasq, its leases in DNSMASQ_LEASES).
+   *  load1: dom0's 1-minute load average (/proc/loadavg) on its dom0Cpus CPUs. */
+  faults: { keysLostAfterResume: boolean; silentGuests: boolean; staleMs: number; dhcpInDom0: boolean; load1: number; dom0Cpus: number };
   /** ntttcp-for-linux runs (arguments). */
   ntttcpRuns: string[];
   /** The backend disks are served by: tapdisk3 (`vbd3`, XenServer 7+ / XCP-ng 8, the default) or
@@ -68,7 +69,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
   const ntttcpRuns: string[] = [];
   const domains = new Map<string, number>(); // VM ref -> domid
   const connected = new Set<number>();
-  const faults = { keysLostAfterResume: false, silentGuests: false, staleMs: 60_000, dhcpInDom0: false };
+  const faults = { keysLostAfterResume: false, silentGuests: false, staleMs: 60_000, dhcpInDom0: false, load1: 0.42, dom0Cpus: 4 };
   // A pool's disks come through sm, whose attach hands xenopsd backend_type "vbd3" (tapdisk3);
   // xenopsd then writes backend/vbd3/<domid>/<devid> (xen-api ocaml/xenopsd/xc/device.ml,
   // supported_vbd_backends = vbd, vbd3, qdisk).
@@ -393,6 +394,16 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
           }
         }
         ctx.stdout('192.0.2.1 dev xenbr0 lladdr 52:54:00:12:34:56 STALE\n192.0.2.77 dev xenbr0  FAILED\n');
+        return 0;
+      }
+      // dom0's load: /proc/loadavg (`load1 load5 load15 running/total last-pid`, proc(5)) and the
+      // online CPUs as getconf prints them (XenServer's dom0 has 4-16 vCPUs, docs: dom0 vCPUs)
+      if (w[0] === 'cat' && w[1] === '/proc/loadavg' && w.length === 2) {
+        ctx.stdout(`${faults.load1.toFixed(2)} ${faults.load1.toFixed(2)} ${faults.load1.toFixed(2)} 2/412 31337\n`);
+        return 0;
+      }
+      if (w[0] === 'getconf' && w[1] === '_NPROCESSORS_ONLN' && w.length === 2) {
+        ctx.stdout(`${faults.dom0Cpus}\n`);
         return 0;
       }
       // The test network's DHCP server in dom0 (dnsmasq on the guests' bridge): its lease file,

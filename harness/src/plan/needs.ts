@@ -1,0 +1,25 @@
+// What a run asks of each real host before the host gets work (the preflight of issue #16): the
+// largest instance's guests' memory and disks, and the `iso:<name>` bundles the run installs from an
+// ISO the host must already have. A host that cannot give one instance that is skipped with the
+// reason rather than failing instance after instance.
+import type { HostNeeds } from '../model/host';
+import type { PlanInstance } from '../model/plan';
+import { allSteps } from '../model/scenario';
+
+const MiB = 2 ** 20;
+
+export function hostNeedsOf(instances: readonly PlanInstance[]): HostNeeds {
+  let memoryBytes = 0;
+  let diskBytes = 0;
+  const isos = new Set<string>();
+  for (const inst of instances) {
+    if (inst.skip) continue;
+    const guests = inst.scenario.guests;
+    memoryBytes = Math.max(memoryBytes, guests.reduce((n, g) => n + g.memoryMiB * MiB, 0));
+    diskBytes = Math.max(diskBytes, guests.reduce((n, g) => n + g.vbds.reduce((m, v) => m + v.sizeMiB * MiB, 0), 0));
+    for (const st of allSteps(inst.scenario.steps)) {
+      if (st.kind === 'install-drivers' && st.bundle.startsWith('iso:')) isos.add(st.bundle.slice('iso:'.length));
+    }
+  }
+  return { memoryBytes, diskBytes, isos: [...isos].sort() };
+}
