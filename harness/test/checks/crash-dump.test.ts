@@ -3,6 +3,7 @@
 // sent a barrier or flush to a backend advertising neither fails naming the request; no bugcheck: skip.
 import t from 'tap';
 import { crashDumpCheck } from '../../src/checks/crash-dump';
+import { guestAlive } from '../../src/checks/guest-alive';
 import { buildView } from '../../src/checks/view';
 import type { TraceEvent } from '../../src/model/trace';
 
@@ -73,4 +74,13 @@ t.test('a flush outside the dump (the running system, after a restart) is not th
 t.test('no bugcheck in the scenario: skipped', async (t) => {
   const r = judge([end(30)]);
   t.equal(r.verdict, 'skip');
+});
+
+t.test('guest-alive: the restart of a bugcheck step is expected, one outside it is not', async (t) => {
+  const step = (t0: number, what: 'step.start' | 'step.end') => ev(t0, { ev: what, step: '5', kind: 'bugcheck', label: 'bugcheck win', ...(what === 'step.end' ? { ok: true } : {}) });
+  const ok = guestAlive(buildView('i', [created, step(9, 'step.start'), bugcheck(10), rebooted(20), collected(21), step(22, 'step.end'), end(30)]));
+  t.equal(ok.verdict, 'pass', ok.message);
+  const bad = guestAlive(buildView('i', [created, bugcheck(10), rebooted(20), collected(21), end(30)]));
+  t.equal(bad.verdict, 'fail');
+  t.match(bad.message, /win rebooted with no reboot step running; crash dump artifacts\/i\/win-MEMORY\.DMP/);
 });
