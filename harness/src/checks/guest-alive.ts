@@ -1,12 +1,13 @@
 // guest-alive: no guest crashed or halted on its own, and none rebooted or shut down outside a
-// step that asked for it.
+// step that asked for it (a `bugcheck` step asks for the restart that follows its crash dump; the
+// dump itself is crash-dump's).
 import type { CheckResult } from '../model/result';
 import type { ArtifactEvent } from '../model/trace';
 import { Findings } from './findings';
 import type { InstanceView } from './view';
 
 /** Step kinds during which a guest may legitimately reboot or stop. */
-const REBOOTS = new Set(['reboot', 'install-drivers']);
+const REBOOTS = new Set(['reboot', 'install-drivers', 'bugcheck']);
 const STOPS = new Set(['shutdown', 'save-restore', 'migrate', 'suspend', 'suspend-resume']);
 
 export function guestAlive(v: InstanceView): CheckResult {

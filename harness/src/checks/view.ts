@@ -69,8 +69,9 @@ export interface InstanceView {
   xs: XenstoreEvent[];
 }
 
-const NOT_RUNNING_START = new Set(['suspending', 'suspended', 'saved', 'paused']);
-const NOT_RUNNING_END = new Set(['resumed', 'restored', 'unpaused', 'migrated', 'started']);
+// a bugchecked guest runs only its crash-dump path until it restarts
+const NOT_RUNNING_START = new Set(['suspending', 'suspended', 'saved', 'paused', 'bugcheck']);
+const NOT_RUNNING_END = new Set(['resumed', 'restored', 'unpaused', 'migrated', 'started', 'rebooted']);
 
 /** Numeric detail fields under which hosts report a guest's new domid. */
 function newDomid(e: GuestEvent): number | undefined {

@@ -21,6 +21,8 @@ export const CAPABILITIES = {
   'linux-guest': 'boot Linux guests as reference frontends',
   'xeniface-store': "send xenstore requests from inside a Windows guest through xeniface's store IOCTLs (the interface guest agents use)",
   balloon: "start a guest with its memory target below its static maximum and report the memory the domain holds (memory trace events)",
+  'guest-bugcheck': 'bugcheck a Windows guest on purpose (a BSOD with a given stop code), let it write its crash dump through its PV disk driver, restart, and collect the dump into the report',
+  'guest-agent': "run the XenServer guest agent in Windows guests (the management agent service that reports data/*, attr/os and control/feature-* keys through xeniface)",
 } as const;
 export type Capability = keyof typeof CAPABILITIES;
 
@@ -47,6 +49,8 @@ export const CHECKS = {
   'guest-keys': { summary: 'guest-level keys (drivers/<N>, control/feature-suspend, ...) present, and present again after each resume' },
   regression: { summary: "each workload figure and lifecycle timing is no significantly worse than the same scenario's history (results store) beyond the tolerance", optIn: true },
   balloon: { summary: "a guest whose memory target is below its static maximum balloons down to the target within the limit once xenbus is bound, and stays there (under I/O too) while the target holds", needs: 'balloon' },
+  'crash-dump': { summary: 'every bugcheck a scenario causes leaves a crash dump the host collected (size, stop code matching the bugcheck), and the dump path sent the backend no cache flush or barrier it did not advertise (blkif.h)', needs: 'guest-bugcheck' },
+  'guest-metrics': { summary: "the keys the guest reports to the toolstack (xapi's guest metrics: data/*, attr/os, attr/PVAddons, attr/vif, control/feature-*) are reported again within the limit after every migration, restore and resume" },
 } as const satisfies Record<string, CheckInfo>;
 export type CheckName = keyof typeof CHECKS;
 
@@ -86,6 +90,8 @@ export const FAULTS = {
   'feature-suspend-lost': { summary: 'the guest does not rewrite control/feature-suspend after resume', caughtBy: 'guest-keys' },
   'balloon-initial-target-ignored': { summary: 'xenbus acts only on changes of memory/target, not on the target the guest booted with: the balloon never inflates', caughtBy: 'balloon' },
   'xeniface-no-length-check': { summary: "xeniface passes store requests of any length to xenbus: one over XENSTORE_PAYLOAD_MAX reaches xenstored, which drops the guest's connection", caughtBy: 'guest-alive' },
+  'dump-flush-unadvertised': { summary: "xenvbd's crash-dump path sends SYNCHRONIZE_CACHE to the backend as BLKIF_OP_FLUSH_DISKCACHE whatever the backend advertised, instead of completing it in the guest when the backend offers neither feature-barrier nor feature-flush-cache", caughtBy: 'crash-dump' },
+  'agent-resume-lost': { summary: "the guest agent does not report its keys again after a resume (it misses xeniface's suspend event): after a migration xapi's guest metrics lose the OS, the agent's features and its data/* keys", caughtBy: 'guest-metrics' },
   'stale-backend-features': { summary: 'after a resume, restore or migration the frontends reuse the backend features negotiated before instead of reading the new backend\'s', caughtBy: 'xenstore-keys' },
 } as const satisfies Record<string, FaultInfo>;
 export type FaultName = keyof typeof FAULTS;

@@ -37,6 +37,8 @@ export const CHECK_PARAMS: Record<CheckName, Record<string, CheckParamInfo>> = {
     limitMs: { summary: 'the guest must reach its memory target within this many ms of xenbus binding or of the target changing', default: 60000 },
     tolerancePct: { summary: 'how far the memory the guest holds may be from its target, in percent of the target', default: 1 },
   },
+  'crash-dump': {},
+  'guest-metrics': { limitMs: { summary: 'what the guest reported before a migration, restore or resume must be reported again within this many ms of it', default: 10000 } },
 };
 
 /** The table entry a parameter name resolves to, or undefined when the check has no such parameter. */

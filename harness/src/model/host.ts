@@ -150,6 +150,13 @@ export interface XenifaceStoreCapability {
   request(guest: GuestRef, req: { op: 'read' | 'write' | 'directory' | 'remove'; path: string; value?: string }): Promise<{ status: string; value?: string }>;
 }
 
+/** Bugchecks a Windows guest on purpose (a BSOD with the stop code given) and returns once the guest
+ *  wrote its crash dump, restarted, and the host collected the dump into the run's artifacts (an
+ *  `artifact` trace event of kind crash-dump, or one saying why there is none). */
+export interface BugcheckCapability {
+  bugcheck(guest: GuestRef, opts: { code: number }): Promise<void>;
+}
+
 export interface SnapshotCapability {
   snapshot(guest: GuestRef, label: string): Promise<string>;
   revert(guest: GuestRef, snapshot: string): Promise<void>;
@@ -271,4 +278,5 @@ export interface HostBackend {
   readonly backendControl?: BackendControlCapability;
   readonly faults?: FaultCapability;
   readonly xenifaceStore?: XenifaceStoreCapability;
+  readonly bugcheck?: BugcheckCapability;
 }

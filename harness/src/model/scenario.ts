@@ -60,6 +60,9 @@ export interface GuestShape {
   /** REG_DWORD values an administrator sets under a driver's Parameters key before the drivers load
    *  (scenario `<registry>`): they override the INF's AddReg defaults the driver specs list. */
   registry?: RegistrySetting[];
+  /** The XenServer guest agent (the management agent service, a separate install from the drivers)
+   *  runs in this Windows guest (scenario `agent="true"`). Needs the `guest-agent` capability. */
+  agent?: boolean;
 }
 
 /** One driver parameter: HKLM\SYSTEM\CurrentControlSet\Services\<driver>\Parameters\<value> = data. */
@@ -101,6 +104,7 @@ export type Step =
   | HotplugStep
   | LifecycleStep
   | XenifaceStoreStep
+  | BugcheckStep
   | BackendStep
   | FaultStep
   | SleepStep
@@ -207,6 +211,15 @@ export interface XenifaceStoreStep extends StepBase {
   /** write: a value of this many printable bytes. */
   valueBytes?: number;
   expect: 'ok' | 'refused';
+}
+
+/** Bugchecks (BSOD) a Windows guest on purpose with a stop code; the step ends once the guest wrote
+ *  its crash dump, restarted and the host collected the dump (or said why there is none). */
+export interface BugcheckStep extends StepBase {
+  kind: 'bugcheck';
+  guest: string;
+  /** The stop code (default 0xE2 MANUALLY_INITIATED_CRASH, what a keyboard- or NMI-initiated crash gives). */
+  code: number;
 }
 
 export interface BackendStep extends StepBase {

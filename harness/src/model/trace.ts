@@ -101,7 +101,10 @@ export type GuestLifecycle =
   | 'install-reboot'
   /** xenstored stopped serving the guest's connection (a request over XENSTORE_PAYLOAD_MAX: C xenstored's
    *  handle_input ignores the connection from then on); its PV drivers can no longer reach the toolstack. */
-  | 'xenstore-lost';
+  | 'xenstore-lost'
+  /** The guest bugchecked on purpose (a `bugcheck` step; detail: code, name): it writes its crash dump and
+   *  restarts (`rebooted`). Unlike `crashed`, the guest is expected back and is judged on afterwards. */
+  | 'bugcheck';
 
 export interface GuestEvent extends InInstance {
   ev: 'guest';
@@ -269,7 +272,12 @@ export interface ArtifactEvent extends InInstance {
   missing?: string;
   /** Occurrences of the run's secrets masked in the copy (a memory dump can hold a password). */
   redacted?: number;
+  /** The stop code the dump's header records (`0x000000E2`), where the host read it. */
+  bugcheck?: string;
 }
+
+/** A stop code as bugcheck events and dump artifacts spell it: 0x000000E2. */
+export const stopCode = (code: number): string => `0x${(code >>> 0).toString(16).toUpperCase().padStart(8, '0')}`;
 
 export interface LogEvent extends Base {
   ev: 'log';

@@ -300,8 +300,8 @@ function around(events: readonly TraceEvent[], c: CheckResult): FailureFocus {
   return { check: c.check, message: c.message, ...(t !== undefined ? { t } : {}), ...(focus >= 0 ? { seq: events[focus].seq } : {}), around: rows };
 }
 
-const LIFECYCLE_MARKED = new Set(['rebooted', 'crashed', 'halted-unexpectedly', 'xenstore-lost', 'suspended', 'resumed', 'saved', 'restored', 'migrated', 'shutdown', 'snapshot', 'reverted', 'suspending']);
-const STEP_MARKED = new Set(['hotplug', 'reboot', 'migrate', 'suspend', 'resume', 'suspend-resume', 'save-restore', 'backend-restart', 'backend-close', 'shutdown', 'start', 'fault']);
+const LIFECYCLE_MARKED = new Set(['rebooted', 'crashed', 'halted-unexpectedly', 'xenstore-lost', 'bugcheck', 'suspended', 'resumed', 'saved', 'restored', 'migrated', 'shutdown', 'snapshot', 'reverted', 'suspending']);
+const STEP_MARKED = new Set(['hotplug', 'reboot', 'bugcheck', 'migrate', 'suspend', 'resume', 'suspend-resume', 'save-restore', 'backend-restart', 'backend-close', 'shutdown', 'start', 'fault']);
 
 function timeline(events: readonly TraceEvent[], failures: CheckResult[], aborted: InstanceResult['aborted'], maxRingPoints: number): Timeline {
   const devices = new Map<string, DeviceLane>();

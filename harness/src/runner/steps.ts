@@ -215,6 +215,8 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
       }
       return;
     }
+    case 'bugcheck':
+      return need(host.bugcheck, 'guest-bugcheck', 'bugcheck').bugcheck(guestOf(ctx, step.guest), { code: step.code });
     case 'backend-restart': {
       const g = guestOf(ctx, step.guest);
       const bc = need(host.backendControl, 'backend-control', 'backend-restart');

@@ -100,6 +100,7 @@ const STEP_NEEDS: Partial<Record<Step['kind'], Capability>> = {
   'backend-restart': 'backend-control',
   'backend-close': 'backend-control',
   'xeniface-store': 'xeniface-store',
+  bugcheck: 'guest-bugcheck',
   fault: 'fault-injection',
 };
 
@@ -119,6 +120,7 @@ export function buildScenario(root: XmlElement, file: string, firstCombo: Record
     needs.add(g.os === 'windows' ? 'windows-guest' : 'linux-guest');
     if ([...g.vbds, ...g.vifs].some((d) => Object.keys(d.backend).length > 0)) needs.add('backend-keys');
     if (g.memoryTargetMiB !== undefined) needs.add('balloon');
+    if (g.agent) needs.add('guest-agent');
   }
   const ctx: StepCtx = { r, guests, needs, file };
 
@@ -247,6 +249,7 @@ function buildGuest(g: XmlElement, gi: number, r: Reader): GuestShape {
     vifs,
     ...(image ? { image } : {}),
     ...(registry.length ? { registry } : {}),
+    ...(r.bool(g, 'agent', [...at, 'agent'], false) ? { agent: true } : {}),
   };
 }
 
@@ -370,6 +373,8 @@ function buildStep(el: XmlElement, at: Path, ctx: StepCtx): Step | undefined {
         expect: (el.attr('expect') ?? 'ok') as 'ok' | 'refused',
       };
     }
+    case 'bugcheck':
+      return { ...base, kind: 'bugcheck', guest: guest(), code: parseInt(el.attr('code') ?? '0xE2', 16) };
     case 'wait': {
       const equals = r.str(el, 'equals');
       const exists = el.attr('exists') !== undefined ? r.bool(el, 'exists', [...at, 'exists'], true) : undefined;

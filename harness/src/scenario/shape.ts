@@ -91,6 +91,7 @@ const stepChildren = (): Record<string, { shape: ElementShape | (() => ElementSh
       },
     },
   },
+  bugcheck: { shape: { attrs: { ...onGuest, code: { type: types.string({ pattern: /^0x[0-9A-Fa-f]{1,8}$/, what: 'a stop code (0xE2)' }) } } } },
   'backend-close': { shape: deviceStep },
   fault: { shape: { attrs: { ...faultAttrs, action: { type: types.enum('on', 'off') }, label }, children: { param: { shape: param } } } },
   sleep: { shape: { attrs: { duration: { type: duration, required: true }, label } } },
@@ -121,6 +122,7 @@ export const scenarioShape: ElementShape = {
           vcpus: { type: types.int(1, 128) },
           memory: { type: size },
           'memory-target': { type: size },
+          agent: { type: types.boolean() },
           image: { type: types.token() },
         },
         children: {

@@ -48,6 +48,10 @@ export interface GuestFaults {
   ignoreInitialTarget: boolean;
   /** xeniface-no-length-check: xeniface's store IOCTLs pass requests of any length on to xenstore. */
   noLengthCheck: boolean;
+  /** dump-flush-unadvertised: xenvbd's crash-dump path sends BLKIF_OP_FLUSH_DISKCACHE whatever the backend advertised. */
+  dumpFlushUnadvertised: boolean;
+  /** agent-resume-lost: xeniface does not signal the resume to the guest agents. */
+  agentResumeLost: boolean;
 }
 
-export const noGuestFaults = (): GuestFaults => ({ revisionMismatch: false, noUnplug: false, featureSuspendLost: false, vifRescanLost: false, ignoreInitialTarget: false, noLengthCheck: false });
+export const noGuestFaults = (): GuestFaults => ({ revisionMismatch: false, noUnplug: false, featureSuspendLost: false, vifRescanLost: false, ignoreInitialTarget: false, noLengthCheck: false, dumpFlushUnadvertised: false, agentResumeLost: false });

@@ -43,7 +43,7 @@ const SCHEMA: Record<TraceEvent['ev'], { required: Record<string, FieldType>; op
   fault: { required: { inst: 'string', name: 'string', on: 'boolean' }, optional: { detail: 'object' } },
   artifact: {
     required: { inst: 'string', guest: 'string', kind: 'string' },
-    optional: { path: 'string', bytes: 'number', sha256: 'string', source: 'string', missing: 'string', redacted: 'number' },
+    optional: { path: 'string', bytes: 'number', sha256: 'string', source: 'string', missing: 'string', redacted: 'number', bugcheck: 'string' },
   },
   log: { required: { level: 'string', msg: 'string' }, optional: { inst: 'string' } },
   'teardown.fail': { required: { inst: 'string', label: 'string', error: 'object' } },

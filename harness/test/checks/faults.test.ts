@@ -151,6 +151,16 @@ const CASES: Record<FaultName, FaultCase> = {
       sleep(5000),
     ],
   },
+  // a BSOD on a disk whose backend offers neither barrier nor flush: the dump path must complete the flush in the guest
+  'dump-flush-unadvertised': {
+    extra: { guests: [{ name: 'win', os: 'windows', vcpus: 2, memoryMiB: 2048, vbds: [{ ...vbdShape(), backend: { 'feature-flush-cache': '0', 'feature-barrier': '0' } }], vifs: [vifShape()] }] },
+    steps: (f) => [...connected, ...(f ? [faultStep(f)] : []), { kind: 'bugcheck', source: src, guest: 'win', code: 0xe2 }, sleep(1000)],
+  },
+  // migrated with the guest agent running: it must report its keys again in the new domain
+  'agent-resume-lost': {
+    extra: { drivers: ['xenbus', 'xenvbd', 'xenvif', 'xennet', 'xeniface'], guests: [{ name: 'win', os: 'windows', vcpus: 2, memoryMiB: 2048, vbds: [vbdShape()], vifs: [vifShape()], agent: true }] },
+    steps: (f) => [...connected, ...(f ? [faultStep(f)] : []), sleep(3000), { kind: 'migrate', source: src, guest: 'win' }, sleep(3000)],
+  },
   'feature-suspend-lost': {
     steps: (f) => [...connected, ...(f ? [faultStep(f)] : []), { kind: 'suspend-resume', source: src, guest: 'win' }, sleep(12_000)],
   },

@@ -56,6 +56,10 @@ const STEPS: Record<FaultName, (on: boolean) => string> = {
   'xeniface-no-length-check': (on) => `${INSTALL}${on ? fault('xeniface-no-length-check') : ''}<xeniface-store guest="win" op="write" path="data/x" value-bytes="4094" expect="refused"/><sleep duration="1s"/>`,
   // restored onto a backend with single-page rings: a frontend that keeps its old ring-page-order breaks the spec's limit
   'stale-backend-features': (on) => `${INSTALL}${on ? fault('stale-backend-features') : ''}<save-restore guest="win"><destination device="xvda"><backend key="max-ring-page-order" value="0"/></destination></save-restore><sleep duration="5s"/>`,
+  // a BSOD on a disk whose backend offers neither barrier nor flush (VBD_BACKEND): the dump path must not send one
+  'dump-flush-unadvertised': (on) => `${INSTALL}${on ? fault('dump-flush-unadvertised') : ''}<bugcheck guest="win"/><sleep duration="1s"/>`,
+  // migrated with the guest agent running (GUEST_AGENT, xeniface installed): it must report again in the new domain
+  'agent-resume-lost': (on) => `${INSTALL}${on ? fault('agent-resume-lost') : ''}<sleep duration="3s"/><migrate guest="win"/><sleep duration="3s"/>`,
   'feature-suspend-lost': (on) => `${INSTALL.split('\n').slice(0, 2).join('\n')}${on ? fault('feature-suspend-lost') : ''}<suspend-resume guest="win"/><sleep duration="15s"/>`,
 };
 
@@ -69,7 +73,15 @@ const GUEST_MEMORY: Partial<Record<FaultName, string>> = {
 };
 
 /** Scenarios that need xeniface bound. */
-const WITH_XENIFACE = new Set<FaultName>(['xeniface-no-length-check']);
+const WITH_XENIFACE = new Set<FaultName>(['xeniface-no-length-check', 'agent-resume-lost']);
+
+/** Scenarios whose guest runs the XenServer guest agent. */
+const GUEST_AGENT = new Set<FaultName>(['agent-resume-lost']);
+
+/** Backend keys of the disk where the default backend would not show the fault. */
+const VBD_BACKEND: Partial<Record<FaultName, string>> = {
+  'dump-flush-unadvertised': '<backend key="feature-flush-cache" value="0"/><backend key="feature-barrier" value="0"/>',
+};
 
 /** Scenarios about the disk only leave the NIC out (so only the keys under test are judged). */
 const DISK_ONLY = new Set<FaultName>(['feature-suspend-lost']);
@@ -83,8 +95,8 @@ export function scenarioXml(name: FaultName, on: boolean): string {
   <tags>faults</tags>
   <drivers>xenbus xenvbd${diskOnly ? '' : ' xenvif xennet'}${WITH_XENIFACE.has(name) ? ' xeniface' : ''}</drivers>
   <needs>fault-injection</needs>
-  <guest name="win" os="windows" vcpus="2" ${GUEST_MEMORY[name] ?? 'memory="2G"'}>
-    <vbd vdev="xvda" size="1G"/>${diskOnly ? '' : '\n    <vif devid="0"/>'}
+  <guest name="win" os="windows" vcpus="2" ${GUEST_MEMORY[name] ?? 'memory="2G"'}${GUEST_AGENT.has(name) ? ' agent="true"' : ''}>
+    <vbd vdev="xvda" size="1G">${VBD_BACKEND[name] ?? ''}</vbd>${diskOnly ? '' : '\n    <vif devid="0"/>'}
   </guest>
   <steps>
     ${STEPS[name](on)}

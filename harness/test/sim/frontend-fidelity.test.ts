@@ -222,6 +222,10 @@ t.test('xenvbd: FrontendPrepare writes the device-usage keys, then frontend and 
     ['data/scsi/target/0/dump', '0', undefined],
     ['data/scsi/target/0/frontend', fe('vbd/51712'), undefined],
     ['data/scsi/target/0/device', '51712', undefined],
+    // then Windows' usage notifications for the boot disk (page file, crash dump): target.c
+    // __TargetDeviceUsageNotification -> FrontendSetDeviceUsage
+    ['data/scsi/target/0/paging', '1', undefined],
+    ['data/scsi/target/0/dump', '1', undefined],
   ]);
   await host.close();
 });

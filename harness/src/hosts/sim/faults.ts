@@ -42,6 +42,8 @@ export const FAULT_SYMPTOMS: Record<FaultName, string> = {
   'feature-suspend-lost': 'after a resume, restore or migration xenbus does not write control/feature-suspend again (guest-keys)',
   'balloon-initial-target-ignored': 'xenbus\'s balloon drops the event its memory/target watch fires at registration and acts only on later changes: a guest booted with its target below static-max keeps its whole memory (balloon: never reached its memory target)',
   'xeniface-no-length-check': 'xeniface\'s store IOCTLs pass a request over XENSTORE_PAYLOAD_MAX on to xenstore, which drops the guest\'s connection: a `guest` xenstore-lost event (guest-alive)',
+  'dump-flush-unadvertised': 'the crash-dump path of a bugchecked guest sends its SYNCHRONIZE_CACHE as BLKIF_OP_FLUSH_DISKCACHE to a backend that advertises neither feature-barrier nor feature-flush-cache: a ring.io request with op 3 on the dump ring between the `bugcheck` event and the dump\'s artifact (crash-dump)',
+  'agent-resume-lost': 'xeniface does not signal the resume to xenagent and the XenServer guest agent: after a migration or restore their control/feature-*, data/* and attr/os keys are not written into the new domain (guest-metrics names the missing keys)',
   'stale-backend-features': 'after a resume, restore or migration the frontends answer their backend-feature reads from what they negotiated before: on a destination with a lower max-ring-page-order or fewer queues they write ring-page-order / multi-queue-num-queues above the new backend\'s maximum (xenstore-keys: the spec\'s <= backend: constraint) and blkback refuses to connect; flushes and discards the new backend does not offer reach its ring',
 };
 
@@ -228,6 +230,12 @@ export class SimFaultInjector {
         return async () => void (g.win.faults.noLengthCheck = false);
       case 'stale-backend-features':
         return this.frontend(g, dev, (x) => (x.staleBackendFeatures = true), (x) => (x.staleBackendFeatures = false));
+      case 'dump-flush-unadvertised':
+        g.win.faults.dumpFlushUnadvertised = true;
+        return async () => void (g.win.faults.dumpFlushUnadvertised = false);
+      case 'agent-resume-lost':
+        g.win.faults.agentResumeLost = true;
+        return async () => void (g.win.faults.agentResumeLost = false);
       case 'feature-suspend-lost':
         g.win.faults.featureSuspendLost = true;
         return async () => void (g.win.faults.featureSuspendLost = false);

@@ -6,12 +6,12 @@
 import type { Socket } from 'node:net';
 import { FAULTS, type Capability, type FaultName } from '../../model/catalog';
 import type {
-  BackendControlCapability, DestinationOptions, DriverBundle, DriverStatus, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend,
+  BackendControlCapability, BugcheckCapability, DestinationOptions, DriverBundle, DriverStatus, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend,
   HostClock, HotplugCapability, XenifaceStoreCapability, MigrateCapability, RingId, SaveRestoreCapability, SnapshotCapability, SuspendCapability,
 } from '../../model/host';
 import type { BlockWorkloadStep, DeviceRef, GuestShape, NetWorkloadStep, VbdShape, VifShape } from '../../model/scenario';
 import type { SpecSet, DriverName } from '../../model/spec';
-import type { TraceEventInput, TraceSink, GuestLifecycle } from '../../model/trace';
+import { stopCode, type TraceEventInput, type TraceSink, type GuestLifecycle } from '../../model/trace';
 import { guestError, hostError, WinpvError } from '../../model/errors';
 import { XenbusState } from '../../model/xenbus';
 import { vdevToDevid } from '../../model/vdev';
@@ -22,6 +22,7 @@ import { XenstoreClient } from '../../xenstore/client';
 import { Toolstack } from '../../sim/toolstack';
 import { VirtualBridge, Dom0Endpoint, parseMac } from '../../sim/bridge';
 import { WindowsGuest } from '../../sim/windows/guest';
+import { STOP_NAMES } from '../../sim/windows/crashdump';
 import { BUILTIN_PREFIX, builtinPackages, bundlePackages } from '../../sim/windows/packages';
 import { sameVersion } from '../../model/version';
 import { runDiskspd } from '../../sim/windows/diskspd';
@@ -34,9 +35,11 @@ import { SparseDisk } from '../../sim/disk';
 import type { Rng } from '../../sim/random';
 import { SimRingView, SimXenstoreView } from './views';
 import { SimFaultInjector } from './faults';
+import { collectSimDump, STOP_PARAMS } from './crash-dump';
+
 
 export const SIM_CAPABILITIES: Capability[] = [
-  'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'backend-keys', 'destination-backend-keys', 'fault-injection', 'ring-ids', 'grant-audit', 'windows-guest', 'balloon', 'xeniface-store',
+  'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'backend-keys', 'destination-backend-keys', 'fault-injection', 'ring-ids', 'grant-audit', 'windows-guest', 'balloon', 'xeniface-store', 'guest-bugcheck', 'guest-agent',
 ];
 
 export interface SimHostOptions {
@@ -103,7 +106,10 @@ export class SimHost implements HostBackend {
   readonly backendControl: BackendControlCapability;
   readonly faults: FaultCapability;
   readonly xenifaceStore: XenifaceStoreCapability;
+  readonly bugcheck: BugcheckCapability;
   readonly rings: SimRingView;
+  /** The run's `<report dir>/artifacts` (crash dumps go there), when it keeps one. */
+  private artifactsDir?: string;
 
   constructor(readonly opts: SimHostOptions) {
     this.clock = {
@@ -134,6 +140,7 @@ export class SimHost implements HostBackend {
       },
     };
     this.xenifaceStore = { request: (g, r) => this.guest(g).win.xenifaceRequest(r.op, r.path, r.value) };
+    this.bugcheck = { bugcheck: (g, o) => this.bugcheckGuest(g, o.code) };
     this.faults = { supported: new Set(Object.keys(FAULTS) as FaultName[]), inject: (f, g) => this.faultInjector.inject(f, g) };
     this.rings = new SimRingView({
       guestRings: (g) => this.guestRings(g),
@@ -167,8 +174,9 @@ export class SimHost implements HostBackend {
     this.sink?.emit(e);
   }
 
-  async open(trace: TraceSink, opts: { seed: number }): Promise<void> {
+  async open(trace: TraceSink, opts: { seed: number; artifactsDir?: string }): Promise<void> {
     this.sink = trace;
+    this.artifactsDir = opts.artifactsDir;
     const sched = new Scheduler(opts.seed);
     this.xsd = simXenstore(sched);
     const hv = new Hypervisor(sched, this.xsd);
@@ -645,6 +653,28 @@ export class SimHost implements HostBackend {
       if (rec.disk && 'vdev' in rec.shape) rec.disk.replaceWith(s.disks.get(rec.shape.vdev)!.clone());
     }
     this.lifecycle(g, 'reverted', { snapshot: snap });
+  }
+
+  /**
+   * A BSOD on purpose: Windows writes its crash dump through xenvbd's dump path (sim/windows/crashdump.ts)
+   * and restarts (AutoReboot, Windows' default); like xl and xapi, which build a rebooted domain's devices
+   * afresh, the toolstack gives every device a new backend. Windows finds the dump in its page file as it
+   * boots and keeps it as MEMORY.DMP, which is collected into the run's artifacts (./crash-dump.ts).
+   */
+  private async bugcheckGuest(ref: GuestRef, code: number): Promise<void> {
+    const g = this.guest(ref);
+    if (g.power !== 'running' || !g.win.booted) throw hostError('SIM_NOT_RUNNING', `${ref.name} is ${g.power}${g.win.booted ? '' : ' (Windows is not up)'}`);
+    this.lifecycle(g, 'bugcheck', { code: stopCode(code), ...(STOP_NAMES[code] ? { name: STOP_NAMES[code] } : {}) });
+    const { outcome, leftBehind, release } = await g.win.bugcheck(code, STOP_PARAMS);
+    for (const p of leftBehind) await this.dom0!.xs.rm(p).catch(() => undefined);
+    for (const rec of this.ts().devicesOf(g.dom.domid)) await this.ts().resetBackend(g.dom, rec.dev);
+    await release();
+    g.win.platform.reset();
+    g.win.balloon?.reset();
+    this.lifecycle(g, 'rebooted', { reason: `bugcheck ${stopCode(code)}` });
+    this.emitMemory(g);
+    await g.win.boot();
+    await collectSimDump({ host: this, g, outcome, artifactsDir: this.artifactsDir });
   }
 
   /** Crashes a guest now (the guest-crash fault). */

@@ -320,6 +320,14 @@ export abstract class XenbusFrontend {
     await this.unwatch?.().catch(() => undefined);
   }
 
+  /** Windows stopped (a bugcheck): the driver no longer runs, so it no longer follows its backend.
+   *  Its rings stay as they were until the device is detached once the guest restarts. */
+  async freeze(): Promise<void> {
+    const u = this.unwatch;
+    this.unwatch = undefined;
+    await u?.().catch(() => undefined);
+  }
+
   /** The guest removes the device (PnP remove after the toolstack deleted it) or shuts down. */
   async detach(): Promise<void> {
     if (this.phase !== 'gone' && this.phase !== 'closed') {

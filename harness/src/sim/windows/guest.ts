@@ -19,6 +19,10 @@ import { PlatformDevice, performUnplug, UNPLUG_ALL_IDE_DISKS, UNPLUG_ALL_NICS, U
 import type { InstalledPackage } from './packages';
 import { XenbusBalloon } from './balloon';
 import { XenifaceStore, type XenifaceResult, type XenifaceOp } from './xeniface';
+import { XencrshDump, type DumpOutcome } from './crashdump';
+import { GuestAgents } from './agent';
+import { vdevToDevid } from '../../model/vdev';
+import { xenvbdTargetId } from '../frontend/xenvbd';
 
 /** The platform device's hardware IDs as Windows reports them, most specific first. */
 export const PLATFORM_HWIDS = ['PCI\\VEN_5853&DEV_0001&SUBSYS_00015853&REV_01', 'PCI\\VEN_5853&DEV_0001&SUBSYS_00015853', 'PCI\\VEN_5853&DEV_0001'];
@@ -49,6 +53,8 @@ export class WindowsGuest {
   /** Told when xenstored dropped the guest's xenstore connection. */
   onXenstoreLost?: (reason: string) => void;
   private readonly xenifaceStore = new XenifaceStore(() => this.dom, this.faults, (why) => this.onXenstoreLost?.(why));
+  /** xenagent (with xeniface) and, when the scenario installs it, the XenServer guest agent. */
+  private agents?: GuestAgents;
   /** Registry: HKLM\SYSTEM\CurrentControlSet\Services\XEN\Unplug values the installers set. */
   readonly registry = new Map<string, number>();
 
@@ -200,6 +206,12 @@ export class WindowsGuest {
     }
     await this.scanDevices('vbd');
     await this.scanDevices('vif');
+    if (this.isBound('xeniface')) {
+      // the agents' services keep running across a restore or migration and hear of it from xeniface
+      this.agents ??= new GuestAgents(this.dom, this.faults, { name: this.shape.name, memoryKiB: this.shape.memoryMiB * 1024, managementAgent: this.shape.agent === true }, (l, m) => this.log(l, m));
+      if (this.restoring) this.agents.resumed(this.dom);
+      else this.agents.start(this.dom);
+    }
   }
 
   private isBound(d: DriverName): boolean {
@@ -280,6 +292,14 @@ export class WindowsGuest {
         await this.writeGuestKey('xenvif', `attr/vif/${id}/ipv4/0`, `10.0.${this.dom.domid & 0xff}.${(id + 2) & 0xff}`);
       } // xenvbd's data/scsi/target keys are its frontend's prepare step (Xenvbd.prepare)
       await fe.start();
+      // Windows puts its page file and crash dump on the boot disk (the first one) and tells that disk's
+      // stack so (IRP_MN_DEVICE_USAGE_NOTIFICATION): xenvbd's target.c __TargetDeviceUsageNotification ->
+      // frontend.c FrontendSetDeviceUsage writes the target's paging and dump flags, which the crash-dump
+      // path looks for (xencrsh fdo.c FdoFindTarget).
+      const boot = this.shape.vbds[0] && vdevToDevid(this.shape.vbds[0].vdev);
+      if (type === 'vbd' && id === boot) {
+        for (const usage of ['paging', 'dump']) await this.writeGuestKey('xenvbd', `data/scsi/target/${xenvbdTargetId(id)}/${usage}`, '1');
+      }
     } catch (e) {
       this.log('error', `${fe.dev}: ${(e as Error).message}`);
     }
@@ -329,6 +349,7 @@ export class WindowsGuest {
     for (const b of this.status.bound) await this.writeDriverKey(b.driver as DriverName, b.version);
     if (!this.faults.featureSuspendLost) await this.writeGuestKey('xenbus', 'control/feature-suspend', '1');
     await Promise.all([...this.frontends.values()].map((f) => f.resumeReconnect()));
+    this.agents?.resumed(this.dom);
   }
 
   /** Orderly shutdown: every frontend closes, each driver removes its drivers/<N> record, watches go. */
@@ -340,6 +361,7 @@ export class WindowsGuest {
     this.driverIndex.clear();
     for (const u of this.unwatch.splice(0)) await u().catch(() => undefined);
     await this.balloon?.stop();
+    this.agents?.stop();
     this.booted = false;
   }
 
@@ -347,6 +369,33 @@ export class WindowsGuest {
   crashed(): void {
     this.booted = false;
     void this.balloon?.stop();
+    this.agents?.stop();
+  }
+
+  /**
+   * KeBugCheckEx: Windows stops (no driver of the running system runs again, its watches are dead), and
+   * the crash dump stack writes the dump through xenvbd's dump path (crashdump.ts). Returns what the
+   * dump path did, the frontend keys the dead drivers left behind (the toolstack rebuilds the devices
+   * when the guest restarts) and a release to call once the backends were reset.
+   */
+  async bugcheck(code: number, params: bigint[]): Promise<{ outcome: DumpOutcome; leftBehind: string[]; release: () => Promise<void> }> {
+    this.booted = false;
+    this.agents?.stop();
+    for (const u of this.unwatch.splice(0)) await u().catch(() => undefined);
+    await this.balloon?.stop();
+    const dead = [...this.frontends.values()];
+    const leftBehind = dead.flatMap((fe) => fe.keysLeftBehind());
+    for (const fe of dead) await fe.freeze();
+    this.frontends.clear();
+    this.driverIndex.clear();
+    const dump = new XencrshDump(this.dom, this.faults, (l, m) => this.log(l, m));
+    const outcome = await dump.run(code, params);
+    // the dead system's rings and the dump's: their grants go with the domain's reset, once the backends let go
+    const release = async () => {
+      dump.release();
+      for (const fe of dead) await fe.detach();
+    };
+    return { outcome, leftBehind: [...leftBehind, ...dump.keysWritten()], release };
   }
 
   /** A store IOCTL of xeniface (only while xeniface is bound, as its device interface exists only then). */
