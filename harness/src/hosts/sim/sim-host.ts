@@ -207,6 +207,7 @@ export class SimHost implements HostBackend {
   async close(): Promise<void> {
     for (const g of [...this.guests.values(), ...this.kept.values()]) await this.destroyGuest(g.ref).catch(() => undefined);
     this._hv?.sched.stop();
+    this._hv?.releaseDisks();
     this.sink = undefined;
   }
 
