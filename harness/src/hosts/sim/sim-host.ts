@@ -185,7 +185,7 @@ export class SimHost implements HostBackend {
       ringIo: (e) => {
         const g = this.byDomid(e.domid);
         if (!g) return;
-        this.emit({ ev: 'ring.io', inst: g.inst, guest: g.ref.name, dev: e.dev, queue: e.queue, ring: e.ring, dir: e.dir, id: e.id, ...(e.op !== undefined ? { op: e.op } : {}), ...(e.status !== undefined ? { status: e.status } : {}) });
+        this.emit({ ev: 'ring.io', inst: g.inst, guest: g.ref.name, dev: e.dev, queue: e.queue, ring: e.ring, dir: e.dir, ids: [e.id], ...(e.op !== undefined ? { ops: [e.op] } : {}), ...(e.status !== undefined ? { statuses: [e.status] } : {}) });
       },
       deviceClosed: (domid, dev) => {
         const g = this.byDomid(domid);
