@@ -28,6 +28,20 @@ export interface TraceWriterOptions {
 /** Bytes of JSON lines held before they are written. */
 const FLUSH_BYTES = 64 * 1024;
 
+/** Of events that arrived as JSON lines another writer wrote (a simulator worker process's), the
+ *  line after their `t`: such an event is written as it came, seq and t restamped. */
+const jsonAfterT = new WeakMap<TraceEvent, string>();
+
+/** An event from a line another writer wrote (`{"seq":S,"t":T,...}`), remembered so that this writer
+ *  writes the same bytes, restamped, instead of turning it into JSON a second time. Only adopt()
+ *  may change such an event (its seq and t): any other change would not reach the file. */
+export function eventFromJson(line: string): TraceEvent {
+  const e = JSON.parse(line) as TraceEvent;
+  const head = `{"seq":${e.seq},"t":${e.t}`;
+  if (line.startsWith(head) && line[head.length] === ',') jsonAfterT.set(e, line.slice(head.length));
+  return e;
+}
+
 export class TraceWriter implements TraceSink {
   private fd: number | undefined;
   private pending: string[] = [];
@@ -137,7 +151,8 @@ export class TraceWriter implements TraceSink {
   private deliver(e: TraceEvent): void {
     this.written.push(e);
     if (this.fd !== undefined) {
-      const line = JSON.stringify(e) + '\n';
+      const after = jsonAfterT.get(e);
+      const line = (after === undefined ? JSON.stringify(e) : `{"seq":${e.seq},"t":${e.t}${after}`) + '\n';
       this.pending.push(line);
       this.pendingBytes += line.length;
       if (this.pendingBytes >= FLUSH_BYTES) this.flush();

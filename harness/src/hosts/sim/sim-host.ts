@@ -137,6 +137,7 @@ export class SimHost implements HostBackend {
     this.faults = { supported: new Set(Object.keys(FAULTS) as FaultName[]), inject: (f, g) => this.faultInjector.inject(f, g) };
     this.rings = new SimRingView({
       guestRings: (g) => this.guestRings(g),
+      guestRing: (g, id) => this.guestRing(g, id),
       guestByDomid: (d) => [...this.guests.values()].find((x) => x.dom.domid === d)?.ref,
       backendStats: (g, dev) => this.ts().record(this.guest(g).dom.domid, dev)?.backend.stats() ?? null,
       onRingNotify: (cb) => this.hv.report.add({ ringNotify: cb }),
@@ -481,6 +482,16 @@ export class SimHost implements HostBackend {
     const out = await runNtttcp(w, { sched: this.hv.sched, local, peer, computerName: g.ref.name, gso });
     this.emitStats(g, w.device);
     return out;
+  }
+
+  /** One live ring of a guest, found directly (a sample is taken at every notification). */
+  private guestRing(ref: GuestRef, id: RingId) {
+    const g = this.find(ref);
+    const fe = g?.win.frontends.get(id.dev);
+    const r = fe?.liveRings().find((x) => x.queue === id.queue && x.name === id.ring && !x.isEnded);
+    if (!g || !fe || !r) return undefined;
+    const b = this.ts().record(g.dom.domid, fe.dev)?.backend.liveRings().find((x) => x.queue === r.queue && x.name === r.name && !x.closed);
+    return { id: { dev: fe.dev, queue: r.queue, ring: r.name }, mem: r.mem, nrEnts: r.front.nrEnts, rspCons: r.front.rspCons, ...(b ? { reqCons: b.back.reqCons } : {}) };
   }
 
   private guestRings(ref: GuestRef) {
