@@ -31,9 +31,11 @@ import { Xenvif } from '../../sim/frontend/xenvif';
 import { Blkback } from '../../sim/backend/blkback';
 import { Netback } from '../../sim/backend/netback';
 import { SparseDisk } from '../../sim/disk';
-import type { Rng } from '../../sim/random';
 import { SimRingView, SimXenstoreView } from './views';
 import { SimFaultInjector } from './faults';
+import type { FaultTarget, SimGuest } from './sim-guest';
+
+export type { SimGuest } from './sim-guest';
 
 export const SIM_CAPABILITIES: Capability[] = [
   'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'backend-keys', 'destination-backend-keys', 'fault-injection', 'ring-ids', 'grant-audit', 'windows-guest', 'balloon', 'xeniface-store',
@@ -58,22 +60,12 @@ const RESTORE_UNPAUSE_MS = 5;
 /** How long a cooperative suspend may take before the host gives up (virtual ms). */
 const SUSPEND_TIMEOUT_MS = 60_000;
 
-export interface SimGuest {
-  ref: GuestRef;
-  shape: GuestShape;
-  inst: string;
-  dom: Domain;
-  win: WindowsGuest;
-  rng: Rng;
-  power: GuestPowerState;
-}
-
 interface SavedImage {
   guest: SimGuest;
   disks: Map<string, SparseDisk>;
 }
 
-export class SimHost implements HostBackend {
+export class SimHost implements HostBackend, FaultTarget {
   readonly kind = 'sim' as const;
   readonly label = 'sim';
   readonly capabilities: ReadonlySet<Capability> = new Set(SIM_CAPABILITIES);
