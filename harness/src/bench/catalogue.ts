@@ -3,6 +3,9 @@
 // the simulated (virtual) host time of the same run: the ratio says how many times faster than real
 // time the simulator replays the catalogue. The same in CPU seconds of the run's process
 // (cpu-usage-preload.ts), which a machine shared with other jobs disturbs far less than wall time.
+// One worker (`--workers 1`, the simulator in the winpv process itself): the goal of issue 20 is
+// for one worker, and the CPU preload sees only its own process (the default, a worker process per
+// core, would leave the children's CPU out); `npm run bench workers` compares the two.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +27,7 @@ export async function run(): Promise<BenchFigure[]> {
     const t0 = performance.now();
     let failedRun = false;
     try {
-      execFileSync(process.execPath, ['--require', join(__dirname, 'cpu-usage-preload.js'), winpv, 'run', '--seed', '1', '--reporter', 'none', '--db', 'none', '--report-dir', reports], {
+      execFileSync(process.execPath, ['--require', join(__dirname, 'cpu-usage-preload.js'), winpv, 'run', '--workers', '1', '--seed', '1', '--reporter', 'none', '--db', 'none', '--report-dir', reports], {
         stdio: 'ignore',
         env: { ...process.env, WINPV_BENCH_CPU_FILE: cpuFile },
       });
@@ -42,7 +45,7 @@ export async function run(): Promise<BenchFigure[]> {
     return [
       {
         group: 'catalogue',
-        name: `winpv run on sim, ${c.instances} instances (wall)`,
+        name: `winpv run on sim, --workers 1, ${c.instances} instances (wall)`,
         value: wallMs / 1000,
         unit: 's',
         baseline: { name: 'simulated host time of the same run', value: hostMs / 1000 },
@@ -52,7 +55,7 @@ export async function run(): Promise<BenchFigure[]> {
       },
       {
         group: 'catalogue',
-        name: `winpv run on sim, ${c.instances} instances (CPU, user+system)`,
+        name: `winpv run on sim, --workers 1, ${c.instances} instances (CPU, user+system)`,
         value: cpuMs / 1000,
         unit: 's',
         baseline: { name: 'simulated host time of the same run', value: hostMs / 1000 },

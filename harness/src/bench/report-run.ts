@@ -3,7 +3,7 @@
 // XenbusState handshake of a vbd's two ends, ring samples, a block workload, scenario.end), with
 // every 10th instance failing ring-progress and every 25th skipped. Deterministic: same n, same run.
 import type { CheckResult, InstanceResult, RunSummary } from '../model/result';
-import type { TraceEvent, TraceEventInput } from '../model/trace';
+import { TRACE_SCHEMA, type TraceEvent, type TraceEventInput } from '../model/trace';
 
 export interface SyntheticRun {
   summary: RunSummary;
@@ -24,7 +24,7 @@ export function syntheticRun(n: number, ringSamples = 60): SyntheticRun {
   };
   // ids as the planner writes matrix instances, commas included
   const ids = Array.from({ length: n }, (_v, i) => `synthetic-${String(i).padStart(4, '0')}[order=${i % 3},queues=${1 + (i % 4)}]`);
-  emit({ ev: 'run.start', schema: 'winpv-trace/1', seed: 1, host: { kind: 'sim', label: 'sim', capabilities: [] }, specs: {}, instances: ids }, 0);
+  emit({ ev: 'run.start', schema: TRACE_SCHEMA, seed: 1, host: { kind: 'sim', label: 'sim', capabilities: [] }, specs: {}, instances: ids }, 0);
   const instances: InstanceResult[] = [];
   let checksRun = 0;
   let checksFailed = 0;

@@ -36,17 +36,20 @@ export function crashDumpCheck(v: InstanceView): CheckResult {
       if (open) f.fail(`${e.guest}: bugchecked (${codeOf(open)}) and the host recorded no crash dump before it bugchecked again`, { at: open.t, seq: open.seq, guest: e.guest, expected: 'a crash dump after each bugcheck', observed: 'none' });
       dumping.set(e.guest, e);
       seen.add(e);
-    } else if (e.ev === 'ring.io' && e.dir === 'req' && dumping.has(e.guest) && NEEDS[e.op ?? -1]) {
-      const why = unadvertised(v, replay, e);
-      const key = `${e.guest} ${e.dev} ${e.op}`;
-      if (why && !flagged.has(key)) {
+    } else if (e.ev === 'ring.io' && e.dir === 'req' && dumping.has(e.guest) && e.ops) {
+      e.ids.forEach((id, k) => {
+        const op = e.ops![k] ?? -1;
+        if (!NEEDS[op]) return;
+        const why = unadvertised(v, replay, e, op);
+        const key = `${e.guest} ${e.dev} ${op}`;
+        if (!why || flagged.has(key)) return;
         flagged.add(key);
         const bc = dumping.get(e.guest)!;
-        f.fail(`${e.guest} ${e.dev}: the crash-dump path sent ${why} (request ${e.id}, while writing the dump of bugcheck ${codeOf(bc)})`, {
+        f.fail(`${e.guest} ${e.dev}: the crash-dump path sent ${why} (request ${id}, while writing the dump of bugcheck ${codeOf(bc)})`, {
           at: e.t, seq: e.seq, guest: e.guest, ring: `${e.dev} q${e.queue}`,
           expected: 'a cache flush the backend does not offer completed in the guest (win-xenvbd xencrsh pdo.c PrepareSyncCache)', observed: why,
         });
-      }
+      });
     } else if (e.ev === 'artifact' && e.kind === 'crash-dump' && dumping.has(e.guest)) {
       const bc = dumping.get(e.guest)!;
       dumping.delete(e.guest);
@@ -75,8 +78,8 @@ function judgeDump(f: Findings, bc: GuestEvent, a: ArtifactEvent, code: string):
 }
 
 /** Why a barrier or flush request broke the backend's advertisement, or undefined when it did not. */
-function unadvertised(v: InstanceView, replay: XsReplay, e: RingIoEvent): string | undefined {
-  const need = NEEDS[e.op ?? -1];
+function unadvertised(v: InstanceView, replay: XsReplay, e: RingIoEvent, op: number): string | undefined {
+  const need = NEEDS[op]!;
   const domid = v.guests.get(e.guest)?.domids.filter((d) => d.from <= e.t).pop()?.domid;
   if (domid === undefined) return undefined;
   const backend = replay.get(`/local/domain/${domid}/device/${e.dev}/backend`);

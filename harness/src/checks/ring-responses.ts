@@ -43,21 +43,24 @@ export function ringResponses(v: InstanceView): CheckResult {
       let done = answered.get(k);
       if (!done) answered.set(k, (done = new Set()));
       const diag = { ring: k, at: e.t, seq: e.seq };
-      if (e.dir === 'req') {
-        reqs++;
-        if (e.ring === 'rx') rxReqs++;
-        if (m.has(e.id)) f.fail(`${k}: request id ${e.id} reused while still outstanding`, { ...diag, expected: 'unique ids in flight', observed: e.id });
-        m.set(e.id, e);
-        done.delete(e.id);
-      } else {
-        rsps++;
-        if (m.has(e.id)) {
-          m.delete(e.id);
-          done.add(e.id);
-        } else if (done.has(e.id)) {
-          f.fail(`${k}: duplicate response for id ${e.id}`, { ...diag, expected: 'exactly one response per request', observed: `second response for id ${e.id}` });
+      // one event holds the ids of one ring and direction at one instant, in ring order
+      for (const id of e.ids) {
+        if (e.dir === 'req') {
+          reqs++;
+          if (e.ring === 'rx') rxReqs++;
+          if (m.has(id)) f.fail(`${k}: request id ${id} reused while still outstanding`, { ...diag, expected: 'unique ids in flight', observed: id });
+          m.set(id, e);
+          done.delete(id);
         } else {
-          f.fail(`${k}: response with id ${e.id} that was never requested`, { ...diag, expected: `an id in flight (${[...m.keys()].slice(0, 8).join(', ') || 'none'})`, observed: e.id });
+          rsps++;
+          if (m.has(id)) {
+            m.delete(id);
+            done.add(id);
+          } else if (done.has(id)) {
+            f.fail(`${k}: duplicate response for id ${id}`, { ...diag, expected: 'exactly one response per request', observed: `second response for id ${id}` });
+          } else {
+            f.fail(`${k}: response with id ${id} that was never requested`, { ...diag, expected: `an id in flight (${[...m.keys()].slice(0, 8).join(', ') || 'none'})`, observed: id });
+          }
         }
       }
     } else if (e.ev === 'guest' && LOSES_INFLIGHT.has(e.what)) {

@@ -1,11 +1,10 @@
 // A simulator worker process (forked by cli/sim-workers.ts): runs the instances it is sent, each on
-// a fresh simulated host, streaming the trace events back in batches.
-import { loadSpecs } from '../spec/load';
+// a fresh simulated host, streaming the trace events back in batches of JSON lines (each event
+// turned into JSON once, here).
 import { createHost } from '../hosts/factory';
 import { HostWorker } from '../runner/pool';
 import { errorInfo } from '../runner/errors';
 import type { ResolvedHost } from '../model/config';
-import type { TraceEvent } from '../model/trace';
 import type { FromChild, SimWorkerInit, ToChild } from './sim-workers';
 
 const BATCH = 512;
@@ -13,25 +12,24 @@ const SIM: ResolvedHost = { name: 'sim', kind: 'sim', label: 'sim', insecure: fa
 
 let worker: HostWorker | undefined;
 let abort = new AbortController();
-let pending: TraceEvent[] = [];
+let pending: string[] = [];
 const send = (m: FromChild) => process.send?.(m);
 const flush = () => {
-  if (pending.length) send({ t: 'events', events: pending });
+  if (pending.length) send({ t: 'events', lines: pending.join('\n') });
   pending = [];
 };
 
 function setup(init: SimWorkerInit): HostWorker {
-  const specs = loadSpecs(init.specDir);
+  const specs = init.specs;
   return new HostWorker({
     label: 'sim', slots: 1, fresh: true, seed: init.seed, specs, runStart: init.runStart, retries: init.retries, teardownMs: init.teardownMs,
     make: () => createHost(SIM, { specs, ...(init.simBuilds ? { simBuilds: init.simBuilds } : {}) }),
     onEvent: (e) => {
-      pending.push(e);
+      pending.push(JSON.stringify(e));
       if (pending.length >= BATCH) flush();
     },
   });
 }
-
 process.on('message', (m: ToChild) => {
   if (m.t === 'init') worker = setup(m.init);
   else if (m.t === 'abort') abort.abort();

@@ -4,18 +4,27 @@
 // and the instance id (runner/pool.ts HostWorker), and streams the instance's trace events back in
 // batches; the parent writes them into the run's trace in plan order. A child that dies takes only
 // its current instance with it (reported as a host failure of that worker); the others go on.
+//
+// What crosses the channel is cheap to move (V8's serializer, `serialization: 'advanced'`): the
+// parent's driver specs once (the child neither reads nor validates the XML again), and each batch
+// of events as one string of JSON lines, each event turned into JSON once, in the child. The parent
+// parses them for judging and writes each line as the child wrote it, its seq and t restamped
+// (trace/writer.ts eventFromJson), instead of turning every event into JSON a second time.
 import { fork, type ChildProcess } from 'node:child_process';
 import { extname, join } from 'node:path';
 import type { PlanInstance } from '../model/plan';
+import type { SpecSet } from '../model/spec';
 import type { RunStartEvent, TraceEvent } from '../model/trace';
 import { hostError } from '../model/errors';
+import { eventFromJson } from '../trace/writer';
 import type { InstanceOutcome } from '../runner/run';
 import type { Section, Worker } from '../runner/pool';
 
 /** What a child needs to know once (sent with `init`). */
 export interface SimWorkerInit {
   seed: number;
-  specDir: string;
+  /** The run's driver specs (the simulated frontends follow them; retries are judged with them). */
+  specs: SpecSet;
   runStart: RunStartEvent;
   retries?: number;
   teardownMs?: number;
@@ -24,7 +33,8 @@ export interface SimWorkerInit {
 
 export type ToChild = { t: 'init'; init: SimWorkerInit } | { t: 'run'; inst: PlanInstance } | { t: 'abort' } | { t: 'close' };
 export type FromChild =
-  | { t: 'events'; events: TraceEvent[] }
+  /** Events as JSON lines joined by '\n', in the order they were written. */
+  | { t: 'events'; lines: string }
   | { t: 'status'; s: string }
   | { t: 'done'; attempts: string[]; outcome: InstanceOutcome }
   | { t: 'failed'; code: string; message: string };
@@ -44,11 +54,11 @@ export class ChildSimWorker implements Worker {
   ) {}
 
   private start(): ChildProcess {
-    const child = fork(CHILD, [], { serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(CHILD, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.on('message', (m: FromChild) => {
       const c = this.current;
       if (!c) return;
-      if (m.t === 'events') c.events.push(...m.events);
+      if (m.t === 'events') for (const line of m.lines.split('\n')) c.events.push(eventFromJson(line));
       else if (m.t === 'status') c.status(m.s);
       else if (m.t === 'done') c.done(m);
       else if (m.t === 'failed') c.fail(hostError(m.code, m.message));

@@ -14,7 +14,12 @@ import type { KnownIssue } from './outcomes';
 import type { Baseline } from './results';
 import type { ErrorInfo } from './errors';
 
-export const TRACE_SCHEMA = 'winpv-trace/1';
+/** The schema a run writes. /2 records ring.io as runs of ids (`ids`, `ops`, `statuses`): the
+ *  requests or responses one ring saw at one instant, one event (in /1 one event per id, two thirds
+ *  of a simulator trace). The reader still reads /1 (trace/reader.ts turns each id into a run of one). */
+export const TRACE_SCHEMA = 'winpv-trace/2';
+/** Schemas trace/reader.ts reads. */
+export const TRACE_SCHEMAS_READ: readonly string[] = ['winpv-trace/1', TRACE_SCHEMA];
 
 interface Base {
   seq: number;
@@ -28,7 +33,8 @@ interface InInstance extends Base {
 
 export interface RunStartEvent extends Base {
   ev: 'run.start';
-  schema: typeof TRACE_SCHEMA;
+  /** TRACE_SCHEMA when written; an older one of TRACE_SCHEMAS_READ in a trace read back. */
+  schema: string;
   seed: number;
   host: { kind: string; label: string; capabilities: Capability[] };
   /** sha256 of each driver spec file used, so `winpv check` can say when specs changed since. */
@@ -154,14 +160,18 @@ export interface RingSampleEvent extends InInstance, RingAddress, RingIndices {
   why: 'periodic' | 'notify' | 'final';
 }
 
-/** One request produced or one response consumed on a ring (hosts with the `ring-ids` capability). */
+/** Requests produced or responses consumed on a ring (hosts with the `ring-ids` capability): the
+ *  ids in ring order, consecutive ones of one ring and direction at one instant as one event (the
+ *  trace writer joins them; no other event came between them). */
 export interface RingIoEvent extends InInstance, RingAddress {
   ev: 'ring.io';
   guest: string;
   dir: 'req' | 'rsp';
-  id: number;
-  op?: number;
-  status?: number;
+  ids: number[];
+  /** Per id, where the host sees them: the request's operation (blkif operation, netif flags). */
+  ops?: number[];
+  /** Per id, where the host sees them: the response's status. */
+  statuses?: number[];
 }
 
 /** Backend counters (blkback statistics/, netback io_ring_q*), as the host reports them. */

@@ -242,7 +242,7 @@ function describeEvent(e: TraceEvent): string {
     case 'ring':
       return `${e.guest} ${e.dev} q${e.queue} ${e.ring}: req_prod ${e.req_prod} rsp_prod ${e.rsp_prod} req_event ${e.req_event} rsp_event ${e.rsp_event}${e.req_cons !== undefined ? ` req_cons ${e.req_cons}` : ''}${e.rsp_cons !== undefined ? ` rsp_cons ${e.rsp_cons}` : ''} (${e.why})`;
     case 'ring.io':
-      return `${e.guest} ${e.dev} q${e.queue} ${e.ring} ${e.dir} id ${e.id}${e.status !== undefined ? ` status ${e.status}` : ''}`;
+      return `${e.guest} ${e.dev} q${e.queue} ${e.ring} ${e.dir} id${e.ids.length === 1 ? '' : 's'} ${e.ids.join(', ')}${e.statuses ? ` status ${e.statuses.join(', ')}` : ''}`;
     case 'guest':
       return `${e.guest} dom${e.domid} ${e.what}${e.detail ? ` ${JSON.stringify(e.detail)}` : ''}`;
     case 'step.start':

@@ -3,8 +3,9 @@
 import type { DeviceRef } from '../model/scenario';
 import type { RingIoEvent, RingName } from '../model/trace';
 
-/** A ring.io trace event as the simulator sees it: by domid, before SimHost names the guest and instance. */
-export type RingIoReport = Omit<RingIoEvent, 'seq' | 't' | 'ev' | 'inst' | 'guest'> & { domid: number };
+/** One request produced or response consumed, as the simulator sees it: by domid, before SimHost
+ *  names the guest and instance (the trace writer joins a ring's ids of one instant into one ring.io). */
+export type RingIoReport = Omit<RingIoEvent, 'seq' | 't' | 'ev' | 'inst' | 'guest' | 'ids' | 'ops' | 'statuses'> & { domid: number; id: number; op?: number; status?: number };
 
 export interface SimListener {
   ringIo?(e: RingIoReport): void;

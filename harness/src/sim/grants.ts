@@ -23,7 +23,10 @@ export interface GrantAudit {
 /** The guest side: the granting domain writes entries in its own table (gnttab_grant_foreign_access). */
 export class GrantTable {
   readonly mem: Buffer;
+  /** Refs given back, reused last-freed first; below them the never-used refs from `fresh` up
+   *  (the same order as one stack of every ref, lowest on top, without building it per domain). */
   private freeRefs: number[] = [];
+  private fresh = GNTTAB_NR_RESERVED_ENTRIES;
   /** Which device granted each ref (not part of the ABI: the simulator's bookkeeping for audits). */
   readonly tags: (string | undefined)[];
   /** Set by the hypervisor: refs mapped right now (ref -> map count). */
@@ -35,7 +38,6 @@ export class GrantTable {
     this.mem = Buffer.alloc(frames * PAGE_SIZE);
     const n = frames * GRANT_ENTRIES_PER_PAGE_V1;
     this.tags = new Array(n);
-    for (let r = n - 1; r >= GNTTAB_NR_RESERVED_ENTRIES; r--) this.freeRefs.push(r);
   }
 
   get size(): number {
@@ -44,7 +46,7 @@ export class GrantTable {
 
   /** Grants `remoteDom` access to frame `gfn`: frame and domid first, then the flags (as Linux orders it). */
   grantAccess(remoteDom: number, gfn: number, readonly: boolean, tag?: string): number {
-    const ref = this.freeRefs.pop();
+    const ref = this.freeRefs.pop() ?? (this.fresh < this.size ? this.fresh++ : undefined);
     if (ref === undefined) throw new HypercallError('ENOSPC', `d${this.domid}: grant table full`);
     const o = ref * 8;
     this.mem.writeUInt16LE(remoteDom, o + 2);
@@ -79,7 +81,7 @@ export class GrantTable {
   /** Refs currently granted (type permit_access), optionally only those of one device. */
   activeRefs(tag?: string): number[] {
     const out: number[] = [];
-    for (let r = GNTTAB_NR_RESERVED_ENTRIES; r < this.size; r++) {
+    for (let r = GNTTAB_NR_RESERVED_ENTRIES; r < this.fresh; r++) { // refs from `fresh` up were never granted
       if ((this.mem.readUInt16LE(r * 8) & GTF_type_mask) === GTF_permit_access && (tag === undefined || this.tags[r] === tag)) out.push(r);
     }
     return out;

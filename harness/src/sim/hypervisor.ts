@@ -7,6 +7,7 @@ import { Scheduler } from './scheduler';
 import { SimReporter } from './events';
 import { HypercallError } from './errors';
 import type { Xs } from './xs';
+import type { SparseDisk } from './disk';
 
 export type DomainState = 'running' | 'paused' | 'suspended' | 'shutdown' | 'crashed' | 'dead';
 
@@ -86,6 +87,8 @@ export class Hypervisor {
   readonly evtchn: EventChannels;
   readonly grantOps: GrantOps;
   readonly report = new SimReporter();
+  /** The disks of this host's backends (their memory goes back to the process when the host closes). */
+  readonly disks = new Set<SparseDisk>();
   private domains = new Map<number, Domain>();
   private nextDomid = 1;
 
@@ -93,6 +96,12 @@ export class Hypervisor {
     this.sched = typeof sched === 'number' ? new Scheduler(sched) : sched;
     this.evtchn = new EventChannels(this.sched);
     this.grantOps = new GrantOps((d) => this.domains.get(d));
+  }
+
+  /** The host is closed: its disks' memory goes to the disks of the next host in this process. */
+  releaseDisks(): void {
+    for (const d of this.disks) d.release();
+    this.disks.clear();
   }
 
   /** Creates dom0 (running, privileged). */

@@ -10,10 +10,10 @@ interface Slab {
 }
 
 export class GuestMemory {
-  private slabs: Slab[] = [];
   private byGfn = new Map<number, { slab: Slab; index: number }>();
   private nextGfn: number;
-  private freed: Slab[] = [];
+  /** Freed slabs by page count, oldest first (reused before new frames are taken). */
+  private freed = new Map<number, Slab[]>();
 
   constructor(readonly domid: number, firstGfn = 0x1000) {
     this.nextGfn = firstGfn;
@@ -21,11 +21,10 @@ export class GuestMemory {
 
   /** Allocates `n` contiguous zeroed pages; returns the first gfn and the memory. */
   alloc(n: number): { gfn: number; buf: Buffer } {
-    const reuse = this.freed.findIndex((s) => s.buf.length === n * PAGE_SIZE);
-    const slab = reuse >= 0 ? this.freed.splice(reuse, 1)[0] : { base: this.nextGfn, buf: Buffer.alloc(n * PAGE_SIZE) };
-    if (reuse < 0) this.nextGfn += n;
+    const reused = this.freed.get(n)?.shift();
+    const slab = reused ?? { base: this.nextGfn, buf: Buffer.alloc(n * PAGE_SIZE) };
+    if (!reused) this.nextGfn += n;
     else slab.buf.fill(0);
-    this.slabs.push(slab);
     for (let i = 0; i < n; i++) this.byGfn.set(slab.base + i, { slab, index: i });
     return { gfn: slab.base, buf: slab.buf };
   }
@@ -35,9 +34,11 @@ export class GuestMemory {
     const at = this.byGfn.get(gfn);
     if (!at) return;
     const slab = at.slab;
-    for (let i = 0; i < slab.buf.length / PAGE_SIZE; i++) this.byGfn.delete(slab.base + i);
-    this.slabs.splice(this.slabs.indexOf(slab), 1);
-    this.freed.push(slab);
+    const n = slab.buf.length / PAGE_SIZE;
+    for (let i = 0; i < n; i++) this.byGfn.delete(slab.base + i);
+    const same = this.freed.get(n);
+    if (same) same.push(slab);
+    else this.freed.set(n, [slab]);
   }
 
   /** The 4 KiB page of a gfn. */

@@ -3,7 +3,7 @@
 // times offset by where shard k-1 ended, so time never runs backwards and every instance keeps its
 // own durations), seq renumbered from 0, one run.end (complete only when every shard was), and the
 // shards' known issues joined.
-import type { RunEndEvent, RunStartEvent, TraceEvent } from '../model/trace';
+import { TRACE_SCHEMA, type RunEndEvent, type RunStartEvent, type TraceEvent } from '../model/trace';
 
 export interface ShardTrace {
   /** Where it came from (a run directory), named in the merged trace. */
@@ -41,7 +41,8 @@ export function mergeTraces(shards: readonly ShardTrace[]): TraceEvent[] {
     // every shard's known issues, once each, so the merged run marks the failures each shard marked
     const known = new Map(starts.flatMap((s) => s?.knownIssues ?? []).map((k) => [JSON.stringify(k), k]));
     const { knownIssues: _known, ...base } = rest;
-    out.push({ ...base, t: 0, instances: starts.flatMap((s) => s?.instances ?? []), ...(known.size ? { knownIssues: [...known.values()] } : {}) });
+    // the shards' events as the reader gave them (older schemas read into this one)
+    out.push({ ...base, schema: TRACE_SCHEMA, t: 0, instances: starts.flatMap((s) => s?.instances ?? []), ...(known.size ? { knownIssues: [...known.values()] } : {}) });
   }
   out.push(...body, { ...end, seq: 0, t: offset } as RunEndEvent);
   return out.map((e, seq) => ({ ...e, seq }));

@@ -1,10 +1,12 @@
-// The trace reader: parses trace.jsonl back into events and validates it against winpv-trace/1.
+// The trace reader: parses trace.jsonl back into events and validates it against its schema
+// (TRACE_SCHEMA, or an older one it still reads: a winpv-trace/1 ring.io event, one id each, is
+// read as a run of one id, so `winpv check` judges an old trace as it was judged when written).
 // Bad lines are located problems (file:line), not exceptions; a trace that does not end with
 // run.end (or whose last line was cut mid-write) is reported as truncated, and the events before
 // the cut are still returned so the checks can judge what was recorded.
 import { readFileSync } from 'node:fs';
 import { inputError, type Problem } from '../model/errors';
-import { TRACE_SCHEMA, type TraceEvent } from '../model/trace';
+import { TRACE_SCHEMA, TRACE_SCHEMAS_READ, type TraceEvent } from '../model/trace';
 
 export interface ReadTrace {
   events: TraceEvent[];
@@ -33,7 +35,7 @@ const SCHEMA: Record<TraceEvent['ev'], { required: Record<string, FieldType>; op
     required: { inst: 'string', guest: 'string', dev: 'string', queue: 'number', ring: 'string', nr_ents: 'number', req_prod: 'number', req_event: 'number', rsp_prod: 'number', rsp_event: 'number', why: 'string' },
     optional: { req_cons: 'number', rsp_cons: 'number' },
   },
-  'ring.io': { required: { inst: 'string', guest: 'string', dev: 'string', queue: 'number', ring: 'string', dir: 'string', id: 'number' }, optional: { op: 'number', status: 'number' } },
+  'ring.io': { required: { inst: 'string', guest: 'string', dev: 'string', queue: 'number', ring: 'string', dir: 'string', ids: 'array' }, optional: { ops: 'array', statuses: 'array' } },
   'backend.stats': { required: { inst: 'string', guest: 'string', dev: 'string', stats: 'object' } },
   grants: { required: { inst: 'string', guest: 'string', domid: 'number', when: 'string', active: 'array', mapped: 'array', revokedWhileMapped: 'array' }, optional: { dev: 'string' } },
   workload: { required: { inst: 'string', guest: 'string', step: 'string', dev: 'string', result: 'object' }, optional: { raw: 'string' } },
@@ -63,15 +65,24 @@ function typeOk(v: unknown, t: FieldType): boolean {
   }
 }
 
-/** Validates one parsed line; returns the problems (empty when valid). */
-export function validateEvent(o: unknown): string[] {
+/** winpv-trace/1 wrote one ring.io per id (`id`, `op`, `status`). */
+const RING_IO_V1 = { required: { inst: 'string', guest: 'string', dev: 'string', queue: 'number', ring: 'string', dir: 'string', id: 'number' }, optional: { op: 'number', status: 'number' } } as const;
+
+/** A winpv-trace/1 ring.io event as a run of one id (keys in the order the writer puts them). */
+function ringIoFromV1(e: Record<string, unknown>): Record<string, unknown> {
+  const { id, op, status, ...rest } = e;
+  return { ...rest, ids: [id], ...(op !== undefined ? { ops: [op] } : {}), ...(status !== undefined ? { statuses: [status] } : {}) };
+}
+
+/** Validates one parsed line of a trace written with schema `written` (default TRACE_SCHEMA); returns the problems (empty when valid). */
+export function validateEvent(o: unknown, written = TRACE_SCHEMA): string[] {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return ['not a JSON object'];
   const e = o as Record<string, unknown>;
   const out: string[] = [];
   if (typeof e.seq !== 'number' || !Number.isInteger(e.seq) || e.seq < 0) out.push('seq must be a non-negative integer');
   if (typeof e.t !== 'number' || !Number.isFinite(e.t) || e.t < 0) out.push('t must be a non-negative number');
   if (typeof e.ev !== 'string') return [...out, 'ev must be a string'];
-  const schema = SCHEMA[e.ev as TraceEvent['ev']];
+  const schema = e.ev === 'ring.io' && written === 'winpv-trace/1' ? RING_IO_V1 : SCHEMA[e.ev as TraceEvent['ev']];
   if (!schema) return [...out, `unknown event type '${e.ev}'`];
   for (const [k, t] of Object.entries(schema.required)) {
     if (!(k in e)) out.push(`${e.ev}: missing field '${k}'`);
@@ -92,6 +103,8 @@ export function parseTrace(text: string, file: string): ReadTrace {
   if (endsWithNewline) lines.pop();
   let cutLastLine = false;
   let lastT = 0;
+  /** The schema run.start names (a trace of an unreadable schema is a problem at its first line). */
+  let schema: string = TRACE_SCHEMA;
   lines.forEach((line, i) => {
     const loc = { file, line: i + 1 };
     if (line.trim() === '') {
@@ -109,10 +122,11 @@ export function parseTrace(text: string, file: string): ReadTrace {
       problems.push({ location: loc, message: `not valid JSON: ${(err as Error).message}`, rule: 'trace-syntax' });
       return;
     }
-    const bad = validateEvent(o);
+    if (events.length === 0 && typeof (o as { schema?: unknown }).schema === 'string') schema = (o as { schema: string }).schema;
+    const bad = validateEvent(o, schema);
     for (const m of bad) problems.push({ location: loc, message: m, rule: 'trace-schema' });
     if (bad.length) return;
-    const e = o as TraceEvent;
+    const e = (schema === 'winpv-trace/1' && (o as { ev: string }).ev === 'ring.io' ? ringIoFromV1(o as Record<string, unknown>) : o) as TraceEvent;
     // seq is consecutive from 0; a gap means a lost event
     const expectedSeq = events.length === 0 ? 0 : events[events.length - 1].seq + 1;
     if (e.seq !== expectedSeq) {
@@ -123,8 +137,8 @@ export function parseTrace(text: string, file: string): ReadTrace {
     if (events.length === 0 && e.ev !== 'run.start') {
       problems.push({ location: loc, message: `the first event must be run.start, not ${e.ev}`, rule: 'trace-start' });
     }
-    if (e.ev === 'run.start' && e.schema !== TRACE_SCHEMA) {
-      problems.push({ location: loc, message: `schema '${e.schema}' is not ${TRACE_SCHEMA}`, rule: 'trace-schema' });
+    if (e.ev === 'run.start' && !TRACE_SCHEMAS_READ.includes(e.schema)) {
+      problems.push({ location: loc, message: `schema '${e.schema}' is not one this winpv reads (${TRACE_SCHEMAS_READ.join(', ')}); check it with the winpv that wrote it`, rule: 'trace-schema' });
     }
     if (events.length > 0 && events[events.length - 1].ev === 'run.end') {
       problems.push({ location: loc, message: 'event after run.end', rule: 'trace-end' });
@@ -149,7 +163,7 @@ export function readTraceFile(file: string, displayName = file): ReadTrace {
   }
   const r = parseTrace(text, displayName);
   if (r.problems.length) {
-    throw inputError('TRACE_INVALID', `${displayName} is not a valid ${TRACE_SCHEMA} trace (${r.problems.length} problem${r.problems.length > 1 ? 's' : ''})`, r.problems);
+    throw inputError('TRACE_INVALID', `${displayName} is not a valid ${TRACE_SCHEMAS_READ.join(' or ')} trace (${r.problems.length} problem${r.problems.length > 1 ? 's' : ''})`, r.problems);
   }
   return r;
 }

@@ -7,9 +7,14 @@
 // single cost (a sixth of the catalogue's wall time in a --cpu-prof profile). What a batch holds
 // is still written when the process exits, however it exits short of SIGKILL (an uncaught
 // exception, process.exit), so a crashed run leaves its trace up to the crash.
+//
+// Consecutive ring.io events of one ring and direction at one instant are written as one event
+// (their ids joined in order): the writer holds a ring.io event open until an event that cannot
+// join it arrives (or the events are read, or the trace flushed), so nothing is reordered. They were
+// two thirds of a simulator trace, one per request id.
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { RunEndEvent, TraceEvent, TraceEventInput, TraceSink } from '../model/trace';
+import type { RingIoEvent, RunEndEvent, TraceEvent, TraceEventInput, TraceSink } from '../model/trace';
 
 export interface TraceWriterOptions {
   /** File to append JSONL to; omit for an in-memory trace (tests, `winpv check`). */
@@ -23,6 +28,20 @@ export interface TraceWriterOptions {
 /** Bytes of JSON lines held before they are written. */
 const FLUSH_BYTES = 64 * 1024;
 
+/** Of events that arrived as JSON lines another writer wrote (a simulator worker process's), the
+ *  line after their `t`: such an event is written as it came, seq and t restamped. */
+const jsonAfterT = new WeakMap<TraceEvent, string>();
+
+/** An event from a line another writer wrote (`{"seq":S,"t":T,...}`), remembered so that this writer
+ *  writes the same bytes, restamped, instead of turning it into JSON a second time. Only adopt()
+ *  may change such an event (its seq and t): any other change would not reach the file. */
+export function eventFromJson(line: string): TraceEvent {
+  const e = JSON.parse(line) as TraceEvent;
+  const head = `{"seq":${e.seq},"t":${e.t}`;
+  if (line.startsWith(head) && line[head.length] === ',') jsonAfterT.set(e, line.slice(head.length));
+  return e;
+}
+
 export class TraceWriter implements TraceSink {
   private fd: number | undefined;
   private pending: string[] = [];
@@ -32,7 +51,11 @@ export class TraceWriter implements TraceSink {
   private lastT = 0;
   private closed = false;
   private clock: (() => number) | undefined;
-  readonly events: TraceEvent[] = [];
+  private readonly written: TraceEvent[] = [];
+  /** The ring.io event still open to more ids of its ring (stamped, not yet written), and whether
+   *  its id arrays are the writer's own copies yet. */
+  private held: RingIoEvent | undefined;
+  private heldOwned = false;
 
   constructor(private readonly opts: TraceWriterOptions = {}) {
     this.clock = opts.clock;
@@ -41,6 +64,12 @@ export class TraceWriter implements TraceSink {
       this.fd = openSync(opts.file, 'w');
       process.on('exit', this.flushAtExit);
     }
+  }
+
+  /** Every event written so far (in memory, for the live evaluation). */
+  get events(): TraceEvent[] {
+    this.seal();
+    return this.written;
   }
 
   /** The host clock becomes known after host.open(). */
@@ -65,25 +94,65 @@ export class TraceWriter implements TraceSink {
    *  record on their own clocks and their instance sections are laid end to end here (runner/pool.ts). */
   emitAt(input: TraceEventInput, at: number): void {
     if (this.closed) return; // late events of a torn-down host are dropped, not written after run.end
-    this.write({ seq: 0, t: 0, ...input } as TraceEvent, at);
+    this.write({ seq: 0, t: 0, ...input } as TraceEvent, at, input.ev === 'ring.io');
   }
 
   /** Takes over an event another writer stamped (a worker's), restamping its seq and time in place
    *  (its keys keep their order, so its line is what the worker's writer would have written). */
   adopt(e: TraceEvent, at: number): void {
     if (this.closed) return;
-    this.write(e, at);
+    this.write(e, at, false);
   }
 
-  private write(e: TraceEvent, at: number): void {
+  /** Stamps and writes an event; a ring.io one (`joinable`) joins the open one of its ring and
+   *  instant or is held open itself. */
+  private write(e: TraceEvent, at: number, joinable: boolean): void {
     // Time never runs backwards in a trace, even if a host clock is replaced (reopen after a drop).
     const t = Math.max(this.lastT, Math.round(at * 1000) / 1000);
+    if (joinable && this.join(e as RingIoEvent, t)) return;
+    this.seal();
     this.lastT = t;
     e.seq = this.seq++;
     e.t = t;
-    this.events.push(e);
+    if (joinable) {
+      this.held = e as RingIoEvent;
+      this.heldOwned = false;
+      return;
+    }
+    this.deliver(e);
+  }
+
+  /** Adds a ring.io event's ids to the open one when it is the same ring, direction and instant. */
+  private join(e: RingIoEvent, t: number): boolean {
+    const h = this.held;
+    if (!h || h.t !== t || h.dir !== e.dir || h.ring !== e.ring || h.queue !== e.queue || h.dev !== e.dev || h.guest !== e.guest || h.inst !== e.inst) return false;
+    if ((h.ops === undefined) !== (e.ops === undefined) || (h.statuses === undefined) !== (e.statuses === undefined)) return false;
+    if (!this.heldOwned) {
+      // the first event's arrays may be its emitter's: grow copies
+      h.ids = h.ids.slice();
+      if (h.ops) h.ops = h.ops.slice();
+      if (h.statuses) h.statuses = h.statuses.slice();
+      this.heldOwned = true;
+    }
+    for (const id of e.ids) h.ids.push(id);
+    if (h.ops) for (const op of e.ops!) h.ops.push(op);
+    if (h.statuses) for (const st of e.statuses!) h.statuses.push(st);
+    return true;
+  }
+
+  /** Writes the open ring.io event, if any. */
+  private seal(): void {
+    const h = this.held;
+    if (!h) return;
+    this.held = undefined;
+    this.deliver(h);
+  }
+
+  private deliver(e: TraceEvent): void {
+    this.written.push(e);
     if (this.fd !== undefined) {
-      const line = JSON.stringify(e) + '\n';
+      const after = jsonAfterT.get(e);
+      const line = (after === undefined ? JSON.stringify(e) : `{"seq":${e.seq},"t":${e.t}${after}`) + '\n';
       this.pending.push(line);
       this.pendingBytes += line.length;
       if (this.pendingBytes >= FLUSH_BYTES) this.flush();
@@ -103,8 +172,9 @@ export class TraceWriter implements TraceSink {
     }
   }
 
-  /** Writes the lines held so far (at exit, close, and every FLUSH_BYTES). */
+  /** Writes the lines held so far (at exit, close, and every FLUSH_BYTES), the open ring.io event too. */
   flush(): void {
+    this.seal();
     if (this.fd === undefined || this.pending.length === 0) return;
     writeSync(this.fd, this.pending.join(''));
     this.pending = [];

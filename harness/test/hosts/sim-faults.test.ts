@@ -76,8 +76,8 @@ for (const name of ['unknown-response-id', 'duplicate-response'] as const) {
     await b.host.faults!.inject(fault(name), b.g);
     await b.host.agent(b.g).blockWorkload(block({ durationMs: 1000 }));
     const io = b.sink.of('ring.io').filter((e) => e.ring === 'blk');
-    const req = new Set(io.filter((e) => e.dir === 'req').map((e) => e.id));
-    const rsp = io.filter((e) => e.dir === 'rsp').map((e) => e.id);
+    const req = new Set(io.filter((e) => e.dir === 'req').flatMap((e) => e.ids));
+    const rsp = io.filter((e) => e.dir === 'rsp').flatMap((e) => e.ids);
     if (name === 'unknown-response-id') t.ok(rsp.some((id) => !req.has(id)), 'a response id that was never requested');
     else t.ok(rsp.some((id, i) => rsp.indexOf(id) !== i), 'one id answered twice');
     t.ok([...req].some((id) => !rsp.includes(id)), 'and a request never answered');
@@ -168,8 +168,8 @@ for (const name of ['surprise-unplug', 'suspend-inflight'] as const) {
     await b.host.faults!.inject(fault(name, {}, 'vbd/51712'), b.g);
     await run;
     const io = b.sink.of('ring.io').filter((e) => e.ring === 'blk');
-    const rsp = new Set(io.filter((e) => e.dir === 'rsp').map((e) => e.id));
-    t.ok(io.some((e) => e.dir === 'req' && !rsp.has(e.id)), 'unanswered requests');
+    const rsp = new Set(io.filter((e) => e.dir === 'rsp').flatMap((e) => e.ids));
+    t.ok(io.some((e) => e.dir === 'req' && e.ids.some((id) => !rsp.has(id))), 'unanswered requests');
     await b.host.close();
   });
 }

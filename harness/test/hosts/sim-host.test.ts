@@ -54,14 +54,14 @@ t.test('block workload: real requests, verified data, diskspd XML', async (t) =>
   t.ok(w.result.ios > 0 && w.result.iops > 0);
   t.match(w.raw!, /<Results>/);
   const io = sink.of('ring.io').filter((e) => e.ring === 'blk');
-  t.ok(io.some((e) => e.op === 6), '64 KiB needs 16 segments: indirect requests');
-  const reqs = new Set(io.filter((e) => e.dir === 'req').map((e) => e.id));
-  const rsps = io.filter((e) => e.dir === 'rsp').map((e) => e.id);
+  t.ok(io.some((e) => e.ops?.includes(6)), '64 KiB needs 16 segments: indirect requests');
+  const reqs = new Set(io.filter((e) => e.dir === 'req').flatMap((e) => e.ids));
+  const rsps = io.filter((e) => e.dir === 'rsp').flatMap((e) => e.ids);
   t.equal(rsps.length, reqs.size, 'every request answered once');
   t.ok(rsps.every((id) => reqs.has(id)));
   const d = await host.agent(g).blockWorkload(block({ discard: true, flush: true, durationMs: 1000 }));
   t.equal(d.result.errors, 0, 'flush and discard succeed');
-  const ops = new Set(sink.of('ring.io').map((e) => e.op));
+  const ops = new Set(sink.of('ring.io').flatMap((e) => e.ops ?? []));
   t.ok(ops.has(3) && ops.has(5), 'flush (3) and discard (5) went through the ring');
   await host.close();
 });

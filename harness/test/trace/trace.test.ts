@@ -75,7 +75,7 @@ t.test('bad lines are located problems', async (t) => {
   const r = parseTrace(lines.join('\n') + '\n', 'run/trace.jsonl');
   const msgs = r.problems.map((p) => `${p.location.file}:${p.location.line}: ${p.message}`);
   t.match(msgs, [
-    /^run\/trace.jsonl:1: schema 'winpv-trace\/0' is not winpv-trace\/1/,
+    /^run\/trace.jsonl:1: schema 'winpv-trace\/0' is not one this winpv reads \(winpv-trace\/1, winpv-trace\/2\)/,
     /^run\/trace.jsonl:2: not valid JSON/,
     /^run\/trace.jsonl:3: ring: missing field 'guest'/,
   ]);
@@ -86,4 +86,47 @@ t.test('bad lines are located problems', async (t) => {
   writeFileSync(f, lines.join('\n') + '\n');
   t.throws(() => readTraceFile(f, 'bad.jsonl'), { code: 'TRACE_INVALID' });
   t.throws(() => readTraceFile(join(dir, 'missing.jsonl'), 'missing.jsonl'), { code: 'TRACE_UNREADABLE' });
+});
+
+t.test('ring.io: consecutive ids of one ring, direction and instant are one event; anything else between them, or another instant, starts another', async (t) => {
+  let now = 1;
+  const w = new TraceWriter({ clock: () => now });
+  const io = (dir: 'req' | 'rsp', id: number, more: { ring?: 'blk' | 'rx'; op?: number; status?: number } = {}) =>
+    w.emit({ ev: 'ring.io', inst: 'a', guest: 'win', dev: 'vbd/51712', queue: 0, ring: more.ring ?? 'blk', dir, ids: [id], ...(more.op !== undefined ? { ops: [more.op] } : {}), ...(more.status !== undefined ? { statuses: [more.status] } : {}) });
+  w.emit(start);
+  io('req', 1, { op: 0 });
+  io('req', 2, { op: 1 });
+  io('req', 3, { op: 6 });
+  io('rsp', 1, { status: 0 }); // other direction
+  io('rsp', 2, { status: -1 });
+  w.emit({ ev: 'ring', inst: 'a', guest: 'win', dev: 'vbd/51712', queue: 0, ring: 'blk', nr_ents: 32, req_prod: 3, req_event: 4, rsp_prod: 2, rsp_event: 3, why: 'notify' });
+  io('rsp', 3, { status: 0 }); // after another event
+  io('req', 7, { ring: 'rx' }); // another ring
+  now = 2;
+  io('req', 8, { ring: 'rx' }); // another instant
+  io('req', 9, { ring: 'rx' });
+  const last = w.events.at(-1)!;
+  t.same(w.events.map((e) => [e.seq, e.ev, (e as { ids?: number[] }).ids]), [
+    [0, 'run.start', undefined], [1, 'ring.io', [1, 2, 3]], [2, 'ring.io', [1, 2]], [3, 'ring', undefined], [4, 'ring.io', [3]], [5, 'ring.io', [7]], [6, 'ring.io', [8, 9]],
+  ], 'the events in the order they were emitted, each run of ids once');
+  t.same(w.events[1], { seq: 1, t: 1, ev: 'ring.io', inst: 'a', guest: 'win', dev: 'vbd/51712', queue: 0, ring: 'blk', dir: 'req', ids: [1, 2, 3], ops: [0, 1, 6] });
+  t.same((w.events[2] as { statuses?: number[] }).statuses, [0, -1]);
+  t.equal(last.t, 2);
+  io('req', 10, { ring: 'rx' });
+  t.same((w.events.at(-1) as { ids: number[] }).ids, [10], 'an event read out is written: later ids start a new one');
+});
+
+t.test('a winpv-trace/1 trace (one ring.io per id) is read as runs of one id; an unknown schema is refused with the reason', async (t) => {
+  const lines = [
+    { seq: 0, t: 0, ...start, schema: 'winpv-trace/1' },
+    { seq: 1, t: 1, ev: 'ring.io', inst: 'a', guest: 'win', dev: 'vbd/51712', queue: 0, ring: 'blk', dir: 'rsp', id: 4, op: 0, status: 0 },
+    { seq: 2, t: 1, ev: 'run.end', complete: true },
+  ];
+  const r = parseTrace(lines.map((l) => JSON.stringify(l) + '\n').join(''), 'old.jsonl');
+  t.same(r.problems, []);
+  t.same(r.events[1], { seq: 1, t: 1, ev: 'ring.io', inst: 'a', guest: 'win', dev: 'vbd/51712', queue: 0, ring: 'blk', dir: 'rsp', ids: [4], ops: [0], statuses: [0] });
+  const v2 = parseTrace([{ ...lines[0], schema: TRACE_SCHEMA }, lines[1], lines[2]].map((l) => JSON.stringify(l) + '\n').join(''), 'new.jsonl');
+  t.match(v2.problems.map((p) => p.message), [/ring.io: missing field 'ids'/], 'a /2 trace must carry ids');
+  const future = parseTrace([{ ...lines[0], schema: 'winpv-trace/99' }, lines[2]].map((l) => JSON.stringify(l) + '\n').join(''), 'future.jsonl');
+  t.match(future.problems.map((p) => p.message), [/schema 'winpv-trace\/99' is not one this winpv reads .*the winpv that wrote it/]);
 });

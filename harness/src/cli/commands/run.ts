@@ -17,7 +17,6 @@ import { FileReporter, writeHtmlReport, type RunMeta } from '../../report/files'
 import { FileDurations, recordDurations } from '../../report/durations';
 import { holdCapacity, parseLeaseTimeout } from '../lease-support';
 import { ConsoleReporter } from '../../report/console';
-import { defaultSpecDir } from '../../spec/load';
 import type { ResolvedHost } from '../../model/config';
 import type { BaselineSource } from '../../model/results';
 import type { RunEndEvent, RunStartEvent } from '../../model/trace';
@@ -232,7 +231,7 @@ const command: Command = {
       const needs = hostNeedsOf(thePlan.instances);
       if (cfg.host.kind === 'sim') {
         if (workers === 1) pool.push(new HostWorker({ ...common, label: 'sim', slots: 1, fresh: true, make: () => createHost(cfg.host, { specs, env: ctx.env }) }));
-        else for (let k = 1; k <= workers; k++) pool.push(new ChildSimWorker(`sim #${k}`, { seed: cfg.seed, specDir: defaultSpecDir(), runStart, retries }));
+        else for (let k = 1; k <= workers; k++) pool.push(new ChildSimWorker(`sim #${k}`, { seed: cfg.seed, specs, runStart, retries }));
       } else {
         for (const h of runHosts) {
           const slots = held.slots.get(h.name) ?? 0;

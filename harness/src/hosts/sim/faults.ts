@@ -10,7 +10,7 @@ import { hostError, inputError } from '../../model/errors';
 import type { XenbusBackend } from '../../sim/backend/xenbus-backend';
 import { Xenvbd } from '../../sim/frontend/xenvbd';
 import type { FrontendFaults } from '../../sim/faults';
-import type { SimGuest, SimHost } from './sim-host';
+import type { FaultTarget, SimGuest } from './sim-guest';
 
 /** What each fault does on the simulator and the trace symptom the check named in FAULTS catches. */
 export const FAULT_SYMPTOMS: Record<FaultName, string> = {
@@ -61,7 +61,7 @@ export class SimFaultInjector {
   /** Host-wide faults injected with no guest: applied to guests created later too. */
   private pending: FaultConfig[] = [];
 
-  constructor(private readonly host: SimHost) {}
+  constructor(private readonly host: FaultTarget) {}
 
   /** Installs the xenstored hooks (view interception, EAGAIN storms, watch faults). */
   installHooks(): void {

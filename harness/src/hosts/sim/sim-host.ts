@@ -32,11 +32,12 @@ import { Xenvif } from '../../sim/frontend/xenvif';
 import { Blkback } from '../../sim/backend/blkback';
 import { Netback } from '../../sim/backend/netback';
 import { SparseDisk } from '../../sim/disk';
-import type { Rng } from '../../sim/random';
 import { SimRingView, SimXenstoreView } from './views';
 import { SimFaultInjector } from './faults';
 import { collectSimDump, STOP_PARAMS } from './crash-dump';
+import type { FaultTarget, SimGuest } from './sim-guest';
 
+export type { SimGuest } from './sim-guest';
 
 export const SIM_CAPABILITIES: Capability[] = [
   'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'backend-keys', 'destination-backend-keys', 'fault-injection', 'ring-ids', 'grant-audit', 'windows-guest', 'balloon', 'xeniface-store', 'guest-bugcheck', 'guest-agent',
@@ -61,22 +62,12 @@ const RESTORE_UNPAUSE_MS = 5;
 /** How long a cooperative suspend may take before the host gives up (virtual ms). */
 const SUSPEND_TIMEOUT_MS = 60_000;
 
-export interface SimGuest {
-  ref: GuestRef;
-  shape: GuestShape;
-  inst: string;
-  dom: Domain;
-  win: WindowsGuest;
-  rng: Rng;
-  power: GuestPowerState;
-}
-
 interface SavedImage {
   guest: SimGuest;
   disks: Map<string, SparseDisk>;
 }
 
-export class SimHost implements HostBackend {
+export class SimHost implements HostBackend, FaultTarget {
   readonly kind = 'sim' as const;
   readonly label = 'sim';
   readonly capabilities: ReadonlySet<Capability> = new Set(SIM_CAPABILITIES);
@@ -144,6 +135,7 @@ export class SimHost implements HostBackend {
     this.faults = { supported: new Set(Object.keys(FAULTS) as FaultName[]), inject: (f, g) => this.faultInjector.inject(f, g) };
     this.rings = new SimRingView({
       guestRings: (g) => this.guestRings(g),
+      guestRing: (g, id) => this.guestRing(g, id),
       guestByDomid: (d) => [...this.guests.values()].find((x) => x.dom.domid === d)?.ref,
       backendStats: (g, dev) => this.ts().record(this.guest(g).dom.domid, dev)?.backend.stats() ?? null,
       onRingNotify: (cb) => this.hv.report.add({ ringNotify: cb }),
@@ -193,7 +185,7 @@ export class SimHost implements HostBackend {
       ringIo: (e) => {
         const g = this.byDomid(e.domid);
         if (!g) return;
-        this.emit({ ev: 'ring.io', inst: g.inst, guest: g.ref.name, dev: e.dev, queue: e.queue, ring: e.ring, dir: e.dir, id: e.id, ...(e.op !== undefined ? { op: e.op } : {}), ...(e.status !== undefined ? { status: e.status } : {}) });
+        this.emit({ ev: 'ring.io', inst: g.inst, guest: g.ref.name, dev: e.dev, queue: e.queue, ring: e.ring, dir: e.dir, ids: [e.id], ...(e.op !== undefined ? { ops: [e.op] } : {}), ...(e.status !== undefined ? { statuses: [e.status] } : {}) });
       },
       deviceClosed: (domid, dev) => {
         const g = this.byDomid(domid);
@@ -215,6 +207,7 @@ export class SimHost implements HostBackend {
   async close(): Promise<void> {
     for (const g of [...this.guests.values(), ...this.kept.values()]) await this.destroyGuest(g.ref).catch(() => undefined);
     this._hv?.sched.stop();
+    this._hv?.releaseDisks();
     this.sink = undefined;
   }
 
@@ -488,6 +481,16 @@ export class SimHost implements HostBackend {
     const out = await runNtttcp(w, { sched: this.hv.sched, local, peer, computerName: g.ref.name, gso });
     this.emitStats(g, w.device);
     return out;
+  }
+
+  /** One live ring of a guest, found directly (a sample is taken at every notification). */
+  private guestRing(ref: GuestRef, id: RingId) {
+    const g = this.find(ref);
+    const fe = g?.win.frontends.get(id.dev);
+    const r = fe?.liveRings().find((x) => x.queue === id.queue && x.name === id.ring && !x.isEnded);
+    if (!g || !fe || !r) return undefined;
+    const b = this.ts().record(g.dom.domid, fe.dev)?.backend.liveRings().find((x) => x.queue === r.queue && x.name === r.name && !x.closed);
+    return { id: { dev: fe.dev, queue: r.queue, ring: r.name }, mem: r.mem, nrEnts: r.front.nrEnts, rspCons: r.front.rspCons, ...(b ? { reqCons: b.back.reqCons } : {}) };
   }
 
   private guestRings(ref: GuestRef) {

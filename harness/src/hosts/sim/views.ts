@@ -83,8 +83,18 @@ export class SimXenstoreView implements XenstoreView {
 }
 
 /** What the ring view needs from the host: the live rings of a guest. */
+interface LiveRing {
+  id: RingId;
+  mem: Buffer;
+  nrEnts: number;
+  rspCons: number;
+  reqCons?: number;
+}
+
 export interface RingSource {
-  guestRings(guest: GuestRef): { id: RingId; mem: Buffer; nrEnts: number; rspCons: number; reqCons?: number }[];
+  guestRings(guest: GuestRef): LiveRing[];
+  /** The one ring of guestRings(guest) with this id, if live. */
+  guestRing(guest: GuestRef, id: RingId): LiveRing | undefined;
   guestByDomid(domid: number): GuestRef | undefined;
   backendStats(guest: GuestRef, dev: DeviceRef): Record<string, number> | null;
   onRingNotify(cb: (domid: number, dev: DeviceRef, queue: number, ring: RingId['ring']) => void): () => void;
@@ -98,7 +108,7 @@ export class SimRingView implements RingView {
   }
 
   async sample(guest: GuestRef, ring: RingId): Promise<RingIndices | null> {
-    const r = this.src.guestRings(guest).find((x) => x.id.dev === ring.dev && x.id.queue === ring.queue && x.id.ring === ring.ring);
+    const r = this.src.guestRing(guest, ring);
     if (!r) return null;
     // ring.h sring header at offsets 0/4/8/12 of the shared page, read from the shared memory.
     return {

@@ -52,6 +52,7 @@ export class Blkback extends XenbusBackend {
   constructor(hv: Hypervisor, dom0: Domain, frontDomid: number, devid: number, readonly shape: VbdShape, disk?: SparseDisk) {
     super(hv, dom0, frontDomid, 'vbd', devid, shape.backend);
     this.disk = disk ?? new SparseDisk((shape.sizeMiB * 1024 * 1024) / blk.SECTOR_SIZE);
+    hv.disks.add(this.disk);
     this.readonly = shape.mode === 'r';
   }
 

@@ -9,6 +9,11 @@
 // multiplied by the same factor, so the run still occupies `duration` of virtual time (faults and
 // hot-unplugs land in the middle of it) while costing a bounded number of real requests. Reported
 // counts are real completions x dilation; latencies are real latencies / dilation.
+//
+// The budget is also bounded in bytes (REAL_BYTE_BUDGET): the cost of a real request is its data
+// (copied into granted pages, into the disk, back out and compared), so 320 requests of 1 MiB cost
+// as much as 5,000 of 64 KiB. Large blocks get fewer real requests (at least REAL_REQUEST_FLOOR,
+// several times any queue depth a ring takes), each standing for more I/Os.
 import { BLKIF_RSP_OKAY, SECTOR_SIZE } from '../../abi/blkif';
 import type { BlockWorkloadStep } from '../../model/scenario';
 import type { BlockResult } from '../../model/trace';
@@ -19,6 +24,15 @@ import type { Xenvbd } from '../frontend/xenvbd';
 import type { DiskModel } from '../backend/blkback';
 
 export const REAL_REQUEST_BUDGET = 320;
+/** Bytes of real writes a block workload moves at most (64 KiB blocks stay at 320 requests). */
+export const REAL_BYTE_BUDGET = 32 * 2 ** 20;
+/** Real requests a workload gets however large its blocks (a 32-slot ring filled several times). */
+export const REAL_REQUEST_FLOOR = 32;
+
+/** Real requests a workload of this block size pushes through the ring, at most. */
+export function realRequestBudget(blockSize: number): number {
+  return Math.max(REAL_REQUEST_FLOOR, Math.min(REAL_REQUEST_BUDGET, Math.floor(REAL_BYTE_BUDGET / blockSize)));
+}
 
 const BIG_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 0;
 
@@ -40,7 +54,7 @@ export async function runDiskspd(w: BlockWorkloadStep, ctx: BlockRunContext): Pr
   const effective = Math.min(outstanding, disk.parallel);
   const seconds = w.durationMs / 1000;
   const totalIos = Math.max(1, Math.round((effective / perIoUs) * 1e6 * seconds));
-  const budget = Math.min(REAL_REQUEST_BUDGET, totalIos);
+  const budget = Math.min(realRequestBudget(w.blockSize), totalIos);
   const dilation = totalIos / budget;
   const saved = disk.dilation;
   disk.dilation = dilation;
