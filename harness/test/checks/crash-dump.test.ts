@@ -18,7 +18,7 @@ const bugcheck = (t: number, code = '0x000000E2') => ev(t, { ev: 'guest', guest:
 const rebooted = (t: number) => ev(t, { ev: 'guest', guest: 'win', domid: 1, what: 'rebooted' });
 const dump = (t: number, fields: Record<string, unknown>) => ev(t, { ev: 'artifact', guest: 'win', kind: 'crash-dump', source: 'C:\\Windows\\MEMORY.DMP', ...fields });
 const collected = (t: number, code = '0x000000E2') => dump(t, { path: 'artifacts/i/win-MEMORY.DMP', bytes: 16777216, sha256: 'ab', bugcheck: code });
-const req = (t: number, op: number, id = 7) => ev(t, { ev: 'ring.io', guest: 'win', dev: 'vbd/51712', queue: 0, ring: 'blk', dir: 'req', id, op });
+const req = (t: number, op: number, id = 7) => ev(t, { ev: 'ring.io', guest: 'win', dev: 'vbd/51712', queue: 0, ring: 'blk', dir: 'req', ids: [id], ops: [op] });
 const end = (t: number) => ev(t, { ev: 'scenario.end', status: 'completed' });
 const judge = (events: TraceEvent[]) => crashDumpCheck(buildView('i', [created, ...events]));
 
