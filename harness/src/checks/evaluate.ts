@@ -22,6 +22,7 @@ import { driversBound } from './drivers-bound';
 import { guestKeys } from './guest-keys';
 import { regression } from './regression';
 import { balloon } from './balloon';
+import { nicSettings } from './nic-settings';
 
 /** The checks every scenario gets unless it selects (all but the opt-in ones). */
 export const DEFAULT_CHECKS = (Object.keys(CHECKS) as CheckName[]).filter((name) => !('optIn' in CHECKS[name]));
@@ -43,6 +44,7 @@ export const CHECK_FUNCTIONS: Record<CheckName, CheckFn> = {
   'guest-keys': guestKeys,
   regression,
   balloon,
+  'nic-settings': nicSettings,
 };
 
 /** Evaluates one instance from run.start and the instance's own events. */

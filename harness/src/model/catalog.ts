@@ -21,6 +21,10 @@ export const CAPABILITIES = {
   'linux-guest': 'boot Linux guests as reference frontends',
   'xeniface-store': "send xenstore requests from inside a Windows guest through xeniface's store IOCTLs (the interface guest agents use)",
   balloon: "start a guest with its memory target below its static maximum and report the memory the domain holds (memory trace events)",
+  'driver-uninstall': "uninstall the PV driver packages from a Windows guest (pnputil /delete-driver /uninstall, or the vendor installer's uninstall)",
+  'driver-staging': 'stage driver packages the way an OS update does (driver store + PnP install onto the devices, no reboot of its own) and report each driver\'s state',
+  'nic-settings': "give a guest NIC static IPv4/IPv6 addresses, DNS servers and an MTU (netsh/NetTCPIP), and report every interface's settings with the driver status",
+  'platform-device': "choose the Xen platform PCI device a guest gets (device_id 0001 or 0002, XenServer's vendor device C000)",
 } as const;
 export type Capability = keyof typeof CAPABILITIES;
 
@@ -46,6 +50,7 @@ export const CHECKS = {
   'drivers-bound': { summary: 'the expected drivers bound at the expected versions and the emulated devices were unplugged' },
   'guest-keys': { summary: 'guest-level keys (drivers/<N>, control/feature-suspend, ...) present, and present again after each resume' },
   regression: { summary: "each workload figure and lifecycle timing is no significantly worse than the same scenario's history (results store) beyond the tolerance", optIn: true },
+  'nic-settings': { summary: "a NIC given static addresses, DNS servers and an MTU keeps them on the interface of its MAC across every later driver change while a PV network driver runs it", needs: 'nic-settings' },
   balloon: { summary: "a guest whose memory target is below its static maximum balloons down to the target within the limit once xenbus is bound, and stays there (under I/O too) while the target holds", needs: 'balloon' },
 } as const satisfies Record<string, CheckInfo>;
 export type CheckName = keyof typeof CHECKS;
@@ -87,6 +92,9 @@ export const FAULTS = {
   'balloon-initial-target-ignored': { summary: 'xenbus acts only on changes of memory/target, not on the target the guest booted with: the balloon never inflates', caughtBy: 'balloon' },
   'xeniface-no-length-check': { summary: "xeniface passes store requests of any length to xenbus: one over XENSTORE_PAYLOAD_MAX reaches xenstored, which drops the guest's connection", caughtBy: 'guest-alive' },
   'stale-backend-features': { summary: 'after a resume, restore or migration the frontends reuse the backend features negotiated before instead of reading the new backend\'s', caughtBy: 'xenstore-keys' },
+  'uninstall-leaves-filter': { summary: "uninstalling xenbus leaves XENFILT in the System and HDC classes' UpperFilters with its driver gone: the disk controller's stack cannot start and Windows stops with INACCESSIBLE_BOOT_DEVICE", caughtBy: 'guest-alive' },
+  'reboot-request-lost': { summary: 'a child driver that cannot start before a reboot (xenvif, xenvbd waiting for their unplug) does not ask the monitor for that reboot: nothing completes the install', caughtBy: 'drivers-bound' },
+  'nic-settings-not-copied': { summary: "xenvif does not copy the saved network settings (Tcpip/Tcpip6 interface values, NSI addresses) onto a NIC whose interface GUID changed: the NIC loses its static addresses, DNS servers and MTU", caughtBy: 'nic-settings' },
 } as const satisfies Record<string, FaultInfo>;
 export type FaultName = keyof typeof FAULTS;
 

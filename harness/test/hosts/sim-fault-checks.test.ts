@@ -56,6 +56,9 @@ const STEPS: Record<FaultName, (on: boolean) => string> = {
   'xeniface-no-length-check': (on) => `${INSTALL}${on ? fault('xeniface-no-length-check') : ''}<xeniface-store guest="win" op="write" path="data/x" value-bytes="4094" expect="refused"/><sleep duration="1s"/>`,
   // restored onto a backend with single-page rings: a frontend that keeps its old ring-page-order breaks the spec's limit
   'stale-backend-features': (on) => `${INSTALL}${on ? fault('stale-backend-features') : ''}<save-restore guest="win"><destination device="xvda"><backend key="max-ring-page-order" value="0"/></destination></save-restore><sleep duration="5s"/>`,
+  'uninstall-leaves-filter': (on) => `${INSTALL}${on ? fault('uninstall-leaves-filter') : ''}<uninstall-drivers guest="win"/><sleep duration="1s"/>`,
+  'reboot-request-lost': (on) => `${on ? fault('reboot-request-lost') : ''}<install-drivers guest="win" bundle="builtin:9.1.0" method="staged"/><install-drivers guest="win" bundle="builtin:9.1.0" method="staged"/><sleep duration="1s"/>`,
+  'nic-settings-not-copied': (on) => `${on ? fault('nic-settings-not-copied') : ''}${INSTALL.replace('builtin:9.1.0.0', 'builtin:9.0.0@XS')}<set-nic guest="win" device="vif/0" ipv4="192.0.2.10/24" dns="192.0.2.53" mtu="1400"/>${INSTALL}<sleep duration="1s"/>`,
   'feature-suspend-lost': (on) => `${INSTALL.split('\n').slice(0, 2).join('\n')}${on ? fault('feature-suspend-lost') : ''}<suspend-resume guest="win"/><sleep duration="15s"/>`,
 };
 

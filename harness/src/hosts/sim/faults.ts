@@ -42,6 +42,9 @@ export const FAULT_SYMPTOMS: Record<FaultName, string> = {
   'feature-suspend-lost': 'after a resume, restore or migration xenbus does not write control/feature-suspend again (guest-keys)',
   'balloon-initial-target-ignored': 'xenbus\'s balloon drops the event its memory/target watch fires at registration and acts only on later changes: a guest booted with its target below static-max keeps its whole memory (balloon: never reached its memory target)',
   'xeniface-no-length-check': 'xeniface\'s store IOCTLs pass a request over XENSTORE_PAYLOAD_MAX on to xenstore, which drops the guest\'s connection: a `guest` xenstore-lost event (guest-alive)',
+  'uninstall-leaves-filter': 'uninstalling xenbus leaves XENFILT in the System/HDC classes\' UpperFilters: the next boot stops with INACCESSIBLE_BOOT_DEVICE, a `guest` crashed event (guest-alive)',
+  'reboot-request-lost': 'a staged xenvif or xenvbd that refuses to start until its unplug writes no xenbus_monitor Request key: its state is reboot-required with no reboot requested (drivers-bound)',
+  'nic-settings-not-copied': 'xenvif\'s SettingsRestore records the new interface but copies nothing: a PV NIC with a new GUID (another vendor\'s prefix) comes up without the static addresses, DNS servers and MTU (nic-settings)',
   'stale-backend-features': 'after a resume, restore or migration the frontends answer their backend-feature reads from what they negotiated before: on a destination with a lower max-ring-page-order or fewer queues they write ring-page-order / multi-queue-num-queues above the new backend\'s maximum (xenstore-keys: the spec\'s <= backend: constraint) and blkback refuses to connect; flushes and discards the new backend does not offer reach its ring',
 };
 
@@ -228,6 +231,15 @@ export class SimFaultInjector {
         return async () => void (g.win.faults.noLengthCheck = false);
       case 'stale-backend-features':
         return this.frontend(g, dev, (x) => (x.staleBackendFeatures = true), (x) => (x.staleBackendFeatures = false));
+      case 'uninstall-leaves-filter':
+        g.win.faults.uninstallLeavesFilter = true;
+        return async () => void (g.win.faults.uninstallLeavesFilter = false);
+      case 'reboot-request-lost':
+        g.win.faults.rebootRequestLost = true;
+        return async () => void (g.win.faults.rebootRequestLost = false);
+      case 'nic-settings-not-copied':
+        g.win.faults.nicSettingsNotCopied = true;
+        return async () => void (g.win.faults.nicSettingsNotCopied = false);
       case 'feature-suspend-lost':
         g.win.faults.featureSuspendLost = true;
         return async () => void (g.win.faults.featureSuspendLost = false);
