@@ -4,6 +4,7 @@
 import type { CheckResult } from '../model/result';
 import type { DriverName, SpecSet } from '../model/spec';
 import type { DriversEvent, StepEvent } from '../model/trace';
+import type { DriverState } from '../model/host';
 import { Findings, skip } from './findings';
 import { afterCrash, type InstanceView } from './view';
 import { sameVersion } from '../model/version';
@@ -41,7 +42,12 @@ export function driversBound(v: InstanceView, _params: Record<string, string>, s
   }
   const shapes = new Map((v.start?.guests ?? []).map((g) => [g.name, g]));
   for (const e of reports) {
-    const diag = { at: e.t, seq: e.seq, guest: e.guest };
+    const diag = { at: e.t, seq: e.seq, guest: e.guest, ...(e.states ? { states: e.states.map(stateText) } : {}) };
+    if (e.expected?.removed) {
+      judgeRemoved(f, e, diag);
+      continue;
+    }
+    if (e.expected?.staged && judgeStaged(f, e, diag)) continue;
     const bound = new Map(e.bound.map((b) => [b.driver.toLowerCase(), b]));
     const expected = e.expected;
     for (const d of expected?.drivers ?? []) {
@@ -92,5 +98,64 @@ export function driversBound(v: InstanceView, _params: Record<string, string>, s
     }
   }
   const last = reports[reports.length - 1];
-  return f.result(`${reports.length} driver report${reports.length === 1 ? '' : 's'}; last: ${last.bound.map((b) => `${b.driver} ${b.version}`).join(', ') || 'none bound'}`);
+  return f.result(`${reports.length} driver report${reports.length === 1 ? '' : 's'}; last: ${last.states ? last.states.map(stateText).join(', ') : last.bound.map((b) => `${b.driver} ${b.version}`).join(', ') || 'none bound'}`);
+}
+
+/** `xenvif: running 9.0.0, 9.1.0 staged (restart pending)`: a driver's state as the report says it. */
+export function stateText(s: DriverState): string {
+  const v = s.vendor ? ` [${s.vendor}]` : '';
+  const req = s.rebootRequested ? ', reboot requested' : '';
+  switch (s.state) {
+    case 'running':
+      return `${s.driver}${v}: running ${s.running}`;
+    case 'restart-pending':
+      return `${s.driver}${v}: running ${s.running}, ${s.staged} staged (restart pending${req})`;
+    case 'reboot-required':
+      return `${s.driver}${v}: ${s.staged} installed, start refused until a reboot${req || ', no reboot requested'}`;
+    case 'not-started':
+      return `${s.driver}${v}: ${s.staged ? `${s.staged} in the driver store, ` : ''}not started (no device yet)${req}`;
+    case 'removed':
+      return `${s.driver}: removed`;
+  }
+}
+
+/** After an uninstall: no PV driver bound, and the emulated devices are back (nothing unplugged them). */
+function judgeRemoved(f: Findings, e: DriversEvent, diag: Record<string, unknown>): void {
+  if (e.bound.length) f.fail(`${e.guest}: after the uninstall ${e.bound.map((b) => `${b.driver} ${b.version}`).join(', ')} still bound`, { ...diag, expected: 'no PV driver bound', observed: e.bound.map((b) => `${b.driver} ${b.version}`) });
+  if (e.unplugged.disks || e.unplugged.nics) {
+    f.fail(`${e.guest}: after the uninstall the emulated ${[e.unplugged.disks ? 'disks' : '', e.unplugged.nics ? 'NICs' : ''].filter(Boolean).join(' and ')} are still unplugged`, { ...diag, expected: 'the emulated devices back', observed: e.unplugged });
+  }
+}
+
+/**
+ * A staged install (an OS update) judged after its one reboot: every expected driver either runs the
+ * staged version, or waits for a reboot that something will make: its own request to the xenbus
+ * monitor, or its parent's (a child whose device its waiting parent has not yet enumerated). A driver
+ * waiting with no request anywhere leaves the install unfinished for good. Returns false when the
+ * report shows the install complete, so it is judged like any other.
+ */
+function judgeStaged(f: Findings, e: DriversEvent, diag: Record<string, unknown>): boolean {
+  const states = new Map((e.states ?? []).map((s) => [s.driver.toLowerCase(), s]));
+  const want = e.expected!;
+  const done = want.drivers.every((d) => states.get(d.toLowerCase())?.state === 'running' && sameVersion(states.get(d.toLowerCase())!.running ?? '', want.version));
+  if (done || !e.states) return false;
+  const requested = [...states.values()].some((s) => s.rebootRequested);
+  // half installed, the guest must still be reachable: some interface up (the emulated NIC until the unplug)
+  if (e.nics && !e.nics.some((n) => n.up)) f.fail(`${e.guest}: no network interface is up after the staged install's reboot: the guest is unreachable`, { ...diag, expected: 'an interface up (the emulated NIC until its unplug)', observed: e.nics });
+  for (const d of want.drivers) {
+    const s = states.get(d.toLowerCase());
+    if (!s) {
+      f.fail(`${e.guest}: the staged install left no state for ${d}`, { ...diag, expected: `${d} ${want.version}`, observed: 'none' });
+      continue;
+    }
+    if (s.state === 'running' && sameVersion(s.running ?? '', want.version)) continue;
+    if (s.state === 'running') {
+      f.fail(`${e.guest}: ${d} runs ${s.running} after the staged install of ${want.version}, with nothing staged`, { ...diag, expected: want.version, observed: stateText(s) });
+    } else if (!s.rebootRequested && !(s.state === 'not-started' && requested) && s.state !== 'restart-pending') {
+      f.fail(`${e.guest}: ${stateText(s)}: it waits for a reboot nothing asked for (no xenbus_monitor\\Request\\${d.toUpperCase()}\\Reboot), so the install never completes`, {
+        ...diag, expected: 'each driver not yet running has a reboot requested (its own or its parent\'s)', observed: stateText(s),
+      });
+    }
+  }
+  return true;
 }

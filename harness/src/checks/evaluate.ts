@@ -24,6 +24,7 @@ import { regression } from './regression';
 import { balloon } from './balloon';
 import { crashDumpCheck } from './crash-dump';
 import { guestMetrics } from './guest-metrics';
+import { nicSettings } from './nic-settings';
 
 /** The checks every scenario gets unless it selects (all but the opt-in ones). */
 export const DEFAULT_CHECKS = (Object.keys(CHECKS) as CheckName[]).filter((name) => !('optIn' in CHECKS[name]));
@@ -47,6 +48,7 @@ export const CHECK_FUNCTIONS: Record<CheckName, CheckFn> = {
   balloon,
   'crash-dump': crashDumpCheck,
   'guest-metrics': guestMetrics,
+  'nic-settings': nicSettings,
 };
 
 /** Evaluates one instance from run.start and the instance's own events. */

@@ -7,7 +7,7 @@ import { Findings } from './findings';
 import type { InstanceView } from './view';
 
 /** Step kinds during which a guest may legitimately reboot or stop. */
-const REBOOTS = new Set(['reboot', 'install-drivers', 'bugcheck']);
+const REBOOTS = new Set(['reboot', 'install-drivers', 'uninstall-drivers', 'bugcheck']);
 const STOPS = new Set(['shutdown', 'save-restore', 'migrate', 'suspend', 'suspend-resume']);
 
 export function guestAlive(v: InstanceView): CheckResult {

@@ -36,7 +36,10 @@ export function guestKeys(v: InstanceView, params: Record<string, string>, specs
     const mk = (why: string, guest: string) => cps.push({ guest, why, at: e.t, seq: e.seq, deadline: Math.min(e.t + limit, horizon), beforeT: Infinity });
     if (e.ev === 'drivers' && e.bound.some((b) => b.driver.toLowerCase() === 'xenbus')) mk('after the driver install', e.guest);
     else if (e.ev === 'guest' && AFTER.has(e.what)) mk(`after the guest was ${e.what}`, e.guest);
-    else if (e.ev === 'guest' && (e.what === 'suspending' || e.what === 'suspended' || e.what === 'saved')) {
+    else if (e.ev === 'step.start' && e.kind === 'uninstall-drivers') {
+      // the drivers are being removed: their keys go with them, so what came before is judged up to here
+      for (const cp of cps) if (cp.beforeT === Infinity && e.t <= cp.deadline) cp.beforeT = e.t;
+    } else if (e.ev === 'guest' && (e.what === 'suspending' || e.what === 'suspended' || e.what === 'saved')) {
       // the keys may go with the old domain (on XenAPI before the suspend is reported done, hence
       // `suspending`): what came before is judged up to the first of these
       for (const cp of cps) if (cp.guest === e.guest && cp.beforeT === Infinity && e.t <= cp.deadline) cp.beforeT = e.t;

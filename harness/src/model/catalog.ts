@@ -23,6 +23,10 @@ export const CAPABILITIES = {
   balloon: "start a guest with its memory target below its static maximum and report the memory the domain holds (memory trace events)",
   'guest-bugcheck': 'bugcheck a Windows guest on purpose (a BSOD with a given stop code), let it write its crash dump through its PV disk driver, restart, and collect the dump into the report',
   'guest-agent': "run the XenServer guest agent in Windows guests (the management agent service that reports data/*, attr/os and control/feature-* keys through xeniface)",
+  'driver-uninstall': "uninstall the PV driver packages from a Windows guest (pnputil /delete-driver /uninstall, or the vendor installer's uninstall)",
+  'driver-staging': 'stage driver packages the way an OS update does (driver store + PnP install onto the devices, no reboot of its own) and report each driver\'s state',
+  'nic-settings': "give a guest NIC static IPv4/IPv6 addresses, DNS servers and an MTU (netsh/NetTCPIP), and report every interface's settings with the driver status",
+  'platform-device': "choose the Xen platform PCI device a guest gets (device_id 0001 or 0002, XenServer's vendor device C000)",
 } as const;
 export type Capability = keyof typeof CAPABILITIES;
 
@@ -48,6 +52,7 @@ export const CHECKS = {
   'drivers-bound': { summary: 'the expected drivers bound at the expected versions and the emulated devices were unplugged' },
   'guest-keys': { summary: 'guest-level keys (drivers/<N>, control/feature-suspend, ...) present, and present again after each resume' },
   regression: { summary: "each workload figure and lifecycle timing is no significantly worse than the same scenario's history (results store) beyond the tolerance", optIn: true },
+  'nic-settings': { summary: "a NIC given static addresses, DNS servers and an MTU keeps them on the interface of its MAC across every later driver change while a PV network driver runs it", needs: 'nic-settings' },
   balloon: { summary: "a guest whose memory target is below its static maximum balloons down to the target within the limit once xenbus is bound, and stays there (under I/O too) while the target holds", needs: 'balloon' },
   'crash-dump': { summary: 'every bugcheck a scenario causes leaves a crash dump the host collected (size, stop code matching the bugcheck), and the dump path sent the backend no cache flush or barrier it did not advertise (blkif.h)', needs: 'guest-bugcheck' },
   'guest-metrics': { summary: "the keys the guest reports to the toolstack (xapi's guest metrics: data/*, attr/os, attr/PVAddons, attr/vif, control/feature-*) are reported again within the limit after every migration, restore and resume" },
@@ -93,6 +98,9 @@ export const FAULTS = {
   'dump-flush-unadvertised': { summary: "xenvbd's crash-dump path sends SYNCHRONIZE_CACHE to the backend as BLKIF_OP_FLUSH_DISKCACHE whatever the backend advertised, instead of completing it in the guest when the backend offers neither feature-barrier nor feature-flush-cache", caughtBy: 'crash-dump' },
   'agent-resume-lost': { summary: "the guest agent does not report its keys again after a resume (it misses xeniface's suspend event): after a migration xapi's guest metrics lose the OS, the agent's features and its data/* keys", caughtBy: 'guest-metrics' },
   'stale-backend-features': { summary: 'after a resume, restore or migration the frontends reuse the backend features negotiated before instead of reading the new backend\'s', caughtBy: 'xenstore-keys' },
+  'uninstall-leaves-filter': { summary: "uninstalling xenbus leaves XENFILT in the System and HDC classes' UpperFilters with its driver gone: the disk controller's stack cannot start and Windows stops with INACCESSIBLE_BOOT_DEVICE", caughtBy: 'guest-alive' },
+  'reboot-request-lost': { summary: 'a child driver that cannot start before a reboot (xenvif, xenvbd waiting for their unplug) does not ask the monitor for that reboot: nothing completes the install', caughtBy: 'drivers-bound' },
+  'nic-settings-not-copied': { summary: "xenvif does not copy the saved network settings (Tcpip/Tcpip6 interface values, NSI addresses) onto a NIC whose interface GUID changed: the NIC loses its static addresses, DNS servers and MTU", caughtBy: 'nic-settings' },
 } as const satisfies Record<string, FaultInfo>;
 export type FaultName = keyof typeof FAULTS;
 

@@ -33,6 +33,7 @@ export const CHECK_PARAMS: Record<CheckName, Record<string, CheckParamInfo>> = {
     window: { summary: 'how many comparable earlier runs form the baseline', default: 20 },
     minHistory: { summary: 'fewer comparable runs than this is a skip with the reason, never a pass', default: 8 },
   },
+  'nic-settings': {},
   balloon: {
     limitMs: { summary: 'the guest must reach its memory target within this many ms of xenbus binding or of the target changing', default: 60000 },
     tolerancePct: { summary: 'how far the memory the guest holds may be from its target, in percent of the target', default: 1 },

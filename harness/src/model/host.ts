@@ -72,6 +72,8 @@ export interface DriverBundle {
   verifier?: boolean;
   /** Install with the vendor's installer (the .msi at the bundle's root) instead of pnputil. */
   installer?: boolean;
+  /** Staged the way an OS update does: driver store and PnP, no reboot of its own (`driver-staging`). */
+  staged?: boolean;
   /** What `location` was opened from (an ISO bundle is handed to a guest as that ISO, unchanged). */
   source?: { path: string; kind: 'dir' | 'iso' | 'zip' };
   /** Registers the removal of what delivering the bundle put on the host (an uploaded ISO): it
@@ -87,12 +89,46 @@ export interface BoundDriver {
   service: string;
 }
 
+/** Where one driver stands in the guest, as Windows would say it: the version running, the one staged
+ *  in the driver store for the device (installed, waiting for a restart), and whether the driver asked
+ *  for a reboot (the xenbus monitor's Request key). */
+export interface DriverState {
+  driver: string;
+  /** running: bound and started; restart-pending: a newer package is installed and takes over at the
+   *  next boot; reboot-required: installed but refused to start until a reboot (waiting for its unplug);
+   *  not-started: its device does not exist yet (its parent is not running); removed: uninstalled. */
+  state: 'running' | 'restart-pending' | 'reboot-required' | 'not-started' | 'removed';
+  running?: string;
+  staged?: string;
+  /** The driver wrote HKLM\SYSTEM\CurrentControlSet\Services\xenbus_monitor\Request\<MODULE>\Reboot. */
+  rebootRequested?: boolean;
+  /** Vendor prefix of its package (XP, XN, XS). */
+  vendor?: string;
+}
+
+/** The IP configuration Windows has for one network interface (Get-NetIPAddress, Get-DnsClientServerAddress,
+ *  Get-NetIPInterface): the interface with the VIF's MAC is the NIC the scenario configured. */
+export interface NicReport {
+  mac: string;
+  /** emulated (the device model's NIC) or the PV NIC (xennet). */
+  kind: 'emulated' | 'pv';
+  up: boolean;
+  ipv4: string[];
+  ipv6: string[];
+  dns: string[];
+  mtu?: number;
+}
+
 export interface DriverStatus {
   bound: BoundDriver[];
   unbound: { hardwareId: string; reason: string }[];
   unplugged: { disks: boolean; nics: boolean };
   /** Drivers Driver Verifier checks now (`verifier /querysettings`), where the guest can say (Windows). */
   verified?: string[];
+  /** Each driver's state (guests that can say: the simulator, `driver-staging`). */
+  states?: DriverState[];
+  /** Every network interface's configuration (guests with `nic-settings`). */
+  nics?: NicReport[];
 }
 
 /** What runs inside a guest: driver install, workloads, status. Windows over SSH/PowerShell,
@@ -102,6 +138,10 @@ export interface GuestAgent {
    *  is (a disc in the guest with its manifest) reports that version. */
   installDrivers(bundle: DriverBundle): Promise<void | { version?: string }>;
   driverStatus(): Promise<DriverStatus>;
+  /** Removes the PV drivers (hosts with `driver-uninstall`); `vendor` limits it to one vendor's packages. */
+  uninstallDrivers?(opts: { vendor?: string; installer?: boolean }): Promise<void>;
+  /** Static IP configuration of the NIC with this MAC (hosts with `nic-settings`). */
+  setNic?(nic: { mac: string; ipv4: string[]; ipv6: string[]; dns: string[]; mtu?: number }): Promise<void>;
   /** Runs the workload and returns the parsed result plus the tool's raw XML/text output. */
   blockWorkload(w: BlockWorkloadStep): Promise<{ result: BlockResult; raw?: string }>;
   netWorkload(w: NetWorkloadStep, peer?: GuestAgent): Promise<{ result: NetResult; raw?: string }>;

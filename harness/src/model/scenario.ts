@@ -63,6 +63,10 @@ export interface GuestShape {
   /** The XenServer guest agent (the management agent service, a separate install from the drivers)
    *  runs in this Windows guest (scenario `agent="true"`). Needs the `guest-agent` capability. */
   agent?: boolean;
+  /** The Xen platform PCI device the guest gets (its device id, 4 hex digits): 0001 (Xen's default),
+   *  0002 (XenServer's platform:device_id=0002) or C000 (XenServer's vendor device beside it);
+   *  absent: the host's default. Needs the `platform-device` capability. */
+  platformDevice?: string;
 }
 
 /** One driver parameter: HKLM\SYSTEM\CurrentControlSet\Services\<driver>\Parameters\<value> = data. */
@@ -98,6 +102,8 @@ export type DeviceRef = `${'vbd' | 'vif'}/${number}`;
 export type Step =
   | InstallDriversStep
   | RebootStep
+  | UninstallDriversStep
+  | SetNicStep
   | WaitStep
   | BlockWorkloadStep
   | NetWorkloadStep
@@ -125,10 +131,39 @@ export interface InstallDriversStep extends StepBase {
   /** Drivers to install from it (default: the scenario's drivers). */
   drivers?: DriverName[];
   reboot: boolean;
-  /** `installer`: the vendor's installer (an .msi at the bundle's root) instead of pnputil (Windows guests). */
-  method?: 'pnputil' | 'installer';
+  /** `installer`: the vendor's installer (an .msi at the bundle's root) instead of pnputil (Windows guests);
+   *  `staged`: what an OS update does (the packages go to the driver store and PnP installs them onto
+   *  the devices; nothing reboots: the scenario's next reboot is the only one). */
+  method?: 'pnputil' | 'installer' | 'staged';
+  /** The installer is expected to fail with this exit code (1603): the step passes when it does, with
+   *  the installer's log collected, and fails when it does not. */
+  expectExit?: number;
   /** Driver Verifier (standard settings) on the installed drivers from the next boot (Windows guests). */
   verifier?: boolean;
+}
+
+/** The PV drivers removed from the guest (pnputil /delete-driver /uninstall of every package, or the
+ *  vendor installer's uninstall), then by default a reboot: the emulated devices must be back. */
+export interface UninstallDriversStep extends StepBase {
+  kind: 'uninstall-drivers';
+  guest: string;
+  /** Only the packages of this vendor prefix (XP, XN, XS): another vendor's tools removed before ours go on. */
+  vendor?: string;
+  method?: 'pnputil' | 'installer';
+  reboot: boolean;
+}
+
+/** An administrator's static network configuration of the NIC of a VIF (netsh / Set-NetIPInterface). */
+export interface SetNicStep extends StepBase {
+  kind: 'set-nic';
+  guest: string;
+  device: DeviceRef;
+  /** `192.0.2.10/24` */
+  ipv4: string[];
+  /** `2001:db8::10/64` */
+  ipv6: string[];
+  dns: string[];
+  mtu?: number;
 }
 
 export interface RebootStep extends StepBase {

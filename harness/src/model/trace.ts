@@ -13,6 +13,7 @@ import type { Capability } from './catalog';
 import type { KnownIssue } from './outcomes';
 import type { Baseline } from './results';
 import type { ErrorInfo } from './errors';
+import type { DriverState, NicReport } from './host';
 
 /** The schema a run writes. /2 records ring.io as runs of ids (`ids`, `ops`, `statuses`): the
  *  requests or responses one ring saw at one instant, one event (in /1 one event per id, two thirds
@@ -243,9 +244,25 @@ export interface DriversEvent extends InInstance {
   unplugged: { disks: boolean; nics: boolean };
   /** What the run installed last (from the install step), so drivers-bound can judge the trace alone;
    *  `verifier`: the step asked for Driver Verifier on them. */
-  expected?: { version: string; drivers: string[]; verifier?: boolean };
+  expected?: { version: string; drivers: string[]; verifier?: boolean; removed?: boolean; staged?: boolean };
   /** Drivers Driver Verifier checks, as the guest reports them (Windows guests that were asked to). */
   verified?: string[];
+  /** Each driver's state as the guest reports it (running, restart pending, reboot required ...). */
+  states?: DriverState[];
+  /** Every network interface's IP configuration (guests with `nic-settings`). */
+  nics?: NicReport[];
+}
+
+/** A static configuration the scenario gave a NIC (`set-nic`), for the nic-settings check. */
+export interface NicSetEvent extends InInstance {
+  ev: 'nic.set';
+  guest: string;
+  dev: DeviceRef;
+  mac: string;
+  ipv4: string[];
+  ipv6: string[];
+  dns: string[];
+  mtu?: number;
 }
 
 /** A guest's memory as the hypervisor accounts it (hosts with the `balloon` capability): the balloon
@@ -271,7 +288,8 @@ export interface FaultEvent extends InInstance {
 export interface ArtifactEvent extends InInstance {
   ev: 'artifact';
   guest: string;
-  kind: 'crash-dump';
+  /** crash-dump: the guest's dump after a crash; installer-log: the vendor installer's verbose log (msiexec /l*v). */
+  kind: 'crash-dump' | 'installer-log';
   /** Relative to the report directory: `artifacts/<inst>/<file>`. Absent when nothing was collected. */
   path?: string;
   bytes?: number;
@@ -318,6 +336,7 @@ export type TraceEvent =
   | WorkloadEvent
   | BaselineEvent
   | DriversEvent
+  | NicSetEvent
   | MemoryEvent
   | FaultEvent
   | ArtifactEvent

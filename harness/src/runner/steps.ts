@@ -5,7 +5,7 @@ import type { Capability } from '../model/catalog';
 import { BACKEND_RESTART_MEANS, type DestinationOptions, type GuestRef, type HostBackend } from '../model/host';
 import type { DeviceRef, FaultConfig, GuestShape, LifecycleStep, Scenario, Step, WaitStep } from '../model/scenario';
 import type { DriverName } from '../model/spec';
-import type { TraceSink } from '../model/trace';
+import type { DriversEvent, TraceSink } from '../model/trace';
 import { vdevToDevid } from '../model/vdev';
 import type { RingProbe } from '../probes/ring-probe';
 import type { XenstoreProbe } from '../probes/xenstore-probe';
@@ -74,8 +74,12 @@ async function rebind(ctx: StepContext, ref: GuestRef): Promise<void> {
 function label(step: Step): string {
   if (step.label) return step.label;
   switch (step.kind) {
+    case 'uninstall-drivers':
+      return `uninstall ${step.vendor ? `${step.vendor} ` : ''}drivers${step.method === 'installer' ? ' (vendor installer)' : ''}${step.reboot ? ' + reboot' : ''}`;
+    case 'set-nic':
+      return `set-nic ${step.device} ${[...step.ipv4, ...step.ipv6].join(' ')}${step.dns.length ? ` dns ${step.dns.join(' ')}` : ''}${step.mtu ? ` mtu ${step.mtu}` : ''}`;
     case 'install-drivers':
-      return `install ${step.bundle}${step.method === 'installer' ? ' (vendor installer)' : ''}${step.verifier ? ' + Driver Verifier' : ''}${step.reboot ? ' + reboot' : ''}`;
+      return `install ${step.bundle}${step.method === 'installer' ? ' (vendor installer)' : step.method === 'staged' ? ' (staged)' : ''}${step.expectExit ? ` expecting exit ${step.expectExit}` : ''}${step.verifier ? ' + Driver Verifier' : ''}${step.reboot ? ' + reboot' : ''}`;
     case 'wait':
       return `wait ${step.path}${step.equals !== undefined ? ` = ${step.equals}` : step.exists === false ? ' absent' : ''}`;
     case 'block':
@@ -138,16 +142,36 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
       const drivers = (step.drivers ?? ctx.scenario.drivers) as DriverName[];
       const { bundle, cleanup } = await resolveBundle(step.bundle, drivers, ctx.scenario.source.file, ctx.openBundle);
       block.defer(`bundle ${step.bundle}`, cleanup);
-      const installed = await host.agent(g).installDrivers({
-        ...bundle, ...(step.verifier ? { verifier: true } : {}), ...(step.method === 'installer' ? { installer: true } : {}),
+      const install = host.agent(g).installDrivers({
+        ...bundle, ...(step.verifier ? { verifier: true } : {}), ...(step.method === 'installer' ? { installer: true } : {}), ...(step.method === 'staged' ? { staged: true } : {}),
         onCleanup: (label, undo) => block.defer(label, undo),
       });
+      if (step.expectExit !== undefined) return expectInstallerExit(ctx, step.guest, install, step.expectExit);
+      const installed = await install;
       if (step.reboot) await reboot(ctx, step.guest);
-      const st = await host.agent(guestOf(ctx, step.guest)).driverStatus();
-      ctx.sink.emit({
-        ev: 'drivers', inst: ctx.inst, guest: step.guest, bound: st.bound, unbound: st.unbound, unplugged: st.unplugged, ...(st.verified ? { verified: st.verified } : {}),
-        expected: { version: (installed && installed.version) || bundle.version, drivers, ...(step.verifier ? { verifier: true } : {}) },
+      return reportDrivers(ctx, step.guest, {
+        version: (installed && installed.version) || bundle.version, drivers, ...(step.verifier ? { verifier: true } : {}), ...(step.method === 'staged' ? { staged: true } : {}),
       });
+    }
+    case 'uninstall-drivers': {
+      const g = guestOf(ctx, step.guest);
+      const agent = host.agent(g);
+      if (!agent.uninstallDrivers) throw unsupportedError(`host ${host.kind} cannot uninstall the PV drivers (no 'driver-uninstall' capability)`);
+      await agent.uninstallDrivers({ ...(step.vendor ? { vendor: step.vendor } : {}), ...(step.method === 'installer' ? { installer: true } : {}) });
+      if (step.reboot) await reboot(ctx, step.guest);
+      return reportDrivers(ctx, step.guest, { version: '', drivers: [], removed: true });
+    }
+    case 'set-nic': {
+      const g = guestOf(ctx, step.guest);
+      const agent = host.agent(g);
+      if (!agent.setNic) throw unsupportedError(`host ${host.kind} cannot configure a guest NIC (no 'nic-settings' capability)`);
+      const dev = hostDevice(host, g, step.device);
+      const devid = Number(dev.split('/')[1]);
+      const mac = shapeOf(ctx, step.guest).vifs.find((v) => v.devid === devid)?.mac ?? (await host.xenstore.read(`${host.homePath(g)}/device/${dev}/mac`));
+      if (!mac) throw new StepFailure('NO_MAC', `${step.guest} ${dev}: no MAC address to find its NIC by (give the <vif> a mac)`);
+      const nic = { mac: mac.toLowerCase(), ipv4: step.ipv4, ipv6: step.ipv6, dns: step.dns, ...(step.mtu !== undefined ? { mtu: step.mtu } : {}) };
+      await agent.setNic(nic);
+      ctx.sink.emit({ ev: 'nic.set', inst: ctx.inst, guest: step.guest, dev, ...nic });
       return;
     }
     case 'reboot':
@@ -276,6 +300,32 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
       for (let i = 0; i < step.count; i++) await runSteps(step.steps, `${id}.${i + 1}`, ctx);
       return;
   }
+}
+
+/** The guest's driver status as a `drivers` event, with what the step expected of it. */
+async function reportDrivers(ctx: StepContext, guest: string, expected: DriversEvent['expected']): Promise<void> {
+  const st = await ctx.host.agent(guestOf(ctx, guest)).driverStatus();
+  ctx.sink.emit({
+    ev: 'drivers', inst: ctx.inst, guest, bound: st.bound, unbound: st.unbound, unplugged: st.unplugged, ...(st.verified ? { verified: st.verified } : {}),
+    ...(st.states ? { states: st.states } : {}), ...(st.nics ? { nics: st.nics } : {}), expected,
+  });
+}
+
+/** An install whose vendor installer must fail with `code` (1603): the step passes when it does (the
+ *  host has collected the installer's log as an `installer-log` artifact), and fails otherwise. The
+ *  exit code is read from the agent's error, which says `failed (<code>: <meaning>)` as msiexec's is. */
+async function expectInstallerExit(ctx: StepContext, guest: string, install: Promise<unknown>, code: number): Promise<void> {
+  try {
+    await install;
+  } catch (e) {
+    const got = /failed \((\d+): /.exec((e as Error).message)?.[1];
+    if (got !== undefined && Number(got) === code) {
+      ctx.sink.emit({ ev: 'log', inst: ctx.inst, level: 'info', msg: `${guest}: ${(e as Error).message} (exit ${code} expected)` });
+      return;
+    }
+    throw e;
+  }
+  throw new StepFailure('INSTALLER_EXIT', `${guest}: the vendor installer succeeded, expected it to fail with exit code ${code}`);
 }
 
 /** Hosts where a reboot makes a new domain (xl, XenAPI) update the GuestRef in place; probes follow it.

@@ -102,6 +102,8 @@ const STEP_NEEDS: Partial<Record<Step['kind'], Capability>> = {
   'xeniface-store': 'xeniface-store',
   bugcheck: 'guest-bugcheck',
   fault: 'fault-injection',
+  'uninstall-drivers': 'driver-uninstall',
+  'set-nic': 'nic-settings',
 };
 
 const loc = (el: XmlElement, file: string): SourceLocation => ({ ...el.loc, file });
@@ -121,6 +123,7 @@ export function buildScenario(root: XmlElement, file: string, firstCombo: Record
     if ([...g.vbds, ...g.vifs].some((d) => Object.keys(d.backend).length > 0)) needs.add('backend-keys');
     if (g.memoryTargetMiB !== undefined) needs.add('balloon');
     if (g.agent) needs.add('guest-agent');
+    if (g.platformDevice !== undefined) needs.add('platform-device');
   }
   const ctx: StepCtx = { r, guests, needs, file };
 
@@ -250,6 +253,7 @@ function buildGuest(g: XmlElement, gi: number, r: Reader): GuestShape {
     ...(image ? { image } : {}),
     ...(registry.length ? { registry } : {}),
     ...(r.bool(g, 'agent', [...at, 'agent'], false) ? { agent: true } : {}),
+    ...(g.attr('platform-device') !== undefined ? { platformDevice: r.str(g, 'platform-device') ?? '' } : {}),
   };
 }
 
@@ -321,6 +325,8 @@ function buildSteps(parent: XmlElement, at: Path, ctx: StepCtx): Step[] {
       // the install options only a real Windows guest has (the simulator's is a model of pnputil)
       if (s.kind === 'install-drivers' && s.method === 'installer') ctx.needs.add('vendor-installer');
       if (s.kind === 'install-drivers' && s.verifier) ctx.needs.add('driver-verifier');
+      if (s.kind === 'install-drivers' && s.method === 'staged') ctx.needs.add('driver-staging');
+      if (s.kind === 'uninstall-drivers' && s.method === 'installer') ctx.needs.add('vendor-installer');
       steps.push(s);
     }
   });
@@ -338,10 +344,30 @@ function buildStep(el: XmlElement, at: Path, ctx: StepCtx): Step | undefined {
       const drivers = el.attr('drivers');
       const method = el.attr('method');
       const verifier = r.bool(el, 'verifier', [...at, 'verifier'], false);
+      const expectExit = r.int(el, 'expect-exit', [...at, 'expectExit']);
+      if (expectExit !== undefined && method !== 'installer') r.problem(el.attrLoc('expect-exit'), 'expect-exit is for method="installer" (an exit code of the vendor installer)', 'install-method');
       return {
         ...base, kind: 'install-drivers', guest: guest(), bundle: r.str(el, 'bundle') ?? '', ...(drivers ? { drivers: splitList(drivers) as DriverName[] } : {}), reboot: r.bool(el, 'reboot', [...at, 'reboot'], true),
-        ...(method === 'installer' ? { method: 'installer' as const } : {}), ...(verifier ? { verifier: true } : {}),
+        ...(method === 'installer' || method === 'staged' ? { method: method as 'installer' | 'staged' } : {}), ...(verifier ? { verifier: true } : {}),
+        ...(expectExit !== undefined ? { expectExit } : {}),
       };
+    }
+    case 'uninstall-drivers': {
+      const vendor = r.fixed(el, 'vendor');
+      return {
+        ...base, kind: 'uninstall-drivers', guest: guest(), ...(vendor ? { vendor } : {}),
+        ...(el.attr('method') === 'installer' ? { method: 'installer' as const } : {}), reboot: r.bool(el, 'reboot', [...at, 'reboot'], true),
+      };
+    }
+    case 'set-nic': {
+      const g = guest();
+      const device = deviceRef(el, g, ctx);
+      if (device.startsWith('vbd/')) r.problem(el.attrLoc('device'), 'set-nic configures the NIC of a VIF', 'device-ref');
+      const list = (a: string) => splitList(r.fixed(el, a) ?? '');
+      const mtu = r.int(el, 'mtu', [...at, 'mtu']);
+      const bad = [...list('ipv4').filter((x) => !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(x)), ...list('ipv6').filter((x) => !/^[0-9a-fA-F:]+\/\d{1,3}$/.test(x))];
+      if (bad.length) r.problem(el.at(), `set-nic: ${bad.join(', ')} is not an address with its prefix length (192.0.2.10/24, 2001:db8::10/64)`, 'set-nic');
+      return { ...base, kind: 'set-nic', guest: g, device, ipv4: list('ipv4'), ipv6: list('ipv6'), dns: list('dns'), ...(mtu !== undefined ? { mtu } : {}) };
     }
     case 'resume':
     case 'suspend-resume':

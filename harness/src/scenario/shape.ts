@@ -34,11 +34,17 @@ const stepChildren = (): Record<string, { shape: ElementShape | (() => ElementSh
     shape: {
       attrs: {
         ...onGuest, bundle: { type: types.token(), required: true }, drivers: { type: drivers }, reboot: { type: types.boolean() },
-        method: { type: types.enum('pnputil', 'installer') }, verifier: { type: types.boolean() },
+        method: { type: types.enum('pnputil', 'installer', 'staged') }, verifier: { type: types.boolean() }, 'expect-exit': { type: types.int(1, 65535) },
       },
     },
   },
   reboot: { shape: guestStep },
+  'uninstall-drivers': {
+    shape: { attrs: { ...onGuest, vendor: { type: types.string({ pattern: /^[A-Z]{2}$/, what: 'a vendor prefix (XP, XN, XS)' }) }, method: { type: types.enum('pnputil', 'installer') }, reboot: { type: types.boolean() } } },
+  },
+  'set-nic': {
+    shape: { attrs: { ...onGuest, device: { type: device, required: true }, ipv4: { type: types.string() }, ipv6: { type: types.string() }, dns: { type: types.string() }, mtu: { type: types.int(68, 65535) } } },
+  },
   wait: { shape: { attrs: { ...onGuest, path: { type: types.token(), required: true }, equals: { type: types.string() }, exists: { type: types.boolean() }, timeout: { type: duration } } } },
   block: {
     shape: {
@@ -124,6 +130,7 @@ export const scenarioShape: ElementShape = {
           'memory-target': { type: size },
           agent: { type: types.boolean() },
           image: { type: types.token() },
+          'platform-device': { type: types.string({ pattern: /^[0-9A-Fa-f]{4}$/, what: 'a PCI device id of 4 hex digits (0001, 0002, C000)' }) },
         },
         children: {
           vbd: {

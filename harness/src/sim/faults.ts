@@ -52,6 +52,12 @@ export interface GuestFaults {
   dumpFlushUnadvertised: boolean;
   /** agent-resume-lost: xeniface does not signal the resume to the guest agents. */
   agentResumeLost: boolean;
+  /** uninstall-leaves-filter: removing xenbus leaves XENFILT in the System/HDC classes' UpperFilters. */
+  uninstallLeavesFilter: boolean;
+  /** reboot-request-lost: a child driver refusing to start until a reboot does not write the monitor's Request key. */
+  rebootRequestLost: boolean;
+  /** nic-settings-not-copied: xenvif's SettingsRestore does not copy the saved settings to a new interface GUID. */
+  nicSettingsNotCopied: boolean;
 }
 
-export const noGuestFaults = (): GuestFaults => ({ revisionMismatch: false, noUnplug: false, featureSuspendLost: false, vifRescanLost: false, ignoreInitialTarget: false, noLengthCheck: false, dumpFlushUnadvertised: false, agentResumeLost: false });
+export const noGuestFaults = (): GuestFaults => ({ revisionMismatch: false, noUnplug: false, featureSuspendLost: false, vifRescanLost: false, ignoreInitialTarget: false, noLengthCheck: false, dumpFlushUnadvertised: false, agentResumeLost: false, uninstallLeavesFilter: false, rebootRequestLost: false, nicSettingsNotCopied: false });

@@ -40,7 +40,8 @@ const SCHEMA: Record<TraceEvent['ev'], { required: Record<string, FieldType>; op
   grants: { required: { inst: 'string', guest: 'string', domid: 'number', when: 'string', active: 'array', mapped: 'array', revokedWhileMapped: 'array' }, optional: { dev: 'string' } },
   workload: { required: { inst: 'string', guest: 'string', step: 'string', dev: 'string', result: 'object' }, optional: { raw: 'string' } },
   baseline: { required: { inst: 'string', metric: 'string', unit: 'string', better: 'string', values: 'array', hostClass: 'string', windowsBuild: 'string' }, optional: { note: 'string' } },
-  drivers: { required: { inst: 'string', guest: 'string', bound: 'array', unbound: 'array', unplugged: 'object' }, optional: { expected: 'object', verified: 'array' } },
+  drivers: { required: { inst: 'string', guest: 'string', bound: 'array', unbound: 'array', unplugged: 'object' }, optional: { expected: 'object', verified: 'array', states: 'array', nics: 'array' } },
+  'nic.set': { required: { inst: 'string', guest: 'string', dev: 'string', mac: 'string', ipv4: 'array', ipv6: 'array', dns: 'array' }, optional: { mtu: 'number' } },
   memory: { required: { inst: 'string', guest: 'string', domid: 'number', targetKiB: 'number', staticMaxKiB: 'number', actualKiB: 'number' } },
   fault: { required: { inst: 'string', name: 'string', on: 'boolean' }, optional: { detail: 'object' } },
   artifact: {

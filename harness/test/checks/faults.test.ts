@@ -161,6 +161,29 @@ const CASES: Record<FaultName, FaultCase> = {
     extra: { drivers: ['xenbus', 'xenvbd', 'xenvif', 'xennet', 'xeniface'], guests: [{ name: 'win', os: 'windows', vcpus: 2, memoryMiB: 2048, vbds: [vbdShape()], vifs: [vifShape()], agent: true }] },
     steps: (f) => [...connected, ...(f ? [faultStep(f)] : []), sleep(3000), { kind: 'migrate', source: src, guest: 'win' }, sleep(3000)],
   },
+  // the guest's drivers uninstalled and the guest rebooted: with the fault XENFILT stays a class filter
+  'uninstall-leaves-filter': {
+    wide: true,
+    steps: () => [...connected, { kind: 'uninstall-drivers', source: src, guest: 'win', reboot: true }, sleep(1000)],
+  },
+  // drivers staged as an OS update does, one reboot, then the second: with the fault the children ask nobody for it
+  'reboot-request-lost': {
+    wide: true,
+    steps: () => [
+      { ...install, method: 'staged' } as Step,
+      { ...install, method: 'staged' } as Step,
+      wait(DEV), wait('vif/0'), sleep(1000),
+    ],
+  },
+  // a static NIC under another vendor's drivers (XS), then ours (XP): a new PV NIC that must get the settings
+  'nic-settings-not-copied': {
+    wide: true,
+    steps: () => [
+      { ...install, bundle: 'builtin:9.0.0@XS' } as Step, wait(DEV), wait('vif/0'),
+      { kind: 'set-nic', source: src, guest: 'win', device: 'vif/0', ipv4: ['192.0.2.10/24'], ipv6: [], dns: ['192.0.2.53'], mtu: 1400 },
+      ...connected, sleep(1000),
+    ],
+  },
   'feature-suspend-lost': {
     steps: (f) => [...connected, ...(f ? [faultStep(f)] : []), { kind: 'suspend-resume', source: src, guest: 'win' }, sleep(12_000)],
   },

@@ -26,16 +26,18 @@ export interface FieldCase {
   /** The check that reports it and what its YAML must say. */
   check: CheckName;
   cause: RegExp;
+  /** For a scenario with a matrix: the one instance to prove it on (a --grep pattern). */
+  instance?: string;
 }
 
-async function runScenario(t: Test, file: string, planted?: FaultName): Promise<InstanceResult> {
+async function runScenario(t: Test, file: string, planted?: FaultName, instance?: string): Promise<InstanceResult> {
   let xml = readFileSync(join(SCENARIOS, file), 'utf8');
   if (planted) xml = xml.replace('<steps>', `<faults><fault name="${planted}"/></faults>\n  <steps>`);
   const dir = mkdtempSync(join(tmpdir(), 'winpv-field-'));
   try {
     writeFileSync(join(dir, file), xml);
     const host = new SimHost({ specs });
-    const p = plan(loadScenarios([dir], dir), { seed: 7, capabilities: host.capabilities, faults: host.faults.supported, hostKind: host.kind });
+    const p = plan(loadScenarios([dir], dir), { seed: 7, capabilities: host.capabilities, faults: host.faults.supported, hostKind: host.kind, ...(instance ? { grep: instance } : {}) });
     const out = await runPlan({ host, plan: p, specs, specHashes: {}, trace: new TraceWriter(), reporter: {} });
     t.equal(out.summary.instances.length, 1, `${file}: one instance`);
     return out.summary.instances[0];
@@ -49,9 +51,9 @@ export function proveFieldCases(t: Test, cases: readonly FieldCase[]): void {
   for (const c of cases) {
     t.test(`${c.file}: passes with the correct driver model, fails with ${c.planted}`, async (t) => {
       t.equal(FAULTS[c.planted].caughtBy, c.check, 'the planted fault is the one FAULTS says this check catches');
-      const ok = await runScenario(t, c.file);
+      const ok = await runScenario(t, c.file, undefined, c.instance);
       t.equal(ok.verdict, 'pass', `correct model: ${ok.checks.filter((x) => x.verdict === 'fail').map((x) => `${x.check}: ${x.message}`).join('; ')}${ok.aborted ? ` (aborted: ${ok.aborted.message})` : ''}`);
-      const bad = await runScenario(t, c.file, c.planted);
+      const bad = await runScenario(t, c.file, c.planted, c.instance);
       t.equal(bad.verdict, 'fail', 'planted bug: the instance fails');
       const check = bad.checks.find((x) => x.check === c.check);
       t.equal(check?.verdict, 'fail', `planted bug: ${c.check} fails`);

@@ -60,6 +60,9 @@ const STEPS: Record<FaultName, (on: boolean) => string> = {
   'dump-flush-unadvertised': (on) => `${INSTALL}${on ? fault('dump-flush-unadvertised') : ''}<bugcheck guest="win"/><sleep duration="1s"/>`,
   // migrated with the guest agent running (GUEST_AGENT, xeniface installed): it must report again in the new domain
   'agent-resume-lost': (on) => `${INSTALL}${on ? fault('agent-resume-lost') : ''}<sleep duration="3s"/><migrate guest="win"/><sleep duration="3s"/>`,
+  'uninstall-leaves-filter': (on) => `${INSTALL}${on ? fault('uninstall-leaves-filter') : ''}<uninstall-drivers guest="win"/><sleep duration="1s"/>`,
+  'reboot-request-lost': (on) => `${on ? fault('reboot-request-lost') : ''}<install-drivers guest="win" bundle="builtin:9.1.0" method="staged"/><install-drivers guest="win" bundle="builtin:9.1.0" method="staged"/><sleep duration="1s"/>`,
+  'nic-settings-not-copied': (on) => `${on ? fault('nic-settings-not-copied') : ''}${INSTALL.replace('builtin:9.1.0.0', 'builtin:9.0.0@XS')}<set-nic guest="win" device="vif/0" ipv4="192.0.2.10/24" dns="192.0.2.53" mtu="1400"/>${INSTALL}<sleep duration="1s"/>`,
   'feature-suspend-lost': (on) => `${INSTALL.split('\n').slice(0, 2).join('\n')}${on ? fault('feature-suspend-lost') : ''}<suspend-resume guest="win"/><sleep duration="15s"/>`,
 };
 

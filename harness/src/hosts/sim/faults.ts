@@ -44,6 +44,9 @@ export const FAULT_SYMPTOMS: Record<FaultName, string> = {
   'xeniface-no-length-check': 'xeniface\'s store IOCTLs pass a request over XENSTORE_PAYLOAD_MAX on to xenstore, which drops the guest\'s connection: a `guest` xenstore-lost event (guest-alive)',
   'dump-flush-unadvertised': 'the crash-dump path of a bugchecked guest sends its SYNCHRONIZE_CACHE as BLKIF_OP_FLUSH_DISKCACHE to a backend that advertises neither feature-barrier nor feature-flush-cache: a ring.io request with op 3 on the dump ring between the `bugcheck` event and the dump\'s artifact (crash-dump)',
   'agent-resume-lost': 'xeniface does not signal the resume to xenagent and the XenServer guest agent: after a migration or restore their control/feature-*, data/* and attr/os keys are not written into the new domain (guest-metrics names the missing keys)',
+  'uninstall-leaves-filter': 'uninstalling xenbus leaves XENFILT in the System/HDC classes\' UpperFilters: the next boot stops with INACCESSIBLE_BOOT_DEVICE, a `guest` crashed event (guest-alive)',
+  'reboot-request-lost': 'a staged xenvif or xenvbd that refuses to start until its unplug writes no xenbus_monitor Request key: its state is reboot-required with no reboot requested (drivers-bound)',
+  'nic-settings-not-copied': 'xenvif\'s SettingsRestore records the new interface but copies nothing: a PV NIC with a new GUID (another vendor\'s prefix) comes up without the static addresses, DNS servers and MTU (nic-settings)',
   'stale-backend-features': 'after a resume, restore or migration the frontends answer their backend-feature reads from what they negotiated before: on a destination with a lower max-ring-page-order or fewer queues they write ring-page-order / multi-queue-num-queues above the new backend\'s maximum (xenstore-keys: the spec\'s <= backend: constraint) and blkback refuses to connect; flushes and discards the new backend does not offer reach its ring',
 };
 
@@ -236,6 +239,15 @@ export class SimFaultInjector {
       case 'agent-resume-lost':
         g.win.faults.agentResumeLost = true;
         return async () => void (g.win.faults.agentResumeLost = false);
+      case 'uninstall-leaves-filter':
+        g.win.faults.uninstallLeavesFilter = true;
+        return async () => void (g.win.faults.uninstallLeavesFilter = false);
+      case 'reboot-request-lost':
+        g.win.faults.rebootRequestLost = true;
+        return async () => void (g.win.faults.rebootRequestLost = false);
+      case 'nic-settings-not-copied':
+        g.win.faults.nicSettingsNotCopied = true;
+        return async () => void (g.win.faults.nicSettingsNotCopied = false);
       case 'feature-suspend-lost':
         g.win.faults.featureSuspendLost = true;
         return async () => void (g.win.faults.featureSuspendLost = false);

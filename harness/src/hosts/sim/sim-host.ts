@@ -36,11 +36,16 @@ import { SimRingView, SimXenstoreView } from './views';
 import { SimFaultInjector } from './faults';
 import { collectSimDump, STOP_PARAMS } from './crash-dump';
 import type { FaultTarget, SimGuest } from './sim-guest';
+import { InstallerFailure } from '../../sim/windows/installer';
+import { msiExitMeaning } from '../../guests/windows/installer';
+import { storeArtifact } from '../../util/artifacts';
+import { writeFile } from 'node:fs/promises';
 
 export type { SimGuest } from './sim-guest';
 
 export const SIM_CAPABILITIES: Capability[] = [
   'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'backend-keys', 'destination-backend-keys', 'fault-injection', 'ring-ids', 'grant-audit', 'windows-guest', 'balloon', 'xeniface-store', 'guest-bugcheck', 'guest-agent',
+  'vendor-installer', 'driver-uninstall', 'driver-staging', 'nic-settings', 'platform-device',
 ];
 
 export interface SimHostOptions {
@@ -287,6 +292,7 @@ export class SimHost implements HostBackend, FaultTarget {
     g.win.onReservation = () => this.emitMemory(g);
     // what dom0 reads in xenstored's log when it stops serving a domain's connection
     g.win.onXenstoreLost = (reason) => this.lifecycle(g, 'xenstore-lost', { reason });
+    g.win.onBugcheck = (reason) => this.crash(g, reason);
     this.emitMemory(g);
     return { ...ref };
   }
@@ -380,11 +386,21 @@ export class SimHost implements HostBackend, FaultTarget {
       async installDrivers(bundle: DriverBundle) {
         const g = host.guest({ ...ref, name });
         const drivers = bundle.drivers as DriverName[];
+        // builtin:<version>[@<vendor prefix>]: the reference packages built with another vendor's prefix (XS, XN)
+        const [builtinVersion, vendorPrefix] = bundle.location.slice(BUILTIN_PREFIX.length).split('@');
         const pkgs = bundle.location.startsWith(BUILTIN_PREFIX)
-          ? builtinPackages(host.opts.specs, drivers, bundle.location.slice(BUILTIN_PREFIX.length) || bundle.version)
+          ? builtinPackages(host.opts.specs, drivers, builtinVersion || bundle.version, vendorPrefix ? { vendorPrefix } : {})
           : await host.hv.sched.holding(() => bundlePackages(bundle.location, host.opts.specs, drivers));
-        g.win.install(pkgs);
+        if (bundle.staged) g.win.stage(pkgs);
+        else if (bundle.installer) await host.runInstaller(g, pkgs, `winpv-${builtinVersion || bundle.version}${vendorPrefix ? `-${vendorPrefix}` : ''}.msi`);
+        else g.win.install(pkgs);
         host.installedBuild.set(name, bundle.version);
+      },
+      async uninstallDrivers(opts: { vendor?: string; installer?: boolean }) {
+        host.guest({ ...ref, name }).win.uninstall(opts.vendor);
+      },
+      async setNic(nic) {
+        if (!host.guest({ ...ref, name }).win.configureNic(nic)) throw guestError('SIM_NO_NIC', `${name}: no network interface with MAC ${nic.mac} is up`);
       },
       async driverStatus(): Promise<DriverStatus> {
         return host.guest({ ...ref, name }).win.driverStatus();
@@ -394,6 +410,33 @@ export class SimHost implements HostBackend, FaultTarget {
     };
     this.agentGuest.set(agent, name);
     return agent;
+  }
+
+  /** msiexec /i <product> /qn /norestart /l*v <log>: the verbose log is collected as an `installer-log`
+   *  artifact, and a failure is reported as the Windows agent reports it (guests/windows/installer.ts). */
+  private async runInstaller(g: SimGuest, pkgs: Parameters<WindowsGuest['msiInstall']>[0], product: string): Promise<void> {
+    let log: string;
+    let failure: InstallerFailure | undefined;
+    try {
+      log = g.win.msiInstall(pkgs, product);
+    } catch (e) {
+      if (!(e instanceof InstallerFailure)) throw e;
+      failure = e;
+      log = e.log;
+    }
+    const source = `C:\\Windows\\Temp\\${product}.log`;
+    let where = source;
+    if (this.artifactsDir) {
+      const dir = this.artifactsDir;
+      const stored = await this.hv.sched.holding(() => storeArtifact(dir, g.inst, `${g.ref.name}-${product}.log`, (tmp) => writeFile(tmp, log)));
+      this.emit({ ev: 'artifact', inst: g.inst, guest: g.ref.name, kind: 'installer-log', ...stored, source });
+      where = stored.path;
+    } else {
+      this.emit({ ev: 'artifact', inst: g.inst, guest: g.ref.name, kind: 'installer-log', source, bytes: Buffer.byteLength(log), missing: 'this run keeps no artifacts (no report directory); the log stays in the guest' });
+    }
+    if (failure) {
+      throw guestError('GUEST_DRIVER_INSTALL', `${g.ref.name}: the vendor installer ${product} failed (${failure.exitCode}: ${msiExitMeaning(failure.exitCode)}); its log is ${where}`);
+    }
   }
 
   /** The driver build version each guest installed last (for `builds`). */
@@ -681,11 +724,11 @@ export class SimHost implements HostBackend, FaultTarget {
   }
 
   /** Crashes a guest now (the guest-crash fault). */
-  crash(g: SimGuest): void {
+  crash(g: SimGuest, reason = 'injected'): void {
     g.dom.setState('crashed');
     g.win.crashed();
     g.power = 'crashed';
-    this.lifecycle(g, 'crashed', { reason: 'injected' });
+    this.lifecycle(g, 'crashed', { reason });
   }
 
   /** Sets the backend state as `xenstore-write <backend>/state` would, for tests. */

@@ -23,8 +23,11 @@ import { XencrshDump, type DumpOutcome } from './crashdump';
 import { GuestAgents } from './agent';
 import { vdevToDevid } from '../../model/vdev';
 import { xenvbdTargetId } from '../frontend/xenvbd';
+import { WindowsSetup, vendorOf } from './installer';
+import type { NicConfig } from './nic-settings';
 
 /** The platform device's hardware IDs as Windows reports them, most specific first. */
+/** The default platform device's (0001) hardware IDs as Windows reports them, most specific first (installer.ts has them per device). */
 export const PLATFORM_HWIDS = ['PCI\\VEN_5853&DEV_0001&SUBSYS_00015853&REV_01', 'PCI\\VEN_5853&DEV_0001&SUBSYS_00015853', 'PCI\\VEN_5853&DEV_0001'];
 /** Xen Project's product number for the unplug protocol (docs/misc/hvm-emulated-unplug.pandoc). */
 const UNPLUG_PRODUCT = 3;
@@ -57,6 +60,12 @@ export class WindowsGuest {
   private agents?: GuestAgents;
   /** Registry: HKLM\SYSTEM\CurrentControlSet\Services\XEN\Unplug values the installers set. */
   readonly registry = new Map<string, number>();
+  /** The install lifecycle: driver store, staged packages, reboot requests, NIC settings (installer.ts). */
+  readonly setup: WindowsSetup;
+  /** Told when Windows stops at boot with a bug check (the reason). */
+  onBugcheck?: (reason: string) => void;
+  /** The interfaces up this boot, by VIF: the PV NIC (xennet bound, emulated NIC unplugged) or the emulated one. */
+  private nics: { mac: string; kind: 'emulated' | 'pv'; node: string }[] = [];
 
   constructor(
     public dom: Domain,
@@ -64,7 +73,9 @@ export class WindowsGuest {
     readonly toolstack: Toolstack,
     readonly shape: GuestShape,
     readonly platform = new PlatformDevice(),
-  ) {}
+  ) {
+    this.setup = new WindowsSetup((shape.platformDevice ?? '0001').toUpperCase(), this.faults, (m) => this.log('info', m));
+  }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void {
     this.dom.hv.report.log(level, `d${this.dom.domid} windows: ${msg}`);
@@ -105,20 +116,61 @@ export class WindowsGuest {
 
   /** Installs packages (pnputil /add-driver /install): they bind at the next boot. */
   install(pkgs: InstalledPackage[]): void {
+    this.setup.install(this.installed, pkgs, this.running(), this.emulatedNicsUp());
+    this.unplugAtInstall(pkgs);
+    this.log('info', `installed ${pkgs.map((p) => `${p.driver} ${p.version}`).join(', ')}`);
+  }
+
+  /** Staged the way an OS update does (installer.ts WindowsSetup.stage): nothing unplugs at install. */
+  stage(pkgs: InstalledPackage[]): void {
+    this.setup.stage(this.installed, pkgs, this.running());
+    this.log('info', `staged ${pkgs.map((p) => `${p.driver} ${p.version}`).join(', ')}`);
+  }
+
+  /** The vendor installer (msiexec /i /qn /norestart): its log, or an InstallerFailure carrying it. */
+  msiInstall(pkgs: InstalledPackage[], product: string): string {
+    const log = this.setup.msiInstall(this.installed, pkgs, this.running(), product, this.emulatedNicsUp());
+    this.unplugAtInstall(pkgs);
+    return log;
+  }
+
+  /** xenvbd/xenvif set the Unplug registry values so xen.sys unplugs the emulated devices at the next boot. */
+  private unplugAtInstall(pkgs: InstalledPackage[]): void {
     for (const p of pkgs) {
-      this.installed.set(p.driver, p);
-      // xenvbd/xenvif set the Unplug registry values so xen.sys unplugs the emulated devices at boot.
       if (p.driver === 'xenvbd') this.registry.set('Unplug\\DISKS', 1);
       if (p.driver === 'xenvif') this.registry.set('Unplug\\NICS', 1);
     }
-    this.log('info', `installed ${pkgs.map((p) => `${p.driver} ${p.version}`).join(', ')}`);
+  }
+
+  /** Uninstall (pnputil /delete-driver /uninstall, or the installer's uninstall): effective at the next boot. */
+  uninstall(vendor?: string): void {
+    const gone = this.setup.uninstall(this.installed, this.registry, vendor);
+    this.log('info', `uninstalled ${gone.join(', ') || 'nothing'}${vendor ? ` (vendor ${vendor})` : ''}`);
+  }
+
+  /** Static configuration of the interface up with this MAC (false: no such interface is up). */
+  configureNic(c: NicConfig & { mac: string }): boolean {
+    return this.setup.configureNic(this.nics, c);
+  }
+
+  /** The emulated NICs up now, with the xenvif PDO name (the VIF's devid) that aliases each. */
+  private emulatedNicsUp(): { pdo: string; mac: string }[] {
+    return this.nics.filter((n) => n.kind === 'emulated').map((n) => ({ pdo: String(this.nicDevids.get(n.mac) ?? 0), mac: n.mac }));
+  }
+
+  /** VIF devid by MAC (the xenvif PDO name of each NIC). */
+  private nicDevids = new Map<string, number>();
+
+  /** Driver versions running this boot. */
+  private running(): Map<string, string> {
+    return new Map(this.status.bound.map((b) => [b.driver, b.version]));
   }
 
   /** The revisions the bound xenbus advertises for a child class, newest first, as child hardware IDs. */
   private childHwids(bus: DriverName, klass: string, prefix: string): string[] {
     const spec = this.spec(bus);
     const enumerator = bus === 'xenbus' ? 'XENBUS' : 'XENVIF';
-    return [...spec.revisions].reverse().map((r) => `${enumerator}\\VEN_${prefix}0001&DEV_${klass}&REV_${r.id}`.toUpperCase());
+    return [...spec.revisions].reverse().map((r) => `${enumerator}\\VEN_${prefix}${this.activeDevice}&DEV_${klass}&REV_${r.id}`.toUpperCase());
   }
 
   /** PnP: the first installed package listing one of the device's hardware IDs binds to it. */
@@ -149,12 +201,32 @@ export class WindowsGuest {
   async boot(): Promise<void> {
     this.status = { bound: [], unbound: [], unplugged: { disks: false, nics: false } };
     this.driverIndex.clear();
-    const bus = this.bind(PLATFORM_HWIDS, ['xenbus'], 'PCI');
+    const stop = this.setup.beginBoot(this.installed);
+    if (stop) {
+      this.log('error', `bug check: ${stop}`);
+      this.onBugcheck?.(stop);
+      return;
+    }
+    const macs = await this.vifMacs();
+    this.nicDevids = new Map(macs.map((m) => [m.mac, m.devid]));
+    this.nics = macs.map(({ mac }) => ({ mac, kind: 'emulated' as const, node: mac }));
+    // PnP binds xenbus to the first platform device whose IDs its INF lists (the vendor device first)
+    let bus: BoundDriver | undefined;
+    for (const dev of this.setup.platformDevices()) {
+      const before = this.status.unbound.length;
+      bus = this.bind(dev.hwids, ['xenbus'], 'PCI');
+      if (bus) {
+        this.activeDevice = dev.id;
+        this.status.unbound.splice(before);
+        break;
+      }
+    }
     if (!bus) {
       this.booted = true;
       return;
     }
     this.status.bound.push(bus);
+    this.setup.busStarted();
     // xen.sys: unplug the emulated devices the installed PV drivers asked for.
     let mask = 0;
     if (this.registry.get('Unplug\\DISKS')) mask |= UNPLUG_ALL_IDE_DISKS | UNPLUG_NVME_DISKS;
@@ -165,6 +237,7 @@ export class WindowsGuest {
       if (!performUnplug(this.platform, mask, UNPLUG_PRODUCT, build)) this.log('warn', 'emulated device unplug refused');
     }
     this.status.unplugged = { disks: this.platform.disksUnplugged, nics: this.platform.nicsUnplugged };
+    if (this.status.unplugged.nics) this.nics = [];
     await this.writeDriverKey('xenbus', bus.version);
     // xenbus: control/shutdown watch first, then advertise suspend support.
     this.unwatch.push(await this.dom.xs.watch(`${this.dom.home}/control/shutdown`, () => this.dom.onCpu(() => void this.onShutdownRequest())));
@@ -182,20 +255,34 @@ export class WindowsGuest {
       await this.balloon.start(this.dom);
     }
 
-    const prefix = /VEN_([A-Z]+)0001/.exec(this.installed.get('xenbus')!.hardwareIds.join(' '))?.[1] ?? this.spec('xenbus').identity.vendorPrefixes[0]?.prefix ?? 'XP';
+    // the children's VEN_<prefix><device>: the prefix xenbus was built with (VENDOR_PREFIX), the device it bound
+    const xenbusPkg = this.installed.get('xenbus')!;
+    const prefix = xenbusPkg.vendor ?? [...this.installed.values()].map(vendorOf).find(Boolean) ?? this.spec('xenbus').identity.vendorPrefixes[0]?.prefix ?? 'XP';
     for (const klass of ['VBD', 'VIF', 'IFACE']) {
       const present = klass === 'IFACE' || this.shape[klass === 'VBD' ? 'vbds' : 'vifs'].length > 0 || (await this.dom.xs.directory(`${this.dom.home}/device/${klass.toLowerCase()}`)).length > 0;
       if (!present) continue;
       if (klass === 'IFACE' && !this.installed.has('xeniface')) continue;
+      this.setup.enumerate(this.installed, CLASS_DRIVER[klass]);
+      const unplugged = klass === 'VBD' ? this.status.unplugged.disks : klass === 'VIF' ? this.status.unplugged.nics : true;
+      if (this.installed.has(CLASS_DRIVER[klass]) && !this.setup.childStart(CLASS_DRIVER[klass], unplugged, this.registry, klass === 'VIF' && macs[0] ? { pdo: String(macs[0].devid), mac: macs[0].mac } : undefined)) continue;
       const child = this.bind(this.childHwids('xenbus', klass, prefix), [CLASS_DRIVER[klass]], 'REV_');
       if (!child) continue;
+      this.setup.childStarted(child.driver as DriverName);
       this.status.bound.push(child);
       await this.writeDriverKey(child.driver as DriverName, child.version);
+      if (child.driver === 'xenvif') this.setup.enumerate(this.installed, 'xennet');
       if (child.driver === 'xenvif' && this.installed.has('xennet')) {
         const net = this.bind(this.childHwids('xenvif', 'NET', prefix), ['xennet'], 'REV_');
         if (net) {
           this.status.bound.push(net);
           await this.writeDriverKey('xennet', net.version);
+          // each VIF's PV NIC: the device node XENVIF\VEN_<prefix>&DEV_NET\<PDO name> (xenvif pdo.c PdoQueryId)
+          const vendor = vendorOf(this.installed.get('xenvif')!) ?? prefix;
+          for (const { devid, mac } of macs) {
+            const node = `XENVIF\\VEN_${vendor}&DEV_NET\\${devid}`;
+            this.setup.pvNicStarted(String(devid), node, mac);
+            if (this.status.unplugged.nics) this.nics.push({ mac, kind: 'pv', node });
+          }
         }
       }
     }
@@ -212,6 +299,19 @@ export class WindowsGuest {
       if (this.restoring) this.agents.resumed(this.dom);
       else this.agents.start(this.dom);
     }
+  }
+
+  /** The platform device xenbus bound this boot (its id is in the child devices' IDs). */
+  private activeDevice = '0001';
+
+  /** Each VIF's MAC, as the toolstack wrote it for the frontend. */
+  private async vifMacs(): Promise<{ devid: number; mac: string }[]> {
+    const out: { devid: number; mac: string }[] = [];
+    for (const id of await this.dom.xs.directory(`${this.dom.home}/device/vif`)) {
+      const mac = await this.dom.xs.read(`${this.dom.home}/device/vif/${id}/mac`);
+      if (mac) out.push({ devid: Number(id), mac: mac.toLowerCase() });
+    }
+    return out;
   }
 
   private isBound(d: DriverName): boolean {
@@ -405,7 +505,9 @@ export class WindowsGuest {
   }
 
   driverStatus(): DriverStatus {
-    return JSON.parse(JSON.stringify(this.status)) as DriverStatus;
+    const drivers = [...new Set<DriverName>(['xenbus', 'xenvbd', 'xenvif', 'xennet', ...this.installed.keys(), ...this.setup.store.map((p) => p.driver)])];
+    const states = this.setup.states(drivers, this.installed, this.running());
+    return JSON.parse(JSON.stringify({ ...this.status, states, nics: this.setup.nicReports(this.nics) })) as DriverStatus;
   }
 
   frontend(dev: DeviceRef): XenbusFrontend | undefined {

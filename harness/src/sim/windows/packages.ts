@@ -14,6 +14,8 @@ export interface InstalledPackage {
   hardwareIds: string[];
   service: string;
   inf: string;
+  /** The vendor prefix the package was built with (VENDOR_PREFIX: XP, XN, XS), where known. */
+  vendor?: string;
 }
 
 export const BUILTIN_PREFIX = 'builtin:';
@@ -36,14 +38,17 @@ export function packageFromInf(inf: DriverInf, driver: DriverName): InstalledPac
 /** Renders and parses the reference package of each driver at `version`, read as every driver
  *  version is (model/version.ts: up to four parts, each at most 65535; 9.1.0 is 9.1.0.0), so the
  *  simulator accepts and refuses exactly the `builtin:` versions a real host's agent does. */
-export function builtinPackages(specs: SpecSet, drivers: readonly DriverName[], version: string, opts: { revisions?: Partial<Record<DriverName, string[]>> } = {}): InstalledPackage[] {
+export function builtinPackages(specs: SpecSet, drivers: readonly DriverName[], version: string, opts: { revisions?: Partial<Record<DriverName, string[]>>; vendorPrefix?: string } = {}): InstalledPackage[] {
   const v = normaliseVersion(version);
   if (!v) throw inputError('BUNDLE_VERSION', `builtin bundle version '${version}' is not a driver version (up to four parts, each at most 65535, e.g. 9.1.0.42)`);
   return drivers.map((name) => {
     const spec = specs.get(name);
     if (!spec) throw inputError('SPEC_MISSING', `no driver spec for ${name}`);
-    const text = renderInf(spec, { version: v, vendorPrefix: spec.identity.vendorPrefixes[0]?.prefix ?? 'XP', revisions: opts.revisions?.[name], archs: ['x64'] });
-    return packageFromInf(readDriverInf(text, spec.identity.inf), name);
+    if (opts.vendorPrefix && !spec.identity.vendorPrefixes.some((p) => p.prefix === opts.vendorPrefix)) {
+      throw inputError('BUNDLE_VENDOR', `builtin bundle vendor '${opts.vendorPrefix}' is not a vendor prefix of ${name} (${spec.identity.vendorPrefixes.map((p) => p.prefix).join(', ')})`);
+    }
+    const text = renderInf(spec, { version: v, vendorPrefix: opts.vendorPrefix ?? spec.identity.vendorPrefixes[0]?.prefix ?? 'XP', revisions: opts.revisions?.[name], archs: ['x64'] });
+    return { ...packageFromInf(readDriverInf(text, spec.identity.inf), name), vendor: opts.vendorPrefix ?? spec.identity.vendorPrefixes[0]?.prefix ?? 'XP' };
   });
 }
 
