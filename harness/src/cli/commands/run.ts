@@ -10,7 +10,6 @@ import { plan, parseShard } from '../../plan/planner';
 import { createHost } from '../../hosts/factory';
 import { TraceWriter } from '../../trace/writer';
 import { runPlan, type RunOutcome } from '../../runner/run';
-import { judgeResults } from '../../checks/evaluate';
 import { MAX_REPEAT_EACH, renderPassRates } from '../../runner/repeat';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { FileReporter, writeHtmlReport, type RunMeta } from '../../report/files';
@@ -20,9 +19,7 @@ import { ConsoleReporter } from '../../report/console';
 import { defaultSpecDir } from '../../spec/load';
 import type { ResolvedHost } from '../../model/config';
 import type { BaselineSource } from '../../model/results';
-import type { RunEndEvent, RunStartEvent } from '../../model/trace';
-import { TRACE_SCHEMA } from '../../model/trace';
-import { HostWorker, runOnWorkers, type Worker } from '../../runner/pool';
+import { HostWorker, runOnWorkers, runStartEvent, type Worker } from '../../runner/pool';
 import { MemoryBudget, Semaphore } from '../../runner/guards';
 import { ChildSimWorker } from '../sim-workers';
 import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
@@ -225,7 +222,7 @@ const command: Command = {
     async function runParallel(trace: TraceWriter, reporter: ReporterMultiplexer, signal: AbortSignal, baselines: { baselines?: BaselineSource }, live?: ConsoleReporter): Promise<RunOutcome> {
       const skipped = [...held.skipped];
       const runStartHost = { kind: host.kind, label: runHosts.length > 1 ? runHosts.map((h) => h.label).join(', ') : host.label, capabilities: [...host.capabilities].sort() };
-      const runStart = { ev: 'run.start', seq: 0, t: 0, schema: TRACE_SCHEMA, seed: cfg.seed, host: runStartHost, specs: hashes, instances: thePlan.instances.map((i) => i.id) } as RunStartEvent;
+      const runStart = runStartEvent(thePlan, runStartHost, hashes);
       const common = { seed: cfg.seed, specs, runStart, retries, artifactsDir: join(dir, 'artifacts') };
       const pool: Worker[] = [];
       if (cfg.host.kind === 'sim') {
@@ -249,16 +246,9 @@ const command: Command = {
           if (free !== undefined) guards.memory = new MemoryBudget(free - (h.entry.memoryReserveMiB ?? DEFAULT_RESERVE_MIB) * 2 ** 20, h.name);
           pool.push(w);
         }
-        if (!pool.length) {
-          trace.emit({ ev: 'run.start', schema: TRACE_SCHEMA, seed: cfg.seed, host: runStartHost, specs: hashes, instances: [] });
-          for (const s of skipped) trace.emit({ ev: 'log', level: 'warn', msg: `host ${s.host} skipped: ${s.reason}` });
-          const error = { code: 'NO_HEALTHY_HOST', message: skipped.map((s) => `${s.host}: ${s.reason}`).join('; ') };
-          trace.close({ complete: false, reason: 'host-failure', error });
-          return { summary: judgeResults([], trace.events[0] as RunStartEvent, trace.events.at(-1) as RunEndEvent), hostError: error, interrupted: false };
-        }
       }
       return runOnWorkers({
-        plan: thePlan, specs, specHashes: hashes, trace, reporter, workers: pool, host: runStartHost, signal, retries, repeatEach, knownIssues,
+        plan: thePlan, specs, specHashes: hashes, trace, reporter, workers: pool, host: runStartHost, signal, repeatEach, knownIssues,
         hostsSkipped: skipped, ...baselines, ...(live ? { onStatus: (l) => live.workers(l) } : {}),
       });
     }
