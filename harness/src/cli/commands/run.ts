@@ -9,6 +9,8 @@ import { loadScenarios } from '../../scenario';
 import { plan, parseShard } from '../../plan/planner';
 import { createHost } from '../../hosts/factory';
 import { TraceWriter } from '../../trace/writer';
+import { readTraceFile } from '../../trace/reader';
+import type { TraceEvent } from '../../model/trace';
 import { runPlan, type RunOutcome } from '../../runner/run';
 import { MAX_REPEAT_EACH, renderPassRates } from '../../runner/repeat';
 import { ReporterMultiplexer } from '../../report/multiplexer';
@@ -165,11 +167,17 @@ const command: Command = {
     }
 
     async function runWithLease(): Promise<number> {
-      const trace = new TraceWriter({ file: join(dir, 'trace.jsonl') });
+      // The run streams its trace: nothing of it is kept in memory while the instances run. What needs
+      // the whole run afterwards (report.html's timelines, the results store's metrics) reads
+      // trace.jsonl back once the run has ended and closed it.
+      const traceFile = join(dir, 'trace.jsonl');
+      const trace = new TraceWriter({ file: traceFile, keep: false });
+      let readBack: TraceEvent[] | undefined;
+      const events = () => (readBack ??= readTraceFile(traceFile).events);
       const meta = (): RunMeta => ({
         runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
       });
-      const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
+      const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, events)]);
       const signal = AbortSignal.any([ctx.signal, stop.signal]);
       const live = reporter.reporters.find((r): r is ConsoleReporter => r instanceof ConsoleReporter);
       const storeTarget = runStoreTarget(cfg.resultsDb, ctx.env);
@@ -204,11 +212,20 @@ const command: Command = {
       say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
       for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
       if (storeTarget) {
-        const r = await recordRunDir(storeTarget, dir, harnessVersion(), trace.events); // the events in memory: no second parse of trace.jsonl
+        // the events read back once for the reports and the store (an unreadable trace: the store's own reading warns)
+        const back = (() => {
+          try {
+            return events();
+          } catch {
+            return undefined;
+          }
+        })();
+        const r = await recordRunDir(storeTarget, dir, harnessVersion(), back);
         if (r.warning) ctx.err.write(`winpv: warning: ${r.warning}\n`);
         // The history is known only now: report.html gets the trends of the run's scenarios.
-        if (r.trends?.length) writeHtmlReport(dir, outcome.summary, meta(), trace.events, { trends: r.trends });
+        if (r.trends?.length && back) writeHtmlReport(dir, outcome.summary, meta(), back, { trends: r.trends });
       }
+      readBack = undefined;
       const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
       if (outcome.hostError) ctx.err.write(`winpv: host failure: ${outcome.hostError.code}: ${outcome.hostError.message}\n`);
       if (code !== ExitCode.ok) say(`seed ${cfg.seed}: repeat with winpv run --seed ${cfg.seed}${v.host ? ` --host ${v.host}` : ''}${positionals.length ? ` ${positionals.join(' ')}` : ''}\n`);
