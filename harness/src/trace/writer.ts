@@ -1,7 +1,9 @@
 // The trace writer: the TraceSink every probe, host and the runner emits into. It stamps `seq`
 // (consecutive from 0) and `t` (host clock milliseconds), appends one JSON line per event to the
-// trace file as the run goes (so a crash leaves everything up to the crash), and keeps the events
-// in memory for the live evaluation. `close()` writes `run.end`; a trace without it is truncated.
+// trace file as the run goes (so a crash leaves everything up to the crash). `close()` writes
+// `run.end`; a trace without it is truncated. A run's trace keeps nothing in memory (`keep: false`:
+// the runner judges each instance from its own section as it ends, and what needs the whole run
+// afterwards reads trace.jsonl back); an in-memory trace (tests, `winpv check`) keeps its events.
 //
 // Lines are written in batches of FLUSH_BYTES: one write(2) per event was the simulator's largest
 // single cost (a sixth of the catalogue's wall time in a --cpu-prof profile). What a batch holds
@@ -21,8 +23,11 @@ export interface TraceWriterOptions {
   file?: string;
   /** Host time in ms. Until the host is open the writer stamps 0 (or the last time seen). */
   clock?: () => number;
-  /** Called with each stamped event (live reporters, progress). */
+  /** Called with each stamped event (live reporters, progress, a worker's routing into sections). */
   onEvent?: (e: TraceEvent) => void;
+  /** Keep every event in `events` (default true). A run streams with false: its memory does not
+   *  grow with the trace, and reading `events` is an error rather than an empty answer. */
+  keep?: boolean;
 }
 
 /** Bytes of JSON lines held before they are written. */
@@ -51,7 +56,7 @@ export class TraceWriter implements TraceSink {
   private lastT = 0;
   private closed = false;
   private clock: (() => number) | undefined;
-  private readonly written: TraceEvent[] = [];
+  private readonly kept: TraceEvent[] | undefined;
   /** The ring.io event still open to more ids of its ring (stamped, not yet written), and whether
    *  its id arrays are the writer's own copies yet. */
   private held: RingIoEvent | undefined;
@@ -59,6 +64,7 @@ export class TraceWriter implements TraceSink {
 
   constructor(private readonly opts: TraceWriterOptions = {}) {
     this.clock = opts.clock;
+    this.kept = opts.keep === false ? undefined : [];
     if (opts.file) {
       mkdirSync(dirname(opts.file), { recursive: true });
       this.fd = openSync(opts.file, 'w');
@@ -66,10 +72,11 @@ export class TraceWriter implements TraceSink {
     }
   }
 
-  /** Every event written so far (in memory, for the live evaluation). */
+  /** Every event written so far; only for a writer that keeps them (not a streamed run's trace). */
   get events(): TraceEvent[] {
+    if (!this.kept) throw new Error(`this trace${this.opts.file ? ` (${this.opts.file})` : ''} is streamed and keeps no events in memory: read it back instead`);
     this.seal();
-    return this.written;
+    return this.kept;
   }
 
   /** The host clock becomes known after host.open(). */
@@ -149,7 +156,7 @@ export class TraceWriter implements TraceSink {
   }
 
   private deliver(e: TraceEvent): void {
-    this.written.push(e);
+    this.kept?.push(e);
     if (this.fd !== undefined) {
       const after = jsonAfterT.get(e);
       const line = (after === undefined ? JSON.stringify(e) : `{"seq":${e.seq},"t":${e.t}${after}`) + '\n';

@@ -11,7 +11,9 @@ import type { GuestRef } from '../../src/model/host';
 import type { GuestShape } from '../../src/model/scenario';
 import { FakeClock, FakeHost } from '../fixtures/fake-host';
 import { fixtureSpecs } from '../fixtures/specs';
-import { install, planOf, scenario, sleep, waitConnected } from '../fixtures/scenarios';
+import { block, install, planOf, scenario, sleep, waitConnected } from '../fixtures/scenarios';
+import { TapStreamReporter } from '../../src/report/tap';
+import { PassThrough } from 'node:stream';
 
 const specs = fixtureSpecs();
 
@@ -97,4 +99,88 @@ t.test('a step fault with a duration cut short by the scenario deadline goes off
   t.equal(offs.length, 1, 'switched off exactly once');
   const s2 = trace.events.findIndex((e) => e.ev === 'scenario.start' && e.inst === 's2');
   t.ok(trace.events.indexOf(offs[0]!) < s2, 'off before the next scenario starts');
+});
+
+/** A host whose faults are tracked: which are on, and the order in which teardown undid things. */
+function trackingHost(o: { offThrows?: string; offHangs?: string } = {}) {
+  const host = new FakeHost();
+  const active = new Set<string>();
+  const undone: string[] = [];
+  const inject = host.faults.inject;
+  host.faults.inject = async (f: FaultConfig, g?: GuestRef) => {
+    const off = await inject(f, g);
+    active.add(f.name);
+    return async () => {
+      undone.push(`fault ${f.name} off`);
+      if (f.name === o.offThrows) throw new Error(`${f.name} would not go off`);
+      if (f.name === o.offHangs) return new Promise<void>(() => undefined);
+      active.delete(f.name);
+      await off();
+    };
+  };
+  const atCreate: string[][] = [];
+  const create = host.createGuest.bind(host);
+  host.createGuest = async (shape: GuestShape, inst: string) => {
+    atCreate.push([...active]);
+    return create(shape, inst);
+  };
+  const destroy = host.destroyGuest.bind(host);
+  host.destroyGuest = async (g: GuestRef) => {
+    undone.push(`destroy ${g.name}`);
+    return destroy(g);
+  };
+  return { host, active, undone, atCreate };
+}
+
+t.test('a scenario-wide fault with a duration is undone at the end of its scenario when the scenario fails', async (t) => {
+  const { host, atCreate, active } = trackingHost();
+  // the fault would last 10 minutes; the scenario fails at once (a wait that can never come true)
+  const never: Step = { kind: 'wait', source: { file: 'x' }, guest: 'win', path: 'device/vbd/51712/state', equals: '7', timeoutMs: 2000 };
+  const failing = scenario('s1', [install(), never], { faults: [{ name: 'slow-backend', guest: 'win', durationMs: 600_000, params: {} }] });
+  const trace = new TraceWriter();
+  const outcome = await runPlan({ host, plan: planOf(failing, scenario('s2', [install(), sleep(100)])), specs, specHashes: {}, trace, reporter: new ReporterMultiplexer([]), teardownMs: 20_000 });
+  const [r1, r2] = outcome.summary.instances;
+  t.equal(r1!.aborted?.code, 'TIMEOUT', 'the first scenario failed while the fault was on');
+  t.same(atCreate, [[], []], 'the fault is off when the next scenario creates its guest');
+  t.same(active.size, 0, 'and nothing is left on at the end');
+  const offs = trace.events.filter((e) => e.ev === 'fault' && !e.on);
+  t.equal(offs.length, 1, 'switched off once (its own timer, firing later, finds it off)');
+  t.ok(trace.events.indexOf(offs[0]!) < trace.events.findIndex((e) => e.ev === 'scenario.start' && e.inst === 's2'), 'off inside its own scenario\'s section');
+  t.equal(r2!.aborted, undefined, 'the next scenario is clean');
+});
+
+t.test('a teardown task that throws and one that hangs: the rest still run, in reverse order, and each is reported', async (t) => {
+  const { host, undone } = trackingHost({ offThrows: 'backend-stall', offHangs: 'slow-backend' });
+  const faulty = scenario('s1', [install(), sleep(100)], {
+    faults: [
+      { name: 'backend-stall', guest: 'win', params: {} },
+      { name: 'slow-backend', guest: 'win', params: {} },
+    ],
+  });
+  const trace = new TraceWriter();
+  const out = new PassThrough();
+  let tap = '';
+  out.on('data', (b) => (tap += b));
+  const outcome = await runPlan({ host, plan: planOf(faulty, scenario('s2', [install(), sleep(100)])), specs, specHashes: {}, trace, reporter: new TapStreamReporter(out), teardownMs: 20_000 });
+  // switched on in order: backend-stall, slow-backend; undone last-first, then the guest
+  t.same(undone.slice(0, 3), ['fault slow-backend off', 'fault backend-stall off', 'destroy win'], 'reverse order, past the hang and the throw');
+  const fails = trace.events.filter((e) => e.ev === 'teardown.fail' && e.inst === 's1').map((e) => (e as { label: string; error: { message: string } }));
+  t.same(fails.map((f) => f.label), ['fault slow-backend off', 'fault backend-stall off']);
+  t.match(fails[0]!.error.message, /did not finish within 20000 ms/, 'the hang is given up on at its deadline');
+  t.match(fails[1]!.error.message, /would not go off/);
+  const [r1, r2] = outcome.summary.instances;
+  t.equal(r1!.aborted?.code, 'TEARDOWN_FAILED', 'an otherwise clean instance fails');
+  t.match(tap, /not ok \d+ - steps: teardown failed: fault slow-backend off: teardown 'fault slow-backend off' did not finish[\s\S]*code: "TEARDOWN_FAILED"[\s\S]*not ok 1 - s1/, 'the report says which host call was stuck');
+  t.equal(r2!.verdict, 'pass', 'and the run went on');
+  t.equal(outcome.summary.complete, true, 'and ended');
+});
+
+t.test('--keep-on-failure: releasing kept guests whose destroy hangs still ends (and closes the host)', async (t) => {
+  const host = new FakeHost({ workloadErrors: 3 });
+  host.destroyGuest = () => new Promise<void>(() => undefined);
+  const trace = new TraceWriter();
+  const outcome = await runPlan({ host, plan: planOf(scenario('bad', [install(), waitConnected(), block(300)])), specs, specHashes: {}, trace, reporter: {}, keepOnFailure: true, teardownMs: 20_000 });
+  t.ok(outcome.kept, 'the failing instance\'s guest is kept');
+  await outcome.kept!.release();
+  t.equal(host.calls.at(-1), 'close', 'the destroy was given up on at its deadline and the host closed');
 });

@@ -9,8 +9,9 @@ import { loadScenarios } from '../../scenario';
 import { plan, parseShard } from '../../plan/planner';
 import { createHost } from '../../hosts/factory';
 import { TraceWriter } from '../../trace/writer';
+import { readTraceFile } from '../../trace/reader';
+import type { TraceEvent } from '../../model/trace';
 import { runPlan, type RunOutcome } from '../../runner/run';
-import { judgeResults } from '../../checks/evaluate';
 import { MAX_REPEAT_EACH, renderPassRates } from '../../runner/repeat';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { FileReporter, writeHtmlReport, type RunMeta } from '../../report/files';
@@ -19,9 +20,7 @@ import { holdCapacity, parseLeaseTimeout } from '../lease-support';
 import { ConsoleReporter } from '../../report/console';
 import type { ResolvedHost } from '../../model/config';
 import type { BaselineSource } from '../../model/results';
-import type { RunEndEvent, RunStartEvent } from '../../model/trace';
-import { TRACE_SCHEMA } from '../../model/trace';
-import { HostWorker, runOnWorkers, type Worker } from '../../runner/pool';
+import { HostWorker, runOnWorkers, runStartEvent, type Worker } from '../../runner/pool';
 import { MemoryBudget, Semaphore } from '../../runner/guards';
 import { ChildSimWorker } from '../sim-workers';
 import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
@@ -168,11 +167,17 @@ const command: Command = {
     }
 
     async function runWithLease(): Promise<number> {
-      const trace = new TraceWriter({ file: join(dir, 'trace.jsonl') });
+      // The run streams its trace: nothing of it is kept in memory while the instances run. What needs
+      // the whole run afterwards (report.html's timelines, the results store's metrics) reads
+      // trace.jsonl back once the run has ended and closed it.
+      const traceFile = join(dir, 'trace.jsonl');
+      const trace = new TraceWriter({ file: traceFile, keep: false });
+      let readBack: TraceEvent[] | undefined;
+      const events = () => (readBack ??= readTraceFile(traceFile).events);
       const meta = (): RunMeta => ({
         runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
       });
-      const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, () => trace.events)]);
+      const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, events)]);
       const signal = AbortSignal.any([ctx.signal, stop.signal]);
       const live = reporter.reporters.find((r): r is ConsoleReporter => r instanceof ConsoleReporter);
       const storeTarget = runStoreTarget(cfg.resultsDb, ctx.env);
@@ -207,11 +212,20 @@ const command: Command = {
       say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
       for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
       if (storeTarget) {
-        const r = await recordRunDir(storeTarget, dir, harnessVersion(), trace.events); // the events in memory: no second parse of trace.jsonl
+        // the events read back once for the reports and the store (an unreadable trace: the store's own reading warns)
+        const back = (() => {
+          try {
+            return events();
+          } catch {
+            return undefined;
+          }
+        })();
+        const r = await recordRunDir(storeTarget, dir, harnessVersion(), back);
         if (r.warning) ctx.err.write(`winpv: warning: ${r.warning}\n`);
         // The history is known only now: report.html gets the trends of the run's scenarios.
-        if (r.trends?.length) writeHtmlReport(dir, outcome.summary, meta(), trace.events, { trends: r.trends });
+        if (r.trends?.length && back) writeHtmlReport(dir, outcome.summary, meta(), back, { trends: r.trends });
       }
+      readBack = undefined;
       const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
       if (outcome.hostError) ctx.err.write(`winpv: host failure: ${outcome.hostError.code}: ${outcome.hostError.message}\n`);
       if (code !== ExitCode.ok) say(`seed ${cfg.seed}: repeat with winpv run --seed ${cfg.seed}${v.host ? ` --host ${v.host}` : ''}${positionals.length ? ` ${positionals.join(' ')}` : ''}\n`);
@@ -225,7 +239,7 @@ const command: Command = {
     async function runParallel(trace: TraceWriter, reporter: ReporterMultiplexer, signal: AbortSignal, baselines: { baselines?: BaselineSource }, live?: ConsoleReporter): Promise<RunOutcome> {
       const skipped = [...held.skipped];
       const runStartHost = { kind: host.kind, label: runHosts.length > 1 ? runHosts.map((h) => h.label).join(', ') : host.label, capabilities: [...host.capabilities].sort() };
-      const runStart = { ev: 'run.start', seq: 0, t: 0, schema: TRACE_SCHEMA, seed: cfg.seed, host: runStartHost, specs: hashes, instances: thePlan.instances.map((i) => i.id) } as RunStartEvent;
+      const runStart = runStartEvent(thePlan, runStartHost, hashes);
       const common = { seed: cfg.seed, specs, runStart, retries, artifactsDir: join(dir, 'artifacts') };
       const pool: Worker[] = [];
       const needs = hostNeedsOf(thePlan.instances);
@@ -250,16 +264,9 @@ const command: Command = {
           if (free !== undefined) guards.memory = new MemoryBudget(free - (h.entry.memoryReserveMiB ?? DEFAULT_RESERVE_MIB) * 2 ** 20, h.name);
           pool.push(w);
         }
-        if (!pool.length) {
-          trace.emit({ ev: 'run.start', schema: TRACE_SCHEMA, seed: cfg.seed, host: runStartHost, specs: hashes, instances: [] });
-          for (const s of skipped) trace.emit({ ev: 'log', level: 'warn', msg: `host ${s.host} skipped: ${s.reason}` });
-          const error = { code: 'NO_HEALTHY_HOST', message: skipped.map((s) => `${s.host}: ${s.reason}`).join('; ') };
-          trace.close({ complete: false, reason: 'host-failure', error });
-          return { summary: judgeResults([], trace.events[0] as RunStartEvent, trace.events.at(-1) as RunEndEvent), hostError: error, interrupted: false };
-        }
       }
       return runOnWorkers({
-        plan: thePlan, specs, specHashes: hashes, trace, reporter, workers: pool, host: runStartHost, signal, retries, repeatEach, knownIssues,
+        plan: thePlan, specs, specHashes: hashes, trace, reporter, workers: pool, host: runStartHost, signal, repeatEach, knownIssues,
         hostsSkipped: skipped, ...baselines, ...(live ? { onStatus: (l) => live.workers(l) } : {}),
       });
     }
