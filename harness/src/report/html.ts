@@ -10,7 +10,7 @@ import type { TraceEvent } from '../model/trace';
 import { buildPageData, STATUS_ORDER, type PageData, type Status } from './html-data';
 import { reportPage } from './html-client';
 import { REPORT_CSS } from './html-style';
-import type { RunMeta } from './files';
+import type { RunMeta } from './run-meta';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 /** Inline script text cannot contain `</script` (nor `<!--`), whatever the data says. */

@@ -6,7 +6,7 @@ import { keyValueProblem } from '../model/spec-eval';
 import { XenbusState } from '../model/xenbus';
 import type { XmlElement } from '../xml/index';
 import { stateValue } from './build';
-import type { SpecDocument } from './load';
+import type { SpecDocument } from './document';
 
 /** Vendor blocks of the platform device's PCI device ids (reference facts: Windows PV drivers). */
 export const VENDOR_DEVICE_BLOCKS: readonly { range: [number, number]; vendor: string }[] = [
