@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Problem } from '../model/errors';
 import type { DriverName, DriverSpec, SpecSet } from '../model/spec';
-import { problemsError, readXmlFile, validate, type XmlElement } from '../xml/index';
+import { problemsError, readXmlFile, validate } from '../xml/index';
 import { buildSpec } from './build';
 import type { SpecDocument } from './document';
 import { lintSpecs } from './lint';
