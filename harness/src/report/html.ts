@@ -9,6 +9,7 @@ import type { ReportInput } from '../model/report-input';
 import type { TraceEvent } from '../model/trace';
 import { buildPageData, STATUS_ORDER, type PageData, type Status } from './html-data';
 import { reportPage } from './html-client';
+import { pageCharts } from './html-client-charts';
 import { REPORT_CSS } from './html-style';
 import type { RunMeta } from './run-meta';
 
@@ -139,7 +140,7 @@ ${filters(d)}
 </main>
 <script type="application/json" id="winpv-data">${jsonSafe(d)}</script>
 <script>${ua.js}</script>
-<script>(${scriptSafe(reportPage.toString())})(window);</script>
+<script>(${scriptSafe(reportPage.toString())})(window, ${scriptSafe(pageCharts.toString())});</script>
 </body></html>
 `;
 }
