@@ -68,97 +68,122 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
   }
 }
 
+/** What one run of buildAll has so far: results, the packages built, what a failure blocks. */
+interface BuildProgress {
+  o: BuildOptions;
+  order: DriverName[];
+  staging: string;
+  settings: string;
+  result: BuildResult;
+  built: Built[];
+  blockedBy: Map<DriverName, DriverName>;
+}
+
 async function buildAll(o: BuildOptions, order: DriverName[], staging: string): Promise<BuildResult> {
-  const blockedBy = new Map<DriverName, DriverName>();
-  const result: BuildResult = { built: [], failed: [], skipped: [] };
-  const built: Built[] = [];
   const settings = `${o.type} ${o.arch}${o.signMode ? ` ${o.signMode}` : ''}`;
+  const run: BuildProgress = { o, order, staging, settings, result: { built: [], failed: [], skipped: [] }, built: [], blockedBy: new Map() };
   o.tap.comment(`building ${order.join(', ')} (${settings}) on ${o.builder.label}`);
+  for (const [i, driver] of order.entries()) await buildDriver(run, driver, `[${i + 1}/${order.length}] ${driver}`);
+  return finishSet(run);
+}
 
-  const fail = (driver: DriverName, description: string, diagnostics: Record<string, unknown>) => {
-    o.tap.point({ ok: false, description, diagnostics });
-    result.failed.push(driver);
-    for (const d of dependentsOf(o.specs, driver, order)) if (!blockedBy.has(d)) blockedBy.set(d, driver);
-  };
+/** A failed driver: its not-ok point, and its dependents skipped. */
+function failDriver(run: BuildProgress, driver: DriverName, description: string, diagnostics: Record<string, unknown>): void {
+  run.o.tap.point({ ok: false, description, diagnostics });
+  run.result.failed.push(driver);
+  for (const d of dependentsOf(run.o.specs, driver, run.order)) if (!run.blockedBy.has(d)) run.blockedBy.set(d, driver);
+}
 
-  for (const [i, driver] of order.entries()) {
-    const spec = o.specs.get(driver)!;
-    const progress = `[${i + 1}/${order.length}] ${driver}`;
-    const blocker = blockedBy.get(driver);
-    if (blocker) {
-      o.tap.point({ ok: true, description: `build ${driver}`, skip: `dependency ${blocker} failed` });
-      result.skipped.push(driver);
-      continue;
+/** One driver: skipped behind a failed dependency, refused by its spec, or built and collected. */
+async function buildDriver(run: BuildProgress, driver: DriverName, progress: string): Promise<void> {
+  const { o } = run;
+  const spec = o.specs.get(driver)!;
+  const blocker = run.blockedBy.get(driver);
+  if (blocker) {
+    o.tap.point({ ok: true, description: `build ${driver}`, skip: `dependency ${blocker} failed` });
+    run.result.skipped.push(driver);
+    return;
+  }
+  const why = unsupported(spec, o);
+  if (why) return failDriver(run, driver, `build ${driver}: not supported by its spec`, { problem: why, spec: spec.source.file });
+  const started = Date.now();
+  const ran = await runBuildScript(run, driver, spec, progress);
+  if (!ran) return;
+  const { code, markers, tail } = ran;
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (code !== 0) return failDriver(run, driver, `build ${driver}: ${spec.build.entry} exited with ${code ?? 'a signal'}`, { exitCode: code, seconds: Number(seconds), output: tail });
+  if (!markers.packageDir || markers.files.length === 0) {
+    return failDriver(run, driver, `build ${driver}: ${spec.build.entry} succeeded but left no package`, { packageDir: markers.packageDir ?? '(not reported)', output: tail });
+  }
+  await collectDriver(run, driver, spec, markers, progress, seconds);
+}
+
+/** build.ps1 for one driver on the builder, its output streamed as TAP comments (markers kept
+ *  apart, the tail kept for a failure); undefined when it timed out (already a failure). */
+async function runBuildScript(run: BuildProgress, driver: DriverName, spec: DriverSpec, progress: string): Promise<{ code: number | null; markers: BuildMarkers; tail: string[] } | undefined> {
+  const { o } = run;
+  const sourceDir = `${o.sourceRoot.replace(/[\\/]+$/, '')}\\${driver}`;
+  const script = buildScript({
+    driver,
+    sourceDir,
+    entry: spec.build.entry,
+    type: o.type,
+    arch: o.arch,
+    ...(o.signMode ? { signMode: o.signMode } : {}),
+    ...(o.version ? { version: o.version } : {}),
+    ...(o.vendorPrefix ? { vendorPrefix: o.vendorPrefix } : {}),
+    ...(o.vendorName ? { vendorName: o.vendorName } : {}),
+  });
+  o.tap.comment(`${progress}: ${sourceDir}\\${spec.build.entry} -Type ${o.type} -Arch ${o.arch}${o.signMode ? ` -SignMode ${o.signMode}` : ''}`);
+  const markers: BuildMarkers = { files: [] };
+  const tail: string[] = [];
+  try {
+    const code = await o.builder.run(
+      script,
+      (line, stream) => {
+        if (stream === 'out' && takeMarker(line, markers)) return;
+        tail.push(line);
+        if (tail.length > TAIL) tail.shift();
+        o.tap.comment(`${driver}${stream === 'err' ? ' !' : ' |'} ${line}`);
+      },
+      o.timeoutMs ? { timeoutMs: o.timeoutMs } : {},
+    );
+    return { code, markers, tail };
+  } catch (e) {
+    if (isWinpvError(e) && e.code === 'SSH_TIMEOUT') {
+      failDriver(run, driver, `build ${driver}: timed out`, { problem: e.message, output: tail });
+      return undefined;
     }
-    const why = unsupported(spec, o);
-    if (why) {
-      fail(driver, `build ${driver}: not supported by its spec`, { problem: why, spec: spec.source.file });
-      continue;
-    }
-    const sourceDir = `${o.sourceRoot.replace(/[\\/]+$/, '')}\\${driver}`;
-    const script = buildScript({
-      driver,
-      sourceDir,
-      entry: spec.build.entry,
-      type: o.type,
-      arch: o.arch,
-      ...(o.signMode ? { signMode: o.signMode } : {}),
-      ...(o.version ? { version: o.version } : {}),
-      ...(o.vendorPrefix ? { vendorPrefix: o.vendorPrefix } : {}),
-      ...(o.vendorName ? { vendorName: o.vendorName } : {}),
+    o.tap.bailOut(`${driver}: ${(e as Error).message}`);
+    throw e;
+  }
+}
+
+/** The built package fetched into the staging set; a dropped builder bails the build out. */
+async function collectDriver(run: BuildProgress, driver: DriverName, spec: DriverSpec, markers: BuildMarkers, progress: string, seconds: string): Promise<void> {
+  const { o } = run;
+  try {
+    const got = await collect(o, driver, spec, markers, join(run.staging, WINPV_BUNDLE.packageDir(driver)));
+    run.built.push({ driver, version: got.version, ...(markers.commit ? { commit: markers.commit } : {}), files: got.files });
+    run.result.built.push(driver);
+    o.tap.point({
+      ok: true,
+      description: `build ${driver} (${run.settings}): ${got.files.length} files, version ${got.version}${markers.commit ? `, commit ${markers.commit.slice(0, 12)}` : ''}`,
     });
-    o.tap.comment(`${progress}: ${sourceDir}\\${spec.build.entry} -Type ${o.type} -Arch ${o.arch}${o.signMode ? ` -SignMode ${o.signMode}` : ''}`);
-    const markers: BuildMarkers = { files: [] };
-    const tail: string[] = [];
-    const started = Date.now();
-    let code: number | null;
-    try {
-      code = await o.builder.run(
-        script,
-        (line, stream) => {
-          if (stream === 'out' && takeMarker(line, markers)) return;
-          tail.push(line);
-          if (tail.length > TAIL) tail.shift();
-          o.tap.comment(`${driver}${stream === 'err' ? ' !' : ' |'} ${line}`);
-        },
-        o.timeoutMs ? { timeoutMs: o.timeoutMs } : {},
-      );
-    } catch (e) {
-      if (isWinpvError(e) && e.code === 'SSH_TIMEOUT') {
-        fail(driver, `build ${driver}: timed out`, { problem: e.message, output: tail });
-        continue;
-      }
-      o.tap.bailOut(`${driver}: ${(e as Error).message}`);
+    o.tap.comment(`${progress}: built in ${seconds} s`);
+  } catch (e) {
+    if (!isWinpvError(e) || e.kind === 'internal') throw e;
+    if (e.code === 'SSH_DROPPED') {
+      o.tap.bailOut(`${driver}: ${e.message}`);
       throw e;
     }
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    if (code !== 0) {
-      fail(driver, `build ${driver}: ${spec.build.entry} exited with ${code ?? 'a signal'}`, { exitCode: code, seconds: Number(seconds), output: tail });
-      continue;
-    }
-    if (!markers.packageDir || markers.files.length === 0) {
-      fail(driver, `build ${driver}: ${spec.build.entry} succeeded but left no package`, { packageDir: markers.packageDir ?? '(not reported)', output: tail });
-      continue;
-    }
-    try {
-      const got = await collect(o, driver, spec, markers, join(staging, WINPV_BUNDLE.packageDir(driver)));
-      built.push({ driver, version: got.version, ...(markers.commit ? { commit: markers.commit } : {}), files: got.files });
-      result.built.push(driver);
-      o.tap.point({
-        ok: true,
-        description: `build ${driver} (${settings}): ${got.files.length} files, version ${got.version}${markers.commit ? `, commit ${markers.commit.slice(0, 12)}` : ''}`,
-      });
-      o.tap.comment(`${progress}: built in ${seconds} s`);
-    } catch (e) {
-      if (!isWinpvError(e) || e.kind === 'internal') throw e;
-      if (e.code === 'SSH_DROPPED') {
-        o.tap.bailOut(`${driver}: ${e.message}`);
-        throw e;
-      }
-      fail(driver, `build ${driver}: collecting the package failed`, { problem: e.message, packageDir: markers.packageDir });
-    }
+    failDriver(run, driver, `build ${driver}: collecting the package failed`, { problem: e.message, packageDir: markers.packageDir });
   }
+}
 
+/** The staged set moved to <out>/<version> with its manifest; nothing kept when nothing was built. */
+async function finishSet(run: BuildProgress): Promise<BuildResult> {
+  const { o, built, result, staging } = run;
   if (built.length === 0) {
     await rm(staging, { recursive: true, force: true });
     return result;

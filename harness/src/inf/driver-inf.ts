@@ -143,13 +143,23 @@ export function readDriverInf(input: string | Uint8Array, file: string, opts: Pa
 export function interpretInf(doc: InfDocument): DriverInf {
   const problems: Problem[] = [...doc.problems];
   const file = doc.file;
-  const problem = (loc: SourceLocation, message: string, rule: string) => problems.push({ location: loc, message, rule });
+  const problem: ProblemSink = (loc, message, rule) => problems.push({ location: loc, message, rule });
 
   const version = readVersion(doc, problem);
+  const { manufacturers, devices } = readModels(doc, problem);
+  const { services, copyFiles } = readInstallSections(doc, devices, problem);
+  const { sourceDisksFiles, sourceDisksNames } = readSourceDisks(doc, problem);
+  checkSourceReferences(sourceDisksFiles, sourceDisksNames, copyFiles, problem);
+  const destinationDirs = readDestinationDirs(doc, problem);
+  return { file, doc, version, manufacturers, devices, services, copyFiles, sourceDisksFiles, sourceDisksNames, destinationDirs, problems };
+}
+
+/** [Manufacturer] and the models sections it names (one per decoration): the devices. */
+function readModels(doc: InfDocument, problem: ProblemSink): { manufacturers: InfManufacturer[]; devices: InfDevice[] } {
   const manufacturers: InfManufacturer[] = [];
   const devices: InfDevice[] = [];
   const manufacturerSection = doc.section('Manufacturer');
-  if (!manufacturerSection) problem({ file, path: '[Manufacturer]' }, 'no [Manufacturer] section', 'inf-structure');
+  if (!manufacturerSection) problem({ file: doc.file, path: '[Manufacturer]' }, 'no [Manufacturer] section', 'inf-structure');
   for (const e of manufacturerSection?.entries ?? []) {
     const [models, ...decorations] = e.values;
     if (!e.key || !models) {
@@ -183,7 +193,11 @@ export function interpretInf(doc: InfDocument): DriverInf {
       }
     }
   }
+  return { manufacturers, devices };
+}
 
+/** Each device's install section (once each): the files it copies and the services it adds. */
+function readInstallSections(doc: InfDocument, devices: readonly InfDevice[], problem: ProblemSink): { services: InfService[]; copyFiles: InfCopyFile[] } {
   const services: InfService[] = [];
   const copyFiles: InfCopyFile[] = [];
   const seenInstall = new Set<string>();
@@ -205,7 +219,11 @@ export function interpretInf(doc: InfDocument): DriverInf {
     }
     services.push(...readServices(doc, install, problem));
   }
+  return { services, copyFiles };
+}
 
+/** [SourceDisksFiles] and [SourceDisksNames], plain and per platform. */
+function readSourceDisks(doc: InfDocument, problem: ProblemSink): { sourceDisksFiles: InfSourceFile[]; sourceDisksNames: InfSourceDisk[] } {
   const sourceDisksFiles: InfSourceFile[] = [];
   const sourceDisksNames: InfSourceDisk[] = [];
   for (const s of doc.sections) {
@@ -236,6 +254,11 @@ export function interpretInf(doc: InfDocument): DriverInf {
       }
     }
   }
+  return { sourceDisksFiles, sourceDisksNames };
+}
+
+/** Every source file on a named disk, every copied file among the source files. */
+function checkSourceReferences(sourceDisksFiles: readonly InfSourceFile[], sourceDisksNames: readonly InfSourceDisk[], copyFiles: readonly InfCopyFile[], problem: ProblemSink): void {
   for (const f of sourceDisksFiles) {
     if (!sourceDisksNames.some((d) => d.diskId === f.diskId)) {
       problem(f.loc, `source disk '${f.diskId}' of ${f.name} is not in [SourceDisksNames]`, 'inf-structure');
@@ -246,7 +269,9 @@ export function interpretInf(doc: InfDocument): DriverInf {
       problem(c.loc, `${c.source} is copied but not listed in [SourceDisksFiles]`, 'inf-structure');
     }
   }
+}
 
+function readDestinationDirs(doc: InfDocument, problem: ProblemSink): InfDestinationDir[] {
   const destinationDirs: InfDestinationDir[] = [];
   for (const e of doc.section('DestinationDirs')?.entries ?? []) {
     const dirid = infNumber(e.values[0]);
@@ -256,8 +281,7 @@ export function interpretInf(doc: InfDocument): DriverInf {
     }
     destinationDirs.push({ section: e.key, dirid, ...(e.values[1] ? { subdir: e.values[1] } : {}), loc: e.loc });
   }
-
-  return { file, doc, version, manufacturers, devices, services, copyFiles, sourceDisksFiles, sourceDisksNames, destinationDirs, problems };
+  return destinationDirs;
 }
 
 type ProblemSink = (loc: SourceLocation, message: string, rule: string) => void;

@@ -94,22 +94,52 @@ const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 /** An INF quoted string: `"` doubled. */
 const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
+type Line = (s?: string) => void;
+
+/** What every section of a rendered INF is made from, worked out once. */
+interface InfPlan {
+  spec: DriverSpec;
+  opts: RenderOptions;
+  vendor: ReturnType<typeof vendorOf>;
+  product: string;
+  archs: NonNullable<RenderOptions['archs']>;
+  /** `Xenvif`: the prefix of section and string names. */
+  base: string;
+  /** The package's files other than the INF and the catalog. */
+  files: DriverSpec['identity']['files'];
+  sysFiles: DriverSpec['identity']['files'];
+  coinstallers: DriverSpec['identity']['files'];
+  /** Service executables, their message DLLs and other helpers go to System32 (dirid 11). */
+  support: DriverSpec['identity']['files'];
+  catalog: string;
+  style: ReturnType<typeof serviceStyle>;
+  hwIds: string[];
+}
+
 export function renderInf(spec: DriverSpec, opts: RenderOptions): string {
   const vendor = vendorOf(spec, opts.vendorPrefix);
-  const product = opts.productName ?? vendor.vendor;
-  const archs = opts.archs ?? ['x64', 'x86'];
-  const base = cap(spec.name);
   const files = spec.identity.files.filter((f) => f.kind !== 'inf' && f.kind !== 'cat');
-  const sysFiles = files.filter((f) => f.kind === 'sys');
-  const coinstallers = files.filter((f) => f.kind === 'coinstaller');
-  // Service executables, their message DLLs and other helpers go to System32 (dirid 11).
-  const support = files.filter((f) => f.kind !== 'sys' && f.kind !== 'coinstaller');
-  const catalog = spec.identity.files.find((f) => f.kind === 'cat')?.name ?? `${spec.name}.cat`;
-  const style = serviceStyle(spec);
-  const hwIds = renderHardwareIds(spec, vendor.prefix, opts.revisions);
+  const p: InfPlan = {
+    spec, opts, vendor, files,
+    product: opts.productName ?? vendor.vendor,
+    archs: opts.archs ?? ['x64', 'x86'],
+    base: cap(spec.name),
+    sysFiles: files.filter((f) => f.kind === 'sys'),
+    coinstallers: files.filter((f) => f.kind === 'coinstaller'),
+    support: files.filter((f) => f.kind !== 'sys' && f.kind !== 'coinstaller'),
+    catalog: spec.identity.files.find((f) => f.kind === 'cat')?.name ?? `${spec.name}.cat`,
+    style: serviceStyle(spec),
+    hwIds: renderHardwareIds(spec, vendor.prefix, opts.revisions),
+  };
   const out: string[] = [];
-  const line = (s = '') => out.push(s);
+  const line: Line = (s = '') => out.push(s);
+  for (const section of [versionSection, sourceSections, modelSections, installSection, copySections, serviceSections, stringsSection]) section(p, line);
+  return out.join('\r\n');
+}
 
+/** The header comment and [Version]. */
+function versionSection(p: InfPlan, line: Line): void {
+  const { spec, vendor, catalog, opts } = p;
   line(`; ${spec.identity.inf}: ${spec.description || `${spec.name} driver package`}`);
   line(`; Rendered by winpv from drivers-spec/${spec.name}.xml for vendor prefix ${vendor.prefix}.`);
   line();
@@ -123,6 +153,11 @@ export function renderInf(spec: DriverSpec, opts: RenderOptions): string {
   line('DriverPackageDisplayName=%DiskDesc%');
   line('PnpLockdown=1');
   line();
+}
+
+/** [DestinationDirs], [SourceDisksNames], [SourceDisksFiles]. */
+function sourceSections(p: InfPlan, line: Line): void {
+  const { support, coinstallers, base, files } = p;
   line('[DestinationDirs]');
   line('DefaultDestDir=12');
   if (support.length > 0) line(`${base}_Support_CopyFiles=11`);
@@ -134,6 +169,11 @@ export function renderInf(spec: DriverSpec, opts: RenderOptions): string {
   line('[SourceDisksFiles]');
   for (const f of files) line(`${f.name}=1,,`);
   line();
+}
+
+/** [Manufacturer] and one models section per architecture. */
+function modelSections(p: InfPlan, line: Line): void {
+  const { archs, base, hwIds } = p;
   line('[Manufacturer]');
   line(`%Vendor%=Inst,${archs.map((a) => `NT${ARCH_DECORATION[a]}`).join(',')}`);
   for (const a of archs) {
@@ -143,6 +183,11 @@ export function renderInf(spec: DriverSpec, opts: RenderOptions): string {
     for (const id of hwIds) line(`%${base}Desc%=${base}_Inst,${id}`);
   }
   line();
+}
+
+/** The install section (an NDIS miniport's interface type and characteristics with it). */
+function installSection(p: InfPlan, line: Line): void {
+  const { spec, base, sysFiles, support } = p;
   line(`[${base}_Inst]`);
   if (sysFiles.length > 0) line(`CopyFiles=${base}_CopyFiles`);
   if (support.length > 0) line(`CopyFiles=${base}_Support_CopyFiles`);
@@ -156,6 +201,11 @@ export function renderInf(spec: DriverSpec, opts: RenderOptions): string {
     line(`AddReg=${base}_Ndi`);
   }
   line();
+}
+
+/** The CopyFiles sections, the co-installer's and a network class's Ndi keys. */
+function copySections(p: InfPlan, line: Line): void {
+  const { spec, base, sysFiles, support, coinstallers } = p;
   if (sysFiles.length > 0) {
     line(`[${base}_CopyFiles]`);
     for (const f of sysFiles) line(f.name);
@@ -185,6 +235,11 @@ export function renderInf(spec: DriverSpec, opts: RenderOptions): string {
     line('HKR,Ndi\\Interfaces,LowerRange,0,"ethernet"');
     line();
   }
+}
+
+/** [<Base>_Inst.Services] and each service's install and parameters sections. */
+function serviceSections(p: InfPlan, line: Line): void {
+  const { spec, base, files, sysFiles, style } = p;
   // A service's binary: <service>.sys (kernel driver) or <service>.exe (a Win32 service such as
   // xenbus_monitor or xenagent); otherwise the package's first driver.
   const binaryOf = (svc: string) =>
@@ -214,6 +269,11 @@ export function renderInf(spec: DriverSpec, opts: RenderOptions): string {
     line('HKR,"Parameters",,0x00000010');
   }
   line();
+}
+
+/** [Strings]. */
+function stringsSection(p: InfPlan, line: Line): void {
+  const { spec, vendor, product, base } = p;
   line('[Strings]');
   line(`Vendor=${q(vendor.vendor)}`);
   line(`DiskDesc=${q(`${product} ${spec.name} Package`)}`);
@@ -228,5 +288,4 @@ export function renderInf(spec: DriverSpec, opts: RenderOptions): string {
   line('SERVICE_DEMAND_START=0x3');
   line('SERVICE_ERROR_NORMAL=0x1');
   line();
-  return out.join('\r\n');
 }

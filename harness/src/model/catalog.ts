@@ -105,3 +105,27 @@ export const FAULTS = {
 export type FaultName = keyof typeof FAULTS;
 
 export const isFaultName = (s: string): s is FaultName => Object.hasOwn(FAULTS, s);
+
+/**
+ * What `backend-restart` does on a host: one documented thing per kind, recorded in the trace with
+ * each restart, because the kinds test different things and a result means only what its kind did.
+ * - `replug`: the toolstack unplugs and plugs the device (XenAPI VBD/VIF.unplug then .plug). The
+ *   backend goes Closing and the guest is asked to let go (Windows may refuse: DEVICE_DETACH_REJECTED),
+ *   both xenstore directories are removed, and a new device for the same devid, disk or network is
+ *   created, which the frontend connects to from Initialising.
+ * - `rebind`: the backend's instance in dom0 is unbound from its kernel driver and bound again (sysfs
+ *   unbind/bind of blkback or netback). The guest is not asked, the directories stay; the backend
+ *   goes Closed and probes again to InitWait under the connected frontend. Only kernel backends
+ *   (vbd, vif) have a driver to rebind: tapdisk3 (vbd3) and qdisk are refused as unsupported.
+ * - `reprobe`: the simulator's backend is forced Closing, waits (bounded) for the frontend to close
+ *   without a way to refuse, goes Closed, and a fresh backend probes to InitWait on the same
+ *   directories, the frontend starting over at Initialising.
+ */
+export const BACKEND_RESTART_KINDS = ['replug', 'rebind', 'reprobe'] as const;
+export type BackendRestartKind = (typeof BACKEND_RESTART_KINDS)[number];
+
+export const BACKEND_RESTART_MEANS: Readonly<Record<BackendRestartKind, string>> = {
+  replug: 'toolstack unplug and plug: the guest is asked to let go, both directories are removed and a new device is created',
+  rebind: 'backend driver unbound and bound in dom0: the guest is not asked, the directories stay, the backend probes again',
+  reprobe: 'backend forced Closing, then Closed once the frontend closed, and a fresh backend probes on the same directories',
+};

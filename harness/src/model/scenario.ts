@@ -1,7 +1,6 @@
 // A scenario, as loaded from scenarios/*.xml (before matrix expansion), and the guest shapes it asks for.
 import type { SourceLocation } from './errors';
-import type { BackendRestartKind } from './host';
-import type { Capability, CheckName, FaultName } from './catalog';
+import type { BackendRestartKind, Capability, CheckName, FaultName } from './catalog';
 import type { DriverName } from './spec';
 
 export type Tag = 'smoke' | 'nightly' | 'release' | 'lab' | (string & {});

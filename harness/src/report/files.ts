@@ -11,18 +11,9 @@ import type { ReportInput } from '../model/report-input';
 import { renderTap } from './tap';
 import { renderJunit } from './junit';
 import { renderHtml } from './html';
+import type { RunMeta } from './run-meta';
 
-export interface RunMeta {
-  runId: string;
-  startedAt: string;
-  finishedAt?: string;
-  /** Scenario files or folders the run was given, relative to the working directory. */
-  inputs: string[];
-  shard?: { index: number; count: number };
-  /** For `report merge`: the shard directories merged. */
-  mergedFrom?: string[];
-  command: string;
-}
+export type { RunMeta } from './run-meta';
 
 export function renderSummaryJson(s: RunSummary, meta: RunMeta): string {
   return JSON.stringify({ schema: 'winpv-summary/1', ...meta, ...s }, null, 2) + '\n';

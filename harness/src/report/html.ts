@@ -9,8 +9,9 @@ import type { ReportInput } from '../model/report-input';
 import type { TraceEvent } from '../model/trace';
 import { buildPageData, STATUS_ORDER, type PageData, type Status } from './html-data';
 import { reportPage } from './html-client';
+import { pageCharts } from './html-client-charts';
 import { REPORT_CSS } from './html-style';
-import type { RunMeta } from './files';
+import type { RunMeta } from './run-meta';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 /** Inline script text cannot contain `</script` (nor `<!--`), whatever the data says. */
@@ -139,7 +140,7 @@ ${filters(d)}
 </main>
 <script type="application/json" id="winpv-data">${jsonSafe(d)}</script>
 <script>${ua.js}</script>
-<script>(${scriptSafe(reportPage.toString())})(window);</script>
+<script>(${scriptSafe(reportPage.toString())})(window, ${scriptSafe(pageCharts.toString())});</script>
 </body></html>
 `;
 }

@@ -7,20 +7,13 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Problem } from '../model/errors';
 import type { DriverName, DriverSpec, SpecSet } from '../model/spec';
-import { problemsError, readXmlFile, validate, type XmlElement } from '../xml/index';
+import { problemsError, readXmlFile, validate } from '../xml/index';
 import { buildSpec } from './build';
+import type { SpecDocument } from './document';
 import { lintSpecs } from './lint';
 import { driverSpecShape } from './shape';
 
-/** One loaded file: where it is, its located tree and the spec built from it. */
-export interface SpecDocument {
-  /** The file as shown in messages (relative to the working directory when inside it). */
-  file: string;
-  root: XmlElement;
-  spec: DriverSpec;
-  /** sha256 (hex) of the file's bytes, for the trace header (`run.start` specs). */
-  sha256: string;
-}
+export type { SpecDocument } from './document';
 
 export interface SpecCheckResult {
   /** Specs of the files that passed the shape checks (all of them when `problems` is empty). */

@@ -2,10 +2,10 @@
 // command, the rest are its arguments; an unknown command is EINVAL, as in the C daemon.
 import { XsType, countStrings, type XsMessage } from './codec';
 import { QUOTA_NAMES } from './quota';
-import type { ServerConnection, XenstoreServer } from './server';
-import { XsFail, atoi } from './ops';
+import type { ServerConnection, XenstoreCore } from './core';
+import { XsFail, atoi } from './xs-fail';
 
-type Cmd = (server: XenstoreServer, conn: ServerConnection, msg: XsMessage, args: string[]) => void;
+type Cmd = (server: XenstoreCore, conn: ServerConnection, msg: XsMessage, args: string[]) => void;
 
 const ok = (conn: ServerConnection, msg: XsMessage) => conn.reply(msg, XsType.CONTROL, Buffer.from('OK\0', 'latin1'));
 const text = (conn: ServerConnection, msg: XsMessage, s: string) => conn.reply(msg, XsType.CONTROL, Buffer.from(s + '\0', 'utf8'));
@@ -13,13 +13,13 @@ const einval = (): never => {
   throw new XsFail('EINVAL');
 };
 
-function showQuota(server: XenstoreServer): string {
+function showQuota(server: XenstoreCore): string {
   let s = 'Quota settings:\n';
   for (const q of QUOTA_NAMES) s += `${q.name.padEnd(17)}: ${String(server.quota[q.field]).padStart(8)} ${q.descr}\n`;
   return s;
 }
 
-function domainQuota(server: XenstoreServer, domid: number): string {
+function domainQuota(server: XenstoreCore, domid: number): string {
   // domain_get_quota: the counts winpv keeps for the domain.
   const watches = server.connections().filter((c) => c.domid === domid).reduce((n, c) => n + c.watches.length, 0);
   const txs = server.connections().filter((c) => c.domid === domid).reduce((n, c) => n + c.transactions.size, 0);
@@ -67,7 +67,7 @@ const COMMANDS: Record<string, { fn: Cmd; pars: string }> = {
   },
 };
 
-export function handleControl(server: XenstoreServer, conn: ServerConnection, msg: XsMessage): void {
+export function handleControl(server: XenstoreCore, conn: ServerConnection, msg: XsMessage): void {
   const p = msg.payload;
   const nul = p.indexOf(0);
   if (nul < 0) einval();

@@ -17,23 +17,18 @@ import { PERM_OWNER, PERM_READ, PERM_WRITE, formatPerm, parsePerms, type Perms }
 import { nodeRecordSize } from './quota';
 import type { NodeData, NodeView } from './store';
 import { Transaction } from './transactions';
-import type { ServerConnection, XenstoreServer } from './server';
+import type { ServerConnection, XenstoreCore } from './core';
+import { XsFail, atoi } from './xs-fail';
 
 /** DOMID_SELF (xen/include/public/xen.h): IS_DOMAIN_INTRODUCED answers T for it. */
 export const DOMID_SELF = 0x7ff0;
 
-/** A request failed with this errno; the dispatcher answers XS_ERROR. */
-export class XsFail extends Error {
-  constructor(readonly errno: XsErrno) {
-    super(errno);
-  }
-}
 const fail = (errno: XsErrno): never => {
   throw new XsFail(errno);
 };
 
 interface Req {
-  server: XenstoreServer;
+  server: XenstoreCore;
   conn: ServerConnection;
   msg: XsMessage;
   tx?: Transaction;
@@ -41,14 +36,6 @@ interface Req {
 }
 
 type Handler = (r: Req) => void;
-
-/** atoi(): leading blanks, optional sign, digits; 0 when none; wraps like a C int cast to unsigned. */
-export function atoi(s: string): number {
-  const m = /^[ \t\n\r\f\v]*([-+]?\d+)/.exec(s);
-  if (!m) return 0;
-  const v = Number.parseInt(m[1], 10);
-  return Number.isFinite(v) ? v | 0 : 0;
-}
 
 /** onearg(): the payload is exactly one string with its NUL at the end. */
 function onearg(msg: XsMessage): string | undefined {
@@ -427,7 +414,7 @@ TABLE[XsType.RESET_WATCHES] = { fn: doResetWatches };
 TABLE[XsType.DIRECTORY_PART] = { fn: doDirectoryPart };
 
 /** process_message(): unknown types ENOSYS, privileged ones EACCES for guests, unknown transaction ENOENT. */
-export function handleRequest(server: XenstoreServer, conn: ServerConnection, msg: XsMessage): void {
+export function handleRequest(server: XenstoreCore, conn: ServerConnection, msg: XsMessage): void {
   const entry = msg.type < XS_TYPE_COUNT ? TABLE[msg.type] : undefined;
   if (!entry) return conn.replyError(msg, 'ENOSYS');
   if (entry.priv && !conn.privileged) return conn.replyError(msg, 'EACCES');

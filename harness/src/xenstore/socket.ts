@@ -2,9 +2,9 @@
 // daemon treats socket clients). Replies are written as the connection flushes them.
 import { createServer, type Server, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
-import type { XenstoreServer } from './server';
+import type { XenstoreCore } from './core';
 
-export function attachSocket(server: XenstoreServer, sock: Socket): void {
+export function attachSocket(server: XenstoreCore, sock: Socket): void {
   sock.setNoDelay?.(true);
   const conn = server.connect(0, (bytes) => {
     if (!sock.destroyed) sock.write(bytes);
@@ -16,7 +16,7 @@ export function attachSocket(server: XenstoreServer, sock: Socket): void {
 }
 
 /** Listens on `socketPath` (a stale socket file there is replaced). */
-export function listenUnix(server: XenstoreServer, socketPath: string): Promise<Server> {
+export function listenUnix(server: XenstoreCore, socketPath: string): Promise<Server> {
   rmSync(socketPath, { force: true });
   const net = createServer((sock) => attachSocket(server, sock));
   return new Promise((resolve, reject) => {

@@ -1,7 +1,8 @@
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkFile, checkTree, readRules } from './import-rules';
+import { checkFile, checkTree, findCycles, importGraph, readRules } from './import-rules';
 
 const repo = join(__dirname, '..', '..', '..');
 const rules = readRules(readFileSync(join(repo, 'ARCHITECTURE.md'), 'utf8'));
@@ -40,4 +41,48 @@ t.test('an unknown folder is reported', async (t) => {
 t.test('a folder index import counts as that folder', async (t) => {
   t.equal(checkFile('build/x.ts', "import { openBundle } from '../inf';\n", rules).length, 0);
   t.equal(checkFile('report/x.ts', "import { SimHost } from '../sim';\n", rules).length, 1);
+});
+
+/**
+ * Import cycles still waiting for their split (issue #21 point 7), each as findCycles names it.
+ * hosts/sim is being reworked on another branch; remove the entry when that change lands (the test
+ * below fails once the cycle is gone, so the exception cannot outlive it).
+ */
+const KNOWN_CYCLES = ['hosts/sim/faults.ts -> hosts/sim/sim-host.ts -> hosts/sim/faults.ts'];
+
+t.test('no import cycle between files of harness/src', async (t) => {
+  const cycles = findCycles(importGraph(join(repo, 'harness', 'src'))).map((c) => c.join(' -> '));
+  const unexpected = cycles.filter((c) => !KNOWN_CYCLES.includes(c));
+  t.same(unexpected, [], `import cycles:\n${unexpected.join('\n')}`);
+  for (const known of KNOWN_CYCLES) t.ok(cycles.includes(known), `known cycle still there (remove it from KNOWN_CYCLES once broken): ${known}`);
+});
+
+t.test('a planted cycle in a graph is named, the shortest way round', async (t) => {
+  const graph = new Map([
+    ['a.ts', ['b.ts']],
+    ['b.ts', ['c.ts', 'd.ts']],
+    ['c.ts', ['a.ts']],
+    ['d.ts', ['b.ts']],
+    ['e.ts', ['a.ts']],
+    ['f.ts', ['f.ts']],
+  ]);
+  t.same(findCycles(graph), [
+    ['a.ts', 'b.ts', 'c.ts', 'a.ts'],
+    ['f.ts', 'f.ts'],
+  ]);
+  t.same(findCycles(new Map([['a.ts', ['b.ts']], ['b.ts', []]])), [], 'a chain is no cycle');
+});
+
+t.test('a planted cycle between source files is found, type-only imports included', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'winpv-cycle-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'report'));
+  mkdirSync(join(root, 'model'));
+  writeFileSync(join(root, 'report', 'files.ts'), "import { renderHtml } from './html';\n");
+  writeFileSync(join(root, 'report', 'html.ts'), "import type { RunMeta } from './files';\nimport { x } from '../model';\n");
+  writeFileSync(join(root, 'model', 'index.ts'), "// import { y } from '../report/files';\nexport const x = 1;\n");
+  const graph = importGraph(root);
+  t.same(graph.get('report/html.ts'), ['model/index.ts', 'report/files.ts'], 'a folder import resolves to its index');
+  t.same(graph.get('model/index.ts'), [], 'a commented-out import is no edge');
+  t.same(findCycles(graph).map((c) => c.join(' -> ')), ['report/files.ts -> report/html.ts -> report/files.ts']);
 });

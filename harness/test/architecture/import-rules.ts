@@ -85,6 +85,89 @@ export function listSources(root: string): string[] {
   return out.sort();
 }
 
+/** Relative imports of one file resolved to files of `files` (`x` as `x.ts` or `x/index.ts`),
+ *  type-only ones included: a cycle through types still ties the files' designs together. */
+export function importsOf(file: string, text: string, files: ReadonlySet<string>): string[] {
+  const out = new Set<string>();
+  for (const src of text.split('\n')) {
+    if (/^\s*(\/\/|\*)/.test(src)) continue;
+    for (const m of src.matchAll(IMPORT_RE)) {
+      const spec = m[1] ?? m[2] ?? m[3] ?? m[4];
+      if (!spec.startsWith('.')) continue;
+      const target = resolve('/', dirname(file), spec).slice(1);
+      const hit = [`${target}.ts`, `${target}/index.ts`, target].find((c) => files.has(c));
+      if (hit) out.add(hit);
+    }
+  }
+  return [...out].sort();
+}
+
+/** The file import graph of a source tree: file -> the files it imports. */
+export function importGraph(srcRoot: string): Map<string, string[]> {
+  const files = listSources(srcRoot);
+  const set = new Set(files);
+  return new Map(files.map((f) => [f, importsOf(f, readFileSync(join(srcRoot, f), 'utf8'), set)]));
+}
+
+/**
+ * Every import cycle between files, one per strongly connected group (Tarjan), each named as a path
+ * that starts and ends at its alphabetically first file: `a.ts -> b.ts -> a.ts`. A group of more
+ * than two files may hold several cycles; the path shown is the shortest from the first file back.
+ */
+export function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  let next = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const groups: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const group: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop()!;
+      onStack.delete(w);
+      group.push(w);
+    } while (w !== v);
+    if (group.length > 1 || (graph.get(v) ?? []).includes(v)) groups.push(group.sort());
+  };
+  for (const v of [...graph.keys()].sort()) if (!index.has(v)) visit(v);
+  return groups.map((g) => shortestCycle(g[0], new Set(g), graph)).sort((a, b) => a[0].localeCompare(b[0]));
+}
+
+/** Breadth-first from `start` inside its group back to `start`. */
+function shortestCycle(start: string, group: ReadonlySet<string>, graph: ReadonlyMap<string, readonly string[]>): string[] {
+  const from = new Map<string, string>();
+  const queue = [start];
+  while (queue.length > 0) {
+    const v = queue.shift()!;
+    for (const w of graph.get(v) ?? []) {
+      if (!group.has(w)) continue;
+      if (w === start) {
+        const path = [start];
+        for (let x = v; x !== start; x = from.get(x)!) path.splice(1, 0, x);
+        return [...path, start];
+      }
+      if (!from.has(w)) {
+        from.set(w, v);
+        queue.push(w);
+      }
+    }
+  }
+  return [start, start];
+}
+
 export function checkTree(srcRoot: string, rules: Map<string, LayerRule>): Violation[] {
   return listSources(srcRoot).flatMap((f) => checkFile(f, readFileSync(join(srcRoot, f), 'utf8'), rules));
 }

@@ -8,8 +8,6 @@ import type { BoundDriver, DriverBundle, DriverStatus, GuestAgent } from '../../
 import type { BlockWorkloadStep, DeviceRef, NetWorkloadStep } from '../../model/scenario';
 import type { BlockResult, NetResult } from '../../model/trace';
 import type { DriverName } from '../../model/spec';
-import { inputError } from '../../model/errors';
-import { parseVersion } from '../../model/version';
 import type { SshConnection } from '../../remote/ssh';
 import { parseDiskspdXml } from '../../workloads/diskspd';
 import { parseNtttcpXml } from '../../workloads/ntttcp';
@@ -17,11 +15,13 @@ import { guestError, runPs, runPsJson } from './powershell';
 import { parseAddDriver } from './pnputil';
 import { CM_PROB_NEED_RESTART, CM_PROB_UNSIGNED_DRIVER, pendingReboot, readDevices, type PendingReboot } from './devices';
 import { writeIsoImage } from '../../inf/iso';
-import { bundleLayout, layoutFromManifest, type BundleLayout } from './bundle-layout';
-import { validateManifest } from '../../inf/bundle';
+import { bundleLayout, type BundleLayout } from './bundle-layout';
 import { TOOLS_ISO, WINPV_BUNDLE } from '../../inf/layouts';
-import type { BundleManifest } from '../../model/bundle';
-import { discSigningTraits, enableTestSigning, isTestSigned, readDiscSignatures, readSigningFacts, refuseUnloadable } from './signing';
+import { discSigningTraits, enableTestSigning, isTestSigned, readDiscSignatures, readSigningFacts, refuseUnloadable, type GuestSigningFacts } from './signing';
+import { carriedBy, discCarries, discLayout, isoName, safeSegment, winPath } from './bundle-source';
+import { CD_SCRIPT, CRASH_SCRIPT, DISK_SCRIPT, NTTTCP_SCRIPT, VERIFY_FLAGS, VERIFY_SCRIPT } from './agent-scripts';
+
+export { VERIFY_FLAGS } from './agent-scripts';
 import { discInstaller, enableVerifier, localInstaller, runInstaller, verifiedDrivers } from './installer';
 
 /** What the agent needs from the host it runs on. */
@@ -52,6 +52,13 @@ export interface WindowsGuestLink {
    *  (XenAPI: xeniface, through which the guest agent reaches xenstore; xapi sees the PV drivers,
    *  PV_drivers_detected, only once the agent runs). */
   companions?: DriverName[];
+}
+
+/** A bundle's drivers placed in the guest: the root, each driver's INF there, and whether from a disc. */
+interface Staging {
+  staged: { root: string; infs: Map<DriverName, string>; fromDisc: boolean };
+  layout: BundleLayout | undefined;
+  facts: GuestSigningFacts | undefined;
 }
 
 /** Install order: the bus first, then its children. */
@@ -87,70 +94,95 @@ export class WindowsAgent implements GuestAgent {
   private async install(bundle: DriverBundle): Promise<{ version?: string }> {
     const ssh = await this.ssh();
     const iso = isoName(bundle);
-    const extra = (this.link.companions ?? []).filter((c) => !bundle.drivers.includes(c));
-    const carried = iso ? [] : await carriedBy(bundle.location, extra);
-    if (carried.length) this.link.log?.('info', `${this.link.name}: ${carried.join(', ')} installed with the drivers (the guest agent reaches xenstore through it)`);
-    const local = iso ? undefined : await bundleLayout(bundle.location, [...bundle.drivers, ...carried]);
-    // read-only: a bundle that cannot load here (architecture, test signing under Secure Boot) is
-    // refused before anything is copied or changed in the guest
-    let facts = local ? await readSigningFacts(ssh) : undefined;
-    if (local) refuseUnloadable(this.link.name, local.traits, facts!);
-    let layout = local;
-    let staged: { root: string; infs: Map<DriverName, string>; fromDisc: boolean };
-    if (iso) {
-      // a disc named on the pool: the same manifest describes it as a local bundle (read from the
-      // disc); a disc without one has a folder per driver (<driver>\<driver>.inf)
-      const { root } = await this.mount(ssh, iso, new Map());
-      layout = await discLayout(ssh, `${iso}:manifest.json`, root, bundle.drivers);
-      const onDisc = extra.length ? await discCarries(ssh, root, extra, layout && ((d) => discLayout(ssh, `${iso}:manifest.json`, root, [...bundle.drivers, d]))) : [];
-      if (onDisc.length) {
-        this.link.log?.('info', `${this.link.name}: ${onDisc.join(', ')} installed with the drivers (the guest agent reaches xenstore through it)`);
-        if (layout) layout = await discLayout(ssh, `${iso}:manifest.json`, root, [...bundle.drivers, ...onDisc]);
-      }
-      facts = await readSigningFacts(ssh);
-      if (layout) refuseUnloadable(this.link.name, layout.traits, facts);
-      const infs = layout?.infs ?? new Map([...bundle.drivers, ...onDisc].map((d) => [d, WINPV_BUNDLE.flatInf(d)]));
-      staged = { root, infs: new Map([...infs].map(([d, inf]) => [d, `${root}\\${winPath(inf)}`])), fromDisc: true };
-    } else {
-      const disc = this.link.deliverIso ? await this.deliverAsDisc(ssh, bundle, local!) : undefined;
-      staged = disc ? { ...disc, fromDisc: true } : { ...(await this.stage(ssh, bundle, local!, `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`)), fromDisc: false };
-    }
-    const infs = staged.infs;
-    let reboot = false;
-    // why Windows needs the restart, for the trace (each install reboot says its reason)
+    let { staged, layout, facts } = iso ? await this.stageFromPoolDisc(ssh, bundle, iso) : await this.stageLocal(ssh, bundle);
+    // why Windows needs the restart, for the trace (each install reboot says its reason); a reboot
+    // is needed when there is a reason
     const why: string[] = [];
     // the vendor's installer on a disc: the one for the guest's architecture
     const discMsi = bundle.installer && staged.fromDisc ? await discInstaller(ssh, this.link.name, staged.root, facts!.arch) : undefined;
-    if (discMsi && !layout) {
-      // a disc without a manifest (the vendor tools ISO) says nothing of its signing: Windows' own
-      // verdict on the installer and the catalogs decides, before anything is installed
-      const certDirs = [staged.root, `${staged.root}\\${winPath(TOOLS_ISO.testCertDir)}`];
-      const traits = discSigningTraits(`${iso} (no ${WINPV_BUNDLE.manifest})`, staged.root, await readDiscSignatures(ssh, staged.root, discMsi, certDirs));
-      refuseUnloadable(this.link.name, traits, facts!);
-      this.link.log?.('info', `${this.link.name}: ${iso}: installer and driver catalogs are ${traits.signMode === 'TestSign' ? 'test-signed (their root is not trusted yet)' : 'signed and trusted'} (Get-AuthenticodeSignature)`);
-      layout = { infs: new Map(), files: [], traits };
+    if (discMsi && !layout) layout = await this.judgeUnlabelledDisc(ssh, iso, staged.root, discMsi, facts!);
+    if (layout && isTestSigned(layout.traits.signMode)) why.push(...(await this.trustTestCertificates(ssh, layout, staged.root, facts!)));
+    if (bundle.installer) why.push(...(await this.runVendorInstaller(ssh, bundle, staged.root, discMsi)));
+    else why.push(...(await this.addDrivers(ssh, bundle, staged.infs)));
+    if (bundle.verifier) why.push(...(await this.switchOnVerifier(ssh, [...staged.infs.keys()])));
+    const reboot = why.length > 0;
+    // The reboot belongs to the scenario (install-drivers reboot="true", or a reboot step): the
+    // runner then follows the guest's new domain with its probes. Here it is only reported.
+    if (reboot) this.link.log?.('info', `${this.link.name}: Windows needs a reboot to finish the driver install`);
+    this.rebootPendingFor = reboot ? bundle.version : undefined;
+    this.rebootReasons = why;
+    // a disc's manifest says the version the drivers must bind at
+    return iso && layout?.version ? { version: layout.version } : {};
+  }
+
+  /** A local bundle: refused before anything changes in the guest when it cannot load there
+   *  (architecture, test signing under Secure Boot), then delivered as a disc or copied over SFTP. */
+  private async stageLocal(ssh: SshConnection, bundle: DriverBundle): Promise<Staging> {
+    const extra = (this.link.companions ?? []).filter((c) => !bundle.drivers.includes(c));
+    const carried = await carriedBy(bundle.location, extra);
+    if (carried.length) this.link.log?.('info', `${this.link.name}: ${carried.join(', ')} installed with the drivers (the guest agent reaches xenstore through it)`);
+    const layout = await bundleLayout(bundle.location, [...bundle.drivers, ...carried]);
+    const facts = await readSigningFacts(ssh);
+    refuseUnloadable(this.link.name, layout.traits, facts);
+    const disc = this.link.deliverIso ? await this.deliverAsDisc(ssh, bundle, layout) : undefined;
+    const staged = disc ? { ...disc, fromDisc: true } : { ...(await this.stage(ssh, bundle, layout, `${BUNDLE_ROOT}\\${safeSegment(bundle.version)}`)), fromDisc: false };
+    return { staged, layout, facts };
+  }
+
+  /** A disc named on the pool: the same manifest describes it as a local bundle (read from the
+   *  disc); a disc without one has a folder per driver (<driver>\<driver>.inf). */
+  private async stageFromPoolDisc(ssh: SshConnection, bundle: DriverBundle, iso: string): Promise<Staging> {
+    const extra = (this.link.companions ?? []).filter((c) => !bundle.drivers.includes(c));
+    const { root } = await this.mount(ssh, iso, new Map());
+    let layout = await discLayout(ssh, `${iso}:manifest.json`, root, bundle.drivers);
+    const onDisc = extra.length ? await discCarries(ssh, root, extra, layout && ((d) => discLayout(ssh, `${iso}:manifest.json`, root, [...bundle.drivers, d]))) : [];
+    if (onDisc.length) {
+      this.link.log?.('info', `${this.link.name}: ${onDisc.join(', ')} installed with the drivers (the guest agent reaches xenstore through it)`);
+      if (layout) layout = await discLayout(ssh, `${iso}:manifest.json`, root, [...bundle.drivers, ...onDisc]);
     }
-    if (layout && isTestSigned(layout.traits.signMode)) {
-      // trusted before pnputil adds the packages, so Windows does not ask whether to trust the publisher
-      const certs = layout.traits.testCerts.map((c) => `${staged.root}\\${winPath(c)}`);
-      reboot = await enableTestSigning(ssh, this.link.name, certs, facts!);
-      if (reboot) why.push('test signing (bcdedit /set testsigning on takes effect at the next boot)');
-      this.link.log?.('info', `${this.link.name}: test certificate${certs.length > 1 ? 's' : ''} ${certs.join(', ')} trusted (Root, TrustedPublisher)${reboot ? '; test signing on from the next boot' : ''}`);
+    const facts = await readSigningFacts(ssh);
+    if (layout) refuseUnloadable(this.link.name, layout.traits, facts);
+    const infs = layout?.infs ?? new Map([...bundle.drivers, ...onDisc].map((d) => [d, WINPV_BUNDLE.flatInf(d)]));
+    return { staged: { root, infs: new Map([...infs].map(([d, inf]) => [d, `${root}\\${winPath(inf)}`])), fromDisc: true }, layout, facts };
+  }
+
+  /** A disc without a manifest (the vendor tools ISO) says nothing of its signing: Windows' own
+   *  verdict on the installer and the catalogs decides, before anything is installed. */
+  private async judgeUnlabelledDisc(ssh: SshConnection, iso: string | undefined, root: string, msi: string, facts: GuestSigningFacts): Promise<BundleLayout> {
+    const certDirs = [root, `${root}\\${winPath(TOOLS_ISO.testCertDir)}`];
+    const traits = discSigningTraits(`${iso} (no ${WINPV_BUNDLE.manifest})`, root, await readDiscSignatures(ssh, root, msi, certDirs));
+    refuseUnloadable(this.link.name, traits, facts);
+    this.link.log?.('info', `${this.link.name}: ${iso}: installer and driver catalogs are ${traits.signMode === 'TestSign' ? 'test-signed (their root is not trusted yet)' : 'signed and trusted'} (Get-AuthenticodeSignature)`);
+    return { infs: new Map(), files: [], traits };
+  }
+
+  /** A test-signed build's certificates trusted before pnputil adds the packages, so Windows does
+   *  not ask whether to trust the publisher; test signing on. The reboot reasons it leaves. */
+  private async trustTestCertificates(ssh: SshConnection, layout: BundleLayout, root: string, facts: GuestSigningFacts): Promise<string[]> {
+    const certs = layout.traits.testCerts.map((c) => `${root}\\${winPath(c)}`);
+    const reboot = await enableTestSigning(ssh, this.link.name, certs, facts);
+    this.link.log?.('info', `${this.link.name}: test certificate${certs.length > 1 ? 's' : ''} ${certs.join(', ')} trusted (Root, TrustedPublisher)${reboot ? '; test signing on from the next boot' : ''}`);
+    return reboot ? ['test signing (bcdedit /set testsigning on takes effect at the next boot)'] : [];
+  }
+
+  /** The vendor's MSI (from the disc, or copied from the local bundle); the reboot reasons it leaves. */
+  private async runVendorInstaller(ssh: SshConnection, bundle: DriverBundle, root: string, discMsi: string | undefined): Promise<string[]> {
+    let msi: string;
+    if (discMsi) msi = discMsi;
+    else {
+      const name = localInstaller(bundle.location);
+      msi = `${root}\\${name}`;
+      await ssh.putFile(join(bundle.location, name), msi.replace(/\\/g, '/'));
     }
-    if (bundle.installer) {
-      let msi: string;
-      if (discMsi) msi = discMsi;
-      else {
-        const name = localInstaller(bundle.location);
-        msi = `${staged.root}\\${name}`;
-        await ssh.putFile(join(bundle.location, name), msi.replace(/\\/g, '/'));
-      }
-      const r = await runInstaller(ssh, this.link.name, msi, `C:\\Windows\\Temp\\winpv-install-${safeSegment(bundle.version || 'disc')}.log`);
-      this.link.log?.('info', `${this.link.name}: vendor installer ${msi} done${r.rebootRequired ? ', reboot required' : ''}`);
-      reboot ||= r.rebootRequired;
-      if (r.rebootRequired) why.push('pending PnP restart (the vendor installer asked for one)');
-    }
-    for (const drv of bundle.installer ? [] : ORDER.filter((d) => infs.has(d))) {
+    const r = await runInstaller(ssh, this.link.name, msi, `C:\\Windows\\Temp\\winpv-install-${safeSegment(bundle.version || 'disc')}.log`);
+    this.link.log?.('info', `${this.link.name}: vendor installer ${msi} done${r.rebootRequired ? ', reboot required' : ''}`);
+    return r.rebootRequired ? ['pending PnP restart (the vendor installer asked for one)'] : [];
+  }
+
+  /** pnputil /add-driver /install of each driver, bus first; the reboot reasons it leaves. */
+  private async addDrivers(ssh: SshConnection, bundle: DriverBundle, infs: ReadonlyMap<DriverName, string>): Promise<string[]> {
+    const why: string[] = [];
+    for (const drv of ORDER.filter((d) => infs.has(d))) {
       const inf = infs.get(drv)!;
       const r = await runPs(ssh, 'pnputil-add', { inf }, `& pnputil.exe /add-driver $p.inf /install\nexit $LASTEXITCODE`, { okCodes: [0, 259, 3010], timeoutMs: 10 * 60_000 });
       // Judged by the exit code (0, 3010 reboot needed, 259 nothing to do; anything else throws
@@ -160,24 +192,18 @@ export class WindowsAgent implements GuestAgent {
         throw guestError('GUEST_DRIVER_INSTALL', `${this.link.name}: pnputil could not install ${drv} (${inf}): ${res.failed.join('; ') || 'no package added'}`);
       }
       this.link.log?.('info', `${this.link.name}: ${drv} ${bundle.version} added as ${res.published.join(', ') || '(already present)'}${res.rebootRequired ? ', reboot required' : ''}`);
-      reboot ||= res.rebootRequired;
       if (res.rebootRequired) why.push(`pending PnP restart (pnputil: ${drv})`);
     }
-    if (bundle.verifier) {
-      const sys = [...infs.keys()].map((d) => `${d}.sys`);
-      await enableVerifier(ssh, sys);
-      this.verifierAsked = true;
-      this.link.log?.('info', `${this.link.name}: Driver Verifier (standard) enabled for ${sys.join(' ')}`);
-      reboot = true;
-      why.push('Driver Verifier settings (read at the next boot)');
-    }
-    // The reboot belongs to the scenario (install-drivers reboot="true", or a reboot step): the
-    // runner then follows the guest's new domain with its probes. Here it is only reported.
-    if (reboot) this.link.log?.('info', `${this.link.name}: Windows needs a reboot to finish the driver install`);
-    this.rebootPendingFor = reboot ? bundle.version : undefined;
-    this.rebootReasons = reboot ? why : [];
-    // a disc's manifest says the version the drivers must bind at
-    return iso && layout?.version ? { version: layout.version } : {};
+    return why;
+  }
+
+  /** Driver Verifier (standard settings) for the installed drivers, read at the next boot. */
+  private async switchOnVerifier(ssh: SshConnection, drivers: readonly DriverName[]): Promise<string[]> {
+    const sys = drivers.map((d) => `${d}.sys`);
+    await enableVerifier(ssh, sys);
+    this.verifierAsked = true;
+    this.link.log?.('info', `${this.link.name}: Driver Verifier (standard) enabled for ${sys.join(' ')}`);
+    return ['Driver Verifier settings (read at the next boot)'];
   }
 
   /** Set after an install that needs a reboot (the version installed). */
@@ -363,141 +389,3 @@ function defaultTarget(dev: DeviceRef): number {
   if (id >= 51712) return (id - 51712) >> 4;
   return [768, 832, 5632, 5696].indexOf(id & ~63) < 0 ? 0 : [768, 832, 5632, 5696].indexOf(id & ~63);
 }
-
-/** The layout of the bundle disc at `root` from its manifest.json (the one `winpv package bundle`
- *  writes), read in the guest; undefined for a disc without one. */
-async function discLayout(ssh: SshConnection, where: string, root: string, drivers: readonly DriverName[]): Promise<BundleLayout | undefined> {
-  const r = await runPs(ssh, 'disc-manifest', { path: `${root}\\manifest.json` }, `if (Test-Path -LiteralPath $p.path) { Get-Content -Raw -Encoding UTF8 -LiteralPath $p.path } else { 'null' }`);
-  let data: unknown;
-  try {
-    data = JSON.parse(r.stdout.replace(/^\uFEFF/, ''));
-  } catch {
-    throw inputError('BUNDLE_MANIFEST', 'the disc\'s manifest.json is not JSON', [], { file: where });
-  }
-  if (data === null) return undefined;
-  const problems = validateManifest(data, where);
-  if (problems.length) throw inputError('BUNDLE_MANIFEST', `invalid manifest (${problems.length} problem(s))`, problems, { file: where });
-  return layoutFromManifest(where, data as BundleManifest, drivers);
-}
-
-/** Which of these drivers a local bundle carries (its manifest lists them, or their folder is there). */
-async function carriedBy(dir: string, drivers: readonly DriverName[]): Promise<DriverName[]> {
-  const out: DriverName[] = [];
-  for (const d of drivers) if (await bundleLayout(dir, [d]).then(() => true, () => false)) out.push(d);
-  return out;
-}
-
-/** Which of these drivers a bundle disc carries: its manifest lists them (`withManifest` reads the
- *  layout with one more driver), or, without a manifest, their INF is there. */
-async function discCarries(ssh: SshConnection, root: string, drivers: readonly DriverName[], withManifest?: (d: DriverName) => Promise<unknown>): Promise<DriverName[]> {
-  if (withManifest) {
-    const out: DriverName[] = [];
-    for (const d of drivers) if (await withManifest(d).then(() => true, () => false)) out.push(d);
-    return out;
-  }
-  const paths = drivers.map((d) => `${root}\\${winPath(WINPV_BUNDLE.flatInf(d))}`);
-  const there = await runPsJson<boolean[]>(ssh, 'disc-has', { paths }, `ConvertTo-Json -Compress -InputObject @(foreach ($f in $p.paths) { Test-Path -LiteralPath $f })`);
-  return drivers.filter((_, i) => there[i] === true);
-}
-
-/** `builtin:<version>` on a real host means the pool's bundle ISO `winpv-<version>.iso`; `iso:<name>` names one. */
-function isoName(b: DriverBundle): string | undefined {
-  if (b.location.startsWith('iso:')) return b.location.slice(4);
-  const m = /^builtin:(.*)$/.exec(b.location);
-  if (!m) return undefined;
-  if (!/^\d+(\.\d+){1,3}$/.test(m[1]!) || !parseVersion(m[1]!)) throw inputError('BUNDLE_VERSION', `'${b.location}': builtin bundles are builtin:<version> with two to four parts, e.g. builtin:9.1.0.42`);
-  return `winpv-${m[1]}.iso`;
-}
-
-const winPath = (rel: string) => rel.split('/').join('\\');
-
-function safeSegment(s: string): string {
-  if (!/^[A-Za-z0-9._-]+$/.test(s)) throw inputError('BUNDLE_VERSION', `bundle version '${s}' is not a safe folder name`);
-  return s;
-}
-
-const DISK_SCRIPT = `
-$d = Get-Disk | Where-Object { $_.Location -match ('Target ' + [int]$p.target + ' ') } | Select-Object -First 1
-if (-not $d) { throw ('no disk at XENVBD target ' + [int]$p.target) }
-if (-not ($d.IsSystem -or $d.IsBoot)) {
-  if ($d.IsOffline) { Set-Disk -Number $d.Number -IsOffline $false }
-  if ($d.IsReadOnly) { Set-Disk -Number $d.Number -IsReadOnly $false }
-}
-[pscustomobject]@{ Number = $d.Number; IsSystem = [bool]$d.IsSystem; IsBoot = [bool]$d.IsBoot } | ConvertTo-Json -Compress
-`;
-
-/** CreateFile flags of the verify pass: FILE_FLAG_NO_BUFFERING (0x20000000, the cache manager is
- *  bypassed both ways) | FILE_FLAG_WRITE_THROUGH (0x80000000, a write completes only once on the
- *  disk), as Win32's CreateFileW documents them: the same two things diskspd's -Sh asks for. */
-export const VERIFY_FLAGS = 0x20000000 + 0x80000000;
-
-// Writes a seeded pattern block by block on the raw data disk through one handle, closes it, and
-// reads it back through a new handle opened the same way; counts blocks that differ. With
-// FILE_FLAG_NO_BUFFERING, buffers must be sector-aligned: VirtualAlloc gives page-aligned memory.
-const VERIFY_SCRIPT = `
-Add-Type -TypeDefinition @'
-using System; using System.IO; using System.Runtime.InteropServices; using Microsoft.Win32.SafeHandles;
-public static class WinpvVerify {
-  [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode)]
-  static extern SafeFileHandle CreateFile(string name, uint access, uint share, IntPtr sa, uint disposition, uint flags, IntPtr template);
-  [DllImport("kernel32.dll", SetLastError = true)] static extern IntPtr VirtualAlloc(IntPtr at, UIntPtr size, uint type, uint protect);
-  [DllImport("kernel32.dll", SetLastError = true)] static extern bool VirtualFree(IntPtr at, UIntPtr size, uint type);
-  [DllImport("kernel32.dll", SetLastError = true)] static extern bool WriteFile(SafeFileHandle h, IntPtr buf, uint n, out uint done, IntPtr ov);
-  [DllImport("kernel32.dll", SetLastError = true)] static extern bool ReadFile(SafeFileHandle h, IntPtr buf, uint n, out uint done, IntPtr ov);
-  static SafeFileHandle Open(string path, uint flags) {
-    var h = CreateFile(path, 0xC0000000, 3, IntPtr.Zero, 3, flags, IntPtr.Zero);
-    if (h.IsInvalid) throw new IOException("CreateFile " + path + ": error " + Marshal.GetLastWin32Error());
-    return h;
-  }
-  public static int Run(string path, int blocks, int seed, uint flags) {
-    const int size = 1 << 20;
-    IntPtr buf = VirtualAlloc(IntPtr.Zero, (UIntPtr)size, 0x3000, 4);
-    byte[] want = new byte[size], got = new byte[size];
-    int bad = 0; uint n;
-    try {
-      using (var h = Open(path, flags)) {
-        for (int i = 0; i < blocks; i++) {
-          new Random(seed + i).NextBytes(want); Marshal.Copy(want, 0, buf, size);
-          if (!WriteFile(h, buf, size, out n, IntPtr.Zero) || n != size) throw new IOException("write of block " + i + ": error " + Marshal.GetLastWin32Error());
-        }
-      }
-      using (var h = Open(path, flags)) {
-        for (int i = 0; i < blocks; i++) {
-          if (!ReadFile(h, buf, size, out n, IntPtr.Zero) || n != size) throw new IOException("read of block " + i + ": error " + Marshal.GetLastWin32Error());
-          Marshal.Copy(buf, got, 0, size); new Random(seed + i).NextBytes(want);
-          for (int j = 0; j < size; j++) if (want[j] != got[j]) { bad++; break; }
-        }
-      }
-    } finally { VirtualFree(buf, UIntPtr.Zero, 0x8000); }
-    return bad;
-  }
-}
-'@
-$bad = [WinpvVerify]::Run('\\\\.\\PhysicalDrive' + [int]$p.disk, [int]$p.mib, [int]$p.seed, [uint32]$p.flags)
-[pscustomobject]@{ blocks = [int]$p.mib; mismatches = $bad } | ConvertTo-Json -Compress
-`;
-
-// The rule is opened for ntttcp.exe only and removed whatever happens (try/finally), so a run
-// leaves the guest's firewall as it found it.
-const NTTTCP_SCRIPT = `
-New-Item -ItemType Directory -Force -Path 'C:\\winpv' | Out-Null
-Remove-Item -Force -ErrorAction SilentlyContinue $p.xml
-$exe = (Get-Command ntttcp.exe).Source
-New-NetFirewallRule -DisplayName $p.rule -Direction Inbound -Action Allow -Program $exe -Profile Any | Out-Null
-try {
-  & ntttcp.exe @($p.args) | Out-Null
-  if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
-  Get-Content -Raw $p.xml
-} finally { Remove-NetFirewallRule -DisplayName $p.rule -ErrorAction SilentlyContinue }
-`;
-
-const CD_SCRIPT = `
-$d = Get-CimInstance Win32_CDROMDrive | Where-Object { $_.MediaLoaded } | Select-Object -First 1
-if (-not $d) { throw 'no CD in the drive' }
-[pscustomobject]@{ Letter = $d.Drive.TrimEnd(':') } | ConvertTo-Json -Compress
-`;
-
-const CRASH_SCRIPT = `
-$f = @(Get-Item -ErrorAction SilentlyContinue 'C:\\Windows\\MEMORY.DMP') + @(Get-ChildItem -ErrorAction SilentlyContinue 'C:\\Windows\\Minidump\\*.dmp')
-ConvertTo-Json -Compress -InputObject @($f | Where-Object { $_ } | Sort-Object LastWriteTime -Descending | Select-Object FullName, Length)
-`;

@@ -123,6 +123,9 @@ export class XapiSession {
   waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined, signal?: AbortSignal): Promise<T> {
     const now = probe();
     if (now !== undefined) return Promise.resolve(now);
+    // An abort that came before this wait (between two waits of a loop) fires no event: refused now,
+    // or the wait would run to its timeout and the loop go on looking for a guest that has halted.
+    if (signal?.aborted) return Promise.reject(hostError('XAPI_WAIT_ABORTED', `stopped waiting for ${what}`));
     return new Promise<T>((resolve, reject) => {
       const objects = this.client.objects;
       const done = (fn: () => void) => {

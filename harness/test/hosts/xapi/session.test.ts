@@ -56,6 +56,12 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const) {
     t.same(ip, { '0/ip': '192.0.2.100', '0/ipv4/0': '192.0.2.100' });
     const e4 = await rejects(s.waitFor('something that never happens', 100, () => undefined));
     t.equal(e4.code, 'XAPI_TIMEOUT');
+    // aborted before the wait began (between two rounds of a loop): refused at once (before the fix it ran
+    // to its timeout: XAPI_TIMEOUT)
+    const stop = new AbortController();
+    stop.abort();
+    const e5 = await rejects(s.waitFor('something aborted already', 60_000, () => undefined, stop.signal));
+    t.equal(e5.code, 'XAPI_WAIT_ABORTED');
   });
 }
 

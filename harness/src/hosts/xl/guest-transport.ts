@@ -1,0 +1,70 @@
+// Reaching an xl host's guests: Linux guests (PV, or HVM from the lab's disk) run the lab's console
+// agent, spoken to through the guest's console pty and xenconsoled's log (guests/linux/).
+import { hostError, WinpvError } from '../../model/errors';
+import type { GuestAgent, GuestPowerState, GuestRef } from '../../model/host';
+import { LinuxConsoleAgent, type ConsoleChannel } from '../../guests/linux/console-agent';
+import { sleep, type GuestRecord, type XlState } from './host-state';
+import type { XlDevices } from './devices';
+
+export class XlGuestTransport {
+  constructor(
+    private readonly st: XlState,
+    private readonly devices: XlDevices,
+    private readonly powerState: (g: GuestRef) => Promise<GuestPowerState>,
+  ) {}
+
+  agent(guest: GuestRef): GuestAgent {
+    const rec = this.st.rec(guest);
+    // Linux guests, PV or HVM from an image (the lab's HVM Linux disk), run the lab's console agent.
+    // A guest error: the scenario fails with the reason and the run goes on (the host is fine).
+    if (rec.shape.os !== 'linux') {
+      throw new WinpvError('guest', 'NOT_SUPPORTED', `guest ${guest.name}: the xl backend drives Linux guests running the lab's console agent; a Windows guest agent for xl hosts is not built yet`);
+    }
+    if (!rec.agent) {
+      const linux = this.linuxAgent(rec);
+      // After every workload the backends' counters go into the trace (blkback statistics/, netback rings).
+      const withStats = <T>(p: Promise<T>): Promise<T> => p.finally(() => this.devices.emitBackendStats(rec).catch(() => undefined));
+      rec.agent = {
+        installDrivers: (b) => linux.installDrivers(b),
+        driverStatus: () => linux.driverStatus(),
+        blockWorkload: (w) => withStats(linux.blockWorkload(w)),
+        netWorkload: (w, peer) => withStats(linux.netWorkload(w, peer)),
+      };
+    }
+    return rec.agent;
+  }
+
+  /** The console agent of a Linux reference guest (one per boot of the guest). */
+  linuxAgent(rec: GuestRecord): LinuxConsoleAgent {
+    return (rec.linux ??= new LinuxConsoleAgent(rec.ref.name, this.consoleChannel(rec)));
+  }
+
+  private consoleChannel(rec: GuestRecord): ConsoleChannel {
+    const st = this.st;
+    const log = st.consoleLog(rec.ref.handle);
+    const prefix = st.bridgeAddress.split('.').slice(0, 3).join('.');
+    return {
+      send: async (line) => {
+        const tty = (await st.xenstore.read(`/local/domain/${rec.ref.domid}/console/tty`)) ?? '';
+        if (!/^\/dev\/pts\/\d+$/.test(tty)) throw hostError('XL_CONSOLE', `guest ${rec.ref.name} has no console pty (${tty || 'none'})`);
+        await st.dom0.run(['sh', '-c', 'printf "%s\\n" "$1" > "$2"', 'sh', line, tty]);
+      },
+      readFrom: async (offset) => {
+        const r = await st.dom0.try(['tail', '-c', `+${offset + 1}`, log]);
+        const text = r.code === 0 ? r.stdout : '';
+        return { text, next: offset + Buffer.byteLength(text) };
+      },
+      bootOffset: () => rec.consoleOffset,
+      peer: {
+        address: st.bridgeAddress,
+        run: async (script, timeoutMs) => {
+          const r = await st.dom0.try(['sh', '-c', script], { timeoutMs });
+          return { code: r.code, stdout: r.stdout };
+        },
+      },
+      guestAddress: `${prefix}.${100 + (rec.ref.domid % 150)}`,
+      alive: async () => (await this.powerState(rec.ref)) === 'running',
+      sleep,
+    };
+  }
+}

@@ -1,0 +1,162 @@
+// The lifecycle of an xl host's guests: created paused from a generated config (the probes attach
+// before any frontend moves), started, rebooted into a new domain, shut down, saved and restored,
+// destroyed with everything the run made for them in dom0 (configs, disks, save images).
+import { guestError, hostError } from '../../model/errors';
+import type { GuestRef, SaveRestoreCapability } from '../../model/host';
+import type { GuestShape } from '../../model/scenario';
+import { requireDevid } from '../../model/vdev';
+import { domainName, xlConfig } from './xl-config';
+import { BRIDGE, RUN_DIR, sleep, type GuestRecord, type XlState } from './host-state';
+import type { XlDevices } from './devices';
+
+/** Where the lab image keeps the reference PV guest (lab/recipe: DOM0_GUEST_KERNEL/INITRD). */
+export const GUEST_KERNEL = '/var/lib/winpv-lab/guest/vmlinuz';
+export const GUEST_INITRD = '/var/lib/winpv-lab/guest/initrd-pv.img';
+/** The lab's HVM Linux disk (lab/recipe DOM0_GUEST_HVM_IMAGE) holds this same kernel and initramfs.
+ *  Under the lab's nested virtualisation (Xen on QEMU TCG with emulated SVM), SeaBIOS reading them
+ *  from the emulated IDE disk by PIO ends in a triple fault of the guest within a minute (seen with
+ *  Debian's Xen 4.17.7+13 and qemu-system-xen 7.2+dfsg-7+deb12u18; `xl dmesg`: "Triple fault -
+ *  invoking HVM shutdown action", real mode, IDE status port), or takes over 20 minutes on a loaded
+ *  machine. So the lab's own disk is booted directly (QEMU's fw_cfg loader), with the disk still the
+ *  emulated boot disk, unplugged by the guest and served again by blkback. A user image (Windows)
+ *  always boots through the BIOS. */
+export const LAB_HVM_IMAGE = '/var/lib/winpv-lab/guest/linux-hvm.img';
+const LAB_HVM_DIRECT_BOOT = { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, cmdline: 'console=ttyS0 console=hvc0 quiet sysrq_always_enabled' };
+
+/** How long xl's monitor may take to build a rebooted guest's new domain after the old one is gone. */
+const REBUILD_MS = 180_000;
+
+export class XlLifecycle {
+  constructor(
+    private readonly st: XlState,
+    private readonly devices: XlDevices,
+  ) {}
+
+  async createGuest(shape: GuestShape, inst: string): Promise<GuestRef> {
+    const st = this.st;
+    const name = domainName(inst, shape.name, st.opts.nameTag);
+    if ((await st.domid(name)) !== undefined) await st.dom0.try(['xl', 'destroy', name]); // left over by a crashed run
+    const { files, loops, disks } = await this.makeDisks(name, shape);
+    const cfg = `${RUN_DIR}/${name}.cfg`;
+    const config = xlConfig(name, shape, { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, disks, serialLog: st.serialLog(name), directBoot: shape.image === LAB_HVM_IMAGE ? LAB_HVM_DIRECT_BOOT : undefined }, { bridge: BRIDGE });
+    await st.connection!.link.putFile(Buffer.from(config), cfg);
+    files.push(cfg);
+    const consoleOffset = await st.logSize(name);
+    // Paused: the probes attach before the frontends start.
+    await st.dom0.run(['xl', 'create', '-p', cfg]);
+    const domid = await st.domid(name);
+    if (domid === undefined) throw hostError('XL_CREATE', `xl create ${name} returned but the domain is not listed`);
+    const ref: GuestRef = { name: shape.name, domid, handle: name };
+    const rec: GuestRecord = { ref, inst, shape, files, loops, consoleOffset, expectRunning: false, busy: 0, epoch: 0 };
+    st.guests.set(name, rec);
+    // Backend overrides (e.g. max-ring-page-order 0) are written while the frontends cannot yet read them.
+    for (const vbd of shape.vbds) await this.devices.overrideBackend(domid, `vbd/${requireDevid(vbd.vdev)}`, vbd.backend);
+    for (const vif of shape.vifs) await this.devices.overrideBackend(domid, `vif/${vif.devid}`, vif.backend);
+    st.emit(rec, 'created');
+    return ref;
+  }
+
+  /** The guest's disks behind loop devices: its image as the first disk, sparse files for the rest. */
+  private async makeDisks(name: string, shape: GuestShape): Promise<{ files: string[]; loops: string[]; disks: Record<string, string> }> {
+    const files: string[] = [];
+    const loops: string[] = [];
+    const disks: Record<string, string> = {};
+    for (const [i, vbd] of shape.vbds.entries()) {
+      if (i === 0 && shape.image) {
+        const loop = await this.devices.imageLoop(shape.image);
+        loops.push(loop);
+        disks[vbd.vdev] = loop;
+        continue;
+      }
+      const { file, loop } = await this.devices.makeDisk(name, vbd);
+      files.push(file);
+      loops.push(loop);
+      disks[vbd.vdev] = loop;
+    }
+    return { files, loops, disks };
+  }
+
+  async startGuest(guest: GuestRef): Promise<void> {
+    const rec = this.st.rec(guest);
+    await this.st.dom0.run(['xl', 'unpause', rec.ref.handle]);
+    rec.expectRunning = true;
+    this.st.emit(rec, 'started');
+  }
+
+  async rebootGuest(guest: GuestRef): Promise<void> {
+    const st = this.st;
+    const rec = st.rec(guest);
+    rec.consoleOffset = await st.logSize(rec.ref.handle);
+    rec.agent = undefined;
+    rec.linux = undefined;
+    await st.ours(rec, async () => {
+      const old = rec.ref.domid;
+      await st.dom0.run(['xl', 'reboot', '-w', rec.ref.handle], { timeoutMs: 180_000 });
+      rec.ref.domid = await this.newDomain(rec, old);
+    });
+    guest.domid = rec.ref.domid;
+    st.emit(rec, 'rebooted');
+  }
+
+  /** `xl reboot -w` returns once the old domain is gone; xl's monitor process builds the new one
+   *  (on_reboot="restart") after that: measured on the lab under TCG, 33 s later. */
+  private async newDomain(rec: GuestRecord, old: number): Promise<number> {
+    const limit = this.st.opts.rebuildMs ?? REBUILD_MS;
+    const deadline = Date.now() + limit;
+    for (;;) {
+      const domid = await this.st.domid(rec.ref.handle);
+      if (domid !== undefined && domid !== old) return domid;
+      if (Date.now() > deadline) throw guestError('GUEST_NOT_REBOOTED', `guest ${rec.ref.name} went down for its reboot but no new domain was built within ${limit / 1000} s`);
+      await sleep(1000);
+    }
+  }
+
+  async shutdownGuest(guest: GuestRef, how: 'clean' | 'hard'): Promise<void> {
+    const rec = this.st.rec(guest);
+    rec.expectRunning = false;
+    if (how === 'hard') await this.st.dom0.run(['xl', 'destroy', rec.ref.handle]);
+    else await this.st.dom0.run(['timeout', '120', 'xl', 'shutdown', '-w', rec.ref.handle], { timeoutMs: 130_000 });
+    this.st.emit(rec, 'shutdown', { how });
+  }
+
+  async destroyGuest(guest: GuestRef): Promise<void> {
+    const st = this.st;
+    const rec = st.guests.get(guest.handle);
+    if (!rec) return;
+    rec.expectRunning = false;
+    await st.reconnectForTeardown();
+    if ((await st.domid(rec.ref.handle)) !== undefined) {
+      await this.devices.emitBackendStats(rec).catch(() => undefined); // the final counters
+      await st.dom0.run(['xl', 'destroy', rec.ref.handle]);
+      st.emit(rec, 'destroyed');
+    }
+    for (const loop of rec.loops) await st.dom0.try(['losetup', '--detach', loop]);
+    if (rec.files.length) await st.dom0.try(['rm', '-f', '--', ...rec.files]);
+    st.guests.delete(guest.handle);
+  }
+
+  readonly saveRestore: SaveRestoreCapability = {
+    save: async (guest: GuestRef): Promise<string> => {
+      const rec = this.st.rec(guest);
+      const image = `${RUN_DIR}/${rec.ref.handle}.save`;
+      rec.expectRunning = false;
+      await this.st.ours(rec, () => this.st.dom0.run(['xl', 'save', rec.ref.handle, image], { timeoutMs: 300_000 }));
+      rec.files.push(image);
+      this.st.emit(rec, 'saved');
+      return image;
+    },
+    restore: async (guest: GuestRef, image: string): Promise<GuestRef> => {
+      const rec = this.st.rec(guest);
+      const domid = await this.st.ours(rec, async () => {
+        await this.st.dom0.run(['xl', 'restore', image], { timeoutMs: 300_000 });
+        return this.st.domid(rec.ref.handle);
+      });
+      if (domid === undefined) throw hostError('XL_RESTORE', `xl restore of ${rec.ref.handle} returned but the domain is not listed`);
+      const old = rec.ref.domid;
+      rec.ref.domid = domid;
+      rec.expectRunning = true;
+      this.st.emit(rec, 'restored', { from: old, domid });
+      return { ...rec.ref };
+    },
+  };
+}
