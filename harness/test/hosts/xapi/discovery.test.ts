@@ -110,7 +110,7 @@ t.test('no way finds the guest: a host error naming every way tried, in order, n
 
 t.test('the host entry says which ways, in order; a way this host cannot use is refused as bad input', async (t) => {
   const env = { POOL_PW: XAPI_PW };
-  const cfg = (entry: Record<string, unknown>) => xapiConfigFrom(resolveHost('pool', { hosts: { pool: { url: 'xapi://root@pool.example', passwordEnv: 'POOL_PW', ...entry } } }, env), env);
+  const cfg = (entry: Record<string, unknown>) => xapiConfigFrom(resolveHost('pool', { hosts: { pool: { url: 'xapi://root@pool.example', passwordEnv: 'POOL_PW', ...entry } } }, env));
   t.same(cfg({}).discovery, ['guest-metrics', 'dom0-neighbour'], 'default: agent, then the neighbour table');
   t.same(cfg({ dhcpLeaseFile: '/var/lib/misc/dnsmasq.leases' }).discovery, ['guest-metrics', 'dom0-neighbour', 'dhcp-leases'], 'with a lease file, the leases too');
   t.same(cfg({ dom0Ssh: false }).discovery, ['guest-metrics'], 'without dom0 only the agent');
