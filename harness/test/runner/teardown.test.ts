@@ -2,10 +2,9 @@
 // host call fails the instance in the report and the run still ends; a fault with a duration whose
 // scenario is cut short goes off in that scenario's teardown, not in the next scenario.
 import t from 'tap';
-import { runPlan } from '../../src/runner/run';
 import { TeardownStack } from '../../src/runner/teardown';
 import { TraceWriter } from '../../src/trace/writer';
-import { ReporterMultiplexer } from '../../src/report/multiplexer';
+import { runPlanned } from '../support/run-plan';
 import type { FaultConfig, Step } from '../../src/model/scenario';
 import type { GuestRef } from '../../src/model/host';
 import type { GuestShape } from '../../src/model/scenario';
@@ -39,9 +38,8 @@ t.test('teardown tasks run last-first, each with a deadline, even after one thre
 });
 
 const run = async (host: FakeHost, steps: Step[][], timeoutMs?: number) => {
-  const trace = new TraceWriter();
   const plan = planOf(...steps.map((s, i) => scenario(`s${i + 1}`, s, timeoutMs ? { timeoutMs } : {})));
-  const outcome = await runPlan({ host, plan, specs, specHashes: {}, trace, reporter: new ReporterMultiplexer([]), teardownMs: 20_000 });
+  const { outcome, trace } = await runPlanned({ host, plan, specs, teardownMs: 20_000 });
   return { trace, outcome, results: outcome.summary.instances };
 };
 
