@@ -3,10 +3,8 @@
 // not reorder anything (each driver repository carries the headers it builds against), but inside
 // it a failure stops every dependent.
 import { inputError, type Problem } from '../model/errors';
-import type { DriverName, SpecSet } from '../model/spec';
+import { DRIVER_NAMES, type DriverName, type SpecSet } from '../model/spec';
 
-/** The order win-pv builds its drivers in when dependencies leave a choice. */
-const CANONICAL: readonly DriverName[] = ['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface', 'xencons', 'xenhid'];
 
 export function buildOrder(specs: SpecSet, selected: readonly DriverName[]): DriverName[] {
   const problems: Problem[] = [];
@@ -29,7 +27,7 @@ export function buildOrder(specs: SpecSet, selected: readonly DriverName[]): Dri
     order.push(d);
   };
   // Visit in win-pv's canonical order (then any other spec's) so independent drivers come out stable.
-  const rank = (d: DriverName) => (CANONICAL.includes(d) ? CANONICAL.indexOf(d) : CANONICAL.length);
+  const rank = (d: DriverName) => DRIVER_NAMES.indexOf(d);
   for (const d of [...specs.keys()].filter((k) => want.has(k)).sort((a, b) => rank(a) - rank(b))) visit(d, []);
   return order;
 }

@@ -1,14 +1,15 @@
-// Configuration precedence, in one place: command-line flags, then environment (WINPV_*), then the
-// config file ($WINPV_CONFIG, else $XDG_CONFIG_HOME/winpv/config.json, else ~/.config/winpv/config.json:
-// outside the repository), then defaults. Passwords come only from an environment variable or a file
-// named by the config, never from the command line, and are held as Secrets.
+// Configuration, resolved once and in one place: command-line flags, then environment (WINPV_*), then
+// the config file ($WINPV_CONFIG, else $XDG_CONFIG_HOME/winpv/config.json, else
+// ~/.config/winpv/config.json: outside the repository), then defaults. Passwords come only from an
+// environment variable or a file named by the config, never from the command line, and are held as
+// Secrets. This is the only module that reads process.env (harness/test/architecture/config.test.ts);
+// everything below the commands gets resolved values (ResolvedConfig, ResolvedHost, BuilderConfig).
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { inputError, usageError } from '../model/errors';
 import { Secret } from '../model/secret';
-import { labDir } from '../lab/state';
 import type { HostEntry, ResolvedConfig, ResolvedHost, UserConfig } from '../model/config';
 
 /** The repository root of this installation (harness/dist/cli -> ../../..). */
@@ -24,9 +25,14 @@ export interface ConfigFlags {
   db?: string;
 }
 
+/** The environment of this winpv process: read here only, then handed to resolveConfig and its kin. */
+export const processEnvironment = (): NodeJS.ProcessEnv => process.env;
+
+const homeOf = (env: NodeJS.ProcessEnv) => env.HOME || homedir();
+
 export function configFilePath(env: NodeJS.ProcessEnv): string {
   if (env.WINPV_CONFIG) return env.WINPV_CONFIG;
-  const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
+  const base = env.XDG_CONFIG_HOME || join(homeOf(env), '.config');
   return join(base, 'winpv', 'config.json');
 }
 
@@ -121,21 +127,30 @@ export function parseHostUrl(url: string): HostUrl {
   return { kind: m[1] as 'xl' | 'xapi', lab: false, user: m[2] ?? 'root', hostname: m[4], port };
 }
 
-function readPassword(name: string, entry: HostEntry, env: NodeJS.ProcessEnv, kind: string): Secret | undefined {
-  if (entry.passwordEnv) {
-    const v = env[entry.passwordEnv];
-    if (v === undefined) throw usageError(`host '${name}': environment variable ${entry.passwordEnv} (passwordEnv) is not set`);
+/** A password: from the environment variable the config names (which must be set), else the file it
+ *  names (one trailing newline dropped), else the generic environment variable, else none. */
+function secretFrom(what: string, env: NodeJS.ProcessEnv, named: { envName?: string; envSetting: string; file?: string; fileSetting: string }, generic?: string): Secret | undefined {
+  if (named.envName) {
+    const v = env[named.envName];
+    if (v === undefined) throw usageError(`${what}: environment variable ${named.envName} (${named.envSetting}) is not set`);
     return new Secret(v);
   }
-  if (entry.passwordFile) {
+  if (named.file) {
     try {
-      return new Secret(readFileSync(entry.passwordFile, 'utf8').replace(/\r?\n$/, ''));
+      return new Secret(readFileSync(named.file, 'utf8').replace(/\r?\n$/, ''));
     } catch (e) {
-      throw inputError('CONFIG_PASSWORD_FILE', `host '${name}': cannot read passwordFile: ${(e as Error).message}`, [], { file: entry.passwordFile });
+      throw inputError('CONFIG_PASSWORD_FILE', `${what}: cannot read ${named.fileSetting}: ${(e as Error).message}`, [], { file: named.file });
     }
   }
-  const generic = kind === 'xapi' ? env.WINPV_XAPI_PASSWORD : env.WINPV_SSH_PASSWORD;
-  return generic !== undefined ? new Secret(generic) : undefined;
+  const v = generic !== undefined ? env[generic] : undefined;
+  return v !== undefined ? new Secret(v) : undefined;
+}
+
+/** The lab directory, the one rule for every command (`winpv lab`, a run on `--host lab`, its lease
+ *  store): --dir, else $WINPV_LAB_DIR, else the config file's labDir, else
+ *  $XDG_CACHE_HOME/winpv/lab, else ~/.cache/winpv/lab; absolute. */
+export function labDirFrom(env: NodeJS.ProcessEnv, explicit?: string, configured?: string): string {
+  return resolve(explicit || env.WINPV_LAB_DIR || configured || join(env.XDG_CACHE_HOME || join(homeOf(env), '.cache'), 'winpv', 'lab'));
 }
 
 /** The configured host names (sorted) carrying every label of `label:<l>[,<l>]`; an unknown label or no match is a usage error. */
@@ -175,7 +190,7 @@ export function resolveRunHosts(cfg: ResolvedConfig, hostFlag: string | undefine
   return hostsWithLabels(spec, user).map((name) => resolveHost(name, user, env));
 }
 
-export function resolveHost(nameOrUrl: string, user: UserConfig, env: NodeJS.ProcessEnv): ResolvedHost {
+export function resolveHost(nameOrUrl: string, user: UserConfig, env: NodeJS.ProcessEnv, labDirFlag?: string): ResolvedHost {
   if (nameOrUrl.startsWith('label:')) nameOrUrl = hostsWithLabels(nameOrUrl, user)[0];
   const named = user.hosts?.[nameOrUrl];
   const entry: HostEntry = named ?? { url: nameOrUrl };
@@ -188,14 +203,22 @@ export function resolveHost(nameOrUrl: string, user: UserConfig, env: NodeJS.Pro
     user: u.user,
     hostname: u.hostname,
     port: u.port,
-    password: u.kind === 'sim' ? undefined : readPassword(nameOrUrl, entry, env, u.kind),
+    password: u.kind === 'sim' ? undefined : secretFrom(`host '${nameOrUrl}'`, env, { envName: entry.passwordEnv, envSetting: 'passwordEnv', file: entry.passwordFile, fileSetting: 'passwordFile' }, u.kind === 'xapi' ? 'WINPV_XAPI_PASSWORD' : 'WINPV_SSH_PASSWORD'),
     identityFile: entry.identityFile ?? env.WINPV_SSH_IDENTITY,
     knownHostsFile: entry.knownHostsFile,
     insecure: entry.insecure === true,
     capacity: entry.capacity ?? 1,
     labels: entry.labels ?? [],
     entry,
+    ...(u.kind === 'xapi' ? withGuestPassword(nameOrUrl, entry, env) : {}),
+    ...(u.lab ? { labDir: labDirFrom(env, labDirFlag, user.labDir) } : {}),
   };
+}
+
+/** A XenAPI host's Windows guests' password: guestPasswordEnv, guestPasswordFile, WINPV_GUEST_PASSWORD. */
+function withGuestPassword(name: string, entry: HostEntry, env: NodeJS.ProcessEnv): { guestPassword?: Secret } {
+  const s = secretFrom(`guests of host '${name}'`, env, { envName: entry.guestPasswordEnv, envSetting: 'guestPasswordEnv', file: entry.guestPasswordFile, fileSetting: 'guestPasswordFile' }, 'WINPV_GUEST_PASSWORD');
+  return s ? { guestPassword: s } : {};
 }
 
 export function parseSeed(s: string): number {
@@ -206,8 +229,31 @@ export function parseSeed(s: string): number {
 /** The lab directory alone (`winpv lab`): --dir, environment, the config file's labDir, default. */
 export function resolveLabDir(flags: Pick<ConfigFlags, 'labDir' | 'config'>, env: NodeJS.ProcessEnv): string {
   const user = loadUserConfig(flags.config ?? configFilePath(env), flags.config !== undefined || env.WINPV_CONFIG !== undefined);
-  return labDir(env, flags.labDir, user.labDir);
+  return labDirFrom(env, flags.labDir, user.labDir);
 }
+
+/** What `winpv build` needs from flags and environment: the builder's URL and SSH credentials (the
+ *  password only from WINPV_SSH_PASSWORD) and where the sources are on it. */
+export interface BuilderConfig {
+  url: string;
+  password?: Secret;
+  identityFile?: string;
+  sourceRoot: string;
+}
+
+export function resolveBuilderConfig(flags: { builder?: string; identity?: string; sourceRoot?: string }, env: NodeJS.ProcessEnv): BuilderConfig {
+  const password = secretFrom('the builder', env, { envSetting: '', fileSetting: '' }, 'WINPV_SSH_PASSWORD');
+  const identityFile = flags.identity ?? env.WINPV_SSH_IDENTITY;
+  return {
+    url: flags.builder ?? env.WINPV_BUILDER ?? 'local',
+    ...(password ? { password } : {}),
+    ...(identityFile ? { identityFile } : {}),
+    sourceRoot: flags.sourceRoot ?? env.WINPV_BUILD_SOURCE_ROOT ?? 'C:\\winpv\\src',
+  };
+}
+
+/** `winpv xenstored`'s socket: --socket, else XENSTORED_PATH (the variable Xen's own tools read). */
+export const xenstoredSocketPath = (flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined => flag ?? env.XENSTORED_PATH;
 
 /** The one place where flags, environment, file and defaults meet. */
 export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): ResolvedConfig {
@@ -217,11 +263,12 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Resol
   const seedText = flags.seed ?? env.WINPV_SEED;
   return {
     configFile: file,
-    host: resolveHost(hostName, user, env),
+    host: resolveHost(hostName, user, env, flags.labDir),
     reportDir: resolve(flags.reportDir ?? env.WINPV_REPORT_DIR ?? user.reportDir ?? join(packageRoot(), 'reports')),
-    labDir: labDir(env, flags.labDir, user.labDir),
+    labDir: labDirFrom(env, flags.labDir, user.labDir),
     seed: seedText !== undefined ? parseSeed(seedText) : randomInt(0, 0xffffffff),
     verbose: flags.verbose ?? false,
+    resultsDataDir: join(env.XDG_DATA_HOME || join(homeOf(env), '.local', 'share'), 'winpv', 'results'),
     ...((flags.db ?? env.WINPV_DB ?? user.resultsDb) !== undefined ? { resultsDb: flags.db ?? env.WINPV_DB ?? user.resultsDb } : {}),
   };
 }

@@ -14,14 +14,14 @@ export interface OpenStore {
 
 /** The host's lease store (XenAPI: the pool's other_config; xl: a lock directory in dom0's /run), or
  *  undefined for a host that needs none (sim, private to its run). */
-export async function openLeaseStore(h: ResolvedHost, env: NodeJS.ProcessEnv): Promise<OpenStore | undefined> {
+export async function openLeaseStore(h: ResolvedHost): Promise<OpenStore | undefined> {
   if (h.kind === 'xapi') {
     const { openXapiLeaseStore } = require('../hosts/xapi/lease') as typeof import('../hosts/xapi/lease');
-    return openXapiLeaseStore(h, env);
+    return openXapiLeaseStore(h);
   }
   if (h.kind === 'xl') {
     const { openXlLeaseStore } = require('../hosts/xl/lease') as typeof import('../hosts/xl/lease');
-    return openXlLeaseStore(h, env);
+    return openXlLeaseStore(h);
   }
   return undefined;
 }
@@ -41,7 +41,6 @@ export interface HoldOptions {
   runId: string;
   timeoutMs: number;
   signal: AbortSignal;
-  env: NodeJS.ProcessEnv;
   say: (m: string) => void;
   onLost: (e: WinpvError) => void;
 }
@@ -70,7 +69,7 @@ export async function holdCapacity(want: readonly { host: ResolvedHost; slots: n
     for (const w of want) {
       let s: OpenStore | undefined;
       try {
-        s = await openLeaseStore(w.host, o.env);
+        s = await openLeaseStore(w.host);
       } catch (e) {
         if (want.length === 1) throw e;
         skipped.push({ host: w.host.name, reason: `its lease store cannot be reached: ${(e as Error).message}` });

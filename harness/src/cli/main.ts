@@ -1,6 +1,7 @@
 // The `winpv` entry point: global flags, lazy dispatch, and the mapping of errors to exit codes.
 import { ExitCode, formatLocation, formatProblem, isWinpvError } from '../model/errors';
 import type { Command, CommandContext } from './command';
+import { processEnvironment } from './config';
 
 /** The command table: name -> summary and module. Modules are required only when used. */
 const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
@@ -71,7 +72,7 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}): Pr
   const abort = io.signal ? undefined : new AbortController();
   const ctx: CommandContext = {
     argv: rest,
-    env: io.env ?? process.env,
+    env: io.env ?? processEnvironment(),
     cwd: io.cwd ?? process.cwd(),
     out,
     err,

@@ -9,10 +9,6 @@ import type { SpecSet } from '../model/spec';
 export interface HostFactoryOptions {
   /** The driver specs: the simulator's frontends and guest are driven by them. */
   specs: SpecSet;
-  /** The command's environment (secrets named by the config are read from it); default process.env. */
-  env?: NodeJS.ProcessEnv;
-  /** The lab directory resolved by cli/config.ts (the `lab` host's QEMU, port and keys). */
-  labDir?: string;
   /** Simulator only: properties of simulated driver builds by version (a planted regression for `winpv bisect`). */
   simBuilds?: Record<string, { ioSlowdown?: number }>;
   /** The lease slot the run holds on the host (xl names its domains by it, so runs sharing a host never collide). */
@@ -43,7 +39,7 @@ const MAKERS: Record<ResolvedHost['kind'], () => Maker> = {
       return SimHost ? (_h, o) => new SimHost({ specs: o.specs, ...(o.simBuilds ? { builds: o.simBuilds } : {}) }) : undefined;
     }),
   xl: () => load('xl', './xl', (m) => m.makeXlHost as Maker | undefined),
-  xapi: () => load('XenAPI', './xapi', (m) => (m.makeXapiHost as Maker | undefined) && ((h, o) => (m.makeXapiHost as (h: ResolvedHost, env?: NodeJS.ProcessEnv) => HostBackend)(h, o.env))),
+  xapi: () => load('XenAPI', './xapi', (m) => m.makeXapiHost as Maker | undefined),
 };
 
 export function createHost(host: ResolvedHost, opts: HostFactoryOptions): HostBackend {

@@ -116,8 +116,7 @@ export async function ensureImage(o: BuildOptions): Promise<{ image: LabImage; b
     }
     const init = join(scratch, 'init');
     writeFileSync(init, GUEST_INIT);
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
+    const env: Record<string, string> = {
       OUT: dir, SUITE: mirror.suite, MIRROR: mirror.mirror, SOURCES_LIST: mirror.sourcesList,
       PUBKEY: readFileSync(keyFile + '.pub', 'utf8').trim(), DOM0_FILES_DIR: files, GUEST_INIT_FILE: init,
       INCLUDE: DOM0_PACKAGES.join(','), EXTRA: DOM0_EXTRA_PACKAGES.join(' '), GUEST_MODULES: GUEST_MODULES.join(' '),

@@ -23,7 +23,7 @@ export async function ensureHostPackages(progress: (msg: string) => void, isRoot
     throw infraError('LAB_HOST_PACKAGES', `the lab needs these Debian packages: ${missing.join(' ')}\n  install them with: sudo apt-get install ${missing.join(' ')}`);
   }
   progress(`installing host packages: ${missing.join(' ')}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
   await runProcessOk(['apt-get', 'update', '-qq'], { env });
   await runProcessOk(['apt-get', 'install', '-y', '-qq', ...missing], { env });
   const still = await missingHostPackages();

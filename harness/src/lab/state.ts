@@ -1,18 +1,10 @@
 // Where a lab lives on disk and what a running lab records about itself (`<dir>/lab.json`), so that
 // `status`, `ssh`, `down` and the `lab` host backend find the QEMU process, port and keys.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { infraError } from '../model/errors';
 import { writeFileAtomic } from '../util/atomic-write';
 import { labQemuPid, namesPidfile, pidFileOf } from './qemu-process';
-
-/** The lab directory, the one rule (cli/config.ts applies it for every command): --dir, else
- *  $WINPV_LAB_DIR, else the config file's labDir, else $XDG_CACHE_HOME/winpv/lab, else
- *  ~/.cache/winpv/lab; absolute. */
-export function labDir(env: NodeJS.ProcessEnv, explicit?: string, configured?: string): string {
-  return resolve(explicit || env.WINPV_LAB_DIR || configured || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'winpv', 'lab'));
-}
 
 export interface LabState {
   /** Process id of the QEMU this lab started (as spawned; `down` stops the pid in QEMU's own pidfile). */

@@ -71,6 +71,11 @@ export interface ResolvedHost {
   identityFile?: string;
   knownHostsFile?: string;
   insecure: boolean;
+  /** XenAPI: the guests' (Windows) password, from the entry's guestPasswordEnv / guestPasswordFile or
+   *  WINPV_GUEST_PASSWORD. */
+  guestPassword?: Secret;
+  /** `lab`: the lab directory (cli/config.ts's one rule), where its QEMU, port and keys are recorded. */
+  labDir?: string;
   /** Instances at once (HostEntry.capacity, default 1). */
   capacity: number;
   labels: string[];
@@ -86,4 +91,6 @@ export interface ResolvedConfig {
   verbose: boolean;
   /** Results store as configured (--db, WINPV_DB, resultsDb); undefined: not configured. */
   resultsDb?: string;
+  /** The default store's data directory: `$XDG_DATA_HOME/winpv/results` (`~/.local/share/winpv/results`). */
+  resultsDataDir: string;
 }

@@ -3,7 +3,10 @@
 // to a spec changes every one of them.
 import type { SourceLocation } from './errors';
 
-export type DriverName = 'xenbus' | 'xenvif' | 'xennet' | 'xenvbd' | 'xeniface' | 'xencons' | 'xenhid';
+/** Every driver a spec can describe (drivers-spec/driver-spec.xsd `driverName`), in the order win-pv
+ *  builds and installs them when dependencies leave a choice: the bus first, then its children. */
+export const DRIVER_NAMES = ['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface', 'xencons', 'xenhid'] as const;
+export type DriverName = (typeof DRIVER_NAMES)[number];
 export type DeviceType = 'vbd' | 'vif' | 'vkbd' | 'console' | 'iface';
 export type RingAbi = 'blkif' | 'netif';
 

@@ -12,7 +12,9 @@ export const XenbusState = {
 } as const;
 export type XenbusState = (typeof XenbusState)[keyof typeof XenbusState];
 export type XenbusStateName = keyof typeof XenbusState;
+/** The names in number order (Unknown = 0 ... Reconfigured = 8). */
+export const XENBUS_STATE_NAMES = Object.keys(XenbusState) as XenbusStateName[];
 
 export const xenbusStateName = (n: number): string =>
-  (Object.keys(XenbusState) as XenbusStateName[]).find((k) => XenbusState[k] === n) ?? `invalid(${n})`;
+  XENBUS_STATE_NAMES.find((k) => XenbusState[k] === n) ?? `invalid(${n})`;
 

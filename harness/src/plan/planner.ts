@@ -6,9 +6,11 @@ import type { Capability, FaultName } from '../model/catalog';
 import type { PlanInstance, RunPlan } from '../model/plan';
 import { allSteps, type MatrixAxis, type Scenario, type Step, type TemplatedValue } from '../model/scenario';
 import type { Durations } from '../model/durations';
+import { combinations, substitute } from '../model/matrix';
 import { assignShards, inShard } from './shard';
 
 export { fnv1a, inShard } from './shard';
+export { combinations, substitute } from '../model/matrix';
 
 export interface PlanOptions {
   seed: number;
@@ -29,20 +31,6 @@ export interface PlanOptions {
   hostLabels?: ReadonlySet<string>;
 }
 
-/** Every combination of the axes, in order (the first axis varies slowest). */
-export function combinations(axes: readonly MatrixAxis[]): Record<string, string>[] {
-  let out: Record<string, string>[] = [{}];
-  for (const axis of axes) {
-    const next: Record<string, string>[] = [];
-    for (const c of out) for (const v of axis.values) next.push({ ...c, [axis.name]: v });
-    out = next;
-  }
-  return out;
-}
-
-/** `${name}` replaced by the parameter's value; unknown names are left as they are. */
-export const substitute = (s: string, params: Record<string, string>) =>
-  s.replace(/\$\{([A-Za-z_][\w-]*)\}/g, (m, n: string) => (Object.hasOwn(params, n) ? params[n] : m));
 
 export function instanceId(name: string, params: Record<string, string>): string {
   const keys = Object.keys(params);

@@ -3,7 +3,6 @@
 // never asks which one it has. Errors are WinpvErrors that say how to fix them; a URL is always
 // shown with its password masked.
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { WinpvError, infraError, usageError } from '../model/errors';
 
@@ -14,12 +13,6 @@ export interface Db {
   /** Runs fn inside one transaction (all or nothing). */
   transaction<T>(fn: (q: Db['query']) => Promise<T>): Promise<T>;
   close(): Promise<void>;
-}
-
-/** `$XDG_DATA_HOME/winpv/results` (default `~/.local/share/winpv/results`). */
-export function defaultDataDir(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
-  return join(base, 'winpv', 'results');
 }
 
 export const isPostgresUrl = (s: string) => /^postgres(ql)?:\/\//i.test(s);
@@ -121,9 +114,10 @@ async function openPostgres(url: string): Promise<Db> {
   };
 }
 
-/** The configured store (--db, WINPV_DB or the config's resultsDb, resolved by cli/config), else the default data directory; `none` turns the store off. */
-export function resolveStoreTarget(configured: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+/** The configured store (--db, WINPV_DB or the config's resultsDb, resolved by cli/config), else the
+ *  default data directory (ResolvedConfig.resultsDataDir); `none` turns the store off. */
+export function resolveStoreTarget(configured: string | undefined, defaultDataDir: string): string | undefined {
   if (configured === 'none' || configured === '') return undefined;
   if (configured !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(configured) && !isPostgresUrl(configured)) throw usageError(`--db takes postgres://... or a directory, not ${maskUrl(configured)}`);
-  return configured ?? defaultDataDir(env);
+  return configured ?? defaultDataDir;
 }

@@ -5,18 +5,17 @@ import { existsSync } from 'node:fs';
 import type { TraceEvent } from '../model/trace';
 import type { TrendSeries } from '../model/report-input';
 import type { Trend } from '../model/results';
-import { defaultDataDir, maskUrl } from './db';
+import { maskUrl } from './db';
 import { readRunDir } from './record';
 import { ResultsStore } from './store';
 import { trendsOf } from './trends';
 
 /** Which store `winpv run` records into: the one configured (--db, WINPV_DB, config), else the default
  *  data directory once it exists (made by the first `winpv results import`), else none. */
-export function runStoreTarget(configured: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+export function runStoreTarget(configured: string | undefined, defaultDataDir: string): string | undefined {
   if (configured === 'none' || configured === '') return undefined;
   if (configured !== undefined) return configured;
-  const dflt = defaultDataDir(env);
-  return existsSync(dflt) ? dflt : undefined;
+  return existsSync(defaultDataDir) ? defaultDataDir : undefined;
 }
 
 /** The report's form of a store trend (report/ may not import results/). */

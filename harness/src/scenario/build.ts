@@ -12,9 +12,8 @@ import type { DriverName } from '../model/spec';
 import { vdevToDevid } from '../model/vdev';
 import { boolValue, splitList, type XmlElement } from '../xml';
 import { parseDuration, parseSize } from './units';
+import { replaceVariables, usesVariables } from '../model/matrix';
 
-const VAR = /\$\{([A-Za-z_][\w-]*)\}/g;
-const HAS_VAR = /\$\{/;
 type Path = (string | number)[];
 
 /** Reads attributes of the raw (unsubstituted) tree; values with ${var} are templated for the planner. */
@@ -28,11 +27,11 @@ class Reader {
 
   private sub(el: XmlElement, attr: string, raw: string, kind: 'int' | 'bool' | 'string' | 'fixed'): string {
     let used = false;
-    const out = raw.replace(VAR, (m, n: string) => {
+    const out = replaceVariables(raw, (n) => {
       used = true;
       if (!this.axes.has(n)) {
         this.problems.push({ location: el.attrLoc(attr), message: `\${${n}} is not a matrix variable${this.axes.size ? ` (have: ${[...this.axes].join(', ')})` : ' (the scenario has no <matrix>)'}`, rule: 'matrix-variable' });
-        return m;
+        return undefined;
       }
       return this.vars[n];
     });
@@ -56,7 +55,7 @@ class Reader {
     const raw = el.attr(attr);
     if (raw === undefined) return dflt;
     const v = this.sub(el, attr, raw, 'int');
-    if (HAS_VAR.test(raw)) this.templated.push({ at, template: raw, as: 'int' });
+    if (usesVariables(raw)) this.templated.push({ at, template: raw, as: 'int' });
     return Number(v);
   }
 
@@ -64,7 +63,7 @@ class Reader {
     const raw = el.attr(attr);
     if (raw === undefined) return dflt;
     const v = this.sub(el, attr, raw, 'bool');
-    if (HAS_VAR.test(raw)) this.templated.push({ at, template: raw, as: 'bool' });
+    if (usesVariables(raw)) this.templated.push({ at, template: raw, as: 'bool' });
     return boolValue(v);
   }
 

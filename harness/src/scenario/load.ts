@@ -5,6 +5,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import type { Problem } from '../model/errors';
 import type { MatrixAxis, Scenario } from '../model/scenario';
+import { combinations, substitute } from '../model/matrix';
 import { XmlElement, problemsError, readXmlFile, splitList, validate } from '../xml';
 import { scenarioShape } from './shape';
 import { buildScenario } from './build';
@@ -23,15 +24,11 @@ function axesOf(root: XmlElement, problems: Problem[]): MatrixAxis[] {
   return axes;
 }
 
-function combos(axes: readonly MatrixAxis[]): Record<string, string>[] {
-  return axes.reduce<Record<string, string>[]>((acc, a) => acc.flatMap((c) => a.values.map((v) => ({ ...c, [a.name]: v }))), [{}]);
-}
-
 /** A copy of the tree with ${var} replaced in attribute values (for validating one combination). */
 function substituted(el: XmlElement, vars: Record<string, string>, parent?: XmlElement): XmlElement {
   const out = new XmlElement(el.name, el.loc, parent);
   for (const [k, v] of Object.entries(el.attrs)) {
-    out.attrs[k] = v.replace(/\$\{([A-Za-z_][\w-]*)\}/g, (m, n: string) => (Object.hasOwn(vars, n) ? vars[n] : m));
+    out.attrs[k] = substitute(v, vars);
     if (el.attrLocs[k]) out.attrLocs[k] = el.attrLocs[k];
   }
   out.text = el.text;
@@ -51,7 +48,7 @@ export function loadScenarioFile(path: string, display = path): LoadedScenario {
   if (!root) return { problems: fix(problems) };
   const all: Problem[] = [...problems];
   const axes = axesOf(root, all);
-  const list = combos(axes);
+  const list = combinations(axes);
   if (list.length > MAX_INSTANCES) {
     all.push({ location: root.child('matrix')!.at(), message: `the matrix expands to ${list.length} instances (at most ${MAX_INSTANCES})`, rule: 'matrix' });
     return { problems: fix(all) };

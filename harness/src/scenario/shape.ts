@@ -3,13 +3,16 @@
 import { types, type ElementShape, type ValueType } from '../xml';
 import { CAPABILITIES, CHECKS } from '../model/catalog';
 import { BACKEND_RESTART_KINDS } from '../model/host';
+import { MATRIX_VARIABLE_NAME } from '../model/matrix';
+import { DRIVER_NAMES } from '../model/spec';
 import { durationPattern, sizePattern } from './units';
 
 const name = types.string({ pattern: /^[a-z0-9][a-z0-9_.-]*$/, what: 'a name (lower case letters, digits, _ . -)' });
 const duration = types.string({ pattern: durationPattern, what: 'a duration (500ms, 10s, 2m, 1h or milliseconds)' });
 const size = types.string({ pattern: sizePattern, what: 'a size (4096, 64K, 1M, 2G)' });
 const device = types.string({ pattern: /^(xvd[a-z]+|hd[a-d]|sd[a-p]|\d+|vbd\/\d+|vif\/\d+)$/, what: 'a device (xvda, vbd/51712, vif/0)' });
-const drivers: ValueType = types.list(types.enum('xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface', 'xencons', 'xenhid'), 1);
+const driver: ValueType = types.enum(...DRIVER_NAMES);
+const drivers: ValueType = types.list(driver, 1);
 const label = { type: types.string() };
 const onGuest = { guest: { type: name, required: true }, label };
 const deviceStep: ElementShape = { attrs: { ...onGuest, device: { type: device, required: true } } };
@@ -117,7 +120,7 @@ export const scenarioShape: ElementShape = {
     needs: { shape: { text: { type: types.list(types.enum(...Object.keys(CAPABILITIES))) } }, max: 1 },
     labels: { shape: { text: { type: types.list(name, 1), required: true } }, max: 1 },
     matrix: {
-      shape: { children: { axis: { shape: { attrs: { name: { type: types.string({ pattern: /^[A-Za-z_][\w-]*$/, what: 'a variable name' }), required: true }, values: { type: types.list(name, 1), required: true } } }, min: 1 } } },
+      shape: { children: { axis: { shape: { attrs: { name: { type: types.string({ pattern: MATRIX_VARIABLE_NAME, what: 'a variable name' }), required: true }, values: { type: types.list(name, 1), required: true } } }, min: 1 } } },
       max: 1,
     },
     guest: {
@@ -159,7 +162,7 @@ export const scenarioShape: ElementShape = {
           registry: {
             shape: {
               attrs: {
-                driver: { type: types.enum('xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface', 'xencons', 'xenhid'), required: true },
+                driver: { type: driver, required: true },
                 value: { type: types.string({ pattern: /^[A-Za-z0-9_.-]+$/, what: 'a registry value name (max-ring-page-order, FrontendMaxQueues)' }), required: true },
                 data: { type: types.int(0, 0xffffffff), required: true },
               },

@@ -9,5 +9,5 @@
 export { loadSpecs, checkSpecs, checkSpecFiles, defaultSpecDir, displayPath, specDigests, type SpecDocument, type SpecCheckResult } from './load';
 export { lintSpecs, LINT_RULES, VENDOR_DEVICE_BLOCKS } from './lint';
 export { renderSpec, specJson } from './render';
-export { driverSpecShape, DRIVER_NAMES } from './shape';
+export { driverSpecShape } from './shape';
 export { parseCondition, parseConstraint } from './expressions';

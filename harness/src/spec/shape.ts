@@ -1,9 +1,9 @@
 // The shape of drivers-spec/<driver>.xml, in the validator's terms. drivers-spec/driver-spec.xsd says
 // the same for editors and xmllint; harness/test/spec/xsd.test.ts keeps the two in agreement.
 import { types, type ElementShape, type ValueType } from '../xml/index';
+import { DRIVER_NAMES } from '../model/spec';
+import { XENBUS_STATE_NAMES } from '../model/xenbus';
 
-export const DRIVER_NAMES = ['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface', 'xencons', 'xenhid'] as const;
-export const STATE_NAMES = ['Unknown', 'Initialising', 'InitWait', 'Initialised', 'Connected', 'Closing', 'Closed', 'Reconfiguring', 'Reconfigured'] as const;
 export const KEY_TYPES = ['int', 'uint', 'bool', 'string', 'enum', 'mac', 'state'] as const;
 export const KEY_ROLES = [
   'grant-ref', 'event-channel', 'ring-page-order', 'queue-count', 'protocol', 'feature', 'state', 'path', 'domid',
@@ -12,7 +12,7 @@ export const KEY_ROLES = [
 export const PHASE_NAMES = ['connect', 'reconnect', 'close', 'suspend-resume', 'surprise-removal'] as const;
 
 /** A XenbusState: a number (range-checked by the `state-range` lint rule) or its name from xenbus.h. */
-const state: ValueType = types.string({ pattern: new RegExp(`^([0-9]+|${STATE_NAMES.join('|')})$`), what: 'a XenbusState (number or name)' });
+const state: ValueType = types.string({ pattern: new RegExp(`^([0-9]+|${XENBUS_STATE_NAMES.join('|')})$`), what: 'a XenbusState (number or name)' });
 const stateList: ValueType = types.list(state, 1);
 const boolean = types.boolean();
 const token = types.token();

@@ -13,8 +13,8 @@ export interface ProcessResult {
 
 export interface ProcessOptions {
   cwd?: string;
-  /** The whole environment of the program (default: this process's). */
-  env?: NodeJS.ProcessEnv;
+  /** Variables set for the program on top of the environment it inherits from winpv. */
+  env?: Readonly<Record<string, string>>;
   input?: string | Buffer;
   /** Each stdout line as it arrives (the whole stdout is still in the result). */
   onLine?: (line: string) => void;
@@ -41,8 +41,7 @@ export async function runProcess(argv: readonly string[], opts: ProcessOptions =
   const { execa } = await import('execa');
   const child = execa(file, args, {
     cwd: opts.cwd,
-    env: opts.env ?? process.env,
-    extendEnv: false,
+    ...(opts.env ? { env: opts.env } : {}),
     ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
     reject: false,
     stripFinalNewline: false,

@@ -8,7 +8,9 @@
 // A TimeSpan whose measurement never began carries <Error> instead of results.
 // There is no IOPS element: IOPS = sum(IOCount) / TestTimeSeconds; MB/s is 10^6 bytes per second.
 import type { BlockResult } from '../model/trace';
-import { parseXmlDocument, xmlEscape, type XNode } from './xml-doc';
+import { Builder } from 'xml2js';
+import type { XmlElement } from '../xml';
+import { numberOf, optNumberOf, readResultXml, requiredChild, resultError } from './result-xml';
 
 export interface DiskspdTarget {
   /** As diskspd prints it: a file path or `#<n>` for a physical drive. */
@@ -90,208 +92,162 @@ function stats(samples: readonly number[]): { avg: number; stdev: number } {
   return { avg, stdev: Math.sqrt(variance) };
 }
 
-class Out {
-  private lines: string[] = [];
-  private indent = 0;
-  line(s: string) {
-    this.lines.push(' '.repeat(this.indent) + s);
-  }
-  open(tag: string, attrs = '') {
-    this.line(`<${tag}${attrs}>`);
-    this.indent += 2;
-  }
-  close(tag: string) {
-    this.indent -= 2;
-    this.line(`</${tag}>`);
-  }
-  el(tag: string, value: string | number, attrs = '') {
-    this.line(`<${tag}${attrs}>${typeof value === 'number' ? value : xmlEscape(value)}</${tag}>`);
-  }
-  text(): string {
-    return this.lines.join('\n') + '\n';
-  }
-}
+// Built with xml2js's Builder (escaping of text and attributes is its job), two-space indented
+// and without an XML declaration, as diskspd writes it.
+const builder = new Builder({ headless: true, renderOpts: { pretty: true, indent: '  ', newline: '\n' } });
+
+type XmlObject = Record<string, unknown>;
 
 export function renderDiskspdXml(run: DiskspdRun): string {
-  const o = new Out();
   const p = run.profile;
-  o.open('Results');
-  o.open('System');
-  o.el('ComputerName', run.computerName);
-  o.open('Tool');
-  o.el('Version', run.toolVersion ?? '2.1.0.0');
-  o.close('Tool');
-  o.open('ProcessorTopology');
-  o.line(`<Group Group="0" MaximumProcessors="${run.cpus.length}" ActiveProcessors="${run.cpus.length}" ActiveProcessorMask="0x${((2 ** run.cpus.length) - 1).toString(16)}"/>`);
-  o.close('ProcessorTopology');
-  o.close('System');
-
-  o.open('Profile');
-  o.el('Progress', 0);
-  o.el('ResultFormat', 'xml');
-  o.el('Verbose', 'false');
-  o.open('TimeSpans');
-  o.open('TimeSpan');
-  o.el('CompletionRoutines', 'false');
-  o.el('MeasureLatency', String(p.measureLatency));
-  o.el('CalculateIopsStdDev', 'false');
-  o.el('DisableAffinity', 'false');
-  o.el('Duration', p.durationSeconds);
-  o.el('Warmup', p.warmupSeconds);
-  o.el('Cooldown', 0);
-  o.el('ThreadCount', 0);
-  o.el('RequestCount', 0);
-  o.el('IoBucketDuration', 1000);
-  o.el('RandSeed', 0);
-  o.open('Targets');
+  const n = run.cpus.length;
   const paths = [...new Set(run.threads.flatMap((t) => t.targets.map((x) => x.path)))];
-  for (const path of paths) {
-    o.open('Target');
-    o.el('Path', path);
-    o.el('BlockSize', p.blockSize);
-    o.el('BaseFileOffset', 0);
-    o.el('SequentialScan', 'false');
-    o.el('RandomAccessHint', 'false');
-    o.el('TemporaryFile', 'false');
-    o.el('UseLargePages', 'false');
-    o.el('DisableOSCache', String(p.disableOsCache));
-    o.el('WriteThrough', String(p.disableOsCache));
-    o.open('WriteBufferContent');
-    o.el('Pattern', 'sequential');
-    o.close('WriteBufferContent');
-    o.el('ParallelAsyncIO', 'false');
-    if (p.random) o.el('Random', p.blockSize);
-    else o.el('StrideSize', p.blockSize);
-    o.el('ThreadStride', 0);
-    o.el('MaxFileSize', 0);
-    o.el('RequestCount', p.queueDepth);
-    o.el('WriteRatio', p.writePercent);
-    o.el('Throughput', 0);
-    o.el('ThreadsPerFile', p.threadsPerTarget);
-    o.el('IOPriority', 3);
-    o.el('Weight', 1);
-    o.close('Target');
-  }
-  o.close('Targets');
-  o.close('TimeSpan');
-  o.close('TimeSpans');
-  o.close('Profile');
-
-  o.open('TimeSpan');
-  if (run.error !== undefined) {
-    o.el('Error', run.error);
-  } else {
-    o.el('TestTimeSeconds', f2(run.testTimeSeconds));
-    o.el('ThreadCount', run.threads.length);
-    o.el('RequestCount', 0);
-    o.el('ProcCount', run.cpus.length);
-    renderCpu(o, run.cpus);
-    const targets = run.threads.flatMap((t) => t.targets);
-    if (p.measureLatency) renderLatency(o, targets);
-    run.threads.forEach((t, i) => {
-      o.open('Thread');
-      o.el('Id', i);
-      for (const x of t.targets) renderTarget(o, x, p.measureLatency);
-      o.close('Thread');
-    });
-  }
-  o.close('TimeSpan');
-  o.close('Results');
-  return o.text();
+  const targets = run.threads.flatMap((t) => t.targets);
+  const results: XmlObject =
+    run.error !== undefined
+      ? { Error: run.error }
+      : {
+          TestTimeSeconds: f2(run.testTimeSeconds),
+          ThreadCount: run.threads.length,
+          RequestCount: 0,
+          ProcCount: n,
+          CpuUtilization: cpuXml(run.cpus),
+          ...(p.measureLatency ? { Latency: latencyXml(targets) } : {}),
+          Thread: run.threads.map((t, i) => ({ Id: i, Target: t.targets.map((x) => targetXml(x, p.measureLatency)) })),
+        };
+  const doc = {
+    Results: {
+      System: {
+        ComputerName: run.computerName,
+        Tool: { Version: run.toolVersion ?? '2.1.0.0' },
+        ProcessorTopology: { Group: { $: { Group: 0, MaximumProcessors: n, ActiveProcessors: n, ActiveProcessorMask: `0x${(2 ** n - 1).toString(16)}` } } },
+      },
+      Profile: {
+        Progress: 0,
+        ResultFormat: 'xml',
+        Verbose: false,
+        TimeSpans: {
+          TimeSpan: {
+            CompletionRoutines: false,
+            MeasureLatency: p.measureLatency,
+            CalculateIopsStdDev: false,
+            DisableAffinity: false,
+            Duration: p.durationSeconds,
+            Warmup: p.warmupSeconds,
+            Cooldown: 0,
+            ThreadCount: 0,
+            RequestCount: 0,
+            IoBucketDuration: 1000,
+            RandSeed: 0,
+            Targets: { Target: paths.map((path) => profileTargetXml(path, p)) },
+          },
+        },
+      },
+      TimeSpan: results,
+    },
+  };
+  return builder.buildObject(doc) + '\n';
 }
 
-function renderCpu(o: Out, cpus: readonly DiskspdCpu[]) {
-  o.open('CpuUtilization');
-  cpus.forEach((c, i) => {
-    o.open('CPU');
-    o.el('Socket', 0);
-    o.el('Node', 0);
-    o.el('Group', 0);
-    o.el('Core', i);
-    o.el('EfficiencyClass', 0);
-    o.el('Id', i);
-    o.el('UsagePercent', f2(c.userPercent + c.kernelPercent));
-    o.el('UserPercent', f2(c.userPercent));
-    o.el('KernelPercent', f2(c.kernelPercent));
-    o.el('IdlePercent', f2(c.idlePercent));
-    o.close('CPU');
-  });
+function profileTargetXml(path: string, p: DiskspdRun['profile']): XmlObject {
+  return {
+    Path: path,
+    BlockSize: p.blockSize,
+    BaseFileOffset: 0,
+    SequentialScan: false,
+    RandomAccessHint: false,
+    TemporaryFile: false,
+    UseLargePages: false,
+    DisableOSCache: p.disableOsCache,
+    WriteThrough: p.disableOsCache,
+    WriteBufferContent: { Pattern: 'sequential' },
+    ParallelAsyncIO: false,
+    ...(p.random ? { Random: p.blockSize } : { StrideSize: p.blockSize }),
+    ThreadStride: 0,
+    MaxFileSize: 0,
+    RequestCount: p.queueDepth,
+    WriteRatio: p.writePercent,
+    Throughput: 0,
+    ThreadsPerFile: p.threadsPerTarget,
+    IOPriority: 3,
+    Weight: 1,
+  };
+}
+
+function cpuXml(cpus: readonly DiskspdCpu[]): XmlObject {
   const n = Math.max(1, cpus.length);
-  const sum = (f: (c: DiskspdCpu) => number) => cpus.reduce((a, c) => a + f(c), 0) / n;
-  o.open('Average');
-  o.el('UsagePercent', f2(sum((c) => c.userPercent + c.kernelPercent)));
-  o.el('UserPercent', f2(sum((c) => c.userPercent)));
-  o.el('KernelPercent', f2(sum((c) => c.kernelPercent)));
-  o.el('IdlePercent', f2(sum((c) => c.idlePercent)));
-  o.close('Average');
-  o.close('CpuUtilization');
+  const avg = (f: (c: DiskspdCpu) => number) => f2(cpus.reduce((a, c) => a + f(c), 0) / n);
+  return {
+    CPU: cpus.map((c, i) => ({
+      Socket: 0,
+      Node: 0,
+      Group: 0,
+      Core: i,
+      EfficiencyClass: 0,
+      Id: i,
+      UsagePercent: f2(c.userPercent + c.kernelPercent),
+      UserPercent: f2(c.userPercent),
+      KernelPercent: f2(c.kernelPercent),
+      IdlePercent: f2(c.idlePercent),
+    })),
+    Average: {
+      UsagePercent: avg((c) => c.userPercent + c.kernelPercent),
+      UserPercent: avg((c) => c.userPercent),
+      KernelPercent: avg((c) => c.kernelPercent),
+      IdlePercent: avg((c) => c.idlePercent),
+    },
+  };
 }
 
 function sortedSamples(targets: readonly DiskspdTarget[], pick: (t: DiskspdTarget) => readonly number[] | undefined): number[] {
   return targets.flatMap((t) => [...(pick(t) ?? [])]).sort((a, b) => a - b);
 }
 
-function renderLatency(o: Out, targets: readonly DiskspdTarget[]) {
+/** `{ [avgName]: mean, [stdevName]: stdev }` of the samples, or nothing when there are none. */
+function meanAndStdev(samples: readonly number[], avgName: string, stdevName: string): XmlObject {
+  if (!samples.length) return {};
+  const s = stats(samples);
+  return { [avgName]: f3(s.avg), [stdevName]: f3(s.stdev) };
+}
+
+function latencyXml(targets: readonly DiskspdTarget[]): XmlObject {
   const read = sortedSamples(targets, (t) => t.readLatencyMs);
   const write = sortedSamples(targets, (t) => t.writeLatencyMs);
   const total = [...read, ...write].sort((a, b) => a - b);
-  o.open('Latency');
-  if (read.length) {
-    const s = stats(read);
-    o.el('AverageReadMilliseconds', f3(s.avg));
-    o.el('ReadLatencyStdev', f3(s.stdev));
-  }
-  if (write.length) {
-    const s = stats(write);
-    o.el('AverageWriteMilliseconds', f3(s.avg));
-    o.el('WriteLatencyStdev', f3(s.stdev));
-  }
-  if (total.length) {
-    const s = stats(total);
-    o.el('AverageTotalMilliseconds', f3(s.avg));
-    o.el('LatencyStdev', f3(s.stdev));
-  }
-  for (const pct of PERCENTILES) {
-    o.open('Bucket');
-    o.el('Percentile', pct);
-    if (read.length) o.el('ReadMilliseconds', f3(percentile(read, Number(pct))));
-    if (write.length) o.el('WriteMilliseconds', f3(percentile(write, Number(pct))));
-    if (total.length) o.el('TotalMilliseconds', f3(percentile(total, Number(pct))));
-    o.close('Bucket');
-  }
-  o.close('Latency');
+  const at = (samples: number[], name: string, pct: string) => (samples.length ? { [name]: f3(percentile(samples, Number(pct))) } : {});
+  return {
+    ...meanAndStdev(read, 'AverageReadMilliseconds', 'ReadLatencyStdev'),
+    ...meanAndStdev(write, 'AverageWriteMilliseconds', 'WriteLatencyStdev'),
+    ...meanAndStdev(total, 'AverageTotalMilliseconds', 'LatencyStdev'),
+    Bucket: PERCENTILES.map((pct) => ({
+      Percentile: pct,
+      ...at(read, 'ReadMilliseconds', pct),
+      ...at(write, 'WriteMilliseconds', pct),
+      ...at(total, 'TotalMilliseconds', pct),
+    })),
+  };
 }
 
-function renderTarget(o: Out, t: DiskspdTarget, latency: boolean) {
-  o.open('Target');
-  o.el('Path', t.path);
-  o.el('BytesCount', t.readBytes + t.writeBytes);
-  o.el('FileSize', t.fileSize);
-  o.el('IOCount', t.readCount + t.writeCount);
-  o.el('ReadBytes', t.readBytes);
-  o.el('ReadCount', t.readCount);
-  o.el('WriteBytes', t.writeBytes);
-  o.el('WriteCount', t.writeCount);
-  if (latency) {
-    const r = t.readLatencyMs ?? [];
-    const w = t.writeLatencyMs ?? [];
-    if (r.length) {
-      const s = stats(r);
-      o.el('AverageReadLatencyMilliseconds', f3(s.avg));
-      o.el('ReadLatencyStdev', f3(s.stdev));
-    }
-    if (w.length) {
-      const s = stats(w);
-      o.el('AverageWriteLatencyMilliseconds', f3(s.avg));
-      o.el('WriteLatencyStdev', f3(s.stdev));
-    }
-    if (r.length + w.length) {
-      const s = stats([...r, ...w]);
-      o.el('AverageLatencyMilliseconds', f3(s.avg));
-      o.el('LatencyStdev', f3(s.stdev));
-    }
-  }
-  o.close('Target');
+function targetXml(t: DiskspdTarget, latency: boolean): XmlObject {
+  const r = t.readLatencyMs ?? [];
+  const w = t.writeLatencyMs ?? [];
+  return {
+    Path: t.path,
+    BytesCount: t.readBytes + t.writeBytes,
+    FileSize: t.fileSize,
+    IOCount: t.readCount + t.writeCount,
+    ReadBytes: t.readBytes,
+    ReadCount: t.readCount,
+    WriteBytes: t.writeBytes,
+    WriteCount: t.writeCount,
+    ...(latency
+      ? {
+          ...meanAndStdev(r, 'AverageReadLatencyMilliseconds', 'ReadLatencyStdev'),
+          ...meanAndStdev(w, 'AverageWriteLatencyMilliseconds', 'WriteLatencyStdev'),
+          ...meanAndStdev([...r, ...w], 'AverageLatencyMilliseconds', 'LatencyStdev'),
+        }
+      : {}),
+  };
 }
 
 /**
@@ -301,34 +257,34 @@ function renderTarget(o: Out, t: DiskspdTarget, latency: boolean) {
  * is an `input` error located by line and element path.
  */
 export function parseDiskspdXml(xml: string, source: string): BlockResult {
-  const root = parseXmlDocument(xml, source, 'diskspd');
+  const root = readResultXml(xml, source, 'diskspd');
   if (root.name !== 'Results') {
-    throw root.error('DISKSPD_XML_ROOT', `not a diskspd -Rxml document: root element is <${root.name}>, expected <Results>`);
+    throw resultError(root, 'DISKSPD_XML_ROOT', `not a diskspd -Rxml document: root element is <${root.name}>, expected <Results>`);
   }
-  const spans = root.children('TimeSpan');
-  if (spans.length === 0) throw root.error('WORKLOAD_XML_MISSING', 'missing element <TimeSpan> in <Results>');
+  const spans = root.childrenNamed('TimeSpan');
+  if (spans.length === 0) throw resultError(root, 'WORKLOAD_XML_MISSING', 'missing element <TimeSpan> in <Results>');
 
   let readBytes = 0, writeBytes = 0, bytes = 0, ios = 0, seconds = 0;
   const latencyMs: Record<string, number> = {};
   let cpu: number | undefined;
   for (const span of spans) {
-    const err = span.optChild('Error') ?? root.optChild('Error');
-    if (err) throw err.error('DISKSPD_REPORTED_ERROR', `diskspd reported an error: ${err.text()}`);
-    seconds += span.numberOf('TestTimeSeconds');
-    const threads = span.children('Thread');
-    if (threads.length === 0) throw span.error('WORKLOAD_XML_MISSING', 'missing element <Thread> in <TimeSpan>');
+    const err = span.child('Error') ?? root.child('Error');
+    if (err) throw resultError(err, 'DISKSPD_REPORTED_ERROR', `diskspd reported an error: ${err.trimmedText}`);
+    seconds += numberOf(span, 'TestTimeSeconds');
+    const threads = span.childrenNamed('Thread');
+    if (threads.length === 0) throw resultError(span, 'WORKLOAD_XML_MISSING', 'missing element <Thread> in <TimeSpan>');
     for (const th of threads) {
-      const targets = th.children('Target');
-      if (targets.length === 0) throw th.error('WORKLOAD_XML_MISSING', 'missing element <Target> in <Thread>');
+      const targets = th.childrenNamed('Target');
+      if (targets.length === 0) throw resultError(th, 'WORKLOAD_XML_MISSING', 'missing element <Target> in <Thread>');
       for (const t of targets) {
-        const tb = t.numberOf('BytesCount');
-        const rb = t.numberOf('ReadBytes');
-        const wb = t.numberOf('WriteBytes');
-        const tc = t.numberOf('IOCount');
-        const rc = t.numberOf('ReadCount');
-        const wc = t.numberOf('WriteCount');
-        if (rb + wb !== tb) throw t.error('DISKSPD_INCONSISTENT', `BytesCount ${tb} is not ReadBytes + WriteBytes (${rb} + ${wb})`);
-        if (rc + wc !== tc) throw t.error('DISKSPD_INCONSISTENT', `IOCount ${tc} is not ReadCount + WriteCount (${rc} + ${wc})`);
+        const tb = numberOf(t, 'BytesCount');
+        const rb = numberOf(t, 'ReadBytes');
+        const wb = numberOf(t, 'WriteBytes');
+        const tc = numberOf(t, 'IOCount');
+        const rc = numberOf(t, 'ReadCount');
+        const wc = numberOf(t, 'WriteCount');
+        if (rb + wb !== tb) throw resultError(t, 'DISKSPD_INCONSISTENT', `BytesCount ${tb} is not ReadBytes + WriteBytes (${rb} + ${wb})`);
+        if (rc + wc !== tc) throw resultError(t, 'DISKSPD_INCONSISTENT', `IOCount ${tc} is not ReadCount + WriteCount (${rc} + ${wc})`);
         bytes += tb;
         readBytes += rb;
         writeBytes += wb;
@@ -339,10 +295,10 @@ export function parseDiskspdXml(xml: string, source: string): BlockResult {
       // Several time spans: keep the worst value seen for each percentile.
       latencyMs[pct] = Math.max(latencyMs[pct] ?? 0, ms);
     }
-    const avg = span.optChild('CpuUtilization')?.optChild('Average')?.optNumberOf('UsagePercent');
+    const avg = optNumberOf(span.child('CpuUtilization')?.child('Average'), 'UsagePercent');
     if (avg !== undefined) cpu = Math.max(cpu ?? 0, avg);
   }
-  if (seconds <= 0) throw spans[0]!.child('TestTimeSeconds').error('DISKSPD_NO_TIME', 'TestTimeSeconds is 0: nothing was measured');
+  if (seconds <= 0) throw resultError(requiredChild(spans[0]!, 'TestTimeSeconds'), 'DISKSPD_NO_TIME', 'TestTimeSeconds is 0: nothing was measured');
   const result: BlockResult = {
     kind: 'block',
     bytes,
@@ -360,18 +316,18 @@ export function parseDiskspdXml(xml: string, source: string): BlockResult {
   return result;
 }
 
-function latencyBuckets(span: XNode): [string, number][] {
-  const lat = span.optChild('Latency');
+function latencyBuckets(span: XmlElement): [string, number][] {
+  const lat = span.child('Latency');
   if (!lat) return [];
   const out: [string, number][] = [];
-  for (const b of lat.children('Bucket')) {
-    const pctNode = b.child('Percentile');
-    const pct = pctNode.text();
+  for (const b of lat.childrenNamed('Bucket')) {
+    const pctNode = requiredChild(b, 'Percentile');
+    const pct = pctNode.trimmedText;
     if (!Number.isFinite(Number(pct)) || Number(pct) < 0 || Number(pct) > 100) {
-      throw pctNode.error('WORKLOAD_XML_NUMBER', `<Percentile> must be 0..100, found '${pct}'`);
+      throw resultError(pctNode, 'WORKLOAD_XML_NUMBER', `<Percentile> must be 0..100, found '${pct}'`);
     }
     if (!REPORTED_PERCENTILES.includes(pct)) continue;
-    const total = b.optNumberOf('TotalMilliseconds');
+    const total = optNumberOf(b, 'TotalMilliseconds');
     if (total !== undefined) out.push([pct, total]);
   }
   return out;

@@ -8,7 +8,8 @@
 // packets_received, packets_retransmitted, errors, cpu metric="%", bufferCount, bufferLen, io.
 // NTttcp's MB is 2^20 bytes; its mbps is megabits (10^6 bits) per second.
 import type { NetResult } from '../model/trace';
-import { parseXmlDocument, xmlEscape, type XNode } from './xml-doc';
+import { escapeXml, type XmlElement } from '../xml';
+import { numberIn, numberOf, readResultXml, resultError } from './result-xml';
 
 const MiB = 1024 * 1024;
 
@@ -58,9 +59,9 @@ export function renderNtttcpXml(run: NtttcpRun): string {
   const rate = (bytes: number, s: number) => (s > 0 ? bytes / s : 0);
   const lines: string[] = [];
   const el = (indent: number, tag: string, value: string | number, metric?: string) =>
-    lines.push(`${'\t'.repeat(indent)}<${tag}${metric ? ` metric="${xmlEscape(metric)}"` : ''}>${typeof value === 'number' ? value : xmlEscape(value)}</${tag}>`);
+    lines.push(`${'\t'.repeat(indent)}<${tag}${metric ? ` metric="${escapeXml(metric)}"` : ''}>${typeof value === 'number' ? value : escapeXml(value)}</${tag}>`);
 
-  lines.push(`<${root} computername="${xmlEscape(run.computerName)}" version="${xmlEscape(run.version ?? '5.39')}">`);
+  lines.push(`<${root} computername="${escapeXml(run.computerName)}" version="${escapeXml(run.version ?? '5.39')}">`);
   lines.push('\t<parameters>');
   el(2, 'send_socket_buff', -1);
   el(2, 'recv_socket_buff', -1);
@@ -132,9 +133,9 @@ export function renderNtttcpXml(run: NtttcpRun): string {
   return lines.join('\n') + '\n';
 }
 
-function metricChild(node: XNode, tag: string, metric: string): XNode {
-  const c = node.children(tag).find((n) => n.attr('metric') === metric);
-  if (!c) throw node.error('WORKLOAD_XML_MISSING', `missing element <${tag} metric="${metric}"> in <${node.name}>`);
+function metricChild(node: XmlElement, tag: string, metric: string): XmlElement {
+  const c = node.childrenNamed(tag).find((n) => n.attr('metric') === metric);
+  if (!c) throw resultError(node, 'WORKLOAD_XML_MISSING', `missing element <${tag} metric="${metric}"> in <${node.name}>`);
   return c;
 }
 
@@ -143,24 +144,24 @@ function metricChild(node: XNode, tag: string, metric: string): XNode {
  * mbps figure; bytes come from total_bytes (MB = 2^20); errors and retransmits are the tool's counters.
  */
 export function parseNtttcpXml(xml: string, source: string): NetResult {
-  const root = parseXmlDocument(xml, source, 'NTttcp');
+  const root = readResultXml(xml, source, 'NTttcp');
   if (root.name !== 'ntttcps' && root.name !== 'ntttcpr') {
-    throw root.error('NTTTCP_XML_ROOT', `not an NTttcp -xml document: root element is <${root.name}>, expected <ntttcps> or <ntttcpr>`);
+    throw resultError(root, 'NTTTCP_XML_ROOT', `not an NTttcp -xml document: root element is <${root.name}>, expected <ntttcps> or <ntttcpr>`);
   }
-  const err = root.optChild('error') ?? root.optChild('Error');
-  if (err) throw err.error('NTTTCP_REPORTED_ERROR', `NTttcp reported an error: ${err.text()}`);
-  const totalMB = metricChild(root, 'total_bytes', 'MB').number();
-  const seconds = metricChild(root, 'realtime', 's').number();
-  const mbps = metricChild(root, 'throughput', 'mbps').number();
+  const err = root.child('error') ?? root.child('Error');
+  if (err) throw resultError(err, 'NTTTCP_REPORTED_ERROR', `NTttcp reported an error: ${err.trimmedText}`);
+  const totalMB = numberIn(metricChild(root, 'total_bytes', 'MB'));
+  const seconds = numberIn(metricChild(root, 'realtime', 's'));
+  const mbps = numberIn(metricChild(root, 'throughput', 'mbps'));
   const result: NetResult = {
     kind: 'net',
     bytes: Math.round(totalMB * MiB),
     seconds,
     mbps,
-    retransmits: root.numberOf('packets_retransmitted'),
-    errors: root.numberOf('errors'),
+    retransmits: numberOf(root, 'packets_retransmitted'),
+    errors: numberOf(root, 'errors'),
   };
-  const cpu = root.children('cpu').find((n) => n.attr('metric') === '%');
-  if (cpu) result.cpuPercent = cpu.number();
+  const cpu = root.childrenNamed('cpu').find((n) => n.attr('metric') === '%');
+  if (cpu) result.cpuPercent = numberIn(cpu);
   return result;
 }

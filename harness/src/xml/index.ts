@@ -17,4 +17,5 @@ export {
   type ChildShape,
   type ElementShape,
 } from './shape';
+export { escapeXml } from './escape';
 export { problemsError, throwIfProblems, sortProblems, formatProblems } from './problems';

@@ -131,8 +131,19 @@ function attributeOffsets(tag: string): { name: string; offset: number }[] {
   return found;
 }
 
+/** The path of the open elements while parsing (for a well-formedness error): later siblings are
+ *  not read yet, so an element is indexed among the same-named siblings before it (`Thread[2]`). */
 function currentPath(stack: XmlElement[]): string | undefined {
-  return stack.length ? '/' + stack.map((e) => e.name).join('/') : undefined;
+  if (!stack.length) return undefined;
+  return (
+    '/' +
+    stack
+      .map((e) => {
+        const n = e.parent ? e.parent.children.filter((c) => c.name === e.name).indexOf(e) + 1 : 1;
+        return n > 1 ? `${e.name}[${n}]` : e.name;
+      })
+      .join('/')
+  );
 }
 
 function assignPaths(el: XmlElement, path: string): void {

@@ -8,9 +8,7 @@ import type { HostBackend } from '../../src/model/host';
 import type { FaultConfig, Scenario, Step } from '../../src/model/scenario';
 import type { InstanceResult } from '../../src/model/result';
 import { loadSpecs } from '../../src/spec/load';
-import { runPlan } from '../../src/runner/run';
-import { TraceWriter } from '../../src/trace/writer';
-import { ReporterMultiplexer } from '../../src/report/multiplexer';
+import { runPlanned } from '../support/run-plan';
 import { evaluate } from '../../src/checks/evaluate';
 import { scenario, allChecks } from '../fixtures/scenarios';
 import { vbdShape, vifShape } from '../fixtures/fake-host';
@@ -191,8 +189,7 @@ const CASES: Record<FaultName, FaultCase> = {
 
 async function runOne(s: Scenario, seed: number): Promise<InstanceResult> {
   const host = new SimHost!({ specs });
-  const trace = new TraceWriter();
-  const outcome = await runPlan({ host, plan: { seed, instances: [{ id: s.name, scenario: s, params: {} }] }, specs, specHashes: {}, trace, reporter: new ReporterMultiplexer([]) });
+  const { outcome, trace } = await runPlanned({ host, plan: { seed, instances: [{ id: s.name, scenario: s, params: {} }] }, specs });
   const [again] = evaluate(trace.events, specs);
   if (JSON.stringify(again) !== JSON.stringify(outcome.summary.instances[0])) throw new Error('live and offline verdicts differ');
   return outcome.summary.instances[0];

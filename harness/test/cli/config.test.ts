@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseHostUrl, resolveConfig, resolveLabDir } from '../../src/cli/config';
+import { labDirFrom, parseHostUrl, resolveConfig, resolveLabDir, resolveRunHosts } from '../../src/cli/config';
 import { isWinpvError } from '../../src/model/errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'winpv-config-'));
@@ -60,4 +60,41 @@ t.test('the lab directory: one rule for winpv run and winpv lab, the config file
   t.equal(resolveLabDir({ labDir: '/x' }, { ...env, WINPV_LAB_DIR: '/e' }), '/x');
   t.equal(resolveConfig({}, { ...env, WINPV_LAB_DIR: '/e' }).labDir, '/e');
   t.equal(resolveLabDir({}, { XDG_CACHE_HOME: '/c', XDG_CONFIG_HOME: join(dir, 'none') }), join('/c', 'winpv', 'lab'), 'XDG_CACHE_HOME, as winpv lab always did');
+});
+
+t.test('lab directory precedence: --dir, WINPV_LAB_DIR, the config file, XDG_CACHE_HOME, HOME', async (t) => {
+  t.equal(labDirFrom({ WINPV_LAB_DIR: '/e' }, '/x', '/f'), '/x');
+  t.equal(labDirFrom({ WINPV_LAB_DIR: '/e', XDG_CACHE_HOME: '/c' }, undefined, '/f'), '/e');
+  t.equal(labDirFrom({ XDG_CACHE_HOME: '/c' }, undefined, '/f'), '/f');
+  t.equal(labDirFrom({ XDG_CACHE_HOME: '/c', HOME: '/h' }), join('/c', 'winpv', 'lab'));
+  t.equal(labDirFrom({ HOME: '/h' }), join('/h', '.cache', 'winpv', 'lab'));
+  t.equal(labDirFrom({}, 'rel'), join(process.cwd(), 'rel'), 'absolute');
+});
+
+t.test('the lab host carries the lab directory, so its backend and its lease store use the same one', async (t) => {
+  const file = cfg({ labDir: '/srv/lab', hosts: { mylab: { url: 'lab', labels: ['real-xen'] } } });
+  t.equal(resolveConfig({ host: 'lab' }, { WINPV_CONFIG: file }).host.labDir, '/srv/lab', 'the config file\'s labDir (the lease store once read the environment alone)');
+  t.equal(resolveConfig({ host: 'lab' }, { WINPV_CONFIG: file, WINPV_LAB_DIR: '/e' }).host.labDir, '/e');
+  const cfgd = resolveConfig({ host: 'label:real-xen' }, { WINPV_CONFIG: file });
+  t.same(resolveRunHosts(cfgd, 'label:real-xen', { WINPV_CONFIG: file }).map((h) => h.labDir), ['/srv/lab'], 'a lab picked by label too');
+  t.equal(resolveConfig({ host: 'sim' }, { WINPV_CONFIG: file }).host.labDir, undefined, 'only the lab host has one');
+});
+
+t.test('secrets are read once, here: XenAPI, SSH and the Windows guests\' password', async (t) => {
+  const file = cfg({ hosts: {
+    pool: { url: 'xapi://root@pool-master' },
+    named: { url: 'xapi://root@pool-master', passwordEnv: 'POOL_PW', guestPasswordEnv: 'WIN_PW' },
+    filed: { url: 'xapi://root@pool-master', passwordFile: cfg('from-a-file\n'), guestPasswordFile: cfg('guest-from-a-file\n') },
+  } });
+  const env = { WINPV_CONFIG: file, WINPV_XAPI_PASSWORD: 'xapi-pw', WINPV_GUEST_PASSWORD: 'guest-pw', WINPV_SSH_PASSWORD: 'ssh-pw', POOL_PW: 'pool-pw', WIN_PW: 'win-pw' };
+  const pool = resolveConfig({ host: 'pool' }, env).host;
+  t.same([pool.password?.reveal(), pool.guestPassword?.reveal()], ['xapi-pw', 'guest-pw'], 'the generic variables');
+  const named = resolveConfig({ host: 'named' }, env).host;
+  t.same([named.password?.reveal(), named.guestPassword?.reveal()], ['pool-pw', 'win-pw'], 'the variables the entry names win');
+  const filed = resolveConfig({ host: 'filed' }, env).host;
+  t.same([filed.password?.reveal(), filed.guestPassword?.reveal()], ['from-a-file', 'guest-from-a-file'], 'files, one trailing newline dropped');
+  t.equal(resolveConfig({ host: 'xl://root@h' }, env).host.password?.reveal(), 'ssh-pw');
+  t.equal(resolveConfig({ host: 'xl://root@h' }, env).host.guestPassword, undefined, 'guest passwords are a XenAPI setting');
+  t.notMatch(JSON.stringify(resolveConfig({ host: 'named' }, env)), /pw/, 'no secret serialises');
+  t.throws(() => resolveConfig({ host: 'named' }, { WINPV_CONFIG: file, POOL_PW: 'x' }), { code: 'USAGE', message: /guests of host 'named': environment variable WIN_PW \(guestPasswordEnv\) is not set/ });
 });

@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Parser } from 'tap-parser';
 import { main } from '../../src/cli/main';
-import { runPlan } from '../../src/runner/run';
-import { TraceWriter } from '../../src/trace/writer';
-import { ReporterMultiplexer } from '../../src/report/multiplexer';
+import { runPlanned } from '../support/run-plan';
+import type { TraceWriter } from '../../src/trace/writer';
 import { FileReporter } from '../../src/report/files';
 import { driverSpecs } from '../../src/cli/run-support';
 import { plan as makePlan } from '../../src/plan/planner';
@@ -26,10 +25,9 @@ t.test('report merge joins shard runs into one report', async (t) => {
   for (const index of [1, 2]) {
     const dir = join(root, `shard${index}`);
     dirs.push(dir);
-    const trace = new TraceWriter({ file: join(dir, 'trace.jsonl') });
-    const reporter = new ReporterMultiplexer([new FileReporter(dir, () => ({ runId: `shard${index}`, startedAt: 'x', inputs: [], command: 'run' }), () => trace.events)]);
+    const reporters = (trace: TraceWriter) => [new FileReporter(dir, () => ({ runId: `shard${index}`, startedAt: 'x', inputs: [], command: 'run' }), () => trace.events)];
     const p = makePlan(scenarios, { seed: 3, shard: { index, count: 2 } });
-    await runPlan({ host: new FakeHost(index === 2 ? { workloadErrors: 1 } : {}), plan: p, specs, specHashes: hashes, trace, reporter });
+    await runPlanned({ host: new FakeHost(index === 2 ? { workloadErrors: 1 } : {}), plan: p, specs, specHashes: hashes, traceFile: join(dir, 'trace.jsonl'), reporters });
   }
   // a file a shard's host collected (a crash dump) comes along into the merged run
   mkdirSync(join(dirs[1]!, 'artifacts', 'b'), { recursive: true });

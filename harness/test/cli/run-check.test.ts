@@ -5,9 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../../src/cli/main';
-import { runPlan } from '../../src/runner/run';
-import { TraceWriter } from '../../src/trace/writer';
-import { ReporterMultiplexer } from '../../src/report/multiplexer';
+import { runPlanned } from '../support/run-plan';
 import { FileReporter } from '../../src/report/files';
 import { driverSpecs } from '../../src/cli/run-support';
 import { FakeHost } from '../fixtures/fake-host';
@@ -32,11 +30,9 @@ function capture() {
 t.test('winpv check reproduces the live TAP from the trace', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-run-'));
   const { specs, hashes } = driverSpecs(repo);
-  const trace = new TraceWriter({ file: join(dir, 'trace.jsonl') });
   const meta = () => ({ runId: 'r', startedAt: 'x', inputs: [], command: 'run' });
-  const reporter = new ReporterMultiplexer([new FileReporter(dir, meta, () => trace.events)]);
   const plan = planOf(scenario('ok', [install(), waitConnected(), block(1000)]), scenario('stalled', [install(), waitConnected(), block(1000)]));
-  await runPlan({ host: new FakeHost({ workloadErrors: 1 }), plan, specs, specHashes: hashes, trace, reporter });
+  await runPlanned({ host: new FakeHost({ workloadErrors: 1 }), plan, specs, specHashes: hashes, traceFile: join(dir, 'trace.jsonl'), reporters: (trace) => [new FileReporter(dir, meta, () => trace.events)] });
   const live = readFileSync(join(dir, 'results.tap'), 'utf8');
   const c = capture();
   const code = await main(['check', join(dir, 'trace.jsonl')], c.io);

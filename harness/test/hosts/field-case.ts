@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { FAULTS, type CheckName, type FaultName } from '../../src/model/catalog';
 import { loadScenarios } from '../../src/scenario';
 import { plan } from '../../src/plan';
-import { runPlan } from '../../src/runner';
-import { TraceWriter } from '../../src/trace/writer';
+import { runPlanned } from '../support/run-plan';
 import { SimHost } from '../../src/hosts/sim';
 import { renderInstance } from '../../src/report/tap';
 import type { InstanceResult } from '../../src/model/result';
@@ -38,7 +37,7 @@ async function runScenario(t: Test, file: string, planted?: FaultName, instance?
     writeFileSync(join(dir, file), xml);
     const host = new SimHost({ specs });
     const p = plan(loadScenarios([dir], dir), { seed: 7, capabilities: host.capabilities, faults: host.faults.supported, hostKind: host.kind, ...(instance ? { grep: instance } : {}) });
-    const out = await runPlan({ host, plan: p, specs, specHashes: {}, trace: new TraceWriter(), reporter: {} });
+    const { outcome: out } = await runPlanned({ host, plan: p, specs });
     t.equal(out.summary.instances.length, 1, `${file}: one instance`);
     return out.summary.instances[0];
   } finally {

@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { FAULTS, type FaultName } from '../../src/model/catalog';
 import { loadScenarios } from '../../src/scenario';
 import { plan } from '../../src/plan';
-import { runPlan } from '../../src/runner';
-import { TraceWriter } from '../../src/trace/writer';
+import { runPlanned } from '../support/run-plan';
 import { SimHost } from '../../src/hosts/sim';
 import type { InstanceResult } from '../../src/model/result';
 import { specs } from './sim-fixture';
@@ -119,8 +118,7 @@ async function runAll(): Promise<Map<string, InstanceResult>> {
     const host = new SimHost({ specs });
     // planned with the host's own fault list: a fault the simulator stopped supporting would be skipped and fail below
     const p = plan(scenarios, { seed: 5, capabilities: host.capabilities, faults: host.faults.supported, hostKind: host.kind });
-    const trace = new TraceWriter();
-    const out = await runPlan({ host, plan: p, specs, specHashes: {}, trace, reporter: {} });
+    const { outcome: out } = await runPlanned({ host, plan: p, specs });
     return new Map(out.summary.instances.map((r) => [r.scenario, r]));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clearState, labDir, readState, writeState, type LabState } from '../../src/lab/state';
+import { clearState, readState, writeState, type LabState } from '../../src/lab/state';
 import { namesPidfile } from '../../src/lab/qemu-process';
 
 const argv = ['nice', '-n', '10', 'qemu-system-x86_64', '-name', 'winpv-lab', '-kernel', '/c/xen'];
@@ -14,15 +14,6 @@ t.test('a pid is ours only while its command line names this lab\'s pidfile', as
   t.notOk(namesPidfile(7, '/c/qemu.pid', () => ['bash', '-c', 'sleep']), 'a recycled pid is not ours');
   t.notOk(namesPidfile(7, '/d/qemu.pid', () => qemu), 'another lab is not ours');
   t.notOk(namesPidfile(7, '/c/qemu.pid', () => undefined), 'a gone process is not ours');
-});
-
-t.test('lab directory precedence: --dir, WINPV_LAB_DIR, the config file, XDG_CACHE_HOME, HOME', async (t) => {
-  t.equal(labDir({ WINPV_LAB_DIR: '/e' }, '/x', '/f'), '/x');
-  t.equal(labDir({ WINPV_LAB_DIR: '/e', XDG_CACHE_HOME: '/c' }, undefined, '/f'), '/e');
-  t.equal(labDir({ XDG_CACHE_HOME: '/c' }, undefined, '/f'), '/f');
-  t.equal(labDir({ XDG_CACHE_HOME: '/c', HOME: '/h' }), join('/c', 'winpv', 'lab'));
-  t.equal(labDir({ HOME: '/h' }), join('/h', '.cache', 'winpv', 'lab'));
-  t.equal(labDir({}, 'rel'), join(process.cwd(), 'rel'), 'absolute');
 });
 
 t.test('state round trip and an unreadable state file', async (t) => {

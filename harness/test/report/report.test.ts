@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { InstanceResult, RunSummary } from '../../src/model/result';
 import { renderTap } from '../../src/report/tap';
 import { renderJunit } from '../../src/report/junit';
+import { parseXml } from '../../src/xml';
 import { renderHtml } from '../../src/report/html';
 import { updateLatest, writeReports } from '../../src/report/files';
 import { ConsoleReporter } from '../../src/report/console';
@@ -86,6 +87,18 @@ t.test('JUnit is well-formed XML with a suite per instance', async (t) => {
     const r = spawnSync('xmllint', ['--noout', '-'], { input: x, encoding: 'utf8' });
     t.equal(r.status, 0, r.stderr);
   });
+});
+
+t.test('JUnit escapes what a message can hold: read back, every character is as the check wrote it', async (t) => {
+  const nasty = 'a < b && "c" \'d\' > e\nsecond line\u0001 ]]> end';
+  const bad = { ...fail, inst: 'q&a<1>', checks: [{ check: 'xenstore-keys' as const, verdict: 'fail' as const, message: nasty, diagnostics: { observed: '</failure>' } }] };
+  const { root, problems } = parseXml(renderJunit(summary([bad])), 'junit.xml');
+  t.same(problems, []);
+  const suite = root!.child('testsuite')!;
+  t.equal(suite.attr('name'), 'q&a<1>');
+  const failure = suite.child('testcase')!.child('failure')!;
+  t.equal(failure.attr('message'), nasty.replace('\u0001', ''), 'quotes, ampersands, the newline kept; a control character XML cannot carry dropped');
+  t.match(failure.text, /observed: "<\/failure>"/, "the diagnostics survive as text");
 });
 
 t.test('the report directory is written atomically and latest points at it', async (t) => {

@@ -7,9 +7,8 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runPlan } from '../../src/runner/run';
-import { TraceWriter } from '../../src/trace/writer';
-import { ReporterMultiplexer } from '../../src/report/multiplexer';
+import { runPlanned } from '../support/run-plan';
+import type { TraceWriter } from '../../src/trace/writer';
 import { FileReporter } from '../../src/report/files';
 import { driverSpecs } from '../../src/cli/run-support';
 import { loadKnownIssues } from '../../src/results/known';
@@ -40,9 +39,8 @@ function flakyHost(failing: number): FakeHost {
 
 async function run(host: FakeHost, o: { retries?: number; knownIssues?: KnownIssue[] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-flaky-'));
-  const trace = new TraceWriter({ file: join(dir, 'trace.jsonl') });
-  const reporter = new ReporterMultiplexer([new FileReporter(dir, () => ({ runId: 'r', startedAt: 'x', inputs: [], command: 'run' }), () => trace.events)]);
-  const outcome = await runPlan({ host, plan: planOf(scenario('io', [install(), waitConnected(), block(1000)], { checks: [{ name: 'workload', params: {} }] })), specs, specHashes: hashes, trace, reporter, ...o });
+  const reporters = (trace: TraceWriter) => [new FileReporter(dir, () => ({ runId: 'r', startedAt: 'x', inputs: [], command: 'run' }), () => trace.events)];
+  const { outcome } = await runPlanned({ host, plan: planOf(scenario('io', [install(), waitConnected(), block(1000)], { checks: [{ name: 'workload', params: {} }] })), specs, specHashes: hashes, traceFile: join(dir, 'trace.jsonl'), reporters, ...o });
   return { dir, outcome, tap: readFileSync(join(dir, 'results.tap'), 'utf8'), junit: readFileSync(join(dir, 'junit.xml'), 'utf8'), summary: JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) };
 }
 

@@ -8,9 +8,7 @@ import type { HostBackend } from '../../src/model/host';
 import { loadSpecs } from '../../src/spec/load';
 import { loadScenarios } from '../../src/scenario';
 import { plan } from '../../src/plan/planner';
-import { runPlan } from '../../src/runner/run';
-import { TraceWriter } from '../../src/trace/writer';
-import { ReporterMultiplexer } from '../../src/report/multiplexer';
+import { runPlanned } from '../support/run-plan';
 
 let SimHost: (new (o: { specs: ReturnType<typeof loadSpecs> }) => HostBackend) | undefined;
 try {
@@ -26,8 +24,7 @@ t.test('same seed, same bytes', { skip: !SimHost && !process.env.CI ? 'the simul
   const dir = mkdtempSync(join(tmpdir(), 'winpv-det-'));
   const once = async (seed: number, name: string) => {
     const file = join(dir, name);
-    const trace = new TraceWriter({ file });
-    await runPlan({ host: new SimHost!({ specs }), plan: plan(scenarios, { seed }), specs, specHashes: {}, trace, reporter: new ReporterMultiplexer([]) });
+    await runPlanned({ host: new SimHost!({ specs }), plan: plan(scenarios, { seed }), specs, traceFile: file });
     return readFileSync(file, 'utf8');
   };
   const a = await once(7, 'a.jsonl');

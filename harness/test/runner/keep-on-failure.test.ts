@@ -1,6 +1,5 @@
 import t from 'tap';
-import { runPlan } from '../../src/runner/run';
-import { TraceWriter } from '../../src/trace/writer';
+import { runPlanned } from '../support/run-plan';
 import { evaluate } from '../../src/checks/evaluate';
 import { FakeHost } from '../fixtures/fake-host';
 import { fixtureSpecs } from '../fixtures/specs';
@@ -11,11 +10,10 @@ const steps = () => [install(), waitConnected(), block(300)];
 
 t.test('--keep-on-failure keeps the first failing instance\'s guest, runs the rest, releases on demand', async (t) => {
   const host = new FakeHost();
-  const trace = new TraceWriter();
   // instances 'bad' and 'worse' fail (I/O errors), 'good' passes
   const reporter = { onInstanceStart: (id: string) => void (host.switches.workloadErrors = id === 'good' ? 0 : 3) };
   const plan = planOf(scenario('bad', steps()), scenario('good', steps()), scenario('worse', steps()));
-  const out = await runPlan({ host, plan, specs, specHashes: {}, trace, reporter, keepOnFailure: true });
+  const { outcome: out, trace } = await runPlanned({ host, plan, specs, reporters: [reporter], keepOnFailure: true });
   t.same(out.summary.instances.map((r) => [r.inst, r.verdict]), [['bad', 'fail'], ['good', 'pass'], ['worse', 'fail']], 'later instances go on');
   t.ok(out.kept, 'a guest is kept');
   t.equal(out.kept!.inst, 'bad', 'the first failing instance');
@@ -32,11 +30,11 @@ t.test('--keep-on-failure keeps the first failing instance\'s guest, runs the re
 
 t.test('without a failure (or without the option) nothing is kept and the host is closed', async (t) => {
   const host = new FakeHost();
-  const out = await runPlan({ host, plan: planOf(scenario('good', steps())), specs, specHashes: {}, trace: new TraceWriter(), reporter: {}, keepOnFailure: true });
+  const { outcome: out } = await runPlanned({ host, plan: planOf(scenario('good', steps())), specs, keepOnFailure: true });
   t.equal(out.kept, undefined);
   t.same(host.calls, ['create win', 'destroy win', 'close']);
   const h2 = new FakeHost({ workloadErrors: 3 });
-  const out2 = await runPlan({ host: h2, plan: planOf(scenario('bad', steps())), specs, specHashes: {}, trace: new TraceWriter(), reporter: {} });
+  const { outcome: out2 } = await runPlanned({ host: h2, plan: planOf(scenario('bad', steps())), specs });
   t.equal(out2.kept, undefined);
   t.same(h2.calls, ['create win', 'destroy win', 'close']);
 });

@@ -2,8 +2,7 @@
 // so the new domain's frontends are recorded from their first write; the runner asks the host, not
 // its kind.
 import t from 'tap';
-import { runPlan } from '../../src/runner/run';
-import { TraceWriter } from '../../src/trace/writer';
+import { runPlanned } from '../support/run-plan';
 import type { XenstoreEvent } from '../../src/model/trace';
 import { FakeHost } from '../fixtures/fake-host';
 import { fixtureSpecs } from '../fixtures/specs';
@@ -13,8 +12,7 @@ const specs = fixtureSpecs();
 
 /** Frontend state writes of the rebooted guest's new domain that the probe saw as they happened. */
 async function liveStatesOfNewDomain(host: FakeHost): Promise<{ domids: number[]; live: string[]; completed: boolean }> {
-  const trace = new TraceWriter();
-  const out = await runPlan({ host, plan: planOf(scenario('r', [install(), waitConnected()])), specs, specHashes: {}, trace, reporter: {}, ringPeriodMs: 100 });
+  const { outcome: out, trace } = await runPlanned({ host, plan: planOf(scenario('r', [install(), waitConnected()])), specs, ringPeriodMs: 100 });
   const domids = [...new Set(trace.events.filter((e) => e.ev === 'guest').map((e) => (e as { domid: number }).domid))];
   const fresh = Math.max(...domids);
   const live = trace.events

@@ -1,8 +1,7 @@
 import t from 'tap';
 import { renderPassRates, repeatPlan } from '../../src/runner/repeat';
 import { passRates, repeatedInstance, repeatId } from '../../src/model/outcomes';
-import { runPlan } from '../../src/runner/run';
-import { TraceWriter } from '../../src/trace/writer';
+import { runPlanned } from '../support/run-plan';
 import { evaluate } from '../../src/checks/evaluate';
 import type { InstanceResult } from '../../src/model/result';
 import { FakeHost } from '../fixtures/fake-host';
@@ -44,17 +43,16 @@ t.test('passRates: per instance runs, passes, failures (known ones included), sk
 
 t.test('runPlan --repeat-each: every repetition runs and is judged on its own; the summary has the pass rates', async (t) => {
   const host = new FakeHost();
-  const trace = new TraceWriter();
   // the second repetition meets a backend that fails I/O: only it fails
   const reporter = { onInstanceStart: (id: string) => void (host.switches.workloadErrors = id.endsWith('~rep2') ? 3 : 0) };
-  const out = await runPlan({ host, plan: planOf(scenario('soak', [install(), waitConnected(), block(300)])), specs, specHashes: {}, trace, reporter, repeatEach: 3 });
+  const { outcome: out, trace } = await runPlanned({ host, plan: planOf(scenario('soak', [install(), waitConnected(), block(300)])), specs, reporters: [reporter], repeatEach: 3 });
   t.same(out.summary.instances.map((r) => [r.inst, r.verdict]), [['soak~rep1', 'pass'], ['soak~rep2', 'fail'], ['soak~rep3', 'pass']]);
   t.same(out.summary.passRates, [{ inst: 'soak', runs: 3, passed: 2, failed: 1, skipped: 0, failures: ['soak~rep2'], rate: 2 / 3 }]);
   t.same(out.summary.counts.instances, 3);
   t.same(evaluate(trace.events, specs), out.summary.instances, 'the trace re-checks to the same verdicts');
   t.equal(host.calls.filter((c) => c.startsWith('create')).length, 3, 'a guest per repetition');
 
-  const once = await runPlan({ host: new FakeHost(), plan: planOf(scenario('one', [install(), waitConnected()])), specs, specHashes: {}, trace: new TraceWriter(), reporter: {} });
+  const { outcome: once } = await runPlanned({ host: new FakeHost(), plan: planOf(scenario('one', [install(), waitConnected()])), specs });
   t.equal(once.summary.passRates, undefined, 'no repetition: no pass rates');
   t.same(once.summary.instances.map((r) => r.inst), ['one']);
 });

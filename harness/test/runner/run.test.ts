@@ -1,6 +1,5 @@
 import t from 'tap';
-import { runPlan } from '../../src/runner/run';
-import { TraceWriter } from '../../src/trace/writer';
+import { runPlanned } from '../support/run-plan';
 import { ReporterMultiplexer } from '../../src/report/multiplexer';
 import type { InstanceResult, RunSummary } from '../../src/model/result';
 import { evaluate } from '../../src/checks/evaluate';
@@ -10,18 +9,16 @@ import { block, install, planOf, scenario, sleep, waitConnected } from '../fixtu
 import type { DeviceRef, Step } from '../../src/model/scenario';
 import type { BackendControlCapability, BackendRestartKind } from '../../src/model/host';
 import { unsupportedError } from '../../src/model/errors';
-import { TapStreamReporter } from '../../src/report/tap';
 import { PassThrough } from 'node:stream';
 
 const specs = fixtureSpecs();
 
 async function run(host: FakeHost, steps: Step[], opts: { signal?: AbortSignal; timeoutMs?: number } = {}) {
-  const trace = new TraceWriter();
   const seen: InstanceResult[] = [];
   let end: RunSummary | undefined;
-  const reporter = new ReporterMultiplexer([{ onInstanceEnd: (r) => void seen.push(r), onRunEnd: (s) => void (end = s) }]);
+  const reporter = { onInstanceEnd: (r: InstanceResult) => void seen.push(r), onRunEnd: (s: RunSummary) => void (end = s) };
   const s = scenario('t', steps, opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {});
-  const outcome = await runPlan({ host, plan: planOf(s), specs, specHashes: {}, trace, reporter, signal: opts.signal, ringPeriodMs: 100 });
+  const { outcome, trace } = await runPlanned({ host, plan: planOf(s), specs, reporters: [reporter], signal: opts.signal, ringPeriodMs: 100 });
   return { outcome, trace, seen, end: end!, result: outcome.summary.instances[0] };
 }
 
@@ -133,14 +130,13 @@ t.test('a reporter that throws becomes a run error, the others still run', async
 
 t.test('scenario-wide faults are switched on before the guests start and off in teardown (or after their duration)', async (t) => {
   const host = new FakeHost();
-  const trace = new TraceWriter();
   const s = scenario('f', [install(), sleep(3000)], {
     faults: [
       { name: 'backend-stall', guest: 'win', params: {} },
       { name: 'slow-backend', guest: 'win', durationMs: 1000, params: {} },
     ],
   });
-  await runPlan({ host, plan: planOf(s), specs, specHashes: {}, trace, reporter: new ReporterMultiplexer([]) });
+  const { trace } = await runPlanned({ host, plan: planOf(s), specs });
   const faults = trace.events.filter((e) => e.ev === 'fault').map((e) => (e.ev === 'fault' ? `${e.name} ${e.on ? 'on' : 'off'} @${e.t}` : ''));
   t.same(faults, ['backend-stall on @0', 'slow-backend on @0', 'slow-backend off @1000', 'backend-stall off @3500']);
   const started = trace.events.findIndex((e) => e.ev === 'guest' && e.what === 'started');
@@ -170,11 +166,9 @@ t.test('a host that places disks elsewhere (XenAPI: xvda on IDE) gets the scenar
 
 t.test('a host error while the host still answers fails that scenario only: the run goes on', async (t) => {
   const host = new FakeHost({ refuseFirstWorkload: true });
-  const trace = new TraceWriter();
   let end: RunSummary | undefined;
-  const reporter = new ReporterMultiplexer([{ onRunEnd: (s) => void (end = s) }]);
   const steps = [install(), waitConnected(), block(500)];
-  const outcome = await runPlan({ host, plan: planOf(scenario('first', steps), scenario('second', steps)), specs, specHashes: {}, trace, reporter, ringPeriodMs: 100 });
+  const { outcome, trace } = await runPlanned({ host, plan: planOf(scenario('first', steps), scenario('second', steps)), specs, reporters: [{ onRunEnd: (s) => void (end = s) }], ringPeriodMs: 100 });
   t.equal(outcome.hostError, undefined, 'no host failure for the run');
   t.equal(end!.complete, true);
   t.equal(end!.bailOut, undefined);
@@ -216,11 +210,10 @@ t.test('backend-restart: the trace says which kind the host did; one its backend
   t.ok(r1.trace.events.some((e) => e.ev === 'log' && /backend-restart of win vif\/0 on .*: replug \(toolstack unplug and plug: the guest is asked/.test(e.msg)), 'the restart names its kind and what it means');
 
   const no = new RestartingHost('rebind');
-  const trace = new TraceWriter();
   const out = new PassThrough();
   let tap = '';
   out.on('data', (b) => (tap += b));
-  const outcome = await runPlan({ host: no, plan: planOf(scenario('t', [install(), waitConnected(), restart('vbd/51712'), block(200)])), specs, specHashes: {}, trace, reporter: new TapStreamReporter(out), ringPeriodMs: 100 });
+  const { outcome, trace } = await runPlanned({ host: no, plan: planOf(scenario('t', [install(), waitConnected(), restart('vbd/51712'), block(200)])), specs, tap: out, ringPeriodMs: 100 });
   const r = outcome.summary.instances[0]!;
   t.equal(r.verdict, 'skip', 'unsupported: skipped, neither passed nor failed');
   t.match(r.skipReason, /its backend is vbd3/);
@@ -236,11 +229,10 @@ t.test('backend-restart kind="...": a host whose restart is of another kind skip
   await run(same, [install(), waitConnected(), restart('replug')]);
   t.same(same.restarted, ['vif/0'], 'the kind the host does: restarted');
   const other = new RestartingHost('replug');
-  const trace = new TraceWriter();
   const out = new PassThrough();
   let tap = '';
   out.on('data', (b) => (tap += b));
-  const outcome = await runPlan({ host: other, plan: planOf(scenario('t', [install(), waitConnected(), restart('rebind'), block(200)])), specs, specHashes: {}, trace, reporter: new TapStreamReporter(out), ringPeriodMs: 100 });
+  const { outcome, trace } = await runPlanned({ host: other, plan: planOf(scenario('t', [install(), waitConnected(), restart('rebind'), block(200)])), specs, tap: out, ringPeriodMs: 100 });
   const r = outcome.summary.instances[0]!;
   t.equal(r.verdict, 'skip');
   t.same(other.restarted, [], 'nothing restarted');

@@ -2,10 +2,9 @@
 // host call fails the instance in the report and the run still ends; a fault with a duration whose
 // scenario is cut short goes off in that scenario's teardown, not in the next scenario.
 import t from 'tap';
-import { runPlan } from '../../src/runner/run';
 import { TeardownStack } from '../../src/runner/teardown';
 import { TraceWriter } from '../../src/trace/writer';
-import { ReporterMultiplexer } from '../../src/report/multiplexer';
+import { runPlanned } from '../support/run-plan';
 import type { FaultConfig, Step } from '../../src/model/scenario';
 import type { GuestRef } from '../../src/model/host';
 import type { GuestShape } from '../../src/model/scenario';
@@ -41,9 +40,8 @@ t.test('teardown tasks run last-first, each with a deadline, even after one thre
 });
 
 const run = async (host: FakeHost, steps: Step[][], timeoutMs?: number) => {
-  const trace = new TraceWriter();
   const plan = planOf(...steps.map((s, i) => scenario(`s${i + 1}`, s, timeoutMs ? { timeoutMs } : {})));
-  const outcome = await runPlan({ host, plan, specs, specHashes: {}, trace, reporter: new ReporterMultiplexer([]), teardownMs: 20_000 });
+  const { outcome, trace } = await runPlanned({ host, plan, specs, teardownMs: 20_000 });
   return { trace, outcome, results: outcome.summary.instances };
 };
 
@@ -138,7 +136,7 @@ t.test('a scenario-wide fault with a duration is undone at the end of its scenar
   const never: Step = { kind: 'wait', source: { file: 'x' }, guest: 'win', path: 'device/vbd/51712/state', equals: '7', timeoutMs: 2000 };
   const failing = scenario('s1', [install(), never], { faults: [{ name: 'slow-backend', guest: 'win', durationMs: 600_000, params: {} }] });
   const trace = new TraceWriter();
-  const outcome = await runPlan({ host, plan: planOf(failing, scenario('s2', [install(), sleep(100)])), specs, specHashes: {}, trace, reporter: new ReporterMultiplexer([]), teardownMs: 20_000 });
+  const { outcome } = await runPlanned({ host, plan: planOf(failing, scenario('s2', [install(), sleep(100)])), specs, trace, teardownMs: 20_000 });
   const [r1, r2] = outcome.summary.instances;
   t.equal(r1!.aborted?.code, 'TIMEOUT', 'the first scenario failed while the fault was on');
   t.same(atCreate, [[], []], 'the fault is off when the next scenario creates its guest');
@@ -161,7 +159,7 @@ t.test('a teardown task that throws and one that hangs: the rest still run, in r
   const out = new PassThrough();
   let tap = '';
   out.on('data', (b) => (tap += b));
-  const outcome = await runPlan({ host, plan: planOf(faulty, scenario('s2', [install(), sleep(100)])), specs, specHashes: {}, trace, reporter: new TapStreamReporter(out), teardownMs: 20_000 });
+  const { outcome } = await runPlanned({ host, plan: planOf(faulty, scenario('s2', [install(), sleep(100)])), specs, trace, tap: out, teardownMs: 20_000 });
   // switched on in order: backend-stall, slow-backend; undone last-first, then the guest
   t.same(undone.slice(0, 3), ['fault slow-backend off', 'fault backend-stall off', 'destroy win'], 'reverse order, past the hang and the throw');
   const fails = trace.events.filter((e) => e.ev === 'teardown.fail' && e.inst === 's1').map((e) => (e as { label: string; error: { message: string } }));
@@ -179,7 +177,7 @@ t.test('--keep-on-failure: releasing kept guests whose destroy hangs still ends 
   const host = new FakeHost({ workloadErrors: 3 });
   host.destroyGuest = () => new Promise<void>(() => undefined);
   const trace = new TraceWriter();
-  const outcome = await runPlan({ host, plan: planOf(scenario('bad', [install(), waitConnected(), block(300)])), specs, specHashes: {}, trace, reporter: {}, keepOnFailure: true, teardownMs: 20_000 });
+  const { outcome } = await runPlanned({ host, plan: planOf(scenario('bad', [install(), waitConnected(), block(300)])), specs, trace, keepOnFailure: true, teardownMs: 20_000 });
   t.ok(outcome.kept, 'the failing instance\'s guest is kept');
   await outcome.kept!.release();
   t.equal(host.calls.at(-1), 'close', 'the destroy was given up on at its deadline and the host closed');

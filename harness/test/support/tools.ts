@@ -29,6 +29,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   'xenstore-watch': 'xenstore-utils',
   '/usr/lib/xen-4.17/bin/test-xenstore': 'xen-utils-4.17',
   '/usr/include/xen/io/ring.h': 'libxen-dev',
+  '/usr/include/xen/io/xenbus.h': 'libxen-dev',
 };
 
 /** Under CI a missing tool is a failure, not a skip. */

@@ -13,6 +13,8 @@ import { DEFAULT_MAX_INSTALL_REBOOTS, type XapiHostConfig } from '../../src/host
 import { Secret } from '../../src/model/secret';
 import type { TraceEvent, TraceEventInput, TraceSink } from '../../src/model/trace';
 import type { GuestShape } from '../../src/model/scenario';
+import type { GuestRef } from '../../src/model/host';
+import type { Test } from 'tap';
 import type { DriverName } from '../../src/model/spec';
 import { BUNDLE_MANIFEST_SCHEMA } from '../../src/model/bundle';
 import { describeFiles } from '../../src/inf/index';
@@ -238,4 +240,30 @@ export function leftovers(srv: XapiTestServer): string[] {
     if ((o.cls === 'VBD' || o.cls === 'VIF') && !srv.pool.objects.has(String(r.VM))) out.push(`${o.cls} of a missing VM`);
   }
   return out;
+}
+
+export type PoolOptions = Parameters<typeof startPool>[0];
+
+export interface PoolGuest {
+  pool: Pool;
+  host: XapiHost;
+  guest: GuestRef;
+}
+
+/** The set-up the XenAPI host tests share: the test pool (closed when the test ends), `configure`
+ *  applied to it (its host config, its doubles' faults), the host opened (seed 1), one guest of `shape` (default `win1`) built
+ *  under `tag` and started unless `start: false`. */
+export async function poolWithGuest(
+  t: Test,
+  tag: string,
+  o: { pool?: PoolOptions; configure?: (pool: Pool) => void; shape?: GuestShape; start?: boolean; open?: { artifactsDir?: string } } = {},
+): Promise<PoolGuest> {
+  const pool = await startPool(o.pool);
+  t.teardown(() => pool.close());
+  o.configure?.(pool);
+  const host = pool.host();
+  await host.open(pool.sink, { seed: 1, ...o.open });
+  const guest = await host.createGuest(o.shape ?? shape('win1'), tag);
+  if (o.start !== false) await host.startGuest(guest);
+  return { pool, host, guest };
 }

@@ -30,13 +30,32 @@ t.test('a truncated document is a located input error', async (t) => {
   t.equal(e.code, 'WORKLOAD_XML_TRUNCATED');
   t.equal(e.location?.file, 'guest1/diskspd.xml');
   t.ok((e.location?.line ?? 0) > 200, `line ${e.location?.line} points at the end of the text`);
-  t.match(e.message, /truncated diskspd document/);
+  t.match(e.message, /^guest1\/diskspd\.xml:\d+:\d+ \/Results\/TimeSpan\/Thread\[2\].*: truncated diskspd document/, 'the message names the file and the open element');
+});
+
+t.test('broken and unexpected files: the message names the file and the element', async (t) => {
+  const good = fixture('diskspd-4k-random-70r30w.xml');
+  const cases: [string, string, string, RegExp][] = [
+    ['mismatched end tag', good.replace('</ReadBytes>', '</ReadByte>'), 'WORKLOAD_XML_MALFORMED', /^g\/d\.xml:\d+:\d+ \/Results\/TimeSpan\/Thread\/Target\/ReadBytes: malformed diskspd document: Unexpected close tag/],
+    ['an unescaped ampersand', good.replace('<ComputerName>WIN2022-PV01<', '<ComputerName>A&B<'), 'WORKLOAD_XML_MALFORMED', /^g\/d\.xml:3:\d+ \/Results\/System\/ComputerName: malformed diskspd document/],
+    ['a duplicate attribute', good.replace('<Group Group="0"', '<Group Group="0" Group="1"'), 'WORKLOAD_XML_MALFORMED', /\/Results\/System\/ProcessorTopology\/Group: malformed diskspd document: duplicate attribute 'Group'/],
+    ['a counter that is not a number', good.replace('<ReadCount>138508<', '<ReadCount>many<'), 'WORKLOAD_XML_NUMBER', /^g\/d\.xml:\d+:\d+ \/Results\/TimeSpan\/Thread\[1\]\/Target\/ReadCount: <ReadCount> must hold a non-negative number, found 'many'/],
+    ['a Target without its counters', good.replace(/<BytesCount>810614784<\/BytesCount>/, ''), 'WORKLOAD_XML_MISSING', /^g\/d\.xml:\d+:\d+ \/Results\/TimeSpan\/Thread\[1\]\/Target: missing element <BytesCount> in <Target>/],
+    ['a NTttcp document', '<ntttcps computername="a"/>', 'DISKSPD_XML_ROOT', /^g\/d\.xml:1:1 \/ntttcps: not a diskspd -Rxml document/],
+  ];
+  for (const [what, xml, code, message] of cases) {
+    const e = caught(() => parseDiskspdXml(xml, 'g/d.xml'));
+    t.equal(e.kind, 'input', what);
+    t.equal(e.code, code, what);
+    t.match(e.message, message, what);
+    t.equal(e.location?.file, 'g/d.xml', what);
+  }
 });
 
 t.test('a document carrying <Error> is an input error located at the element', async (t) => {
   const e = caught(() => parseDiskspdXml(fixture('diskspd-error.xml'), 'd.xml'));
   t.equal(e.code, 'DISKSPD_REPORTED_ERROR');
-  t.equal(e.location?.path, '/Results/TimeSpan[1]/Error[1]');
+  t.equal(e.location?.path, '/Results/TimeSpan/Error');
   t.equal(e.location?.line, 73);
   t.match(e.message, /interrupted before the measurements began/);
 });
@@ -46,17 +65,17 @@ t.test('missing, non-numeric and inconsistent counters are located by element pa
   const noIo = good.replace('<IOCount>194510</IOCount>', '');
   let e = caught(() => parseDiskspdXml(noIo, 'x.xml'));
   t.equal(e.code, 'WORKLOAD_XML_MISSING');
-  t.equal(e.location?.path, '/Results/TimeSpan[1]/Thread[2]/Target[1]');
+  t.equal(e.location?.path, '/Results/TimeSpan/Thread[2]/Target');
   t.match(e.message, /missing element <IOCount>/);
 
   e = caught(() => parseDiskspdXml(good.replace('<TestTimeSeconds>10.00<', '<TestTimeSeconds>ten<'), 'x.xml'));
   t.equal(e.code, 'WORKLOAD_XML_NUMBER');
-  t.equal(e.location?.path, '/Results/TimeSpan[1]/TestTimeSeconds[1]');
+  t.equal(e.location?.path, '/Results/TimeSpan/TestTimeSeconds');
   t.equal(e.location?.line, 73);
 
   e = caught(() => parseDiskspdXml(good.replace('<BytesCount>810614784<', '<BytesCount>810614785<'), 'x.xml'));
   t.equal(e.code, 'DISKSPD_INCONSISTENT');
-  t.equal(e.location?.path, '/Results/TimeSpan[1]/Thread[1]/Target[1]');
+  t.equal(e.location?.path, '/Results/TimeSpan/Thread[1]/Target');
 
   e = caught(() => parseDiskspdXml(good.replace('<TestTimeSeconds>10.00<', '<TestTimeSeconds>0.00<'), 'x.xml'));
   t.equal(e.code, 'DISKSPD_NO_TIME');

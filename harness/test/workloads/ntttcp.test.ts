@@ -25,6 +25,24 @@ t.test('a truncated document is a located input error', async (t) => {
   t.equal(e.code, 'WORKLOAD_XML_TRUNCATED');
   t.equal(e.location?.file, 'g/ntttcp.xml');
   t.equal(e.location?.line, 63, "the line where the text stops");
+  t.match(e.message, /^g\/ntttcp\.xml:63:\d+ \/ntttcps\/packets_sent: truncated NTttcp document/, 'the message names the file and the open element');
+});
+
+t.test('broken and unexpected files: the message names the file and the element', async (t) => {
+  const good = fixture('ntttcp-sender.xml');
+  const cases: [string, string, string, RegExp][] = [
+    ['mismatched end tag', good.replace('</packets_sent>', '</packets>'), 'WORKLOAD_XML_MALFORMED', /^n\.xml:\d+:\d+ \/ntttcps\/packets_sent: malformed NTttcp document: Unexpected close tag/],
+    ['a cpu that is not a number', good.replace('<cpu metric="%">27.641<', '<cpu metric="%">high<'), 'WORKLOAD_XML_NUMBER', /^n\.xml:\d+:\d+ \/ntttcps\/cpu: <cpu> must hold a non-negative number, found 'high'/],
+    ['total_bytes in another unit', good.replace('<total_bytes metric="MB">', '<total_bytes metric="GB">'), 'WORKLOAD_XML_MISSING', /^n\.xml:1:1 \/ntttcps: missing element <total_bytes metric="MB"> in <ntttcps>/],
+    ['a diskspd document', '<Results>\n</Results>', 'NTTTCP_XML_ROOT', /^n\.xml:1:1 \/Results: not an NTttcp -xml document/],
+  ];
+  for (const [what, xml, code, message] of cases) {
+    const e = caught(() => parseNtttcpXml(xml, 'n.xml'));
+    t.equal(e.kind, 'input', what);
+    t.equal(e.code, code, what);
+    t.match(e.message, message, what);
+    t.equal(e.location?.file, 'n.xml', what);
+  }
 });
 
 t.test('missing metric, bad numbers, wrong root and an <error> element', async (t) => {
@@ -36,7 +54,7 @@ t.test('missing metric, bad numbers, wrong root and an <error> element', async (
 
   e = caught(() => parseNtttcpXml(good.replace('<packets_retransmitted>143<', '<packets_retransmitted>-1<'), 'x.xml'));
   t.equal(e.code, 'WORKLOAD_XML_NUMBER');
-  t.equal(e.location?.path, '/ntttcps/packets_retransmitted[1]');
+  t.equal(e.location?.path, '/ntttcps/packets_retransmitted');
   t.equal(e.location?.line, 65);
 
   e = caught(() => parseNtttcpXml('<Results/>', 'x.xml'));

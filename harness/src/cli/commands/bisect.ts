@@ -116,7 +116,7 @@ const command: Command = {
     const { specs, hashes } = driverSpecs(ctx.cwd);
 
     const runOne = async (build: string, seed: number): Promise<BuildRun> => {
-      const host = createHost(cfg.host, { specs, env: ctx.env, simBuilds });
+      const host = createHost(cfg.host, { specs, simBuilds });
       const s: Scenario = { ...scenario, steps: withBuild(scenario.steps, build) };
       const p = plan([s], { seed, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind });
       const trace = new TraceWriter();

@@ -3,9 +3,8 @@
 import { join, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command';
 import { parseCommandArgs } from '../command';
-import { packageRoot } from '../config';
+import { packageRoot, resolveBuilderConfig } from '../config';
 import { ExitCode, usageError } from '../../model/errors';
-import { Secret } from '../../model/secret';
 import type { DriverName, SpecSet } from '../../model/spec';
 import { openBuilder, type Builder } from '../../build/builder';
 import { runBuild } from '../../build/run-build';
@@ -81,16 +80,14 @@ export async function buildMain(ctx: CommandContext, deps: BuildDeps): Promise<n
   const drivers = (v.drivers ? v.drivers.split(',').map((d) => d.trim()).filter(Boolean) : [...specs.keys()]) as DriverName[];
   if (drivers.length === 0) throw usageError('--drivers names no driver');
 
-  const url = v.builder ?? ctx.env.WINPV_BUILDER ?? 'local';
-  const password = ctx.env.WINPV_SSH_PASSWORD !== undefined ? new Secret(ctx.env.WINPV_SSH_PASSWORD) : undefined;
-  const identity = v.identity ?? ctx.env.WINPV_SSH_IDENTITY;
+  const b = resolveBuilderConfig({ builder: v.builder, identity: v.identity, sourceRoot: v['source-root'] }, ctx.env);
   const builder: Builder = await deps.openBuilder(
-    url,
+    b.url,
     {
-      ...(identity ? { identityFile: resolve(ctx.cwd, identity) } : {}),
+      ...(b.identityFile ? { identityFile: resolve(ctx.cwd, b.identityFile) } : {}),
       ...(v['known-hosts'] ? { knownHostsFile: resolve(ctx.cwd, v['known-hosts']) } : {}),
       ...(v['host-key'] ? { hostKeySha256: v['host-key'] } : {}),
-      ...(password ? { password } : {}),
+      ...(b.password ? { password: b.password } : {}),
     },
     ctx.signal,
   );
@@ -105,7 +102,7 @@ export async function buildMain(ctx: CommandContext, deps: BuildDeps): Promise<n
       ...(v['build-version'] ? { version: v['build-version'] } : {}),
       ...(v.vendor ? { vendorPrefix: v.vendor } : {}),
       ...(v['vendor-name'] ? { vendorName: v['vendor-name'] } : {}),
-      sourceRoot: v['source-root'] ?? ctx.env.WINPV_BUILD_SOURCE_ROOT ?? 'C:\\winpv\\src',
+      sourceRoot: b.sourceRoot,
       outRoot: resolve(ctx.cwd, v.out ?? join(packageRoot(), 'build')),
       builder,
       tap,

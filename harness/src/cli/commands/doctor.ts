@@ -37,7 +37,7 @@ async function run(ctx: CommandContext): Promise<number> {
   const memoryBytes = gib('memory-gib', 4);
   const cfg = resolveConfig({ host: a.values.host, config: a.values.config }, ctx.env);
   if (cfg.host.kind !== 'xapi') throw usageError(`winpv doctor checks a XenAPI pool (xapi://user@pool-master), not ${cfg.host.label}`);
-  const findings = await doctor(xapiConfigFrom(cfg.host, ctx.env), { diskBytes, memoryBytes });
+  const findings = await doctor(xapiConfigFrom(cfg.host), { diskBytes, memoryBytes });
   const failed = findings.filter((f) => f.verdict === 'fail').length;
   if (a.values.json) ctx.out.write(JSON.stringify({ host: cfg.host.label, ready: failed === 0, findings }, null, 2) + '\n');
   else {

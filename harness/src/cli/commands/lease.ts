@@ -28,7 +28,7 @@ const opts = { host: { type: 'string' }, config: { type: 'string' }, json: { typ
 
 async function open(ctx: CommandContext, host: string | undefined, config: string | undefined): Promise<OpenStore> {
   const cfg = resolveConfig({ host, config }, ctx.env);
-  const s = await openLeaseStore(cfg.host, ctx.env);
+  const s = await openLeaseStore(cfg.host);
   if (!s) throw usageError(`${cfg.host.label} keeps no leases (leases guard XenAPI pools; the simulator is private to its run)`);
   return s;
 }

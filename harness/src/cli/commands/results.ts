@@ -15,7 +15,8 @@ export const harnessVersion = (): string => (require('../../../../package.json')
 
 /** The store named by --db, WINPV_DB, the config's resultsDb or the default data directory (undefined: `none`). */
 export function storeTarget(ctx: CommandContext, db: string | undefined, config: string | undefined): string | undefined {
-  return resolveStoreTarget(resolveConfig({ db, config }, ctx.env).resultsDb, ctx.env);
+  const cfg = resolveConfig({ db, config }, ctx.env);
+  return resolveStoreTarget(cfg.resultsDb, cfg.resultsDataDir);
 }
 
 export async function openStore(ctx: CommandContext, db: string | undefined, config: string | undefined): Promise<ResultsStore> {

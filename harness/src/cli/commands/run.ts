@@ -124,7 +124,7 @@ const command: Command = {
     const tags = v.tag?.length ? v.tag : positionals.length ? undefined : DEFAULT_TAGS;
     const scenarios = loadScenarios(inputs, ctx.cwd);
     const { specs, hashes } = driverSpecs(ctx.cwd);
-    const host = createHost(cfg.host, { specs, env: ctx.env, labDir: cfg.labDir });
+    const host = createHost(cfg.host, { specs });
     const durationsFile = v.durations !== undefined ? resolve(ctx.cwd, v.durations) : join(cfg.reportDir, 'durations.json');
     const durations = shard ? await new FileDurations(durationsFile).durations(cfg.host.kind) : undefined;
     const thePlan = plan(scenarios, { durations, seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind, hostLabels: new Set(cfg.host.labels) });
@@ -149,7 +149,7 @@ const command: Command = {
     const stop = new AbortController();
     const want = spread(runHosts, parallel ? workers : 1);
     const held = await holdCapacity(want, {
-      runId, timeoutMs: leaseTimeoutMs, signal: ctx.signal, env: ctx.env,
+      runId, timeoutMs: leaseTimeoutMs, signal: ctx.signal,
       say: (m) => ctx.err.write(`winpv: ${m}\n`),
       onLost: (e) => {
         ctx.err.write(`winpv: ${e.message}: stopping the run\n`);
@@ -159,7 +159,7 @@ const command: Command = {
     const leased = [...held.slots.values()].some((n) => n > 0) && cfg.host.kind !== 'sim';
     // the one-host runner's host, named by the slot it holds (xl domain names)
     const slot = held.firstSlot(cfg.host.name);
-    const oneHost = slot !== undefined ? createHost(cfg.host, { specs, env: ctx.env, labDir: cfg.labDir, leaseSlot: slot }) : host;
+    const oneHost = slot !== undefined ? createHost(cfg.host, { specs, leaseSlot: slot }) : host;
     try {
       return await runWithLease();
     } finally {
@@ -180,7 +180,7 @@ const command: Command = {
       const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, events)]);
       const signal = AbortSignal.any([ctx.signal, stop.signal]);
       const live = reporter.reporters.find((r): r is ConsoleReporter => r instanceof ConsoleReporter);
-      const storeTarget = runStoreTarget(cfg.resultsDb, ctx.env);
+      const storeTarget = runStoreTarget(cfg.resultsDb, cfg.resultsDataDir);
       // scenarios that name the regression check judge their metrics against the store's history
       const history = storeTarget && thePlan.instances.some((i) => i.scenario.checks.some((c) => c.name === 'regression'))
         ? storeBaselines(storeTarget, host.kind, windowsBuildOfPlan(thePlan.instances, host.kind))
@@ -244,14 +244,14 @@ const command: Command = {
       const pool: Worker[] = [];
       const needs = hostNeedsOf(thePlan.instances);
       if (cfg.host.kind === 'sim') {
-        if (workers === 1) pool.push(new HostWorker({ ...common, label: 'sim', slots: 1, fresh: true, make: () => createHost(cfg.host, { specs, env: ctx.env }) }));
+        if (workers === 1) pool.push(new HostWorker({ ...common, label: 'sim', slots: 1, fresh: true, make: () => createHost(cfg.host, { specs }) }));
         else for (let k = 1; k <= workers; k++) pool.push(new ChildSimWorker(`sim #${k}`, { seed: cfg.seed, specs, runStart, retries }));
       } else {
         for (const h of runHosts) {
           const slots = held.slots.get(h.name) ?? 0;
           if (!slots) continue;
           const guards = { migrations: new Semaphore(h.entry.migrationsAtOnce ?? 1) } as { migrations: Semaphore; memory?: MemoryBudget };
-          const w = new HostWorker({ ...common, label: h.name, slots, fresh: false, make: () => createHost(h, { specs, env: ctx.env, labDir: cfg.labDir, leaseSlot: held.firstSlot(h.name) }), guards, needs });
+          const w = new HostWorker({ ...common, label: h.name, slots, fresh: false, make: () => createHost(h, { specs, leaseSlot: held.firstSlot(h.name) }), guards, needs });
           ctx.err.write(`winpv: checking ${h.label} before use\n`);
           const why = await w.open();
           if (why) {

@@ -37,7 +37,7 @@ async function gc(ctx: CommandContext): Promise<number> {
   if (age === undefined) throw usageError(`--older-than takes an age like 30m, 6h or 2d, not '${a.values['older-than']}'`);
   const cfg = resolveConfig({ host: a.values.host, config: a.values.config }, ctx.env);
   if (cfg.host.kind !== 'xapi') throw usageError(`winpv xapi gc needs a XenAPI host (xapi://user@pool-master), not ${cfg.host.label}`);
-  const x = xapiConfigFrom(cfg.host, ctx.env);
+  const x = xapiConfigFrom(cfg.host);
   const s = await XapiSession.open({ url: x.url, user: x.user, password: x.password, insecure: x.insecure });
   try {
     const res = await collectGarbage(s, { olderThanMs: age, now: new Date(), dryRun: a.values['dry-run'] === true });

@@ -2,6 +2,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseCommandArgs, type Command } from '../command';
+import { xenstoredSocketPath } from '../config';
 import { infraError, usageError } from '../../model/errors';
 import { XenstoreServer } from '../../xenstore/server';
 import { warmUp } from '../../xenstore/warmup';
@@ -31,7 +32,7 @@ const command: Command = {
   async run(ctx) {
     const args = parseCommandArgs(ctx, this, { socket: { type: 'string' }, trace: { type: 'string' }, warmup: { type: 'string' } });
     if (!args) return 0;
-    const socketPath = args.values.socket ?? ctx.env.XENSTORED_PATH;
+    const socketPath = xenstoredSocketPath(args.values.socket, ctx.env);
     if (!socketPath) throw usageError(`winpv xenstored: --socket PATH is required (or set XENSTORED_PATH)\n\n${help}`);
     let trace: WriteStream | undefined;
     if (args.values.trace) {

@@ -1,6 +1,5 @@
-// What the XenAPI backend needs, resolved from the host entry of the config file and the environment.
-// Secrets come from environment variables or files named by the config, never from the command line.
-import { readFileSync } from 'node:fs';
+// What the XenAPI backend needs, from the host cli/config.ts resolved (its entry in the config file,
+// its secrets already read from the environment variables or files the config names).
 import type { ResolvedHost } from '../../model/config';
 import { inputError, usageError } from '../../model/errors';
 import { Secret } from '../../model/secret';
@@ -67,29 +66,12 @@ function discoveryFrom(h: ResolvedHost, dom0: boolean): AddressSource[] {
   return out;
 }
 
-function secretFrom(envName: string | undefined, file: string | undefined, env: NodeJS.ProcessEnv, what: string): Secret | undefined {
-  if (envName) {
-    const v = env[envName];
-    if (v === undefined) throw usageError(`${what}: environment variable ${envName} is not set`);
-    return new Secret(v);
-  }
-  if (file) {
-    try {
-      return new Secret(readFileSync(file, 'utf8').replace(/\r?\n$/, ''));
-    } catch (e) {
-      throw inputError('CONFIG_PASSWORD_FILE', `${what}: cannot read ${file}: ${(e as Error).message}`, [], { file });
-    }
-  }
-  return undefined;
-}
-
-export function xapiConfigFrom(h: ResolvedHost, env: NodeJS.ProcessEnv): XapiHostConfig {
+export function xapiConfigFrom(h: ResolvedHost): XapiHostConfig {
   if (h.kind !== 'xapi' || !h.hostname) throw usageError(`not a XenAPI host: ${h.label}`);
   if (!h.password) {
     throw usageError(`no password for ${h.label}: set WINPV_XAPI_PASSWORD, or passwordEnv / passwordFile in the host's config entry`);
   }
   const e = h.entry;
-  const guestPassword = secretFrom(e.guestPasswordEnv ?? (env.WINPV_GUEST_PASSWORD !== undefined ? 'WINPV_GUEST_PASSWORD' : undefined), e.guestPasswordFile, env, `guests of ${h.label}`);
   return {
     label: h.label,
     url: `https://${h.hostname}${h.port ? `:${h.port}` : ''}`,
@@ -104,7 +86,7 @@ export function xapiConfigFrom(h: ResolvedHost, env: NodeJS.ProcessEnv): XapiHos
       user: e.guestUser ?? 'Administrator',
       port: e.guestPort,
       identityFile: e.guestIdentityFile ?? h.identityFile,
-      password: guestPassword,
+      password: h.guestPassword,
       knownHostsFile: e.guestKnownHostsFile ?? h.knownHostsFile,
       hostKeySha256: e.guestHostKeySha256,
     },

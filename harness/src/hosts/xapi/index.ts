@@ -6,7 +6,7 @@ import { XapiHost } from './host';
 
 export { XapiHost } from './host';
 
-/** Guest and dom0 secrets come from the environment variables the host entry names (never argv). */
-export function makeXapiHost(host: ResolvedHost, env: NodeJS.ProcessEnv = process.env): HostBackend {
-  return new XapiHost(xapiConfigFrom(host, env));
+/** Every secret is already in the resolved host (cli/config.ts; never argv). */
+export function makeXapiHost(host: ResolvedHost): HostBackend {
+  return new XapiHost(xapiConfigFrom(host));
 }

@@ -49,8 +49,8 @@ export class XapiLeaseStore implements LeaseStore {
 }
 
 /** A session and the lease store of the pool a resolved XenAPI host names; close() logs out. */
-export async function openXapiLeaseStore(h: ResolvedHost, env: NodeJS.ProcessEnv): Promise<{ store: XapiLeaseStore; close(): Promise<void> }> {
-  const x = xapiConfigFrom(h, env);
+export async function openXapiLeaseStore(h: ResolvedHost): Promise<{ store: XapiLeaseStore; close(): Promise<void> }> {
+  const x = xapiConfigFrom(h);
   const session = await XapiSession.open({ url: x.url, user: x.user, password: x.password, insecure: x.insecure });
   try {
     return { store: await XapiLeaseStore.of(session), close: () => session.close() };

@@ -11,7 +11,7 @@ import { hostError } from '../../model/errors';
 import type { ResolvedHost } from '../../model/config';
 import type { ExecResult } from '../../remote/ssh';
 import { SshConnection } from '../../remote/ssh';
-import { labTarget, sshTargetFor } from './index';
+import { labDirOf, labTarget, sshTargetFor } from './index';
 
 /** Where dom0 keeps the leases. */
 export const XL_LEASE_DIR = '/run/winpv-lease';
@@ -66,8 +66,8 @@ export class XlLeaseStore implements LeaseStore {
 }
 
 /** An SSH connection to the xl host's dom0 and its lease store; close() ends the connection. */
-export async function openXlLeaseStore(h: ResolvedHost, env: NodeJS.ProcessEnv, labDir?: string): Promise<{ store: XlLeaseStore; close(): Promise<void> }> {
-  const target = h.hostname === undefined ? labTarget(env, labDir) : sshTargetFor({ hostname: h.hostname, port: h.port, user: h.user, identityFile: h.identityFile, knownHostsFile: h.knownHostsFile, password: h.password, label: h.label });
+export async function openXlLeaseStore(h: ResolvedHost): Promise<{ store: XlLeaseStore; close(): Promise<void> }> {
+  const target = h.hostname === undefined ? labTarget(labDirOf(h)) : sshTargetFor({ hostname: h.hostname, port: h.port, user: h.user, identityFile: h.identityFile, knownHostsFile: h.knownHostsFile, password: h.password, label: h.label });
   const c = await SshConnection.connect(target);
   return { store: new XlLeaseStore(c, `dom0 of ${h.label}`), close: () => c.close() };
 }

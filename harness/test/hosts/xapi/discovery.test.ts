@@ -4,7 +4,7 @@
 // halted guest's confirmation; the test network's DHCP leases in dom0 are a second way. Also each
 // reboot of a driver install as its own traced event (reason, duration), bounded by maxInstallReboots.
 import t from 'tap';
-import { startPool, makeBundle, shape, leftovers, rejects, XAPI_PW } from '../../support/xapi-pool';
+import { poolWithGuest, makeBundle, shape, leftovers, rejects, XAPI_PW } from '../../support/xapi-pool';
 import { parseLeases } from '../../../src/hosts/xapi/guest-address';
 import { xapiConfigFrom } from '../../../src/hosts/xapi/config';
 import { resolveHost } from '../../../src/cli/config';
@@ -29,13 +29,7 @@ t.test('DHCP lease files: dnsmasq and ISC dhcpd, expired and inactive leases do 
 });
 
 t.test('the neighbour table learns the MAC only after lease and traffic, and a halted guest\'s entry goes STALE, then FAILED', async (t) => {
-  const pool = await startPool({ guests: 1, trafficDelayMs: 3000 });
-  t.teardown(() => pool.close());
-  pool.cfg.discovery = ['dom0-neighbour'];
-  const host = pool.host();
-  await host.open(pool.sink, { seed: 1 });
-  const g = await host.createGuest(shape('win1'), 'neigh');
-  await host.startGuest(g);
+  const { pool, host, guest: g } = await poolWithGuest(t, 'neigh', { pool: { guests: 1, trafficDelayMs: 3000 }, configure: (pool) => { pool.cfg.discovery = ['dom0-neighbour']; } });
   const asks = pool.dom0!.ssh.commands.filter((c) => c === 'ip -4 neigh show').length;
   t.ok(asks >= 2, `dom0 was asked ${asks} times: the first answers came before the guest had sent anything`);
   t.match(guestEvents(pool.events, 'started')[0], { detail: { address: '127.0.0.2', foundBy: 'dom0-neighbour' } }, 'the guest\'s started event says where and how it was found (the report shows it)');
@@ -53,14 +47,7 @@ t.test('the neighbour table learns the MAC only after lease and traffic, and a h
 });
 
 t.test('a STALE entry from the previous boot is not taken for the guest: found again only once it talks', async (t) => {
-  const pool = await startPool({ guests: 1 });
-  t.teardown(() => pool.close());
-  pool.cfg.discovery = ['dom0-neighbour'];
-  pool.cfg.timeouts.bootMs = 2500;
-  const host = pool.host();
-  await host.open(pool.sink, { seed: 1 });
-  const g = await host.createGuest(shape('win1'), 'stale');
-  await host.startGuest(g);
+  const { pool, host, guest: g } = await poolWithGuest(t, 'stale', { pool: { guests: 1 }, configure: (pool) => { pool.cfg.discovery = ['dom0-neighbour']; pool.cfg.timeouts.bootMs = 2500; } });
   await host.shutdownGuest(g, 'hard');
   pool.dom0!.faults.silentGuests = false;
   // the next boot never talks: only last boot's STALE entry is there
@@ -71,16 +58,7 @@ t.test('a STALE entry from the previous boot is not taken for the guest: found a
 });
 
 t.test('dhcp-leases: the test network\'s DHCP server in dom0 finds a guest that dom0 never heard', async (t) => {
-  const pool = await startPool({ guests: 1 });
-  t.teardown(() => pool.close());
-  pool.dom0!.faults.silentGuests = true;
-  pool.dom0!.faults.dhcpInDom0 = true;
-  pool.cfg.discovery = ['guest-metrics', 'dom0-neighbour', 'dhcp-leases'];
-  pool.cfg.dhcpLeaseFile = '/var/lib/misc/dnsmasq.leases';
-  const host = pool.host();
-  await host.open(pool.sink, { seed: 1 });
-  const g = await host.createGuest(shape('win1'), 'dhcp');
-  await host.startGuest(g);
+  const { pool, host, guest: g } = await poolWithGuest(t, 'dhcp', { pool: { guests: 1 }, configure: (pool) => { pool.dom0!.faults.silentGuests = true; pool.dom0!.faults.dhcpInDom0 = true; pool.cfg.discovery = ['guest-metrics', 'dom0-neighbour', 'dhcp-leases']; pool.cfg.dhcpLeaseFile = '/var/lib/misc/dnsmasq.leases'; } });
   const mac = String(pool.srv.pool.get((pool.srv.pool.get(g.handle).VIFs as string[])[0]).MAC);
   t.ok(logs(pool.events).includes(`win1 found at 127.0.0.2 by the test network's DHCP leases in dom0 (MAC ${mac})`), 'the trace says which way found it');
   t.match(guestEvents(pool.events, 'started')[0], { detail: { foundBy: 'dhcp-leases' } });
@@ -91,15 +69,8 @@ t.test('dhcp-leases: the test network\'s DHCP server in dom0 finds a guest that 
 });
 
 t.test('no way finds the guest: a host error naming every way tried, in order, nothing left', async (t) => {
-  const pool = await startPool({ guests: 1 });
-  t.teardown(() => pool.close());
-  pool.dom0!.faults.silentGuests = true; // and dnsmasq does not run in dom0: no lease file
-  pool.cfg.discovery = ['dom0-neighbour', 'dhcp-leases', 'guest-metrics'];
-  pool.cfg.dhcpLeaseFile = '/var/lib/misc/dnsmasq.leases';
-  pool.cfg.timeouts.bootMs = 1500;
-  const host = pool.host();
-  await host.open(pool.sink, { seed: 1 });
-  const g = await host.createGuest(shape('win1'), 'lost');
+  // the guest stays silent and dnsmasq does not run in dom0: no lease file
+  const { pool, host, guest: g } = await poolWithGuest(t, 'lost', { pool: { guests: 1 }, configure: (pool) => { pool.dom0!.faults.silentGuests = true; pool.cfg.discovery = ['dom0-neighbour', 'dhcp-leases', 'guest-metrics']; pool.cfg.dhcpLeaseFile = '/var/lib/misc/dnsmasq.leases'; pool.cfg.timeouts.bootMs = 1500; }, start: false });
   const e = await rejects(host.startGuest(g));
   t.equal(e.code, 'XAPI_GUEST_NOT_FOUND');
   t.equal(e.kind, 'host');
@@ -110,7 +81,7 @@ t.test('no way finds the guest: a host error naming every way tried, in order, n
 
 t.test('the host entry says which ways, in order; a way this host cannot use is refused as bad input', async (t) => {
   const env = { POOL_PW: XAPI_PW };
-  const cfg = (entry: Record<string, unknown>) => xapiConfigFrom(resolveHost('pool', { hosts: { pool: { url: 'xapi://root@pool.example', passwordEnv: 'POOL_PW', ...entry } } }, env), env);
+  const cfg = (entry: Record<string, unknown>) => xapiConfigFrom(resolveHost('pool', { hosts: { pool: { url: 'xapi://root@pool.example', passwordEnv: 'POOL_PW', ...entry } } }, env));
   t.same(cfg({}).discovery, ['guest-metrics', 'dom0-neighbour'], 'default: agent, then the neighbour table');
   t.same(cfg({ dhcpLeaseFile: '/var/lib/misc/dnsmasq.leases' }).discovery, ['guest-metrics', 'dom0-neighbour', 'dhcp-leases'], 'with a lease file, the leases too');
   t.same(cfg({ dom0Ssh: false }).discovery, ['guest-metrics'], 'without dom0 only the agent');
@@ -124,12 +95,7 @@ t.test('the host entry says which ways, in order; a way this host cannot use is 
 });
 
 t.test('driver install reboots: each its own event with reason and duration, summed by the results store; the limit is the host entry\'s', async (t) => {
-  const pool = await startPool({ guests: 1 });
-  t.teardown(() => pool.close());
-  const host = pool.host();
-  await host.open(pool.sink, { seed: 1 });
-  const g = await host.createGuest(shape('win1'), 'reboots');
-  await host.startGuest(g);
+  const { pool, host, guest: g } = await poolWithGuest(t, 'reboots', { pool: { guests: 1 } });
   await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 156), version: '9.1.0.156', drivers: [...DRIVERS] });
   await host.rebootGuest(g);
   const reboots = guestEvents(pool.events, 'install-reboot');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startPool, makeBundle, shape, leftovers } from '../../support/xapi-pool';
+import { poolWithGuest, startPool, makeBundle, shape, leftovers } from '../../support/xapi-pool';
 import { parseIoRing, parseVbd3Stats } from '../../../src/hosts/xapi/dom0';
 
 t.test('netback io_ring_q* as Linux prints it', async (t) => {
@@ -119,13 +119,7 @@ t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, 
 });
 
 t.test('a pool whose disks blkback serves (backend/vbd): blkback\'s sysfs statistics', async (t) => {
-  const pool = await startPool({ guests: 1, dom0: true });
-  t.teardown(() => pool.close());
-  pool.dom0!.disks.backend = 'vbd';
-  const host = pool.host();
-  await host.open(pool.sink, { seed: 1 });
-  const g = await host.createGuest(shape('win1'), 'blkback');
-  await host.startGuest(g);
+  const { pool, host, guest: g } = await poolWithGuest(t, 'blkback', { pool: { guests: 1, dom0: true }, configure: (pool) => { pool.dom0!.disks.backend = 'vbd'; } });
   await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 156), version: '9.1.0.156', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
   await host.rebootGuest(g);
   t.equal(await host.xenstore.read(`${host.homePath(g)}/device/vbd/832/backend`), `/local/domain/0/backend/vbd/${g.domid}/832`);

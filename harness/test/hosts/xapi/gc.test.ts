@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureIo as io } from '../../support/cli-io';
-import { startPool, shape, leftovers, makeBundle, XAPI_PW } from '../../support/xapi-pool';
+import { poolWithGuest, startPool, shape, leftovers, makeBundle, XAPI_PW } from '../../support/xapi-pool';
 import { main } from '../../../src/cli/main';
 import { parseAge } from '../../../src/hosts/xapi/gc';
 import { XapiSession } from '../../../src/hosts/xapi/session';
@@ -70,12 +70,7 @@ t.test('winpv xapi gc cleans a deliberately orphaned VM and leaves the rest of t
 });
 
 t.test('winpv xapi gc cleans what a run killed mid-suspend left: a suspended VM and its suspend image', async (t) => {
-  const pool = await startPool({ guests: 1 });
-  t.teardown(() => pool.close());
-  const host = pool.host();
-  await host.open(pool.sink, { seed: 1 });
-  const g = await host.createGuest(shape('win1'), 'killed-suspended');
-  await host.startGuest(g);
+  const { pool, host, guest: g } = await poolWithGuest(t, 'killed-suspended', { pool: { guests: 1 } });
   await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 5), version: '9.1.0.5', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
   await host.rebootGuest(g);
   await host.suspend!.suspend(g);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startPool, makeBundle, shape, leftovers, rejects, POOL_DISCS, XAPI_PW, GUEST_PW } from '../../support/xapi-pool';
+import { poolWithGuest, startPool, makeBundle, shape, leftovers, rejects, POOL_DISCS, XAPI_PW, GUEST_PW } from '../../support/xapi-pool';
 import { XapiFailure } from '../../support/xapi-server';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -154,12 +154,7 @@ t.test('every failure path removes what the run created', async (t) => {
 });
 
 t.test('suspend, save and resume failures leave nothing either (no suspend image behind)', async (t) => {
-  const pool = await startPool({ guests: 1 });
-  t.teardown(() => pool.close());
-  const host = pool.host();
-  await host.open(pool.sink, { seed: 1 });
-  const g = await host.createGuest(shape('win1'), 'resume-fails');
-  await host.startGuest(g);
+  const { pool, host, guest: g } = await poolWithGuest(t, 'resume-fails', { pool: { guests: 1 } });
   t.equal((await rejects(host.suspend!.suspend(g))).code, 'XAPI_VM_MISSING_PV_DRIVERS', 'no PV drivers: XAPI refuses the suspend');
   await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 2), version: '9.1.0.2', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
   await host.rebootGuest(g);
@@ -226,12 +221,7 @@ t.test('a crash is a guest crashed event and the dump is looked for after restar
 });
 
 t.test('waiting for a guest that restarted by itself stops when it halts (no dump, the reason said)', async (t) => {
-  const pool = await startPool({ guests: 1 });
-  t.teardown(() => pool.close());
-  const host = pool.host();
-  await host.open(pool.sink, { seed: 1 });
-  const g = await host.createGuest(shape('win1'), 'restart-then-halt');
-  await host.startGuest(g);
+  const { pool, host, guest: g } = await poolWithGuest(t, 'restart-then-halt', { pool: { guests: 1 } });
   // after its own restart the guest never reports an IP (hung in boot), then powers off
   (pool.srv.pool.opts as { bootDelayMs?: number }).bootDelayMs = 10 * 60_000;
   pool.srv.pool.guestReboot(g.handle);

@@ -1,15 +1,10 @@
 // iso:<name> from a scenario, end to end on the test pool: the runner resolves it, the XenAPI host
 // inserts that ISO of the ISO SR, the Windows agent installs from the disc, drivers-bound judges it.
 import t from 'tap';
-import { PassThrough } from 'node:stream';
 import { startPool, leftovers, nestedBundle } from '../../support/xapi-pool';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runPlan } from '../../../src/runner';
-import { plan } from '../../../src/plan/planner';
-import { TraceWriter } from '../../../src/trace/writer';
-import { TapStreamReporter } from '../../../src/report/tap';
-import { loadSpecs } from '../../../src/spec/load';
+import { runPlanned } from '../../support/run-plan';
 import { scenario, src } from './pool-scenarios';
 
 t.test('install-drivers bundle="iso:winpv-9.1.0.iso" on a pool', async (t) => {
@@ -19,11 +14,7 @@ t.test('install-drivers bundle="iso:winpv-9.1.0.iso" on a pool', async (t) => {
   const s = scenario('iso-bundle', [
     { kind: 'install-drivers', guest: 'win', bundle: 'iso:winpv-9.1.0.iso', reboot: true, source: src },
   ], { needs: ['windows-guest'], checks: [{ name: 'drivers-bound', params: {} }] });
-  const trace = new TraceWriter();
-  const out = new PassThrough();
-  let tap = '';
-  out.on('data', (b) => (tap += b));
-  const outcome = await runPlan({ host, plan: plan([s], { seed: 5, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(out) });
+  const { outcome, trace, tap } = await runPlanned({ host, plan: [s], seed: 5, tap: true });
   t.equal(outcome.hostError, undefined);
   const bound = outcome.summary.instances[0]!.checks.find((c) => c.check === 'drivers-bound')!;
   t.equal(bound.verdict, 'pass', bound.message);
@@ -43,8 +34,7 @@ t.test('a bundle for another architecture on a pool: refused before the guest is
   const s = scenario('x86-bundle', [
     { kind: 'install-drivers', guest: 'win', bundle: dir, reboot: true, source: src },
   ], { needs: ['windows-guest'], checks: [{ name: 'drivers-bound', params: {} }] });
-  const trace = new TraceWriter();
-  const outcome = await runPlan({ host, plan: plan([s], { seed: 5, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(new PassThrough()) });
+  const { outcome, trace } = await runPlanned({ host, plan: [s], seed: 5 });
   const failed = trace.events.find((e) => e.ev === 'step.end' && e.kind === 'install-drivers');
   t.match(failed, { ok: false, error: { code: 'BUNDLE_ARCH', message: /runs x64 Windows, but in the bundle .*manifest\.json the xenbus package is x86/ } }, 'the step says what and where');
   t.equal(outcome.summary.instances[0]!.verdict, 'fail');

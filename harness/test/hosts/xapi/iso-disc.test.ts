@@ -7,14 +7,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { startPool, leftovers, shape, nestedBundle, XAPI_PW, GUEST_PW, type Pool } from '../../support/xapi-pool';
+import { poolWithGuest, startPool, leftovers, shape, nestedBundle, XAPI_PW, GUEST_PW, type Pool } from '../../support/xapi-pool';
 import { XapiFailure } from '../../support/xapi-server';
-import { runPlan } from '../../../src/runner';
-import { plan } from '../../../src/plan/planner';
-import { TraceWriter } from '../../../src/trace/writer';
-import { TapStreamReporter } from '../../../src/report/tap';
-import { loadSpecs } from '../../../src/spec/load';
+import { runPlanned } from '../../support/run-plan';
 import { writeIsoImage } from '../../../src/inf/index';
 import { discFileName, writableIsoSrs } from '../../../src/hosts/xapi/iso-disc';
 import { collectGarbage } from '../../../src/hosts/xapi/gc';
@@ -32,12 +27,8 @@ async function runOne(pool: Pool, bundle: string) {
     { kind: 'wait', guest: 'win', path: 'device/vbd/832/state', equals: '4', timeoutMs: 10_000, source: src },
     { kind: 'block', guest: 'win', device: 'vbd/832', blockSize: 4096, queueDepth: 8, threads: 1, writePercent: 30, pattern: 'random', durationMs: 1000, verify: false, source: src },
   ])];
-  const trace = new TraceWriter();
-  const out = new PassThrough();
-  let tap = '';
-  out.on('data', (b) => (tap += b));
   // the real bundle opener: the manifest gives the version, an ISO bundle is handed over as it is
-  const outcome = await runPlan({ host, plan: plan(scenarios, { seed: 3, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(out) });
+  const { outcome, trace, tap } = await runPlanned({ host, plan: scenarios, seed: 3, tap: true });
   return { host, trace, tap, outcome };
 }
 
@@ -148,12 +139,7 @@ t.test('the test server answers import_raw_vdi and ISO SR VDIs the way XAPI does
 });
 
 t.test('winpv xapi gc finds the disc of a run that died mid-install', { skip: skipUnlessTool('xorriso') }, async (t) => {
-  const pool = await startPool({ guests: 1 });
-  t.teardown(() => pool.close());
-  const host = pool.host();
-  await host.open(pool.sink, { seed: 1 });
-  const g = await host.createGuest(shape('win1'), 'died');
-  await host.startGuest(g);
+  const { pool, host, guest: g } = await poolWithGuest(t, 'died', { pool: { guests: 1 } });
   // the install hangs in the guest after the disc went in, and the run dies there
   const d = pool.doubles[0]!;
   const dir = await nestedBundle('9.1.0.7');

@@ -3,7 +3,7 @@
 // codes (DEVICE_DETACH_REJECTED, PROVISION_ONLY_ALLOWED_ON_TEMPLATE, ...), templates whose disks
 // come from VM.provision, tasks that stay pending a while, and MACs no two runs share.
 import t from 'tap';
-import { startPool, makeBundle, shape, leftovers, rejects, TEMPLATE } from '../../support/xapi-pool';
+import { poolWithGuest, startPool, makeBundle, shape, leftovers, rejects, TEMPLATE } from '../../support/xapi-pool';
 import { FakePool, XapiFailure } from '../../support/xapi-server';
 import { XapiApi } from '../../support/xapi-server/methods';
 import { guestMac, parseNeighbours } from '../../../src/hosts/xapi/guest-address';
@@ -12,12 +12,7 @@ const NULL = 'OpaqueRef:NULL';
 const logs = (events: { ev: string }[]) => events.filter((e): e is { ev: 'log'; msg: string } => e.ev === 'log').map((e) => e.msg);
 
 t.test('a guest without PV drivers has no guest metrics: it is found by its MAC in dom0\'s neighbour table, later by its agent', async (t) => {
-  const pool = await startPool({ guests: 1 });
-  t.teardown(() => pool.close());
-  const host = pool.host();
-  await host.open(pool.sink, { seed: 1 });
-  const g = await host.createGuest(shape('win1'), 'find');
-  await host.startGuest(g);
+  const { pool, host, guest: g } = await poolWithGuest(t, 'find', { pool: { guests: 1 } });
   const vm = pool.srv.pool.get(g.handle);
   t.equal(vm.guest_metrics, NULL, 'no VM_guest_metrics before the PV drivers and the agent run');
   const mac = String(pool.srv.pool.get((vm.VIFs as string[])[0]).MAC);
@@ -37,13 +32,7 @@ t.test('a guest without PV drivers has no guest metrics: it is found by its MAC 
 });
 
 t.test('a template that never talks on its emulated NIC: a clear error naming the MAC, the fix, nothing left', async (t) => {
-  const pool = await startPool({ guests: 1 });
-  t.teardown(() => pool.close());
-  pool.cfg.timeouts.bootMs = 1500;
-  pool.dom0!.faults.silentGuests = true;
-  const host = pool.host();
-  await host.open(pool.sink, { seed: 1 });
-  const g = await host.createGuest(shape('win1'), 'silent');
+  const { pool, host, guest: g } = await poolWithGuest(t, 'silent', { pool: { guests: 1 }, configure: (pool) => { pool.cfg.timeouts.bootMs = 1500; pool.dom0!.faults.silentGuests = true; }, start: false });
   const e = await rejects(host.startGuest(g));
   t.equal(e.code, 'XAPI_GUEST_NOT_FOUND');
   t.equal(e.kind, 'host');
@@ -53,12 +42,7 @@ t.test('a template that never talks on its emulated NIC: a clear error naming th
 });
 
 t.test('without dom0 SSH a driverless guest cannot be found, and the error says why', async (t) => {
-  const pool = await startPool({ guests: 1, dom0: false });
-  t.teardown(() => pool.close());
-  pool.cfg.timeouts.bootMs = 1000;
-  const host = pool.host();
-  await host.open(pool.sink, { seed: 1 });
-  const g = await host.createGuest(shape('win1'), 'no-dom0');
+  const { pool, host, guest: g } = await poolWithGuest(t, 'no-dom0', { pool: { guests: 1, dom0: false }, configure: (pool) => { pool.cfg.timeouts.bootMs = 1000; }, start: false });
   const e = await rejects(host.startGuest(g));
   t.equal(e.code, 'XAPI_GUEST_NOT_FOUND');
   t.match(e.message, /tried, in order: its guest agent \(VM_guest_metrics\.networks\): no address \(no PV drivers or guest agent yet\?\)\. /, 'only the way this host can use was tried, and the error says so');
@@ -247,12 +231,7 @@ t.test('bad input on a pool: a wrong template, a full SR, no host with the memor
 });
 
 t.test('a clean unplug of the disk Windows holds: refused the way xapi refuses it, said plainly', async (t) => {
-  const pool = await startPool({ guests: 1 });
-  t.teardown(() => pool.close());
-  const host = pool.host();
-  await host.open(pool.sink, { seed: 1 });
-  const g = await host.createGuest(shape('win1'), 'unplug');
-  await host.startGuest(g);
+  const { pool, host, guest: g } = await poolWithGuest(t, 'unplug', { pool: { guests: 1 } });
   await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 156), version: '9.1.0.156', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
   await host.rebootGuest(g);
   const e = await rejects(host.backendControl!.restartBackend(g, 'vbd/768'));

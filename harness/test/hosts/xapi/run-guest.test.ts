@@ -2,13 +2,10 @@
 // resume, crashes and their dumps, the vendor installer and Driver Verifier, guests kept between
 // scenarios, and workloads in flight across a suspend and a migration.
 import t from 'tap';
-import { PassThrough } from 'node:stream';
 import { startPool, makeBundle, leftovers, GUEST_PW, XAPI_PW } from '../../support/xapi-pool';
-import { runPlan } from '../../../src/runner';
+import { runPlanned } from '../../support/run-plan';
 import { XapiHost } from '../../../src/hosts/xapi/host';
-import { plan } from '../../../src/plan/planner';
 import { TraceWriter } from '../../../src/trace/writer';
-import { TapStreamReporter } from '../../../src/report/tap';
 import { loadSpecs } from '../../../src/spec/load';
 import { writeReports } from '../../../src/report/files';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -32,11 +29,7 @@ t.test('drivers that do not write their keys again after a XenAPI resume fail gu
     { kind: 'wait', guest: 'win', path: 'device/vbd/768/state', equals: '4', timeoutMs: 10_000, source: src },
     { kind: 'sleep', durationMs: 500, source: src },
   ], { needs: ['windows-guest', 'suspend'], checks: [{ name: 'guest-keys', params: { limitMs: '400' } }, { name: 'devices-connected', params: {} }] });
-  const trace = new TraceWriter();
-  const out = new PassThrough();
-  let tap = '';
-  out.on('data', (b) => (tap += b));
-  const outcome = await runPlan({ host, plan: plan([s], { seed: 3, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(out) });
+  const { outcome, trace, tap } = await runPlanned({ host, plan: [s], seed: 3, tap: true });
   t.equal(outcome.hostError, undefined);
   const keys = outcome.summary.instances[0]!.checks.find((c) => c.check === 'guest-keys')!;
   t.equal(keys.verdict, 'fail', 'guest-keys is not ok');
@@ -71,13 +64,7 @@ t.test('a Windows crash on the pool: not ok, and the crash dump is in the run di
     }
   }, 20);
   t.teardown(() => clearInterval(timer));
-  const out = new PassThrough();
-  let tap = '';
-  out.on('data', (b) => (tap += b));
-  const outcome = await runPlan({
-    host, plan: plan([crashDuringSleep('crash-with-dump'), crashDuringSleep('crash-without-dump')], { seed: 5, capabilities: host.capabilities, hostKind: host.kind }),
-    specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(out), artifactsDir: join(dir, 'artifacts'),
-  });
+  const { outcome, tap } = await runPlanned({ host, plan: [crashDuringSleep('crash-with-dump'), crashDuringSleep('crash-without-dump')], seed: 5, trace, tap: true, artifactsDir: join(dir, 'artifacts') });
   clearInterval(timer);
   t.equal(outcome.hostError, undefined);
   t.same(crashes.map((c) => c.inst), ['crash-with-dump', 'crash-without-dump'], 'the guest crashed once in each scenario');
@@ -131,7 +118,7 @@ t.test('install with the vendor installer and Driver Verifier when the scenario 
     if (trace.events.some((e) => e.ev === 'scenario.start' && e.inst === 'vendor-verifier-blocked')) d.state.verifierIgnored = true;
   }, 5);
   t.teardown(() => clearInterval(timer));
-  const outcome = await runPlan({ host, plan: plan([vendor('vendor-verifier'), vendor('vendor-verifier-blocked')], { seed: 9, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(new PassThrough()) });
+  const { outcome } = await runPlanned({ host, plan: [vendor('vendor-verifier'), vendor('vendor-verifier-blocked')], seed: 9, trace });
   clearInterval(timer);
   t.equal(outcome.hostError, undefined);
   const [ok, blocked] = outcome.summary.instances;
@@ -157,8 +144,7 @@ t.test('a verifying workload aimed at the system disk runs on a data disk of the
     { kind: 'wait', guest: 'win', path: 'device/vbd/768/state', equals: '4', timeoutMs: 10_000, source: src },
     { kind: 'block', guest: 'win', device: 'vbd/768', blockSize: 65536, queueDepth: 8, threads: 1, writePercent: 50, pattern: 'random', durationMs: 1000, verify: true, source: src },
   ], { checks: [{ name: 'workload', params: {} }, { name: 'guest-alive', params: {} }] });
-  const trace = new TraceWriter();
-  const outcome = await runPlan({ host, plan: plan([s], { seed: 4, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(new PassThrough()) });
+  const { outcome, trace } = await runPlanned({ host, plan: [s], seed: 4 });
   t.equal(outcome.hostError, undefined);
   const wl = outcome.summary.instances[0]!.checks.find((c) => c.check === 'workload')!;
   t.equal(wl.verdict, 'fail', 'the lost writes make the workload check not ok');
@@ -188,10 +174,7 @@ t.test('reuseGuests: one VM serves the scenarios of one shape, reverted to its p
   }, 20);
   t.teardown(() => clearInterval(timer));
   const order = [install('a-first', '9.1.0'), install('b-reverted', '9.2.0'), crashing, install('d-after-crash', '9.1.0')];
-  const outcome = await runPlan({
-    host, plan: plan(order, { seed: 1, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(new PassThrough()),
-    openBundle: async (path, drivers) => ({ bundle: { location: path, version: /9\.2\.0/.test(readFileSync(join(path, 'xenbus', 'xenbus.inf'), 'utf8')) ? '9.2.0.1' : '9.1.0.1', drivers }, cleanup: async () => undefined }),
-  });
+  const { outcome } = await runPlanned({ host, plan: order, seed: 1, trace, openBundle: async (path, drivers) => ({ bundle: { location: path, version: /9\.2\.0/.test(readFileSync(join(path, 'xenbus', 'xenbus.inf'), 'utf8')) ? '9.2.0.1' : '9.1.0.1', drivers }, cleanup: async () => undefined }) });
   clearInterval(timer);
   t.equal(outcome.hostError, undefined);
   t.same(outcome.summary.instances.map((r) => `${r.inst}:${r.verdict}`), ['a-first:pass', 'b-reverted:pass', 'crash-c:fail', 'd-after-crash:pass'], 'every scenario judged as without reuse');
@@ -223,7 +206,7 @@ t.test('Windows restarting by itself after a bugcheck: not ok, with the minidump
     pool.srv.pool.guestReboot(vm);
   }, 20);
   t.teardown(() => clearInterval(timer));
-  const outcome = await runPlan({ host, plan: plan([s], { seed: 2, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(new PassThrough()), artifactsDir: join(dir, 'artifacts') });
+  const { outcome } = await runPlanned({ host, plan: [s], seed: 2, trace, artifactsDir: join(dir, 'artifacts') });
   clearInterval(timer);
   const alive = outcome.summary.instances[0]!.checks.find((c) => c.check === 'guest-alive')!;
   t.equal(alive.verdict, 'fail');
@@ -251,8 +234,7 @@ t.test('a workload in flight survives a suspend-resume and a live migration of i
       [{ kind: 'sleep', durationMs: 200, source: src }, { kind: 'migrate', guest: 'win', source: src }],
     ] },
   ], { needs: ['windows-guest', 'suspend', 'migrate'] });
-  const trace = new TraceWriter();
-  const outcome = await runPlan({ host, plan: plan([s], { seed: 4, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(new PassThrough()) });
+  const { outcome, trace } = await runPlanned({ host, plan: [s], seed: 4 });
   const r = outcome.summary.instances[0]!;
   t.equal(r.aborted, undefined, `every step completed: ${JSON.stringify(r.aborted)}`);
   t.equal(trace.events.filter((e) => e.ev === 'workload').length, 2, 'both diskspd runs came back');

@@ -1,14 +1,9 @@
 // The runner drives the XenAPI backend end to end (test pool, dom0 and Windows doubles over SSH):
 // scenarios in, TAP out, nothing left on the pool, no password anywhere in what the run wrote.
 import t from 'tap';
-import { PassThrough } from 'node:stream';
 import { Parser } from 'tap-parser';
 import { startPool, makeBundle, leftovers, XAPI_PW, GUEST_PW, DOM0_PW } from '../../support/xapi-pool';
-import { runPlan } from '../../../src/runner';
-import { plan } from '../../../src/plan/planner';
-import { TraceWriter } from '../../../src/trace/writer';
-import { TapStreamReporter } from '../../../src/report/tap';
-import { loadSpecs } from '../../../src/spec/load';
+import { runPlanned } from '../../support/run-plan';
 import type { Scenario } from '../../../src/model/scenario';
 import { writeReports } from '../../../src/report/files';
 import { loadScenarios } from '../../../src/scenario/load';
@@ -49,14 +44,9 @@ t.test('install-connect, suspend-resume and save-restore on the XenAPI test pool
     scenario('needs-grant-audit', [{ kind: 'sleep', durationMs: 1, source: src }], { needs: ['grant-audit'] }),
   ];
   const host = pool.host();
-  const runPlanned = plan(scenarios, { seed: 7, capabilities: host.capabilities, hostKind: host.kind });
   const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-run-'));
-  const trace = new TraceWriter({ file: join(dir, 'trace.jsonl') });
-  const out = new PassThrough();
-  let tap = '';
-  out.on('data', (b) => (tap += b));
-  const outcome = await runPlan({
-    host, plan: runPlanned, specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(out),
+  const { outcome, trace, tap } = await runPlanned({
+    host, plan: scenarios, seed: 7, traceFile: join(dir, 'trace.jsonl'), tap: true,
     openBundle: async (path, drivers) => ({ bundle: { location: path, version: '9.1.0.156', drivers }, cleanup: async () => undefined }),
   });
   t.comment(tap);
@@ -105,11 +95,7 @@ t.test('the catalogue on the XenAPI test pool: every scenario the pool can run p
   const repo = join(__dirname, '..', '..', '..', '..');
   const files = readdirSync(join(repo, 'scenarios')).filter((f) => f.endsWith('.xml')).map((f) => join(repo, 'scenarios', f));
   const host = pool.host();
-  const trace = new TraceWriter();
-  const out = new PassThrough();
-  let tap = '';
-  out.on('data', (b) => (tap += b));
-  const outcome = await runPlan({ host, plan: plan(loadScenarios(files, repo), { seed: 11, capabilities: host.capabilities, hostKind: host.kind }), specs: loadSpecs(), specHashes: {}, trace, reporter: new TapStreamReporter(out) });
+  const { outcome, trace, tap } = await runPlanned({ host, plan: loadScenarios(files, repo), seed: 11, tap: true });
   t.comment(tap);
   t.equal(outcome.hostError, undefined);
   // backend-restart restarts a data disk's backend (VBD.unplug + VBD.plug on XenAPI; the system
