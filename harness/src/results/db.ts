@@ -1,11 +1,13 @@
 // One SQL connection to the results store, embedded (PGlite in a data directory) or a team's
 // PostgreSQL (`postgres://`, through `pg`). Both speak the same SQL, so the store above this file
 // never asks which one it has. Errors are WinpvErrors that say how to fix them; a URL is always
-// shown with its password masked.
+// shown with its password masked. PGlite runs in this thread, or (`thread: true`, for `winpv run`)
+// in a worker thread of its own (db-thread.ts), so its start-up overlaps the run.
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { WinpvError, infraError, usageError } from '../model/errors';
+import { openThreadDb } from './db-thread';
 
 export interface Db {
   /** Where it is, safe to print (password masked). */
@@ -37,21 +39,39 @@ function scrub(message: string, url: string): string {
   return out;
 }
 
-/** Opens `postgres://...` or a PGlite data directory. */
-export async function openDb(target: string): Promise<Db> {
-  return isPostgresUrl(target) ? openPostgres(target) : openPglite(resolve(target));
+export interface OpenOptions {
+  /** PGlite in a worker thread (results/db-thread.ts) instead of this one; PostgreSQL ignores it. */
+  thread?: boolean;
 }
 
-async function openPglite(dir: string): Promise<Db> {
+/** Opens `postgres://...` or a PGlite data directory. */
+export async function openDb(target: string, opts: OpenOptions = {}): Promise<Db> {
+  if (isPostgresUrl(target)) return openPostgres(target);
+  const dir = resolve(target);
+  checkPgliteDir(dir);
+  return opts.thread ? openThreadDb(dir) : openPglite(dir);
+}
+
+/** A directory that holds something other than a store is refused before anything writes there. */
+function checkPgliteDir(dir: string): void {
   const fresh = !existsSync(dir) || readdirSync(dir).length === 0;
   if (!fresh && !existsSync(join(dir, 'PG_VERSION'))) {
     throw new WinpvError('input', 'RESULTS_DIR_NOT_A_STORE', `${dir} is not a results store (no PG_VERSION): nothing was changed there; point --db at another directory or move its contents away`);
   }
+}
+
+/** Postgres' default shared_buffers (128 MB) is zeroed by every start of the WASM build: measured,
+ *  0.7 s of the 1.5 s CPU an open of an existing store cost (docs/performance.md). The store's working
+ *  set is a few MB (10,000 recorded runs included), so 16 MB keeps it cached for a tenth of that. */
+const PGLITE_SETTINGS = ['-c', 'shared_buffers=16MB'];
+
+/** PGlite on a data directory checked by checkPgliteDir, in the calling thread. */
+export async function openPglite(dir: string): Promise<Db> {
   mkdirSync(dir, { recursive: true });
   const { PGlite } = await import('@electric-sql/pglite');
   let pg: InstanceType<typeof PGlite>;
   try {
-    pg = new PGlite(dir);
+    pg = new PGlite(dir, { startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
     await pg.waitReady;
     await pg.query('SELECT 1');
   } catch (e) {
