@@ -6,9 +6,10 @@
 // call with RESULTS_DB_UNREACHABLE (the run then warns, its reports complete, as with an unreachable
 // PostgreSQL), and is terminated. close() ends the thread, so no process is kept alive by it.
 import { Worker } from 'node:worker_threads';
-import { extname, join } from 'node:path';
-import { WinpvError, infraError, type ErrorKind } from '../model/errors';
+import { mkdirSync } from 'node:fs';
+import { infraError, isWinpvError, type WinpvError } from '../model/errors';
 import type { Db } from './db';
+import { PGLITE_SETTINGS, storeCorrupt } from './pglite';
 
 /** Requests to the thread; `tx` names an open transaction. */
 export type ToThread =
@@ -17,14 +18,21 @@ export type ToThread =
   | { id: number; op: 'end'; tx: number; commit: boolean }
   | { id: number; op: 'close' };
 
+/** What the thread is started with. */
+interface ThreadInit {
+  dir: string;
+  /** PGlite's CommonJS entry, resolved here (the thread runs from source text, with no module of its own to resolve from). */
+  pglite: string;
+  startParams: readonly string[];
+}
+
 /** Answers; id 0 answers the open. */
 export type FromThread = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: ThreadError };
 
-/** An error as it crosses the thread boundary (a WinpvError keeps its kind and code). */
+/** An error as it crosses the thread boundary (PGlite's message and SQLSTATE). */
 export interface ThreadError {
   message: string;
   code?: string;
-  kind?: ErrorKind;
 }
 
 export interface ThreadDeadlines {
@@ -38,9 +46,6 @@ export interface ThreadDeadlines {
 
 export const THREAD_DEADLINES: ThreadDeadlines = { openMs: 120_000, queryMs: 60_000, closeMs: 30_000 };
 
-/** The thread's entry: beside this file, compiled or not (tests run the TypeScript through the same loader). */
-const ENTRY = join(__dirname, `db-thread-main${extname(__filename)}`);
-
 /** Opens the PGlite store in dir (checked by db.ts) in a new thread; resolves once it answers queries. */
 export async function openThreadDb(dir: string, deadlines: ThreadDeadlines = THREAD_DEADLINES): Promise<ThreadDb> {
   const db = new ThreadDb(dir, deadlines);
@@ -48,7 +53,7 @@ export async function openThreadDb(dir: string, deadlines: ThreadDeadlines = THR
     await db.opened;
   } catch (e) {
     await db.close().catch(() => undefined);
-    throw e;
+    throw isWinpvError(e) ? e : storeCorrupt(dir, e);
   }
   return db;
 }
@@ -74,7 +79,11 @@ export class ThreadDb implements Db {
     readonly label: string,
     private readonly deadlines: ThreadDeadlines,
   ) {
-    this.thread = new Worker(ENTRY, { workerData: { dir: label } });
+    mkdirSync(label, { recursive: true });
+    // The thread runs threadMain from its source text with no command-line options: it loads PGlite
+    // and nothing else (no module of winpv, no loader a test runner put on this process).
+    const init: ThreadInit = { dir: label, pglite: require.resolve('@electric-sql/pglite'), startParams: PGLITE_SETTINGS };
+    this.thread = new Worker(`(${threadMain.toString()})()`, { eval: true, execArgv: [], workerData: init });
     this.exited = new Promise((done) => this.thread.once('exit', done));
     this.opened = this.wait(0, deadlines.openMs, 'opening it').then(() => undefined);
     this.thread.on('message', (m: FromThread) => {
@@ -148,8 +157,81 @@ export class ThreadDb implements Db {
 }
 
 function fromThread(e: ThreadError): Error {
-  if (e.kind) return new WinpvError(e.kind, e.code ?? 'RESULTS_DB_ERROR', e.message);
   return Object.assign(new Error(e.message), e.code ? { code: e.code } : {});
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The thread's whole program, run from its source text: it may use nothing from outside its body.
+ *  Opens PGlite, answers id 0 when it is ready (or with PGlite's error), then runs each request as it
+ *  comes; a transaction is held open inside PGlite's own transaction() until the main thread ends it. */
+function threadMain(): void {
+  const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const init = workerData as ThreadInit;
+  const port = parentPort!;
+  type Query = (sql: string, params?: unknown[]) => Promise<{ rows: unknown[] }>;
+  type Pg = { query: Query; transaction<T>(fn: (tx: { query: Query }) => Promise<T>): Promise<T>; close(): Promise<void>; waitReady: Promise<void> };
+  const errorOf = (e: unknown): ThreadError => {
+    const err = e as { message?: string; code?: unknown };
+    return { message: err?.message ?? String(e), ...(typeof err?.code === 'string' ? { code: err.code } : {}) };
+  };
+  const ROLLBACK = Symbol('rollback');
+  const txs = new Map<number, { q: Query; end(commit: boolean): void; done: Promise<void> }>();
+  let txSeq = 0;
+
+  async function begin(pg: Pg): Promise<number> {
+    let began!: (q: Query) => void;
+    let end!: (commit: boolean) => void;
+    const ready = new Promise<Query>((r) => (began = r));
+    const ended = new Promise<boolean>((r) => (end = r));
+    const done = pg
+      .transaction(async (tx) => {
+        began((sql, params) => tx.query(sql, params));
+        if (!(await ended)) throw ROLLBACK;
+      })
+      .catch((e) => {
+        if (e !== ROLLBACK) throw e;
+      });
+    const q = await Promise.race([ready, done.then(() => undefined)]);
+    if (!q) throw new Error('the transaction ended before it began');
+    txs.set(++txSeq, { q, end, done });
+    return txSeq;
+  }
+
+  async function serve(pg: Pg, m: ToThread): Promise<unknown> {
+    if (m.op === 'query') {
+      const q = m.tx === undefined ? pg.query.bind(pg) : txs.get(m.tx)?.q;
+      if (!q) throw new Error(`no open transaction ${m.tx}`);
+      return (await q(m.sql, m.params)).rows;
+    }
+    if (m.op === 'begin') return begin(pg);
+    if (m.op === 'end') {
+      const tx = txs.get(m.tx);
+      if (!tx) throw new Error(`no open transaction ${m.tx}`);
+      txs.delete(m.tx);
+      tx.end(m.commit);
+      return tx.done;
+    }
+    return pg.close();
+  }
+
+  void (async () => {
+    let pg: Pg;
+    try {
+      const { PGlite } = require(init.pglite) as { PGlite: { new (dir: string, o: object): Pg; defaultStartParams: string[] } };
+      pg = new PGlite(init.dir, { startParams: [...PGlite.defaultStartParams, ...init.startParams] });
+      await pg.waitReady;
+      await pg.query('SELECT 1');
+    } catch (e) {
+      port.postMessage({ id: 0, ok: false, error: errorOf(e) } satisfies FromThread);
+      return;
+    }
+    port.on('message', (m: ToThread) => {
+      serve(pg, m).then(
+        (value) => port.postMessage({ id: m.id, ok: true, value } satisfies FromThread),
+        (e) => port.postMessage({ id: m.id, ok: false, error: errorOf(e) } satisfies FromThread),
+      );
+    });
+    port.postMessage({ id: 0, ok: true } satisfies FromThread);
+  })();
+}

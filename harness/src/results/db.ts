@@ -3,11 +3,12 @@
 // never asks which one it has. Errors are WinpvErrors that say how to fix them; a URL is always
 // shown with its password masked. PGlite runs in this thread, or (`thread: true`, for `winpv run`)
 // in a worker thread of its own (db-thread.ts), so its start-up overlaps the run.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { WinpvError, infraError, usageError } from '../model/errors';
 import { openThreadDb } from './db-thread';
+import { openPglite } from './pglite';
 
 export interface Db {
   /** Where it is, safe to print (password masked). */
@@ -58,40 +59,6 @@ function checkPgliteDir(dir: string): void {
   if (!fresh && !existsSync(join(dir, 'PG_VERSION'))) {
     throw new WinpvError('input', 'RESULTS_DIR_NOT_A_STORE', `${dir} is not a results store (no PG_VERSION): nothing was changed there; point --db at another directory or move its contents away`);
   }
-}
-
-/** Postgres' default shared_buffers (128 MB) is zeroed by every start of the WASM build: measured,
- *  0.7 s of the 1.5 s CPU an open of an existing store cost (docs/performance.md). The store's working
- *  set is a few MB (10,000 recorded runs included), so 16 MB keeps it cached for a tenth of that. */
-const PGLITE_SETTINGS = ['-c', 'shared_buffers=16MB'];
-
-/** PGlite on a data directory checked by checkPgliteDir, in the calling thread. */
-export async function openPglite(dir: string): Promise<Db> {
-  mkdirSync(dir, { recursive: true });
-  const { PGlite } = await import('@electric-sql/pglite');
-  let pg: InstanceType<typeof PGlite>;
-  try {
-    pg = new PGlite(dir, { startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
-    await pg.waitReady;
-    await pg.query('SELECT 1');
-  } catch (e) {
-    throw new WinpvError('input', 'RESULTS_DIR_CORRUPT',
-      `the results store in ${dir} cannot be opened (${(e as Error).message ?? e}); it was left as it is. ` +
-      `Move it aside (mv ${dir} ${dir}.broken) and load the runs again with winpv results import reports/<run> for each run, or point --db at another store`, { cause: e });
-  }
-  const db: Db = {
-    label: dir,
-    async query<R>(sql: string, params: unknown[] = []) {
-      return (await pg.query(sql, params)).rows as R[];
-    },
-    async transaction<T>(fn: (q: Db['query']) => Promise<T>) {
-      return pg.transaction(async (tx) => fn(async <R>(sql: string, params: unknown[] = []) => (await tx.query(sql, params)).rows as R[]));
-    },
-    async close() {
-      await pg.close();
-    },
-  };
-  return db;
 }
 
 async function openPostgres(url: string): Promise<Db> {
