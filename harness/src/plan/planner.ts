@@ -4,7 +4,7 @@
 // instances the host cannot run (missing capability, or a fault it cannot inject) as skipped with the reason.
 import type { Capability, FaultName } from '../model/catalog';
 import type { PlanInstance, RunPlan } from '../model/plan';
-import { allSteps, type MatrixAxis, type Scenario, type Step, type TemplatedValue } from '../model/scenario';
+import { allSteps, type MatrixAxis, type Scenario, type TemplatedValue } from '../model/scenario';
 import type { Durations } from '../model/durations';
 import { combinations, substitute } from '../model/matrix';
 import { assignShards, inShard } from './shard';

@@ -21,13 +21,18 @@ export function renderSummaryJson(s: RunSummary, meta: RunMeta): string {
 
 /** Writes every report of a finished (or stopped) run into dir; `input` is what a results history adds (marks, trends). */
 export function writeReports(dir: string, s: RunSummary, meta: RunMeta, events: readonly TraceEvent[], input: ReportInput = {}): void {
-  writeFileAtomic(join(dir, 'results.tap'), renderTap(s));
-  writeFileAtomic(join(dir, 'junit.xml'), renderJunit(s));
-  writeFileAtomic(join(dir, 'summary.json'), renderSummaryJson(s, meta));
+  writeRunFiles(dir, s, meta);
   writeHtmlReport(dir, s, meta, events, input);
 }
 
-/** report.html alone: written again once a results store has given the run's trends. */
+/** results.tap, junit.xml and summary.json. */
+function writeRunFiles(dir: string, s: RunSummary, meta: RunMeta): void {
+  writeFileAtomic(join(dir, 'results.tap'), renderTap(s));
+  writeFileAtomic(join(dir, 'junit.xml'), renderJunit(s));
+  writeFileAtomic(join(dir, 'summary.json'), renderSummaryJson(s, meta));
+}
+
+/** report.html alone. */
 export function writeHtmlReport(dir: string, s: RunSummary, meta: RunMeta, events: readonly TraceEvent[], input: ReportInput = {}): void {
   writeFileAtomic(join(dir, 'report.html'), renderHtml(s, events, meta, input));
 }
@@ -48,15 +53,22 @@ export function updateLatest(runDir: string): void {
   renameSync(tmp, link);
 }
 
-/** A reporter that writes the report files when the run ends. */
+/** A reporter that writes the report files when the run ends. `input` is asked, once the other
+ *  files are written, for what a results history adds to report.html (`winpv run` with a store). */
 export class FileReporter implements Reporter {
   constructor(
     private readonly dir: string,
     private readonly meta: () => RunMeta,
     private readonly events: () => readonly TraceEvent[],
+    private readonly input?: (s: RunSummary, meta: RunMeta) => Promise<ReportInput>,
   ) {}
-  onRunEnd(s: RunSummary): void {
-    writeReports(this.dir, s, this.meta(), this.events());
+  async onRunEnd(s: RunSummary): Promise<void> {
+    const meta = this.meta();
+    if (!this.input) writeReports(this.dir, s, meta, this.events());
+    else {
+      writeRunFiles(this.dir, s, meta);
+      writeHtmlReport(this.dir, s, meta, this.events(), await this.input(s, meta));
+    }
     updateLatest(this.dir);
   }
 }

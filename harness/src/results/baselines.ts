@@ -1,10 +1,10 @@
 // The regression check's baselines from the results store: for each metric an ending instance
 // measured, the values of the same scenario's earlier runs on the same host class and Windows build
-// (the run-level key the store records runs under: results/record.ts). The store is opened on the
-// first question and closed by the caller.
+// (the run-level key the store records runs under: results/record.ts), from the store the run
+// records into (record-run.ts RunRecorder opens and closes it).
 import type { BaselineSource, MetricValue } from '../model/results';
 import type { PlanInstance } from '../model/plan';
-import { ResultsStore } from './store';
+import type { ResultsStore } from './store';
 
 /** The Windows build a run is recorded under: its Windows guests' images, as recordFromRun names it. */
 export function windowsBuildOfPlan(instances: readonly PlanInstance[], hostKind: string): string {
@@ -16,13 +16,10 @@ export function windowsBuildOfPlan(instances: readonly PlanInstance[], hostKind:
   return [...images].sort().join(',') || (hostKind === 'sim' ? 'sim' : 'unknown');
 }
 
-export function storeBaselines(target: string, hostKind: string, windowsBuild: string): { source: BaselineSource; close: () => Promise<void> } {
-  let opened: Promise<ResultsStore> | undefined;
-  const store = () => (opened ??= ResultsStore.open(target));
-  const source: BaselineSource = async ({ scenario, metrics, window }) => {
+export function storeBaselines(store: () => Promise<ResultsStore>, hostKind: string, windowsBuild: string): BaselineSource {
+  return async ({ scenario, metrics, window }) => {
     const s = await store();
     const hist = (await s.histories({ scenarios: [scenario], metrics: metrics.map((m) => m.name), hostClass: hostKind, windowsBuild }, { limit: window })).get(scenario);
     return metrics.map((m: MetricValue) => ({ metric: m.name, unit: m.unit, better: m.better, values: (hist?.get(m.name) ?? []).map((h) => h.value), hostClass: hostKind, windowsBuild }));
   };
-  return { source, close: async () => void (opened && (await (await opened.catch(() => undefined))?.close().catch(() => undefined))) };
 }

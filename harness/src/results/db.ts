@@ -1,10 +1,13 @@
 // One SQL connection to the results store, embedded (PGlite in a data directory) or a team's
 // PostgreSQL (`postgres://`, through `pg`). Both speak the same SQL, so the store above this file
 // never asks which one it has. Errors are WinpvErrors that say how to fix them; a URL is always
-// shown with its password masked.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+// shown with its password masked. PGlite runs in this thread, or (`thread: true`, for `winpv run`)
+// in a worker thread of its own (db-thread.ts), so its start-up overlaps the run.
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { WinpvError, infraError, usageError } from '../model/errors';
+import { openThreadDb } from './db-thread';
+import { openPglite } from './pglite';
 
 export interface Db {
   /** Where it is, safe to print (password masked). */
@@ -30,41 +33,25 @@ function scrub(message: string, url: string): string {
   return out;
 }
 
-/** Opens `postgres://...` or a PGlite data directory. */
-export async function openDb(target: string): Promise<Db> {
-  return isPostgresUrl(target) ? openPostgres(target) : openPglite(resolve(target));
+export interface OpenOptions {
+  /** PGlite in a worker thread (results/db-thread.ts) instead of this one; PostgreSQL ignores it. */
+  thread?: boolean;
 }
 
-async function openPglite(dir: string): Promise<Db> {
+/** Opens `postgres://...` or a PGlite data directory. */
+export async function openDb(target: string, opts: OpenOptions = {}): Promise<Db> {
+  if (isPostgresUrl(target)) return openPostgres(target);
+  const dir = resolve(target);
+  checkPgliteDir(dir);
+  return opts.thread ? openThreadDb(dir) : openPglite(dir);
+}
+
+/** A directory that holds something other than a store is refused before anything writes there. */
+function checkPgliteDir(dir: string): void {
   const fresh = !existsSync(dir) || readdirSync(dir).length === 0;
   if (!fresh && !existsSync(join(dir, 'PG_VERSION'))) {
     throw new WinpvError('input', 'RESULTS_DIR_NOT_A_STORE', `${dir} is not a results store (no PG_VERSION): nothing was changed there; point --db at another directory or move its contents away`);
   }
-  mkdirSync(dir, { recursive: true });
-  const { PGlite } = await import('@electric-sql/pglite');
-  let pg: InstanceType<typeof PGlite>;
-  try {
-    pg = new PGlite(dir);
-    await pg.waitReady;
-    await pg.query('SELECT 1');
-  } catch (e) {
-    throw new WinpvError('input', 'RESULTS_DIR_CORRUPT',
-      `the results store in ${dir} cannot be opened (${(e as Error).message ?? e}); it was left as it is. ` +
-      `Move it aside (mv ${dir} ${dir}.broken) and load the runs again with winpv results import reports/<run> for each run, or point --db at another store`, { cause: e });
-  }
-  const db: Db = {
-    label: dir,
-    async query<R>(sql: string, params: unknown[] = []) {
-      return (await pg.query(sql, params)).rows as R[];
-    },
-    async transaction<T>(fn: (q: Db['query']) => Promise<T>) {
-      return pg.transaction(async (tx) => fn(async <R>(sql: string, params: unknown[] = []) => (await tx.query(sql, params)).rows as R[]));
-    },
-    async close() {
-      await pg.close();
-    },
-  };
-  return db;
 }
 
 async function openPostgres(url: string): Promise<Db> {

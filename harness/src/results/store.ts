@@ -2,15 +2,15 @@
 // there is replaced in one transaction, so importing twice changes nothing), and answers the
 // questions `history`, `compare`, `bisect` and the HTML trends ask.
 import type { HistoryKey, MetricValue } from '../model/results';
-import { openDb, type Db } from './db';
+import { openDb, type Db, type OpenOptions } from './db';
 import { migrate } from './schema';
 import type { RunRecord } from './record';
 
 export class ResultsStore {
   private constructor(readonly db: Db) {}
 
-  static async open(target: string): Promise<ResultsStore> {
-    const db = await openDb(target);
+  static async open(target: string, opts: OpenOptions = {}): Promise<ResultsStore> {
+    const db = await openDb(target, opts);
     try {
       await migrate(db);
     } catch (e) {

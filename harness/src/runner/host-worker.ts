@@ -12,7 +12,7 @@ import type { RunStartEvent, TraceEvent, TraceEventInput } from '../model/trace'
 import { TraceWriter } from '../trace/writer';
 import type { BundleOpener } from './bundle';
 import { errorInfo } from './errors';
-import { judgeAttempt, runInstance, stillAnswers, type InstanceOutcome } from './instance';
+import { judgeAttempt, runInstance, stillAnswers } from './instance';
 import { closeHost, destroyGuests, keepGuests, type KeptGuests } from './keep';
 import { guardHost, type HostGuards } from './guards';
 import { withDeadline } from './deadline';

@@ -1,7 +1,7 @@
 // The drivers-bound check (harness/src/checks/drivers-bound.ts) on hand-built traces:
 // a correct trace passes, the fault it exists for fails it (its `not ok`).
 import t from 'tap';
-import { judge, specs, TraceBuilder } from '../support/check-judge';
+import { judge, TraceBuilder } from '../support/check-judge';
 import { evaluate } from '../../src/checks/evaluate';
 import { loadSpecs } from '../../src/spec';
 

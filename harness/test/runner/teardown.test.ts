@@ -11,7 +11,6 @@ import type { GuestShape } from '../../src/model/scenario';
 import { FakeClock, FakeHost } from '../fixtures/fake-host';
 import { fixtureSpecs } from '../fixtures/specs';
 import { block, install, planOf, scenario, sleep, waitConnected } from '../fixtures/scenarios';
-import { TapStreamReporter } from '../../src/report/tap';
 import { PassThrough } from 'node:stream';
 
 const specs = fixtureSpecs();

@@ -14,7 +14,7 @@ import type { TraceEvent } from '../../model/trace';
 import { runPlan, type RunOutcome } from '../../runner/run';
 import { MAX_REPEAT_EACH, renderPassRates } from '../../runner/repeat';
 import { ReporterMultiplexer } from '../../report/multiplexer';
-import { FileReporter, writeHtmlReport, type RunMeta } from '../../report/files';
+import { FileReporter, type RunMeta } from '../../report/files';
 import { FileDurations, recordDurations } from '../../report/durations';
 import { holdCapacity, parseLeaseTimeout } from '../lease-support';
 import { ConsoleReporter } from '../../report/console';
@@ -24,9 +24,11 @@ import { HostWorker, runOnWorkers, runStartEvent, type Worker } from '../../runn
 import { MemoryBudget, Semaphore } from '../../runner/guards';
 import { ChildSimWorker } from '../sim-workers';
 import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
-import { recordRunDir, runStoreTarget } from '../../results/record-run';
+import { RunRecorder, runStoreTarget } from '../../results/record-run';
 import { hostNeedsOf } from '../../plan/needs';
-import { storeBaselines, windowsBuildOfPlan } from '../../results/baselines';
+import { windowsBuildOfPlan } from '../../results/baselines';
+import { recordFromRun } from '../../results/record';
+import type { RunSummary } from '../../model/result';
 import { KNOWN_ISSUES_FILE, loadKnownIssues } from '../../results/known';
 import { harnessVersion } from './results';
 
@@ -177,23 +179,31 @@ const command: Command = {
       const meta = (): RunMeta => ({
         runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
       });
-      const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, events)]);
+      // The results store is opened now, beside the run (PGlite in a thread of its own), and reads the
+      // history of the plan's scenarios; as the run ends it records it while report.html is drawn
+      // with the trends (results/record-run.ts).
+      const storeTarget = runStoreTarget(cfg.resultsDb, cfg.resultsDataDir);
+      const recorder = storeTarget
+        ? new RunRecorder(storeTarget, { scenarios: [...new Set(thePlan.instances.map((i) => i.scenario.name))], hostKind: host.kind, windowsBuild: windowsBuildOfPlan(thePlan.instances, host.kind) })
+        : undefined;
+      try {
+        return await runRecorded(trace, events, meta, recorder);
+      } finally {
+        readBack = undefined;
+        await recorder?.close();
+      }
+    }
+
+    async function runRecorded(trace: TraceWriter, events: () => TraceEvent[], meta: () => RunMeta, recorder: RunRecorder | undefined): Promise<number> {
+      const reportInput = recorder && ((s: RunSummary, m: RunMeta) => recorder.reportInput(recordFromRun({ schema: 'winpv-summary/1', ...m, ...s }, events(), runId, harnessVersion())));
+      const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, events, reportInput)]);
       const signal = AbortSignal.any([ctx.signal, stop.signal]);
       const live = reporter.reporters.find((r): r is ConsoleReporter => r instanceof ConsoleReporter);
-      const storeTarget = runStoreTarget(cfg.resultsDb, cfg.resultsDataDir);
       // scenarios that name the regression check judge their metrics against the store's history
-      const history = storeTarget && thePlan.instances.some((i) => i.scenario.checks.some((c) => c.name === 'regression'))
-        ? storeBaselines(storeTarget, host.kind, windowsBuildOfPlan(thePlan.instances, host.kind))
-        : undefined;
-      const baselines = history ? { baselines: history.source } : {};
-      let outcome: RunOutcome;
-      try {
-        outcome = parallel
-          ? await runParallel(trace, reporter, signal, baselines, live)
-          : await runPlan({ host: oneHost, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal, artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure, ...baselines });
-      } finally {
-        await history?.close(); // before the run is recorded: one store handle at a time
-      }
+      const baselines = recorder && thePlan.instances.some((i) => i.scenario.checks.some((c) => c.name === 'regression')) ? { baselines: recorder.baselines } : {};
+      const outcome: RunOutcome = parallel
+        ? await runParallel(trace, reporter, signal, baselines, live)
+        : await runPlan({ host: oneHost, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal, artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure, ...baselines });
       if (outcome.hostError?.code === 'NO_HEALTHY_HOST') {
         ctx.err.write(`winpv: no healthy host: ${outcome.hostError.message}\n`);
       }
@@ -211,7 +221,7 @@ const command: Command = {
       if (outcome.summary.passRates) say(`pass rates over ${repeatEach} runs each:\n${renderPassRates(outcome.summary.passRates).map((l) => `  ${l}\n`).join('')}`);
       say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
       for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
-      if (storeTarget) {
+      if (recorder) {
         // the events read back once for the reports and the store (an unreadable trace: the store's own reading warns)
         const back = (() => {
           try {
@@ -220,12 +230,9 @@ const command: Command = {
             return undefined;
           }
         })();
-        const r = await recordRunDir(storeTarget, dir, harnessVersion(), back);
+        const r = await recorder.finish(dir, harnessVersion(), back);
         if (r.warning) ctx.err.write(`winpv: warning: ${r.warning}\n`);
-        // The history is known only now: report.html gets the trends of the run's scenarios.
-        if (r.trends?.length && back) writeHtmlReport(dir, outcome.summary, meta(), back, { trends: r.trends });
       }
-      readBack = undefined;
       const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
       if (outcome.hostError) ctx.err.write(`winpv: host failure: ${outcome.hostError.code}: ${outcome.hostError.message}\n`);
       if (code !== ExitCode.ok) say(`seed ${cfg.seed}: repeat with winpv run --seed ${cfg.seed}${v.host ? ` --host ${v.host}` : ''}${positionals.length ? ` ${positionals.join(' ')}` : ''}\n`);

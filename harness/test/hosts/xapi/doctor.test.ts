@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../../../src/cli/main';
-import { startPool, TEMPLATE, XAPI_PW, GUEST_PW, DOM0_PW, type Pool } from '../../support/xapi-pool';
+import { startPool, TEMPLATE, XAPI_PW, GUEST_PW, type Pool } from '../../support/xapi-pool';
 
 const repo = resolve(__dirname, '..', '..', '..', '..');
 

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { poolWithGuest, startPool, leftovers, shape, nestedBundle, XAPI_PW, GUEST_PW, type Pool } from '../../support/xapi-pool';
+import { poolWithGuest, startPool, leftovers, nestedBundle, XAPI_PW, GUEST_PW, type Pool } from '../../support/xapi-pool';
 import { XapiFailure } from '../../support/xapi-server';
 import { runPlanned } from '../../support/run-plan';
 import { writeIsoImage } from '../../../src/inf/index';

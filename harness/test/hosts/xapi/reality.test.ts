@@ -42,7 +42,7 @@ t.test('a template that never talks on its emulated NIC: a clear error naming th
 });
 
 t.test('without dom0 SSH a driverless guest cannot be found, and the error says why', async (t) => {
-  const { pool, host, guest: g } = await poolWithGuest(t, 'no-dom0', { pool: { guests: 1, dom0: false }, configure: (pool) => { pool.cfg.timeouts.bootMs = 1000; }, start: false });
+  const { host, guest: g } = await poolWithGuest(t, 'no-dom0', { pool: { guests: 1, dom0: false }, configure: (pool) => { pool.cfg.timeouts.bootMs = 1000; }, start: false });
   const e = await rejects(host.startGuest(g));
   t.equal(e.code, 'XAPI_GUEST_NOT_FOUND');
   t.match(e.message, /tried, in order: its guest agent \(VM_guest_metrics\.networks\): no address \(no PV drivers or guest agent yet\?\)\. /, 'only the way this host can use was tried, and the error says so');

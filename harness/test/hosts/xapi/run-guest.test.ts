@@ -64,7 +64,7 @@ t.test('a Windows crash on the pool: not ok, and the crash dump is in the run di
     }
   }, 20);
   t.teardown(() => clearInterval(timer));
-  const { outcome, tap } = await runPlanned({ host, plan: [crashDuringSleep('crash-with-dump'), crashDuringSleep('crash-without-dump')], seed: 5, trace, tap: true, artifactsDir: join(dir, 'artifacts') });
+  const { outcome } = await runPlanned({ host, plan: [crashDuringSleep('crash-with-dump'), crashDuringSleep('crash-without-dump')], seed: 5, trace, tap: true, artifactsDir: join(dir, 'artifacts') });
   clearInterval(timer);
   t.equal(outcome.hostError, undefined);
   t.same(crashes.map((c) => c.inst), ['crash-with-dump', 'crash-without-dump'], 'the guest crashed once in each scenario');

@@ -1,0 +1,237 @@
+// PGlite in a worker thread: the Db `winpv run` records through. Opening an existing store costs
+// about a second of CPU (WASM compile, the file-system image, Postgres start-up), and the inserts and
+// the trends query a few hundred ms more; in a thread of its own that work runs on another core
+// while the run goes on, and the run's main thread only posts messages. Every wait on the thread has
+// a deadline: a thread that does not answer in time, throws or exits fails every waiting and later
+// call with RESULTS_DB_UNREACHABLE (the run then warns, its reports complete, as with an unreachable
+// PostgreSQL), and is terminated. close() ends the thread, so no process is kept alive by it.
+import { Worker } from 'node:worker_threads';
+import { mkdirSync } from 'node:fs';
+import { infraError, isWinpvError, type WinpvError } from '../model/errors';
+import type { Db } from './db';
+import { PGLITE_SETTINGS, storeCorrupt } from './pglite';
+
+/** Requests to the thread; `tx` names an open transaction. */
+export type ToThread =
+  | { id: number; op: 'query'; sql: string; params: unknown[]; tx?: number }
+  | { id: number; op: 'begin' }
+  | { id: number; op: 'end'; tx: number; commit: boolean }
+  | { id: number; op: 'close' };
+
+/** What the thread is started with. */
+interface ThreadInit {
+  dir: string;
+  /** PGlite's CommonJS entry, resolved here (the thread runs from source text, with no module of its own to resolve from). */
+  pglite: string;
+  startParams: readonly string[];
+}
+
+/** Answers; id 0 answers the open. */
+export type FromThread = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: ThreadError };
+
+/** An error as it crosses the thread boundary (PGlite's message and SQLSTATE). */
+export interface ThreadError {
+  message: string;
+  code?: string;
+}
+
+export interface ThreadDeadlines {
+  /** Opening: loading PGlite, initdb on a fresh directory, start-up (slow on a loaded machine). */
+  openMs: number;
+  /** Each statement, as pg's query_timeout for PostgreSQL. */
+  queryMs: number;
+  /** A clean shutdown (checkpoint) before the thread is terminated anyway. */
+  closeMs: number;
+}
+
+export const THREAD_DEADLINES: ThreadDeadlines = { openMs: 120_000, queryMs: 60_000, closeMs: 30_000 };
+
+/** Opens the PGlite store in dir (checked by db.ts) in a new thread; resolves once it answers queries. */
+export async function openThreadDb(dir: string, deadlines: ThreadDeadlines = THREAD_DEADLINES): Promise<ThreadDb> {
+  const db = new ThreadDb(dir, deadlines);
+  try {
+    await db.opened;
+  } catch (e) {
+    await db.close().catch(() => undefined);
+    throw isWinpvError(e) ? e : storeCorrupt(dir, e);
+  }
+  return db;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export class ThreadDb implements Db {
+  /** The worker thread (exposed for the tests that stop it mid-run). */
+  readonly thread: Worker;
+  /** Settles when the thread has exited, with its exit code. */
+  readonly exited: Promise<number>;
+  readonly opened: Promise<void>;
+  private readonly pending = new Map<number, Pending>();
+  private seq = 0;
+  private failure?: WinpvError;
+  private closing = false;
+
+  constructor(
+    readonly label: string,
+    private readonly deadlines: ThreadDeadlines,
+  ) {
+    mkdirSync(label, { recursive: true });
+    // The thread runs threadMain from its source text with no command-line options: it loads PGlite
+    // and nothing else (no module of winpv, no loader a test runner put on this process).
+    const init: ThreadInit = { dir: label, pglite: require.resolve('@electric-sql/pglite'), startParams: PGLITE_SETTINGS };
+    this.thread = new Worker(`(${threadMain.toString()})()`, { eval: true, execArgv: [], workerData: init });
+    this.exited = new Promise((done) => this.thread.once('exit', done));
+    this.opened = this.wait(0, deadlines.openMs, 'opening it').then(() => undefined);
+    this.thread.on('message', (m: FromThread) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      clearTimeout(p.timer);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(fromThread(m.error));
+    });
+    this.thread.on('error', (e) => this.fail(`its thread failed (${e.message})`));
+    this.thread.on('exit', (code) => {
+      if (!this.closing) this.fail(`its thread exited (code ${code})`);
+    });
+  }
+
+  async query<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return (await this.call({ op: 'query', sql, params }, 'a query')) as R[];
+  }
+
+  async transaction<T>(fn: (q: Db['query']) => Promise<T>): Promise<T> {
+    const tx = (await this.call({ op: 'begin' }, 'BEGIN')) as number;
+    try {
+      const out = await fn(async <R>(sql: string, params: unknown[] = []) => (await this.call({ op: 'query', sql, params, tx }, 'a query')) as R[]);
+      await this.call({ op: 'end', tx, commit: true }, 'COMMIT');
+      return out;
+    } catch (e) {
+      await this.call({ op: 'end', tx, commit: false }, 'ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Shuts PGlite down cleanly (within its deadline, when it opened), then ends the thread. */
+  async close(): Promise<void> {
+    if (this.closing) return void (await this.exited);
+    try {
+      if (!this.failure && (await this.opened.then(() => true, () => false))) await this.call({ op: 'close' }, 'closing it');
+    } finally {
+      this.closing = true;
+      await this.thread.terminate();
+    }
+  }
+
+  private call(req: DistributiveOmit<ToThread, 'id'>, what: string): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = ++this.seq;
+    const answer = this.wait(id, req.op === 'close' ? this.deadlines.closeMs : this.deadlines.queryMs, what);
+    this.thread.postMessage({ ...req, id } as ToThread);
+    return answer;
+  }
+
+  private wait(id: number, ms: number, what: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(`no answer within ${ms / 1000} s (${what}); its thread was stopped`);
+        void this.thread.terminate();
+      }, ms);
+      this.pending.set(id, { resolve, reject, timer });
+    });
+  }
+
+  /** The store is gone: every waiting call fails, and so does every later one. */
+  private fail(why: string): void {
+    this.failure ??= infraError('RESULTS_DB_UNREACHABLE', `the results store ${this.label} stopped answering: ${why}`);
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(this.failure);
+    }
+  }
+}
+
+function fromThread(e: ThreadError): Error {
+  return Object.assign(new Error(e.message), e.code ? { code: e.code } : {});
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The thread's whole program, run from its source text: it may use nothing from outside its body.
+ *  Opens PGlite, answers id 0 when it is ready (or with PGlite's error), then runs each request as it
+ *  comes; a transaction is held open inside PGlite's own transaction() until the main thread ends it. */
+function threadMain(): void {
+  const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const init = workerData as ThreadInit;
+  const port = parentPort!;
+  type Query = (sql: string, params?: unknown[]) => Promise<{ rows: unknown[] }>;
+  type Pg = { query: Query; transaction<T>(fn: (tx: { query: Query }) => Promise<T>): Promise<T>; close(): Promise<void>; waitReady: Promise<void> };
+  const errorOf = (e: unknown): ThreadError => {
+    const err = e as { message?: string; code?: unknown };
+    return { message: err?.message ?? String(e), ...(typeof err?.code === 'string' ? { code: err.code } : {}) };
+  };
+  const ROLLBACK = Symbol('rollback');
+  const txs = new Map<number, { q: Query; end(commit: boolean): void; done: Promise<void> }>();
+  let txSeq = 0;
+
+  async function begin(pg: Pg): Promise<number> {
+    let began!: (q: Query) => void;
+    let end!: (commit: boolean) => void;
+    const ready = new Promise<Query>((r) => (began = r));
+    const ended = new Promise<boolean>((r) => (end = r));
+    const done = pg
+      .transaction(async (tx) => {
+        began((sql, params) => tx.query(sql, params));
+        if (!(await ended)) throw ROLLBACK;
+      })
+      .catch((e) => {
+        if (e !== ROLLBACK) throw e;
+      });
+    const q = await Promise.race([ready, done.then(() => undefined)]);
+    if (!q) throw new Error('the transaction ended before it began');
+    txs.set(++txSeq, { q, end, done });
+    return txSeq;
+  }
+
+  async function serve(pg: Pg, m: ToThread): Promise<unknown> {
+    if (m.op === 'query') {
+      const q = m.tx === undefined ? pg.query.bind(pg) : txs.get(m.tx)?.q;
+      if (!q) throw new Error(`no open transaction ${m.tx}`);
+      return (await q(m.sql, m.params)).rows;
+    }
+    if (m.op === 'begin') return begin(pg);
+    if (m.op === 'end') {
+      const tx = txs.get(m.tx);
+      if (!tx) throw new Error(`no open transaction ${m.tx}`);
+      txs.delete(m.tx);
+      tx.end(m.commit);
+      return tx.done;
+    }
+    return pg.close();
+  }
+
+  void (async () => {
+    let pg: Pg;
+    try {
+      const { PGlite } = require(init.pglite) as { PGlite: { new (dir: string, o: object): Pg; defaultStartParams: string[] } };
+      pg = new PGlite(init.dir, { startParams: [...PGlite.defaultStartParams, ...init.startParams] });
+      await pg.waitReady;
+      await pg.query('SELECT 1');
+    } catch (e) {
+      port.postMessage({ id: 0, ok: false, error: errorOf(e) } satisfies FromThread);
+      return;
+    }
+    port.on('message', (m: ToThread) => {
+      serve(pg, m).then(
+        (value) => port.postMessage({ id: m.id, ok: true, value } satisfies FromThread),
+        (e) => port.postMessage({ id: m.id, ok: false, error: errorOf(e) } satisfies FromThread),
+      );
+    });
+    port.postMessage({ id: 0, ok: true } satisfies FromThread);
+  })();
+}

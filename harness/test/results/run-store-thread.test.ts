@@ -1,0 +1,43 @@
+// `winpv run` recording through PGlite in a thread of its own (results/db-thread.ts): when that thread
+// dies while the run goes on, the run warns as for any unreachable store, writes complete reports
+// (report.html without trends) and exits as its checks say; `winpv results import` loads the run later.
+import t from 'tap';
+import { existsSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { runWinpv } from '../support/cli-io';
+
+const repo = resolve(__dirname, '..', '..', '..');
+const scenario = join(repo, 'scenarios', 'vbd-connect.xml');
+
+t.test('the store\'s thread dies mid-run: warning, complete reports with no trends, imported later', async (t) => {
+  // every worker thread the run starts (the store's) is ended once it has answered its first message:
+  // the store opened, then went away while the run went on
+  const threads = await import('node:worker_threads');
+  let stopped = 0;
+  class DyingWorker extends threads.Worker {
+    constructor(...args: ConstructorParameters<typeof threads.Worker>) {
+      super(...args);
+      this.once('message', () => setImmediate(() => void this.terminate().then(() => stopped++)));
+    }
+  }
+  const { main } = t.mockRequire<typeof import('../../src/cli/main')>('../../src/cli/main', { 'node:worker_threads': { ...threads, Worker: DyingWorker } });
+  const tmp = mkdtempSync(join(tmpdir(), 'winpv-results-dies-'));
+  const env = { HOME: tmp } as NodeJS.ProcessEnv;
+  const reports = join(tmp, 'reports');
+  const db = join(tmp, 'store');
+  const io = { out: '', err: '' };
+  const { PassThrough } = await import('node:stream');
+  const out = new PassThrough().on('data', (b) => (io.out += b));
+  const err = new PassThrough().on('data', (b) => (io.err += b));
+  const code = await main(['run', scenario, '--seed', '1', '--report-dir', reports, '--reporter', 'none', '--db', db], { env, cwd: repo, out, err });
+  t.equal(code, 0, 'the run passes: the store is not part of the verdict');
+  t.equal(stopped, 1, 'the store\'s thread was stopped');
+  t.match(io.err, /warning: the results store .*store did not record this run \(the results store .* stopped answering: its thread exited .*\); the reports are complete: load them later with winpv results import/);
+  const dir = realpathSync(join(reports, 'latest'));
+  for (const f of ['summary.json', 'results.tap', 'junit.xml', 'trace.jsonl', 'report.html']) t.ok(existsSync(join(dir, f)), `${f} written`);
+  t.notMatch(readFileSync(join(dir, 'report.html'), 'utf8'), /"trends":\[\{/, 'no trends: the history never came');
+  const imp = await runWinpv(['results', 'import', dir, '--db', db], { env, cwd: repo });
+  t.equal(imp.code, 0, imp.err);
+  t.match(imp.out, /imported: /);
+});
