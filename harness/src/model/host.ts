@@ -9,7 +9,7 @@
 // on a guest in any state (and twice).
 import type { BackendRestartKind, Capability, FaultName } from './catalog';
 import type { DestinationBackend, DeviceRef, FaultConfig, GuestShape, VbdShape, VifShape, BlockWorkloadStep, NetWorkloadStep } from './scenario';
-import type { BlockResult, NetResult, RingAddress, RingIndices, TraceSink } from './trace';
+import type { BlockResult, DriverState, NetResult, NicReport, RingAddress, RingIndices, TraceSink } from './trace';
 import type { DriverName } from './spec';
 
 export type HostKind = 'sim' | 'xl' | 'xapi';
@@ -89,35 +89,8 @@ export interface BoundDriver {
   service: string;
 }
 
-/** Where one driver stands in the guest, as Windows would say it: the version running, the one staged
- *  in the driver store for the device (installed, waiting for a restart), and whether the driver asked
- *  for a reboot (the xenbus monitor's Request key). */
-export interface DriverState {
-  driver: string;
-  /** running: bound and started; restart-pending: a newer package is installed and takes over at the
-   *  next boot; reboot-required: installed but refused to start until a reboot (waiting for its unplug);
-   *  not-started: its device does not exist yet (its parent is not running); removed: uninstalled. */
-  state: 'running' | 'restart-pending' | 'reboot-required' | 'not-started' | 'removed';
-  running?: string;
-  staged?: string;
-  /** The driver wrote HKLM\SYSTEM\CurrentControlSet\Services\xenbus_monitor\Request\<MODULE>\Reboot. */
-  rebootRequested?: boolean;
-  /** Vendor prefix of its package (XP, XN, XS). */
-  vendor?: string;
-}
-
-/** The IP configuration Windows has for one network interface (Get-NetIPAddress, Get-DnsClientServerAddress,
- *  Get-NetIPInterface): the interface with the VIF's MAC is the NIC the scenario configured. */
-export interface NicReport {
-  mac: string;
-  /** emulated (the device model's NIC) or the PV NIC (xennet). */
-  kind: 'emulated' | 'pv';
-  up: boolean;
-  ipv4: string[];
-  ipv6: string[];
-  dns: string[];
-  mtu?: number;
-}
+// DriverState and NicReport live in trace.ts (the drivers trace event carries them); re-exported here.
+export type { DriverState, NicReport } from './trace';
 
 export interface DriverStatus {
   bound: BoundDriver[];

@@ -13,7 +13,6 @@ import type { Capability } from './catalog';
 import type { KnownIssue } from './outcomes';
 import type { Baseline } from './results';
 import type { ErrorInfo } from './errors';
-import type { DriverState, NicReport } from './host';
 
 /** The schema a run writes. /2 records ring.io as runs of ids (`ids`, `ops`, `statuses`): the
  *  requests or responses one ring saw at one instant, one event (in /1 one event per id, two thirds
@@ -350,4 +349,34 @@ export type TraceEventInput = TraceEvent extends infer E ? (E extends TraceEvent
 /** Where probes, hosts and the runner send events. The sink stamps seq and t (from the host clock). */
 export interface TraceSink {
   emit(e: TraceEventInput): void;
+}
+
+/** Where one driver stands in the guest, as Windows would say it: the version running, the one staged
+ *  in the driver store for the device (installed, waiting for a restart), and whether the driver asked
+ *  for a reboot (the xenbus monitor's Request key). */
+export interface DriverState {
+  driver: string;
+  /** running: bound and started; restart-pending: a newer package is installed and takes over at the
+   *  next boot; reboot-required: installed but refused to start until a reboot (waiting for its unplug);
+   *  not-started: its device does not exist yet (its parent is not running); removed: uninstalled. */
+  state: 'running' | 'restart-pending' | 'reboot-required' | 'not-started' | 'removed';
+  running?: string;
+  staged?: string;
+  /** The driver wrote HKLM\SYSTEM\CurrentControlSet\Services\xenbus_monitor\Request\<MODULE>\Reboot. */
+  rebootRequested?: boolean;
+  /** Vendor prefix of its package (XP, XN, XS). */
+  vendor?: string;
+}
+
+/** The IP configuration Windows has for one network interface (Get-NetIPAddress, Get-DnsClientServerAddress,
+ *  Get-NetIPInterface): the interface with the VIF's MAC is the NIC the scenario configured. */
+export interface NicReport {
+  mac: string;
+  /** emulated (the device model's NIC) or the PV NIC (xennet). */
+  kind: 'emulated' | 'pv';
+  up: boolean;
+  ipv4: string[];
+  ipv6: string[];
+  dns: string[];
+  mtu?: number;
 }

@@ -8,7 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import { mkdirSync } from 'node:fs';
 import { infraError, isWinpvError, type WinpvError } from '../model/errors';
-import type { Db } from './db';
+import type { Db } from './sql';
 import { PGLITE_SETTINGS, storeCorrupt } from './pglite';
 
 /** Requests to the thread; `tx` names an open transaction. */

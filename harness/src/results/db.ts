@@ -9,14 +9,8 @@ import { WinpvError, infraError, usageError } from '../model/errors';
 import { openThreadDb } from './db-thread';
 import { openPglite } from './pglite';
 
-export interface Db {
-  /** Where it is, safe to print (password masked). */
-  readonly label: string;
-  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
-  /** Runs fn inside one transaction (all or nothing). */
-  transaction<T>(fn: (q: Db['query']) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
-}
+import type { Db } from './sql';
+export type { Db } from './sql';
 
 export const isPostgresUrl = (s: string) => /^postgres(ql)?:\/\//i.test(s);
 

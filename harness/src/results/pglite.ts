@@ -3,7 +3,7 @@
 // thread of its own (db-thread.ts), so both open a store alike.
 import { mkdirSync } from 'node:fs';
 import { WinpvError } from '../model/errors';
-import type { Db } from './db';
+import type { Db } from './sql';
 
 /** Postgres' default shared_buffers (128 MB) is zeroed by every start of the WASM build: measured,
  *  0.7 s of the 1.5 s CPU an open of an existing store cost (docs/performance.md). The store's working

@@ -9,14 +9,14 @@ import { stopCode } from '../../model/trace';
 import { storeArtifact } from '../../util/artifacts';
 import { DUMP_BYTES, readDumpHeader, type DumpOutcome } from '../../sim/windows/crashdump';
 import { SECTOR_SIZE } from '../../abi/blkif';
-import type { SimGuest, SimHost } from './sim-host';
+import type { FaultTarget, SimGuest } from './sim-guest';
 
 /** Where Windows keeps the dump it found in its page file at boot. */
 export const SIM_DUMP_SOURCE = 'C:\\Windows\\MEMORY.DMP';
 /** KeBugCheckEx's four parameters, as a manually initiated crash leaves them. */
 export const STOP_PARAMS: bigint[] = [0n, 0n, 0n, 0n];
 
-export async function collectSimDump(o: { host: SimHost; g: SimGuest; outcome: DumpOutcome; artifactsDir?: string }): Promise<void> {
+export async function collectSimDump(o: { host: Pick<FaultTarget, 'hv' | 'ts' | 'emit'>; g: SimGuest; outcome: DumpOutcome; artifactsDir?: string }): Promise<void> {
   const { host, g, outcome } = o;
   const artifact = (fields: { path?: string; bytes?: number; sha256?: string; missing?: string; bugcheck?: string }) =>
     host.emit({ ev: 'artifact', inst: g.inst, guest: g.ref.name, kind: 'crash-dump', source: SIM_DUMP_SOURCE, ...fields });
