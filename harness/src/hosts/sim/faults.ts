@@ -9,7 +9,7 @@ import { XenbusState } from '../../model/xenbus';
 import { hostError, inputError } from '../../model/errors';
 import type { XenbusBackend } from '../../sim/backend/xenbus-backend';
 import { Xenvbd } from '../../sim/frontend/xenvbd';
-import type { FrontendFaults } from '../../sim/faults';
+import type { FrontendFaults, GuestFaults } from '../../sim/faults';
 import type { FaultTarget, SimGuest } from './sim-guest';
 
 /** What each fault does on the simulator and the trace symptom the check named in FAULTS catches. */
@@ -57,6 +57,21 @@ interface WatchRule {
   action: 'drop' | 'hold';
   delayMs: number;
 }
+
+/** Planted driver-side bugs of the simulated Windows guest: each a flag of its GuestFaults, on while the fault is. */
+const GUEST_FAULT_FLAGS: Partial<Record<FaultName, keyof GuestFaults>> = {
+  'revision-mismatch': 'revisionMismatch',
+  'no-unplug': 'noUnplug',
+  'vif-rescan-lost': 'vifRescanLost',
+  'balloon-initial-target-ignored': 'ignoreInitialTarget',
+  'xeniface-no-length-check': 'noLengthCheck',
+  'dump-flush-unadvertised': 'dumpFlushUnadvertised',
+  'agent-resume-lost': 'agentResumeLost',
+  'uninstall-leaves-filter': 'uninstallLeavesFilter',
+  'reboot-request-lost': 'rebootRequestLost',
+  'nic-settings-not-copied': 'nicSettingsNotCopied',
+  'feature-suspend-lost': 'featureSuspendLost',
+};
 
 export class SimFaultInjector {
   private eagainDomids = new Set<number>();
@@ -142,6 +157,11 @@ export class SimFaultInjector {
         }
       };
     };
+    const guestFlag = GUEST_FAULT_FLAGS[f.name];
+    if (guestFlag) {
+      g.win.faults[guestFlag] = true;
+      return async () => void (g.win.faults[guestFlag] = false);
+    }
     switch (f.name) {
       case 'missed-notify':
         return backendFlag('missedNotify');
@@ -216,41 +236,11 @@ export class SimFaultInjector {
       case 'guest-crash':
         this.host.crash(g);
         return nothing;
-      case 'revision-mismatch':
-        g.win.faults.revisionMismatch = true;
-        return async () => void (g.win.faults.revisionMismatch = false);
-      case 'no-unplug':
-        g.win.faults.noUnplug = true;
-        return async () => void (g.win.faults.noUnplug = false);
-      case 'vif-rescan-lost':
-        g.win.faults.vifRescanLost = true;
-        return async () => void (g.win.faults.vifRescanLost = false);
-      case 'balloon-initial-target-ignored':
-        g.win.faults.ignoreInitialTarget = true;
-        return async () => void (g.win.faults.ignoreInitialTarget = false);
-      case 'xeniface-no-length-check':
-        g.win.faults.noLengthCheck = true;
-        return async () => void (g.win.faults.noLengthCheck = false);
       case 'stale-backend-features':
         return this.frontend(g, dev, (x) => (x.staleBackendFeatures = true), (x) => (x.staleBackendFeatures = false));
-      case 'dump-flush-unadvertised':
-        g.win.faults.dumpFlushUnadvertised = true;
-        return async () => void (g.win.faults.dumpFlushUnadvertised = false);
-      case 'agent-resume-lost':
-        g.win.faults.agentResumeLost = true;
-        return async () => void (g.win.faults.agentResumeLost = false);
-      case 'uninstall-leaves-filter':
-        g.win.faults.uninstallLeavesFilter = true;
-        return async () => void (g.win.faults.uninstallLeavesFilter = false);
-      case 'reboot-request-lost':
-        g.win.faults.rebootRequestLost = true;
-        return async () => void (g.win.faults.rebootRequestLost = false);
-      case 'nic-settings-not-copied':
-        g.win.faults.nicSettingsNotCopied = true;
-        return async () => void (g.win.faults.nicSettingsNotCopied = false);
-      case 'feature-suspend-lost':
-        g.win.faults.featureSuspendLost = true;
-        return async () => void (g.win.faults.featureSuspendLost = false);
+      default:
+        // the guest-side ones are GUEST_FAULT_FLAGS above; anything else is a fault this host does not list
+        throw hostError('SIM_FAULT_UNKNOWN', `the simulator has no way to inject ${f.name}`);
     }
   }
 }
