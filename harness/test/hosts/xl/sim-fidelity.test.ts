@@ -43,11 +43,12 @@ function simBackends(): { vbd: BackendLike; vif: BackendLike } | undefined {
     if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
     throw e;
   }
-  // Only the key tables are read: the hypervisor and dom0 are not touched by probeKeys/connectKeys.
+  // Only the key tables are read: dom0 is not touched by probeKeys/connectKeys, and of the hypervisor only the
+  // set its backends' disks join.
   const Blkback = blk.Blkback as new (...a: unknown[]) => BackendLike;
   const Netback = net.Netback as new (...a: unknown[]) => BackendLike;
   return {
-    vbd: new Blkback({}, {}, 1, 51712, { vdev: 'xvda', sizeMiB: 64, mode: 'w', backend: {} }),
+    vbd: new Blkback({ disks: new Set() }, {}, 1, 51712, { vdev: 'xvda', sizeMiB: 64, mode: 'w', backend: {} }),
     vif: new Netback({}, {}, 1, { devid: 0, backend: {} }, {}),
   };
 }
