@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { BoundDriver, DriverBundle, DriverStatus, GuestAgent } from '../../model/host';
 import type { BlockWorkloadStep, DeviceRef, NetWorkloadStep } from '../../model/scenario';
 import type { BlockResult, NetResult } from '../../model/trace';
-import type { DriverName } from '../../model/spec';
+import { DRIVER_NAMES, type DriverName } from '../../model/spec';
 import type { SshConnection } from '../../remote/ssh';
 import { parseDiskspdXml } from '../../workloads/diskspd';
 import { parseNtttcpXml } from '../../workloads/ntttcp';
@@ -61,8 +61,6 @@ interface Staging {
   facts: GuestSigningFacts | undefined;
 }
 
-/** Install order: the bus first, then its children. */
-const ORDER: DriverName[] = ['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface', 'xencons', 'xenhid'];
 const BUNDLE_ROOT = 'C:\\winpv\\bundle';
 const DISC_WAIT = { attempts: 15, ms: 2000 };
 /** Inbound rule NTttcp's receiver needs (Windows Defender Firewall blocks it otherwise); removed after. */
@@ -182,7 +180,7 @@ export class WindowsAgent implements GuestAgent {
   /** pnputil /add-driver /install of each driver, bus first; the reboot reasons it leaves. */
   private async addDrivers(ssh: SshConnection, bundle: DriverBundle, infs: ReadonlyMap<DriverName, string>): Promise<string[]> {
     const why: string[] = [];
-    for (const drv of ORDER.filter((d) => infs.has(d))) {
+    for (const drv of DRIVER_NAMES.filter((d) => infs.has(d))) { // install order: the bus first, then its children
       const inf = infs.get(drv)!;
       const r = await runPs(ssh, 'pnputil-add', { inf }, `& pnputil.exe /add-driver $p.inf /install\nexit $LASTEXITCODE`, { okCodes: [0, 259, 3010], timeoutMs: 10 * 60_000 });
       // Judged by the exit code (0, 3010 reboot needed, 259 nothing to do; anything else throws
