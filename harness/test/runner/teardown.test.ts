@@ -71,23 +71,7 @@ t.test('closing a host that hangs is given up on at the deadline', async (t) => 
 });
 
 t.test('a step fault with a duration cut short by the scenario deadline goes off in its own teardown', async (t) => {
-  const host = new FakeHost();
-  const active = new Set<string>();
-  const inject = host.faults.inject;
-  host.faults.inject = async (f: FaultConfig, g?: GuestRef) => {
-    const off = await inject(f, g);
-    active.add(f.name);
-    return async () => {
-      active.delete(f.name);
-      await off();
-    };
-  };
-  const atCreate: string[][] = [];
-  const create = host.createGuest.bind(host);
-  host.createGuest = async (shape: GuestShape, inst: string) => {
-    atCreate.push([...active]);
-    return create(shape, inst);
-  };
+  const { host, atCreate } = trackingHost();
   const fault: Step = { kind: 'fault', source: { file: 'x' }, fault: { name: 'slow-backend', guest: 'win', durationMs: 600_000, params: {} } };
   const { results, trace } = await run(host, [[install(), fault], [install(), sleep(100)]], 5000);
   t.equal(results[0]!.aborted?.code, 'TIMEOUT', 'the first scenario was cut short during the fault');
