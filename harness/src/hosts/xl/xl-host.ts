@@ -103,7 +103,7 @@ export class XlHost implements HostBackend {
     if (free !== undefined && free < needs.memoryBytes) {
       out.push(`memory: \`xl info\` on ${this.label}: ${(free / 2 ** 20).toFixed(0)} MiB free, an instance's guests need ${(needs.memoryBytes / 2 ** 20).toFixed(0)} MiB`);
     }
-    const busy = dom0LoadProblem(`dom0 of ${this.label}`, await this.st.dom0.try(['true']).then(() => dom0Load((argv) => this.st.dom0.try(argv, { timeoutMs: 20_000 }))).catch(() => undefined));
+    const busy = dom0LoadProblem(`dom0 of ${this.label}`, await dom0Load((argv) => this.st.dom0.try(argv, { timeoutMs: 20_000 })).catch(() => undefined));
     if (busy) out.push(`dom0: ${busy}`);
     return out;
   }
