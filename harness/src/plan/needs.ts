@@ -8,6 +8,11 @@ import { allSteps } from '../model/scenario';
 
 const MiB = 2 ** 20;
 
+/** Memory the instance's guests ask for together (also what a parallel run's memory budget holds back). */
+export function guestMemoryBytes(inst: PlanInstance): number {
+  return inst.scenario.guests.reduce((n, g) => n + g.memoryMiB * MiB, 0);
+}
+
 export function hostNeedsOf(instances: readonly PlanInstance[]): HostNeeds {
   let memoryBytes = 0;
   let diskBytes = 0;
@@ -15,7 +20,7 @@ export function hostNeedsOf(instances: readonly PlanInstance[]): HostNeeds {
   for (const inst of instances) {
     if (inst.skip) continue;
     const guests = inst.scenario.guests;
-    memoryBytes = Math.max(memoryBytes, guests.reduce((n, g) => n + g.memoryMiB * MiB, 0));
+    memoryBytes = Math.max(memoryBytes, guestMemoryBytes(inst));
     diskBytes = Math.max(diskBytes, guests.reduce((n, g) => n + g.vbds.reduce((m, v) => m + v.sizeMiB * MiB, 0), 0));
     for (const st of allSteps(inst.scenario.steps)) {
       if (st.kind === 'install-drivers' && st.bundle.startsWith('iso:')) isos.add(st.bundle.slice('iso:'.length));

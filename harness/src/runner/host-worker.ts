@@ -10,6 +10,7 @@ import type { PlanInstance } from '../model/plan';
 import type { SpecSet } from '../model/spec';
 import type { RunStartEvent, TraceEvent, TraceEventInput } from '../model/trace';
 import { TraceWriter } from '../trace/writer';
+import { guestMemoryBytes } from '../plan/needs';
 import type { BundleOpener } from './bundle';
 import { errorInfo } from './errors';
 import { judgeAttempt, runInstance, stillAnswers } from './instance';
@@ -53,11 +54,6 @@ export function instanceSeed(seed: number, inst: string): number {
   let h = 0x811c9dc5;
   for (const c of Buffer.from(`${seed >>> 0}/${inst}`, 'utf8')) h = Math.imul(h ^ c, 0x01000193) >>> 0;
   return h;
-}
-
-/** Memory the instance's guests ask for. */
-export function guestMemoryBytes(inst: PlanInstance): number {
-  return inst.scenario.guests.reduce((n, g) => n + g.memoryMiB * 2 ** 20, 0);
 }
 
 /** The events of an instance that could not run (its scenario.start and an aborted scenario.end). */

@@ -33,7 +33,7 @@ import { abortedEvents } from './host-worker';
 import type { Section, Worker, WorkerStatus } from './worker';
 
 export type { Section, Worker, WorkerStatus } from './worker';
-export { HostWorker, instanceSeed, guestMemoryBytes, type HostWorkerOptions } from './host-worker';
+export { HostWorker, instanceSeed, type HostWorkerOptions } from './host-worker';
 
 export interface RunOutcome {
   summary: RunSummary;
