@@ -2,7 +2,7 @@
 // on that host (runner/host-worker.ts). It is what a one-host run with one slot, `--keep-on-failure`
 // (which keeps one failing instance's guests on one host) and `winpv bisect` use.
 import type { KnownIssue } from '../model/outcomes';
-import type { HostBackend } from '../model/host';
+import type { HostBackend, HostNeeds } from '../model/host';
 import type { RunPlan } from '../model/plan';
 import type { BaselineSource } from '../model/results';
 import type { Reporter } from '../model/reporter';
@@ -44,6 +44,10 @@ export interface RunOptions {
   keepOnFailure?: boolean;
   /** The results history, for instances whose scenario names the regression check. */
   baselines?: BaselineSource;
+  /** What the run's largest instance needs of the host: a host with a preflight (winpv doctor's
+   *  checks on a real host) is asked before any instance runs; one that fails ends the run with its
+   *  reasons, as a host left out of a parallel run is. */
+  needs?: HostNeeds;
 }
 
 export async function runPlan(o: RunOptions): Promise<RunOutcome> {
@@ -52,12 +56,15 @@ export async function runPlan(o: RunOptions): Promise<RunOutcome> {
   const worker = new HostWorker({
     label: host.label, slots: 1, fresh: false, make: () => host, seed: o.plan.seed, specs: o.specs,
     runStart: runStartEvent(repeatPlan(o.plan, o.repeatEach ?? 1), runHost, o.specHashes, o.knownIssues),
-    retries: o.retries, teardownMs: o.teardownMs, ringPeriodMs: o.ringPeriodMs, artifactsDir: o.artifactsDir, openBundle: o.openBundle, keepOnFailure: o.keepOnFailure,
+    retries: o.retries, teardownMs: o.teardownMs, ringPeriodMs: o.ringPeriodMs, artifactsDir: o.artifactsDir, openBundle: o.openBundle, keepOnFailure: o.keepOnFailure, ...(o.needs ? { needs: o.needs } : {}),
   });
   // the host is opened before the run, as the CLI opens each real host of a parallel run: one that
   // cannot be opened stops the run with its error, even when every instance would be skipped
   await worker.open();
   const failed = worker.openFailure;
+  // a host that failed its opening gets no instance: what opening it made (sessions, the dom0
+  // connection) is closed now, as a host left out of a parallel run is
+  if (failed) await worker.close().catch(() => undefined);
   return runOnWorkers({
     plan: o.plan, specs: o.specs, specHashes: o.specHashes, trace: o.trace, reporter: o.reporter, host: runHost,
     ...(failed ? { workers: [], hostsSkipped: [{ host: host.label, reason: `${failed.code}: ${failed.message}`, error: failed }] } : { workers: [worker] }),

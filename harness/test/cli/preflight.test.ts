@@ -55,3 +55,18 @@ t.test('a pool whose dom0 is overloaded or whose SR is full is left out with the
   t.same(Object.keys((p.get(p.poolRef).other_config ?? {}) as Record<string, string>).filter((k) => k.startsWith('winpv')), [], 'the left-out pool\'s lease was given back');
   t.same(p.calls.filter((c) => /^VM\.(clone|copy|provision|start)/.test(c.method)).map((c) => c.method), [], 'nothing was created on the left-out pool');
 });
+
+t.test('one real host with one worker is asked too: a failing preflight ends the run with exit 3 and the reason, before anything is created', async (t) => {
+  const pool = await startPool({ guests: 1, dom0Password: XAPI_PW });
+  t.teardown(() => pool.close());
+  const p = pool.srv.pool;
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-preflight-one-'));
+  const env = { PATH: process.env.PATH, HOME: dir, TEST_POOL_PW: XAPI_PW, TEST_WIN_PW: GUEST_PW, WINPV_CONFIG: configFor(pool, dir) };
+  pool.dom0!.faults.load1 = 30;
+  const r = await runWinpv(['run', '--host', 'a-pool', '--report-dir', join(dir, 'r'), 'scenarios/vbd-connect.xml'], { env, cwd: repo });
+  t.equal(r.code, ExitCode.hostError, r.err);
+  t.match(r.err, /preflight: dom0: dom0 root@127\.0\.0\.1: load average 30 on 4 CPUs/, 'the reason is said');
+  t.match(readFileSync(join(runDir(join(dir, 'r')), 'results.tap'), 'utf8'), /preflight: dom0/, 'and the report is complete, with the reason');
+  t.same(p.calls.filter((c) => /^VM\.(clone|copy|provision|start)/.test(c.method)).map((c) => c.method), [], 'nothing was created');
+  t.same(Object.keys((p.get(p.poolRef).other_config ?? {}) as Record<string, string>).filter((k) => k.startsWith('winpv')), [], 'no lease left');
+});

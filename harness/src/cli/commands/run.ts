@@ -203,7 +203,7 @@ const command: Command = {
       const baselines = recorder && thePlan.instances.some((i) => i.scenario.checks.some((c) => c.name === 'regression')) ? { baselines: recorder.baselines } : {};
       const outcome: RunOutcome = parallel
         ? await runParallel(trace, reporter, signal, baselines, live)
-        : await runPlan({ host: oneHost, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal, artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure, ...baselines });
+        : await runPlan({ host: oneHost, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal, artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure, needs: hostNeedsOf(thePlan.instances), ...baselines });
       if (outcome.hostError?.code === 'NO_HEALTHY_HOST') {
         ctx.err.write(`winpv: no healthy host: ${outcome.hostError.message}\n`);
       }

@@ -9,7 +9,7 @@ import { NULL_REF } from './session';
 import { userdeviceOf } from './guest-build';
 import { tagsFor, vmName } from './tags';
 import { uploadDisc, writableIsoSrs, type IsoDisc } from './iso-disc';
-import { guestMac } from './guest-address';
+import { guestMac } from '../guest-mac';
 import { homePath, type XapiState, type XGuest } from './host-state';
 import type { Dom0Access } from './dom0-access';
 

@@ -11,7 +11,6 @@
 //   file names the address leased to that MAC as soon as the guest asked for one.
 // The host entry says which ways are tried, in order (`guestDiscovery`); docs/real-pool.md says what
 // the template and the network must provide for each.
-import { createHash } from 'node:crypto';
 import type { SshConnection } from '../../remote/ssh';
 
 /** The ways a guest can be found, as the host entry names them. */
@@ -76,14 +75,4 @@ export function parseLeases(text: string, mac: string, nowS: number): string | u
 export async function leaseAddress(dom0: SshConnection, file: string, mac: string): Promise<string | undefined> {
   const r = await dom0.exec(['cat', file]);
   return r.code === 0 ? parseLeases(r.stdout, mac, Math.floor(Date.now() / 1000)) : undefined;
-}
-
-/** The MAC of a guest's VIF: derived from the run, the scenario instance, the guest and the device,
- *  so that shards and parallel instances on one pool never share one (xapi would otherwise pick a
- *  random one, and two runs' guests on one network could collide). Locally administered (bit 1 of
- *  the first octet set) and unicast (bit 0 clear), as IEEE 802 reserves for such addresses. */
-export function guestMac(runId: string, owner: string, devid: number): string {
-  const h = createHash('sha256').update(`${runId}\0${owner}\0${devid}`).digest();
-  h[0] = (h[0]! & 0xfc) | 0x02;
-  return [...h.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }

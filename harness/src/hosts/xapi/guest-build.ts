@@ -6,7 +6,7 @@ import type { GuestShape, VbdShape } from '../../model/scenario';
 import { hostError, isWinpvError, usageError } from '../../model/errors';
 import { NULL_REF, num, XapiSession } from './session';
 import { tagsFor, vmName } from './tags';
-import { guestMac } from './guest-address';
+import { guestMac } from '../guest-mac';
 
 const MiB = 2 ** 20;
 

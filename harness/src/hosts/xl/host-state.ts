@@ -1,11 +1,13 @@
 // What the parts of the xl host share (xl-host.ts composes them: lifecycle.ts, devices.ts,
 // guest-transport.ts, crash-watch.ts, faults.ts): the connection to dom0 (reconnected once for
 // teardown after it dropped), its xenstore and ring views, the trace and the run's guests.
+import { randomBytes } from 'node:crypto';
 import { hostError, WinpvError } from '../../model/errors';
 import type { GuestAgent, GuestRef } from '../../model/host';
-import type { DeviceRef, GuestShape } from '../../model/scenario';
+import type { DeviceRef, GuestShape, VifShape } from '../../model/scenario';
 import type { GuestLifecycle, TraceSink } from '../../model/trace';
 import type { LinuxConsoleAgent } from '../../guests/linux/console-agent';
+import { guestMac } from '../guest-mac';
 import { Dom0, type Dom0Link } from './dom0';
 import { XlRings } from './rings';
 import { XlXenstore } from './xenstore';
@@ -48,10 +50,13 @@ export interface XlHostOptions {
    *  runs sharing the host never name a domain alike, and a crashed run's leftovers are destroyed by
    *  the next run that takes its slot. */
   nameTag?: string;
+  /** Goes into every VIF's MAC (hosts/guest-mac.ts); a fresh one per host object when not given. */
+  runId?: string;
 }
 
 export class XlState {
   readonly label: string;
+  readonly runId: string;
   trace?: TraceSink;
   readonly guests = new Map<string, GuestRecord>();
   /** dom0's address on the guests' bridge (the far end of network workloads). */
@@ -69,6 +74,18 @@ export class XlState {
     private readonly listDevices: (g: GuestRef) => Promise<DeviceRef[]>,
   ) {
     this.label = opts.label;
+    this.runId = opts.runId ?? randomBytes(6).toString('hex');
+  }
+
+  /** The VIF as the host creates it: with the MAC of this run, instance, guest and device. A MAC the
+   *  scenario fixed would be the same for every run sharing the host's bridge, so it is replaced (and
+   *  the replacement said in the trace), as on a XenAPI pool. */
+  withRunMac(inst: string, guest: string, vif: VifShape): VifShape {
+    const mac = guestMac(this.runId, `${inst}/${guest}`, vif.devid);
+    if (vif.mac && vif.mac.toLowerCase() !== mac) {
+      this.trace?.emit({ ev: 'log', inst, level: 'info', msg: `guest ${guest} vif ${vif.devid}: MAC ${mac} instead of the scenario's ${vif.mac}, which would collide between runs sharing the host's bridge` });
+    }
+    return { ...vif, mac };
   }
 
   get dom0(): Dom0 {

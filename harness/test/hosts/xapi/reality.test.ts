@@ -6,7 +6,8 @@ import t from 'tap';
 import { poolWithGuest, startPool, makeBundle, shape, leftovers, rejects, TEMPLATE } from '../../support/xapi-pool';
 import { FakePool, XapiFailure } from '../../support/xapi-server';
 import { XapiApi } from '../../support/xapi-server/methods';
-import { guestMac, parseNeighbours } from '../../../src/hosts/xapi/guest-address';
+import { parseNeighbours } from '../../../src/hosts/xapi/guest-address';
+import { guestMac } from '../../../src/hosts/guest-mac';
 
 const NULL = 'OpaqueRef:NULL';
 const logs = (events: { ev: string }[]) => events.filter((e): e is { ev: 'log'; msg: string } => e.ev === 'log').map((e) => e.msg);

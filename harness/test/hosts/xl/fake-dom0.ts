@@ -48,6 +48,10 @@ export class FakeDom0 implements Dom0Link {
   private nextDomid = 1;
   private watchers: ((p: string) => void)[] = [];
   private closeCbs: ((err?: Error) => void)[] = [];
+  /** What `xl info` says is free (MiB), and dom0's /proc/loadavg and online CPUs (the preflight's questions). */
+  freeMemoryMiB = 3900;
+  loadavg = '0.31 0.25 0.20 1/180 4242';
+  cpus = 4;
   /** Answer for commands the double does not model. */
   other: (argv: string[]) => ExecResult = (argv) => ({ code: 127, stdout: '', stderr: `fake dom0: ${argv[0]}: not found` });
 
@@ -122,6 +126,10 @@ export class FakeDom0 implements Dom0Link {
         return this.ok('3: xenbr0    inet 10.0.2.15/24 brd 10.0.2.255 scope global xenbr0\n');
       case 'stat':
         return { code: 1, stdout: '', stderr: 'no such file' };
+      case 'cat':
+        return args[0] === '/proc/loadavg' ? this.ok(`${this.loadavg}\n`) : this.other(a);
+      case 'getconf':
+        return args[0] === '_NPROCESSORS_ONLN' ? this.ok(`${this.cpus}\n`) : this.other(a);
       default:
         return this.other(a);
     }
@@ -132,7 +140,8 @@ export class FakeDom0 implements Dom0Link {
     const byName = (n: string) => this.domains.get(n);
     switch (sub) {
       case 'info':
-        return this.ok('xen_version            : 4.17.7\nvirt_caps              : pv hvm hap\n');
+        // `xl info`'s lines as xl prints them (tools/xl/xl_info.c output_physinfo: free_memory in MiB)
+        return this.ok(`total_memory           : 4095\nfree_memory            : ${this.freeMemoryMiB}\nxen_version            : 4.17.7\nvirt_caps              : pv hvm hap\n`);
       case 'create': {
         const cfg = this.files.get(r[r.length - 1]!) ?? '';
         const name = /^name = "(.*)"$/m.exec(cfg)?.[1];
@@ -145,10 +154,23 @@ export class FakeDom0 implements Dom0Link {
           this.setKey(`/local/domain/0/backend/vbd/${d.domid}/${id}/state`, '2');
           this.setKey(`/local/domain/${d.domid}/device/vbd/${id}/backend`, `/local/domain/0/backend/vbd/${d.domid}/${id}`);
         }
-        for (const m of cfg.matchAll(/devid=(\d+)/g)) {
+        for (const m of cfg.matchAll(/devid=(\d+)(?:,mac=([0-9a-f:]{17}))?/g)) {
           this.setKey(`/local/domain/0/backend/vif/${d.domid}/${m[1]}/state`, '2');
           this.setKey(`/local/domain/${d.domid}/device/vif/${m[1]}/backend`, `/local/domain/0/backend/vif/${d.domid}/${m[1]}`);
+          // libxl writes the MAC into both halves (libxl_nic.c libxl__set_xenstore_nic / _nic_frontend)
+          if (m[2]) for (const dir of [`/local/domain/0/backend/vif/${d.domid}/${m[1]}`, `/local/domain/${d.domid}/device/vif/${m[1]}`]) this.setKey(`${dir}/mac`, m[2]);
         }
+        return this.ok();
+      }
+      case 'network-attach': {
+        // `xl network-attach <domain> key=value...`: libxl adds both halves (libxl_nic.c)
+        const d = byName(r[0]!);
+        if (!d) return { code: 1, stdout: '', stderr: 'invalid domain identifier' };
+        const kv = Object.fromEntries(r.slice(1).map((a) => a.split('=') as [string, string]));
+        const back = `/local/domain/0/backend/vif/${d.domid}/${kv.devid}`;
+        this.setKey(`${back}/state`, '2');
+        this.setKey(`/local/domain/${d.domid}/device/vif/${kv.devid}/backend`, back);
+        if (kv.mac) for (const dir of [back, `/local/domain/${d.domid}/device/vif/${kv.devid}`]) this.setKey(`${dir}/mac`, kv.mac);
         return this.ok();
       }
       case 'domid': {

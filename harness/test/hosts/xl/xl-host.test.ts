@@ -1,6 +1,7 @@
 import t from 'tap';
 import { RESTART_BACKEND_SCRIPT, XlHost } from '../../../src/hosts/xl/xl-host';
 import { FAULTS, type FaultName } from '../../../src/model/catalog';
+import type { HostNeeds } from '../../../src/model/host';
 import type { DeviceRef, GuestShape } from '../../../src/model/scenario';
 import type { TraceEventInput } from '../../../src/model/trace';
 import { FakeDom0 } from './fake-dom0';
@@ -40,6 +41,31 @@ t.test('create paused from a generated config, backend overrides before unpause,
   t.equal(fake.loops.size, 0, 'loop devices released');
   t.same(events.map((e) => (e as { what: string }).what), ['created', 'started', 'destroyed']);
   await host.close();
+});
+
+t.test('VIF MACs: derived per run, instance, guest and device (never libxl\'s random pick, never the scenario\'s fixed one shared by every run on the bridge)', async (t) => {
+  const fixed: GuestShape = { ...shape, vifs: [{ devid: 0, mac: '00:16:3e:00:00:01', backend: {} }, { devid: 1, backend: {} }] };
+  const macs: string[] = [];
+  for (const runId of ['run-a', 'run-b']) {
+    const fake = new FakeDom0();
+    const events: TraceEventInput[] = [];
+    const host = new XlHost({ label: 'fake', connect: async () => fake, runId });
+    await host.open({ emit: (e) => events.push(e) }, { seed: 1 });
+    const g = await host.createGuest(fixed, 'inst1');
+    const cfg = fake.files.get('/var/lib/winpv/run/winpv-inst1-g1.cfg')!;
+    const vifMacs = [...cfg.matchAll(/devid=(\d+),mac=([0-9a-f:]{17})/g)].map((m) => m[2]!);
+    t.equal(vifMacs.length, 2, `${runId}: every VIF gets a MAC in the config`);
+    for (const m of vifMacs) t.equal(parseInt(m.slice(0, 2), 16) & 3, 2, `${m}: locally administered unicast`);
+    t.equal(fake.xs.get(`/local/domain/${g.domid}/device/vif/0/mac`), vifMacs[0], 'the frontend sees the MAC the config gave');
+    t.ok(events.some((e) => e.ev === 'log' && /instead of the scenario's 00:16:3e:00:00:01/.test(e.msg)), 'the replaced fixed MAC is said in the trace');
+    await host.hotplug!.attachVif(g, { devid: 2, backend: {} });
+    const attach = fake.lines.find((l) => l.startsWith('xl network-attach'));
+    t.match(attach, /mac=[0-9a-f:]{17}/, 'a hot-plugged VIF gets one too');
+    macs.push(...vifMacs);
+    await host.destroyGuest(g);
+    await host.close();
+  }
+  t.equal(new Set(macs).size, 4, 'two runs on one bridge: no MAC shared');
 });
 
 t.test('a crashed domain (preserved by on_crash) is reported as crashed', async (t) => {
@@ -308,4 +334,16 @@ t.test('after the SSH connection dropped, the run fails but teardown reconnects 
   t.equal(connects, 2, 'one new connection for the teardown');
   t.ok(second.lines.some((l) => l === `xl destroy ${g.handle}`), 'the domain is destroyed over it');
   t.equal(second.domains.size, 0);
+});
+
+t.test('preflight: free memory from `xl info` and dom0\'s load; each shortfall named, a healthy dom0 passes', async (t) => {
+  const { fake, host } = await open();
+  const needs: HostNeeds = { memoryBytes: 1024 * 2 ** 20, diskBytes: 0, isos: [] };
+  t.same(await host.preflight(needs), [], 'enough memory, quiet dom0');
+  fake.freeMemoryMiB = 512;
+  t.match(await host.preflight(needs), [/^memory: `xl info` on fake: 512 MiB free, an instance's guests need 1024 MiB$/], 'memory short');
+  fake.freeMemoryMiB = 3900;
+  fake.loadavg = '30.00 20.00 10.00 9/180 4242';
+  t.match(await host.preflight(needs), [/^dom0: dom0 of fake: load average 30 on 4 CPUs \(7\.5 per CPU, the limit is 4\)$/], 'dom0 overloaded');
+  await host.close();
 });
