@@ -176,3 +176,11 @@ t.test('a pool without a writable ISO SR gets the bundle over SFTP; an isoSr tha
   t.match(end && end.ev === 'step.end' ? end.error?.message : '', /no ISO SR 'No such SR'/, 'a named SR that is not there is an error, not a silent fallback');
   t.same(leftovers(pool.srv), []);
 });
+
+t.test('an iso: bundle whose ISO the pool does not have (gone since the preflight) is XAPI_NO_ISO, a host error naming the ISO and the SR', async (t) => {
+  const { pool, host, guest } = await poolWithGuest(t, 'no-iso', { pool: { guests: 1 } });
+  await t.rejects(host.insertIso!(guest, 'no-such.iso'), { code: 'XAPI_NO_ISO', kind: 'host', message: /no ISO 'no-such\.iso' in (SR '[^']+'|any ISO SR)/ });
+  await host.destroyGuest(guest);
+  await host.close();
+  t.same(leftovers(pool.srv), [], 'nothing left');
+});
