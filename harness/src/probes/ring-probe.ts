@@ -8,6 +8,8 @@ import type { TraceSink } from '../model/trace';
 export interface RingProbeOptions {
   /** Period of the periodic samples in host ms (must be well below ring-progress's interval). */
   periodMs: number;
+  /** Records nothing and asks the host nothing (`npm run bench -- lab` measures what the probes cost). */
+  off?: boolean;
 }
 
 const key = (g: string, r: RingId) => `${g} ${r.dev} q${r.queue} ${r.ring}`;
@@ -35,7 +37,7 @@ export class RingProbe {
   }
 
   start(): void {
-    if (this.loop) return;
+    if (this.loop || this.opts.off) return;
     this.offNotify = this.host.rings.onNotify?.((guest, ring) => {
       const g = this.guests.get(guest.name);
       if (!g || g.domid !== guest.domid || this.stopped) return;
@@ -48,6 +50,7 @@ export class RingProbe {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.opts.off) return;
     this.offNotify?.();
     await Promise.allSettled([...this.inflight]);
     await this.sampleAll('final').catch(() => undefined);

@@ -34,10 +34,13 @@ export class XenstoreProbe {
     private readonly xs: XenstoreView,
     private readonly sink: TraceSink,
     private readonly inst: string,
+    /** off: watches and records nothing (`npm run bench -- lab` measures what the probes cost). */
+    private readonly opts: { off?: boolean } = {},
   ) {}
 
   /** Watches a guest's paths (again after a migration or restore gave it a new domid and home). */
   async attach(guest: GuestRef, home: string): Promise<void> {
+    if (this.opts.off) return;
     this.nameOf.set(guest.domid, guest.name);
     // Backends first, then frontends, then guest keys: when attaching to a guest whose devices
     // already exist (after a migration or restore) the backend's state and features are known
@@ -57,7 +60,7 @@ export class XenstoreProbe {
    * map them through the guest events.
    */
   async watchNewDomains(): Promise<void> {
-    if (this.wide || this.stopped) return;
+    if (this.wide || this.stopped || this.opts.off) return;
     this.wide = true;
     const off = await this.xs.watch('/local/domain', (path, value) => {
       const m = WIDE.exec(path);

@@ -33,6 +33,8 @@ export interface HostWorkerOptions {
   retries?: number;
   teardownMs?: number;
   ringPeriodMs?: number;
+  /** false: the probes are off (see InstanceRunOptions.probes). */
+  probes?: boolean;
   artifactsDir?: string;
   openBundle?: BundleOpener;
   /** Guards shared with the other workers on the same host or pool (memory budget, migrations). */
@@ -229,7 +231,7 @@ export class HostWorker implements Worker {
       const run = attempt === 0 ? inst : { ...inst, id: retryId(inst.id, attempt) };
       ids.push(run.id);
       status(attempt ? `retry ${attempt}` : 'running');
-      const ran = await runInstance(run, { host, trace, signal, teardownMs: this.o.teardownMs, ringPeriodMs: this.o.ringPeriodMs, openBundle: this.o.openBundle }, this.o.keepOnFailure === true && !this.kept);
+      const ran = await runInstance(run, { host, trace, signal, teardownMs: this.o.teardownMs, ringPeriodMs: this.o.ringPeriodMs, ...(this.o.probes === false ? { probes: false } : {}), openBundle: this.o.openBundle }, this.o.keepOnFailure === true && !this.kept);
       const lost = ran.outcome === 'host-failure' || ran.outcome === 'interrupted';
       if (ran.guests.length) {
         // judged before its guests go; a failing instance keeps them (its checks then lack what

@@ -28,6 +28,8 @@ export interface InstanceRunOptions {
   openBundle?: BundleOpener;
   /** Ring probe period in host ms. */
   ringPeriodMs?: number;
+  /** false: no probe records or asks anything (the lab bench's baseline; checks then see no xs/ring events). */
+  probes?: boolean;
   /** Host time each teardown task may take; TEARDOWN_DEADLINE_MS by default. */
   teardownMs?: number;
 }
@@ -77,8 +79,8 @@ export async function runInstance(inst: PlanInstance, o: InstanceRunOptions, hol
   let cancelled = false;
   const ctx: StepContext = {
     host, sink: trace, inst: inst.id, scenario: s, guests,
-    xsProbe: new XenstoreProbe(host.xenstore, trace, inst.id),
-    ringProbe: new RingProbe(host, trace, inst.id, { periodMs: o.ringPeriodMs ?? 200 }),
+    xsProbe: new XenstoreProbe(host.xenstore, trace, inst.id, { off: o.probes === false }),
+    ringProbe: new RingProbe(host, trace, inst.id, { periodMs: o.ringPeriodMs ?? 200, off: o.probes === false }),
     faultsOn: new Map(), cancelled: () => cancelled, signal: o.signal, openBundle: o.openBundle,
   };
   let outcome: InstanceOutcome = 'completed';
