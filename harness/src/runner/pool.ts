@@ -119,112 +119,150 @@ class SectionWriter {
 }
 
 export async function runOnWorkers(o: PoolRunOptions): Promise<RunOutcome> {
-  const { trace, reporter } = o;
-  const plan = repeatPlan(o.plan, o.repeatEach ?? 1);
-  const start = runStartEvent(plan, o.host, o.specHashes, o.knownIssues);
-  trace.emit(start);
-  for (const s of o.hostsSkipped ?? []) trace.emit({ ev: 'log', level: 'warn', msg: `host ${s.host} skipped: ${s.reason}` });
-  await reporter.onRunStart?.({ seed: plan.seed, host: { kind: o.host.kind, label: o.host.label }, instances: start.instances });
+  return new PoolRun(o).run();
+}
 
-  const queue = plan.instances.map((inst, i) => ({ inst, i }));
-  const sections = new Map<number, SectionWriter>(); // instances started and not yet written
-  const ended = new Map<number, Section>(); // ... of which these have ended
-  const announced = new Set<number>(); // ... and these were told to the reporters as they started
-  let next = 0; // the first instance not yet written
-  const skipped = o.hostsSkipped ?? [];
-  let hostError: RunOutcome['hostError'] = o.workers.length
-    ? undefined
-    : skipped.length === 1 && skipped[0]!.error
-      ? skipped[0]!.error
-      : { code: 'NO_HEALTHY_HOST', message: skipped.map((s) => `${s.host}: ${s.reason}`).join('; ') || 'no worker to run instances on' };
-  let interrupted = false;
-  let kept: KeptGuests | undefined;
-  const judged: InstanceResult[] = [];
-  const stop = new AbortController();
-  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
-  setMaxListeners(0, signal); // every instance running at once waits on it
-  const status: WorkerStatus[] = [];
-  const show = () => o.onStatus?.(status);
+/** A worker's slot as the loop keeps it: lost once its host is. */
+interface LiveWorker {
+  w: Worker;
+  lost: boolean;
+}
 
-  const sectionOf = (i: number) => {
-    let s = sections.get(i);
-    if (!s) sections.set(i, (s = new SectionWriter(trace)));
+/** One run on workers: the queue of instances, their sections until written, the verdicts so far. */
+class PoolRun {
+  private readonly plan: RunPlan;
+  private readonly start: RunStartEvent;
+  private readonly queue: { inst: PlanInstance; i: number }[];
+  /** Instances started and not yet written. */
+  private readonly sections = new Map<number, SectionWriter>();
+  /** ... of which these have ended. */
+  private readonly ended = new Map<number, Section>();
+  /** ... and these were told to the reporters as they started. */
+  private readonly announced = new Set<number>();
+  /** The first instance not yet written. */
+  private next = 0;
+  private hostError: RunOutcome['hostError'];
+  private interrupted = false;
+  private kept: KeptGuests | undefined;
+  private readonly judged: InstanceResult[] = [];
+  private readonly stop = new AbortController();
+  private readonly signal: AbortSignal;
+  private readonly status: WorkerStatus[] = [];
+  private readonly live: LiveWorker[];
+  /** Sections are finished, judged and reported strictly in plan order, one at a time. */
+  private writing = Promise.resolve();
+
+  constructor(private readonly o: PoolRunOptions) {
+    this.plan = repeatPlan(o.plan, o.repeatEach ?? 1);
+    this.start = runStartEvent(this.plan, o.host, o.specHashes, o.knownIssues);
+    this.queue = this.plan.instances.map((inst, i) => ({ inst, i }));
+    this.hostError = o.workers.length ? undefined : noWorkerError(o.hostsSkipped ?? []);
+    this.signal = o.signal ? AbortSignal.any([o.signal, this.stop.signal]) : this.stop.signal;
+    setMaxListeners(0, this.signal); // every instance running at once waits on it
+    this.live = o.workers.map((w) => ({ w, lost: false }));
+  }
+
+  async run(): Promise<RunOutcome> {
+    const { trace, reporter } = this.o;
+    trace.emit(this.start);
+    for (const s of this.o.hostsSkipped ?? []) trace.emit({ ev: 'log', level: 'warn', msg: `host ${s.host} skipped: ${s.reason}` });
+    await reporter.onRunStart?.({ seed: this.plan.seed, host: { kind: this.o.host.kind, label: this.o.host.label }, instances: this.start.instances });
+    await Promise.all(this.live.flatMap((entry) => Array.from({ length: entry.w.slots }, (_, k) => this.slot(entry, k))));
+    await this.flush();
+    const late = (e: TraceEvent) => trace.adopt(e, trace.lastTime);
+    for (const w of this.o.workers) await w.close(late).catch((e: Error) => trace.emit({ ev: 'log', level: 'error', msg: `closing ${w.label} failed: ${e.message}` }));
+    return this.end();
+  }
+
+  private show(): void {
+    this.o.onStatus?.(this.status);
+  }
+
+  private sectionOf(i: number): SectionWriter {
+    let s = this.sections.get(i);
+    if (!s) this.sections.set(i, (s = new SectionWriter(this.o.trace)));
     return s;
-  };
+  }
+
   /** The oldest unwritten instance writes as it goes, and the reporters hear that it started. */
-  const head = async (inst: PlanInstance, i: number) => {
-    const s = sectionOf(i);
+  private async head(inst: PlanInstance, i: number): Promise<void> {
+    const s = this.sectionOf(i);
     if (s.isLive) return;
     s.goLive();
-    announced.add(i);
-    await reporter.onInstanceStart?.(inst.id);
-  };
+    this.announced.add(i);
+    await this.o.reporter.onInstanceStart?.(inst.id);
+  }
 
-  // Sections are finished, judged and reported strictly in plan order, one at a time.
-  let writing = Promise.resolve();
-  const flush = () => {
-    writing = writing.then(async () => {
-      while (ended.has(next)) {
-        const i = next;
-        const section = ended.get(i)!;
-        const inst = plan.instances[i]!;
-        const out = sectionOf(i);
-        out.goLive();
-        for (const e of section.events) out.push(e);
-        // the regression check's history joins the section at its end, before it is judged
-        if (o.baselines) for (const id of section.attempts) for (const e of await baselineEvents(inst, id, out.events, o.baselines)) out.append(e);
-        const attempts = section.attempts.map((id) => judgeAttempt(id, out.events, o.specs, start));
-        judged.push(...attempts);
-        ended.delete(i);
-        sections.delete(i); // its events are let go here
-        if (!announced.delete(i)) await reporter.onInstanceStart?.(inst.id);
-        await reporter.onInstanceEnd?.(applyKnownIssues(foldRetries(attempts), o.knownIssues ?? []).results[0]!);
-        next = i + 1;
-        if (sections.has(next)) await head(plan.instances[next]!, next);
-      }
+  private flush(): Promise<void> {
+    this.writing = this.writing.then(async () => {
+      while (this.ended.has(this.next)) await this.writeSection(this.next);
     });
-    return writing;
-  };
+    return this.writing;
+  }
 
-  const live = o.workers.map((w) => ({ w, lost: false }));
-  const slot = async (entry: (typeof live)[number], k: number) => {
+  /** An ended instance, the oldest unwritten: written out, judged, reported and let go; the next one goes live. */
+  private async writeSection(i: number): Promise<void> {
+    const { o } = this;
+    const section = this.ended.get(i)!;
+    const inst = this.plan.instances[i]!;
+    const out = this.sectionOf(i);
+    out.goLive();
+    for (const e of section.events) out.push(e);
+    // the regression check's history joins the section at its end, before it is judged
+    if (o.baselines) for (const id of section.attempts) for (const e of await baselineEvents(inst, id, out.events, o.baselines)) out.append(e);
+    const attempts = section.attempts.map((id) => judgeAttempt(id, out.events, o.specs, this.start));
+    this.judged.push(...attempts);
+    this.ended.delete(i);
+    this.sections.delete(i); // its events are let go here
+    if (!this.announced.delete(i)) await o.reporter.onInstanceStart?.(inst.id);
+    await o.reporter.onInstanceEnd?.(applyKnownIssues(foldRetries(attempts), o.knownIssues ?? []).results[0]!);
+    this.next = i + 1;
+    if (this.sections.has(this.next)) await this.head(this.plan.instances[this.next]!, this.next);
+  }
+
+  /** One slot of a worker: takes instances from the queue until none is left, the run stops or its host is lost. */
+  private async slot(entry: LiveWorker, k: number): Promise<void> {
     const line: WorkerStatus = { worker: entry.w.slots > 1 ? `${entry.w.label}/${k + 1}` : entry.w.label, doing: 'idle' };
-    status.push(line);
+    this.status.push(line);
     for (;;) {
-      if (entry.lost || hostError) break;
-      if (signal.aborted) {
-        interrupted = interrupted || o.signal?.aborted === true;
+      if (entry.lost || this.hostError) break;
+      if (this.signal.aborted) {
+        this.interrupted = this.interrupted || this.o.signal?.aborted === true;
         break;
       }
-      const item = queue.shift();
+      const item = this.queue.shift();
       if (!item) break;
-      const section = item.inst.skip ? skipSection(item.inst) : await runOne(entry.w, item.inst, item.i, line);
-      ended.set(item.i, section);
-      kept ??= section.kept;
-      if (section.outcome === 'interrupted') interrupted = true;
-      if (section.hostLost) {
-        entry.lost = true;
-        if (live.every((x) => x.lost)) {
-          hostError = section.hostLost;
-          stop.abort();
-        } else trace.emit({ ev: 'log', level: 'warn', msg: `a worker on ${entry.w.label} lost its host (${section.hostLost.code}); the other workers go on` });
-      }
-      await flush();
+      const section = item.inst.skip ? skipSection(item.inst) : await this.runOne(entry.w, item.inst, item.i, line);
+      this.ended.set(item.i, section);
+      this.kept ??= section.kept;
+      if (section.outcome === 'interrupted') this.interrupted = true;
+      if (section.hostLost) this.hostLost(entry, section.hostLost);
+      await this.flush();
     }
     line.inst = undefined;
     line.doing = 'done';
-    show();
-  };
-  const runOne = async (w: Worker, inst: PlanInstance, i: number, line: WorkerStatus): Promise<Section> => {
-    const out = sectionOf(i);
-    if (i === next) await head(inst, i);
+    this.show();
+  }
+
+  /** A worker lost its host: it takes no more work; when it was the last, the run stops. */
+  private hostLost(entry: LiveWorker, error: NonNullable<Section['hostLost']>): void {
+    entry.lost = true;
+    if (this.live.every((x) => x.lost)) {
+      this.hostError = error;
+      this.stop.abort();
+    } else this.o.trace.emit({ ev: 'log', level: 'warn', msg: `a worker on ${entry.w.label} lost its host (${error.code}); the other workers go on` });
+  }
+
+  private async runOne(w: Worker, inst: PlanInstance, i: number, line: WorkerStatus): Promise<Section> {
+    const out = this.sectionOf(i);
+    if (i === this.next) await this.head(inst, i);
     line.inst = inst.id;
     line.doing = 'starting';
-    show();
+    this.show();
     try {
-      return await w.run(inst, signal, (s) => {
+      return await w.run(inst, this.signal, (s) => {
         line.doing = s;
-        show();
+        this.show();
       }, out.push);
     } catch (e) {
       // the worker itself broke (a child process died): the instance is lost with it
@@ -232,20 +270,27 @@ export async function runOnWorkers(o: PoolRunOptions): Promise<RunOutcome> {
       const t = out.events.at(-1)?.t ?? 0;
       return { events: abortedEvents(inst, error).map((x) => ({ seq: 0, t, ...x }) as TraceEvent), attempts: [inst.id], outcome: 'host-failure', error, hostLost: error };
     }
-  };
-  await Promise.all(live.flatMap((entry) => Array.from({ length: entry.w.slots }, (_, k) => slot(entry, k))));
-  await flush();
-  const late = (e: TraceEvent) => trace.adopt(e, trace.lastTime);
-  for (const w of o.workers) await w.close(late).catch((e: Error) => trace.emit({ ev: 'log', level: 'error', msg: `closing ${w.label} failed: ${e.message}` }));
+  }
 
-  const end: Omit<RunEndEvent, 'seq' | 't' | 'ev'> = hostError ? { complete: false, reason: 'host-failure', error: hostError } : interrupted ? { complete: false, reason: 'interrupted' } : { complete: true };
-  trace.close(end);
-  // the verdicts of the sections as they were written: evaluateInstance over each instance's own
-  // events, what evaluate() would compute again over the whole trace (an instance's verdicts depend
-  // only on run.start and its own events), so `winpv check` gives the same TAP
-  const summary = judgeResults(foldRetries(judged), start, { seq: 0, t: 0, ev: 'run.end', ...end });
-  await reporter.onRunEnd?.(summary);
-  return { summary, ...(hostError ? { hostError } : {}), interrupted, ...(kept ? { kept } : {}) };
+  /** run.end written, the run judged from the sections' verdicts and reported. */
+  private async end(): Promise<RunOutcome> {
+    const { hostError, interrupted, kept } = this;
+    const end: Omit<RunEndEvent, 'seq' | 't' | 'ev'> = hostError ? { complete: false, reason: 'host-failure', error: hostError } : interrupted ? { complete: false, reason: 'interrupted' } : { complete: true };
+    this.o.trace.close(end);
+    // the verdicts of the sections as they were written: evaluateInstance over each instance's own
+    // events, what evaluate() would compute again over the whole trace (an instance's verdicts depend
+    // only on run.start and its own events), so `winpv check` gives the same TAP
+    const summary = judgeResults(foldRetries(this.judged), this.start, { seq: 0, t: 0, ev: 'run.end', ...end });
+    await this.o.reporter.onRunEnd?.(summary);
+    return { summary, ...(hostError ? { hostError } : {}), interrupted, ...(kept ? { kept } : {}) };
+  }
+}
+
+/** Why a run has no worker: the one skipped host's error, else NO_HEALTHY_HOST naming each host's reason. */
+function noWorkerError(skipped: NonNullable<PoolRunOptions['hostsSkipped']>): NonNullable<RunOutcome['hostError']> {
+  return skipped.length === 1 && skipped[0]!.error
+    ? skipped[0]!.error
+    : { code: 'NO_HEALTHY_HOST', message: skipped.map((s) => `${s.host}: ${s.reason}`).join('; ') || 'no worker to run instances on' };
 }
 
 function skipSection(inst: PlanInstance): Section {

@@ -16,9 +16,13 @@ import { MAX_REPEAT_EACH, renderPassRates } from '../../runner/repeat';
 import { ReporterMultiplexer } from '../../report/multiplexer';
 import { FileReporter, type RunMeta } from '../../report/files';
 import { FileDurations, recordDurations } from '../../report/durations';
-import { holdCapacity, parseLeaseTimeout } from '../lease-support';
+import { holdCapacity, parseLeaseTimeout, type HeldCapacity } from '../lease-support';
 import { ConsoleReporter } from '../../report/console';
-import type { ResolvedHost } from '../../model/config';
+import type { ResolvedConfig, ResolvedHost } from '../../model/config';
+import type { HostBackend } from '../../model/host';
+import type { SpecSet } from '../../model/spec';
+import type { RunPlan } from '../../model/plan';
+import type { KnownIssue } from '../../model/outcomes';
 import type { BaselineSource } from '../../model/results';
 import { HostWorker, runOnWorkers, runStartEvent, type Worker } from '../../runner/pool';
 import { MemoryBudget, Semaphore } from '../../runner/guards';
@@ -75,240 +79,340 @@ options:
 exit status: 0 all passed, 1 a check failed or the run stopped early, 2 bad input, 3 host failure
 `;
 
+const RUN_OPTIONS = {
+  host: { type: 'string' },
+  seed: { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  grep: { type: 'string' },
+  shard: { type: 'string' },
+  'report-dir': { type: 'string' },
+  reporter: { type: 'string' },
+  config: { type: 'string' },
+  list: { type: 'boolean' },
+  'lease-timeout': { type: 'string' },
+  durations: { type: 'string' },
+  db: { type: 'string' },
+  retries: { type: 'string' },
+  'repeat-each': { type: 'string' },
+  'keep-on-failure': { type: 'boolean' },
+  'known-issues': { type: 'string' },
+  workers: { type: 'string' },
+} as const;
+
+/** The command line's option values. */
+type RunValues = { [K in keyof typeof RUN_OPTIONS]?: (typeof RUN_OPTIONS)[K] extends { type: 'boolean' } ? boolean : (typeof RUN_OPTIONS)[K] extends { multiple: true } ? string[] : string };
+
+/** What `winpv run` was asked: its options checked, the configuration resolved, the plan made. */
+interface RunRequest {
+  ctx: CommandContext;
+  v: RunValues;
+  positionals: string[];
+  cfg: ResolvedConfig;
+  shard?: { index: number; count: number };
+  leaseTimeoutMs: number;
+  retries: number;
+  repeatEach: number;
+  knownIssues: KnownIssue[];
+  inputs: string[];
+  specs: SpecSet;
+  hashes: Record<string, string>;
+  host: HostBackend;
+  thePlan: RunPlan;
+  durationsFile: string;
+}
+
+/** A run under way: where it writes, the hosts and workers it runs on and the capacity it holds. */
+interface RunPlace extends RunRequest {
+  keepOnFailure: boolean;
+  runHosts: ResolvedHost[];
+  workers: number;
+  /** On workers (every simulator run, several workers or hosts); else the one-host runner. */
+  parallel: boolean;
+  started: Date;
+  runId: string;
+  dir: string;
+  /** Aborted when a lease is lost. */
+  stop: AbortController;
+  held: HeldCapacity;
+  leased: boolean;
+  /** The one-host runner's host, named by the slot it holds (xl domain names). */
+  oneHost: HostBackend;
+}
+
 const command: Command = {
   name: 'run',
   summary: 'run scenarios on a host and write reports',
   help,
   async run(ctx: CommandContext) {
-    const parsed = parseCommandArgs(ctx, this, {
-      host: { type: 'string' },
-      seed: { type: 'string' },
-      tag: { type: 'string', multiple: true },
-      grep: { type: 'string' },
-      shard: { type: 'string' },
-      'report-dir': { type: 'string' },
-      reporter: { type: 'string' },
-      config: { type: 'string' },
-      list: { type: 'boolean' },
-      'lease-timeout': { type: 'string' },
-      durations: { type: 'string' },
-      db: { type: 'string' },
-      retries: { type: 'string' },
-      'repeat-each': { type: 'string' },
-      'keep-on-failure': { type: 'boolean' },
-      'known-issues': { type: 'string' },
-      workers: { type: 'string' },
-    }, { positionals: true });
+    const parsed = parseCommandArgs(ctx, this, RUN_OPTIONS, { positionals: true });
     if (!parsed) return ExitCode.ok;
-    const { values: v, positionals } = parsed;
-    const leaseTimeoutMs = parseLeaseTimeout(v['lease-timeout']);
-    const cfg = resolveConfig({ host: v.host, seed: v.seed, reportDir: v['report-dir'], config: v.config, verbose: ctx.verbose, db: v.db }, ctx.env);
-    let shard: { index: number; count: number } | undefined;
-    if (v.shard !== undefined) {
-      const s = parseShard(v.shard);
-      if (typeof s === 'string') throw usageError(s);
-      shard = s;
-    }
-    if (v.grep !== undefined) {
-      try {
-        new RegExp(v.grep);
-      } catch (e) {
-        throw usageError(`--grep: ${(e as Error).message}`);
-      }
-    }
-    const retries = v.retries === undefined ? 0 : Number(v.retries);
-    if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw usageError(`--retries takes an integer from 0 to 10, not '${v.retries}'`);
-    const repeatEach = v['repeat-each'] === undefined ? 1 : Number(v['repeat-each']);
-    if (!Number.isInteger(repeatEach) || repeatEach < 1 || repeatEach > MAX_REPEAT_EACH) throw usageError(`--repeat-each takes an integer from 1 to ${MAX_REPEAT_EACH}, not '${v['repeat-each']}'`);
-    const root = packageRoot();
-    const knownIssues = loadKnownIssues(v['known-issues'] ?? join(root, 'scenarios', KNOWN_ISSUES_FILE), v['known-issues'] !== undefined);
-    const inputs = positionals.length ? positionals : [relative(ctx.cwd, join(root, 'scenarios')) || '.'];
-    const tags = v.tag?.length ? v.tag : positionals.length ? undefined : DEFAULT_TAGS;
-    const scenarios = loadScenarios(inputs, ctx.cwd);
-    const { specs, hashes } = driverSpecs(ctx.cwd);
-    const host = createHost(cfg.host, { specs });
-    const durationsFile = v.durations !== undefined ? resolve(ctx.cwd, v.durations) : join(cfg.reportDir, 'durations.json');
-    const durations = shard ? await new FileDurations(durationsFile).durations(cfg.host.kind) : undefined;
-    const thePlan = plan(scenarios, { durations, seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind, hostLabels: new Set(cfg.host.labels) });
-    if (thePlan.instances.length === 0) throw usageError('no scenario instance matches the filters');
-    if (v.list) {
-      for (const i of thePlan.instances) ctx.out.write(`${i.id}${i.skip ? `  (skip: ${i.skip})` : ''}\n`);
-      ctx.out.write(`${thePlan.instances.length} instance${thePlan.instances.length === 1 ? '' : 's'} on ${host.label}\n`);
-      return ExitCode.ok;
-    }
-
-    const keepOnFailure = v['keep-on-failure'] === true;
-    const runHosts = resolveRunHosts(cfg, v.host, ctx.env);
-    const workers = v.workers !== undefined ? checkWorkers(v.workers, runHosts) : cfg.host.kind === 'sim' ? availableParallelism() : runHosts.reduce((n, h) => n + h.capacity, 0);
-    if (keepOnFailure && v.workers !== undefined && workers > 1) throw usageError('--keep-on-failure keeps one failing instance\'s guests on one host: it runs with one worker (drop --workers)');
-    // One host and one worker on a real host: the one-host runner; the simulator always runs every
-    // instance on a host of its own (so its events do not depend on the number of workers).
-    const parallel = !keepOnFailure && (cfg.host.kind === 'sim' || workers > 1 || runHosts.length > 1);
-
-    const started = new Date(); // the run's date lives in summary.json only, never in the trace
-    const { runId, dir } = newRunDir(cfg.reportDir, started, cfg.seed, shard ? `-shard${shard.index}of${shard.count}` : '');
-    // A real host is shared with other runs: hold a lease on each slot of its capacity the run uses.
-    const stop = new AbortController();
-    const want = spread(runHosts, parallel ? workers : 1);
-    const held = await holdCapacity(want, {
-      runId, timeoutMs: leaseTimeoutMs, signal: ctx.signal,
-      say: (m) => ctx.err.write(`winpv: ${m}\n`),
-      onLost: (e) => {
-        ctx.err.write(`winpv: ${e.message}: stopping the run\n`);
-        stop.abort();
-      },
-    });
-    const leased = [...held.slots.values()].some((n) => n > 0) && cfg.host.kind !== 'sim';
-    // the one-host runner's host, named by the slot it holds (xl domain names)
-    const slot = held.firstSlot(cfg.host.name);
-    const oneHost = slot !== undefined ? createHost(cfg.host, { specs, leaseSlot: slot }) : host;
+    const req = await planRequest(ctx, parsed.values as RunValues, parsed.positionals);
+    if (req.v.list) return listPlan(req);
+    const place = await takePlace(req);
     try {
-      return await runWithLease();
+      return await runWithLease(place);
     } finally {
-      await held.release();
-    }
-
-    async function runWithLease(): Promise<number> {
-      // The run streams its trace: nothing of it is kept in memory while the instances run. What needs
-      // the whole run afterwards (report.html's timelines, the results store's metrics) reads
-      // trace.jsonl back once the run has ended and closed it.
-      const traceFile = join(dir, 'trace.jsonl');
-      const trace = new TraceWriter({ file: traceFile, keep: false });
-      let readBack: TraceEvent[] | undefined;
-      const events = () => (readBack ??= readTraceFile(traceFile).events);
-      const meta = (): RunMeta => ({
-        runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
-      });
-      // The results store is opened now, beside the run (PGlite in a thread of its own), and reads the
-      // history of the plan's scenarios; as the run ends it records it while report.html is drawn
-      // with the trends (results/record-run.ts).
-      const storeTarget = runStoreTarget(cfg.resultsDb, cfg.resultsDataDir);
-      const recorder = storeTarget
-        ? new RunRecorder(storeTarget, { scenarios: [...new Set(thePlan.instances.map((i) => i.scenario.name))], hostKind: host.kind, windowsBuild: windowsBuildOfPlan(thePlan.instances, host.kind) })
-        : undefined;
-      try {
-        return await runRecorded(trace, events, meta, recorder);
-      } finally {
-        readBack = undefined;
-        await recorder?.close();
-      }
-    }
-
-    async function runRecorded(trace: TraceWriter, events: () => TraceEvent[], meta: () => RunMeta, recorder: RunRecorder | undefined): Promise<number> {
-      const reportInput = recorder && ((s: RunSummary, m: RunMeta) => recorder.reportInput(recordFromRun({ schema: 'winpv-summary/1', ...m, ...s }, events(), runId, harnessVersion())));
-      const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, events, reportInput)]);
-      const signal = AbortSignal.any([ctx.signal, stop.signal]);
-      const live = reporter.reporters.find((r): r is ConsoleReporter => r instanceof ConsoleReporter);
-      // scenarios that name the regression check judge their metrics against the store's history
-      const baselines = recorder && thePlan.instances.some((i) => i.scenario.checks.some((c) => c.name === 'regression')) ? { baselines: recorder.baselines } : {};
-      const outcome: RunOutcome = parallel
-        ? await runParallel(trace, reporter, signal, baselines, live)
-        : await runPlan({ host: oneHost, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal, artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure, needs: hostNeedsOf(thePlan.instances), ...baselines });
-      if (outcome.hostError?.code === 'NO_HEALTHY_HOST') {
-        ctx.err.write(`winpv: no healthy host: ${outcome.hostError.message}\n`);
-      }
-
-      // a soak's repetitions are not instances of their own: their ids stay out of the durations file
-      if (outcome.summary.complete && repeatEach === 1) {
-        try {
-          recordDurations(durationsFile, outcome.summary);
-        } catch (e) {
-          ctx.err.write(`winpv: durations not recorded: ${(e as Error).message} (${durationsFile})\n`);
-        }
-      }
-      const shown = relative(ctx.cwd, dir) || dir;
-      const say = (s: string) => (v.reporter === 'tap' ? ctx.err : ctx.out).write(s);
-      if (outcome.summary.passRates) say(`pass rates over ${repeatEach} runs each:\n${renderPassRates(outcome.summary.passRates).map((l) => `  ${l}\n`).join('')}`);
-      say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
-      for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
-      if (recorder) {
-        // the events read back once for the reports and the store (an unreadable trace: the store's own reading warns)
-        const back = (() => {
-          try {
-            return events();
-          } catch {
-            return undefined;
-          }
-        })();
-        const r = await recorder.finish(dir, harnessVersion(), back);
-        if (r.warning) ctx.err.write(`winpv: warning: ${r.warning}\n`);
-      }
-      const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
-      if (outcome.hostError) ctx.err.write(`winpv: host failure: ${outcome.hostError.code}: ${outcome.hostError.message}\n`);
-      if (code !== ExitCode.ok) say(`seed ${cfg.seed}: repeat with winpv run --seed ${cfg.seed}${v.host ? ` --host ${v.host}` : ''}${positionals.length ? ` ${positionals.join(' ')}` : ''}\n`);
-      if (outcome.kept) await holdKept(outcome.kept);
-      return held.lost() ? ExitCode.hostError : code;
-    }
-
-    /** The run on workers: simulator worker processes (one in this process when there is one worker),
-     *  or each healthy real host running up to the slots it was leased; hosts left out are named with
-     *  the reason in the trace; with none left, exit 3. */
-    async function runParallel(trace: TraceWriter, reporter: ReporterMultiplexer, signal: AbortSignal, baselines: { baselines?: BaselineSource }, live?: ConsoleReporter): Promise<RunOutcome> {
-      const skipped = [...held.skipped];
-      const runStartHost = { kind: host.kind, label: runHosts.length > 1 ? runHosts.map((h) => h.label).join(', ') : host.label, capabilities: [...host.capabilities].sort() };
-      const runStart = runStartEvent(thePlan, runStartHost, hashes);
-      const common = { seed: cfg.seed, specs, runStart, retries, artifactsDir: join(dir, 'artifacts') };
-      const pool: Worker[] = [];
-      const needs = hostNeedsOf(thePlan.instances);
-      if (cfg.host.kind === 'sim') {
-        if (workers === 1) pool.push(new HostWorker({ ...common, label: 'sim', slots: 1, fresh: true, make: () => createHost(cfg.host, { specs }) }));
-        else for (let k = 1; k <= workers; k++) pool.push(new ChildSimWorker(`sim #${k}`, { seed: cfg.seed, specs, runStart, retries }));
-      } else {
-        for (const h of runHosts) {
-          const slots = held.slots.get(h.name) ?? 0;
-          if (!slots) continue;
-          const guards = { migrations: new Semaphore(h.entry.migrationsAtOnce ?? 1) } as { migrations: Semaphore; memory?: MemoryBudget };
-          const w = new HostWorker({ ...common, label: h.name, slots, fresh: false, make: () => createHost(h, { specs, leaseSlot: held.firstSlot(h.name) }), guards, needs });
-          ctx.err.write(`winpv: checking ${h.label} before use\n`);
-          const why = await w.open();
-          if (why) {
-            skipped.push({ host: h.name, reason: why });
-            ctx.err.write(`winpv: host ${h.name} skipped: ${why}\n`);
-            await w.close().catch(() => undefined);
-            continue;
-          }
-          const free = await w.freeMemoryBytes().catch((e: Error) => void ctx.err.write(`winpv: ${h.name}: no memory budget (${e.message})\n`));
-          if (free !== undefined) guards.memory = new MemoryBudget(free - (h.entry.memoryReserveMiB ?? DEFAULT_RESERVE_MIB) * 2 ** 20, h.name);
-          pool.push(w);
-        }
-      }
-      return runOnWorkers({
-        plan: thePlan, specs, specHashes: hashes, trace, reporter, workers: pool, host: runStartHost, signal, repeatEach, knownIssues,
-        hostsSkipped: skipped, ...baselines, ...(live ? { onStatus: (l) => live.workers(l) } : {}),
-      });
-    }
-
-    /** --keep-on-failure: says how to reach the kept guests, keeps them (and the lease, renewed as
-     *  while running) until the run is interrupted, then destroys them and closes the host. */
-    async function holdKept(kept: NonNullable<RunOutcome['kept']>): Promise<void> {
-      let stopServing: (() => Promise<void>) | undefined;
-      const lines = [`--keep-on-failure: ${kept.inst} failed; its guests are kept running on ${host.label}:`];
-      for (const w of kept.why) lines.push(`  ${w}`);
-      for (const g of kept.guests) lines.push(`  guest ${g.name}: domid ${g.domid}, xenstore ${g.home}`);
-      try {
-        if (host.serveXenstore) {
-          const sock = join(dir, 'kept-xenstore.sock');
-          stopServing = await host.serveXenstore(sock);
-          lines.push(`  xenstore: XENSTORED_PATH=${sock} xenstore-ls ${kept.guests[0]?.home ?? '/local/domain'}`);
-        } else if (host.kind === 'xl') {
-          for (const g of kept.guests) lines.push(`  console: xl console ${g.domid}; xenstore: xenstore-ls ${g.home} (both in dom0 of ${host.label})`);
-        } else {
-          for (const g of kept.guests) lines.push(`  console: the VM's console in XenCenter or Xen Orchestra; xenstore: xenstore-ls ${g.home} in dom0 of ${host.label}`);
-        }
-      } catch (e) {
-        lines.push(`  (the xenstore socket could not be opened: ${(e as Error).message})`);
-      }
-      lines.push(`  ${leased ? `the lease on ${host.label} is held and renewed meanwhile; ` : ''}release: Ctrl-C (or kill -INT ${process.pid}) destroys the kept guests and ends the run`);
-      ctx.err.write(lines.join('\n') + '\n');
-      const stopped = AbortSignal.any([ctx.signal, stop.signal]);
-      if (!stopped.aborted) await new Promise<void>((done) => stopped.addEventListener('abort', () => done(), { once: true }));
-      await stopServing?.().catch(() => undefined);
-      await kept.release();
-      ctx.err.write(`--keep-on-failure: the kept guests of ${kept.inst} are destroyed\n`);
+      await place.held.release();
     }
   },
 };
 export default command;
+
+/** The numeric options checked (usage errors name the option and the value). */
+function checkedNumbers(v: RunValues): { shard?: { index: number; count: number }; retries: number; repeatEach: number } {
+  let shard: { index: number; count: number } | undefined;
+  if (v.shard !== undefined) {
+    const s = parseShard(v.shard);
+    if (typeof s === 'string') throw usageError(s);
+    shard = s;
+  }
+  if (v.grep !== undefined) {
+    try {
+      new RegExp(v.grep);
+    } catch (e) {
+      throw usageError(`--grep: ${(e as Error).message}`);
+    }
+  }
+  const retries = v.retries === undefined ? 0 : Number(v.retries);
+  if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw usageError(`--retries takes an integer from 0 to 10, not '${v.retries}'`);
+  const repeatEach = v['repeat-each'] === undefined ? 1 : Number(v['repeat-each']);
+  if (!Number.isInteger(repeatEach) || repeatEach < 1 || repeatEach > MAX_REPEAT_EACH) throw usageError(`--repeat-each takes an integer from 1 to ${MAX_REPEAT_EACH}, not '${v['repeat-each']}'`);
+  return { ...(shard ? { shard } : {}), retries, repeatEach };
+}
+
+/** Options checked, configuration resolved, scenarios and specs loaded, the plan made for the host. */
+async function planRequest(ctx: CommandContext, v: RunValues, positionals: string[]): Promise<RunRequest> {
+  const leaseTimeoutMs = parseLeaseTimeout(v['lease-timeout']);
+  const cfg = resolveConfig({ host: v.host, seed: v.seed, reportDir: v['report-dir'], config: v.config, verbose: ctx.verbose, db: v.db }, ctx.env);
+  const { shard, retries, repeatEach } = checkedNumbers(v);
+  const root = packageRoot();
+  const knownIssues = loadKnownIssues(v['known-issues'] ?? join(root, 'scenarios', KNOWN_ISSUES_FILE), v['known-issues'] !== undefined);
+  const inputs = positionals.length ? positionals : [relative(ctx.cwd, join(root, 'scenarios')) || '.'];
+  const tags = v.tag?.length ? v.tag : positionals.length ? undefined : DEFAULT_TAGS;
+  const scenarios = loadScenarios(inputs, ctx.cwd);
+  const { specs, hashes } = driverSpecs(ctx.cwd);
+  const host = createHost(cfg.host, { specs });
+  const durationsFile = v.durations !== undefined ? resolve(ctx.cwd, v.durations) : join(cfg.reportDir, 'durations.json');
+  const durations = shard ? await new FileDurations(durationsFile).durations(cfg.host.kind) : undefined;
+  const thePlan = plan(scenarios, { durations, seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind, hostLabels: new Set(cfg.host.labels) });
+  if (thePlan.instances.length === 0) throw usageError('no scenario instance matches the filters');
+  return { ctx, v, positionals, cfg, shard, leaseTimeoutMs, retries, repeatEach, knownIssues, inputs, specs, hashes, host, thePlan, durationsFile };
+}
+
+/** --list: the instances this run would run (and the skips with their reasons). */
+function listPlan({ ctx, thePlan, host }: RunRequest): number {
+  for (const i of thePlan.instances) ctx.out.write(`${i.id}${i.skip ? `  (skip: ${i.skip})` : ''}\n`);
+  ctx.out.write(`${thePlan.instances.length} instance${thePlan.instances.length === 1 ? '' : 's'} on ${host.label}\n`);
+  return ExitCode.ok;
+}
+
+/** The run's workers and hosts chosen, its directory made, and a lease held on each slot of a real host it uses. */
+async function takePlace(req: RunRequest): Promise<RunPlace> {
+  const { ctx, v, cfg, shard, specs, host } = req;
+  const keepOnFailure = v['keep-on-failure'] === true;
+  const runHosts = resolveRunHosts(cfg, v.host, ctx.env);
+  const workers = v.workers !== undefined ? checkWorkers(v.workers, runHosts) : cfg.host.kind === 'sim' ? availableParallelism() : runHosts.reduce((n, h) => n + h.capacity, 0);
+  if (keepOnFailure && v.workers !== undefined && workers > 1) throw usageError('--keep-on-failure keeps one failing instance\'s guests on one host: it runs with one worker (drop --workers)');
+  // One host and one worker on a real host: the one-host runner; the simulator always runs every
+  // instance on a host of its own (so its events do not depend on the number of workers).
+  const parallel = !keepOnFailure && (cfg.host.kind === 'sim' || workers > 1 || runHosts.length > 1);
+
+  const started = new Date(); // the run's date lives in summary.json only, never in the trace
+  const { runId, dir } = newRunDir(cfg.reportDir, started, cfg.seed, shard ? `-shard${shard.index}of${shard.count}` : '');
+  // A real host is shared with other runs: hold a lease on each slot of its capacity the run uses.
+  const stop = new AbortController();
+  const want = spread(runHosts, parallel ? workers : 1);
+  const held = await holdCapacity(want, {
+    runId, timeoutMs: req.leaseTimeoutMs, signal: ctx.signal,
+    say: (m) => ctx.err.write(`winpv: ${m}\n`),
+    onLost: (e) => {
+      ctx.err.write(`winpv: ${e.message}: stopping the run\n`);
+      stop.abort();
+    },
+  });
+  const leased = [...held.slots.values()].some((n) => n > 0) && cfg.host.kind !== 'sim';
+  const slot = held.firstSlot(cfg.host.name);
+  const oneHost = slot !== undefined ? createHost(cfg.host, { specs, leaseSlot: slot }) : host;
+  return { ...req, keepOnFailure, runHosts, workers, parallel, started, runId, dir, stop, held, leased, oneHost };
+}
+
+async function runWithLease(p: RunPlace): Promise<number> {
+  const { dir, runId, started, inputs, shard, cfg, thePlan, host } = p;
+  // The run streams its trace: nothing of it is kept in memory while the instances run. What needs
+  // the whole run afterwards (report.html's timelines, the results store's metrics) reads
+  // trace.jsonl back once the run has ended and closed it.
+  const traceFile = join(dir, 'trace.jsonl');
+  const trace = new TraceWriter({ file: traceFile, keep: false });
+  let readBack: TraceEvent[] | undefined;
+  const events = () => (readBack ??= readTraceFile(traceFile).events);
+  const meta = (): RunMeta => ({
+    runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
+  });
+  // The results store is opened now, beside the run (PGlite in a thread of its own), and reads the
+  // history of the plan's scenarios; as the run ends it records it while report.html is drawn
+  // with the trends (results/record-run.ts).
+  const storeTarget = runStoreTarget(cfg.resultsDb, cfg.resultsDataDir);
+  const recorder = storeTarget
+    ? new RunRecorder(storeTarget, { scenarios: [...new Set(thePlan.instances.map((i) => i.scenario.name))], hostKind: host.kind, windowsBuild: windowsBuildOfPlan(thePlan.instances, host.kind) })
+    : undefined;
+  try {
+    return await runRecorded(p, trace, events, meta, recorder);
+  } finally {
+    readBack = undefined;
+    await recorder?.close();
+  }
+}
+
+async function runRecorded(p: RunPlace, trace: TraceWriter, events: () => TraceEvent[], meta: () => RunMeta, recorder: RunRecorder | undefined): Promise<number> {
+  const { ctx, v, dir, runId, stop, thePlan, specs, hashes, retries, repeatEach, knownIssues, keepOnFailure } = p;
+  const reportInput = recorder && ((s: RunSummary, m: RunMeta) => recorder.reportInput(recordFromRun({ schema: 'winpv-summary/1', ...m, ...s }, events(), runId, harnessVersion())));
+  const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, events, reportInput)]);
+  const signal = AbortSignal.any([ctx.signal, stop.signal]);
+  const live = reporter.reporters.find((r): r is ConsoleReporter => r instanceof ConsoleReporter);
+  // scenarios that name the regression check judge their metrics against the store's history
+  const baselines = recorder && thePlan.instances.some((i) => i.scenario.checks.some((c) => c.name === 'regression')) ? { baselines: recorder.baselines } : {};
+  const outcome: RunOutcome = p.parallel
+    ? await runParallel(p, { trace, reporter, signal, baselines, live })
+    : await runPlan({ host: p.oneHost, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal, artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure, needs: hostNeedsOf(thePlan.instances), ...baselines });
+  if (outcome.hostError?.code === 'NO_HEALTHY_HOST') {
+    ctx.err.write(`winpv: no healthy host: ${outcome.hostError.message}\n`);
+  }
+  return endOfRun(p, outcome, reporter, events, recorder);
+}
+
+/** The end of a run: durations recorded, where the reports are, the results store's record, the exit code;
+ *  then the guests --keep-on-failure kept, held until the run is interrupted. */
+async function endOfRun(p: RunPlace, outcome: RunOutcome, reporter: ReporterMultiplexer, events: () => TraceEvent[], recorder: RunRecorder | undefined): Promise<number> {
+  const { ctx, v, cfg, dir, repeatEach, durationsFile, positionals, held } = p;
+  // a soak's repetitions are not instances of their own: their ids stay out of the durations file
+  if (outcome.summary.complete && repeatEach === 1) {
+    try {
+      recordDurations(durationsFile, outcome.summary);
+    } catch (e) {
+      ctx.err.write(`winpv: durations not recorded: ${(e as Error).message} (${durationsFile})\n`);
+    }
+  }
+  const shown = relative(ctx.cwd, dir) || dir;
+  const say = (s: string) => (v.reporter === 'tap' ? ctx.err : ctx.out).write(s);
+  if (outcome.summary.passRates) say(`pass rates over ${repeatEach} runs each:\n${renderPassRates(outcome.summary.passRates).map((l) => `  ${l}\n`).join('')}`);
+  say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
+  for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
+  if (recorder) {
+    // the events read back once for the reports and the store (an unreadable trace: the store's own reading warns)
+    const back = (() => {
+      try {
+        return events();
+      } catch {
+        return undefined;
+      }
+    })();
+    const r = await recorder.finish(dir, harnessVersion(), back);
+    if (r.warning) ctx.err.write(`winpv: warning: ${r.warning}\n`);
+  }
+  const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
+  if (outcome.hostError) ctx.err.write(`winpv: host failure: ${outcome.hostError.code}: ${outcome.hostError.message}\n`);
+  if (code !== ExitCode.ok) say(`seed ${cfg.seed}: repeat with winpv run --seed ${cfg.seed}${v.host ? ` --host ${v.host}` : ''}${positionals.length ? ` ${positionals.join(' ')}` : ''}\n`);
+  if (outcome.kept) await holdKept(p, outcome.kept);
+  return held.lost() ? ExitCode.hostError : code;
+}
+
+/** What the run on workers writes to and is stopped by. */
+interface RunSinks {
+  trace: TraceWriter;
+  reporter: ReporterMultiplexer;
+  signal: AbortSignal;
+  baselines: { baselines?: BaselineSource };
+  live?: ConsoleReporter;
+}
+
+/** The run on workers: simulator worker processes (one in this process when there is one worker),
+ *  or each healthy real host running up to the slots it was leased; hosts left out are named with
+ *  the reason in the trace; with none left, exit 3. */
+async function runParallel(p: RunPlace, o: RunSinks): Promise<RunOutcome> {
+  const { thePlan, specs, hashes, runHosts, host, repeatEach, knownIssues } = p;
+  const skipped = [...p.held.skipped];
+  const runStartHost = { kind: host.kind, label: runHosts.length > 1 ? runHosts.map((h) => h.label).join(', ') : host.label, capabilities: [...host.capabilities].sort() };
+  const runStart = runStartEvent(thePlan, runStartHost, hashes);
+  const pool = p.cfg.host.kind === 'sim' ? simWorkers(p, runStart) : await hostWorkers(p, runStart, skipped);
+  return runOnWorkers({
+    plan: thePlan, specs, specHashes: hashes, trace: o.trace, reporter: o.reporter, workers: pool, host: runStartHost, signal: o.signal, repeatEach, knownIssues,
+    hostsSkipped: skipped, ...o.baselines, ...(o.live ? { onStatus: (l) => o.live!.workers(l) } : {}),
+  });
+}
+
+/** The simulator's workers: one in this process, or a child process per worker. */
+function simWorkers(p: RunPlace, runStart: ReturnType<typeof runStartEvent>): Worker[] {
+  const { cfg, specs, retries, workers } = p;
+  if (workers === 1) return [new HostWorker({ seed: cfg.seed, specs, runStart, retries, artifactsDir: join(p.dir, 'artifacts'), label: 'sim', slots: 1, fresh: true, make: () => createHost(cfg.host, { specs }) })];
+  const pool: Worker[] = [];
+  for (let k = 1; k <= workers; k++) pool.push(new ChildSimWorker(`sim #${k}`, { seed: cfg.seed, specs, runStart, retries }));
+  return pool;
+}
+
+/** A worker per real host with leased slots, each checked before use (one that fails is added to
+ *  `skipped` with the reason), with its memory budget and migration semaphore. */
+async function hostWorkers(p: RunPlace, runStart: ReturnType<typeof runStartEvent>, skipped: RunPlace['held']['skipped']): Promise<Worker[]> {
+  const { ctx, cfg, specs, retries, held } = p;
+  const common = { seed: cfg.seed, specs, runStart, retries, artifactsDir: join(p.dir, 'artifacts') };
+  const needs = hostNeedsOf(p.thePlan.instances);
+  const pool: Worker[] = [];
+  for (const h of p.runHosts) {
+    const slots = held.slots.get(h.name) ?? 0;
+    if (!slots) continue;
+    const guards = { migrations: new Semaphore(h.entry.migrationsAtOnce ?? 1) } as { migrations: Semaphore; memory?: MemoryBudget };
+    const w = new HostWorker({ ...common, label: h.name, slots, fresh: false, make: () => createHost(h, { specs, leaseSlot: held.firstSlot(h.name) }), guards, needs });
+    ctx.err.write(`winpv: checking ${h.label} before use\n`);
+    const why = await w.open();
+    if (why) {
+      skipped.push({ host: h.name, reason: why });
+      ctx.err.write(`winpv: host ${h.name} skipped: ${why}\n`);
+      await w.close().catch(() => undefined);
+      continue;
+    }
+    const free = await w.freeMemoryBytes().catch((e: Error) => void ctx.err.write(`winpv: ${h.name}: no memory budget (${e.message})\n`));
+    if (free !== undefined) guards.memory = new MemoryBudget(free - (h.entry.memoryReserveMiB ?? DEFAULT_RESERVE_MIB) * 2 ** 20, h.name);
+    pool.push(w);
+  }
+  return pool;
+}
+
+/** How to reach the guests --keep-on-failure kept, serving the simulator's xenstore beside the run;
+ *  the stop function of that socket, when one was opened. */
+async function keptGuestsHelp(p: RunPlace, kept: NonNullable<RunOutcome['kept']>, lines: string[]): Promise<(() => Promise<void>) | undefined> {
+  const { host, dir } = p;
+  try {
+    if (host.serveXenstore) {
+      const sock = join(dir, 'kept-xenstore.sock');
+      const stopServing = await host.serveXenstore(sock);
+      lines.push(`  xenstore: XENSTORED_PATH=${sock} xenstore-ls ${kept.guests[0]?.home ?? '/local/domain'}`);
+      return stopServing;
+    } else if (host.kind === 'xl') {
+      for (const g of kept.guests) lines.push(`  console: xl console ${g.domid}; xenstore: xenstore-ls ${g.home} (both in dom0 of ${host.label})`);
+    } else {
+      for (const g of kept.guests) lines.push(`  console: the VM's console in XenCenter or Xen Orchestra; xenstore: xenstore-ls ${g.home} in dom0 of ${host.label}`);
+    }
+  } catch (e) {
+    lines.push(`  (the xenstore socket could not be opened: ${(e as Error).message})`);
+  }
+  return undefined;
+}
+
+/** --keep-on-failure: says how to reach the kept guests, keeps them (and the lease, renewed as
+ *  while running) until the run is interrupted, then destroys them and closes the host. */
+async function holdKept(p: RunPlace, kept: NonNullable<RunOutcome['kept']>): Promise<void> {
+  const { ctx, host } = p;
+  const lines = [`--keep-on-failure: ${kept.inst} failed; its guests are kept running on ${host.label}:`];
+  for (const w of kept.why) lines.push(`  ${w}`);
+  for (const g of kept.guests) lines.push(`  guest ${g.name}: domid ${g.domid}, xenstore ${g.home}`);
+  const stopServing = await keptGuestsHelp(p, kept, lines);
+  lines.push(`  ${p.leased ? `the lease on ${host.label} is held and renewed meanwhile; ` : ''}release: Ctrl-C (or kill -INT ${process.pid}) destroys the kept guests and ends the run`);
+  ctx.err.write(lines.join('\n') + '\n');
+  const stopped = AbortSignal.any([ctx.signal, p.stop.signal]);
+  if (!stopped.aborted) await new Promise<void>((done) => stopped.addEventListener('abort', () => done(), { once: true }));
+  await stopServing?.().catch(() => undefined);
+  await kept.release();
+  ctx.err.write(`--keep-on-failure: the kept guests of ${kept.inst} are destroyed\n`);
+}
 
 /** Memory left to dom0 and the toolstack on a host, unless the config says (memoryReserveMiB). */
 const DEFAULT_RESERVE_MIB = 2048;

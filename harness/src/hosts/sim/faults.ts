@@ -73,6 +73,33 @@ const GUEST_FAULT_FLAGS: Partial<Record<FaultName, keyof GuestFaults>> = {
   'feature-suspend-lost': 'featureSuspendLost',
 };
 
+type BackendFlag = 'stall' | 'missedNotify' | 'lostWakeup';
+
+/** Planted backend bugs: each a switch of the device's backends (every device's without one). */
+const BACKEND_FAULT_FLAGS: Partial<Record<FaultName, BackendFlag>> = {
+  'missed-notify': 'missedNotify',
+  'lost-wakeup': 'lostWakeup',
+  'backend-stall': 'stall',
+};
+
+/** The boolean switches of FrontendFaults. */
+type FrontendFlag = { [K in keyof FrontendFaults]: FrontendFaults[K] extends boolean ? K : never }[keyof FrontendFaults];
+
+/** Planted frontend bugs: each a switch of the device's frontend (every device's without one), live and future. */
+const FRONTEND_FAULT_FLAGS: Partial<Record<FaultName, FrontendFlag>> = {
+  'grant-leak': 'grantLeak',
+  'connect-unwind-leak': 'connectUnwindLeak',
+  'grant-revoke-mapped': 'revokeMapped',
+  'skip-state': 'skipState',
+  'early-connect': 'earlyConnect',
+  'wrong-protocol': 'wrongProtocol',
+  'stale-backend-features': 'staleBackendFeatures',
+};
+
+const nothing: Off = async () => undefined;
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+
 export class SimFaultInjector {
   private eagainDomids = new Set<number>();
   private watchRules = new Set<WatchRule>();
@@ -146,101 +173,94 @@ export class SimFaultInjector {
   }
 
   private async apply(f: FaultConfig, g: SimGuest): Promise<Off> {
-    const dev = f.device;
-    const nothing: Off = async () => undefined;
-    const backendFlag = (flag: 'stall' | 'missedNotify' | 'lostWakeup'): Off => {
-      const bes = this.backends(g, dev);
-      for (const b of bes) b.faults[flag] = true;
-      return async () => {
-        for (const b of this.backends(g, dev)) {
-          b.faults[flag] = false;
-        }
-      };
-    };
     const guestFlag = GUEST_FAULT_FLAGS[f.name];
     if (guestFlag) {
       g.win.faults[guestFlag] = true;
       return async () => void (g.win.faults[guestFlag] = false);
     }
-    switch (f.name) {
-      case 'missed-notify':
-        return backendFlag('missedNotify');
-      case 'lost-wakeup':
-        return backendFlag('lostWakeup');
-      case 'backend-stall':
-        return backendFlag('stall');
-      case 'unknown-response-id':
-        for (const b of this.backends(g, dev)) b.faults.unknownResponseIds += this.num(f, 'count', 1);
-        return nothing;
-      case 'duplicate-response':
-        for (const b of this.backends(g, dev)) b.faults.duplicateResponses += this.num(f, 'count', 1);
-        return nothing;
-      case 'slow-backend': {
-        const bes = this.backends(g, dev);
-        for (const b of bes) {
-          b.faults.spikeUs = this.num(f, 'latencyMs', 200) * 1000;
-          b.faults.spikeEvery = Math.max(1, this.num(f, 'every', 8));
-        }
-        return async () => bes.forEach((b) => ((b.faults.spikeUs = 0), (b.faults.spikeEvery = 0)));
+    const frontendFlag = FRONTEND_FAULT_FLAGS[f.name];
+    if (frontendFlag) return this.frontend(g, f.device, (x) => (x[frontendFlag] = true), (x) => (x[frontendFlag] = false));
+    const backendFlag = BACKEND_FAULT_FLAGS[f.name];
+    if (backendFlag) return this.backendFlag(g, f.device, backendFlag);
+    const other = this.others[f.name];
+    // anything else is a fault this host does not list
+    if (!other) throw hostError('SIM_FAULT_UNKNOWN', `the simulator has no way to inject ${f.name}`);
+    return other(f, g);
+  }
+
+  /** A backend switch on for the device's backends (every device's without one) while the fault is. */
+  private backendFlag(g: SimGuest, dev: DeviceRef | undefined, flag: BackendFlag): Off {
+    for (const b of this.backends(g, dev)) b.faults[flag] = true;
+    return async () => {
+      for (const b of this.backends(g, dev)) b.faults[flag] = false;
+    };
+  }
+
+  /** The faults that are more than a switch, each switched on here, returning how to switch it off. */
+  private readonly others: Partial<Record<FaultName, (f: FaultConfig, g: SimGuest) => Promise<Off>>> = {
+    'unknown-response-id': async (f, g) => {
+      for (const b of this.backends(g, f.device)) b.faults.unknownResponseIds += this.num(f, 'count', 1);
+      return nothing;
+    },
+    'duplicate-response': async (f, g) => {
+      for (const b of this.backends(g, f.device)) b.faults.duplicateResponses += this.num(f, 'count', 1);
+      return nothing;
+    },
+    'slow-backend': async (f, g) => {
+      const bes = this.backends(g, f.device);
+      for (const b of bes) {
+        b.faults.spikeUs = this.num(f, 'latencyMs', 200) * 1000;
+        b.faults.spikeEvery = Math.max(1, this.num(f, 'every', 8));
       }
-      case 'ring-overrun': {
-        const fe = [...g.win.frontends.values()].find((x) => x instanceof Xenvbd && (!dev || x.dev === dev));
-        if (!(fe instanceof Xenvbd)) throw hostError('SIM_FAULT_TARGET', `ring-overrun needs a connected PV disk on ${g.ref.name}`);
-        fe.overrunBurst(this.num(f, 'extra', 4));
-        return nothing;
-      }
-      case 'grant-leak':
-        return this.frontend(g, dev, (x) => (x.grantLeak = true), (x) => (x.grantLeak = false));
-      case 'connect-unwind-leak':
-        return this.frontend(g, dev, (x) => (x.connectUnwindLeak = true), (x) => (x.connectUnwindLeak = false));
-      case 'grant-revoke-mapped':
-        return this.frontend(g, dev, (x) => (x.revokeMapped = true), (x) => (x.revokeMapped = false));
-      case 'skip-state':
-        return this.frontend(g, dev, (x) => (x.skipState = true), (x) => (x.skipState = false));
-      case 'early-connect':
-        return this.frontend(g, dev, (x) => (x.earlyConnect = true), (x) => (x.earlyConnect = false));
-      case 'missing-key': {
-        const re = f.params.key ? new RegExp(`(^|/)${f.params.key.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}$`) : /ring-ref/;
-        return this.frontend(g, dev, (x) => (x.missingKeys = re), (x) => (x.missingKeys = null));
-      }
-      case 'malformed-key': {
-        const key = new RegExp(`^${(f.params.key ?? 'ring-page-order').replace(/[.*+?^$()|[\]\\]/g, '\\$&')}$`);
-        return this.frontend(g, dev, (x) => (x.malformedKey = { key, value: f.params.value ?? '9' }), (x) => (x.malformedKey = null));
-      }
-      case 'wrong-protocol':
-        return this.frontend(g, dev, (x) => (x.wrongProtocol = true), (x) => (x.wrongProtocol = false));
-      case 'eagain-storm':
-        this.eagainDomids.add(g.dom.domid);
-        return async () => void this.eagainDomids.delete(g.dom.domid);
-      case 'watch-drop':
-      case 'watch-delay': {
-        const rule: WatchRule = { domid: g.dom.domid, action: f.name === 'watch-drop' ? 'drop' : 'hold', delayMs: this.num(f, 'delayMs', 60_000) };
-        this.watchRules.add(rule);
-        return async () => void this.watchRules.delete(rule);
-      }
-      case 'backend-closing':
-        for (const b of this.backends(g, dev)) await b.force(XenbusState.Closing);
-        return nothing;
-      case 'surprise-unplug': {
-        const target = dev ?? this.host.ts().devicesOf(g.dom.domid)[0]?.dev;
-        if (!target) throw hostError('SIM_FAULT_TARGET', `surprise-unplug: ${g.ref.name} has no device`);
-        await this.host.detachDevice(g.ref, target, true);
-        return nothing;
-      }
-      case 'suspend-inflight': {
-        const off = this.frontend(g, dev, (x) => (x.suspendInflight = true), (x) => (x.suspendInflight = false));
-        await this.host.suspend.suspend(g.ref);
-        await this.host.suspend.resume(g.ref);
-        return off;
-      }
-      case 'guest-crash':
-        this.host.crash(g);
-        return nothing;
-      case 'stale-backend-features':
-        return this.frontend(g, dev, (x) => (x.staleBackendFeatures = true), (x) => (x.staleBackendFeatures = false));
-      default:
-        // the guest-side ones are GUEST_FAULT_FLAGS above; anything else is a fault this host does not list
-        throw hostError('SIM_FAULT_UNKNOWN', `the simulator has no way to inject ${f.name}`);
-    }
+      return async () => bes.forEach((b) => ((b.faults.spikeUs = 0), (b.faults.spikeEvery = 0)));
+    },
+    'ring-overrun': async (f, g) => {
+      const dev = f.device;
+      const fe = [...g.win.frontends.values()].find((x) => x instanceof Xenvbd && (!dev || x.dev === dev));
+      if (!(fe instanceof Xenvbd)) throw hostError('SIM_FAULT_TARGET', `ring-overrun needs a connected PV disk on ${g.ref.name}`);
+      fe.overrunBurst(this.num(f, 'extra', 4));
+      return nothing;
+    },
+    'missing-key': async (f, g) => {
+      const re = f.params.key ? new RegExp(`(^|/)${escapeRegExp(f.params.key)}$`) : /ring-ref/;
+      return this.frontend(g, f.device, (x) => (x.missingKeys = re), (x) => (x.missingKeys = null));
+    },
+    'malformed-key': async (f, g) => {
+      const key = new RegExp(`^${escapeRegExp(f.params.key ?? 'ring-page-order')}$`);
+      return this.frontend(g, f.device, (x) => (x.malformedKey = { key, value: f.params.value ?? '9' }), (x) => (x.malformedKey = null));
+    },
+    'eagain-storm': async (_f, g) => {
+      this.eagainDomids.add(g.dom.domid);
+      return async () => void this.eagainDomids.delete(g.dom.domid);
+    },
+    'watch-drop': async (f, g) => this.watchRule(f, g),
+    'watch-delay': async (f, g) => this.watchRule(f, g),
+    'backend-closing': async (f, g) => {
+      for (const b of this.backends(g, f.device)) await b.force(XenbusState.Closing);
+      return nothing;
+    },
+    'surprise-unplug': async (f, g) => {
+      const target = f.device ?? this.host.ts().devicesOf(g.dom.domid)[0]?.dev;
+      if (!target) throw hostError('SIM_FAULT_TARGET', `surprise-unplug: ${g.ref.name} has no device`);
+      await this.host.detachDevice(g.ref, target, true);
+      return nothing;
+    },
+    'suspend-inflight': async (f, g) => {
+      const off = this.frontend(g, f.device, (x) => (x.suspendInflight = true), (x) => (x.suspendInflight = false));
+      await this.host.suspend.suspend(g.ref);
+      await this.host.suspend.resume(g.ref);
+      return off;
+    },
+    'guest-crash': async (_f, g) => {
+      this.host.crash(g);
+      return nothing;
+    },
+  };
+
+  /** watch-drop / watch-delay: xenstored drops or holds the guest's backend state watch events while on. */
+  private watchRule(f: FaultConfig, g: SimGuest): Off {
+    const rule: WatchRule = { domid: g.dom.domid, action: f.name === 'watch-drop' ? 'drop' : 'hold', delayMs: this.num(f, 'delayMs', 60_000) };
+    this.watchRules.add(rule);
+    return async () => void this.watchRules.delete(rule);
   }
 }
