@@ -85,6 +85,9 @@ export interface WindowsGuestState {
   installers: string[];
   /** Real time diskspd and NTttcp take to answer (ms; default 0): a workload in flight for a while. */
   workloadMs?: number;
+  /** diskspd and NTttcp answer only once this settles: a workload in flight until the test says
+   *  (a run held mid-scenario while something else happens, with no timing involved). */
+  workloadGate?: Promise<void>;
   /** HKLM\SYSTEM\CurrentControlSet\Services\XEN\Unplug: what the PV drivers' install asked to
    *  unplug (NICS by xenvif, DISKS by xenvbd). xen.sys reads it early at boot (win-xenbus
    *  src/xen/unplug.c), so a request written now takes effect at the next boot only. */
@@ -179,12 +182,14 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
           state.commands.push(info.command);
           const r = execute(info.command);
           const workload = /^# winpv:(diskspd|ntttcp)\n/.test(state.scripts.at(-1) ?? '');
-          setTimeout(() => {
+          const answer = () => setTimeout(() => {
             if (r.stdout) ch.write(r.stdout);
             if (r.stderr) ch.stderr.write(r.stderr);
             ch.exit(r.code);
             ch.end();
           }, workload ? (state.workloadMs ?? 0) : 0);
+          if (workload && state.workloadGate) void state.workloadGate.then(answer, answer);
+          else answer();
         });
         session.on('sftp', (acceptSftp) => serveSftp(acceptSftp(), state.files));
       });
