@@ -80,6 +80,8 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       const pvVersion = d.boot();
       return { ip: d.host, pvVersion, agent: d.state.agentInstalled && d.state.bound.has('xeniface') };
     },
+    // dom0's `xl trigger <domid> nmi` reaches the VM's guest
+    onNmi: (vmRef) => byVm.get(vmRef)?.nmi(),
     // The disks go back to the snapshot: what Windows had installed and written on C: goes too.
     onRevert: (vmRef) => {
       const d = byVm.get(vmRef);
@@ -92,6 +94,13 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       d.state.agentInstalled = templateAgent;
     },
   });
+  // A guest that bugchecked restarts by itself (CrashControl\AutoReboot): its domain is rebooted.
+  for (const d of doubles) {
+    d.onRestart = () => {
+      const vm = [...byVm].find(([, x]) => x === d)?.[0];
+      if (vm) srv.pool.guestReboot(vm);
+    };
+  }
   const discs = new Map<string, Map<string, Buffer>>();
   if (!POOL_DISCS) srv.pool.set(srv.pool.isoSr, { allowed_operations: ['scan', 'forget', 'plug', 'unplug'] });
   // A destroyed VM frees its double for the next guest.

@@ -163,6 +163,11 @@ export class GuestTransport {
     return g.agent;
   }
 
+  /** The guest's SSH connection (made on first use, again after a reboot). */
+  ssh(g: XGuest): Promise<SshConnection> {
+    return this.guestSsh(g);
+  }
+
   private async guestSsh(g: XGuest): Promise<SshConnection> {
     g.ssh ??= this.connectGuest(g);
     try {

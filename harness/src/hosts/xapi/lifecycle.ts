@@ -328,7 +328,7 @@ export class XapiLifecycle {
   /** The crash dump into the report: a preserved crashed domain is restarted by us (an expected
    *  power change); a guest that restarted by itself is only waited for, so that whatever it does
    *  meanwhile (halting, say) is still reported. */
-  private collectCrashDump(g: XGuest, opts: { restart: boolean } = { restart: true }): Promise<void> {
+  collectCrashDump(g: XGuest, opts: { restart: boolean } = { restart: true }): Promise<void> {
     const back = async () => {
       if (opts.restart) {
         await this.st.ours(g, async () => {

@@ -377,6 +377,22 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         }
         return 1;
       }
+      // `xl trigger <domid> nmi [<vcpu>]` (xl(1)): an NMI into a running domain; xl names an unknown
+      // domain ("Invalid domain identifier") and fails
+      if (w[0] === 'xl' && w[1] === 'trigger' && w.length >= 4) {
+        const domid = Number(w[2]);
+        const vmRef = [...domains].find(([, d]) => d === domid)?.[0];
+        if (!vmRef || pool.get(vmRef, 'VM').power_state !== 'Running') {
+          ctx.stderr(`Invalid domain identifier: ${w[2]}\n`);
+          return 1;
+        }
+        if (w[3] !== 'nmi') {
+          ctx.stderr(`Invalid trigger "${w[3]}"\n`);
+          return 1;
+        }
+        pool.opts.onNmi?.(vmRef);
+        return 0;
+      }
       // dom0's neighbour table (`ip -4 neigh show`, iproute2's format): the kernel learns a guest's
       // MAC only from traffic it sees, i.e. once the guest took its DHCP lease on its emulated NIC
       // and then sent something (the pool double's trafficDelayMs after the lease). A confirmed

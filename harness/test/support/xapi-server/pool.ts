@@ -63,6 +63,8 @@ export interface PoolOptions {
   guest?: (vmRef: string, vm: Rec) => GuestState;
   /** Called after VM.revert restored a snapshot (the guest's own state goes back too). */
   onRevert?: (vmRef: string, snapshotRef: string) => void;
+  /** A non-maskable interrupt reached the VM's guest (dom0's `xl trigger <domid> nmi`). */
+  onNmi?: (vmRef: string) => void;
 }
 
 export class FakePool {
