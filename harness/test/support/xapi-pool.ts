@@ -63,7 +63,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
     bootDelayMs: 20,
     ...(opts.trafficDelayMs !== undefined ? { trafficDelayMs: opts.trafficDelayMs } : {}),
     hostAddress: '127.0.0.1',
-    guest: (vmRef) => {
+    guest: (vmRef, vm) => {
       let d = byVm.get(vmRef);
       if (!d) {
         d = doubles.find((x) => ![...byVm.values()].includes(x));
@@ -77,6 +77,9 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
         d.state.agentInstalled = templateAgent;
         byVm.set(vmRef, d);
       }
+      // QEMU's Xen devices as xenopsd builds them from the VM (platform:device_id, has_vendor_device)
+      const platform = (vm.platform as Record<string, string> | undefined)?.device_id ?? '0001';
+      d.state.platformDevices = vm.has_vendor_device === true ? ['C000', platform] : [platform];
       const pvVersion = d.boot();
       return { ip: d.host, pvVersion, agent: d.state.agentInstalled && d.state.bound.has('xeniface') };
     },

@@ -130,6 +130,10 @@ export interface WindowsGuestState {
   notMyFault: boolean;
   /** Stop codes of the bugchecks so far. */
   bugchecks: number[];
+  /** The Xen PCI devices QEMU gives the guest, the one xenbus binds first: XenServer's vendor device
+   *  C000 (has_vendor_device) is preferred over the platform device (platform:device_id, 0001 when
+   *  unset: xenopsd xenops_server_xen.ml), as win-xenbus's INF ranks them (src/xenbus.inf). */
+  platformDevices: string[];
   /** A bugcheck writes no dump although CrashControl asks for one (a page file too small for it:
    *  Windows logs it at the next boot and keeps whatever dump was there before). */
   dumpFails?: boolean;
@@ -180,7 +184,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const parsed = utils.parseKey(hostKey.private);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [], arch: o.arch ?? 'AMD64', secureBoot: o.secureBoot ?? false, testSigning: { bcd: false, boot: false }, certStores: { Root: new Set(), TrustedPublisher: new Set() }, unsigned: new Set(), agentInstalled: o.guestAgent ?? false, crashControl: { crashDumpEnabled: 7, autoReboot: true, nmiCrashDump: false }, notMyFault: true, bugchecks: [] };
+  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [], arch: o.arch ?? 'AMD64', secureBoot: o.secureBoot ?? false, testSigning: { bcd: false, boot: false }, certStores: { Root: new Set(), TrustedPublisher: new Set() }, unsigned: new Set(), agentInstalled: o.guestAgent ?? false, crashControl: { crashDumpEnabled: 7, autoReboot: true, nmiCrashDump: false }, notMyFault: true, bugchecks: [], platformDevices: ['0001'] };
   const conns = new Set<Connection>();
   let nextOem = 3;
 
@@ -413,8 +417,9 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const netRev = '&REV_09000005';
   function devices() {
     const xb = state.bound.get('xenbus');
+    const pd = state.platformDevices[0] ?? '0001';
     const list: { id: string; desc: string; cls: string; drv?: DriverPackage; matching: string; service: string }[] = [
-      { id: 'PCI\\VEN_5853&DEV_0001&SUBSYS_00015853&REV_02\\3&267A616A&0&18', desc: xb ? 'XENBUS' : 'PCI Device', cls: 'System', drv: xb, matching: 'PCI\\VEN_5853&DEV_0001&SUBSYS_00015853&REV_02', service: xb ? 'xenbus' : '' },
+      { id: `PCI\\VEN_5853&DEV_${pd}&SUBSYS_${pd}5853&REV_02\\3&267A616A&0&18`, desc: xb ? 'XENBUS' : 'PCI Device', cls: 'System', drv: xb, matching: `PCI\\VEN_5853&DEV_${pd}&SUBSYS_${pd}5853&REV_02`, service: xb ? 'xenbus' : '' },
     ];
     if (xb) {
       const ready = (d: string) => (state.needRestart.has(d) ? undefined : state.bound.get(d));

@@ -252,6 +252,14 @@ export class XapiApi {
       this.pool.set(str(vm), { memory_static_min: a, memory_static_max: b, memory_dynamic_min: c, memory_dynamic_max: d });
       return '';
     },
+    // xapi_vm.ml set_has_vendor_device: assert_initial_power_state_is Halted, else VM_BAD_POWER_STATE
+    // [vm, "halted", actual] (xapi_vm_lifecycle.ml assert_initial_power_state_in); xenopsd then gives
+    // QEMU XenServer's vendor device 5853:C000 (xenopsd xc/device.ml: xen-pvdevice,device-id=0xc000)
+    'VM.set_has_vendor_device': ([vm, value]) => {
+      this.power(str(vm), 'Halted');
+      this.pool.set(str(vm), { has_vendor_device: value === true });
+      return '';
+    },
     'VM.start': ([vm, paused]) => {
       const r = this.power(str(vm), 'Halted');
       this.pool.startDomain(str(vm), this.place(r), paused === true);

@@ -273,7 +273,7 @@ export class FakePool {
       memory_dynamic_min: 4096 * 2 ** 20, memory_dynamic_max: 4096 * 2 ** 20, VBDs: [], VIFs: [],
       guest_metrics: NULL, metrics: NULL, resident_on: NULL, suspend_VDI: NULL, other_config: {}, tags: [], platform: { viridian: 'true' },
       HVM_boot_policy: 'BIOS order', actions_after_crash: 'restart', actions_after_shutdown: 'destroy', actions_after_reboot: 'restart',
-      allowed_operations: [], blocked_operations: {}, xenstore_data: {}, snapshot_time: '19700101T00:00:00Z',
+      allowed_operations: [], blocked_operations: {}, xenstore_data: {}, snapshot_time: '19700101T00:00:00Z', has_vendor_device: false,
     };
   }
 
