@@ -81,7 +81,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       const platform = (vm.platform as Record<string, string> | undefined)?.device_id ?? '0001';
       d.state.platformDevices = vm.has_vendor_device === true ? ['C000', platform] : [platform];
       const pvVersion = d.boot();
-      return { ip: d.host, pvVersion, agent: d.state.agentInstalled && d.state.bound.has('xeniface') };
+      return { ip: d.host, pvVersion, agent: d.state.agentInstalled && d.state.bound.has('xeniface'), xeniface: d.state.bound.has('xeniface') };
     },
     // dom0's `xl trigger <domid> nmi` reaches the VM's guest
     onNmi: (vmRef) => byVm.get(vmRef)?.nmi(),

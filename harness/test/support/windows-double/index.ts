@@ -431,6 +431,10 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
         { id: `XENVIF\\VEN_XP0001&DEV_NET${netRev}\\0`, desc: 'XENNET', cls: 'Net', drv: vif ? net : undefined, matching: `XENVIF\\VEN_XP0001&DEV_NET${netRev}`, service: net ? 'xennet' : '' },
         { id: `XENBUS\\VEN_XP0001&DEV_VBD${rev}\\_`, desc: 'XENVBD', cls: 'SCSIAdapter', drv: vbd, matching: `XENBUS\\VEN_XP0001&DEV_VBD${rev}`, service: vbd ? 'xenvbd' : '' },
       );
+      // xeniface binds the IFACE child xenbus enumerates (drivers-spec/xeniface.xml, binds REV_0900000B);
+      // listed only with xeniface installed (a guest without it would show an unknown device there)
+      const iface = state.bound.get('xeniface');
+      if (iface) list.push({ id: `XENBUS\\VEN_XP0001&DEV_IFACE${rev}\\_`, desc: 'XENIFACE', cls: 'System', drv: iface, matching: `XENBUS\\VEN_XP0001&DEV_IFACE${rev}`, service: 'xeniface' });
     }
     return list;
   }

@@ -35,6 +35,8 @@ export interface GuestState {
    *  attr/vif/<devid>/ipv4/<n>, attr/PVAddons/* and data/updated, from which xapi fills the guest
    *  metrics' networks and PV_drivers_version and xenopsd reports PV_drivers_detected. */
   agent?: boolean;
+  /** xeniface is bound (it writes its drivers/<N> version string, drivers-spec/xeniface.xml). */
+  xeniface?: boolean;
   /** userdevices of disks Windows holds open (the system disk with C: and the pagefile, by default
    *  "0"): a clean VBD.unplug of one is refused by the guest (DEVICE_DETACH_REJECTED). */
   heldDisks?: string[];
