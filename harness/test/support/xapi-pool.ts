@@ -46,7 +46,7 @@ export interface Pool {
 /** dom0Password: XenServer's dom0 root password is the pool's root password (the default keeps
  *  them different, so a leak of either is caught apart). dom0 SSH is on by default: a guest without
  *  PV drivers has no guest metrics, so only dom0's neighbour table finds it. */
-export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Password?: string; guestAgent?: boolean; trafficDelayMs?: number } = {}): Promise<Pool> {
+export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Password?: string; guestAgent?: boolean; trafficDelayMs?: number; hosts?: string[] } = {}): Promise<Pool> {
   // the template has the guest agent installed (docs/real-pool.md): it reports once xeniface is bound
   const templateAgent = opts.guestAgent ?? true;
   const hostKey = generateHostKey();
@@ -62,6 +62,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
     tls: true,
     bootDelayMs: 20,
     ...(opts.trafficDelayMs !== undefined ? { trafficDelayMs: opts.trafficDelayMs } : {}),
+    ...(opts.hosts ? { hosts: opts.hosts } : {}),
     hostAddress: '127.0.0.1',
     guest: (vmRef, vm) => {
       let d = byVm.get(vmRef);

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { FakePool, XapiFailure } from '../../support/xapi-server';
 import { XapiApi } from '../../support/xapi-server/methods';
-import { rejects, leftovers, shape, startPool } from '../../support/xapi-pool';
+import { rejects, leftovers, makeBundle, shape, startPool } from '../../support/xapi-pool';
 
 function api() {
   const pool = new FakePool({ user: 'root', password: 'pw', bootDelayMs: 5 });
@@ -79,4 +79,21 @@ t.test('the XenAPI host building a guest on a pool whose hosts are all disabled:
   t.match(e.message, /no pool member can start guest .* every host is disabled .*xe host-enable/);
   await host.close();
   t.same(leftovers(pool.srv), [], 'the VM cloned for it is gone');
+});
+
+t.test('a migration with no named destination goes to an enabled member, not a disabled one', async (t) => {
+  const pool = await startPool({ guests: 1, hosts: ['xs-host1', 'xs-host2', 'xs-host3'] });
+  t.teardown(() => pool.close());
+  const [, h2, h3] = pool.srv.pool.hostRefs as [string, string, string];
+  pool.srv.pool.set(h2, { enabled: false });
+  const host = pool.host();
+  await host.open(pool.sink, { seed: 1 });
+  const g = await host.createGuest(shape('win1'), 'migrate-enabled');
+  await host.startGuest(g);
+  await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 156), version: '9.1.0.156', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
+  await host.rebootGuest(g);
+  await host.migrate.migrate(g);
+  t.equal(pool.srv.pool.get(g.handle).resident_on, h3, 'it went to xs-host3, past the disabled xs-host2');
+  await host.close();
+  t.same(leftovers(pool.srv), []);
 });
