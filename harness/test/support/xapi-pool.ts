@@ -46,7 +46,7 @@ export interface Pool {
 /** dom0Password: XenServer's dom0 root password is the pool's root password (the default keeps
  *  them different, so a leak of either is caught apart). dom0 SSH is on by default: a guest without
  *  PV drivers has no guest metrics, so only dom0's neighbour table finds it. */
-export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Password?: string; guestAgent?: boolean; trafficDelayMs?: number } = {}): Promise<Pool> {
+export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Password?: string; guestAgent?: boolean; trafficDelayMs?: number; hosts?: string[] } = {}): Promise<Pool> {
   // the template has the guest agent installed (docs/real-pool.md): it reports once xeniface is bound
   const templateAgent = opts.guestAgent ?? true;
   const hostKey = generateHostKey();
@@ -62,8 +62,9 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
     tls: true,
     bootDelayMs: 20,
     ...(opts.trafficDelayMs !== undefined ? { trafficDelayMs: opts.trafficDelayMs } : {}),
+    ...(opts.hosts ? { hosts: opts.hosts } : {}),
     hostAddress: '127.0.0.1',
-    guest: (vmRef) => {
+    guest: (vmRef, vm) => {
       let d = byVm.get(vmRef);
       if (!d) {
         d = doubles.find((x) => ![...byVm.values()].includes(x));
@@ -77,9 +78,14 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
         d.state.agentInstalled = templateAgent;
         byVm.set(vmRef, d);
       }
+      // QEMU's Xen devices as xenopsd builds them from the VM (platform:device_id, has_vendor_device)
+      const platform = (vm.platform as Record<string, string> | undefined)?.device_id ?? '0001';
+      d.state.platformDevices = vm.has_vendor_device === true ? ['C000', platform] : [platform];
       const pvVersion = d.boot();
-      return { ip: d.host, pvVersion, agent: d.state.agentInstalled && d.state.bound.has('xeniface') };
+      return { ip: d.host, pvVersion, agent: d.state.agentInstalled && d.state.bound.has('xeniface'), xeniface: d.state.bound.has('xeniface') };
     },
+    // dom0's `xl trigger <domid> nmi` reaches the VM's guest
+    onNmi: (vmRef) => byVm.get(vmRef)?.nmi(),
     // The disks go back to the snapshot: what Windows had installed and written on C: goes too.
     onRevert: (vmRef) => {
       const d = byVm.get(vmRef);
@@ -92,6 +98,13 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       d.state.agentInstalled = templateAgent;
     },
   });
+  // A guest that bugchecked restarts by itself (CrashControl\AutoReboot): its domain is rebooted.
+  for (const d of doubles) {
+    d.onRestart = () => {
+      const vm = [...byVm].find(([, x]) => x === d)?.[0];
+      if (vm) srv.pool.guestReboot(vm);
+    };
+  }
   const discs = new Map<string, Map<string, Buffer>>();
   if (!POOL_DISCS) srv.pool.set(srv.pool.isoSr, { allowed_operations: ['scan', 'forget', 'plug', 'unplug'] });
   // A destroyed VM frees its double for the next guest.

@@ -86,6 +86,7 @@ export async function buildGuest(s: XapiSession, shape: GuestShape, o: BuildOpti
   await s.call('VM.set_is_a_template', vm, false);
   // A crash leaves the domain in place (Paused) so that it is seen as a crash, not a reboot.
   await s.call('VM.set_actions_after_crash', vm, 'preserve');
+  if (shape.platformDevice !== undefined) await setPlatformDevice(s, vm, shape.platformDevice);
 
   const rec = await s.client.getRecord('VM', vm);
   if (shape.vcpus > num(rec.VCPUs_max)) {
@@ -146,4 +147,18 @@ async function addDisk(s: XapiSession, vm: string, v: VbdShape, existing: Map<st
     VM: vm, VDI: vdi, userdevice: ud, bootable: false, mode: v.mode === 'r' ? 'RO' : 'RW', type: 'Disk', empty: false,
     other_config: tags, qos_algorithm_type: '', qos_algorithm_params: {},
   });
+}
+
+/** The Xen PCI devices the guest gets (capability platform-device), set while the VM is halted:
+ *  `platform:device_id` is the id xenopsd gives QEMU's xen-platform device (xen-api
+ *  ocaml/xenopsd/xc/xenops_server_xen.ml, revision 2; 0001 without it); `has_vendor_device` adds
+ *  XenServer's vendor device 5853:C000 beside it (xenopsd xc/device.ml xen-pvdevice), which xapi lets
+ *  change only on a halted VM (xapi_vm.ml set_has_vendor_device: VM_BAD_POWER_STATE otherwise).
+ *  "C000" is the vendor device beside platform device 0002, as XenServer's Windows templates have it. */
+export async function setPlatformDevice(s: XapiSession, vm: string, device: string): Promise<void> {
+  const vendor = device.toUpperCase() === 'C000';
+  const id = vendor ? '0002' : device;
+  await s.call('VM.remove_from_platform', vm, 'device_id');
+  await s.call('VM.add_to_platform', vm, 'device_id', id);
+  await s.call('VM.set_has_vendor_device', vm, vendor);
 }

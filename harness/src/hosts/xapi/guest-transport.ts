@@ -4,7 +4,7 @@
 import type { XapiRecord } from 'xen-api';
 import type { GuestRef } from '../../model/host';
 import type { DeviceRef } from '../../model/scenario';
-import { hostError, isWinpvError } from '../../model/errors';
+import { guestError, hostError, isWinpvError } from '../../model/errors';
 import { SshConnection } from '../../remote/ssh';
 import { WindowsAgent } from '../../guests/windows/agent';
 import { sshTarget } from './config';
@@ -133,6 +133,18 @@ export class GuestTransport {
     }
   }
 
+  /** A guest whose scenario runs the XenServer guest agent (`agent="true"`, capability guest-agent)
+   *  must have it reporting before its keys are judged across a move: xapi fills VM_guest_metrics'
+   *  os_version and PV_drivers_detected only from what the agent writes (xen-api
+   *  ocaml/xapi/xapi_guest_agent.ml), so their absence is an agent that does not run. */
+  assertAgentReports(g: XGuest): void {
+    if (!g.shape.agent) return;
+    const gm = this.metricsOf(g);
+    const os = (gm?.os_version ?? {}) as Record<string, string>;
+    if (gm?.PV_drivers_detected === true && Object.keys(os).length) return;
+    throw guestError('GUEST_AGENT_SILENT', `${g.ref.name}: the scenario runs the XenServer guest agent (agent="true"), but VM_guest_metrics has ${gm ? 'no os_version' : 'no record'}: the agent is not reporting (it must be installed in the template and reaches xenstore through xeniface, docs/real-pool.md)`);
+  }
+
   /** The first of the guest's frontends Connected in dom0's xenstore (`vbd/51712`), if any. */
   private async connectedFrontend(g: XGuest): Promise<string | undefined> {
     const xs = this.dom0.xs;
@@ -161,6 +173,11 @@ export class GuestTransport {
       companions: ['xeniface'],
     });
     return g.agent;
+  }
+
+  /** The guest's SSH connection (made on first use, again after a reboot). */
+  ssh(g: XGuest): Promise<SshConnection> {
+    return this.guestSsh(g);
   }
 
   private async guestSsh(g: XGuest): Promise<SshConnection> {

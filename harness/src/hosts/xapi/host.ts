@@ -9,7 +9,7 @@
 // Leases are lease.ts, used by the CLI around a run.
 import { randomBytes } from 'node:crypto';
 import type {
-  BackendControlCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HostNeeds, HotplugCapability, MigrateCapability,
+  BackendControlCapability, BugcheckCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HostNeeds, HotplugCapability, MigrateCapability,
   RebootOptions, RingView, SaveRestoreCapability, SnapshotCapability, SuspendCapability, XenstoreView,
 } from '../../model/host';
 import type { Capability } from '../../model/catalog';
@@ -25,6 +25,7 @@ import { XapiDevices } from './devices';
 import { GuestTransport } from './guest-transport';
 import { XapiLifecycle } from './lifecycle';
 import { XapiMoves } from './moves';
+import { XapiBugcheck } from './bugcheck';
 
 export class XapiHost implements HostBackend {
   readonly kind = 'xapi' as const;
@@ -42,6 +43,7 @@ export class XapiHost implements HostBackend {
   readonly snapshot: SnapshotCapability;
   readonly hotplug: HotplugCapability;
   readonly backendControl: BackendControlCapability;
+  readonly bugcheck: BugcheckCapability;
 
   private session?: XapiSession;
   private onObjects?: () => void;
@@ -58,7 +60,7 @@ export class XapiHost implements HostBackend {
   ) {
     this.label = cfg.label;
     this.runId = opts.runId ?? newRunId(new Date(), randomBytes(3).toString('hex'));
-    const caps: Capability[] = ['windows-guest', 'vendor-installer', 'driver-verifier', 'suspend', 'save-restore', 'migrate', 'snapshot', 'hotplug'];
+    const caps: Capability[] = ['windows-guest', 'vendor-installer', 'driver-verifier', 'suspend', 'save-restore', 'migrate', 'snapshot', 'hotplug', 'guest-bugcheck', 'guest-agent', 'platform-device'];
     if (cfg.dom0) caps.push('backend-control');
     this.capabilities = new Set(caps);
     this.clock = {
@@ -79,6 +81,7 @@ export class XapiHost implements HostBackend {
     this.snapshot = moves.snapshot;
     this.hotplug = this.devices.hotplug;
     this.backendControl = this.devices.backendControl;
+    this.bugcheck = new XapiBugcheck(this.st, this.transport, this.dom0, this.lifecycle);
   }
 
   async open(trace: TraceSink, opts: { seed: number; artifactsDir?: string }): Promise<void> {

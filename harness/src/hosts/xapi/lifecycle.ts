@@ -100,7 +100,7 @@ export class XapiLifecycle {
     try {
       await this.st.ours(g, async () => {
         await this.st.s.callAsync('VM.start', g.vm, true, false).catch((e: unknown) => {
-          throw this.notEnoughMemory(g, e);
+          throw this.placementRefused(g, e);
         });
         await this.st.waitPower(g, 'Paused', `${g.shape.name} to be built (paused)`);
       });
@@ -112,8 +112,13 @@ export class XapiLifecycle {
     return g.ref;
   }
 
-  /** xapi's HOST_NOT_ENOUGH_FREE_MEMORY(needed, available) said as which guest, how much, what is free. */
-  private notEnoughMemory(g: XGuest, e: unknown): unknown {
+  /** xapi's placement refusals said as which guest and what to do: HOST_NOT_ENOUGH_FREE_MEMORY(needed,
+   *  available); NO_HOSTS_AVAILABLE, which VM.start answers when no host qualifies (xapi_vm_helpers.ml
+   *  choose_host_for_vm_no_wlb skips every disabled host: maintenance mode, host.disable). */
+  private placementRefused(g: XGuest, e: unknown): unknown {
+    if (isWinpvError(e) && e.code === 'XAPI_NO_HOSTS_AVAILABLE') {
+      return hostError('XAPI_NO_HOSTS_AVAILABLE', `no pool member can start guest ${g.owner} (NO_HOSTS_AVAILABLE): every host is disabled (maintenance mode or host.disable) or cannot boot it; see \`xe host-list params=name-label,enabled\` and \`xe host-enable\``, e);
+    }
     if (!isWinpvError(e) || e.code !== 'XAPI_HOST_NOT_ENOUGH_FREE_MEMORY') return e;
     const [need, have] = (/\(([^,]*), ([^)]*)\)/.exec(e.message) ?? []).slice(1).map((x) => Math.floor(Number(x) / 2 ** 20));
     return hostError('XAPI_HOST_NOT_ENOUGH_FREE_MEMORY', `guest ${g.owner} needs ${need ?? '?'} MiB and no pool member has that free (at most ${have ?? '?'} MiB): shut down other VMs or give the guest less memory`, e);
@@ -323,7 +328,7 @@ export class XapiLifecycle {
   /** The crash dump into the report: a preserved crashed domain is restarted by us (an expected
    *  power change); a guest that restarted by itself is only waited for, so that whatever it does
    *  meanwhile (halting, say) is still reported. */
-  private collectCrashDump(g: XGuest, opts: { restart: boolean } = { restart: true }): Promise<void> {
+  collectCrashDump(g: XGuest, opts: { restart: boolean } = { restart: true }): Promise<void> {
     const back = async () => {
       if (opts.restart) {
         await this.st.ours(g, async () => {

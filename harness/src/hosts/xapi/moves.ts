@@ -90,9 +90,16 @@ export class XapiMoves {
       const s = this.st.s;
       const g = this.st.g(ref);
       const vm = this.st.vm(g);
+      this.transport.assertAgentReports(g);
       const hosts = s.all('host');
-      const dest = target ? hosts.find((h) => h.name_label === target || h.uuid === target || h.address === target) : hosts.find((h) => h.$ref !== vm?.resident_on) ?? hosts[0];
+      // unnamed: another member that takes VMs (xapi refuses a disabled one, HOST_DISABLED)
+      const others = hosts.filter((h) => h.$ref !== vm?.resident_on);
+      const dest = target ? hosts.find((h) => h.name_label === target || h.uuid === target || h.address === target) : others.find((h) => h.enabled !== false) ?? others[0] ?? hosts[0];
       if (!dest) throw hostError('XAPI_NO_HOST', `no pool member '${target}' to migrate ${ref.name} to`);
+      // A live migration ends by suspending the guest in its old domain (xenopsd's VM_migrate saves
+      // it there, its xenbus suspend handler runs) and resuming it in a new one: what the guest
+      // reported is what it must report again there (guest-keys, guest-metrics judge from here).
+      this.st.emit(g, 'suspending', { for: 'migrate' });
       // a live migration keeps the guest's TCP sessions: its SSH connection (and a workload on it) stays
       await this.st.ours(g, async () => {
         await s.callAsync('VM.pool_migrate', g.vm, dest.$ref, { live: 'true' });

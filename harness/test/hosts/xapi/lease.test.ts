@@ -20,21 +20,27 @@ t.test('capacity 1, two runs: the second waits with a message, then runs when th
   const [s1, s2] = [await open(srv.url), await open(srv.url)];
   t.teardown(() => Promise.all([s1.close(), s2.close()]));
   const [a, b] = [await XapiLeaseStore.of(s1), await XapiLeaseStore.of(s2)];
-  const first = await acquireLease(a, { capacity: 1, holder: 'ci@job1', runId: 'run-1', timeoutMs: 5000, ttlMs: 2000 });
+  // No step here depends on the machine's speed: the holders' ttls and the wait's deadline are far
+  // beyond any load, and the order is proven by events (the message, the release), not by timing.
+  const first = await acquireLease(a, { capacity: 1, holder: 'ci@job1', runId: 'run-1', timeoutMs: 120_000, ttlMs: 600_000 });
   t.equal(first.record.slot, 0);
   const messages: string[] = [];
-  const started = Date.now();
-  const waiting = acquireLease(b, { capacity: 1, holder: 'ci@job2', runId: 'run-2', timeoutMs: 5000, ttlMs: 2000, onWait: (m) => messages.push(m) });
-  await new Promise((r) => setTimeout(r, 400));
-  t.equal(messages.length, 1, 'the waiting run says so once');
+  let said!: () => void;
+  const saidOnce = new Promise<void>((r) => (said = r));
+  let released = false;
+  const waiting = acquireLease(b, { capacity: 1, holder: 'ci@job2', runId: 'run-2', timeoutMs: 120_000, ttlMs: 600_000, onWait: (m) => { messages.push(m); said(); } });
+  const gotEarly = waiting.then(() => !released);
+  await Promise.race([saidOnce, waiting]); // the wait has its own deadline (timeoutMs)
   t.match(messages[0], /waiting for capacity on pool 'test pool'.*held by ci@job1 run run-1/);
   t.same((await listLeases(a)).map((l) => l.runId), ['run-1'], 'never two holders of one slot');
+  released = true;
   await first.release();
   const second = await waiting;
-  t.ok(Date.now() - started >= 400, 'the second run got the slot only after the first released it');
+  t.notOk(await gotEarly, 'the second run got the slot only after the first released it');
+  t.equal(messages.length, 1, 'the waiting run said so once, however long it waited');
   t.equal(second.record.runId, 'run-2');
   // A third run that cannot get capacity gives up after --lease-timeout with a host error (exit 3).
-  const e = await rejects(acquireLease(a, { capacity: 1, holder: 'ci@job3', runId: 'run-3', timeoutMs: 300, ttlMs: 2000 }));
+  const e = await rejects(acquireLease(a, { capacity: 1, holder: 'ci@job3', runId: 'run-3', timeoutMs: 300, ttlMs: 600_000 }));
   t.equal(e.code, 'LEASE_TIMEOUT');
   t.equal(e.kind, 'host');
   t.match(e.message, /no free capacity.*held by ci@job2 run run-2/);
@@ -48,11 +54,11 @@ t.test('a holder killed mid-run stops heartbeating: its lease expires and anothe
   const s = await open(srv.url);
   t.teardown(() => s.close());
   const store = await XapiLeaseStore.of(s);
-  const alive = await acquireLease(store, { capacity: 1, holder: 'alive', runId: 'run-a', timeoutMs: 2000, ttlMs: 1000, heartbeatMs: 150 });
+  const alive = await acquireLease(store, { capacity: 1, holder: 'alive', runId: 'run-a', timeoutMs: 60_000, ttlMs: 3000, heartbeatMs: 150 });
   const waitedOut = await rejects(acquireLease(store, { capacity: 1, holder: 'x', runId: 'run-x', timeoutMs: 2000, ttlMs: 1000 }));
   t.equal(waitedOut.code, 'LEASE_TIMEOUT', 'a heartbeating holder keeps its lease past its ttl');
   alive.abandon(); // what a killed process leaves: the key, no more heartbeats
-  const taken = await acquireLease(store, { capacity: 1, holder: 'taker', runId: 'run-b', timeoutMs: 3000, ttlMs: 2000 });
+  const taken = await acquireLease(store, { capacity: 1, holder: 'taker', runId: 'run-b', timeoutMs: 60_000, ttlMs: 600_000 });
   t.equal(taken.record.slot, 0);
   t.same((await listLeases(store)).map((l) => l.runId), ['run-b']);
   await alive.heartbeat(true); // it comes back: its heartbeat finds the lease gone

@@ -50,8 +50,10 @@ export interface Dom0Double {
    *  template that never talks on its emulated NIC: dom0's neighbour table never learns it.
    *  staleMs: how long a halted guest's entry stays STALE before a probe leaves it FAILED.
    *  dhcpInDom0: the test network's DHCP server runs in dom0 (dnsmasq, its leases in DNSMASQ_LEASES).
-   *  load1: dom0's 1-minute load average (/proc/loadavg) on its dom0Cpus CPUs. */
-  faults: { keysLostAfterResume: boolean; silentGuests: boolean; staleMs: number; dhcpInDom0: boolean; load1: number; dom0Cpus: number };
+   *  load1: dom0's 1-minute load average (/proc/loadavg) on its dom0Cpus CPUs.
+   *  agentSilentAfterMigrate: after a live migration the guest agents (xenagent, the XenServer guest
+   *  agent) are not told of the resume and do not write their keys into the new domain. */
+  faults: { keysLostAfterResume: boolean; silentGuests: boolean; staleMs: number; dhcpInDom0: boolean; load1: number; dom0Cpus: number; agentSilentAfterMigrate?: boolean };
   /** ntttcp-for-linux runs (arguments). */
   ntttcpRuns: string[];
   /** The backend disks are served by: tapdisk3 (`vbd3`, XenServer 7+ / XCP-ng 8, the default) or
@@ -68,8 +70,9 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
   xs.write('/local/domain/0/name', 'Domain-0');
   const ntttcpRuns: string[] = [];
   const domains = new Map<string, number>(); // VM ref -> domid
+  const migratedDomains = new Set<number>();
   const connected = new Set<number>();
-  const faults = { keysLostAfterResume: false, silentGuests: false, staleMs: 60_000, dhcpInDom0: false, load1: 0.42, dom0Cpus: 4 };
+  const faults: Dom0Double['faults'] = { keysLostAfterResume: false, silentGuests: false, staleMs: 60_000, dhcpInDom0: false, load1: 0.42, dom0Cpus: 4, agentSilentAfterMigrate: false };
   // A pool's disks come through sm, whose attach hands xenopsd backend_type "vbd3" (tapdisk3);
   // xenopsd then writes backend/vbd3/<domid>/<devid> (xen-api ocaml/xenopsd/xc/device.ml,
   // supported_vbd_backends = vbd, vbd3, qdisk).
@@ -217,11 +220,30 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     const home = `/local/domain/${domid}`;
     if (!(faults.keysLostAfterResume && resumedDomains.has(domid))) {
       xs.write(`${home}/drivers/0`, `XenProject XENBUS ${version}`);
+      if (pool.guests.get(vmRef)?.xeniface) xs.write(`${home}/drivers/1`, `XenProject XENIFACE ${version}`);
       xs.write(`${home}/control/feature-suspend`, '1');
     }
     const { vbds, vifs } = devicesOf(vmRef);
     for (const id of vbds) deviceConnect(domid, 'vbd', id);
     for (const id of vifs) deviceConnect(domid, 'vif', id);
+    if (pool.guests.get(vmRef)?.agent && !(faults.agentSilentAfterMigrate && migratedDomains.has(domid))) agentKeys(home, version);
+  }
+
+  /** What the guest agents write once they run (they reach xenstore through xeniface), and again in
+   *  each new domain after a resume or migration, told of it by xeniface: xenagent its shutdown
+   *  capabilities (win-xeniface src/xenagent xenifacedevice.cpp: control/feature-poweroff, -reboot,
+   *  -s3, -s4, -laptop-slate-mode; drivers-spec/xeniface.xml), the XenServer guest agent the OS and the tools' version (win-xenguestagent
+   *  XenService.cs: data/os_*, attr/PVAddons/*, data/meminfo_*), the keys xapi reads into
+   *  VM_guest_metrics (xen-api ocaml/xapi/xapi_guest_agent.ml). */
+  function agentKeys(home: string, version: string) {
+    for (const f of ['poweroff', 'reboot', 's3', 's4', 'laptop-slate-mode']) xs.write(`${home}/control/feature-${f}`, '1');
+    const [major = '0', minor = '0', micro = '0', build = '0'] = version.split('.');
+    const keys: [string, string][] = [
+      ['data/os_name', 'Microsoft Windows Server 2022 Datacenter|C:\\Windows|\\Device\\Harddisk0\\Partition2'], ['data/os_distro', 'windows'], ['data/os_majorver', '10'], ['data/os_minorver', '0'],
+      ['attr/PVAddons/MajorVersion', major], ['attr/PVAddons/MinorVersion', minor], ['attr/PVAddons/MicroVersion', micro], ['attr/PVAddons/BuildVersion', build], ['attr/PVAddons/Installed', '1'],
+      ['data/meminfo_total', '2096696'], ['data/meminfo_free', '1519812'],
+    ];
+    for (const [k, v] of keys) xs.write(`${home}/${k}`, v);
   }
 
   function domainDown(vmRef: string) {
@@ -263,6 +285,8 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
       else if (!rec || (rec.power_state === 'Halted' && rec.suspend_VDI === 'OpaqueRef:NULL')) suspended.delete(ref);
       if (running !== undefined && running !== prev) {
         if (suspended.delete(ref)) resumedDomains.add(running);
+        // a live migration: running in one domain, then in another, with no halt between
+        if (prev !== undefined) migratedDomains.add(running);
         domainUp(ref, running);
       }
       // the guest's PV drivers run (whether or not an agent reports them to xapi): their frontends
@@ -376,6 +400,22 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
           return 0;
         }
         return 1;
+      }
+      // `xl trigger <domid> nmi [<vcpu>]` (xl(1)): an NMI into a running domain; xl names an unknown
+      // domain ("Invalid domain identifier") and fails
+      if (w[0] === 'xl' && w[1] === 'trigger' && w.length >= 4) {
+        const domid = Number(w[2]);
+        const vmRef = [...domains].find(([, d]) => d === domid)?.[0];
+        if (!vmRef || pool.get(vmRef, 'VM').power_state !== 'Running') {
+          ctx.stderr(`Invalid domain identifier: ${w[2]}\n`);
+          return 1;
+        }
+        if (w[3] !== 'nmi') {
+          ctx.stderr(`Invalid trigger "${w[3]}"\n`);
+          return 1;
+        }
+        pool.opts.onNmi?.(vmRef);
+        return 0;
       }
       // dom0's neighbour table (`ip -4 neigh show`, iproute2's format): the kernel learns a guest's
       // MAC only from traffic it sees, i.e. once the guest took its DHCP lease on its emulated NIC

@@ -85,6 +85,9 @@ export interface WindowsGuestState {
   installers: string[];
   /** Real time diskspd and NTttcp take to answer (ms; default 0): a workload in flight for a while. */
   workloadMs?: number;
+  /** diskspd and NTttcp answer only once this settles: a workload in flight until the test says
+   *  (a run held mid-scenario while something else happens, with no timing involved). */
+  workloadGate?: Promise<void>;
   /** HKLM\SYSTEM\CurrentControlSet\Services\XEN\Unplug: what the PV drivers' install asked to
    *  unplug (NICS by xenvif, DISKS by xenvbd). xen.sys reads it early at boot (win-xenbus
    *  src/xen/unplug.c), so a request written now takes effect at the next boot only. */
@@ -119,6 +122,21 @@ export interface WindowsGuestState {
    *  the template) is installed; it runs, and reports to xapi, only once xenbus and xeniface are
    *  bound (it reaches xenstore through xeniface). */
   agentInstalled: boolean;
+  /** HKLM\SYSTEM\CurrentControlSet\Control\CrashControl (Microsoft, "Overview of memory dump file
+   *  options for Windows"; Server's defaults: CrashDumpEnabled 7 automatic, AutoReboot 1, no
+   *  NMICrashDump). */
+  crashControl: { crashDumpEnabled: number; autoReboot: boolean; nmiCrashDump: boolean };
+  /** Sysinternals NotMyFault (notmyfault64.exe) is on the PATH. */
+  notMyFault: boolean;
+  /** Stop codes of the bugchecks so far. */
+  bugchecks: number[];
+  /** The Xen PCI devices QEMU gives the guest, the one xenbus binds first: XenServer's vendor device
+   *  C000 (has_vendor_device) is preferred over the platform device (platform:device_id, 0001 when
+   *  unset: xenopsd xenops_server_xen.ml), as win-xenbus's INF ranks them (src/xenbus.inf). */
+  platformDevices: string[];
+  /** A bugcheck writes no dump although CrashControl asks for one (a page file too small for it:
+   *  Windows logs it at the next boot and keeps whatever dump was there before). */
+  dumpFails?: boolean;
 }
 
 /** Which Windows the double plays, and in which display language. */
@@ -143,7 +161,12 @@ export interface WindowsDouble {
   insertDisc(files: Map<string, Buffer> | null): void;
   /** After a bugcheck Windows writes the dump from the page file at the next boot: a complete
    *  C:\\Windows\\MEMORY.DMP or a minidump in C:\\Windows\\Minidump. Returns its path and bytes. */
-  writeCrashDump(kind: 'full' | 'mini', bytes?: number, memory?: Buffer[]): { path: string; data: Buffer };
+  writeCrashDump(kind: 'full' | 'mini', bytes?: number, memory?: Buffer[], code?: number): { path: string; data: Buffer };
+  /** A non-maskable interrupt reaches the guest (dom0's `xl trigger <domid> nmi`): with
+   *  NMICrashDump = 1 Windows bugchecks with 0x80 NMI_HARDWARE_FAILURE; without it nothing happens here. */
+  nmi(): void;
+  /** Called when the guest bugchecked and, with AutoReboot, restarts: the pool reboots its domain. */
+  onRestart?: () => void;
   /** The guest "boots": drivers in the store become bound. Returns the PV version xenbus reports. */
   boot(): { major: number; minor: number; micro: number; build: number } | undefined;
   close(): Promise<void>;
@@ -161,7 +184,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const parsed = utils.parseKey(hostKey.private);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [], arch: o.arch ?? 'AMD64', secureBoot: o.secureBoot ?? false, testSigning: { bcd: false, boot: false }, certStores: { Root: new Set(), TrustedPublisher: new Set() }, unsigned: new Set(), agentInstalled: o.guestAgent ?? false };
+  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [], arch: o.arch ?? 'AMD64', secureBoot: o.secureBoot ?? false, testSigning: { bcd: false, boot: false }, certStores: { Root: new Set(), TrustedPublisher: new Set() }, unsigned: new Set(), agentInstalled: o.guestAgent ?? false, crashControl: { crashDumpEnabled: 7, autoReboot: true, nmiCrashDump: false }, notMyFault: true, bugchecks: [], platformDevices: ['0001'] };
   const conns = new Set<Connection>();
   let nextOem = 3;
 
@@ -178,20 +201,38 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
           ch.on('data', () => undefined);
           state.commands.push(info.command);
           const r = execute(info.command);
+          if (r.bugcheck !== undefined) {
+            // KeBugCheckEx: the command never answers; the guest (and every connection) goes down
+            const code = r.bugcheck;
+            setImmediate(() => bugcheck(code));
+            return;
+          }
           const workload = /^# winpv:(diskspd|ntttcp)\n/.test(state.scripts.at(-1) ?? '');
-          setTimeout(() => {
+          const answer = () => setTimeout(() => {
             if (r.stdout) ch.write(r.stdout);
             if (r.stderr) ch.stderr.write(r.stderr);
             ch.exit(r.code);
             ch.end();
           }, workload ? (state.workloadMs ?? 0) : 0);
+          if (workload && state.workloadGate) void state.workloadGate.then(answer, answer);
+          else answer();
         });
         session.on('sftp', (acceptSftp) => serveSftp(acceptSftp(), state.files));
       });
     });
   });
 
-  function execute(line: string): { code: number; stdout: string; stderr: string } {
+  // Windows at a bugcheck (KeBugCheckEx): the dump goes to the page file and, with CrashDumpEnabled,
+  // becomes C:\Windows\MEMORY.DMP (here written at once; the host reads it only after the restart);
+  // every connection drops; with AutoReboot the guest restarts (the pool builds a new domain).
+  function bugcheck(code: number) {
+    state.bugchecks.push(code);
+    if (state.crashControl.crashDumpEnabled !== 0 && !state.dumpFails) double.writeCrashDump('full', undefined, [], code);
+    for (const c of conns) c.end();
+    if (state.crashControl.autoReboot) double.onRestart?.();
+  }
+
+  function execute(line: string): { code: number; stdout: string; stderr: string; bugcheck?: number } {
     if (!/^powershell\.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand [A-Za-z0-9+/=]+$/.test(line)) {
       return { code: 1, stdout: '', stderr: `'${line.split(' ')[0]}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n` };
     }
@@ -210,8 +251,16 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
 
   const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
 
-  const ops: Record<string, (p: Record<string, unknown>) => { code: number; stdout: string; stderr: string }> = {
+  const ops: Record<string, (p: Record<string, unknown>) => { code: number; stdout: string; stderr: string; bugcheck?: number }> = {
     mkdir: () => ({ code: 0, stdout: '', stderr: '' }),
+    'crash-control': () => ({ code: 0, stdout: JSON.stringify({ CrashDumpEnabled: state.crashControl.crashDumpEnabled, AutoReboot: state.crashControl.autoReboot ? 1 : 0, NMICrashDump: state.crashControl.nmiCrashDump ? 1 : 0 }), stderr: '' }),
+    // NotMyFault /bugcheck <code>: its driver calls KeBugCheckEx (Sysinternals NotMyFault's usage)
+    notmyfault: (p) => {
+      if (!state.notMyFault) return { code: 1, stdout: '', stderr: "& : The term 'notmyfault64.exe' is not recognized as the name of a cmdlet, function, script file, or operable program.\r\n" };
+      const code = Number(p.code);
+      if (!Number.isInteger(code) || code <= 0) return { code: 1, stdout: '', stderr: 'Invalid bugcheck code\r\n' };
+      return { code: 0, stdout: '', stderr: '', bugcheck: code };
+    },
     'cd-drive': () => (state.cdLoaded && state.cdLag-- <= 0 ? { code: 0, stdout: JSON.stringify({ Letter: 'D' }), stderr: '' } : { code: 1, stdout: '', stderr: 'no CD in the drive\r\n' }),
     'pnputil-add': (p) => pnputilAdd(String(p.inf)),
     // The vendor installer: installs every driver package found beside it (one folder per driver),
@@ -368,8 +417,9 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const netRev = '&REV_09000005';
   function devices() {
     const xb = state.bound.get('xenbus');
+    const pd = state.platformDevices[0] ?? '0001';
     const list: { id: string; desc: string; cls: string; drv?: DriverPackage; matching: string; service: string }[] = [
-      { id: 'PCI\\VEN_5853&DEV_0001&SUBSYS_00015853&REV_02\\3&267A616A&0&18', desc: xb ? 'XENBUS' : 'PCI Device', cls: 'System', drv: xb, matching: 'PCI\\VEN_5853&DEV_0001&SUBSYS_00015853&REV_02', service: xb ? 'xenbus' : '' },
+      { id: `PCI\\VEN_5853&DEV_${pd}&SUBSYS_${pd}5853&REV_02\\3&267A616A&0&18`, desc: xb ? 'XENBUS' : 'PCI Device', cls: 'System', drv: xb, matching: `PCI\\VEN_5853&DEV_${pd}&SUBSYS_${pd}5853&REV_02`, service: xb ? 'xenbus' : '' },
     ];
     if (xb) {
       const ready = (d: string) => (state.needRestart.has(d) ? undefined : state.bound.get(d));
@@ -381,6 +431,10 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
         { id: `XENVIF\\VEN_XP0001&DEV_NET${netRev}\\0`, desc: 'XENNET', cls: 'Net', drv: vif ? net : undefined, matching: `XENVIF\\VEN_XP0001&DEV_NET${netRev}`, service: net ? 'xennet' : '' },
         { id: `XENBUS\\VEN_XP0001&DEV_VBD${rev}\\_`, desc: 'XENVBD', cls: 'SCSIAdapter', drv: vbd, matching: `XENBUS\\VEN_XP0001&DEV_VBD${rev}`, service: vbd ? 'xenvbd' : '' },
       );
+      // xeniface binds the IFACE child xenbus enumerates (drivers-spec/xeniface.xml, binds REV_0900000B);
+      // listed only with xeniface installed (a guest without it would show an unknown device there)
+      const iface = state.bound.get('xeniface');
+      if (iface) list.push({ id: `XENBUS\\VEN_XP0001&DEV_IFACE${rev}\\_`, desc: 'XENIFACE', cls: 'System', drv: iface, matching: `XENBUS\\VEN_XP0001&DEV_IFACE${rev}`, service: 'xeniface' });
     }
     return list;
   }
@@ -475,7 +529,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
 
   await new Promise<void>((res) => server.listen(o.port ?? 0, o.host, () => res()));
   const port = (server.address() as AddressInfo).port;
-  return {
+  const double: WindowsDouble = {
     host: o.host,
     port,
     hostKeyFingerprint: sha256Fingerprint(key.getPublicSSH()),
@@ -485,9 +539,12 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       state.cdLoaded = files !== null;
       for (const [k, v] of files ?? []) state.files.set(normPath(`D:\\${k}`), v);
     },
-    writeCrashDump(kind, bytes = kind === 'full' ? 3 * 2 ** 20 + 17 : 256 * 1024, memory = []) {
+    nmi() {
+      if (state.crashControl.nmiCrashDump) bugcheck(0x80);
+    },
+    writeCrashDump(kind, bytes = kind === 'full' ? 3 * 2 ** 20 + 17 : 256 * 1024, memory = [], code = 0x1e) {
       const path = kind === 'full' ? 'C:\\Windows\\MEMORY.DMP' : `C:\\Windows\\Minidump\\112426-${String(state.crashDumps.length + 1).padStart(5, '0')}-01.dmp`;
-      const data = dumpBytes(bytes, `${state.name}:${path}`);
+      const data = dumpBytes(bytes, `${state.name}:${path}`, code);
       // what the guest had in memory lands in the dump (spread over it, one across the 1 MiB mark)
       memory.forEach((m, i) => m.copy(data, i === 0 ? 2 ** 20 - Math.floor(m.length / 2) : Math.floor((data.length * (i + 1)) / (memory.length + 2))));
       state.files.set(path, data);
@@ -538,11 +595,13 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
         server.close(() => res());
       }),
   };
+  return double;
 }
 
-/** A kernel dump's bytes: the DUMP_HEADER64 signature ("PAGE" "DU64") and then deterministic filler. */
-function dumpBytes(n: number, seed: string): Buffer {
-  const b = Buffer.alloc(Math.max(n, 8));
+/** A kernel dump's bytes: the DUMP_HEADER64 signature ("PAGE" "DU64"), its BugCheckCode (ULONG at
+ *  0x38), and deterministic filler. */
+function dumpBytes(n: number, seed: string, code: number): Buffer {
+  const b = Buffer.alloc(Math.max(n, 0x40));
   b.write('PAGEDU64', 0, 'latin1');
   let x = 2166136261;
   for (const c of seed) x = Math.imul(x ^ c.charCodeAt(0), 16777619) >>> 0;
@@ -550,6 +609,7 @@ function dumpBytes(n: number, seed: string): Buffer {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     b[i] = x >>> 24;
   }
+  b.writeUInt32LE(code >>> 0, 0x38);
   return b;
 }
 

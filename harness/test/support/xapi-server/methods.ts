@@ -32,6 +32,29 @@ export class XapiApi {
     }
   }
 
+  /** Where xapi starts a VM it places itself (VM.start, VM.resume): message_forwarding.ml
+   *  forward_to_suitable_host -> xapi_vm_helpers.ml choose_host_for_vm_no_wlb. A host qualifies only
+   *  when enabled (vm_can_run_on_host: host_enabled; a disabled host is skipped, not named); with
+   *  none left, choose_host / Xapi_vm_placement.select_host raise NO_HOSTS_AVAILABLE with no
+   *  parameters. The memory check is tried first and then dropped (choose_host_for_vm_no_wlb's
+   *  second pass), so a VM too big for every enabled host is placed anyway and refused at the
+   *  start itself: HOST_NOT_ENOUGH_FREE_MEMORY(needed, available) (api_errors.ml). */
+  private place(vm: Rec): string {
+    const enabled = this.pool.hostRefs.filter((h) => this.pool.get(h, 'host').enabled !== false);
+    if (!enabled.length) throw new XapiFailure('NO_HOSTS_AVAILABLE', []);
+    const roomiest = enabled.reduce((a, h) => (this.pool.freeMemory(h) > this.pool.freeMemory(a) ? h : a));
+    this.canBootHere(roomiest, vm);
+    return roomiest;
+  }
+
+  /** xapi_vm_helpers.ml assert_can_boot_here for a VM that is not the control domain: the host
+   *  must be enabled (assert_host_is_enabled: HOST_DISABLED [host]), then have the memory. */
+  private canBootHere(host: string, vm: Rec): void {
+    if (this.pool.get(host, 'host').enabled === false) throw new XapiFailure('HOST_DISABLED', [host]);
+    const free = this.pool.freeMemory(host);
+    if (num(vm.memory_static_max) > free) throw new XapiFailure('HOST_NOT_ENOUGH_FREE_MEMORY', [str(vm.memory_static_max), String(free)]);
+  }
+
   listMethods(): string[] {
     const classes = ['pool', 'host', 'SR', 'VDI', 'VBD', 'VIF', 'network', 'VM', 'VM_metrics', 'VM_guest_metrics', 'task'];
     return [
@@ -171,6 +194,16 @@ export class XapiApi {
   private readonly specific: Record<string, (a: XrValue[]) => XrValue | Promise<XrValue>> = {
     'task.cancel': () => '',
     'host.compute_free_memory': ([h]) => this.pool.freeMemory(str(h)),
+    // xapi_host.ml disable / enable: enabled false or true, doing nothing when it already is (the
+    // auto_enable argument of newer xapi is only about the next boot of the host)
+    'host.disable': ([h]) => {
+      this.pool.set(str(this.pool.get(h, 'host') && h), { enabled: false });
+      return '';
+    },
+    'host.enable': ([h]) => {
+      this.pool.set(str(this.pool.get(h, 'host') && h), { enabled: true });
+      return '';
+    },
     'VM.clone': ([vm, name]) => this.copyVm(str(vm), str(name), false),
     'VM.copy': ([vm, name]) => this.copyVm(str(vm), str(name), false),
     'VM.snapshot': ([vm, name]) => this.copyVm(str(vm), str(name), true),
@@ -219,13 +252,26 @@ export class XapiApi {
       this.pool.set(str(vm), { memory_static_min: a, memory_static_max: b, memory_dynamic_min: c, memory_dynamic_max: d });
       return '';
     },
+    // xapi_vm.ml set_has_vendor_device: assert_initial_power_state_is Halted, else VM_BAD_POWER_STATE
+    // [vm, "halted", actual] (xapi_vm_lifecycle.ml assert_initial_power_state_in); xenopsd then gives
+    // QEMU XenServer's vendor device 5853:C000 (xenopsd xc/device.ml: xen-pvdevice,device-id=0xc000)
+    'VM.set_has_vendor_device': ([vm, value]) => {
+      this.power(str(vm), 'Halted');
+      this.pool.set(str(vm), { has_vendor_device: value === true });
+      return '';
+    },
     'VM.start': ([vm, paused]) => {
       const r = this.power(str(vm), 'Halted');
-      // xapi's Memory_check before placing a VM: HOST_NOT_ENOUGH_FREE_MEMORY(needed, available)
-      // when no host has room (ocaml/xapi-consts/api_errors.ml: host_not_enough_free_memory)
-      const best = Math.max(...this.pool.hostRefs.map((h) => this.pool.freeMemory(h)));
-      if (num(r.memory_static_max) > best) throw new XapiFailure('HOST_NOT_ENOUGH_FREE_MEMORY', [str(r.memory_static_max), String(best)]);
-      this.pool.startDomain(str(vm), undefined, paused === true);
+      this.pool.startDomain(str(vm), this.place(r), paused === true);
+      return '';
+    },
+    // VM.start_on(vm, host, start_paused, force): message_forwarding.ml start_on runs
+    // reserve_memory_for_vm, whose assert_can_boot_here (xapi_vm_helpers.ml) refuses a disabled
+    // host with HOST_DISABLED [host] (assert_host_is_enabled) before the memory check.
+    'VM.start_on': ([vm, host, paused]) => {
+      const r = this.power(str(vm), 'Halted');
+      this.canBootHere(str(host), r);
+      this.pool.startDomain(str(vm), str(host), paused === true);
       return '';
     },
     'VM.pause': ([vm]) => {
@@ -290,8 +336,10 @@ export class XapiApi {
     'VM.resume': ([vm, paused]) => {
       const r = this.power(str(vm), 'Suspended');
       if (r.suspend_VDI === NULL || !this.pool.objects.has(str(r.suspend_VDI))) throw new XapiFailure('VDI_MISSING', [this.pool.defaultSr, str(r.suspend_VDI)]);
+      // resume is placed like start (message_forwarding.ml resume: forward_to_suitable_host)
+      const host = this.place(r);
       this.pool.set(str(vm), { power_state: 'Halted' });
-      this.pool.startDomain(str(vm), undefined, paused === true);
+      this.pool.startDomain(str(vm), host, paused === true);
       this.pool.remove(str(r.suspend_VDI));
       this.pool.set(str(vm), { suspend_VDI: NULL });
       return '';
@@ -300,6 +348,8 @@ export class XapiApi {
       const r = this.power(str(vm), 'Running');
       this.pool.get(host, 'host');
       this.needsPv(str(vm), r);
+      // message_forwarding.ml pool_migrate: assert_can_boot_here on the destination (HOST_DISABLED)
+      if (this.pool.get(host, 'host').enabled === false) throw new XapiFailure('HOST_DISABLED', [str(host)]);
       this.pool.pull(str(r.resident_on), 'resident_VMs', str(vm));
       this.pool.set(str(vm), { domid: 1000 + num(r.domid), resident_on: str(host) });
       this.pool.push(str(host), 'resident_VMs', str(vm));

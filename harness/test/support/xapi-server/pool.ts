@@ -35,6 +35,8 @@ export interface GuestState {
    *  attr/vif/<devid>/ipv4/<n>, attr/PVAddons/* and data/updated, from which xapi fills the guest
    *  metrics' networks and PV_drivers_version and xenopsd reports PV_drivers_detected. */
   agent?: boolean;
+  /** xeniface is bound (it writes its drivers/<N> version string, drivers-spec/xeniface.xml). */
+  xeniface?: boolean;
   /** userdevices of disks Windows holds open (the system disk with C: and the pagefile, by default
    *  "0"): a clean VBD.unplug of one is refused by the guest (DEVICE_DETACH_REJECTED). */
   heldDisks?: string[];
@@ -63,6 +65,8 @@ export interface PoolOptions {
   guest?: (vmRef: string, vm: Rec) => GuestState;
   /** Called after VM.revert restored a snapshot (the guest's own state goes back too). */
   onRevert?: (vmRef: string, snapshotRef: string) => void;
+  /** A non-maskable interrupt reached the VM's guest (dom0's `xl trigger <domid> nmi`). */
+  onNmi?: (vmRef: string) => void;
 }
 
 export class FakePool {
@@ -271,7 +275,7 @@ export class FakePool {
       memory_dynamic_min: 4096 * 2 ** 20, memory_dynamic_max: 4096 * 2 ** 20, VBDs: [], VIFs: [],
       guest_metrics: NULL, metrics: NULL, resident_on: NULL, suspend_VDI: NULL, other_config: {}, tags: [], platform: { viridian: 'true' },
       HVM_boot_policy: 'BIOS order', actions_after_crash: 'restart', actions_after_shutdown: 'destroy', actions_after_reboot: 'restart',
-      allowed_operations: [], blocked_operations: {}, xenstore_data: {}, snapshot_time: '19700101T00:00:00Z',
+      allowed_operations: [], blocked_operations: {}, xenstore_data: {}, snapshot_time: '19700101T00:00:00Z', has_vendor_device: false,
     };
   }
 
