@@ -141,7 +141,7 @@ export class SimHost implements HostBackend, FaultTarget {
     this.rings = new SimRingView({
       guestRings: (g) => this.guestRings(g),
       guestRing: (g, id) => this.guestRing(g, id),
-      guestByDomid: (d) => [...this.guests.values()].find((x) => x.dom.domid === d)?.ref,
+      guestByDomid: (d) => this.byDomid(d)?.ref,
       backendStats: (g, dev) => this.ts().record(this.guest(g).dom.domid, dev)?.backend.stats() ?? null,
       onRingNotify: (cb) => this.hv.report.add({ ringNotify: cb }),
     });
