@@ -252,7 +252,7 @@ const command: Command = {
       const needs = hostNeedsOf(thePlan.instances);
       if (cfg.host.kind === 'sim') {
         if (workers === 1) pool.push(new HostWorker({ ...common, label: 'sim', slots: 1, fresh: true, make: () => createHost(cfg.host, { specs }) }));
-        else for (let k = 1; k <= workers; k++) pool.push(new ChildSimWorker(`sim #${k}`, { seed: cfg.seed, specs, runStart, retries }));
+        else for (let k = 1; k <= workers; k++) pool.push(new ChildSimWorker(`sim #${k}`, { seed: cfg.seed, specs, runStart, retries, artifactsDir: common.artifactsDir }));
       } else {
         for (const h of runHosts) {
           const slots = held.slots.get(h.name) ?? 0;
