@@ -12,6 +12,7 @@
 // seconds costs only the events inside them. The same seed and inputs give the same order of
 // events, hence a byte-identical trace. Date.now, Math.random and setTimeout are never used here.
 import { Rng } from './random';
+import { afterMicrotasks } from '../util/after-microtasks';
 
 /** Events run in one turn of the event loop before real I/O gets its turn. */
 const BURST = 256;
@@ -113,11 +114,6 @@ export class Scheduler {
     this.pump();
   };
 
-  /** The next event of a burst, once the microtasks of the last one have all run. */
-  private readonly next = (): void => {
-    process.nextTick(this.pumpNext);
-  };
-
   private readonly pumpNext = (): void => this.pump();
 
   private pump(): void {
@@ -138,7 +134,7 @@ export class Scheduler {
     if (this.heap.length === 0) return;
     if (++this.burst < BURST) {
       this.armed = true;
-      queueMicrotask(this.next);
+      afterMicrotasks(this.pumpNext);
     } else this.arm();
   }
 
