@@ -23,6 +23,7 @@ function setup(init: SimWorkerInit): HostWorker {
   const specs = init.specs;
   return new HostWorker({
     label: 'sim', slots: 1, fresh: true, seed: init.seed, specs, runStart: init.runStart, retries: init.retries, teardownMs: init.teardownMs,
+    ...(init.artifactsDir !== undefined ? { artifactsDir: init.artifactsDir } : {}),
     make: () => createHost(SIM, { specs, ...(init.simBuilds ? { simBuilds: init.simBuilds } : {}) }),
     onEvent: (e) => {
       pending.push(JSON.stringify(e));
@@ -36,7 +37,8 @@ process.on('message', (m: ToChild) => {
   else if (m.t === 'close') process.disconnect();
   else if (m.t === 'run') {
     abort = new AbortController();
-    worker!.run(m.inst, abort.signal, (s) => send({ t: 'status', s })).then(
+    // the events go to the parent as they are written (onEvent above); the section keeps none here
+    worker!.run(m.inst, abort.signal, (s) => send({ t: 'status', s }), () => undefined).then(
       (r) => {
         flush();
         send({ t: 'done', attempts: r.attempts, outcome: r.outcome });

@@ -28,6 +28,8 @@ export interface SimWorkerInit {
   runStart: RunStartEvent;
   retries?: number;
   teardownMs?: number;
+  /** The run's `<report dir>/artifacts` (crash dumps, installer logs), as an in-process worker has it. */
+  artifactsDir?: string;
   simBuilds?: Record<string, { ioSlowdown?: number }>;
 }
 

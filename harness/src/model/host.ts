@@ -58,8 +58,11 @@ export interface RingView {
   /** Backend counters (blkback statistics/, netback totals), if the host has them. */
   backendStats?(guest: GuestRef, dev: DeviceRef): Promise<Record<string, number> | null>;
   /** Called on every event-channel notification of a ring (hosts that can see them: the simulator).
-   *  The ring probe takes a `why: 'notify'` sample there. Returns the unsubscribe function. */
-  onNotify?(cb: (guest: GuestRef, ring: RingId) => void): () => void;
+   *  The ring probe takes a `why: 'notify'` sample there: `now` is the ring's indices read at the
+   *  notification when the host has them in hand (the simulator: its shared page is in this process),
+   *  so the sample is recorded at once, not through sample()'s promise (tens of thousands per run).
+   *  Returns the unsubscribe function. */
+  onNotify?(cb: (guest: GuestRef, ring: RingId, now?: RingIndices | null) => void): () => void;
 }
 
 /** A driver package set to install: a directory with one subfolder per driver, each with .inf/.sys/.cat. */

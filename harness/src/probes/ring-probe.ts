@@ -38,10 +38,11 @@ export class RingProbe {
 
   start(): void {
     if (this.loop || this.opts.off) return;
-    this.offNotify = this.host.rings.onNotify?.((guest, ring) => {
+    this.offNotify = this.host.rings.onNotify?.((guest, ring, now) => {
       const g = this.guests.get(guest.name);
       if (!g || g.domid !== guest.domid || this.stopped) return;
-      this.track(this.sampleOne(g, ring, 'notify'));
+      if (now !== undefined) this.record(g, ring, now, 'notify');
+      else this.track(this.sampleOne(g, ring, 'notify'));
     });
     this.loop = this.periodic();
   }
@@ -92,7 +93,10 @@ export class RingProbe {
   }
 
   private async sampleOne(g: GuestRef, r: RingId, why: 'periodic' | 'notify' | 'final', force = false): Promise<void> {
-    const s = await this.host.rings.sample(g, r);
+    this.record(g, r, await this.host.rings.sample(g, r), why, force);
+  }
+
+  private record(g: GuestRef, r: RingId, s: RingIndices | null, why: 'periodic' | 'notify' | 'final', force = false): void {
     if (!s || (this.stopped && why !== 'final')) return;
     const k = key(g.name, r);
     const prev = this.last.get(k);

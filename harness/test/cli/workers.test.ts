@@ -14,7 +14,9 @@ import { holdCapacity } from '../../src/cli/lease-support';
 import { resolveConfig } from '../../src/cli/config';
 
 const repo = resolve(__dirname, '..', '..', '..');
-const files = ['scenarios/vbd-connect.xml', 'scenarios/vif-replug-x3.xml', 'scenarios/flush.xml'];
+// the installer scenario keeps an artifact (the installer's log): a worker process keeps it in the
+// run's artifacts/ as a worker in this process does (the trace names where)
+const files = ['scenarios/vbd-connect.xml', 'scenarios/vif-replug-x3.xml', 'scenarios/flush.xml', 'scenarios/coexistence-installer-refuses.xml'];
 const runDir = (root: string) => join(root, readdirSync(root).filter((d) => /^\d{8}-/.test(d))[0]!);
 
 t.test('--workers 2 gives the TAP and the trace of --workers 1, and winpv check re-judges it to the same TAP', async (t) => {
@@ -30,6 +32,7 @@ t.test('--workers 2 gives the TAP and the trace of --workers 1, and winpv check 
   t.equal(tap2, tap1, 'results.tap identical');
   t.match(tap1, /ok 1 - vbd-connect[\s\S]*ok 2 - vif-replug-x3[\s\S]*ok 3 - flush/, 'whole subtests in plan order');
   t.equal(readFileSync(join(runs['2']!, 'trace.jsonl'), 'utf8'), readFileSync(join(runs['1']!, 'trace.jsonl'), 'utf8'), 'the same seed gives the same trace whatever the number of workers');
+  for (const n of ['1', '2']) t.ok(readdirSync(join(runs[n]!, 'artifacts')).some((d) => d.startsWith('coexistence-installer-refuses')), `--workers ${n} keeps the installer log in artifacts/`);
   const check = await runWinpv(['check', '--reporter', 'tap', join(runs['2']!, 'trace.jsonl')], { cwd: repo });
   t.equal(check.code, ExitCode.ok, check.err);
   t.equal(check.out.replace(/^# .*\n/gm, ''), tap2.replace(/^# .*\n/gm, ''), 'winpv check gives the same TAP');

@@ -70,7 +70,9 @@ t.test('bad lines are located problems', async (t) => {
     JSON.stringify({ seq: 1, t: 1, ev: 'ring', inst: 'a' }),
     JSON.stringify({ seq: 5, t: 0.5, ev: 'log', level: 'info', msg: 'x' }),
     JSON.stringify({ seq: 6, t: 2, ev: 'teleport' }),
-    JSON.stringify({ seq: 6, t: 2, ev: 'run.end', complete: true }),
+    // a name every object inherits is no event type either (it was looked up on a plain object)
+    JSON.stringify({ seq: 7, t: 2, ev: 'constructor' }),
+    JSON.stringify({ seq: 7, t: 2, ev: 'run.end', complete: true }),
   ];
   const r = parseTrace(lines.join('\n') + '\n', 'run/trace.jsonl');
   const msgs = r.problems.map((p) => `${p.location.file}:${p.location.line}: ${p.message}`);
@@ -82,6 +84,7 @@ t.test('bad lines are located problems', async (t) => {
   t.ok(msgs.some((m) => /:4: seq 5 where 1 was expected/.test(m)), 'a gap in seq');
   t.ok(msgs.some((m) => /:4: time runs backwards/.test(m)));
   t.ok(msgs.some((m) => /:5: unknown event type 'teleport'/.test(m)));
+  t.ok(msgs.some((m) => /:6: unknown event type 'constructor'/.test(m)), 'an inherited name is an unknown event type, not a crash');
   const f = join(dir, 'bad.jsonl');
   writeFileSync(f, lines.join('\n') + '\n');
   t.throws(() => readTraceFile(f, 'bad.jsonl'), { code: 'TRACE_INVALID' });

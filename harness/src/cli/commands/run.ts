@@ -343,9 +343,10 @@ async function runParallel(p: RunPlace, o: RunSinks): Promise<RunOutcome> {
 /** The simulator's workers: one in this process, or a child process per worker. */
 function simWorkers(p: RunPlace, runStart: ReturnType<typeof runStartEvent>): Worker[] {
   const { cfg, specs, retries, workers } = p;
-  if (workers === 1) return [new HostWorker({ seed: cfg.seed, specs, runStart, retries, artifactsDir: join(p.dir, 'artifacts'), label: 'sim', slots: 1, fresh: true, make: () => createHost(cfg.host, { specs }) })];
+  const artifactsDir = join(p.dir, 'artifacts');
+  if (workers === 1) return [new HostWorker({ seed: cfg.seed, specs, runStart, retries, artifactsDir, label: 'sim', slots: 1, fresh: true, make: () => createHost(cfg.host, { specs }) })];
   const pool: Worker[] = [];
-  for (let k = 1; k <= workers; k++) pool.push(new ChildSimWorker(`sim #${k}`, { seed: cfg.seed, specs, runStart, retries }));
+  for (let k = 1; k <= workers; k++) pool.push(new ChildSimWorker(`sim #${k}`, { seed: cfg.seed, specs, runStart, retries, artifactsDir }));
   return pool;
 }
 

@@ -73,7 +73,7 @@ export class SimDevices {
     return {
       guestRings: (g) => this.guestRings(g),
       guestRing: (g, id) => this.guestRing(g, id),
-      guestByDomid: (d) => [...st.guests.values()].find((x) => x.dom.domid === d)?.ref,
+      guestByDomid: (d) => st.byDomid(d)?.ref,
       backendStats: (g, dev) => st.ts().record(st.guest(g).dom.domid, dev)?.backend.stats() ?? null,
       onRingNotify: (cb) => st.hv.report.add({ ringNotify: cb }),
     };

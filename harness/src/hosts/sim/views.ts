@@ -108,9 +108,14 @@ export class SimRingView implements RingView {
   }
 
   async sample(guest: GuestRef, ring: RingId): Promise<RingIndices | null> {
+    return this.read(guest, ring);
+  }
+
+  /** The ring's indices now: ring.h sring header at offsets 0/4/8/12 of the shared page, read from
+   *  the shared memory; the private consumers from the two ends. */
+  private read(guest: GuestRef, ring: RingId): RingIndices | null {
     const r = this.src.guestRing(guest, ring);
     if (!r) return null;
-    // ring.h sring header at offsets 0/4/8/12 of the shared page, read from the shared memory.
     return {
       nr_ents: r.nrEnts,
       req_prod: r.mem.readUInt32LE(0),
@@ -126,10 +131,12 @@ export class SimRingView implements RingView {
     return this.src.backendStats(guest, dev);
   }
 
-  onNotify(cb: (guest: GuestRef, ring: RingId) => void): () => void {
+  onNotify(cb: (guest: GuestRef, ring: RingId, now?: RingIndices | null) => void): () => void {
     return this.src.onRingNotify((domid, dev, queue, ring) => {
       const g = this.src.guestByDomid(domid);
-      if (g) cb(g, { dev, queue, ring });
+      if (!g) return;
+      const id = { dev, queue, ring };
+      cb(g, id, this.read(g, id));
     });
   }
 }
