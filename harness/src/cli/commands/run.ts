@@ -9,8 +9,6 @@ import { loadScenarios } from '../../scenario';
 import { plan, parseShard } from '../../plan/planner';
 import { createHost } from '../../hosts/factory';
 import { TraceWriter } from '../../trace/writer';
-import { readTraceFile } from '../../trace/reader';
-import type { TraceEvent } from '../../model/trace';
 import { runPlan, type RunOutcome } from '../../runner/run';
 import { MAX_REPEAT_EACH, renderPassRates } from '../../runner/repeat';
 import { ReporterMultiplexer } from '../../report/multiplexer';
@@ -27,7 +25,7 @@ import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-s
 import { RunRecorder, runStoreTarget } from '../../results/record-run';
 import { hostNeedsOf } from '../../plan/needs';
 import { windowsBuildOfPlan } from '../../results/baselines';
-import { recordFromRun } from '../../results/record';
+import { streamedRun, type StreamedRun } from '../streamed-run';
 import type { RunSummary } from '../../model/result';
 import { KNOWN_ISSUES_FILE, loadKnownIssues } from '../../results/known';
 import { harnessVersion } from './results';
@@ -169,13 +167,6 @@ const command: Command = {
     }
 
     async function runWithLease(): Promise<number> {
-      // The run streams its trace: nothing of it is kept in memory while the instances run. What needs
-      // the whole run afterwards (report.html's timelines, the results store's metrics) reads
-      // trace.jsonl back once the run has ended and closed it.
-      const traceFile = join(dir, 'trace.jsonl');
-      const trace = new TraceWriter({ file: traceFile, keep: false });
-      let readBack: TraceEvent[] | undefined;
-      const events = () => (readBack ??= readTraceFile(traceFile).events);
       const meta = (): RunMeta => ({
         runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
       });
@@ -187,16 +178,16 @@ const command: Command = {
         ? new RunRecorder(storeTarget, { scenarios: [...new Set(thePlan.instances.map((i) => i.scenario.name))], hostKind: host.kind, windowsBuild: windowsBuildOfPlan(thePlan.instances, host.kind) })
         : undefined;
       try {
-        return await runRecorded(trace, events, meta, recorder);
+        return await runRecorded(streamedRun(join(dir, 'trace.jsonl'), recorder !== undefined), meta, recorder);
       } finally {
-        readBack = undefined;
         await recorder?.close();
       }
     }
 
-    async function runRecorded(trace: TraceWriter, events: () => TraceEvent[], meta: () => RunMeta, recorder: RunRecorder | undefined): Promise<number> {
-      const reportInput = recorder && ((s: RunSummary, m: RunMeta) => recorder.reportInput(recordFromRun({ schema: 'winpv-summary/1', ...m, ...s }, events(), runId, harnessVersion())));
-      const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, events, reportInput)]);
+    async function runRecorded(streamed: StreamedRun, meta: () => RunMeta, recorder: RunRecorder | undefined): Promise<number> {
+      const { trace, page, record } = streamed;
+      const reportInput = recorder && record && ((s: RunSummary, m: RunMeta) => recorder.reportInput(record.record({ schema: 'winpv-summary/1', ...m, ...s }, runId, harnessVersion())));
+      const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), streamed.judged, new FileReporter(dir, meta, page, reportInput)]);
       const signal = AbortSignal.any([ctx.signal, stop.signal]);
       const live = reporter.reporters.find((r): r is ConsoleReporter => r instanceof ConsoleReporter);
       // scenarios that name the regression check judge their metrics against the store's history
@@ -222,15 +213,7 @@ const command: Command = {
       say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
       for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
       if (recorder) {
-        // the events read back once for the reports and the store (an unreadable trace: the store's own reading warns)
-        const back = (() => {
-          try {
-            return events();
-          } catch {
-            return undefined;
-          }
-        })();
-        const r = await recorder.finish(dir, harnessVersion(), back);
+        const r = await recorder.finish(dir, harnessVersion());
         if (r.warning) ctx.err.write(`winpv: warning: ${r.warning}\n`);
       }
       const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
