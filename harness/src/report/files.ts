@@ -10,7 +10,8 @@ import type { TraceEvent } from '../model/trace';
 import type { ReportInput } from '../model/report-input';
 import { renderTap } from './tap';
 import { renderJunit } from './junit';
-import { renderHtml } from './html';
+import { renderHtml, renderPage } from './html';
+import { PageDigest } from './html-digest';
 import type { RunMeta } from './run-meta';
 
 export type { RunMeta } from './run-meta';
@@ -22,7 +23,7 @@ export function renderSummaryJson(s: RunSummary, meta: RunMeta): string {
 /** Writes every report of a finished (or stopped) run into dir; `input` is what a results history adds (marks, trends). */
 export function writeReports(dir: string, s: RunSummary, meta: RunMeta, events: readonly TraceEvent[], input: ReportInput = {}): void {
   writeRunFiles(dir, s, meta);
-  writeHtmlReport(dir, s, meta, events, input);
+  writeFileAtomic(join(dir, 'report.html'), renderHtml(s, events, meta, input));
 }
 
 /** results.tap, junit.xml and summary.json. */
@@ -30,11 +31,6 @@ function writeRunFiles(dir: string, s: RunSummary, meta: RunMeta): void {
   writeFileAtomic(join(dir, 'results.tap'), renderTap(s));
   writeFileAtomic(join(dir, 'junit.xml'), renderJunit(s));
   writeFileAtomic(join(dir, 'summary.json'), renderSummaryJson(s, meta));
-}
-
-/** report.html alone. */
-export function writeHtmlReport(dir: string, s: RunSummary, meta: RunMeta, events: readonly TraceEvent[], input: ReportInput = {}): void {
-  writeFileAtomic(join(dir, 'report.html'), renderHtml(s, events, meta, input));
 }
 
 /** Points `<reportsRoot>/latest` at runDir (relative link), atomically. */
@@ -53,22 +49,25 @@ export function updateLatest(runDir: string): void {
   renameSync(tmp, link);
 }
 
+/** Where report.html's data comes from: the run's events in memory, or the digest `winpv run` fed
+ *  as its trace streamed (html-digest.ts), which holds the page, not the trace. */
+export type PageSource = (() => readonly TraceEvent[]) | PageDigest;
+
 /** A reporter that writes the report files when the run ends. `input` is asked, once the other
  *  files are written, for what a results history adds to report.html (`winpv run` with a store). */
 export class FileReporter implements Reporter {
   constructor(
     private readonly dir: string,
     private readonly meta: () => RunMeta,
-    private readonly events: () => readonly TraceEvent[],
+    private readonly source: PageSource,
     private readonly input?: (s: RunSummary, meta: RunMeta) => Promise<ReportInput>,
   ) {}
   async onRunEnd(s: RunSummary): Promise<void> {
     const meta = this.meta();
-    if (!this.input) writeReports(this.dir, s, meta, this.events());
-    else {
-      writeRunFiles(this.dir, s, meta);
-      writeHtmlReport(this.dir, s, meta, this.events(), await this.input(s, meta));
-    }
+    writeRunFiles(this.dir, s, meta);
+    const input = this.input ? await this.input(s, meta) : {};
+    const html = this.source instanceof PageDigest ? renderPage(this.source.page(s, meta, input)) : renderHtml(s, this.source(), meta, input);
+    writeFileAtomic(join(this.dir, 'report.html'), html);
     updateLatest(this.dir);
   }
 }

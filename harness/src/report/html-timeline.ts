@@ -89,16 +89,16 @@ function stateEnd(e: TraceEvent & { ev: 'xs' }, guests: Map<number, string>): { 
 }
 
 /** Keeps first, last and the peak of each bucket, so a thinned track still shows every spike. */
-export function thinIndices(values: readonly number[], max: number): number[] {
+export function thinIndices(values: ArrayLike<number>, max: number): number[] {
   const n = values.length;
-  if (n <= max) return values.map((_v, i) => i);
+  if (n <= max) return Array.from({ length: n }, (_v, i) => i);
   const keep: number[] = [0];
   const buckets = max - 2;
   for (let b = 0; b < buckets; b++) {
     const lo = 1 + Math.floor((b * (n - 2)) / buckets);
     const hi = 1 + Math.floor(((b + 1) * (n - 2)) / buckets);
     let best = lo;
-    for (let i = lo + 1; i < hi; i++) if (values[i] > values[best]) best = i;
+    for (let i = lo + 1; i < hi; i++) if (values[i]! > values[best]!) best = i;
     if (hi > lo) keep.push(best);
   }
   keep.push(n - 1);
@@ -190,7 +190,24 @@ function around(events: readonly TraceEvent[], c: CheckResult): FailureFocus {
 const LIFECYCLE_MARKED = new Set(['rebooted', 'crashed', 'halted-unexpectedly', 'xenstore-lost', 'bugcheck', 'suspended', 'resumed', 'saved', 'restored', 'migrated', 'shutdown', 'snapshot', 'reverted', 'suspending']);
 const STEP_MARKED = new Set(['hotplug', 'reboot', 'bugcheck', 'migrate', 'suspend', 'resume', 'suspend-resume', 'save-restore', 'backend-restart', 'backend-close', 'shutdown', 'start', 'fault']);
 
-export function timeline(events: readonly TraceEvent[], failures: CheckResult[], aborted: InstanceResult['aborted'], maxRingPoints: number): Timeline {
+/** The timeline of parts whose rings are now thinned (keys in the page's order). */
+export function withRings(p: Omit<Timeline, 'rings'>, rings: RingTrack[]): Timeline {
+  return { t0: p.t0, t1: p.t1, devices: p.devices, rings, workloads: p.workloads, markers: p.markers, failures: p.failures };
+}
+
+/** A ring's samples as recorded, before thinning (html-digest.ts thins them: a passing instance's
+ *  only once the run's end says how many points each passing track gets). */
+export interface RingSeries {
+  name: string;
+  nrEnts: number;
+  t: ArrayLike<number>;
+  occ: ArrayLike<number>;
+  req: ArrayLike<number>;
+  rsp: ArrayLike<number>;
+}
+
+/** The timeline with its ring tracks not yet thinned. */
+export function timelineParts(events: readonly TraceEvent[], failures: CheckResult[], aborted: InstanceResult['aborted']): Omit<Timeline, 'rings'> & { rings: RingSeries[] } {
   const devices = new Map<string, DeviceLane>();
   const rings = new Map<string, RingAcc>();
   const workloads: WorkloadPoint[] = [];
@@ -244,16 +261,11 @@ export function timeline(events: readonly TraceEvent[], failures: CheckResult[],
       markers.push({ t: e.t, kind: 'step', label: e.label });
     }
   }
-  const ringTracks: RingTrack[] = [...rings.values()].map((r) => {
-    const keep = thinIndices(r.occ, maxRingPoints);
-    const pick = (a: number[]) => keep.map((i) => a[i]);
-    return { name: r.name, nrEnts: r.nrEnts, t: pick(r.t), occupancy: pick(r.occ), reqMoved: pick(r.req), rspMoved: pick(r.rsp), samples: r.t.length };
-  });
   return {
     t0: Number.isFinite(t0) ? t0 : 0,
     t1: Number.isFinite(t1) ? t1 : 0,
     devices: [...devices.values()],
-    rings: ringTracks,
+    rings: [...rings.values()].map((r) => ({ name: r.name, nrEnts: r.nrEnts, t: r.t, occ: r.occ, req: r.req, rsp: r.rsp })),
     workloads,
     markers,
     failures: [...failures.map((c) => around(events, c)), ...abortedFocus(events, aborted)],

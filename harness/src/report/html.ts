@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import type { RunSummary } from '../model/result';
 import type { ReportInput } from '../model/report-input';
 import type { TraceEvent } from '../model/trace';
-import { buildPageData, STATUS_ORDER, type PageData, type Status } from './html-data';
+import { STATUS_ORDER, type PageData, type Status } from './html-data';
+import { buildPageData } from './html-digest';
 import { reportPage } from './html-client';
 import { pageCharts } from './html-client-charts';
 import { REPORT_CSS } from './html-style';
@@ -119,11 +120,15 @@ function filters(d: PageData): string {
 }
 
 export function renderHtml(s: RunSummary, events: readonly TraceEvent[], meta: RunMeta, input: ReportInput = {}): string {
-  const d = buildPageData(s, events, meta, input);
+  return renderPage(buildPageData(s, events, meta, input));
+}
+
+/** The page of its data (shaped from a trace, or gathered as the run streamed: html-digest.ts). */
+export function renderPage(d: PageData): string {
   const ua = uplotFiles();
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${d.verdict === 'passed' ? '✓' : '✕'} winpv ${esc(meta.runId)}: ${d.counts.failed} failed, ${d.counts.passed} passed</title>
+<title>${d.verdict === 'passed' ? '✓' : '✕'} winpv ${esc(d.run.id)}: ${d.counts.failed} failed, ${d.counts.passed} passed</title>
 <style>${ua.css}</style>
 <style>${REPORT_CSS}</style>
 </head><body>

@@ -2,7 +2,6 @@
 // are written first and stay the source: a store that cannot be reached or refuses the run costs a
 // warning, never the run or its reports, and `winpv results import <dir>` loads it later.
 import { existsSync } from 'node:fs';
-import type { TraceEvent } from '../model/trace';
 import type { ReportInput, TrendSeries } from '../model/report-input';
 import type { BaselineSource, Trend } from '../model/results';
 import { maskUrl } from './db';
@@ -84,12 +83,12 @@ export class RunRecorder {
     }
   }
 
-  /** Waits for the run to be recorded (recording it from dir if reportInput was not called) and
-   *  closes the store; returns where it went, or the warning to print. */
-  async finish(dir: string, harnessVersion: string, events?: readonly TraceEvent[]): Promise<{ recorded?: string; warning?: string }> {
+  /** Waits for the run to be recorded (recording it from dir, its files read back, if reportInput
+   *  was not called) and closes the store; returns where it went, or the warning to print. */
+  async finish(dir: string, harnessVersion: string): Promise<{ recorded?: string; warning?: string }> {
     try {
       const store = await this.store;
-      await (this.recording ??= store.record(readRunDir(dir, harnessVersion, events)));
+      await (this.recording ??= store.record(readRunDir(dir, harnessVersion)));
       return { recorded: store.label };
     } catch (e) {
       return { warning: `the results store ${maskUrl(this.target)} did not record this run (${(e as Error).message}); the reports are complete: load them later with winpv results import ${dir}` };

@@ -9,7 +9,8 @@ import type { MetricValue } from '../model/results';
 import type { InstanceResult } from '../model/result';
 import type { TraceEvent } from '../model/trace';
 import { readTraceFile } from '../trace/reader';
-import { metricsOf } from '../model/metrics';
+import { MetricsFold } from '../model/metrics';
+import { baseInstance } from '../model/outcomes';
 
 export interface RunRecord {
   runId: string;
@@ -41,7 +42,7 @@ export interface InstanceRecord {
   metrics: MetricValue[];
 }
 
-interface SummaryFile {
+export interface SummaryFile {
   schema?: string;
   runId?: string;
   startedAt?: string;
@@ -55,8 +56,8 @@ interface SummaryFile {
   instances?: InstanceResult[];
 }
 
-/** Reads reports/<run>/summary.json and trace.jsonl (or takes the events a live run still holds) into a record. */
-export function readRunDir(dir: string, harnessVersion = 'unknown', liveEvents?: readonly TraceEvent[]): RunRecord {
+/** Reads reports/<run>/summary.json and trace.jsonl into a record. */
+export function readRunDir(dir: string, harnessVersion = 'unknown'): RunRecord {
   const sfile = join(dir, 'summary.json');
   if (!existsSync(sfile)) throw inputError('RESULTS_NO_SUMMARY', `${dir} holds no summary.json: not a winpv run directory`, [], { file: sfile });
   let s: SummaryFile;
@@ -69,47 +70,83 @@ export function readRunDir(dir: string, harnessVersion = 'unknown', liveEvents?:
     throw inputError('RESULTS_BAD_SUMMARY', `summary.json is not a winpv-summary/1 file (schema, host, seed and instances are needed)`, [], { file: sfile });
   }
   const tfile = join(dir, 'trace.jsonl');
-  const events = liveEvents ?? (existsSync(tfile) ? readTraceFile(tfile).events : []);
+  const events = existsSync(tfile) ? readTraceFile(tfile).events : [];
   return recordFromRun(s, events, s.runId ?? basename(dir), harnessVersion);
 }
 
 export function recordFromRun(s: SummaryFile, events: readonly TraceEvent[], runId: string, harnessVersion: string): RunRecord {
-  const byInst = new Map<string, TraceEvent[]>();
-  for (const e of events) {
+  const d = new RunRecordDigest();
+  for (const e of events) d.add(e);
+  return d.record(s, runId, harnessVersion);
+}
+
+/** What the store records of a run's events, gathered one event at a time: `winpv run` feeds it as
+ *  its trace streams and tells it each instance as the runner judges it (whose metrics are then
+ *  folded and kept, its fold let go); `winpv results import` feeds it a trace file (recordFromRun).
+ *  An event naming an instance after that instance was judged is left out, as the runner leaves it
+ *  out of the instance's verdicts. */
+export class RunRecordDigest {
+  /** Metrics of the instances (by `inst`) not judged yet, and of those judged. */
+  private readonly open = new Map<string, MetricsFold>();
+  private readonly ended = new Map<string, MetricValue[]>();
+  private readonly versions = new Set<string>();
+  /** The images of the run's Windows guests; null for a guest that names none. */
+  private readonly images = new Set<string | null>();
+
+  add(e: TraceEvent): void {
+    if (e.ev === 'drivers' && e.expected?.version) this.versions.add(e.expected.version);
+    if (e.ev === 'scenario.start') for (const g of e.guests) if (g.os === 'windows') this.images.add(g.image ?? null);
     const inst = (e as { inst?: string }).inst;
-    if (inst !== undefined) (byInst.get(inst) ?? byInst.set(inst, []).get(inst)!).push(e);
+    if (inst === undefined || this.ended.has(inst)) return;
+    let f = this.open.get(inst);
+    if (!f) this.open.set(inst, (f = new MetricsFold()));
+    f.add(e);
   }
-  const versions = new Set<string>();
-  const images = new Set<string>();
-  for (const e of events) {
-    if (e.ev === 'drivers' && e.expected?.version) versions.add(e.expected.version);
-    if (e.ev === 'scenario.start') for (const g of e.guests) if (g.os === 'windows') images.add(g.image ?? (s.host!.kind === 'sim' ? 'sim' : 'unknown'));
+
+  /** An instance was judged (its retries folded in): its metrics are kept, its folds and its retries' let go. */
+  instanceEnded(r: { inst: string }): void {
+    this.end(r.inst);
+    for (const k of [...this.open.keys()]) if (baseInstance(k) === r.inst) this.open.delete(k);
   }
-  const instances: InstanceRecord[] = (s.instances ?? []).map((r) => ({
-    inst: r.inst,
-    scenario: r.scenario,
-    verdict: r.verdict,
-    attempts: r.attempts ?? 1,
-    flaky: r.flaky === true,
-    known: r.known?.issue,
-    durationMs: r.durationMs,
-    checks: r.checks.map((c) => ({ check: c.check, verdict: c.verdict, message: c.message })),
-    metrics: metricsOf(byInst.get(r.inst) ?? []),
-  }));
-  return {
-    runId,
-    startedAt: s.startedAt ?? new Date(0).toISOString(),
-    finishedAt: s.finishedAt,
-    seed: s.seed!,
-    hostKind: s.host!.kind,
-    hostLabel: s.host!.label,
-    pool: s.host!.kind === 'xapi' ? s.host!.label : undefined,
-    windowsBuild: [...images].sort().join(',') || (s.host!.kind === 'sim' ? 'sim' : 'unknown'),
-    driverVersion: [...versions].sort().join(',') || 'none',
-    harnessVersion: s.harnessVersion ?? harnessVersion,
-    shard: s.shard ? `${s.shard.index}/${s.shard.count}` : undefined,
-    complete: s.complete === true,
-    counts: { passed: s.counts?.passed ?? 0, failed: s.counts?.failed ?? 0, skipped: s.counts?.skipped ?? 0, flaky: s.counts?.flaky ?? 0 },
-    instances,
-  };
+
+  private end(inst: string): MetricValue[] {
+    let m = this.ended.get(inst);
+    if (!m) {
+      this.ended.set(inst, (m = this.open.get(inst)?.values() ?? []));
+      this.open.delete(inst);
+    }
+    return m;
+  }
+
+  /** The run's record from its summary and the events given. */
+  record(s: SummaryFile, runId: string, harnessVersion: string): RunRecord {
+    const images = new Set([...this.images].map((i) => i ?? (s.host!.kind === 'sim' ? 'sim' : 'unknown')));
+    const instances: InstanceRecord[] = (s.instances ?? []).map((r) => ({
+      inst: r.inst,
+      scenario: r.scenario,
+      verdict: r.verdict,
+      attempts: r.attempts ?? 1,
+      flaky: r.flaky === true,
+      known: r.known?.issue,
+      durationMs: r.durationMs,
+      checks: r.checks.map((c) => ({ check: c.check, verdict: c.verdict, message: c.message })),
+      metrics: this.end(r.inst),
+    }));
+    return {
+      runId,
+      startedAt: s.startedAt ?? new Date(0).toISOString(),
+      finishedAt: s.finishedAt,
+      seed: s.seed!,
+      hostKind: s.host!.kind,
+      hostLabel: s.host!.label,
+      pool: s.host!.kind === 'xapi' ? s.host!.label : undefined,
+      windowsBuild: [...images].sort().join(',') || (s.host!.kind === 'sim' ? 'sim' : 'unknown'),
+      driverVersion: [...this.versions].sort().join(',') || 'none',
+      harnessVersion: s.harnessVersion ?? harnessVersion,
+      shard: s.shard ? `${s.shard.index}/${s.shard.count}` : undefined,
+      complete: s.complete === true,
+      counts: { passed: s.counts?.passed ?? 0, failed: s.counts?.failed ?? 0, skipped: s.counts?.skipped ?? 0, flaky: s.counts?.flaky ?? 0 },
+      instances,
+    };
+  }
 }

@@ -4,7 +4,8 @@
 import t from 'tap';
 import type { InstanceResult, RunSummary } from '../../src/model/result';
 import type { TraceEvent } from '../../src/model/trace';
-import { buildPageData, thinIndices, MAX_RING_POINTS, PASSING_RING_POINT_BUDGET } from '../../src/report/html-data';
+import { thinIndices, MAX_RING_POINTS, PASSING_RING_POINT_BUDGET } from '../../src/report/html-data';
+import { buildPageData } from '../../src/report/html-digest';
 import { renderHtml } from '../../src/report/html';
 import { syntheticRun } from '../../src/bench/report-run';
 

@@ -9,8 +9,6 @@ import { loadScenarios } from '../../scenario';
 import { plan, parseShard } from '../../plan/planner';
 import { createHost } from '../../hosts/factory';
 import { TraceWriter } from '../../trace/writer';
-import { readTraceFile } from '../../trace/reader';
-import type { TraceEvent } from '../../model/trace';
 import { runPlan, type RunOutcome } from '../../runner/run';
 import { MAX_REPEAT_EACH, renderPassRates } from '../../runner/repeat';
 import { ReporterMultiplexer } from '../../report/multiplexer';
@@ -31,7 +29,7 @@ import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-s
 import { RunRecorder, runStoreTarget } from '../../results/record-run';
 import { hostNeedsOf } from '../../plan/needs';
 import { windowsBuildOfPlan } from '../../results/baselines';
-import { recordFromRun } from '../../results/record';
+import { streamedRun, type StreamedRun } from '../streamed-run';
 import type { RunSummary } from '../../model/result';
 import { KNOWN_ISSUES_FILE, loadKnownIssues } from '../../results/known';
 import { harnessVersion } from './results';
@@ -238,13 +236,6 @@ async function takePlace(req: RunRequest): Promise<RunPlace> {
 
 async function runWithLease(p: RunPlace): Promise<number> {
   const { dir, runId, started, inputs, shard, cfg, thePlan, host } = p;
-  // The run streams its trace: nothing of it is kept in memory while the instances run. What needs
-  // the whole run afterwards (report.html's timelines, the results store's metrics) reads
-  // trace.jsonl back once the run has ended and closed it.
-  const traceFile = join(dir, 'trace.jsonl');
-  const trace = new TraceWriter({ file: traceFile, keep: false });
-  let readBack: TraceEvent[] | undefined;
-  const events = () => (readBack ??= readTraceFile(traceFile).events);
   const meta = (): RunMeta => ({
     runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
   });
@@ -256,17 +247,17 @@ async function runWithLease(p: RunPlace): Promise<number> {
     ? new RunRecorder(storeTarget, { scenarios: [...new Set(thePlan.instances.map((i) => i.scenario.name))], hostKind: host.kind, windowsBuild: windowsBuildOfPlan(thePlan.instances, host.kind) })
     : undefined;
   try {
-    return await runRecorded(p, trace, events, meta, recorder);
+    return await runRecorded(p, streamedRun(join(dir, 'trace.jsonl'), recorder !== undefined), meta, recorder);
   } finally {
-    readBack = undefined;
     await recorder?.close();
   }
 }
 
-async function runRecorded(p: RunPlace, trace: TraceWriter, events: () => TraceEvent[], meta: () => RunMeta, recorder: RunRecorder | undefined): Promise<number> {
+async function runRecorded(p: RunPlace, streamed: StreamedRun, meta: () => RunMeta, recorder: RunRecorder | undefined): Promise<number> {
   const { ctx, v, dir, runId, stop, thePlan, specs, hashes, retries, repeatEach, knownIssues, keepOnFailure } = p;
-  const reportInput = recorder && ((s: RunSummary, m: RunMeta) => recorder.reportInput(recordFromRun({ schema: 'winpv-summary/1', ...m, ...s }, events(), runId, harnessVersion())));
-  const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), new FileReporter(dir, meta, events, reportInput)]);
+  const { trace, page, record } = streamed;
+  const reportInput = recorder && record && ((s: RunSummary, m: RunMeta) => recorder.reportInput(record.record({ schema: 'winpv-summary/1', ...m, ...s }, runId, harnessVersion())));
+  const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), streamed.judged, new FileReporter(dir, meta, page, reportInput)]);
   const signal = AbortSignal.any([ctx.signal, stop.signal]);
   const live = reporter.reporters.find((r): r is ConsoleReporter => r instanceof ConsoleReporter);
   // scenarios that name the regression check judge their metrics against the store's history
@@ -277,12 +268,12 @@ async function runRecorded(p: RunPlace, trace: TraceWriter, events: () => TraceE
   if (outcome.hostError?.code === 'NO_HEALTHY_HOST') {
     ctx.err.write(`winpv: no healthy host: ${outcome.hostError.message}\n`);
   }
-  return endOfRun(p, outcome, reporter, events, recorder);
+  return endOfRun(p, outcome, reporter, recorder);
 }
 
 /** The end of a run: durations recorded, where the reports are, the results store's record, the exit code;
  *  then the guests --keep-on-failure kept, held until the run is interrupted. */
-async function endOfRun(p: RunPlace, outcome: RunOutcome, reporter: ReporterMultiplexer, events: () => TraceEvent[], recorder: RunRecorder | undefined): Promise<number> {
+async function endOfRun(p: RunPlace, outcome: RunOutcome, reporter: ReporterMultiplexer, recorder: RunRecorder | undefined): Promise<number> {
   const { ctx, v, cfg, dir, repeatEach, durationsFile, positionals, held } = p;
   // a soak's repetitions are not instances of their own: their ids stay out of the durations file
   if (outcome.summary.complete && repeatEach === 1) {
@@ -298,15 +289,7 @@ async function endOfRun(p: RunPlace, outcome: RunOutcome, reporter: ReporterMult
   say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
   for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
   if (recorder) {
-    // the events read back once for the reports and the store (an unreadable trace: the store's own reading warns)
-    const back = (() => {
-      try {
-        return events();
-      } catch {
-        return undefined;
-      }
-    })();
-    const r = await recorder.finish(dir, harnessVersion(), back);
+    const r = await recorder.finish(dir, harnessVersion());
     if (r.warning) ctx.err.write(`winpv: warning: ${r.warning}\n`);
   }
   const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
