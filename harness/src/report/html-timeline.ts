@@ -206,6 +206,21 @@ export interface RingSeries {
   rsp: ArrayLike<number>;
 }
 
+/** A ring sample onto its track: occupancy, and requests and responses counted across index wraps. */
+function addRingSample(rings: Map<string, RingAcc>, e: Extract<TraceEvent, { ev: 'ring' }>): void {
+  const k = `${e.guest} ${e.dev} q${e.queue} ${e.ring}`;
+  let r = rings.get(k);
+  if (!r) rings.set(k, (r = { name: k, nrEnts: e.nr_ents, t: [], occ: [], req: [], rsp: [], lastReq: e.req_prod, lastRsp: e.rsp_prod }));
+  const req = (r.req.length ? r.req[r.req.length - 1] : 0) + moved(r.lastReq, e.req_prod);
+  const rsp = (r.rsp.length ? r.rsp[r.rsp.length - 1] : 0) + moved(r.lastRsp, e.rsp_prod);
+  r.lastReq = e.req_prod;
+  r.lastRsp = e.rsp_prod;
+  r.t.push(e.t);
+  r.occ.push((e.req_prod - e.rsp_prod) >>> 0);
+  r.req.push(req);
+  r.rsp.push(rsp);
+}
+
 /** The timeline with its ring tracks not yet thinned. */
 export function timelineParts(events: readonly TraceEvent[], failures: CheckResult[], aborted: InstanceResult['aborted']): Omit<Timeline, 'rings'> & { rings: RingSeries[] } {
   const devices = new Map<string, DeviceLane>();
@@ -233,17 +248,7 @@ export function timelineParts(events: readonly TraceEvent[], failures: CheckResu
       const v = e.value === null ? 0 : Number(e.value);
       lane[end.end].push([e.t, Number.isInteger(v) ? v : 0]);
     } else if (e.ev === 'ring') {
-      const k = `${e.guest} ${e.dev} q${e.queue} ${e.ring}`;
-      let r = rings.get(k);
-      if (!r) rings.set(k, (r = { name: k, nrEnts: e.nr_ents, t: [], occ: [], req: [], rsp: [], lastReq: e.req_prod, lastRsp: e.rsp_prod }));
-      const req = (r.req.length ? r.req[r.req.length - 1] : 0) + moved(r.lastReq, e.req_prod);
-      const rsp = (r.rsp.length ? r.rsp[r.rsp.length - 1] : 0) + moved(r.lastRsp, e.rsp_prod);
-      r.lastReq = e.req_prod;
-      r.lastRsp = e.rsp_prod;
-      r.t.push(e.t);
-      r.occ.push((e.req_prod - e.rsp_prod) >>> 0);
-      r.req.push(req);
-      r.rsp.push(rsp);
+      addRingSample(rings, e);
     } else if (e.ev === 'workload') {
       const res = e.result;
       const w: WorkloadPoint = { t: e.t, step: e.step, guest: e.guest, dev: e.dev, kind: res.kind, mbps: res.mbps, seconds: res.seconds, errors: res.errors };

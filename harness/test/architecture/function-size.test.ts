@@ -34,7 +34,6 @@ const ALLOWED: Record<string, string> = {
   'sim/backend/netback.ts:kickTx': 'to split',
   'xml/read.ts:parseXml': 'to split',
   'inf/document.ts:parseInf': 'to split',
-  'report/html-timeline.ts:timeline': 'to split',
   'inf/lexer.ts:lexInf': 'to split',
   'sim/windows/ntttcp.ts:runNtttcp': 'to split',
   'cli/commands/bisect.ts:run': 'to split',

@@ -66,17 +66,18 @@ export interface BuildOptions {
   log?(msg: string): void;
 }
 
+/** XenAPI has no call that writes a device's backend keys before the guest sees them. */
+function refuseBackendOverrides(shape: GuestShape): void {
+  const devices = [...shape.vbds.map((v) => ({ keys: v.backend, what: v.vdev })), ...shape.vifs.map((v) => ({ keys: v.backend, what: `vif ${v.devid}` }))];
+  for (const d of devices) {
+    if (Object.keys(d.keys).length) {
+      throw hostError('XAPI_UNSUPPORTED_SHAPE', `guest ${shape.name}: XenAPI cannot override backend keys (${Object.keys(d.keys).join(', ')}) of ${d.what}`);
+    }
+  }
+}
+
 export async function buildGuest(s: XapiSession, shape: GuestShape, o: BuildOptions): Promise<string> {
-  for (const v of shape.vbds) {
-    if (Object.keys(v.backend).length) {
-      throw hostError('XAPI_UNSUPPORTED_SHAPE', `guest ${shape.name}: XenAPI cannot override backend keys (${Object.keys(v.backend).join(', ')}) of ${v.vdev}`);
-    }
-  }
-  for (const v of shape.vifs) {
-    if (Object.keys(v.backend).length) {
-      throw hostError('XAPI_UNSUPPORTED_SHAPE', `guest ${shape.name}: XenAPI cannot override backend keys (${Object.keys(v.backend).join(', ')}) of vif ${v.devid}`);
-    }
-  }
+  refuseBackendOverrides(shape);
   const tpl = findTemplate(s, shape.image ?? o.template);
   const tags = tagsFor(o.runId, o.owner, o.now);
   const vm = await s.callAsync<string>('VM.clone', tpl.$ref, vmName(o.runId, o.owner));
