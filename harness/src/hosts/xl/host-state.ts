@@ -132,6 +132,10 @@ export class XlState {
     this.trace?.emit({ ev: 'guest', inst: rec.inst, guest: rec.ref.name, domid: rec.ref.domid, what, ...(detail ? { detail } : {}) });
   }
 
+  log(rec: GuestRecord, level: 'info' | 'warn', msg: string): void {
+    this.trace?.emit({ ev: 'log', inst: rec.inst, level, msg: `${rec.ref.name}: ${msg}` });
+  }
+
   rec(guest: GuestRef): GuestRecord {
     const r = this.guests.get(guest.handle);
     if (!r) throw hostError('XL_UNKNOWN_GUEST', `guest ${guest.name} (${guest.handle}) was not created by this run`);

@@ -50,7 +50,12 @@ export function xlConfig(name: string, shape: GuestShape, files: XlGuestFiles, o
   const lines = [
     `name = ${xlString(name)}`,
     `type = ${hvm ? '"hvm"' : '"pv"'}`,
-    `memory = ${Math.floor(shape.memoryMiB)}`,
+    // A memory target below the static maximum (memory-target): xl's `memory` is the target the
+    // domain is built with (memory/target), `maxmem` the static maximum (memory/static-max); an HVM
+    // guest so started runs populate-on-demand until its balloon gives the difference back.
+    ...(shape.memoryTargetMiB !== undefined && shape.memoryTargetMiB < shape.memoryMiB
+      ? [`memory = ${Math.floor(shape.memoryTargetMiB)}`, `maxmem = ${Math.floor(shape.memoryMiB)}`]
+      : [`memory = ${Math.floor(shape.memoryMiB)}`]),
     `vcpus = ${Math.floor(shape.vcpus)}`,
     // A crashed domain stays listed (state `c`) so the run sees the crash and can collect it.
     'on_crash = "preserve"',

@@ -47,3 +47,10 @@ t.test('values that would break out of the config or a spec string are refused',
 t.test('domain names keep to what xl accepts', async (t) => {
   t.equal(domainName('vbd-connect[order=2]', 'g 1'), 'winpv-vbd-connect_order_2_-g_1');
 });
+
+t.test('a memory target below the static maximum: memory is the target, maxmem the static maximum', async (t) => {
+  const cfg = xlConfig('g', { ...shape, memoryMiB: 384, memoryTargetMiB: 256 }, { kernel: '/k', ramdisk: '/r', disks: { xvda: '/dev/loop0' } }, { bridge: 'xenbr0' });
+  t.match(cfg, /^memory = 256$/m);
+  t.match(cfg, /^maxmem = 384$/m);
+  t.notMatch(xlConfig('g', shape, { kernel: '/k', ramdisk: '/r', disks: { xvda: '/dev/loop0' } }, { bridge: 'xenbr0' }), /maxmem/, 'none without a target');
+});
