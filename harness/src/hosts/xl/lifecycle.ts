@@ -47,8 +47,9 @@ export class XlLifecycle {
     await st.connection!.link.putFile(Buffer.from(config), cfg);
     files.push(cfg);
     const consoleOffset = await st.logSize(name);
-    // Paused: the probes attach before the frontends start.
-    await st.dom0.run(['xl', 'create', '-p', cfg]);
+    // Paused: the probes attach before the frontends start. 300 s: on the lab under a loaded machine
+    // `xl create -p` (the block hotplug script under TCG) ran past 120 s and completed later.
+    await st.dom0.run(['xl', 'create', '-p', cfg], { timeoutMs: 300_000 });
     const domid = await st.domid(name);
     if (domid === undefined) throw hostError('XL_CREATE', `xl create ${name} returned but the domain is not listed`);
     const ref: GuestRef = { name: shape.name, domid, handle: name };
