@@ -84,7 +84,7 @@ export class XlDevices {
       const { file, loop } = await this.makeDisk(rec.ref.handle, vbd);
       rec.files.push(file);
       rec.loops.push(loop);
-      await this.st.dom0.run(['xl', 'block-attach', rec.ref.handle, diskSpec(vbd, loop)]);
+      await this.st.dom0.run(['xl', 'block-attach', rec.ref.handle, diskSpec(vbd, loop, this.st.blockScript)]);
       return `vbd/${requireDevid(vbd.vdev)}`;
     },
     attachVif: async (guest: GuestRef, vif: VifShape): Promise<DeviceRef> => {

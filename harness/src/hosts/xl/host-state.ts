@@ -56,6 +56,8 @@ export class XlState {
   readonly guests = new Map<string, GuestRecord>();
   /** dom0's address on the guests' bridge (the far end of network workloads). */
   bridgeAddress = '';
+  /** The block hotplug script put into dom0 at open (block-script.ts). */
+  blockScript?: string;
   private conn?: Dom0;
   private xs?: XlXenstore;
   private ringView?: XlRings;

@@ -21,6 +21,8 @@ export interface XlGuestFiles {
   ramdisk?: string;
   /** Disk file per vdev, in dom0. */
   disks: Record<string, string>;
+  /** The block hotplug script for the disks (hosts/xl/block-script.ts), when dom0 has it. */
+  blockScript?: string;
   /** HVM guests: where QEMU writes the emulated serial port (BIOS, boot loader and kernel messages
    *  before the PV console exists), so a guest that halts early can be diagnosed; a pty otherwise. */
   serialLog?: string;
@@ -30,8 +32,9 @@ export interface XlGuestFiles {
   directBoot?: { kernel: string; ramdisk: string; cmdline: string };
 }
 
-export function diskSpec(vbd: VbdShape, target: string): string {
-  return `format=raw,vdev=${specValue('vdev', vbd.vdev)},access=${vbd.mode === 'r' ? 'ro' : 'rw'},target=${specValue('disk path', target)}`;
+/** `script`: the block hotplug script (xl runs /etc/xen/scripts/block without one); target comes last. */
+export function diskSpec(vbd: VbdShape, target: string, script?: string): string {
+  return `format=raw,vdev=${specValue('vdev', vbd.vdev)},access=${vbd.mode === 'r' ? 'ro' : 'rw'},${script ? `script=${specValue('script', script)},` : ''}target=${specValue('disk path', target)}`;
 }
 
 export function vifSpec(vif: VifShape, defaultBridge: string): string {
@@ -74,7 +77,7 @@ export function xlConfig(name: string, shape: GuestShape, files: XlGuestFiles, o
     // panics the guest even while its console agent is busy; Debian's default sysrq mask refuses `c`.
     lines.push(`kernel = ${xlString(files.kernel)}`, `ramdisk = ${xlString(files.ramdisk)}`, 'extra = "console=hvc0 quiet sysrq_always_enabled"');
   }
-  const disks = shape.vbds.map((v) => diskSpec(v, files.disks[v.vdev]!));
+  const disks = shape.vbds.map((v) => diskSpec(v, files.disks[v.vdev]!, files.blockScript));
   lines.push(`disk = [ ${disks.map(xlString).join(', ')} ]`);
   lines.push(`vif = [ ${shape.vifs.map((v) => xlString(vifSpec(v, opts.bridge))).join(', ')} ]`);
   return lines.join('\n') + '\n';

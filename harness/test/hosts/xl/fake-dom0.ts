@@ -130,7 +130,7 @@ export class FakeDom0 implements Dom0Link {
         return this.ok();
       case 'cat':
         return this.files.has(args[0]!) ? this.ok(this.files.get(args[0]!)) : { code: 1, stdout: '', stderr: `cat: ${args[0]}: No such file or directory` };
-      case 'mkdir': case 'truncate': case 'test':
+      case 'mkdir': case 'truncate': case 'test': case 'chmod':
         return this.ok();
       case 'losetup':
         if (args[0] === '--find') {

@@ -54,3 +54,8 @@ t.test('a memory target below the static maximum: memory is the target, maxmem t
   t.match(cfg, /^maxmem = 384$/m);
   t.notMatch(xlConfig('g', shape, { kernel: '/k', ramdisk: '/r', disks: { xvda: '/dev/loop0' } }, { bridge: 'xenbr0' }), /maxmem/, 'none without a target');
 });
+
+t.test('the disks name the block hotplug script the host put into dom0', async (t) => {
+  const cfg = xlConfig('g', shape, { kernel: '/k', ramdisk: '/r', disks: { xvda: '/dev/loop0' }, blockScript: '/var/lib/winpv/run/block-phy' }, { bridge: 'xenbr0' });
+  t.match(cfg, /^disk = \[ "format=raw,vdev=xvda,access=rw,script=\/var\/lib\/winpv\/run\/block-phy,target=\/dev\/loop0" \]$/m, 'script before target (xl reads target last)');
+});
