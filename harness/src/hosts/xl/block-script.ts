@@ -19,3 +19,25 @@ export const BLOCK_SCRIPT = [
   'xenstore-write "$XENBUS_PATH/hotplug-status" connected',
   '',
 ].join('\n');
+
+/** The vif hotplug script: what /etc/xen/scripts/vif-bridge does for a vif on a bridge (vif-bridge:
+ *  online/add: the netdev joined to the bridge named by the backend's `bridge` key and brought up,
+ *  then success: hotplug-status connected; offline: the netdev leaves the bridge), without
+ *  vif-common.sh's iptables and locking, which ran past libxl's 10 s hotplug timeout on the loaded
+ *  lab ("killing execution of /etc/xen/scripts/vif-bridge offline because of timeout"). libxl passes
+ *  the action as $1 and the netdev in $vif, the backend path in $XENBUS_PATH (relative to dom0's home). */
+export const VIF_SCRIPT_PATH = `${RUN_DIR}/vif-bridge-light`;
+
+export const VIF_SCRIPT = [
+  '#!/bin/sh',
+  '# winpv: the bridge part of /etc/xen/scripts/vif-bridge for the lab guests\' vifs',
+  'case "$1" in',
+  '  online|add)',
+  '    br=$(xenstore-read "$XENBUS_PATH/bridge") || exit 1',
+  '    ip link set dev "$vif" master "$br" && ip link set dev "$vif" up || exit 1',
+  '    xenstore-write "$XENBUS_PATH/hotplug-status" connected ;;',
+  '  offline|remove)',
+  '    ip link set dev "$vif" nomaster 2>/dev/null; ip link set dev "$vif" down 2>/dev/null; true ;;',
+  'esac',
+  '',
+].join('\n');

@@ -89,7 +89,7 @@ export class XlDevices {
     },
     attachVif: async (guest: GuestRef, vif: VifShape): Promise<DeviceRef> => {
       const rec = this.st.rec(guest);
-      await this.st.dom0.run(['xl', 'network-attach', rec.ref.handle, ...vifSpec(vif, BRIDGE).split(',')]);
+      await this.st.dom0.run(['xl', 'network-attach', rec.ref.handle, ...vifSpec(vif, BRIDGE, this.st.vifScript).split(',')]);
       return `vif/${vif.devid}`;
     },
     detach: async (guest: GuestRef, dev: DeviceRef, opts: { surprise: boolean }): Promise<void> => {

@@ -58,6 +58,7 @@ export class XlState {
   bridgeAddress = '';
   /** The block hotplug script put into dom0 at open (block-script.ts). */
   blockScript?: string;
+  vifScript?: string;
   private conn?: Dom0;
   private xs?: XlXenstore;
   private ringView?: XlRings;

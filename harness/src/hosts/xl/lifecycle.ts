@@ -43,7 +43,7 @@ export class XlLifecycle {
     if ((await st.domid(name)) !== undefined) await st.dom0.try(['xl', 'destroy', name]); // left over by a crashed run
     const { files, loops, disks } = await this.makeDisks(name, shape);
     const cfg = `${RUN_DIR}/${name}.cfg`;
-    const config = xlConfig(name, shape, { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, disks, blockScript: st.blockScript, serialLog: st.serialLog(name), directBoot: shape.image === LAB_HVM_IMAGE ? LAB_HVM_DIRECT_BOOT : undefined }, { bridge: BRIDGE });
+    const config = xlConfig(name, shape, { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, disks, blockScript: st.blockScript, vifScript: st.vifScript, serialLog: st.serialLog(name), directBoot: shape.image === LAB_HVM_IMAGE ? LAB_HVM_DIRECT_BOOT : undefined }, { bridge: BRIDGE });
     await st.connection!.link.putFile(Buffer.from(config), cfg);
     files.push(cfg);
     const consoleOffset = await st.logSize(name);

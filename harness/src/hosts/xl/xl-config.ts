@@ -21,8 +21,9 @@ export interface XlGuestFiles {
   ramdisk?: string;
   /** Disk file per vdev, in dom0. */
   disks: Record<string, string>;
-  /** The block hotplug script for the disks (hosts/xl/block-script.ts), when dom0 has it. */
+  /** The block and vif hotplug scripts (hosts/xl/block-script.ts), when dom0 has them. */
   blockScript?: string;
+  vifScript?: string;
   /** HVM guests: where QEMU writes the emulated serial port (BIOS, boot loader and kernel messages
    *  before the PV console exists), so a guest that halts early can be diagnosed; a pty otherwise. */
   serialLog?: string;
@@ -37,8 +38,10 @@ export function diskSpec(vbd: VbdShape, target: string, script?: string): string
   return `format=raw,vdev=${specValue('vdev', vbd.vdev)},access=${vbd.mode === 'r' ? 'ro' : 'rw'},${script ? `script=${specValue('script', script)},` : ''}target=${specValue('disk path', target)}`;
 }
 
-export function vifSpec(vif: VifShape, defaultBridge: string): string {
+/** `script`: the vif hotplug script (xl runs /etc/xen/scripts/vif-bridge without one). */
+export function vifSpec(vif: VifShape, defaultBridge: string, script?: string): string {
   const parts = [`bridge=${specValue('bridge', vif.bridge ?? defaultBridge)}`, `devid=${vif.devid}`];
+  if (script) parts.push(`script=${specValue('script', script)}`);
   if (vif.mac) {
     if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(vif.mac)) throw usageError(`not a MAC address: ${vif.mac}`);
     parts.push(`mac=${vif.mac}`);
@@ -79,7 +82,7 @@ export function xlConfig(name: string, shape: GuestShape, files: XlGuestFiles, o
   }
   const disks = shape.vbds.map((v) => diskSpec(v, files.disks[v.vdev]!, files.blockScript));
   lines.push(`disk = [ ${disks.map(xlString).join(', ')} ]`);
-  lines.push(`vif = [ ${shape.vifs.map((v) => xlString(vifSpec(v, opts.bridge))).join(', ')} ]`);
+  lines.push(`vif = [ ${shape.vifs.map((v) => xlString(vifSpec(v, opts.bridge, files.vifScript))).join(', ')} ]`);
   return lines.join('\n') + '\n';
 }
 

@@ -24,7 +24,7 @@ import { XlGuestTransport } from './guest-transport';
 import { GUEST_INITRD, GUEST_KERNEL, XlLifecycle } from './lifecycle';
 import { XlFaults } from './faults';
 import { restoreParams } from './backend-params';
-import { BLOCK_SCRIPT, BLOCK_SCRIPT_PATH } from './block-script';
+import { BLOCK_SCRIPT, BLOCK_SCRIPT_PATH, VIF_SCRIPT, VIF_SCRIPT_PATH } from './block-script';
 
 export { BRIDGE, RUN_DIR, type XlHostOptions } from './host-state';
 export { GUEST_INITRD, GUEST_KERNEL, LAB_HVM_IMAGE } from './lifecycle';
@@ -83,8 +83,10 @@ export class XlHost implements HostBackend {
     if (info.code !== 0) throw hostError('XL_UNAVAILABLE', `\`xl info\` failed on ${this.label}: ${info.stderr.trim()} (is this a Xen dom0 with the toolstack running?)`);
     await st.dom0.run(['mkdir', '-p', RUN_DIR]);
     await st.connection!.link.putFile(Buffer.from(BLOCK_SCRIPT), BLOCK_SCRIPT_PATH);
-    await st.dom0.run(['chmod', '755', BLOCK_SCRIPT_PATH]);
+    await st.connection!.link.putFile(Buffer.from(VIF_SCRIPT), VIF_SCRIPT_PATH);
+    await st.dom0.run(['chmod', '755', BLOCK_SCRIPT_PATH, VIF_SCRIPT_PATH]);
     st.blockScript = BLOCK_SCRIPT_PATH;
+    st.vifScript = VIF_SCRIPT_PATH;
     // backend module parameters a run that died mid-restore left changed (backend-params.ts)
     const put = await restoreParams(st.dom0);
     if (put.length) trace.emit({ ev: 'log', level: 'warn', msg: `dom0 backend parameters left changed by an earlier run put back: ${put.join(', ')}` });
