@@ -2,7 +2,9 @@
 // to the target once its PV drivers run, and stay there while the target holds. The balloon lives in
 // xenbus (win-xenbus fdo.c FdoBalloon), so the clock starts when xenbus is bound (the `drivers` event),
 // or when the target changes afterwards; a reboot starts it again (the new boot binds xenbus again).
-// The memory the domain holds comes from the host's `memory` events.
+// The memory the domain holds comes from the host's `memory` events. With `fromStart` 1 the clock
+// starts when the guest starts instead: a guest whose balloon is in its kernel (Linux's
+// drivers/xen/balloon.c on the lab) balloons from its first boot, with no driver install to report.
 import type { CheckResult } from '../model/result';
 import type { MemoryEvent } from '../model/trace';
 import { Findings, skip } from './findings';
@@ -23,6 +25,7 @@ export function balloon(v: InstanceView, params: Record<string, string>): CheckR
   const f = new Findings('balloon');
   const limit = numParam(params, 'limitMs', 60000);
   const tolPct = numParam(params, 'tolerancePct', 1);
+  const fromStart = numParam(params, 'fromStart', 0) === 1;
   const mem = v.events.filter((e): e is MemoryEvent => e.ev === 'memory');
   if (!mem.some((e) => e.targetKiB < e.staticMaxKiB)) return skip('balloon', 'no guest ran with a memory target below its static maximum');
   const horizon = v.events.find((e) => e.ev === 'scenario.end')?.t ?? v.end;
@@ -58,13 +61,16 @@ export function balloon(v: InstanceView, params: Record<string, string>): CheckR
       // a new boot: the balloon starts empty again and xenbus binds again within the boot
       const ep = episodes.get(e.guest);
       if (ep) close(e.guest, ep, e.t);
+      if (fromStart && !bound.has(e.guest)) bound.set(e.guest, e.t);
       if (ep && bound.has(e.guest)) episodes.set(e.guest, { ...ep, since: e.t, sinceSeq: e.seq, reachedAt: undefined, left: false, last: undefined });
     } else if (e.ev === 'memory') {
       let ep = episodes.get(e.guest);
       if (!ep || ep.target !== e.targetKiB || ep.staticMax !== e.staticMaxKiB) {
         if (ep) close(e.guest, ep, e.t);
         const b = bound.get(e.guest);
-        ep = { target: e.targetKiB, staticMax: e.staticMaxKiB, left: false, sinceSeq: e.seq, ...(b !== undefined ? { since: Math.max(b, e.t) } : {}) };
+        // from the start: the guest's first target counts from its start, not from the first sample
+        const since = b === undefined ? undefined : fromStart && !ep ? b : Math.max(b, e.t);
+        ep = { target: e.targetKiB, staticMax: e.staticMaxKiB, left: false, sinceSeq: e.seq, ...(since !== undefined ? { since } : {}) };
         episodes.set(e.guest, ep);
       }
       ep.last = e;

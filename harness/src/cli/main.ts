@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   spec: { summary: 'lint and show the driver specs', load: () => require('./commands/spec').default },
   xenstored: { summary: "serve winpv's xenstore on a unix socket", load: () => require('./commands/xenstored').default },
   abi: { summary: 'print the ring, grant and xenstore wire layouts the simulator uses', load: () => require('./commands/abi').default },
+  sim: { summary: 'the simulated host: its fidelity to real backends (diff-lab)', load: () => require('./commands/sim').default },
   lab: { summary: 'a real Xen host inside QEMU: up, status, ssh, down', load: () => require('./commands/lab').default },
   xapi: { summary: 'XenServer/XCP-ng helpers (gc: remove what crashed runs left)', load: () => require('./commands/xapi').default },
   doctor: { summary: 'check a XenServer/XCP-ng pool before a run (reads only)', load: () => require('./commands/doctor').default },

@@ -67,6 +67,10 @@ export class Lease {
   private timer?: NodeJS.Timeout;
   /** Set when a heartbeat found the lease gone or the store unreachable: the run must stop using the host. */
   lost?: WinpvError;
+  /** A heartbeat under way: the next interval waits for it. On a slow store (a loaded lab's dom0 took
+   *  over 30 s a command) a second heartbeat would contend for the mutex with the first, against the
+   *  deadline the first was about to move, and end the lease while it was being renewed. */
+  private beating = false;
 
   constructor(
     readonly store: LeaseStore,
@@ -83,7 +87,8 @@ export class Lease {
   /** Renews the lease (one heartbeat); marks it lost when another run took it or the store fails.
    *  `resumed`: a holder that stopped heartbeating tries again (it finds out whether it still holds the slot). */
   async heartbeat(resumed = false): Promise<void> {
-    if (this.lost || (!this.timer && !resumed)) return;
+    if (this.lost || (!this.timer && !resumed) || this.beating) return;
+    this.beating = true;
     try {
       await withLock(this.store, this.record.holder, this.now, this.record.expiresAt, async () => {
         const key = leaseKey(this.record.slot);
@@ -100,6 +105,8 @@ export class Lease {
     } catch (e) {
       this.lost = e instanceof WinpvError ? e : hostError('LEASE_LOST', `lease heartbeat on ${this.store.describe} failed: ${(e as Error).message}`, e);
       this.onLost?.(this.lost);
+    } finally {
+      this.beating = false;
     }
   }
 

@@ -37,6 +37,7 @@ export const CHECK_PARAMS: Record<CheckName, Record<string, CheckParamInfo>> = {
   balloon: {
     limitMs: { summary: 'the guest must reach its memory target within this many ms of xenbus binding or of the target changing', default: 60000 },
     tolerancePct: { summary: 'how far the memory the guest holds may be from its target, in percent of the target', default: 1 },
+    fromStart: { summary: "1: the clock starts when the guest starts (a balloon in the guest's kernel, Linux's), not when xenbus is reported bound", default: 0 },
   },
   'crash-dump': {},
   'guest-metrics': { limitMs: { summary: 'what the guest reported before a migration, restore or resume must be reported again within this many ms of it', default: 10000 } },

@@ -51,3 +51,35 @@ t.test('no target below the static maximum: skipped', async (t) => {
   const r = judge([mem(0, G, G), bound(10), end(100)]);
   t.equal(r.verdict, 'skip');
 });
+
+// fromStart (a Linux guest's balloon, in its kernel: no drivers event ever comes)
+const started = (t: number) => ev(t, { ev: 'guest', guest: 'win', domid: 1, what: 'started' });
+
+t.test('fromStart: reached within the limit of the start and held under I/O: pass', async (t) => {
+  const r = judge([started(0), mem(30_000, G / 2), mem(40_000, G / 2), end(50_000)], { fromStart: '1', limitMs: '60000' });
+  t.equal(r.verdict, 'pass', r.message);
+  t.match(r.message, /^1 balloon target reached/);
+});
+
+t.test('fromStart: first seen at the target only after the limit: fail, counted from the start', async (t) => {
+  const r = judge([started(0), mem(90_000, G / 2), end(100_000)], { fromStart: '1', limitMs: '60000' });
+  t.equal(r.verdict, 'fail');
+  t.match(r.message, /only after 90000 ms, limit 60000 ms/);
+});
+
+t.test('fromStart: never reached (the guest holds its static maximum): fail', async (t) => {
+  const r = judge([started(0), mem(30_000, G), mem(40_000, G), end(70_000)], { fromStart: '1' });
+  t.equal(r.verdict, 'fail');
+  t.match(r.message, /never reached its memory target/);
+});
+
+t.test('fromStart: left the target under I/O: fail', async (t) => {
+  const r = judge([started(0), mem(30_000, G / 2), mem(40_000, G * 0.6), end(50_000)], { fromStart: '1' });
+  t.equal(r.verdict, 'fail');
+  t.match(r.message, /left its memory target while it held/);
+});
+
+t.test('without fromStart the same trace has no xenbus binding: nothing judged', async (t) => {
+  const r = judge([started(0), mem(30_000, G), end(70_000)]);
+  t.not(r.verdict, 'fail', r.message);
+});

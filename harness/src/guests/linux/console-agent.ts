@@ -126,6 +126,14 @@ export class LinuxConsoleAgent implements GuestAgent {
     };
   }
 
+  /** What the guest's balloon (Linux drivers/xen/balloon.c, its sysfs in xen-balloon.c) says: the
+   *  memory the guest holds (current_kb) and the target it read from memory/target (target_kb). */
+  async balloonKiB(): Promise<{ currentKiB: number; targetKiB: number } | undefined> {
+    const r = await this.run('d=/sys/devices/system/xen_memory/xen_memory0/info; [ -r $d/current_kb ] && echo "balloon $(cat $d/current_kb) $(cat /sys/devices/system/xen_memory/xen_memory0/target_kb)"; true');
+    const m = /^balloon (\d+) (\d+)$/m.exec(r.output);
+    return m ? { currentKiB: Number(m[1]), targetKiB: Number(m[2]) } : undefined;
+  }
+
   async blockWorkload(w: BlockWorkloadStep): Promise<{ result: BlockResult; raw?: string }> {
     const devid = Number(w.device.split('/')[1]);
     const script = blockScript(w, `/dev/${devidToLinuxDisk(devid)}`);

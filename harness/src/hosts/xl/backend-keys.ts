@@ -33,7 +33,8 @@ export function backendKeyWriter(kind: 'vbd' | 'vif', key: string): KeyWriter {
 
 /** Values that differ between any two runs (ids, addresses, grant refs) are replaced by their kind. */
 export function normalizeValue(key: string, value: string): string {
-  if (/(^|\/)(ring-ref\d*|.*-ring-ref|event-channel.*|frontend-id|backend-id)$/.test(key)) return '<number>';
+  // kthread-pid: the pid of the tapdisk serving a vbd3 disk (blktap tapback/backend.c)
+  if (/(^|\/)(ring-ref\d*|.*-ring-ref|event-channel.*|frontend-id|backend-id|kthread-pid)$/.test(key)) return '<number>';
   if (/(^|\/)mac$/.test(key)) return '<mac>';
   if (/(^|\/)(frontend|backend)$/.test(key)) return value.replace(/\/local\/domain\/\d+/, '/local/domain/<domid>').replace(/\/(vbd|vif)\/\d+\//, '/$1/<domid>/');
   if (/(^|\/)(params|node|physical-device-path)$/.test(key)) return '<path>';

@@ -84,12 +84,12 @@ export class XlDevices {
       const { file, loop } = await this.makeDisk(rec.ref.handle, vbd);
       rec.files.push(file);
       rec.loops.push(loop);
-      await this.st.dom0.run(['xl', 'block-attach', rec.ref.handle, diskSpec(vbd, loop)]);
+      await this.st.dom0.run(['xl', 'block-attach', rec.ref.handle, diskSpec(vbd, loop, this.st.blockScript)]);
       return `vbd/${requireDevid(vbd.vdev)}`;
     },
     attachVif: async (guest: GuestRef, vif: VifShape): Promise<DeviceRef> => {
       const rec = this.st.rec(guest);
-      await this.st.dom0.run(['xl', 'network-attach', rec.ref.handle, ...vifSpec(this.st.withRunMac(rec.inst, rec.ref.name, vif), BRIDGE).split(',')]);
+      await this.st.dom0.run(['xl', 'network-attach', rec.ref.handle, ...vifSpec(this.st.withRunMac(rec.inst, rec.ref.name, vif), BRIDGE, this.st.vifScript).split(',')]);
       return `vif/${vif.devid}`;
     },
     detach: async (guest: GuestRef, dev: DeviceRef, opts: { surprise: boolean }): Promise<void> => {

@@ -22,8 +22,12 @@ export class XlGuestTransport {
     }
     if (!rec.agent) {
       const linux = this.linuxAgent(rec);
-      // After every workload the backends' counters go into the trace (blkback statistics/, netback rings).
-      const withStats = <T>(p: Promise<T>): Promise<T> => p.finally(() => this.devices.emitBackendStats(rec).catch(() => undefined));
+      // After every workload the backends' counters go into the trace (blkback statistics/, netback rings),
+      // and the guest's memory when it runs below its static maximum (the balloon check judges it).
+      const withStats = <T>(p: Promise<T>): Promise<T> => p.finally(async () => {
+        await this.devices.emitBackendStats(rec).catch(() => undefined);
+        await this.emitMemory(rec).catch(() => undefined);
+      });
       rec.agent = {
         installDrivers: (b) => linux.installDrivers(b),
         driverStatus: () => linux.driverStatus(),
@@ -32,6 +36,18 @@ export class XlGuestTransport {
       };
     }
     return rec.agent;
+  }
+
+  /** A `memory` event for a guest started with a target below its static maximum: the target and static
+   *  maximum from its xenstore `memory/` keys (what the toolstack set), the memory it holds as its own
+   *  balloon reports it (balloonKiB: current_kb, the pages the guest has not given back). */
+  async emitMemory(rec: GuestRecord): Promise<void> {
+    if (rec.shape.memoryTargetMiB === undefined || !rec.linux) return;
+    const home = `/local/domain/${rec.ref.domid}/memory`;
+    const [target, staticMax] = await Promise.all([this.st.xenstore.read(`${home}/target`), this.st.xenstore.read(`${home}/static-max`)]);
+    const held = await rec.linux.balloonKiB();
+    if (!target || !staticMax || !held) return;
+    this.st.trace?.emit({ ev: 'memory', inst: rec.inst, guest: rec.ref.name, domid: rec.ref.domid, targetKiB: Number(target), staticMaxKiB: Number(staticMax), actualKiB: held.currentKiB });
   }
 
   /** The console agent of a Linux reference guest (one per boot of the guest). */

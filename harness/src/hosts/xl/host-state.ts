@@ -61,6 +61,9 @@ export class XlState {
   readonly guests = new Map<string, GuestRecord>();
   /** dom0's address on the guests' bridge (the far end of network workloads). */
   bridgeAddress = '';
+  /** The block hotplug script put into dom0 at open (block-script.ts). */
+  blockScript?: string;
+  vifScript?: string;
   private conn?: Dom0;
   private xs?: XlXenstore;
   private ringView?: XlRings;
@@ -147,6 +150,10 @@ export class XlState {
 
   emit(rec: GuestRecord, what: GuestLifecycle, detail?: Record<string, string | number>): void {
     this.trace?.emit({ ev: 'guest', inst: rec.inst, guest: rec.ref.name, domid: rec.ref.domid, what, ...(detail ? { detail } : {}) });
+  }
+
+  log(rec: GuestRecord, level: 'info' | 'warn', msg: string): void {
+    this.trace?.emit({ ev: 'log', inst: rec.inst, level, msg: `${rec.ref.name}: ${msg}` });
   }
 
   rec(guest: GuestRef): GuestRecord {

@@ -22,7 +22,10 @@ export interface LeaseLink {
 }
 
 const KEY = /^[A-Za-z0-9_.-]+$/;
-const TIMEOUT_MS = 30_000;
+/** Each store command's deadline: below the leases' 120 s staleness (hosts/lease.ts), above what a
+ *  loaded lab's dom0 takes under TCG (a trivial command over SSH took 47 s on this shared machine, and
+ *  the run's heartbeat stopped it at the former 30 s). */
+const TIMEOUT_MS = 90_000;
 
 // $1 directory, $2 key, $3 value. Prints `added` or `exists`.
 const ADD = `set -e; mkdir -p "$1"; t=$(mktemp -d "$1/.new.XXXXXX"); printf '%s' "$3" > "$t/value"

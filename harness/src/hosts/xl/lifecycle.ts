@@ -2,12 +2,13 @@
 // before any frontend moves), started, rebooted into a new domain, shut down, saved and restored,
 // destroyed with everything the run made for them in dom0 (configs, disks, save images).
 import { guestError, hostError } from '../../model/errors';
-import type { GuestRef, SaveRestoreCapability } from '../../model/host';
+import type { DestinationOptions, GuestRef, SaveRestoreCapability } from '../../model/host';
 import type { GuestShape } from '../../model/scenario';
 import { requireDevid } from '../../model/vdev';
 import { domainName, xlConfig } from './xl-config';
 import { BRIDGE, RUN_DIR, sleep, type GuestRecord, type XlState } from './host-state';
 import type { XlDevices } from './devices';
+import { applyParams, confirmDestination, paramChanges, restoreParams } from './backend-params';
 
 /** Where the lab image keeps the reference PV guest (lab/recipe: DOM0_GUEST_KERNEL/INITRD). */
 export const GUEST_KERNEL = '/var/lib/winpv-lab/guest/vmlinuz';
@@ -22,6 +23,10 @@ export const GUEST_INITRD = '/var/lib/winpv-lab/guest/initrd-pv.img';
  *  always boots through the BIOS. */
 export const LAB_HVM_IMAGE = '/var/lib/winpv-lab/guest/linux-hvm.img';
 const LAB_HVM_DIRECT_BOOT = { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, cmdline: 'console=ttyS0 console=hvc0 quiet sysrq_always_enabled' };
+
+/** How long a restored guest's backends may take to reach Connected on a destination's parameters
+ *  before the parameters are put back anyway (the scenario's waits then judge the devices). */
+const DESTINATION_CONNECT_MS = 240_000;
 
 /** How long xl's monitor may take to build a rebooted guest's new domain after the old one is gone. */
 const REBUILD_MS = 180_000;
@@ -39,12 +44,13 @@ export class XlLifecycle {
     const { files, loops, disks } = await this.makeDisks(name, shape);
     const cfg = `${RUN_DIR}/${name}.cfg`;
     const runShape = { ...shape, vifs: shape.vifs.map((v) => st.withRunMac(inst, shape.name, v)) };
-    const config = xlConfig(name, runShape, { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, disks, serialLog: st.serialLog(name), directBoot: shape.image === LAB_HVM_IMAGE ? LAB_HVM_DIRECT_BOOT : undefined }, { bridge: BRIDGE });
+    const config = xlConfig(name, runShape, { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, disks, blockScript: st.blockScript, vifScript: st.vifScript, serialLog: st.serialLog(name), directBoot: shape.image === LAB_HVM_IMAGE ? LAB_HVM_DIRECT_BOOT : undefined }, { bridge: BRIDGE });
     await st.connection!.link.putFile(Buffer.from(config), cfg);
     files.push(cfg);
     const consoleOffset = await st.logSize(name);
-    // Paused: the probes attach before the frontends start.
-    await st.dom0.run(['xl', 'create', '-p', cfg]);
+    // Paused: the probes attach before the frontends start. 300 s: on the lab under a loaded machine
+    // `xl create -p` (the block hotplug script under TCG) ran past 120 s and completed later.
+    await st.dom0.run(['xl', 'create', '-p', cfg], { timeoutMs: 300_000 });
     const domid = await st.domid(name);
     if (domid === undefined) throw hostError('XL_CREATE', `xl create ${name} returned but the domain is not listed`);
     const ref: GuestRef = { name: shape.name, domid, handle: name };
@@ -146,17 +152,34 @@ export class XlLifecycle {
       this.st.emit(rec, 'saved');
       return image;
     },
-    restore: async (guest: GuestRef, image: string): Promise<GuestRef> => {
-      const rec = this.st.rec(guest);
-      const domid = await this.st.ours(rec, async () => {
-        await this.st.dom0.run(['xl', 'restore', image], { timeoutMs: 300_000 });
-        return this.st.domid(rec.ref.handle);
-      });
-      if (domid === undefined) throw hostError('XL_RESTORE', `xl restore of ${rec.ref.handle} returned but the domain is not listed`);
+    /** A destination (a poorer backend) is given through dom0's backend module parameters
+     *  (backend-params.ts), set for the restore and put back once its backends are Connected. */
+    restore: async (guest: GuestRef, image: string, opts: DestinationOptions = {}): Promise<GuestRef> => {
+      const st = this.st;
+      const rec = st.rec(guest);
+      const dest = opts.destination ?? [];
+      const changes = paramChanges(dest); // refuses what no parameter gives before anything changes
       const old = rec.ref.domid;
-      rec.ref.domid = domid;
-      rec.expectRunning = true;
-      this.st.emit(rec, 'restored', { from: old, domid });
+      let domid: number | undefined;
+      try {
+        await applyParams(st.dom0, changes);
+        if (changes.length) st.log(rec, 'info', `destination: dom0 backend parameters ${changes.map((c) => `${c.path}=${c.value}`).join(', ')} for the restore`);
+        domid = await st.ours(rec, async () => {
+          await st.dom0.run(['xl', 'restore', image], { timeoutMs: 300_000 });
+          return st.domid(rec.ref.handle);
+        });
+        if (domid === undefined) throw hostError('XL_RESTORE', `xl restore of ${rec.ref.handle} returned but the domain is not listed`);
+        rec.ref.domid = domid;
+        rec.expectRunning = true;
+        st.emit(rec, 'restored', { from: old, domid });
+        if (changes.length) {
+          const { connected } = await confirmDestination(st.xenstore, domid, dest, DESTINATION_CONNECT_MS);
+          st.log(rec, connected ? 'info' : 'warn', connected ? 'destination: the restored backends are Connected with the keys it named' : `destination: the restored backends were not all Connected within ${DESTINATION_CONNECT_MS / 1000} s`);
+        }
+      } finally {
+        const put = changes.length ? await restoreParams(st.dom0) : [];
+        if (put.length) st.log(rec, 'info', `destination: dom0 backend parameters put back: ${put.join(', ')}`);
+      }
       return { ...rec.ref };
     },
   };

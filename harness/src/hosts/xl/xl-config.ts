@@ -21,6 +21,9 @@ export interface XlGuestFiles {
   ramdisk?: string;
   /** Disk file per vdev, in dom0. */
   disks: Record<string, string>;
+  /** The block and vif hotplug scripts (hosts/xl/block-script.ts), when dom0 has them. */
+  blockScript?: string;
+  vifScript?: string;
   /** HVM guests: where QEMU writes the emulated serial port (BIOS, boot loader and kernel messages
    *  before the PV console exists), so a guest that halts early can be diagnosed; a pty otherwise. */
   serialLog?: string;
@@ -30,12 +33,15 @@ export interface XlGuestFiles {
   directBoot?: { kernel: string; ramdisk: string; cmdline: string };
 }
 
-export function diskSpec(vbd: VbdShape, target: string): string {
-  return `format=raw,vdev=${specValue('vdev', vbd.vdev)},access=${vbd.mode === 'r' ? 'ro' : 'rw'},target=${specValue('disk path', target)}`;
+/** `script`: the block hotplug script (xl runs /etc/xen/scripts/block without one); target comes last. */
+export function diskSpec(vbd: VbdShape, target: string, script?: string): string {
+  return `format=raw,vdev=${specValue('vdev', vbd.vdev)},access=${vbd.mode === 'r' ? 'ro' : 'rw'},${script ? `script=${specValue('script', script)},` : ''}target=${specValue('disk path', target)}`;
 }
 
-export function vifSpec(vif: VifShape, defaultBridge: string): string {
+/** `script`: the vif hotplug script (xl runs /etc/xen/scripts/vif-bridge without one). */
+export function vifSpec(vif: VifShape, defaultBridge: string, script?: string): string {
   const parts = [`bridge=${specValue('bridge', vif.bridge ?? defaultBridge)}`, `devid=${vif.devid}`];
+  if (script) parts.push(`script=${specValue('script', script)}`);
   if (vif.mac) {
     if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(vif.mac)) throw usageError(`not a MAC address: ${vif.mac}`);
     parts.push(`mac=${vif.mac}`);
@@ -50,7 +56,12 @@ export function xlConfig(name: string, shape: GuestShape, files: XlGuestFiles, o
   const lines = [
     `name = ${xlString(name)}`,
     `type = ${hvm ? '"hvm"' : '"pv"'}`,
-    `memory = ${Math.floor(shape.memoryMiB)}`,
+    // A memory target below the static maximum (memory-target): xl's `memory` is the target the
+    // domain is built with (memory/target), `maxmem` the static maximum (memory/static-max); an HVM
+    // guest so started runs populate-on-demand until its balloon gives the difference back.
+    ...(shape.memoryTargetMiB !== undefined && shape.memoryTargetMiB < shape.memoryMiB
+      ? [`memory = ${Math.floor(shape.memoryTargetMiB)}`, `maxmem = ${Math.floor(shape.memoryMiB)}`]
+      : [`memory = ${Math.floor(shape.memoryMiB)}`]),
     `vcpus = ${Math.floor(shape.vcpus)}`,
     // A crashed domain stays listed (state `c`) so the run sees the crash and can collect it.
     'on_crash = "preserve"',
@@ -69,9 +80,9 @@ export function xlConfig(name: string, shape: GuestShape, files: XlGuestFiles, o
     // panics the guest even while its console agent is busy; Debian's default sysrq mask refuses `c`.
     lines.push(`kernel = ${xlString(files.kernel)}`, `ramdisk = ${xlString(files.ramdisk)}`, 'extra = "console=hvc0 quiet sysrq_always_enabled"');
   }
-  const disks = shape.vbds.map((v) => diskSpec(v, files.disks[v.vdev]!));
+  const disks = shape.vbds.map((v) => diskSpec(v, files.disks[v.vdev]!, files.blockScript));
   lines.push(`disk = [ ${disks.map(xlString).join(', ')} ]`);
-  lines.push(`vif = [ ${shape.vifs.map((v) => xlString(vifSpec(v, opts.bridge))).join(', ')} ]`);
+  lines.push(`vif = [ ${shape.vifs.map((v) => xlString(vifSpec(v, opts.bridge, files.vifScript))).join(', ')} ]`);
   return lines.join('\n') + '\n';
 }
 

@@ -23,6 +23,8 @@ import { CrashWatch } from './crash-watch';
 import { XlGuestTransport } from './guest-transport';
 import { GUEST_INITRD, GUEST_KERNEL, XlLifecycle } from './lifecycle';
 import { XlFaults } from './faults';
+import { restoreParams } from './backend-params';
+import { BLOCK_SCRIPT, BLOCK_SCRIPT_PATH, VIF_SCRIPT, VIF_SCRIPT_PATH } from './block-script';
 
 export { BRIDGE, RUN_DIR, type XlHostOptions } from './host-state';
 export { GUEST_INITRD, GUEST_KERNEL, LAB_HVM_IMAGE } from './lifecycle';
@@ -38,7 +40,7 @@ export class XlHost implements HostBackend {
   /** No `windows-guest`: the xl backend boots a Windows image (os="windows" with a user image) but has
    *  no Windows agent to install drivers or run workloads, so Windows scenarios are skipped here with
    *  the reason rather than failing step by step. Drive Windows guests through XenAPI. */
-  capabilities: ReadonlySet<Capability> = new Set<Capability>(['hotplug', 'save-restore', 'backend-control', 'backend-keys', 'fault-injection', 'linux-guest']);
+  capabilities: ReadonlySet<Capability> = new Set<Capability>(['hotplug', 'save-restore', 'backend-control', 'backend-keys', 'destination-backend-keys', 'fault-injection', 'linux-guest', 'balloon']);
   private t0 = Date.now();
   readonly clock: HostClock = { now: () => Date.now() - this.t0, sleep };
   readonly hotplug: HotplugCapability;
@@ -80,6 +82,14 @@ export class XlHost implements HostBackend {
     const info = await st.dom0.try(['xl', 'info']);
     if (info.code !== 0) throw hostError('XL_UNAVAILABLE', `\`xl info\` failed on ${this.label}: ${info.stderr.trim()} (is this a Xen dom0 with the toolstack running?)`);
     await st.dom0.run(['mkdir', '-p', RUN_DIR]);
+    await st.connection!.link.putFile(Buffer.from(BLOCK_SCRIPT), BLOCK_SCRIPT_PATH);
+    await st.connection!.link.putFile(Buffer.from(VIF_SCRIPT), VIF_SCRIPT_PATH);
+    await st.dom0.run(['chmod', '755', BLOCK_SCRIPT_PATH, VIF_SCRIPT_PATH]);
+    st.blockScript = BLOCK_SCRIPT_PATH;
+    st.vifScript = VIF_SCRIPT_PATH;
+    // backend module parameters a run that died mid-restore left changed (backend-params.ts)
+    const put = await restoreParams(st.dom0);
+    if (put.length) trace.emit({ ev: 'log', level: 'warn', msg: `dom0 backend parameters left changed by an earlier run put back: ${put.join(', ')}` });
     const hasPvGuest = await st.dom0.try(['test', '-r', GUEST_KERNEL, '-a', '-r', GUEST_INITRD]);
     if (hasPvGuest.code !== 0) this.capabilities = new Set([...this.capabilities].filter((c) => c !== 'linux-guest'));
     const addr = await st.dom0.try(['ip', '-4', '-o', 'addr', 'show', 'dev', BRIDGE]);
@@ -115,7 +125,9 @@ export class XlHost implements HostBackend {
     return r?.code === 0;
   }
 
-  close(): Promise<void> {
+  /** Puts back any backend module parameter a destination changed (a restore cut short), then closes. */
+  async close(): Promise<void> {
+    if (this.st.connection && !this.st.connectionDropped) await restoreParams(this.st.dom0).catch(() => undefined);
     return this.st.close();
   }
 

@@ -4,6 +4,7 @@ import type { Dom0Link } from '../../../src/hosts/xl/dom0';
 import type { ExecResult } from '../../../src/remote/ssh';
 import { shJoin } from '../../../src/util/quote';
 import { BATCH_READ_SCRIPT } from '../../../src/hosts/xl/xenstore';
+import { READ_PARAMS } from '../../../src/hosts/xl/backend-params';
 
 /** Splits a line built by shJoin back into words (single quotes and '\'' only, as shQuote writes). */
 export function unquote(line: string): string[] {
@@ -43,6 +44,8 @@ export class FakeDom0 implements Dom0Link {
   readonly xs = new Map<string, string>();
   readonly domains = new Map<string, FakeDomain>();
   readonly files = new Map<string, string>();
+  /** Octal modes of files that have one (sysfs module parameters: 644 writable, 444 read-only). */
+  readonly modes = new Map<string, string>();
   readonly loops = new Map<string, string>();
   readonly lines: string[] = [];
   private nextDomid = 1;
@@ -69,10 +72,19 @@ export class FakeDom0 implements Dom0Link {
     for (const w of this.watchers) w(path);
   }
 
-  async exec(argv: readonly string[]): Promise<ExecResult> {
+  async exec(argv: readonly string[], opts: { stdin?: string | Buffer } = {}): Promise<ExecResult> {
     const line = shJoin(argv);
     this.lines.push(line);
+    if (argv[0] === 'tee') return this.tee(argv[1]!, String(opts.stdin ?? ''));
     return this.answer(unquote(line));
+  }
+
+  /** tee FILE: a read-only file (mode without the owner's write bit) refuses, as sysfs does. */
+  private tee(path: string, data: string): ExecResult {
+    const mode = this.modes.get(path);
+    if (mode && (parseInt(mode, 8) & 0o200) === 0) return { code: 1, stdout: '', stderr: `tee: ${path}: Permission denied` };
+    this.files.set(path, mode ? data.trim() : data);
+    return this.ok(data);
   }
 
   private ok(stdout = ''): ExecResult {
@@ -87,6 +99,10 @@ export class FakeDom0 implements Dom0Link {
         // the batched read: sh -c SCRIPT sh path...
         if (a[2] === BATCH_READ_SCRIPT) {
           return this.ok(a.slice(4).map((p) => (this.xs.has(p) ? `V${Buffer.from(this.xs.get(p)!).toString('base64')}\n` : 'N\n')).join(''));
+        }
+        if (a[2] === READ_PARAMS) {
+          const rows = a.slice(4).map((p) => `${p} ${this.modes.get(p) ?? ''} ${this.files.get(p) ?? ''}\n`);
+          return this.ok(rows.join(''));
         }
         return this.other(a);
       }
@@ -113,7 +129,12 @@ export class FakeDom0 implements Dom0Link {
         return this.ok();
       case 'xl':
         return this.xl(args);
-      case 'mkdir': case 'truncate': case 'rm': case 'test':
+      case 'rm':
+        for (const f of args.filter((x) => !x.startsWith('-'))) this.files.delete(f);
+        return this.ok();
+      case 'cat':
+        return this.files.has(args[0]!) ? this.ok(this.files.get(args[0]!)) : { code: 1, stdout: '', stderr: `cat: ${args[0]}: No such file or directory` };
+      case 'mkdir': case 'truncate': case 'test': case 'chmod':
         return this.ok();
       case 'losetup':
         if (args[0] === '--find') {

@@ -31,7 +31,8 @@ if (!process.env.WINPV_LAB_LIVE) {
   t.setTimeout(LIVE_TIMEOUT_MS);
   t.comment(`timeout=${LIVE_TIMEOUT_MS}`);
   // the check that must catch each fault (FAULTS in model/catalog), or the step that failed with it
-  const catcher: Record<string, RegExp> = { 'lab-fault-guest-crash': /^(guest-alive|steps)$/, 'lab-fault-backend-closing': /^(workload|steps)$/ };
+  // (lab-fault-no-poorer-backend: a restore onto unchanged backends; the waits for renegotiated keys fail)
+  const catcher: Record<string, RegExp> = { 'lab-fault-guest-crash': /^(guest-alive|steps)$/, 'lab-fault-backend-closing': /^(workload|steps)$/, 'lab-fault-no-poorer-backend': /^steps$/ };
   for (const scenario of Object.keys(catcher)) {
     t.test(`${scenario}: not ok with diagnostics, valid TAP, nothing left behind`, async (t) => {
       const reports = mkdtempSync(join(tmpdir(), 'winpv-lab-live-'));
@@ -46,6 +47,11 @@ if (!process.env.WINPV_LAB_LIVE) {
       t.ok(parsed.failures.some((f) => catcher[scenario]!.test(String(f.diag?.check))), `caught by ${catcher[scenario]}: ${parsed.failures.map((f) => f.name).join('; ')}`);
       const left = winpv(['lab', 'ssh', '--', 'xl', 'list']);
       t.notMatch(left.stdout, /winpv-/, 'no domain of the run left in xl list');
+      if (scenario === 'lab-fault-no-poorer-backend') {
+        // the first wait for a renegotiated key is what failed, not the restore or the I/O
+        const steps = parsed.failures.find((f) => f.diag?.check === 'steps');
+        t.match(String(steps?.diag?.message), /wait for .*device\/vbd\/51712\/(ring-ref|multi-queue-num-queues)/, 'a wait for the renegotiated disk keys failed');
+      }
       if (scenario === 'lab-fault-guest-crash') {
         // a real panic of the guest's kernel, seen by the xl backend's crash detection (not a destroy)
         const events = readFileSync(join(reports, 'latest', 'trace.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);

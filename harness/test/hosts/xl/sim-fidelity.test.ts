@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readdirSync } from 'node:fs';
 import {
-  compareDriverKeys, diffStateSteps, recordingName, sequenceOf, stateSteps, stepDiffText, type KeyEvent, type StateStep,
+  compareDriverKeys, diffStateSteps, recordingName, sequenceOf, stateSteps, stepDiffText,
 } from '../../../src/hosts/xl/backend-keys';
-import { SimHost } from '../../../src/hosts/sim';
-import { MemorySink, shape, specs } from '../sim-fixture';
+import { diffLab, explainStepDiff, simBackendEvents, type BackendRecording } from '../../../src/hosts/sim/lab-diff';
+import { specs } from '../sim-fixture';
 
 interface Fixture {
   vbd: { backend: Record<string, { value: string }> };
@@ -82,57 +82,15 @@ t.test('an unexplained difference is reported', async (t) => {
 
 // ---- State steps: the state sequence and the keys at every state, both ends (issue 15 point 3) ----
 
-interface Recording {
-  captured: { xen: string; kernel: string };
-  devices: Record<'vbd' | 'vif', { steps: StateStep[] }>;
-}
 const labDir = join(__dirname, '..', '..', 'fixtures', 'lab');
 /** The committed recording of real backends (named with the Xen and kernel versions it came from). */
-function recordings(): { name: string; rec: Recording }[] {
-  return readdirSync(labDir).filter((f) => /^backend-states\..*\.json$/.test(f)).map((name) => ({ name, rec: JSON.parse(readFileSync(join(labDir, name), 'utf8')) as Recording }));
+function recordings(): { name: string; rec: BackendRecording }[] {
+  return readdirSync(labDir).filter((f) => /^backend-states\..*\.json$/.test(f)).map((name) => ({ name, rec: JSON.parse(readFileSync(join(labDir, name), 'utf8')) as BackendRecording }));
 }
-
-/** The simulator's key events of vbd/51712 and vif/0 of a Windows guest from creation to Connected and
- *  through a clean shutdown and destroy. */
-async function simEvents(): Promise<Record<'vbd' | 'vif', KeyEvent[]>> {
-  const host = new SimHost({ specs });
-  await host.open(new MemorySink(() => host.clock.now()), { seed: 5 });
-  const events: Record<'vbd' | 'vif', KeyEvent[]> = { vbd: [], vif: [] };
-  // The one guest's devices, whatever its domid (its directories are written while it is created).
-  const note = (path: string, value: string | null) => {
-    for (const [k, id] of [['vbd', 51712], ['vif', 0]] as const) {
-      const m = new RegExp(`^/local/domain/(?:0/backend/${k}/[1-9]\\d*|[1-9]\\d*/device/${k})/${id}/(.+)$`).exec(path);
-      if (m) events[k].push({ end: path.includes('/backend/') ? 'backend' : 'frontend', key: m[1]!, value });
-    }
-  };
-  // Seen the way the lab's recording sees real backends: through a watch on /local/domain with values.
-  const unwatch = await host.xenstore.watch('/local/domain', (p, v) => {
-    if (v !== undefined) note(p, v);
-  });
-  const s = shape({ vcpus: 2, vbds: [{ vdev: 'xvda', sizeMiB: 64, mode: 'w', backend: {} }], vifs: [{ devid: 0, backend: {} }] });
-  const g = await host.createGuest(s, 'diff-lab');
-  await host.startGuest(g);
-  // The first boot has no PV drivers (the backends wait in InitWait); the lab's Linux guest has its
-  // frontends in its kernel from the first boot. The reboot with the drivers leaves the backends as they are.
-  await host.agent(g).installDrivers({ location: 'builtin:9.1.0.100', version: '9.1.0.100', drivers: ['xenbus', 'xenvbd', 'xenvif', 'xennet'] });
-  await host.rebootGuest(g);
-  await host.clock.sleep(500);
-  await host.shutdownGuest(g, 'clean');
-  await host.clock.sleep(500);
-  await host.destroyGuest(g);
-  await host.clock.sleep(100);
-  await unwatch();
-  await host.close();
-  return events;
-}
-
-/** Differences of the state steps, with their reason (the same list is in ARCHITECTURE.md). Keys are
- *  stepDiffText lines without values where values are run-dependent. */
-export const STEPS_EXPLAINED: Record<string, string> = {};
 
 t.test('diff-lab: the simulator backends step through the states real ones do, with their keys at every state', async (t) => {
   const recs = recordings();
-  const sim = await simEvents();
+  const sim = await simBackendEvents(specs);
   for (const kind of ['vbd', 'vif'] as const) {
     const steps = stateSteps(sim[kind]);
     t.comment(`simulator ${kind}: backend states ${sequenceOf(steps, 'backend').join(' ')}, frontend states ${sequenceOf(steps, 'frontend').join(' ')}`);
@@ -142,14 +100,12 @@ t.test('diff-lab: the simulator backends step through the states real ones do, w
   if (recs.length === 0) t.todo('no recording of real backends\' state steps is committed yet (fixtures/lab/backend-states.xen-*.linux-*.json): run capture-backend-keys.ts on the lab', async () => undefined);
   for (const { name, rec } of recs) {
     t.equal(name, recordingName(rec.captured.xen, rec.captured.kernel), `${name} is named with the Xen and kernel versions it came from`);
-    for (const kind of ['vbd', 'vif'] as const) {
-      const diffs = diffStateSteps(kind, rec.devices[kind].steps, stateSteps(sim[kind]));
-      t.comment(`${kind}: ${diffs.length} difference(s) from ${name}`);
+    for (const { device, diffs } of diffLab(rec, { vbd: stateSteps(sim.vbd), vif: stateSteps(sim.vif) })) {
+      t.comment(`${device}: ${diffs.length} difference(s) from ${name}`);
       for (const d of diffs) {
         const line = stepDiffText(d);
-        t.comment(`  ${line}`);
-        const why = STEPS_EXPLAINED[line];
-        t.ok(why, `${line}${why ? `: ${why}` : ' is not explained: fix the simulator or explain it'}`);
+        const why = explainStepDiff(d);
+        t.ok(why, `${line}${why ? `: ${why}` : ' is not explained: fix the simulator or explain it (hosts/sim/lab-diff.ts STEP_DIFFERENCES)'}`);
       }
     }
   }

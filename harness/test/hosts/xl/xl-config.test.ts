@@ -47,3 +47,15 @@ t.test('values that would break out of the config or a spec string are refused',
 t.test('domain names keep to what xl accepts', async (t) => {
   t.equal(domainName('vbd-connect[order=2]', 'g 1'), 'winpv-vbd-connect_order_2_-g_1');
 });
+
+t.test('a memory target below the static maximum: memory is the target, maxmem the static maximum', async (t) => {
+  const cfg = xlConfig('g', { ...shape, memoryMiB: 384, memoryTargetMiB: 256 }, { kernel: '/k', ramdisk: '/r', disks: { xvda: '/dev/loop0' } }, { bridge: 'xenbr0' });
+  t.match(cfg, /^memory = 256$/m);
+  t.match(cfg, /^maxmem = 384$/m);
+  t.notMatch(xlConfig('g', shape, { kernel: '/k', ramdisk: '/r', disks: { xvda: '/dev/loop0' } }, { bridge: 'xenbr0' }), /maxmem/, 'none without a target');
+});
+
+t.test('the disks name the block hotplug script the host put into dom0', async (t) => {
+  const cfg = xlConfig('g', shape, { kernel: '/k', ramdisk: '/r', disks: { xvda: '/dev/loop0' }, blockScript: '/var/lib/winpv/run/block-phy' }, { bridge: 'xenbr0' });
+  t.match(cfg, /^disk = \[ "format=raw,vdev=xvda,access=rw,script=\/var\/lib\/winpv\/run\/block-phy,target=\/dev\/loop0" \]$/m, 'script before target (xl reads target last)');
+});

@@ -124,7 +124,7 @@ t.test('an HVM guest from a user image: the image goes behind a loop device (rel
   const g = await host.createGuest({ ...shape, image: '/var/lib/winpv-lab/guest/linux-hvm.img' }, 'hvm');
   const cfg = fake.files.get(`/var/lib/winpv/run/${g.handle}.cfg`)!;
   t.match(cfg, /^type = "hvm"$/m);
-  t.match(cfg, /vdev=xvda,access=rw,target=\/dev\/loop0"/, 'the boot disk is the image through a loop device');
+  t.match(cfg, /vdev=xvda,access=rw,script=\/var\/lib\/winpv\/run\/block-phy,target=\/dev\/loop0"/, 'the boot disk is the image through a loop device');
   t.equal(fake.loops.get('/dev/loop0'), '/var/lib/winpv-lab/guest/linux-hvm.img');
   t.ok(host.agent(g), 'a Linux HVM guest runs the console agent');
   await host.destroyGuest(g);

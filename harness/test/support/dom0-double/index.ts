@@ -118,10 +118,12 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     }
     xs.write(`${fe}/state`, '1');
     if (kind === 'vbd' && disks.backend === 'vbd3') {
-      // tapdisk3: the hotplug script starts a tapdisk and writes physical-device (its tapdev
-      // major:minor in hex) and hotplug-status; tapback then finds the tapdisk, writes kthread-pid
-      // (its pid) and goes InitWait. It advertises no ring or queue features at InitWait
-      // (blktap tapback/backend.c physical_device, hotplug_status_changed; frontend.c frontend_changed).
+      // tapdisk3: tapback writes max-ring-page-order 3 as the directory appears; the hotplug script
+      // starts a tapdisk and writes physical-device (its tapdev major:minor in hex) and hotplug-status;
+      // tapback then finds the tapdisk, writes kthread-pid (its pid) and goes InitWait. No queue or
+      // other features (blktap tapback/backend.c tapback_backend_create_device, physical_device_path_changed,
+      // hotplug_status_changed; frontend.c frontend_changed; hosts/sim/tapback.ts).
+      xs.write(`${be}/max-ring-page-order`, '3');
       const pid = nextPid++;
       tapdisks.set(`${domid}/${id}`, { pid, rd: 0, wr: 0 });
       xs.write(`${be}/physical-device`, `fe:${(tapdisks.size - 1).toString(16)}`);

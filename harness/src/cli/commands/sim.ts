@@ -1,0 +1,81 @@
+// winpv sim diff-lab: the simulator's blkback/netback beside a recording of Linux's on real Xen (the
+// lab), state by state and key by key, each difference with its reason when it is a known one.
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { inputError } from '../../model/errors';
+import type { Command, CommandContext } from '../command';
+import { parseCommandArgs, runSubcommand } from '../command';
+import { driverSpecs } from '../run-support';
+import { diffLab, explainStepDiff, simBackendSteps, type BackendRecording } from '../../hosts/sim/lab-diff';
+import { sequenceOf, stepDiffText } from '../../hosts/xl/backend-keys';
+
+/** Where the committed recordings are (capture-backend-keys.ts writes them there). */
+const RECORDINGS = resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'lab');
+
+const HELP = [
+  'usage: winpv sim diff-lab [recording.json ...] [--json]',
+  '',
+  "Compares the simulator's blkback and netback with a recording of Linux's on real Xen",
+  '(backend-states.xen-<xen>.linux-<kernel>.json, made by harness/test/fixtures/lab/capture-backend-keys.ts',
+  'on `winpv lab up`; by default the committed ones): each end\'s state sequence, then at every backend',
+  'state the driver-written backend keys and their values. Prints one line per difference with its',
+  'reason when it is a known one; exits 1 when a difference has no reason (fix the simulator or explain it).',
+  '',
+  'options:',
+  '  --json   machine-readable output',
+].join('\n');
+
+async function diffLabCommand(ctx: CommandContext): Promise<number> {
+  const args = parseCommandArgs(ctx, { help: HELP }, { json: { type: 'boolean' } }, { positionals: true });
+  if (!args) return 0;
+  const files = args.positionals.length
+    ? args.positionals.map((f) => resolve(ctx.cwd, f))
+    : readdirSync(RECORDINGS).filter((f) => /^backend-states\..*\.json$/.test(f)).map((f) => join(RECORDINGS, f));
+  if (files.length === 0) throw inputError('SIM_NO_RECORDING', `no recording of real backends (backend-states.*.json) in ${RECORDINGS}: run capture-backend-keys.ts on the lab`);
+  const sim = await simBackendSteps(driverSpecs(ctx.cwd).specs);
+  let unexplained = 0;
+  const report = files.map((file) => {
+    let rec: BackendRecording;
+    try {
+      rec = JSON.parse(readFileSync(file, 'utf8')) as BackendRecording;
+    } catch (e) {
+      throw inputError('SIM_BAD_RECORDING', `${file}: not a recording of real backends: ${(e as Error).message}`);
+    }
+    if (!rec.devices?.vbd?.steps || !rec.devices?.vif?.steps) throw inputError('SIM_BAD_RECORDING', `${file}: no devices.vbd.steps / devices.vif.steps`);
+    const devices = diffLab(rec, sim).map(({ device, diffs }) => ({
+      device,
+      real: { backend: sequenceOf(rec.devices[device].steps, 'backend'), frontend: sequenceOf(rec.devices[device].steps, 'frontend') },
+      sim: { backend: sequenceOf(sim[device], 'backend'), frontend: sequenceOf(sim[device], 'frontend') },
+      diffs: diffs.map((d) => ({ ...d, line: stepDiffText(d), reason: explainStepDiff(d) })),
+    }));
+    unexplained += devices.reduce((n, d) => n + d.diffs.filter((x) => !x.reason).length, 0);
+    return { recording: basename(file), xen: rec.captured.xen, kernel: rec.captured.kernel, devices };
+  });
+  if (args.values.json) ctx.out.write(JSON.stringify(report, null, 2) + '\n');
+  else {
+    for (const r of report) {
+      ctx.out.write(`${r.recording} (Xen ${r.xen}, Linux ${r.kernel}) vs the simulator\n`);
+      for (const d of r.devices) {
+        ctx.out.write(`  ${d.device}: backend states real ${d.real.backend.join(' ')} / sim ${d.sim.backend.join(' ')}; frontend states real ${d.real.frontend.join(' ')} / sim ${d.sim.frontend.join(' ')}\n`);
+        if (d.diffs.length === 0) ctx.out.write('    no difference\n');
+        for (const x of d.diffs) ctx.out.write(`    ${x.reason ? 'known' : 'NEW  '} ${x.line}${x.reason ? `: ${x.reason}` : ''}\n`);
+      }
+    }
+    ctx.out.write(`${unexplained} difference(s) without a reason\n`);
+  }
+  return unexplained ? 1 : 0;
+}
+
+const command: Command = {
+  name: 'sim',
+  summary: 'the simulated host: its fidelity to real backends',
+  help: [
+    'usage: winpv sim <subcommand>',
+    '',
+    '  diff-lab   the simulator\'s blkback/netback vs a recording of Linux\'s on real Xen, key by key',
+  ].join('\n'),
+  run(ctx) {
+    return runSubcommand(ctx, this, { 'diff-lab': diffLabCommand });
+  },
+};
+export default command;

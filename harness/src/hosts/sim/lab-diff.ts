@@ -1,0 +1,73 @@
+// The simulator recorded the way the lab records real backends (test/fixtures/lab/capture-backend-keys.ts):
+// a guest with one vbd and one vif, every change of both ends of both devices seen through a watch on
+// /local/domain from creation to Connected and through a clean shutdown and destroy, turned into state
+// steps and compared key by key with a recording of Linux's blkback/netback (`winpv sim diff-lab`, the
+// fidelity test hosts/xl/sim-fidelity.test.ts).
+import type { SpecSet } from '../../model/spec';
+import type { TraceEventInput } from '../../model/trace';
+import { diffStateSteps, stateSteps, type KeyEvent, type StateStep, type StepDiff } from '../xl/backend-keys';
+import { SimHost } from './sim-host';
+
+/** A recording of real backends as capture-backend-keys.ts writes it. */
+export interface BackendRecording {
+  captured: { xen: string; kernel: string; [k: string]: unknown };
+  devices: Record<'vbd' | 'vif', { steps: StateStep[] }>;
+}
+
+/** The simulator's key events of vbd/51712 and vif/0 of a Windows guest from creation to Connected and
+ *  through a clean shutdown and destroy. */
+export async function simBackendEvents(specs: SpecSet, seed = 5): Promise<Record<'vbd' | 'vif', KeyEvent[]>> {
+  const host = new SimHost({ specs });
+  await host.open({ emit: (_e: TraceEventInput) => undefined }, { seed });
+  const events: Record<'vbd' | 'vif', KeyEvent[]> = { vbd: [], vif: [] };
+  // The one guest's devices, whatever its domid (its directories are written while it is created).
+  const note = (path: string, value: string | null) => {
+    for (const [k, id] of [['vbd', 51712], ['vif', 0]] as const) {
+      const m = new RegExp(`^/local/domain/(?:0/backend/${k}/[1-9]\\d*|[1-9]\\d*/device/${k})/${id}/(.+)$`).exec(path);
+      if (m) events[k].push({ end: path.includes('/backend/') ? 'backend' : 'frontend', key: m[1]!, value });
+    }
+  };
+  try {
+    // Seen the way the lab's recording sees real backends: through a watch on /local/domain with values.
+    const unwatch = await host.xenstore.watch('/local/domain', (p, v) => {
+      if (v !== undefined) note(p, v);
+    });
+    const shape = { name: 'g1', os: 'windows' as const, vcpus: 2, memoryMiB: 2048, vbds: [{ vdev: 'xvda', sizeMiB: 64, mode: 'w' as const, backend: {} }], vifs: [{ devid: 0, backend: {} }] };
+    const g = await host.createGuest(shape, 'diff-lab');
+    await host.startGuest(g);
+    // The first boot has no PV drivers (the backends wait in InitWait); the lab's Linux guest has its
+    // frontends in its kernel from the first boot. The reboot with the drivers leaves the backends as they are.
+    await host.agent(g).installDrivers({ location: 'builtin:9.1.0.100', version: '9.1.0.100', drivers: ['xenbus', 'xenvbd', 'xenvif', 'xennet'] });
+    await host.rebootGuest(g);
+    await host.clock.sleep(500);
+    await host.shutdownGuest(g, 'clean');
+    await host.clock.sleep(500);
+    await host.destroyGuest(g);
+    await host.clock.sleep(100);
+    await unwatch();
+  } finally {
+    await host.close();
+  }
+  return events;
+}
+
+/** The simulator's state steps per device (stateSteps of simBackendEvents). */
+export async function simBackendSteps(specs: SpecSet): Promise<Record<'vbd' | 'vif', StateStep[]>> {
+  const ev = await simBackendEvents(specs);
+  return { vbd: stateSteps(ev.vbd), vif: stateSteps(ev.vif) };
+}
+
+/** Every difference of the simulator's steps from a recording, device by device. */
+export function diffLab(rec: BackendRecording, sim: Record<'vbd' | 'vif', StateStep[]>): { device: 'vbd' | 'vif'; diffs: StepDiff[] }[] {
+  return (['vbd', 'vif'] as const).map((device) => ({ device, diffs: diffStateSteps(device, rec.devices[device].steps, sim[device]) }));
+}
+
+/** Differences of the simulator's state steps from Linux's, with their reason (ARCHITECTURE.md,
+ *  "Fidelity: real backends vs the simulator", has the same list). Keyed by stepDiffText without the
+ *  values where values depend on the machine (`multi-queue-max-queues`: dom0's vCPUs). */
+export const STEP_DIFFERENCES: Record<string, string> = {};
+
+/** The reason for a difference, when it is a known one. */
+export function explainStepDiff(d: StepDiff): string | undefined {
+  return STEP_DIFFERENCES[`${d.where} at ${d.at}: ${d.key ?? ''} ${d.what}`] ?? STEP_DIFFERENCES[`${d.where}: ${d.what}`];
+}
