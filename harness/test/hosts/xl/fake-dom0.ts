@@ -133,6 +133,7 @@ export class FakeDom0 implements Dom0Link {
         for (const f of args.filter((x) => !x.startsWith('-'))) this.files.delete(f);
         return this.ok();
       case 'cat':
+        if (args[0] === '/proc/loadavg') return this.ok(`${this.loadavg}\n`);
         return this.files.has(args[0]!) ? this.ok(this.files.get(args[0]!)) : { code: 1, stdout: '', stderr: `cat: ${args[0]}: No such file or directory` };
       case 'mkdir': case 'truncate': case 'test': case 'chmod':
         return this.ok();
@@ -147,8 +148,6 @@ export class FakeDom0 implements Dom0Link {
         return this.ok('3: xenbr0    inet 10.0.2.15/24 brd 10.0.2.255 scope global xenbr0\n');
       case 'stat':
         return { code: 1, stdout: '', stderr: 'no such file' };
-      case 'cat':
-        return args[0] === '/proc/loadavg' ? this.ok(`${this.loadavg}\n`) : this.other(a);
       case 'getconf':
         return args[0] === '_NPROCESSORS_ONLN' ? this.ok(`${this.cpus}\n`) : this.other(a);
       default:
@@ -175,7 +174,7 @@ export class FakeDom0 implements Dom0Link {
           this.setKey(`/local/domain/0/backend/vbd/${d.domid}/${id}/state`, '2');
           this.setKey(`/local/domain/${d.domid}/device/vbd/${id}/backend`, `/local/domain/0/backend/vbd/${d.domid}/${id}`);
         }
-        for (const m of cfg.matchAll(/devid=(\d+)(?:,mac=([0-9a-f:]{17}))?/g)) {
+        for (const m of cfg.matchAll(/devid=(\d+)(?:,script=[^,"]*)?(?:,mac=([0-9a-f:]{17}))?/g)) {
           this.setKey(`/local/domain/0/backend/vif/${d.domid}/${m[1]}/state`, '2');
           this.setKey(`/local/domain/${d.domid}/device/vif/${m[1]}/backend`, `/local/domain/0/backend/vif/${d.domid}/${m[1]}`);
           // libxl writes the MAC into both halves (libxl_nic.c libxl__set_xenstore_nic / _nic_frontend)
