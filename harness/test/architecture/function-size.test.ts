@@ -29,7 +29,6 @@ const ALLOWED: Record<string, string> = {
   'checks/ring-responses.ts:ringResponses': 'to split',
   'spec/render.ts:renderSpec': 'to split',
   'xml/shape.ts:validateElement': 'to split',
-  'checks/balloon.ts:balloon': 'to split',
   'results/db-thread.ts:threadMain': 'to split',
   'sim/backend/netback.ts:kickTx': 'to split',
   'xml/read.ts:parseXml': 'to split',
