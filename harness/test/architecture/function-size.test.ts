@@ -26,7 +26,6 @@ const ALLOWED: Record<string, string> = {
   'scenario/shape.ts:stepChildren': 'to split',
   'checks/drivers-bound.ts:driversBound': 'to split',
   'checks/guest-metrics.ts:guestMetrics': 'to split',
-  'checks/ring-responses.ts:ringResponses': 'to split',
   'spec/render.ts:renderSpec': 'to split',
   'xml/shape.ts:validateElement': 'to split',
   'results/db-thread.ts:threadMain': 'to split',
