@@ -167,7 +167,10 @@ async function execute(step: Step, id: string, ctx: StepContext, block: Teardown
       if (!agent.setNic) throw unsupportedError(`host ${host.kind} cannot configure a guest NIC (no 'nic-settings' capability)`);
       const dev = hostDevice(host, g, step.device);
       const devid = Number(dev.split('/')[1]);
-      const mac = shapeOf(ctx, step.guest).vifs.find((v) => v.devid === devid)?.mac ?? (await host.xenstore.read(`${host.homePath(g)}/device/${dev}/mac`));
+      // the MAC the frontend was given (a pool gives each VIF a MAC of the run's, not the scenario's);
+      // the scenario's where the host's xenstore cannot say
+      const given = await host.xenstore.read(`${host.homePath(g)}/device/${dev}/mac`).catch(() => undefined);
+      const mac = given ?? shapeOf(ctx, step.guest).vifs.find((v) => v.devid === devid)?.mac;
       if (!mac) throw new StepFailure('NO_MAC', `${step.guest} ${dev}: no MAC address to find its NIC by (give the <vif> a mac)`);
       const nic = { mac: mac.toLowerCase(), ipv4: step.ipv4, ipv6: step.ipv6, dns: step.dns, ...(step.mtu !== undefined ? { mtu: step.mtu } : {}) };
       await agent.setNic(nic);

@@ -10,6 +10,8 @@ import { runPlanned } from '../../support/run-plan';
 import type { CheckConfig, Scenario, Step } from '../../../src/model/scenario';
 import type { DriversEvent } from '../../../src/model/trace';
 import { scenario, src } from './pool-scenarios';
+import { join } from 'node:path';
+import { loadScenarios } from '../../../src/scenario/load';
 
 const checks = (...names: CheckConfig['name'][]): CheckConfig[] => names.map((name) => ({ name, params: {} }));
 const install = (extra: Partial<Step> = {}): Step => ({ kind: 'install-drivers', guest: 'win', bundle: 'builtin:9.1.0', reboot: true, source: src, ...extra }) as Step;
@@ -87,4 +89,13 @@ t.test('set-nic on VIF 0, the one the harness reaches the guest through: refused
   const { tap } = await run(t, withSecondVif(twoVifs(0)));
   t.match(tap, /^not ok 1 - nic/m);
   t.match(tap, /NIC_IS_TRANSPORT|reaches the guest through/);
+});
+
+t.test('the catalogue\'s upgrade-downgrade-uninstall-reinstall on the pool: every step, the NIC of VIF 1 keeps its configuration', async (t) => {
+  const repo = join(__dirname, '..', '..', '..', '..');
+  const [sc] = loadScenarios([join(repo, 'scenarios', 'upgrade-downgrade-uninstall-reinstall.xml')], repo);
+  const { tap } = await run(t, sc!);
+  t.match(tap, /^ok 1 - upgrade-downgrade-uninstall-reinstall/m);
+  t.match(tap, /ok \d+ - nic-settings: 1 NIC configuration kept through [1-9]\d* reports? with a PV NIC/);
+  t.match(tap, /ok \d+ - drivers-bound: 5 driver reports/);
 });
