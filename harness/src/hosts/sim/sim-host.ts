@@ -45,7 +45,7 @@ export type { SimGuest } from './sim-guest';
 
 export const SIM_CAPABILITIES: Capability[] = [
   'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'backend-keys', 'destination-backend-keys', 'fault-injection', 'ring-ids', 'grant-audit', 'windows-guest', 'balloon', 'xeniface-store', 'guest-bugcheck', 'guest-agent',
-  'vendor-installer', 'driver-uninstall', 'driver-staging', 'nic-settings', 'platform-device',
+  'vendor-installer', 'driver-uninstall', 'driver-staging', 'nic-settings', 'platform-device', 'vendor-packages',
 ];
 
 export interface SimHostOptions {
