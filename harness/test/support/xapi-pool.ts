@@ -102,6 +102,10 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       d.state.crashDumps.length = 0;
       d.state.verifier = [];
       d.state.agentInstalled = templateAgent;
+      // the registry goes back too: no XEN service, no unplug request, no static NIC configuration
+      d.state.xenService = false;
+      d.state.unplugRequest = { disks: false, nics: false };
+      d.state.nicSettings.clear();
     },
   });
   // A guest that bugchecked restarts by itself (CrashControl\AutoReboot): its domain is rebooted.
