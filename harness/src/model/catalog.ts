@@ -27,6 +27,7 @@ export const CAPABILITIES = {
   'driver-staging': 'stage driver packages the way an OS update does (driver store + PnP install onto the devices, no reboot of its own) and report each driver\'s state',
   'nic-settings': "give a guest NIC static IPv4/IPv6 addresses, DNS servers and an MTU (netsh/NetTCPIP), and report every interface's settings with the driver status",
   'platform-device': "choose the Xen platform PCI device a guest gets (device_id 0001 or 0002, XenServer's vendor device C000)",
+  'vendor-packages': "install another vendor's driver packages (`builtin:<version>@<vendor>`: the simulator's models of other vendors' Xen tools) and remove one vendor's packages alone",
 } as const;
 export type Capability = keyof typeof CAPABILITIES;
 

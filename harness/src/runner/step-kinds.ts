@@ -49,7 +49,8 @@ async function setNic(step: StepOf<'set-nic'>, _id: string, ctx: StepContext): P
   const dev = hostDevice(host, g, step.device);
   const devid = Number(dev.split('/')[1]);
   // the MAC the toolstack gave the frontend: real hosts replace a scenario's fixed one (hosts/guest-mac.ts)
-  const mac = (await host.xenstore.read(`${host.homePath(g)}/device/${dev}/mac`)) ?? shapeOf(ctx, step.guest).vifs.find((v) => v.devid === devid)?.mac;
+  const given = await host.xenstore.read(`${host.homePath(g)}/device/${dev}/mac`).catch(() => undefined);
+  const mac = given ?? shapeOf(ctx, step.guest).vifs.find((v) => v.devid === devid)?.mac;
   if (!mac) throw new StepFailure('NO_MAC', `${step.guest} ${dev}: no MAC address to find its NIC by (give the <vif> a mac)`);
   const nic = { mac: mac.toLowerCase(), ipv4: step.ipv4, ipv6: step.ipv6, dns: step.dns, ...(step.mtu !== undefined ? { mtu: step.mtu } : {}) };
   await agent.setNic(nic);

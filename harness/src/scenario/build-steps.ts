@@ -109,6 +109,8 @@ export function buildSteps(parent: XmlElement, at: Path, ctx: StepCtx): Step[] {
       if (s.kind === 'install-drivers' && s.verifier) ctx.needs.add('driver-verifier');
       if (s.kind === 'install-drivers' && s.method === 'staged') ctx.needs.add('driver-staging');
       if (s.kind === 'uninstall-drivers' && s.method === 'installer') ctx.needs.add('vendor-installer');
+      // another vendor's packages exist only as the simulator's models (a pool has no such ISO)
+      if ((s.kind === 'install-drivers' && /^builtin:[^@]*@/.test(s.bundle)) || (s.kind === 'uninstall-drivers' && s.vendor)) ctx.needs.add('vendor-packages');
       steps.push(s);
     }
   });

@@ -76,8 +76,14 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
         d.state.crashDumps.length = 0;
         d.state.verifier = [];
         d.state.agentInstalled = templateAgent;
+        d.state.xenService = false;
+        d.state.unplugRequest = { disks: false, nics: false };
+        d.state.nicSettings.clear();
         byVm.set(vmRef, d);
       }
+      // xenopsd gives the emulated NIC of each VIF the VIF's MAC, as the PV NIC has it
+      const macs = ((vm.VIFs as string[] | undefined) ?? []).map((v) => srv.pool.objects.get(v)?.rec).filter((r) => r !== undefined).sort((x, y) => Number(x.device) - Number(y.device)).map((r) => String(r.MAC).toLowerCase());
+      if (macs.length) d.state.macs = macs;
       // QEMU's Xen devices as xenopsd builds them from the VM (platform:device_id, has_vendor_device)
       const platform = (vm.platform as Record<string, string> | undefined)?.device_id ?? '0001';
       d.state.platformDevices = vm.has_vendor_device === true ? ['C000', platform] : [platform];
@@ -96,6 +102,10 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       d.state.crashDumps.length = 0;
       d.state.verifier = [];
       d.state.agentInstalled = templateAgent;
+      // the registry goes back too: no XEN service, no unplug request, no static NIC configuration
+      d.state.xenService = false;
+      d.state.unplugRequest = { disks: false, nics: false };
+      d.state.nicSettings.clear();
     },
   });
   // A guest that bugchecked restarts by itself (CrashControl\AutoReboot): its domain is rebooted.

@@ -13,6 +13,8 @@ import { parseDiskspdXml } from '../../workloads/diskspd';
 import { parseNtttcpXml } from '../../workloads/ntttcp';
 import { guestError, runPs, runPsJson } from './powershell';
 import { parseAddDriver } from './pnputil';
+import { deletePackages, driverStates, readStore } from './driver-store';
+import { readNics, setNic } from './nic-config';
 import { CM_PROB_NEED_RESTART, CM_PROB_UNSIGNED_DRIVER, pendingReboot, readDevices, type PendingReboot } from './devices';
 import { writeIsoImage } from '../../inf/iso';
 import { bundleLayout, type BundleLayout } from './bundle-layout';
@@ -52,6 +54,9 @@ export interface WindowsGuestLink {
    *  (XenAPI: xeniface, through which the guest agent reaches xenstore; xapi sees the PV drivers,
    *  PV_drivers_detected, only once the agent runs). */
   companions?: DriverName[];
+  /** The MAC of the NIC the harness reaches the guest through (XenAPI: VIF 0's, the guest's SSH
+   *  address): its configuration is not the scenario's to change. */
+  transportMac?(): Promise<string | undefined>;
 }
 
 /** A bundle's drivers placed in the guest: the root, each driver's INF there, and whether from a disc. */
@@ -101,7 +106,9 @@ export class WindowsAgent implements GuestAgent {
     if (discMsi && !layout) layout = await this.judgeUnlabelledDisc(ssh, iso, staged.root, discMsi, facts!);
     if (layout && isTestSigned(layout.traits.signMode)) why.push(...(await this.trustTestCertificates(ssh, layout, staged.root, facts!)));
     if (bundle.installer) why.push(...(await this.runVendorInstaller(ssh, bundle, staged.root, discMsi)));
-    else why.push(...(await this.addDrivers(ssh, bundle, staged.infs)));
+    else why.push(...(await this.addDrivers(ssh, bundle, staged.infs, { install: !bundle.staged })));
+    if (bundle.staged) this.reportStates = true;
+    for (const d of staged.infs.keys()) this.installed.add(d);
     if (bundle.verifier) why.push(...(await this.switchOnVerifier(ssh, [...staged.infs.keys()])));
     const reboot = why.length > 0;
     // The reboot belongs to the scenario (install-drivers reboot="true", or a reboot step): the
@@ -177,12 +184,15 @@ export class WindowsAgent implements GuestAgent {
     return r.rebootRequired ? ['pending PnP restart (the vendor installer asked for one)'] : [];
   }
 
-  /** pnputil /add-driver /install of each driver, bus first; the reboot reasons it leaves. */
-  private async addDrivers(ssh: SshConnection, bundle: DriverBundle, infs: ReadonlyMap<DriverName, string>): Promise<string[]> {
+  /** pnputil /add-driver /install of each driver, bus first; the reboot reasons it leaves. Staged
+   *  (`install: false`, what an OS update does): /add-driver alone puts the package in the driver
+   *  store, and PnP installs it on a matching device when it next installs one (Microsoft,
+   *  "PnPUtil Command Syntax": /install "install driver package(s) on any matching devices"). */
+  private async addDrivers(ssh: SshConnection, bundle: DriverBundle, infs: ReadonlyMap<DriverName, string>, o: { install: boolean } = { install: true }): Promise<string[]> {
     const why: string[] = [];
     for (const drv of DRIVER_NAMES.filter((d) => infs.has(d))) { // install order: the bus first, then its children
       const inf = infs.get(drv)!;
-      const r = await runPs(ssh, 'pnputil-add', { inf }, `& pnputil.exe /add-driver $p.inf /install\nexit $LASTEXITCODE`, { okCodes: [0, 259, 3010], timeoutMs: 10 * 60_000 });
+      const r = await runPs(ssh, 'pnputil-add', { inf, install: o.install }, `if ($p.install) { & pnputil.exe /add-driver $p.inf /install } else { & pnputil.exe /add-driver $p.inf }\nexit $LASTEXITCODE`, { okCodes: [0, 259, 3010], timeoutMs: 10 * 60_000 });
       // Judged by the exit code (0, 3010 reboot needed, 259 nothing to do; anything else throws
       // above): pnputil's text is in the display language, so it only names what was published.
       const res = parseAddDriver(r.stdout, r.code ?? -1);
@@ -287,7 +297,42 @@ export class WindowsAgent implements GuestAgent {
       }
     }
     const verified = this.verifierAsked ? await verifiedDrivers(ssh) : undefined;
-    return { bound, unbound, unplugged: { disks: view.emulatedDisks.length === 0, nics: view.emulatedNics.length === 0 }, ...(verified ? { verified } : {}) };
+    const states = this.reportStates ? driverStates(view, await readStore(ssh), this.installed) : undefined;
+    const nics = this.nicsSet ? await readNics(ssh) : undefined;
+    return { bound, unbound, unplugged: { disks: view.emulatedDisks.length === 0, nics: view.emulatedNics.length === 0 }, ...(verified ? { verified } : {}), ...(states ? { states } : {}), ...(nics ? { nics } : {}) };
+  }
+
+  /** Every driver an install of this agent put in the guest. */
+  private readonly installed = new Set<string>();
+  /** A staged install or an uninstall happened: driverStatus says each driver's state. */
+  private reportStates = false;
+  /** A NIC was configured: driverStatus reports every interface's configuration. */
+  private nicsSet = false;
+
+  /** Every PV package off the devices and out of the driver store (pnputil /delete-driver
+   *  /uninstall, driver-store.ts); the scenario's reboot finishes it. On Windows the removal of
+   *  xenvif's and xenvbd's devices withdraws their unplug requests (win-xenvif pdo.c PdoStopDevice ->
+   *  PdoUnplugRequest FALSE; win-xenvbd adapter.c AdapterUnplugRequest FALSE), so after the reboot
+   *  the emulated NIC and disk are back. */
+  async uninstallDrivers(opts: { vendor?: string; installer?: boolean }): Promise<void> {
+    if (opts.installer) throw guestError('NOT_IMPLEMENTED', `${this.link.name}: the vendor installer's uninstall (msiexec /x of its product code) is not supported on Windows guests; uninstall with pnputil (no method="installer")`);
+    if (opts.vendor) throw guestError('NOT_IMPLEMENTED', `${this.link.name}: removing one vendor's packages (vendor="${opts.vendor}") needs the packages' vendor prefixes, which the driver store does not list; uninstall every PV package (no vendor)`);
+    const ssh = await this.ssh();
+    const r = await deletePackages(ssh, this.link.name);
+    this.reportStates = true;
+    this.link.log?.('info', `${this.link.name}: ${r.removed.length ? `removed ${r.removed.join(', ')}` : 'no PV driver package in the store'}${r.rebootRequired ? '; Windows finishes the removal at the next boot' : ''}`);
+  }
+
+  /** The static configuration of the NIC with this MAC (nic-config.ts). The NIC the harness talks
+   *  to the guest through is refused: a new address there cuts the connection mid-command. */
+  async setNic(nic: { mac: string; ipv4: string[]; ipv6: string[]; dns: string[]; mtu?: number }): Promise<void> {
+    const transport = (await this.link.transportMac?.())?.toLowerCase();
+    if (transport && transport === nic.mac.toLowerCase()) {
+      throw guestError('NIC_IS_TRANSPORT', `${this.link.name}: the NIC ${nic.mac} is the one the harness reaches the guest through (SSH over VIF 0): a static address there would cut that connection; give the guest a second <vif> and configure that one`);
+    }
+    await setNic(await this.ssh(), this.link.name, nic);
+    this.nicsSet = true;
+    this.link.log?.('info', `${this.link.name}: NIC ${nic.mac}: ${[...nic.ipv4, ...nic.ipv6].join(' ')}, DNS ${nic.dns.join(' ')}${nic.mtu ? `, MTU ${nic.mtu}` : ''}`);
   }
 
   /** Whether Windows still wants a restart to finish the install (see devices.ts pendingReboot). */

@@ -171,6 +171,8 @@ export class GuestTransport {
       // xapi sees the PV drivers (PV_drivers_detected, which suspend, migrate and hot-plug need)
       // and the guest's addresses only through the guest agent, which reaches xenstore through xeniface
       companions: ['xeniface'],
+      // the harness reaches the guest over SSH at the address of VIF 0's MAC (findGuest)
+      transportMac: async () => this.macOf(g),
     });
     return g.agent;
   }

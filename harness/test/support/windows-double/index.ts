@@ -137,6 +137,23 @@ export interface WindowsGuestState {
   /** A bugcheck writes no dump although CrashControl asks for one (a page file too small for it:
    *  Windows logs it at the next boot and keeps whatever dump was there before). */
   dumpFails?: boolean;
+  /** The XEN service (xen.sys, installed by xenbus.inf as a boot driver) is on the system. Deleting
+   *  the xenbus package from the driver store does not delete the service, so xen.sys still loads at
+   *  boot and unplugs what Services\XEN\Unplug asks (win-xenbus src/xen/unplug.c UnplugInitialize). */
+  xenService: boolean;
+  /** Services\xenbus_monitor\Request\<MODULE> keys with a Reboot value (win-xenbus src/xen/config.c
+   *  ConfigRequestReboot; volatile: gone at the next boot). */
+  rebootRequests: Set<string>;
+  /** Planted driver bug: a child that refuses to start until a reboot does not write its Request key. */
+  rebootRequestLost?: boolean;
+  /** Planted driver bug: xenvif's / xenvbd's removal does not withdraw their unplug request, so
+   *  xen.sys goes on unplugging the emulated devices with no PV driver left to replace them. */
+  unplugKeptOnRemoval?: boolean;
+  /** The MACs of the guest's VIFs (xenopsd gives the emulated NIC and the PV NIC the VIF's MAC). */
+  macs: string[];
+  /** Each network interface's static configuration (Windows keeps it per interface: the emulated
+   *  NIC and the PV NIC are two interfaces), by `emulated:<mac>` / `pv:<mac>`. */
+  nicSettings: Map<string, { addresses: string[]; dns: string[]; mtu?: number }>;
 }
 
 /** Which Windows the double plays, and in which display language. */
@@ -184,7 +201,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const parsed = utils.parseKey(hostKey.private);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [], arch: o.arch ?? 'AMD64', secureBoot: o.secureBoot ?? false, testSigning: { bcd: false, boot: false }, certStores: { Root: new Set(), TrustedPublisher: new Set() }, unsigned: new Set(), agentInstalled: o.guestAgent ?? false, crashControl: { crashDumpEnabled: 7, autoReboot: true, nmiCrashDump: false }, notMyFault: true, bugchecks: [], platformDevices: ['0001'] };
+  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [], arch: o.arch ?? 'AMD64', secureBoot: o.secureBoot ?? false, testSigning: { bcd: false, boot: false }, certStores: { Root: new Set(), TrustedPublisher: new Set() }, unsigned: new Set(), agentInstalled: o.guestAgent ?? false, crashControl: { crashDumpEnabled: 7, autoReboot: true, nmiCrashDump: false }, notMyFault: true, bugchecks: [], platformDevices: ['0001'], xenService: false, rebootRequests: new Set(), macs: ['00:16:3e:5a:00:01'], nicSettings: new Map() };
   const conns = new Set<Connection>();
   let nextOem = 3;
 
@@ -262,7 +279,52 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       return { code: 0, stdout: '', stderr: '', bugcheck: code };
     },
     'cd-drive': () => (state.cdLoaded && state.cdLag-- <= 0 ? { code: 0, stdout: JSON.stringify({ Letter: 'D' }), stderr: '' } : { code: 1, stdout: '', stderr: 'no CD in the drive\r\n' }),
-    'pnputil-add': (p) => pnputilAdd(String(p.inf)),
+    'pnputil-add': (p) => pnputilAdd(String(p.inf), p.install !== false),
+    // Get-WindowsDriver -Online of the PV packages, and the xenbus monitor's Request subkeys with a Reboot value
+    'driver-store': () => ({
+      code: 0,
+      stdout: JSON.stringify({
+        packages: [...state.store.values()].map((v) => ({ Driver: v.published, OriginalFileName: `C:\\Windows\\System32\\DriverStore\\FileRepository\\${v.driver}.inf_amd64_${v.published.replace(/\D/g, '')}e1c2\\${v.driver}.inf`, Version: v.version })),
+        requests: [...state.rebootRequests],
+      }),
+      stderr: '',
+    }),
+    // pnputil /delete-driver oemNN.inf /uninstall /force (Microsoft, "PnPUtil Command Syntax"): the
+    // package leaves the store and its devices; a device in use keeps running it until the next boot
+    // (3010). xenvif's device going withdraws its NICS unplug request (win-xenvif src/xenvif/pdo.c
+    // PdoStopDevice -> PdoUnplugRequest FALSE -> xenbus UnplugDecrementValue), xenvbd's its DISKS
+    // request (win-xenvbd src/xenvbd/adapter.c AdapterUnplugRequest FALSE). The XEN service stays.
+    'pnputil-delete': (p) => {
+      const oem = String(p.oem).toLowerCase();
+      const script = state.scripts.at(-1)!;
+      const entry = [...state.store.values()].find((v) => v.published === oem);
+      if (!entry) return { code: 2, stdout: crlf(`Microsoft PnP Utility\n\nFailed to delete driver package: The system cannot find the file specified.\n`), stderr: '' };
+      const uninstall = /\/delete-driver \$p\.oem \/uninstall/.test(script);
+      if (state.bound.has(entry.driver) && !uninstall) return { code: 1, stdout: crlf('Microsoft PnP Utility\n\nFailed to delete driver package: One or more devices are presently installed using the specified INF.\n'), stderr: '' };
+      state.store.delete(entry.driver);
+      if (!state.unplugKeptOnRemoval) {
+        if (entry.driver === 'xenvif') state.unplugRequest.nics = false;
+        if (entry.driver === 'xenvbd') state.unplugRequest.disks = false;
+      }
+      const inUse = state.bound.has(entry.driver);
+      return { code: inUse ? 3010 : 0, stdout: crlf(`Microsoft PnP Utility\n\nDriver package uninstalled.\nDriver package deleted successfully.\n${inUse ? 'System reboot is needed to complete uninstall operations!\n' : ''}`), stderr: '' };
+    },
+    'nic-set': (p) => {
+      const mac = String(p.mac);
+      const up = adapters().filter((a) => a.mac === mac && a.up);
+      if (up.length !== 1) return { code: 3, stdout: '', stderr: `no single adapter up with MAC ${mac} (found ${up.length})\r\n` };
+      const addrs = (p.addresses as { ip: string; prefix: number }[]).map((x) => `${x.ip}/${x.prefix}`);
+      state.nicSettings.set(up[0]!.key, { addresses: addrs, dns: (p.dns as string[]) ?? [], ...(p.mtu ? { mtu: Number(p.mtu) } : {}) });
+      return { code: 0, stdout: '', stderr: '' };
+    },
+    'nic-report': () => ({
+      code: 0,
+      stdout: JSON.stringify(adapters().map((a) => {
+        const c = state.nicSettings.get(a.key);
+        return { mac: a.mac, up: a.up, driver: a.driver, addresses: c?.addresses ?? [], dns: c?.dns ?? [], mtu: c?.mtu ?? 1500 };
+      })),
+      stderr: '',
+    }),
     // The vendor installer: installs every driver package found beside it (one folder per driver),
     // writes its verbose log, and asks for the restart it was told not to do.
     msiexec: (p) => {
@@ -380,7 +442,20 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     'crash-dump': () => ({ code: 0, stdout: JSON.stringify([...state.crashDumps].reverse().map((d) => ({ FullName: d.path, Length: d.bytes }))), stderr: '' }),
   };
 
-  function pnputilAdd(infPath: string): { code: number; stdout: string; stderr: string } {
+  /** Get-NetAdapter: per VIF, the emulated NIC (until xen.sys unplugged it) and the PV NIC (xennet
+   *  bound on a started xenvif). */
+  function adapters(): { key: string; mac: string; up: boolean; driver: string }[] {
+    const pv = state.bound.has('xennet') && state.bound.has('xenvif') && !state.needRestart.has('xenvif');
+    return state.macs.flatMap((m) => {
+      const mac = m.toUpperCase().replace(/:/g, '-');
+      return [
+        ...(state.unplugged.nics ? [] : [{ key: `emulated:${m}`, mac, up: true, driver: 'RTL8139.sys' }]),
+        ...(pv ? [{ key: `pv:${m}`, mac, up: true, driver: 'xennet.sys' }] : []),
+      ];
+    });
+  }
+
+  function pnputilAdd(infPath: string, install = true): { code: number; stdout: string; stderr: string } {
     const inf = normPath(infPath);
     const base = inf.slice(inf.lastIndexOf('\\') + 1);
     const text = state.files.get(inf)?.toString('utf8');
@@ -398,14 +473,16 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     const cat = catName ? state.files.get(`${inf.slice(0, inf.lastIndexOf('\\'))}\\${catName}`)?.toString('latin1') : undefined;
     const testSignedBy = cat?.includes(TEST_SIGNER_MARKER) ? cat.slice(cat.indexOf(TEST_SIGNER_MARKER) + TEST_SIGNER_MARKER.length).slice(0, 40) : undefined;
     state.store.set(driver, { driver, version: dv[2]!, date: dv[1]!, provider: (prov?.[1] ?? 'Xen Project').replace(/"/g, '').trim(), published, ...(testSignedBy ? { testSignedBy } : {}) });
-    // A device already bound to an older package needs a reboot to take the new one.
-    const reboot = driver === 'xenbus' || state.bound.has(driver);
+    if (driver === 'xenbus') state.xenService = true;
+    // A device already bound to an older package needs a reboot to take the new one; without
+    // /install the package is only staged in the store: nothing is installed now, nothing to reboot for.
+    const reboot = install && (driver === 'xenbus' || state.bound.has(driver));
     if (german) {
       return { code: reboot ? 3010 : 0, stdout: crlf(`Microsoft-PnP-Dienstprogramm\n\nTreiberpaket wird hinzugefügt:  ${base}\nDas Treiberpaket wurde erfolgreich hinzugefügt.\nVeröffentlichter Name:           ${published}\n\nTreiberpakete gesamt:  1\nHinzugefügte Treiberpakete:  1\n${reboot ? 'Zum Abschließen der Installationsvorgänge ist ein Systemneustart erforderlich.\n' : ''}`), stderr: '' };
     }
     return {
       code: reboot ? 3010 : 0,
-      stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nDriver package added successfully.\nPublished Name:         ${published}\nDriver package installed on matching devices.\n\nTotal driver packages:  1\nAdded driver packages:  1\n${reboot ? 'System reboot is needed to complete install operations!\n' : ''}`),
+      stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nDriver package added successfully.\nPublished Name:         ${published}\n${install ? 'Driver package installed on matching devices.\n' : ''}\nTotal driver packages:  1\nAdded driver packages:  1\n${reboot ? 'System reboot is needed to complete install operations!\n' : ''}`),
       stderr: '',
     };
   }
@@ -554,7 +631,10 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     boot() {
       state.boots++;
       // xen.sys (from the xenbus package) reads the unplug request early in this boot.
-      state.unplugged = state.store.has('xenbus') ? { ...state.unplugRequest } : { disks: false, nics: false };
+      state.unplugged = state.xenService ? { ...state.unplugRequest } : { disks: false, nics: false };
+      state.rebootRequests.clear();
+      // a package deleted from the store no longer binds its device at this boot
+      for (const k of [...state.bound.keys()]) if (!state.store.has(k)) state.bound.delete(k);
       // test signing is read from the BCD at boot; a test-signed driver loads only with it on and
       // its test root trusted, else its device stops at CM_PROB_UNSIGNED_DRIVER (52) (Microsoft,
       // "Device Manager error codes": code 52; "The TESTSIGNING Boot Configuration Option")
@@ -578,9 +658,21 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
         if (!state.unplugged[cls]) {
           state.unplugRequest[cls] = true;
           state.needRestart.add(drv);
+          // xenvif pdo.c PdoRequestReboot / xenvbd adapter.c AdapterRequestReboot -> xenbus
+          // ConfigRequestReboot: Services\xenbus_monitor\Request\XENVIF (XENVBD), value Reboot
+          if (!state.rebootRequestLost) state.rebootRequests.add(drv.toUpperCase());
         }
       }
       if (state.stuckRestart) state.needRestart.add(state.stuckRestart);
+      // The PV NIC's first start with its settings unset: xenvif copies the emulated interface's
+      // configuration, saved when xenvif first met the emulated NIC up with the same MAC
+      // (win-xenvif src/xenvif/settings.c SettingsSave, then SettingsRestore -> SettingsCopy).
+      if (state.bound.has('xennet') && !state.needRestart.has('xenvif')) {
+        for (const m of state.macs) {
+          const saved = state.nicSettings.get(`emulated:${m}`);
+          if (saved && !state.nicSettings.has(`pv:${m}`)) state.nicSettings.set(`pv:${m}`, { ...saved, addresses: [...saved.addresses] });
+        }
+      }
       // PV_drivers_detected: only once a PV frontend connected (or xenbus alone is all there is).
       const children = ['xenvif', 'xenvbd'].filter((d) => state.bound.has(d));
       if (children.length && children.every((d) => state.needRestart.has(d))) return undefined;
