@@ -6,24 +6,10 @@
 import t from 'tap';
 import { FakePool, XapiFailure } from '../../support/xapi-server';
 import { XapiApi } from '../../support/xapi-server/methods';
+import { directApi } from '../../support/xapi-direct';
 import { rejects, leftovers, makeBundle, shape, startPool } from '../../support/xapi-pool';
 
-function api() {
-  const pool = new FakePool({ user: 'root', password: 'pw', bootDelayMs: 5 });
-  const x = new XapiApi(pool);
-  let session = '';
-  const call = async (m: string, ...a: unknown[]) => x.call(m, [session, ...(a as never[])]);
-  const fail = async (m: string, ...a: unknown[]) => {
-    try {
-      await call(m, ...a);
-    } catch (e) {
-      if (e instanceof XapiFailure) return [e.code, ...e.params];
-      throw e;
-    }
-    return ['(no error)'];
-  };
-  return { pool, call, fail, login: async () => (session = String(await x.call('session.login_with_password', ['root', 'pw']))) };
-}
+const api = directApi;
 
 t.test('XenAPI double: a disabled host gets no VM; all disabled is NO_HOSTS_AVAILABLE', async (t) => {
   const x = api();

@@ -4,8 +4,7 @@
 // come from VM.provision, tasks that stay pending a while, and MACs no two runs share.
 import t from 'tap';
 import { poolWithGuest, startPool, makeBundle, shape, leftovers, rejects, TEMPLATE } from '../../support/xapi-pool';
-import { FakePool, XapiFailure } from '../../support/xapi-server';
-import { XapiApi } from '../../support/xapi-server/methods';
+import { directApi } from '../../support/xapi-direct';
 import { parseNeighbours } from '../../../src/hosts/xapi/guest-address';
 import { guestMac } from '../../../src/hosts/guest-mac';
 
@@ -85,30 +84,7 @@ t.test('MACs: from run, instance, guest and device; locally administered unicast
   await b.close();
 });
 
-/** The XenAPI double without HTTP: calls as a client makes them. */
-function api(opts: Partial<ConstructorParameters<typeof FakePool>[0]> = {}) {
-  const pool = new FakePool({ user: 'root', password: 'pw', bootDelayMs: 5, ...opts });
-  const x = new XapiApi(pool);
-  let session = '';
-  const call = async (m: string, ...a: unknown[]) => x.call(m, [session, ...(a as never[])]);
-  const fail = async (m: string, ...a: unknown[]) => {
-    try {
-      await call(m, ...a);
-    } catch (e) {
-      if (e instanceof XapiFailure) return [e.code, ...e.params];
-      throw e;
-    }
-    return ['(no error)'];
-  };
-  const wait = async (cond: () => boolean, ms = 2000) => {
-    const end = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error('condition not met in time');
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
-  return { pool, call, fail, wait, login: async () => (session = String(await x.call('session.login_with_password', ['root', 'pw']))) };
-}
+const api = directApi;
 
 t.test('XenAPI double: tasks take time, pending first', async (t) => {
   // A task long enough that no scheduling delay of a loaded machine outlasts it (no timed assertion:
