@@ -3,6 +3,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CAPABILITIES } from '../../src/model/catalog';
 import { DRIVER_NAMES } from '../../src/model/spec';
 import { XENBUS_STATE_NAMES, XenbusState, xenbusStateName } from '../../src/model/xenbus';
 import { readXmlFile, type XmlElement } from '../../src/xml';
@@ -23,6 +24,10 @@ const enumeration = (st: XmlElement) => st.child('xs:restriction')!.childrenName
 t.test('the XSDs list the model’s driver names, in its order', async (t) => {
   t.same(enumeration(simpleType('drivers-spec/driver-spec.xsd', 'driverName')), [...DRIVER_NAMES]);
   t.same(enumeration(simpleType('scenarios/scenario.xsd', 'driver')), [...DRIVER_NAMES]);
+});
+
+t.test('the scenario XSD names exactly the model’s host capabilities (a scenario may need any of them)', async (t) => {
+  t.same(enumeration(simpleType('scenarios/scenario.xsd', 'capability')).sort(), Object.keys(CAPABILITIES).sort());
 });
 
 t.test('the driver-spec XSD accepts exactly the model’s XenbusState names', async (t) => {
