@@ -3,6 +3,7 @@
 // because most traffic is small request/response exchanges (measured: ~40 ms per command with it on).
 import { createWriteStream, readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
@@ -261,7 +262,11 @@ export class SshConnection {
   async downloadFile(remotePath: string, localPath: string): Promise<void> {
     const s = await this.sftp();
     try {
-      await pipeline(s.createReadStream(remotePath), createWriteStream(localPath));
+      // the local file is open before the copy starts: a copy that fails at once then cannot leave the
+      // file to be created after the caller removed what it made (fs opens a write stream lazily)
+      const out = createWriteStream(localPath);
+      await once(out, 'ready');
+      await pipeline(s.createReadStream(remotePath), out);
     } catch (e) {
       throw hostError('SSH_SFTP', `cannot read ${remotePath} on ${describe(this.target)}: ${(e as Error).message}`, e);
     }
