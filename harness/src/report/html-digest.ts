@@ -12,7 +12,7 @@
 // An instance's events are its section of the trace: an event naming an instance after that instance
 // was judged is left out of its timeline, as the runner leaves it out of its verdicts.
 import type { InstanceResult, RunSummary } from '../model/result';
-import type { InstanceMarks, ReportInput } from '../model/report-input';
+import type { ReportInput } from '../model/report-input';
 import type { TraceEvent } from '../model/trace';
 import { baseInstance } from '../model/outcomes';
 import { XenbusState, xenbusStateName } from '../model/xenbus';
