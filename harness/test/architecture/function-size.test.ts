@@ -18,8 +18,6 @@ const ALLOWED: Record<string, string> = {
   'report/html-client.ts:reportPage': 'the page script, serialized whole into report.html',
   'report/html-client-charts.ts:pageCharts': 'the page\'s charts, serialized whole into report.html',
   // still to split (#21 item 7)
-  'workloads/ntttcp.ts:renderNtttcpXml': 'to split',
-  'abi/table.ts:abiTable': 'to split',
   'bench/report-run.ts:syntheticRun': 'to split',
   'runner/instance.ts:runInstance': 'to split',
   'scenario/shape.ts:stepChildren': 'to split',
