@@ -20,9 +20,6 @@ const ALLOWED: Record<string, string> = {
   // still to split (#21 item 7)
   'bench/report-run.ts:syntheticRun': 'to split',
   'runner/instance.ts:runInstance': 'to split',
-  'scenario/shape.ts:stepChildren': 'to split',
-  'checks/drivers-bound.ts:driversBound': 'to split',
-  'checks/guest-metrics.ts:guestMetrics': 'to split',
   'spec/render.ts:renderSpec': 'to split',
   'xml/shape.ts:validateElement': 'to split',
   'results/db-thread.ts:threadMain': 'to split',
@@ -30,8 +27,6 @@ const ALLOWED: Record<string, string> = {
   'sim/windows/ntttcp.ts:runNtttcp': 'to split',
   'cli/commands/bisect.ts:run': 'to split',
   'cli/lease-support.ts:holdCapacity': 'to split',
-  'checks/guest-keys.ts:guestKeys': 'to split',
-  'checks/xenbus-transitions.ts:xenbusTransitions': 'to split',
   'results/bisect.ts:bisect': 'to split',
   'bench/catalogue.ts:run': 'to split',
   'bench/main.ts:main': 'to split',
