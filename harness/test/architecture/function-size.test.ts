@@ -20,10 +20,7 @@ const ALLOWED: Record<string, string> = {
   // still to split (#21 item 7)
   'bench/report-run.ts:syntheticRun': 'to split',
   'runner/instance.ts:runInstance': 'to split',
-  'spec/render.ts:renderSpec': 'to split',
-  'xml/shape.ts:validateElement': 'to split',
   'results/db-thread.ts:threadMain': 'to split',
-  'inf/document.ts:parseInf': 'to split',
   'sim/windows/ntttcp.ts:runNtttcp': 'to split',
   'cli/commands/bisect.ts:run': 'to split',
   'cli/lease-support.ts:holdCapacity': 'to split',
