@@ -21,13 +21,10 @@ const ALLOWED: Record<string, string> = {
   'bench/report-run.ts:syntheticRun': 'to split',
   'runner/instance.ts:runInstance': 'to split',
   'results/db-thread.ts:threadMain': 'to split',
-  'sim/windows/ntttcp.ts:runNtttcp': 'to split',
   'cli/commands/bisect.ts:run': 'to split',
-  'cli/lease-support.ts:holdCapacity': 'to split',
   'results/bisect.ts:bisect': 'to split',
   'bench/catalogue.ts:run': 'to split',
   'bench/main.ts:main': 'to split',
-  'lab/build.ts:ensureImage': 'to split',
 };
 
 const src = join(__dirname, '..', '..', 'src');
