@@ -9,14 +9,12 @@ import { longFunctions, longFunctionsIn } from './function-size';
 const MAX_LINES = 60;
 
 /**
- * Functions allowed over the limit, `<file>:<name>` with why. Two must stay: the report page's
- * browser-side functions are handed to the page as their source text (Function.prototype.toString),
- * so everything they call must be inside them. The rest are still to split (#21 item 7); remove an
- * entry once its function is split (the test fails while an entry is no longer needed).
+ * Functions allowed over the limit, `<file>:<name>`, still to split (#21 item 7); remove an entry once
+ * its function is split (the test fails while an entry is no longer needed). The report page's
+ * browser-side code is held to the limit too: report.html gets it as several functions declared in
+ * one scope (html-client.ts `pageScript`), each short.
  */
 const ALLOWED: Record<string, string> = {
-  'report/html-client.ts:reportPage': 'the page script, serialized whole into report.html',
-  'report/html-client-charts.ts:pageCharts': 'the page\'s charts, serialized whole into report.html',
   // still to split (#21 item 7)
   'bench/report-run.ts:syntheticRun': 'to split',
   'runner/instance.ts:runInstance': 'to split',
