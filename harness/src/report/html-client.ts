@@ -414,9 +414,14 @@ const PAGE_PARTS = [reportPage, pageContext, domBuilder, secs, fmtNum, badge, re
 /** The page script report.html runs: the page's and the charts' functions declared in one scope
  *  (a function of its own, so none is a global of the page), then the entry called with `window`. */
 export function pageScript(): string {
-  const parts = [...PAGE_PARTS, ...CHART_PARTS];
+  return scriptOf([...PAGE_PARTS, ...CHART_PARTS], 'reportPage');
+}
+
+/** Functions declared in one scope, then `entry(window)`; a name declared twice would make one of
+ *  them silently replace the other, so it is refused. */
+export function scriptOf(parts: readonly ((...args: never[]) => unknown)[], entry: string): string {
   const names = parts.map((f) => f.name);
   const twice = names.filter((n, i) => names.indexOf(n) !== i);
   if (twice.length) throw new Error(`the page script declares ${twice.join(', ')} twice`);
-  return `(function () {\n'use strict';\n${parts.map((f) => f.toString()).join('\n')}\nreportPage(window);\n})();`;
+  return `(function () {\n'use strict';\n${parts.map((f) => f.toString()).join('\n')}\n${entry}(window);\n})();`;
 }
