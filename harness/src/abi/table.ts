@@ -24,7 +24,14 @@ function ring(header: string, name: string, entrySize: number): RingLayout {
 
 const c = (header: string, value: number): ConstantLayout => ({ header, value });
 
+/** Every layout and constant the harness encodes, as Xen's public headers define them (`winpv abi`). */
 export function abiTable(): AbiTable {
+  const constants: Record<string, ConstantLayout> = { ...blkifConstants(), ...netifConstants(), ...grantConstants(), ...xenstoreConstants() };
+  return { target: { arch: 'x86_64', endian: 'little' }, structs: abiStructs(), rings: abiRings(), constants };
+}
+
+/** The shared structures, keyed by their C name without `struct `. */
+function abiStructs(): Record<string, StructLayout> {
   const structs: Record<string, StructLayout> = {};
   const add = (s: StructLayout, key = s.ctype.replace(/^struct /, '')) => (structs[key] = s);
   add(SRING_LAYOUT);
@@ -33,19 +40,22 @@ export function abiTable(): AbiTable {
   add(gnt.GRANT_ENTRY_V1);
   add(xs.XSD_SOCKMSG);
   add(xs.XENSTORE_DOMAIN_INTERFACE);
+  return structs;
+}
 
-  const rings: Record<string, RingLayout> = {
+function abiRings(): Record<string, RingLayout> {
+  return {
     blkif: ring('io/blkif.h', 'blkif', blk.BLKIF_ENTRY_SIZE),
     netif_tx: ring('io/netif.h', 'netif_tx', net.NETIF_TX_ENTRY_SIZE),
     netif_rx: ring('io/netif.h', 'netif_rx', net.NETIF_RX_ENTRY_SIZE),
     xen_netif_ctrl: ring('io/netif.h', 'xen_netif_ctrl', net.NETIF_CTRL_ENTRY_SIZE),
   };
+}
 
+/** io/blkif.h: operations, limits, response codes. */
+function blkifConstants(): Record<string, ConstantLayout> {
   const B = 'io/blkif.h';
-  const N = 'io/netif.h';
-  const G = 'grant_table.h';
-  const X = 'io/xs_wire.h';
-  const constants: Record<string, ConstantLayout> = {
+  return {
     BLKIF_OP_READ: c(B, blk.BLKIF_OP_READ),
     BLKIF_OP_WRITE: c(B, blk.BLKIF_OP_WRITE),
     BLKIF_OP_WRITE_BARRIER: c(B, blk.BLKIF_OP_WRITE_BARRIER),
@@ -58,6 +68,13 @@ export function abiTable(): AbiTable {
     BLKIF_RSP_ERROR: c(B, blk.BLKIF_RSP_ERROR),
     BLKIF_RSP_OKAY: c(B, blk.BLKIF_RSP_OKAY),
     BLKIF_DISCARD_SECURE: c(B, blk.BLKIF_DISCARD_SECURE),
+  };
+}
+
+/** io/netif.h: tx/rx flags, response codes, extra-info and control-ring values. */
+function netifConstants(): Record<string, ConstantLayout> {
+  const N = 'io/netif.h';
+  return {
     NETTXF_csum_blank: c(N, net.NETTXF_csum_blank),
     NETTXF_data_validated: c(N, net.NETTXF_data_validated),
     NETTXF_more_data: c(N, net.NETTXF_more_data),
@@ -84,6 +101,13 @@ export function abiTable(): AbiTable {
     XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM: c(N, net.XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM),
     XEN_NETIF_CTRL_STATUS_SUCCESS: c(N, net.XEN_NETIF_CTRL_STATUS_SUCCESS),
     XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED: c(N, net.XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED),
+  };
+}
+
+/** grant_table.h: grant entry flags. */
+function grantConstants(): Record<string, ConstantLayout> {
+  const G = 'grant_table.h';
+  return {
     GTF_invalid: c(G, gnt.GTF_invalid),
     GTF_permit_access: c(G, gnt.GTF_permit_access),
     GTF_accept_transfer: c(G, gnt.GTF_accept_transfer),
@@ -94,13 +118,20 @@ export function abiTable(): AbiTable {
     GTF_writing: c(G, gnt.GTF_writing),
     GTF_sub_page: c(G, gnt.GTF_sub_page),
     GNTTAB_NR_RESERVED_ENTRIES: c(G, gnt.GNTTAB_NR_RESERVED_ENTRIES),
+  };
+}
+
+/** io/xs_wire.h: limits and the message types. */
+function xenstoreConstants(): Record<string, ConstantLayout> {
+  const X = 'io/xs_wire.h';
+  const constants: Record<string, ConstantLayout> = {
     XENSTORE_PAYLOAD_MAX: c(X, xs.XENSTORE_PAYLOAD_MAX),
     XENSTORE_ABS_PATH_MAX: c(X, xs.XENSTORE_ABS_PATH_MAX),
     XENSTORE_REL_PATH_MAX: c(X, xs.XENSTORE_REL_PATH_MAX),
     XENSTORE_RING_SIZE: c(X, xs.XENSTORE_RING_SIZE),
   };
   for (const [k, v] of Object.entries(xs.XsType)) constants[k] = c(X, v);
-  return { target: { arch: 'x86_64', endian: 'little' }, structs, rings, constants };
+  return constants;
 }
 
 /** Plain-text rendering for the terminal. */

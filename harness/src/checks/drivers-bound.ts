@@ -5,6 +5,7 @@ import type { CheckResult } from '../model/result';
 import type { DriverName, SpecSet } from '../model/spec';
 import type { DriversEvent, StepEvent } from '../model/trace';
 import type { DriverState } from '../model/host';
+import type { GuestShape } from '../model/scenario';
 import { Findings, skip } from './findings';
 import { afterCrash, type InstanceView } from './view';
 import { sameVersion } from '../model/version';
@@ -31,14 +32,11 @@ export function driversBound(v: InstanceView, _params: Record<string, string>, s
   const f = new Findings('drivers-bound');
   const reports: DriversEvent[] = [];
   for (const e of v.events) if (e.ev === 'drivers' && !afterCrash(v, e.guest, e)) reports.push(e);
-  const installs = v.events.filter((e): e is StepEvent => e.ev === 'step.end' && e.kind === 'install-drivers' && e.ok === true);
   if (reports.length === 0) {
-    if (installs.length) {
-      const e = installs[0];
-      f.fail(`driver install step ${e.step} reported no driver status`, { at: e.t, seq: e.seq, expected: 'a drivers event after the install', observed: 'none' });
-      return f.result('');
-    }
-    return skip('drivers-bound', 'the scenario installs no drivers');
+    const install = v.events.find((e): e is StepEvent => e.ev === 'step.end' && e.kind === 'install-drivers' && e.ok === true);
+    if (!install) return skip('drivers-bound', 'the scenario installs no drivers');
+    f.fail(`driver install step ${install.step} reported no driver status`, { at: install.t, seq: install.seq, expected: 'a drivers event after the install', observed: 'none' });
+    return f.result('');
   }
   const shapes = new Map((v.start?.guests ?? []).map((g) => [g.name, g]));
   for (const e of reports) {
@@ -48,57 +46,78 @@ export function driversBound(v: InstanceView, _params: Record<string, string>, s
       continue;
     }
     if (e.expected?.staged && judgeStaged(f, e, diag)) continue;
-    const bound = new Map(e.bound.map((b) => [b.driver.toLowerCase(), b]));
-    const expected = e.expected;
-    for (const d of expected?.drivers ?? []) {
-      const b = bound.get(d.toLowerCase());
-      if (!b) f.fail(`${e.guest}: ${d} is not bound`, { ...diag, expected: `${d} ${expected!.version}`, observed: e.bound.map((x) => `${x.driver} ${x.version}`) });
-      // a bundle that says no version (a tools ISO without a manifest) is judged on binding alone
-      else if (expected!.version && !sameVersion(b.version, expected!.version)) {
-        f.fail(`${e.guest}: ${d} bound at version ${b.version}, expected ${expected!.version}`, { ...diag, expected: expected!.version, observed: b.version, hardwareId: b.hardwareId });
-      }
-    }
-    for (const u of e.unbound) {
-      // A device for a driver the step did not install (a disk when only the network drivers are
-      // installed) stays without a driver on real Windows too; that is not this install's failure.
-      const meant = intendedDriver(specs, u.hardwareId);
-      if (expected && meant && !expected.drivers.some((d) => d.toLowerCase() === meant)) continue;
-      f.fail(`${e.guest}: ${u.hardwareId} has no driver: ${u.reason}`, { ...diag, expected: 'every PV device bound', observed: u });
-    }
-    if (expected?.verifier) {
-      // The install asked for Driver Verifier on its drivers: each .sys must be under it.
-      const on = new Set((e.verified ?? []).map((d) => d.toLowerCase()));
-      for (const d of expected.drivers) {
-        if (e.verified === undefined) {
-          f.fail(`${e.guest}: Driver Verifier was asked for but the guest reported no verifier settings`, { ...diag, expected: 'verifier /querysettings listing the installed drivers', observed: 'no report' });
-          break;
-        }
-        if (!on.has(`${d.toLowerCase()}.sys`)) f.fail(`${e.guest}: ${d}.sys is not under Driver Verifier`, { ...diag, expected: expected.drivers.map((x) => `${x}.sys`), observed: e.verified });
-      }
-    }
-    const shape = shapes.get(e.guest);
-    const want = new Set((expected?.drivers ?? []).map((d) => d.toLowerCase()));
-    if (shape?.vbds.length && want.has('xenvbd') && !e.unplugged.disks) {
-      f.fail(`${e.guest}: the emulated disks were not unplugged`, { ...diag, expected: 'emulated disks unplugged once xenvbd binds', observed: e.unplugged });
-    }
-    if (shape?.vifs.length && (want.has('xennet') || want.has('xenvif')) && !e.unplugged.nics) {
-      f.fail(`${e.guest}: the emulated NICs were not unplugged`, { ...diag, expected: 'emulated NICs unplugged once xennet binds', observed: e.unplugged });
-    }
-    for (const b of e.bound) {
-      const spec = specs.get(b.driver.toLowerCase() as DriverName);
-      const rev = REV.exec(b.hardwareId)?.[1]?.toUpperCase();
-      if (!spec?.parent || !rev) continue;
-      const parent = specs.get(spec.parent);
-      const advertised = parent?.revisions.map((r) => r.id.toUpperCase()) ?? [];
-      if (parent && advertised.length && !advertised.includes(rev)) {
-        f.fail(`${e.guest}: ${b.driver} bound revision ${rev}, which ${parent.name} does not advertise`, { ...diag, expected: advertised, observed: b.hardwareId });
-      } else if (spec.bindsRevisions.length && !spec.bindsRevisions.map((r) => r.toUpperCase()).includes(rev)) {
-        f.fail(`${e.guest}: ${b.driver} bound revision ${rev}, not one its INF lists`, { ...diag, expected: spec.bindsRevisions, observed: b.hardwareId });
-      }
-    }
+    judgeVersions(f, e, diag);
+    judgeUnbound(f, e, diag, specs);
+    if (e.expected?.verifier) judgeVerifier(f, e, e.expected.drivers, diag);
+    judgeUnplugged(f, e, shapes.get(e.guest), diag);
+    judgeRevisions(f, e, specs, diag);
   }
   const last = reports[reports.length - 1];
   return f.result(`${reports.length} driver report${reports.length === 1 ? '' : 's'}; last: ${last.states ? last.states.map(stateText).join(', ') : last.bound.map((b) => `${b.driver} ${b.version}`).join(', ') || 'none bound'}`);
+}
+
+/** Every expected driver bound, at the expected version. */
+function judgeVersions(f: Findings, e: DriversEvent, diag: Record<string, unknown>): void {
+  const bound = new Map(e.bound.map((b) => [b.driver.toLowerCase(), b]));
+  const expected = e.expected;
+  for (const d of expected?.drivers ?? []) {
+    const b = bound.get(d.toLowerCase());
+    if (!b) f.fail(`${e.guest}: ${d} is not bound`, { ...diag, expected: `${d} ${expected!.version}`, observed: e.bound.map((x) => `${x.driver} ${x.version}`) });
+    // a bundle that says no version (a tools ISO without a manifest) is judged on binding alone
+    else if (expected!.version && !sameVersion(b.version, expected!.version)) {
+      f.fail(`${e.guest}: ${d} bound at version ${b.version}, expected ${expected!.version}`, { ...diag, expected: expected!.version, observed: b.version, hardwareId: b.hardwareId });
+    }
+  }
+}
+
+/** No device of an installed driver left without its driver. */
+function judgeUnbound(f: Findings, e: DriversEvent, diag: Record<string, unknown>, specs: SpecSet): void {
+  for (const u of e.unbound) {
+    // A device for a driver the step did not install (a disk when only the network drivers are
+    // installed) stays without a driver on real Windows too; that is not this install's failure.
+    const meant = intendedDriver(specs, u.hardwareId);
+    if (e.expected && meant && !e.expected.drivers.some((d) => d.toLowerCase() === meant)) continue;
+    f.fail(`${e.guest}: ${u.hardwareId} has no driver: ${u.reason}`, { ...diag, expected: 'every PV device bound', observed: u });
+  }
+}
+
+/** The install asked for Driver Verifier on its drivers: each .sys must be under it. */
+function judgeVerifier(f: Findings, e: DriversEvent, drivers: readonly string[], diag: Record<string, unknown>): void {
+  const on = new Set((e.verified ?? []).map((d) => d.toLowerCase()));
+  for (const d of drivers) {
+    if (e.verified === undefined) {
+      f.fail(`${e.guest}: Driver Verifier was asked for but the guest reported no verifier settings`, { ...diag, expected: 'verifier /querysettings listing the installed drivers', observed: 'no report' });
+      break;
+    }
+    if (!on.has(`${d.toLowerCase()}.sys`)) f.fail(`${e.guest}: ${d}.sys is not under Driver Verifier`, { ...diag, expected: drivers.map((x) => `${x}.sys`), observed: e.verified });
+  }
+}
+
+/** The emulated disks and NICs the guest has unplugged once the PV drivers that replace them bind. */
+function judgeUnplugged(f: Findings, e: DriversEvent, shape: GuestShape | undefined, diag: Record<string, unknown>): void {
+  const want = new Set((e.expected?.drivers ?? []).map((d) => d.toLowerCase()));
+  if (shape?.vbds.length && want.has('xenvbd') && !e.unplugged.disks) {
+    f.fail(`${e.guest}: the emulated disks were not unplugged`, { ...diag, expected: 'emulated disks unplugged once xenvbd binds', observed: e.unplugged });
+  }
+  if (shape?.vifs.length && (want.has('xennet') || want.has('xenvif')) && !e.unplugged.nics) {
+    f.fail(`${e.guest}: the emulated NICs were not unplugged`, { ...diag, expected: 'emulated NICs unplugged once xennet binds', observed: e.unplugged });
+  }
+}
+
+/** Every child driver bound a revision its parent bus driver advertises and its own INF lists. */
+function judgeRevisions(f: Findings, e: DriversEvent, specs: SpecSet, diag: Record<string, unknown>): void {
+  for (const b of e.bound) {
+    const spec = specs.get(b.driver.toLowerCase() as DriverName);
+    const rev = REV.exec(b.hardwareId)?.[1]?.toUpperCase();
+    if (!spec?.parent || !rev) continue;
+    const parent = specs.get(spec.parent);
+    const advertised = parent?.revisions.map((r) => r.id.toUpperCase()) ?? [];
+    if (parent && advertised.length && !advertised.includes(rev)) {
+      f.fail(`${e.guest}: ${b.driver} bound revision ${rev}, which ${parent.name} does not advertise`, { ...diag, expected: advertised, observed: b.hardwareId });
+    } else if (spec.bindsRevisions.length && !spec.bindsRevisions.map((r) => r.toUpperCase()).includes(rev)) {
+      f.fail(`${e.guest}: ${b.driver} bound revision ${rev}, not one its INF lists`, { ...diag, expected: spec.bindsRevisions, observed: b.hardwareId });
+    }
+  }
 }
 
 /** `xenvif: running 9.0.0, 9.1.0 staged (restart pending)`: a driver's state as the report says it. */

@@ -13,6 +13,7 @@ import type { KeySpec, SpecSet } from '../model/spec';
 import { matchKey } from '../model/spec-eval';
 import type { GuestEvent } from '../model/trace';
 import { Findings, skip } from './findings';
+import { requiredGuestKeys } from './guest-keys';
 import { XsReplay, numParam, type InstanceView } from './view';
 
 const EXACT = new Set([
@@ -40,74 +41,97 @@ interface Move {
 }
 
 export function guestMetrics(v: InstanceView, params: Record<string, string>, specs: SpecSet): CheckResult {
-  const f = new Findings('guest-metrics');
-  const limit = numParam(params, 'limitMs', 10000);
-  const required: KeySpec[] = [];
-  for (const d of v.start?.drivers ?? []) for (const k of specs.get(d as never)?.guestKeys ?? []) if (k.requiredFrom !== undefined) required.push(k);
-  const judged = (rel: string) => isGuestMetricsKey(rel) && !matchKey(required, 'guest', rel);
-  const horizon = v.events.find((e) => e.ev === 'scenario.end')?.t ?? v.end;
-  const homeAt = (guest: string, t: number) => {
-    const d = v.guests.get(guest)?.domids.filter((x) => x.from <= t).pop();
-    return d ? `/local/domain/${d.domid}` : undefined;
-  };
-  const reported = (replay: XsReplay, home: string) => {
-    const out = new Map<string, string>();
-    for (const rel of replay.below(home)) {
-      const value = replay.get(`${home}/${rel}`);
-      if (value && judged(rel)) out.set(rel, value);
-    }
-    return out;
-  };
-
-  const replay = new XsReplay();
-  const stopped = new Map<string, Map<string, string>>();
-  const moves: Move[] = [];
-  const pending: Move[] = [];
-  let passed = 0;
-  const judge = (m: Move) => {
-    const home = homeAt(m.guest, m.judgeAt);
-    if (!home) return;
-    const now = reported(replay, home);
-    const missing = [...m.before.keys()].filter((k) => !now.has(k)).sort();
-    if (missing.length === 0) {
-      passed++;
-      return;
-    }
-    f.fail(`${m.guest}: ${missing.length} of the ${m.before.size} keys it reported before were not reported again ${Math.round(m.judgeAt - m.at)} ms after it was ${m.why}: ${missing.slice(0, 12).join(', ')}${missing.length > 12 ? ', ...' : ''}`, {
-      guest: m.guest, at: m.judgeAt, seq: m.seq, home, missing, expected: `every key reported before the ${m.why} guest stopped, again within ${limit} ms`,
-      observed: Object.fromEntries(missing.map((k) => [k, `was ${JSON.stringify(m.before.get(k))}, now absent`])),
-    });
-  };
+  const j = new MovesJudge(v, numParam(params, 'limitMs', 10000), specs);
   for (const e of v.events) {
-    // judge what is due before this event changes anything
-    for (const m of pending.filter((x) => e.t > x.judgeAt)) {
-      pending.splice(pending.indexOf(m), 1);
-      judge(m);
-    }
-    if (e.ev === 'xs') replay.apply(e);
+    j.judgeDue(e.t); // judge what is due before this event changes anything
+    if (e.ev === 'xs') j.replay.apply(e);
     else if (e.ev === 'guest') {
       const g = e as GuestEvent;
-      if (BEFORE.has(g.what)) {
-        // the guest is stopped: what it reported until now is what it must report again; a move still
-        // being waited for is judged now (whatever happens from here belongs to the next one)
-        for (const m of pending.filter((x) => x.guest === g.guest)) {
-          pending.splice(pending.indexOf(m), 1);
-          m.judgeAt = g.t;
-          judge(m);
-        }
-        const home = homeAt(g.guest, g.t);
-        if (home && !stopped.has(g.guest)) stopped.set(g.guest, reported(replay, home));
-      } else if (AFTER.has(g.what) && stopped.has(g.guest)) {
-        const before = stopped.get(g.guest)!;
-        stopped.delete(g.guest);
-        if (before.size === 0) continue;
-        const m: Move = { guest: g.guest, why: g.what, at: g.t, seq: g.seq, before, judgeAt: Math.min(g.t + limit, horizon) };
-        moves.push(m);
-        pending.push(m);
-      }
+      if (BEFORE.has(g.what)) j.stopped(g);
+      else if (AFTER.has(g.what)) j.moved(g);
     }
   }
-  for (const m of pending) judge(m);
-  if (moves.length === 0) return skip('guest-metrics', 'no guest that had reported guest-metrics keys was migrated, restored or resumed');
-  return f.result(`every reported key back after ${passed} of ${moves.length} move${moves.length === 1 ? '' : 's'}`);
+  for (const m of j.pending) j.judge(m);
+  if (j.moves.length === 0) return skip('guest-metrics', 'no guest that had reported guest-metrics keys was migrated, restored or resumed');
+  return j.f.result(`every reported key back after ${j.passed} of ${j.moves.length} move${j.moves.length === 1 ? '' : 's'}`);
+}
+
+/** The trace replayed in order: what each guest reported when it stopped, each move judged when due. */
+class MovesJudge {
+  readonly f = new Findings('guest-metrics');
+  readonly replay = new XsReplay();
+  /** What each stopped guest had reported, until it runs again. */
+  private readonly reportedAtStop = new Map<string, Map<string, string>>();
+  readonly moves: Move[] = [];
+  /** Moves waiting for their judgement time. */
+  readonly pending: Move[] = [];
+  passed = 0;
+  /** Keys a driver spec requires: guest-keys judges them. */
+  private readonly required: KeySpec[];
+  private readonly horizon: number;
+
+  constructor(private readonly v: InstanceView, private readonly limit: number, specs: SpecSet) {
+    this.required = requiredGuestKeys(v, specs);
+    this.horizon = v.events.find((e) => e.ev === 'scenario.end')?.t ?? v.end;
+  }
+
+  private homeAt(guest: string, t: number): string | undefined {
+    const d = this.v.guests.get(guest)?.domids.filter((x) => x.from <= t).pop();
+    return d ? `/local/domain/${d.domid}` : undefined;
+  }
+
+  /** The guest-metrics keys under `home` now, with their values. */
+  private reported(home: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const rel of this.replay.below(home)) {
+      const value = this.replay.get(`${home}/${rel}`);
+      if (value && isGuestMetricsKey(rel) && !matchKey(this.required, 'guest', rel)) out.set(rel, value);
+    }
+    return out;
+  }
+
+  judgeDue(t: number): void {
+    for (const m of this.pending.filter((x) => t > x.judgeAt)) {
+      this.pending.splice(this.pending.indexOf(m), 1);
+      this.judge(m);
+    }
+  }
+
+  /** The guest is stopped: what it reported until now is what it must report again; a move still
+   *  being waited for is judged now (whatever happens from here belongs to the next one). */
+  stopped(g: GuestEvent): void {
+    for (const m of this.pending.filter((x) => x.guest === g.guest)) {
+      this.pending.splice(this.pending.indexOf(m), 1);
+      m.judgeAt = g.t;
+      this.judge(m);
+    }
+    const home = this.homeAt(g.guest, g.t);
+    if (home && !this.reportedAtStop.has(g.guest)) this.reportedAtStop.set(g.guest, this.reported(home));
+  }
+
+  /** The guest runs again (moved, restored or resumed): judged `limit` ms later (or at the end). */
+  moved(g: GuestEvent): void {
+    const before = this.reportedAtStop.get(g.guest);
+    if (!before) return;
+    this.reportedAtStop.delete(g.guest);
+    if (before.size === 0) return;
+    const m: Move = { guest: g.guest, why: g.what, at: g.t, seq: g.seq, before, judgeAt: Math.min(g.t + this.limit, this.horizon) };
+    this.moves.push(m);
+    this.pending.push(m);
+  }
+
+  judge(m: Move): void {
+    const home = this.homeAt(m.guest, m.judgeAt);
+    if (!home) return;
+    const now = this.reported(home);
+    const missing = [...m.before.keys()].filter((k) => !now.has(k)).sort();
+    if (missing.length === 0) {
+      this.passed++;
+      return;
+    }
+    this.f.fail(`${m.guest}: ${missing.length} of the ${m.before.size} keys it reported before were not reported again ${Math.round(m.judgeAt - m.at)} ms after it was ${m.why}: ${missing.slice(0, 12).join(', ')}${missing.length > 12 ? ', ...' : ''}`, {
+      guest: m.guest, at: m.judgeAt, seq: m.seq, home, missing, expected: `every key reported before the ${m.why} guest stopped, again within ${this.limit} ms`,
+      observed: Object.fromEntries(missing.map((k) => [k, `was ${JSON.stringify(m.before.get(k))}, now absent`])),
+    });
+  }
 }

@@ -50,69 +50,104 @@ export interface HoldOptions {
  *  the first slot anywhere (then LEASE_TIMEOUT, exit 3). A host whose store cannot be reached is
  *  skipped with the reason. Hosts that keep no leases (sim) get their slots as wanted. */
 export async function holdCapacity(want: readonly { host: ResolvedHost; slots: number }[], o: HoldOptions): Promise<HeldCapacity> {
-  const stores: { name: string; s: OpenStore }[] = [];
-  const leases: Lease[] = [];
-  const slotsOn = new Map<string, number[]>();
-  const took = (host: string, l: Lease) => {
-    leases.push(l);
-    slotsOn.set(host, [...(slotsOn.get(host) ?? []), l.record.slot]);
-  };
-  const slots = new Map<string, number>();
-  const skipped: HeldCapacity['skipped'] = [];
-  const opts = (timeoutMs: number, capacity: number, signal = o.signal) => ({ capacity, holder: leaseHolder(), runId: o.runId, timeoutMs, signal, onWait: o.say, onLost: o.onLost });
-  const release = async () => {
-    for (const l of leases.splice(0)) await l.release().catch((e: Error) => o.say(`could not release a lease on ${l.store.describe} (it expires by itself): ${e.message}`));
-    for (const s of stores.splice(0)) await s.s.close().catch(() => undefined);
-  };
+  const h = new Holding(o);
   try {
-    const open: { host: ResolvedHost; store: OpenStore; slots: number }[] = [];
+    const open = await h.openStores(want);
+    for (const w of open) await h.takeFree(w); // what is free now, on every host
+    if (open.length && ![...h.slots.values()].some((n) => n > 0)) await h.waitForFirst(open);
+    for (const w of open) if (!h.slots.get(w.host.name)) h.skipped.push({ host: w.host.name, reason: `no free capacity (capacity ${w.host.capacity}, all held by other runs: winpv lease list --host ${w.host.name})` });
+  } catch (e) {
+    await h.release();
+    throw e;
+  }
+  return { slots: h.slots, skipped: h.skipped, firstSlot: (host) => h.firstSlot(host), lost: () => h.leases.some((l) => l.lost !== undefined), release: () => h.release() };
+}
+
+/** A host whose lease store is open, with the slots the run wants of it. */
+interface OpenHost {
+  host: ResolvedHost;
+  store: OpenStore;
+  slots: number;
+}
+
+/** The stores and leases of one holdCapacity, to release together. */
+class Holding {
+  readonly slots = new Map<string, number>();
+  readonly skipped: HeldCapacity['skipped'] = [];
+  readonly leases: Lease[] = [];
+  private readonly stores: { name: string; s: OpenStore }[] = [];
+  private readonly slotsOn = new Map<string, number[]>();
+
+  constructor(private readonly o: HoldOptions) {}
+
+  private opts(timeoutMs: number, capacity: number, signal = this.o.signal) {
+    const o = this.o;
+    return { capacity, holder: leaseHolder(), runId: o.runId, timeoutMs, signal, onWait: o.say, onLost: o.onLost };
+  }
+
+  private took(host: string, l: Lease): void {
+    this.leases.push(l);
+    this.slotsOn.set(host, [...(this.slotsOn.get(host) ?? []), l.record.slot]);
+  }
+
+  firstSlot(host: string): number | undefined {
+    return this.slotsOn.has(host) ? Math.min(...this.slotsOn.get(host)!) : undefined;
+  }
+
+  /** Each host's lease store; a host that keeps none gets its slots as wanted, one whose store cannot
+   *  be reached is skipped (or, the only host, fails the run). */
+  async openStores(want: readonly { host: ResolvedHost; slots: number }[]): Promise<OpenHost[]> {
+    const open: OpenHost[] = [];
     for (const w of want) {
       let s: OpenStore | undefined;
       try {
         s = await openLeaseStore(w.host);
       } catch (e) {
         if (want.length === 1) throw e;
-        skipped.push({ host: w.host.name, reason: `its lease store cannot be reached: ${(e as Error).message}` });
+        this.skipped.push({ host: w.host.name, reason: `its lease store cannot be reached: ${(e as Error).message}` });
         continue;
       }
       if (!s) {
-        slots.set(w.host.name, w.slots);
+        this.slots.set(w.host.name, w.slots);
         continue;
       }
-      stores.push({ name: w.host.name, s });
+      this.stores.push({ name: w.host.name, s });
       open.push({ host: w.host, store: s, slots: w.slots });
     }
-    // what is free now, on every host
-    for (const h of open) {
-      for (let k = 0; k < h.slots; k++) {
-        const l = await acquireLease(h.store.store, opts(0, h.host.capacity)).catch(() => undefined);
-        if (!l) break;
-        took(h.host.name, l);
-        slots.set(h.host.name, (slots.get(h.host.name) ?? 0) + 1);
-      }
-    }
-    if (open.length && ![...slots.values()].some((n) => n > 0)) {
-      // nothing free: wait on every host for the first slot anywhere
-      const first = new AbortController();
-      const tries = open.map(async (h) => {
-        const l = await acquireLease(h.store.store, opts(o.timeoutMs, h.host.capacity, AbortSignal.any([o.signal, first.signal])));
-        if (first.signal.aborted) {
-          await l.release();
-          throw new Error('another host was first');
-        }
-        first.abort();
-        took(h.host.name, l);
-        slots.set(h.host.name, 1);
-      });
-      const settled = await Promise.allSettled(tries);
-      if (!settled.some((r) => r.status === 'fulfilled')) throw (settled.find((r) => r.status === 'rejected' && !/another host was first/.test(String(r.reason))) as PromiseRejectedResult | undefined)?.reason ?? new Error('no capacity');
-    }
-    for (const h of open) if (!slots.get(h.host.name)) skipped.push({ host: h.host.name, reason: `no free capacity (capacity ${h.host.capacity}, all held by other runs: winpv lease list --host ${h.host.name})` });
-  } catch (e) {
-    await release();
-    throw e;
+    return open;
   }
-  return { slots, skipped, firstSlot: (host) => (slotsOn.has(host) ? Math.min(...slotsOn.get(host)!) : undefined), lost: () => leases.some((l) => l.lost !== undefined), release };
+
+  /** The slots free on `h` now, up to those wanted. */
+  async takeFree(h: OpenHost): Promise<void> {
+    for (let k = 0; k < h.slots; k++) {
+      const l = await acquireLease(h.store.store, this.opts(0, h.host.capacity)).catch(() => undefined);
+      if (!l) break;
+      this.took(h.host.name, l);
+      this.slots.set(h.host.name, (this.slots.get(h.host.name) ?? 0) + 1);
+    }
+  }
+
+  /** Nothing free: wait on every host for the first slot anywhere (the others' waits given up). */
+  async waitForFirst(open: OpenHost[]): Promise<void> {
+    const first = new AbortController();
+    const tries = open.map(async (h) => {
+      const l = await acquireLease(h.store.store, this.opts(this.o.timeoutMs, h.host.capacity, AbortSignal.any([this.o.signal, first.signal])));
+      if (first.signal.aborted) {
+        await l.release();
+        throw new Error('another host was first');
+      }
+      first.abort();
+      this.took(h.host.name, l);
+      this.slots.set(h.host.name, 1);
+    });
+    const settled = await Promise.allSettled(tries);
+    if (!settled.some((r) => r.status === 'fulfilled')) throw (settled.find((r) => r.status === 'rejected' && !/another host was first/.test(String(r.reason))) as PromiseRejectedResult | undefined)?.reason ?? new Error('no capacity');
+  }
+
+  async release(): Promise<void> {
+    for (const l of this.leases.splice(0)) await l.release().catch((e: Error) => this.o.say(`could not release a lease on ${l.store.describe} (it expires by itself): ${e.message}`));
+    for (const s of this.stores.splice(0)) await s.s.close().catch(() => undefined);
+  }
 }
 
 export function leaseHolder(): string {

@@ -2,7 +2,7 @@
 // located by file, line and `[Section] key`. This layer knows the syntax, not what a driver
 // package means (that is driver-inf.ts).
 import type { Problem, SourceLocation } from '../model/errors';
-import { decodeInf, lexInf, type RawField } from './lexer';
+import { decodeInf, lexInf, type RawField, type RawLine, type RawSection } from './lexer';
 
 export interface InfEntry {
   loc: SourceLocation;
@@ -42,13 +42,30 @@ export function parseInf(input: string | Uint8Array, file: string, opts: ParseOp
   const text = typeof input === 'string' ? input : decodeInf(input);
   const lexed = lexInf(text, file);
   const problems = [...lexed.problems];
-  const byName = new Map(lexed.sections.map((s) => [s.name.toLowerCase(), s]));
+  const { strings, stringSections } = readStrings(lexed.sections, file, opts.locale, problems);
+  const sections: InfSection[] = lexed.sections.map((s) => ({
+    name: s.name,
+    loc: { file, line: s.line, path: `[${s.name}]` },
+    entries: s.lines.map((l) => entryOf(s, l, file, strings, problems)),
+  }));
+  const index = new Map(sections.map((s) => [s.name.toLowerCase(), s]));
+  return {
+    file,
+    sections,
+    strings,
+    stringSections,
+    section: (name) => index.get(name.toLowerCase()),
+    problems,
+  };
+}
 
-  // Neutral strings first, then the localized section for the requested locale (Windows picks
-  // [Strings.LLLL] for the system's language and falls back to [Strings] for missing keys).
+/** The string table: neutral strings first, then the localized section for the requested locale
+ *  (Windows picks [Strings.LLLL] for the system's language and falls back to [Strings] for missing keys). */
+function readStrings(raw: RawSection[], file: string, locale: string | undefined, problems: Problem[]): { strings: Map<string, string>; stringSections: string[] } {
+  const byName = new Map(raw.map((s) => [s.name.toLowerCase(), s]));
   const strings = new Map<string, string>();
   const stringSections: string[] = [];
-  const localized = opts.locale ? byName.get(`strings.${opts.locale.toLowerCase()}`) : undefined;
+  const localized = locale ? byName.get(`strings.${locale.toLowerCase()}`) : undefined;
   for (const s of [byName.get('strings'), localized]) {
     if (!s) continue;
     stringSections.push(s.name);
@@ -62,9 +79,23 @@ export function parseInf(input: string | Uint8Array, file: string, opts: ParseOp
       strings.set(l.key.text.toLowerCase(), value);
     }
   }
+  return { strings, stringSections };
+}
 
-  const substitute = (f: RawField, loc: SourceLocation): string => {
-    return f.text.replace(/%([^%]*)%/g, (whole, name: string) => {
+const isStrings = (name: string) => /^strings(\.[0-9a-f]{4})?$/i.test(name);
+
+/** One entry located, its %tokens% replaced from the string table (a Strings section's own are kept). */
+function entryOf(s: RawSection, l: RawLine, file: string, strings: Map<string, string>, problems: Problem[]): InfEntry {
+  const keyText = l.key?.text;
+  const loc: SourceLocation = { file, line: l.line, path: keyText ? `[${s.name}] ${keyText}` : `[${s.name}]` };
+  if (isStrings(s.name)) {
+    return { loc, ...(keyText !== undefined ? { key: keyText } : {}), values: l.fields.map((f) => f.text), raw: l.text };
+  }
+  if ((l.text.match(/%/g)?.length ?? 0) % 2 === 1) {
+    problems.push({ location: loc, message: `unterminated %string% token: ${l.text}`, rule: 'inf-syntax' });
+  }
+  const substitute = (f: RawField): string =>
+    f.text.replace(/%([^%]*)%/g, (whole, name: string) => {
       if (name === '') return '%'; // %% is a literal percent sign
       if (/^\d+$/.test(name)) return whole; // %12% is a DIRID, resolved by SetupAPI at install time
       const v = strings.get(name.toLowerCase());
@@ -74,37 +105,11 @@ export function parseInf(input: string | Uint8Array, file: string, opts: ParseOp
       }
       return v;
     });
-  };
-  const isStrings = (name: string) => /^strings(\.[0-9a-f]{4})?$/i.test(name);
-
-  const sections: InfSection[] = lexed.sections.map((s) => ({
-    name: s.name,
-    loc: { file, line: s.line, path: `[${s.name}]` },
-    entries: s.lines.map((l) => {
-      const keyText = l.key?.text;
-      const loc: SourceLocation = { file, line: l.line, path: keyText ? `[${s.name}] ${keyText}` : `[${s.name}]` };
-      if (isStrings(s.name)) {
-        return { loc, ...(keyText !== undefined ? { key: keyText } : {}), values: l.fields.map((f) => f.text), raw: l.text };
-      }
-      if ((l.text.match(/%/g)?.length ?? 0) % 2 === 1) {
-        problems.push({ location: loc, message: `unterminated %string% token: ${l.text}`, rule: 'inf-syntax' });
-      }
-      return {
-        loc,
-        ...(l.key ? { key: substitute(l.key, loc) } : {}),
-        values: l.fields.map((f) => substitute(f, loc)),
-        raw: l.text,
-      };
-    }),
-  }));
-  const index = new Map(sections.map((s) => [s.name.toLowerCase(), s]));
   return {
-    file,
-    sections,
-    strings,
-    stringSections,
-    section: (name) => index.get(name.toLowerCase()),
-    problems,
+    loc,
+    ...(l.key ? { key: substitute(l.key) } : {}),
+    values: l.fields.map(substitute),
+    raw: l.text,
   };
 }
 

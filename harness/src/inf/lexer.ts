@@ -111,70 +111,91 @@ function keySeparator(text: string): number {
   return -1;
 }
 
-export function lexInf(source: string, file: string): LexResult {
-  const physical = source.split(/\r\n|\n|\r/);
-  const problems: Problem[] = [];
-  const sections: RawSection[] = [];
-  const byName = new Map<string, RawSection>();
-  let current: RawSection | undefined;
-  const at = (line: number, path?: string): SourceLocation => ({ file, line, ...(path ? { path } : {}) });
+/** The lexer's place in a file: the physical lines, the line it is at, what it has built so far. */
+interface LexState {
+  file: string;
+  physical: string[];
+  /** Index of the physical line being read (the last one of a joined logical line). */
+  i: number;
+  /** Whether the logical line just read ends inside a quoted string. */
+  openQuote: boolean;
+  problems: Problem[];
+  sections: RawSection[];
+  byName: Map<string, RawSection>;
+  /** The section entries go to (undefined before the first good header or after a bad one). */
+  current: RawSection | undefined;
+}
 
-  for (let i = 0; i < physical.length; i++) {
-    const first = i + 1;
-    let { text, openQuote } = stripComment(physical[i]);
-    text = text.trim();
-    // A trailing backslash joins the next physical line (its comment stripped too).
-    while (!openQuote && text.endsWith('\\') && i + 1 < physical.length) {
-      i++;
-      const next = stripComment(physical[i]);
-      text = text.slice(0, -1).trimEnd() + ' ' + next.text.trim();
-      openQuote = next.openQuote;
-    }
-    text = text.trim();
+function at(st: LexState, line: number, path?: string): SourceLocation {
+  return { file: st.file, line, ...(path ? { path } : {}) };
+}
+
+function syntaxProblem(st: LexState, line: number, message: string, path?: string): void {
+  st.problems.push({ location: at(st, line, path), message, rule: 'inf-syntax' });
+}
+
+export function lexInf(source: string, file: string): LexResult {
+  const st: LexState = { file, physical: source.split(/\r\n|\n|\r/), i: 0, openQuote: false, problems: [], sections: [], byName: new Map(), current: undefined };
+  for (; st.i < st.physical.length; st.i++) {
+    const first = st.i + 1;
+    const text = readLogicalLine(st);
     if (text === '') continue;
-    const where = current ? `[${current.name}]` : undefined;
-    if (openQuote) {
-      problems.push({ location: at(first, where), message: `unterminated quoted string: ${text}`, rule: 'inf-syntax' });
-      continue;
-    }
-    if (text.startsWith('[')) {
-      const close = text.indexOf(']');
-      const name = close > 0 ? text.slice(1, close).trim() : '';
-      const rest = close > 0 ? text.slice(close + 1).trim() : '';
-      if (close < 0 || name === '' || rest !== '') {
-        problems.push({
-          location: at(first),
-          message: close < 0 ? `section header without ']': ${text}` : name === '' ? 'empty section name' : `text after section header: ${rest}`,
-          rule: 'inf-syntax',
-        });
-        current = undefined; // lines up to the next good header belong nowhere
-        if (close < 0 || name === '') continue;
-      }
-      const key = name.toLowerCase();
-      current = byName.get(key);
-      if (!current) {
-        current = { name, line: first, lines: [] };
-        byName.set(key, current);
-        sections.push(current);
-      }
-      continue;
-    }
-    if (!current) {
-      problems.push({ location: at(first), message: `entry outside any section: ${text}`, rule: 'inf-syntax' });
-      continue;
-    }
-    const eq = keySeparator(text);
-    if (eq === 0) {
-      problems.push({ location: at(first, where), message: `entry with an empty key: ${text}`, rule: 'inf-syntax' });
-      continue;
-    }
-    const keyFields = eq > 0 ? splitFields(text.slice(0, eq)) : undefined;
-    if (keyFields && keyFields.length !== 1) {
-      problems.push({ location: at(first, where), message: `key must be a single field: ${text.slice(0, eq).trim()}`, rule: 'inf-syntax' });
-      continue;
-    }
-    const fields = splitFields(eq > 0 ? text.slice(eq + 1) : text);
-    current.lines.push({ line: first, ...(keyFields ? { key: keyFields[0] } : {}), fields, text });
+    if (st.openQuote) syntaxProblem(st, first, `unterminated quoted string: ${text}`, st.current ? `[${st.current.name}]` : undefined);
+    else if (text.startsWith('[')) sectionHeader(st, text, first);
+    else if (!st.current) syntaxProblem(st, first, `entry outside any section: ${text}`);
+    else entry(st, st.current, text, first);
   }
-  return { sections, problems };
+  return { sections: st.sections, problems: st.problems };
+}
+
+/** The logical line starting at physical line `st.i`, comment removed and trimmed: a trailing
+ *  backslash joins the next physical line (its comment stripped too), advancing `st.i`. */
+function readLogicalLine(st: LexState): string {
+  const physical = st.physical;
+  let { text, openQuote } = stripComment(physical[st.i]);
+  text = text.trim();
+  while (!openQuote && text.endsWith('\\') && st.i + 1 < physical.length) {
+    st.i++;
+    const next = stripComment(physical[st.i]);
+    text = text.slice(0, -1).trimEnd() + ' ' + next.text.trim();
+    openQuote = next.openQuote;
+  }
+  st.openQuote = openQuote;
+  return text.trim();
+}
+
+/** A `[Section]` header: later entries go to that section (a repeated name continues the first). */
+function sectionHeader(st: LexState, text: string, first: number): void {
+  const close = text.indexOf(']');
+  const name = close > 0 ? text.slice(1, close).trim() : '';
+  const rest = close > 0 ? text.slice(close + 1).trim() : '';
+  if (close < 0 || name === '' || rest !== '') {
+    syntaxProblem(st, first, close < 0 ? `section header without ']': ${text}` : name === '' ? 'empty section name' : `text after section header: ${rest}`);
+    st.current = undefined; // lines up to the next good header belong nowhere
+    if (close < 0 || name === '') return;
+  }
+  const key = name.toLowerCase();
+  st.current = st.byName.get(key);
+  if (!st.current) {
+    st.current = { name, line: first, lines: [] };
+    st.byName.set(key, st.current);
+    st.sections.push(st.current);
+  }
+}
+
+/** An entry of `section`: `key = fields` or a bare field list. */
+function entry(st: LexState, section: RawSection, text: string, first: number): void {
+  const where = `[${section.name}]`;
+  const eq = keySeparator(text);
+  if (eq === 0) {
+    syntaxProblem(st, first, `entry with an empty key: ${text}`, where);
+    return;
+  }
+  const keyFields = eq > 0 ? splitFields(text.slice(0, eq)) : undefined;
+  if (keyFields && keyFields.length !== 1) {
+    syntaxProblem(st, first, `key must be a single field: ${text.slice(0, eq).trim()}`, where);
+    return;
+  }
+  const fields = splitFields(eq > 0 ? text.slice(eq + 1) : text);
+  section.lines.push({ line: first, ...(keyFields ? { key: keyFields[0] } : {}), fields, text });
 }

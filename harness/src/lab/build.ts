@@ -109,38 +109,9 @@ export async function ensureImage(o: BuildOptions): Promise<{ image: LabImage; b
   await runProcessOk(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `winpv-lab-${key}`, '-f', keyFile]);
   const scratch = mkdtempSync(join(tmpdir(), 'winpv-lab-'));
   try {
-    const files = join(scratch, 'dom0');
-    for (const [path, content] of Object.entries(DOM0_FILES)) {
-      mkdirSync(dirname(join(files, path)), { recursive: true });
-      writeFileSync(join(files, path), content);
-    }
-    const init = join(scratch, 'init');
-    writeFileSync(init, GUEST_INIT);
-    const env: Record<string, string> = {
-      OUT: dir, SUITE: mirror.suite, MIRROR: mirror.mirror, SOURCES_LIST: mirror.sourcesList,
-      PUBKEY: readFileSync(keyFile + '.pub', 'utf8').trim(), DOM0_FILES_DIR: files, GUEST_INIT_FILE: init,
-      INCLUDE: DOM0_PACKAGES.join(','), EXTRA: DOM0_EXTRA_PACKAGES.join(' '), GUEST_MODULES: GUEST_MODULES.join(' '),
-      LABDIR: DOM0_LAB_DIR, IMAGE_SIZE,
-    };
-    const stepSeconds: Record<string, number> = {};
-    let step = 'start';
-    let stepStart = Date.now();
+    const env = buildEnv(dir, mirror, keyFile, stageBuildInputs(scratch));
     const t0 = Date.now();
-    const r = await runProcess(['nice', '-n', '10', 'bash', '-c', BUILD_SCRIPT], {
-      env, signal: o.signal, timeoutMs: LAB_BUILD_DEADLINE_MS,
-      onLine: (line) => {
-        const m = /^@@step (\S+)/.exec(line);
-        if (!m) return;
-        stepSeconds[step] = (Date.now() - stepStart) / 1000;
-        step = m[1]!;
-        stepStart = Date.now();
-        if (step !== 'done') o.progress(`  ${step} (${Math.round((Date.now() - t0) / 1000)} s so far)`);
-      },
-    });
-    if (r.code !== 0) {
-      throw infraError('LAB_BUILD', `lab image build failed in step '${step}' (exit ${r.code}):\n${(r.stdout + r.stderr).trim().split('\n').slice(-20).join('\n')}`);
-    }
-    delete stepSeconds.start;
+    const stepSeconds = await runBuildScript(env, o, t0);
     const manifest: LabManifest = {
       key, versions,
       kernelVersion: readFileSync(join(dir, 'kernel.version'), 'utf8').trim(),
@@ -152,4 +123,50 @@ export async function ensureImage(o: BuildOptions): Promise<{ image: LabImage; b
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** The files the build script copies into dom0 and the guest's init, written under `scratch`. */
+function stageBuildInputs(scratch: string): { files: string; init: string } {
+  const files = join(scratch, 'dom0');
+  for (const [path, content] of Object.entries(DOM0_FILES)) {
+    mkdirSync(dirname(join(files, path)), { recursive: true });
+    writeFileSync(join(files, path), content);
+  }
+  const init = join(scratch, 'init');
+  writeFileSync(init, GUEST_INIT);
+  return { files, init };
+}
+
+/** The build script's inputs (it reads them from its environment). */
+function buildEnv(dir: string, mirror: LabMirror, keyFile: string, staged: { files: string; init: string }): Record<string, string> {
+  return {
+    OUT: dir, SUITE: mirror.suite, MIRROR: mirror.mirror, SOURCES_LIST: mirror.sourcesList,
+    PUBKEY: readFileSync(keyFile + '.pub', 'utf8').trim(), DOM0_FILES_DIR: staged.files, GUEST_INIT_FILE: staged.init,
+    INCLUDE: DOM0_PACKAGES.join(','), EXTRA: DOM0_EXTRA_PACKAGES.join(' '), GUEST_MODULES: GUEST_MODULES.join(' '),
+    LABDIR: DOM0_LAB_DIR, IMAGE_SIZE,
+  };
+}
+
+/** Runs the build script, reporting each `@@step` it prints; returns the seconds each step took
+ *  (a failed build names the step it failed in, with the end of its output). */
+async function runBuildScript(env: Record<string, string>, o: BuildOptions, t0: number): Promise<Record<string, number>> {
+  const stepSeconds: Record<string, number> = {};
+  let step = 'start';
+  let stepStart = Date.now();
+  const r = await runProcess(['nice', '-n', '10', 'bash', '-c', BUILD_SCRIPT], {
+    env, signal: o.signal, timeoutMs: LAB_BUILD_DEADLINE_MS,
+    onLine: (line) => {
+      const m = /^@@step (\S+)/.exec(line);
+      if (!m) return;
+      stepSeconds[step] = (Date.now() - stepStart) / 1000;
+      step = m[1]!;
+      stepStart = Date.now();
+      if (step !== 'done') o.progress(`  ${step} (${Math.round((Date.now() - t0) / 1000)} s so far)`);
+    },
+  });
+  if (r.code !== 0) {
+    throw infraError('LAB_BUILD', `lab image build failed in step '${step}' (exit ${r.code}):\n${(r.stdout + r.stderr).trim().split('\n').slice(-20).join('\n')}`);
+  }
+  delete stepSeconds.start;
+  return stepSeconds;
 }

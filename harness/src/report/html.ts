@@ -9,8 +9,7 @@ import type { ReportInput } from '../model/report-input';
 import type { TraceEvent } from '../model/trace';
 import { STATUS_ORDER, type PageData, type Status } from './html-data';
 import { buildPageData } from './html-digest';
-import { reportPage } from './html-client';
-import { pageCharts } from './html-client-charts';
+import { pageScript } from './html-client';
 import { REPORT_CSS } from './html-style';
 import type { RunMeta } from './run-meta';
 
@@ -145,7 +144,7 @@ ${filters(d)}
 </main>
 <script type="application/json" id="winpv-data">${jsonSafe(d)}</script>
 <script>${ua.js}</script>
-<script>(${scriptSafe(reportPage.toString())})(window, ${scriptSafe(pageCharts.toString())});</script>
+<script>${scriptSafe(pageScript())}</script>
 </body></html>
 `;
 }

@@ -32,52 +32,67 @@ const faultAttrs = {
   duration: { type: duration },
 };
 
+// The steps with attributes of their own, one shape each; stepChildren below lists every step.
+const installDriversStep: ElementShape = {
+  attrs: {
+    ...onGuest, bundle: { type: types.token(), required: true }, drivers: { type: drivers }, reboot: { type: types.boolean() },
+    method: { type: types.enum('pnputil', 'installer', 'staged') }, verifier: { type: types.boolean() }, 'expect-exit': { type: types.int(1, 65535) },
+  },
+};
+const uninstallDriversStep: ElementShape = {
+  attrs: { ...onGuest, vendor: { type: types.string({ pattern: /^[A-Z]{2}$/, what: 'a vendor prefix (XP, XN, XS)' }) }, method: { type: types.enum('pnputil', 'installer') }, reboot: { type: types.boolean() } },
+};
+const setNicStep: ElementShape = {
+  attrs: { ...onGuest, device: { type: device, required: true }, ipv4: { type: types.string() }, ipv6: { type: types.string() }, dns: { type: types.string() }, mtu: { type: types.int(68, 65535) } },
+};
+const waitStep: ElementShape = { attrs: { ...onGuest, path: { type: types.token(), required: true }, equals: { type: types.string() }, exists: { type: types.boolean() }, timeout: { type: duration } } };
+/** The block workload (diskspd on Windows). */
+const blockStep: ElementShape = {
+  attrs: {
+    ...onGuest,
+    device: { type: device, required: true },
+    'block-size': { type: size },
+    'queue-depth': { type: types.int(1, 4096) },
+    threads: { type: types.int(1, 256) },
+    'write-percent': { type: types.int(0, 100) },
+    pattern: { type: types.enum('random', 'sequential') },
+    duration: { type: duration, required: true },
+    verify: { type: types.boolean() },
+    discard: { type: types.boolean() },
+    flush: { type: types.boolean() },
+  },
+};
+/** The network workload (ntttcp on Windows). */
+const netStep: ElementShape = {
+  attrs: {
+    ...onGuest,
+    device: { type: device, required: true },
+    peer: { type: name },
+    threads: { type: types.int(1, 256) },
+    direction: { type: types.enum('send', 'receive', 'both') },
+    duration: { type: duration, required: true },
+  },
+};
+const xenifaceStoreStep: ElementShape = {
+  attrs: {
+    ...onGuest,
+    op: { type: types.enum('read', 'write', 'directory', 'remove'), required: true },
+    path: { type: types.token(), required: true },
+    'path-bytes': { type: types.int(1, 1 << 20) },
+    'value-bytes': { type: types.int(0, 1 << 20) },
+    expect: { type: types.enum('ok', 'refused'), required: true },
+  },
+};
+
+/** Every step element; a function because parallel branches and repeat contain steps again. */
 const stepChildren = (): Record<string, { shape: ElementShape | (() => ElementShape) }> => ({
-  'install-drivers': {
-    shape: {
-      attrs: {
-        ...onGuest, bundle: { type: types.token(), required: true }, drivers: { type: drivers }, reboot: { type: types.boolean() },
-        method: { type: types.enum('pnputil', 'installer', 'staged') }, verifier: { type: types.boolean() }, 'expect-exit': { type: types.int(1, 65535) },
-      },
-    },
-  },
+  'install-drivers': { shape: installDriversStep },
   reboot: { shape: guestStep },
-  'uninstall-drivers': {
-    shape: { attrs: { ...onGuest, vendor: { type: types.string({ pattern: /^[A-Z]{2}$/, what: 'a vendor prefix (XP, XN, XS)' }) }, method: { type: types.enum('pnputil', 'installer') }, reboot: { type: types.boolean() } } },
-  },
-  'set-nic': {
-    shape: { attrs: { ...onGuest, device: { type: device, required: true }, ipv4: { type: types.string() }, ipv6: { type: types.string() }, dns: { type: types.string() }, mtu: { type: types.int(68, 65535) } } },
-  },
-  wait: { shape: { attrs: { ...onGuest, path: { type: types.token(), required: true }, equals: { type: types.string() }, exists: { type: types.boolean() }, timeout: { type: duration } } } },
-  block: {
-    shape: {
-      attrs: {
-        ...onGuest,
-        device: { type: device, required: true },
-        'block-size': { type: size },
-        'queue-depth': { type: types.int(1, 4096) },
-        threads: { type: types.int(1, 256) },
-        'write-percent': { type: types.int(0, 100) },
-        pattern: { type: types.enum('random', 'sequential') },
-        duration: { type: duration, required: true },
-        verify: { type: types.boolean() },
-        discard: { type: types.boolean() },
-        flush: { type: types.boolean() },
-      },
-    },
-  },
-  net: {
-    shape: {
-      attrs: {
-        ...onGuest,
-        device: { type: device, required: true },
-        peer: { type: name },
-        threads: { type: types.int(1, 256) },
-        direction: { type: types.enum('send', 'receive', 'both') },
-        duration: { type: duration, required: true },
-      },
-    },
-  },
+  'uninstall-drivers': { shape: uninstallDriversStep },
+  'set-nic': { shape: setNicStep },
+  wait: { shape: waitStep },
+  block: { shape: blockStep },
+  net: { shape: netStep },
   unplug: { shape: { attrs: { ...onGuest, device: { type: device, required: true }, surprise: { type: types.boolean() } } } },
   plug: { shape: deviceStep },
   suspend: { shape: guestStep },
@@ -88,18 +103,7 @@ const stepChildren = (): Record<string, { shape: ElementShape | (() => ElementSh
   shutdown: { shape: guestStep },
   start: { shape: guestStep },
   'backend-restart': { shape: { attrs: { ...deviceStep.attrs, kind: { type: types.enum(...BACKEND_RESTART_KINDS) } } } },
-  'xeniface-store': {
-    shape: {
-      attrs: {
-        ...onGuest,
-        op: { type: types.enum('read', 'write', 'directory', 'remove'), required: true },
-        path: { type: types.token(), required: true },
-        'path-bytes': { type: types.int(1, 1 << 20) },
-        'value-bytes': { type: types.int(0, 1 << 20) },
-        expect: { type: types.enum('ok', 'refused'), required: true },
-      },
-    },
-  },
+  'xeniface-store': { shape: xenifaceStoreStep },
   bugcheck: { shape: { attrs: { ...onGuest, code: { type: types.string({ pattern: /^0x[0-9A-Fa-f]{1,8}$/, what: 'a stop code (0xE2)' }) } } } },
   'backend-close': { shape: deviceStep },
   fault: { shape: { attrs: { ...faultAttrs, action: { type: types.enum('on', 'off') }, label }, children: { param: { shape: param } } } },

@@ -1,5 +1,5 @@
 // `winpv spec show`: the resolved contract of one driver, for people (text) or programs (JSON).
-import type { DriverSpec, KeySpec, SpecSet, StateTransition } from '../model/spec';
+import type { BuildSpec, DeviceProtocol, DriverSpec, KeySpec, RingSpec, SpecSet, StateTransition, UnplugSpec } from '../model/spec';
 import { expandHardwareIds } from '../model/spec-eval';
 import { xenbusStateName } from '../model/xenbus';
 
@@ -38,8 +38,23 @@ function transitionLines(ts: StateTransition[], peer: string): string[] {
   );
 }
 
-/** A readable rendering of one resolved spec. */
+/** A readable rendering of one resolved spec: one section after the other. */
 export function renderSpec(spec: DriverSpec, specs?: SpecSet): string {
+  const out = [
+    ...identityLines(spec),
+    ...revisionLines(spec, specs),
+    ...(spec.device ? deviceLines(spec.device) : []),
+    ...guestKeyLines(spec),
+    ...(spec.ring ? ringLines(spec.ring) : []),
+    ...(spec.unplug ? unplugLines(spec.unplug) : []),
+    ...registryLines(spec),
+    ...buildLines(spec.build),
+  ];
+  return out.join('\n') + '\n';
+}
+
+/** What the driver is: source, parent, INF, services, files, vendors, PCI devices, hardware IDs. */
+function identityLines(spec: DriverSpec): string[] {
   const out: string[] = [];
   const id = spec.identity;
   out.push(`${spec.name}: ${spec.description}`);
@@ -53,7 +68,12 @@ export function renderSpec(spec: DriverSpec, specs?: SpecSet): string {
   const ids = expandHardwareIds(spec);
   out.push('', `hardware IDs (${id.hardwareIds.join('  ')}), expanded: ${ids.length}`);
   for (const h of ids) out.push(`  ${h}`);
+  return out;
+}
 
+/** The interface revisions it advertises, and (a child driver) those of its parent it binds. */
+function revisionLines(spec: DriverSpec, specs?: SpecSet): string[] {
+  const out: string[] = [];
   if (spec.revisions.length) {
     out.push('', 'advertised revisions');
     for (const r of spec.revisions) out.push(`  ${r.id}  ${r.interfaces.map((i) => `${i.provider ? `${i.provider}.` : ''}${i.name} ${i.version}`).join(', ')}`);
@@ -65,48 +85,56 @@ export function renderSpec(spec: DriverSpec, specs?: SpecSet): string {
     if (parent) out.push(`  ${spec.parent} advertises ${parent.revisions.map((r) => r.id).join(', ')}${children.length ? `; siblings ${children.join(', ')}` : ''}`);
     out.push(`  consumes ${spec.consumes.map((i) => `${i.provider ? `${i.provider}.` : ''}${i.name} ${i.version}`).join(', ')}`);
   }
+  return out;
+}
 
-  const dev = spec.device;
-  if (dev) {
-    out.push('', `device ${dev.type}: frontend ${dev.frontendPath ?? '?'}, backend ${dev.backendPath ?? '?'}`);
-    out.push(`  frontend leaves Initialising once the backend is ${state(dev.waitsForBackendState)}; connected state ${state(dev.connectedState ?? 4)}`);
-    for (const [title, keys] of [
-      ['frontend writes', dev.keys.filter((k) => k.side === 'frontend' && !k.read)],
-      ['frontend reads (toolstack)', dev.keys.filter((k) => k.side === 'frontend' && k.read)],
-      ['backend keys honoured', dev.keys.filter((k) => k.side === 'backend')],
-    ] as const) {
-      if (!keys.length) continue;
-      out.push(`  ${title}:`);
-      for (const k of keys) out.push(`    ${keyLine(k)}`);
-    }
-    out.push('  frontend transitions:', ...transitionLines(dev.frontendTransitions, 'backend'));
-    out.push('  backend transitions:', ...transitionLines(dev.backendTransitions, 'frontend'));
+/** The PV device protocol: paths, keys each side writes or reads, the allowed state transitions. */
+function deviceLines(dev: DeviceProtocol): string[] {
+  const out: string[] = [];
+  out.push('', `device ${dev.type}: frontend ${dev.frontendPath ?? '?'}, backend ${dev.backendPath ?? '?'}`);
+  out.push(`  frontend leaves Initialising once the backend is ${state(dev.waitsForBackendState)}; connected state ${state(dev.connectedState ?? 4)}`);
+  for (const [title, keys] of [
+    ['frontend writes', dev.keys.filter((k) => k.side === 'frontend' && !k.read)],
+    ['frontend reads (toolstack)', dev.keys.filter((k) => k.side === 'frontend' && k.read)],
+    ['backend keys honoured', dev.keys.filter((k) => k.side === 'backend')],
+  ] as const) {
+    if (!keys.length) continue;
+    out.push(`  ${title}:`);
+    for (const k of keys) out.push(`    ${keyLine(k)}`);
   }
-  if (spec.guestKeys.length) {
-    out.push('', 'guest keys (under /local/domain/<domid>/)');
-    for (const k of spec.guestKeys) out.push(`  ${k.read ? 'reads ' : 'writes'} ${keyLine(k)}`);
-  }
-  const r = spec.ring;
-  if (r) {
-    const bits = [`${r.abi}`, `max ring-page-order ${r.maxRingPageOrder}`, r.multiQueue ? `multi-queue${r.maxQueues ? ` up to ${r.maxQueues}` : ''}` : 'single queue'];
-    if (r.indirectSegments !== undefined) bits.push(`indirect segments ${r.indirectSegments}`);
-    if (r.segmentsPerRequest !== undefined) bits.push(`${r.segmentsPerRequest} segments per request`);
-    bits.push(r.persistentGrants ? 'persistent grants' : 'no persistent grants');
-    if (r.splitEventChannels) bits.push('split event channels');
-    if (r.controlRing) bits.push('control ring');
-    out.push('', `ring: ${bits.join(', ')}`);
-  }
-  const u = spec.unplug;
-  if (u) {
-    out.push('', `unplug${u.requests ? ` (requests ${u.requests.join(', ')})` : ''}: ${u.maskBits.map((b) => `bit ${b.bit} ${b.name}`).join('; ')}`);
-    if (u.protocol) out.push(`  port ${hex(u.protocol.port)}h magic ${hex(u.protocol.magic)}, blacklisted ${hex(u.protocol.blacklistedMagic)}, version port ${hex(u.protocol.versionPort)}h`);
-  }
-  if (spec.registry.length) {
-    out.push('', 'registry');
-    for (const p of spec.registry) out.push(`  ${p.key}\\${p.value} (${p.type}${p.default !== undefined ? `, default ${p.default}` : ''}): ${p.effect}`);
-  }
-  const b = spec.build;
-  out.push('', `build: ${b.entry} -Type ${b.configurations.join('|')} -Arch ${b.platforms.join('|')} -SignMode ${b.signModes.join('|')}${b.dependsOn.length ? `; after ${b.dependsOn.join(', ')}` : ''}`);
+  out.push('  frontend transitions:', ...transitionLines(dev.frontendTransitions, 'backend'));
+  out.push('  backend transitions:', ...transitionLines(dev.backendTransitions, 'frontend'));
+  return out;
+}
+
+function guestKeyLines(spec: DriverSpec): string[] {
+  if (!spec.guestKeys.length) return [];
+  return ['', 'guest keys (under /local/domain/<domid>/)', ...spec.guestKeys.map((k) => `  ${k.read ? 'reads ' : 'writes'} ${keyLine(k)}`)];
+}
+
+function ringLines(r: RingSpec): string[] {
+  const bits = [`${r.abi}`, `max ring-page-order ${r.maxRingPageOrder}`, r.multiQueue ? `multi-queue${r.maxQueues ? ` up to ${r.maxQueues}` : ''}` : 'single queue'];
+  if (r.indirectSegments !== undefined) bits.push(`indirect segments ${r.indirectSegments}`);
+  if (r.segmentsPerRequest !== undefined) bits.push(`${r.segmentsPerRequest} segments per request`);
+  bits.push(r.persistentGrants ? 'persistent grants' : 'no persistent grants');
+  if (r.splitEventChannels) bits.push('split event channels');
+  if (r.controlRing) bits.push('control ring');
+  return ['', `ring: ${bits.join(', ')}`];
+}
+
+function unplugLines(u: UnplugSpec): string[] {
+  const out = ['', `unplug${u.requests ? ` (requests ${u.requests.join(', ')})` : ''}: ${u.maskBits.map((b) => `bit ${b.bit} ${b.name}`).join('; ')}`];
+  if (u.protocol) out.push(`  port ${hex(u.protocol.port)}h magic ${hex(u.protocol.magic)}, blacklisted ${hex(u.protocol.blacklistedMagic)}, version port ${hex(u.protocol.versionPort)}h`);
+  return out;
+}
+
+function registryLines(spec: DriverSpec): string[] {
+  if (!spec.registry.length) return [];
+  return ['', 'registry', ...spec.registry.map((p) => `  ${p.key}\\${p.value} (${p.type}${p.default !== undefined ? `, default ${p.default}` : ''}): ${p.effect}`)];
+}
+
+function buildLines(b: BuildSpec): string[] {
+  const out = ['', `build: ${b.entry} -Type ${b.configurations.join('|')} -Arch ${b.platforms.join('|')} -SignMode ${b.signModes.join('|')}${b.dependsOn.length ? `; after ${b.dependsOn.join(', ')}` : ''}`];
   if (b.solutions) out.push(`  solutions ${b.solutions.join(', ')}`);
-  return out.join('\n') + '\n';
+  return out;
 }

@@ -50,87 +50,112 @@ const f3 = (n: number) => n.toFixed(3);
 const f6 = (n: number) => n.toFixed(6);
 const bool = (b: boolean) => (b ? 'True' : 'False');
 
+/** One element on a line of its own, tab-indented as NTttcp writes them. */
+function xmlLine(indent: number, tag: string, value: string | number, metric?: string): string {
+  return `${'\t'.repeat(indent)}<${tag}${metric ? ` metric="${escapeXml(metric)}"` : ''}>${typeof value === 'number' ? value : escapeXml(value)}</${tag}>`;
+}
+
+/** Bytes (or buffers) per second, 0 for an empty interval. */
+const rate = (bytes: number, s: number) => (s > 0 ? bytes / s : 0);
+
+/** NTttcp's -xml output (ntttcps for the sender, ntttcpr for the receiver): the parameters, one
+ *  element per thread, then the totals. */
 export function renderNtttcpXml(run: NtttcpRun): string {
   const root = run.role === 'sender' ? 'ntttcps' : 'ntttcpr';
+  return [
+    `<${root} computername="${escapeXml(run.computerName)}" version="${escapeXml(run.version ?? '5.39')}">`,
+    '\t<parameters>',
+    ...ntttcpParameters(run).map(([tag, value]) => xmlLine(2, tag, value)),
+    '\t</parameters>',
+    ...run.threads.flatMap((t, i) => ntttcpThread(t, i, run.params.bufferLen)),
+    ...ntttcpTotals(run),
+    `</${root}>`,
+  ].join('\n') + '\n';
+}
+
+/** The <parameters> NTttcp echoes: those of the run, the rest its defaults. */
+function ntttcpParameters(run: NtttcpRun): [string, string | number][] {
+  const p = run.params;
+  return [
+    ['send_socket_buff', -1],
+    ['recv_socket_buff', -1],
+    ['port', p.port],
+    ['sync_port', 'False'],
+    ['no_sync', 'False'],
+    ['wait_timeout_milliseconds', 600000],
+    ['async', bool(p.async)],
+    ['verbose', 'False'],
+    ['wsa', 'False'],
+    ['use_ipv6', 'False'],
+    ['udp', bool(p.udp)],
+    ['verify_data', bool(p.verifyData)],
+    ['wait_all', 'False'],
+    ['run_time', p.runTimeMs],
+    ['warmup_time', p.warmupMs],
+    ['cooldown_time', p.cooldownMs],
+    ['dash_n_timeout', 10800000],
+    ['bind_sender', 'False'],
+    ['sender_name', 'NA'],
+    ['max_active_threads', run.threads.length],
+    ['tp', 'False'],
+    ['no_stdio_buffer', 'False'],
+    ['throughput_Bpms', 0],
+    ['cpu_burn', 0],
+    ['latency_measurement', 'False'],
+    ['use_io_compl_ports', 'NA'],
+    ['cpu_from_idle_flag', 'False'],
+    ['get_estats', 'False'],
+    ['qos_flag', 'False'],
+    ['jitter_measurement', 'False'],
+    ['packet_spacing', 0],
+  ];
+}
+
+function ntttcpThread(t: NtttcpRun['threads'][number], i: number, bufferLen: number): string[] {
+  return [
+    `\t<thread index="${i}">`,
+    xmlLine(2, 'realtime', f3(t.realtimeSeconds), 's'),
+    xmlLine(2, 'throughput', f3(rate(t.bytes, t.realtimeSeconds) / 1024), 'KB/s'),
+    xmlLine(2, 'throughput', f3(rate(t.bytes, t.realtimeSeconds) / MiB), 'MB/s'),
+    xmlLine(2, 'throughput', f3((rate(t.bytes, t.realtimeSeconds) * 8) / 1e6), 'mbps'),
+    xmlLine(2, 'avg_bytes_per_compl', f3(bufferLen), 'B'),
+    '\t</thread>',
+  ];
+}
+
+/** The run's totals: bytes, throughput in every unit NTttcp prints, packets, interrupts, CPU. */
+function ntttcpTotals(run: NtttcpRun): string[] {
   const p = run.params;
   const total = run.threads.reduce((a, t) => a + t.bytes, 0);
   const secs = run.realtimeSeconds;
   const buffers = p.bufferLen > 0 ? Math.floor(total / p.bufferLen) : 0;
-  const rate = (bytes: number, s: number) => (s > 0 ? bytes / s : 0);
-  const lines: string[] = [];
-  const el = (indent: number, tag: string, value: string | number, metric?: string) =>
-    lines.push(`${'\t'.repeat(indent)}<${tag}${metric ? ` metric="${escapeXml(metric)}"` : ''}>${typeof value === 'number' ? value : escapeXml(value)}</${tag}>`);
-
-  lines.push(`<${root} computername="${escapeXml(run.computerName)}" version="${escapeXml(run.version ?? '5.39')}">`);
-  lines.push('\t<parameters>');
-  el(2, 'send_socket_buff', -1);
-  el(2, 'recv_socket_buff', -1);
-  el(2, 'port', p.port);
-  el(2, 'sync_port', 'False');
-  el(2, 'no_sync', 'False');
-  el(2, 'wait_timeout_milliseconds', 600000);
-  el(2, 'async', bool(p.async));
-  el(2, 'verbose', 'False');
-  el(2, 'wsa', 'False');
-  el(2, 'use_ipv6', 'False');
-  el(2, 'udp', bool(p.udp));
-  el(2, 'verify_data', bool(p.verifyData));
-  el(2, 'wait_all', 'False');
-  el(2, 'run_time', p.runTimeMs);
-  el(2, 'warmup_time', p.warmupMs);
-  el(2, 'cooldown_time', p.cooldownMs);
-  el(2, 'dash_n_timeout', 10800000);
-  el(2, 'bind_sender', 'False');
-  el(2, 'sender_name', 'NA');
-  el(2, 'max_active_threads', run.threads.length);
-  el(2, 'tp', 'False');
-  el(2, 'no_stdio_buffer', 'False');
-  el(2, 'throughput_Bpms', 0);
-  el(2, 'cpu_burn', 0);
-  el(2, 'latency_measurement', 'False');
-  el(2, 'use_io_compl_ports', 'NA');
-  el(2, 'cpu_from_idle_flag', 'False');
-  el(2, 'get_estats', 'False');
-  el(2, 'qos_flag', 'False');
-  el(2, 'jitter_measurement', 'False');
-  el(2, 'packet_spacing', 0);
-  lines.push('\t</parameters>');
-  run.threads.forEach((t, i) => {
-    lines.push(`\t<thread index="${i}">`);
-    el(2, 'realtime', f3(t.realtimeSeconds), 's');
-    el(2, 'throughput', f3(rate(t.bytes, t.realtimeSeconds) / 1024), 'KB/s');
-    el(2, 'throughput', f3(rate(t.bytes, t.realtimeSeconds) / MiB), 'MB/s');
-    el(2, 'throughput', f3((rate(t.bytes, t.realtimeSeconds) * 8) / 1e6), 'mbps');
-    el(2, 'avg_bytes_per_compl', f3(p.bufferLen), 'B');
-    lines.push('\t</thread>');
-  });
-  el(1, 'total_bytes', f6(total / MiB), 'MB');
-  el(1, 'realtime', f6(secs), 's');
-  el(1, 'avg_bytes_per_compl', f3(p.bufferLen), 'B');
-  el(1, 'threads_avg_bytes_per_compl', f3(p.bufferLen), 'B');
   const packets = run.role === 'sender' ? run.packetsSent : run.packetsReceived;
-  el(1, 'avg_frame_size', f3(packets > 0 ? total / packets : 0), 'B');
-  el(1, 'throughput', f3(rate(total, secs) / MiB), 'MB/s');
-  el(1, 'throughput', f3((rate(total, secs) * 8) / 1e6), 'mbps');
-  el(1, 'total_buffers', f3(buffers));
-  el(1, 'throughput', f3(rate(buffers, secs)), 'buffers/s');
   const interrupts = run.interruptsPerSec ?? 0;
   const dpcs = run.dpcsPerSec ?? 0;
-  el(1, 'avg_packets_per_interrupt', f3(interrupts > 0 ? rate(packets, secs) / interrupts : 0), 'packets/interrupt');
-  el(1, 'interrupts', f3(interrupts), 'count/sec');
-  el(1, 'dpcs', f3(dpcs), 'count/sec');
-  el(1, 'avg_packets_per_dpc', f3(dpcs > 0 ? rate(packets, secs) / dpcs : 0), 'packets/dpc');
-  el(1, 'cycles', f3(0), 'cycles/byte');
-  el(1, 'packets_sent', run.packetsSent);
-  el(1, 'packets_received', run.packetsReceived);
-  el(1, 'packets_retransmitted', run.packetsRetransmitted);
-  el(1, 'errors', run.errors);
-  el(1, 'cpu', f3(run.cpuPercent), '%');
-  el(1, 'bufferCount', '9223372036854775807'); // -n not given: run by time
-  el(1, 'bufferLen', p.bufferLen);
-  el(1, 'io', 2);
-  lines.push(`</${root}>`);
-  return lines.join('\n') + '\n';
+  return [
+    xmlLine(1, 'total_bytes', f6(total / MiB), 'MB'),
+    xmlLine(1, 'realtime', f6(secs), 's'),
+    xmlLine(1, 'avg_bytes_per_compl', f3(p.bufferLen), 'B'),
+    xmlLine(1, 'threads_avg_bytes_per_compl', f3(p.bufferLen), 'B'),
+    xmlLine(1, 'avg_frame_size', f3(packets > 0 ? total / packets : 0), 'B'),
+    xmlLine(1, 'throughput', f3(rate(total, secs) / MiB), 'MB/s'),
+    xmlLine(1, 'throughput', f3((rate(total, secs) * 8) / 1e6), 'mbps'),
+    xmlLine(1, 'total_buffers', f3(buffers)),
+    xmlLine(1, 'throughput', f3(rate(buffers, secs)), 'buffers/s'),
+    xmlLine(1, 'avg_packets_per_interrupt', f3(interrupts > 0 ? rate(packets, secs) / interrupts : 0), 'packets/interrupt'),
+    xmlLine(1, 'interrupts', f3(interrupts), 'count/sec'),
+    xmlLine(1, 'dpcs', f3(dpcs), 'count/sec'),
+    xmlLine(1, 'avg_packets_per_dpc', f3(dpcs > 0 ? rate(packets, secs) / dpcs : 0), 'packets/dpc'),
+    xmlLine(1, 'cycles', f3(0), 'cycles/byte'),
+    xmlLine(1, 'packets_sent', run.packetsSent),
+    xmlLine(1, 'packets_received', run.packetsReceived),
+    xmlLine(1, 'packets_retransmitted', run.packetsRetransmitted),
+    xmlLine(1, 'errors', run.errors),
+    xmlLine(1, 'cpu', f3(run.cpuPercent), '%'),
+    xmlLine(1, 'bufferCount', '9223372036854775807'), // -n not given: run by time
+    xmlLine(1, 'bufferLen', p.bufferLen),
+    xmlLine(1, 'io', 2),
+  ];
 }
 
 function metricChild(node: XmlElement, tag: string, metric: string): XmlElement {

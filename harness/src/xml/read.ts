@@ -33,80 +33,97 @@ function lineIndex(text: string): (offset: number) => { line: number; column: nu
 /** sax appends "\nLine: ...\nColumn: ...\nChar: ..." to its messages; the location says that already. */
 const saxMessage = (e: Error) => e.message.split('\n')[0].replace(/\.$/, '');
 
+/** One document being read: its text and the tree built so far, shared by the sax handlers. */
+interface ReadState {
+  text: string;
+  file: string;
+  where: (offset: number) => { line: number; column: number };
+  parser: sax.SAXParser;
+  /** The open elements, innermost last. */
+  stack: XmlElement[];
+  root: XmlElement | undefined;
+  /** The first well-formedness error (later ones follow from it). */
+  failure: Problem | undefined;
+}
+
 /**
  * Parse `text` (the content of `file`, which is only used for locations).
  * Element paths use 1-based indexes among same-named siblings when there is more than one
  * (`/driver/xenstore/key[3]`), as XPath writes them.
  */
 export function parseXml(text: string, file: string): XmlReadResult {
-  const where = lineIndex(text);
   const parser = sax.parser(true, { trackPosition: true, xmlns: false, position: true } as sax.SAXOptions);
-  const stack: XmlElement[] = [];
-  let root: XmlElement | undefined;
-  let failure: Problem | undefined;
+  const st: ReadState = { text, file, where: lineIndex(text), parser, stack: [], root: undefined, failure: undefined };
+  listen(st);
+  try {
+    parser.write(text).close();
+  } catch (e) {
+    // sax throws when written to after an error; the first error is already recorded.
+    if (!st.failure) {
+      st.failure = { location: { file }, message: `not well-formed XML: ${(e as Error).message}`, rule: 'xml-wellformed' };
+    }
+  }
+  if (st.failure) return { problems: [st.failure] };
+  if (!st.root) return { problems: [{ location: { file, line: 1, column: 1 }, message: 'no document element', rule: 'xml-wellformed' }] };
+  assignPaths(st.root, `/${st.root.name}`);
+  return { root: st.root, problems: [] };
+}
 
-  parser.onopentag = (tag) => {
-    // startTagPosition is the offset just past '<'; position is just past the closing '>'.
-    const tagStartOffset = Math.max(0, (parser as unknown as { startTagPosition: number }).startTagPosition - 1);
-    const tagText = text.slice(tagStartOffset, parser.position);
-    const start = where(tagStartOffset);
-    const parent = stack[stack.length - 1];
-    const el = new XmlElement(tag.name, { file, line: start.line, column: start.column }, parent);
-    const positions = attributeOffsets(tagText);
-    for (const [name, value] of Object.entries(tag.attributes as Record<string, string>)) {
-      el.attrs[name] = value;
-      const rel = positions.find((p) => p.name === name)?.offset;
-      const pos = rel !== undefined ? where(tagStartOffset + rel) : start;
-      el.attrLocs[name] = { file, line: pos.line, column: pos.column };
-    }
-    // sax keeps one of duplicate attributes silently; XML says the document is not well formed.
-    const dup = positions.find((p, i) => positions.findIndex((q) => q.name === p.name) !== i);
-    if (dup && !failure) {
-      const pos = where(tagStartOffset + dup.offset);
-      failure = {
-        location: { file, line: pos.line, column: pos.column, path: currentPath([...stack, el]) },
-        message: `not well-formed XML: duplicate attribute '${dup.name}'`,
-        rule: 'xml-wellformed',
-      };
-    }
-    if (parent) parent.children.push(el);
-    else if (!root) root = el;
-    else if (!failure) {
-      failure = { location: { ...el.loc, path: `/${el.name}` }, message: 'not well-formed XML: a second document element', rule: 'xml-wellformed' };
-    }
-    stack.push(el);
-  };
+/** Builds the tree from sax's events: elements with their locations, text, the first error. */
+function listen(st: ReadState): void {
+  const parser = st.parser;
+  parser.onopentag = (tag) => openElement(st, tag);
   parser.onclosetag = () => {
-    stack.pop();
+    st.stack.pop();
   };
   const onText = (t: string) => {
-    const top = stack[stack.length - 1];
+    const top = st.stack[st.stack.length - 1];
     if (top) top.text += t;
   };
   parser.ontext = onText;
   parser.oncdata = onText;
   parser.onerror = (e) => {
-    if (!failure) {
-      failure = {
-        location: { file, line: parser.line + 1, column: Math.max(1, parser.column), path: currentPath(stack) },
+    if (!st.failure) {
+      st.failure = {
+        location: { file: st.file, line: parser.line + 1, column: Math.max(1, parser.column), path: currentPath(st.stack) },
         message: `not well-formed XML: ${saxMessage(e)}`,
         rule: 'xml-wellformed',
       };
     }
   };
+}
 
-  try {
-    parser.write(text).close();
-  } catch (e) {
-    // sax throws when written to after an error; the first error is already recorded.
-    if (!failure) {
-      failure = { location: { file }, message: `not well-formed XML: ${(e as Error).message}`, rule: 'xml-wellformed' };
-    }
+/** A start tag: the element located, its attributes each located, checked, put in the tree. */
+function openElement(st: ReadState, tag: sax.Tag | sax.QualifiedTag): void {
+  const { file, stack, where } = st;
+  // startTagPosition is the offset just past '<'; position is just past the closing '>'.
+  const tagStartOffset = Math.max(0, (st.parser as unknown as { startTagPosition: number }).startTagPosition - 1);
+  const start = where(tagStartOffset);
+  const parent = stack[stack.length - 1];
+  const el = new XmlElement(tag.name, { file, line: start.line, column: start.column }, parent);
+  const positions = attributeOffsets(st.text.slice(tagStartOffset, st.parser.position));
+  for (const [name, value] of Object.entries(tag.attributes as Record<string, string>)) {
+    el.attrs[name] = value;
+    const rel = positions.find((p) => p.name === name)?.offset;
+    const pos = rel !== undefined ? where(tagStartOffset + rel) : start;
+    el.attrLocs[name] = { file, line: pos.line, column: pos.column };
   }
-  if (failure) return { problems: [failure] };
-  if (!root) return { problems: [{ location: { file, line: 1, column: 1 }, message: 'no document element', rule: 'xml-wellformed' }] };
-  assignPaths(root, `/${root.name}`);
-  return { root, problems: [] };
+  // sax keeps one of duplicate attributes silently; XML says the document is not well formed.
+  const dup = positions.find((p, i) => positions.findIndex((q) => q.name === p.name) !== i);
+  if (dup && !st.failure) {
+    const pos = where(tagStartOffset + dup.offset);
+    st.failure = {
+      location: { file, line: pos.line, column: pos.column, path: currentPath([...stack, el]) },
+      message: `not well-formed XML: duplicate attribute '${dup.name}'`,
+      rule: 'xml-wellformed',
+    };
+  }
+  if (parent) parent.children.push(el);
+  else if (!st.root) st.root = el;
+  else if (!st.failure) {
+    st.failure = { location: { ...el.loc, path: `/${el.name}` }, message: 'not well-formed XML: a second document element', rule: 'xml-wellformed' };
+  }
+  stack.push(el);
 }
 
 /** Read and parse a file; an unreadable file is a problem too. */

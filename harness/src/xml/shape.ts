@@ -119,8 +119,16 @@ export function validate(root: XmlElement, rootName: string, shape: ElementShape
   return problems;
 }
 
+/** One element: its attributes, its children (each validated in turn) and their counts, its text. */
 function validateElement(el: XmlElement, shape: ElementShape, problems: Problem[]): void {
-  const attrs = shape.attrs ?? {};
+  validateAttributes(el, shape.attrs ?? {}, problems);
+  const counts = validateChildren(el, shape, problems);
+  validateChildCounts(el, shape.children ?? {}, counts, problems);
+  validateText(el, shape, problems);
+}
+
+/** Each attribute known and its value valid; each required one present. */
+function validateAttributes(el: XmlElement, attrs: NonNullable<ElementShape['attrs']>, problems: Problem[]): void {
   for (const [name, value] of Object.entries(el.attrs)) {
     if (isSchemaAttribute(name)) continue;
     const a = attrs[name];
@@ -141,7 +149,10 @@ function validateElement(el: XmlElement, shape: ElementShape, problems: Problem[
       problems.push({ location: el.at(), message: `<${el.name}> needs attribute '${name}'`, rule: 'missing-attribute' });
     }
   }
+}
 
+/** Each child known, in order where the shape is ordered, and validated; returns how many of each. */
+function validateChildren(el: XmlElement, shape: ElementShape, problems: Problem[]): Map<string, number> {
   const children = shape.children ?? {};
   const counts = new Map<string, number>();
   const order = Object.keys(children);
@@ -166,6 +177,11 @@ function validateElement(el: XmlElement, shape: ElementShape, problems: Problem[
     counts.set(c.name, (counts.get(c.name) ?? 0) + 1);
     validateElement(c, typeof cs.shape === 'function' ? cs.shape() : cs.shape, problems);
   }
+  return counts;
+}
+
+/** Each kind of child between its min and max. */
+function validateChildCounts(el: XmlElement, children: NonNullable<ElementShape['children']>, counts: Map<string, number>, problems: Problem[]): void {
   for (const [name, cs] of Object.entries(children)) {
     const n = counts.get(name) ?? 0;
     const min = cs.min ?? 0;
@@ -177,7 +193,10 @@ function validateElement(el: XmlElement, shape: ElementShape, problems: Problem[
       problems.push({ location: extra.at(), message: `<${el.name}> allows at most ${max} <${name}> element${max === 1 ? '' : 's'} (has ${n})`, rule: 'child-count' });
     }
   }
+}
 
+/** Text where the shape wants it (valid), none where it does not. */
+function validateText(el: XmlElement, shape: ElementShape, problems: Problem[]): void {
   const text = el.trimmedText;
   if (shape.text) {
     if (text === '') {

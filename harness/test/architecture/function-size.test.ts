@@ -9,41 +9,20 @@ import { longFunctions, longFunctionsIn } from './function-size';
 const MAX_LINES = 60;
 
 /**
- * Functions allowed over the limit, `<file>:<name>` with why. Two must stay: the report page's
- * browser-side functions are handed to the page as their source text (Function.prototype.toString),
- * so everything they call must be inside them. The rest are still to split (#21 item 7); remove an
- * entry once its function is split (the test fails while an entry is no longer needed).
+ * Functions allowed over the limit, `<file>:<name>`, still to split (#21 item 7); remove an entry once
+ * its function is split (the test fails while an entry is no longer needed). The report page's
+ * browser-side code is held to the limit too: report.html gets it as several functions declared in
+ * one scope (html-client.ts `pageScript`), each short.
  */
 const ALLOWED: Record<string, string> = {
-  'report/html-client.ts:reportPage': 'the page script, serialized whole into report.html',
-  'report/html-client-charts.ts:pageCharts': 'the page\'s charts, serialized whole into report.html',
   // still to split (#21 item 7)
-  'sim/windows/crashdump.ts:run': 'to split',
-  'workloads/ntttcp.ts:renderNtttcpXml': 'to split',
-  'abi/table.ts:abiTable': 'to split',
   'bench/report-run.ts:syntheticRun': 'to split',
   'runner/instance.ts:runInstance': 'to split',
-  'scenario/shape.ts:stepChildren': 'to split',
-  'checks/drivers-bound.ts:driversBound': 'to split',
-  'checks/guest-metrics.ts:guestMetrics': 'to split',
-  'spec/render.ts:renderSpec': 'to split',
-  'xml/shape.ts:validateElement': 'to split',
   'results/db-thread.ts:threadMain': 'to split',
-  'sim/backend/netback.ts:kickTx': 'to split',
-  'xml/read.ts:parseXml': 'to split',
-  'inf/document.ts:parseInf': 'to split',
-  'inf/lexer.ts:lexInf': 'to split',
-  'sim/windows/ntttcp.ts:runNtttcp': 'to split',
   'cli/commands/bisect.ts:run': 'to split',
-  'cli/lease-support.ts:holdCapacity': 'to split',
-  'checks/guest-keys.ts:guestKeys': 'to split',
-  'checks/xenbus-transitions.ts:xenbusTransitions': 'to split',
   'results/bisect.ts:bisect': 'to split',
   'bench/catalogue.ts:run': 'to split',
   'bench/main.ts:main': 'to split',
-  'lab/build.ts:ensureImage': 'to split',
-  'sim/frontend/xenvbd.ts:produce': 'to split',
-  'sim/frontend/xenbus-frontend.ts:connect': 'to split',
 };
 
 const src = join(__dirname, '..', '..', 'src');

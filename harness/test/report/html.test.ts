@@ -7,6 +7,7 @@ import type { TraceEvent } from '../../src/model/trace';
 import { thinIndices, MAX_RING_POINTS, PASSING_RING_POINT_BUDGET } from '../../src/report/html-data';
 import { buildPageData } from '../../src/report/html-digest';
 import { renderHtml } from '../../src/report/html';
+import { pageScript, scriptOf } from '../../src/report/html-client';
 import { syntheticRun } from '../../src/bench/report-run';
 
 const meta = { runId: 'r1', startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:01:30.000Z', inputs: [], command: 'run' };
@@ -178,4 +179,14 @@ t.test('in a large run passing instances share a budget of ring points; failures
   t.ok(points <= PASSING_RING_POINT_BUDGET, `${points} points for ${passing.length} passing instances`);
   t.ok(passing.every((r) => r.timeline!.rings[0].t.length < MAX_RING_POINTS && r.timeline!.rings[0].samples === 700));
   t.ok(failing.every((r) => r.timeline!.rings[0].t.length === MAX_RING_POINTS), 'failures get the full resolution');
+});
+
+t.test('the page script declares each of its parts once, the entry called last', async (t) => {
+  const script = pageScript();
+  for (const name of ['reportPage', 'pageContext', 'pageCharts', 'trendPlot']) t.match(script, new RegExp(`\\nfunction ${name}\\(`), `${name} is declared`);
+  t.ok(script.trimEnd().endsWith('reportPage(window);\n})();'), 'the entry is called last');
+  // two parts of one name: the later would silently replace the earlier in the page
+  const a = { f() { return 1; } }.f;
+  const b = { f() { return 2; } }.f;
+  t.throws(() => scriptOf([a, b], 'f'), /declares f twice/);
 });

@@ -23,6 +23,12 @@ export interface LinkModel {
 /** Frames waiting for rx buffers before netback drops them (rx_queue_max). */
 const RX_QUEUE_MAX = 512;
 
+/** A consumed tx slot to answer: its request id (-1 for an extra-info slot) and status. */
+interface TxSlot {
+  id: number;
+  status: number;
+}
+
 interface NetQueue {
   tx: BackendRing;
   rx: BackendRing;
@@ -131,19 +137,29 @@ export class Netback extends XenbusBackend implements BridgePort {
   private kickTx(q: NetQueue): void {
     if (this.faults.stall || q.tx.closed || q.txBusy) return;
     const back = q.tx.back;
-    const mem = q.tx.mem;
     const rp = back.sring.reqProd;
     if (back.requestProdOverflow(rp)) {
       this.hv.report.log('error', `${this.dev} d${this.frontDomid}: bogus tx ring (req_prod ${rp})`);
       this.faults.stall = true; // netback marks the vif broken and stops
       return;
     }
-    // Gather one packet: the first slot, its extra-info slots, then more_data fragments.
     if (back.reqCons === rp) {
       if (!this.faults.lostWakeup && back.finalCheckForRequests()) this.hv.sched.after(0, () => this.kickTx(q));
       return;
     }
-    const slots: { id: number; status: number }[] = [];
+    const slots: TxSlot[] = [];
+    const frame = this.gatherTxPacket(q, rp, slots);
+    q.txBusy = true;
+    // The packet occupies the link for its service time; its slots are answered when it has left.
+    const us = (this.model.latencyUs + frame.length / this.model.bytesPerUs) * this.model.dilation;
+    this.hv.sched.after(us, () => this.completeTx(q, slots, frame));
+  }
+
+  /** Gathers one packet: the first slot, its extra-info slots, then more_data fragments, each
+   *  grant-copied out of the guest; every slot consumed is recorded in `slots` to be answered. */
+  private gatherTxPacket(q: NetQueue, rp: number, slots: TxSlot[]): Buffer {
+    const back = q.tx.back;
+    const mem = q.tx.mem;
     const parts: Buffer[] = [];
     let first = true;
     let more = true;
@@ -175,28 +191,28 @@ export class Netback extends XenbusBackend implements BridgePort {
       more = (r.flags & net.NETTXF_more_data) !== 0 || expectExtra;
       first = false;
     }
-    const frame = Buffer.concat(parts).subarray(0, total);
-    q.txBusy = true;
-    const us = (this.model.latencyUs + frame.length / this.model.bytesPerUs) * this.model.dilation;
-    this.hv.sched.after(us, () => {
-      q.txBusy = false;
-      if (q.tx.closed) return;
-      // Extra-info slots are answered with NETIF_RSP_NULL using the id of the slot before them.
-      let lastId = 0;
-      for (const s of slots) {
-        const id = s.id >= 0 ? s.id : lastId;
-        lastId = id;
-        this.txRespond(q, { id, status: s.status });
-      }
-      const notify = back.pushResponses();
-      if (notify && !this.faults.missedNotify) q.tx.notify();
-      if (frame.length >= 14 && slots.every((s) => s.status !== net.NETIF_RSP_ERROR)) {
-        this.st.tx_packets++;
-        this.st.tx_bytes += frame.length;
-        this.bridge.transmit(this, frame);
-      }
-      this.kickTx(q);
-    });
+    return Buffer.concat(parts).subarray(0, total);
+  }
+
+  /** The packet has left: answer its slots, hand a whole frame to the bridge, take the next packet. */
+  private completeTx(q: NetQueue, slots: TxSlot[], frame: Buffer): void {
+    q.txBusy = false;
+    if (q.tx.closed) return;
+    // Extra-info slots are answered with NETIF_RSP_NULL using the id of the slot before them.
+    let lastId = 0;
+    for (const s of slots) {
+      const id = s.id >= 0 ? s.id : lastId;
+      lastId = id;
+      this.txRespond(q, { id, status: s.status });
+    }
+    const notify = q.tx.back.pushResponses();
+    if (notify && !this.faults.missedNotify) q.tx.notify();
+    if (frame.length >= 14 && slots.every((s) => s.status !== net.NETIF_RSP_ERROR)) {
+      this.st.tx_packets++;
+      this.st.tx_bytes += frame.length;
+      this.bridge.transmit(this, frame);
+    }
+    this.kickTx(q);
   }
 
   private txRespond(q: NetQueue, r: net.NetifTxResponse): void {

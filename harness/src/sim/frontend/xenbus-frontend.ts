@@ -177,30 +177,9 @@ export abstract class XenbusFrontend {
       this.teardownRings({ endGrants: true, force: false });
       return;
     }
-    const backendKeys = new Map<string, string>();
-    for (const k of connectConditionKeys(this.spec)) {
-      const v = await this.backendFeature(k);
-      if (v !== null) backendKeys.set(k, v);
-    }
+    const backendKeys = await this.readConnectConditions();
     const keys = this.applyKeyFaults(connectWrites(this.spec, proposed, (k) => backendKeys.get(k), this.registry));
-    const stateInTx = this.spec.device?.stateInConnectTransaction === true;
-    try {
-      await this.dom.xs.transaction(
-        async (tx) => {
-          for (const [k, v] of keys) await tx.write(`${this.fePath}/${k}`, v);
-          if (stateInTx) await tx.write(`${this.fePath}/state`, String(path[0]));
-          this.writtenKeys = keys.map(([k]) => k);
-        },
-        { maxRetries: Math.min(this.faults.maxTxRetries, this.spec.device?.connectTransactionRetries ?? Infinity) },
-      );
-      if (!stateInTx) await this.dom.xs.write(`${this.fePath}/state`, String(path[0]));
-    } catch (e) {
-      // A frontend that gives up on its transaction stays in Initialising: the device never connects.
-      this.log('warn', `connect transaction failed: ${(e as Error).message}`);
-      this.teardownRings({ endGrants: true, force: false });
-      this.phase = 'failed';
-      return;
-    }
+    if (!(await this.writeConnectKeys(keys, path[0]))) return;
     this.state = path[0];
     for (const s of path.slice(1)) {
       await this.waitBackend((b) => b === XenbusState.Connected || b >= XenbusState.Closing);
@@ -212,6 +191,40 @@ export abstract class XenbusFrontend {
     await this.backendConnected();
     this.phase = 'connected';
     this.started();
+  }
+
+  /** The backend keys the spec's connect writes depend on (those it has written). */
+  private async readConnectConditions(): Promise<Map<string, string>> {
+    const backendKeys = new Map<string, string>();
+    for (const k of connectConditionKeys(this.spec)) {
+      const v = await this.backendFeature(k);
+      if (v !== null) backendKeys.set(k, v);
+    }
+    return backendKeys;
+  }
+
+  /** Writes the connect keys in one transaction, and the first state of the connect path inside it or
+   *  after it as the spec says; false (the device failed) when the transaction gives up. */
+  private async writeConnectKeys(keys: [string, string][], firstState: number): Promise<boolean> {
+    const stateInTx = this.spec.device?.stateInConnectTransaction === true;
+    try {
+      await this.dom.xs.transaction(
+        async (tx) => {
+          for (const [k, v] of keys) await tx.write(`${this.fePath}/${k}`, v);
+          if (stateInTx) await tx.write(`${this.fePath}/state`, String(firstState));
+          this.writtenKeys = keys.map(([k]) => k);
+        },
+        { maxRetries: Math.min(this.faults.maxTxRetries, this.spec.device?.connectTransactionRetries ?? Infinity) },
+      );
+      if (!stateInTx) await this.dom.xs.write(`${this.fePath}/state`, String(firstState));
+      return true;
+    } catch (e) {
+      // A frontend that gives up on its transaction stays in Initialising: the device never connects.
+      this.log('warn', `connect transaction failed: ${(e as Error).message}`);
+      this.teardownRings({ endGrants: true, force: false });
+      this.phase = 'failed';
+      return false;
+    }
   }
 
   /** Applies the key faults (a key left out, a malformed value, the wrong protocol) to the spec's writes. */

@@ -230,65 +230,85 @@ export class Xenvbd extends XenbusFrontend {
   /** Writes one request into the next slot and pushes it. */
   private produce(q: Queue, io: BlkIo, done: (status: number) => void): void {
     const front = q.ring.front;
-    const mem = q.ring.mem;
     const id = this.nextId++;
-    const backend = q.ring.backendDomid;
     const pending: Pending = { id, op: 0, t0: this.hv.sched.nowMicros(), pages: [], grefs: [], done };
     const off = front.nextRequestOffset();
-    const handle = this.devid & 0xffff;
-    if (io.op === 'flush') {
-      pending.op = blk.BLKIF_OP_FLUSH_DISKCACHE;
-      blk.encodeBlkifRequest(mem, off, { operation: 3, handle, id, sector: 0, segments: [] });
-    } else if (io.op === 'discard') {
-      pending.op = blk.BLKIF_OP_DISCARD;
-      blk.encodeBlkifRequest(mem, off, { operation: 5, handle, id, sector: io.sector, nrSectors: io.nsect, secure: false });
-    } else {
-      const write = io.op === 'write';
-      const segs: blk.BlkifSegment[] = [];
-      const npages = Math.ceil(io.nsect / blk.SECTORS_PER_PAGE);
-      for (let i = 0; i < npages; i++) {
-        const page = this.page();
-        const n = Math.min(blk.SECTORS_PER_PAGE, io.nsect - i * blk.SECTORS_PER_PAGE);
-        if (write && io.data) io.data.copy(page.buf, 0, i * 4096, i * 4096 + n * 512);
-        const gref = page.gref ?? this.dom.grants.grantAccess(backend, page.gfn, write, this.dev);
-        if (page.gref === undefined) pending.grefs.push(gref);
-        pending.pages.push(page);
-        segs.push({ gref, firstSect: 0, lastSect: n - 1 });
-      }
-      const op = write ? blk.BLKIF_OP_WRITE : blk.BLKIF_OP_READ;
-      if (segs.length <= blk.BLKIF_MAX_SEGMENTS_PER_REQUEST) {
-        pending.op = op;
-        blk.encodeBlkifRequest(mem, off, { operation: op, handle, id, sector: io.sector, segments: segs });
-      } else {
-        // Indirect: the segment array lives in extra pages granted read-only to the backend.
-        pending.op = blk.BLKIF_OP_INDIRECT;
-        const indirectGrefs: number[] = [];
-        for (let p = 0; p * blk.BLKIF_SEGS_PER_INDIRECT_FRAME < segs.length; p++) {
-          const ip = this.page();
-          segs.slice(p * blk.BLKIF_SEGS_PER_INDIRECT_FRAME, (p + 1) * blk.BLKIF_SEGS_PER_INDIRECT_FRAME).forEach((s, i) => blk.encodeSegment(ip.buf, i * 8, s));
-          const g = ip.gref ?? this.dom.grants.grantAccess(backend, ip.gfn, true, this.dev);
-          if (ip.gref === undefined) pending.grefs.push(g);
-          pending.pages.push(ip);
-          indirectGrefs.push(g);
-        }
-        blk.encodeBlkifRequest(mem, off, { operation: 6, indirectOp: op, handle, id, sector: io.sector, nrSegments: segs.length, indirectGrefs });
-      }
-      if (!write && io.data) {
-        const dst = io.data;
-        const orig = done;
-        const dataPages = pending.pages.slice(0, npages);
-        pending.done = (st) => {
-          dataPages.forEach((p, i) => p.buf.copy(dst, i * 4096, 0, Math.min(4096, dst.length - i * 4096)));
-          orig(st);
-        };
-      }
-    }
+    if (io.op === 'flush' || io.op === 'discard') this.encodeControl(q, io, pending, off);
+    else this.encodeData(q, io, pending, off);
     front.reqProdPvt = idxAdd(front.reqProdPvt, 1);
     q.pending.set(id, pending);
     this.stats.requests++;
     this.hv.report.ringIo({ domid: this.dom.domid, dev: this.dev, queue: q.ring.queue, ring: 'blk', dir: 'req', id, op: pending.op });
     q.ring.push();
     this.armWatchdog();
+  }
+
+  /** A flush or discard: no data pages. */
+  private encodeControl(q: Queue, io: BlkIo, pending: Pending, off: number): void {
+    const handle = this.devid & 0xffff;
+    if (io.op === 'flush') {
+      pending.op = blk.BLKIF_OP_FLUSH_DISKCACHE;
+      blk.encodeBlkifRequest(q.ring.mem, off, { operation: 3, handle, id: pending.id, sector: 0, segments: [] });
+    } else {
+      pending.op = blk.BLKIF_OP_DISCARD;
+      blk.encodeBlkifRequest(q.ring.mem, off, { operation: 5, handle, id: pending.id, sector: io.sector, nrSectors: io.nsect, secure: false });
+    }
+  }
+
+  /** A read or write: its data pages granted, the segments inline or (too many) indirect, and a
+   *  read's data copied out of its pages when the response comes. */
+  private encodeData(q: Queue, io: BlkIo, pending: Pending, off: number): void {
+    const write = io.op === 'write';
+    const segs = this.grantDataPages(q.ring.backendDomid, io, pending, write);
+    const op = write ? blk.BLKIF_OP_WRITE : blk.BLKIF_OP_READ;
+    if (segs.length <= blk.BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+      pending.op = op;
+      blk.encodeBlkifRequest(q.ring.mem, off, { operation: op, handle: this.devid & 0xffff, id: pending.id, sector: io.sector, segments: segs });
+    } else {
+      this.encodeIndirect(q, io, pending, off, op, segs);
+    }
+    if (!write && io.data) {
+      const dst = io.data;
+      const orig = pending.done;
+      const dataPages = pending.pages.slice(0, segs.length);
+      pending.done = (st) => {
+        dataPages.forEach((p, i) => p.buf.copy(dst, i * 4096, 0, Math.min(4096, dst.length - i * 4096)));
+        orig(st);
+      };
+    }
+  }
+
+  /** One page a segment (a write's data copied in), granted to the backend unless persistent. */
+  private grantDataPages(backend: number, io: BlkIo, pending: Pending, write: boolean): blk.BlkifSegment[] {
+    const segs: blk.BlkifSegment[] = [];
+    const npages = Math.ceil(io.nsect / blk.SECTORS_PER_PAGE);
+    for (let i = 0; i < npages; i++) {
+      const page = this.page();
+      const n = Math.min(blk.SECTORS_PER_PAGE, io.nsect - i * blk.SECTORS_PER_PAGE);
+      if (write && io.data) io.data.copy(page.buf, 0, i * 4096, i * 4096 + n * 512);
+      const gref = page.gref ?? this.dom.grants.grantAccess(backend, page.gfn, write, this.dev);
+      if (page.gref === undefined) pending.grefs.push(gref);
+      pending.pages.push(page);
+      segs.push({ gref, firstSect: 0, lastSect: n - 1 });
+    }
+    return segs;
+  }
+
+  /** Indirect: the segment array lives in extra pages granted read-only to the backend. */
+  private encodeIndirect(q: Queue, io: BlkIo, pending: Pending, off: number, op: number, segs: blk.BlkifSegment[]): void {
+    pending.op = blk.BLKIF_OP_INDIRECT;
+    const backend = q.ring.backendDomid;
+    const indirectGrefs: number[] = [];
+    for (let p = 0; p * blk.BLKIF_SEGS_PER_INDIRECT_FRAME < segs.length; p++) {
+      const ip = this.page();
+      segs.slice(p * blk.BLKIF_SEGS_PER_INDIRECT_FRAME, (p + 1) * blk.BLKIF_SEGS_PER_INDIRECT_FRAME).forEach((s, i) => blk.encodeSegment(ip.buf, i * 8, s));
+      const g = ip.gref ?? this.dom.grants.grantAccess(backend, ip.gfn, true, this.dev);
+      if (ip.gref === undefined) pending.grefs.push(g);
+      pending.pages.push(ip);
+      indirectGrefs.push(g);
+    }
+    const handle = this.devid & 0xffff;
+    blk.encodeBlkifRequest(q.ring.mem, off, { operation: 6, indirectOp: op, handle, id: pending.id, sector: io.sector, nrSegments: segs.length, indirectGrefs });
   }
 
   /** A data page: persistent pages keep their grant (granted read-write once). */

@@ -72,7 +72,13 @@ export interface DumpOutcome {
   bytes: number;
   /** Responses other than BLKIF_RSP_OKAY (each completed as success anyway). */
   errors: number;
-  features?: { barrier: boolean; flush: boolean };
+  features?: DumpFeatures;
+}
+
+/** What the dump path reads of the backend's features (it flushes or barriers as they allow). */
+export interface DumpFeatures {
+  barrier: boolean;
+  flush: boolean;
 }
 
 /** Stop codes the reports name (bugcodes.h). */
@@ -169,92 +175,118 @@ export class XencrshDump {
     const home = this.dom.home;
     const out: DumpOutcome = { written: false, bytes: 0, errors: 0 };
     try {
-      // FdoCloseAllTargets
-      for (const id of await this.xs.directory(`${home}/device/vbd`)) {
-        const fe = `${home}/device/vbd/${id}`;
-        const backend = await this.xs.read(`${fe}/backend`);
-        if (backend) await this.closeTarget(fe, backend);
-      }
-      // FdoFindTarget
-      let device = '768';
-      let targetId = 0;
-      for (let t = 0; t < XENVBD_MAX_TARGETS; t++) {
-        const dir = `${home}/data/scsi/target/${t}`;
-        if (!(await this.flag(`${dir}/dump`))) continue;
-        const d = await this.xs.read(`${dir}/device`);
-        if (d === null) continue;
-        device = d;
-        targetId = t;
-        break;
-      }
+      await this.closeAllTargets();
+      const { device, targetId } = await this.findTarget();
       if (device === '768') this.log('warn', 'xencrsh: DUMP Target not found, trying Target[0] (device 768)');
       out.devid = Number(device);
       out.targetId = targetId;
       const fe = `${home}/device/vbd/${device}`;
-      const target = `${home}/data/scsi/target/${targetId}`;
-      // FrontendClose: __UpdateBackendPath first
-      const backendDomid = Number((await this.xs.read(`${fe}/backend-id`)) ?? '0');
-      const backend = await this.xs.read(`${fe}/backend`);
-      if (!backend) throw new DumpFailed(`the dump target device/vbd/${device} has no backend (FrontendClose: __UpdateBackendPath failed)`);
-      await this.closeTarget(fe, backend);
-      for (const k of ['ring-page-order', 'feature-online-resize', 'feature-surprise-remove', 'multi-queue-num-queues']) await this.xs.rm(`${fe}/${k}`).catch(() => undefined);
-      // FrontendPrepare
-      await this.xs.write(`${target}/frontend`, fe);
-      await this.xs.write(`${target}/device`, device);
-      await this.xs.write(`${target}/filter`, 'absent');
-      await this.setState(fe, XenbusState.Initialising);
-      let s = XenbusState.Unknown as number;
-      do s = await this.pollState(backend, s);
-      while (s === XenbusState.Closed || s === XenbusState.Initialising);
-      if (s !== XenbusState.InitWait) throw new DumpFailed(`the backend went to state ${s}, not InitWait (FrontendPrepare)`);
-      const features = { barrier: await this.flag(`${backend}/feature-barrier`), flush: await this.flag(`${backend}/feature-flush-cache`) };
+      const { backend, backendDomid } = await this.frontendClose(fe, device);
+      const features = await this.frontendPrepare(fe, `${home}/data/scsi/target/${targetId}`, device, backend);
       out.features = features;
-      // FrontendConnect: __AllocRing, __WriteRing, Initialised, wait for Connected, Connected, __ReadDiskInfo
-      const port = this.dom.hv.evtchn.allocUnbound(this.dom.domid, backendDomid);
-      // polled: interrupts are off in dump mode, the dump port calls HwInterrupt itself
-      this.dom.hv.evtchn.bind(this.dom.domid, port, () => undefined);
-      const dev = `vbd/${Number(device)}` as const;
-      const r = new FrontendRing(this.dom, dev, 0, 'blk', 0, blk.BLKIF_ENTRY_SIZE, backendDomid, port);
-      this.ring = r;
-      this.fePath = fe;
-      await this.xs.transaction(async (tx) => {
-        await tx.write(`${fe}/event-channel`, String(port));
-        await tx.write(`${fe}/ring-ref`, String(r.refs[0]));
-        await tx.write(`${fe}/protocol`, 'x86_64-abi');
-        await tx.write(`${fe}/feature-surprise-remove`, '1');
-        await tx.write(`${fe}/feature-online-resize`, '1');
-        await tx.write(`${fe}/feature-large-sector-size`, '1');
-        await tx.write(`${fe}/multi-queue-num-queues`, '1');
-      });
-      await this.setState(fe, XenbusState.Initialised);
-      s = XenbusState.Unknown;
-      do s = await this.pollState(backend, s);
-      while (s === XenbusState.InitWait || s === XenbusState.Initialising || s === XenbusState.Initialised);
-      if (s !== XenbusState.Connected) throw new DumpFailed(`the backend went to state ${s}, not Connected (FrontendConnect)`);
-      await this.setState(fe, XenbusState.Connected);
-      const sectors = Number((await this.xs.read(`${backend}/sectors`)) ?? '0');
-      const dumpSectors = DUMP_BYTES / blk.SECTOR_SIZE;
-      if (sectors < dumpSectors * 2) throw new DumpFailed(`the boot disk (${sectors} sectors) is too small for a page file holding a ${DUMP_BYTES}-byte dump`);
-      out.sector = sectors - dumpSectors;
+      const r = await this.frontendConnect(fe, device, backend, backendDomid);
+      out.sector = await this.dumpSector(backend);
       this.log('info', `xencrsh: DUMP target ${targetId} = device ${device}; backend ${features.barrier ? 'BARRIER' : 'NOT_BARRIER'} ${features.flush ? 'FLUSH' : 'NOT_FLUSH'}; dump of ${DUMP_BYTES} bytes at sector ${out.sector}`);
-
-      // the dump: body first, the header page last, one SRB at a time
-      const image = dumpImage(code, params);
-      for (let off = DUMP_HEADER_BYTES; off < DUMP_BYTES; off += DUMP_MAX_TRANSFER) {
-        await this.writeSrb(r, out.sector + off / blk.SECTOR_SIZE, image.subarray(off, Math.min(DUMP_BYTES, off + DUMP_MAX_TRANSFER)), out);
-      }
-      await this.writeSrb(r, out.sector, image.subarray(0, DUMP_HEADER_BYTES), out);
-      // SCSIOP_SYNCHRONIZE_CACHE (PdoSyncCache), then SRB_FUNCTION_SHUTDOWN (nothing in flight: completes at once)
-      await this.syncCache(r, features, out.sector, out);
-      out.bytes = DUMP_BYTES;
-      out.written = true;
-      if (out.errors) this.log('warn', `xencrsh: ${out.errors} request(s) failed by the backend (completed as success)`);
+      await this.writeDump(r, dumpImage(code, params), features, out.sector, out);
     } catch (e) {
       if (!(e instanceof DumpFailed)) throw e;
       out.why = e.message;
       this.log('error', `xencrsh: ${e.message}`);
     }
     return out;
+  }
+
+  /** FdoCloseAllTargets: every vbd frontend of the guest closed. */
+  private async closeAllTargets(): Promise<void> {
+    const home = this.dom.home;
+    for (const id of await this.xs.directory(`${home}/device/vbd`)) {
+      const fe = `${home}/device/vbd/${id}`;
+      const backend = await this.xs.read(`${fe}/backend`);
+      if (backend) await this.closeTarget(fe, backend);
+    }
+  }
+
+  /** FdoFindTarget: the first target flagged `dump`, else Target[0] (device 768). */
+  private async findTarget(): Promise<{ device: string; targetId: number }> {
+    for (let t = 0; t < XENVBD_MAX_TARGETS; t++) {
+      const dir = `${this.dom.home}/data/scsi/target/${t}`;
+      if (!(await this.flag(`${dir}/dump`))) continue;
+      const d = await this.xs.read(`${dir}/device`);
+      if (d === null) continue;
+      return { device: d, targetId: t };
+    }
+    return { device: '768', targetId: 0 };
+  }
+
+  /** FrontendClose: __UpdateBackendPath first, then the target closed and its negotiated keys removed. */
+  private async frontendClose(fe: string, device: string): Promise<{ backend: string; backendDomid: number }> {
+    const backendDomid = Number((await this.xs.read(`${fe}/backend-id`)) ?? '0');
+    const backend = await this.xs.read(`${fe}/backend`);
+    if (!backend) throw new DumpFailed(`the dump target device/vbd/${device} has no backend (FrontendClose: __UpdateBackendPath failed)`);
+    await this.closeTarget(fe, backend);
+    for (const k of ['ring-page-order', 'feature-online-resize', 'feature-surprise-remove', 'multi-queue-num-queues']) await this.xs.rm(`${fe}/${k}`).catch(() => undefined);
+    return { backend, backendDomid };
+  }
+
+  /** FrontendPrepare: the target's keys, Initialising, the backend at InitWait; its features read. */
+  private async frontendPrepare(fe: string, target: string, device: string, backend: string): Promise<DumpFeatures> {
+    await this.xs.write(`${target}/frontend`, fe);
+    await this.xs.write(`${target}/device`, device);
+    await this.xs.write(`${target}/filter`, 'absent');
+    await this.setState(fe, XenbusState.Initialising);
+    let s = XenbusState.Unknown as number;
+    do s = await this.pollState(backend, s);
+    while (s === XenbusState.Closed || s === XenbusState.Initialising);
+    if (s !== XenbusState.InitWait) throw new DumpFailed(`the backend went to state ${s}, not InitWait (FrontendPrepare)`);
+    return { barrier: await this.flag(`${backend}/feature-barrier`), flush: await this.flag(`${backend}/feature-flush-cache`) };
+  }
+
+  /** FrontendConnect: __AllocRing, __WriteRing, Initialised, wait for Connected, Connected. */
+  private async frontendConnect(fe: string, device: string, backend: string, backendDomid: number): Promise<FrontendRing> {
+    const port = this.dom.hv.evtchn.allocUnbound(this.dom.domid, backendDomid);
+    // polled: interrupts are off in dump mode, the dump port calls HwInterrupt itself
+    this.dom.hv.evtchn.bind(this.dom.domid, port, () => undefined);
+    const dev = `vbd/${Number(device)}` as const;
+    const r = new FrontendRing(this.dom, dev, 0, 'blk', 0, blk.BLKIF_ENTRY_SIZE, backendDomid, port);
+    this.ring = r;
+    this.fePath = fe;
+    await this.xs.transaction(async (tx) => {
+      await tx.write(`${fe}/event-channel`, String(port));
+      await tx.write(`${fe}/ring-ref`, String(r.refs[0]));
+      await tx.write(`${fe}/protocol`, 'x86_64-abi');
+      await tx.write(`${fe}/feature-surprise-remove`, '1');
+      await tx.write(`${fe}/feature-online-resize`, '1');
+      await tx.write(`${fe}/feature-large-sector-size`, '1');
+      await tx.write(`${fe}/multi-queue-num-queues`, '1');
+    });
+    await this.setState(fe, XenbusState.Initialised);
+    let s = XenbusState.Unknown as number;
+    do s = await this.pollState(backend, s);
+    while (s === XenbusState.InitWait || s === XenbusState.Initialising || s === XenbusState.Initialised);
+    if (s !== XenbusState.Connected) throw new DumpFailed(`the backend went to state ${s}, not Connected (FrontendConnect)`);
+    await this.setState(fe, XenbusState.Connected);
+    return r;
+  }
+
+  /** __ReadDiskInfo: the dump goes at the end of the disk, which must hold twice its size. */
+  private async dumpSector(backend: string): Promise<number> {
+    const sectors = Number((await this.xs.read(`${backend}/sectors`)) ?? '0');
+    const dumpSectors = DUMP_BYTES / blk.SECTOR_SIZE;
+    if (sectors < dumpSectors * 2) throw new DumpFailed(`the boot disk (${sectors} sectors) is too small for a page file holding a ${DUMP_BYTES}-byte dump`);
+    return sectors - dumpSectors;
+  }
+
+  /** The dump: body first, the header page last, one SRB at a time, then the cache synchronized. */
+  private async writeDump(r: FrontendRing, image: Buffer, features: DumpFeatures, sector: number, out: DumpOutcome): Promise<void> {
+    for (let off = DUMP_HEADER_BYTES; off < DUMP_BYTES; off += DUMP_MAX_TRANSFER) {
+      await this.writeSrb(r, sector + off / blk.SECTOR_SIZE, image.subarray(off, Math.min(DUMP_BYTES, off + DUMP_MAX_TRANSFER)), out);
+    }
+    await this.writeSrb(r, sector, image.subarray(0, DUMP_HEADER_BYTES), out);
+    // SCSIOP_SYNCHRONIZE_CACHE (PdoSyncCache), then SRB_FUNCTION_SHUTDOWN (nothing in flight: completes at once)
+    await this.syncCache(r, features, sector, out);
+    out.bytes = DUMP_BYTES;
+    out.written = true;
+    if (out.errors) this.log('warn', `xencrsh: ${out.errors} request(s) failed by the backend (completed as success)`);
   }
 
   /** The frontend keys the dump path wrote (left for the toolstack to clear when the guest restarts). */
@@ -292,7 +324,7 @@ export class XencrshDump {
     }
   }
 
-  private async syncCache(ring: FrontendRing, features: { barrier: boolean; flush: boolean }, sector: number, out: DumpOutcome): Promise<void> {
+  private async syncCache(ring: FrontendRing, features: DumpFeatures, sector: number, out: DumpOutcome): Promise<void> {
     let op: number | undefined;
     if (features.barrier) op = blk.BLKIF_OP_WRITE_BARRIER;
     else if (features.flush || this.faults.dumpFlushUnadvertised) op = blk.BLKIF_OP_FLUSH_DISKCACHE;
