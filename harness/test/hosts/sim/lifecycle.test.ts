@@ -2,24 +2,11 @@
 // each change a `guest` event; the refusals (a non-Windows guest, a second guest of one handle, a
 // registry value no spec lists, a reboot or bug check of a guest that is not running) as errors.
 import t, { type Test } from 'tap';
-import { SimState } from '../../../src/hosts/sim/host-state';
-import { SimLifecycle } from '../../../src/hosts/sim/lifecycle';
-import type { SimGuest } from '../../../src/hosts/sim/sim-guest';
-import { MemorySink, shape, specs } from '../sim-fixture';
+import { openSimState, shape } from '../sim-fixture';
 
 async function openLifecycle(t: Test) {
-  const st = new SimState({ specs });
-  const sink = new MemorySink(() => st.hvIfOpen?.sched.now() ?? 0);
-  await st.open(sink, { seed: 1 });
-  const pending: SimGuest[] = [];
-  const life = new SimLifecycle(st, (g) => pending.push(g));
-  t.teardown(async () => {
-    await life.destroyAll();
-    st.hv.sched.stop();
-    st.hv.releaseDisks();
-  });
-  const whats = () => sink.of('guest').map((e) => e.what);
-  return { st, sink, life, pending, whats };
+  const o = await openSimState(t);
+  return { ...o, whats: () => o.sink.of('guest').map((e) => e.what) };
 }
 
 t.test('create: a domain with its devices, the pending faults applied, created and memory events', async (t) => {
