@@ -4,7 +4,7 @@ import type { GuestShape, BlockWorkloadStep, NetWorkloadStep } from '../../src/m
 import type { TraceEvent, TraceEventInput, TraceSink } from '../../src/model/trace';
 import type { Test } from 'tap';
 import { SimHost } from '../../src/hosts/sim';
-import { SimState } from '../../src/hosts/sim/host-state';
+import { SimState, type SimHostOptions } from '../../src/hosts/sim/host-state';
 import { SimLifecycle } from '../../src/hosts/sim/lifecycle';
 import type { SimGuest } from '../../src/hosts/sim/sim-guest';
 import type { GuestRef } from '../../src/model/host';
@@ -58,10 +58,10 @@ export async function bootedHost(seed = 1, s: GuestShape = shape()) {
 
 /** The smallest setup of one part of hosts/sim: the shared state open (no SimHost) and the lifecycle
  *  over it (`pending`: the guests it asked to have the host-wide faults applied); closed when `t` ends. */
-export async function openSimState(t: Test, seed = 1) {
-  const st = new SimState({ specs });
+export async function openSimState(t: Test, o: { seed?: number; builds?: SimHostOptions['builds']; artifactsDir?: string } = {}) {
+  const st = new SimState({ specs, ...(o.builds ? { builds: o.builds } : {}) });
   const sink = new MemorySink(() => st.hvIfOpen?.sched.now() ?? 0);
-  await st.open(sink, { seed });
+  await st.open(sink, { seed: o.seed ?? 1, ...(o.artifactsDir ? { artifactsDir: o.artifactsDir } : {}) });
   const pending: SimGuest[] = [];
   const life = new SimLifecycle(st, (g) => pending.push(g));
   t.teardown(async () => {
