@@ -153,7 +153,7 @@ async function addDisk(s: XapiSession, vm: string, v: VbdShape, existing: Map<st
  *  XenServer's vendor device 5853:C000 beside it (xenopsd xc/device.ml xen-pvdevice), which xapi lets
  *  change only on a halted VM (xapi_vm.ml set_has_vendor_device: VM_BAD_POWER_STATE otherwise).
  *  "C000" is the vendor device beside platform device 0002, as XenServer's Windows templates have it. */
-export async function setPlatformDevice(s: XapiSession, vm: string, device: string): Promise<void> {
+async function setPlatformDevice(s: XapiSession, vm: string, device: string): Promise<void> {
   const vendor = device.toUpperCase() === 'C000';
   const id = vendor ? '0002' : device;
   await s.call('VM.remove_from_platform', vm, 'device_id');
