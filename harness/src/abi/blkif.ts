@@ -25,12 +25,12 @@ export const SECTOR_SIZE = 512;
 /** 4096-byte page holds 8 sectors; last_sect <= 7. */
 export const SECTORS_PER_PAGE = 8;
 
-export const BLKIF_SEGMENT = struct('io/blkif.h', 'struct blkif_request_segment', 8, [
+const BLKIF_SEGMENT = struct('io/blkif.h', 'struct blkif_request_segment', 8, [
   ['gref', 0, 4],
   ['first_sect', 4, 1],
   ['last_sect', 5, 1],
 ]);
-export const BLKIF_REQUEST = struct('io/blkif.h', 'struct blkif_request', 112, [
+const BLKIF_REQUEST = struct('io/blkif.h', 'struct blkif_request', 112, [
   ['operation', 0, 1],
   ['nr_segments', 1, 1],
   ['handle', 2, 2],
@@ -38,7 +38,7 @@ export const BLKIF_REQUEST = struct('io/blkif.h', 'struct blkif_request', 112, [
   ['sector_number', 16, 8],
   ['seg', 24, 88],
 ]);
-export const BLKIF_REQUEST_DISCARD = struct('io/blkif.h', 'struct blkif_request_discard', 32, [
+const BLKIF_REQUEST_DISCARD = struct('io/blkif.h', 'struct blkif_request_discard', 32, [
   ['operation', 0, 1],
   ['flag', 1, 1],
   ['handle', 2, 2],
@@ -46,7 +46,7 @@ export const BLKIF_REQUEST_DISCARD = struct('io/blkif.h', 'struct blkif_request_
   ['sector_number', 16, 8],
   ['nr_sectors', 24, 8],
 ]);
-export const BLKIF_REQUEST_INDIRECT = struct('io/blkif.h', 'struct blkif_request_indirect', 64, [
+const BLKIF_REQUEST_INDIRECT = struct('io/blkif.h', 'struct blkif_request_indirect', 64, [
   ['operation', 0, 1],
   ['indirect_op', 1, 1],
   ['nr_segments', 2, 2],
@@ -55,7 +55,7 @@ export const BLKIF_REQUEST_INDIRECT = struct('io/blkif.h', 'struct blkif_request
   ['handle', 24, 2],
   ['indirect_grefs', 28, 32],
 ]);
-export const BLKIF_RESPONSE = struct('io/blkif.h', 'struct blkif_response', 16, [
+const BLKIF_RESPONSE = struct('io/blkif.h', 'struct blkif_response', 16, [
   ['id', 0, 8],
   ['operation', 8, 1],
   ['status', 10, 2],

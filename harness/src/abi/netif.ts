@@ -35,29 +35,29 @@ export const XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM = 7;
 export const XEN_NETIF_CTRL_STATUS_SUCCESS = 0;
 export const XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED = 1;
 
-export const NETIF_TX_REQUEST = struct('io/netif.h', 'struct netif_tx_request', 12, [
+const NETIF_TX_REQUEST = struct('io/netif.h', 'struct netif_tx_request', 12, [
   ['gref', 0, 4],
   ['offset', 4, 2],
   ['flags', 6, 2],
   ['id', 8, 2],
   ['size', 10, 2],
 ]);
-export const NETIF_TX_RESPONSE = struct('io/netif.h', 'struct netif_tx_response', 4, [
+const NETIF_TX_RESPONSE = struct('io/netif.h', 'struct netif_tx_response', 4, [
   ['id', 0, 2],
   ['status', 2, 2],
 ]);
-export const NETIF_RX_REQUEST = struct('io/netif.h', 'struct netif_rx_request', 8, [
+const NETIF_RX_REQUEST = struct('io/netif.h', 'struct netif_rx_request', 8, [
   ['id', 0, 2],
   ['pad', 2, 2],
   ['gref', 4, 4],
 ]);
-export const NETIF_RX_RESPONSE = struct('io/netif.h', 'struct netif_rx_response', 8, [
+const NETIF_RX_RESPONSE = struct('io/netif.h', 'struct netif_rx_response', 8, [
   ['id', 0, 2],
   ['offset', 2, 2],
   ['flags', 4, 2],
   ['status', 6, 2],
 ]);
-export const NETIF_EXTRA_INFO = struct('io/netif.h', 'struct netif_extra_info', 8, [
+const NETIF_EXTRA_INFO = struct('io/netif.h', 'struct netif_extra_info', 8, [
   ['type', 0, 1],
   ['flags', 1, 1],
   ['u', 2, 6],
@@ -70,12 +70,12 @@ export const NETIF_EXTRA_INFO = struct('io/netif.h', 'struct netif_extra_info', 
   ['u.hash.algorithm', 3, 1],
   ['u.hash.value', 4, 4],
 ]);
-export const XEN_NETIF_CTRL_REQUEST = struct('io/netif.h', 'struct xen_netif_ctrl_request', 16, [
+const XEN_NETIF_CTRL_REQUEST = struct('io/netif.h', 'struct xen_netif_ctrl_request', 16, [
   ['id', 0, 2],
   ['type', 2, 2],
   ['data', 4, 12],
 ]);
-export const XEN_NETIF_CTRL_RESPONSE = struct('io/netif.h', 'struct xen_netif_ctrl_response', 12, [
+const XEN_NETIF_CTRL_RESPONSE = struct('io/netif.h', 'struct xen_netif_ctrl_response', 12, [
   ['id', 0, 2],
   ['type', 2, 2],
   ['status', 4, 4],

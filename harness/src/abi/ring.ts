@@ -8,14 +8,14 @@ import { struct, type StructLayout } from './layout';
 
 export const PAGE_SIZE = 4096; // XEN_PAGE_SIZE (x86)
 /** ring.h: struct __name##_sring offsets. */
-export const SRING_REQ_PROD = 0;
-export const SRING_REQ_EVENT = 4;
-export const SRING_RSP_PROD = 8;
-export const SRING_RSP_EVENT = 12;
-export const SRING_PVT = 16; // union { netif.smartpoll_active; tapif_user.msg; pvt_pad[4] } pvt
-export const SRING_PAD = 20; // uint8_t __pad[44]
+const SRING_REQ_PROD = 0;
+const SRING_REQ_EVENT = 4;
+const SRING_RSP_PROD = 8;
+const SRING_RSP_EVENT = 12;
+const SRING_PVT = 16; // union { netif.smartpoll_active; tapif_user.msg; pvt_pad[4] } pvt
+const SRING_PAD = 20; // uint8_t __pad[44]
 /** Offset of `ring[]` (the entries) in every sring. */
-export const SRING_HEADER_SIZE = 64;
+const SRING_HEADER_SIZE = 64;
 /** Largest ring-page-order a Windows frontend (xenvbd) uses and the simulator supports. */
 export const MAX_RING_PAGE_ORDER = 4;
 
@@ -31,7 +31,7 @@ export const SRING_LAYOUT: StructLayout = struct('io/blkif.h', 'struct blkif_sri
 ]);
 
 /** Rounds down to a power of two (ring.h `__RD32`). */
-export function rounddownPow2(x: number): number {
+function rounddownPow2(x: number): number {
   if (x <= 0) return 0;
   return 2 ** Math.floor(Math.log2(x));
 }
@@ -43,7 +43,7 @@ export function ringEntries(entrySize: number, order: number): number {
 }
 
 /** u32 difference `a - b` as ring.h computes it with RING_IDX arithmetic. */
-export const idxSub = (a: number, b: number): number => (a - b) >>> 0;
+const idxSub = (a: number, b: number): number => (a - b) >>> 0;
 export const idxAdd = (a: number, n: number): number => (a + n) >>> 0;
 
 /** The shared part of a ring: the sring header and entry slots in a Buffer of `4096 << order` bytes. */

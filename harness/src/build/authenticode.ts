@@ -49,7 +49,7 @@ export function peLayout(buf: Buffer): PeLayout | undefined {
 }
 
 /** Authenticode digest of a PE image; undefined when it is not one. */
-export function authenticodeDigest(buf: Buffer, alg: DigestAlgorithm): Buffer | undefined {
+function authenticodeDigest(buf: Buffer, alg: DigestAlgorithm): Buffer | undefined {
   const l = peLayout(buf);
   if (!l) return undefined;
   const end = l.certTableSize > 0 ? l.certTableOffset : buf.length;

@@ -55,9 +55,9 @@ export function lineSplitter(emit: (line: string) => void): { push(chunk: string
 }
 
 /** A Windows path as Win32-OpenSSH's SFTP server takes it: drive letter, forward slashes. */
-export const sftpPath = (windowsPath: string) => windowsPath.replace(/\\/g, '/');
+const sftpPath = (windowsPath: string) => windowsPath.replace(/\\/g, '/');
 
-export class SshBuilder implements Builder {
+class SshBuilder implements Builder {
   private constructor(
     private readonly conn: SshConnection,
     readonly label: string,

@@ -18,7 +18,7 @@ export interface BundleOutput {
 }
 
 /** The manifest of a verified set: the existing manifest's build facts, the verified drivers, fresh file hashes. */
-export async function manifestFor(root: string, report: VerifyReport, now = new Date()): Promise<BundleManifest> {
+async function manifestFor(root: string, report: VerifyReport, now = new Date()): Promise<BundleManifest> {
   const old = report.manifest;
   const drivers: BundleDriver[] = report.packages.map((p) => {
     const before = old?.drivers.find((d) => d.name === p.driver && d.dir === p.dir);

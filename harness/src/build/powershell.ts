@@ -23,7 +23,7 @@ export interface DriverBuildRequest {
 export const MARKER = { commit: 'WINPV-SOURCE-COMMIT', file: 'WINPV-FILE', packageDir: 'WINPV-PACKAGE-DIR' } as const;
 
 /** Where build.ps1 leaves the package: <checkout>\<driver>\<arch> (as the win-pv repositories do). */
-export const packageDirOf = (r: Pick<DriverBuildRequest, 'sourceDir' | 'driver' | 'arch'>) => `${r.sourceDir.replace(/[\\/]+$/, '')}\\${r.driver}\\${r.arch}`;
+const packageDirOf = (r: Pick<DriverBuildRequest, 'sourceDir' | 'driver' | 'arch'>) => `${r.sourceDir.replace(/[\\/]+$/, '')}\\${r.driver}\\${r.arch}`;
 
 export function buildScript(r: DriverBuildRequest): string {
   const lines = ["$ErrorActionPreference = 'Stop'", '$ProgressPreference = \'SilentlyContinue\'', `Set-Location -LiteralPath ${psQuote(r.sourceDir)}`];

@@ -62,7 +62,7 @@ export async function verifySignatures(file: string, opts: VerifyOptions = {}): 
 /** osslsigncode prints one "Signature Index: N" block per signature, primary and nested, and exits 0
  * ("Succeeded") when ANY of them verifies: a trusted nested signature would hide a failing primary.
  * Each block is judged on its own ("Signature verification: ok" inside it) so every one must verify. */
-export function judgeEachSignature(code: number, output: string): SignatureResult[] {
+function judgeEachSignature(code: number, output: string): SignatureResult[] {
   const starts = [...output.matchAll(/^Signature Index:/gm)].map((m) => m.index!);
   if (starts.length <= 1) return [judgeOsslsigncode(code, output)];
   const head = output.slice(0, starts[0]);
@@ -73,7 +73,7 @@ export function judgeEachSignature(code: number, output: string): SignatureResul
 }
 
 /** Interprets osslsigncode verify's exit status and output (pure: tested on recorded outputs). */
-export function judgeOsslsigncode(code: number, output: string): SignatureResult {
+function judgeOsslsigncode(code: number, output: string): SignatureResult {
   const first = (re: RegExp) => re.exec(output)?.[1]?.trim();
   const signerBlock = /Signer's certificate:[\s\S]*?Subject:\s*(.+)\n\s*Issuer\s*:\s*(.+)/.exec(output);
   const signer = signerBlock && decodeEscapedUtf8(signerBlock[1].trim());

@@ -121,7 +121,7 @@ function judgeRevisions(f: Findings, e: DriversEvent, specs: SpecSet, diag: Reco
 }
 
 /** `xenvif: running 9.0.0, 9.1.0 staged (restart pending)`: a driver's state as the report says it. */
-export function stateText(s: DriverState): string {
+function stateText(s: DriverState): string {
   const v = s.vendor ? ` [${s.vendor}]` : '';
   const req = s.rebootRequested ? ', reboot requested' : '';
   switch (s.state) {

@@ -17,7 +17,7 @@ export type XsPlace =
  * qdisk under `backend/qdisk` (xenopsd's supported_vbd_backends in xen-api's ocaml/xenopsd/xc/device.ml:
  * vbd, vbd3, qdisk; sm's attach answers backend_type "vbd3"); both serve a guest `device/vbd`.
  */
-export const BACKEND_SERVES: Readonly<Record<string, string>> = { vbd3: 'vbd', qdisk: 'vbd' };
+const BACKEND_SERVES: Readonly<Record<string, string>> = { vbd3: 'vbd', qdisk: 'vbd' };
 
 const FRONT = /^\/local\/domain\/(\d+)\/device\/([a-z0-9]+)\/(\d+)(?:\/(.*))?$/;
 const BACK = /^\/local\/domain\/(\d+)\/backend\/([a-z0-9]+)\/(\d+)\/(\d+)(?:\/(.*))?$/;

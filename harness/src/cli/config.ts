@@ -30,14 +30,14 @@ export const processEnvironment = (): NodeJS.ProcessEnv => process.env;
 
 const homeOf = (env: NodeJS.ProcessEnv) => env.HOME || homedir();
 
-export function configFilePath(env: NodeJS.ProcessEnv): string {
+function configFilePath(env: NodeJS.ProcessEnv): string {
   if (env.WINPV_CONFIG) return env.WINPV_CONFIG;
   const base = env.XDG_CONFIG_HOME || join(homeOf(env), '.config');
   return join(base, 'winpv', 'config.json');
 }
 
 /** Reads the config file; a missing default file is an empty config, a missing named one is an error. */
-export function loadUserConfig(path: string, required: boolean): UserConfig {
+function loadUserConfig(path: string, required: boolean): UserConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -221,7 +221,7 @@ function withGuestPassword(name: string, entry: HostEntry, env: NodeJS.ProcessEn
   return s ? { guestPassword: s } : {};
 }
 
-export function parseSeed(s: string): number {
+function parseSeed(s: string): number {
   if (!/^\d{1,10}$/.test(s) || Number(s) > 0xffffffff) throw usageError(`--seed takes a whole number from 0 to 4294967295, not '${s}'`);
   return Number(s);
 }

@@ -45,7 +45,7 @@ export function newRunDir(root: string, now: Date, seed: number, suffix = ''): {
   return { runId, dir: join(root, runId) };
 }
 
-export const REPORTERS = ['console', 'tap', 'none'] as const;
+const REPORTERS = ['console', 'tap', 'none'] as const;
 
 /** The reporter that writes to stdout: console (live on a TTY, a line per instance otherwise), tap, or none. */
 export function stdoutReporter(name: string | undefined, ctx: CommandContext, dflt: (typeof REPORTERS)[number]): Reporter[] {

@@ -14,3 +14,14 @@ export function guestMac(runId: string, owner: string, devid: number): string {
   h[0] = (h[0]! & 0xfc) | 0x02;
   return [...h.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
+
+/** The VIF as a real host creates it: with the run's MAC (`guestMac`), never the one a scenario fixed,
+ *  which would be the same for every shard and parallel run on the network; a replaced MAC is said
+ *  through `say` so the scenario's author sees why the guest has another. */
+export function withRunMac<V extends { devid: number; mac?: string }>(runId: string, owner: string, vif: V, say: (msg: string) => void): V & { mac: string } {
+  const mac = guestMac(runId, owner, vif.devid);
+  if (vif.mac && vif.mac.toLowerCase() !== mac) {
+    say(`guest ${owner} vif ${vif.devid}: MAC ${mac} instead of the scenario's ${vif.mac}, which would collide between shards and parallel runs sharing the network`);
+  }
+  return { ...vif, mac };
+}

@@ -45,7 +45,7 @@ const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
 type Vendor = VendorPrefix & { deviceId?: number };
 
 /** The platform PCI device ids a vendor's child IDs are listed for: 0001, 0002 and the vendor's own. */
-export function vendorDeviceIds(vendor: Vendor): number[] {
+function vendorDeviceIds(vendor: Vendor): number[] {
   const own = vendor.deviceId ?? vendor.deviceRange?.[0];
   return [0x0001, 0x0002, ...(own !== undefined ? [own] : [])];
 }

@@ -17,7 +17,7 @@ import { runProcess, runProcessOk } from '../util/process';
 const LAB_BUILD_DEADLINE_MS = 120 * 60_000;
 
 /** Size of dom0's root filesystem image (sparse); guest disks live in it too. */
-export const IMAGE_SIZE = '8G';
+const IMAGE_SIZE = '8G';
 
 export interface LabImage {
   dir: string;
@@ -53,7 +53,7 @@ export function parseAptPolicy(text: string): Record<string, string> {
   return out;
 }
 
-export async function packageVersions(): Promise<Record<string, string>> {
+async function packageVersions(): Promise<Record<string, string>> {
   const r = await runProcessOk(['apt-cache', 'policy', ...CACHE_KEY_PACKAGES]);
   const v = parseAptPolicy(r.stdout);
   const missing = CACHE_KEY_PACKAGES.filter((p) => !v[p]);

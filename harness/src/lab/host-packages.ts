@@ -4,7 +4,7 @@ import { HOST_PACKAGES } from './recipe';
 import { runProcess, runProcessOk } from '../util/process';
 
 /** Debian packages whose command is not on PATH. */
-export async function missingHostPackages(which: (cmd: string) => Promise<boolean> = onPath): Promise<string[]> {
+async function missingHostPackages(which: (cmd: string) => Promise<boolean> = onPath): Promise<string[]> {
   const missing: string[] = [];
   for (const p of HOST_PACKAGES) if (!(await which(p.cmd))) missing.push(p.pkg);
   return missing;

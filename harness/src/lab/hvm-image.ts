@@ -32,7 +32,7 @@ export const HVM_SYSLINUX_CFG = [
 ].join('\n');
 
 /** Builds the disk ($1) from a kernel ($2), an initramfs ($3) and a syslinux.cfg ($4). */
-export const HVM_DISK_SCRIPT = [
+const HVM_DISK_SCRIPT = [
   'set -eu',
   `truncate -s ${HVM_DISK_MIB}M "$1"`,
   'mkfs.vfat -n WINPVHVM "$1" >/dev/null',

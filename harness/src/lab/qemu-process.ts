@@ -70,7 +70,7 @@ export function startQemu(dir: string, argv: readonly string[]): StartedQemu {
 }
 
 /** Asks QEMU to quit over QMP; resolves false when the socket is absent or does not answer in time. */
-export function qmpQuit(socket: string, timeoutMs = 3000): Promise<boolean> {
+function qmpQuit(socket: string, timeoutMs = 3000): Promise<boolean> {
   if (!existsSync(socket)) return Promise.resolve(false);
   return new Promise((resolve) => {
     const c = createConnection(socket);

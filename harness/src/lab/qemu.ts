@@ -18,7 +18,7 @@ export interface QemuBoot {
   cpus?: number;
 }
 
-export const DOM0_MEM = '1536M';
+const DOM0_MEM = '1536M';
 export const XEN_CMDLINE = `console=com1 com1=115200,8n1 dom0_mem=${DOM0_MEM},max:${DOM0_MEM} dom0_max_vcpus=2 noreboot`;
 export const DOM0_CMDLINE = 'root=/dev/vda rw console=hvc0 earlyprintk=xen net.ifnames=0';
 

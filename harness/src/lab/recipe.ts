@@ -15,7 +15,7 @@ export const DOM0_PACKAGES = [
 export const DOM0_EXTRA_PACKAGES = ['qemu-system-xen'] as const;
 
 /** The hypervisor: downloaded and extracted on the machine running winpv, never installed there. */
-export const HYPERVISOR_PACKAGE = 'xen-hypervisor-4.17-amd64';
+const HYPERVISOR_PACKAGE = 'xen-hypervisor-4.17-amd64';
 
 /** Packages whose versions key the image cache: a new version of any of them means a rebuild. */
 export const CACHE_KEY_PACKAGES = [HYPERVISOR_PACKAGE, 'xen-utils-4.17', 'linux-image-amd64', 'qemu-system-xen'] as const;

@@ -12,7 +12,7 @@ import type { InstanceResult, PassRate, RunSummary } from './result';
 
 export const RETRY_MARK = '~retry';
 /** `--repeat-each N` runs each instance as `<inst>~rep<k>`, k = 1..N. */
-export const REPEAT_MARK = '~rep';
+const REPEAT_MARK = '~rep';
 
 export const repeatId = (inst: string, k: number) => `${inst}${REPEAT_MARK}${k}`;
 /** The instance a repetition belongs to (an id without the mark is its own). */

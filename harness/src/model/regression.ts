@@ -36,7 +36,7 @@ export function quantile(sorted: readonly number[], q: number): number {
 }
 
 /** Bootstrap (1 - alpha) interval of the relative change of one new value from the baseline. */
-export function bootstrapChange(baseline: readonly number[], value: number, opts: { alpha: number; resamples: number; seed: number }): [number, number] {
+function bootstrapChange(baseline: readonly number[], value: number, opts: { alpha: number; resamples: number; seed: number }): [number, number] {
   const rnd = mulberry32(opts.seed);
   const n = baseline.length;
   const centre = median(baseline);

@@ -1,5 +1,6 @@
-// The reporter interface. Reporters see only results (never hosts, probes or the trace writer),
-// so a live run, `winpv check` on a stored trace and `winpv report merge` render identically.
+// The reporter interface. Reporters see results (never hosts or probes; the HTML report alone also
+// reads the run's trace events), so a live run, `winpv check` on a stored trace and `winpv report
+// merge` render identically.
 //
 // Call order: onRunStart once; then per instance in plan order onInstanceStart, onInstanceEnd
 // (a skipped instance gets both); onRunEnd once, with bailOut set when the run stopped early.

@@ -82,7 +82,7 @@ export function keyValueProblem(key: KeySpec, value: string): string | undefined
 export type KeyReader = (ref: KeyRef) => string | undefined;
 
 /** The value of a referenced key, or its spec's default when absent. */
-export function valueOrDefault(keys: readonly KeySpec[], ref: KeyRef, read: KeyReader): string | undefined {
+function valueOrDefault(keys: readonly KeySpec[], ref: KeyRef, read: KeyReader): string | undefined {
   return read(ref) ?? findKey(keys, ref.side, ref.name)?.default;
 }
 

@@ -17,7 +17,7 @@ export function parseVersion(text: string): DriverVersion | undefined {
 }
 
 /** Four parts, no leading zeros (`9.1.0.0`). */
-export const formatVersion = (v: DriverVersion): string => v.join('.');
+const formatVersion = (v: DriverVersion): string => v.join('.');
 
 /** The four-part spelling of a version text, or undefined when it is no version. */
 export function normaliseVersion(text: string): string | undefined {

@@ -7,12 +7,12 @@ import type { GuestRef, XenstoreView } from '../model/host';
 import type { TraceSink } from '../model/trace';
 
 /** Guest paths watched below the home, besides `device` (feature/hotplug/vif is xenvif's). */
-export const GUEST_PATHS = ['drivers', 'control', 'data', 'attr', 'feature'] as const;
+const GUEST_PATHS = ['drivers', 'control', 'data', 'attr', 'feature'] as const;
 /** dom0 backend directories watched from the start (others are found through `backend`): blkback's
  *  vbd, tapdisk3's vbd3 (XenServer 7+, XCP-ng 8) and QEMU's qdisk for disks (xenopsd's
  *  supported_vbd_backends), netback's vif. Watching from the start records a backend's Initialising
  *  and InitWait, which the frontend's `backend` key would only lead to later. */
-export const BACKEND_TYPES = ['vbd', 'vbd3', 'qdisk', 'vif'] as const;
+const BACKEND_TYPES = ['vbd', 'vbd3', 'qdisk', 'vif'] as const;
 
 /** Paths the wide watch records: a guest home's watched subtrees, or a dom0 backend of a guest. */
 const WIDE = new RegExp(

@@ -20,7 +20,7 @@ const jsonSafe = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c').repl
 
 let uplotAssets: { js: string; css: string } | undefined;
 /** uPlot's browser build and stylesheet, from the installed package (read once per process). */
-export function uplotFiles(): { js: string; css: string } {
+function uplotFiles(): { js: string; css: string } {
   if (!uplotAssets) {
     // uPlot's MIT licence travels with the copy of uPlot each report carries
     const licence = readFileSync(require.resolve('uplot/LICENSE'), 'utf8').replace(/\*\//g, '* /');

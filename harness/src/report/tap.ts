@@ -35,7 +35,7 @@ export function renderInstance(n: number, r: InstanceResult, seed: number): stri
 }
 
 /** The closing lines: the plan, or `Bail out!` when the run stopped early. */
-export function renderTapEnd(s: Pick<RunSummary, 'bailOut' | 'instances' | 'knownNotFailing'>): string {
+function renderTapEnd(s: Pick<RunSummary, 'bailOut' | 'instances' | 'knownNotFailing'>): string {
   const stale = (s.knownNotFailing ?? []).map((k) => `# known issue ${k.issue} (${k.scenario}, ${k.check}) did not fail: it may be fixed; close it and remove it from the known-issues file\n`).join('');
   return stale + (s.bailOut ? `Bail out! ${desc(s.bailOut)}` : `1..${s.instances.length}`);
 }

@@ -17,7 +17,7 @@ export interface ResolvedBundle {
 export type BundleOpener = (path: string, drivers: DriverName[]) => Promise<ResolvedBundle>;
 
 /** Opens a bundle with inf/openBundle; its manifest gives the version the drivers must bind at. */
-export const openDriverBundle: BundleOpener = async (path, drivers) => {
+const openDriverBundle: BundleOpener = async (path, drivers) => {
   const opened = await openBundle(path);
   if (!opened.manifest) {
     await opened.cleanup();

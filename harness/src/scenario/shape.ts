@@ -112,7 +112,7 @@ const stepChildren = (): Record<string, { shape: ElementShape | (() => ElementSh
   repeat: { shape: () => ({ attrs: { count: { type: types.int(1, 1000), required: true }, label }, children: stepChildren() }) },
 });
 
-export const stepsShape: ElementShape = { children: stepChildren() };
+const stepsShape: ElementShape = { children: stepChildren() };
 
 export const scenarioShape: ElementShape = {
   attrs: { name: { type: name, required: true }, timeout: { type: duration } },

@@ -20,7 +20,7 @@ interface Port {
 }
 
 /** Virtual latency of an upcall after a notify, microseconds. */
-export const EVTCHN_UPCALL_US = 2;
+const EVTCHN_UPCALL_US = 2;
 
 export class EventChannels {
   private ports = new Map<number, Port[]>();

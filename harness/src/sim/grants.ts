@@ -12,7 +12,7 @@ import { HypercallError } from './errors';
 import type { GuestMemory } from './memory';
 
 /** Default table size: 32 frames of 512 entries (Xen's default max_grant_frames is 64). */
-export const DEFAULT_GRANT_FRAMES = 32;
+const DEFAULT_GRANT_FRAMES = 32;
 
 export interface GrantAudit {
   active: number[];

@@ -15,7 +15,7 @@ import type { SparseDisk } from './disk';
 import { readInt } from './xs';
 
 /** How long the toolstack waits for a device to close before removing it anyway (libxl: 10 s). */
-export const DEVICE_REMOVE_TIMEOUT_MS = 10_000;
+const DEVICE_REMOVE_TIMEOUT_MS = 10_000;
 
 export interface DeviceRecord {
   dev: DeviceRef;

@@ -34,7 +34,7 @@ export function simXenstore(sched: Scheduler): SimXenstore {
 }
 
 /** The client with the simulator's conventions: absent directory = [], rm of an absent node is fine. */
-export function wrapClient(c: XenstoreClient, domid: number): Xs {
+function wrapClient(c: XenstoreClient, domid: number): Xs {
   const tolerant = async <T>(p: Promise<T>, dflt: T): Promise<T> => {
     try {
       return await p;

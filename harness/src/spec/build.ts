@@ -11,7 +11,7 @@ import { boolValue, hexValue, intValue, splitList, type XmlElement } from '../xm
 import { parseCondition, parseConstraint } from './expressions';
 
 /** `{i}` placeholders of the XML become the model's `<i>`. */
-export const modelName = (xmlName: string): string => xmlName.replace(/\{([A-Za-z]+)\}/g, '<$1>');
+const modelName = (xmlName: string): string => xmlName.replace(/\{([A-Za-z]+)\}/g, '<$1>');
 
 /** A XenbusState attribute (number or name) as a number; NaN for an unknown name (the shape rejects those). */
 export function stateValue(text: string): number {
@@ -38,7 +38,7 @@ function interfaces(el: XmlElement | undefined): InterfaceRef[] {
 }
 
 /** The XenbusStates from `from` to Connected (4): where a key with requiredFrom must be present. */
-export function requiredStatesFrom(from: number): number[] {
+function requiredStatesFrom(from: number): number[] {
   const out: number[] = [];
   for (let s = from; s <= XenbusState.Connected; s++) out.push(s);
   return out;
@@ -109,7 +109,7 @@ function device(el: XmlElement, problems: Problem[]): DeviceProtocol {
 }
 
 /** The platform device's hardware ID for a PCI template; child IDs use the parent's enumerator. */
-export function hardwareIdText(t: HardwareIdTemplate): string {
+function hardwareIdText(t: HardwareIdTemplate): string {
   if (t.enumerator === 'PCI') {
     return t.device === 'vendor' ? 'PCI\\VEN_5853&DEV_<device>&SUBSYS_<device>5853&REV_01' : `PCI\\VEN_5853&DEV_${t.device}`;
   }

@@ -4,12 +4,12 @@ import { types, type ElementShape, type ValueType } from '../xml/index';
 import { DRIVER_NAMES } from '../model/spec';
 import { XENBUS_STATE_NAMES } from '../model/xenbus';
 
-export const KEY_TYPES = ['int', 'uint', 'bool', 'string', 'enum', 'mac', 'state'] as const;
-export const KEY_ROLES = [
+const KEY_TYPES = ['int', 'uint', 'bool', 'string', 'enum', 'mac', 'state'] as const;
+const KEY_ROLES = [
   'grant-ref', 'event-channel', 'ring-page-order', 'queue-count', 'protocol', 'feature', 'state', 'path', 'domid',
   'device-id', 'mac', 'mtu', 'size', 'version-string', 'address', 'name', 'other',
 ] as const;
-export const PHASE_NAMES = ['connect', 'reconnect', 'close', 'suspend-resume', 'surprise-removal'] as const;
+const PHASE_NAMES = ['connect', 'reconnect', 'close', 'suspend-resume', 'surprise-removal'] as const;
 
 /** A XenbusState: a number (range-checked by the `state-range` lint rule) or its name from xenbus.h. */
 const state: ValueType = types.string({ pattern: new RegExp(`^([0-9]+|${XENBUS_STATE_NAMES.join('|')})$`), what: 'a XenbusState (number or name)' });

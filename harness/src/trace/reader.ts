@@ -86,7 +86,7 @@ function ringIoFromV1(e: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** Validates one parsed line of a trace written with schema `written` (default TRACE_SCHEMA); returns the problems (empty when valid). */
-export function validateEvent(o: unknown, written = TRACE_SCHEMA): string[] {
+function validateEvent(o: unknown, written = TRACE_SCHEMA): string[] {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return ['not a JSON object'];
   const e = o as Record<string, unknown>;
   const out: string[] = [];

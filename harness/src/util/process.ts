@@ -32,7 +32,7 @@ const DEBIAN_PACKAGES: Record<string, string> = {
 };
 
 /** Long enough for any tool the harness runs (a lab image build is bounded by its own caller). */
-export const DEFAULT_PROCESS_DEADLINE_MS = 30 * 60_000;
+const DEFAULT_PROCESS_DEADLINE_MS = 30 * 60_000;
 
 /** Runs argv to completion; a non-zero exit is returned, not thrown. */
 export async function runProcess(argv: readonly string[], opts: ProcessOptions = {}): Promise<ProcessResult> {

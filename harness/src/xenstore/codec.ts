@@ -38,7 +38,7 @@ export function typeName(type: number): string {
 }
 
 /** sizeof(struct xsd_sockmsg) (xs_wire.h). */
-export const XS_HEADER_SIZE = 16;
+const XS_HEADER_SIZE = 16;
 /** XENSTORE_PAYLOAD_MAX (xs_wire.h): "Violating this is very bad"; the daemon drops the connection. */
 export const XENSTORE_PAYLOAD_MAX = 4096;
 /** XENSTORE_ABS_PATH_MAX and XENSTORE_REL_PATH_MAX (xs_wire.h): longer paths get EINVAL. */

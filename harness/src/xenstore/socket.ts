@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
 import type { XenstoreCore } from './core';
 
-export function attachSocket(server: XenstoreCore, sock: Socket): void {
+function attachSocket(server: XenstoreCore, sock: Socket): void {
   sock.setNoDelay?.(true);
   const conn = server.connect(0, (bytes) => {
     if (!sock.destroyed) sock.write(bytes);

@@ -2,7 +2,14 @@
 import { loadSpecs } from '../../src/spec/load';
 import type { GuestShape, BlockWorkloadStep, NetWorkloadStep } from '../../src/model/scenario';
 import type { TraceEvent, TraceEventInput, TraceSink } from '../../src/model/trace';
+import type { Test } from 'tap';
 import { SimHost } from '../../src/hosts/sim';
+import { SimState, type SimHostOptions } from '../../src/hosts/sim/host-state';
+import { SimLifecycle } from '../../src/hosts/sim/lifecycle';
+import type { SimGuest } from '../../src/hosts/sim/sim-guest';
+import type { GuestRef } from '../../src/model/host';
+import type { DriverName } from '../../src/model/spec';
+import { builtinPackages } from '../../src/sim/windows/packages';
 
 export const specs = loadSpecs();
 
@@ -47,4 +54,31 @@ export async function bootedHost(seed = 1, s: GuestShape = shape()) {
   await host.rebootGuest(g);
   await host.clock.sleep(200);
   return { host, sink, g };
+}
+
+/** The smallest setup of one part of hosts/sim: the shared state open (no SimHost) and the lifecycle
+ *  over it (`pending`: the guests it asked to have the host-wide faults applied); closed when `t` ends. */
+export async function openSimState(t: Test, o: { seed?: number; builds?: SimHostOptions['builds']; artifactsDir?: string } = {}) {
+  const st = new SimState({ specs, ...(o.builds ? { builds: o.builds } : {}) });
+  const sink = new MemorySink(() => st.hvIfOpen?.sched.now() ?? 0);
+  await st.open(sink, { seed: o.seed ?? 1, ...(o.artifactsDir ? { artifactsDir: o.artifactsDir } : {}) });
+  const pending: SimGuest[] = [];
+  const life = new SimLifecycle(st, (g) => pending.push(g));
+  t.teardown(async () => {
+    await life.destroyAll();
+    st.hv.sched.stop();
+    st.hv.releaseDisks();
+  });
+  return { st, sink, life, pending };
+}
+
+/** A guest created and started, the builtin drivers put in place and rebooted into, so its frontends
+ *  connect (as an install and the reboot it asks for would); `settleMs` of virtual time after. */
+export async function runningWithDrivers(o: { st: SimState; life: SimLifecycle }, s: GuestShape = shape(), drivers: DriverName[] = ['xenbus', 'xenvbd', 'xenvif', 'xennet'], settleMs = 200): Promise<GuestRef> {
+  const ref = await o.life.createGuest(s, 'inst1');
+  await o.life.startGuest(ref);
+  o.st.guest(ref).win.install(builtinPackages(specs, drivers, '9.1.0.100'));
+  await o.life.rebootGuest(ref);
+  await o.st.hv.sched.sleep(settleMs);
+  return ref;
 }

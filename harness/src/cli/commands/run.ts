@@ -35,7 +35,7 @@ import { KNOWN_ISSUES_FILE, loadKnownIssues } from '../../results/known';
 import { harnessVersion } from './results';
 
 /** Tags of the default catalogue run (no files and no --tag given): everything but the lab-only scenarios. */
-export const DEFAULT_TAGS = ['smoke', 'nightly', 'release'];
+const DEFAULT_TAGS = ['smoke', 'nightly', 'release'];
 
 const help = `usage: winpv run [scenario files or folders...] [options]
 

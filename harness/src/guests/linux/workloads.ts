@@ -23,7 +23,7 @@ export function devidToLinuxDisk(devid: number): string {
 const CS = 'cs() { read u _ < /proc/uptime; echo $(( ${u%.*} * 100 + 1${u#*.} - 100 )); }';
 
 /** Size of the region each thread works on (the reference guest has little memory for patterns). */
-export const REGION_BYTES = 4 * 1024 * 1024;
+const REGION_BYTES = 4 * 1024 * 1024;
 
 export function blockScript(w: BlockWorkloadStep, dev: string): string {
   if (!/^\/dev\/xvd[a-z]+\d*$/.test(dev)) throw usageError(`not a guest block device: ${dev}`);

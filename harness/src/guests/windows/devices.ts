@@ -25,11 +25,11 @@ export function pendingReason(r: string): string {
  *  (vendor 5853, XenServer: 0001, 0002, or a vendor device C000-C2FF such as XenServer's C000 with
  *  has_vendor_device, drivers-spec/xenbus.xml), XENBUS\VEN_<vendor>&DEV_<VIF|VBD|IFACE|...>&REV_<rev>\<n> children of
  *  xenbus (win-xenbus src/xenbus/pdo.c PdoQueryId) and XENVIF\VEN_...&DEV_NET&REV_...\<n> of xenvif. */
-export const XEN_INSTANCE = /^(PCI\\VEN_5853&DEV_(000[12]|C[0-2][0-9A-F]{2})|XENBUS\\VEN_[A-Z0-9]+&DEV_[A-Z]+&REV_[0-9A-F]{8}\\|XENVIF\\VEN_[A-Z0-9]+&DEV_NET&REV_[0-9A-F]{8}\\|XENVBD\\)/i;
+const XEN_INSTANCE = /^(PCI\\VEN_5853&DEV_(000[12]|C[0-2][0-9A-F]{2})|XENBUS\\VEN_[A-Z0-9]+&DEV_[A-Z]+&REV_[0-9A-F]{8}\\|XENVIF\\VEN_[A-Z0-9]+&DEV_NET&REV_[0-9A-F]{8}\\|XENVBD\\)/i;
 /** The emulated devices QEMU gives an HVM guest, which the unplug removes (IDE/ATA disks, and the
  *  RTL8139 or e1000 NIC; docs/misc/hvm-emulated-unplug.pandoc). Matched by id, never by name. */
-export const EMULATED_DISK = /^(IDE\\DISK|SCSI\\DISK&VEN_QEMU|SCSI\\DISKQEMU)/i;
-export const EMULATED_NIC = /^PCI\\VEN_(10EC&DEV_8139|8086&DEV_100E)/i;
+const EMULATED_DISK = /^(IDE\\DISK|SCSI\\DISK&VEN_QEMU|SCSI\\DISKQEMU)/i;
+const EMULATED_NIC = /^PCI\\VEN_(10EC&DEV_8139|8086&DEV_100E)/i;
 
 export interface CimDevice {
   DeviceID: string;

@@ -17,7 +17,7 @@ export interface NicSetting {
 }
 
 /** 00:16:3e:0a:0b:0c -> 00-16-3E-0A-0B-0C (Get-NetAdapter's form). */
-export const adapterMac = (mac: string): string => mac.replace(/[:-]/g, '').toUpperCase().replace(/(..)(?!$)/g, '$1-');
+const adapterMac = (mac: string): string => mac.replace(/[:-]/g, '').toUpperCase().replace(/(..)(?!$)/g, '$1-');
 
 const SET_SCRIPT = `
 $a = @(Get-NetAdapter | Where-Object { $_.MacAddress -eq $p.mac -and $_.Status -eq 'Up' })

@@ -12,7 +12,7 @@ import { SECTOR_SIZE } from '../../abi/blkif';
 import type { FaultTarget, SimGuest } from './sim-guest';
 
 /** Where Windows keeps the dump it found in its page file at boot. */
-export const SIM_DUMP_SOURCE = 'C:\\Windows\\MEMORY.DMP';
+const SIM_DUMP_SOURCE = 'C:\\Windows\\MEMORY.DMP';
 /** KeBugCheckEx's four parameters, as a manually initiated crash leaves them. */
 export const STOP_PARAMS: bigint[] = [0n, 0n, 0n, 0n];
 

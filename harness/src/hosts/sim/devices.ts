@@ -25,7 +25,8 @@ export class SimDevices {
     };
     this.backendControl = {
       restartKind: 'reprobe',
-      restartBackend: (g, dev) => st.ts().restartBackend(st.guest(g).dom, dev),
+      // async: an unknown guest is a rejected promise like every other refusal here, not a throw
+      restartBackend: async (g, dev) => st.ts().restartBackend(st.guest(g).dom, dev),
       forceBackendState: async (g, dev, state) => {
         const rec = st.ts().record(st.guest(g).dom.domid, dev);
         if (!rec) throw hostError('SIM_NO_DEVICE', `${g.name} has no ${dev}`);

@@ -30,7 +30,11 @@ export interface SimBuildProperties {
   ioSlowdown?: number;
 }
 
-const notOpen = () => hostError('SIM_NOT_OPEN', 'the simulated host is not open');
+/** A part the simulator has once open; before that, SIM_NOT_OPEN. */
+function opened<T>(part: T | undefined): T {
+  if (part === undefined) throw hostError('SIM_NOT_OPEN', 'the simulated host is not open');
+  return part;
+}
 
 export class SimState {
   private _hv?: Hypervisor;
@@ -77,28 +81,23 @@ export class SimState {
   }
 
   get hv(): Hypervisor {
-    if (!this._hv) throw notOpen();
-    return this._hv;
+    return opened(this._hv);
   }
 
   get dom0(): Domain {
-    if (!this._dom0) throw notOpen();
-    return this._dom0;
+    return opened(this._dom0);
   }
 
   get xenstore(): SimXenstoreView {
-    if (!this.view) throw notOpen();
-    return this.view;
+    return opened(this.view);
   }
 
   get xenstored(): SimXenstore {
-    if (!this.xsd) throw notOpen();
-    return this.xsd;
+    return opened(this.xsd);
   }
 
   ts(): Toolstack {
-    if (!this.toolstack) throw notOpen();
-    return this.toolstack;
+    return opened(this.toolstack);
   }
 
   emit(e: TraceEventInput): void {

@@ -12,9 +12,9 @@ import type { SimState } from './host-state';
 import type { SimGuest } from './sim-guest';
 
 /** Virtual delay between a restore returning and the restored domain being unpaused. */
-export const RESTORE_UNPAUSE_MS = 5;
+const RESTORE_UNPAUSE_MS = 5;
 /** How long a cooperative suspend may take before the host gives up (virtual ms). */
-export const SUSPEND_TIMEOUT_MS = 60_000;
+const SUSPEND_TIMEOUT_MS = 60_000;
 
 interface SavedImage {
   guest: SimGuest;

@@ -23,7 +23,7 @@ import type { GuestTransport } from './guest-transport';
 import type { Dom0Access } from './dom0-access';
 import type { XapiLifecycle } from './lifecycle';
 
-export const NMI_STOP_CODE = 0x80;
+const NMI_STOP_CODE = 0x80;
 
 export class XapiBugcheck implements BugcheckCapability {
   constructor(

@@ -12,7 +12,7 @@ import { stopCode } from '../../model/trace';
 import { DUMP_HEADER_BYTES, readDumpHeader } from '../../sim/windows/crashdump';
 
 /** Where Windows writes crash dumps (the agent looks there). */
-export const CRASH_DUMP_PLACES = 'C:\\Windows\\MEMORY.DMP, C:\\Windows\\Minidump\\*.dmp';
+const CRASH_DUMP_PLACES = 'C:\\Windows\\MEMORY.DMP, C:\\Windows\\Minidump\\*.dmp';
 
 export interface CrashedGuest {
   name: string;

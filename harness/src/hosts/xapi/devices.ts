@@ -9,7 +9,7 @@ import { NULL_REF } from './session';
 import { userdeviceOf } from './guest-build';
 import { tagsFor, vmName } from './tags';
 import { uploadDisc, writableIsoSrs, type IsoDisc } from './iso-disc';
-import { guestMac } from '../guest-mac';
+import { withRunMac } from '../guest-mac';
 import { homePath, type XapiState, type XGuest } from './host-state';
 import type { Dom0Access } from './dom0-access';
 
@@ -68,7 +68,7 @@ export class XapiDevices {
     const first = ((vm.VIFs as string[]) ?? []).map((v) => s.get(v)).find(Boolean);
     const network = g.detachedNetworks.get(vif.devid) ?? (first?.network as string | undefined) ?? s.all('network')[0]!.$ref;
     const vifRef = await s.call<string>('VIF.create', {
-      device: String(vif.devid), network, VM: g.vm, MAC: guestMac(this.st.runId, g.owner, vif.devid), MTU: 1500, other_config: tagsFor(this.st.runId, g.owner, new Date()),
+      device: String(vif.devid), network, VM: g.vm, MAC: withRunMac(this.st.runId, g.owner, vif, (msg) => this.st.log(g.inst, 'info', msg)).mac, MTU: 1500, other_config: tagsFor(this.st.runId, g.owner, new Date()),
       qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default', ipv4_allowed: [], ipv6_allowed: [],
     });
     await s.callAsync('VIF.plug', vifRef);

@@ -21,7 +21,7 @@ export interface Finding {
 }
 
 /** XenServer 7.0 (tapdisk3 everywhere, VM.provision with sr="" meaning the default SR) is API 2.6. */
-export const MIN_API: [number, number] = [2, 6];
+const MIN_API: [number, number] = [2, 6];
 const GiB = 2 ** 30;
 
 export interface DoctorOptions {

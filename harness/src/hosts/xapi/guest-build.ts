@@ -6,7 +6,7 @@ import type { GuestShape, VbdShape } from '../../model/scenario';
 import { hostError, isWinpvError, usageError } from '../../model/errors';
 import { NULL_REF, num, XapiSession } from './session';
 import { tagsFor, vmName } from './tags';
-import { guestMac } from '../guest-mac';
+import { withRunMac } from '../guest-mac';
 
 const MiB = 2 ** 20;
 
@@ -108,10 +108,7 @@ export async function buildGuest(s: XapiSession, shape: GuestShape, o: BuildOpti
   const vifs = shape.vifs.length ? shape.vifs : [{ devid: 0, backend: {} }];
   if (!shape.vifs.length) o.log?.(`guest ${shape.name} has no VIF in the scenario: VIF 0 added on the guests' network, to reach it over SSH`);
   for (const v of vifs) {
-    // MACs always come from the run, instance, guest and device: a fixed MAC in a scenario would
-    // be the same in every shard and parallel run on the pool's network
-    const mac = guestMac(o.runId, o.owner, v.devid);
-    if ('mac' in v && v.mac && v.mac.toLowerCase() !== mac) o.log?.(`guest ${shape.name} vif ${v.devid}: MAC ${mac} instead of the scenario's ${v.mac}, which would collide between shards and parallel runs on one pool`);
+    const { mac } = withRunMac(o.runId, o.owner, v, (msg) => o.log?.(msg));
     await s.call('VIF.create', {
       device: String(v.devid), network, VM: vm, MAC: mac, MTU: 1500, other_config: tags,
       qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default', ipv4_allowed: [], ipv6_allowed: [],
@@ -156,7 +153,7 @@ async function addDisk(s: XapiSession, vm: string, v: VbdShape, existing: Map<st
  *  XenServer's vendor device 5853:C000 beside it (xenopsd xc/device.ml xen-pvdevice), which xapi lets
  *  change only on a halted VM (xapi_vm.ml set_has_vendor_device: VM_BAD_POWER_STATE otherwise).
  *  "C000" is the vendor device beside platform device 0002, as XenServer's Windows templates have it. */
-export async function setPlatformDevice(s: XapiSession, vm: string, device: string): Promise<void> {
+async function setPlatformDevice(s: XapiSession, vm: string, device: string): Promise<void> {
   const vendor = device.toUpperCase() === 'C000';
   const id = vendor ? '0002' : device;
   await s.call('VM.remove_from_platform', vm, 'device_id');

@@ -20,7 +20,7 @@ export interface XapiConnectOptions {
 }
 
 /** The object types whose records the harness reads from the cache. */
-export const WATCHED_TYPES = ['pool', 'host', 'SR', 'VDI', 'VBD', 'VIF', 'network', 'VM', 'VM_metrics', 'VM_guest_metrics', 'task'];
+const WATCHED_TYPES = ['pool', 'host', 'SR', 'VDI', 'VBD', 'VIF', 'network', 'VM', 'VM_metrics', 'VM_guest_metrics', 'task'];
 
 const TLS_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',

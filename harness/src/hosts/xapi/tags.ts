@@ -6,11 +6,11 @@ import type { XapiRecord } from 'xen-api';
 /** other_config key holding the run id. */
 export const RUN_KEY = 'winpv-run';
 /** other_config key holding the creation time (ISO 8601, UTC). */
-export const CREATED_KEY = 'winpv-created';
+const CREATED_KEY = 'winpv-created';
 /** other_config key holding the scenario instance and guest name, for people reading XenCenter / XO. */
 export const OWNER_KEY = 'winpv-owner';
 /** name_label prefix of every VM winpv creates: `winpv:<run-id>:<instance>/<guest>`. */
-export const NAME_PREFIX = 'winpv:';
+const NAME_PREFIX = 'winpv:';
 
 export function tagsFor(runId: string, owner: string, now: Date): Record<string, string> {
   return { [RUN_KEY]: runId, [CREATED_KEY]: now.toISOString(), [OWNER_KEY]: owner };

@@ -34,7 +34,7 @@ interface ParamOf {
  * A parameter sysfs shows read-only (max_ring_page_order is 0444: fixed when the module loads) is
  * refused when the destination asks for it, naming the parameter.
  */
-export const KEY_PARAMS: Record<'vbd' | 'vif', Record<string, ParamOf>> = {
+const KEY_PARAMS: Record<'vbd' | 'vif', Record<string, ParamOf>> = {
   vbd: {
     'multi-queue-max-queues': { module: 'xen_blkback', name: 'max_queues' },
     'max-ring-page-order': { module: 'xen_blkback', name: 'max_ring_page_order' },

@@ -14,7 +14,7 @@ export interface Dom0Link {
 
 /** Commands in flight at once on the connection. sshd allows 10 sessions per connection by default
  *  (MaxSessions); the xenstore watch stream and a workload's far end need sessions of their own. */
-export const MAX_CHANNELS = 6;
+const MAX_CHANNELS = 6;
 
 export class Dom0 {
   private active = 0;

@@ -7,7 +7,7 @@ import type { GuestAgent, GuestRef } from '../../model/host';
 import type { DeviceRef, GuestShape, VifShape } from '../../model/scenario';
 import type { GuestLifecycle, TraceSink } from '../../model/trace';
 import type { LinuxConsoleAgent } from '../../guests/linux/console-agent';
-import { guestMac } from '../guest-mac';
+import { withRunMac } from '../guest-mac';
 import { Dom0, type Dom0Link } from './dom0';
 import { XlRings } from './rings';
 import { XlXenstore } from './xenstore';
@@ -80,15 +80,10 @@ export class XlState {
     this.runId = opts.runId ?? randomBytes(6).toString('hex');
   }
 
-  /** The VIF as the host creates it: with the MAC of this run, instance, guest and device. A MAC the
-   *  scenario fixed would be the same for every run sharing the host's bridge, so it is replaced (and
-   *  the replacement said in the trace), as on a XenAPI pool. */
+  /** The VIF as the host creates it: with the MAC of this run, instance, guest and device (the one
+   *  decision of every real host, `guest-mac.ts` `withRunMac`), a replaced MAC said in the trace. */
   withRunMac(inst: string, guest: string, vif: VifShape): VifShape {
-    const mac = guestMac(this.runId, `${inst}/${guest}`, vif.devid);
-    if (vif.mac && vif.mac.toLowerCase() !== mac) {
-      this.trace?.emit({ ev: 'log', inst, level: 'info', msg: `guest ${guest} vif ${vif.devid}: MAC ${mac} instead of the scenario's ${vif.mac}, which would collide between runs sharing the host's bridge` });
-    }
-    return { ...vif, mac };
+    return withRunMac(this.runId, `${inst}/${guest}`, vif, (msg) => this.trace?.emit({ ev: 'log', inst, level: 'info', msg }));
   }
 
   get dom0(): Dom0 {

@@ -25,7 +25,7 @@ export function sshTargetFor(spec: XlHostSpec): SshTarget {
 }
 
 /** `xl://user@host[:port]`: any Xen dom0 with xl, xenstore-utils and sshd. */
-export function createXlHost(spec: XlHostSpec, nameTag?: string): HostBackend {
+function createXlHost(spec: XlHostSpec, nameTag?: string): HostBackend {
   const target = sshTargetFor(spec);
   return new XlHost({ label: spec.label, connect: () => SshConnection.connect(target), ...(nameTag ? { nameTag } : {}) });
 }

@@ -8,8 +8,8 @@ import { parseNetbackIoRing, parseStatsGrep } from './parse';
 
 const NETBACK_DEBUGFS = '/sys/kernel/debug/xen-netback';
 
-export const netbackDir = (domid: number, devid: number) => `${NETBACK_DEBUGFS}/vif${domid}.${devid}`;
-export const blkbackStatsDir = (domid: number, devid: number) => `/sys/bus/xen-backend/devices/vbd-${domid}-${devid}/statistics`;
+const netbackDir = (domid: number, devid: number) => `${NETBACK_DEBUGFS}/vif${domid}.${devid}`;
+const blkbackStatsDir = (domid: number, devid: number) => `/sys/bus/xen-backend/devices/vbd-${domid}-${devid}/statistics`;
 
 function devid(dev: DeviceRef): number {
   return Number(dev.split('/')[1]);

@@ -10,7 +10,7 @@ import { shJoin } from '../../util/quote';
 import type { Dom0 } from './dom0';
 
 /** Root of the single remote watch. Paths outside it are watched with a stream of their own. */
-export const WATCH_ROOT = '/local/domain';
+const WATCH_ROOT = '/local/domain';
 
 /** Reads many keys in one command; each answer is `V<base64>` or `N` (no such key), one line per path. */
 export const BATCH_READ_SCRIPT =
@@ -46,7 +46,7 @@ while (1) {
 
 /** The watch stream: the Perl reader when dom0 can run it, else xenstore-watch with one
  *  xenstore-read per event (`V<path> <base64 value>` or `N<path>`). */
-export const WATCH_SCRIPT =
+const WATCH_SCRIPT =
   'if perl -MIO::Socket::UNIX -e 1 2>/dev/null && { [ -S /run/xenstored/socket ] || [ -S /var/run/xenstored/socket ]; }; then exec perl -e "$0" "$1"; fi; ' +
   'xenstore-watch -- "$1" | while IFS= read -r p; do if v=$(xenstore-read -- "$p" 2>/dev/null); then printf "V%s %s\\n" "$p" "$(printf %s "$v" | base64 -w0)"; else printf "N%s\\n" "$p"; fi; done';
 

@@ -14,10 +14,10 @@ import { BackendRing, bindBackendPort } from './ring-queue';
 import { XenbusBackend } from './xenbus-backend';
 
 /** Linux blkback defaults: xen_blkif_max_ring_order = 4 (XENBUS_MAX_RING_GRANT_ORDER), MAX_INDIRECT_SEGMENTS = 256. */
-export const BLKBACK_MAX_RING_ORDER = 4;
-export const BLKBACK_MAX_INDIRECT_SEGMENTS = 256;
+const BLKBACK_MAX_RING_ORDER = 4;
+const BLKBACK_MAX_INDIRECT_SEGMENTS = 256;
 /** xen_blkif_max_pgrants: persistent grants kept per queue. */
-export const BLKBACK_MAX_PERSISTENT = 1056;
+const BLKBACK_MAX_PERSISTENT = 1056;
 
 /** The disk model: per-request latency and bandwidth, and how many requests it serves in parallel. */
 export interface DiskModel {
@@ -31,7 +31,7 @@ export interface DiskModel {
   dilation: number;
 }
 
-export const defaultDiskModel = (): DiskModel => ({ latencyUs: 80, bytesPerUs: 1500, parallel: 32, dilation: 1 });
+const defaultDiskModel = (): DiskModel => ({ latencyUs: 80, bytesPerUs: 1500, parallel: 32, dilation: 1 });
 
 interface Queue {
   ring: BackendRing;

@@ -21,7 +21,7 @@ export interface BackendFaults {
   spikeEvery: number;
 }
 
-export const noBackendFaults = (): BackendFaults => ({
+const noBackendFaults = (): BackendFaults => ({
   stall: false, missedNotify: false, lostWakeup: false, unknownResponseIds: 0, duplicateResponses: 0, spikeUs: 0, spikeEvery: 0,
 });
 

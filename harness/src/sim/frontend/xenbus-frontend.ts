@@ -15,7 +15,7 @@ import { readInt } from '../xs';
 import type { FrontendRing } from './front-ring';
 
 /** How long a closing frontend waits for the backend before it closes anyway. */
-export const CLOSE_TIMEOUT_MS = 10_000;
+const CLOSE_TIMEOUT_MS = 10_000;
 
 /** The real driver's connect fails here (xenvif frontend.c FrontendSetNumQueues: a backend maximum of 0 queues). */
 export class ConnectRefused extends Error {}

@@ -26,7 +26,7 @@ export interface BlkIoResult {
 }
 
 /** Storport's default per-request timeout; after it the miniport polls the ring and kicks the backend. */
-export const REQUEST_TIMEOUT_US = 30_000_000;
+const REQUEST_TIMEOUT_US = 30_000_000;
 
 interface Page {
   gfn: number;

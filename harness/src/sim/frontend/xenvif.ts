@@ -10,7 +10,7 @@ import { ringOf } from '../spec-model';
 import { allocPort, FrontendRing } from './front-ring';
 import { ConnectRefused, XenbusFrontend } from './xenbus-frontend';
 
-export const VIF_MTU = 1500;
+const VIF_MTU = 1500;
 
 interface TxSlot {
   gref: number;

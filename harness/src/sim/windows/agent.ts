@@ -17,8 +17,8 @@
 // resume to them (neither the SUSPEND count nor the WMI event): nothing is written again.
 import type { Domain } from '../hypervisor';
 
-export const AGENT_START_MS = 2000;
-export const AGENT_RESUME_MS = 200;
+const AGENT_START_MS = 2000;
+const AGENT_RESUME_MS = 200;
 
 export interface AgentFaults {
   /** agent-resume-lost: xeniface does not tell the guest agents that the guest resumed. */

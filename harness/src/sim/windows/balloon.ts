@@ -8,12 +8,12 @@
 import type { Domain } from '../hypervisor';
 
 /** MAX_PAGES_PER_MDL on x64 (balloon.c BALLOON_PFN_ARRAY_SIZE): (CSHORT_MAX - sizeof (MDL) = 48) / sizeof (PFN_NUMBER). */
-export const BALLOON_PFN_ARRAY_SIZE = Math.floor((65535 - 48) / 8);
+const BALLOON_PFN_ARRAY_SIZE = Math.floor((65535 - 48) / 8);
 /** fdo.c FdoBalloon: while an adjustment is unfinished (Active) the thread wakes again after 1 s. */
-export const BALLOON_RETRY_MS = 1000;
+const BALLOON_RETRY_MS = 1000;
 /** Pages a second MmAllocatePagesForMdlEx + XENMEM_decrease_reservation manage in the model (balloon.c logs
  *  the rate of each chunk; below MIN_PAGES_PER_S = 1000 a chunk counts as slow and the adjustment stops). */
-export const BALLOON_PAGES_PER_S = 200_000;
+const BALLOON_PAGES_PER_S = 200_000;
 const PAGE_KIB = 4;
 
 export interface BalloonFaults {

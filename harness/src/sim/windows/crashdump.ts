@@ -44,13 +44,13 @@ const XENVBD_MAX_TARGETS = 128;
 /** xencrsh driver.h XENVBD_MAX_REQUESTS_PER_SRB. */
 const MAX_REQUESTS_PER_SRB = 2;
 /** Bytes of one SRB at most: XENVBD_MAX_TRANSFER_LENGTH = 2 x 11 pages. */
-export const DUMP_MAX_TRANSFER = MAX_REQUESTS_PER_SRB * blk.BLKIF_MAX_SEGMENTS_PER_REQUEST * 4096;
+const DUMP_MAX_TRANSFER = MAX_REQUESTS_PER_SRB * blk.BLKIF_MAX_SEGMENTS_PER_REQUEST * 4096;
 /** __PollState's KeStallExecutionProcessor(100000): 100 ms between reads of the backend's state. */
 const STATE_POLL_MS = 100;
 /** The dump port's polling of HwInterrupt while an SRB is outstanding (model: every 50 us). */
 const IO_POLL_MS = 0.05;
 /** The model's deadline for each wait the real path makes forever (it would hang the dying guest). */
-export const DUMP_WAIT_LIMIT_MS = 60_000;
+const DUMP_WAIT_LIMIT_MS = 60_000;
 /** The model's kernel memory dump: header page plus body, in the page file at the end of the boot disk. */
 export const DUMP_BYTES = 16 * 1024 * 1024;
 export const DUMP_HEADER_BYTES = 8192;
@@ -90,7 +90,7 @@ export const STOP_NAMES: Record<number, string> = {
 class DumpFailed extends Error {}
 
 /** The dump's bytes: DUMP_HEADER64's first fields in the header page, a recognisable body after it. */
-export function dumpImage(code: number, params: readonly bigint[], bytes = DUMP_BYTES): Buffer {
+function dumpImage(code: number, params: readonly bigint[], bytes = DUMP_BYTES): Buffer {
   const b = Buffer.alloc(bytes);
   b.write('PAGE', 0, 'latin1');
   b.write('DU64', 4, 'latin1');

@@ -23,14 +23,14 @@ import type { Scheduler } from '../scheduler';
 import type { Xenvbd } from '../frontend/xenvbd';
 import type { DiskModel } from '../backend/blkback';
 
-export const REAL_REQUEST_BUDGET = 320;
+const REAL_REQUEST_BUDGET = 320;
 /** Bytes of real writes a block workload moves at most (64 KiB blocks stay at 320 requests). */
-export const REAL_BYTE_BUDGET = 32 * 2 ** 20;
+const REAL_BYTE_BUDGET = 32 * 2 ** 20;
 /** Real requests a workload gets however large its blocks (a 32-slot ring filled several times). */
-export const REAL_REQUEST_FLOOR = 32;
+const REAL_REQUEST_FLOOR = 32;
 
 /** Real requests a workload of this block size pushes through the ring, at most. */
-export function realRequestBudget(blockSize: number): number {
+function realRequestBudget(blockSize: number): number {
   return Math.max(REAL_REQUEST_FLOOR, Math.min(REAL_REQUEST_BUDGET, Math.floor(REAL_BYTE_BUDGET / blockSize)));
 }
 

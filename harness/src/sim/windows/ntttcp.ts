@@ -9,7 +9,7 @@ import { renderNtttcpXml, parseNtttcpXml } from '../../workloads';
 import type { Scheduler } from '../scheduler';
 import type { LinkModel } from '../backend/netback';
 
-export const REAL_FRAME_BUDGET = 240;
+const REAL_FRAME_BUDGET = 240;
 
 /** Something that can put frames on the wire and count what arrives for it (a guest vif or dom0). */
 export interface NetEndpoint {

@@ -21,7 +21,7 @@ export interface InstalledPackage {
 export const BUILTIN_PREFIX = 'builtin:';
 
 /** The INF of a driver package reduced to what binding needs; throws a located error for a broken INF. */
-export function packageFromInf(inf: DriverInf, driver: DriverName): InstalledPackage {
+function packageFromInf(inf: DriverInf, driver: DriverName): InstalledPackage {
   const version = inf.version.driverVer?.value.version;
   const errors = inf.problems.filter((p) => !/warning/i.test(p.rule ?? ''));
   if (!version) throw inputError('INF_NO_DRIVERVER', `${inf.file}: no DriverVer`, errors, { file: inf.file });

@@ -4,15 +4,15 @@
 // to 0x10); the magic is read again (0xd249 means this product/build is blacklisted); writing a
 // mask to 0x10 unplugs the emulated devices it names.
 
-export const UNPLUG_PORT = 0x10;
-export const UNPLUG_VERSION_PORT = 0x12;
-export const UNPLUG_MAGIC = 0x49d2;
-export const UNPLUG_BLACKLISTED = 0xd249;
-export const UNPLUG_PROTOCOL_VERSION = 1;
+const UNPLUG_PORT = 0x10;
+const UNPLUG_VERSION_PORT = 0x12;
+const UNPLUG_MAGIC = 0x49d2;
+const UNPLUG_BLACKLISTED = 0xd249;
+const UNPLUG_PROTOCOL_VERSION = 1;
 // hvm-emulated-unplug.pandoc mask bits
 export const UNPLUG_ALL_IDE_DISKS = 1 << 0;
 export const UNPLUG_ALL_NICS = 1 << 1;
-export const UNPLUG_AUX_IDE_DISKS = 1 << 2;
+const UNPLUG_AUX_IDE_DISKS = 1 << 2;
 export const UNPLUG_NVME_DISKS = 1 << 3;
 
 export class PlatformDevice {
