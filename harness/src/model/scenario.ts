@@ -85,7 +85,15 @@ export interface VbdShape {
   queues?: number;
   /** Backend keys to override, e.g. {'max-ring-page-order': '0', 'multi-queue-max-queues': '1'}. */
   backend: Record<string, string>;
+  /** Which backend serves the disk, named by its xenstore directory as xenopsd and the xl host name
+   *  it (BACKEND_TYPES): `vbd` (Linux blkback) or `vbd3` (tapdisk3 behind tapback, XenServer's);
+   *  absent: the host's default. Needs the `disk-backend` capability. */
+  backendType?: DiskBackendType;
 }
+
+/** The disk backends a scenario can choose (scenario `<vbd backend-type>`). */
+export const DISK_BACKEND_TYPES = ['vbd', 'vbd3'] as const;
+export type DiskBackendType = (typeof DISK_BACKEND_TYPES)[number];
 
 export interface VifShape {
   devid: number;

@@ -6,7 +6,7 @@ import { type Capability, type CheckName, CHECKS } from '../model/catalog';
 import { checkParamInfo } from '../model/check-params';
 import type { Problem } from '../model/errors';
 import type {
-  CheckConfig, FaultConfig, GuestShape, MatrixAxis, RegistrySetting, Scenario, VbdShape, VifShape,
+  CheckConfig, DiskBackendType, FaultConfig, GuestShape, MatrixAxis, RegistrySetting, Scenario, VbdShape, VifShape,
 } from '../model/scenario';
 import type { DriverName } from '../model/spec';
 import { boolValue, splitList, type XmlElement } from '../xml';
@@ -93,6 +93,7 @@ function guestNeeds(guests: GuestShape[], named: Capability[]): Set<Capability> 
     if (g.memoryTargetMiB !== undefined) needs.add('balloon');
     if (g.agent) needs.add('guest-agent');
     if (g.platformDevice !== undefined) needs.add('platform-device');
+    if (g.vbds.some((v) => v.backendType !== undefined)) needs.add('disk-backend');
   }
   return needs;
 }
@@ -110,6 +111,7 @@ function buildDevices(g: XmlElement, at: Path, r: Reader): { vbds: VbdShape[]; v
       ...(order !== undefined ? { ringPageOrder: order } : {}),
       ...(queues !== undefined ? { queues } : {}),
       backend: backendKeys(v, r),
+      ...(v.attr('backend-type') !== undefined ? { backendType: v.attr('backend-type') as DiskBackendType } : {}),
     };
   });
   const vifs: VifShape[] = g.childrenNamed('vif').map((v, i) => {

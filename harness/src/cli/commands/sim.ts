@@ -6,7 +6,7 @@ import { inputError } from '../../model/errors';
 import type { Command, CommandContext } from '../command';
 import { parseCommandArgs, runSubcommand } from '../command';
 import { driverSpecs } from '../run-support';
-import { diffLab, explainStepDiff, simBackendSteps, type BackendRecording } from '../../hosts/sim/lab-diff';
+import { diffLab, diffTapback, explainStepDiff, simBackendEvents, simBackendSteps, type BackendRecording } from '../../hosts/sim/lab-diff';
 import { sequenceOf, stepDiffText } from '../../hosts/xl/backend-keys';
 
 /** Where the committed recordings are (capture-backend-keys.ts writes them there). */
@@ -20,6 +20,8 @@ const HELP = [
   'on `winpv lab up`; by default the committed ones): each end\'s state sequence, then at every backend',
   'state the driver-written backend keys and their values. Prints one line per difference with its',
   'reason when it is a known one; exits 1 when a difference has no reason (fix the simulator or explain it).',
+  'Then the simulated tapdisk3 disk (backend/vbd3) against tapback as its source writes xenstore',
+  '(hosts/sim/tapback.ts, from xapi-project/blktap): the states, the keys at each, and the order of its writes.',
   '',
   'options:',
   '  --json   machine-readable output',
@@ -51,7 +53,9 @@ async function diffLabCommand(ctx: CommandContext): Promise<number> {
     unexplained += devices.reduce((n, d) => n + d.diffs.filter((x) => !x.reason).length, 0);
     return { recording: basename(file), xen: rec.captured.xen, kernel: rec.captured.kernel, devices };
   });
-  if (args.values.json) ctx.out.write(JSON.stringify(report, null, 2) + '\n');
+  const tapback = diffTapback((await simBackendEvents(driverSpecs(ctx.cwd).specs, 5, { diskBackend: 'vbd3' })).vbd).map((d) => ({ ...d, line: stepDiffText(d) }));
+  unexplained += tapback.length;
+  if (args.values.json) ctx.out.write(JSON.stringify({ recordings: report, tapback }, null, 2) + '\n');
   else {
     for (const r of report) {
       ctx.out.write(`${r.recording} (Xen ${r.xen}, Linux ${r.kernel}) vs the simulator\n`);
@@ -61,6 +65,8 @@ async function diffLabCommand(ctx: CommandContext): Promise<number> {
         for (const x of d.diffs) ctx.out.write(`    ${x.reason ? 'known' : 'NEW  '} ${x.line}${x.reason ? `: ${x.reason}` : ''}\n`);
       }
     }
+    ctx.out.write(`tapdisk3 (vbd3) as blktap's tapback writes it vs the simulator: ${tapback.length ? '' : 'no difference'}\n`);
+    for (const x of tapback) ctx.out.write(`    NEW   ${x.line}\n`);
     ctx.out.write(`${unexplained} difference(s) without a reason\n`);
   }
   return unexplained ? 1 : 0;
