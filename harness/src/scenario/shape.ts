@@ -161,6 +161,10 @@ export const scenarioShape: ElementShape = {
               children: { backend: { shape: backendKey } },
             },
           },
+          timings: {
+            shape: { attrs: { 'backend-reaction': { type: duration }, 'boot-to-frontend': { type: duration }, 'restore-downtime': { type: duration } } },
+            max: 1,
+          },
           registry: {
             shape: {
               attrs: {

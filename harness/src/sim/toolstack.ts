@@ -14,9 +14,10 @@ import type { XenbusBackend } from './backend/xenbus-backend';
 import type { VirtualBridge } from './bridge';
 import type { SparseDisk } from './disk';
 import { readInt } from './xs';
+import { HOST_TIMINGS } from './timings';
 
 /** How long the toolstack waits for a device to close before removing it anyway (libxl: 10 s). */
-export const DEVICE_REMOVE_TIMEOUT_MS = 10_000;
+export const DEVICE_REMOVE_TIMEOUT_MS = HOST_TIMINGS.deviceRemoveTimeoutMs;
 
 export interface DeviceRecord {
   dev: DeviceRef;

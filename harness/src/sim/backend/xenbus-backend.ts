@@ -101,6 +101,10 @@ export abstract class XenbusBackend {
 
   private async frontendChanged(): Promise<void> {
     if (this.removed) return;
+    // the backend's reaction time to its frontend (sim/timings.ts backendReactionMs, from the lab)
+    const reactMs = this.hv.domain(this.frontDomid)?.timings.backendReactionMs ?? 0;
+    if (reactMs > 0) await this.hv.sched.sleep(reactMs);
+    if (this.removed) return;
     const fe = await readInt(this.dom0.xs, `${this.fePath}/state`);
     if (fe === undefined) return;
     switch (fe) {
