@@ -9,6 +9,7 @@ import type { Domain } from '../hypervisor';
 import { guestKeyWrites, ringOf } from '../spec-model';
 import { allocPort, FrontendRing } from './front-ring';
 import { XenbusFrontend } from './xenbus-frontend';
+import { dropFeature, syncCacheOp, type DiskFeatures } from './sync-cache';
 
 export type BlkOp = 'read' | 'write' | 'flush' | 'discard';
 
@@ -138,8 +139,7 @@ export class Xenvbd extends XenbusFrontend {
     return keys;
   }
 
-  /** What the backend offers at Connected (win-xenvbd frontend.c FrontendConnect reads them each time). */
-  diskFeatures = { barrier: false, flushCache: false, discard: false };
+  diskFeatures: DiskFeatures = { barrier: false, flushCache: false, discard: false };
 
   protected override async backendConnected(): Promise<void> {
     // read together: one round trip of virtual time, as the sectors read alone took before
@@ -151,10 +151,9 @@ export class Xenvbd extends XenbusFrontend {
   }
 
   /** win-xenvbd pdo.c PdoSyncCache / PdoUnmap: a cache flush or UNMAP the backend does not offer is
-   *  completed successfully in the guest ("not supported, suppressing") and never reaches the ring
-   *  (the flush-unadvertised fault sends the flush anyway). */
+   *  completed successfully in the guest ("not supported, suppressing") and never reaches the ring. */
   private suppressed(op: BlkOp): boolean {
-    if (op === 'flush') return !this.diskFeatures.flushCache && !this.diskFeatures.barrier && !this.faults.flushUnadvertised;
+    if (op === 'flush') return syncCacheOp(this.diskFeatures, this.faults.flushUnadvertised) === undefined;
     if (op === 'discard') return !this.diskFeatures.discard;
     return false;
   }
@@ -224,30 +223,14 @@ export class Xenvbd extends XenbusFrontend {
       await new Promise<void>((r) => q.slotWaiters.push(r));
       if (this.phase !== 'connected' || q.ring.isEnded) return { status: blk.BLKIF_RSP_ERROR, latencyUs: 0 };
     }
-    const barrier = io.op === 'flush' && this.flushAsBarrier();
-    const status = await new Promise<number>((done) => (barrier ? this.produceBarrier(q, done) : this.produce(q, io, done)));
-    // frontend.c FrontendRemoveFeature: a BLKIF_RSP_EOPNOTSUPP drops the feature the request relied
-    // on, and the SRB fails (pdo.c PdoCompleteSubmittedRequest: SRB_STATUS_INVALID_REQUEST)
-    if (status === blk.BLKIF_RSP_EOPNOTSUPP && io.op === 'flush') this.diskFeatures[barrier ? 'barrier' : 'flushCache'] = false;
-    if (status === blk.BLKIF_RSP_EOPNOTSUPP && io.op === 'discard') this.diskFeatures.discard = false;
+    const op = io.op === 'flush' ? syncCacheOp(this.diskFeatures, this.faults.flushUnadvertised) : io.op === 'discard' ? blk.BLKIF_OP_DISCARD : undefined;
+    const status = await new Promise<number>((done) => (op === blk.BLKIF_OP_WRITE_BARRIER ? this.produceBarrier(q, done) : this.produce(q, io, done)));
+    if (status === blk.BLKIF_RSP_EOPNOTSUPP && op !== undefined) dropFeature(this.diskFeatures, op);
     return { status, latencyUs: this.hv.sched.nowMicros() - t0 };
   }
 
-  /**
-   * SCSIOP_SYNCHRONIZE_CACHE goes to the ring as BLKIF_OP_FLUSH_DISKCACHE where the backend offers
-   * feature-flush-cache, else as BLKIF_OP_WRITE_BARRIER where it offers feature-barrier (tapdisk3's
-   * tapback offers only barriers). The source read here, xenserver/win-xenvbd ec2dfdc (2015) pdo.c
-   * PrepareSyncCache, always sends WRITE_BARRIER and PdoSyncCache suppresses the SRB without
-   * feature-barrier; later xenvbd (target.c) prefers FLUSH_DISKCACHE when the backend has it (not in
-   * the stored source: to be confirmed against win-xenvbd master). Against tapback both send barriers.
-   * The flush-unadvertised fault is a driver that sends FLUSH_DISKCACHE whatever the backend offers.
-   */
-  private flushAsBarrier(): boolean {
-    return !this.faults.flushUnadvertised && !this.diskFeatures.flushCache && this.diskFeatures.barrier;
-  }
-
-  /** A BLKIF_OP_WRITE_BARRIER with no data segments (pdo.c PrepareSyncCache): ordered after every
-   *  request before it. The flush requests produce() writes take the same steps. */
+  /** A BLKIF_OP_WRITE_BARRIER with no data segments (pdo.c PrepareSyncCache, sync-cache.ts): after
+   *  every request before it. The flush requests produce() writes take the same steps. */
   private produceBarrier(q: Queue, done: (status: number) => void): void {
     const front = q.ring.front;
     const id = this.nextId++;
