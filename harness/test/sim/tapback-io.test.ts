@@ -5,6 +5,7 @@
 import t from 'tap';
 import * as blk from '../../src/abi/blkif';
 import { SimHost } from '../../src/hosts/sim';
+import { createHost } from '../../src/hosts/factory';
 import type { Xenvbd } from '../../src/sim/frontend/xenvbd';
 import { specs } from '../hosts/sim-fixture';
 
@@ -55,4 +56,17 @@ t.test('tapdisk3 answers flush, discard and indirect requests BLKIF_RSP_EOPNOTSU
   fe.indirectSegs = 32;
   const big = Buffer.alloc(32 * 4096, 1);
   t.equal((await fe.submit({ op: 'write', sector: 0, nsect: 32 * 8, data: big })).status, blk.BLKIF_RSP_EOPNOTSUPP, 'INDIRECT');
+});
+
+t.test('a sim host entry labelled vbd3 serves every disk with tapdisk3; a scenario\'s backend-type wins', async (t) => {
+  const host = createHost({ name: 'xs-like', kind: 'sim', label: 'sim', insecure: false, capacity: 1, labels: ['vbd3'], entry: { url: 'sim', labels: ['vbd3'] } }, { specs });
+  await host.open({ emit: () => undefined }, { seed: 2 });
+  t.teardown(() => host.close());
+  const g = await host.createGuest({
+    name: 'g', os: 'windows', vcpus: 2, memoryMiB: 2048, vifs: [],
+    vbds: [{ vdev: 'xvda', sizeMiB: 64, mode: 'w', backend: {} }, { vdev: 'xvdb', sizeMiB: 64, mode: 'w', backend: {}, backendType: 'vbd' }],
+  }, 'label');
+  const backendOf = (devid: number) => host.xenstore.read(`/local/domain/${g.domid}/device/vbd/${devid}/backend`);
+  t.match(await backendOf(51712), /\/backend\/vbd3\/\d+\/51712$/, 'the host\'s default: tapdisk3');
+  t.match(await backendOf(51728), /\/backend\/vbd\/\d+\/51728$/, 'the scenario asked for blkback');
 });
