@@ -35,8 +35,9 @@ function load(kind: string, path: string, pick: (m: Record<string, unknown>) => 
 const MAKERS: Record<ResolvedHost['kind'], () => Maker> = {
   sim: () =>
     load('simulated', './sim', (m) => {
-      const SimHost = m.SimHost as (new (o: { specs: SpecSet; builds?: HostFactoryOptions['simBuilds'] }) => HostBackend) | undefined;
-      return SimHost ? (_h, o) => new SimHost({ specs: o.specs, ...(o.simBuilds ? { builds: o.simBuilds } : {}) }) : undefined;
+      const SimHost = m.SimHost as (new (o: { specs: SpecSet; builds?: HostFactoryOptions['simBuilds']; diskBackend?: 'vbd' | 'vbd3' }) => HostBackend) | undefined;
+      // a sim host entry labelled vbd3 serves disks with tapdisk3 by default, as a XenServer pool does
+      return SimHost ? (h, o) => new SimHost({ specs: o.specs, ...(o.simBuilds ? { builds: o.simBuilds } : {}), ...(h.labels.includes('vbd3') ? { diskBackend: 'vbd3' } : {}) }) : undefined;
     }),
   xl: () => load('xl', './xl', (m) => m.makeXlHost as Maker | undefined),
   xapi: () => load('XenAPI', './xapi', (m) => m.makeXapiHost as Maker | undefined),

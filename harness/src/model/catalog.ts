@@ -27,6 +27,7 @@ export const CAPABILITIES = {
   'driver-staging': 'stage driver packages the way an OS update does (driver store + PnP install onto the devices, no reboot of its own) and report each driver\'s state',
   'nic-settings': "give a guest NIC static IPv4/IPv6 addresses, DNS servers and an MTU (netsh/NetTCPIP), and report every interface's settings with the driver status",
   'platform-device': "choose the Xen platform PCI device a guest gets (device_id 0001 or 0002, XenServer's vendor device C000)",
+  'disk-backend': "serve each disk with the backend the scenario names: Linux blkback (`backend/vbd`) or tapdisk3 behind tapback (`backend/vbd3`, XenServer's)",
   'vendor-packages': "install another vendor's driver packages (`builtin:<version>@<vendor>`: the simulator's models of other vendors' Xen tools) and remove one vendor's packages alone",
 } as const;
 export type Capability = keyof typeof CAPABILITIES;
@@ -97,6 +98,7 @@ export const FAULTS = {
   'balloon-initial-target-ignored': { summary: 'xenbus acts only on changes of memory/target, not on the target the guest booted with: the balloon never inflates', caughtBy: 'balloon' },
   'xeniface-no-length-check': { summary: "xeniface passes store requests of any length to xenbus: one over XENSTORE_PAYLOAD_MAX reaches xenstored, which drops the guest's connection", caughtBy: 'guest-alive' },
   'dump-flush-unadvertised': { summary: "xenvbd's crash-dump path sends SYNCHRONIZE_CACHE to the backend as BLKIF_OP_FLUSH_DISKCACHE whatever the backend advertised, instead of completing it in the guest when the backend offers neither feature-barrier nor feature-flush-cache", caughtBy: 'crash-dump' },
+  'flush-unadvertised': { summary: "xenvbd sends every SYNCHRONIZE_CACHE as BLKIF_OP_FLUSH_DISKCACHE without reading feature-flush-cache (a driver written against blkback): tapdisk3, which offers only feature-barrier, answers BLKIF_RSP_EOPNOTSUPP and the flushes fail", caughtBy: 'workload' },
   'agent-resume-lost': { summary: "the guest agent does not report its keys again after a resume (it misses xeniface's suspend event): after a migration xapi's guest metrics lose the OS, the agent's features and its data/* keys", caughtBy: 'guest-metrics' },
   'stale-backend-features': { summary: 'after a resume, restore or migration the frontends reuse the backend features negotiated before instead of reading the new backend\'s', caughtBy: 'xenstore-keys' },
   'uninstall-leaves-filter': { summary: "uninstalling xenbus leaves XENFILT in the System and HDC classes' UpperFilters with its driver gone: the disk controller's stack cannot start and Windows stops with INACCESSIBLE_BOOT_DEVICE", caughtBy: 'guest-alive' },

@@ -66,6 +66,8 @@ export interface GuestShape {
    *  0002 (XenServer's platform:device_id=0002) or C000 (XenServer's vendor device beside it);
    *  absent: the host's default. Needs the `platform-device` capability. */
   platformDevice?: string;
+  /** The simulator's durations for this guest (scenario `<timings>`); real hosts ignore them. */
+  timings?: GuestTimings;
 }
 
 /** One driver parameter: HKLM\SYSTEM\CurrentControlSet\Services\<driver>\Parameters\<value> = data. */
@@ -73,6 +75,14 @@ export interface RegistrySetting {
   driver: DriverName;
   value: string;
   data: number;
+}
+
+/** Durations the simulated host models for one guest (scenario `<timings>`), over its defaults
+ *  (sim/timings.ts, measured on the lab); real hosts have their own and ignore them. */
+export interface GuestTimings {
+  backendReactionMs?: number;
+  bootToFrontendMs?: number;
+  restoreDowntimeMs?: number;
 }
 
 export interface VbdShape {
@@ -85,7 +95,15 @@ export interface VbdShape {
   queues?: number;
   /** Backend keys to override, e.g. {'max-ring-page-order': '0', 'multi-queue-max-queues': '1'}. */
   backend: Record<string, string>;
+  /** Which backend serves the disk, named by its xenstore directory as xenopsd and the xl host name
+   *  it (BACKEND_TYPES): `vbd` (Linux blkback) or `vbd3` (tapdisk3 behind tapback, XenServer's);
+   *  absent: the host's default. Needs the `disk-backend` capability. */
+  backendType?: DiskBackendType;
 }
+
+/** The disk backends a scenario can choose (scenario `<vbd backend-type>`). */
+export const DISK_BACKEND_TYPES = ['vbd', 'vbd3'] as const;
+export type DiskBackendType = (typeof DISK_BACKEND_TYPES)[number];
 
 export interface VifShape {
   devid: number;

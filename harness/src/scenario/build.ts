@@ -6,7 +6,7 @@ import { type Capability, type CheckName, CHECKS } from '../model/catalog';
 import { checkParamInfo } from '../model/check-params';
 import type { Problem } from '../model/errors';
 import type {
-  CheckConfig, FaultConfig, GuestShape, MatrixAxis, RegistrySetting, Scenario, VbdShape, VifShape,
+  CheckConfig, DiskBackendType, FaultConfig, GuestTimings, GuestShape, MatrixAxis, RegistrySetting, Scenario, VbdShape, VifShape,
 } from '../model/scenario';
 import type { DriverName } from '../model/spec';
 import { boolValue, splitList, type XmlElement } from '../xml';
@@ -93,6 +93,7 @@ function guestNeeds(guests: GuestShape[], named: Capability[]): Set<Capability> 
     if (g.memoryTargetMiB !== undefined) needs.add('balloon');
     if (g.agent) needs.add('guest-agent');
     if (g.platformDevice !== undefined) needs.add('platform-device');
+    if (g.vbds.some((v) => v.backendType !== undefined)) needs.add('disk-backend');
   }
   return needs;
 }
@@ -110,6 +111,7 @@ function buildDevices(g: XmlElement, at: Path, r: Reader): { vbds: VbdShape[]; v
       ...(order !== undefined ? { ringPageOrder: order } : {}),
       ...(queues !== undefined ? { queues } : {}),
       backend: backendKeys(v, r),
+      ...(v.attr('backend-type') !== undefined ? { backendType: v.attr('backend-type') as DiskBackendType } : {}),
     };
   });
   const vifs: VifShape[] = g.childrenNamed('vif').map((v, i) => {
@@ -173,6 +175,21 @@ function buildGuest(g: XmlElement, gi: number, r: Reader): GuestShape {
     ...(registry.length ? { registry } : {}),
     ...(r.bool(g, 'agent', [...at, 'agent'], false) ? { agent: true } : {}),
     ...(g.attr('platform-device') !== undefined ? { platformDevice: r.str(g, 'platform-device') ?? '' } : {}),
+    ...buildTimings(g, r),
   };
+}
+
+/** The guest's <timings>: the simulator's durations for it (sim/timings.ts has the defaults). */
+function buildTimings(g: XmlElement, r: Reader): { timings?: GuestTimings } {
+  const el = g.child('timings');
+  if (!el) return {};
+  const timings: GuestTimings = {};
+  const set = (attr: string, key: keyof GuestTimings) => {
+    if (el.attr(attr) !== undefined) timings[key] = r.duration(el, attr);
+  };
+  set('backend-reaction', 'backendReactionMs');
+  set('boot-to-frontend', 'bootToFrontendMs');
+  set('restore-downtime', 'restoreDowntimeMs');
+  return { timings };
 }
 

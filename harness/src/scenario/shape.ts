@@ -4,6 +4,7 @@ import { types, type ElementShape, type ValueType } from '../xml';
 import { CAPABILITIES, CHECKS } from '../model/catalog';
 import { BACKEND_RESTART_KINDS } from '../model/host';
 import { MATRIX_VARIABLE_NAME } from '../model/matrix';
+import { DISK_BACKEND_TYPES } from '../model/scenario';
 import { DRIVER_NAMES } from '../model/spec';
 import { durationPattern, sizePattern } from './units';
 
@@ -148,6 +149,7 @@ export const scenarioShape: ElementShape = {
                 mode: { type: types.enum('w', 'r') },
                 'ring-page-order': { type: types.int(0, 4) },
                 queues: { type: types.int(1, 64) },
+                'backend-type': { type: types.enum(...DISK_BACKEND_TYPES) },
               },
               children: { backend: { shape: backendKey } },
             },
@@ -162,6 +164,10 @@ export const scenarioShape: ElementShape = {
               },
               children: { backend: { shape: backendKey } },
             },
+          },
+          timings: {
+            shape: { attrs: { 'backend-reaction': { type: duration }, 'boot-to-frontend': { type: duration }, 'restore-downtime': { type: duration } } },
+            max: 1,
           },
           registry: {
             shape: {

@@ -4,6 +4,7 @@
 // returns the peer to unbound.
 import { HypercallError } from './errors';
 import type { Scheduler } from './scheduler';
+import { HOST_TIMINGS } from './timings';
 
 type PortState = 'free' | 'unbound' | 'interdomain';
 
@@ -20,7 +21,7 @@ interface Port {
 }
 
 /** Virtual latency of an upcall after a notify, microseconds. */
-const EVTCHN_UPCALL_US = 2;
+const EVTCHN_UPCALL_US = HOST_TIMINGS.evtchnUpcallUs;
 
 export class EventChannels {
   private ports = new Map<number, Port[]>();

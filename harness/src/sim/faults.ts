@@ -26,13 +26,15 @@ export interface FrontendFaults {
   suspendInflight: boolean;
   /** stale-backend-features: after a resume, restore or migration, reuse the backend features negotiated before. */
   staleBackendFeatures: boolean;
+  /** flush-unadvertised: send cache flushes as BLKIF_OP_FLUSH_DISKCACHE whatever the backend advertised. */
+  flushUnadvertised: boolean;
   /** Transaction retries before a frontend gives up (eagain-storm makes a short-tempered frontend visible). */
   maxTxRetries: number;
 }
 
 export const noFrontendFaults = (): FrontendFaults => ({
   skipState: false, earlyConnect: false, missingKeys: null, malformedKey: null, wrongProtocol: false, overrun: 0,
-  grantLeak: false, revokeMapped: false, connectUnwindLeak: false, suspendInflight: false, staleBackendFeatures: false, maxTxRetries: 16,
+  grantLeak: false, revokeMapped: false, connectUnwindLeak: false, suspendInflight: false, staleBackendFeatures: false, flushUnadvertised: false, maxTxRetries: 16,
 });
 
 export interface GuestFaults {

@@ -8,11 +8,14 @@ import { SimReporter } from './events';
 import { HypercallError } from './errors';
 import type { Xs } from './xs';
 import type { SparseDisk } from './disk';
+import { guestTimings, type SimTimings } from './timings';
 
 export type DomainState = 'running' | 'paused' | 'suspended' | 'shutdown' | 'crashed' | 'dead';
 
 export class Domain {
   state: DomainState = 'paused';
+  /** This guest's modelled durations (sim/timings.ts; the scenario's <timings> over the defaults). */
+  timings: SimTimings = guestTimings();
   /** Work deferred while the domain is paused or suspended (its vCPUs do not run). */
   private deferred: (() => void)[] = [];
 

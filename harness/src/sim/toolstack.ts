@@ -3,19 +3,21 @@
 // backend dir owned by dom0 and readable by the guest), backend creation, graceful and surprise
 // device removal, and backend restart.
 import { vdevToDevid } from '../model/vdev';
-import type { DeviceRef, VbdShape, VifShape } from '../model/scenario';
+import type { DeviceRef, DiskBackendType, VbdShape, VifShape } from '../model/scenario';
 import { XenbusState } from '../model/xenbus';
 import { hostError } from '../model/errors';
 import type { Domain, Hypervisor } from './hypervisor';
 import { Blkback } from './backend/blkback';
+import { Tapback } from './backend/tapback';
 import { Netback } from './backend/netback';
 import type { XenbusBackend } from './backend/xenbus-backend';
 import type { VirtualBridge } from './bridge';
 import type { SparseDisk } from './disk';
 import { readInt } from './xs';
+import { HOST_TIMINGS } from './timings';
 
 /** How long the toolstack waits for a device to close before removing it anyway (libxl: 10 s). */
-const DEVICE_REMOVE_TIMEOUT_MS = 10_000;
+const DEVICE_REMOVE_TIMEOUT_MS = HOST_TIMINGS.deviceRemoveTimeoutMs;
 
 export interface DeviceRecord {
   dev: DeviceRef;
@@ -27,7 +29,18 @@ export interface DeviceRecord {
 export class Toolstack {
   readonly devices = new Map<string, DeviceRecord>();
 
-  constructor(readonly hv: Hypervisor, readonly dom0: Domain, readonly bridge: (name: string) => VirtualBridge) {}
+  constructor(
+    readonly hv: Hypervisor,
+    readonly dom0: Domain,
+    readonly bridge: (name: string) => VirtualBridge,
+    /** The backend of a disk whose shape names none (a `vbd3` host label: tapdisk3, as a XenServer pool). */
+    readonly diskBackend: DiskBackendType = 'vbd',
+  ) {}
+
+  /** The backend driver serving a disk: the scenario's choice, else the host's default. */
+  private diskBackendFor(d: Domain, devid: number, shape: VbdShape, disk?: SparseDisk): Blkback {
+    return (shape.backendType ?? this.diskBackend) === 'vbd3' ? new Tapback(this.hv, this.dom0, d.domid, devid, shape, disk) : new Blkback(this.hv, this.dom0, d.domid, devid, shape, disk);
+  }
 
   private key(domid: number, dev: DeviceRef): string {
     return `${domid}:${dev}`;
@@ -66,21 +79,14 @@ export class Toolstack {
     const devid = vdevToDevid(shape.vdev);
     if (devid === undefined) throw hostError('SIM_BAD_VDEV', `cannot derive a devid from vdev '${shape.vdev}'`);
     const dev: DeviceRef = `vbd/${devid}`;
-    const be = new Blkback(this.hv, this.dom0, d.domid, devid, shape, disk);
-    await this.writeDevice(d, dev, be.bePath, be.fePath, {
-      'virtual-device': String(devid),
-      'device-type': 'disk',
-    }, {
-      params: `sim:${shape.vdev}`,
-      type: 'phy',
-      mode: shape.mode,
-      dev: shape.vdev,
-      'device-type': 'disk',
-      removable: '0',
-      bootable: '1',
-      'discard-enable': '1',
-      'physical-device': '202:0',
-    });
+    const be = this.diskBackendFor(d, devid, shape, disk);
+    // xenopsd (xen-api ocaml/xenopsd/xc/device.ml Vbd.add) for a tapdisk3 disk: params is the VDI's
+    // block device in dom0; the hotplug script and tapback write the rest (Tapback.probe). libxl for
+    // blkback: its own keys and the hotplug script's physical-device.
+    const beKeys: Record<string, string> = be instanceof Tapback
+      ? { mode: shape.mode, params: `/dev/sm/backend/sim/${shape.vdev}` }
+      : { params: `sim:${shape.vdev}`, type: 'phy', mode: shape.mode, dev: shape.vdev, 'device-type': 'disk', removable: '0', bootable: '1', 'discard-enable': '1', 'physical-device': '202:0' };
+    await this.writeDevice(d, dev, be.bePath, be.fePath, { 'virtual-device': String(devid), 'device-type': 'disk' }, beKeys);
     const rec: DeviceRecord = { dev, backend: be, shape, disk: be.disk };
     this.devices.set(this.key(d.domid, dev), rec);
     await be.probe();
@@ -181,7 +187,7 @@ export class Toolstack {
 
   private freshBackend(d: Domain, rec: DeviceRecord): XenbusBackend {
     return 'vdev' in rec.shape
-      ? new Blkback(this.hv, this.dom0, d.domid, Number(rec.dev.split('/')[1]), rec.shape, rec.disk)
+      ? this.diskBackendFor(d, Number(rec.dev.split('/')[1]), rec.shape, rec.disk)
       : new Netback(this.hv, this.dom0, d.domid, rec.shape, this.bridge(rec.shape.bridge ?? 'xenbr0'));
   }
 
@@ -192,6 +198,7 @@ export class Toolstack {
       this.devices.delete(this.key(d.domid, rec.dev));
     }
     await this.dom0.xs.rm(`/local/domain/0/backend/vbd/${d.domid}`);
+    await this.dom0.xs.rm(`/local/domain/0/backend/vbd3/${d.domid}`);
     await this.dom0.xs.rm(`/local/domain/0/backend/vif/${d.domid}`);
     await this.dom0.xs.rm(d.home);
   }

@@ -6,9 +6,10 @@ import { XenstoreClient, isXenstoreErrno } from '../xenstore/client';
 import type { Scheduler } from './scheduler';
 import type { XenstoreAttach } from './hypervisor';
 import type { Xs } from './xs';
+import { HOST_TIMINGS } from './timings';
 
 /** Virtual time a xenstore reply or watch event takes to arrive. */
-export const XS_LATENCY_US = 20;
+export const XS_LATENCY_US = HOST_TIMINGS.xsLatencyUs;
 
 export interface SimXenstore extends XenstoreAttach {
   server: XenstoreServer;

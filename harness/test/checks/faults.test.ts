@@ -154,6 +154,12 @@ const CASES: Record<FaultName, FaultCase> = {
     extra: { guests: [{ name: 'win', os: 'windows', vcpus: 2, memoryMiB: 2048, vbds: [{ ...vbdShape(), backend: { 'feature-flush-cache': '0', 'feature-barrier': '0' } }], vifs: [vifShape()] }] },
     steps: (f) => [...connected, ...(f ? [faultStep(f)] : []), { kind: 'bugcheck', source: src, guest: 'win', code: 0xe2 }, sleep(1000)],
   },
+  // cache flushes on a tapdisk3 (vbd3) disk, which offers feature-barrier and no feature-flush-cache:
+  // xenvbd must send them as barriers; the fault sends BLKIF_OP_FLUSH_DISKCACHE, answered EOPNOTSUPP
+  'flush-unadvertised': {
+    extra: { guests: [{ name: 'win', os: 'windows', vcpus: 2, memoryMiB: 2048, vbds: [{ ...vbdShape(), backendType: 'vbd3' }], vifs: [vifShape()] }] },
+    steps: (f) => [...connected, ...(f ? [faultStep(f)] : []), { ...block(2000), writePercent: 100, flush: true } as Step],
+  },
   // migrated with the guest agent running: it must report its keys again in the new domain
   'agent-resume-lost': {
     extra: { drivers: ['xenbus', 'xenvbd', 'xenvif', 'xennet', 'xeniface'], guests: [{ name: 'win', os: 'windows', vcpus: 2, memoryMiB: 2048, vbds: [vbdShape()], vifs: [vifShape()], agent: true }] },

@@ -17,6 +17,7 @@ t.test('diff-lab: no difference from itself, a NEW one when the real backend wri
   const same = await runWinpv(['sim', 'diff-lab', join(dir, 'same.json')]);
   t.equal(same.code, 0, same.out + same.err);
   t.match(same.out, /vbd: backend states real .* \/ sim /);
+  t.match(same.out, /tapdisk3 \(vbd3\) as blktap's tapback writes it vs the simulator: no difference/);
   t.match(same.out, /0 difference\(s\) without a reason/);
 
   const richer = structuredClone(sim);

@@ -57,6 +57,8 @@ const STEPS: Record<FaultName, (on: boolean) => string> = {
   'stale-backend-features': (on) => `${INSTALL}${on ? fault('stale-backend-features') : ''}<save-restore guest="win"><destination device="xvda"><backend key="max-ring-page-order" value="0"/></destination></save-restore><sleep duration="5s"/>`,
   // a BSOD on a disk whose backend offers neither barrier nor flush (VBD_BACKEND): the dump path must not send one
   'dump-flush-unadvertised': (on) => `${INSTALL}${on ? fault('dump-flush-unadvertised') : ''}<bugcheck guest="win"/><sleep duration="1s"/>`,
+  // cache flushes on a tapdisk3 disk (VBD_ATTRS: backend-type vbd3), which offers barriers and no flush-cache
+  'flush-unadvertised': (on) => `${INSTALL}${on ? fault('flush-unadvertised') : ''}<block guest="win" device="xvda" duration="2000ms" write-percent="100" flush="true"/>`,
   // migrated with the guest agent running (GUEST_AGENT, xeniface installed): it must report again in the new domain
   'agent-resume-lost': (on) => `${INSTALL}${on ? fault('agent-resume-lost') : ''}<sleep duration="3s"/><migrate guest="win"/><sleep duration="3s"/>`,
   'uninstall-leaves-filter': (on) => `${INSTALL}${on ? fault('uninstall-leaves-filter') : ''}<uninstall-drivers guest="win"/><sleep duration="1s"/>`,
@@ -85,6 +87,11 @@ const VBD_BACKEND: Partial<Record<FaultName, string>> = {
   'dump-flush-unadvertised': '<backend key="feature-flush-cache" value="0"/><backend key="feature-barrier" value="0"/>',
 };
 
+/** Attributes of the disk where the default backend would not show the fault. */
+const VBD_ATTRS: Partial<Record<FaultName, string>> = {
+  'flush-unadvertised': ' backend-type="vbd3"',
+};
+
 /** Scenarios about the disk only leave the NIC out (so only the keys under test are judged). */
 const DISK_ONLY = new Set<FaultName>(['feature-suspend-lost']);
 
@@ -98,7 +105,7 @@ export function scenarioXml(name: FaultName, on: boolean): string {
   <drivers>xenbus xenvbd${diskOnly ? '' : ' xenvif xennet'}${WITH_XENIFACE.has(name) ? ' xeniface' : ''}</drivers>
   <needs>fault-injection</needs>
   <guest name="win" os="windows" vcpus="2" ${GUEST_MEMORY[name] ?? 'memory="2G"'}${GUEST_AGENT.has(name) ? ' agent="true"' : ''}>
-    <vbd vdev="xvda" size="1G">${VBD_BACKEND[name] ?? ''}</vbd>${diskOnly ? '' : '\n    <vif devid="0"/>'}
+    <vbd vdev="xvda" size="1G"${VBD_ATTRS[name] ?? ''}>${VBD_BACKEND[name] ?? ''}</vbd>${diskOnly ? '' : '\n    <vif devid="0"/>'}
   </guest>
   <steps>
     ${STEPS[name](on)}

@@ -116,6 +116,23 @@ t.test('a guest sets driver registry parameters (<registry>), matrix variables i
   t.equal(has(bad, /registry value xenvbd a is set twice/), true, 'twice');
 });
 
+t.test('a guest sets the simulator\'s timings and a disk its backend type; bad values are located', async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'winpv-scn-tim-'));
+  const f = join(d, 'tim.xml');
+  writeFileSync(f, `<?xml version="1.0"?>\n<scenario name="tim">\n<title>t</title><tags>smoke</tags><drivers>xenbus xenvbd</drivers>\n<guest name="win"><vbd vdev="xvda" size="1G" backend-type="vbd3"/><timings backend-reaction="250ms" boot-to-frontend="5s"/></guest><steps><sleep duration="1s"/></steps>\n</scenario>\n`);
+  const r = loadScenarioFile(f, 'tim.xml');
+  t.same(r.problems, []);
+  t.same(r.scenario!.guests[0].timings, { backendReactionMs: 250, bootToFrontendMs: 5000 });
+  t.equal(r.scenario!.guests[0].vbds[0].backendType, 'vbd3');
+  t.ok(r.scenario!.needs.includes('disk-backend'), 'a chosen disk backend is a need');
+  if (!xmllintSkip) t.equal(spawnSync('xmllint', ['--noout', '--schema', join(catalogue, 'scenario.xsd'), f], { encoding: 'utf8' }).status, 0, 'scenario.xsd accepts it too');
+  writeFileSync(f, `<?xml version="1.0"?>\n<scenario name="tim">\n<title>t</title><tags>smoke</tags><drivers>xenbus xenvbd</drivers>\n<guest name="win"><vbd vdev="xvda" size="1G" backend-type="qdisk"/><timings backend-reaction="soon"/><timings restore-downtime="1s"/></guest><steps><sleep duration="1s"/></steps>\n</scenario>\n`);
+  const bad = problems(f);
+  t.equal(has(bad, /^4:\/scenario\/guest\/timings(\[1\])?\/@backend-reaction: .*duration/), true, 'a bad duration, located');
+  t.equal(has(bad, /timings/), true, 'two <timings>');
+  t.equal(has(bad, /@backend-type: .*not one of vbd, vbd3/), true, 'an unknown backend type');
+});
+
 t.test('loadScenarios throws one input error listing every file problem', async (t) => {
   try {
     loadScenarios([dir], dir);

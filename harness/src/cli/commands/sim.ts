@@ -1,13 +1,15 @@
 // winpv sim diff-lab: the simulator's blkback/netback beside a recording of Linux's on real Xen (the
 // lab), state by state and key by key, each difference with its reason when it is a known one.
-import { readdirSync, readFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { inputError } from '../../model/errors';
 import type { Command, CommandContext } from '../command';
 import { parseCommandArgs, runSubcommand } from '../command';
 import { driverSpecs } from '../run-support';
-import { diffLab, explainStepDiff, simBackendSteps, type BackendRecording } from '../../hosts/sim/lab-diff';
+import { diffLab, diffTapback, explainStepDiff, simBackendEvents, simBackendSteps, type BackendRecording } from '../../hosts/sim/lab-diff';
 import { sequenceOf, stepDiffText } from '../../hosts/xl/backend-keys';
+import { labTimings } from '../../hosts/sim/lab-timings';
+import { readTraceFile } from '../../trace/reader';
 
 /** Where the committed recordings are (capture-backend-keys.ts writes them there). */
 const RECORDINGS = resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'lab');
@@ -20,6 +22,8 @@ const HELP = [
   'on `winpv lab up`; by default the committed ones): each end\'s state sequence, then at every backend',
   'state the driver-written backend keys and their values. Prints one line per difference with its',
   'reason when it is a known one; exits 1 when a difference has no reason (fix the simulator or explain it).',
+  'Then the simulated tapdisk3 disk (backend/vbd3) against tapback as its source writes xenstore',
+  '(hosts/sim/tapback.ts, from xapi-project/blktap): the states, the keys at each, and the order of its writes.',
   '',
   'options:',
   '  --json   machine-readable output',
@@ -51,7 +55,9 @@ async function diffLabCommand(ctx: CommandContext): Promise<number> {
     unexplained += devices.reduce((n, d) => n + d.diffs.filter((x) => !x.reason).length, 0);
     return { recording: basename(file), xen: rec.captured.xen, kernel: rec.captured.kernel, devices };
   });
-  if (args.values.json) ctx.out.write(JSON.stringify(report, null, 2) + '\n');
+  const tapback = diffTapback((await simBackendEvents(driverSpecs(ctx.cwd).specs, 5, { diskBackend: 'vbd3' })).vbd).map((d) => ({ ...d, line: stepDiffText(d) }));
+  unexplained += tapback.length;
+  if (args.values.json) ctx.out.write(JSON.stringify({ recordings: report, tapback }, null, 2) + '\n');
   else {
     for (const r of report) {
       ctx.out.write(`${r.recording} (Xen ${r.xen}, Linux ${r.kernel}) vs the simulator\n`);
@@ -61,9 +67,41 @@ async function diffLabCommand(ctx: CommandContext): Promise<number> {
         for (const x of d.diffs) ctx.out.write(`    ${x.reason ? 'known' : 'NEW  '} ${x.line}${x.reason ? `: ${x.reason}` : ''}\n`);
       }
     }
+    ctx.out.write(`tapdisk3 (vbd3) as blktap's tapback writes it vs the simulator: ${tapback.length ? '' : 'no difference'}\n`);
+    for (const x of tapback) ctx.out.write(`    NEW   ${x.line}\n`);
     ctx.out.write(`${unexplained} difference(s) without a reason\n`);
   }
   return unexplained ? 1 : 0;
+}
+
+const TIMINGS_HELP = [
+  'usage: winpv sim lab-timings <trace.jsonl> [--xen V --kernel V]',
+  '',
+  "The durations the simulator models, measured in a real host's trace (a `winpv run --host lab` run):",
+  "boot to the first frontend state, a backend's reaction to a frontend state change, hot-unplug from",
+  'the request to both directories gone, save/restore and migration downtime. Prints JSON (the fixture',
+  'test/fixtures/lab/timings.xen-<xen>.linux-<kernel>.json is this output for the lab of those versions).',
+  '',
+  'options:',
+  '  --xen V      the Xen version of the host the trace came from (recorded in the output)',
+  '  --kernel V   its dom0 kernel version (`winpv lab ssh -- uname -r`)',
+].join('\n');
+
+async function labTimingsCommand(ctx: CommandContext): Promise<number> {
+  const args = parseCommandArgs(ctx, { help: TIMINGS_HELP }, { xen: { type: 'string' }, kernel: { type: 'string' } }, { positionals: true });
+  if (!args) return 0;
+  if (args.positionals.length !== 1) throw inputError('SIM_TIMINGS_USAGE', 'winpv sim lab-timings takes one trace.jsonl');
+  const file = resolve(ctx.cwd, args.positionals[0]!);
+  const { events } = readTraceFile(file, args.positionals[0]);
+  const start = events[0]?.ev === 'run.start' ? events[0] : undefined;
+  const out = {
+    // the run's directory names the run (reports/<run-id>/trace.jsonl): the trace, without this machine's path
+    source: { trace: `${basename(dirname(realpathSync(file)))}/${basename(file)}`, host: start?.host.label, xen: args.values.xen ?? null, kernel: args.values.kernel ?? null, instances: start?.instances ?? [] },
+    note: `ms between events the xenstore probe saw in dom0 (a watch over SSH): each includes the probe's delivery${start?.host.label === 'lab' ? '. The lab is Xen inside QEMU TCG: slower than hardware' : ''}`,
+    ...labTimings(events),
+  };
+  ctx.out.write(JSON.stringify(out, null, 2) + '\n');
+  return 0;
 }
 
 const command: Command = {
@@ -72,10 +110,11 @@ const command: Command = {
   help: [
     'usage: winpv sim <subcommand>',
     '',
-    '  diff-lab   the simulator\'s blkback/netback vs a recording of Linux\'s on real Xen, key by key',
+    '  diff-lab      the simulator\'s blkback/netback vs a recording of Linux\'s on real Xen, key by key',
+    '  lab-timings   the durations the simulator models, measured in a real host\'s trace',
   ].join('\n'),
   run(ctx) {
-    return runSubcommand(ctx, this, { 'diff-lab': diffLabCommand });
+    return runSubcommand(ctx, this, { 'diff-lab': diffLabCommand, 'lab-timings': labTimingsCommand });
   },
 };
 export default command;

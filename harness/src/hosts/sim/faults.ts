@@ -43,6 +43,7 @@ export const FAULT_SYMPTOMS: Record<FaultName, string> = {
   'balloon-initial-target-ignored': 'xenbus\'s balloon drops the event its memory/target watch fires at registration and acts only on later changes: a guest booted with its target below static-max keeps its whole memory (balloon: never reached its memory target)',
   'xeniface-no-length-check': 'xeniface\'s store IOCTLs pass a request over XENSTORE_PAYLOAD_MAX on to xenstore, which drops the guest\'s connection: a `guest` xenstore-lost event (guest-alive)',
   'dump-flush-unadvertised': 'the crash-dump path of a bugchecked guest sends its SYNCHRONIZE_CACHE as BLKIF_OP_FLUSH_DISKCACHE to a backend that advertises neither feature-barrier nor feature-flush-cache: a ring.io request with op 3 on the dump ring between the `bugcheck` event and the dump\'s artifact (crash-dump)',
+  'flush-unadvertised': 'xenvbd sends its cache flushes as BLKIF_OP_FLUSH_DISKCACHE whatever the backend advertised: a tapdisk3 (vbd3) disk, which offers feature-barrier and no feature-flush-cache, answers each with BLKIF_RSP_EOPNOTSUPP (td-req.c) and the flush fails (workload: I/O errors); against blkback, which offers flushes, nothing shows',
   'agent-resume-lost': 'xeniface does not signal the resume to xenagent and the XenServer guest agent: after a migration or restore their control/feature-*, data/* and attr/os keys are not written into the new domain (guest-metrics names the missing keys)',
   'uninstall-leaves-filter': 'uninstalling xenbus leaves XENFILT in the System/HDC classes\' UpperFilters: the next boot stops with INACCESSIBLE_BOOT_DEVICE, a `guest` crashed event (guest-alive)',
   'reboot-request-lost': 'a staged xenvif or xenvbd that refuses to start until its unplug writes no xenbus_monitor Request key: its state is reboot-required with no reboot requested (drivers-bound)',
@@ -94,6 +95,7 @@ const FRONTEND_FAULT_FLAGS: Partial<Record<FaultName, FrontendFlag>> = {
   'early-connect': 'earlyConnect',
   'wrong-protocol': 'wrongProtocol',
   'stale-backend-features': 'staleBackendFeatures',
+  'flush-unadvertised': 'flushUnadvertised',
 };
 
 const nothing: Off = async () => undefined;
@@ -115,7 +117,7 @@ export class SimFaultInjector {
     xsd.hooks.onWatchEvent = (domid, path, token) => {
       const v = this.host.xenstore.intercept(domid, path, token);
       if (v) return v;
-      if (!/\/backend\/(vbd|vif)\/\d+\/\d+\/state$/.test(path)) return 'deliver';
+      if (!/\/backend\/(vbd3?|vif)\/\d+\/\d+\/state$/.test(path)) return 'deliver';
       for (const r of this.watchRules) {
         if (r.domid !== domid) continue;
         if (r.action === 'drop') return 'drop';

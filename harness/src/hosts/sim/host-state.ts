@@ -3,7 +3,7 @@
 // xenstored, dom0, toolstack, the probes' xenstore view), the trace, the run's guests and the
 // trace events more than one part writes about a guest.
 import type { GuestRef } from '../../model/host';
-import type { DeviceRef } from '../../model/scenario';
+import type { DeviceRef, DiskBackendType } from '../../model/scenario';
 import type { SpecSet } from '../../model/spec';
 import type { GuestLifecycle, TraceEventInput, TraceSink } from '../../model/trace';
 import { hostError } from '../../model/errors';
@@ -24,6 +24,9 @@ export interface SimHostOptions {
    *  regression can be planted in one build and found by `winpv bisect`. No real behaviour: a
    *  simulator-only knob for demonstrating and testing history, regression and bisection. */
   builds?: Record<string, SimBuildProperties>;
+  /** The backend of disks whose scenario names none: `vbd3` (tapdisk3, as a XenServer pool serves
+   *  Windows disks) for a sim host entry labelled `vbd3`, else Linux blkback (`vbd`). */
+  diskBackend?: DiskBackendType;
 }
 
 export interface SimBuildProperties {
@@ -65,7 +68,7 @@ export class SimState {
     this._hv = hv;
     hv.sched.onError = (e) => hv.report.log('error', `simulator: ${(e as Error).stack ?? String(e)}`);
     this._dom0 = await hv.boot();
-    this.toolstack = new Toolstack(hv, this._dom0, (name) => this.bridge(name));
+    this.toolstack = new Toolstack(hv, this._dom0, (name) => this.bridge(name), this.opts.diskBackend);
     const viewClient = XenstoreClient.inProcess(this.xsd.server, 0);
     this.view = new SimXenstoreView(viewClient, this.xsd.server, hv.sched);
     return hv;

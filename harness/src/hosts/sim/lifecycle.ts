@@ -10,6 +10,7 @@ import { STOP_NAMES } from '../../sim/windows/crashdump';
 import { collectSimDump, STOP_PARAMS } from './crash-dump';
 import type { SimState } from './host-state';
 import type { SimGuest } from './sim-guest';
+import { guestTimings } from '../../sim/timings';
 
 export class SimLifecycle {
   readonly bugcheck: BugcheckCapability;
@@ -39,6 +40,7 @@ export class SimLifecycle {
     this.checkRegistry(shape);
     const hv = st.hv;
     const dom = await hv.createDomain(shape.name);
+    dom.timings = guestTimings(shape.timings);
     await st.ts().createDomainKeys(dom, shape.name, shape.memoryMiB * 1024, (shape.memoryTargetMiB ?? shape.memoryMiB) * 1024);
     for (const vbd of shape.vbds) await st.ts().addVbd(dom, vbd);
     for (const vif of shape.vifs) await st.ts().addVif(dom, vif);
@@ -55,12 +57,18 @@ export class SimLifecycle {
     return { ...ref };
   }
 
+  /** Windows boots to its PV frontends in the guest's bootToFrontendMs (sim/timings.ts). */
+  private async bootWindows(g: SimGuest): Promise<void> {
+    if (g.dom.timings.bootToFrontendMs > 0) await this.st.hv.sched.sleep(g.dom.timings.bootToFrontendMs);
+    await g.win.boot();
+  }
+
   async startGuest(ref: GuestRef): Promise<void> {
     const g = this.st.guest(ref);
     g.dom.setState('running');
     g.power = 'running';
     this.st.lifecycle(g, 'started');
-    await g.win.boot();
+    await this.bootWindows(g);
   }
 
   async rebootGuest(ref: GuestRef): Promise<void> {
@@ -77,7 +85,7 @@ export class SimLifecycle {
     g.win.balloon?.reset();
     st.lifecycle(g, 'rebooted');
     st.emitMemory(g);
-    await g.win.boot();
+    await this.bootWindows(g);
   }
 
   async shutdownGuest(ref: GuestRef, how: 'clean' | 'hard'): Promise<void> {
@@ -150,7 +158,7 @@ export class SimLifecycle {
     g.win.balloon?.reset();
     st.lifecycle(g, 'rebooted', { reason: `bugcheck ${stopCode(code)}` });
     st.emitMemory(g);
-    await g.win.boot();
+    await this.bootWindows(g);
     await collectSimDump({ host: st, g, outcome, artifactsDir: st.artifactsDir });
   }
 }

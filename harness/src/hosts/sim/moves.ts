@@ -10,11 +10,10 @@ import { vdevToDevid } from '../../model/vdev';
 import type { SparseDisk } from '../../sim/disk';
 import type { SimState } from './host-state';
 import type { SimGuest } from './sim-guest';
+import { HOST_TIMINGS, guestTimings } from '../../sim/timings';
 
-/** Virtual delay between a restore returning and the restored domain being unpaused. */
-const RESTORE_UNPAUSE_MS = 5;
 /** How long a cooperative suspend may take before the host gives up (virtual ms). */
-const SUSPEND_TIMEOUT_MS = 60_000;
+const SUSPEND_TIMEOUT_MS = HOST_TIMINGS.suspendTimeoutMs;
 
 interface SavedImage {
   guest: SimGuest;
@@ -127,6 +126,7 @@ export class SimMoves {
     landOn(g, opts.destination);
     const old = g.dom.domid;
     const dom = await st.hv.createDomain(g.shape.name, { memory: g.dom.memory, grants: g.dom.grants });
+    dom.timings = guestTimings(g.shape.timings);
     await st.ts().createDomainKeys(dom, g.shape.name, g.shape.memoryMiB * 1024, (g.shape.memoryTargetMiB ?? g.shape.memoryMiB) * 1024);
     for (const vbd of g.shape.vbds) await st.ts().addVbd(dom, vbd, img.disks.get(vbd.vdev));
     for (const vif of g.shape.vifs) await st.ts().addVif(dom, vif);
@@ -137,7 +137,7 @@ export class SimMoves {
     st.lifecycle(g, 'restored', { from: old, domid: dom.domid });
     // The restore returns with the domain built and paused; it is unpaused a moment later and the
     // guest reconnects on its own, as after `xl restore` (the caller's probes attach meanwhile).
-    st.hv.sched.after(RESTORE_UNPAUSE_MS * 1000, () => {
+    st.hv.sched.after(dom.timings.restoreDowntimeMs * 1000, () => {
       dom.setState('running');
       void g.win.resumed(dom).catch((e) => st.hv.report.log('error', `${g.ref.name}: resume after restore: ${(e as Error).message}`));
     });

@@ -36,7 +36,7 @@ export type { SimHostOptions, SimBuildProperties } from './host-state';
 
 export const SIM_CAPABILITIES: Capability[] = [
   'hotplug', 'suspend', 'save-restore', 'migrate', 'snapshot', 'backend-control', 'backend-keys', 'destination-backend-keys', 'fault-injection', 'ring-ids', 'grant-audit', 'windows-guest', 'balloon', 'xeniface-store', 'guest-bugcheck', 'guest-agent',
-  'vendor-installer', 'driver-uninstall', 'driver-staging', 'nic-settings', 'platform-device', 'vendor-packages',
+  'vendor-installer', 'driver-uninstall', 'driver-staging', 'nic-settings', 'platform-device', 'vendor-packages', 'disk-backend',
 ];
 
 export class SimHost implements HostBackend, FaultTarget {

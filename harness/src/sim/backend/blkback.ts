@@ -33,7 +33,7 @@ export interface DiskModel {
 
 const defaultDiskModel = (): DiskModel => ({ latencyUs: 80, bytesPerUs: 1500, parallel: 32, dilation: 1 });
 
-interface Queue {
+export interface BlkQueue {
   ring: BackendRing;
   persistent: Map<number, { handle: number; page: Buffer }>;
   inflight: number;
@@ -43,9 +43,9 @@ interface Queue {
 export class Blkback extends XenbusBackend {
   readonly disk: SparseDisk;
   readonly model = defaultDiskModel();
-  private queues: Queue[] = [];
+  protected queues: BlkQueue[] = [];
   private persistentOn = false;
-  private st = { rd_req: 0, wr_req: 0, f_req: 0, ds_req: 0, oo_req: 0, rd_sect: 0, wr_sect: 0, errors: 0, persistent_hits: 0, maps: 0 };
+  protected st = { rd_req: 0, wr_req: 0, f_req: 0, ds_req: 0, oo_req: 0, rd_sect: 0, wr_sect: 0, errors: 0, persistent_hits: 0, maps: 0 };
   private served = 0;
   readonly readonly: boolean;
 
@@ -82,7 +82,7 @@ export class Blkback extends XenbusBackend {
   }
 
   /** A numeric feature as this backend advertises it (defaults or the scenario's overrides). */
-  private int(name: string): number {
+  protected int(name: string): number {
     return Number(this.probeKeys()[name] ?? this.connectKeys()[name] ?? '0');
   }
 
@@ -111,7 +111,7 @@ export class Blkback extends XenbusBackend {
       if (refs.length === 0 || refs.some((r) => r === undefined)) throw new HypercallError('EINVAL', `${dir}/ring-ref missing`);
       const port = await readInt(xs, `${dir}/event-channel`);
       if (port === undefined) throw new HypercallError('EINVAL', `${dir}/event-channel missing`);
-      const queue: Queue = { persistent: new Map(), inflight: 0, broken: false } as Queue;
+      const queue: BlkQueue = { persistent: new Map(), inflight: 0, broken: false } as BlkQueue;
       const local = bindBackendPort(this.hv, this.frontDomid, port, () => this.kick(queue));
       queue.ring = new BackendRing(this.hv, this.frontDomid, this.dev, q, 'blk', refs, blk.BLKIF_ENTRY_SIZE, local);
       this.queues.push(queue);
@@ -128,13 +128,13 @@ export class Blkback extends XenbusBackend {
   }
 
   /** Event-channel upcall: the blkback kthread wakes and consumes requests. */
-  private kick(q: Queue): void {
+  protected kick(q: BlkQueue): void {
     if (this.faults.stall || q.ring.closed || q.broken) return;
     this.consume(q);
   }
 
   /** do_block_io_op: consume requests until none are left, then RING_FINAL_CHECK_FOR_REQUESTS. */
-  private consume(q: Queue): void {
+  private consume(q: BlkQueue): void {
     const back = q.ring.back;
     for (;;) {
       const rp = back.sring.reqProd;
@@ -155,7 +155,7 @@ export class Blkback extends XenbusBackend {
     }
   }
 
-  private dispatch(q: Queue, off: number): void {
+  private dispatch(q: BlkQueue, off: number): void {
     const mem = q.ring.mem;
     let req: blk.BlkifRequest;
     try {
@@ -167,33 +167,7 @@ export class Blkback extends XenbusBackend {
     let status = blk.BLKIF_RSP_OKAY;
     let bytes = 0;
     try {
-      switch (req.operation) {
-        case blk.BLKIF_OP_READ:
-        case blk.BLKIF_OP_WRITE:
-          if (blk.blkifRequestNrSegments(mem, off) === 0 || blk.blkifRequestNrSegments(mem, off) > blk.BLKIF_MAX_SEGMENTS_PER_REQUEST) throw new Error('bad nr_segments');
-          bytes = this.rw(q, req.operation === blk.BLKIF_OP_WRITE, req.sector, req.segments);
-          break;
-        case blk.BLKIF_OP_INDIRECT:
-          bytes = this.indirect(q, req);
-          break;
-        case blk.BLKIF_OP_WRITE_BARRIER: // as Linux blkback: drain, then a flush (the ring is served in order here)
-          if (this.feature('feature-barrier', this.feature('feature-flush-cache', '1')) !== '1') status = blk.BLKIF_RSP_EOPNOTSUPP;
-          else this.st.f_req++;
-          break;
-        case blk.BLKIF_OP_FLUSH_DISKCACHE:
-          this.st.f_req++;
-          break;
-        case blk.BLKIF_OP_DISCARD:
-          if (this.feature('feature-discard', '1') !== '1') status = blk.BLKIF_RSP_EOPNOTSUPP;
-          else if (this.readonly || req.sector + req.nrSectors > this.disk.sectors) throw new Error('discard out of range');
-          else {
-            this.disk.discard(req.sector, req.nrSectors);
-            this.st.ds_req++;
-          }
-          break;
-        default:
-          status = blk.BLKIF_RSP_EOPNOTSUPP; // an operation blkback does not know
-      }
+      ({ status, bytes } = this.operate(q, req, mem, off));
     } catch (e) {
       status = blk.BLKIF_RSP_ERROR;
       this.st.errors++;
@@ -209,14 +183,56 @@ export class Blkback extends XenbusBackend {
     // A spike is per I/O: dilated like the rest, so the reported (undilated) latency shows it whole.
     if (this.faults.spikeUs > 0 && this.faults.spikeEvery > 0 && this.served % this.faults.spikeEvery === 0) us += this.faults.spikeUs * m.dilation;
     const rsp: blk.BlkifResponse = { id: req.id, operation: req.operation, status };
-    this.hv.sched.after(us, () => {
+    this.schedule(q, rsp, us, () => {
       q.inflight--;
       this.respond(q, rsp);
     });
   }
 
+  /** One request as blkback's dispatch_rw_block_io / dispatch_other_io serve it: its status and the
+   *  bytes moved; throws for a request it fails with BLKIF_RSP_ERROR. */
+  protected operate(q: BlkQueue, req: blk.BlkifRequest, mem: Buffer, off: number): { status: number; bytes: number } {
+    let status = blk.BLKIF_RSP_OKAY;
+    let bytes = 0;
+    switch (req.operation) {
+      case blk.BLKIF_OP_READ:
+      case blk.BLKIF_OP_WRITE:
+        if (blk.blkifRequestNrSegments(mem, off) === 0 || blk.blkifRequestNrSegments(mem, off) > blk.BLKIF_MAX_SEGMENTS_PER_REQUEST) throw new Error('bad nr_segments');
+        bytes = this.rw(q, req.operation === blk.BLKIF_OP_WRITE, req.sector, req.segments);
+        break;
+      case blk.BLKIF_OP_INDIRECT:
+        bytes = this.indirect(q, req);
+        break;
+      case blk.BLKIF_OP_WRITE_BARRIER: // as Linux blkback: drain, then a flush (the ring is served in order here)
+        if (this.feature('feature-barrier', this.feature('feature-flush-cache', '1')) !== '1') status = blk.BLKIF_RSP_EOPNOTSUPP;
+        else this.st.f_req++;
+        break;
+      case blk.BLKIF_OP_FLUSH_DISKCACHE:
+        this.st.f_req++;
+        break;
+      case blk.BLKIF_OP_DISCARD:
+        if (this.feature('feature-discard', '1') !== '1') status = blk.BLKIF_RSP_EOPNOTSUPP;
+        else if (this.readonly || req.sector + req.nrSectors > this.disk.sectors) throw new Error('discard out of range');
+        else {
+          this.disk.discard(req.sector, req.nrSectors);
+          this.st.ds_req++;
+        }
+        break;
+      default:
+        status = blk.BLKIF_RSP_EOPNOTSUPP; // an operation blkback does not know
+    }
+    return { status, bytes };
+  }
+
+  /** Answers a request once its service time has passed (blkback completes requests as the disk does). */
+  protected schedule(q: BlkQueue, rsp: blk.BlkifResponse, us: number, answer: () => void): void {
+    void q;
+    void rsp;
+    this.hv.sched.after(us, answer);
+  }
+
   /** Maps (or finds persistently mapped) grants and moves the data between them and the disk. */
-  private rw(q: Queue, write: boolean, sector: number, segs: blk.BlkifSegment[]): number {
+  protected rw(q: BlkQueue, write: boolean, sector: number, segs: blk.BlkifSegment[]): number {
     if (write && this.readonly) throw new Error('write to a read-only disk');
     let nsect = 0;
     for (const s of segs) {
@@ -244,7 +260,7 @@ export class Blkback extends XenbusBackend {
     return nsect * blk.SECTOR_SIZE;
   }
 
-  private indirect(q: Queue, req: Extract<blk.BlkifRequest, { operation: 6 }>): number {
+  protected indirect(q: BlkQueue, req: Extract<blk.BlkifRequest, { operation: 6 }>): number {
     const max = this.int('feature-max-indirect-segments');
     if (req.nrSegments === 0 || req.nrSegments > max) throw new Error(`indirect nr_segments ${req.nrSegments} > ${max}`);
     if (req.indirectOp !== blk.BLKIF_OP_READ && req.indirectOp !== blk.BLKIF_OP_WRITE) throw new Error('bad indirect op');
@@ -257,7 +273,7 @@ export class Blkback extends XenbusBackend {
     return this.rw(q, req.indirectOp === blk.BLKIF_OP_WRITE, req.sector, segs);
   }
 
-  private mapData(q: Queue, gref: number, readonly: boolean): { page: Buffer; release: () => void } {
+  protected mapData(q: BlkQueue, gref: number, readonly: boolean): { page: Buffer; release: () => void } {
     if (this.persistentOn) {
       const hit = q.persistent.get(gref);
       if (hit) {
@@ -278,7 +294,7 @@ export class Blkback extends XenbusBackend {
   }
 
   /** make_response: write the response slot, push, notify if the frontend asked (rsp_event). */
-  private respond(q: Queue, rsp: blk.BlkifResponse): void {
+  private respond(q: BlkQueue, rsp: blk.BlkifResponse): void {
     if (q.ring.closed) return;
     const swallow = this.swallow.get(q) ?? 0;
     if (swallow > 0) {
@@ -305,7 +321,7 @@ export class Blkback extends XenbusBackend {
   }
 
   /** Per ring: a duplicate took the slot of the next response on the same ring (multi-queue). */
-  private swallow = new Map<Queue, number>();
+  private swallow = new Map<BlkQueue, number>();
 
   liveRings(): BackendRing[] {
     return this.queues.map((q) => q.ring);

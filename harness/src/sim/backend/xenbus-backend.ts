@@ -48,8 +48,13 @@ export abstract class XenbusBackend {
   get dev(): DeviceRef {
     return `${this.type}/${this.devid}`;
   }
+  /** The backend's directory under backend/: the device type for Linux's blkback and netback; tapdisk3
+   *  serves a guest's vbd from backend/vbd3 (Tapback). */
+  get backendDir(): string {
+    return this.type;
+  }
   get bePath(): string {
-    return `/local/domain/0/backend/${this.type}/${this.frontDomid}/${this.devid}`;
+    return `/local/domain/0/backend/${this.backendDir}/${this.frontDomid}/${this.devid}`;
   }
   get fePath(): string {
     return `/local/domain/${this.frontDomid}/device/${this.type}/${this.devid}`;
@@ -75,6 +80,11 @@ export abstract class XenbusBackend {
       for (const [k, v] of Object.entries(keys)) await tx.write(`${this.bePath}/${k}`, v);
     });
     await this.switchState(XenbusState.InitWait);
+    await this.watchFrontend();
+  }
+
+  /** The watch on the frontend's state that drives connect and close. */
+  protected async watchFrontend(): Promise<void> {
     this.unwatch = await this.dom0.xs.watch(`${this.fePath}/state`, () => this.serial(() => this.frontendChanged()));
   }
 
@@ -91,11 +101,16 @@ export abstract class XenbusBackend {
 
   private async frontendChanged(): Promise<void> {
     if (this.removed) return;
+    // the backend's reaction time to its frontend (sim/timings.ts backendReactionMs, from the lab)
+    const reactMs = this.hv.domain(this.frontDomid)?.timings.backendReactionMs ?? 0;
+    if (reactMs > 0) await this.hv.sched.sleep(reactMs);
+    if (this.removed) return;
     const fe = await readInt(this.dom0.xs, `${this.fePath}/state`);
     if (fe === undefined) return;
     switch (fe) {
       case XenbusState.Initialising:
-        if (this.state === XenbusState.Closed) await this.switchState(XenbusState.InitWait);
+        // (a backend still Initialising is tapback's, whose hotplug finished before the frontend came back)
+        if (this.state === XenbusState.Closed || this.state === XenbusState.Initialising) await this.switchState(XenbusState.InitWait);
         break;
       case XenbusState.Initialised:
       case XenbusState.Connected:

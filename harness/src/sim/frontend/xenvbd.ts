@@ -9,6 +9,7 @@ import type { Domain } from '../hypervisor';
 import { guestKeyWrites, ringOf } from '../spec-model';
 import { allocPort, FrontendRing } from './front-ring';
 import { XenbusFrontend } from './xenbus-frontend';
+import { dropFeature, syncCacheOp, type DiskFeatures } from './sync-cache';
 
 export type BlkOp = 'read' | 'write' | 'flush' | 'discard';
 
@@ -138,8 +139,7 @@ export class Xenvbd extends XenbusFrontend {
     return keys;
   }
 
-  /** What the backend offers at Connected (win-xenvbd frontend.c FrontendConnect reads them each time). */
-  diskFeatures = { barrier: false, flushCache: false, discard: false };
+  diskFeatures: DiskFeatures = { barrier: false, flushCache: false, discard: false };
 
   protected override async backendConnected(): Promise<void> {
     // read together: one round trip of virtual time, as the sectors read alone took before
@@ -153,7 +153,7 @@ export class Xenvbd extends XenbusFrontend {
   /** win-xenvbd pdo.c PdoSyncCache / PdoUnmap: a cache flush or UNMAP the backend does not offer is
    *  completed successfully in the guest ("not supported, suppressing") and never reaches the ring. */
   private suppressed(op: BlkOp): boolean {
-    if (op === 'flush') return !this.diskFeatures.flushCache && !this.diskFeatures.barrier;
+    if (op === 'flush') return syncCacheOp(this.diskFeatures, this.faults.flushUnadvertised) === undefined;
     if (op === 'discard') return !this.diskFeatures.discard;
     return false;
   }
@@ -223,8 +223,25 @@ export class Xenvbd extends XenbusFrontend {
       await new Promise<void>((r) => q.slotWaiters.push(r));
       if (this.phase !== 'connected' || q.ring.isEnded) return { status: blk.BLKIF_RSP_ERROR, latencyUs: 0 };
     }
-    const status = await new Promise<number>((done) => this.produce(q, io, done));
+    const op = io.op === 'flush' ? syncCacheOp(this.diskFeatures, this.faults.flushUnadvertised) : io.op === 'discard' ? blk.BLKIF_OP_DISCARD : undefined;
+    const status = await new Promise<number>((done) => (op === blk.BLKIF_OP_WRITE_BARRIER ? this.produceBarrier(q, done) : this.produce(q, io, done)));
+    if (status === blk.BLKIF_RSP_EOPNOTSUPP && op !== undefined) dropFeature(this.diskFeatures, op);
     return { status, latencyUs: this.hv.sched.nowMicros() - t0 };
+  }
+
+  /** A BLKIF_OP_WRITE_BARRIER with no data segments (pdo.c PrepareSyncCache, sync-cache.ts): after
+   *  every request before it. The flush requests produce() writes take the same steps. */
+  private produceBarrier(q: Queue, done: (status: number) => void): void {
+    const front = q.ring.front;
+    const id = this.nextId++;
+    const pending: Pending = { id, op: blk.BLKIF_OP_WRITE_BARRIER, t0: this.hv.sched.nowMicros(), pages: [], grefs: [], done };
+    blk.encodeBlkifRequest(q.ring.mem, front.nextRequestOffset(), { operation: blk.BLKIF_OP_WRITE_BARRIER, handle: this.devid & 0xffff, id, sector: 0, segments: [] });
+    front.reqProdPvt = idxAdd(front.reqProdPvt, 1);
+    q.pending.set(id, pending);
+    this.stats.requests++;
+    this.hv.report.ringIo({ domid: this.dom.domid, dev: this.dev, queue: q.ring.queue, ring: 'blk', dir: 'req', id, op: pending.op });
+    q.ring.push();
+    this.armWatchdog();
   }
 
   /** Writes one request into the next slot and pushes it. */

@@ -16,9 +16,10 @@
 // resume event within AGENT_RESUME_MS. The agent-resume-lost fault is xeniface never signalling the
 // resume to them (neither the SUSPEND count nor the WMI event): nothing is written again.
 import type { Domain } from '../hypervisor';
+import { HOST_TIMINGS } from '../timings';
 
-const AGENT_START_MS = 2000;
-const AGENT_RESUME_MS = 200;
+const AGENT_START_MS = HOST_TIMINGS.agentStartMs;
+const AGENT_RESUME_MS = HOST_TIMINGS.agentResumeMs;
 
 export interface AgentFaults {
   /** agent-resume-lost: xeniface does not tell the guest agents that the guest resumed. */

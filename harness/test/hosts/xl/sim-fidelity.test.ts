@@ -8,7 +8,8 @@ import { readdirSync } from 'node:fs';
 import {
   compareDriverKeys, diffStateSteps, recordingName, sequenceOf, stateSteps, stepDiffText,
 } from '../../../src/hosts/xl/backend-keys';
-import { diffLab, explainStepDiff, simBackendEvents, type BackendRecording } from '../../../src/hosts/sim/lab-diff';
+import { diffLab, diffTapback, driverWrites, explainStepDiff, simBackendEvents, type BackendRecording } from '../../../src/hosts/sim/lab-diff';
+import { tapbackKeyEvents } from '../../../src/hosts/sim/tapback';
 import { specs } from '../sim-fixture';
 
 interface Fixture {
@@ -127,4 +128,25 @@ t.test('diff-lab reports a backend state or key the simulator does not reproduce
     'vbd backend: state sequence real 2 4 / sim 2 5',
     'vbd backend at backend 2: feature-persistent missing in the simulator (real 1)',
   ]);
+});
+
+// ---- tapdisk3 (vbd3): the simulated tapback against its source (hosts/sim/tapback.ts, from blktap) ----
+
+t.test('the simulated vbd3 disk steps, keys and write order are tapback\'s', async (t) => {
+  const sim = (await simBackendEvents(specs, 5, { diskBackend: 'vbd3' })).vbd;
+  t.ok(sim.some((e) => e.end === 'frontend' && e.key === 'backend' && /\/backend\/vbd3\//.test(e.value ?? '')), 'the frontend\'s backend key points at backend/vbd3');
+  t.same(driverWrites(sim), driverWrites(tapbackKeyEvents({ sectors: 131072 })), 'tapback\'s writes, in its order');
+  t.same(diffTapback(sim).map(stepDiffText), [], 'no difference from tapback at any state');
+});
+
+t.test('the vbd3 comparison reports a key tapback does not write and a write out of its order', async (t) => {
+  const sim = (await simBackendEvents(specs, 5, { diskBackend: 'vbd3' })).vbd;
+  // a backend that advertises flushes (blkback's habit) and writes kthread-pid before max-ring-page-order
+  const wrong = sim.flatMap((e) => (e.end === 'backend' && e.key === 'sectors' ? [{ ...e, key: 'feature-flush-cache', value: '1' }, e] : [e]));
+  const i = wrong.findIndex((e) => e.key === 'max-ring-page-order');
+  const j = wrong.findIndex((e) => e.key === 'kthread-pid');
+  [wrong[i], wrong[j]] = [wrong[j]!, wrong[i]!];
+  const lines = diffTapback(wrong).map(stepDiffText);
+  t.ok(lines.some((l) => /at backend 4: feature-flush-cache only in the simulator/.test(l)), lines.join('\n'));
+  t.ok(lines.some((l) => /vbd3 backend: state sequence real max-ring-page-order=3 .* \/ sim kthread-pid=/.test(l)), lines.join('\n'));
 });

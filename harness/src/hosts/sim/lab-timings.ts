@@ -1,0 +1,119 @@
+// The durations the simulator models (sim/timings.ts), measured in a real host's trace (the lab's,
+// `winpv run --host lab`): what the xenstore probe saw (`xs`, t in ms since the run started), the
+// steps (`step.start`) and the guests' lifecycle (`guest`). Each figure is the time between two
+// events the probe saw in dom0, so it includes the probe's own delivery (a watch over SSH), never
+// less than the real duration. `winpv sim lab-timings <trace.jsonl>` prints them; the committed
+// output (test/fixtures/lab/timings.xen-*.linux-*.json) is the source of the simulator's defaults.
+import type { TraceEvent } from '../../model/trace';
+
+/** One measured duration: every sample (ms) and their median, min and max. */
+export interface Figure {
+  what: string;
+  n: number;
+  medianMs: number | null;
+  minMs: number | null;
+  maxMs: number | null;
+  samplesMs: number[];
+}
+
+export interface LabTimings {
+  bootToFrontend: Figure;
+  backendReaction: Figure;
+  hotUnplug: Figure;
+  saveRestoreDowntime: Figure;
+  migrationDowntime: Figure;
+  /** Not measurable from a trace: the probe sees committed changes, not requests and replies. */
+  xenstoreLatency: Figure;
+}
+
+const FE_STATE = /^\/local\/domain\/(\d+)\/device\/(vbd|vif)\/(\d+)\/state$/;
+const BE_STATE = /^\/local\/domain\/0\/backend\/(vbd3?|qdisk|vif)\/(\d+)\/(\d+)\/state$/;
+
+function figure(what: string, samples: number[]): Figure {
+  const s = samples.map((x) => Math.round(x * 1000) / 1000).sort((a, b) => a - b);
+  const median = s.length === 0 ? null : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return { what, n: s.length, medianMs: median, minMs: s[0] ?? null, maxMs: s[s.length - 1] ?? null, samplesMs: s };
+}
+
+type Xs = Extract<TraceEvent, { ev: 'xs' }>;
+const xsSeen = (events: readonly TraceEvent[]): Xs[] => events.filter((e): e is Xs => e.ev === 'xs' && !e.snapshot);
+const instOf = (e: TraceEvent): string | undefined => (e as { inst?: string }).inst;
+
+/** From a guest's boot (`started`, `rebooted`) to the first frontend state its drivers write (not the
+ *  toolstack's Initialising). */
+function bootToFrontend(events: readonly TraceEvent[]): number[] {
+  const xs = xsSeen(events);
+  const out: number[] = [];
+  for (const g of events) {
+    if (g.ev !== 'guest' || (g.what !== 'started' && g.what !== 'rebooted')) continue;
+    const first = xs.find((e) => e.t >= g.t && instOf(e) === instOf(g) && e.value !== null && e.value !== '1' && FE_STATE.exec(e.path)?.[1] === String(g.domid));
+    if (first) out.push(first.t - g.t);
+  }
+  return out;
+}
+
+/** From a frontend's state change to its backend's next state change, when the backend moves before
+ *  the frontend moves again. */
+function backendReaction(events: readonly TraceEvent[]): number[] {
+  const xs = xsSeen(events);
+  const out: number[] = [];
+  xs.forEach((e, i) => {
+    const fe = FE_STATE.exec(e.path);
+    if (!fe || e.value === null || e.value === '1') return;
+    const [, domid, type, id] = fe;
+    for (const n of xs.slice(i + 1)) {
+      if (instOf(n) !== instOf(e)) break;
+      if (n.path === e.path) break;
+      const be = BE_STATE.exec(n.path);
+      if (be && be[2] === domid && be[3] === id && (be[1] === type || type === 'vbd') && n.value !== null) {
+        out.push(n.t - e.t);
+        break;
+      }
+    }
+  });
+  return out;
+}
+
+/** From an `unplug` step's start to both of the device's directories gone. */
+function hotUnplug(events: readonly TraceEvent[]): number[] {
+  const out: number[] = [];
+  events.forEach((s, i) => {
+    if (s.ev !== 'step.start' || s.kind !== 'hotplug') return;
+    const m = /^unplug (vbd|vif)\/(\d+)/.exec(s.label ?? '');
+    if (!m) return;
+    const [, type, id] = m;
+    let fe: number | undefined;
+    let be: number | undefined;
+    for (const e of events.slice(i + 1)) {
+      if (instOf(e) !== instOf(s) || e.ev !== 'xs' || e.value !== null) continue;
+      if (new RegExp(`^/local/domain/\\d+/device/${type}/${id}$`).test(e.path)) fe ??= e.t;
+      if (new RegExp(`^/local/domain/0/backend/${type === 'vbd' ? '(vbd3?|qdisk)' : type}/\\d+/${id}$`).test(e.path)) be ??= e.t;
+      if (fe !== undefined && be !== undefined) break;
+    }
+    if (fe !== undefined && be !== undefined) out.push(Math.max(fe, be) - s.t);
+  });
+  return out;
+}
+
+/** From a guest event to the next one of another kind for the same guest (saved -> restored). */
+function between(events: readonly TraceEvent[], from: string, to: string): number[] {
+  const out: number[] = [];
+  events.forEach((a, i) => {
+    if (a.ev !== 'guest' || a.what !== from) return;
+    const b = events.slice(i + 1).find((e) => e.ev === 'guest' && e.guest === a.guest && instOf(e) === instOf(a) && e.what === to);
+    if (b) out.push(b.t - a.t);
+  });
+  return out;
+}
+
+/** The modelled durations as a real host's trace shows them. */
+export function labTimings(events: readonly TraceEvent[]): LabTimings {
+  return {
+    bootToFrontend: figure('guest started/rebooted -> first frontend state its drivers write', bootToFrontend(events)),
+    backendReaction: figure("a frontend's state change -> its backend's next state change", backendReaction(events)),
+    hotUnplug: figure('unplug step start -> frontend and backend directories both removed', hotUnplug(events)),
+    saveRestoreDowntime: figure('guest saved -> restored', between(events, 'saved', 'restored')),
+    migrationDowntime: figure('guest suspending -> migrated (no samples unless the host migrates)', between(events, 'suspending', 'migrated')),
+    xenstoreLatency: figure('not measurable from a trace (the probe sees committed changes, not requests)', []),
+  };
+}

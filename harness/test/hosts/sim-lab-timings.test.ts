@@ -1,0 +1,85 @@
+// The simulator's modelled durations and where they come from: `winpv sim lab-timings` measures them in
+// a real host's trace, the committed output for the lab (fixtures/lab/timings.xen-*.linux-*.json) is
+// named with its Xen and kernel versions, and sim/timings.ts's defaults are the lab's figures or say
+// why not. A scenario's <timings> changes what the simulated guest does, in virtual time.
+import t from 'tap';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { labTimings, type LabTimings } from '../../src/hosts/sim/lab-timings';
+import { DEFAULT_TIMINGS, LAB_FIGURES_MS } from '../../src/sim/timings';
+import { recordingName } from '../../src/hosts/xl/backend-keys';
+import type { TraceEvent } from '../../src/model/trace';
+import { SimHost } from '../../src/hosts/sim';
+import { specs } from './sim-fixture';
+
+let seq = 0;
+const xs = (t: number, path: string, value: string | null): TraceEvent => ({ seq: seq++, t, ev: 'xs', inst: 'i', path, value } as TraceEvent);
+const guest = (t: number, what: string, domid = 1): TraceEvent => ({ seq: seq++, t, ev: 'guest', inst: 'i', guest: 'g', domid, what } as TraceEvent);
+const step = (t: number, label: string): TraceEvent => ({ seq: seq++, t, ev: 'step.start', inst: 'i', step: '1', kind: 'hotplug', label } as TraceEvent);
+
+t.test('lab-timings measures boot, backend reaction, hot-unplug and save/restore in a trace', async (t) => {
+  const fe = '/local/domain/1/device/vbd/51712';
+  const be = '/local/domain/0/backend/vbd/1/51712';
+  const events = [
+    guest(1000, 'started'),
+    xs(1100, `${fe}/state`, '1'), // the toolstack's Initialising: not the guest's
+    xs(3000, `${fe}/state`, '3'),
+    xs(3250, `${be}/state`, '4'),
+    xs(3300, `${fe}/state`, '4'),
+    xs(3400, `${be}/state`, '4'), // the same state again is still the backend's next write
+    step(5000, 'unplug vbd/51712'),
+    xs(5100, `${be}/state`, '5'),
+    xs(5200, fe, null),
+    xs(5700, be, null),
+    guest(6000, 'saved'),
+    guest(9000, 'restored', 2),
+  ];
+  const m = labTimings(events);
+  t.same(m.bootToFrontend.samplesMs, [2000], 'started -> the first state the drivers write');
+  t.same(m.backendReaction.samplesMs, [100, 250], 'each frontend state -> the backend\'s next');
+  t.same(m.hotUnplug.samplesMs, [700], 'unplug -> both directories gone');
+  t.same(m.saveRestoreDowntime.samplesMs, [3000]);
+  t.equal(m.migrationDowntime.n, 0);
+  t.equal(m.xenstoreLatency.medianMs, null, 'not measurable from a trace');
+});
+
+const labDir = join(__dirname, '..', 'fixtures', 'lab');
+
+t.test('the committed lab timings are named with their Xen and kernel, and the defaults come from them', async (t) => {
+  const files = readdirSync(labDir).filter((f) => /^timings\..*\.json$/.test(f));
+  t.ok(files.length >= 1, 'a lab timings fixture is committed');
+  for (const f of files) {
+    const fx = JSON.parse(readFileSync(join(labDir, f), 'utf8')) as LabTimings & { source: { xen: string; kernel: string; trace: string } };
+    t.equal(f, recordingName(fx.source.xen, fx.source.kernel).replace(/^backend-states\./, 'timings.'), `${f} is named with the Xen and kernel it came from`);
+    t.match(fx.source.trace, /^[^/]+\/trace\.jsonl$/, 'the run whose trace it is');
+    t.equal(fx.backendReaction.medianMs, LAB_FIGURES_MS.backendReaction);
+    t.equal(fx.bootToFrontend.medianMs, LAB_FIGURES_MS.bootToFrontend);
+    t.equal(fx.hotUnplug.medianMs, LAB_FIGURES_MS.hotUnplug);
+    t.equal(fx.saveRestoreDowntime.medianMs, LAB_FIGURES_MS.saveRestoreDowntime);
+  }
+  // each default is the lab's figure or below it (sim/timings.ts says why): never slower than the lab
+  t.ok(DEFAULT_TIMINGS.backendReactionMs <= LAB_FIGURES_MS.backendReaction, 'backend reaction: at most the lab\'s median');
+  t.ok(DEFAULT_TIMINGS.bootToFrontendMs <= LAB_FIGURES_MS.bootToFrontend, 'boot: at most the lab\'s median');
+  t.ok(DEFAULT_TIMINGS.restoreDowntimeMs <= LAB_FIGURES_MS.saveRestoreDowntime, 'restore: at most the lab\'s median');
+});
+
+t.test('a guest\'s timings change what the simulated host does, in virtual time', async (t) => {
+  const connectAt = async (timings?: { backendReactionMs?: number; bootToFrontendMs?: number }): Promise<number> => {
+    const host = new SimHost({ specs });
+    await host.open({ emit: () => undefined }, { seed: 3 });
+    try {
+      const g = await host.createGuest({ name: 'g', os: 'windows', vcpus: 2, memoryMiB: 2048, vbds: [{ vdev: 'xvda', sizeMiB: 64, mode: 'w', backend: {} }], vifs: [], ...(timings ? { timings } : {}) }, 'tim');
+      await host.startGuest(g);
+      await host.agent(g).installDrivers({ location: 'builtin:9.1.0.100', version: '9.1.0.100', drivers: ['xenbus', 'xenvbd'] });
+      const t0 = host.clock.now();
+      await host.rebootGuest(g);
+      for (let i = 0; i < 600 && (await host.xenstore.read(`/local/domain/${g.domid}/device/vbd/51712/state`)) !== '4'; i++) await host.clock.sleep(50);
+      return host.clock.now() - t0;
+    } finally {
+      await host.close();
+    }
+  };
+  const dflt = await connectAt();
+  const slow = await connectAt({ backendReactionMs: 2000, bootToFrontendMs: 5000 });
+  t.ok(slow >= dflt + 5000, `a 5 s boot and 2 s reactions: Connected after ${slow} ms, against ${dflt} ms by default`);
+});
