@@ -5,6 +5,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { ResolvedHost } from '../../src/model/config';
 import type { BaselineSource } from '../../src/model/results';
 import type { InstanceResult } from '../../src/model/result';
 import type { Reporter } from '../../src/model/reporter';
@@ -18,7 +19,7 @@ import { TraceWriter } from '../../src/trace/writer';
 import { ChildSimWorker } from '../../src/cli/sim-workers';
 
 const repo = resolve(__dirname, '..', '..', '..');
-const SIM = { name: 'sim', kind: 'sim', label: 'sim', insecure: false, capacity: 1, labels: [], entry: { url: 'sim' } } as const;
+const SIM: ResolvedHost = { name: 'sim', kind: 'sim', label: 'sim', insecure: false, capacity: 1, labels: [], entry: { url: 'sim' } };
 
 t.test('worker processes ask the run for baselines and judge as a worker in the run\'s process', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-simw-'));
