@@ -55,3 +55,32 @@ t.test('worker processes ask the run for baselines and judge as a worker in the 
   const reg = children.results.find((r) => r.scenario === 'flush-regression')!.checks.find((c) => c.check === 'regression')!;
   t.equal(reg.verdict, 'fail', `the regression check judged the history the run gave: ${reg.message}`);
 });
+
+t.test('a worker process that dies holding an ended section: that instance is aborted, the next runs on a new process', async (t) => {
+  const specs = loadSpecs();
+  const thePlan = plan(loadScenarios([join(repo, 'scenarios', 'vbd-connect.xml'), join(repo, 'scenarios', 'flush.xml')], repo), { seed: 5 });
+  const host = { kind: 'sim', label: 'sim', capabilities: [...createHost(SIM, { specs }).capabilities].sort() };
+  const runStart = runStartEvent(thePlan, host, {});
+  const child = new ChildSimWorker('sim #1', { seed: 5, specs, runStart, digests: [] });
+  let killed = false;
+  // the fault: the process is killed after its first instance ended, before the loop writes it
+  const dying: Worker = {
+    label: child.label, slots: 1, close: () => child.close(),
+    run: async (inst, signal, status) => {
+      const s = await child.run(inst, signal, status);
+      if (!killed) {
+        killed = true;
+        const proc = (child as unknown as { child: import('node:child_process').ChildProcess }).child;
+        await new Promise((done) => (proc.once('exit', done), proc.kill('SIGKILL')));
+      }
+      return s;
+    },
+  };
+  const results: InstanceResult[] = [];
+  const out = await runOnWorkers({ plan: thePlan, specs, specHashes: {}, trace: new TraceWriter(), reporter: new ReporterMultiplexer([{ onInstanceEnd: (r) => void results.push(r) }]), workers: [dying], host });
+  t.ok(killed);
+  t.equal(results[0]!.verdict, 'fail', 'the instance whose section died with the process fails');
+  t.equal(results[0]!.aborted?.code, 'SIM_WORKER_DIED', `aborted: ${results[0]!.aborted?.message}`);
+  t.equal(results[1]!.verdict, 'pass', 'the next instance ran on a new worker process');
+  t.equal(out.summary.counts.instances, 2);
+});
