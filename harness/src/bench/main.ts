@@ -70,32 +70,20 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   return a;
 }
 
-async function main(argv: string[]): Promise<number> {
-  let args: BenchArgs;
-  try {
-    args = parseBenchArgs(argv);
-  } catch (e) {
-    process.stderr.write(`bench: ${(e as Error).message}\n`);
-    return 2;
-  }
-  const chosen = BENCHES.filter((b) => (args.modules.length === 0 ? !b.onlyWhenNamed : args.modules.includes(b.name)));
-  const unknown = args.modules.filter((m) => !BENCHES.some((b) => b.name === m));
-  if (chosen.length === 0 || unknown.length > 0) {
-    process.stderr.write(`bench: no module named ${unknown.join(', ')}; known: ${BENCHES.map((b) => b.name).join(', ')}\n`);
-    return 2;
-  }
-  // Read the previous run before this one replaces latest.json; a bad file is said, not fatal.
-  let previous: BenchRun | undefined;
+/** The previous run's figures (read before this run replaces latest.json); a bad file is said, not fatal. */
+function readPrevious(args: BenchArgs): { previous?: BenchRun; prevPath?: string } {
   const prevPath = previousRunPath(args.outDir, args.previous);
-  if (prevPath) {
-    try {
-      previous = readBenchRun(prevPath);
-    } catch (e) {
-      process.stderr.write(`bench: not comparing: ${(e as Error).message}\n`);
-    }
+  if (!prevPath) return {};
+  try {
+    return { previous: readBenchRun(prevPath), prevPath };
+  } catch (e) {
+    process.stderr.write(`bench: not comparing: ${(e as Error).message}\n`);
+    return { prevPath };
   }
-  const startedAt = new Date().toISOString();
-  const loadStart = loadavg();
+}
+
+/** Runs the chosen modules one after another, printing each one's figures; a module that throws is a failure, the others go on. */
+async function runModules(chosen: typeof BENCHES): Promise<{ all: BenchFigure[]; figures: BenchFigureJson[]; failures: BenchRun['failures'] }> {
   const all: BenchFigure[] = [];
   const figures: BenchFigureJson[] = [];
   const failures: BenchRun['failures'] = [];
@@ -112,6 +100,39 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`bench: ${b.name} failed: ${error}\n`);
     }
   }
+  return { all, figures, failures };
+}
+
+/** The machine line, where the JSON went, and the figures more than 20 % worse than the previous run's. */
+function report(args: BenchArgs, run: BenchRun, previous: BenchRun | undefined, prevPath: string | undefined): void {
+  process.stdout.write(`machine: ${run.machine.cpus} x ${run.machine.cpuModel}, load average ${run.machine.loadStart.join(' ')} at start, ${run.machine.loadEnd.join(' ')} at end\n`);
+  if (args.json) process.stdout.write(`bench: figures written to ${writeBenchRun(args.outDir, run)}\n`);
+  if (previous) {
+    // A slowdown is printed for a person to judge, never a failure: benchmarks on shared machines are noisy.
+    const slow = findSlowdowns(previous, run);
+    for (const s of slow) process.stdout.write(formatSlowdown(s, previous.startedAt) + '\n');
+    process.stdout.write(`bench: compared with ${prevPath}: ${slow.length} figure(s) more than 20 % worse\n`);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let args: BenchArgs;
+  try {
+    args = parseBenchArgs(argv);
+  } catch (e) {
+    process.stderr.write(`bench: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const chosen = BENCHES.filter((b) => (args.modules.length === 0 ? !b.onlyWhenNamed : args.modules.includes(b.name)));
+  const unknown = args.modules.filter((m) => !BENCHES.some((b) => b.name === m));
+  if (chosen.length === 0 || unknown.length > 0) {
+    process.stderr.write(`bench: no module named ${unknown.join(', ')}; known: ${BENCHES.map((b) => b.name).join(', ')}\n`);
+    return 2;
+  }
+  const { previous, prevPath } = readPrevious(args);
+  const startedAt = new Date().toISOString();
+  const loadStart = loadavg();
+  const { all, figures, failures } = await runModules(chosen);
   if (chosen.length > 1) process.stdout.write('all figures:\n' + formatFigures(all));
   const run: BenchRun = {
     version: BENCH_JSON_VERSION,
@@ -122,14 +143,7 @@ async function main(argv: string[]): Promise<number> {
     figures,
     failures,
   };
-  process.stdout.write(`machine: ${run.machine.cpus} x ${run.machine.cpuModel}, load average ${run.machine.loadStart.join(' ')} at start, ${run.machine.loadEnd.join(' ')} at end\n`);
-  if (args.json) process.stdout.write(`bench: figures written to ${writeBenchRun(args.outDir, run)}\n`);
-  if (previous) {
-    // A slowdown is printed for a person to judge, never a failure: benchmarks on shared machines are noisy.
-    const slow = findSlowdowns(previous, run);
-    for (const s of slow) process.stdout.write(formatSlowdown(s, previous.startedAt) + '\n');
-    process.stdout.write(`bench: compared with ${prevPath}: ${slow.length} figure(s) more than 20 % worse\n`);
-  }
+  report(args, run, previous, prevPath);
   return failures.length > 0 ? 1 : 0;
 }
 

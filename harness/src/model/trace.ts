@@ -351,6 +351,20 @@ export interface TraceSink {
   emit(e: TraceEventInput): void;
 }
 
+/** An instance's section of a trace as a worker process wrote it (cli/sim-workers.ts): its events
+ *  as JSON lines ('\n' after each), stamped for their place in the run's trace; how many, and the
+ *  last one's time; and what the run's digests need of them (report.html's, the results store's),
+ *  named by digest and shaped where the events were, so the run's process never parses them. */
+export interface WrittenSection {
+  lines: string;
+  count: number;
+  lastT: number;
+  pieces: Partial<Record<SectionDigestName, unknown>>;
+}
+
+/** The digests of a streamed run that a worker process feeds for its sections (cli/streamed-run.ts). */
+export type SectionDigestName = 'page' | 'record';
+
 /** Where one driver stands in the guest, as Windows would say it: the version running, the one staged
  *  in the driver store for the device (installed, waiting for a restart), and whether the driver asked
  *  for a reboot (the xenbus monitor's Request key). */

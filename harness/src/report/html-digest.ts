@@ -11,6 +11,10 @@
 //
 // An instance's events are its section of the trace: an event naming an instance after that instance
 // was judged is left out of its timeline, as the runner leaves it out of its verdicts.
+//
+// A section a worker process ran is shaped there (a PageDigest of its own, `piece`), and the run's
+// digest takes the piece (`addPiece`) instead of the events: the timeline comes unthinned and is
+// thinned here as the instance is told ended, exactly as if its events had been given.
 import type { InstanceResult, RunSummary } from '../model/result';
 import type { ReportInput } from '../model/report-input';
 import type { TraceEvent } from '../model/trace';
@@ -23,7 +27,7 @@ import {
 } from './html-data';
 
 /** What the page keeps of an instance once it has been judged. */
-interface EndedInstance {
+export interface EndedInstance {
   drivers: string[];
   artifacts: InstanceRow['artifacts'];
   facts: InstanceFacts;
@@ -35,7 +39,7 @@ interface EndedInstance {
 /** A timeline as the digest holds it until the page is written: its series in typed arrays of their
  *  exact size (a few bytes a point, where arrays of pairs took tens), and the rings of a passing
  *  instance still unthinned until the run says how many points they get. */
-interface HeldTimeline {
+export interface HeldTimeline {
   parts: Omit<Timeline, 'rings' | 'devices'>;
   devices: { name: string; frontend: Float64Array; backend: Float64Array }[];
   rings: HeldRing[];
@@ -43,7 +47,7 @@ interface HeldTimeline {
   thinned: boolean;
 }
 
-interface HeldRing {
+export interface HeldRing {
   name: string;
   nrEnts: number;
   t: Float64Array;
@@ -52,6 +56,20 @@ interface HeldRing {
   rsp: Uint32Array | Float64Array;
   /** Samples in the trace (before any thinning). */
   samples: number;
+}
+
+/** One section's share of the page, shaped where its events are (a worker process): what the run's
+ *  digest would have gathered from them (`addPiece` takes it in their place). */
+export interface PagePiece {
+  inst: string;
+  /** Events given, the section's own run facts and its first well-formed event. */
+  given: number;
+  run: RunFacts;
+  first?: { seq: number; t: number };
+  driverBuilds: string[];
+  osSeen: string[];
+  /** The instance as shaped from its events, its timeline unthinned. */
+  ended: EndedInstance;
 }
 
 /** Unsigned 32-bit values (ring indices, occupancy) fit four bytes; larger totals keep eight. */
@@ -79,14 +97,14 @@ const pairs = (a: Float64Array): Points => {
   return out;
 };
 
-function holdTimeline(parts: ReturnType<typeof timelineParts>, thinTo: number | undefined): HeldTimeline {
+/** A timeline as held, its rings unthinned (settle thins them to their share). */
+function holdTimeline(parts: ReturnType<typeof timelineParts>): HeldTimeline {
   const { devices, rings, ...rest } = parts;
-  const held = rings.map((r) => holdRing(r, r.t.length));
   return {
     parts: rest,
     devices: devices.map((d) => ({ name: d.name, frontend: flat(d.frontend), backend: flat(d.backend) })),
-    rings: thinTo === undefined ? held : held.map((r) => thinHeld(r, thinTo)),
-    thinned: thinTo !== undefined,
+    rings: rings.map((r) => holdRing(r, r.t.length)),
+    thinned: false,
   };
 }
 
@@ -119,6 +137,10 @@ export class PageDigest {
    *  every passing track gets MIN_RING_POINTS whatever comes. */
   private passingTracks = 0;
   private settled = false;
+  /** The first well-formed event (a worker's digest says where its section starts). */
+  private first?: { seq: number; t: number };
+  /** Instances shaped by a worker process (addPiece), waiting to be told ended. */
+  private readonly shaped = new Map<string, EndedInstance>();
 
   /** `marks` (a results history's) must be known before the instances end: they decide statuses. */
   constructor(private readonly marks: Pick<ReportInput, 'marks'> = {}) {}
@@ -139,6 +161,7 @@ export class PageDigest {
     }
     f.events++;
     f.last = { seq: e.seq, t: e.t };
+    this.first ??= f.last;
     if (e.ev === 'run.start') f.hasRunStart = true;
     else if (e.ev === 'run.end') f.hasRunEnd = true;
     else if (e.ev === 'drivers') {
@@ -214,9 +237,62 @@ export class PageDigest {
     };
   }
 
-  /** Shapes an instance from its events (its timeline with the failures of r) and lets them go. */
+  /** Of a worker process's digest fed one section: instance r's piece (r judged from the section). */
+  piece(r: InstanceResult): PagePiece {
+    return {
+      inst: r.inst, given: this.given, run: this.run, ...(this.first ? { first: this.first } : {}),
+      driverBuilds: [...this.driverBuilds], osSeen: [...this.osSeen], ended: this.shape(r),
+    };
+  }
+
+  /** A section shaped by a worker process, in place of its events (given in trace order, as they would be). */
+  addPiece(p: PagePiece): void {
+    this.given += p.given;
+    const f = this.run;
+    const s = p.run;
+    f.malformed += s.malformed;
+    if (f.last && p.first) {
+      const d = p.first.seq - f.last.seq;
+      if (d > 1) {
+        f.lost += d - 1;
+        if (f.gaps.length < 5) f.gaps.push(d === 2 ? `${f.last.seq + 1}` : `${f.last.seq + 1}-${p.first.seq - 1}`);
+      }
+    }
+    f.events += s.events;
+    f.lost += s.lost;
+    for (const g of s.gaps) if (f.gaps.length < 5) f.gaps.push(g);
+    if (s.last) f.last = s.last;
+    f.hasRunStart ||= s.hasRunStart;
+    f.hasRunEnd ||= s.hasRunEnd;
+    for (const b of p.driverBuilds) this.driverBuilds.add(b);
+    for (const o of p.osSeen) this.osSeen.add(o);
+    if (!this.ended.has(p.inst)) this.shaped.set(p.inst, p.ended);
+  }
+
+  /** An instance judged: shaped (from its events, or a worker's piece), its rings thinned to their share, kept. */
   private end(r: InstanceResult): void {
     if (this.ended.has(r.inst)) return;
+    const out = this.shaped.get(r.inst) ?? this.shape(r);
+    this.shaped.delete(r.inst);
+    if (out.timeline) {
+      const passed = statusOf(r, marksOf(r, this.marks)) === 'passed';
+      // a passing instance's rings wait for their share, unless the share is already the fewest points
+      const share = passed ? (this.settled ? MIN_RING_POINTS : undefined) : MAX_RING_POINTS;
+      if (share !== undefined) settle(out.timeline, share);
+    }
+    this.ended.set(r.inst, out);
+    if (r.verdict === 'pass' && !this.settled) {
+      this.passingTracks += out.tracks;
+      // the fewest points per track is where the passing tracks' share stays from now on
+      if (passingRingPoints(this.passingTracks) === MIN_RING_POINTS) {
+        this.settled = true;
+        for (const x of this.ended.values()) settle(x.timeline, MIN_RING_POINTS);
+      }
+    }
+  }
+
+  /** Shapes an instance from its events (its timeline with the failures of r, unthinned) and lets them go. */
+  private shape(r: InstanceResult): EndedInstance {
     const ev = this.open.get(r.inst) ?? [];
     this.open.delete(r.inst);
     const start = ev.find((e): e is TraceEvent & { ev: 'scenario.start' } => e.ev === 'scenario.start');
@@ -228,21 +304,8 @@ export class PageDigest {
       facts: { events: ev.length, hasStart: !!start, hasEnd: ev.some((e) => e.ev === 'scenario.end'), lastT: ev.length ? ev[ev.length - 1]!.t : 0 },
       tracks: tracks.size,
     };
-    if (ev.length && r.verdict !== 'skip') {
-      const passed = statusOf(r, marksOf(r, this.marks)) === 'passed';
-      // a passing instance's rings wait for their share, unless the share is already the fewest points
-      const share = passed ? (this.settled ? MIN_RING_POINTS : undefined) : MAX_RING_POINTS;
-      out.timeline = holdTimeline(timelineParts(ev, r.checks.filter((c) => c.verdict === 'fail'), r.aborted), share);
-    }
-    this.ended.set(r.inst, out);
-    if (r.verdict === 'pass' && !this.settled) {
-      this.passingTracks += out.tracks;
-      // the fewest points per track is where the passing tracks' share stays from now on
-      if (passingRingPoints(this.passingTracks) === MIN_RING_POINTS) {
-        this.settled = true;
-        for (const x of this.ended.values()) settle(x.timeline, MIN_RING_POINTS);
-      }
-    }
+    if (ev.length && r.verdict !== 'skip') out.timeline = holdTimeline(timelineParts(ev, r.checks.filter((c) => c.verdict === 'fail'), r.aborted));
+    return out;
   }
 
   private row(r: InstanceResult, s: RunSummary, input: ReportInput, traceGiven: boolean, passingMax: number): InstanceRow {

@@ -80,6 +80,15 @@ export function recordFromRun(s: SummaryFile, events: readonly TraceEvent[], run
   return d.record(s, runId, harnessVersion);
 }
 
+/** One section's share of the record, gathered where its events are (a worker process's digest):
+ *  the driver versions and guest images its events name, and its instance's metrics. */
+export interface RecordPiece {
+  inst: string;
+  versions: string[];
+  images: (string | null)[];
+  metrics: MetricValue[];
+}
+
 /** What the store records of a run's events, gathered one event at a time: `winpv run` feeds it as
  *  its trace streams and tells it each instance as the runner judges it (whose metrics are then
  *  folded and kept, its fold let go); `winpv results import` feeds it a trace file (recordFromRun).
@@ -107,6 +116,18 @@ export class RunRecordDigest {
   instanceEnded(r: { inst: string }): void {
     this.end(r.inst);
     for (const k of [...this.open.keys()]) if (baseInstance(k) === r.inst) this.open.delete(k);
+  }
+
+  /** Of a worker process's digest fed one section: the piece of instance `inst` (its retries' events let go). */
+  piece(inst: string): RecordPiece {
+    return { inst, versions: [...this.versions], images: [...this.images], metrics: this.end(inst) };
+  }
+
+  /** A section gathered by a worker process, in place of its events. */
+  addPiece(p: RecordPiece): void {
+    for (const v of p.versions) this.versions.add(v);
+    for (const i of p.images) this.images.add(i);
+    if (!this.ended.has(p.inst)) this.ended.set(p.inst, p.metrics);
   }
 
   private end(inst: string): MetricValue[] {

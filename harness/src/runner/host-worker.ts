@@ -39,8 +39,6 @@ export interface HostWorkerOptions {
   openBundle?: BundleOpener;
   /** Guards shared with the other workers on the same host or pool (memory budget, migrations). */
   guards?: HostGuards;
-  /** Each event of a fresh host as it is written (a worker process streams them to its parent). */
-  onEvent?: (e: TraceEvent) => void;
   /** --keep-on-failure (a shared host only): the guests of the first failing instance are kept and
    *  the host stays open until Section.kept.release(). */
   keepOnFailure?: boolean;
@@ -196,7 +194,6 @@ export class HostWorker implements Worker {
     const sink = new TraceWriter({
       keep: false,
       onEvent: (e) => {
-        this.o.onEvent?.(e);
         mine.push(e);
         out(e);
       },

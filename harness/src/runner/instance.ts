@@ -75,10 +75,9 @@ export async function runInstance(inst: PlanInstance, o: InstanceRunOptions, hol
     drivers: s.drivers, guests: s.guests, checks: s.checks, faults: s.faults,
   });
   const teardown = new TeardownStack({ clock: host.clock, ms: o.teardownMs ?? TEARDOWN_DEADLINE_MS });
-  const guests = new Map<string, GuestRef>();
   let cancelled = false;
   const ctx: StepContext = {
-    host, sink: trace, inst: inst.id, scenario: s, guests,
+    host, sink: trace, inst: inst.id, scenario: s, guests: new Map<string, GuestRef>(),
     xsProbe: new XenstoreProbe(host.xenstore, trace, inst.id, { off: o.probes === false }),
     ringProbe: new RingProbe(host, trace, inst.id, { periodMs: o.ringPeriodMs ?? 200, off: o.probes === false }),
     faultsOn: new Map(), cancelled: () => cancelled, signal: o.signal, openBundle: o.openBundle,
@@ -86,41 +85,7 @@ export async function runInstance(inst: PlanInstance, o: InstanceRunOptions, hol
   let outcome: InstanceOutcome = 'completed';
   let error: ErrorInfo | undefined;
   try {
-    await withDeadline(host.clock, s.timeoutMs, o.signal, `scenario ${inst.id}`, async () => {
-      for (const shape of s.guests) {
-        const ref = await host.createGuest(shape, inst.id);
-        guests.set(shape.name, ref);
-        logPlacedDisks(host, trace, inst.id, shape, ref);
-        // destroy whatever domid the guest has by then (migrate and restore replace the ref)
-        if (!holdGuests) teardown.defer(`destroy guest ${shape.name}`, () => host.destroyGuest(guests.get(shape.name) ?? ref));
-      }
-      teardown.defer('stop probes', async () => {
-        await ctx.ringProbe.stop();
-        await ctx.xsProbe.detach();
-      });
-      for (const ref of guests.values()) {
-        await ctx.xsProbe.attach(ref, host.homePath(ref));
-        ctx.ringProbe.attach(ref);
-      }
-      ctx.ringProbe.start();
-      // faults that steps left on (one with a duration whose step was cut short by the deadline or
-      // an abort) go off before the guests are destroyed, so none leaks into the next scenario
-      teardown.defer('faults left on by steps', async () => {
-        const on = [...ctx.faultsOn.values()];
-        ctx.faultsOn.clear();
-        for (const off of on.reverse()) await off();
-      });
-      for (const f of s.faults) {
-        if (!host.faults) throw new StepFailure('CAPABILITY_MISSING', `fault ${f.name} needs the host capability 'fault-injection'`);
-        const g = f.guest ? guests.get(f.guest) : undefined;
-        const off = once(await host.faults.inject(hostFault(host, f, g), g));
-        teardown.defer(`fault ${f.name} off`, off);
-        // a scenario-wide fault with a duration goes off by itself after it (host time)
-        if (f.durationMs !== undefined) void host.clock.sleep(f.durationMs).then(off).catch(() => undefined);
-      }
-      for (const ref of guests.values()) await host.startGuest(ref);
-      await runSteps(s.steps, '', ctx);
-    }, () => {
+    await withDeadline(host.clock, s.timeoutMs, o.signal, `scenario ${inst.id}`, () => setUpAndRun(ctx, teardown, holdGuests), () => {
       cancelled = true;
     });
   } catch (e) {
@@ -137,7 +102,52 @@ export async function runInstance(inst: PlanInstance, o: InstanceRunOptions, hol
   for (const f of await teardown.unwind()) {
     trace.emit({ ev: 'teardown.fail', inst: inst.id, label: f.label, error: { code: f.error.code ?? 'TEARDOWN', message: f.error.message } });
   }
-  return { outcome, ...(error ? { error } : {}), guests: holdGuests ? [...guests].map(([name, ref]) => ({ name, ref })) : [] };
+  return { outcome, ...(error ? { error } : {}), guests: holdGuests ? [...ctx.guests].map(([name, ref]) => ({ name, ref })) : [] };
+}
+
+/** The instance's set-up, each part's undoing deferred as it is done, then its steps: guests created,
+ *  probes attached, the scenario's faults on, guests started. */
+async function setUpAndRun(ctx: StepContext, teardown: TeardownStack, holdGuests: boolean): Promise<void> {
+  const { host, sink: trace, inst, scenario: s, guests } = ctx;
+  for (const shape of s.guests) {
+    const ref = await host.createGuest(shape, inst);
+    guests.set(shape.name, ref);
+    logPlacedDisks(host, trace, inst, shape, ref);
+    // destroy whatever domid the guest has by then (migrate and restore replace the ref)
+    if (!holdGuests) teardown.defer(`destroy guest ${shape.name}`, () => host.destroyGuest(guests.get(shape.name) ?? ref));
+  }
+  teardown.defer('stop probes', async () => {
+    await ctx.ringProbe.stop();
+    await ctx.xsProbe.detach();
+  });
+  for (const ref of guests.values()) {
+    await ctx.xsProbe.attach(ref, host.homePath(ref));
+    ctx.ringProbe.attach(ref);
+  }
+  ctx.ringProbe.start();
+  // faults that steps left on (one with a duration whose step was cut short by the deadline or
+  // an abort) go off before the guests are destroyed, so none leaks into the next scenario
+  teardown.defer('faults left on by steps', async () => {
+    const on = [...ctx.faultsOn.values()];
+    ctx.faultsOn.clear();
+    for (const off of on.reverse()) await off();
+  });
+  await scenarioFaultsOn(ctx, teardown);
+  for (const ref of guests.values()) await host.startGuest(ref);
+  await runSteps(s.steps, '', ctx);
+}
+
+/** The scenario-wide faults switched on, each one's off deferred; one with a duration goes off by
+ *  itself after it (host time). */
+async function scenarioFaultsOn(ctx: StepContext, teardown: TeardownStack): Promise<void> {
+  const { host, guests } = ctx;
+  for (const f of ctx.scenario.faults) {
+    if (!host.faults) throw new StepFailure('CAPABILITY_MISSING', `fault ${f.name} needs the host capability 'fault-injection'`);
+    const g = f.guest ? guests.get(f.guest) : undefined;
+    const off = once(await host.faults.inject(hostFault(host, f, g), g));
+    teardown.defer(`fault ${f.name} off`, off);
+    if (f.durationMs !== undefined) void host.clock.sleep(f.durationMs).then(off).catch(() => undefined);
+  }
 }
 
 /** Says where the host put disks it numbers differently from the scenario, so a reader of the

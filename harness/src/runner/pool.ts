@@ -23,7 +23,7 @@ import type { RunEndEvent, RunStartEvent, TraceEvent, TraceEventInput } from '..
 import { TRACE_SCHEMA } from '../model/trace';
 import { setMaxListeners } from 'node:events';
 import { judgeResults } from '../checks/evaluate';
-import { baselineEvents } from './baselines';
+import { judgeSection } from './section';
 import type { TraceWriter } from '../trace/writer';
 import { errorInfo } from './errors';
 import { judgeAttempt } from './instance';
@@ -32,8 +32,8 @@ import { repeatPlan } from './repeat';
 import { abortedEvents } from './host-worker';
 import type { Section, Worker, WorkerStatus } from './worker';
 
-export type { Section, Worker, WorkerStatus } from './worker';
-export { HostWorker, instanceSeed, type HostWorkerOptions } from './host-worker';
+export type { PlacedSection, Section, SectionPlace, Worker, WorkerStatus } from './worker';
+export { abortedEvents, HostWorker, instanceSeed, type HostWorkerOptions } from './host-worker';
 
 export interface RunOutcome {
   summary: RunSummary;
@@ -205,12 +205,7 @@ class PoolRun {
     const { o } = this;
     const section = this.ended.get(i)!;
     const inst = this.plan.instances[i]!;
-    const out = this.sectionOf(i);
-    out.goLive();
-    for (const e of section.events) out.push(e);
-    // the regression check's history joins the section at its end, before it is judged
-    if (o.baselines) for (const id of section.attempts) for (const e of await baselineEvents(inst, id, out.events, o.baselines)) out.append(e);
-    const attempts = section.attempts.map((id) => judgeAttempt(id, out.events, o.specs, this.start));
+    const attempts = await this.judgedSection(section, inst, i);
     this.judged.push(...attempts);
     this.ended.delete(i);
     this.sections.delete(i); // its events are let go here
@@ -218,6 +213,29 @@ class PoolRun {
     await o.reporter.onInstanceEnd?.(applyKnownIssues(foldRetries(attempts), o.knownIssues ?? []).results[0]!);
     this.next = i + 1;
     if (this.sections.has(this.next)) await this.head(this.plan.instances[this.next]!, this.next);
+  }
+
+  /** The section written into the trace and its attempts judged: here, from its events; or, for a
+   *  worker that lays out, judges and writes its sections itself (a simulator worker process), there,
+   *  its lines appended unparsed. The regression check's history joins the section at its end, before
+   *  it is judged. */
+  private async judgedSection(section: Section, inst: PlanInstance, i: number): Promise<InstanceResult[]> {
+    const { o } = this;
+    const out = this.sectionOf(i);
+    out.goLive();
+    if (section.place) {
+      try {
+        const placed = await section.place({ seq: o.trace.nextSeq, lastT: o.trace.lastTime, start: this.start, ...(o.baselines ? { baselines: o.baselines } : {}) });
+        o.trace.appendWritten(placed.written);
+        return placed.attempts;
+      } catch (e) {
+        // the worker died holding the section: the instance is lost with it
+        for (const x of abortedEvents(inst, errorInfo(e))) out.append(x);
+        return [judgeAttempt(inst.id, out.events, o.specs, this.start)];
+      }
+    }
+    for (const e of section.events) out.push(e);
+    return judgeSection(inst, section.attempts, out.events, { specs: o.specs, start: this.start, ...(o.baselines ? { baselines: o.baselines } : {}), append: (e) => out.append(e) });
   }
 
   /** One slot of a worker: takes instances from the queue until none is left, the run stops or its host is lost. */

@@ -3,7 +3,9 @@
 // by up to its slots of instances (runner/host-worker.ts).
 import type { ErrorInfo } from '../model/errors';
 import type { PlanInstance } from '../model/plan';
-import type { TraceEvent } from '../model/trace';
+import type { InstanceResult } from '../model/result';
+import type { BaselineSource } from '../model/results';
+import type { RunStartEvent, TraceEvent, WrittenSection } from '../model/trace';
 import type { InstanceOutcome } from './instance';
 import type { KeptGuests } from './keep';
 
@@ -18,6 +20,25 @@ export interface Section {
   hostLost?: { code: string; message: string };
   /** --keep-on-failure: this instance failed and its guests are kept (the worker's host stays open). */
   kept?: KeptGuests;
+  /** A worker that holds its events (a simulator worker process) lays the section out where the
+   *  trace stands, judges it and writes its lines there (runner/section.ts), when the loop asks. */
+  place?: (p: SectionPlace) => Promise<PlacedSection>;
+}
+
+/** Where the run's trace stands when a section is written, and what judging the section needs. */
+export interface SectionPlace {
+  /** The trace's next seq and last time. */
+  seq: number;
+  lastT: number;
+  start: RunStartEvent;
+  baselines?: BaselineSource;
+}
+
+/** A section laid out, judged and written where its events are. */
+export interface PlacedSection {
+  written: WrittenSection;
+  /** The verdicts of its attempts, in order. */
+  attempts: InstanceResult[];
 }
 
 export interface Worker {

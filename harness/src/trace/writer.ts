@@ -10,13 +10,18 @@
 // is still written when the process exits, however it exits short of SIGKILL (an uncaught
 // exception, process.exit), so a crashed run leaves its trace up to the crash.
 //
+// A section another process wrote (a simulator worker: runner/pool.ts, cli/sim-workers.ts) arrives
+// as lines already stamped for their place here (`appendWritten`), with what the run's digests need
+// of its events: the writer appends the text and moves its seq and time on, parsing nothing, and
+// hands the section to `onWritten` (a writer without one parses the lines for `onEvent`).
+//
 // Consecutive ring.io events of one ring and direction at one instant are written as one event
 // (their ids joined in order): the writer holds a ring.io event open until an event that cannot
 // join it arrives (or the events are read, or the trace flushed), so nothing is reordered. They were
 // two thirds of a simulator trace, one per request id.
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { RingIoEvent, RunEndEvent, TraceEvent, TraceEventInput, TraceSink } from '../model/trace';
+import type { RingIoEvent, RunEndEvent, TraceEvent, TraceEventInput, TraceSink, WrittenSection } from '../model/trace';
 
 export interface TraceWriterOptions {
   /** File to append JSONL to; omit for an in-memory trace (tests, `winpv check`). */
@@ -28,6 +33,16 @@ export interface TraceWriterOptions {
   /** Keep every event in `events` (default true). A run streams with false: its memory does not
    *  grow with the trace, and reading `events` is an error rather than an empty answer. */
   keep?: boolean;
+  /** A section written elsewhere (appendWritten) goes here, whole, instead of event by event to
+   *  `onEvent`: its digests' pieces stand for its events. */
+  onWritten?: (w: WrittenSection) => void;
+}
+
+/** The time an event stamped at host time `at` gets in a trace whose last time is `lastT`: rounded
+ *  to the microsecond, never running backwards (even if a host clock is replaced: reopen after a
+ *  drop). A worker process that lays out a section for a place in the run's trace uses it too. */
+export function layTime(lastT: number, at: number): number {
+  return Math.max(lastT, Math.round(at * 1000) / 1000);
 }
 
 /** Bytes of JSON lines held before they are written. */
@@ -104,6 +119,38 @@ export class TraceWriter implements TraceSink {
     this.write({ seq: 0, t: 0, ...input } as TraceEvent, at, input.ev === 'ring.io');
   }
 
+  /** The seq the next event gets (where a section written elsewhere starts). */
+  get nextSeq(): number {
+    return this.seq;
+  }
+
+  /** Appends a section another process laid out from nextSeq and lastTime (its lines stamped as
+   *  adopt() would have stamped its events), without parsing it unless this writer keeps events
+   *  or has no onWritten to hand it to. */
+  appendWritten(w: WrittenSection): void {
+    if (this.closed) return;
+    this.seal();
+    if (this.kept || !this.opts.onWritten) {
+      // an in-memory trace (tests) or a plain listener: the events themselves
+      for (const line of w.lines.split('\n')) {
+        if (!line) continue;
+        const e = eventFromJson(line);
+        this.seq = e.seq + 1;
+        this.lastT = e.t;
+        this.deliver(e);
+      }
+      return;
+    }
+    this.seq += w.count;
+    if (w.count) this.lastT = w.lastT;
+    if (this.fd !== undefined && w.lines) {
+      this.pending.push(w.lines);
+      this.pendingBytes += w.lines.length;
+      if (this.pendingBytes >= FLUSH_BYTES) this.flush();
+    }
+    this.opts.onWritten(w);
+  }
+
   /** Takes over an event another writer stamped (a worker's), restamping its seq and time in place
    *  (its keys keep their order, so its line is what the worker's writer would have written). */
   adopt(e: TraceEvent, at: number): void {
@@ -114,8 +161,7 @@ export class TraceWriter implements TraceSink {
   /** Stamps and writes an event; a ring.io one (`joinable`) joins the open one of its ring and
    *  instant or is held open itself. */
   private write(e: TraceEvent, at: number, joinable: boolean): void {
-    // Time never runs backwards in a trace, even if a host clock is replaced (reopen after a drop).
-    const t = Math.max(this.lastT, Math.round(at * 1000) / 1000);
+    const t = layTime(this.lastT, at);
     if (joinable && this.join(e as RingIoEvent, t)) return;
     this.seal();
     this.lastT = t;

@@ -17,24 +17,45 @@ const repo = resolve(__dirname, '..', '..', '..');
 // the installer scenario keeps an artifact (the installer's log): a worker process keeps it in the
 // run's artifacts/ as a worker in this process does (the trace names where)
 const files = ['scenarios/vbd-connect.xml', 'scenarios/vif-replug-x3.xml', 'scenarios/flush.xml', 'scenarios/coexistence-installer-refuses.xml'];
+/** summary.json without what differs between two runs of one plan (the run's id and clock times). */
+function summaryOf(dir: string): unknown {
+  const { runId: _id, startedAt: _s, finishedAt: _f, ...rest } = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>;
+  return rest;
+}
+/** report.html's embedded data, likewise. */
+function pageOf(dir: string): unknown {
+  const html = readFileSync(join(dir, 'report.html'), 'utf8');
+  const data = JSON.parse(/<script type="application\/json" id="winpv-data">(.*?)<\/script>/s.exec(html)![1]!) as { run: Record<string, unknown> };
+  const { id: _id, startedAt: _s, finishedAt: _f, wallMs: _w, ...run } = data.run;
+  return { ...data, run };
+}
 const runDir = (root: string) => join(root, readdirSync(root).filter((d) => /^\d{8}-/.test(d))[0]!);
 
-t.test('--workers 2 gives the TAP and the trace of --workers 1, and winpv check re-judges it to the same TAP', async (t) => {
+t.test('--workers 2 gives the TAP, the trace and the reports of --workers 1, and winpv check re-judges it to the same TAP', async (t) => {
   const runs: Record<string, string> = {};
+  // and a failing instance (its timeline keeps more ring points, its failure is marked on it)
+  const failing = join(mkdtempSync(join(tmpdir(), 'winpv-workers-sc-')), 'flush-below-baseline.xml');
+  const flush = readFileSync(join(repo, 'scenarios', 'flush.xml'), 'utf8');
+  writeFileSync(failing, flush.replace('name="flush"', 'name="flush-below-baseline"').replace('</scenario>', '  <checks><check name="workload"><param name="minIops" value="100000000"/></check></checks>\n</scenario>'));
   for (const n of ['1', '2']) {
     const root = mkdtempSync(join(tmpdir(), `winpv-workers-${n}-`));
-    const r = await runWinpv(['run', '--workers', n, '--seed', '11', '--report-dir', root, ...files], { cwd: repo });
-    t.equal(r.code, ExitCode.ok, `--workers ${n}: ${r.err}`);
+    const r = await runWinpv(['run', '--workers', n, '--seed', '11', '--report-dir', root, ...files, failing], { cwd: repo });
+    t.equal(r.code, ExitCode.testFailed, `--workers ${n}: the failing instance fails the run ${r.err}`);
     runs[n] = runDir(root);
   }
   const tap1 = readFileSync(join(runs['1']!, 'results.tap'), 'utf8');
   const tap2 = readFileSync(join(runs['2']!, 'results.tap'), 'utf8');
   t.equal(tap2, tap1, 'results.tap identical');
-  t.match(tap1, /ok 1 - vbd-connect[\s\S]*ok 2 - vif-replug-x3[\s\S]*ok 3 - flush/, 'whole subtests in plan order');
+  t.match(tap1, /ok 1 - vbd-connect[\s\S]*ok 2 - vif-replug-x3[\s\S]*ok 3 - flush(?!-)/, 'whole subtests in plan order');
+  t.match(tap1, /^not ok \d+ - flush-below-baseline/m, 'the failing instance fails');
   t.equal(readFileSync(join(runs['2']!, 'trace.jsonl'), 'utf8'), readFileSync(join(runs['1']!, 'trace.jsonl'), 'utf8'), 'the same seed gives the same trace whatever the number of workers');
+  // the reports of worker processes (sections judged and shaped where they ran) are those of one worker
+  t.equal(readFileSync(join(runs['2']!, 'junit.xml'), 'utf8'), readFileSync(join(runs['1']!, 'junit.xml'), 'utf8'), 'junit.xml identical');
+  t.same(summaryOf(runs['2']!), summaryOf(runs['1']!), 'summary.json the same but for the run\'s id and times');
+  t.same(pageOf(runs['2']!), pageOf(runs['1']!), 'report.html\'s data the same but for the run\'s id and times');
   for (const n of ['1', '2']) t.ok(readdirSync(join(runs[n]!, 'artifacts')).some((d) => d.startsWith('coexistence-installer-refuses')), `--workers ${n} keeps the installer log in artifacts/`);
   const check = await runWinpv(['check', '--reporter', 'tap', join(runs['2']!, 'trace.jsonl')], { cwd: repo });
-  t.equal(check.code, ExitCode.ok, check.err);
+  t.equal(check.code, ExitCode.testFailed, check.err);
   t.equal(check.out.replace(/^# .*\n/gm, ''), tap2.replace(/^# .*\n/gm, ''), 'winpv check gives the same TAP');
 });
 

@@ -31,6 +31,7 @@ import { hostNeedsOf } from '../../plan/needs';
 import { windowsBuildOfPlan } from '../../results/baselines';
 import { streamedRun, type StreamedRun } from '../streamed-run';
 import type { RunSummary } from '../../model/result';
+import type { SectionDigestName } from '../../model/trace';
 import { KNOWN_ISSUES_FILE, loadKnownIssues } from '../../results/known';
 import { harnessVersion } from './results';
 
@@ -263,7 +264,7 @@ async function runRecorded(p: RunPlace, streamed: StreamedRun, meta: () => RunMe
   // scenarios that name the regression check judge their metrics against the store's history
   const baselines = recorder && thePlan.instances.some((i) => i.scenario.checks.some((c) => c.name === 'regression')) ? { baselines: recorder.baselines } : {};
   const outcome: RunOutcome = p.parallel
-    ? await runParallel(p, { trace, reporter, signal, baselines, live })
+    ? await runParallel(p, { trace, reporter, signal, baselines, live, digests: streamed.digests })
     : await runPlan({ host: p.oneHost, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal, artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure, needs: hostNeedsOf(thePlan.instances), ...baselines });
   if (outcome.hostError?.code === 'NO_HEALTHY_HOST') {
     ctx.err.write(`winpv: no healthy host: ${outcome.hostError.message}\n`);
@@ -306,6 +307,8 @@ interface RunSinks {
   signal: AbortSignal;
   baselines: { baselines?: BaselineSource };
   live?: ConsoleReporter;
+  /** The digests a simulator worker process shapes its sections for. */
+  digests: SectionDigestName[];
 }
 
 /** The run on workers: simulator worker processes (one in this process when there is one worker),
@@ -316,7 +319,7 @@ async function runParallel(p: RunPlace, o: RunSinks): Promise<RunOutcome> {
   const skipped = [...p.held.skipped];
   const runStartHost = { kind: host.kind, label: runHosts.length > 1 ? runHosts.map((h) => h.label).join(', ') : host.label, capabilities: [...host.capabilities].sort() };
   const runStart = runStartEvent(thePlan, runStartHost, hashes);
-  const pool = p.cfg.host.kind === 'sim' ? simWorkers(p, runStart) : await hostWorkers(p, runStart, skipped);
+  const pool = p.cfg.host.kind === 'sim' ? simWorkers(p, runStart, o.digests) : await hostWorkers(p, runStart, skipped);
   return runOnWorkers({
     plan: thePlan, specs, specHashes: hashes, trace: o.trace, reporter: o.reporter, workers: pool, host: runStartHost, signal: o.signal, repeatEach, knownIssues,
     hostsSkipped: skipped, ...o.baselines, ...(o.live ? { onStatus: (l) => o.live!.workers(l) } : {}),
@@ -324,12 +327,12 @@ async function runParallel(p: RunPlace, o: RunSinks): Promise<RunOutcome> {
 }
 
 /** The simulator's workers: one in this process, or a child process per worker. */
-function simWorkers(p: RunPlace, runStart: ReturnType<typeof runStartEvent>): Worker[] {
+function simWorkers(p: RunPlace, runStart: ReturnType<typeof runStartEvent>, digests: SectionDigestName[]): Worker[] {
   const { cfg, specs, retries, workers } = p;
   const artifactsDir = join(p.dir, 'artifacts');
   if (workers === 1) return [new HostWorker({ seed: cfg.seed, specs, runStart, retries, artifactsDir, label: 'sim', slots: 1, fresh: true, make: () => createHost(cfg.host, { specs }) })];
   const pool: Worker[] = [];
-  for (let k = 1; k <= workers; k++) pool.push(new ChildSimWorker(`sim #${k}`, { seed: cfg.seed, specs, runStart, retries, artifactsDir }));
+  for (let k = 1; k <= workers; k++) pool.push(new ChildSimWorker(`sim #${k}`, { seed: cfg.seed, specs, runStart, retries, artifactsDir, digests }));
   return pool;
 }
 
