@@ -224,33 +224,20 @@ export class Xenvbd extends XenbusFrontend {
       if (this.phase !== 'connected' || q.ring.isEnded) return { status: blk.BLKIF_RSP_ERROR, latencyUs: 0 };
     }
     const op = io.op === 'flush' ? syncCacheOp(this.diskFeatures, this.faults.flushUnadvertised) : io.op === 'discard' ? blk.BLKIF_OP_DISCARD : undefined;
-    const status = await new Promise<number>((done) => (op === blk.BLKIF_OP_WRITE_BARRIER ? this.produceBarrier(q, done) : this.produce(q, io, done)));
+    const status = await new Promise<number>((done) => this.produce(q, io, done, op));
     if (status === blk.BLKIF_RSP_EOPNOTSUPP && op !== undefined) dropFeature(this.diskFeatures, op);
     return { status, latencyUs: this.hv.sched.nowMicros() - t0 };
   }
 
-  /** A BLKIF_OP_WRITE_BARRIER with no data segments (pdo.c PrepareSyncCache, sync-cache.ts): after
-   *  every request before it. The flush requests produce() writes take the same steps. */
-  private produceBarrier(q: Queue, done: (status: number) => void): void {
-    const front = q.ring.front;
-    const id = this.nextId++;
-    const pending: Pending = { id, op: blk.BLKIF_OP_WRITE_BARRIER, t0: this.hv.sched.nowMicros(), pages: [], grefs: [], done };
-    blk.encodeBlkifRequest(q.ring.mem, front.nextRequestOffset(), { operation: blk.BLKIF_OP_WRITE_BARRIER, handle: this.devid & 0xffff, id, sector: 0, segments: [] });
-    front.reqProdPvt = idxAdd(front.reqProdPvt, 1);
-    q.pending.set(id, pending);
-    this.stats.requests++;
-    this.hv.report.ringIo({ domid: this.dom.domid, dev: this.dev, queue: q.ring.queue, ring: 'blk', dir: 'req', id, op: pending.op });
-    q.ring.push();
-    this.armWatchdog();
-  }
-
-  /** Writes one request into the next slot and pushes it. */
-  private produce(q: Queue, io: BlkIo, done: (status: number) => void): void {
+  /** Writes one request into the next slot and pushes it; `controlOp` is a flush's or discard's ring
+   *  operation (a flush goes as FLUSH_DISKCACHE or, where only feature-barrier is offered, as a
+   *  WRITE_BARRIER with no segments: sync-cache.ts). */
+  private produce(q: Queue, io: BlkIo, done: (status: number) => void, controlOp?: number): void {
     const front = q.ring.front;
     const id = this.nextId++;
     const pending: Pending = { id, op: 0, t0: this.hv.sched.nowMicros(), pages: [], grefs: [], done };
     const off = front.nextRequestOffset();
-    if (io.op === 'flush' || io.op === 'discard') this.encodeControl(q, io, pending, off);
+    if (controlOp !== undefined) this.encodeControl(q, io, pending, off, controlOp);
     else this.encodeData(q, io, pending, off);
     front.reqProdPvt = idxAdd(front.reqProdPvt, 1);
     q.pending.set(id, pending);
@@ -260,16 +247,12 @@ export class Xenvbd extends XenbusFrontend {
     this.armWatchdog();
   }
 
-  /** A flush or discard: no data pages. */
-  private encodeControl(q: Queue, io: BlkIo, pending: Pending, off: number): void {
+  /** A flush, barrier or discard: no data pages. */
+  private encodeControl(q: Queue, io: BlkIo, pending: Pending, off: number, op: number): void {
     const handle = this.devid & 0xffff;
-    if (io.op === 'flush') {
-      pending.op = blk.BLKIF_OP_FLUSH_DISKCACHE;
-      blk.encodeBlkifRequest(q.ring.mem, off, { operation: 3, handle, id: pending.id, sector: 0, segments: [] });
-    } else {
-      pending.op = blk.BLKIF_OP_DISCARD;
-      blk.encodeBlkifRequest(q.ring.mem, off, { operation: 5, handle, id: pending.id, sector: io.sector, nrSectors: io.nsect, secure: false });
-    }
+    pending.op = op;
+    if (op === blk.BLKIF_OP_DISCARD) blk.encodeBlkifRequest(q.ring.mem, off, { operation: 5, handle, id: pending.id, sector: io.sector, nrSectors: io.nsect, secure: false });
+    else blk.encodeBlkifRequest(q.ring.mem, off, { operation: op === blk.BLKIF_OP_WRITE_BARRIER ? 2 : 3, handle, id: pending.id, sector: 0, segments: [] });
   }
 
   /** A read or write: its data pages granted, the segments inline or (too many) indirect, and a
