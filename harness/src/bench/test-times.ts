@@ -1,10 +1,12 @@
 // `npm run test:times [-- --from FILE] [tap args]`: where `npm test`'s time goes. Runs the suite with
 // tap's TAP reporter (or reads a TAP log written earlier with --from) and lists the slowest test
-// files, each with its slowest subtests as the reason it is slow, and the suite's wall time. Times
+// files, each with the reason it is slow (slow-tests.ts) and its slowest subtests, and the suite's
+// wall time. Times
 // of files running beside each other on a shared machine are comparable with each other, not with
 // another day's; figures are printed, never asserted.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { slowReason } from './slow-tests';
 
 export interface FileTime {
   file: string;
@@ -43,8 +45,10 @@ export function formatSlowest(files: readonly FileTime[], count = 10, wallMs?: n
   const out = [`${files.length} test files, ${secs(total)} summed${wallMs !== undefined ? `, ${secs(wallMs)} wall` : ''}; the slowest ${slow.length}:`];
   for (const [i, f] of slow.entries()) {
     out.push(`${String(i + 1).padStart(2)}. ${secs(f.ms).padStart(8)} ${(((f.ms / total) * 100).toFixed(1) + '%').padStart(6)}  ${f.file}${f.ok ? '' : '  (not ok)'}`);
+    const why = slowReason(f.file);
+    if (why) out.push(`              why: ${why}`);
     const top = f.subtests.slice(0, 2).filter((s) => s.ms > 0);
-    if (top.length) out.push(`              why: ${top.map((s) => `${s.name} (${secs(s.ms)})`).join('; ')}`);
+    if (top.length) out.push(`              slowest: ${top.map((s) => `${s.name} (${secs(s.ms)})`).join('; ')}`);
   }
   return out.join('\n') + '\n';
 }

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { formatSlowest, parseTapTimes } from '../../src/bench/test-times';
+import { SLOW_TEST_REASONS, slowReason } from '../../src/bench/slow-tests';
 
 const TAP = `TAP version 14
 # Subtest: harness/test/a.test.ts
@@ -23,6 +24,15 @@ t.test('file times with their slowest direct subtests as the reason', async (t) 
   t.same(files[0]!.subtests.map((s) => s.name), ['boots a pool', 'quick', 'needs xorriso (skipped)'], 'slowest first; nested subtests are not the file\'s');
   const text = formatSlowest(files, 1, 5000);
   t.match(text, /^2 test files, 2\.1 s summed, 5\.0 s wall; the slowest 1:/);
-  t.match(text, / 1\. +2\.1 s +98\.6% +harness\/test\/a\.test\.ts\n +why: boots a pool \(2\.0 s\); quick \(0\.0 s\)/);
+  t.match(text, / 1\. +2\.1 s +98\.6% +harness\/test\/a\.test\.ts\n +slowest: boots a pool \(2\.0 s\); quick \(0\.0 s\)/);
+  t.notMatch(text, /why:/, 'a file with no line in the table has no reason printed');
   t.notMatch(text, /b\.test\.ts/);
+});
+
+t.test('a file in the table of slow files is printed with its reason', async (t) => {
+  const files = parseTapTimes(TAP.replace(/harness\/test\/a\.test\.ts/g, 'harness/test/hosts/xapi/run.test.ts'));
+  const text = formatSlowest(files, 2);
+  t.match(text, / 1\. .*hosts\/xapi\/run\.test\.ts\n +why: the whole catalogue .*\n +slowest: boots a pool/);
+  t.equal(slowReason('hosts/xapi/run.test.ts'), SLOW_TEST_REASONS['harness/test/hosts/xapi/run.test.ts'], 'found by a path under the repository too');
+  t.equal(slowReason('harness/test/bench/figure.test.ts'), undefined);
 });

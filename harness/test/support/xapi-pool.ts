@@ -9,7 +9,7 @@ import { POOL_ISOS, startXapiServer, type XapiTestServer } from './xapi-server';
 import { fixtureMsi, generateHostKey, startWindowsDouble, type WindowsDouble } from './windows-double';
 import { startDom0Double, type Dom0Double } from './dom0-double';
 import { XapiHost } from '../../src/hosts/xapi/host';
-import { DEFAULT_MAX_INSTALL_REBOOTS, type XapiHostConfig } from '../../src/hosts/xapi/config';
+import { DEFAULT_MAX_INSTALL_REBOOTS, type XapiHostConfig, type XapiPauses } from '../../src/hosts/xapi/config';
 import { Secret } from '../../src/model/secret';
 import type { TraceEvent, TraceEventInput, TraceSink } from '../../src/model/trace';
 import type { GuestShape } from '../../src/model/scenario';
@@ -30,6 +30,10 @@ export const XAPI_PW = 'planted-XAPI-pw-4c1e9d';
 export const GUEST_PW = 'planted-guest-pw-88b2f0';
 export const DOM0_PW = 'planted-dom0-pw-31aa7c';
 export const TEMPLATE = 'Windows Server 2022 (winpv base)';
+/** The host's pauses against the doubles: a tenth or less of DEFAULT_XAPI_PAUSES (the doubles'
+ *  neighbour entries, sshd and frontends are there within tens of ms). A test about a pause sets
+ *  DEFAULT_XAPI_PAUSES on its pool's cfg. */
+export const TEST_PAUSES: XapiPauses = { discoveryFirstMs: 20, discoveryMaxMs: 200, sshRetryMs: 100, pvDriversMs: 100, diskStateMs: 20 };
 
 export interface Pool {
   srv: XapiTestServer;
@@ -161,6 +165,8 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
     timeouts: { bootMs: 60_000, shutdownMs: 20_000, taskMs: 60_000 },
     discovery: dom0 ? ['guest-metrics', 'dom0-neighbour'] : ['guest-metrics'],
     maxInstallReboots: DEFAULT_MAX_INSTALL_REBOOTS,
+    // the doubles answer at once: the host need not wait as long between tries as on a real pool
+    pauses: { ...TEST_PAUSES },
   };
   // every host a test made is closed with the pool: a test that failed half way would otherwise
   // leave its host's event.from loop reconnecting to the closed server, and the file would never end

@@ -43,7 +43,26 @@ export interface XapiHostConfig {
   dhcpLeaseFile?: string;
   /** Reboots a driver install may take (the first included) before it is an error. */
   maxInstallReboots: number;
+  /** How long the host waits between tries of what no XenAPI event announces (DEFAULT_XAPI_PAUSES). */
+  pauses: XapiPauses;
 }
+
+/** Pauses between tries of things that no event.from wakes (dom0's neighbour table, a guest's sshd,
+ *  a frontend's state in dom0's xenstore). Not user settings: a real pool needs the defaults; the
+ *  XenAPI test doubles answer at once, so their tests give shorter ones. */
+export interface XapiPauses {
+  /** Finding a guest: the first pause before dom0 is asked again, doubled each round up to `discoveryMaxMs`. */
+  discoveryFirstMs: number;
+  discoveryMaxMs: number;
+  /** Between SSH connection attempts to a booting guest (sshd starts after the agent reports). */
+  sshRetryMs: number;
+  /** Longest wait between two looks at dom0's xenstore for a Connected frontend after a driver install. */
+  pvDriversMs: number;
+  /** Between two reads of a new data disk's frontend state in dom0's xenstore. */
+  diskStateMs: number;
+}
+
+export const DEFAULT_XAPI_PAUSES: Readonly<XapiPauses> = { discoveryFirstMs: 250, discoveryMaxMs: 2_000, sshRetryMs: 2_000, pvDriversMs: 1_000, diskStateMs: 200 };
 
 /** A driver install takes two reboots on a pool (the unplug written at install is read at the next
  *  boot); four leave room for a Windows that asks once more, and a guest that loops is caught. */
@@ -95,6 +114,7 @@ export function xapiConfigFrom(h: ResolvedHost): XapiHostConfig {
     discovery: discoveryFrom(h, e.dom0Ssh !== false),
     ...(e.dhcpLeaseFile ? { dhcpLeaseFile: e.dhcpLeaseFile } : {}),
     maxInstallReboots: maxReboots(h, e.maxInstallReboots),
+    pauses: { ...DEFAULT_XAPI_PAUSES },
   };
 }
 

@@ -177,7 +177,7 @@ export class XapiDevices {
     const until = Date.now() + this.st.cfg.timeouts.bootMs;
     while ((await this.dom0.xs.read(path).catch(() => null)) !== '4') {
       if (Date.now() > until) throw hostError('XAPI_TIMEOUT', `${g.ref.name}'s data disk ${dev} did not connect within ${Math.round(this.st.cfg.timeouts.bootMs / 1000)} s`);
-      await this.st.clock.sleep(200);
+      await this.st.clock.sleep(this.st.cfg.pauses.diskStateMs);
     }
   }
 

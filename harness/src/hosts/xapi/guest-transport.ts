@@ -46,8 +46,9 @@ export class GuestTransport {
     const deadline = Date.now() + cfg.timeouts.bootMs;
     const mac = this.macOf(g);
     const ways = cfg.discovery;
-    // dom0 is asked after 0.25 s, then ever less often, up to every 2 s
-    for (let pause = 250; ; pause = Math.min(2 * pause, 2_000)) {
+    // dom0 is asked after 0.25 s, then ever less often, up to every 2 s (DEFAULT_XAPI_PAUSES)
+    const { discoveryFirstMs, discoveryMaxMs } = cfg.pauses;
+    for (let pause = discoveryFirstMs; ; pause = Math.min(2 * pause, discoveryMaxMs)) {
       for (const way of ways) {
         const ip = await this.askWay(way, g, mac);
         if (ip) return { ip, source: way };
@@ -126,7 +127,7 @@ export class GuestTransport {
         throw hostError('XAPI_TIMEOUT', `${ref.name}: no sign of PV drivers within ${Math.round(cfg.timeouts.bootMs / 1000)} s after the driver install (${cfg.dom0 ? 'no frontend Connected in dom0\'s xenstore, and ' : ''}VM_guest_metrics.PV_drivers_detected false: no guest agent reporting)`);
       }
       try {
-        await this.st.s.waitFor(`${ref.name} to report PV drivers`, Math.min(1_000, left), () => (this.metricsOf(g)?.PV_drivers_detected === true ? true : undefined));
+        await this.st.s.waitFor(`${ref.name} to report PV drivers`, Math.min(cfg.pauses.pvDriversMs, left), () => (this.metricsOf(g)?.PV_drivers_detected === true ? true : undefined));
       } catch (e) {
         if (!isWinpvError(e) || e.code !== 'XAPI_TIMEOUT') throw e;
       }
@@ -206,7 +207,7 @@ export class GuestTransport {
       } catch (e) {
         const retry = isWinpvError(e) && (e.code === 'SSH_CONNECT' || e.code === 'SSH_TIMEOUT');
         if (!retry || Date.now() > deadline) throw e;
-        await this.st.clock.sleep(2_000);
+        await this.st.clock.sleep(this.st.cfg.pauses.sshRetryMs);
       }
     }
   }
