@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { mkdirSync } from 'node:fs';
 import { infraError, isWinpvError, type WinpvError } from '../model/errors';
 import type { Db } from './sql';
-import { PGLITE_SETTINGS, storeCorrupt } from './pglite';
+import { PGLITE_SETTINGS, PGLITE_V8_FLAGS, storeCorrupt } from './pglite';
 
 /** Requests to the thread; `tx` names an open transaction. */
 export type ToThread =
@@ -24,6 +24,8 @@ interface ThreadInit {
   /** PGlite's CommonJS entry, resolved here (the thread runs from source text, with no module of its own to resolve from). */
   pglite: string;
   startParams: readonly string[];
+  /** V8 flags set before PGlite compiles (pglite.ts PGLITE_V8_FLAGS). */
+  v8Flags: readonly string[];
 }
 
 /** Answers; id 0 answers the open. */
@@ -82,7 +84,7 @@ export class ThreadDb implements Db {
     mkdirSync(label, { recursive: true });
     // The thread runs threadMain from its source text with no command-line options: it loads PGlite
     // and nothing else (no module of winpv, no loader a test runner put on this process).
-    const init: ThreadInit = { dir: label, pglite: require.resolve('@electric-sql/pglite'), startParams: PGLITE_SETTINGS };
+    const init: ThreadInit = { dir: label, pglite: require.resolve('@electric-sql/pglite'), startParams: PGLITE_SETTINGS, v8Flags: PGLITE_V8_FLAGS };
     this.thread = new Worker(`(${threadMain.toString()})()`, { eval: true, execArgv: [], workerData: init });
     this.exited = new Promise((done) => this.thread.once('exit', done));
     this.opened = this.wait(0, deadlines.openMs, 'opening it').then(() => undefined);
@@ -218,6 +220,8 @@ function threadMain(): void {
   void (async () => {
     let pg: Pg;
     try {
+      const v8 = require('node:v8') as typeof import('node:v8');
+      for (const f of init.v8Flags) v8.setFlagsFromString(f);
       const { PGlite } = require(init.pglite) as { PGlite: { new (dir: string, o: object): Pg; defaultStartParams: string[] } };
       pg = new PGlite(init.dir, { startParams: [...PGlite.defaultStartParams, ...init.startParams] });
       await pg.waitReady;
