@@ -54,8 +54,11 @@ async function fill(store: ResultsStore, n: number): Promise<void> {
 async function historyMs(n: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-bench-history-'));
   try {
+    const filled = await ResultsStore.open(join(dir, 'store'));
+    await fill(filled, n);
+    await filled.close();
+    // as `winpv history` asks: a store just opened (nothing of the fill left compiled or cached), its first questions
     const store = await ResultsStore.open(join(dir, 'store'));
-    await fill(store, n);
     const t0 = performance.now();
     await store.scenarioRuns('vbd-connect', 20);
     await trendsFor(store, 'vbd-connect', { limit: 20 });
@@ -117,7 +120,7 @@ export async function run(): Promise<BenchFigure[]> {
       },
       {
         group: 'results', name: 'winpv history over 10,000 runs (PGlite)', value: h10k, unit: 'ms',
-        baseline: { name: 'same query over 100 runs', value: h100 }, ratio: ratioOf(h10k, h100, true), lowerIsBetter: true, note: 'budget < 1 s',
+        baseline: { name: 'same query over 100 runs', value: h100 }, ratio: ratioOf(h10k, h100, true), lowerIsBetter: true, note: 'budget < 1 s; the store opened afresh before the query, as winpv history opens it',
       },
     ];
   } finally {

@@ -64,52 +64,13 @@ interface State {
 export class Interrupted extends Error {}
 
 export async function bisect(o: BisectOptions): Promise<BisectResult> {
-  const gi = o.builds.indexOf(o.good);
-  const bi = o.builds.indexOf(o.bad);
-  if (gi < 0) throw usageError(`--good ${o.good} is not in the list of builds`);
-  if (bi < 0) throw usageError(`--bad ${o.bad} is not in the list of builds`);
-  if (gi >= bi) throw usageError(`--good ${o.good} must come before --bad ${o.bad} in the list of builds`);
+  const [gi, bi] = rangeOf(o);
   const key = JSON.stringify([o.builds, o.good, o.bad, o.scenario, o.metric ?? null, o.tolerance]);
   const state = loadState(o.stateFile, key);
-  const save = () => writeFileAtomic(o.stateFile, JSON.stringify(state, null, 2) + '\n');
-  const runsOf = async (build: string, n: number): Promise<BuildRun[]> => {
-    const have = (state.runs[build] ??= []);
-    while (have.length < n) {
-      if (o.signal?.aborted) throw new Interrupted(`interrupted; the state is in ${o.stateFile}: run the same command again to resume`);
-      const seed = 1 + have.length + 1000 * o.builds.indexOf(build); // the same runs on resume
-      have.push(await o.run(build, seed));
-      save();
-    }
-    return have.slice(0, n);
-  };
-
+  const runsOf = buildRuns(o, state);
   const baseline = o.metric ? (await runsOf(o.good, o.baseline)).map((r) => r.metrics[o.metric!]).filter((x) => x !== undefined) : [];
   if (o.metric && baseline.length < o.baseline) throw inputError('BISECT_NO_METRIC', `the good build ${o.good} reports no ${o.metric} (runs of ${o.scenario} record ${Object.keys(state.runs[o.good]?.[0]?.metrics ?? {}).join(', ') || 'no metric'})`);
-
-  const judge = async (build: string): Promise<BuildVerdict> => {
-    let n = o.repeats;
-    for (;;) {
-      const runs = await runsOf(build, n);
-      const failing = runs.filter((r) => r.failed.length);
-      // a step whose runs disagree on the checks (flaky) gets more runs, up to maxRepeats; then the majority decides
-      if (failing.length > 0 && failing.length < runs.length && n < o.maxRepeats) {
-        n = Math.min(o.maxRepeats, n + 2);
-        o.log?.(`${build}: ${failing.length} of ${runs.length} runs failed a check, running it ${n} times`);
-        continue;
-      }
-      const why = [...new Set(failing.flatMap((r) => r.failed.map((c) => `check ${c} failed`)))];
-      let metricBad = false;
-      if (o.metric) {
-        // the step's runs together against the good build's (Mann-Whitney U from 3 runs, else bootstrap)
-        const values = runs.map((r) => r.metrics[o.metric!]).filter((x) => x !== undefined);
-        const j = judgeRegression(o.metric, baseline, values, { tolerance: o.tolerance, better: o.better ?? 'higher', minHistory: Math.min(o.baseline, 3), seed: runs[0].seed });
-        metricBad = j.verdict === 'fail';
-        why.push(j.message);
-      }
-      const bad = failing.length * 2 > runs.length || metricBad;
-      return { build, bad, runs: runs.length, badRuns: failing.length, why };
-    }
-  };
+  const judge = (build: string) => judgeBuild(o, runsOf, baseline, build);
 
   const confirm = await judge(o.bad);
   if (!confirm.bad) throw inputError('BISECT_BAD_IS_GOOD', `the bad build ${o.bad} did not fail ${o.scenario} (${confirm.runs} run(s)): nothing to bisect`);
@@ -126,6 +87,61 @@ export async function bisect(o: BisectOptions): Promise<BisectResult> {
     else lo = mid;
   }
   return { firstBad: o.builds[hi], lastGood: o.builds[lo], steps, confirm, baseline, complete: true };
+}
+
+/** The positions of --good and --bad in the list of builds, good first. */
+function rangeOf(o: BisectOptions): [number, number] {
+  const gi = o.builds.indexOf(o.good);
+  const bi = o.builds.indexOf(o.bad);
+  if (gi < 0) throw usageError(`--good ${o.good} is not in the list of builds`);
+  if (bi < 0) throw usageError(`--bad ${o.bad} is not in the list of builds`);
+  if (gi >= bi) throw usageError(`--good ${o.good} must come before --bad ${o.bad} in the list of builds`);
+  return [gi, bi];
+}
+
+type RunsOf = (build: string, n: number) => Promise<BuildRun[]>;
+
+/** The first n runs of a build: those in the state file, then new ones, each saved as it ends (so a
+ *  bisection resumes where it was interrupted, with the same seeds). */
+function buildRuns(o: BisectOptions, state: State): RunsOf {
+  const save = () => writeFileAtomic(o.stateFile, JSON.stringify(state, null, 2) + '\n');
+  return async (build, n) => {
+    const have = (state.runs[build] ??= []);
+    while (have.length < n) {
+      if (o.signal?.aborted) throw new Interrupted(`interrupted; the state is in ${o.stateFile}: run the same command again to resume`);
+      const seed = 1 + have.length + 1000 * o.builds.indexOf(build); // the same runs on resume
+      have.push(await o.run(build, seed));
+      save();
+    }
+    return have.slice(0, n);
+  };
+}
+
+/** One step: a build's runs judged by their checks (the majority; a flaky step gets more runs, up to
+ *  maxRepeats) and, with a metric, against the good build's runs. */
+async function judgeBuild(o: BisectOptions, runsOf: RunsOf, baseline: number[], build: string): Promise<BuildVerdict> {
+  let n = o.repeats;
+  for (;;) {
+    const runs = await runsOf(build, n);
+    const failing = runs.filter((r) => r.failed.length);
+    // a step whose runs disagree on the checks (flaky) gets more runs, up to maxRepeats; then the majority decides
+    if (failing.length > 0 && failing.length < runs.length && n < o.maxRepeats) {
+      n = Math.min(o.maxRepeats, n + 2);
+      o.log?.(`${build}: ${failing.length} of ${runs.length} runs failed a check, running it ${n} times`);
+      continue;
+    }
+    const why = [...new Set(failing.flatMap((r) => r.failed.map((c) => `check ${c} failed`)))];
+    let metricBad = false;
+    if (o.metric) {
+      // the step's runs together against the good build's (Mann-Whitney U from 3 runs, else bootstrap)
+      const values = runs.map((r) => r.metrics[o.metric!]).filter((x) => x !== undefined);
+      const j = judgeRegression(o.metric, baseline, values, { tolerance: o.tolerance, better: o.better ?? 'higher', minHistory: Math.min(o.baseline, 3), seed: runs[0].seed });
+      metricBad = j.verdict === 'fail';
+      why.push(j.message);
+    }
+    const bad = failing.length * 2 > runs.length || metricBad;
+    return { build, bad, runs: runs.length, badRuns: failing.length, why };
+  }
 }
 
 function loadState(file: string, key: string): State {

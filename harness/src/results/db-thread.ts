@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { mkdirSync } from 'node:fs';
 import { infraError, isWinpvError, type WinpvError } from '../model/errors';
 import type { Db } from './sql';
-import { PGLITE_SETTINGS, storeCorrupt } from './pglite';
+import { PGLITE_SETTINGS, PGLITE_V8_FLAGS, storeCorrupt } from './pglite';
 
 /** Requests to the thread; `tx` names an open transaction. */
 export type ToThread =
@@ -24,6 +24,8 @@ interface ThreadInit {
   /** PGlite's CommonJS entry, resolved here (the thread runs from source text, with no module of its own to resolve from). */
   pglite: string;
   startParams: readonly string[];
+  /** V8 flags set before PGlite compiles (pglite.ts PGLITE_V8_FLAGS). */
+  v8Flags: readonly string[];
 }
 
 /** Answers; id 0 answers the open. */
@@ -82,8 +84,8 @@ export class ThreadDb implements Db {
     mkdirSync(label, { recursive: true });
     // The thread runs threadMain from its source text with no command-line options: it loads PGlite
     // and nothing else (no module of winpv, no loader a test runner put on this process).
-    const init: ThreadInit = { dir: label, pglite: require.resolve('@electric-sql/pglite'), startParams: PGLITE_SETTINGS };
-    this.thread = new Worker(`(${threadMain.toString()})()`, { eval: true, execArgv: [], workerData: init });
+    const init: ThreadInit = { dir: label, pglite: require.resolve('@electric-sql/pglite'), startParams: PGLITE_SETTINGS, v8Flags: PGLITE_V8_FLAGS };
+    this.thread = new Worker(THREAD_SOURCE, { eval: true, execArgv: [], workerData: init });
     this.exited = new Promise((done) => this.thread.once('exit', done));
     this.opened = this.wait(0, deadlines.openMs, 'opening it').then(() => undefined);
     this.thread.on('message', (m: FromThread) => {
@@ -162,27 +164,61 @@ function fromThread(e: ThreadError): Error {
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-/** The thread's whole program, run from its source text: it may use nothing from outside its body.
- *  Opens PGlite, answers id 0 when it is ready (or with PGlite's error), then runs each request as it
- *  comes; a transaction is held open inside PGlite's own transaction() until the main thread ends it. */
+/** A Postgres connection as the thread holds it (PGlite's own type, which the thread cannot import). */
+type ThreadQuery = (sql: string, params?: unknown[]) => Promise<{ rows: unknown[] }>;
+interface ThreadPg {
+  query: ThreadQuery;
+  transaction<T>(fn: (tx: { query: ThreadQuery }) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+  waitReady: Promise<void>;
+}
+
+/** The thread's program, run from its source text (THREAD_SOURCE): it may use nothing from outside
+ *  its body but threadServer. Opens PGlite, answers id 0 when it is ready (or with PGlite's error),
+ *  then runs each request as it comes. */
 function threadMain(): void {
   const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
   const init = workerData as ThreadInit;
   const port = parentPort!;
-  type Query = (sql: string, params?: unknown[]) => Promise<{ rows: unknown[] }>;
-  type Pg = { query: Query; transaction<T>(fn: (tx: { query: Query }) => Promise<T>): Promise<T>; close(): Promise<void>; waitReady: Promise<void> };
   const errorOf = (e: unknown): ThreadError => {
     const err = e as { message?: string; code?: unknown };
     return { message: err?.message ?? String(e), ...(typeof err?.code === 'string' ? { code: err.code } : {}) };
   };
-  const ROLLBACK = Symbol('rollback');
-  const txs = new Map<number, { q: Query; end(commit: boolean): void; done: Promise<void> }>();
-  let txSeq = 0;
+  void (async () => {
+    let pg: ThreadPg;
+    try {
+      const v8 = require('node:v8') as typeof import('node:v8');
+      for (const f of init.v8Flags) v8.setFlagsFromString(f);
+      const { PGlite } = require(init.pglite) as { PGlite: { new (dir: string, o: object): ThreadPg; defaultStartParams: string[] } };
+      pg = new PGlite(init.dir, { startParams: [...PGlite.defaultStartParams, ...init.startParams] });
+      await pg.waitReady;
+      await pg.query('SELECT 1');
+    } catch (e) {
+      port.postMessage({ id: 0, ok: false, error: errorOf(e) } satisfies FromThread);
+      return;
+    }
+    const serve = threadServer(pg);
+    port.on('message', (m: ToThread) => {
+      serve(m).then(
+        (value) => port.postMessage({ id: m.id, ok: true, value } satisfies FromThread),
+        (e) => port.postMessage({ id: m.id, ok: false, error: errorOf(e) } satisfies FromThread),
+      );
+    });
+    port.postMessage({ id: 0, ok: true } satisfies FromThread);
+  })();
+}
 
-  async function begin(pg: Pg): Promise<number> {
-    let began!: (q: Query) => void;
+/** The thread's answer to each request, run from its source text beside threadMain (it may use
+ *  nothing from outside its body). A transaction is held open inside PGlite's own transaction()
+ *  until the main thread ends it. */
+function threadServer(pg: ThreadPg): (m: ToThread) => Promise<unknown> {
+  const ROLLBACK = Symbol('rollback');
+  const txs = new Map<number, { q: ThreadQuery; end(commit: boolean): void; done: Promise<void> }>();
+  let txSeq = 0;
+  async function begin(): Promise<number> {
+    let began!: (q: ThreadQuery) => void;
     let end!: (commit: boolean) => void;
-    const ready = new Promise<Query>((r) => (began = r));
+    const ready = new Promise<ThreadQuery>((r) => (began = r));
     const ended = new Promise<boolean>((r) => (end = r));
     const done = pg
       .transaction(async (tx) => {
@@ -197,14 +233,13 @@ function threadMain(): void {
     txs.set(++txSeq, { q, end, done });
     return txSeq;
   }
-
-  async function serve(pg: Pg, m: ToThread): Promise<unknown> {
+  return async (m) => {
     if (m.op === 'query') {
       const q = m.tx === undefined ? pg.query.bind(pg) : txs.get(m.tx)?.q;
       if (!q) throw new Error(`no open transaction ${m.tx}`);
       return (await q(m.sql, m.params)).rows;
     }
-    if (m.op === 'begin') return begin(pg);
+    if (m.op === 'begin') return begin();
     if (m.op === 'end') {
       const tx = txs.get(m.tx);
       if (!tx) throw new Error(`no open transaction ${m.tx}`);
@@ -213,25 +248,8 @@ function threadMain(): void {
       return tx.done;
     }
     return pg.close();
-  }
-
-  void (async () => {
-    let pg: Pg;
-    try {
-      const { PGlite } = require(init.pglite) as { PGlite: { new (dir: string, o: object): Pg; defaultStartParams: string[] } };
-      pg = new PGlite(init.dir, { startParams: [...PGlite.defaultStartParams, ...init.startParams] });
-      await pg.waitReady;
-      await pg.query('SELECT 1');
-    } catch (e) {
-      port.postMessage({ id: 0, ok: false, error: errorOf(e) } satisfies FromThread);
-      return;
-    }
-    port.on('message', (m: ToThread) => {
-      serve(pg, m).then(
-        (value) => port.postMessage({ id: m.id, ok: true, value } satisfies FromThread),
-        (e) => port.postMessage({ id: m.id, ok: false, error: errorOf(e) } satisfies FromThread),
-      );
-    });
-    port.postMessage({ id: 0, ok: true } satisfies FromThread);
-  })();
+  };
 }
+
+/** What the thread runs: its two functions' source text (compiled), then the call of threadMain. */
+const THREAD_SOURCE = `${threadServer.toString()}\n(${threadMain.toString()})()`;

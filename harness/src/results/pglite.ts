@@ -2,6 +2,7 @@
 // settings and the error a directory it cannot open gives are shared with the PGlite that runs in a
 // thread of its own (db-thread.ts), so both open a store alike.
 import { mkdirSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { WinpvError } from '../model/errors';
 import type { Db } from './sql';
 
@@ -9,6 +10,21 @@ import type { Db } from './sql';
  *  0.7 s of the 1.5 s CPU an open of an existing store cost (docs/performance.md). The store's working
  *  set is a few MB (10,000 recorded runs included), so 16 MB keeps it cached for a tenth of that. */
 export const PGLITE_SETTINGS: readonly string[] = ['-c', 'shared_buffers=16MB'];
+
+/** V8 flags set before PGlite's WASM is compiled: Liftoff (V8's baseline WASM compiler) only, no
+ *  TurboFan tier-up. A store session is short (open, a few queries, close), and V8's dynamic tiering
+ *  spent more CPU compiling Postgres' hot functions with TurboFan, on its background threads, than
+ *  the optimised code saved: measured (docs/performance.md, round 3) an open of an existing store
+ *  1.2-1.5 -> 0.73-0.93 s CPU, and the run's history query, insert and schema check about a third of
+ *  their CPU each. The flags are process-wide (V8 has no other way); PGlite is the only WASM winpv
+ *  runs. x64 and arm64 only: where Liftoff compiles every function PGlite has (measured on x64;
+ *  elsewhere V8 keeps its default). */
+export const PGLITE_V8_FLAGS: readonly string[] = process.arch === 'x64' || process.arch === 'arm64' ? ['--liftoff-only'] : [];
+
+/** Sets PGLITE_V8_FLAGS in this process (before its first PGlite). */
+export function setPgliteV8Flags(): void {
+  for (const f of PGLITE_V8_FLAGS) setFlagsFromString(f);
+}
 
 /** A store PGlite could not start on (a corrupt data directory): left as it is, and how to go on. */
 export function storeCorrupt(dir: string, e: unknown): WinpvError {
@@ -20,6 +36,7 @@ export function storeCorrupt(dir: string, e: unknown): WinpvError {
 /** PGlite on a data directory checked by db.ts, in the calling thread. */
 export async function openPglite(dir: string): Promise<Db> {
   mkdirSync(dir, { recursive: true });
+  setPgliteV8Flags();
   const { PGlite } = await import('@electric-sql/pglite');
   let pg: InstanceType<typeof PGlite>;
   try {

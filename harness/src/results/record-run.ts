@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import type { ReportInput, TrendSeries } from '../model/report-input';
 import type { BaselineSource, Trend } from '../model/results';
 import { maskUrl } from './db';
-import { readRunDir, type RunRecord } from './record';
+import type { RunRecord } from './record';
 import { ResultsStore, type HistoryRow } from './store';
 import { foldTrends, trendsOf, withRun } from './trends';
 import { storeBaselines } from './baselines';
@@ -40,41 +40,49 @@ export interface RunStoreKey {
   windowsBuild: string;
 }
 
-/** The store a run is recorded in. It is opened as the run starts (PGlite in a thread of its own),
- *  and the history of the run's scenarios is read while the run goes on; as the run ends, the report
- *  gets its trends from that history and the run's own figures (reportInput), while the store
- *  records the run; finish() waits for that and closes the store. A store that cannot be reached,
- *  fails or stops answering (every wait has a deadline: db-thread.ts, pg's timeouts) costs the
- *  report its trends and the run a warning, never the run or its reports. */
+/** The store a run is recorded in. It is opened as `winpv run` starts, before the scenarios and
+ *  specs are loaded (PGlite in a thread of its own, so its start-up runs beside them); once the plan
+ *  is made (planned()) the history of its scenarios is read while the run goes on; as the run ends,
+ *  the report gets its trends from that history and the run's own figures (reportInput), while the
+ *  store records the run; finish() waits for that and closes the store. close() ends it on every
+ *  other way out of the command. A store that cannot be reached, fails or stops answering (every
+ *  wait has a deadline: db-thread.ts, pg's timeouts) costs the report its trends and the run a
+ *  warning, never the run or its reports. */
 export class RunRecorder {
   private readonly store: Promise<ResultsStore>;
-  private readonly history: Promise<Map<string, Map<string, HistoryRow[]>>>;
+  private key?: RunStoreKey;
+  private history?: Promise<Map<string, Map<string, HistoryRow[]>>>;
   private recording?: Promise<unknown>;
   private closed?: Promise<void>;
-  /** The regression check's baselines, read from the same store. */
-  readonly baselines: BaselineSource;
 
-  constructor(
-    readonly target: string,
-    private readonly key: RunStoreKey,
-  ) {
+  constructor(readonly target: string) {
     this.store = ResultsStore.open(target, { thread: true });
-    this.history = this.store.then((s) => s.histories({ scenarios: key.scenarios, hostClass: key.hostKind, windowsBuild: key.windowsBuild }, { limit: TREND_RUNS }));
     this.store.catch(() => undefined); // said by finish()
+  }
+
+  /** The run's plan is made: the history of its scenarios, under the key the run will be recorded
+   *  under, is read while the run goes on. */
+  planned(key: RunStoreKey): void {
+    this.key = key;
+    this.history = this.store.then((s) => s.histories({ scenarios: key.scenarios, hostClass: key.hostKind, windowsBuild: key.windowsBuild }, { limit: TREND_RUNS }));
     this.history.catch(() => undefined);
-    this.baselines = storeBaselines(() => this.store, key.hostKind, key.windowsBuild);
+  }
+
+  /** The regression check's baselines, read from the same store under the planned key. */
+  get baselines(): BaselineSource {
+    if (!this.key) throw new Error('RunRecorder.baselines before planned()');
+    return storeBaselines(() => this.store, this.key.hostKind, this.key.windowsBuild);
   }
 
   /** As the run ends (its reports being written): starts recording it, and returns what the report
    *  adds from the history (the trends of its scenarios), nothing when the store failed. */
   async reportInput(rec: RunRecord): Promise<ReportInput> {
-    this.recording = this.store.then((s) => s.record(rec));
-    this.recording.catch(() => undefined);
+    this.record(() => rec);
     try {
       const scenarios = [...new Set(rec.instances.map((i) => i.scenario))];
-      const sameKey = rec.hostKind === this.key.hostKind && rec.windowsBuild === this.key.windowsBuild;
-      // the history read under another key than the run is recorded under: read it again once recorded
-      const trends = sameKey
+      const key = this.key;
+      // the history read under another key than the run is recorded under (or none read): read it again once recorded
+      const trends = this.history && key && rec.hostKind === key.hostKind && rec.windowsBuild === key.windowsBuild
         ? foldTrends(withRun(await this.history, rec, TREND_RUNS), scenarios)
         : (await this.recording, await trendsOf(await this.store, scenarios, { hostClass: rec.hostKind, windowsBuild: rec.windowsBuild, limit: TREND_RUNS }));
       return trends.length ? { trends: trends.map(trendSeries) } : {};
@@ -83,12 +91,13 @@ export class RunRecorder {
     }
   }
 
-  /** Waits for the run to be recorded (recording it from dir, its files read back, if reportInput
-   *  was not called) and closes the store; returns where it went, or the warning to print. */
-  async finish(dir: string, harnessVersion: string): Promise<{ recorded?: string; warning?: string }> {
+  /** Waits for the run to be recorded (recording it now, from `rec`, if reportInput was not called:
+   *  the report files failed before report.html) and closes the store; returns where it went, or the
+   *  warning to print, naming the run directory `winpv results import` loads it from later. */
+  async finish(dir: string, rec: () => RunRecord): Promise<{ recorded?: string; warning?: string }> {
     try {
       const store = await this.store;
-      await (this.recording ??= store.record(readRunDir(dir, harnessVersion)));
+      await this.record(rec);
       return { recorded: store.label };
     } catch (e) {
       return { warning: `the results store ${maskUrl(this.target)} did not record this run (${(e as Error).message}); the reports are complete: load them later with winpv results import ${dir}` };
@@ -97,7 +106,16 @@ export class RunRecorder {
     }
   }
 
-  /** Closes the store (ends PGlite's thread); also when the run failed before it could be recorded. */
+  /** Records the run once (the first record given). */
+  private record(rec: () => RunRecord): Promise<unknown> {
+    if (!this.recording) {
+      this.recording = this.store.then((s) => s.record(rec()));
+      this.recording.catch(() => undefined);
+    }
+    return this.recording;
+  }
+
+  /** Closes the store (ends PGlite's thread); also when the command ended before the run could be recorded. */
   close(): Promise<void> {
     return (this.closed ??= this.store.then((s) => s.close(), () => undefined).catch(() => undefined));
   }

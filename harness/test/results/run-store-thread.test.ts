@@ -1,6 +1,8 @@
 // `winpv run` recording through PGlite in a thread of its own (results/db-thread.ts): when that thread
 // dies while the run goes on, the run warns as for any unreachable store, writes complete reports
 // (report.html without trends) and exits as its checks say; `winpv results import` loads the run later.
+// The store is opened as the command starts, so a command that ends before the run (bad input) still
+// closes it: no thread is left running.
 import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,4 +42,29 @@ t.test('the store\'s thread dies mid-run: warning, complete reports with no tren
   const imp = await runWinpv(['results', 'import', dir, '--db', db], { env, cwd: repo });
   t.equal(imp.code, 0, imp.err);
   t.match(imp.out, /imported: /);
+});
+
+t.test('a run that ends before it starts (no instance matches) closes the store it opened: no thread left', async (t) => {
+  const threads = await import('node:worker_threads');
+  const exits: Promise<number>[] = [];
+  class CountedWorker extends threads.Worker {
+    constructor(...args: ConstructorParameters<typeof threads.Worker>) {
+      super(...args);
+      exits.push(new Promise((done) => this.once('exit', done)));
+    }
+  }
+  const { main } = t.mockRequire<typeof import('../../src/cli/main')>('../../src/cli/main', { 'node:worker_threads': { ...threads, Worker: CountedWorker } });
+  const tmp = mkdtempSync(join(tmpdir(), 'winpv-results-early-'));
+  const db = join(tmp, 'store');
+  const { PassThrough } = await import('node:stream');
+  let err = '';
+  const code = await main(['run', scenario, '--grep', 'matches-no-instance', '--report-dir', join(tmp, 'reports'), '--reporter', 'none', '--db', db],
+    { env: { HOME: tmp } as NodeJS.ProcessEnv, cwd: repo, out: new PassThrough(), err: new PassThrough().on('data', (b) => (err += b)) });
+  t.equal(code, 2, 'a usage error');
+  t.match(err, /no scenario instance matches the filters/);
+  t.equal(exits.length, 1, 'the store was opened as the command started');
+  // main has returned: the thread must have exited already (a thread left running would keep the process alive)
+  const settled = await Promise.race([Promise.all(exits).then(() => 'exited'), new Promise((done) => setTimeout(() => done('running'), 100))]);
+  t.equal(settled, 'exited', 'the store\'s thread ended before main returned');
+  t.ok(existsSync(join(db, 'PG_VERSION')), 'the store was made and closed cleanly');
 });

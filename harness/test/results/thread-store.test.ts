@@ -132,9 +132,10 @@ t.test('RunRecorder: the trends drawn as the run ends are the ones the store giv
   await seed.close();
 
   const rec = twoInstances(40);
-  const recorder = new RunRecorder(dir, { scenarios: ['vbd-connect'], hostKind: 'sim', windowsBuild: 'sim' });
+  const recorder = new RunRecorder(dir);
+  recorder.planned({ scenarios: ['vbd-connect'], hostKind: 'sim', windowsBuild: 'sim' });
   const input = await recorder.reportInput(rec);
-  const done = await recorder.finish('reports/x', '0.1.0');
+  const done = await recorder.finish('reports/x', () => t.fail('the run is recorded once, from reportInput') as never);
   t.equal(done.warning, undefined);
   t.equal(done.recorded, dir);
 
@@ -153,10 +154,30 @@ t.test('RunRecorder: the trends drawn as the run ends are the ones the store giv
   }
 });
 
+t.test('RunRecorder with no history read (no plan), or no report drawn: the run is still recorded, from the record given', async (t) => {
+  const dir = join(tmp(), 'store');
+  const seed = await ResultsStore.open(dir);
+  for (let k = 0; k < 4; k++) await seed.record(twoInstances(k));
+  await seed.close();
+  // never planned: the trends are read once the run is recorded, this run's point included
+  const unplanned = new RunRecorder(dir);
+  const input = await unplanned.reportInput(twoInstances(4));
+  t.same(input.trends?.[0]?.points.map((p) => p.run), ['run-00000', 'run-00001', 'run-00002', 'run-00003', 'run-00004']);
+  t.equal((await unplanned.finish('reports/x', () => t.fail('recorded once') as never)).recorded, dir);
+  // no reportInput (the report files failed before report.html): finish records the record it is given
+  const undrawn = new RunRecorder(dir);
+  undrawn.planned({ scenarios: ['vbd-connect'], hostKind: 'sim', windowsBuild: 'sim' });
+  t.equal((await undrawn.finish('reports/x', () => twoInstances(5))).recorded, dir);
+  const store = await ResultsStore.open(dir);
+  t.teardown(() => store.close());
+  t.equal(await store.runCount(), 6, 'both runs recorded');
+});
+
 t.test('RunRecorder on a store that cannot be opened: no trends, a warning, nothing thrown', async (t) => {
-  const recorder = new RunRecorder(`postgres://winpv:secret-pw@127.0.0.1:1/nowhere`, { scenarios: ['vbd-connect'], hostKind: 'sim', windowsBuild: 'sim' });
+  const recorder = new RunRecorder(`postgres://winpv:secret-pw@127.0.0.1:1/nowhere`);
+  recorder.planned({ scenarios: ['vbd-connect'], hostKind: 'sim', windowsBuild: 'sim' });
   t.same(await recorder.reportInput(runRecord(1)), {});
-  const r = await recorder.finish('reports/x', '0.1.0');
+  const r = await recorder.finish('reports/x', () => runRecord(1));
   t.match(r.warning, /did not record this run .*cannot connect.*load them later with winpv results import reports\/x/);
   t.notMatch(r.warning, /secret-pw/);
 });

@@ -84,59 +84,75 @@ function withBuild(steps: Step[], build: string): Step[] {
   });
 }
 
+const BISECT_OPTIONS = {
+  good: { type: 'string' }, bad: { type: 'string' }, scenario: { type: 'string' }, builds: { type: 'string' }, metric: { type: 'string' },
+  better: { type: 'string' }, tolerance: { type: 'string' }, baseline: { type: 'string' }, repeats: { type: 'string' }, 'max-repeats': { type: 'string' },
+  state: { type: 'string' }, json: { type: 'boolean' }, host: { type: 'string' }, config: { type: 'string' }, 'report-dir': { type: 'string' },
+} as const;
+
+/** The command line's option values. */
+type BisectValues = { [K in keyof typeof BISECT_OPTIONS]?: (typeof BISECT_OPTIONS)[K] extends { type: 'boolean' } ? boolean : string };
+
+/** The numeric options checked (usage errors name the option and the value). */
+function checkedNumbers(v: BisectValues): { tolerance: number; baseline: number; repeats: number; maxRepeats: number } {
+  const int = (name: string, s: string | undefined, dflt: number, min: number) => {
+    const n = s === undefined ? dflt : Number(s);
+    if (!Number.isInteger(n) || n < min) throw usageError(`--${name} takes an integer >= ${min}, not '${s}'`);
+    return n;
+  };
+  const tolerance = v.tolerance === undefined ? 0.05 : Number(v.tolerance);
+  if (!Number.isFinite(tolerance) || tolerance < 0) throw usageError(`--tolerance takes a non-negative number, not '${v.tolerance}'`);
+  if (v.better !== undefined && v.better !== 'higher' && v.better !== 'lower') throw usageError(`--better takes higher or lower, not '${v.better}'`);
+  return { tolerance, baseline: int('baseline', v.baseline, 8, 2), repeats: int('repeats', v.repeats, 3, 1), maxRepeats: int('max-repeats', v['max-repeats'], 5, 1) };
+}
+
+/** The scenario named by --scenario: a file, or the name of one in scenarios/. */
+function bisectScenario(ctx: CommandContext, name: string): Scenario {
+  const file = existsSync(resolve(ctx.cwd, name)) ? resolve(ctx.cwd, name) : join(packageRoot(), 'scenarios', `${name}.xml`);
+  if (!existsSync(file)) throw usageError(`--scenario ${name}: no such scenario file or scenario in scenarios/`);
+  return (loadScenarios([file], ctx.cwd) as Scenario[])[0];
+}
+
+/** One run of the scenario with a build installed: its failed checks and its metrics. */
+function buildRunner(ctx: CommandContext, cfg: ReturnType<typeof resolveConfig>, scenario: Scenario, simBuilds: Record<string, { ioSlowdown?: number }>): (build: string, seed: number) => Promise<BuildRun> {
+  const { specs, hashes } = driverSpecs(ctx.cwd);
+  return async (build, seed) => {
+    const host = createHost(cfg.host, { specs, simBuilds });
+    const s: Scenario = { ...scenario, steps: withBuild(scenario.steps, build) };
+    const p = plan([s], { seed, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind });
+    const trace = new TraceWriter();
+    const out = await runPlan({ host, plan: p, specs, specHashes: hashes, trace, reporter: new ReporterMultiplexer([]), signal: ctx.signal });
+    if (out.interrupted) throw new Interrupted(`interrupted while running ${build}; run the same command again to resume`);
+    if (out.hostError) throw inputError('BISECT_HOST', `${build}: host failure ${out.hostError.code}: ${out.hostError.message}`);
+    const inst = out.summary.instances[0];
+    if (!inst || inst.verdict === 'skip') throw usageError(`${scenario.name} cannot run on ${host.label}: ${inst?.skipReason ?? 'no instance'}`);
+    const metrics: Record<string, number> = {};
+    for (const m of metricsOf(trace.events.filter((e) => (e as { inst?: string }).inst === inst.inst))) metrics[m.name] = m.value;
+    return { seed, failed: [...inst.checks.filter((c) => c.verdict === 'fail').map((c) => c.check as string), ...(inst.aborted ? ['steps'] : [])], metrics };
+  };
+}
+
 const command: Command = {
   name: 'bisect',
   summary: 'find the first bad driver build by binary search',
   help,
   async run(ctx: CommandContext) {
-    const parsed = parseCommandArgs(ctx, this, {
-      good: { type: 'string' }, bad: { type: 'string' }, scenario: { type: 'string' }, builds: { type: 'string' }, metric: { type: 'string' },
-      better: { type: 'string' }, tolerance: { type: 'string' }, baseline: { type: 'string' }, repeats: { type: 'string' }, 'max-repeats': { type: 'string' },
-      state: { type: 'string' }, json: { type: 'boolean' }, host: { type: 'string' }, config: { type: 'string' }, 'report-dir': { type: 'string' },
-    });
+    const parsed = parseCommandArgs(ctx, this, BISECT_OPTIONS);
     if (!parsed) return ExitCode.ok;
-    const v = parsed.values;
+    const v = parsed.values as BisectValues;
     for (const k of ['good', 'bad', 'scenario', 'builds'] as const) if (!v[k]) throw usageError(`winpv bisect needs --${k}\n\n${help}`);
-    const int = (name: string, s: string | undefined, dflt: number, min: number) => {
-      const n = s === undefined ? dflt : Number(s);
-      if (!Number.isInteger(n) || n < min) throw usageError(`--${name} takes an integer >= ${min}, not '${s}'`);
-      return n;
-    };
-    const tolerance = v.tolerance === undefined ? 0.05 : Number(v.tolerance);
-    if (!Number.isFinite(tolerance) || tolerance < 0) throw usageError(`--tolerance takes a non-negative number, not '${v.tolerance}'`);
-    if (v.better !== undefined && v.better !== 'higher' && v.better !== 'lower') throw usageError(`--better takes higher or lower, not '${v.better}'`);
+    const numbers = checkedNumbers(v);
     const cfg = resolveConfig({ host: v.host, config: v.config, reportDir: v['report-dir'] }, ctx.env);
     const entries = readBuildList(v.builds!, ctx.cwd);
     const simBuilds: Record<string, { ioSlowdown?: number }> = {};
     for (const e of entries) if (e.sim) simBuilds[/^builtin:(.*)$/.exec(e.build)?.[1] ?? e.build] = e.sim;
-
-    const file = existsSync(resolve(ctx.cwd, v.scenario!)) ? resolve(ctx.cwd, v.scenario!) : join(packageRoot(), 'scenarios', `${v.scenario}.xml`);
-    if (!existsSync(file)) throw usageError(`--scenario ${v.scenario}: no such scenario file or scenario in scenarios/`);
-    const [scenario] = loadScenarios([file], ctx.cwd) as Scenario[];
-    const { specs, hashes } = driverSpecs(ctx.cwd);
-
-    const runOne = async (build: string, seed: number): Promise<BuildRun> => {
-      const host = createHost(cfg.host, { specs, simBuilds });
-      const s: Scenario = { ...scenario, steps: withBuild(scenario.steps, build) };
-      const p = plan([s], { seed, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind });
-      const trace = new TraceWriter();
-      const out = await runPlan({ host, plan: p, specs, specHashes: hashes, trace, reporter: new ReporterMultiplexer([]), signal: ctx.signal });
-      if (out.interrupted) throw new Interrupted(`interrupted while running ${build}; run the same command again to resume`);
-      if (out.hostError) throw inputError('BISECT_HOST', `${build}: host failure ${out.hostError.code}: ${out.hostError.message}`);
-      const inst = out.summary.instances[0];
-      if (!inst || inst.verdict === 'skip') throw usageError(`${scenario.name} cannot run on ${host.label}: ${inst?.skipReason ?? 'no instance'}`);
-      const metrics: Record<string, number> = {};
-      for (const m of metricsOf(trace.events.filter((e) => (e as { inst?: string }).inst === inst.inst))) metrics[m.name] = m.value;
-      return { seed, failed: [...inst.checks.filter((c) => c.verdict === 'fail').map((c) => c.check as string), ...(inst.aborted ? ['steps'] : [])], metrics };
-    };
-
+    const scenario = bisectScenario(ctx, v.scenario!);
     const stateFile = resolve(ctx.cwd, v.state ?? join(cfg.reportDir, `.winpv-bisect-${scenario.name}.json`));
     const log = (line: string) => (v.json ? ctx.err : ctx.out).write(`${line}\n`);
     try {
       const r = await bisect({
         builds: entries.map((e) => e.build), good: v.good!, bad: v.bad!, scenario: scenario.name, metric: v.metric, better: v.better as 'higher' | 'lower' | undefined,
-        tolerance, baseline: int('baseline', v.baseline, 8, 2), repeats: int('repeats', v.repeats, 3, 1), maxRepeats: int('max-repeats', v['max-repeats'], 5, 1),
-        stateFile, signal: ctx.signal, run: runOne, log,
+        ...numbers, stateFile, signal: ctx.signal, run: buildRunner(ctx, cfg, scenario, simBuilds), log,
       });
       if (v.json) ctx.out.write(JSON.stringify(r, null, 2) + '\n');
       else {

@@ -26,7 +26,8 @@ import { HostWorker, runOnWorkers, runStartEvent, type Worker } from '../../runn
 import { MemoryBudget, Semaphore } from '../../runner/guards';
 import { ChildSimWorker } from '../sim-workers';
 import { driverSpecs, exitForSummary, newRunDir, stdoutReporter } from '../run-support';
-import { RunRecorder, runStoreTarget } from '../../results/record-run';
+import { RunRecorder, runStoreTarget, type RunStoreKey } from '../../results/record-run';
+import type { RunRecord } from '../../results/record';
 import { hostNeedsOf } from '../../plan/needs';
 import { windowsBuildOfPlan } from '../../results/baselines';
 import { streamedRun, type StreamedRun } from '../streamed-run';
@@ -145,13 +146,24 @@ const command: Command = {
   async run(ctx: CommandContext) {
     const parsed = parseCommandArgs(ctx, this, RUN_OPTIONS, { positionals: true });
     if (!parsed) return ExitCode.ok;
-    const req = await planRequest(ctx, parsed.values as RunValues, parsed.positionals);
-    if (req.v.list) return listPlan(req);
-    const place = await takePlace(req);
+    const v = parsed.values as RunValues;
+    const cfg = resolveConfig({ host: v.host, seed: v.seed, reportDir: v['report-dir'], config: v.config, verbose: ctx.verbose, db: v.db }, ctx.env);
+    // The results store is opened first (PGlite's start-up, in a thread of its own, runs beside the
+    // loading and planning below) and closed by this finally on every way out (results/record-run.ts).
+    const storeTarget = v.list ? undefined : runStoreTarget(cfg.resultsDb, cfg.resultsDataDir);
+    const recorder = storeTarget ? new RunRecorder(storeTarget) : undefined;
     try {
-      return await runWithLease(place);
+      const req = await planRequest(ctx, v, parsed.positionals, cfg);
+      if (v.list) return listPlan(req);
+      recorder?.planned(storeKey(req));
+      const place = await takePlace(req);
+      try {
+        return await runWithLease(place, recorder);
+      } finally {
+        await place.held.release();
+      }
     } finally {
-      await place.held.release();
+      await recorder?.close();
     }
   },
 };
@@ -180,9 +192,8 @@ function checkedNumbers(v: RunValues): { shard?: { index: number; count: number 
 }
 
 /** Options checked, configuration resolved, scenarios and specs loaded, the plan made for the host. */
-async function planRequest(ctx: CommandContext, v: RunValues, positionals: string[]): Promise<RunRequest> {
+async function planRequest(ctx: CommandContext, v: RunValues, positionals: string[], cfg: ResolvedConfig): Promise<RunRequest> {
   const leaseTimeoutMs = parseLeaseTimeout(v['lease-timeout']);
-  const cfg = resolveConfig({ host: v.host, seed: v.seed, reportDir: v['report-dir'], config: v.config, verbose: ctx.verbose, db: v.db }, ctx.env);
   const { shard, retries, repeatEach } = checkedNumbers(v);
   const root = packageRoot();
   const knownIssues = loadKnownIssues(v['known-issues'] ?? join(root, 'scenarios', KNOWN_ISSUES_FILE), v['known-issues'] !== undefined);
@@ -196,6 +207,11 @@ async function planRequest(ctx: CommandContext, v: RunValues, positionals: strin
   const thePlan = plan(scenarios, { durations, seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind, hostLabels: new Set(cfg.host.labels) });
   if (thePlan.instances.length === 0) throw usageError('no scenario instance matches the filters');
   return { ctx, v, positionals, cfg, shard, leaseTimeoutMs, retries, repeatEach, knownIssues, inputs, specs, hashes, host, thePlan, durationsFile };
+}
+
+/** What the run is recorded under in the store: its plan's scenarios, host class and Windows build. */
+function storeKey({ thePlan, host }: RunRequest): RunStoreKey {
+  return { scenarios: [...new Set(thePlan.instances.map((i) => i.scenario.name))], hostKind: host.kind, windowsBuild: windowsBuildOfPlan(thePlan.instances, host.kind) };
 }
 
 /** --list: the instances this run would run (and the skips with their reasons). */
@@ -235,29 +251,21 @@ async function takePlace(req: RunRequest): Promise<RunPlace> {
   return { ...req, keepOnFailure, runHosts, workers, parallel, started, runId, dir, stop, held, leased, oneHost };
 }
 
-async function runWithLease(p: RunPlace): Promise<number> {
-  const { dir, runId, started, inputs, shard, cfg, thePlan, host } = p;
+async function runWithLease(p: RunPlace, recorder: RunRecorder | undefined): Promise<number> {
+  const { dir, runId, started, inputs, shard } = p;
   const meta = (): RunMeta => ({
     runId, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), inputs, command: 'run', ...(shard ? { shard } : {}),
   });
-  // The results store is opened now, beside the run (PGlite in a thread of its own), and reads the
-  // history of the plan's scenarios; as the run ends it records it while report.html is drawn
-  // with the trends (results/record-run.ts).
-  const storeTarget = runStoreTarget(cfg.resultsDb, cfg.resultsDataDir);
-  const recorder = storeTarget
-    ? new RunRecorder(storeTarget, { scenarios: [...new Set(thePlan.instances.map((i) => i.scenario.name))], hostKind: host.kind, windowsBuild: windowsBuildOfPlan(thePlan.instances, host.kind) })
-    : undefined;
-  try {
-    return await runRecorded(p, streamedRun(join(dir, 'trace.jsonl'), recorder !== undefined), meta, recorder);
-  } finally {
-    await recorder?.close();
-  }
+  // as the run ends the recorder records it while report.html is drawn with the trends (results/record-run.ts)
+  return runRecorded(p, streamedRun(join(dir, 'trace.jsonl'), recorder !== undefined), meta, recorder);
 }
 
 async function runRecorded(p: RunPlace, streamed: StreamedRun, meta: () => RunMeta, recorder: RunRecorder | undefined): Promise<number> {
   const { ctx, v, dir, runId, stop, thePlan, specs, hashes, retries, repeatEach, knownIssues, keepOnFailure } = p;
   const { trace, page, record } = streamed;
-  const reportInput = recorder && record && ((s: RunSummary, m: RunMeta) => recorder.reportInput(record.record({ schema: 'winpv-summary/1', ...m, ...s }, runId, harnessVersion())));
+  // the store's record from the events as they streamed (RunRecordDigest): nothing reads trace.jsonl back
+  const recordOf = record && ((s: RunSummary, m: RunMeta) => record.record({ schema: 'winpv-summary/1', ...m, ...s }, runId, harnessVersion()));
+  const reportInput = recorder && recordOf && ((s: RunSummary, m: RunMeta) => recorder.reportInput(recordOf(s, m)));
   const reporter = new ReporterMultiplexer([...stdoutReporter(v.reporter, ctx, 'console'), streamed.judged, new FileReporter(dir, meta, page, reportInput)]);
   const signal = AbortSignal.any([ctx.signal, stop.signal]);
   const live = reporter.reporters.find((r): r is ConsoleReporter => r instanceof ConsoleReporter);
@@ -269,12 +277,12 @@ async function runRecorded(p: RunPlace, streamed: StreamedRun, meta: () => RunMe
   if (outcome.hostError?.code === 'NO_HEALTHY_HOST') {
     ctx.err.write(`winpv: no healthy host: ${outcome.hostError.message}\n`);
   }
-  return endOfRun(p, outcome, reporter, recorder);
+  return endOfRun(p, outcome, reporter, recorder && recordOf && { recorder, record: () => recordOf(outcome.summary, meta()) });
 }
 
 /** The end of a run: durations recorded, where the reports are, the results store's record, the exit code;
  *  then the guests --keep-on-failure kept, held until the run is interrupted. */
-async function endOfRun(p: RunPlace, outcome: RunOutcome, reporter: ReporterMultiplexer, recorder: RunRecorder | undefined): Promise<number> {
+async function endOfRun(p: RunPlace, outcome: RunOutcome, reporter: ReporterMultiplexer, store: { recorder: RunRecorder; record: () => RunRecord } | undefined): Promise<number> {
   const { ctx, v, cfg, dir, repeatEach, durationsFile, positionals, held } = p;
   // a soak's repetitions are not instances of their own: their ids stay out of the durations file
   if (outcome.summary.complete && repeatEach === 1) {
@@ -289,8 +297,8 @@ async function endOfRun(p: RunPlace, outcome: RunOutcome, reporter: ReporterMult
   if (outcome.summary.passRates) say(`pass rates over ${repeatEach} runs each:\n${renderPassRates(outcome.summary.passRates).map((l) => `  ${l}\n`).join('')}`);
   say(`reports: ${shown.startsWith('..') ? dir : shown}\n`);
   for (const e of reporter.errors) ctx.err.write(`winpv: reporter ${e.reporter}.${e.method} failed: ${e.error.message}\n`);
-  if (recorder) {
-    const r = await recorder.finish(dir, harnessVersion());
+  if (store) {
+    const r = await store.recorder.finish(dir, store.record);
     if (r.warning) ctx.err.write(`winpv: warning: ${r.warning}\n`);
   }
   const code = outcome.hostError ? ExitCode.hostError : reporter.errors.length ? ExitCode.hostError : exitForSummary(outcome.summary);
