@@ -43,6 +43,32 @@ function dosTime(d: Date): { time: number; date: number } {
   };
 }
 
+/** The fields a local file header and its central directory entry share, in the same order. */
+interface EntryFields {
+  method: number;
+  time: number;
+  date: number;
+  crc: number;
+  compressed: number;
+  size: number;
+  nameLength: number;
+}
+
+/** Writes the shared fields from "version needed to extract" to "extra field length" (APPNOTE.TXT
+ *  4.3.7 and 4.3.12: offset 4 in a local header, 6 in a central directory entry); no extra field. */
+function writeEntryFields(buf: Buffer, at: number, f: EntryFields): void {
+  buf.writeUInt16LE(20, at); // version needed: 2.0 (deflate)
+  buf.writeUInt16LE(UTF8_FLAG, at + 2);
+  buf.writeUInt16LE(f.method, at + 4);
+  buf.writeUInt16LE(f.time, at + 6);
+  buf.writeUInt16LE(f.date, at + 8);
+  buf.writeUInt32LE(f.crc, at + 10);
+  buf.writeUInt32LE(f.compressed, at + 14);
+  buf.writeUInt32LE(f.size, at + 18);
+  buf.writeUInt16LE(f.nameLength, at + 22);
+  buf.writeUInt16LE(0, at + 24); // extra field length
+}
+
 export function writeZip(entries: readonly ZipInput[]): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
@@ -56,31 +82,14 @@ export function writeZip(entries: readonly ZipInput[]): Buffer {
     const body = method === 8 ? deflated : Buffer.from(e.data);
     const crc = crc32(e.data);
     const { time, date } = dosTime(e.mtime ?? new Date(Date.UTC(1980, 0, 1)));
+    const entry: EntryFields = { method, time, date, crc, compressed: body.length, size: e.data.length, nameLength: name.length };
     const local = Buffer.alloc(30);
     local.writeUInt32LE(LOCAL_SIG, 0);
-    local.writeUInt16LE(20, 4); // version needed: 2.0 (deflate)
-    local.writeUInt16LE(UTF8_FLAG, 6);
-    local.writeUInt16LE(method, 8);
-    local.writeUInt16LE(time, 10);
-    local.writeUInt16LE(date, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(e.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
+    writeEntryFields(local, 4, entry);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(CENTRAL_SIG, 0);
     central.writeUInt16LE((3 << 8) | 20, 4); // made by: Unix, 2.0 (so external attrs carry a mode)
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(UTF8_FLAG, 8);
-    central.writeUInt16LE(method, 10);
-    central.writeUInt16LE(time, 12);
-    central.writeUInt16LE(date, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(e.data.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt16LE(0, 30); // extra
+    writeEntryFields(central, 6, entry);
     central.writeUInt16LE(0, 32); // comment
     central.writeUInt16LE(0, 34); // disk
     central.writeUInt16LE(0, 36); // internal attrs
