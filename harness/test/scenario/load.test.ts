@@ -16,7 +16,7 @@ t.test('the catalogue loads, is at least 20 scenarios, and is tagged', async (t)
   const all = loadScenarios(['scenarios'], repo);
   t.ok(all.length >= 20, `${all.length} scenarios`);
   for (const s of all) {
-    t.ok(s.tags.some((x) => ['smoke', 'nightly', 'release', 'lab', 'lab-field'].includes(x)), `${s.name} has a known tag`);
+    t.ok(s.tags.some((x) => ['smoke', 'nightly', 'release', 'lab'].includes(x)), `${s.name} has a known tag`);
     t.ok(s.steps.length > 0, `${s.name} has steps`);
     t.equal(s.source.file.startsWith('scenarios/'), true, 'files are named relative to the working directory');
   }
