@@ -109,6 +109,17 @@ export class FrontRing {
     this.sring.rspEvent = idxAdd(this.rspCons, 1);
     return this.unconsumedResponses() > 0;
   }
+  /** A frontend's interrupt handler: every response decoded (before its slot is given back) and taken,
+   *  oldest first, then RING_FINAL_CHECK_FOR_RESPONSES, again while more arrived (ring.h's consumer loop). */
+  consumeResponses<R>(decode: (offset: number) => R, take: (r: R) => void): void {
+    do {
+      while (this.rspCons !== this.sring.rspProd) {
+        const r = decode(this.sring.slotOffset(this.rspCons));
+        this.rspCons = idxAdd(this.rspCons, 1);
+        take(r);
+      }
+    } while (this.finalCheckForResponses());
+  }
 }
 
 /** BACK_RING: the backend's private consumer of requests and producer of responses. */

@@ -325,13 +325,7 @@ export class Xenvbd extends XenbusFrontend {
   private onEvent(q: Queue): void {
     if (q.ring.isEnded) return;
     const front = q.ring.front;
-    do {
-      while (front.rspCons !== front.sring.rspProd) {
-        const r = blk.decodeBlkifResponse(q.ring.mem, front.sring.slotOffset(front.rspCons));
-        front.rspCons = idxAdd(front.rspCons, 1);
-        this.complete(q, r);
-      }
-    } while (front.finalCheckForResponses());
+    front.consumeResponses((off) => blk.decodeBlkifResponse(q.ring.mem, off), (r) => this.complete(q, r));
     const waiters = q.slotWaiters.splice(0, front.freeRequests());
     for (const w of waiters) w();
   }

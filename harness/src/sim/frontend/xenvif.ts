@@ -154,28 +154,24 @@ export class Xenvif extends XenbusFrontend {
   private onRx(q: NetQueue): void {
     if (q.rx.isEnded) return;
     const f = q.rx.front;
-    do {
-      while (f.rspCons !== f.sring.rspProd) {
-        const r = net.decodeRxResponse(q.rx.mem, f.sring.slotOffset(f.rspCons));
-        f.rspCons = idxAdd(f.rspCons, 1);
-        this.hv.report.ringIo({ domid: this.dom.domid, dev: this.dev, queue: q.rx.queue, ring: 'rx', dir: 'rsp', id: r.id, status: r.status });
-        const b = q.rxBufs[r.id];
-        if (!b) {
-          this.stats.unknownIds++;
-          continue;
-        }
-        if (r.status > 0) q.rxPartial.push(Buffer.from(b.buf.subarray(r.offset, r.offset + r.status)));
-        if (!(r.flags & net.NETRXF_more_data)) {
-          const frame = Buffer.concat(q.rxPartial);
-          q.rxPartial = [];
-          if (frame.length > 0) {
-            this.stats.rxPackets++;
-            this.stats.rxBytes += frame.length;
-            for (const cb of this.receivers) cb(frame);
-          }
+    f.consumeResponses((off) => net.decodeRxResponse(q.rx.mem, off), (r) => {
+      this.hv.report.ringIo({ domid: this.dom.domid, dev: this.dev, queue: q.rx.queue, ring: 'rx', dir: 'rsp', id: r.id, status: r.status });
+      const b = q.rxBufs[r.id];
+      if (!b) {
+        this.stats.unknownIds++;
+        return;
+      }
+      if (r.status > 0) q.rxPartial.push(Buffer.from(b.buf.subarray(r.offset, r.offset + r.status)));
+      if (!(r.flags & net.NETRXF_more_data)) {
+        const frame = Buffer.concat(q.rxPartial);
+        q.rxPartial = [];
+        if (frame.length > 0) {
+          this.stats.rxPackets++;
+          this.stats.rxBytes += frame.length;
+          for (const cb of this.receivers) cb(frame);
         }
       }
-    } while (f.finalCheckForResponses());
+    });
     this.postRx(q);
   }
 
@@ -226,31 +222,27 @@ export class Xenvif extends XenbusFrontend {
   private onTx(q: NetQueue): void {
     if (q.tx.isEnded) return;
     const f = q.tx.front;
-    do {
-      while (f.rspCons !== f.sring.rspProd) {
-        const r = net.decodeTxResponse(q.tx.mem, f.sring.slotOffset(f.rspCons));
-        f.rspCons = idxAdd(f.rspCons, 1);
-        if (r.status === net.NETIF_RSP_NULL) continue; // the answer to an extra-info slot
-        this.hv.report.ringIo({ domid: this.dom.domid, dev: this.dev, queue: q.tx.queue, ring: 'tx', dir: 'rsp', id: r.id, status: r.status });
-        const slot = q.txSlots.get(r.id);
-        const pkt = q.txPackets.get(r.id);
-        if (!slot || !pkt) {
-          this.stats.unknownIds++;
-          continue;
-        }
-        q.txSlots.delete(r.id);
-        q.txPackets.delete(r.id);
-        if (!this.dom.grants.endAccess(slot.gref)) this.dom.grants.forceEnd(slot.gref);
-        this.dom.memory.free(slot.page.gfn);
-        q.txFree.push(r.id);
-        if (r.status !== net.NETIF_RSP_OKAY) pkt.status = r.status;
-        pkt.ids.splice(pkt.ids.indexOf(r.id), 1);
-        if (pkt.ids.length === 0) {
-          if (pkt.status !== net.NETIF_RSP_OKAY) this.stats.txErrors++;
-          pkt.done(pkt.status);
-        }
+    f.consumeResponses((off) => net.decodeTxResponse(q.tx.mem, off), (r) => {
+      if (r.status === net.NETIF_RSP_NULL) return; // the answer to an extra-info slot
+      this.hv.report.ringIo({ domid: this.dom.domid, dev: this.dev, queue: q.tx.queue, ring: 'tx', dir: 'rsp', id: r.id, status: r.status });
+      const slot = q.txSlots.get(r.id);
+      const pkt = q.txPackets.get(r.id);
+      if (!slot || !pkt) {
+        this.stats.unknownIds++;
+        return;
       }
-    } while (f.finalCheckForResponses());
+      q.txSlots.delete(r.id);
+      q.txPackets.delete(r.id);
+      if (!this.dom.grants.endAccess(slot.gref)) this.dom.grants.forceEnd(slot.gref);
+      this.dom.memory.free(slot.page.gfn);
+      q.txFree.push(r.id);
+      if (r.status !== net.NETIF_RSP_OKAY) pkt.status = r.status;
+      pkt.ids.splice(pkt.ids.indexOf(r.id), 1);
+      if (pkt.ids.length === 0) {
+        if (pkt.status !== net.NETIF_RSP_OKAY) this.stats.txErrors++;
+        pkt.done(pkt.status);
+      }
+    });
     for (const w of q.txWaiters.splice(0)) w();
   }
 
