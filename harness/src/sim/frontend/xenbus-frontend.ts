@@ -173,7 +173,7 @@ export abstract class XenbusFrontend {
   private async followPath(path: number[], phase: string, timeoutMs: number): Promise<void> {
     for (const s of path) {
       const peers = this.hopPeerStates(this.state, s, phase);
-      if (peers) await this.waitBackend((b) => peers.includes(b), timeoutMs);
+      if (peers && !this.faults.closeNoWait) await this.waitBackend((b) => peers.includes(b), timeoutMs);
       if (this.phase === 'gone') return;
       await this.switchState(s);
     }
@@ -305,7 +305,7 @@ export abstract class XenbusFrontend {
     // A backend being removed (online 0) is not waited for: xenvif's FrontendSetXenbusState(Closed) takes
     // the frontend offline then, which ends FrontendClose's loop.
     const online = await this.dom.xs.read(`${this.backendPath}/online`).catch(() => null);
-    if (!this.isGone() && online !== '0') await this.waitBackend((b) => b === XenbusState.Closed, CLOSE_TIMEOUT_MS);
+    if (!this.isGone() && online !== '0' && !this.faults.closeNoWait) await this.waitBackend((b) => b === XenbusState.Closed, CLOSE_TIMEOUT_MS);
     if (this.isGone()) return; // the backend vanished meanwhile: surpriseRemoved tore down
     if (!endEarly) this.teardownRings({ endGrants: !this.faults.grantLeak, force: false });
     await this.removeKeys();
