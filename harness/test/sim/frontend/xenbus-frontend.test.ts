@@ -9,7 +9,7 @@ import { SimHost } from '../../../src/hosts/sim';
 import type { GuestRef } from '../../../src/model/host';
 import { XenbusState } from '../../../src/model/xenbus';
 import { LAB_FIGURES_MS } from '../../../src/sim/timings';
-import { shape, specs } from '../../hosts/sim-fixture';
+import { shape, specs, untilConnected } from '../../hosts/sim-fixture';
 
 const DEVS = ['vbd/51712', 'vif/0'] as const;
 
@@ -28,23 +28,6 @@ async function slowHost(t: Test): Promise<{ host: SimHost; g: GuestRef }> {
   await host.agent(g).installDrivers({ location: 'builtin:9.1.0.100', version: '9.1.0.100', drivers: ['xenbus', 'xenvbd', 'xenvif', 'xennet'] });
   await host.rebootGuest(g);
   return { host, g };
-}
-
-/** Whether both ends of every device are Connected, polled in virtual time up to `limitMs`. */
-async function bothConnected(host: SimHost, g: GuestRef, limitMs = 20_000): Promise<boolean> {
-  const connected = async () => {
-    for (const dev of DEVS) {
-      const fe = `/local/domain/${g.domid}/device/${dev}`;
-      const be = await host.xenstore.read(`${fe}/backend`);
-      if ((await host.xenstore.read(`${fe}/state`)) !== '4' || !be || (await host.xenstore.read(`${be}/state`)) !== '4') return false;
-    }
-    return true;
-  };
-  for (let waited = 0; waited < limitMs; waited += 50) {
-    if (await connected()) return true;
-    await host.clock.sleep(50);
-  }
-  return connected();
 }
 
 /** Every state either end of the guest's devices writes from now on, in order. */
@@ -85,10 +68,10 @@ function leftBehind(seen: readonly StateWrite[]): string[] {
 
 t.test('a reboot against backends as slow as the lab\'s: each close and reconnect step waits for the backend', async (t) => {
   const { host, g } = await slowHost(t);
-  t.ok(await bothConnected(host, g), 'both devices connected after the install\'s reboot');
+  t.ok(await untilConnected(host, g), 'both devices connected after the install\'s reboot');
   const seen = await recordStates(host, g);
   await host.rebootGuest(g);
-  t.ok(await bothConnected(host, g), 'both devices connected again after the reboot');
+  t.ok(await untilConnected(host, g), 'both devices connected again after the reboot');
   t.same(leftBehind(seen), [], 'no frontend state written before its backend followed the previous one');
   for (const dev of DEVS) {
     const fe = seen.filter((w) => w.dev === dev && w.side === 'frontend').map((w) => w.state);
@@ -98,7 +81,7 @@ t.test('a reboot against backends as slow as the lab\'s: each close and reconnec
 
 t.test('the close-no-wait fault writes them back to back, and the backend is left behind', async (t) => {
   const { host, g } = await slowHost(t);
-  t.ok(await bothConnected(host, g));
+  t.ok(await untilConnected(host, g));
   const seen = await recordStates(host, g);
   await host.faults!.inject({ name: 'close-no-wait', guest: 'win1', params: {} }, g);
   await host.rebootGuest(g);
