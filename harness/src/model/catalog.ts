@@ -80,6 +80,7 @@ export const FAULTS = {
   'grant-revoke-mapped': { summary: 'the frontend ends a grant the backend still has mapped', caughtBy: 'grants' },
   'skip-state': { summary: 'the frontend skips a XenbusState (Initialising straight to Connected)', caughtBy: 'xenbus-transitions' },
   'early-connect': { summary: 'the frontend writes Initialised/Connected before the backend reached InitWait', caughtBy: 'xenbus-transitions' },
+  'close-no-wait': { summary: 'the frontend writes Closed straight after Closing (and Initialising straight after Closed when it reconnects) without waiting for the backend to follow', caughtBy: 'xenbus-transitions' },
   'missing-key': { summary: 'the frontend omits a required key (ring-ref / tx-ring-ref)', caughtBy: 'xenstore-keys' },
   'malformed-key': { summary: 'the frontend writes a required key with an invalid value (ring-page-order out of range)', caughtBy: 'xenstore-keys' },
   'wrong-protocol': { summary: 'the frontend writes protocol=x86_32-abi on a 64-bit guest', caughtBy: 'xenstore-keys' },

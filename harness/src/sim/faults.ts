@@ -7,6 +7,9 @@ export interface FrontendFaults {
   skipState: boolean;
   /** early-connect: write keys and Initialised/Connected without waiting for the backend's InitWait. */
   earlyConnect: boolean;
+  /** close-no-wait: write each state of a close or reconnect without waiting for the backend's (the
+   *  drivers wait for each backend change: win-xenvif/win-xenvbd frontend.c FrontendClose). */
+  closeNoWait: boolean;
   /** missing-key: omit these keys (default: the ring reference keys). */
   missingKeys: RegExp | null;
   /** malformed-key: write this key with an invalid value. */
@@ -33,7 +36,7 @@ export interface FrontendFaults {
 }
 
 export const noFrontendFaults = (): FrontendFaults => ({
-  skipState: false, earlyConnect: false, missingKeys: null, malformedKey: null, wrongProtocol: false, overrun: 0,
+  skipState: false, earlyConnect: false, closeNoWait: false, missingKeys: null, malformedKey: null, wrongProtocol: false, overrun: 0,
   grantLeak: false, revokeMapped: false, connectUnwindLeak: false, suspendInflight: false, staleBackendFeatures: false, flushUnadvertised: false, maxTxRetries: 16,
 });
 

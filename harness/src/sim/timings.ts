@@ -33,17 +33,18 @@ export const HOST_TIMINGS = {
   agentResumeMs: 200,
 } as const;
 
+/** What the lab measured (the fixture's medians; test/hosts/sim-lab-timings.test.ts holds them equal),
+ *  for the defaults below, the docs and `winpv sim lab-timings`. */
+export const LAB_FIGURES_MS = { backendReaction: 234, bootToFrontend: 5506, hotUnplug: 1762, saveRestoreDowntime: 4444 } as const;
+
 /** The per-guest defaults and their source. */
 export const DEFAULT_TIMINGS: Readonly<SimTimings> = {
   // lab: median 234 ms (n 35, 16..21062 ms; the long ones are backends restarted by the scenario),
-  // Linux's backends slowed by TCG. Not the default yet: with it, 7 of the 42 catalogue instances fail
-  // on the simulator (coexistence-installer-refuses and coexistence-over-other-vendor x2, reboot-reconnect,
-  // migrate-under-io, upgrade-downgrade-uninstall-reinstall: xenbus-transitions "frontend vif/0 Closing
-  // -> Closed while the backend was Connected", devices-connected "never reached Connected"): the
-  // simulated Windows frontends' close and reconnect against a backend that takes this long is not
-  // yet faithful (not diagnosed; issue 15 point 5). Until it is, the backends react at once (0 ms:
-  // xenstore's latency only); a scenario sets the lab's figure with <timings backend-reaction="234ms"/>.
-  backendReactionMs: 0,
+  // Linux's blkback/netback under TCG: from a frontend's state write to the backend's next state write.
+  // The simulated frontends wait for each backend step as the win-pv drivers do (xenbus-frontend.ts
+  // followPath: win-xenvif/win-xenvbd frontend.c FrontendClose, FrontendPrepare), so the catalogue
+  // passes with it; a scenario sets another figure with <timings backend-reaction="..."/>.
+  backendReactionMs: LAB_FIGURES_MS.backendReaction,
   // lab: median 5506 ms (n 6, 4503..16997) for a Linux PV kernel with a busybox initramfs under TCG:
   // neither Windows nor hardware. The model keeps its frontends starting at once (0 ms); a scenario
   // about boot timing sets it (<timings boot-to-frontend="..."/>).
@@ -53,8 +54,6 @@ export const DEFAULT_TIMINGS: Readonly<SimTimings> = {
   restoreDowntimeMs: 5,
 };
 
-/** What the lab measured where the default differs from it, for the docs and `winpv sim lab-timings`. */
-export const LAB_FIGURES_MS = { backendReaction: 234, bootToFrontend: 5506, hotUnplug: 1762, saveRestoreDowntime: 4444 } as const;
 
 /** A guest's timings: the defaults with the scenario's settings. */
 export function guestTimings(set: Partial<SimTimings> = {}): SimTimings {

@@ -100,6 +100,16 @@ const CASES: Record<FaultName, FaultCase> = {
     secondary: { 'xenstore-keys': 'a frontend that does not wait for the backend writes Initialised before the keys that depend on its features' },
     steps: (f) => [...connected, unplug, sleep(1000), ...(f ? [faultStep({ ...f, device: DEV })] : []), { kind: 'hotplug', source: src, guest: 'win', action: 'plug', device: DEV, surprise: false }, sleep(3000)],
   },
+  // a reboot against backends that take the lab's 234 ms to react (sim/timings.ts): a frontend that does
+  // not wait for them writes Closed while its backend is still Connected
+  'close-no-wait': {
+    extra: { guests: [{ name: 'win', os: 'windows', vcpus: 2, memoryMiB: 2048, vbds: [vbdShape()], vifs: [vifShape()], timings: { backendReactionMs: 234 } }] },
+    steps: (f) => [...connected, ...(f ? [faultStep(f)] : []), { kind: 'reboot', source: src, guest: 'win' }, sleep(3000)],
+    secondary: {
+      grants: 'the frontend counts the device closed and ends its grants while the backend, not yet Closed, still maps its rings',
+      'ring-responses': 'the control request of a NIC whose backend was left behind the frontend is never answered',
+    },
+  },
   'missing-key': atConnect({ 'devices-connected': 'blkback refuses a frontend without ring-ref, so the disk never connects' }),
   'malformed-key': atConnect(),
   'wrong-protocol': atConnect(),

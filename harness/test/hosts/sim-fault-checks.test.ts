@@ -35,6 +35,8 @@ const STEPS: Record<FaultName, (on: boolean) => string> = {
   'grant-revoke-mapped': (on) => `${INSTALL}${on ? fault('grant-revoke-mapped') : ''}${IO(500)}<reboot guest="win"/><sleep duration="1s"/>`,
   'skip-state': (on) => `${INSTALL}${on ? fault('skip-state') : ''}<reboot guest="win"/><sleep duration="2s"/>`,
   'early-connect': (on) => `${INSTALL}${on ? fault('early-connect') : ''}<reboot guest="win"/><sleep duration="2s"/>`,
+  // a reboot against backends that take the lab's 234 ms to react (GUEST_TIMINGS)
+  'close-no-wait': (on) => `${INSTALL}${on ? fault('close-no-wait') : ''}<reboot guest="win"/><sleep duration="3s"/>`,
   'missing-key': (on) => `${INSTALL}${on ? fault('missing-key') : ''}<reboot guest="win"/><sleep duration="2s"/>`,
   'malformed-key': (on) => `${INSTALL}${on ? fault('malformed-key') : ''}<reboot guest="win"/><sleep duration="2s"/>`,
   'wrong-protocol': (on) => `${INSTALL}${on ? fault('wrong-protocol') : ''}<reboot guest="win"/><sleep duration="2s"/>`,
@@ -76,6 +78,11 @@ const GUEST_MEMORY: Partial<Record<FaultName, string>> = {
   'balloon-initial-target-ignored': 'memory="4G" memory-target="2G"',
 };
 
+/** Guest timings where the default backend reaction would not show the fault. */
+const GUEST_TIMINGS: Partial<Record<FaultName, string>> = {
+  'close-no-wait': '<timings backend-reaction="234ms"/>',
+};
+
 /** Scenarios that need xeniface bound. */
 const WITH_XENIFACE = new Set<FaultName>(['xeniface-no-length-check', 'agent-resume-lost']);
 
@@ -104,7 +111,7 @@ export function scenarioXml(name: FaultName, on: boolean): string {
   <tags>faults</tags>
   <drivers>xenbus xenvbd${diskOnly ? '' : ' xenvif xennet'}${WITH_XENIFACE.has(name) ? ' xeniface' : ''}</drivers>
   <needs>fault-injection</needs>
-  <guest name="win" os="windows" vcpus="2" ${GUEST_MEMORY[name] ?? 'memory="2G"'}${GUEST_AGENT.has(name) ? ' agent="true"' : ''}>
+  <guest name="win" os="windows" vcpus="2" ${GUEST_MEMORY[name] ?? 'memory="2G"'}${GUEST_AGENT.has(name) ? ' agent="true"' : ''}>${GUEST_TIMINGS[name] ?? ''}
     <vbd vdev="xvda" size="1G"${VBD_ATTRS[name] ?? ''}>${VBD_BACKEND[name] ?? ''}</vbd>${diskOnly ? '' : '\n    <vif devid="0"/>'}
   </guest>
   <steps>

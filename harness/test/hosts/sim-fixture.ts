@@ -43,6 +43,39 @@ export function netw(over: Partial<NetWorkloadStep> = {}): NetWorkloadStep {
   return { kind: 'net', source: loc, guest: 'win1', device: 'vif/0', threads: 1, direction: 'send', durationMs: 2000, ...over };
 }
 
+export interface StoreView {
+  read(path: string): Promise<string | null>;
+  directory(path: string): Promise<string[]>;
+  sleep(ms: number): Promise<void>;
+}
+
+/** Whether both ends of every device of domain `domid` are Connected, polled in virtual time for up
+ *  to `limitMs` (the backends take sim/timings.ts's backend reaction to follow their frontends). */
+export async function connectedWithin(v: StoreView, domid: number, limitMs: number): Promise<boolean> {
+  const home = `/local/domain/${domid}/device`;
+  const connected = async () => {
+    for (const type of ['vbd', 'vif']) {
+      const ids = await v.directory(`${home}/${type}`).catch(() => [] as string[]);
+      for (const id of ids) {
+        const fe = `${home}/${type}/${id}`;
+        const be = await v.read(`${fe}/backend`);
+        if ((await v.read(`${fe}/state`)) !== '4' || !be || (await v.read(`${be}/state`)) !== '4') return false;
+      }
+    }
+    return true;
+  };
+  for (let waited = 0; waited < limitMs; waited += 50) {
+    if (await connected()) return true;
+    await v.sleep(50);
+  }
+  return connected();
+}
+
+/** untilConnected on a SimHost: both ends of every device of the guest Connected (bounded). */
+export function untilConnected(host: SimHost, g: GuestRef, limitMs = 30_000): Promise<boolean> {
+  return connectedWithin({ read: (p) => host.xenstore.read(p), directory: (p) => host.xenstore.directory(p), sleep: (ms) => host.clock.sleep(ms) }, g.domid, limitMs);
+}
+
 /** Opens a host, creates, starts a guest with the builtin drivers installed and rebooted. */
 export async function bootedHost(seed = 1, s: GuestShape = shape()) {
   const host = new SimHost({ specs });
@@ -52,6 +85,7 @@ export async function bootedHost(seed = 1, s: GuestShape = shape()) {
   await host.startGuest(g);
   await host.agent(g).installDrivers({ location: 'builtin:9.1.0.100', version: '9.1.0.100', drivers: ['xenbus', 'xenvbd', 'xenvif', 'xennet'] });
   await host.rebootGuest(g);
+  await untilConnected(host, g);
   await host.clock.sleep(200);
   return { host, sink, g };
 }
@@ -79,6 +113,8 @@ export async function runningWithDrivers(o: { st: SimState; life: SimLifecycle }
   await o.life.startGuest(ref);
   o.st.guest(ref).win.install(builtinPackages(specs, drivers, '9.1.0.100'));
   await o.life.rebootGuest(ref);
+  const xs = o.st.dom0.xs;
+  await connectedWithin({ read: (p) => xs.read(p), directory: (p) => xs.directory(p), sleep: (ms) => o.st.hv.sched.sleep(ms) }, ref.domid, 30_000);
   await o.st.hv.sched.sleep(settleMs);
   return ref;
 }

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { XenbusState } from '../../src/model/xenbus';
 import { SimHost } from '../../src/hosts/sim';
-import { bootedHost, block, netw, shape, specs, MemorySink } from './sim-fixture';
+import { bootedHost, block, netw, shape, specs, MemorySink, untilConnected } from './sim-fixture';
 
 t.test('connect: backend keys as Linux writes them, frontend keys as the spec lists, both Connected', async (t) => {
   const { host, g, sink } = await bootedHost(3);
@@ -88,27 +88,27 @@ t.test('lifecycle: suspend/resume rewrites feature-suspend, migrate changes the 
   t.equal(await host.powerState(g), 'suspended');
   t.equal(await xs.read('/local/domain/1/control/feature-suspend'), null, 'cleared by the toolstack at suspend');
   await host.suspend!.resume(g);
-  await host.clock.sleep(100);
+  await untilConnected(host, g);
   t.equal(await xs.read('/local/domain/1/control/feature-suspend'), '1', 'rewritten after resume');
   t.equal(await xs.read('/local/domain/1/device/vbd/51712/state'), '4', 'reconnected');
   const w = await host.agent(g).blockWorkload(block({ durationMs: 500 }));
   t.equal(w.result.errors, 0);
   const m = await host.migrate!.migrate(g);
   t.not(m.domid, g.domid, 'new domid');
-  await host.clock.sleep(100);
+  await untilConnected(host, m);
   t.equal(await xs.read(`/local/domain/${m.domid}/device/vbd/51712/state`), '4');
   t.equal(await xs.read(`/local/domain/${m.domid}/control/feature-suspend`), '1');
   t.same(sink.of('guest').map((e) => e.what).filter((w) => w !== 'created' && w !== 'started' && w !== 'rebooted'), ['suspended', 'resumed', 'suspended', 'saved', 'restored', 'migrated']);
   await host.hotplug!.detach(m, 'vif/0', { surprise: false });
-  await host.clock.sleep(50);
+  for (let i = 0; i < 600 && (await xs.read(`/local/domain/${m.domid}/device/vif/0/state`)) !== null; i++) await host.clock.sleep(50);
   t.equal(await xs.read(`/local/domain/${m.domid}/device/vif/0/state`), null, 'unplugged');
   await host.hotplug!.attachVif(m, { devid: 0, backend: {} });
-  await host.clock.sleep(100);
+  await untilConnected(host, m);
   t.equal(await xs.read(`/local/domain/${m.domid}/device/vif/0/state`), '4', 'replugged and connected');
   const closed = sink.of('grants').filter((e) => e.when === 'device-closed' && e.dev === 'vif/0');
   t.ok(closed.length >= 1 && closed.every((e) => e.active.length === 0), 'the unplug audit is clean', { closed });
   await host.backendControl!.restartBackend(m, 'vbd/51712');
-  await host.clock.sleep(100);
+  await untilConnected(host, m);
   t.equal(await xs.read(`/local/domain/${m.domid}/device/vbd/51712/state`), '4', 'reconnected after backend restart');
   const snap = await host.snapshot!.snapshot(m, 's1');
   await host.snapshot!.revert(m, snap);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { renderInf } from '../../src/inf';
 import type { DriverName } from '../../src/model/spec';
 import { SimHost } from '../../src/hosts/sim';
-import { specs, MemorySink, shape } from './sim-fixture';
+import { specs, MemorySink, shape, untilConnected } from './sim-fixture';
 
 function bundleDir(version: string, revisions: Partial<Record<DriverName, string[]>> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-bundle-'));
@@ -40,7 +40,7 @@ t.test('install from a bundle directory, then upgrade over it', async (t) => {
   t.same(st.bound.map((b) => `${b.driver} ${b.version}`), ['xenbus 9.0.0.7', 'xenvbd 9.0.0.7', 'xenvif 9.0.0.7', 'xennet 9.0.0.7']);
   await host.agent(g).installDrivers({ location: neu, version: '9.1.0.12', drivers: ['xenbus', 'xenvbd', 'xenvif', 'xennet'] });
   await host.rebootGuest(g);
-  await host.clock.sleep(100);
+  await untilConnected(host, g);
   st = await host.agent(g).driverStatus();
   t.same(st.bound.map((b) => `${b.driver} ${b.version}`), ['xenbus 9.1.0.12', 'xenvbd 9.1.0.12', 'xenvif 9.1.0.12', 'xennet 9.1.0.12'], 'the newer packages bound');
   t.equal(await host.xenstore.read('/local/domain/1/drivers/0'), 'Xen_Project XENBUS 9.1.0.12');

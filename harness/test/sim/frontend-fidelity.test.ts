@@ -7,7 +7,7 @@ import type { GuestShape } from '../../src/model/scenario';
 import type { Xs, XsTx } from '../../src/sim/xs';
 import { xenvbdTargetId } from '../../src/sim/frontend/xenvbd';
 import type { DriverSpec, SpecSet } from '../../src/model/spec';
-import { MemorySink, shape, specs } from '../hosts/sim-fixture';
+import { MemorySink, shape, specs, untilConnected } from '../hosts/sim-fixture';
 
 interface Op {
   domid: number;
@@ -67,6 +67,7 @@ async function boot(s: GuestShape, seed = 11, withSpecs: SpecSet = specs) {
   await host.startGuest(g);
   await host.agent(g).installDrivers({ location: 'builtin:9.1.0.100', version: '9.1.0.100', drivers: ['xenbus', 'xenvbd', 'xenvif', 'xennet'] });
   await host.rebootGuest(g);
+  await untilConnected(host, g, 5000); // (bounded: some devices here are refused on purpose)
   await host.clock.sleep(200);
   const domid = Math.max(...log.map((o) => o.domid));
   // The log keeps growing after boot (paths name the guest's domid, so no filter is needed).

@@ -125,6 +125,13 @@ export abstract class XenbusBackend {
           await this.switchState(XenbusState.Closing);
           return;
         }
+        if (this.state !== XenbusState.InitWait) {
+          // forced Closing/Closed while it mapped the rings (force(): a restart or the backend-closing
+          // fault): the driver being stopped drops the connect it had under way (blkback/netback's
+          // remove -> xen_blkif_disconnect / xenvif_disconnect) instead of announcing Connected
+          this.disconnect();
+          break;
+        }
         this.connected = true;
         await this.dom0.xs.transaction(async (tx) => {
           for (const [k, v] of Object.entries(this.connectKeys())) await tx.write(`${this.bePath}/${k}`, v);

@@ -14,8 +14,11 @@ import { noFrontendFaults, type FrontendFaults } from '../faults';
 import { readInt } from '../xs';
 import type { FrontendRing } from './front-ring';
 
-/** How long a closing frontend waits for the backend before it closes anyway. */
+/** How long a closing frontend waits for the backend before it closes anyway (the model's bound). */
 const CLOSE_TIMEOUT_MS = 10_000;
+/** How long the driver waits for one backend state change before it gives up on the step: win-xenvif
+ *  frontend.c FrontendWaitForBackendXenbusStateChange (TotalTimeout 120000 ms). */
+const BACKEND_STEP_TIMEOUT_MS = 120_000;
 
 /** The real driver's connect fails here (xenvif frontend.c FrontendSetNumQueues: a backend maximum of 0 queues). */
 export class ConnectRefused extends Error {}
@@ -87,7 +90,16 @@ export abstract class XenbusFrontend {
     );
     const current = await readInt(this.dom.xs, `${this.fePath}/state`);
     if (current !== undefined && current !== XenbusState.Initialising) {
-      for (const s of statePath(this.spec, current, XenbusState.Initialising, 'reconnect')) await this.switchState(s);
+      // A frontend that finds its previous state (a driver reloaded, a rebooted guest whose devices
+      // were kept) walks back to Initialising one backend step at a time: win-xenvif frontend.c
+      // FrontendPrepare writes Closing while the backend is Connected, Closed once it is Closing and
+      // Initialising once it is Closed, each after FrontendWaitForBackendXenbusStateChange saw the
+      // backend's new state; win-xenvbd frontend.c FrontendClose does the same before FrontendPrepare.
+      // Writing them back to back would leave a Linux backend, which reads the frontend's current
+      // state when its watch fires (xenbus_probe.c xenbus_otherend_changed), behind at Connected.
+      this.backendState = (await readInt(this.dom.xs, `${this.backendPath}/state`)) ?? this.backendState;
+      this.state = current;
+      await this.followPath(statePath(this.spec, current, XenbusState.Initialising, 'reconnect'), 'reconnect', BACKEND_STEP_TIMEOUT_MS);
     }
     await this.announceEarly();
     await this.prepare();
@@ -105,6 +117,9 @@ export abstract class XenbusFrontend {
     const v = await this.dom.xs.read(`${this.backendPath}/state`);
     if (v === null) {
       if (this.phase !== 'gone' && this.phase !== 'idle') await this.surpriseRemoved();
+      // a driver waiting for the backend stops waiting once it is gone (win-xenvif frontend.c
+      // FrontendWaitForBackendXenbusStateChange: "disappeared", XenbusStateUnknown)
+      for (const w of this.waiters.splice(0)) w.resolve(XenbusState.Unknown);
       return;
     }
     this.backendState = Number(v);
@@ -142,6 +157,28 @@ export abstract class XenbusFrontend {
     await this.dom.xs.write(`${this.fePath}/state`, String(s));
   }
 
+  /** The backend states in which the spec's driver takes the hop from -> to in `phase` (its peer-states;
+   *  the hop of any phase when `phase` has none); undefined: the driver does not wait for the backend. */
+  private hopPeerStates(from: number, to: number, phase: string): number[] | undefined {
+    const all = this.spec.device?.frontendTransitions ?? [];
+    const hop = all.find((t) => t.phase === phase && t.from === from && t.to === to) ?? all.find((t) => t.from === from && t.to === to);
+    return hop?.peerStates?.length ? hop.peerStates : undefined;
+  }
+
+  /** Writes each state of `path` once the backend is in a state the spec says the driver takes that hop
+   *  in (the drivers wait for each backend change between their writes: win-xenvif frontend.c
+   *  FrontendClose and FrontendPrepare, win-xenvbd frontend.c FrontendClose and __WaitState). A backend
+   *  that does not get there within `timeoutMs` is logged and the driver goes on, as after xenvif's
+   *  FrontendWaitForBackendXenbusStateChange timeout. */
+  private async followPath(path: number[], phase: string, timeoutMs: number): Promise<void> {
+    for (const s of path) {
+      const peers = this.hopPeerStates(this.state, s, phase);
+      if (peers && !this.faults.closeNoWait) await this.waitBackend((b) => peers.includes(b), timeoutMs);
+      if (this.phase === 'gone') return;
+      await this.switchState(s);
+    }
+  }
+
   private announced = false;
   /** The early-connect bug: the frontend announces its first connect state as soon as it starts,
    *  before its prepare work (xenvbd's data/scsi keys) and before the backend's InitWait. */
@@ -152,7 +189,19 @@ export abstract class XenbusFrontend {
     await this.switchState(this.faults.skipState ? XenbusState.Connected : path[0]);
   }
 
+  private connectRun?: Promise<void>;
+  /** The device went away (surprise removal, detach) while an await was pending. */
+  private isGone(): boolean {
+    return this.phase === 'gone';
+  }
+
   async connect(): Promise<void> {
+    const run = this.runConnect();
+    this.connectRun = run;
+    return run;
+  }
+
+  private async runConnect(): Promise<void> {
     this.phase = 'connecting';
     let path = statePath(this.spec, XenbusState.Initialising, XenbusState.Connected, 'connect');
     if (this.faults.skipState) path = [XenbusState.Connected];
@@ -247,15 +296,45 @@ export abstract class XenbusFrontend {
     const path = statePath(this.spec, this.state, XenbusState.Closed, 'close', this.backendState);
     const endEarly = this.faults.revokeMapped;
     if (endEarly) this.teardownRings({ endGrants: true, force: true });
-    for (const s of path) {
-      await this.switchState(s);
-      if (s === XenbusState.Closing) await this.waitBackend((b) => b >= XenbusState.Closing || b === XenbusState.InitWait, CLOSE_TIMEOUT_MS);
-    }
+    // Closing, then Closed once the backend is Closing or Closed (the spec's peer-states of each hop)
+    await this.followPath(path, 'close', CLOSE_TIMEOUT_MS);
+    // ... and both drivers wait on until the backend is Closed too before the device counts as closed:
+    // win-xenvif frontend.c FrontendClose loops until the backend reads Closed; win-xenvbd frontend.c
+    // FrontendClose's last loop ("Backend : -> CLOSED"). A guest that reboots or unloads the driver
+    // meanwhile would otherwise leave a Linux backend Closing, which ignores the next Initialising.
+    // A backend being removed (online 0) is not waited for: xenvif's FrontendSetXenbusState(Closed) takes
+    // the frontend offline then, which ends FrontendClose's loop.
+    const online = await this.dom.xs.read(`${this.backendPath}/online`).catch(() => null);
+    if (!this.isGone() && online !== '0' && !this.faults.closeNoWait) await this.waitBackend((b) => b === XenbusState.Closed, CLOSE_TIMEOUT_MS);
+    if (this.isGone()) return; // the backend vanished meanwhile: surpriseRemoved tore down
     if (!endEarly) this.teardownRings({ endGrants: !this.faults.grantLeak, force: false });
     await this.removeKeys();
     await this.grantsSettled();
     this.phase = 'closed';
     this.hv.report.deviceClosed(this.dom.domid, this.dev);
+  }
+
+  /** Windows stops the device (shutdown, reboot): a connect in flight finishes first, as the drivers'
+   *  FrontendSetState runs one transition at a time under the frontend's lock (win-xenvif frontend.c
+   *  FrontendSetState: FrontendConnect returns once the backend is Connected, or fails after its
+   *  timeouts and closes), then the device closes. */
+  async stop(): Promise<void> {
+    // (a frontend still in Initialising, its backend never seen at InitWait, is dropped as it is: the
+    // model does not let a guest's shutdown hang on a backend that never came)
+    if (this.phase === 'connecting' && this.state === XenbusState.Initialising) return;
+    await this.settleConnect();
+    if (this.phase === 'connected' || this.phase === 'connecting') await this.close();
+  }
+
+  /** Lets a connect in flight finish (bounded by the model's CLOSE_TIMEOUT_MS) before Windows acts on
+   *  the device again: FrontendConnect runs under the frontend's spin lock at DISPATCH_LEVEL (win-xenvif
+   *  frontend.c FrontendSetState), so neither a PnP stop nor xenbus's suspend, which first captures
+   *  every CPU with a DPC (win-xenbus sync.c SyncCapture), gets in before it returns. */
+  async settleConnect(): Promise<void> {
+    if (this.phase !== 'connecting' || !this.connectRun || this.state === XenbusState.Initialising) return;
+    let timedOut = false;
+    await Promise.race([this.connectRun.catch(() => undefined), this.hv.sched.sleep(CLOSE_TIMEOUT_MS).then(() => (timedOut = true))]);
+    if (timedOut) this.log('warn', `connect still waiting for the backend (state ${this.backendState}) after ${CLOSE_TIMEOUT_MS} ms`);
   }
 
   /** Waits (briefly) for deferred grant revokes of this device to complete before it reports closed. */

@@ -62,7 +62,12 @@ export class Xenvif extends XenbusFrontend {
   }
 
   outstanding(): number {
-    return this.queues.reduce((n, q) => n + q.txPackets.size, 0);
+    // a control request counts until its response is consumed: the real caller waits for it under the
+    // controller's lock (win-xenvif controller.c ControllerGetHashFlags -> ControllerGetResponse), so
+    // none is ever left in flight when the frontend is suspended or closed
+    const f = this.ctrl?.front;
+    const ctrlInFlight = f && !this.ctrl!.isEnded ? (f.reqProdPvt - f.rspCons) >>> 0 : 0;
+    return this.queues.reduce((n, q) => n + q.txPackets.size, 0) + ctrlInFlight;
   }
 
   protected async setupRings(feature: (k: string) => Promise<string | null>): Promise<Record<string, string>> {

@@ -311,7 +311,10 @@ export class WindowsGuest {
     await this.dom.xs.write(`${this.dom.home}/control/shutdown`, '');
     if (v === 'suspend') {
       this.suspending = true;
-      await Promise.all([...this.frontends.values()].map((f) => f.suspend()));
+      await Promise.all([...this.frontends.values()].map(async (f) => {
+        await f.settleConnect();
+        await f.suspend();
+      }));
       this.dom.setState('suspended'); // SCHEDOP_shutdown(SHUTDOWN_suspend)
     } else if (v === 'poweroff' || v === 'halt' || v === 'reboot') {
       await this.shutdown();
@@ -351,7 +354,7 @@ export class WindowsGuest {
 
   /** Orderly shutdown: every frontend closes, each driver removes its drivers/<N> record, watches go. */
   async shutdown(): Promise<void> {
-    await Promise.all([...this.frontends.values()].map((f) => (f.phase === 'connected' ? f.close() : Promise.resolve())));
+    await Promise.all([...this.frontends.values()].map((f) => f.stop()));
     await this.fes.detachAll();
     await this.keys.removeDriverKeys();
     for (const u of this.unwatch.splice(0)) await u().catch(() => undefined);

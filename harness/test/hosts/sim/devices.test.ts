@@ -46,7 +46,7 @@ t.test('restart: the backend closes with the frontend and a fresh one connects a
   t.equal(dev.backendState(ref, 'vbd/51712'), XenbusState.Connected);
   const before = o.st.ts().record(ref.domid, 'vbd/51712')!.backend;
   await dev.backendControl.restartBackend(ref, 'vbd/51712');
-  await o.st.hv.sched.sleep(200);
+  await o.st.hv.sched.sleep(200 + o.st.guest(ref).dom.timings.backendReactionMs * 3); // Initialising, Initialised, Connected
   t.not(o.st.ts().record(ref.domid, 'vbd/51712')!.backend, before, 'a new backend');
   t.equal(dev.backendState(ref, 'vbd/51712'), XenbusState.Connected, 'connected again');
 });

@@ -10,7 +10,7 @@ import { xenvbdTargetId } from '../../../src/sim/frontend/xenvbd';
 import type { DriverName } from '../../../src/model/spec';
 import type { GuestShape } from '../../../src/model/scenario';
 import { XenbusState } from '../../../src/model/xenbus';
-import { openSimState, shape, specs } from '../../hosts/sim-fixture';
+import { connectedWithin, openSimState, shape, specs } from '../../hosts/sim-fixture';
 
 /** A running guest with no PV drivers installed, so its own Windows leaves the device directories alone,
  *  and frontends of ours over them. */
@@ -33,7 +33,12 @@ async function frontendsOf(t: Test, s: GuestShape = shape(), keys?: GuestKeys) {
   };
   const fes = new GuestFrontends(guest);
   t.teardown(() => fes.detachAll());
-  const settle = () => o.st.hv.sched.sleep(200);
+  // both ends Connected (the backends take sim/timings.ts's reaction to follow), then what follows the connect
+  const settle = async () => {
+    const xs = o.st.dom0.xs;
+    await connectedWithin({ read: (p) => xs.read(p), directory: (p) => xs.directory(p), sleep: (ms) => o.st.hv.sched.sleep(ms) }, g.dom.domid, 5000);
+    await o.st.hv.sched.sleep(200);
+  };
   const read = (p: string) => g.dom.xs.read(`${g.dom.home}/${p}`);
   return { ...o, ref, g, guest, fes, logs, scanning, settle, read };
 }
