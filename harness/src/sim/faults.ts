@@ -66,3 +66,17 @@ export interface GuestFaults {
 }
 
 export const noGuestFaults = (): GuestFaults => ({ revisionMismatch: false, noUnplug: false, featureSuspendLost: false, vifRescanLost: false, ignoreInitialTarget: false, noLengthCheck: false, dumpFlushUnadvertised: false, agentResumeLost: false, uninstallLeavesFilter: false, rebootRequestLost: false, nicSettingsNotCopied: false });
+
+/** Applies a frontend's key faults (a key left out, a malformed value, the wrong protocol) to the
+ *  connect writes its driver spec gives. */
+export function applyKeyFaults(faults: FrontendFaults, writes: [string, string][]): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [k, v] of writes) {
+    if (faults.missingKeys?.test(k)) continue;
+    let value = v;
+    if (faults.malformedKey?.key.test(k)) value = faults.malformedKey.value;
+    if (k === 'protocol' && faults.wrongProtocol) value = 'x86_32-abi';
+    out.push([k, value]);
+  }
+  return out;
+}

@@ -10,7 +10,7 @@ import type { DeviceRef, RegistrySetting } from '../../model/scenario';
 import { XenbusState } from '../../model/xenbus';
 import type { Domain } from '../hypervisor';
 import { connectConditionKeys, connectWrites, registryDword, statePath, waitsFor } from '../spec-model';
-import { noFrontendFaults, type FrontendFaults } from '../faults';
+import { applyKeyFaults, noFrontendFaults, type FrontendFaults } from '../faults';
 import { readInt } from '../xs';
 import type { FrontendRing } from './front-ring';
 
@@ -227,7 +227,7 @@ export abstract class XenbusFrontend {
       return;
     }
     const backendKeys = await this.readConnectConditions();
-    const keys = this.applyKeyFaults(connectWrites(this.spec, proposed, (k) => backendKeys.get(k), this.registry));
+    const keys = applyKeyFaults(this.faults, connectWrites(this.spec, proposed, (k) => backendKeys.get(k), this.registry));
     if (!(await this.writeConnectKeys(keys, path[0]))) return;
     this.state = path[0];
     for (const s of path.slice(1)) {
@@ -274,19 +274,6 @@ export abstract class XenbusFrontend {
       this.phase = 'failed';
       return false;
     }
-  }
-
-  /** Applies the key faults (a key left out, a malformed value, the wrong protocol) to the spec's writes. */
-  private applyKeyFaults(writes: [string, string][]): [string, string][] {
-    const out: [string, string][] = [];
-    for (const [k, v] of writes) {
-      if (this.faults.missingKeys?.test(k)) continue;
-      let value = v;
-      if (this.faults.malformedKey?.key.test(k)) value = this.faults.malformedKey.value;
-      if (k === 'protocol' && this.faults.wrongProtocol) value = 'x86_32-abi';
-      out.push([k, value]);
-    }
-    return out;
   }
 
   /** Orderly close along the spec's close path: quiesce, Closing, wait for the backend, end grants, Closed. */
