@@ -69,15 +69,34 @@ if (!process.env.WINPV_LAB_LIVE) {
     });
   }
 
-  t.test('lab-hvm-image: the HVM user-image path, run with the lab\'s own HVM Linux disk, passes and leaves nothing behind', async (t) => {
+  // One run of the HVM image: its exit, TAP, trace, and what Xen logged about its domains when it failed.
+  function runHvmImage() {
     const reports = mkdtempSync(join(tmpdir(), 'winpv-lab-live-'));
     const r = winpv(['run', '--host', 'lab', '--reporter', 'none', '--report-dir', reports, join('harness', 'test', 'fixtures', 'lab', 'lab-hvm-image.xml')]);
     const tap = readFileSync(join(reports, 'latest', 'results.tap'), 'utf8');
     const events = readFileSync(join(reports, 'latest', 'trace.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const domids = new Set(events.filter((e) => e.ev === 'guest' && typeof e.domid === 'number').map((e) => e.domid as number));
+    // what Xen said (a triple fault or an emulation failure of the HVM guest is logged there)
+    const xen = r.status === 0 ? '' : winpv(['lab', 'ssh', '--', 'sh', '-c', 'xl dmesg | tail -n 40']).stdout;
+    // Xen's hvm.c logs "d<domid>v<vcpu> Triple fault - invoking HVM shutdown action" before it shuts the domain down
+    const tripleFault = [...xen.matchAll(/\bd(\d+)v\d+ Triple fault\b/g)].some((m) => domids.has(Number(m[1])));
+    return { r, tap, events, xen, tripleFault };
+  }
+
+  t.test('lab-hvm-image: the HVM user-image path, run with the lab\'s own HVM Linux disk, passes and leaves nothing behind', async (t) => {
+    let run = runHvmImage();
+    // The lab's HVM guests run on QEMU's TCG emulation of AMD-V (nested under Xen under TCG), which
+    // now and then delivers a fault the stock Debian kernel never sees on hardware: the guest
+    // triple-faults and Xen halts it (CI, 2026-12-06: d15v0 in a TSC read, after the guest was up).
+    // That, and only that, as Xen logged it for this run's domain, earns one more run; any other
+    // failure, or a second triple fault, fails the test.
+    if (run.r.status !== 0 && run.tripleFault) {
+      t.comment(`the HVM guest triple-faulted under the lab's nested emulation; running once more. Xen said:\n${run.xen.split('\n').filter((l) => /Triple fault|RIP/.test(l)).join('\n')}`);
+      run = runHvmImage();
+    }
+    const { r, tap, events, xen } = run;
     // On a failure, what the guest's console said (the trace keeps its end when a guest halts or crashes).
     const said = events.filter((e) => e.ev === 'log' && e.level === 'error').map((e) => String(e.msg).slice(-2500)).join('\n');
-    // and what Xen said (a triple fault or an emulation failure of the HVM guest is logged there)
-    const xen = r.status === 0 ? '' : winpv(['lab', 'ssh', '--', 'sh', '-c', 'xl dmesg | tail -n 25']).stdout;
     t.equal(r.status, 0, `winpv run exits 0: ${r.stderr.slice(-500)}\n${tap.slice(-1500)}\n${said}\n--- xl dmesg ---\n${xen}`);
     t.ok(parseTap(tap).ok, 'TAP all ok');
     const workloads = events.filter((e) => e.ev === 'workload') as unknown as { dev: string; result: { bytes: number; errors: number } }[];
