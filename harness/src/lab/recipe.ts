@@ -59,6 +59,16 @@ mount -t devtmpfs devtmpfs /dev
 for m in $(cat /modules.order); do insmod /modules/$m.ko 2>/dev/null; done
 ip link set lo up
 ip link set eth0 up 2>/dev/null
+# xl shutdown: Linux's drivers/xen/manage.c (do_poweroff) calls orderly_poweroff(false), which runs the
+# kernel's poweroff_cmd /sbin/poweroff and gives up if it fails; this shell is PID 1 and has no handler
+# for the signal busybox's poweroff sends init. So /sbin/poweroff powers off itself; the kernel's
+# device shutdown still closes the frontends (xenbus_dev_shutdown: Closing, then waits for Closed).
+mkdir -p /sbin
+printf '#!/bin/busybox sh
+sync
+exec /bin/busybox poweroff -f
+' > /sbin/poweroff
+chmod 755 /sbin/poweroff
 exec 0</dev/hvc0 1>/dev/hvc0 2>&1
 stty -echo 2>/dev/null
 echo "@@winpv-guest ready"
