@@ -152,7 +152,10 @@ function wireFilters(pg) {
   search.addEventListener('input', () => {
     clearTimeout(typing);
     typing = setTimeout(() => {
-      state.q = search.value.trim();
+      const q = search.value.trim();
+      // the same query (Escape in an empty box, a trailing space): keep the list, and the focus in it
+      if (q === state.q) return;
+      state.q = q;
       writeHash(pg);
       renderList(pg);
     }, 120);
