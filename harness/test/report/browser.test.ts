@@ -333,7 +333,7 @@ t.test('2,000 instances: the list is built a chunk at a time and filters at once
   await page.waitForFunction(() => document.querySelector('#shown')!.textContent === '2000 instances', null, WAIT);
   // a DOM click: a pointer click scrolls the button into view first, which is what the observer
   // loads more on, so the button moves under the pointer (a retry loop under load)
-  await page.$eval('button.more', (b) => (b as HTMLButtonElement).click());
+  await page.$eval('button.more', (b) => (b as HTMLElement).click());
   t.ok((await page.$$eval('#list details.inst', (els) => els.length)) > rows, 'more rows on demand');
   // a link naming opened instances (ids with commas) reopens them, and only them
   const opened = ['synthetic-0013[order=1,queues=2]', 'synthetic-0023[order=2,queues=4]'];
