@@ -6,7 +6,7 @@
 import type { SpecSet } from '../../model/spec';
 import type { TraceEventInput } from '../../model/trace';
 import type { DiskBackendType } from '../../model/scenario';
-import { backendKeyWriter, diffStateSteps, normalizeValue, stateSteps, type KeyEvent, type StateStep, type StepDiff } from '../xl/backend-keys';
+import { backendKeyWriter, diffStateSteps, normalizeValue, stateSteps, stepDiffText, type KeyEvent, type StateStep, type StepDiff } from '../xl/backend-keys';
 import { tapbackKeyEvents } from './tapback';
 import { SimHost } from './sim-host';
 
@@ -67,11 +67,43 @@ export function diffLab(rec: BackendRecording, sim: Record<'vbd' | 'vif', StateS
 /** Differences of the simulator's state steps from Linux's, with their reason (ARCHITECTURE.md,
  *  "Fidelity: real backends vs the simulator", has the same list). Keyed by stepDiffText without the
  *  values where values depend on the machine (`multi-queue-max-queues`: dom0's vCPUs). */
-export const STEP_DIFFERENCES: Record<string, string> = {};
+export const STEP_DIFFERENCES: Record<string, string> = stepDifferences();
 
-/** The reason for a difference, when it is a known one. */
+function stepDifferences(): Record<string, string> {
+  const out: Record<string, string> = {};
+  // The lab's watcher (a Perl process in dom0) reads each value after its watch event. libxl writes the
+  // backend's state 1 in the transaction that creates the device (libxl_device.c
+  // libxl__device_generic_add); the backend's probe writes its feature keys and then InitWait within
+  // milliseconds (xen-blkback/xenbus.c xen_blkbk_probe, xen-netback/xenbus.c netback_probe), so the
+  // read after the toolstack's state event already answers 2: the recording has no 1, and puts the
+  // InitWait step before the probe's keys. The simulator's watch carries the values as written.
+  const readLate = 'the lab\'s watcher reads each value after its event: libxl writes backend state 1 when it creates the device, the probe writes its keys and 2 (InitWait) milliseconds later, so the recording sees 2 in place of 1';
+  out['vbd backend: state sequence real 2 4 5 6 / sim 1 2 4 5 6'] = readLate;
+  out['vif backend: state sequence real 2 4 5 6 / sim 1 2 4 5 6'] = readLate;
+  const probeKeys = {
+    vbd: ['feature-max-indirect-segments', 'max-ring-page-order', 'multi-queue-max-queues'],
+    vif: ['feature-sg', 'feature-gso-tcpv4', 'feature-gso-tcpv6', 'feature-ipv6-csum-offload', 'feature-rx-copy', 'feature-rx-flip', 'feature-multicast-control',
+      'feature-dynamic-multicast-control', 'feature-split-event-channels', 'multi-queue-max-queues', 'feature-ctrl-ring'],
+  };
+  for (const [kind, keys] of Object.entries(probeKeys)) {
+    for (const key of keys) out[`${kind} backend at backend 2: ${key} extra`] = `written by the probe before InitWait; ${readLate} (so before this key)`;
+  }
+  for (const kind of ['vbd', 'vif']) {
+    // at 2 too, when the recording saw the 1 (the read ran before the probe's keys and InitWait)
+    for (const state of ['2', '4', '5', '6']) {
+      // xen-blkback/blkback.c xen_blkif_init and xen-netback/netback.c netback_init: the default is num_online_cpus()
+      out[`${kind} backend at backend ${state}: multi-queue-max-queues value`] = 'Linux advertises as many queues as dom0 has vCPUs (2 in the lab); the simulator models a 4-vCPU dom0';
+      if (kind === 'vif') out[`vif backend at backend ${state}: feature-xdp-headroom missing`] = 'Linux 5.9+ netback advertises XDP headroom (netback_probe); no Windows frontend reads it; the simulator does not write it';
+    }
+  }
+  return out;
+}
+
+/** The reason for a difference, when it is a known one: by its whole line (a state sequence), else by
+ *  device end, state and key. */
 export function explainStepDiff(d: StepDiff): string | undefined {
-  return STEP_DIFFERENCES[`${d.where} at ${d.at}: ${d.key ?? ''} ${d.what}`] ?? STEP_DIFFERENCES[`${d.where}: ${d.what}`];
+  const whole = d.what === 'sequence' ? STEP_DIFFERENCES[stepDiffText(d)] : undefined;
+  return whole ?? STEP_DIFFERENCES[`${d.where} at ${d.at}: ${d.key ?? ''} ${d.what}`];
 }
 
 /** The backend driver's own writes in order (`key=value`, values normalized), up to its first Closed:
