@@ -83,6 +83,9 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
         d.state.xenService = false;
         d.state.unplugRequest = { disks: false, nics: false };
         d.state.nicSettings.clear();
+        d.state.outranked.length = 0;
+        d.state.products.clear();
+        d.state.xenvifRecorded.clear();
         byVm.set(vmRef, d);
       }
       // xenopsd gives the emulated NIC of each VIF the VIF's MAC, as the PV NIC has it
@@ -110,6 +113,9 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       d.state.xenService = false;
       d.state.unplugRequest = { disks: false, nics: false };
       d.state.nicSettings.clear();
+      d.state.outranked.length = 0;
+      d.state.products.clear();
+      d.state.xenvifRecorded.clear();
     },
   });
   // A guest that bugchecked restarts by itself (CrashControl\AutoReboot): its domain is rebooted.
