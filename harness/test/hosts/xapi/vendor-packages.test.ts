@@ -3,7 +3,8 @@
 // coexistence-installer-refuses name builtin:<version>@<vendor> bundles, the simulator's models of
 // another vendor's tools. A pool runs them with the real tools its config names ("bundles": an ISO
 // on its ISO SR); without them each instance is skipped saying what to provide. With them they pass,
-// and each fails with its planted fault where the Windows double has one.
+// and each fails with its planted fault where the Windows double has one. Beside them, the vendor
+// installer's uninstall (msiexec /x) on the pool, and its 1603.
 import t, { type Test } from 'tap';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { startPool, vendorToolsDisc, type Pool } from '../../support/xapi-pool';
 import { runPlanned } from '../../support/run-plan';
 import { loadScenarios } from '../../../src/scenario/load';
 import type { TraceEvent } from '../../../src/model/trace';
+import { scenario, src } from './pool-scenarios';
 
 const repo = join(__dirname, '..', '..', '..', '..');
 const scenarios = (...names: string[]) => loadScenarios(names.map((f) => join(repo, 'scenarios', `${f}.xml`)), repo);
@@ -86,3 +88,29 @@ for (const p of planted) {
     t.match(tap, p.cause);
   });
 }
+
+const viaInstaller = () => scenario('installer-lifecycle', [
+  { kind: 'install-drivers', guest: 'win', bundle: 'builtin:9.1.0', method: 'installer', reboot: true, source: src },
+  { kind: 'uninstall-drivers', guest: 'win', method: 'installer', reboot: true, source: src },
+], { needs: ['windows-guest', 'vendor-installer', 'driver-uninstall'], checks: [{ name: 'drivers-bound', params: {} }, { name: 'guest-alive', params: {} }] });
+
+t.test('the vendor installer\'s uninstall on the pool: msiexec /x of the product the install registered; after the reboot nothing is bound', async (t) => {
+  const pool = await poolWithVendorTools(t);
+  const { tap } = await run(t, pool, [], {}, [viaInstaller()]);
+  t.match(tap, /^ok 1 - installer-lifecycle/m);
+  t.ok(pool.doubles[0]!.state.scripts.some((s) => /^# winpv:msiexec-uninstall/.test(s)), 'msiexec /x ran in the guest');
+  t.same(pool.doubles[0]!.state.products.size, 0);
+});
+
+t.test('planted on the pool: the uninstall\'s custom action fails: the step is not ok with 1603, its log collected', async (t) => {
+  const pool = await poolWithVendorTools(t);
+  pool.doubles[0]!.state.failNextUninstall = 1603;
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-uninstall-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { tap, events } = await run(t, pool, [], { artifactsDir: join(dir, 'artifacts') }, [viaInstaller()]);
+  t.match(tap, /^not ok 1 - installer-lifecycle/m);
+  t.match(tap, /msiexec \/x \{[0-9A-F-]+\} \(Xen PV Drivers for Windows 9\.1\.0\) failed \(1603: fatal error during installation\); its log is artifacts\//);
+  const log = events.find((e) => e.ev === 'artifact' && e.kind === 'installer-log') as { path?: string } | undefined;
+  t.ok(log?.path, 'the uninstall log is an installer-log artifact of the run');
+  t.match(readFileSync(join(dir, log!.path!)).toString('utf16le'), /UninstallDrivers returned actual error code 1603/);
+});
