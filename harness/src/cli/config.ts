@@ -6,11 +6,12 @@
 // everything below the commands gets resolved values (ResolvedConfig, ResolvedHost, BuilderConfig).
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { inputError, usageError } from '../model/errors';
 import { Secret } from '../model/secret';
 import type { HostEntry, ResolvedConfig, ResolvedHost, UserConfig } from '../model/config';
+import { parseBuiltin } from '../model/bundle';
 
 /** The repository root of this installation (harness/dist/cli -> ../../..). */
 export const packageRoot = (): string => resolve(__dirname, '..', '..', '..');
@@ -59,7 +60,7 @@ function loadUserConfig(path: string, required: boolean): UserConfig {
 const HOST_KEYS = new Set(['url', 'passwordEnv', 'passwordFile', 'identityFile', 'knownHostsFile', 'insecure', 'template', 'isoSr', 'network',
   // XenAPI guests and dom0 (hosts/xapi/config.ts)
   'guestUser', 'guestPort', 'guestIdentityFile', 'guestPasswordEnv', 'guestPasswordFile', 'guestKnownHostsFile', 'guestHostKeySha256', 'dom0Ssh', 'dom0Port', 'reuseGuests',
-  'guestDiscovery', 'dhcpLeaseFile', 'maxInstallReboots',
+  'guestDiscovery', 'dhcpLeaseFile', 'maxInstallReboots', 'bundles',
   // scale: how many instances at once, and what the host offers (--host label:..., scenario <labels>)
   'capacity', 'labels', 'migrationsAtOnce', 'memoryReserveMiB']);
 
@@ -94,6 +95,7 @@ function validateUserConfig(data: unknown, file: string): UserConfig {
         for (const k of ['migrationsAtOnce', 'memoryReserveMiB'] as const) {
           if (e[k] !== undefined && !(Number.isInteger(e[k]) && (e[k] as number) >= (k === 'migrationsAtOnce' ? 1 : 0))) bad(`/hosts/${name}/${k}`, `${k} must be a whole number${k === 'migrationsAtOnce' ? ' from 1' : ''}, not ${JSON.stringify(e[k])}`);
         }
+        for (const [path, message] of bundlesProblems(e.bundles)) bad(`/hosts/${name}/bundles${path}`, message);
         if (e.labels !== undefined) {
           if (!Array.isArray(e.labels)) bad(`/hosts/${name}/labels`, 'labels must be an array of names');
           else
@@ -105,6 +107,18 @@ function validateUserConfig(data: unknown, file: string): UserConfig {
   }
   if (problems.length) throw inputError('CONFIG_INVALID', `the config file has ${problems.length} problem(s)`, problems, { file });
   return c as UserConfig;
+}
+
+/** A host's "bundles": `<version>[@<vendor prefix>]` -> `iso:<file name>` or an absolute path. */
+function bundlesProblems(b: unknown): [string, string][] {
+  if (b === undefined) return [];
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) return [['', 'bundles must be an object: {"<version>[@<vendor prefix>]": "iso:<file on the ISO SR>" or "<absolute bundle path>"}']];
+  const out: [string, string][] = [];
+  for (const [k, v] of Object.entries(b as Record<string, unknown>)) {
+    if (!parseBuiltin(`builtin:${k}`)) out.push([`/${k}`, `'${k}' is not <version>[@<vendor prefix>] (e.g. 9.0.0@XS, 9.0.0)`]);
+    else if (typeof v !== 'string' || !(/^iso:[^\\/]+$/.test(v) || isAbsolute(v))) out.push([`/${k}`, `must be "iso:<file name on the ISO SR>" or an absolute path of a bundle directory, ISO or zip, not ${JSON.stringify(v)}`]);
+  }
+  return out;
 }
 
 export interface HostUrl {

@@ -28,7 +28,7 @@ export const CAPABILITIES = {
   'nic-settings': "give a guest NIC static IPv4/IPv6 addresses, DNS servers and an MTU (netsh/NetTCPIP), and report every interface's settings with the driver status",
   'platform-device': "choose the Xen platform PCI device a guest gets (device_id 0001 or 0002, XenServer's vendor device C000)",
   'disk-backend': "serve each disk with the backend the scenario names: Linux blkback (`backend/vbd`) or tapdisk3 behind tapback (`backend/vbd3`, XenServer's)",
-  'vendor-packages': "install another vendor's driver packages (`builtin:<version>@<vendor>`: the simulator's models of other vendors' Xen tools) and remove one vendor's packages alone",
+  'vendor-packages': "install another vendor's driver packages (`builtin:<version>@<vendor>`: the simulator's models of other vendors' Xen tools; on a pool the real tools its config names, HostEntry.bundles) and remove one vendor's packages alone",
 } as const;
 export type Capability = keyof typeof CAPABILITIES;
 

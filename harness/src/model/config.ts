@@ -46,6 +46,10 @@ export interface HostEntry {
   labels?: string[];
   /** Live migrations at once in this host's pool during a parallel run (default 1). */
   migrationsAtOnce?: number;
+  /** XenAPI: the real artefacts standing in for the simulator's `builtin:` models, by
+   *  `<version>[@<vendor prefix>]` (`9.0.0@XS`: another vendor's tools; `9.0.0`: our previous
+   *  release, else winpv-9.0.0.iso): `iso:<file on the ISO SR>` or an absolute bundle path. */
+  bundles?: Record<string, string>;
   /** Memory a parallel run leaves free on the host (default 2048 MiB): its budget is free memory minus this. */
   memoryReserveMiB?: number;
 }

@@ -7,6 +7,7 @@
 // Call order the runner follows: open() -> [createGuest -> startGuest -> ...steps... -> destroyGuest]* -> close().
 // Teardown runs in reverse order even when a setup step failed; destroyGuest must be safe to call
 // on a guest in any state (and twice).
+import type { BuiltinArtefacts } from './bundle';
 import type { BackendRestartKind, Capability, FaultName } from './catalog';
 import type { DestinationBackend, DeviceRef, FaultConfig, GuestShape, VbdShape, VifShape, BlockWorkloadStep, NetWorkloadStep } from './scenario';
 import type { BlockResult, DriverState, NetResult, NicReport, RingAddress, RingIndices, TraceSink } from './trace';
@@ -273,6 +274,8 @@ export interface HostBackend {
   readonly snapshot?: SnapshotCapability;
   readonly backendControl?: BackendControlCapability;
   readonly faults?: FaultCapability;
+  /** What `builtin:` bundles are here (model/bundle.ts); absent: the simulator's own models of every one. */
+  readonly builtinArtefacts?: BuiltinArtefacts;
   readonly xenifaceStore?: XenifaceStoreCapability;
   readonly bugcheck?: BugcheckCapability;
 }

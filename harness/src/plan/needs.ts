@@ -5,6 +5,7 @@
 import type { HostNeeds } from '../model/host';
 import type { PlanInstance } from '../model/plan';
 import { allSteps } from '../model/scenario';
+import { builtinArtefact, type BuiltinArtefacts } from '../model/bundle';
 
 const MiB = 2 ** 20;
 
@@ -13,7 +14,8 @@ export function guestMemoryBytes(inst: PlanInstance): number {
   return inst.scenario.guests.reduce((n, g) => n + g.memoryMiB * MiB, 0);
 }
 
-export function hostNeedsOf(instances: readonly PlanInstance[]): HostNeeds {
+/** `artefacts`: the host's builtin artefacts, whose `iso:` ones the host must have too. */
+export function hostNeedsOf(instances: readonly PlanInstance[], artefacts?: BuiltinArtefacts): HostNeeds {
   let memoryBytes = 0;
   let diskBytes = 0;
   const isos = new Set<string>();
@@ -23,7 +25,10 @@ export function hostNeedsOf(instances: readonly PlanInstance[]): HostNeeds {
     memoryBytes = Math.max(memoryBytes, guestMemoryBytes(inst));
     diskBytes = Math.max(diskBytes, guests.reduce((n, g) => n + g.vbds.reduce((m, v) => m + v.sizeMiB * MiB, 0), 0));
     for (const st of allSteps(inst.scenario.steps)) {
-      if (st.kind === 'install-drivers' && st.bundle.startsWith('iso:')) isos.add(st.bundle.slice('iso:'.length));
+      if (st.kind !== 'install-drivers') continue;
+      const named = artefacts && builtinArtefact(st.bundle, artefacts);
+      const bundle = named && 'artefact' in named ? named.artefact : st.bundle;
+      if (bundle.startsWith('iso:')) isos.add(bundle.slice('iso:'.length));
     }
   }
   return { memoryBytes, diskBytes, isos: [...isos].sort() };

@@ -6,6 +6,7 @@ import type { Capability, FaultName } from '../model/catalog';
 import type { PlanInstance, RunPlan } from '../model/plan';
 import { allSteps, type MatrixAxis, type Scenario, type TemplatedValue } from '../model/scenario';
 import type { Durations } from '../model/durations';
+import { builtinArtefact, type BuiltinArtefacts } from '../model/bundle';
 import { combinations, substitute } from '../model/matrix';
 import { assignShards, inShard } from './shard';
 
@@ -29,6 +30,8 @@ export interface PlanOptions {
   hostKind?: string;
   /** The labels of the chosen host (config file); undefined: do not judge labels. */
   hostLabels?: ReadonlySet<string>;
+  /** What `builtin:` bundles are on the host (its HostBackend.builtinArtefacts); undefined: every one is there. */
+  builtinArtefacts?: BuiltinArtefacts;
 }
 
 
@@ -86,6 +89,8 @@ function skipReason(s: Scenario, opts: PlanOptions): string | undefined {
   if (!opts.capabilities) return undefined;
   const missing = s.needs.filter((c) => !opts.capabilities!.has(c));
   if (missing.length) return `${host} lacks ${missing.map((m) => `'${m}'`).join(', ')}`;
+  const artefacts = missingArtefacts(s, opts.builtinArtefacts);
+  if (artefacts.length) return `${host} has no artefact for ${artefacts.join('; and for ')}`;
   if (!opts.faults) return undefined;
   const cannot = faultsUsed(s).filter((f) => !opts.faults!.has(f));
   if (!cannot.length) return undefined;
@@ -93,6 +98,17 @@ function skipReason(s: Scenario, opts: PlanOptions): string | undefined {
   return `${host} cannot inject ${cannot.map((f) => `'${f}'`).join(', ')} (it injects ${can.length ? can.join(', ') : 'no faults'})`;
 }
 
+/** What the user must provide for each builtin bundle this scenario installs that the host lacks. */
+function missingArtefacts(s: Scenario, artefacts: BuiltinArtefacts | undefined): string[] {
+  if (!artefacts) return [];
+  const out = new Set<string>();
+  for (const st of allSteps(s.steps)) {
+    if (st.kind !== 'install-drivers') continue;
+    const found = builtinArtefact(st.bundle, artefacts);
+    if (found && 'missing' in found) out.add(found.missing);
+  }
+  return [...out];
+}
 
 export function plan(scenarios: readonly Scenario[], opts: PlanOptions): RunPlan {
   const grep = opts.grep ? new RegExp(opts.grep, 'i') : undefined;

@@ -1,5 +1,6 @@
-// Driver bundles named by install steps: `builtin:<version>` (the simulator's reference package,
-// `winpv-<version>.iso` on a pool), `iso:<name>` (an ISO on the host), or a directory, ISO or zip (relative to the scenario file) read with inf/'s bundle reader; the
+// Driver bundles named by install steps: `builtin:<version>[@<vendor>]` (the simulator's reference
+// package or its model of another vendor's tools; on a pool the artefact its config names for it, and
+// `winpv-<version>.iso` for our own release where none is named), `iso:<name>` (an ISO on the host), or a directory, ISO or zip (relative to the scenario file) read with inf/'s bundle reader; the
 // version comes from its manifest.json (written by `winpv build` and `winpv package bundle`).
 import { isAbsolute, dirname, resolve } from 'node:path';
 import type { DriverBundle } from '../model/host';
@@ -7,9 +8,13 @@ import type { DriverName } from '../model/spec';
 import { openBundle } from '../inf/bundle';
 import { StepFailure } from './errors';
 import { parseVersion } from '../model/version';
+import { builtinArtefact, type BuiltinArtefacts } from '../model/bundle';
+import { unsupportedError } from '../model/errors';
 
 export interface ResolvedBundle {
   bundle: DriverBundle;
+  /** The artefact a `builtin:` bundle is on this host (its config names it), when one stands in for it. */
+  via?: string;
   /** Removes what opening it unpacked (ISO and zip bundles). */
   cleanup(): Promise<void>;
 }
@@ -32,7 +37,17 @@ const openDriverBundle: BundleOpener = async (path, drivers) => {
   return { bundle: { location: opened.dir, version: opened.manifest.version, drivers, source: opened.source }, cleanup: () => opened.cleanup() };
 };
 
-export async function resolveBundle(spec: string, drivers: DriverName[], scenarioFile: string, open: BundleOpener = openDriverBundle): Promise<ResolvedBundle> {
+/** `artefacts`: what builtin bundles are on the host (a real host's config names them); absent: the
+ *  simulator's models. A builtin the host has no artefact for cannot run there (the planner skips
+ *  such scenarios with what to provide; this guards direct runs). */
+export async function resolveBundle(spec: string, drivers: DriverName[], scenarioFile: string, open: BundleOpener = openDriverBundle, artefacts?: BuiltinArtefacts): Promise<ResolvedBundle> {
+  const named = artefacts && builtinArtefact(spec, artefacts);
+  if (named && 'missing' in named) throw unsupportedError(named.missing);
+  if (named) {
+    // the config's path is the user's, not the scenario's: absolute (checked when the config is read)
+    if (!named.artefact.startsWith('iso:') && !isAbsolute(named.artefact)) throw new StepFailure('BUNDLE_INVALID', `${spec} is '${named.artefact}' in ${artefacts!.where}: a bundle path there must be absolute`);
+    return { ...(await resolveBundle(named.artefact, drivers, scenarioFile, open)), via: named.artefact };
+  }
   if (spec.startsWith('iso:')) {
     // an ISO already on the host (the pool's ISO SR, its tools ISO): the guest agent reads it from
     // the CD drive; its version is the one its name carries (winpv-9.1.0.42.iso) until the disc's

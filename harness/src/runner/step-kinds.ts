@@ -18,8 +18,9 @@ type Executor<K extends Step['kind']> = (step: StepOf<K>, id: string, ctx: StepC
 async function installDrivers(step: StepOf<'install-drivers'>, _id: string, ctx: StepContext, block: TeardownStack): Promise<void> {
   const g = guestOf(ctx, step.guest);
   const drivers = (step.drivers ?? ctx.scenario.drivers) as DriverName[];
-  const { bundle, cleanup } = await resolveBundle(step.bundle, drivers, ctx.scenario.source.file, ctx.openBundle);
+  const { bundle, cleanup, via } = await resolveBundle(step.bundle, drivers, ctx.scenario.source.file, ctx.openBundle, ctx.host.builtinArtefacts);
   block.defer(`bundle ${step.bundle}`, cleanup);
+  if (via) ctx.sink.emit({ ev: 'log', inst: ctx.inst, level: 'info', msg: `${step.guest}: ${step.bundle} is ${via} on this host (${ctx.host.builtinArtefacts!.where})${bundle.version ? `, version ${bundle.version}` : ', its version unknown: drivers-bound judges binding alone'}` });
   const install = ctx.host.agent(g).installDrivers({
     ...bundle, ...(step.verifier ? { verifier: true } : {}), ...(step.method === 'installer' ? { installer: true } : {}), ...(step.method === 'staged' ? { staged: true } : {}),
     onCleanup: (label, undo) => block.defer(label, undo),

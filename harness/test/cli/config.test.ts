@@ -98,3 +98,15 @@ t.test('secrets are read once, here: XenAPI, SSH and the Windows guests\' passwo
   t.notMatch(JSON.stringify(resolveConfig({ host: 'named' }, env)), /pw/, 'no secret serialises');
   t.throws(() => resolveConfig({ host: 'named' }, { WINPV_CONFIG: file, POOL_PW: 'x' }), { code: 'USAGE', message: /guests of host 'named': environment variable WIN_PW \(guestPasswordEnv\) is not set/ });
 });
+
+t.test('a pool\'s "bundles": the real artefacts for builtin bundles, each key and value checked', async (t) => {
+  const good = { url: 'xapi://root@p', passwordEnv: 'PW', bundles: { '9.0.0@XS': 'iso:XenServer-VM-Tools-9.0.0.iso', '9.0.0': '/srv/winpv/winpv-9.0.0.zip' } };
+  const r = resolveConfig({ host: 'pool' }, { WINPV_CONFIG: cfg({ hosts: { pool: good } }), PW: 'x' });
+  t.same(r.host.entry.bundles, good.bundles);
+  const e = (() => { try { resolveConfig({ config: cfg({ hosts: { p: { url: 'xapi://root@p', bundles: { 'XS-9': 'iso:x.iso', '9.1.0@XS': 'tools/xs.iso', '9.2.0': 'iso:a/b.iso' } } } }) }, {}); } catch (e) { return e; } })() as { problems: { location: { path: string }; message: string }[] };
+  t.same(e.problems.map((p) => p.location.path).sort(), ['/hosts/p/bundles/9.1.0@XS', '/hosts/p/bundles/9.2.0', '/hosts/p/bundles/XS-9']);
+  t.match(e.problems.find((p) => p.location.path.endsWith('9.1.0@XS'))!.message, /must be "iso:<file name on the ISO SR>" or an absolute path/);
+  t.match(e.problems.find((p) => p.location.path.endsWith('XS-9'))!.message, /is not <version>\[@<vendor prefix>\]/);
+  const notObject = (() => { try { resolveConfig({ config: cfg({ hosts: { p: { url: 'xapi://root@p', bundles: ['iso:x.iso'] } } }) }, {}); } catch (e) { return e; } })() as { problems: { message: string }[] };
+  t.match(notObject.problems[0]!.message, /bundles must be an object/);
+});

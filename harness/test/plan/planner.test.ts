@@ -73,3 +73,17 @@ t.test('shards partition the instances, stably by id', async (t) => {
   t.match(parseShard('5/4'), /1 <= k <= n/);
   t.match(parseShard('x'), /k\/n/);
 });
+
+t.test('a builtin bundle the host has no artefact for skips the instance with what to provide; named ones, our own by convention, and the simulator run', async (t) => {
+  const src = { file: 'scenarios/test.xml', line: 1 };
+  const install = (bundle: string): Step => ({ kind: 'install-drivers', guest: 'win', bundle, reboot: true, source: src });
+  const scs = [scenario('other-vendor', [install('builtin:9.0.0@XS'), install('builtin:9.1.0')]), scenario('ours', [install('builtin:9.0.0'), install('builtin:9.1.0')]), scenario('named', [install('builtin:9.1.0@XS')])];
+  const pool = { named: { '9.1.0@XS': 'iso:XenServer-VM-Tools-9.1.0.iso' }, ownByConvention: true, where: 'the "bundles" of pool' };
+  const p = plan(scs, { seed: 1, capabilities: new Set(['windows-guest']), hostKind: 'xapi', builtinArtefacts: pool });
+  t.match(p.instances[0]!.skip, /^host xapi has no artefact for builtin:9\.0\.0@XS \(the Xen PV tools of vendor XS, version 9\.0\.0\), a model only the simulator has: name the real one in the "bundles" of pool, "9\.0\.0@XS": "iso:<its ISO file on the pool's ISO SR>" or "<absolute path of a bundle directory, ISO or zip with manifest\.json>"$/);
+  t.equal(p.instances[1]!.skip, undefined, 'our own releases: winpv-<version>.iso on the pool, by convention');
+  t.equal(p.instances[2]!.skip, undefined, 'a named artefact runs');
+  const noConvention = plan(scs, { seed: 1, capabilities: new Set(['windows-guest']), builtinArtefacts: { ...pool, ownByConvention: false } });
+  t.match(noConvention.instances[1]!.skip, /builtin:9\.0\.0 \(our drivers' release 9\.0\.0\).*; and for builtin:9\.1\.0 /, 'every missing one is named');
+  t.ok(plan(scs, { seed: 1, capabilities: new Set(['windows-guest']) }).instances.every((i) => !i.skip), 'the simulator (no artefacts given) has every builtin');
+});

@@ -40,3 +40,13 @@ t.test('a bundle directory is read through its manifest, relative to the scenari
   await t.rejects(resolveBundle('bare', ['xenbus'], join(root, 'scenario.xml')), { code: 'BUNDLE_NO_MANIFEST' });
   await t.rejects(resolveBundle('nothing-here', ['xenbus'], join(root, 'scenario.xml')), { code: 'BUNDLE_NOT_FOUND' });
 });
+
+t.test('a builtin on a real host: the artefact its config names stands in for it; one it lacks is unsupported', async (t) => {
+  const artefacts = { named: { '9.0.0@XS': 'iso:XenServer-VM-Tools-9.0.0.iso', '8.2.0': 'relative/bundle' }, ownByConvention: true, where: 'the "bundles" of pool' };
+  const named = await resolveBundle('builtin:9.0.0@XS', ['xenbus'], 'scenarios/x.xml', undefined, artefacts);
+  t.same(named.bundle, { location: 'iso:XenServer-VM-Tools-9.0.0.iso', version: '9.0.0', drivers: ['xenbus'] });
+  t.equal(named.via, 'iso:XenServer-VM-Tools-9.0.0.iso');
+  t.same((await resolveBundle('builtin:9.1.0', ['xenbus'], 'scenarios/x.xml', undefined, artefacts)).bundle.location, 'builtin:9.1.0', 'our release stays builtin: the host maps it (winpv-9.1.0.iso)');
+  await t.rejects(resolveBundle('builtin:9.1.0@XS', ['xenbus'], 'scenarios/x.xml', undefined, artefacts), { code: 'UNSUPPORTED', message: /builtin:9\.1\.0@XS .*name the real one in the "bundles" of pool/ });
+  await t.rejects(resolveBundle('builtin:8.2.0', ['xenbus'], 'scenarios/x.xml', undefined, artefacts), { code: 'BUNDLE_INVALID', message: /must be absolute/ });
+});

@@ -43,7 +43,7 @@ const isPlan = (p: PlanRun['plan']): p is RunPlan => !Array.isArray(p) && 'insta
 export async function runPlanned(o: PlanRun): Promise<PlanRunResult> {
   const { host, plan, seed, traceFile, reporters, tap, ...runner } = o;
   const scenarios = isPlan(plan) ? undefined : Array.isArray(plan) ? plan : [plan as Scenario];
-  const planned = scenarios ? planScenarios(scenarios, { seed: seed ?? 7, capabilities: host.capabilities, hostKind: host.kind }) : (plan as RunPlan);
+  const planned = scenarios ? planScenarios(scenarios, { seed: seed ?? 7, capabilities: host.capabilities, hostKind: host.kind, ...(host.builtinArtefacts ? { builtinArtefacts: host.builtinArtefacts } : {}) }) : (plan as RunPlan);
   const trace = runner.trace ?? new TraceWriter(traceFile !== undefined ? { file: traceFile } : {});
   const given = typeof reporters === 'function' ? reporters(trace) : (reporters ?? []);
   let text = '';

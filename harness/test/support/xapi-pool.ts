@@ -44,6 +44,8 @@ export interface Pool {
   events: TraceEvent[];
   sink: TraceSink;
   host(): XapiHost;
+  /** Puts an ISO into the pool's ISO SR whose disc holds these files (paths with \\). */
+  addIso(name: string, files: Map<string, Buffer>): void;
   close(): Promise<void>;
 }
 
@@ -83,6 +85,9 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
         d.state.xenService = false;
         d.state.unplugRequest = { disks: false, nics: false };
         d.state.nicSettings.clear();
+        d.state.outranked.length = 0;
+        d.state.products.clear();
+        d.state.xenvifRecorded.clear();
         byVm.set(vmRef, d);
       }
       // xenopsd gives the emulated NIC of each VIF the VIF's MAC, as the PV NIC has it
@@ -110,6 +115,9 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       d.state.xenService = false;
       d.state.unplugRequest = { disks: false, nics: false };
       d.state.nicSettings.clear();
+      d.state.outranked.length = 0;
+      d.state.products.clear();
+      d.state.xenvifRecorded.clear();
     },
   });
   // A guest that bugchecked restarts by itself (CrashControl\AutoReboot): its domain is rebooted.
@@ -120,6 +128,8 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
     };
   }
   const discs = new Map<string, Map<string, Buffer>>();
+  /** ISOs a test put into the ISO SR, by VDI. */
+  const isoFiles = new Map<string, Map<string, Buffer>>();
   if (!POOL_DISCS) srv.pool.set(srv.pool.isoSr, { allowed_operations: ['scan', 'forget', 'plug', 'unplug'] });
   // A destroyed VM frees its double for the next guest.
   srv.pool.listeners.add((cls, op, ref, rec) => {
@@ -139,6 +149,11 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       if (uploaded) {
         if (!discs.has(String(rec.VDI))) discs.set(String(rec.VDI), discFiles(uploaded));
         d?.insertDisc(discs.get(String(rec.VDI))!);
+        return;
+      }
+      const named = rec.empty ? undefined : isoFiles.get(String(rec.VDI));
+      if (named) {
+        d?.insertDisc(named);
         return;
       }
       const iso = rec.empty ? undefined : srv.pool.objects.get(String(rec.VDI))?.rec;
@@ -178,6 +193,9 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       hosts.push(h);
       return h;
     },
+    addIso(name, files) {
+      isoFiles.set(srv.pool.add('VDI', srv.pool.vdiRecord(srv.pool.isoSr, name, 60 * 2 ** 20, { read_only: true, type: 'user', location: name })), files);
+    },
     async close() {
       for (const h of hosts.splice(0)) await withTimeout(h.close().catch(() => undefined), 10_000);
       await dom0?.close();
@@ -214,8 +232,16 @@ export function discFiles(iso: Buffer): Map<string, Buffer> {
   }
 }
 
-function infText(d: string, version: string): string {
-  return `[Version]\r\nSignature="$Windows NT$"\r\nClass=System\r\nProvider=%Vendor%\r\nDriverVer=09/21/2026,${version}\r\nCatalogFile=${d}.cat\r\n\r\n[Strings]\r\nVendor="Xen Project"\r\n`;
+function infText(d: string, version: string, provider = 'Xen Project'): string {
+  return `[Version]\r\nSignature="$Windows NT$"\r\nClass=System\r\nProvider=%Vendor%\r\nDriverVer=09/21/2026,${version}\r\nCatalogFile=${d}.cat\r\n\r\n[Strings]\r\nVendor="${provider}"\r\n`;
+}
+
+/** Another vendor's tools disc as its vendor ships one: a folder per driver (`<driver>\\<driver>.inf`,
+ *  Provider the vendor), no manifest.json, and its installer at the root. */
+export function vendorToolsDisc(provider: string, version: string): Map<string, Buffer> {
+  const disc = new Map(['xenbus', 'xenvif', 'xennet', 'xenvbd', 'xeniface'].map((drv) => [`${drv}\\${drv}.inf`, Buffer.from(infText(drv, version, provider))]));
+  disc.set('managementagentx64.msi', fixtureMsi({ signed: true, product: { code: '{1D8C0B4E-3F2A-4C6B-9E70-5A1B2C3D4E5F}', name: `${provider} VM Tools`, publisher: provider, version } }));
+  return disc;
 }
 
 /** A driver bundle on disk: one folder per driver with an INF (DriverVer) and a .sys/.cat; xeniface

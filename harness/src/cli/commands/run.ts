@@ -204,7 +204,7 @@ async function planRequest(ctx: CommandContext, v: RunValues, positionals: strin
   const host = createHost(cfg.host, { specs });
   const durationsFile = v.durations !== undefined ? resolve(ctx.cwd, v.durations) : join(cfg.reportDir, 'durations.json');
   const durations = shard ? await new FileDurations(durationsFile).durations(cfg.host.kind) : undefined;
-  const thePlan = plan(scenarios, { durations, seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind, hostLabels: new Set(cfg.host.labels) });
+  const thePlan = plan(scenarios, { durations, seed: cfg.seed, tags, grep: v.grep, shard, capabilities: host.capabilities, faults: host.faults?.supported, hostKind: host.kind, hostLabels: new Set(cfg.host.labels), ...(host.builtinArtefacts ? { builtinArtefacts: host.builtinArtefacts } : {}) });
   if (thePlan.instances.length === 0) throw usageError('no scenario instance matches the filters');
   return { ctx, v, positionals, cfg, shard, leaseTimeoutMs, retries, repeatEach, knownIssues, inputs, specs, hashes, host, thePlan, durationsFile };
 }
@@ -273,7 +273,7 @@ async function runRecorded(p: RunPlace, streamed: StreamedRun, meta: () => RunMe
   const baselines = recorder && thePlan.instances.some((i) => i.scenario.checks.some((c) => c.name === 'regression')) ? { baselines: recorder.baselines } : {};
   const outcome: RunOutcome = p.parallel
     ? await runParallel(p, { trace, reporter, signal, baselines, live, digests: streamed.digests })
-    : await runPlan({ host: p.oneHost, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal, artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure, needs: hostNeedsOf(thePlan.instances), ...baselines });
+    : await runPlan({ host: p.oneHost, plan: thePlan, specs, specHashes: hashes, trace, reporter, signal, artifactsDir: join(dir, 'artifacts'), retries, repeatEach, knownIssues, keepOnFailure, needs: hostNeedsOf(thePlan.instances, p.oneHost.builtinArtefacts), ...baselines });
   if (outcome.hostError?.code === 'NO_HEALTHY_HOST') {
     ctx.err.write(`winpv: no healthy host: ${outcome.hostError.message}\n`);
   }

@@ -25,6 +25,7 @@ import { CD_SCRIPT, CRASH_SCRIPT, DISK_SCRIPT, NTTTCP_SCRIPT, VERIFY_FLAGS, VERI
 
 export { VERIFY_FLAGS } from './agent-scripts';
 import { discInstaller, enableVerifier, localInstaller, runInstaller, verifiedDrivers } from './installer';
+import { deleteVendorPackages, uninstallProducts } from './uninstall';
 
 /** What the agent needs from the host it runs on. */
 export interface WindowsGuestLink {
@@ -57,6 +58,9 @@ export interface WindowsGuestLink {
   /** The MAC of the NIC the harness reaches the guest through (XenAPI: VIF 0's, the guest's SSH
    *  address): its configuration is not the scenario's to change. */
   transportMac?(): Promise<string | undefined>;
+  /** Copies a file of the guest into the run's report (an `artifact` trace event of this kind);
+   *  returns where it is now. Absent: files stay in the guest. */
+  keepFile?(guestPath: string, kind: 'installer-log'): Promise<string>;
 }
 
 /** A bundle's drivers placed in the guest: the root, each driver's INF there, and whether from a disc. */
@@ -179,7 +183,7 @@ export class WindowsAgent implements GuestAgent {
       msi = `${root}\\${name}`;
       await ssh.putFile(join(bundle.location, name), msi.replace(/\\/g, '/'));
     }
-    const r = await runInstaller(ssh, this.link.name, msi, `C:\\Windows\\Temp\\winpv-install-${safeSegment(bundle.version || 'disc')}.log`);
+    const r = await runInstaller(ssh, this.link.name, msi, `C:\\Windows\\Temp\\winpv-install-${safeSegment(bundle.version || 'disc')}.log`, (p) => this.keepLog(p));
     this.link.log?.('info', `${this.link.name}: vendor installer ${msi} done${r.rebootRequired ? ', reboot required' : ''}`);
     return r.rebootRequired ? ['pending PnP restart (the vendor installer asked for one)'] : [];
   }
@@ -309,18 +313,25 @@ export class WindowsAgent implements GuestAgent {
   /** A NIC was configured: driverStatus reports every interface's configuration. */
   private nicsSet = false;
 
-  /** Every PV package off the devices and out of the driver store (pnputil /delete-driver
-   *  /uninstall, driver-store.ts); the scenario's reboot finishes it. On Windows the removal of
-   *  xenvif's and xenvbd's devices withdraws their unplug requests (win-xenvif pdo.c PdoStopDevice ->
-   *  PdoUnplugRequest FALSE; win-xenvbd adapter.c AdapterUnplugRequest FALSE), so after the reboot
+  /** PV packages off the devices and out of the driver store: every one (pnputil /delete-driver
+   *  /uninstall, driver-store.ts), one vendor's (`vendor`), or the vendor installer's product
+   *  (`installer`: msiexec /x); uninstall.ts. The scenario's reboot finishes it. On Windows the removal
+   *  of xenvif's and xenvbd's devices withdraws their unplug requests (win-xenvif pdo.c PdoStopDevice
+   *  -> PdoUnplugRequest FALSE; win-xenvbd adapter.c AdapterUnplugRequest FALSE), so after the reboot
    *  the emulated NIC and disk are back. */
   async uninstallDrivers(opts: { vendor?: string; installer?: boolean }): Promise<void> {
-    if (opts.installer) throw guestError('NOT_IMPLEMENTED', `${this.link.name}: the vendor installer's uninstall (msiexec /x of its product code) is not supported on Windows guests; uninstall with pnputil (no method="installer")`);
-    if (opts.vendor) throw guestError('NOT_IMPLEMENTED', `${this.link.name}: removing one vendor's packages (vendor="${opts.vendor}") needs the packages' vendor prefixes, which the driver store does not list; uninstall every PV package (no vendor)`);
     const ssh = await this.ssh();
-    const r = await deletePackages(ssh, this.link.name);
+    const name = this.link.name;
+    const r = opts.installer ? await uninstallProducts(ssh, name, { ...(opts.vendor ? { vendor: opts.vendor } : {}), keepLog: (p) => this.keepLog(p) })
+      : opts.vendor ? await deleteVendorPackages(ssh, name, opts.vendor)
+        : await deletePackages(ssh, name);
     this.reportStates = true;
-    this.link.log?.('info', `${this.link.name}: ${r.removed.length ? `removed ${r.removed.join(', ')}` : 'no PV driver package in the store'}${r.rebootRequired ? '; Windows finishes the removal at the next boot' : ''}`);
+    this.link.log?.('info', `${name}: ${r.removed.length ? `removed ${r.removed.join(', ')}` : 'no PV driver package in the store'}${r.rebootRequired ? '; Windows finishes the removal at the next boot' : ''}`);
+  }
+
+  /** A guest file (the installer's verbose log) into the run's report where the host collects files. */
+  private keepLog(guestPath: string): Promise<string> {
+    return this.link.keepFile ? this.link.keepFile(guestPath, 'installer-log') : Promise.resolve(`${guestPath} in the guest`);
   }
 
   /** The static configuration of the NIC with this MAC (nic-config.ts). The NIC the harness talks

@@ -14,6 +14,7 @@ const MSI_EXIT: Record<number, string> = {
   0: 'success',
   1602: 'the user cancelled the installation',
   1603: 'fatal error during installation',
+  1605: 'this action is only valid for products that are currently installed',
   1618: 'another installation is already in progress',
   1619: 'the installation package could not be opened',
   1620: 'the installation package is not a valid package',
@@ -48,14 +49,17 @@ export async function discInstaller(ssh: SshConnection, guest: string, drive: st
   return full[rel.indexOf(pick)]!;
 }
 
-/** Runs the installer quietly, without a restart; returns whether Windows wants one. */
-export async function runInstaller(ssh: SshConnection, guest: string, msi: string, log: string): Promise<{ rebootRequired: boolean }> {
+/** Runs the installer quietly, without a restart; returns whether Windows wants one. A failure's
+ *  verbose log is handed to `keepLog` (the host collects it into the report) before it is reported. */
+export async function runInstaller(ssh: SshConnection, guest: string, msi: string, log: string, keepLog?: (guestPath: string) => Promise<string>): Promise<{ rebootRequired: boolean }> {
   // msiexec is a GUI program: piping it makes PowerShell wait for it and set $LASTEXITCODE.
-  const r = await runPs(ssh, 'msiexec', { msi, log }, `& msiexec.exe /i $p.msi /qn /norestart /l*v $p.log | Out-Null\nexit $LASTEXITCODE`, { okCodes: [0, 1641, 3010], timeoutMs: 20 * 60_000 }).catch((e: Error) => {
-    const code = /exit (\d+)/.exec(e.message)?.[1];
-    throw guestError('GUEST_DRIVER_INSTALL', `${guest}: the vendor installer ${msi} failed${code ? ` (${code}: ${msiExitMeaning(Number(code))})` : ''}; its log is ${log} in the guest`);
-  });
-  return { rebootRequired: r.code === 3010 || r.code === 1641 };
+  const r = await runPs(ssh, 'msiexec', { msi, log }, `& msiexec.exe /i $p.msi /qn /norestart /l*v $p.log | Out-Null\nexit $LASTEXITCODE`, { okCodes: 'any', timeoutMs: 20 * 60_000 });
+  const code = r.code ?? -1;
+  if (code !== 0 && code !== 1641 && code !== 3010) {
+    const where = keepLog ? await keepLog(log).catch((e: Error) => `${log} in the guest (not collected: ${e.message})`) : `${log} in the guest`;
+    throw guestError('GUEST_DRIVER_INSTALL', `${guest}: the vendor installer ${msi} failed (${code}: ${msiExitMeaning(code)}); its log is ${where}`);
+  }
+  return { rebootRequired: code === 3010 || code === 1641 };
 }
 
 /** Driver Verifier with the standard settings on these drivers (`xenbus.sys` ...), from the next boot. */

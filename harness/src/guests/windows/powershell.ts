@@ -33,10 +33,11 @@ export interface PsResult {
   stderr: string;
 }
 
-export async function runPs(ssh: SshConnection, op: string, params: Record<string, unknown>, body: string, opts: { timeoutMs?: number; okCodes?: number[] } = {}): Promise<PsResult> {
+export async function runPs(ssh: SshConnection, op: string, params: Record<string, unknown>, body: string, opts: { timeoutMs?: number; okCodes?: number[] | 'any' } = {}): Promise<PsResult> {
   const r = await ssh.execLine(encodedCommand(psScript(op, params, body)), { timeoutMs: opts.timeoutMs });
+  // 'any': the caller reads the exit code itself (a tool whose refusals it explains)
   const ok = opts.okCodes ?? [0];
-  if (r.code === null || !ok.includes(r.code)) {
+  if (r.code === null || (ok !== 'any' && !ok.includes(r.code))) {
     throw guestError('GUEST_COMMAND', `${op} failed in the guest (exit ${r.code ?? r.signal}): ${firstLines(r.stderr || r.stdout)}`);
   }
   return r;

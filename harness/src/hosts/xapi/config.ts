@@ -30,6 +30,8 @@ export interface XapiHostConfig {
   network?: string;
   /** ISO SR (name label or UUID) holding driver bundle ISOs. */
   isoSr?: string;
+  /** The artefacts standing in for `builtin:` bundles (HostEntry.bundles). */
+  bundles?: Record<string, string>;
   /** SSH to dom0 of each pool member for the xenstore and ring probes; absent: no dom0 probes. */
   dom0?: SshCredentials;
   /** SSH (OpenSSH on Windows) to the guests. */
@@ -100,6 +102,7 @@ export function xapiConfigFrom(h: ResolvedHost): XapiHostConfig {
     template: e.template,
     network: e.network,
     isoSr: e.isoSr,
+    ...(e.bundles ? { bundles: { ...e.bundles } } : {}),
     dom0: e.dom0Ssh === false ? undefined : { user: 'root', port: e.dom0Port, identityFile: h.identityFile, password: h.identityFile ? undefined : h.password, knownHostsFile: h.knownHostsFile },
     guest: {
       user: e.guestUser ?? 'Administrator',

@@ -1,6 +1,7 @@
 // Reaching a XenAPI host's Windows guests: finding a guest once it runs (the host entry's
 // `guestDiscovery` ways, guest-address.ts), seeing its PV drivers run, its SSH connection and the
 // Windows agent over it (guests/windows/), which gets the devices and dom0 it needs from the host.
+import { collectGuestFile } from './guest-files';
 import type { XapiRecord } from 'xen-api';
 import type { GuestRef } from '../../model/host';
 import type { DeviceRef } from '../../model/scenario';
@@ -174,6 +175,7 @@ export class GuestTransport {
       companions: ['xeniface'],
       // the harness reaches the guest over SSH at the address of VIF 0's MAC (findGuest)
       transportMac: async () => this.macOf(g),
+      keepFile: (path, kind) => collectGuestFile({ name: g.ref.name, inst: g.inst, agent: () => this.agentOf(g) }, path, kind, this.st.trace, this.st.artifactsDir, this.st.secrets()),
     });
     return g.agent;
   }

@@ -1,6 +1,7 @@
 // What the parts of the XenAPI host share (host.ts composes them: lifecycle.ts, devices.ts,
 // guest-transport.ts, dom0-access.ts): the configuration, the open session, the trace and the
 // run's guests, with the few helpers every part uses on a guest.
+import type { Secret } from '../../model/secret';
 import type { XapiRecord } from 'xen-api';
 import type { GuestRef, HostClock } from '../../model/host';
 import type { DeviceRef, GuestShape } from '../../model/scenario';
@@ -62,6 +63,11 @@ export class XapiState {
     const s = this.session();
     if (!s) throw hostError('XAPI_NOT_OPEN', 'the XenAPI host is not open');
     return s;
+  }
+
+  /** The run's passwords, masked in files copied from guests (a dump or a log can hold them). */
+  secrets(): Secret[] {
+    return [this.cfg.password, this.cfg.guest.password, this.cfg.dom0?.password].filter((x): x is Secret => x !== undefined);
   }
 
   get isOpen(): boolean {

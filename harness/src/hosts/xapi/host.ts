@@ -7,6 +7,7 @@
 // devices.ts (hot-plug, backend control, data disk, ISOs), guest-transport.ts (finding a guest, its
 // SSH and agent), dom0-access.ts (dom0 over SSH: probes' views, ntttcp); they share host-state.ts.
 // Leases are lease.ts, used by the CLI around a run.
+import type { BuiltinArtefacts } from '../../model/bundle';
 import { randomBytes } from 'node:crypto';
 import type {
   BackendControlCapability, BugcheckCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HostNeeds, HotplugCapability, MigrateCapability,
@@ -44,6 +45,9 @@ export class XapiHost implements HostBackend {
   readonly hotplug: HotplugCapability;
   readonly backendControl: BackendControlCapability;
   readonly bugcheck: BugcheckCapability;
+  /** Our releases are winpv-<version>.iso on the ISO SR; the rest (other vendors' tools) are what the
+   *  config's "bundles" names. */
+  readonly builtinArtefacts: BuiltinArtefacts;
 
   private session?: XapiSession;
   private onObjects?: () => void;
@@ -60,9 +64,10 @@ export class XapiHost implements HostBackend {
   ) {
     this.label = cfg.label;
     this.runId = opts.runId ?? newRunId(new Date(), randomBytes(3).toString('hex'));
-    const caps: Capability[] = ['windows-guest', 'vendor-installer', 'driver-verifier', 'suspend', 'save-restore', 'migrate', 'snapshot', 'hotplug', 'guest-bugcheck', 'guest-agent', 'platform-device', 'driver-uninstall', 'driver-staging', 'nic-settings'];
+    const caps: Capability[] = ['windows-guest', 'vendor-installer', 'driver-verifier', 'suspend', 'save-restore', 'migrate', 'snapshot', 'hotplug', 'guest-bugcheck', 'guest-agent', 'platform-device', 'driver-uninstall', 'driver-staging', 'nic-settings', 'vendor-packages'];
     if (cfg.dom0) caps.push('backend-control');
     this.capabilities = new Set(caps);
+    this.builtinArtefacts = { named: cfg.bundles ?? {}, ownByConvention: true, where: `the "bundles" of ${cfg.label}'s entry in the config file` };
     this.clock = {
       now: () => Date.now() - this.t0,
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),

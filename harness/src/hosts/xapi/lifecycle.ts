@@ -3,7 +3,6 @@
 // shutting down and destroying, and noticing power changes nobody asked for (crashes, halts,
 // reboots) with the crash dump they leave.
 import type { GuestPowerState, GuestRef, RebootOptions } from '../../model/host';
-import type { Secret } from '../../model/secret';
 import type { GuestShape } from '../../model/scenario';
 import { hostError, isWinpvError } from '../../model/errors';
 import { pendingReason } from '../../guests/windows/devices';
@@ -340,8 +339,6 @@ export class XapiLifecycle {
         await this.transport.waitBooted(g, g.stopCollecting.signal);
       }
     };
-    const cfg = this.st.cfg;
-    const secrets = [cfg.password, cfg.guest.password, cfg.dom0?.password].filter((s): s is Secret => s !== undefined);
-    return collectCrashDump({ name: g.ref.name, inst: g.inst, back, agent: () => this.transport.agentOf(g) }, this.st.trace, this.st.artifactsDir, secrets);
+    return collectCrashDump({ name: g.ref.name, inst: g.inst, back, agent: () => this.transport.agentOf(g) }, this.st.trace, this.st.artifactsDir, this.st.secrets());
   }
 }

@@ -255,7 +255,7 @@ export class WindowsGuest {
       const driver = CLASS_DRIVER[klass];
       this.setup.enumerate(this.installed, driver);
       const unplugged = klass === 'VBD' ? this.status.unplugged.disks : klass === 'VIF' ? this.status.unplugged.nics : true;
-      if (this.installed.has(driver) && !this.setup.childStart(driver, unplugged, this.registry, klass === 'VIF' && macs[0] ? { pdo: String(macs[0].devid), mac: macs[0].mac } : undefined)) continue;
+      if (this.installed.has(driver) && !this.setup.childStart(driver, unplugged, this.registry, klass === 'VIF' ? macs.map((m) => ({ pdo: String(m.devid), mac: m.mac })) : [])) continue;
       const child = this.bind(childHwids(this.spec('xenbus'), klass, prefix, this.activeDevice), [driver], 'REV_');
       if (!child) continue;
       this.setup.childStarted(child.driver as DriverName);

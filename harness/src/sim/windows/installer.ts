@@ -187,9 +187,10 @@ export class WindowsSetup {
    * STATUS_PNP_REBOOT_REQUIRED; xenvbd's adapter does the same for its disks (adapter.c
    * AdapterUnplugRequest, TargetCreate STATUS_RETRY -> AdapterRequestReboot). Returns whether it started.
    */
-  childStart(driver: DriverName, unplugged: boolean, registry: Map<string, number>, emulatedNic?: { pdo: string; mac: string }): boolean {
+  childStart(driver: DriverName, unplugged: boolean, registry: Map<string, number>, emulatedNics: readonly { pdo: string; mac: string }[] = []): boolean {
     if (unplugged || !this.fromStore.has(driver)) return true;
-    if (emulatedNic) this.net.save(emulatedNic.pdo, this.net.iface('emulated', emulatedNic.mac, emulatedNic.mac));
+    // one xenvif PDO per VIF, each saving its own emulated twin's settings
+    for (const e of emulatedNics) this.net.save(e.pdo, this.net.iface('emulated', e.mac, e.mac));
     const key = driver === 'xenvbd' ? 'Unplug\\DISKS' : 'Unplug\\NICS';
     registry.set(key, (registry.get(key) ?? 0) + 1);
     this.waiting.add(driver);

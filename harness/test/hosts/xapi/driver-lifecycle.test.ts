@@ -99,15 +99,3 @@ t.test('the catalogue\'s upgrade-downgrade-uninstall-reinstall on the pool: ever
   t.match(tap, /ok \d+ - nic-settings: 1 NIC configuration kept through [1-9]\d* reports? with a PV NIC/);
   t.match(tap, /ok \d+ - drivers-bound: 5 driver reports/);
 });
-
-t.test('the catalogue\'s scenarios with another vendor\'s packages (builtin:<version>@<vendor>) are skipped on the pool, the capability named', async (t) => {
-  const repo = join(__dirname, '..', '..', '..', '..');
-  const files = ['staged-update-one-reboot', 'coexistence-installer-refuses', 'coexistence-over-other-vendor'].map((f) => join(repo, 'scenarios', `${f}.xml`));
-  const pool = await startPool({ guests: 1, dom0: true });
-  t.teardown(() => pool.close());
-  const { tap } = await runPlanned({ host: pool.host(), plan: loadScenarios(files, repo), seed: 3, tap: true });
-  t.comment(tap);
-  t.notMatch(tap, /^not ok/m);
-  t.match(tap, /^ok \d+ - staged-update-one-reboot # SKIP .*vendor-packages/m);
-  t.match(tap, /^ok \d+ - coexistence-over-other-vendor.* # SKIP .*vendor-packages/m);
-});

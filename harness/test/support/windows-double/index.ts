@@ -41,10 +41,33 @@ const MSI_SIGNATURE_STREAM = Buffer.from('\u0005DigitalSignature', 'utf16le');
 
 /** An MSI as a test fixture: the compound-file header, and a signature stream when signed (by the
  *  test certificate `testSigner`, DER, or else a production signer). */
-export function fixtureMsi(o: { signed: boolean; testSigner?: Buffer }): Buffer<ArrayBuffer> {
+export function fixtureMsi(o: { signed: boolean; testSigner?: Buffer; product?: MsiProduct }): Buffer<ArrayBuffer> {
   const header = Buffer.from('d0cf11e0a1b11ae1', 'hex');
-  if (!o.signed) return header;
-  return Buffer.concat([header, MSI_SIGNATURE_STREAM, ...(o.testSigner ? [Buffer.from(`${TEST_SIGNER_MARKER}${thumbprint(o.testSigner)}`, 'latin1')] : [])]);
+  const product = o.product ? [Buffer.from(`${PRODUCT_MARKER}${JSON.stringify(o.product)}\n`, 'latin1')] : [];
+  if (!o.signed) return Buffer.concat([header, ...product]);
+  return Buffer.concat([header, ...product, MSI_SIGNATURE_STREAM, ...(o.testSigner ? [Buffer.from(`${TEST_SIGNER_MARKER}${thumbprint(o.testSigner)}`, 'latin1')] : [])]);
+}
+
+/** What an MSI's Property table says of its product (ProductCode, ProductName, Manufacturer,
+ *  ProductVersion): what Windows Installer registers under the Uninstall key at install. */
+export interface MsiProduct {
+  code: string;
+  name: string;
+  publisher: string;
+  version: string;
+}
+
+/** The double's MSIs carry their product as this marker and one line of JSON. */
+const PRODUCT_MARKER = 'winpv-double-msi-product:';
+
+/** A product registered under HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\{code}
+ *  (WOW6432Node for a 32-bit package on 64-bit Windows), with the drivers its install added. */
+export interface RegisteredProduct extends MsiProduct {
+  wow64: boolean;
+  drivers: DriverPackage[];
+  /** Only the Uninstall key is left (a removal that failed half way, a cleaned Installer cache):
+   *  Windows Installer no longer knows the product. */
+  stale?: boolean;
 }
 
 export interface WindowsGuestState {
@@ -149,6 +172,22 @@ export interface WindowsGuestState {
   /** Planted driver bug: xenvif's / xenvbd's removal does not withdraw their unplug request, so
    *  xen.sys goes on unplugging the emulated devices with no PV driver left to replace them. */
   unplugKeptOnRemoval?: boolean;
+  /** Packages in the store no device takes: another provider's package of a driver whose device
+   *  PnP gave to the package in `store` (Windows keeps every package added; each device gets the one
+   *  it ranks best, here the one added last). Listed by pnputil /enum-drivers, deletable. */
+  outranked: DriverPackage[];
+  /** Windows Installer products, by ProductCode (upper case, with braces). */
+  products: Map<string, RegisteredProduct>;
+  /** The next msiexec /x exits with this Windows Installer error (its custom action fails). */
+  failNextUninstall?: number;
+  /** Drivers whose device vetoes its removal (a query-remove refused: the device is in use), so
+   *  pnputil /delete-driver /uninstall without /force keeps their package. */
+  removalVetoed: Set<string>;
+  /** Services\xenvif\Settings: per MAC, the interface xenvif recorded last (win-xenvif settings.c
+   *  SettingsSave / SettingsStoreCurrent): `emulated:<mac>` or `pv:<provider>:<mac>`. */
+  xenvifRecorded: Map<string, string>;
+  /** Planted driver bug: xenvif's SettingsRestore records the new interface without copying. */
+  nicSettingsNotCopied?: boolean;
   /** The MACs of the guest's VIFs (xenopsd gives the emulated NIC and the PV NIC the VIF's MAC). */
   macs: string[];
   /** Each network interface's static configuration (Windows keeps it per interface: the emulated
@@ -201,7 +240,7 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
   const parsed = utils.parseKey(hostKey.private);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [], arch: o.arch ?? 'AMD64', secureBoot: o.secureBoot ?? false, testSigning: { bcd: false, boot: false }, certStores: { Root: new Set(), TrustedPublisher: new Set() }, unsigned: new Set(), agentInstalled: o.guestAgent ?? false, crashControl: { crashDumpEnabled: 7, autoReboot: true, nmiCrashDump: false }, notMyFault: true, bugchecks: [], platformDevices: ['0001'], xenService: false, rebootRequests: new Set(), macs: ['00:16:3e:5a:00:01'], nicSettings: new Map() };
+  const state: WindowsGuestState = { name: o.name, store: new Map(), bound: new Map(), files: new Map(), crashDumps: [], verifier: [], scripts: [], commands: [], verifyMismatches: 0, dataDisks: new Set(), diskspdRuns: [], verifyRuns: [], cdLoaded: false, installers: [], unplugRequest: { disks: false, nics: false }, unplugged: { disks: false, nics: false }, needRestart: new Set(), verifierActive: [], boots: 0, cdLag: 0, firewallRules: [], firewallOpened: [], arch: o.arch ?? 'AMD64', secureBoot: o.secureBoot ?? false, testSigning: { bcd: false, boot: false }, certStores: { Root: new Set(), TrustedPublisher: new Set() }, unsigned: new Set(), agentInstalled: o.guestAgent ?? false, crashControl: { crashDumpEnabled: 7, autoReboot: true, nmiCrashDump: false }, notMyFault: true, bugchecks: [], platformDevices: ['0001'], xenService: false, rebootRequests: new Set(), macs: ['00:16:3e:5a:00:01'], nicSettings: new Map(), outranked: [], products: new Map(), removalVetoed: new Set(), xenvifRecorded: new Map() };
   const conns = new Set<Connection>();
   let nextOem = 3;
 
@@ -289,26 +328,35 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       }),
       stderr: '',
     }),
-    // pnputil /delete-driver oemNN.inf /uninstall /force (Microsoft, "PnPUtil Command Syntax"): the
-    // package leaves the store and its devices; a device in use keeps running it until the next boot
-    // (3010). xenvif's device going withdraws its NICS unplug request (win-xenvif src/xenvif/pdo.c
-    // PdoStopDevice -> PdoUnplugRequest FALSE -> xenbus UnplugDecrementValue), xenvbd's its DISKS
-    // request (win-xenvbd src/xenvbd/adapter.c AdapterUnplugRequest FALSE). The XEN service stays.
+    // pnputil /delete-driver oemNN.inf [/uninstall] [/force] (Microsoft, "PnPUtil Command Syntax"):
+    // the package leaves the store and, with /uninstall, its devices; a device in use keeps running it
+    // until the next boot (3010). Without /uninstall a package a device uses is refused; without
+    // /force so is one whose device vetoes its removal (in use). The XEN service stays.
     'pnputil-delete': (p) => {
       const oem = String(p.oem).toLowerCase();
       const script = state.scripts.at(-1)!;
-      const entry = [...state.store.values()].find((v) => v.published === oem);
+      const entry = [...state.store.values(), ...state.outranked].find((v) => v.published === oem);
       if (!entry) return { code: 2, stdout: crlf(`Microsoft PnP Utility\n\nFailed to delete driver package: The system cannot find the file specified.\n`), stderr: '' };
       const uninstall = /\/delete-driver \$p\.oem \/uninstall/.test(script);
-      if (state.bound.has(entry.driver) && !uninstall) return { code: 1, stdout: crlf('Microsoft PnP Utility\n\nFailed to delete driver package: One or more devices are presently installed using the specified INF.\n'), stderr: '' };
-      state.store.delete(entry.driver);
-      if (!state.unplugKeptOnRemoval) {
-        if (entry.driver === 'xenvif') state.unplugRequest.nics = false;
-        if (entry.driver === 'xenvbd') state.unplugRequest.disks = false;
-      }
-      const inUse = state.bound.has(entry.driver);
+      const force = /\/delete-driver \$p\.oem[^\n]* \/force/.test(script);
+      const takes = state.store.get(entry.driver) === entry && state.bound.has(entry.driver);
+      const inUseText = 'Microsoft PnP Utility\n\nFailed to delete driver package: One or more devices are presently installed using the specified INF.\n';
+      if (takes && (!uninstall || (!force && state.removalVetoed.has(entry.driver)))) return { code: 1, stdout: crlf(inUseText), stderr: '' };
+      const inUse = removePackage(entry);
       return { code: inUse ? 3010 : 0, stdout: crlf(`Microsoft PnP Utility\n\nDriver package uninstalled.\nDriver package deleted successfully.\n${inUse ? 'System reboot is needed to complete uninstall operations!\n' : ''}`), stderr: '' };
     },
+    // pnputil /enum-drivers: the OEM packages of the store, one block each (Microsoft, "PnPUtil
+    // Command Syntax" / "PnPUtil Examples": Published Name, Original Name, Provider Name, Class Name,
+    // Class GUID, Driver Version as DriverVer's date and version, Signer Name)
+    'pnputil-enum-drivers': () => ({
+      code: 0,
+      stdout: crlf(`Microsoft PnP Utility\n\n${[...state.store.values(), ...state.outranked].sort((x, y) => Number(x.published.replace(/\D/g, '')) - Number(y.published.replace(/\D/g, ''))).map((v) => [
+        `Published Name:     ${v.published}`, `Original Name:      ${v.driver}.inf`, `Provider Name:      ${v.provider}`, `Class Name:         ${v.driver === 'xennet' ? 'Network adapters' : v.driver === 'xenvbd' ? 'Storage controllers' : 'System devices'}`,
+        `Class GUID:         ${v.driver === 'xennet' ? '{4d36e972-e325-11ce-bfc1-08002be10318}' : v.driver === 'xenvbd' ? '{4d36e97b-e325-11ce-bfc1-08002be10318}' : '{4d36e97d-e325-11ce-bfc1-08002be10318}'}`,
+        `Driver Version:     ${v.date} ${v.version}`, `Signer Name:        ${v.testSignedBy ? 'Xen Project Test Signing' : 'Microsoft Windows Hardware Compatibility Publisher'}`,
+      ].join('\n') + '\n').join('\n')}`),
+      stderr: '',
+    }),
     'nic-set': (p) => {
       const mac = String(p.mac);
       const up = adapters().filter((a) => a.mac === mac && a.up);
@@ -326,25 +374,56 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       stderr: '',
     }),
     // The vendor installer: installs every driver package found beside it (one folder per driver),
-    // writes its verbose log, and asks for the restart it was told not to do.
+    // registers its product under the Uninstall key, writes its verbose log, and asks for the restart
+    // it was told not to do. Over another provider's PV drivers its driver custom action fails and
+    // msiexec ends 1603 (the xapi "xenprep" design: existing drivers "must be uninstalled before the
+    // new drivers are installed"; win-installer InstallAgent.cs removes older tools first, which a
+    // quiet MSI install does not do), the log saying why.
     msiexec: (p) => {
       const msi = normPath(String(p.msi));
+      const log = msiLog(String(p.log), `/i ${msi}`);
       state.installers.push(msi);
       const fail = state.failNextInstaller;
       state.failNextInstaller = undefined;
-      if (!state.files.has(msi)) return { code: 1619, stdout: '', stderr: '' };
-      if (fail) return { code: fail, stdout: '', stderr: '' };
+      if (!state.files.has(msi)) return log.end(1619, ['MSI (c): Note: 1: 2203 2: ' + msi + ' 3: -2147287038', 'This installation package could not be opened.']);
+      if (fail) return log.end(fail, [`CustomAction InstallDrivers returned actual error code ${fail}`]);
       const dir = msi.slice(0, msi.lastIndexOf('\\'));
       const infs = [...state.files.keys()].filter((k) => k.startsWith(`${dir}\\`) && /^[^\\]+\\[^\\]+\.inf$/i.test(k.slice(dir.length + 1)));
-      for (const inf of infs) {
-        const added = pnputilAdd(inf);
-        if (added.code !== 0 && added.code !== 3010) return { code: 1603, stdout: '', stderr: '' };
+      const providers = new Set(infs.map((k) => infProvider(state.files.get(k)!.toString('utf8'))));
+      const foreign = [...state.store.values()].filter((v) => !providers.has(v.provider));
+      if (foreign.length) {
+        return log.end(1603, [`CustomAction InstallDrivers: other Xen PV drivers are installed: ${foreign.map((v) => `${v.driver} ${v.version} (${v.provider})`).join(', ')}; remove them first`, 'CustomAction InstallDrivers returned actual error code 1603']);
       }
-      state.files.set(normPath(String(p.log)), Buffer.from(`=== Verbose logging started ===\r\nProduct: Xen PV drivers -- Installation completed successfully.\r\n`, 'utf16le'));
+      const added: DriverPackage[] = [];
+      for (const inf of infs) {
+        const r = pnputilAdd(inf);
+        if (r.code !== 0 && r.code !== 3010) return log.end(1603, [`CustomAction InstallDrivers: pnputil could not add ${inf}`, 'CustomAction InstallDrivers returned actual error code 1603']);
+        added.push(state.store.get(inf.slice(inf.lastIndexOf('\\') + 1).replace(/\.inf$/i, '').toLowerCase())!);
+      }
+      const product = msiProduct(state.files.get(msi)!, added[0]?.provider ?? 'Xen Project', added[0]?.version ?? '');
+      state.products.set(product.code.toUpperCase(), { ...product, wow64: false, drivers: added });
       // the vendor tools' MSI installs the guest agent with the drivers (managementagent*.msi)
       state.agentInstalled = true;
-      return { code: 3010, stdout: '', stderr: '' };
+      return log.end(3010, [`MSI (s): Product: ${product.name} -- Installation completed successfully.`]);
     },
+    // msiexec /x {ProductCode}: the product's driver packages leave the store and their devices (its
+    // uninstall runs pnputil's way), its Uninstall key goes. A code Windows Installer does not have is
+    // 1605 (ERROR_UNKNOWN_PRODUCT; Microsoft, "MsiExec.exe and InstMsi.exe Error Messages").
+    'msiexec-uninstall': (p) => {
+      const code = String(p.code).toUpperCase();
+      const log = msiLog(String(p.log), `/x ${code}`);
+      const product = state.products.get(code);
+      if (!product || product.stale) return log.end(1605, ['This action is only valid for products that are currently installed.']);
+      const fail = state.failNextUninstall;
+      state.failNextUninstall = undefined;
+      if (fail) return log.end(fail, [`CustomAction UninstallDrivers returned actual error code ${fail}`, `MSI (s): Product: ${product.name} -- Removal failed.`]);
+      let inUse = false;
+      for (const d of product.drivers) if ([...state.store.values(), ...state.outranked].includes(d)) inUse = removePackage(d) || inUse;
+      state.products.delete(code);
+      return log.end(inUse ? 3010 : 0, [`MSI (s): Product: ${product.name} -- Removal completed successfully.`]);
+    },
+    // the Uninstall keys (both views) of Windows Installer products, as the agent's script reads them
+    'msi-products': () => ({ code: 0, stdout: JSON.stringify([...state.products.values()].map((v) => ({ code: v.code, name: v.name, publisher: v.publisher, version: v.version, wow64: v.wow64 }))), stderr: '' }),
     // Get-ChildItem -File -Filter *.msi of each folder that exists (not recursive)
     'find-msi': (p) => {
       const roots = ((p.roots as string[]) ?? []).map(normPath);
@@ -442,15 +521,49 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     'crash-dump': () => ({ code: 0, stdout: JSON.stringify([...state.crashDumps].reverse().map((d) => ({ FullName: d.path, Length: d.bytes }))), stderr: '' }),
   };
 
+  /** A package out of the store (and, when its device ran it, off the device at the next boot):
+   *  xenvif's device going withdraws its NICS unplug request (win-xenvif src/xenvif/pdo.c
+   *  PdoStopDevice -> PdoUnplugRequest FALSE -> xenbus UnplugDecrementValue), xenvbd's its DISKS
+   *  request (win-xenvbd src/xenvbd/adapter.c AdapterUnplugRequest FALSE); another provider's
+   *  package of the driver takes the device over. Returns whether the device ran it (reboot needed). */
+  function removePackage(entry: DriverPackage): boolean {
+    const i = state.outranked.indexOf(entry);
+    if (i >= 0) {
+      state.outranked.splice(i, 1);
+      return false;
+    }
+    state.store.delete(entry.driver);
+    const next = state.outranked.map((v) => v.driver).lastIndexOf(entry.driver);
+    if (next >= 0) state.store.set(entry.driver, state.outranked.splice(next, 1)[0]!);
+    else if (!state.unplugKeptOnRemoval) {
+      if (entry.driver === 'xenvif') state.unplugRequest.nics = false;
+      if (entry.driver === 'xenvbd') state.unplugRequest.disks = false;
+    }
+    return state.bound.has(entry.driver);
+  }
+
+  /** msiexec's verbose log (/l*v, UTF-16LE as Windows Installer writes it) and its exit code. */
+  function msiLog(path: string, command: string) {
+    const lines = [`=== Verbose logging started: msiexec ${command} /qn /norestart ===`];
+    return {
+      end(code: number, more: string[]) {
+        lines.push(...more, `MSI (s): Windows Installer ended with exit code ${code}`, '=== Logging stopped ===');
+        state.files.set(normPath(path), Buffer.from(`${lines.join('\r\n')}\r\n`, 'utf16le'));
+        return { code, stdout: '', stderr: '' };
+      },
+    };
+  }
+
   /** Get-NetAdapter: per VIF, the emulated NIC (until xen.sys unplugged it) and the PV NIC (xennet
    *  bound on a started xenvif). */
   function adapters(): { key: string; mac: string; up: boolean; driver: string }[] {
-    const pv = state.bound.has('xennet') && state.bound.has('xenvif') && !state.needRestart.has('xenvif');
+    const net = state.bound.get('xennet');
+    const pv = net !== undefined && state.bound.has('xenvif') && !state.needRestart.has('xenvif');
     return state.macs.flatMap((m) => {
       const mac = m.toUpperCase().replace(/:/g, '-');
       return [
         ...(state.unplugged.nics ? [] : [{ key: `emulated:${m}`, mac, up: true, driver: 'RTL8139.sys' }]),
-        ...(pv ? [{ key: `pv:${m}`, mac, up: true, driver: 'xennet.sys' }] : []),
+        ...(pv ? [{ key: pvNicKey(net!, m), mac, up: true, driver: 'xennet.sys' }] : []),
       ];
     });
   }
@@ -463,7 +576,6 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       return { code: 2, stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nFailed to add driver package: The system cannot find the file specified.\n\nTotal driver packages:  1\nAdded driver packages:  0\n`), stderr: '' };
     }
     const dv = /^\s*DriverVer\s*=\s*([0-9/]+)\s*,\s*([0-9.]+)/im.exec(text);
-    const prov = /^\s*Provider\s*=\s*(.+)$/im.exec(text);
     if (!dv) {
       return { code: 13, stdout: crlf(`Microsoft PnP Utility\n\nAdding driver package:  ${base}\nFailed to add driver package: The INF is invalid.\n\nTotal driver packages:  1\nAdded driver packages:  0\n`), stderr: '' };
     }
@@ -472,7 +584,10 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
     const catName = /^\s*CatalogFile\s*=\s*(\S+)/im.exec(text)?.[1];
     const cat = catName ? state.files.get(`${inf.slice(0, inf.lastIndexOf('\\'))}\\${catName}`)?.toString('latin1') : undefined;
     const testSignedBy = cat?.includes(TEST_SIGNER_MARKER) ? cat.slice(cat.indexOf(TEST_SIGNER_MARKER) + TEST_SIGNER_MARKER.length).slice(0, 40) : undefined;
-    state.store.set(driver, { driver, version: dv[2]!, date: dv[1]!, provider: (prov?.[1] ?? 'Xen Project').replace(/"/g, '').trim(), published, ...(testSignedBy ? { testSignedBy } : {}) });
+    const provider = infProvider(text);
+    const before = state.store.get(driver);
+    if (before && before.provider !== provider) state.outranked.push(before);
+    state.store.set(driver, { driver, version: dv[2]!, date: dv[1]!, provider, published, ...(testSignedBy ? { testSignedBy } : {}) });
     if (driver === 'xenbus') state.xenService = true;
     // A device already bound to an older package needs a reboot to take the new one; without
     // /install the package is only staged in the store: nothing is installed now, nothing to reboot for.
@@ -664,13 +779,20 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
         }
       }
       if (state.stuckRestart) state.needRestart.add(state.stuckRestart);
-      // The PV NIC's first start with its settings unset: xenvif copies the emulated interface's
-      // configuration, saved when xenvif first met the emulated NIC up with the same MAC
-      // (win-xenvif src/xenvif/settings.c SettingsSave, then SettingsRestore -> SettingsCopy).
-      if (state.bound.has('xennet') && !state.needRestart.has('xenvif')) {
+      // The PV NIC's start: xenvif copies the configuration of the interface it recorded last (the
+      // emulated NIC, saved when xenvif first met it up with the same MAC, or the PV NIC of another
+      // provider's drivers, a device node of its own: XENVIF\VEN_<prefix>&DEV_NET) onto this one
+      // when they differ, and records this one (win-xenvif src/xenvif/settings.c SettingsSave,
+      // SettingsRestore -> SettingsCopy, SettingsStoreCurrent).
+      const net = state.bound.get('xennet');
+      if (net && !state.needRestart.has('xenvif')) {
         for (const m of state.macs) {
-          const saved = state.nicSettings.get(`emulated:${m}`);
-          if (saved && !state.nicSettings.has(`pv:${m}`)) state.nicSettings.set(`pv:${m}`, { ...saved, addresses: [...saved.addresses] });
+          const here = pvNicKey(net, m);
+          const was = state.xenvifRecorded.get(m) ?? `emulated:${m}`;
+          if (was === here) continue;
+          const saved = state.nicSettings.get(was);
+          if (saved && !state.nicSettingsNotCopied) state.nicSettings.set(here, { ...saved, addresses: [...saved.addresses] });
+          state.xenvifRecorded.set(m, here);
         }
       }
       // PV_drivers_detected: only once a PV frontend connected (or xenbus alone is all there is).
@@ -688,6 +810,28 @@ export async function startWindowsDouble(o: { name: string; host: string; port?:
       }),
   };
   return double;
+}
+
+/** The PV NIC of a MAC is a device node per provider of xennet (another vendor's prefix makes a new
+ *  node with a new interface GUID: win-xenvif pdo.c PdoQueryId), so its configuration is its own. */
+const pvNicKey = (net: DriverPackage, mac: string) => `pv:${net.provider}:${mac}`;
+
+/** An INF's Provider, its %strkey% resolved from [Strings] (Microsoft, "INF Strings Section"). */
+export function infProvider(text: string): string {
+  const raw = (/^\s*Provider\s*=\s*(.+?)\s*$/im.exec(text)?.[1] ?? 'Xen Project').replace(/"/g, '');
+  const key = /^%(.+)%$/.exec(raw)?.[1];
+  if (!key) return raw;
+  const strings = text.slice(text.search(/^\s*\[Strings\]/im));
+  return new RegExp(`^\\s*${key}\\s*=\\s*"?([^"\\r\\n]*)"?`, 'im').exec(strings)?.[1]?.trim() ?? raw;
+}
+
+/** The product an MSI installs: its marker, else a product of the drivers' provider. */
+function msiProduct(msi: Buffer, provider: string, version: string): MsiProduct {
+  const text = msi.toString('latin1');
+  const at = text.indexOf(PRODUCT_MARKER);
+  if (at >= 0) return JSON.parse(text.slice(at + PRODUCT_MARKER.length, text.indexOf('\n', at))) as MsiProduct;
+  const h = createHash('sha1').update(msi).digest('hex').toUpperCase();
+  return { code: `{${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}}`, name: 'Xen PV Drivers for Windows', publisher: provider, version };
 }
 
 /** A kernel dump's bytes: the DUMP_HEADER64 signature ("PAGE" "DU64"), its BugCheckCode (ULONG at
