@@ -47,8 +47,8 @@ async function fill(store: ResultsStore, n: number): Promise<void> {
   await store.db.query(`INSERT INTO runs (run_id, started_at, seed, host_kind, host_label, windows_build, driver_version, harness_version, complete, passed, failed, skipped)
     SELECT 'bench-' || g, timestamptz '2026-01-01' + g * interval '1 hour', g, 'sim', 'sim', 'sim', '9.1.' || (g % 50), 'bench', true, 1, 0, 0 FROM generate_series(1, $1) g`, [n]);
   await store.db.query(`INSERT INTO instances (run_id, inst, scenario, verdict, duration_ms) SELECT 'bench-' || g, 'vbd-connect', 'vbd-connect', 'pass', 1000 FROM generate_series(1, $1) g`, [n]);
-  await store.db.query(`INSERT INTO metrics (run_id, inst, scenario, name, value, unit, better)
-    SELECT 'bench-' || g, 'vbd-connect', 'vbd-connect', m, 2700 + (g * 7919 % 200), 'MB/s', 'higher' FROM generate_series(1, $1) g, unnest(ARRAY['vbd/51712.mbps', 'vbd/51712.iops']) m`, [n]);
+  await store.db.query(`INSERT INTO metrics (run_id, started_at, inst, scenario, name, value, unit, better)
+    SELECT 'bench-' || g, timestamptz '2026-01-01' + g * interval '1 hour', 'vbd-connect', 'vbd-connect', m, 2700 + (g * 7919 % 200), 'MB/s', 'higher' FROM generate_series(1, $1) g, unnest(ARRAY['vbd/51712.mbps', 'vbd/51712.iops']) m`, [n]);
 }
 
 async function historyMs(n: number): Promise<number> {
