@@ -81,15 +81,22 @@ export class ResultsStore {
            UNION ALL
            SELECT scenario, (SELECT min(m.name) FROM metrics m WHERE m.scenario = n.scenario AND m.name > n.name) FROM n WHERE name IS NOT NULL),
          s AS (SELECT scenario, name FROM n WHERE name IS NOT NULL)`;
+    // A run's filter, verdict and driver are looked up per point by scalar subqueries, which the
+    // planner cannot turn into joins: each series is read from its index newest first until `limit`
+    // matching runs, whatever the planner believes of the tables (PGlite never gathers statistics,
+    // and with a join it chose to probe the series once per run: quadratic in the runs recorded).
     const point = ['m.scenario = s.scenario', 'm.name = s.name'];
-    if (key.hostClass) point.push(`r.host_kind = $${params.push(key.hostClass)}`);
-    if (key.windowsBuild) point.push(`r.windows_build = $${params.push(key.windowsBuild)}`);
+    const ofRun: string[] = [];
+    if (key.hostClass) ofRun.push(`r.host_kind = $${params.push(key.hostClass)}`);
+    if (key.windowsBuild) ofRun.push(`r.windows_build = $${params.push(key.windowsBuild)}`);
+    if (ofRun.length) point.push(`(SELECT ${ofRun.join(' AND ')} FROM runs r WHERE r.run_id = m.run_id)`);
     if (opts.before) point.push(`m.started_at < $${params.push(opts.before)}`);
     const rows = await this.db.query<{ scenario: string; name: string; run_id: string; started_at: Date | string; driver_version: string; value: number; unit: string; better: string; verdict: string }>(
       `WITH ${series}
-       SELECT s.scenario, s.name, h.* FROM s CROSS JOIN LATERAL
-         (SELECT m.run_id, m.started_at, min(r.driver_version) AS driver_version, avg(m.value) AS value, min(m.unit) AS unit, min(m.better) AS better, min(i.verdict) AS verdict
-            FROM metrics m JOIN runs r ON r.run_id = m.run_id JOIN instances i ON i.run_id = m.run_id AND i.inst = m.inst
+       SELECT s.scenario, s.name, h.*, (SELECT driver_version FROM runs WHERE run_id = h.run_id) AS driver_version FROM s CROSS JOIN LATERAL
+         (SELECT m.run_id, m.started_at, avg(m.value) AS value, min(m.unit) AS unit, min(m.better) AS better,
+                 min((SELECT i.verdict FROM instances i WHERE i.run_id = m.run_id AND i.inst = m.inst)) AS verdict
+            FROM metrics m
            WHERE ${point.join(' AND ')}
            GROUP BY m.started_at, m.run_id ORDER BY m.started_at DESC, m.run_id DESC LIMIT $${params.push(opts.limit ?? 50)}) h
        ORDER BY s.scenario, s.name, h.started_at, h.run_id`,
