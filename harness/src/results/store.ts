@@ -81,7 +81,7 @@ export class ResultsStore {
            UNION ALL
            SELECT scenario, (SELECT min(m.name) FROM metrics m WHERE m.scenario = n.scenario AND m.name > n.name) FROM n WHERE name IS NOT NULL),
          s AS (SELECT scenario, name FROM n WHERE name IS NOT NULL)`;
-    // A run's filter, verdict and driver are looked up per point by scalar subqueries, which the
+    // A run's filter and driver are looked up by scalar subqueries, which the
     // planner cannot turn into joins: each series is read from its index newest first until `limit`
     // matching runs, whatever the planner believes of the tables (PGlite never gathers statistics,
     // and with a join it chose to probe the series once per run: quadratic in the runs recorded).
@@ -91,11 +91,10 @@ export class ResultsStore {
     if (key.windowsBuild) ofRun.push(`r.windows_build = $${params.push(key.windowsBuild)}`);
     if (ofRun.length) point.push(`(SELECT ${ofRun.join(' AND ')} FROM runs r WHERE r.run_id = m.run_id)`);
     if (opts.before) point.push(`m.started_at < $${params.push(opts.before)}`);
-    const rows = await this.db.query<{ scenario: string; name: string; run_id: string; started_at: Date | string; driver_version: string; value: number; unit: string; better: string; verdict: string }>(
+    const rows = await this.db.query<{ scenario: string; name: string; run_id: string; started_at: Date | string; driver_version: string; value: number; unit: string; better: string }>(
       `WITH ${series}
        SELECT s.scenario, s.name, h.*, (SELECT driver_version FROM runs WHERE run_id = h.run_id) AS driver_version FROM s CROSS JOIN LATERAL
-         (SELECT m.run_id, m.started_at, avg(m.value) AS value, min(m.unit) AS unit, min(m.better) AS better,
-                 min((SELECT i.verdict FROM instances i WHERE i.run_id = m.run_id AND i.inst = m.inst)) AS verdict
+         (SELECT m.run_id, m.started_at, avg(m.value) AS value, min(m.unit) AS unit, min(m.better) AS better
             FROM metrics m
            WHERE ${point.join(' AND ')}
            GROUP BY m.started_at, m.run_id ORDER BY m.started_at DESC, m.run_id DESC LIMIT $${params.push(opts.limit ?? 50)}) h
@@ -106,7 +105,7 @@ export class ResultsStore {
     for (const x of rows) {
       const byMetric = out.get(x.scenario) ?? out.set(x.scenario, new Map()).get(x.scenario)!;
       const list = byMetric.get(x.name) ?? byMetric.set(x.name, []).get(x.name)!;
-      list.push({ runId: x.run_id, startedAt: iso(x.started_at), driverVersion: x.driver_version, value: Number(x.value), unit: x.unit, better: x.better as MetricValue['better'], verdict: x.verdict });
+      list.push({ runId: x.run_id, startedAt: iso(x.started_at), driverVersion: x.driver_version, value: Number(x.value), unit: x.unit, better: x.better as MetricValue['better'] });
     }
     return out;
   }
@@ -152,7 +151,6 @@ export interface HistoryRow {
   value: number;
   unit: string;
   better: MetricValue['better'];
-  verdict: string;
 }
 
 export interface StoredRun {
