@@ -77,6 +77,23 @@ async function historyMs(n: number): Promise<number> {
   }
 }
 
+/** The parts of recording a run into the existing store, one after another, in this process. */
+async function recordingParts(store: string, runDir: string): Promise<{ openMs: number; insertMs: number; trendsMs: number; closeMs: number }> {
+  const rec = { ...readRunDir(runDir), runId: 'bench-parts' };
+  let t0 = performance.now();
+  const s = await ResultsStore.open(store);
+  const openMs = performance.now() - t0;
+  t0 = performance.now();
+  await s.record(rec);
+  const insertMs = performance.now() - t0;
+  t0 = performance.now();
+  await trendsOf(s, [...new Set(rec.instances.map((i) => i.scenario))], { hostClass: rec.hostKind, windowsBuild: rec.windowsBuild, limit: 30 });
+  const trendsMs = performance.now() - t0;
+  t0 = performance.now();
+  await s.close();
+  return { openMs, insertMs, trendsMs, closeMs: performance.now() - t0 };
+}
+
 export async function run(): Promise<BenchFigure[]> {
   const tmp = mkdtempSync(join(tmpdir(), 'winpv-bench-results-'));
   try {
@@ -92,20 +109,7 @@ export async function run(): Promise<BenchFigure[]> {
     const recorded: Timed[] = [];
     for (const k of [0, 1, 1, 0]) (k ? recorded : none).push(timedRun(['--report-dir', join(tmp, `r${none.length + recorded.length}`), '--db', k ? store : 'none'], cpuFile));
 
-    // the parts of recording into the existing store, one after another, in this process
-    const rec = { ...readRunDir(firstDir), runId: 'bench-parts' };
-    let t0 = performance.now();
-    const s = await ResultsStore.open(store);
-    const openMs = performance.now() - t0;
-    t0 = performance.now();
-    await s.record(rec);
-    const insertMs = performance.now() - t0;
-    t0 = performance.now();
-    await trendsOf(s, [...new Set(rec.instances.map((i) => i.scenario))], { hostClass: rec.hostKind, windowsBuild: rec.windowsBuild, limit: 30 });
-    const trendsMs = performance.now() - t0;
-    t0 = performance.now();
-    await s.close();
-    const closeMs = performance.now() - t0;
+    const { openMs, insertMs, trendsMs, closeMs } = await recordingParts(store, firstDir);
 
     const h10k = await historyMs(10_000);
     const h100 = await historyMs(100);
