@@ -53,8 +53,9 @@ export function updateLatest(runDir: string): void {
  *  as its trace streamed (html-digest.ts), which holds the page, not the trace. */
 export type PageSource = (() => readonly TraceEvent[]) | PageDigest;
 
-/** A reporter that writes the report files when the run ends. `input` is asked, once the other
- *  files are written, for what a results history adds to report.html (`winpv run` with a store). */
+/** A reporter that writes the report files when the run ends. `input` is asked first, and answers
+ *  while the other files are written, for what a results history adds to report.html (`winpv run`
+ *  with a store, which records the run meanwhile in its store's thread). */
 export class FileReporter implements Reporter {
   constructor(
     private readonly dir: string,
@@ -64,8 +65,10 @@ export class FileReporter implements Reporter {
   ) {}
   async onRunEnd(s: RunSummary): Promise<void> {
     const meta = this.meta();
+    const asked = this.input?.(s, meta);
+    asked?.catch(() => undefined); // awaited below, unless writing the other files failed first
     writeRunFiles(this.dir, s, meta);
-    const input = this.input ? await this.input(s, meta) : {};
+    const input = asked ? await asked : {};
     const html = this.source instanceof PageDigest ? renderPage(this.source.page(s, meta, input)) : renderHtml(s, this.source(), meta, input);
     writeFileAtomic(join(this.dir, 'report.html'), html);
     updateLatest(this.dir);

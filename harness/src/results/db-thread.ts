@@ -191,8 +191,7 @@ function threadMain(): void {
       for (const f of init.v8Flags) v8.setFlagsFromString(f);
       const { PGlite } = require(init.pglite) as { PGlite: { new (dir: string, o: object): ThreadPg; defaultStartParams: string[] } };
       pg = new PGlite(init.dir, { startParams: [...PGlite.defaultStartParams, ...init.startParams] });
-      await pg.waitReady;
-      await pg.query('SELECT 1');
+      await pg.waitReady; // ends with PGlite's own first query (its array types): a store it cannot start on fails here
     } catch (e) {
       port.postMessage({ id: 0, ok: false, error: errorOf(e) } satisfies FromThread);
       return;

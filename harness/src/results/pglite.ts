@@ -41,8 +41,7 @@ export async function openPglite(dir: string): Promise<Db> {
   let pg: InstanceType<typeof PGlite>;
   try {
     pg = new PGlite(dir, { startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
-    await pg.waitReady;
-    await pg.query('SELECT 1');
+    await pg.waitReady; // ends with PGlite's own first query (its array types): a store it cannot start on fails here
   } catch (e) {
     throw storeCorrupt(dir, e);
   }

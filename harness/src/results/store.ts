@@ -53,9 +53,9 @@ export class ResultsStore {
       }
       const metrics = is.flatMap((i) => i.metrics.map((m) => ({ inst: i.inst, scenario: i.scenario, ...m })));
       if (metrics.length) {
-        await q(`INSERT INTO metrics (run_id, inst, scenario, name, value, unit, better)
-                 SELECT $1, i, s, n, v, u, b FROM unnest($2::text[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::text[]) AS t(i, s, n, v, u, b)`,
-        [r.runId, metrics.map((m) => m.inst), metrics.map((m) => m.scenario), metrics.map((m) => m.name), metrics.map((m) => m.value), metrics.map((m) => m.unit), metrics.map((m) => m.better)]);
+        await q(`INSERT INTO metrics (run_id, started_at, inst, scenario, name, value, unit, better)
+                 SELECT $1, $2, i, s, n, v, u, b FROM unnest($3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[]) AS t(i, s, n, v, u, b)`,
+        [r.runId, r.startedAt, metrics.map((m) => m.inst), metrics.map((m) => m.scenario), metrics.map((m) => m.name), metrics.map((m) => m.value), metrics.map((m) => m.unit), metrics.map((m) => m.better)]);
       }
       return old.length === 0;
     });
@@ -68,28 +68,44 @@ export class ResultsStore {
 
   /** The newest `limit` values of every metric (or those named) of several scenarios in one query:
    *  scenario -> metric -> rows, oldest first. One round trip for a run's trends or an instance's
-   *  baselines instead of one per metric. */
+   *  baselines instead of one per metric. Each series (scenario, metric) is found by skipping along
+   *  the metrics_series index, and its newest points are read from that index newest first, stopping
+   *  at `limit` runs that match: the cost follows the series and the limit, not the runs recorded. */
   async histories(key: Omit<HistoryKey, 'scenario' | 'metric'> & { scenarios: readonly string[]; metrics?: readonly string[] }, opts: { limit?: number; before?: string } = {}): Promise<Map<string, Map<string, HistoryRow[]>>> {
     const params: unknown[] = [[...key.scenarios]];
-    const where = ['m.scenario = ANY($1::text[])'];
-    if (key.metrics) where.push(`m.name = ANY($${params.push([...key.metrics])}::text[])`);
-    if (key.hostClass) where.push(`r.host_kind = $${params.push(key.hostClass)}`);
-    if (key.windowsBuild) where.push(`r.windows_build = $${params.push(key.windowsBuild)}`);
-    if (opts.before) where.push(`r.started_at < $${params.push(opts.before)}`);
-    const rows = await this.db.query<{ scenario: string; name: string; run_id: string; started_at: Date | string; driver_version: string; value: number; unit: string; better: string; verdict: string }>(
-      `SELECT * FROM (SELECT m.scenario, m.name, r.run_id, r.started_at, r.driver_version, avg(m.value) AS value, min(m.unit) AS unit, min(m.better) AS better, min(i.verdict) AS verdict,
-              row_number() OVER (PARTITION BY m.scenario, m.name ORDER BY r.started_at DESC, r.run_id DESC) AS newest
-         FROM metrics m JOIN runs r USING (run_id) JOIN instances i USING (run_id, inst)
-        WHERE ${where.join(' AND ')}
-        GROUP BY m.scenario, m.name, r.run_id, r.started_at, r.driver_version) h
-        WHERE newest <= $${params.push(opts.limit ?? 50)} ORDER BY scenario, name, started_at, run_id`,
+    // the series: the metrics named, else each scenario's metric names one index descent apiece
+    const series = key.metrics
+      ? `s (scenario, name) AS (SELECT sc, mn FROM unnest($1::text[]) sc, unnest($${params.push([...key.metrics])}::text[]) mn)`
+      : `RECURSIVE n (scenario, name) AS (
+           SELECT sc, (SELECT min(name) FROM metrics WHERE scenario = sc) FROM unnest($1::text[]) sc
+           UNION ALL
+           SELECT scenario, (SELECT min(m.name) FROM metrics m WHERE m.scenario = n.scenario AND m.name > n.name) FROM n WHERE name IS NOT NULL),
+         s AS (SELECT scenario, name FROM n WHERE name IS NOT NULL)`;
+    // A run's filter and driver are looked up by scalar subqueries, which the
+    // planner cannot turn into joins: each series is read from its index newest first until `limit`
+    // matching runs, whatever the planner believes of the tables (PGlite never gathers statistics,
+    // and with a join it chose to probe the series once per run: quadratic in the runs recorded).
+    const point = ['m.scenario = s.scenario', 'm.name = s.name'];
+    const ofRun: string[] = [];
+    if (key.hostClass) ofRun.push(`r.host_kind = $${params.push(key.hostClass)}`);
+    if (key.windowsBuild) ofRun.push(`r.windows_build = $${params.push(key.windowsBuild)}`);
+    if (ofRun.length) point.push(`(SELECT ${ofRun.join(' AND ')} FROM runs r WHERE r.run_id = m.run_id)`);
+    if (opts.before) point.push(`m.started_at < $${params.push(opts.before)}`);
+    const rows = await this.db.query<{ scenario: string; name: string; run_id: string; started_at: Date | string; driver_version: string; value: number; unit: string; better: string }>(
+      `WITH ${series}
+       SELECT s.scenario, s.name, h.*, (SELECT driver_version FROM runs WHERE run_id = h.run_id) AS driver_version FROM s CROSS JOIN LATERAL
+         (SELECT m.run_id, m.started_at, avg(m.value) AS value, min(m.unit) AS unit, min(m.better) AS better
+            FROM metrics m
+           WHERE ${point.join(' AND ')}
+           GROUP BY m.started_at, m.run_id ORDER BY m.started_at DESC, m.run_id DESC LIMIT $${params.push(opts.limit ?? 50)}) h
+       ORDER BY s.scenario, s.name, h.started_at, h.run_id`,
       params,
     );
     const out = new Map<string, Map<string, HistoryRow[]>>();
     for (const x of rows) {
       const byMetric = out.get(x.scenario) ?? out.set(x.scenario, new Map()).get(x.scenario)!;
       const list = byMetric.get(x.name) ?? byMetric.set(x.name, []).get(x.name)!;
-      list.push({ runId: x.run_id, startedAt: iso(x.started_at), driverVersion: x.driver_version, value: Number(x.value), unit: x.unit, better: x.better as MetricValue['better'], verdict: x.verdict });
+      list.push({ runId: x.run_id, startedAt: iso(x.started_at), driverVersion: x.driver_version, value: Number(x.value), unit: x.unit, better: x.better as MetricValue['better'] });
     }
     return out;
   }
@@ -135,7 +151,6 @@ export interface HistoryRow {
   value: number;
   unit: string;
   better: MetricValue['better'];
-  verdict: string;
 }
 
 export interface StoredRun {

@@ -39,7 +39,7 @@ export function withRun(histories: Histories, rec: RunRecord, limit: number): Hi
   for (const [scenario, byMetric] of sums) {
     const into = out.get(scenario) ?? out.set(scenario, new Map()).get(scenario)!;
     for (const [metric, s] of byMetric) {
-      const rows = [...(into.get(metric) ?? []), { runId: rec.runId, startedAt: new Date(rec.startedAt).toISOString(), driverVersion: rec.driverVersion, value: s.sum / s.n, unit: s.unit, better: s.better, verdict: '' }];
+      const rows = [...(into.get(metric) ?? []), { runId: rec.runId, startedAt: new Date(rec.startedAt).toISOString(), driverVersion: rec.driverVersion, value: s.sum / s.n, unit: s.unit, better: s.better }];
       rows.sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
       into.set(metric, rows.slice(-limit));
     }
