@@ -8,7 +8,7 @@ import type { DriverName } from '../model/spec';
 import { openBundle } from '../inf/bundle';
 import { StepFailure } from './errors';
 import { parseVersion } from '../model/version';
-import { builtinArtefact, type BuiltinArtefacts } from '../model/bundle';
+import { builtinArtefact, parseBuiltin, type BuiltinArtefacts } from '../model/bundle';
 import { unsupportedError } from '../model/errors';
 
 export interface ResolvedBundle {
@@ -60,9 +60,9 @@ export async function resolveBundle(spec: string, drivers: DriverName[], scenari
   if (spec.startsWith('builtin:')) {
     // builtin:9.1.0 and builtin:9.1.0.42: a driver version has up to four parts (model/version.ts);
     // builtin:9.0.0@XS: the same reference packages built with another vendor's prefix (the simulator)
-    const [version, vendor] = spec.slice('builtin:'.length).split('@');
-    if (!/^\d+(\.\d+){1,3}$/.test(version) || !parseVersion(version) || (vendor !== undefined && !/^[A-Z]{2}$/.test(vendor))) throw new StepFailure('BUNDLE_INVALID', `'${spec}': builtin bundles are builtin:<version>[@<vendor prefix>] with two to four parts of at most 65535, e.g. builtin:9.1.0, builtin:9.1.0.42 or builtin:9.0.0@XS`);
-    return { bundle: { location: spec, version, drivers }, cleanup: async () => undefined };
+    const b = parseBuiltin(spec);
+    if (!b || !parseVersion(b.version)) throw new StepFailure('BUNDLE_INVALID', `'${spec}': builtin bundles are builtin:<version>[@<vendor prefix>] with two to four parts of at most 65535, e.g. builtin:9.1.0, builtin:9.1.0.42 or builtin:9.0.0@XS`);
+    return { bundle: { location: spec, version: b.version, drivers }, cleanup: async () => undefined };
   }
   return open(isAbsolute(spec) ? spec : resolve(dirname(scenarioFile), spec), drivers);
 }
