@@ -54,9 +54,16 @@ export class XlMigration {
         const r = await st.dom0.try(['xl', 'migrate', '-s', '', name, MIGRATE_RECEIVE], { timeoutMs: MIGRATE_MS });
         const said = (r.stderr || r.stdout).trim();
         if (r.code !== 0) {
-          // before GO xl resumed the guest in its old domain; after it, xl says the state is undefined
+          // before GO xl resumed the guest in its old domain; after it, xl says the state is undefined.
+          // The first error (the cause: libxc's, libxl's) and xl's verdict (the last line) in the message,
+          // everything xl said in the trace.
+          st.log(rec, 'warn', `xl migrate (exit ${r.code}): ${said.split('\n').join(' | ')}`);
+          const lines = said.split('\n');
+          const cause = lines.find((l) => /^(xc|libxl): error:|is an invalid domain identifier/.test(l));
+          let words = [...new Set([cause, lines[lines.length - 1]].filter((l): l is string => !!l))].join(' | ');
           const back = await st.domid(name);
-          throw hostError('XL_MIGRATE', `xl migrate of ${name} failed on ${st.label} (exit ${r.code}): ${said.split('\n').slice(-4).join(' | ')}${back === old ? ' (the guest is still in its old domain)' : ''}`);
+          if (cause?.includes('Failed to enable logdirty')) words += await this.noShadowHint();
+          throw hostError('XL_MIGRATE', `xl migrate of ${name} failed on ${st.label} (exit ${r.code}): ${words}${back === old ? ' (the guest is still in its old domain)' : ''}`);
         }
         if (said) st.log(rec, 'info', `xl migrate: ${said.split('\n').join(' | ')}`);
         const fresh = await st.domid(name);
@@ -72,5 +79,16 @@ export class XlMigration {
       return domid;
     });
     return { ...rec.ref };
+  }
+
+  /** A PV guest's log-dirty mode is shadow paging's (xen/arch/x86/mm/shadow/none.c _enable_log_dirty
+   *  returns -EOPNOTSUPP without it): a Xen built without CONFIG_SHADOW_PAGING lists no `shadow` in
+   *  `xl info`'s virt_caps and can live-migrate HVM guests (HAP's log-dirty) only. Debian's 4.17.7 is one. */
+  private async noShadowHint(): Promise<string> {
+    const info = await this.st.dom0.try(['xl', 'info']);
+    const caps = /^virt_caps\s*:\s*(.*)$/m.exec(info.stdout)?.[1]?.trim();
+    return caps !== undefined && !caps.split(/\s+/).includes('shadow')
+      ? ` (a PV guest's live migration needs shadow paging for its log-dirty mode; this Xen's virt_caps is '${caps}', built without CONFIG_SHADOW_PAGING: migrate an HVM guest)`
+      : '';
   }
 }

@@ -65,6 +65,9 @@ export class FakeDom0 implements Dom0Link {
   /** A planted fault: the guest does not acknowledge libxl's suspend request. */
   noSuspendAck = false;
   private migrated = new Set<number>();
+  /** `xl info`'s virt_caps: `shadow` when Xen was built with CONFIG_SHADOW_PAGING (xen/arch/x86/sysctl.c
+   *  arch_do_physinfo). Debian's 4.17.7 build, the lab's, has none. */
+  virtCaps = 'pv hvm hap shadow';
   /** Answer for commands the double does not model. */
   other: (argv: string[]) => ExecResult = (argv) => ({ code: 127, stdout: '', stderr: `fake dom0: ${argv[0]}: not found` });
 
@@ -171,7 +174,7 @@ export class FakeDom0 implements Dom0Link {
     switch (sub) {
       case 'info':
         // `xl info`'s lines as xl prints them (tools/xl/xl_info.c output_physinfo: free_memory in MiB)
-        return this.ok(`total_memory           : 4095\nfree_memory            : ${this.freeMemoryMiB}\nxen_version            : 4.17.7\nvirt_caps              : pv hvm hap\n`);
+        return this.ok(`total_memory           : 4095\nfree_memory            : ${this.freeMemoryMiB}\nxen_version            : 4.17.7\nvirt_caps              : ${this.virtCaps}\n`);
       case 'create': {
         const cfg = this.files.get(r[r.length - 1]!) ?? '';
         const name = /^name = "(.*)"$/m.exec(cfg)?.[1];
@@ -319,6 +322,21 @@ export class FakeDom0 implements Dom0Link {
     const incoming: FakeDomain = { name: `${d.name}--incoming`, domid: this.nextDomid++, state: '--p---', config: d.config };
     this.domains.set(incoming.name, incoming);
     this.addDevices(incoming);
+    if (!/^type = "hvm"$/m.test(d.config ?? '') && !this.virtCaps.split(' ').includes('shadow')) {
+      // A PV guest's log-dirty mode is shadow paging's; without it (xen/arch/x86/mm/shadow/none.c
+      // _enable_log_dirty: -EOPNOTSUPP) libxc's enable_logdirty (xg_sr_save.c) fails before the guest is
+      // asked to suspend. The lines as the lab's xl printed them (Debian's Xen 4.17.7, virt_caps pv hvm hap).
+      this.forget(incoming);
+      return fail([
+        `xc: info: Saving domain ${d.domid}, type x86 PV`,
+        'xc: error: Failed to enable logdirty: 95,22,0 (22 = Invalid argument): Internal error',
+        'xc: error: Save failed (22 = Invalid argument): Internal error',
+        `libxl: error: libxl_stream_write.c:347:libxl__xc_domain_save_done: Domain ${d.domid}:saving domain: domain did not respond to suspend request: Invalid argument`,
+        'migration sender: libxl_domain_suspend failed (rc=-8)',
+        'migration target: Domain creation failed (code -3).',
+        'Migration failed, failed to suspend at sender.',
+      ]);
+    }
     this.setKey(`/local/domain/${d.domid}/control/shutdown`, 'suspend');
     if (this.noSuspendAck) {
       this.setKey(`/local/domain/${d.domid}/control/shutdown`, '');

@@ -373,3 +373,17 @@ t.test('migrate: what xl refuses is a host error with its exit code and words', 
   fake.domains.delete(g.handle);
   await t.rejects(host.migrate.migrate(g, undefined, {}), { code: 'XL_MIGRATE', message: `xl migrate of ${g.handle} failed on fake (exit 1): ${g.handle} is an invalid domain identifier (rc=-6)` });
 });
+
+t.test('migrate: a PV guest on a Xen without shadow paging (the lab\'s Debian build) fails with xl\'s words and the reason', async (t) => {
+  const { fake, host } = await open();
+  fake.virtCaps = 'pv hvm hap';
+  const g = await host.createGuest(shape, 'ms');
+  await host.startGuest(g);
+  const old = g.domid;
+  await t.rejects(host.migrate.migrate(g, undefined, {}), {
+    code: 'XL_MIGRATE',
+    message: /Failed to enable logdirty: 95,22,0 .* \| Migration failed, failed to suspend at sender\. \(a PV guest's live migration needs shadow paging .* virt_caps is 'pv hvm hap'.*\) \(the guest is still in its old domain\)$/,
+  });
+  t.equal(g.domid, old);
+  t.same([...fake.domains.keys()], [g.handle], 'the receiver\'s domain is gone, the guest runs on');
+});
