@@ -51,6 +51,14 @@ export const DEFAULT_TIMINGS: Readonly<SimTimings> = {
   bootToFrontendMs: 0,
   // lab: 4444 ms (n 1) from saved to restored for 128 MiB under TCG (the memory image copied by an
   // emulated CPU). The model keeps 5 ms between the restore and the unpause; a scenario sets it.
+  // A simulated migration is a save and a restore (hosts/sim/moves.ts migrateGuest), so its downtime
+  // is this figure plus the frontends' reconnection. The lab has no migration figure to hold it to:
+  // `winpv sim lab-timings` measures one (libxl's suspend request -> every new backend Connected) in an
+  // xl trace, but a PV guest cannot live-migrate on the lab's Debian Xen 4.17.7 (built without shadow
+  // paging, which PV log-dirty needs: "Failed to enable logdirty: 95,22,0"), an HVM domain's restore
+  // on the receiver failed ("Failed to populate physmap (16 = Device or resource busy)"), and its HVM
+  // Linux guest did not reach its PV frontends within 10 minutes under TCG. Any figure a lab under TCG
+  // gives includes copying the memory by an emulated CPU (restore: 4444 ms): 5 ms stays below it.
   restoreDowntimeMs: 5,
 };
 

@@ -43,6 +43,25 @@ t.test('lab-timings measures boot, backend reaction, hot-unplug and save/restore
   t.equal(m.xenstoreLatency.medianMs, null, 'not measurable from a trace');
 });
 
+t.test('lab-timings measures a migration\'s downtime: the suspend request to the old domain -> every new backend Connected', async (t) => {
+  const migrated = (tm: number, from: number, domid: number): TraceEvent => ({ seq: seq++, t: tm, ev: 'guest', inst: 'i', guest: 'g', domid, what: 'migrated', detail: { from, domid } } as TraceEvent);
+  const events = [
+    xs(900, '/local/domain/1/control/shutdown', 'suspend'), // before the migration began: not its request
+    guest(1000, 'suspending'),
+    xs(1100, '/local/domain/0/backend/vbd/2/51712/state', '2'), // the receiver builds the new domain while the memory is copied
+    xs(1150, '/local/domain/0/backend/vif/2/0/state', '2'),
+    xs(4000, '/local/domain/1/control/shutdown', 'suspend'),
+    xs(4010, '/local/domain/1/control/shutdown', ''),
+    xs(5000, '/local/domain/0/backend/vbd/2/51712/state', '4'),
+    migrated(5100, 1, 2),
+    xs(5500, '/local/domain/0/backend/vif/2/0/state', '4'),
+  ];
+  const m = labTimings(events);
+  t.same(m.migrationDowntime.samplesMs, [1500], 'from libxl\'s suspend request to the last backend Connected');
+  const noVif = labTimings(events.slice(0, -1));
+  t.equal(noVif.migrationDowntime.n, 0, 'a backend never Connected: no sample');
+});
+
 const labDir = join(__dirname, '..', 'fixtures', 'lab');
 
 t.test('the committed lab timings are named with their Xen and kernel, and the defaults come from them', async (t) => {

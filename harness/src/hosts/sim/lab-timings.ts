@@ -106,6 +106,33 @@ function between(events: readonly TraceEvent[], from: string, to: string): numbe
   return out;
 }
 
+/** A live migration's downtime: from the toolstack's suspend request to the old domain (the first
+ *  change of its control/shutdown after `suspending`: libxl writes "suspend", the guest clears it and
+ *  stops) to every backend of the new domain (`migrated` detail.domid) Connected. */
+function migrationDowntime(events: readonly TraceEvent[]): number[] {
+  const xs = xsSeen(events);
+  const out: number[] = [];
+  events.forEach((m, i) => {
+    if (m.ev !== 'guest' || m.what !== 'migrated' || typeof m.detail?.from !== 'number') return;
+    const { from, domid } = m.detail as { from: number; domid: number };
+    const began = events.slice(0, i).reverse().find((e) => e.ev === 'guest' && e.guest === m.guest && instOf(e) === instOf(m) && e.what === 'suspending');
+    if (!began) return;
+    const request = xs.find((e) => e.t >= began.t && instOf(e) === instOf(m) && e.path === `/local/domain/${from}/control/shutdown`);
+    if (!request) return;
+    const connected = new Map<string, number>();
+    for (const e of xs) {
+      const be = BE_STATE.exec(e.path);
+      if (!be || be[2] !== String(domid) || instOf(e) !== instOf(m)) continue;
+      const dir = e.path.slice(0, -'/state'.length);
+      if (!connected.has(dir)) connected.set(dir, NaN);
+      if (e.value === '4' && e.t >= request.t && Number.isNaN(connected.get(dir))) connected.set(dir, e.t);
+    }
+    const times = [...connected.values()];
+    if (times.length && times.every((x) => !Number.isNaN(x))) out.push(Math.max(...times) - request.t);
+  });
+  return out;
+}
+
 /** The modelled durations as a real host's trace shows them. */
 export function labTimings(events: readonly TraceEvent[]): LabTimings {
   return {
@@ -113,7 +140,7 @@ export function labTimings(events: readonly TraceEvent[]): LabTimings {
     backendReaction: figure("a frontend's state change -> its backend's next state change", backendReaction(events)),
     hotUnplug: figure('unplug step start -> frontend and backend directories both removed', hotUnplug(events)),
     saveRestoreDowntime: figure('guest saved -> restored', between(events, 'saved', 'restored')),
-    migrationDowntime: figure('guest suspending -> migrated (no samples unless the host migrates)', between(events, 'suspending', 'migrated')),
+    migrationDowntime: figure("suspend request to the old domain -> every backend of the new domain Connected", migrationDowntime(events)),
     xenstoreLatency: figure('not measurable from a trace (the probe sees committed changes, not requests)', []),
   };
 }

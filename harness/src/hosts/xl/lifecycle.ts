@@ -157,14 +157,9 @@ export class XlLifecycle {
     restore: async (guest: GuestRef, image: string, opts: DestinationOptions = {}): Promise<GuestRef> => {
       const st = this.st;
       const rec = st.rec(guest);
-      const dest = opts.destination ?? [];
-      const changes = paramChanges(dest); // refuses what no parameter gives before anything changes
       const old = rec.ref.domid;
-      let domid: number | undefined;
-      try {
-        await applyParams(st.dom0, changes);
-        if (changes.length) st.log(rec, 'info', `destination: dom0 backend parameters ${changes.map((c) => `${c.path}=${c.value}`).join(', ')} for the restore`);
-        domid = await st.ours(rec, async () => {
+      await this.landOn(rec, opts, 'restore', async () => {
+        const domid = await st.ours(rec, async () => {
           await st.dom0.run(['xl', 'restore', image], { timeoutMs: 300_000 });
           return st.domid(rec.ref.handle);
         });
@@ -172,15 +167,30 @@ export class XlLifecycle {
         rec.ref.domid = domid;
         rec.expectRunning = true;
         st.emit(rec, 'restored', { from: old, domid });
-        if (changes.length) {
-          const { connected } = await confirmDestination(st.xenstore, domid, dest, DESTINATION_CONNECT_MS);
-          st.log(rec, connected ? 'info' : 'warn', connected ? 'destination: the restored backends are Connected with the keys it named' : `destination: the restored backends were not all Connected within ${DESTINATION_CONNECT_MS / 1000} s`);
-        }
-      } finally {
-        const put = changes.length ? await restoreParams(st.dom0) : [];
-        if (put.length) st.log(rec, 'info', `destination: dom0 backend parameters put back: ${put.join(', ')}`);
-      }
+        return domid;
+      });
       return { ...rec.ref };
     },
   };
+
+  /** Moves the guest into a new domain (`move` returns its domid) on the destination's backends: the
+   *  dom0 backend module parameters its keys come from (backend-params.ts) are set for the move,
+   *  confirmed once the new backends are Connected, and put back whatever happened. */
+  async landOn(rec: GuestRecord, opts: DestinationOptions, what: string, move: () => Promise<number>): Promise<void> {
+    const st = this.st;
+    const dest = opts.destination ?? [];
+    const changes = paramChanges(dest); // refuses what no parameter gives before anything changes
+    try {
+      await applyParams(st.dom0, changes);
+      if (changes.length) st.log(rec, 'info', `destination: dom0 backend parameters ${changes.map((c) => `${c.path}=${c.value}`).join(', ')} for the ${what}`);
+      const domid = await move();
+      if (changes.length) {
+        const { connected } = await confirmDestination(st.xenstore, domid, dest, DESTINATION_CONNECT_MS);
+        st.log(rec, connected ? 'info' : 'warn', connected ? `destination: the backends after the ${what} are Connected with the keys it named` : `destination: the backends after the ${what} were not all Connected within ${DESTINATION_CONNECT_MS / 1000} s`);
+      }
+    } finally {
+      const put = changes.length ? await restoreParams(st.dom0) : [];
+      if (put.length) st.log(rec, 'info', `destination: dom0 backend parameters put back: ${put.join(', ')}`);
+    }
+  }
 }

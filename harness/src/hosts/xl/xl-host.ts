@@ -3,14 +3,14 @@
 // creates in dom0 (configs, disks, save images) lives under RUN_DIR and goes with its domain.
 //
 // This object opens dom0 and composes the parts, each with one job: lifecycle.ts (create, start,
-// reboot, shut down, save/restore, destroy), devices.ts (disks, hot-plug, backends),
+// reboot, shut down, save/restore, destroy), migrate.ts (xl migrate within the dom0), devices.ts (disks, hot-plug, backends),
 // guest-transport.ts (the Linux console agent), crash-watch.ts (crash detection), faults.ts (the
 // faults real Xen can have); they share host-state.ts (the dom0 connection, the run's guests).
 import { hostError } from '../../model/errors';
 import type { Capability } from '../../model/catalog';
 import { dom0Load, dom0LoadProblem } from '../../remote/dom0-load';
 import type {
-  BackendControlCapability, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HostNeeds, HotplugCapability, SaveRestoreCapability,
+  BackendControlCapability, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend, HostClock, HostNeeds, HotplugCapability, MigrateCapability, SaveRestoreCapability,
 } from '../../model/host';
 import type { DeviceRef, GuestShape } from '../../model/scenario';
 import type { TraceSink } from '../../model/trace';
@@ -23,6 +23,7 @@ import { CrashWatch } from './crash-watch';
 import { XlGuestTransport } from './guest-transport';
 import { GUEST_INITRD, GUEST_KERNEL, XlLifecycle } from './lifecycle';
 import { XlFaults } from './faults';
+import { XlMigration } from './migrate';
 import { restoreParams } from './backend-params';
 import { BLOCK_SCRIPT, BLOCK_SCRIPT_PATH, VIF_SCRIPT, VIF_SCRIPT_PATH } from './block-script';
 
@@ -40,11 +41,12 @@ export class XlHost implements HostBackend {
   /** No `windows-guest`: the xl backend boots a Windows image (os="windows" with a user image) but has
    *  no Windows agent to install drivers or run workloads, so Windows scenarios are skipped here with
    *  the reason rather than failing step by step. Drive Windows guests through XenAPI. */
-  capabilities: ReadonlySet<Capability> = new Set<Capability>(['hotplug', 'save-restore', 'backend-control', 'backend-keys', 'destination-backend-keys', 'fault-injection', 'linux-guest', 'balloon']);
+  capabilities: ReadonlySet<Capability> = new Set<Capability>(['hotplug', 'save-restore', 'backend-control', 'backend-keys', 'destination-backend-keys', 'fault-injection', 'linux-guest', 'balloon', 'migrate']);
   private t0 = Date.now();
   readonly clock: HostClock = { now: () => Date.now() - this.t0, sleep };
   readonly hotplug: HotplugCapability;
   readonly saveRestore: SaveRestoreCapability;
+  readonly migrate: MigrateCapability;
   readonly backendControl: BackendControlCapability;
   readonly faults: FaultCapability;
   private readonly st: XlState;
@@ -64,6 +66,7 @@ export class XlHost implements HostBackend {
     this.hotplug = this.devs.hotplug;
     this.backendControl = this.devs.backendControl;
     this.saveRestore = this.lifecycle.saveRestore;
+    this.migrate = new XlMigration(this.st, this.lifecycle).migrate;
   }
 
   get xenstore(): XlXenstore {

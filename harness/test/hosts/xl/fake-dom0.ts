@@ -38,6 +38,8 @@ export interface FakeDomain {
   name: string;
   domid: number;
   state: string;
+  /** The config it was created from (libxl keeps it with the domain; xl migrate sends it). */
+  config?: string;
 }
 
 export class FakeDom0 implements Dom0Link {
@@ -55,6 +57,17 @@ export class FakeDom0 implements Dom0Link {
   freeMemoryMiB = 3900;
   loadavg = '0.31 0.25 0.20 1/180 4242';
   cpus = 4;
+  /** The guests' PV frontends (Linux's): when a domain starts running they connect each device
+   *  (frontend 1, 3 for a vbd, backend 4, frontend 4). Off by default: most tests drive the keys. */
+  frontends = false;
+  /** A planted fault: a migrated domain's frontends do not reconnect (stay Initialising). */
+  noReconnectAfterMigrate = false;
+  /** A planted fault: the guest does not acknowledge libxl's suspend request. */
+  noSuspendAck = false;
+  private migrated = new Set<number>();
+  /** `xl info`'s virt_caps: `shadow` when Xen was built with CONFIG_SHADOW_PAGING (xen/arch/x86/sysctl.c
+   *  arch_do_physinfo). Debian's 4.17.7 build, the lab's, has none. */
+  virtCaps = 'pv hvm hap shadow';
   /** Answer for commands the double does not model. */
   other: (argv: string[]) => ExecResult = (argv) => ({ code: 127, stdout: '', stderr: `fake dom0: ${argv[0]}: not found` });
 
@@ -135,7 +148,7 @@ export class FakeDom0 implements Dom0Link {
       case 'cat':
         if (args[0] === '/proc/loadavg') return this.ok(`${this.loadavg}\n`);
         return this.files.has(args[0]!) ? this.ok(this.files.get(args[0]!)) : { code: 1, stdout: '', stderr: `cat: ${args[0]}: No such file or directory` };
-      case 'mkdir': case 'truncate': case 'test': case 'chmod':
+      case 'mkdir': case 'truncate': case 'test': case 'chmod': case 'pkill': case 'true':
         return this.ok();
       case 'losetup':
         if (args[0] === '--find') {
@@ -161,27 +174,18 @@ export class FakeDom0 implements Dom0Link {
     switch (sub) {
       case 'info':
         // `xl info`'s lines as xl prints them (tools/xl/xl_info.c output_physinfo: free_memory in MiB)
-        return this.ok(`total_memory           : 4095\nfree_memory            : ${this.freeMemoryMiB}\nxen_version            : 4.17.7\nvirt_caps              : pv hvm hap\n`);
+        return this.ok(`total_memory           : 4095\nfree_memory            : ${this.freeMemoryMiB}\nxen_version            : 4.17.7\nvirt_caps              : ${this.virtCaps}\n`);
       case 'create': {
         const cfg = this.files.get(r[r.length - 1]!) ?? '';
         const name = /^name = "(.*)"$/m.exec(cfg)?.[1];
         if (!name) return { code: 1, stdout: '', stderr: 'bad config' };
-        const d: FakeDomain = { name, domid: this.nextDomid++, state: r.includes('-p') ? '--p---' : 'r-----' };
+        const d: FakeDomain = { name, domid: this.nextDomid++, state: r.includes('-p') ? '--p---' : 'r-----', config: cfg };
         this.domains.set(name, d);
-        // libxl writes both halves of a device: the backend, and the frontend's `backend` key naming it
-        for (const m of cfg.matchAll(/vdev=(xvd[a-z]+)/g)) {
-          const id = m[1] === 'xvda' ? 51712 : 51728;
-          this.setKey(`/local/domain/0/backend/vbd/${d.domid}/${id}/state`, '2');
-          this.setKey(`/local/domain/${d.domid}/device/vbd/${id}/backend`, `/local/domain/0/backend/vbd/${d.domid}/${id}`);
-        }
-        for (const m of cfg.matchAll(/devid=(\d+)(?:,script=[^,"]*)?(?:,mac=([0-9a-f:]{17}))?/g)) {
-          this.setKey(`/local/domain/0/backend/vif/${d.domid}/${m[1]}/state`, '2');
-          this.setKey(`/local/domain/${d.domid}/device/vif/${m[1]}/backend`, `/local/domain/0/backend/vif/${d.domid}/${m[1]}`);
-          // libxl writes the MAC into both halves (libxl_nic.c libxl__set_xenstore_nic / _nic_frontend)
-          if (m[2]) for (const dir of [`/local/domain/0/backend/vif/${d.domid}/${m[1]}`, `/local/domain/${d.domid}/device/vif/${m[1]}`]) this.setKey(`${dir}/mac`, m[2]);
-        }
+        this.addDevices(d);
         return this.ok();
       }
+      case 'migrate':
+        return this.migrate(r);
       case 'network-attach': {
         // `xl network-attach <domain> key=value...`: libxl adds both halves (libxl_nic.c)
         const d = byName(r[0]!);
@@ -203,7 +207,11 @@ export class FakeDom0 implements Dom0Link {
         if (sub === 'destroy' || sub === 'shutdown') {
           this.domains.delete(d.name);
           setImmediate(() => this.releaseDomain());
-        } else d.state = sub === 'pause' ? '--p---' : 'r-----';
+        } else {
+          const starts = sub === 'unpause' && d.state.includes('p');
+          d.state = sub === 'pause' ? '--p---' : 'r-----';
+          if (starts) this.started(d);
+        }
         return this.ok();
       }
       case 'sysrq': {
@@ -224,6 +232,137 @@ export class FakeDom0 implements Dom0Link {
       default:
         return this.other(['xl', ...args]);
     }
+  }
+
+  /** libxl writes both halves of each device of the config: the backend, and the frontend's
+   *  `backend` key naming it (libxl_device.c libxl__device_generic_add). */
+  private addDevices(d: FakeDomain): void {
+    const cfg = d.config ?? '';
+    for (const m of cfg.matchAll(/vdev=(xvd[a-z]+)/g)) {
+      const id = m[1] === 'xvda' ? 51712 : 51728;
+      this.setKey(`/local/domain/0/backend/vbd/${d.domid}/${id}/state`, '2');
+      this.setKey(`/local/domain/${d.domid}/device/vbd/${id}/backend`, `/local/domain/0/backend/vbd/${d.domid}/${id}`);
+      this.setKey(`/local/domain/${d.domid}/device/vbd/${id}/state`, '1');
+    }
+    for (const m of cfg.matchAll(/devid=(\d+)(?:,script=[^,"]*)?(?:,mac=([0-9a-f:]{17}))?/g)) {
+      this.setKey(`/local/domain/0/backend/vif/${d.domid}/${m[1]}/state`, '2');
+      this.setKey(`/local/domain/${d.domid}/device/vif/${m[1]}/backend`, `/local/domain/0/backend/vif/${d.domid}/${m[1]}`);
+      this.setKey(`/local/domain/${d.domid}/device/vif/${m[1]}/state`, '1');
+      // libxl writes the MAC into both halves (libxl_nic.c libxl__set_xenstore_nic / _nic_frontend)
+      if (m[2]) for (const dir of [`/local/domain/0/backend/vif/${d.domid}`, `/local/domain/${d.domid}/device/vif`].map((x) => `${x}/${m[1]}`)) this.setKey(`${dir}/mac`, m[2]);
+    }
+    this.setKey(`/local/domain/${d.domid}/control/shutdown`, '');
+  }
+
+  /** The domain's frontends connect once it runs (with `frontends` on), as Linux's blkfront and
+   *  netfront do: vbd Initialised then Connected after the backend, vif Connected after the backend. */
+  private started(d: FakeDomain): void {
+    if (!this.frontends || (this.noReconnectAfterMigrate && this.migrated.has(d.domid))) return;
+    const tick = () => new Promise<void>((r) => setTimeout(r, 1));
+    void (async () => {
+      await tick();
+      const devs = [...this.xs.keys()].map((k) => new RegExp(`^/local/domain/${d.domid}/device/(vbd|vif)/(\\d+)/backend$`).exec(k)).filter((m): m is RegExpExecArray => !!m);
+      for (const [, type, id] of devs) {
+        const fe = `/local/domain/${d.domid}/device/${type}/${id}`;
+        const be = this.xs.get(`${fe}/backend`)!;
+        // blkfront: Initialised on the backend's InitWait, Connected after it; netfront: Connected on InitWait
+        const steps: [string, string][] = type === 'vbd' ? [[fe, '3'], [be, '4'], [fe, '4']] : [[fe, '4'], [be, '4']];
+        for (const [dir, state] of steps) {
+          this.setKey(`${dir}/state`, state);
+          await tick();
+        }
+      }
+    })();
+  }
+
+  /** The domain's xenstore trees go with it (libxl__destroy_domid: devices, then its home). */
+  private forget(d: FakeDomain): void {
+    for (const k of [...this.xs.keys()]) {
+      if (k.startsWith(`/local/domain/${d.domid}/`) || new RegExp(`^/local/domain/0/backend/[a-z0-9]+/${d.domid}/`).test(k)) this.xs.delete(k);
+    }
+    for (const w of this.watchers) {
+      w(`/local/domain/${d.domid}`);
+      w(`/local/domain/0/backend/vbd/${d.domid}`);
+      w(`/local/domain/0/backend/vif/${d.domid}`);
+    }
+    this.domains.delete(d.name);
+  }
+
+  /**
+   * `xl migrate [-s SSHCMD] [-p] [-e] <domain> <host>` as tools/xl/xl_migrate.c (4.17) does it,
+   * to this same dom0 only (`-s ''` with host `xl migrate-receive [-p]`: the host argument is the
+   * receiver's command, create_migration_child). main_migrate: find_domain (xl_utils.c) refuses an
+   * unknown domain with "<p> is an invalid domain identifier (rc=-6)" (ERROR_INVAL), exit 1.
+   * migrate_receive builds the new domain as `<name>--incoming` (xl_vmcontrol.c create_domain) from the
+   * config the sender sent, paused; libxl_domain_suspend writes control/shutdown "suspend", which the
+   * guest acknowledges by clearing it (libxl_dom_suspend.c domain_suspend_common_pvcontrol_suspending;
+   * no acknowledgement: "guest didn't acknowledge suspend, cancelling request", ERROR_GUEST_TIMEDOUT,
+   * "Migration failed, failed to suspend at sender.", exit 1, the guest running on). migrate_domain
+   * then renames the old domain `<name>--migratedaway`, the receiver renames its domain to `<name>` and
+   * unpauses it unless -p, and the sender destroys the old one ("Migration successful.", exit 0).
+   */
+  private migrate(args: string[]): ExecResult {
+    let rune: string | undefined;
+    const pos: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      if (a === '-s') rune = args[++i];
+      else if (a === '-C') i++;
+      else if (/^-[Fep]$|^--(debug|live)$/.test(a)) continue;
+      else pos.push(a);
+    }
+    if (pos.length !== 2) return this.other(['xl', 'migrate', ...args]);
+    const [p, host] = pos as [string, string];
+    const d = /^\d+$/.test(p) ? [...this.domains.values()].find((x) => x.domid === Number(p)) : this.domains.get(p);
+    if (!d) return { code: 1, stdout: '', stderr: `${p} is an invalid domain identifier (rc=-6)\n` };
+    const recv = rune === '' ? /^xl migrate-receive((?: -[edp])*)$/.exec(host) : null;
+    if (!recv) return this.other(['xl', 'migrate', ...args]); // another host: not this double's
+    const said: string[] = ['migration target: Ready to receive domain.'];
+    const fail = (tail: string[]) => ({ code: 1, stdout: '', stderr: [...said, ...tail].join('\n') + '\n' });
+    const incoming: FakeDomain = { name: `${d.name}--incoming`, domid: this.nextDomid++, state: '--p---', config: d.config };
+    this.domains.set(incoming.name, incoming);
+    this.addDevices(incoming);
+    if (!/^type = "hvm"$/m.test(d.config ?? '') && !this.virtCaps.split(' ').includes('shadow')) {
+      // A PV guest's log-dirty mode is shadow paging's; without it (xen/arch/x86/mm/shadow/none.c
+      // _enable_log_dirty: -EOPNOTSUPP) libxc's enable_logdirty (xg_sr_save.c) fails before the guest is
+      // asked to suspend. The lines as the lab's xl printed them (Debian's Xen 4.17.7, virt_caps pv hvm hap).
+      this.forget(incoming);
+      return fail([
+        `xc: info: Saving domain ${d.domid}, type x86 PV`,
+        'xc: error: Failed to enable logdirty: 95,22,0 (22 = Invalid argument): Internal error',
+        'xc: error: Save failed (22 = Invalid argument): Internal error',
+        `libxl: error: libxl_stream_write.c:347:libxl__xc_domain_save_done: Domain ${d.domid}:saving domain: domain did not respond to suspend request: Invalid argument`,
+        'migration sender: libxl_domain_suspend failed (rc=-8)',
+        'migration target: Domain creation failed (code -3).',
+        'Migration failed, failed to suspend at sender.',
+      ]);
+    }
+    this.setKey(`/local/domain/${d.domid}/control/shutdown`, 'suspend');
+    if (this.noSuspendAck) {
+      this.setKey(`/local/domain/${d.domid}/control/shutdown`, '');
+      this.forget(incoming);
+      return fail([`libxl: error: libxl_dom_suspend.c:269:domain_suspend_common_pvcontrol_suspending: Domain ${d.domid}:guest didn't acknowledge suspend, cancelling request`, 'migration sender: libxl_domain_suspend failed (rc=-8)', 'Migration failed, failed to suspend at sender.']);
+    }
+    this.setKey(`/local/domain/${d.domid}/control/shutdown`, '');
+    d.state = '---ss-';
+    said.push('migration target: Transfer complete, requesting permission to start domain.', 'migration sender: Target has acknowledged transfer.');
+    this.domains.delete(d.name);
+    d.name = `${d.name}--migratedaway`;
+    this.domains.set(d.name, d);
+    said.push('migration sender: Giving target permission to start.', 'migration target: Got permission, starting domain.');
+    this.domains.delete(incoming.name);
+    incoming.name = d.name.replace(/--migratedaway$/, '');
+    this.domains.set(incoming.name, incoming);
+    this.migrated.add(incoming.domid);
+    if (!recv[1]!.includes('-p')) {
+      incoming.state = 'r-----';
+      this.started(incoming);
+    }
+    said.push('migration target: Domain started successsfully.', 'migration sender: Target reports successful startup.');
+    this.forget(d);
+    setImmediate(() => this.releaseDomain());
+    said.push('Migration successful.');
+    return { code: 0, stdout: '', stderr: said.join('\n') + '\n' };
   }
 
   stream(line: string, onLine: (line: string) => void): { stop(): void; done: Promise<ExecResult> } {

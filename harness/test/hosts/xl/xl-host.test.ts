@@ -347,3 +347,43 @@ t.test('preflight: free memory from `xl info` and dom0\'s load; each shortfall n
   t.match(await host.preflight(needs), [/^dom0: dom0 of fake: load average 30 on 4 CPUs \(7\.5 per CPU, the limit is 4\)$/], 'dom0 overloaded');
   await host.close();
 });
+
+t.test('migrate: xl migrate within dom0, the receiver paused until xenconsoled reopened its logs; the guest under a new domid', async (t) => {
+  const { fake, host, events } = await open();
+  const g = await host.createGuest(shape, 'm');
+  await host.startGuest(g);
+  const old = g.domid;
+  const moved = await host.migrate.migrate(g, undefined, {});
+  t.not(moved.domid, old, 'a new domid');
+  t.equal(moved.handle, g.handle, 'the same domain name (xl renamed <name>--incoming to it)');
+  t.same([...fake.domains.keys()], [g.handle], 'neither <name>--migratedaway nor <name>--incoming is left');
+  t.equal(await host.powerState(moved), 'running');
+  const after = fake.lines.slice(fake.lines.findIndex((l) => l.startsWith('xl migrate')));
+  t.same(after.filter((l) => /^(xl migrate|pkill|xl unpause)/.test(l)), [`xl migrate -s '' ${g.handle} 'xl migrate-receive -p'`, 'pkill -HUP -x xenconsoled', `xl unpause ${g.handle}`], 'xl migrate, then the log reopened, then the guest unpaused');
+  t.same(guestEvents(events), ['created', 'started', 'suspending', 'migrated']);
+  t.same((events.find((e) => e.ev === 'guest' && e.what === 'migrated') as { detail: unknown }).detail, { from: old, domid: moved.domid });
+  t.match((events.find((e) => e.ev === 'log' && /xl migrate:/.test(e.msg)) as { msg: string }).msg, /Migration successful\./, 'xl\'s words in the trace');
+  await t.rejects(host.migrate.migrate(moved, 'other-host', {}), { code: 'UNSUPPORTED' }, 'another dom0 is not followed');
+});
+
+t.test('migrate: what xl refuses is a host error with its exit code and words', async (t) => {
+  const { fake, host } = await open();
+  const g = await host.createGuest(shape, 'mr');
+  await host.startGuest(g);
+  fake.domains.delete(g.handle);
+  await t.rejects(host.migrate.migrate(g, undefined, {}), { code: 'XL_MIGRATE', message: `xl migrate of ${g.handle} failed on fake (exit 1): ${g.handle} is an invalid domain identifier (rc=-6)` });
+});
+
+t.test('migrate: a PV guest on a Xen without shadow paging (the lab\'s Debian build) fails with xl\'s words and the reason', async (t) => {
+  const { fake, host } = await open();
+  fake.virtCaps = 'pv hvm hap';
+  const g = await host.createGuest(shape, 'ms');
+  await host.startGuest(g);
+  const old = g.domid;
+  await t.rejects(host.migrate.migrate(g, undefined, {}), {
+    code: 'XL_MIGRATE',
+    message: /Failed to enable logdirty: 95,22,0 .* \| Migration failed, failed to suspend at sender\. \(a PV guest's live migration needs shadow paging .* virt_caps is 'pv hvm hap'.*\) \(the guest is still in its old domain\)$/,
+  });
+  t.equal(g.domid, old);
+  t.same([...fake.domains.keys()], [g.handle], 'the receiver\'s domain is gone, the guest runs on');
+});
