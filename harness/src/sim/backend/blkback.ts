@@ -81,6 +81,35 @@ export class Blkback extends XenbusBackend {
     };
   }
 
+  /** xen-blkback/xenbus.c frontend_changed. A frontend that reconnects after Closed (Initialising)
+   *  brings the backend back to InitWait ("prepare for reconnect"), nothing re-advertised: the probe's
+   *  keys stay from the first probe, and connect() rewrites its transaction (connectKeys) before
+   *  Connected. Initialised or Connected connects from any state but Connected (connect_ring, then
+   *  xen_update_blkif_status -> connect), so a frontend that left out Initialising is still served;
+   *  Initialising while Closing is ignored: a backend left Closing stays there. */
+  protected async onFrontendState(fe: number): Promise<void> {
+    switch (fe) {
+      case XenbusState.Initialising:
+        if (this.state === XenbusState.Closed) await this.switchState(XenbusState.InitWait);
+        break;
+      case XenbusState.Initialised:
+      case XenbusState.Connected:
+        if (this.state !== XenbusState.Connected) await this.connectFrontend();
+        break;
+      case XenbusState.Closing:
+        // (Linux leaves the rings mapped until Closed; the model unmaps them here already: the
+        // simulated frontends have drained their rings before they write Closing)
+        await this.disconnectTo(XenbusState.Closing);
+        break;
+      case XenbusState.Closed:
+        await this.disconnectTo(XenbusState.Closed);
+        await this.removeIfOffline();
+        break;
+      default:
+        break;
+    }
+  }
+
   /** A numeric feature as this backend advertises it (defaults or the scenario's overrides). */
   protected int(name: string): number {
     return Number(this.probeKeys()[name] ?? this.connectKeys()[name] ?? '0');

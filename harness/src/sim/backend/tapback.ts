@@ -78,6 +78,35 @@ export class Tapback extends Blkback {
     await this.watchFrontend();
   }
 
+  /** frontend.c frontend_changed (hotplug-status is connected once probe() has run): Initialising ->
+   *  InitWait from any state, so a frontend reconnecting after Closed, or after Closing without Closed,
+   *  finds tapback in InitWait again, nothing re-advertised; Initialised or Connected -> xenbus_connect
+   *  (connect_tap, then connect_frontend's transaction and Connected) unless already Connected;
+   *  Closing -> Closing; Closed -> backend_close (the tapdisk leaves the ring) and Closed. tapback's
+   *  own xenbus_switch_state writes the state even when it is unchanged. */
+  protected override async onFrontendState(fe: number): Promise<void> {
+    switch (fe) {
+      case XenbusState.Initialising:
+        await this.switchState(XenbusState.InitWait);
+        break;
+      case XenbusState.Initialised:
+      case XenbusState.Connected:
+        if (this.state !== XenbusState.Connected) await this.connectFrontend();
+        break;
+      case XenbusState.Closing:
+        // (tapdisk stays on the ring until Closed; the model lets go here, as for blkback)
+        await this.disconnectTo(XenbusState.Closing);
+        break;
+      case XenbusState.Closed:
+        await this.disconnectTo(XenbusState.Closed);
+        // the directory of a device xapi unplugs goes once it is Closed (the toolstack's part)
+        await this.removeIfOffline();
+        break;
+      default:
+        break;
+    }
+  }
+
   protected override async connectRing(): Promise<void> {
     const xs = this.dom0.xs;
     const fe = this.fePath;
