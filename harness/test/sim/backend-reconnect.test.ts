@@ -10,20 +10,21 @@
 //    Closing -> Closed -> InitWait, tapback goes straight to InitWait, blkback stays Closing (its
 //    Initialising case acts only on a Closed backend). The simulator before this model left netback
 //    and tapback Closing as blkback.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { SimHost } from '../../src/hosts/sim';
 import type { GuestRef } from '../../src/model/host';
+import type { DeviceRef } from '../../src/model/scenario';
 import { XenbusState } from '../../src/model/xenbus';
 import { specs } from '../hosts/sim-fixture';
 
 interface Dev {
   name: string;
-  dev: string;
+  dev: DeviceRef;
   fe: string;
   be: string;
 }
 
-async function connectedGuest(t: { teardown: (fn: () => unknown) => void }, diskBackend?: 'vbd3'): Promise<{ host: SimHost; g: GuestRef; devs: Dev[] }> {
+async function connectedGuest(t: Test, diskBackend?: 'vbd3'): Promise<{ host: SimHost; g: GuestRef; devs: Dev[] }> {
   const host = new SimHost({ specs, ...(diskBackend ? { diskBackend } : {}) });
   await host.open({ emit: () => undefined }, { seed: 5 });
   t.teardown(() => host.close());
@@ -32,7 +33,7 @@ async function connectedGuest(t: { teardown: (fn: () => unknown) => void }, disk
   await host.agent(g).installDrivers({ location: 'builtin:9.1.0.100', version: '9.1.0.100', drivers: ['xenbus', 'xenvbd', 'xenvif', 'xennet'] });
   await host.rebootGuest(g);
   const devs: Dev[] = [];
-  for (const dev of ['vbd/51712', 'vif/0']) {
+  for (const dev of ['vbd/51712', 'vif/0'] as const) {
     const fe = `/local/domain/${g.domid}/device/${dev}`;
     const be = (await host.xenstore.read(`${fe}/backend`))!;
     const name = dev.startsWith('vif') ? 'netback' : diskBackend ? 'tapback' : 'blkback';
@@ -79,7 +80,7 @@ const CONNECT_KEYS: Record<string, string[]> = {
   tapback: ['feature-barrier', 'info', 'sector-size', 'sectors'],
 };
 
-async function closeAndReconnect(t: Parameters<Parameters<typeof t.test>[1]>[0], diskBackend?: 'vbd3'): Promise<void> {
+async function closeAndReconnect(t: Test, diskBackend?: 'vbd3'): Promise<void> {
   const { host, devs } = await connectedGuest(t, diskBackend);
   for (const d of devs) {
     await host.xenstore.write(`${d.fe}/state`, String(XenbusState.Closing));
@@ -103,7 +104,7 @@ async function closeAndReconnect(t: Parameters<Parameters<typeof t.test>[1]>[0],
 t.test('blkback and netback: a frontend reconnecting after Closed finds InitWait, then Connected', (t) => closeAndReconnect(t));
 t.test('tapback: a frontend reconnecting after Closed finds InitWait, then Connected', (t) => closeAndReconnect(t, 'vbd3'));
 
-async function noWaitForClosed(t: Parameters<Parameters<typeof t.test>[1]>[0], diskBackend?: 'vbd3'): Promise<Record<string, number[]>> {
+async function noWaitForClosed(t: Test, diskBackend?: 'vbd3'): Promise<Record<string, number[]>> {
   const { host, devs } = await connectedGuest(t, diskBackend);
   const out: Record<string, number[]> = {};
   for (const d of devs) {
