@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labTimings, type LabTimings } from '../../src/hosts/sim/lab-timings';
 import { DEFAULT_TIMINGS, LAB_FIGURES_MS } from '../../src/sim/timings';
-import { recordingName } from '../../src/hosts/xl/backend-keys';
+import { timingsName } from '../../src/hosts/xl/backend-keys';
 import type { TraceEvent } from '../../src/model/trace';
 import { SimHost } from '../../src/hosts/sim';
 import { specs } from './sim-fixture';
@@ -53,7 +53,7 @@ t.test('the committed lab timings are named with their Xen and kernel, and the d
   t.ok(files.length >= 1, 'a lab timings fixture is committed');
   for (const f of files) {
     const fx = JSON.parse(readFileSync(join(labDir, f), 'utf8')) as LabTimings & { source: { xen: string; kernel: string; trace: string } };
-    t.equal(f, recordingName(fx.source.xen, fx.source.kernel).replace(/^backend-states\./, 'timings.'), `${f} is named with the Xen and kernel it came from`);
+    t.equal(f, timingsName(fx.source.xen, fx.source.kernel), `${f} is named with the Xen and kernel it came from`);
     t.match(fx.source.trace, /^[^/]+\/trace\.jsonl$/, 'the run whose trace it is');
     t.equal(fx.backendReaction.medianMs, LAB_FIGURES_MS.backendReaction);
     t.equal(fx.bootToFrontend.medianMs, LAB_FIGURES_MS.bootToFrontend);

@@ -90,7 +90,7 @@ export class Blkback extends XenbusBackend {
   protected async onFrontendState(fe: number): Promise<void> {
     switch (fe) {
       case XenbusState.Initialising:
-        if (this.state === XenbusState.Closed) await this.switchState(XenbusState.InitWait);
+        await this.frontendInitialising();
         break;
       case XenbusState.Initialised:
       case XenbusState.Connected:
@@ -108,6 +108,11 @@ export class Blkback extends XenbusBackend {
       default:
         break;
     }
+  }
+
+  /** The frontend (re)starts: only a Closed blkback goes back to InitWait ("prepare for reconnect"). */
+  protected async frontendInitialising(): Promise<void> {
+    if (this.state === XenbusState.Closed) await this.switchState(XenbusState.InitWait);
   }
 
   /** A numeric feature as this backend advertises it (defaults or the scenario's overrides). */

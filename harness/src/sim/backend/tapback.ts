@@ -80,31 +80,14 @@ export class Tapback extends Blkback {
 
   /** frontend.c frontend_changed (hotplug-status is connected once probe() has run): Initialising ->
    *  InitWait from any state, so a frontend reconnecting after Closed, or after Closing without Closed,
-   *  finds tapback in InitWait again, nothing re-advertised; Initialised or Connected -> xenbus_connect
-   *  (connect_tap, then connect_frontend's transaction and Connected) unless already Connected;
-   *  Closing -> Closing; Closed -> backend_close (the tapdisk leaves the ring) and Closed. tapback's
-   *  own xenbus_switch_state writes the state even when it is unchanged. */
-  protected override async onFrontendState(fe: number): Promise<void> {
-    switch (fe) {
-      case XenbusState.Initialising:
-        await this.switchState(XenbusState.InitWait);
-        break;
-      case XenbusState.Initialised:
-      case XenbusState.Connected:
-        if (this.state !== XenbusState.Connected) await this.connectFrontend();
-        break;
-      case XenbusState.Closing:
-        // (tapdisk stays on the ring until Closed; the model lets go here, as for blkback)
-        await this.disconnectTo(XenbusState.Closing);
-        break;
-      case XenbusState.Closed:
-        await this.disconnectTo(XenbusState.Closed);
-        // the directory of a device xapi unplugs goes once it is Closed (the toolstack's part)
-        await this.removeIfOffline();
-        break;
-      default:
-        break;
-    }
+   *  finds tapback in InitWait again, nothing re-advertised; tapback's own xenbus_switch_state writes the
+   *  state even when it is unchanged. The other states as blkback's: Initialised or Connected ->
+   *  xenbus_connect (connect_tap, then connect_frontend's transaction and Connected) unless already
+   *  Connected; Closing -> Closing (tapdisk stays on the ring until Closed; the model lets go there, as
+   *  for blkback); Closed -> backend_close and Closed (the directory of a device xapi unplugs then goes:
+   *  the toolstack's part). */
+  protected override async frontendInitialising(): Promise<void> {
+    await this.switchState(XenbusState.InitWait);
   }
 
   protected override async connectRing(): Promise<void> {
