@@ -5,7 +5,8 @@
 //  - after Closed: blkback ("prepare for reconnect", xen-blkback/xenbus.c frontend_changed), netback
 //    (set_backend_state, xen-netback/xenbus.c) and tapback (tapback/frontend.c frontend_changed) all go
 //    back to InitWait and then Connected, blkback and tapback rewriting their connect transaction,
-//    netback writing only its state;
+//    netback writing only its state; blkback and tapback keep the rings mapped until Closed, netback
+//    unmaps them at Closing;
 //  - after Closing, without waiting for Closed (Closed and Initialising back to back): netback walks
 //    Closing -> Closed -> InitWait, tapback goes straight to InitWait, blkback stays Closing (its
 //    Initialising case acts only on a Closed backend). The simulator before this model left netback
@@ -81,12 +82,18 @@ const CONNECT_KEYS: Record<string, string[]> = {
 };
 
 async function closeAndReconnect(t: Test, diskBackend?: 'vbd3'): Promise<void> {
-  const { host, devs } = await connectedGuest(t, diskBackend);
+  const { host, g, devs } = await connectedGuest(t, diskBackend);
   for (const d of devs) {
     await host.xenstore.write(`${d.fe}/state`, String(XenbusState.Closing));
     t.ok(await until(host, `${d.be}/state`, XenbusState.Closing), `${d.name}: Closing`);
+    // blkback and tapback let go of the rings at Closed (xen_blkif_disconnect, backend_close), netback
+    // at Closing (set_backend_state: Connected -> Closing is backend_disconnect)
+    const rings = () => host.ts().record(g.domid, d.dev)!.backend.liveRings().length;
+    if (d.name === 'netback') t.equal(rings(), 0, 'netback: rings unmapped at Closing');
+    else t.ok(rings() > 0, `${d.name}: rings still mapped at Closing`);
     await host.xenstore.write(`${d.fe}/state`, String(XenbusState.Closed));
     t.ok(await until(host, `${d.be}/state`, XenbusState.Closed), `${d.name}: Closed`);
+    t.equal(rings(), 0, `${d.name}: rings unmapped at Closed`);
     const rec = await recordBackend(host, d.be);
     await host.xenstore.write(`${d.fe}/state`, String(XenbusState.Initialising));
     t.ok(await until(host, `${d.be}/state`, XenbusState.InitWait), `${d.name}: InitWait again after the frontend's Initialising`);

@@ -97,9 +97,8 @@ export class Blkback extends XenbusBackend {
         if (this.state !== XenbusState.Connected) await this.connectFrontend();
         break;
       case XenbusState.Closing:
-        // (Linux leaves the rings mapped until Closed; the model unmaps them here already: the
-        // simulated frontends have drained their rings before they write Closing)
-        await this.disconnectTo(XenbusState.Closing);
+        // the rings stay mapped until Closed (xen_blkif_disconnect runs there)
+        await this.switchState(XenbusState.Closing);
         break;
       case XenbusState.Closed:
         await this.disconnectTo(XenbusState.Closed);

@@ -83,8 +83,8 @@ export class Tapback extends Blkback {
    *  finds tapback in InitWait again, nothing re-advertised; tapback's own xenbus_switch_state writes the
    *  state even when it is unchanged. The other states as blkback's: Initialised or Connected ->
    *  xenbus_connect (connect_tap, then connect_frontend's transaction and Connected) unless already
-   *  Connected; Closing -> Closing (tapdisk stays on the ring until Closed; the model lets go there, as
-   *  for blkback); Closed -> backend_close and Closed (the directory of a device xapi unplugs then goes:
+   *  Connected; Closing -> Closing (tapdisk stays on the ring); Closed -> backend_close (it leaves the
+   *  ring) and Closed (the directory of a device xapi unplugs then goes:
    *  the toolstack's part). */
   protected override async frontendInitialising(): Promise<void> {
     await this.switchState(XenbusState.InitWait);
