@@ -9,8 +9,11 @@
 //    unmaps them at Closing;
 //  - after Closing, without waiting for Closed (Closed and Initialising back to back): netback walks
 //    Closing -> Closed -> InitWait, tapback goes straight to InitWait, blkback stays Closing (its
-//    Initialising case acts only on a Closed backend). The simulator before this model left netback
-//    and tapback Closing as blkback.
+//    Initialising case acts only on a Closed backend);
+//  - Initialised/Connected straight after Closed: blkback and tapback connect (from any state but
+//    Connected), netback walks Closed -> InitWait -> Connected.
+// The simulator before this model left netback and tapback Closing as blkback, ignored a connect from
+// Closed and unmapped blkback's and tapback's rings at Closing.
 import t, { type Test } from 'tap';
 import { SimHost } from '../../src/hosts/sim';
 import type { GuestRef } from '../../src/model/host';
@@ -136,4 +139,29 @@ t.test('Initialising while the backend is still Closing: netback walks to InitWa
 t.test('Initialising while tapback is still Closing: InitWait, written at each watch event', async (t) => {
   const states = await noWaitForClosed(t, 'vbd3');
   t.ok(states.tapback!.length >= 1 && states.tapback!.every((s) => s === XenbusState.InitWait), `tapback: InitWait without Closed (${states.tapback!.join(' ')})`);
+});
+
+/** Closes each device to Closed, then has the frontend announce its rings without Initialising first. */
+async function connectFromClosed(t: Test, diskBackend?: 'vbd3'): Promise<Record<string, number[]>> {
+  const { host, devs } = await connectedGuest(t, diskBackend);
+  const out: Record<string, number[]> = {};
+  for (const d of devs) {
+    for (const s of [XenbusState.Closing, XenbusState.Closed]) {
+      await host.xenstore.write(`${d.fe}/state`, String(s));
+      t.ok(await until(host, `${d.be}/state`, s), `${d.name}: ${s}`);
+    }
+    const rec = await recordBackend(host, d.be);
+    await host.xenstore.write(`${d.fe}/state`, String(d.dev.startsWith('vbd') ? XenbusState.Initialised : XenbusState.Connected));
+    t.ok(await until(host, `${d.be}/state`, XenbusState.Connected), `${d.name}: Connected`);
+    out[d.name] = rec.states;
+  }
+  return out;
+}
+
+t.test('a frontend announcing its rings straight after Closed: blkback and tapback connect, netback walks through InitWait', async (t) => {
+  const states = await connectFromClosed(t);
+  t.same(states.blkback, [XenbusState.Connected], 'blkback: frontend_changed connects from any state but Connected');
+  t.same(states.netback, [XenbusState.InitWait, XenbusState.Connected], 'netback: set_backend_state Closed -> InitWait -> Connected');
+  const tap = await connectFromClosed(t, 'vbd3');
+  t.same(tap.tapback, [XenbusState.Connected], 'tapback: xenbus_connect unless already Connected');
 });
