@@ -12,8 +12,10 @@
 //    Initialising case acts only on a Closed backend);
 //  - Initialised/Connected straight after Closed: blkback and tapback connect (from any state but
 //    Connected), netback walks Closed -> InitWait -> Connected.
+//  - a state already set is not written again by blkback and netback (xenbus_client.c
+//    __xenbus_switch_state), and is by tapback (its own xenbus_switch_state).
 // The simulator before this model left netback and tapback Closing as blkback, ignored a connect from
-// Closed and unmapped blkback's and tapback's rings at Closing.
+// Closed, unmapped blkback's and tapback's rings at Closing and rewrote blkback's Closing.
 import t, { type Test } from 'tap';
 import { SimHost } from '../../src/hosts/sim';
 import type { GuestRef } from '../../src/model/host';
@@ -164,4 +166,26 @@ t.test('a frontend announcing its rings straight after Closed: blkback and tapba
   t.same(states.netback, [XenbusState.InitWait, XenbusState.Connected], 'netback: set_backend_state Closed -> InitWait -> Connected');
   const tap = await connectFromClosed(t, 'vbd3');
   t.same(tap.tapback, [XenbusState.Connected], 'tapback: xenbus_connect unless already Connected');
+});
+
+/** The backend's state writes when the frontend writes Closing twice (the second one fires its watch again). */
+async function closingTwice(t: Test, diskBackend?: 'vbd3'): Promise<Record<string, number[]>> {
+  const { host, devs } = await connectedGuest(t, diskBackend);
+  const out: Record<string, number[]> = {};
+  for (const d of devs) {
+    await host.xenstore.write(`${d.fe}/state`, String(XenbusState.Closing));
+    t.ok(await until(host, `${d.be}/state`, XenbusState.Closing), `${d.name}: Closing`);
+    const rec = await recordBackend(host, d.be);
+    await host.xenstore.write(`${d.fe}/state`, String(XenbusState.Closing));
+    await host.clock.sleep(2000);
+    out[d.name] = rec.states;
+  }
+  return out;
+}
+
+t.test('a state already set: Linux\'s xenbus_switch_state does not write it again, tapback\'s does', async (t) => {
+  const linux = await closingTwice(t);
+  t.same(linux, { blkback: [], netback: [] }, 'blkback and netback: no second Closing');
+  const tap = await closingTwice(t, 'vbd3');
+  t.ok(tap.tapback!.length >= 1 && tap.tapback!.every((s) => s === XenbusState.Closing), `tapback: Closing written again (${tap.tapback!.join(' ')})`);
 });

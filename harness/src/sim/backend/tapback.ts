@@ -40,6 +40,7 @@ export class Tapback extends Blkback {
 
   constructor(hv: Hypervisor, dom0: Domain, frontDomid: number, devid: number, shape: VbdShape, disk?: SparseDisk) {
     super(hv, dom0, frontDomid, devid, shape, disk);
+    this.rewritesSameState = true; // frontend.c xenbus_switch_state writes whatever the state was
   }
 
   override get backendDir(): string {

@@ -87,7 +87,17 @@ export abstract class XenbusBackend {
     this.unwatch = await this.dom0.xs.watch(`${this.fePath}/state`, () => this.serial(() => this.frontendChanged()));
   }
 
+  /** Whether a switch to the state already set writes it again: Linux's xenbus_switch_state does not
+   *  (xenbus_client.c __xenbus_switch_state: "if (state == dev->state) return 0", not to fire watches
+   *  unnecessarily); tapback's own xenbus_switch_state (frontend.c) does. */
+  protected rewritesSameState = false;
+
   async switchState(s: number): Promise<void> {
+    if (s === this.state && !this.rewritesSameState) return;
+    await this.writeState(s);
+  }
+
+  private async writeState(s: number): Promise<void> {
     if (this.removed) return;
     this.state = s;
     await this.dom0.xs.write(`${this.bePath}/state`, String(s));
@@ -162,7 +172,7 @@ export abstract class XenbusBackend {
       this.disconnect();
       this.connected = false;
     }
-    await this.switchState(state);
+    await this.writeState(state); // a write from outside the driver: whatever the state was
   }
 
   /** Device removal by the toolstack: unwatch, tear down, delete the backend directory. */
