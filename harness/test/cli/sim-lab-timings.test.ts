@@ -46,6 +46,8 @@ t.test('the comparison: versions from the fixture\'s name, each figure old and n
   const fx = { bootToFrontend: { ...now.bootToFrontend, n: 6, medianMs: 5506 } };
   const same = compareLabTimings(FIXTURE, fx, now, { xen: '4.17.7', kernel: '6.1.0-57-amd64' });
   t.ok(same.versionsMatch);
+  t.same(same.named, { xen: '4.17.7', kernel: '6.1.0-57-amd64' }, 'the versions the name gives');
+  t.equal(compareLabTimings('lab.json', fx, now, { xen: '4.17.7', kernel: '6.1.0-57-amd64' }).named, null, 'a file not named with its versions');
   t.same(same.figures.find((f) => f.name === 'bootToFrontend'), { name: 'bootToFrontend', committed: { medianMs: 5506, n: 6 }, now: { medianMs: 5000, n: 1 }, deltaMs: -506 });
   t.same(same.figures.find((f) => f.name === 'xenstoreLatency')?.deltaMs, null, 'no figure on either side: no difference');
   t.notOk(compareLabTimings(FIXTURE, fx, now, { xen: '4.17.8', kernel: '6.1.0-57-amd64' }).versionsMatch, 'another Xen');
@@ -77,7 +79,7 @@ t.test('lab-timings --compare: a lab of other versions than the fixture\'s name 
   const fx = committed(dir, FIXTURE, 5000);
   const r = await runWinpv(['sim', 'lab-timings', trace, '--xen', '4.18.0', '--kernel', '6.1.0-57-amd64', '--compare', fx]);
   t.equal(r.code, 1, 'a version mismatch fails');
-  t.match(r.out, /versions: MISMATCH: the lab runs Xen 4\.18\.0 \/ Linux 6\.1\.0-57-amd64, the fixture is named for other versions; commit the refreshed timings as timings\.xen-4\.18\.0\.linux-6\.1\.0-57-amd64\.json/);
+  t.match(r.out, /versions: MISMATCH: the lab runs Xen 4\.18\.0 \/ Linux 6\.1\.0-57-amd64, the fixture is for Xen 4\.17\.7 \/ Linux 6\.1\.0-57-amd64; commit the refreshed timings as timings\.xen-4\.18\.0\.linux-6\.1\.0-57-amd64\.json/);
   t.match(r.out, /bootToFrontend +median 5000 ms \(n 6\) -> 5000 ms \(n 1\): \+0 ms/, 'the figures still printed');
   t.notMatch(r.out, /"bootToFrontend"/, 'no JSON on stdout beside the comparison');
 });

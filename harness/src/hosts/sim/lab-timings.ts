@@ -128,6 +128,8 @@ export interface TimingsComparison {
   fixture: string;
   /** The lab's versions now, and the name a fixture of them has. */
   lab: { xen: string; kernel: string; name: string };
+  /** The versions the fixture's name gives (null: not named timings.xen-<xen>.linux-<kernel>.json). */
+  named: { xen: string; kernel: string } | null;
   /** Whether the fixture is the lab's: a mismatch fails the lab step (the simulator's defaults would
    *  come from another Xen or kernel than the one CI runs). */
   versionsMatch: boolean;
@@ -140,6 +142,7 @@ export function compareLabTimings(fixture: string, committed: Partial<LabTimings
   return {
     fixture,
     lab: { ...lab, name },
+    named: fixtureVersions(fixture),
     versionsMatch: fixture === name,
     figures: FIGURE_NAMES.map((f) => {
       const old = { medianMs: committed[f]?.medianMs ?? null, n: committed[f]?.n ?? 0 };
@@ -150,6 +153,12 @@ export function compareLabTimings(fixture: string, committed: Partial<LabTimings
   };
 }
 
+/** The Xen and kernel a timings fixture's name gives (timingsName's form), or null. */
+function fixtureVersions(fixture: string): { xen: string; kernel: string } | null {
+  const m = /^timings\.xen-(.+?)\.linux-(.+)\.json$/.exec(fixture);
+  return m ? { xen: m[1]!, kernel: m[2]! } : null;
+}
+
 /** The comparison as text: the versions first (a mismatch says what to commit), then each figure. */
 export function comparisonLines(c: TimingsComparison): string[] {
   const ms = (x: { medianMs: number | null; n: number }) => `${x.medianMs === null ? '-' : `${x.medianMs} ms`} (n ${x.n})`;
@@ -158,7 +167,7 @@ export function comparisonLines(c: TimingsComparison): string[] {
     `lab timings (Xen ${c.lab.xen}, Linux ${c.lab.kernel}) vs ${c.fixture}`,
     c.versionsMatch
       ? '  versions: the lab\'s Xen and kernel are the fixture\'s'
-      : `  versions: MISMATCH: the lab runs Xen ${c.lab.xen} / Linux ${c.lab.kernel}, the fixture is named for other versions; commit the refreshed timings as ${c.lab.name} (and sim/timings.ts LAB_FIGURES_MS from it)`,
+      : `  versions: MISMATCH: the lab runs Xen ${c.lab.xen} / Linux ${c.lab.kernel}, the fixture is ${c.named ? `for Xen ${c.named.xen} / Linux ${c.named.kernel}` : 'not named with its versions'}; commit the refreshed timings as ${c.lab.name} (and sim/timings.ts LAB_FIGURES_MS from it)`,
     ...c.figures.map((f) => `  ${f.name.padEnd(width)}  median ${ms(f.committed)} -> ${ms(f.now)}${f.deltaMs === null ? '' : `: ${f.deltaMs >= 0 ? '+' : ''}${f.deltaMs} ms`}`),
     '  (timing differences are information only: performance is not asserted)',
   ];
