@@ -3,14 +3,17 @@
 // named with its Xen and kernel versions, and sim/timings.ts's defaults are the lab's figures or say
 // why not. A scenario's <timings> changes what the simulated guest does, in virtual time.
 import t from 'tap';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labTimings, type LabTimings } from '../../src/hosts/sim/lab-timings';
 import { DEFAULT_TIMINGS, LAB_FIGURES_MS } from '../../src/sim/timings';
-import { recordingName } from '../../src/hosts/xl/backend-keys';
+import { timingsName } from '../../src/hosts/xl/backend-keys';
 import type { TraceEvent } from '../../src/model/trace';
 import { SimHost } from '../../src/hosts/sim';
 import { specs } from './sim-fixture';
+import { loadScenarios } from '../../src/scenario';
+import { runPlanned } from '../support/run-plan';
 
 let seq = 0;
 const xs = (t: number, path: string, value: string | null): TraceEvent => ({ seq: seq++, t, ev: 'xs', inst: 'i', path, value } as TraceEvent);
@@ -69,7 +72,7 @@ t.test('the committed lab timings are named with their Xen and kernel, and the d
   t.ok(files.length >= 1, 'a lab timings fixture is committed');
   for (const f of files) {
     const fx = JSON.parse(readFileSync(join(labDir, f), 'utf8')) as LabTimings & { source: { xen: string; kernel: string; trace: string } };
-    t.equal(f, recordingName(fx.source.xen, fx.source.kernel).replace(/^backend-states\./, 'timings.'), `${f} is named with the Xen and kernel it came from`);
+    t.equal(f, timingsName(fx.source.xen, fx.source.kernel), `${f} is named with the Xen and kernel it came from`);
     t.match(fx.source.trace, /^[^/]+\/trace\.jsonl$/, 'the run whose trace it is');
     t.equal(fx.backendReaction.medianMs, LAB_FIGURES_MS.backendReaction);
     t.equal(fx.bootToFrontend.medianMs, LAB_FIGURES_MS.bootToFrontend);
@@ -101,4 +104,63 @@ t.test('a guest\'s timings change what the simulated host does, in virtual time'
   const dflt = await connectAt();
   const slow = await connectAt({ backendReactionMs: 2000, bootToFrontendMs: 5000 });
   t.ok(slow >= dflt + 5000, `a 5 s boot and 2 s reactions: Connected after ${slow} ms, against ${dflt} ms by default`);
+});
+
+/** A run on the simulated host whose guest boots in `bootMs`: the install's reboot, a <reboot> step and
+ *  the restart after a <bugcheck>, each waited out until the disk is Connected again. */
+async function rebootsTrace(bootMs: number): Promise<TraceEvent[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-boot-'));
+  try {
+    const connected = '<wait guest="win" path="device/vbd/51712/state" equals="4" timeout="60s"/><wait guest="win" path="device/vif/0/state" equals="4" timeout="60s"/>';
+    writeFileSync(join(dir, 'boots.xml'), `<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="boots" timeout="5m">
+  <title>every boot takes the guest's boot-to-frontend</title>
+  <tags>timings</tags>
+  <drivers>xenbus xenvbd xenvif xennet</drivers>
+  <needs>guest-bugcheck</needs>
+  <guest name="win" os="windows" vcpus="2" memory="2G"><timings boot-to-frontend="${bootMs}ms"/>
+    <vbd vdev="xvda" size="1G"/>
+    <vif devid="0"/>
+  </guest>
+  <steps>
+    <install-drivers guest="win" bundle="builtin:9.1.0.0" reboot="true"/>${connected}
+    <reboot guest="win"/>${connected}
+    <bugcheck guest="win"/>${connected}
+  </steps>
+</scenario>
+`);
+    const { outcome, trace } = await runPlanned({ host: new SimHost({ specs }), plan: loadScenarios([dir], dir) });
+    if (outcome.summary.instances[0]?.verdict !== 'pass') throw new Error(`the run did not pass: ${JSON.stringify(outcome.summary.instances[0])}`);
+    return trace.events;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** From each `rebooted` to the first frontend state written after it (the drivers' first write:
+ *  the toolstack's writes of a rebuilt device come before the event). */
+function rebootToFrontend(events: readonly TraceEvent[]): number[] {
+  const fe = /^\/local\/domain\/\d+\/device\/(vbd|vif)\/\d+\/state$/;
+  return events.filter((e) => e.ev === 'guest' && e.what === 'rebooted').map((g) => {
+    const first = events.find((e) => e.ev === 'xs' && e.t >= g.t && e.seq > g.seq && e.value !== null && fe.test(e.path));
+    return first ? Math.round((first.t - g.t) * 1000) / 1000 : NaN;
+  });
+}
+
+t.test('every reboot waits the guest\'s boot-to-frontend, as the first boot does', async (t) => {
+  for (const bootMs of [1500, 4000]) {
+    const events = await rebootsTrace(bootMs);
+    const waits = rebootToFrontend(events);
+    t.equal(waits.length, 3, 'the install\'s reboot, the <reboot> step, the restart after the bug check');
+    // the boot timing and the xenstore round trips of the driver's first write (< 5 ms)
+    for (const ms of waits) t.ok(ms >= bootMs && ms < bootMs + 5, `${bootMs} ms boot: rebooted -> first frontend state in ${ms} ms`);
+    // measured as the lab measures it (the first state other than Initialising): the <reboot> step takes
+    // one backend reaction more, because the simulator keeps the device directories over a reboot (its
+    // frontends walk back from Closed and wait for the backend's InitWait) where xl and xapi rebuild
+    // them; the install's reboot (never connected) and the bug check's restart (devices rebuilt) do not
+    const lab = labTimings(events.filter((e) => !(e.ev === 'guest' && e.what === 'started'))).bootToFrontend.samplesMs;
+    t.equal(lab.length, 3);
+    t.equal(lab.filter((ms) => ms < bootMs + 5).length, 2, `${bootMs} ms boot, lab measure: ${lab.join(', ')} ms`);
+    t.ok(lab[2]! >= bootMs + DEFAULT_TIMINGS.backendReactionMs, 'the <reboot> step: boot + a backend reaction');
+  }
 });

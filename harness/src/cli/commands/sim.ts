@@ -1,14 +1,14 @@
 // winpv sim diff-lab: the simulator's blkback/netback beside a recording of Linux's on real Xen (the
 // lab), state by state and key by key, each difference with its reason when it is a known one.
-import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { inputError } from '../../model/errors';
 import type { Command, CommandContext } from '../command';
 import { parseCommandArgs, runSubcommand } from '../command';
 import { driverSpecs } from '../run-support';
 import { diffLab, diffTapback, explainStepDiff, simBackendEvents, simBackendSteps, type BackendRecording } from '../../hosts/sim/lab-diff';
-import { sequenceOf, stepDiffText } from '../../hosts/xl/backend-keys';
-import { labTimings } from '../../hosts/sim/lab-timings';
+import { sequenceOf, stepDiffText, timingsName, xenVersionOf } from '../../hosts/xl/backend-keys';
+import { comparisonLines, compareLabTimings, labTimings, type LabTimings } from '../../hosts/sim/lab-timings';
 import { readTraceFile } from '../../trace/reader';
 
 /** Where the committed recordings are (capture-backend-keys.ts writes them there). */
@@ -75,7 +75,7 @@ async function diffLabCommand(ctx: CommandContext): Promise<number> {
 }
 
 const TIMINGS_HELP = [
-  'usage: winpv sim lab-timings <trace.jsonl> [--xen V --kernel V]',
+  'usage: winpv sim lab-timings <trace.jsonl> [--xen V | --xl-info FILE] [--kernel V] [--compare FILE] [--out-dir DIR]',
   '',
   "The durations the simulator models, measured in a real host's trace (a `winpv run --host lab` run):",
   "boot to the first frontend state, a backend's reaction to a frontend state change, hot-unplug from",
@@ -83,25 +83,70 @@ const TIMINGS_HELP = [
   'test/fixtures/lab/timings.xen-<xen>.linux-<kernel>.json is this output for the lab of those versions).',
   '',
   'options:',
-  '  --xen V      the Xen version of the host the trace came from (recorded in the output)',
-  '  --kernel V   its dom0 kernel version (`winpv lab ssh -- uname -r`)',
+  '  --xen V          the Xen version of the host the trace came from (recorded in the output)',
+  "  --xl-info FILE   the Xen version read from that host's `xl info` output (xen_major.xen_minor xen_extra)",
+  '  --kernel V       its dom0 kernel version (`winpv lab ssh -- uname -r`)',
+  '  --out-dir DIR    write the JSON to DIR/timings.xen-<xen>.linux-<kernel>.json instead of printing it',
+  '  --compare FILE   print each figure beside a committed timings file, and whether the host\'s Xen and',
+  "                   kernel are the ones the file's name says; exits 1 when they are not. Timing",
+  '                   differences are printed only, never a failure. Needs the versions (--xen or --xl-info,',
+  '                   and --kernel); the JSON is then printed only with --out-dir.',
 ].join('\n');
 
+/** A file named on the command line, read whole; a missing one is bad input. */
+function readText(ctx: CommandContext, f: string): string {
+  try {
+    return readFileSync(resolve(ctx.cwd, f), 'utf8');
+  } catch (e) {
+    throw inputError('SIM_TIMINGS_USAGE', `${f}: ${(e as Error).message}`);
+  }
+}
+
 async function labTimingsCommand(ctx: CommandContext): Promise<number> {
-  const args = parseCommandArgs(ctx, { help: TIMINGS_HELP }, { xen: { type: 'string' }, kernel: { type: 'string' } }, { positionals: true });
+  const args = parseCommandArgs(
+    ctx,
+    { help: TIMINGS_HELP },
+    { xen: { type: 'string' }, 'xl-info': { type: 'string' }, kernel: { type: 'string' }, compare: { type: 'string' }, 'out-dir': { type: 'string' } },
+    { positionals: true },
+  );
   if (!args) return 0;
   if (args.positionals.length !== 1) throw inputError('SIM_TIMINGS_USAGE', 'winpv sim lab-timings takes one trace.jsonl');
+  if (args.values.xen !== undefined && args.values['xl-info'] !== undefined) throw inputError('SIM_TIMINGS_USAGE', 'give the Xen version once: --xen or --xl-info');
+  const xen = args.values['xl-info'] !== undefined ? xenVersionOf(readText(ctx, args.values['xl-info'])) : args.values.xen;
+  if (args.values['xl-info'] !== undefined && !xen) throw inputError('SIM_TIMINGS_USAGE', `${args.values['xl-info']}: no xen_major/xen_minor in it (not \`xl info\` output)`);
+  const kernel = args.values.kernel;
+  const versioned = args.values.compare !== undefined || args.values['out-dir'] !== undefined;
+  if (versioned && (!xen || !kernel)) throw inputError('SIM_TIMINGS_USAGE', '--compare and --out-dir need the host\'s versions: --xen (or --xl-info) and --kernel');
   const file = resolve(ctx.cwd, args.positionals[0]!);
   const { events } = readTraceFile(file, args.positionals[0]);
+  // the committed figures, read before anything is written (--out-dir may name the fixtures' directory)
+  let committed: Partial<LabTimings> | undefined;
+  if (args.values.compare !== undefined) {
+    try {
+      committed = JSON.parse(readText(ctx, args.values.compare)) as Partial<LabTimings>;
+      if (typeof committed !== 'object' || committed === null) throw new Error('not a JSON object');
+    } catch (e) {
+      throw inputError('SIM_BAD_TIMINGS', `${args.values.compare}: not a timings file: ${(e as Error).message}`);
+    }
+  }
   const start = events[0]?.ev === 'run.start' ? events[0] : undefined;
+  const measured = labTimings(events);
   const out = {
     // the run's directory names the run (reports/<run-id>/trace.jsonl): the trace, without this machine's path
-    source: { trace: `${basename(dirname(realpathSync(file)))}/${basename(file)}`, host: start?.host.label, xen: args.values.xen ?? null, kernel: args.values.kernel ?? null, instances: start?.instances ?? [] },
+    source: { trace: `${basename(dirname(realpathSync(file)))}/${basename(file)}`, host: start?.host.label, xen: xen ?? null, kernel: kernel ?? null, instances: start?.instances ?? [] },
     note: `ms between events the xenstore probe saw in dom0 (a watch over SSH): each includes the probe's delivery${start?.host.label === 'lab' ? '. The lab is Xen inside QEMU TCG: slower than hardware' : ''}`,
-    ...labTimings(events),
+    ...measured,
   };
-  ctx.out.write(JSON.stringify(out, null, 2) + '\n');
-  return 0;
+  const json = JSON.stringify(out, null, 2) + '\n';
+  if (args.values['out-dir'] !== undefined) {
+    const target = join(resolve(ctx.cwd, args.values['out-dir']), timingsName(xen!, kernel!));
+    writeFileSync(target, json);
+    ctx.out.write(`wrote ${basename(target)}\n`);
+  } else if (args.values.compare === undefined) ctx.out.write(json);
+  if (committed === undefined) return 0;
+  const c = compareLabTimings(basename(resolve(ctx.cwd, args.values.compare!)), committed, measured, { xen: xen!, kernel: kernel! });
+  ctx.out.write(comparisonLines(c).join('\n') + '\n');
+  return c.versionsMatch ? 0 : 1;
 }
 
 const command: Command = {

@@ -5,6 +5,7 @@
 // less than the real duration. `winpv sim lab-timings <trace.jsonl>` prints them; the committed
 // output (test/fixtures/lab/timings.xen-*.linux-*.json) is the source of the simulator's defaults.
 import type { TraceEvent } from '../../model/trace';
+import { timingsName } from '../xl/backend-keys';
 
 /** One measured duration: every sample (ms) and their median, min and max. */
 export interface Figure {
@@ -143,4 +144,58 @@ export function labTimings(events: readonly TraceEvent[]): LabTimings {
     migrationDowntime: figure("suspend request to the old domain -> every backend of the new domain Connected", migrationDowntime(events)),
     xenstoreLatency: figure('not measurable from a trace (the probe sees committed changes, not requests)', []),
   };
+}
+
+/** The figures in the order they are printed. */
+const FIGURE_NAMES = ['bootToFrontend', 'backendReaction', 'hotUnplug', 'saveRestoreDowntime', 'migrationDowntime', 'xenstoreLatency'] as const;
+
+/** A committed timings fixture beside what the lab measures now (`winpv sim lab-timings --compare`). */
+export interface TimingsComparison {
+  /** The committed file's name, which names the Xen and kernel it came from. */
+  fixture: string;
+  /** The lab's versions now, and the name a fixture of them has. */
+  lab: { xen: string; kernel: string; name: string };
+  /** The versions the fixture's name gives (null: not named timings.xen-<xen>.linux-<kernel>.json). */
+  named: { xen: string; kernel: string } | null;
+  /** Whether the fixture is the lab's: a mismatch fails the lab step (the simulator's defaults would
+   *  come from another Xen or kernel than the one CI runs). */
+  versionsMatch: boolean;
+  /** Each figure's median and sample count, committed and now; a difference is information only. */
+  figures: { name: (typeof FIGURE_NAMES)[number]; committed: { medianMs: number | null; n: number }; now: { medianMs: number | null; n: number }; deltaMs: number | null }[];
+}
+
+export function compareLabTimings(fixture: string, committed: Partial<LabTimings>, now: LabTimings, lab: { xen: string; kernel: string }): TimingsComparison {
+  const name = timingsName(lab.xen, lab.kernel);
+  return {
+    fixture,
+    lab: { ...lab, name },
+    named: fixtureVersions(fixture),
+    versionsMatch: fixture === name,
+    figures: FIGURE_NAMES.map((f) => {
+      const old = { medianMs: committed[f]?.medianMs ?? null, n: committed[f]?.n ?? 0 };
+      const cur = { medianMs: now[f].medianMs, n: now[f].n };
+      const deltaMs = old.medianMs === null || cur.medianMs === null ? null : Math.round((cur.medianMs - old.medianMs) * 1000) / 1000;
+      return { name: f, committed: old, now: cur, deltaMs };
+    }),
+  };
+}
+
+/** The Xen and kernel a timings fixture's name gives (timingsName's form), or null. */
+function fixtureVersions(fixture: string): { xen: string; kernel: string } | null {
+  const m = /^timings\.xen-(.+?)\.linux-(.+)\.json$/.exec(fixture);
+  return m ? { xen: m[1]!, kernel: m[2]! } : null;
+}
+
+/** The comparison as text: the versions first (a mismatch says what to commit), then each figure. */
+export function comparisonLines(c: TimingsComparison): string[] {
+  const ms = (x: { medianMs: number | null; n: number }) => `${x.medianMs === null ? '-' : `${x.medianMs} ms`} (n ${x.n})`;
+  const width = Math.max(...c.figures.map((f) => f.name.length));
+  return [
+    `lab timings (Xen ${c.lab.xen}, Linux ${c.lab.kernel}) vs ${c.fixture}`,
+    c.versionsMatch
+      ? '  versions: the lab\'s Xen and kernel are the fixture\'s'
+      : `  versions: MISMATCH: the lab runs Xen ${c.lab.xen} / Linux ${c.lab.kernel}, the fixture is ${c.named ? `for Xen ${c.named.xen} / Linux ${c.named.kernel}` : 'not named with its versions'}; commit the refreshed timings as ${c.lab.name} (and sim/timings.ts LAB_FIGURES_MS from it)`,
+    ...c.figures.map((f) => `  ${f.name.padEnd(width)}  median ${ms(f.committed)} -> ${ms(f.now)}${f.deltaMs === null ? '' : `: ${f.deltaMs >= 0 ? '+' : ''}${f.deltaMs} ms`}`),
+    '  (timing differences are information only: performance is not asserted)',
+  ];
 }

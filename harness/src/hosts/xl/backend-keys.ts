@@ -146,8 +146,25 @@ export function stepDiffText(d: StepDiff): string {
   return `${d.where} at ${d.at}: ${d.key} real ${d.real} / sim ${d.sim}`;
 }
 
+/** `<kind>.xen-<xen>.linux-<kernel>.json`: a lab fixture named with the versions it came from. */
+function labFixtureName(kind: string, xen: string, kernel: string): string {
+  const safe = (s: string) => s.trim().replace(/[^A-Za-z0-9.+-]+/g, '_');
+  return `${kind}.xen-${safe(xen)}.linux-${safe(kernel)}.json`;
+}
+
 /** The name of a recording of real backends: the Xen and dom0 kernel versions it came from. */
 export function recordingName(xen: string, kernel: string): string {
-  const safe = (s: string) => s.trim().replace(/[^A-Za-z0-9.+-]+/g, '_');
-  return `backend-states.xen-${safe(xen)}.linux-${safe(kernel)}.json`;
+  return labFixtureName('backend-states', xen, kernel);
+}
+
+/** The name of the lab's measured timings (`winpv sim lab-timings`), named like the recordings. */
+export function timingsName(xen: string, kernel: string): string {
+  return labFixtureName('timings', xen, kernel);
+}
+
+/** The hypervisor's version in `xl info` (xen_major, xen_minor and xen_extra: 4, 17, .7 -> 4.17.7). */
+export function xenVersionOf(xlInfo: string): string {
+  return ['xen_major', 'xen_minor', 'xen_extra']
+    .map((k) => new RegExp(`^${k}\\s*:\\s*(\\S*)`, 'm').exec(xlInfo)?.[1] ?? '')
+    .join('.').replace(/\.\./g, '.').replace(/\.$/, '');
 }

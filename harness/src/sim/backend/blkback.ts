@@ -81,6 +81,39 @@ export class Blkback extends XenbusBackend {
     };
   }
 
+  /** xen-blkback/xenbus.c frontend_changed. A frontend that reconnects after Closed (Initialising)
+   *  brings the backend back to InitWait ("prepare for reconnect"), nothing re-advertised: the probe's
+   *  keys stay from the first probe, and connect() rewrites its transaction (connectKeys) before
+   *  Connected. Initialised or Connected connects from any state but Connected (connect_ring, then
+   *  xen_update_blkif_status -> connect), so a frontend that left out Initialising is still served;
+   *  Initialising while Closing is ignored: a backend left Closing stays there. */
+  protected async onFrontendState(fe: number): Promise<void> {
+    switch (fe) {
+      case XenbusState.Initialising:
+        await this.frontendInitialising();
+        break;
+      case XenbusState.Initialised:
+      case XenbusState.Connected:
+        if (this.state !== XenbusState.Connected) await this.connectFrontend();
+        break;
+      case XenbusState.Closing:
+        // the rings stay mapped until Closed (xen_blkif_disconnect runs there)
+        await this.switchState(XenbusState.Closing);
+        break;
+      case XenbusState.Closed:
+        await this.disconnectTo(XenbusState.Closed);
+        await this.removeIfOffline();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** The frontend (re)starts: only a Closed blkback goes back to InitWait ("prepare for reconnect"). */
+  protected async frontendInitialising(): Promise<void> {
+    if (this.state === XenbusState.Closed) await this.switchState(XenbusState.InitWait);
+  }
+
   /** A numeric feature as this backend advertises it (defaults or the scenario's overrides). */
   protected int(name: string): number {
     return Number(this.probeKeys()[name] ?? this.connectKeys()[name] ?? '0');

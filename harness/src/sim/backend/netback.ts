@@ -20,6 +20,28 @@ export interface LinkModel {
   dilation: number;
 }
 
+/** The next state on set_backend_state's shortest path from `from` to `to` (xen-netback/xenbus.c): from
+ *  Initialising to InitWait (or Closed when heading there), from Closed to InitWait (or Closing), from
+ *  InitWait to Connected (backend_connect) or Closing, from Connected to Closing (backend_disconnect),
+ *  from Closing to Closed. undefined: a state Linux would BUG() on, never reached from these targets. */
+export function nextNetbackStep(from: number, to: number): number | undefined {
+  const S = XenbusState;
+  switch (from) {
+    case S.Initialising:
+      return to === S.Closed ? S.Closed : S.InitWait;
+    case S.Closed:
+      return to === S.Closing ? S.Closing : S.InitWait;
+    case S.InitWait:
+      return to === S.Connected ? S.Connected : S.Closing;
+    case S.Connected:
+      return S.Closing;
+    case S.Closing:
+      return S.Closed;
+    default:
+      return undefined;
+  }
+}
+
 /** Frames waiting for rx buffers before netback drops them (rx_queue_max). */
 const RX_QUEUE_MAX = 512;
 
@@ -47,7 +69,53 @@ export class Netback extends XenbusBackend implements BridgePort {
 
   constructor(hv: Hypervisor, dom0: Domain, frontDomid: number, readonly shape: VifShape, readonly bridge: VirtualBridge) {
     super(hv, dom0, frontDomid, 'vif', shape.devid, shape.backend);
-    this.connectOn = [XenbusState.Connected];
+  }
+
+  /** xen-netback/xenbus.c frontend_changed: each frontend state names the state the backend heads for
+   *  (Initialising -> InitWait, Connected -> Connected, Closing -> Closing, Closed -> Closed, then
+   *  device_unregister when offline; Initialised: nothing) and set_backend_state walks there by the
+   *  shortest path of its state diagram, one xenbus_switch_state per step. So a frontend reconnecting
+   *  from Initialising brings a Closed netback back to InitWait, and one still Closing (the frontend
+   *  did not wait for Closed) to Closed and then InitWait; nothing is re-advertised (the probe's keys
+   *  stay) and connect() writes no key, only the state. */
+  protected async onFrontendState(fe: number): Promise<void> {
+    switch (fe) {
+      case XenbusState.Initialising:
+        await this.walkTo(XenbusState.InitWait);
+        break;
+      case XenbusState.Connected:
+        await this.walkTo(XenbusState.Connected);
+        break;
+      case XenbusState.Closing:
+        await this.walkTo(XenbusState.Closing);
+        break;
+      case XenbusState.Closed:
+        await this.walkTo(XenbusState.Closed);
+        await this.removeIfOffline();
+        break;
+      case XenbusState.Unknown:
+        await this.walkTo(XenbusState.Closed);
+        await this.remove();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** set_backend_state: one step at a time towards `target`. A refused connect (Closing with `error`)
+   *  ends the walk, as does a forced state or removal in the middle of it. */
+  private async walkTo(target: number): Promise<void> {
+    for (let steps = 0; this.state !== target && steps < 4 && !this.isRemoved; steps++) {
+      const next = nextNetbackStep(this.state, target);
+      if (next === undefined) return;
+      if (next === XenbusState.Connected) {
+        if (!(await this.connectFrontend())) return;
+      } else if (this.state === XenbusState.Connected) {
+        await this.disconnectTo(next); // backend_disconnect, then Closing
+      } else {
+        await this.switchState(next);
+      }
+    }
   }
 
   get name(): string {

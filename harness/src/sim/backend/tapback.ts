@@ -40,6 +40,7 @@ export class Tapback extends Blkback {
 
   constructor(hv: Hypervisor, dom0: Domain, frontDomid: number, devid: number, shape: VbdShape, disk?: SparseDisk) {
     super(hv, dom0, frontDomid, devid, shape, disk);
+    this.rewritesSameState = true; // frontend.c xenbus_switch_state writes whatever the state was
   }
 
   override get backendDir(): string {
@@ -76,6 +77,18 @@ export class Tapback extends Blkback {
     // on the frontend's later states as frontend_changed does.
     if ((await readInt(xs, `${this.fePath}/state`)) === XenbusState.Initialising) await this.switchState(XenbusState.InitWait);
     await this.watchFrontend();
+  }
+
+  /** frontend.c frontend_changed (hotplug-status is connected once probe() has run): Initialising ->
+   *  InitWait from any state, so a frontend reconnecting after Closed, or after Closing without Closed,
+   *  finds tapback in InitWait again, nothing re-advertised; tapback's own xenbus_switch_state writes the
+   *  state even when it is unchanged. The other states as blkback's: Initialised or Connected ->
+   *  xenbus_connect (connect_tap, then connect_frontend's transaction and Connected) unless already
+   *  Connected; Closing -> Closing (tapdisk stays on the ring); Closed -> backend_close (it leaves the
+   *  ring) and Closed (the directory of a device xapi unplugs then goes:
+   *  the toolstack's part). */
+  protected override async frontendInitialising(): Promise<void> {
+    await this.switchState(XenbusState.InitWait);
   }
 
   protected override async connectRing(): Promise<void> {

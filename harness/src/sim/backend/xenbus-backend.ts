@@ -1,8 +1,9 @@
-// The common part of a Linux-style xenbus backend driver (drivers/xen/xenbus/xenbus_probe_backend.c
-// and the frontend_changed handlers of blkback/netback): probe writes the feature keys and switches
-// to InitWait, a watch on the frontend's state drives connect/close, and every state change is a
-// write of `state` under the backend directory, as the real drivers do. Watch callbacks run one at
-// a time, like Linux's single xenwatch thread.
+// The common part of a Linux-style xenbus backend driver (drivers/xen/xenbus/xenbus_probe_backend.c):
+// probe writes the feature keys and switches to InitWait, a watch on the frontend's state drives
+// connect and close through each driver's own frontend_changed (onFrontendState: blkback, netback and
+// tapback differ, most in how they walk back to InitWait when a frontend reconnects), and every state
+// change is a write of `state` under the backend directory, as the real drivers do. Watch callbacks
+// run one at a time, like Linux's single xenwatch thread.
 import { XenbusState } from '../../model/xenbus';
 import type { DeviceRef } from '../../model/scenario';
 import type { Domain, Hypervisor } from '../hypervisor';
@@ -32,8 +33,6 @@ export abstract class XenbusBackend {
   private chain: Promise<void> = Promise.resolve();
   private removed = false;
   protected connected = false;
-  /** Frontend states on which the driver connects: blkback on Initialised or Connected, netback only on Connected. */
-  protected connectOn: readonly number[] = [XenbusState.Initialised, XenbusState.Connected];
 
   constructor(
     readonly hv: Hypervisor,
@@ -88,7 +87,17 @@ export abstract class XenbusBackend {
     this.unwatch = await this.dom0.xs.watch(`${this.fePath}/state`, () => this.serial(() => this.frontendChanged()));
   }
 
+  /** Whether a switch to the state already set writes it again: Linux's xenbus_switch_state does not
+   *  (xenbus_client.c __xenbus_switch_state: "if (state == dev->state) return 0", not to fire watches
+   *  unnecessarily); tapback's own xenbus_switch_state (frontend.c) does. */
+  protected rewritesSameState = false;
+
   async switchState(s: number): Promise<void> {
+    if (s === this.state && !this.rewritesSameState) return;
+    await this.writeState(s);
+  }
+
+  private async writeState(s: number): Promise<void> {
     if (this.removed) return;
     this.state = s;
     await this.dom0.xs.write(`${this.bePath}/state`, String(s));
@@ -105,53 +114,56 @@ export abstract class XenbusBackend {
     const reactMs = this.hv.domain(this.frontDomid)?.timings.backendReactionMs ?? 0;
     if (reactMs > 0) await this.hv.sched.sleep(reactMs);
     if (this.removed) return;
+    // like xenbus_probe.c xenbus_otherend_changed (and tapback's otherend watch): the state read when
+    // the watch fires, not the value that fired it
     const fe = await readInt(this.dom0.xs, `${this.fePath}/state`);
     if (fe === undefined) return;
-    switch (fe) {
-      case XenbusState.Initialising:
-        // (a backend still Initialising is tapback's, whose hotplug finished before the frontend came back)
-        if (this.state === XenbusState.Closed || this.state === XenbusState.Initialising) await this.switchState(XenbusState.InitWait);
-        break;
-      case XenbusState.Initialised:
-      case XenbusState.Connected:
-        if (this.state === XenbusState.Connected || !this.connectOn.includes(fe)) break;
-        if (this.state !== XenbusState.InitWait) break; // not ready (Closing/Closed): ignored as Linux does
-        this.disconnect();
-        try {
-          await this.connectRing();
-        } catch (e) {
-          this.hv.report.log('warn', `${this.dev} d${this.frontDomid}: connect failed: ${(e as Error).message}`);
-          await this.dom0.xs.write(`${this.bePath}/error`, `connect: ${(e as Error).message}`).catch(() => undefined);
-          await this.switchState(XenbusState.Closing);
-          return;
-        }
-        if (this.state !== XenbusState.InitWait) {
-          // forced Closing/Closed while it mapped the rings (force(): a restart or the backend-closing
-          // fault): the driver being stopped drops the connect it had under way (blkback/netback's
-          // remove -> xen_blkif_disconnect / xenvif_disconnect) instead of announcing Connected
-          this.disconnect();
-          break;
-        }
-        this.connected = true;
-        await this.dom0.xs.transaction(async (tx) => {
-          for (const [k, v] of Object.entries(this.connectKeys())) await tx.write(`${this.bePath}/${k}`, v);
-        });
-        await this.switchState(XenbusState.Connected);
-        break;
-      case XenbusState.Closing:
-        this.disconnect();
-        this.connected = false;
-        await this.switchState(XenbusState.Closing);
-        break;
-      case XenbusState.Closed:
-        this.disconnect();
-        this.connected = false;
-        await this.switchState(XenbusState.Closed);
-        if ((await this.dom0.xs.read(`${this.bePath}/online`)) === '0') await this.remove();
-        break;
-      default:
-        break;
+    await this.onFrontendState(fe);
+  }
+
+  /** The driver's frontend_changed for the frontend's state `fe`: each backend as its source has it
+   *  (blkback.ts, netback.ts, tapback.ts). */
+  protected abstract onFrontendState(fe: number): Promise<void>;
+
+  /** Maps the frontend's rings and announces Connected after the connect transaction; a refusal writes
+   *  `error` and Closing (xenbus_dev_fatal). Returns whether the backend connected. */
+  protected async connectFrontend(): Promise<boolean> {
+    const before = this.state;
+    this.disconnect(); // blkback's "enforce precondition" (xen_blkif_disconnect is idempotent)
+    try {
+      await this.connectRing();
+    } catch (e) {
+      this.hv.report.log('warn', `${this.dev} d${this.frontDomid}: connect failed: ${(e as Error).message}`);
+      await this.dom0.xs.write(`${this.bePath}/error`, `connect: ${(e as Error).message}`).catch(() => undefined);
+      await this.switchState(XenbusState.Closing);
+      return false;
     }
+    if (this.state !== before || this.removed) {
+      // forced Closing/Closed while it mapped the rings (force(): a restart or the backend-closing
+      // fault): the driver being stopped drops the connect it had under way (blkback/netback's
+      // remove -> xen_blkif_disconnect / xenvif_disconnect) instead of announcing Connected
+      this.disconnect();
+      return false;
+    }
+    this.connected = true;
+    await this.dom0.xs.transaction(async (tx) => {
+      for (const [k, v] of Object.entries(this.connectKeys())) await tx.write(`${this.bePath}/${k}`, v);
+    });
+    await this.switchState(XenbusState.Connected);
+    return true;
+  }
+
+  /** Unmaps the rings and switches to `state` (Closing or Closed). */
+  protected async disconnectTo(state: number): Promise<void> {
+    this.disconnect();
+    this.connected = false;
+    await this.switchState(state);
+  }
+
+  /** After Closed: a device the toolstack took offline (online = 0) goes away (blkback/netback
+   *  frontend_changed: "if not online" -> device_unregister; for tapback, xapi's removal). */
+  protected async removeIfOffline(): Promise<void> {
+    if ((await this.dom0.xs.read(`${this.bePath}/online`)) === '0') await this.remove();
   }
 
   /** Forces a state as `xenstore-write state N` would, and acts on it like the driver does. */
@@ -160,7 +172,7 @@ export abstract class XenbusBackend {
       this.disconnect();
       this.connected = false;
     }
-    await this.switchState(state);
+    await this.writeState(state); // a write from outside the driver: whatever the state was
   }
 
   /** Device removal by the toolstack: unwatch, tear down, delete the backend directory. */
