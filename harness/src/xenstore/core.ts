@@ -9,6 +9,7 @@ import {
   XsDecoder,
   XsType,
   encodeMessage,
+  encodePacket,
   errorPayload,
   typeName,
   type XsErrno,
@@ -127,13 +128,12 @@ export class ServerConnection {
   deliverWatchEvent(path: string, token: string): void {
     if (this.closedFlag) return;
     const text = `${path}\0${token}\0`;
-    const payload = Buffer.from(text, 'utf8');
-    if (payload.length > 4096) return; // send_event: over-long events are not sent
+    if (Buffer.byteLength(text, 'utf8') > 4096) return; // send_event: over-long events are not sent
     if (!path.startsWith('@')) {
       if (this.queuedEvents.has(text)) return;
       this.queuedEvents.add(text);
     }
-    this.enqueue(encodeMessage({ type: XsType.WATCH_EVENT, reqId: 0, txId: 0, payload }));
+    this.enqueue(encodePacket(XsType.WATCH_EVENT, 0, 0, text));
     if (this.server.tracing) this.server.traceLine({ ev: 'event', conn: this.seq, domid: this.domid, path, token });
   }
 
