@@ -76,25 +76,40 @@ export interface XsMessage {
   payload: Buffer;
 }
 
+function checkPayloadSize(len: number, allowOversize: boolean): void {
+  if (len > XENSTORE_PAYLOAD_MAX && !allowOversize) {
+    throw new RangeError(`xenstore payload of ${len} bytes exceeds XENSTORE_PAYLOAD_MAX (${XENSTORE_PAYLOAD_MAX})`);
+  }
+}
+
+/** A packet buffer with its header written and room for `len` payload bytes. */
+function packetWithHeader(type: number, reqId: number, txId: number, len: number): Buffer {
+  const out = Buffer.allocUnsafe(XS_HEADER_SIZE + len);
+  out.writeUInt32LE(type >>> 0, 0);
+  out.writeUInt32LE(reqId >>> 0, 4);
+  out.writeUInt32LE(txId >>> 0, 8);
+  out.writeUInt32LE(len, 12);
+  return out;
+}
+
 /** One packet: header and payload in a single buffer. Throws on a payload over XENSTORE_PAYLOAD_MAX
  *  unless `allowOversize` (the fuzzer sends such packets on purpose). */
 export function encodeMessage(msg: XsMessage, allowOversize = false): Buffer {
-  if (msg.payload.length > XENSTORE_PAYLOAD_MAX && !allowOversize) {
-    throw new RangeError(`xenstore payload of ${msg.payload.length} bytes exceeds XENSTORE_PAYLOAD_MAX (${XENSTORE_PAYLOAD_MAX})`);
-  }
-  const out = Buffer.allocUnsafe(XS_HEADER_SIZE + msg.payload.length);
-  out.writeUInt32LE(msg.type >>> 0, 0);
-  out.writeUInt32LE(msg.reqId >>> 0, 4);
-  out.writeUInt32LE(msg.txId >>> 0, 8);
-  out.writeUInt32LE(msg.payload.length, 12);
+  checkPayloadSize(msg.payload.length, allowOversize);
+  const out = packetWithHeader(msg.type, msg.reqId, msg.txId, msg.payload.length);
   msg.payload.copy(out, XS_HEADER_SIZE);
   return out;
 }
 
-/** Encodes a packet whose payload is a string (latin1 keeps bytes 1:1; callers pass UTF-8 via Buffer). */
+/** Encodes a packet whose payload is a string (encoded as UTF-8 straight into the packet, no
+ *  intermediate buffer: the daemon builds every watch event this way). */
 export function encodePacket(type: number, reqId: number, txId: number, payload: Buffer | string): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
-  return encodeMessage({ type, reqId, txId, payload: body });
+  if (typeof payload !== 'string') return encodeMessage({ type, reqId, txId, payload });
+  const len = Buffer.byteLength(payload, 'utf8');
+  checkPayloadSize(len, false);
+  const out = packetWithHeader(type, reqId, txId, len);
+  out.write(payload, XS_HEADER_SIZE, 'utf8');
+  return out;
 }
 
 /** Result of feeding bytes to the decoder: whole messages, and `oversize` once a header announced a

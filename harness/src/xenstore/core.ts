@@ -9,6 +9,7 @@ import {
   XsDecoder,
   XsType,
   encodeMessage,
+  encodePacket,
   errorPayload,
   typeName,
   type XsErrno,
@@ -31,11 +32,20 @@ export interface XenstoreHooks {
 
 export interface XenstoreServerOptions {
   quota?: Partial<XenstoreQuota>;
-  /** Runs `fn` later (never synchronously). Default: queueMicrotask. */
+  /** Runs `fn` later (never synchronously). Default: a microtask (`microtask` below). */
   schedule?: (fn: () => void) => void;
   hooks?: XenstoreHooks;
   /** One object per request, reply, watch event and connection event (for --trace). */
   trace?: (line: object) => void;
+}
+
+// The default `schedule`: a promise reaction, run after the current callback as queueMicrotask's
+// would be. Node's queueMicrotask wraps every callback in an AsyncResource (an async id, a bound
+// function, a destroy hook): with one flush per reply that was a third of the daemon's allocations
+// per watched write (issue 20; the allocation profile is in docs/performance.md).
+const resolved = Promise.resolve();
+function microtask(fn: () => void): void {
+  void resolved.then(fn);
 }
 
 interface DomainState {
@@ -58,6 +68,8 @@ export class ServerConnection {
   private out: Buffer[] = [];
   private readonly queuedEvents = new Set<string>();
   private flushScheduled = false;
+  /** flush() bound once, not a new closure per scheduled flush. */
+  private readonly flushLater = (): void => this.flush();
   private closedFlag = false;
   /** Called once when the connection ends (the socket layer closes its socket). */
   onClose?: (reason: string) => void;
@@ -115,14 +127,13 @@ export class ServerConnection {
    *  in the queue is not sent twice, as in the C daemon's send_event; special (`@`) events always are. */
   deliverWatchEvent(path: string, token: string): void {
     if (this.closedFlag) return;
-    const payload = Buffer.from(`${path}\0${token}\0`, 'utf8');
-    if (payload.length > 4096) return; // send_event: over-long events are not sent
+    const text = `${path}\0${token}\0`;
+    if (Buffer.byteLength(text, 'utf8') > 4096) return; // send_event: over-long events are not sent
     if (!path.startsWith('@')) {
-      const key = payload.toString('latin1');
-      if (this.queuedEvents.has(key)) return;
-      this.queuedEvents.add(key);
+      if (this.queuedEvents.has(text)) return;
+      this.queuedEvents.add(text);
     }
-    this.enqueue(encodeMessage({ type: XsType.WATCH_EVENT, reqId: 0, txId: 0, payload }));
+    this.enqueue(encodePacket(XsType.WATCH_EVENT, 0, 0, text));
     if (this.server.tracing) this.server.traceLine({ ev: 'event', conn: this.seq, domid: this.domid, path, token });
   }
 
@@ -131,7 +142,7 @@ export class ServerConnection {
     this.out.push(packet);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      this.server.schedule(() => this.flush());
+      this.server.schedule(this.flushLater);
     }
   }
 
@@ -140,7 +151,7 @@ export class ServerConnection {
     if (this.closedFlag || this.out.length === 0) return;
     const bufs = this.out;
     this.out = [];
-    this.queuedEvents.clear();
+    if (this.queuedEvents.size > 0) this.queuedEvents.clear(); // clear() allocates a new table
     this.sendBytes(bufs.length === 1 ? bufs[0] : Buffer.concat(bufs));
   }
 
@@ -181,7 +192,7 @@ export abstract class XenstoreCore {
   constructor(opts: XenstoreServerOptions = {}) {
     this.quota = { ...DEFAULT_QUOTA, ...opts.quota };
     this.hooks = opts.hooks ?? {};
-    this.schedule = opts.schedule ?? queueMicrotask;
+    this.schedule = opts.schedule ?? microtask;
     this.traceFn = opts.trace;
     this.domains.set(0, { introduced: true, bornGen: 0, released: false });
   }

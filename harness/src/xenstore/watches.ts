@@ -3,7 +3,7 @@
 // Matching follows xenstored_watch.c fire_watches: an "exact" change (a node deleted as part of a
 // subtree) fires only watches on that very name; any other change fires watches on the name and on
 // every ancestor. Watches on "/" see everything.
-import { ancestors } from './paths';
+import { parentOf } from './paths';
 
 export interface Watch<C> {
   conn: C;
@@ -44,11 +44,13 @@ export class WatchRegistry<C extends { seq: number }> {
   matching(name: string, exact: boolean): Watch<C>[] {
     const out: Watch<C>[] = [];
     const self = this.byNode.get(name);
-    if (self) out.push(...self);
+    if (self) for (const w of self) out.push(w);
     if (!exact && !name.startsWith('@')) {
-      for (const a of ancestors(name)) {
+      // The ancestors walked in place (paths.ts ancestors() is a generator: an object per change).
+      for (let a = name; a !== '/'; ) {
+        a = parentOf(a);
         const list = this.byNode.get(a);
-        if (list) out.push(...list);
+        if (list) for (const w of list) out.push(w);
       }
     }
     if (out.length > 1) out.sort((a, b) => a.conn.seq - b.conn.seq || a.seq - b.seq);

@@ -7,6 +7,14 @@ t.test('header layout: four little-endian u32 then the payload', async (t) => {
   t.equal(b.subarray(16).toString('latin1'), 'a\0b');
 });
 
+t.test('a string payload is UTF-8 in the packet, its length in bytes, as the Buffer form encodes it', async (t) => {
+  const text = '/local/domain/1/é\0tök\0';
+  const fromString = encodePacket(XsType.WATCH_EVENT, 0, 0, text);
+  t.same(fromString, encodeMessage({ type: XsType.WATCH_EVENT, reqId: 0, txId: 0, payload: Buffer.from(text, 'utf8') }));
+  t.equal(fromString.readUInt32LE(12), Buffer.byteLength(text, 'utf8'), 'length in bytes, not characters');
+  t.throws(() => encodePacket(XsType.WRITE, 1, 0, 'x'.repeat(XENSTORE_PAYLOAD_MAX + 1)), RangeError);
+});
+
 t.test('type numbers are those of xs_wire.h', async (t) => {
   t.equal(XsType.DIRECTORY_PART, 22);
   t.equal(XsType.RESET_WATCHES, 21);

@@ -1,4 +1,6 @@
 import t from 'tap';
+import { runInNewContext } from 'node:vm';
+import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { warmUp } from '../../src/xenstore/warmup';
 import { main } from '../../src/cli/main';
 
@@ -6,6 +8,20 @@ t.test('the warm-up drives a throwaway server over a real socket and answers eve
   const w = await warmUp(40, 60_000);
   t.ok(w.requests >= 40 * 7, `${w.requests} requests answered`);
   t.ok(w.ms >= 0);
+});
+
+t.test('the warm-up ends with a full collection and leaves gc unexposed to later contexts', async (t) => {
+  t.equal(runInNewContext('typeof gc'), 'undefined', 'no gc before');
+  const kinds: number[] = [];
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) kinds.push((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? -1);
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  await warmUp(2, 60_000);
+  await new Promise((r) => setTimeout(r, 20)); // gc entries are delivered asynchronously
+  obs.disconnect();
+  t.ok(kinds.includes(constants.NODE_PERFORMANCE_GC_MAJOR), `a mark-compact during the warm-up (gc kinds seen: ${kinds.join(',')})`);
+  t.equal(runInNewContext('typeof gc'), 'undefined', 'no gc after: --expose-gc was cleared again');
 });
 
 t.test('the warm-up stops at its deadline, however many rounds were asked', async (t) => {

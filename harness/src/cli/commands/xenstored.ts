@@ -15,7 +15,7 @@ SIGTERM or SIGINT. Every socket client is dom0, as with Xen's own daemon.
 options:
   --socket PATH   the unix socket to listen on (default: $XENSTORED_PATH); a stale file is replaced
   --trace FILE    append one JSON line per request, reply, watch event and connection to FILE
-  --warmup ROUNDS before listening, serve ROUNDS rounds of a typical request mix (about 8 requests
+  --warmup ROUNDS before listening, serve ROUNDS rounds of a typical request mix (about 14 requests
                   each) on a throwaway store over a private socket, so V8 has compiled the request
                   path before the first client (default 1000; 0: none)
 
