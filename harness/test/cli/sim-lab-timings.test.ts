@@ -73,6 +73,15 @@ t.test('lab-timings --compare: figures printed, versions matching exit 0, a timi
   t.equal(written.bootToFrontend.medianMs, 5000);
 });
 
+t.test('lab-timings --out-dir: a directory not there yet is made (CI\'s artifacts folder on a fresh checkout)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-lab-timings-'));
+  const trace = labTrace(dir);
+  const out = join(dir, 'reports', 'ci-artifacts');
+  const r = await runWinpv(['sim', 'lab-timings', trace, '--xen', '4.17.7', '--kernel', '6.1.0-57-amd64', '--out-dir', out]);
+  t.equal(r.code, 0, r.out + r.err);
+  t.equal(JSON.parse(readFileSync(join(out, FIXTURE), 'utf8')).source.xen, '4.17.7');
+});
+
 t.test('lab-timings --compare: a lab of other versions than the fixture\'s name fails, saying what to commit', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-lab-timings-'));
   const trace = labTrace(dir);

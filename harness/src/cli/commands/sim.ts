@@ -1,6 +1,6 @@
 // winpv sim diff-lab: the simulator's blkback/netback beside a recording of Linux's on real Xen (the
 // lab), state by state and key by key, each difference with its reason when it is a known one.
-import { readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { inputError } from '../../model/errors';
 import type { Command, CommandContext } from '../command';
@@ -10,6 +10,7 @@ import { diffLab, diffTapback, explainStepDiff, simBackendEvents, simBackendStep
 import { sequenceOf, stepDiffText, timingsName, xenVersionOf } from '../../hosts/xl/backend-keys';
 import { comparisonLines, compareLabTimings, labTimings, type LabTimings } from '../../hosts/sim/lab-timings';
 import { readTraceFile } from '../../trace/reader';
+import { writeFileAtomic } from '../../util/atomic-write';
 
 /** Where the committed recordings are (capture-backend-keys.ts writes them there). */
 const RECORDINGS = resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'lab');
@@ -139,8 +140,10 @@ async function labTimingsCommand(ctx: CommandContext): Promise<number> {
   };
   const json = JSON.stringify(out, null, 2) + '\n';
   if (args.values['out-dir'] !== undefined) {
-    const target = join(resolve(ctx.cwd, args.values['out-dir']), timingsName(xen!, kernel!));
-    writeFileSync(target, json);
+    const dir = resolve(ctx.cwd, args.values['out-dir']);
+    mkdirSync(dir, { recursive: true });
+    const target = join(dir, timingsName(xen!, kernel!));
+    writeFileAtomic(target, json);
     ctx.out.write(`wrote ${basename(target)}\n`);
   } else if (args.values.compare === undefined) ctx.out.write(json);
   if (committed === undefined) return 0;
