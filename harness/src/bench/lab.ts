@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { BenchFigure } from './figure';
 import { ratioOf } from './figure';
+import { median } from '../model/regression';
 import type { RunStartEvent, TraceEvent, WorkloadEvent } from '../model/trace';
 import { TRACE_SCHEMA } from '../model/trace';
 import { loadSpecs } from '../spec/load';
@@ -85,7 +86,6 @@ async function once(file: string, probes: boolean): Promise<LabRun> {
   return measure(trace.events, performance.now() - t0, out.summary.counts.failed);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 export async function run(): Promise<BenchFigure[]> {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-bench-lab-'));
