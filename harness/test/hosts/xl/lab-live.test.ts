@@ -94,7 +94,7 @@ if (!process.env.WINPV_LAB_LIVE) {
     // The lab's HVM guests run on QEMU's TCG emulation of AMD-V (nested under Xen under TCG), which
     // delivers a fault the stock Debian kernel never sees on hardware: the guest triple-faults at the
     // same kernel instruction (CI, 2026-12-06: d15v0 in a TSC read; a new machine, 2026-12-06: every
-    // boot of one run, offset 0x1d32af from the kernel's base each time). That, and only that, as Xen
+    // boot of three runs, in several places of the kernel). That, and only that, as Xen
     // logged it during the run, earns one more run; a second triple fault leaves the HVM path
     // unproven on this lab, reported as a TODO with Xen's words; any other failure fails the test.
     if (run.r.status !== 0 && run.tripleFault) {
