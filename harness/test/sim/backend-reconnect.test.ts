@@ -116,21 +116,24 @@ async function closeAndReconnect(t: Test, diskBackend?: 'vbd3'): Promise<void> {
 t.test('blkback and netback: a frontend reconnecting after Closed finds InitWait, then Connected', (t) => closeAndReconnect(t));
 t.test('tapback: a frontend reconnecting after Closed finds InitWait, then Connected', (t) => closeAndReconnect(t, 'vbd3'));
 
-async function noWaitForClosed(t: Test, diskBackend?: 'vbd3'): Promise<Record<string, number[]>> {
+/** Each device closed to Closing, then the frontend's `writes` back to back: the backend's state
+ *  writes in the `settleMs` after them, by backend. */
+async function statesAfterClosing(t: Test, writes: XenbusState[], settleMs: number, diskBackend?: 'vbd3'): Promise<Record<string, number[]>> {
   const { host, devs } = await connectedGuest(t, diskBackend);
   const out: Record<string, number[]> = {};
   for (const d of devs) {
     await host.xenstore.write(`${d.fe}/state`, String(XenbusState.Closing));
     t.ok(await until(host, `${d.be}/state`, XenbusState.Closing), `${d.name}: Closing`);
     const rec = await recordBackend(host, d.be);
-    // Closed and Initialising back to back: the backend's watch reads Initialising both times
-    await host.xenstore.write(`${d.fe}/state`, String(XenbusState.Closed));
-    await host.xenstore.write(`${d.fe}/state`, String(XenbusState.Initialising));
-    await host.clock.sleep(3000);
+    for (const s of writes) await host.xenstore.write(`${d.fe}/state`, String(s));
+    await host.clock.sleep(settleMs);
     out[d.name] = rec.states;
   }
   return out;
 }
+
+/** Closed and Initialising back to back: the backend's watch reads Initialising both times. */
+const noWaitForClosed = (t: Test, diskBackend?: 'vbd3') => statesAfterClosing(t, [XenbusState.Closed, XenbusState.Initialising], 3000, diskBackend);
 
 t.test('Initialising while the backend is still Closing: netback walks to InitWait, blkback stays Closing', async (t) => {
   const states = await noWaitForClosed(t);
@@ -168,20 +171,8 @@ t.test('a frontend announcing its rings straight after Closed: blkback and tapba
   t.same(tap.tapback, [XenbusState.Connected], 'tapback: xenbus_connect unless already Connected');
 });
 
-/** The backend's state writes when the frontend writes Closing twice (the second one fires its watch again). */
-async function closingTwice(t: Test, diskBackend?: 'vbd3'): Promise<Record<string, number[]>> {
-  const { host, devs } = await connectedGuest(t, diskBackend);
-  const out: Record<string, number[]> = {};
-  for (const d of devs) {
-    await host.xenstore.write(`${d.fe}/state`, String(XenbusState.Closing));
-    t.ok(await until(host, `${d.be}/state`, XenbusState.Closing), `${d.name}: Closing`);
-    const rec = await recordBackend(host, d.be);
-    await host.xenstore.write(`${d.fe}/state`, String(XenbusState.Closing));
-    await host.clock.sleep(2000);
-    out[d.name] = rec.states;
-  }
-  return out;
-}
+/** The frontend writes Closing a second time (its watch fires again). */
+const closingTwice = (t: Test, diskBackend?: 'vbd3') => statesAfterClosing(t, [XenbusState.Closing], 2000, diskBackend);
 
 t.test('a state already set: Linux\'s xenbus_switch_state does not write it again, tapback\'s does', async (t) => {
   const linux = await closingTwice(t);
