@@ -122,6 +122,7 @@ export class XlState {
     this.conn = new Dom0(link, this.label);
     this.dropped = undefined;
     this.xs?.stopAll();
+    this.ringView?.close();
     this.xs = new XlXenstore(this.conn);
     this.ringView = new XlRings(this.conn, this.listDevices);
   }
@@ -139,6 +140,7 @@ export class XlState {
 
   async close(): Promise<void> {
     this.xs?.stopAll();
+    this.ringView?.close();
     await this.conn?.link.close();
     this.conn = undefined;
   }

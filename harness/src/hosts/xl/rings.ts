@@ -5,50 +5,41 @@ import type { DeviceRef } from '../../model/scenario';
 import type { GuestRef, RingId, RingIndices, RingView } from '../../model/host';
 import type { Dom0 } from './dom0';
 import { parseNetbackIoRing, parseStatsGrep } from './parse';
+import { NetbackRingSampler } from '../netback-rings';
 
-const NETBACK_DEBUGFS = '/sys/kernel/debug/xen-netback';
-
-const netbackDir = (domid: number, devid: number) => `${NETBACK_DEBUGFS}/vif${domid}.${devid}`;
 const blkbackStatsDir = (domid: number, devid: number) => `/sys/bus/xen-backend/devices/vbd-${domid}-${devid}/statistics`;
 
 function devid(dev: DeviceRef): number {
   return Number(dev.split('/')[1]);
 }
 
-/** Prints every io_ring_q* file of a vif, each preceded by a `==> path <==` line. */
-const IO_RINGS_SCRIPT = 'for f in "$1"/io_ring_q*; do [ -r "$f" ] && { echo "==> $f <=="; cat "$f"; }; done; true';
-
-export function splitIoRings(text: string): Map<number, string> {
-  const out = new Map<number, string>();
-  const parts = text.split(/^==> .*io_ring_q(\d+) <==$/m);
-  for (let i = 1; i + 1 < parts.length; i += 2) out.set(Number(parts[i]), parts[i + 1]!);
-  return out;
-}
-
 export class XlRings implements RingView {
-  /** One read of a vif's io_ring files answers every ring sample of the same moment (tx and rx of all queues). */
-  private readonly recent = new Map<string, { at: number; rings: Promise<Map<number, string>> }>();
-  freshMs = 150;
+  /** One long-lived sampling loop per vif in dom0 (netback-rings.ts says why); its one-shot
+   *  fallback goes through Dom0's channel limit like every other command. */
+  readonly sampler: NetbackRingSampler;
 
   constructor(
     private readonly dom0: Dom0,
     private readonly devices: (guest: GuestRef) => Promise<DeviceRef[]>,
-  ) {}
+  ) {
+    const link = { exec: (argv: readonly string[]) => dom0.try(argv), stream: (line: string, onLine: (l: string) => void) => dom0.link.stream(line, onLine) };
+    this.sampler = new NetbackRingSampler(async () => link);
+  }
 
-  private ioRings(domid: number, dev: DeviceRef): Promise<Map<number, string>> {
-    const k = `${domid}/${dev}`;
-    const hit = this.recent.get(k);
-    if (hit && Date.now() - hit.at < this.freshMs) return hit.rings;
-    const rings = this.dom0.try(['sh', '-c', IO_RINGS_SCRIPT, 'sh', netbackDir(domid, devid(dev))]).then((r) => (r.code === 0 ? splitIoRings(r.stdout) : new Map<number, string>()));
-    this.recent.set(k, { at: Date.now(), rings });
-    return rings;
+  private ioRings(guest: GuestRef, dev: DeviceRef): Promise<Map<number, string>> {
+    return this.sampler.ioRings(guest.domid, devid(dev), guest.handle);
+  }
+
+  /** Stops the sampling streams (the host closing or reconnecting). */
+  close(): void {
+    this.sampler.close();
   }
 
   async rings(guest: GuestRef): Promise<RingId[]> {
     const out: RingId[] = [];
     for (const dev of await this.devices(guest)) {
       if (!dev.startsWith('vif/')) continue;
-      for (const [queue, text] of await this.ioRings(guest.domid, dev)) {
+      for (const [queue, text] of await this.ioRings(guest, dev)) {
         const q = parseNetbackIoRing(text);
         if (q?.tx) out.push({ dev, queue, ring: 'tx' });
         if (q?.rx) out.push({ dev, queue, ring: 'rx' });
@@ -59,7 +50,7 @@ export class XlRings implements RingView {
 
   async sample(guest: GuestRef, ring: RingId): Promise<RingIndices | null> {
     if (!ring.dev.startsWith('vif/') || (ring.ring !== 'tx' && ring.ring !== 'rx')) return null;
-    const text = (await this.ioRings(guest.domid, ring.dev)).get(ring.queue);
+    const text = (await this.ioRings(guest, ring.dev)).get(ring.queue);
     if (text === undefined) return null;
     const q = parseNetbackIoRing(text);
     return (ring.ring === 'tx' ? q?.tx : q?.rx) ?? null;
@@ -72,7 +63,7 @@ export class XlRings implements RingView {
     }
     // netback: the ring positions of every queue are its counters (requests taken, responses made).
     const stats: Record<string, number> = {};
-    for (const [queue, text] of await this.ioRings(guest.domid, dev)) {
+    for (const [queue, text] of await this.ioRings(guest, dev)) {
       const q = parseNetbackIoRing(text);
       if (q?.tx) Object.assign(stats, { [`q${queue}_tx_req_cons`]: q.tx.req_cons!, [`q${queue}_tx_rsp_prod`]: q.tx.rsp_prod });
       if (q?.rx) Object.assign(stats, { [`q${queue}_rx_req_cons`]: q.rx.req_cons!, [`q${queue}_rx_rsp_prod`]: q.rx.rsp_prod });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseNetbackIoRing, parseStatsGrep, parseXlList, powerStateOf } from '../../../src/hosts/xl/parse';
-import { splitIoRings } from '../../../src/hosts/xl/rings';
+import { splitIoRings } from '../../../src/hosts/netback-rings';
 
 // Captured from the lab (netback of Linux 6.1, after a 3 s nc stream from a PV guest).
 const ioRing = readFileSync(join(__dirname, '..', '..', 'fixtures', 'lab', 'io_ring_q0.txt'), 'utf8');
