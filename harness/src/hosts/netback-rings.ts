@@ -94,7 +94,9 @@ export class NetbackRingSampler {
   /** Links where the loop could not start: the one-shot exec answers there from then on. */
   private readonly noStream = new WeakSet<RingLink>();
   private readonly recent = new Map<string, { at: number; rings: Promise<Map<number, string>> }>();
-  private closed = false;
+  /** Links of a closed sampler: no stream starts on them any more (a new connection may stream again). */
+  private readonly retired = new WeakSet<RingLink>();
+  private lastLink?: RingLink;
 
   constructor(private readonly link: () => Promise<RingLink>) {}
 
@@ -102,6 +104,7 @@ export class NetbackRingSampler {
    *  owner names the guest, so a stream of its previous domain stops. */
   async ioRings(domid: number, devid: number, owner?: string): Promise<Map<number, string>> {
     const link = await this.link();
+    this.lastLink = link;
     const key = `${domid}.${devid}`;
     // the guest's domain changed (reboot, migration, restore): the old domain's loop is of no use
     if (owner !== undefined) for (const [k, f] of [...this.feeds]) if (f.owner === owner && k !== key && k.endsWith(`.${devid}`)) this.end(k, f);
@@ -111,7 +114,7 @@ export class NetbackRingSampler {
       feed = undefined;
     }
     if (!feed) {
-      if (this.closed || this.noStream.has(link) || [...this.feeds.values()].filter((f) => f.link === link).length >= this.maxStreams) return this.oneShot(link, domid, devid);
+      if (this.retired.has(link) || this.noStream.has(link) || [...this.feeds.values()].filter((f) => f.link === link).length >= this.maxStreams) return this.oneShot(link, domid, devid);
       feed = this.start(link, key, domid, devid, owner);
     }
     feed.lastAsked = Date.now();
@@ -119,7 +122,10 @@ export class NetbackRingSampler {
       const got = await this.next(feed);
       if (!got) {
         if (feed.gone) return new Map();
+        // a loop that never printed a snapshot cannot run on this dom0; one that stalled is
+        // replaced by the next sample's (either way no later sample waits on it again)
         if (!feed.latest) this.noStream.add(link);
+        this.end(key, feed);
         return this.oneShot(link, domid, devid);
       }
     }
@@ -184,7 +190,7 @@ export class NetbackRingSampler {
   private end(key: string, feed: Feed): void {
     if (this.feeds.get(key) === feed) this.feeds.delete(key);
     if (feed.idle) clearTimeout(feed.idle);
-    feed.stop();
+    if (!feed.ended) feed.stop();
   }
 
   private oneShot(link: RingLink, domid: number, devid: number): Promise<Map<number, string>> {
@@ -201,9 +207,12 @@ export class NetbackRingSampler {
     return [...this.feeds.keys()];
   }
 
-  /** Stops every stream (the backend or host closing); later samples use the one-shot exec. */
+  /** Stops every stream (the backend or host closing); later samples on the same links use the one-shot exec. */
   close(): void {
-    this.closed = true;
-    for (const [key, feed] of [...this.feeds]) this.end(key, feed);
+    if (this.lastLink) this.retired.add(this.lastLink);
+    for (const [key, feed] of [...this.feeds]) {
+      this.retired.add(feed.link);
+      this.end(key, feed);
+    }
   }
 }

@@ -256,6 +256,27 @@ t.test('a stalled loop: a stale snapshot is not the state now', async (t) => {
   fs.set(11, 0, [{ tx: 2, rx: 2 }]);
   t.equal(rxProd(await sampler.ioRings(11, 0), 0), 2, 'the one-shot exec read the state now');
   t.equal(link.execs.length, 1);
+  t.ok(await until(() => link.streams[0]!.ended), 'the stalled stream was stopped');
+  link.cutAt = undefined;
+  sampler.staleMs = 60_000;
+  sampler.waitMs = 10_000;
+  fs.set(11, 0, [{ tx: 3, rx: 3 }]);
+  t.equal(rxProd(await sampler.ioRings(11, 0), 0), 3, 'the next sample streams again');
+  t.equal(link.streams.length, 2);
+  t.equal(link.execs.length, 1);
+});
+
+t.test('a loop that prints nothing: after the bounded wait the exec answers, and the loop is not tried again', async (t) => {
+  const { fs, link, sampler } = setup(t);
+  link.cutAt = (_l, seen) => seen === 1; // the channel opens, then nothing more arrives
+  sampler.waitMs = 50;
+  fs.set(14, 0, [{ tx: 5, rx: 50 }]);
+  t.equal(rxProd(await sampler.ioRings(14, 0), 0), 50);
+  t.ok(await until(() => link.streams[0]!.ended), 'the silent stream was stopped');
+  sampler.freshMs = 0;
+  t.equal(rxProd(await sampler.ioRings(14, 0), 0), 50);
+  t.equal(link.streams.length, 1);
+  t.equal(link.execs.length, 2);
 });
 
 t.test('streams per link are capped; past the cap the one-shot exec answers', async (t) => {
