@@ -14,16 +14,21 @@ export class Dom0Access {
   readonly xs: Dom0Xenstore;
   readonly xenstore: XenstoreView;
   readonly rings: RingView;
+  private readonly ringReader: Dom0Rings;
   private readonly conns = new Map<string, Promise<SshConnection>>();
 
   constructor(private readonly st: XapiState) {
     const on = st.cfg.dom0 !== undefined;
     this.xs = new Dom0Xenstore(() => this.connection());
-    const rings = new Dom0Rings(() => this.connection());
+    const rings = new Dom0Rings(
+      () => this.connection(),
+      async (domid) => (await this.xs.directory(`/local/domain/${domid}/device/vif`)).filter((d) => /^\d+$/.test(d)).map(Number),
+    );
+    this.ringReader = rings;
     this.xenstore = on ? this.xs : noDom0Xenstore();
     this.rings = {
-      rings: async (g) => (on ? rings.rings(g.domid) : []),
-      sample: async (g, r: RingId): Promise<RingIndices | null> => (on ? rings.sample(g.domid, r) : null),
+      rings: async (g) => (on ? rings.rings(g) : []),
+      sample: async (g, r: RingId): Promise<RingIndices | null> => (on ? rings.sample(g, r) : null),
       backendStats: async (g, dev) => (on ? rings.stats(g.domid, dev) : null),
     };
   }
@@ -59,6 +64,7 @@ export class Dom0Access {
 
   async close(): Promise<void> {
     this.xs.close();
+    this.ringReader.close();
     for (const c of this.conns.values()) await c.then((x) => x.close()).catch(() => undefined);
     this.conns.clear();
   }

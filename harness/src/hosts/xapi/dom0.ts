@@ -1,13 +1,16 @@
 // dom0 probes over SSH on the host running the guest: xenstore through the xenstore-* tools (one
 // long-lived xenstore-watch stream per root, reads batched into one command per tick, watched
-// subtrees mirrored locally), netback's debugfs io_ring_q* files for ring indices, and
+// subtrees mirrored locally), netback's debugfs io_ring_q* files for ring indices (one long-lived
+// sampling stream per vif, hosts/netback-rings.ts), and
 // blkback/netback counters from sysfs.
-import type { RingId, RingIndices, XenstoreView } from '../../model/host';
+import type { GuestRef, RingId, RingIndices, XenstoreView } from '../../model/host';
 import type { DeviceRef } from '../../model/scenario';
 import { hostError } from '../../model/errors';
 import { shQuote } from '../../util/quote';
 import type { SshConnection } from '../../remote/ssh';
 import { parseXenstoreLs, XenstoreMirror } from './xs-mirror';
+import { NetbackRingSampler } from '../netback-rings';
+import { parseNetbackIoRing } from '../xl/parse';
 
 /** The xenstore of one dom0, as the probes and wait steps see it. */
 export class Dom0Xenstore implements XenstoreView {
@@ -168,45 +171,42 @@ export class Dom0Xenstore implements XenstoreView {
   }
 }
 
-/** Parse one netback debugfs io_ring_q<N> file (drivers/net/xen-netback/xenbus.c, xenvif_read_io_ring). */
-export function parseIoRing(text: string): { queue: number; tx?: RingIndices; rx?: RingIndices } {
-  const q = /^Queue (\d+)/m.exec(text);
-  const section = (name: 'TX' | 'RX'): RingIndices | undefined => {
-    const m = new RegExp(
-      `${name}: nr_ents (\\d+)\\s*\\nreq prod (\\d+) \\(-?\\d+\\) cons (\\d+) \\(-?\\d+\\) event (\\d+) \\(-?\\d+\\)\\s*\\nrsp prod (\\d+) \\(base\\) pvt (\\d+) \\(-?\\d+\\) event (\\d+)`,
-    ).exec(text);
-    if (!m) return undefined;
-    const n = m.slice(1).map(Number);
-    return { nr_ents: n[0]!, req_prod: n[1]!, req_cons: n[2]!, req_event: n[3]!, rsp_prod: n[4]!, rsp_event: n[6]! };
-  };
-  return { queue: q ? Number(q[1]) : 0, tx: section('TX'), rx: section('RX') };
-}
-
-const NETBACK_DEBUGFS = '/sys/kernel/debug/xen-netback';
-
 /** Ring indices and backend counters read from dom0's debugfs and sysfs. */
 export class Dom0Rings {
-  constructor(private readonly ssh: () => Promise<SshConnection>) {}
+  /** One long-lived sampling loop per vif in dom0, shared with the xl backend (netback-rings.ts says why). */
+  readonly sampler: NetbackRingSampler;
 
-  /** Netback rings of a domain: one tx and one rx per queue of each vif. Blkback exposes no ring indices. */
-  async rings(domid: number): Promise<RingId[]> {
-    const r = await (await this.ssh()).execLine(`cd ${NETBACK_DEBUGFS} 2>/dev/null && for d in vif${domid}.*; do [ -d "$d" ] && ls "$d" | sed "s|^|$d/|"; done`);
+  constructor(
+    private readonly ssh: () => Promise<SshConnection>,
+    /** The vifs of a domain (its frontend's device/vif directory in dom0's xenstore). */
+    private readonly vifs: (domid: number) => Promise<number[]>,
+  ) {
+    this.sampler = new NetbackRingSampler(ssh);
+  }
+
+  /** Netback rings of a guest: one tx and one rx per queue of each vif. Blkback exposes no ring indices. */
+  async rings(guest: GuestRef): Promise<RingId[]> {
     const out: RingId[] = [];
-    for (const line of r.stdout.split('\n')) {
-      const m = /^vif(\d+)\.(\d+)\/io_ring_q(\d+)$/.exec(line.trim());
-      if (!m || Number(m[1]) !== domid) continue;
-      const dev = `vif/${Number(m[2])}` as DeviceRef;
-      out.push({ dev, queue: Number(m[3]), ring: 'tx' }, { dev, queue: Number(m[3]), ring: 'rx' });
+    for (const devid of await this.vifs(guest.domid)) {
+      const dev = `vif/${devid}` as DeviceRef;
+      for (const [queue, text] of await this.sampler.ioRings(guest.domid, devid, guest.handle)) {
+        const q = parseNetbackIoRing(text);
+        if (q?.tx) out.push({ dev, queue, ring: 'tx' });
+        if (q?.rx) out.push({ dev, queue, ring: 'rx' });
+      }
     }
     return out;
   }
 
-  async sample(domid: number, ring: RingId): Promise<RingIndices | null> {
+  async sample(guest: GuestRef, ring: RingId): Promise<RingIndices | null> {
     if (!ring.dev.startsWith('vif/') || (ring.ring !== 'tx' && ring.ring !== 'rx')) return null;
-    const devid = ring.dev.slice(4);
-    const r = await (await this.ssh()).exec(['cat', `${NETBACK_DEBUGFS}/vif${domid}.${devid}/io_ring_q${ring.queue}`]);
-    if (r.code !== 0) return null;
-    return parseIoRing(r.stdout)[ring.ring] ?? null;
+    const text = (await this.sampler.ioRings(guest.domid, Number(ring.dev.slice(4)), guest.handle)).get(ring.queue);
+    if (text === undefined) return null;
+    return parseNetbackIoRing(text)?.[ring.ring] ?? null;
+  }
+
+  close(): void {
+    this.sampler.close();
   }
 
   /** A disk's backend counters, from whichever backend serves it (the frontend's `backend` key

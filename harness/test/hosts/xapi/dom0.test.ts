@@ -1,14 +1,15 @@
 import t from 'tap';
 import { poolWithGuest, startPool, makeBundle, shape, leftovers } from '../../support/xapi-pool';
-import { parseIoRing, parseVbd3Stats } from '../../../src/hosts/xapi/dom0';
+import { parseVbd3Stats } from '../../../src/hosts/xapi/dom0';
+import { parseNetbackIoRing } from '../../../src/hosts/xl/parse';
 
 t.test('netback io_ring_q* as Linux prints it', async (t) => {
   const text = 'Queue 1\nTX: nr_ents 256\nreq prod 4121 (7) cons 4119 (5) event 4122 (8)\nrsp prod 4114 (base) pvt 4114 (0) event 4115 (1)\npending prod 4251 pending cons 4249 nr_pending_reqs 2\ndealloc prod 3990 dealloc cons 3990 dealloc_queue 0\n\nRX: nr_ents 256\nreq prod 9012 (255) cons 8760 (3) event 8758 (1)\nrsp prod 8757 (base) pvt 8757 (0) event 8758 (1)\n';
-  const r = parseIoRing(text);
+  const r = parseNetbackIoRing(text)!;
   t.equal(r.queue, 1);
   t.same(r.tx, { nr_ents: 256, req_prod: 4121, req_cons: 4119, req_event: 4122, rsp_prod: 4114, rsp_event: 4115 });
   t.same(r.rx, { nr_ents: 256, req_prod: 9012, req_cons: 8760, req_event: 8758, rsp_prod: 8757, rsp_event: 8758 });
-  t.same(parseIoRing('Queue 0\n'), { queue: 0, tx: undefined, rx: undefined }, 'a ring not yet connected has no sections');
+  t.strictSame(parseNetbackIoRing('Queue 0\n'), { queue: 0 }, 'a ring not yet connected has no sections');
 });
 
 t.test('tapdisk3 statistics as od prints them', async (t) => {
@@ -58,10 +59,17 @@ t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, 
 
   const rings = await host.rings.rings(g);
   t.same(rings.map((r) => `${r.dev} q${r.queue} ${r.ring}`), ['vif/0 q0 tx', 'vif/0 q0 rx', 'vif/0 q1 tx', 'vif/0 q1 rx']);
-  const sample = await host.rings.sample(g, rings[1]!);
-  t.same(sample, { nr_ents: 256, req_prod: 8480, req_cons: 8224, req_event: 8225, rsp_prod: 8224, rsp_event: 8225 }, 'rx: the frontend posted 256 buffers ahead');
-  const again = await host.rings.sample(g, rings[1]!);
-  t.ok(again!.rsp_prod > sample!.rsp_prod, 'the indices move between samples');
+  const streamsBefore = pool.dom0!.ssh.commands.filter((c) => c.includes('while [ -d')).length;
+  const sample = (await host.rings.sample(g, rings[1]!))!;
+  t.match(sample, { nr_ents: 256, req_prod: sample.rsp_prod + 256, req_cons: sample.rsp_prod, req_event: sample.rsp_prod + 1, rsp_event: sample.rsp_prod + 1 }, 'rx: the frontend posted 256 buffers ahead');
+  let again = sample;
+  for (let i = 0; i < 500 && again.rsp_prod === sample.rsp_prod; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    again = (await host.rings.sample(g, rings[1]!))!;
+  }
+  t.ok(again.rsp_prod > sample.rsp_prod, 'the indices move between samples');
+  t.equal(pool.dom0!.ssh.commands.filter((c) => c.includes('while [ -d')).length, streamsBefore, 'every sample came from the one sampling stream of the vif');
+  t.equal(streamsBefore, 1, 'one sampling stream');
   t.equal(await host.rings.sample(g, { dev: 'vbd/768', queue: 0, ring: 'blk' }), null, 'a disk backend has no ring indices to read');
   t.equal(await host.xenstore.read(`${home}/device/vbd/832/backend`), `/local/domain/0/backend/vbd3/${g.domid}/832`, 'the pool serves the disk through tapdisk3');
   const stats = await host.rings.backendStats!(g, 'vbd/832');

@@ -4,6 +4,8 @@
 // guest reports PV drivers its frontends connect the way blkback/netback and the Windows drivers do.
 import { startTestSshServer, type TestSshServer } from '../ssh-server';
 import type { FakePool } from '../xapi-server/pool';
+import { FakeNetbackDebugfs } from '../netback-debugfs';
+import { IO_RINGS_SCRIPT, RING_LOOP_SCRIPT } from '../../../src/hosts/netback-rings';
 
 export class FakeXenstore {
   readonly nodes = new Map<string, string>();
@@ -185,6 +187,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
       for (const [k, v] of [['multi-queue-num-queues', '1'], ['request-rx-copy', '1'], ['feature-sg', '1'], ['feature-rx-notify', '1'], ['feature-gso-tcpv4', '1'], ['feature-gso-tcpv6', '1']]) xs.write(`${fe}/${k}`, v);
       xs.write(`${fe}/state`, '4');
       xs.write(`${be}/state`, '4');
+      netback.connect(domid, id);
       xs.write(`${home}/feature/hotplug/vif`, '1');
       xs.write(`${home}/attr/vif/${id}/ipv4/0`, '127.0.0.2');
     }
@@ -203,6 +206,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     xs.rm(be);
     xs.rm(fe);
     if (kind === 'vbd') tapdisks.delete(`${domid}/${id}`);
+    else netback.disconnect(domid, id);
   }
 
   function domainUp(vmRef: string, domid: number) {
@@ -253,6 +257,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     if (domid === undefined) return;
     domains.delete(vmRef);
     connected.delete(domid);
+    netback.disconnect(domid);
     xs.rm(`/local/domain/0/backend/${disks.backend}/${domid}`);
     xs.rm(`/local/domain/0/backend/vif/${domid}`);
     for (const k of [...tapdisks.keys()]) if (k.startsWith(`${domid}/`)) tapdisks.delete(k);
@@ -299,15 +304,72 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
   };
   pool.listeners.add(listener);
 
-  // Ring indices move on between samples, all requests answered (a busy, healthy netback queue).
-  const ringReads = new Map<string, number>();
-  const ioRing = (domid: number, dev: number, q: number) => {
-    const key = `${domid}.${dev}.${q}`;
-    const n = (ringReads.get(key) ?? 0) + 1;
-    ringReads.set(key, n);
-    const tx = 4096 + 16 * n;
-    const rx = 8192 + 32 * n;
-    return `Queue ${q}\nTX: nr_ents 256\nreq prod ${tx} (0) cons ${tx} (0) event ${tx + 1} (1)\nrsp prod ${tx} (base) pvt ${tx} (0) event ${tx + 1} (1)\npending prod ${tx} pending cons ${tx} nr_pending_reqs 0\ndealloc prod ${tx} dealloc cons ${tx} dealloc_queue 0\n\nRX: nr_ents 256\nreq prod ${rx + 256} (256) cons ${rx} (0) event ${rx + 1} (1)\nrsp prod ${rx} (base) pvt ${rx} (0) event ${rx + 1} (1)\n\n`;
+  // netback's debugfs: a vif's directory exists while its rings are connected (xen-netback
+  // xenbus.c: xenvif_debugfs_addif when connect() maps the rings, xenvif_debugfs_delif on
+  // disconnect). The indices move on, all requests answered (a busy, healthy netback queue): every
+  // tick while a sampling loop runs, and at every one-shot read.
+  const netback = (() => {
+    const debugfs = new FakeNetbackDebugfs();
+    const vifs = new Map<string, { domid: number; devid: number; n: number }>();
+    let loops = 0;
+    let ticker: NodeJS.Timeout | undefined;
+    const advance = () => {
+      for (const v of vifs.values()) {
+        v.n++;
+        const q = (i: number) => ({ tx: 4096 + 16 * v.n + i, rx: 8192 + 32 * v.n + i });
+        debugfs.set(v.domid, v.devid, [q(0), q(1)]);
+      }
+    };
+    return {
+      debugfs,
+      advance,
+      connect(domid: number, devid: number) {
+        vifs.set(`${domid}.${devid}`, { domid, devid, n: 0 });
+        advance();
+      },
+      disconnect(domid: number, devid?: number) {
+        for (const [k, v] of [...vifs]) {
+          if (v.domid !== domid || (devid !== undefined && v.devid !== devid)) continue;
+          vifs.delete(k);
+          debugfs.remove(v.domid, v.devid);
+        }
+      },
+      loopStarted() {
+        if (loops++ === 0) ticker = setInterval(advance, 25);
+      },
+      loopEnded() {
+        if (--loops === 0) clearInterval(ticker);
+      },
+      close() {
+        clearInterval(ticker);
+        debugfs.close();
+      },
+    };
+  })();
+
+  /** The sampler's scripts run by /bin/sh on the fake debugfs, as sshd runs a command line; the
+   *  channel closing closes the shell's stdout, as sshd does, and the loop ends on its next write. */
+  const runNetbackScript = (w: string[], ctx: { stdout(s: string): void; stderr(s: string): void; channel: { on(ev: 'close', cb: () => void): unknown } }) => {
+    const loop = w[2] === RING_LOOP_SCRIPT;
+    if (loop) netback.loopStarted();
+    else netback.advance();
+    const p = netback.debugfs.spawn(w);
+    const send = (out: (s: string) => void) => (b: Buffer) => {
+      try {
+        out(b.toString());
+      } catch {
+        /* the channel is gone */
+      }
+    };
+    p.stdout!.on('data', send(ctx.stdout));
+    p.stderr!.on('data', send(ctx.stderr));
+    ctx.channel.on('close', () => p.stdout!.destroy());
+    return new Promise<number>((resolve) =>
+      p.on('close', (code) => {
+        if (loop) netback.loopEnded();
+        resolve(code ?? 255);
+      }),
+    );
   };
 
   const ssh = await startTestSshServer({
@@ -376,20 +438,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
           });
         });
       }
-      if ((m = /^cd \/sys\/kernel\/debug\/xen-netback 2>\/dev\/null && for d in vif(\d+)\.\*;/.exec(c))) {
-        const domid = Number(m[1]);
-        const vmRef = [...domains].find(([, d]) => d === domid)?.[0];
-        if (vmRef && connected.has(domid)) for (const id of devicesOf(vmRef).vifs) ctx.stdout(`vif${domid}.${id}/io_ring_q0\nvif${domid}.${id}/io_ring_q1\n`);
-        return 0;
-      }
-      if (w[0] === 'cat' && (m = /^\/sys\/kernel\/debug\/xen-netback\/vif(\d+)\.(\d+)\/io_ring_q(\d+)$/.exec(w[1] ?? ''))) {
-        if (!connected.has(Number(m[1]))) {
-          ctx.stderr(`cat: ${w[1]}: No such file or directory\n`);
-          return 1;
-        }
-        ctx.stdout(ioRing(Number(m[1]), Number(m[2]), Number(m[3])));
-        return 0;
-      }
+      if (w[0] === 'sh' && w[1] === '-c' && (w[2] === RING_LOOP_SCRIPT || w[2] === IO_RINGS_SCRIPT)) return runNetbackScript(w, ctx);
       if ((m = /^cd (\S+) 2>\/dev\/null && grep -H \. \*$/.exec(c))) {
         const dir = shWords(m[1]!)[0]!;
         // blkback's statistics exist only for blkback backends (a vbd3 pool has none)
@@ -498,6 +547,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     async close() {
       pool.listeners.delete(listener);
       await ssh.close();
+      netback.close();
     },
   };
 }
