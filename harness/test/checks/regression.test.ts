@@ -5,7 +5,7 @@
 import t from 'tap';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { evaluate } from '../../src/checks/evaluate';
 import type { CheckResult } from '../../src/model/result';
 import type { BlockResult, TraceEvent } from '../../src/model/trace';
@@ -14,6 +14,7 @@ import { fixtureSpecs } from '../fixtures/specs';
 import { TraceBuilder } from '../fixtures/trace-builder';
 import { noisy, runRecord } from '../results/records';
 import { runWinpv } from '../support/cli-io';
+import { freshPgliteStore } from '../support/pglite-template';
 
 const specs = fixtureSpecs();
 const repo = resolve(__dirname, '..', '..', '..');
@@ -83,7 +84,8 @@ t.test('winpv run judges against the results store, and winpv check re-judges fr
   t.ok(mbps > 0, `the scenario measured ${metric} ${mbps} MB/s`);
 
   for (const [name, centre, verdict] of [['same', mbps, /^\s*ok \d+ - regression/m], ['faster-before', mbps * 1.25, /^\s*not ok \d+ - regression/m]] as const) {
-    const db = join(dir, `db-${name}`);
+    const db = (await freshPgliteStore('winpv-regression-db-')).target;
+    t.teardown(() => rmSync(dirname(db), { recursive: true, force: true }));
     const store = await ResultsStore.open(db);
     try {
       for (const [k, v] of noisy(12, centre, 0.03).entries()) {

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runWinpv } from '../support/cli-io';
+import { pgliteStoreAt } from '../support/pglite-template';
 
 const repo = resolve(__dirname, '..', '..', '..');
 const scenario = join(repo, 'scenarios', 'vbd-connect.xml');
@@ -27,7 +28,7 @@ t.test('the store\'s thread dies mid-run: warning, complete reports with no tren
   const tmp = mkdtempSync(join(tmpdir(), 'winpv-results-dies-'));
   const env = { HOME: tmp } as NodeJS.ProcessEnv;
   const reports = join(tmp, 'reports');
-  const db = join(tmp, 'store');
+  const db = await pgliteStoreAt(join(tmp, 'store'));
   const io = { out: '', err: '' };
   const { PassThrough } = await import('node:stream');
   const out = new PassThrough().on('data', (b) => (io.out += b));
@@ -55,7 +56,7 @@ t.test('a run that ends before it starts (no instance matches) closes the store 
   }
   const { main } = t.mockRequire<typeof import('../../src/cli/main')>('../../src/cli/main', { 'node:worker_threads': { ...threads, Worker: CountedWorker } });
   const tmp = mkdtempSync(join(tmpdir(), 'winpv-results-early-'));
-  const db = join(tmp, 'store');
+  const db = await pgliteStoreAt(join(tmp, 'store'));
   const { PassThrough } = await import('node:stream');
   let err = '';
   const code = await main(['run', scenario, '--grep', 'matches-no-instance', '--report-dir', join(tmp, 'reports'), '--reporter', 'none', '--db', db],

@@ -1,10 +1,10 @@
-// The two stores every store test runs on: embedded PGlite in a temporary directory, and a real
+// The two stores every store test runs on: embedded PGlite in a temporary directory (a copy of
+// PGlite's initialised directory: support/pglite-template.ts), and a real
 // PostgreSQL named by WINPV_TEST_PG_URL (.ci/run installs Debian's postgresql, starts a cluster and
 // exports it). Each PostgreSQL test gets its own schema, so test files can run side by side.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { freshPgliteStore } from '../support/pglite-template';
 
 export interface StoreTarget {
   name: 'pglite' | 'postgres';
@@ -21,8 +21,8 @@ export const STORE_TARGETS: StoreTarget[] = [
     name: 'pglite',
     skip: false,
     async make() {
-      const dir = mkdtempSync(join(tmpdir(), 'winpv-results-'));
-      return { target: join(dir, 'store'), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+      const { root, target } = await freshPgliteStore('winpv-results-');
+      return { target, cleanup: async () => rmSync(root, { recursive: true, force: true }) };
     },
   },
   {

@@ -17,8 +17,11 @@ import { RunRecorder } from '../../src/results/record-run';
 import { trendsOf } from '../../src/results/trends';
 import type { RunRecord } from '../../src/results/record';
 import { runRecord } from './records';
+import { freshPgliteStore } from '../support/pglite-template';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'winpv-thread-store-'));
+/** A new store directory (a copy of PGlite's initialised one: support/pglite-template.ts). */
+const freshStore = async () => (await freshPgliteStore('winpv-thread-store-')).target;
 
 /** Two instances of one scenario (a matrix): the store keeps the mean per run. */
 function twoInstances(k: number): RunRecord {
@@ -28,7 +31,7 @@ function twoInstances(k: number): RunRecord {
 }
 
 t.test('the thread answers as in-process PGlite', async (t) => {
-  const dir = join(tmp(), 'store');
+  const dir = await freshStore();
   const here = await ResultsStore.open(dir);
   for (let k = 0; k < 6; k++) await here.record(twoInstances(k));
   const ask = async (s: ResultsStore) => ({
@@ -60,8 +63,7 @@ t.test('the thread answers as in-process PGlite', async (t) => {
 });
 
 t.test('refusals cross the thread with their codes', async (t) => {
-  const root = tmp();
-  const dir = join(root, 'store');
+  const dir = await freshStore();
   const s = await ResultsStore.open(dir, { thread: true });
   await s.record(runRecord(1));
   await s.db.query('UPDATE winpv_schema SET version = $1', [SCHEMA_VERSION + 1]);
@@ -79,7 +81,7 @@ t.test('refusals cross the thread with their codes', async (t) => {
 });
 
 t.test('a thread that dies: every call after it fails with the store-unreachable error', async (t) => {
-  const db = await openThreadDb(join(tmp(), 'store'));
+  const db = await openThreadDb(await freshStore());
   t.same(await db.query('SELECT 1 AS one'), [{ one: 1 }]);
   await db.thread.terminate();
   await t.rejects(db.query('SELECT 1'), { code: 'RESULTS_DB_UNREACHABLE', message: /the results store .* stopped answering: its thread exited/ });
@@ -88,7 +90,7 @@ t.test('a thread that dies: every call after it fails with the store-unreachable
 });
 
 t.test('a thread that does not answer in time is stopped', async (t) => {
-  const db = await openThreadDb(join(tmp(), 'store'), { ...THREAD_DEADLINES, queryMs: 500 });
+  const db = await openThreadDb(await freshStore(), { ...THREAD_DEADLINES, queryMs: 500 });
   // pg_sleep holds the thread far past the deadline; the deadline, not the query, ends the wait
   await t.rejects(db.query('SELECT pg_sleep(600)'), { code: 'RESULTS_DB_UNREACHABLE', message: /no answer within 0\.5 s \(a query\); its thread was stopped/ });
   t.equal(typeof (await db.exited), 'number', 'the thread has exited');
@@ -97,7 +99,7 @@ t.test('a thread that does not answer in time is stopped', async (t) => {
 });
 
 t.test('close ends the thread: a process that used the store exits on its own', async (t) => {
-  const dir = tmp();
+  const dir = tmp(); // an empty directory: the store's first open, PGlite's initdb included, as a new user's
   const script = join(dir, 'use-store.ts');
   writeFileSync(script, `import { openThreadDb } from ${JSON.stringify(join(__dirname, '..', '..', 'src', 'results', 'db-thread'))};
 (async () => {
@@ -126,7 +128,7 @@ t.test('close ends the thread: a process that used the store exits on its own', 
 });
 
 t.test('RunRecorder: the trends drawn as the run ends are the ones the store gives after recording it', async (t) => {
-  const dir = join(tmp(), 'store');
+  const dir = await freshStore();
   const seed = await ResultsStore.open(dir);
   for (let k = 0; k < 40; k++) await seed.record(twoInstances(k));
   await seed.close();
@@ -155,7 +157,7 @@ t.test('RunRecorder: the trends drawn as the run ends are the ones the store giv
 });
 
 t.test('RunRecorder with no history read (no plan), or no report drawn: the run is still recorded, from the record given', async (t) => {
-  const dir = join(tmp(), 'store');
+  const dir = await freshStore();
   const seed = await ResultsStore.open(dir);
   for (let k = 0; k < 4; k++) await seed.record(twoInstances(k));
   await seed.close();
