@@ -16,8 +16,11 @@ t.test('boot is the scenario start to the last wait for Connected; workload time
     ev({ ev: 'workload', t: 42_000, inst: 'i', result: { kind: 'block', mbps: 80, seconds: 10 } }),
     ev({ ev: 'step.end', kind: 'block', t: 42_500, inst: 'i' }),
     ev({ ev: 'workload', t: 53_000, inst: 'i', result: { kind: 'net', mbps: 900, seconds: 10 } }),
+    ev({ ev: 'scenario.end', t: 57_000, inst: 'i', status: 'completed' }),
   ];
   const m = measure(events, 60_000, 0);
+  t.equal(m.teardownMs, 4_000, 'the last workload\'s end to the scenario\'s end');
+  t.equal(m.outsideMs, 4_000, 'the run\'s wall time not inside the scenario');
   t.equal(m.bootMs, 30_000);
   t.equal(m.workloadS, 20);
   t.equal(m.blockMBps, 80);
