@@ -190,7 +190,11 @@ export class WindowsGuest {
     this.booted = true;
     this.fes.vifScanStopped = false;
     for (const type of ['vbd', 'vif'] as const) {
-      this.unwatch.push(await this.dom.xs.watch(`${this.dom.home}/device/${type}`, () => this.dom.onCpu(() => void this.fes.scan(type))));
+      // a scan that fails (the domain torn down under a pending watch event: its xenstore is gone and
+      // reads give EACCES) ends there, as xenvif's FdoScan returns on a failed read (fdo.c); it must
+      // not become an unhandled rejection that takes the simulator process down
+      const scan = () => void this.fes.scan(type).catch((e: unknown) => this.log('warn', `scan of device/${type} failed: ${(e as Error).message}`));
+      this.unwatch.push(await this.dom.xs.watch(`${this.dom.home}/device/${type}`, () => this.dom.onCpu(scan)));
     }
     await this.fes.scan('vbd');
     await this.fes.scan('vif');
