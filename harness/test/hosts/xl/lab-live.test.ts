@@ -80,7 +80,8 @@ if (!process.env.WINPV_LAB_LIVE) {
   // the trace never names, and each register dump pushes the first fault's line further back.
   // Xen's log is read every 20 s while the run goes on: a triple fault ends the run at once (SIGTERM,
   // on which winpv destroys what it created, as on Ctrl-C) instead of after its 10-minute wait for
-  // frontends that a rebooting guest never connects (CI's lab leg spent that wait twice).
+  // frontends that a rebooting guest never connects (a lab whose HVM guest faulted at every boot spent
+  // that wait twice).
   async function runHvmImage() {
     winpv(['lab', 'ssh', '--', 'xl', 'dmesg', '-c']);
     const reports = mkdtempSync(join(tmpdir(), 'winpv-lab-live-'));
@@ -122,6 +123,8 @@ if (!process.env.WINPV_LAB_LIVE) {
     // unproven on this lab, reported as a TODO with Xen's words; any other failure fails the test.
     if (run.r.status !== 0 && run.tripleFault) {
       t.comment(`the HVM guest triple-faulted under the lab's nested emulation; running once more. Xen said:\n${faultLines(run.xen)}`);
+      // what the stopped run said as it tore down (a lease it could not give back is said there)
+      t.comment(`the stopped run (exit ${run.r.status}) said:\n${run.r.stderr.trim().split('\n').slice(-8).join('\n')}`);
       run = await runHvmImage();
       if (run.r.status !== 0 && run.tripleFault) {
         t.fail('the HVM image ran', { todo: `the lab's nested emulation triple-faulted the HVM guest on both runs; the HVM path is unproven on this lab. Xen said:\n${faultLines(run.xen)}` });
