@@ -9,7 +9,10 @@
 // gets ONE long-lived shell loop in dom0, over one channel, printing all its io_ring_q* files every
 // interval with shell builtins (only `sleep` forks); a sample takes the latest complete snapshot.
 import type { ExecResult } from '../remote/ssh';
+import type { RingId, RingIndices } from '../model/host';
+import type { DeviceRef } from '../model/scenario';
 import { shJoin } from '../util/quote';
+import { parseNetbackIoRing } from './xl/parse';
 
 export const NETBACK_DEBUGFS = '/sys/kernel/debug/xen-netback';
 
@@ -51,6 +54,24 @@ export function splitIoRings(text: string): Map<number, string> {
   const parts = text.split(/^==> .*io_ring_q(\d+) <==$/m);
   for (let i = 1; i + 1 < parts.length; i += 2) out.set(Number(parts[i]), parts[i + 1]!);
   return out;
+}
+
+/** The rings a vif's snapshot (ioRings) shows: a tx and an rx ring per queue that has them. */
+export function netbackRingIds(dev: DeviceRef, rings: Map<number, string>): RingId[] {
+  const out: RingId[] = [];
+  for (const [queue, text] of rings) {
+    const q = parseNetbackIoRing(text);
+    if (q?.tx) out.push({ dev, queue, ring: 'tx' });
+    if (q?.rx) out.push({ dev, queue, ring: 'rx' });
+  }
+  return out;
+}
+
+/** One tx or rx ring's indices in a vif's snapshot; null when its queue or ring is not there. */
+export function netbackIndices(rings: Map<number, string>, ring: RingId): RingIndices | null {
+  const text = rings.get(ring.queue);
+  if (text === undefined || (ring.ring !== 'tx' && ring.ring !== 'rx')) return null;
+  return parseNetbackIoRing(text)?.[ring.ring] ?? null;
 }
 
 /** The part of a dom0 SSH link the sampler uses (remote/ssh's SshConnection, the xl backend's Dom0Link). */

@@ -9,8 +9,7 @@ import { hostError } from '../../model/errors';
 import { shQuote } from '../../util/quote';
 import type { SshConnection } from '../../remote/ssh';
 import { parseXenstoreLs, XenstoreMirror } from './xs-mirror';
-import { NetbackRingSampler } from '../netback-rings';
-import { parseNetbackIoRing } from '../xl/parse';
+import { NetbackRingSampler, netbackIndices, netbackRingIds } from '../netback-rings';
 
 /** The xenstore of one dom0, as the probes and wait steps see it. */
 export class Dom0Xenstore implements XenstoreView {
@@ -188,21 +187,14 @@ export class Dom0Rings {
   async rings(guest: GuestRef): Promise<RingId[]> {
     const out: RingId[] = [];
     for (const devid of await this.vifs(guest.domid)) {
-      const dev = `vif/${devid}` as DeviceRef;
-      for (const [queue, text] of await this.sampler.ioRings(guest.domid, devid, guest.handle)) {
-        const q = parseNetbackIoRing(text);
-        if (q?.tx) out.push({ dev, queue, ring: 'tx' });
-        if (q?.rx) out.push({ dev, queue, ring: 'rx' });
-      }
+      out.push(...netbackRingIds(`vif/${devid}` as DeviceRef, await this.sampler.ioRings(guest.domid, devid, guest.handle)));
     }
     return out;
   }
 
   async sample(guest: GuestRef, ring: RingId): Promise<RingIndices | null> {
     if (!ring.dev.startsWith('vif/') || (ring.ring !== 'tx' && ring.ring !== 'rx')) return null;
-    const text = (await this.sampler.ioRings(guest.domid, Number(ring.dev.slice(4)), guest.handle)).get(ring.queue);
-    if (text === undefined) return null;
-    return parseNetbackIoRing(text)?.[ring.ring] ?? null;
+    return netbackIndices(await this.sampler.ioRings(guest.domid, Number(ring.dev.slice(4)), guest.handle), ring);
   }
 
   close(): void {

@@ -5,7 +5,7 @@ import type { DeviceRef } from '../../model/scenario';
 import type { GuestRef, RingId, RingIndices, RingView } from '../../model/host';
 import type { Dom0 } from './dom0';
 import { parseNetbackIoRing, parseStatsGrep } from './parse';
-import { NetbackRingSampler } from '../netback-rings';
+import { NetbackRingSampler, netbackIndices, netbackRingIds } from '../netback-rings';
 
 const blkbackStatsDir = (domid: number, devid: number) => `/sys/bus/xen-backend/devices/vbd-${domid}-${devid}/statistics`;
 
@@ -38,22 +38,14 @@ export class XlRings implements RingView {
   async rings(guest: GuestRef): Promise<RingId[]> {
     const out: RingId[] = [];
     for (const dev of await this.devices(guest)) {
-      if (!dev.startsWith('vif/')) continue;
-      for (const [queue, text] of await this.ioRings(guest, dev)) {
-        const q = parseNetbackIoRing(text);
-        if (q?.tx) out.push({ dev, queue, ring: 'tx' });
-        if (q?.rx) out.push({ dev, queue, ring: 'rx' });
-      }
+      if (dev.startsWith('vif/')) out.push(...netbackRingIds(dev, await this.ioRings(guest, dev)));
     }
     return out;
   }
 
   async sample(guest: GuestRef, ring: RingId): Promise<RingIndices | null> {
     if (!ring.dev.startsWith('vif/') || (ring.ring !== 'tx' && ring.ring !== 'rx')) return null;
-    const text = (await this.ioRings(guest, ring.dev)).get(ring.queue);
-    if (text === undefined) return null;
-    const q = parseNetbackIoRing(text);
-    return (ring.ring === 'tx' ? q?.tx : q?.rx) ?? null;
+    return netbackIndices(await this.ioRings(guest, ring.dev), ring);
   }
 
   async backendStats(guest: GuestRef, dev: DeviceRef): Promise<Record<string, number> | null> {
