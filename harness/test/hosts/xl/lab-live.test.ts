@@ -92,7 +92,9 @@ if (!process.env.WINPV_LAB_LIVE) {
     const exited = new Promise<void>((done) => child.on('close', (code) => ((status = code), done())));
     let xen = '';
     while (status === undefined) {
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+      let tick: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((r) => (tick = setTimeout(r, 20_000)))]);
+      clearTimeout(tick); // the run ended first: no timer keeps the file waiting
       if (status !== undefined) break;
       xen = winpv(['lab', 'ssh', '--', 'xl', 'dmesg']).stdout ?? '';
       if (TRIPLE_FAULT.test(xen)) {
