@@ -89,13 +89,13 @@ export class Toolstack {
     await this.writeDevice(d, dev, be.bePath, be.fePath, { 'virtual-device': String(devid), 'device-type': 'disk' }, beKeys);
     const rec: DeviceRecord = { dev, backend: be, shape, disk: be.disk };
     this.devices.set(this.key(d.domid, dev), rec);
-    await be.probe();
+    await this.probe(d, be);
     return rec;
   }
 
   async addVif(d: Domain, shape: VifShape): Promise<DeviceRecord> {
     const dev: DeviceRef = `vif/${shape.devid}`;
-    const mac = shape.mac ?? `00:16:3e:${hex2(d.domid)}:${hex2(shape.devid)}:${hex2((d.domid * 7 + shape.devid) & 0xff)}`;
+    const mac = shape.mac ?? defaultMac(d.domid, shape.devid);
     const bridge = this.bridge(shape.bridge ?? 'xenbr0');
     const be = new Netback(this.hv, this.dom0, d.domid, shape, bridge);
     await this.writeDevice(d, dev, be.bePath, be.fePath, { handle: String(shape.devid), mac }, {
@@ -107,7 +107,7 @@ export class Toolstack {
     });
     const rec: DeviceRecord = { dev, backend: be, shape };
     this.devices.set(this.key(d.domid, dev), rec);
-    await be.probe();
+    await this.probe(d, be);
     await this.dom0.xs.write(`${be.bePath}/hotplug-status`, 'connected');
     return rec;
   }
@@ -131,6 +131,18 @@ export class Toolstack {
       for (const [k, v] of Object.entries(be)) await tx.write(`${bePath}/${k}`, v);
     });
     void dev;
+  }
+
+  /** The new backend's probe. While the toolstack builds a domain it is paused, so the backends are at
+   *  InitWait before its frontends start. On a running domain (hot-plug) dom0's xenbus sees the new
+   *  directory through its watch and probes the backend a backend reaction later (sim/timings.ts, the
+   *  lab's figure), while the guest may already see its new device: a frontend must wait for InitWait
+   *  (win-xenvbd/win-xenvif frontend.c FrontendPrepare). libxl's device add returns once the backend is
+   *  at InitWait (libxl__wait_device_connection), so this does too. */
+  private async probe(d: Domain, be: XenbusBackend): Promise<void> {
+    const reactMs = d.state === 'running' ? d.timings.backendReactionMs : 0;
+    if (reactMs > 0) await this.hv.sched.sleep(reactMs);
+    await be.probe();
   }
 
   /**
@@ -205,3 +217,10 @@ export class Toolstack {
 }
 
 const hex2 = (n: number) => (n & 0xff).toString(16).padStart(2, '0');
+
+/** The MAC the toolstack gives a VIF whose guest names none, when the guest is created (Xen's OUI,
+ *  00:16:3e, as libxl's libxl__device_nic_setdefault; from the domid and devid instead of libxl's
+ *  random bytes, so a seeded run is the same every time). */
+export function defaultMac(domid: number, devid: number): string {
+  return `00:16:3e:${hex2(domid)}:${hex2(devid)}:${hex2((domid * 7 + devid) & 0xff)}`;
+}

@@ -34,7 +34,8 @@ const STEPS: Record<FaultName, (on: boolean) => string> = {
   'connect-unwind-leak': (on) => `${INSTALL}${on ? fault('connect-unwind-leak') : ''}<parallel><branch><backend-restart guest="win" device="vif/0"/></branch><branch><wait guest="win" path="device/vif/0/state" equals="1" timeout="30s"/><wait guest="win" path="device/vif/0/state" equals="4" timeout="30s"/><unplug guest="win" device="vif/0" surprise="true"/></branch></parallel><sleep duration="1s"/>`,
   'grant-revoke-mapped': (on) => `${INSTALL}${on ? fault('grant-revoke-mapped') : ''}${IO(500)}<reboot guest="win"/><sleep duration="1s"/>`,
   'skip-state': (on) => `${INSTALL}${on ? fault('skip-state') : ''}<reboot guest="win"/><sleep duration="2s"/>`,
-  'early-connect': (on) => `${INSTALL}${on ? fault('early-connect') : ''}<reboot guest="win"/><sleep duration="2s"/>`,
+  // a hot-plug: the guest sees its new device before dom0 has probed the backend (a backend reaction later)
+  'early-connect': (on) => `${INSTALL}${on ? fault('early-connect') : ''}<unplug guest="win" device="vif/0"/><sleep duration="2s"/><plug guest="win" device="vif/0"/><sleep duration="2s"/>`,
   // a reboot against backends that take the lab's 234 ms to react (GUEST_TIMINGS)
   'close-no-wait': (on) => `${INSTALL}${on ? fault('close-no-wait') : ''}<reboot guest="win"/><sleep duration="3s"/>`,
   'missing-key': (on) => `${INSTALL}${on ? fault('missing-key') : ''}<reboot guest="win"/><sleep duration="2s"/>`,

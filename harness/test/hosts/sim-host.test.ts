@@ -9,8 +9,8 @@ import { bootedHost, block, netw, shape, specs, MemorySink, untilConnected } fro
 t.test('connect: backend keys as Linux writes them, frontend keys as the spec lists, both Connected', async (t) => {
   const { host, g, sink } = await bootedHost(3);
   const xs = host.xenstore;
-  const be = '/local/domain/0/backend/vbd/1/51712';
-  const fe = '/local/domain/1/device/vbd/51712';
+  const be = `/local/domain/0/backend/vbd/${g.domid}/51712`;
+  const fe = `/local/domain/${g.domid}/device/vbd/51712`;
   t.equal(await xs.read(`${be}/state`), String(XenbusState.Connected));
   t.equal(await xs.read(`${fe}/state`), String(XenbusState.Connected));
   for (const k of ['feature-max-indirect-segments', 'multi-queue-max-queues', 'max-ring-page-order', 'feature-flush-cache', 'feature-discard', 'sectors', 'info', 'sector-size']) {
@@ -23,12 +23,12 @@ t.test('connect: backend keys as Linux writes them, frontend keys as the spec li
   t.same((await xs.directory(`${fe}/queue-0`)).filter((k) => /^ring-ref\d$/.test(k)).sort(), ['ring-ref0', 'ring-ref1', 'ring-ref2', 'ring-ref3']);
   t.equal(await xs.read(`${fe}/protocol`), 'x86_64-abi');
   t.equal(await xs.read(`${fe}/feature-persistent`), null, 'xenvbd spec: no persistent grants, no key');
-  const vif = '/local/domain/1/device/vif/0';
+  const vif = `/local/domain/${g.domid}/device/vif/0`;
   t.not(await xs.read(`${vif}/queue-0/event-channel-tx`), null, 'split event channels negotiated (2 vCPUs: 2 queues)');
   t.not(await xs.read(`${vif}/ctrl-ring-ref`), null, 'control ring negotiated');
-  t.equal(await xs.read('/local/domain/1/drivers/0'), 'Xen_Project XENBUS 9.1.0.100');
-  t.equal(await xs.read('/local/domain/1/control/feature-suspend'), '1');
-  t.equal(await xs.read('/local/domain/1/feature/hotplug/vif'), '1');
+  t.equal(await xs.read(`/local/domain/${g.domid}/drivers/0`), 'Xen_Project XENBUS 9.1.0.100');
+  t.equal(await xs.read(`/local/domain/${g.domid}/control/feature-suspend`), '1');
+  t.equal(await xs.read(`/local/domain/${g.domid}/feature/hotplug/vif`), '1');
   const st = await host.agent(g).driverStatus();
   t.same(st.bound.map((b) => b.driver), ['xenbus', 'xenvbd', 'xenvif', 'xennet']);
   t.same(st.unplugged, { disks: true, nics: true });
@@ -86,15 +86,17 @@ t.test('lifecycle: suspend/resume rewrites feature-suspend, migrate changes the 
   const xs = host.xenstore;
   await host.suspend!.suspend(g);
   t.equal(await host.powerState(g), 'suspended');
-  t.equal(await xs.read('/local/domain/1/control/feature-suspend'), null, 'cleared by the toolstack at suspend');
+  t.equal(await xs.read(`/local/domain/${g.domid}/control/feature-suspend`), null, 'cleared by the toolstack at suspend');
   await host.suspend!.resume(g);
   await untilConnected(host, g);
-  t.equal(await xs.read('/local/domain/1/control/feature-suspend'), '1', 'rewritten after resume');
-  t.equal(await xs.read('/local/domain/1/device/vbd/51712/state'), '4', 'reconnected');
+  t.equal(await xs.read(`/local/domain/${g.domid}/control/feature-suspend`), '1', 'rewritten after resume');
+  t.equal(await xs.read(`/local/domain/${g.domid}/device/vbd/51712/state`), '4', 'reconnected');
   const w = await host.agent(g).blockWorkload(block({ durationMs: 500 }));
   t.equal(w.result.errors, 0);
+  const mac = await xs.read(`/local/domain/0/backend/vif/${g.domid}/0/mac`);
   const m = await host.migrate!.migrate(g);
   t.not(m.domid, g.domid, 'new domid');
+  t.equal(await xs.read(`/local/domain/0/backend/vif/${m.domid}/0/mac`), mac, 'the VIF keeps its MAC in the new domain');
   await untilConnected(host, m);
   t.equal(await xs.read(`/local/domain/${m.domid}/device/vbd/51712/state`), '4');
   t.equal(await xs.read(`/local/domain/${m.domid}/control/feature-suspend`), '1');
@@ -117,8 +119,8 @@ t.test('lifecycle: suspend/resume rewrites feature-suspend, migrate changes the 
 });
 
 t.test('a backend offering less: no multi-queue, max-ring-page-order 0', async (t) => {
-  const { host } = await bootedHost(7, shape({ vbds: [{ vdev: 'xvda', sizeMiB: 16, mode: 'w', ringPageOrder: 4, queues: 4, backend: { 'max-ring-page-order': '0', 'multi-queue-max-queues': '1' } }] }));
-  const fe = '/local/domain/1/device/vbd/51712';
+  const { host, g } = await bootedHost(7, shape({ vbds: [{ vdev: 'xvda', sizeMiB: 16, mode: 'w', ringPageOrder: 4, queues: 4, backend: { 'max-ring-page-order': '0', 'multi-queue-max-queues': '1' } }] }));
+  const fe = `/local/domain/${g.domid}/device/vbd/51712`;
   t.equal(await host.xenstore.read(`${fe}/ring-page-order`), null, 'order 0: xenvbd writes no ring-page-order (ring.c RingStoreWrite)');
   t.not(await host.xenstore.read(`${fe}/ring-ref`), null, 'single ring-ref');
   t.equal(await host.xenstore.read(`${fe}/multi-queue-num-queues`), '1');

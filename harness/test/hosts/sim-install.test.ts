@@ -43,8 +43,8 @@ t.test('install from a bundle directory, then upgrade over it', async (t) => {
   await untilConnected(host, g);
   st = await host.agent(g).driverStatus();
   t.same(st.bound.map((b) => `${b.driver} ${b.version}`), ['xenbus 9.1.0.12', 'xenvbd 9.1.0.12', 'xenvif 9.1.0.12', 'xennet 9.1.0.12'], 'the newer packages bound');
-  t.equal(await host.xenstore.read('/local/domain/1/drivers/0'), 'Xen_Project XENBUS 9.1.0.12');
-  t.equal(await host.xenstore.read('/local/domain/1/device/vbd/51712/state'), '4');
+  t.equal(await host.xenstore.read(`/local/domain/${g.domid}/drivers/0`), 'Xen_Project XENBUS 9.1.0.12');
+  t.equal(await host.xenstore.read(`/local/domain/${g.domid}/device/vbd/51712/state`), '4');
   await host.close();
 });
 

@@ -55,7 +55,9 @@ export const FAULT_SYMPTOMS: Record<FaultName, string> = {
 type Off = () => Promise<void>;
 
 interface WatchRule {
-  domid: number;
+  /** The guest whose domain's watch events are dropped or held: its current domain, so the fault
+   *  follows the guest into the new domain a reboot, restore or migration gives it. */
+  guest: SimGuest;
   action: 'drop' | 'hold';
   delayMs: number;
 }
@@ -105,7 +107,8 @@ const nothing: Off = async () => undefined;
 const escapeRegExp = (s: string) => s.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
 
 export class SimFaultInjector {
-  private eagainDomids = new Set<number>();
+  /** Guests whose domain's transactions end in EAGAIN (the current domain: the fault follows the guest). */
+  private eagainGuests = new Set<SimGuest>();
   private watchRules = new Set<WatchRule>();
   /** Host-wide faults injected with no guest: applied to guests created later too. */
   private pending: FaultConfig[] = [];
@@ -115,13 +118,13 @@ export class SimFaultInjector {
   /** Installs the xenstored hooks (view interception, EAGAIN storms, watch faults). */
   installHooks(): void {
     const xsd = this.host.xenstored;
-    xsd.hooks.beforeCommit = (domid) => (this.eagainDomids.has(domid) ? 'eagain' : 'ok');
+    xsd.hooks.beforeCommit = (domid) => ([...this.eagainGuests].some((g) => g.dom.domid === domid) ? 'eagain' : 'ok');
     xsd.hooks.onWatchEvent = (domid, path, token) => {
       const v = this.host.xenstore.intercept(domid, path, token);
       if (v) return v;
       if (!/\/backend\/(vbd3?|vif)\/\d+\/\d+\/state$/.test(path)) return 'deliver';
       for (const r of this.watchRules) {
-        if (r.domid !== domid) continue;
+        if (r.guest.dom.domid !== domid) continue;
         if (r.action === 'drop') return 'drop';
         this.host.hv.sched.after(r.delayMs * 1000, () => {
           for (const c of xsd.server.connections()) if (c.domid === domid && c.watches.some((w) => w.token === token)) c.deliverWatchEvent(path, token);
@@ -234,8 +237,8 @@ export class SimFaultInjector {
       return this.frontend(g, f.device, (x) => (x.malformedKey = { key, value: f.params.value ?? '9' }), (x) => (x.malformedKey = null));
     },
     'eagain-storm': async (_f, g) => {
-      this.eagainDomids.add(g.dom.domid);
-      return async () => void this.eagainDomids.delete(g.dom.domid);
+      this.eagainGuests.add(g);
+      return async () => void this.eagainGuests.delete(g);
     },
     'watch-drop': async (f, g) => this.watchRule(f, g),
     'watch-delay': async (f, g) => this.watchRule(f, g),
@@ -263,7 +266,7 @@ export class SimFaultInjector {
 
   /** watch-drop / watch-delay: xenstored drops or holds the guest's backend state watch events while on. */
   private watchRule(f: FaultConfig, g: SimGuest): Off {
-    const rule: WatchRule = { domid: g.dom.domid, action: f.name === 'watch-drop' ? 'drop' : 'hold', delayMs: this.num(f, 'delayMs', 60_000) };
+    const rule: WatchRule = { guest: g, action: f.name === 'watch-drop' ? 'drop' : 'hold', delayMs: this.num(f, 'delayMs', 60_000) };
     this.watchRules.add(rule);
     return async () => void this.watchRules.delete(rule);
   }

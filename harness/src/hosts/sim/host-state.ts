@@ -3,11 +3,15 @@
 // xenstored, dom0, toolstack, the probes' xenstore view), the trace, the run's guests and the
 // trace events more than one part writes about a guest.
 import type { GuestRef } from '../../model/host';
-import type { DeviceRef, DiskBackendType } from '../../model/scenario';
+import type { DeviceRef, DiskBackendType, GuestShape } from '../../model/scenario';
 import type { SpecSet } from '../../model/spec';
 import type { GuestLifecycle, TraceEventInput, TraceSink } from '../../model/trace';
 import { hostError } from '../../model/errors';
 import { Hypervisor, type Domain } from '../../sim/hypervisor';
+import type { SparseDisk } from '../../sim/disk';
+import type { GuestMemory } from '../../sim/memory';
+import type { GrantTable } from '../../sim/grants';
+import { guestTimings } from '../../sim/timings';
 import { Scheduler } from '../../sim/scheduler';
 import { simXenstore, type SimXenstore } from '../../sim/xs-adapter';
 import { XenstoreClient } from '../../xenstore/client';
@@ -105,6 +109,30 @@ export class SimState {
 
   emit(e: TraceEventInput): void {
     this.sink?.emit(e);
+  }
+
+  /**
+   * A guest's domain as the toolstack builds it from the guest's configuration: a new domid, its
+   * xenstore keys and a backend per device, paused. How a guest is created, how a saved image is
+   * restored (`from`: its memory and grant table) and how a reboot or a bug check's restart makes
+   * the guest's next domain (xl's on_reboot="restart" and xapi both destroy the old domain and build
+   * a new one). `disks`, by vdev, keep their contents over the rebuild.
+   */
+  async buildDomain(shape: GuestShape, opts: { from?: { memory: GuestMemory; grants: GrantTable }; disks?: Map<string, SparseDisk> } = {}): Promise<Domain> {
+    const dom = await this.hv.createDomain(shape.name, opts.from);
+    dom.timings = guestTimings(shape.timings);
+    const ts = this.ts();
+    await ts.createDomainKeys(dom, shape.name, shape.memoryMiB * 1024, (shape.memoryTargetMiB ?? shape.memoryMiB) * 1024);
+    for (const vbd of shape.vbds) await ts.addVbd(dom, vbd, opts.disks?.get(vbd.vdev));
+    for (const vif of shape.vifs) await ts.addVif(dom, vif);
+    return dom;
+  }
+
+  /** The disks of a guest's devices, by vdev (each through `keep`: the disk itself, or a copy). */
+  disksOf(g: SimGuest, keep: (d: SparseDisk) => SparseDisk = (d) => d): Map<string, SparseDisk> {
+    const disks = new Map<string, SparseDisk>();
+    for (const rec of this.ts().devicesOf(g.dom.domid)) if (rec.disk && 'vdev' in rec.shape) disks.set(rec.shape.vdev, keep(rec.disk));
+    return disks;
   }
 
   /** The bridge a vif names, made on first use with dom0's port on it. */

@@ -21,14 +21,18 @@ export interface BackendRecording {
 export async function simBackendEvents(specs: SpecSet, seed = 5, opts: { diskBackend?: DiskBackendType } = {}): Promise<Record<'vbd' | 'vif', KeyEvent[]>> {
   const host = new SimHost({ specs, ...(opts.diskBackend ? { diskBackend: opts.diskBackend } : {}) });
   await host.open({ emit: (_e: TraceEventInput) => undefined }, { seed });
-  const events: Record<'vbd' | 'vif', KeyEvent[]> = { vbd: [], vif: [] };
-  // The one guest's devices, whatever its domid (its directories are written while it is created).
+  // Each domain's devices by domid (their directories are written while the domain is built).
+  const byDomain = new Map<number, Record<'vbd' | 'vif', KeyEvent[]>>();
   const note = (path: string, value: string | null) => {
     for (const [k, id] of [['vbd', 51712], ['vif', 0]] as const) {
-      const m = new RegExp(`^/local/domain/(?:0/backend/${k === 'vbd' ? 'vbd3?' : k}/[1-9]\\d*|[1-9]\\d*/device/${k})/${id}/(.+)$`).exec(path);
-      if (m) events[k].push({ end: path.includes('/backend/') ? 'backend' : 'frontend', key: m[1]!, value });
+      const m = new RegExp(`^/local/domain/(?:0/backend/${k === 'vbd' ? 'vbd3?' : k}/([1-9]\\d*)|([1-9]\\d*)/device/${k})/${id}/(.+)$`).exec(path);
+      if (!m) continue;
+      const domid = Number(m[1] ?? m[2]);
+      if (!byDomain.has(domid)) byDomain.set(domid, { vbd: [], vif: [] });
+      byDomain.get(domid)![k].push({ end: path.includes('/backend/') ? 'backend' : 'frontend', key: m[3]!, value });
     }
   };
+  let booted = 0;
   try {
     // Seen the way the lab's recording sees real backends: through a watch on /local/domain with values.
     const unwatch = await host.xenstore.watch('/local/domain', (p, v) => {
@@ -38,9 +42,11 @@ export async function simBackendEvents(specs: SpecSet, seed = 5, opts: { diskBac
     const g = await host.createGuest(shape, 'diff-lab');
     await host.startGuest(g);
     // The first boot has no PV drivers (the backends wait in InitWait); the lab's Linux guest has its
-    // frontends in its kernel from the first boot. The reboot with the drivers leaves the backends as they are.
+    // frontends in its kernel from the first boot, in its one domain. The reboot with the drivers builds
+    // the guest a new domain (as xl does): that domain, from its build to its destroy, is the one compared.
     await host.agent(g).installDrivers({ location: 'builtin:9.1.0.100', version: '9.1.0.100', drivers: ['xenbus', 'xenvbd', 'xenvif', 'xennet'] });
     await host.rebootGuest(g);
+    booted = g.domid;
     await host.clock.sleep(500);
     await host.shutdownGuest(g, 'clean');
     await host.clock.sleep(500);
@@ -50,7 +56,7 @@ export async function simBackendEvents(specs: SpecSet, seed = 5, opts: { diskBac
   } finally {
     await host.close();
   }
-  return events;
+  return byDomain.get(booted) ?? { vbd: [], vif: [] };
 }
 
 /** The simulator's state steps per device (stateSteps of simBackendEvents). */

@@ -1,16 +1,16 @@
 // The simulated guests' lifecycle: create (a domain, its xenstore keys and devices, a Windows guest),
 // start, reboot, shut down, keep, destroy, crash and the bug check on purpose. Each change is a
 // `guest` event in the trace.
-import type { BugcheckCapability, GuestPowerState, GuestRef } from '../../model/host';
+import type { BugcheckCapability, GuestPowerState, GuestRef, RebootOptions } from '../../model/host';
 import type { GuestShape } from '../../model/scenario';
 import { stopCode } from '../../model/trace';
 import { hostError, WinpvError } from '../../model/errors';
 import { WindowsGuest } from '../../sim/windows/guest';
+import { defaultMac } from '../../sim/toolstack';
 import { STOP_NAMES } from '../../sim/windows/crashdump';
 import { collectSimDump, STOP_PARAMS } from './crash-dump';
 import type { SimState } from './host-state';
 import type { SimGuest } from './sim-guest';
-import { guestTimings } from '../../sim/timings';
 
 export class SimLifecycle {
   readonly bugcheck: BugcheckCapability;
@@ -38,14 +38,13 @@ export class SimLifecycle {
     const handle = `${inst}/${shape.name}`;
     if (st.guests.has(handle)) throw hostError('SIM_GUEST_EXISTS', `guest '${shape.name}' of ${inst} already exists`);
     this.checkRegistry(shape);
-    const hv = st.hv;
-    const dom = await hv.createDomain(shape.name);
-    dom.timings = guestTimings(shape.timings);
-    await st.ts().createDomainKeys(dom, shape.name, shape.memoryMiB * 1024, (shape.memoryTargetMiB ?? shape.memoryMiB) * 1024);
-    for (const vbd of shape.vbds) await st.ts().addVbd(dom, vbd);
-    for (const vif of shape.vifs) await st.ts().addVif(dom, vif);
+    const dom = await st.buildDomain(shape);
+    // The MACs are chosen once, as the VM is created, and kept in its configuration (libxl's stored
+    // domain configuration, which a restart reloads; xapi's VIF.MAC): a reboot, restore or migration
+    // brings the same NICs back.
+    const kept: GuestShape = { ...shape, vifs: shape.vifs.map((v) => ({ ...v, mac: v.mac ?? defaultMac(dom.domid, v.devid) })) };
     const ref: GuestRef = { name: shape.name, domid: dom.domid, handle };
-    const g: SimGuest = { ref, shape, inst, dom, win: new WindowsGuest(dom, st.opts.specs, st.ts(), shape), rng: hv.sched.rng.fork(), power: 'paused' };
+    const g: SimGuest = { ref, shape: kept, inst, dom, win: new WindowsGuest(dom, st.opts.specs, st.ts(), kept), rng: st.hv.sched.rng.fork(), power: 'paused' };
     st.guests.set(handle, g);
     this.applyPending(g);
     st.lifecycle(g, 'created');
@@ -71,20 +70,54 @@ export class SimLifecycle {
     await this.bootWindows(g);
   }
 
-  async rebootGuest(ref: GuestRef): Promise<void> {
+  async rebootGuest(ref: GuestRef, opts: RebootOptions = {}): Promise<void> {
     const st = this.st;
     const g = st.guest(ref);
     if (g.power !== 'running') throw hostError('SIM_NOT_RUNNING', `${ref.name} is ${g.power}`);
-    const frontends = [...g.win.frontends.values()];
     await g.win.shutdown();
-    // xl and xapi rebuild the domain on reboot, so its device directories start fresh: the keys the
-    // drivers left behind when they closed (they remove none) do not survive into the next boot.
-    for (const fe of frontends) for (const p of fe.keysLeftBehind()) await st.dom0.xs.rm(p).catch(() => undefined);
+    // The drivers closed every device: what they still hold is judged before the domain goes.
+    st.audit(g, 'teardown');
+    const from = await this.rebuild(g, ref, opts);
+    st.lifecycle(g, 'rebooted', { from });
+    await this.restart(g);
+  }
+
+  /**
+   * A guest that went down for a restart gets its next domain as xl and xapi give it: the old domain
+   * is destroyed with its devices and a new one is built from the same configuration, under a new
+   * domid, with fresh backends and device directories. xl: on a SHUTDOWN_reboot with on_reboot="restart"
+   * (xl's default) handle_domain_death (tools/xl/xl_vmcontrol.c) destroys the domain and returns
+   * DOMAIN_RESTART_NORMAL, and the domain is created again from its config; the lab's reboots show the
+   * new domid (hosts/xl/lifecycle.ts). xapi: xenopsd's reboot destroys the domain and builds a new one.
+   * So nothing the drivers wrote survives into the next boot; the disks, which hold Windows' registry
+   * and driver store, keep their contents. The caller's ref gets the new domid; `beforeUnpause` runs
+   * before the new domain runs, as the real hosts offer, so the probes attach to it first.
+   * `devicesGone` runs once the backends have let go of the old domain's rings. Returns the old domid.
+   */
+  private async rebuild(g: SimGuest, ref: GuestRef, opts: RebootOptions, devicesGone?: () => Promise<void>): Promise<number> {
+    const st = this.st;
+    const old = g.dom.domid;
+    const disks = st.disksOf(g);
+    for (const rec of st.ts().devicesOf(old)) st.emitStats(g, rec.dev);
+    await st.ts().destroyDevices(g.dom);
+    await devicesGone?.();
+    await st.hv.destroyDomain(old);
+    const dom = await st.buildDomain(g.shape, { disks });
+    g.dom = dom;
+    g.win.dom = dom;
+    g.ref = { ...g.ref, domid: dom.domid };
+    ref.domid = dom.domid;
+    await opts.beforeUnpause?.(ref);
+    dom.setState('running');
+    return old;
+  }
+
+  /** The platform device and the balloon start over (the new domain has its whole memory again), and
+   *  Windows boots in its new domain. */
+  private async restart(g: SimGuest): Promise<void> {
     g.win.platform.reset();
-    // the rebuilt domain has its whole memory again; the balloon starts empty at the next boot
     g.win.balloon?.reset();
-    st.lifecycle(g, 'rebooted');
-    st.emitMemory(g);
+    this.st.emitMemory(g);
     await this.bootWindows(g);
   }
 
@@ -141,8 +174,7 @@ export class SimLifecycle {
 
   /**
    * A BSOD on purpose: Windows writes its crash dump through xenvbd's dump path (sim/windows/crashdump.ts)
-   * and restarts (AutoReboot, Windows' default); like xl and xapi, which build a rebooted domain's devices
-   * afresh, the toolstack gives every device a new backend. Windows finds the dump in its page file as it
+   * and restarts (AutoReboot, Windows' default) into a new domain, as any reboot (rebuild below). Windows finds the dump in its page file as it
    * boots and keeps it as MEMORY.DMP, which is collected into the run's artifacts (./crash-dump.ts).
    */
   private async bugcheckGuest(ref: GuestRef, code: number): Promise<void> {
@@ -150,15 +182,13 @@ export class SimLifecycle {
     const g = st.guest(ref);
     if (g.power !== 'running' || !g.win.booted) throw hostError('SIM_NOT_RUNNING', `${ref.name} is ${g.power}${g.win.booted ? '' : ' (Windows is not up)'}`);
     st.lifecycle(g, 'bugcheck', { code: stopCode(code), ...(STOP_NAMES[code] ? { name: STOP_NAMES[code] } : {}) });
-    const { outcome, leftBehind, release } = await g.win.bugcheck(code, STOP_PARAMS);
-    for (const p of leftBehind) await st.dom0.xs.rm(p).catch(() => undefined);
-    for (const rec of st.ts().devicesOf(g.dom.domid)) await st.ts().resetBackend(g.dom, rec.dev);
-    await release();
-    g.win.platform.reset();
-    g.win.balloon?.reset();
-    st.lifecycle(g, 'rebooted', { reason: `bugcheck ${stopCode(code)}` });
-    st.emitMemory(g);
-    await this.bootWindows(g);
+    const { outcome, release } = await g.win.bugcheck(code, STOP_PARAMS);
+    // Windows' restart after the dump is a reset of the domain, a SHUTDOWN_reboot to the toolstack:
+    // the next domain is built as for any reboot. The dead system's rings and the dump's are released
+    // once the backends have let go of them. No teardown audit: the crashed system closed nothing.
+    const from = await this.rebuild(g, ref, {}, release);
+    st.lifecycle(g, 'rebooted', { reason: `bugcheck ${stopCode(code)}`, from });
+    await this.restart(g);
     await collectSimDump({ host: st, g, outcome, artifactsDir: st.artifactsDir });
   }
 }

@@ -10,7 +10,7 @@ import { vdevToDevid } from '../../model/vdev';
 import type { SparseDisk } from '../../sim/disk';
 import type { SimState } from './host-state';
 import type { SimGuest } from './sim-guest';
-import { HOST_TIMINGS, guestTimings } from '../../sim/timings';
+import { HOST_TIMINGS } from '../../sim/timings';
 
 /** How long a cooperative suspend may take before the host gives up (virtual ms). */
 const SUSPEND_TIMEOUT_MS = HOST_TIMINGS.suspendTimeoutMs;
@@ -18,13 +18,6 @@ const SUSPEND_TIMEOUT_MS = HOST_TIMINGS.suspendTimeoutMs;
 interface SavedImage {
   guest: SimGuest;
   disks: Map<string, SparseDisk>;
-}
-
-/** The disks of a guest's devices, by vdev (each through `keep`: the disk itself, or a copy). */
-function disksOf(st: SimState, g: SimGuest, keep: (d: SparseDisk) => SparseDisk): Map<string, SparseDisk> {
-  const disks = new Map<string, SparseDisk>();
-  for (const rec of st.ts().devicesOf(g.dom.domid)) if (rec.disk && 'vdev' in rec.shape) disks.set(rec.shape.vdev, keep(rec.disk));
-  return disks;
 }
 
 /** The guest lands on a destination whose backends offer other keys: its shape (copied, never the
@@ -108,7 +101,7 @@ export class SimMoves {
     const st = this.st;
     const g = st.guest(ref);
     await this.suspendGuest(ref, { inPlace: false });
-    const disks = disksOf(st, g, (d) => d);
+    const disks = st.disksOf(g);
     const id = `sim-image:${this.nextImage++}`;
     this.images.set(id, { guest: g, disks });
     await st.ts().destroyDevices(g.dom);
@@ -125,11 +118,7 @@ export class SimMoves {
     const g = img.guest;
     landOn(g, opts.destination);
     const old = g.dom.domid;
-    const dom = await st.hv.createDomain(g.shape.name, { memory: g.dom.memory, grants: g.dom.grants });
-    dom.timings = guestTimings(g.shape.timings);
-    await st.ts().createDomainKeys(dom, g.shape.name, g.shape.memoryMiB * 1024, (g.shape.memoryTargetMiB ?? g.shape.memoryMiB) * 1024);
-    for (const vbd of g.shape.vbds) await st.ts().addVbd(dom, vbd, img.disks.get(vbd.vdev));
-    for (const vif of g.shape.vifs) await st.ts().addVif(dom, vif);
+    const dom = await st.buildDomain(g.shape, { from: { memory: g.dom.memory, grants: g.dom.grants }, disks: img.disks });
     g.dom = dom;
     g.ref = { name: g.ref.name, domid: dom.domid, handle: g.ref.handle };
     this.images.delete(image);
@@ -155,7 +144,7 @@ export class SimMoves {
 
   private async takeSnapshot(ref: GuestRef, label: string): Promise<string> {
     const g = this.st.guest(ref);
-    const disks = disksOf(this.st, g, (d) => d.clone());
+    const disks = this.st.disksOf(g, (d) => d.clone());
     const id = `sim-snapshot:${label}:${this.nextImage++}`;
     this.snapshots.set(id, { guest: g.ref.name, disks });
     this.st.lifecycle(g, 'snapshot', { snapshot: id });

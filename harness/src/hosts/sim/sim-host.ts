@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import { FAULTS, type Capability, type FaultName } from '../../model/catalog';
 import type {
   BackendControlCapability, BugcheckCapability, FaultCapability, GuestAgent, GuestPowerState, GuestRef, HostBackend,
-  HostClock, HotplugCapability, XenifaceStoreCapability, MigrateCapability, SaveRestoreCapability, SnapshotCapability, SuspendCapability,
+  HostClock, HotplugCapability, XenifaceStoreCapability, MigrateCapability, RebootOptions, SaveRestoreCapability, SnapshotCapability, SuspendCapability,
 } from '../../model/host';
 import type { DeviceRef, GuestShape } from '../../model/scenario';
 import type { TraceEventInput, TraceSink } from '../../model/trace';
@@ -43,8 +43,8 @@ export class SimHost implements HostBackend, FaultTarget {
   readonly kind = 'sim' as const;
   readonly label = 'sim';
   readonly capabilities: ReadonlySet<Capability> = new Set(SIM_CAPABILITIES);
-  /** The simulated guest reboots inside its domain (the domid stays). */
-  readonly rebootMakesNewDomain = false;
+  /** A reboot builds the guest a new domain, as xl and xapi do (lifecycle.ts rebuild). */
+  readonly rebootMakesNewDomain = true;
   readonly clock: HostClock;
   readonly faultInjector: SimFaultInjector;
 
@@ -158,8 +158,8 @@ export class SimHost implements HostBackend, FaultTarget {
     return this.lifecycle.startGuest(ref);
   }
 
-  rebootGuest(ref: GuestRef): Promise<void> {
-    return this.lifecycle.rebootGuest(ref);
+  rebootGuest(ref: GuestRef, opts?: RebootOptions): Promise<void> {
+    return this.lifecycle.rebootGuest(ref, opts);
   }
 
   shutdownGuest(ref: GuestRef, how: 'clean' | 'hard'): Promise<void> {

@@ -356,11 +356,6 @@ export abstract class XenbusFrontend {
     return v;
   }
 
-  /** Keys this frontend wrote that are still in its directory (paths): what a domain rebuild clears. */
-  keysLeftBehind(): string[] {
-    return this.writtenKeys.map((k) => `${this.fePath}/${k}`);
-  }
-
   /** Removes the keys this frontend wrote only when its spec says the driver does (keys-on-close);
    *  the win-pv drivers leave them, and a backend must not read stale ones before the next Initialised. */
   private async removeKeys(): Promise<void> {

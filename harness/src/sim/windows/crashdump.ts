@@ -112,12 +112,9 @@ export function readDumpHeader(b: Buffer): { code: number } | { invalid: string 
   return { code: b.readUInt32LE(0x38) };
 }
 
-const RING_KEYS = ['event-channel', 'ring-ref', 'protocol', 'feature-surprise-remove', 'feature-online-resize', 'feature-large-sector-size', 'multi-queue-num-queues'];
-
 export class XencrshDump {
   private nextId = 0x10000;
   private ring?: FrontendRing;
-  private fePath?: string;
 
   constructor(
     private readonly dom: Domain,
@@ -249,7 +246,6 @@ export class XencrshDump {
     const dev = `vbd/${Number(device)}` as const;
     const r = new FrontendRing(this.dom, dev, 0, 'blk', 0, blk.BLKIF_ENTRY_SIZE, backendDomid, port);
     this.ring = r;
-    this.fePath = fe;
     await this.xs.transaction(async (tx) => {
       await tx.write(`${fe}/event-channel`, String(port));
       await tx.write(`${fe}/ring-ref`, String(r.refs[0]));
@@ -287,11 +283,6 @@ export class XencrshDump {
     out.bytes = DUMP_BYTES;
     out.written = true;
     if (out.errors) this.log('warn', `xencrsh: ${out.errors} request(s) failed by the backend (completed as success)`);
-  }
-
-  /** The frontend keys the dump path wrote (left for the toolstack to clear when the guest restarts). */
-  keysWritten(): string[] {
-    return this.fePath ? RING_KEYS.map((k) => `${this.fePath}/${k}`) : [];
   }
 
   /** The guest restarted: the dump ring's grants end (once its backend let go of them). */

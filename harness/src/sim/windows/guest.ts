@@ -380,13 +380,12 @@ export class WindowsGuest {
    * dump path did, the frontend keys the dead drivers left behind (the toolstack rebuilds the devices
    * when the guest restarts) and a release to call once the backends were reset.
    */
-  async bugcheck(code: number, params: bigint[]): Promise<{ outcome: DumpOutcome; leftBehind: string[]; release: () => Promise<void> }> {
+  async bugcheck(code: number, params: bigint[]): Promise<{ outcome: DumpOutcome; release: () => Promise<void> }> {
     this.booted = false;
     this.agents?.stop();
     for (const u of this.unwatch.splice(0)) await u().catch(() => undefined);
     await this.balloon?.stop();
     const dead = [...this.frontends.values()];
-    const leftBehind = dead.flatMap((fe) => fe.keysLeftBehind());
     for (const fe of dead) await fe.freeze();
     this.frontends.clear();
     this.keys.forget();
@@ -397,7 +396,7 @@ export class WindowsGuest {
       dump.release();
       for (const fe of dead) await fe.detach();
     };
-    return { outcome, leftBehind: [...leftBehind, ...dump.keysWritten()], release };
+    return { outcome, release };
   }
 
   /** A store IOCTL of xeniface (only while xeniface is bound, as its device interface exists only then). */

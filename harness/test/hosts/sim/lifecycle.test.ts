@@ -2,7 +2,7 @@
 // each change a `guest` event; the refusals (a non-Windows guest, a second guest of one handle, a
 // registry value no spec lists, a reboot or bug check of a guest that is not running) as errors.
 import t, { type Test } from 'tap';
-import { openSimState, shape } from '../sim-fixture';
+import { connectedWithin, openSimState, runningWithDrivers, shape } from '../sim-fixture';
 
 async function openLifecycle(t: Test) {
   const o = await openSimState(t);
@@ -44,6 +44,36 @@ t.test('start, reboot, clean shutdown: each said once; reboot of a halted guest 
   await life.shutdownGuest(ref, 'hard');
   t.same(whats(), ['created', 'started', 'rebooted', 'shutdown'], 'a second shutdown of a halted guest is no change');
   await t.rejects(life.rebootGuest(ref), { code: 'SIM_NOT_RUNNING', message: /is halted/ });
+});
+
+t.test('reboot: a new domain as xl and xapi build it (new domid, fresh directories and backends), the disks kept', async (t) => {
+  const { st, sink, life } = await openLifecycle(t);
+  const ref = await runningWithDrivers({ st, life });
+  const old = ref.domid;
+  const xs = st.dom0.xs;
+  const disk = st.ts().devicesOf(old).find((r) => r.disk)!.disk!;
+  disk.write(8, Buffer.alloc(512, 0x5a), 0, 1);
+  await xs.write(`/local/domain/${old}/data/left-by-the-old-boot`, '1');
+  const mac = await xs.read(`/local/domain/0/backend/vif/${old}/0/mac`);
+  const beforeRebuild = sink.events.length;
+  let seenPaused: { domid: number; state: string } | undefined;
+  await life.rebootGuest(ref, { beforeUnpause: async (g) => void (seenPaused = { domid: g.domid, state: st.guest(g).dom.state }) });
+  t.not(ref.domid, old, 'the caller\'s ref has the new domid');
+  t.same(seenPaused, { domid: ref.domid, state: 'paused' }, 'beforeUnpause ran with the new domid before the new domain ran');
+  t.equal(st.hv.domain(old), undefined, 'the old domain is destroyed');
+  for (const p of [`/local/domain/${old}`, `/local/domain/0/backend/vbd/${old}`, `/local/domain/0/backend/vif/${old}`]) {
+    t.equal(await xs.read(p).catch(() => null), null, `${p} is gone`);
+  }
+  t.equal(await xs.read(`/local/domain/${ref.domid}/data/left-by-the-old-boot`).catch(() => null), null, 'nothing the old boot wrote is in the new domain');
+  t.same(st.ts().devicesOf(ref.domid).map((r) => r.dev).sort(), ['vbd/51712', 'vif/0'], 'the devices rebuilt for the new domain');
+  t.equal(await xs.read(`/local/domain/0/backend/vif/${ref.domid}/0/mac`), mac, 'the VIF keeps the MAC chosen when the guest was created');
+  const after = Buffer.alloc(512);
+  st.ts().devicesOf(ref.domid).find((r) => r.disk)!.disk!.read(8, after, 0, 1);
+  t.ok(after.equals(Buffer.alloc(512, 0x5a)), 'the disk keeps what was written before the reboot');
+  const around = sink.events.slice(beforeRebuild);
+  t.match(around.find((e) => e.ev === 'grants'), { when: 'teardown', domid: old }, 'the old domain\'s grants audited before it went');
+  t.match(around.find((e) => e.ev === 'guest' && e.what === 'rebooted'), { domid: ref.domid, detail: { from: old } });
+  t.ok(await connectedWithin({ read: (p) => xs.read(p), directory: (p) => xs.directory(p), sleep: (ms) => st.hv.sched.sleep(ms) }, ref.domid, 30_000), 'the drivers connect in the new domain');
 });
 
 t.test('destroy: the teardown audit and counters, then gone; twice is once; an unknown guest is gone', async (t) => {
