@@ -10,3 +10,19 @@ t.test('devices-connected', async (t) => {
   const slow = new TraceBuilder().back('state', '2').front('state', '1').at(45000).front('ring-ref', '8').front('state', '3').back('state', '4').front('state', '4').end();
   t.match(judge(slow, 'devices-connected').message, /Connected after 45000 ms, limit 30000 ms/);
 });
+
+t.test('devices-connected: a PV device left waiting after the run uninstalled the PV drivers is not judged', async (t) => {
+  const report = (bound: string[], removed: boolean) => ({
+    ev: 'drivers' as const, inst: 'i', guest: 'win', bound: bound.map((driver) => ({ driver, version: '9.1.0', hardwareId: 'x', service: driver })),
+    unbound: [], unplugged: { disks: false, nics: false }, expected: { version: '9.1.0', drivers: ['xenbus', 'xenvbd'], ...(removed ? { removed } : {}) },
+  });
+  // the uninstall's reboot: the new domain's disk waits in Initialising, nothing drives it
+  const uninstalled = new TraceBuilder().connectVbd().guest('rebooted', { domid: 2 }).back('state', '2', 'vbd/51712', 2).front('state', '1', 'vbd/51712', 2).push(report([], true)).at(5000).end();
+  t.equal(judge(uninstalled, 'devices-connected').verdict, 'pass');
+  // the uninstall said it removed them, but xenvbd is still bound: the disk should have connected
+  const stillBound = new TraceBuilder().connectVbd().guest('rebooted', { domid: 2 }).back('state', '2', 'vbd/51712', 2).front('state', '1', 'vbd/51712', 2).push(report(['xenbus', 'xenvbd'], true)).at(5000).end();
+  t.match(judge(stillBound, 'devices-connected').message, /never reached Connected/);
+  // drivers reported without an uninstall: a device that never connects fails
+  const noUninstall = new TraceBuilder().connectVbd().guest('rebooted', { domid: 2 }).back('state', '2', 'vbd/51712', 2).front('state', '1', 'vbd/51712', 2).push(report([], false)).at(5000).end();
+  t.match(judge(noUninstall, 'devices-connected').message, /never reached Connected/);
+});
