@@ -1,4 +1,4 @@
-// The ring sampler: one long-lived dom0 shell loop per vif, its script run by /bin/sh against a
+// The ring sampler: one long-lived dom0 bash loop per vif, its script run by bash against a
 // fake netback debugfs (support/netback-debugfs.ts), over a link that counts execs and streams.
 import t, { type Test } from 'tap';
 import type { ExecResult } from '../../src/remote/ssh';
@@ -135,9 +135,10 @@ function setup(t: Test) {
 
 const rxProd = (rings: Map<number, string>, q: number) => parseNetbackIoRing(rings.get(q)!)!.rx!.rsp_prod;
 
-t.test('the loop script is one snapshot after another, framed, from shell builtins', async (t) => {
-  t.match(RING_LOOP_SCRIPT, /while IFS= read -r l/, 'files copied by read, not a cat per file');
-  t.notMatch(RING_LOOP_SCRIPT, /\bcat\b/);
+t.test('the loop script is one snapshot after another, framed, from bash builtins: nothing forks', async (t) => {
+  t.match(RING_LOOP_SCRIPT, /mapfile -t l < "\$f"/, 'each file read whole by mapfile, not a cat per file or a read per byte');
+  t.match(RING_LOOP_SCRIPT, /read -r -t "\$2" -u 3/, 'the wait is read -t on a pipe, not a sleep per interval');
+  t.notMatch(RING_LOOP_SCRIPT, /\b(cat|sleep|head)\b/);
 });
 
 t.test('many samples over a time window come from ONE stream, and follow the rings', async (t) => {

@@ -1,6 +1,6 @@
 // netback's debugfs for the ring sampler's tests: a temp directory standing for
 // /sys/kernel/debug/xen-netback, io_ring_q<N> files written as netback prints them, and the
-// sampler's own shell scripts run by /bin/sh against it (so a test proves the script, not a copy of it).
+// sampler's own shell scripts run by the shell they name (bash, sh) against it (so a test proves the script, not a copy of it).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,7 +55,7 @@ export class FakeNetbackDebugfs {
     return argv.map((a) => (a === NETBACK_DEBUGFS || a.startsWith(`${NETBACK_DEBUGFS}/`) ? this.root + a.slice(NETBACK_DEBUGFS.length) : a));
   }
 
-  /** Runs argv (`sh -c SCRIPT sh DIR ...`) with /bin/sh, as sshd would run the command line. */
+  /** Runs argv (`bash -c SCRIPT bash DIR ...`, `sh -c ...`) as sshd would run the command line. */
   spawn(argv: readonly string[]): ChildProcess {
     const [cmd, ...rest] = this.mapped(argv);
     return spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
