@@ -6,6 +6,7 @@ import type { FaultConfig } from '../../src/model/scenario';
 import type { RingIndices } from '../../src/model/host';
 import { FAULT_SYMPTOMS } from '../../src/hosts/sim';
 import { bootedHost, block } from './sim-fixture';
+import { DEFAULT_TIMINGS } from '../../src/sim/timings';
 
 const fault = (name: FaultName, params: Record<string, string> = {}, device?: FaultConfig['device']): FaultConfig => ({ name, params, ...(device ? { device } : {}) });
 type Booted = Awaited<ReturnType<typeof bootedHost>>;
@@ -121,36 +122,47 @@ t.test('skip-state: Initialising straight to Connected', async (t) => {
   await b.host.close();
 });
 
-t.test('early-connect: frontend Initialised before backend InitWait (a hot-plug, whose backend probes a reaction later)', async (t) => {
+/** vif/0's frontend and backend states over a hot-plug (unplugged, then plugged again), with `name` on:
+ *  the states from the replugged frontend's Initialising, and where its first connect state comes. */
+async function statesOverReplug(name?: FaultName) {
   const b = await bootedHost(12);
   const hp = b.host.hotplug!;
-  await b.host.faults!.inject(fault('early-connect'), b.g);
+  if (name) await b.host.faults!.inject(fault(name), b.g);
   await hp.detach(b.g, 'vif/0', { surprise: false });
   const seen: string[] = [];
   await b.host.xenstore.watch(`/local/domain/${b.g.domid}/device/vif/0/state`, (_p, v) => seen.push(`fe=${v}`));
   await b.host.xenstore.watch(`/local/domain/0/backend/vif/${b.g.domid}/0/state`, (_p, v) => seen.push(`be=${v}`));
   await hp.attachVif(b.g, { devid: 0, backend: {} });
   await b.host.clock.sleep(2000);
-  // xenvif's frontend goes from Initialising to Connected (frontend.c FrontendConnect): its first state after 1
-  const after = seen.slice(seen.lastIndexOf('fe=1'));
-  const announced = after.findIndex((x) => x === 'fe=3' || x === 'fe=4');
-  t.ok(announced >= 0 && after.indexOf('be=2') >= 0 && announced < after.indexOf('be=2'), after.join(' '));
   await b.host.close();
+  const after = seen.slice(seen.lastIndexOf('fe=1'));
+  // xenvif's frontend goes from Initialising to Connected (frontend.c FrontendConnect): its first state after 1
+  return { after, announced: after.findIndex((x) => x === 'fe=3' || x === 'fe=4'), initWait: after.indexOf('be=2') };
+}
+
+t.test('early-connect: frontend Initialised before backend InitWait (a hot-plug, whose backend probes a reaction later)', async (t) => {
+  const { after, announced, initWait } = await statesOverReplug('early-connect');
+  t.ok(announced >= 0 && initWait >= 0 && announced < initWait, after.join(' '));
 });
 
 t.test('without the fault, the replugged frontend waits for InitWait', async (t) => {
+  const { after, announced, initWait } = await statesOverReplug();
+  t.ok(initWait >= 0 && announced > initWait, after.join(' '));
+});
+
+t.test('a hot-plugged backend probes a backend reaction after the toolstack wrote its directory, as dom0\'s xenbus does', async (t) => {
   const b = await bootedHost(12);
   const hp = b.host.hotplug!;
   await hp.detach(b.g, 'vif/0', { surprise: false });
-  const seen: string[] = [];
-  await b.host.xenstore.watch(`/local/domain/${b.g.domid}/device/vif/0/state`, (_p, v) => seen.push(`fe=${v}`));
-  await b.host.xenstore.watch(`/local/domain/0/backend/vif/${b.g.domid}/0/state`, (_p, v) => seen.push(`be=${v}`));
+  const at: Record<string, number> = {};
+  await b.host.xenstore.watch(`/local/domain/0/backend/vif/${b.g.domid}/0/state`, (_p, v) => {
+    if (v && at[v] === undefined) at[v] = b.host.clock.now();
+  });
   await hp.attachVif(b.g, { devid: 0, backend: {} });
   await b.host.clock.sleep(2000);
-  const after = seen.slice(seen.lastIndexOf('fe=1'));
-  const announced = after.findIndex((x) => x === 'fe=3' || x === 'fe=4');
-  t.ok(after.indexOf('be=2') >= 0 && announced > after.indexOf('be=2'), after.join(' '));
   await b.host.close();
+  t.ok(at['1'] !== undefined && at['2'] !== undefined, `Initialising, then InitWait: ${JSON.stringify(at)}`);
+  t.ok(at['2']! - at['1']! >= DEFAULT_TIMINGS.backendReactionMs, `InitWait ${at['2']! - at['1']!} ms after the directory (the backend reaction: ${DEFAULT_TIMINGS.backendReactionMs} ms)`);
 });
 
 t.test('missing-key, malformed-key, wrong-protocol: the keys as written', async (t) => {
