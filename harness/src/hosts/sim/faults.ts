@@ -118,7 +118,10 @@ export class SimFaultInjector {
   /** Installs the xenstored hooks (view interception, EAGAIN storms, watch faults). */
   installHooks(): void {
     const xsd = this.host.xenstored;
-    xsd.hooks.beforeCommit = (domid) => ([...this.eagainGuests].some((g) => g.dom.domid === domid) ? 'eagain' : 'ok');
+    xsd.hooks.beforeCommit = (domid) => {
+      for (const g of this.eagainGuests) if (g.dom.domid === domid) return 'eagain';
+      return 'ok';
+    };
     xsd.hooks.onWatchEvent = (domid, path, token) => {
       const v = this.host.xenstore.intercept(domid, path, token);
       if (v) return v;

@@ -98,7 +98,6 @@ export class SimLifecycle {
     const st = this.st;
     const old = g.dom.domid;
     const disks = st.disksOf(g);
-    for (const rec of st.ts().devicesOf(old)) st.emitStats(g, rec.dev);
     await st.ts().destroyDevices(g.dom);
     await devicesGone?.();
     await st.hv.destroyDomain(old);
@@ -183,6 +182,9 @@ export class SimLifecycle {
     if (g.power !== 'running' || !g.win.booted) throw hostError('SIM_NOT_RUNNING', `${ref.name} is ${g.power}${g.win.booted ? '' : ' (Windows is not up)'}`);
     st.lifecycle(g, 'bugcheck', { code: stopCode(code), ...(STOP_NAMES[code] ? { name: STOP_NAMES[code] } : {}) });
     const { outcome, release } = await g.win.bugcheck(code, STOP_PARAMS);
+    // The crashed system closed no device, so no close gave the backends' counters: read before they go.
+    // (A reboot's orderly close gives each device's counters as it closes.)
+    for (const rec of st.ts().devicesOf(g.dom.domid)) st.emitStats(g, rec.dev);
     // Windows' restart after the dump is a reset of the domain, a SHUTDOWN_reboot to the toolstack:
     // the next domain is built as for any reboot. The dead system's rings and the dump's are released
     // once the backends have let go of them. No teardown audit: the crashed system closed nothing.
