@@ -62,12 +62,11 @@ export class XlDevices {
 
   /** The devices of a guest, from the backend directories in xenstore. */
   async devices(guest: GuestRef): Promise<DeviceRef[]> {
-    const out: DeviceRef[] = [];
-    // a disk may be served by blkback (vbd), tapdisk3 (vbd3) or QEMU (qdisk): all are the guest's vbd
-    for (const [dir, kind] of [['vbd', 'vbd'], ['vbd3', 'vbd'], ['qdisk', 'vbd'], ['vif', 'vif']] as const) {
-      for (const id of await this.st.xenstore.directory(`/local/domain/0/backend/${dir}/${guest.domid}`)) out.push(`${kind}/${Number(id)}`);
-    }
-    return out;
+    // a disk may be served by blkback (vbd), tapdisk3 (vbd3) or QEMU (qdisk): all are the guest's vbd;
+    // the four listings go to dom0 together
+    const kinds = [['vbd', 'vbd'], ['vbd3', 'vbd'], ['qdisk', 'vbd'], ['vif', 'vif']] as const;
+    const ids = await Promise.all(kinds.map(([dir]) => this.st.xenstore.directory(`/local/domain/0/backend/${dir}/${guest.domid}`)));
+    return kinds.flatMap(([, kind], i) => ids[i]!.map((id): DeviceRef => `${kind}/${Number(id)}`));
   }
 
   /** One backend.stats event per device of the guest, as dom0 reports the counters now. */

@@ -105,6 +105,8 @@ export class XlXenstore implements XenstoreView {
   commands = 0;
   /** Subtrees fetched by directory(): values and children, fresh until `until`. */
   private readonly trees = new Map<string, { until: number; values: Map<string, string>; children: Map<string, Set<string>> }>();
+  /** Listings on their way to dom0, by path. */
+  private readonly listings = new Map<string, Promise<string[]>>();
   /** How long a fetched subtree answers reads and listings (watch events keep it current meanwhile). */
   treeTtlMs = 3000;
 
@@ -154,12 +156,28 @@ export class XlXenstore implements XenstoreView {
     }
   }
 
-  async directory(path: string): Promise<string[]> {
+  directory(path: string): Promise<string[]> {
     const cached = this.tree(path) ?? this.trees.get(path);
-    if (cached && cached.until >= Date.now()) return [...(cached.children.get(path) ?? [])].sort();
+    if (cached && cached.until >= Date.now()) return Promise.resolve([...(cached.children.get(path) ?? [])].sort());
+    // callers asking for the same listing while it is on its way share its one command
+    let listing = this.listings.get(path);
+    if (!listing) {
+      listing = this.list(path).finally(() => this.listings.delete(path));
+      this.listings.set(path, listing);
+    }
+    return listing;
+  }
+
+  private async list(path: string): Promise<string[]> {
     this.commands++;
     const r = await this.dom0.try(['xenstore-ls', '-f', '--', path]);
-    if (r.code !== 0) return [];
+    if (r.code !== 0) {
+      // A path that is not there (xs_directory's ENOENT) is an empty subtree, kept like any other:
+      // the backend kinds a guest does not use (vbd3, qdisk) are listed at every ring probe period,
+      // and on the lab each listing was a 0.2-0.8 s command in dom0. Other failures are not kept.
+      if (/No such file or directory/.test(r.stderr)) this.trees.set(path, { until: Date.now() + this.treeTtlMs, values: new Map(), children: new Map() });
+      return [];
+    }
     const values = parseXenstoreLs(r.stdout);
     const children = new Map<string, Set<string>>();
     for (const p of values.keys()) this.linkChild(children, p, path);

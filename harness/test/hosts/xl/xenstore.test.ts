@@ -93,3 +93,34 @@ t.test('stream lines and xenstore-ls escapes', async (t) => {
   t.equal(parseWatchLine('garbage'), undefined);
   t.same([...parseXenstoreLs('/a = "x "q" \\n\\t\\101"\n/b = ""\nnoise\n')], [['/a', 'x "q" \n\tA'], ['/b', '']]);
 });
+
+t.test('a directory that is not there is one command per freshness period, and its creation is seen', async (t) => {
+  const fake = new FakeDom0();
+  const xs = new XlXenstore(new Dom0(fake, 'fake'));
+  await xs.watch('/local/domain/0/backend', () => undefined);
+  const n0 = fake.lines.length;
+  t.same(await xs.directory('/local/domain/0/backend/qdisk/1'), []);
+  t.same(await xs.directory('/local/domain/0/backend/qdisk/1'), []);
+  t.equal(fake.lines.length - n0, 1, 'the second listing of the missing path is answered from the first');
+  fake.setKey('/local/domain/0/backend/qdisk/1/51712/state', '1');
+  t.same(await xs.directory('/local/domain/0/backend/qdisk/1'), ['51712'], 'a watch event under it fills it in');
+  t.equal(fake.lines.length - n0, 1);
+  // a failure that is not "no such path" (xenstored unreachable) is not kept as an empty directory
+  let asked = 0;
+  const unreachable = { ...new FakeDom0(), exec: async () => (asked++, { code: 1, stdout: '', stderr: 'xenstore-ls: xs_open: Connection refused\n' }) } as unknown as FakeDom0;
+  const xs2 = new XlXenstore(new Dom0(unreachable, 'fake'));
+  await xs2.directory('/local/domain/0/backend/vbd/1');
+  await xs2.directory('/local/domain/0/backend/vbd/1');
+  t.equal(asked, 2, 'asked again');
+});
+
+t.test('two listings of one directory asked at once are one command', async (t) => {
+  const fake = new FakeDom0();
+  fake.xs.set('/local/domain/0/backend/vif/1/0/state', '4');
+  const xs = new XlXenstore(new Dom0(fake, 'fake'));
+  const n0 = fake.lines.length;
+  const [a, b] = await Promise.all([xs.directory('/local/domain/0/backend/vif/1'), xs.directory('/local/domain/0/backend/vif/1')]);
+  t.same(a, ['0']);
+  t.same(b, ['0']);
+  t.equal(fake.lines.length - n0, 1);
+});
