@@ -22,6 +22,9 @@ export const GUEST_INITRD = '/var/lib/winpv-lab/guest/initrd-pv.img';
  *  emulated boot disk, unplugged by the guest and served again by blkback. A user image (Windows)
  *  always boots through the BIOS. */
 export const LAB_HVM_IMAGE = '/var/lib/winpv-lab/guest/linux-hvm.img';
+/** Releases a destroyed guest's loop devices (the first $1 arguments) and removes its files (the
+ *  rest) in one command: each command is an SSH session and a shell in dom0 (0.3-0.4 s on the lab). */
+export const RELEASE_SCRIPT = 'n=$1; shift; while [ "$n" -gt 0 ]; do losetup --detach "$1"; shift; n=$((n-1)); done; [ $# -eq 0 ] || rm -f -- "$@"';
 const LAB_HVM_DIRECT_BOOT = { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, cmdline: 'console=ttyS0 console=hvc0 quiet sysrq_always_enabled' };
 
 /** How long a restored guest's backends may take to reach Connected on a destination's parameters
@@ -96,6 +99,7 @@ export class XlLifecycle {
     rec.consoleOffset = await st.logSize(rec.ref.handle);
     rec.agent = undefined;
     rec.linux = undefined;
+    rec.console?.stop();
     await st.ours(rec, async () => {
       const old = rec.ref.domid;
       await st.dom0.run(['xl', 'reboot', '-w', rec.ref.handle], { timeoutMs: 180_000 });
@@ -131,14 +135,15 @@ export class XlLifecycle {
     const rec = st.guests.get(guest.handle);
     if (!rec) return;
     rec.expectRunning = false;
+    rec.console?.stop();
     await st.reconnectForTeardown();
-    if ((await st.domid(rec.ref.handle)) !== undefined) {
-      await this.devices.emitBackendStats(rec).catch(() => undefined); // the final counters
+    // whether the domain is still there, and its final counters (none when it is gone), asked together
+    const [domid] = await Promise.all([st.domid(rec.ref.handle), this.devices.emitBackendStats(rec).catch(() => undefined)]);
+    if (domid !== undefined) {
       await st.dom0.run(['xl', 'destroy', rec.ref.handle]);
       st.emit(rec, 'destroyed');
     }
-    for (const loop of rec.loops) await st.dom0.try(['losetup', '--detach', loop]);
-    if (rec.files.length) await st.dom0.try(['rm', '-f', '--', ...rec.files]);
+    if (rec.loops.length || rec.files.length) await st.dom0.try(['sh', '-c', RELEASE_SCRIPT, 'sh', String(rec.loops.length), ...rec.loops, ...rec.files]);
     st.guests.delete(guest.handle);
   }
 

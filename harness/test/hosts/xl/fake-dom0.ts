@@ -6,6 +6,7 @@ import { shJoin } from '../../../src/util/quote';
 import { BATCH_READ_SCRIPT } from '../../../src/hosts/xl/xenstore';
 import { READ_PARAMS } from '../../../src/hosts/xl/backend-params';
 import { IO_RINGS_SCRIPT, RING_LOOP_SCRIPT } from '../../../src/hosts/netback-rings';
+import { RELEASE_SCRIPT } from '../../../src/hosts/xl/lifecycle';
 
 /** Splits a line built by shJoin back into words (single quotes and '\'' only, as shQuote writes). */
 export function unquote(line: string): string[] {
@@ -117,6 +118,12 @@ export class FakeDom0 implements Dom0Link {
         // netback's debugfs is not modelled (no vif of the double connects rings): the one-shot
         // read's glob matches nothing and it prints nothing
         if (a[2] === IO_RINGS_SCRIPT) return this.ok();
+        if (a[2] === RELEASE_SCRIPT) {
+          const n = Number(a[4]);
+          for (const loop of a.slice(5, 5 + n)) this.loops.delete(loop);
+          for (const f of a.slice(5 + n)) this.files.delete(f);
+          return this.ok();
+        }
         if (a[2] === READ_PARAMS) {
           const rows = a.slice(4).map((p) => `${p} ${this.modes.get(p) ?? ''} ${this.files.get(p) ?? ''}\n`);
           return this.ok(rows.join(''));
@@ -131,7 +138,8 @@ export class FakeDom0 implements Dom0Link {
       case 'xenstore-ls': {
         const base = args[1]!.replace(/\/$/, '');
         const rows = [...this.xs.keys()].filter((k) => k.startsWith(base + '/')).sort();
-        if (!rows.length && !this.xs.has(base)) return { code: 1, stdout: '', stderr: 'not found' };
+        // as xenstore-ls (tools/xenstore/xenstore_client.c) reports xs_directory's ENOENT
+        if (!rows.length && !this.xs.has(base)) return { code: 1, stdout: '', stderr: `xenstore-ls: xs_directory (${base}): No such file or directory\n` };
         // interior nodes appear with an empty value, as xenstored lists them
         const all = new Set<string>();
         for (const k of rows) for (let p = k; p.length > base.length; p = p.slice(0, p.lastIndexOf('/'))) all.add(p);

@@ -39,6 +39,7 @@ t.test('create paused from a generated config, backend overrides before unpause,
   await host.destroyGuest(g);
   t.equal(await host.powerState(g), 'gone');
   t.equal(fake.loops.size, 0, 'loop devices released');
+  t.notOk(fake.files.has('/var/lib/winpv/run/winpv-inst1-g1.cfg'), 'its config removed');
   t.same(events.map((e) => (e as { what: string }).what), ['created', 'started', 'destroyed']);
   await host.close();
 });
