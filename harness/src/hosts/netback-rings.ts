@@ -115,7 +115,8 @@ export class NetbackRingSampler {
   /** A stream nobody asked for in this long is stopped. */
   idleMs = 10_000;
   /** Streams at once per link: sshd allows 10 sessions per connection (sshd_config MaxSessions), and
-   *  the xl backend's 6 exec channels, the xenstore watch stream and a workload's far end take 8. */
+   *  the xl backend's 5 exec channels (a workload's far end among them), its two xenstore watch
+   *  streams and its console follower take 8 (hosts/xl/dom0.ts). */
   maxStreams = 2;
   /** The one-shot reads answer every sample of the same moment (tx and rx of all queues). */
   freshMs = 150;

@@ -20,6 +20,9 @@ export interface ConsoleChannel {
   peer: { address: string; run(script: string, timeoutMs: number): Promise<{ code: number | null; stdout: string }> };
   /** The guest's address on the bridge. */
   guestAddress: string;
+  /** Waits until the log has grown past `offset`, or at most `ms` (a channel that follows the log
+   *  wakes as soon as it grows; without this the agent sleeps between reads). */
+  waitPast?(offset: number, ms: number): Promise<void>;
   /** Whether the domain still runs (a crashed or destroyed guest never answers: stop waiting). */
   alive?(): Promise<boolean>;
   sleep(ms: number): Promise<void>;
@@ -58,7 +61,7 @@ export class LinuxConsoleAgent implements GuestAgent {
         this.offset = off;
         return;
       }
-      await this.ch.sleep(500);
+      await this.pause(off, 500);
     }
     throw guestError('GUEST_NOT_READY', `guest ${this.guest}: the console agent did not report ready within ${timeoutMs / 1000} s; console tail:\n${seen.slice(-800)}`);
   }
@@ -81,6 +84,11 @@ export class LinuxConsoleAgent implements GuestAgent {
     if (!this.ready || this.inFlight > 0) return false;
     await this.ch.send(`p${++this.seq} ${Buffer.from('echo c > /proc/sysrq-trigger\n').toString('base64')}`);
     return true;
+  }
+
+  /** Between two reads of the log: until it grows (up to a second) where the channel can tell, else `ms`. */
+  private pause(off: number, ms: number): Promise<void> {
+    return this.ch.waitPast ? this.ch.waitPast(off, 1000) : this.ch.sleep(ms);
   }
 
   private async exec(script: string, timeoutMs: number): Promise<ScriptResult> {
@@ -106,7 +114,7 @@ export class LinuxConsoleAgent implements GuestAgent {
         this.offset = off;
         throw guestError('GUEST_GONE', `guest ${this.guest} stopped running during command ${id}; console tail:\n${seen.slice(-800)}`);
       }
-      await this.ch.sleep(300);
+      await this.pause(off, 300);
     }
     this.offset = off;
     throw guestError('GUEST_TIMEOUT', `guest ${this.guest}: command ${id} did not finish within ${timeoutMs / 1000} s; console tail:\n${seen.slice(-800)}`);

@@ -2,6 +2,7 @@
 // remote/ssh), and a failed command turned into a WinpvError that names it.
 import { hostError } from '../../model/errors';
 import type { ExecResult } from '../../remote/ssh';
+import { shJoin } from '../../util/quote';
 
 /** The part of an SSH connection the xl backend uses (a fake one drives the unit tests). */
 export interface Dom0Link {
@@ -12,12 +13,17 @@ export interface Dom0Link {
   close(): Promise<void>;
 }
 
-/** Commands in flight at once on the connection. sshd allows 10 sessions per connection by default
- *  (MaxSessions); the xenstore watch stream and a workload's far end need sessions of their own. */
-const MAX_CHANNELS = 6;
+/** Commands in flight at once on the connection (a workload's far end is one of them). sshd allows
+ *  10 sessions per connection by default (MaxSessions): these 5, the two xenstore watch streams
+ *  (/local/domain and @releaseDomain), the ring sampler's two loops (netback-rings maxStreams) and
+ *  one follower (below). */
+const MAX_CHANNELS = 5;
+/** Long-lived readers besides the watches and the ring loops: a guest's console log follower. */
+const MAX_FOLLOWERS = 1;
 
 export class Dom0 {
   private active = 0;
+  private followers = 0;
   private readonly waiting: (() => void)[] = [];
 
   constructor(
@@ -43,6 +49,16 @@ export class Dom0 {
       throw hostError('XL_COMMAND', `${argv.slice(0, 3).join(' ')} failed on ${this.label} (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`);
     }
     return r.stdout;
+  }
+
+  /** A long-lived line stream of argv within the follower budget; undefined when it is used up. */
+  follow(argv: readonly string[], onLine: (line: string) => void): { stop(): void; done: Promise<ExecResult> } | undefined {
+    if (this.followers >= MAX_FOLLOWERS) return undefined;
+    const s = this.link.stream(shJoin(argv), onLine);
+    this.followers++;
+    const release = () => void this.followers--;
+    s.done.then(release, release);
+    return s;
   }
 
   /** Runs argv and returns the whole result, whatever the exit status. */

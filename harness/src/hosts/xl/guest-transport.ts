@@ -5,6 +5,10 @@ import type { GuestAgent, GuestPowerState, GuestRef } from '../../model/host';
 import { LinuxConsoleAgent, type ConsoleChannel } from '../../guests/linux/console-agent';
 import { sleep, type GuestRecord, type XlState } from './host-state';
 import type { XlDevices } from './devices';
+import { ConsoleFollower } from './console-follow';
+
+/** How often a guest's console log is read when no follower streams it. */
+const POLL_MS = 300;
 
 export class XlGuestTransport {
   constructor(
@@ -55,21 +59,39 @@ export class XlGuestTransport {
     return (rec.linux ??= new LinuxConsoleAgent(rec.ref.name, this.consoleChannel(rec)));
   }
 
+  /** The guest's console follower covering `offset`: the running one, or a new one from there when
+   *  dom0 has a session for it; undefined when the caller polls instead. */
+  private follower(rec: GuestRecord, log: string, offset: number): ConsoleFollower | undefined {
+    const f = rec.console;
+    if (f && !f.ended) return f.base <= offset ? f : undefined;
+    rec.console = ConsoleFollower.start(offset, log, (argv, onLine) => this.st.dom0.follow(argv, onLine));
+    return rec.console;
+  }
+
   private consoleChannel(rec: GuestRecord): ConsoleChannel {
     const st = this.st;
     const log = st.consoleLog(rec.ref.handle);
     const prefix = st.bridgeAddress.split('.').slice(0, 3).join('.');
+    // xenconsoled gives a domain one pty for its life: read once per domain, not per line sent
+    let pty: { domid: number; tty: string } | undefined;
     return {
       send: async (line) => {
-        const tty = (await st.xenstore.read(`/local/domain/${rec.ref.domid}/console/tty`)) ?? '';
-        if (!/^\/dev\/pts\/\d+$/.test(tty)) throw hostError('XL_CONSOLE', `guest ${rec.ref.name} has no console pty (${tty || 'none'})`);
-        await st.dom0.run(['sh', '-c', 'printf "%s\\n" "$1" > "$2"', 'sh', line, tty]);
+        const domid = rec.ref.domid;
+        if (pty?.domid !== domid) {
+          const tty = (await st.xenstore.read(`/local/domain/${domid}/console/tty`)) ?? '';
+          if (!/^\/dev\/pts\/\d+$/.test(tty)) throw hostError('XL_CONSOLE', `guest ${rec.ref.name} has no console pty (${tty || 'none'})`);
+          pty = { domid, tty };
+        }
+        await st.dom0.run(['sh', '-c', 'printf "%s\\n" "$1" > "$2"', 'sh', line, pty.tty]);
       },
       readFrom: async (offset) => {
+        const got = this.follower(rec, log, offset)?.readFrom(offset);
+        if (got) return got;
         const r = await st.dom0.try(['tail', '-c', `+${offset + 1}`, log]);
         const text = r.code === 0 ? r.stdout : '';
         return { text, next: offset + Buffer.byteLength(text) };
       },
+      waitPast: (offset, ms) => this.follower(rec, log, offset)?.waitPast(offset, ms) ?? sleep(Math.min(ms, POLL_MS)),
       bootOffset: () => rec.consoleOffset,
       peer: {
         address: st.bridgeAddress,

@@ -7,6 +7,7 @@ import type { GuestAgent, GuestRef } from '../../model/host';
 import type { DeviceRef, GuestShape, VifShape } from '../../model/scenario';
 import type { GuestLifecycle, TraceSink } from '../../model/trace';
 import type { LinuxConsoleAgent } from '../../guests/linux/console-agent';
+import type { ConsoleFollower } from './console-follow';
 import { withRunMac } from '../guest-mac';
 import { Dom0, type Dom0Link } from './dom0';
 import { XlRings } from './rings';
@@ -27,6 +28,8 @@ export interface GuestRecord {
   loops: string[];
   agent?: GuestAgent;
   linux?: LinuxConsoleAgent;
+  /** The reader following its console log in dom0 (console-follow.ts), while one runs. */
+  console?: ConsoleFollower;
   consoleOffset: number;
   /** The domain should be running: set once started, cleared before our own shutdown, destroy, save. */
   expectRunning: boolean;

@@ -112,3 +112,31 @@ t.test('a block workload that completed no I/O at all is an error, not a pass wi
   const { result } = await new LinuxConsoleAgent('g1', ch).blockWorkload(step);
   t.equal(result.errors, 1);
 });
+
+t.test('a channel that follows the log is waited on between reads, not slept on', async (t) => {
+  let turns = 0;
+  const { ch } = fakeConsole((s) => (s === 'slow' ? undefined : { out: 'done\n', status: 0 }));
+  const send = ch.send;
+  let pending: string | undefined;
+  // the guest answers "slow" only after the agent has waited on the log twice
+  ch.send = async (line) => {
+    if (Buffer.from(line.split(' ')[1]!, 'base64').toString() === 'slow') pending = line;
+    else await send(line);
+  };
+  const waits: number[] = [];
+  ch.waitPast = async (off) => {
+    waits.push(off);
+    if (pending && ++turns === 2) {
+      const id = pending.split(' ')[0]!;
+      pending = undefined;
+      await send(`${id} ${Buffer.from('fast').toString('base64')}`);
+    }
+  };
+  ch.sleep = async () => {
+    throw new Error('slept although the channel follows the log');
+  };
+  const r = await new LinuxConsoleAgent('g1', ch).run('slow');
+  t.same(r, { status: 0, output: 'done\n' });
+  t.equal(waits.length, 2, 'two waits on the log, each from where the last read ended');
+  t.ok(waits.every((w) => w > 0));
+});

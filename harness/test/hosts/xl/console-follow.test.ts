@@ -1,0 +1,93 @@
+// The console follower with its real Perl reader, run here on a local file as dom0 would run it.
+import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConsoleFollower, type StreamFn } from '../../../src/hosts/xl/console-follow';
+import { Dom0 } from '../../../src/hosts/xl/dom0';
+import { FakeDom0 } from './fake-dom0';
+import type { ExecResult } from '../../../src/remote/ssh';
+
+/** A line stream of a local process, as remote/ssh's stream gives one of a dom0 command. */
+const localStream = (exits: Promise<number | null>[]): StreamFn => (argv, onLine) => {
+  const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let partial = '';
+  p.stdout.on('data', (b: Buffer) => {
+    const lines = (partial + b.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) onLine(l);
+  });
+  const done = new Promise<ExecResult>((resolve) => p.on('close', (code) => resolve({ code, stdout: '', stderr: '' })));
+  exits.push(done.then((r) => r.code));
+  return { stop: () => p.stdout.destroy(), done };
+};
+
+function logFile(t: Test, initial: Buffer | string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-console-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const log = join(dir, 'guest-g1.log');
+  writeFileSync(log, initial);
+  return log;
+}
+
+t.test('the log from the start offset, byte for byte, as it grows; the next offset is the file size', async (t) => {
+  const log = logFile(t, 'previous boot\n');
+  const exits: Promise<number | null>[] = [];
+  const f = ConsoleFollower.start(14, log, localStream(exits))!;
+  t.teardown(() => f.stop());
+  t.equal(f.readFrom(14)?.text, '', 'nothing new yet');
+  // a byte that is not UTF-8 and a line without its end: offsets still count the file's bytes
+  appendFileSync(log, Buffer.from([0x40, 0x40, 0xff, 0x0a, 0x61]));
+  await f.waitPast(14, 60_000);
+  let got = f.readFrom(14)!;
+  while (got.next < 19) {
+    await f.waitPast(got.next, 60_000);
+    got = f.readFrom(14)!;
+  }
+  t.equal(got.next, 19, 'five bytes past the start');
+  t.equal(f.readFrom(18)!.text, 'a');
+  appendFileSync(log, '@@winpv-end c1 0\n');
+  await f.waitPast(19, 60_000);
+  while (f.readFrom(19)!.next < 36) await f.waitPast(f.readFrom(19)!.next, 60_000);
+  t.equal(f.readFrom(19)!.text, '@@winpv-end c1 0\n');
+  t.equal(f.readFrom(13), undefined, 'an offset before the start is not its to answer');
+  t.equal(f.readFrom(99), undefined, 'nor one past what it has');
+});
+
+t.test('stopped: it answers nothing more and the reader in dom0 ends (its next quiet-line write fails)', async (t) => {
+  const log = logFile(t, '');
+  const exits: Promise<number | null>[] = [];
+  const f = ConsoleFollower.start(0, log, localStream(exits))!;
+  f.stop();
+  t.ok(f.ended);
+  t.equal(f.readFrom(0), undefined);
+  await f.waitPast(0, 60_000); // returns at once
+  await exits[0];
+  t.pass('the reader exited');
+});
+
+t.test('a log that is not there ends the follower, and the caller reads the log itself', async (t) => {
+  const exits: Promise<number | null>[] = [];
+  const f = ConsoleFollower.start(0, '/nonexistent/guest.log', localStream(exits))!;
+  await exits[0];
+  await f.waitPast(0, 60_000);
+  t.ok(f.ended);
+  t.equal(f.readFrom(0), undefined);
+});
+
+t.test('dom0 lends one session to followers: a second is refused until the first ends', async (t) => {
+  const fake = new FakeDom0();
+  const dom0 = new Dom0(fake, 'fake');
+  const a = dom0.follow(['perl', '-e', '1'], () => undefined);
+  t.ok(a);
+  t.equal(dom0.follow(['perl', '-e', '1'], () => undefined), undefined, 'no second follower');
+  const f = ConsoleFollower.start(0, '/x.log', (argv, onLine) => dom0.follow(argv, onLine));
+  t.equal(f, undefined, 'the console agent polls instead');
+  a!.stop();
+  await a!.done;
+  await new Promise((r) => setImmediate(r));
+  const b = dom0.follow(['perl', '-e', '1'], () => undefined);
+  t.ok(b, 'free again');
+  b!.stop();
+});
