@@ -94,7 +94,9 @@ export function netScript(w: NetWorkloadStep, a: { guestAddress: string; peerAdd
     'set +e',
     CS,
     `ip addr add ${a.guestAddress}/24 dev eth0 2>/dev/null; ip link set eth0 up`,
-    `ping -c 3 -W 2 ${a.peerAddress} > /tmp/ping 2>&1; got=$(grep -c "bytes from" /tmp/ping)`,
+    // three echoes 0.2 s apart (busybox ping's -i takes fractions; the default second apart made this
+    // check 2 s of every network step on the lab)
+    `ping -c 3 -i 0.2 -W 2 ${a.peerAddress} > /tmp/ping 2>&1; got=$(grep -c "bytes from" /tmp/ping)`,
     'echo "@@r lost=$(( 3 - got ))"',
     // the far end is started over SSH at the same moment: retry a refused connection (a quick
     // failure) until it listens; a stream that ran is never repeated
@@ -106,8 +108,9 @@ export function netScript(w: NetWorkloadStep, a: { guestAddress: string; peerAdd
       : `  rm -f /tmp/nbytes; nc ${a.peerAddress} ${port} -e sh -c 'wc -c > /tmp/nbytes' 2>/dev/null`,
     '  t1=$(cs)',
     '  [ $((t1 - t0)) -gt 50 ] && break',
-    '  i=$((i+1)); [ $i -ge 60 ] && break',
-    '  sleep 1',
+    // about a minute of retries, 0.2 s apart (the far end listens within a second or two)
+    '  i=$((i+1)); [ $i -ge 300 ] && break',
+    '  sleep 0.2',
     'done',
     ...(send ? [] : ['echo "@@r bytes=$(cat /tmp/nbytes 2>/dev/null)"']),
     'echo "@@r centis=$((t1-t0))"',
