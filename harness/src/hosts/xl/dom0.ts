@@ -1,6 +1,6 @@
 // dom0 as the xl backend sees it: one SSH connection, commands always given as argv (quoted by
 // remote/ssh), and a failed command turned into a WinpvError that names it.
-import { hostError } from '../../model/errors';
+import { hostError, type WinpvError } from '../../model/errors';
 import type { ExecResult } from '../../remote/ssh';
 import { shJoin } from '../../util/quote';
 
@@ -45,10 +45,13 @@ export class Dom0 {
   /** Runs argv; non-zero exit becomes a host error with the command's stderr. */
   async run(argv: readonly string[], opts: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
     const r = await this.slot(() => this.link.exec(argv, { timeoutMs: 120_000, ...opts }));
-    if (r.code !== 0) {
-      throw hostError('XL_COMMAND', `${argv.slice(0, 3).join(' ')} failed on ${this.label} (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`);
-    }
+    if (r.code !== 0) throw this.failed(argv, r);
     return r.stdout;
+  }
+
+  /** The host error of a command that exited non-zero: the command and the end of what it said. */
+  failed(argv: readonly string[], r: ExecResult): WinpvError {
+    return hostError('XL_COMMAND', `${argv.slice(0, 3).join(' ')} failed on ${this.label} (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`);
   }
 
   /** A long-lived line stream of argv within the follower budget; undefined when it is used up. */

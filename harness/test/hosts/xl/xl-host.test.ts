@@ -20,6 +20,27 @@ async function open() {
   return { fake, host, events };
 }
 
+t.test('destroy: a domain that went away on its own after xl domid still has its disks released; one still there keeps them and fails', async (t) => {
+  const { fake, host } = await open();
+  const g = await host.createGuest(shape, 'inst1');
+  await host.startGuest(g);
+  // the guest's own poweroff ends the domain between `xl domid` and `xl destroy`, as on the lab
+  const exec = fake.exec.bind(fake);
+  fake.exec = async (argv, opts) => {
+    if (argv[0] === 'xl' && argv[1] === 'destroy') fake.domains.delete(g.handle);
+    return exec(argv, opts);
+  };
+  await host.destroyGuest(g);
+  t.equal(fake.loops.size, 0, 'loop device released');
+  t.notOk(fake.files.has('/var/lib/winpv/run/winpv-inst1-g1.cfg'), 'config removed');
+  // xl destroy refused while the domain stays: its disks are its own still
+  const g2 = await host.createGuest({ ...shape, name: 'g2' }, 'inst2');
+  fake.exec = async (argv, opts) => (argv[0] === 'xl' && argv[1] === 'destroy' ? { code: 1, stdout: '', stderr: 'libxl: error: cannot destroy\n' } : exec(argv, opts));
+  await t.rejects(host.destroyGuest(g2), { code: 'XL_COMMAND', message: /xl destroy winpv-inst2-g2 failed.*cannot destroy/ });
+  t.equal(fake.loops.size, 1, 'its loop device kept');
+  await host.close();
+});
+
 t.test('create paused from a generated config, backend overrides before unpause, destroy idempotent', async (t) => {
   const { fake, host, events } = await open();
   const g = await host.createGuest(shape, 'inst1');
