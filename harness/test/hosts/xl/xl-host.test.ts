@@ -20,7 +20,7 @@ async function open() {
   return { fake, host, events };
 }
 
-t.test('destroy: a domain that went away on its own after xl domid still has its disks released; one still there keeps them and fails', async (t) => {
+t.test('destroy: a domain that went away on its own after xl domid, or that xl built again, still has its disks released; one still there keeps them and fails', async (t) => {
   const { fake, host } = await open();
   const g = await host.createGuest(shape, 'inst1');
   await host.startGuest(g);
@@ -33,10 +33,22 @@ t.test('destroy: a domain that went away on its own after xl domid still has its
   await host.destroyGuest(g);
   t.equal(fake.loops.size, 0, 'loop device released');
   t.notOk(fake.files.has('/var/lib/winpv/run/winpv-inst1-g1.cfg'), 'config removed');
+  // xl's own restart of a domain that was rebooting builds it again under the name after the destroy
+  const g3 = await host.createGuest({ ...shape, name: 'g3' }, 'inst3');
+  await host.startGuest(g3);
+  let restarts = 0;
+  fake.exec = async (argv, opts) => {
+    const r = await exec(argv, opts);
+    if (argv[0] === 'xl' && argv[1] === 'destroy' && restarts++ === 0) fake.domains.set(g3.handle, { name: g3.handle, domid: 77, state: 'r-----' });
+    return r;
+  };
+  await host.destroyGuest(g3);
+  t.equal(fake.domains.has(g3.handle), false, 'the restarted domain destroyed too');
+  t.equal(fake.loops.size, 0, 'and its disks released');
   // xl destroy refused while the domain stays: its disks are its own still
   const g2 = await host.createGuest({ ...shape, name: 'g2' }, 'inst2');
   fake.exec = async (argv, opts) => (argv[0] === 'xl' && argv[1] === 'destroy' ? { code: 1, stdout: '', stderr: 'libxl: error: cannot destroy\n' } : exec(argv, opts));
-  await t.rejects(host.destroyGuest(g2), { code: 'XL_COMMAND', message: /xl destroy winpv-inst2-g2 failed.*cannot destroy/ });
+  await t.rejects(host.destroyGuest(g2), { code: 'XL_COMMAND', message: /xl destroy winpv-inst2-g2 failed.*cannot destroy/ }, 'given up after three tries');
   t.equal(fake.loops.size, 1, 'its loop device kept');
   await host.close();
 });
