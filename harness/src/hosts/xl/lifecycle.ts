@@ -142,20 +142,25 @@ export class XlLifecycle {
     await st.reconnectForTeardown();
     // whether the domain is still there, and its final counters (none when it is gone), asked together
     let [domid] = await Promise.all([st.domid(rec.ref.handle), this.devices.emitBackendStats(rec).catch(() => undefined)]);
-    // Until no domain has the guest's name. A domain going away on its own (a clean shutdown, a
+    // A refused destroy is asked about again. A domain going away on its own (a clean shutdown, a
     // poweroff) can be gone between `xl domid` and `xl destroy`, and xl then says "invalid domain
     // identifier": seen on the lab, where the backend recording's guest left its loop device and disk
-    // on every run. A domain that was rebooting (an HVM triple fault is Xen's reboot) is built again
-    // under the name by xl's own restart, also after a destroy: seen on the lab as a retried HVM
-    // run's leftover loop devices. One still there after DESTROY_TRIES holds its disks: they stay,
-    // and the teardown reports the failure.
+    // on every run. A domain that was rebooting (an HVM triple fault is Xen's reboot) can be between
+    // the old domain and the new one xl's own restart builds under the name: destroyed again (a
+    // retried lab HVM run's leftover loop devices). One still there after DESTROY_TRIES holds its
+    // disks: they stay, and the teardown reports the failure. (After a destroy xl accepted, the
+    // domain may still be listed while it dies, so success is not asked about again.)
     const destroy = ['xl', 'destroy', rec.ref.handle];
     for (let tries = 1; domid !== undefined; tries++) {
       const r = await st.dom0.try(destroy);
-      if (r.code === 0) st.emit(rec, 'destroyed');
+      if (r.code === 0) {
+        st.emit(rec, 'destroyed');
+        break;
+      }
       domid = await st.domid(rec.ref.handle);
-      if (domid !== undefined && tries >= DESTROY_TRIES) throw r.code === 0 ? hostError('XL_COMMAND', `xl destroy ${rec.ref.handle}: a domain of that name (d${domid}) is back after ${tries} destroys`) : st.dom0.failed(destroy, r);
-      if (domid !== undefined) await sleep(1000);
+      if (domid === undefined) break;
+      if (tries >= DESTROY_TRIES) throw st.dom0.failed(destroy, r);
+      await sleep(1000);
     }
     if (rec.loops.length || rec.files.length) await st.dom0.try(['sh', '-c', RELEASE_SCRIPT, 'sh', String(rec.loops.length), ...rec.loops, ...rec.files]);
     st.guests.delete(guest.handle);

@@ -33,14 +33,19 @@ t.test('destroy: a domain that went away on its own after xl domid, or that xl b
   await host.destroyGuest(g);
   t.equal(fake.loops.size, 0, 'loop device released');
   t.notOk(fake.files.has('/var/lib/winpv/run/winpv-inst1-g1.cfg'), 'config removed');
-  // xl's own restart of a domain that was rebooting builds it again under the name after the destroy
+  // xl's own restart of a domain that was rebooting: the old domain gone when xl destroy looks, the
+  // new one under the name a moment later
   const g3 = await host.createGuest({ ...shape, name: 'g3' }, 'inst3');
   await host.startGuest(g3);
   let restarts = 0;
   fake.exec = async (argv, opts) => {
-    const r = await exec(argv, opts);
-    if (argv[0] === 'xl' && argv[1] === 'destroy' && restarts++ === 0) fake.domains.set(g3.handle, { name: g3.handle, domid: 77, state: 'r-----' });
-    return r;
+    if (argv[0] === 'xl' && argv[1] === 'destroy' && restarts++ === 0) {
+      fake.domains.delete(g3.handle);
+      const r = await exec(argv, opts);
+      fake.domains.set(g3.handle, { name: g3.handle, domid: 77, state: 'r-----' });
+      return r;
+    }
+    return exec(argv, opts);
   };
   await host.destroyGuest(g3);
   t.equal(fake.domains.has(g3.handle), false, 'the restarted domain destroyed too');
