@@ -36,8 +36,10 @@ export class ConsoleFollower {
   static idleMs = 10_000;
 
   private constructor(
-    /** The log's byte offset the reader started at. */
-    readonly base: number,
+    /** The log's byte offset of the first byte kept: where the reader started, then where the
+     *  agent last read from (it reads forward only; what lies before is dropped, so a guest's
+     *  console over a long run is not copied again with every new piece). */
+    public base: number,
   ) {}
 
   /** A follower of `log` from byte `base`, or undefined when dom0 has no session for it. */
@@ -79,7 +81,9 @@ export class ConsoleFollower {
     this.lastAsked = Date.now();
     const end = this.base + this.buf.length;
     if (this.ended || offset < this.base || offset > end) return undefined;
-    return { text: this.buf.subarray(offset - this.base).toString('utf8'), next: end };
+    this.buf = this.buf.subarray(offset - this.base);
+    this.base = offset;
+    return { text: this.buf.toString('utf8'), next: end };
   }
 
   /** Resolves when the log has grown past `offset`, the follower ended, or `ms` passed. */

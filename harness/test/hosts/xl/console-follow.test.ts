@@ -52,6 +52,7 @@ t.test('the log from the start offset, byte for byte, as it grows; the next offs
   while (f.readFrom(19)!.next < 36) await f.waitPast(f.readFrom(19)!.next, 60_000);
   t.equal(f.readFrom(19)!.text, '@@winpv-end c1 0\n');
   t.equal(f.readFrom(13), undefined, 'an offset before the start is not its to answer');
+  t.equal(f.readFrom(18), undefined, 'nor one before where the agent last read (dropped): the agent reads forward only');
   t.equal(f.readFrom(99), undefined, 'nor one past what it has');
 });
 
