@@ -35,7 +35,7 @@ t.test('the writer stamps seq and host time, writes JSONL in batches (flush writ
 t.test('a process that dies of an uncaught exception leaves its trace up to the crash', async (t) => {
   const file = join(dir, 'crash.jsonl');
   const writer = require.resolve('../../src/trace/writer');
-  const child = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', `
+  const child = spawnSync(process.execPath, ['-r', require.resolve('../support/ts-require.cjs'), '-e', `
     const { TraceWriter } = require(${JSON.stringify(writer)});
     const w = new TraceWriter({ file: ${JSON.stringify(file)} });
     w.emit(${JSON.stringify(start)});

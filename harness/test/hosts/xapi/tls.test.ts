@@ -11,11 +11,11 @@ import { startPool, XAPI_PW } from '../../support/xapi-pool';
 const repo = resolve(__dirname, '..', '..', '..', '..');
 const CERT = join(repo, 'harness', 'test', 'support', 'xapi-server', 'tls', 'cert.pem');
 
-/** `winpv <args>` in a fresh Node process (the sources through ts-node, as the tests run them). */
+/** `winpv <args>` in a fresh Node process (the sources compiled as the tests load them, support/ts-require.cjs). */
 function winpv(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
   const script = `require(${JSON.stringify(join(repo, 'harness', 'src', 'cli', 'main.ts'))}).main(process.argv.slice(1), { out: process.stdout, err: process.stderr, cwd: process.cwd(), env: process.env }).then((c) => process.exit(c))`;
   return new Promise((res) => {
-    execFile(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script, ...args], { cwd: repo, env: { PATH: process.env.PATH, ...env } }, (e, out, err) => {
+    execFile(process.execPath, ['-r', join(repo, 'harness', 'test', 'support', 'ts-require.cjs'), '-e', script, ...args], { cwd: repo, env: { PATH: process.env.PATH, ...env } }, (e, out, err) => {
       res({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err });
     });
   });
