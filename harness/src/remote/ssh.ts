@@ -38,6 +38,14 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** A long-lived command: its stdout line by line, its stdin open for writes. */
+export interface LineStream {
+  stop(): void;
+  /** Writes to the command's stdin (held until the channel opens). */
+  write(data: string): void;
+  done: Promise<ExecResult>;
+}
+
 export interface ConnectOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -176,16 +184,18 @@ export class SshConnection {
     });
   }
 
-  stream(line: string, onLine: (line: string) => void): { stop(): void; done: Promise<ExecResult> } {
+  stream(line: string, onLine: (line: string) => void): LineStream {
     let channel: ClientChannel | undefined;
     let stopped = false;
     let partial = '';
+    const unsent: string[] = [];
     const done = new Promise<ExecResult>((resolve, reject) => {
       if (this.closed) return reject(hostError('SSH_DROPPED', `SSH connection to ${describe(this.target)} is closed`));
       this.client.exec(line, (err, ch) => {
         if (err) return reject(hostError('SSH_EXEC', `cannot run a command on ${describe(this.target)}: ${err.message}`, err));
         channel = ch;
         if (stopped) ch.close();
+        for (const data of unsent.splice(0)) ch.write(data);
         this.collect(ch, {
           onStdout: (chunk) => {
             const lines = (partial + chunk).split('\n');
@@ -199,6 +209,10 @@ export class SshConnection {
       stop: () => {
         stopped = true;
         channel?.close();
+      },
+      write: (data) => {
+        if (channel) channel.write(data);
+        else unsent.push(data);
       },
       done,
     };

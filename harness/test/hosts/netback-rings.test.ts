@@ -1,7 +1,7 @@
 // The ring sampler: one long-lived dom0 bash loop per vif, its script run by bash against a
 // fake netback debugfs (support/netback-debugfs.ts), over a link that counts execs and streams.
 import t, { type Test } from 'tap';
-import type { ExecResult } from '../../src/remote/ssh';
+import type { ExecResult, LineStream } from '../../src/remote/ssh';
 import type { Dom0Link } from '../../src/hosts/xl/dom0';
 import { Dom0 } from '../../src/hosts/xl/dom0';
 import { XlRings } from '../../src/hosts/xl/rings';
@@ -63,14 +63,14 @@ class ShellLink implements Dom0Link {
     return new Promise((resolve) => p.on('close', (code) => resolve({ code, stdout, stderr })));
   }
 
-  stream(line: string, onLine: (line: string) => void): { stop(): void; done: Promise<ExecResult> } {
+  stream(line: string, onLine: (line: string) => void): LineStream {
     let rec!: StreamRec;
     if (this.noStream) {
       const done = new Promise<ExecResult>((r) => setImmediate(() => r({ code: 127, stdout: '', stderr: 'sh: 1: sh: not found\n' })));
       rec = { line, ended: false, done };
       this.streams.push(rec);
       void done.then((r) => ((rec.ended = true), (rec.result = r)));
-      return { stop: () => undefined, done };
+      return { stop: () => undefined, write: () => undefined, done };
     }
     const p = this.fs.spawn(unquote(line));
     let partial = '';
@@ -101,7 +101,7 @@ class ShellLink implements Dom0Link {
     rec = { line, ended: false, done };
     void done.then((r) => ((rec.ended = true), (rec.result = r)));
     this.streams.push(rec);
-    return { stop: () => (p.stdout!.destroy(), release()), done };
+    return { stop: () => (p.stdout!.destroy(), release()), write: () => undefined, done };
   }
 
   /** Streams cut and held open now. */

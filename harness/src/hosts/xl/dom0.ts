@@ -1,13 +1,13 @@
 // dom0 as the xl backend sees it: one SSH connection, commands always given as argv (quoted by
 // remote/ssh), and a failed command turned into a WinpvError that names it.
 import { hostError, type WinpvError } from '../../model/errors';
-import type { ExecResult } from '../../remote/ssh';
+import type { ExecResult, LineStream } from '../../remote/ssh';
 import { shJoin } from '../../util/quote';
 
 /** The part of an SSH connection the xl backend uses (a fake one drives the unit tests). */
 export interface Dom0Link {
   exec(argv: readonly string[], opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<ExecResult>;
-  stream(line: string, onLine: (line: string) => void): { stop(): void; done: Promise<ExecResult> };
+  stream(line: string, onLine: (line: string) => void): LineStream;
   putFile(local: string | Buffer, remotePath: string): Promise<void>;
   onClose(cb: (err?: Error) => void): void;
   close(): Promise<void>;
@@ -55,7 +55,7 @@ export class Dom0 {
   }
 
   /** A long-lived line stream of argv within the follower budget; undefined when it is used up. */
-  follow(argv: readonly string[], onLine: (line: string) => void): { stop(): void; done: Promise<ExecResult> } | undefined {
+  follow(argv: readonly string[], onLine: (line: string) => void): LineStream | undefined {
     if (this.followers >= MAX_FOLLOWERS) return undefined;
     const s = this.link.stream(shJoin(argv), onLine);
     this.followers++;

@@ -82,6 +82,9 @@ export class XlGuestTransport {
           if (!/^\/dev\/pts\/\d+$/.test(tty)) throw hostError('XL_CONSOLE', `guest ${rec.ref.name} has no console pty (${tty || 'none'})`);
           pty = { domid, tty };
         }
+        // through the console's follower when it runs (a write on its open session), else a command
+        const viaFollower = rec.console?.write(pty.tty, line);
+        if (viaFollower) return viaFollower;
         await st.dom0.run(['sh', '-c', 'printf "%s\\n" "$1" > "$2"', 'sh', line, pty.tty]);
       },
       readFrom: async (offset) => {

@@ -1,7 +1,7 @@
 // The console follower with its real Perl reader, run here on a local file as dom0 would run it.
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleFollower, type StreamFn } from '../../../src/hosts/xl/console-follow';
@@ -11,7 +11,8 @@ import type { ExecResult } from '../../../src/remote/ssh';
 
 /** A line stream of a local process, as remote/ssh's stream gives one of a dom0 command. */
 const localStream = (exits: Promise<number | null>[]): StreamFn => (argv, onLine) => {
-  const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  p.stdin.on('error', () => undefined); // the reader gone: its answers decide
   let partial = '';
   p.stdout.on('data', (b: Buffer) => {
     const lines = (partial + b.toString()).split('\n');
@@ -20,7 +21,7 @@ const localStream = (exits: Promise<number | null>[]): StreamFn => (argv, onLine
   });
   const done = new Promise<ExecResult>((resolve) => p.on('close', (code) => resolve({ code, stdout: '', stderr: '' })));
   exits.push(done.then((r) => r.code));
-  return { stop: () => p.stdout.destroy(), done };
+  return { stop: () => p.stdout.destroy(), write: (data) => void p.stdin.write(data), done };
 };
 
 function logFile(t: Test, initial: Buffer | string): string {
@@ -91,4 +92,36 @@ t.test('dom0 lends one session to followers: a second is refused until the first
   const b = dom0.follow(['perl', '-e', '1'], () => undefined);
   t.ok(b, 'free again');
   b!.stop();
+});
+
+t.test('lines written to the console through the reader: each reaches the pty with its newline, in order, and a failed open is an error', async (t) => {
+  const log = logFile(t, '');
+  const pty = join(log, '..', 'pts-stand-in');
+  const exits: Promise<number | null>[] = [];
+  const f = ConsoleFollower.start(0, log, localStream(exits))!;
+  t.teardown(() => f.stop());
+  const seen: string[] = [];
+  for (const line of ['c1 ZWNobyBoaQo=', 'c2 with spaces and \u00e9']) {
+    await f.write(pty, line);
+    seen.push(readFileSync(pty, 'utf8'));
+  }
+  t.same(seen, ['c1 ZWNobyBoaQo=\n', 'c2 with spaces and \u00e9\n'], 'the bytes and a newline, written before the promise resolved');
+  await t.rejects(f.write(join(log, '..', 'no-such-dir', 'pts'), 'c3 x')!, { code: 'XL_CONSOLE', message: /No such file or directory/ });
+  await f.write(pty, 'c4 after a failure');
+  t.equal(readFileSync(pty, 'utf8'), 'c4 after a failure\n', 'the reader goes on after a failed write');
+});
+
+t.test('a write the reader never answered fails when the follower ends (not sent again: it may have been written); none is taken after', async (t) => {
+  let finish!: (r: ExecResult) => void;
+  const written: string[] = [];
+  const f = ConsoleFollower.start(0, '/x.log', () => ({
+    stop: () => finish({ code: null, stdout: '', stderr: '' }),
+    write: (data) => void written.push(data),
+    done: new Promise<ExecResult>((r) => (finish = r)),
+  }))!;
+  const w = f.write('/dev/pts/3', 'c1 x')!;
+  t.same(written, [`1 /dev/pts/3 ${Buffer.from('c1 x').toString('hex')}\n`], 'one request line: sequence, pty, the line in hex');
+  f.stop();
+  await t.rejects(w, { code: 'XL_CONSOLE', message: /ended before it answered/ });
+  t.equal(f.write('/dev/pts/3', 'c2 y'), undefined, 'the caller writes by a command of its own');
 });

@@ -1,7 +1,7 @@
 // A dom0 double for the xl backend's unit tests: commands arrive as the quoted lines remote/ssh
 // would send, are parsed back into argv, and answered from an in-memory xenstore and domain table.
 import type { Dom0Link } from '../../../src/hosts/xl/dom0';
-import type { ExecResult } from '../../../src/remote/ssh';
+import type { ExecResult, LineStream } from '../../../src/remote/ssh';
 import { shJoin } from '../../../src/util/quote';
 import { BATCH_READ_SCRIPT } from '../../../src/hosts/xl/xenstore';
 import { READ_PARAMS } from '../../../src/hosts/xl/backend-params';
@@ -377,7 +377,7 @@ export class FakeDom0 implements Dom0Link {
     return { code: 0, stdout: '', stderr: said.join('\n') + '\n' };
   }
 
-  stream(line: string, onLine: (line: string) => void): { stop(): void; done: Promise<ExecResult> } {
+  stream(line: string, onLine: (line: string) => void): LineStream {
     this.lines.push(line);
     let finish!: (r: ExecResult) => void;
     const done = new Promise<ExecResult>((r) => (finish = r));
@@ -387,7 +387,7 @@ export class FakeDom0 implements Dom0Link {
         onLine('G');
         finish({ code: 0, stdout: '', stderr: '' });
       });
-      return { stop: () => undefined, done };
+      return { stop: () => undefined, write: () => undefined, done };
     }
     const root = unquote(line).pop()!;
     const say = (p: string) => onLine(this.xs.has(p) ? `V${p} ${Buffer.from(this.xs.get(p)!).toString('base64')}` : `N${p}`);
@@ -401,6 +401,7 @@ export class FakeDom0 implements Dom0Link {
         this.watchers = this.watchers.filter((x) => x !== w);
         finish({ code: 0, stdout: '', stderr: '' });
       },
+      write: () => undefined,
       done,
     };
   }
