@@ -26,6 +26,8 @@ export interface SshTarget {
 
 export interface ExecOptions {
   stdin?: string | Buffer;
+  /** Leaves the command's stdin open (a stream's, for its writes); it is otherwise ended at once. */
+  stdinOpen?: boolean;
   timeoutMs?: number;
   onStdout?(chunk: string): void;
   onStderr?(chunk: string): void;
@@ -184,7 +186,9 @@ export class SshConnection {
     });
   }
 
-  stream(line: string, onLine: (line: string) => void): LineStream {
+  /** `stdinOpen` keeps the command's stdin open for `write` (a server that waits for the end of
+   *  stdin before it runs a command, as the tests' doubles do, would never run it). */
+  stream(line: string, onLine: (line: string) => void, opts: { stdinOpen?: boolean } = {}): LineStream {
     let channel: ClientChannel | undefined;
     let stopped = false;
     let partial = '';
@@ -197,6 +201,7 @@ export class SshConnection {
         if (stopped) ch.close();
         for (const data of unsent.splice(0)) ch.write(data);
         this.collect(ch, {
+          stdinOpen: opts.stdinOpen,
           onStdout: (chunk) => {
             const lines = (partial + chunk).split('\n');
             partial = lines.pop() ?? '';
@@ -211,6 +216,7 @@ export class SshConnection {
         channel?.close();
       },
       write: (data) => {
+        if (!opts.stdinOpen) throw new Error(`stream ${line.slice(0, 40)}: written to without stdinOpen`);
         if (channel) channel.write(data);
         else unsent.push(data);
       },
@@ -246,7 +252,7 @@ export class SshConnection {
         resolve({ code: code ?? null, signal: signal ?? undefined, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
       });
       if (opts.stdin !== undefined) ch.end(opts.stdin);
-      else ch.end();
+      else if (!opts.stdinOpen) ch.end();
     });
   }
 

@@ -79,6 +79,39 @@ t.test('exec, stdin, stream and SFTP over a real SSH connection with a pinned ho
   t.equal((await conn.getFile('/bundle/x.inf')).toString(), 'payload');
 });
 
+t.test('a stream with its stdin open: written to before its channel opens and after, ended only by stop', async (t) => {
+  // readStdin false: sshd runs a command at once (this double waits for the end of stdin by default)
+  const server = await startTestSshServer({
+    user: 'root',
+    password: 'pw',
+    readStdin: false,
+    onExec: async ({ command, channel }) => {
+      if (command !== 'answer') return 127;
+      channel.on('data', (b: Buffer) => {
+        for (const l of b.toString().split('\n').filter(Boolean)) channel.write(`got ${l}\n`);
+      });
+      await new Promise<void>((resolve) => channel.on('close', () => resolve()));
+      return 0;
+    },
+  });
+  t.teardown(() => server.close());
+  const conn = await SshConnection.connect({ host: server.host, port: server.port, user: 'root', password: new Secret('pw'), hostKeySha256: server.hostKeyFingerprint });
+  t.teardown(() => conn.close());
+  const answers: string[] = [];
+  const talk = conn.stream('answer', (l) => answers.push(l), { stdinOpen: true });
+  talk.write('one\n');
+  while (answers.length < 1) await new Promise((res) => setTimeout(res, 5));
+  talk.write('two\n');
+  while (answers.length < 2) await new Promise((res) => setTimeout(res, 5));
+  talk.stop();
+  await talk.done;
+  t.same(answers, ['got one', 'got two'], 'each write reached the command while it ran');
+  const ended = conn.stream('answer', () => undefined);
+  t.throws(() => ended.write('x\n'), /without stdinOpen/, 'a stream whose stdin was ended takes no writes');
+  ended.stop();
+  await ended.done;
+});
+
 t.test('host keys: known_hosts trusted, mismatch and unknown are judged; a mismatch refuses to connect', async (t) => {
   const client = generateClientKey();
   const keyFile = join(dir, 'id');

@@ -14,8 +14,10 @@ import { hostError } from '../../model/errors';
  *  It also writes to the guest's console: a stdin line `<seq> <pty> <hex>` writes the bytes and a
  *  newline to the pty and answers `w<seq>`, or `w<seq> <error>`. Each line sent to the guest was a
  *  command of its own (an SSH session and a shell in dom0: 0.4 s on the lab); now it is a write on
- *  a session already open. The end of stdin only ends the writes: the reader's life is the log's. */
-export const PERL_LOG_FOLLOWER = String.raw`use strict; $| = 1; my ($log, $off) = @ARGV;
+ *  a session already open. The end of stdin only ends the writes: the reader's life is the log's.
+ *  O_NOCTTY: sshd makes the command a session leader, and a tty it opened would become its
+ *  controlling terminal, whose hang-up as the domain dies would kill the reader. */
+export const PERL_LOG_FOLLOWER = String.raw`use strict; use Fcntl; $| = 1; my ($log, $off) = @ARGV;
 open(my $f, "<", $log) or die "open $log: $!
 "; binmode $f; seek($f, $off, 0) or die "seek: $!
 "; my ($quiet, $in, $stdin) = (0, "", 1);
@@ -29,7 +31,7 @@ while (1) { my $n = sysread($f, my $b, 65536); die "read: $!
     if (!$m) { $stdin = 0; next; }
     $in .= $c;
     while ($in =~ s/^([^\n]*)\n//) { my ($seq, $pty, $hex) = $1 =~ /^(\d+) (\S+) ((?:[0-9a-f]{2})*)$/ or next; my $err = "";
-      if (open(my $t, ">", $pty)) { print $t pack("H*", $hex), "
+      if (sysopen(my $t, $pty, O_WRONLY | O_NOCTTY)) { print $t pack("H*", $hex), "
 " or $err = "$!"; close($t) or $err ||= "$!"; } else { $err = "$!"; }
       print "w$seq", ($err eq "" ? "" : " $err"), "
 "; }

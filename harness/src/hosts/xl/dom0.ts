@@ -7,7 +7,7 @@ import { shJoin } from '../../util/quote';
 /** The part of an SSH connection the xl backend uses (a fake one drives the unit tests). */
 export interface Dom0Link {
   exec(argv: readonly string[], opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<ExecResult>;
-  stream(line: string, onLine: (line: string) => void): LineStream;
+  stream(line: string, onLine: (line: string) => void, opts?: { stdinOpen?: boolean }): LineStream;
   putFile(local: string | Buffer, remotePath: string): Promise<void>;
   onClose(cb: (err?: Error) => void): void;
   close(): Promise<void>;
@@ -54,10 +54,11 @@ export class Dom0 {
     return hostError('XL_COMMAND', `${argv.slice(0, 3).join(' ')} failed on ${this.label} (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`);
   }
 
-  /** A long-lived line stream of argv within the follower budget; undefined when it is used up. */
+  /** A long-lived line stream of argv, its stdin open for writes, within the follower budget;
+   *  undefined when it is used up. */
   follow(argv: readonly string[], onLine: (line: string) => void): LineStream | undefined {
     if (this.followers >= MAX_FOLLOWERS) return undefined;
-    const s = this.link.stream(shJoin(argv), onLine);
+    const s = this.link.stream(shJoin(argv), onLine, { stdinOpen: true });
     this.followers++;
     const release = () => void this.followers--;
     s.done.then(release, release);

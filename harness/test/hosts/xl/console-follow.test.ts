@@ -102,11 +102,13 @@ t.test('lines written to the console through the reader: each reaches the pty wi
   t.teardown(() => f.stop());
   const seen: string[] = [];
   for (const line of ['c1 ZWNobyBoaQo=', 'c2 with spaces and \u00e9']) {
+    writeFileSync(pty, ''); // a pty is there to open (the reader neither creates nor truncates)
     await f.write(pty, line);
     seen.push(readFileSync(pty, 'utf8'));
   }
   t.same(seen, ['c1 ZWNobyBoaQo=\n', 'c2 with spaces and \u00e9\n'], 'the bytes and a newline, written before the promise resolved');
   await t.rejects(f.write(join(log, '..', 'no-such-dir', 'pts'), 'c3 x')!, { code: 'XL_CONSOLE', message: /No such file or directory/ });
+  writeFileSync(pty, '');
   await f.write(pty, 'c4 after a failure');
   t.equal(readFileSync(pty, 'utf8'), 'c4 after a failure\n', 'the reader goes on after a failed write');
 });
