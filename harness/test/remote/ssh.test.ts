@@ -79,7 +79,7 @@ t.test('exec, stdin, stream and SFTP over a real SSH connection with a pinned ho
   t.equal((await conn.getFile('/bundle/x.inf')).toString(), 'payload');
 });
 
-t.test('a stream with its stdin open: written to before its channel opens and after, ended only by stop', async (t) => {
+t.test('a stream with its stdin open: written to before its channel opens and after, ended only by stop', { timeout: 60_000 }, async (t) => {
   // readStdin false: sshd runs a command at once (this double waits for the end of stdin by default)
   const server = await startTestSshServer({
     user: 'root',

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { fork } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,12 +17,13 @@ t.test('a stack trace names the TypeScript line (inline source maps: tap\'s cove
   t.match(stack, /ts-loading\.test\.ts:15:\d+/, stack.split('\n')[1] ?? stack);
 });
 
-t.test('a child forked from source in another directory loads TypeScript the same way', async (t) => {
+t.test('a child forked from source in another directory loads TypeScript the same way', { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-ts-loading-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const child = join(dir, 'child.ts');
   writeFileSync(child, "const n: number = 42;\nprocess.send!({ n, argv: process.execArgv });\n");
   const got = await new Promise<{ n: number; argv: string[] }>((resolve, reject) => {
-    const p = fork(child, [], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const p = fork(child, [], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], timeout: 30_000 });
     p.once('message', (m) => resolve(m as { n: number; argv: string[] }));
     p.once('exit', (code) => reject(new Error(`the child exited with ${code} before it answered`)));
   });

@@ -94,7 +94,7 @@ t.test('dom0 lends one session to followers: a second is refused until the first
   b!.stop();
 });
 
-t.test('lines written to the console through the reader: each reaches the pty with its newline, in order, and a failed open is an error', async (t) => {
+t.test('lines written to the console through the reader: each reaches the pty with its newline, in order, and a failed open is an error', { timeout: 60_000 }, async (t) => {
   const log = logFile(t, '');
   const pty = join(log, '..', 'pts-stand-in');
   const exits: Promise<number | null>[] = [];
@@ -113,7 +113,7 @@ t.test('lines written to the console through the reader: each reaches the pty wi
   t.equal(readFileSync(pty, 'utf8'), 'c4 after a failure\n', 'the reader goes on after a failed write');
 });
 
-t.test('a write the reader never answered fails when the follower ends (not sent again: it may have been written); none is taken after', async (t) => {
+t.test('a write the reader never answered fails when the follower ends (not sent again: it may have been written); none is taken after', { timeout: 60_000 }, async (t) => {
   let finish!: (r: ExecResult) => void;
   const written: string[] = [];
   const f = ConsoleFollower.start(0, '/x.log', () => ({
