@@ -3,15 +3,18 @@
 // reason, its instances run by the others; none healthy: exit 3); bad input exits 2; two runs
 // against one XenAPI pool with capacity one: the second waits, then runs.
 import t from 'tap';
+import type { fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ExitCode } from '../../src/model/errors';
 import { runWinpv } from '../support/cli-io';
+import { patchBuiltin } from '../support/patch-builtin';
 import { startLeaseDom0 } from '../support/lease-dom0';
 import { startXapiServer } from '../support/xapi-server';
 import { holdCapacity } from '../../src/cli/lease-support';
 import { resolveConfig } from '../../src/cli/config';
+import { defaultSimWorkers } from '../../src/cli/commands/run';
 
 const repo = resolve(__dirname, '..', '..', '..');
 // the installer scenario keeps an artifact (the installer's log): a worker process keeps it in the
@@ -122,4 +125,27 @@ t.test('two runs against one XenAPI pool with capacity one: the second waits, th
   t.equal(h2.slots.get('pool'), 1, 'once the first gave its slot back, the second holds it');
   await h2.release();
   t.notMatch(said.join('\n'), new RegExp(PW));
+});
+
+t.test('the simulator\'s default starts no more workers than there are instances to run; one runs in the run\'s process', async (t) => {
+  t.equal(defaultSimWorkers([{}], 1, 8), 1, 'one instance: one worker');
+  t.equal(defaultSimWorkers([{}, {}, {}], 1, 2), 2, 'more instances than cores: a worker per core');
+  t.equal(defaultSimWorkers([{}, { skip: 'needs sriov' }, { skip: 'needs sriov' }], 1, 8), 1, 'a skipped instance needs no worker');
+  t.equal(defaultSimWorkers([{}], 3, 8), 3, '--repeat-each runs each instance that many times');
+  t.equal(defaultSimWorkers([{ skip: 'x' }], 1, 8), 1, 'nothing to run: still one worker (the run reports the skips)');
+  // end to end: the processes the run forks (ChildSimWorker forks sim-worker-main)
+  const forked: string[] = [];
+  const real = (require('node:child_process') as { fork: typeof fork }).fork;
+  patchBuiltin<{ fork: typeof fork }, 'fork'>(t, 'node:child_process', 'fork', ((modulePath: string | URL, ...rest: unknown[]) => {
+    forked.push(String(modulePath));
+    return (real as (...a: unknown[]) => ReturnType<typeof fork>)(modulePath, ...rest);
+  }) as typeof fork);
+  const root = mkdtempSync(join(tmpdir(), 'winpv-workers-default-'));
+  const one = await runWinpv(['run', '--seed', '3', '--reporter', 'none', '--db', 'none', '--report-dir', root, 'scenarios/vbd-connect.xml'], { cwd: repo });
+  t.equal(one.code, ExitCode.ok, one.err);
+  t.same(forked.filter((f) => /sim-worker-main/.test(f)), [], 'one instance: no worker process');
+  const two = await runWinpv(['run', '--seed', '3', '--reporter', 'none', '--db', 'none', '--report-dir', root, 'scenarios/vbd-connect.xml', 'scenarios/flush.xml'], { cwd: repo });
+  t.equal(two.code, ExitCode.ok, two.err);
+  const want = Math.min(availableParallelism(), 2);
+  t.equal(forked.filter((f) => /sim-worker-main/.test(f)).length, want > 1 ? want : 0, `two instances on ${availableParallelism()} core(s): ${want > 1 ? `${want} worker processes` : 'in the run\'s process'}`);
 });

@@ -7,6 +7,8 @@ import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { main } from '../../src/cli/main';
+import { patchBuiltin } from '../support/patch-builtin';
 import { runWinpv } from '../support/cli-io';
 import { pgliteStoreAt } from '../support/pglite-template';
 
@@ -24,7 +26,6 @@ t.test('the store\'s thread dies mid-run: warning, complete reports with no tren
       this.once('message', () => setImmediate(() => void this.terminate().then(() => stopped++)));
     }
   }
-  const { main } = t.mockRequire<typeof import('../../src/cli/main')>('../../src/cli/main', { 'node:worker_threads': { ...threads, Worker: DyingWorker } });
   const tmp = mkdtempSync(join(tmpdir(), 'winpv-results-dies-'));
   const env = { HOME: tmp } as NodeJS.ProcessEnv;
   const reports = join(tmp, 'reports');
@@ -33,6 +34,7 @@ t.test('the store\'s thread dies mid-run: warning, complete reports with no tren
   const { PassThrough } = await import('node:stream');
   const out = new PassThrough().on('data', (b) => (io.out += b));
   const err = new PassThrough().on('data', (b) => (io.err += b));
+  patchBuiltin<typeof threads, 'Worker'>(t, 'node:worker_threads', 'Worker', DyingWorker);
   const code = await main(['run', scenario, '--seed', '1', '--report-dir', reports, '--reporter', 'none', '--db', db], { env, cwd: repo, out, err });
   t.equal(code, 0, 'the run passes: the store is not part of the verdict');
   t.equal(stopped, 1, 'the store\'s thread was stopped');
@@ -54,11 +56,11 @@ t.test('a run that ends before it starts (no instance matches) closes the store 
       exits.push(new Promise((done) => this.once('exit', done)));
     }
   }
-  const { main } = t.mockRequire<typeof import('../../src/cli/main')>('../../src/cli/main', { 'node:worker_threads': { ...threads, Worker: CountedWorker } });
   const tmp = mkdtempSync(join(tmpdir(), 'winpv-results-early-'));
   const db = await pgliteStoreAt(join(tmp, 'store'));
   const { PassThrough } = await import('node:stream');
   let err = '';
+  patchBuiltin<typeof threads, 'Worker'>(t, 'node:worker_threads', 'Worker', CountedWorker);
   const code = await main(['run', scenario, '--grep', 'matches-no-instance', '--report-dir', join(tmp, 'reports'), '--reporter', 'none', '--db', db],
     { env: { HOME: tmp } as NodeJS.ProcessEnv, cwd: repo, out: new PassThrough(), err: new PassThrough().on('data', (b) => (err += b)) });
   t.equal(code, 2, 'a usage error');

@@ -62,7 +62,8 @@ options:
   --reporter R      console (default), tap (TAP 14 on stdout) or none
   --list            print the instances this run would run (and the skips with their reasons), run nothing
   --workers N       instances at once (default: the number of cores on the simulator, each core a worker
-                    process; the configured capacity of a real host, of all label-matched hosts together).
+                    process, but no more than the instances to run, and one runs in this process; the
+                    configured capacity of a real host, of all label-matched hosts together).
                     Every instance has its own guests; results.tap and trace.jsonl keep plan order
   --lease-timeout D how long to wait for capacity on a real host held by other runs (default 30m; then exit 3)
   --repeat-each N   run every selected instance N times (soak), each as <instance>~rep<k>; the summary
@@ -221,12 +222,21 @@ function listPlan({ ctx, thePlan, host }: RunRequest): number {
   return ExitCode.ok;
 }
 
+/** The simulator's default: a worker per core, but no more than the instances there are to run. A
+ *  worker process costs its start-up and its own compile of the simulator (about 1.3 s of CPU, more
+ *  than a small scenario's run), so a run of one instance runs in this process; the trace is the same
+ *  whatever the number of workers. */
+export function defaultSimWorkers(instances: readonly { skip?: string }[], repeatEach: number, cores = availableParallelism()): number {
+  const toRun = instances.filter((i) => !i.skip).length * repeatEach;
+  return Math.max(1, Math.min(cores, toRun));
+}
+
 /** The run's workers and hosts chosen, its directory made, and a lease held on each slot of a real host it uses. */
 async function takePlace(req: RunRequest): Promise<RunPlace> {
   const { ctx, v, cfg, shard, specs, host } = req;
   const keepOnFailure = v['keep-on-failure'] === true;
   const runHosts = resolveRunHosts(cfg, v.host, ctx.env);
-  const workers = v.workers !== undefined ? checkWorkers(v.workers, runHosts) : cfg.host.kind === 'sim' ? availableParallelism() : runHosts.reduce((n, h) => n + h.capacity, 0);
+  const workers = v.workers !== undefined ? checkWorkers(v.workers, runHosts) : cfg.host.kind === 'sim' ? defaultSimWorkers(req.thePlan.instances, req.repeatEach) : runHosts.reduce((n, h) => n + h.capacity, 0);
   if (keepOnFailure && v.workers !== undefined && workers > 1) throw usageError('--keep-on-failure keeps one failing instance\'s guests on one host: it runs with one worker (drop --workers)');
   // One host and one worker on a real host: the one-host runner; the simulator always runs every
   // instance on a host of its own (so its events do not depend on the number of workers).
