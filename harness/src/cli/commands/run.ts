@@ -227,8 +227,12 @@ function listPlan({ ctx, thePlan, host }: RunRequest): number {
  *  than a small scenario's run), so a run of one instance runs in this process; the trace is the same
  *  whatever the number of workers. */
 export function defaultSimWorkers(instances: readonly { skip?: string }[], repeatEach: number, cores = availableParallelism()): number {
-  const toRun = instances.filter((i) => !i.skip).length * repeatEach;
-  return Math.max(1, Math.min(cores, toRun));
+  return Math.min(cores, instancesToRun(instances, repeatEach));
+}
+
+/** The instances a run will start (skipped ones need no worker and no slot), at least one. */
+function instancesToRun(instances: readonly { skip?: string }[], repeatEach: number): number {
+  return Math.max(1, instances.filter((i) => !i.skip).length * repeatEach);
 }
 
 /** The run's workers and hosts chosen, its directory made, and a lease held on each slot of a real host it uses. */
@@ -246,7 +250,8 @@ async function takePlace(req: RunRequest): Promise<RunPlace> {
   const { runId, dir } = newRunDir(cfg.reportDir, started, cfg.seed, shard ? `-shard${shard.index}of${shard.count}` : '');
   // A real host is shared with other runs: hold a lease on each slot of its capacity the run uses.
   const stop = new AbortController();
-  const want = spread(runHosts, parallel ? workers : 1);
+  // no more slots than the run has instances to start: a pool's other slots stay free for other runs
+  const want = spread(runHosts, parallel ? Math.min(workers, instancesToRun(req.thePlan.instances, req.repeatEach)) : 1);
   const held = await holdCapacity(want, {
     runId, timeoutMs: req.leaseTimeoutMs, signal: ctx.signal,
     say: (m) => ctx.err.write(`winpv: ${m}\n`),

@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../../../src/cli/main';
+import { LEASE_LOCK_KEY, LEASE_PREFIX } from '../../../src/model/lease';
 import { startPool, leftovers, nestedBundle, TEMPLATE, XAPI_PW, GUEST_PW, type Pool } from '../../support/xapi-pool';
 
 const repo = resolve(__dirname, '..', '..', '..', '..');
@@ -180,4 +181,26 @@ t.test('winpv run --host pool: a wrong template and a full SR exit 3 naming what
   // space", and XAPI_SR_FULL are host.test's and reality.test's)
   t.match(full.o.out, /preflight: sr: SR 'Local storage': 0\.0 GiB free, a\s+run needs \d+\.\d GiB/);
   t.same(leftovers(pool.srv), [], 'nothing left on the pool');
+});
+
+t.test('winpv run --host pool: a run of one instance leases one slot of a pool of capacity 2, leaving the other to other runs', async (t) => {
+  const pool = await startPool({ guests: 1, dom0: true, dom0Password: XAPI_PW });
+  t.teardown(() => pool.close());
+  const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-cli-'));
+  const { config, env } = userConfig(pool, dir);
+  const c = JSON.parse(readFileSync(config, 'utf8'));
+  c.hosts.pool.capacity = 2;
+  writeFileSync(config, JSON.stringify(c));
+  // the leases the run holds, as another run sees them: slot keys in the pool's other_config
+  const p = pool.srv.pool;
+  const slotsHeld = () => Object.keys(p.get(p.poolRef).other_config as Record<string, string>).filter((k) => k.startsWith(LEASE_PREFIX) && k !== LEASE_LOCK_KEY).length;
+  let most = 0;
+  const sampler = setInterval(() => (most = Math.max(most, slotsHeld())), 10);
+  t.teardown(() => clearInterval(sampler));
+  const r = io(env);
+  const code = await main(['run', '--host', 'pool', '--report-dir', join(dir, 'reports'), '--reporter', 'tap', 'scenarios/install-connect.xml'], r.ctx);
+  clearInterval(sampler);
+  t.equal(code, 0, r.o.err);
+  t.equal(most, 1, 'one slot held during the run (the default, the pool\'s capacity, would hold both)');
+  t.equal(slotsHeld(), 0, 'and given back');
 });
