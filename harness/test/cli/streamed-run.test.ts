@@ -11,6 +11,7 @@ import { buildPageData } from '../../src/report/html-digest';
 import { recordFromRun } from '../../src/results/record';
 import { sectionPieces, streamedRun } from '../../src/cli/streamed-run';
 import { syntheticRun, type SyntheticRun } from '../../src/bench/report-run';
+import { sameLarge } from '../support/same-large';
 
 const meta = { runId: 'r1', startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:01:30.000Z', command: 'run' };
 
@@ -46,11 +47,11 @@ for (const [n, samples, what] of [[300, 700, 'passing rings held until the run e
     const dir = mkdtempSync(join(tmpdir(), 'winpv-pieces-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const s = streamedFromPieces(run, dir);
-    t.same(s.page.page(run.summary, meta), buildPageData(run.summary, run.events, meta), 'the page');
+    sameLarge(t, s.page.page(run.summary, meta), buildPageData(run.summary, run.events, meta), 'the page');
     const summary = { schema: 'winpv-summary/1', ...meta, ...run.summary };
-    t.same(s.record!.record(summary, 'r1', 'v'), recordFromRun(summary, run.events, 'r1', 'v'), 'the record');
+    sameLarge(t, s.record!.record(summary, 'r1', 'v'), recordFromRun(summary, run.events, 'r1', 'v'), 'the record');
     const written = readFileSync(join(dir, 'trace.jsonl'), 'utf8').split('\n').slice(1, -2);
-    t.same(written, run.events.slice(1, -1).map((e) => JSON.stringify(e)), 'the trace: the sections\' lines as written, unparsed');
+    sameLarge(t, written, run.events.slice(1, -1).map((e) => JSON.stringify(e)), 'the trace: the sections\' lines as written, unparsed');
   });
 }
 

@@ -8,6 +8,7 @@ import type { TraceEvent } from '../../src/model/trace';
 import { MIN_RING_POINTS } from '../../src/report/html-data';
 import { buildPageData, PageDigest } from '../../src/report/html-digest';
 import { syntheticRun, type SyntheticRun } from '../../src/bench/report-run';
+import { sameLarge } from '../support/same-large';
 
 const meta = { runId: 'r1', startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:01:30.000Z', command: 'run' };
 
@@ -28,14 +29,14 @@ function streamed(run: SyntheticRun, late: (e: TraceEvent) => TraceEvent[] = () 
 t.test('passing instances\' rings held until the run ends: the page of the trace', async (t) => {
   const run = syntheticRun(600, 700);
   const page = streamed(run).page(run.summary, meta);
-  t.same(page, buildPageData(run.summary, run.events, meta));
+  sameLarge(t, page, buildPageData(run.summary, run.events, meta));
   t.ok(page.instances.some((r) => r.status === 'passed' && r.timeline!.rings[0]!.t.length > MIN_RING_POINTS), 'passing tracks got more than the fewest points');
 });
 
 t.test('so many passing tracks that each gets the fewest points: thinned as they come, the page of the trace', async (t) => {
   const run = syntheticRun(3000, 150);
   const page = streamed(run).page(run.summary, meta);
-  t.same(page, buildPageData(run.summary, run.events, meta));
+  sameLarge(t, page, buildPageData(run.summary, run.events, meta));
   t.ok(page.instances.filter((r) => r.status === 'passed').every((r) => r.timeline!.rings[0]!.t.length === MIN_RING_POINTS && r.timeline!.rings[0]!.samples === 150));
 });
 

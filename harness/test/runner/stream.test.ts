@@ -20,6 +20,7 @@ import { recordFromRun } from '../../src/results/record';
 import { FakeHost } from '../fixtures/fake-host';
 import { fixtureSpecs } from '../fixtures/specs';
 import { install, planOf, scenario, sleep } from '../fixtures/scenarios';
+import { sameLarge } from '../support/same-large';
 
 const specs = fixtureSpecs();
 const INSTANCES = 2000;
@@ -65,17 +66,17 @@ t.test(`a run of ${INSTANCES} instances keeps its results, not its trace`, async
   // the file is the whole run, and judged again from it gives what the run reported
   const back = readTraceFile(streamed.file);
   t.equal(back.complete, true);
-  t.same(evaluate(back.events, specs), streamed.outcome.summary.instances, 'the trace re-checks to the same verdicts');
+  sameLarge(t, evaluate(back.events, specs), streamed.outcome.summary.instances, 'the trace re-checks to the same verdicts');
   // what the report and the store gathered as the run went is what the whole trace gives
   const summary = streamed.outcome.summary;
   const page = streamed.streamed!.page.page(summary, meta);
   const whole = buildPageData(summary, back.events, meta);
-  t.same(page, whole, 'report.html\'s data gathered as the run streamed is the data of the trace file');
+  sameLarge(t, page, whole, 'report.html\'s data gathered as the run streamed is the data of the trace file');
   const tracks = page.instances.reduce((n, r) => n + (r.timeline?.rings.length ?? 0), 0);
   const points = page.instances.reduce((n, r) => n + (r.timeline?.rings.reduce((k, x) => k + x.t.length, 0) ?? 0), 0);
   t.comment(`${tracks} passing ring tracks, ${points} points on the page (its data ${mib(JSON.stringify(page).length)} as JSON)`);
   const summaryFile = { schema: 'winpv-summary/1', ...meta, ...summary };
-  t.same(streamed.streamed!.record!.record(summaryFile, 'r', 'test'), recordFromRun(summaryFile, back.events, 'r', 'test'), 'the store\'s record gathered as the run streamed is the record of the trace file');
+  sameLarge(t, streamed.streamed!.record!.record(summaryFile, 'r', 'test'), recordFromRun(summaryFile, back.events, 'r', 'test'), 'the store\'s record gathered as the run streamed is the record of the trace file');
 
   // the measure can fail: a run (an eighth of the size) whose trace keeps its events is seen holding
   // them. Measured 0.15-0.35 of the trace's bytes (V8 shares repeated strings), against 0.22 for the
