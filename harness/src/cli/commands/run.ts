@@ -250,8 +250,9 @@ async function takePlace(req: RunRequest): Promise<RunPlace> {
   const { runId, dir } = newRunDir(cfg.reportDir, started, cfg.seed, shard ? `-shard${shard.index}of${shard.count}` : '');
   // A real host is shared with other runs: hold a lease on each slot of its capacity the run uses.
   const stop = new AbortController();
-  // no more slots than the run has instances to start: a pool's other slots stay free for other runs
-  const want = spread(runHosts, parallel ? Math.min(workers, instancesToRun(req.thePlan.instances, req.repeatEach)) : 1);
+  // No more slots than the run has instances to start (a pool's other slots stay free for other
+  // runs), but one on each of its hosts at least: a host found unhealthy leaves its instances to the others.
+  const want = spread(runHosts, parallel ? Math.min(workers, Math.max(instancesToRun(req.thePlan.instances, req.repeatEach), runHosts.length)) : 1);
   const held = await holdCapacity(want, {
     runId, timeoutMs: req.leaseTimeoutMs, signal: ctx.signal,
     say: (m) => ctx.err.write(`winpv: ${m}\n`),
