@@ -4,7 +4,7 @@
 // against one XenAPI pool with capacity one: the second waits, then runs.
 import t from 'tap';
 import type { fork } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ExitCode } from '../../src/model/errors';
@@ -127,7 +127,7 @@ t.test('two runs against one XenAPI pool with capacity one: the second waits, th
   t.notMatch(said.join('\n'), new RegExp(PW));
 });
 
-t.test('the simulator\'s default starts no more workers than there are instances to run; one runs in the run\'s process', async (t) => {
+t.test('the simulator\'s default starts no more workers than there are instances to run; one runs in the run\'s process', { timeout: 120_000 }, async (t) => {
   t.equal(defaultSimWorkers([{}], 1, 8), 1, 'one instance: one worker');
   t.equal(defaultSimWorkers([{}, {}, {}], 1, 2), 2, 'more instances than cores: a worker per core');
   t.equal(defaultSimWorkers([{}, { skip: 'needs sriov' }, { skip: 'needs sriov' }], 1, 8), 1, 'a skipped instance needs no worker');
@@ -135,12 +135,12 @@ t.test('the simulator\'s default starts no more workers than there are instances
   t.equal(defaultSimWorkers([{ skip: 'x' }], 1, 8), 1, 'nothing to run: still one worker (the run reports the skips)');
   // end to end: the processes the run forks (ChildSimWorker forks sim-worker-main)
   const forked: string[] = [];
-  const real = (require('node:child_process') as { fork: typeof fork }).fork;
-  patchBuiltin<{ fork: typeof fork }, 'fork'>(t, 'node:child_process', 'fork', ((modulePath: string | URL, ...rest: unknown[]) => {
+  const real = patchBuiltin<{ fork: typeof fork }, 'fork'>(t, 'node:child_process', 'fork', ((modulePath: string | URL, ...rest: unknown[]) => {
     forked.push(String(modulePath));
     return (real as (...a: unknown[]) => ReturnType<typeof fork>)(modulePath, ...rest);
   }) as typeof fork);
   const root = mkdtempSync(join(tmpdir(), 'winpv-workers-default-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const one = await runWinpv(['run', '--seed', '3', '--reporter', 'none', '--db', 'none', '--report-dir', root, 'scenarios/vbd-connect.xml'], { cwd: repo });
   t.equal(one.code, ExitCode.ok, one.err);
   t.same(forked.filter((f) => /sim-worker-main/.test(f)), [], 'one instance: no worker process');

@@ -6,7 +6,8 @@
 // every test process about 0.6 s of CPU, docs/performance.md "Round 10").
 import type { Test } from 'tap';
 
-export function patchBuiltin<M extends object, K extends keyof M>(t: Test, id: string, name: K, replacement: M[K]): void {
+/** Returns the export it replaced, for a replacement that wraps it. */
+export function patchBuiltin<M extends object, K extends keyof M>(t: Test, id: string, name: K, replacement: M[K]): M[K] {
   // the module object itself: an `import *` of a built-in is a copy of it
   const mod = require(id) as M;
   const real = mod[name];
@@ -14,4 +15,5 @@ export function patchBuiltin<M extends object, K extends keyof M>(t: Test, id: s
   t.teardown(() => {
     mod[name] = real;
   });
+  return real;
 }

@@ -183,7 +183,7 @@ t.test('winpv run --host pool: a wrong template and a full SR exit 3 naming what
   t.same(leftovers(pool.srv), [], 'nothing left on the pool');
 });
 
-t.test('winpv run --host pool: a run of one instance leases one slot of a pool of capacity 2, leaving the other to other runs', async (t) => {
+t.test('winpv run --host pool: a run of one instance leases one slot of a pool of capacity 2, leaving the other to other runs', { timeout: 120_000 }, async (t) => {
   const pool = await startPool({ guests: 1, dom0: true, dom0Password: XAPI_PW });
   t.teardown(() => pool.close());
   const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-cli-'));
