@@ -60,7 +60,7 @@ function main(argv: string[]): number {
     return 0;
   }
   const t0 = Date.now();
-  const r = spawnSync('npx', ['tap', '--reporter=tap', '--disable-coverage', ...argv], { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync('npx', ['tap', '--reporter=tap', ...argv], { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'inherit'] });
   process.stdout.write(formatSlowest(parseTapTimes(r.stdout ?? ''), 10, Date.now() - t0));
   return r.status ?? 1;
 }

@@ -2,7 +2,7 @@
 // failing run must still deliver (not ok with diagnostics, valid TAP, no domain left in `xl list`);
 // and the HVM user-image path, which must pass.
 // Needs a running lab: .ci/lab sets WINPV_LAB_LIVE=1 after `winpv lab up`; by hand:
-//   winpv lab up && WINPV_LAB_LIVE=1 npx tap harness/test/hosts/xl/lab-live.test.ts --disable-coverage
+//   winpv lab up && WINPV_LAB_LIVE=1 npx tap harness/test/hosts/xl/lab-live.test.ts
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
