@@ -91,21 +91,26 @@ export class ResultsStore {
     if (key.windowsBuild) ofRun.push(`r.windows_build = $${params.push(key.windowsBuild)}`);
     if (ofRun.length) point.push(`(SELECT ${ofRun.join(' AND ')} FROM runs r WHERE r.run_id = m.run_id)`);
     if (opts.before) point.push(`m.started_at < $${params.push(opts.before)}`);
-    const rows = await this.db.query<{ scenario: string; name: string; run_id: string; started_at: Date | string; driver_version: string; value: number; unit: string; better: string }>(
-      `WITH ${series}
-       SELECT s.scenario, s.name, h.*, (SELECT driver_version FROM runs WHERE run_id = h.run_id) AS driver_version FROM s CROSS JOIN LATERAL
+    // One JSON value (per series its points, oldest first) and each run's driver read once, not a
+    // row per point with its run's driver looked up again: a run's trends are some 600 series of up
+    // to 30 points (docs/performance.md, results store round 6).
+    const [{ series: found, drivers }] = await this.db.query<{ series: [string, string, [string, number, number, string, string][]][] | null; drivers: Record<string, string> | null }>(
+      `WITH ${series},
+       p AS MATERIALIZED (SELECT s.scenario, s.name, h.* FROM s CROSS JOIN LATERAL
          (SELECT m.run_id, m.started_at, avg(m.value) AS value, min(m.unit) AS unit, min(m.better) AS better
             FROM metrics m
            WHERE ${point.join(' AND ')}
-           GROUP BY m.started_at, m.run_id ORDER BY m.started_at DESC, m.run_id DESC LIMIT $${params.push(opts.limit ?? 50)}) h
-       ORDER BY s.scenario, s.name, h.started_at, h.run_id`,
+           GROUP BY m.started_at, m.run_id ORDER BY m.started_at DESC, m.run_id DESC LIMIT $${params.push(opts.limit ?? 50)}) h),
+       per AS (SELECT scenario, name, json_agg(json_build_array(run_id, floor(extract(epoch FROM started_at) * 1000)::float8, value, unit, better) ORDER BY started_at, run_id) AS points
+                 FROM p GROUP BY scenario, name)
+       SELECT (SELECT json_agg(json_build_array(scenario, name, points) ORDER BY scenario, name) FROM per) AS series,
+              (SELECT json_object_agg(d.run_id, (SELECT driver_version FROM runs r WHERE r.run_id = d.run_id)) FROM (SELECT DISTINCT run_id FROM p) d) AS drivers`,
       params,
     );
     const out = new Map<string, Map<string, HistoryRow[]>>();
-    for (const x of rows) {
-      const byMetric = out.get(x.scenario) ?? out.set(x.scenario, new Map()).get(x.scenario)!;
-      const list = byMetric.get(x.name) ?? byMetric.set(x.name, []).get(x.name)!;
-      list.push({ runId: x.run_id, startedAt: iso(x.started_at), driverVersion: x.driver_version, value: Number(x.value), unit: x.unit, better: x.better as MetricValue['better'] });
+    for (const [scenario, name, points] of found ?? []) {
+      const byMetric = out.get(scenario) ?? out.set(scenario, new Map()).get(scenario)!;
+      byMetric.set(name, points.map(([runId, at, value, unit, better]) => ({ runId, startedAt: new Date(at).toISOString(), driverVersion: drivers![runId]!, value, unit, better: better as MetricValue['better'] })));
     }
     return out;
   }

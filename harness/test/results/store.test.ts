@@ -45,7 +45,7 @@ for (const st of STORE_TARGETS) {
       t.teardown(() => store.close());
       // runs 20-27 of two scenarios; a metric only the even runs of vbd-connect measured
       for (let k = 20; k < 28; k++) {
-        const r = runRecord(k, { value: k });
+        const r = runRecord(k, { value: k, driverVersion: `9.1.${k}` });
         if (k % 2 === 0) r.instances[0].metrics.push({ name: 'xvda.iops', value: 1000 + k, unit: 'IOPS', better: 'higher' });
         r.instances.push({ ...runRecord(k, { scenario: 'vif-connect', value: 2 * k }).instances[0] });
         await store.record(r);
@@ -56,6 +56,8 @@ for (const st of STORE_TARGETS) {
       t.same(h.get('vbd-connect')!.get('xvda.iops')!.map((x) => x.value), [1022, 1024, 1026], 'the newest three runs that measured it, not the newest three runs');
       t.same(h.get('vbd-connect')!.get('xvda.mbps')!.map((x) => x.value), [25, 26, 27]);
       t.same(h.get('vif-connect')!.get('xvda.mbps')!.map((x) => x.runId), ['run-00025', 'run-00026', 'run-00027']);
+      t.same(h.get('vbd-connect')!.get('xvda.iops')!.map((x) => [x.driverVersion, x.startedAt, x.unit, x.better]),
+        [22, 24, 26].map((k) => [`9.1.${k}`, runRecord(k).startedAt, 'IOPS', 'higher']), 'each point carries its own run\'s driver and start');
       const named = await store.histories({ scenarios: ['vbd-connect', 'vif-connect'], metrics: ['xvda.iops'], hostClass: 'sim' }, { limit: 3 });
       t.same([...named.keys()], ['vbd-connect'], 'metrics named: only the series that exist');
       t.same(named.get('vbd-connect'), new Map([['xvda.iops', h.get('vbd-connect')!.get('xvda.iops')]]));
