@@ -102,22 +102,31 @@ async function recordingParts(store: string, runDir: string): Promise<{ openMs: 
   return { openMs, insertMs, trendsMs, closeMs: performance.now() - t0 };
 }
 
+/** The store the pairs record into exists already (PGlite's first open runs initdb, a one-time cost)
+ *  and holds as many catalogue runs as a run's trends show (a team's store in its steady state: each
+ *  run reads that many points of every series): one run, recorded under that many ids a day apart.
+ *  Returns that run's directory. */
+async function seedStore(store: string, reportDir: string, cpuFile: string): Promise<string> {
+  timedRun(['--report-dir', reportDir, '--db', 'none'], cpuFile);
+  const firstDir = realpathSync(join(reportDir, 'latest'));
+  const first = readRunDir(firstDir);
+  const seeded = await ResultsStore.open(store);
+  try {
+    for (let i = SEEDED_RUNS; i > 0; i--) {
+      await seeded.record({ ...first, runId: `${first.runId}-seed${i}`, startedAt: new Date(Date.parse(first.startedAt) - i * 86_400_000).toISOString() });
+    }
+  } finally {
+    await seeded.close();
+  }
+  return firstDir;
+}
+
 export async function run(): Promise<BenchFigure[]> {
   const tmp = mkdtempSync(join(tmpdir(), 'winpv-bench-results-'));
   try {
     const store = join(tmp, 'store');
     const cpuFile = join(tmp, 'cpu.json');
-    // the store exists already (PGlite's first open runs initdb, a one-time cost) and holds as many
-    // catalogue runs as a run's trends show (a team's store in its steady state: each run reads
-    // that many points of every series), here one run recorded under that many ids, a day apart
-    timedRun(['--report-dir', join(tmp, 'first'), '--db', 'none'], cpuFile);
-    const firstDir = realpathSync(join(tmp, 'first', 'latest'));
-    const first = readRunDir(firstDir);
-    const seeded = await ResultsStore.open(store);
-    for (let i = SEEDED_RUNS; i > 0; i--) {
-      await seeded.record({ ...first, runId: `${first.runId}-seed${i}`, startedAt: new Date(Date.parse(first.startedAt) - i * 86_400_000).toISOString() });
-    }
-    await seeded.close();
+    const firstDir = await seedStore(store, join(tmp, 'first'), cpuFile);
     const none: Timed[] = [];
     const recorded: Timed[] = [];
     // PAIRS pairs, each a run without the store beside one with it, in the order none/store/store/none
