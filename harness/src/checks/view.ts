@@ -127,7 +127,25 @@ export function buildView(inst: string, events: TraceEvent[], runStart?: RunStar
     }
   }
   for (const [name, from] of open) guest(name).notRunning.push({ from, to: Infinity });
-  return view;
+  return withoutOtherInstances(view);
+}
+
+/**
+ * A step that gives a guest a new domain (a reboot on xl or XenAPI, a migration, a restore) has the
+ * xenstore probe watch every domain of the host until the runner learns the new domid
+ * (XenstoreProbe.watchNewDomains): those keys carry no guest name until then. On a host that runs
+ * several instances at once, the other instances' domains are recorded that way too. A domid that
+ * none of this instance's guests ever had (no guest event and no named key gave it) is another
+ * instance's: its keys are dropped from the view, as they are not this instance's to judge.
+ */
+function withoutOtherInstances(view: InstanceView): InstanceView {
+  const foreign = (e: XenstoreEvent) => {
+    if (e.guest) return false;
+    const p = placeOf(e.path);
+    return p !== undefined && !view.guestOfDomid.has(p.domid);
+  };
+  if (!view.xs.some(foreign)) return view;
+  return { ...view, events: view.events.filter((e) => e.ev !== 'xs' || !foreign(e)), xs: view.xs.filter((e) => !foreign(e)) };
 }
 
 /** The guest a domid belongs to, or `dom<N>` when the trace never named it. */

@@ -26,3 +26,15 @@ t.test('devices-connected: a PV device left waiting after the run uninstalled th
   const noUninstall = new TraceBuilder().connectVbd().guest('rebooted', { domid: 2 }).back('state', '2', 'vbd/51712', 2).front('state', '1', 'vbd/51712', 2).push(report([], false)).at(5000).end();
   t.match(judge(noUninstall, 'devices-connected').message, /never reached Connected/);
 });
+
+t.test('devices-connected: another instance\'s domain, recorded while the probe watched every domain, is not judged', async (t) => {
+  // A reboot on a host that runs several instances at once: until the runner learns the new domid the
+  // probe records every domain's keys, unnamed (XenstoreProbe.watchNewDomains). Here dom7 waits in
+  // Initialising when the scenario ends.
+  const waiting = (b: TraceBuilder) =>
+    b.push({ ev: 'xs', inst: b.inst, path: '/local/domain/0/backend/vbd/7/51712/state', value: '2' })
+      .push({ ev: 'xs', inst: b.inst, path: '/local/domain/7/device/vbd/51712/state', value: '1' }).at(5000).end();
+  t.equal(judge(waiting(new TraceBuilder().connectVbd()), 'devices-connected').verdict, 'pass', 'no guest of this instance ever had dom7: another instance\'s');
+  t.match(judge(waiting(new TraceBuilder().connectVbd().guest('rebooted', { domid: 7 })), 'devices-connected').message, /win vbd\/51712: never reached Connected/,
+    'this instance\'s guest rebooted into dom7: its disk is judged');
+});
