@@ -13,6 +13,9 @@ import type { Baseline, BaselineSource } from '../model/results';
 import type { RunStartEvent, TraceEvent } from '../model/trace';
 import { sectionPieces } from './streamed-run';
 import type { FromChild, PlaceRequest, SimWorkerInit, ToChild } from './sim-workers';
+import { setSimV8Flags } from '../hosts/sim/v8-flags';
+
+setSimV8Flags();
 
 const SIM: ResolvedHost = { name: 'sim', kind: 'sim', label: 'sim', insecure: false, capacity: 1, labels: [], entry: { url: 'sim' } };
 

@@ -8,6 +8,7 @@ import { ExitCode, usageError } from '../../model/errors';
 import { loadScenarios } from '../../scenario';
 import { plan, parseShard } from '../../plan/planner';
 import { createHost } from '../../hosts/factory';
+import { setSimV8Flags } from '../../hosts/sim/v8-flags';
 import { TraceWriter } from '../../trace/writer';
 import { runPlan, type RunOutcome } from '../../runner/run';
 import { MAX_REPEAT_EACH, renderPassRates } from '../../runner/repeat';
@@ -354,6 +355,7 @@ async function runParallel(p: RunPlace, o: RunSinks): Promise<RunOutcome> {
 function simWorkers(p: RunPlace, runStart: ReturnType<typeof runStartEvent>, digests: SectionDigestName[]): Worker[] {
   const { cfg, specs, retries, workers } = p;
   const artifactsDir = join(p.dir, 'artifacts');
+  setSimV8Flags(); // this process runs the simulator, or judges and writes what its workers send
   if (workers === 1) return [new HostWorker({ seed: cfg.seed, specs, runStart, retries, artifactsDir, label: 'sim', slots: 1, fresh: true, make: () => createHost(cfg.host, { specs }) })];
   const pool: Worker[] = [];
   for (let k = 1; k <= workers; k++) pool.push(new ChildSimWorker(`sim #${k}`, { seed: cfg.seed, specs, runStart, retries, artifactsDir, digests }));
