@@ -80,12 +80,21 @@ const STATE_PATH = /^\/local\/domain\/(\d+)\/(device|backend)\/([^/]+)\/(?:(\d+)
 /** Device key and end of a xenstore state path, `device/vbd/51712/state` or `backend/vbd/<domid>/51712/state`. */
 function stateEnd(e: TraceEvent & { ev: 'xs' }, guests: Map<number, string>): { key: string; end: 'frontend' | 'backend' } | undefined {
   const m = STATE_PATH.exec(e.path);
-  if (!m) return undefined;
-  const [, domid, side, type, frontDom, id] = m;
-  if (side === 'backend' && frontDom === undefined) return undefined;
-  const dom = Number(side === 'device' ? domid : frontDom);
-  const guest = e.guest ?? guests.get(dom) ?? `dom${dom}`;
+  const dom = stateDomid(e.path);
+  if (!m || dom === undefined) return undefined;
+  const [, , side, type, , id] = m;
+  // a domain none of the instance's guests had: another instance's, recorded while a reboot's probe
+  // watched every domain of a host several instances share (checks/view.ts drops it likewise)
+  const guest = e.guest ?? guests.get(dom);
+  if (guest === undefined) return undefined;
   return { key: `${guest} ${type}/${id}`, end: side === 'device' ? 'frontend' : 'backend' };
+}
+
+/** The frontend's domid of a xenstore state path (its own home, or its backend's directory). */
+function stateDomid(path: string): number | undefined {
+  const m = STATE_PATH.exec(path);
+  if (!m || (m[2] === 'backend' && m[4] === undefined)) return undefined;
+  return Number(m[2] === 'device' ? m[1] : m[4]);
 }
 
 /** Keeps first, last and the peak of each bucket, so a thinned track still shows every spike. */
@@ -231,9 +240,13 @@ export function timelineParts(events: readonly TraceEvent[], failures: CheckResu
   // writes are recorded before the lifecycle event that names its domid
   const guests = new Map<number, string>();
   for (const e of events) {
-    if (e.ev !== 'guest') continue;
-    guests.set(e.domid, e.guest);
-    if (num(e.detail?.domid)) guests.set(e.detail.domid, e.guest);
+    if (e.ev === 'guest') {
+      guests.set(e.domid, e.guest);
+      if (num(e.detail?.domid)) guests.set(e.detail.domid, e.guest);
+    } else if (e.ev === 'xs' && e.guest) {
+      const dom = stateDomid(e.path);
+      if (dom !== undefined) guests.set(dom, e.guest);
+    }
   }
   let t0 = Infinity;
   let t1 = -Infinity;

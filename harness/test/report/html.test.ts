@@ -81,6 +81,22 @@ t.test('the timeline comes from the trace: state lanes per device end, unwrapped
   t.same(d.missing, [], 'a whole trace lacks nothing');
 });
 
+t.test('a domain none of the instance\'s guests had gets no lane: another instance\'s on a shared host', async (t) => {
+  const ev = traceOf('a');
+  const end = ev.findIndex((e) => e.ev === 'scenario.end');
+  // recorded unnamed while a reboot's probe watched every domain of the host
+  ev.splice(end, 0,
+    E({ ev: 'xs', inst: 'a', path: '/local/domain/9/device/vbd/51712/state', value: '1' }),
+    E({ ev: 'xs', inst: 'a', path: '/local/domain/0/backend/vbd/9/51712/state', value: '2' }),
+  );
+  const lanes = buildPageData(summary([inst('a', 'fail')]), ev, meta).instances[0].timeline!.devices;
+  t.same(lanes.map((l) => l.name), ['win vbd/51712']);
+  // the same keys once the guest's own keys name dom9 (the probe attached to its new domain)
+  ev.splice(end + 2, 0, E({ ev: 'xs', inst: 'a', guest: 'win', path: '/local/domain/9/device/vbd/51712/state', value: '4' }));
+  const named = buildPageData(summary([inst('a', 'fail')]), ev, meta).instances[0].timeline!.devices;
+  t.same(named.map((l) => [l.name, l.frontend.length, l.backend.length]), [['win vbd/51712', 3, 2]]);
+});
+
 t.test('a guest keeps its lane when it migrates into a new domain', async (t) => {
   const ev = traceOf('a');
   const end = ev.findIndex((e) => e.ev === 'scenario.end');
