@@ -14,6 +14,9 @@ export interface BenchFigure {
   lowerIsBetter?: boolean;
   /** Why there is no baseline, or other context for the reader. */
   note?: string;
+  /** What failed in the run the figure measures (instances that did not pass): such a figure times
+   *  something other than what it names, and is printed with a WARNING line. */
+  failed?: string;
 }
 
 export interface BenchModule {

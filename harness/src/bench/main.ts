@@ -37,7 +37,8 @@ export function formatFigures(figs: readonly BenchFigure[]): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd();
   const notes = figs.filter((f) => f.note).map((f) => `  note (${f.group} ${f.name}): ${f.note}`);
-  return [line(head), ...rows.map(line), '', 'ratio: times better than the baseline (throughput value/baseline, latency baseline/value)', ...notes, ''].join('\n');
+  const failed = figs.filter((f) => f.failed).map((f) => `WARNING: ${f.group} ${f.name}: measured on a run that failed (${f.failed})`);
+  return [line(head), ...rows.map(line), '', 'ratio: times better than the baseline (throughput value/baseline, latency baseline/value)', ...notes, ...failed, ''].join('\n');
 }
 
 export interface BenchArgs {

@@ -90,6 +90,7 @@ export async function run(): Promise<BenchFigure[]> {
       ratio: ratioOf(two.wallMs, one.wallMs, true),
       lowerIsBetter: true,
       note: `goal >= 1.7x on 2 idle cores; results.tap ${same ? 'identical' : 'DIFFERENT'} between the two; failed ${one.failed} / ${two.failed}`,
+      ...(one.failed || two.failed ? { failed: `${one.failed} and ${two.failed} of ${two.instances} instances failed with 1 and 2 workers` } : {}),
     },
     {
       group: 'workers',
@@ -110,6 +111,7 @@ export async function run(): Promise<BenchFigure[]> {
       ratio: ratioOf(s16.hostMs, s1.hostMs, true),
       lowerIsBetter: true,
       note: `wall ${(s16.wallMs / 1000).toFixed(1)} s vs ${(s1.wallMs / 1000).toFixed(1)} s (one process: the simulator's CPU work does not shrink); failed ${s16.failed} / ${s1.failed} of ${s16.instances}`,
+      ...(s16.failed || s1.failed ? { failed: `${s16.failed} and ${s1.failed} of ${s16.instances} instances failed at capacity 16 and 1` } : {}),
     },
   ];
 }

@@ -19,6 +19,15 @@ t.test('every figure is printed next to its baseline, and a missing baseline say
   t.match(text, /note \(xenstore writes\): no baseline: the C xenstored could not be built/);
 });
 
+t.test('a figure measured on a run that failed is printed with a WARNING line', async (t) => {
+  const text = formatFigures([
+    { group: 'workers', name: '64 instances', value: 17.9, unit: 's', failed: '60 and 0 of 64 instances failed at capacity 16 and 1' },
+    { group: 'workers', name: 'catalogue', value: 5.4, unit: 's' },
+  ]);
+  t.match(text, /^WARNING: workers 64 instances: measured on a run that failed \(60 and 0 of 64 instances failed at capacity 16 and 1\)$/m);
+  t.notMatch(text, /WARNING: workers catalogue/);
+});
+
 t.test('the registry lists the xenstore module', async (t) => {
   t.ok(BENCHES.some((b) => b.name === 'xenstore'));
 });
