@@ -167,8 +167,9 @@ export class PageDigest {
     else if (e.ev === 'drivers') {
       if (e.expected?.version) this.driverBuilds.add(e.expected.version);
       else for (const b of e.bound) this.driverBuilds.add(b.version);
-    } else if (e.ev === 'xs' && e.value && /\/data\/os_(?:name|uname)$/.test(e.path)) {
-      // what a guest agent publishes of its OS (the XenServer guest agent writes data/os_*)
+    } else if (e.ev === 'xs' && e.guest && e.value && /\/data\/os_(?:name|uname)$/.test(e.path)) {
+      // what a guest agent of the run's guests publishes of its OS (the XenServer guest agent writes
+      // data/os_*); an unnamed key is a domain a reboot's probe saw on the host, maybe another run's
       this.osSeen.add(e.value.split('|')[0]!);
     }
     const inst = (e as { inst?: unknown }).inst;

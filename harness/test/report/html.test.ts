@@ -72,6 +72,9 @@ t.test('the timeline comes from the trace: state lanes per device end, unwrapped
   t.same(d.instances[0].drivers, ['xenbus', 'xenvbd']);
   t.same(d.run.driverBuilds, ['9.1.0']);
   t.same(d.run.windowsBuilds, ['Microsoft Windows Server 2022 Datacenter']);
+  const other = traceOf('a');
+  other.splice(other.findIndex((e) => e.ev === 'scenario.end'), 0, E({ ev: 'xs', inst: 'a', path: '/local/domain/9/data/os_name', value: 'Microsoft Windows 11 Pro|C:\\Windows' }));
+  t.same(buildPageData(summary([inst('a', 'fail')]), other, meta).run.windowsBuilds, ['Microsoft Windows Server 2022 Datacenter'], 'not the OS of a domain none of the run\'s guests had');
   t.same(buildPageData(summary([inst('a', 'fail')]), traceOf('a'), meta, { builds: { windows: '10.0.20348.2340' } }).run.windowsBuilds, ['10.0.20348.2340']);
   // the failure is found by its seq, with the events before and after it
   const f = tl.failures[0];
