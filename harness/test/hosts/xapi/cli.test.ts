@@ -21,7 +21,8 @@ function io(env: NodeJS.ProcessEnv) {
 }
 
 /** The pool's entry in a user's config.json: only the names of the password variables, never a password. */
-function userConfig(pool: Pool, dir: string): { config: string; env: NodeJS.ProcessEnv } {
+/** The user's config naming the pool as host `pool`; `entry` adds to (or overrides) that host's entry. */
+function userConfig(pool: Pool, dir: string, entry: Record<string, unknown> = {}): { config: string; env: NodeJS.ProcessEnv } {
   const knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, `${pool.dom0!.ssh.knownHostsLine}\n`);
   const config = join(dir, 'config.json');
@@ -31,6 +32,7 @@ function userConfig(pool: Pool, dir: string): { config: string; env: NodeJS.Proc
         url: `xapi://root@127.0.0.1:${pool.srv.port}`, passwordEnv: 'TEST_POOL_PW', insecure: true,
         template: TEMPLATE, isoSr: 'ISOs', knownHostsFile: knownHosts, dom0Port: pool.dom0!.ssh.port,
         guestUser: 'Administrator', guestPort: pool.doubles[0]!.port, guestPasswordEnv: 'TEST_WIN_PW', guestHostKeySha256: pool.doubles[0]!.hostKeyFingerprint,
+        ...entry,
       },
     },
   }, null, 2));
@@ -187,10 +189,7 @@ t.test('winpv run --host pool: a run of one instance leases one slot of a pool o
   const pool = await startPool({ guests: 1, dom0: true, dom0Password: XAPI_PW });
   t.teardown(() => pool.close());
   const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-cli-'));
-  const { config, env } = userConfig(pool, dir);
-  const c = JSON.parse(readFileSync(config, 'utf8'));
-  c.hosts.pool.capacity = 2;
-  writeFileSync(config, JSON.stringify(c));
+  const { env } = userConfig(pool, dir, { capacity: 2 });
   // the leases the run holds, as another run sees them: slot keys in the pool's other_config
   const p = pool.srv.pool;
   const slotsHeld = () => Object.keys(p.get(p.poolRef).other_config as Record<string, string>).filter((k) => k.startsWith(LEASE_PREFIX) && k !== LEASE_LOCK_KEY).length;
@@ -212,10 +211,7 @@ t.test('winpv run --host pool: two instances at once on a pool of capacity 2, ea
   const pool = await startPool({ guests: 2, dom0: true, dom0Password: XAPI_PW });
   t.teardown(() => pool.close());
   const dir = mkdtempSync(join(tmpdir(), 'winpv-xapi-cli-'));
-  const { config, env } = userConfig(pool, dir);
-  const c = JSON.parse(readFileSync(config, 'utf8'));
-  c.hosts.pool.capacity = 2;
-  writeFileSync(config, JSON.stringify(c));
+  const { env } = userConfig(pool, dir, { capacity: 2 });
   let most = 0;
   const sampler = setInterval(() => (most = Math.max(most, pool.srv.pool.all('VM').filter(([, v]) => !v.is_a_template && !v.is_control_domain && v.power_state === 'Running').length)), 10);
   t.teardown(() => clearInterval(sampler));
