@@ -18,6 +18,10 @@ export interface StateChange {
   from?: number;
   /** New state; null when the node was removed; NaN when not a number. */
   to: number | null;
+  /** The other end's `state` as the probe saw it with this change: the store as of this event, or,
+   *  for a change read late in a batch (XenstoreEvent.batch), as of the batch's end, since the
+   *  batch's values hold together and their order within it is not the order they changed in. */
+  peerState: string | undefined;
 }
 
 const FRONT_DEFAULT = (domid: number, type: string, devid: number) => `/local/domain/${domid}/device/${type}/${devid}`;
@@ -36,14 +40,17 @@ export function walkStates(
 ): void {
   const replay = new XsReplay();
   const settled = new XsReplay();
+  const asRead = new XsReplay(); // replay, or ahead of it to the end of the event's batch
   const last = new Map<string, number>();
   let ahead = 0; // index of the first event not yet applied to `settled`
+  let readAhead = 0; // ... to `asRead`
   for (let i = 0; i < v.xs.length; i++) {
     const e = v.xs[i];
     if (ahead <= i) {
       do settled.apply(v.xs[ahead++]);
       while (ahead < v.xs.length && v.xs[ahead].t === e.t);
     }
+    while (readAhead <= i || (e.batch !== undefined && readAhead < v.xs.length && v.xs[readAhead].batch === e.batch)) asRead.apply(v.xs[readAhead++]);
     const p = placeOf(e.path);
     replay.apply(e);
     if (!p || p.kind !== 'device') {
@@ -69,7 +76,8 @@ export function walkStates(
     else if (!Number.isNaN(to)) last.set(key, to);
     if (to !== null && from === to) continue; // rewritten with the same value: no transition
     if (to === null && from === undefined) continue;
-    onState({ e, side: p.side, domid: p.domid, type: p.type, devid: p.devid, guest, dir: p.dir, frontendDir, backendDir, from, to }, replay, settled);
+    const peerState = (e.batch !== undefined ? asRead : replay).get(`${p.side === 'frontend' ? backendDir : frontendDir}/state`);
+    onState({ e, side: p.side, domid: p.domid, type: p.type, devid: p.devid, guest, dir: p.dir, frontendDir, backendDir, from, to, peerState }, replay, settled);
   }
 }
 

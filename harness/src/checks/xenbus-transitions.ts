@@ -15,7 +15,7 @@ export function xenbusTransitions(v: InstanceView, _params: Record<string, strin
   let judged = 0;
   const ends = new Set<string>();
   const unknownTypes = new Set<string>();
-  walkStates(v, (c, replay) => {
+  walkStates(v, (c) => {
     if (c.to === null) return;
     const at: Where = { f, c, where: `${c.guest} ${c.side} ${devName(c.type, c.devid)}`, diag: { path: c.e.path, at: c.e.t, seq: c.e.seq } };
     if (Number.isNaN(c.to)) {
@@ -28,7 +28,7 @@ export function xenbusTransitions(v: InstanceView, _params: Record<string, strin
       return;
     }
     ends.add(c.dir);
-    const ps = replay.get(`${c.side === 'frontend' ? c.backendDir : c.frontendDir}/state`);
+    const ps = c.peerState;
     const peer = ps !== undefined && /^\d+$/.test(ps) ? Number(ps) : undefined;
     if (c.from !== undefined) {
       judged++;

@@ -36,14 +36,21 @@ export interface GuestRef {
 export type GuestPowerState = 'running' | 'paused' | 'suspended' | 'halted' | 'crashed' | 'gone';
 
 /** dom0's view of xenstore, used by probes and wait steps. Paths are absolute. */
+/**
+ * A watch's callback. Hosts that know the value at the time of the change (the simulator) pass it as
+ * `value` (null = removed), so the probe records every intermediate state exactly; hosts that read it
+ * in dom0 right after the event pass what they read; others leave it undefined and the probe reads
+ * the path. `batch`: the value was read late, together with the other changes of the same batch in
+ * one pass that holds together (hosts/xl/xenstore.ts PERL_WATCHER): states in it may have moved on
+ * before the read, so the order of a batch's changes is not the order they happened in.
+ */
+export type WatchCallback = (changedPath: string, value?: string | null, batch?: number) => void;
+
 export interface XenstoreView {
   read(path: string): Promise<string | null>;
   directory(path: string): Promise<string[]>;
-  /** Calls back with the changed path for every change at or below `path`; resolves once registered.
-   *  Hosts that know the value at the time of the change (the simulator) pass it as `value`
-   *  (null = removed), so the probe records every intermediate state exactly; others leave it
-   *  undefined and the probe reads the path. */
-  watch(path: string, onChange: (changedPath: string, value?: string | null) => void): Promise<() => Promise<void>>;
+  /** Calls back with the changed path for every change at or below `path`; resolves once registered. */
+  watch(path: string, onChange: WatchCallback): Promise<() => Promise<void>>;
   write(path: string, value: string): Promise<void>;
   rm(path: string): Promise<void>;
 }

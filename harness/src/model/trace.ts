@@ -130,6 +130,10 @@ export interface XenstoreEvent extends InInstance {
   guest?: string;
   /** Read when the probe attached (the value was already there), not seen changing. */
   snapshot?: boolean;
+  /** Read late, in one pass with the other events of this batch (consecutive in the trace), after
+   *  changes that may have overtaken each other: the values hold together, their order does not
+   *  say which changed first (model/host.ts WatchCallback). */
+  batch?: number;
 }
 
 export type RingName = 'blk' | 'tx' | 'rx' | 'ctrl';

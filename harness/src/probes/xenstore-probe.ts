@@ -62,12 +62,12 @@ export class XenstoreProbe {
   async watchNewDomains(): Promise<void> {
     if (this.wide || this.stopped || this.opts.off) return;
     this.wide = true;
-    const off = await this.xs.watch('/local/domain', (path, value) => {
+    const off = await this.xs.watch('/local/domain', (path, value, batch) => {
       const m = WIDE.exec(path);
       if (!m) return;
       const domid = Number(m[1] ?? m[2]);
       if (m[1] !== undefined && domid === 0) return;
-      this.track(this.onChange(path, value, this.nameOf.get(domid)));
+      this.track(this.onChange(path, value, this.nameOf.get(domid), batch));
     });
     this.unwatch.push(off);
   }
@@ -91,7 +91,7 @@ export class XenstoreProbe {
     if (this.roots.has(root) || this.stopped) return false;
     this.roots.add(root);
     this.guestOf.set(root, guest);
-    const off = await this.xs.watch(root, (path, value) => this.track(this.onChange(path, value, guest)));
+    const off = await this.xs.watch(root, (path, value, batch) => this.track(this.onChange(path, value, guest, batch)));
     this.unwatch.push(off);
     if (snapshot) await this.snapshot(root, guest);
     return true;
@@ -105,10 +105,11 @@ export class XenstoreProbe {
     }).catch(() => undefined);
   }
 
-  private async onChange(path: string, value: string | null | undefined, guest: string | undefined): Promise<void> {
+  private async onChange(path: string, value: string | null | undefined, guest: string | undefined, batch?: number): Promise<void> {
     if (this.stopped) return;
+    // with the value in hand the change is recorded at once, in the order the host reported it
     const v = value !== undefined ? value : await this.xs.read(path).catch(() => null);
-    this.record(path, v, guest);
+    this.record(path, v, guest, false, value !== undefined ? batch : undefined);
     if (v !== null && value === undefined) {
       // a host without values may report only the parent of a new subtree: read what is below
       await this.snapshot(path, guest);
@@ -124,7 +125,7 @@ export class XenstoreProbe {
     for (const c of [...children].sort()) await this.snapshot(`${path}/${c}`, guest);
   }
 
-  private record(path: string, value: string | null, guest: string | undefined, snapshot = false): void {
+  private record(path: string, value: string | null, guest: string | undefined, snapshot = false, batch?: number): void {
     if (this.stopped) return;
     if (value === null) {
       let any = false;
@@ -139,7 +140,7 @@ export class XenstoreProbe {
       if (this.known.get(path) === value) return;
       this.known.set(path, value);
     }
-    this.sink.emit({ ev: 'xs', inst: this.inst, path, value, ...(guest !== undefined ? { guest } : {}), ...(snapshot ? { snapshot: true } : {}) });
+    this.sink.emit({ ev: 'xs', inst: this.inst, path, value, ...(guest !== undefined ? { guest } : {}), ...(snapshot ? { snapshot: true } : {}), ...(batch !== undefined ? { batch } : {}) });
     // follow a frontend's backend pointer into a backend domain we do not watch yet
     if (value && /\/device\/[a-z0-9]+\/\d+\/backend$/.test(path) && value.startsWith('/local/domain/')) {
       const covered = [...this.roots].some((r) => value === r || value.startsWith(r + '/'));

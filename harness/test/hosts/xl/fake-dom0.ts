@@ -87,6 +87,14 @@ export class FakeDom0 implements Dom0Link {
     for (const w of this.watchers) w(path);
   }
 
+  /** Changes made while the watch reader was descheduled: it reads them as one batch (PERL_WATCHER). */
+  setKeysReadLate(entries: readonly [string, string][]): void {
+    for (const [p, v] of entries) this.xs.set(p, v);
+    const paths = [...new Set(entries.map(([p]) => p))];
+    for (const b of this.batchWatchers) b(paths);
+  }
+  private readonly batchWatchers: ((paths: string[]) => void)[] = [];
+
   async exec(argv: readonly string[], opts: { stdin?: string | Buffer } = {}): Promise<ExecResult> {
     const line = shJoin(argv);
     this.lines.push(line);
@@ -395,6 +403,11 @@ export class FakeDom0 implements Dom0Link {
       if (p === root || p.startsWith(root + '/')) say(p);
     };
     this.watchers.push(w);
+    this.batchWatchers.push((paths) => {
+      const mine = paths.filter((p) => p === root || p.startsWith(root + '/'));
+      if (mine.length > 1) onLine(`B${mine.length}`);
+      mine.forEach(say);
+    });
     setImmediate(() => say(root));
     return {
       stop: () => {

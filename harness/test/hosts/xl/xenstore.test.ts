@@ -2,6 +2,9 @@ import t from 'tap';
 import { Dom0 } from '../../../src/hosts/xl/dom0';
 import { parseBatchRead, parseWatchLine, parseXenstoreLs, XlXenstore } from '../../../src/hosts/xl/xenstore';
 import { FakeDom0 } from './fake-dom0';
+import { XenstoreProbe } from '../../../src/probes/xenstore-probe';
+import { TraceWriter } from '../../../src/trace/writer';
+import type { XenstoreEvent } from '../../../src/model/trace';
 
 t.test('reads issued together are one remote command', async (t) => {
   const fake = new FakeDom0();
@@ -123,4 +126,23 @@ t.test('two listings of one directory asked at once are one command', async (t) 
   t.same(a, ['0']);
   t.same(b, ['0']);
   t.equal(fake.lines.length - n0, 1);
+});
+
+t.test('values the dom0 reader read late in one batch reach the trace with one batch mark', async (t) => {
+  const fake = new FakeDom0();
+  fake.xs.set('/local/domain/0/backend/vbd/1/51712/state', '4');
+  fake.xs.set('/local/domain/1/device/vbd/51712/state', '4');
+  const trace = new TraceWriter();
+  const probe = new XenstoreProbe(new XlXenstore(new Dom0(fake, 'fake')), trace, 'i');
+  await probe.attach({ name: 'g', domid: 1, handle: '1' }, '/local/domain/1');
+  fake.setKeysReadLate([['/local/domain/0/backend/vbd/1/51712/state', '6'], ['/local/domain/1/device/vbd/51712/state', '6']]);
+  fake.setKey('/local/domain/1/device/vbd/51712/state', '1');
+  fake.setKeysReadLate([['/local/domain/0/backend/vbd/1/51712/state', '2'], ['/local/domain/1/device/vbd/51712/state', '3']]);
+  await probe.detach();
+  const changes = trace.events.filter((e): e is XenstoreEvent => e.ev === 'xs' && !e.snapshot).map((e) => [e.path.endsWith('device/vbd/51712/state') ? 'fe' : 'be', e.value, e.batch]);
+  const [a, b, c, d, e] = changes;
+  t.same([a![0], a![1], b![0], b![1]], ['be', '6', 'fe', '6'], 'the first batch, in the reader\'s order');
+  t.ok(a![2] !== undefined && a![2] === b![2], 'one mark for the batch');
+  t.same(c, ['fe', '1', undefined], 'a change read at once: no mark');
+  t.ok(d![2] !== undefined && d![2] === e![2] && d![2] !== a![2], 'the next batch: a mark of its own');
 });
