@@ -52,7 +52,7 @@ export interface Pool {
 /** dom0Password: XenServer's dom0 root password is the pool's root password (the default keeps
  *  them different, so a leak of either is caught apart). dom0 SSH is on by default: a guest without
  *  PV drivers has no guest metrics, so only dom0's neighbour table finds it. */
-export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Password?: string; guestAgent?: boolean; trafficDelayMs?: number; hosts?: string[] } = {}): Promise<Pool> {
+export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Password?: string; dom0Perl?: boolean; guestAgent?: boolean; trafficDelayMs?: number; hosts?: string[] } = {}): Promise<Pool> {
   // the template has the guest agent installed (docs/real-pool.md): it reports once xeniface is bound
   const templateAgent = opts.guestAgent ?? true;
   const hostKey = generateHostKey();
@@ -164,7 +164,7 @@ export async function startPool(opts: { guests?: number; dom0?: boolean; dom0Pas
       d?.insertDisc(version ? disc : null);
     }
   });
-  const dom0 = opts.dom0 !== false ? await startDom0Double(srv.pool, { user: 'root', password: opts.dom0Password ?? DOM0_PW }) : undefined;
+  const dom0 = opts.dom0 !== false ? await startDom0Double(srv.pool, { user: 'root', password: opts.dom0Password ?? DOM0_PW, perl: opts.dom0Perl }) : undefined;
   const events: TraceEvent[] = [];
   let seq = 0;
   const sink: TraceSink = { emit: (e: TraceEventInput) => void events.push({ ...e, seq: seq++, t: 0 } as TraceEvent) };

@@ -5,6 +5,7 @@
 // and, when it is not right, the fix.
 import type { XapiRecord } from 'xen-api';
 import { isWinpvError } from '../../model/errors';
+import { PERL_READER_CHECK } from '../dom0-xenstore';
 import { SshConnection } from '../../remote/ssh';
 import { dom0Load, dom0LoadProblem } from '../../remote/dom0-load';
 import { sshTarget, type XapiHostConfig } from './config';
@@ -172,7 +173,12 @@ async function dom0(s: XapiSession, cfg: XapiHostConfig, o: DoctorOptions): Prom
       const r = await c.exec(['cat', cfg.dhcpLeaseFile]);
       if (r.code !== 0) return { check: 'dom0', verdict: 'fail', finding: `dom0 root@${address}: the DHCP lease file ${cfg.dhcpLeaseFile} cannot be read (exit ${r.code}): the dhcp-leases way of finding guests would find none`, fix: 'run the test network\'s DHCP server (dnsmasq) in dom0 and name its lease file in "dhcpLeaseFile", or drop dhcp-leases from "guestDiscovery"' };
     }
-    return { check: 'dom0', verdict: 'ok', finding: `dom0 root@${address}: SSH, xenstore-read, ip neigh${cfg.discovery.includes('dhcp-leases') ? `, ${cfg.dhcpLeaseFile}` : ''}` };
+    const found = `dom0 root@${address}: SSH, xenstore-read, ip neigh${cfg.discovery.includes('dhcp-leases') ? `, ${cfg.dhcpLeaseFile}` : ''}`;
+    // the xenstore probe's watch reader (dom0-xenstore.ts): without Perl, one xenstore-read per event
+    if ((await c.exec(['sh', '-c', PERL_READER_CHECK])).code !== 0) {
+      return { check: 'dom0', verdict: 'warn', finding: `${found}; no Perl reader for xenstore watches (perl with IO::Socket::UNIX and xenstored's socket): each change is read by a xenstore-read of its own, so a frontend's quick Initialised -> Connected can be recorded as one change`, fix: 'install perl in dom0 (yum install perl), or accept coarser xenstore traces' };
+    }
+    return { check: 'dom0', verdict: 'ok', finding: `${found}, the Perl xenstore watch reader` };
   } finally {
     await c.close().catch(() => undefined);
   }

@@ -1,20 +1,21 @@
-// dom0 probes over SSH on the host running the guest: xenstore through the xenstore-* tools (one
-// long-lived xenstore-watch stream per root, reads batched into one command per tick, watched
-// subtrees mirrored locally), netback's debugfs io_ring_q* files for ring indices (one long-lived
+// dom0 probes over SSH on the host running the guest: xenstore through the xenstore-* tools and the
+// watch reader the xl backend uses too (hosts/dom0-xenstore.ts: one long-lived watch stream per root,
+// reads batched into one command per tick; here watched subtrees are also mirrored locally), netback's debugfs io_ring_q* files for ring indices (one long-lived
 // sampling stream per vif, hosts/netback-rings.ts), and
 // blkback/netback counters from sysfs.
-import type { GuestRef, RingId, RingIndices, XenstoreView } from '../../model/host';
+import type { GuestRef, RingId, RingIndices, WatchCallback, XenstoreView } from '../../model/host';
 import type { DeviceRef } from '../../model/scenario';
 import { hostError } from '../../model/errors';
 import { shQuote } from '../../util/quote';
 import type { SshConnection } from '../../remote/ssh';
-import { parseXenstoreLs, XenstoreMirror } from './xs-mirror';
+import { XenstoreMirror } from './xs-mirror';
+import { BATCH_READ_SCRIPT, parseBatchRead, parseXenstoreLs, toToolText, watchCommand, watchStreamReader } from '../dom0-xenstore';
 import { NetbackRingSampler, netbackIndices, netbackRingIds } from '../netback-rings';
 
 /** The xenstore of one dom0, as the probes and wait steps see it. */
 export class Dom0Xenstore implements XenstoreView {
   private pending: { path: string; resolve(v: string | null): void; reject(e: unknown): void }[] = [];
-  private streams = new Map<string, { stop(): void; subscribers: Set<(p: string, v: string | null) => void>; ready: Promise<void> }>();
+  private streams = new Map<string, { stop(): void; subscribers: Set<(p: string, v: string | null, batch?: number) => void>; ready: Promise<void> }>();
 
   private readonly mirror = new XenstoreMirror();
   /** The dom0 the watch streams (and so the mirror) belong to. */
@@ -53,16 +54,16 @@ export class Dom0Xenstore implements XenstoreView {
   private async flushReads() {
     const batch = this.pending;
     this.pending = [];
-    // One line per path: '+value' or '-' (missing). Values are single-line in the paths probes read.
-    const script = `for p in ${batch.map((b) => shQuote(b.path)).join(' ')}; do v=$(xenstore-read "$p" 2>/dev/null) && printf '+%s\\n' "$v" || echo -; done`;
+    const paths = [...new Set(batch.map((b) => b.path))];
     try {
-      const r = await (await this.ssh()).execLine(script);
-      const lines = r.stdout.split('\n');
-      batch.forEach((b, i) => {
-        const l = lines[i];
-        if (l === undefined) b.reject(hostError('DOM0_XENSTORE', `xenstore-read gave no answer for ${b.path}`));
-        else b.resolve(l === '-' ? null : l.slice(1));
-      });
+      const values = new Map<string, string | null>();
+      // chunks keep the command line well under ARG_MAX
+      for (let i = 0; i < paths.length; i += 256) {
+        const chunk = paths.slice(i, i + 256);
+        const r = await (await this.ssh()).exec(['sh', '-c', BATCH_READ_SCRIPT, 'sh', ...chunk]);
+        for (const [p, v] of parseBatchRead(chunk, r.stdout)) values.set(p, v);
+      }
+      for (const b of batch) b.resolve(values.get(b.path) ?? null);
     } catch (e) {
       for (const b of batch) b.reject(e);
     }
@@ -99,7 +100,7 @@ export class Dom0Xenstore implements XenstoreView {
   }
 
   async write(path: string, value: string): Promise<void> {
-    const r = await (await this.ssh()).exec(['xenstore-write', path, value]);
+    const r = await (await this.ssh()).exec(['xenstore-write', path, toToolText(value)]);
     if (r.code !== 0) throw hostError('DOM0_XENSTORE', `xenstore-write ${path} failed: ${r.stderr.trim()}`);
   }
 
@@ -109,43 +110,37 @@ export class Dom0Xenstore implements XenstoreView {
   }
 
   /**
-   * One xenstore-watch stream per root (`/local/domain` covers every guest and backend path); each
-   * subscriber gets the changed paths at or below its own path, with the value. xenstore watch events
-   * carry only the path, so the value is read in dom0 right as the event arrives (a read over SSH
-   * later would miss fast transitions such as Initialised -> Connected). Resolves once the stream is
-   * live (xenstore-watch fires once for the watched path when the watch is registered).
+   * One watch stream per root (`/local/domain` covers every guest and backend path); each
+   * subscriber gets the changed paths at or below its own path, with the value read in dom0 as the
+   * event arrives (a read over SSH later would miss fast transitions such as Initialised ->
+   * Connected) and, for values read late, their batch (dom0-xenstore.ts PERL_WATCHER). Resolves
+   * once the stream is live (the watch fires once for the watched path when it is registered).
    */
-  async watch(path: string, onChange: (changedPath: string, value?: string | null) => void): Promise<() => Promise<void>> {
+  async watch(path: string, onChange: WatchCallback): Promise<() => Promise<void>> {
     const root = path.startsWith('/local/domain/') || path === '/local/domain' ? '/local/domain' : path;
     await this.follow();
     const conn = this.streamConn!;
     let s = this.streams.get(root);
     if (!s) {
-      const subscribers = new Set<(p: string, v: string | null) => void>();
+      const subscribers = new Set<(p: string, v: string | null, batch?: number) => void>();
       let live!: () => void;
       const ready = new Promise<void>((r) => (live = r));
       let first = true;
-      const line = `xenstore-watch ${shQuote(root)} | while read -r p _; do v=$(xenstore-read "$p" 2>/dev/null) && printf '%s\\t+%s\\n' "$p" "$v" || printf '%s\\t-\\n' "$p"; done`;
-      const st = conn.stream(line, (l) => {
-        const tab = l.indexOf('\t');
-        if (tab < 0) return;
-        const changed = l.slice(0, tab);
-        const v = l.slice(tab + 1);
+      const st = conn.stream(watchCommand(root), watchStreamReader((changed, value, batch) => {
         if (first) {
           first = false;
           live();
           return;
         }
-        const value = v.startsWith('+') ? v.slice(1) : null;
         this.mirror.apply(changed, value);
-        for (const sub of subscribers) sub(changed, value);
-      });
+        for (const sub of subscribers) sub(changed, value, batch);
+      }));
       st.done.catch(() => undefined);
       s = { stop: st.stop, subscribers, ready };
       this.streams.set(root, s);
     }
-    const sub = (changed: string, value: string | null) => {
-      if (changed === path || changed.startsWith(path.endsWith('/') ? path : `${path}/`)) onChange(changed, value);
+    const sub = (changed: string, value: string | null, batch?: number) => {
+      if (changed === path || changed.startsWith(path.endsWith('/') ? path : `${path}/`)) onChange(changed, value, batch);
       // Removing an ancestor fires the watches below it too, each with its own path (as xenstored does).
       else if (value === null && path.startsWith(`${changed}/`)) onChange(path, null);
     };

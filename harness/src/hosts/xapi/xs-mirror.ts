@@ -3,18 +3,6 @@
 // first directory() of a subtree loads it with one `xenstore-ls -f`, and the watch stream's
 // path+value events keep it exact from then on.
 
-/** Parse `xenstore-ls -f` output: `/path/key = "value"` per node (values C-escaped). */
-export function parseXenstoreLs(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^(\/\S*) = "(.*)"$/.exec(line);
-    if (!m) continue;
-    out.set(m[1]!, m[2]!.replace(/\\(x[0-9a-fA-F]{2}|[\\"nrt])/g, (_, e: string) =>
-      e[0] === 'x' ? String.fromCharCode(parseInt(e.slice(1), 16)) : ({ n: '\n', r: '\r', t: '\t' } as Record<string, string>)[e] ?? e));
-  }
-  return out;
-}
-
 const under = (path: string, root: string) => path === root || path.startsWith(root === '/' ? '/' : `${root}/`);
 
 export class XenstoreMirror {

@@ -89,3 +89,12 @@ t.test('winpv doctor: bad usage is exit 2 with the reason', async (t) => {
   t.equal(await main(['doctor', '--host', 'xapi://root@pool.example', '--disk-gib', 'lots'], ctx), 2, 'a bad figure');
   t.match(o.err, /--disk-gib takes a positive number of GiB, not 'lots'/);
 });
+
+t.test('winpv doctor: a dom0 without Perl is a warning that names the coarser xenstore traces and the fix', async (t) => {
+  const pool = await startPool({ guests: 1, dom0Password: XAPI_PW, dom0Perl: false });
+  t.teardown(() => pool.close());
+  const r = await doctor(pool);
+  t.equal(r.code, 0, 'a warning: the pool can still be used');
+  t.match(r.out, /^warn dom0 .*no Perl reader for xenstore watches[^]*fix: install perl in dom0/m);
+});
+

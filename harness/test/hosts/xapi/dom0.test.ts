@@ -1,4 +1,5 @@
 import t from 'tap';
+import { watchCommand } from '../../../src/hosts/dom0-xenstore';
 import { poolWithGuest, startPool, makeBundle, shape, leftovers } from '../../support/xapi-pool';
 import { parseVbd3Stats } from '../../../src/hosts/xapi/dom0';
 import { parseNetbackIoRing } from '../../../src/hosts/xl/parse';
@@ -35,8 +36,7 @@ t.test('dom0 over SSH: batched xenstore reads, one watch stream, netback rings, 
   // The driver install reboots the guest into a new domain: watch above the guests' homes.
   const unwatch = await host.xenstore.watch('/local/domain', (p) => seen.push(p));
   const unwatch2 = await host.xenstore.watch('/local/domain/0/backend/vbd3', (p) => seen.push(`backend:${p}`));
-  t.equal(pool.dom0!.ssh.commands.filter((c) => c.startsWith('xenstore-watch')).length, 1, 'one xenstore-watch stream serves both watches');
-  t.match(pool.dom0!.ssh.commands.find((c) => c.startsWith('xenstore-watch'))!, /xenstore-read "\$p"/, 'values are read in dom0 as each event arrives');
+  t.equal(pool.dom0!.ssh.commands.filter((c) => c === watchCommand('/local/domain')).length, 1, 'one watch stream (the reader that reads each value as its event arrives) serves both watches');
 
   t.equal(await host.xenstore.read(`${home}/device/vbd/768/state`), '1', 'frontend waits for PV drivers');
   await host.agent(g).installDrivers({ location: makeBundle('9.1.0', 156), version: '9.1.0.156', drivers: ['xenbus', 'xenvif', 'xennet', 'xenvbd'] });
@@ -137,3 +137,25 @@ t.test('a pool whose disks blkback serves (backend/vbd): blkback\'s sysfs statis
   t.equal(pool.dom0!.xs.list(`/local/domain/0/backend/vbd3`), undefined, 'nothing under vbd3');
   await host.close();
 });
+
+for (const perl of [true, false]) {
+  t.test(`dom0 ${perl ? 'with' : 'without'} Perl: values with backslashes, quotes and UTF-8 cross exactly, read, written and watched`, async (t) => {
+    // a Windows guest agent's data/os_name: `Microsoft Windows Server 2022 Datacenter|C:\Windows|\Device\Harddisk0\Partition2`
+    const pool = await startPool({ guests: 1, dom0: true, dom0Perl: perl });
+    t.teardown(() => pool.close());
+    const host = pool.host();
+    await host.open(pool.sink, { seed: 1 });
+    const seen = new Map<string, string | null | undefined>();
+    const off = await host.xenstore.watch('/local/domain/0/winpv-test', (p, v) => seen.set(p, v));
+    const values = ['Microsoft Windows Server 2022 Datacenter|C:\\Windows|\\Device\\Harddisk0\\Partition2', 'say "hi"\tthere', 'é Ω\nend'];
+    for (const [i, v] of values.entries()) await host.xenstore.write(`/local/domain/0/winpv-test/k${i}`, v);
+    t.same(values.map((_, i) => pool.dom0!.xs.nodes.get(`/local/domain/0/winpv-test/k${i}`)), values, 'xenstore-write stored each value as it was');
+    t.same(await Promise.all(values.map((_, i) => host.xenstore.read(`/local/domain/0/winpv-test/k${i}`))), values, 'read back exactly');
+    const until = Date.now() + 10_000;
+    while (seen.size < values.length + 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    t.same(values.map((_, i) => seen.get(`/local/domain/0/winpv-test/k${i}`)), values, 'watched with the value exactly');
+    await off();
+    await host.close();
+  });
+}
+

@@ -3,7 +3,8 @@
 import type { Dom0Link } from '../../../src/hosts/xl/dom0';
 import type { ExecResult, LineStream } from '../../../src/remote/ssh';
 import { shJoin } from '../../../src/util/quote';
-import { BATCH_READ_SCRIPT } from '../../../src/hosts/xl/xenstore';
+import { BATCH_READ_SCRIPT } from '../../../src/hosts/dom0-xenstore';
+import { toolPrints, toolStores } from '../../support/xenstore-tools';
 import { READ_PARAMS } from '../../../src/hosts/xl/backend-params';
 import { IO_RINGS_SCRIPT, RING_LOOP_SCRIPT } from '../../../src/hosts/netback-rings';
 import { RELEASE_SCRIPT } from '../../../src/hosts/xl/lifecycle';
@@ -121,7 +122,7 @@ export class FakeDom0 implements Dom0Link {
       case 'sh': {
         // the batched read: sh -c SCRIPT sh path...
         if (a[2] === BATCH_READ_SCRIPT) {
-          return this.ok(a.slice(4).map((p) => (this.xs.has(p) ? `V${Buffer.from(this.xs.get(p)!).toString('base64')}\n` : 'N\n')).join(''));
+          return this.ok(a.slice(4).map((p) => (this.xs.has(p) ? `V${Buffer.from(toolPrints(this.xs.get(p)!), 'latin1').toString('base64')}\n` : 'N\n')).join(''));
         }
         // netback's debugfs is not modelled (no vif of the double connects rings): the one-shot
         // read's glob matches nothing and it prints nothing
@@ -151,10 +152,10 @@ export class FakeDom0 implements Dom0Link {
         // interior nodes appear with an empty value, as xenstored lists them
         const all = new Set<string>();
         for (const k of rows) for (let p = k; p.length > base.length; p = p.slice(0, p.lastIndexOf('/'))) all.add(p);
-        return this.ok([...all].sort().map((k) => `${k} = "${(this.xs.get(k) ?? '').replace(/\n/g, '\\n')}"`).join('\n') + '\n');
+        return this.ok([...all].sort().map((k) => `${k} = "${toolPrints(this.xs.get(k) ?? '')}"`).join('\n') + '\n');
       }
       case 'xenstore-write':
-        this.setKey(args[0]!, args[1]!);
+        this.setKey(args[0]!, toolStores(args[1]!));
         return this.ok();
       case 'xenstore-rm':
         for (const k of [...this.xs.keys()]) if (k === args[0] || k.startsWith(args[0] + '/')) this.xs.delete(k);
@@ -398,7 +399,8 @@ export class FakeDom0 implements Dom0Link {
       return { stop: () => undefined, write: () => undefined, done };
     }
     const root = unquote(line).pop()!;
-    const say = (p: string) => onLine(this.xs.has(p) ? `V${p} ${Buffer.from(this.xs.get(p)!).toString('base64')}` : `N${p}`);
+    // dom0 without Perl: xenstore-watch and one xenstore-read per event (the value as the tool prints it)
+    const say = (p: string) => onLine(this.xs.has(p) ? `V${p} ${Buffer.from(toolPrints(this.xs.get(p)!), 'latin1').toString('base64')}` : `N${p}`);
     const w = (p: string) => {
       if (p === root || p.startsWith(root + '/')) say(p);
     };

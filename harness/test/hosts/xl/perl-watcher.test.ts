@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseWatchLine, PERL_WATCHER, watchStreamReader } from '../../../src/hosts/xl/xenstore';
+import { parseWatchLine, PERL_WATCHER, watchStreamReader } from '../../../src/hosts/dom0-xenstore';
 import { XenstoreServer } from '../../../src/xenstore/server';
 import { listenUnix } from '../../../src/xenstore/socket';
 import { XenstoreClient } from '../../../src/xenstore/client';

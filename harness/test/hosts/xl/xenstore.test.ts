@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Dom0 } from '../../../src/hosts/xl/dom0';
-import { parseBatchRead, parseWatchLine, parseXenstoreLs, XlXenstore } from '../../../src/hosts/xl/xenstore';
+import { XlXenstore } from '../../../src/hosts/xl/xenstore';
+import { parseBatchRead, parseWatchLine, parseXenstoreLs } from '../../../src/hosts/dom0-xenstore';
 import { FakeDom0 } from './fake-dom0';
 import { XenstoreProbe } from '../../../src/probes/xenstore-probe';
 import { TraceWriter } from '../../../src/trace/writer';

@@ -6,6 +6,8 @@ import { startTestSshServer, type TestSshServer } from '../ssh-server';
 import type { FakePool } from '../xapi-server/pool';
 import { FakeNetbackDebugfs } from '../netback-debugfs';
 import { IO_RINGS_SCRIPT, RING_LOOP_SCRIPT } from '../../../src/hosts/netback-rings';
+import { BATCH_READ_SCRIPT, PERL_READER_CHECK, WATCH_SCRIPT } from '../../../src/hosts/dom0-xenstore';
+import { toolPrints, toolStores } from '../xenstore-tools';
 
 export class FakeXenstore {
   readonly nodes = new Map<string, string>();
@@ -67,7 +69,9 @@ export interface Dom0Double {
 /** Where the test network's dnsmasq in dom0 keeps its leases (dnsmasq's default lease file). */
 export const DNSMASQ_LEASES = '/var/lib/misc/dnsmasq.leases';
 
-export async function startDom0Double(pool: FakePool, o: { user: string; password: string; diskBackend?: 'vbd3' | 'vbd' }): Promise<Dom0Double> {
+/** `perl: false`: a dom0 without Perl, where the watch stream is xenstore-watch + xenstore-read. */
+export async function startDom0Double(pool: FakePool, o: { user: string; password: string; diskBackend?: 'vbd3' | 'vbd'; perl?: boolean }): Promise<Dom0Double> {
+  const perl = o.perl ?? true;
   const xs = new FakeXenstore();
   xs.write('/local/domain/0/name', 'Domain-0');
   const ntttcpRuns: string[] = [];
@@ -378,17 +382,18 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
     onExec: (ctx) => {
       const c = ctx.command;
       let m: RegExpExecArray | null;
-      if ((m = /^for p in (.*); do v=\$\(xenstore-read "\$p" 2>\/dev\/null\) && printf '\+%s\\n' "\$v" \|\| echo -; done$/.exec(c))) {
-        for (const p of shWords(m[1]!)) ctx.stdout(xs.nodes.has(p) ? `+${xs.nodes.get(p)}\n` : '-\n');
+      const w = shWords(c);
+      // the batched read (sh -c SCRIPT sh path...): xenstore-read's text of each value, base64
+      if (w[0] === 'sh' && w[1] === '-c' && w[2] === BATCH_READ_SCRIPT) {
+        for (const p of w.slice(4)) ctx.stdout(xs.nodes.has(p) ? `V${Buffer.from(toolPrints(xs.nodes.get(p)!), 'latin1').toString('base64')}\n` : 'N\n');
         return 0;
       }
-      const w = shWords(c);
       if (w[0] === 'xenstore-read' && w.length === 2) {
         if (!xs.nodes.has(w[1]!)) {
           ctx.stderr(`xenstore-read: couldn't read path ${w[1]}\n`);
           return 1;
         }
-        ctx.stdout(`${xs.nodes.get(w[1]!)}\n`);
+        ctx.stdout(`${toolPrints(xs.nodes.get(w[1]!)!)}\n`);
         return 0;
       }
       if (w[0] === 'xenstore-list') {
@@ -407,12 +412,12 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
           return 1;
         }
         for (const [k, v] of [...xs.nodes].filter(([k]) => k === root || k.startsWith(root + '/')).sort(([a], [b]) => a.localeCompare(b))) {
-          ctx.stdout(`${k} = "${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"\n`);
+          ctx.stdout(`${k} = "${toolPrints(v)}"\n`);
         }
         return 0;
       }
       if (w[0] === 'xenstore-write') {
-        xs.write(w[1]!, w[2] ?? '');
+        xs.write(w[1]!, toolStores(w[2] ?? ''));
         return 0;
       }
       if (w[0] === 'xenstore-rm') {
@@ -422,10 +427,15 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         }
         return 0;
       }
-      if ((m = /^xenstore-watch (\S+) \| while read -r p _; do v=\$\(xenstore-read "\$p" 2>\/dev\/null\) && printf '%s\\t\+%s\\n' "\$p" "\$v" \|\| printf '%s\\t-\\n' "\$p"; done$/.exec(c))) {
-        const root = shWords(m[1]!)[0]!;
-        // xenstore-watch prints the path; the shell loop reads the value right away, in dom0.
-        const line = (p: string) => `${p}\t${xs.nodes.has(p) ? `+${xs.nodes.get(p)}` : '-'}\n`;
+      // Perl and xenstored's socket, for the watch reader (winpv doctor asks)
+      if (w[0] === 'sh' && w[1] === '-c' && w[2] === PERL_READER_CHECK) return perl ? 0 : 1;
+      // the watch stream (sh -c WATCH_SCRIPT PERL_WATCHER root), each value read as its event arrives:
+      // with Perl the reader speaks xenstored's protocol and prints the value raw, in hex; without,
+      // xenstore-read prints it escaped (base64 of the tool's text)
+      if (w[0] === 'sh' && w[1] === '-c' && w[2] === WATCH_SCRIPT) {
+        const root = w[4]!;
+        const value = (p: string) => (perl ? `X${p} ${Buffer.from(xs.nodes.get(p)!, 'utf8').toString('hex')}` : `V${p} ${Buffer.from(toolPrints(xs.nodes.get(p)!), 'latin1').toString('base64')}`);
+        const line = (p: string) => (xs.nodes.has(p) ? `${value(p)}\n` : `N${p}\n`);
         return new Promise<number>((resolve) => {
           const send = (p: string) => {
             if (p === root || p.startsWith(root + '/')) ctx.channel.write(line(p));
