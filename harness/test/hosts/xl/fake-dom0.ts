@@ -94,7 +94,7 @@ export class FakeDom0 implements Dom0Link {
     const paths = [...new Set(entries.map(([p]) => p))];
     for (const b of this.batchWatchers) b(paths);
   }
-  private readonly batchWatchers: ((paths: string[]) => void)[] = [];
+  private batchWatchers: ((paths: string[]) => void)[] = [];
 
   async exec(argv: readonly string[], opts: { stdin?: string | Buffer } = {}): Promise<ExecResult> {
     const line = shJoin(argv);
@@ -404,16 +404,22 @@ export class FakeDom0 implements Dom0Link {
     const w = (p: string) => {
       if (p === root || p.startsWith(root + '/')) say(p);
     };
-    this.watchers.push(w);
-    this.batchWatchers.push((paths) => {
+    const late = (paths: string[]) => {
       const mine = paths.filter((p) => p === root || p.startsWith(root + '/'));
       if (mine.length > 1) onLine(`B${mine.length}`);
       mine.forEach(say);
+    };
+    // the watch is registered a moment after the command starts, and xenstored fires it once then:
+    // changes before that are not reported, and none comes ahead of the registration event
+    setImmediate(() => {
+      this.watchers.push(w);
+      this.batchWatchers.push(late);
+      say(root);
     });
-    setImmediate(() => say(root));
     return {
       stop: () => {
         this.watchers = this.watchers.filter((x) => x !== w);
+        this.batchWatchers = this.batchWatchers.filter((x) => x !== late);
         finish({ code: 0, stdout: '', stderr: '' });
       },
       write: () => undefined,
