@@ -1,7 +1,7 @@
 // The per-device bookkeeping the xenbus checks share: walking the instance's xenstore events in
 // order, knowing for each device end its directory, the other end's directory, and its guest.
 import { XsReplay, afterCrash, guestName, placeOf, type InstanceView, type Side } from './view';
-import type { XenstoreEvent } from '../model/trace';
+import type { ReadBatch, XenstoreEvent } from '../model/trace';
 
 export interface StateChange {
   e: XenstoreEvent;
@@ -18,11 +18,24 @@ export interface StateChange {
   from?: number;
   /** New state; null when the node was removed; NaN when not a number. */
   to: number | null;
-  /** The other end's `state` as the probe saw it with this change: the store as of this event, or,
-   *  for a change read late in a batch (XenstoreEvent.batch), as of the batch's end, since the
-   *  batch's values hold together and their order within it is not the order they changed in. */
-  peerState: string | undefined;
+  /** The other end's `state` when this end's new state was written (PeerState). */
+  peer: PeerState;
+  /** ... when this end was first written in its batch: where it left `from` (the same as `peer` for
+   *  a change read at once, or written once). */
+  peerAtFirst: PeerState;
+  /** Written more than once in one late read (ReadBatch first < last): the states between `from`
+   *  and `to` were not seen. */
+  skipped: boolean;
 }
+
+/**
+ * The other end's `state` at a moment of this end's change. Read at once, it is the store as of the
+ * change. Read late in a batch (model/trace.ts ReadBatch), it is known from the order of the writes:
+ * the other end's value after the batch when all its writes came before, its value before the batch
+ * when all came after or it was not written in the batch; unknown (`known: false`) when it was
+ * written both before and after.
+ */
+export type PeerState = { known: true; value: string | undefined } | { known: false };
 
 const FRONT_DEFAULT = (domid: number, type: string, devid: number) => `/local/domain/${domid}/device/${type}/${devid}`;
 const BACK_DEFAULT = (domid: number, type: string, devid: number) => `/local/domain/0/backend/${type}/${domid}/${devid}`;
@@ -40,17 +53,25 @@ export function walkStates(
 ): void {
   const replay = new XsReplay();
   const settled = new XsReplay();
-  const asRead = new XsReplay(); // replay, or ahead of it to the end of the event's batch
   const last = new Map<string, number>();
   let ahead = 0; // index of the first event not yet applied to `settled`
-  let readAhead = 0; // ... to `asRead`
+  // the batch being replayed: each path's place in it, its value after it and before it
+  let batchId: number | undefined;
+  const inBatch = new Map<string, { order: ReadBatch; after: string | null; before: string | undefined }>();
   for (let i = 0; i < v.xs.length; i++) {
     const e = v.xs[i];
     if (ahead <= i) {
       do settled.apply(v.xs[ahead++]);
       while (ahead < v.xs.length && v.xs[ahead].t === e.t);
     }
-    while (readAhead <= i || (e.batch !== undefined && readAhead < v.xs.length && v.xs[readAhead].batch === e.batch)) asRead.apply(v.xs[readAhead++]);
+    if (e.batch?.id !== batchId) {
+      batchId = e.batch?.id;
+      inBatch.clear();
+      for (let j = i; batchId !== undefined && j < v.xs.length && v.xs[j].batch?.id === batchId; j++) {
+        const b = v.xs[j];
+        inBatch.set(b.path, { order: b.batch!, after: b.value, before: replay.get(b.path) });
+      }
+    }
     const p = placeOf(e.path);
     replay.apply(e);
     if (!p || p.kind !== 'device') {
@@ -76,8 +97,18 @@ export function walkStates(
     else if (!Number.isNaN(to)) last.set(key, to);
     if (to !== null && from === to) continue; // rewritten with the same value: no transition
     if (to === null && from === undefined) continue;
-    const peerState = (e.batch !== undefined ? asRead : replay).get(`${p.side === 'frontend' ? backendDir : frontendDir}/state`);
-    onState({ e, side: p.side, domid: p.domid, type: p.type, devid: p.devid, guest, dir: p.dir, frontendDir, backendDir, from, to, peerState }, replay, settled);
+    const peerPath = `${p.side === 'frontend' ? backendDir : frontendDir}/state`;
+    const peerAt = (at: number | undefined): PeerState => {
+      const pb = at === undefined ? undefined : inBatch.get(peerPath);
+      if (!pb) return { known: true, value: replay.get(peerPath) };
+      if (pb.order.last < at!) return { known: true, value: pb.after ?? undefined };
+      if (pb.order.first > at!) return { known: true, value: pb.before };
+      return { known: false };
+    };
+    const peer = peerAt(e.batch?.last);
+    const peerAtFirst = e.batch && e.batch.first !== e.batch.last ? peerAt(e.batch.first) : peer;
+    const skipped = e.batch !== undefined && e.batch.first < e.batch.last;
+    onState({ e, side: p.side, domid: p.domid, type: p.type, devid: p.devid, guest, dir: p.dir, frontendDir, backendDir, from, to, peer, peerAtFirst, skipped }, replay, settled);
   }
 }
 

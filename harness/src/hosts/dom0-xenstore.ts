@@ -3,6 +3,7 @@
 // so a pool's dom0 and a plain Xen host are observed the same way.
 import { hostError } from '../model/errors';
 import { shJoin } from '../util/quote';
+import type { ReadBatch } from '../model/trace';
 
 /**
  * A value as the xenstore tools print it (xenstore-read, xenstore-ls; Xen's xs_lib.c
@@ -64,9 +65,11 @@ export const BATCH_READ_SCRIPT =
  *  the paths of every such event too (an event for the path being read is covered by its reply;
  *  one for a path read earlier means it changed again) until a pass ends with no change behind it:
  *  the values then hold together, as of the last read. Such a pass is printed as `B<n>` followed
- *  by its n lines, which carry one batch mark in the trace (checks judge a state in it against the
- *  other end's state in the same pass). A pass is closed after 64 reads under a stream of changes;
- *  what was still changing starts the next. */
+ *  by its n lines in the order of each path's last change, each ending ` #<first>,<last>`: where
+ *  its first and last change fall among the pass's events (their order is xenstored's order of the
+ *  writes). The trace keeps both (XenstoreEvent.batch), so a check knows which end moved first
+ *  and where a value hides changes it never saw. A pass is closed after 64 reads under a stream of
+ *  changes; what was still changing starts the next. */
 export const PERL_WATCHER = String.raw`use strict; use IO::Socket::UNIX;
 $| = 1; my $root = shift; my @socks = @ARGV ? @ARGV : ("/run/xenstored/socket", "/var/run/xenstored/socket"); my $s;
 for my $p (@socks) { $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $p) and last; }
@@ -81,27 +84,27 @@ sub msg { my ($t, $i, $x, $l) = unpack("V4", full(16)); ($t, $l ? full($l) : "")
 sub reply { while (1) { my ($t, $b) = msg(); if ($t == 15) { push @events, (split /\0/, $b)[0]; next; } return ($t, $b); } }
 sub event { while (1) { return shift @events if @events; my ($t, $b) = msg(); return (split /\0/, $b)[0] if $t == 15; } }
 sub value { my $p = shift; put(2, "$p\0"); my ($t, $v) = reply(); $t == 16 ? undef : $v; }
-sub line { my ($p, $v) = @_; defined $v ? "X$p " . unpack("H*", $v) . "
-" : "N$p
+sub line { my ($p, $v, $o) = @_; $o //= ""; defined $v ? "X$p " . unpack("H*", $v) . "$o
+" : "N$p$o
 "; }
 put(4, "$root\0winpv\0"); my ($wt, $wb) = reply(); die "watch refused: $wb
 " if $wt == 16;
 my $first = event(); print line($first, value($first));
 while (1) {
-  my (@order, %seen, %dirty, %val);
-  my $mark = sub { for my $q (@_) { push @order, $q unless $seen{$q}++; $dirty{$q} = 1; } };
-  $mark->(event(), splice(@events));
+  my (@order, %dirty, %val, %fst, %lst); my $n = 0;
+  my $mark = sub { my $covered = shift; for my $q (@_) { $n++; push @order, $q unless exists $fst{$q}; $fst{$q} //= $n; $lst{$q} = $n; $dirty{$q} = 1 unless defined $covered and $q eq $covered; } };
+  $mark->(undef, event(), splice(@events));
   my $reads = 0;
   while ($reads < 64 and my @todo = grep { $dirty{$_} } @order) {
     for my $p (@todo) {
       delete $dirty{$p}; $val{$p} = value($p); $reads++;
-      $mark->(grep { $_ ne $p } splice(@events));
+      $mark->($p, splice(@events));
     }
   }
   unshift @events, grep { $dirty{$_} } @order;
-  my @out = grep { exists $val{$_} } @order;
-  print((@out > 1 ? "B" . scalar(@out) . "
-" : "") . join("", map { line($_, $val{$_}) } @out));
+  my @out = sort { $lst{$a} <=> $lst{$b} } grep { exists $val{$_} } @order;
+  print(@out > 1 ? "B" . scalar(@out) . "
+" . join("", map { line($_, $val{$_}, " #$fst{$_},$lst{$_}") } @out) : line($out[0], $val{$out[0]}));
 }`;
 
 /** Exits 0 where dom0 can run PERL_WATCHER: Perl with IO::Socket::UNIX, and xenstored's socket
@@ -116,10 +119,12 @@ export const WATCH_SCRIPT =
 
 /** Paths are absolute, or xenstored's special watches (`@releaseDomain`, `@introduceDomain`), which
  *  have no value: their events arrive as `N@releaseDomain`. */
-export function parseWatchLine(line: string): { path: string; value: string | null } | undefined {
-  if (line.startsWith('N/') || line.startsWith('N@')) return { path: line.slice(1).trim(), value: null };
-  const x = /^X([/@]\S*) ?([0-9a-f]*)$/.exec(line.trim());
-  if (x) return { path: x[1]!, value: Buffer.from(x[2]!, 'hex').toString('utf8') };
+export function parseWatchLine(line: string): { path: string; value: string | null; order?: [number, number] } | undefined {
+  const t = line.trim();
+  const n = /^N([/@]\S*)(?: #(\d+),(\d+))?$/.exec(t);
+  if (n) return { path: n[1]!, value: null, ...(n[2] ? { order: [Number(n[2]), Number(n[3])] as [number, number] } : {}) };
+  const x = /^X([/@]\S*) ?([0-9a-f]*)(?: #(\d+),(\d+))?$/.exec(t);
+  if (x) return { path: x[1]!, value: Buffer.from(x[2]!, 'hex').toString('utf8'), ...(x[3] ? { order: [Number(x[3]), Number(x[4])] as [number, number] } : {}) };
   const m = /^V([/@]\S*) ?(\S*)$/.exec(line.trim());
   return m ? { path: m[1]!, value: fromToolText(Buffer.from(m[2]!, 'base64').toString('latin1')) } : undefined;
 }
@@ -130,22 +135,22 @@ let lastBatch = 0;
 
 /** Turns the watch stream's lines into changes: a `B<n>` line makes the next n changes one batch,
  *  read together in one consistent pass (PERL_WATCHER says how); other changes carry no batch. */
-export function watchStreamReader(onChange: (path: string, value: string | null, batch?: number) => void): (line: string) => void {
+export function watchStreamReader(onChange: (path: string, value: string | null, batch?: ReadBatch) => void): (line: string) => void {
   let left = 0;
-  let batch = 0;
+  let id = 0;
   return (line) => {
     const b = /^B(\d+)$/.exec(line.trim());
     if (b) {
       left = Number(b[1]);
-      batch = ++lastBatch;
+      id = ++lastBatch;
       return;
     }
     const ev = parseWatchLine(line);
     if (!ev) return;
-    if (left > 0) {
-      left--;
-      onChange(ev.path, ev.value, batch);
-    } else onChange(ev.path, ev.value);
+    const inBatch = left > 0;
+    if (inBatch) left--;
+    if (inBatch && ev.order) onChange(ev.path, ev.value, { id, first: ev.order[0], last: ev.order[1] });
+    else onChange(ev.path, ev.value);
   };
 }
 

@@ -10,7 +10,7 @@
 import type { BuiltinArtefacts } from './bundle';
 import type { BackendRestartKind, Capability, FaultName } from './catalog';
 import type { DestinationBackend, DeviceRef, FaultConfig, GuestShape, VbdShape, VifShape, BlockWorkloadStep, NetWorkloadStep } from './scenario';
-import type { BlockResult, DriverState, NetResult, NicReport, RingAddress, RingIndices, TraceSink } from './trace';
+import type { BlockResult, DriverState, NetResult, NicReport, ReadBatch, RingAddress, RingIndices, TraceSink } from './trace';
 import type { DriverName } from './spec';
 
 export type HostKind = 'sim' | 'xl' | 'xapi';
@@ -41,10 +41,9 @@ export type GuestPowerState = 'running' | 'paused' | 'suspended' | 'halted' | 'c
  * `value` (null = removed), so the probe records every intermediate state exactly; hosts that read it
  * in dom0 right after the event pass what they read; others leave it undefined and the probe reads
  * the path. `batch`: the value was read late, together with the other changes of the same batch in
- * one pass that holds together (hosts/xl/xenstore.ts PERL_WATCHER): states in it may have moved on
- * before the read, so the order of a batch's changes is not the order they happened in.
+ * one pass that holds together (model/trace.ts ReadBatch, hosts/dom0-xenstore.ts PERL_WATCHER).
  */
-export type WatchCallback = (changedPath: string, value?: string | null, batch?: number) => void;
+export type WatchCallback = (changedPath: string, value?: string | null, batch?: ReadBatch) => void;
 
 export interface XenstoreView {
   read(path: string): Promise<string | null>;

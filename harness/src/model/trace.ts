@@ -130,10 +130,22 @@ export interface XenstoreEvent extends InInstance {
   guest?: string;
   /** Read when the probe attached (the value was already there), not seen changing. */
   snapshot?: boolean;
-  /** Read late, in one pass with the other events of this batch (consecutive in the trace), after
-   *  changes that may have overtaken each other: the values hold together, their order does not
-   *  say which changed first (model/host.ts WatchCallback). */
-  batch?: number;
+  /** Read late, in one pass with the other events of this batch (model/host.ts WatchCallback). */
+  batch?: ReadBatch;
+}
+
+/**
+ * A batch of values a dom0 watch reader read late, in one pass after the changes (hosts/
+ * dom0-xenstore.ts PERL_WATCHER): the values hold together, as of the pass's end. The batch's events
+ * are consecutive in the trace, in the order of each path's last change; `first` and `last` are
+ * where this path's first and last change fall among the batch's watch events (1-based, in
+ * xenstored's order of the writes). `first < last`: the path changed more than once, and the
+ * values between are not known.
+ */
+export interface ReadBatch {
+  id: number;
+  first: number;
+  last: number;
 }
 
 export type RingName = 'blk' | 'tx' | 'rx' | 'ctrl';

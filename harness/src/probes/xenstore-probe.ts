@@ -4,7 +4,7 @@
 // `backend` key (so a driver-domain backend is watched too), and drops rewrites of the same value.
 // Pure layer: everything goes through the host's XenstoreView and the trace sink.
 import type { GuestRef, XenstoreView } from '../model/host';
-import type { TraceSink } from '../model/trace';
+import type { ReadBatch, TraceSink } from '../model/trace';
 
 /** Guest paths watched below the home, besides `device` (feature/hotplug/vif is xenvif's). */
 const GUEST_PATHS = ['drivers', 'control', 'data', 'attr', 'feature'] as const;
@@ -105,7 +105,7 @@ export class XenstoreProbe {
     }).catch(() => undefined);
   }
 
-  private async onChange(path: string, value: string | null | undefined, guest: string | undefined, batch?: number): Promise<void> {
+  private async onChange(path: string, value: string | null | undefined, guest: string | undefined, batch?: ReadBatch): Promise<void> {
     if (this.stopped) return;
     // with the value in hand the change is recorded at once, in the order the host reported it
     const v = value !== undefined ? value : await this.xs.read(path).catch(() => null);
@@ -125,7 +125,7 @@ export class XenstoreProbe {
     for (const c of [...children].sort()) await this.snapshot(`${path}/${c}`, guest);
   }
 
-  private record(path: string, value: string | null, guest: string | undefined, snapshot = false, batch?: number): void {
+  private record(path: string, value: string | null, guest: string | undefined, snapshot = false, batch?: ReadBatch): void {
     if (this.stopped) return;
     if (value === null) {
       let any = false;

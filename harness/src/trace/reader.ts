@@ -30,7 +30,7 @@ const SCHEMA: Record<TraceEvent['ev'], { required: Record<string, FieldType>; op
   'step.start': { required: { inst: 'string', step: 'string', kind: 'string', label: 'string' } },
   'step.end': { required: { inst: 'string', step: 'string', kind: 'string', label: 'string' }, optional: { ok: 'boolean', error: 'object' } },
   guest: { required: { inst: 'string', guest: 'string', domid: 'number', what: 'string' }, optional: { detail: 'object' } },
-  xs: { required: { inst: 'string', path: 'string', value: 'string|null' }, optional: { guest: 'string', snapshot: 'boolean', batch: 'number' } },
+  xs: { required: { inst: 'string', path: 'string', value: 'string|null' }, optional: { guest: 'string', snapshot: 'boolean', batch: 'object' } },
   ring: {
     required: { inst: 'string', guest: 'string', dev: 'string', queue: 'number', ring: 'string', nr_ents: 'number', req_prod: 'number', req_event: 'number', rsp_prod: 'number', rsp_event: 'number', why: 'string' },
     optional: { req_cons: 'number', rsp_cons: 'number' },

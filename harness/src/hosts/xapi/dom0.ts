@@ -4,6 +4,7 @@
 // sampling stream per vif, hosts/netback-rings.ts), and
 // blkback/netback counters from sysfs.
 import type { GuestRef, RingId, RingIndices, WatchCallback, XenstoreView } from '../../model/host';
+import type { ReadBatch } from '../../model/trace';
 import type { DeviceRef } from '../../model/scenario';
 import { hostError } from '../../model/errors';
 import { shQuote } from '../../util/quote';
@@ -15,7 +16,7 @@ import { NetbackRingSampler, netbackIndices, netbackRingIds } from '../netback-r
 /** The xenstore of one dom0, as the probes and wait steps see it. */
 export class Dom0Xenstore implements XenstoreView {
   private pending: { path: string; resolve(v: string | null): void; reject(e: unknown): void }[] = [];
-  private streams = new Map<string, { stop(): void; subscribers: Set<(p: string, v: string | null, batch?: number) => void>; ready: Promise<void> }>();
+  private streams = new Map<string, { stop(): void; subscribers: Set<(p: string, v: string | null, batch?: ReadBatch) => void>; ready: Promise<void> }>();
 
   private readonly mirror = new XenstoreMirror();
   /** The dom0 the watch streams (and so the mirror) belong to. */
@@ -122,7 +123,7 @@ export class Dom0Xenstore implements XenstoreView {
     const conn = this.streamConn!;
     let s = this.streams.get(root);
     if (!s) {
-      const subscribers = new Set<(p: string, v: string | null, batch?: number) => void>();
+      const subscribers = new Set<(p: string, v: string | null, batch?: ReadBatch) => void>();
       let live!: () => void;
       const ready = new Promise<void>((r) => (live = r));
       let first = true;
@@ -139,7 +140,7 @@ export class Dom0Xenstore implements XenstoreView {
       s = { stop: st.stop, subscribers, ready };
       this.streams.set(root, s);
     }
-    const sub = (changed: string, value: string | null, batch?: number) => {
+    const sub = (changed: string, value: string | null, batch?: ReadBatch) => {
       if (changed === path || changed.startsWith(path.endsWith('/') ? path : `${path}/`)) onChange(changed, value, batch);
       // Removing an ancestor fires the watches below it too, each with its own path (as xenstored does).
       else if (value === null && path.startsWith(`${changed}/`)) onChange(path, null);

@@ -88,13 +88,18 @@ export class FakeDom0 implements Dom0Link {
     for (const w of this.watchers) w(path);
   }
 
-  /** Changes made while the watch reader was descheduled: it reads them as one batch (PERL_WATCHER). */
+  /** Changes made while the watch reader was descheduled: it reads them as one batch, each path
+   *  once, in the order of its last write, with where its writes fall (PERL_WATCHER). */
   setKeysReadLate(entries: readonly [string, string][]): void {
-    for (const [p, v] of entries) this.xs.set(p, v);
-    const paths = [...new Set(entries.map(([p]) => p))];
+    const at = new Map<string, [number, number]>();
+    entries.forEach(([p, v], i) => {
+      this.xs.set(p, v);
+      at.set(p, [at.get(p)?.[0] ?? i + 1, i + 1]);
+    });
+    const paths = [...at].sort(([, a], [, b]) => a[1] - b[1]);
     for (const b of this.batchWatchers) b(paths);
   }
-  private batchWatchers: ((paths: string[]) => void)[] = [];
+  private batchWatchers: ((paths: [string, [number, number]][]) => void)[] = [];
 
   async exec(argv: readonly string[], opts: { stdin?: string | Buffer } = {}): Promise<ExecResult> {
     const line = shJoin(argv);
@@ -404,10 +409,13 @@ export class FakeDom0 implements Dom0Link {
     const w = (p: string) => {
       if (p === root || p.startsWith(root + '/')) say(p);
     };
-    const late = (paths: string[]) => {
-      const mine = paths.filter((p) => p === root || p.startsWith(root + '/'));
-      if (mine.length > 1) onLine(`B${mine.length}`);
-      mine.forEach(say);
+    const late = (paths: [string, [number, number]][]) => {
+      const mine = paths.filter(([p]) => p === root || p.startsWith(root + '/'));
+      if (mine.length === 1) say(mine[0]![0]);
+      if (mine.length < 2) return;
+      // the Perl reader's lines: raw values in hex, each with its writes' places
+      onLine(`B${mine.length}`);
+      for (const [p, [first, last]] of mine) onLine(`${this.xs.has(p) ? `X${p} ${Buffer.from(this.xs.get(p)!).toString('hex')}` : `N${p}`} #${first},${last}`);
     };
     // the watch is registered a moment after the command starts, and xenstored fires it once then:
     // changes before that are not reported, and none comes ahead of the registration event

@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseWatchLine, PERL_WATCHER, watchStreamReader } from '../../../src/hosts/dom0-xenstore';
+import type { ReadBatch } from '../../../src/model/trace';
 import { XenstoreServer } from '../../../src/xenstore/server';
 import { listenUnix } from '../../../src/xenstore/socket';
 import { XenstoreClient } from '../../../src/xenstore/client';
@@ -75,7 +76,7 @@ t.test('@releaseDomain (the xl backend\'s crash detection): registration and a d
 /** The reader on `socket`, its output as changes (watchStreamReader), and a way to wait for n of them. */
 function watchReader(socket: string, root: string) {
   const child = spawn('perl', ['-e', PERL_WATCHER, root, socket], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const changes: { path: string; value: string | null; batch?: number }[] = [];
+  const changes: { path: string; value: string | null; batch?: ReadBatch }[] = [];
   let waiting: (() => void) | undefined;
   let partial = '';
   const reader = watchStreamReader((path, value, batch) => changes.push({ path, value, ...(batch !== undefined ? { batch } : {}) }));
@@ -108,9 +109,10 @@ async function lateReads(t: Test, socket: string): Promise<void> {
   for (const [p, v] of [[BE, '5'], [FE, '5'], [FE, '6'], [BE, '6']] as const) await client.write(p, v);
   w.child.kill('SIGCONT');
   await w.next(3);
-  const [be, fe] = w.changes.slice(1);
-  t.same([be, fe].map((c) => [c!.path, c!.value]), [[BE, '6'], [FE, '6']], 'each end once, as of the last change');
-  t.ok(be!.batch !== undefined && be!.batch === fe!.batch, 'one batch');
+  const [fe, be] = w.changes.slice(1);
+  t.same([fe, be].map((c) => [c!.path, c!.value]), [[FE, '6'], [BE, '6']], 'each end once, as of the last change, in the order of its last write');
+  t.ok(be!.batch !== undefined && be!.batch.id === fe!.batch?.id, 'one batch');
+  t.match([be!.batch, fe!.batch], [{ first: 1, last: 4 }, { first: 2, last: 3 }], 'where each end\'s writes fall: the backend before and after the frontend\'s two');
   // a change made after the batch was read is read on its own
   await client.write(FE, '1');
   await w.next(4);

@@ -129,21 +129,24 @@ t.test('two listings of one directory asked at once are one command', async (t) 
   t.equal(fake.lines.length - n0, 1);
 });
 
-t.test('values the dom0 reader read late in one batch reach the trace with one batch mark', async (t) => {
+t.test('values the dom0 reader read late in one batch reach the trace with one batch mark and their order', async (t) => {
   const fake = new FakeDom0();
-  fake.xs.set('/local/domain/0/backend/vbd/1/51712/state', '4');
-  fake.xs.set('/local/domain/1/device/vbd/51712/state', '4');
+  const BE = '/local/domain/0/backend/vbd/1/51712/state';
+  const FE = '/local/domain/1/device/vbd/51712/state';
+  fake.xs.set(BE, '4');
+  fake.xs.set(FE, '4');
   const trace = new TraceWriter();
   const probe = new XenstoreProbe(new XlXenstore(new Dom0(fake, 'fake')), trace, 'i');
   await probe.attach({ name: 'g', domid: 1, handle: '1' }, '/local/domain/1');
-  fake.setKeysReadLate([['/local/domain/0/backend/vbd/1/51712/state', '6'], ['/local/domain/1/device/vbd/51712/state', '6']]);
-  fake.setKey('/local/domain/1/device/vbd/51712/state', '1');
-  fake.setKeysReadLate([['/local/domain/0/backend/vbd/1/51712/state', '2'], ['/local/domain/1/device/vbd/51712/state', '3']]);
+  fake.setKeysReadLate([[BE, '5'], [FE, '5'], [FE, '6'], [BE, '6']]);
+  fake.setKey(FE, '1');
+  fake.setKeysReadLate([[BE, '2'], [FE, '3']]);
   await probe.detach();
-  const changes = trace.events.filter((e): e is XenstoreEvent => e.ev === 'xs' && !e.snapshot).map((e) => [e.path.endsWith('device/vbd/51712/state') ? 'fe' : 'be', e.value, e.batch]);
+  const changes = trace.events.filter((e): e is XenstoreEvent => e.ev === 'xs' && !e.snapshot).map((e) => [e.path === FE ? 'fe' : 'be', e.value, e.batch] as const);
   const [a, b, c, d, e] = changes;
-  t.same([a![0], a![1], b![0], b![1]], ['be', '6', 'fe', '6'], 'the first batch, in the reader\'s order');
-  t.ok(a![2] !== undefined && a![2] === b![2], 'one mark for the batch');
-  t.same(c, ['fe', '1', undefined], 'a change read at once: no mark');
-  t.ok(d![2] !== undefined && d![2] === e![2] && d![2] !== a![2], 'the next batch: a mark of its own');
+  t.match([a, b], [['fe', '6', { first: 2, last: 3 }], ['be', '6', { first: 1, last: 4 }]], 'the first batch, in the order of each path\'s last write, with its writes\' places');
+  t.equal(a![2]!.id, b![2]!.id, 'one id for the batch');
+  t.same(c, ['fe', '1', undefined], 'a change read at once: no batch');
+  t.match([d, e], [['be', '2', { first: 1, last: 1 }], ['fe', '3', { first: 2, last: 2 }]]);
+  t.ok(d![2]!.id === e![2]!.id && d![2]!.id !== a![2]!.id, 'the next batch: an id of its own');
 });
