@@ -43,8 +43,9 @@ const BACK_DEFAULT = (domid: number, type: string, devid: number) => `/local/dom
 /**
  * Replays the instance's xenstore events; calls `onState` after each `state` key change has been
  * applied. `replay` is the store as of that event; `settled` is the store at the end of that
- * instant: a transaction's writes reach the probe one watch event at a time, in no particular
- * order, but they happened together, so keys written with a state in one commit count as present.
+ * instant (or of the late read's batch the event is in): a transaction's writes reach the probe one
+ * watch event at a time, in no particular order, but they happened together, so keys written with
+ * a state in one commit count as present.
  */
 export function walkStates(
   v: InstanceView,
@@ -61,8 +62,9 @@ export function walkStates(
   for (let i = 0; i < v.xs.length; i++) {
     const e = v.xs[i];
     if (ahead <= i) {
+      // a late read's batch is one instant too: its events may straddle a millisecond
       do settled.apply(v.xs[ahead++]);
-      while (ahead < v.xs.length && v.xs[ahead].t === e.t);
+      while (ahead < v.xs.length && (v.xs[ahead].t === e.t || (v.xs[ahead].batch !== undefined && v.xs[ahead].batch!.id === v.xs[ahead - 1].batch?.id)));
     }
     if (e.batch?.id !== batchId) {
       batchId = e.batch?.id;

@@ -40,3 +40,20 @@ t.test('a tapdisk3 (vbd3) or qdisk backend is judged as the vbd it serves', asyn
   t.equal(k.verdict, 'fail', 'a vbd3 backend Connected without sectors is not ok');
   t.match(JSON.stringify(k.diagnostics), /backend vbd\/51712 entering Connected: sectors is missing/);
 });
+
+t.test('a transaction read late in one batch: its keys count as written with the state, whatever millisecond each was read in', async (t) => {
+  // blkfront writes ring-ref, event-channel, protocol and state 3 in one transaction; the dom0 reader
+  // read them late, as one batch, its lines straddling a millisecond (as on the lab: t 51775, 51776)
+  const read = (batched: boolean) => {
+    const b = new TraceBuilder().back('state', '2').front('state', '1').at(10);
+    const w = (k: string, v: string, i: number) => (batched ? b.late(3, i) : b).front(k, v);
+    w('state', '3', 1);
+    b.at(11);
+    w('ring-ref', '8', 2);
+    w('event-channel', '5', 3);
+    w('protocol', 'x86_64-abi', 4);
+    return b.end();
+  };
+  t.equal(judge(read(true), 'xenstore-keys').verdict, 'pass', 'one batch: one instant');
+  t.equal(judge(read(false), 'xenstore-keys').verdict, 'fail', 'read one at a time across the millisecond: the state came first');
+});
