@@ -33,9 +33,8 @@ export function xenbusTransitions(v: InstanceView, _params: Record<string, strin
       // several writes read late as one: the states between were not seen, only the path can be judged
       if (c.skipped ? !judgeReachable(at, spec.name, spec.device, c.from, c.to) : !judgeTransition(at, spec.name, spec.device, c.from, c.to, stateOf(c.peer))) return;
     }
-    // where the frontend left Initialising: its first write (the order of writes in a late read says
-    // where the backend was then, unless the backend was written both before and after)
-    if (c.side === 'frontend' && c.peerAtFirst.known) judgeFrontendOrder(at, v, spec.device.waitsForBackendState, c.to, stateOf(c.peerAtFirst));
+    // the frontend left Initialising at one of its writes: judged where the backend's state over them is known
+    if (c.side === 'frontend' && c.peerThroughout.known) judgeFrontendOrder(at, v, spec.device.waitsForBackendState, c.to, stateOf(c.peerThroughout));
   });
   const extra = unknownTypes.size ? `; no spec for ${[...unknownTypes].join(', ')}` : '';
   return f.result(`${judged} transitions on ${ends.size} device ends, all allowed and in order${extra}`);

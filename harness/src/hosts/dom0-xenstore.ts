@@ -68,8 +68,9 @@ export const BATCH_READ_SCRIPT =
  *  by its n lines in the order of each path's last change, each ending ` #<first>,<last>`: where
  *  its first and last change fall among the pass's events (their order is xenstored's order of the
  *  writes). The trace keeps both (XenstoreEvent.batch), so a check knows which end moved first
- *  and where a value hides changes it never saw. A pass is closed after 64 reads under a stream of
- *  changes; what was still changing starts the next. */
+ *  and where a value hides changes it never saw. A pass is closed after 256 reads under a stream of
+ *  changes (a key rewritten faster than it is read); what was still changing is not printed with it
+ *  and starts the next. */
 export const PERL_WATCHER = String.raw`use strict; use IO::Socket::UNIX;
 $| = 1; my $root = shift; my @socks = @ARGV ? @ARGV : ("/run/xenstored/socket", "/var/run/xenstored/socket"); my $s;
 for my $p (@socks) { $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $p) and last; }
@@ -95,14 +96,15 @@ while (1) {
   my $mark = sub { my $covered = shift; for my $q (@_) { $n++; push @order, $q unless exists $fst{$q}; $fst{$q} //= $n; $lst{$q} = $n; $dirty{$q} = 1 unless defined $covered and $q eq $covered; } };
   $mark->(undef, event(), splice(@events));
   my $reads = 0;
-  while ($reads < 64 and my @todo = grep { $dirty{$_} } @order) {
+  while ($reads < 256 and my @todo = grep { $dirty{$_} } @order) {
     for my $p (@todo) {
       delete $dirty{$p}; $val{$p} = value($p); $reads++;
       $mark->($p, splice(@events));
     }
   }
   unshift @events, grep { $dirty{$_} } @order;
-  my @out = sort { $lst{$a} <=> $lst{$b} } grep { exists $val{$_} } @order;
+  my @out = sort { $lst{$a} <=> $lst{$b} } grep { exists $val{$_} and not $dirty{$_} } @order;
+  next unless @out;
   print(@out > 1 ? "B" . scalar(@out) . "
 " . join("", map { line($_, $val{$_}, " #$fst{$_},$lst{$_}") } @out) : line($out[0], $val{$out[0]}));
 }`;

@@ -33,6 +33,14 @@ t.test('xenbus-transitions on values read late: the order of the writes decides,
   t.equal(judge(around, 'xenbus-transitions').verdict, 'pass', 'not judged when the order cannot tell');
   // a frontend written twice in the batch (Initialised, Connected): only the path is judged
   t.equal(judge(base().back('state', '2').late(10, 1).back('state', '4').late(10, 2, 3).front('state', '4').end(), 'xenbus-transitions').verdict, 'pass', 'Initialising -> (Initialised) -> Connected');
+  // a device made in the batch (the lab, under TCG): the toolstack writes the frontend's Initialising
+  // (1) and the backend's (2), the backend goes InitWait (3), the driver writes Initialised (4); read
+  // late, the frontend's state is one change 1..4 and the backend's 2..3 inside it
+  const made = new TraceBuilder().late(12, 2, 3).back('state', '2').late(12, 1, 4).front('state', '3').end();
+  t.equal(judge(made, 'xenbus-transitions').verdict, 'pass', 'where the frontend left Initialising is not known: not judged');
+  const beforeBackend = judge(new TraceBuilder().late(13, 1, 2).front('state', '3').late(13, 3).back('state', '2').end(), 'xenbus-transitions');
+  t.equal(beforeBackend.verdict, 'fail', 'all the frontend\'s writes before the backend\'s first: caught');
+  t.match(beforeBackend.message, /went Initialising -> Initialised while the backend was absent/);
   const impossible = judge(new TraceBuilder().connectVbd().late(11, 1, 2).front('state', '2').end(), 'xenbus-transitions');
   t.equal(impossible.verdict, 'fail', 'Connected -> ... -> InitWait: no path of allowed transitions for a frontend');
   t.match(impossible.message, /Connected -> InitWait \(written more than once, read late as one change\) is not reachable/);
