@@ -27,6 +27,9 @@ export class XenstoreProbe {
   private stopped = false;
   private wide = false;
   private readonly nameOf = new Map<number, string>(); // domid -> guest
+  /** Watch events so far, and the count at each path's latest (changedSince). */
+  private events = 0;
+  private readonly lastEvent = new Map<string, number>();
   /** Reads and watch registrations in flight, so detach can wait for them. */
   private pending: Promise<unknown>[] = [];
 
@@ -107,6 +110,7 @@ export class XenstoreProbe {
 
   private async onChange(path: string, value: string | null | undefined, guest: string | undefined, batch?: ReadBatch): Promise<void> {
     if (this.stopped) return;
+    this.lastEvent.set(path, ++this.events);
     // with the value in hand the change is recorded at once, in the order the host reported it
     const v = value !== undefined ? value : await this.xs.read(path).catch(() => null);
     this.record(path, v, guest, false, value !== undefined ? batch : undefined);
@@ -118,11 +122,21 @@ export class XenstoreProbe {
 
   private async snapshot(path: string, guest: string | undefined): Promise<void> {
     if (this.stopped) return;
+    const asked = this.events;
     const value = await this.xs.read(path).catch(() => null);
     if (value === null) return;
-    this.record(path, value, guest, true);
+    // The read and the watch events come by different ways (over SSH: a command and a stream): an
+    // answer that arrives after an event for the path, or a removal above it, is older than what the
+    // event recorded, and would put an old state back after a new one.
+    if (!this.changedSince(path, asked)) this.record(path, value, guest, true);
     const children = await this.xs.directory(path).catch(() => [] as string[]);
     for (const c of [...children].sort()) await this.snapshot(`${path}/${c}`, guest);
+  }
+
+  /** Whether a watch event for `path` or one of its ancestors came after the count `since`. */
+  private changedSince(path: string, since: number): boolean {
+    for (let p = path; p.length > 0; p = p.slice(0, p.lastIndexOf('/'))) if ((this.lastEvent.get(p) ?? 0) > since) return true;
+    return false;
   }
 
   private record(path: string, value: string | null, guest: string | undefined, snapshot = false, batch?: ReadBatch): void {

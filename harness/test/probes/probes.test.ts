@@ -84,3 +84,43 @@ t.test('xenstore probe: before a migration it records the new domain from its fi
     ['/local/domain/12/device/vif/0/state', '4', 'win', false],
   ], 'live from the first write; nothing outside the watched subtrees; no duplicate from the attach snapshot');
 });
+
+t.test('xenstore probe: a snapshot read answered after a newer watch event does not put the old value back', async (t) => {
+  // Over SSH the snapshot's read is a command and the events come on a stream: the answer (the value
+  // when dom0 read it) can arrive after the event of a later write.
+  const store = new Map([['/local/domain/7/device', ''], ['/local/domain/7/device/vbd', ''], ['/local/domain/7/device/vbd/51712', ''], ['/local/domain/7/device/vbd/51712/state', '3']]);
+  const STATE = '/local/domain/7/device/vbd/51712/state';
+  const watchers: [string, (p: string, v?: string | null) => void][] = [];
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let readOfState: (() => void) | undefined;
+  const xs = {
+    read: async (p: string) => {
+      const then = store.get(p) ?? null; // what dom0 answers: the value when the command ran
+      if (p === STATE) {
+        readOfState?.();
+        await held;
+      }
+      return then;
+    },
+    directory: async (p: string) => [...new Set([...store.keys()].filter((k) => k.startsWith(p + '/')).map((k) => k.slice(p.length + 1).split('/')[0]!))],
+    watch: async (p: string, cb: (p: string, v?: string | null) => void) => {
+      watchers.push([p, cb]);
+      return async () => undefined;
+    },
+    write: async () => undefined,
+    rm: async () => undefined,
+  };
+  const trace = new TraceWriter();
+  const probe = new XenstoreProbe(xs, trace, 'i');
+  const stateRead = new Promise<void>((r) => (readOfState = r));
+  const attached = probe.attach(g, '/local/domain/7');
+  await stateRead; // the snapshot's read of state is on its way
+  store.set(STATE, '4');
+  for (const [p, cb] of watchers) if (STATE.startsWith(p + '/')) cb(STATE, '4'); // the newer write's event
+  release(); // now the old answer arrives
+  await attached;
+  await probe.detach();
+  const states = trace.events.filter((e): e is XenstoreEvent => e.ev === 'xs' && e.path === STATE).map((e) => e.value);
+  t.same(states, ['4'], 'Connected stays the last state recorded');
+});

@@ -15,6 +15,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   unzip: 'unzip',
   xmllint: 'libxml2-utils',
   perl: 'perl',
+  pkill: 'procps',
   gcc: 'gcc',
   python3: 'python3',
   mke2fs: 'e2fsprogs',

@@ -1,11 +1,12 @@
 // The destroy's one command for a guest's loop devices and files, run by a real sh with a stand-in
-// losetup on PATH that logs what it was asked.
+// losetup on PATH that logs what it was asked; the stop of xl's monitor, with a real pkill.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RELEASE_SCRIPT } from '../../../src/hosts/xl/lifecycle';
+import { monitorPattern, RELEASE_SCRIPT, STOP_MONITOR_SCRIPT } from '../../../src/hosts/xl/lifecycle';
+import { skipUnlessTool } from '../../support/tools';
 
 t.test('loop devices detached one by one, then every file removed, names with spaces intact', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'winpv-release-'));
@@ -27,4 +28,20 @@ t.test('loop devices detached one by one, then every file removed, names with sp
   writeFileSync(files[0]!, 'x');
   execFileSync('sh', ['-c', RELEASE_SCRIPT, 'sh', '0', files[0]!], { env });
   t.notOk(existsSync(files[0]!));
+});
+
+t.test('the teardown stops xl\'s monitor of its own guest only (real pkill on processes named as xl\'s are)', { skip: skipUnlessTool('pkill', 'perl') }, async (t) => {
+  // xl create's monitor, as seen in the lab's dom0: `/usr/lib/xen-4.17/bin/xl create -p <cfg>`
+  const monitor = (cfg: string) => spawn('perl', ['-e', `$0 = "/usr/lib/xen-4.17/bin/xl create -p ${cfg}"; sleep 60`], { stdio: 'ignore' });
+  const mine = monitor('/var/lib/winpv/run/winpv-s0-a.b-ref.cfg');
+  const others = [monitor('/var/lib/winpv/run/winpv-s0-a.b-ref.cfg.old'), monitor('/var/lib/winpv/run/winpv-s0-aXb-ref.cfg'), monitor('/var/lib/winpv/run/winpv-s0-a.b-ref2.cfg')];
+  t.teardown(() => [mine, ...others].forEach((p) => p.kill()));
+  await new Promise((r) => setTimeout(r, 300)); // perl has set its name
+  const gone = new Promise((r) => mine.once('exit', r));
+  execFileSync('sh', ['-c', STOP_MONITOR_SCRIPT, 'sh', monitorPattern('/var/lib/winpv/run/winpv-s0-a.b-ref.cfg')]);
+  await gone;
+  t.ok(mine.signalCode === 'SIGTERM', 'its monitor stopped');
+  t.ok(others.every((p) => p.exitCode === null && p.signalCode === null), 'other guests\' monitors (a longer name, a dot that is not one) left alone');
+  execFileSync('sh', ['-c', STOP_MONITOR_SCRIPT, 'sh', monitorPattern('/var/lib/winpv/run/none.cfg')]);
+  t.pass('nothing to stop: exit 0');
 });
