@@ -25,11 +25,15 @@ export const LAB_HVM_IMAGE = '/var/lib/winpv-lab/guest/linux-hvm.img';
 /** Destroys of a guest's name before giving up on it (the first, and xl's restarts that follow). */
 const DESTROY_TRIES = 3;
 
-/** Stops xl's monitor of a guest: the `xl create` process that stays behind to carry out on_reboot
- *  and the like (seen in the lab's dom0 as `/usr/lib/xen-4.17/bin/xl create -p <cfg>`). $1 is the
- *  pattern of its whole command line; nothing to stop (or no pkill) is not an error. */
+/** Stops xl's monitor of a guest: the `xl create` (or `xl restore`) process that stays behind to
+ *  carry out on_reboot and the like (seen in the lab's dom0 as `/usr/lib/xen-4.17/bin/xl create -p
+ *  <cfg>`). $1 is the pattern of its whole command line; nothing to stop (or no pkill) is not an
+ *  error. (A migrated guest's monitor is `xl migrate-receive`, which names no guest: not stopped.) */
 export const STOP_MONITOR_SCRIPT = 'pkill -x -f "$1" || true';
-export const monitorPattern = (cfg: string): string => `.*xl create -p ${cfg.replace(/[.[\]()*+?^$|\\{}]/g, '\\$&')}`;
+const ere = (s: string) => s.replace(/[.[\]()*+?^$|\\{}]/g, '\\$&');
+/** The whole command line of the monitor of the guest named `handle` (its config and save image
+ *  are RUN_DIR/<handle>.cfg and .save), as an extended regular expression for pkill -x -f. */
+export const monitorPattern = (handle: string): string => `.*xl (create -p ${ere(`${RUN_DIR}/${handle}.cfg`)}|restore ${ere(`${RUN_DIR}/${handle}.save`)})`;
 
 /** Releases a destroyed guest's loop devices (the first $1 arguments) and removes its files (the
  *  rest) in one command: each command is an SSH session and a shell in dom0 (0.3-0.4 s on the lab). */
@@ -54,7 +58,7 @@ export class XlLifecycle {
     const name = domainName(inst, shape.name, st.opts.nameTag);
     if ((await st.domid(name)) !== undefined) {
       // left over by a crashed run, with its monitor perhaps
-      await st.dom0.try(['sh', '-c', STOP_MONITOR_SCRIPT, 'sh', monitorPattern(`${RUN_DIR}/${name}.cfg`)]);
+      await st.dom0.try(['sh', '-c', STOP_MONITOR_SCRIPT, 'sh', monitorPattern(name)]);
       await st.dom0.try(['xl', 'destroy', name]);
     }
     const { files, loops, disks } = await this.makeDisks(name, shape);
@@ -153,7 +157,7 @@ export class XlLifecycle {
     // xl's monitor first: a domain that was rebooting when the run ended (an HVM triple fault is
     // Xen's reboot) would otherwise get a new domain under its name from xl's restart after the
     // destroy (seen on the lab: lab-hvm-image left a domain being built, its monitor still running)
-    await st.dom0.try(['sh', '-c', STOP_MONITOR_SCRIPT, 'sh', monitorPattern(`${RUN_DIR}/${rec.ref.handle}.cfg`)]);
+    await st.dom0.try(['sh', '-c', STOP_MONITOR_SCRIPT, 'sh', monitorPattern(rec.ref.handle)]);
     // whether the domain is still there, and its final counters (none when it is gone), asked together
     let [domid] = await Promise.all([st.domid(rec.ref.handle), this.devices.emitBackendStats(rec).catch(() => undefined)]);
     // A refused destroy is asked about again. A domain going away on its own (a clean shutdown, a

@@ -32,16 +32,19 @@ t.test('loop devices detached one by one, then every file removed, names with sp
 
 t.test('the teardown stops xl\'s monitor of its own guest only (real pkill on processes named as xl\'s are)', { skip: skipUnlessTool('pkill', 'perl') }, async (t) => {
   // xl create's monitor, as seen in the lab's dom0: `/usr/lib/xen-4.17/bin/xl create -p <cfg>`
-  const monitor = (cfg: string) => spawn('perl', ['-e', `$0 = "/usr/lib/xen-4.17/bin/xl create -p ${cfg}"; sleep 60`], { stdio: 'ignore' });
-  const mine = monitor('/var/lib/winpv/run/winpv-s0-a.b-ref.cfg');
-  const others = [monitor('/var/lib/winpv/run/winpv-s0-a.b-ref.cfg.old'), monitor('/var/lib/winpv/run/winpv-s0-aXb-ref.cfg'), monitor('/var/lib/winpv/run/winpv-s0-a.b-ref2.cfg')];
-  t.teardown(() => [mine, ...others].forEach((p) => p.kill()));
+  const monitor = (args: string, verb = 'create') => spawn('perl', ['-e', `$0 = "/usr/lib/xen-4.17/bin/xl ${verb} ${args}"; sleep 60`], { stdio: 'ignore' });
+  const mine = [monitor('-p /var/lib/winpv/run/winpv-s0-a.b-ref.cfg'), monitor('/var/lib/winpv/run/winpv-s0-a.b-ref.save', 'restore')];
+  const others = [
+    monitor('-p /var/lib/winpv/run/winpv-s0-a.b-ref.cfg.old'), monitor('-p /var/lib/winpv/run/winpv-s0-aXb-ref.cfg'),
+    monitor('-p /var/lib/winpv/run/winpv-s0-a.b-ref2.cfg'), monitor('/var/lib/winpv/run/winpv-s0-a.b-ref2.save', 'restore'),
+  ];
+  t.teardown(() => [...mine, ...others].forEach((p) => p.kill()));
   await new Promise((r) => setTimeout(r, 300)); // perl has set its name
-  const gone = new Promise((r) => mine.once('exit', r));
-  execFileSync('sh', ['-c', STOP_MONITOR_SCRIPT, 'sh', monitorPattern('/var/lib/winpv/run/winpv-s0-a.b-ref.cfg')]);
+  const gone = Promise.all(mine.map((p) => new Promise((r) => p.once('exit', r))));
+  execFileSync('sh', ['-c', STOP_MONITOR_SCRIPT, 'sh', monitorPattern('winpv-s0-a.b-ref')]);
   await gone;
-  t.ok(mine.signalCode === 'SIGTERM', 'its monitor stopped');
+  t.ok(mine.every((p) => p.signalCode === 'SIGTERM'), 'its monitors (xl create, xl restore) stopped');
   t.ok(others.every((p) => p.exitCode === null && p.signalCode === null), 'other guests\' monitors (a longer name, a dot that is not one) left alone');
-  execFileSync('sh', ['-c', STOP_MONITOR_SCRIPT, 'sh', monitorPattern('/var/lib/winpv/run/none.cfg')]);
+  execFileSync('sh', ['-c', STOP_MONITOR_SCRIPT, 'sh', monitorPattern('none')]);
   t.pass('nothing to stop: exit 0');
 });
