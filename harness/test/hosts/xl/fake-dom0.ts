@@ -83,6 +83,17 @@ export class FakeDom0 implements Dom0Link {
     for (const w of this.watchers) w('@releaseDomain');
   }
 
+  /** A node exists when it was written or a node below it was: xenstored makes the parents of a
+   *  written node, with an empty value (read as "", listed by xenstore-ls). */
+  private exists(path: string): boolean {
+    if (this.xs.has(path)) return true;
+    for (const k of this.xs.keys()) if (k.startsWith(path + '/')) return true;
+    return false;
+  }
+  private valueOf(path: string): string {
+    return this.xs.get(path) ?? '';
+  }
+
   setKey(path: string, value: string): void {
     this.xs.set(path, value);
     for (const w of this.watchers) w(path);
@@ -127,7 +138,7 @@ export class FakeDom0 implements Dom0Link {
       case 'sh': {
         // the batched read: sh -c SCRIPT sh path...
         if (a[2] === BATCH_READ_SCRIPT) {
-          return this.ok(a.slice(4).map((p) => (this.xs.has(p) ? `V${Buffer.from(toolPrints(this.xs.get(p)!), 'latin1').toString('base64')}\n` : 'N\n')).join(''));
+          return this.ok(a.slice(4).map((p) => (this.exists(p) ? `V${Buffer.from(toolPrints(this.valueOf(p)), 'latin1').toString('base64')}\n` : 'N\n')).join(''));
         }
         // netback's debugfs is not modelled (no vif of the double connects rings): the one-shot
         // read's glob matches nothing and it prints nothing
@@ -405,7 +416,7 @@ export class FakeDom0 implements Dom0Link {
     }
     const root = unquote(line).pop()!;
     // dom0 without Perl: xenstore-watch and one xenstore-read per event (the value as the tool prints it)
-    const say = (p: string) => onLine(this.xs.has(p) ? `V${p} ${Buffer.from(toolPrints(this.xs.get(p)!), 'latin1').toString('base64')}` : `N${p}`);
+    const say = (p: string) => onLine(this.exists(p) ? `V${p} ${Buffer.from(toolPrints(this.valueOf(p)), 'latin1').toString('base64')}` : `N${p}`);
     const w = (p: string) => {
       if (p === root || p.startsWith(root + '/')) say(p);
     };
@@ -415,7 +426,7 @@ export class FakeDom0 implements Dom0Link {
       if (mine.length < 2) return;
       // the Perl reader's lines: raw values in hex, each with its writes' places
       onLine(`B${mine.length}`);
-      for (const [p, [first, last]] of mine) onLine(`${this.xs.has(p) ? `X${p} ${Buffer.from(this.xs.get(p)!).toString('hex')}` : `N${p}`} #${first},${last}`);
+      for (const [p, [first, last]] of mine) onLine(`${this.exists(p) ? `X${p} ${Buffer.from(this.valueOf(p)).toString('hex')}` : `N${p}`} #${first},${last}`);
     };
     // the watch is registered a moment after the command starts, and xenstored fires it once then:
     // changes before that are not reported, and none comes ahead of the registration event
