@@ -142,7 +142,7 @@ t.test('values the dom0 reader read late in one batch reach the trace with one b
   fake.setKey(FE, '1');
   fake.setKeysReadLate([[BE, '2'], [FE, '3']]);
   await probe.detach();
-  const changes = trace.events.filter((e): e is XenstoreEvent => e.ev === 'xs' && !e.snapshot).map((e) => [e.path === FE ? 'fe' : 'be', e.value, e.batch] as const);
+  const changes = trace.events.filter((e): e is XenstoreEvent => e.ev === 'xs' && !e.snapshot && (e.path === FE || e.path === BE)).map((e) => [e.path === FE ? 'fe' : 'be', e.value, e.batch] as const);
   const [a, b, c, d, e] = changes;
   t.match([a, b], [['fe', '6', { first: 2, last: 3 }], ['be', '6', { first: 1, last: 4 }]], 'the first batch, in the order of each path\'s last write, with its writes\' places');
   t.equal(a![2]!.id, b![2]!.id, 'one id for the batch');
