@@ -59,9 +59,7 @@ export function walkStates(
   const settled = new XsReplay();
   const last = new Map<string, number>();
   let ahead = 0; // index of the first event not yet applied to `settled`
-  // the batch being replayed: each path's place in it, its value after it and before it
-  let batchId: number | undefined;
-  const inBatch = new Map<string, { order: ReadBatch; after: string | null; before: string | undefined }>();
+  const batch = new BatchPlaces();
   for (let i = 0; i < v.xs.length; i++) {
     const e = v.xs[i];
     if (ahead <= i) {
@@ -69,14 +67,7 @@ export function walkStates(
       do settled.apply(v.xs[ahead++]);
       while (ahead < v.xs.length && (v.xs[ahead].t === e.t || (v.xs[ahead].batch !== undefined && v.xs[ahead].batch!.id === v.xs[ahead - 1].batch?.id)));
     }
-    if (e.batch?.id !== batchId) {
-      batchId = e.batch?.id;
-      inBatch.clear();
-      for (let j = i; batchId !== undefined && j < v.xs.length && v.xs[j].batch?.id === batchId; j++) {
-        const b = v.xs[j];
-        inBatch.set(b.path, { order: b.batch!, after: b.value, before: replay.get(b.path) });
-      }
-    }
+    batch.enter(v.xs, i, replay);
     const p = placeOf(e.path);
     replay.apply(e);
     if (!p || p.kind !== 'device') {
@@ -102,20 +93,46 @@ export function walkStates(
     else if (!Number.isNaN(to)) last.set(key, to);
     if (to !== null && from === to) continue; // rewritten with the same value: no transition
     if (to === null && from === undefined) continue;
-    const peerPath = `${p.side === 'frontend' ? backendDir : frontendDir}/state`;
-    // the other end over a span of this batch's writes: known when all its own writes fall outside
-    const peerOver = (from: number, until: number): PeerState => {
-      const pb = inBatch.get(peerPath);
-      if (!pb) return { known: true, value: replay.get(peerPath) };
-      if (pb.order.last < from) return { known: true, value: pb.after ?? undefined };
-      if (pb.order.first > until) return { known: true, value: pb.before };
-      return { known: false };
-    };
+    const peers = batch.peerOf(e, `${p.side === 'frontend' ? backendDir : frontendDir}/state`, replay);
+    onState({ e, side: p.side, domid: p.domid, type: p.type, devid: p.devid, guest, dir: p.dir, frontendDir, backendDir, from, to, ...peers }, replay, settled);
+  }
+}
+
+/** The late read's batch being replayed (model/trace.ts ReadBatch): each of its paths' places in
+ *  it, and their values before and after it. */
+class BatchPlaces {
+  private id: number | undefined;
+  private readonly paths = new Map<string, { order: ReadBatch; after: string | null; before: string | undefined }>();
+
+  /** At event i, before it is applied: where a new batch starts, its paths are noted. */
+  enter(xs: readonly XenstoreEvent[], i: number, replay: XsReplay): void {
+    if (xs[i].batch?.id === this.id) return;
+    this.id = xs[i].batch?.id;
+    this.paths.clear();
+    for (let j = i; this.id !== undefined && j < xs.length && xs[j].batch?.id === this.id; j++) {
+      this.paths.set(xs[j].path, { order: xs[j].batch!, after: xs[j].value, before: replay.get(xs[j].path) });
+    }
+  }
+
+  /** The other end's state (at `peerPath`) for the change `e` (StateChange's peer, peerThroughout, skipped). */
+  peerOf(e: XenstoreEvent, peerPath: string, replay: XsReplay): Pick<StateChange, 'peer' | 'peerThroughout' | 'skipped'> {
     const b = e.batch;
-    const peer = b ? peerOver(b.last, b.last) : { known: true as const, value: replay.get(peerPath) };
-    const skipped = b !== undefined && b.first < b.last;
-    const peerThroughout = skipped ? peerOver(b.first, b.last) : peer;
-    onState({ e, side: p.side, domid: p.domid, type: p.type, devid: p.devid, guest, dir: p.dir, frontendDir, backendDir, from, to, peer, peerThroughout, skipped }, replay, settled);
+    if (!b) {
+      const now: PeerState = { known: true, value: replay.get(peerPath) };
+      return { peer: now, peerThroughout: now, skipped: false };
+    }
+    const peer = this.over(peerPath, b.last, b.last, replay);
+    const skipped = b.first < b.last;
+    return { peer, peerThroughout: skipped ? this.over(peerPath, b.first, b.last, replay) : peer, skipped };
+  }
+
+  /** The other end over a span of the batch's writes: known when all its own writes fall outside. */
+  private over(peerPath: string, from: number, until: number, replay: XsReplay): PeerState {
+    const pb = this.paths.get(peerPath);
+    if (!pb) return { known: true, value: replay.get(peerPath) };
+    if (pb.order.last < from) return { known: true, value: pb.after ?? undefined };
+    if (pb.order.first > until) return { known: true, value: pb.before };
+    return { known: false };
   }
 }
 
