@@ -10,6 +10,10 @@ import { main } from '../../../src/cli/main';
 import { LEASE_LOCK_KEY, LEASE_PREFIX } from '../../../src/model/lease';
 import { startPool, leftovers, nestedBundle, TEMPLATE, XAPI_PW, GUEST_PW, type Pool } from '../../support/xapi-pool';
 
+// Latency, not work: 58 s alone, but beside a whole suite on 2 cores the XenAPI files took 250 s and
+// more (a fresh-machine rehearsal's stopped at tap's 300 s): a deadline of its own, still bounded.
+t.setTimeout(900_000);
+
 const repo = resolve(__dirname, '..', '..', '..', '..');
 
 function io(env: NodeJS.ProcessEnv) {
