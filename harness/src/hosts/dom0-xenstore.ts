@@ -166,6 +166,28 @@ export function parseXenstoreLs(text: string): Map<string, string> {
   return out;
 }
 
+/** Largest number of paths in one batched read (keeps the command line well under ARG_MAX). */
+export const BATCH_READ_MAX = 256;
+
+/** The paths in chunks of BATCH_READ_MAX, each one batched read (`run` gives its stdout), each
+ *  chunk's answer or failure handed to `onChunk` as it comes. */
+export async function readInChunks(
+  paths: readonly string[],
+  run: (argv: string[]) => Promise<string>,
+  onChunk: (chunk: string[], answer: { values: Map<string, string | null> } | { error: unknown }) => void,
+): Promise<void> {
+  for (let i = 0; i < paths.length; i += BATCH_READ_MAX) {
+    const chunk = paths.slice(i, i + BATCH_READ_MAX);
+    let answer: { values: Map<string, string | null> } | { error: unknown };
+    try {
+      answer = { values: parseBatchRead(chunk, await run(['sh', '-c', BATCH_READ_SCRIPT, 'sh', ...chunk])) };
+    } catch (error) {
+      answer = { error };
+    }
+    onChunk(chunk, answer);
+  }
+}
+
 export function parseBatchRead(paths: readonly string[], stdout: string): Map<string, string | null> {
   const lines = stdout.split('\n').filter((l) => l !== '');
   if (lines.length !== paths.length) throw hostError('XS_BATCH', `batched xenstore read answered ${lines.length} of ${paths.length} paths`);

@@ -10,7 +10,7 @@ import { hostError } from '../../model/errors';
 import { shQuote } from '../../util/quote';
 import type { SshConnection } from '../../remote/ssh';
 import { XenstoreMirror } from './xs-mirror';
-import { BATCH_READ_SCRIPT, parseBatchRead, parseXenstoreLs, toToolText, watchCommand, watchStreamReader } from '../dom0-xenstore';
+import { parseXenstoreLs, readInChunks, toToolText, watchCommand, watchStreamReader } from '../dom0-xenstore';
 import { NetbackRingSampler, netbackIndices, netbackRingIds } from '../netback-rings';
 
 /** The xenstore of one dom0, as the probes and wait steps see it. */
@@ -55,18 +55,15 @@ export class Dom0Xenstore implements XenstoreView {
   private async flushReads() {
     const batch = this.pending;
     this.pending = [];
-    const paths = [...new Set(batch.map((b) => b.path))];
-    try {
-      const values = new Map<string, string | null>();
-      // chunks keep the command line well under ARG_MAX
-      for (let i = 0; i < paths.length; i += 256) {
-        const chunk = paths.slice(i, i + 256);
-        const r = await (await this.ssh()).exec(['sh', '-c', BATCH_READ_SCRIPT, 'sh', ...chunk]);
-        for (const [p, v] of parseBatchRead(chunk, r.stdout)) values.set(p, v);
-      }
-      for (const b of batch) b.resolve(values.get(b.path) ?? null);
-    } catch (e) {
-      for (const b of batch) b.reject(e);
+    const values = new Map<string, string | null>();
+    let failed: { error: unknown } | undefined;
+    await readInChunks([...new Set(batch.map((b) => b.path))], async (argv) => (await (await this.ssh()).exec(argv)).stdout, (_chunk, answer) => {
+      if ('values' in answer) for (const [p, v] of answer.values) values.set(p, v);
+      else failed ??= answer;
+    });
+    for (const b of batch) {
+      if (failed) b.reject(failed.error);
+      else b.resolve(values.get(b.path) ?? null);
     }
   }
 

@@ -6,7 +6,7 @@
 // lab under TCG on a loaded 2-core machine: 0.25-0.6 s per SSH command, ~0.2 s per process in dom0.)
 import { hostError } from '../../model/errors';
 import type { WatchCallback, XenstoreView } from '../../model/host';
-import { BATCH_READ_SCRIPT, parseBatchRead, parseXenstoreLs, toToolText, watchCommand, watchStreamReader } from '../dom0-xenstore';
+import { parseXenstoreLs, readInChunks, toToolText, watchCommand, watchStreamReader } from '../dom0-xenstore';
 import type { Dom0 } from './dom0';
 
 /** Root of the single remote watch. Paths outside it are watched with a stream of their own. */
@@ -25,9 +25,6 @@ interface RemoteWatch {
   ready: Promise<void>;
   stop(): void;
 }
-
-/** Largest number of paths in one batched read (keeps the command line well under ARG_MAX). */
-const BATCH_MAX = 256;
 
 export class XlXenstore implements XenstoreView {
   private readonly streams = new Map<string, RemoteWatch>();
@@ -75,18 +72,12 @@ export class XlXenstore implements XenstoreView {
     const rejectors = this.rejectors;
     this.queue = new Map();
     this.rejectors = new Map();
-    const paths = [...queue.keys()];
-    for (let i = 0; i < paths.length; i += BATCH_MAX) {
-      const chunk = paths.slice(i, i + BATCH_MAX);
-      try {
-        this.commands++;
-        const out = await this.dom0.run(['sh', '-c', BATCH_READ_SCRIPT, 'sh', ...chunk]);
-        const values = parseBatchRead(chunk, out);
-        for (const p of chunk) for (const r of queue.get(p)!) r(values.get(p) ?? null);
-      } catch (e) {
-        for (const p of chunk) for (const r of rejectors.get(p)!) r(e);
+    await readInChunks([...queue.keys()], (argv) => (this.commands++, this.dom0.run(argv)), (chunk, answer) => {
+      for (const p of chunk) {
+        if ('values' in answer) for (const r of queue.get(p)!) r(answer.values.get(p) ?? null);
+        else for (const r of rejectors.get(p)!) r(answer.error);
       }
-    }
+    });
   }
 
   directory(path: string): Promise<string[]> {
