@@ -109,6 +109,23 @@ async function sharedHost(slots: number, count: number): Promise<{ hostMs: numbe
   return { hostMs, wallMs: performance.now() - t0, failed: out.summary.counts.failed, instances: out.summary.counts.instances };
 }
 
+/** The ceiling figure: the independent shards at once against the one-worker run. */
+function ceilingFigure(shards: { bothMs: number; shardMs: [number, number]; aloneMs: number }, oneMs: number): BenchFigure {
+  const secs = (ms: number) => (ms / 1000).toFixed(2);
+  return {
+    group: 'workers',
+    name: "this machine's ceiling for --workers 2: the catalogue's 2 shards as 2 independent runs at once (wall)",
+    value: shards.bothMs / 1000,
+    unit: 's',
+    baseline: { name: '--workers 1, same run', value: oneMs / 1000 },
+    ratio: ratioOf(shards.bothMs, oneMs, true),
+    lowerIsBetter: true,
+    note: `no coordination between the two (each its own winpv run --shard k/2, balanced by the one-worker run's durations), so what --workers 2 can reach here at best; ` +
+      `shards ${secs(shards.shardMs[0])} and ${secs(shards.shardMs[1])} s at once; shard 1 alone ${secs(shards.aloneMs)} s, so beside the other it ran ${(shards.shardMs[0] / shards.aloneMs).toFixed(2)}x as long ` +
+      "(the two processes share the cores with each other's compiler and collector threads, and the caches and memory bandwidth)",
+  };
+}
+
 export async function run(): Promise<BenchFigure[]> {
   const tmp = mkdtempSync(join(tmpdir(), 'winpv-bench-workers-'));
   const durations = join(tmp, 'durations.json');
@@ -121,7 +138,6 @@ export async function run(): Promise<BenchFigure[]> {
     rmSync(tmp, { recursive: true, force: true });
   }
   const same = one.tap === two.tap;
-  const secs = (ms: number) => (ms / 1000).toFixed(2);
   const s1 = await sharedHost(1, 64);
   const s16 = await sharedHost(16, 64);
   return [
@@ -146,18 +162,7 @@ export async function run(): Promise<BenchFigure[]> {
       lowerIsBetter: true,
       note: 'what the parallelism costs (worker processes starting, events over IPC); on a loaded machine the wall ratio is bounded by the cores the run actually gets',
     },
-    {
-      group: 'workers',
-      name: "this machine's ceiling for --workers 2: the catalogue's 2 shards as 2 independent runs at once (wall)",
-      value: shards.bothMs / 1000,
-      unit: 's',
-      baseline: { name: '--workers 1, same run', value: one.wallMs / 1000 },
-      ratio: ratioOf(shards.bothMs, one.wallMs, true),
-      lowerIsBetter: true,
-      note: `no coordination between the two (each its own winpv run --shard k/2, balanced by the one-worker run's durations), so what --workers 2 can reach here at best; ` +
-        `shards ${secs(shards.shardMs[0])} and ${secs(shards.shardMs[1])} s at once; shard 1 alone ${secs(shards.aloneMs)} s, so beside the other it ran ${(shards.shardMs[0] / shards.aloneMs).toFixed(2)}x as long ` +
-        '(the two processes share the cores with each other\'s compiler and collector threads, and the caches and memory bandwidth)',
-    },
+    ceilingFigure(shards, one.wallMs),
     {
       group: 'workers',
       name: '64 instances on one simulated host, capacity 16 (simulated host time)',
