@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseWatchLine, PERL_WATCHER, watchStreamReader } from '../../../src/hosts/dom0-xenstore';
+import { PERL_WATCHER, watchStreamReader } from '../../../src/hosts/dom0-xenstore';
 import type { ReadBatch } from '../../../src/model/trace';
 import { XenstoreServer } from '../../../src/xenstore/server';
 import { listenUnix } from '../../../src/xenstore/socket';
@@ -16,69 +16,18 @@ import { cXenstoredPath, startCXenstored } from '../../xenstore/cpeer';
 
 const skip = skipUnlessTool('perl');
 
-t.test('watch, immediate reads, removals over the xenstored wire protocol', { skip }, async (t) => {
-  const server = new XenstoreServer();
-  const sock = join(mkdtempSync(join(tmpdir(), 'winpv-xsw-')), 'socket');
-  const listener = await listenUnix(server, sock);
-  const client = XenstoreClient.inProcess(server, 0);
-  await client.write('/local/domain/1/device/vbd/51712/state', '1');
-  const child = spawn('perl', ['-e', PERL_WATCHER, '/local/domain/1', sock], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  let waiting: (() => void) | undefined;
-  let partial = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    const parts = (partial + c).split('\n');
-    partial = parts.pop()!;
-    lines.push(...parts);
-    waiting?.();
-  });
-  const next = async (n: number) => {
-    while (lines.length < n) await new Promise<void>((r) => (waiting = r));
-  };
-  await next(1);
-  t.same(parseWatchLine(lines[0]!), { path: '/local/domain/1', value: '' }, 'the registration event for the root');
-  for (const [i, v] of ['3', '4', 'a "q" é\n'].entries()) {
-    await client.write('/local/domain/1/device/vbd/51712/state', v);
-    await next(i + 2);
-    t.same(parseWatchLine(lines[i + 1]!), { path: '/local/domain/1/device/vbd/51712/state', value: v });
-  }
-  await client.rm('/local/domain/1/device');
-  await next(5);
-  t.equal(parseWatchLine(lines[4]!)!.value, null, 'a removal reads as removed');
-  child.kill();
-  await client.close();
-  listener.close();
-});
+/** How long a wait for the reader's next line may take before the test fails (it prints within
+ *  milliseconds; the deadline turns a reader that never answers into a failure naming what came). */
+const LINE_DEADLINE_MS = 30_000;
 
-t.test('@releaseDomain (the xl backend\'s crash detection): registration and a domain going away, as N lines', { skip }, async (t) => {
-  const server = new XenstoreServer();
-  const sock = join(mkdtempSync(join(tmpdir(), 'winpv-xsw-')), 'socket');
-  const listener = await listenUnix(server, sock);
-  const child = spawn('perl', ['-e', PERL_WATCHER, '@releaseDomain', sock], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  let waiting: (() => void) | undefined;
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    lines.push(...c.split('\n').filter((l) => l !== ''));
-    waiting?.();
-  });
-  const next = async (n: number) => {
-    while (lines.length < n) await new Promise<void>((r) => (waiting = r));
-  };
-  await next(1);
-  t.same(parseWatchLine(lines[0]!), { path: '@releaseDomain', value: null }, 'registration');
-  server.releaseDomain(7);
-  await next(2);
-  t.same(parseWatchLine(lines[1]!), { path: '@releaseDomain', value: null }, 'a domain released');
-  child.kill();
-  listener.close();
-});
-
-/** The reader on `socket`, its output as changes (watchStreamReader), and a way to wait for n of them. */
+/** The reader on `socket`, its output as changes (watchStreamReader, as the xl and XenAPI backends
+ *  read it), and a way to wait, with a deadline, for n of them. */
 function watchReader(socket: string, root: string) {
   const child = spawn('perl', ['-e', PERL_WATCHER, root, socket], { stdio: ['ignore', 'pipe', 'pipe'] });
   const changes: { path: string; value: string | null; batch?: ReadBatch }[] = [];
   let waiting: (() => void) | undefined;
   let partial = '';
+  let stderr = '';
   const reader = watchStreamReader((path, value, batch) => changes.push({ path, value, ...(batch !== undefined ? { batch } : {}) }));
   child.stdout.setEncoding('utf8').on('data', (c: string) => {
     const parts = (partial + c).split('\n');
@@ -86,11 +35,57 @@ function watchReader(socket: string, root: string) {
     parts.forEach(reader);
     waiting?.();
   });
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   const next = async (n: number) => {
-    while (changes.length < n) await new Promise<void>((r) => (waiting = r));
+    const end = Date.now() + LINE_DEADLINE_MS;
+    while (changes.length < n) {
+      const left = end - Date.now();
+      if (left <= 0) throw new Error(`the reader gave ${changes.length} of ${n} changes within ${LINE_DEADLINE_MS / 1000} s: ${JSON.stringify(changes)}; its stderr: ${stderr || '(none)'}`);
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((r) => {
+        waiting = r;
+        timer = setTimeout(r, left);
+      }).finally(() => clearTimeout(timer));
+    }
   };
   return { child, changes, next };
 }
+
+t.test('watch, immediate reads, removals over the xenstored wire protocol', { skip }, async (t) => {
+  const server = new XenstoreServer();
+  const sock = join(mkdtempSync(join(tmpdir(), 'winpv-xsw-')), 'socket');
+  const listener = await listenUnix(server, sock);
+  t.teardown(() => listener.close());
+  const client = XenstoreClient.inProcess(server, 0);
+  t.teardown(() => client.close());
+  await client.write('/local/domain/1/device/vbd/51712/state', '1');
+  const w = watchReader(sock, '/local/domain/1');
+  t.teardown(() => w.child.kill());
+  await w.next(1);
+  t.same(w.changes[0], { path: '/local/domain/1', value: '' }, 'the registration event for the root');
+  for (const [i, v] of ['3', '4', 'a "q" é\n'].entries()) {
+    await client.write('/local/domain/1/device/vbd/51712/state', v);
+    await w.next(i + 2);
+    t.same(w.changes[i + 1], { path: '/local/domain/1/device/vbd/51712/state', value: v });
+  }
+  await client.rm('/local/domain/1/device');
+  await w.next(5);
+  t.equal(w.changes[4]!.value, null, 'a removal reads as removed');
+});
+
+t.test('@releaseDomain (the xl backend\'s crash detection): registration and a domain going away, as N lines', { skip }, async (t) => {
+  const server = new XenstoreServer();
+  const sock = join(mkdtempSync(join(tmpdir(), 'winpv-xsw-')), 'socket');
+  const listener = await listenUnix(server, sock);
+  t.teardown(() => listener.close());
+  const w = watchReader(sock, '@releaseDomain');
+  t.teardown(() => w.child.kill());
+  await w.next(1);
+  t.same(w.changes[0], { path: '@releaseDomain', value: null }, 'registration');
+  server.releaseDomain(7);
+  await w.next(2);
+  t.same(w.changes[1], { path: '@releaseDomain', value: null }, 'a domain released');
+});
 
 const BE = '/local/domain/0/backend/vbd/1/51712/state';
 const FE = '/local/domain/1/device/vbd/51712/state';
