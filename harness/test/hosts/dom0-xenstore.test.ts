@@ -8,12 +8,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BATCH_READ_SCRIPT, fromToolText, parseBatchRead, parseXenstoreLs, toToolText, WATCH_SCRIPT, watchStreamReader } from '../../src/hosts/dom0-xenstore';
+import { BATCH_READ_SCRIPT, fromToolText, parseBatchRead, parseXenstoreLs, toToolText, WATCH_SCRIPT } from '../../src/hosts/dom0-xenstore';
 import { XenstoreServer } from '../../src/xenstore/server';
 import { listenUnix } from '../../src/xenstore/socket';
 import { XenstoreClient } from '../../src/xenstore/client';
 import { skipUnlessTool } from '../support/tools';
 import { toolPrints, toolStores } from '../support/xenstore-tools';
+import { readWatchStream } from '../support/watch-stream';
 import { run } from '../xenstore/tools';
 
 /** Values with every byte but NUL, UTF-8 text, quotes, backslashes and escapes' look-alikes. */
@@ -66,9 +67,6 @@ t.test('against the real xenstore tools', { skip }, async (t) => {
   }
 
   // no /run/xenstored/socket here: the stream is xenstore-watch + xenstore-read (dom0 without Perl)
-  const changes: [string, string | null][] = [];
-  let wake: (() => void) | undefined;
-  const reader = watchStreamReader((p, v) => (changes.push([p, v]), wake?.()));
   // its own process group: the pipeline's xenstore-watch and loop go with the shell
   const watch = spawn('sh', ['-c', WATCH_SCRIPT, 'unused', '/u'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'], detached: true });
   t.teardown(() => {
@@ -78,20 +76,12 @@ t.test('against the real xenstore tools', { skip }, async (t) => {
       // already gone
     }
   });
-  let partial = '';
-  watch.stdout.setEncoding('utf8').on('data', (c: string) => {
-    const parts = (partial + c).split('\n');
-    partial = parts.pop()!;
-    parts.forEach(reader);
-  });
-  const next = async (n: number) => {
-    while (changes.length < n) await new Promise<void>((r) => (wake = r));
-  };
+  const { changes, next } = readWatchStream(watch);
   await next(1); // the registration event
   const some = VALUES.filter((_, i) => i % 4 === 0 || i >= 31);
   for (const v of some) {
     await client.write('/u/k', v);
     await next(changes.length + 1);
   }
-  t.same(changes.slice(1).map(([, v]) => v), some, 'the watch stream without Perl: every value recovered');
+  t.same(changes.slice(1).map((c) => c.value), some, 'the watch stream without Perl: every value recovered');
 });

@@ -6,49 +6,20 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PERL_WATCHER, watchStreamReader } from '../../../src/hosts/dom0-xenstore';
-import type { ReadBatch } from '../../../src/model/trace';
+import { PERL_WATCHER } from '../../../src/hosts/dom0-xenstore';
 import { XenstoreServer } from '../../../src/xenstore/server';
 import { listenUnix } from '../../../src/xenstore/socket';
 import { XenstoreClient } from '../../../src/xenstore/client';
 import { missing, skipUnlessTool } from '../../support/tools';
+import { readWatchStream } from '../../support/watch-stream';
 import { cXenstoredPath, startCXenstored } from '../../xenstore/cpeer';
 
 const skip = skipUnlessTool('perl');
 
-/** How long a wait for the reader's next line may take before the test fails (it prints within
- *  milliseconds; the deadline turns a reader that never answers into a failure naming what came). */
-const LINE_DEADLINE_MS = 30_000;
-
-/** The reader on `socket`, its output as changes (watchStreamReader, as the xl and XenAPI backends
- *  read it), and a way to wait, with a deadline, for n of them. */
+/** The reader on `socket`, and its changes as the xl and XenAPI backends read them. */
 function watchReader(socket: string, root: string) {
   const child = spawn('perl', ['-e', PERL_WATCHER, root, socket], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const changes: { path: string; value: string | null; batch?: ReadBatch }[] = [];
-  let waiting: (() => void) | undefined;
-  let partial = '';
-  let stderr = '';
-  const reader = watchStreamReader((path, value, batch) => changes.push({ path, value, ...(batch !== undefined ? { batch } : {}) }));
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    const parts = (partial + c).split('\n');
-    partial = parts.pop()!;
-    parts.forEach(reader);
-    waiting?.();
-  });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const next = async (n: number) => {
-    const end = Date.now() + LINE_DEADLINE_MS;
-    while (changes.length < n) {
-      const left = end - Date.now();
-      if (left <= 0) throw new Error(`the reader gave ${changes.length} of ${n} changes within ${LINE_DEADLINE_MS / 1000} s: ${JSON.stringify(changes)}; its stderr: ${stderr || '(none)'}`);
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((r) => {
-        waiting = r;
-        timer = setTimeout(r, left);
-      }).finally(() => clearTimeout(timer));
-    }
-  };
-  return { child, changes, next };
+  return { child, ...readWatchStream(child) };
 }
 
 t.test('watch, immediate reads, removals over the xenstored wire protocol', { skip }, async (t) => {
