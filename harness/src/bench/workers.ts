@@ -61,14 +61,13 @@ async function catalogue(workers: number, keepDurations?: string): Promise<{ wal
 }
 
 /** `winpv run --workers 1 --shard k/n` of the catalogue, started now; resolves with its wall time
- *  when it exits (its exit status aside: a failed check still gives a time, and the shards' results
- *  are not what this measures). */
-function shardRun(k: number, n: number, durations: string, reports: string): Promise<number> {
+ *  and exit status when it exits (non-zero: the time measured something else, the figure says so). */
+function shardRun(k: number, n: number, durations: string, reports: string): Promise<{ ms: number; code: number | null }> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [winpv, ...RUN_ARGS, '--workers', '1', '--shard', `${k}/${n}`, '--durations', durations, '--report-dir', join(reports, `shard${k}`)], { stdio: 'ignore' });
   return new Promise((done, fail) => {
     child.once('error', fail);
-    child.once('close', () => done(performance.now() - t0));
+    child.once('close', (code) => done({ ms: performance.now() - t0, code }));
   });
 }
 
@@ -78,6 +77,8 @@ interface Shards {
   cpuMs: number;
   shardMs: [number, number];
   aloneMs: number;
+  /** Exit statuses of the three runs that were not 0. */
+  failures: string[];
 }
 
 /** The machine's ceiling for --workers 2: the catalogue's two shards (balanced by the durations the
@@ -87,11 +88,12 @@ async function independentShards(durations: string): Promise<Shards> {
   try {
     const t0 = performance.now();
     const c0 = childrenCpuMs();
-    const shardMs = await Promise.all([shardRun(1, 2, durations, reports), shardRun(2, 2, durations, reports)]) as [number, number];
+    const both = await Promise.all([shardRun(1, 2, durations, reports), shardRun(2, 2, durations, reports)]);
     const bothMs = performance.now() - t0;
     const cpuMs = childrenCpuMs() - c0;
-    const aloneMs = await shardRun(1, 2, durations, reports);
-    return { bothMs, cpuMs, shardMs, aloneMs };
+    const alone = await shardRun(1, 2, durations, reports);
+    const failures = [...both.map((r, i) => ({ ...r, what: `shard ${i + 1} beside the other` })), { ...alone, what: 'shard 1 alone' }].filter((r) => r.code !== 0).map((r) => `${r.what} exited ${r.code}`);
+    return { bothMs, cpuMs, shardMs: [both[0]!.ms, both[1]!.ms], aloneMs: alone.ms, failures };
   } finally {
     rmSync(reports, { recursive: true, force: true });
   }
@@ -133,6 +135,7 @@ function ceilingFigure(shards: Shards, oneMs: number, twoCpuMs: number): BenchFi
     note: `no coordination between the two (each its own winpv run --shard k/2, balanced by the one-worker run's durations), so what --workers 2 can reach here at best; ` +
       `shards ${secs(shards.shardMs[0])} and ${secs(shards.shardMs[1])} s at once, ${secs(shards.cpuMs)} s CPU together (--workers 2: ${secs(twoCpuMs)} s); shard 1 alone ${secs(shards.aloneMs)} s, so beside the other it ran ${(shards.shardMs[0] / shards.aloneMs).toFixed(2)}x as long ` +
       "(the two processes share the cores with each other's compiler and collector threads, and the caches and memory bandwidth)",
+    ...(shards.failures.length ? { failed: shards.failures.join('; ') } : {}),
   };
 }
 
