@@ -30,7 +30,8 @@ const SHARED = ['scenarios/vbd-connect.xml', 'scenarios/vif-connect.xml', 'scena
 
 /** CPU time (user + system, ms) of this process's reaped children, grandchildren included (/proc/self/stat cutime, cstime). */
 export function childrenCpuMs(): number {
-  const f = readFileSync('/proc/self/stat', 'utf8').slice(readFileSync('/proc/self/stat', 'utf8').lastIndexOf(')') + 2).split(' ');
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[13]) + Number(f[14])) * 10; // fields 16 and 17, in clock ticks of 10 ms (USER_HZ 100)
 }
 
