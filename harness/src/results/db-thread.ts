@@ -8,14 +8,14 @@
 import { Worker } from 'node:worker_threads';
 import { mkdirSync } from 'node:fs';
 import { infraError, isWinpvError, type WinpvError } from '../model/errors';
-import type { Db } from './sql';
-import { PGLITE_SETTINGS, PGLITE_V8_FLAGS, storeCorrupt } from './pglite';
+import type { Db, Statement } from './sql';
+import { PGLITE_SETTINGS, PGLITE_V8_FLAGS, runBatch, storeCorrupt, type PgliteTx } from './pglite';
+import type { BackgroundPriority } from './thread-priority';
 
-/** Requests to the thread; `tx` names an open transaction. */
+/** Requests to the thread. A batch is a whole transaction in one message (sql.ts Db.batch). */
 export type ToThread =
-  | { id: number; op: 'query'; sql: string; params: unknown[]; tx?: number }
-  | { id: number; op: 'begin' }
-  | { id: number; op: 'end'; tx: number; commit: boolean }
+  | { id: number; op: 'query'; sql: string; params: unknown[] }
+  | { id: number; op: 'batch'; statements: readonly Statement[] }
   | { id: number; op: 'close' };
 
 /** What the thread is started with. */
@@ -28,8 +28,8 @@ interface ThreadInit {
   v8Flags: readonly string[];
 }
 
-/** Answers; id 0 answers the open. */
-export type FromThread = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: ThreadError };
+/** Answers; id 0 answers the open. The thread's first message (id -1) gives its kernel thread id. */
+export type FromThread = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: ThreadError } | { id: -1; tid?: number };
 
 /** An error as it crosses the thread boundary (PGlite's message and SQLSTATE). */
 export interface ThreadError {
@@ -48,9 +48,10 @@ export interface ThreadDeadlines {
 
 export const THREAD_DEADLINES: ThreadDeadlines = { openMs: 120_000, queryMs: 60_000, closeMs: 30_000 };
 
-/** Opens the PGlite store in dir (checked by db.ts) in a new thread; resolves once it answers queries. */
-export async function openThreadDb(dir: string, deadlines: ThreadDeadlines = THREAD_DEADLINES): Promise<ThreadDb> {
-  const db = new ThreadDb(dir, deadlines);
+/** Opens the PGlite store in dir (checked by db.ts) in a new thread; resolves once it answers queries.
+ *  With `background`, the thread runs at the lowest priority until that says something waits for it. */
+export async function openThreadDb(dir: string, deadlines: ThreadDeadlines = THREAD_DEADLINES, background?: BackgroundPriority): Promise<ThreadDb> {
+  const db = new ThreadDb(dir, deadlines, background);
   try {
     await db.opened;
   } catch (e) {
@@ -76,10 +77,13 @@ export class ThreadDb implements Db {
   private seq = 0;
   private failure?: WinpvError;
   private closing = false;
+  /** The thread's kernel thread id, once it has said it (Linux). */
+  tid?: number;
 
   constructor(
     readonly label: string,
     private readonly deadlines: ThreadDeadlines,
+    private readonly background?: BackgroundPriority,
   ) {
     mkdirSync(label, { recursive: true });
     // The thread runs threadMain from its source text with no command-line options: it loads PGlite
@@ -89,12 +93,17 @@ export class ThreadDb implements Db {
     this.exited = new Promise((done) => this.thread.once('exit', done));
     this.opened = this.wait(0, deadlines.openMs, 'opening it').then(() => undefined);
     this.thread.on('message', (m: FromThread) => {
+      if (m.id === -1) {
+        this.tid = 'tid' in m ? m.tid : undefined;
+        if (this.tid !== undefined) this.background?.lowered(this.tid);
+        return;
+      }
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
       clearTimeout(p.timer);
-      if (m.ok) p.resolve(m.value);
-      else p.reject(fromThread(m.error));
+      if ('error' in m) p.reject(fromThread(m.error));
+      else p.resolve((m as { value?: unknown }).value);
     });
     this.thread.on('error', (e) => this.fail(`its thread failed (${e.message})`));
     this.thread.on('exit', (code) => {
@@ -106,16 +115,8 @@ export class ThreadDb implements Db {
     return (await this.call({ op: 'query', sql, params }, 'a query')) as R[];
   }
 
-  async transaction<T>(fn: (q: Db['query']) => Promise<T>): Promise<T> {
-    const tx = (await this.call({ op: 'begin' }, 'BEGIN')) as number;
-    try {
-      const out = await fn(async <R>(sql: string, params: unknown[] = []) => (await this.call({ op: 'query', sql, params, tx }, 'a query')) as R[]);
-      await this.call({ op: 'end', tx, commit: true }, 'COMMIT');
-      return out;
-    } catch (e) {
-      await this.call({ op: 'end', tx, commit: false }, 'ROLLBACK').catch(() => undefined);
-      throw e;
-    }
+  async batch(statements: readonly Statement[]): Promise<unknown[][]> {
+    return (await this.call({ op: 'batch', statements }, 'a transaction')) as unknown[][];
   }
 
   /** Shuts PGlite down cleanly (within its deadline, when it opened), then ends the thread. */
@@ -165,10 +166,8 @@ function fromThread(e: ThreadError): Error {
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** A Postgres connection as the thread holds it (PGlite's own type, which the thread cannot import). */
-type ThreadQuery = (sql: string, params?: unknown[]) => Promise<{ rows: unknown[] }>;
-interface ThreadPg {
-  query: ThreadQuery;
-  transaction<T>(fn: (tx: { query: ThreadQuery }) => Promise<T>): Promise<T>;
+interface ThreadPg extends PgliteTx {
+  query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
   close(): Promise<void>;
   waitReady: Promise<void>;
 }
@@ -184,6 +183,13 @@ function threadMain(): void {
     const err = e as { message?: string; code?: unknown };
     return { message: err?.message ?? String(e), ...(typeof err?.code === 'string' ? { code: err.code } : {}) };
   };
+  try {
+    // its kernel thread id, for the priority the main thread gives it (thread-priority.ts)
+    const tid = Number((require('node:fs') as typeof import('node:fs')).readlinkSync('/proc/thread-self').split('/').pop());
+    port.postMessage({ id: -1, ...(Number.isInteger(tid) && tid > 0 ? { tid } : {}) } satisfies FromThread);
+  } catch {
+    port.postMessage({ id: -1 } satisfies FromThread); // not Linux
+  }
   void (async () => {
     let pg: ThreadPg;
     try {
@@ -197,8 +203,11 @@ function threadMain(): void {
       return;
     }
     const serve = threadServer(pg);
+    // one request at a time, in the order they came: a close posted behind a batch (record-run.ts)
+    // waits for it, whatever PGlite's close does with a transaction still running
+    let previous: Promise<unknown> = Promise.resolve();
     port.on('message', (m: ToThread) => {
-      serve(m).then(
+      previous = previous.then(() => serve(m)).then(
         (value) => port.postMessage({ id: m.id, ok: true, value } satisfies FromThread),
         (e) => port.postMessage({ id: m.id, ok: false, error: errorOf(e) } satisfies FromThread),
       );
@@ -207,48 +216,19 @@ function threadMain(): void {
   })();
 }
 
+/** runBatch under a name of this module: the thread's source defines it under this name (an
+ *  imported function would be compiled into a property read of a module the thread does not have). */
+const threadBatch = runBatch;
+
 /** The thread's answer to each request, run from its source text beside threadMain (it may use
- *  nothing from outside its body). A transaction is held open inside PGlite's own transaction()
- *  until the main thread ends it. */
+ *  nothing from outside its body but threadBatch). */
 function threadServer(pg: ThreadPg): (m: ToThread) => Promise<unknown> {
-  const ROLLBACK = Symbol('rollback');
-  const txs = new Map<number, { q: ThreadQuery; end(commit: boolean): void; done: Promise<void> }>();
-  let txSeq = 0;
-  async function begin(): Promise<number> {
-    let began!: (q: ThreadQuery) => void;
-    let end!: (commit: boolean) => void;
-    const ready = new Promise<ThreadQuery>((r) => (began = r));
-    const ended = new Promise<boolean>((r) => (end = r));
-    const done = pg
-      .transaction(async (tx) => {
-        began((sql, params) => tx.query(sql, params));
-        if (!(await ended)) throw ROLLBACK;
-      })
-      .catch((e) => {
-        if (e !== ROLLBACK) throw e;
-      });
-    const q = await Promise.race([ready, done.then(() => undefined)]);
-    if (!q) throw new Error('the transaction ended before it began');
-    txs.set(++txSeq, { q, end, done });
-    return txSeq;
-  }
   return async (m) => {
-    if (m.op === 'query') {
-      const q = m.tx === undefined ? pg.query.bind(pg) : txs.get(m.tx)?.q;
-      if (!q) throw new Error(`no open transaction ${m.tx}`);
-      return (await q(m.sql, m.params)).rows;
-    }
-    if (m.op === 'begin') return begin();
-    if (m.op === 'end') {
-      const tx = txs.get(m.tx);
-      if (!tx) throw new Error(`no open transaction ${m.tx}`);
-      txs.delete(m.tx);
-      tx.end(m.commit);
-      return tx.done;
-    }
+    if (m.op === 'query') return (await pg.query(m.sql, m.params)).rows;
+    if (m.op === 'batch') return threadBatch(pg, m.statements);
     return pg.close();
   };
 }
 
-/** What the thread runs: its two functions' source text (compiled), then the call of threadMain. */
-const THREAD_SOURCE = `${threadServer.toString()}\n(${threadMain.toString()})()`;
+/** What the thread runs: its functions' source text (compiled), then the call of threadMain. */
+const THREAD_SOURCE = `const threadBatch = ${runBatch.toString()};\n${threadServer.toString()}\n(${threadMain.toString()})()`;

@@ -8,8 +8,9 @@ import { join, resolve } from 'node:path';
 import { WinpvError, infraError, usageError } from '../model/errors';
 import { openThreadDb } from './db-thread';
 import { openPglite } from './pglite';
+import type { BackgroundPriority } from './thread-priority';
 
-import type { Db } from './sql';
+import type { Db, Statement } from './sql';
 export type { Db } from './sql';
 
 export const isPostgresUrl = (s: string) => /^postgres(ql)?:\/\//i.test(s);
@@ -30,6 +31,8 @@ function scrub(message: string, url: string): string {
 export interface OpenOptions {
   /** PGlite in a worker thread (results/db-thread.ts) instead of this one; PostgreSQL ignores it. */
   thread?: boolean;
+  /** That thread at the lowest CPU priority until this says something waits for it (thread-priority.ts). */
+  background?: BackgroundPriority;
 }
 
 /** Opens `postgres://...` or a PGlite data directory. */
@@ -37,7 +40,7 @@ export async function openDb(target: string, opts: OpenOptions = {}): Promise<Db
   if (isPostgresUrl(target)) return openPostgres(target);
   const dir = resolve(target);
   checkPgliteDir(dir);
-  return opts.thread ? openThreadDb(dir) : openPglite(dir);
+  return opts.thread ? openThreadDb(dir, undefined, opts.background) : openPglite(dir);
 }
 
 /** A directory that holds something other than a store is refused before anything writes there. */
@@ -72,24 +75,36 @@ async function openPostgres(url: string): Promise<Db> {
       throw infraError('RESULTS_DB_ERROR', `results database ${label}: ${scrub((e as Error).message, url)}`);
     }
   };
+  // close() waits for what was asked before it (sql.ts): pool.end() would refuse a batch still waiting for its client
+  const asked = new Set<Promise<unknown>>();
+  const tracked = <T>(p: Promise<T>): Promise<T> => {
+    asked.add(p);
+    p.then(() => asked.delete(p), () => asked.delete(p));
+    return p;
+  };
+  const query = wrap((s, p) => pool.query(s, p));
+  const batch = async (statements: readonly Statement[]) => {
+    const c = await pool.connect().catch((e) => { throw infraError('RESULTS_DB_UNREACHABLE', `results database ${label}: ${scrub((e as Error).message, url)}`); });
+    try {
+      await c.query('BEGIN');
+      const q = wrap((s, p) => c.query(s, p));
+      const out: unknown[][] = [];
+      for (const s of statements) out.push(await q(s.sql, s.params ?? []));
+      await c.query('COMMIT');
+      return out;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
+  };
   return {
     label,
-    query: wrap((s, p) => pool.query(s, p)),
-    async transaction<T>(fn: (q: Db['query']) => Promise<T>) {
-      const c = await pool.connect().catch((e) => { throw infraError('RESULTS_DB_UNREACHABLE', `results database ${label}: ${scrub((e as Error).message, url)}`); });
-      try {
-        await c.query('BEGIN');
-        const out = await fn(wrap((s, p) => c.query(s, p)));
-        await c.query('COMMIT');
-        return out;
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        c.release();
-      }
-    },
+    query: (sql, params) => tracked(query(sql, params)),
+    batch: (statements) => tracked(batch(statements)),
     async close() {
+      await Promise.allSettled([...asked]);
       await pool.end();
     },
   };

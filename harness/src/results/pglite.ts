@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { WinpvError } from '../model/errors';
-import type { Db } from './sql';
+import type { Db, Statement } from './sql';
 
 /** Postgres' default shared_buffers (128 MB) is zeroed by every start of the WASM build: measured,
  *  0.7 s of the 1.5 s CPU an open of an existing store cost (docs/performance.md). The store's working
@@ -50,11 +50,27 @@ export async function openPglite(dir: string): Promise<Db> {
     async query<R>(sql: string, params: unknown[] = []) {
       return (await pg.query(sql, params)).rows as R[];
     },
-    async transaction<T>(fn: (q: Db['query']) => Promise<T>) {
-      return pg.transaction(async (tx) => fn(async <R>(sql: string, params: unknown[] = []) => (await tx.query(sql, params)).rows as R[]));
+    batch(statements) {
+      return runBatch(pg, statements);
     },
     async close() {
       await pg.close();
     },
   };
+}
+
+/** A PGlite connection as runBatch needs it (PGlite's own type, which the store's thread, running
+ *  this function from its source text, cannot import). */
+export interface PgliteTx {
+  transaction<T>(fn: (tx: { query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }> }) => Promise<T>): Promise<T>;
+}
+
+/** Db.batch on a PGlite connection: the statements in order in one of its transactions. Also run in
+ *  the store's thread from its source text (db-thread.ts), so it uses nothing from outside its body. */
+export function runBatch(pg: PgliteTx, statements: readonly Statement[]): Promise<unknown[][]> {
+  return pg.transaction(async (tx) => {
+    const rows: unknown[][] = [];
+    for (const s of statements) rows.push((await tx.query(s.sql, s.params ?? [])).rows);
+    return rows;
+  });
 }

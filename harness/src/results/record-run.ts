@@ -9,6 +9,7 @@ import type { RunRecord } from './record';
 import { ResultsStore, type HistoryRow } from './store';
 import { foldTrends, trendsOf, withRun } from './trends';
 import { storeBaselines } from './baselines';
+import { BackgroundPriority } from './thread-priority';
 
 /** Which store `winpv run` records into: the one configured (--db, WINPV_DB, config), else the default
  *  data directory once it exists (made by the first `winpv results import`), else none. */
@@ -41,7 +42,8 @@ export interface RunStoreKey {
 }
 
 /** The store a run is recorded in. It is opened as `winpv run` starts, before the scenarios and
- *  specs are loaded (PGlite in a thread of its own, so its start-up runs beside them); once the plan
+ *  specs are loaded (PGlite in a thread of its own, so its start-up runs beside them, at the lowest
+ *  CPU priority until something waits for it: thread-priority.ts); once the plan
  *  is made (planned()) the history of its scenarios is read while the run goes on; as the run ends,
  *  the report gets its trends from that history and the run's own figures (reportInput), while the
  *  store records the run; finish() waits for that and closes the store. close() ends it on every
@@ -50,13 +52,15 @@ export interface RunStoreKey {
  *  warning, never the run or its reports. */
 export class RunRecorder {
   private readonly store: Promise<ResultsStore>;
+  /** PGlite's thread runs at the lowest priority until something waits for it (thread-priority.ts). */
+  readonly priority = new BackgroundPriority();
   private key?: RunStoreKey;
   private history?: Promise<Map<string, Map<string, HistoryRow[]>>>;
   private recording?: Promise<unknown>;
   private closed?: Promise<void>;
 
   constructor(readonly target: string) {
-    this.store = ResultsStore.open(target, { thread: true });
+    this.store = ResultsStore.open(target, { thread: true, background: this.priority });
     this.store.catch(() => undefined); // said by finish()
   }
 
@@ -71,12 +75,15 @@ export class RunRecorder {
   /** The regression check's baselines, read from the same store under the planned key. */
   get baselines(): BaselineSource {
     if (!this.key) throw new Error('RunRecorder.baselines before planned()');
-    return storeBaselines(() => this.store, this.key.hostKind, this.key.windowsBuild);
+    return storeBaselines(() => (this.priority.foreground(), this.store), this.key.hostKind, this.key.windowsBuild);
   }
 
   /** As the run ends (its reports being written): starts recording it, and returns what the report
-   *  adds from the history (the trends of its scenarios), nothing when the store failed. */
+   *  adds from the history (the trends of its scenarios), nothing when the store failed. Nothing asks
+   *  the store anything after this, so its close follows the insert in its thread at once, while
+   *  report.html is drawn (finish() waits for both). */
   async reportInput(rec: RunRecord): Promise<ReportInput> {
+    this.priority.foreground();
     this.record(() => rec);
     try {
       const scenarios = [...new Set(rec.instances.map((i) => i.scenario))];
@@ -88,6 +95,8 @@ export class RunRecorder {
       return trends.length ? { trends: trends.map(trendSeries) } : {};
     } catch {
       return {}; // finish() says why
+    } finally {
+      void this.close();
     }
   }
 
@@ -95,6 +104,7 @@ export class RunRecorder {
    *  the report files failed before report.html) and closes the store; returns where it went, or the
    *  warning to print, naming the run directory `winpv results import` loads it from later. */
   async finish(dir: string, rec: () => RunRecord): Promise<{ recorded?: string; warning?: string }> {
+    this.priority.foreground();
     try {
       const store = await this.store;
       await this.record(rec);
@@ -117,6 +127,7 @@ export class RunRecorder {
 
   /** Closes the store (ends PGlite's thread); also when the command ended before the run could be recorded. */
   close(): Promise<void> {
+    this.priority.foreground();
     return (this.closed ??= this.store.then((s) => s.close(), () => undefined).catch(() => undefined));
   }
 }

@@ -80,11 +80,11 @@ export async function migrate(db: Db): Promise<void> {
   }
   while (have < SCHEMA_VERSION) {
     const next = have + 1;
-    await db.transaction(async (q) => {
-      for (const stmt of MIGRATIONS[have].split(/;\s*\n/).map((s) => s.trim()).filter(Boolean)) await q(stmt);
-      await q('DELETE FROM winpv_schema');
-      await q('INSERT INTO winpv_schema (version) VALUES ($1)', [next]);
-    });
+    await db.batch([
+      ...MIGRATIONS[have].split(/;\s*\n/).map((s) => s.trim()).filter(Boolean).map((sql) => ({ sql })),
+      { sql: 'DELETE FROM winpv_schema' },
+      { sql: 'INSERT INTO winpv_schema (version) VALUES ($1)', params: [next] },
+    ]);
     have = next;
   }
 }

@@ -4,7 +4,16 @@ export interface Db {
   /** Where it is, safe to print (password masked). */
   readonly label: string;
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
-  /** Runs fn inside one transaction (all or nothing). */
-  transaction<T>(fn: (q: Db['query']) => Promise<T>): Promise<T>;
+  /** Runs the statements in order in one transaction (all or nothing) and gives each one's rows.
+   *  A whole list, not a callback: PGlite in a worker thread runs it in one message, so the
+   *  transaction never waits for the calling thread between its statements (db-thread.ts). */
+  batch(statements: readonly Statement[]): Promise<unknown[][]>;
+  /** Ends the connection once every request made before it has been answered. */
   close(): Promise<void>;
+}
+
+/** One statement of a batch. */
+export interface Statement {
+  sql: string;
+  params?: unknown[];
 }

@@ -3,6 +3,7 @@
 // questions `history`, `compare`, `bisect` and the HTML trends ask.
 import type { HistoryKey, MetricValue } from '../model/results';
 import { openDb, type Db, type OpenOptions } from './db';
+import type { Statement } from './sql';
 import { migrate } from './schema';
 import type { RunRecord } from './record';
 
@@ -30,35 +31,8 @@ export class ResultsStore {
 
   /** Records a run; true when it was new, false when an earlier copy was replaced. */
   async record(r: RunRecord): Promise<boolean> {
-    return this.db.transaction(async (q) => {
-      const old = await q('DELETE FROM runs WHERE run_id = $1 RETURNING run_id', [r.runId]);
-      await q(
-        `INSERT INTO runs (run_id, started_at, finished_at, seed, host_kind, host_label, pool, windows_build, driver_version, driver_build,
-           harness_version, shard, complete, passed, failed, skipped, flaky) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
-        [r.runId, r.startedAt, r.finishedAt ?? null, r.seed, r.hostKind, r.hostLabel, r.pool ?? null, r.windowsBuild, r.driverVersion, r.driverBuild ?? null,
-          r.harnessVersion, r.shard ?? null, r.complete, r.counts.passed, r.counts.failed, r.counts.skipped, r.counts.flaky],
-      );
-      // three statements for the whole run, whatever its size (one per row was most of the cost)
-      const is = r.instances;
-      if (is.length) {
-        await q(`INSERT INTO instances (run_id, inst, scenario, verdict, attempts, flaky, known, duration_ms)
-                 SELECT $1, i, s, v, a, f, k, d FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bool[], $7::text[], $8::float8[]) AS t(i, s, v, a, f, k, d)`,
-        [r.runId, is.map((i) => i.inst), is.map((i) => i.scenario), is.map((i) => i.verdict), is.map((i) => i.attempts), is.map((i) => i.flaky), is.map((i) => i.known ?? null), is.map((i) => i.durationMs)]);
-      }
-      const checks = is.flatMap((i) => i.checks.map((c, k) => ({ inst: i.inst, k, ...c })));
-      if (checks.length) {
-        await q(`INSERT INTO checks (run_id, inst, position, check_name, verdict, message)
-                 SELECT $1, i, p, c, v, m FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[]) AS t(i, p, c, v, m)`,
-        [r.runId, checks.map((c) => c.inst), checks.map((c) => c.k), checks.map((c) => c.check), checks.map((c) => c.verdict), checks.map((c) => c.message)]);
-      }
-      const metrics = is.flatMap((i) => i.metrics.map((m) => ({ inst: i.inst, scenario: i.scenario, ...m })));
-      if (metrics.length) {
-        await q(`INSERT INTO metrics (run_id, started_at, inst, scenario, name, value, unit, better)
-                 SELECT $1, $2, i, s, n, v, u, b FROM unnest($3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[]) AS t(i, s, n, v, u, b)`,
-        [r.runId, r.startedAt, metrics.map((m) => m.inst), metrics.map((m) => m.scenario), metrics.map((m) => m.name), metrics.map((m) => m.value), metrics.map((m) => m.unit), metrics.map((m) => m.better)]);
-      }
-      return old.length === 0;
-    });
+    const [old] = await this.db.batch(recordStatements(r));
+    return old.length === 0;
   }
 
   /** The newest `limit` values of a metric for a scenario (oldest first), optionally before a date (ISO) and on one host class / Windows build. */
@@ -166,6 +140,46 @@ export interface StoredRun {
   driverVersion: string;
   instances: { inst: string; scenario: string; verdict: string; flaky: boolean; known?: string }[];
   metrics: { inst: string; scenario: string; name: string; value: number; unit: string; better: MetricValue['better'] }[];
+}
+
+/** The statements that replace a run's rows, in one transaction: a DELETE of an earlier copy (its
+ *  rows go by cascade; the first statement's rows say whether there was one), the run, then one
+ *  statement per table for the whole run, whatever its size (one per row was most of the cost). */
+function recordStatements(r: RunRecord): Statement[] {
+  const out: Statement[] = [
+    { sql: 'DELETE FROM runs WHERE run_id = $1 RETURNING run_id', params: [r.runId] },
+    {
+      sql: `INSERT INTO runs (run_id, started_at, finished_at, seed, host_kind, host_label, pool, windows_build, driver_version, driver_build,
+              harness_version, shard, complete, passed, failed, skipped, flaky) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
+      params: [r.runId, r.startedAt, r.finishedAt ?? null, r.seed, r.hostKind, r.hostLabel, r.pool ?? null, r.windowsBuild, r.driverVersion, r.driverBuild ?? null,
+        r.harnessVersion, r.shard ?? null, r.complete, r.counts.passed, r.counts.failed, r.counts.skipped, r.counts.flaky],
+    },
+  ];
+  const is = r.instances;
+  if (is.length) {
+    out.push({
+      sql: `INSERT INTO instances (run_id, inst, scenario, verdict, attempts, flaky, known, duration_ms)
+            SELECT $1, i, s, v, a, f, k, d FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bool[], $7::text[], $8::float8[]) AS t(i, s, v, a, f, k, d)`,
+      params: [r.runId, is.map((i) => i.inst), is.map((i) => i.scenario), is.map((i) => i.verdict), is.map((i) => i.attempts), is.map((i) => i.flaky), is.map((i) => i.known ?? null), is.map((i) => i.durationMs)],
+    });
+  }
+  const checks = is.flatMap((i) => i.checks.map((c, k) => ({ inst: i.inst, k, ...c })));
+  if (checks.length) {
+    out.push({
+      sql: `INSERT INTO checks (run_id, inst, position, check_name, verdict, message)
+            SELECT $1, i, p, c, v, m FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[]) AS t(i, p, c, v, m)`,
+      params: [r.runId, checks.map((c) => c.inst), checks.map((c) => c.k), checks.map((c) => c.check), checks.map((c) => c.verdict), checks.map((c) => c.message)],
+    });
+  }
+  const metrics = is.flatMap((i) => i.metrics.map((m) => ({ inst: i.inst, scenario: i.scenario, ...m })));
+  if (metrics.length) {
+    out.push({
+      sql: `INSERT INTO metrics (run_id, started_at, inst, scenario, name, value, unit, better)
+            SELECT $1, $2, i, s, n, v, u, b FROM unnest($3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[]) AS t(i, s, n, v, u, b)`,
+      params: [r.runId, r.startedAt, metrics.map((m) => m.inst), metrics.map((m) => m.scenario), metrics.map((m) => m.name), metrics.map((m) => m.value), metrics.map((m) => m.unit), metrics.map((m) => m.better)],
+    });
+  }
+  return out;
 }
 
 const iso = (d: Date | string) => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());

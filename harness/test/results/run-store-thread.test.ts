@@ -16,14 +16,20 @@ const repo = resolve(__dirname, '..', '..', '..');
 const scenario = join(repo, 'scenarios', 'vbd-connect.xml');
 
 t.test('the store\'s thread dies mid-run: warning, complete reports with no trends, imported later', async (t) => {
-  // every worker thread the run starts (the store's) is ended once it has answered its first message:
-  // the store opened, then went away while the run went on
+  // every worker thread the run starts (the store's) is ended once it has said the store is open
+  // (its answer 0; the message before it gives its thread id): the store opened, then went away
+  // while the run went on
   const threads = await import('node:worker_threads');
   let stopped = 0;
   class DyingWorker extends threads.Worker {
     constructor(...args: ConstructorParameters<typeof threads.Worker>) {
       super(...args);
-      this.once('message', () => setImmediate(() => void this.terminate().then(() => stopped++)));
+      const opened = (m: { id: number }) => {
+        if (m.id !== 0) return;
+        this.off('message', opened);
+        setImmediate(() => void this.terminate().then(() => stopped++));
+      };
+      this.on('message', opened);
     }
   }
   const tmp = mkdtempSync(join(tmpdir(), 'winpv-results-dies-'));

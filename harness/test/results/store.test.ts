@@ -64,6 +64,18 @@ for (const st of STORE_TARGETS) {
       for (let k = 20; k < 28; k++) await store.db.query('DELETE FROM runs WHERE run_id = $1', [runRecord(k).runId]);
     });
 
+    t.test('a close asked right behind a record waits for it', async (t) => {
+      const store = await ResultsStore.open(target);
+      const recorded = store.record(runRecord(40, { value: 140 }));
+      const closed = store.close(); // not awaited in between, as RunRecorder closes behind its insert
+      t.equal(await recorded, true, 'the record is not cut off by the close');
+      await closed;
+      const again = await ResultsStore.open(target);
+      t.teardown(() => again.close());
+      t.same((await again.run(runRecord(40).runId))?.metrics.map((m) => [m.name, m.value]), [['time.install-drivers', 5000], ['xvda.mbps', 140]], 'and it is there once the store is opened again');
+      await again.db.query('DELETE FROM runs WHERE run_id = $1', [runRecord(40).runId]);
+    });
+
     t.test('a store of a newer schema is refused untouched', async (t) => {
       const db = await openDb(target);
       await db.query('UPDATE winpv_schema SET version = $1', [SCHEMA_VERSION + 1]);

@@ -62,6 +62,19 @@ t.test('the thread answers as in-process PGlite', async (t) => {
   t.equal(await store.runCount(), 7, 'the thread goes on after an error');
 });
 
+t.test('a close posted right behind a record is answered after it', async (t) => {
+  const dir = await freshStore();
+  const store = await ResultsStore.open(dir, { thread: true });
+  const recorded = store.record(twoInstances(1));
+  const closed = store.close(); // not awaited in between, as RunRecorder closes behind its insert
+  t.equal(await recorded, true, 'the record is not cut off by the close');
+  await closed;
+  t.equal(typeof (await (store.db as ThreadDb).exited), 'number', 'the thread has ended');
+  const again = await ResultsStore.open(dir);
+  t.teardown(() => again.close());
+  t.equal(await again.runCount(), 1, 'the run is there once the store is opened again');
+});
+
 t.test('refusals cross the thread with their codes', async (t) => {
   const dir = await freshStore();
   const s = await ResultsStore.open(dir, { thread: true });

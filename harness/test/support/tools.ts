@@ -16,6 +16,8 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   xmllint: 'libxml2-utils',
   perl: 'perl',
   pkill: 'procps',
+  prlimit: 'util-linux',
+  setpriv: 'util-linux',
   gcc: 'gcc',
   python3: 'python3',
   mke2fs: 'e2fsprogs',
