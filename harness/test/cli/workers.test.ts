@@ -14,7 +14,7 @@ import { startLeaseDom0 } from '../support/lease-dom0';
 import { startXapiServer } from '../support/xapi-server';
 import { holdCapacity } from '../../src/cli/lease-support';
 import { resolveConfig } from '../../src/cli/config';
-import { defaultSimWorkers } from '../../src/cli/commands/run';
+import { defaultSimWorkers } from '../../src/cli/run-flow';
 
 const repo = resolve(__dirname, '..', '..', '..');
 // the installer scenario keeps an artifact (the installer's log): a worker process keeps it in the
