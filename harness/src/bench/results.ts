@@ -16,6 +16,7 @@ import type { BenchFigure } from './figure';
 import { ratioOf } from './figure';
 import { childrenCpuMs } from './workers';
 import { ResultsStore } from '../results/store';
+import { SCENARIO_RUNS_FILL_ALL } from '../results/schema';
 import { readRunDir } from '../results/record';
 import { trendsFor, trendsOf } from '../results/trends';
 import { median } from '../model/regression';
@@ -64,6 +65,7 @@ async function fill(store: ResultsStore, n: number): Promise<void> {
   await store.db.query(`INSERT INTO instances (run_id, inst, scenario, verdict, duration_ms) SELECT 'bench-' || g, 'vbd-connect', 'vbd-connect', 'pass', 1000 FROM generate_series(1, $1) g`, [n]);
   await store.db.query(`INSERT INTO metrics (run_id, started_at, inst, scenario, name, value, unit, better)
     SELECT 'bench-' || g, timestamptz '2026-01-01' + g * interval '1 hour', 'vbd-connect', 'vbd-connect', m, 2700 + (g * 7919 % 200), 'MB/s', 'higher' FROM generate_series(1, $1) g, unnest(ARRAY['vbd/51712.mbps', 'vbd/51712.iops']) m`, [n]);
+  await store.db.query(SCENARIO_RUNS_FILL_ALL);
 }
 
 async function historyMs(n: number): Promise<number> {

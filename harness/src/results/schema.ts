@@ -4,6 +4,16 @@
 import { WinpvError } from '../model/errors';
 import type { Db } from './db';
 
+/** scenario_runs' rows from the metrics recorded for run $1 (the run being recorded, in the same transaction). */
+export const SCENARIO_RUNS_FILL = `INSERT INTO scenario_runs (run_id, scenario, started_at, host_kind, windows_build, driver_version, metrics)
+     SELECT m.run_id, m.scenario, r.started_at, r.host_kind, r.windows_build, r.driver_version, jsonb_object_agg(m.name, jsonb_build_array(m.value, m.unit, m.better))
+       FROM (SELECT run_id, scenario, name, avg(value) AS value, min(unit) AS unit, min(better) AS better FROM metrics WHERE run_id = $1 GROUP BY run_id, scenario, name) m
+       JOIN runs r USING (run_id)
+      GROUP BY m.run_id, m.scenario, r.started_at, r.host_kind, r.windows_build, r.driver_version`;
+
+/** scenario_runs' rows for every run recorded. */
+export const SCENARIO_RUNS_FILL_ALL = SCENARIO_RUNS_FILL.replace(' WHERE run_id = $1', '');
+
 export const MIGRATIONS: readonly string[] = [
   // 1: runs, instance verdicts, check verdicts, metrics (workload figures and lifecycle timings)
   `CREATE TABLE runs (
@@ -59,6 +69,23 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX metrics_series ON metrics (scenario, name, started_at DESC, run_id DESC);
    DROP INDEX runs_started;
    CREATE INDEX runs_newest ON runs (started_at DESC, run_id DESC);`,
+  // 3: a row per run and scenario holding the mean of each metric over the run's instances of it,
+  // with the run's start, filter (host class, Windows build) and driver beside it: a run's trends
+  // read its scenarios' newest runs (some 30 rows a scenario) instead of every series' points one
+  // index probe and one probe of the run apiece (store.histories; docs/performance.md, results
+  // store round 7). Filled from the metrics already recorded.
+  `CREATE TABLE scenario_runs (
+     run_id text NOT NULL REFERENCES runs ON DELETE CASCADE,
+     scenario text NOT NULL,
+     started_at timestamptz NOT NULL,
+     host_kind text NOT NULL,
+     windows_build text NOT NULL,
+     driver_version text NOT NULL,
+     metrics jsonb NOT NULL,
+     PRIMARY KEY (run_id, scenario)
+   );
+   CREATE INDEX scenario_runs_newest ON scenario_runs (scenario, started_at DESC, run_id DESC);
+   ${SCENARIO_RUNS_FILL_ALL}`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

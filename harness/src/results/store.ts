@@ -4,7 +4,7 @@
 import type { HistoryKey, MetricValue } from '../model/results';
 import { openDb, type Db, type OpenOptions } from './db';
 import type { Statement } from './sql';
-import { migrate } from './schema';
+import { migrate, SCENARIO_RUNS_FILL } from './schema';
 import type { RunRecord } from './record';
 
 export class ResultsStore {
@@ -40,53 +40,85 @@ export class ResultsStore {
     return (await this.histories({ ...key, scenarios: [key.scenario], metrics: [key.metric] }, opts)).get(key.scenario)?.get(key.metric) ?? [];
   }
 
-  /** The newest `limit` values of every metric (or those named) of several scenarios in one query:
-   *  scenario -> metric -> rows, oldest first. One round trip for a run's trends or an instance's
-   *  baselines instead of one per metric. Each series (scenario, metric) is found by skipping along
-   *  the metrics_series index, and its newest points are read from that index newest first, stopping
-   *  at `limit` runs that match: the cost follows the series and the limit, not the runs recorded. */
-  async histories(key: Omit<HistoryKey, 'scenario' | 'metric'> & { scenarios: readonly string[]; metrics?: readonly string[] }, opts: { limit?: number; before?: string } = {}): Promise<Map<string, Map<string, HistoryRow[]>>> {
+  /** The newest `limit` values of every metric (or those named) of several scenarios: scenario ->
+   *  metric -> rows, oldest first; each series (scenario, metric) its own newest `limit` runs that
+   *  measured it. Read from the scenarios' newest runs (scenario_runs, a row per run and scenario
+   *  with its metrics' means): one statement for a run's trends or an instance's baselines, some
+   *  `limit` rows a scenario. A series those runs do not fill (a metric some of them lack) while the
+   *  scenario has older runs is read on its own, from its index (seriesPoints). */
+  async histories(key: HistoryScope, opts: { limit?: number; before?: string } = {}): Promise<Map<string, Map<string, HistoryRow[]>>> {
+    const limit = opts.limit ?? 50;
+    const { runs, series } = await this.newestRuns(key, limit, opts.before);
+    const found = new Map<string, HistoryRow[]>();
+    const further: [string, string][] = [];
+    for (const [scenario, name] of series) {
+      const newest = runs.get(scenario) ?? [];
+      const points = newest.filter((r) => r.metrics[name] !== undefined).slice(0, limit);
+      if (points.length < limit && newest.length === limit) further.push([scenario, name]);
+      else if (points.length) found.set(seriesKey(scenario, name), points.reverse().map((r) => pointOf(r, name)));
+    }
+    for (const [scenario, name, rows] of further.length ? await this.seriesPoints(further, key, limit, opts.before) : []) found.set(seriesKey(scenario, name), rows);
+    const out = new Map<string, Map<string, HistoryRow[]>>();
+    for (const [scenario, name] of series) {
+      const rows = found.get(seriesKey(scenario, name));
+      if (rows) (out.get(scenario) ?? out.set(scenario, new Map()).get(scenario)!).set(name, rows);
+    }
+    return out;
+  }
+
+  /** The series asked (scenario, metric; sorted) and the scenarios' newest `limit` runs that match
+   *  the key, newest first, with their metrics. */
+  private async newestRuns(key: HistoryScope, limit: number, before?: string): Promise<{ runs: Map<string, ScenarioRun[]>; series: [string, string][] }> {
     const params: unknown[] = [[...key.scenarios]];
-    // the series: the metrics named, else each scenario's metric names one index descent apiece
-    const series = key.metrics
-      ? `s (scenario, name) AS (SELECT sc, mn FROM unnest($1::text[]) sc, unnest($${params.push([...key.metrics])}::text[]) mn)`
-      : `RECURSIVE n (scenario, name) AS (
-           SELECT sc, (SELECT min(name) FROM metrics WHERE scenario = sc) FROM unnest($1::text[]) sc
-           UNION ALL
-           SELECT scenario, (SELECT min(m.name) FROM metrics m WHERE m.scenario = n.scenario AND m.name > n.name) FROM n WHERE name IS NOT NULL),
-         s AS (SELECT scenario, name FROM n WHERE name IS NOT NULL)`;
-    // A run's filter and driver are looked up by scalar subqueries, which the
-    // planner cannot turn into joins: each series is read from its index newest first until `limit`
-    // matching runs, whatever the planner believes of the tables (PGlite never gathers statistics,
-    // and with a join it chose to probe the series once per run: quadratic in the runs recorded).
+    const series = seriesNamed(key, params);
+    const where = ['scenario = sc'];
+    if (key.hostClass) where.push(`host_kind = $${params.push(key.hostClass)}`);
+    if (key.windowsBuild) where.push(`windows_build = $${params.push(key.windowsBuild)}`);
+    if (before) where.push(`started_at < $${params.push(before)}`);
+    const [row] = await this.db.query<{ runs: [string, string, number, string, ScenarioRun['metrics']][] | null; series: [string, string][] | null }>(
+      `WITH ${series},
+       r AS (SELECT sc, h.* FROM unnest($1::text[]) sc CROSS JOIN LATERAL
+         (SELECT run_id, started_at, driver_version, metrics FROM scenario_runs WHERE ${where.join(' AND ')}
+           ORDER BY started_at DESC, run_id DESC LIMIT $${params.push(limit)}) h)
+       SELECT (SELECT json_agg(json_build_array(sc, run_id, floor(extract(epoch FROM started_at) * 1000)::float8, driver_version, metrics) ORDER BY sc, started_at DESC, run_id DESC) FROM r) AS runs,
+              (SELECT json_agg(json_build_array(scenario, name) ORDER BY scenario, name) FROM s) AS series`,
+      params,
+    );
+    const runs = new Map<string, ScenarioRun[]>();
+    for (const [scenario, runId, at, driverVersion, metrics] of row.runs ?? []) {
+      (runs.get(scenario) ?? runs.set(scenario, []).get(scenario)!).push({ runId, startedAt: new Date(at).toISOString(), driverVersion, metrics });
+    }
+    return { runs, series: row.series ?? [] };
+  }
+
+  /** Each series' newest `limit` points that match the key, oldest first, read from the
+   *  metrics_series index newest first until `limit` matching runs. A run's filter and driver are
+   *  looked up by scalar subqueries, which the planner cannot turn into joins (PGlite never gathers
+   *  statistics, and with a join it chose to probe the series once per run: quadratic in the runs
+   *  recorded). */
+  private async seriesPoints(series: readonly [string, string][], key: HistoryScope, limit: number, before?: string): Promise<[string, string, HistoryRow[]][]> {
+    const params: unknown[] = [series.map((x) => x[0]), series.map((x) => x[1])];
     const point = ['m.scenario = s.scenario', 'm.name = s.name'];
     const ofRun: string[] = [];
     if (key.hostClass) ofRun.push(`r.host_kind = $${params.push(key.hostClass)}`);
     if (key.windowsBuild) ofRun.push(`r.windows_build = $${params.push(key.windowsBuild)}`);
     if (ofRun.length) point.push(`(SELECT ${ofRun.join(' AND ')} FROM runs r WHERE r.run_id = m.run_id)`);
-    if (opts.before) point.push(`m.started_at < $${params.push(opts.before)}`);
-    // One JSON value (per series its points, oldest first) and each run's driver read once, not a
-    // row per point with its run's driver looked up again: a run's trends are some 600 series of up
-    // to 30 points (docs/performance.md, results store round 6).
-    const [{ series: found, drivers }] = await this.db.query<{ series: [string, string, [string, number, number, string, string][]][] | null; drivers: Record<string, string> | null }>(
-      `WITH ${series},
+    if (before) point.push(`m.started_at < $${params.push(before)}`);
+    const [{ found, drivers }] = await this.db.query<{ found: [string, string, [string, number, number, string, string][]][] | null; drivers: Record<string, string> | null }>(
+      `WITH s (scenario, name) AS (SELECT * FROM unnest($1::text[], $2::text[])),
        p AS MATERIALIZED (SELECT s.scenario, s.name, h.* FROM s CROSS JOIN LATERAL
          (SELECT m.run_id, m.started_at, avg(m.value) AS value, min(m.unit) AS unit, min(m.better) AS better
             FROM metrics m
            WHERE ${point.join(' AND ')}
-           GROUP BY m.started_at, m.run_id ORDER BY m.started_at DESC, m.run_id DESC LIMIT $${params.push(opts.limit ?? 50)}) h),
+           GROUP BY m.started_at, m.run_id ORDER BY m.started_at DESC, m.run_id DESC LIMIT $${params.push(limit)}) h),
        per AS (SELECT scenario, name, json_agg(json_build_array(run_id, floor(extract(epoch FROM started_at) * 1000)::float8, value, unit, better) ORDER BY started_at, run_id) AS points
                  FROM p GROUP BY scenario, name)
-       SELECT (SELECT json_agg(json_build_array(scenario, name, points) ORDER BY scenario, name) FROM per) AS series,
+       SELECT (SELECT json_agg(json_build_array(scenario, name, points)) FROM per) AS found,
               (SELECT json_object_agg(d.run_id, (SELECT driver_version FROM runs r WHERE r.run_id = d.run_id)) FROM (SELECT DISTINCT run_id FROM p) d) AS drivers`,
       params,
     );
-    const out = new Map<string, Map<string, HistoryRow[]>>();
-    for (const [scenario, name, points] of found ?? []) {
-      const byMetric = out.get(scenario) ?? out.set(scenario, new Map()).get(scenario)!;
-      byMetric.set(name, points.map(([runId, at, value, unit, better]) => ({ runId, startedAt: new Date(at).toISOString(), driverVersion: drivers![runId]!, value, unit, better: better as MetricValue['better'] })));
-    }
-    return out;
+    return (found ?? []).map(([scenario, name, points]) => [scenario, name,
+      points.map(([runId, at, value, unit, better]) => ({ runId, startedAt: new Date(at).toISOString(), driverVersion: drivers![runId]!, value, unit, better: better as MetricValue['better'] }))]);
   }
 
   /** Metric names recorded for a scenario. */
@@ -178,8 +210,38 @@ function recordStatements(r: RunRecord): Statement[] {
             SELECT $1, $2, i, s, n, v, u, b FROM unnest($3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[]) AS t(i, s, n, v, u, b)`,
       params: [r.runId, r.startedAt, metrics.map((m) => m.inst), metrics.map((m) => m.scenario), metrics.map((m) => m.name), metrics.map((m) => m.value), metrics.map((m) => m.unit), metrics.map((m) => m.better)],
     });
+    out.push({ sql: SCENARIO_RUNS_FILL, params: [r.runId] });
   }
   return out;
+}
+
+/** What histories() is asked: the scenarios, optionally some metrics, and the runs' filter. */
+export type HistoryScope = Omit<HistoryKey, 'scenario' | 'metric'> & { scenarios: readonly string[]; metrics?: readonly string[] };
+
+/** A scenario's run as scenario_runs holds it: per metric its mean over the run's instances, unit and direction. */
+interface ScenarioRun {
+  runId: string;
+  startedAt: string;
+  driverVersion: string;
+  metrics: Record<string, [number, string, string] | undefined>;
+}
+
+const seriesKey = (scenario: string, name: string) => `${scenario}\u0000${name}`;
+
+const pointOf = (r: ScenarioRun, name: string): HistoryRow => {
+  const [value, unit, better] = r.metrics[name]!;
+  return { runId: r.runId, startedAt: r.startedAt, driverVersion: r.driverVersion, value, unit, better: better as MetricValue['better'] };
+};
+
+/** The CTE `s (scenario, name)`: the metrics named for each scenario ($1), else each scenario's
+ *  recorded metric names, one index descent apiece. */
+function seriesNamed(key: HistoryScope, params: unknown[]): string {
+  if (key.metrics) return `s (scenario, name) AS (SELECT sc, mn FROM unnest($1::text[]) sc, unnest($${params.push([...key.metrics])}::text[]) mn)`;
+  return `RECURSIVE n (scenario, name) AS (
+           SELECT sc, (SELECT min(name) FROM metrics WHERE scenario = sc) FROM unnest($1::text[]) sc
+           UNION ALL
+           SELECT scenario, (SELECT min(m.name) FROM metrics m WHERE m.scenario = n.scenario AND m.name > n.name) FROM n WHERE name IS NOT NULL),
+         s AS (SELECT scenario, name FROM n WHERE name IS NOT NULL)`;
 }
 
 const iso = (d: Date | string) => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());
