@@ -46,7 +46,7 @@ function pageContext(win) {
   const form = doc.getElementById('filters');
   const pg = {
     win, doc, h,
-    data: JSON.parse(doc.getElementById('winpv-data').textContent),
+    data: unpackTrends(JSON.parse(doc.getElementById('winpv-data').textContent)),
     STATUSES: ['failed', 'flaky', 'known', 'passed', 'skipped'],
     BADGE: { failed: ['✕', 'FAIL'], flaky: ['~', 'FLAKY'], known: ['!', 'KNOWN'], passed: ['✓', 'PASS'], skipped: ['–', 'SKIP'] },
     CHUNK: 100,
@@ -411,8 +411,27 @@ function wirePrintAndResize(pg) {
 }
 /* c8 ignore stop */
 
+/** The page data with its trends' points as the charts take them ({ run, at, build, value, verdict }):
+ *  report.html carries each run's id, date and build once, in `trendRuns`, and a point as
+ *  [index in trendRuns, value, verdict?] (html.ts packTrends). Also run by the Node tests. */
+export function unpackTrends(data) {
+  const runs = data.trendRuns || [];
+  data.trends = data.trends.map((t) => Object.assign({}, t, {
+    points: t.points.map((p) => {
+      const r = runs[p[0]];
+      const point = { run: r[0], value: p[1] };
+      if (r[1] !== null) point.at = r[1];
+      if (r[2] !== null) point.build = r[2];
+      if (p.length > 2) point.verdict = p[2];
+      return point;
+    }),
+  }));
+  delete data.trendRuns;
+  return data;
+}
+
 /** The page script's parts, in the order they are written into the page (each calls the others by name). */
-const PAGE_PARTS = [reportPage, pageContext, domBuilder, secs, fmtNum, badge, readHash, writeHash, syncControls, wireFilters, haystack, matches, renderList, renderMore, row, body, checksTable, timelineSection, failureNote, markerTable, aroundTable, workloadTable, wireKeys, wirePrintAndResize];
+const PAGE_PARTS = [reportPage, pageContext, unpackTrends, domBuilder, secs, fmtNum, badge, readHash, writeHash, syncControls, wireFilters, haystack, matches, renderList, renderMore, row, body, checksTable, timelineSection, failureNote, markerTable, aroundTable, workloadTable, wireKeys, wirePrintAndResize];
 
 /** The page script report.html runs: the page's and the charts' functions declared in one scope
  *  (a function of its own, so none is a global of the page), then the entry called with `window`. */

@@ -7,7 +7,8 @@ import type { TraceEvent } from '../../src/model/trace';
 import { thinIndices, MAX_RING_POINTS, PASSING_RING_POINT_BUDGET } from '../../src/report/html-data';
 import { buildPageData } from '../../src/report/html-digest';
 import { renderHtml } from '../../src/report/html';
-import { pageScript, scriptOf } from '../../src/report/html-client';
+import { pageScript, scriptOf, unpackTrends } from '../../src/report/html-client';
+import type { TrendSeries } from '../../src/model/report-input';
 import { syntheticRun } from '../../src/bench/report-run';
 
 const meta = { runId: 'r1', startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:01:30.000Z', inputs: [], command: 'run' };
@@ -177,6 +178,21 @@ t.test('the page is self-contained, and nothing in the results breaks out of its
   t.equal(JSON.parse(json).instances[0].id, '</script><script>alert(1)</script>', 'the data reads back exactly');
   t.match(html, /<li class="count failed"><span class="n">1<\/span>/);
   t.match(renderHtml(summary([inst('p', 'pass')]), [], meta), /<li class="count failed zero"><span class="n">0<\/span>/, '0 failed is marked as a zero');
+});
+
+t.test('trend points travel with each run once and read back as given', async (t) => {
+  const runs = [{ run: 'r1', at: '2026-12-01T00:00:00.000Z', build: '9.1.1' }, { run: 'r2', at: '2026-12-02T00:00:00.000Z', build: '9.1.2' }, { run: 'r3' }];
+  const trends: TrendSeries[] = [
+    { scenario: 'vbd', metric: 'xvda.mbps', unit: 'MB/s', points: runs.map((r, k) => ({ ...r, value: 100 + k })), baseline: { low: 90, high: 110, centre: 100 } },
+    { scenario: 'vbd', metric: 'time.boot', unit: 'ms', lowerIsBetter: true, points: [{ ...runs[0], value: 5, verdict: 'pass' }, { ...runs[2], value: 7.25, verdict: 'fail' }] },
+    { scenario: 'vif', metric: 'none yet', unit: 'ms', points: [] },
+  ];
+  const html = renderHtml(summary([inst('p', 'pass')]), [], meta, { trends });
+  const data = JSON.parse(/<script type="application\/json" id="winpv-data">([^]*?)<\/script>/.exec(html)![1]);
+  t.equal(data.trendRuns.length, 3, 'each run once');
+  t.same(data.trends[0].points, [[0, 100], [1, 101], [2, 102]], 'a point is its run\'s index and its value');
+  t.same(unpackTrends(data).trends, trends, 'unpacked, the trends given');
+  t.notOk('trendRuns' in data);
 });
 
 t.test('a 2,000-instance run makes one page with every instance in its data', async (t) => {
