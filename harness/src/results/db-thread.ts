@@ -64,7 +64,11 @@ export async function openThreadDb(dir: string, deadlines: ThreadDeadlines = THR
 interface Pending {
   resolve(v: unknown): void;
   reject(e: Error): void;
-  timer: NodeJS.Timeout;
+  /** Its deadline, and what it waits for (the message of a missed deadline). */
+  ms: number;
+  what: string;
+  /** Unset while the thread runs lowered: no deadline runs then. */
+  timer?: NodeJS.Timeout;
 }
 
 export class ThreadDb implements Db {
@@ -77,6 +81,8 @@ export class ThreadDb implements Db {
   private seq = 0;
   private failure?: WinpvError;
   private closing = false;
+  /** True while the thread runs, or may yet run, at the lowest priority: its deadlines wait. */
+  private lowered: boolean;
   /** The thread's kernel thread id, once it has said it (Linux). */
   tid?: number;
 
@@ -86,6 +92,8 @@ export class ThreadDb implements Db {
     private readonly background?: BackgroundPriority,
   ) {
     mkdirSync(label, { recursive: true });
+    // with a background priority, the deadlines wait until the thread has said whether it was lowered
+    this.lowered = background !== undefined;
     // The thread runs threadMain from its source text with no command-line options: it loads PGlite
     // and nothing else (no module of winpv, no loader a test runner put on this process).
     const init: ThreadInit = { dir: label, pglite: require.resolve('@electric-sql/pglite'), startParams: PGLITE_SETTINGS, v8Flags: PGLITE_V8_FLAGS };
@@ -96,6 +104,8 @@ export class ThreadDb implements Db {
       if (m.id === -1) {
         this.tid = 'tid' in m ? m.tid : undefined;
         if (this.tid !== undefined) this.background?.lowered(this.tid);
+        if (this.background?.isLowered) this.background.onRaised(() => this.resumeDeadlines());
+        else this.resumeDeadlines();
         return;
       }
       const p = this.pending.get(m.id);
@@ -143,12 +153,27 @@ export class ThreadDb implements Db {
 
   private wait(id: number, ms: number, what: string): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.fail(`no answer within ${ms / 1000} s (${what}); its thread was stopped`);
-        void this.thread.terminate();
-      }, ms);
-      this.pending.set(id, { resolve, reject, timer });
+      const p: Pending = { resolve, reject, ms, what };
+      if (!this.lowered) this.arm(p);
+      this.pending.set(id, p);
     });
+  }
+
+  /** A call's deadline: past it, the store is gone and the thread stopped. */
+  private arm(p: Pending): void {
+    p.timer = setTimeout(() => {
+      this.fail(`no answer within ${p.ms / 1000} s (${p.what}); its thread was stopped`);
+      void this.thread.terminate();
+    }, p.ms);
+  }
+
+  /** While the thread runs at nice 19 (thread-priority.ts) nothing waits for it, and a machine busy
+   *  with other work may give it next to no CPU: its deadlines, made to catch a thread that hangs,
+   *  wait till it is raised back (or found not lowered), and then run in full. */
+  private resumeDeadlines(): void {
+    if (!this.lowered) return;
+    this.lowered = false;
+    for (const p of this.pending.values()) this.arm(p);
   }
 
   /** The store is gone: every waiting call fails, and so does every later one. */

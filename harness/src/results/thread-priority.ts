@@ -19,17 +19,28 @@ export const BACKGROUND_NICE = 19;
 export class BackgroundPriority {
   private restore?: () => void;
   private waitedFor = false;
+  private readonly whenRaised: (() => void)[] = [];
+  /** The thread's kernel thread id, once it has started. */
+  tid?: number;
 
   /** The thread `tid` has started: lower it, unless something already waits for it. */
   lowered(tid: number): void {
+    this.tid = tid;
     if (!this.waitedFor) this.restore = lowerIfRestorable(tid);
   }
 
   /** Something waits for the thread: its own priority again, from now on. */
   foreground(): void {
     this.waitedFor = true;
-    this.restore?.();
+    if (!this.restore) return;
+    this.restore();
     this.restore = undefined;
+    for (const f of this.whenRaised.splice(0)) f();
+  }
+
+  /** Calls fn once when a lowered thread is raised back (db-thread.ts: its deadlines wait till then). */
+  onRaised(fn: () => void): void {
+    this.whenRaised.push(fn);
   }
 
   /** True while the thread runs lowered. */

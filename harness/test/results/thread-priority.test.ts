@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { resolve } from 'node:path';
-import { openThreadDb } from '../../src/results/db-thread';
+import { openThreadDb, THREAD_DEADLINES, ThreadDb } from '../../src/results/db-thread';
 import { BACKGROUND_NICE, BackgroundPriority } from '../../src/results/thread-priority';
 import { RunRecorder } from '../../src/results/record-run';
 import { runRecord } from './records';
@@ -26,20 +26,54 @@ function mayRaiseTo(nice: number): boolean {
   return soft === 'unlimited' || Number(soft) >= 20 - nice;
 }
 
+/** Resolves once the thread has said its thread id (its first message), whatever else it is doing. */
+function threadSaid(db: ThreadDb): Promise<number> {
+  return new Promise((resolve) => {
+    if (db.tid !== undefined) return resolve(db.tid);
+    const said = (m: { id: number }) => {
+      if (m.id !== -1) return;
+      db.thread.off('message', said);
+      resolve(db.tid!);
+    };
+    db.thread.on('message', said);
+  });
+}
+
 t.test('the thread runs at nice 19 until something waits for it, then at its own priority', { skip: !linux && 'Linux only' }, async (t) => {
   const own = getPriority(process.pid);
   const priority = new BackgroundPriority();
-  const db = await openThreadDb((await freshPgliteStore('winpv-priority-')).target, undefined, priority);
+  // not awaiting the open while the thread is lowered: on a machine busy with other tests it may get next to no CPU
+  const db = new ThreadDb((await freshPgliteStore('winpv-priority-')).target, THREAD_DEADLINES, priority);
   t.teardown(() => db.close());
-  t.ok(db.tid && db.tid !== process.pid, 'the thread said its own thread id');
+  const tid = await threadSaid(db);
+  t.ok(tid && tid !== process.pid, 'the thread said its own thread id');
   const restorable = mayRaiseTo(own);
   t.equal(priority.isLowered, restorable, restorable ? 'lowered: this process may raise it back' : 'not lowered: this process may not raise it back');
-  t.equal(getPriority(db.tid!), restorable ? BACKGROUND_NICE : own, 'its nice value');
+  t.equal(getPriority(tid), restorable ? BACKGROUND_NICE : own, 'its nice value');
   t.equal(getPriority(process.pid), own, 'the main thread keeps its own');
   priority.foreground();
-  t.equal(getPriority(db.tid!), own, 'raised back as something waits for it');
+  t.equal(getPriority(tid), own, 'raised back as something waits for it');
   t.equal(priority.isLowered, false);
+  await db.opened;
   t.same(await db.query('SELECT 1 AS one'), [{ one: 1 }], 'and it answers');
+});
+
+t.test('a lowered thread\'s deadlines wait until it is raised back', { skip: !linux ? 'Linux only' : !mayRaiseTo(getPriority(process.pid)) && 'this process may not raise a thread back, so none is lowered' }, async (t) => {
+  const priority = new BackgroundPriority();
+  // an open deadline far shorter than the wait below: were it running, the thread would be stopped
+  const db = new ThreadDb((await freshPgliteStore('winpv-priority-')).target, { ...THREAD_DEADLINES, openMs: 200 }, priority);
+  db.opened.catch(() => undefined); // awaited below, after the wait
+  t.teardown(() => db.close());
+  await threadSaid(db);
+  t.ok(priority.isLowered);
+  let exited = false;
+  void db.exited.then(() => (exited = true));
+  await new Promise((r) => setTimeout(r, 1500));
+  t.equal(exited, false, 'not stopped while lowered, past its open deadline');
+  priority.foreground();
+  // raised, the deadline runs again in full: the open may or may not beat 200 ms here, either ends the wait
+  await db.opened.catch(() => undefined);
+  t.pass('the open ends once raised');
 });
 
 t.test('a thread that starts after something waits for it is never lowered', { skip: !linux && 'Linux only' }, async (t) => {
@@ -55,11 +89,11 @@ t.test('RunRecorder: lowered while the run goes on, raised back when the run end
   const recorder = new RunRecorder((await freshPgliteStore('winpv-priority-')).target);
   const rec = runRecord(1);
   recorder.planned({ scenarios: ['vbd-connect'], hostKind: rec.hostKind, windowsBuild: rec.windowsBuild });
-  const store = await (recorder as unknown as { store: Promise<{ db: { tid?: number } }> }).store;
-  const tid = store.db.tid!;
-  t.equal(getPriority(tid), mayRaiseTo(own) ? BACKGROUND_NICE : own, 'during the run');
+  while (recorder.priority.tid === undefined) await new Promise((r) => setTimeout(r, 10));
+  t.equal(getPriority(recorder.priority.tid), mayRaiseTo(own) ? BACKGROUND_NICE : own, 'during the run');
   await recorder.reportInput(rec);
   t.equal(recorder.priority.isLowered, false, 'the report waits for it');
+  t.equal(getPriority(recorder.priority.tid), own);
   const r = await recorder.finish('reports/x', () => rec);
   t.ok(r.recorded, 'the run is recorded');
 });
