@@ -129,17 +129,14 @@ export class ThreadDb implements Db {
     return (await this.call({ op: 'batch', statements }, 'a transaction')) as unknown[][];
   }
 
-  /** Shuts PGlite down cleanly (within its deadline, when it opened), then ends the thread without waiting for it to be gone. */
+  /** Shuts PGlite down cleanly (within its deadline, when it opened), then ends the thread. */
   async close(): Promise<void> {
-    if (this.closing) return;
+    if (this.closing) return void (await this.exited);
     try {
       if (!this.failure && (await this.opened.then(() => true, () => false))) await this.call({ op: 'close' }, 'closing it');
     } finally {
       this.closing = true;
-      // PGlite has shut down (or cannot): the thread's own end, its isolate and WASM memory torn down
-      // (20-40 ms), holds neither the caller nor the process; `exited` settles when it is gone
-      this.thread.unref();
-      void this.thread.terminate();
+      await this.thread.terminate();
     }
   }
 
