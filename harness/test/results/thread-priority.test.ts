@@ -26,13 +26,18 @@ function mayRaiseTo(nice: number): boolean {
   return soft === 'unlimited' || Number(soft) >= 20 - nice;
 }
 
+/** Every wait here has its own deadline: a thread that never says its id fails the test, not tap's timeout. */
+const SAID_WITHIN_MS = 60_000;
+
 /** Resolves once the thread has said its thread id (its first message), whatever else it is doing. */
 function threadSaid(db: ThreadDb): Promise<number> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     if (db.tid !== undefined) return resolve(db.tid);
+    const timer = setTimeout(() => reject(new Error(`the store's thread did not say its thread id within ${SAID_WITHIN_MS / 1000} s`)), SAID_WITHIN_MS);
     const said = (m: { id: number }) => {
       if (m.id !== -1) return;
       db.thread.off('message', said);
+      clearTimeout(timer);
       resolve(db.tid!);
     };
     db.thread.on('message', said);
@@ -89,7 +94,9 @@ t.test('RunRecorder: lowered while the run goes on, raised back when the run end
   const recorder = new RunRecorder((await freshPgliteStore('winpv-priority-')).target);
   const rec = runRecord(1);
   recorder.planned({ scenarios: ['vbd-connect'], hostKind: rec.hostKind, windowsBuild: rec.windowsBuild });
-  while (recorder.priority.tid === undefined) await new Promise((r) => setTimeout(r, 10));
+  for (const until = Date.now() + SAID_WITHIN_MS; recorder.priority.tid === undefined; await new Promise((r) => setTimeout(r, 10))) {
+    if (Date.now() > until) throw new Error(`the store's thread did not say its thread id within ${SAID_WITHIN_MS / 1000} s`);
+  }
   t.equal(getPriority(recorder.priority.tid), mayRaiseTo(own) ? BACKGROUND_NICE : own, 'during the run');
   await recorder.reportInput(rec);
   t.equal(recorder.priority.isLowered, false, 'the report waits for it');
