@@ -2,8 +2,9 @@
 // about a second of CPU (WASM compile, the file-system image, Postgres start-up), and the inserts and
 // the trends query a few hundred ms more; in a thread of its own that work runs on another core
 // while the run goes on, and the run's main thread only posts messages. Every wait on the thread has
-// a deadline: a thread that does not answer in time, throws or exits fails every waiting and later
-// call with RESULTS_DB_UNREACHABLE (the run then warns, its reports complete, as with an unreachable
+// a deadline (held while the thread runs lowered, nobody waiting for it: thread-priority.ts): a thread
+// that does not answer in time, throws or exits fails every waiting and later call with
+// RESULTS_DB_UNREACHABLE (the run then warns, its reports complete, as with an unreachable
 // PostgreSQL), and is terminated. close() ends the thread, so no process is kept alive by it.
 import { Worker } from 'node:worker_threads';
 import { mkdirSync } from 'node:fs';
