@@ -1,10 +1,33 @@
 // ring-invariants: at every ring sample, in ring.h's wrapping u32 arithmetic, responses never run
 // ahead of requests and at most nr_ents requests are outstanding; consumer positions, where
 // visible, lie between the producers they consume.
+//
+// A sample read from a live ring one index at a time (netback's debugfs: parseNetbackIoRing) carries
+// a second read (`reread`): each index held, at every moment between the two reads, a value between
+// its two reads. Such a sample fails only where no such moment can satisfy the invariant (the lower
+// bound of one side already past the upper bound of the other); a sample without one is one moment.
 import type { CheckResult } from '../model/result';
+import type { RingSampleEvent } from '../model/trace';
 import { Findings } from './findings';
-import { ringKey, u32diff } from './rings';
+import { ringKey } from './rings';
 import { afterCrash, type InstanceView } from './view';
+
+/** How far a is ahead of b, signed, in ring.h's wrapping u32 arithmetic. */
+const ahead = (a: number, b: number) => (a - b) | 0;
+
+/** One index as the sample bounds it: its first read and, where the ring was read twice, its second. */
+interface Bounded {
+  lo: number;
+  hi: number;
+}
+
+const show = (b: Bounded) => (b.lo === b.hi ? `${b.lo}` : `${b.lo}..${b.hi}`);
+
+function bounded(e: RingSampleEvent, name: 'req_prod' | 'rsp_prod' | 'req_cons' | 'rsp_cons'): Bounded | undefined {
+  const lo = e[name];
+  if (lo === undefined) return undefined;
+  return { lo, hi: e.reread?.[name] ?? lo };
+}
 
 export function ringInvariants(v: InstanceView): CheckResult {
   const f = new Findings('ring-invariants');
@@ -16,23 +39,35 @@ export function ringInvariants(v: InstanceView): CheckResult {
     const ring = ringKey(e);
     rings.add(ring);
     const diag = { ring, at: e.t, seq: e.seq };
-    const outstanding = u32diff(e.req_prod, e.rsp_prod);
+    const reqProd = bounded(e, 'req_prod')!;
+    const rspProd = bounded(e, 'rsp_prod')!;
+    const reqCons = bounded(e, 'req_cons');
+    const rspCons = bounded(e, 'rsp_cons');
+    const back = (['req_prod', 'rsp_prod', 'req_cons', 'rsp_cons'] as const).filter((n) => {
+      const b = bounded(e, n);
+      return b !== undefined && ahead(b.hi, b.lo) < 0;
+    });
+    if (back.length) {
+      // indices only grow: a second read behind the first is no bracket (and no ring ring.h allows)
+      const b = bounded(e, back[0]!)!;
+      f.fail(`${ring}: ${back[0]} went back from ${b.lo} to ${b.hi} between two reads of one sample`, { ...diag, expected: 'indices never go back', observed: { [back[0]!]: [b.lo, b.hi] } });
+      continue;
+    }
     if (e.nr_ents <= 0 || (e.nr_ents & (e.nr_ents - 1)) !== 0) {
       f.fail(`${ring}: nr_ents ${e.nr_ents} is not a power of two`, { ...diag, expected: 'a power of two', observed: e.nr_ents });
-    } else if (outstanding > e.nr_ents) {
-      const ahead = outstanding > 0x7fffffff;
-      f.fail(
-        ahead
-          ? `${ring}: rsp_prod ${e.rsp_prod} is ahead of req_prod ${e.req_prod}`
-          : `${ring}: ${outstanding} requests outstanding on a ring of ${e.nr_ents}`,
-        { ...diag, expected: `rsp_prod <= req_prod and req_prod - rsp_prod <= ${e.nr_ents}`, observed: { req_prod: e.req_prod, rsp_prod: e.rsp_prod, outstanding: ahead ? -u32diff(e.rsp_prod, e.req_prod) : outstanding } },
-      );
+    } else if (ahead(rspProd.lo, reqProd.hi) > 0) {
+      f.fail(`${ring}: rsp_prod ${show(rspProd)} is ahead of req_prod ${show(reqProd)}`, { ...diag, expected: 'rsp_prod <= req_prod', observed: { req_prod: e.req_prod, rsp_prod: e.rsp_prod, ...(e.reread ? { reread: e.reread } : {}) } });
+    } else if (ahead(reqProd.lo, rspProd.hi) > e.nr_ents) {
+      const outstanding = ahead(reqProd.lo, rspProd.hi);
+      f.fail(`${ring}: ${outstanding} requests outstanding on a ring of ${e.nr_ents}`, { ...diag, expected: `req_prod - rsp_prod <= ${e.nr_ents}`, observed: { req_prod: e.req_prod, rsp_prod: e.rsp_prod, outstanding, ...(e.reread ? { reread: e.reread } : {}) } });
     }
-    if (e.req_cons !== undefined && (u32diff(e.req_cons, e.rsp_prod) > outstanding || u32diff(e.req_prod, e.req_cons) > outstanding)) {
-      f.fail(`${ring}: req_cons ${e.req_cons} outside [rsp_prod ${e.rsp_prod}, req_prod ${e.req_prod}]`, { ...diag, expected: 'rsp_prod <= req_cons <= req_prod', observed: { req_cons: e.req_cons } });
+    if (reqCons && (ahead(rspProd.lo, reqCons.hi) > 0 || ahead(reqCons.lo, reqProd.hi) > 0)) {
+      f.fail(`${ring}: req_cons ${show(reqCons)} outside [rsp_prod ${show(rspProd)}, req_prod ${show(reqProd)}]`, { ...diag, expected: 'rsp_prod <= req_cons <= req_prod', observed: { req_cons: e.req_cons, ...(e.reread ? { reread: e.reread } : {}) } });
     }
-    if (e.rsp_cons !== undefined && u32diff(e.rsp_prod, e.rsp_cons) > e.nr_ents) {
-      f.fail(`${ring}: rsp_cons ${e.rsp_cons} is ahead of rsp_prod ${e.rsp_prod}`, { ...diag, expected: 'rsp_cons <= rsp_prod', observed: { rsp_cons: e.rsp_cons } });
+    if (rspCons && ahead(rspCons.lo, rspProd.hi) > 0) {
+      f.fail(`${ring}: rsp_cons ${show(rspCons)} is ahead of rsp_prod ${show(rspProd)}`, { ...diag, expected: 'rsp_cons <= rsp_prod', observed: { rsp_cons: e.rsp_cons } });
+    } else if (rspCons && ahead(rspProd.lo, rspCons.hi) > e.nr_ents) {
+      f.fail(`${ring}: ${ahead(rspProd.lo, rspCons.hi)} responses unconsumed on a ring of ${e.nr_ents}`, { ...diag, expected: `rsp_prod - rsp_cons <= ${e.nr_ents}`, observed: { rsp_cons: e.rsp_cons, rsp_prod: e.rsp_prod } });
     }
   }
   return f.result(`${samples} samples of ${rings.size} rings within the invariants`);

@@ -12,23 +12,25 @@ import type { ExecResult } from '../remote/ssh';
 import type { RingId, RingIndices } from '../model/host';
 import type { DeviceRef } from '../model/scenario';
 import { shJoin } from '../util/quote';
-import { parseNetbackIoRing } from './xl/parse';
+import { NETBACK_REREAD_MARK, parseNetbackIoRing } from './xl/parse';
 
 export const NETBACK_DEBUGFS = '/sys/kernel/debug/xen-netback';
 
 export const netbackDir = (domid: number, devid: number) => `${NETBACK_DEBUGFS}/vif${domid}.${devid}`;
 
-/** One read of every io_ring_q* file of a vif ($1), each preceded by a `==> path <==` line: the
- *  fallback where the loop cannot run. */
-export const IO_RINGS_SCRIPT = 'for f in "$1"/io_ring_q*; do [ -r "$f" ] && { echo "==> $f <=="; cat "$f"; }; done; true';
+/** Every io_ring_q* file of a vif ($1), each preceded by a `==> path <==` line and read twice, the
+ *  reads apart by NETBACK_REREAD_MARK (parse.ts, parseNetbackIoRing, says why): the fallback where
+ *  the loop cannot run. */
+export const IO_RINGS_SCRIPT = `for f in "$1"/io_ring_q*; do [ -r "$f" ] && { echo "==> $f <=="; cat "$f"; echo '${NETBACK_REREAD_MARK}'; cat "$f"; }; done; true`;
 
 /**
  * The sampling loop, run by bash ($1 the vif's directory, $2 the interval in seconds). Each snapshot
  * is framed `B <seq> <dom0 uptime>` ... `E <seq>`, its files as IO_RINGS_SCRIPT prints them; `E` is
  * printed only when every file was read, so a snapshot cut short (a queue torn down, the channel
- * closed) is never complete. Nothing forks once the loop runs: each file is read whole by `mapfile`
- * (bash reads a seekable file, as a debugfs seq_file is, 4 KiB at a time: one read(2) for a queue's
- * few hundred bytes), printed by `printf`, and the wait is `read -t` on a pipe nobody writes (fd 3,
+ * closed) is never complete. Nothing forks once the loop runs: each file is read whole by `mapfile`,
+ * twice in a row (the second read brackets the first's moment: parseNetbackIoRing), (bash reads a
+ * seekable file, as a debugfs seq_file is, 4 KiB at a time: one read(2) for a queue's few hundred
+ * bytes), printed by `printf`, and the wait is `read -t` on a pipe nobody writes (fd 3,
  * opened once). Measured on the lab (dom0 on TCG-emulated vCPUs, one vif of one queue, 15 s per
  * variant, twice): dash's `read` builtin (one read(2) per byte) and a `sleep` fork per interval took
  * 5.0-5.9 s of dom0 CPU in 15 s (a third of a vCPU, 40 snapshots: each fork and exec costs ~80 ms of
@@ -40,6 +42,7 @@ export const IO_RINGS_SCRIPT = 'for f in "$1"/io_ring_q*; do [ -r "$f" ] && { ec
  */
 export const RING_LOOP_SCRIPT = [
   'exec 3<> <(:) || exit 1',
+  `REREAD_MARK='${NETBACK_REREAD_MARK}'`,
   'n=0',
   'while [ -d "$1" ]; do',
   ' n=$((n+1)); up=0; read -r up _ < /proc/uptime',
@@ -48,7 +51,7 @@ export const RING_LOOP_SCRIPT = [
   ' for f in "$1"/io_ring_q*; do',
   '  [ -r "$f" ] || continue',
   '  printf "==> %s <==\\n" "$f"',
-  '  { mapfile -t l < "$f"; } 2>/dev/null && printf "%s\\n" "${l[@]}" || ok=0',
+  '  { mapfile -t l < "$f" && mapfile -t m < "$f"; } 2>/dev/null && printf "%s\\n" "${l[@]}" "${REREAD_MARK}" "${m[@]}" || ok=0',
   ' done',
   ' [ "$ok" = 1 ] && { echo "E $n" || exit 0; }',
   ' read -r -t "$2" -u 3 _',

@@ -167,6 +167,20 @@ export interface RingIndices {
   /** Backend's private req_cons and frontend's rsp_cons, when the host can see them. */
   req_cons?: number;
   rsp_cons?: number;
+  /** The producer and consumer indices read again, after every index of this sample was read: set
+   *  where the host reads a live ring one index at a time (netback's debugfs file prints each field
+   *  as it loads it, while netback runs), so the sample is no single moment. Indices only grow, so at
+   *  any moment between the two reads each index lies between its two values; checks judge that
+   *  range, and a sample without `reread` as one moment. */
+  reread?: RingReread;
+}
+
+/** The indices of a ring read a second time (RingIndices.reread). */
+export interface RingReread {
+  req_prod: number;
+  rsp_prod: number;
+  req_cons?: number;
+  rsp_cons?: number;
 }
 
 /** One sample of a ring's indices (periodic, at a notification, or the last one). */

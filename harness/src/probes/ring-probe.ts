@@ -108,6 +108,7 @@ export class RingProbe {
       nr_ents: s.nr_ents, req_prod: s.req_prod, req_event: s.req_event, rsp_prod: s.rsp_prod, rsp_event: s.rsp_event,
       ...(s.req_cons !== undefined ? { req_cons: s.req_cons } : {}),
       ...(s.rsp_cons !== undefined ? { rsp_cons: s.rsp_cons } : {}),
+      ...(s.reread ? { reread: s.reread } : {}),
       why,
     });
   }

@@ -33,7 +33,7 @@ const SCHEMA: Record<TraceEvent['ev'], { required: Record<string, FieldType>; op
   xs: { required: { inst: 'string', path: 'string', value: 'string|null' }, optional: { guest: 'string', snapshot: 'boolean', batch: 'object' } },
   ring: {
     required: { inst: 'string', guest: 'string', dev: 'string', queue: 'number', ring: 'string', nr_ents: 'number', req_prod: 'number', req_event: 'number', rsp_prod: 'number', rsp_event: 'number', why: 'string' },
-    optional: { req_cons: 'number', rsp_cons: 'number' },
+    optional: { req_cons: 'number', rsp_cons: 'number', reread: 'object' },
   },
   'ring.io': { required: { inst: 'string', guest: 'string', dev: 'string', queue: 'number', ring: 'string', dir: 'string', ids: 'array' }, optional: { ops: 'array', statuses: 'array' } },
   'backend.stats': { required: { inst: 'string', guest: 'string', dev: 'string', stats: 'object' } },

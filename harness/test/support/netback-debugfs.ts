@@ -35,7 +35,8 @@ export class FakeNetbackDebugfs {
     return join(this.root, `vif${domid}.${devid}`);
   }
 
-  /** Writes every queue's file of a vif (atomically, as seq_file shows one moment per open). */
+  /** Writes every queue's file of a vif, atomically: a read sees the whole old file or the whole new one
+   *  (netback's own file is no single moment: hosts/xl/parse.ts, parseNetbackIoRing). */
   set(domid: number, devid: number, queues: QueueIndices[]): void {
     const d = this.dir(domid, devid);
     mkdirSync(d, { recursive: true });

@@ -36,10 +36,44 @@ export interface NetbackQueueRings {
   rx?: RingIndices;
 }
 
+/** The line between a netback io_ring_q<N> file's first read and its second (netback-rings.ts reads
+ *  each file twice, one straight after the other). */
+export const NETBACK_REREAD_MARK = '~~ reread';
+
 /** One netback `io_ring_q<N>` file: `Queue N`, then `TX: nr_ents E` / `RX: nr_ents E` sections, each
  *  with `req prod P (d) cons C (d) event V (d)` and `rsp prod P (base) pvt Q (d) event V (d)` lines.
- *  req_cons is the backend's private consumer; the frontend's rsp_cons is not visible from dom0. */
+ *  req_cons is the backend's private consumer; the frontend's rsp_cons is not visible from dom0.
+ *
+ *  netback prints the file field by field while its threads move the ring (xenvif_read_io_ring loads
+ *  req_cons for the first line and rsp_prod again for the second), so one read is no single moment:
+ *  on a busy RX ring req_cons can print behind the rsp_prod printed a line later, which no moment of
+ *  the ring ever had. When the text holds a second read after NETBACK_REREAD_MARK, each ring's
+ *  indices are the first read's with the second as `reread`: the range each index held at the
+ *  moments between the two reads (ring-invariants judges that range). A second read that is behind
+ *  the first is of another ring (the queue set up again between the reads) and brackets nothing: the
+ *  first read is then taken alone. */
 export function parseNetbackIoRing(text: string): NetbackQueueRings | null {
+  const cut = text.indexOf(`\n${NETBACK_REREAD_MARK}\n`);
+  if (cut < 0) return parseOneRead(text);
+  const first = parseOneRead(text.slice(0, cut + 1));
+  const second = parseOneRead(text.slice(cut + NETBACK_REREAD_MARK.length + 2));
+  if (!first) return null;
+  for (const which of ['tx', 'rx'] as const) {
+    const a = first[which];
+    const b = second?.queue === first.queue ? second[which] : undefined;
+    if (!a || !b || !brackets(a, b)) continue;
+    a.reread = { req_prod: b.req_prod, rsp_prod: b.rsp_prod, ...(b.req_cons !== undefined ? { req_cons: b.req_cons } : {}) };
+  }
+  return first;
+}
+
+/** Whether b, read after a, is the same ring later: no index behind (ring.h's wrapping u32 indices). */
+function brackets(a: RingIndices, b: RingIndices): boolean {
+  const notBehind = (x: number | undefined, y: number | undefined) => x === undefined || y === undefined || ((y - x) | 0) >= 0;
+  return a.nr_ents === b.nr_ents && notBehind(a.req_prod, b.req_prod) && notBehind(a.rsp_prod, b.rsp_prod) && notBehind(a.req_cons, b.req_cons);
+}
+
+function parseOneRead(text: string): NetbackQueueRings | null {
   const q = /^Queue (\d+)/m.exec(text);
   if (!q) return null;
   const out: NetbackQueueRings = { queue: Number(q[1]) };

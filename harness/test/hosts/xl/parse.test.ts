@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseNetbackIoRing, parseStatsGrep, parseXlList, powerStateOf } from '../../../src/hosts/xl/parse';
+import { NETBACK_REREAD_MARK, parseNetbackIoRing, parseStatsGrep, parseXlList, powerStateOf } from '../../../src/hosts/xl/parse';
 import { splitIoRings } from '../../../src/hosts/netback-rings';
 
 // Captured from the lab (netback of Linux 6.1, after a 3 s nc stream from a PV guest).
@@ -31,6 +31,17 @@ t.test('netback io_ring: TX and RX indices, backend req_cons', async (t) => {
 t.test('a truncated or foreign io_ring file is refused, not half-parsed', async (t) => {
   t.equal(parseNetbackIoRing('nothing here'), null);
   t.equal(parseNetbackIoRing(ioRing.replace(/rsp prod 85863 \(base\)/, 'rsp prod ?')), null);
+});
+
+t.test('a file read twice: the first read\'s indices, the second as the reread that brackets them', async (t) => {
+  const later = ioRing.replace('req prod 2712 (256) cons 2456 (0)', 'req prod 2714 (256) cons 2458 (0)').replace('rsp prod 2456 (base) pvt 2456 (0)', 'rsp prod 2458 (base) pvt 2458 (0)');
+  const q = parseNetbackIoRing(`${ioRing}${NETBACK_REREAD_MARK}\n${later}`)!;
+  t.same(q.rx, { nr_ents: 256, req_prod: 2712, req_cons: 2456, req_event: 1, rsp_prod: 2456, rsp_event: 2457, reread: { req_prod: 2714, rsp_prod: 2458, req_cons: 2458 } });
+  t.same(q.tx!.reread, { req_prod: 85863, rsp_prod: 85863, req_cons: 85863 }, 'an idle ring reads the same twice');
+  const behind = parseNetbackIoRing(`${later}${NETBACK_REREAD_MARK}\n${ioRing}`)!;
+  t.equal(behind.rx!.reread, undefined, 'a second read behind the first (the queue set up again) brackets nothing: the first read alone');
+  t.equal(behind.rx!.req_prod, 2714);
+  t.equal(parseNetbackIoRing(`${ioRing}${NETBACK_REREAD_MARK}\nQueue 0\nTX: nr_ents 256\n`)!.rx!.reread, undefined, 'a cut-short second read: the first alone');
 });
 
 t.test('several queues are split by file', async (t) => {
