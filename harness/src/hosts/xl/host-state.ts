@@ -12,6 +12,7 @@ import { withRunMac } from '../guest-mac';
 import { Dom0, type Dom0Link } from './dom0';
 import { XlRings } from './rings';
 import { XlXenstore } from './xenstore';
+import { parseXlList, type XlListEntry } from './parse';
 
 /** Per-run files in dom0. */
 export const RUN_DIR = '/var/lib/winpv/run';
@@ -21,6 +22,8 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 export interface GuestRecord {
   ref: GuestRef;
+  /** The UUID its config gives the domain (xl-config.ts): finds it also without its name. */
+  uuid: string;
   inst: string;
   shape: GuestShape;
   files: string[];
@@ -165,6 +168,12 @@ export class XlState {
   async domid(name: string): Promise<number | undefined> {
     const r = await this.dom0.try(['xl', 'domid', name]);
     return r.code === 0 && /^\d+$/.test(r.stdout.trim()) ? Number(r.stdout.trim()) : undefined;
+  }
+
+  /** Every domain with this UUID (`xl list -v`), named or not; none when xl cannot list. */
+  async domainsOf(uuid: string): Promise<XlListEntry[]> {
+    const r = await this.dom0.try(['xl', 'list', '-v']);
+    return r.code === 0 ? parseXlList(r.stdout).filter((d) => d.uuid === uuid) : [];
   }
 
   consoleLog(name: string): string {

@@ -1,8 +1,10 @@
 // The lifecycle of an xl host's guests: created paused from a generated config (the probes attach
 // before any frontend moves), started, rebooted into a new domain, shut down, saved and restored,
 // destroyed with everything the run made for them in dom0 (configs, disks, save images).
+import { randomUUID } from 'node:crypto';
 import { guestError, hostError } from '../../model/errors';
 import type { DestinationOptions, GuestRef, SaveRestoreCapability } from '../../model/host';
+import type { ExecResult } from '../../remote/ssh';
 import type { GuestShape } from '../../model/scenario';
 import { requireDevid } from '../../model/vdev';
 import { domainName, xlConfig } from './xl-config';
@@ -64,7 +66,8 @@ export class XlLifecycle {
     const { files, loops, disks } = await this.makeDisks(name, shape);
     const cfg = `${RUN_DIR}/${name}.cfg`;
     const runShape = { ...shape, vifs: shape.vifs.map((v) => st.withRunMac(inst, shape.name, v)) };
-    const config = xlConfig(name, runShape, { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, disks, blockScript: st.blockScript, vifScript: st.vifScript, serialLog: st.serialLog(name), directBoot: shape.image === LAB_HVM_IMAGE ? LAB_HVM_DIRECT_BOOT : undefined }, { bridge: BRIDGE });
+    const uuid = randomUUID();
+    const config = xlConfig(name, runShape, { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, disks, blockScript: st.blockScript, vifScript: st.vifScript, serialLog: st.serialLog(name), directBoot: shape.image === LAB_HVM_IMAGE ? LAB_HVM_DIRECT_BOOT : undefined }, { bridge: BRIDGE, uuid });
     await st.connection!.link.putFile(Buffer.from(config), cfg);
     files.push(cfg);
     const consoleOffset = await st.logSize(name);
@@ -74,7 +77,7 @@ export class XlLifecycle {
     const domid = await st.domid(name);
     if (domid === undefined) throw hostError('XL_CREATE', `xl create ${name} returned but the domain is not listed`);
     const ref: GuestRef = { name: shape.name, domid, handle: name };
-    const rec: GuestRecord = { ref, inst, shape, files, loops, consoleOffset, expectRunning: false, busy: 0, epoch: 0 };
+    const rec: GuestRecord = { ref, uuid, inst, shape, files, loops, consoleOffset, expectRunning: false, busy: 0, epoch: 0 };
     st.guests.set(name, rec);
     // Backend overrides (e.g. max-ring-page-order 0) are written while the frontends cannot yet read them.
     for (const vbd of shape.vbds) await this.devices.overrideBackend(domid, `vbd/${requireDevid(vbd.vdev)}`, vbd.backend);
@@ -158,26 +161,40 @@ export class XlLifecycle {
     // Xen's reboot) would otherwise get a new domain under its name from xl's restart after the
     // destroy (seen on the lab: lab-hvm-image left a domain being built, its monitor still running)
     await st.dom0.try(['sh', '-c', STOP_MONITOR_SCRIPT, 'sh', monitorPattern(rec.ref.handle)]);
+    // What is left of the guest is every domain with its UUID, not only the one with its name. xl's
+    // monitor may have been carrying out on_poweroff="destroy" when it was stopped, and libxl's
+    // destroy (tools/libs/light/libxl_domain.c: libxl__destroy_domid, devices_destroy_cb) pauses the
+    // domain, removes its devices and then its xenstore home, name included, and only then forks the
+    // child that calls xc_domain_destroy: stopped in between, it leaves the domain paused, shut down
+    // and nameless (`(null)` in xl list), holding all its memory, where `xl domid <name>` finds
+    // nothing. Seen on the lab: the backend recording's guest after its clean shutdown, left for the
+    // rest of CI's lab leg. A domain already dying (flag d) is on its way out.
+    const left = async () => (await st.domainsOf(rec.uuid)).filter((d) => !d.state.includes('d'));
     // whether the domain is still there, and its final counters (none when it is gone), asked together
-    let [domid] = await Promise.all([st.domid(rec.ref.handle), this.devices.emitBackendStats(rec).catch(() => undefined)]);
+    let [domains] = await Promise.all([left(), this.devices.emitBackendStats(rec).catch(() => undefined)]);
     // A refused destroy is asked about again. A domain going away on its own (a clean shutdown, a
-    // poweroff) can be gone between `xl domid` and `xl destroy`, and xl then says "invalid domain
-    // identifier": seen on the lab, where the backend recording's guest left its loop device and disk
-    // on every run. A domain that was rebooting (an HVM triple fault is Xen's reboot) can be between
+    // poweroff) can be gone between the listing and `xl destroy`, and xl then says "invalid domain
+    // identifier". A domain that was rebooting (an HVM triple fault is Xen's reboot) can be between
     // the old domain and the new one xl's own restart builds under the name: destroyed again (a
     // retried lab HVM run's leftover loop devices). One still there after DESTROY_TRIES holds its
     // disks: they stay, and the teardown reports the failure. (After a destroy xl accepted, the
     // domain may still be listed while it dies, so success is not asked about again.)
-    const destroy = ['xl', 'destroy', rec.ref.handle];
-    for (let tries = 1; domid !== undefined; tries++) {
-      const r = await st.dom0.try(destroy);
-      if (r.code === 0) {
-        st.emit(rec, 'destroyed');
-        break;
+    let destroyed = false;
+    for (let tries = 1; domains.length; tries++) {
+      let refused: { argv: string[]; r: ExecResult } | undefined;
+      for (const d of domains) {
+        const argv = ['xl', 'destroy', String(d.domid)];
+        const r = await st.dom0.try(argv);
+        if (r.code !== 0) refused = { argv, r };
+        else if (!destroyed) {
+          destroyed = true;
+          st.emit(rec, 'destroyed');
+        }
       }
-      domid = await st.domid(rec.ref.handle);
-      if (domid === undefined) break;
-      if (tries >= DESTROY_TRIES) throw st.dom0.failed(destroy, r);
+      if (!refused) break;
+      domains = await left();
+      if (!domains.length) break;
+      if (tries >= DESTROY_TRIES) throw st.dom0.failed(refused.argv, refused.r);
       await sleep(1000);
     }
     if (rec.loops.length || rec.files.length) await st.dom0.try(['sh', '-c', RELEASE_SCRIPT, 'sh', String(rec.loops.length), ...rec.loops, ...rec.files]);

@@ -9,14 +9,17 @@ export interface XlListEntry {
   vcpus: number;
   /** The six state flags: r running, b blocked, p paused, s shutdown, c crashed, d dying. */
   state: string;
+  /** The domain's UUID (`xl list -v` only). */
+  uuid?: string;
 }
 
-/** `xl list` (the header line is skipped). */
+/** `xl list` or `xl list -v` (the header line is skipped). A domain whose xenstore home is gone is
+ *  listed by the name `(null)`. */
 export function parseXlList(text: string): XlListEntry[] {
   const out: XlListEntry[] = [];
   for (const line of text.split('\n')) {
-    const m = /^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([-rbpscd]{6})\s/.exec(line + ' ');
-    if (m) out.push({ name: m[1]!, domid: Number(m[2]), memMiB: Number(m[3]), vcpus: Number(m[4]), state: m[5]! });
+    const m = /^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([-rbpscd]{6})\s+(?:[\d.]+\s+([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b)?/.exec(line + ' ');
+    if (m) out.push({ name: m[1]!, domid: Number(m[2]), memMiB: Number(m[3]), vcpus: Number(m[4]), state: m[5]!, ...(m[6] ? { uuid: m[6] } : {}) });
   }
   return out;
 }

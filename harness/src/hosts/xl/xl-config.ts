@@ -51,10 +51,15 @@ export function vifSpec(vif: VifShape, defaultBridge: string, script?: string): 
 
 /** The config file text. PV when there is no image (the lab's reference Linux guest), HVM with the
  *  Xen platform PCI device otherwise (a user-supplied disk image, e.g. Windows). */
-export function xlConfig(name: string, shape: GuestShape, files: XlGuestFiles, opts: { bridge: string }): string {
+export function xlConfig(name: string, shape: GuestShape, files: XlGuestFiles, opts: { bridge: string; uuid?: string }): string {
   const hvm = shape.image !== undefined;
+  if (opts.uuid !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(opts.uuid)) throw usageError(`not a UUID: ${opts.uuid}`);
   const lines = [
     `name = ${xlString(name)}`,
+    // The domain's handle in Xen, which xl list -v shows: it names the domain also once its name is
+    // gone (a destroy begun and cut short: lifecycle.ts destroyGuest), and a reboot, restore or
+    // migration keeps it (libxl carries the config's c_info.uuid over).
+    ...(opts.uuid !== undefined ? [`uuid = ${xlString(opts.uuid)}`] : []),
     `type = ${hvm ? '"hvm"' : '"pv"'}`,
     // A memory target below the static maximum (memory-target): xl's `memory` is the target the
     // domain is built with (memory/target), `maxmem` the static maximum (memory/static-max); an HVM

@@ -205,9 +205,28 @@ export class FakeDom0 implements Dom0Link {
     }
   }
 
+  /**
+   * xl's monitor stopped in the middle of the on_poweroff="destroy" it carries out after a guest shut
+   * down: libxl (tools/libs/light/libxl_domain.c, libxl__destroy_domid then devices_destroy_cb) has
+   * paused the domain, removed its devices and its xenstore home, and not yet forked the child that
+   * calls xc_domain_destroy. The domain stays, paused, shut down and nameless: `xl list` names it
+   * `(null)`, `xl domid <name>` no longer finds it, `xl destroy <domid>` still does.
+   */
+  stopMonitorMidDestroy(name: string): void {
+    const d = this.domains.get(name)!;
+    this.domains.delete(name);
+    for (const k of [...this.xs.keys()]) if (k.startsWith(`/local/domain/${d.domid}/`) || /^\/local\/domain\/0\/backend\/[^/]+\/(\d+)\//.exec(k)?.[1] === String(d.domid)) this.xs.delete(k);
+    d.name = '(null)';
+    d.state = '--ps--';
+    this.domains.set(`(null)#${d.domid}`, d);
+  }
+
   private xl(args: string[]): ExecResult {
     const [sub, ...r] = args;
-    const byName = (n: string) => this.domains.get(n);
+    // a domain qualifier is a domid when it is all digits (libxl_domain_qualifier_to_domid), else a name
+    const byName = (n: string) => (/^\d+$/.test(n) ? [...this.domains.values()].find((d) => d.domid === Number(n)) : n === '(null)' ? undefined : this.domains.get(n));
+    const keyOf = (d: FakeDomain) => [...this.domains].find(([, x]) => x === d)![0];
+    const uuidOf = (d: FakeDomain) => /^uuid = "(.*)"$/m.exec(d.config ?? '')?.[1] ?? '00000000-0000-0000-0000-000000000000';
     switch (sub) {
       case 'info':
         // `xl info`'s lines as xl prints them (tools/xl/xl_info.c output_physinfo: free_memory in MiB)
@@ -242,7 +261,7 @@ export class FakeDom0 implements Dom0Link {
         const d = byName(r[r.length - 1]!);
         if (!d) return { code: 1, stdout: '', stderr: 'invalid domain identifier' };
         if (sub === 'destroy' || sub === 'shutdown') {
-          this.domains.delete(d.name);
+          this.domains.delete(keyOf(d));
           setImmediate(() => this.releaseDomain());
         } else {
           const starts = sub === 'unpause' && d.state.includes('p');
@@ -262,9 +281,13 @@ export class FakeDom0 implements Dom0Link {
         return this.ok();
       }
       case 'list': {
-        const ds = r.length ? [byName(r[0]!)].filter((x): x is FakeDomain => !!x) : [...this.domains.values()];
-        if (r.length && !ds.length) return { code: 1, stdout: '', stderr: 'invalid domain' };
-        return this.ok('Name                                        ID   Mem VCPUs\tState\tTime(s)\n' + ds.map((d) => `${d.name.padEnd(40)} ${String(d.domid).padStart(5)}   128     1     ${d.state}       0.1`).join('\n') + '\n');
+        // `xl list [-v] [domain]`, as tools/xl/xl_list.c list_domains prints it (-v: the UUID, reason code, label)
+        const verbose = r[0] === '-v';
+        const q = verbose ? r.slice(1) : r;
+        const ds = q.length ? [byName(q[0]!)].filter((x): x is FakeDomain => !!x) : [...this.domains.values()];
+        if (q.length && !ds.length) return { code: 1, stdout: '', stderr: 'invalid domain' };
+        const head = 'Name                                        ID   Mem VCPUs\tState\tTime(s)' + (verbose ? '   UUID                            Reason-Code\tSecurity Label' : '');
+        return this.ok(head + '\n' + ds.map((d) => `${d.name.padEnd(40)} ${String(d.domid).padStart(5)}   128     1     ${d.state}       0.1` + (verbose ? ` ${uuidOf(d)}        -                -` : '')).join('\n') + '\n');
       }
       default:
         return this.other(['xl', ...args]);

@@ -12,6 +12,13 @@ t.test('xl list: name, domid, flags', async (t) => {
   t.same(l.map((e) => [e.name, e.domid, e.state]), [['Domain-0', 0, 'r-----'], ['winpv-smoke-g1', 5, '--p---'], ['winpv-x', 7, '----c-']]);
 });
 
+t.test('xl list -v: the UUID, also of a domain whose name is gone', async (t) => {
+  // as the lab's xl printed it (Xen 4.17.7): a guest whose destroy was cut short after libxl removed its xenstore home
+  const l = parseXlList('Name                                        ID   Mem VCPUs\tState\tTime(s)   UUID                            Reason-Code\tSecurity Label\nDomain-0                                     0  1536     2     r-----    1506.2 00000000-0000-0000-0000-000000000000        -                -\n(null)                                      15   128     1     --ps--       4.4 9a592456-abf5-4c88-a3b2-28a686d01ff8        0                -\n');
+  t.same(l.map((e) => [e.name, e.domid, e.state, e.uuid]), [['Domain-0', 0, 'r-----', '00000000-0000-0000-0000-000000000000'], ['(null)', 15, '--ps--', '9a592456-abf5-4c88-a3b2-28a686d01ff8']]);
+  t.equal(parseXlList('Name ID Mem VCPUs State Time(s)\nx 3 128 1 r----- 0.1\n')[0]!.uuid, undefined, 'plain xl list has none');
+});
+
 t.test('power states from the flags; a crashed (preserved) domain is crashed, a missing one gone', async (t) => {
   t.equal(powerStateOf('r-----'), 'running');
   t.equal(powerStateOf('-b----'), 'running');

@@ -38,11 +38,12 @@ t.test('destroy: a domain that went away on its own after xl domid, or that xl b
   const g3 = await host.createGuest({ ...shape, name: 'g3' }, 'inst3');
   await host.startGuest(g3);
   let restarts = 0;
+  const config = fake.domains.get(g3.handle)!.config;
   fake.exec = async (argv, opts) => {
     if (argv[0] === 'xl' && argv[1] === 'destroy' && restarts++ === 0) {
       fake.domains.delete(g3.handle);
       const r = await exec(argv, opts);
-      fake.domains.set(g3.handle, { name: g3.handle, domid: 77, state: 'r-----' });
+      fake.domains.set(g3.handle, { name: g3.handle, domid: 77, state: 'r-----', config }); // xl restarts it from its config
       return r;
     }
     return exec(argv, opts);
@@ -53,8 +54,28 @@ t.test('destroy: a domain that went away on its own after xl domid, or that xl b
   // xl destroy refused while the domain stays: its disks are its own still
   const g2 = await host.createGuest({ ...shape, name: 'g2' }, 'inst2');
   fake.exec = async (argv, opts) => (argv[0] === 'xl' && argv[1] === 'destroy' ? { code: 1, stdout: '', stderr: 'libxl: error: cannot destroy\n' } : exec(argv, opts));
-  await t.rejects(host.destroyGuest(g2), { code: 'XL_COMMAND', message: /xl destroy winpv-inst2-g2 failed.*cannot destroy/ }, 'given up after three tries');
+  await t.rejects(host.destroyGuest(g2), { code: 'XL_COMMAND', message: new RegExp(`xl destroy ${g2.domid} failed.*cannot destroy`) }, 'given up after three tries');
   t.equal(fake.loops.size, 1, 'its loop device kept');
+  await host.close();
+});
+
+t.test('destroy: a domain left nameless by xl\'s monitor stopped mid-destroy is found by its UUID and destroyed', async (t) => {
+  const { fake, host } = await open();
+  const g = await host.createGuest(shape, 'inst1');
+  await host.startGuest(g);
+  t.match(fake.files.get(`/var/lib/winpv/run/${g.handle}.cfg`)!, /^uuid = "[0-9a-f-]{36}"$/m, 'the config gives the domain its UUID');
+  // the guest powered off; xl's monitor began on_poweroff="destroy" and the teardown stopped it
+  fake.stopMonitorMidDestroy(g.handle);
+  await host.destroyGuest(g);
+  t.same([...fake.domains.values()].map((d) => `${d.name}/${d.domid}`), [], 'no (null) domain left holding the guest\'s memory');
+  t.ok(fake.lines.some((l) => l === `xl destroy ${g.domid}`), 'destroyed by its domid');
+  t.equal(fake.loops.size, 0, 'its loop device released');
+  // another guest's domain is never taken for this one
+  const other = await host.createGuest({ ...shape, name: 'g2' }, 'inst2');
+  const mine = await host.createGuest({ ...shape, name: 'g3' }, 'inst3');
+  fake.stopMonitorMidDestroy(other.handle);
+  await host.destroyGuest(mine);
+  t.same([...fake.domains.values()].map((d) => d.domid), [other.domid], 'the other guest\'s nameless domain stays');
   await host.close();
 });
 
@@ -371,7 +392,7 @@ t.test('after the SSH connection dropped, the run fails but teardown reconnects 
   await t.rejects(host.startGuest(g), { code: 'SSH_DROPPED' });
   await host.destroyGuest(g);
   t.equal(connects, 2, 'one new connection for the teardown');
-  t.ok(second.lines.some((l) => l === `xl destroy ${g.handle}`), 'the domain is destroyed over it');
+  t.ok(second.lines.some((l) => l === `xl destroy ${g.domid}`), 'the domain is destroyed over it');
   t.equal(second.domains.size, 0);
 });
 
