@@ -14,7 +14,6 @@ import type {
 } from '../../model/host';
 import type { DeviceRef, GuestShape } from '../../model/scenario';
 import type { TraceSink } from '../../model/trace';
-import { parseXlList } from './parse';
 import type { XlRings } from './rings';
 import type { XlXenstore } from './xenstore';
 import { BRIDGE, RUN_DIR, sleep, XlState, type GuestRecord, type XlHostOptions } from './host-state';
@@ -179,11 +178,5 @@ export class XlHost implements HostBackend {
   /** One backend.stats event per device of the guest, as dom0 reports the counters now. */
   emitBackendStats(rec: GuestRecord): Promise<void> {
     return this.devs.emitBackendStats(rec);
-  }
-
-  /** Domains of this run still listed (for teardown checks). */
-  async leftovers(): Promise<string[]> {
-    const r = await this.st.dom0.try(['xl', 'list']);
-    return parseXlList(r.stdout).map((e) => e.name).filter((n) => n.startsWith('winpv-'));
   }
 }
