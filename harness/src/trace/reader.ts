@@ -77,6 +77,10 @@ const fieldsOf = (sc: { required: Record<string, FieldType>; optional?: Record<s
   optional: Object.entries(sc.optional ?? {}),
 });
 const FIELDS = new Map<string, Fields>(Object.entries(SCHEMA).map(([ev, sc]) => [ev, fieldsOf(sc)]));
+/** Object fields whose own fields a check reads as numbers (a ring sample's second read). */
+const NESTED = new Map<string, [string, Fields][]>([
+  ['ring', [['reread', fieldsOf({ required: { req_prod: 'number', rsp_prod: 'number' }, optional: { req_cons: 'number', rsp_cons: 'number' } })]]],
+]);
 const RING_IO_V1_FIELDS = fieldsOf(RING_IO_V1);
 
 /** A winpv-trace/1 ring.io event as a run of one id (keys in the order the writer puts them). */
@@ -101,6 +105,12 @@ function validateEvent(o: unknown, written = TRACE_SCHEMA): string[] {
   }
   for (const [k, t] of fields.optional) {
     if (k in e && e[k] !== undefined && !typeOk(e[k], t)) out.push(`${e.ev}: field '${k}' must be ${t}`);
+  }
+  for (const [k, inner] of NESTED.get(e.ev) ?? []) {
+    const v = e[k] as Record<string, unknown> | undefined;
+    if (!v || !typeOk(v, 'object')) continue;
+    for (const [f, t] of inner.required) if (!typeOk(v[f], t)) out.push(`${e.ev}: field '${k}.${f}' must be ${t}`);
+    for (const [f, t] of inner.optional) if (f in v && v[f] !== undefined && !typeOk(v[f], t)) out.push(`${e.ev}: field '${k}.${f}' must be ${t}`);
   }
   return out;
 }

@@ -91,6 +91,14 @@ t.test('bad lines are located problems', async (t) => {
   t.throws(() => readTraceFile(join(dir, 'missing.jsonl'), 'missing.jsonl'), { code: 'TRACE_UNREADABLE' });
 });
 
+t.test('a ring sample\'s second read: its indices must be numbers (ring-invariants compares them)', async (t) => {
+  const ring = { ev: 'ring', inst: 'a', guest: 'g', dev: 'vif/0', queue: 0, ring: 'rx', nr_ents: 256, req_prod: 865, req_event: 1, rsp_prod: 611, rsp_event: 612, req_cons: 609, why: 'periodic' };
+  const text = (reread: unknown) => [{ seq: 0, t: 0, ...start }, { seq: 1, t: 1, ...ring, reread }].map((l) => JSON.stringify(l) + '\n').join('');
+  t.same(parseTrace(text({ req_prod: 866, rsp_prod: 613, req_cons: 613 }), 'ok.jsonl').problems, [], 'a well-formed reread');
+  t.match(parseTrace(text({ req_prod: '866', rsp_prod: 613, req_cons: null }), 'bad.jsonl').problems.map((p) => p.message), [/ring: field 'reread.req_prod' must be number/, /ring: field 'reread.req_cons' must be number/]);
+  t.match(parseTrace(text([1, 2]), 'arr.jsonl').problems.map((p) => p.message), [/ring: field 'reread' must be object/]);
+});
+
 t.test('ring.io: consecutive ids of one ring, direction and instant are one event; anything else between them, or another instant, starts another', async (t) => {
   let now = 1;
   const w = new TraceWriter({ clock: () => now });
