@@ -45,6 +45,8 @@ export function ringEntries(entrySize: number, order: number): number {
 /** u32 difference `a - b` as ring.h computes it with RING_IDX arithmetic. */
 const idxSub = (a: number, b: number): number => (a - b) >>> 0;
 export const idxAdd = (a: number, n: number): number => (a + n) >>> 0;
+/** How far index `a` is ahead of `b`, signed (negative: behind), in RING_IDX's wrapping arithmetic. */
+export const idxAhead = (a: number, b: number): number => (a - b) | 0;
 
 /** The shared part of a ring: the sring header and entry slots in a Buffer of `4096 << order` bytes. */
 export class SharedRing {

@@ -10,10 +10,8 @@ import type { CheckResult } from '../model/result';
 import type { RingSampleEvent } from '../model/trace';
 import { Findings } from './findings';
 import { ringKey } from './rings';
+import { idxAhead as ahead } from '../abi/ring';
 import { afterCrash, type InstanceView } from './view';
-
-/** How far a is ahead of b, signed, in ring.h's wrapping u32 arithmetic. */
-const ahead = (a: number, b: number) => (a - b) | 0;
 
 /** One index as the sample bounds it: its first read and, where the ring was read twice, its second. */
 interface Bounded {

@@ -1,6 +1,7 @@
 // Parsers for what dom0 prints: `xl list`, netback's debugfs io_ring_q<N> files and blkback's
 // statistics/ directory. Pure functions, so they are tested against text captured from the lab.
 import type { GuestPowerState, RingIndices } from '../../model/host';
+import { idxAhead } from '../../abi/ring';
 
 export interface XlListEntry {
   name: string;
@@ -72,7 +73,7 @@ export function parseNetbackIoRing(text: string): NetbackQueueRings | null {
 
 /** Whether b, read after a, is the same ring later: no index behind (ring.h's wrapping u32 indices). */
 function brackets(a: RingIndices, b: RingIndices): boolean {
-  const notBehind = (x: number | undefined, y: number | undefined) => x === undefined || y === undefined || ((y - x) | 0) >= 0;
+  const notBehind = (x: number | undefined, y: number | undefined) => x === undefined || y === undefined || idxAhead(y, x) >= 0;
   return a.nr_ents === b.nr_ents && notBehind(a.req_prod, b.req_prod) && notBehind(a.rsp_prod, b.rsp_prod) && notBehind(a.req_cons, b.req_cons);
 }
 
