@@ -27,10 +27,10 @@ export const IO_RINGS_SCRIPT = `for f in "$1"/io_ring_q*; do [ -r "$f" ] && { ec
  * The sampling loop, run by bash ($1 the vif's directory, $2 the interval in seconds). Each snapshot
  * is framed `B <seq> <dom0 uptime>` ... `E <seq>`, its files as IO_RINGS_SCRIPT prints them; `E` is
  * printed only when every file was read, so a snapshot cut short (a queue torn down, the channel
- * closed) is never complete. Nothing forks once the loop runs: each file is read whole by `mapfile`,
- * twice in a row (the second read brackets the first's moment: parseNetbackIoRing), (bash reads a
- * seekable file, as a debugfs seq_file is, 4 KiB at a time: one read(2) for a queue's few hundred
- * bytes), printed by `printf`, and the wait is `read -t` on a pipe nobody writes (fd 3,
+ * closed) is never complete. Nothing forks once the loop runs: each file is read whole by `mapfile`
+ * (bash reads a seekable file, as a debugfs seq_file is, 4 KiB at a time: one read(2) for a queue's
+ * few hundred bytes), twice in a row (the second read brackets the first's moment:
+ * parseNetbackIoRing), printed by `printf`, and the wait is `read -t` on a pipe nobody writes (fd 3,
  * opened once). Measured on the lab (dom0 on TCG-emulated vCPUs, one vif of one queue, 15 s per
  * variant, twice): dash's `read` builtin (one read(2) per byte) and a `sleep` fork per interval took
  * 5.0-5.9 s of dom0 CPU in 15 s (a third of a vCPU, 40 snapshots: each fork and exec costs ~80 ms of
