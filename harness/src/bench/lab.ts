@@ -127,6 +127,6 @@ export async function run(): Promise<BenchFigure[]> {
   return [
     { group: 'lab', name: `block ${WORKLOAD_S} s, 64K seq 50 % write, probes on`, value: blockOn, unit: 'MB/s', baseline: { name: 'probes off, same run', value: blockOff }, ratio: ratioOf(blockOn, blockOff), note: `goal >= 0.97; ${runs}${each('blockMBps')}` },
     { group: 'lab', name: `net ${WORKLOAD_S} s send, probes on`, value: netOn, unit: 'Mbit/s', baseline: { name: 'probes off, same run', value: netOff }, ratio: ratioOf(netOn, netOff), note: `goal >= 0.97; ${runs}${each('netMbps')}` },
-    { group: 'lab', name: 'harness wall time per instance / workload time, boot excluded', value: harnessPerWork, unit: 'x', note: `goal <= 1.5; boot = scenario start to the last wait for Connected (median ${(median(on.map((r) => r.bootMs)) / 1000).toFixed(1)} s); after boot, per run with the probes on: ${on.map(split).join('; ')}` },
+    { group: 'lab', name: 'harness wall time per instance / workload time, boot excluded', value: harnessPerWork, unit: 'x', lowerIsBetter: true, note: `goal <= 1.5; boot = scenario start to the last wait for Connected (median ${(median(on.map((r) => r.bootMs)) / 1000).toFixed(1)} s); after boot, per run with the probes on: ${on.map(split).join('; ')}` },
   ];
 }

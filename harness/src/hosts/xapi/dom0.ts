@@ -9,7 +9,7 @@ import type { DeviceRef } from '../../model/scenario';
 import { hostError } from '../../model/errors';
 import { shQuote } from '../../util/quote';
 import type { SshConnection } from '../../remote/ssh';
-import { XenstoreMirror } from './xs-mirror';
+import { XenstoreMirror } from '../xs-mirror';
 import { parseXenstoreLs, readInChunks, toToolText, watchCommand, watchStreamReader } from '../dom0-xenstore';
 import { NetbackRingSampler, netbackIndices, netbackRingIds } from '../netback-rings';
 
@@ -45,7 +45,7 @@ export class Dom0Xenstore implements XenstoreView {
   /** Reads issued in the same tick go to dom0 as one command; mirrored subtrees answer locally. */
   async read(path: string): Promise<string | null> {
     await this.follow();
-    if (this.mirror.covering(path)) return this.mirror.read(path);
+    if (this.mirror.answers(path)) return this.mirror.read(path);
     return new Promise((resolve, reject) => {
       this.pending.push({ path, resolve, reject });
       if (this.pending.length === 1) setImmediate(() => void this.flushReads());
@@ -84,7 +84,7 @@ export class Dom0Xenstore implements XenstoreView {
         this.mirror.beginLoad(root);
         try {
           const r = await (await this.ssh()).exec(['xenstore-ls', '-f', root]);
-          this.mirror.finishLoad(root, r.code === 0 ? parseXenstoreLs(r.stdout) : new Map());
+          this.mirror.finishLoad(root, r.code === 0 ? parseXenstoreLs(r.stdout) : new Map(), r.code === 0);
         } catch (e) {
           this.mirror.abortLoad(root);
           throw e;

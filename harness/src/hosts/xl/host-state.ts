@@ -13,6 +13,7 @@ import { Dom0, type Dom0Link } from './dom0';
 import { XlRings } from './rings';
 import { XlXenstore } from './xenstore';
 import { parseXlList, type XlListEntry } from './parse';
+import type { ExecResult } from '../../remote/ssh';
 
 /** Per-run files in dom0. */
 export const RUN_DIR = '/var/lib/winpv/run';
@@ -172,7 +173,11 @@ export class XlState {
 
   /** Every domain with this UUID (`xl list -v`), named or not; none when xl cannot list. */
   async domainsOf(uuid: string): Promise<XlListEntry[]> {
-    const r = await this.dom0.try(['xl', 'list', '-v']);
+    return this.domainsIn(await this.dom0.try(['xl', 'list', '-v']), uuid);
+  }
+
+  /** The domains with this UUID in the output of a command that ends with `xl list -v`. */
+  domainsIn(r: ExecResult, uuid: string): XlListEntry[] {
     return r.code === 0 ? parseXlList(r.stdout).filter((d) => d.uuid === uuid) : [];
   }
 

@@ -10,6 +10,7 @@ import { requireDevid } from '../../model/vdev';
 import { domainName, xlConfig } from './xl-config';
 import { BRIDGE, RUN_DIR, sleep, type GuestRecord, type XlState } from './host-state';
 import type { XlDevices } from './devices';
+import type { XlListEntry } from './parse';
 import { applyParams, confirmDestination, paramChanges, restoreParams } from './backend-params';
 
 /** Where the lab image keeps the reference PV guest (lab/recipe: DOM0_GUEST_KERNEL/INITRD). */
@@ -40,6 +41,14 @@ export const monitorPattern = (handle: string): string => `.*xl (create -p ${ere
 /** Releases a destroyed guest's loop devices (the first $1 arguments) and removes its files (the
  *  rest) in one command: each command is an SSH session and a shell in dom0 (0.3-0.4 s on the lab). */
 export const RELEASE_SCRIPT = 'n=$1; shift; while [ "$n" -gt 0 ]; do losetup --detach "$1"; shift; n=$((n-1)); done; [ $# -eq 0 ] || rm -f -- "$@"';
+/** The teardown's first command: stops the guest's monitor ($1 its pattern, as STOP_MONITOR_SCRIPT),
+ *  then lists every domain with its UUID (`xl list -v`): one SSH session instead of two. */
+export const STOP_MONITOR_AND_LIST_SCRIPT = `${STOP_MONITOR_SCRIPT}; exec xl list -v`;
+/** Destroys domain $1 and, once xl has, releases the rest of the arguments as RELEASE_SCRIPT does:
+ *  the guest's last destroy and its release are one SSH session. A refused destroy exits with xl's
+ *  status and releases nothing (its disks are still in use); the release's own failures are not
+ *  the destroy's (as with RELEASE_SCRIPT alone, they are not asked about). */
+export const DESTROY_AND_RELEASE_SCRIPT = `xl destroy "$1" || exit $?; shift; ${RELEASE_SCRIPT}; exit 0`;
 const LAB_HVM_DIRECT_BOOT = { kernel: GUEST_KERNEL, ramdisk: GUEST_INITRD, cmdline: 'console=ttyS0 console=hvc0 quiet sysrq_always_enabled' };
 
 /** How long a restored guest's backends may take to reach Connected on a destination's parameters
@@ -160,7 +169,6 @@ export class XlLifecycle {
     // xl's monitor first: a domain that was rebooting when the run ended (an HVM triple fault is
     // Xen's reboot) would otherwise get a new domain under its name from xl's restart after the
     // destroy (seen on the lab: lab-hvm-image left a domain being built, its monitor still running)
-    await st.dom0.try(['sh', '-c', STOP_MONITOR_SCRIPT, 'sh', monitorPattern(rec.ref.handle)]);
     // What is left of the guest is every domain with its UUID, not only the one with its name. xl's
     // monitor may have been carrying out on_poweroff="destroy" when it was stopped, and libxl's
     // destroy (tools/libs/light/libxl_domain.c: libxl__destroy_domid, devices_destroy_cb) pauses the
@@ -169,9 +177,13 @@ export class XlLifecycle {
     // and nameless (`(null)` in xl list), holding all its memory, where `xl domid <name>` finds
     // nothing. Seen on the lab: the backend recording's guest after its clean shutdown, left for the
     // rest of CI's lab leg. A domain already dying (flag d) is on its way out.
-    const left = async () => (await st.domainsOf(rec.uuid)).filter((d) => !d.state.includes('d'));
+    const alive = (ds: XlListEntry[]) => ds.filter((d) => !d.state.includes('d'));
+    const left = async () => alive(await st.domainsOf(rec.uuid));
+    const stopMonitorAndList = async () => alive(st.domainsIn(await st.dom0.try(['sh', '-c', STOP_MONITOR_AND_LIST_SCRIPT, 'sh', monitorPattern(rec.ref.handle)]), rec.uuid));
     // whether the domain is still there, and its final counters (none when it is gone), asked together
-    let [domains] = await Promise.all([left(), this.devices.emitBackendStats(rec).catch(() => undefined)]);
+    let [domains] = await Promise.all([stopMonitorAndList(), this.devices.emitBackendStats(rec).catch(() => undefined)]);
+    const release = rec.loops.length || rec.files.length ? [String(rec.loops.length), ...rec.loops, ...rec.files] : undefined;
+    let released = false;
     // A refused destroy is asked about again. A domain going away on its own (a clean shutdown, a
     // poweroff) can be gone between the listing and `xl destroy`, and xl then says "invalid domain
     // identifier". A domain that was rebooting (an HVM triple fault is Xen's reboot) can be between
@@ -182,11 +194,18 @@ export class XlLifecycle {
     let destroyed = false;
     for (let tries = 1; domains.length; tries++) {
       let refused: { argv: string[]; r: ExecResult } | undefined;
-      for (const d of domains) {
+      for (const [i, d] of domains.entries()) {
         const argv = ['xl', 'destroy', String(d.domid)];
-        const r = await st.dom0.try(argv);
-        if (r.code !== 0) refused = { argv, r };
-        else if (!destroyed) {
+        // the last domain's destroy releases the disks in the same command once xl has destroyed it,
+        // unless a destroy before it was refused (that domain may hold them still)
+        const withRelease = release && i === domains.length - 1 && !refused;
+        const r = await st.dom0.try(withRelease ? ['sh', '-c', DESTROY_AND_RELEASE_SCRIPT, 'sh', String(d.domid), ...release] : argv);
+        if (r.code !== 0) {
+          refused = { argv, r };
+          continue;
+        }
+        if (withRelease) released = true;
+        if (!destroyed) {
           destroyed = true;
           st.emit(rec, 'destroyed');
         }
@@ -197,7 +216,7 @@ export class XlLifecycle {
       if (tries >= DESTROY_TRIES) throw st.dom0.failed(refused.argv, refused.r);
       await sleep(1000);
     }
-    if (rec.loops.length || rec.files.length) await st.dom0.try(['sh', '-c', RELEASE_SCRIPT, 'sh', String(rec.loops.length), ...rec.loops, ...rec.files]);
+    if (release && !released) await st.dom0.try(['sh', '-c', RELEASE_SCRIPT, 'sh', ...release]);
     st.guests.delete(guest.handle);
   }
 

@@ -2,12 +2,15 @@
 // on /local/domain feeds every watcher (frontends, backends under /local/domain/0/backend, and the
 // guests' own paths all live there) with the value read in dom0 right after the change; reads issued
 // together go to dom0 as one batched command; a directory listing fetches its whole subtree with one
-// `xenstore-ls -f`, so walking a device directory is one command, not two per key. (Measured on the
-// lab under TCG on a loaded 2-core machine: 0.25-0.6 s per SSH command, ~0.2 s per process in dom0.)
+// `xenstore-ls -f`, and while the watch stream is live that subtree is mirrored (hosts/xs-mirror.ts)
+// and kept current by the stream's events, so walking a device directory, or listing a guest's
+// backends at every ring probe period, costs dom0 one command in all. (Measured on the lab under TCG
+// on a loaded 2-core machine: 0.25-0.6 s per SSH command, ~0.2 s per process in dom0.)
 import { hostError } from '../../model/errors';
 import type { WatchCallback, XenstoreView } from '../../model/host';
 import { parseXenstoreLs, readInChunks, toToolText, watchCommand, watchStreamReader } from '../dom0-xenstore';
 import type { Dom0 } from './dom0';
+import { XenstoreMirror } from '../xs-mirror';
 
 /** Root of the single remote watch. Paths outside it are watched with a stream of their own. */
 const WATCH_ROOT = '/local/domain';
@@ -23,6 +26,8 @@ interface RemoteWatch {
   root: string;
   watchers: Set<Watcher>;
   ready: Promise<void>;
+  /** Registered in dom0 and not ended: its events reach the mirror. */
+  live: boolean;
   stop(): void;
 }
 
@@ -33,27 +38,24 @@ export class XlXenstore implements XenstoreView {
   private flushScheduled = false;
   /** Commands issued (for the fidelity of "batched": tests count them). */
   commands = 0;
-  /** Subtrees fetched by directory(): values and children, fresh until `until`. */
-  private readonly trees = new Map<string, { until: number; values: Map<string, string>; children: Map<string, Set<string>> }>();
-  /** Listings on their way to dom0, by path. */
-  private readonly listings = new Map<string, Promise<string[]>>();
-  /** How long a fetched subtree answers reads and listings (watch events keep it current meanwhile). */
-  treeTtlMs = 3000;
+  /** Subtrees listed while a live watch stream covers them, kept current by its events. */
+  private readonly mirror = new XenstoreMirror();
+  /** Subtree loads on their way to dom0, by path. */
+  private readonly loads = new Map<string, Promise<string[]>>();
+  /** Counts the streams that ended: a listing begun under an ended stream is not mirrored, even
+   *  when a new stream is live by the time it comes back (the changes in between were not seen). */
+  private streamsEnded = 0;
 
   constructor(private readonly dom0: Dom0) {}
 
-  private tree(path: string) {
-    const now = Date.now();
-    for (const [root, t] of this.trees) {
-      if (t.until < now) this.trees.delete(root);
-      else if (path !== root && under(path, root)) return t;
-    }
-    return undefined;
+  /** A live watch stream delivers every change at or below path, so a mirror of it stays exact. */
+  private streamed(path: string): boolean {
+    for (const rw of this.streams.values()) if (rw.live && under(path, rw.root)) return true;
+    return false;
   }
 
   read(path: string): Promise<string | null> {
-    const t = this.tree(path);
-    if (t) return Promise.resolve(t.values.get(path) ?? null);
+    if (this.mirror.answers(path)) return Promise.resolve(this.mirror.read(path));
     return new Promise((resolve, reject) => {
       const waiting = this.queue.get(path) ?? [];
       waiting.push(resolve);
@@ -81,59 +83,47 @@ export class XlXenstore implements XenstoreView {
   }
 
   directory(path: string): Promise<string[]> {
-    const cached = this.tree(path) ?? this.trees.get(path);
-    if (cached && cached.until >= Date.now()) return Promise.resolve([...(cached.children.get(path) ?? [])].sort());
+    if (this.mirror.covering(path)) return Promise.resolve((this.mirror.list(path) ?? []).sort());
     // callers asking for the same listing while it is on its way share its one command
-    let listing = this.listings.get(path);
+    let listing = this.loads.get(path);
     if (!listing) {
-      listing = this.list(path).finally(() => this.listings.delete(path));
-      this.listings.set(path, listing);
+      listing = this.list(path).finally(() => this.loads.delete(path));
+      this.loads.set(path, listing);
     }
     return listing;
   }
 
+  /** One `xenstore-ls -f` of the subtree; mirrored when a live watch stream covers it. */
   private async list(path: string): Promise<string[]> {
     this.commands++;
-    const r = await this.dom0.try(['xenstore-ls', '-f', '--', path]);
-    if (r.code !== 0) {
-      // A path that is not there (xs_directory's ENOENT) is an empty subtree, kept like any other:
-      // the backend kinds a guest does not use (vbd3, qdisk) are listed at every ring probe period,
-      // and on the lab each listing was a 0.2-0.8 s command in dom0. Other failures are not kept.
-      if (/No such file or directory/.test(r.stderr)) this.trees.set(path, { until: Date.now() + this.treeTtlMs, values: new Map(), children: new Map() });
+    const mirrored = this.streamed(path);
+    const ended = this.streamsEnded;
+    if (mirrored) this.mirror.beginLoad(path);
+    let r;
+    try {
+      r = await this.dom0.try(['xenstore-ls', '-f', '--', path]);
+    } catch (e) {
+      if (mirrored) this.mirror.abortLoad(path);
+      throw e;
+    }
+    // A path that is not there (xs_directory's ENOENT) is an empty subtree, mirrored like any other:
+    // the backend kinds a guest does not use (vbd3, qdisk) are listed at every ring probe period.
+    // Other failures (xenstored unreachable) are not kept.
+    const missing = r.code !== 0 && /No such file or directory/.test(r.stderr);
+    if (r.code !== 0 && !missing) {
+      if (mirrored) this.mirror.abortLoad(path);
       return [];
     }
-    const values = parseXenstoreLs(r.stdout);
-    const children = new Map<string, Set<string>>();
-    for (const p of values.keys()) this.linkChild(children, p, path);
-    this.trees.set(path, { until: Date.now() + this.treeTtlMs, values, children });
-    return [...(children.get(path) ?? [])].sort();
-  }
-
-  /** Records p (and its ancestors up to root) as children of their parents. */
-  private linkChild(children: Map<string, Set<string>>, p: string, root: string): void {
-    while (p !== root && p.length > root.length) {
-      const parent = p.slice(0, p.lastIndexOf('/'));
-      let set = children.get(parent);
-      if (!set) children.set(parent, (set = new Set()));
-      set.add(p.slice(parent.length + 1));
-      p = parent;
+    const values = missing ? new Map<string, string>() : parseXenstoreLs(r.stdout);
+    // the stream may have ended while the listing was on its way: then nothing keeps it current
+    if (mirrored && this.streamsEnded === ended) {
+      this.mirror.finishLoad(path, values, !missing);
+      return (this.mirror.list(path) ?? []).sort();
     }
-  }
-
-  /** Keeps fetched subtrees current with a change seen on the watch stream. */
-  private applyChange(path: string, value: string | null): void {
-    for (const [root, t] of this.trees) {
-      if (!under(path, root) || path === root) continue;
-      if (value === null) {
-        for (const k of [...t.values.keys()]) if (under(k, path)) t.values.delete(k);
-        const parent = path.slice(0, path.lastIndexOf('/'));
-        t.children.get(parent)?.delete(path.slice(parent.length + 1));
-        for (const k of [...t.children.keys()]) if (under(k, path)) t.children.delete(k);
-      } else {
-        t.values.set(path, value);
-        this.linkChild(t.children, path, root);
-      }
-    }
+    if (mirrored) this.mirror.abortLoad(path);
+    const names = new Set<string>();
+    for (const p of values.keys()) if (p.startsWith(path + '/')) names.add(p.slice(path.length + 1).split('/')[0]!);
+    return [...names].sort();
   }
 
   async write(path: string, value: string): Promise<void> {
@@ -168,31 +158,47 @@ export class XlXenstore implements XenstoreView {
   }
 
   private startStream(root: string): RemoteWatch {
-    const watchers = new Set<Watcher>();
     let markReady!: () => void;
     let fail!: (e: unknown) => void;
     const ready = new Promise<void>((res, rej) => {
       markReady = res;
       fail = rej;
     });
+    const rw: RemoteWatch = { root, watchers: new Set(), ready, live: false, stop: () => undefined };
+    // A stream that ends, or is stopped, no longer keeps the mirror current: it is dropped whole.
+    const ended = () => {
+      if (!rw.live) return;
+      rw.live = false;
+      this.streamsEnded++;
+      this.mirror.clear();
+    };
     let first = true;
     // xenstore-watch flushes after every event; the value is read in dom0 as soon as it is seen.
     const s = this.dom0.link.stream(watchCommand(root), watchStreamReader((path, value, batch) => {
       if (first) {
         first = false;
+        rw.live = true;
         markReady();
         return; // the registration event for the root itself
       }
-      this.applyChange(path, value);
-      for (const w of watchers) if (under(path, w.path)) w.cb(path, value, batch);
+      this.mirror.apply(path, value);
+      for (const w of rw.watchers) if (under(path, w.path)) w.cb(path, value, batch);
     }));
     s.done.then(
       (r) => {
         if (first) fail(hostError('XS_WATCH', `xenstore-watch ${root} ended at once (exit ${r.code}): ${r.stderr.trim()}`));
+        ended();
       },
-      (e) => fail(e),
+      (e) => {
+        fail(e);
+        ended();
+      },
     );
-    return { root, watchers, ready, stop: () => s.stop() };
+    rw.stop = () => {
+      ended();
+      s.stop();
+    };
+    return rw;
   }
 
   /** Stops every remote watch (on close). */

@@ -7,7 +7,7 @@ import { BATCH_READ_SCRIPT } from '../../../src/hosts/dom0-xenstore';
 import { toolPrints, toolStores } from '../../support/xenstore-tools';
 import { READ_PARAMS } from '../../../src/hosts/xl/backend-params';
 import { IO_RINGS_SCRIPT, RING_LOOP_SCRIPT } from '../../../src/hosts/netback-rings';
-import { RELEASE_SCRIPT } from '../../../src/hosts/xl/lifecycle';
+import { DESTROY_AND_RELEASE_SCRIPT, RELEASE_SCRIPT, STOP_MONITOR_AND_LIST_SCRIPT } from '../../../src/hosts/xl/lifecycle';
 
 /** Splits a line built by shJoin back into words (single quotes and '\'' only, as shQuote writes). */
 export function unquote(line: string): string[] {
@@ -116,6 +116,13 @@ export class FakeDom0 implements Dom0Link {
     const line = shJoin(argv);
     this.lines.push(line);
     if (argv[0] === 'tee') return this.tee(argv[1]!, String(opts.stdin ?? ''));
+    // Scripts that run xl: the shell's xl is a command of its own, seen (and replaceable by a
+    // test) as if it had been sent alone. The monitor is not modelled (pkill finds nothing).
+    if (argv[0] === 'sh' && argv[2] === STOP_MONITOR_AND_LIST_SCRIPT) return this.exec(['xl', 'list', '-v']);
+    if (argv[0] === 'sh' && argv[2] === DESTROY_AND_RELEASE_SCRIPT) {
+      const destroyed = await this.exec(['xl', 'destroy', argv[4]!]);
+      return destroyed.code === 0 ? this.release(argv.slice(5)) : destroyed;
+    }
     return this.answer(unquote(line));
   }
 
@@ -143,12 +150,8 @@ export class FakeDom0 implements Dom0Link {
         // netback's debugfs is not modelled (no vif of the double connects rings): the one-shot
         // read's glob matches nothing and it prints nothing
         if (a[2] === IO_RINGS_SCRIPT) return this.ok();
-        if (a[2] === RELEASE_SCRIPT) {
-          const n = Number(a[4]);
-          for (const loop of a.slice(5, 5 + n)) this.loops.delete(loop);
-          for (const f of a.slice(5 + n)) this.files.delete(f);
-          return this.ok();
-        }
+        if (a[2] === RELEASE_SCRIPT) return this.release(a.slice(4));
+
         if (a[2] === READ_PARAMS) {
           const rows = a.slice(4).map((p) => `${p} ${this.modes.get(p) ?? ''} ${this.files.get(p) ?? ''}\n`);
           return this.ok(rows.join(''));
@@ -212,6 +215,14 @@ export class FakeDom0 implements Dom0Link {
    * calls xc_domain_destroy. The domain stays, paused, shut down and nameless: `xl list` names it
    * `(null)`, `xl domid <name>` no longer finds it, `xl destroy <domid>` still does.
    */
+  /** RELEASE_SCRIPT's arguments: how many loop devices, the devices, then files. */
+  private release(args: string[]): ExecResult {
+    const n = Number(args[0]);
+    for (const loop of args.slice(1, 1 + n)) this.loops.delete(loop);
+    for (const f of args.slice(1 + n)) this.files.delete(f);
+    return this.ok();
+  }
+
   stopMonitorMidDestroy(name: string): void {
     const d = this.domains.get(name)!;
     this.domains.delete(name);
@@ -458,15 +469,21 @@ export class FakeDom0 implements Dom0Link {
       this.batchWatchers.push(late);
       say(root);
     });
-    return {
-      stop: () => {
-        this.watchers = this.watchers.filter((x) => x !== w);
-        this.batchWatchers = this.batchWatchers.filter((x) => x !== late);
-        finish({ code: 0, stdout: '', stderr: '' });
-      },
-      write: () => undefined,
-      done,
+    const stop = (r: ExecResult) => {
+      this.watchers = this.watchers.filter((x) => x !== w);
+      this.batchWatchers = this.batchWatchers.filter((x) => x !== late);
+      this.watchEnds.delete(stop);
+      finish(r);
     };
+    this.watchEnds.add(stop);
+    return { stop: () => stop({ code: 0, stdout: '', stderr: '' }), write: () => undefined, done };
+  }
+
+  private readonly watchEnds = new Set<(r: ExecResult) => void>();
+
+  /** Ends every xenstore-watch stream from dom0's side (xenstored restarted, the tool killed). */
+  endWatchStreams(): void {
+    for (const end of [...this.watchEnds]) end({ code: 1, stdout: '', stderr: 'xenstore-watch: xs_watch: Connection reset by peer\n' });
   }
 
   async putFile(local: string | Buffer, remotePath: string): Promise<void> {

@@ -57,24 +57,45 @@ t.test('writes and removals go through quoted argv', async (t) => {
   t.same(await xs.directory('/nowhere'), []);
 });
 
-t.test('a directory walk is one xenstore-ls for the whole subtree; reads below it need no command', async (t) => {
+t.test('a directory walk is one xenstore-ls for the whole subtree while the watch stream is live; reads below it need no command', async (t) => {
   const fake = new FakeDom0();
   fake.xs.set('/local/domain/0/backend/vbd/1/51712/state', '4');
   fake.xs.set('/local/domain/0/backend/vbd/1/51712/sectors', '131072');
   fake.xs.set('/local/domain/0/backend/vbd/1/51728/state', '2');
   const xs = new XlXenstore(new Dom0(fake, 'fake'));
+  const unwatch = await xs.watch('/local/domain/0/backend', () => undefined);
   const n0 = fake.lines.length;
   t.same(await xs.directory('/local/domain/0/backend/vbd/1'), ['51712', '51728']);
   t.same(await xs.directory('/local/domain/0/backend/vbd/1/51712'), ['sectors', 'state']);
   t.equal(await xs.read('/local/domain/0/backend/vbd/1/51712/sectors'), '131072');
   t.equal(await xs.read('/local/domain/0/backend/vbd/1/51712/missing'), null);
   t.equal(fake.lines.length - n0, 1, 'one command');
-  const uncached = new XlXenstore(new Dom0(fake, 'fake'));
-  uncached.treeTtlMs = -1;
+  // the ring probe lists a guest's backends at every period: the listing stays answered locally
+  for (let i = 0; i < 20; i++) await xs.directory('/local/domain/0/backend/vbd/1');
+  t.equal(fake.lines.length - n0, 1, 'twenty more listings, no command');
+  // the last watcher gone, nothing keeps the copy current: it is dropped
+  await unwatch();
   const n1 = fake.lines.length;
-  await uncached.directory('/local/domain/0/backend/vbd/1');
-  t.equal(await uncached.read('/local/domain/0/backend/vbd/1/51712/sectors'), '131072');
-  t.equal(fake.lines.length - n1, 2, 'an expired subtree answers nothing: the read is a command');
+  t.same(await xs.directory('/local/domain/0/backend/vbd/1'), ['51712', '51728']);
+  t.equal(await xs.read('/local/domain/0/backend/vbd/1/51712/sectors'), '131072');
+  t.equal(fake.lines.length - n1, 2, 'without a watch stream the listing and the read are commands');
+  await xs.directory('/local/domain/0/backend/vbd/1');
+  t.equal(fake.lines.length - n1, 3, 'and a listing is asked again each time');
+});
+
+t.test('a watch stream that ends from dom0 drops the mirror: a listing after it is asked of dom0', async (t) => {
+  const fake = new FakeDom0();
+  fake.xs.set('/local/domain/0/backend/vif/1/0/state', '4');
+  const xs = new XlXenstore(new Dom0(fake, 'fake'));
+  await xs.watch('/local/domain/0/backend', () => undefined);
+  t.same(await xs.directory('/local/domain/0/backend/vif/1'), ['0']);
+  fake.endWatchStreams();
+  await new Promise((r) => setImmediate(r));
+  // a change the ended stream cannot report
+  fake.xs.set('/local/domain/0/backend/vif/1/1/state', '1');
+  const n0 = fake.lines.length;
+  t.same(await xs.directory('/local/domain/0/backend/vif/1'), ['0', '1'], 'not the stale copy');
+  t.equal(fake.lines.length - n0, 1);
 });
 
 t.test('watch events carry the value read in dom0 and keep a fetched subtree current', async (t) => {
@@ -98,7 +119,7 @@ t.test('stream lines and xenstore-ls escapes', async (t) => {
   t.same([...parseXenstoreLs('/a = "x "q" \\n\\t\\101"\n/b = ""\nnoise\n')], [['/a', 'x "q" \n\tA'], ['/b', '']]);
 });
 
-t.test('a directory that is not there is one command per freshness period, and its creation is seen', async (t) => {
+t.test('a directory that is not there is one command while the watch stream is live, and its creation is seen', async (t) => {
   const fake = new FakeDom0();
   const xs = new XlXenstore(new Dom0(fake, 'fake'));
   await xs.watch('/local/domain/0/backend', () => undefined);

@@ -411,7 +411,9 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
           ctx.stderr(`xenstore-ls: xs_directory (${root}): No such file or directory\n`);
           return 1;
         }
-        for (const [k, v] of [...xs.nodes].filter(([k]) => k === root || k.startsWith(root + '/')).sort(([a], [b]) => a.localeCompare(b))) {
+        // every node below the root, not the root itself (tools/xenstore/xenstore_client.c do_ls,
+        // whose first call lists the root's children; test/xenstore/peers.test.ts runs Debian's tool)
+        for (const [k, v] of [...xs.nodes].filter(([k]) => k.startsWith(root + '/')).sort(([a], [b]) => a.localeCompare(b))) {
           ctx.stdout(`${k} = "${toolPrints(v)}"\n`);
         }
         return 0;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { XenstoreMirror } from '../../../src/hosts/xapi/xs-mirror';
+import { XenstoreMirror } from '../../src/hosts/xs-mirror';
 
 t.test('the mirror answers from a loaded subtree and follows watch events', async (t) => {
   const x = new XenstoreMirror();
@@ -26,4 +26,23 @@ t.test('the mirror answers from a loaded subtree and follows watch events', asyn
   t.equal(x.list('/local/domain/3/nothing'), undefined);
   x.apply('/local/domain/9/elsewhere', '1');
   t.equal(x.read('/local/domain/9/elsewhere'), null, 'events outside mirrored subtrees are not kept');
+});
+
+t.test("a loaded root is there though xenstore-ls does not print it; a missing root is not", async (t) => {
+  const x = new XenstoreMirror();
+  x.beginLoad('/local/domain/0/backend/vif/3');
+  // what `xenstore-ls -f /local/domain/0/backend/vif/3` prints: the nodes below the root only
+  x.finishLoad('/local/domain/0/backend/vif/3', new Map([
+    ['/local/domain/0/backend/vif/3/0', ''],
+    ['/local/domain/0/backend/vif/3/0/state', '4'],
+  ]));
+  t.same(x.list('/local/domain/0/backend/vif/3'), ['0'], 'the root lists its children');
+  t.notOk(x.answers('/local/domain/0/backend/vif/3'), "the root's own value was not printed: not the mirror's to answer");
+  t.ok(x.answers('/local/domain/0/backend/vif/3/0/state'));
+  x.beginLoad('/local/domain/0/backend/vif/4');
+  x.finishLoad('/local/domain/0/backend/vif/4', new Map(), false);
+  t.equal(x.list('/local/domain/0/backend/vif/4'), undefined, 'a root that is not there has no children');
+  x.beginLoad('/local/domain/0/backend/qdisk/3');
+  x.finishLoad('/local/domain/0/backend/qdisk/3', new Map(), true);
+  t.same(x.list('/local/domain/0/backend/qdisk/3'), [], 'an empty directory that is there');
 });

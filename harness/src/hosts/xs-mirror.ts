@@ -1,7 +1,10 @@
-// A local mirror of xenstore subtrees that a watch stream keeps current. A probe that walks a guest's
-// tree (directory + read per node) would cost one SSH round trip per node; with the mirror, the
-// first directory() of a subtree loads it with one `xenstore-ls -f`, and the watch stream's
-// path+value events keep it exact from then on.
+// A local mirror of dom0 xenstore subtrees that a watch stream keeps current, used by both dom0
+// views (xl's hosts/xl/xenstore.ts, XenAPI's hosts/xapi/dom0.ts). A probe that walks a guest's tree
+// (directory + read per node) would cost one SSH round trip per node; with the mirror, the first
+// directory() of a subtree loads it with one `xenstore-ls -f`, and the watch stream's path+value
+// events keep it exact from then on, so a subtree listed at every ring probe period costs dom0
+// nothing after its first listing. Only while a live watch stream covers it: nothing else would
+// keep it current.
 
 const under = (path: string, root: string) => path === root || path.startsWith(root === '/' ? '/' : `${root}/`);
 
@@ -17,12 +20,24 @@ export class XenstoreMirror {
     return undefined;
   }
 
+  /** Whether a read of `path` is the mirror's to answer: a node strictly below a mirrored root
+   *  (`xenstore-ls -f` prints a root's subtree, not the root's own value). */
+  answers(path: string): boolean {
+    for (const r of this.roots) if (path !== r && under(path, r)) return true;
+    return false;
+  }
+
   beginLoad(root: string) {
     this.inFlight.set(root, []);
   }
 
-  finishLoad(root: string, listing: Map<string, string>) {
+  /** A subtree's listing has come: `exists` false when its root is not there (ENOENT), an empty
+   *  subtree until an event creates it. `xenstore-ls -f root` prints every node below the root but
+   *  not the root itself (tools/xenstore/xenstore_client.c; test/xenstore/peers.test.ts runs
+   *  Debian's tool), so a root that exists is recorded here (its value is not known: see answers). */
+  finishLoad(root: string, listing: Map<string, string>, exists = true) {
     for (const k of [...this.nodes.keys()]) if (under(k, root)) this.nodes.delete(k);
+    if (exists) this.apply(root, '', true);
     for (const [k, v] of listing) if (under(k, root)) this.nodes.set(k, v);
     for (const [p, v] of this.inFlight.get(root) ?? []) this.apply(p, v, true);
     this.inFlight.delete(root);
