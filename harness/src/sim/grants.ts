@@ -11,8 +11,8 @@ import { PAGE_SIZE } from '../abi/ring';
 import { HypercallError } from './errors';
 import type { GuestMemory } from './memory';
 
-/** Default table size: 32 frames of 512 entries (Xen's default max_grant_frames is 64). */
-const DEFAULT_GRANT_FRAMES = 32;
+/** The most frames a table may grow to (Xen's default max_grant_frames is 64; 32 is plenty here). */
+const DEFAULT_MAX_GRANT_FRAMES = 32;
 
 export interface GrantAudit {
   active: number[];
@@ -22,32 +22,56 @@ export interface GrantAudit {
 
 /** The guest side: the granting domain writes entries in its own table (gnttab_grant_foreign_access). */
 export class GrantTable {
-  readonly mem: Buffer;
+  /** The table's frames in use. A table starts with one frame and grows by one when every ref of the
+   *  frames it has is granted, as the guests' drivers ask Xen for more (Linux grant-table.c
+   *  gnttab_expand; win-pv xenbus gnttab.c GnttabExpand, one frame at a time through
+   *  XENMAPSPACE_grant_table; Xen's gnttab_grow_table), up to the most the domain may have. A ref
+   *  beyond the frames the table has is GNTST_bad_gntref, as Xen judges it against
+   *  nr_grant_entries. (Every frame up front cost each domain 128 KiB zeroed and a 16,384-slot array:
+   *  2 % of the catalogue's CPU in the profile, docs/performance.md.) */
+  private frames: Buffer;
   /** Refs given back, reused last-freed first; below them the never-used refs from `fresh` up
    *  (the same order as one stack of every ref, lowest on top, without building it per domain). */
   private freeRefs: number[] = [];
   private fresh = GNTTAB_NR_RESERVED_ENTRIES;
   /** Which device granted each ref (not part of the ABI: the simulator's bookkeeping for audits). */
-  readonly tags: (string | undefined)[];
+  readonly tags: (string | undefined)[] = [];
   /** Set by the hypervisor: refs mapped right now (ref -> map count). */
   readonly mapCount = new Map<number, number>();
   /** Refs the guest ended while they were mapped (a use-after-free in waiting). */
   readonly revokedWhileMapped = new Map<number, string | undefined>();
+  /** The most refs the table can hold once grown to its last frame. */
+  readonly maxSize: number;
 
-  constructor(readonly domid: number, frames = DEFAULT_GRANT_FRAMES) {
-    this.mem = Buffer.alloc(frames * PAGE_SIZE);
-    const n = frames * GRANT_ENTRIES_PER_PAGE_V1;
-    this.tags = new Array(n);
+  constructor(readonly domid: number, maxFrames = DEFAULT_MAX_GRANT_FRAMES) {
+    this.maxSize = maxFrames * GRANT_ENTRIES_PER_PAGE_V1;
+    this.frames = Buffer.alloc(PAGE_SIZE);
   }
 
+  /** The table's memory: the entries of every frame it has now. */
+  get mem(): Buffer {
+    return this.frames;
+  }
+
+  /** Refs the table holds now (nr_grant_entries). */
   get size(): number {
-    return this.tags.length;
+    return this.frames.length / 8;
+  }
+
+  private grow(): void {
+    const grown = Buffer.alloc(this.frames.length + PAGE_SIZE);
+    this.frames.copy(grown);
+    this.frames = grown;
   }
 
   /** Grants `remoteDom` access to frame `gfn`: frame and domid first, then the flags (as Linux orders it). */
   grantAccess(remoteDom: number, gfn: number, readonly: boolean, tag?: string): number {
-    const ref = this.freeRefs.pop() ?? (this.fresh < this.size ? this.fresh++ : undefined);
-    if (ref === undefined) throw new HypercallError('ENOSPC', `d${this.domid}: grant table full`);
+    let ref = this.freeRefs.pop();
+    if (ref === undefined) {
+      if (this.fresh >= this.maxSize) throw new HypercallError('ENOSPC', `d${this.domid}: grant table full`);
+      if (this.fresh >= this.size) this.grow();
+      ref = this.fresh++;
+    }
     const o = ref * 8;
     this.mem.writeUInt16LE(remoteDom, o + 2);
     this.mem.writeUInt32LE(gfn >>> 0, o + 4);
