@@ -76,6 +76,24 @@ t.test('event channels: bind, notify, mask, unmask, close', async (t) => {
   t.throws(() => ev.notify(0, 99));
 });
 
+t.test('grant table: one frame at first, grown a frame at a time up to its most; a ref beyond the frames it has is GNTST_bad_gntref', async (t) => {
+  const table = new GrantTable(5, 2);
+  t.equal(table.size, 512, 'one frame of 512 v1 entries');
+  t.throws(() => table.entry(600), { code: 'GNTST_bad_gntref' }, 'a ref of a frame not there yet');
+  const refs: number[] = [];
+  for (let i = 8; i < 512; i++) refs.push(table.grantAccess(0, 100 + i, false));
+  t.equal(table.size, 512, 'the first frame holds refs 8-511');
+  const ref = table.grantAccess(0, 4242, true);
+  t.equal(ref, 512);
+  t.equal(table.size, 1024, 'grown by one frame');
+  t.same(table.entry(8), { flags: 1, domid: 0, frame: 108 }, 'the entries of the first frame kept');
+  t.equal(table.entry(512).frame, 4242);
+  for (let i = 513; i < 1024; i++) table.grantAccess(0, 1, false);
+  t.throws(() => table.grantAccess(0, 1, false), { code: 'ENOSPC' }, 'full at its most frames');
+  t.ok(table.endAccess(refs[0]!));
+  t.equal(table.grantAccess(0, 7, false), refs[0], 'a ref given back is reused');
+});
+
 t.test('grant table v1: map, read-only, domid, in-use bits, revoke while mapped, copy', async (t) => {
   const mem = new Map<number, { grants: GrantTable; memory: GuestMemory }>();
   for (const d of [0, 7]) mem.set(d, { grants: new GrantTable(d, 1), memory: new GuestMemory(d) });
