@@ -158,10 +158,13 @@ export class FakeDom0 implements Dom0Link {
         }
         return this.other(a);
       }
+      // The tools' answers and messages as Debian's xen 4.17 tools give them against the C xenstored
+      // (tools/xenstore/xenstore_client.c; test/hosts/dom0-doubles-tools.test.ts compares them).
       case 'xenstore-list': {
-        const base = args[0]!.replace(/\/$/, '') + '/';
-        const kids = new Set([...this.xs.keys()].filter((k) => k.startsWith(base)).map((k) => k.slice(base.length).split('/')[0]!));
-        return kids.size ? this.ok([...kids].join('\n') + '\n') : { code: 1, stdout: '', stderr: 'not found' };
+        const base = args[0]!.replace(/\/$/, '');
+        if (!this.exists(base)) return { code: 1, stdout: '', stderr: `xenstore-list: could not list path ${base}\n` };
+        const kids = new Set([...this.xs.keys()].filter((k) => k.startsWith(base + '/')).map((k) => k.slice(base.length + 1).split('/')[0]!));
+        return this.ok([...kids].map((k) => k + '\n').join(''));
       }
       case 'xenstore-ls': {
         const base = args[1]!.replace(/\/$/, '');
@@ -171,15 +174,23 @@ export class FakeDom0 implements Dom0Link {
         // interior nodes appear with an empty value, as xenstored lists them
         const all = new Set<string>();
         for (const k of rows) for (let p = k; p.length > base.length; p = p.slice(0, p.lastIndexOf('/'))) all.add(p);
-        return this.ok([...all].sort().map((k) => `${k} = "${toolPrints(this.xs.get(k) ?? '')}"`).join('\n') + '\n');
+        return this.ok([...all].sort().map((k) => `${k} = "${toolPrints(this.xs.get(k) ?? '')}"\n`).join(''));
       }
       case 'xenstore-write':
         this.setKey(args[0]!, toolStores(args[1]!));
         return this.ok();
-      case 'xenstore-rm':
-        for (const k of [...this.xs.keys()]) if (k === args[0] || k.startsWith(args[0] + '/')) this.xs.delete(k);
-        for (const w of this.watchers) w(args[0]!);
+      case 'xenstore-rm': {
+        // xenstored's rm (xenstored_core.c do_rm): a node that is not there is no error when its
+        // parent is, and fires no watch; under a missing parent it is ENOENT
+        const path = args[0]!;
+        if (!this.exists(path)) {
+          const parent = path.slice(0, path.lastIndexOf('/')) || '/';
+          return parent === '/' || this.exists(parent) ? this.ok() : { code: 1, stdout: '', stderr: `xenstore-rm: could not remove path ${path}\n` };
+        }
+        for (const k of [...this.xs.keys()]) if (k === path || k.startsWith(path + '/')) this.xs.delete(k);
+        for (const w of this.watchers) w(path);
         return this.ok();
+      }
       case 'xl':
         return this.xl(args);
       case 'rm':

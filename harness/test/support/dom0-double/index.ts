@@ -388,6 +388,8 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         for (const p of w.slice(4)) ctx.stdout(xs.nodes.has(p) ? `V${Buffer.from(toolPrints(xs.nodes.get(p)!), 'latin1').toString('base64')}\n` : 'N\n');
         return 0;
       }
+      // The tools' answers and messages as Debian's xen 4.17 tools give them against the C xenstored
+      // (tools/xenstore/xenstore_client.c; test/hosts/dom0-doubles-tools.test.ts compares them).
       if (w[0] === 'xenstore-read' && w.length === 2) {
         if (!xs.nodes.has(w[1]!)) {
           ctx.stderr(`xenstore-read: couldn't read path ${w[1]}\n`);
@@ -399,7 +401,7 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
       if (w[0] === 'xenstore-list') {
         const l = xs.list(w[1]!);
         if (!l) {
-          ctx.stderr(`xenstore-list: could not access path ${w[1]}\n`);
+          ctx.stderr(`xenstore-list: could not list path ${w[1]}\n`);
           return 1;
         }
         ctx.stdout(l.map((x) => x + '\n').join(''));
@@ -423,8 +425,12 @@ export async function startDom0Double(pool: FakePool, o: { user: string; passwor
         return 0;
       }
       if (w[0] === 'xenstore-rm') {
-        if (!xs.rm(w[1]!)) {
-          ctx.stderr(`could not remove ${w[1]}\n`);
+        // xenstored's rm (xenstored_core.c do_rm): a node that is not there is no error when its
+        // parent is; under a missing parent it is ENOENT, and the tool says so
+        const p = w[1]!;
+        const parent = p.slice(0, p.lastIndexOf('/')) || '/';
+        if (!xs.rm(p) && parent !== '/' && !xs.nodes.has(parent)) {
+          ctx.stderr(`xenstore-rm: could not remove path ${p}\n`);
           return 1;
         }
         return 0;
