@@ -16,7 +16,7 @@ import type {
   HostClock, HotplugCapability, XenifaceStoreCapability, MigrateCapability, RebootOptions, SaveRestoreCapability, SnapshotCapability, SuspendCapability,
 } from '../../model/host';
 import type { DeviceRef, GuestShape } from '../../model/scenario';
-import type { TraceEventInput, TraceSink } from '../../model/trace';
+import type { RingIoEvent, TraceEventInput, TraceSink } from '../../model/trace';
 import { hostError, WinpvError } from '../../model/errors';
 import { XenbusState } from '../../model/xenbus';
 import type { Hypervisor } from '../../sim/hypervisor';
@@ -120,7 +120,11 @@ export class SimHost implements HostBackend, FaultTarget {
       ringIo: (e) => {
         const g = st.byDomid(e.domid);
         if (!g) return;
-        st.emit({ ev: 'ring.io', inst: g.inst, guest: g.ref.name, dev: e.dev, queue: e.queue, ring: e.ring, dir: e.dir, ids: [e.id], ...(e.op !== undefined ? { ops: [e.op] } : {}), ...(e.status !== undefined ? { statuses: [e.status] } : {}) });
+        // ops and statuses assigned in the trace's key order, without a throwaway object per spread
+        const io: Omit<RingIoEvent, 'seq' | 't'> = { ev: 'ring.io', inst: g.inst, guest: g.ref.name, dev: e.dev, queue: e.queue, ring: e.ring, dir: e.dir, ids: [e.id] };
+        if (e.op !== undefined) io.ops = [e.op];
+        if (e.status !== undefined) io.statuses = [e.status];
+        st.emit(io);
       },
       deviceClosed: (domid, dev) => {
         const g = st.byDomid(domid);
