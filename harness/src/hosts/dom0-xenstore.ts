@@ -156,6 +156,19 @@ export function watchStreamReader(onChange: (path: string, value: string | null,
   };
 }
 
+/**
+ * The path a local watch on `watched` fires with for a change the stream reported at `changed`
+ * (undefined: not this watch's). A change at or below the watched path fires with the changed path;
+ * a removal of an ancestor fires it with its own path, as xenstored fires the watches below a
+ * removed node (xenstored_core.c fire_watches with recurse): one stream on /local/domain reports
+ * the removed node once, and the watches below it would otherwise never hear of it.
+ */
+export function watchFires(watched: string, changed: string, value: string | null): string | undefined {
+  if (changed === watched || changed.startsWith(watched.endsWith('/') ? watched : `${watched}/`)) return changed;
+  if (value === null && watched.startsWith(`${changed}/`)) return watched;
+  return undefined;
+}
+
 /** `xenstore-ls -f` output: `<path> = "<value>"`, the value in the tools' text (fromToolText). */
 export function parseXenstoreLs(text: string): Map<string, string> {
   const out = new Map<string, string>();

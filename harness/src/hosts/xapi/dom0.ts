@@ -10,7 +10,7 @@ import { hostError } from '../../model/errors';
 import { shQuote } from '../../util/quote';
 import type { SshConnection } from '../../remote/ssh';
 import { XenstoreMirror } from '../xs-mirror';
-import { parseXenstoreLs, readInChunks, toToolText, watchCommand, watchStreamReader } from '../dom0-xenstore';
+import { parseXenstoreLs, readInChunks, toToolText, watchCommand, watchFires, watchStreamReader } from '../dom0-xenstore';
 import { NetbackRingSampler, netbackIndices, netbackRingIds } from '../netback-rings';
 
 /** The xenstore of one dom0, as the probes and wait steps see it. */
@@ -138,9 +138,9 @@ export class Dom0Xenstore implements XenstoreView {
       this.streams.set(root, s);
     }
     const sub = (changed: string, value: string | null, batch?: ReadBatch) => {
-      if (changed === path || changed.startsWith(path.endsWith('/') ? path : `${path}/`)) onChange(changed, value, batch);
-      // Removing an ancestor fires the watches below it too, each with its own path (as xenstored does).
-      else if (value === null && path.startsWith(`${changed}/`)) onChange(path, null);
+      const fired = watchFires(path, changed, value);
+      if (fired === changed) onChange(changed, value, batch);
+      else if (fired !== undefined) onChange(fired, null);
     };
     s.subscribers.add(sub);
     await s.ready;

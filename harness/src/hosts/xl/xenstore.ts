@@ -8,7 +8,7 @@
 // on a loaded 2-core machine: 0.25-0.6 s per SSH command, ~0.2 s per process in dom0.)
 import { hostError } from '../../model/errors';
 import type { WatchCallback, XenstoreView } from '../../model/host';
-import { parseXenstoreLs, readInChunks, toToolText, watchCommand, watchStreamReader } from '../dom0-xenstore';
+import { parseXenstoreLs, readInChunks, toToolText, watchCommand, watchFires, watchStreamReader } from '../dom0-xenstore';
 import type { Dom0 } from './dom0';
 import { XenstoreMirror } from '../xs-mirror';
 
@@ -182,7 +182,11 @@ export class XlXenstore implements XenstoreView {
         return; // the registration event for the root itself
       }
       this.mirror.apply(path, value);
-      for (const w of rw.watchers) if (under(path, w.path)) w.cb(path, value, batch);
+      for (const w of rw.watchers) {
+        const fired = watchFires(w.path, path, value);
+        if (fired === path) w.cb(path, value, batch);
+        else if (fired !== undefined) w.cb(fired, null);
+      }
     }));
     s.done.then(
       (r) => {

@@ -171,3 +171,16 @@ t.test('values the dom0 reader read late in one batch reach the trace with one b
   t.match([d, e], [['be', '2', { first: 1, last: 1 }], ['fe', '3', { first: 2, last: 2 }]]);
   t.ok(d![2]!.id === e![2]!.id && d![2]!.id !== a![2]!.id, 'the next batch: an id of its own');
 });
+
+t.test('a watch below a removed node fires with its own path, as xenstored fires the watches below a removed node', async (t) => {
+  const fake = new FakeDom0();
+  fake.xs.set('/local/domain/0/backend/vbd/1/51712/state', '4');
+  const xs = new XlXenstore(new Dom0(fake, 'fake'));
+  const seen: [string, string | null | undefined][] = [];
+  await xs.watch('/local/domain/0/backend/vbd/1/51712/state', (p, v) => seen.push([p, v]));
+  const other: string[] = [];
+  await xs.watch('/local/domain/0/backend/vif', (p) => other.push(p));
+  await xs.rm('/local/domain/0/backend/vbd/1');
+  t.same(seen.slice(1), [['/local/domain/0/backend/vbd/1/51712/state', null]], 'the state watch hears its node is gone');
+  t.same(other, ['/local/domain/0/backend/vif'], 'a watch elsewhere hears nothing');
+});
