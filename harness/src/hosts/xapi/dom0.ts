@@ -122,7 +122,11 @@ export class Dom0Xenstore implements XenstoreView {
     if (!s) {
       const subscribers = new Set<(p: string, v: string | null, batch?: ReadBatch) => void>();
       let live!: () => void;
-      const ready = new Promise<void>((r) => (live = r));
+      let fail!: (e: unknown) => void;
+      const ready = new Promise<void>((res, rej) => {
+        live = res;
+        fail = rej;
+      });
       let first = true;
       const st = conn.stream(watchCommand(root), watchStreamReader((changed, value, batch) => {
         if (first) {
@@ -133,8 +137,21 @@ export class Dom0Xenstore implements XenstoreView {
         this.mirror.apply(changed, value);
         for (const sub of subscribers) sub(changed, value, batch);
       }));
-      st.done.catch(() => undefined);
-      s = { stop: st.stop, subscribers, ready };
+      const entry = { stop: st.stop, subscribers, ready };
+      // A stream that ended (its channel closed, xenstore-watch gone) keeps nothing current: it and
+      // the mirror are dropped, so a later watch starts a new stream instead of waiting on this one;
+      // one that ends before it is registered fails the watches waiting for it.
+      const ended = (why: unknown) => {
+        if (first) fail(why);
+        if (this.streams.get(root) !== entry) return;
+        this.streams.delete(root);
+        this.mirror.clear();
+      };
+      st.done.then(
+        (r) => ended(hostError('DOM0_XENSTORE', `xenstore-watch ${root} ended at once (exit ${r.code}): ${r.stderr.trim()}`)),
+        (e) => ended(e),
+      );
+      s = entry;
       this.streams.set(root, s);
     }
     const sub = (changed: string, value: string | null, batch?: ReadBatch) => {
@@ -144,12 +161,12 @@ export class Dom0Xenstore implements XenstoreView {
     };
     s.subscribers.add(sub);
     await s.ready;
+    const mine = s;
     return async () => {
-      const cur = this.streams.get(root);
-      if (!cur) return;
-      cur.subscribers.delete(sub);
-      if (cur.subscribers.size === 0) {
-        cur.stop();
+      mine.subscribers.delete(sub);
+      if (mine.subscribers.size === 0) {
+        mine.stop();
+        if (this.streams.get(root) !== mine) return;
         this.streams.delete(root);
         this.mirror.clear(); // nothing keeps it current any more
       }

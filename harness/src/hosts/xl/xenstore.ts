@@ -148,11 +148,12 @@ export class XlXenstore implements XenstoreView {
     await rw.ready;
     // xenstored fires a new watch once at registration; the view does the same for each watcher.
     onChange(path);
+    const mine = rw;
     return async () => {
-      rw!.watchers.delete(w);
-      if (rw!.watchers.size === 0) {
-        rw!.stop();
-        this.streams.delete(root);
+      mine.watchers.delete(w);
+      if (mine.watchers.size === 0) {
+        mine.stop();
+        if (this.streams.get(root) === mine) this.streams.delete(root);
       }
     };
   }
@@ -165,8 +166,10 @@ export class XlXenstore implements XenstoreView {
       fail = rej;
     });
     const rw: RemoteWatch = { root, watchers: new Set(), ready, live: false, stop: () => undefined };
-    // A stream that ends, or is stopped, no longer keeps the mirror current: it is dropped whole.
+    // A stream that ends, or is stopped, no longer keeps the mirror current: it is dropped whole,
+    // and a later watch of its root starts a new stream rather than waiting on this one.
     const ended = () => {
+      if (this.streams.get(root) === rw) this.streams.delete(root);
       if (!rw.live) return;
       rw.live = false;
       this.streamsEnded++;

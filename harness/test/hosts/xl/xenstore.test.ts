@@ -184,3 +184,16 @@ t.test('a watch below a removed node fires with its own path, as xenstored fires
   t.same(seen.slice(1), [['/local/domain/0/backend/vbd/1/51712/state', null]], 'the state watch hears its node is gone');
   t.same(other, ['/local/domain/0/backend/vif'], 'a watch elsewhere hears nothing');
 });
+
+t.test('a watch stream that ended is not waited on again: the next watch starts a new one and hears changes', async (t) => {
+  const fake = new FakeDom0();
+  const xs = new XlXenstore(new Dom0(fake, 'fake'));
+  await xs.watch('/local/domain/1', () => undefined);
+  fake.endWatchStreams();
+  await new Promise((r) => setImmediate(r));
+  const seen: string[] = [];
+  await xs.watch('/local/domain/1/device', (p) => seen.push(p));
+  t.equal(fake.lines.filter((l) => l.includes('xenstore-watch')).length, 2, 'a second stream');
+  fake.setKey('/local/domain/1/device/vif/0/state', '4');
+  t.same(seen, ['/local/domain/1/device', '/local/domain/1/device/vif/0/state']);
+});
