@@ -161,6 +161,9 @@ export class Dom0Xenstore implements XenstoreView {
     };
     s.subscribers.add(sub);
     await s.ready;
+    // xenstored fires a new watch once at registration (XS_WATCH); the view does the same for each
+    // watcher, as the xl and simulated views do
+    onChange(path);
     const mine = s;
     return async () => {
       mine.subscribers.delete(sub);
