@@ -16,15 +16,25 @@ export class XenstoreMirror {
 
   /** The mirrored subtree containing `path`, if any. */
   covering(path: string): string | undefined {
-    for (const r of this.roots) if (under(path, r)) return r;
-    return undefined;
+    return this.rootAbove(path, false);
   }
 
   /** Whether a read of `path` is the mirror's to answer: a node strictly below a mirrored root
    *  (`xenstore-ls -f` prints a root's subtree, not the root's own value). */
   answers(path: string): boolean {
-    for (const r of this.roots) if (path !== r && under(path, r)) return true;
-    return false;
+    return this.rootAbove(path, true) !== undefined;
+  }
+
+  /** The outermost mirrored root at (unless `strictlyAbove`) or above `path`: one lookup per level
+   *  of the path, not one per root, because a long run mirrors a few directories per guest and per
+   *  domain (those of domains long gone, listed as missing, included) and every watch event asks. */
+  private rootAbove(path: string, strictlyAbove: boolean): string | undefined {
+    if (this.roots.has('/') && (path !== '/' || !strictlyAbove)) return '/';
+    for (let i = path.indexOf('/', 1); ; i = path.indexOf('/', i + 1)) {
+      if (i < 0) return !strictlyAbove && this.roots.has(path) ? path : undefined;
+      const prefix = path.slice(0, i);
+      if (this.roots.has(prefix)) return prefix;
+    }
   }
 
   beginLoad(root: string) {

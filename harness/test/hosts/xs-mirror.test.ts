@@ -46,3 +46,26 @@ t.test("a loaded root is there though xenstore-ls does not print it; a missing r
   x.finishLoad('/local/domain/0/backend/qdisk/3', new Map(), true);
   t.same(x.list('/local/domain/0/backend/qdisk/3'), [], 'an empty directory that is there');
 });
+
+t.test('the root covering a path, among many mirrored roots', async (t) => {
+  const x = new XenstoreMirror();
+  for (let d = 1; d <= 2000; d++) for (const kind of ['vbd', 'vbd3', 'qdisk', 'vif']) {
+    const root = `/local/domain/0/backend/${kind}/${d}`;
+    x.beginLoad(root);
+    x.finishLoad(root, new Map(), kind === 'vif');
+  }
+  t.equal(x.covering('/local/domain/0/backend/vif/1234/0/state'), '/local/domain/0/backend/vif/1234');
+  t.equal(x.covering('/local/domain/0/backend/vif/1234'), '/local/domain/0/backend/vif/1234', 'a root covers itself');
+  t.notOk(x.answers('/local/domain/0/backend/vif/1234'), 'but its own value is not the mirror\'s to answer');
+  t.equal(x.covering('/local/domain/0/backend/vif/12345/0'), undefined, 'a longer name is not below a root');
+  t.equal(x.covering('/local/domain/0/backend'), undefined);
+  x.beginLoad('/local/domain/0');
+  x.finishLoad('/local/domain/0', new Map());
+  t.equal(x.covering('/local/domain/0/backend/vif/7/0'), '/local/domain/0', 'the outermost root');
+  const all = new XenstoreMirror();
+  all.beginLoad('/');
+  all.finishLoad('/', new Map([['/a', '1']]));
+  t.equal(all.covering('/a'), '/');
+  t.ok(all.answers('/a'));
+  t.notOk(all.answers('/'));
+});
