@@ -120,38 +120,7 @@ export class Dom0Xenstore implements XenstoreView {
     const conn = this.streamConn!;
     let s = this.streams.get(root);
     if (!s) {
-      const subscribers = new Set<(p: string, v: string | null, batch?: ReadBatch) => void>();
-      let live!: () => void;
-      let fail!: (e: unknown) => void;
-      const ready = new Promise<void>((res, rej) => {
-        live = res;
-        fail = rej;
-      });
-      let first = true;
-      const st = conn.stream(watchCommand(root), watchStreamReader((changed, value, batch) => {
-        if (first) {
-          first = false;
-          live();
-          return;
-        }
-        this.mirror.apply(changed, value);
-        for (const sub of subscribers) sub(changed, value, batch);
-      }));
-      const entry = { stop: st.stop, subscribers, ready };
-      // A stream that ended (its channel closed, xenstore-watch gone) keeps nothing current: it and
-      // the mirror are dropped, so a later watch starts a new stream instead of waiting on this one;
-      // one that ends before it is registered fails the watches waiting for it.
-      const ended = (why: unknown) => {
-        if (first) fail(why);
-        if (this.streams.get(root) !== entry) return;
-        this.streams.delete(root);
-        this.mirror.clear();
-      };
-      st.done.then(
-        (r) => ended(hostError('DOM0_XENSTORE', `xenstore-watch ${root} ended at once (exit ${r.code}): ${r.stderr.trim()}`)),
-        (e) => ended(e),
-      );
-      s = entry;
+      s = this.startStream(root, conn);
       this.streams.set(root, s);
     }
     const sub = (changed: string, value: string | null, batch?: ReadBatch) => {
@@ -174,6 +143,42 @@ export class Dom0Xenstore implements XenstoreView {
         this.mirror.clear(); // nothing keeps it current any more
       }
     };
+  }
+
+  /** The watch stream of `root` on `conn`: its events reach the mirror, then the subscribers. */
+  private startStream(root: string, conn: SshConnection) {
+    const subscribers = new Set<(p: string, v: string | null, batch?: ReadBatch) => void>();
+    let live!: () => void;
+    let fail!: (e: unknown) => void;
+    const ready = new Promise<void>((res, rej) => {
+      live = res;
+      fail = rej;
+    });
+    let first = true;
+    const st = conn.stream(watchCommand(root), watchStreamReader((changed, value, batch) => {
+      if (first) {
+        first = false;
+        live();
+        return;
+      }
+      this.mirror.apply(changed, value);
+      for (const sub of subscribers) sub(changed, value, batch);
+    }));
+    const entry = { stop: st.stop, subscribers, ready };
+    // A stream that ended (its channel closed, xenstore-watch gone) keeps nothing current: it and
+    // the mirror are dropped, so a later watch starts a new stream instead of waiting on this one;
+    // one that ends before it is registered fails the watches waiting for it.
+    const ended = (why: unknown) => {
+      if (first) fail(why);
+      if (this.streams.get(root) !== entry) return;
+      this.streams.delete(root);
+      this.mirror.clear();
+    };
+    st.done.then(
+      (r) => ended(hostError('DOM0_XENSTORE', `xenstore-watch ${root} ended at once (exit ${r.code}): ${r.stderr.trim()}`)),
+      (e) => ended(e),
+    );
+    return entry;
   }
 
   close() {
