@@ -169,6 +169,11 @@ export function watchFires(watched: string, changed: string, value: string | nul
   return undefined;
 }
 
+/** Whether a failed `xenstore-ls` said its path is not there (xs_directory's ENOENT, as the tool
+ *  prints it: `xenstore-ls: xs_directory (<path>): No such file or directory`), rather than failing
+ *  otherwise (xenstored unreachable): the first is an empty subtree, the second says nothing. */
+export const lsFoundNothing = (r: { code: number | null; stderr: string }): boolean => r.code !== 0 && /No such file or directory/.test(r.stderr);
+
 /** `xenstore-ls -f` output: `<path> = "<value>"`, the value in the tools' text (fromToolText). */
 export function parseXenstoreLs(text: string): Map<string, string> {
   const out = new Map<string, string>();

@@ -10,7 +10,7 @@ import { hostError } from '../../model/errors';
 import { shQuote } from '../../util/quote';
 import type { SshConnection } from '../../remote/ssh';
 import { XenstoreMirror } from '../xs-mirror';
-import { parseXenstoreLs, readInChunks, toToolText, watchCommand, watchFires, watchStreamReader } from '../dom0-xenstore';
+import { lsFoundNothing, parseXenstoreLs, readInChunks, toToolText, watchCommand, watchFires, watchStreamReader } from '../dom0-xenstore';
 import { NetbackRingSampler, netbackIndices, netbackRingIds } from '../netback-rings';
 
 /** The xenstore of one dom0, as the probes and wait steps see it. */
@@ -84,7 +84,10 @@ export class Dom0Xenstore implements XenstoreView {
         this.mirror.beginLoad(root);
         try {
           const r = await (await this.ssh()).exec(['xenstore-ls', '-f', root]);
-          this.mirror.finishLoad(root, r.code === 0 ? parseXenstoreLs(r.stdout) : new Map(), r.code === 0);
+          // a path that is not there is an empty subtree; another failure mirrors nothing, and
+          // directory() asks dom0 itself
+          if (r.code !== 0 && !lsFoundNothing(r)) this.mirror.abortLoad(root);
+          else this.mirror.finishLoad(root, r.code === 0 ? parseXenstoreLs(r.stdout) : new Map(), r.code === 0);
         } catch (e) {
           this.mirror.abortLoad(root);
           throw e;

@@ -8,7 +8,7 @@
 // on a loaded 2-core machine: 0.25-0.6 s per SSH command, ~0.2 s per process in dom0.)
 import { hostError } from '../../model/errors';
 import type { WatchCallback, XenstoreView } from '../../model/host';
-import { parseXenstoreLs, readInChunks, toToolText, watchCommand, watchFires, watchStreamReader } from '../dom0-xenstore';
+import { lsFoundNothing, parseXenstoreLs, readInChunks, toToolText, watchCommand, watchFires, watchStreamReader } from '../dom0-xenstore';
 import type { Dom0 } from './dom0';
 import { XenstoreMirror } from '../xs-mirror';
 
@@ -109,7 +109,7 @@ export class XlXenstore implements XenstoreView {
     // A path that is not there (xs_directory's ENOENT) is an empty subtree, mirrored like any other:
     // the backend kinds a guest does not use (vbd3, qdisk) are listed at every ring probe period.
     // Other failures (xenstored unreachable) are not kept.
-    const missing = r.code !== 0 && /No such file or directory/.test(r.stderr);
+    const missing = lsFoundNothing(r);
     if (r.code !== 0 && !missing) {
       if (mirrored) this.mirror.abortLoad(path);
       return [];

@@ -65,3 +65,20 @@ t.test('a stream that ended mid-run drops the mirror: a listing after it is aske
   t.same((await xs.directory('/local/domain/0/backend/vif/1')).sort(), ['0', '1'], 'not the stale copy');
   t.equal(listings(), 2);
 });
+
+t.test('a listing that fails for another reason than a missing path is not mirrored as empty', async (t) => {
+  const tree = new Map([['/local/domain/0/backend/vif/1/0', ''], ['/local/domain/0/backend/vif/1/0/state', '4']]);
+  const { conn, streams, execs } = connection(tree);
+  let refuse = true;
+  const exec = conn.exec.bind(conn);
+  (conn as { exec: SshConnection['exec'] }).exec = async (argv) => (argv[0] === 'xenstore-ls' && refuse ? { code: 1, stdout: '', stderr: 'xenstore-ls: xs_open: Connection refused\n' } : exec(argv));
+  const xs = new Dom0Xenstore(async () => conn);
+  const watching = xs.watch('/local/domain/0/backend', () => undefined);
+  await new Promise((r) => setImmediate(r));
+  registered(streams[0]!.onLine, '/local/domain');
+  await watching;
+  await xs.directory('/local/domain/0/backend/vif/1');
+  refuse = false;
+  t.same(await xs.directory('/local/domain/0/backend/vif/1'), ['0'], 'asked again, not answered from an empty copy');
+  t.ok(execs.some((a) => a[0] === 'xenstore-ls'), 'listed once xenstored answers');
+});
