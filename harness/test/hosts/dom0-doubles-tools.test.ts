@@ -79,5 +79,5 @@ t.test('the XenAPI dom0 double answers the XenAPI backend\'s xenstore commands a
   for (const [p, v] of TREE) dom0.xs.write(p, v);
   const conn = await SshConnection.connect({ host: dom0.ssh.host, port: dom0.ssh.port, user: 'root', password: new Secret('dom0-pw'), hostKeySha256: dom0.ssh.hostKeyFingerprint });
   t.teardown(() => conn.close());
-  for (const [i, argv] of XAPI.entries()) t.same(shown(await conn.exec(argv)), want[i], argv.join(' '));
+  for (const [i, argv] of XAPI.entries()) t.same(shown(await conn.exec(argv, { timeoutMs: 20_000 })), want[i], argv.join(' '));
 });
